@@ -1,0 +1,73 @@
+"""The shared low-level client of the Nugen integrations: httpx + pydantic, no framework.
+
+``NugenClient`` / ``AsyncNugenClient`` talk to the Nugen inference API (or any
+OpenAI-compatible host) with local validation, retries, SSE streaming and a typed error
+hierarchy. The LangChain and LlamaIndex adapters are thin layers over it.
+"""
+
+from nugen_client._client import (
+    DEFAULT_BASE_URL,
+    AsyncNugenClient,
+    ChatParams,
+    Endpoint,
+    NugenClient,
+    OnRetry,
+)
+from nugen_client._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidInputError,
+    NotFoundError,
+    NugenError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamInterruptedError,
+    UnprocessableEntityError,
+)
+from nugen_client._retry import RetryPolicy, parse_retry_after
+from nugen_client._streaming import (
+    StreamAccumulator,
+    StreamDecoder,
+    ToolCallAccumulator,
+    ToolCallFragment,
+    completion_to_chunks,
+)
+from nugen_client._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncNugenClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatParams",
+    "ConflictError",
+    "Endpoint",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "NugenClient",
+    "NugenError",
+    "OnRetry",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "StreamAccumulator",
+    "StreamDecoder",
+    "StreamInterruptedError",
+    "ToolCallAccumulator",
+    "ToolCallFragment",
+    "UnprocessableEntityError",
+    "__version__",
+    "completion_to_chunks",
+    "parse_retry_after",
+]

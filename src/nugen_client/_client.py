@@ -1,0 +1,904 @@
+"""``NugenClient`` and ``AsyncNugenClient``.
+
+Everything but the transport call lives in :class:`_BaseClient` and in the pure modules it
+uses (request validation in :mod:`nugen_client.types`, error mapping in ``_errors``, retry
+policy in ``_retry``, stream decoding in ``_streaming``): the two clients differ only in
+how they send a request, sleep and read a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import json
+import logging
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import EventSource
+from pydantic import BaseModel, SecretStr, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from typing_extensions import Self, TypedDict, Unpack
+
+from nugen_client._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    InvalidInputError,
+    NugenError,
+    error_from_response,
+    redact,
+)
+from nugen_client._retry import RetryPolicy, is_retryable
+from nugen_client._streaming import StreamDecoder, completion_to_chunks
+from nugen_client._version import __version__
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
+
+__all__ = ["AsyncNugenClient", "ChatParams", "Endpoint", "NugenClient", "OnRetry"]
+
+logger = logging.getLogger("nugen_client")
+
+DEFAULT_BASE_URL = "https://api.nugen.in/api/v3/inference"
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
+)
+USER_AGENT = (
+    f"nugen-integrations/{__version__} (nugen_client; python "
+    f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
+)
+
+Endpoint = Literal["chat", "vision"]
+_PATHS: dict[str, str] = {"chat": "/chat/completions", "vision": "/chat/vision"}
+OnRetry = Callable[[RetryCallState], "Awaitable[None] | None"]
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
+
+
+class ChatParams(TypedDict, total=False):
+    """Body fields of a chat request. Only the ones given are sent."""
+
+    model: str
+    messages: Sequence[Mapping[str, Any]]
+    max_tokens: int | None
+    prompt_truncate_len: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    n: int | None
+    stop: str | list[str] | None
+    tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    reasoning: Mapping[str, Any] | None
+    response_format: Mapping[str, Any] | None
+    stream_options: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    url: str
+    content: bytes
+    headers: dict[str, str]
+    timeout: httpx.Timeout | None
+    stream: bool
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+_warned_hosts: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        with _warned_lock:
+            first = parts.hostname not in _warned_hosts
+            _warned_hosts.add(parts.hostname)
+        if first:
+            warnings.warn(
+                f"base_url {base_url!r} is plain http to a non-loopback host: the API key "
+                "will cross the network unencrypted. Use https.",
+                UserWarning,
+                stacklevel=4,
+            )
+    return base_url.rstrip("/")
+
+
+def _make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None)
+    if timeout <= 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+def _error_location(loc: Sequence[int | str]) -> str:
+    """``messages[0].content[1].image_url.url`` from pydantic's loc tuple, without the
+    union-branch names pydantic inserts (noise to a reader)."""
+    out = ""
+    skip_tag = False
+    in_tagged_union = False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            skip_tag = in_tagged_union
+            continue
+        if skip_tag:
+            skip_tag = in_tagged_union = False
+            continue
+        if part.startswith(("function-", "list[", "str", "literal[", "tagged-union", "dict[")):
+            in_tagged_union = in_tagged_union or "tagged-union" in part
+            continue
+        out += f".{part}" if out else part
+    return out
+
+
+def _validation_message(what: str, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    located = [(_error_location(error.get("loc", ())), error) for error in errors]
+    # A union reports every branch that failed; keep the deepest, most specific ones.
+    locations = {loc for loc, _ in located}
+    kept = [
+        (loc, error)
+        for loc, error in located
+        if not any(other != loc and other.startswith(loc) for other in locations)
+    ]
+    lines = []
+    for loc, error in kept[:8]:
+        msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        got = error.get("input")
+        if (
+            isinstance(got, str | int | float | bool)
+            and len(repr(got)) <= 60
+            and repr(got) not in msg
+        ):
+            msg = f"{msg} (got {got!r})"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    if len(kept) > len(lines):
+        lines.append(f"... and {len(kept) - len(lines)} more")
+    return f"invalid {what}: " + "; ".join(lines)
+
+
+def _validate(model: type[_ModelT], data: Mapping[str, Any], what: str) -> _ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(_validation_message(what, exc)) from None
+
+
+def _map_transport_error(
+    exc: httpx.TransportError, secrets: Sequence[str | None]
+) -> APIConnectionError:
+    kind = type(exc).__name__
+    detail = redact(str(exc), secrets) or kind
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out ({kind}: {detail})")
+    return APIConnectionError(f"could not reach the service ({kind}: {detail})")
+
+
+def _stalled(decoder: StreamDecoder, exc: httpx.TimeoutException) -> APITimeoutError:
+    return APITimeoutError(
+        f"the stream stalled after {decoder.chunks_received} chunks ({type(exc).__name__}): "
+        "no data within the read timeout; the answer is incomplete"
+    )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+class _BaseClient:
+    """Configuration, request building and response parsing shared by both clients."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+        provider: str | None = None,
+        limits: httpx.Limits | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        key = key or os.environ.get("NUGEN_API_KEY")
+        if not key:
+            raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
+        if max_retries < 0:
+            raise InvalidInputError(f"max_retries must be >= 0, got {max_retries!r}")
+        self._api_key = SecretStr(key)
+        self.base_url = _check_base_url(
+            base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL
+        )
+        self.timeout = _make_timeout(timeout)
+        self.max_retries = max_retries
+        self.limits = limits or DEFAULT_LIMITS
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self._secrets: tuple[str, ...] = (key,)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if provider:
+            headers["X-Provider"] = provider
+        if session_id:
+            headers["X-Session-ID"] = session_id
+        headers.update(default_headers or {})
+        self._headers = headers
+
+    @property
+    def api_key(self) -> SecretStr:
+        return self._api_key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    # -- request building ------------------------------------------------------------
+
+    def _prepare(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        session_id: str | None,
+        extra_headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> _Prepared:
+        headers = dict(self._headers)
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        if session_id:
+            headers["X-Session-ID"] = session_id
+        if extra_headers:
+            headers.update(extra_headers)
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return _Prepared(
+            url=self.base_url + path,
+            content=content,
+            headers=headers,
+            timeout=None if timeout is None else _make_timeout(timeout),
+            stream=stream,
+        )
+
+    def _prepare_chat(
+        self,
+        params: ChatParams,
+        *,
+        stream: bool,
+        endpoint: Endpoint,
+        include_usage: bool,
+        session_id: str | None,
+        extra_headers: Mapping[str, str] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> _Prepared:
+        if endpoint not in _PATHS:
+            raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
+        fields = {name: value for name, value in params.items() if value is not None}
+        if stream:
+            fields["stream"] = True
+            if include_usage and "stream_options" not in fields:
+                fields["stream_options"] = {"include_usage": True}
+        request = _validate(ChatCompletionRequest, fields, "chat request")
+        body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        if extra_body:
+            body.update(extra_body)
+        return self._prepare(
+            _PATHS[endpoint],
+            body,
+            stream=stream,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
+        )
+
+    def _prepare_embeddings(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[str],
+        dimensions: int | None,
+        session_id: str | None,
+        extra_headers: Mapping[str, str] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> tuple[_Prepared, int]:
+        fields: dict[str, Any] = {
+            "model": model,
+            "input": input if isinstance(input, str) else list(input),
+        }
+        if dimensions is not None:
+            fields["dimensions"] = dimensions
+        request = _validate(EmbeddingRequest, fields, "embeddings request")
+        body = request.model_dump(mode="json", exclude_unset=True)
+        if extra_body:
+            body.update(extra_body)
+        count = 1 if isinstance(request.input, str) else len(request.input)
+        prepared = self._prepare(
+            "/embeddings",
+            body,
+            stream=False,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            timeout=timeout,
+        )
+        return prepared, count
+
+    # -- response handling -------------------------------------------------------------
+
+    def _build_request(
+        self, http: httpx.Client | httpx.AsyncClient, prepared: _Prepared
+    ) -> httpx.Request:
+        extensions = None
+        if prepared.timeout is not None:
+            extensions = {"timeout": prepared.timeout.as_dict()}
+        request = http.build_request(
+            "POST", prepared.url, content=prepared.content, headers=prepared.headers
+        )
+        if extensions:
+            request.extensions.update(extensions)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
+        return request
+
+    def _retrying_kwargs(self, on_retry: OnRetry | None) -> dict[str, Any]:
+        policy = self.retry_policy
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            logger.info(
+                "retrying after %s (attempt %d of %d, waiting %.2fs)",
+                error,
+                state.attempt_number,
+                policy.max_retries + 1,
+                state.upcoming_sleep,
+            )
+
+        return {
+            "stop": stop_after_attempt(policy.max_retries + 1),
+            "wait": policy.wait,
+            "retry": retry_if_exception(is_retryable),
+            "reraise": True,
+            "before_sleep": log_retry if on_retry is None else _chain(log_retry, on_retry),
+        }
+
+    def _parse_completion(self, response: httpx.Response) -> ChatCompletion:
+        completion = self._parse(ChatCompletion, response)
+        if not completion.choices:
+            raise APIResponseValidationError(
+                "the response has no choices", body=redact(response.text[:500], self._secrets)
+            )
+        return completion
+
+    def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
+        result = self._parse(EmbeddingResponse, response)
+        if len(result.data) != count:
+            raise APIResponseValidationError(
+                f"asked for {count} embeddings, the response holds {len(result.data)}",
+                body=None,
+            )
+        return result
+
+    def _parse(self, model: type[_ModelT], response: httpx.Response) -> _ModelT:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            text = redact(response.text[:500], self._secrets)
+            raise APIResponseValidationError(
+                f"could not read the {model.__name__} response: "
+                f"{_validation_message('response', exc)} (body: {text!r})",
+                body=text,
+            ) from None
+
+    def _status_error(self, response: httpx.Response) -> NugenError:
+        return error_from_response(response, secrets=self._secrets)
+
+
+def _chain(*callbacks: OnRetry) -> OnRetry:
+    def call_all(state: RetryCallState) -> Awaitable[None] | None:
+        pending = [result for cb in callbacks if inspect.isawaitable(result := cb(state))]
+        if not pending:
+            return None
+
+        async def wait_all() -> None:
+            for awaitable in pending:
+                await awaitable
+
+        return wait_all()
+
+    return call_all
+
+
+def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    secret_names = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
+    return {k: ("***" if k.lower() in secret_names else v) for k, v in headers.items()}
+
+
+_OPTIONS_DOC = """
+        Request options (every call): ``session_id`` (sent as ``X-Session-ID`` for this call),
+        ``extra_headers``, ``extra_body`` (merged into the JSON body unvalidated: for fields
+        this client does not know), ``timeout`` (seconds, this call only), ``on_retry``
+        (called with tenacity's ``RetryCallState`` before each retry).
+"""
+
+
+class NugenClient(_BaseClient):
+    """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
+
+    One ``httpx.Client`` per object, created on first use and reused (keep-alive,
+    pooled connections); pass ``http_client=`` to bring your own (proxies, transports).
+    Close with :meth:`close` or use as a context manager.
+
+    Example::
+
+        with NugenClient() as client:  # NUGEN_API_KEY from the environment
+            reply = client.chat_completion(
+                model="nugen-flash-instruct",
+                messages=[{"role": "user", "content": "Hello"}],
+            )
+            print(reply.choices[0].message.content)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+        provider: str | None = None,
+        http_client: httpx.Client | None = None,
+        limits: httpx.Limits | None = None,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            session_id=session_id,
+            provider=provider,
+            limits=limits,
+            retry_policy=retry_policy,
+        )
+        self._injected = http_client
+        self._http: httpx.Client | None = http_client
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    def _client(self) -> httpx.Client:
+        http = self._http
+        if http is None:
+            with self._lock:
+                if self._http is None:
+                    self._http = httpx.Client(
+                        timeout=self.timeout, limits=self.limits, follow_redirects=False
+                    )
+                http = self._http
+        return http
+
+    def close(self) -> None:
+        """Close the connection pool (not an ``http_client`` you passed in)."""
+        http, self._http = self._http, self._injected
+        if http is not None and http is not self._injected:
+            http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, prepared: _Prepared, on_retry: OnRetry | None) -> httpx.Response:
+        kwargs = self._retrying_kwargs(on_retry)
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        for attempt in Retrying(**kwargs):
+            with attempt:
+                return self._send_once(prepared)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, prepared: _Prepared) -> httpx.Response:
+        http = self._client()
+        request = self._build_request(http, prepared)
+        try:
+            response = http.send(request, stream=prepared.stream)
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        if response.is_success:
+            return response
+        try:
+            response.read()
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        finally:
+            response.close()
+        raise self._status_error(response)
+
+    def _read(self, response: httpx.Response) -> httpx.Response:
+        try:
+            response.read()
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        return response
+
+    def chat_completion(
+        self,
+        *,
+        endpoint: Endpoint = "chat",
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
+        prepared = self._prepare_chat(
+            params,
+            stream=False,
+            endpoint=endpoint,
+            include_usage=False,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        response = self._send(prepared, on_retry)
+        return self._parse_completion(self._read(response))
+
+    def stream_chat_completion(
+        self,
+        *,
+        endpoint: Endpoint = "chat",
+        include_usage: bool = True,
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+        **params: Unpack[ChatParams],
+    ) -> Iterator[ChatCompletionChunk]:
+        """Stream a chat completion as chunks.
+
+        The request is validated now and sent when iteration starts. The iterator raises
+        :class:`~nugen_client.StreamInterruptedError` if the stream ends before ``[DONE]``
+        or a ``finish_reason``; it is never retried once it has started. ``/chat/vision``
+        answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
+        choice. ``include_usage`` asks OpenAI-compatible hosts for usage on the last chunk.
+        """
+        prepared = self._prepare_chat(
+            params,
+            stream=endpoint != "vision",
+            endpoint=endpoint,
+            include_usage=include_usage,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        return self._iter_stream(prepared, on_retry)
+
+    def _iter_stream(
+        self, prepared: _Prepared, on_retry: OnRetry | None
+    ) -> Iterator[ChatCompletionChunk]:
+        response = self._send(prepared, on_retry)
+        try:
+            if not _is_event_stream(response):
+                yield from completion_to_chunks(self._parse_completion(self._read(response)))
+                return
+            decoder = StreamDecoder(self._secrets)
+            try:
+                for event in EventSource(response).iter_sse():
+                    chunk = decoder.decode(event)
+                    if chunk is not None:
+                        yield chunk
+                    elif decoder.done:
+                        return
+            except httpx.TimeoutException as exc:
+                raise _stalled(decoder, exc) from None
+            except httpx.TransportError as exc:
+                raise decoder.interrupted(type(exc).__name__) from None
+            decoder.check_complete()
+        finally:
+            response.close()
+
+    def embeddings(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[str],
+        dimensions: int | None = None,
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> EmbeddingResponse:
+        """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
+        prepared, count = self._prepare_embeddings(
+            model=model,
+            input=input,
+            dimensions=dimensions,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        response = self._send(prepared, on_retry)
+        return self._parse_embeddings(self._read(response), count)
+
+
+class AsyncNugenClient(_BaseClient):
+    """Asynchronous client for the Nugen inference API (and OpenAI-compatible hosts).
+
+    It keeps one ``httpx.AsyncClient`` per event loop: a client object used from a second
+    ``asyncio.run(...)`` opens a fresh pool there instead of reusing connections bound to
+    a closed loop (the "Event loop is closed" failure of other integrations). Close with
+    :meth:`aclose` or ``async with``. An ``http_client=`` you pass in is used as is.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+        provider: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        limits: httpx.Limits | None = None,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            session_id=session_id,
+            provider=provider,
+            limits=limits,
+            retry_policy=retry_policy,
+        )
+        self._injected = http_client
+        # One pool per event loop; each pool is closed by its own loop's async-generator
+        # shutdown (asyncio.run's last step), while that loop can still close sockets.
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
+        self._sleep = sleep
+
+    async def _client(self) -> httpx.AsyncClient:
+        if self._injected is not None:
+            return self._injected
+        loop = asyncio.get_running_loop()
+        entry = self._pools.get(loop)
+        if entry is None:
+            http = httpx.AsyncClient(
+                timeout=self.timeout, limits=self.limits, follow_redirects=False
+            )
+            guard = _close_with_loop(http)
+            await guard.__anext__()
+            entry = self._pools[loop] = (http, guard)
+        return entry[0]
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running loop (not an injected client)."""
+        entry = self._pools.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, prepared: _Prepared, on_retry: OnRetry | None) -> httpx.Response:
+        kwargs = self._retrying_kwargs(on_retry)
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        async for attempt in AsyncRetrying(**kwargs):
+            with attempt:
+                return await self._send_once(prepared)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, prepared: _Prepared) -> httpx.Response:
+        http = await self._client()
+        request = self._build_request(http, prepared)
+        try:
+            response = await http.send(request, stream=prepared.stream)
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        if response.is_success:
+            return response
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        finally:
+            await response.aclose()
+        raise self._status_error(response)
+
+    async def _read(self, response: httpx.Response) -> httpx.Response:
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
+        return response
+
+    async def chat_completion(
+        self,
+        *,
+        endpoint: Endpoint = "chat",
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
+        prepared = self._prepare_chat(
+            params,
+            stream=False,
+            endpoint=endpoint,
+            include_usage=False,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        response = await self._send(prepared, on_retry)
+        return self._parse_completion(await self._read(response))
+
+    def stream_chat_completion(
+        self,
+        *,
+        endpoint: Endpoint = "chat",
+        include_usage: bool = True,
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+        **params: Unpack[ChatParams],
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
+        first iteration)."""
+        prepared = self._prepare_chat(
+            params,
+            stream=endpoint != "vision",
+            endpoint=endpoint,
+            include_usage=include_usage,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        return self._iter_stream(prepared, on_retry)
+
+    async def _iter_stream(
+        self, prepared: _Prepared, on_retry: OnRetry | None
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        response = await self._send(prepared, on_retry)
+        try:
+            if not _is_event_stream(response):
+                completion = self._parse_completion(await self._read(response))
+                for whole in completion_to_chunks(completion):
+                    yield whole
+                return
+            decoder = StreamDecoder(self._secrets)
+            try:
+                async for event in EventSource(response).aiter_sse():
+                    chunk = decoder.decode(event)
+                    if chunk is not None:
+                        yield chunk
+                    elif decoder.done:
+                        return
+            except httpx.TimeoutException as exc:
+                raise _stalled(decoder, exc) from None
+            except httpx.TransportError as exc:
+                raise decoder.interrupted(type(exc).__name__) from None
+            decoder.check_complete()
+        finally:
+            await response.aclose()
+
+    async def embeddings(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[str],
+        dimensions: int | None = None,
+        session_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> EmbeddingResponse:
+        """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
+        prepared, count = self._prepare_embeddings(
+            model=model,
+            input=input,
+            dimensions=dimensions,
+            session_id=session_id,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+        )
+        response = await self._send(prepared, on_retry)
+        return self._parse_embeddings(await self._read(response), count)
+
+
+async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Suspends until its event loop shuts down its async generators, then closes ``http``.
+
+    Started inside a loop, this generator is registered with it (asyncio's firstiter hook);
+    ``asyncio.run`` closes every such generator before it closes the loop, which is the last
+    moment the pool's connections can be closed cleanly.
+    """
+    try:
+        yield
+    finally:
+        await http.aclose()

@@ -1,0 +1,280 @@
+"""The error hierarchy of the contract, and the mapping from HTTP responses onto it.
+
+Every failure a caller can hit surfaces as a :class:`NugenError`. Messages are built to be
+read by a person (``422 Unprocessable Entity: body.messages.0.name: String should match
+pattern ...``) and never contain the API key: every message passes through
+:func:`redact` with the key before it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "NugenError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamInterruptedError",
+    "UnprocessableEntityError",
+]
+
+_MAX_BODY_IN_MESSAGE = 500
+
+
+class NugenError(Exception):
+    """Base class of every error raised by this package."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which the default exception pickling
+        # (``cls(*self.args)``) cannot pass: rebuild from the instance state instead.
+        return (_restore_error, (type(self), self.args), self.__dict__)
+
+
+def _restore_error(cls: type[NugenError], args: tuple[Any, ...]) -> NugenError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
+
+class InvalidInputError(NugenError, ValueError):
+    """Bad input refused locally, before any request was sent.
+
+    A ``ValueError`` too, so code that guards input with ``except ValueError`` keeps working.
+    """
+
+
+class APIResponseValidationError(NugenError):
+    """The service answered, but with a body (or stream event) that cannot be understood."""
+
+    def __init__(self, message: str, *, body: object = None) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+class APIConnectionError(NugenError):
+    """The request could not reach the service, or the connection broke before an answer."""
+
+    def __init__(self, message: str = "Connection error.") -> None:
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """The service did not answer (or stopped sending) within the configured timeout."""
+
+    def __init__(self, message: str = "Request timed out.") -> None:
+        super().__init__(message)
+
+
+class StreamInterruptedError(NugenError):
+    """A stream ended without ``[DONE]`` or a final ``finish_reason``.
+
+    What arrived before the break is kept in :attr:`partial` (the text so far) so a caller can
+    log it, but it is never returned as if it were a complete answer.
+    """
+
+    def __init__(self, message: str, *, partial: str = "", chunks_received: int = 0) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.chunks_received = chunks_received
+
+
+class APIStatusError(NugenError):
+    """The service answered with an error status (or sent an error object in a stream)."""
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        request_id: str | None = None,
+        headers: httpx.Headers | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        # Only the response headers are kept (for Retry-After and friends), never the
+        # request: its Authorization header must not travel with the exception.
+        self.headers = headers if headers is not None else httpx.Headers()
+
+
+class BadRequestError(APIStatusError):
+    """400."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404: wrong base URL, endpoint or model."""
+
+
+class ConflictError(APIStatusError):
+    """409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the service rejected the body; the message lists each offending field."""
+
+
+class RateLimitError(APIStatusError):
+    """429."""
+
+
+class InternalServerError(APIStatusError):
+    """Any status >= 500."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of a secret (of a plausible length) in ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _format_loc(loc: object) -> str:
+    if isinstance(loc, list | tuple):
+        return ".".join(str(part) for part in loc)
+    return str(loc)
+
+
+def describe_error_body(body: object) -> str:
+    """Turn an error body of any of the documented shapes into one readable line.
+
+    ``{"detail": [{"loc": [...], "msg": ...}]}`` (FastAPI 422) lists each field,
+    ``{"detail": "..."}`` and ``{"error": {"message": ...}}`` give their message, anything else
+    is shown (shortened) as it came.
+    """
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = item.get("loc")
+                    msg = item.get("msg", item.get("message", ""))
+                    parts.append(f"{_format_loc(loc)}: {msg}" if loc else str(msg))
+                else:
+                    parts.append(str(item))
+            if parts:
+                return "; ".join(parts)
+        elif isinstance(detail, str | int | float):
+            return str(detail)
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    if body is None or body == "":
+        return ""
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    return text[:_MAX_BODY_IN_MESSAGE] + ("..." if len(text) > _MAX_BODY_IN_MESSAGE else "")
+
+
+def decode_error_body(response: httpx.Response) -> object:
+    """The body of an error response: parsed JSON when it is JSON, else its text."""
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, httpx.StreamError):  # pragma: no cover - defensive
+        return None
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def make_status_error(
+    status_code: int,
+    body: object,
+    *,
+    secrets: Iterable[str | None] = (),
+    request_id: str | None = None,
+    headers: httpx.Headers | None = None,
+    context: str = "",
+) -> APIStatusError:
+    """Build the error class that matches ``status_code``, with a key-free message."""
+    cls = status_error_class(status_code)
+    try:
+        phrase = httpx.codes(status_code).name.replace("_", " ").title()
+    except ValueError:
+        phrase = "Error"
+    described = describe_error_body(body)
+    message = f"{status_code} {phrase}"
+    if context:
+        message = f"{message} ({context})"
+    if described:
+        message = f"{message}: {described}"
+    if request_id:
+        message = f"{message} [request id: {request_id}]"
+    secrets = list(secrets)
+    message = redact(message, secrets)
+    if secrets:
+        body = _redact_obj(body, secrets)
+    return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers)
+
+
+def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
+    if isinstance(obj, str):
+        return redact(obj, secrets)
+    if isinstance(obj, dict):
+        return {k: _redact_obj(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact_obj(v, secrets) for v in obj]
+    return obj
+
+
+def error_from_response(
+    response: httpx.Response, *, secrets: Iterable[str | None] = ()
+) -> APIStatusError:
+    return make_status_error(
+        response.status_code,
+        decode_error_body(response),
+        secrets=secrets,
+        request_id=response.headers.get("x-request-id"),
+        headers=response.headers,
+    )

@@ -1,0 +1,371 @@
+"""Stream handling written once: SSE events -> chunks, completeness, and assembly.
+
+Sync and async streams differ only in how bytes arrive; everything here is pure and is
+shared by both clients and by both framework adapters:
+
+* :class:`StreamDecoder` turns the server-sent events of one response into
+  :class:`~nugen_client.types.ChatCompletionChunk` objects, raises on error events and
+  malformed data, and knows whether the stream completed (``[DONE]`` or a ``finish_reason``).
+* :class:`ToolCallAccumulator` joins tool-call fragments by index (then id), in linear
+  time, and hands out normalised fragments (every fragment carries an index; id and name
+  only on the first fragment of each call) that frameworks can merge naively.
+* :class:`StreamAccumulator` folds a whole stream into the equivalent
+  :class:`~nugen_client.types.ChatCompletion`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from httpx_sse import ServerSentEvent
+from pydantic import ValidationError
+
+from nugen_client._errors import (
+    APIResponseValidationError,
+    StreamInterruptedError,
+    make_status_error,
+)
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    FunctionCall,
+    FunctionCallDelta,
+    ResponseMessage,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "StreamAccumulator",
+    "StreamDecoder",
+    "ToolCallAccumulator",
+    "ToolCallFragment",
+    "completion_to_chunks",
+]
+
+_DONE = "[DONE]"
+
+
+class StreamDecoder:
+    """Decodes the events of one streamed response and tracks its completeness."""
+
+    __slots__ = ("_secrets", "chunks_received", "done", "finished")
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self.chunks_received = 0
+        self.done = False
+        self.finished = False
+        self._secrets = tuple(secrets)
+
+    @property
+    def complete(self) -> bool:
+        """True once ``[DONE]`` or a choice with a ``finish_reason`` arrived."""
+        return self.done or self.finished
+
+    def decode(self, event: ServerSentEvent) -> ChatCompletionChunk | None:
+        """The chunk an event carries, or None for ``[DONE]``, keep-alives and empty events."""
+        data = event.data
+        if not data:
+            if event.event == "error":
+                raise make_status_error(500, None, context="error event in stream")
+            return None
+        if data == _DONE:
+            self.done = True
+            return None
+        if event.event == "error" or '"error"' in data:
+            self._raise_if_error_event(data, explicit=event.event == "error")
+        return self.decode_data(data)
+
+    def decode_data(self, data: str | bytes) -> ChatCompletionChunk:
+        try:
+            chunk = ChatCompletionChunk.model_validate_json(data)
+        except ValidationError as exc:
+            shown = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
+            raise APIResponseValidationError(
+                f"malformed stream event after {self.chunks_received} chunks: "
+                f"{_first_error(exc)} (data: {shown!r})",
+                body=shown,
+            ) from None
+        self.chunks_received += 1
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                self.finished = True
+        return chunk
+
+    def _raise_if_error_event(self, data: str, *, explicit: bool) -> None:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            if explicit:
+                raise make_status_error(
+                    500, data, secrets=self._secrets, context="error event in stream"
+                ) from None
+            return  # not JSON: decode_data reports it as malformed
+        if not isinstance(payload, dict):
+            return
+        error = payload.get("error")
+        if error is None and not explicit:
+            return
+        status = 500
+        if isinstance(error, dict):
+            for key in ("status_code", "status", "code"):
+                value = error.get(key)
+                if isinstance(value, int) and 400 <= value < 600:
+                    status = value
+                    break
+        raise make_status_error(
+            status, payload, secrets=self._secrets, context="error event in stream"
+        )
+
+    def interrupted(self, cause: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
+            f"finish_reason ({cause}); the answer is incomplete",
+            chunks_received=self.chunks_received,
+        )
+
+    def check_complete(self) -> None:
+        """Raise :class:`StreamInterruptedError` if the stream ended early."""
+        if not self.complete:
+            raise self.interrupted("the connection closed")
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{loc}: {first.get('msg', '')}" if loc else str(first.get("msg", ""))
+
+
+@dataclass(slots=True)
+class ToolCallFragment:
+    """One tool-call fragment, normalised: ``index`` is always set, ``id`` and ``name``
+    appear only on the first fragment of a call."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    type: str = "function"
+    arguments: list[str] = field(default_factory=list)
+
+
+class ToolCallAccumulator:
+    """Joins streamed tool-call fragments into whole calls.
+
+    Fragments are matched by ``index``; when a host omits the index, by ``id``; when it
+    omits both, they continue the latest call. A fragment that reuses an index with a
+    *different* id (seen on hosts that send every parallel call at index 0) starts a new
+    call. Argument text is kept as a list of pieces and joined once, so assembly stays
+    linear in the number of fragments.
+    """
+
+    __slots__ = ("_by_id", "_by_wire_index", "_calls")
+
+    def __init__(self) -> None:
+        self._calls: list[_PendingCall] = []
+        self._by_wire_index: dict[int, int] = {}
+        self._by_id: dict[str, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def _slot_for(self, delta: ToolCallDelta) -> tuple[int, bool]:
+        wire_index, call_id = delta.index, delta.id or None
+        slot: int | None = None
+        if wire_index is not None:
+            slot = self._by_wire_index.get(wire_index)
+            if slot is not None and call_id and self._calls[slot].id not in ("", call_id):
+                slot = None  # same index, another id: a new call
+        elif call_id is not None:
+            slot = self._by_id.get(call_id)
+        elif self._calls:
+            slot = len(self._calls) - 1
+        if slot is not None:
+            return slot, False
+        slot = len(self._calls)
+        self._calls.append(_PendingCall())
+        if wire_index is not None:
+            self._by_wire_index[wire_index] = slot
+        return slot, True
+
+    def add(self, deltas: Iterable[ToolCallDelta]) -> list[ToolCallFragment]:
+        """Take the tool-call deltas of one chunk; return them normalised."""
+        fragments = []
+        for delta in deltas:
+            slot, _ = self._slot_for(delta)
+            call = self._calls[slot]
+            new_id = None
+            if delta.id and not call.id:
+                call.id = new_id = delta.id
+                self._by_id[delta.id] = slot
+            if delta.type:
+                call.type = delta.type
+            function = delta.function
+            new_name = None
+            arguments = ""
+            if function is not None:
+                if function.name and not call.name:
+                    call.name = new_name = function.name
+                if function.arguments:
+                    arguments = function.arguments
+                    call.arguments.append(arguments)
+            fragments.append(ToolCallFragment(slot, new_id, new_name, arguments))
+        return fragments
+
+    def tool_calls(self) -> list[ToolCall]:
+        """The whole calls, in the order they started."""
+        return [
+            ToolCall(
+                id=call.id,
+                type=call.type,
+                function=FunctionCall(name=call.name, arguments="".join(call.arguments)),
+            )
+            for call in self._calls
+        ]
+
+
+@dataclass(slots=True)
+class _ChoiceState:
+    role: str = "assistant"
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tools: ToolCallAccumulator = field(default_factory=ToolCallAccumulator)
+    finish_reason: str | None = None
+
+
+class StreamAccumulator:
+    """Folds a stream of chunks into the equivalent complete response, in linear time."""
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _ChoiceState] = {}
+        self._header: dict[str, Any] = {}
+        self.usage: Usage | None = None
+        self.chunks = 0
+
+    def add(self, chunk: ChatCompletionChunk) -> dict[int, list[ToolCallFragment]]:
+        """Take one chunk; return its tool-call fragments (normalised), by choice index."""
+        self.chunks += 1
+        if not self._header:
+            self._header = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
+        for name in ("confidence_score", "system_fingerprint", "service_tier"):
+            value = getattr(chunk, name)
+            if value is not None:
+                self._header[name] = value
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        fragments: dict[int, list[ToolCallFragment]] = {}
+        for choice in chunk.choices:
+            state = self._choices.get(choice.index)
+            if state is None:
+                state = self._choices[choice.index] = _ChoiceState()
+            delta = choice.delta
+            if delta.role:
+                state.role = delta.role
+            if delta.content:
+                state.content.append(delta.content)
+            reasoning = delta.reasoning_text
+            if reasoning:
+                state.reasoning.append(reasoning)
+            if delta.tool_calls:
+                fragments[choice.index] = state.tools.add(delta.tool_calls)
+            if choice.finish_reason:
+                state.finish_reason = choice.finish_reason
+        return fragments
+
+    def text(self, index: int = 0) -> str:
+        state = self._choices.get(index)
+        return "".join(state.content) if state else ""
+
+    def reasoning(self, index: int = 0) -> str | None:
+        state = self._choices.get(index)
+        return "".join(state.reasoning) if state and state.reasoning else None
+
+    def tool_calls(self, index: int = 0) -> list[ToolCall]:
+        state = self._choices.get(index)
+        return state.tools.tool_calls() if state else []
+
+    def completion(self) -> ChatCompletion:
+        """The response the stream adds up to."""
+        choices = [
+            Choice(
+                index=index,
+                message=ResponseMessage(
+                    role=state.role,
+                    content="".join(state.content) if state.content or not state.tools else None,
+                    tool_calls=state.tools.tool_calls() or None,
+                    reasoning_content="".join(state.reasoning) if state.reasoning else None,
+                ),
+                finish_reason=state.finish_reason,
+            )
+            for index, state in sorted(self._choices.items())
+        ]
+        return ChatCompletion(
+            **{k: v for k, v in self._header.items() if v is not None},
+            choices=choices,
+            usage=self.usage,
+        )
+
+
+def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk]:
+    """A complete response as a stream: one chunk per choice, usage on the last.
+
+    Used where a stream is asked of an endpoint that only answers whole (``/chat/vision``),
+    or when a host ignores ``stream: true`` and answers with JSON.
+    """
+    header = {
+        "id": completion.id,
+        "created": completion.created,
+        "model": completion.model,
+        "confidence_score": completion.confidence_score,
+        "system_fingerprint": completion.system_fingerprint,
+        "service_tier": completion.service_tier,
+    }
+    chunks = []
+    for choice in completion.choices:
+        message = choice.message
+        tool_calls = [
+            ToolCallDelta(
+                index=i,
+                id=call.id,
+                type=call.type,
+                function=FunctionCallDelta(
+                    name=call.function.name, arguments=call.function.arguments
+                ),
+            )
+            for i, call in enumerate(message.tool_calls or ())
+        ]
+        delta = Delta(
+            role=message.role or "assistant",
+            content=message.text or None,
+            tool_calls=tool_calls or None,
+            reasoning_content=message.reasoning_text,
+        )
+        chunks.append(
+            ChatCompletionChunk(
+                **header,
+                choices=[
+                    ChunkChoice(index=choice.index, delta=delta, finish_reason=choice.finish_reason)
+                ],
+            )
+        )
+    if chunks:
+        chunks[-1].usage = completion.usage
+    else:
+        chunks.append(ChatCompletionChunk(**header, usage=completion.usage))
+    return chunks

@@ -1,0 +1,393 @@
+"""Typed models of the wire format.
+
+Two halves with opposite temperaments:
+
+* **Requests** are strict. They are validated locally, before anything is sent, against
+  what the service documents (temperature in 0..2, at least one message, ``name`` matching
+  ``^[A-Za-z0-9_]{1,64}$``, image URLs that are https or decodable ``data:`` URLs, ...), so
+  a mistake costs an ``InvalidInputError`` that names the field rather than a round trip.
+* **Responses** are lenient. The service (and OpenAI-compatible hosts) send float
+  ``created`` values, missing or wrong ``object`` fields, null ``usage``, reasoning as
+  ``reasoning_content`` or ``reasoning``, and fields nobody documented: all of it is
+  accepted, and unknown fields are kept (``model.model_extra``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "Choice",
+    "ChunkChoice",
+    "Delta",
+    "Embedding",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "FunctionCall",
+    "FunctionCallDelta",
+    "ReasoningConfig",
+    "ResponseMessage",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(?P<data>.*)$", re.S
+)
+
+# ----------------------------------------------------------------------------- requests
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    # Extra fields pass through: forward-compatible with what hosts add (``cache_control``...).
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def check_image_url(url: str) -> str:
+    """Accept what the service documents: an https URL, or a decodable base64 data URL."""
+    if url.startswith("https://"):
+        if len(url) <= len("https://"):
+            raise ValueError("image URL has no host")
+        return url
+    if url.startswith("data:"):
+        match = _DATA_URL.match(url)
+        if match is None:
+            raise ValueError("data URL must look like data:<mime>;base64,<data>")
+        if not match["mime"].startswith("image/"):
+            raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
+        try:
+            decoded = base64.b64decode(match["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("data URL payload is not valid base64") from None
+        if not decoded:
+            raise ValueError("data URL holds no image bytes")
+        return url
+    shown = url if len(url) <= 60 else url[:57] + "..."
+    raise ValueError(f"image URL must be https:// or a data:image/...;base64 URL, got {shown!r}")
+
+
+class ImageURL(_Open):
+    url: str = Field(min_length=1)
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        return check_image_url(url)
+
+
+class TextPart(_Open):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Open):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class FunctionCallParam(_Open):
+    name: str = Field(min_length=1)
+    arguments: str
+
+
+class ToolCallParam(_Open):
+    id: str = Field(min_length=1)
+    type: Literal["function"] = "function"
+    function: FunctionCallParam
+
+
+class ChatMessage(_Open):
+    """One message of the conversation, as sent."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    tool_calls: list[ToolCallParam] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        if self.role == "assistant":
+            if self.content is None and not self.tool_calls:
+                raise ValueError("an assistant message needs content or tool_calls")
+        elif self.content is None:
+            raise ValueError(f"a {self.role} message needs content")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+
+class FunctionDefinition(_Open):
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class Tool(_Open):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class _NamedFunction(_Open):
+    name: str = Field(min_length=1)
+
+
+class ToolChoiceFunction(_Open):
+    type: Literal["function"] = "function"
+    function: _NamedFunction
+
+
+class ReasoningConfig(_Strict):
+    """The ``reasoning`` object: unknown keys are refused, they are almost always typos."""
+
+    effort: Literal["xhigh", "high", "medium", "low", "minimal", "none"] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    exclude: bool | None = None
+    enabled: bool | None = None
+
+
+class ChatCompletionRequest(_Open):
+    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["auto", "none", "required"] | ToolChoiceFunction | None = None
+    reasoning: ReasoningConfig | None = None
+    response_format: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_tool_choice(self) -> ChatCompletionRequest:
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        names = {tool.function.name for tool in self.tools or ()}
+        if not names:
+            raise ValueError("tool_choice forces a tool call but no tools were given")
+        if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
+            raise ValueError(
+                f"tool_choice names {choice.function.name!r}, which is not among the tools "
+                f"({', '.join(sorted(names))})"
+            )
+        return self
+
+
+class EmbeddingRequest(_Open):
+    """The body of ``POST /embeddings``."""
+
+    model: str = Field(min_length=1)
+    input: str | list[str]
+    dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("input")
+    @classmethod
+    def _check_input(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("input must hold at least one text")
+        return value
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+def _none_to_zero(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+def _json_text(value: Any) -> Any:
+    # Some OpenAI-compatible hosts send tool arguments as an object rather than a string.
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+_Count = Annotated[int, BeforeValidator(_none_to_zero)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Usage(_Lenient):
+    prompt_tokens: _Count = 0
+    completion_tokens: _Count = 0
+    total_tokens: _Count = 0
+    prompt_tokens_details: dict[str, Any] | None = None
+    completion_tokens_details: dict[str, Any] | None = None
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        details = self.completion_tokens_details
+        value = details.get("reasoning_tokens") if details else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def cached_tokens(self) -> int | None:
+        details = self.prompt_tokens_details
+        value = details.get("cached_tokens") if details else None
+        return value if isinstance(value, int) else None
+
+
+class FunctionCall(_Lenient):
+    name: str = ""
+    arguments: Annotated[str, BeforeValidator(_json_text)] = ""
+
+
+class ToolCall(_Lenient):
+    id: str = ""
+    type: str = "function"
+    function: FunctionCall = Field(default_factory=FunctionCall)
+
+
+def _reasoning_text(reasoning_content: Any, reasoning: Any) -> str | None:
+    if isinstance(reasoning_content, str):
+        return reasoning_content
+    if isinstance(reasoning, str):
+        return reasoning
+    return None
+
+
+def _content_text(content: str | list[Any] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part.get("text", "")
+        for part in content
+        if isinstance(part, dict) and part.get("type") == "text"
+    )
+
+
+class ResponseMessage(_Lenient):
+    role: str | None = "assistant"
+    content: str | list[Any] | None = None
+    tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return _content_text(self.content)
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """Reasoning, whichever field the host put it in."""
+        return _reasoning_text(self.reasoning_content, self.reasoning)
+
+
+class Choice(_Lenient):
+    index: int = 0
+    message: ResponseMessage = Field(default_factory=ResponseMessage)
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Lenient):
+    id: str = ""
+    object: str | None = None
+    created: float | None = None
+    model: str = ""
+    choices: list[Choice] = Field(default_factory=list)
+    usage: Usage | None = None
+    confidence_score: float | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+
+
+class FunctionCallDelta(_Lenient):
+    name: str | None = None
+    arguments: Annotated[str | None, BeforeValidator(_json_text)] = None
+
+
+class ToolCallDelta(_Lenient):
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+
+class Delta(_Lenient):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | dict[str, Any] | None = None
+
+    @property
+    def reasoning_text(self) -> str | None:
+        return _reasoning_text(self.reasoning_content, self.reasoning)
+
+
+class ChunkChoice(_Lenient):
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Lenient):
+    id: str = ""
+    object: str | None = None
+    created: float | None = None
+    model: str = ""
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    confidence_score: float | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+
+
+class Embedding(_Lenient):
+    index: int = 0
+    embedding: list[float]
+    object: str | None = None
+
+
+class EmbeddingUsage(_Lenient):
+    prompt_tokens: _Count = 0
+    total_tokens: _Count = 0
+
+
+class EmbeddingResponse(_Lenient):
+    data: list[Embedding]
+    model: str = ""
+    usage: EmbeddingUsage | None = None
+    object: str | None = None
+
+    @property
+    def embeddings(self) -> list[list[float]]:
+        """The vectors in input order (the service's ``index``, not its list order)."""
+        return [item.embedding for item in sorted(self.data, key=lambda item: item.index)]
