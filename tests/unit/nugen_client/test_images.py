@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from nugen_client import InvalidInputError
+from nugen_client.images import (
+    data_url,
+    guess_image_mime_type,
+    image_part,
+    read_image_file,
+    url_image_part,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
+GIF = b"GIF89a" + b"\x00" * 10
+WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 8
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (PNG, "image/png"),
+        (JPEG, "image/jpeg"),
+        (GIF, "image/gif"),
+        (WEBP, "image/webp"),
+        (b"hello", None),
+    ],
+)
+def test_mime_sniffing(data: bytes, mime: str | None) -> None:
+    assert guess_image_mime_type(data) == mime
+
+
+def test_data_url_detects_mime() -> None:
+    url = data_url(JPEG)
+    assert url.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(url.partition(",")[2]) == JPEG
+
+
+def test_data_url_refusals() -> None:
+    with pytest.raises(InvalidInputError, match="not a recognised image"):
+        data_url(b"plain text")
+    with pytest.raises(InvalidInputError, match="no bytes"):
+        data_url(b"")
+    with pytest.raises(InvalidInputError, match="limit"):
+        data_url(PNG, max_bytes=10)
+    with pytest.raises(InvalidInputError, match="not an image"):
+        data_url(PNG, "application/pdf")
+
+
+def test_image_part_forms(tmp_path: Path) -> None:
+    path = tmp_path / "cat.png"
+    path.write_bytes(PNG)
+    from_path = image_part(path=path, detail="high")
+    from_bytes = image_part(data=PNG)
+    from_b64 = image_part(base64_data=base64.b64encode(PNG).decode())
+    assert from_path["image_url"]["detail"] == "high"
+    assert (
+        from_path["image_url"]["url"]
+        == from_bytes["image_url"]["url"]
+        == from_b64["image_url"]["url"]
+    )
+    assert image_part(url="https://example.com/a.png") == {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/a.png"},
+    }
+
+
+def test_unreadable_path_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.png"
+    with pytest.raises(InvalidInputError, match=r"nope\.png"):
+        read_image_file(missing)
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        image_part(path=missing)
+
+
+def test_bad_urls() -> None:
+    with pytest.raises(InvalidInputError, match="https"):
+        url_image_part("ftp://example.com/a.png")
+    with pytest.raises(InvalidInputError, match="base64"):
+        url_image_part("data:image/png;base64,###")
+    with pytest.raises(InvalidInputError, match="no source"):
+        image_part()
+    with pytest.raises(InvalidInputError, match="base64"):
+        image_part(base64_data="***")

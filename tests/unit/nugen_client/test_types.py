@@ -1,0 +1,180 @@
+"""Lenient response models: the service's quirks parse; nothing is lost."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import nugen_client
+from nugen_client.types import ChatCompletion, EmbeddingResponse, Usage
+
+
+def test_documented_vision_example_parses() -> None:
+    body = {
+        "choices": [
+            {
+                "finish_reason": "stop",
+                "index": 0,
+                "message": {"content": "A flowchart.", "role": "assistant"},
+            }
+        ],
+        "created": 16286546649.54,
+        "id": "nugen-1234",
+        "model": "nugen-flash-vision",
+        "usage": {"completion_tokens": 7, "prompt_tokens": 5, "total_tokens": 12},
+    }
+    completion = ChatCompletion.model_validate(body)
+    assert completion.created == 16286546649.54
+    assert completion.object is None
+    assert completion.choices[0].message.text == "A flowchart."
+
+
+def test_nebulablock_example_parses() -> None:
+    body = {
+        "id": "chatcmpl-7ba4",
+        "created": 1740689977,
+        "model": "Qwen/Qwen2.5-VL-7B-Instruct",
+        "object": "chat.completion",
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "finish_reason": "stop",
+                "index": 0,
+                "message": {
+                    "content": "This image shows",
+                    "role": "assistant",
+                    "tool_calls": None,
+                    "function_call": None,
+                },
+            }
+        ],
+        "usage": {
+            "completion_tokens": 91,
+            "prompt_tokens": 3604,
+            "total_tokens": 3695,
+            "completion_tokens_details": None,
+            "prompt_tokens_details": None,
+        },
+        "service_tier": None,
+        "prompt_logprobs": None,
+    }
+    completion = ChatCompletion.model_validate(body)
+    assert completion.model_extra == {"prompt_logprobs": None}
+    assert completion.choices[0].message.model_extra == {"function_call": None}
+    assert completion.usage is not None
+    assert completion.usage.reasoning_tokens is None
+
+
+@pytest.mark.parametrize(
+    "usage", [None, {"prompt_tokens": None, "completion_tokens": 3, "total_tokens": None}, {}]
+)
+def test_null_usage_forms(usage: object) -> None:
+    completion = ChatCompletion.model_validate(
+        {"choices": [{"message": {"content": "x"}}], "usage": usage}
+    )
+    if usage is None:
+        assert completion.usage is None
+    else:
+        assert completion.usage is not None
+        assert completion.usage.prompt_tokens == 0
+
+
+def test_reasoning_fields() -> None:
+    a = ChatCompletion.model_validate(
+        {"choices": [{"message": {"content": "x", "reasoning_content": "r1"}}]}
+    )
+    b = ChatCompletion.model_validate(
+        {"choices": [{"message": {"content": "x", "reasoning": "r2"}}]}
+    )
+    c = ChatCompletion.model_validate(
+        {"choices": [{"message": {"content": "x", "reasoning": {"steps": []}}}]}
+    )
+    assert a.choices[0].message.reasoning_text == "r1"
+    assert b.choices[0].message.reasoning_text == "r2"
+    assert c.choices[0].message.reasoning_text is None
+
+
+def test_reasoning_token_details() -> None:
+    usage = Usage.model_validate(
+        {
+            "prompt_tokens": 1,
+            "completion_tokens": 9,
+            "total_tokens": 10,
+            "completion_tokens_details": {"reasoning_tokens": 6},
+            "prompt_tokens_details": {"cached_tokens": 1},
+        }
+    )
+    assert usage.reasoning_tokens == 6
+    assert usage.cached_tokens == 1
+
+
+def test_content_as_parts() -> None:
+    completion = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "message": {
+                        "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+                    }
+                }
+            ]
+        }
+    )
+    assert completion.choices[0].message.text == "ab"
+
+
+def test_tool_arguments_as_object() -> None:
+    completion = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "message": {
+                        "tool_calls": [
+                            {"id": "1", "function": {"name": "f", "arguments": {"a": 1}}}
+                        ]
+                    }
+                }
+            ]
+        }
+    )
+    calls = completion.choices[0].message.tool_calls
+    assert calls is not None
+    assert calls[0].function.arguments == '{"a": 1}'
+
+
+def test_embeddings_sorted_by_index() -> None:
+    response = EmbeddingResponse.model_validate(
+        {
+            "data": [{"embedding": [2.0], "index": 1}, {"embedding": [1.0], "index": 0}],
+            "usage": {"total_tokens": 2},
+        }
+    )
+    assert response.embeddings == [[1.0], [2.0]]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        nugen_client.RateLimitError(
+            "429 slow", status_code=429, body={"detail": "x"}, request_id="r"
+        ),
+        nugen_client.StreamInterruptedError("cut", chunks_received=3),
+        nugen_client.APITimeoutError("slow"),
+        nugen_client.InvalidInputError("bad"),
+        nugen_client.APIResponseValidationError("junk", body="x"),
+    ],
+)
+def test_errors_pickle(error: Exception) -> None:
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error)
+    assert str(clone) == str(error)
+    assert clone.__dict__.keys() == error.__dict__.keys()
+
+
+def test_error_hierarchy() -> None:
+    assert issubclass(nugen_client.APITimeoutError, nugen_client.APIConnectionError)
+    for name in nugen_client.__all__:
+        obj = getattr(nugen_client, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, nugen_client.NugenError), name
