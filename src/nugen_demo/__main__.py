@@ -1,0 +1,3 @@
+from nugen_demo import main
+
+raise SystemExit(main())
