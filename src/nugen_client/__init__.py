@@ -9,9 +9,11 @@ from nugen_client._client import (
     DEFAULT_BASE_URL,
     AsyncNugenClient,
     ChatParams,
+    EmbeddingParams,
     Endpoint,
     NugenClient,
     OnRetry,
+    RequestOptions,
 )
 from nugen_client._errors import (
     APIConnectionError,
@@ -51,6 +53,7 @@ __all__ = [
     "BadRequestError",
     "ChatParams",
     "ConflictError",
+    "EmbeddingParams",
     "Endpoint",
     "InternalServerError",
     "InvalidInputError",
@@ -60,6 +63,7 @@ __all__ = [
     "OnRetry",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestOptions",
     "RetryPolicy",
     "StreamAccumulator",
     "StreamDecoder",

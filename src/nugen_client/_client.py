@@ -36,7 +36,7 @@ import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from typing_extensions import Self, TypedDict, Unpack
+from typing_extensions import Required, Self, TypedDict, Unpack
 
 from nugen_client._errors import (
     APIConnectionError,
@@ -58,7 +58,15 @@ from nugen_client.types import (
     EmbeddingResponse,
 )
 
-__all__ = ["AsyncNugenClient", "ChatParams", "Endpoint", "NugenClient", "OnRetry"]
+__all__ = [
+    "AsyncNugenClient",
+    "ChatParams",
+    "EmbeddingParams",
+    "Endpoint",
+    "NugenClient",
+    "OnRetry",
+    "RequestOptions",
+]
 
 logger = logging.getLogger("nugen_client")
 
@@ -79,11 +87,33 @@ OnRetry = Callable[[RetryCallState], "Awaitable[None] | None"]
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
-class ChatParams(TypedDict, total=False):
-    """Body fields of a chat request. Only the ones given are sent."""
+class RequestOptions(TypedDict, total=False):
+    """Per-call options of every request.
 
-    model: str
-    messages: Sequence[Mapping[str, Any]]
+    ``session_id`` is sent as ``X-Session-ID`` for this call; ``extra_headers`` are added
+    to it; ``extra_body`` is merged into the JSON body unvalidated (for fields this client
+    does not know); ``timeout`` (seconds) replaces the client's for this call; ``on_retry``
+    is called with tenacity's ``RetryCallState`` before each retry (awaited if async).
+    """
+
+    session_id: str | None
+    extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
+    timeout: float | httpx.Timeout | None
+    on_retry: OnRetry | None
+
+
+class ChatParams(RequestOptions, total=False):
+    """A chat request: body fields (only the ones given, and not None, are sent) and options.
+
+    ``endpoint="vision"`` posts to ``/chat/vision``; ``include_usage`` (streams only, default
+    True) asks OpenAI-compatible hosts for usage on the last chunk.
+    """
+
+    model: Required[str]
+    messages: Required[Sequence[Mapping[str, Any]]]
+    endpoint: Endpoint
+    include_usage: bool
     max_tokens: int | None
     prompt_truncate_len: int | None
     temperature: float | None
@@ -98,6 +128,17 @@ class ChatParams(TypedDict, total=False):
     stream_options: Mapping[str, Any] | None
 
 
+class EmbeddingParams(RequestOptions, total=False):
+    """An embeddings request."""
+
+    model: Required[str]
+    input: Required[str | Sequence[str]]
+    dimensions: int | None
+
+
+_OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     url: str
@@ -105,6 +146,7 @@ class _Prepared:
     headers: dict[str, str]
     timeout: httpx.Timeout | None
     stream: bool
+    on_retry: OnRetry | None
 
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -278,94 +320,62 @@ class _BaseClient:
     # -- request building ------------------------------------------------------------
 
     def _prepare(
-        self,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool,
-        session_id: str | None,
-        extra_headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
+        self, path: str, body: dict[str, Any], options: RequestOptions, *, stream: bool
     ) -> _Prepared:
         headers = dict(self._headers)
         if stream:
             headers["Accept"] = "text/event-stream"
+        session_id = options.get("session_id")
         if session_id:
             headers["X-Session-ID"] = session_id
+        extra_headers = options.get("extra_headers")
         if extra_headers:
             headers.update(extra_headers)
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        extra_body = options.get("extra_body")
+        if extra_body:
+            body.update(extra_body)
+        timeout = options.get("timeout")
         return _Prepared(
             url=self.base_url + path,
-            content=content,
+            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
             headers=headers,
             timeout=None if timeout is None else _make_timeout(timeout),
             stream=stream,
+            on_retry=options.get("on_retry"),
         )
 
-    def _prepare_chat(
-        self,
-        params: ChatParams,
-        *,
-        stream: bool,
-        endpoint: Endpoint,
-        include_usage: bool,
-        session_id: str | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: float | httpx.Timeout | None,
-    ) -> _Prepared:
-        if endpoint not in _PATHS:
+    def _prepare_chat(self, params: ChatParams, *, stream: bool) -> _Prepared:
+        endpoint = params.get("endpoint", "chat")
+        path = _PATHS.get(endpoint)
+        if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
-        fields = {name: value for name, value in params.items() if value is not None}
+        # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
+        stream = stream and endpoint != "vision"
+        fields = {
+            name: value
+            for name, value in params.items()
+            if value is not None and name not in _OPTION_NAMES
+        }
         if stream:
             fields["stream"] = True
-            if include_usage and "stream_options" not in fields:
+            if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
         request = _validate(ChatCompletionRequest, fields, "chat request")
         body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        if extra_body:
-            body.update(extra_body)
-        return self._prepare(
-            _PATHS[endpoint],
-            body,
-            stream=stream,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            timeout=timeout,
-        )
+        return self._prepare(path, body, params, stream=stream)
 
-    def _prepare_embeddings(
-        self,
-        *,
-        model: str,
-        input: str | Sequence[str],
-        dimensions: int | None,
-        session_id: str | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: float | httpx.Timeout | None,
-    ) -> tuple[_Prepared, int]:
+    def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[_Prepared, int]:
+        text = params["input"]
         fields: dict[str, Any] = {
-            "model": model,
-            "input": input if isinstance(input, str) else list(input),
+            "model": params["model"],
+            "input": text if isinstance(text, str) else list(text),
         }
-        if dimensions is not None:
-            fields["dimensions"] = dimensions
+        if params.get("dimensions") is not None:
+            fields["dimensions"] = params["dimensions"]
         request = _validate(EmbeddingRequest, fields, "embeddings request")
         body = request.model_dump(mode="json", exclude_unset=True)
-        if extra_body:
-            body.update(extra_body)
         count = 1 if isinstance(request.input, str) else len(request.input)
-        prepared = self._prepare(
-            "/embeddings",
-            body,
-            stream=False,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            timeout=timeout,
-        )
-        return prepared, count
+        return self._prepare("/embeddings", body, params, stream=False), count
 
     # -- response handling -------------------------------------------------------------
 
@@ -457,14 +467,6 @@ def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("***" if k.lower() in secret_names else v) for k, v in headers.items()}
 
 
-_OPTIONS_DOC = """
-        Request options (every call): ``session_id`` (sent as ``X-Session-ID`` for this call),
-        ``extra_headers``, ``extra_body`` (merged into the JSON body unvalidated: for fields
-        this client does not know), ``timeout`` (seconds, this call only), ``on_retry``
-        (called with tenacity's ``RetryCallState`` before each retry).
-"""
-
-
 class NugenClient(_BaseClient):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
@@ -541,8 +543,8 @@ class NugenClient(_BaseClient):
     ) -> None:
         self.close()
 
-    def _send(self, prepared: _Prepared, on_retry: OnRetry | None) -> httpx.Response:
-        kwargs = self._retrying_kwargs(on_retry)
+    def _send(self, prepared: _Prepared) -> httpx.Response:
+        kwargs = self._retrying_kwargs(prepared.on_retry)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         for attempt in Retrying(**kwargs):
@@ -574,67 +576,28 @@ class NugenClient(_BaseClient):
             raise _map_transport_error(exc, self._secrets) from None
         return response
 
-    def chat_completion(
-        self,
-        *,
-        endpoint: Endpoint = "chat",
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-        **params: Unpack[ChatParams],
-    ) -> ChatCompletion:
-        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
-        prepared = self._prepare_chat(
-            params,
-            stream=False,
-            endpoint=endpoint,
-            include_usage=False,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        response = self._send(prepared, on_retry)
-        return self._parse_completion(self._read(response))
+    def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
+        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``).
 
-    def stream_chat_completion(
-        self,
-        *,
-        endpoint: Endpoint = "chat",
-        include_usage: bool = True,
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-        **params: Unpack[ChatParams],
-    ) -> Iterator[ChatCompletionChunk]:
+        Keyword arguments are the body fields of :class:`ChatParams` and the per-call
+        :class:`RequestOptions`.
+        """
+        prepared = self._prepare_chat(params, stream=False)
+        return self._parse_completion(self._read(self._send(prepared)))
+
+    def stream_chat_completion(self, **params: Unpack[ChatParams]) -> Iterator[ChatCompletionChunk]:
         """Stream a chat completion as chunks.
 
         The request is validated now and sent when iteration starts. The iterator raises
         :class:`~nugen_client.StreamInterruptedError` if the stream ends before ``[DONE]``
         or a ``finish_reason``; it is never retried once it has started. ``/chat/vision``
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
-        choice. ``include_usage`` asks OpenAI-compatible hosts for usage on the last chunk.
+        choice.
         """
-        prepared = self._prepare_chat(
-            params,
-            stream=endpoint != "vision",
-            endpoint=endpoint,
-            include_usage=include_usage,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        return self._iter_stream(prepared, on_retry)
+        return self._iter_stream(self._prepare_chat(params, stream=True))
 
-    def _iter_stream(
-        self, prepared: _Prepared, on_retry: OnRetry | None
-    ) -> Iterator[ChatCompletionChunk]:
-        response = self._send(prepared, on_retry)
+    def _iter_stream(self, prepared: _Prepared) -> Iterator[ChatCompletionChunk]:
+        response = self._send(prepared)
         try:
             if not _is_event_stream(response):
                 yield from completion_to_chunks(self._parse_completion(self._read(response)))
@@ -655,30 +618,10 @@ class NugenClient(_BaseClient):
         finally:
             response.close()
 
-    def embeddings(
-        self,
-        *,
-        model: str,
-        input: str | Sequence[str],
-        dimensions: int | None = None,
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-    ) -> EmbeddingResponse:
+    def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
-        prepared, count = self._prepare_embeddings(
-            model=model,
-            input=input,
-            dimensions=dimensions,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        response = self._send(prepared, on_retry)
-        return self._parse_embeddings(self._read(response), count)
+        prepared, count = self._prepare_embeddings(params)
+        return self._parse_embeddings(self._read(self._send(prepared)), count)
 
 
 class AsyncNugenClient(_BaseClient):
@@ -755,8 +698,8 @@ class AsyncNugenClient(_BaseClient):
     ) -> None:
         await self.aclose()
 
-    async def _send(self, prepared: _Prepared, on_retry: OnRetry | None) -> httpx.Response:
-        kwargs = self._retrying_kwargs(on_retry)
+    async def _send(self, prepared: _Prepared) -> httpx.Response:
+        kwargs = self._retrying_kwargs(prepared.on_retry)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         async for attempt in AsyncRetrying(**kwargs):
@@ -788,61 +731,20 @@ class AsyncNugenClient(_BaseClient):
             raise _map_transport_error(exc, self._secrets) from None
         return response
 
-    async def chat_completion(
-        self,
-        *,
-        endpoint: Endpoint = "chat",
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-        **params: Unpack[ChatParams],
-    ) -> ChatCompletion:
+    async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
-        prepared = self._prepare_chat(
-            params,
-            stream=False,
-            endpoint=endpoint,
-            include_usage=False,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        response = await self._send(prepared, on_retry)
-        return self._parse_completion(await self._read(response))
+        prepared = self._prepare_chat(params, stream=False)
+        return self._parse_completion(await self._read(await self._send(prepared)))
 
     def stream_chat_completion(
-        self,
-        *,
-        endpoint: Endpoint = "chat",
-        include_usage: bool = True,
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-        **params: Unpack[ChatParams],
+        self, **params: Unpack[ChatParams]
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration)."""
-        prepared = self._prepare_chat(
-            params,
-            stream=endpoint != "vision",
-            endpoint=endpoint,
-            include_usage=include_usage,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        return self._iter_stream(prepared, on_retry)
+        return self._iter_stream(self._prepare_chat(params, stream=True))
 
-    async def _iter_stream(
-        self, prepared: _Prepared, on_retry: OnRetry | None
-    ) -> AsyncIterator[ChatCompletionChunk]:
-        response = await self._send(prepared, on_retry)
+    async def _iter_stream(self, prepared: _Prepared) -> AsyncIterator[ChatCompletionChunk]:
+        response = await self._send(prepared)
         try:
             if not _is_event_stream(response):
                 completion = self._parse_completion(await self._read(response))
@@ -865,30 +767,10 @@ class AsyncNugenClient(_BaseClient):
         finally:
             await response.aclose()
 
-    async def embeddings(
-        self,
-        *,
-        model: str,
-        input: str | Sequence[str],
-        dimensions: int | None = None,
-        session_id: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_retry: OnRetry | None = None,
-    ) -> EmbeddingResponse:
+    async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
-        prepared, count = self._prepare_embeddings(
-            model=model,
-            input=input,
-            dimensions=dimensions,
-            session_id=session_id,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        response = await self._send(prepared, on_retry)
-        return self._parse_embeddings(await self._read(response), count)
+        prepared, count = self._prepare_embeddings(params)
+        return self._parse_embeddings(await self._read(await self._send(prepared)), count)
 
 
 async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
