@@ -1,0 +1,355 @@
+"""Build JSON values that satisfy a JSON schema, filled from literals found in a message.
+
+Used for tool-call arguments and for ``response_format`` ``json_schema`` answers. The aim
+is a value that a strict validator (pydantic, jsonschema) accepts and that visibly comes
+from what the user wrote, so a test can check that its arguments made the round trip:
+``"What's the weather in Boston in fahrenheit?"`` against
+``{"location": string, "unit": enum["celsius", "fahrenheit"]}`` gives
+``{"location": "Boston", "unit": "fahrenheit"}``.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+_NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
+_QUOTED_RE = re.compile(
+    r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,200})'(?![\w])|`([^`\n]{1,200})`"
+)
+_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+_BOOL_RE = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
+# Capitalised words that are vocabulary rather than values the user wants passed on.
+_NOT_VALUES = frozenset(
+    {"I", "I'm", "I'd", "I'll", "JSON", "API", "URL", "ID", "AI", "LLM", "XML", "HTML", "CSV"}
+    | {"YAML", "SQL", "HTTP", "HTTPS", "OK"}
+)
+_FORMAT_DEFAULTS = {
+    "date": "2024-01-01",
+    "date-time": "2024-01-01T00:00:00Z",
+    "time": "00:00:00",
+    "email": "user@example.com",
+    "uri": "https://example.com/",
+    "url": "https://example.com/",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "ipv4": "127.0.0.1",
+    "ipv6": "::1",
+    "hostname": "example.com",
+}
+_MAX_DEPTH = 8
+
+
+def string_literals(text: str, exclude: Iterable[str] = ()) -> list[str]:
+    """Candidate string values in ``text``: quoted text and capitalised phrases, in order.
+
+    A capitalised phrase is a run of capitalised words that does not start a sentence
+    ("in New York" gives ``"New York"``, the leading "What" of a question gives nothing).
+    """
+    excluded = {e.lower() for e in exclude}
+    found: list[tuple[int, str]] = []
+    for match in _QUOTED_RE.finditer(text):
+        value = next(g for g in match.groups() if g is not None).strip()
+        if value and value.lower() not in excluded:
+            found.append((match.start(), value))
+    # Blank quoted text out (same length, so positions still sort): the comma ends a
+    # phrase without starting a sentence.
+    unquoted = _QUOTED_RE.sub(lambda m: "," + " " * (len(m.group(0)) - 1), text)
+    current: list[str] = []
+    current_start = 0
+    previous_end = -1
+    for match in _WORD_RE.finditer(unquoted):
+        word = match.group(0).strip("'-")
+        usable = (
+            word[:1].isupper()
+            and not _starts_sentence(unquoted, match.start())
+            and word not in _NOT_VALUES
+            and word.lower() not in excluded
+            and "_" not in word
+        )
+        if usable and current and unquoted[previous_end : match.start()] == " ":
+            current.append(word)
+        else:
+            if current:
+                found.append((current_start, " ".join(current)))
+            current = [word] if usable else []
+            current_start = match.start()
+        previous_end = match.end()
+    if current:
+        found.append((current_start, " ".join(current)))
+    result: list[str] = []
+    for _, value in sorted(found, key=lambda pair: pair[0]):
+        if value not in result:
+            result.append(value)
+    return result
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens the text or a sentence (looks back, not forward)."""
+    i = start - 1
+    while i >= 0 and text[i].isspace():
+        if text[i] == "\n":
+            return True
+        i -= 1
+    return i < 0 or text[i] in ".!?:;"
+
+
+class Literals:
+    """Values taken from the user's text, consumed in order as a schema is filled."""
+
+    def __init__(self, text: str, exclude: Iterable[str] = (), used: Iterable[Any] = ()) -> None:
+        """``exclude``: words that are never values (tool names, JSON keys); ``used``:
+        values an earlier tool call of this turn already took, so the next call gets fresh
+        ones."""
+        used_strings = {v.lower() for v in used if isinstance(v, str)}
+        used_numbers = {
+            float(v) for v in used if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        self.text = text
+        self._lower = text.lower()
+        self.numbers = [
+            m.group(0) for m in _NUMBER_RE.finditer(text) if float(m.group(0)) not in used_numbers
+        ]
+        self.strings = [s for s in string_literals(text, exclude) if s.lower() not in used_strings]
+        self.booleans = [m.group(1).lower() in ("true", "yes") for m in _BOOL_RE.finditer(text)]
+
+    def take_number(self, accept: Callable[[str], bool]) -> str | None:
+        for i, raw in enumerate(self.numbers):
+            if accept(raw):
+                del self.numbers[i]
+                return raw
+        return None
+
+    def take_string(self) -> str | None:
+        return self.strings.pop(0) if self.strings else None
+
+    def take_bool(self) -> bool | None:
+        return self.booleans.pop(0) if self.booleans else None
+
+    def mentioned(self, options: list[Any]) -> list[Any]:
+        """Enum options that appear in the text (as whole words), in order of appearance."""
+        found: list[tuple[int, Any]] = []
+        for option in options:
+            if not isinstance(option, (str, int, float)) or isinstance(option, bool):
+                continue
+            pattern = r"(?<![\w])" + re.escape(str(option).lower()) + r"(?![\w])"
+            match = re.search(pattern, self._lower)
+            if match:
+                found.append((match.start(), option))
+        return [option for _, option in sorted(found, key=lambda pair: pair[0])]
+
+
+def scalars(value: Any) -> Iterator[Any]:
+    """Every string and number inside a JSON value (to mark literals as used)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from scalars(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from scalars(item)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def fill(schema: Any, literals: Literals, *, name: str = "value") -> Any:
+    """A value valid against ``schema``, preferring literals from the user's text."""
+    return _Filler(schema if isinstance(schema, dict) else {}, literals).value(schema, name, 0)
+
+
+class _Filler:
+    def __init__(self, root: dict[str, Any], literals: Literals) -> None:
+        self.root = root
+        self.literals = literals
+        self.used_enum: set[str] = set()
+
+    def resolve(self, raw: Any, depth: int) -> dict[str, Any]:
+        """The schema with ``$ref`` followed, ``allOf`` merged and ``anyOf``/``oneOf`` chosen."""
+        if not isinstance(raw, dict):
+            return {}
+        schema: dict[str, Any] = raw
+        while "$ref" in schema and depth < _MAX_DEPTH:
+            ref = schema["$ref"]
+            target: Any = None
+            if isinstance(ref, str) and ref.startswith("#"):
+                target = self.root
+                for part in ref.lstrip("#").split("/"):
+                    if not part:
+                        continue
+                    part = part.replace("~1", "/").replace("~0", "~")
+                    target = target.get(part) if isinstance(target, dict) else None
+            siblings = {k: v for k, v in schema.items() if k != "$ref"}
+            schema = {**(target if isinstance(target, dict) else {}), **siblings}
+            depth += 1
+        if "allOf" in schema and isinstance(schema["allOf"], list):
+            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+            for member in schema["allOf"]:
+                sub = self.resolve(member, depth + 1)
+                props = {**sub.get("properties", {}), **merged.get("properties", {})}
+                required = list(sub.get("required", [])) + list(merged.get("required", []))
+                merged = {**sub, **merged}
+                if props:
+                    merged["properties"] = props
+                if required:
+                    merged["required"] = required
+            schema = merged
+        for key in ("anyOf", "oneOf"):
+            options = schema.get(key)
+            if isinstance(options, list) and options:
+                chosen = next(
+                    (o for o in options if isinstance(o, dict) and o.get("type") != "null"),
+                    options[0],
+                )
+                rest = {k: v for k, v in schema.items() if k != key}
+                return self.resolve({**rest, **self.resolve(chosen, depth + 1)}, depth + 1)
+        return schema
+
+    def value(self, raw_schema: Any, name: str, depth: int) -> Any:
+        schema = self.resolve(raw_schema, depth)
+        if "const" in schema:
+            return schema["const"]
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return self.enum(schema["enum"], schema)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind is None:
+            kind = "object" if "properties" in schema else "string"
+        if depth >= _MAX_DEPTH:
+            return {"object": {}, "array": [], "null": None}.get(kind, self.default(kind, schema))
+        if kind == "object":
+            return self.object(schema, depth)
+        if kind == "array":
+            return self.array(schema, name, depth)
+        if kind in ("integer", "number"):
+            return self.number(schema, integer=kind == "integer")
+        if kind == "boolean":
+            found = self.literals.take_bool()
+            return found if found is not None else bool(schema.get("default", False))
+        if kind == "null":
+            return None
+        return self.string(schema, name)
+
+    def object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        properties = schema.get("properties")
+        result: dict[str, Any] = {}
+        if isinstance(properties, dict):
+            for key, sub in properties.items():
+                result[key] = self.value(sub, key, depth + 1)
+        for key in schema.get("required", []) or []:
+            if isinstance(key, str) and key not in result:
+                result[key] = self.string({}, key)
+        return result
+
+    def array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
+        prefix = schema.get("prefixItems")
+        if isinstance(prefix, list):
+            return [self.value(sub, name, depth + 1) for sub in prefix]
+        items = self.resolve(schema.get("items", {}), depth + 1)
+        min_items = int(schema.get("minItems", 1) or 0)
+        max_items = schema.get("maxItems")
+        limit = int(max_items) if isinstance(max_items, int) else None
+        result: list[Any] = []
+        kind = items.get("type")
+        # A list of scalars takes every matching literal, so "add 1, 2 and 3" gives [1, 2, 3].
+        if isinstance(items.get("enum"), list):
+            result = list(self.literals.mentioned(items["enum"]))
+        elif kind in ("integer", "number"):
+            while limit is None or len(result) < limit:
+                found = self._number_literal(items, integer=kind == "integer")
+                if found is None:
+                    break
+                result.append(found)
+        elif kind == "string" and "format" not in items:
+            while (limit is None or len(result) < limit) and self.literals.strings:
+                result.append(self.string(items, name))
+        while len(result) < max(min_items, 1 if not result else 0):
+            result.append(self.value(items, name, depth + 1))
+        return result[:limit] if limit is not None else result
+
+    def enum(self, options: list[Any], schema: dict[str, Any]) -> Any:
+        for option in self.literals.mentioned(options):
+            key = repr(option)
+            if key not in self.used_enum:
+                self.used_enum.add(key)
+                return option
+        default = schema.get("default")
+        return default if default in options else options[0]
+
+    def _number_literal(self, schema: dict[str, Any], *, integer: bool) -> int | float | None:
+        def accept(raw: str) -> bool:
+            number = float(raw)
+            if integer and not number.is_integer():
+                return False
+            return _within(number, schema)
+
+        raw = self.literals.take_number(accept)
+        if raw is None:
+            return None
+        return int(float(raw)) if integer or "." not in raw else float(raw)
+
+    def number(self, schema: dict[str, Any], *, integer: bool) -> int | float:
+        found = self._number_literal(schema, integer=integer)
+        if found is not None:
+            return found
+        default = schema.get("default")
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            return default
+        fallback: int | float = self.default("integer" if integer else "number", schema)
+        return fallback
+
+    def default(self, kind: str, schema: dict[str, Any]) -> Any:
+        if kind in ("integer", "number"):
+            # 1 rather than 0: a divisor, a count or a page number all accept it.
+            value: float = 1
+            if "minimum" in schema:
+                value = max(value, float(schema["minimum"]))
+            if "exclusiveMinimum" in schema and isinstance(
+                schema["exclusiveMinimum"], (int, float)
+            ):
+                value = max(value, float(schema["exclusiveMinimum"]) + 1)
+            if "maximum" in schema:
+                value = min(value, float(schema["maximum"]))
+            if "exclusiveMaximum" in schema and isinstance(
+                schema["exclusiveMaximum"], (int, float)
+            ):
+                value = min(value, float(schema["exclusiveMaximum"]) - 1)
+            if kind == "integer":
+                return int(value)
+            return value
+        if kind == "boolean":
+            return False
+        if kind == "null":
+            return None
+        return "sample"
+
+    def string(self, schema: dict[str, Any], name: str) -> str:
+        fmt = schema.get("format")
+        if isinstance(fmt, str) and fmt in _FORMAT_DEFAULTS:
+            return _FORMAT_DEFAULTS[fmt]
+        found = self.literals.take_string()
+        if found is None:
+            default = schema.get("default")
+            found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"
+        min_len = schema.get("minLength")
+        max_len = schema.get("maxLength")
+        if isinstance(max_len, int):
+            found = found[:max_len]
+        if isinstance(min_len, int) and len(found) < min_len:
+            found = found + "_" * (min_len - len(found))
+        return found
+
+
+def _within(number: float, schema: dict[str, Any]) -> bool:
+    checks: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
+        ("minimum", operator.ge),
+        ("maximum", operator.le),
+        ("exclusiveMinimum", operator.gt),
+        ("exclusiveMaximum", operator.lt),
+    )
+    for key, check in checks:
+        bound: Any = schema.get(key)
+        numeric = isinstance(bound, (int, float)) and not isinstance(bound, bool)
+        if numeric and not check(number, float(bound)):
+            return False
+    return True

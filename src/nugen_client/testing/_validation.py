@@ -1,0 +1,838 @@
+"""Request validation the way the service documents it, with FastAPI-shaped error details.
+
+Deliberately written from the provider's documentation and NOT shared with
+``nugen_client``'s own local validation: the emulator exists to check the client, so the
+two must be able to disagree. Errors mimic what FastAPI + pydantic v2 produce for a bad
+body (``{"type", "loc", "msg", "input", "ctx"?}`` with ``loc`` starting at ``"body"``),
+and integer/number/boolean fields are coerced in pydantic's lax mode (the provider's own
+example sends ``"max_tokens": "2000"``). Fields the service does not document are ignored,
+as FastAPI ignores unknown fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+ROLES = ("system", "user", "assistant", "tool")
+EFFORTS = ("xhigh", "high", "medium", "low", "minimal", "none")
+NAME_PATTERN = "^[A-Za-z0-9_]{1,64}$"
+TOOL_NAME_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_TOOL_NAME_RE = re.compile(TOOL_NAME_PATTERN)
+_DATA_URL_RE = re.compile(
+    r"^data:(?P<mime>[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+)"
+    r"(?P<params>(?:;[A-Za-z0-9_.+-]+=[^;,]*)*);base64,(?P<data>.*)$",
+    re.DOTALL,
+)
+MAX_EMBEDDING_DIMENSIONS = 8192
+_MAX_ECHOED_INPUT = 1000
+
+Loc = tuple[str | int, ...]
+
+
+class InvalidBody(Exception):
+    """Raised with the FastAPI-style ``detail`` list of everything wrong with a body."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+
+def _loc_text(loc: list[str | int]) -> str:
+    return ".".join(str(part) for part in loc[1:]) or "body"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image part as the emulator understood it (for the model's description)."""
+
+    url_kind: str  # "data" or "url"
+    mime: str | None = None
+    size: int | None = None  # decoded bytes, data URLs only
+    host: str | None = None  # https URLs only
+
+
+@dataclass
+class ChatRequest:
+    """A validated, normalised chat request (lax values already coerced)."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    images: list[list[ImageRef]]  # per message, in part order
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = False
+    n: int = 1
+    stop: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    include_usage: bool = False
+    prompt_truncate_len: int = 1500
+
+
+@dataclass
+class CompletionRequest:
+    model: str
+    prompts: list[str]
+    max_tokens: int | None = None
+    stream: bool = False
+    n: int = 1
+    stop: list[str] = field(default_factory=list)
+    include_usage: bool = False
+
+
+@dataclass
+class EmbeddingRequest:
+    model: str
+    inputs: list[str]
+    dimensions: int | None = None
+    encoding_format: str = "float"
+
+
+class _Errors:
+    """Collects every problem in a body, the way pydantic reports all of them at once."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        type_: str,
+        loc: Loc,
+        msg: str,
+        value: Any,
+        ctx: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(value, str) and len(value) > _MAX_ECHOED_INPUT:
+            value = value[:_MAX_ECHOED_INPUT] + "..."
+        item: dict[str, Any] = {"type": type_, "loc": ["body", *loc], "msg": msg, "input": value}
+        if ctx:
+            item["ctx"] = ctx
+        self.items.append(item)
+
+    def missing(self, loc: Loc, parent: Any) -> None:
+        self.add("missing", loc, "Field required", parent)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidBody(self.items)
+
+
+_MISSING: Any = object()
+
+
+def _literal_msg(options: tuple[str, ...]) -> str:
+    quoted = [f"'{o}'" for o in options]
+    return "Input should be " + ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _lax_int(errors: _Errors, loc: Loc, value: Any, *, ge: int | None = None) -> int | None:
+    """An integer field in pydantic's lax mode: ints, integral floats, digit strings."""
+    result: int | None = None
+    if isinstance(value, bool):
+        result = None
+    elif isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str):
+        try:
+            result = int(value.strip())
+        except ValueError:
+            errors.add(
+                "int_parsing",
+                loc,
+                "Input should be a valid integer, unable to parse string as an integer",
+                value,
+            )
+            return None
+    if result is None:
+        errors.add("int_type", loc, "Input should be a valid integer", value)
+        return None
+    if ge is not None and result < ge:
+        errors.add(
+            "greater_than_equal",
+            loc,
+            f"Input should be greater than or equal to {ge}",
+            value,
+            {"ge": ge},
+        )
+        return None
+    return result
+
+
+def _lax_float(
+    errors: _Errors, loc: Loc, value: Any, *, ge: float | None = None, le: float | None = None
+) -> float | None:
+    result: float | None = None
+    if isinstance(value, bool):
+        result = None
+    elif isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            errors.add(
+                "float_parsing",
+                loc,
+                "Input should be a valid number, unable to parse string as a number",
+                value,
+            )
+            return None
+    if result is None or math.isnan(result) or math.isinf(result):
+        errors.add("float_type", loc, "Input should be a valid number", value)
+        return None
+    if ge is not None and result < ge:
+        errors.add(
+            "greater_than_equal",
+            loc,
+            f"Input should be greater than or equal to {_num(ge)}",
+            value,
+            {"ge": ge},
+        )
+        return None
+    if le is not None and result > le:
+        errors.add(
+            "less_than_equal",
+            loc,
+            f"Input should be less than or equal to {_num(le)}",
+            value,
+            {"le": le},
+        )
+        return None
+    return result
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+_TRUE = {"true", "1", "yes", "on", "t", "y"}
+_FALSE = {"false", "0", "no", "off", "f", "n"}
+
+
+def _lax_bool(errors: _Errors, loc: Loc, value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    errors.add(
+        "bool_parsing" if isinstance(value, str) else "bool_type",
+        loc,
+        "Input should be a valid boolean",
+        value,
+    )
+    return None
+
+
+def _str(errors: _Errors, loc: Loc, value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    errors.add("string_type", loc, "Input should be a valid string", value)
+    return None
+
+
+def _dict(errors: _Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    errors.add("dict_type", loc, "Input should be a valid dictionary", value)
+    return None
+
+
+def _model_dict(errors: _Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    errors.add(
+        "model_attributes_type",
+        loc,
+        "Input should be a valid dictionary or object to extract fields from",
+        value,
+    )
+    return None
+
+
+def _list(errors: _Errors, loc: Loc, value: Any, *, min_len: int = 0) -> list[Any] | None:
+    if not isinstance(value, list):
+        errors.add("list_type", loc, "Input should be a valid list", value)
+        return None
+    if len(value) < min_len:
+        errors.add(
+            "too_short",
+            loc,
+            f"List should have at least {min_len} item after validation, not {len(value)}",
+            value,
+            {"field_type": "List", "min_length": min_len, "actual_length": len(value)},
+        )
+        return None
+    return value
+
+
+def parse_image_url(url: str) -> ImageRef | str:
+    """Parse an image part's URL: an :class:`ImageRef`, or the reason it is unacceptable.
+
+    Only ``https://`` URLs (never fetched) and ``data:image/...;base64,`` URLs whose payload
+    decodes are accepted, as the service documents.
+    """
+    if url.startswith("data:"):
+        match = _DATA_URL_RE.match(url)
+        if match is None:
+            return "a data URL must look like data:<mime>;base64,<data>"
+        mime = match.group("mime").lower()
+        if not mime.startswith("image/"):
+            return f"a data URL must carry an image, not {mime}"
+        try:
+            data = base64.b64decode(match.group("data"), validate=True)
+        except (binascii.Error, ValueError):
+            return "the data URL's base64 payload does not decode"
+        if not data:
+            return "the data URL's payload is empty"
+        return ImageRef(url_kind="data", mime=mime, size=len(data))
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https" and parts.hostname:
+        return ImageRef(url_kind="url", host=parts.hostname)
+    return "image_url.url must be an https:// URL or a data:<mime>;base64, URL"
+
+
+def _top_level(body: Any) -> dict[str, Any]:
+    errors = _Errors()
+    if not isinstance(body, dict):
+        errors.add(
+            "model_attributes_type",
+            (),
+            "Input should be a valid dictionary or object to extract fields from",
+            body,
+        )
+        errors.raise_if_any()
+    assert isinstance(body, dict)
+    return body
+
+
+def _model_field(errors: _Errors, body: dict[str, Any]) -> str:
+    value = body.get("model", _MISSING)
+    if value is _MISSING:
+        errors.missing(("model",), body)
+        return ""
+    return _str(errors, ("model",), value) or ""
+
+
+def _stop(errors: _Errors, body: dict[str, Any]) -> list[str]:
+    value = body.get("stop")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    items = _list(errors, ("stop",), value)
+    if items is None:
+        return []
+    result = []
+    for i, item in enumerate(items):
+        text = _str(errors, ("stop", i), item)
+        if text:
+            result.append(text)
+    return result
+
+
+def _optional(body: dict[str, Any], key: str) -> Any:
+    """A field's value, treating an explicit ``null`` like an absent field (nullable)."""
+    value = body.get(key)
+    return value
+
+
+def _include_usage(errors: _Errors, body: dict[str, Any], stream: bool) -> bool:
+    options = _optional(body, "stream_options")
+    if options is None:
+        return False
+    mapping = _dict(errors, ("stream_options",), options)
+    if mapping is None:
+        return False
+    if not stream:
+        errors.add(
+            "value_error",
+            ("stream_options",),
+            "Value error, stream_options can only be set when stream is true",
+            options,
+        )
+        return False
+    flag = mapping.get("include_usage")
+    if flag is None:
+        return False
+    return bool(_lax_bool(errors, ("stream_options", "include_usage"), flag))
+
+
+def _validate_content(errors: _Errors, loc: Loc, content: Any, images: list[ImageRef]) -> None:
+    if isinstance(content, str):
+        return
+    parts = _list(errors, loc, content)
+    if parts is None:
+        # pydantic reports a failed ``str | list`` union once per member; one is clearer.
+        return
+    for j, part in enumerate(parts):
+        part_loc = (*loc, j)
+        mapping = _model_dict(errors, part_loc, part)
+        if mapping is None:
+            continue
+        kind = mapping.get("type", _MISSING)
+        if kind is _MISSING:
+            errors.missing((*part_loc, "type"), mapping)
+        elif kind == "text":
+            text = mapping.get("text", _MISSING)
+            if text is _MISSING:
+                errors.missing((*part_loc, "text"), mapping)
+            else:
+                _str(errors, (*part_loc, "text"), text)
+        elif kind == "image_url":
+            holder = mapping.get("image_url", _MISSING)
+            if holder is _MISSING:
+                errors.missing((*part_loc, "image_url"), mapping)
+                continue
+            holder_map = _model_dict(errors, (*part_loc, "image_url"), holder)
+            if holder_map is None:
+                continue
+            url = holder_map.get("url", _MISSING)
+            url_loc = (*part_loc, "image_url", "url")
+            if url is _MISSING:
+                errors.missing(url_loc, holder_map)
+                continue
+            url_text = _str(errors, url_loc, url)
+            if url_text is None:
+                continue
+            parsed = parse_image_url(url_text)
+            if isinstance(parsed, str):
+                errors.add("value_error", url_loc, f"Value error, {parsed}", url_text)
+            else:
+                images.append(parsed)
+        else:
+            errors.add(
+                "union_tag_invalid",
+                (*part_loc,),
+                f"Input tag '{kind}' found using 'type' does not match any of the expected "
+                "tags: 'text', 'image_url'",
+                mapping,
+                {
+                    "discriminator": "'type'",
+                    "tag": str(kind),
+                    "expected_tags": "'text', 'image_url'",
+                },
+            )
+
+
+def _validate_tool_calls(errors: _Errors, loc: Loc, value: Any) -> None:
+    calls = _list(errors, loc, value)
+    for k, call in enumerate(calls or []):
+        call_loc = (*loc, k)
+        mapping = _model_dict(errors, call_loc, call)
+        if mapping is None:
+            continue
+        for key in ("id", "function"):
+            if key not in mapping:
+                errors.missing((*call_loc, key), mapping)
+        if "id" in mapping:
+            _str(errors, (*call_loc, "id"), mapping["id"])
+        if "type" in mapping and mapping["type"] != "function":
+            errors.add(
+                "literal_error", (*call_loc, "type"), "Input should be 'function'", mapping["type"]
+            )
+        function = mapping.get("function")
+        if function is None:
+            continue
+        fn = _model_dict(errors, (*call_loc, "function"), function)
+        if fn is None:
+            continue
+        for key in ("name", "arguments"):
+            if key not in fn:
+                errors.missing((*call_loc, "function", key), fn)
+            else:
+                _str(errors, (*call_loc, "function", key), fn[key])
+
+
+def _validate_messages(errors: _Errors, body: dict[str, Any]) -> list[list[ImageRef]]:
+    images: list[list[ImageRef]] = []
+    value = body.get("messages", _MISSING)
+    if value is _MISSING:
+        errors.missing(("messages",), body)
+        return images
+    messages = _list(errors, ("messages",), value, min_len=1)
+    if messages is None:
+        return images
+    for i, message in enumerate(messages):
+        loc: Loc = ("messages", i)
+        message_images: list[ImageRef] = []
+        images.append(message_images)
+        mapping = _model_dict(errors, loc, message)
+        if mapping is None:
+            continue
+        role = mapping.get("role", _MISSING)
+        if role is _MISSING:
+            errors.missing((*loc, "role"), mapping)
+        elif role not in ROLES:
+            errors.add(
+                "literal_error",
+                (*loc, "role"),
+                _literal_msg(ROLES),
+                role,
+                {"expected": _literal_msg(ROLES).removeprefix("Input should be ")},
+            )
+        content = mapping.get("content", _MISSING)
+        has_tool_calls = bool(mapping.get("tool_calls"))
+        if content is _MISSING or content is None:
+            # An assistant turn may carry only tool calls; everyone else must say something.
+            if not (role == "assistant" and (has_tool_calls or content is None)):
+                errors.missing((*loc, "content"), mapping)
+        else:
+            _validate_content(errors, (*loc, "content"), content, message_images)
+        name = mapping.get("name")
+        if name is not None:
+            text = _str(errors, (*loc, "name"), name)
+            if text is not None and not _NAME_RE.match(text):
+                errors.add(
+                    "string_pattern_mismatch",
+                    (*loc, "name"),
+                    f"String should match pattern '{NAME_PATTERN}'",
+                    text,
+                    {"pattern": NAME_PATTERN},
+                )
+        if mapping.get("tool_calls") is not None:
+            _validate_tool_calls(errors, (*loc, "tool_calls"), mapping["tool_calls"])
+        if role == "tool":
+            call_id = mapping.get("tool_call_id", _MISSING)
+            if call_id is _MISSING or call_id is None:
+                errors.missing((*loc, "tool_call_id"), mapping)
+            else:
+                _str(errors, (*loc, "tool_call_id"), call_id)
+    return images
+
+
+def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any]]:
+    value = _optional(body, "tools")
+    if value is None:
+        return []
+    tools = _list(errors, ("tools",), value)
+    if tools is None:
+        return []
+    valid: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools):
+        loc: Loc = ("tools", i)
+        mapping = _model_dict(errors, loc, tool)
+        if mapping is None:
+            continue
+        kind = mapping.get("type", "function")
+        if kind != "function":
+            errors.add("literal_error", (*loc, "type"), "Input should be 'function'", kind)
+            continue
+        function = mapping.get("function", _MISSING)
+        if function is _MISSING:
+            errors.missing((*loc, "function"), mapping)
+            continue
+        fn = _model_dict(errors, (*loc, "function"), function)
+        if fn is None:
+            continue
+        ok = True
+        name = fn.get("name", _MISSING)
+        if name is _MISSING:
+            errors.missing((*loc, "function", "name"), fn)
+            ok = False
+        elif _str(errors, (*loc, "function", "name"), name) is None:
+            ok = False
+        elif not _TOOL_NAME_RE.match(name):
+            errors.add(
+                "string_pattern_mismatch",
+                (*loc, "function", "name"),
+                f"String should match pattern '{TOOL_NAME_PATTERN}'",
+                name,
+                {"pattern": TOOL_NAME_PATTERN},
+            )
+            ok = False
+        description = fn.get("description")
+        if (
+            description is not None
+            and _str(errors, (*loc, "function", "description"), description) is None
+        ):
+            ok = False
+        parameters = fn.get("parameters")
+        if parameters is not None:
+            params = _dict(errors, (*loc, "function", "parameters"), parameters)
+            if params is None:
+                ok = False
+            elif params.get("type", "object") != "object":
+                errors.add(
+                    "value_error",
+                    (*loc, "function", "parameters"),
+                    "Value error, a tool's parameters must be a JSON schema of type 'object'",
+                    params,
+                )
+                ok = False
+        if ok:
+            valid.append(fn)
+    return valid
+
+
+def _validate_tool_choice(
+    errors: _Errors, body: dict[str, Any], tools: list[dict[str, Any]]
+) -> str | dict[str, Any] | None:
+    value = _optional(body, "tool_choice")
+    if value is None:
+        return None
+    loc: Loc = ("tool_choice",)
+    if isinstance(value, str):
+        if value not in ("auto", "none", "required"):
+            errors.add("literal_error", loc, "Input should be 'auto', 'none' or 'required'", value)
+            return None
+        if value == "required" and not tools:
+            errors.add("value_error", loc, "Value error, tool_choice 'required' needs tools", value)
+        return value
+    mapping = _dict(errors, loc, value)
+    if mapping is None:
+        return None
+    function = mapping.get("function")
+    name = function.get("name") if isinstance(function, dict) else None
+    if mapping.get("type", "function") != "function" or not isinstance(name, str):
+        errors.add(
+            "value_error",
+            loc,
+            "Value error, a specific tool_choice must look like "
+            '{"type": "function", "function": {"name": "..."}}',
+            value,
+        )
+        return None
+    if name not in {tool.get("name") for tool in tools}:
+        errors.add(
+            "value_error",
+            loc,
+            f"Value error, tool_choice names the tool {name!r}, which is not in tools",
+            value,
+        )
+        return None
+    return mapping
+
+
+def _validate_response_format(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
+    value = _optional(body, "response_format")
+    if value is None:
+        return None
+    loc: Loc = ("response_format",)
+    mapping = _dict(errors, loc, value)
+    if mapping is None:
+        return None
+    kind = mapping.get("type", _MISSING)
+    if kind is _MISSING:
+        errors.missing((*loc, "type"), mapping)
+        return None
+    if kind not in ("text", "json_object", "json_schema"):
+        errors.add(
+            "literal_error",
+            (*loc, "type"),
+            "Input should be 'text', 'json_object' or 'json_schema'",
+            kind,
+        )
+        return None
+    if kind == "json_schema":
+        holder = mapping.get("json_schema", _MISSING)
+        if holder is _MISSING:
+            errors.missing((*loc, "json_schema"), mapping)
+            return None
+        holder_map = _dict(errors, (*loc, "json_schema"), holder)
+        if holder_map is None:
+            return None
+        schema = holder_map.get("schema", _MISSING)
+        if schema is _MISSING:
+            errors.missing((*loc, "json_schema", "schema"), holder_map)
+            return None
+        if _dict(errors, (*loc, "json_schema", "schema"), schema) is None:
+            return None
+    return mapping
+
+
+def _validate_reasoning(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
+    value = _optional(body, "reasoning")
+    if value is None:
+        return None
+    loc: Loc = ("reasoning",)
+    mapping = _model_dict(errors, loc, value)
+    if mapping is None:
+        return None
+    result: dict[str, Any] = {}
+    effort = mapping.get("effort")
+    if effort is not None:
+        if effort not in EFFORTS:
+            errors.add("literal_error", (*loc, "effort"), _literal_msg(EFFORTS), effort)
+        else:
+            result["effort"] = effort
+    if mapping.get("max_tokens") is not None:
+        result["max_tokens"] = _lax_int(errors, (*loc, "max_tokens"), mapping["max_tokens"], ge=1)
+    for key in ("exclude", "enabled"):
+        if mapping.get(key) is not None:
+            result[key] = _lax_bool(errors, (*loc, key), mapping[key])
+    return result
+
+
+def _common_ints(errors: _Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
+    max_tokens = None
+    if _optional(body, "max_tokens") is not None:
+        max_tokens = _lax_int(errors, ("max_tokens",), body["max_tokens"], ge=1)
+    n = 1
+    if _optional(body, "n") is not None:
+        n = _lax_int(errors, ("n",), body["n"], ge=1) or 1
+        if n > 16:
+            errors.add(
+                "less_than_equal", ("n",), "Input should be less than or equal to 16", n, {"le": 16}
+            )
+            n = 1
+    stream = False
+    if _optional(body, "stream") is not None:
+        stream = bool(_lax_bool(errors, ("stream",), body["stream"]))
+    return max_tokens, n, stream
+
+
+def validate_chat(body: Any, *, vision: bool = False) -> ChatRequest:
+    """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
+
+    On ``/chat/vision`` only the documented fields (model, messages, max_tokens,
+    prompt_truncate_len, temperature) take effect; the rest are ignored, as FastAPI ignores
+    fields its model does not declare.
+    """
+    body = _top_level(body)
+    errors = _Errors()
+    model = _model_field(errors, body)
+    images = _validate_messages(errors, body)
+    max_tokens, n, stream = _common_ints(errors, body)
+    temperature = None
+    if _optional(body, "temperature") is not None:
+        temperature = _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
+    if _optional(body, "top_p") is not None:
+        _lax_float(errors, ("top_p",), body["top_p"], ge=0, le=1)
+    if _optional(body, "top_k") is not None:
+        _lax_int(errors, ("top_k",), body["top_k"], ge=0)
+    prompt_truncate_len = 1500
+    if _optional(body, "prompt_truncate_len") is not None:
+        prompt_truncate_len = (
+            _lax_int(errors, ("prompt_truncate_len",), body["prompt_truncate_len"], ge=1) or 1500
+        )
+    if vision:
+        errors.raise_if_any()
+        return ChatRequest(
+            model=model,
+            messages=body["messages"],
+            images=images,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            prompt_truncate_len=prompt_truncate_len,
+        )
+    stop = _stop(errors, body)
+    tools = _validate_tools(errors, body)
+    tool_choice = _validate_tool_choice(errors, body, tools)
+    parallel = None
+    if _optional(body, "parallel_tool_calls") is not None:
+        parallel = _lax_bool(errors, ("parallel_tool_calls",), body["parallel_tool_calls"])
+    response_format = _validate_response_format(errors, body)
+    reasoning = _validate_reasoning(errors, body)
+    include_usage = _include_usage(errors, body, stream)
+    errors.raise_if_any()
+    return ChatRequest(
+        model=model,
+        messages=body["messages"],
+        images=images,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=stream,
+        n=n,
+        stop=stop,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        response_format=response_format,
+        reasoning=reasoning,
+        include_usage=include_usage,
+        prompt_truncate_len=prompt_truncate_len,
+    )
+
+
+def validate_completion(body: Any) -> CompletionRequest:
+    """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
+    body = _top_level(body)
+    errors = _Errors()
+    model = _model_field(errors, body)
+    prompts: list[str] = []
+    value = body.get("prompt", _MISSING)
+    if value is _MISSING:
+        errors.missing(("prompt",), body)
+    elif isinstance(value, str):
+        prompts = [value]
+    else:
+        items = _list(errors, ("prompt",), value, min_len=1)
+        for i, item in enumerate(items or []):
+            text = _str(errors, ("prompt", i), item)
+            if text is not None:
+                prompts.append(text)
+    max_tokens, n, stream = _common_ints(errors, body)
+    if _optional(body, "temperature") is not None:
+        _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
+    stop = _stop(errors, body)
+    include_usage = _include_usage(errors, body, stream)
+    errors.raise_if_any()
+    return CompletionRequest(
+        model=model,
+        prompts=prompts,
+        max_tokens=max_tokens,
+        stream=stream,
+        n=n,
+        stop=stop,
+        include_usage=include_usage,
+    )
+
+
+def validate_embeddings(body: Any) -> EmbeddingRequest:
+    """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
+    body = _top_level(body)
+    errors = _Errors()
+    model = _model_field(errors, body)
+    inputs: list[str] = []
+    value = body.get("input", _MISSING)
+    if value is _MISSING:
+        errors.missing(("input",), body)
+    elif isinstance(value, str):
+        inputs = [value]
+    else:
+        items = _list(errors, ("input",), value, min_len=1)
+        for i, item in enumerate(items or []):
+            text = _str(errors, ("input", i), item)
+            if text is not None:
+                inputs.append(text)
+    dimensions = None
+    if _optional(body, "dimensions") is not None:
+        dimensions = _lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
+        if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
+            errors.add(
+                "less_than_equal",
+                ("dimensions",),
+                f"Input should be less than or equal to {MAX_EMBEDDING_DIMENSIONS}",
+                dimensions,
+                {"le": MAX_EMBEDDING_DIMENSIONS},
+            )
+            dimensions = None
+    encoding_format = "float"
+    if _optional(body, "encoding_format") is not None:
+        if body["encoding_format"] not in ("float", "base64"):
+            errors.add(
+                "literal_error",
+                ("encoding_format",),
+                "Input should be 'float' or 'base64'",
+                body["encoding_format"],
+            )
+        else:
+            encoding_format = body["encoding_format"]
+    errors.raise_if_any()
+    return EmbeddingRequest(
+        model=model, inputs=inputs, dimensions=dimensions, encoding_format=encoding_format
+    )
