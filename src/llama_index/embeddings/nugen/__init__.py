@@ -1,0 +1,3 @@
+from llama_index_nugen import NugenEmbedding as NugenEmbedding
+
+__all__ = ["NugenEmbedding"]

@@ -1,0 +1,3 @@
+from llama_index_nugen import Nugen as Nugen
+
+__all__ = ["Nugen"]

@@ -1,0 +1,3 @@
+from llama_index_nugen import NugenMultiModal as NugenMultiModal
+
+__all__ = ["NugenMultiModal"]

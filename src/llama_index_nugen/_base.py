@@ -1,0 +1,279 @@
+"""Fields and plumbing shared by ``Nugen``, ``NugenMultiModal`` and ``NugenEmbedding``.
+
+Two pydantic mixins: :class:`NugenConnection` (credentials, endpoint, retries, the lazily
+built clients) and :class:`NugenChatSettings` (sampling fields, request assembly, and the
+four undecorated chat calls the framework classes wrap). Sync and async differ only in
+which client method they await; everything before and after is the same function.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+)
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer, field_validator
+
+from llama_index_nugen import _convert
+from nugen_client import DEFAULT_BASE_URL, AsyncNugenClient, ChatParams, NugenClient
+from nugen_client.types import ReasoningConfig
+
+__all__ = ["NugenChatSettings", "NugenConnection"]
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+
+# Body fields and request options of a client chat call: per-call kwargs (and
+# additional_kwargs) with these names go to the client as they are.
+_CHAT_PARAMS = (ChatParams.__optional_keys__ | ChatParams.__required_keys__) - {
+    "messages",
+    "extra_body",
+}
+# Keyword arguments LlamaIndex passes around that are not for the service, and ``stream``,
+# which the call itself decides.
+_FRAMEWORK_KWARGS = frozenset(
+    {
+        "formatted",
+        "use_chat_completions",
+        "tool_required",
+        "allow_parallel_tool_calls",
+        "verbose",
+        "strict",
+        "error_on_no_tool_call",
+        "stream",
+    }
+)
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+def _api_key_from_env() -> SecretStr | None:
+    key = os.environ.get("NUGEN_API_KEY")
+    return SecretStr(key) if key else None
+
+
+def _base_url_from_env() -> str:
+    return os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL
+
+
+class _Clients:
+    """The lazily built clients of one object, rebuilt when its connection fields change.
+
+    Never copied or pickled: a copy (``copy.deepcopy``, ``pickle``) starts empty and opens
+    its own connections, so the framework object stays a plain value.
+    """
+
+    __slots__ = ("__weakref__", "_async", "_async_key", "_lock", "_sync", "_sync_key")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sync: NugenClient | None = None
+        self._sync_key: tuple[Any, ...] | None = None
+        self._async: AsyncNugenClient | None = None
+        self._async_key: tuple[Any, ...] | None = None
+
+    def __reduce__(self) -> tuple[type[_Clients], tuple[()]]:
+        return (_Clients, ())
+
+    def __copy__(self) -> _Clients:
+        return _Clients()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
+        return _Clients()
+
+    def sync(self, key: tuple[Any, ...], settings: NugenConnection) -> NugenClient:
+        client = self._sync
+        if client is not None and self._sync_key == key:
+            return client
+        with self._lock:
+            if self._sync is None or self._sync_key != key:
+                self._sync = NugenClient(**settings._client_kwargs())
+                self._sync_key = key
+                # Each pool is closed when this holder goes; a pool replaced after a field
+                # changed is left open until then, as a stream may still be reading from it.
+                weakref.finalize(self, self._sync.close)
+            return self._sync
+
+    def async_(self, key: tuple[Any, ...], settings: NugenConnection) -> AsyncNugenClient:
+        client = self._async
+        if client is not None and self._async_key == key:
+            return client
+        with self._lock:
+            if self._async is None or self._async_key != key:
+                # Its per-loop pools close with their event loops (see AsyncNugenClient).
+                self._async = AsyncNugenClient(**settings._client_kwargs())
+                self._async_key = key
+            return self._async
+
+
+class NugenConnection(BaseModel):
+    """Where and how to reach the service (shared by every Nugen LlamaIndex class)."""
+
+    api_key: SecretStr | None = Field(
+        default_factory=_api_key_from_env,
+        exclude=True,  # never in to_dict() / to_json()
+        description="API key (env NUGEN_API_KEY).",
+    )
+    base_url: str = Field(
+        default_factory=_base_url_from_env,
+        description="Base URL of the inference API (env NUGEN_BASE_URL).",
+    )
+    timeout: float | None = Field(
+        default=DEFAULT_TIMEOUT, gt=0, description="Seconds per request; None waits forever."
+    )
+    max_retries: int = Field(
+        default=DEFAULT_MAX_RETRIES,
+        ge=0,
+        description="Retries of connection errors, 408/409/429 and 5xx.",
+    )
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Headers sent with every request."
+    )
+    session_id: str | None = Field(
+        default=None, description="Sent as X-Session-ID; a per-call session_id overrides it."
+    )
+    provider: str | None = Field(default=None, description="Sent as X-Provider.")
+
+    _clients: _Clients = PrivateAttr(default_factory=_Clients)
+
+    @field_serializer("default_headers")
+    def _redact_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
+        if headers is None:
+            return None
+        return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+    def _client_key(self) -> tuple[Any, ...]:
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        headers = tuple(sorted(self.default_headers.items())) if self.default_headers else ()
+        return (key, self.base_url, self.timeout, self.max_retries, self.provider, headers)
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+            "provider": self.provider,
+        }
+
+    def _sync_client(self) -> NugenClient:
+        return self._clients.sync(self._client_key(), self)
+
+    def _async_client(self) -> AsyncNugenClient:
+        return self._clients.async_(self._client_key(), self)
+
+
+class NugenChatSettings(NugenConnection):
+    """Sampling fields and the chat calls shared by ``Nugen`` and ``NugenMultiModal``."""
+
+    model: str
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    stop: str | list[str] | None = None
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    reasoning: dict[str, Any] | None = Field(
+        default=None,
+        description='{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int, '
+        '"exclude": bool, "enabled": bool}',
+    )
+    use_vision_endpoint: bool = Field(
+        default=False, description="Send chat requests to /chat/vision."
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra body fields sent with every request."
+    )
+
+    @field_validator("reasoning")
+    @classmethod
+    def _check_reasoning(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            ReasoningConfig.model_validate(value)  # unknown keys are typos: refuse them now
+        return value
+
+    # -- request assembly --------------------------------------------------------------
+
+    def _request(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Keyword arguments of a client chat call: fields, then ``additional_kwargs``,
+        then the call's kwargs (later wins). Unknown names become extra body fields."""
+        request: dict[str, Any] = {
+            "endpoint": "vision" if self.use_vision_endpoint else "chat",
+            "session_id": self.session_id,
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "stop": self.stop,
+            "prompt_truncate_len": self.prompt_truncate_len,
+            "reasoning": self.reasoning,
+        }
+        extra_body: dict[str, Any] = {}
+        for source in (self.additional_kwargs, kwargs):
+            for name, value in source.items():
+                if name in _CHAT_PARAMS:
+                    request[name] = value
+                elif name == "use_vision_endpoint":
+                    request["endpoint"] = "vision" if value else "chat"
+                elif name == "extra_body":
+                    extra_body.update(value or {})
+                elif name not in _FRAMEWORK_KWARGS and value is not None:
+                    extra_body[name] = value
+        if extra_body:
+            request["extra_body"] = extra_body
+        return request
+
+    # -- the calls (undecorated: the framework classes add callbacks) ---------------------
+
+    def _chat_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> ChatResponse:
+        completion = self._sync_client().chat_completion(**self._request(messages, kwargs))
+        return _convert.completion_to_chat_response(completion)
+
+    async def _achat_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> ChatResponse:
+        client = self._async_client()
+        completion = await client.chat_completion(**self._request(messages, kwargs))
+        return _convert.completion_to_chat_response(completion)
+
+    def _stream_chat_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> ChatResponseGen:
+        # Validated here, before the caller iterates: bad input fails at the call.
+        chunks = self._sync_client().stream_chat_completion(**self._request(messages, kwargs))
+        return _convert.stream_chat_responses(chunks)
+
+    def _astream_chat_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> ChatResponseAsyncGen:
+        client = self._async_client()
+        chunks = client.stream_chat_completion(**self._request(messages, kwargs))
+        return _convert.astream_chat_responses(chunks)
+
+    def _stream_complete_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> CompletionResponseGen:
+        chunks = self._sync_client().stream_chat_completion(**self._request(messages, kwargs))
+        return _convert.stream_completion_responses(chunks)
+
+    def _astream_complete_wire(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> CompletionResponseAsyncGen:
+        client = self._async_client()
+        chunks = client.stream_chat_completion(**self._request(messages, kwargs))
+        return _convert.astream_completion_responses(chunks)

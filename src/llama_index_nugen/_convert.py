@@ -1,0 +1,672 @@
+"""LlamaIndex <-> wire conversion, written once for ``Nugen`` and ``NugenMultiModal``.
+
+Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
+-> (the client) -> ``ChatCompletion`` / chunks -> :func:`completion_to_chat_response` or
+:class:`ChatStream` -> LlamaIndex responses. Nothing here does I/O except reading the image
+files a message points at, and nothing mutates what the caller passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from io import IOBase
+from typing import Any, cast
+
+from llama_index.core.base.llms.types import (
+    CachePoint,
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    ContentBlock,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.schema import ImageNode
+
+from nugen_client import InvalidInputError, StreamAccumulator
+from nugen_client.images import guess_image_mime_type, image_part, read_image_file
+from nugen_client.types import ChatCompletion, ChatCompletionChunk, ToolCall, Usage
+
+__all__ = [
+    "ChatStream",
+    "astream_chat_responses",
+    "astream_completion_responses",
+    "chat_to_completion_response",
+    "completion_to_chat_response",
+    "force_single_tool_call",
+    "image_block_to_part",
+    "image_document_to_part",
+    "prompt_with_images",
+    "stream_chat_responses",
+    "stream_completion_responses",
+    "to_wire_message",
+    "to_wire_messages",
+    "tool_choice_to_wire",
+    "tool_selections",
+]
+
+# LlamaIndex has more roles than the service; each maps onto the one the service knows.
+_ROLES: dict[str, str] = {
+    MessageRole.SYSTEM.value: "system",
+    MessageRole.DEVELOPER.value: "system",
+    MessageRole.USER.value: "user",
+    MessageRole.ASSISTANT.value: "assistant",
+    MessageRole.CHATBOT.value: "assistant",
+    MessageRole.MODEL.value: "assistant",
+    MessageRole.TOOL.value: "tool",
+    MessageRole.FUNCTION.value: "tool",
+}
+_TOOL_CHOICE_MODES = frozenset({"auto", "none", "required"})
+
+# ---------------------------------------------------------------------------- messages in
+
+
+def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """The ``messages`` of a request body, one dict per LlamaIndex message."""
+    return [to_wire_message(message, index) for index, message in enumerate(messages)]
+
+
+def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
+    """One LlamaIndex message as the service takes it.
+
+    Text-only content is sent as a string (text blocks joined with newlines, as
+    ``ChatMessage.content`` joins them) so hosts that refuse content lists for system,
+    assistant or tool turns accept it; a user turn with images becomes a list of parts.
+    Reasoning (``ThinkingBlock``) is not sent back: the service documents no input field
+    for it and some OpenAI-compatible hosts reject one.
+    """
+    role_value = message.role.value if isinstance(message.role, MessageRole) else message.role
+    role = _ROLES.get(str(role_value))
+    if role is None:
+        raise InvalidInputError(f"messages[{index}]: role {role_value!r} is not supported")
+    texts: list[str] = []
+    parts: list[dict[str, Any]] = []
+    has_image = False
+    tool_calls: list[dict[str, Any]] = []
+    for position, block in enumerate(message.blocks):
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            if role != "user":
+                raise InvalidInputError(
+                    f"messages[{index}].blocks[{position}]: images are only accepted in user "
+                    f"messages, not in a {role} message"
+                )
+            has_image = True
+            parts.append(_located(image_block_to_part, block, f"messages[{index}]", position))
+        elif isinstance(block, ToolCallBlock):
+            if role != "assistant":
+                raise InvalidInputError(
+                    f"messages[{index}].blocks[{position}]: a ToolCallBlock belongs in an "
+                    f"assistant message, not in a {role} message"
+                )
+            tool_calls.append(_tool_call_block_to_wire(block, index))
+        elif isinstance(block, ThinkingBlock) and role == "assistant":
+            continue
+        elif isinstance(block, CachePoint):
+            continue  # a prompt-caching marker of other providers; it carries no content
+        else:
+            raise InvalidInputError(
+                f"messages[{index}].blocks[{position}]: {type(block).__name__} is not "
+                "supported by Nugen (supported: TextBlock, ImageBlock in user messages, "
+                "ThinkingBlock and ToolCallBlock in assistant messages)"
+            )
+
+    wire: dict[str, Any] = {"role": role}
+    if has_image:
+        wire["content"] = parts
+    elif texts or not tool_calls:
+        wire["content"] = "\n".join(texts)
+
+    kwargs = message.additional_kwargs
+    if role == "assistant":
+        if not tool_calls and kwargs.get("tool_calls"):
+            tool_calls = [
+                _openai_tool_call_to_wire(call, index, n)
+                for n, call in enumerate(kwargs["tool_calls"])
+            ]
+            wire.setdefault("content", None)
+        if tool_calls:
+            wire["tool_calls"] = tool_calls
+            if "content" in wire and wire["content"] == "":
+                wire["content"] = None
+        elif wire.get("content") is None:
+            wire["content"] = ""
+    if role == "tool":
+        tool_call_id = kwargs.get("tool_call_id")
+        if not tool_call_id:
+            raise InvalidInputError(
+                f"messages[{index}]: a tool message needs additional_kwargs['tool_call_id'] "
+                "(the id of the call it answers)"
+            )
+        wire["tool_call_id"] = str(tool_call_id)
+    name = kwargs.get("name")
+    if name:
+        wire["name"] = name
+    return wire
+
+
+def _located(convert: Any, block: Any, where: str, position: int) -> dict[str, Any]:
+    """Run an image conversion, prefixing its error with where the block sits."""
+    try:
+        return cast(dict[str, Any], convert(block))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}.blocks[{position}]: {exc}") from None
+
+
+def _arguments_text(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+
+
+def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]:
+    if not block.tool_call_id:
+        raise InvalidInputError(
+            f"messages[{index}]: ToolCallBlock {block.tool_name!r} has no tool_call_id; the "
+            "service pairs every call with its result by id"
+        )
+    return {
+        "id": block.tool_call_id,
+        "type": "function",
+        "function": {"name": block.tool_name, "arguments": _arguments_text(block.tool_kwargs)},
+    }
+
+
+def _openai_tool_call_to_wire(call: Any, index: int, n: int) -> dict[str, Any]:
+    """An OpenAI-style tool call (a dict, or an SDK object) from ``additional_kwargs``."""
+    if not isinstance(call, Mapping):
+        dump = getattr(call, "model_dump", None)
+        call = dump() if callable(dump) else vars(call)
+    function = call.get("function") or {}
+    call_id = call.get("id")
+    if not call_id:
+        raise InvalidInputError(
+            f"messages[{index}].additional_kwargs['tool_calls'][{n}] has no id; the "
+            "service pairs every call with its result by id"
+        )
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {
+            "name": function.get("name") or "",
+            "arguments": _arguments_text(function.get("arguments")),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------- images
+
+
+def _sniffed(data: bytes, declared: str | None) -> str | None:
+    """The type the bytes announce wins over a declared one (which LlamaIndex often guessed
+    from a file suffix); the declared one covers formats we cannot sniff."""
+    return guess_image_mime_type(data) or declared
+
+
+def image_block_to_part(block: ImageBlock) -> dict[str, Any]:
+    """An ``ImageBlock`` (bytes, path or URL) as an ``image_url`` content part."""
+    # Passed on as given: an unknown detail is refused by the client's validation, which
+    # names the field and the value.
+    detail = cast(Any, block.detail)
+    if block.image is not None:
+        raw = block.image
+        if isinstance(raw, IOBase):
+            position = raw.tell()
+            raw.seek(0)
+            read = raw.read()
+            raw.seek(position)  # leave the caller's stream where it was
+            raw = read.encode() if isinstance(read, str) else read
+        data = _decode_block_bytes(raw)
+        return image_part(data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail)
+    if block.path is not None:
+        data = read_image_file(block.path)
+        return image_part(data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail)
+    if block.url is not None:
+        url = str(block.url)
+        if url.startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            data = read_image_file(unquote(urlsplit(url).path))
+            return image_part(
+                data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail
+            )
+        return image_part(url=url, detail=detail)
+    raise InvalidInputError("ImageBlock has no image: set image=, path= or url=")
+
+
+def _decode_block_bytes(raw: bytes) -> bytes:
+    # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
+    try:
+        return base64.b64decode(raw, validate=True)
+    except ValueError:
+        return raw
+
+
+def image_document_to_part(document: ImageNode | ImageBlock) -> dict[str, Any]:
+    """An ``ImageDocument`` / ``ImageNode`` (or ``ImageBlock``) as an ``image_url`` part.
+
+    Sources, in order: base64 text or bytes (``image``), a path, a URL. URLs are passed to
+    the service as they are (https or data URLs), never fetched here.
+    """
+    if isinstance(document, ImageBlock):
+        return image_block_to_part(document)
+    mime = getattr(document, "image_mimetype", None)
+    encoded = getattr(document, "image", None)
+    if encoded:
+        data = _decode_document_image(encoded)
+        return image_part(data=data, mime_type=_sniffed(data, mime))
+    path = getattr(document, "image_path", None)
+    if path:
+        data = read_image_file(path)
+        return image_part(data=data, mime_type=_sniffed(data, mime))
+    url = getattr(document, "image_url", None)
+    if url:
+        return image_part(url=str(url))
+    raise InvalidInputError(
+        f"{type(document).__name__} {getattr(document, 'id_', '')!r} has no image "
+        "(image, image_path or image_url)"
+    )
+
+
+def _decode_document_image(encoded: str | bytes) -> bytes:
+    # ImageNode.image is documented as base64 text; accept raw image bytes too.
+    if isinstance(encoded, bytes) and guess_image_mime_type(encoded):
+        return encoded
+    text = encoded.decode("ascii", "replace") if isinstance(encoded, bytes) else encoded
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise InvalidInputError("image document data is not valid base64") from None
+
+
+def prompt_with_images(
+    prompt: str, image_documents: Sequence[ImageNode | ImageBlock]
+) -> dict[str, Any]:
+    """The user message of a multimodal completion: the prompt, then each image."""
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
+    for position, document in enumerate(image_documents):
+        try:
+            parts.append(image_document_to_part(document))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"image_documents[{position}]: {exc}") from None
+    return {"role": "user", "content": parts}
+
+
+# ----------------------------------------------------------------------------------- tools
+
+
+def tool_choice_to_wire(
+    tool_choice: str | Mapping[str, Any] | None, tool_required: bool, tool_names: Sequence[str]
+) -> str | dict[str, Any] | None:
+    """LlamaIndex's ``tool_choice`` / ``tool_required`` as the service's ``tool_choice``.
+
+    "auto" and "none" pass through; a tool name becomes the specific-tool form; forcing a
+    call (``tool_required=True``, "required", LangChain's "any") names the tool when there
+    is exactly one (the form the service documents) and is "required" with several. None
+    means "not set": the field is then left out of the request.
+    """
+    if tool_choice is None:
+        if not tool_required:
+            return None
+        tool_choice = "required"
+    if isinstance(tool_choice, Mapping):
+        return dict(tool_choice)
+    if tool_choice == "any":
+        tool_choice = "required"
+    if tool_choice == "required" and len(tool_names) == 1:
+        return _named_tool(tool_names[0])
+    if tool_choice in _TOOL_CHOICE_MODES:
+        return tool_choice
+    return _named_tool(tool_choice)
+
+
+def _named_tool(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+def _parse_arguments(arguments: str) -> dict[str, Any] | str:
+    """A complete call's arguments as a dict; text that is not a JSON object stays text."""
+    if not arguments:
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return parsed if isinstance(parsed, dict) else arguments
+
+
+def _lenient_arguments(arguments: Any) -> dict[str, Any]:
+    """Arguments of a call that may still be streaming: partial JSON must not raise."""
+    if isinstance(arguments, dict):
+        return arguments
+    if not arguments:
+        return {}
+    try:
+        parsed = parse_partial_json(str(arguments))
+    except (ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list[ToolSelection]:
+    """The tool calls of a response (complete or mid-stream) as ``ToolSelection`` objects."""
+    selections = [
+        ToolSelection(
+            tool_id=block.tool_call_id or "",
+            tool_name=block.tool_name,
+            tool_kwargs=_lenient_arguments(block.tool_kwargs),
+        )
+        for block in response.message.blocks
+        if isinstance(block, ToolCallBlock)
+    ]
+    if not selections:
+        for call in response.message.additional_kwargs.get("tool_calls") or ():
+            wire = call if isinstance(call, Mapping) else _as_mapping(call)
+            function = wire.get("function") or {}
+            selections.append(
+                ToolSelection(
+                    tool_id=wire.get("id") or "",
+                    tool_name=function.get("name") or "",
+                    tool_kwargs=_lenient_arguments(function.get("arguments")),
+                )
+            )
+    if not selections and error_on_no_tool_call:
+        raise ValueError("Expected at least one tool call, but got 0 tool calls.")
+    return selections
+
+
+def _as_mapping(call: Any) -> Mapping[str, Any]:
+    dump = getattr(call, "model_dump", None)
+    return cast(Mapping[str, Any], dump() if callable(dump) else vars(call))
+
+
+def force_single_tool_call(response: ChatResponse) -> None:
+    """Keep only the first tool call of a response the framework just received."""
+    message = response.message
+    calls = [block for block in message.blocks if isinstance(block, ToolCallBlock)]
+    if len(calls) > 1:
+        message.blocks = [b for b in message.blocks if not isinstance(b, ToolCallBlock)]
+        message.blocks.append(calls[0])
+    wire_calls = message.additional_kwargs.get("tool_calls")
+    if isinstance(wire_calls, list) and len(wire_calls) > 1:
+        message.additional_kwargs = {**message.additional_kwargs, "tool_calls": wire_calls[:1]}
+
+
+# ------------------------------------------------------------------------- responses out
+
+
+def _tool_outputs(
+    calls: Sequence[ToolCall], id_prefix: str, *, complete: bool
+) -> tuple[list[ToolCallBlock], list[dict[str, Any]]]:
+    """``ToolCallBlock``s and OpenAI-style dicts for the calls of one message.
+
+    A host that sends no call id gets a deterministic one: the framework answers each call
+    by id, and the service refuses a tool result without one.
+    """
+    blocks: list[ToolCallBlock] = []
+    dicts: list[dict[str, Any]] = []
+    for n, call in enumerate(calls):
+        call_id = call.id or f"call_{id_prefix}_{n}"
+        arguments = call.function.arguments
+        blocks.append(
+            ToolCallBlock.model_construct(
+                tool_call_id=call_id,
+                tool_name=call.function.name,
+                tool_kwargs=_parse_arguments(arguments) if complete else arguments,
+            )
+        )
+        dicts.append(
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": arguments},
+            }
+        )
+    return blocks, dicts
+
+
+def _response_extras(
+    usage: Usage | None, confidence_score: float | None, finish_reason: str | None
+) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    if usage is not None:
+        extras["prompt_tokens"] = usage.prompt_tokens
+        extras["completion_tokens"] = usage.completion_tokens
+        extras["total_tokens"] = usage.total_tokens
+        reasoning_tokens = usage.reasoning_tokens
+        if reasoning_tokens is not None:
+            extras["reasoning_tokens"] = reasoning_tokens
+    if confidence_score is not None:
+        extras["confidence_score"] = confidence_score
+    if finish_reason is not None:
+        extras["finish_reason"] = finish_reason
+    return extras
+
+
+def _message(
+    text: str,
+    reasoning: str | None,
+    tool_blocks: Sequence[ToolCallBlock],
+    tool_dicts: list[dict[str, Any]] | None,
+    reasoning_tokens: int | None = None,
+) -> ChatMessage:
+    # model_construct: every value here was already validated by the wire models, and this
+    # runs once per streamed chunk.
+    blocks: list[ContentBlock] = []
+    if reasoning:
+        blocks.append(ThinkingBlock.model_construct(content=reasoning, num_tokens=reasoning_tokens))
+    if text or not tool_blocks:
+        blocks.append(TextBlock.model_construct(text=text))
+    blocks.extend(tool_blocks)
+    return ChatMessage.model_construct(
+        role=MessageRole.ASSISTANT,
+        blocks=blocks,
+        additional_kwargs={"tool_calls": tool_dicts} if tool_dicts else {},
+    )
+
+
+def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
+    """A whole response (its first choice) as a ``ChatResponse``."""
+    choice = completion.choices[0] if completion.choices else None
+    usage = completion.usage
+    if choice is None:
+        message = _message("", None, (), None)
+        finish_reason = None
+    else:
+        blocks, dicts = _tool_outputs(
+            choice.message.tool_calls or (), completion.id or "0", complete=True
+        )
+        message = _message(
+            choice.message.text,
+            choice.message.reasoning_text,
+            blocks,
+            dicts,
+            usage.reasoning_tokens if usage is not None else None,
+        )
+        finish_reason = choice.finish_reason
+    raw = completion.model_dump(exclude_none=True)
+    raw.setdefault("usage", None)
+    return ChatResponse.model_construct(
+        message=message,
+        raw=raw,
+        delta=None,
+        logprobs=None,
+        additional_kwargs=_response_extras(usage, completion.confidence_score, finish_reason),
+    )
+
+
+def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:
+    """A ``ChatResponse`` seen through the completion API."""
+    extras = dict(response.additional_kwargs)
+    message = response.message
+    for block in message.blocks:
+        if isinstance(block, ThinkingBlock) and block.content:
+            extras["thinking"] = block.content
+    if message.additional_kwargs.get("tool_calls"):
+        extras["tool_calls"] = message.additional_kwargs["tool_calls"]
+    return CompletionResponse.model_construct(
+        text=message.content or "",
+        additional_kwargs=extras,
+        raw=response.raw,
+        logprobs=None,
+        delta=response.delta,
+    )
+
+
+class ChatStream:
+    """The running answer of a stream, rebuilt from the shared accumulator at every step.
+
+    :class:`nugen_client.StreamAccumulator` owns assembly (text pieces, reasoning, tool-call
+    fragments joined by index, usage, the final completion); this class only keeps the
+    joined text of choice 0 so that each step costs one string append rather than a
+    re-join of every piece so far. Each step yields a fresh message holding the whole
+    answer so far plus the ``delta`` that just arrived: never text twice.
+    """
+
+    __slots__ = (
+        "_acc",
+        "_confidence",
+        "_finish_reason",
+        "_finished_tools",
+        "_id",
+        "_reasoning",
+        "_reasoning_delta",
+        "_text",
+        "_tool_blocks",
+        "_tool_dicts",
+        "delta",
+        "raw",
+    )
+
+    def __init__(self) -> None:
+        self._acc = StreamAccumulator()
+        self._text = ""
+        self._reasoning = ""
+        self._reasoning_delta = ""
+        self._finish_reason: str | None = None
+        self._confidence: float | None = None
+        self._tool_blocks: list[ToolCallBlock] = []
+        self._tool_dicts: list[dict[str, Any]] = []
+        self._finished_tools = False
+        self._id = ""
+        self.delta = ""
+        self.raw: dict[str, Any] = {}
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        fragments = self._acc.add(chunk)
+        if not self._id:
+            self._id = chunk.id or "0"
+        if chunk.confidence_score is not None:
+            self._confidence = chunk.confidence_score
+        delta = reasoning = ""
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta.content or ""
+            reasoning = choice.delta.reasoning_text or ""
+            if choice.finish_reason:
+                self._finish_reason = choice.finish_reason
+        self.delta = delta
+        self._reasoning_delta = reasoning
+        if delta:
+            self._text += delta
+        if reasoning:
+            self._reasoning += reasoning
+        # Tool calls are rebuilt only when a fragment arrived, and parsed into dicts once
+        # the choice finished: partial arguments stay text until then (linear overall).
+        finished = self._finish_reason is not None
+        if 0 in fragments or (finished and self._tool_blocks and not self._finished_tools):
+            self._tool_blocks, self._tool_dicts = _tool_outputs(
+                self._acc.tool_calls(0), self._id, complete=finished
+            )
+            self._finished_tools = finished
+        raw = chunk.model_dump(exclude_none=True)
+        usage = self._acc.usage
+        if usage is not None and "usage" not in raw:
+            raw["usage"] = usage.model_dump(exclude_none=True)
+        self.raw = raw
+
+    def _extras(self) -> dict[str, Any]:
+        extras = _response_extras(self._acc.usage, self._confidence, self._finish_reason)
+        if self._reasoning_delta:
+            # FunctionAgent forwards this to AgentStream.thinking_delta.
+            extras["thinking_delta"] = self._reasoning_delta
+        return extras
+
+    def chat_response(self) -> ChatResponse:
+        return ChatResponse.model_construct(
+            message=_message(
+                self._text, self._reasoning or None, list(self._tool_blocks), self._tool_dicts
+            ),
+            raw=self.raw,
+            delta=self.delta,
+            logprobs=None,
+            additional_kwargs=self._extras(),
+        )
+
+    def completion_response(self) -> CompletionResponse:
+        extras = self._extras()
+        if self._reasoning:
+            extras["thinking"] = self._reasoning
+        if self._tool_dicts:
+            extras["tool_calls"] = self._tool_dicts
+        return CompletionResponse.model_construct(
+            text=self._text, additional_kwargs=extras, raw=self.raw, logprobs=None, delta=self.delta
+        )
+
+    def completion(self) -> ChatCompletion:
+        """The response the stream added up to so far."""
+        return self._acc.completion()
+
+
+def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
+    state = ChatStream()
+    for chunk in chunks:
+        state.add(chunk)
+        yield state.chat_response()
+
+
+async def astream_chat_responses(
+    chunks: AsyncIterator[ChatCompletionChunk],
+) -> ChatResponseAsyncGen:
+    state = ChatStream()
+    async for chunk in chunks:
+        state.add(chunk)
+        yield state.chat_response()
+
+
+def stream_completion_responses(
+    chunks: Iterable[ChatCompletionChunk],
+) -> CompletionResponseGen:
+    state = ChatStream()
+    for chunk in chunks:
+        state.add(chunk)
+        yield state.completion_response()
+
+
+async def astream_completion_responses(
+    chunks: AsyncIterator[ChatCompletionChunk],
+) -> CompletionResponseAsyncGen:
+    state = ChatStream()
+    async for chunk in chunks:
+        state.add(chunk)
+        yield state.completion_response()

@@ -1,0 +1,248 @@
+"""``Nugen``: the Nugen inference API as a LlamaIndex ``FunctionCallingLLM``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from pydantic import Field
+
+from llama_index_nugen import _convert
+from llama_index_nugen._base import NugenChatSettings
+from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["Nugen"]
+
+
+class Nugen(NugenChatSettings, FunctionCallingLLM):
+    """Nugen chat models (``nugen-flash-instruct``, ``nugen-legal``, vision models, ...).
+
+    Setup:
+        ``pip install "nugen-integrations[llama-index]"`` and set ``NUGEN_API_KEY``.
+
+    Key init args (sampling; only what you set is sent):
+        model: Model name (default ``nugen-flash-instruct``). Any name works; known
+            names get real metadata.
+        temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len: as documented
+            by the service.
+        reasoning: ``{"effort": "low", "max_tokens": 256, "exclude": False, "enabled": True}``.
+        additional_kwargs: Extra body fields sent with every request.
+
+    Key init args (client):
+        api_key: ``SecretStr`` (env ``NUGEN_API_KEY``); never serialised.
+        base_url: Env ``NUGEN_BASE_URL``; any OpenAI-compatible host works too.
+        session_id / provider: Sent as ``X-Session-ID`` / ``X-Provider``.
+        timeout (seconds, default 120), max_retries (default 2), default_headers.
+        use_vision_endpoint: Send requests to ``/chat/vision``.
+        context_window / is_function_calling_model: Override the model table.
+
+    Instantiate:
+        .. code-block:: python
+
+            from llama_index.llms.nugen import Nugen
+
+            llm = Nugen(model="nugen-flash-instruct", temperature=0.2)
+
+    Invoke:
+        .. code-block:: python
+
+            from llama_index.core.llms import ChatMessage
+
+            llm.complete("Paris is the capital of")
+            llm.chat([ChatMessage(role="user", content="Hello")], session_id="s1")
+
+    Stream (each response holds the whole answer so far and its ``delta``):
+        .. code-block:: python
+
+            for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
+                print(r.delta, end="")
+
+    Async:
+        ``await llm.achat(...)``, ``await llm.acomplete(...)``,
+        ``async for r in await llm.astream_chat(...)``.
+
+    Tool calling:
+        .. code-block:: python
+
+            from llama_index.core.tools import FunctionTool
+
+            def get_weather(city: str) -> str:
+                "Weather in a city."
+                return "sunny"
+
+            tool = FunctionTool.from_defaults(get_weather)
+            llm.predict_and_call([tool], "What's the weather in Paris?")
+            # or: FunctionAgent(tools=[tool], llm=llm); tool_required=True forces a call.
+
+    Structured output:
+        ``llm.structured_predict(MyModel, PromptTemplate("..."))`` or
+        ``llm.as_structured_llm(MyModel).chat(...)`` (function calling under the hood).
+
+    Vision:
+        .. code-block:: python
+
+            from llama_index.core.llms import ImageBlock, TextBlock
+
+            msg = ChatMessage(role="user", blocks=[
+                TextBlock(text="What is in this picture?"),
+                ImageBlock(path="cat.png"),  # or url="https://...", or image=b"..."
+            ])
+            Nugen(model="nugen-flash-vision").chat([msg])
+
+    Token usage / response metadata:
+        ``response.additional_kwargs`` holds ``prompt_tokens``, ``completion_tokens``,
+        ``total_tokens``, ``finish_reason`` and (domain-aligned models) ``confidence_score``;
+        ``response.raw`` is the response as a dict (with ``usage``). Reasoning arrives as a
+        ``ThinkingBlock``; tool calls as ``ToolCallBlock``s and
+        ``message.additional_kwargs["tool_calls"]``.
+
+    Errors are the ``nugen_client`` classes (``AuthenticationError``, ``RateLimitError``,
+    ``InvalidInputError`` for bad input, refused before any request, ...).
+    """
+
+    model: str = Field(default=DEFAULT_CHAT_MODEL, description="The model to use.")
+    context_window: int | None = Field(
+        default=None, gt=0, description="Overrides the model table's context window."
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None, description="Overrides the model table's tool-calling flag."
+    )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Nugen"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        info = model_info(self.model)
+        function_calling = self.is_function_calling_model
+        return LLMMetadata(
+            context_window=self.context_window or info.context_window,
+            num_output=self.max_tokens or info.max_output_tokens,
+            is_chat_model=True,
+            is_function_calling_model=(
+                info.tool_calling if function_calling is None else function_calling
+            ),
+            model_name=self.model,
+        )
+
+    # -- chat ----------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return self._astream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    # -- completion (a one-message chat) --------------------------------------------------
+
+    def _prompt_messages(self, prompt: str, formatted: bool) -> list[dict[str, Any]]:
+        to_prompt = self.completion_to_prompt
+        if not formatted and to_prompt is not None:
+            prompt = to_prompt(prompt)
+        return [{"role": MessageRole.USER.value, "content": prompt}]
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        response = self._chat_wire(self._prompt_messages(prompt, formatted), kwargs)
+        return _convert.chat_to_completion_response(response)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        response = await self._achat_wire(self._prompt_messages(prompt, formatted), kwargs)
+        return _convert.chat_to_completion_response(response)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        return self._stream_complete_wire(self._prompt_messages(prompt, formatted), kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        return self._astream_complete_wire(self._prompt_messages(prompt, formatted), kwargs)
+
+    # -- tool calling ---------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` kwargs for a turn with tools; ``chat_history`` is copied, not
+        extended. ``tool_required=True`` forces a call (the tool by name when there is
+        one, "required" with several); an explicit ``tool_choice`` wins over it."""
+        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+        messages = list(chat_history or ())
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            prepared["tools"] = specs
+            choice = _convert.tool_choice_to_wire(
+                tool_choice, tool_required, [spec["function"]["name"] for spec in specs]
+            )
+            if choice is not None:
+                prepared["tool_choice"] = choice
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            _convert.force_single_tool_call(response)
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        """Tool calls of a response; mid-stream partial arguments parse leniently."""
+        return _convert.tool_selections(response, error_on_no_tool_call)

@@ -1,0 +1,134 @@
+"""``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``.
+
+Thin on purpose: the request is the same as :class:`~llama_index_nugen.Nugen`'s (shared
+fields and calls in ``_base``), the images go through the shared conversion in
+``_convert``. LlamaIndex is moving multimodal work to ``LLM`` + ``ImageBlock``, which
+``Nugen`` accepts as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    ImageBlock,
+)
+from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMMetadata
+from llama_index.core.schema import ImageNode
+from pydantic import Field
+
+from llama_index_nugen import _convert
+from llama_index_nugen._base import NugenChatSettings
+from nugen_client.models import DEFAULT_VISION_MODEL, model_info
+
+__all__ = ["NugenMultiModal"]
+
+ImageDocuments = Sequence[ImageNode | ImageBlock]
+
+
+class NugenMultiModal(NugenChatSettings, MultiModalLLM):
+    """Nugen vision models (default ``nugen-flash-vision`` on ``/chat/vision``).
+
+    Setup:
+        ``pip install "nugen-integrations[llama-index]"`` and set ``NUGEN_API_KEY``.
+
+    Key init args:
+        model (default ``nugen-flash-vision``), use_vision_endpoint (default True; False
+        sends to ``/chat/completions``, e.g. for ``qwen3-vl-30b`` or an OpenAI-compatible
+        host), plus every field of :class:`~llama_index_nugen.Nugen` (temperature,
+        max_tokens, api_key, base_url, session_id, ...). ``rate_limiter`` is honoured.
+
+    Invoke:
+        .. code-block:: python
+
+            from llama_index.core.schema import ImageDocument
+            from llama_index.multi_modal_llms.nugen import NugenMultiModal
+
+            mm = NugenMultiModal()
+            mm.complete("Describe the image", [ImageDocument(image_path="cat.png")])
+
+        Image documents may be ``ImageDocument`` / ``ImageNode`` with a path, an https or
+        data URL, or base64 text, and ``ImageBlock``s. ``chat`` takes messages with
+        ``ImageBlock``s. Streaming (``stream_complete``, ``stream_chat``) and async forms
+        work too; ``/chat/vision`` answers whole, so a stream from it is one chunk.
+    """
+
+    model: str = Field(default=DEFAULT_VISION_MODEL, description="The vision model to use.")
+    use_vision_endpoint: bool = Field(
+        default=True, description="Send requests to /chat/vision (False: /chat/completions)."
+    )
+    context_window: int | None = Field(
+        default=None, gt=0, description="Overrides the model table's context window."
+    )
+    # MultiModalLLM's callback wrappers read these but MultiModalLLM does not define them.
+    rate_limiter: Any | None = Field(
+        default=None, exclude=True, description="Rate limiter to throttle calls."
+    )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "NugenMultiModal"
+
+    @property
+    def metadata(self) -> MultiModalLLMMetadata:
+        info = model_info(self.model)
+        return MultiModalLLMMetadata(
+            context_window=self.context_window or info.context_window,
+            num_output=self.max_tokens or info.max_output_tokens,
+            is_function_calling_model=info.tool_calling,
+            is_chat_model=True,
+            model_name=self.model,
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        """What callbacks and instrumentation events see: metadata, never credentials."""
+        return {"class_name": self.class_name(), **self.metadata.model_dump()}
+
+    # MultiModalLLM.__init_subclass__ wraps each of these with the LLM callbacks.
+
+    def complete(
+        self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
+    ) -> CompletionResponse:
+        message = _convert.prompt_with_images(prompt, image_documents)
+        return _convert.chat_to_completion_response(self._chat_wire([message], kwargs))
+
+    async def acomplete(
+        self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
+    ) -> CompletionResponse:
+        message = _convert.prompt_with_images(prompt, image_documents)
+        response = await self._achat_wire([message], kwargs)
+        return _convert.chat_to_completion_response(response)
+
+    def stream_complete(
+        self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
+    ) -> CompletionResponseGen:
+        message = _convert.prompt_with_images(prompt, image_documents)
+        return self._stream_complete_wire([message], kwargs)
+
+    async def astream_complete(
+        self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        message = _convert.prompt_with_images(prompt, image_documents)
+        return self._astream_complete_wire([message], kwargs)
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return self._astream_chat_wire(_convert.to_wire_messages(messages), kwargs)
