@@ -1,0 +1,575 @@
+"""Pure conversions between LangChain messages and the Nugen wire format.
+
+Data flows one way through small functions, each testable without a network:
+
+* :func:`to_wire_messages`: LangChain messages -> the ``messages`` list of a request
+  (OpenAI-style dicts). Every image form LangChain offers becomes an ``image_url`` part;
+  blocks the service cannot take (audio, PDFs and other files, provider file ids) raise
+  :class:`nugen_client.InvalidInputError` naming the message and block, before any request.
+  The caller's messages are only read, never changed.
+* :func:`completion_to_chat_result`: a whole response -> a ``ChatResult``.
+* :class:`StreamConverter`: wire chunks -> ``ChatGenerationChunk`` objects, over the
+  shared :class:`nugen_client.StreamAccumulator` (which normalises tool-call fragments so
+  LangChain's merge-by-index assembles them), ending with exactly one final chunk that
+  carries ``chunk_position="last"``, the usage and the response metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import (
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from nugen_client import InvalidInputError, StreamAccumulator
+from nugen_client.images import image_part, url_image_part
+from nugen_client.types import ChatCompletion, ChatCompletionChunk, ResponseMessage, Usage
+
+__all__ = [
+    "PROVIDER",
+    "StreamConverter",
+    "completion_to_chat_result",
+    "parse_tool_calls",
+    "response_metadata",
+    "to_wire_message",
+    "to_wire_messages",
+    "usage_to_metadata",
+]
+
+PROVIDER = "nugen"
+
+# Roles of LangChain's generic ``ChatMessage`` mapped onto the four the service knows.
+_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+    "tool": "tool",
+}
+
+# Block types that only describe an assistant turn (its reasoning, or tool calls that are
+# sent from ``tool_calls``): skipped when the turn goes back to the service, which takes
+# neither reasoning nor provider-specific blocks as input.
+_ASSISTANT_SKIPPED = frozenset(
+    {
+        "reasoning",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "tool_call",
+        "tool_call_chunk",
+        "invalid_tool_call",
+        "server_tool_call",
+        "server_tool_call_chunk",
+        "server_tool_result",
+        "non_standard",
+        "function_call",
+    }
+)
+
+_UNSUPPORTED = {
+    "audio": "audio",
+    "input_audio": "audio",
+    "file": "files (PDFs and other documents)",
+    "input_file": "files (PDFs and other documents)",
+    "document": "documents",
+    "video": "video",
+    "input_video": "video",
+}
+
+
+# ------------------------------------------------------------------------ messages in
+
+
+def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """The ``messages`` of a request, in order; raises ``InvalidInputError`` on input the
+    service cannot take, naming the message (``messages[2]``) and block."""
+    return [to_wire_message(message, index) for index, message in enumerate(messages)]
+
+
+def to_wire_message(message: BaseMessage, index: int = 0) -> dict[str, Any]:
+    """One LangChain message as a wire message (a new dict; ``message`` is only read)."""
+    where = f"messages[{index}]"
+    if isinstance(message, HumanMessage):
+        return _named({"role": "user", "content": _user_content(message.content, where)}, message)
+    if isinstance(message, AIMessage):
+        return _assistant_message(message, where)
+    if isinstance(message, SystemMessage):
+        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
+    if isinstance(message, ToolMessage):
+        return _tool_message(message, where)
+    if isinstance(message, ChatMessage):
+        role = _ROLES.get(message.role.lower())
+        if role is None or role in ("assistant", "tool"):
+            # Assistant and tool turns need tool-call structure a ChatMessage cannot hold.
+            raise InvalidInputError(
+                f"{where}: ChatMessage role {message.role!r} is not supported; use "
+                "SystemMessage, HumanMessage, AIMessage or ToolMessage"
+            )
+        if role == "user":
+            return _named(
+                {"role": "user", "content": _user_content(message.content, where)}, message
+            )
+        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
+    if isinstance(message, FunctionMessage):
+        raise InvalidInputError(
+            f"{where}: FunctionMessage (legacy function calling) is not supported; answer "
+            "tool calls with ToolMessage(content, tool_call_id=...)"
+        )
+    raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+
+
+def _named(wire: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
+    if message.name:
+        wire["name"] = message.name
+    return wire
+
+
+def _block_type(block: Mapping[str, Any]) -> str:
+    kind = block.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
+def _unsupported(where: str, kind: str) -> InvalidInputError:
+    what = _UNSUPPORTED.get(kind)
+    if what is not None:
+        return InvalidInputError(
+            f"{where}: {kind!r} blocks are not supported: the Nugen API takes text and "
+            f"images only, not {what}"
+        )
+    return InvalidInputError(f"{where}: unsupported content block type {kind!r}")
+
+
+def _user_content(
+    content: str | list[str | dict[str, Any]], where: str
+) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for position, block in enumerate(content):
+        block_where = f"{where}.content[{position}]"
+        if isinstance(block, str):
+            parts.append({"type": "text", "text": block})
+            continue
+        if not isinstance(block, Mapping):
+            raise InvalidInputError(
+                f"{block_where}: expected a str or a dict, got {type(block).__name__}"
+            )
+        kind = _block_type(block)
+        if kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
+            parts.append({"type": "text", "text": block["text"]})
+        elif kind in ("image_url", "image"):
+            parts.append(_image_part(block, kind, block_where))
+        else:
+            raise _unsupported(block_where, kind)
+    return parts
+
+
+def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
+    """System turns as one string: some OpenAI-compatible chat templates reject parts."""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for position, block in enumerate(content):
+        if isinstance(block, str):
+            texts.append(block)
+        elif isinstance(block, Mapping) and _block_type(block) == "text":
+            texts.append(block["text"])
+        else:
+            kind = _block_type(block) if isinstance(block, Mapping) else type(block).__name__
+            raise InvalidInputError(
+                f"{where}.content[{position}]: a system message takes text only, got {kind!r}"
+            )
+    return "".join(texts)
+
+
+def _detail(block: Mapping[str, Any]) -> Any:
+    detail = block.get("detail")
+    if detail is None:
+        extras = block.get("extras")
+        if isinstance(extras, Mapping):
+            detail = extras.get("detail")
+    return detail
+
+
+def _image_part(block: Mapping[str, Any], kind: str, where: str) -> dict[str, Any]:
+    """An ``image_url`` part from any LangChain image block, checked locally."""
+    try:
+        if kind == "image_url":
+            # OpenAI format; LangChain also allows a plain string for ``image_url``.
+            image_url = block.get("image_url")
+            if isinstance(image_url, str):
+                return url_image_part(image_url, _detail(block))
+            if isinstance(image_url, Mapping) and isinstance(image_url.get("url"), str):
+                return url_image_part(image_url["url"], image_url.get("detail"))
+            raise InvalidInputError("image_url must be a URL string or {'url': ...}")
+        source_type = block.get("source_type")
+        if source_type is not None:
+            # Legacy (v0) standard blocks: {"type": "image", "source_type": "url"|"base64"|"id"}.
+            if source_type == "url":
+                return url_image_part(block["url"], _detail(block))
+            if source_type == "base64":
+                return image_part(
+                    base64_data=block["data"],
+                    mime_type=block.get("mime_type"),
+                    detail=_detail(block),
+                )
+            raise InvalidInputError(
+                f"image source_type {source_type!r} is not supported (file ids cannot be "
+                "resolved by the Nugen API); send the image as a URL or base64 data"
+            )
+        source = block.get("source")
+        if isinstance(source, Mapping):
+            # Anthropic-style {"type": "image", "source": {"type": "base64"|"url", ...}}.
+            if source.get("type") == "base64":
+                return image_part(base64_data=source["data"], mime_type=source.get("media_type"))
+            if source.get("type") == "url":
+                return url_image_part(source["url"])
+            raise InvalidInputError(f"image source of type {source.get('type')!r} is not supported")
+        # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
+        if block.get("url"):
+            return url_image_part(block["url"], _detail(block))
+        if block.get("base64"):
+            return image_part(
+                base64_data=block["base64"], mime_type=block.get("mime_type"), detail=_detail(block)
+            )
+        if block.get("file_id"):
+            raise InvalidInputError(
+                "images given by file_id are not supported (the Nugen API has no file "
+                "store); send the image as a URL or base64 data"
+            )
+        raise InvalidInputError("image block has no url or base64 data")
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{where} ({kind} block): {error}") from None
+    except (KeyError, TypeError) as error:
+        raise InvalidInputError(f"{where} ({kind} block): malformed block ({error!r})") from None
+
+
+def _assistant_message(message: AIMessage, where: str) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": "assistant"}
+    content = message.content
+    text: str
+    block_calls: list[Mapping[str, Any]] = []
+    if isinstance(content, str):
+        text = content
+    else:
+        texts = []
+        for position, block in enumerate(content):
+            if isinstance(block, str):
+                texts.append(block)
+                continue
+            kind = _block_type(block) if isinstance(block, Mapping) else ""
+            if kind == "text":
+                texts.append(block["text"])
+            elif kind == "tool_call":
+                block_calls.append(block)
+            elif kind not in _ASSISTANT_SKIPPED:
+                raise InvalidInputError(
+                    f"{where}.content[{position}]: an assistant message carries text and "
+                    f"tool calls only, got a {kind or type(block).__name__!r} block"
+                )
+        text = "".join(texts)
+    tool_calls = _wire_tool_calls(message, block_calls)
+    if text or not tool_calls:
+        # With tool calls and no text the content is left out rather than sent as null or
+        # "": both the service and OpenAI-compatible hosts accept that form.
+        wire["content"] = text
+    if tool_calls:
+        wire["tool_calls"] = tool_calls
+    return _named(wire, message)
+
+
+def _wire_tool_call(call_id: Any, name: Any, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _wire_tool_calls(
+    message: AIMessage, block_calls: list[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    calls = [
+        _wire_tool_call(call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
+        for call in message.tool_calls
+    ]
+    # A call the model made with unparsable arguments still happened: the tool message that
+    # answers it refers to its id, so it goes back with the raw argument text.
+    calls.extend(
+        _wire_tool_call(call["id"], call["name"], call["args"] or "")
+        for call in message.invalid_tool_calls
+    )
+    if block_calls:
+        # v1 content may carry ``tool_call`` blocks that ``tool_calls`` lacks.
+        seen = {call["id"] for call in calls}
+        for block in block_calls:
+            if block.get("id") not in seen:
+                seen.add(block.get("id"))
+                calls.append(
+                    _wire_tool_call(
+                        block.get("id"),
+                        block.get("name"),
+                        json.dumps(block.get("args") or {}, ensure_ascii=False),
+                    )
+                )
+    return calls
+
+
+def _tool_message(message: ToolMessage, where: str) -> dict[str, Any]:
+    content = message.content
+    wire_content: str | list[dict[str, Any]]
+    if isinstance(content, str):
+        wire_content = content
+    else:
+        parts: list[dict[str, Any]] = []
+        for position, block in enumerate(content):
+            block_where = f"{where}.content[{position}]"
+            if isinstance(block, str):
+                parts.append({"type": "text", "text": block})
+            elif not isinstance(block, Mapping):
+                parts.append({"type": "text", "text": json.dumps(block, default=str)})
+            else:
+                kind = _block_type(block)
+                if kind == "text":
+                    parts.append({"type": "text", "text": block["text"]})
+                elif kind in ("image_url", "image"):
+                    parts.append(_image_part(block, kind, block_where))
+                elif kind in _UNSUPPORTED or kind:
+                    raise _unsupported(block_where, kind)
+                else:
+                    # Untyped dicts are data the tool returned: the model reads them as JSON.
+                    parts.append({"type": "text", "text": json.dumps(block, default=str)})
+        if all(part["type"] == "text" for part in parts):
+            wire_content = "".join(part["text"] for part in parts)
+        else:
+            wire_content = parts
+    if message.status == "error":
+        # The service has no error flag for tool results: say it in the text, the way
+        # LangChain's ToolNode phrases tool errors, unless the text already does.
+        if isinstance(wire_content, str):
+            if not wire_content.lstrip().lower().startswith("error"):
+                wire_content = f"Error: {wire_content}"
+        else:
+            wire_content = [{"type": "text", "text": "Error:"}, *wire_content]
+    return {"role": "tool", "tool_call_id": message.tool_call_id, "content": wire_content}
+
+
+# ----------------------------------------------------------------------- messages out
+
+
+def usage_to_metadata(usage: Usage) -> UsageMetadata:
+    """LangChain ``UsageMetadata`` from the wire usage, with cache and reasoning details."""
+    input_tokens = usage.prompt_tokens
+    output_tokens = usage.completion_tokens
+    metadata = UsageMetadata(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=usage.total_tokens or input_tokens + output_tokens,
+    )
+    input_details = InputTokenDetails()
+    if (cached := usage.cached_tokens) is not None:
+        input_details["cache_read"] = cached
+    prompt_details = usage.prompt_tokens_details
+    if prompt_details and isinstance(audio := prompt_details.get("audio_tokens"), int):
+        input_details["audio"] = audio
+    if input_details:
+        metadata["input_token_details"] = input_details
+    output_details = OutputTokenDetails()
+    if (reasoning := usage.reasoning_tokens) is not None:
+        output_details["reasoning"] = reasoning
+    completion_details = usage.completion_tokens_details
+    if completion_details and isinstance(audio := completion_details.get("audio_tokens"), int):
+        output_details["audio"] = audio
+    if output_details:
+        metadata["output_token_details"] = output_details
+    return metadata
+
+
+def response_metadata(
+    completion: ChatCompletion | ChatCompletionChunk,
+    finish_reason: str | None,
+    requested_model: str = "",
+) -> dict[str, Any]:
+    """``response_metadata`` of a message: what the service said about the response
+    (``model_name`` falls back to the requested model for hosts that omit it)."""
+    metadata: dict[str, Any] = {
+        "model_provider": PROVIDER,
+        "model_name": completion.model or requested_model,
+        "finish_reason": finish_reason,
+    }
+    if completion.id:
+        metadata["id"] = completion.id
+    if completion.created is not None:
+        metadata["created"] = completion.created
+    if completion.system_fingerprint is not None:
+        metadata["system_fingerprint"] = completion.system_fingerprint
+    if completion.service_tier is not None:
+        metadata["service_tier"] = completion.service_tier
+    if completion.confidence_score is not None:
+        metadata["confidence_score"] = completion.confidence_score
+    return metadata
+
+
+def parse_tool_calls(
+    message: ResponseMessage,
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Tool calls of a response message; arguments that are not a JSON object become
+    ``invalid_tool_calls`` (with the raw text and the reason) instead of an exception."""
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for call in message.tool_calls or ():
+        name, raw, call_id = call.function.name, call.function.arguments, call.id or None
+        if not raw.strip():
+            valid.append(tool_call(name=name, args={}, id=call_id))
+            continue
+        try:
+            args = json.loads(raw)
+        except ValueError as error:
+            invalid.append(
+                invalid_tool_call(name=name, args=raw, id=call_id, error=f"invalid JSON: {error}")
+            )
+            continue
+        if isinstance(args, dict):
+            valid.append(tool_call(name=name, args=args, id=call_id))
+        else:
+            invalid.append(
+                invalid_tool_call(
+                    name=name,
+                    args=raw,
+                    id=call_id,
+                    error=f"arguments must be a JSON object, got {type(args).__name__}",
+                )
+            )
+    return valid, invalid
+
+
+def _additional_kwargs(reasoning: str | None) -> dict[str, Any]:
+    return {"reasoning_content": reasoning} if reasoning else {}
+
+
+def completion_to_chat_result(completion: ChatCompletion, requested_model: str = "") -> ChatResult:
+    """A whole response as a ``ChatResult``: one generation per choice."""
+    usage = usage_to_metadata(completion.usage) if completion.usage is not None else None
+    generations = []
+    for choice in completion.choices:
+        message = choice.message
+        tool_calls, invalid_tool_calls = parse_tool_calls(message)
+        ai_message = AIMessage(
+            content=message.text,
+            additional_kwargs=_additional_kwargs(message.reasoning_text),
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid_tool_calls,
+            usage_metadata=usage,
+            response_metadata=response_metadata(completion, choice.finish_reason, requested_model),
+        )
+        generations.append(
+            ChatGeneration(
+                message=ai_message, generation_info={"finish_reason": choice.finish_reason}
+            )
+        )
+    llm_output: dict[str, Any] = {
+        "model_name": completion.model or requested_model,
+        "model_provider": PROVIDER,
+    }
+    if completion.usage is not None:
+        llm_output["token_usage"] = {
+            "prompt_tokens": completion.usage.prompt_tokens,
+            "completion_tokens": completion.usage.completion_tokens,
+            "total_tokens": completion.usage.total_tokens,
+        }
+    return ChatResult(generations=generations, llm_output=llm_output)
+
+
+# Shared by every streamed chunk: pydantic copies it into each message.
+_CHUNK_METADATA: dict[str, Any] = {"model_provider": PROVIDER}
+
+
+class StreamConverter:
+    """Turns one stream's wire chunks into ``ChatGenerationChunk`` objects.
+
+    Each wire chunk with text, reasoning or tool-call fragments becomes one generation
+    chunk carrying only its delta. :meth:`final` returns the closing chunk: empty content,
+    ``chunk_position="last"``, the usage (when wanted) and the response metadata, so that
+    exactly one chunk carries ``model_name`` and the token counts.
+    """
+
+    __slots__ = ("_accumulator", "_requested_model", "_stream_usage")
+
+    def __init__(self, *, stream_usage: bool = True, requested_model: str = "") -> None:
+        self._accumulator = StreamAccumulator()
+        self._stream_usage = stream_usage
+        self._requested_model = requested_model
+
+    def convert(self, chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
+        """The generation chunk for one wire chunk, or None when it carries no delta
+        (a role-only opening chunk, a usage-only closing chunk, a keep-alive)."""
+        fragments = self._accumulator.add(chunk)
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue  # streams are single-choice (ChatNugen refuses n > 1)
+            delta = choice.delta
+            text = delta.content or ""
+            reasoning = delta.reasoning_text
+            tool_chunks: list[ToolCallChunk] = [
+                tool_call_chunk(
+                    name=fragment.name,
+                    args=fragment.arguments,
+                    id=fragment.id,
+                    index=fragment.index,
+                )
+                for fragment in fragments.get(0, ())
+                if fragment.arguments or fragment.id or fragment.name
+            ]
+            if not (text or reasoning or tool_chunks):
+                return None
+            if not reasoning and not tool_chunks:
+                # The hot path of a text stream: nothing but the text delta.
+                return ChatGenerationChunk(
+                    message=AIMessageChunk(content=text, response_metadata=_CHUNK_METADATA)
+                )
+            return ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=text,
+                    additional_kwargs=_additional_kwargs(reasoning),
+                    tool_call_chunks=tool_chunks,
+                    response_metadata=_CHUNK_METADATA,
+                )
+            )
+        return None
+
+    def final(self) -> ChatGenerationChunk:
+        """The closing chunk of the stream."""
+        accumulator = self._accumulator
+        completion = accumulator.completion()
+        finish_reason = completion.choices[0].finish_reason if completion.choices else None
+        usage = accumulator.usage
+        message = AIMessageChunk(
+            content="",
+            chunk_position="last",
+            usage_metadata=usage_to_metadata(usage)
+            if usage is not None and self._stream_usage
+            else None,
+            response_metadata=response_metadata(completion, finish_reason, self._requested_model),
+        )
+        return ChatGenerationChunk(
+            message=message, generation_info={"finish_reason": finish_reason}
+        )

@@ -1,0 +1,86 @@
+"""Offline token estimates.
+
+Nugen publishes no tokenizer, and LangChain's fallback (a GPT-2 tokenizer from
+``transformers``) either fails without that package or downloads a vocabulary on first use.
+These estimates need neither: about four characters per token for ASCII words, one per
+character for other scripts (CJK text runs close to one token per character), one per
+punctuation mark, plus per-message and per-image overheads. They err on the high side,
+which is the safe side for ``trim_messages``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+__all__ = ["IMAGE_TOKENS", "count_message_tokens", "count_text_tokens"]
+
+_PIECES = re.compile(r"\w+|[^\w\s]")
+
+MESSAGE_OVERHEAD = 4
+"""Role marker and separators around each message."""
+
+REPLY_OVERHEAD = 3
+"""The assistant turn the model is primed to write."""
+
+IMAGE_TOKENS = 768
+"""An image, whatever its size: vision models spend a few hundred to ~1,300 tokens on one."""
+
+
+def count_text_tokens(text: str) -> int:
+    """Estimated tokens in ``text``."""
+    if not text:
+        return 0
+    count = 0
+    for piece in _PIECES.findall(text):
+        if piece.isascii():
+            count += (len(piece) + 3) // 4
+        else:
+            count += len(piece)
+    return count
+
+
+def _content_tokens(content: str | list[Any]) -> int:
+    if isinstance(content, str):
+        return count_text_tokens(content)
+    total = 0
+    for block in content:
+        if isinstance(block, str):
+            total += count_text_tokens(block)
+        elif isinstance(block, Mapping):
+            kind = block.get("type")
+            if kind == "text":
+                total += count_text_tokens(str(block.get("text", "")))
+            elif kind in ("image", "image_url"):
+                total += IMAGE_TOKENS
+            elif kind in ("reasoning", "thinking"):
+                continue  # not sent back to the service
+            else:
+                total += count_text_tokens(json.dumps(block, default=str))
+    return total
+
+
+def count_message_tokens(
+    messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+) -> int:
+    """Estimated prompt tokens of ``messages`` (and of the tool schemas, if given)."""
+    total = REPLY_OVERHEAD
+    for message in messages:
+        total += MESSAGE_OVERHEAD + _content_tokens(message.content)
+        if message.name:
+            total += count_text_tokens(message.name)
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                total += 3 + count_text_tokens(call["name"])
+                total += count_text_tokens(json.dumps(call["args"], ensure_ascii=False))
+    if tools:
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        for tool in tools:
+            schema = convert_to_openai_tool(tool)
+            total += count_text_tokens(json.dumps(schema, ensure_ascii=False))
+    return total

@@ -1,0 +1,853 @@
+"""``ChatNugen``: LangChain chat model over the Nugen inference API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_nugen import _compat
+from langchain_nugen._convert import (
+    PROVIDER,
+    StreamConverter,
+    completion_to_chat_result,
+    to_wire_messages,
+)
+from langchain_nugen._errors import mapped_errors
+from langchain_nugen._tokens import count_message_tokens, count_text_tokens
+from nugen_client import AsyncNugenClient, ChatParams, InvalidInputError, NugenClient
+from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+
+__all__ = ["ChatNugen"]
+
+_compat.register()
+
+# Body fields the shared client validates; any other per-call keyword goes into the body
+# unvalidated (the way ChatOpenAI passes unknown keywords through).
+_WIRE_PARAMS = frozenset(ChatParams.__required_keys__ | ChatParams.__optional_keys__) - {"messages"}
+# Request options of the shared client, settable per call.
+_CALL_OPTIONS = frozenset({"session_id", "extra_headers", "timeout"})
+# Model fields sent as body fields when set (None means "not set": the service decides).
+_SAMPLING_FIELDS = (
+    "max_tokens",
+    "prompt_truncate_len",
+    "temperature",
+    "top_p",
+    "top_k",
+    "n",
+    "reasoning",
+)
+_REASONING_EFFORTS = ["xhigh", "high", "medium", "low", "minimal", "none"]
+
+_DictOrPydanticClass = dict[str, Any] | type
+_DictOrPydantic = dict[str, Any] | BaseModel
+
+
+class _Clients:
+    """The lazily built clients of one model object.
+
+    Not state worth keeping: a pickled, deep-copied or shallow-copied model gets an empty
+    holder and builds its own clients (and connection pools) on first use.
+    """
+
+    __slots__ = ("async_client", "async_config", "lock", "sync_client", "sync_config")
+
+    def __init__(self) -> None:
+        self.sync_client: NugenClient | None = None
+        self.sync_config: tuple[Any, ...] | None = None
+        self.async_client: AsyncNugenClient | None = None
+        self.async_config: tuple[Any, ...] | None = None
+        self.lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Clients, ())
+
+    def __copy__(self) -> _Clients:
+        return _Clients()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
+        return _Clients()
+
+
+class ChatNugen(BaseChatModel):
+    r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
+
+    Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
+    the shared `nugen_client` package: plain httpx, pooled connections, local validation of
+    every request, retries with backoff and `Retry-After`, and typed errors. The same class
+    works unchanged against OpenAI-compatible hosts (see the last section).
+
+    ???+ info "Setup"
+
+        Install the package with its LangChain extra and set `NUGEN_API_KEY`.
+
+        ```bash
+        pip install "nugen-integrations[langchain]"
+        export NUGEN_API_KEY="your-api-key"
+        ```
+
+        `init_chat_model("nugen:...")` does not apply: LangChain's provider list is closed
+        to third-party packages. Instantiate `ChatNugen` directly; it works everywhere a
+        chat model is accepted (`create_agent(model=ChatNugen(...), ...)`).
+
+    ??? info "Key init args — completion params"
+
+        | Param                 | Type          | Description                                  |
+        | --------------------- | ------------- | -------------------------------------------- |
+        | `model`               | `str`         | Model (alias `model_name`).                  |
+        | `temperature`         | `float`       | Sampling temperature, 0 to 2.                |
+        | `max_tokens`          | `int`         | Most tokens to generate.                     |
+        | `top_p`, `top_k`      | `float`,`int` | Nucleus and top-k sampling.                  |
+        | `stop`                | `list[str]`   | Stop sequences.                              |
+        | `n`                   | `int`         | Completions per call (not when streaming).   |
+        | `prompt_truncate_len` | `int`         | Prompt truncation size (server: 1500).       |
+        | `reasoning`           | `dict`        | `{"effort": "low", "max_tokens": 512, ...}`. |
+        | `streaming`           | `bool`        | `invoke` streams internally.                 |
+        | `stream_usage`        | `bool`        | Usage on the last chunk (default `True`).    |
+        | `model_kwargs`        | `dict`        | Extra body fields, sent as they are.         |
+        | `use_vision_endpoint` | `bool`        | Use `/chat/vision`.                          |
+
+        Unset parameters (`None`) are not sent: the service's defaults apply. The default
+        model is `nugen-flash-instruct`.
+
+    ??? info "Key init args — client params"
+
+        | Param             | Type        | Description                                        |
+        | ----------------- | ----------- | -------------------------------------------------- |
+        | `api_key`         | `SecretStr` | Env `NUGEN_API_KEY` by default (read when unset).  |
+        | `base_url`        | `str`       | Env `NUGEN_BASE_URL`, else the Nugen API.          |
+        | `timeout`         | `float`     | Seconds per request (default 120).                 |
+        | `max_retries`     | `int`       | Retries of 408/409/429/5xx/connection errors (2).  |
+        | `default_headers` | `dict`      | Headers sent with every request.                   |
+        | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
+        | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
+
+        A missing API key is reported at the first call, not at construction.
+
+    ??? info "Instantiate"
+
+        ```python
+        from langchain_nugen import ChatNugen
+
+        model = ChatNugen(
+            model="nugen-flash-instruct",
+            temperature=0,
+            max_tokens=None,
+            timeout=None,
+            max_retries=2,
+            # api_key="...", base_url="...", session_id="...", provider="...",
+        )
+        ```
+
+        Keywords the class does not know are moved into `model_kwargs` (with a warning) and
+        sent as body fields; `model.invoke(..., frequency_penalty=0.2)` does the same for one
+        call.
+
+    ??? info "Invoke"
+
+        ```python
+        messages = [
+            ("system", "You are a helpful translator. Translate the user sentence to French."),
+            ("human", "I love programming."),
+        ]
+        model.invoke(messages)
+        ```
+
+        ```python
+        AIMessage(
+            content="J'adore la programmation.",
+            response_metadata={...},
+            usage_metadata={...},
+        )
+        ```
+
+        Every request parameter can be set per call, including the Nugen headers:
+        `model.invoke(messages, temperature=0.2, session_id="conv-42",
+        extra_headers={"X-Trace": "abc"}, model="nugen-legal")`.
+
+    ??? info "Stream"
+
+        ```python
+        for chunk in model.stream(messages):
+            print(chunk.text, end="")
+        ```
+
+        The last chunk is empty and has `chunk_position="last"`; it alone carries the usage
+        and the response metadata. Adding the chunks up gives the whole message:
+
+        ```python
+        full = None
+        for chunk in model.stream(messages):
+            full = chunk if full is None else full + chunk
+        ```
+
+    ??? info "Async"
+
+        ```python
+        await model.ainvoke(messages)
+        async for chunk in model.astream(messages):
+            ...
+        await model.abatch([messages])
+        ```
+
+        One model object works from successive event loops (`asyncio.run(...)` twice):
+        the async client keeps one connection pool per loop.
+
+    ??? info "Tool calling"
+
+        ```python
+        from pydantic import BaseModel, Field
+
+
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location'''
+
+            location: str = Field(..., description="The city and state, e.g. Boston, MA")
+
+
+        model_with_tools = model.bind_tools([GetWeather], tool_choice="auto")
+        ai_msg = model_with_tools.invoke("What is the weather like in Boston?")
+        ai_msg.tool_calls
+        ```
+
+        ```python
+        [
+            {
+                "name": "GetWeather",
+                "args": {"location": "Boston, MA"},
+                "id": "call_...",
+                "type": "tool_call",
+            }
+        ]
+        ```
+
+        `tool_choice`: `"auto"`, `"none"`, a tool name (forces that tool), `"any"` /
+        `"required"` / `True` (forces a call: the tool by name when one is bound, else
+        `"required"`), or the dict form. Arguments that are not valid JSON land in
+        `ai_msg.invalid_tool_calls` instead of raising. Streamed tool calls arrive as
+        `tool_call_chunks` that add up to whole calls.
+
+    ??? info "Structured output"
+
+        ```python
+        class Joke(BaseModel):
+            '''Joke to tell user.'''
+
+            setup: str = Field(description="The setup of the joke")
+            punchline: str = Field(description="The punchline to the joke")
+
+
+        structured_model = model.with_structured_output(Joke)  # function calling
+        structured_model.invoke("Tell me a joke about cats")
+        ```
+
+        `method="json_schema"` uses `response_format` with the schema, `method="json_mode"`
+        asks for a JSON object (describe the keys in the prompt); `include_raw=True`
+        returns `{"raw", "parsed", "parsing_error"}`. Pydantic classes, `TypedDict`s and
+        JSON schemas are accepted.
+
+    ??? info "Vision"
+
+        ```python
+        from langchain_core.messages import HumanMessage
+
+        model = ChatNugen(model="nugen-flash-vision")
+        message = HumanMessage(
+            content=[
+                {"type": "text", "text": "Describe this image."},
+                {"type": "image", "url": "https://example.com/cat.jpg"},
+                # also: {"type": "image", "base64": "...", "mime_type": "image/png"},
+                # {"type": "image_url", "image_url": {"url": "data:image/png;base64,...",
+                #                                     "detail": "low"}},
+                # legacy {"type": "image", "source_type": "base64", "data": "..."}
+            ]
+        )
+        model.invoke([message])
+        ```
+
+        Images must be https URLs or base64 data (sent as `data:` URLs, mime type detected
+        from the bytes). Audio, PDF/file blocks and file ids are refused with a
+        `ValueError` naming the block, before any request. `use_vision_endpoint=True`
+        sends to the dedicated `/chat/vision` endpoint (answers whole; streaming yields it
+        as one chunk).
+
+    ??? info "Reasoning"
+
+        ```python
+        model = ChatNugen(reasoning={"effort": "low"})
+        msg = model.invoke("What is 17 * 23?")
+        msg.additional_kwargs["reasoning_content"]  # the model's reasoning text
+        ```
+
+        With `output_version="v1"` the reasoning is a `{"type": "reasoning"}` block at the
+        start of `msg.content`; `msg.content_blocks` shows it either way. Reasoning blocks
+        in the history are not sent back to the service.
+
+    ??? info "Token usage"
+
+        ```python
+        ai_msg = model.invoke(messages)
+        ai_msg.usage_metadata
+        ```
+
+        ```python
+        {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33,
+         "output_token_details": {"reasoning": 12}}  # details when the host reports them
+        ```
+
+        Streaming requests ask for usage (`stream_options: {"include_usage": true}`) unless
+        `stream_usage=False`. `get_num_tokens` / `get_num_tokens_from_messages` give an
+        offline estimate (no tokenizer download), so `trim_messages(token_counter=model)`
+        works offline.
+
+    ??? info "Response metadata"
+
+        ```python
+        ai_msg.response_metadata
+        ```
+
+        ```python
+        {"model_provider": "nugen", "model_name": "nugen-flash-instruct",
+         "finish_reason": "stop", "id": "nugen-abc123", "created": 1704123600.0,
+         "confidence_score": 89.5}  # confidence_score: domain-aligned models only
+        ```
+
+    ??? info "Nugen extras"
+
+        - Domain-aligned models (`nugen-legal`, `nugen-lvm-legal`) report
+          `response_metadata["confidence_score"]`.
+        - `session_id` / `provider` become the `X-Session-ID` / `X-Provider` headers, set on
+          the model or per call.
+        - `prompt_truncate_len` controls how far the service truncates long prompts.
+        - `model.profile` describes the model (context window, image input, tool calling,
+          structured output, reasoning); unknown model names get a capable default.
+        - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors
+          (`ModelRateLimitError`, `ContextOverflowError`, ...), so `with_retry` and
+          `with_fallbacks` recognise them; retries are reported to callbacks' `on_retry`.
+
+    ??? info "OpenAI-compatible hosts"
+
+        ```python
+        model = ChatNugen(
+            base_url="https://inference.nebulablock.com/v1",
+            api_key="...",
+            model="Qwen/Qwen2.5-VL-7B-Instruct",
+        )
+        ```
+
+        Only the parameters you set are sent, so Nugen-only fields never reach a host that
+        might reject them (the one exception is `stream_options` on streaming requests,
+        which asks the host for usage; turn it off with `stream_usage=False`).
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
+    """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `nugen-flash-vision`."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("NUGEN_API_KEY", default=None)
+    )
+    """API key; defaults to the `NUGEN_API_KEY` environment variable."""
+    base_url: str | None = Field(default_factory=from_env("NUGEN_BASE_URL", default=None))
+    """Base URL of the API; defaults to `NUGEN_BASE_URL`, then the Nugen service."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    """Sampling temperature (0 to 2); the service's default when unset."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Most tokens to generate."""
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    """Nucleus sampling probability mass."""
+    top_k: int | None = Field(default=None, ge=0)
+    """Top-k sampling."""
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences."""
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    """Size to which the service truncates the prompt (server default 1500)."""
+    reasoning: dict[str, Any] | None = None
+    """Reasoning configuration: `effort`, `max_tokens`, `exclude`, `enabled`."""
+    session_id: str | None = None
+    """Sent as `X-Session-ID` for multi-turn conversation tracking."""
+    provider: str | None = None
+    """Sent as `X-Provider` (the service's default is `fwai`)."""
+    timeout: float | None = Field(default=None, gt=0, alias="request_timeout")
+    """Seconds per request; the client's default (120) when unset."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries of transient failures (connection errors, timeouts, 408/409/429/5xx)."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request."""
+    n: int | None = Field(default=None, ge=1)
+    """Completions per call; each becomes a generation. Cannot be streamed."""
+    streaming: bool = False
+    """Whether `invoke` streams internally (token callbacks fire per chunk)."""
+    stream_usage: bool = True
+    """Whether streams carry usage: requested with `stream_options`, set on the last chunk."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra body fields, sent as they are."""
+    use_vision_endpoint: bool = False
+    """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
+
+    _clients: _Clients = PrivateAttr(default_factory=_Clients)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
+        """Unknown constructor keywords become body fields (``model_kwargs``)."""
+        if isinstance(values, dict):
+            names = get_pydantic_field_names(cls)
+            if any(key not in names for key in values):
+                return _build_model_kwargs(values, names)
+        return values
+
+    # ------------------------------------------------------------------ LangChain API
+
+    @property
+    def _llm_type(self) -> str:
+        return "nugen-chat"
+
+    @property
+    def model_name(self) -> str:
+        """The model name (ChatOpenAI-style accessor for :attr:`model`)."""
+        return self.model
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "NUGEN_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_nugen", "chat_models"]
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model}
+        for name in _SAMPLING_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.stop:
+            params["stop"] = self.stop
+        if self.model_kwargs:
+            params.update(self.model_kwargs)
+        return params
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return self._default_params
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=model if isinstance(model, str) else self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stop_sequences = stop or self.stop
+        if stop_sequences:
+            params["ls_stop"] = (
+                [stop_sequences] if isinstance(stop_sequences, str) else list(stop_sequences)
+            )
+        return params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        info = model_info(self.model)
+        profile = ModelProfile(
+            max_input_tokens=info.context_window,
+            max_output_tokens=info.max_output_tokens,
+            text_inputs=True,
+            text_outputs=True,
+            image_inputs=info.image_inputs,
+            image_url_inputs=info.image_inputs,
+            pdf_inputs=False,
+            audio_inputs=False,
+            video_inputs=False,
+            tool_calling=info.tool_calling,
+            tool_choice=info.tool_calling,
+            tool_call_streaming=info.tool_calling,
+            structured_output=info.structured_output,
+            reasoning_output=info.reasoning,
+            temperature=True,
+        )
+        if info.reasoning:
+            profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
+        return profile
+
+    def get_num_tokens(self, text: str) -> int:
+        """Offline estimate (Nugen publishes no tokenizer; nothing is downloaded)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        return count_text_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Offline estimate of the prompt tokens of ``messages`` (and ``tools``)."""
+        return count_message_tokens(messages, tools)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids need the model's tokenizer, which Nugen does not publish: pass
+        ``custom_get_token_ids`` or use :meth:`get_num_tokens` (an offline estimate)."""
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        raise NotImplementedError(
+            "Nugen does not publish its tokenizer: use get_num_tokens() (an offline "
+            "estimate) or pass custom_get_token_ids="
+        )
+
+    # ----------------------------------------------------------------------- clients
+
+    def _client_config(self) -> tuple[Any, ...]:
+        return (
+            self.api_key,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            self.default_headers,
+            self.session_id,
+            self.provider,
+        )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+            "session_id": self.session_id,
+            "provider": self.provider,
+        }
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        return kwargs
+
+    def _sync_client(self) -> NugenClient:
+        # Built on first use and rebuilt only when a client setting changed since, so a
+        # call costs one tuple comparison, never a new connection pool.
+        clients = self._clients
+        config = self._client_config()
+        client = clients.sync_client
+        if client is None or clients.sync_config != config:
+            with clients.lock:
+                old, client = clients.sync_client, NugenClient(**self._client_kwargs())
+                clients.sync_client, clients.sync_config = client, config
+            if old is not None:
+                old.close()
+        return client
+
+    def _async_client(self) -> AsyncNugenClient:
+        clients = self._clients
+        config = self._client_config()
+        client = clients.async_client
+        if client is None or clients.async_config != config:
+            # A replaced async client's pools close with their event loops.
+            with clients.lock:
+                client = AsyncNugenClient(**self._client_kwargs())
+                clients.async_client, clients.async_config = client, config
+        return client
+
+    # ---------------------------------------------------------------------- requests
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keyword arguments of one client call: body fields (model fields, then
+        per-call overrides), request options and unvalidated extra body fields."""
+        request: dict[str, Any] = {"model": self.model, "messages": to_wire_messages(messages)}
+        for name in _SAMPLING_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                request[name] = value
+        stop_sequences = stop if stop is not None else self.stop
+        if stop_sequences:
+            request["stop"] = stop_sequences
+        extra_body = dict(self.model_kwargs)
+        endpoint = "vision" if self.use_vision_endpoint else "chat"
+        for key, value in kwargs.items():
+            if key in _WIRE_PARAMS or key in _CALL_OPTIONS:
+                request[key] = value
+            elif key == "extra_body":
+                extra_body.update(value or {})
+            elif key == "use_vision_endpoint":
+                endpoint = "vision" if value else "chat"
+            elif key not in ("stream", "stream_usage", "messages"):
+                extra_body[key] = value
+        request["endpoint"] = endpoint
+        if extra_body:
+            request["extra_body"] = extra_body
+        return request
+
+    def _stream_request(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+    ) -> tuple[dict[str, Any], StreamConverter]:
+        request = self._request(messages, stop, kwargs)
+        n = request.get("n")
+        if isinstance(n, int) and n > 1:
+            raise InvalidInputError(
+                f"n={n} cannot be streamed (a stream is one message); call invoke() or "
+                "generate() with streaming off to get several generations"
+            )
+        stream_usage = bool(kwargs.get("stream_usage", self.stream_usage))
+        request["include_usage"] = stream_usage
+        request["on_retry"] = run_manager.on_retry if run_manager else None
+        return request, StreamConverter(stream_usage=stream_usage, requested_model=request["model"])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        on_retry = run_manager.on_retry if run_manager else None
+        with mapped_errors():
+            completion = self._sync_client().chat_completion(**request, on_retry=on_retry)
+        return completion_to_chat_result(completion, request["model"])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        on_retry = run_manager.on_retry if run_manager else None
+        with mapped_errors():
+            completion = await self._async_client().chat_completion(**request, on_retry=on_retry)
+        return completion_to_chat_result(completion, request["model"])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request, converter = self._stream_request(messages, stop, kwargs, run_manager)
+        with mapped_errors():
+            for chunk in self._sync_client().stream_chat_completion(**request):
+                generation = converter.convert(chunk)
+                if generation is not None:
+                    if run_manager:
+                        run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
+        final = converter.final()
+        if run_manager:
+            run_manager.on_llm_new_token("", chunk=final)
+        yield final
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request, converter = self._stream_request(messages, stop, kwargs, run_manager)
+        with mapped_errors():
+            async for chunk in self._async_client().stream_chat_completion(**request):
+                generation = converter.convert(chunk)
+                if generation is not None:
+                    if run_manager:
+                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
+        final = converter.final()
+        if run_manager:
+            await run_manager.on_llm_new_token("", chunk=final)
+        yield final
+
+    # ------------------------------------------------------------ tools and structure
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: _DictOrPydanticClass | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (anything ``convert_to_openai_tool`` takes) to the model.
+
+        Args:
+            tools: Tool definitions: LangChain tools, functions, pydantic classes,
+                ``TypedDict`` classes or OpenAI tool dicts.
+            tool_choice: ``"auto"``, ``"none"``, a tool name (forces that tool),
+                ``"any"`` / ``"required"`` / ``True`` (forces a call: the tool by name when
+                only one is bound, else ``"required"``), or the dict form
+                ``{"type": "function", "function": {"name": ...}}``.
+            strict: Passed to ``convert_to_openai_tool`` (strict JSON schemas).
+            parallel_tool_calls: Sent as the body field of that name when set.
+            response_format: A JSON schema, pydantic class or ``response_format`` dict for
+                the answer the model gives when it calls no tool (LangChain agents use it).
+            kwargs: Any other request parameter, bound as well.
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None and tool_choice is not False:
+            names = [tool["function"]["name"] for tool in formatted if "function" in tool]
+            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        if response_format is not None:
+            kwargs["response_format"] = _response_format(response_format, strict)
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: _DictOrPydanticClass | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, _DictOrPydantic]:
+        """A runnable that answers with ``schema``-shaped output.
+
+        Args:
+            schema: A pydantic class (answers are instances of it), a ``TypedDict``
+                class, a JSON schema or an OpenAI tool/function schema (answers are dicts).
+                Optional only with ``method="json_mode"``.
+            method: ``"function_calling"`` (default: a forced call of a tool shaped like
+                the schema), ``"json_schema"`` (``response_format`` with the schema) or
+                ``"json_mode"`` (``response_format={"type": "json_object"}``; describe the
+                keys in the prompt).
+            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising when the answer does not parse.
+            strict: Strict schema adherence (function calling and json_schema).
+            kwargs: Other parameters bound to the model.
+        """
+        if method == "json_mode" and strict is not None:
+            raise ValueError("strict is not supported with method='json_mode'")
+        if schema is None and method != "json_mode":
+            raise ValueError(f"schema is required with method={method!r}")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        format_info: dict[str, Any] = {"kwargs": {"method": method, "strict": strict}}
+        if schema is not None:
+            format_info["schema"] = schema
+        output_parser: Runnable[Any, Any]
+        if method == "function_calling":
+            assert schema is not None
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=tool_name,
+                strict=strict,
+                ls_structured_output_format=format_info,
+                **kwargs,
+            )
+            if is_pydantic:
+                output_parser = PydanticToolsParser(
+                    tools=[cast("type[BaseModel]", schema)], first_tool_only=True
+                )
+            else:
+                output_parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+        elif method in ("json_mode", "json_schema"):
+            if method == "json_mode":
+                response_format: dict[str, Any] = {"type": "json_object"}
+            else:
+                assert schema is not None
+                response_format = _response_format(schema, strict)
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=format_info, **kwargs
+            )
+            output_parser = (
+                PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
+                if is_pydantic
+                else JsonOutputParser()
+            )
+        else:
+            raise ValueError(
+                f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
+            )
+        if include_raw:
+            parser_assign = RunnablePassthrough.assign(
+                parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
+            )
+            parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
+            parser_with_fallback = parser_assign.with_fallbacks(
+                [parser_none], exception_key="parsing_error"
+            )
+            return RunnableMap(raw=llm) | parser_with_fallback
+        return llm | output_parser
+
+
+def _tool_choice(
+    tool_choice: dict[str, Any] | str | bool, names: list[str]
+) -> dict[str, Any] | str:
+    """LangChain's ``tool_choice`` forms as the service's."""
+    if isinstance(tool_choice, dict):
+        return tool_choice
+    if tool_choice is True or tool_choice in ("any", "required"):
+        # A forced call: naming the tool when there is only one is understood by every
+        # host, "required" (several tools) by the service and OpenAI-compatible hosts.
+        if len(names) == 1:
+            return {"type": "function", "function": {"name": names[0]}}
+        return "required"
+    if tool_choice in ("auto", "none"):
+        return cast("str", tool_choice)
+    if isinstance(tool_choice, str):
+        if tool_choice in names:
+            return {"type": "function", "function": {"name": tool_choice}}
+        raise InvalidInputError(
+            f"tool_choice {tool_choice!r} is not one of the bound tools "
+            f"({', '.join(names) or 'none bound'}), nor 'auto', 'none', 'any' or 'required'"
+        )
+    raise InvalidInputError(
+        f"tool_choice must be a str, bool or dict, got {type(tool_choice).__name__}"
+    )
+
+
+def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:
+    """A ``response_format`` body field (``json_schema``) from any schema form."""
+    if isinstance(schema, Mapping):
+        if schema.get("type") in ("json_schema", "json_object", "text"):
+            return dict(schema)  # already a response_format
+        if "name" in schema and "schema" in schema:
+            json_schema = dict(schema)
+            if strict is not None:
+                json_schema["strict"] = strict
+            return {"type": "json_schema", "json_schema": json_schema}
+    function = convert_to_openai_function(schema, strict=strict)
+    json_schema = {"name": function["name"], "schema": function["parameters"]}
+    if function.get("description"):
+        json_schema["description"] = function["description"]
+    if strict is not None:
+        json_schema["strict"] = strict
+    return {"type": "json_schema", "json_schema": json_schema}
