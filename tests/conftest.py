@@ -1,0 +1,279 @@
+"""Suite-wide fixtures: the offline cassette tier and its record/replay switch.
+
+How to write a cassette-backed test (adapter authors: this is all you need)
+---------------------------------------------------------------------------
+Ask for the ``nugen_target`` fixture (or ``nugen_target_openai`` for the OpenAI-compatible
+dialect) and point your client or model at it::
+
+    def test_invoke(nugen_target):
+        model = ChatNugen(base_url=nugen_target.base_url, api_key=nugen_target.api_key)
+        assert model.invoke("Hello").content
+
+That test is automatically marked ``vcr`` and ``offline``: its HTTP traffic is replayed
+from ``cassettes/<test module path>/<test name>.yaml`` (``Class.test`` inside a class).
+Keep request bodies deterministic (no timestamps or random ids in what you send), since
+the body is part of the match; headers such as ``X-Session-ID`` are not matched.
+
+The switch: the ``NUGEN_RECORD`` environment variable
+------------------------------------------------------
+* unset (default, CI): **replay**. vcrpy (through pytest-recording) serves the cassette
+  with ``record_mode="none"``; ``nugen_target`` is a dead loopback URL
+  (``http://127.0.0.1:9/...``, a dummy key) and every socket except Unix ones is blocked
+  for the duration of the test, so a request missing from the cassette fails loudly and
+  nothing real can be reached. Run the suite with ``--allow-hosts=127.0.0.1,localhost,::1``.
+* ``NUGEN_RECORD=emulator``: **re-record** each cassette from scratch (pytest-recording's
+  ``rewrite`` mode deletes it first) against a fresh :class:`NugenEmulator` per test,
+  started with a fixed seed and ``created`` so re-recording yields the same files.
+* ``NUGEN_RECORD=live`` (needs ``NUGEN_API_KEY``; ``NUGEN_BASE_URL`` optional): record
+  against the live service. Never in CI. ``nugen_target_openai`` tests are skipped.
+
+``scripts/record-cassettes [--live] [pytest args]`` runs exactly that; see
+``cassettes/README.md``.
+
+Matching and scrubbing (``vcr_config``)
+---------------------------------------
+Requests match on method, path, query and the JSON body compared as parsed JSON (key
+order and whitespace do not matter), not on host or port (emulator ports are random).
+On record, ``authorization``, ``x-api-key``, ``api-key`` and cookies are dropped, known key
+values are replaced by ``<REDACTED>`` wherever they appear, emulator URLs are rewritten to
+the replay address, and the request ``host`` and response ``date`` headers are dropped, so
+cassettes are byte-stable. ``tests/test_cassettes_clean.py`` fails if a credential slips
+through.
+
+Other fixtures: ``vcr_config`` (use it if you drive vcrpy yourself, e.g. from
+``langchain_tests``), ``vcr_cassette_dir``. The ``nugen_emulator`` /
+``nugen_emulator_openai`` fixtures come from the package's pytest plugin; tests using them
+are marked ``emulator``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pytest
+
+if TYPE_CHECKING:
+    from nugen_client.testing import NugenEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = ROOT / "tests"
+CASSETTES_DIR = ROOT / "cassettes"
+
+RECORD_ENV = "NUGEN_RECORD"
+RECORD_MODES = ("", "emulator", "live")
+REPLAY_HOST = "http://127.0.0.1:9"  # loopback, "discard" port: nothing listens there
+REPLAY_BASE_URLS = {"nugen": f"{REPLAY_HOST}/api/v3/inference", "openai": f"{REPLAY_HOST}/v1"}
+REPLAY_API_KEY = "replay-dummy-key"
+LIVE_BASE_URL = "https://api.nugen.in/api/v3/inference"
+RECORDING_SEED = 0
+RECORDING_CREATED = 1704123600.0  # the provider's own example timestamp
+EMULATOR_DEFAULT_KEY = "test-key"  # nugen_client.testing.DEFAULT_API_KEY
+REDACTED = "<REDACTED>"
+SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie")
+_EMULATOR_URL = re.compile(r"^https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
+_SECRET_BODY_KEYS = re.compile(r'("(?:api[_-]?key|apiKey|password|secret|token)"\s*:\s*)"[^"]*"')
+
+CASSETTE_FIXTURES = ("nugen_target", "nugen_target_openai")
+EMULATOR_FIXTURES = ("nugen_emulator", "nugen_emulator_openai")
+
+
+def record_mode() -> Literal["", "emulator", "live"]:
+    """The value of ``NUGEN_RECORD`` ("" = replay), validated."""
+    mode = os.environ.get(RECORD_ENV, "").strip().lower()
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"{RECORD_ENV}={mode!r}: expected unset (replay), 'emulator' or 'live'"
+        )
+    return mode  # type: ignore[return-value]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    mode = record_mode()
+    if mode == "live" and not os.environ.get("NUGEN_API_KEY"):
+        raise pytest.UsageError(f"{RECORD_ENV}=live needs NUGEN_API_KEY")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark cassette tests ``vcr`` + ``offline`` and emulator tests ``emulator``."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any(name in names for name in CASSETTE_FIXTURES):
+            if item.get_closest_marker("vcr") is None:
+                item.add_marker(pytest.mark.vcr)
+            item.add_marker(pytest.mark.offline)
+        if any(name in names for name in EMULATOR_FIXTURES):
+            item.add_marker(pytest.mark.emulator)
+
+
+# -- vcr configuration ---------------------------------------------------------------------
+
+
+def _secrets() -> list[str]:
+    values = [EMULATOR_DEFAULT_KEY, REPLAY_API_KEY, os.environ.get("NUGEN_API_KEY", "")]
+    return [v for v in values if len(v) >= 6]
+
+
+def _redact(text: str) -> str:
+    for secret in _secrets():
+        text = text.replace(secret, REDACTED)
+    return _SECRET_BODY_KEYS.sub(rf'\1"{REDACTED}"', text)
+
+
+def _redact_body(body: Any) -> Any:
+    if isinstance(body, bytes):
+        try:
+            return _redact(body.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            return body
+    if isinstance(body, str):
+        return _redact(body)
+    return body
+
+
+def scrub_request(request: Any) -> Any:
+    """``before_record_request``: no key material, and a stable address for emulator URLs."""
+    request.uri = _redact(_EMULATOR_URL.sub(REPLAY_HOST, request.uri))
+    for name in list(request.headers):
+        # ``host`` names the emulator's random port: dropped so re-recording is byte-stable.
+        if name.lower() in (*SECRET_HEADERS, "host"):
+            del request.headers[name]
+    request.body = _redact_body(request.body)
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """``before_record_response``: no cookies, no per-run ``date``, no key material."""
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in ("date", "set-cookie"):
+            del headers[name]
+    body = response.get("body", {})
+    if "string" in body:
+        body["string"] = _redact_body(body["string"])
+    return response
+
+
+def _json_or_raw(body: Any) -> Any:
+    if body is None:
+        return b""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw
+
+
+def json_body_matcher(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: bodies equal as parsed JSON (raw bytes when not JSON)."""
+    left, right = _json_or_raw(r1.body), _json_or_raw(r2.body)
+    if left != right:
+        raise AssertionError(f"request bodies differ:\n  {left!r}\n  {right!r}")
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording hook: register the JSON body matcher on every VCR instance."""
+    vcr.register_matcher("json_body", json_body_matcher)
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """The suite's vcrpy settings (pytest-recording merges ``vcr`` marker kwargs over it)."""
+    return {
+        "record_mode": "rewrite" if record_mode() else "none",
+        "match_on": ("method", "path", "query", "json_body"),
+        "filter_headers": list(SECRET_HEADERS),
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
+        "decode_compressed_response": True,
+        "allow_playback_repeats": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """``cassettes/<test module path relative to tests/, without .py>``."""
+    module = Path(str(request.node.path)).resolve()
+    try:
+        relative = module.relative_to(TESTS_DIR)
+    except ValueError:
+        relative = Path(module.name)
+    return str(CASSETTES_DIR / relative.with_suffix(""))
+
+
+# -- the target ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NugenTarget:
+    """Where a cassette-backed test sends its requests.
+
+    Attributes:
+        base_url: The API base URL to give the client.
+        api_key: The key to give the client.
+        mode: ``"replay"``, ``"emulator"`` (recording against a NugenEmulator) or ``"live"``.
+        emulator: The emulator being recorded against (``None`` otherwise). Tests must not
+            depend on it: in replay there is none.
+    """
+
+    base_url: str
+    api_key: str
+    mode: Literal["replay", "emulator", "live"]
+    emulator: NugenEmulator | None = None
+
+    @property
+    def recording(self) -> bool:
+        return self.mode != "replay"
+
+
+def _target(
+    request: pytest.FixtureRequest, dialect: Literal["nugen", "openai"]
+) -> Iterator[NugenTarget]:
+    mode = record_mode()
+    if mode == "emulator":
+        from nugen_client.testing import NugenEmulator
+
+        emulator = NugenEmulator(dialect=dialect, seed=RECORDING_SEED, created=RECORDING_CREATED)
+        with emulator:
+            yield NugenTarget(emulator.base_url, emulator.api_key, "emulator", emulator)
+        return
+    if mode == "live":
+        if dialect != "nugen":
+            pytest.skip("no live OpenAI-compatible host is configured for recording")
+        base_url = os.environ.get("NUGEN_BASE_URL") or LIVE_BASE_URL
+        yield NugenTarget(base_url, os.environ["NUGEN_API_KEY"], "live")
+        return
+    cassette = Path(request.getfixturevalue("vcr_cassette_dir")) / (
+        request.getfixturevalue("default_cassette_name") + ".yaml"
+    )
+    if not cassette.exists():
+        pytest.fail(
+            f"no cassette at {cassette.relative_to(ROOT)}: record it with "
+            "scripts/record-cassettes (see cassettes/README.md)",
+            pytrace=False,
+        )
+    import pytest_socket
+
+    # Block every socket but Unix ones (event loops need a socketpair) while replaying.
+    pytest_socket.disable_socket(allow_unix_socket=True)
+    try:
+        yield NugenTarget(REPLAY_BASE_URLS[dialect], REPLAY_API_KEY, "replay")
+    finally:
+        pytest_socket.enable_socket()
+
+
+@pytest.fixture
+def nugen_target(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarget]:
+    """The service for a cassette-backed test, nugen dialect (see the module docstring)."""
+    yield from _target(request, "nugen")
+
+
+@pytest.fixture
+def nugen_target_openai(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarget]:
+    """The same for the OpenAI-compatible dialect (base path ``/v1``)."""
+    yield from _target(request, "openai")
