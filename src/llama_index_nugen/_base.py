@@ -65,53 +65,48 @@ def _base_url_from_env() -> str:
 
 
 class _Clients:
-    """The lazily built clients of one object, rebuilt when its connection fields change.
+    """The lazily built clients of one object, one per connection configuration.
 
-    Never copied or pickled: a copy (``copy.deepcopy``, ``pickle``) starts empty and opens
-    its own connections, so the framework object stays a plain value.
+    Keyed by the connection fields, so changing ``base_url`` (say) takes effect at the next
+    call, and shallow copies (``model_copy``), which share this holder, share pools only
+    where their configuration agrees. Never deep-copied or pickled: such a copy starts
+    empty and opens its own connections, so the framework object stays a plain value.
     """
 
-    __slots__ = ("__weakref__", "_async", "_async_key", "_lock", "_sync", "_sync_key")
+    __slots__ = ("__weakref__", "_async", "_lock", "_sync")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sync: NugenClient | None = None
-        self._sync_key: tuple[Any, ...] | None = None
-        self._async: AsyncNugenClient | None = None
-        self._async_key: tuple[Any, ...] | None = None
+        self._sync: dict[tuple[Any, ...], NugenClient] = {}
+        self._async: dict[tuple[Any, ...], AsyncNugenClient] = {}
 
     def __reduce__(self) -> tuple[type[_Clients], tuple[()]]:
         return (_Clients, ())
-
-    def __copy__(self) -> _Clients:
-        return _Clients()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
         return _Clients()
 
     def sync(self, key: tuple[Any, ...], settings: NugenConnection) -> NugenClient:
-        client = self._sync
-        if client is not None and self._sync_key == key:
-            return client
-        with self._lock:
-            if self._sync is None or self._sync_key != key:
-                self._sync = NugenClient(**settings._client_kwargs())
-                self._sync_key = key
-                # Each pool is closed when this holder goes; a pool replaced after a field
-                # changed is left open until then, as a stream may still be reading from it.
-                weakref.finalize(self, self._sync.close)
-            return self._sync
+        client = self._sync.get(key)
+        if client is None:
+            with self._lock:
+                client = self._sync.get(key)
+                if client is None:
+                    client = self._sync[key] = NugenClient(**settings._client_kwargs())
+                    # Pools close when this holder goes (not before: a stream may be
+                    # reading from one whose configuration is no longer current).
+                    weakref.finalize(self, client.close)
+        return client
 
     def async_(self, key: tuple[Any, ...], settings: NugenConnection) -> AsyncNugenClient:
-        client = self._async
-        if client is not None and self._async_key == key:
-            return client
-        with self._lock:
-            if self._async is None or self._async_key != key:
-                # Its per-loop pools close with their event loops (see AsyncNugenClient).
-                self._async = AsyncNugenClient(**settings._client_kwargs())
-                self._async_key = key
-            return self._async
+        client = self._async.get(key)
+        if client is None:
+            with self._lock:
+                client = self._async.get(key)
+                if client is None:
+                    # Its per-loop pools close with their event loops (see AsyncNugenClient).
+                    client = self._async[key] = AsyncNugenClient(**settings._client_kwargs())
+        return client
 
 
 class NugenConnection(BaseModel):
@@ -135,7 +130,9 @@ class NugenConnection(BaseModel):
         description="Retries of connection errors, 408/409/429 and 5xx.",
     )
     default_headers: dict[str, str] | None = Field(
-        default=None, description="Headers sent with every request."
+        default=None,
+        repr=False,  # may hold credentials; serialised with those redacted
+        description="Headers sent with every request.",
     )
     session_id: str | None = Field(
         default=None, description="Sent as X-Session-ID; a per-call session_id overrides it."

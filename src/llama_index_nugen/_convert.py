@@ -124,11 +124,7 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
                 "ThinkingBlock and ToolCallBlock in assistant messages)"
             )
 
-    wire: dict[str, Any] = {"role": role}
-    if has_image:
-        wire["content"] = parts
-    elif texts or not tool_calls:
-        wire["content"] = "\n".join(texts)
+    wire: dict[str, Any] = {"role": role, "content": parts if has_image else "\n".join(texts)}
 
     kwargs = message.additional_kwargs
     if role == "assistant":
@@ -137,13 +133,10 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
                 _openai_tool_call_to_wire(call, index, n)
                 for n, call in enumerate(kwargs["tool_calls"])
             ]
-            wire.setdefault("content", None)
         if tool_calls:
             wire["tool_calls"] = tool_calls
-            if "content" in wire and wire["content"] == "":
-                wire["content"] = None
-        elif wire.get("content") is None:
-            wire["content"] = ""
+            if not wire.get("content"):
+                wire["content"] = None  # a turn of calls only: null content, as OpenAI sends
     if role == "tool":
         tool_call_id = kwargs.get("tool_call_id")
         if not tool_call_id:
