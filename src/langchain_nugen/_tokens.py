@@ -2,7 +2,8 @@
 
 Nugen publishes no tokenizer, and LangChain's fallback (a GPT-2 tokenizer from
 ``transformers``) either fails without that package or downloads a vocabulary on first use.
-These estimates need neither: about four characters per token for ASCII words, one per
+These estimates need neither: one token per short word and one more per five characters
+of a long one, one per
 character for other scripts (CJK text runs close to one token per character), one per
 punctuation mark, plus per-message and per-image overheads. They err on the high side,
 which is the safe side for ``trim_messages``.
@@ -38,7 +39,8 @@ def count_text_tokens(text: str) -> int:
     count = 0
     for piece in _PIECES.findall(text):
         if piece.isascii():
-            count += (len(piece) + 3) // 4
+            # Common words are one token; long ones split about every five characters.
+            count += 1 + (len(piece) - 1) // 5
         else:
             count += len(piece)
     return count

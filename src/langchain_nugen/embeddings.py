@@ -37,6 +37,11 @@ class _Clients:
     def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
         return _Clients()
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Clients)  # a cache, not state
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 class NugenEmbeddings(BaseModel, Embeddings):
     """Nugen embedding models (``nugen-flash-embed``, ``nugen-embed-legal``, ...).

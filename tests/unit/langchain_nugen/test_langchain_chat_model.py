@@ -1,0 +1,881 @@
+"""ChatNugen over a mocked transport (respx): requests, streams, errors, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import pickle
+import sys
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import respx
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelError,
+    ModelInvalidRequestError,
+    ModelNotFoundError,
+    ModelPermissionDeniedError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
+from langchain_core.load import dumpd, dumps, load, loads
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
+from langchain_core.messages.utils import trim_messages
+from pydantic import BaseModel, Field, SecretStr
+from tenacity import RetryCallState
+from typing_extensions import TypedDict
+
+import nugen_client
+from langchain_nugen import ChatNugen
+
+BASE = "https://api.nugen.in/api/v3/inference"
+CHAT = f"{BASE}/chat/completions"
+KEY = "sk-unit-test-key"
+
+
+def reply(content: str | None = "Hello!", **extra: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    message.update(extra.pop("message", {}))
+    return {
+        "id": "nugen-abc",
+        "object": "chat.completion",
+        "created": 1704123600.0,
+        "model": extra.pop("model", "nugen-flash-instruct"),
+        "choices": [{"index": 0, "message": message, "finish_reason": extra.pop("finish", "stop")}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+        **extra,
+    }
+
+
+def sse(*chunks: dict[str, Any], done: bool = True) -> httpx.Response:
+    lines = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks]
+    if done:
+        lines.append("data: [DONE]\n\n")
+    return httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content="".join(lines).encode()
+    )
+
+
+def delta(content: str | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if content is not None:
+        d["content"] = content
+    d.update(extra.pop("delta", {}))
+    return {
+        "id": "nugen-s",
+        "created": 1704123600.0,
+        "model": "nugen-flash-instruct",
+        "choices": [{"index": 0, "delta": d, "finish_reason": finish}],
+        **extra,
+    }
+
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NUGEN_API_KEY", raising=False)
+    monkeypatch.delenv("NUGEN_BASE_URL", raising=False)
+
+
+def make(**params: Any) -> ChatNugen:
+    return ChatNugen(api_key=KEY, **params)
+
+
+def body(route: respx.Route, index: int = -1) -> dict[str, Any]:
+    return json.loads(route.calls[index].request.content)
+
+
+# ---------------------------------------------------------------------- requests
+
+
+def test_only_set_parameters_are_sent(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    make().invoke("hi")
+    assert body(route) == {
+        "model": "nugen-flash-instruct",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+
+
+def test_every_field_reaches_the_wire(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    model = make(
+        model="nugen-legal",
+        temperature=0.2,
+        max_tokens=50,
+        top_p=0.9,
+        top_k=40,
+        stop=["END"],
+        prompt_truncate_len=800,
+        reasoning={"effort": "low"},
+        session_id="sess-1",
+        provider="fwai",
+        default_headers={"X-Team": "qa"},
+        model_kwargs={"seed": 7},
+    )
+    model.invoke([SystemMessage("sys"), HumanMessage("hi", name="alice")])
+    sent = body(route)
+    assert sent == {
+        "model": "nugen-legal",
+        "messages": [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "hi", "name": "alice"},
+        ],
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "top_p": 0.9,
+        "top_k": 40,
+        "stop": ["END"],
+        "prompt_truncate_len": 800,
+        "reasoning": {"effort": "low"},
+        "seed": 7,
+    }
+    headers = route.calls.last.request.headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert headers["x-session-id"] == "sess-1"
+    assert headers["x-provider"] == "fwai"
+    assert headers["x-team"] == "qa"
+
+
+def test_per_call_overrides(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply(model="nugen-legal"))
+    model = make(temperature=0.5, session_id="default-session")
+    result = model.invoke(
+        "hi",
+        stop=["x"],
+        temperature=0.1,
+        model="nugen-legal",
+        session_id="call-session",
+        extra_headers={"X-Trace": "t1"},
+        extra_body={"custom": True},
+        frequency_penalty=0.3,
+    )
+    sent = body(route)
+    assert sent["temperature"] == 0.1
+    assert sent["model"] == "nugen-legal"
+    assert sent["stop"] == ["x"]
+    assert sent["custom"] is True
+    assert sent["frequency_penalty"] == 0.3
+    headers = route.calls.last.request.headers
+    assert headers["x-session-id"] == "call-session"
+    assert headers["x-trace"] == "t1"
+    assert result.response_metadata["model_name"] == "nugen-legal"
+    # the per-call values did not stick
+    model.invoke("again")
+    assert body(route)["temperature"] == 0.5
+    assert route.calls.last.request.headers["x-session-id"] == "default-session"
+
+
+def test_unknown_constructor_keywords_become_model_kwargs(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    with pytest.warns(UserWarning, match="frequency_penalty"):
+        model = make(frequency_penalty=0.5)
+    assert model.model_kwargs == {"frequency_penalty": 0.5}
+    model.invoke("hi")
+    assert body(route)["frequency_penalty"] == 0.5
+
+
+def test_model_name_alias_and_accessor() -> None:
+    model = ChatNugen(model_name="nugen-legal", api_key=KEY)
+    assert model.model == model.model_name == "nugen-legal"
+
+
+def test_vision_endpoint(mock: respx.MockRouter) -> None:
+    route = mock.post(f"{BASE}/chat/vision").respond(json=reply(model="nugen-flash-vision"))
+    model = make(model="nugen-flash-vision", use_vision_endpoint=True)
+    assert model.invoke("describe").content == "Hello!"
+    assert route.called
+    # streaming from /chat/vision (which answers whole) yields the answer as one chunk
+    chunks = list(model.stream("describe"))
+    assert [c.content for c in chunks] == ["Hello!", ""]
+    assert "stream" not in body(route)
+
+
+def test_n_gives_several_generations(mock: respx.MockRouter) -> None:
+    answer = reply()
+    answer["choices"].append(
+        {"index": 1, "message": {"role": "assistant", "content": "Hi!"}, "finish_reason": "stop"}
+    )
+    route = mock.post(CHAT).respond(json=answer)
+    result = make(n=2).generate([[HumanMessage("hi")]])
+    assert body(route)["n"] == 2
+    assert [g.text for g in result.generations[0]] == ["Hello!", "Hi!"]
+
+
+def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    with pytest.raises(ValueError, match="n=2 cannot be streamed"):
+        list(make(n=2).stream("hi"))
+    assert not route.called
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"top_p": 2}, "top_p"),
+        ({"input": [HumanMessage("x", name="not valid!")]}, r"messages\[0\]\.name"),
+        ({"input": [HumanMessage([{"type": "audio", "base64": "AAAA"}])]}, "audio"),
+        ({"input": []}, "messages"),
+    ],
+)
+def test_bad_input_fails_before_any_request(
+    mock: respx.MockRouter, call: dict[str, Any], match: str
+) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    messages = call.pop("input", "hi")
+    with pytest.raises(ValueError, match=match):
+        make().invoke(messages, **call)
+    assert not route.called
+
+
+def test_constructor_validates_ranges() -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        make(temperature=2.5)
+    with pytest.raises(ValueError, match="max_retries"):
+        make(max_retries=-1)
+
+
+def test_caller_messages_are_not_mutated(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply())
+    messages = [
+        HumanMessage(
+            [{"type": "text", "text": "hi"}, {"type": "image", "url": "https://e.com/a.png"}]
+        )
+    ]
+    before = copy.deepcopy(messages)
+    make().invoke(messages)
+    assert messages == before
+
+
+def test_missing_api_key_is_reported_at_the_first_call() -> None:
+    model = ChatNugen()
+    assert model.api_key is None
+    with pytest.raises(ValueError, match="NUGEN_API_KEY"):
+        model.invoke("hi")
+
+
+def test_env_settings(monkeypatch: pytest.MonkeyPatch, mock: respx.MockRouter) -> None:
+    monkeypatch.setenv("NUGEN_API_KEY", "sk-from-env")
+    monkeypatch.setenv("NUGEN_BASE_URL", "https://proxy.example.com/v1")
+    route = mock.post("https://proxy.example.com/v1/chat/completions").respond(json=reply())
+    model = ChatNugen()
+    assert isinstance(model.api_key, SecretStr)
+    model.invoke("hi")
+    assert route.calls.last.request.headers["authorization"] == "Bearer sk-from-env"
+
+
+# ---------------------------------------------------------------------- results
+
+
+def test_invoke_result(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(
+        json=reply(
+            "Paris.",
+            model="nugen-legal",
+            confidence_score=91.25,
+            message={"reasoning_content": "capital lookup"},
+            usage={
+                "prompt_tokens": 7,
+                "completion_tokens": 4,
+                "total_tokens": 11,
+                "completion_tokens_details": {"reasoning_tokens": 2},
+            },
+        )
+    )
+    result = make(model="nugen-legal").invoke("Capital of France?")
+    assert result.content == "Paris."
+    assert result.additional_kwargs == {"reasoning_content": "capital lookup"}
+    assert result.usage_metadata == {
+        "input_tokens": 7,
+        "output_tokens": 4,
+        "total_tokens": 11,
+        "output_token_details": {"reasoning": 2},
+    }
+    meta = result.response_metadata
+    assert meta["model_provider"] == "nugen"
+    assert meta["model_name"] == "nugen-legal"
+    assert meta["confidence_score"] == 91.25
+    assert meta["finish_reason"] == "stop"
+    assert meta["id"] == "nugen-abc"
+    assert meta["created"] == 1704123600.0
+
+
+def test_v1_output_puts_reasoning_blocks_in_content(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply("42", message={"reasoning_content": "6*7"}))
+    result = make(output_version="v1").invoke("?")
+    assert result.content == [
+        {"type": "reasoning", "reasoning": "6*7"},
+        {"type": "text", "text": "42"},
+    ]
+
+
+def test_malformed_tool_arguments_are_invalid_tool_calls(mock: respx.MockRouter) -> None:
+    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}}]
+    mock.post(CHAT).respond(json=reply(None, message={"tool_calls": calls}, finish="tool_calls"))
+    result = make().invoke("?")
+    assert result.tool_calls == []
+    assert result.invalid_tool_calls[0]["args"] == '{"a": 1'
+
+
+# --------------------------------------------------------------------- streaming
+
+
+def text_stream() -> httpx.Response:
+    return sse(
+        delta(delta={"role": "assistant"}),
+        delta("Hel"),
+        delta("lo"),
+        delta(" world", finish="stop", usage=USAGE),
+    )
+
+
+def test_stream_request_and_chunks(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).mock(return_value=text_stream())
+    chunks = list(make().stream("hi"))
+    sent = body(route)
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
+    assert [c.content for c in chunks] == ["Hel", "lo", " world", ""]
+    assert [c.chunk_position for c in chunks] == [None, None, None, "last"]
+    assert [c.usage_metadata is not None for c in chunks] == [False, False, False, True]
+    assert sum("model_name" in c.response_metadata for c in chunks) == 1
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full = full + chunk
+    assert full.content == "Hello world"
+    assert full.usage_metadata == {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8}
+    assert full.response_metadata["finish_reason"] == "stop"
+
+
+def test_stream_usage_off(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).mock(return_value=text_stream())
+    chunks = list(make(stream_usage=False).stream("hi"))
+    assert "stream_options" not in body(route)
+    assert all(c.usage_metadata is None for c in chunks)
+    mock.post(CHAT).mock(return_value=text_stream())
+    list(make().stream("hi", stream_usage=False))
+    assert "stream_options" not in body(route)
+
+
+class Recorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        self.retries: list[int] = []
+        self.errors: list[BaseException] = []
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+    def on_retry(self, retry_state: RetryCallState, *, run_id: UUID, **kwargs: Any) -> None:
+        # The state object is reused by the retry loop: keep what it says now.
+        self.retries.append(retry_state.attempt_number)
+
+    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        self.errors.append(error)
+
+
+def test_streaming_true_makes_invoke_stream(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).mock(return_value=text_stream())
+    recorder = Recorder()
+    result = make(streaming=True).invoke("hi", config={"callbacks": [recorder]})
+    assert body(route)["stream"] is True
+    assert result.content == "Hello world"
+    assert recorder.tokens == ["Hel", "lo", " world", ""]
+    assert result.usage_metadata == {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8}
+    assert result.response_metadata["model_name"] == "nugen-flash-instruct"
+
+
+def test_token_callbacks_when_streaming(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(return_value=text_stream())
+    recorder = Recorder()
+    list(make().stream("hi", config={"callbacks": [recorder]}))
+    assert recorder.tokens == ["Hel", "lo", " world", ""]
+
+
+def test_streamed_tool_call(mock: respx.MockRouter) -> None:
+    fragments = [
+        {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "add", "arguments": ""},
+        },
+        {"index": 0, "function": {"arguments": '{"a"'}},
+        {"index": 0, "function": {"arguments": ': 1, "b": 2}'}},
+    ]
+    mock.post(CHAT).mock(
+        return_value=sse(
+            *(delta(delta={"tool_calls": [f]}) for f in fragments),
+            delta(finish="tool_calls", usage=USAGE),
+        )
+    )
+    full: AIMessageChunk | None = None
+    for chunk in make().stream("add"):
+        full = chunk if full is None else full + chunk
+    assert full is not None
+    assert full.tool_calls == [
+        {"name": "add", "args": {"a": 1, "b": 2}, "id": "call_1", "type": "tool_call"}
+    ]
+
+
+def test_streamed_reasoning_v1(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(
+        return_value=sse(
+            delta(delta={"role": "assistant", "reasoning_content": "Think"}),
+            delta(delta={"reasoning_content": "ing."}),
+            delta("Done.", finish="stop"),
+        )
+    )
+    full: AIMessageChunk | None = None
+    for chunk in make(output_version="v1").stream("?"):
+        full = chunk if full is None else full + chunk
+    assert full is not None
+    assert [b["type"] for b in full.content_blocks] == ["reasoning", "text"]
+    assert full.content_blocks[0]["reasoning"] == "Thinking."  # type: ignore[typeddict-item]
+    assert full.text == "Done."
+
+
+async def test_async_paths(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    model = make()
+    assert (await model.ainvoke("hi")).content == "Hello!"
+    route.mock(return_value=text_stream())
+    chunks = [chunk async for chunk in model.astream("hi")]
+    assert [c.content for c in chunks] == ["Hel", "lo", " world", ""]
+    assert chunks[-1].chunk_position == "last"
+
+
+def test_one_model_from_successive_event_loops(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply())
+    model = make()
+    first = asyncio.run(model.ainvoke("one"))
+    second = asyncio.run(model.ainvoke("two"))
+    assert first.content == second.content == "Hello!"
+
+
+# ------------------------------------------------------------------------ errors
+
+ERROR_CASES = [
+    (400, {"detail": "bad request"}, nugen_client.BadRequestError, ModelInvalidRequestError),
+    (
+        401,
+        {"detail": "Invalid API key"},
+        nugen_client.AuthenticationError,
+        ModelAuthenticationError,
+    ),
+    (403, {"detail": "forbidden"}, nugen_client.PermissionDeniedError, ModelPermissionDeniedError),
+    (404, {"detail": "no such model"}, nugen_client.NotFoundError, ModelNotFoundError),
+    (
+        422,
+        {"detail": [{"loc": ["body", "model"], "msg": "Field required", "type": "missing"}]},
+        nugen_client.UnprocessableEntityError,
+        ModelInvalidRequestError,
+    ),
+    (429, {"detail": "slow down"}, nugen_client.RateLimitError, ModelRateLimitError),
+    (503, {"error": {"message": "overloaded"}}, nugen_client.InternalServerError, ModelAPIError),
+    (418, "teapot", nugen_client.APIStatusError, ModelAPIError),
+]
+
+
+@pytest.mark.parametrize(("status", "payload", "client_class", "core_class"), ERROR_CASES)
+def test_status_errors_are_both_classes(
+    mock: respx.MockRouter,
+    status: int,
+    payload: Any,
+    client_class: type[Exception],
+    core_class: type[Exception],
+) -> None:
+    kwargs = {"json": payload} if not isinstance(payload, str) else {"text": payload}
+    mock.post(CHAT).respond(status, headers={"x-request-id": "req-1"}, **kwargs)
+    with pytest.raises(client_class) as raised:
+        make(max_retries=0).invoke("hi")
+    error = raised.value
+    assert isinstance(error, core_class)
+    assert isinstance(error, nugen_client.APIStatusError)
+    assert error.status_code == status
+    assert error.request_id == "req-1"
+    assert KEY not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "This model's maximum context length is 8192 tokens. However, you requested 9000"),
+        (400, "prompt is too long: 210000 tokens > 200000 maximum"),
+        (422, "context_length_exceeded"),
+    ],
+)
+def test_context_overflow(mock: respx.MockRouter, status: int, message: str) -> None:
+    mock.post(CHAT).respond(status, json={"detail": message})
+    with pytest.raises(ContextOverflowError) as raised:
+        make(max_retries=0).invoke("hi")
+    assert isinstance(raised.value, nugen_client.APIStatusError)
+    assert raised.value.status_code == status  # type: ignore[attr-defined]
+
+
+def test_connection_and_timeout_errors(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(nugen_client.APIConnectionError) as raised:
+        make(max_retries=0).invoke("hi")
+    assert isinstance(raised.value, ModelConnectionError)
+    mock.post(CHAT).mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(nugen_client.APITimeoutError) as timed_out:
+        make(max_retries=0).invoke("hi")
+    assert isinstance(timed_out.value, ModelTimeoutError)
+
+
+def test_interrupted_stream_raises(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(return_value=sse(delta("Hel"), delta("lo"), done=False))
+    stream = make().stream("hi")
+    assert [next(stream).content, next(stream).content] == ["Hel", "lo"]
+    with pytest.raises(nugen_client.StreamInterruptedError) as raised:
+        next(stream)  # never a "last" chunk for an incomplete answer
+    assert isinstance(raised.value, ModelConnectionError)
+
+
+async def test_errors_are_mapped_on_async_paths(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(401, json={"detail": "Invalid API key"})
+    with pytest.raises(ModelAuthenticationError):
+        await make().ainvoke("hi")
+    with pytest.raises(ModelAuthenticationError):
+        async for _ in make().astream("hi"):
+            pass
+
+
+def test_error_event_inside_a_stream(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(
+        return_value=sse(delta("Hel"), {"error": {"message": "engine died", "code": 500}})
+    )
+    with pytest.raises(ModelAPIError, match="engine died"):
+        list(make().stream("hi"))
+
+
+def test_retries_are_reported_to_callbacks(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT)
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "busy"}),
+        httpx.Response(503, headers={"Retry-After": "0"}, json={"detail": "busy"}),
+        httpx.Response(200, json=reply()),
+    ]
+    recorder = Recorder()
+    result = make(max_retries=2).invoke("hi", config={"callbacks": [recorder]})
+    assert result.content == "Hello!"
+    assert route.call_count == 3
+    assert recorder.retries == [1, 2]
+
+
+async def test_retries_are_reported_to_async_callbacks(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT)
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "busy"}),
+        httpx.Response(200, json=reply()),
+    ]
+    recorder = Recorder()
+    await make().ainvoke("hi", config={"callbacks": [recorder]})
+    assert recorder.retries == [1]
+
+
+def test_no_retry_beyond_max_retries(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(429, headers={"Retry-After": "0"}, json={"detail": "busy"})
+    with pytest.raises(ModelRateLimitError):
+        make(max_retries=1).invoke("hi")
+    assert route.call_count == 2  # one try and one retry, not max_retries squared
+
+
+def test_langchain_fallbacks_recognise_our_errors(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(429, json={"detail": "busy"})
+    backup = mock.post("https://backup.example.com/v1/chat/completions").respond(
+        json=reply("backup")
+    )
+    primary = make(max_retries=0)
+    secondary = make(base_url="https://backup.example.com/v1")
+    chain = primary.with_fallbacks([secondary], exceptions_to_handle=(ModelError,))
+    assert chain.invoke("hi").content == "backup"
+    assert backup.called
+
+
+# ---------------------------------------------------------------- serialization
+
+
+@pytest.mark.filterwarnings("ignore:The function `load:")
+def test_pickle_deepcopy_and_dumps_after_use(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply())
+    model = make(temperature=0.3, session_id="s", default_headers={"X-A": "1"})
+    model.invoke("build the clients first")
+    clone = pickle.loads(pickle.dumps(model))
+    deep = copy.deepcopy(model)
+    for other in (clone, deep):
+        assert other == model
+        assert other.invoke("hi").content == "Hello!"
+        assert other._clients is not model._clients
+    text = dumps(model)
+    assert KEY not in text
+    assert json.loads(text)["kwargs"]["api_key"] == {
+        "lc": 1,
+        "type": "secret",
+        "id": ["NUGEN_API_KEY"],
+    }
+    revived = loads(
+        text,
+        secrets_map={"NUGEN_API_KEY": KEY},
+        valid_namespaces=["langchain_nugen"],
+        allowed_objects=[ChatNugen],
+    )
+    assert isinstance(revived, ChatNugen)
+    assert revived.temperature == 0.3
+    assert revived.api_key is not None
+    assert revived.api_key.get_secret_value() == KEY
+    again = load(
+        dumpd(model),
+        valid_namespaces=["langchain_nugen"],
+        allowed_objects=[ChatNugen],
+        secrets_map={"NUGEN_API_KEY": KEY},
+    )
+    assert again == model
+
+
+def test_changed_client_settings_take_effect(mock: respx.MockRouter) -> None:
+    first = mock.post(CHAT).respond(json=reply())
+    second = mock.post("https://other.example.com/v1/chat/completions").respond(json=reply())
+    model = make()
+    model.invoke("hi")
+    old_client = model._clients.sync_client
+    model.invoke("hi")
+    assert model._clients.sync_client is old_client  # reused, not rebuilt per call
+    model.base_url = "https://other.example.com/v1"
+    model.invoke("hi")
+    assert first.call_count == 2
+    assert second.call_count == 1
+    assert model._clients.sync_client is not old_client
+
+
+# ------------------------------------------------------------- metadata, tokens
+
+
+def test_ls_params() -> None:
+    model = make(temperature=0.4, max_tokens=9, stop="END")
+    assert model._get_ls_params() == {
+        "ls_provider": "nugen",
+        "ls_model_name": "nugen-flash-instruct",
+        "ls_model_type": "chat",
+        "ls_temperature": 0.4,
+        "ls_max_tokens": 9,
+        "ls_stop": ["END"],
+    }
+    assert model._get_ls_params(model="nugen-legal")["ls_model_name"] == "nugen-legal"
+    assert model._llm_type == "nugen-chat"
+
+
+@pytest.mark.parametrize(
+    ("name", "images", "reasoning"),
+    [
+        ("nugen-flash-instruct", False, True),
+        ("nugen-legal", False, False),
+        ("nugen-flash-vision", True, False),
+        ("qwen3-vl-30b", True, True),
+        ("Qwen/Qwen2.5-VL-7B-Instruct", True, False),
+        ("some-future-model", True, False),
+    ],
+)
+def test_profiles(name: str, images: bool, reasoning: bool) -> None:
+    profile = make(model=name).profile
+    assert profile is not None
+    assert profile["image_inputs"] is images
+    assert profile["image_url_inputs"] is images
+    assert profile["reasoning_output"] is reasoning
+    assert profile["tool_calling"] is True
+    assert profile["structured_output"] is True
+    assert profile["max_input_tokens"] > 0
+    assert profile["pdf_inputs"] is False
+    assert profile["audio_inputs"] is False
+
+
+def test_token_counts_are_offline() -> None:
+    model = make()
+    assert "transformers" not in sys.modules
+    assert model.get_num_tokens("Hello there, world!") == 5
+    assert model.get_num_tokens("internationalization") == 4
+    assert model.get_num_tokens("你好啊") == 3
+    messages = [
+        SystemMessage("You are terse."),
+        HumanMessage("one two three four five six seven eight nine ten"),
+        AIMessage("eleven twelve"),
+        HumanMessage(
+            [{"type": "text", "text": "look"}, {"type": "image", "url": "https://e.com/a.png"}]
+        ),
+    ]
+    total = model.get_num_tokens_from_messages(messages)
+    assert total > 768
+    trimmed = trim_messages(messages[:3], max_tokens=20, token_counter=model, strategy="last")
+    assert trimmed
+    assert trimmed[-1].content == "eleven twelve"
+    assert len(trimmed) < 3
+    assert "transformers" not in sys.modules
+    with pytest.raises(NotImplementedError, match="tokenizer"):
+        model.get_token_ids("hi")
+
+
+# ------------------------------------------------------- tools and structure
+
+
+@pytest.mark.parametrize(
+    ("choice", "tools", "expected"),
+    [
+        ("auto", 2, "auto"),
+        ("none", 2, "none"),
+        ("any", 1, {"type": "function", "function": {"name": "t0"}}),
+        (True, 1, {"type": "function", "function": {"name": "t0"}}),
+        ("required", 1, {"type": "function", "function": {"name": "t0"}}),
+        ("any", 2, "required"),
+        (True, 2, "required"),
+        ("t1", 2, {"type": "function", "function": {"name": "t1"}}),
+        (
+            {"type": "function", "function": {"name": "t0"}},
+            2,
+            {"type": "function", "function": {"name": "t0"}},
+        ),
+    ],
+)
+def test_tool_choice_mapping(
+    mock: respx.MockRouter, choice: Any, tools: int, expected: Any
+) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    defs = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"t{i}",
+                "description": "d",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        for i in range(tools)
+    ]
+    make().bind_tools(defs, tool_choice=choice).invoke("hi")
+    sent = body(route)
+    assert sent["tool_choice"] == expected
+    assert [t["function"]["name"] for t in sent["tools"]] == [f"t{i}" for i in range(tools)]
+
+
+def test_tool_choice_naming_an_unbound_tool_fails_at_bind() -> None:
+    with pytest.raises(ValueError, match="not one of the bound tools"):
+        make().bind_tools(
+            [{"type": "function", "function": {"name": "a", "parameters": {}}}], tool_choice="b"
+        )
+
+
+def test_bind_tools_forms_and_response_format(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply('{"answer": "x"}'))
+
+    class Answer(BaseModel):
+        """The final answer."""
+
+        answer: str
+
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        return "sunny"
+
+    make().bind_tools([get_weather], response_format=Answer, parallel_tool_calls=False).invoke("hi")
+    sent = body(route)
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    assert sent["tools"][0]["function"]["parameters"]["properties"] == {"city": {"type": "string"}}
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["name"] == "Answer"
+    assert sent["response_format"]["json_schema"]["schema"]["properties"] == {
+        "answer": {"type": "string"}
+    }
+    assert sent["parallel_tool_calls"] is False
+    # the agents' ProviderStrategy passes the response_format dict itself
+    agent_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "A", "schema": {"type": "object"}},
+    }
+    make().bind_tools([get_weather], response_format=agent_format).invoke("hi")
+    assert body(route)["response_format"] == agent_format
+
+
+class Joke(BaseModel):
+    """A joke."""
+
+    setup: str = Field(description="the setup")
+    punchline: str = Field(description="the punchline")
+
+
+class JokeDict(TypedDict):
+    """A joke."""
+
+    setup: str
+    punchline: str
+
+
+JOKE = {"setup": "Why?", "punchline": "Because."}
+
+
+def test_structured_output_function_calling(mock: respx.MockRouter) -> None:
+    calls = [
+        {"id": "c", "type": "function", "function": {"name": "Joke", "arguments": json.dumps(JOKE)}}
+    ]
+    route = mock.post(CHAT).respond(
+        json=reply(None, message={"tool_calls": calls}, finish="tool_calls")
+    )
+    result = make().with_structured_output(Joke).invoke("joke")
+    assert result == Joke(**JOKE)
+    sent = body(route)
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "Joke"}}
+    assert sent["tools"][0]["function"]["name"] == "Joke"
+    calls[0]["function"]["name"] = "JokeDict"
+    route.respond(json=reply(None, message={"tool_calls": calls}, finish="tool_calls"))
+    assert make().with_structured_output(JokeDict).invoke("joke") == JOKE
+
+
+def test_structured_output_json_schema_and_json_mode(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply(json.dumps(JOKE)))
+    assert make().with_structured_output(Joke, method="json_schema").invoke("joke") == Joke(**JOKE)
+    fmt = body(route)["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["name"] == "Joke"
+    assert set(fmt["json_schema"]["schema"]["properties"]) == {"setup", "punchline"}
+    assert "tools" not in body(route)
+    schema = Joke.model_json_schema()
+    assert make().with_structured_output(schema, method="json_schema").invoke("joke") == JOKE
+    assert make().with_structured_output(None, method="json_mode").invoke("joke") == JOKE
+    assert body(route)["response_format"] == {"type": "json_object"}
+
+
+def test_structured_output_include_raw(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply("not json"))
+    result = (
+        make().with_structured_output(Joke, method="json_mode", include_raw=True).invoke("joke")
+    )
+    assert isinstance(result, dict)
+    assert isinstance(result["raw"], AIMessage)
+    assert result["parsed"] is None
+    assert result["parsing_error"] is not None
+
+
+def test_structured_output_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="schema is required"):
+        make().with_structured_output(None)
+    with pytest.raises(ValueError, match="strict"):
+        make().with_structured_output(Joke, method="json_mode", strict=True)
+    with pytest.raises(ValueError, match="method"):
+        make().with_structured_output(Joke, method="xml")  # type: ignore[arg-type]
