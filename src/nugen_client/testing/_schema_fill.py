@@ -234,12 +234,23 @@ class _Filler:
         properties = schema.get("properties")
         result: dict[str, Any] = {}
         if isinstance(properties, dict):
+            # Lists take every matching literal, so they go last: scalars get first pick.
+            values: dict[str, Any] = {}
+            lists = [k for k, sub in properties.items() if self._is_list(sub, depth)]
             for key, sub in properties.items():
-                result[key] = self.value(sub, key, depth + 1)
+                if key not in lists:
+                    values[key] = self.value(sub, key, depth + 1)
+            for key in lists:
+                values[key] = self.value(properties[key], key, depth + 1)
+            result = {key: values[key] for key in properties}
         for key in schema.get("required", []) or []:
             if isinstance(key, str) and key not in result:
                 result[key] = self.string({}, key)
         return result
+
+    def _is_list(self, schema: Any, depth: int) -> bool:
+        kind = self.resolve(schema, depth + 1).get("type")
+        return kind == "array" or (isinstance(kind, list) and "array" in kind)
 
     def array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
         prefix = schema.get("prefixItems")
