@@ -609,15 +609,18 @@ class NugenEmulator:
 
         Arguments satisfy the tool's JSON schema (``$ref``/``$defs``, ``anyOf``/
         ``oneOf`` (first non-null), ``allOf``, nested objects, arrays, enums, ``const``,
-        min/max bounds, string ``format``), filling every property from literals in the
-        last user message and any tool results after it: numbers in order for
-        number/integer, quoted text then capitalised phrases that do not start a
-        sentence for strings (``"in New York"`` gives ``"New York"``), enum values the
-        text mentions, ``true``/``false``/``yes``/``no`` for booleans, and every matching
-        literal for an array of scalars. Without a literal: the schema's default, else 1
-        (within bounds) for numbers, ``false``, ``"sample <property name>"``, or a fixed
-        value for ``date``/``date-time``/``email``/``uri``/``uuid`` formats. Patterns are
-        not honoured.
+        min/max bounds, string ``format``), filling every property, in schema order, from
+        literals in the last user message and any tool results after it: numbers in
+        order of appearance for number/integer; quoted text and capitalised phrases that
+        do not start a sentence, in order of appearance, for strings (``"in New York"``
+        gives ``"New York"``); enum values the text mentions; ``true``/``false``/``yes``/
+        ``no`` for booleans. An array of scalars takes every matching literal left once
+        the other fields are filled. Values an earlier tool call already received since
+        the last user message are not reused, so each call of a multi-tool request gets
+        its own. Without a literal: the schema's default, else 1 (within bounds) for
+        numbers, ``false``, ``"sample <property name>"``, or a fixed value for
+        ``date``/``date-time``/``email``/``uri``/``uuid`` formats. Patterns are not
+        honoured.
 
         Structured output: ``response_format={"type": "json_schema", "json_schema":
         {"schema": ...}}`` answers with JSON satisfying the schema (same generator);
