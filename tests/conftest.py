@@ -12,7 +12,9 @@ dialect) and point your client or model at it::
 That test is automatically marked ``vcr`` and ``offline``: its HTTP traffic is replayed
 from ``cassettes/<test module path>/<test name>.yaml`` (``Class.test`` inside a class).
 Keep request bodies deterministic (no timestamps or random ids in what you send), since
-the body is part of the match; headers such as ``X-Session-ID`` are not matched.
+the body is part of the match; headers such as ``X-Session-ID`` are not matched. A test
+that makes no request needs no cassette; a request missing from the cassette (or a
+missing cassette) fails the test with a hint to re-record.
 
 The switch: the ``NUGEN_RECORD`` environment variable
 ------------------------------------------------------
@@ -33,7 +35,9 @@ The switch: the ``NUGEN_RECORD`` environment variable
 Matching and scrubbing (``vcr_config``)
 ---------------------------------------
 Requests match on method, path, query and the JSON body compared as parsed JSON (key
-order and whitespace do not matter), not on host or port (emulator ports are random).
+order and whitespace do not matter; tool-call ids, which frameworks often mint at random,
+are compared by order of first appearance), not on host or port (emulator ports are
+random).
 On record, ``authorization``, ``x-api-key``, ``api-key`` and cookies are dropped, known key
 values are replaced by ``<REDACTED>`` wherever they appear, emulator URLs are rewritten to
 the replay address, and the request ``host`` and response ``date`` headers are dropped, so
@@ -111,6 +115,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.emulator)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Say how to fix a replay miss: vcrpy's own message does not mention our script."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    while error is not None:
+        if type(error).__name__ == "CannotOverwriteExistingCassetteException":
+            cassette = getattr(getattr(item, "funcargs", {}).get("vcr"), "_path", None)
+            where = Path(cassette) if cassette else None
+            if where is not None and not where.exists():
+                hint = f"{where} is missing: record it with scripts/record-cassettes."
+            else:
+                hint = (
+                    f"{where or 'The cassette'} has no matching request: if what the test "
+                    "sends changed on purpose, re-record with scripts/record-cassettes."
+                )
+            report.sections.append(("cassette", hint + " See cassettes/README.md."))
+            break
+        error = error.__cause__ or error.__context__
+    return report
+
+
 # -- vcr configuration ---------------------------------------------------------------------
 
 
@@ -164,13 +190,43 @@ def _json_or_raw(body: Any) -> Any:
         return b""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
-        return json.loads(raw)
+        return _renumber_tool_call_ids(json.loads(raw))
     except (ValueError, UnicodeDecodeError):
         return raw
 
 
+def _renumber_tool_call_ids(body: Any) -> Any:
+    """Replace tool-call ids by their order of first appearance (``call_0``, ``call_1``...).
+
+    Frameworks mint random ids for tool calls they build themselves (LangChain's few-shot
+    helpers, uuid4): only which message refers to which call matters, and renumbering
+    keeps exactly that.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return body
+    ids: dict[str, str] = {}
+
+    def renumber(value: Any) -> Any:
+        return ids.setdefault(value, f"call_{len(ids)}") if isinstance(value, str) else value
+
+    messages = []
+    for message in body["messages"]:
+        if isinstance(message, dict):
+            message = dict(message)
+            if isinstance(message.get("tool_calls"), list):
+                message["tool_calls"] = [
+                    {**call, "id": renumber(call.get("id"))} if isinstance(call, dict) else call
+                    for call in message["tool_calls"]
+                ]
+            if "tool_call_id" in message:
+                message["tool_call_id"] = renumber(message["tool_call_id"])
+        messages.append(message)
+    return {**body, "messages": messages}
+
+
 def json_body_matcher(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: bodies equal as parsed JSON (raw bytes when not JSON)."""
+    """vcrpy matcher: bodies equal as parsed JSON (raw bytes when not JSON), with tool-call
+    ids compared by position rather than value."""
     left, right = _json_or_raw(r1.body), _json_or_raw(r2.body)
     if left != right:
         raise AssertionError(f"request bodies differ:\n  {left!r}\n  {right!r}")
@@ -248,15 +304,6 @@ def _target(
         base_url = os.environ.get("NUGEN_BASE_URL") or LIVE_BASE_URL
         yield NugenTarget(base_url, os.environ["NUGEN_API_KEY"], "live")
         return
-    cassette = Path(request.getfixturevalue("vcr_cassette_dir")) / (
-        request.getfixturevalue("default_cassette_name") + ".yaml"
-    )
-    if not cassette.exists():
-        pytest.fail(
-            f"no cassette at {cassette.relative_to(ROOT)}: record it with "
-            "scripts/record-cassettes (see cassettes/README.md)",
-            pytrace=False,
-        )
     import pytest_socket
 
     # Block every socket but Unix ones (event loops need a socketpair) while replaying.

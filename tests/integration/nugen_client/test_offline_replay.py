@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import socket
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from nugen_client import AsyncNugenClient, NugenClient
 
-from ...conftest import NugenTarget
+from ...conftest import NugenTarget, json_body_matcher
 
 MODEL = "nugen-flash-instruct"
 QUESTION = [
@@ -145,3 +147,35 @@ async def test_async_client_chat(nugen_target_openai: NugenTarget) -> None:
         chunks = [c async for c in client.stream_chat_completion(model=MODEL, messages=QUESTION)]
     assert completion.choices[0].message.content
     assert chunks[-1].usage is not None  # include_usage is sent, and the openai dialect obeys
+
+
+def _request(body: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(body=json.dumps(body).encode())
+
+
+def _conversation(ids: tuple[str, str], answers: tuple[str, ...]) -> dict[str, Any]:
+    """Two parallel calls, then one tool result per ``answers`` entry (``"id=content"``)."""
+    call = {"type": "function", "function": {"name": "add", "arguments": "{}"}}
+    results = [
+        {"role": "tool", "tool_call_id": answer.split("=")[0], "content": answer.split("=")[1]}
+        for answer in answers
+    ]
+    return {
+        "model": MODEL,
+        "messages": [
+            {"role": "assistant", "tool_calls": [{**call, "id": ids[0]}, {**call, "id": ids[1]}]},
+            *results,
+        ],
+    }
+
+
+def test_the_body_matcher_ignores_random_tool_call_ids_but_not_their_wiring() -> None:
+    recorded = _request(_conversation(("0dc1b618", "9f2e"), ("0dc1b618=3", "9f2e=4")))
+    json_body_matcher(recorded, _request(_conversation(("e844", "c001"), ("e844=3", "c001=4"))))
+    # The results answer the other call than when recorded: a real difference.
+    swapped = _conversation(("e844", "c001"), ("c001=3", "e844=4"))
+    with pytest.raises(AssertionError, match="differ"):
+        json_body_matcher(recorded, _request(swapped))
+    changed = _conversation(("e844", "c001"), ("e844=5", "c001=4"))
+    with pytest.raises(AssertionError, match="differ"):
+        json_body_matcher(recorded, _request(changed))
