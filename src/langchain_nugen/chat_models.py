@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal, cast
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from tenacity import RetryCallState
 
 from langchain_nugen import _compat
+from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._convert import (
     PROVIDER,
     StreamConverter,
@@ -75,39 +75,6 @@ _REASONING_EFFORTS = ["xhigh", "high", "medium", "low", "minimal", "none"]
 
 _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
-
-
-class _Clients:
-    """The lazily built clients of one model object.
-
-    Not state worth keeping: a pickled, deep-copied or shallow-copied model gets an empty
-    holder and builds its own clients (and connection pools) on first use.
-    """
-
-    __slots__ = ("async_client", "async_config", "lock", "sync_client", "sync_config")
-
-    def __init__(self) -> None:
-        self.sync_client: NugenClient | None = None
-        self.sync_config: tuple[Any, ...] | None = None
-        self.async_client: AsyncNugenClient | None = None
-        self.async_config: tuple[Any, ...] | None = None
-        self.lock = threading.Lock()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Clients, ())
-
-    def __copy__(self) -> _Clients:
-        return _Clients()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
-        return _Clients()
-
-    def __eq__(self, other: object) -> bool:
-        # A cache, not state: two models with the same settings are equal whatever they
-        # have built so far.
-        return isinstance(other, _Clients)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class ChatNugen(BaseChatModel):
@@ -427,7 +394,7 @@ class ChatNugen(BaseChatModel):
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
 
-    _clients: _Clients = PrivateAttr(default_factory=_Clients)
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
     @classmethod
@@ -546,54 +513,11 @@ class ChatNugen(BaseChatModel):
 
     # ----------------------------------------------------------------------- clients
 
-    def _client_config(self) -> tuple[Any, ...]:
-        return (
-            self.api_key,
-            self.base_url,
-            self.timeout,
-            self.max_retries,
-            self.default_headers,
-            self.session_id,
-            self.provider,
-        )
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "session_id": self.session_id,
-            "provider": self.provider,
-        }
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return kwargs
-
     def _sync_client(self) -> NugenClient:
-        # Built on first use and rebuilt only when a client setting changed since, so a
-        # call costs one tuple comparison, never a new connection pool.
-        clients = self._clients
-        config = self._client_config()
-        client = clients.sync_client
-        if client is None or clients.sync_config != config:
-            with clients.lock:
-                old, client = clients.sync_client, NugenClient(**self._client_kwargs())
-                clients.sync_client, clients.sync_config = client, config
-            if old is not None:
-                old.close()
-        return client
+        return self._clients.sync_client(client_settings(self))
 
     def _async_client(self) -> AsyncNugenClient:
-        clients = self._clients
-        config = self._client_config()
-        client = clients.async_client
-        if client is None or clients.async_config != config:
-            # A replaced async client's pools close with their event loops.
-            with clients.lock:
-                client = AsyncNugenClient(**self._client_kwargs())
-                clients.async_client, clients.async_config = client, config
-        return client
+        return self._clients.async_client(client_settings(self))
 
     # ---------------------------------------------------------------------- requests
 

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._errors import mapped_errors
 from nugen_client import AsyncNugenClient, NugenClient
 from nugen_client.models import DEFAULT_EMBEDDING_MODEL
 
 __all__ = ["NugenEmbeddings"]
-
-
-class _Clients:
-    """Lazily built clients; copies and unpickled objects start without any."""
-
-    __slots__ = ("async_client", "config", "lock", "sync_client")
-
-    def __init__(self) -> None:
-        self.config: tuple[Any, ...] | None = None
-        self.sync_client: NugenClient | None = None
-        self.async_client: AsyncNugenClient | None = None
-        self.lock = threading.Lock()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Clients, ())
-
-    def __copy__(self) -> _Clients:
-        return _Clients()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Clients:
-        return _Clients()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Clients)  # a cache, not state
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class NugenEmbeddings(BaseModel, Embeddings):
@@ -98,59 +72,13 @@ class NugenEmbeddings(BaseModel, Embeddings):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
-    _clients: _Clients = PrivateAttr(default_factory=_Clients)
-
-    def _config(self) -> tuple[Any, ...]:
-        return (
-            self.api_key,
-            self.base_url,
-            self.timeout,
-            self.max_retries,
-            self.default_headers,
-            self.session_id,
-            self.provider,
-        )
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "session_id": self.session_id,
-            "provider": self.provider,
-        }
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return kwargs
-
-    def _current(self) -> _Clients:
-        clients = self._clients
-        config = self._config()
-        if clients.config != config:
-            with clients.lock:
-                old = clients.sync_client
-                clients.sync_client = clients.async_client = None
-                clients.config = config
-            if old is not None:
-                old.close()
-        return clients
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     def _sync_client(self) -> NugenClient:
-        clients = self._current()
-        if clients.sync_client is None:
-            with clients.lock:
-                if clients.sync_client is None:
-                    clients.sync_client = NugenClient(**self._client_kwargs())
-        return clients.sync_client
+        return self._clients.sync_client(client_settings(self))
 
     def _async_client(self) -> AsyncNugenClient:
-        clients = self._current()
-        if clients.async_client is None:
-            with clients.lock:
-                if clients.async_client is None:
-                    clients.async_client = AsyncNugenClient(**self._client_kwargs())
-        return clients.async_client
+        return self._clients.async_client(client_settings(self))
 
     def _batches(self, texts: list[str]) -> list[list[str]]:
         size = self.chunk_size

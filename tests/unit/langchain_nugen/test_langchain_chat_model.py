@@ -657,14 +657,14 @@ def test_changed_client_settings_take_effect(mock: respx.MockRouter) -> None:
     second = mock.post("https://other.example.com/v1/chat/completions").respond(json=reply())
     model = make()
     model.invoke("hi")
-    old_client = model._clients.sync_client
+    old_client = model._clients.built_sync_client
     model.invoke("hi")
-    assert model._clients.sync_client is old_client  # reused, not rebuilt per call
+    assert model._clients.built_sync_client is old_client  # reused, not rebuilt per call
     model.base_url = "https://other.example.com/v1"
     model.invoke("hi")
     assert first.call_count == 2
     assert second.call_count == 1
-    assert model._clients.sync_client is not old_client
+    assert model._clients.built_sync_client is not old_client
 
 
 # ------------------------------------------------------------- metadata, tokens

@@ -1,0 +1,111 @@
+"""NugenEmbeddings over a mocked transport: batching, order, dimensions, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from langchain_core.exceptions import ModelRateLimitError
+
+import nugen_client
+from langchain_nugen import NugenEmbeddings
+
+URL = "https://api.nugen.in/api/v3/inference/embeddings"
+
+
+def vector_of(text: str) -> list[float]:
+    return [float(len(text)), float(sum(map(ord, text)) % 97)]
+
+
+def embeddings_reply(request: httpx.Request) -> httpx.Response:
+    """Answers in reverse list order, with the real index on each item, like some hosts."""
+    body = json.loads(request.content)
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = [{"index": i, "embedding": vector_of(t)} for i, t in enumerate(texts)]
+    return httpx.Response(
+        200,
+        json={"data": data[::-1], "model": body["model"], "usage": {"total_tokens": len(texts)}},
+    )
+
+
+@pytest.fixture
+def route() -> Iterator[respx.Route]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router.post(URL).mock(side_effect=embeddings_reply)
+
+
+def sent(route: respx.Route) -> list[dict[str, Any]]:
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+def test_documents_are_batched_and_kept_in_order(route: respx.Route) -> None:
+    texts = [f"text number {i}" for i in range(7)]
+    vectors = NugenEmbeddings(api_key="k", chunk_size=3).embed_documents(texts)
+    assert vectors == [vector_of(t) for t in texts]
+    assert [body["input"] for body in sent(route)] == [texts[0:3], texts[3:6], texts[6:7]]
+    assert all(body["model"] == "nugen-flash-embed" for body in sent(route))
+    assert "dimensions" not in sent(route)[0]
+
+
+def test_query_dimensions_and_raw_strings(route: respx.Route) -> None:
+    text = "  raw text, not tokenised  \n"
+    vector = NugenEmbeddings(api_key="k", model="nugen-embed-legal", dimensions=2).embed_query(text)
+    assert vector == vector_of(text)
+    assert sent(route) == [{"model": "nugen-embed-legal", "input": [text], "dimensions": 2}]
+    assert "transformers" not in sys.modules
+
+
+def test_no_texts_no_request(route: respx.Route) -> None:
+    assert NugenEmbeddings(api_key="k").embed_documents([]) == []
+    assert not route.called
+
+
+async def test_async_batches_in_order(route: respx.Route) -> None:
+    texts = [f"t{i}" for i in range(10)]
+    model = NugenEmbeddings(api_key="k", chunk_size=2, max_concurrency=2)
+    assert await model.aembed_documents(texts) == [vector_of(t) for t in texts]
+    assert await model.aembed_query("q") == vector_of("q")
+    assert route.call_count == 6
+
+
+def test_errors_are_dual_classes() -> None:
+    with respx.mock:
+        respx.post(URL).respond(429, json={"detail": "slow down"})
+        with pytest.raises(nugen_client.RateLimitError) as raised:
+            NugenEmbeddings(api_key="k", max_retries=0).embed_query("x")
+    assert isinstance(raised.value, ModelRateLimitError)
+
+
+def test_headers_and_extra_body(route: respx.Route) -> None:
+    NugenEmbeddings(
+        api_key="k",
+        session_id="s1",
+        provider="fwai",
+        default_headers={"X-A": "1"},
+        model_kwargs={"encoding_format": "float"},
+    ).embed_query("x")
+    request = route.calls.last.request
+    assert request.headers["x-session-id"] == "s1"
+    assert request.headers["x-provider"] == "fwai"
+    assert request.headers["x-a"] == "1"
+    assert json.loads(request.content)["encoding_format"] == "float"
+
+
+def test_pickle_and_deepcopy_after_use(route: respx.Route) -> None:
+    model = NugenEmbeddings(api_key="k")
+    model.embed_query("warm up")
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert clone == model
+        assert clone.embed_query("x") == vector_of("x")
+
+
+def test_unknown_parameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="chunksize"):
+        NugenEmbeddings(api_key="k", chunksize=3)  # type: ignore[call-arg]
