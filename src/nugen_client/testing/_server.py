@@ -338,6 +338,8 @@ class _App:
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        # Logged too: a client aimed at the wrong path should see its requests in the log.
+        await self._record(request)
         body = self.state.renderer.error_body(exc.status_code, exc.detail)
         return _json(body, exc.status_code, exc.headers)
 
@@ -359,23 +361,8 @@ class _App:
         reply: Callable[[Any, Fault | None, dict[str, str]], Awaitable[Response]],
     ) -> Response:
         state = self.state
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-            body_error = None
-        except (ValueError, UnicodeDecodeError) as exc:
-            body, body_error = None, exc
+        raw, body, body_error = await self._record(request)
         path = request.url.path
-        state.log.append(
-            RecordedRequest(
-                method=request.method,
-                path=path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-                raw_body=raw,
-                query=request.url.query,
-            )
-        )
         fault = state.faults.take(path)
         if fault is not None and fault.delay:
             await state.sleep(fault.delay)
@@ -401,6 +388,27 @@ class _App:
         except InvalidBody as invalid:
             status, error_body = state.renderer.validation_error(invalid.errors)
             return _json(error_body, status, headers)
+
+    async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
+        """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
+        raw = await request.body()
+        body: Any = None
+        body_error: Exception | None = None
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            body_error = exc
+        self.state.log.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.url.path,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+                raw_body=raw,
+                query=request.url.query,
+            )
+        )
+        return raw, body, body_error
 
     def _check_auth(self, request: Request) -> Response | None:
         expected = self.state.api_key

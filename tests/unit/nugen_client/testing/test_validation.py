@@ -285,7 +285,7 @@ def test_openai_dialect_errors(http_openai: httpx.Client) -> None:
     assert missing.json()["error"]["message"] == "Not Found"
 
 
-def test_unknown_paths_and_methods(http: httpx.Client) -> None:
+def test_unknown_paths_and_methods(http: httpx.Client, nugen_emulator: NugenEmulator) -> None:
     not_found = http.post("/chat/nothing", json={})
     assert (not_found.status_code, not_found.json()) == (404, {"detail": "Not Found"})
     assert not_found.headers["x-request-id"].startswith("req_")
@@ -294,3 +294,8 @@ def test_unknown_paths_and_methods(http: httpx.Client) -> None:
         405,
         {"detail": "Method Not Allowed"},
     )
+    # Both are in the request log, to help debug a wrong base_url.
+    assert [(r.method, r.path.rsplit("/", 2)[-2:]) for r in nugen_emulator.requests] == [
+        ("POST", ["chat", "nothing"]),
+        ("GET", ["chat", "completions"]),
+    ]
