@@ -733,7 +733,9 @@ class NugenEmulator:
             if self._thread is not None:
                 raise RuntimeError("NugenEmulator is already running")
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
+            # proto says TCP, and Nagle + delayed ACK would add ~40 ms to every reply.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self._host, self._requested_port))

@@ -221,3 +221,14 @@ def test_cli_rejects_bad_canned_arguments() -> None:
     )
     assert result.returncode == 2
     assert "not JSON" in result.stderr
+
+
+def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
+    """Headers and body are separate writes: without TCP_NODELAY each reply waits ~40 ms
+    for a delayed ACK, which would make the emulator useless for benchmarks."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    http.post("/chat/completions", json=body)
+    started = time.perf_counter()
+    for _ in range(20):
+        assert http.post("/chat/completions", json=body).status_code == 200
+    assert time.perf_counter() - started < 0.4
