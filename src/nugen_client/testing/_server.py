@@ -425,7 +425,8 @@ class _App:
     async def _chat_reply(
         self, body: Any, fault: Fault | None, headers: dict[str, str]
     ) -> Response:
-        return self._chat(validate_chat(body), fault, headers, vision=False)
+        request = validate_chat(body, openai=self.state.dialect == "openai")
+        return self._chat(request, fault, headers, vision=False)
 
     async def _vision_reply(
         self, body: Any, fault: Fault | None, headers: dict[str, str]
@@ -472,7 +473,7 @@ class _App:
         self, body: Any, fault: Fault | None, headers: dict[str, str]
     ) -> Response:
         state = self.state
-        request = validate_completion(body)
+        request = validate_completion(body, openai=state.dialect == "openai")
         no_usage = fault is not None and fault.no_usage
         generation = generate_completion(request)
         response_id = state.new_id("cmpl-")
@@ -579,7 +580,8 @@ class NugenEmulator:
     URLs that are neither ``https://`` nor a decodable ``data:image/...;base64,`` URL;
     ``temperature`` outside 0..2, ``top_p`` outside 0..1, ``max_tokens``/``n`` < 1;
     malformed ``tools``; a ``tool_choice`` naming a tool not in ``tools``; a malformed
-    ``response_format`` or ``reasoning``; ``stream_options`` without ``stream``. Numbers
+    ``response_format`` or ``reasoning``; in the openai dialect, ``stream_options`` without
+    ``stream``. Numbers
     and booleans are coerced like pydantic's lax mode (``"max_tokens": "2000"`` is fine);
     undocumented fields are ignored.
 

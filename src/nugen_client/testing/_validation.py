@@ -344,15 +344,11 @@ def _stop(errors: _Errors, body: dict[str, Any]) -> list[str]:
     return result
 
 
-def _optional(body: dict[str, Any], key: str) -> Any:
-    """A field's value, treating an explicit ``null`` like an absent field (nullable)."""
-    value = body.get(key)
-    return value
-
-
-def _include_usage(errors: _Errors, body: dict[str, Any], stream: bool) -> bool:
-    options = _optional(body, "stream_options")
-    if options is None:
+def _include_usage(errors: _Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
+    """``stream_options.include_usage``. The Nugen service does not document the field (so
+    it is ignored, like any unknown field); vLLM-style hosts reject it without ``stream``."""
+    options = body.get("stream_options")
+    if options is None or not strict:
         return False
     mapping = _dict(errors, ("stream_options",), options)
     if mapping is None:
@@ -515,7 +511,7 @@ def _validate_messages(errors: _Errors, body: dict[str, Any]) -> list[list[Image
 
 
 def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any]]:
-    value = _optional(body, "tools")
+    value = body.get("tools")
     if value is None:
         return []
     tools = _list(errors, ("tools",), value)
@@ -581,7 +577,7 @@ def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any
 def _validate_tool_choice(
     errors: _Errors, body: dict[str, Any], tools: list[dict[str, Any]]
 ) -> str | dict[str, Any] | None:
-    value = _optional(body, "tool_choice")
+    value = body.get("tool_choice")
     if value is None:
         return None
     loc: Loc = ("tool_choice",)
@@ -618,7 +614,7 @@ def _validate_tool_choice(
 
 
 def _validate_response_format(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
-    value = _optional(body, "response_format")
+    value = body.get("response_format")
     if value is None:
         return None
     loc: Loc = ("response_format",)
@@ -655,7 +651,7 @@ def _validate_response_format(errors: _Errors, body: dict[str, Any]) -> dict[str
 
 
 def _validate_reasoning(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
-    value = _optional(body, "reasoning")
+    value = body.get("reasoning")
     if value is None:
         return None
     loc: Loc = ("reasoning",)
@@ -679,10 +675,10 @@ def _validate_reasoning(errors: _Errors, body: dict[str, Any]) -> dict[str, Any]
 
 def _common_ints(errors: _Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
     max_tokens = None
-    if _optional(body, "max_tokens") is not None:
+    if body.get("max_tokens") is not None:
         max_tokens = _lax_int(errors, ("max_tokens",), body["max_tokens"], ge=1)
     n = 1
-    if _optional(body, "n") is not None:
+    if body.get("n") is not None:
         n = _lax_int(errors, ("n",), body["n"], ge=1) or 1
         if n > 16:
             errors.add(
@@ -690,13 +686,15 @@ def _common_ints(errors: _Errors, body: dict[str, Any]) -> tuple[int | None, int
             )
             n = 1
     stream = False
-    if _optional(body, "stream") is not None:
+    if body.get("stream") is not None:
         stream = bool(_lax_bool(errors, ("stream",), body["stream"]))
     return max_tokens, n, stream
 
 
-def validate_chat(body: Any, *, vision: bool = False) -> ChatRequest:
+def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatRequest:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
+
+    ``openai``: the OpenAI-compatible dialect, which knows ``stream_options``.
 
     On ``/chat/vision`` only the documented fields (model, messages, max_tokens,
     prompt_truncate_len, temperature) take effect; the rest are ignored, as FastAPI ignores
@@ -708,14 +706,14 @@ def validate_chat(body: Any, *, vision: bool = False) -> ChatRequest:
     images = _validate_messages(errors, body)
     max_tokens, n, stream = _common_ints(errors, body)
     temperature = None
-    if _optional(body, "temperature") is not None:
+    if body.get("temperature") is not None:
         temperature = _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
-    if _optional(body, "top_p") is not None:
+    if body.get("top_p") is not None:
         _lax_float(errors, ("top_p",), body["top_p"], ge=0, le=1)
-    if _optional(body, "top_k") is not None:
+    if body.get("top_k") is not None:
         _lax_int(errors, ("top_k",), body["top_k"], ge=0)
     prompt_truncate_len = 1500
-    if _optional(body, "prompt_truncate_len") is not None:
+    if body.get("prompt_truncate_len") is not None:
         prompt_truncate_len = (
             _lax_int(errors, ("prompt_truncate_len",), body["prompt_truncate_len"], ge=1) or 1500
         )
@@ -733,11 +731,11 @@ def validate_chat(body: Any, *, vision: bool = False) -> ChatRequest:
     tools = _validate_tools(errors, body)
     tool_choice = _validate_tool_choice(errors, body, tools)
     parallel = None
-    if _optional(body, "parallel_tool_calls") is not None:
+    if body.get("parallel_tool_calls") is not None:
         parallel = _lax_bool(errors, ("parallel_tool_calls",), body["parallel_tool_calls"])
     response_format = _validate_response_format(errors, body)
     reasoning = _validate_reasoning(errors, body)
-    include_usage = _include_usage(errors, body, stream)
+    include_usage = _include_usage(errors, body, stream, strict=openai)
     errors.raise_if_any()
     return ChatRequest(
         model=model,
@@ -758,7 +756,7 @@ def validate_chat(body: Any, *, vision: bool = False) -> ChatRequest:
     )
 
 
-def validate_completion(body: Any) -> CompletionRequest:
+def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
     body = _top_level(body)
     errors = _Errors()
@@ -776,10 +774,10 @@ def validate_completion(body: Any) -> CompletionRequest:
             if text is not None:
                 prompts.append(text)
     max_tokens, n, stream = _common_ints(errors, body)
-    if _optional(body, "temperature") is not None:
+    if body.get("temperature") is not None:
         _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
     stop = _stop(errors, body)
-    include_usage = _include_usage(errors, body, stream)
+    include_usage = _include_usage(errors, body, stream, strict=openai)
     errors.raise_if_any()
     return CompletionRequest(
         model=model,
@@ -810,7 +808,7 @@ def validate_embeddings(body: Any) -> EmbeddingRequest:
             if text is not None:
                 inputs.append(text)
     dimensions = None
-    if _optional(body, "dimensions") is not None:
+    if body.get("dimensions") is not None:
         dimensions = _lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
         if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
             errors.add(
@@ -822,7 +820,7 @@ def validate_embeddings(body: Any) -> EmbeddingRequest:
             )
             dimensions = None
     encoding_format = "float"
-    if _optional(body, "encoding_format") is not None:
+    if body.get("encoding_format") is not None:
         if body["encoding_format"] not in ("float", "base64"):
             errors.add(
                 "literal_error",
