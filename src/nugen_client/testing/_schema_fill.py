@@ -10,6 +10,7 @@ from what the user wrote, so a test can check that its arguments made the round 
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -165,7 +166,7 @@ class _Filler:
 
     def resolve(self, raw: Any, depth: int) -> dict[str, Any]:
         """The schema with ``$ref`` followed, ``allOf`` merged and ``anyOf``/``oneOf`` chosen."""
-        if not isinstance(raw, dict):
+        if not isinstance(raw, dict) or depth > _MAX_DEPTH * 4:
             return {}
         schema: dict[str, Any] = raw
         while "$ref" in schema and depth < _MAX_DEPTH:
@@ -185,8 +186,8 @@ class _Filler:
             merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
             for member in schema["allOf"]:
                 sub = self.resolve(member, depth + 1)
-                props = {**sub.get("properties", {}), **merged.get("properties", {})}
-                required = list(sub.get("required", [])) + list(merged.get("required", []))
+                props = {**_mapping(sub.get("properties")), **_mapping(merged.get("properties"))}
+                required = _names(sub.get("required")) + _names(merged.get("required"))
                 merged = {**sub, **merged}
                 if props:
                     merged["properties"] = props
@@ -243,8 +244,8 @@ class _Filler:
             for key in lists:
                 values[key] = self.value(properties[key], key, depth + 1)
             result = {key: values[key] for key in properties}
-        for key in schema.get("required", []) or []:
-            if isinstance(key, str) and key not in result:
+        for key in _names(schema.get("required")):
+            if key not in result:
                 result[key] = self.string({}, key)
         return result
 
@@ -257,9 +258,8 @@ class _Filler:
         if isinstance(prefix, list):
             return [self.value(sub, name, depth + 1) for sub in prefix]
         items = self.resolve(schema.get("items", {}), depth + 1)
-        min_items = int(schema.get("minItems", 1) or 0)
-        max_items = schema.get("maxItems")
-        limit = int(max_items) if isinstance(max_items, int) else None
+        min_items = _count(schema.get("minItems"), default=None) or 0
+        limit = _count(schema.get("maxItems"), default=None)
         result: list[Any] = []
         kind = items.get("type")
         # A list of scalars takes every matching literal, so "add 1, 2 and 3" gives [1, 2, 3].
@@ -313,21 +313,17 @@ class _Filler:
         if kind in ("integer", "number"):
             # 1 rather than 0: a divisor, a count or a page number all accept it.
             value: float = 1
-            if "minimum" in schema:
-                value = max(value, float(schema["minimum"]))
-            if "exclusiveMinimum" in schema and isinstance(
-                schema["exclusiveMinimum"], (int, float)
-            ):
-                value = max(value, float(schema["exclusiveMinimum"]) + 1)
-            if "maximum" in schema:
-                value = min(value, float(schema["maximum"]))
-            if "exclusiveMaximum" in schema and isinstance(
-                schema["exclusiveMaximum"], (int, float)
-            ):
-                value = min(value, float(schema["exclusiveMaximum"]) - 1)
-            if kind == "integer":
-                return int(value)
-            return value
+            low, high = _bound(schema, "minimum"), _bound(schema, "maximum")
+            low_x, high_x = _bound(schema, "exclusiveMinimum"), _bound(schema, "exclusiveMaximum")
+            if low is not None:
+                value = max(value, math.ceil(low) if kind == "integer" else low)
+            if low_x is not None:
+                value = max(value, math.floor(low_x) + 1)
+            if high is not None:
+                value = min(value, math.floor(high) if kind == "integer" else high)
+            if high_x is not None:
+                value = min(value, math.ceil(high_x) - 1)
+            return int(value) if kind == "integer" else float(value)
         if kind == "boolean":
             return False
         if kind == "null":
@@ -342,13 +338,37 @@ class _Filler:
         if found is None:
             default = schema.get("default")
             found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"
-        min_len = schema.get("minLength")
-        max_len = schema.get("maxLength")
-        if isinstance(max_len, int):
+        min_len = _count(schema.get("minLength"), default=None)
+        max_len = _count(schema.get("maxLength"), default=None)
+        if max_len is not None:
             found = found[:max_len]
-        if isinstance(min_len, int) and len(found) < min_len:
+        if min_len is not None and len(found) < min_len:
             found = found + "_" * (min_len - len(found))
         return found
+
+
+_MAX_GENERATED = 256  # caps minItems/minLength: a hostile schema must not exhaust memory
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _bound(schema: dict[str, Any], key: str) -> float | None:
+    value = schema.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _count(value: Any, *, default: int | None) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return min(value, _MAX_GENERATED)
+    return default
 
 
 def _within(number: float, schema: dict[str, Any]) -> bool:
@@ -359,8 +379,7 @@ def _within(number: float, schema: dict[str, Any]) -> bool:
         ("exclusiveMaximum", operator.lt),
     )
     for key, check in checks:
-        bound: Any = schema.get(key)
-        numeric = isinstance(bound, (int, float)) and not isinstance(bound, bool)
-        if numeric and not check(number, float(bound)):
+        bound = _bound(schema, key)
+        if bound is not None and not check(number, bound):
             return False
     return True

@@ -70,6 +70,7 @@ class _DropAbortRecords(logging.Filter):
         return not (exc and isinstance(exc[1], _AbortConnection))
 
 
+_logger = logging.getLogger("nugen_client.testing")
 _abort_filter = _DropAbortRecords()
 logging.getLogger("uvicorn.error").addFilter(_abort_filter)
 
@@ -304,12 +305,27 @@ class _RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         extra = [(b"x-request-id", request_id.encode()), (b"server", b"nugen-emulator")]
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except _AbortConnection:
+            raise
+        except Exception:
+            # An emulator bug must look like a server error to the client under test (in
+            # the dialect, with a request id), and be visible to whoever runs the tests.
+            _logger.exception("NugenEmulator failed on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            body = self.state.renderer.error_body(500, "NugenEmulator internal error")
+            await _json(body, 500)(scope, receive, send_with_id)
 
 
 # -- the app -------------------------------------------------------------------------------

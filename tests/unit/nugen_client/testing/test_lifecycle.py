@@ -232,3 +232,22 @@ def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
     for _ in range(20):
         assert http.post("/chat/completions", json=body).status_code == 200
     assert time.perf_counter() - started < 0.4
+
+
+def test_an_emulator_bug_is_a_500_in_the_dialect(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nugen_client.testing import _server
+
+    def broken(request: object) -> object:
+        raise RuntimeError("simulated emulator bug")
+
+    monkeypatch.setattr(_server, "generate_chat", broken)
+    with caplog.at_level("ERROR", logger="nugen_client.testing"):
+        reply = http.post(
+            "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        )
+    assert reply.status_code == 500
+    assert reply.json() == {"detail": "NugenEmulator internal error"}
+    assert reply.headers["x-request-id"]
+    assert "simulated emulator bug" in caplog.text

@@ -457,3 +457,36 @@ def test_any_message_gives_schema_valid_arguments(text: str) -> None:
     arguments = fill(Booking.model_json_schema(), Literals(text))
     Booking.model_validate(arguments)
     json.dumps(arguments)
+
+
+_KEYWORDS = st.sampled_from(
+    [
+        *("type", "properties", "items", "required", "enum", "const", "anyOf", "oneOf"),
+        *("allOf", "$ref", "$defs", "minimum", "maximum", "exclusiveMinimum", "minItems"),
+        *("maxItems", "minLength", "maxLength", "format", "default", "prefixItems"),
+    ]
+)
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-1000, 1000)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["object", "array", "string", "integer", "number", "boolean", "null"])
+    | st.sampled_from(["#/$defs/a", "#", "#/nowhere", "date", "email"])
+    | st.text(max_size=5)
+)
+_SCHEMAS = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_KEYWORDS | st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SCHEMAS, st.text(alphabet="Ab 1.5'\"-", max_size=40) | st.text(max_size=40))
+def test_the_filler_never_crashes_on_odd_schemas(schema: Any, text: str) -> None:
+    """Tools come from users: however strange the schema, the emulator answers (no 500)."""
+    json.dumps(fill(schema, Literals(text)))
