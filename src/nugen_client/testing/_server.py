@@ -115,7 +115,10 @@ class _State:
         self._random: random.Random = (
             random.Random(seed) if seed is not None else random.SystemRandom()
         )
-        self._canned_cache: dict[tuple[str, bool, int], tuple[list[bytes], list[Any]]] = {}
+        # (model, include_usage, n) -> encoded events, and the chunks that carry usage
+        self._canned_cache: dict[
+            tuple[str, bool, int], tuple[list[bytes], list[tuple[int, dict[str, Any]]]]
+        ] = {}
         self.stopping: asyncio.Event | None = None  # created in the server's event loop
 
     def new_id(self, prefix: str) -> str:
@@ -170,15 +173,15 @@ class _State:
                     fragments=self.canned_fragments(),
                 )
             )
-            cached = ([encode_event(chunk) for chunk in chunks], chunks)
+            with_usage = [(i, c) for i, c in enumerate(chunks) if c.get("usage") is not None]
+            cached = ([encode_event(chunk) for chunk in chunks], with_usage)
             if not no_usage:
                 self._canned_cache[key] = cached
-        encoded, chunks = cached
+        encoded, with_usage = cached
         events = list(encoded)
         usage = self.renderer.usage(generation)
-        for i, chunk in enumerate(chunks):
-            if chunk.get("usage") is not None:
-                events[i] = encode_event({**chunk, "usage": usage})
+        for i, chunk in with_usage:
+            events[i] = encode_event({**chunk, "usage": usage})
         return events
 
 
