@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_nugen import ChatNugen, NugenEmbeddings
 
 from ...conftest import NugenTarget
+
+_M = TypeVar("_M")
 
 # Fixed image bytes (never fetched, never generated at run time): request bodies must
 # match their cassettes byte for byte.
@@ -20,12 +22,26 @@ PNG = base64.b64decode(PNG_B64)
 JPEG_B64 = base64.b64encode(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(32))).decode()
 
 
+# Models made by these tests stay referenced for the whole session. An AsyncNugenClient
+# that is garbage-collected inside a coroutine, after concurrent requests, leaves a socket
+# open when its event loop shuts down right after (the pool's close is scheduled, then
+# cancelled with the loop's remaining tasks): a nugen_client issue that only shows when
+# recording against the live emulator, as ResourceWarnings. Keeping the models alive lets
+# each loop close its pools itself.
+KEEP_ALIVE: list[Any] = []
+
+
+def keep(model: _M) -> _M:
+    KEEP_ALIVE.append(model)
+    return model
+
+
 def chat(target: NugenTarget, **kwargs: Any) -> ChatNugen:
-    return ChatNugen(base_url=target.base_url, api_key=target.api_key, **kwargs)
+    return keep(ChatNugen(base_url=target.base_url, api_key=target.api_key, **kwargs))
 
 
 def embeddings(target: NugenTarget, **kwargs: Any) -> NugenEmbeddings:
-    return NugenEmbeddings(base_url=target.base_url, api_key=target.api_key, **kwargs)
+    return keep(NugenEmbeddings(base_url=target.base_url, api_key=target.api_key, **kwargs))
 
 
 def sent_bodies(target: NugenTarget, cassette: Any) -> list[Any]:

@@ -22,7 +22,7 @@ from langchain_tests.integration_tests import (
 from langchain_nugen import ChatNugen, NugenEmbeddings
 
 from ...conftest import NugenTarget
-from ._support import PNG
+from ._support import PNG, keep
 
 SUITE_IMAGE_URL = (
     "https://raw.githubusercontent.com/langchain-ai/docs/4d11d08b6b0e210bd456943f7a22febbd168b543"
@@ -49,6 +49,13 @@ class TestChatNugenStandard(ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
     def _nugen(self, nugen_target: NugenTarget, _local_suite_image: None) -> None:
         self.target = nugen_target
+
+    @pytest.fixture
+    def model(self, request: pytest.FixtureRequest) -> BaseChatModel:
+        """The suite's own fixture, plus ``keep`` (see ``_support.KEEP_ALIVE``)."""
+        extra = getattr(request, "param", None) or {}
+        params = {**self.standard_chat_model_params, **self.chat_model_params, **extra}
+        return keep(self.chat_model_class(**params))
 
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
@@ -119,6 +126,11 @@ class TestNugenEmbeddingsStandard(EmbeddingsIntegrationTests):
     @pytest.fixture(autouse=True)
     def _nugen(self, nugen_target: NugenTarget) -> None:
         self.target = nugen_target
+
+    @pytest.fixture
+    def model(self) -> Embeddings:
+        """The suite's own fixture, plus ``keep`` (see ``_support.KEEP_ALIVE``)."""
+        return keep(self.embeddings_class(**self.embedding_model_params))
 
     @property
     def embeddings_class(self) -> type[Embeddings]:
