@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._errors import mapped_errors
@@ -73,6 +74,12 @@ class NugenEmbeddings(BaseModel, Embeddings):
     """Extra body fields, sent as they are."""
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
+
+    def __copy__(self) -> Self:
+        # A shallow copy (``model_copy``) gets clients of its own, as in ChatNugen.
+        clone = super().__copy__()
+        clone._clients = ClientCache()
+        return clone
 
     def _sync_client(self) -> NugenClient:
         return self._clients.sync_client(client_settings(self))

@@ -667,6 +667,21 @@ def test_changed_client_settings_take_effect(mock: respx.MockRouter) -> None:
     assert model._clients.built_sync_client is not old_client
 
 
+def test_shallow_copies_get_their_own_clients(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).respond(json=reply())
+    other = mock.post("https://other.example.com/v1/chat/completions").respond(json=reply())
+    model = make()
+    model.invoke("hi")
+    client = model._clients.built_sync_client
+    clone = model.model_copy(update={"base_url": "https://other.example.com/v1"})
+    assert copy.copy(model)._clients is not model._clients
+    clone.invoke("hi")
+    assert other.called
+    assert model._clients.built_sync_client is client  # untouched by the copy
+    model.invoke("hi")
+    assert model._clients.built_sync_client is client
+
+
 # ------------------------------------------------------------- metadata, tokens
 
 
