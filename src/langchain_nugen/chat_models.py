@@ -484,6 +484,7 @@ class ChatNugen(BaseChatModel):
             text_outputs=True,
             image_inputs=info.image_inputs,
             image_url_inputs=info.image_inputs,
+            image_tool_message=info.image_inputs,
             pdf_inputs=False,
             audio_inputs=False,
             video_inputs=False,

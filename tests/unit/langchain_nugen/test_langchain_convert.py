@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -793,3 +796,50 @@ def test_stream_and_invoke_agree() -> None:
     assert streamed.tool_calls == whole.tool_calls
     assert streamed.usage_metadata == whole.usage_metadata
     assert json.dumps(streamed.tool_calls) == json.dumps(whole.tool_calls)
+
+
+# ----------------------------------------------------------- property-based assembly
+
+_ARGS = st.dictionaries(
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=8),
+    st.one_of(st.integers(), st.text(max_size=12), st.booleans(), st.none()),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=_ARGS, second=_ARGS, data=st.data())
+def test_any_split_and_interleaving_assembles_whole_calls(
+    first: dict[str, Any], second: dict[str, Any], data: st.DataObject
+) -> None:
+    """Arguments cut at arbitrary places (inside keys, escapes, multi-byte characters'
+    JSON escapes) and two calls' fragments interleaved arbitrarily still add up."""
+    calls = [("call_a", "alpha", json.dumps(first)), ("call_b", "beta", json.dumps(second))]
+    pieces: list[list[dict[str, Any]]] = []
+    for index, (call_id, name, text) in enumerate(calls):
+        cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)), max_size=6)))
+        bounds = [0, *[c for c in cuts if c < len(text)], len(text)]
+        fragments = [
+            {"index": index, "function": {"arguments": text[a:b]}}
+            for a, b in itertools.pairwise(bounds)
+        ]
+        fragments[0] = {
+            **fragments[0],
+            "id": call_id,
+            "function": {**fragments[0]["function"], "name": name},
+        }
+        pieces.append(fragments)
+    order = data.draw(st.permutations([0] * len(pieces[0]) + [1] * len(pieces[1])))
+    positions = [0, 0]
+    wire = []
+    for which in order:
+        wire.append(chunk({"tool_calls": [pieces[which][positions[which]]]}))
+        positions[which] += 1
+    wire.append(chunk({}, finish="tool_calls"))
+    full = add_up(run_stream(wire))
+    # Calls come out in the order they started on the wire, each whole.
+    started = ["call_a", "call_b"] if order[0] == 0 else ["call_b", "call_a"]
+    assert [c["id"] for c in full.tool_calls] == started
+    assembled = {c["id"]: (c["name"], c["args"]) for c in full.tool_calls}
+    assert assembled == {"call_a": ("alpha", first), "call_b": ("beta", second)}
+    assert full.invalid_tool_calls == []
