@@ -81,274 +81,274 @@ _DictOrPydantic = dict[str, Any] | BaseModel
 class ChatNugen(BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
-            Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
-            the shared `nugen_client` package: plain httpx, pooled connections, local validation of
-            every request, retries with backoff and `Retry-After`, and typed errors. The same class
-            works unchanged against OpenAI-compatible hosts (see the last section).
+    Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
+    the shared `nugen_client` package: plain httpx, pooled connections, local validation of
+    every request, retries with backoff and `Retry-After`, and typed errors. The same class
+    works unchanged against OpenAI-compatible hosts (see the last section).
 
-            ???+ info "Setup"
+    ???+ info "Setup"
 
-                Install the package with its LangChain extra and set `NUGEN_API_KEY`.
+        Install the package with its LangChain extra and set `NUGEN_API_KEY`.
 
-                ```bash
-                pip install "nugen-integrations[langchain]"
-                export NUGEN_API_KEY="your-api-key"
-                ```
+        ```bash
+        pip install "nugen-integrations[langchain]"
+        export NUGEN_API_KEY="your-api-key"
+        ```
 
-                `init_chat_model("nugen:...")` does not apply: LangChain's provider list is closed
-                to third-party packages. Instantiate `ChatNugen` directly; it works everywhere a
-                chat model is accepted (`create_agent(model=ChatNugen(...), ...)`).
+        `init_chat_model("nugen:...")` does not apply: LangChain's provider list is closed
+        to third-party packages. Instantiate `ChatNugen` directly; it works everywhere a
+        chat model is accepted (`create_agent(model=ChatNugen(...), ...)`).
 
-            ??? info "Key init args — completion params"
+    ??? info "Key init args — completion params"
 
-                | Param                 | Type          | Description                                  |
-                | --------------------- | ------------- | -------------------------------------------- |
-                | `model`               | `str`         | Model (alias `model_name`).                  |
-                | `temperature`         | `float`       | Sampling temperature, 0 to 2.                |
-                | `max_tokens`          | `int`         | Most tokens to generate.                     |
-                | `top_p`, `top_k`      | `float`,`int` | Nucleus and top-k sampling.                  |
-                | `stop`                | `list[str]`   | Stop sequences.                              |
-                | `n`                   | `int`         | Completions per call (not when streaming).   |
-                | `prompt_truncate_len` | `int`         | Prompt truncation size (server: 1500).       |
-                | `reasoning`           | `dict`        | `{"effort": "low", "max_tokens": 512, ...}`. |
-                | `streaming`           | `bool`        | `invoke` streams internally.                 |
-                | `stream_usage`        | `bool`        | Usage on the last chunk (default `True`).    |
-                | `model_kwargs`        | `dict`        | Extra body fields, sent as they are.         |
-                | `use_vision_endpoint` | `bool`        | Use `/chat/vision`.                          |
+        | Param                 | Type          | Description                                  |
+        | --------------------- | ------------- | -------------------------------------------- |
+        | `model`               | `str`         | Model (alias `model_name`).                  |
+        | `temperature`         | `float`       | Sampling temperature, 0 to 2.                |
+        | `max_tokens`          | `int`         | Most tokens to generate.                     |
+        | `top_p`, `top_k`      | `float`,`int` | Nucleus and top-k sampling.                  |
+        | `stop`                | `list[str]`   | Stop sequences.                              |
+        | `n`                   | `int`         | Completions per call (not when streaming).   |
+        | `prompt_truncate_len` | `int`         | Prompt truncation size (server: 1500).       |
+        | `reasoning`           | `dict`        | `{"effort": "low", "max_tokens": 512, ...}`. |
+        | `streaming`           | `bool`        | `invoke` streams internally.                 |
+        | `stream_usage`        | `bool`        | Usage on the last chunk (default `True`).    |
+        | `model_kwargs`        | `dict`        | Extra body fields, sent as they are.         |
+        | `use_vision_endpoint` | `bool`        | Use `/chat/vision`.                          |
 
-                Unset parameters (`None`) are not sent: the service's defaults apply. The default
-                model is `nugen-flash-instruct`.
+        Unset parameters (`None`) are not sent: the service's defaults apply. The default
+        model is `nugen-flash-instruct`.
 
-            ??? info "Key init args — client params"
+    ??? info "Key init args — client params"
 
-                | Param             | Type        | Description                                        |
-                | ----------------- | ----------- | -------------------------------------------------- |
-                | `api_key`         | `SecretStr` | Env `NUGEN_API_KEY` by default (read when unset).  |
-                | `base_url`        | `str`       | Env `NUGEN_BASE_URL`, else the Nugen API.          |
-                | `timeout`         | `float`     | Seconds per request (default 120).                 |
-                | `max_retries`     | `int`       | Retries of 408/409/429/5xx/connection errors (2).  |
-                | `default_headers` | `dict`      | Headers sent with every request.                   |
-                | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
-                | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
+        | Param             | Type        | Description                                        |
+        | ----------------- | ----------- | -------------------------------------------------- |
+        | `api_key`         | `SecretStr` | Env `NUGEN_API_KEY` by default (read when unset).  |
+        | `base_url`        | `str`       | Env `NUGEN_BASE_URL`, else the Nugen API.          |
+        | `timeout`         | `float`     | Seconds per request (default 120).                 |
+        | `max_retries`     | `int`       | Retries of 408/409/429/5xx/connection errors (2).  |
+        | `default_headers` | `dict`      | Headers sent with every request.                   |
+        | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
+        | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
 
-                A missing API key is reported at the first call, not at construction.
+        A missing API key is reported at the first call, not at construction.
 
-            ??? info "Instantiate"
+    ??? info "Instantiate"
 
-                ```python
-                from langchain_nugen import ChatNugen
+        ```python
+        from langchain_nugen import ChatNugen
 
-                model = ChatNugen(
-                    model="nugen-flash-instruct",
-                    temperature=0,
-                    max_tokens=None,
-                    timeout=None,
-                    max_retries=2,
-                    # api_key="...", base_url="...", session_id="...", provider="...",
-                )
-                ```
+        model = ChatNugen(
+            model="nugen-flash-instruct",
+            temperature=0,
+            max_tokens=None,
+            timeout=None,
+            max_retries=2,
+            # api_key="...", base_url="...", session_id="...", provider="...",
+        )
+        ```
 
-                Keywords the class does not know are moved into `model_kwargs` (with a warning) and
-                sent as body fields; `model.invoke(..., frequency_penalty=0.2)` does the same for one
-                call.
+        Keywords the class does not know are moved into `model_kwargs` (with a warning) and
+        sent as body fields; `model.invoke(..., frequency_penalty=0.2)` does the same for one
+        call.
 
-            ??? info "Invoke"
+    ??? info "Invoke"
 
-                ```python
-                messages = [
-                    ("system", "You are a helpful translator. Translate the user sentence to French."),
-                    ("human", "I love programming."),
-                ]
-                model.invoke(messages)
-                ```
+        ```python
+        messages = [
+            ("system", "You are a helpful translator. Translate the user sentence to French."),
+            ("human", "I love programming."),
+        ]
+        model.invoke(messages)
+        ```
 
-                ```python
-                AIMessage(
-                    content="J'adore la programmation.",
-                    response_metadata={...},
-                    usage_metadata={...},
-                )
-                ```
+        ```python
+        AIMessage(
+            content="J'adore la programmation.",
+            response_metadata={...},
+            usage_metadata={...},
+        )
+        ```
 
-                Every request parameter can be set per call, including the Nugen headers:
-                `model.invoke(messages, temperature=0.2, session_id="conv-42",
-                extra_headers={"X-Trace": "abc"}, model="nugen-legal")`.
+        Every request parameter can be set per call, including the Nugen headers:
+        `model.invoke(messages, temperature=0.2, session_id="conv-42",
+        extra_headers={"X-Trace": "abc"}, model="nugen-legal")`.
 
-            ??? info "Stream"
+    ??? info "Stream"
 
-                ```python
-                for chunk in model.stream(messages):
-                    print(chunk.text, end="")
-                ```
+        ```python
+        for chunk in model.stream(messages):
+            print(chunk.text, end="")
+        ```
 
-                The last chunk is empty and has `chunk_position="last"`; it alone carries the usage
-                and the response metadata. Adding the chunks up gives the whole message:
+        The last chunk is empty and has `chunk_position="last"`; it alone carries the usage
+        and the response metadata. Adding the chunks up gives the whole message:
 
-                ```python
-                full = None
-                for chunk in model.stream(messages):
-                    full = chunk if full is None else full + chunk
-                ```
+        ```python
+        full = None
+        for chunk in model.stream(messages):
+            full = chunk if full is None else full + chunk
+        ```
 
-            ??? info "Async"
+    ??? info "Async"
 
-                ```python
-                await model.ainvoke(messages)
-                async for chunk in model.astream(messages):
-                    ...
-                await model.abatch([messages])
-                ```
+        ```python
+        await model.ainvoke(messages)
+        async for chunk in model.astream(messages):
+            ...
+        await model.abatch([messages])
+        ```
 
-                One model object works from successive event loops (`asyncio.run(...)` twice):
-                the async client keeps one connection pool per loop.
+        One model object works from successive event loops (`asyncio.run(...)` twice):
+        the async client keeps one connection pool per loop.
 
-            ??? info "Tool calling"
+    ??? info "Tool calling"
 
-                ```python
-                from tenacity import RetryCallState
+        ```python
+        from tenacity import RetryCallState
     from typing_extensions import Self
         from pydantic import BaseModel, Field
 
 
-                class GetWeather(BaseModel):
-                    '''Get the current weather in a given location'''
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location'''
 
-                    location: str = Field(..., description="The city and state, e.g. Boston, MA")
-
-
-                model_with_tools = model.bind_tools([GetWeather], tool_choice="auto")
-                ai_msg = model_with_tools.invoke("What is the weather like in Boston?")
-                ai_msg.tool_calls
-                ```
-
-                ```python
-                [
-                    {
-                        "name": "GetWeather",
-                        "args": {"location": "Boston, MA"},
-                        "id": "call_...",
-                        "type": "tool_call",
-                    }
-                ]
-                ```
-
-                `tool_choice`: `"auto"`, `"none"`, a tool name (forces that tool), `"any"` /
-                `"required"` / `True` (forces a call: the tool by name when one is bound, else
-                `"required"`), or the dict form. Arguments that are not valid JSON land in
-                `ai_msg.invalid_tool_calls` instead of raising. Streamed tool calls arrive as
-                `tool_call_chunks` that add up to whole calls.
-
-            ??? info "Structured output"
-
-                ```python
-                class Joke(BaseModel):
-                    '''Joke to tell user.'''
-
-                    setup: str = Field(description="The setup of the joke")
-                    punchline: str = Field(description="The punchline to the joke")
+            location: str = Field(..., description="The city and state, e.g. Boston, MA")
 
 
-                structured_model = model.with_structured_output(Joke)  # function calling
-                structured_model.invoke("Tell me a joke about cats")
-                ```
+        model_with_tools = model.bind_tools([GetWeather], tool_choice="auto")
+        ai_msg = model_with_tools.invoke("What is the weather like in Boston?")
+        ai_msg.tool_calls
+        ```
 
-                `method="json_schema"` uses `response_format` with the schema, `method="json_mode"`
-                asks for a JSON object (describe the keys in the prompt); `include_raw=True`
-                returns `{"raw", "parsed", "parsing_error"}`. Pydantic classes, `TypedDict`s and
-                JSON schemas are accepted.
+        ```python
+        [
+            {
+                "name": "GetWeather",
+                "args": {"location": "Boston, MA"},
+                "id": "call_...",
+                "type": "tool_call",
+            }
+        ]
+        ```
 
-            ??? info "Vision"
+        `tool_choice`: `"auto"`, `"none"`, a tool name (forces that tool), `"any"` /
+        `"required"` / `True` (forces a call: the tool by name when one is bound, else
+        `"required"`), or the dict form. Arguments that are not valid JSON land in
+        `ai_msg.invalid_tool_calls` instead of raising. Streamed tool calls arrive as
+        `tool_call_chunks` that add up to whole calls.
 
-                ```python
-                from langchain_core.messages import HumanMessage
+    ??? info "Structured output"
 
-                model = ChatNugen(model="nugen-flash-vision")
-                message = HumanMessage(
-                    content=[
-                        {"type": "text", "text": "Describe this image."},
-                        {"type": "image", "url": "https://example.com/cat.jpg"},
-                        # also: {"type": "image", "base64": "...", "mime_type": "image/png"},
-                        # {"type": "image_url", "image_url": {"url": "data:image/png;base64,...",
-                        #                                     "detail": "low"}},
-                        # legacy {"type": "image", "source_type": "base64", "data": "..."}
-                    ]
-                )
-                model.invoke([message])
-                ```
+        ```python
+        class Joke(BaseModel):
+            '''Joke to tell user.'''
 
-                Images must be https URLs or base64 data (sent as `data:` URLs, mime type detected
-                from the bytes). Audio, PDF/file blocks and file ids are refused with a
-                `ValueError` naming the block, before any request. `use_vision_endpoint=True`
-                sends to the dedicated `/chat/vision` endpoint (answers whole; streaming yields it
-                as one chunk).
+            setup: str = Field(description="The setup of the joke")
+            punchline: str = Field(description="The punchline to the joke")
 
-            ??? info "Reasoning"
 
-                ```python
-                model = ChatNugen(reasoning={"effort": "low"})
-                msg = model.invoke("What is 17 * 23?")
-                msg.additional_kwargs["reasoning_content"]  # the model's reasoning text
-                ```
+        structured_model = model.with_structured_output(Joke)  # function calling
+        structured_model.invoke("Tell me a joke about cats")
+        ```
 
-                With `output_version="v1"` the reasoning is a `{"type": "reasoning"}` block at the
-                start of `msg.content`; `msg.content_blocks` shows it either way. Reasoning blocks
-                in the history are not sent back to the service.
+        `method="json_schema"` uses `response_format` with the schema, `method="json_mode"`
+        asks for a JSON object (describe the keys in the prompt); `include_raw=True`
+        returns `{"raw", "parsed", "parsing_error"}`. Pydantic classes, `TypedDict`s and
+        JSON schemas are accepted.
 
-            ??? info "Token usage"
+    ??? info "Vision"
 
-                ```python
-                ai_msg = model.invoke(messages)
-                ai_msg.usage_metadata
-                ```
+        ```python
+        from langchain_core.messages import HumanMessage
 
-                ```python
-                {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33,
-                 "output_token_details": {"reasoning": 12}}  # details when the host reports them
-                ```
+        model = ChatNugen(model="nugen-flash-vision")
+        message = HumanMessage(
+            content=[
+                {"type": "text", "text": "Describe this image."},
+                {"type": "image", "url": "https://example.com/cat.jpg"},
+                # also: {"type": "image", "base64": "...", "mime_type": "image/png"},
+                # {"type": "image_url", "image_url": {"url": "data:image/png;base64,...",
+                #                                     "detail": "low"}},
+                # legacy {"type": "image", "source_type": "base64", "data": "..."}
+            ]
+        )
+        model.invoke([message])
+        ```
 
-                Streaming requests ask for usage (`stream_options: {"include_usage": true}`) unless
-                `stream_usage=False`. `get_num_tokens` / `get_num_tokens_from_messages` give an
-                offline estimate (no tokenizer download), so `trim_messages(token_counter=model)`
-                works offline.
+        Images must be https URLs or base64 data (sent as `data:` URLs, mime type detected
+        from the bytes). Audio, PDF/file blocks and file ids are refused with a
+        `ValueError` naming the block, before any request. `use_vision_endpoint=True`
+        sends to the dedicated `/chat/vision` endpoint (answers whole; streaming yields it
+        as one chunk).
 
-            ??? info "Response metadata"
+    ??? info "Reasoning"
 
-                ```python
-                ai_msg.response_metadata
-                ```
+        ```python
+        model = ChatNugen(reasoning={"effort": "low"})
+        msg = model.invoke("What is 17 * 23?")
+        msg.additional_kwargs["reasoning_content"]  # the model's reasoning text
+        ```
 
-                ```python
-                {"model_provider": "nugen", "model_name": "nugen-flash-instruct",
-                 "finish_reason": "stop", "id": "nugen-abc123", "created": 1704123600.0,
-                 "confidence_score": 89.5}  # confidence_score: domain-aligned models only
-                ```
+        With `output_version="v1"` the reasoning is a `{"type": "reasoning"}` block at the
+        start of `msg.content`; `msg.content_blocks` shows it either way. Reasoning blocks
+        in the history are not sent back to the service.
 
-            ??? info "Nugen extras"
+    ??? info "Token usage"
 
-                - Domain-aligned models (`nugen-legal`, `nugen-lvm-legal`) report
-                  `response_metadata["confidence_score"]`.
-                - `session_id` / `provider` become the `X-Session-ID` / `X-Provider` headers, set on
-                  the model or per call.
-                - `prompt_truncate_len` controls how far the service truncates long prompts.
-                - `model.profile` describes the model (context window, image input, tool calling,
-                  structured output, reasoning); unknown model names get a capable default.
-                - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors
-                  (`ModelRateLimitError`, `ContextOverflowError`, ...), so `with_retry` and
-                  `with_fallbacks` recognise them; retries are reported to callbacks' `on_retry`.
+        ```python
+        ai_msg = model.invoke(messages)
+        ai_msg.usage_metadata
+        ```
 
-            ??? info "OpenAI-compatible hosts"
+        ```python
+        {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33,
+         "output_token_details": {"reasoning": 12}}  # details when the host reports them
+        ```
 
-                ```python
-                model = ChatNugen(
-                    base_url="https://inference.nebulablock.com/v1",
-                    api_key="...",
-                    model="Qwen/Qwen2.5-VL-7B-Instruct",
-                )
-                ```
+        Streaming requests ask for usage (`stream_options: {"include_usage": true}`) unless
+        `stream_usage=False`. `get_num_tokens` / `get_num_tokens_from_messages` give an
+        offline estimate (no tokenizer download), so `trim_messages(token_counter=model)`
+        works offline.
 
-                Only the parameters you set are sent, so Nugen-only fields never reach a host that
-                might reject them (the one exception is `stream_options` on streaming requests,
-                which asks the host for usage; turn it off with `stream_usage=False`).
+    ??? info "Response metadata"
+
+        ```python
+        ai_msg.response_metadata
+        ```
+
+        ```python
+        {"model_provider": "nugen", "model_name": "nugen-flash-instruct",
+         "finish_reason": "stop", "id": "nugen-abc123", "created": 1704123600.0,
+         "confidence_score": 89.5}  # confidence_score: domain-aligned models only
+        ```
+
+    ??? info "Nugen extras"
+
+        - Domain-aligned models (`nugen-legal`, `nugen-lvm-legal`) report
+          `response_metadata["confidence_score"]`.
+        - `session_id` / `provider` become the `X-Session-ID` / `X-Provider` headers, set on
+          the model or per call.
+        - `prompt_truncate_len` controls how far the service truncates long prompts.
+        - `model.profile` describes the model (context window, image input, tool calling,
+          structured output, reasoning); unknown model names get a capable default.
+        - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors
+          (`ModelRateLimitError`, `ContextOverflowError`, ...), so `with_retry` and
+          `with_fallbacks` recognise them; retries are reported to callbacks' `on_retry`.
+
+    ??? info "OpenAI-compatible hosts"
+
+        ```python
+        model = ChatNugen(
+            base_url="https://inference.nebulablock.com/v1",
+            api_key="...",
+            model="Qwen/Qwen2.5-VL-7B-Instruct",
+        )
+        ```
+
+        Only the parameters you set are sent, so Nugen-only fields never reach a host that
+        might reject them (the one exception is `stream_options` on streaming requests,
+        which asks the host for usage; turn it off with `stream_usage=False`).
     """
 
     model_config = ConfigDict(populate_by_name=True)
