@@ -334,7 +334,9 @@ class ChatNugen(BaseChatModel):
           structured output, reasoning); unknown model names get a capable default.
         - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors
           (`ModelRateLimitError`, `ContextOverflowError`, ...), so `with_retry` and
-          `with_fallbacks` recognise them; retries are reported to callbacks' `on_retry`.
+          `with_fallbacks` recognise them. Retries are reported to callbacks' `on_retry`
+          when LangChain hands the model a run manager (`invoke`, `ainvoke`, `batch`;
+          `stream()` gives none, so retries before a stream starts are only logged).
 
     ??? info "OpenAI-compatible hosts"
 
