@@ -9,6 +9,7 @@ how they send a request, sleep and read a stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import ipaddress
 import json
@@ -27,6 +28,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -74,7 +76,7 @@ DEFAULT_BASE_URL = "https://api.nugen.in/api/v3/inference"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
 USER_AGENT = (
     f"nugen-integrations/{__version__} (nugen_client; python "
@@ -394,10 +396,10 @@ class _BaseClient:
             logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
         return request
 
-    def _retrying_kwargs(self, on_retry: OnRetry | None) -> dict[str, Any]:
+    def _retrying_kwargs(self, on_retry: OnRetry | None, *, is_async: bool) -> dict[str, Any]:
         policy = self.retry_policy
 
-        def log_retry(state: RetryCallState) -> None:
+        def log_retry(state: RetryCallState) -> Awaitable[None] | None:
             error = state.outcome.exception() if state.outcome else None
             logger.info(
                 "retrying after %s (attempt %d of %d, waiting %.2fs)",
@@ -406,13 +408,21 @@ class _BaseClient:
                 policy.max_retries + 1,
                 state.upcoming_sleep,
             )
+            return on_retry(state) if on_retry is not None else None
+
+        async def alog_retry(state: RetryCallState) -> None:
+            # tenacity awaits an ``async def`` before_sleep; the user's callback may be
+            # either kind (LangChain's async run managers return coroutines).
+            result = log_retry(state)
+            if inspect.isawaitable(result):
+                await result
 
         return {
             "stop": stop_after_attempt(policy.max_retries + 1),
             "wait": policy.wait,
             "retry": retry_if_exception(is_retryable),
             "reraise": True,
-            "before_sleep": log_retry if on_retry is None else _chain(log_retry, on_retry),
+            "before_sleep": alog_retry if is_async else log_retry,
         }
 
     def _parse_completion(self, response: httpx.Response) -> ChatCompletion:
@@ -445,21 +455,6 @@ class _BaseClient:
 
     def _status_error(self, response: httpx.Response) -> NugenError:
         return error_from_response(response, secrets=self._secrets)
-
-
-def _chain(*callbacks: OnRetry) -> OnRetry:
-    def call_all(state: RetryCallState) -> Awaitable[None] | None:
-        pending = [result for cb in callbacks if inspect.isawaitable(result := cb(state))]
-        if not pending:
-            return None
-
-        async def wait_all() -> None:
-            for awaitable in pending:
-                await awaitable
-
-        return wait_all()
-
-    return call_all
 
 
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -520,10 +515,14 @@ class NugenClient(_BaseClient):
         if http is None:
             with self._lock:
                 if self._http is None:
-                    self._http = httpx.Client(
-                        timeout=self.timeout, limits=self.limits, follow_redirects=False
-                    )
+                    self._http = self._new_http()
                 http = self._http
+        return http
+
+    def _new_http(self) -> httpx.Client:
+        http = httpx.Client(timeout=self.timeout, limits=self.limits, follow_redirects=False)
+        # A client dropped without close() still releases its sockets when collected.
+        weakref.finalize(self, http.close)
         return http
 
     def close(self) -> None:
@@ -544,7 +543,7 @@ class NugenClient(_BaseClient):
         self.close()
 
     def _send(self, prepared: _Prepared) -> httpx.Response:
-        kwargs = self._retrying_kwargs(prepared.on_retry)
+        kwargs = self._retrying_kwargs(prepared.on_retry, is_async=False)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         for attempt in Retrying(**kwargs):
@@ -662,30 +661,40 @@ class AsyncNugenClient(_BaseClient):
         self._injected = http_client
         # One pool per event loop; each pool is closed by its own loop's async-generator
         # shutdown (asyncio.run's last step), while that loop can still close sockets.
-        self._pools: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
-        ] = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = (
+            weakref.WeakKeyDictionary()
+        )
         self._sleep = sleep
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
-    async def _client(self) -> httpx.AsyncClient:
-        if self._injected is not None:
-            return self._injected
+    async def _pool(self) -> _LoopPool:
         loop = asyncio.get_running_loop()
-        entry = self._pools.get(loop)
-        if entry is None:
-            http = httpx.AsyncClient(
-                timeout=self.timeout, limits=self.limits, follow_redirects=False
-            )
-            guard = _close_with_loop(http)
-            await guard.__anext__()
-            entry = self._pools[loop] = (http, guard)
-        return entry[0]
+        pool = self._pools.get(loop)
+        if pool is None:
+            if self._injected is not None:
+                pool = _LoopPool([self._injected], None, None)
+            else:
+                shards = [
+                    httpx.AsyncClient(timeout=self.timeout, limits=limits, follow_redirects=False)
+                    for limits in _shard_limits(self.limits)
+                ]
+                guard = _close_with_loop(shards)
+                await guard.__anext__()
+                # The guard must outlive this object: if it were collected with it, its
+                # close would be a task that asyncio.run may cancel before it runs.
+                _LIVE_GUARDS.setdefault(loop, set()).add(guard)
+                if self._finalizer is None:
+                    self._finalizer = weakref.finalize(self, _close_pools_soon, self._pools)
+                slots = self.limits.max_connections
+                pool = _LoopPool(shards, guard, asyncio.Semaphore(slots) if slots else None)
+            self._pools[loop] = pool
+        return pool
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (not an injected client)."""
-        entry = self._pools.pop(asyncio.get_running_loop(), None)
-        if entry is not None:
-            await entry[1].aclose()
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None and pool.guard is not None:
+            await _close_guard(pool.guard)
 
     async def __aenter__(self) -> Self:
         return self
@@ -699,7 +708,7 @@ class AsyncNugenClient(_BaseClient):
         await self.aclose()
 
     async def _send(self, prepared: _Prepared) -> httpx.Response:
-        kwargs = self._retrying_kwargs(prepared.on_retry)
+        kwargs = self._retrying_kwargs(prepared.on_retry, is_async=True)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         async for attempt in AsyncRetrying(**kwargs):
@@ -708,12 +717,15 @@ class AsyncNugenClient(_BaseClient):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, prepared: _Prepared) -> httpx.Response:
-        http = await self._client()
-        request = self._build_request(http, prepared)
-        try:
-            response = await http.send(request, stream=prepared.stream)
-        except httpx.TransportError as exc:
-            raise _map_transport_error(exc, self._secrets) from None
+        pool = await self._pool()
+        # A stream holds its slot for as long as it is read (see _iter_stream).
+        async with pool.slot(needed=not prepared.stream):
+            http = pool.pick()
+            request = self._build_request(http, prepared)
+            try:
+                response = await pool.send(http, request, stream=prepared.stream)
+            except httpx.TransportError as exc:
+                raise _map_transport_error(exc, self._secrets) from None
         if response.is_success:
             return response
         try:
@@ -744,6 +756,14 @@ class AsyncNugenClient(_BaseClient):
         return self._iter_stream(self._prepare_chat(params, stream=True))
 
     async def _iter_stream(self, prepared: _Prepared) -> AsyncIterator[ChatCompletionChunk]:
+        pool = await self._pool()
+        async with pool.slot(needed=prepared.stream):
+            async for chunk in self._iter_stream_response(prepared):
+                yield chunk
+
+    async def _iter_stream_response(
+        self, prepared: _Prepared
+    ) -> AsyncIterator[ChatCompletionChunk]:
         response = await self._send(prepared)
         try:
             if not _is_event_stream(response):
@@ -773,7 +793,116 @@ class AsyncNugenClient(_BaseClient):
         return self._parse_embeddings(await self._read(await self._send(prepared)), count)
 
 
-async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+_SHARD_CONNECTIONS = 25
+
+
+def _shard_limits(limits: httpx.Limits) -> list[httpx.Limits]:
+    """Split a connection budget into pools of at most 25 connections.
+
+    httpcore re-scans every connection for every queued request whenever one changes
+    state, so one pool's cost grows with connections x requests: 1,000 concurrent calls
+    through one 100-connection pool spend most of their CPU there (35 s instead of 3 s).
+    Several small pools, fed by the least-loaded rule, keep each scan short.
+    """
+    total = limits.max_connections
+    if total is None or total <= _SHARD_CONNECTIONS:
+        return [limits]
+    count = -(-total // _SHARD_CONNECTIONS)
+    keepalive = limits.max_keepalive_connections
+    return [
+        httpx.Limits(
+            max_connections=-(-total // count),
+            max_keepalive_connections=None if keepalive is None else -(-keepalive // count),
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+        for _ in range(count)
+    ]
+
+
+class _LoopPool:
+    """The connections of one event loop: shards of httpx pools and the slots bounding them.
+
+    The semaphore keeps waiting requests queued here (waking one is O(1)) rather than in
+    httpcore; :meth:`pick` sends each request to the shard with the fewest in flight, so
+    with the semaphore at ``max_connections`` no shard is ever asked for more than its share.
+    """
+
+    __slots__ = ("_active", "guard", "shards", "slots")
+
+    def __init__(
+        self,
+        shards: list[httpx.AsyncClient],
+        guard: AsyncGenerator[None, None] | None,
+        slots: asyncio.Semaphore | None,
+    ) -> None:
+        self.shards = shards
+        self.guard = guard
+        self.slots = slots
+        self._active = [0] * len(shards)
+
+    def slot(self, *, needed: bool) -> AbstractAsyncContextManager[Any]:
+        if needed and self.slots is not None:
+            return self.slots
+        return _NO_SLOT
+
+    def pick(self) -> httpx.AsyncClient:
+        if len(self.shards) == 1:
+            return self.shards[0]
+        return self.shards[self._active.index(min(self._active))]
+
+    async def send(
+        self, http: httpx.AsyncClient, request: httpx.Request, *, stream: bool
+    ) -> httpx.Response:
+        index = self.shards.index(http) if len(self.shards) > 1 else 0
+        self._active[index] += 1
+        try:
+            return await http.send(request, stream=stream)
+        finally:
+            self._active[index] -= 1
+
+
+_NO_SLOT = contextlib.nullcontext()
+
+# Open pools' guards, per event loop (see AsyncNugenClient._pool); a loop's entry goes
+# when the loop itself is collected.
+_LIVE_GUARDS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, set[AsyncGenerator[None, None]]
+] = weakref.WeakKeyDictionary()
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+async def _close_guard(guard: AsyncGenerator[None, None]) -> None:
+    try:
+        await guard.aclose()
+    finally:
+        guards = _LIVE_GUARDS.get(asyncio.get_running_loop())
+        if guards is not None:
+            guards.discard(guard)
+
+
+def _close_pools_soon(
+    pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool],
+) -> None:
+    """Finalizer of a collected AsyncNugenClient: close its pools on their own loops.
+
+    A loop that has already closed took its pools with it (its async-generator shutdown);
+    one that is shutting down will close any guard this cannot reach in time.
+    """
+    for loop, pool in list(pools.items()):
+        if pool.guard is None or loop.is_closed():
+            continue
+        guard = pool.guard
+
+        def start(guard: AsyncGenerator[None, None] = guard) -> None:
+            task = asyncio.ensure_future(_close_guard(guard))
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
+            loop.call_soon_threadsafe(start)
+
+
+async def _close_with_loop(shards: list[httpx.AsyncClient]) -> AsyncGenerator[None, None]:
     """Suspends until its event loop shuts down its async generators, then closes ``http``.
 
     Started inside a loop, this generator is registered with it (asyncio's firstiter hook);
@@ -783,4 +912,5 @@ async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None
     try:
         yield
     finally:
-        await http.aclose()
+        for http in shards:
+            await http.aclose()

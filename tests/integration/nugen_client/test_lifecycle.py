@@ -1,0 +1,241 @@
+"""Pools, event loops, concurrency and clean shutdown, over real sockets to the emulator.
+
+The suite runs with ``ResourceWarning`` as an error (pyproject), and each test here also
+collects garbage and checks that nothing unraisable (an unclosed socket or transport) was
+reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
+from nugen_client._client import _shard_limits
+from nugen_client.testing import Fault, NugenEmulator
+
+USER = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def nugen_emulator() -> Iterator[NugenEmulator]:
+    """An emulator of this test's own: socket counts must not see other tests' pools."""
+    with NugenEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def unraisable() -> Iterator[list[Any]]:
+    """Unraisable exceptions (ResourceWarnings from finalizers among them) seen meanwhile."""
+    seen: list[Any] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        yield seen
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+
+
+def _sockets(port: int) -> int:
+    """Open client sockets of this process connected to ``port`` (the in-process emulator's
+    own server-side sockets do not count)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                    state = fields[3]
+                    if remote_port == port and state != "06":  # 06: TIME_WAIT, no fd
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            count += 1
+    return count
+
+
+def test_one_async_client_across_event_loops(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+
+    async def ask() -> str:
+        reply = await asyncio.gather(
+            *(client.chat_completion(model="m", messages=USER) for _ in range(3))
+        )
+        return reply[0].choices[0].message.text
+
+    first = asyncio.run(ask())
+    second = asyncio.run(ask())  # a new loop: no "Event loop is closed", no hidden retry
+    assert first == second
+    assert len(nugen_emulator.requests) == 6
+    gc.collect()
+    assert unraisable == []
+
+
+def test_async_client_dropped_inside_the_loop_leaks_nothing(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    async def main() -> None:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await asyncio.gather(*(client.embeddings(model="m", input=[str(i)]) for i in range(4)))
+        del client  # collected here, while the loop still runs
+
+    for _ in range(2):
+        asyncio.run(main())
+        gc.collect()
+    assert unraisable == []
+
+
+def test_aclose_and_context_manager_release_the_sockets(nugen_emulator: NugenEmulator) -> None:
+    port = nugen_emulator.port
+
+    async def main() -> None:
+        async with AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key
+        ) as client:
+            await asyncio.gather(
+                *(client.chat_completion(model="m", messages=USER) for _ in range(5))
+            )
+            assert _sockets(port) > 0
+        assert _sockets(port) == 0
+
+    asyncio.run(main())
+
+
+def test_sync_client_dropped_without_close_releases_its_pool(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    port = nugen_emulator.port
+    client = NugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    client.chat_completion(model="m", messages=USER)
+    assert _sockets(port) == 1
+    del client
+    gc.collect()
+    assert _sockets(port) == 0
+    assert unraisable == []
+
+
+def test_concurrency_is_bounded_by_the_pool(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    limit = 30
+    nugen_emulator.inject(Fault(delay=0.05), times=200)
+    peak = 0
+
+    async def main() -> None:
+        nonlocal peak
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        )
+        done = asyncio.Event()
+
+        async def watch() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _sockets(nugen_emulator.port))
+                await asyncio.sleep(0.002)
+
+        watcher = asyncio.create_task(watch())
+        results = await asyncio.gather(
+            *(client.chat_completion(model="m", messages=USER) for _ in range(200)),
+            return_exceptions=True,
+        )
+        done.set()
+        await watcher
+        await client.aclose()
+        assert [r for r in results if isinstance(r, BaseException)] == []
+
+    asyncio.run(main())
+    assert 0 < peak <= limit
+    assert len(nugen_emulator.requests) == 200
+    assert unraisable == []
+
+
+def test_streams_hold_their_slot_until_closed(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> list[str]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=2),
+        )
+
+        async def stream() -> str:
+            parts = [
+                c.choices[0].delta.content or ""
+                async for c in client.stream_chat_completion(model="m", messages=USER)
+                if c.choices
+            ]
+            return "".join(parts)
+
+        texts = await asyncio.gather(*(stream() for _ in range(6)))
+        await client.aclose()
+        return texts
+
+    texts = asyncio.run(main())
+    assert len(set(texts)) == 1
+    assert texts[0]
+
+
+@pytest.mark.parametrize(("total", "shards"), [(10, 1), (25, 1), (26, 2), (100, 4), (1000, 40)])
+def test_pool_is_sharded_in_small_pools(total: int, shards: int) -> None:
+    limits = _shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=total))
+    assert len(limits) == shards
+    assert sum(lim.max_connections or 0 for lim in limits) >= total
+    assert all((lim.max_connections or 0) <= 25 for lim in limits)
+
+
+def test_async_on_retry_coroutine_is_awaited(nugen_emulator: NugenEmulator) -> None:
+    seen: list[int] = []
+
+    async def on_retry(state: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append(state.attempt_number)
+
+    async def fast_sleep(seconds: float) -> None:
+        return None
+
+    nugen_emulator.inject(Fault(status=429, headers={"Retry-After": "0"}), times=2)
+
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, sleep=fast_sleep
+        )
+        await client.chat_completion(model="m", messages=USER, on_retry=on_retry)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert seen == [1, 2]
+
+    nugen_emulator.inject(Fault(status=429, headers={"Retry-After": "0"}), times=5)
+
+    async def exhausted() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, sleep=fast_sleep
+        )
+        try:
+            await client.chat_completion(model="m", messages=USER, on_retry=on_retry)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(RateLimitError):
+        asyncio.run(exhausted())
