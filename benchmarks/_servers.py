@@ -1,0 +1,37 @@
+"""Serve canned NugenEmulators for the benchmark, in a process of their own.
+
+Argument: a JSON object ``{name: NugenEmulator keyword arguments}``. Prints one JSON line
+``{name: base_url}`` once every emulator listens, then serves until terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from nugen_client.testing import NugenEmulator
+
+
+def main() -> None:
+    spec: dict[str, dict[str, Any]] = json.loads(sys.argv[1])
+    emulators = {}
+    for name, kwargs in spec.items():
+        if "canned_tool_call" in kwargs:
+            kwargs["canned_tool_call"] = tuple(kwargs["canned_tool_call"])
+        emulators[name] = NugenEmulator(dialect="openai", api_key="bench-key", seed=0, **kwargs).start()
+    print(json.dumps({name: emu.base_url for name, emu in emulators.items()}), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    for emu in emulators.values():
+        emu.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,547 @@
+"""Client-side cost of the Nugen adapters, side by side with ChatOpenAI and OpenAILike.
+
+    .venv/bin/python benchmarks/bench.py            # the full run (a few minutes)
+    .venv/bin/python benchmarks/bench.py --smoke    # seconds: proves it runs (CI does this)
+
+The emulator runs in a separate process (``benchmarks/_servers.py``) with canned replies,
+so the CPU measured here (``time.process_time``: user + sys of this process) is the
+client's alone. Sides are interleaved (A B A B ...) over several rounds and medians are
+reported, with ratios against ChatOpenAI / OpenAILike and against the *floor*: raw httpx
+(+ json.loads, or + httpx-sse) plus the framework's own machinery measured with a trivial
+model that returns pre-built results. Everything lands in
+``benchmarks/results/latest.json`` too.
+
+Needs the ``bench`` extra (langchain-openai, llama-index-llms-openai-like).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MODEL = "nugen-flash-instruct"
+PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int
+    calls_per_round: int
+    stream_chunks: int
+    stream_rounds: int
+    tool_fragments: tuple[int, int]
+    concurrent: int
+    big_reply_bytes: int
+    big_reply_chunks: int
+    import_rounds: int
+
+
+FULL = Sizes(
+    rounds=10,
+    calls_per_round=100,
+    stream_chunks=2000,
+    stream_rounds=5,
+    tool_fragments=(500, 2000),
+    concurrent=1000,
+    big_reply_bytes=10_000_000,
+    big_reply_chunks=1000,
+    import_rounds=7,
+)
+SMOKE = Sizes(
+    rounds=2,
+    calls_per_round=5,
+    stream_chunks=50,
+    stream_rounds=2,
+    tool_fragments=(20, 80),
+    concurrent=20,
+    big_reply_bytes=200_000,
+    big_reply_chunks=50,
+    import_rounds=2,
+)
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+class Servers:
+    """Canned emulators in a child process; ``urls[name]`` is each one's base URL."""
+
+    def __init__(self, sizes: Sizes) -> None:
+        spec = {
+            "short": {"canned_reply": "The capital of France is Paris.", "canned_chunks": 8},
+            "stream": {"canned_reply": sizes.stream_chunks * 8, "canned_chunks": sizes.stream_chunks},
+            "big": {"canned_reply": sizes.big_reply_bytes, "canned_chunks": sizes.big_reply_chunks},
+        }
+        for n in sizes.tool_fragments:
+            arguments = json.dumps({"text": "x" * (n * 8)})
+            spec[f"tool{n}"] = {"canned_tool_call": ["record", arguments], "canned_chunks": n}
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "_servers.py"), json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the emulator process did not start")
+        self.urls: dict[str, str] = json.loads(line)
+        self.api_key = "bench-key"
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+# ------------------------------------------------------------------------------- sides
+
+
+def median_per_op(
+    sides: dict[str, Callable[[], int]], rounds: int, label: str
+) -> dict[str, float]:
+    """Interleave the sides for ``rounds`` rounds; each call returns how many operations it
+    did. Returns the median CPU microseconds per operation of each side."""
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for fn in sides.values():  # warm-up: imports, pools, first-call caches
+        fn()
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            gc.collect()
+            start = time.process_time()
+            ops = fn()
+            samples[name].append((time.process_time() - start) / ops * 1e6)
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"  {label}: " + ", ".join(f"{k}={v:.1f}us" for k, v in result.items()), flush=True)
+    return result
+
+
+def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+    import httpx
+    from httpx_sse import connect_sse
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from langchain_openai import ChatOpenAI
+
+    from langchain_nugen import ChatNugen
+
+    key = servers.api_key
+    short, stream = servers.urls["short"], servers.urls["stream"]
+    text = "The capital of France is Paris."
+    prebuilt = [
+        ChatGenerationChunk(message=AIMessageChunk(content="abcdefgh"))
+        for _ in range(sizes.stream_chunks)
+    ]
+
+    class Floor(BaseChatModel):
+        """LangChain's own machinery with nothing to do: returns pre-built results."""
+
+        @property
+        def _llm_type(self) -> str:
+            return "floor"
+
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+        def _stream(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> Iterator[ChatGenerationChunk]:
+            yield from prebuilt
+
+    http = httpx.Client()
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": MODEL, "messages": PROMPT}
+    stream_body = {**body, "stream": True}
+    floor = Floor()
+    openai = ChatOpenAI(model=MODEL, base_url=short, api_key=key, stream_usage=True)  # type: ignore[arg-type]
+    nugen = ChatNugen(model=MODEL, base_url=short, api_key=key)
+    openai_stream = ChatOpenAI(model=MODEL, base_url=stream, api_key=key, stream_usage=True)  # type: ignore[arg-type]
+    nugen_stream = ChatNugen(model=MODEL, base_url=stream, api_key=key)
+    n = sizes.calls_per_round
+
+    def raw_call() -> int:
+        for _ in range(n):
+            json.loads(http.post(short + "/chat/completions", json=body, headers=headers).content)
+        return n
+
+    def repeat(fn: Callable[[], Any]) -> Callable[[], int]:
+        def run() -> int:
+            for _ in range(n):
+                fn()
+            return n
+
+        return run
+
+    def count(iterator: Callable[[], Any]) -> Callable[[], int]:
+        def run() -> int:
+            return sum(1 for _ in iterator())
+
+        return run
+
+    def raw_stream() -> int:
+        chunks = 0
+        with connect_sse(http, "POST", stream + "/chat/completions", json=stream_body, headers=headers) as source:
+            for event in source.iter_sse():
+                if event.data != "[DONE]":
+                    json.loads(event.data)
+                    chunks += 1
+        return chunks
+
+    print("LangChain", flush=True)
+    per_call = median_per_op(
+        {
+            "httpx": raw_call,
+            "floor_model": repeat(lambda: floor.invoke(PROMPT)),
+            "ChatOpenAI": repeat(lambda: openai.invoke(PROMPT)),
+            "ChatNugen": repeat(lambda: nugen.invoke(PROMPT)),
+        },
+        sizes.rounds,
+        "CPU per invoke",
+    )
+    per_chunk = median_per_op(
+        {
+            "httpx_sse": raw_stream,
+            "floor_model": count(lambda: floor.stream(PROMPT)),
+            "ChatOpenAI": count(lambda: openai_stream.stream(PROMPT)),
+            "ChatNugen": count(lambda: nugen_stream.stream(PROMPT)),
+        },
+        sizes.stream_rounds,
+        "CPU per streamed chunk",
+    )
+    tool = {}
+    for fragments in sizes.tool_fragments:
+        tool_model = ChatNugen(model=MODEL, base_url=servers.urls[f"tool{fragments}"], api_key=key)
+
+        def tool_stream(model: ChatNugen = tool_model) -> int:
+            merged = None
+            chunks = 0
+            for chunk in model.stream(PROMPT):
+                merged = chunk if merged is None else merged + chunk
+                chunks += 1
+            assert merged is not None and merged.tool_calls, "the tool call did not assemble"
+            return chunks
+
+        tool[str(fragments)] = median_per_op(
+            {"ChatNugen": tool_stream}, sizes.stream_rounds, f"tool call in {fragments} fragments, per fragment"
+        )["ChatNugen"]
+    http.close()
+    return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
+
+
+def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+    import httpx
+    from httpx_sse import connect_sse
+    from llama_index.core.base.llms.types import (
+        ChatMessage,
+        CompletionResponse,
+        CompletionResponseGen,
+        LLMMetadata,
+    )
+    from llama_index.core.llms import CustomLLM
+    from llama_index.llms.openai_like import OpenAILike
+
+    from llama_index_nugen import Nugen
+
+    key = servers.api_key
+    short, stream = servers.urls["short"], servers.urls["stream"]
+    text = "The capital of France is Paris."
+    chunks_n = sizes.stream_chunks
+
+    class Floor(CustomLLM):
+        """LlamaIndex's own machinery with nothing to do: returns pre-built results."""
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(is_chat_model=False)
+
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            return CompletionResponse(text=text)
+
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+            for _ in range(chunks_n):
+                yield CompletionResponse(text="", delta="abcdefgh")
+
+    messages = [ChatMessage(role="user", content=PROMPT[0]["content"])]
+    http = httpx.Client()
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": MODEL, "messages": PROMPT}
+    stream_body = {**body, "stream": True}
+    floor = Floor()
+    like = OpenAILike(model=MODEL, api_base=short, api_key=key, is_chat_model=True, is_function_calling_model=True)
+    nugen = Nugen(model=MODEL, base_url=short, api_key=key)
+    like_stream = OpenAILike(model=MODEL, api_base=stream, api_key=key, is_chat_model=True)
+    nugen_stream = Nugen(model=MODEL, base_url=stream, api_key=key)
+    n = sizes.calls_per_round
+
+    def repeat(fn: Callable[[], Any]) -> Callable[[], int]:
+        def run() -> int:
+            for _ in range(n):
+                fn()
+            return n
+
+        return run
+
+    def count(iterator: Callable[[], Any]) -> Callable[[], int]:
+        def run() -> int:
+            return sum(1 for _ in iterator())
+
+        return run
+
+    def raw_call() -> int:
+        for _ in range(n):
+            json.loads(http.post(short + "/chat/completions", json=body, headers=headers).content)
+        return n
+
+    def raw_stream() -> int:
+        got = 0
+        with connect_sse(http, "POST", stream + "/chat/completions", json=stream_body, headers=headers) as source:
+            for event in source.iter_sse():
+                if event.data != "[DONE]":
+                    json.loads(event.data)
+                    got += 1
+        return got
+
+    print("LlamaIndex", flush=True)
+    per_call = median_per_op(
+        {
+            "httpx": raw_call,
+            "floor_model": repeat(lambda: floor.chat(messages)),
+            "OpenAILike": repeat(lambda: like.chat(messages)),
+            "Nugen": repeat(lambda: nugen.chat(messages)),
+        },
+        sizes.rounds,
+        "CPU per chat",
+    )
+    per_chunk = median_per_op(
+        {
+            "httpx_sse": raw_stream,
+            "floor_model": count(lambda: floor.stream_chat(messages)),
+            "OpenAILike": count(lambda: like_stream.stream_chat(messages)),
+            "Nugen": count(lambda: nugen_stream.stream_chat(messages)),
+        },
+        sizes.stream_rounds,
+        "CPU per streamed chunk",
+    )
+    http.close()
+    return {"per_call_us": per_call, "per_chunk_us": per_chunk}
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def _open_sockets() -> int:
+    """Sockets this process holds open (Linux); -1 where /proc is not available."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return -1
+    count = 0
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:  # closed between listdir and readlink
+            continue
+    return count
+
+
+async def _concurrent(call: Callable[[], Any], n: int) -> dict[str, Any]:
+    peak = 0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _open_sockets())
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    start = time.perf_counter()
+    results = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
+    wall = time.perf_counter() - start
+    done.set()
+    await watcher
+    errors = [r for r in results if isinstance(r, BaseException)]
+    return {
+        "wall_s": round(wall, 3),
+        "errors": len(errors),
+        "first_error": repr(errors[0])[:200] if errors else None,
+        "peak_sockets": peak,
+    }
+
+
+def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+    from langchain_openai import ChatOpenAI
+    from llama_index.core.base.llms.types import ChatMessage
+    from llama_index.llms.openai_like import OpenAILike
+
+    from langchain_nugen import ChatNugen
+    from llama_index_nugen import Nugen
+
+    key, url = servers.api_key, servers.urls["short"]
+    messages = [ChatMessage(role="user", content="hi")]
+    sides = {
+        "ChatOpenAI.ainvoke": (lambda m: (lambda: m.ainvoke(PROMPT)))(
+            ChatOpenAI(model=MODEL, base_url=url, api_key=key)  # type: ignore[arg-type]
+        ),
+        "ChatNugen.ainvoke": (lambda m: (lambda: m.ainvoke(PROMPT)))(ChatNugen(model=MODEL, base_url=url, api_key=key)),
+        "OpenAILike.achat": (lambda m: (lambda: m.achat(messages)))(
+            OpenAILike(model=MODEL, api_base=url, api_key=key, is_chat_model=True)
+        ),
+        "Nugen.achat": (lambda m: (lambda: m.achat(messages)))(Nugen(model=MODEL, base_url=url, api_key=key)),
+    }
+    print(f"Concurrency ({sizes.concurrent} concurrent calls)", flush=True)
+    out = {}
+    for name, call in sides.items():
+        out[name] = asyncio.run(_concurrent(call, sizes.concurrent))
+        print(f"  {name}: {out[name]}", flush=True)
+    return out
+
+
+# -------------------------------------------------------------------------------- memory
+
+_MEMORY_CHILD = r"""
+import json, resource, sys
+side, url, key = sys.argv[1:4]
+model = "nugen-flash-instruct"
+prompt = [{"role": "user", "content": "Tell me everything."}]
+if side == "ChatNugen":
+    from langchain_nugen import ChatNugen
+    llm = ChatNugen(model=model, base_url=url, api_key=key, timeout=120)
+    run = lambda: sum(len(c.content) for c in llm.stream(prompt))
+elif side == "ChatOpenAI":
+    from langchain_openai import ChatOpenAI
+    llm = ChatOpenAI(model=model, base_url=url, api_key=key, timeout=120)
+    run = lambda: sum(len(c.content) for c in llm.stream(prompt))
+else:
+    from llama_index.core.base.llms.types import ChatMessage
+    msgs = [ChatMessage(role="user", content="Tell me everything.")]
+    if side == "Nugen":
+        from llama_index_nugen import Nugen
+        llm = Nugen(model=model, base_url=url, api_key=key, timeout=120)
+    else:
+        from llama_index.llms.openai_like import OpenAILike
+        llm = OpenAILike(model=model, api_base=url, api_key=key, is_chat_model=True, timeout=120)
+    run = lambda: sum(len(r.delta or "") for r in llm.stream_chat(msgs))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+received = run()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"received_bytes": received, "peak_rss_growth_mb": round((after - before) / 1024, 1)}))
+"""
+
+
+def memory(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+    print(f"Peak memory streaming a {sizes.big_reply_bytes / 1e6:.1f} MB reply", flush=True)
+    out = {}
+    for side in ("ChatOpenAI", "ChatNugen", "OpenAILike", "Nugen"):
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, side, servers.urls["big"], servers.api_key],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode != 0:
+            out[side] = {"error": proc.stderr.strip().splitlines()[-1:]}
+        else:
+            out[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"  {side}: {out[side]}", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- import time
+
+
+def import_times(sizes: Sizes) -> dict[str, float]:
+    modules = {
+        "langchain_core.language_models": "langchain_core.language_models",
+        "langchain_openai": "langchain_openai",
+        "langchain_nugen": "langchain_nugen",
+        "llama_index.core.llms": "llama_index.core.llms",
+        "llama_index.llms.openai_like": "llama_index.llms.openai_like",
+        "llama_index_nugen": "llama_index_nugen",
+        "nugen_client": "nugen_client",
+    }
+    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+    samples: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(sizes.import_rounds):
+        for name, module in modules.items():
+            out = subprocess.run(
+                [sys.executable, "-c", code.format(m=module)], capture_output=True, text=True, check=True
+            )
+            samples[name].append(float(out.stdout) * 1000)
+    result = {name: round(statistics.median(v), 1) for name, v in samples.items()}
+    print("Import time (ms, fresh interpreter): " + ", ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    lc, li, imp = results["langchain"], results["llama_index"], results["imports"]
+    r = {
+        "import langchain_nugen / langchain_core.language_models": imp["langchain_nugen"]
+        / imp["langchain_core.language_models"],
+        "import llama_index_nugen / llama_index.core.llms": imp["llama_index_nugen"] / imp["llama_index.core.llms"],
+        "ChatNugen.invoke / ChatOpenAI.invoke (CPU)": lc["per_call_us"]["ChatNugen"] / lc["per_call_us"]["ChatOpenAI"],
+        "ChatNugen.invoke / floor": lc["per_call_us"]["ChatNugen"]
+        / (lc["per_call_us"]["httpx"] + lc["per_call_us"]["floor_model"]),
+        "Nugen.chat / OpenAILike.chat (CPU)": li["per_call_us"]["Nugen"] / li["per_call_us"]["OpenAILike"],
+        "Nugen.chat / floor": li["per_call_us"]["Nugen"] / (li["per_call_us"]["httpx"] + li["per_call_us"]["floor_model"]),
+        "ChatNugen.stream / ChatOpenAI.stream (CPU per chunk)": lc["per_chunk_us"]["ChatNugen"]
+        / lc["per_chunk_us"]["ChatOpenAI"],
+        "ChatNugen.stream / floor (per chunk)": lc["per_chunk_us"]["ChatNugen"]
+        / (lc["per_chunk_us"]["httpx_sse"] + lc["per_chunk_us"]["floor_model"]),
+        "Nugen.stream_chat / OpenAILike.stream_chat (CPU per chunk)": li["per_chunk_us"]["Nugen"]
+        / li["per_chunk_us"]["OpenAILike"],
+        "Nugen.stream_chat / floor (per chunk)": li["per_chunk_us"]["Nugen"]
+        / (li["per_chunk_us"]["httpx_sse"] + li["per_chunk_us"]["floor_model"]),
+    }
+    small, large = (str(n) for n in sorted(int(k) for k in lc["tool_fragment_us"]))
+    r[f"tool-call fragment cost, {large} vs {small} fragments (1.0 = linear)"] = (
+        lc["tool_fragment_us"][large] / lc["tool_fragment_us"][small]
+    )
+    return {k: round(v, 2) for k, v in r.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the benchmark runs")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    started = time.perf_counter()
+    results: dict[str, Any] = {"sizes": sizes.__dict__, "python": sys.version.split()[0]}
+    results["imports"] = import_times(sizes)
+    servers = Servers(sizes)
+    try:
+        results["langchain"] = langchain_sides(servers, sizes)
+        results["llama_index"] = llama_index_sides(servers, sizes)
+        results["concurrency"] = concurrency(servers, sizes)
+        results["memory"] = memory(servers, sizes)
+    finally:
+        servers.close()
+    results["ratios"] = ratios(results)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    print("\nRatios (lower is better):")
+    for name, value in results["ratios"].items():
+        print(f"  {value:6.2f}  {name}")
+    print(f"\nfinished in {results['seconds']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
