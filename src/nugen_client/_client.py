@@ -165,11 +165,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_base_url(base_url: str) -> str:
+def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if not allow_insecure_http:
+            raise InvalidInputError(
+                f"base_url {base_url!r} is plain http to a host that is not this machine: the "
+                "API key would cross the network unencrypted. Use https, or pass "
+                "allow_insecure_http=True if you really mean it."
+            )
         with _warned_lock:
             first = parts.hostname not in _warned_hosts
             _warned_hosts.add(parts.hostname)
@@ -283,6 +289,7 @@ class _BaseClient:
         provider: str | None = None,
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         key = key or os.environ.get("NUGEN_API_KEY")
@@ -292,7 +299,8 @@ class _BaseClient:
             raise InvalidInputError(f"max_retries must be >= 0, got {max_retries!r}")
         self._api_key = SecretStr(key)
         self.base_url = _check_base_url(
-            base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL
+            base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
         )
         self.timeout = _make_timeout(timeout)
         self.max_retries = max_retries
@@ -492,6 +500,7 @@ class NugenClient(_BaseClient):
         http_client: httpx.Client | None = None,
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(
@@ -504,6 +513,7 @@ class NugenClient(_BaseClient):
             provider=provider,
             limits=limits,
             retry_policy=retry_policy,
+            allow_insecure_http=allow_insecure_http,
         )
         self._injected = http_client
         self._http: httpx.Client | None = http_client
@@ -645,6 +655,7 @@ class AsyncNugenClient(_BaseClient):
         http_client: httpx.AsyncClient | None = None,
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
@@ -657,6 +668,7 @@ class AsyncNugenClient(_BaseClient):
             provider=provider,
             limits=limits,
             retry_policy=retry_policy,
+            allow_insecure_http=allow_insecure_http,
         )
         self._injected = http_client
         # One pool per event loop; each pool is closed by its own loop's async-generator

@@ -539,18 +539,55 @@ def test_debug_logs_redact_the_key(kind: str, caplog: pytest.LogCaptureFixture) 
     assert "***" in caplog.text
 
 
-def test_plain_http_to_a_remote_host_warns_once() -> None:
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+def test_plain_http_to_a_remote_host_is_refused(cls: type) -> None:
+    with pytest.raises(InvalidInputError, match="allow_insecure_http") as info:
+        cls(api_key="k" * 8, base_url="http://insecure.example.test/v1")
+    assert "k" * 8 not in str(info.value)
+
+
+def test_plain_http_opt_in_warns_once() -> None:
     nugen_client._client._warned_hosts.discard("insecure.example.test")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        NugenClient(api_key="k" * 8, base_url="http://insecure.example.test/v1")
-        NugenClient(api_key="k" * 8, base_url="http://insecure.example.test/v1")
+        NugenClient(
+            api_key="k" * 8, base_url="http://insecure.example.test/v1", allow_insecure_http=True
+        )
+        NugenClient(
+            api_key="k" * 8, base_url="http://insecure.example.test/v1", allow_insecure_http=True
+        )
         NugenClient(api_key="k" * 8, base_url="http://127.0.0.1:8000/v1")
         NugenClient(api_key="k" * 8, base_url="http://localhost:8000/v1")
         NugenClient(api_key="k" * 8, base_url="http://[::1]:8000/v1")
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1
     assert "insecure.example.test" in messages[0]
+
+
+@pytest.mark.parametrize("kind_", ["sync", "async"])
+def test_redirects_are_not_followed_so_the_key_stays_home(kind_: str) -> None:
+    h = Harness(kind_, [Reply(status=307, headers={"location": "https://evil.example.test/steal"})])
+    with pytest.raises(APIStatusError) as info:
+        h.chat()
+    assert info.value.status_code == 307
+    assert len(h.requests) == 1
+
+
+def test_injected_client_that_follows_redirects_drops_the_key_cross_origin() -> None:
+    seen: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "api.example.test":
+            return httpx.Response(307, headers={"location": "https://elsewhere.example.test/x"})
+        return httpx.Response(200, json=completion_body())
+
+    http = httpx.Client(transport=httpx.MockTransport(respond), follow_redirects=True)
+    client = NugenClient(api_key=API_KEY, base_url="https://api.example.test/v1", http_client=http)
+    client.chat_completion(model="m", messages=USER)
+    assert seen[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert seen[1].url.host == "elsewhere.example.test"
+    assert "authorization" not in seen[1].headers
 
 
 def test_injected_http_client_is_used_and_not_closed() -> None:
