@@ -1,7 +1,37 @@
-"""LangChain integration for the Nugen inference API: ``ChatNugen`` and ``NugenEmbeddings``."""
+"""LangChain integration for the Nugen inference API: ``ChatNugen`` and ``NugenEmbeddings``.
 
-from langchain_nugen.chat_models import ChatNugen
-from langchain_nugen.embeddings import NugenEmbeddings
+The classes load on first use (PEP 562), as ``langchain_core``'s own packages do:
+``import langchain_nugen`` costs next to nothing, and ``from langchain_nugen import
+ChatNugen`` pays for LangChain's ``BaseChatModel`` machinery only then.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from nugen_client import __version__
 
+if TYPE_CHECKING:
+    from langchain_nugen.chat_models import ChatNugen
+    from langchain_nugen.embeddings import NugenEmbeddings
+
 __all__ = ["ChatNugen", "NugenEmbeddings", "__version__"]
+
+_LAZY = {
+    "ChatNugen": "langchain_nugen.chat_models",
+    "NugenEmbeddings": "langchain_nugen.embeddings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
