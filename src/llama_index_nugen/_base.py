@@ -138,6 +138,11 @@ class NugenConnection(BaseModel):
         default=None, description="Sent as X-Session-ID; a per-call session_id overrides it."
     )
     provider: str | None = Field(default=None, description="Sent as X-Provider.")
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow a plain-http base_url to a host other than this machine (the key "
+        "would cross the network unencrypted).",
+    )
 
     _clients: _Clients = PrivateAttr(default_factory=_Clients)
 
@@ -150,7 +155,15 @@ class NugenConnection(BaseModel):
     def _client_key(self) -> tuple[Any, ...]:
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         headers = tuple(sorted(self.default_headers.items())) if self.default_headers else ()
-        return (key, self.base_url, self.timeout, self.max_retries, self.provider, headers)
+        return (
+            key,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            self.provider,
+            headers,
+            self.allow_insecure_http,
+        )
 
     def _client_kwargs(self) -> dict[str, Any]:
         return {
@@ -160,6 +173,7 @@ class NugenConnection(BaseModel):
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
             "provider": self.provider,
+            "allow_insecure_http": self.allow_insecure_http,
         }
 
     def _sync_client(self) -> NugenClient:

@@ -489,3 +489,19 @@ def test_rate_limiter_is_used_by_every_method(api: respx.MockRouter) -> None:
     llm.complete("x")
     asyncio.run(llm.achat(HELLO))
     assert limiter.calls == 3
+
+
+def test_plain_http_to_another_host_needs_an_explicit_opt_in(api: respx.MockRouter) -> None:
+    with pytest.raises(InvalidInputError, match="allow_insecure_http"):
+        Nugen(api_key=API_KEY, base_url="http://plain-http.llama-index-nugen.test/v1").chat(HELLO)
+    route = api.post("http://plain-http.llama-index-nugen.test/v1/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    llm = Nugen(
+        api_key=API_KEY,
+        base_url="http://plain-http.llama-index-nugen.test/v1",
+        allow_insecure_http=True,
+    )
+    with pytest.warns(UserWarning, match="unencrypted"):
+        llm.chat(HELLO)
+    assert route.call_count == 1
