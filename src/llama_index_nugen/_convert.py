@@ -606,9 +606,14 @@ class ChatStream:
         return extras
 
     def chat_response(self) -> ChatResponse:
+        usage = self._acc.usage
         return ChatResponse.model_construct(
             message=_message(
-                self._text, self._reasoning or None, list(self._tool_blocks), self._tool_dicts
+                self._text,
+                self._reasoning or None,
+                list(self._tool_blocks),
+                self._tool_dicts,
+                usage.reasoning_tokens if usage is not None else None,
             ),
             raw=self.raw,
             delta=self.delta,
