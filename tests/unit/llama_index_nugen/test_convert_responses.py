@@ -317,8 +317,8 @@ def test_running_message_is_always_the_concatenated_deltas(pieces: list[str]) ->
     assert so_far == "".join(pieces) == state.completion().choices[0].message.content
 
 
-def test_messages_built_without_validation_still_behave() -> None:
-    """Responses are built with model_construct for speed: they must still be normal models."""
+def test_responses_serialise_and_validate_round_trip() -> None:
+    """Memory stores and agents dump and reload responses: they must be ordinary models."""
     (response,) = stream_chat_responses(chunks_of(text_chunks("x")))
     copy = ChatResponse.model_validate(response.model_dump())
     assert copy.message.content == "x"
