@@ -146,6 +146,11 @@ class NugenConnection(BaseModel):
 
     _clients: _Clients = PrivateAttr(default_factory=_Clients)
 
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _default_base_url(cls, value: Any) -> Any:
+        return _base_url_from_env() if value is None else value
+
     @field_serializer("default_headers")
     def _redact_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
         if headers is None:
@@ -245,6 +250,15 @@ class NugenChatSettings(NugenConnection):
                     extra_body[name] = value
         if extra_body:
             request["extra_body"] = extra_body
+        choice = request.get("tool_choice")
+        if isinstance(choice, str) and choice not in ("auto", "none"):
+            # A tool name (or "required"/"any") given straight to chat(): the wire form.
+            names = [
+                tool["function"]["name"]
+                for tool in request.get("tools") or ()
+                if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
+            ]
+            request["tool_choice"] = _convert.tool_choice_to_wire(choice, False, names)
         return request
 
     # -- the calls (undecorated: the framework classes add callbacks) ---------------------

@@ -26,6 +26,7 @@ from pydantic import SecretStr, ValidationError
 from llama_index.llms.nugen import Nugen as AliasedNugen
 from llama_index_nugen import Nugen
 from nugen_client import (
+    DEFAULT_BASE_URL,
     AuthenticationError,
     InvalidInputError,
     NugenClient,
@@ -505,3 +506,21 @@ def test_plain_http_to_another_host_needs_an_explicit_opt_in(api: respx.MockRout
     with pytest.warns(UserWarning, match="unencrypted"):
         llm.chat(HELLO)
     assert route.call_count == 1
+
+
+def test_tool_choice_by_name_given_straight_to_chat(api: respx.MockRouter, llm: Nugen) -> None:
+    route = ok(api)
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    llm.chat(HELLO, tools=tools, tool_choice="add")
+    assert body_of(route.calls.last.request)["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "add"},
+    }
+    llm.chat(HELLO, tools=tools, tool_choice="auto")
+    assert body_of(route.calls.last.request)["tool_choice"] == "auto"
+
+
+def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Nugen(api_key=API_KEY, base_url=None).base_url == DEFAULT_BASE_URL
+    monkeypatch.setenv("NUGEN_BASE_URL", BASE_URL)
+    assert Nugen(api_key=API_KEY, base_url=None).base_url == BASE_URL
