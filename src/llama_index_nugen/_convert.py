@@ -99,10 +99,12 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
             texts.append(block.text)
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
-            if role != "user":
+            # Tool results may carry images too (a screenshot tool); system and assistant
+            # turns cannot, on the service or on OpenAI-compatible hosts.
+            if role not in ("user", "tool"):
                 raise InvalidInputError(
                     f"messages[{index}].blocks[{position}]: images are only accepted in user "
-                    f"messages, not in a {role} message"
+                    f"and tool messages, not in a {role} message"
                 )
             has_image = True
             parts.append(_located(image_block_to_part, block, f"messages[{index}]", position))
@@ -120,7 +122,7 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
         else:
             raise InvalidInputError(
                 f"messages[{index}].blocks[{position}]: {type(block).__name__} is not "
-                "supported by Nugen (supported: TextBlock, ImageBlock in user messages, "
+                "supported by Nugen (supported: TextBlock, ImageBlock in user and tool messages, "
                 "ThinkingBlock and ToolCallBlock in assistant messages)"
             )
 
@@ -181,8 +183,7 @@ def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]
 def _openai_tool_call_to_wire(call: Any, index: int, n: int) -> dict[str, Any]:
     """An OpenAI-style tool call (a dict, or an SDK object) from ``additional_kwargs``."""
     if not isinstance(call, Mapping):
-        dump = getattr(call, "model_dump", None)
-        call = dump() if callable(dump) else vars(call)
+        call = _as_mapping(call)
     function = call.get("function") or {}
     call_id = call.get("id")
     if not call_id:

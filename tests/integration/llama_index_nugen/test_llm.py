@@ -361,3 +361,23 @@ def test_openai_compatible_host(nugen_target_openai: NugenTarget, vcr: Any) -> N
     assert last.raw["usage"]["total_tokens"] == response.additional_kwargs["total_tokens"]
     for body in sent_bodies(nugen_target_openai, vcr):
         assert set(body) <= {"model", "messages", "stream", "stream_options"}
+
+
+def test_a_tool_result_with_an_image(nugen_target: NugenTarget) -> None:
+    history = [
+        ChatMessage(role="user", content="Take a screenshot."),
+        ChatMessage(
+            role="assistant",
+            blocks=[ToolCallBlock(tool_call_id="call_1", tool_name="screenshot", tool_kwargs={})],
+        ),
+        ChatMessage(
+            role="tool",
+            blocks=[TextBlock(text="Here it is."), ImageBlock(image=PNG)],
+            additional_kwargs={"tool_call_id": "call_1"},
+        ),
+    ]
+    response = llm(nugen_target, model="qwen3-vl-30b").chat(history)
+    assert response.message.content == (
+        'The screenshot tool returned: "Here it is.". I received 1 image: image 1 is '
+        f'image/png, {len(PNG)} bytes (inline base64). That answers "Take a screenshot.".'
+    )

@@ -172,10 +172,23 @@ def test_empty_image_block_is_refused() -> None:
         image_block_to_part(ImageBlock())
 
 
-def test_images_only_in_user_messages() -> None:
+def test_images_only_in_user_and_tool_messages() -> None:
     message = ChatMessage(role="assistant", blocks=[ImageBlock(image=PNG)])
-    with pytest.raises(InvalidInputError, match="only accepted in user messages"):
+    with pytest.raises(InvalidInputError, match="only accepted in user and tool messages"):
         to_wire_message(message)
+    result = ChatMessage(
+        role="tool",
+        blocks=[TextBlock(text="the screenshot"), ImageBlock(image=PNG)],
+        additional_kwargs={"tool_call_id": "c1"},
+    )
+    assert to_wire_message(result) == {
+        "role": "tool",
+        "content": [
+            {"type": "text", "text": "the screenshot"},
+            {"type": "image_url", "image_url": {"url": PNG_URL}},
+        ],
+        "tool_call_id": "c1",
+    }
 
 
 # ------------------------------------------------------------------ image documents (multimodal)
