@@ -38,8 +38,8 @@ _CHAT_PARAMS = (ChatParams.__optional_keys__ | ChatParams.__required_keys__) - {
     "messages",
     "extra_body",
 }
-# Keyword arguments LlamaIndex passes around that are not for the service, and ``stream``,
-# which the call itself decides.
+# Keyword arguments LlamaIndex passes around that are not for the service, and ``stream``
+# and ``messages``, which the call itself decides.
 _FRAMEWORK_KWARGS = frozenset(
     {
         "formatted",
@@ -50,6 +50,7 @@ _FRAMEWORK_KWARGS = frozenset(
         "strict",
         "error_on_no_tool_call",
         "stream",
+        "messages",
     }
 )
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
