@@ -6,6 +6,7 @@ Argument: a JSON object ``{name: NugenEmulator keyword arguments}``. Prints one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -21,14 +22,14 @@ def main() -> None:
     for name, kwargs in spec.items():
         if "canned_tool_call" in kwargs:
             kwargs["canned_tool_call"] = tuple(kwargs["canned_tool_call"])
-        emulators[name] = NugenEmulator(dialect="openai", api_key="bench-key", seed=0, **kwargs).start()
+        emulators[name] = NugenEmulator(
+            dialect="openai", api_key="bench-key", seed=0, **kwargs
+        ).start()
     print(json.dumps({name: emu.base_url for name, emu in emulators.items()}), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     for emu in emulators.values():
         emu.stop()
 

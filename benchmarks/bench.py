@@ -81,7 +81,10 @@ class Servers:
     def __init__(self, sizes: Sizes) -> None:
         spec = {
             "short": {"canned_reply": "The capital of France is Paris.", "canned_chunks": 8},
-            "stream": {"canned_reply": sizes.stream_chunks * 8, "canned_chunks": sizes.stream_chunks},
+            "stream": {
+                "canned_reply": sizes.stream_chunks * 8,
+                "canned_chunks": sizes.stream_chunks,
+            },
             "big": {"canned_reply": sizes.big_reply_bytes, "canned_chunks": sizes.big_reply_chunks},
         }
         for n in sizes.tool_fragments:
@@ -107,9 +110,7 @@ class Servers:
 # ------------------------------------------------------------------------------- sides
 
 
-def median_per_op(
-    sides: dict[str, Callable[[], int]], rounds: int, label: str
-) -> dict[str, float]:
+def median_per_op(sides: dict[str, Callable[[], int]], rounds: int, label: str) -> dict[str, float]:
     """Interleave the sides for ``rounds`` rounds; each call returns how many operations it
     did. Returns the median CPU microseconds per operation of each side."""
     samples: dict[str, list[float]] = {name: [] for name in sides}
@@ -138,11 +139,12 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     key = servers.api_key
     short, stream = servers.urls["short"], servers.urls["stream"]
-    text = "The capital of France is Paris."
-    prebuilt = [
-        ChatGenerationChunk(message=AIMessageChunk(content="abcdefgh"))
-        for _ in range(sizes.stream_chunks)
-    ]
+    nugen = ChatNugen(model=MODEL, base_url=short, api_key=key)
+    nugen_stream = ChatNugen(model=MODEL, base_url=stream, api_key=key)
+    # The floor replays ChatNugen's own output, pre-built: what LangChain itself costs to
+    # deliver exactly this result (a bare AIMessage("x") would skip its usage/metadata work).
+    result_message = nugen.invoke(PROMPT)
+    stream_messages = list(nugen_stream.stream(PROMPT))
 
     class Floor(BaseChatModel):
         """LangChain's own machinery with nothing to do: returns pre-built results."""
@@ -151,13 +153,19 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         def _llm_type(self) -> str:
             return "floor"
 
-        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
-            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            message = AIMessage(**result_message.model_dump(exclude={"type", "id"}))
+            return ChatResult(generations=[ChatGeneration(message=message)])
 
         def _stream(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
         ) -> Iterator[ChatGenerationChunk]:
-            yield from prebuilt
+            for message in prebuilt:
+                yield ChatGenerationChunk(message=message, text=message.text)
+
+    prebuilt = [AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in stream_messages]
 
     http = httpx.Client()
     headers = {"Authorization": f"Bearer {key}"}
@@ -165,9 +173,7 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     stream_body = {**body, "stream": True}
     floor = Floor()
     openai = ChatOpenAI(model=MODEL, base_url=short, api_key=key, stream_usage=True)  # type: ignore[arg-type]
-    nugen = ChatNugen(model=MODEL, base_url=short, api_key=key)
     openai_stream = ChatOpenAI(model=MODEL, base_url=stream, api_key=key, stream_usage=True)  # type: ignore[arg-type]
-    nugen_stream = ChatNugen(model=MODEL, base_url=stream, api_key=key)
     n = sizes.calls_per_round
 
     def raw_call() -> int:
@@ -191,7 +197,9 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     def raw_stream() -> int:
         chunks = 0
-        with connect_sse(http, "POST", stream + "/chat/completions", json=stream_body, headers=headers) as source:
+        with connect_sse(
+            http, "POST", stream + "/chat/completions", json=stream_body, headers=headers
+        ) as source:
             for event in source.iter_sse():
                 if event.data != "[DONE]":
                     json.loads(event.data)
@@ -219,22 +227,39 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         sizes.stream_rounds,
         "CPU per streamed chunk",
     )
-    tool = {}
+    # A tool call whose arguments arrive in N fragments. "stream" is ChatNugen's own work
+    # per fragment; "invoke" (streaming=True) also assembles the call, with the shared
+    # accumulator; "lc_sum" is the caller summing chunks with AIMessageChunk.__add__,
+    # LangChain's own aggregation, which re-parses the partial arguments on every add.
+    tool: dict[str, dict[str, float]] = {}
     for fragments in sizes.tool_fragments:
-        tool_model = ChatNugen(model=MODEL, base_url=servers.urls[f"tool{fragments}"], api_key=key)
+        url = servers.urls[f"tool{fragments}"]
+        streamer = ChatNugen(model=MODEL, base_url=url, api_key=key)
+        assembler = ChatNugen(model=MODEL, base_url=url, api_key=key, streaming=True)
 
-        def tool_stream(model: ChatNugen = tool_model) -> int:
-            merged = None
-            chunks = 0
+        def tool_stream(model: ChatNugen = streamer, n: int = fragments) -> int:
+            for _ in model.stream(PROMPT):
+                pass
+            return n
+
+        def tool_invoke(model: ChatNugen = assembler, n: int = fragments) -> int:
+            message = model.invoke(PROMPT)
+            assert message.tool_calls, "the tool call did not assemble"
+            return n
+
+        def tool_lc_sum(model: ChatNugen = streamer, n: int = fragments) -> int:
+            merged: Any = None
             for chunk in model.stream(PROMPT):
                 merged = chunk if merged is None else merged + chunk
-                chunks += 1
-            assert merged is not None and merged.tool_calls, "the tool call did not assemble"
-            return chunks
+            assert merged is not None, "no chunks"
+            assert merged.tool_calls, "the tool call did not assemble"
+            return n
 
         tool[str(fragments)] = median_per_op(
-            {"ChatNugen": tool_stream}, sizes.stream_rounds, f"tool call in {fragments} fragments, per fragment"
-        )["ChatNugen"]
+            {"stream": tool_stream, "invoke": tool_invoke, "lc_sum": tool_lc_sum},
+            sizes.stream_rounds,
+            f"tool call in {fragments} fragments, per fragment",
+        )
     http.close()
     return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
 
@@ -255,8 +280,12 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     key = servers.api_key
     short, stream = servers.urls["short"], servers.urls["stream"]
-    text = "The capital of France is Paris."
-    chunks_n = sizes.stream_chunks
+    messages = [ChatMessage(role="user", content=PROMPT[0]["content"])]
+    nugen = Nugen(model=MODEL, base_url=short, api_key=key)
+    nugen_stream = Nugen(model=MODEL, base_url=stream, api_key=key)
+    # The floor replays Nugen's own text, pre-built, through LlamaIndex's CustomLLM path.
+    text = nugen.chat(messages).message.content or ""
+    deltas = [r.delta or "" for r in nugen_stream.stream_chat(messages)]
 
     class Floor(CustomLLM):
         """LlamaIndex's own machinery with nothing to do: returns pre-built results."""
@@ -265,23 +294,26 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         def metadata(self) -> LLMMetadata:
             return LLMMetadata(is_chat_model=False)
 
-        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        def complete(
+            self, prompt: str, formatted: bool = False, **kwargs: Any
+        ) -> CompletionResponse:
             return CompletionResponse(text=text)
 
-        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-            for _ in range(chunks_n):
-                yield CompletionResponse(text="", delta="abcdefgh")
+        def stream_complete(
+            self, prompt: str, formatted: bool = False, **kwargs: Any
+        ) -> CompletionResponseGen:
+            for delta in deltas:
+                yield CompletionResponse(text="", delta=delta)
 
-    messages = [ChatMessage(role="user", content=PROMPT[0]["content"])]
     http = httpx.Client()
     headers = {"Authorization": f"Bearer {key}"}
     body = {"model": MODEL, "messages": PROMPT}
     stream_body = {**body, "stream": True}
     floor = Floor()
-    like = OpenAILike(model=MODEL, api_base=short, api_key=key, is_chat_model=True, is_function_calling_model=True)
-    nugen = Nugen(model=MODEL, base_url=short, api_key=key)
+    like = OpenAILike(
+        model=MODEL, api_base=short, api_key=key, is_chat_model=True, is_function_calling_model=True
+    )
     like_stream = OpenAILike(model=MODEL, api_base=stream, api_key=key, is_chat_model=True)
-    nugen_stream = Nugen(model=MODEL, base_url=stream, api_key=key)
     n = sizes.calls_per_round
 
     def repeat(fn: Callable[[], Any]) -> Callable[[], int]:
@@ -305,7 +337,9 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     def raw_stream() -> int:
         got = 0
-        with connect_sse(http, "POST", stream + "/chat/completions", json=stream_body, headers=headers) as source:
+        with connect_sse(
+            http, "POST", stream + "/chat/completions", json=stream_body, headers=headers
+        ) as source:
             for event in source.iter_sse():
                 if event.data != "[DONE]":
                     json.loads(event.data)
@@ -392,14 +426,18 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     key, url = servers.api_key, servers.urls["short"]
     messages = [ChatMessage(role="user", content="hi")]
     sides = {
-        "ChatOpenAI.ainvoke": (lambda m: (lambda: m.ainvoke(PROMPT)))(
+        "ChatOpenAI.ainvoke": (lambda m: lambda: m.ainvoke(PROMPT))(
             ChatOpenAI(model=MODEL, base_url=url, api_key=key)  # type: ignore[arg-type]
         ),
-        "ChatNugen.ainvoke": (lambda m: (lambda: m.ainvoke(PROMPT)))(ChatNugen(model=MODEL, base_url=url, api_key=key)),
-        "OpenAILike.achat": (lambda m: (lambda: m.achat(messages)))(
+        "ChatNugen.ainvoke": (lambda m: lambda: m.ainvoke(PROMPT))(
+            ChatNugen(model=MODEL, base_url=url, api_key=key)
+        ),
+        "OpenAILike.achat": (lambda m: lambda: m.achat(messages))(
             OpenAILike(model=MODEL, api_base=url, api_key=key, is_chat_model=True)
         ),
-        "Nugen.achat": (lambda m: (lambda: m.achat(messages)))(Nugen(model=MODEL, base_url=url, api_key=key)),
+        "Nugen.achat": (lambda m: lambda: m.achat(messages))(
+            Nugen(model=MODEL, base_url=url, api_key=key)
+        ),
     }
     print(f"Concurrency ({sizes.concurrent} concurrent calls)", flush=True)
     out = {}
@@ -437,7 +475,8 @@ else:
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 received = run()
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"received_bytes": received, "peak_rss_growth_mb": round((after - before) / 1024, 1)}))
+growth_mb = round((after - before) / 1024, 1)
+print(json.dumps({"received_bytes": received, "peak_rss_growth_mb": growth_mb}))
 """
 
 
@@ -463,25 +502,36 @@ def memory(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
 
 def import_times(sizes: Sizes) -> dict[str, float]:
+    # Packages as imported, then the classes a program actually uses: langchain_core and
+    # langchain_nugen load their classes lazily, so "import X" alone says little.
     modules = {
-        "langchain_core.language_models": "langchain_core.language_models",
-        "langchain_openai": "langchain_openai",
-        "langchain_nugen": "langchain_nugen",
-        "llama_index.core.llms": "llama_index.core.llms",
-        "llama_index.llms.openai_like": "llama_index.llms.openai_like",
-        "llama_index_nugen": "llama_index_nugen",
-        "nugen_client": "nugen_client",
+        "langchain_core.language_models": "import langchain_core.language_models",
+        "langchain_openai": "import langchain_openai",
+        "langchain_nugen": "import langchain_nugen",
+        "BaseChatModel": "from langchain_core.language_models import BaseChatModel",
+        "ChatOpenAI": "from langchain_openai import ChatOpenAI",
+        "ChatNugen": "from langchain_nugen import ChatNugen",
+        "llama_index.core.llms": "import llama_index.core.llms",
+        "llama_index.llms.openai_like": "import llama_index.llms.openai_like",
+        "llama_index_nugen": "import llama_index_nugen",
+        "nugen_client": "import nugen_client",
     }
-    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); {m}; print(time.perf_counter() - t)"
     samples: dict[str, list[float]] = {name: [] for name in modules}
     for _ in range(sizes.import_rounds):
         for name, module in modules.items():
             out = subprocess.run(
-                [sys.executable, "-c", code.format(m=module)], capture_output=True, text=True, check=True
+                [sys.executable, "-c", code.format(m=module)],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             samples[name].append(float(out.stdout) * 1000)
     result = {name: round(statistics.median(v), 1) for name, v in samples.items()}
-    print("Import time (ms, fresh interpreter): " + ", ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    print(
+        "Import time (ms, fresh interpreter): " + ", ".join(f"{k}={v}" for k, v in result.items()),
+        flush=True,
+    )
     return result
 
 
@@ -493,12 +543,22 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     r = {
         "import langchain_nugen / langchain_core.language_models": imp["langchain_nugen"]
         / imp["langchain_core.language_models"],
-        "import llama_index_nugen / llama_index.core.llms": imp["llama_index_nugen"] / imp["llama_index.core.llms"],
-        "ChatNugen.invoke / ChatOpenAI.invoke (CPU)": lc["per_call_us"]["ChatNugen"] / lc["per_call_us"]["ChatOpenAI"],
+        "import llama_index_nugen / llama_index.core.llms": imp["llama_index_nugen"]
+        / imp["llama_index.core.llms"],
+        "from langchain_nugen import ChatNugen / ...import BaseChatModel": imp["ChatNugen"]
+        / imp["BaseChatModel"],
+        "from langchain_nugen import ChatNugen / from langchain_openai import ChatOpenAI": imp[
+            "ChatNugen"
+        ]
+        / imp["ChatOpenAI"],
+        "ChatNugen.invoke / ChatOpenAI.invoke (CPU)": lc["per_call_us"]["ChatNugen"]
+        / lc["per_call_us"]["ChatOpenAI"],
         "ChatNugen.invoke / floor": lc["per_call_us"]["ChatNugen"]
         / (lc["per_call_us"]["httpx"] + lc["per_call_us"]["floor_model"]),
-        "Nugen.chat / OpenAILike.chat (CPU)": li["per_call_us"]["Nugen"] / li["per_call_us"]["OpenAILike"],
-        "Nugen.chat / floor": li["per_call_us"]["Nugen"] / (li["per_call_us"]["httpx"] + li["per_call_us"]["floor_model"]),
+        "Nugen.chat / OpenAILike.chat (CPU)": li["per_call_us"]["Nugen"]
+        / li["per_call_us"]["OpenAILike"],
+        "Nugen.chat / floor": li["per_call_us"]["Nugen"]
+        / (li["per_call_us"]["httpx"] + li["per_call_us"]["floor_model"]),
         "ChatNugen.stream / ChatOpenAI.stream (CPU per chunk)": lc["per_chunk_us"]["ChatNugen"]
         / lc["per_chunk_us"]["ChatOpenAI"],
         "ChatNugen.stream / floor (per chunk)": lc["per_chunk_us"]["ChatNugen"]
@@ -509,15 +569,26 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         / (li["per_chunk_us"]["httpx_sse"] + li["per_chunk_us"]["floor_model"]),
     }
     small, large = (str(n) for n in sorted(int(k) for k in lc["tool_fragment_us"]))
-    r[f"tool-call fragment cost, {large} vs {small} fragments (1.0 = linear)"] = (
-        lc["tool_fragment_us"][large] / lc["tool_fragment_us"][small]
+    for side, what in (
+        ("stream", "ChatNugen.stream"),
+        ("invoke", "ChatNugen(streaming=True).invoke"),
+    ):
+        r[f"{what}: cost per tool-call fragment, {large} vs {small} fragments (1.0 = linear)"] = (
+            lc["tool_fragment_us"][large][side] / lc["tool_fragment_us"][small][side]
+        )
+    r[f"(LangChain's own chunk '+', for contrast: {large} vs {small} fragments)"] = (
+        lc["tool_fragment_us"][large]["lc_sum"] / lc["tool_fragment_us"][small]["lc_sum"]
     )
     return {k: round(v, 2) for k, v in r.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the benchmark runs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes: proves the benchmark runs"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL

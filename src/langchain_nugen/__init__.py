@@ -10,17 +10,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from nugen_client import __version__
-
 if TYPE_CHECKING:
     from langchain_nugen.chat_models import ChatNugen
     from langchain_nugen.embeddings import NugenEmbeddings
+    from nugen_client import __version__
 
 __all__ = ["ChatNugen", "NugenEmbeddings", "__version__"]
 
 _LAZY = {
     "ChatNugen": "langchain_nugen.chat_models",
     "NugenEmbeddings": "langchain_nugen.embeddings",
+    "__version__": "nugen_client",
 }
 
 
