@@ -201,13 +201,14 @@ def test_image_documents_in_every_form(png_path: Path) -> None:
         ImageNode(image_path=str(png_path)),
         ImageNode(image_url="https://example.com/x.jpg"),
         ImageDocument(image=b64),
+        ImageDocument(image=PNG),  # raw bytes
         ImageDocument(image_path=str(png_path)),
         ImageBlock(image=PNG),
         SimpleNamespace(image=PNG, image_mimetype=None),  # raw bytes where base64 is expected
         ImageNode(image=PNG_URL),  # a whole data URL as the "base64 text"
     ]
     urls = [image_document_to_part(doc)["image_url"]["url"] for doc in documents]
-    assert urls == [PNG_URL, PNG_URL, "https://example.com/x.jpg", *[PNG_URL] * 5]
+    assert urls == [PNG_URL, PNG_URL, "https://example.com/x.jpg", *[PNG_URL] * 6]
 
 
 def test_prompt_with_images_puts_the_prompt_first() -> None:
