@@ -68,7 +68,7 @@ SMOKE = Sizes(
     concurrent=20,
     big_reply_bytes=200_000,
     big_reply_chunks=50,
-    import_rounds=2,
+    import_rounds=1,
 )
 
 

@@ -1,0 +1,30 @@
+"""The benchmark's smoke run: proves every part of it still runs (timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_smoke_run(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for section in ("imports", "langchain", "llama_index", "concurrency", "memory", "ratios"):
+        assert section in results, section
+    for side, outcome in results["concurrency"].items():
+        assert outcome["errors"] == 0, (side, outcome)
+    for side, outcome in results["memory"].items():
+        assert outcome.get("received_bytes", 0) > 0, (side, outcome)
+    assert all(value > 0 for value in results["ratios"].values())
