@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
@@ -19,6 +19,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import Field
 
 from llama_index_nugen import _convert
@@ -26,6 +28,8 @@ from llama_index_nugen._base import NugenChatSettings
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
 
 if TYPE_CHECKING:
+    from llama_index.core.program.function_program import FunctionCallingProgram
+    from llama_index.core.program.utils import FlexibleModel
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["Nugen"]
@@ -246,3 +250,51 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
     ) -> list[ToolSelection]:
         """Tool calls of a response; mid-stream partial arguments parse leniently."""
         return _convert.tool_selections(response, error_on_no_tool_call)
+
+    # -- streamed structured output ---------------------------------------------------------
+
+    def _forced_program(
+        self, output_cls: type[Model], prompt: PromptTemplate
+    ) -> FunctionCallingProgram[Model] | None:
+        """The function-calling program for streamed structured output, with the call forced.
+
+        LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the
+        model may answer in prose and the stream yields an empty object; forcing the output
+        tool (as ``structured_predict`` does) makes streaming and non-streaming agree.
+        """
+        if (
+            self.pydantic_program_mode != PydanticProgramMode.DEFAULT
+            or not self.metadata.is_function_calling_model
+        ):
+            return None
+        from llama_index.core.program.function_program import FunctionCallingProgram
+
+        return FunctionCallingProgram.from_defaults(
+            output_cls=output_cls, prompt=prompt, llm=self, tool_choice="required"
+        )
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
+        program = self._forced_program(output_cls, prompt)
+        if program is None:
+            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        return program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
+        program = self._forced_program(output_cls, prompt)
+        if program is None:
+            return await super()._structured_astream_call(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+        return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)

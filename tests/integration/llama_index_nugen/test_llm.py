@@ -381,3 +381,36 @@ def test_a_tool_result_with_an_image(nugen_target: NugenTarget) -> None:
         'The screenshot tool returned: "Here it is.". I received 1 image: image 1 is '
         f'image/png, {len(PNG)} bytes (inline base64). That answers "Take a screenshot.".'
     )
+
+
+BARE_PROMPT = PromptTemplate('"{text}" came out in {year}.')  # never names the tool
+
+
+def test_streamed_structured_output_forces_the_tool(nugen_target: NugenTarget, vcr: Any) -> None:
+    partials = list(
+        llm(nugen_target).stream_structured_predict(
+            Album, BARE_PROMPT, text="Hunky Dory", year=1971
+        )
+    )
+    assert partials[-1] == Album(title="Hunky Dory", year=1971)
+    (body,) = sent_bodies(nugen_target, vcr)
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "Album"}}
+
+
+async def test_astream_structured_predict(nugen_target: NugenTarget) -> None:
+    stream = await llm(nugen_target).astream_structured_predict(
+        Album, BARE_PROMPT, text="Low", year=1977
+    )
+    partials = [partial async for partial in stream]
+    assert partials[-1] == Album(title="Low", year=1977)
+
+
+# StructuredLLM's streaming calls pydantic's deprecated .json() on each partial.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:llama_index.core.llms.structured_llm")
+async def test_as_structured_llm_streams(nugen_target: NugenTarget) -> None:
+    structured = llm(nugen_target).as_structured_llm(Album)
+    message = [ChatMessage(role="user", content='"Heroes" came out in 1977.')]
+    streamed = list(structured.stream_chat(message))
+    assert streamed[-1].raw == Album(title="Heroes", year=1977)
+    astreamed = [r async for r in await structured.astream_chat(message)]
+    assert astreamed[-1].raw == Album(title="Heroes", year=1977)
