@@ -158,3 +158,20 @@ def test_error_on_no_tool_call(llm: Nugen) -> None:
     with pytest.raises(ValueError, match="Expected at least one tool call"):
         llm.get_tool_calls_from_response(response)
     assert llm.get_tool_calls_from_response(response, error_on_no_tool_call=False) == []
+
+
+def test_streamed_structured_output_program_forces_the_tool(llm: Nugen) -> None:
+    from llama_index.core.prompts import PromptTemplate
+    from llama_index.core.types import PydanticProgramMode
+    from pydantic import BaseModel
+
+    class Album(BaseModel):
+        title: str
+
+    program = llm._forced_program(Album, PromptTemplate("{x}"))
+    assert program is not None
+    assert program._tool_choice == "required"  # one tool: sent as that tool, by name
+    text_mode = llm.model_copy(update={"pydantic_program_mode": PydanticProgramMode.LLM})
+    assert text_mode._forced_program(Album, PromptTemplate("{x}")) is None
+    no_tools = llm.model_copy(update={"is_function_calling_model": False})
+    assert no_tools._forced_program(Album, PromptTemplate("{x}")) is None
