@@ -34,7 +34,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
-from nugen_client import InvalidInputError, StreamAccumulator
+from nugen_client import InvalidInputError, StreamAccumulator, StreamInterruptedError
 from nugen_client.images import guess_image_mime_type, image_part, read_image_file
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, ToolCall, Usage
 
@@ -637,35 +637,58 @@ class ChatStream:
         return self._acc.completion()
 
 
+def _keep_partial(exc: StreamInterruptedError, state: ChatStream) -> None:
+    # The client cannot know the text of a broken stream; we do. It stays on the error
+    # (for logs), never in a response that would look complete.
+    if not exc.partial:
+        exc.partial = state.text
+
+
 def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
     state = ChatStream()
-    for chunk in chunks:
-        state.add(chunk)
-        yield state.chat_response()
+    try:
+        for chunk in chunks:
+            state.add(chunk)
+            yield state.chat_response()
+    except StreamInterruptedError as exc:
+        _keep_partial(exc, state)
+        raise
 
 
 async def astream_chat_responses(
     chunks: AsyncIterator[ChatCompletionChunk],
 ) -> ChatResponseAsyncGen:
     state = ChatStream()
-    async for chunk in chunks:
-        state.add(chunk)
-        yield state.chat_response()
+    try:
+        async for chunk in chunks:
+            state.add(chunk)
+            yield state.chat_response()
+    except StreamInterruptedError as exc:
+        _keep_partial(exc, state)
+        raise
 
 
 def stream_completion_responses(
     chunks: Iterable[ChatCompletionChunk],
 ) -> CompletionResponseGen:
     state = ChatStream()
-    for chunk in chunks:
-        state.add(chunk)
-        yield state.completion_response()
+    try:
+        for chunk in chunks:
+            state.add(chunk)
+            yield state.completion_response()
+    except StreamInterruptedError as exc:
+        _keep_partial(exc, state)
+        raise
 
 
 async def astream_completion_responses(
     chunks: AsyncIterator[ChatCompletionChunk],
 ) -> CompletionResponseAsyncGen:
     state = ChatStream()
-    async for chunk in chunks:
-        state.add(chunk)
-        yield state.completion_response()
+    try:
+        async for chunk in chunks:
+            state.add(chunk)
+            yield state.completion_response()
+    except StreamInterruptedError as exc:
+        _keep_partial(exc, state)
+        raise

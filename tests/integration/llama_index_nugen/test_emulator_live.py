@@ -78,11 +78,12 @@ def test_cut_stream_raises_after_the_text_so_far(nugen_emulator: NugenEmulator) 
 
 
 async def test_cut_async_stream_raises(nugen_emulator: NugenEmulator) -> None:
-    nugen_emulator.inject(cut_after=1, reset=True)
-    stream = await nugen(nugen_emulator).astream_chat(HELLO)
-    with pytest.raises(StreamInterruptedError):
+    nugen_emulator.inject(cut_after=3, reset=True)
+    stream = await nugen(nugen_emulator).astream_complete("Hello there")
+    with pytest.raises(StreamInterruptedError) as info:
         async for _ in stream:
             pass
+    assert info.value.partial == 'You asked: "Hello'
 
 
 def test_malformed_event_is_reported(nugen_emulator: NugenEmulator) -> None:

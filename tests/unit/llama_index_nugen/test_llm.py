@@ -327,8 +327,9 @@ def test_interrupted_stream_raises(api: respx.MockRouter, llm: Nugen) -> None:
     api.post("/chat/completions").mock(return_value=sse_response(bodies, done=False))
     stream = llm.stream_chat(HELLO)
     assert next(stream).message.content == "a"
-    with pytest.raises(StreamInterruptedError):
+    with pytest.raises(StreamInterruptedError) as info:
         list(stream)
+    assert info.value.partial == "ab"  # for logs; no response claimed to be complete
 
 
 # ------------------------------------------------------------------------------- metadata
