@@ -17,7 +17,6 @@ from nugen_client import (
     AuthenticationError,
     NugenError,
 )
-from nugen_demo import _parts
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -36,6 +35,8 @@ def run(argv: list[str]) -> int:
     _never_fail_on_odd_characters()
     backend: Backend | None = None
     try:
+        from nugen_demo import _parts  # LangChain and LlamaIndex: not needed for --help
+
         with _choose_backend() as backend:
             print(f"nugen-demo: running against {backend.description}", flush=True)
             for number, (title, part) in enumerate(_parts.PARTS, start=1):
