@@ -1,0 +1,147 @@
+"""Every script in examples/ runs against the emulators and prints what it promises.
+
+Each example is a subprocess (see conftest.py), pointed at the emulators through the
+same environment variables a user sets: ``NUGEN_API_KEY`` / ``NUGEN_BASE_URL``, and
+``NEBULABLOCK_API_KEY`` / ``NEBULABLOCK_BASE_URL`` for the OpenAI-compatible host. The
+expected lines are the emulator's deterministic answers (see NugenEmulator's docstring),
+so a change in what an example sends shows up here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import LOOPBACK, ROOT, Emulators, Job, Jobs
+
+EXAMPLES = ROOT / "examples"
+LANDMARK = "Landmark(name='Eiffel Tower', city='Paris', height_m=330)"
+FILE_IMAGE = "image 1 is image/png, 154 bytes (inline base64)"
+URL_IMAGE = "image 1 is a URL image hosted at upload.wikimedia.org"
+DESCRIBE = 'You asked: "Describe this image in one sentence.".'
+
+# What each example must print: literal lines or fragments, or compiled patterns.
+EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
+    "langchain_streaming_chat.py": [
+        'You asked: "What does a force majeure clause do?".',
+        re.compile(r"usage: \{'input_tokens': \d+, 'output_tokens': \d+, 'total_tokens': \d+"),
+        "finish reason: stop",
+        re.compile(r"confidence score: \d+(\.\d+)?$", re.M),
+        'You asked: "Give one example of such an event.". Earlier you said:',
+    ],
+    "langchain_agent_tools.py": [
+        "-> get_weather({'city': 'Paris'})",
+        "<- get_weather: It is 18 degrees Celsius and sunny in Paris.",
+        "-> celsius_to_fahrenheit({'celsius': 18})",
+        "<- celsius_to_fahrenheit: 64.4 degrees Fahrenheit",
+        'answer: The get_weather tool returned: "It is 18 degrees Celsius',
+    ],
+    "langchain_vision.py": [
+        f"/chat/completions, file: {DESCRIBE} I received 1 image: {FILE_IMAGE}",
+        f"/chat/completions, URL:  {DESCRIBE} I received 1 image: {URL_IMAGE}",
+        f"/chat/vision, file: {DESCRIBE} I received 1 image: {FILE_IMAGE}",
+        f"/chat/vision, URL:  {DESCRIBE} I received 1 image: {URL_IMAGE}",
+        f"OpenAI-style block: {DESCRIBE} I received 1 image: {URL_IMAGE}",
+    ],
+    "langchain_structured_output.py": [
+        f"function_calling: {LANDMARK}",
+        f"json_schema:      {LANDMARK}",
+        f"include_raw:      {LANDMARK} | error: None",
+        re.compile(r"tokens used: +\d+"),
+    ],
+    "openai_compatible_host.py": [
+        'You asked: "Name three uses of a vision-language model.".',
+        re.compile(r"usage: \{'input_tokens': \d+"),
+        f'LangChain vision: You asked: "What is this?". I received 1 image: {FILE_IMAGE}',
+        f'LlamaIndex vision: You asked: "What is this?". I received 1 image: {FILE_IMAGE}',
+    ],
+    "llama_index_rag.py": [
+        "Query: How tall is the Eiffel Tower?",
+        re.compile(r"^source (eiffel|fuji|nile) \(score -?\d\.\d{3}\): ", re.M),
+        'chat: You asked: "Which of these is the highest?".',
+    ],
+    "llama_index_agent.py": [
+        "-> add({'a': 2, 'b': 3})",
+        "<- add: 5",
+        "-> multiply({'a': 4, 'b': 5})",
+        "<- multiply: 20",
+        'The multiply tool returned: "20".',
+        "(2 tool calls)",
+    ],
+    "llama_index_multimodal.py": [
+        f"/chat/vision, ImageDocument(image_path=...): {DESCRIBE} I received 1 image: {FILE_IMAGE}",
+        f'/chat/vision, ImageBlock(url=...): You asked: "Describe this image.". I received 1 '
+        f"image: {URL_IMAGE}",
+        '/chat/completions, streamed: You asked: "Compare these two images.". I received 2 '
+        "images: image 1 is image/png, 154 bytes (inline base64); image 2 is a URL image "
+        "hosted at upload.wikimedia.org.",
+    ],
+}
+
+SCRIPT_JOBS = [
+    Job(f"examples/{name}", "script", (str(EXAMPLES / name),), cwd=str(ROOT))
+    for name in sorted(EXPECTED)
+]
+# The user-facing test file runs under pytest: its emulator fixture and its cassette.
+PYTEST_JOB = Job(
+    "examples/testing",
+    "pytest",
+    (str(EXAMPLES / "testing"), "-p", "no:cacheprovider", LOOPBACK, "-q"),
+    cwd=str(ROOT),
+)
+
+
+def test_every_example_is_checked() -> None:
+    scripts = {path.name for path in EXAMPLES.glob("*.py")}
+    assert scripts == set(EXPECTED), "add the new example's expected output to EXPECTED"
+
+
+@pytest.mark.parametrize("job", SCRIPT_JOBS, ids=str)
+def test_example_script(job: Job, jobs: Jobs) -> None:
+    outcome = jobs.outcome(job)
+    assert outcome.returncode == 0, outcome.report()
+    assert "Traceback" not in outcome.stderr, outcome.report()
+    for expected in EXPECTED[Path(job.args[0]).name]:
+        if isinstance(expected, re.Pattern):
+            assert expected.search(outcome.stdout), f"{expected.pattern!r}\n{outcome.report()}"
+        else:
+            assert expected in outcome.stdout, f"{expected!r}\n{outcome.report()}"
+
+
+@pytest.mark.parametrize("job", [PYTEST_JOB], ids=str)
+def test_example_test_file_passes(job: Job, jobs: Jobs) -> None:
+    outcome = jobs.outcome(job)
+    assert outcome.returncode == 0, outcome.report()
+    assert re.search(r"^4 passed", outcome.stdout, re.M), outcome.report()
+    # The replayed cassette was recorded against the emulator and says so.
+    cassette = EXAMPLES / "testing/cassettes/test_my_chain/test_summary_replayed_from_cassette.yaml"
+    text = cassette.read_text()
+    assert "nugen-emulator" in text
+    assert "authorization" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    "job", [j for j in SCRIPT_JOBS if j.name.endswith("openai_compatible_host.py")], ids=str
+)
+def test_openai_compatible_host_gets_only_what_was_set(
+    job: Job, jobs: Jobs, emulators: Emulators
+) -> None:
+    assert jobs.outcome(job).returncode == 0
+    sent = [r for r in emulators.openai.requests if r.body and "messages" in r.body]
+    qwen = [r for r in sent if r.body["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"]
+    assert len(qwen) >= 3, "the example's three calls reached the openai-dialect host"
+    for request in qwen:
+        assert "x-session-id" not in request.headers
+        assert "x-provider" not in request.headers
+        assert not {"prompt_truncate_len", "reasoning", "top_k"} & set(request.body)
+
+
+@pytest.mark.parametrize(
+    "job", [j for j in SCRIPT_JOBS if j.name.endswith("langchain_streaming_chat.py")], ids=str
+)
+def test_per_call_session_id_is_sent(job: Job, jobs: Jobs, emulators: Emulators) -> None:
+    assert jobs.outcome(job).returncode == 0
+    sessions = [r.headers.get("x-session-id") for r in emulators.nugen.requests]
+    assert "contract-review-42" in sessions

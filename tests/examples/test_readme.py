@@ -1,0 +1,129 @@
+"""Every code block in README.md runs, against the emulators, so the README cannot rot.
+
+Rules (also for whoever edits the README):
+
+* ```` ```python ```` blocks run one by one, each in a fresh process, with
+  ``NUGEN_API_KEY`` / ``NUGEN_BASE_URL`` pointing at a NugenEmulator and
+  ``NEBULABLOCK_API_KEY`` / ``NEBULABLOCK_BASE_URL`` at one in the ``openai`` dialect. A
+  block must therefore stand alone (its own imports) and must exit with status 0. A
+  block that defines ``test_...`` functions is a pytest file and runs under pytest.
+* ```` ```bash ```` blocks run with ``bash -euo pipefail`` from the repository root.
+* A block may be skipped only with a marker on the line right before it, saying why:
+  ``<!-- not-run: installs packages -->``. Keep those for set-up commands (installing,
+  running the whole suite, serving forever); everything else must run.
+* Any other language tag is refused: output samples would rot silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from .conftest import LOOPBACK, ROOT, Job, Jobs
+
+README = ROOT / "README.md"
+FENCE = re.compile(r"^```(\S*)\s*$")
+NOT_RUN = re.compile(r"^<!-- not-run: (?P<reason>\S.*?) -->$")
+RUNNABLE = {"python", "bash"}
+
+
+@dataclass(frozen=True)
+class Block:
+    line: int  # where the opening fence is (1-based)
+    language: str
+    code: str
+    not_run: str | None  # the reason given in the marker, if any
+
+    @property
+    def name(self) -> str:
+        return f"README.md:{self.line}:{self.language or 'plain'}"
+
+
+def read_blocks(text: str) -> list[Block]:
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        opening = FENCE.match(lines[i])
+        if not opening:
+            i += 1
+            continue
+        start = i
+        i += 1
+        while i < len(lines) and not lines[i].startswith("```"):
+            i += 1
+        if i == len(lines):
+            raise AssertionError(f"README.md:{start + 1}: code block is never closed")
+        marker = NOT_RUN.match(lines[start - 1].strip()) if start else None
+        blocks.append(
+            Block(
+                line=start + 1,
+                language=opening.group(1),
+                code="\n".join(lines[start + 1 : i]) + "\n",
+                not_run=marker.group("reason") if marker else None,
+            )
+        )
+        i += 1
+    return blocks
+
+
+BLOCKS = read_blocks(README.read_text(encoding="utf-8"))
+
+
+def job_for(block: Block) -> Job:
+    if block.language == "bash":
+        return Job(
+            block.name, "argv", ("bash", "-euo", "pipefail", "-c", block.code), cwd=str(ROOT)
+        )
+    if re.search(r"^def test_", block.code, re.M):
+        return Job(
+            block.name,
+            "pytest",
+            ("test_readme_block.py", "-p", "no:cacheprovider", LOOPBACK, "-q"),
+            files=(("test_readme_block.py", block.code),),
+        )
+    # Run from a file in a directory of its own (blocks may write files there), so that a
+    # traceback points at the block's own lines.
+    return Job(block.name, "script", ("readme_block.py",), files=(("readme_block.py", block.code),))
+
+
+RUN = [job_for(b) for b in BLOCKS if b.not_run is None and b.language in RUNNABLE]
+
+
+def test_readme_has_the_expected_shape() -> None:
+    assert BLOCKS, "no code blocks found"
+    text = README.read_text(encoding="utf-8")
+    assert text.index("./scripts/demo") < text.index("./scripts/test") < text.index("## Install")
+    # The benchmark owner fills this section; nobody else writes numbers into it.
+    section = text.split("## Performance\n", 1)[1].split("\n## ", 1)[0]
+    assert section.strip() == "<!-- performance: filled in by the benchmark owner -->"
+    assert "cassettes/README.md" in text
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
+def test_every_block_runs_or_says_why_not(block: Block) -> None:
+    if block.not_run is not None:
+        assert block.language == "bash", "only set-up commands (bash) may be skipped"
+        return
+    assert block.language in RUNNABLE, (
+        f"{block.name}: only ```python and ```bash blocks can be run; mark a set-up "
+        "command with <!-- not-run: why --> on the line before"
+    )
+
+
+@pytest.mark.parametrize("job", RUN, ids=str)
+def test_readme_block(job: Job, jobs: Jobs) -> None:
+    outcome = jobs.outcome(job)
+    block = next(b for b in BLOCKS if b.name == job.name)
+    numbered = "\n".join(
+        f"{block.line + n:4d} | {line}" for n, line in enumerate(block.code.splitlines(), 1)
+    )
+    report = f"{outcome.report()}\n--- the block\n{numbered}"
+    assert outcome.returncode == 0, report
+    assert "Traceback" not in outcome.stderr, report
+    if job.kind == "pytest":
+        assert re.search(r"^\d+ passed", outcome.stdout, re.M), report
+    elif block.language == "python":
+        assert outcome.stdout.strip(), f"a README block should show its result\n{report}"
