@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 from llama_index.core.base.llms.types import (
     CachePoint,
@@ -231,8 +232,6 @@ def image_block_to_part(block: ImageBlock) -> dict[str, Any]:
     if block.url is not None:
         url = str(block.url)
         if url.startswith("file://"):
-            from urllib.parse import unquote, urlsplit
-
             data = read_image_file(unquote(urlsplit(url).path))
             return image_part(
                 data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail
