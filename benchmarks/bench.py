@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -374,30 +373,17 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 # --------------------------------------------------------------------------- concurrency
 
 
-def _open_sockets() -> int:
-    """Sockets this process holds open (Linux); -1 where /proc is not available."""
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return -1
-    count = 0
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:  # closed between listdir and readlink
-            continue
-    return count
+async def _concurrent(call: Callable[[], Any], n: int, port: int) -> dict[str, Any]:
+    from nugen_client.testing import count_client_sockets
 
-
-async def _concurrent(call: Callable[[], Any], n: int) -> dict[str, Any]:
+    baseline = count_client_sockets(port)  # pools of earlier sides to the same server
     peak = 0
     done = asyncio.Event()
 
     async def watch() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _open_sockets())
+            peak = max(peak, count_client_sockets(port))
             await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch())
@@ -411,7 +397,7 @@ async def _concurrent(call: Callable[[], Any], n: int) -> dict[str, Any]:
         "wall_s": round(wall, 3),
         "errors": len(errors),
         "first_error": repr(errors[0])[:200] if errors else None,
-        "peak_sockets": peak,
+        "peak_sockets": peak - baseline,
     }
 
 
@@ -442,7 +428,8 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     print(f"Concurrency ({sizes.concurrent} concurrent calls)", flush=True)
     out = {}
     for name, call in sides.items():
-        out[name] = asyncio.run(_concurrent(call, sizes.concurrent))
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        out[name] = asyncio.run(_concurrent(call, sizes.concurrent, port))
         print(f"  {name}: {out[name]}", flush=True)
     return out
 
@@ -450,7 +437,7 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 # -------------------------------------------------------------------------------- memory
 
 _MEMORY_CHILD = r"""
-import json, resource, sys
+import json, sys, tracemalloc
 side, url, key = sys.argv[1:4]
 model = "nugen-flash-instruct"
 prompt = [{"role": "user", "content": "Tell me everything."}]
@@ -472,16 +459,20 @@ else:
         from llama_index.llms.openai_like import OpenAILike
         llm = OpenAILike(model=model, api_base=url, api_key=key, is_chat_model=True, timeout=120)
     run = lambda: sum(len(r.delta or "") for r in llm.stream_chat(msgs))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run()  # warm-up: lazy imports and first-call caches are not the stream's memory
+tracemalloc.start()
 received = run()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-growth_mb = round((after - before) / 1024, 1)
-print(json.dumps({"received_bytes": received, "peak_rss_growth_mb": growth_mb}))
+peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"received_bytes": received, "peak_traced_mb": round(peak / 1e6, 1)}))
 """
 
 
 def memory(servers: Servers, sizes: Sizes) -> dict[str, Any]:
-    print(f"Peak memory streaming a {sizes.big_reply_bytes / 1e6:.1f} MB reply", flush=True)
+    print(
+        f"Peak Python memory (tracemalloc) while streaming a {sizes.big_reply_bytes / 1e6:.1f} MB"
+        " reply and discarding the chunks",
+        flush=True,
+    )
     out = {}
     for side in ("ChatOpenAI", "ChatNugen", "OpenAILike", "Nugen"):
         proc = subprocess.run(

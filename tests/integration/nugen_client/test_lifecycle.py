@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
 from nugen_client._client import _shard_limits
-from nugen_client.testing import Fault, NugenEmulator
+from nugen_client.testing import Fault, NugenEmulator, count_client_sockets
 
 USER = [{"role": "user", "content": "hello"}]
 
@@ -45,30 +44,7 @@ def unraisable() -> Iterator[list[Any]]:
 
 
 def _sockets(port: int) -> int:
-    """Open client sockets of this process connected to ``port`` (the in-process emulator's
-    own server-side sockets do not count)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as handle:
-                next(handle)
-                for line in handle:
-                    fields = line.split()
-                    remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-                    state = fields[3]
-                    if remote_port == port and state != "06":  # 06: TIME_WAIT, no fd
-                        inodes.add(fields[9])
-        except OSError:
-            continue
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            count += 1
-    return count
+    return count_client_sockets(port)
 
 
 def test_one_async_client_across_event_loops(
