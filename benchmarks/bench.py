@@ -126,9 +126,70 @@ def median_per_op(sides: dict[str, Callable[[], int]], rounds: int, label: str) 
     return result
 
 
+def repeat(fn: Callable[[], Any], n: int) -> Callable[[], int]:
+    """A side that calls ``fn`` ``n`` times (``n`` operations)."""
+
+    def run() -> int:
+        for _ in range(n):
+            fn()
+        return n
+
+    return run
+
+
+def count(iterator: Callable[[], Any]) -> Callable[[], int]:
+    """A side that drains a stream (one operation per item)."""
+
+    def run() -> int:
+        return sum(1 for _ in iterator())
+
+    return run
+
+
+class RawHttp:
+    """The floor's network half: plain httpx (+ json.loads) and httpx-sse."""
+
+    def __init__(self, key: str) -> None:
+        import httpx
+
+        self.http = httpx.Client()
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.body = {"model": MODEL, "messages": PROMPT}
+
+    def call(self, url: str, n: int) -> Callable[[], int]:
+        def run() -> int:
+            for _ in range(n):
+                response = self.http.post(
+                    url + "/chat/completions", json=self.body, headers=self.headers
+                )
+                json.loads(response.content)
+            return n
+
+        return run
+
+    def stream(self, url: str) -> Callable[[], int]:
+        from httpx_sse import connect_sse
+
+        body = {**self.body, "stream": True}
+
+        def run() -> int:
+            chunks = 0
+            with connect_sse(
+                self.http, "POST", url + "/chat/completions", json=body, headers=self.headers
+            ) as source:
+                for event in source.iter_sse():
+                    if event.data != "[DONE]":
+                        json.loads(event.data)
+                        chunks += 1
+            return chunks
+
+        return run
+
+    def close(self) -> None:
+        self.http.close()
+
+
 def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
-    import httpx
-    from httpx_sse import connect_sse
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -166,59 +227,26 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     prebuilt = [AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in stream_messages]
 
-    http = httpx.Client()
-    headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": MODEL, "messages": PROMPT}
-    stream_body = {**body, "stream": True}
+    raw = RawHttp(key)
     floor = Floor()
     openai = ChatOpenAI(model=MODEL, base_url=short, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     openai_stream = ChatOpenAI(model=MODEL, base_url=stream, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     n = sizes.calls_per_round
 
-    def raw_call() -> int:
-        for _ in range(n):
-            json.loads(http.post(short + "/chat/completions", json=body, headers=headers).content)
-        return n
-
-    def repeat(fn: Callable[[], Any]) -> Callable[[], int]:
-        def run() -> int:
-            for _ in range(n):
-                fn()
-            return n
-
-        return run
-
-    def count(iterator: Callable[[], Any]) -> Callable[[], int]:
-        def run() -> int:
-            return sum(1 for _ in iterator())
-
-        return run
-
-    def raw_stream() -> int:
-        chunks = 0
-        with connect_sse(
-            http, "POST", stream + "/chat/completions", json=stream_body, headers=headers
-        ) as source:
-            for event in source.iter_sse():
-                if event.data != "[DONE]":
-                    json.loads(event.data)
-                    chunks += 1
-        return chunks
-
     print("LangChain", flush=True)
     per_call = median_per_op(
         {
-            "httpx": raw_call,
-            "floor_model": repeat(lambda: floor.invoke(PROMPT)),
-            "ChatOpenAI": repeat(lambda: openai.invoke(PROMPT)),
-            "ChatNugen": repeat(lambda: nugen.invoke(PROMPT)),
+            "httpx": raw.call(short, n),
+            "floor_model": repeat(lambda: floor.invoke(PROMPT), n),
+            "ChatOpenAI": repeat(lambda: openai.invoke(PROMPT), n),
+            "ChatNugen": repeat(lambda: nugen.invoke(PROMPT), n),
         },
         sizes.rounds,
         "CPU per invoke",
     )
     per_chunk = median_per_op(
         {
-            "httpx_sse": raw_stream,
+            "httpx_sse": raw.stream(stream),
             "floor_model": count(lambda: floor.stream(PROMPT)),
             "ChatOpenAI": count(lambda: openai_stream.stream(PROMPT)),
             "ChatNugen": count(lambda: nugen_stream.stream(PROMPT)),
@@ -259,13 +287,11 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             sizes.stream_rounds,
             f"tool call in {fragments} fragments, per fragment",
         )
-    http.close()
+    raw.close()
     return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
 
 
 def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
-    import httpx
-    from httpx_sse import connect_sse
     from llama_index.core.base.llms.types import (
         ChatMessage,
         CompletionResponse,
@@ -304,10 +330,7 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             for delta in deltas:
                 yield CompletionResponse(text="", delta=delta)
 
-    http = httpx.Client()
-    headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": MODEL, "messages": PROMPT}
-    stream_body = {**body, "stream": True}
+    raw = RawHttp(key)
     floor = Floor()
     like = OpenAILike(
         model=MODEL, api_base=short, api_key=key, is_chat_model=True, is_function_calling_model=True
@@ -315,50 +338,20 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     like_stream = OpenAILike(model=MODEL, api_base=stream, api_key=key, is_chat_model=True)
     n = sizes.calls_per_round
 
-    def repeat(fn: Callable[[], Any]) -> Callable[[], int]:
-        def run() -> int:
-            for _ in range(n):
-                fn()
-            return n
-
-        return run
-
-    def count(iterator: Callable[[], Any]) -> Callable[[], int]:
-        def run() -> int:
-            return sum(1 for _ in iterator())
-
-        return run
-
-    def raw_call() -> int:
-        for _ in range(n):
-            json.loads(http.post(short + "/chat/completions", json=body, headers=headers).content)
-        return n
-
-    def raw_stream() -> int:
-        got = 0
-        with connect_sse(
-            http, "POST", stream + "/chat/completions", json=stream_body, headers=headers
-        ) as source:
-            for event in source.iter_sse():
-                if event.data != "[DONE]":
-                    json.loads(event.data)
-                    got += 1
-        return got
-
     print("LlamaIndex", flush=True)
     per_call = median_per_op(
         {
-            "httpx": raw_call,
-            "floor_model": repeat(lambda: floor.chat(messages)),
-            "OpenAILike": repeat(lambda: like.chat(messages)),
-            "Nugen": repeat(lambda: nugen.chat(messages)),
+            "httpx": raw.call(short, n),
+            "floor_model": repeat(lambda: floor.chat(messages), n),
+            "OpenAILike": repeat(lambda: like.chat(messages), n),
+            "Nugen": repeat(lambda: nugen.chat(messages), n),
         },
         sizes.rounds,
         "CPU per chat",
     )
     per_chunk = median_per_op(
         {
-            "httpx_sse": raw_stream,
+            "httpx_sse": raw.stream(stream),
             "floor_model": count(lambda: floor.stream_chat(messages)),
             "OpenAILike": count(lambda: like_stream.stream_chat(messages)),
             "Nugen": count(lambda: nugen_stream.stream_chat(messages)),
@@ -366,7 +359,7 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         sizes.stream_rounds,
         "CPU per streamed chunk",
     )
-    http.close()
+    raw.close()
     return {"per_call_us": per_call, "per_chunk_us": per_chunk}
 
 
