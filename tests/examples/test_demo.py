@@ -14,7 +14,9 @@ from nugen_client.testing import NugenEmulator
 from .conftest import VENV_BIN, Job, Jobs
 
 NO_CREDENTIALS = (("NUGEN_API_KEY", None), ("NUGEN_BASE_URL", None))
-CONSOLE_SCRIPT = Job("nugen-demo", "argv", (str(VENV_BIN / "nugen-demo"),), env=NO_CREDENTIALS)
+# The console script pip generated from pyproject's [project.scripts], run as a script (in
+# a pre-warmed process, like the other jobs; it is a plain Python file).
+CONSOLE_SCRIPT = Job("nugen-demo", "script", (str(VENV_BIN / "nugen-demo"),), env=NO_CREDENTIALS)
 WRONG_KEY = Job(
     "nugen-demo, wrong key",
     "module",
