@@ -498,6 +498,11 @@ def import_times(sizes: Sizes) -> dict[str, float]:
         "llama_index.core.llms": "import llama_index.core.llms",
         "llama_index.llms.openai_like": "import llama_index.llms.openai_like",
         "llama_index_nugen": "import llama_index_nugen",
+        "FunctionCallingLLM": (
+            "from llama_index.core.llms.function_calling import FunctionCallingLLM"
+        ),
+        "OpenAILike": "from llama_index.llms.openai_like import OpenAILike",
+        "Nugen": "from llama_index_nugen import Nugen",
         "nugen_client": "import nugen_client",
     }
     code = "import time; t = time.perf_counter(); {m}; print(time.perf_counter() - t)"

@@ -4,10 +4,38 @@
 ``NugenEmbedding`` (a ``BaseEmbedding``), over the shared ``nugen_client``. Also importable
 the LlamaIndex way: ``llama_index.llms.nugen``, ``llama_index.multi_modal_llms.nugen``,
 ``llama_index.embeddings.nugen``. Errors are ``nugen_client``'s classes.
+
+The classes load on first use (PEP 562): ``import llama_index_nugen`` is cheap, and each
+class pays only for the parts of LlamaIndex it needs.
 """
 
-from llama_index_nugen.embeddings import NugenEmbedding
-from llama_index_nugen.llms import Nugen
-from llama_index_nugen.multi_modal import NugenMultiModal
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_nugen.embeddings import NugenEmbedding
+    from llama_index_nugen.llms import Nugen
+    from llama_index_nugen.multi_modal import NugenMultiModal
 
 __all__ = ["Nugen", "NugenEmbedding", "NugenMultiModal"]
+
+_LAZY = {
+    "Nugen": "llama_index_nugen.llms",
+    "NugenEmbedding": "llama_index_nugen.embeddings",
+    "NugenMultiModal": "llama_index_nugen.multi_modal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
