@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 WIDTH = 96
 INDENT = "   "
@@ -16,22 +17,23 @@ def say(label: str, text: str) -> None:
     print(textwrap.fill(text, width=WIDTH, initial_indent=first, subsequent_indent=CONTINUATION))
 
 
-def stream_to_console(label: str, pieces: Iterable[str]) -> None:
-    """Print ``label:`` then each piece the moment it arrives, wrapping between words.
+@contextmanager
+def streamed_line(label: str) -> Iterator[Callable[[str], None]]:
+    """Print ``label:`` and then each piece handed to the yielded function, as it comes.
 
-    Pieces are tokens as the service streams them ("Hello", " world", ...). A piece that
+    Pieces are tokens as the service streams them ("Hello", " world", ...); a piece that
     would cross the right margin and starts with a space begins a new line instead. The
-    label waits for the first piece, so an error before it does not follow a dangling label.
+    label waits for the first piece, so an error before it leaves no dangling label.
     """
-    line = f"{INDENT}{label}: "
-    column = len(line)
-    started = False
-    for piece in pieces:
+    column = 0
+
+    def show(piece: str) -> None:
+        nonlocal column
         if not piece:
-            continue
-        if not started:
-            print(line, end="")
-            started = True
+            return
+        if column == 0:
+            print(f"{INDENT}{label}: ", end="")
+            column = len(INDENT) + len(label) + 2
         if column + len(piece) > WIDTH and piece[0].isspace() and column > len(CONTINUATION):
             piece = piece.lstrip()
             print(f"\n{CONTINUATION}", end="")
@@ -42,4 +44,6 @@ def stream_to_console(label: str, pieces: Iterable[str]) -> None:
         else:
             column += len(piece)
         print(piece, end="", flush=True)
-    print("" if started else f"{line}(nothing)", flush=True)
+
+    yield show
+    print("" if column else f"{INDENT}{label}: (nothing)", flush=True)

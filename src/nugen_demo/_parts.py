@@ -8,7 +8,8 @@ from the environment (the demo points those at its embedded emulator when you ha
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from langchain_nugen import ChatNugen
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
-from nugen_demo._output import say, stream_to_console
+from nugen_demo._output import say, streamed_line
 from nugen_demo._readme import load_readme
 
 # Wikimedia Commons' PNG demonstration image. Only the live service fetches it; the
@@ -40,15 +41,12 @@ IMAGE_URL = (
 def streamed_chat() -> None:
     # nugen-legal is domain-aligned: the service adds a confidence score to its answers.
     model = ChatNugen(model="nugen-legal", temperature=0.2)
+    question = "In two sentences: what does a force majeure clause do?"
     answer: AIMessageChunk | None = None
-
-    def tokens() -> Iterable[str]:
-        nonlocal answer
-        for chunk in model.stream("In two sentences: what does a force majeure clause do?"):
+    with streamed_line("answer") as show:
+        for chunk in model.stream(question):
+            show(chunk.text)  # each token as it arrives
             answer = chunk if answer is None else answer + chunk  # chunks add up
-            yield chunk.text
-
-    stream_to_console("answer", tokens())  # prints each token as it arrives
     assert answer is not None
     # Only the last chunk carries usage and response metadata; the sum has them all.
     say("usage", str(answer.usage_metadata))
@@ -157,8 +155,9 @@ def vision() -> None:
     ]
     for source, block in blocks:
         message = HumanMessage(content=[{"type": "text", "text": VISION_PROMPT}, block])
-        chunks = model.stream([message])
-        stream_to_console(f"/chat/completions, {source}", (chunk.text for chunk in chunks))
+        with streamed_line(f"/chat/completions, {source}") as show:
+            for chunk in model.stream([message]):
+                show(chunk.text)
 
 
 # -- 4. LlamaIndex: RAG over this project's README -----------------------------------------
@@ -178,10 +177,12 @@ def rag_over_readme() -> None:
     say("question", RAG_QUESTION)
     response = engine.query(RAG_QUESTION)
     assert isinstance(response, StreamingResponse)  # streaming=True above
-    stream_to_console("answer", response.response_gen)
+    with streamed_line("answer") as show:
+        for token in response.response_gen:
+            show(token)
     for rank, source in enumerate(response.source_nodes, start=1):
-        excerpt = " ".join(source.node.get_content().split())[:70]
-        say(f"source node {rank} (score {source.score or 0:.3f})", f"{excerpt} ...")
+        excerpt = textwrap.shorten(source.node.get_content(), width=72, placeholder=" ...")
+        say(f"source node {rank} (score {source.score or 0:.3f})", excerpt)
 
 
 # -- 5. Structured output into a pydantic model, in both frameworks ------------------------
