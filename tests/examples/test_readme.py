@@ -127,3 +127,93 @@ def test_readme_block(job: Job, jobs: Jobs) -> None:
         assert re.search(r"^\d+ passed", outcome.stdout, re.M), report
     elif block.language == "python":
         assert outcome.stdout.strip(), f"a README block should show its result\n{report}"
+
+
+# -- the parameter table matches the classes ------------------------------------------------
+
+CLASS_NAMES = ("ChatNugen", "NugenEmbeddings", "Nugen", "NugenMultiModal", "NugenEmbedding")
+CHAT_CLASSES = ("ChatNugen", "Nugen", "NugenMultiModal")
+CLIENTS = ("NugenClient", "AsyncNugenClient")
+# Every constructor parameter the public contract names (shared/CONTRACT.md).
+CONTRACT_PARAMETERS = [
+    "model",
+    "api_key",
+    "base_url",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "stop",
+    "prompt_truncate_len",
+    "reasoning",
+    "session_id",
+    "provider",
+    "timeout",
+    "max_retries",
+    "default_headers",
+    "n",
+    "streaming",
+    "stream_usage",
+    "model_kwargs",
+    "additional_kwargs",
+    "context_window",
+    "is_function_calling_model",
+    "use_vision_endpoint",
+]
+
+
+def parameter_rows() -> list[tuple[str, list[str]]]:
+    """(parameter, the classes its row names) for every row of the Parameters table."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Parameters\n", 1)[1].split("\n## ", 1)[0]
+    rows: list[tuple[str, list[str]]] = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if not line.startswith("| `") or len(cells) != 4:
+            continue
+        name, where = cells[0].strip("`"), cells[3]
+        named = re.findall(r"`(\w+)`", where.split("(")[0])
+        classes = [c for c in named if c in CLASS_NAMES + CLIENTS]
+        if where.startswith("all"):
+            classes += CLASS_NAMES
+        if where.startswith("chat classes"):
+            classes += CHAT_CLASSES
+        rows.append((name, sorted(set(classes))))
+    return rows
+
+
+def accepts(cls: type, name: str) -> bool:
+    import inspect
+
+    fields = getattr(cls, "model_fields", None)
+    if fields is None:  # the plain clients
+        return name in inspect.signature(cls).parameters
+    if name in fields:
+        return True
+    aliases = {str(f.alias) for f in fields.values()} | {
+        str(choice)
+        for f in fields.values()
+        for choice in getattr(f.validation_alias, "choices", [f.validation_alias])
+    }
+    return name in aliases
+
+
+def test_parameter_table_names_real_parameters() -> None:
+    import langchain_nugen
+    import llama_index_nugen
+    import nugen_client
+
+    modules = (langchain_nugen, llama_index_nugen, nugen_client)
+    classes = {
+        name: getattr(m, name) for m in modules for name in dir(m) if name in CLASS_NAMES + CLIENTS
+    }
+    rows = parameter_rows()
+    missing = set(CONTRACT_PARAMETERS) - {name for name, _ in rows}
+    assert not missing, f"contract parameters missing from the README's table: {missing}"
+    wrong = [
+        f"{name} on {cls}"
+        for name, where in rows
+        for cls in where
+        if not accepts(classes[cls], name)
+    ]
+    assert not wrong, f"the README's parameter table names parameters these classes lack: {wrong}"
