@@ -33,7 +33,9 @@ PRELOAD = (
     "langchain.agents",
     "llama_index.core",
     "llama_index.core.agent.workflow",
-    "llama_index_nugen",
+    "llama_index_nugen.llms",  # the package itself loads its classes lazily
+    "llama_index_nugen.multi_modal",
+    "llama_index_nugen.embeddings",
     "nugen_client.testing._server",
     "nugen_demo._parts",
     "pytest",
