@@ -43,6 +43,7 @@ from typing_extensions import Required, Self, TypedDict, Unpack
 from nugen_client._errors import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     InvalidInputError,
     NugenError,
@@ -270,6 +271,30 @@ def _stalled(decoder: StreamDecoder, exc: httpx.TimeoutException) -> APITimeoutE
     )
 
 
+def _stream_error(
+    error: NugenError, response: httpx.Response, secrets: Sequence[str]
+) -> NugenError:
+    """An error the stream decoder raised, ready to leave the client.
+
+    It may quote the event data, which may echo the key: its text and body are redacted.
+    The decoder raises ``from None`` while handling the parser's exception, which quotes
+    the data too: suppressed, that context would still travel with the error, so it is
+    dropped. An error event belongs to this response: it gets the response's
+    ``x-request-id``, as errors with a status get theirs.
+    """
+    if error.__suppress_context__:
+        error.__context__ = None
+    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+    if isinstance(getattr(error, "body", None), str):
+        error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
+    request_id = response.headers.get("x-request-id")
+    if isinstance(error, APIStatusError) and error.request_id is None and request_id:
+        error.request_id = request_id
+        error.message = f"{error.message} [request id: {request_id}]"
+        error.args = (error.message, *error.args[1:])
+    return error
+
+
 def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
@@ -471,12 +496,18 @@ class _BaseClient:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
-            text = redact(response.text[:500], self._secrets)
-            raise APIResponseValidationError(
-                f"could not read the {model.__name__} response: "
-                f"{_validation_message('response', exc)} (body: {text!r})",
-                body=text,
-            ) from None
+            problem = _validation_message("response", exc)
+        # Raised outside the except block: pydantic's error quotes the whole body, and even
+        # as a suppressed __context__ it would carry the body (and any key the server
+        # echoed) along with ours.
+        text = redact(response.text[:500], self._secrets)
+        raise APIResponseValidationError(
+            redact(
+                f"could not read the {model.__name__} response: {problem} (body: {text!r})",
+                self._secrets,
+            ),
+            body=text,
+        )
 
     def _status_error(self, response: httpx.Response) -> NugenError:
         return error_from_response(response, secrets=self._secrets)
@@ -636,6 +667,8 @@ class NugenClient(_BaseClient):
                         yield chunk
                     elif decoder.done:
                         return
+            except NugenError as exc:
+                raise _stream_error(exc, response, self._secrets) from None
             except httpx.TimeoutException as exc:
                 raise _stalled(decoder, exc) from None
             except httpx.TransportError as exc:
@@ -808,6 +841,8 @@ class AsyncNugenClient(_BaseClient):
                         yield chunk
                     elif decoder.done:
                         return
+            except NugenError as exc:
+                raise _stream_error(exc, response, self._secrets) from None
             except httpx.TimeoutException as exc:
                 raise _stalled(decoder, exc) from None
             except httpx.TransportError as exc:
