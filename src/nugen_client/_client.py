@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import PydanticSerializationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from typing_extensions import Required, Self, TypedDict, Unpack
 
@@ -254,6 +255,26 @@ def _validate(model: type[_ModelT], data: Mapping[str, Any], what: str) -> _Mode
         raise InvalidInputError(_validation_message(what, exc)) from None
 
 
+def _json_body(body: Mapping[str, Any]) -> bytes:
+    """The request body as strict JSON: no NaN or Infinity (which json.dumps would write
+    and JSON parsers refuse), nothing that is not JSON, and valid UTF-8."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:
+        raise _unsendable(body, exc) from None
+
+
+def _unsendable(body: Mapping[str, Any], exc: Exception) -> InvalidInputError:
+    """A local error naming the first body field that cannot be sent as JSON."""
+    for name, value in body.items():
+        try:
+            json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return InvalidInputError(f"request field {name!r} cannot be sent as JSON: {exc}")
+    return InvalidInputError(f"the request cannot be sent as JSON: {exc}")
+
+
 def _map_transport_error(
     exc: httpx.TransportError, secrets: Sequence[str | None]
 ) -> APIConnectionError:
@@ -379,7 +400,7 @@ class _BaseClient:
         timeout = options.get("timeout")
         return _Prepared(
             url=self.base_url + path,
-            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            content=_json_body(body),
             headers=headers,
             timeout=None if timeout is None else _make_timeout(timeout),
             stream=stream,
@@ -403,7 +424,10 @@ class _BaseClient:
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
         request = _validate(ChatCompletionRequest, fields, "chat request")
-        body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        try:
+            body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        except PydanticSerializationError as exc:
+            raise _unsendable(fields, exc) from None
         return self._prepare(path, body, params, stream=stream)
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[_Prepared, int]:
