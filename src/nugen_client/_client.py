@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import os
+import ssl
 import sys
 import threading
 import warnings
@@ -752,6 +753,15 @@ class AsyncNugenClient(_BaseClient):
         )
         self._sleep = sleep
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+
+    def _tls(self) -> ssl.SSLContext:
+        # One TLS context for every shard of every loop's pool: building one loads the CA
+        # bundle (~50 ms of CPU), which the shards of each new event loop would otherwise
+        # pay again at every asyncio.run.
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     async def _pool(self) -> _LoopPool:
         loop = asyncio.get_running_loop()
@@ -761,7 +771,12 @@ class AsyncNugenClient(_BaseClient):
                 pool = _LoopPool([self._injected], None, None)
             else:
                 shards = [
-                    httpx.AsyncClient(timeout=self.timeout, limits=limits, follow_redirects=False)
+                    httpx.AsyncClient(
+                        timeout=self.timeout,
+                        limits=limits,
+                        follow_redirects=False,
+                        verify=self._tls(),
+                    )
                     for limits in _shard_limits(self.limits)
                 ]
                 guard = _close_with_loop(shards)
