@@ -42,6 +42,13 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# Types whose bytes guess_image_mime_type recognises: a label claiming one of them on bytes
+# that are not that format (a PDF called image/png) is wrong, not merely unverifiable.
+_SNIFFABLE = frozenset(
+    {mime for _, mime in _SIGNATURES} | {"image/webp", "image/avif", "image/heic", "image/jpg"}
+)
+
+
 def guess_image_mime_type(data: bytes) -> str | None:
     """The image mime type the bytes announce, or None if they are no image we know."""
     for signature, mime in _SIGNATURES:
@@ -69,16 +76,34 @@ def data_url(
             f"image is {len(data):,} bytes, over the {max_bytes:,}-byte limit "
             "(raise max_image_bytes if the service accepts it)"
         )
+    mime = _image_mime_type(data, mime_type)
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _image_mime_type(data: bytes, declared: str | None) -> str:
+    """The mime type to send image bytes with: what the bytes are, when we can tell.
+
+    A declared type that is not ``image/*`` is refused; one the bytes contradict is
+    replaced when the bytes are another image format, and refused when they are no image
+    at all (a PDF labelled ``image/png``). Only types we cannot recognise (``image/svg+xml``)
+    are taken on trust.
+    """
+    if declared is not None and not declared.lower().startswith("image/"):
+        raise InvalidInputError(f"mime type {declared!r} is not an image type")
     detected = guess_image_mime_type(data)
-    mime = mime_type or detected
-    if mime is None:
+    if detected is not None:
+        return detected
+    if declared is None:
         raise InvalidInputError(
             "image bytes are not a recognised image format (png, jpeg, gif, webp, bmp, tiff, "
             "avif, heic); pass mime_type if it is one"
         )
-    if not mime.startswith("image/"):
-        raise InvalidInputError(f"mime type {mime!r} is not an image type")
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    if declared.lower() in _SNIFFABLE:
+        raise InvalidInputError(
+            f"image bytes declared as {declared!r} are not a {declared.split('/', 1)[1]} "
+            f"image (they start with {data[:8]!r})"
+        )
+    return declared
 
 
 def decode_base64_image(text: str | bytes) -> bytes:
@@ -116,16 +141,41 @@ def read_image_file(
         ) from None
 
 
-def url_image_part(url: str, detail: Detail | None = None) -> dict[str, Any]:
-    """An ``image_url`` content part for a URL (https or data), checked locally."""
+def url_image_part(
+    url: str, detail: Detail | None = None, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> dict[str, Any]:
+    """An ``image_url`` content part for a URL (https or data), checked locally.
+
+    A data URL is held to the same rules as local bytes: at most ``max_bytes``, and bytes
+    that do not contradict its mime type.
+    """
     try:
         check_image_url(url)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
+    if url.startswith("data:"):
+        _check_data_url(url, max_bytes)
     image_url: dict[str, Any] = {"url": url}
     if detail is not None:
         image_url["detail"] = detail
     return {"type": "image_url", "image_url": image_url}
+
+
+def _check_data_url(url: str, max_bytes: int) -> None:
+    header, _, payload = url.partition(",")
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # validated base64: exact
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"data URL image is {size:,} bytes, over the {max_bytes:,}-byte limit "
+            "(raise max_image_bytes if the service accepts it)"
+        )
+    declared = header[len("data:") :].split(";", 1)[0]
+    head = base64.b64decode(payload[:64])  # enough bytes to recognise the format
+    if guess_image_mime_type(head) is None and declared.lower() in _SNIFFABLE:
+        raise InvalidInputError(
+            f"data URL declares {declared!r} but its bytes are not a "
+            f"{declared.split('/', 1)[1]} image (they start with {head[:8]!r})"
+        )
 
 
 def image_part(
@@ -154,5 +204,5 @@ def image_part(
     if data is not None:
         return url_image_part(data_url(data, mime_type, max_bytes=max_bytes), detail)
     if url is not None:
-        return url_image_part(url, detail)
+        return url_image_part(url, detail, max_bytes=max_bytes)
     raise InvalidInputError("image has no source: give a url, bytes, base64 data or a path")
