@@ -32,6 +32,7 @@ class ClientSettings(Protocol):
     default_headers: dict[str, str] | None
     session_id: str | None
     provider: str | None
+    allow_insecure_http: bool
 
 
 def client_settings(model: ClientSettings) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def client_settings(model: ClientSettings) -> dict[str, Any]:
         "default_headers": dict(model.default_headers) if model.default_headers else None,
         "session_id": model.session_id,
         "provider": model.provider,
+        "allow_insecure_http": model.allow_insecure_http,
     }
     if model.timeout is not None:
         settings["timeout"] = model.timeout

@@ -130,6 +130,7 @@ class ChatNugen(BaseChatModel):
         | `default_headers` | `dict`      | Headers sent with every request.                   |
         | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
         | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
+        | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
 
         A missing API key is reported at the first call, not at construction.
 
@@ -397,6 +398,9 @@ class ChatNugen(BaseChatModel):
     """Extra body fields, sent as they are."""
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
+    allow_insecure_http: bool = False
+    """Allow a plain `http://` `base_url` on another machine (the key would cross the
+    network unencrypted); refused by default. Loopback addresses never need it."""
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 

@@ -70,6 +70,9 @@ class NugenEmbeddings(BaseModel, Embeddings):
     """Sent as ``X-Session-ID``."""
     provider: str | None = None
     """Sent as ``X-Provider``."""
+    allow_insecure_http: bool = False
+    """Allow a plain ``http://`` ``base_url`` on another machine (the key would cross the
+    network unencrypted); refused by default. Loopback addresses never need it."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
