@@ -42,7 +42,7 @@ from langchain_core.messages.tool import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from nugen_client import InvalidInputError, StreamAccumulator
-from nugen_client.images import image_part, url_image_part
+from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, ResponseMessage, Usage
 
 __all__ = [
@@ -103,23 +103,34 @@ _UNSUPPORTED = {
 # ------------------------------------------------------------------------ messages in
 
 
-def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+def to_wire_messages(
+    messages: Sequence[BaseMessage], *, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> list[dict[str, Any]]:
     """The ``messages`` of a request, in order; raises ``InvalidInputError`` on input the
-    service cannot take, naming the message (``messages[2]``) and block."""
-    return [to_wire_message(message, index) for index, message in enumerate(messages)]
+    service cannot take, naming the message (``messages[2]``) and block. Images over
+    ``max_image_bytes`` are refused."""
+    return [
+        to_wire_message(message, index, max_image_bytes=max_image_bytes)
+        for index, message in enumerate(messages)
+    ]
 
 
-def to_wire_message(message: BaseMessage, index: int = 0) -> dict[str, Any]:
+def to_wire_message(
+    message: BaseMessage, index: int = 0, *, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> dict[str, Any]:
     """One LangChain message as a wire message (a new dict; ``message`` is only read)."""
     where = f"messages[{index}]"
     if isinstance(message, HumanMessage):
-        return _named({"role": "user", "content": _user_content(message.content, where)}, message)
+        return _named(
+            {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
+            message,
+        )
     if isinstance(message, AIMessage):
         return _assistant_message(message, where)
     if isinstance(message, SystemMessage):
         return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, ToolMessage):
-        return _tool_message(message, where)
+        return _tool_message(message, where, max_image_bytes)
     if isinstance(message, ChatMessage):
         role = _ROLES.get(message.role.lower())
         if role is None or role in ("assistant", "tool"):
@@ -130,7 +141,8 @@ def to_wire_message(message: BaseMessage, index: int = 0) -> dict[str, Any]:
             )
         if role == "user":
             return _named(
-                {"role": "user", "content": _user_content(message.content, where)}, message
+                {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
+                message,
             )
         return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, FunctionMessage):
@@ -163,7 +175,7 @@ def _unsupported(where: str, kind: str) -> InvalidInputError:
 
 
 def _user_content(
-    content: str | list[str | dict[str, Any]], where: str
+    content: str | list[str | dict[str, Any]], where: str, max_bytes: int
 ) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
@@ -181,7 +193,7 @@ def _user_content(
         if kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
             parts.append({"type": "text", "text": block["text"]})
         elif kind in ("image_url", "image"):
-            parts.append(_image_part(block, kind, block_where))
+            parts.append(_image_part(block, kind, block_where, max_bytes))
         else:
             raise _unsupported(block_where, kind)
     return parts
@@ -214,27 +226,30 @@ def _detail(block: Mapping[str, Any]) -> Any:
     return detail
 
 
-def _image_part(block: Mapping[str, Any], kind: str, where: str) -> dict[str, Any]:
+def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int) -> dict[str, Any]:
     """An ``image_url`` part from any LangChain image block, checked locally."""
     try:
         if kind == "image_url":
             # OpenAI format; LangChain also allows a plain string for ``image_url``.
             image_url = block.get("image_url")
             if isinstance(image_url, str):
-                return url_image_part(image_url, _detail(block))
+                return url_image_part(image_url, _detail(block), max_bytes=max_bytes)
             if isinstance(image_url, Mapping) and isinstance(image_url.get("url"), str):
-                return url_image_part(image_url["url"], image_url.get("detail"))
+                return url_image_part(
+                    image_url["url"], image_url.get("detail"), max_bytes=max_bytes
+                )
             raise InvalidInputError("image_url must be a URL string or {'url': ...}")
         source_type = block.get("source_type")
         if source_type is not None:
             # Legacy (v0) standard blocks: {"type": "image", "source_type": "url"|"base64"|"id"}.
             if source_type == "url":
-                return url_image_part(block["url"], _detail(block))
+                return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
             if source_type == "base64":
                 return image_part(
                     base64_data=block["data"],
                     mime_type=block.get("mime_type"),
                     detail=_detail(block),
+                    max_bytes=max_bytes,
                 )
             raise InvalidInputError(
                 f"image source_type {source_type!r} is not supported (file ids cannot be "
@@ -244,16 +259,23 @@ def _image_part(block: Mapping[str, Any], kind: str, where: str) -> dict[str, An
         if isinstance(source, Mapping):
             # Anthropic-style {"type": "image", "source": {"type": "base64"|"url", ...}}.
             if source.get("type") == "base64":
-                return image_part(base64_data=source["data"], mime_type=source.get("media_type"))
+                return image_part(
+                    base64_data=source["data"],
+                    mime_type=source.get("media_type"),
+                    max_bytes=max_bytes,
+                )
             if source.get("type") == "url":
-                return url_image_part(source["url"])
+                return url_image_part(source["url"], max_bytes=max_bytes)
             raise InvalidInputError(f"image source of type {source.get('type')!r} is not supported")
         # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
         if block.get("url"):
-            return url_image_part(block["url"], _detail(block))
+            return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
         if block.get("base64"):
             return image_part(
-                base64_data=block["base64"], mime_type=block.get("mime_type"), detail=_detail(block)
+                base64_data=block["base64"],
+                mime_type=block.get("mime_type"),
+                detail=_detail(block),
+                max_bytes=max_bytes,
             )
         if block.get("file_id"):
             raise InvalidInputError(
@@ -291,7 +313,7 @@ def _assistant_message(message: AIMessage, where: str) -> dict[str, Any]:
                     f"tool calls only, got a {kind or type(block).__name__!r} block"
                 )
         text = "".join(texts)
-    tool_calls = _wire_tool_calls(message, block_calls)
+    tool_calls = _wire_tool_calls(message, block_calls, where)
     if text or not tool_calls:
         # With tool calls and no text the content is left out rather than sent as null or
         # "": both the service and OpenAI-compatible hosts accept that form.
@@ -305,11 +327,22 @@ def _wire_tool_call(call_id: Any, name: Any, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
+def _arguments_json(args: Any, where: str, name: Any) -> str:
+    try:
+        return json.dumps(args, ensure_ascii=False)
+    except TypeError as error:
+        raise InvalidInputError(
+            f"{where}: the arguments of tool call {name!r} are not JSON ({error})"
+        ) from None
+
+
 def _wire_tool_calls(
-    message: AIMessage, block_calls: list[Mapping[str, Any]]
+    message: AIMessage, block_calls: list[Mapping[str, Any]], where: str
 ) -> list[dict[str, Any]]:
     calls = [
-        _wire_tool_call(call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
+        _wire_tool_call(
+            call["id"], call["name"], _arguments_json(call["args"], where, call["name"])
+        )
         for call in message.tool_calls
     ]
     # A call the model made with unparsable arguments still happened: the tool message that
@@ -328,13 +361,13 @@ def _wire_tool_calls(
                     _wire_tool_call(
                         block.get("id"),
                         block.get("name"),
-                        json.dumps(block.get("args") or {}, ensure_ascii=False),
+                        _arguments_json(block.get("args") or {}, where, block.get("name")),
                     )
                 )
     return calls
 
 
-def _tool_message(message: ToolMessage, where: str) -> dict[str, Any]:
+def _tool_message(message: ToolMessage, where: str, max_bytes: int) -> dict[str, Any]:
     content = message.content
     wire_content: str | list[dict[str, Any]]
     if isinstance(content, str):
@@ -352,7 +385,7 @@ def _tool_message(message: ToolMessage, where: str) -> dict[str, Any]:
                 if kind == "text":
                     parts.append({"type": "text", "text": block["text"]})
                 elif kind in ("image_url", "image"):
-                    parts.append(_image_part(block, kind, block_where))
+                    parts.append(_image_part(block, kind, block_where, max_bytes))
                 elif kind in _UNSUPPORTED or kind:
                     raise _unsupported(block_where, kind)
                 else:

@@ -47,6 +47,7 @@ from nugen_client import (
     NugenClient,
     RequestOptions,
 )
+from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
 
 __all__ = ["ChatNugen"]
@@ -130,6 +131,7 @@ class ChatNugen(BaseChatModel):
         | `default_headers` | `dict`      | Headers sent with every request.                   |
         | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
         | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
+        | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
         | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
 
         A missing API key is reported at the first call, not at construction.
@@ -398,6 +400,9 @@ class ChatNugen(BaseChatModel):
     """Extra body fields, sent as they are."""
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
+    max_image_bytes: int | None = Field(default=None, ge=1)
+    """Largest image (base64 data or data URL) accepted locally, larger ones are refused
+    before any request; 20 MiB when unset."""
     allow_insecure_http: bool = False
     """Allow a plain `http://` `base_url` on another machine (the key would cross the
     network unencrypted); refused by default. Loopback addresses never need it."""
@@ -542,7 +547,12 @@ class ChatNugen(BaseChatModel):
     ) -> dict[str, Any]:
         """The keyword arguments of one client call: body fields (model fields, then
         per-call overrides), request options and unvalidated extra body fields."""
-        request: dict[str, Any] = {"model": self.model, "messages": to_wire_messages(messages)}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_wire_messages(
+                messages, max_image_bytes=self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
+            ),
+        }
         for name in _SAMPLING_FIELDS:
             value = getattr(self, name)
             if value is not None:
