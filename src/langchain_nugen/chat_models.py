@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any, Literal, cast
 
@@ -46,6 +47,7 @@ from nugen_client import (
     InvalidInputError,
     NugenClient,
     RequestOptions,
+    StreamInterruptedError,
 )
 from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
@@ -631,7 +633,7 @@ class ChatNugen(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors():
+        with mapped_errors(), _keeping_partial(converter):
             for chunk in self._sync_client().stream_chat_completion(**request):
                 generation = converter.convert(chunk)
                 if generation is not None:
@@ -651,7 +653,7 @@ class ChatNugen(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors():
+        with mapped_errors(), _keeping_partial(converter):
             async for chunk in self._async_client().stream_chat_completion(**request):
                 generation = converter.convert(chunk)
                 if generation is not None:
@@ -779,6 +781,18 @@ class ChatNugen(BaseChatModel):
             )
             return RunnableMap(raw=llm) | parser_with_fallback
         return llm | output_parser
+
+
+@contextmanager
+def _keeping_partial(converter: StreamConverter) -> Iterator[None]:
+    """A stream that broke off raises with the text received so far on ``.partial`` (for
+    logs): the caller gets it there, never as a message that looks complete."""
+    try:
+        yield
+    except StreamInterruptedError as error:
+        if not error.partial:
+            error.partial = converter.text
+        raise
 
 
 def _on_retry(
