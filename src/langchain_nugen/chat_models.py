@@ -40,6 +40,7 @@ from langchain_nugen._convert import (
     to_wire_messages,
 )
 from langchain_nugen._errors import mapped_errors
+from langchain_nugen._pickling import restore_key, state_without_key
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
 from nugen_client import (
     AsyncNugenClient,
@@ -136,7 +137,9 @@ class ChatNugen(BaseChatModel):
         | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
         | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
 
-        A missing API key is reported at the first call, not at construction.
+        A missing API key is reported at the first call, not at construction. Pickles
+        never hold the key: unpickled in the same process (or a forked worker) the model
+        has it back, anywhere else it reads `NUGEN_API_KEY`.
 
     ??? info "Instantiate"
 
@@ -420,6 +423,16 @@ class ChatNugen(BaseChatModel):
             if any(key not in names for key in values):
                 return _build_model_kwargs(values, names)
         return values
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Never the API key in a pickle (see _pickling).
+        return state_without_key(super().__getstate__())
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        state, key = restore_key(state)
+        super().__setstate__(state)
+        if key is not None:
+            self.__dict__["api_key"] = key
 
     def __copy__(self) -> Self:
         # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
