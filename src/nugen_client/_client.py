@@ -359,6 +359,10 @@ class _BaseClient:
             "User-Agent": USER_AGENT,
             "Content-Type": "application/json",
             "Accept": "application/json",
+            # What httpx's client defaults would add; requests on our own pools are built
+            # without them (see _build_request). gzip and deflate need only the stdlib.
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
         }
         if provider:
             headers["X-Provider"] = provider

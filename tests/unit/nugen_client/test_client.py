@@ -98,6 +98,7 @@ def test_headers(kind: str) -> None:
     assert first.headers["x-provider"] == "fwai"
     assert first.headers["x-team"] == "search"
     assert first.headers["content-type"] == "application/json"
+    assert first.headers["accept-encoding"] == "gzip, deflate"
     assert second.headers["x-session-id"] == "call-session"
     assert second.headers["x-trace"] == "t1"
     assert "x-trace" not in first.headers
