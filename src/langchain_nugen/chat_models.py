@@ -213,8 +213,6 @@ class ChatNugen(BaseChatModel):
     ??? info "Tool calling"
 
         ```python
-        from tenacity import RetryCallState
-    from typing_extensions import Self
         from pydantic import BaseModel, Field
 
 
