@@ -789,6 +789,27 @@ def test_langchain_tool_call_arguments_that_are_not_json(emu: NugenEmulator) -> 
         _lc(emu).invoke(history)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="gap: llama_index_nugen._convert._arguments_text lets json.dumps' TypeError out",
+)
+def test_llama_index_tool_call_arguments_that_are_not_json(nugen_emulator: NugenEmulator) -> None:
+    history = [
+        LIMessage(role="user", content="hi"),
+        LIMessage(
+            role="assistant",
+            blocks=[
+                ToolCallBlock(tool_call_id="c1", tool_name="f", tool_kwargs={"when": object()})
+            ],
+        ),
+        LIMessage(role="tool", content="done", additional_kwargs={"tool_call_id": "c1"}),
+    ]
+    with pytest.raises(InvalidInputError, match=r"messages\[1\]"):
+        _li(nugen_emulator).chat(history)
+    assert nugen_emulator.requests == []
+
+
 def test_text_that_cannot_be_encoded_is_refused_locally(emu: NugenEmulator) -> None:
     """A lone surrogate (text decoded with errors="surrogateescape") is not UTF-8."""
     broken = b"caf\xe9".decode("utf-8", "surrogateescape")
