@@ -317,6 +317,21 @@ def _stream_error(
     return error
 
 
+@contextlib.contextmanager
+def _stream_errors(
+    decoder: StreamDecoder, response: httpx.Response, secrets: Sequence[str]
+) -> Iterator[None]:
+    """What can go wrong while a stream is read, as the errors callers get (both clients)."""
+    try:
+        yield
+    except NugenError as exc:
+        raise _stream_error(exc, response, secrets) from None
+    except httpx.TimeoutException as exc:
+        raise _stalled(decoder, exc) from None
+    except httpx.TransportError as exc:
+        raise _stream_error(decoder.interrupted(type(exc).__name__), response, secrets) from None
+
+
 def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
@@ -689,20 +704,14 @@ class NugenClient(_BaseClient):
                 yield from completion_to_chunks(self._parse_completion(self._read(response)))
                 return
             decoder = StreamDecoder(self._secrets)
-            try:
+            with _stream_errors(decoder, response, self._secrets):
                 for event in EventSource(response).iter_sse():
                     chunk = decoder.decode(event)
                     if chunk is not None:
                         yield chunk
                     elif decoder.done:
                         return
-            except NugenError as exc:
-                raise _stream_error(exc, response, self._secrets) from None
-            except httpx.TimeoutException as exc:
-                raise _stalled(decoder, exc) from None
-            except httpx.TransportError as exc:
-                raise decoder.interrupted(type(exc).__name__) from None
-            decoder.check_complete()
+                decoder.check_complete()
         finally:
             response.close()
 
@@ -877,20 +886,14 @@ class AsyncNugenClient(_BaseClient):
                     yield whole
                 return
             decoder = StreamDecoder(self._secrets)
-            try:
+            with _stream_errors(decoder, response, self._secrets):
                 async for event in EventSource(response).aiter_sse():
                     chunk = decoder.decode(event)
                     if chunk is not None:
                         yield chunk
                     elif decoder.done:
                         return
-            except NugenError as exc:
-                raise _stream_error(exc, response, self._secrets) from None
-            except httpx.TimeoutException as exc:
-                raise _stalled(decoder, exc) from None
-            except httpx.TransportError as exc:
-                raise decoder.interrupted(type(exc).__name__) from None
-            decoder.check_complete()
+                decoder.check_complete()
         finally:
             await response.aclose()
 
