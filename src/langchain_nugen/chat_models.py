@@ -40,7 +40,6 @@ from langchain_nugen._convert import (
     to_wire_messages,
 )
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._pickling import restore_key, state_without_key
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
 from nugen_client import (
     AsyncNugenClient,
@@ -50,6 +49,7 @@ from nugen_client import (
     RequestOptions,
     StreamInterruptedError,
 )
+from nugen_client._pickling import PicklesWithoutKey
 from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
 
@@ -82,7 +82,7 @@ _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
 
 
-class ChatNugen(BaseChatModel):
+class ChatNugen(PicklesWithoutKey, BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
@@ -421,16 +421,6 @@ class ChatNugen(BaseChatModel):
             if any(key not in names for key in values):
                 return _build_model_kwargs(values, names)
         return values
-
-    def __getstate__(self) -> dict[Any, Any]:
-        # Never the API key in a pickle (see _pickling).
-        return state_without_key(super().__getstate__())
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        state, key = restore_key(state)
-        super().__setstate__(state)
-        if key is not None:
-            self.__dict__["api_key"] = key
 
     def __copy__(self) -> Self:
         # pydantic shares private attributes with a shallow copy (``model_copy``); a copy

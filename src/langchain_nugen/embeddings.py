@@ -12,14 +12,14 @@ from typing_extensions import Self
 
 from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._pickling import restore_key, state_without_key
 from nugen_client import AsyncNugenClient, NugenClient
+from nugen_client._pickling import PicklesWithoutKey
 from nugen_client.models import DEFAULT_EMBEDDING_MODEL
 
 __all__ = ["NugenEmbeddings"]
 
 
-class NugenEmbeddings(BaseModel, Embeddings):
+class NugenEmbeddings(PicklesWithoutKey, BaseModel, Embeddings):
     """Nugen embedding models (``nugen-flash-embed``, ``nugen-embed-legal``, ...).
 
     Setup:
@@ -78,16 +78,6 @@ class NugenEmbeddings(BaseModel, Embeddings):
     """Extra body fields, sent as they are."""
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
-
-    def __getstate__(self) -> dict[Any, Any]:
-        # Never the API key in a pickle (see _pickling).
-        return state_without_key(super().__getstate__())
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        state, key = restore_key(state)
-        super().__setstate__(state)
-        if key is not None:
-            self.__dict__["api_key"] = key
 
     def __copy__(self) -> Self:
         # A shallow copy (``model_copy``) gets clients of its own, as in ChatNugen.

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
+    ChatMessage,
     ChatResponse,
     ChatResponseAsyncGen,
     ChatResponseGen,
@@ -25,6 +26,8 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer,
 
 from llama_index_nugen import _convert
 from nugen_client import DEFAULT_BASE_URL, AsyncNugenClient, ChatParams, NugenClient
+from nugen_client._pickling import PicklesWithoutKey
+from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_client.types import ReasoningConfig
 
 __all__ = ["NugenChatSettings", "NugenConnection"]
@@ -110,8 +113,11 @@ class _Clients:
         return client
 
 
-class NugenConnection(BaseModel):
-    """Where and how to reach the service (shared by every Nugen LlamaIndex class)."""
+class NugenConnection(PicklesWithoutKey, BaseModel):
+    """Where and how to reach the service (shared by every Nugen LlamaIndex class).
+
+    A pickle never holds the API key (see ``nugen_client._pickling``).
+    """
 
     api_key: SecretStr | None = Field(
         default_factory=_api_key_from_env,
@@ -198,6 +204,11 @@ class NugenChatSettings(NugenConnection):
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
     stop: str | list[str] | None = None
+    max_image_bytes: int = Field(
+        default=DEFAULT_MAX_IMAGE_BYTES,
+        ge=1,
+        description="Largest image accepted; larger ones are refused before any upload.",
+    )
     prompt_truncate_len: int | None = Field(default=None, ge=1)
     reasoning: dict[str, Any] | None = Field(
         default=None,
@@ -210,6 +221,9 @@ class NugenChatSettings(NugenConnection):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra body fields sent with every request."
     )
+
+    def _wire_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        return _convert.to_wire_messages(messages, max_image_bytes=self.max_image_bytes)
 
     @field_validator("reasoning")
     @classmethod

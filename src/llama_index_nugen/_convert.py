@@ -36,7 +36,12 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
 from nugen_client import InvalidInputError, StreamAccumulator, StreamInterruptedError
-from nugen_client.images import guess_image_mime_type, image_part, read_image_file
+from nugen_client.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    guess_image_mime_type,
+    image_part,
+    read_image_file,
+)
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, ToolCall, Usage
 
 __all__ = [
@@ -73,12 +78,20 @@ _TOOL_CHOICE_MODES = frozenset({"auto", "none", "required"})
 # ---------------------------------------------------------------------------- messages in
 
 
-def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """The ``messages`` of a request body, one dict per LlamaIndex message."""
-    return [to_wire_message(message, index) for index, message in enumerate(messages)]
+def to_wire_messages(
+    messages: Sequence[ChatMessage], *, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> list[dict[str, Any]]:
+    """The ``messages`` of a request body, one dict per LlamaIndex message; images over
+    ``max_image_bytes`` are refused."""
+    return [
+        to_wire_message(message, index, max_image_bytes=max_image_bytes)
+        for index, message in enumerate(messages)
+    ]
 
 
-def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
+def to_wire_message(
+    message: ChatMessage, index: int = 0, *, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> dict[str, Any]:
     """One LlamaIndex message as the service takes it.
 
     Text-only content is sent as a string (text blocks joined with newlines, as
@@ -108,7 +121,7 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
                     f"and tool messages, not in a {role} message"
                 )
             has_image = True
-            parts.append(_located(image_block_to_part, block, f"messages[{index}]", position))
+            parts.append(_located(block, f"messages[{index}]", position, max_image_bytes))
         elif isinstance(block, ToolCallBlock):
             if role != "assistant":
                 raise InvalidInputError(
@@ -154,18 +167,21 @@ def to_wire_message(message: ChatMessage, index: int = 0) -> dict[str, Any]:
     return wire
 
 
-def _located(convert: Any, block: Any, where: str, position: int) -> dict[str, Any]:
-    """Run an image conversion, prefixing its error with where the block sits."""
+def _located(block: ImageBlock, where: str, position: int, max_bytes: int) -> dict[str, Any]:
+    """Convert an image block, prefixing an error with where the block sits."""
     try:
-        return cast(dict[str, Any], convert(block))
+        return image_block_to_part(block, max_bytes=max_bytes)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}.blocks[{position}]: {exc}") from None
 
 
-def _arguments_text(arguments: Any) -> str:
+def _arguments_text(arguments: Any, where: str) -> str:
     if isinstance(arguments, str):
         return arguments
-    return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+    try:
+        return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{where}: the tool-call arguments are not JSON ({exc})") from None
 
 
 def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]:
@@ -177,7 +193,12 @@ def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]
     return {
         "id": block.tool_call_id,
         "type": "function",
-        "function": {"name": block.tool_name, "arguments": _arguments_text(block.tool_kwargs)},
+        "function": {
+            "name": block.tool_name,
+            "arguments": _arguments_text(
+                block.tool_kwargs, f"messages[{index}]: tool call {block.tool_name!r}"
+            ),
+        },
     }
 
 
@@ -197,7 +218,9 @@ def _openai_tool_call_to_wire(call: Any, index: int, n: int) -> dict[str, Any]:
         "type": "function",
         "function": {
             "name": function.get("name") or "",
-            "arguments": _arguments_text(function.get("arguments")),
+            "arguments": _arguments_text(
+                function.get("arguments"), f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
+            ),
         },
     }
 
@@ -211,7 +234,9 @@ def _sniffed(data: bytes, declared: str | None) -> str | None:
     return guess_image_mime_type(data) or declared
 
 
-def image_block_to_part(block: ImageBlock) -> dict[str, Any]:
+def image_block_to_part(
+    block: ImageBlock, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> dict[str, Any]:
     """An ``ImageBlock`` (bytes, path or URL) as an ``image_url`` content part."""
     # Passed on as given: an unknown detail is refused by the client's validation, which
     # names the field and the value.
@@ -225,19 +250,16 @@ def image_block_to_part(block: ImageBlock) -> dict[str, Any]:
             raw.seek(position)  # leave the caller's stream where it was
             raw = read.encode() if isinstance(read, str) else read
         data = _decode_block_bytes(raw)
-        return image_part(data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail)
-    if block.path is not None:
-        data = read_image_file(block.path)
-        return image_part(data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail)
-    if block.url is not None:
-        url = str(block.url)
-        if url.startswith("file://"):
-            data = read_image_file(unquote(urlsplit(url).path))
-            return image_part(
-                data=data, mime_type=_sniffed(data, block.image_mimetype), detail=detail
-            )
-        return image_part(url=url, detail=detail)
-    raise InvalidInputError("ImageBlock has no image: set image=, path= or url=")
+    elif block.path is not None:
+        data = read_image_file(block.path, max_bytes=max_bytes)
+    elif block.url is not None and str(block.url).startswith("file://"):
+        data = read_image_file(unquote(urlsplit(str(block.url)).path), max_bytes=max_bytes)
+    elif block.url is not None:
+        return image_part(url=str(block.url), detail=detail, max_bytes=max_bytes)
+    else:
+        raise InvalidInputError("ImageBlock has no image: set image=, path= or url=")
+    mime = _sniffed(data, block.image_mimetype)
+    return image_part(data=data, mime_type=mime, detail=detail, max_bytes=max_bytes)
 
 
 def _decode_block_bytes(raw: bytes) -> bytes:
@@ -248,26 +270,28 @@ def _decode_block_bytes(raw: bytes) -> bytes:
         return raw
 
 
-def image_document_to_part(document: ImageNode | ImageBlock) -> dict[str, Any]:
+def image_document_to_part(
+    document: ImageNode | ImageBlock, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+) -> dict[str, Any]:
     """An ``ImageDocument`` / ``ImageNode`` (or ``ImageBlock``) as an ``image_url`` part.
 
     Sources, in order: base64 text or bytes (``image``), a path, a URL. URLs are passed to
     the service as they are (https or data URLs), never fetched here.
     """
     if isinstance(document, ImageBlock):
-        return image_block_to_part(document)
+        return image_block_to_part(document, max_bytes=max_bytes)
     mime = getattr(document, "image_mimetype", None)
     encoded = getattr(document, "image", None)
     if encoded:
         data = _decode_document_image(encoded)
-        return image_part(data=data, mime_type=_sniffed(data, mime))
+        return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
     if path:
-        data = read_image_file(path)
-        return image_part(data=data, mime_type=_sniffed(data, mime))
+        data = read_image_file(path, max_bytes=max_bytes)
+        return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
     url = getattr(document, "image_url", None)
     if url:
-        return image_part(url=str(url))
+        return image_part(url=str(url), max_bytes=max_bytes)
     raise InvalidInputError(
         f"{type(document).__name__} {getattr(document, 'id_', '')!r} has no image "
         "(image, image_path or image_url)"
@@ -288,13 +312,16 @@ def _decode_document_image(encoded: str | bytes) -> bytes:
 
 
 def prompt_with_images(
-    prompt: str, image_documents: Sequence[ImageNode | ImageBlock]
+    prompt: str,
+    image_documents: Sequence[ImageNode | ImageBlock],
+    *,
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
 ) -> dict[str, Any]:
     """The user message of a multimodal completion: the prompt, then each image."""
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
     for position, document in enumerate(image_documents):
         try:
-            parts.append(image_document_to_part(document))
+            parts.append(image_document_to_part(document, max_bytes=max_image_bytes))
         except InvalidInputError as exc:
             raise InvalidInputError(f"image_documents[{position}]: {exc}") from None
     return {"role": "user", "content": parts}

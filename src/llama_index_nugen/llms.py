@@ -151,21 +151,21 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._chat_wire(self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await self._achat_wire(_convert.to_wire_messages(messages), kwargs)
+        return await self._achat_wire(self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._stream_chat_wire(self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._astream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._astream_chat_wire(self._wire_messages(messages), kwargs)
 
     # -- completion (a one-message chat) --------------------------------------------------
 

@@ -97,38 +97,46 @@ class NugenMultiModal(NugenChatSettings, MultiModalLLM):
     def complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
-        message = _convert.prompt_with_images(prompt, image_documents)
+        message = _convert.prompt_with_images(
+            prompt, image_documents, max_image_bytes=self.max_image_bytes
+        )
         return _convert.chat_to_completion_response(self._chat_wire([message], kwargs))
 
     async def acomplete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
-        message = _convert.prompt_with_images(prompt, image_documents)
+        message = _convert.prompt_with_images(
+            prompt, image_documents, max_image_bytes=self.max_image_bytes
+        )
         response = await self._achat_wire([message], kwargs)
         return _convert.chat_to_completion_response(response)
 
     def stream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseGen:
-        message = _convert.prompt_with_images(prompt, image_documents)
+        message = _convert.prompt_with_images(
+            prompt, image_documents, max_image_bytes=self.max_image_bytes
+        )
         return self._stream_complete_wire([message], kwargs)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        message = _convert.prompt_with_images(prompt, image_documents)
+        message = _convert.prompt_with_images(
+            prompt, image_documents, max_image_bytes=self.max_image_bytes
+        )
         return self._astream_complete_wire([message], kwargs)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._chat_wire(self._wire_messages(messages), kwargs)
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await self._achat_wire(_convert.to_wire_messages(messages), kwargs)
+        return await self._achat_wire(self._wire_messages(messages), kwargs)
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._stream_chat_wire(self._wire_messages(messages), kwargs)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._astream_chat_wire(_convert.to_wire_messages(messages), kwargs)
+        return self._astream_chat_wire(self._wire_messages(messages), kwargs)

@@ -699,9 +699,6 @@ def test_langchain_image_cap_is_configurable(emu: NugenEmulator) -> None:
     emu.reset()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: Nugen/NugenMultiModal have no max_image_bytes field (20 MiB fixed)"
-)
 def test_llama_index_image_cap_is_configurable(nugen_emulator: NugenEmulator) -> None:
     image = b"\x89PNG\r\n\x1a\n" + b"\x00" * 92
     llm = _li(nugen_emulator, max_image_bytes=99)
@@ -789,11 +786,6 @@ def test_langchain_tool_call_arguments_that_are_not_json(emu: NugenEmulator) -> 
         _lc(emu).invoke(history)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="gap: llama_index_nugen._convert._arguments_text lets json.dumps' TypeError out",
-)
 def test_llama_index_tool_call_arguments_that_are_not_json(nugen_emulator: NugenEmulator) -> None:
     history = [
         LIMessage(role="user", content="hi"),

@@ -100,21 +100,14 @@ def test_repr_str_and_serialisations_hide_the_key(cls: type[Any], emu: NugenEmul
             assert_no_key(text, f"{cls.__name__} {where} ({moment})")
 
 
-_LI_PICKLE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="gap: llama_index_nugen pickles the api_key SecretStr with its value "
-    "(langchain_nugen swaps it for a process-local token: see langchain_nugen/_pickling.py)",
-)
-
-
 @pytest.mark.parametrize(
     "cls",
     [
         ChatNugen,
         NugenEmbeddings,
-        pytest.param(Nugen, marks=_LI_PICKLE_GAP),
-        pytest.param(NugenMultiModal, marks=_LI_PICKLE_GAP),
-        pytest.param(NugenEmbedding, marks=_LI_PICKLE_GAP),
+        Nugen,
+        NugenMultiModal,
+        NugenEmbedding,
     ],
     ids=lambda c: c.__name__,
 )
@@ -126,7 +119,13 @@ def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
         assert_no_key(data, f"a protocol-{protocol} pickle of {cls.__name__}")
         # Unpickled in this process, the model still works: the key stayed in memory.
         clone = pickle.loads(data)
-        assert clone == model
+        if hasattr(model, "to_dict"):
+            # LlamaIndex's __setstate__ re-runs __init__ (a new CallbackManager, which has
+            # no __eq__): compare what the object is made of instead.
+            assert clone.to_dict() == model.to_dict()
+        else:
+            assert clone == model
+        assert clone.api_key == model.api_key
         emu.reset()
         use(clone)
         assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-__all__ = ["restore_key", "state_without_key"]
+__all__ = ["PicklesWithoutKey", "restore_key", "state_without_key"]
 
 _TOKEN = "__nugen_api_key_token__"
 _SALT = os.urandom(16)
@@ -45,3 +45,21 @@ def restore_key(state: dict[Any, Any]) -> tuple[dict[Any, Any], SecretStr | None
     with _LOCK:
         key = _KEYS.get(token) if isinstance(token, str) else None
     return state, key
+
+
+class PicklesWithoutKey:
+    """Mixin for the adapters' pydantic models that have an ``api_key`` field.
+
+    Put it first among the bases, so its ``__getstate__`` / ``__setstate__`` wrap
+    pydantic's. Used by ``ChatNugen``, ``NugenEmbeddings`` and every LlamaIndex class.
+    """
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state: dict[Any, Any] = super().__getstate__()  # type: ignore[assignment]
+        return state_without_key(state)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        state, key = restore_key(state)
+        super().__setstate__(state)  # type: ignore[misc]
+        if key is not None:
+            self.__dict__["api_key"] = key
