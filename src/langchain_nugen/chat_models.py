@@ -391,8 +391,8 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
     """Seconds per request; the client's default (120) when unset."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of transient failures (connection errors, timeouts, 408/409/429/5xx)."""
-    default_headers: dict[str, str] | None = None
-    """Headers sent with every request."""
+    default_headers: dict[str, str] | None = Field(default=None, repr=False)
+    """Headers sent with every request (kept out of ``repr``: they may hold credentials)."""
     n: int | None = Field(default=None, ge=1)
     """Completions per call; each becomes a generation. Cannot be streamed."""
     streaming: bool = False

@@ -65,8 +65,8 @@ class NugenEmbeddings(PicklesWithoutKey, BaseModel, Embeddings):
     """Seconds per request; the client's default (120) when unset."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of transient failures."""
-    default_headers: dict[str, str] | None = None
-    """Headers sent with every request."""
+    default_headers: dict[str, str] | None = Field(default=None, repr=False)
+    """Headers sent with every request (kept out of ``repr``: they may hold credentials)."""
     session_id: str | None = None
     """Sent as ``X-Session-ID``."""
     provider: str | None = None
