@@ -27,6 +27,7 @@ from nugen_client._errors import (
     APIResponseValidationError,
     StreamInterruptedError,
     make_status_error,
+    redact,
 )
 from nugen_client.types import (
     ChatCompletion,
@@ -88,6 +89,8 @@ class StreamDecoder:
             chunk = ChatCompletionChunk.model_validate_json(data)
         except ValidationError as exc:
             shown = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
+            # The data may echo the key (a proxy reflecting headers): never quote it.
+            shown = redact(shown, self._secrets)
             raise APIResponseValidationError(
                 f"malformed stream event after {self.chunks_received} chunks: "
                 f"{_first_error(exc)} (data: {shown!r})",

@@ -227,6 +227,14 @@ def test_decoder_tracks_finish_reason() -> None:
     decoder.check_complete()
 
 
+def test_malformed_event_never_quotes_the_key() -> None:
+    decoder = StreamDecoder(secrets=["sk-echoed-key-123"])
+    with pytest.raises(APIResponseValidationError) as info:
+        decoder.decode(ServerSentEvent(data="{broken sk-echoed-key-123"))
+    assert "sk-echoed-key-123" not in str(info.value)
+    assert "sk-echoed-key-123" not in str(info.value.body)
+
+
 def test_quirky_chunks_are_accepted() -> None:
     decoder = StreamDecoder()
     data = {
