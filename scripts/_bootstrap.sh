@@ -15,9 +15,13 @@ stamp="$venv/.installed-$extras"
 want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "== installing nugen-integrations[$extras] (pinned by constraints.txt)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c constraints.txt -e ".[$extras]"
+  # Some machines' pip configuration names package folders that do not exist; pip warns
+  # about each one on every install. Those lines (only those) are dropped.
+  quiet_pip() {
+    "$venv/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+  }
+  quiet_pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+  quiet_pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
