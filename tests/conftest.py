@@ -52,9 +52,11 @@ are marked ``emulator``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,3 +326,18 @@ def nugen_target(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarg
 def nugen_target_openai(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarget]:
     """The same for the OpenAI-compatible dialect (base path ``/v1``)."""
     yield from _target(request, "openai")
+
+
+@pytest.fixture
+def unraisable() -> Iterator[list[Any]]:
+    """Unraisable exceptions (ResourceWarnings from finalizers among them) seen during the
+    test; the test fails if there were any, after a last garbage collection."""
+    seen: list[Any] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        yield seen
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+    assert [str(u.exc_value) for u in seen] == []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -44,20 +43,6 @@ def load_emulator() -> Iterator[NugenEmulator]:
 def emulator(load_emulator: NugenEmulator) -> NugenEmulator:
     load_emulator.reset()
     return load_emulator
-
-
-@pytest.fixture
-def unraisable() -> Iterator[list[Any]]:
-    """Unraisable exceptions (ResourceWarnings in finalizers among them) seen meanwhile."""
-    seen: list[Any] = []
-    previous = sys.unraisablehook
-    sys.unraisablehook = seen.append
-    try:
-        yield seen
-    finally:
-        gc.collect()
-        sys.unraisablehook = previous
-    assert [str(u.exc_value) for u in seen] == []
 
 
 Ask = Callable[[Any, str], Awaitable[str]]

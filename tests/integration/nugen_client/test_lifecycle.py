@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,19 +27,6 @@ def nugen_emulator() -> Iterator[NugenEmulator]:
     """An emulator of this test's own: socket counts must not see other tests' pools."""
     with NugenEmulator() as emulator:
         yield emulator
-
-
-@pytest.fixture
-def unraisable() -> Iterator[list[Any]]:
-    """Unraisable exceptions (ResourceWarnings from finalizers among them) seen meanwhile."""
-    seen: list[Any] = []
-    previous = sys.unraisablehook
-    sys.unraisablehook = seen.append
-    try:
-        yield seen
-        gc.collect()
-    finally:
-        sys.unraisablehook = previous
 
 
 def _sockets(port: int) -> int:
