@@ -756,23 +756,28 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     )
 
 
+def _texts(errors: _Errors, body: dict[str, Any], name: str) -> list[str]:
+    """A required field that is a string or a non-empty list of strings, as a list."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING:
+        errors.missing((name,), body)
+        return []
+    if isinstance(value, str):
+        return [value]
+    texts: list[str] = []
+    for i, item in enumerate(_list(errors, (name,), value, min_len=1) or []):
+        text = _str(errors, (name, i), item)
+        if text is not None:
+            texts.append(text)
+    return texts
+
+
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
     body = _top_level(body)
     errors = _Errors()
     model = _model_field(errors, body)
-    prompts: list[str] = []
-    value = body.get("prompt", _MISSING)
-    if value is _MISSING:
-        errors.missing(("prompt",), body)
-    elif isinstance(value, str):
-        prompts = [value]
-    else:
-        items = _list(errors, ("prompt",), value, min_len=1)
-        for i, item in enumerate(items or []):
-            text = _str(errors, ("prompt", i), item)
-            if text is not None:
-                prompts.append(text)
+    prompts = _texts(errors, body, "prompt")
     max_tokens, n, stream = _common_ints(errors, body)
     if body.get("temperature") is not None:
         _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
@@ -795,18 +800,7 @@ def validate_embeddings(body: Any) -> EmbeddingRequest:
     body = _top_level(body)
     errors = _Errors()
     model = _model_field(errors, body)
-    inputs: list[str] = []
-    value = body.get("input", _MISSING)
-    if value is _MISSING:
-        errors.missing(("input",), body)
-    elif isinstance(value, str):
-        inputs = [value]
-    else:
-        items = _list(errors, ("input",), value, min_len=1)
-        for i, item in enumerate(items or []):
-            text = _str(errors, ("input", i), item)
-            if text is not None:
-                inputs.append(text)
+    inputs = _texts(errors, body, "input")
     dimensions = None
     if body.get("dimensions") is not None:
         dimensions = _lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
