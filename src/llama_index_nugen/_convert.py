@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from io import IOBase
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from llama_index.core.base.llms.types import (
@@ -670,51 +678,48 @@ def _keep_partial(exc: StreamInterruptedError, state: ChatStream) -> None:
         exc.partial = state.text
 
 
-def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
+_R = TypeVar("_R", ChatResponse, CompletionResponse)
+
+
+def _responses(
+    chunks: Iterable[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+) -> Generator[_R, None, None]:
     state = ChatStream()
     try:
         for chunk in chunks:
             state.add(chunk)
-            yield state.chat_response()
+            yield render(state)
     except StreamInterruptedError as exc:
         _keep_partial(exc, state)
         raise
 
 
-async def astream_chat_responses(
-    chunks: AsyncIterator[ChatCompletionChunk],
-) -> ChatResponseAsyncGen:
+async def _aresponses(
+    chunks: AsyncIterator[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+) -> AsyncGenerator[_R, None]:
     state = ChatStream()
     try:
         async for chunk in chunks:
             state.add(chunk)
-            yield state.chat_response()
+            yield render(state)
     except StreamInterruptedError as exc:
         _keep_partial(exc, state)
         raise
 
 
-def stream_completion_responses(
-    chunks: Iterable[ChatCompletionChunk],
-) -> CompletionResponseGen:
-    state = ChatStream()
-    try:
-        for chunk in chunks:
-            state.add(chunk)
-            yield state.completion_response()
-    except StreamInterruptedError as exc:
-        _keep_partial(exc, state)
-        raise
+def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
+    return _responses(chunks, ChatStream.chat_response)
 
 
-async def astream_completion_responses(
+def astream_chat_responses(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatResponseAsyncGen:
+    return _aresponses(chunks, ChatStream.chat_response)
+
+
+def stream_completion_responses(chunks: Iterable[ChatCompletionChunk]) -> CompletionResponseGen:
+    return _responses(chunks, ChatStream.completion_response)
+
+
+def astream_completion_responses(
     chunks: AsyncIterator[ChatCompletionChunk],
 ) -> CompletionResponseAsyncGen:
-    state = ChatStream()
-    try:
-        async for chunk in chunks:
-            state.add(chunk)
-            yield state.completion_response()
-    except StreamInterruptedError as exc:
-        _keep_partial(exc, state)
-        raise
+    return _aresponses(chunks, ChatStream.completion_response)
