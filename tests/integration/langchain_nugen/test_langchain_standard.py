@@ -20,6 +20,7 @@ from langchain_tests.integration_tests import (
 )
 
 from langchain_nugen import ChatNugen, NugenEmbeddings
+from tests.langchain_features import NugenChatFeatures
 
 from ...conftest import NugenTarget
 from ._support import PNG, keep
@@ -43,7 +44,7 @@ def _local_suite_image(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpx, "get", get)
 
 
-class TestChatNugenStandard(ChatModelIntegrationTests):
+class TestChatNugenStandard(NugenChatFeatures, ChatModelIntegrationTests):
     target: NugenTarget
 
     @pytest.fixture(autouse=True)
@@ -71,34 +72,6 @@ class TestChatNugenStandard(ChatModelIntegrationTests):
             "api_key": self.target.api_key,
             "max_retries": 0,
         }
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def supports_image_tool_message(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "nugen-legal"
 
     @property
     def enable_vcr_tests(self) -> bool:

@@ -11,6 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
 from langchain_nugen import ChatNugen, NugenEmbeddings
+from tests.langchain_features import NugenChatFeatures
 
 # The module, not the ``load`` function that ``langchain_core.load`` re-exports.
 lc_load = importlib.import_module("langchain_core.load.load")
@@ -39,7 +40,7 @@ def _trusted_for_load(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("_trusted_for_load")
-class TestChatNugenUnit(ChatModelUnitTests):
+class TestChatNugenUnit(NugenChatFeatures, ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return ChatNugen
@@ -59,30 +60,6 @@ class TestChatNugenUnit(ChatModelUnitTests):
                 "model": "nugen-legal",
             },
         )
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "nugen-legal"
 
 
 class TestNugenEmbeddingsUnit(EmbeddingsUnitTests):
