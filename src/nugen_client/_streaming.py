@@ -262,14 +262,18 @@ class StreamAccumulator:
         self.chunks = 0
 
     def add(self, chunk: ChatCompletionChunk) -> dict[int, list[ToolCallFragment]]:
-        """Take one chunk; return its tool-call fragments (normalised), by choice index."""
+        """Take one chunk; return its tool-call fragments (normalised), by choice index
+        (empty when the chunk has none)."""
         self.chunks += 1
-        if not self._header:
-            self._header = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-        for name in ("confidence_score", "system_fingerprint", "service_tier"):
-            value = getattr(chunk, name)
-            if value is not None:
-                self._header[name] = value
+        header = self._header
+        if not header:
+            header.update(id=chunk.id, created=chunk.created, model=chunk.model)
+        if chunk.confidence_score is not None:
+            header["confidence_score"] = chunk.confidence_score
+        if chunk.system_fingerprint is not None:
+            header["system_fingerprint"] = chunk.system_fingerprint
+        if chunk.service_tier is not None:
+            header["service_tier"] = chunk.service_tier
         if chunk.usage is not None:
             self.usage = chunk.usage
         fragments: dict[int, list[ToolCallFragment]] = {}
@@ -282,9 +286,10 @@ class StreamAccumulator:
                 state.role = delta.role
             if delta.content:
                 state.content.append(delta.content)
-            reasoning = delta.reasoning_text
-            if reasoning:
-                state.reasoning.append(reasoning)
+            if delta.reasoning_content is not None or delta.reasoning is not None:
+                reasoning = delta.reasoning_text
+                if reasoning:
+                    state.reasoning.append(reasoning)
             if delta.tool_calls:
                 fragments[choice.index] = state.tools.add(delta.tool_calls)
             if choice.finish_reason:
