@@ -41,6 +41,7 @@ from langchain_core.messages.tool import (
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from langchain_nugen._templates import Template, same
 from nugen_client import InvalidInputError, StreamAccumulator
 from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, ResponseMessage, Usage
@@ -536,6 +537,30 @@ def completion_to_chat_result(completion: ChatCompletion, requested_model: str =
 _CHUNK_METADATA: dict[str, Any] = {"model_provider": PROVIDER}
 
 
+def _validated_text_chunk(text: str) -> ChatGenerationChunk:
+    return ChatGenerationChunk(
+        message=AIMessageChunk(content=text, response_metadata=_CHUNK_METADATA)
+    )
+
+
+_TEXT_MESSAGE = Template(_validated_text_chunk("").message)
+_TEXT_GENERATION = Template(_validated_text_chunk(""))
+
+
+def _copied_text_chunk(text: str) -> ChatGenerationChunk:
+    return _TEXT_GENERATION.copy(message=_TEXT_MESSAGE.copy(content=text), text=text)
+
+
+# The generation chunk of a text-only delta: the stream's hot path. Copies of validated
+# templates cost a quarter of validating each chunk; they are used only if they are exactly
+# what validation builds (see _templates).
+text_generation_chunk = (
+    _copied_text_chunk
+    if same(_copied_text_chunk("probe"), _validated_text_chunk("probe"))
+    else _validated_text_chunk
+)
+
+
 class StreamConverter:
     """Turns one stream's wire chunks into ``ChatGenerationChunk`` objects.
 
@@ -562,6 +587,9 @@ class StreamConverter:
             delta = choice.delta
             text = delta.content or ""
             reasoning = delta.reasoning_text
+            if not reasoning and not fragments:
+                # The hot path of a text stream: nothing but the text delta.
+                return text_generation_chunk(text) if text else None
             tool_chunks: list[ToolCallChunk] = [
                 tool_call_chunk(
                     name=fragment.name,
@@ -574,11 +602,6 @@ class StreamConverter:
             ]
             if not (text or reasoning or tool_chunks):
                 return None
-            if not reasoning and not tool_chunks:
-                # The hot path of a text stream: nothing but the text delta.
-                return ChatGenerationChunk(
-                    message=AIMessageChunk(content=text, response_metadata=_CHUNK_METADATA)
-                )
             return ChatGenerationChunk(
                 message=AIMessageChunk(
                     content=text,
