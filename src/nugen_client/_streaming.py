@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 _DONE = "[DONE]"
+# ChatCompletionChunk.model_validate_json without its Python wrapper: once per streamed chunk.
+_validate_chunk_json = ChatCompletionChunk.__pydantic_validator__.validate_json
 
 
 class StreamDecoder:
@@ -82,15 +84,11 @@ class StreamDecoder:
             return None
         if event.event == "error" or '"error"' in data:
             self._raise_if_error_event(data, explicit=event.event == "error")
-        return self.decode_data(data)
-
-    def decode_data(self, data: str | bytes) -> ChatCompletionChunk:
         try:
-            chunk = ChatCompletionChunk.model_validate_json(data)
+            chunk: ChatCompletionChunk = _validate_chunk_json(data)
         except ValidationError as exc:
-            shown = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
             # The data may echo the key (a proxy reflecting headers): never quote it.
-            shown = redact(shown, self._secrets)
+            shown = redact(data[:200], self._secrets)
             raise APIResponseValidationError(
                 f"malformed stream event after {self.chunks_received} chunks: "
                 f"{_first_error(exc)} (data: {shown!r})",
