@@ -556,6 +556,10 @@ def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:
     )
 
 
+# ChatCompletionChunk.model_dump without its Python wrapper: once per streamed chunk.
+_dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
+
+
 class ChatStream:
     """The running answer of a stream, rebuilt from the shared accumulator at every step.
 
@@ -610,7 +614,8 @@ class ChatStream:
             if choice.index != 0:
                 continue
             delta = choice.delta.content or ""
-            reasoning = choice.delta.reasoning_text or ""
+            if choice.delta.reasoning_content is not None or choice.delta.reasoning is not None:
+                reasoning = choice.delta.reasoning_text or ""
             if choice.finish_reason:
                 self._finish_reason = choice.finish_reason
         self.delta = delta
@@ -627,7 +632,7 @@ class ChatStream:
                 self._acc.tool_calls(0), self._id, complete=finished
             )
             self._finished_tools = finished
-        raw = chunk.model_dump(exclude_none=True)
+        raw = _dump_chunk(chunk, exclude_none=True)
         usage = self._acc.usage
         if usage is not None and "usage" not in raw:
             raw["usage"] = usage.model_dump(exclude_none=True)
