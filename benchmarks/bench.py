@@ -8,8 +8,10 @@ so the CPU measured here (``time.process_time``: user + sys of this process) is 
 client's alone. Sides are interleaved (A B A B ...) over several rounds and medians are
 reported, with ratios against ChatOpenAI / OpenAILike and against the *floor*: raw httpx
 (+ json.loads, or + httpx-sse) plus the framework's own machinery measured with a trivial
-model that returns pre-built results. Everything lands in
-``benchmarks/results/latest.json`` too.
+model that returns pre-built results. The floor is measured as one piece of code (the
+trivial model fetching with raw httpx) and as its two parts added up: timed inside one
+loop (per call), and each timed alone in a tight loop (NOTES.md, 8 and 11). Everything
+lands in ``benchmarks/results/latest.json`` too.
 
 Needs the ``bench`` extra (langchain-openai, llama-index-llms-openai-like).
 """
@@ -146,6 +148,38 @@ def count(iterator: Callable[[], Any]) -> Callable[[], int]:
     return run
 
 
+class InterleavedParts:
+    """The per-call floor as its two parts added up, each part timed inside one loop: raw
+    httpx fetches, then the trivial model answers, call after call. Timed this way each part
+    runs in the cache state a real call leaves it in; timed alone in a tight loop, the
+    trivial model runs much hotter than it can inside any adapter (NOTES.md, 8)."""
+
+    def __init__(self, fetch: Callable[[], Any], model: Callable[[], Any], n: int) -> None:
+        self.fetch, self.model, self.n = fetch, model, n
+        self.samples: dict[str, list[float]] = {"net": [], "model": []}
+
+    def __call__(self) -> int:
+        clock = time.process_time
+        net = model = 0.0
+        for _ in range(self.n):
+            start = clock()
+            self.fetch()
+            fetched = clock()
+            self.model()
+            net += fetched - start
+            model += clock() - fetched
+        self.samples["net"].append(net / self.n * 1e6)
+        self.samples["model"].append(model / self.n * 1e6)
+        return self.n
+
+    def medians(self) -> dict[str, float]:
+        """Median microseconds per call of each part (the warm-up round left out)."""
+        return {
+            f"floor_parts_{part}": statistics.median(values[1:] or values)
+            for part, values in self.samples.items()
+        }
+
+
 class RawHttp:
     """The floor's network half: plain httpx (+ json.loads) and httpx-sse."""
 
@@ -244,17 +278,20 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     n = sizes.calls_per_round
 
     print("LangChain", flush=True)
+    parts = InterleavedParts(lambda: raw.post(short), lambda: floor.invoke(PROMPT), n)
     per_call = median_per_op(
         {
             "httpx": raw.call(short, n),
             "floor_model": repeat(lambda: floor.invoke(PROMPT), n),
             "floor": repeat(lambda: floor_http.invoke(PROMPT), n),
+            "floor_parts": parts,
             "ChatOpenAI": repeat(lambda: openai.invoke(PROMPT), n),
             "ChatNugen": repeat(lambda: nugen.invoke(PROMPT), n),
         },
         sizes.rounds,
         "CPU per invoke",
     )
+    per_call.update(parts.medians())
     per_chunk = median_per_op(
         {
             "httpx_sse": raw.stream(stream),
@@ -358,17 +395,20 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     n = sizes.calls_per_round
 
     print("LlamaIndex", flush=True)
+    parts = InterleavedParts(lambda: raw.post(short), lambda: floor.chat(messages), n)
     per_call = median_per_op(
         {
             "httpx": raw.call(short, n),
             "floor_model": repeat(lambda: floor.chat(messages), n),
             "floor": repeat(lambda: floor_http.chat(messages), n),
+            "floor_parts": parts,
             "OpenAILike": repeat(lambda: like.chat(messages), n),
             "Nugen": repeat(lambda: nugen.chat(messages), n),
         },
         sizes.rounds,
         "CPU per chat",
     )
+    per_call.update(parts.medians())
     per_chunk = median_per_op(
         {
             "httpx_sse": raw.stream(stream),
@@ -526,6 +566,12 @@ def import_times(sizes: Sizes) -> dict[str, float]:
         "Nugen": "from llama_index_nugen import Nugen",
         "nugen_client": "import nugen_client",
     }
+    # httpx 0.28 imports its command-line client (click, rich, pygments: ~35 ms) whenever
+    # those happen to be installed, as they are here (dev tools). The frameworks' own
+    # classes import no httpx, so the same imports are also timed with those three hidden.
+    no_cli = "import sys; sys.modules.update(click=None, rich=None, pygments=None); "
+    for name in ("BaseChatModel", "ChatNugen", "FunctionCallingLLM", "Nugen"):
+        modules[f"{name} (no httpx CLI)"] = no_cli + modules[name]
     code = "import time; t = time.perf_counter(); {m}; print(time.perf_counter() - t)"
     samples: dict[str, list[float]] = {name: [] for name in modules}
     for _ in range(sizes.import_rounds):
@@ -560,19 +606,26 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         "from langchain_nugen import ChatNugen / ...import BaseChatModel": (
             imp["ChatNugen"] / imp["BaseChatModel"]
         ),
+        "(same, with httpx's optional CLI packages hidden) ChatNugen / BaseChatModel": (
+            imp["ChatNugen (no httpx CLI)"] / imp["BaseChatModel (no httpx CLI)"]
+        ),
         "from langchain_nugen import ChatNugen / from langchain_openai import ChatOpenAI": (
             imp["ChatNugen"] / imp["ChatOpenAI"]
         ),
         "from llama_index_nugen import Nugen / ...import FunctionCallingLLM": (
             imp["Nugen"] / imp["FunctionCallingLLM"]
         ),
+        "(same, with httpx's optional CLI packages hidden) Nugen / FunctionCallingLLM": (
+            imp["Nugen (no httpx CLI)"] / imp["FunctionCallingLLM (no httpx CLI)"]
+        ),
         "from llama_index_nugen import Nugen / ...import OpenAILike": (
             imp["Nugen"] / imp["OpenAILike"]
         ),
     }
     # Per call and per chunk, against the other library and against the floor: the trivial
-    # model fetching with raw httpx (one piece of code), and the same two parts measured
-    # apart and added (which runs hotter in cache than any real adapter can).
+    # model fetching with raw httpx, measured as one piece of code; per call also as its two
+    # parts timed inside one loop and added. The parts each measured alone in a tight loop
+    # and added are shown too: they run hotter in cache than any real adapter can.
     for section, unit, ours, theirs in (
         (lc, "per_call_us", "ChatNugen", "ChatOpenAI"),
         (li, "per_call_us", "Nugen", "OpenAILike"),
@@ -584,7 +637,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         net = "httpx" if unit == "per_call_us" else "httpx_sse"
         r[f"{ours} / {theirs} ({what})"] = cpu[ours] / cpu[theirs]
         r[f"{ours} / floor ({what})"] = cpu[ours] / cpu["floor"]
-        r[f"{ours} / floor as a sum of parts ({what})"] = cpu[ours] / (
+        if "floor_parts_net" in cpu:
+            r[f"{ours} / floor as its two parts timed in one loop ({what})"] = cpu[ours] / (
+                cpu["floor_parts_net"] + cpu["floor_parts_model"]
+            )
+        r[f"{ours} / floor as its two parts each timed alone ({what})"] = cpu[ours] / (
             cpu[net] + cpu["floor_model"]
         )
     small, large = (str(n) for n in sorted(int(k) for k in lc["tool_fragment_us"]))
