@@ -563,11 +563,12 @@ _dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
 class ChatStream:
     """The running answer of a stream, rebuilt from the shared accumulator at every step.
 
-    :class:`nugen_client.StreamAccumulator` owns assembly (text pieces, reasoning, tool-call
-    fragments joined by index, usage, the final completion); this class only keeps the
-    joined text of choice 0 so that each step costs one string append rather than a
-    re-join of every piece so far. Each step yields a fresh message holding the whole
-    answer so far plus the ``delta`` that just arrived: never text twice.
+    :class:`nugen_client.StreamAccumulator` owns assembly (text and reasoning, tool-call
+    fragments joined by index, usage, the final completion), keeping the text joined as it
+    grows (``running_text``) so that each step costs one string append rather than a
+    re-join of every piece so far, and the text is held once. Each step yields a fresh
+    message holding the whole answer so far plus the ``delta`` that just arrived: never
+    text twice.
     """
 
     __slots__ = (
@@ -576,9 +577,7 @@ class ChatStream:
         "_finish_reason",
         "_finished_tools",
         "_id",
-        "_reasoning",
         "_reasoning_delta",
-        "_text",
         "_tool_blocks",
         "_tool_dicts",
         "delta",
@@ -586,9 +585,8 @@ class ChatStream:
     )
 
     def __init__(self) -> None:
-        self._acc = StreamAccumulator()
-        self._text = ""
-        self._reasoning = ""
+        # The accumulator keeps the text joined as it grows: every step carries it whole.
+        self._acc = StreamAccumulator(running_text=True)
         self._reasoning_delta = ""
         self._finish_reason: str | None = None
         self._confidence: float | None = None
@@ -601,7 +599,7 @@ class ChatStream:
 
     @property
     def text(self) -> str:
-        return self._text
+        return self._acc.text(0)
 
     def add(self, chunk: ChatCompletionChunk) -> None:
         fragments = self._acc.add(chunk)
@@ -620,10 +618,6 @@ class ChatStream:
                 self._finish_reason = choice.finish_reason
         self.delta = delta
         self._reasoning_delta = reasoning
-        if delta:
-            self._text += delta
-        if reasoning:
-            self._reasoning += reasoning
         # Tool calls are rebuilt only when a fragment arrived, and parsed into dicts once
         # the choice finished: partial arguments stay text until then (linear overall).
         finished = self._finish_reason is not None
@@ -649,8 +643,8 @@ class ChatStream:
         usage = self._acc.usage
         return ChatResponse(
             message=_message(
-                self._text,
-                self._reasoning or None,
+                self._acc.text(0),
+                self._acc.reasoning(0),
                 list(self._tool_blocks),
                 self._tool_dicts,
                 usage.reasoning_tokens if usage is not None else None,
@@ -663,12 +657,17 @@ class ChatStream:
 
     def completion_response(self) -> CompletionResponse:
         extras = self._extras()
-        if self._reasoning:
-            extras["thinking"] = self._reasoning
+        reasoning = self._acc.reasoning(0)
+        if reasoning:
+            extras["thinking"] = reasoning
         if self._tool_dicts:
             extras["tool_calls"] = self._tool_dicts
         return CompletionResponse(
-            text=self._text, additional_kwargs=extras, raw=self.raw, logprobs=None, delta=self.delta
+            text=self._acc.text(0),
+            additional_kwargs=extras,
+            raw=self.raw,
+            logprobs=None,
+            delta=self.delta,
         )
 
     def completion(self) -> ChatCompletion:

@@ -251,9 +251,16 @@ class _ChoiceState:
 
 
 class StreamAccumulator:
-    """Folds a stream of chunks into the equivalent complete response, in linear time."""
+    """Folds a stream of chunks into the equivalent complete response, in linear time.
 
-    def __init__(self) -> None:
+    Text and reasoning are kept as pieces, joined once when asked for. With
+    ``running_text=True`` they are kept joined as they grow instead, so :meth:`text` and
+    :meth:`reasoning` cost nothing: for frameworks whose every streamed step carries the
+    whole answer so far (LlamaIndex), which then need no copy of their own.
+    """
+
+    def __init__(self, *, running_text: bool = False) -> None:
+        self._running = running_text
         self._choices: dict[int, _ChoiceState] = {}
         self._header: dict[str, Any] = {}
         self.usage: Usage | None = None
@@ -283,11 +290,11 @@ class StreamAccumulator:
             if delta.role:
                 state.role = delta.role
             if delta.content:
-                state.content.append(delta.content)
+                _extend(state.content, delta.content, self._running)
             if delta.reasoning_content is not None or delta.reasoning is not None:
                 reasoning = delta.reasoning_text
                 if reasoning:
-                    state.reasoning.append(reasoning)
+                    _extend(state.reasoning, reasoning, self._running)
             if delta.tool_calls:
                 fragments[choice.index] = state.tools.add(delta.tool_calls)
             if choice.finish_reason:
@@ -296,6 +303,7 @@ class StreamAccumulator:
 
     def text(self, index: int = 0) -> str:
         state = self._choices.get(index)
+        # Joining one piece returns it as it is: with running_text, no copy.
         return "".join(state.content) if state else ""
 
     def reasoning(self, index: int = 0) -> str | None:
@@ -326,6 +334,14 @@ class StreamAccumulator:
             choices=choices,
             usage=self.usage,
         )
+
+
+def _extend(pieces: list[str], piece: str, running: bool) -> None:
+    """Add ``piece`` to text kept as ``pieces``; when ``running``, as one joined piece."""
+    if running and pieces:
+        pieces[0] += piece
+    else:
+        pieces.append(piece)
 
 
 def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk]:

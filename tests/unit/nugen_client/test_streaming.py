@@ -8,6 +8,8 @@ import json
 import httpx
 import pytest
 from httpx_sse import ServerSentEvent
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nugen_client import (
     APIResponseValidationError,
@@ -481,3 +483,42 @@ def test_completion_to_chunks_round_trip() -> None:
     assert rebuilt.choices[1].message.reasoning_content == "hmm"
     assert rebuilt.usage == completion.usage
     assert rebuilt.confidence_score == 88.0
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.none() | st.text(max_size=5),
+            st.none() | st.text(max_size=5),
+        ),
+        max_size=20,
+    )
+)
+def test_running_text_adds_up_to_the_same_answer(
+    steps: list[tuple[int, str | None, str | None]],
+) -> None:
+    from nugen_client.types import ChatCompletionChunk
+
+    pieces, running = StreamAccumulator(), StreamAccumulator(running_text=True)
+    for index, content, reasoning in steps:
+        delta = {"content": content, "reasoning_content": reasoning}
+        wire = ChatCompletionChunk.model_validate(
+            {"id": "s", "choices": [{"index": index, "delta": delta}]}
+        )
+        pieces.add(wire)
+        running.add(wire)
+        for i in range(3):
+            assert running.text(i) == pieces.text(i)
+            assert running.reasoning(i) == pieces.reasoning(i)
+    assert running.completion() == pieces.completion()
+
+
+def test_running_text_is_held_once_and_handed_out_without_a_copy() -> None:
+    from nugen_client.types import ChatCompletionChunk
+
+    acc = StreamAccumulator(running_text=True)
+    for text in ("Once", " upon", " a time"):
+        acc.add(ChatCompletionChunk.model_validate({"choices": [{"delta": {"content": text}}]}))
+        assert acc.text(0) is acc.text(0)
+    assert acc.text(0) == "Once upon a time"
