@@ -71,7 +71,7 @@ class Template(Generic[M]):
 def same(a: BaseModel, b: BaseModel) -> bool:
     """True if ``a`` and ``b`` are indistinguishable: type, field values, fields set,
     extras and private state, recursively through fields that are models."""
-    if type(a) is not type(b) or a != b:
+    if type(a) is not type(b) or a.__dict__ != b.__dict__:
         return False
     if a.__pydantic_fields_set__ != b.__pydantic_fields_set__:
         return False
