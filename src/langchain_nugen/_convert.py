@@ -17,7 +17,7 @@ Data flows one way through small functions, each testable without a network:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import (
@@ -543,22 +543,28 @@ def _validated_text_chunk(text: str) -> ChatGenerationChunk:
     )
 
 
-_TEXT_MESSAGE = Template(_validated_text_chunk("").message)
-_TEXT_GENERATION = Template(_validated_text_chunk(""))
+def _text_chunk_builder() -> Callable[[str], ChatGenerationChunk]:
+    """How to build the generation chunk of a text-only delta, the stream's hot path.
+
+    Copies of validated templates cost a third of validating each chunk. They are used
+    only if they are exactly what validation builds (see _templates); with a
+    langchain-core whose chunks could not be copied faithfully, every chunk is validated.
+    """
+    try:
+        message = Template(_validated_text_chunk("").message)
+        generation = Template(_validated_text_chunk(""))
+    except ValueError:  # private state or nested containers: a shallow copy would share
+        return _validated_text_chunk
+
+    def copied_text_chunk(text: str) -> ChatGenerationChunk:
+        return generation.copy(message=message.copy(content=text), text=text)
+
+    if same(copied_text_chunk("probe"), _validated_text_chunk("probe")):
+        return copied_text_chunk
+    return _validated_text_chunk
 
 
-def _copied_text_chunk(text: str) -> ChatGenerationChunk:
-    return _TEXT_GENERATION.copy(message=_TEXT_MESSAGE.copy(content=text), text=text)
-
-
-# The generation chunk of a text-only delta: the stream's hot path. Copies of validated
-# templates cost a quarter of validating each chunk; they are used only if they are exactly
-# what validation builds (see _templates).
-text_generation_chunk = (
-    _copied_text_chunk
-    if same(_copied_text_chunk("probe"), _validated_text_chunk("probe"))
-    else _validated_text_chunk
-)
+text_generation_chunk = _text_chunk_builder()
 
 
 class StreamConverter:
