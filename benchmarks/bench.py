@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,8 +421,25 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         sizes.stream_rounds,
         "CPU per streamed chunk",
     )
+    # The same streamed tool call in N fragments: every step carries the call so far, so
+    # the arguments are rejoined on each fragment (as OpenAILike does); this must stay flat.
+    tool: dict[str, dict[str, float]] = {}
+    for fragments in sizes.tool_fragments:
+        streamer = Nugen(model=MODEL, base_url=servers.urls[f"tool{fragments}"], api_key=key)
+
+        def tool_stream(model: Nugen = streamer, n: int = fragments) -> int:
+            responses = model.stream_chat(messages)
+            last = deque(responses, maxlen=1)[0]
+            assert last.message.additional_kwargs.get("tool_calls"), "no tool call"
+            return n
+
+        tool[str(fragments)] = median_per_op(
+            {"stream": tool_stream},
+            sizes.stream_rounds,
+            f"tool call in {fragments} fragments, per fragment",
+        )
     raw.close()
-    return {"per_call_us": per_call, "per_chunk_us": per_chunk}
+    return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -654,6 +672,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         )
     r[f"(LangChain's own chunk '+', for contrast: {large} vs {small} fragments)"] = (
         lc["tool_fragment_us"][large]["lc_sum"] / lc["tool_fragment_us"][small]["lc_sum"]
+    )
+    r[f"Nugen.stream_chat: cost per tool-call fragment, {large} vs {small} (1.0 = linear)"] = (
+        li["tool_fragment_us"][large]["stream"] / li["tool_fragment_us"][small]["stream"]
     )
     return {k: round(v, 2) for k, v in r.items()}
 
