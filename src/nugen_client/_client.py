@@ -29,7 +29,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -781,26 +780,20 @@ class AsyncNugenClient(_BaseClient):
         pool = self._pools.get(loop)
         if pool is None:
             if self._injected is not None:
-                pool = _LoopPool([self._injected], None, None)
+                pool = _LoopPool.single(self._injected)
             else:
-                shards = [
-                    httpx.AsyncClient(
-                        timeout=self.timeout,
-                        limits=limits,
-                        follow_redirects=False,
-                        verify=self._tls(),
-                    )
-                    for limits in _shard_limits(self.limits)
-                ]
-                guard = _close_with_loop(shards)
+                # The factory must not hold this object: the pool outlives it (see below).
+                pool = _LoopPool(
+                    _shard_factory(self.timeout, self._tls()), _shard_limits(self.limits)
+                )
+                guard = _close_with_loop(pool)
                 await guard.__anext__()
+                pool.guard = guard
                 # The guard must outlive this object: if it were collected with it, its
                 # close would be a task that asyncio.run may cancel before it runs.
                 _LIVE_GUARDS.setdefault(loop, set()).add(guard)
                 if self._finalizer is None:
                     self._finalizer = weakref.finalize(self, _close_pools_soon, self._pools)
-                slots = self.limits.max_connections
-                pool = _LoopPool(shards, guard, asyncio.Semaphore(slots) if slots else None)
             self._pools[loop] = pool
         return pool
 
@@ -821,25 +814,29 @@ class AsyncNugenClient(_BaseClient):
     ) -> None:
         await self.aclose()
 
-    async def _send(self, prepared: _Prepared) -> httpx.Response:
+    async def _send(
+        self, prepared: _Prepared, http: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
+        """Send with retries: on ``http`` (a stream's leased connection) or on a connection
+        leased for this request alone."""
         kwargs = self._retrying_kwargs(prepared.on_retry, is_async=True)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         async for attempt in AsyncRetrying(**kwargs):
             with attempt:
-                return await self._send_once(prepared)
+                if http is not None:
+                    return await self._send_once(prepared, http)
+                pool = await self._pool()
+                async with pool.lease() as leased:
+                    return await self._send_once(prepared, leased)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_once(self, prepared: _Prepared) -> httpx.Response:
-        pool = await self._pool()
-        # A stream holds its slot for as long as it is read (see _iter_stream).
-        async with pool.slot(needed=not prepared.stream):
-            http = pool.pick()
-            request = self._build_request(http, prepared, own=pool.guard is not None)
-            try:
-                response = await pool.send(http, request, stream=prepared.stream)
-            except httpx.TransportError as exc:
-                raise _map_transport_error(exc, self._secrets) from None
+    async def _send_once(self, prepared: _Prepared, http: httpx.AsyncClient) -> httpx.Response:
+        request = self._build_request(http, prepared, own=http is not self._injected)
+        try:
+            response = await http.send(request, stream=prepared.stream)
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._secrets) from None
         if response.is_success:
             return response
         try:
@@ -871,14 +868,15 @@ class AsyncNugenClient(_BaseClient):
 
     async def _iter_stream(self, prepared: _Prepared) -> AsyncIterator[ChatCompletionChunk]:
         pool = await self._pool()
-        async with pool.slot(needed=prepared.stream):
-            async for chunk in self._iter_stream_response(prepared):
+        # A stream holds its connection's lease for as long as it is read.
+        async with pool.lease() as http:
+            async for chunk in self._iter_stream_response(prepared, http):
                 yield chunk
 
     async def _iter_stream_response(
-        self, prepared: _Prepared
+        self, prepared: _Prepared, http: httpx.AsyncClient
     ) -> AsyncIterator[ChatCompletionChunk]:
-        response = await self._send(prepared)
+        response = await self._send(prepared, http)
         try:
             if not _is_event_stream(response):
                 completion = self._parse_completion(await self._read(response))
@@ -903,75 +901,107 @@ class AsyncNugenClient(_BaseClient):
         return self._parse_embeddings(await self._read(await self._send(prepared)), count)
 
 
-_SHARD_CONNECTIONS = 25
+_SHARD_CONNECTIONS = 2
 
 
 def _shard_limits(limits: httpx.Limits) -> list[httpx.Limits]:
-    """Split a connection budget into pools of at most 25 connections.
+    """Split a connection budget into pools of about two connections each.
 
-    httpcore re-scans every connection for every queued request whenever one changes
-    state, so one pool's cost grows with connections x requests: 1,000 concurrent calls
-    through one 100-connection pool spend most of their CPU there (35 s instead of 3 s).
-    Several small pools, fed by the least-loaded rule, keep each scan short.
+    httpcore re-scans every connection of a pool (polling idle sockets) for every queued
+    request whenever one changes state, so one pool's cost grows with connections x
+    requests: 1,000 concurrent calls cost 35 s of CPU through one 100-connection pool,
+    2.8 ms a call through pools of 25, 0.84 ms through pools of two (benchmarks/NOTES.md).
+    The budget is split exactly (connections and keep-alive add up to the given limits);
+    there are never more pools than keep-alive connections, so each pool keeps at least
+    one connection alive.
     """
     total = limits.max_connections
     if total is None or total <= _SHARD_CONNECTIONS:
         return [limits]
-    count = -(-total // _SHARD_CONNECTIONS)
     keepalive = limits.max_keepalive_connections
+    count = -(-total // _SHARD_CONNECTIONS)
+    if keepalive:
+        count = min(count, keepalive)
     return [
         httpx.Limits(
-            max_connections=-(-total // count),
-            max_keepalive_connections=None if keepalive is None else -(-keepalive // count),
+            max_connections=_share(total, count, i),
+            max_keepalive_connections=None if keepalive is None else _share(keepalive, count, i),
             keepalive_expiry=limits.keepalive_expiry,
         )
-        for _ in range(count)
+        for i in range(count)
     ]
 
 
-class _LoopPool:
-    """The connections of one event loop: shards of httpx pools and the slots bounding them.
+def _shard_factory(
+    timeout: httpx.Timeout, verify: ssl.SSLContext
+) -> Callable[[httpx.Limits], httpx.AsyncClient]:
+    def make(limits: httpx.Limits) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False, verify=verify
+        )
 
-    The semaphore keeps waiting requests queued here (waking one is O(1)) rather than in
-    httpcore; :meth:`pick` sends each request to the shard with the fewest in flight, so
-    with the semaphore at ``max_connections`` no shard is ever asked for more than its share.
+    return make
+
+
+def _share(total: int, count: int, i: int) -> int:
+    """The ``i``-th of ``count`` near-equal integer shares of ``total``."""
+    return total // count + (1 if i < total % count else 0)
+
+
+class _LoopPool:
+    """The connections of one event loop: small httpx pools (shards) and leases on them.
+
+    Every connection of the budget is a token naming the shard it belongs to. A request,
+    or a whole stream, holds one token (a lease) while it runs, so no shard is ever asked
+    for more connections than it has and waiting requests queue here, where waking one is
+    O(1), rather than in httpcore. Tokens go out last-released-first, so light traffic
+    stays on the warm connections of a few shards; a shard is created when first leased.
     """
 
-    __slots__ = ("_active", "guard", "shards", "slots")
+    __slots__ = ("_limits", "_make", "_shards", "_tokens", "guard")
 
     def __init__(
         self,
-        shards: list[httpx.AsyncClient],
-        guard: AsyncGenerator[None, None] | None,
-        slots: asyncio.Semaphore | None,
+        make: Callable[[httpx.Limits], httpx.AsyncClient],
+        limits: list[httpx.Limits],
     ) -> None:
-        self.shards = shards
-        self.guard = guard
-        self.slots = slots
-        self._active = [0] * len(shards)
+        self._make = make
+        self._limits = limits
+        self._shards: list[httpx.AsyncClient | None] = [None] * len(limits)
+        self.guard: AsyncGenerator[None, None] | None = None
+        self._tokens: asyncio.LifoQueue[int] | None = None
+        if limits[0].max_connections is not None:
+            self._tokens = asyncio.LifoQueue()
+            # Pushed last-shard-first, so the first shard's tokens are on top.
+            for index in reversed(range(len(limits))):
+                for _ in range(limits[index].max_connections or 0):
+                    self._tokens.put_nowait(index)
 
-    def slot(self, *, needed: bool) -> AbstractAsyncContextManager[Any]:
-        if needed and self.slots is not None:
-            return self.slots
-        return _NO_SLOT
+    @classmethod
+    def single(cls, http: httpx.AsyncClient) -> _LoopPool:
+        """A pool of one given client (an injected one: its own limits apply)."""
+        pool = cls(lambda _: http, [httpx.Limits(max_connections=None)])
+        pool._shards[0] = http
+        return pool
 
-    def pick(self) -> httpx.AsyncClient:
-        if len(self.shards) == 1:
-            return self.shards[0]
-        return self.shards[self._active.index(min(self._active))]
+    def clients(self) -> list[httpx.AsyncClient]:
+        """The shards created so far."""
+        return [http for http in self._shards if http is not None]
 
-    async def send(
-        self, http: httpx.AsyncClient, request: httpx.Request, *, stream: bool
-    ) -> httpx.Response:
-        index = self.shards.index(http) if len(self.shards) > 1 else 0
-        self._active[index] += 1
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A shard with a connection free for this request (waiting for one if need be)."""
+        tokens = self._tokens
+        index = 0 if tokens is None else await tokens.get()
         try:
-            return await http.send(request, stream=stream)
+            http = self._shards[index]
+            if http is None:
+                http = self._shards[index] = self._make(self._limits[index])
+            yield http
         finally:
-            self._active[index] -= 1
+            if tokens is not None:
+                tokens.put_nowait(index)
 
-
-_NO_SLOT = contextlib.nullcontext()
 
 # Open pools' guards, per event loop (see AsyncNugenClient._pool); a loop's entry goes
 # when the loop itself is collected.
@@ -1012,8 +1042,9 @@ def _close_pools_soon(
             loop.call_soon_threadsafe(start)
 
 
-async def _close_with_loop(shards: list[httpx.AsyncClient]) -> AsyncGenerator[None, None]:
-    """Suspends until its event loop shuts down its async generators, then closes ``http``.
+async def _close_with_loop(pool: _LoopPool) -> AsyncGenerator[None, None]:
+    """Suspends until its event loop shuts down its async generators, then closes the
+    pool's shards.
 
     Started inside a loop, this generator is registered with it (asyncio's firstiter hook);
     ``asyncio.run`` closes every such generator before it closes the loop, which is the last
@@ -1022,5 +1053,5 @@ async def _close_with_loop(shards: list[httpx.AsyncClient]) -> AsyncGenerator[No
     try:
         yield
     finally:
-        for http in shards:
+        for http in pool.clients():
             await http.aclose()

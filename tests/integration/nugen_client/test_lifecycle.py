@@ -158,12 +158,77 @@ def test_streams_hold_their_slot_until_closed(nugen_emulator: NugenEmulator) -> 
     assert texts[0]
 
 
-@pytest.mark.parametrize(("total", "shards"), [(10, 1), (25, 1), (26, 2), (100, 4), (1000, 40)])
-def test_pool_is_sharded_in_small_pools(total: int, shards: int) -> None:
-    limits = _shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=total))
+@pytest.mark.parametrize(
+    ("total", "keepalive", "shards"),
+    [(1, 1, 1), (2, 2, 1), (3, 3, 2), (100, 100, 50), (100, 20, 20), (100, None, 50), (7, 0, 4)],
+)
+def test_pool_is_split_exactly_into_small_pools(
+    total: int, keepalive: int | None, shards: int
+) -> None:
+    limits = _shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=keepalive))
     assert len(limits) == shards
-    assert sum(lim.max_connections or 0 for lim in limits) >= total
-    assert all((lim.max_connections or 0) <= 25 for lim in limits)
+    assert sum(lim.max_connections or 0 for lim in limits) == total
+    sizes = {lim.max_connections or 0 for lim in limits}
+    assert max(sizes) - min(sizes) <= 1
+    if keepalive is None:
+        assert all(lim.max_keepalive_connections is None for lim in limits)
+    else:
+        assert sum(lim.max_keepalive_connections or 0 for lim in limits) == keepalive
+        if keepalive:
+            assert all((lim.max_keepalive_connections or 0) >= 1 for lim in limits)
+
+
+def test_light_traffic_stays_on_one_small_pool(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> int:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        for _ in range(5):
+            await client.chat_completion(model="m", messages=USER)
+        shards = len((await client._pool()).clients())
+        await client.aclose()
+        return shards
+
+    assert asyncio.run(main()) == 1
+
+
+def test_streams_and_calls_share_one_connection_budget(nugen_emulator: NugenEmulator) -> None:
+    # A stream holds its connection until it is read to the end; calls queue for the rest.
+    peak = 0
+
+    async def main() -> list[str]:
+        nonlocal peak
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=5),
+        )
+
+        async def stream() -> str:
+            nonlocal peak
+            text = ""
+            async for chunk in client.stream_chat_completion(model="m", messages=USER):
+                peak = max(peak, _sockets(nugen_emulator.port))
+                if chunk.choices:
+                    text += chunk.choices[0].delta.content or ""
+                await asyncio.sleep(0)
+            return text
+
+        async def call() -> str:
+            completion = await client.chat_completion(model="m", messages=USER)
+            return completion.choices[0].message.text
+
+        texts = await asyncio.gather(*(stream() for _ in range(4)), *(call() for _ in range(20)))
+        await client.aclose()
+        return texts
+
+    texts = asyncio.run(main())
+    assert all(texts)
+    assert len(set(texts)) == 1  # the emulator answers the same prompt the same way
+    assert 0 < peak <= 5
+
+
+def test_unbounded_limits_make_one_pool() -> None:
+    unbounded = httpx.Limits(max_connections=None)
+    assert _shard_limits(unbounded) == [unbounded]
 
 
 def test_async_on_retry_coroutine_is_awaited(nugen_emulator: NugenEmulator) -> None:
