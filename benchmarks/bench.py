@@ -45,6 +45,7 @@ class Sizes:
     stream_rounds: int
     tool_fragments: tuple[int, int]
     concurrent: int
+    concurrent_rounds: int
     big_reply_bytes: int
     big_reply_chunks: int
     import_rounds: int
@@ -57,9 +58,10 @@ FULL = Sizes(
     stream_rounds=5,
     tool_fragments=(500, 2000),
     concurrent=1000,
+    concurrent_rounds=3,
     big_reply_bytes=10_000_000,
     big_reply_chunks=1000,
-    import_rounds=7,
+    import_rounds=5,
 )
 SMOKE = Sizes(
     rounds=2,
@@ -68,6 +70,7 @@ SMOKE = Sizes(
     stream_rounds=2,
     tool_fragments=(20, 80),
     concurrent=20,
+    concurrent_rounds=1,
     big_reply_bytes=200_000,
     big_reply_chunks=50,
     import_rounds=1,
@@ -445,28 +448,33 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 # --------------------------------------------------------------------------- concurrency
 
 
-async def _concurrent(call: Callable[[], Any], n: int, port: int) -> dict[str, Any]:
+async def _concurrent(call: Callable[[], Any], n: int, port: int, *, watch: bool) -> dict[str, Any]:
+    """``n`` calls at once. With ``watch``, also the peak of open connections to ``port``,
+    sampled every 5 ms: the sampling parses /proc/net/tcp (TIME_WAIT sockets of earlier
+    sides included) in this event loop, so watched rounds are not timed."""
     from nugen_client.testing import count_client_sockets
 
-    baseline = count_client_sockets(port)  # pools of earlier sides to the same server
+    baseline = count_client_sockets(port) if watch else 0  # earlier sides' pools
     peak = 0
     done = asyncio.Event()
 
-    async def watch() -> None:
+    async def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, count_client_sockets(port))
             await asyncio.sleep(0.005)
 
-    watcher = asyncio.create_task(watch())
-    start = time.perf_counter()
+    watcher = asyncio.create_task(sample()) if watch else None
+    start, cpu = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     done.set()
-    await watcher
+    if watcher is not None:
+        await watcher
     errors = [r for r in results if isinstance(r, BaseException)]
     return {
-        "wall_s": round(wall, 3),
+        "wall_s": wall,
+        "cpu_s": cpu,
         "errors": len(errors),
         "first_error": repr(errors[0])[:200] if errors else None,
         "peak_sockets": peak - baseline,
@@ -482,6 +490,7 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     from llama_index_nugen import Nugen
 
     key, url = servers.api_key, servers.urls["short"]
+    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
     messages = [ChatMessage(role="user", content="hi")]
     sides = {
         "ChatOpenAI.ainvoke": (lambda m: lambda: m.ainvoke(PROMPT))(
@@ -497,11 +506,27 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             Nugen(model=MODEL, base_url=url, api_key=key)
         ),
     }
-    print(f"Concurrency ({sizes.concurrent} concurrent calls)", flush=True)
+    print(
+        f"Concurrency ({sizes.concurrent} concurrent calls, medians of "
+        f"{sizes.concurrent_rounds} interleaved rounds; then one round counting connections)",
+        flush=True,
+    )
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for _ in range(sizes.concurrent_rounds):
+        for name, call in sides.items():
+            runs[name].append(asyncio.run(_concurrent(call, sizes.concurrent, port, watch=False)))
     out = {}
     for name, call in sides.items():
-        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-        out[name] = asyncio.run(_concurrent(call, sizes.concurrent, port))
+        watched = asyncio.run(_concurrent(call, sizes.concurrent, port, watch=True))
+        timed = runs[name]
+        errors = [r["first_error"] for r in [*timed, watched] if r["errors"]]
+        out[name] = {
+            "wall_s": round(statistics.median(r["wall_s"] for r in timed), 3),
+            "client_cpu_s": round(statistics.median(r["cpu_s"] for r in timed), 3),
+            "errors": sum(r["errors"] for r in [*timed, watched]),
+            "first_error": errors[0] if errors else None,
+            "peak_sockets": watched["peak_sockets"],
+        }
         print(f"  {name}: {out[name]}", flush=True)
     return out
 
