@@ -9,6 +9,7 @@ how they send a request, sleep and read a stream.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import ipaddress
@@ -868,14 +869,19 @@ class AsyncNugenClient(_BaseClient):
 
     async def _iter_stream(self, prepared: _Prepared) -> AsyncIterator[ChatCompletionChunk]:
         pool = await self._pool()
-        # A stream holds its connection's lease for as long as it is read.
-        async with pool.lease() as http:
-            async for chunk in self._iter_stream_response(prepared, http):
+        # A stream holds its connection's lease for as long as it is read, and gives it
+        # back only once the response is closed (aclosing: even when the caller stops
+        # early, the inner generator closes here, not later in a task of its own).
+        async with (
+            pool.lease() as http,
+            contextlib.aclosing(self._iter_stream_response(prepared, http)) as chunks,
+        ):
+            async for chunk in chunks:
                 yield chunk
 
     async def _iter_stream_response(
         self, prepared: _Prepared, http: httpx.AsyncClient
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
         response = await self._send(prepared, http)
         try:
             if not _is_event_stream(response):
@@ -969,13 +975,16 @@ class _LoopPool:
         self._limits = limits
         self._shards: list[httpx.AsyncClient | None] = [None] * len(limits)
         self.guard: AsyncGenerator[None, None] | None = None
-        self._tokens: asyncio.LifoQueue[int] | None = None
+        self._tokens: _Tokens | None = None
         if limits[0].max_connections is not None:
-            self._tokens = asyncio.LifoQueue()
-            # Pushed last-shard-first, so the first shard's tokens are on top.
-            for index in reversed(range(len(limits))):
-                for _ in range(limits[index].max_connections or 0):
-                    self._tokens.put_nowait(index)
+            # Stacked last-shard-first, so the first shard's tokens are on top.
+            self._tokens = _Tokens(
+                [
+                    index
+                    for index in reversed(range(len(limits)))
+                    for _ in range(limits[index].max_connections or 0)
+                ]
+            )
 
     @classmethod
     def single(cls, http: httpx.AsyncClient) -> _LoopPool:
@@ -1000,7 +1009,42 @@ class _LoopPool:
             yield http
         finally:
             if tokens is not None:
-                tokens.put_nowait(index)
+                tokens.put(index)
+
+
+class _Tokens:
+    """Free connection tokens: handed out last-released-first (warm connections), to
+    waiters in the order they came (a task that releases and asks again at once must not
+    overtake them, as it could with ``asyncio.LifoQueue``)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, tokens: list[int]) -> None:
+        self._free = tokens  # a stack: the top is the end
+        self._waiters: collections.deque[asyncio.Future[int]] = collections.deque()
+
+    async def get(self) -> int:
+        if self._free and not self._waiters:
+            return self._free.pop()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.put(waiter.result())  # handed one as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def put(self, token: int) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(token)
+                return
+        self._free.append(token)
 
 
 # Open pools' guards, per event loop (see AsyncNugenClient._pool); a loop's entry goes

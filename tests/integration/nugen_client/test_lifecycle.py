@@ -226,6 +226,56 @@ def test_streams_and_calls_share_one_connection_budget(nugen_emulator: NugenEmul
     assert 0 < peak <= 5
 
 
+def test_waiting_calls_are_served_in_turn(nugen_emulator: NugenEmulator) -> None:
+    # Two tasks calling back to back hold both connections; a third call must get the next
+    # one released, not wait until they stop.
+    async def main() -> int:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=2),
+        )
+        done = 0
+
+        async def busy() -> None:
+            nonlocal done
+            for _ in range(40):
+                await client.chat_completion(model="m", messages=USER)
+                done += 1
+
+        tasks = [asyncio.create_task(busy()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        before = done
+        await client.chat_completion(model="m", messages=USER)
+        overtaken = done - before
+        await asyncio.gather(*tasks)
+        await client.aclose()
+        return overtaken
+
+    assert asyncio.run(main()) <= 4
+
+
+def test_a_stream_closed_early_frees_its_connection_before_its_lease(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    nugen_emulator.inject(stall_after=1, stall_seconds=5)
+
+    async def main() -> int:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+        )
+        stream = client.stream_chat_completion(model="m", messages=USER)
+        await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        open_now = _sockets(nugen_emulator.port)
+        await client.aclose()
+        return open_now
+
+    assert asyncio.run(main()) == 0
+
+
 def test_unbounded_limits_make_one_pool() -> None:
     unbounded = httpx.Limits(max_connections=None)
     assert _shard_limits(unbounded) == [unbounded]
