@@ -84,11 +84,16 @@ class StreamDecoder:
             return None
         if event.event == "error" or '"error"' in data:
             self._raise_if_error_event(data, explicit=event.event == "error")
+        return self.decode_data(data)
+
+    def decode_data(self, data: str | bytes) -> ChatCompletionChunk:
+        """The chunk one event's data holds (no ``[DONE]`` or error-event handling)."""
         try:
             chunk: ChatCompletionChunk = _validate_chunk_json(data)
         except ValidationError as exc:
+            shown = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
             # The data may echo the key (a proxy reflecting headers): never quote it.
-            shown = redact(data[:200], self._secrets)
+            shown = redact(shown, self._secrets)
             raise APIResponseValidationError(
                 f"malformed stream event after {self.chunks_received} chunks: "
                 f"{_first_error(exc)} (data: {shown!r})",
