@@ -366,6 +366,11 @@ class _BaseClient:
         )
         self.timeout = _make_timeout(timeout)
         self.max_retries = max_retries
+        if limits is not None and limits.max_connections is not None and limits.max_connections < 1:
+            # Zero connections would make every call wait forever.
+            raise InvalidInputError(
+                f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
+            )
         self.limits = limits or DEFAULT_LIMITS
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._secrets: tuple[str, ...] = (key,)

@@ -159,6 +159,14 @@ def test_bad_base_url(bad: str) -> None:
         NugenClient(api_key="k" * 8, base_url=bad)
 
 
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
+    # Every call would wait forever for a connection.
+    with pytest.raises(InvalidInputError, match="max_connections"):
+        cls(api_key="k" * 8, limits=httpx.Limits(max_connections=0))
+    assert cls(api_key="k" * 8, limits=httpx.Limits(max_connections=None)).limits
+
+
 # --------------------------------------------------------------------- local validation
 
 
