@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import statistics
@@ -449,35 +450,23 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
 
 async def _concurrent(call: Callable[[], Any], n: int, port: int, *, watch: bool) -> dict[str, Any]:
-    """``n`` calls at once. With ``watch``, also the peak of open connections to ``port``,
-    sampled every 5 ms: the sampling parses /proc/net/tcp (TIME_WAIT sockets of earlier
-    sides included) in this event loop, so watched rounds are not timed."""
-    from nugen_client.testing import count_client_sockets
+    """``n`` calls at once. With ``watch``, also the peak of open connections to ``port``
+    (sampling costs this loop CPU, so watched rounds are not timed)."""
+    from nugen_client.testing import watch_client_sockets
 
-    baseline = count_client_sockets(port) if watch else 0  # earlier sides' pools
-    peak = 0
-    done = asyncio.Event()
-
-    async def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, count_client_sockets(port))
-            await asyncio.sleep(0.005)
-
-    watcher = asyncio.create_task(sample()) if watch else None
-    start, cpu = time.perf_counter(), time.process_time()
-    results = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    done.set()
-    if watcher is not None:
-        await watcher
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = await stack.enter_async_context(watch_client_sockets(port)) if watch else None
+        start, cpu = time.perf_counter(), time.process_time()
+        results = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     errors = [r for r in results if isinstance(r, BaseException)]
     return {
         "wall_s": wall,
         "cpu_s": cpu,
         "errors": len(errors),
         "first_error": repr(errors[0])[:200] if errors else None,
-        "peak_sockets": peak - baseline,
+        # Earlier sides' pools to the same server are open too: count only this side's.
+        "peak_sockets": sockets.peak - sockets.baseline if sockets else 0,
     }
 
 

@@ -25,7 +25,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from langchain_nugen import ChatNugen
 from llama_index_nugen import Nugen
 from nugen_client._client import DEFAULT_LIMITS
-from nugen_client.testing import NugenEmulator, count_client_sockets
+from nugen_client.testing import NugenEmulator, count_client_sockets, watch_client_sockets
 
 CALLS = 1_000
 POOL_LIMIT = DEFAULT_LIMITS.max_connections  # the adapters expose no pool size: 100
@@ -76,22 +76,9 @@ def _make(cls: type[Any], emulator: NugenEmulator, **kwargs: Any) -> Any:
 
 async def _burst(model: Any, ask: Ask, count: int, port: int) -> tuple[list[str], int]:
     """``count`` concurrent calls; returns the answers and the peak socket count."""
-    peak = 0
-    done = asyncio.Event()
-
-    async def watch() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, count_client_sockets(port))
-            await asyncio.sleep(0.005)
-
-    watcher = asyncio.create_task(watch())
-    try:
+    async with watch_client_sockets(port) as sockets:
         answers = await asyncio.gather(*(ask(model, f"question {i}") for i in range(count)))
-    finally:
-        done.set()
-        await watcher
-    return answers, peak
+    return answers, sockets.peak
 
 
 def test_a_thousand_concurrent_calls_through_one_object(

@@ -15,12 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 from nugen_client.testing._faults import Fault
 from nugen_client.testing._records import RecordedRequest
-from nugen_client.testing._sockets import count_client_sockets
+from nugen_client.testing._sockets import (
+    SocketPeak,
+    count_client_sockets,
+    watch_client_sockets,
+)
 
 if TYPE_CHECKING:
     from nugen_client.testing._server import DEFAULT_API_KEY, NugenEmulator
 
-__all__ = ["DEFAULT_API_KEY", "Fault", "NugenEmulator", "RecordedRequest", "count_client_sockets"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "Fault",
+    "NugenEmulator",
+    "RecordedRequest",
+    "SocketPeak",
+    "count_client_sockets",
+    "watch_client_sockets",
+]
 
 _INSTALL_HINT = (
     "nugen_client.testing.NugenEmulator needs starlette and uvicorn, which are not "

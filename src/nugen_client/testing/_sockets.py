@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-__all__ = ["count_client_sockets"]
+__all__ = ["SocketPeak", "count_client_sockets", "watch_client_sockets"]
 
 
 def count_client_sockets(port: int) -> int:
@@ -39,3 +43,35 @@ def count_client_sockets(port: int) -> int:
         if target.startswith("socket:[") and target[8:-1] in inodes:
             count += 1
     return count
+
+
+@dataclass
+class SocketPeak:
+    """What :func:`watch_client_sockets` saw: the count when it started, and the most
+    sockets open at once since (``peak - baseline`` is what the watched code opened)."""
+
+    baseline: int
+    peak: int = 0
+
+
+@contextlib.asynccontextmanager
+async def watch_client_sockets(port: int, interval: float = 0.005) -> AsyncIterator[SocketPeak]:
+    """Samples :func:`count_client_sockets` every ``interval`` seconds while the block runs.
+
+    The sampling runs in this event loop and parses /proc/net/tcp, which lists every
+    socket of the machine: it costs the loop CPU, so do not time code while watching it.
+    """
+    seen = SocketPeak(baseline=count_client_sockets(port))
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            seen.peak = max(seen.peak, count_client_sockets(port))
+            await asyncio.sleep(interval)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        yield seen
+    finally:
+        done.set()
+        await sampler
