@@ -185,6 +185,23 @@ class InterleavedParts:
         }
 
 
+def per_tool_fragment(
+    servers: Servers,
+    sizes: Sizes,
+    sides: Callable[[str, int], dict[str, Callable[[], int]]],
+) -> dict[str, dict[str, float]]:
+    """A tool call whose arguments stream in N fragments, for each N: CPU per fragment of
+    each side ``sides(url, N)`` makes (assembly is linear if it does not grow with N)."""
+    return {
+        str(n): median_per_op(
+            sides(servers.urls[f"tool{n}"], n),
+            sizes.stream_rounds,
+            f"tool call in {n} fragments, per fragment",
+        )
+        for n in sizes.tool_fragments
+    }
+
+
 class RawHttp:
     """The floor's network half: plain httpx (+ json.loads) and httpx-sse."""
 
@@ -308,39 +325,36 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         sizes.stream_rounds,
         "CPU per streamed chunk",
     )
+
     # A tool call whose arguments arrive in N fragments. "stream" is ChatNugen's own work
     # per fragment; "invoke" (streaming=True) also assembles the call, with the shared
     # accumulator; "lc_sum" is the caller summing chunks with AIMessageChunk.__add__,
     # LangChain's own aggregation, which re-parses the partial arguments on every add.
-    tool: dict[str, dict[str, float]] = {}
-    for fragments in sizes.tool_fragments:
-        url = servers.urls[f"tool{fragments}"]
+    def tool_sides(url: str, n: int) -> dict[str, Callable[[], int]]:
         streamer = ChatNugen(model=MODEL, base_url=url, api_key=key)
         assembler = ChatNugen(model=MODEL, base_url=url, api_key=key, streaming=True)
 
-        def tool_stream(model: ChatNugen = streamer, n: int = fragments) -> int:
-            for _ in model.stream(PROMPT):
+        def tool_stream() -> int:
+            for _ in streamer.stream(PROMPT):
                 pass
             return n
 
-        def tool_invoke(model: ChatNugen = assembler, n: int = fragments) -> int:
-            message = model.invoke(PROMPT)
+        def tool_invoke() -> int:
+            message = assembler.invoke(PROMPT)
             assert message.tool_calls, "the tool call did not assemble"
             return n
 
-        def tool_lc_sum(model: ChatNugen = streamer, n: int = fragments) -> int:
+        def tool_lc_sum() -> int:
             merged: Any = None
-            for chunk in model.stream(PROMPT):
+            for chunk in streamer.stream(PROMPT):
                 merged = chunk if merged is None else merged + chunk
             assert merged is not None, "no chunks"
             assert merged.tool_calls, "the tool call did not assemble"
             return n
 
-        tool[str(fragments)] = median_per_op(
-            {"stream": tool_stream, "invoke": tool_invoke, "lc_sum": tool_lc_sum},
-            sizes.stream_rounds,
-            f"tool call in {fragments} fragments, per fragment",
-        )
+        return {"stream": tool_stream, "invoke": tool_invoke, "lc_sum": tool_lc_sum}
+
+    tool = per_tool_fragment(servers, sizes, tool_sides)
     raw.close()
     return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
 
@@ -425,23 +439,20 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         sizes.stream_rounds,
         "CPU per streamed chunk",
     )
+
     # The same streamed tool call in N fragments: every step carries the call so far, so
     # the arguments are rejoined on each fragment (as OpenAILike does); this must stay flat.
-    tool: dict[str, dict[str, float]] = {}
-    for fragments in sizes.tool_fragments:
-        streamer = Nugen(model=MODEL, base_url=servers.urls[f"tool{fragments}"], api_key=key)
+    def tool_sides(url: str, n: int) -> dict[str, Callable[[], int]]:
+        streamer = Nugen(model=MODEL, base_url=url, api_key=key)
 
-        def tool_stream(model: Nugen = streamer, n: int = fragments) -> int:
-            responses = model.stream_chat(messages)
-            last = deque(responses, maxlen=1)[0]
+        def tool_stream() -> int:
+            last = deque(streamer.stream_chat(messages), maxlen=1)[0]
             assert last.message.additional_kwargs.get("tool_calls"), "no tool call"
             return n
 
-        tool[str(fragments)] = median_per_op(
-            {"stream": tool_stream},
-            sizes.stream_rounds,
-            f"tool call in {fragments} fragments, per fragment",
-        )
+        return {"stream": tool_stream}
+
+    tool = per_tool_fragment(servers, sizes, tool_sides)
     raw.close()
     return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
 
