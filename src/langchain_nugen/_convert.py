@@ -592,10 +592,10 @@ class StreamConverter:
                 continue  # streams are single-choice (ChatNugen refuses n > 1)
             delta = choice.delta
             text = delta.content or ""
-            if not fragments and delta.reasoning_content is None and delta.reasoning is None:
+            reasoning = delta.reasoning_text
+            if not fragments and not reasoning:
                 # The hot path of a text stream: nothing but the text delta.
                 return text_generation_chunk(text) if text else None
-            reasoning = delta.reasoning_text
             tool_chunks: list[ToolCallChunk] = [
                 tool_call_chunk(
                     name=fragment.name,

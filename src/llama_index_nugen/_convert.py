@@ -612,8 +612,7 @@ class ChatStream:
             if choice.index != 0:
                 continue
             delta = choice.delta.content or ""
-            if choice.delta.reasoning_content is not None or choice.delta.reasoning is not None:
-                reasoning = choice.delta.reasoning_text or ""
+            reasoning = choice.delta.reasoning_text or ""
             if choice.finish_reason:
                 self._finish_reason = choice.finish_reason
         self.delta = delta

@@ -296,10 +296,9 @@ class StreamAccumulator:
                 state.role = delta.role
             if delta.content:
                 _extend(state.content, delta.content, self._running)
-            if delta.reasoning_content is not None or delta.reasoning is not None:
-                reasoning = delta.reasoning_text
-                if reasoning:
-                    _extend(state.reasoning, reasoning, self._running)
+            reasoning = delta.reasoning_text
+            if reasoning:
+                _extend(state.reasoning, reasoning, self._running)
             if delta.tool_calls:
                 fragments[choice.index] = state.tools.add(delta.tool_calls)
             if choice.finish_reason:

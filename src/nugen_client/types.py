@@ -273,12 +273,11 @@ class ToolCall(_Lenient):
     function: FunctionCall = Field(default_factory=FunctionCall)
 
 
-def _reasoning_text(reasoning_content: Any, reasoning: Any) -> str | None:
-    if isinstance(reasoning_content, str):
+def _reasoning_text(reasoning_content: str | None, reasoning: Any) -> str | None:
+    # Read for every streamed delta: the common "neither" case costs two checks.
+    if reasoning_content is not None:
         return reasoning_content
-    if isinstance(reasoning, str):
-        return reasoning
-    return None
+    return reasoning if isinstance(reasoning, str) else None
 
 
 def _content_text(content: str | list[Any] | None) -> str:
