@@ -476,8 +476,8 @@ async def _concurrent(call: Callable[[], Any], n: int, port: int, *, watch: bool
         "cpu_s": cpu,
         "errors": len(errors),
         "first_error": repr(errors[0])[:200] if errors else None,
-        # Earlier sides' pools to the same server are open too: count only this side's.
-        "peak_sockets": sockets.peak - sockets.baseline if sockets else 0,
+        # Only sockets this side opened (earlier sides' may still be open, or closing).
+        "peak_sockets": sockets.peak if sockets else 0,
     }
 
 

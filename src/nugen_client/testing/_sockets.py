@@ -18,6 +18,12 @@ def count_client_sockets(port: int) -> int:
     in-process emulator do not count (their remote port is the client's), nor do
     connections in TIME_WAIT (no descriptor). Returns -1 where /proc is unavailable.
     """
+    sockets = _client_sockets(port)
+    return -1 if sockets is None else len(sockets)
+
+
+def _client_sockets(port: int) -> set[str] | None:
+    """The inodes of the sockets :func:`count_client_sockets` counts (None without /proc)."""
     inodes: set[str] = set()
     found_table = False
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -33,40 +39,49 @@ def count_client_sockets(port: int) -> int:
         except OSError:
             continue
     if not found_table:
-        return -1
-    count = 0
+        return None
+    mine: set[str] = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:  # closed meanwhile
             continue
         if target.startswith("socket:[") and target[8:-1] in inodes:
-            count += 1
-    return count
+            mine.add(target[8:-1])
+    return mine
 
 
 @dataclass
 class SocketPeak:
-    """What :func:`watch_client_sockets` saw: the count when it started, and the most
-    sockets open at once since (``peak - baseline`` is what the watched code opened)."""
+    """What :func:`watch_client_sockets` saw: how many sockets were already open when it
+    started (``before``), and the most sockets opened since that were open at once
+    (``peak``; sockets open before do not count, even if they close meanwhile)."""
 
-    baseline: int
+    before: int
     peak: int = 0
 
 
 @contextlib.asynccontextmanager
 async def watch_client_sockets(port: int, interval: float = 0.005) -> AsyncIterator[SocketPeak]:
-    """Samples :func:`count_client_sockets` every ``interval`` seconds while the block runs.
+    """Samples this process's client sockets to ``port`` every ``interval`` seconds while
+    the block runs (see :func:`count_client_sockets`).
 
     The sampling runs in this event loop and parses /proc/net/tcp, which lists every
     socket of the machine: it costs the loop CPU, so do not time code while watching it.
+    Without /proc, ``before`` and ``peak`` stay -1.
     """
-    seen = SocketPeak(baseline=count_client_sockets(port))
+    earlier = _client_sockets(port)
+    seen = SocketPeak(before=-1 if earlier is None else len(earlier))
+    if earlier is None:
+        seen.peak = -1
+        yield seen
+        return
     done = asyncio.Event()
 
     async def sample() -> None:
         while not done.is_set():
-            seen.peak = max(seen.peak, count_client_sockets(port))
+            now = _client_sockets(port) or set()
+            seen.peak = max(seen.peak, len(now - earlier))
             await asyncio.sleep(interval)
 
     sampler = asyncio.create_task(sample())

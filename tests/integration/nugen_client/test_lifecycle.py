@@ -316,3 +316,30 @@ def test_async_on_retry_coroutine_is_awaited(nugen_emulator: NugenEmulator) -> N
 
     with pytest.raises(RateLimitError):
         asyncio.run(exhausted())
+
+
+def test_watch_client_sockets_counts_only_what_the_block_opens(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    from nugen_client.testing import watch_client_sockets
+
+    async def main() -> tuple[int, int, int]:
+        async def connected(n: int) -> list[httpx.AsyncClient]:
+            clients = [httpx.AsyncClient() for _ in range(n)]
+            for client in clients:
+                await client.get(nugen_emulator.base_url + "/models")
+            return clients
+
+        earlier = await connected(2)
+        async with watch_client_sockets(nugen_emulator.port, interval=0.001) as seen:
+            for client in earlier:  # sockets open before the block close inside it
+                await client.aclose()
+            await asyncio.sleep(0.01)
+            mine = await connected(3)
+            await asyncio.sleep(0.01)
+            for client in mine:
+                await client.aclose()
+        return seen.before, seen.peak, _sockets(nugen_emulator.port)
+
+    before, peak, after = asyncio.run(main())
+    assert (before, peak, after) == (2, 3, 0)
