@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from nugen_client.testing import NugenEmulator
+from nugen_emulator import NugenEmulator
 
 
 def main() -> None:

@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The repository root, for the socket watcher the load tests share (tests/support).
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
 HERE = Path(__file__).resolve().parent
 MODEL = "nugen-flash-instruct"
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -463,7 +466,7 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 async def _concurrent(call: Callable[[], Any], n: int, port: int, *, watch: bool) -> dict[str, Any]:
     """``n`` calls at once. With ``watch``, also the peak of open connections to ``port``
     (sampling costs this loop CPU, so watched rounds are not timed)."""
-    from nugen_client.testing import watch_client_sockets
+    from tests.support.sockets import watch_client_sockets
 
     async with contextlib.AsyncExitStack() as stack:
         sockets = await stack.enter_async_context(watch_client_sockets(port)) if watch else None

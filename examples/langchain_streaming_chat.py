@@ -1,7 +1,7 @@
 """LangChain: stream a chat answer token by token, then read its usage and metadata.
 
 export NUGEN_API_KEY=...          # or point both variables at an emulator:
-python -m nugen_client.testing &  # prints the NUGEN_BASE_URL / NUGEN_API_KEY to export
+python -m nugen_emulator &  # prints the NUGEN_BASE_URL / NUGEN_API_KEY to export
 python examples/langchain_streaming_chat.py
 """
 

@@ -4,7 +4,7 @@
     python examples/openai_compatible_host.py
 
 NEBULABLOCK_BASE_URL overrides the host (the tests point it at the emulator's "openai"
-dialect: python -m nugen_client.testing --dialect openai). Only the parameters you set
+dialect: python -m nugen_emulator --dialect openai). Only the parameters you set
 are sent, so Nugen-only fields (prompt_truncate_len, reasoning, X-Session-ID, ...) never
 reach a host that might reject them; the one field sent unasked is
 stream_options={"include_usage": true} on streams (turn it off with stream_usage=False).

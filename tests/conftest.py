@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
-    from nugen_client.testing import NugenEmulator
+    from nugen_emulator import NugenEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = ROOT / "tests"
@@ -79,7 +79,7 @@ REPLAY_API_KEY = "replay-dummy-key"
 LIVE_BASE_URL = "https://api.nugen.in/api/v3/inference"
 RECORDING_SEED = 0
 RECORDING_CREATED = 1704123600.0  # the provider's own example timestamp
-EMULATOR_DEFAULT_KEY = "test-key"  # nugen_client.testing.DEFAULT_API_KEY
+EMULATOR_DEFAULT_KEY = "test-key"  # nugen_emulator.DEFAULT_API_KEY
 REDACTED = "<REDACTED>"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie")
 _EMULATOR_URL = re.compile(r"^https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
@@ -294,7 +294,7 @@ def _target(
 ) -> Iterator[NugenTarget]:
     mode = record_mode()
     if mode == "emulator":
-        from nugen_client.testing import NugenEmulator
+        from nugen_emulator import NugenEmulator
 
         emulator = NugenEmulator(dialect=dialect, seed=RECORDING_SEED, created=RECORDING_CREATED)
         with emulator:

@@ -12,7 +12,7 @@ Two ways to test without the live service, both shown below:
   ``test_summary_replayed_from_cassette``; it was recorded against the emulator, like
   this (record against the live service by exporting your real key and URL instead):
 
-      python -m nugen_client.testing --port 8000 &
+      python -m nugen_emulator --port 8000 &
       NUGEN_API_KEY=test-key NUGEN_BASE_URL=http://127.0.0.1:8000/api/v3/inference \\
           pytest test_my_chain.py -k cassette --record-mode=rewrite
 

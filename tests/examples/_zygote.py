@@ -36,7 +36,7 @@ PRELOAD = (
     "llama_index_nugen.llms",  # the package itself loads its classes lazily
     "llama_index_nugen.multi_modal",
     "llama_index_nugen.embeddings",
-    "nugen_client.testing._server",
+    "nugen_emulator._server",
     "nugen_demo._parts",
     "pytest",
 )

@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Literal
 import pytest
 
 if TYPE_CHECKING:
-    from nugen_client.testing import NugenEmulator
+    from nugen_emulator import NugenEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -265,7 +265,7 @@ class Emulators:
 
 @pytest.fixture(scope="session")
 def emulators() -> Iterator[Emulators]:
-    from nugen_client.testing import NugenEmulator
+    from nugen_emulator import NugenEmulator
 
     with NugenEmulator() as nugen, NugenEmulator(dialect="openai") as openai:
         yield Emulators(nugen, openai)

@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from nugen_client.testing import NugenEmulator
+from nugen_emulator import NugenEmulator
 
 from .conftest import VENV_BIN, Job, Jobs
 
@@ -117,7 +117,7 @@ def test_help(job: Job, jobs: Jobs) -> None:
 
 
 def test_the_image_is_package_data() -> None:
-    # Inside src/nugen_demo, so hatch puts it in the wheel with the code.
+    # Inside nugen_demo/, so hatch puts it in the wheel with the code.
     image = resources.files("nugen_demo").joinpath("assets", "blue-circle.png")
     assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 

@@ -1,0 +1,114 @@
+"""``python -m nugen_emulator``: run a NugenEmulator from the command line.
+
+Prints the base URL and API key to point a client (or ``curl``) at, then serves until
+Ctrl-C or SIGTERM. Useful for manual checks, demos, and benchmarks that must keep the
+server's CPU out of the client's process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nugen_emulator",
+        description="Serve a NugenEmulator (a stand-in for the Nugen inference API).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 = any free port")
+    parser.add_argument("--dialect", choices=("nugen", "openai"), default="nugen")
+    parser.add_argument("--api-key", default=None, help="bearer key to require (default test-key)")
+    parser.add_argument("--no-auth", action="store_true", help="accept any API key")
+    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
+    parser.add_argument("--canned-reply", default=None, help="answer every chat with this text")
+    parser.add_argument(
+        "--canned-size", type=int, default=None, help="answer with a generated text of N chars"
+    )
+    parser.add_argument(
+        "--canned-chunks", type=int, default=None, help="stream canned replies in N chunks"
+    )
+    parser.add_argument(
+        "--canned-tool", default=None, metavar="NAME", help="answer every chat with this tool call"
+    )
+    parser.add_argument(
+        "--canned-tool-arguments",
+        default="{}",
+        metavar="JSON",
+        help="arguments of the canned tool call (default {})",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log one line per request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from nugen_emulator import DEFAULT_API_KEY, NugenEmulator
+    except ImportError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    if args.canned_reply is not None and args.canned_size is not None:
+        sys.stderr.write("use either --canned-reply or --canned-size\n")
+        return 2
+    canned_tool_call = None
+    if args.canned_tool:
+        try:
+            json.loads(args.canned_tool_arguments)
+        except ValueError as exc:
+            sys.stderr.write(f"--canned-tool-arguments is not JSON: {exc}\n")
+            return 2
+        canned_tool_call = (args.canned_tool, args.canned_tool_arguments)
+    if args.access_log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    api_key = None if args.no_auth else (args.api_key or DEFAULT_API_KEY)
+    emulator = NugenEmulator(
+        dialect=args.dialect,
+        host=args.host,
+        port=args.port,
+        api_key=api_key,
+        seed=args.seed,
+        canned_reply=args.canned_size if args.canned_size is not None else args.canned_reply,
+        canned_chunks=args.canned_chunks,
+        canned_tool_call=canned_tool_call,
+        access_log=args.access_log,
+    )
+    try:
+        emulator.start()
+    except OSError as exc:
+        sys.stderr.write(f"cannot listen on {args.host}:{args.port}: {exc}\n")
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sys.stdout.write(
+        f"NugenEmulator ({args.dialect} dialect) is serving.\n"
+        f"  base_url: {emulator.base_url}\n"
+        f"  api_key:  {emulator.api_key if api_key is not None else '(any key is accepted)'}\n"
+        f"  export NUGEN_BASE_URL={emulator.base_url} NUGEN_API_KEY={emulator.api_key}\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    sys.stdout.write("NugenEmulator stopped.\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

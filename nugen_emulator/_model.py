@@ -1,0 +1,422 @@
+"""The emulator's deterministic "model": what it answers, and how many tokens that costs.
+
+Everything here is a pure function of the validated request, so the same request always
+gets the same reply (ids and timestamps aside, which the server adds). The behaviour is
+documented for users in :class:`nugen_emulator.NugenEmulator`; keep the two in sync.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import random
+import re
+import struct
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from nugen_emulator._schema_fill import Literals, fill, scalars
+from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
+
+DOMAIN_ALIGNED_MODELS = frozenset({"nugen-legal", "nugen-lvm-legal", "nugen-embed-legal"})
+DEFAULT_EMBEDDING_DIMENSIONS = 384
+_QUOTE_WORDS = 60
+_PIECE_RE = re.compile(r"\s*\S+")
+_WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# Verbs that say nothing about what a tool is for: "get_weather" is about "weather".
+_GENERIC_TOOL_WORDS = frozenset(
+    {"get", "set", "fetch", "find", "lookup", "look", "up", "search", "call", "run", "use"}
+    | {"do", "make", "create", "compute", "calculate", "tool", "function", "the", "a", "an"}
+    | {"of", "for", "to", "by", "and", "or", "with", "from", "in", "on", "at", "is", "my"}
+)
+_QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
+_EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
+
+
+def count_tokens(text: str) -> int:
+    """The emulator's tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def pieces(text: str) -> list[str]:
+    """``text`` as tokens that concatenate back to it (each keeps its leading whitespace)."""
+    found = _PIECE_RE.findall(text)
+    tail = text[sum(len(p) for p in found) :]
+    if tail and found:
+        found[-1] += tail
+    return found or ([text] if text else [])
+
+
+def quote(text: str, limit: int = _QUOTE_WORDS) -> str:
+    """``text`` on one line, cut to ``limit`` words, for quoting inside a reply."""
+    words = text.split()
+    cut = " ".join(words[:limit])
+    return cut + " ..." if len(words) > limit else cut
+
+
+def text_of(content: Any) -> str:
+    """The text of a message's content (a string, or the text parts of a part list)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def stable_hash(*parts: str) -> int:
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def confidence_score(model: str, text: str) -> float | None:
+    """A deterministic score in [50, 100) for domain-aligned models, else ``None``."""
+    if model not in DOMAIN_ALIGNED_MODELS:
+        return None
+    return round(50 + (stable_hash(model, text) % 500_000) / 10_000, 4)
+
+
+def describe_images(images: list[ImageRef]) -> str:
+    """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
+    parts = []
+    for i, image in enumerate(images, start=1):
+        if image.url_kind == "data":
+            parts.append(f"image {i} is {image.mime}, {image.size} bytes (inline base64)")
+        else:
+            parts.append(f"image {i} is a URL image hosted at {image.host}")
+    noun = "image" if len(images) == 1 else "images"
+    return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str
+    id: str = ""
+
+
+@dataclass
+class Choice:
+    """One generated choice, before it is rendered in a dialect."""
+
+    content: str | None
+    finish_reason: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str | None = None  # None when not requested or excluded
+    reasoning_tokens: int = 0
+
+    @property
+    def completion_tokens(self) -> int:
+        tokens = self.reasoning_tokens + count_tokens(self.content or "")
+        for call in self.tool_calls:
+            tokens += 1 + count_tokens(call.arguments)
+        return tokens
+
+
+@dataclass
+class Generation:
+    choices: list[Choice]
+    prompt_tokens: int
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(choice.completion_tokens for choice in self.choices)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(choice.reasoning_tokens for choice in self.choices)
+
+
+@dataclass
+class _Conversation:
+    """What the model pays attention to, extracted once from the messages."""
+
+    last_user_text: str
+    earlier_user_text: str | None
+    system_text: str
+    images: list[ImageRef]
+    tool_results: list[tuple[str, str, list[ImageRef]]]  # since the last user message
+    called_since_user: list[str]
+    used_values: list[Any]  # argument values of the tool calls since the last user message
+    message_count: int
+
+
+def _conversation(request: ChatRequest) -> _Conversation:
+    messages = request.messages
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    user_texts = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    call_names: dict[str, str] = {}
+    called: list[str] = []
+    used: list[Any] = []
+    results: list[tuple[str, str, list[ImageRef]]] = []
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role == "assistant":
+            for call in message.get("tool_calls") or []:
+                name = call["function"]["name"]
+                call_names[call["id"]] = name
+                if i > last_user:
+                    called.append(name)
+                    used.extend(_argument_values(call["function"].get("arguments")))
+        elif role == "tool" and i > last_user:
+            name = call_names.get(message.get("tool_call_id", ""), message.get("name") or "")
+            results.append((name or "tool", text_of(message.get("content")), request.images[i]))
+    return _Conversation(
+        last_user_text=user_texts[-1] if user_texts else "",
+        earlier_user_text=user_texts[-2] if len(user_texts) > 1 else None,
+        system_text=" ".join(
+            text_of(m.get("content")) for m in messages if m.get("role") == "system"
+        ),
+        images=[image for per_message in request.images for image in per_message],
+        tool_results=results,
+        called_since_user=called,
+        used_values=used,
+        message_count=len(messages),
+    )
+
+
+def _argument_values(arguments: Any) -> list[Any]:
+    try:
+        return list(scalars(json.loads(arguments)))
+    except (TypeError, ValueError):
+        return []
+
+
+def prompt_tokens(request: ChatRequest) -> int:
+    """One per message, plus its words, tool-call arguments and images; plus the tools.
+
+    Capped at ``prompt_truncate_len``, the size the service truncates prompts to.
+    """
+    total = 0
+    for message, images in zip(request.messages, request.images, strict=False):
+        total += 1 + count_tokens(text_of(message.get("content"))) + len(images)
+        for call in message.get("tool_calls") or []:
+            total += 1 + count_tokens(str(call.get("function", {}).get("arguments", "")))
+    if request.tools:
+        total += count_tokens(json.dumps(request.tools))
+    return max(1, min(total, request.prompt_truncate_len))
+
+
+def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
+    """Tools the text asks for, in order of first mention.
+
+    A tool is mentioned when its exact name appears as a word ("use get_weather"), or when
+    every meaningful word of its name appears ("weather" for ``get_weather``; generic verbs
+    such as get/fetch/search/compute are ignored).
+    """
+    lower = text.lower()
+    found: list[tuple[int, str]] = []
+    for tool in tools:
+        name = tool["name"]
+        match = re.search(r"(?<![\w])" + re.escape(name.lower()) + r"(?![\w])", lower)
+        if match:
+            found.append((match.start(), name))
+            continue
+        words = [w.lower() for w in _WORD_SPLIT_RE.findall(name)]
+        meaningful = [w for w in words if w not in _GENERIC_TOOL_WORDS and not w.isdigit()]
+        if not meaningful:
+            continue
+        positions = [
+            re.search(r"(?<![\w])" + re.escape(w) + r"s?(?![\w])", lower) for w in meaningful
+        ]
+        if all(positions):
+            found.append((min(p.start() for p in positions if p), name))
+    return [name for _, name in sorted(found)]
+
+
+def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
+    """Which tools to call now (names), per the documented policy; [] means answer in text."""
+    tools = request.tools
+    choice = request.tool_choice
+    if not tools or choice == "none":
+        return []
+    if isinstance(choice, dict):
+        return [choice["function"]["name"]]
+    mentioned = mentioned_tools(conv.last_user_text, tools)
+    remaining = [name for name in mentioned if name not in conv.called_since_user]
+    if choice == "required" and not remaining:
+        uncalled = [t["name"] for t in tools if t["name"] not in conv.called_since_user]
+        remaining = uncalled[:1] or [tools[0]["name"]]
+    if not remaining:
+        return []
+    return remaining if request.parallel_tool_calls else remaining[:1]
+
+
+def _literal_source(conv: _Conversation) -> str:
+    return "\n".join([conv.last_user_text, *(text for _, text, _ in conv.tool_results)])
+
+
+def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> list[ToolCall]:
+    by_name = {tool["name"]: tool for tool in request.tools}
+    # Literals consumed by this turn's earlier calls (sequential or parallel) are not
+    # reused, so "weather in Boston and time in Paris" sends Boston and Paris apart.
+    literals = Literals(_literal_source(conv), exclude=list(by_name), used=conv.used_values)
+    calls = []
+    for name in names:
+        parameters = by_name[name].get("parameters") or {"type": "object", "properties": {}}
+        arguments = fill(parameters, literals, name=name)
+        calls.append(ToolCall(name=name, arguments=json.dumps(arguments)))
+    return calls
+
+
+def _text_answer(conv: _Conversation) -> str:
+    sentences: list[str] = []
+    if conv.tool_results:
+        for name, text, images in conv.tool_results:
+            if text.strip():
+                sentences.append(f'The {name} tool returned: "{quote(text)}".')
+            else:
+                sentences.append(f"The {name} tool returned no text.")
+            if images:
+                sentences.append(describe_images(images))
+        if conv.last_user_text.strip():
+            sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
+        return " ".join(sentences)
+    if conv.last_user_text.strip():
+        sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
+    else:
+        sentences.append("You sent a message without text.")
+    if conv.images:
+        sentences.append(describe_images(conv.images))
+    if conv.earlier_user_text is not None and conv.earlier_user_text.strip():
+        sentences.append(f'Earlier you said: "{quote(conv.earlier_user_text, 30)}".')
+    if conv.system_text.strip():
+        sentences.append(f'The system prompt says: "{quote(conv.system_text, 30)}".')
+    return " ".join(sentences)
+
+
+def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) -> str | None:
+    response_format = request.response_format
+    if not response_format or response_format.get("type") == "text":
+        return None
+    if response_format["type"] == "json_schema":
+        schema = response_format["json_schema"]["schema"]
+        return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
+    # json_object: the keys the prompt names in quotes or backticks, else one "answer" key.
+    instructions = conv.system_text + "\n" + conv.last_user_text
+    keys = list(dict.fromkeys(_QUOTED_KEY_RE.findall(instructions)))
+    if not keys:
+        return json.dumps({"answer": text_answer})
+    schema = {"type": "object", "properties": {key: {"type": "string"} for key in keys}}
+    return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys)))
+
+
+def reasoning_wanted(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
+    """(the model reasons, the reasoning text is returned)."""
+    if not reasoning:
+        return False, False
+    if reasoning.get("enabled") is False or reasoning.get("effort") == "none":
+        return False, False
+    active = bool(
+        reasoning.get("enabled")
+        or reasoning.get("effort") is not None
+        or reasoning.get("max_tokens") is not None
+    )
+    return active, active and not reasoning.get("exclude", False)
+
+
+def _reasoning_text(request: ChatRequest, conv: _Conversation, plan: str) -> str:
+    assert request.reasoning is not None
+    effort = request.reasoning.get("effort") or "medium"
+    words = count_tokens(conv.last_user_text)
+    steps = [
+        f"The last user message has {words} words and the conversation has "
+        f"{conv.message_count} messages.",
+        f"Plan: {plan}.",
+    ]
+    for step in range(1, _EFFORT_EXTRA_STEPS.get(effort, 2) + 1):
+        steps.append(f"Check {step}: the plan still fits the request.")
+    text = " ".join(steps)
+    limit = request.reasoning.get("max_tokens")
+    if isinstance(limit, int):
+        text = "".join(pieces(text)[:limit])
+    return text
+
+
+def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) -> tuple[str, str]:
+    """Cut at the first stop sequence, then at ``max_tokens`` tokens ("length")."""
+    finish = "stop"
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    if cut >= 0:
+        text = text[:cut]
+    if max_tokens is not None:
+        tokens = pieces(text)
+        if len(tokens) > max_tokens:
+            text = "".join(tokens[:max_tokens])
+            finish = "length"
+    return text, finish
+
+
+def generate_chat(request: ChatRequest) -> Generation:
+    """The reply to a validated chat request (see the NugenEmulator docstring)."""
+    conv = _conversation(request)
+    names = _plan_tools(request, conv)
+    reasons, show_reasoning = reasoning_wanted(request.reasoning)
+    choices: list[Choice] = []
+    for index in range(request.n):
+        if names:
+            calls = _tool_calls(request, conv, names)
+            plan = "call " + " and ".join(names)
+            choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
+        else:
+            answer = _text_answer(conv)
+            structured = _json_answer(request, conv, answer)
+            if structured is not None:
+                text, plan = structured, "reply with JSON"
+            elif conv.tool_results:
+                text, plan = answer, "answer with the tool results"
+            else:
+                text, plan = answer, "quote the request back"
+            if index > 0 and structured is None:
+                text = f"(Alternative {index + 1}) {text}"
+            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
+            choice = Choice(content=content, finish_reason=finish)
+        if reasons:
+            reasoning = _reasoning_text(request, conv, plan)
+            choice.reasoning_tokens = count_tokens(reasoning)
+            choice.reasoning = reasoning if show_reasoning else None
+        choices.append(choice)
+    return Generation(choices=choices, prompt_tokens=prompt_tokens(request))
+
+
+def generate_completion(request: CompletionRequest) -> Generation:
+    """Text completions: one choice per (prompt, n) pair, continuing the prompt's last words."""
+    choices = []
+    for prompt in request.prompts:
+        for index in range(request.n):
+            words = prompt.split()
+            tail = " ".join(words[-8:])
+            text = f' ... and so "{tail}" continues.' if tail else " Nothing to continue."
+            if index > 0:
+                text = f" (alternative {index + 1})" + text
+            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
+            choices.append(Choice(content=content, finish_reason=finish))
+    prompt_total = sum(count_tokens(p) for p in request.prompts)
+    return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
+
+
+@lru_cache(maxsize=4096)
+def _unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
+    rng = random.Random(stable_hash("embedding", text))
+    values = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return tuple(v / norm for v in values)
+
+
+def embed(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit-norm vector: identical texts give identical vectors."""
+    return list(_unit_vector(text, dimensions))
+
+
+def embed_base64(text: str, dimensions: int) -> str:
+    """The same vector as little-endian float32, base64-encoded (``encoding_format``)."""
+    vector = _unit_vector(text, dimensions)
+    return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")

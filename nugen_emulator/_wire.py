@@ -1,0 +1,370 @@
+"""Rendering generations, chunks and errors as each dialect puts them on the wire.
+
+``nugen`` follows the provider's own examples (float ``created``, ``confidence_score``,
+FastAPI errors, usage on the final stream chunk); ``openai`` follows an OpenAI-compatible
+host such as NebulaBlock (vLLM-style: ``object``, integer ``created``,
+``system_fingerprint``, ``service_tier``, null ``*_details``, ``{"error": {...}}``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any, Literal
+
+from nugen_emulator._model import Choice, Generation, confidence_score, pieces
+
+Dialect = Literal["nugen", "openai"]
+_ARGUMENT_FRAGMENT = 8
+# The provider's vision example carries a created ten times "now" (16286546649.54).
+_VISION_CREATED_FACTOR = 10
+
+_OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def encode_event(payload: Any) -> bytes:
+    """One SSE event: ``data: <compact JSON>`` and the blank line that ends it."""
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def split_evenly(text: str, count: int) -> list[str]:
+    """``text`` in ``count`` consecutive slices of (nearly) equal length, none empty."""
+    count = max(1, min(count, len(text))) if text else 1
+    size, extra = divmod(len(text), count)
+    result, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        result.append(text[start:end])
+        start = end
+    return result
+
+
+def argument_fragments(arguments: str) -> list[str]:
+    """Tool-call arguments in small pieces, the way real hosts stream them."""
+    if len(arguments) <= _ARGUMENT_FRAGMENT:
+        return [arguments]
+    return [
+        arguments[i : i + _ARGUMENT_FRAGMENT] for i in range(0, len(arguments), _ARGUMENT_FRAGMENT)
+    ]
+
+
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class Renderer:
+    """Turns dialect-neutral generations into one dialect's JSON bodies and chunks."""
+
+    def __init__(self, dialect: Dialect, created: float | None = None) -> None:
+        self.dialect = dialect
+        self._created = created
+
+    # -- common pieces -------------------------------------------------------------------
+
+    def created(self, *, vision: bool = False) -> float | int:
+        now = self._created if self._created is not None else time.time()
+        if self.dialect == "openai":
+            return int(now)
+        return round(now * (_VISION_CREATED_FACTOR if vision else 1), 2)
+
+    def usage(self, generation: Generation | None) -> dict[str, Any] | None:
+        if generation is None:
+            return None
+        prompt, completion = generation.prompt_tokens, generation.completion_tokens
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        details = (
+            {"reasoning_tokens": generation.reasoning_tokens}
+            if any(c.reasoning_tokens for c in generation.choices)
+            else None
+        )
+        if self.dialect == "openai":
+            usage["completion_tokens_details"] = details
+            usage["prompt_tokens_details"] = None
+        elif details is not None:
+            usage["completion_tokens_details"] = details
+        return usage
+
+    def _reasoning_key(self) -> str:
+        # The contract says hosts use either name; each dialect exercises one of them.
+        return "reasoning_content" if self.dialect == "nugen" else "reasoning"
+
+    def _envelope(
+        self, response_id: str, model: str, obj: str | None, created: Any
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": response_id}
+        if obj is not None:
+            body["object"] = obj
+        body["created"] = created
+        body["model"] = model
+        return body
+
+    # -- chat ----------------------------------------------------------------------------
+
+    def chat_body(
+        self,
+        generation: Generation,
+        *,
+        response_id: str,
+        model: str,
+        vision: bool = False,
+        no_usage: bool = False,
+    ) -> dict[str, Any]:
+        """A non-streaming chat completion."""
+        openai = self.dialect == "openai"
+        obj = "chat.completion" if (openai or not vision) else None
+        body = self._envelope(response_id, model, obj, self.created(vision=vision))
+        if openai:
+            body["system_fingerprint"] = None
+        choices = []
+        for index, choice in enumerate(generation.choices):
+            message: dict[str, Any] = {"role": "assistant", "content": choice.content}
+            if choice.tool_calls:
+                message["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in choice.tool_calls
+                ]
+            elif openai:
+                message["tool_calls"] = None
+            if openai:
+                message["function_call"] = None
+            if choice.reasoning is not None:
+                message[self._reasoning_key()] = choice.reasoning
+            item: dict[str, Any] = {"index": index, "message": message}
+            if openai:
+                item["logprobs"] = None
+            item["finish_reason"] = choice.finish_reason
+            choices.append(item)
+        body["choices"] = choices
+        body["usage"] = None if no_usage else self.usage(generation)
+        if openai:
+            body["service_tier"] = None
+            body["prompt_logprobs"] = None
+        else:
+            score = confidence_score(model, " ".join(c.content or "" for c in generation.choices))
+            if score is not None:
+                body["confidence_score"] = score
+        return body
+
+    def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
+        deltas: list[dict[str, Any]] = []
+        if choice.reasoning:
+            key = self._reasoning_key()
+            deltas.extend({key: piece} for piece in pieces(choice.reasoning))
+        if choice.tool_calls:
+            for k, call in enumerate(choice.tool_calls):
+                deltas.append(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": k,
+                                "id": call.id,
+                                "type": "function",
+                                "function": {"name": call.name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                deltas.extend(
+                    {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}
+                    for fragment in (fragments or argument_fragments(call.arguments))
+                )
+        elif choice.content:
+            deltas.extend({"content": piece} for piece in (fragments or pieces(choice.content)))
+        if not deltas:
+            deltas.append({"content": ""})
+        deltas[0] = {"role": "assistant", **deltas[0]}
+        return deltas
+
+    def chat_chunks(
+        self,
+        generation: Generation,
+        *,
+        response_id: str,
+        model: str,
+        include_usage: bool,
+        no_usage: bool = False,
+        fragments: list[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The chunks of a streamed chat completion (without ``[DONE]``).
+
+        Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
+        join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk.
+        """
+        openai = self.dialect == "openai"
+        obj = "chat.completion.chunk" if openai else None
+        created = self.created()
+        per_choice = [self._choice_deltas(c, fragments) for c in generation.choices]
+        longest = max(len(d) for d in per_choice)
+        final_choices_left = len(per_choice)
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+            body = self._envelope(response_id, model, obj, created)
+            item: dict[str, Any] = {"index": index, "delta": delta}
+            if openai:
+                item["logprobs"] = None
+            item["finish_reason"] = finish
+            body["choices"] = [item]
+            return body
+
+        for step in range(longest):
+            for index, deltas in enumerate(per_choice):
+                if step >= len(deltas):
+                    continue
+                is_last = step == len(deltas) - 1
+                if openai or not is_last:
+                    yield chunk(index, deltas[step], None)
+                    if openai and is_last:
+                        yield chunk(index, {}, generation.choices[index].finish_reason)
+                    continue
+                # nugen: the last delta carries the finish_reason, and the very last chunk
+                # of the stream carries usage (and confidence_score), as the docs show.
+                final_choices_left -= 1
+                body = chunk(index, deltas[step], generation.choices[index].finish_reason)
+                if final_choices_left == 0:
+                    if not no_usage:
+                        body["usage"] = self.usage(generation)
+                    content = " ".join(c.content or "" for c in generation.choices)
+                    score = confidence_score(model, content)
+                    if score is not None:
+                        body["confidence_score"] = score
+                yield body
+        if openai and include_usage and not no_usage:
+            body = self._envelope(response_id, model, obj, created)
+            body["choices"] = []
+            body["usage"] = self.usage(generation)
+            yield body
+
+    # -- text completions ----------------------------------------------------------------
+
+    def completion_body(
+        self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
+    ) -> dict[str, Any]:
+        body = self._envelope(response_id, model, "text_completion", self.created())
+        choices = []
+        for index, choice in enumerate(generation.choices):
+            item: dict[str, Any] = {"index": index, "text": choice.content or ""}
+            if self.dialect == "openai":
+                item["logprobs"] = None
+            item["finish_reason"] = choice.finish_reason
+            choices.append(item)
+        body["choices"] = choices
+        body["usage"] = None if no_usage else self.usage(generation)
+        return body
+
+    def completion_chunks(
+        self,
+        generation: Generation,
+        *,
+        response_id: str,
+        model: str,
+        include_usage: bool,
+        no_usage: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        created = self.created()
+        count = len(generation.choices)
+        for index, choice in enumerate(generation.choices):
+            texts = pieces(choice.content or "") or [""]
+            for step, text in enumerate(texts):
+                last = step == len(texts) - 1
+                body = self._envelope(response_id, model, "text_completion", created)
+                body["choices"] = [
+                    {
+                        "index": index,
+                        "text": text,
+                        "finish_reason": choice.finish_reason if last else None,
+                    }
+                ]
+                if last and index == count - 1 and self.dialect == "nugen" and not no_usage:
+                    body["usage"] = self.usage(generation)
+                yield body
+        if self.dialect == "openai" and include_usage and not no_usage:
+            body = self._envelope(response_id, model, "text_completion", created)
+            body["choices"] = []
+            body["usage"] = self.usage(generation)
+            yield body
+
+    # -- embeddings ----------------------------------------------------------------------
+
+    def embeddings_body(
+        self, vectors: list[Any], *, model: str, tokens: int, no_usage: bool = False
+    ) -> dict[str, Any]:
+        openai = self.dialect == "openai"
+        body: dict[str, Any] = {}
+        if openai:
+            body["object"] = "list"
+        body["data"] = [
+            ({"object": "embedding"} if openai else {}) | {"embedding": vector, "index": i}
+            for i, vector in enumerate(vectors)
+        ]
+        body["model"] = model
+        if no_usage:
+            body["usage"] = None
+        elif openai:
+            body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        else:
+            body["usage"] = {"total_tokens": tokens}
+        if not openai:
+            score = confidence_score(model, str(tokens))
+            if score is not None:
+                body["confidence_score"] = score
+        return body
+
+    # -- errors --------------------------------------------------------------------------
+
+    def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
+        """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
+        text = message or status_phrase(status)
+        if self.dialect == "nugen":
+            return {"detail": text}
+        kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")
+        return {"error": {"message": text, "type": kind, "param": None, "code": status}}
+
+    def validation_error(self, errors: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        """FastAPI's 422 ``detail`` list; vLLM-style hosts answer 400 with one message."""
+        if self.dialect == "nugen":
+            return 422, {"detail": errors}
+
+        def where(error: dict[str, Any]) -> str:
+            return ".".join(str(part) for part in error["loc"][1:])
+
+        message = "; ".join(f"{where(e)}: {e['msg']}" if where(e) else e["msg"] for e in errors)
+        param = where(errors[0]) or None
+        return 400, {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": param,
+                "code": 400,
+            }
+        }
+
+    def stream_error_event(self, message: str, status: int = 500) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": message, "code": status}
+        if self.dialect == "openai":
+            error["type"] = _OPENAI_ERROR_TYPES.get(status, "server_error")
+        return {"error": error}

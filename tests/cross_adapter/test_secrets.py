@@ -1,0 +1,377 @@
+"""The API key stays secret through both adapters.
+
+A dedicated emulator accepts only ``KEY``, so every test proves that the key really was
+used (calls succeed) while it never shows up where a user or an operator could see it:
+``repr``/``str``, serialisations (``langchain_core.load.dumps``, LlamaIndex ``to_dict`` /
+``to_json``, pydantic dumps), pickles, log records of every level from our loggers and
+httpx/httpcore, framework debug output, exception text and every chained cause. Plain
+http to a non-loopback host is refused unless opted in, and redirects are not followed,
+so no other host ever receives the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import subprocess
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from langchain_core.load import dumpd, dumps
+from llama_index.core.base.llms.types import ChatMessage
+
+from langchain_nugen import ChatNugen, NugenEmbeddings
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from nugen_client import APIStatusError, InvalidInputError, NugenError
+from nugen_emulator import Fault, NugenEmulator
+
+KEY = "nk-live-SECRET-7f3a9c1e5b2d46800aa1"
+WRONG_KEY = "nk-live-WRONG-0000aaaa1111bbbb2222"
+CLASSES = [ChatNugen, NugenEmbeddings, Nugen, NugenMultiModal, NugenEmbedding]
+LANGCHAIN = (ChatNugen, NugenEmbeddings)
+LOGGERS = ["nugen_client", "langchain_nugen", "llama_index_nugen", "httpx", "httpcore"]
+
+
+@pytest.fixture(scope="module")
+def keyed_emulator() -> Iterator[NugenEmulator]:
+    with NugenEmulator(api_key=KEY) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(keyed_emulator: NugenEmulator) -> NugenEmulator:
+    keyed_emulator.reset()
+    return keyed_emulator
+
+
+def make(cls: type[Any], emu: NugenEmulator, **kwargs: Any) -> Any:
+    return cls(**{"base_url": emu.base_url, "api_key": KEY, "max_retries": 0, **kwargs})
+
+
+def use(model: Any) -> None:
+    """One real call, which also builds the model's clients."""
+    if isinstance(model, ChatNugen):
+        assert model.invoke("hello").content
+    elif isinstance(model, NugenEmbeddings):
+        assert model.embed_query("hello")
+    elif isinstance(model, NugenEmbedding):
+        assert model.get_text_embedding("hello")
+    elif isinstance(model, NugenMultiModal):
+        assert model.complete("hello", image_documents=[]).text
+    else:
+        assert model.chat([ChatMessage(role="user", content="hello")]).message.content
+
+
+def assert_no_key(text: str | bytes, where: str) -> None:
+    needle: Any = KEY.encode() if isinstance(text, bytes) else KEY
+    assert needle not in text, f"the API key leaked into {where}"
+
+
+# ------------------------------------------------------------- repr, str, serialisations
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_repr_str_and_serialisations_hide_the_key(cls: type[Any], emu: NugenEmulator) -> None:
+    model = make(cls, emu)
+    for moment in ("fresh", "after use"):
+        if moment == "after use":
+            use(model)
+            assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+        shown = {
+            "repr": repr(model),
+            "str": str(model),
+            "format": f"{model!r} {model}",
+            "vars": repr(vars(model)),
+            "model_dump": repr(model.model_dump()),
+            "model_dump_json": model.model_dump_json(),
+        }
+        if isinstance(model, LANGCHAIN):
+            shown["dumps"] = dumps(model)
+            shown["dumpd"] = repr(dumpd(model))
+        else:
+            shown["to_dict"] = repr(model.to_dict())
+            shown["to_json"] = model.to_json()
+        for where, text in shown.items():
+            assert_no_key(text, f"{cls.__name__} {where} ({moment})")
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ChatNugen,
+        NugenEmbeddings,
+        Nugen,
+        NugenMultiModal,
+        NugenEmbedding,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
+    model = make(cls, emu)
+    use(model)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        data = pickle.dumps(model, protocol=protocol)
+        assert_no_key(data, f"a protocol-{protocol} pickle of {cls.__name__}")
+        # Unpickled in this process, the model still works: the key stayed in memory.
+        clone = pickle.loads(data)
+        if hasattr(model, "to_dict"):
+            # LlamaIndex's __setstate__ re-runs __init__ (a new CallbackManager, which has
+            # no __eq__): compare what the object is made of instead.
+            assert clone.to_dict() == model.to_dict()
+        else:
+            assert clone == model
+        assert clone.api_key == model.api_key
+        emu.reset()
+        use(clone)
+        assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_an_unpickled_model_elsewhere_reads_the_key_from_the_environment(
+    emu: NugenEmulator,
+) -> None:
+    data = pickle.dumps(make(ChatNugen, emu))
+    script = (
+        "import os, pickle, sys\n"
+        "model = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(model.api_key)\n"
+        "os.environ['NUGEN_API_KEY'] = sys.argv[1]\n"
+        "print(model.invoke('hello').content)\n"
+    )
+    env = {"PATH": "", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, KEY], input=data, capture_output=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    lines = done.stdout.decode().splitlines()
+    assert lines == ["None", 'You asked: "hello".']
+    assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+# -------------------------------------------------------------------------------- logs
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def _every_call(cls: type[Any], emu: NugenEmulator) -> None:
+    """Success, a retry, a stream and errors (some echoing the key), through ``cls``."""
+    model = make(cls, emu, max_retries=1)
+    if cls is ChatNugen:
+        messages: Any = "hello"
+        call, stream = model.invoke, lambda m: list(model.stream(m))
+        acall = model.ainvoke
+        wrong = make(cls, emu, api_key=WRONG_KEY).invoke
+    else:
+        messages = [ChatMessage(role="user", content="hello")]
+        call, stream = model.chat, lambda m: list(model.stream_chat(m))
+        acall = model.achat
+        wrong = make(cls, emu, api_key=WRONG_KEY).chat
+    emu.inject(Fault(status=429, headers={"Retry-After": "0"}))
+    call(messages)  # retried (logged), then answered
+    emu.inject(
+        Fault(status=500, body={"detail": f"bad token {KEY}"}, headers={"Retry-After": "0"}),
+        times=2,
+    )
+    with pytest.raises(NugenError):
+        call(messages)
+    emu.inject(Fault(error_event_after=1, body={"error": {"message": f"token {KEY} revoked"}}))
+    with pytest.raises(NugenError):
+        stream(messages)
+    asyncio.run(acall(messages))
+    with pytest.raises(NugenError):
+        wrong(messages)
+    assert emu.pending_faults == 0
+
+
+@pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
+def test_logs_at_every_level_never_show_the_key(
+    cls: type[Any], emu: NugenEmulator, all_logs: pytest.LogCaptureFixture
+) -> None:
+    _every_call(cls, emu)
+    records = all_logs.records
+    # We did capture the chatty loggers, at DEBUG, including the transport's own.
+    names = {record.name.split(".")[0] for record in records}
+    assert {"nugen_client", "httpx", "httpcore"} <= names
+    assert any(record.levelno == logging.DEBUG for record in records)
+    for record in records:
+        text = f"{record.getMessage()} {record.args!r} {record.exc_text or ''}"
+        assert_no_key(text, f"a {record.levelname} record of {record.name}")
+        assert WRONG_KEY not in text
+    # Our request log shows the headers, with the credentials redacted.
+    sent = [r.getMessage() for r in records if r.name == "nugen_client" and "headers=" in r.message]
+    assert sent
+    assert all("'Authorization': '***'" in line for line in sent)
+
+
+def test_framework_debug_output_never_shows_the_key(
+    emu: NugenEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LangChain's ``set_debug`` and LlamaIndex's "simple" handler print what they trace."""
+    import llama_index.core
+    from langchain_core.globals import set_debug
+
+    set_debug(True)
+    try:
+        make(ChatNugen, emu).invoke("hello")
+    finally:
+        set_debug(False)
+    previous = llama_index.core.global_handler
+    llama_index.core.set_global_handler("simple")
+    try:
+        make(Nugen, emu).complete("hello")
+    finally:
+        llama_index.core.global_handler = previous
+    out = capsys.readouterr()
+    assert "hello" in out.out  # the debug output was there
+    assert_no_key(out.out + out.err, "framework debug output")
+
+
+# -------------------------------------------------------------------------- exceptions
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and every cause and context, shown or suppressed."""
+    seen: list[BaseException] = []
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return seen
+
+
+def _failing_calls(emu: NugenEmulator) -> list[tuple[str, bool, Callable[[], Any]]]:
+    """(name, whether it streams, the call) through both adapters."""
+    lc, li = make(ChatNugen, emu), make(Nugen, emu)
+    messages = [ChatMessage(role="user", content="hello")]
+
+    async def lc_astream() -> None:
+        async for _ in lc.astream("hello"):
+            pass
+
+    async def li_astream() -> None:
+        async for _ in await li.astream_chat(messages):
+            pass
+
+    return [
+        ("lc invoke", False, lambda: lc.invoke("hello")),
+        ("lc ainvoke", False, lambda: asyncio.run(lc.ainvoke("hello"))),
+        ("lc stream", True, lambda: list(lc.stream("hello"))),
+        ("lc astream", True, lambda: asyncio.run(lc_astream())),
+        ("li chat", False, lambda: li.chat(messages)),
+        ("li achat", False, lambda: asyncio.run(li.achat(messages))),
+        ("li stream_chat", True, lambda: list(li.stream_chat(messages))),
+        ("li astream_chat", True, lambda: asyncio.run(li_astream())),
+    ]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=500, body={"detail": f"upstream rejected token {KEY}"}),
+        Fault(status=401, body=f"Authorization: Bearer {KEY} is not valid"),
+        Fault(status=200, body=f'{{"broken": "{KEY}'.encode()),
+        Fault(error_event_after=1, body={"error": {"message": f"bad key {KEY}", "code": 403}}),
+        Fault(
+            status=200,
+            headers={"content-type": "text/event-stream"},
+            body=f'data: {{"broken": "{KEY}\n\n'.encode(),
+        ),
+        Fault(malformed_after=1),
+        Fault(cut_after=2, reset=True),
+    ],
+    ids=[
+        "500-echo",
+        "401-echo",
+        "malformed-body-echo",
+        "error-event-echo",
+        "malformed-event-echo",
+        "malformed",
+        "reset",
+    ],
+)
+def test_errors_and_their_causes_never_show_the_key(emu: NugenEmulator, fault: Fault) -> None:
+    calls = _failing_calls(emu)
+    calls += [
+        ("lc wrong key", False, lambda: make(ChatNugen, emu, api_key=WRONG_KEY).invoke("x")),
+        ("li wrong key", False, lambda: make(Nugen, emu, api_key=WRONG_KEY).complete("x")),
+    ]
+    for name, streams, call in calls:
+        if fault.affects_stream and not streams:
+            continue  # a plain reply is not an event stream
+        emu.reset()
+        if "wrong key" not in name:
+            emu.inject(fault)
+        with pytest.raises(NugenError) as raised:
+            call()
+        assert emu.pending_faults == 0
+        for link in _chain(raised.value):
+            for where, text in {
+                "str": str(link),
+                "repr": repr(link),
+                "args": repr(link.args),
+                "attributes": repr({k: v for k, v in vars(link).items() if k != "headers"}),
+            }.items():
+                assert_no_key(text, f"{name}: {type(link).__name__} {where}")
+                assert WRONG_KEY not in text
+        report = "".join(traceback.format_exception(raised.value))
+        assert_no_key(report, f"{name}: the printed traceback")
+        assert_no_key(pickle.dumps(raised.value), f"{name}: the pickled error")
+
+
+# --------------------------------------------------------------- where the key may go
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "base_url", ["http://api.example.com/v1", "http://10.0.0.7:8000/v1", "http://[2001:db8::1]/v1"]
+)
+def test_plain_http_to_another_machine_needs_an_opt_in(
+    cls: type[Any], base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for how in ("argument", "environment"):
+        if how == "environment":
+            monkeypatch.setenv("NUGEN_BASE_URL", base_url)
+            model = cls(api_key=KEY)
+        else:
+            model = cls(api_key=KEY, base_url=base_url)
+        # Refused when the client is built, before any connection (pytest-socket would
+        # also block one), with an error that says how to opt in and shows no key.
+        with pytest.raises(InvalidInputError, match="allow_insecure_http") as raised:
+            model._sync_client()
+        assert_no_key(str(raised.value), "the refusal")
+        with pytest.raises(InvalidInputError, match="allow_insecure_http"):
+            use(model)
+        monkeypatch.delenv("NUGEN_BASE_URL", raising=False)
+    opted_in = cls(api_key=KEY, base_url=base_url, allow_insecure_http=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # warned once per host
+        assert opted_in._sync_client().base_url == base_url.rstrip("/")
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_not_followed_so_no_other_host_gets_the_key(
+    emu: NugenEmulator, status: int
+) -> None:
+    with NugenEmulator(api_key=None) as elsewhere:
+        target = elsewhere.base_url + "/chat/completions"
+        for name, _, call in _failing_calls(emu):
+            emu.reset()
+            emu.inject(Fault(status=status, headers={"Location": target}))
+            with pytest.raises(APIStatusError) as raised:
+                call()
+            assert raised.value.status_code == status, name
+            assert len(emu.requests) == 1, name  # a redirect is not retried either
+        assert elsewhere.requests == []

@@ -1,0 +1,109 @@
+"""``NugenEmbedding`` over a mocked transport."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import httpx
+import pytest
+import respx
+
+from llama_index.embeddings.nugen import NugenEmbedding as AliasedNugenEmbedding
+from llama_index_nugen import NugenEmbedding
+from nugen_client import AuthenticationError, InvalidInputError
+from tests.support.llama_index_wire import API_KEY, BASE_URL
+
+
+def vector(text: str) -> list[float]:
+    return [float(len(text)), float(sum(map(ord, text)) % 97)]
+
+
+def embeddings_api(api: respx.MockRouter) -> respx.Route:
+    """Answers with the data in reverse order: the index, not the list order, counts."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        texts = json.loads(request.content)["input"]
+        texts = [texts] if isinstance(texts, str) else texts
+        data = [{"index": i, "embedding": vector(t)} for i, t in enumerate(texts)][::-1]
+        return httpx.Response(200, json={"data": data, "model": "m", "usage": {"total_tokens": 1}})
+
+    return api.post("/embeddings").mock(side_effect=answer)
+
+
+@pytest.fixture
+def embed() -> NugenEmbedding:
+    return NugenEmbedding(api_key=API_KEY, base_url=BASE_URL, embed_batch_size=2, max_retries=0)
+
+
+def test_batches_of_embed_batch_size_in_order(api: respx.MockRouter, embed: NugenEmbedding) -> None:
+    route = embeddings_api(api)
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    assert embed.get_text_embedding_batch(texts) == [vector(t) for t in texts]
+    assert [json.loads(c.request.content)["input"] for c in route.calls] == [
+        ["a", "bb"],
+        ["ccc", "dddd"],
+        ["eeeee"],
+    ]
+    assert json.loads(route.calls.last.request.content)["model"] == "nugen-flash-embed"
+
+
+def test_query_and_text_embeddings(api: respx.MockRouter, embed: NugenEmbedding) -> None:
+    embeddings_api(api)
+    assert embed.get_query_embedding("what?") == vector("what?")
+    assert embed.get_text_embedding("text") == vector("text")
+
+
+async def test_async(api: respx.MockRouter, embed: NugenEmbedding) -> None:
+    route = embeddings_api(api)
+    texts = ["a", "bb", "ccc"]
+    assert await embed.aget_text_embedding_batch(texts) == [vector(t) for t in texts]
+    assert await embed.aget_query_embedding("q") == vector("q")
+    assert await embed.aget_text_embedding("t") == vector("t")
+    assert route.call_count == 4
+
+
+def test_fields_reach_the_request(api: respx.MockRouter) -> None:
+    route = embeddings_api(api)
+    embed = NugenEmbedding(
+        model="nugen-embed-legal",
+        dimensions=256,
+        api_key=API_KEY,
+        base_url=BASE_URL,
+        session_id="s1",
+        provider="fwai",
+        additional_kwargs={"encoding_format": "float"},
+    )
+    embed.get_query_embedding("q")
+    request = route.calls.last.request
+    assert json.loads(request.content) == {
+        "model": "nugen-embed-legal",
+        "input": ["q"],
+        "dimensions": 256,
+        "encoding_format": "float",
+    }
+    assert request.headers["x-session-id"] == "s1"
+    assert request.headers["x-provider"] == "fwai"
+    assert embed.model == embed.model_name == "nugen-embed-legal"
+
+
+def test_errors(api: respx.MockRouter, embed: NugenEmbedding) -> None:
+    route = api.post("/embeddings").mock(return_value=httpx.Response(401, json={"detail": "nope"}))
+    with pytest.raises(AuthenticationError):
+        embed.get_query_embedding("q")
+    with pytest.raises(InvalidInputError, match="NUGEN_API_KEY"):
+        NugenEmbedding(base_url=BASE_URL).get_query_embedding("q")
+    assert route.call_count == 1
+
+
+def test_serialisation_pickle_and_copy(api: respx.MockRouter, embed: NugenEmbedding) -> None:
+    embeddings_api(api)
+    embed.get_query_embedding("q")
+    assert API_KEY not in embed.to_json() + repr(embed.to_dict()) + repr(embed)
+    for clone in (pickle.loads(pickle.dumps(embed)), copy.deepcopy(embed)):
+        assert clone.get_query_embedding("q") == vector("q")
+    restored = NugenEmbedding.from_json(embed.to_json(), api_key=API_KEY)
+    assert restored.model_name == embed.model_name
+    assert restored.embed_batch_size == 2
+    assert AliasedNugenEmbedding is NugenEmbedding

@@ -1,0 +1,633 @@
+"""NugenClient and AsyncNugenClient over a mocked transport: requests, retries, errors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+import warnings
+
+import httpx
+import pytest
+
+import nugen_client
+from nugen_client import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncNugenClient,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidInputError,
+    NotFoundError,
+    NugenClient,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from tests.support.harness import API_KEY, USER, Harness, Reply, completion_body
+
+OK = Reply(json=completion_body())
+
+# ------------------------------------------------------------------------ request shape
+
+
+def test_request_carries_only_what_the_caller_set(kind: str) -> None:
+    h = Harness(kind, [OK])
+    reply = h.chat(temperature=0.2, max_tokens=None, top_k=None)
+    assert reply.choices[0].message.content == "Hi there"
+    assert h.bodies == [{"model": "nugen-flash-instruct", "messages": USER, "temperature": 0.2}]
+    request = h.requests[0]
+    assert request.url == "https://api.example.test/api/v3/inference/chat/completions"
+    assert request.method == "POST"
+
+
+def test_every_documented_parameter_reaches_the_body(kind: str) -> None:
+    h = Harness(kind, [OK])
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    h.chat(
+        max_tokens=50,
+        prompt_truncate_len=1000,
+        temperature=0,
+        top_p=0.9,
+        top_k=40,
+        n=2,
+        stop=["END"],
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        reasoning={"effort": "low", "max_tokens": 100, "exclude": False, "enabled": True},
+        response_format={"type": "json_object"},
+        extra_body={"custom_field": [1, 2]},
+    )
+    body = h.bodies[0]
+    assert body["max_tokens"] == 50
+    assert body["prompt_truncate_len"] == 1000
+    assert body["temperature"] == 0
+    assert body["top_p"] == 0.9
+    assert body["top_k"] == 40
+    assert body["n"] == 2
+    assert body["stop"] == ["END"]
+    assert body["tools"] == tools
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["reasoning"] == {
+        "effort": "low",
+        "max_tokens": 100,
+        "exclude": False,
+        "enabled": True,
+    }
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["custom_field"] == [1, 2]
+
+
+def test_headers(kind: str) -> None:
+    h = Harness(
+        kind,
+        [OK],
+        session_id="client-session",
+        provider="fwai",
+        default_headers={"X-Team": "search"},
+    )
+    h.chat()
+    h.chat(session_id="call-session", extra_headers={"X-Trace": "t1"})
+    first, second = h.requests
+    assert first.headers["authorization"] == f"Bearer {API_KEY}"
+    assert first.headers["user-agent"].startswith(f"nugen-integrations/{nugen_client.__version__}")
+    assert first.headers["x-session-id"] == "client-session"
+    assert first.headers["x-provider"] == "fwai"
+    assert first.headers["x-team"] == "search"
+    assert first.headers["content-type"] == "application/json"
+    assert first.headers["accept-encoding"] == "gzip, deflate"
+    assert second.headers["x-session-id"] == "call-session"
+    assert second.headers["x-trace"] == "t1"
+    assert "x-trace" not in first.headers
+
+
+def test_no_session_or_provider_header_unless_set(kind: str) -> None:
+    h = Harness(kind, [OK])
+    h.chat()
+    assert "x-session-id" not in h.requests[0].headers
+    assert "x-provider" not in h.requests[0].headers
+
+
+def test_vision_endpoint(kind: str) -> None:
+    h = Harness(kind, [OK])
+    h.chat(endpoint="vision", model="nugen-flash-vision")
+    assert h.requests[0].url.path == "/api/v3/inference/chat/vision"
+
+
+def test_stream_request_asks_for_usage(kind: str) -> None:
+    from tests.support.harness import chunk, sse
+
+    h = Harness(kind, [Reply.stream(sse(chunk("Hi", "stop")))])
+    h.stream()
+    assert h.bodies[0]["stream"] is True
+    assert h.bodies[0]["stream_options"] == {"include_usage": True}
+    assert h.requests[0].headers["accept"] == "text/event-stream"
+    h2 = Harness(kind, [Reply.stream(sse(chunk("Hi", "stop")))])
+    h2.stream(include_usage=False)
+    assert "stream_options" not in h2.bodies[0]
+
+
+def test_env_configuration(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUGEN_API_KEY", "env-key-12345")
+    monkeypatch.setenv("NUGEN_BASE_URL", "https://env.example.test/v1/")
+    h = Harness(kind, [OK], api_key=None, base_url=None)
+    h.chat()
+    assert h.requests[0].headers["authorization"] == "Bearer env-key-12345"
+    assert str(h.requests[0].url) == "https://env.example.test/v1/chat/completions"
+
+
+def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NUGEN_BASE_URL", raising=False)
+    client = NugenClient(api_key="k" * 8)
+    assert client.base_url == "https://api.nugen.in/api/v3/inference"
+
+
+def test_missing_api_key_is_a_local_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NUGEN_API_KEY", raising=False)
+    with pytest.raises(InvalidInputError, match="NUGEN_API_KEY"):
+        NugenClient()
+    with pytest.raises(InvalidInputError, match="NUGEN_API_KEY"):
+        AsyncNugenClient()
+
+
+@pytest.mark.parametrize("bad", ["ftp://x", "not a url", "https://"])
+def test_bad_base_url(bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="base_url"):
+        NugenClient(api_key="k" * 8, base_url=bad)
+
+
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
+    # Every call would wait forever for a connection.
+    with pytest.raises(InvalidInputError, match="max_connections"):
+        cls(api_key="k" * 8, limits=httpx.Limits(max_connections=0))
+    assert cls(api_key="k" * 8, limits=httpx.Limits(max_connections=None)).limits
+
+
+# --------------------------------------------------------------------- local validation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"messages": []}, ["messages"]),
+        ({"temperature": 2.5}, ["temperature"]),
+        ({"temperature": -0.1}, ["temperature"]),
+        ({"model": ""}, ["model"]),
+        ({"messages": [{"role": "user", "content": "x", "name": "has space"}]}, ["name"]),
+        ({"messages": [{"role": "user", "content": "x", "name": "n" * 65}]}, ["name"]),
+        ({"messages": [{"role": "robot", "content": "x"}]}, ["role"]),
+        ({"messages": [{"role": "tool", "content": "x"}]}, ["tool_call_id"]),
+        ({"messages": [{"role": "user"}]}, ["content"]),
+        ({"messages": [{"role": "assistant"}]}, ["content or tool_calls"]),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "http://x/a.png"}}],
+                    }
+                ]
+            },
+            ["image_url.url", "https://"],
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}
+                        ],
+                    }
+                ]
+            },
+            ["base64"],
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "data:text/plain;base64,aGk="},
+                            }
+                        ],
+                    }
+                ]
+            },
+            ["not an image"],
+        ),
+        ({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, ["input_audio"]),
+        ({"reasoning": {"effort": "extreme"}}, ["reasoning.effort"]),
+        ({"reasoning": {"efort": "high"}}, ["reasoning.efort"]),
+        ({"top_p": 1.5}, ["top_p"]),
+        ({"n": 0}, ["n"]),
+        ({"max_tokens": 0}, ["max_tokens"]),
+        ({"tool_choice": "required"}, ["no tools"]),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "a"}}],
+                "tool_choice": {"type": "function", "function": {"name": "b"}},
+            },
+            ["'b'", "not among the tools"],
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
+            ["tools[0].function.name"],
+        ),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names: list[str]) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError) as info:
+        h.chat(**kwargs)
+    assert isinstance(info.value, ValueError)
+    for name in names:
+        assert name in str(info.value)
+    assert h.requests == []
+
+
+def test_stream_input_is_validated_when_called_not_when_iterated() -> None:
+    client = NugenClient(api_key="k" * 8, base_url="https://x.test")
+    with pytest.raises(InvalidInputError):
+        client.stream_chat_completion(model="m", messages=[])
+    aclient = AsyncNugenClient(api_key="k" * 8, base_url="https://x.test")
+    with pytest.raises(InvalidInputError):
+        aclient.stream_chat_completion(model="m", messages=[])
+
+
+def test_valid_images_pass(kind: str) -> None:
+    h = Harness(kind, [OK])
+    png = "data:image/png;base64,iVBORw0KGgo="
+    content = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg", "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": png}},
+    ]
+    h.chat(messages=[{"role": "user", "content": content}])
+    assert h.bodies[0]["messages"][0]["content"] == content
+
+
+def test_callers_messages_are_not_mutated(kind: str) -> None:
+    h = Harness(kind, [OK])
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    snapshot = json.dumps(messages)
+    h.chat(messages=messages, extra_body={"x": 1})
+    assert json.dumps(messages) == snapshot
+
+
+# -------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (422, UnprocessableEntityError),
+        (429, RateLimitError),
+        (500, InternalServerError),
+        (502, InternalServerError),
+        (503, InternalServerError),
+        (418, APIStatusError),
+    ],
+)
+def test_status_codes_map_to_the_contract_classes(kind: str, status: int, cls: type) -> None:
+    h = Harness(
+        kind,
+        [Reply(status=status, json={"detail": "nope"}, headers={"x-request-id": "req-9"})],
+        max_retries=0,
+    )
+    with pytest.raises(cls) as info:
+        h.chat()
+    error = info.value
+    assert type(error) is cls
+    assert error.status_code == status
+    assert error.body == {"detail": "nope"}
+    assert error.request_id == "req-9"
+    assert "nope" in str(error)
+    assert "req-9" in str(error)
+
+
+def test_422_detail_list_names_each_field(kind: str) -> None:
+    detail = [
+        {
+            "loc": ["body", "messages", 0, "name"],
+            "msg": "string does not match regex",
+            "type": "value_error",
+        },
+        {
+            "loc": ["body", "temperature"],
+            "msg": "ensure this value is less than or equal to 2",
+            "type": "x",
+        },
+    ]
+    h = Harness(kind, [Reply(status=422, json={"detail": detail})])
+    with pytest.raises(UnprocessableEntityError) as info:
+        h.chat()
+    message = str(info.value)
+    assert "body.messages.0.name: string does not match regex" in message
+    assert "body.temperature: ensure this value is less than or equal to 2" in message
+    assert len(h.requests) == 1  # never retried
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error": {"message": "model overloaded", "type": "server_error"}}, "model overloaded"),
+        ({"detail": "Invalid API key"}, "Invalid API key"),
+        ("<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
+    ],
+)
+def test_error_body_shapes(kind: str, body: object, expected: str) -> None:
+    reply = (
+        Reply(status=400, json=body)
+        if isinstance(body, dict)
+        else Reply(status=400, body=str(body).encode())
+    )
+    h = Harness(kind, [reply])
+    with pytest.raises(BadRequestError, match=expected.replace("<", ".").replace(">", ".")):
+        h.chat()
+
+
+def test_api_key_never_in_error_text(kind: str) -> None:
+    echoed = {"detail": f"key {API_KEY} is revoked"}
+    h = Harness(kind, [Reply(status=401, json=echoed)])
+    with pytest.raises(AuthenticationError) as info:
+        h.chat()
+    assert API_KEY not in str(info.value)
+    assert API_KEY not in repr(info.value)
+    assert API_KEY not in json.dumps(info.value.body)
+    assert "revoked" in str(info.value)
+
+
+def test_malformed_success_body(kind: str) -> None:
+    h = Harness(
+        kind, [Reply(body=b"this is not json", headers={"content-type": "application/json"})]
+    )
+    with pytest.raises(nugen_client.APIResponseValidationError, match="ChatCompletion"):
+        h.chat()
+
+
+def test_response_without_choices_is_an_error(kind: str) -> None:
+    h = Harness(kind, [Reply(json={"id": "x", "choices": []})])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="no choices"):
+        h.chat()
+
+
+# ------------------------------------------------------------------------------- retries
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried_then_succeed(kind: str, status: int) -> None:
+    h = Harness(
+        kind, [Reply(status=status, json={"detail": "busy"}), Reply(status=status, json={}), OK]
+    )
+    reply = h.chat()
+    assert reply.choices[0].message.content == "Hi there"
+    assert len(h.requests) == 3
+    assert len(h.sleeps) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_never_retried(kind: str, status: int) -> None:
+    h = Harness(kind, [Reply(status=status, json={"detail": "no"}), OK])
+    with pytest.raises(APIStatusError):
+        h.chat()
+    assert len(h.requests) == 1
+    assert h.sleeps == []
+
+
+def test_exhausted_retries_raise_the_last_error(kind: str) -> None:
+    h = Harness(
+        kind,
+        [
+            Reply(
+                status=429,
+                json={"detail": "slow down"},
+                headers={"x-request-id": "r-1", "retry-after": "1"},
+            )
+        ],
+        max_retries=3,
+    )
+    with pytest.raises(RateLimitError) as info:
+        h.chat()
+    assert len(h.requests) == 4
+    assert h.sleeps == [1.0, 1.0, 1.0]
+    assert info.value.status_code == 429
+    assert info.value.body == {"detail": "slow down"}
+    assert info.value.request_id == "r-1"
+
+
+def test_retry_after_http_date(kind: str) -> None:
+    when = email.utils.formatdate(time.time() + 5, usegmt=True)
+    h = Harness(kind, [Reply(status=503, json={}, headers={"retry-after": when}), OK])
+    h.chat()
+    assert len(h.sleeps) == 1
+    assert 3.0 <= h.sleeps[0] <= 5.0
+
+
+def test_retry_after_is_capped(kind: str) -> None:
+    h = Harness(kind, [Reply(status=429, json={}, headers={"retry-after": "86400"}), OK])
+    h.chat()
+    assert h.sleeps == [60.0]
+
+
+def test_backoff_grows_exponentially_with_jitter(kind: str) -> None:
+    h = Harness(kind, [Reply(status=500, json={})], max_retries=4)
+    with pytest.raises(InternalServerError):
+        h.chat()
+    assert len(h.sleeps) == 4
+    for attempt, delay in enumerate(h.sleeps):
+        base = min(0.5 * 2**attempt, 8.0)
+        assert base / 2 <= delay <= base
+
+
+def test_max_retries_zero(kind: str) -> None:
+    h = Harness(kind, [Reply(status=503, json={}), OK], max_retries=0)
+    with pytest.raises(InternalServerError):
+        h.chat()
+    assert len(h.requests) == 1
+
+
+def test_connection_errors_are_retried(kind: str) -> None:
+    h = Harness(kind, [Reply(raise_exc=httpx.ConnectError("refused")), OK])
+    assert h.chat().choices[0].message.content == "Hi there"
+    assert len(h.requests) == 2
+
+
+def test_connection_error_after_retries(kind: str) -> None:
+    h = Harness(kind, [Reply(raise_exc=httpx.ConnectError("refused"))])
+    with pytest.raises(APIConnectionError, match="refused") as info:
+        h.chat()
+    assert not isinstance(info.value, APITimeoutError)
+    assert len(h.requests) == 3
+
+
+def test_timeouts_raise_api_timeout_error(kind: str) -> None:
+    h = Harness(kind, [Reply(raise_exc=httpx.ReadTimeout("slow"))], max_retries=1)
+    with pytest.raises(APITimeoutError):
+        h.chat()
+    assert len(h.requests) == 2
+
+
+def test_on_retry_callback_gets_tenacity_state(kind: str) -> None:
+    seen = []
+    h = Harness(kind, [Reply(status=429, json={}, headers={"retry-after": "0"}), OK])
+    h.chat(
+        on_retry=lambda state: seen.append((state.attempt_number, type(state.outcome.exception())))
+    )
+    assert seen == [(1, RateLimitError)]
+
+
+def test_per_call_timeout_reaches_the_request(kind: str) -> None:
+    h = Harness(kind, [OK])
+    h.chat(timeout=3.5)
+    assert h.requests[0].extensions["timeout"]["read"] == 3.5
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+def test_embeddings_in_input_order(kind: str) -> None:
+    body = {
+        "data": [{"embedding": [0.0, 1.0], "index": 1}, {"embedding": [1.0, 0.0], "index": 0}],
+        "model": "nugen-flash-embed",
+        "usage": {"total_tokens": 4},
+    }
+    h = Harness(kind, [Reply(json=body)])
+    result = h.embed(input=["a", "b"], dimensions=2)
+    assert result.embeddings == [[1.0, 0.0], [0.0, 1.0]]
+    assert h.bodies[0] == {"model": "nugen-flash-embed", "input": ["a", "b"], "dimensions": 2}
+    assert h.requests[0].url.path.endswith("/embeddings")
+
+
+def test_embeddings_count_mismatch_is_an_error(kind: str) -> None:
+    body = {"data": [{"embedding": [0.0], "index": 0}], "model": "m"}
+    h = Harness(kind, [Reply(json=body)])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="asked for 2"):
+        h.embed(input=["a", "b"])
+
+
+def test_embeddings_validation(kind: str) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match="input"):
+        h.embed(input=[])
+    with pytest.raises(InvalidInputError, match="dimensions"):
+        h.embed(input="a", dimensions=0)
+    assert h.requests == []
+
+
+# ------------------------------------------------------------------ lifecycle and secrets
+
+
+def test_repr_and_str_hide_the_key() -> None:
+    client = NugenClient(api_key=API_KEY, base_url="https://x.test")
+    aclient = AsyncNugenClient(api_key=API_KEY, base_url="https://x.test")
+    for obj in (client, aclient, client.api_key):
+        assert API_KEY not in repr(obj)
+        assert API_KEY not in str(obj)
+    assert client.api_key.get_secret_value() == API_KEY
+
+
+def test_debug_logs_redact_the_key(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="nugen_client")
+    h = Harness(kind, [Reply(status=429, json={"detail": API_KEY}), OK])
+    h.chat()
+    assert caplog.records, "expected debug and retry log lines"
+    assert API_KEY not in caplog.text
+    assert "***" in caplog.text
+
+
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+def test_plain_http_to_a_remote_host_is_refused(cls: type) -> None:
+    with pytest.raises(InvalidInputError, match="allow_insecure_http") as info:
+        cls(api_key="k" * 8, base_url="http://insecure.example.test/v1")
+    assert "k" * 8 not in str(info.value)
+
+
+def test_plain_http_opt_in_warns_once() -> None:
+    nugen_client._client._warned_hosts.discard("insecure.example.test")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        NugenClient(
+            api_key="k" * 8, base_url="http://insecure.example.test/v1", allow_insecure_http=True
+        )
+        NugenClient(
+            api_key="k" * 8, base_url="http://insecure.example.test/v1", allow_insecure_http=True
+        )
+        NugenClient(api_key="k" * 8, base_url="http://127.0.0.1:8000/v1")
+        NugenClient(api_key="k" * 8, base_url="http://localhost:8000/v1")
+        NugenClient(api_key="k" * 8, base_url="http://[::1]:8000/v1")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1
+    assert "insecure.example.test" in messages[0]
+
+
+@pytest.mark.parametrize("kind_", ["sync", "async"])
+def test_redirects_are_not_followed_so_the_key_stays_home(kind_: str) -> None:
+    h = Harness(kind_, [Reply(status=307, headers={"location": "https://evil.example.test/steal"})])
+    with pytest.raises(APIStatusError) as info:
+        h.chat()
+    assert info.value.status_code == 307
+    assert len(h.requests) == 1
+
+
+def test_injected_client_that_follows_redirects_drops_the_key_cross_origin() -> None:
+    seen: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "api.example.test":
+            return httpx.Response(307, headers={"location": "https://elsewhere.example.test/x"})
+        return httpx.Response(200, json=completion_body())
+
+    http = httpx.Client(transport=httpx.MockTransport(respond), follow_redirects=True)
+    client = NugenClient(api_key=API_KEY, base_url="https://api.example.test/v1", http_client=http)
+    client.chat_completion(model="m", messages=USER)
+    assert seen[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert seen[1].url.host == "elsewhere.example.test"
+    assert "authorization" not in seen[1].headers
+
+
+def test_injected_http_client_is_used_and_not_closed() -> None:
+    calls = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda r: calls.append(r) or httpx.Response(200, json=completion_body())
+        )
+    )
+    with NugenClient(api_key="k" * 8, base_url="https://x.test", http_client=http) as client:
+        client.chat_completion(model="m", messages=USER)
+    assert len(calls) == 1
+    assert not http.is_closed
+    http.close()
+
+
+def test_owned_client_is_reused_and_closed() -> None:
+    client = NugenClient(api_key="k" * 8, base_url="https://x.test")
+    first = client._client()
+    assert client._client() is first
+    client.close()
+    assert first.is_closed
+
+
+async def test_async_injected_client_is_not_closed() -> None:
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=completion_body()))
+    )
+    async with AsyncNugenClient(
+        api_key="k" * 8, base_url="https://x.test", http_client=http
+    ) as client:
+        await client.chat_completion(model="m", messages=USER)
+    assert not http.is_closed
+    await http.aclose()

@@ -1,0 +1,180 @@
+"""The offline tier end to end: requests recorded from NugenEmulator, replayed with sockets off.
+
+In replay (the default) these run from ``cassettes/integration/nugen_client/
+test_offline_replay/`` with every network socket blocked; ``NUGEN_RECORD=emulator``
+re-records them. Raw httpx checks the cassette machinery itself (JSON and SSE bodies,
+sync and async); the client tests check that the shared client's own traffic replays.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+import pytest_socket
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from nugen_client import AsyncNugenClient, NugenClient
+from tests.conftest import NugenTarget, json_body_matcher
+
+MODEL = "nugen-flash-instruct"
+QUESTION = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
+
+
+def _headers(target: NugenTarget) -> dict[str, str]:
+    return {"Authorization": f"Bearer {target.api_key}"}
+
+
+def _sse_payloads(text: str) -> list[str]:
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_replay_blocks_the_network(nugen_target: NugenTarget) -> None:
+    with httpx.Client() as http:
+        reply = http.post(
+            f"{nugen_target.base_url}/chat/completions",
+            json={"model": MODEL, "messages": QUESTION},
+            headers=_headers(nugen_target),
+        )
+    assert reply.status_code == 200
+    if nugen_target.recording:
+        return
+    # While replaying, no network socket can even be created: nothing real is reachable.
+    with (
+        pytest.warns(UserWarning, match="socket"),
+        pytest.raises(pytest_socket.SocketBlockedError),
+    ):
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def test_chat_json_round_trip(nugen_target: NugenTarget) -> None:
+    with httpx.Client() as http:
+        reply = http.post(
+            f"{nugen_target.base_url}/chat/completions",
+            json={"model": MODEL, "messages": QUESTION, "temperature": 0.2},
+            headers=_headers(nugen_target),
+        )
+    body = reply.json()
+    assert reply.status_code == 200
+    assert reply.headers["x-request-id"]
+    assert body["choices"][0]["message"]["content"].startswith(
+        'You asked: "What is the capital of France?".'
+    )
+    usage = body["usage"]
+    assert usage["prompt_tokens"] + usage["completion_tokens"] == usage["total_tokens"]
+
+
+def test_chat_stream_round_trip(nugen_target: NugenTarget) -> None:
+    request = {"model": MODEL, "messages": QUESTION, "stream": True}
+    with (
+        httpx.Client() as http,
+        http.stream(
+            "POST",
+            f"{nugen_target.base_url}/chat/completions",
+            json=request,
+            headers=_headers(nugen_target),
+        ) as reply,
+    ):
+        text = reply.read().decode()
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    payloads = _sse_payloads(text)
+    assert payloads[-1] == "[DONE]"
+    chunks = [json.loads(p) for p in payloads[:-1]]
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert "capital of France" in content
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def test_a_changed_body_does_not_match(nugen_target: NugenTarget) -> None:
+    """Matching includes the parsed JSON body: key order is irrelevant, values are not."""
+    url = f"{nugen_target.base_url}/embeddings"
+    with httpx.Client(headers=_headers(nugen_target)) as http:
+        # Same body as recorded, keys in another order: still served from the cassette.
+        reply = http.post(
+            url,
+            content=json.dumps({"input": ["alpha", "beta"], "model": "nugen-flash-embed"}),
+        )
+        assert [item["index"] for item in reply.json()["data"]] == [0, 1]
+        if nugen_target.recording:
+            return
+        with pytest.raises(CannotOverwriteExistingCassetteException):
+            http.post(url, json={"model": "nugen-flash-embed", "input": ["alpha", "gamma"]})
+
+
+async def test_async_stream_round_trip(nugen_target: NugenTarget) -> None:
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            f"{nugen_target.base_url}/chat/completions",
+            json={"model": MODEL, "messages": QUESTION[1:], "stream": True, "n": 2},
+            headers=_headers(nugen_target),
+        ) as reply,
+    ):
+        text = (await reply.aread()).decode()
+    chunks = [json.loads(p) for p in _sse_payloads(text)[:-1]]
+    finishes = [c["choices"][0] for c in chunks if c["choices"][0]["finish_reason"]]
+    assert sorted(choice["index"] for choice in finishes) == [0, 1]
+
+
+def test_client_chat_stream_and_embeddings(nugen_target: NugenTarget) -> None:
+    with NugenClient(api_key=nugen_target.api_key, base_url=nugen_target.base_url) as client:
+        completion = client.chat_completion(model=MODEL, messages=QUESTION, max_tokens=4)
+        chunks = list(client.stream_chat_completion(model=MODEL, messages=QUESTION))
+        vectors = client.embeddings(model="nugen-flash-embed", input=["a", "b"])
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.choices[0].message.content == 'You asked: "What is'
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed.startswith('You asked: "What is the capital of France?".')
+    assert chunks[-1].usage is not None
+    assert len(vectors.data) == 2
+
+
+async def test_async_client_chat(nugen_target_openai: NugenTarget) -> None:
+    async with AsyncNugenClient(
+        api_key=nugen_target_openai.api_key, base_url=nugen_target_openai.base_url
+    ) as client:
+        completion = await client.chat_completion(model=MODEL, messages=QUESTION)
+        chunks = [c async for c in client.stream_chat_completion(model=MODEL, messages=QUESTION)]
+    assert completion.choices[0].message.content
+    assert chunks[-1].usage is not None  # include_usage is sent, and the openai dialect obeys
+
+
+def _request(body: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(body=json.dumps(body).encode())
+
+
+def _conversation(ids: tuple[str, str], answers: tuple[str, ...]) -> dict[str, Any]:
+    """Two parallel calls, then one tool result per ``answers`` entry (``"id=content"``)."""
+    call = {"type": "function", "function": {"name": "add", "arguments": "{}"}}
+    results = [
+        {"role": "tool", "tool_call_id": answer.split("=")[0], "content": answer.split("=")[1]}
+        for answer in answers
+    ]
+    return {
+        "model": MODEL,
+        "messages": [
+            {"role": "assistant", "tool_calls": [{**call, "id": ids[0]}, {**call, "id": ids[1]}]},
+            *results,
+        ],
+    }
+
+
+def test_the_body_matcher_ignores_random_tool_call_ids_but_not_their_wiring() -> None:
+    recorded = _request(_conversation(("0dc1b618", "9f2e"), ("0dc1b618=3", "9f2e=4")))
+    json_body_matcher(recorded, _request(_conversation(("e844", "c001"), ("e844=3", "c001=4"))))
+    # The results answer the other call than when recorded: a real difference.
+    swapped = _conversation(("e844", "c001"), ("c001=3", "e844=4"))
+    with pytest.raises(AssertionError, match="differ"):
+        json_body_matcher(recorded, _request(swapped))
+    changed = _conversation(("e844", "c001"), ("e844=5", "c001=4"))
+    with pytest.raises(AssertionError, match="differ"):
+        json_body_matcher(recorded, _request(changed))

@@ -1,0 +1,346 @@
+"""Pools, event loops, concurrency and clean shutdown, over real sockets to the emulator.
+
+The suite runs with ``ResourceWarning`` as an error (pyproject), and each test here also
+collects garbage and checks that nothing unraisable (an unclosed socket or transport) was
+reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
+from nugen_client._client import _shard_limits
+from nugen_emulator import Fault, NugenEmulator
+from tests.support.sockets import count_client_sockets
+
+USER = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def nugen_emulator() -> Iterator[NugenEmulator]:
+    """An emulator of this test's own: socket counts must not see other tests' pools."""
+    with NugenEmulator() as emulator:
+        yield emulator
+
+
+def _sockets(port: int) -> int:
+    return count_client_sockets(port)
+
+
+def test_one_async_client_across_event_loops(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+
+    async def ask() -> str:
+        reply = await asyncio.gather(
+            *(client.chat_completion(model="m", messages=USER) for _ in range(3))
+        )
+        return reply[0].choices[0].message.text
+
+    first = asyncio.run(ask())
+    second = asyncio.run(ask())  # a new loop: no "Event loop is closed", no hidden retry
+    assert first == second
+    assert len(nugen_emulator.requests) == 6
+    gc.collect()
+    assert unraisable == []
+
+
+def test_async_client_dropped_inside_the_loop_leaks_nothing(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    async def main() -> None:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await asyncio.gather(*(client.embeddings(model="m", input=[str(i)]) for i in range(4)))
+        del client  # collected here, while the loop still runs
+
+    for _ in range(2):
+        asyncio.run(main())
+        gc.collect()
+    assert unraisable == []
+
+
+def test_aclose_and_context_manager_release_the_sockets(nugen_emulator: NugenEmulator) -> None:
+    port = nugen_emulator.port
+
+    async def main() -> None:
+        async with AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key
+        ) as client:
+            await asyncio.gather(
+                *(client.chat_completion(model="m", messages=USER) for _ in range(5))
+            )
+            assert _sockets(port) > 0
+        assert _sockets(port) == 0
+
+    asyncio.run(main())
+
+
+def test_sync_client_dropped_without_close_releases_its_pool(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    port = nugen_emulator.port
+    client = NugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    client.chat_completion(model="m", messages=USER)
+    assert _sockets(port) == 1
+    del client
+    gc.collect()
+    assert _sockets(port) == 0
+    assert unraisable == []
+
+
+def test_concurrency_is_bounded_by_the_pool(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    limit = 30
+    nugen_emulator.inject(Fault(delay=0.05), times=200)
+    peak = 0
+
+    async def main() -> None:
+        nonlocal peak
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        )
+        done = asyncio.Event()
+
+        async def watch() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _sockets(nugen_emulator.port))
+                await asyncio.sleep(0.002)
+
+        watcher = asyncio.create_task(watch())
+        results = await asyncio.gather(
+            *(client.chat_completion(model="m", messages=USER) for _ in range(200)),
+            return_exceptions=True,
+        )
+        done.set()
+        await watcher
+        await client.aclose()
+        assert [r for r in results if isinstance(r, BaseException)] == []
+
+    asyncio.run(main())
+    assert 0 < peak <= limit
+    assert len(nugen_emulator.requests) == 200
+    assert unraisable == []
+
+
+def test_streams_hold_their_slot_until_closed(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> list[str]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=2),
+        )
+
+        async def stream() -> str:
+            parts = [
+                c.choices[0].delta.content or ""
+                async for c in client.stream_chat_completion(model="m", messages=USER)
+                if c.choices
+            ]
+            return "".join(parts)
+
+        texts = await asyncio.gather(*(stream() for _ in range(6)))
+        await client.aclose()
+        return texts
+
+    texts = asyncio.run(main())
+    assert len(set(texts)) == 1
+    assert texts[0]
+
+
+@pytest.mark.parametrize(
+    ("total", "keepalive", "shards"),
+    [(1, 1, 1), (2, 2, 1), (3, 3, 2), (100, 100, 50), (100, 20, 20), (100, None, 50), (7, 0, 4)],
+)
+def test_pool_is_split_exactly_into_small_pools(
+    total: int, keepalive: int | None, shards: int
+) -> None:
+    limits = _shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=keepalive))
+    assert len(limits) == shards
+    assert sum(lim.max_connections or 0 for lim in limits) == total
+    sizes = {lim.max_connections or 0 for lim in limits}
+    assert max(sizes) - min(sizes) <= 1
+    if keepalive is None:
+        assert all(lim.max_keepalive_connections is None for lim in limits)
+    else:
+        assert sum(lim.max_keepalive_connections or 0 for lim in limits) == keepalive
+        if keepalive:
+            assert all((lim.max_keepalive_connections or 0) >= 1 for lim in limits)
+
+
+def test_light_traffic_stays_on_one_small_pool(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> int:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        for _ in range(5):
+            await client.chat_completion(model="m", messages=USER)
+        shards = len((await client._pool()).clients())
+        await client.aclose()
+        return shards
+
+    assert asyncio.run(main()) == 1
+
+
+def test_streams_and_calls_share_one_connection_budget(nugen_emulator: NugenEmulator) -> None:
+    # A stream holds its connection until it is read to the end; calls queue for the rest.
+    peak = 0
+
+    async def main() -> list[str]:
+        nonlocal peak
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=5),
+        )
+
+        async def stream() -> str:
+            nonlocal peak
+            text = ""
+            async for chunk in client.stream_chat_completion(model="m", messages=USER):
+                peak = max(peak, _sockets(nugen_emulator.port))
+                if chunk.choices:
+                    text += chunk.choices[0].delta.content or ""
+                await asyncio.sleep(0)
+            return text
+
+        async def call() -> str:
+            completion = await client.chat_completion(model="m", messages=USER)
+            return completion.choices[0].message.text
+
+        texts = await asyncio.gather(*(stream() for _ in range(4)), *(call() for _ in range(20)))
+        await client.aclose()
+        return texts
+
+    texts = asyncio.run(main())
+    assert all(texts)
+    assert len(set(texts)) == 1  # the emulator answers the same prompt the same way
+    assert 0 < peak <= 5
+
+
+def test_waiting_calls_are_served_in_turn(nugen_emulator: NugenEmulator) -> None:
+    # Two tasks calling back to back hold both connections; a third call must get the next
+    # one released, not wait until they stop.
+    async def main() -> int:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=2),
+        )
+        done = 0
+
+        async def busy() -> None:
+            nonlocal done
+            for _ in range(40):
+                await client.chat_completion(model="m", messages=USER)
+                done += 1
+
+        tasks = [asyncio.create_task(busy()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        before = done
+        await client.chat_completion(model="m", messages=USER)
+        overtaken = done - before
+        await asyncio.gather(*tasks)
+        await client.aclose()
+        return overtaken
+
+    assert asyncio.run(main()) <= 4
+
+
+def test_a_stream_closed_early_frees_its_connection_before_its_lease(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    nugen_emulator.inject(stall_after=1, stall_seconds=5)
+
+    async def main() -> int:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+        )
+        stream = client.stream_chat_completion(model="m", messages=USER)
+        await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        open_now = _sockets(nugen_emulator.port)
+        await client.aclose()
+        return open_now
+
+    assert asyncio.run(main()) == 0
+
+
+def test_unbounded_limits_make_one_pool() -> None:
+    unbounded = httpx.Limits(max_connections=None)
+    assert _shard_limits(unbounded) == [unbounded]
+
+
+def test_async_on_retry_coroutine_is_awaited(nugen_emulator: NugenEmulator) -> None:
+    seen: list[int] = []
+
+    async def on_retry(state: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append(state.attempt_number)
+
+    async def fast_sleep(seconds: float) -> None:
+        return None
+
+    nugen_emulator.inject(Fault(status=429, headers={"Retry-After": "0"}), times=2)
+
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, sleep=fast_sleep
+        )
+        await client.chat_completion(model="m", messages=USER, on_retry=on_retry)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert seen == [1, 2]
+
+    nugen_emulator.inject(Fault(status=429, headers={"Retry-After": "0"}), times=5)
+
+    async def exhausted() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, sleep=fast_sleep
+        )
+        try:
+            await client.chat_completion(model="m", messages=USER, on_retry=on_retry)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(RateLimitError):
+        asyncio.run(exhausted())
+
+
+def test_watch_client_sockets_counts_only_what_the_block_opens(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    from tests.support.sockets import watch_client_sockets
+
+    async def main() -> tuple[int, int, int]:
+        async def connected(n: int) -> list[httpx.AsyncClient]:
+            clients = [httpx.AsyncClient() for _ in range(n)]
+            for client in clients:
+                await client.get(nugen_emulator.base_url + "/models")
+            return clients
+
+        earlier = await connected(2)
+        async with watch_client_sockets(nugen_emulator.port, interval=0.001) as seen:
+            for client in earlier:  # sockets open before the block close inside it
+                await client.aclose()
+            await asyncio.sleep(0.01)
+            mine = await connected(3)
+            await asyncio.sleep(0.01)
+            for client in mine:
+                await client.aclose()
+        return seen.before, seen.peak, _sockets(nugen_emulator.port)
+
+    before, peak, after = asyncio.run(main())
+    assert (before, peak, after) == (2, 3, 0)

@@ -1,0 +1,524 @@
+"""SSE streaming: decoding edge cases fed byte by byte, completeness, errors, assembly."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import httpx
+import pytest
+from httpx_sse import ServerSentEvent
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nugen_client import (
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    InternalServerError,
+    RateLimitError,
+    StreamAccumulator,
+    StreamDecoder,
+    StreamInterruptedError,
+    ToolCallAccumulator,
+    completion_to_chunks,
+)
+from nugen_client.types import ChatCompletion, ToolCallDelta
+from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
+
+USAGE = {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+
+
+def story(newline: str = "\n", done: bool = True) -> bytes:
+    last = chunk(" time", "stop")
+    last["usage"] = USAGE
+    return sse(
+        chunk("Once", role="assistant"),
+        chunk(" upon"),
+        chunk(" a"),
+        last,
+        done=done,
+        newline=newline,
+    )
+
+
+def text_of(chunks: list) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("piece", [1, 2, 7, 10_000])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_events_split_anywhere_decode_the_same(kind: str, piece: int, newline: str) -> None:
+    h = Harness(kind, [Reply.stream(story(newline), piece=piece)])
+    chunks = h.stream()
+    assert text_of(chunks) == "Once upon a time"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == 7
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_comments_keepalives_and_other_fields_are_ignored(kind: str) -> None:
+    body = (
+        b": keep-alive\n\n"
+        b"retry: 1000\nid: 7\n\n"
+        + sse(chunk("a"), done=False)
+        + b":ping\n\n"
+        + sse(chunk("b", "stop"))
+    )
+    h = Harness(kind, [Reply.stream(body, piece=3)])
+    assert text_of(h.stream()) == "ab"
+
+
+def test_multi_line_data_is_joined(kind: str) -> None:
+    payload = json.dumps(chunk("hello", "stop"), indent=1).split("\n")
+    body = "".join(f"data: {line}\n" for line in payload) + "\n" + "data: [DONE]\n\n"
+    h = Harness(kind, [Reply.stream(body.encode(), piece=5)])
+    assert text_of(h.stream()) == "hello"
+
+
+def test_finish_reason_without_done_is_complete(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(story(done=False), piece=4)])
+    assert text_of(h.stream()) == "Once upon a time"
+
+
+def test_done_without_finish_reason_is_complete(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(sse(chunk("partial")), piece=4)])
+    assert text_of(h.stream()) == "partial"
+
+
+def test_stream_ending_without_done_or_finish_raises(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(sse(chunk("Once"), chunk(" upon"), done=False), piece=3)])
+    got, error = h.stream_until_error()
+    assert isinstance(error, StreamInterruptedError)
+    assert error.chunks_received == 2
+    assert text_of(got) == "Once upon"  # what arrived was delivered, then the error
+    assert len(h.requests) == 1  # never retried
+
+
+def test_connection_reset_mid_stream_raises_and_is_not_retried(kind: str) -> None:
+    reply = Reply.stream(sse(chunk("Once"), done=False), piece=5)
+    reply.raise_exc = httpx.RemoteProtocolError("peer closed connection")
+    h = Harness(kind, [reply, Reply.stream(story())])
+    _, error = h.stream_until_error()
+    assert isinstance(error, StreamInterruptedError)
+    assert "RemoteProtocolError" in str(error)
+    assert len(h.requests) == 1
+
+
+def test_stalled_stream_raises_timeout(kind: str) -> None:
+    reply = Reply.stream(sse(chunk("Once"), done=False), piece=100)
+    reply.raise_exc = httpx.ReadTimeout("no data")
+    h = Harness(kind, [reply])
+    _, error = h.stream_until_error()
+    assert isinstance(error, APITimeoutError)
+    assert "stalled after 1 chunks" in str(error)
+    assert len(h.requests) == 1
+
+
+def test_malformed_event_raises(kind: str) -> None:
+    body = sse(chunk("ok"), "{not json at all", done=True)
+    h = Harness(kind, [Reply.stream(body, piece=3)])
+    got, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "after 1 chunks" in str(error)
+    assert len(got) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "cls", "status"),
+    [
+        ({"error": {"message": "model crashed", "code": 500}}, InternalServerError, 500),
+        ({"error": {"message": "too many", "code": 429}}, RateLimitError, 429),
+        ({"error": {"message": "weird", "code": "internal"}}, InternalServerError, 500),
+        ({"error": "plain message"}, InternalServerError, 500),
+    ],
+)
+def test_error_event_mid_stream(kind: str, event: dict, cls: type, status: int) -> None:
+    h = Harness(kind, [Reply.stream(sse(chunk("a"), event), piece=6)])
+    got, error = h.stream_until_error()
+    assert type(error) is cls
+    assert isinstance(error, APIStatusError)
+    assert error.status_code == status
+    assert len(got) == 1
+    assert "error event in stream" in str(error)
+
+
+def test_named_error_event(kind: str) -> None:
+    body = sse(chunk("a"), done=False) + b'event: error\ndata: {"message": "bad things"}\n\n'
+    h = Harness(kind, [Reply.stream(body)])
+    _, error = h.stream_until_error()
+    assert isinstance(error, InternalServerError)
+    assert "bad things" in str(error)
+
+
+def test_error_event_never_leaks_the_key(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(sse({"error": {"message": f"bad key {API_KEY}"}}))])
+    _, error = h.stream_until_error()
+    assert API_KEY not in str(error)
+
+
+def test_the_word_error_in_content_is_just_text(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(sse(chunk('"error"'), chunk("error", "stop")))])
+    assert text_of(h.stream()) == '"error"error'
+
+
+def test_error_status_before_stream_is_retried(kind: str) -> None:
+    h = Harness(kind, [Reply(status=503, json={"detail": "warming up"}), Reply.stream(story())])
+    assert text_of(h.stream()) == "Once upon a time"
+    assert len(h.requests) == 2
+
+
+def test_json_answer_to_a_stream_request_becomes_chunks(kind: str) -> None:
+    h = Harness(kind, [Reply(json=completion_body("whole answer"))])
+    chunks = h.stream()
+    assert text_of(chunks) == "whole answer"
+    assert chunks[-1].usage is not None
+
+
+def test_vision_endpoint_streams_as_one_chunk(kind: str) -> None:
+    h = Harness(kind, [Reply(json=completion_body("a lioness"))])
+    chunks = h.stream(endpoint="vision")
+    assert "stream" not in h.bodies[0]
+    assert h.requests[0].url.path.endswith("/chat/vision")
+    assert text_of(chunks) == "a lioness"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_reasoning_in_either_field(kind: str) -> None:
+    body = sse(
+        chunk(None, reasoning_content="think "),
+        chunk(None, reasoning="more"),
+        chunk("answer", "stop"),
+    )
+    h = Harness(kind, [Reply.stream(body)])
+    acc = StreamAccumulator()
+    for c in h.stream():
+        acc.add(c)
+    assert acc.reasoning() == "think more"
+    assert acc.text() == "answer"
+
+
+def test_stream_can_be_abandoned_early(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(story())])
+    if kind == "sync":
+        iterator = h.client.stream_chat_completion(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
+        assert next(iterator).choices[0].delta.content == "Once"
+        iterator.close()  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------- decoder (pure unit)
+
+
+def test_decoder_ignores_empty_events() -> None:
+    decoder = StreamDecoder()
+    assert decoder.decode(ServerSentEvent(data="")) is None
+    assert not decoder.complete
+    assert decoder.decode(ServerSentEvent(data="[DONE]")) is None
+    assert decoder.complete
+
+
+def test_decoder_tracks_finish_reason() -> None:
+    decoder = StreamDecoder()
+    decoder.decode(ServerSentEvent(data=json.dumps(chunk("x"))))
+    assert not decoder.complete
+    with pytest.raises(StreamInterruptedError):
+        decoder.check_complete()
+    decoder.decode(ServerSentEvent(data=json.dumps(chunk("", "length"))))
+    decoder.check_complete()
+
+
+def test_malformed_event_never_quotes_the_key() -> None:
+    decoder = StreamDecoder(secrets=["sk-echoed-key-123"])
+    with pytest.raises(APIResponseValidationError) as info:
+        decoder.decode(ServerSentEvent(data="{broken sk-echoed-key-123"))
+    assert "sk-echoed-key-123" not in str(info.value)
+    assert "sk-echoed-key-123" not in str(info.value.body)
+
+
+def test_quirky_chunks_are_accepted() -> None:
+    decoder = StreamDecoder()
+    data = {
+        "id": "c",
+        "object": "wrong.object",
+        "created": 16286546649.54,
+        "model": "m",
+        "choices": [
+            {"index": 0, "delta": {"content": "x", "brand_new_field": 1}, "logprobs": None}
+        ],
+        "usage": None,
+        "vendor_extra": {"a": 1},
+    }
+    parsed = decoder.decode(ServerSentEvent(data=json.dumps(data)))
+    assert parsed is not None
+    assert parsed.created == 16286546649.54
+    assert parsed.model_extra == {"vendor_extra": {"a": 1}}
+    assert parsed.choices[0].delta.model_extra == {"brand_new_field": 1}
+    no_object = decoder.decode(ServerSentEvent(data=json.dumps({"choices": []})))
+    assert no_object is not None
+    assert no_object.object is None
+
+
+# ---------------------------------------------------------------- tool-call assembly
+
+
+def split_at(text: str, cuts: list[int]) -> list[str]:
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@pytest.mark.parametrize(
+    "cuts",
+    [[1], [2, 3, 4], [9, 10], list(range(1, 40))],
+    ids=["after-brace", "inside-key", "around-colon", "every-char"],
+)
+def test_tool_arguments_split_at_awkward_places(cuts: list[int]) -> None:
+    arguments = '{"city": "Paris", "days": 3, "unit": "\\u00b0C"}'
+    acc = ToolCallAccumulator()
+    pieces = split_at(arguments, [c for c in cuts if c < len(arguments)])
+    first = acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": pieces[0]},
+                }
+            )
+        ]
+    )
+    assert first[0].id == "call_1"
+    assert first[0].name == "weather"
+    for piece in pieces[1:]:
+        (fragment,) = acc.add(
+            [ToolCallDelta.model_validate({"index": 0, "function": {"arguments": piece}})]
+        )
+        assert fragment.index == 0
+        assert fragment.id is None
+        assert fragment.name is None
+    (call,) = acc.tool_calls()
+    assert call.id == "call_1"
+    assert call.function.name == "weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris", "days": 3, "unit": "°C"}
+
+
+def test_parallel_calls_interleaved_by_index() -> None:
+    acc = ToolCallAccumulator()
+    acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 0, "id": "a", "function": {"name": "f", "arguments": '{"x"'}}
+            )
+        ]
+    )
+    acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 1, "id": "b", "function": {"name": "g", "arguments": '{"y"'}}
+            )
+        ]
+    )
+    acc.add([ToolCallDelta.model_validate({"index": 0, "function": {"arguments": ": 1}"}})])
+    acc.add([ToolCallDelta.model_validate({"index": 1, "function": {"arguments": ": 2}"}})])
+    calls = acc.tool_calls()
+    assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("a", "f", {"x": 1}),
+        ("b", "g", {"y": 2}),
+    ]
+
+
+def test_calls_without_index_match_by_id_then_continue_the_last() -> None:
+    acc = ToolCallAccumulator()
+    frags = acc.add(
+        [ToolCallDelta.model_validate({"id": "a", "function": {"name": "f", "arguments": "{"}})]
+    )
+    assert frags[0].index == 0
+    acc.add(
+        [ToolCallDelta.model_validate({"id": "b", "function": {"name": "g", "arguments": "{"}})]
+    )
+    acc.add([ToolCallDelta.model_validate({"id": "a", "function": {"arguments": "}"}})])
+    frags = acc.add([ToolCallDelta.model_validate({"function": {"arguments": "}"}})])
+    assert frags[0].index == 1
+    assert [c.function.arguments for c in acc.tool_calls()] == ["{}", "{}"]
+
+
+def test_same_index_with_a_new_id_is_a_new_call() -> None:
+    acc = ToolCallAccumulator()
+    acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}
+            )
+        ]
+    )
+    frags = acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 0, "id": "b", "function": {"name": "g", "arguments": "{}"}}
+            )
+        ]
+    )
+    assert frags[0].index == 1
+    assert [c.id for c in acc.tool_calls()] == ["a", "b"]
+
+
+def test_repeated_name_is_not_concatenated() -> None:
+    acc = ToolCallAccumulator()
+    acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 0, "id": "a", "function": {"name": "f", "arguments": "{"}}
+            )
+        ]
+    )
+    acc.add(
+        [
+            ToolCallDelta.model_validate(
+                {"index": 0, "id": "a", "function": {"name": "f", "arguments": "}"}}
+            )
+        ]
+    )
+    (call,) = acc.tool_calls()
+    assert call.function.name == "f"
+    assert call.function.arguments == "{}"
+
+
+def test_arguments_sent_as_an_object_become_json_text() -> None:
+    delta = ToolCallDelta.model_validate({"index": 0, "function": {"arguments": {"a": 1}}})
+    assert delta.function is not None
+    assert json.loads(delta.function.arguments or "") == {"a": 1}
+
+
+def test_assembly_is_linear() -> None:
+    import time
+
+    def run(n: int) -> float:
+        acc = ToolCallAccumulator()
+        acc.add(
+            [
+                ToolCallDelta.model_validate(
+                    {"index": 0, "id": "a", "function": {"name": "f", "arguments": ""}}
+                )
+            ]
+        )
+        deltas = [
+            ToolCallDelta.model_validate({"index": 0, "function": {"arguments": "x" * 50}})
+            for _ in range(n)
+        ]
+        start = time.perf_counter()
+        for d in deltas:
+            acc.add([d])
+        acc.tool_calls()
+        return (time.perf_counter() - start) / n
+
+    run(1000)
+    small, large = min(run(2_000) for _ in range(3)), min(run(20_000) for _ in range(3))
+    assert large < small * 3, (small, large)
+
+
+# ------------------------------------------------------------ accumulator round trip
+
+
+def test_accumulator_rebuilds_the_completion() -> None:
+    chunks = [
+        chunk(
+            None,
+            role="assistant",
+            tool_calls=[
+                {
+                    "index": 0,
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": '{"a"'},
+                }
+            ],
+        ),
+        chunk(None, tool_calls=[{"index": 0, "function": {"arguments": ": 1}"}}]),
+        chunk(None, "tool_calls"),
+    ]
+    chunks[-1]["usage"] = USAGE
+    chunks[-1]["confidence_score"] = 91.5
+    acc = StreamAccumulator()
+    from nugen_client.types import ChatCompletionChunk
+
+    for c in chunks:
+        acc.add(ChatCompletionChunk.model_validate(c))
+    completion = acc.completion()
+    assert completion.id == "nugen-1"
+    assert completion.confidence_score == 91.5
+    assert completion.usage is not None
+    assert completion.usage.total_tokens == 7
+    (choice,) = completion.choices
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    assert choice.message.tool_calls is not None
+    assert choice.message.tool_calls[0].function.arguments == '{"a": 1}'
+
+
+def test_completion_to_chunks_round_trip() -> None:
+    body = completion_body("hello", confidence_score=88.0)
+    body["choices"].append(
+        {
+            "index": 1,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+                "reasoning_content": "hmm",
+            },
+            "finish_reason": "tool_calls",
+        }
+    )
+    completion = ChatCompletion.model_validate(body)
+    acc = StreamAccumulator()
+    for c in completion_to_chunks(completion):
+        acc.add(c)
+    rebuilt = acc.completion()
+    assert rebuilt.choices[0].message.content == "hello"
+    assert rebuilt.choices[1].message.tool_calls == completion.choices[1].message.tool_calls
+    assert rebuilt.choices[1].message.reasoning_content == "hmm"
+    assert rebuilt.usage == completion.usage
+    assert rebuilt.confidence_score == 88.0
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.none() | st.text(max_size=5),
+            st.none() | st.text(max_size=5),
+        ),
+        max_size=20,
+    )
+)
+def test_running_text_adds_up_to_the_same_answer(
+    steps: list[tuple[int, str | None, str | None]],
+) -> None:
+    from nugen_client.types import ChatCompletionChunk
+
+    pieces, running = StreamAccumulator(), StreamAccumulator(running_text=True)
+    for index, content, reasoning in steps:
+        delta = {"content": content, "reasoning_content": reasoning}
+        wire = ChatCompletionChunk.model_validate(
+            {"id": "s", "choices": [{"index": index, "delta": delta}]}
+        )
+        pieces.add(wire)
+        running.add(wire)
+        for i in range(3):
+            assert running.text(i) == pieces.text(i)
+            assert running.reasoning(i) == pieces.reasoning(i)
+    assert running.completion() == pieces.completion()
+
+
+def test_running_text_is_held_once_and_handed_out_without_a_copy() -> None:
+    from nugen_client.types import ChatCompletionChunk
+
+    acc = StreamAccumulator(running_text=True)
+    for text in ("Once", " upon", " a time"):
+        acc.add(ChatCompletionChunk.model_validate({"choices": [{"delta": {"content": text}}]}))
+        assert acc.text(0) is acc.text(0)
+    assert acc.text(0) == "Once upon a time"

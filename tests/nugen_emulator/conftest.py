@@ -1,0 +1,64 @@
+"""Raw-httpx access to the plugin's emulators: these tests must not depend on the client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_emulator import NugenEmulator
+
+USER = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture
+def http(nugen_emulator: NugenEmulator) -> Iterator[httpx.Client]:
+    """An httpx client for the nugen-dialect emulator, already authenticated."""
+    with httpx.Client(
+        base_url=nugen_emulator.base_url,
+        headers={"Authorization": f"Bearer {nugen_emulator.api_key}"},
+        timeout=5.0,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def http_openai(nugen_emulator_openai: NugenEmulator) -> Iterator[httpx.Client]:
+    """The same for the openai-dialect emulator."""
+    with httpx.Client(
+        base_url=nugen_emulator_openai.base_url,
+        headers={"Authorization": f"Bearer {nugen_emulator_openai.api_key}"},
+        timeout=5.0,
+    ) as client:
+        yield client
+
+
+def chat(client: httpx.Client, **body: Any) -> dict[str, Any]:
+    """POST /chat/completions and return the JSON reply, asserting a 200."""
+    body.setdefault("model", "nugen-flash-instruct")
+    body.setdefault("messages", USER)
+    reply = client.post("/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def sse_events(text: str) -> list[str]:
+    """The ``data:`` payloads of an SSE body, in order (``[DONE]`` included)."""
+    return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
+
+
+def stream(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
+    """POST a streaming chat request; the parsed chunks (checking it ends with [DONE])."""
+    body.setdefault("model", "nugen-flash-instruct")
+    body.setdefault("messages", USER)
+    body["stream"] = True
+    reply = client.post("/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(reply.text)
+    assert events[-1] == "[DONE]"
+    return [json.loads(event) for event in events[:-1]]

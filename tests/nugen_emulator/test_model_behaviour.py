@@ -1,0 +1,492 @@
+"""The deterministic model: text, images, tools, structured output, reasoning, usage."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+from enum import Enum
+from typing import Any, Literal
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field
+
+from nugen_emulator._schema_fill import Literals, fill
+
+from .conftest import USER, chat
+
+PNG_BYTES = bytes(range(68))
+PNG_URL = "data:image/png;base64," + base64.b64encode(PNG_BYTES).decode()
+
+
+def _tool(name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name, "description": f"The {name} tool."}
+    if parameters is not None:
+        function["parameters"] = parameters
+    return {"type": "function", "function": function}
+
+
+WEATHER = _tool(
+    "get_weather",
+    {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        },
+        "required": ["location"],
+    },
+)
+TIME = _tool("get_time", {"type": "object", "properties": {"city": {"type": "string"}}})
+ADD = _tool(
+    "add",
+    {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    },
+)
+
+
+def _message(reply: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    message: dict[str, Any] = reply["choices"][index]["message"]
+    return message
+
+
+def _calls(reply: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (call["function"]["name"], json.loads(call["function"]["arguments"]))
+        for call in _message(reply).get("tool_calls") or []
+    ]
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def test_text_reply_quotes_the_question_and_is_deterministic(http: httpx.Client) -> None:
+    first = chat(http)
+    second = chat(http)
+    content = _message(first)["content"]
+    assert content == 'You asked: "What is the capital of France?".'
+    assert content == _message(second)["content"]
+    assert first["id"] != second["id"]
+    assert first["choices"][0]["finish_reason"] == "stop"
+
+
+def test_text_reply_mentions_system_prompt_and_history(http: httpx.Client) -> None:
+    messages = [
+        {"role": "system", "content": "You are a pirate."},
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Ahoy Ada."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    content = _message(chat(http, messages=messages))["content"]
+    assert content.startswith('You asked: "What is my name?".')
+    assert 'Earlier you said: "My name is Ada.".' in content
+    assert 'The system prompt says: "You are a pirate.".' in content
+
+
+def test_images_are_described_so_delivery_can_be_checked(http: httpx.Client) -> None:
+    content = [
+        {"type": "text", "text": "Compare these."},
+        {"type": "image_url", "image_url": {"url": PNG_URL}},
+        {"type": "image_url", "image_url": {"url": "https://cdn.example.org/cat.jpg?x=1"}},
+    ]
+    reply = chat(http, messages=[{"role": "user", "content": content}])
+    text = _message(reply)["content"]
+    assert "I received 2 images: image 1 is image/png, 68 bytes (inline base64)" in text
+    assert "image 2 is a URL image hosted at cdn.example.org" in text
+    vision_body = {
+        "model": "nugen-flash-vision",
+        "messages": [{"role": "user", "content": content}],
+    }
+    vision = http.post("/chat/vision", json=vision_body)
+    assert "68 bytes" in vision.json()["choices"][0]["message"]["content"]
+
+
+def test_max_tokens_truncates_with_length(http: httpx.Client) -> None:
+    reply = chat(http, max_tokens=3)
+    assert _message(reply)["content"] == 'You asked: "What'
+    assert reply["choices"][0]["finish_reason"] == "length"
+    assert reply["usage"]["completion_tokens"] == 3
+
+
+def test_stop_sequences_cut_the_text(http: httpx.Client) -> None:
+    reply = chat(http, stop=["capital", "zzz"])
+    assert _message(reply)["content"] == 'You asked: "What is the '
+    assert reply["choices"][0]["finish_reason"] == "stop"
+
+
+def test_n_gives_distinct_deterministic_choices(http: httpx.Client) -> None:
+    reply = chat(http, n=3)
+    contents = [_message(reply, i)["content"] for i in range(3)]
+    assert len(set(contents)) == 3
+    assert contents[1].startswith("(Alternative 2) You asked:")
+    assert [c["index"] for c in reply["choices"]] == [0, 1, 2]
+    assert _message(chat(http, n=3), 2)["content"] == contents[2]
+
+
+def test_usage_is_consistent(http: httpx.Client) -> None:
+    reply = chat(http, messages=[{"role": "system", "content": "one two"}, *USER])
+    usage = reply["usage"]
+    # 1 per message + words: (1 + 2) + (1 + 6)
+    assert usage["prompt_tokens"] == 10
+    assert usage["completion_tokens"] == len(_message(reply)["content"].split())
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    truncated = chat(http, prompt_truncate_len=4)
+    assert truncated["usage"]["prompt_tokens"] == 4
+
+
+def test_nugen_and_openai_shapes(http: httpx.Client, http_openai: httpx.Client) -> None:
+    nugen = chat(http, model="nugen-legal")
+    assert isinstance(nugen["created"], float)
+    assert nugen["object"] == "chat.completion"
+    assert 50 <= nugen["confidence_score"] < 100
+    assert "system_fingerprint" not in nugen
+    assert "confidence_score" not in chat(http, model="nugen-flash-instruct")
+    vision = http.post("/chat/vision", json={"model": "nugen-lvm-legal", "messages": USER}).json()
+    assert "object" not in vision
+    assert vision["created"] > 10 * 1.7e9  # "sometimes absurdly large", as documented
+    assert "confidence_score" in vision
+
+    openai = chat(http_openai, model="Qwen/Qwen2.5-VL-7B-Instruct")
+    assert isinstance(openai["created"], int)
+    assert openai["object"] == "chat.completion"
+    assert openai["id"].startswith("chatcmpl-")
+    for key in ("system_fingerprint", "service_tier", "prompt_logprobs"):
+        assert key in openai
+        assert openai[key] is None
+    assert openai["usage"]["completion_tokens_details"] is None
+    assert openai["usage"]["prompt_tokens_details"] is None
+    assert _message(openai)["tool_calls"] is None
+    assert "confidence_score" not in chat(http_openai, model="nugen-legal")
+
+
+def test_text_completions(http: httpx.Client) -> None:
+    reply = http.post(
+        "/completions", json={"model": "m", "prompt": ["Once upon a time", "Hi"], "n": 2}
+    ).json()
+    assert reply["object"] == "text_completion"
+    assert len(reply["choices"]) == 4
+    assert reply["choices"][0]["text"] == ' ... and so "Once upon a time" continues.'
+    limited = http.post("/completions", json={"model": "m", "prompt": "x", "max_tokens": 2})
+    assert limited.json()["choices"][0]["finish_reason"] == "length"
+
+
+# -- tools -----------------------------------------------------------------------------------
+
+
+def test_naming_a_tool_calls_it_with_literals_from_the_message(http: httpx.Client) -> None:
+    messages = [{"role": "user", "content": "Use get_weather for Boston in fahrenheit."}]
+    reply = chat(http, messages=messages, tools=[WEATHER, TIME])
+    assert _calls(reply) == [("get_weather", {"location": "Boston", "unit": "fahrenheit"})]
+    assert reply["choices"][0]["finish_reason"] == "tool_calls"
+    message = _message(reply)
+    assert message["content"] is None
+    assert message["tool_calls"][0]["id"].startswith("call_")
+    assert message["tool_calls"][0]["type"] == "function"
+
+
+def test_a_tool_whose_topic_is_mentioned_is_called(http: httpx.Client) -> None:
+    messages = [{"role": "user", "content": "What is the weather in San Francisco, CA?"}]
+    assert _calls(chat(http, messages=messages, tools=[WEATHER])) == [
+        ("get_weather", {"location": "San Francisco", "unit": "celsius"})
+    ]
+
+
+def test_no_mention_means_a_text_answer(http: httpx.Client) -> None:
+    reply = chat(http, tools=[WEATHER])
+    assert _calls(reply) == []
+    assert _message(reply)["content"].startswith("You asked:")
+
+
+def test_tool_choice_forces_or_forbids(http: httpx.Client) -> None:
+    hello = [{"role": "user", "content": "Hello!"}]
+    specific = {"type": "function", "function": {"name": "add"}}
+    forced = chat(http, messages=hello, tools=[WEATHER, ADD], tool_choice=specific)
+    assert [name for name, _ in _calls(forced)] == ["add"]
+    required = chat(http, messages=hello, tools=[WEATHER, ADD], tool_choice="required")
+    assert [name for name, _ in _calls(required)] == ["get_weather"]
+    named = [{"role": "user", "content": "Use get_weather now."}]
+    assert _calls(chat(http, messages=named, tools=[WEATHER], tool_choice="none")) == []
+
+
+def test_add_fills_integers_in_order(http: httpx.Client) -> None:
+    reply = chat(
+        http, messages=[{"role": "user", "content": "What is 3 + 4? Use add."}], tools=[ADD]
+    )
+    assert _calls(reply) == [("add", {"a": 3, "b": 4})]
+
+
+def test_no_argument_tool(http: httpx.Client) -> None:
+    tool = _tool("magic_function_no_args")
+    messages = [{"role": "user", "content": "What is the value of magic_function_no_args()?"}]
+    assert _calls(chat(http, messages=messages, tools=[tool])) == [("magic_function_no_args", {})]
+
+
+def _run_agent(client: httpx.Client, content: str, tools: list[dict[str, Any]]) -> list[Any]:
+    """A minimal agent loop: execute every call with a canned result until a text answer."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    transcript: list[Any] = []
+    for _ in range(6):
+        reply = chat(client, messages=messages, tools=tools)
+        message = _message(reply)
+        messages.append(message)
+        if not message.get("tool_calls"):
+            transcript.append(message["content"])
+            return transcript
+        transcript.append(_calls(reply))
+        for call in message["tool_calls"]:
+            result = f"result of {call['function']['name']}"
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+    raise AssertionError(f"the agent did not finish: {transcript}")
+
+
+def test_a_two_tool_agent_calls_each_in_turn_then_answers(http: httpx.Client) -> None:
+    transcript = _run_agent(
+        http, "Use get_weather for Boston and get_time for Paris.", [WEATHER, TIME]
+    )
+    assert transcript[0] == [("get_weather", {"location": "Boston", "unit": "celsius"})]
+    # Boston went to the first call, so the second gets the next literal.
+    assert transcript[1] == [("get_time", {"city": "Paris"})]
+    final = transcript[2]
+    assert 'The get_weather tool returned: "result of get_weather".' in final
+    assert 'The get_time tool returned: "result of get_time".' in final
+
+
+def test_parallel_tool_calls_come_together(http: httpx.Client) -> None:
+    messages = [{"role": "user", "content": "Use get_weather for Boston and get_time for Paris."}]
+    reply = chat(http, messages=messages, tools=[WEATHER, TIME], parallel_tool_calls=True)
+    assert _calls(reply) == [
+        ("get_weather", {"location": "Boston", "unit": "celsius"}),
+        ("get_time", {"city": "Paris"}),
+    ]
+    ids = [call["id"] for call in _message(reply)["tool_calls"]]
+    assert len(set(ids)) == 2
+
+
+def test_tool_results_with_images_are_described(http: httpx.Client) -> None:
+    messages = [
+        {"role": "user", "content": "Get a random diagram using the tool."},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "1",
+                    "type": "function",
+                    "function": {"name": "random_image", "arguments": "{}"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "1",
+            "content": [{"type": "image_url", "image_url": {"url": PNG_URL}}],
+        },
+    ]
+    text = _message(chat(http, messages=messages, tools=[_tool("random_image")]))["content"]
+    assert "The random_image tool returned no text." in text
+    assert "image/png, 68 bytes" in text
+
+
+class Unit(str, Enum):
+    C = "celsius"
+    F = "fahrenheit"
+
+
+class Address(BaseModel):
+    city: str
+    zip_code: int | None = None
+
+
+class Booking(BaseModel):
+    """A deliberately awkward schema: nested models, enums, optionals, lists, bounds."""
+
+    guest: str = Field(description="who")
+    nights: int = Field(ge=1, le=30)
+    price: float = Field(gt=0)
+    unit: Unit
+    breakfast: bool
+    tags: list[str]
+    scores: list[int]
+    address: Address
+    mode: Literal["fast", "slow"] = "slow"
+    note: str | None = None
+
+
+def test_tool_arguments_satisfy_a_pydantic_schema(http: httpx.Client) -> None:
+    tool = _tool("book", Booking.model_json_schema())
+    content = (
+        'Please book for "Ada Lovelace": 3 nights at 120.5 in fahrenheit, breakfast yes, '
+        "in London, fast mode. Use book."
+    )
+    reply = chat(http, messages=[{"role": "user", "content": content}], tools=[tool])
+    [(name, arguments)] = _calls(reply)
+    booking = Booking.model_validate(arguments)
+    assert name == "book"
+    assert booking.guest == "Ada Lovelace"
+    assert (booking.nights, booking.price) == (3, 120.5)
+    assert booking.unit is Unit.F
+    assert booking.breakfast is True
+    assert booking.address.city == "London"
+    assert booking.mode == "fast"
+
+
+# -- structured output -----------------------------------------------------------------------
+
+
+class Joke(BaseModel):
+    setup: str
+    punchline: str
+
+
+def test_json_schema_response_format(http: httpx.Client) -> None:
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "Booking", "schema": Booking.model_json_schema(), "strict": True},
+    }
+    content = 'Book "Grace Hopper" for 2 nights at 99 in celsius in Arlington.'
+    reply = chat(
+        http, messages=[{"role": "user", "content": content}], response_format=response_format
+    )
+    booking = Booking.model_validate_json(_message(reply)["content"])
+    assert (booking.guest, booking.nights, booking.unit) == ("Grace Hopper", 2, Unit.C)
+
+
+def test_json_object_uses_the_keys_the_prompt_names(http: httpx.Client) -> None:
+    content = (
+        "Tell me a joke about cats. Return the result as a JSON with 'setup' and "
+        "'punchline' keys. Return nothing other than JSON."
+    )
+    reply = chat(
+        http,
+        messages=[{"role": "user", "content": content}],
+        response_format={"type": "json_object"},
+    )
+    joke = json.loads(_message(reply)["content"])
+    assert set(joke) == {"setup", "punchline"}
+    Joke.model_validate(joke)
+    plain = chat(http, response_format={"type": "json_object"})
+    assert json.loads(_message(plain)["content"]) == {
+        "answer": 'You asked: "What is the capital of France?".'
+    }
+
+
+# -- reasoning -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "shown", "counted"),
+    [
+        ({"effort": "high"}, True, True),
+        ({"enabled": True}, True, True),
+        ({"max_tokens": 5}, True, True),
+        ({"effort": "high", "exclude": True}, False, True),
+        ({"effort": "none"}, False, False),
+        ({"enabled": False, "effort": "high"}, False, False),
+    ],
+)
+def test_reasoning(
+    http: httpx.Client,
+    http_openai: httpx.Client,
+    reasoning: dict[str, Any],
+    shown: bool,
+    counted: bool,
+) -> None:
+    nugen = chat(http, reasoning=reasoning)
+    openai = chat(http_openai, reasoning=reasoning)
+    assert ("reasoning_content" in _message(nugen)) is shown
+    assert ("reasoning" in _message(openai)) is shown
+    details = nugen["usage"].get("completion_tokens_details")
+    if counted:
+        assert details["reasoning_tokens"] > 0
+        content_words = len(_message(nugen)["content"].split())
+        assert nugen["usage"]["completion_tokens"] == content_words + details["reasoning_tokens"]
+    else:
+        assert details is None
+    if shown and "max_tokens" in reasoning:
+        assert len(_message(nugen)["reasoning_content"].split()) == 5
+
+
+def test_more_effort_means_longer_reasoning(http: httpx.Client) -> None:
+    def length(effort: str) -> int:
+        reply = chat(http, reasoning={"effort": effort})
+        return int(reply["usage"]["completion_tokens_details"]["reasoning_tokens"])
+
+    assert length("minimal") < length("low") < length("medium") < length("high") < length("xhigh")
+
+
+# -- embeddings ------------------------------------------------------------------------------
+
+
+def test_embeddings_are_deterministic_unit_vectors(http: httpx.Client) -> None:
+    reply = http.post("/embeddings", json={"model": "nugen-flash-embed", "input": ["a", "b", "a"]})
+    body = reply.json()
+    vectors = [item["embedding"] for item in body["data"]]
+    assert [item["index"] for item in body["data"]] == [0, 1, 2]
+    assert all(len(v) == 384 for v in vectors)
+    assert all(math.isclose(math.fsum(x * x for x in v), 1.0, rel_tol=1e-9) for v in vectors)
+    assert vectors[0] == vectors[2] != vectors[1]
+    assert body["usage"] == {"total_tokens": 3}
+    single = http.post("/embeddings", json={"model": "e", "input": "a", "dimensions": 8}).json()
+    assert len(single["data"][0]["embedding"]) == 8
+
+
+def test_embeddings_openai_shape_and_base64(http_openai: httpx.Client) -> None:
+    floats = http_openai.post("/embeddings", json={"model": "e", "input": "hello world"}).json()
+    assert floats["object"] == "list"
+    assert floats["data"][0]["object"] == "embedding"
+    assert floats["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
+    packed = http_openai.post(
+        "/embeddings", json={"model": "e", "input": "hello world", "encoding_format": "base64"}
+    ).json()
+    raw = base64.b64decode(packed["data"][0]["embedding"])
+    decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
+    assert decoded == pytest.approx(floats["data"][0]["embedding"], abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_message_gives_schema_valid_arguments(text: str) -> None:
+    """Whatever the user wrote, generated arguments validate (literals or defaults)."""
+    arguments = fill(Booking.model_json_schema(), Literals(text))
+    Booking.model_validate(arguments)
+    json.dumps(arguments)
+
+
+_KEYWORDS = st.sampled_from(
+    [
+        *("type", "properties", "items", "required", "enum", "const", "anyOf", "oneOf"),
+        *("allOf", "$ref", "$defs", "minimum", "maximum", "exclusiveMinimum", "minItems"),
+        *("maxItems", "minLength", "maxLength", "format", "default", "prefixItems"),
+    ]
+)
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-1000, 1000)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["object", "array", "string", "integer", "number", "boolean", "null"])
+    | st.sampled_from(["#/$defs/a", "#", "#/nowhere", "date", "email"])
+    | st.text(max_size=5)
+)
+_SCHEMAS = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_KEYWORDS | st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SCHEMAS, st.text(alphabet="Ab 1.5'\"-", max_size=40) | st.text(max_size=40))
+def test_the_filler_never_crashes_on_odd_schemas(schema: Any, text: str) -> None:
+    """Tools come from users: however strange the schema, the emulator answers (no 500)."""
+    json.dumps(fill(schema, Literals(text)))

@@ -1,0 +1,253 @@
+"""Starting, stopping, addressing and importing the emulator; the pytest fixtures."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator, RecordedRequest
+
+
+def _emulator_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("NugenEmulator:")]
+
+
+def test_context_manager_serves_and_stops_cleanly() -> None:
+    before = len(_emulator_threads())
+    with NugenEmulator() as emu:
+        assert emu.running
+        assert emu.base_url == f"http://127.0.0.1:{emu.port}/api/v3/inference"
+        assert emu.api_key == DEFAULT_API_KEY == "test-key"
+        reply = httpx.post(
+            f"{emu.base_url}/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": "Bearer test-key"},
+        )
+        assert reply.status_code == 200
+        port = emu.port
+    assert not emu.running
+    assert len(_emulator_threads()) == before
+    # The port is released: something else can listen on it right away.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_start_stop_and_openai_addresses() -> None:
+    emu = NugenEmulator(dialect="openai", api_key="sk-local")
+    with pytest.raises(RuntimeError, match="start"):
+        _ = emu.port
+    assert emu.start() is emu
+    try:
+        assert emu.base_url == f"http://127.0.0.1:{emu.port}/v1"
+        assert emu.url == f"http://127.0.0.1:{emu.port}"
+        assert "openai" in repr(emu)
+        with pytest.raises(RuntimeError, match="already running"):
+            emu.start()
+    finally:
+        emu.stop()
+    emu.stop()  # idempotent
+    assert not emu.running
+
+
+def test_a_busy_port_fails_in_the_caller() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match=r"(?i)in use"):
+            NugenEmulator(port=taken.getsockname()[1]).start()
+
+
+def test_stop_does_not_wait_for_a_stalled_stream() -> None:
+    emu = NugenEmulator().start()
+    emu.inject(stall_after=1, stall_seconds=30)
+    received: list[str] = []
+
+    def consume() -> None:
+        try:
+            with httpx.stream(
+                "POST",
+                f"{emu.base_url}/chat/completions",
+                json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+                headers={"Authorization": "Bearer test-key"},
+                timeout=10,
+            ) as reply:
+                received.extend(reply.iter_lines())
+        except httpx.HTTPError as exc:
+            received.append(repr(exc))
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    while not emu.requests:
+        time.sleep(0.01)
+    started = time.monotonic()
+    emu.stop()
+    reader.join(10)
+    assert time.monotonic() - started < 5
+    assert not reader.is_alive()
+
+
+def test_constructor_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="dialect"):
+        NugenEmulator(dialect="azure")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="canned_chunks"):
+        NugenEmulator(canned_reply="x", canned_chunks=0)
+    with pytest.raises(ValueError, match="Expecting"):
+        NugenEmulator(canned_tool_call=("f", "{not json"))
+
+
+def test_the_plugin_fixture_is_shared_and_reset(nugen_emulator: NugenEmulator) -> None:
+    assert nugen_emulator.requests == []
+    assert nugen_emulator.pending_faults == 0
+    # Leave state behind on purpose: the next test must not see it.
+    nugen_emulator.inject(status=500, times=3)
+    httpx.get(f"{nugen_emulator.url}/anything")
+    assert nugen_emulator.pending_faults == 3
+
+
+def test_the_plugin_fixture_is_shared_and_reset_again(nugen_emulator: NugenEmulator) -> None:
+    test_the_plugin_fixture_is_shared_and_reset(nugen_emulator)
+
+
+def test_openai_fixture(nugen_emulator_openai: NugenEmulator) -> None:
+    assert nugen_emulator_openai.dialect == "openai"
+    assert nugen_emulator_openai.base_url.endswith("/v1")
+
+
+def test_request_log_records_what_was_sent(nugen_emulator: NugenEmulator) -> None:
+    assert nugen_emulator.last_request is None
+    httpx.post(
+        f"{nugen_emulator.base_url}/embeddings?trace=1",
+        content=b'{"model": "e", "input": "x"}',
+        headers={"Authorization": "Bearer test-key", "X-Session-ID": "s1"},
+    )
+    httpx.post(f"{nugen_emulator.base_url}/embeddings", content=b"not json")
+    first, second = nugen_emulator.requests
+    assert isinstance(first, RecordedRequest)
+    assert (first.method, first.path, first.query) == (
+        "POST",
+        "/api/v3/inference/embeddings",
+        "trace=1",
+    )
+    assert first.headers["x-session-id"] == "s1"
+    assert first.headers["authorization"] == "Bearer test-key"
+    assert first.body == {"model": "e", "input": "x"}
+    assert first.raw_body == b'{"model": "e", "input": "x"}'
+    assert (second.body, second.raw_body) == (None, b"not json")
+    assert nugen_emulator.last_request == second
+    nugen_emulator.reset()
+    assert nugen_emulator.requests == []
+
+
+def test_fault_is_importable_and_validated_without_a_server() -> None:
+    assert Fault(status=429).matches("/v1/chat/completions")
+    assert not Fault(path="/embeddings").matches("/v1/chat/completions")
+    with pytest.raises(ValueError, match="status"):
+        Fault(status=42)
+    with pytest.raises(ValueError, match="stall_seconds"):
+        Fault(stall_after=1)
+    with pytest.raises(ValueError, match="cut_after"):
+        Fault(cut_after=-1)
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_importing_the_client_never_imports_the_server_stack() -> None:
+    result = _python(
+        "import sys, nugen_client, nugen_emulator, nugen_emulator.pytest_plugin\n"
+        "from nugen_emulator import Fault, RecordedRequest\n"
+        "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_missing_extra_gives_an_install_hint() -> None:
+    result = _python(
+        "import sys\n"
+        "sys.modules['starlette'] = None  # as if starlette were not installed\n"
+        "import nugen_emulator.pytest_plugin  # the plugin still loads\n"
+        "try:\n"
+        "    from nugen_emulator import NugenEmulator\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "nugen-integrations[testing]"' in result.stdout
+
+
+def test_cli_serves_both_dialects_until_interrupted() -> None:
+    for dialect, path in (("nugen", "/api/v3/inference"), ("openai", "/v1")):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nugen_emulator", "--port", "0", "--dialect", dialect],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(3)]
+            base_url = lines[1].split("base_url:")[1].strip()
+            assert base_url.endswith(path)
+            assert "test-key" in lines[2]
+            reply = httpx.post(
+                f"{base_url}/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "ping"}]},
+                headers={"Authorization": "Bearer test-key"},
+            )
+            assert reply.json()["choices"][0]["message"]["content"] == 'You asked: "ping".'
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=20)
+        assert process.returncode == 0, err
+        assert "stopped" in out
+
+
+def test_cli_rejects_bad_canned_arguments() -> None:
+    command = ["-m", "nugen_emulator", "--canned-tool", "f", "--canned-tool-arguments", "{"]
+    result = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "not JSON" in result.stderr
+
+
+def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
+    """Headers and body are separate writes: without TCP_NODELAY each reply waits ~40 ms
+    for a delayed ACK, which would make the emulator useless for benchmarks."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    http.post("/chat/completions", json=body)
+    started = time.perf_counter()
+    for _ in range(20):
+        assert http.post("/chat/completions", json=body).status_code == 200
+    assert time.perf_counter() - started < 0.4
+
+
+def test_an_emulator_bug_is_a_500_in_the_dialect(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nugen_emulator import _server
+
+    def broken(request: object) -> object:
+        raise RuntimeError("simulated emulator bug")
+
+    monkeypatch.setattr(_server, "generate_chat", broken)
+    with caplog.at_level("ERROR", logger="nugen_emulator"):
+        reply = http.post(
+            "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        )
+    assert reply.status_code == 500
+    assert reply.json() == {"detail": "NugenEmulator internal error"}
+    assert reply.headers["x-request-id"]
+    assert "simulated emulator bug" in caplog.text
