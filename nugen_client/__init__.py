@@ -5,16 +5,7 @@ OpenAI-compatible host) with local validation, retries, SSE streaming and a type
 hierarchy. The LangChain and LlamaIndex adapters are thin layers over it.
 """
 
-from nugen_client._client import (
-    DEFAULT_BASE_URL,
-    AsyncNugenClient,
-    ChatParams,
-    EmbeddingParams,
-    Endpoint,
-    NugenClient,
-    OnRetry,
-    RequestOptions,
-)
+from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -32,7 +23,16 @@ from nugen_client._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from nugen_client._retry import RetryPolicy, parse_retry_after
+from nugen_client._params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ChatParams,
+    EmbeddingParams,
+    Endpoint,
+    RequestOptions,
+)
+from nugen_client._retry import OnRetry, RetryPolicy, parse_retry_after
 from nugen_client._streaming import (
     StreamAccumulator,
     StreamDecoder,
@@ -44,6 +44,8 @@ from nugen_client._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",

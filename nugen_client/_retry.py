@@ -1,23 +1,45 @@
 """When to retry, and how long to wait: one policy for the sync and async clients.
 
-The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``), so the retry state handed
-to callbacks is tenacity's ``RetryCallState``, which is also what LangChain's run managers
-take in ``on_retry``.
+The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``, configured by
+:func:`retrying_kwargs` for both), so the retry state handed to callbacks is tenacity's
+``RetryCallState``, which is also what LangChain's run managers take in ``on_retry``
+(see :data:`OnRetry`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import inspect
+import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from tenacity import RetryCallState
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
 from nugen_client._errors import APIConnectionError, APIStatusError
 
-__all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
+__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "retrying_kwargs"]
+
+logger = logging.getLogger("nugen_client")
+
+OnRetry = Callable[[RetryCallState], "Awaitable[None] | None"]
+"""Called before each retry with tenacity's ``RetryCallState`` (awaited if it returns an
+awaitable). What it promises: ``attempt_number`` (the attempt that just failed, from 1),
+``outcome.exception()`` (the ``NugenError`` it failed with) and ``upcoming_sleep`` (seconds
+until the next attempt).
+
+Why tenacity's own type rather than one of ours: the retry loop is tenacity's, and
+LangChain's callback protocol takes exactly this object
+(``BaseCallbackHandler.on_retry(retry_state: RetryCallState)``, which langchain-core's
+tracers read). ``ChatNugen`` hands the client's state to its run manager unchanged; with a
+type of our own it would have to forge tenacity states (whose constructor wants the
+``Retrying`` object and the wrapped call), and users' LangChain handlers would receive the
+forgery. tenacity is a runtime dependency of this package and of langchain-core alike, with
+the same major-version bound (< 10).
+"""
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -77,3 +99,44 @@ class RetryPolicy:
         """tenacity ``wait=`` callback."""
         error = state.outcome.exception() if state.outcome is not None else None
         return self.delay(state.attempt_number, error)
+
+
+def retrying_kwargs(
+    policy: RetryPolicy,
+    on_retry: OnRetry | None,
+    *,
+    is_async: bool,
+    sleep: Callable[[float], Any] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments of tenacity's ``Retrying`` (``AsyncRetrying`` if ``is_async``) for
+    one request: the policy's stop and wait, retryable errors only, a log line and the
+    caller's ``on_retry`` before each retry."""
+
+    def log_retry(state: RetryCallState) -> Awaitable[None] | None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.info(
+            "retrying after %s (attempt %d of %d, waiting %.2fs)",
+            error,
+            state.attempt_number,
+            policy.max_retries + 1,
+            state.upcoming_sleep,
+        )
+        return on_retry(state) if on_retry is not None else None
+
+    async def alog_retry(state: RetryCallState) -> None:
+        # tenacity awaits an ``async def`` before_sleep; the user's callback may be
+        # either kind (LangChain's async run managers return coroutines).
+        result = log_retry(state)
+        if inspect.isawaitable(result):
+            await result
+
+    kwargs: dict[str, Any] = {
+        "stop": stop_after_attempt(policy.max_retries + 1),
+        "wait": policy.wait,
+        "retry": retry_if_exception(is_retryable),
+        "reraise": True,
+        "before_sleep": alog_retry if is_async else log_retry,
+    }
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return kwargs

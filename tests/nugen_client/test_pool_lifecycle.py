@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
-from nugen_client._client import _shard_limits
+from nugen_client._pool import shard_limits
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.sockets import count_client_sockets
 
@@ -166,7 +166,7 @@ def test_streams_hold_their_slot_until_closed(nugen_emulator: NugenEmulator) -> 
 def test_pool_is_split_exactly_into_small_pools(
     total: int, keepalive: int | None, shards: int
 ) -> None:
-    limits = _shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=keepalive))
+    limits = shard_limits(httpx.Limits(max_connections=total, max_keepalive_connections=keepalive))
     assert len(limits) == shards
     assert sum(lim.max_connections or 0 for lim in limits) == total
     sizes = {lim.max_connections or 0 for lim in limits}
@@ -279,7 +279,7 @@ def test_a_stream_closed_early_frees_its_connection_before_its_lease(
 
 def test_unbounded_limits_make_one_pool() -> None:
     unbounded = httpx.Limits(max_connections=None)
-    assert _shard_limits(unbounded) == [unbounded]
+    assert shard_limits(unbounded) == [unbounded]
 
 
 def test_async_on_retry_coroutine_is_awaited(nugen_emulator: NugenEmulator) -> None:

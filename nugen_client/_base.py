@@ -1,0 +1,363 @@
+"""What the sync and async clients share: everything but the transport call.
+
+A call goes: ``_prepare_chat`` / ``_prepare_embeddings`` (call keywords -> checked wire
+model -> JSON bytes and headers, a :class:`Prepared`), then the client's ``_send`` (the
+retry loop of :mod:`nugen_client._retry` around ``_send_once``, which builds the
+``httpx.Request`` with :meth:`_BaseClient._build_request` and sends it), then
+``_parse_completion`` / ``_parse_embeddings`` or, for a stream, ``StreamDecoder`` under
+:func:`stream_errors`. Errors leave as ``nugen_client`` errors with the key redacted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from nugen_client._checks import (
+    check_base_url,
+    json_body,
+    make_timeout,
+    unsendable,
+    validate,
+    validation_message,
+)
+from nugen_client._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInputError,
+    NugenError,
+    error_from_response,
+    redact,
+)
+from nugen_client._params import (
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    OPTION_NAMES,
+    PATHS,
+    USER_AGENT,
+    ChatParams,
+    EmbeddingParams,
+    RequestOptions,
+)
+from nugen_client._retry import OnRetry, RetryPolicy
+from nugen_client._streaming import StreamDecoder
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
+
+__all__ = ["Prepared", "TransportErrors", "is_event_stream", "stream_errors"]
+
+logger = logging.getLogger("nugen_client")
+
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked request, ready to send (and to send again on a retry)."""
+
+    url: str
+    content: bytes
+    headers: dict[str, str]
+    timeout: httpx.Timeout | None
+    stream: bool
+    on_retry: OnRetry | None
+
+
+class TransportErrors:
+    """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
+    ``APITimeoutError`` with the key redacted (a class, not a generator: it wraps every
+    send)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Sequence[str | None]) -> None:
+        self._secrets = secrets
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, httpx.TransportError):
+            raise _connection_error(exc, self._secrets) from None
+
+
+def _connection_error(
+    exc: httpx.TransportError, secrets: Sequence[str | None]
+) -> APIConnectionError:
+    kind = type(exc).__name__
+    detail = redact(str(exc), secrets) or kind
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out ({kind}: {detail})")
+    return APIConnectionError(f"could not reach the service ({kind}: {detail})")
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+def _stream_error(
+    error: NugenError, response: httpx.Response, secrets: Sequence[str]
+) -> NugenError:
+    """An error the stream decoder raised, ready to leave the client.
+
+    It may quote the event data, which may echo the key: its text and body are redacted.
+    The decoder raises ``from None`` while handling the parser's exception, which quotes
+    the data too: suppressed, that context would still travel with the error, so it is
+    dropped. An error event belongs to this response: it gets the response's
+    ``x-request-id``, as errors with a status get theirs.
+    """
+    if error.__suppress_context__:
+        error.__context__ = None
+    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+    if isinstance(getattr(error, "body", None), str):
+        error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
+    request_id = response.headers.get("x-request-id")
+    if isinstance(error, APIStatusError) and error.request_id is None and request_id:
+        error.request_id = request_id
+        error.message = f"{error.message} [request id: {request_id}]"
+        error.args = (error.message, *error.args[1:])
+    return error
+
+
+@contextlib.contextmanager
+def stream_errors(
+    decoder: StreamDecoder, response: httpx.Response, secrets: Sequence[str]
+) -> Iterator[None]:
+    """What can go wrong while a stream is read, as the errors callers get (both clients)."""
+    try:
+        yield
+    except NugenError as exc:
+        raise _stream_error(exc, response, secrets) from None
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(
+            f"the stream stalled after {decoder.chunks_received} chunks "
+            f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
+        ) from None
+    except httpx.TransportError as exc:
+        raise _stream_error(decoder.interrupted(type(exc).__name__), response, secrets) from None
+
+
+def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+class _BaseClient:
+    """Configuration, request building and response parsing shared by both clients."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+        provider: str | None = None,
+        limits: httpx.Limits | None = None,
+        retry_policy: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        key = key or os.environ.get("NUGEN_API_KEY")
+        if not key:
+            raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
+        if max_retries < 0:
+            raise InvalidInputError(f"max_retries must be >= 0, got {max_retries!r}")
+        self._api_key = SecretStr(key)
+        self.base_url = check_base_url(
+            base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self.timeout = make_timeout(timeout)
+        self.max_retries = max_retries
+        if limits is not None and limits.max_connections is not None and limits.max_connections < 1:
+            # Zero connections would make every call wait forever.
+            raise InvalidInputError(
+                f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
+            )
+        self.limits = limits or DEFAULT_LIMITS
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self._secrets: tuple[str, ...] = (key,)
+        self._transport_errors = TransportErrors(self._secrets)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            # What httpx's client defaults would add; requests on our own pools are built
+            # without them (see _build_request). gzip and deflate need only the stdlib.
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
+        }
+        if provider:
+            headers["X-Provider"] = provider
+        if session_id:
+            headers["X-Session-ID"] = session_id
+        headers.update(default_headers or {})
+        self._headers = headers
+        self._parsed_urls: dict[str, httpx.URL] = {}
+
+    @property
+    def api_key(self) -> SecretStr:
+        return self._api_key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    # -- request building ------------------------------------------------------------
+
+    def _prepare_chat(self, params: ChatParams, *, stream: bool) -> Prepared:
+        endpoint = params.get("endpoint", "chat")
+        path = PATHS.get(endpoint)
+        if path is None:
+            raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
+        # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
+        stream = stream and endpoint != "vision"
+        fields = {
+            name: value
+            for name, value in params.items()
+            if value is not None and name not in OPTION_NAMES
+        }
+        if stream:
+            fields["stream"] = True
+            if params.get("include_usage", True) and "stream_options" not in fields:
+                fields["stream_options"] = {"include_usage": True}
+        request = validate(ChatCompletionRequest, fields, "chat request")
+        try:
+            body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        except PydanticSerializationError as exc:
+            raise unsendable(fields, exc) from None
+        return self._prepare(path, body, params, stream=stream)
+
+    def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
+        """The request, and how many vectors the answer must hold."""
+        text = params["input"]
+        fields: dict[str, Any] = {
+            "model": params["model"],
+            "input": text if isinstance(text, str) else list(text),
+        }
+        if params.get("dimensions") is not None:
+            fields["dimensions"] = params["dimensions"]
+        request = validate(EmbeddingRequest, fields, "embeddings request")
+        body = request.model_dump(mode="json", exclude_unset=True)
+        count = 1 if isinstance(request.input, str) else len(request.input)
+        return self._prepare("/embeddings", body, params, stream=False), count
+
+    def _prepare(
+        self, path: str, body: dict[str, Any], options: RequestOptions, *, stream: bool
+    ) -> Prepared:
+        headers = dict(self._headers)
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        session_id = options.get("session_id")
+        if session_id:
+            headers["X-Session-ID"] = session_id
+        extra_headers = options.get("extra_headers")
+        if extra_headers:
+            headers.update(extra_headers)
+        extra_body = options.get("extra_body")
+        if extra_body:
+            body.update(extra_body)
+        timeout = options.get("timeout")
+        return Prepared(
+            url=self.base_url + path,
+            content=json_body(body),
+            headers=headers,
+            timeout=None if timeout is None else make_timeout(timeout),
+            stream=stream,
+            on_retry=options.get("on_retry"),
+        )
+
+    def _build_request(
+        self, http: httpx.Client | httpx.AsyncClient, prepared: Prepared, *, own: bool
+    ) -> httpx.Request:
+        timeout = prepared.timeout or self.timeout
+        if own:
+            # Our own pools carry no default headers, cookies or auth to merge, so the
+            # request is built directly from a URL parsed once, skipping build_request's
+            # per-call URL parsing and merging (benchmarks/NOTES.md, section 3).
+            request = httpx.Request(
+                "POST",
+                self._url(prepared.url),
+                content=prepared.content,
+                headers=prepared.headers,
+                extensions={"timeout": timeout.as_dict()},
+            )
+        else:
+            request = http.build_request(
+                "POST", prepared.url, content=prepared.content, headers=prepared.headers
+            )
+            if prepared.timeout is not None:
+                request.extensions["timeout"] = prepared.timeout.as_dict()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
+        return request
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._parsed_urls.get(url)
+        if parsed is None:
+            parsed = self._parsed_urls[url] = httpx.URL(url)
+        return parsed
+
+    # -- response handling -------------------------------------------------------------
+
+    def _parse_completion(self, response: httpx.Response) -> ChatCompletion:
+        completion = self._parse(ChatCompletion, response)
+        if not completion.choices:
+            raise APIResponseValidationError(
+                "the response has no choices", body=redact(response.text[:500], self._secrets)
+            )
+        return completion
+
+    def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
+        result = self._parse(EmbeddingResponse, response)
+        if len(result.data) != count:
+            raise APIResponseValidationError(
+                f"asked for {count} embeddings, the response holds {len(result.data)}",
+                body=None,
+            )
+        return result
+
+    def _parse(self, model: type[_ModelT], response: httpx.Response) -> _ModelT:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            problem = validation_message("response", exc)
+        # Raised outside the except block: pydantic's error quotes the whole body, and even
+        # as a suppressed __context__ it would carry the body (and any key the server
+        # echoed) along with ours.
+        text = redact(response.text[:500], self._secrets)
+        raise APIResponseValidationError(
+            redact(
+                f"could not read the {model.__name__} response: {problem} (body: {text!r})",
+                self._secrets,
+            ),
+            body=text,
+        )
+
+    def _status_error(self, response: httpx.Response) -> NugenError:
+        return error_from_response(response, secrets=self._secrets)

@@ -1,0 +1,160 @@
+"""Local checks of what a caller gives the clients, before anything is sent.
+
+Each failure is an :class:`~nugen_client.InvalidInputError` naming what is wrong: the base
+URL (scheme, host, plain http off this machine), the timeout, a request that fails its
+wire model (:func:`validate`, with pydantic's report turned into ``loc: msg`` lines), and a
+body that cannot be written as strict JSON (:func:`json_body`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from nugen_client._errors import InvalidInputError
+
+__all__ = [
+    "check_base_url",
+    "json_body",
+    "make_timeout",
+    "unsendable",
+    "validate",
+    "validation_message",
+]
+
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+# Hosts already warned about, so that a client built per call warns once per process.
+_warned_hosts: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    """``base_url`` without its trailing slash, if the key may be sent there."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if not allow_insecure_http:
+            raise InvalidInputError(
+                f"base_url {base_url!r} is plain http to a host that is not this machine: the "
+                "API key would cross the network unencrypted. Use https, or pass "
+                "allow_insecure_http=True if you really mean it."
+            )
+        with _warned_lock:
+            first = parts.hostname not in _warned_hosts
+            _warned_hosts.add(parts.hostname)
+        if first:
+            warnings.warn(
+                f"base_url {base_url!r} is plain http to a non-loopback host: the API key "
+                "will cross the network unencrypted. Use https.",
+                UserWarning,
+                # Points at the caller of the client's __init__ (via _BaseClient.__init__).
+                stacklevel=4,
+            )
+    return base_url.rstrip("/")
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """httpx's timeout for ``timeout`` seconds (None: no limit); connecting gets at most 10."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None)
+    if timeout <= 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+def _error_location(loc: Sequence[int | str]) -> str:
+    """``messages[0].content[1].image_url.url`` from pydantic's loc tuple, without the
+    union-branch names pydantic inserts (noise to a reader)."""
+    out = ""
+    skip_tag = False
+    in_tagged_union = False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            skip_tag = in_tagged_union
+            continue
+        if skip_tag:
+            skip_tag = in_tagged_union = False
+            continue
+        if part.startswith(("function-", "list[", "str", "literal[", "tagged-union", "dict[")):
+            in_tagged_union = in_tagged_union or "tagged-union" in part
+            continue
+        out += f".{part}" if out else part
+    return out
+
+
+def validation_message(what: str, exc: ValidationError) -> str:
+    """``invalid <what>: loc: msg; ...`` from pydantic's report, at most eight lines."""
+    errors = exc.errors(include_url=False)
+    located = [(_error_location(error.get("loc", ())), error) for error in errors]
+    # A union reports every branch that failed; keep the deepest, most specific ones.
+    locations = {loc for loc, _ in located}
+    kept = [
+        (loc, error)
+        for loc, error in located
+        if not any(other != loc and other.startswith(loc) for other in locations)
+    ]
+    lines = []
+    for loc, error in kept[:8]:
+        msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        got = error.get("input")
+        if (
+            isinstance(got, str | int | float | bool)
+            and len(repr(got)) <= 60
+            and repr(got) not in msg
+        ):
+            msg = f"{msg} (got {got!r})"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    if len(kept) > len(lines):
+        lines.append(f"... and {len(kept) - len(lines)} more")
+    return f"invalid {what}: " + "; ".join(lines)
+
+
+def validate(model: type[_ModelT], data: Mapping[str, Any], what: str) -> _ModelT:
+    """``data`` as ``model``, or an ``InvalidInputError`` listing what is wrong with it."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(validation_message(what, exc)) from None
+
+
+def json_body(body: Mapping[str, Any]) -> bytes:
+    """The request body as strict JSON: no NaN or Infinity (which json.dumps would write
+    and JSON parsers refuse), nothing that is not JSON, and valid UTF-8."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:
+        raise unsendable(body, exc) from None
+
+
+def unsendable(body: Mapping[str, Any], exc: Exception) -> InvalidInputError:
+    """A local error naming the first body field that cannot be sent as JSON."""
+    for name, value in body.items():
+        try:
+            json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return InvalidInputError(f"request field {name!r} cannot be sent as JSON: {exc}")
+    return InvalidInputError(f"the request cannot be sent as JSON: {exc}")

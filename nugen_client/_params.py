@@ -1,0 +1,100 @@
+"""What a caller can ask of the clients: their defaults and the keyword arguments of a call.
+
+``ChatParams`` and ``EmbeddingParams`` are the keyword arguments of
+``chat_completion`` / ``stream_chat_completion`` and ``embeddings``: body fields (sent only
+when given and not None) plus the per-call :class:`RequestOptions`, which never reach the
+body.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+from typing_extensions import Required, TypedDict
+
+from nugen_client._retry import OnRetry
+from nugen_client._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "OPTION_NAMES",
+    "PATHS",
+    "USER_AGENT",
+    "ChatParams",
+    "EmbeddingParams",
+    "Endpoint",
+    "RequestOptions",
+]
+
+DEFAULT_BASE_URL = "https://api.nugen.in/api/v3/inference"
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
+)
+USER_AGENT = (
+    f"nugen-integrations/{__version__} (nugen_client; python "
+    f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
+)
+
+Endpoint = Literal["chat", "vision"]
+PATHS: dict[str, str] = {"chat": "/chat/completions", "vision": "/chat/vision"}
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call options of every request.
+
+    ``session_id`` is sent as ``X-Session-ID`` for this call; ``extra_headers`` are added
+    to it; ``extra_body`` is merged into the JSON body unvalidated (for fields this client
+    does not know); ``timeout`` (seconds) replaces the client's for this call; ``on_retry``
+    (see :data:`OnRetry`) is called before each retry (awaited if async).
+    """
+
+    session_id: str | None
+    extra_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
+    timeout: float | httpx.Timeout | None
+    on_retry: OnRetry | None
+
+
+class ChatParams(RequestOptions, total=False):
+    """A chat request: body fields (only the ones given, and not None, are sent) and options.
+
+    ``endpoint="vision"`` posts to ``/chat/vision``; ``include_usage`` (streams only, default
+    True) asks OpenAI-compatible hosts for usage on the last chunk.
+    """
+
+    model: Required[str]
+    messages: Required[Sequence[Mapping[str, Any]]]
+    endpoint: Endpoint
+    include_usage: bool
+    max_tokens: int | None
+    prompt_truncate_len: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    n: int | None
+    stop: str | list[str] | None
+    tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    reasoning: Mapping[str, Any] | None
+    response_format: Mapping[str, Any] | None
+    stream_options: Mapping[str, Any] | None
+
+
+class EmbeddingParams(RequestOptions, total=False):
+    """An embeddings request."""
+
+    model: Required[str]
+    input: Required[str | Sequence[str]]
+    dimensions: int | None
+
+
+OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
+"""The keyword arguments of a chat call that are not body fields."""
