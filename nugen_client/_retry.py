@@ -33,12 +33,13 @@ until the next attempt).
 
 Why tenacity's own type rather than one of ours: the retry loop is tenacity's, and
 LangChain's callback protocol takes exactly this object
-(``BaseCallbackHandler.on_retry(retry_state: RetryCallState)``, which langchain-core's
-tracers read). ``ChatNugen`` hands the client's state to its run manager unchanged; with a
-type of our own it would have to forge tenacity states (whose constructor wants the
-``Retrying`` object and the wrapped call), and users' LangChain handlers would receive the
-forgery. tenacity is a runtime dependency of this package and of langchain-core alike, with
-the same major-version bound (< 10).
+(``BaseCallbackHandler.on_retry(retry_state: RetryCallState)``; langchain-core's tracers
+read its ``attempt_number``, ``idle_for`` and ``outcome``). ``ChatNugen`` hands the
+client's state to its run manager unchanged; with a type of our own it would have to forge
+tenacity states (whose constructor wants the ``Retrying`` object and the wrapped call),
+and users' LangChain handlers would receive the forgery. tenacity is a runtime dependency
+of langchain-core too; this package bounds it below 10, so a new major version of
+tenacity reaches users only through a release of ours.
 """
 
 RETRY_STATUSES = frozenset({408, 409, 429})

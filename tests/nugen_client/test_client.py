@@ -481,12 +481,15 @@ def test_timeouts_raise_api_timeout_error(kind: str) -> None:
 
 
 def test_on_retry_callback_gets_tenacity_state(kind: str) -> None:
+    # What OnRetry's docstring promises: the failed attempt, its error, the coming wait.
     seen = []
-    h = Harness(kind, [Reply(status=429, json={}, headers={"retry-after": "0"}), OK])
+    h = Harness(kind, [Reply(status=429, json={}, headers={"retry-after": "1.5"}), OK])
     h.chat(
-        on_retry=lambda state: seen.append((state.attempt_number, type(state.outcome.exception())))
+        on_retry=lambda state: seen.append(
+            (state.attempt_number, type(state.outcome.exception()), state.upcoming_sleep)
+        )
     )
-    assert seen == [(1, RateLimitError)]
+    assert seen == [(1, RateLimitError, 1.5)]
 
 
 def test_per_call_timeout_reaches_the_request(kind: str) -> None:
