@@ -450,16 +450,7 @@ def response_metadata(
         "model_name": completion.model or requested_model,
         "finish_reason": finish_reason,
     }
-    if completion.id:
-        metadata["id"] = completion.id
-    if completion.created is not None:
-        metadata["created"] = completion.created
-    if completion.system_fingerprint is not None:
-        metadata["system_fingerprint"] = completion.system_fingerprint
-    if completion.service_tier is not None:
-        metadata["service_tier"] = completion.service_tier
-    if completion.confidence_score is not None:
-        metadata["confidence_score"] = completion.confidence_score
+    metadata.update(completion.header_metadata())
     return metadata
 
 

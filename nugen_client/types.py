@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "RESPONSE_METADATA_FIELDS",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -37,6 +38,7 @@ __all__ = [
     "FunctionCall",
     "FunctionCallDelta",
     "ReasoningConfig",
+    "ResponseHeader",
     "ResponseMessage",
     "Tool",
     "ToolCall",
@@ -315,16 +317,44 @@ class Choice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatCompletion(_Lenient):
+RESPONSE_METADATA_FIELDS: tuple[str, ...] = (
+    "id",
+    "created",
+    "system_fingerprint",
+    "service_tier",
+    "confidence_score",
+)
+"""The header fields that describe a response to a framework (LangChain's
+``response_metadata``, ...): see :meth:`ResponseHeader.header_metadata`."""
+
+
+class ResponseHeader(_Lenient):
+    """What a whole response and each of its streamed chunks both carry besides choices."""
+
     id: str = ""
     object: str | None = None
     created: float | None = None
     model: str = ""
-    choices: list[Choice] = Field(default_factory=list)
     usage: Usage | None = None
     confidence_score: float | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
+
+    def header_metadata(self) -> dict[str, Any]:
+        """The :data:`RESPONSE_METADATA_FIELDS` the host sent (not None, not empty), in
+        that order."""
+        metadata = {}
+        for name in RESPONSE_METADATA_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value != "":
+                metadata[name] = value
+        return metadata
+
+
+class ChatCompletion(ResponseHeader):
+    """A whole response (``object`` is ``chat.completion`` when the host says it)."""
+
+    choices: list[Choice] = Field(default_factory=list)
 
 
 class FunctionCallDelta(_Lenient):
@@ -357,16 +387,10 @@ class ChunkChoice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatCompletionChunk(_Lenient):
-    id: str = ""
-    object: str | None = None
-    created: float | None = None
-    model: str = ""
+class ChatCompletionChunk(ResponseHeader):
+    """One streamed chunk (``usage`` usually only on the last one)."""
+
     choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
-    confidence_score: float | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
 
 
 class Embedding(_Lenient):

@@ -7,7 +7,13 @@ import pickle
 import pytest
 
 import nugen_client
-from nugen_client.types import ChatCompletion, EmbeddingResponse, Usage
+from nugen_client.types import (
+    RESPONSE_METADATA_FIELDS,
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    Usage,
+)
 
 
 def test_documented_vision_example_parses() -> None:
@@ -178,3 +184,31 @@ def test_error_hierarchy() -> None:
         obj = getattr(nugen_client, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, nugen_client.NugenError), name
+
+
+HEADER = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1785908339,
+    "model": "llama-3.2-3b-reasoning",
+    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+    "confidence_score": 0.75,
+    "system_fingerprint": "fp_1",
+    "service_tier": "default",
+}
+
+
+@pytest.mark.parametrize("model", [ChatCompletion, ChatCompletionChunk])
+def test_completion_and_chunk_read_the_same_header(model: type[ChatCompletion]) -> None:
+    parsed = model.model_validate({**HEADER, "choices": []})
+    assert parsed.model_dump(exclude={"choices"}, exclude_none=True) == HEADER
+    assert list(parsed.header_metadata()) == list(RESPONSE_METADATA_FIELDS)
+    assert parsed.header_metadata() == {name: HEADER[name] for name in RESPONSE_METADATA_FIELDS}
+
+
+def test_header_metadata_leaves_out_what_the_host_did_not_send() -> None:
+    # The live vision answer: nulls for the OpenAI fields, no confidence, an id and a time.
+    completion = ChatCompletion.model_validate(
+        {"id": "", "created": 1783497981, "system_fingerprint": None, "service_tier": None}
+    )
+    assert completion.header_metadata() == {"created": 1783497981}
