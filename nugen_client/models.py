@@ -30,29 +30,25 @@ class ModelInfo:
     """Capabilities of one model."""
 
     name: str
-    kind: str = "chat"  # "chat" | "embedding"
     context_window: int = 32_768
     max_output_tokens: int = 4_096
     image_inputs: bool = False
     tool_calling: bool = True
     structured_output: bool = True
     reasoning: bool = False
-    domain_aligned: bool = False  # sends ``confidence_score``
-    embedding_dimensions: int | None = None
-    known: bool = True
 
 
 KNOWN_MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
         ModelInfo("nugen-flash-instruct", reasoning=True),
-        ModelInfo("nugen-legal", domain_aligned=True),
+        ModelInfo("nugen-legal"),
         ModelInfo("nugen-flash-vision", image_inputs=True),
         ModelInfo("qwen3-vl-30b", context_window=131_072, image_inputs=True, reasoning=True),
-        ModelInfo("nugen-lvm-legal", image_inputs=True, domain_aligned=True),
+        ModelInfo("nugen-lvm-legal", image_inputs=True),
+        # Embedding models: no output and no tools, should one be named as a chat model.
         ModelInfo(
             "nugen-flash-embed",
-            kind="embedding",
             context_window=8_192,
             max_output_tokens=0,
             tool_calling=False,
@@ -60,19 +56,17 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             "nugen-embed-legal",
-            kind="embedding",
             context_window=8_192,
             max_output_tokens=0,
             tool_calling=False,
             structured_output=False,
-            domain_aligned=True,
         ),
         # NebulaBlock's OpenAI-compatible vision model (see the README's hosts section).
         ModelInfo("Qwen/Qwen2.5-VL-7B-Instruct", image_inputs=True),
     )
 }
 
-UNKNOWN_MODEL = ModelInfo("", image_inputs=True, known=False)
+UNKNOWN_MODEL = ModelInfo("", image_inputs=True)
 """Assumed for names not in the table: a tool-calling chat model that takes images."""
 
 
