@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import inspect
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -54,20 +55,19 @@ def is_retryable(error: BaseException) -> bool:
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP
-    date; None when absent or unreadable."""
+    date; None when absent or unreadable (``nan`` and ``inf`` included: the backoff then
+    applies, never a NaN sleep or the longest cap)."""
     value = headers.get("retry-after-ms")
     if value:
-        try:
-            return max(float(value) / 1000.0, 0.0)
-        except ValueError:
-            pass
+        seconds = _finite_seconds(value, 1000.0)
+        if seconds is not None:
+            return seconds
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _finite_seconds(value, 1.0)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -75,6 +75,14 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _finite_seconds(value: str, per_second: float) -> float | None:
+    try:
+        seconds = float(value) / per_second
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, slots=True)
