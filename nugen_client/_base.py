@@ -329,7 +329,7 @@ class _BaseClient:
         completion = self._parse(ChatCompletion, response)
         if not completion.choices:
             raise APIResponseValidationError(
-                "the response has no choices", body=redact(response.text[:500], self._secrets)
+                "the response has no choices", body=self._quoted_body(response)
             )
         return completion
 
@@ -350,7 +350,7 @@ class _BaseClient:
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
         # echoed) along with ours.
-        text = redact(response.text[:500], self._secrets)
+        text = self._quoted_body(response)
         raise APIResponseValidationError(
             redact(
                 f"could not read the {model.__name__} response: {problem} (body: {text!r})",
@@ -358,6 +358,10 @@ class _BaseClient:
             ),
             body=text,
         )
+
+    def _quoted_body(self, response: httpx.Response) -> str:
+        # Redacted before the cut: a key echoed across it would keep its first characters.
+        return redact(response.text, self._secrets)[:500]
 
     def _status_error(self, response: httpx.Response) -> NugenError:
         return error_from_response(response, secrets=self._secrets)

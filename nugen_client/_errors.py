@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 _MAX_BODY_IN_MESSAGE = 500
+# Deeper than any real error body; deep enough nesting would exhaust the recursion of
+# whatever walks the body (describing, redacting, repr), so such a body is kept as text.
+_MAX_ERROR_BODY_DEPTH = 32
 
 
 class NugenError(Exception):
@@ -214,6 +217,36 @@ def describe_error_body(body: object) -> str:
     return text[:_MAX_BODY_IN_MESSAGE] + ("..." if len(text) > _MAX_BODY_IN_MESSAGE else "")
 
 
+def loads_error_json(text: str | bytes) -> Any:
+    """``json.loads`` for error bodies and events: a ``ValueError``, as for text that is not
+    JSON, also when the text nests too deeply to parse or to walk safely."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if _nested_deeper_than(value, _MAX_ERROR_BODY_DEPTH):
+        raise ValueError("JSON nested too deeply")
+    return value
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    # Iterative, so that checking the depth cannot itself exhaust the recursion.
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def decode_error_body(response: httpx.Response) -> object:
     """The body of an error response: parsed JSON when it is JSON, else its text."""
     try:
@@ -223,7 +256,7 @@ def decode_error_body(response: httpx.Response) -> object:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return loads_error_json(text)
     except ValueError:
         return text
 
@@ -243,6 +276,11 @@ def make_status_error(
         phrase = httpx.codes(status_code).name.replace("_", " ").title()
     except ValueError:
         phrase = "Error"
+    secrets = list(secrets)
+    if secrets:
+        # Before describing: the description is cut to length, and a key the server echoed
+        # across the cut would keep its first characters.
+        body = _redact_obj(body, secrets)
     described = describe_error_body(body)
     message = f"{status_code} {phrase}"
     if context:
@@ -251,10 +289,7 @@ def make_status_error(
         message = f"{message}: {described}"
     if request_id:
         message = f"{message} [request id: {request_id}]"
-    secrets = list(secrets)
     message = redact(message, secrets)
-    if secrets:
-        body = _redact_obj(body, secrets)
     return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers)
 
 

@@ -15,7 +15,6 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from nugen_client._errors import (
     APIResponseValidationError,
     StreamInterruptedError,
+    loads_error_json,
     make_status_error,
     redact,
 )
@@ -91,9 +91,10 @@ class StreamDecoder:
         try:
             chunk: ChatCompletionChunk = _validate_chunk_json(data)
         except ValidationError as exc:
-            shown = data[:200] if isinstance(data, str) else data[:200].decode("utf-8", "replace")
-            # The data may echo the key (a proxy reflecting headers): never quote it.
-            shown = redact(shown, self._secrets)
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            # The data may echo the key (a proxy reflecting headers): never quote it, not
+            # even the part of it before the cut.
+            shown = redact(text, self._secrets)[:200]
             raise APIResponseValidationError(
                 f"malformed stream event after {self.chunks_received} chunks: "
                 f"{_first_error(exc)} (data: {shown!r})",
@@ -107,7 +108,7 @@ class StreamDecoder:
 
     def _raise_if_error_event(self, data: str, *, explicit: bool) -> None:
         try:
-            payload = json.loads(data)
+            payload = loads_error_json(data)
         except ValueError:
             if explicit:
                 raise make_status_error(

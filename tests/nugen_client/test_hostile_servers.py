@@ -1,7 +1,9 @@
 """Hostile or broken servers, through both clients: what a reply can do to us (issue 15).
 
 Each test fails on the client as it was before its fix: ``Retry-After: nan`` reached the
-sleep (``ValueError`` from ``time.sleep``), ``inf`` waited the longest cap.
+sleep (``ValueError`` from ``time.sleep``), ``inf`` waited the longest cap; a deeply
+nested error body ended in a bare ``RecursionError``; a key echoed back across the cut of
+an error text showed its first characters.
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ import math
 
 import pytest
 
-from nugen_client import RateLimitError, RetryPolicy
-from tests.support.harness import Harness, Reply, completion_body
+from nugen_client import (
+    APIResponseValidationError,
+    InternalServerError,
+    NugenError,
+    RateLimitError,
+    RetryPolicy,
+)
+from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
 
 OK = Reply(json=completion_body())
+# Deeper than any parser or recursive walk tolerates (the default recursion limit is 1,000).
+DEEP = "[" * 100_000 + "]" * 100_000
+KEY_HEAD = API_KEY[: len(API_KEY) // 2]
 
 
 # ------------------------------------------------------------------ Retry-After (item 7)
@@ -70,3 +81,102 @@ def test_an_exhausted_nan_retry_after_ends_in_the_rate_limit_error(kind: str) ->
     with pytest.raises(RateLimitError):
         h.chat()
     assert len(h.requests) == 3
+
+
+# -------------------------------------------------------- deeply nested JSON (item 6)
+
+
+def test_a_deeply_nested_5xx_body_is_a_retryable_nugen_error(kind: str) -> None:
+    h = Harness(kind, [Reply(status=503, body=DEEP.encode())], max_retries=2)
+    with pytest.raises(InternalServerError) as info:
+        h.chat()
+    assert len(h.requests) == 3  # retried like any 5xx
+    assert info.value.status_code == 503
+    assert len(str(info.value)) < 1_000
+
+
+def test_a_deeply_nested_5xx_body_then_success(kind: str) -> None:
+    h = Harness(kind, [Reply(status=500, body=DEEP.encode()), OK], max_retries=1)
+    assert h.chat().choices[0].message.text == "Hi there"
+
+
+def test_a_nested_error_body_within_the_parser_limit_is_still_an_error(kind: str) -> None:
+    # Parses (under the recursion limit) but too deep to walk safely: shown as text.
+    body = '{"detail": ' + "[" * 900 + "]" * 900 + "}"
+    h = Harness(kind, [Reply(status=400, body=body.encode())])
+    with pytest.raises(NugenError) as info:
+        h.chat()
+    assert info.value.status_code == 400  # type: ignore[attr-defined]
+
+
+def test_a_deeply_nested_error_event_is_a_nugen_error(kind: str) -> None:
+    event = '{"error": ' + DEEP + "}"
+    h = Harness(kind, [Reply.stream(sse(chunk("Hel"), event))])
+    got, error = h.stream_until_error()
+    assert [c.choices[0].delta.content for c in got] == ["Hel"]
+    assert isinstance(error, NugenError)
+
+
+def test_an_explicit_error_event_with_deep_data_is_a_server_error(kind: str) -> None:
+    body = f"event: error\ndata: {DEEP}\n\n".encode()
+    h = Harness(kind, [Reply.stream(body)])
+    _, error = h.stream_until_error()
+    assert isinstance(error, InternalServerError)
+
+
+def test_a_deeply_nested_success_body_is_a_response_error(kind: str) -> None:
+    h = Harness(kind, [Reply(body=('{"choices": ' + DEEP + "}").encode())])
+    with pytest.raises(APIResponseValidationError):
+        h.chat()
+
+
+# ------------------------------------------------- a key echoed at the cut (item 13)
+
+
+def _cut_at(limit: int, prefix: str = "", suffix: str = "") -> str:
+    """Text whose first ``limit`` characters end halfway through the key."""
+    pad = limit - len(prefix) - len(KEY_HEAD)
+    return prefix + "x" * pad + API_KEY + suffix
+
+
+def _leaks(text: str | None) -> bool:
+    return text is not None and KEY_HEAD in text
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_key_at_the_cut_of_an_error_message_is_redacted_whole(kind: str, status: int) -> None:
+    # Plain-text bodies are shown up to 500 characters.
+    h = Harness(kind, [Reply(status=status, body=_cut_at(500).encode())], max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat()
+    assert not _leaks(str(info.value))
+    assert not _leaks(repr(info.value.args))
+
+
+def test_a_key_at_the_cut_of_an_unreadable_response_is_redacted_whole(kind: str) -> None:
+    # Not a completion: quoted up to 500 characters in the message and the body.
+    text = '{"choices": "' + _cut_at(500 - len('{"choices": "')) + '"}'
+    h = Harness(kind, [Reply(body=text.encode(), headers={"content-type": "application/json"})])
+    with pytest.raises(APIResponseValidationError) as info:
+        h.chat()
+    assert not _leaks(str(info.value))
+    assert not _leaks(info.value.body)  # type: ignore[arg-type]
+
+
+def test_a_key_at_the_cut_of_an_answer_without_choices_is_redacted_whole(kind: str) -> None:
+    text = '{"choices": [], "id": "' + _cut_at(500 - len('{"choices": [], "id": "')) + '"}'
+    h = Harness(kind, [Reply(body=text.encode(), headers={"content-type": "application/json"})])
+    with pytest.raises(APIResponseValidationError) as info:
+        h.chat()
+    assert not _leaks(str(info.value))
+    assert not _leaks(info.value.body)  # type: ignore[arg-type]
+
+
+def test_a_key_at_the_cut_of_a_malformed_stream_event_is_redacted_whole(kind: str) -> None:
+    # Malformed events are quoted up to 200 characters.
+    event = '{"choices": "' + _cut_at(200 - len('{"choices": "')) + '"}'
+    h = Harness(kind, [Reply.stream(sse(chunk("Hel"), event))])
+    _, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert not _leaks(str(error))
+    assert not _leaks(error.body)
