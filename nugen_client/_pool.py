@@ -183,24 +183,26 @@ async def open_pool(
     make: Callable[[httpx.Limits], httpx.AsyncClient], limits: httpx.Limits
 ) -> LoopPool:
     """A new pool for the running loop, which closes it when it shuts down."""
+    loop = asyncio.get_running_loop()
     pool = LoopPool(make, shard_limits(limits))
-    guard = _close_with_loop(pool)
+    guard = _close_with_loop(pool, loop)
     await guard.__anext__()
     pool.guard = guard
     # The guard must outlive the client that opened it: if it were collected with the
     # client, its close would be a task that asyncio.run may cancel before it runs.
-    _LIVE_GUARDS.setdefault(asyncio.get_running_loop(), set()).add(guard)
+    _LIVE_GUARDS.setdefault(loop, set()).add(guard)
     return pool
 
 
 async def close_guard(guard: AsyncGenerator[None, None]) -> None:
-    """Close a pool now, through its guard (``aclose()`` of the client)."""
-    try:
-        await guard.aclose()
-    finally:
-        guards = _LIVE_GUARDS.get(asyncio.get_running_loop())
-        if guards is not None:
-            guards.discard(guard)
+    """Close a pool now, through its guard (the guard then forgets itself).
+
+    A coroutine rather than the bare ``guard.aclose()`` awaitable: handed to
+    ``ensure_future`` by :func:`close_pools_soon`, the bare awaitable's close was cut short
+    by ``asyncio.run``'s cancellation of leftover tasks, leaving shards open
+    (``test_async_client_dropped_inside_the_loop_leaks_nothing``).
+    """
+    await guard.aclose()
 
 
 def close_pools_soon(
@@ -225,9 +227,11 @@ def close_pools_soon(
             loop.call_soon_threadsafe(start)
 
 
-async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
-    """Suspends until its event loop shuts down its async generators, then closes the
-    pool's shards.
+async def _close_with_loop(
+    pool: LoopPool, loop: asyncio.AbstractEventLoop
+) -> AsyncGenerator[None, None]:
+    """Suspends until its event loop shuts down its async generators (or the pool is
+    closed), then closes the pool's shards.
 
     Started inside a loop, this generator is registered with it (asyncio's firstiter hook);
     ``asyncio.run`` closes every such generator before it closes the loop, which is the last
@@ -236,5 +240,20 @@ async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
-        for http in pool.clients():
-            await http.aclose()
+        try:
+            for http in pool.clients():
+                await http.aclose()
+        finally:
+            _forget_guard(pool, loop)
+
+
+def _forget_guard(pool: LoopPool, loop: asyncio.AbstractEventLoop) -> None:
+    """Drop every reference to a closed guard. It holds its loop (asyncio's finalizer hook
+    on the generator): left in the registry, which the loop keys weakly, or on the pool,
+    which a client keeps per loop, it would keep the finished loop alive."""
+    guard, pool.guard = pool.guard, None
+    guards = _LIVE_GUARDS.get(loop)
+    if guards is not None and guard is not None:
+        guards.discard(guard)
+        if not guards:
+            del _LIVE_GUARDS[loop]

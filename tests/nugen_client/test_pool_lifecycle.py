@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,31 @@ def test_one_async_client_across_event_loops(
     assert first == second
     assert len(nugen_emulator.requests) == 6
     gc.collect()
+    assert unraisable == []
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["left-open", "aclose"])
+def test_successive_event_loops_are_freed(
+    nugen_emulator: NugenEmulator, unraisable: list[Any], close: bool
+) -> None:
+    # Each asyncio.run leaves a closed loop behind: neither the client (alive throughout),
+    # its pools nor the per-loop guard registry may keep one alive (issue 15, item 3).
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def ask() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await client.chat_completion(model="m", messages=USER)
+        async for _ in client.stream_chat_completion(model="m", messages=USER):
+            pass
+        if close:
+            await client.aclose()
+
+    for _ in range(5):
+        asyncio.run(ask())
+    gc.collect()
+    assert len(nugen_emulator.requests) == 10
+    assert [ref for ref in loops if ref() is not None] == []
     assert unraisable == []
 
 
