@@ -20,7 +20,15 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "RESPONSE_METADATA_FIELDS",
@@ -237,7 +245,18 @@ def _json_text(value: Any) -> Any:
     return value
 
 
+def _absent(_: float) -> None:
+    return None
+
+
 _Count = Annotated[int, BeforeValidator(_none_to_zero)]
+# A number, or None when the host sent null, NaN or an infinity (JSON parsers accept the
+# last two, and no reading of them is right). Tried left to right, so a finite number costs
+# what ``float | None`` does; a value that is no number at all is still an error.
+_FiniteOrAbsent = Annotated[
+    Annotated[float, Field(allow_inf_nan=False)] | Annotated[float, AfterValidator(_absent)] | None,
+    Field(union_mode="left_to_right"),
+]
 
 
 class _Lenient(BaseModel):
@@ -333,10 +352,10 @@ class ResponseHeader(_Lenient):
 
     id: str = ""
     object: str | None = None
-    created: float | None = None
+    created: _FiniteOrAbsent = None
     model: str = ""
     usage: Usage | None = None
-    confidence_score: float | None = None
+    confidence_score: _FiniteOrAbsent = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
 

@@ -8,6 +8,7 @@ an error text showed its first characters.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -180,3 +181,46 @@ def test_a_key_at_the_cut_of_a_malformed_stream_event_is_redacted_whole(kind: st
     assert isinstance(error, APIResponseValidationError)
     assert not _leaks(str(error))
     assert not _leaks(error.body)
+
+
+# ------------------------------------------------- NaN and infinities (item 10)
+
+
+def _with_numbers(text: str, **numbers: str) -> bytes:
+    # json.dumps cannot write NaN into a chosen field, so the literal is put in by hand.
+    for name, literal in numbers.items():
+        text = text.replace(f'"{name}": 0', f'"{name}": {literal}')
+    return text.encode()
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_in_an_answer_read_as_absent(kind: str, literal: str) -> None:
+    text = json.dumps(completion_body(created=0, confidence_score=0))
+    body = _with_numbers(text, created=literal, confidence_score=literal)
+    h = Harness(kind, [Reply(body=body, headers={"content-type": "application/json"})])
+    completion = h.chat()
+    assert completion.created is None
+    assert completion.confidence_score is None
+    assert completion.header_metadata() == {"id": "nugen-1"}
+
+
+def test_non_finite_numbers_in_a_stream_read_as_absent(kind: str) -> None:
+    last = json.dumps({**chunk(finish="stop"), "created": 0, "confidence_score": 0})
+    event = _with_numbers(last, created="NaN", confidence_score="Infinity").decode()
+    h = Harness(kind, [Reply.stream(sse(chunk("Hi"), event))])
+    chunks = h.stream()
+    assert chunks[-1].created is None
+    assert chunks[-1].confidence_score is None
+
+
+def test_finite_numbers_and_nulls_are_read_as_before(kind: str) -> None:
+    body = completion_body(created=1783497981, confidence_score=None)
+    completion = Harness(kind, [Reply(json=body)]).chat()
+    assert completion.created == 1783497981.0
+    assert completion.confidence_score is None
+
+
+def test_a_created_that_is_no_number_is_still_an_error(kind: str) -> None:
+    h = Harness(kind, [Reply(json=completion_body(created="soon"))])
+    with pytest.raises(APIResponseValidationError, match="created"):
+        h.chat()
