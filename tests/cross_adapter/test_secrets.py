@@ -3,8 +3,9 @@
 A dedicated emulator accepts only ``KEY``, so every test proves that the key really was
 used (calls succeed) while it never shows up where a user or an operator could see it:
 ``repr``/``str``, serialisations (``langchain_core.load.dumps``, LlamaIndex ``to_dict`` /
-``to_json``, pydantic dumps), pickles, log records of every level from our loggers and
-httpx/httpcore, framework debug output, exception text and every chained cause. Plain
+``to_json``, pydantic dumps), log records of every level from our loggers and
+httpx/httpcore, framework debug output, exception text and every chained cause. A pickle
+of a model carries the key (a ``SecretStr``), so worker processes authenticate. Plain
 http to a non-loopback host is refused unless opted in, and redirects are not followed,
 so no other host ever receives the ``Authorization`` header.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from langchain_core.load import dumpd, dumps
 from llama_index.core.base.llms.types import ChatMessage
+from pydantic import SecretStr
 
 from langchain_nugen import ChatNugen, NugenEmbeddings
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
@@ -100,24 +102,12 @@ def test_repr_str_and_serialisations_hide_the_key(cls: type[Any], emu: NugenEmul
             assert_no_key(text, f"{cls.__name__} {where} ({moment})")
 
 
-@pytest.mark.parametrize(
-    "cls",
-    [
-        ChatNugen,
-        NugenEmbeddings,
-        Nugen,
-        NugenMultiModal,
-        NugenEmbedding,
-    ],
-    ids=lambda c: c.__name__,
-)
-def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_pickles_carry_the_key_and_a_fresh_pool(cls: type[Any], emu: NugenEmulator) -> None:
     model = make(cls, emu)
     use(model)
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         data = pickle.dumps(model, protocol=protocol)
-        assert_no_key(data, f"a protocol-{protocol} pickle of {cls.__name__}")
-        # Unpickled in this process, the model still works: the key stayed in memory.
         clone = pickle.loads(data)
         if hasattr(model, "to_dict"):
             # LlamaIndex's __setstate__ re-runs __init__ (a new CallbackManager, which has
@@ -125,30 +115,41 @@ def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
             assert clone.to_dict() == model.to_dict()
         else:
             assert clone == model
-        assert clone.api_key == model.api_key
+        # The key travels as a SecretStr: the clone has it, and still never shows it.
+        assert isinstance(clone.api_key, SecretStr)
+        assert clone.api_key.get_secret_value() == KEY
+        for text in (repr(clone), str(clone), repr(clone.api_key)):
+            assert_no_key(text, f"the repr/str of an unpickled {cls.__name__}")
+        # The client cache is not pickled: the clone opens a pool of its own.
+        assert clone._clients.built_sync_client is None
         emu.reset()
         use(clone)
         assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+        assert clone._clients.built_sync_client is not model._clients.built_sync_client
 
 
-def test_an_unpickled_model_elsewhere_reads_the_key_from_the_environment(
-    emu: NugenEmulator,
+@pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
+def test_a_model_unpickled_in_another_process_authenticates_as_its_parent(
+    cls: type[Any], emu: NugenEmulator
 ) -> None:
-    data = pickle.dumps(make(ChatNugen, emu))
+    data = pickle.dumps(make(cls, emu))
     script = (
-        "import os, pickle, sys\n"
+        "import pickle, sys\n"
         "model = pickle.loads(sys.stdin.buffer.read())\n"
-        "print(model.api_key)\n"
-        "os.environ['NUGEN_API_KEY'] = sys.argv[1]\n"
-        "print(model.invoke('hello').content)\n"
+        "print(repr(model.api_key))\n"
+        "if hasattr(model, 'invoke'):\n"
+        "    print(model.invoke('hello').content)\n"
+        "else:\n"
+        "    from llama_index.core.base.llms.types import ChatMessage\n"
+        "    print(model.chat([ChatMessage(role='user', content='hello')]).message.content)\n"
     )
+    # No NUGEN_API_KEY in this environment: the key can only come from the pickle.
     env = {"PATH": "", "PYTHONPATH": ":".join(sys.path)}
     done = subprocess.run(
-        [sys.executable, "-c", script, KEY], input=data, capture_output=True, env=env, timeout=60
+        [sys.executable, "-c", script], input=data, capture_output=True, env=env, timeout=60
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    lines = done.stdout.decode().splitlines()
-    assert lines == ["None", 'You asked: "hello".']
+    assert done.stdout.decode().splitlines() == ["SecretStr('**********')", 'You asked: "hello".']
     assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
 
