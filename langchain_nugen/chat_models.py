@@ -14,6 +14,7 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -39,7 +40,13 @@ from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
 from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
-from nugen_client.rules import ConnectionFields, ImageLimitField, chat_request, tool_choice_to_wire
+from nugen_client.rules import (
+    ConnectionFields,
+    ImageLimitField,
+    chat_request,
+    redact_headers,
+    tool_choice_to_wire,
+)
 
 __all__ = ["ChatNugen"]
 
@@ -402,6 +409,24 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "chat_models"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        # dumps() reads the raw field values (not model_dump), so the redaction of
+        # credential-like header values is applied here too.
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
+            kwargs["default_headers"] = redact_headers(kwargs["default_headers"])
+        return serialized
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        # What callbacks and LangSmith traces receive: per-call headers redacted.
+        params = super()._get_invocation_params(stop, **kwargs)
+        if params.get("extra_headers"):
+            params["extra_headers"] = redact_headers(params["extra_headers"])
+        return params
 
     @property
     def _default_params(self) -> dict[str, Any]:

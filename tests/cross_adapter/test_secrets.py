@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps
 from llama_index.core.base.llms.types import ChatMessage
 from pydantic import SecretStr
@@ -100,6 +101,60 @@ def test_repr_str_and_serialisations_hide_the_key(cls: type[Any], emu: NugenEmul
             shown["to_json"] = model.to_json()
         for where, text in shown.items():
             assert_no_key(text, f"{cls.__name__} {where} ({moment})")
+
+
+HEADER_SECRET = "hdr-SECRET-0b1c2d3e4f"
+CREDENTIAL_HEADERS = {
+    "X-Api-Key": HEADER_SECRET,
+    "Proxy-Authorization": HEADER_SECRET,
+    "X-Auth-Token": HEADER_SECRET,
+    "X-Client-Secret": HEADER_SECRET,
+}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_credential_like_default_headers_are_redacted_when_serialised(
+    cls: type[Any], emu: NugenEmulator
+) -> None:
+    model = make(cls, emu, default_headers={**CREDENTIAL_HEADERS, "X-Trace": "t-1"})
+    use(model)
+    # Sent as given: the redaction is only of what is shown.
+    assert emu.requests[-1].headers["x-api-key"] == HEADER_SECRET
+    shown = {
+        "repr": repr(model),
+        "str": str(model),
+        "model_dump": repr(model.model_dump()),
+        "model_dump_json": model.model_dump_json(),
+    }
+    if isinstance(model, ChatNugen):
+        shown["dumps"] = dumps(model)
+        shown["dumpd"] = repr(dumpd(model))
+        assert dumpd(model)["kwargs"]["default_headers"]["X-Trace"] == "t-1"
+    elif not isinstance(model, LANGCHAIN):
+        shown["to_dict"] = repr(model.to_dict())
+        shown["to_json"] = model.to_json()
+        assert model.to_dict()["default_headers"]["X-Trace"] == "t-1"
+    for where, text in shown.items():
+        assert HEADER_SECRET not in text, f"a credential header leaked into {cls.__name__} {where}"
+
+
+def test_langchain_callbacks_see_redacted_headers(emu: NugenEmulator) -> None:
+    seen: list[Any] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            seen.append((serialized, kwargs.get("invocation_params")))
+
+    model = make(ChatNugen, emu, default_headers=dict(CREDENTIAL_HEADERS))
+    model.invoke(
+        "hello",
+        extra_headers={"Authorization-Extra": "x", "X-Api-Key": HEADER_SECRET},
+        config={"callbacks": [Spy()]},
+    )
+    assert emu.requests[-1].headers["x-api-key"] == HEADER_SECRET
+    assert seen, "no on_chat_model_start"
+    assert HEADER_SECRET not in repr(seen)
+    assert KEY not in repr(seen)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
