@@ -8,7 +8,7 @@ The framework classes add LlamaIndex's callbacks around these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
 
 from llama_index_nugen import _convert
 from llama_index_nugen._fields import ChatFields
+from nugen_client.types import ChatCompletionChunk
 
 __all__ = ["achat", "astream_chat", "astream_complete", "chat", "stream_chat", "stream_complete"]
 
@@ -38,33 +39,39 @@ async def achat(llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]) 
     return _convert.completion_to_chat_response(completion)
 
 
-# The client validates a stream's request when it is called, before the caller iterates:
-# bad input fails at the call, not at the first chunk.
-
-
 def stream_chat(llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]) -> ChatResponseGen:
-    request = llm._chat_request(messages, kwargs)
-    return _convert.stream_chat_responses(llm._sync_client().stream_chat_completion(**request))
+    return _convert.stream_chat_responses(_chunks(llm, messages, kwargs))
 
 
 def astream_chat(
     llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]
 ) -> ChatResponseAsyncGen:
-    request = llm._chat_request(messages, kwargs)
-    return _convert.astream_chat_responses(llm._async_client().stream_chat_completion(**request))
+    return _convert.astream_chat_responses(_achunks(llm, messages, kwargs))
 
 
 def stream_complete(
     llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]
 ) -> CompletionResponseGen:
-    request = llm._chat_request(messages, kwargs)
-    chunks = llm._sync_client().stream_chat_completion(**request)
-    return _convert.stream_completion_responses(chunks)
+    return _convert.stream_completion_responses(_chunks(llm, messages, kwargs))
 
 
 def astream_complete(
     llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]
 ) -> CompletionResponseAsyncGen:
-    request = llm._chat_request(messages, kwargs)
-    chunks = llm._async_client().stream_chat_completion(**request)
-    return _convert.astream_completion_responses(chunks)
+    return _convert.astream_completion_responses(_achunks(llm, messages, kwargs))
+
+
+# The client checks a stream's request when it is called, before the caller iterates:
+# bad input fails at the call, not at the first chunk.
+
+
+def _chunks(
+    llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]
+) -> Iterator[ChatCompletionChunk]:
+    return llm._sync_client().stream_chat_completion(**llm._chat_request(messages, kwargs))
+
+
+def _achunks(
+    llm: ChatFields, messages: Messages, kwargs: Mapping[str, Any]
+) -> AsyncIterator[ChatCompletionChunk]:
+    return llm._async_client().stream_chat_completion(**llm._chat_request(messages, kwargs))

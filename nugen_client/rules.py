@@ -24,7 +24,7 @@ import os
 import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
@@ -267,41 +267,39 @@ class ClientCache:
     finalizer); the async client's per-loop pools close with their event loops.
     """
 
-    __slots__ = ("_async", "_async_settings", "_lock", "_sync", "_sync_settings")
+    __slots__ = ("_built", "_lock")
 
     def __init__(self) -> None:
-        self._sync: NugenClient | None = None
-        self._sync_settings: dict[str, Any] | None = None
-        self._async: AsyncNugenClient | None = None
-        self._async_settings: dict[str, Any] | None = None
+        self._built: dict[str, tuple[dict[str, Any], Any]] = {}
         self._lock = threading.Lock()
 
     def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
         """The sync client for ``settings`` (the clients' constructor arguments)."""
-        client = self._sync
-        if client is not None and self._sync_settings == settings:
-            return client
-        with self._lock:
-            if self._sync is None or self._sync_settings != settings:
-                self._sync = NugenClient(**settings)
-                self._sync_settings = dict(settings)
-            return self._sync
+        client: NugenClient = self._client("sync", settings)
+        return client
 
     def async_client(self, settings: Mapping[str, Any]) -> AsyncNugenClient:
         """The async client for ``settings``."""
-        client = self._async
-        if client is not None and self._async_settings == settings:
-            return client
+        client: AsyncNugenClient = self._client("async", settings)
+        return client
+
+    def _client(self, kind: str, settings: Mapping[str, Any]) -> Any:
+        built = self._built.get(kind)
+        if built is not None and built[0] == settings:
+            return built[1]
         with self._lock:
-            if self._async is None or self._async_settings != settings:
-                self._async = AsyncNugenClient(**settings)
-                self._async_settings = dict(settings)
-            return self._async
+            built = self._built.get(kind)
+            if built is None or built[0] != settings:
+                # Looked up at call time, so tests can swap the client classes.
+                factory = NugenClient if kind == "sync" else AsyncNugenClient
+                built = self._built[kind] = (dict(settings), factory(**settings))
+            return built[1]
 
     @property
     def built_sync_client(self) -> NugenClient | None:
         """The sync client if one was built (for tests and introspection)."""
-        return self._sync
+        built = self._built.get("sync")
+        return None if built is None else cast(NugenClient, built[1])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ClientCache, ())
