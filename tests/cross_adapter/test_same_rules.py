@@ -10,6 +10,7 @@ must hold what the case expects (so an agreement on a wrong request fails too).
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -368,3 +369,41 @@ def test_per_call_headers_never_rebuild_the_pool(nugen_emulator: NugenEmulator) 
         assert nugen_emulator.requests[-1].headers["x-session-id"] == f"call-{session}"
         assert nugen_emulator.requests[-1].headers["x-provider"] == f"p-{session}"
     assert [chat._clients.built_sync_client, llm._clients.built_sync_client] == clients
+
+
+def _stream(model: Any) -> Any:
+    if isinstance(model, ChatNugen):
+        return iter(model.stream("Tell me a story"))
+    return iter(model.stream_chat([ChatMessage(role="user", content="Tell me a story")]))
+
+
+def _call(model: Any) -> None:
+    if isinstance(model, ChatNugen):
+        model.invoke("hi")
+    else:
+        model.chat([ChatMessage(role="user", content="hi")])
+
+
+@pytest.mark.parametrize("framework", ["ChatNugen", "Nugen"])
+def test_a_replaced_pool_closes_when_its_last_stream_is_done(
+    nugen_emulator: NugenEmulator, framework: str
+) -> None:
+    case = Case("pool")
+    model: Any = (
+        _chat_nugen(nugen_emulator, case)
+        if framework == "ChatNugen"
+        else _nugen(nugen_emulator, case)
+    )
+    stream = _stream(model)
+    next(stream)  # the stream is reading from the first client's pool
+    old = model._clients.built_sync_client
+    pool = old._http
+    assert pool is not None
+    model.max_retries = 1  # a connection setting: the next call builds a new client
+    _call(model)
+    assert model._clients.built_sync_client is not old
+    assert not pool.is_closed, "a pool was closed under a stream still reading from it"
+    assert list(stream)  # the rest of the answer arrives
+    del stream, old
+    gc.collect()
+    assert pool.is_closed, "a replaced pool stayed open after its last user was done"
