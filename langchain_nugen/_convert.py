@@ -315,10 +315,9 @@ def _assistant_message(message: AIMessage, where: str) -> dict[str, Any]:
                 )
         text = "".join(texts)
     tool_calls = _wire_tool_calls(message, block_calls, where)
-    if text or not tool_calls:
-        # With tool calls and no text the content is left out rather than sent as null or
-        # "": both the service and OpenAI-compatible hosts accept that form.
-        wire["content"] = text
+    # A turn of tool calls only sends null content, as OpenAI does (and the LlamaIndex
+    # adapter): the form every OpenAI-compatible host accepts.
+    wire["content"] = text if text or not tool_calls else None
     if tool_calls:
         wire["tool_calls"] = tool_calls
     return _named(wire, message)

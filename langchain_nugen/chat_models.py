@@ -14,6 +14,7 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -23,16 +24,12 @@ from langchain_core.output_parsers.openai_tools import (
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from tenacity import RetryCallState
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_nugen import _compat
-from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._convert import (
     PROVIDER,
     StreamConverter,
@@ -41,31 +38,23 @@ from langchain_nugen._convert import (
 )
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
-from nugen_client import (
-    AsyncNugenClient,
-    ChatParams,
-    InvalidInputError,
-    NugenClient,
-    RequestOptions,
-    StreamInterruptedError,
-)
-from nugen_client._pickling import PicklesWithoutKey
-from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
+from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+from nugen_client.rules import (
+    ConnectionFields,
+    ImageLimitField,
+    chat_request,
+    redact_headers,
+    tool_choice_to_wire,
+)
 
 __all__ = ["ChatNugen"]
 
 _compat.register()
 
-# Body fields the shared client validates; any other per-call keyword goes into the body
-# unvalidated (the way ChatOpenAI passes unknown keywords through).
-_WIRE_PARAMS = (
-    frozenset(ChatParams.__required_keys__ | ChatParams.__optional_keys__)
-    - frozenset(RequestOptions.__required_keys__ | RequestOptions.__optional_keys__)
-    - {"messages", "endpoint", "include_usage"}
-)
-# Request options of the shared client, settable per call (``extra_body`` is merged below).
-_CALL_OPTIONS = frozenset({"session_id", "extra_headers", "timeout"})
+# Call keywords that are LangChain's, not the service's. Any other unknown keyword goes
+# into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
+_LC_KWARGS = frozenset({"stream_usage"})
 # Model fields sent as body fields when set (None means "not set": the service decides).
 _SAMPLING_FIELDS = (
     "max_tokens",
@@ -82,7 +71,7 @@ _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
 
 
-class ChatNugen(PicklesWithoutKey, BaseChatModel):
+class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
@@ -129,7 +118,7 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
         | ----------------- | ----------- | -------------------------------------------------- |
         | `api_key`         | `SecretStr` | Env `NUGEN_API_KEY` by default (read when unset).  |
         | `base_url`        | `str`       | Env `NUGEN_BASE_URL`, else the Nugen API.          |
-        | `timeout`         | `float`     | Seconds per request (default 120).                 |
+        | `timeout`         | `float`     | Idle timeout in seconds; `None`: 120 (default).    |
         | `max_retries`     | `int`       | Retries of 408/409/429/5xx/connection errors (2).  |
         | `default_headers` | `dict`      | Headers sent with every request.                   |
         | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
@@ -137,9 +126,9 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
         | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
         | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
 
-        A missing API key is reported at the first call, not at construction. Pickles
-        never hold the key: unpickled in the same process (or a forked worker) the model
-        has it back, anywhere else it reads `NUGEN_API_KEY`.
+        A missing API key is reported at the first call, not at construction. A pickle
+        carries the key (as a `SecretStr`), so worker processes authenticate as the
+        parent did; `repr`, `str`, errors, logs and `dumps` never show it.
 
     ??? info "Instantiate"
 
@@ -363,12 +352,6 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `nugen-flash-vision`."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("NUGEN_API_KEY", default=None)
-    )
-    """API key; defaults to the `NUGEN_API_KEY` environment variable."""
-    base_url: str | None = Field(default_factory=from_env("NUGEN_BASE_URL", default=None))
-    """Base URL of the API; defaults to `NUGEN_BASE_URL`, then the Nugen service."""
     temperature: float | None = Field(default=None, ge=0, le=2)
     """Sampling temperature (0 to 2); the service's default when unset."""
     max_tokens: int | None = Field(default=None, ge=1)
@@ -383,16 +366,6 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
     """Size to which the service truncates the prompt (server default 1500)."""
     reasoning: dict[str, Any] | None = None
     """Reasoning configuration: `effort`, `max_tokens`, `exclude`, `enabled`."""
-    session_id: str | None = None
-    """Sent as `X-Session-ID` for multi-turn conversation tracking."""
-    provider: str | None = None
-    """Sent as `X-Provider` (the service's default is `fwai`)."""
-    timeout: float | None = Field(default=None, gt=0, alias="request_timeout")
-    """Seconds per request; the client's default (120) when unset."""
-    max_retries: int = Field(default=2, ge=0)
-    """Retries of transient failures (connection errors, timeouts, 408/409/429/5xx)."""
-    default_headers: dict[str, str] | None = Field(default=None, repr=False)
-    """Headers sent with every request (kept out of ``repr``: they may hold credentials)."""
     n: int | None = Field(default=None, ge=1)
     """Completions per call; each becomes a generation. Cannot be streamed."""
     streaming: bool = False
@@ -403,14 +376,6 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
     """Extra body fields, sent as they are."""
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
-    max_image_bytes: int | None = Field(default=None, ge=1)
-    """Largest image (base64 data or data URL) accepted locally, larger ones are refused
-    before any request; 20 MiB when unset."""
-    allow_insecure_http: bool = False
-    """Allow a plain `http://` `base_url` on another machine (the key would cross the
-    network unencrypted); refused by default. Loopback addresses never need it."""
-
-    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
     @classmethod
@@ -421,13 +386,6 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
             if any(key not in names for key in values):
                 return _build_model_kwargs(values, names)
         return values
-
-    def __copy__(self) -> Self:
-        # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
-        # gets clients of its own, so changing its settings never closes ours.
-        clone = super().__copy__()
-        clone._clients = ClientCache()
-        return clone
 
     # ------------------------------------------------------------------ LangChain API
 
@@ -451,6 +409,24 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "chat_models"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        # dumps() reads the raw field values (not model_dump), so the redaction of
+        # credential-like header values is applied here too.
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
+            kwargs["default_headers"] = redact_headers(kwargs["default_headers"])
+        return serialized
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        # What callbacks and LangSmith traces receive: per-call headers redacted.
+        params = super()._get_invocation_params(stop, **kwargs)
+        if params.get("extra_headers"):
+            params["extra_headers"] = redact_headers(params["extra_headers"])
+        return params
 
     @property
     def _default_params(self) -> dict[str, Any]:
@@ -535,49 +511,26 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
             "estimate) or pass custom_get_token_ids="
         )
 
-    # ----------------------------------------------------------------------- clients
-
-    def _sync_client(self) -> NugenClient:
-        return self._clients.sync_client(client_settings(self))
-
-    def _async_client(self) -> AsyncNugenClient:
-        return self._clients.async_client(client_settings(self))
-
     # ---------------------------------------------------------------------- requests
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        """The keyword arguments of one client call: body fields (model fields, then
-        per-call overrides), request options and unvalidated extra body fields."""
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": to_wire_messages(
-                messages, max_image_bytes=self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
-            ),
-        }
-        for name in _SAMPLING_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                request[name] = value
-        stop_sequences = stop if stop is not None else self.stop
-        if stop_sequences:
-            request["stop"] = stop_sequences
-        extra_body = dict(self.model_kwargs)
-        endpoint = "vision" if self.use_vision_endpoint else "chat"
-        for key, value in kwargs.items():
-            if key in _WIRE_PARAMS or key in _CALL_OPTIONS:
-                request[key] = value
-            elif key == "extra_body":
-                extra_body.update(value or {})
-            elif key == "use_vision_endpoint":
-                endpoint = "vision" if value else "chat"
-            elif key not in ("stream", "stream_usage", "messages"):
-                extra_body[key] = value
-        request["endpoint"] = endpoint
-        if extra_body:
-            request["extra_body"] = extra_body
-        return request
+        """The keyword arguments of one client call (the shared rules of
+        ``nugen_client.rules.chat_request``: fields, then ``model_kwargs``, then ``kwargs``)."""
+        fields: dict[str, Any] = {name: getattr(self, name) for name in _SAMPLING_FIELDS}
+        fields.update(
+            model=self.model,
+            stop=self.stop or None,
+            session_id=self.session_id,
+            provider=self.provider,
+            use_vision_endpoint=self.use_vision_endpoint,
+        )
+        call = dict(kwargs)
+        if stop is not None:
+            call["stop"] = stop or None
+        wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)
+        return chat_request(wire_messages, fields, self.model_kwargs, call, ignore=_LC_KWARGS)
 
     def _stream_request(
         self,
@@ -696,7 +649,7 @@ class ChatNugen(PicklesWithoutKey, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None and tool_choice is not False:
             names = [tool["function"]["name"] for tool in formatted if "function" in tool]
-            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
+            kwargs["tool_choice"] = tool_choice_to_wire(tool_choice, names)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:
@@ -798,44 +751,10 @@ def _keeping_partial(converter: StreamConverter) -> Iterator[None]:
 
 def _on_retry(
     run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-) -> Callable[[RetryCallState], None] | None:
-    """The callback that reports the client's retries to LangChain's callbacks.
-
-    Always the synchronous form: the shared client's retry loop does not await what an
-    ``on_retry`` callback returns, so an async run manager's coroutine would never run.
-    Its sync twin dispatches to the same handlers (async ones included).
-    """
-    if run_manager is None:
-        return None
-    if isinstance(run_manager, AsyncCallbackManagerForLLMRun):
-        return run_manager.get_sync().on_retry
-    return run_manager.on_retry
-
-
-def _tool_choice(
-    tool_choice: dict[str, Any] | str | bool, names: list[str]
-) -> dict[str, Any] | str:
-    """LangChain's ``tool_choice`` forms as the service's."""
-    if isinstance(tool_choice, dict):
-        return tool_choice
-    if tool_choice is True or tool_choice in ("any", "required"):
-        # A forced call: naming the tool when there is only one is understood by every
-        # host, "required" (several tools) by the service and OpenAI-compatible hosts.
-        if len(names) == 1:
-            return {"type": "function", "function": {"name": names[0]}}
-        return "required"
-    if tool_choice in ("auto", "none"):
-        return cast("str", tool_choice)
-    if isinstance(tool_choice, str):
-        if tool_choice in names:
-            return {"type": "function", "function": {"name": tool_choice}}
-        raise InvalidInputError(
-            f"tool_choice {tool_choice!r} is not one of the bound tools "
-            f"({', '.join(names) or 'none bound'}), nor 'auto', 'none', 'any' or 'required'"
-        )
-    raise InvalidInputError(
-        f"tool_choice must be a str, bool or dict, got {type(tool_choice).__name__}"
-    )
+) -> OnRetry | None:
+    """The callback that reports the client's retries to LangChain's callbacks (the async
+    client awaits what an async run manager's ``on_retry`` returns)."""
+    return run_manager.on_retry if run_manager is not None else None
 
 
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:

@@ -6,20 +6,16 @@ import asyncio
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
-from typing_extensions import Self
+from pydantic import ConfigDict, Field
 
-from langchain_nugen._clients import ClientCache, client_settings
 from langchain_nugen._errors import mapped_errors
-from nugen_client import AsyncNugenClient, NugenClient
-from nugen_client._pickling import PicklesWithoutKey
 from nugen_client.models import DEFAULT_EMBEDDING_MODEL
+from nugen_client.rules import ConnectionFields, embeddings_request
 
 __all__ = ["NugenEmbeddings"]
 
 
-class NugenEmbeddings(PicklesWithoutKey, BaseModel, Embeddings):
+class NugenEmbeddings(ConnectionFields, Embeddings):
     """Nugen embedding models (``nugen-flash-embed``, ``nugen-embed-legal``, ...).
 
     Setup:
@@ -49,61 +45,28 @@ class NugenEmbeddings(PicklesWithoutKey, BaseModel, Embeddings):
 
     model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="model_name")
     """Embedding model name."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("NUGEN_API_KEY", default=None)
-    )
-    """API key; defaults to the ``NUGEN_API_KEY`` environment variable."""
-    base_url: str | None = Field(default_factory=from_env("NUGEN_BASE_URL", default=None))
-    """Base URL of the API; defaults to ``NUGEN_BASE_URL``, then the Nugen service."""
     dimensions: int | None = Field(default=None, ge=1)
     """Length of the returned vectors, for models that can shorten them."""
     chunk_size: int = Field(default=64, ge=1)
     """Texts per request."""
     max_concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once in the async methods (batches beyond wait their turn)."""
-    timeout: float | None = Field(default=None, gt=0, alias="request_timeout")
-    """Seconds per request; the client's default (120) when unset."""
-    max_retries: int = Field(default=2, ge=0)
-    """Retries of transient failures."""
-    default_headers: dict[str, str] | None = Field(default=None, repr=False)
-    """Headers sent with every request (kept out of ``repr``: they may hold credentials)."""
-    session_id: str | None = None
-    """Sent as ``X-Session-ID``."""
-    provider: str | None = None
-    """Sent as ``X-Provider``."""
-    allow_insecure_http: bool = False
-    """Allow a plain ``http://`` ``base_url`` on another machine (the key would cross the
-    network unencrypted); refused by default. Loopback addresses never need it."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
-
-    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
-
-    def __copy__(self) -> Self:
-        # A shallow copy (``model_copy``) gets clients of its own, as in ChatNugen.
-        clone = super().__copy__()
-        clone._clients = ClientCache()
-        return clone
-
-    def _sync_client(self) -> NugenClient:
-        return self._clients.sync_client(client_settings(self))
-
-    def _async_client(self) -> AsyncNugenClient:
-        return self._clients.async_client(client_settings(self))
 
     def _batches(self, texts: list[str]) -> list[list[str]]:
         size = self.chunk_size
         return [texts[start : start + size] for start in range(0, len(texts), size)]
 
     def _request(self, batch: list[str]) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "input": batch,
-            "dimensions": self.dimensions,
-        }
-        if self.model_kwargs:
-            request["extra_body"] = self.model_kwargs
-        return request
+        return embeddings_request(
+            self.model,
+            batch,
+            dimensions=self.dimensions,
+            session_id=self.session_id,
+            provider=self.provider,
+            extra_body=self.model_kwargs,
+        )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order."""

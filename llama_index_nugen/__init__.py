@@ -27,12 +27,24 @@ _LAZY = {
     "NugenMultiModal": "llama_index_nugen.multi_modal",
 }
 
+# Top-level modules of the framework the classes need (the "llama-index" extra).
+_FRAMEWORK = ("llama_index",)
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    try:
+        value = getattr(import_module(module), name)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing.split(".")[0] not in _FRAMEWORK:
+            raise
+        raise ImportError(
+            f"{name} needs {missing}, which is not installed: "
+            'pip install "nugen-integrations[llama-index]"'
+        ) from error
     globals()[name] = value  # later lookups skip this function
     return value
 

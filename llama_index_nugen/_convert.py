@@ -66,7 +66,6 @@ __all__ = [
     "stream_completion_responses",
     "to_wire_message",
     "to_wire_messages",
-    "tool_choice_to_wire",
     "tool_selections",
 ]
 
@@ -81,7 +80,6 @@ _ROLES: dict[str, str] = {
     MessageRole.TOOL.value: "tool",
     MessageRole.FUNCTION.value: "tool",
 }
-_TOOL_CHOICE_MODES = frozenset({"auto", "none", "required"})
 
 # ---------------------------------------------------------------------------- messages in
 
@@ -336,35 +334,6 @@ def prompt_with_images(
 
 
 # ----------------------------------------------------------------------------------- tools
-
-
-def tool_choice_to_wire(
-    tool_choice: str | Mapping[str, Any] | None, tool_required: bool, tool_names: Sequence[str]
-) -> str | dict[str, Any] | None:
-    """LlamaIndex's ``tool_choice`` / ``tool_required`` as the service's ``tool_choice``.
-
-    "auto" and "none" pass through; a tool name becomes the specific-tool form; forcing a
-    call (``tool_required=True``, "required", LangChain's "any") names the tool when there
-    is exactly one (the form the service documents) and is "required" with several. None
-    means "not set": the field is then left out of the request.
-    """
-    if tool_choice is None:
-        if not tool_required:
-            return None
-        tool_choice = "required"
-    if isinstance(tool_choice, Mapping):
-        return dict(tool_choice)
-    if tool_choice == "any":
-        tool_choice = "required"
-    if tool_choice == "required" and len(tool_names) == 1:
-        return _named_tool(tool_names[0])
-    if tool_choice in _TOOL_CHOICE_MODES:
-        return tool_choice
-    return _named_tool(tool_choice)
-
-
-def _named_tool(name: str) -> dict[str, Any]:
-    return {"type": "function", "function": {"name": name}}
 
 
 def _parse_arguments(arguments: str) -> dict[str, Any] | str:

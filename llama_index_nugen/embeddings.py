@@ -7,13 +7,13 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import AliasChoices, Field
 
-from llama_index_nugen._base import NugenConnection
 from nugen_client.models import DEFAULT_EMBEDDING_MODEL
+from nugen_client.rules import ConnectionFields, embeddings_request
 
 __all__ = ["NugenEmbedding"]
 
 
-class NugenEmbedding(NugenConnection, BaseEmbedding):
+class NugenEmbedding(ConnectionFields, BaseEmbedding):
     """Nugen embeddings (``nugen-flash-embed``, ``nugen-embed-legal``) for indexes and retrievers.
 
     Setup:
@@ -60,13 +60,14 @@ class NugenEmbedding(NugenConnection, BaseEmbedding):
         return self.model_name
 
     def _request(self, texts: list[str]) -> dict[str, Any]:
-        return {
-            "model": self.model_name,
-            "input": texts,
-            "dimensions": self.dimensions,
-            "session_id": self.session_id,
-            "extra_body": self.additional_kwargs or None,
-        }
+        return embeddings_request(
+            self.model_name,
+            texts,
+            dimensions=self.dimensions,
+            session_id=self.session_id,
+            provider=self.provider,
+            extra_body=self.additional_kwargs,
+        )
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return self._sync_client().embeddings(**self._request(texts)).embeddings

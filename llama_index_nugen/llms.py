@@ -23,8 +23,8 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import Field
 
-from llama_index_nugen import _convert
-from llama_index_nugen._base import NugenChatSettings
+from llama_index_nugen import _calls, _convert
+from llama_index_nugen._fields import ChatFields
 from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
-class Nugen(NugenChatSettings, FunctionCallingLLM):
+class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat models (``nugen-flash-instruct``, ``nugen-legal``, vision models, ...).
 
     Setup:
@@ -50,10 +50,12 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
         additional_kwargs: Extra body fields sent with every request.
 
     Key init args (client):
-        api_key: ``SecretStr`` (env ``NUGEN_API_KEY``); never serialised.
+        api_key: ``SecretStr`` (env ``NUGEN_API_KEY``); never in ``to_dict`` / ``repr``
+            (a pickle carries it, so worker processes authenticate).
         base_url: Env ``NUGEN_BASE_URL``; any OpenAI-compatible host works too.
         session_id / provider: Sent as ``X-Session-ID`` / ``X-Provider``.
-        timeout (seconds, default 120), max_retries (default 2), default_headers.
+        timeout (idle timeout in seconds; None: the default 120), max_retries (default
+            2), default_headers (credential-like values redacted when serialised).
         use_vision_endpoint: Send requests to ``/chat/vision``.
         context_window / is_function_calling_model: Override the model table.
 
@@ -151,21 +153,21 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.chat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await self._achat_wire(self._wire_messages(messages), kwargs)
+        return await _calls.achat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream_chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.stream_chat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._astream_chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.astream_chat(self, self._wire_messages(messages), kwargs)
 
     # -- completion (a one-message chat) --------------------------------------------------
 
@@ -177,27 +179,27 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        response = self._chat_wire(self._prompt_messages(prompt, formatted), kwargs)
+        response = _calls.chat(self, self._prompt_messages(prompt, formatted), kwargs)
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        response = await self._achat_wire(self._prompt_messages(prompt, formatted), kwargs)
+        response = await _calls.achat(self, self._prompt_messages(prompt, formatted), kwargs)
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        return self._stream_complete_wire(self._prompt_messages(prompt, formatted), kwargs)
+        return _calls.stream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return self._astream_complete_wire(self._prompt_messages(prompt, formatted), kwargs)
+        return _calls.astream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
 
     # -- tool calling ---------------------------------------------------------------------
 
@@ -224,9 +226,8 @@ class Nugen(NugenChatSettings, FunctionCallingLLM):
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:
             prepared["tools"] = specs
-            choice = _convert.tool_choice_to_wire(
-                tool_choice, tool_required, [spec["function"]["name"] for spec in specs]
-            )
+            # Converted (and a name checked against the tools) by the request rule.
+            choice = "required" if tool_choice is None and tool_required else tool_choice
             if choice is not None:
                 prepared["tool_choice"] = choice
         return prepared

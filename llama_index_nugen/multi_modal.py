@@ -1,7 +1,7 @@
 """``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``.
 
 Thin on purpose: the request is the same as :class:`~llama_index_nugen.Nugen`'s (shared
-fields and calls in ``_base``), the images go through the shared conversion in
+fields in ``_fields``, calls in ``_calls``), the images go through the shared conversion in
 ``_convert``. LlamaIndex is moving multimodal work to ``LLM`` + ``ImageBlock``, which
 ``Nugen`` accepts as well.
 """
@@ -25,8 +25,8 @@ from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMM
 from llama_index.core.schema import ImageNode
 from pydantic import Field
 
-from llama_index_nugen import _convert
-from llama_index_nugen._base import NugenChatSettings
+from llama_index_nugen import _calls, _convert
+from llama_index_nugen._fields import ChatFields
 from nugen_client.models import DEFAULT_VISION_MODEL, model_info
 
 __all__ = ["NugenMultiModal"]
@@ -34,7 +34,7 @@ __all__ = ["NugenMultiModal"]
 ImageDocuments = Sequence[ImageNode | ImageBlock]
 
 
-class NugenMultiModal(NugenChatSettings, MultiModalLLM):
+class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models (default ``nugen-flash-vision`` on ``/chat/vision``).
 
     Setup:
@@ -98,45 +98,45 @@ class NugenMultiModal(NugenChatSettings, MultiModalLLM):
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
         message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.max_image_bytes
+            prompt, image_documents, max_image_bytes=self.image_limit
         )
-        return _convert.chat_to_completion_response(self._chat_wire([message], kwargs))
+        return _convert.chat_to_completion_response(_calls.chat(self, [message], kwargs))
 
     async def acomplete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
         message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.max_image_bytes
+            prompt, image_documents, max_image_bytes=self.image_limit
         )
-        response = await self._achat_wire([message], kwargs)
+        response = await _calls.achat(self, [message], kwargs)
         return _convert.chat_to_completion_response(response)
 
     def stream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseGen:
         message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.max_image_bytes
+            prompt, image_documents, max_image_bytes=self.image_limit
         )
-        return self._stream_complete_wire([message], kwargs)
+        return _calls.stream_complete(self, [message], kwargs)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.max_image_bytes
+            prompt, image_documents, max_image_bytes=self.image_limit
         )
-        return self._astream_complete_wire([message], kwargs)
+        return _calls.astream_complete(self, [message], kwargs)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.chat(self, self._wire_messages(messages), kwargs)
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await self._achat_wire(self._wire_messages(messages), kwargs)
+        return await _calls.achat(self, self._wire_messages(messages), kwargs)
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream_chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.stream_chat(self, self._wire_messages(messages), kwargs)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._astream_chat_wire(self._wire_messages(messages), kwargs)
+        return _calls.astream_chat(self, self._wire_messages(messages), kwargs)

@@ -2,8 +2,9 @@
 
 ``retry_sleeps`` replaces the retry sleep of every client the two adapters build with a
 recorder. Neither ``ChatNugen`` nor ``Nugen`` takes a ``sleep=`` or a ``RetryPolicy``, so
-the seam is the client class each adapter module instantiates: the retry loop, the
-policy and the delays it computes stay the real ones, only the waiting is skipped.
+the seam is the client class the shared client cache (``nugen_client.rules``) builds: the
+retry loop, the policy and the delays it computes stay the real ones, only the waiting is
+skipped.
 ``test_faults.py::test_backoff_really_waits`` checks once, per adapter, that without the
 recorder the same delay is actually slept.
 """
@@ -15,8 +16,7 @@ from typing import Any
 
 import pytest
 
-import langchain_nugen._clients
-import llama_index_nugen._base
+import nugen_client.rules
 from nugen_client import AsyncNugenClient, NugenClient
 from nugen_emulator import NugenEmulator
 
@@ -44,9 +44,9 @@ def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(sleep=record, **kwargs)
 
-    for module in (langchain_nugen._clients, llama_index_nugen._base):
-        monkeypatch.setattr(module, "NugenClient", RecordingClient)
-        monkeypatch.setattr(module, "AsyncNugenClient", RecordingAsyncClient)
+    # Both adapters build their clients in the shared client cache.
+    monkeypatch.setattr(nugen_client.rules, "NugenClient", RecordingClient)
+    monkeypatch.setattr(nugen_client.rules, "AsyncNugenClient", RecordingAsyncClient)
     return slept
 
 

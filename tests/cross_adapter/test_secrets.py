@@ -3,8 +3,9 @@
 A dedicated emulator accepts only ``KEY``, so every test proves that the key really was
 used (calls succeed) while it never shows up where a user or an operator could see it:
 ``repr``/``str``, serialisations (``langchain_core.load.dumps``, LlamaIndex ``to_dict`` /
-``to_json``, pydantic dumps), pickles, log records of every level from our loggers and
-httpx/httpcore, framework debug output, exception text and every chained cause. Plain
+``to_json``, pydantic dumps), log records of every level from our loggers and
+httpx/httpcore, framework debug output, exception text and every chained cause. A pickle
+of a model carries the key (a ``SecretStr``), so worker processes authenticate. Plain
 http to a non-loopback host is refused unless opted in, and redirects are not followed,
 so no other host ever receives the ``Authorization`` header.
 """
@@ -22,8 +23,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps
 from llama_index.core.base.llms.types import ChatMessage
+from pydantic import SecretStr
 
 from langchain_nugen import ChatNugen, NugenEmbeddings
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
@@ -100,24 +103,66 @@ def test_repr_str_and_serialisations_hide_the_key(cls: type[Any], emu: NugenEmul
             assert_no_key(text, f"{cls.__name__} {where} ({moment})")
 
 
-@pytest.mark.parametrize(
-    "cls",
-    [
-        ChatNugen,
-        NugenEmbeddings,
-        Nugen,
-        NugenMultiModal,
-        NugenEmbedding,
-    ],
-    ids=lambda c: c.__name__,
-)
-def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
+HEADER_SECRET = "hdr-SECRET-0b1c2d3e4f"
+CREDENTIAL_HEADERS = {
+    "X-Api-Key": HEADER_SECRET,
+    "Proxy-Authorization": HEADER_SECRET,
+    "X-Auth-Token": HEADER_SECRET,
+    "X-Client-Secret": HEADER_SECRET,
+}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_credential_like_default_headers_are_redacted_when_serialised(
+    cls: type[Any], emu: NugenEmulator
+) -> None:
+    model = make(cls, emu, default_headers={**CREDENTIAL_HEADERS, "X-Trace": "t-1"})
+    use(model)
+    # Sent as given: the redaction is only of what is shown.
+    assert emu.requests[-1].headers["x-api-key"] == HEADER_SECRET
+    shown = {
+        "repr": repr(model),
+        "str": str(model),
+        "model_dump": repr(model.model_dump()),
+        "model_dump_json": model.model_dump_json(),
+    }
+    if isinstance(model, ChatNugen):
+        shown["dumps"] = dumps(model)
+        shown["dumpd"] = repr(dumpd(model))
+        assert dumpd(model)["kwargs"]["default_headers"]["X-Trace"] == "t-1"
+    elif not isinstance(model, LANGCHAIN):
+        shown["to_dict"] = repr(model.to_dict())
+        shown["to_json"] = model.to_json()
+        assert model.to_dict()["default_headers"]["X-Trace"] == "t-1"
+    for where, text in shown.items():
+        assert HEADER_SECRET not in text, f"a credential header leaked into {cls.__name__} {where}"
+
+
+def test_langchain_callbacks_see_redacted_headers(emu: NugenEmulator) -> None:
+    seen: list[Any] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            seen.append((serialized, kwargs.get("invocation_params")))
+
+    model = make(ChatNugen, emu, default_headers=dict(CREDENTIAL_HEADERS))
+    model.invoke(
+        "hello",
+        extra_headers={"Authorization-Extra": "x", "X-Api-Key": HEADER_SECRET},
+        config={"callbacks": [Spy()]},
+    )
+    assert emu.requests[-1].headers["x-api-key"] == HEADER_SECRET
+    assert seen, "no on_chat_model_start"
+    assert HEADER_SECRET not in repr(seen)
+    assert KEY not in repr(seen)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_pickles_carry_the_key_and_a_fresh_pool(cls: type[Any], emu: NugenEmulator) -> None:
     model = make(cls, emu)
     use(model)
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         data = pickle.dumps(model, protocol=protocol)
-        assert_no_key(data, f"a protocol-{protocol} pickle of {cls.__name__}")
-        # Unpickled in this process, the model still works: the key stayed in memory.
         clone = pickle.loads(data)
         if hasattr(model, "to_dict"):
             # LlamaIndex's __setstate__ re-runs __init__ (a new CallbackManager, which has
@@ -125,30 +170,41 @@ def test_pickles_never_hold_the_key(cls: type[Any], emu: NugenEmulator) -> None:
             assert clone.to_dict() == model.to_dict()
         else:
             assert clone == model
-        assert clone.api_key == model.api_key
+        # The key travels as a SecretStr: the clone has it, and still never shows it.
+        assert isinstance(clone.api_key, SecretStr)
+        assert clone.api_key.get_secret_value() == KEY
+        for text in (repr(clone), str(clone), repr(clone.api_key)):
+            assert_no_key(text, f"the repr/str of an unpickled {cls.__name__}")
+        # The client cache is not pickled: the clone opens a pool of its own.
+        assert clone._clients.built_sync_client is None
         emu.reset()
         use(clone)
         assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+        assert clone._clients.built_sync_client is not model._clients.built_sync_client
 
 
-def test_an_unpickled_model_elsewhere_reads_the_key_from_the_environment(
-    emu: NugenEmulator,
+@pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
+def test_a_model_unpickled_in_another_process_authenticates_as_its_parent(
+    cls: type[Any], emu: NugenEmulator
 ) -> None:
-    data = pickle.dumps(make(ChatNugen, emu))
+    data = pickle.dumps(make(cls, emu))
     script = (
-        "import os, pickle, sys\n"
+        "import pickle, sys\n"
         "model = pickle.loads(sys.stdin.buffer.read())\n"
-        "print(model.api_key)\n"
-        "os.environ['NUGEN_API_KEY'] = sys.argv[1]\n"
-        "print(model.invoke('hello').content)\n"
+        "print(repr(model.api_key))\n"
+        "if hasattr(model, 'invoke'):\n"
+        "    print(model.invoke('hello').content)\n"
+        "else:\n"
+        "    from llama_index.core.base.llms.types import ChatMessage\n"
+        "    print(model.chat([ChatMessage(role='user', content='hello')]).message.content)\n"
     )
+    # No NUGEN_API_KEY in this environment: the key can only come from the pickle.
     env = {"PATH": "", "PYTHONPATH": ":".join(sys.path)}
     done = subprocess.run(
-        [sys.executable, "-c", script, KEY], input=data, capture_output=True, env=env, timeout=60
+        [sys.executable, "-c", script], input=data, capture_output=True, env=env, timeout=60
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    lines = done.stdout.decode().splitlines()
-    assert lines == ["None", 'You asked: "hello".']
+    assert done.stdout.decode().splitlines() == ["SecretStr('**********')", 'You asked: "hello".']
     assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
 

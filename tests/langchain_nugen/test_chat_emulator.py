@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.exceptions import (
     ModelAPIError,
     ModelConnectionError,
@@ -64,6 +64,25 @@ async def test_async_retries_are_reported(nugen_emulator: NugenEmulator) -> None
     reply = await model_for(nugen_emulator).ainvoke("Hello", config={"callbacks": [recorder]})
     assert reply.content
     assert recorder.retries == [1]
+
+
+class AsyncRecorder(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.retries: list[int] = []
+
+    async def on_retry(self, retry_state: RetryCallState, *, run_id: UUID, **kwargs: Any) -> None:
+        await asyncio.sleep(0)  # a real coroutine: it only counts if it is awaited
+        self.retries.append(retry_state.attempt_number)
+
+
+async def test_async_retries_reach_an_async_handler(nugen_emulator: NugenEmulator) -> None:
+    # The async run manager's on_retry is a coroutine function; the client awaits what
+    # the callback returns, so no sync bridge is needed.
+    nugen_emulator.inject(status=503, headers={"Retry-After": "0"}, times=2)
+    recorder = AsyncRecorder()
+    reply = await model_for(nugen_emulator).ainvoke("Hello", config={"callbacks": [recorder]})
+    assert reply.content
+    assert recorder.retries == [1, 2]
 
 
 def test_exhausted_retries_raise_the_typed_error(nugen_emulator: NugenEmulator) -> None:

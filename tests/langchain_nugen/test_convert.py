@@ -208,6 +208,7 @@ def test_assistant_tool_calls_round_trip_with_tool_results() -> None:
     assert to_wire_messages(messages)[1:] == [
         {
             "role": "assistant",
+            "content": None,  # a turn of calls only: null content, as OpenAI sends
             "tool_calls": [
                 {
                     "id": "call_1",

@@ -522,6 +522,8 @@ def test_tool_choice_by_name_given_straight_to_chat(api: respx.MockRouter, llm: 
 
 
 def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Nugen(api_key=API_KEY, base_url=None).base_url == DEFAULT_BASE_URL
+    # None (the field's value when nothing is set) is resolved when the client is built.
+    assert Nugen(api_key=API_KEY, base_url=None)._sync_client().base_url == DEFAULT_BASE_URL
     monkeypatch.setenv("NUGEN_BASE_URL", BASE_URL)
-    assert Nugen(api_key=API_KEY, base_url=None).base_url == BASE_URL
+    assert Nugen(api_key=API_KEY, base_url=None)._sync_client().base_url == BASE_URL
+    assert Nugen(api_key=API_KEY).base_url == BASE_URL

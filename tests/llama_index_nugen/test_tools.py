@@ -11,7 +11,6 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, TextBloc
 from llama_index.core.tools import FunctionTool
 
 from llama_index_nugen import Nugen
-from llama_index_nugen._convert import tool_choice_to_wire
 
 
 def add(a: int, b: int) -> int:
@@ -44,10 +43,15 @@ NAMED_ADD = {"type": "function", "function": {"name": "add"}}
         (NAMED_ADD, False, ["add", "multiply"], NAMED_ADD),
     ],
 )
-def test_tool_choice_to_wire(
-    tool_choice: Any, tool_required: bool, names: list[str], expected: Any
+def test_tool_choice_reaches_the_request(
+    llm: Nugen, tool_choice: Any, tool_required: bool, names: list[str], expected: Any
 ) -> None:
-    assert tool_choice_to_wire(tool_choice, tool_required, names) == expected
+    tools = [tool for tool in (ADD, MULTIPLY) if tool.metadata.name in names]
+    prepared = llm._prepare_chat_with_tools(
+        tools, user_msg="hi", tool_required=tool_required, tool_choice=tool_choice
+    )
+    messages = llm._wire_messages(prepared.pop("messages"))
+    assert llm._chat_request(messages, prepared).get("tool_choice") == expected
 
 
 def test_prepare_chat_with_tools_builds_specs_and_never_mutates_the_history(llm: Nugen) -> None:
@@ -72,7 +76,8 @@ def test_prepare_chat_with_tools_single_tool_required_is_named(llm: Nugen) -> No
     prepared = llm._prepare_chat_with_tools(
         [ADD], user_msg=ChatMessage(content="x"), tool_required=True
     )
-    assert prepared["tool_choice"] == NAMED_ADD
+    messages = llm._wire_messages(prepared.pop("messages"))
+    assert llm._chat_request(messages, prepared)["tool_choice"] == NAMED_ADD
 
 
 def test_prepare_chat_with_tools_without_choice_sends_none(llm: Nugen) -> None:

@@ -1,0 +1,88 @@
+"""The fields ``Nugen`` and ``NugenMultiModal`` share, and their request rule.
+
+No I/O here: the calls are in :mod:`llama_index_nugen._calls`. The connection fields, the
+client cache and the request rule itself come from :mod:`nugen_client.rules`, the ones
+``ChatNugen`` uses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage
+from pydantic import Field, field_validator
+
+from llama_index_nugen import _convert
+from nugen_client.rules import ConnectionFields, ImageLimitField, chat_request
+from nugen_client.types import ReasoningConfig
+
+__all__ = ["ChatFields"]
+
+# Keyword arguments LlamaIndex passes around that are not for the service.
+_FRAMEWORK_KWARGS = frozenset(
+    {
+        "formatted",
+        "use_chat_completions",
+        "tool_required",
+        "allow_parallel_tool_calls",
+        "verbose",
+        "strict",
+        "error_on_no_tool_call",
+    }
+)
+
+
+class ChatFields(ConnectionFields, ImageLimitField):
+    """Sampling fields of the chat classes and how they become a request."""
+
+    model: str
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    stop: str | list[str] | None = None
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    reasoning: dict[str, Any] | None = Field(
+        default=None,
+        description='{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int, '
+        '"exclude": bool, "enabled": bool}',
+    )
+    use_vision_endpoint: bool = Field(
+        default=False, description="Send chat requests to /chat/vision."
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra body fields sent with every request."
+    )
+
+    @field_validator("reasoning")
+    @classmethod
+    def _check_reasoning(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            ReasoningConfig.model_validate(value)  # unknown keys are typos: refuse them now
+        return value
+
+    def _wire_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        return _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)
+
+    def _chat_request(
+        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Keyword arguments of a client chat call (``nugen_client.rules.chat_request``:
+        fields, then ``additional_kwargs``, then the call's kwargs)."""
+        fields = {
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "stop": self.stop,
+            "prompt_truncate_len": self.prompt_truncate_len,
+            "reasoning": self.reasoning,
+            "session_id": self.session_id,
+            "provider": self.provider,
+            "use_vision_endpoint": self.use_vision_endpoint,
+        }
+        return chat_request(
+            messages, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
+        )

@@ -1,0 +1,148 @@
+"""``nugen_client.rules`` on its own: the functions both adapters call."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from nugen_client import InvalidInputError
+from nugen_client.rules import (
+    ClientCache,
+    ConnectionFields,
+    chat_request,
+    is_credential_header,
+    redact_headers,
+    tool_choice_to_wire,
+)
+
+NAMED_A = {"type": "function", "function": {"name": "a"}}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize(
+    ("choice", "names", "expected"),
+    [
+        (None, ["a"], None),
+        (False, ["a"], None),
+        ("auto", ["a"], "auto"),
+        ("none", [], "none"),
+        ("a", ["a", "b"], NAMED_A),
+        (True, ["a"], NAMED_A),
+        ("any", ["a"], NAMED_A),
+        ("required", ["a"], NAMED_A),
+        (True, ["a", "b"], "required"),
+        ("any", ["a", "b"], "required"),
+        (NAMED_A, ["a", "b"], NAMED_A),
+        (NAMED_A, [], NAMED_A),  # nothing bound to check the name against
+    ],
+)
+def test_tool_choice_forms(choice: Any, names: list[str], expected: Any) -> None:
+    wire = tool_choice_to_wire(choice, names)
+    assert wire == expected
+    assert tool_choice_to_wire(wire, names) == expected  # its own result is a fixed point
+
+
+@pytest.mark.parametrize(
+    ("choice", "names", "message"),
+    [
+        ("c", ["a", "b"], "'c' is not one of the bound tools (a, b)"),
+        ("a", [], "none bound"),
+        ({"type": "function", "function": {"name": "c"}}, ["a"], "'c' is not one of"),
+        (3, ["a"], "must be a str, bool or dict, got int"),
+    ],
+)
+def test_tool_choice_refusals(choice: Any, names: list[str], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        tool_choice_to_wire(choice, names)
+
+
+def test_chat_request_layers_later_wins() -> None:
+    fields = {"model": "m", "temperature": 0.5, "max_tokens": 10, "session_id": "s-field"}
+    extra = {"max_tokens": 20, "user": "u"}
+    call = {"temperature": 0.1, "seed": 3, "session_id": "s-call", "verbose": True}
+    request = chat_request(MESSAGES, fields, extra, call, ignore={"verbose"})
+    assert request["temperature"] == 0.1  # the call's keyword
+    assert request["max_tokens"] == 10  # validated field; the extra body sends its own
+    assert request["extra_body"] == {"max_tokens": 20, "user": "u", "seed": 3}
+    assert request["session_id"] == "s-call"
+    assert "verbose" not in request
+    assert "verbose" not in request["extra_body"]
+    # A call keyword replaces an extra body field of the same name (later wins).
+    again = chat_request(MESSAGES, fields, extra, {"max_tokens": 5})
+    assert again["max_tokens"] == 5
+    assert "max_tokens" not in again["extra_body"]
+
+
+def test_chat_request_headers_timeout_and_endpoint() -> None:
+    fields = {"model": "m", "provider": "p-field", "use_vision_endpoint": True}
+    call = {"provider": "p-call", "extra_headers": {"X-Trace": "t"}, "timeout": None}
+    request = chat_request(MESSAGES, fields, {}, call)
+    assert request["extra_headers"] == {"X-Provider": "p-call", "X-Trace": "t"}
+    assert request["endpoint"] == "vision"
+    assert "timeout" not in request  # None per call: the model's own timeout
+    assert chat_request(MESSAGES, fields, {}, {"timeout": 3.0})["timeout"] == 3.0
+
+
+def test_chat_request_converts_tool_choice_against_its_tools() -> None:
+    tools = [{"type": "function", "function": {"name": "a", "parameters": {}}}]
+    request = chat_request(MESSAGES, {"model": "m"}, {}, {"tools": tools, "tool_choice": "any"})
+    assert request["tool_choice"] == NAMED_A
+    with pytest.raises(InvalidInputError, match="'b' is not one of the bound tools"):
+        chat_request(MESSAGES, {"model": "m"}, {}, {"tools": tools, "tool_choice": "b"})
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("Authorization", True),
+        ("proxy-authorization", True),
+        ("X-Api-Key", True),
+        ("api_key", True),
+        ("X-Auth-Token", True),
+        ("X-Client-Secret", True),
+        ("Cookie", True),
+        ("X-Session-ID", False),
+        ("X-Provider", False),
+        ("X-Trace", False),
+    ],
+)
+def test_credential_header_names(name: str, secret: bool) -> None:
+    assert is_credential_header(name) is secret
+    assert (redact_headers({name: "v"})[name] == "***") is secret
+
+
+class Model(ConnectionFields):
+    pass
+
+
+def test_connection_fields_pickle_the_key_but_not_the_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NUGEN_API_KEY", raising=False)
+    model = Model(api_key="k-1", default_headers={"X-Api-Key": "h-1"})
+    model._sync_client()
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.api_key == SecretStr("k-1")
+    assert clone._clients.built_sync_client is None
+    assert copy.deepcopy(model)._clients.built_sync_client is None
+    assert copy.copy(model)._clients is not model._clients
+    assert "k-1" not in repr(clone)
+    assert "h-1" not in repr(clone)
+    assert "api_key" not in model.model_dump()
+    assert model.model_dump()["default_headers"] == {"X-Api-Key": "***"}
+
+
+def test_the_client_cache_rebuilds_only_on_a_changed_setting() -> None:
+    model = Model(api_key="k-1")
+    first = model._sync_client()
+    assert model._sync_client() is first
+    model.session_id = "s-1"  # sent per call: no new client
+    assert model._sync_client() is first
+    model.timeout = 5
+    assert model._sync_client() is not first
+    assert model._async_client() is model._async_client()
+    assert isinstance(model._clients, ClientCache)
