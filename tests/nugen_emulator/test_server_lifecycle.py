@@ -97,10 +97,10 @@ def test_stop_does_not_wait_for_a_stalled_stream() -> None:
 def test_constructor_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="dialect"):
         NugenEmulator(dialect="azure")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="canned_chunks"):
-        NugenEmulator(canned_reply="x", canned_chunks=0)
-    with pytest.raises(ValueError, match="Expecting"):
-        NugenEmulator(canned_tool_call=("f", "{not json"))
+    with pytest.raises(ValueError, match="embedding_dimensions"):
+        NugenEmulator(embedding_dimensions=0)
+    with pytest.raises(TypeError, match="chat_reply"):
+        NugenEmulator(chat_reply="canned")  # type: ignore[arg-type]
 
 
 def test_the_plugin_fixture_is_shared_and_reset(nugen_emulator: NugenEmulator) -> None:
@@ -157,36 +157,6 @@ def test_fault_is_importable_and_validated_without_a_server() -> None:
         Fault(cut_after=-1)
 
 
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def test_importing_the_client_never_imports_the_server_stack() -> None:
-    result = _python(
-        "import sys, nugen_client, nugen_emulator, nugen_emulator.pytest_plugin\n"
-        "from nugen_emulator import Fault, RecordedRequest\n"
-        "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
-def test_a_missing_extra_gives_an_install_hint() -> None:
-    result = _python(
-        "import sys\n"
-        "sys.modules['starlette'] = None  # as if starlette were not installed\n"
-        "import nugen_emulator.pytest_plugin  # the plugin still loads\n"
-        "try:\n"
-        "    from nugen_emulator import NugenEmulator\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
-    )
-    assert result.returncode == 0, result.stderr
-    assert 'pip install "nugen-integrations[testing]"' in result.stdout
-
-
 def test_cli_serves_both_dialects_until_interrupted() -> None:
     for dialect, path in (("nugen", "/api/v3/inference"), ("openai", "/v1")):
         process = subprocess.Popen(
@@ -214,13 +184,52 @@ def test_cli_serves_both_dialects_until_interrupted() -> None:
         assert "stopped" in out
 
 
-def test_cli_rejects_bad_canned_arguments() -> None:
-    command = ["-m", "nugen_emulator", "--canned-tool", "f", "--canned-tool-arguments", "{"]
-    result = subprocess.run(
-        [sys.executable, *command], capture_output=True, text=True, timeout=60, check=False
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_cli_serves_on_the_port_it_is_given() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nugen_emulator", "--port", str(port), "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert result.returncode == 2
-    assert "not JSON" in result.stderr
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert f"base_url: http://127.0.0.1:{port}/api/v3/inference" in lines[1]
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/api/v3/inference/embeddings",
+            json={"model": "nugen-flash-embed", "input": "ping"},
+            headers={"Authorization": "Bearer test-key"},
+        )
+        assert reply.status_code == 200
+        assert len(reply.json()["data"][0]["embedding"]) == 384
+    finally:
+        process.terminate()  # SIGTERM: the way a supervisor stops it
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_cli_reports_a_busy_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "nugen_emulator", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
 def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
@@ -237,12 +246,12 @@ def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
 def test_an_emulator_bug_is_a_500_in_the_dialect(
     http: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from nugen_emulator import _server
+    from nugen_emulator import _app
 
     def broken(request: object) -> object:
         raise RuntimeError("simulated emulator bug")
 
-    monkeypatch.setattr(_server, "generate_chat", broken)
+    monkeypatch.setattr(_app, "generate_chat", broken)
     with caplog.at_level("ERROR", logger="nugen_emulator"):
         reply = http.post(
             "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
