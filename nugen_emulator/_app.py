@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator._defaults import BASE_PATHS
 from nugen_emulator._faults import Fault
+from nugen_emulator._lax import InvalidBody
 from nugen_emulator._model import (
     Generation,
     count_tokens,
@@ -40,7 +41,6 @@ from nugen_emulator._responses import (
 from nugen_emulator._state import ServerState
 from nugen_emulator._validation import (
     ChatRequest,
-    InvalidBody,
     validate_chat,
     validate_completion,
     validate_embeddings,
