@@ -261,6 +261,8 @@ class _Handlers:
                 raise TypeError("a chat_reply hook returned an EncodedStream for a JSON reply")
             events = list(reply.events)
             return SSEResponse(events, state=state, fault=fault, headers=headers, prejoin=True)
+        if reply is not None and not isinstance(reply, Generation):
+            raise TypeError(f"a chat_reply hook must return a Generation, got {reply!r}")
         generation = with_call_ids(
             reply if reply is not None else generate_chat(request), state.new_id
         )

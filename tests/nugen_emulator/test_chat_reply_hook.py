@@ -182,7 +182,10 @@ def test_a_failing_hook_is_a_500_in_the_dialect(
         # An EncodedStream for a JSON reply is a hook bug too, reported the same way.
         recorder.answer = EncodedStream([b"data: {}\n\n"])
         misused = client.post("/chat/completions", json={"model": "m", "messages": USER})
-    assert reply.status_code == misused.status_code == 500
+        recorder.answer = "Paris."
+        wrong_type = client.post("/chat/completions", json={"model": "m", "messages": USER})
+    assert reply.status_code == misused.status_code == wrong_type.status_code == 500
+    assert "must return a Generation, got 'Paris.'" in caplog.text
     assert "NugenEmulator internal error" in json.dumps(reply.json())
     assert "hook bug" in caplog.text
     assert "EncodedStream for a JSON reply" in caplog.text
