@@ -1,13 +1,15 @@
-"""Starting, stopping, addressing and importing the emulator; the pytest fixtures."""
+"""Starting, stopping and addressing the emulator; the pytest fixtures; the command line."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -157,31 +159,38 @@ def test_fault_is_importable_and_validated_without_a_server() -> None:
         Fault(cut_after=-1)
 
 
+@contextlib.contextmanager
+def _cli(*args: str, stop: signal.Signals) -> Iterator[str]:
+    """``python -m nugen_emulator *args``; yields the base URL it prints, then sends
+    ``stop`` and checks that it stopped cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nugen_emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert "test-key" in lines[2], lines
+        yield lines[1].split("base_url:")[1].strip()
+    finally:
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "stopped" in out
+
+
 def test_cli_serves_both_dialects_until_interrupted() -> None:
     for dialect, path in (("nugen", "/api/v3/inference"), ("openai", "/v1")):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nugen_emulator", "--port", "0", "--dialect", dialect],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            lines = [process.stdout.readline() for _ in range(3)]
-            base_url = lines[1].split("base_url:")[1].strip()
+        with _cli("--port", "0", "--dialect", dialect, stop=signal.SIGINT) as base_url:
             assert base_url.endswith(path)
-            assert "test-key" in lines[2]
             reply = httpx.post(
                 f"{base_url}/chat/completions",
                 json={"model": "m", "messages": [{"role": "user", "content": "ping"}]},
                 headers={"Authorization": "Bearer test-key"},
             )
             assert reply.json()["choices"][0]["message"]["content"] == 'You asked: "ping".'
-        finally:
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=20)
-        assert process.returncode == 0, err
-        assert "stopped" in out
 
 
 def _free_port() -> int:
@@ -190,30 +199,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_cli_serves_on_the_port_it_is_given() -> None:
+def test_cli_serves_on_the_port_it_is_given_until_terminated() -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nugen_emulator", "--port", str(port), "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
-        assert f"base_url: http://127.0.0.1:{port}/api/v3/inference" in lines[1]
+    # SIGTERM: the way a supervisor (or a benchmark's parent) stops it.
+    with _cli("--port", str(port), "--seed", "1", stop=signal.SIGTERM) as base_url:
+        assert base_url == f"http://127.0.0.1:{port}/api/v3/inference"
         reply = httpx.post(
-            f"http://127.0.0.1:{port}/api/v3/inference/embeddings",
+            f"{base_url}/embeddings",
             json={"model": "nugen-flash-embed", "input": "ping"},
             headers={"Authorization": "Bearer test-key"},
         )
         assert reply.status_code == 200
         assert len(reply.json()["data"][0]["embedding"]) == 384
-    finally:
-        process.terminate()  # SIGTERM: the way a supervisor stops it
-        out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
-    assert "stopped" in out
 
 
 def test_cli_reports_a_busy_port() -> None:
