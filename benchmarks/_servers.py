@@ -1,7 +1,8 @@
 """Serve canned NugenEmulators for the benchmark, in a process of their own.
 
-Argument: a JSON object ``{name: NugenEmulator keyword arguments}``. Prints one JSON line
-``{name: base_url}`` once every emulator listens, then serves until terminated.
+Argument: a JSON object ``{name: CannedReplies keyword arguments}`` (``canned.py``).
+Prints one JSON line ``{name: base_url}`` once every emulator listens, then serves until
+terminated.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import sys
 import threading
 from typing import Any
 
+from canned import CannedReplies
+
 from nugen_emulator import NugenEmulator
 
 
 def main() -> None:
     spec: dict[str, dict[str, Any]] = json.loads(sys.argv[1])
-    emulators = {}
-    for name, kwargs in spec.items():
-        if "canned_tool_call" in kwargs:
-            kwargs["canned_tool_call"] = tuple(kwargs["canned_tool_call"])
-        emulators[name] = NugenEmulator(
-            dialect="openai", api_key="bench-key", seed=0, **kwargs
+    emulators = {
+        name: NugenEmulator(
+            dialect="openai", api_key="bench-key", seed=0, chat_reply=CannedReplies(**kwargs)
         ).start()
+        for name, kwargs in spec.items()
+    }
     print(json.dumps({name: emu.base_url for name, emu in emulators.items()}), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -85,20 +85,17 @@ SMOKE = Sizes(
 
 
 class Servers:
-    """Canned emulators in a child process; ``urls[name]`` is each one's base URL."""
+    """Canned emulators (``canned.py``) in a child process; ``urls[name]``: their base URLs."""
 
     def __init__(self, sizes: Sizes) -> None:
         spec = {
-            "short": {"canned_reply": "The capital of France is Paris.", "canned_chunks": 8},
-            "stream": {
-                "canned_reply": sizes.stream_chunks * 8,
-                "canned_chunks": sizes.stream_chunks,
-            },
-            "big": {"canned_reply": sizes.big_reply_bytes, "canned_chunks": sizes.big_reply_chunks},
+            "short": {"text": "The capital of France is Paris.", "chunks": 8},
+            "stream": {"text": sizes.stream_chunks * 8, "chunks": sizes.stream_chunks},
+            "big": {"text": sizes.big_reply_bytes, "chunks": sizes.big_reply_chunks},
         }
         for n in sizes.tool_fragments:
             arguments = json.dumps({"text": "x" * (n * 8)})
-            spec[f"tool{n}"] = {"canned_tool_call": ["record", arguments], "canned_chunks": n}
+            spec[f"tool{n}"] = {"tool_call": ["record", arguments], "chunks": n}
         self.process = subprocess.Popen(
             [sys.executable, str(HERE / "_servers.py"), json.dumps(spec)],
             stdout=subprocess.PIPE,

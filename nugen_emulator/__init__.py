@@ -1,23 +1,202 @@
-"""NugenEmulator: a real HTTP stand-in for the Nugen API, for your tests (extra ``testing``).
+"""NugenEmulator: a real HTTP stand-in for the Nugen inference API, for your tests.
 
-``from nugen_emulator import NugenEmulator, Fault, RecordedRequest``. The emulator
-needs starlette and uvicorn: ``pip install "nugen-integrations[testing]"``.
+This docstring is the emulator's behaviour spec: the one place that says what it serves
+and how it answers (``python -m pydoc nugen_emulator`` shows it). It is a stand-in for
+wire-format testing, not a model: it checks how a client talks to the service, not
+answer quality.
 
-The server modules are imported on first use rather than here, because this package also
-hosts the pytest plugin that pytest loads in every project where nugen-integrations is
-installed; importing it must not fail (or cost anything) without the extra.
-``Fault`` and ``RecordedRequest`` are plain dataclasses and always importable.
+Install and import
+==================
+
+``pip install "nugen-integrations[testing]"`` (starlette and uvicorn), then
+``from nugen_emulator import NugenEmulator, Fault, RecordedRequest, DEFAULT_API_KEY``.
+``Fault``, ``RecordedRequest`` and ``DEFAULT_API_KEY`` are always importable; without the
+extra, ``from nugen_emulator import NugenEmulator`` (or ``nugen_emulator.NugenEmulator``,
+or ``python -m nugen_emulator``) raises an ``ImportError`` that names the extra. The package
+itself imports without the extra, and without cost, because it also holds the pytest plugin
+that pytest loads in every project where nugen-integrations is installed.
+
+Running it
+==========
+
+- ``with NugenEmulator() as emu:`` (or ``emu = NugenEmulator().start()`` ... ``emu.stop()``):
+  a server on 127.0.0.1, a free port, in a background thread; point a client at
+  ``emu.base_url`` with ``emu.api_key`` (``test-key``). The constructor's options are
+  listed on :class:`NugenEmulator`.
+- pytest: the fixtures ``nugen_emulator`` (nugen dialect) and ``nugen_emulator_openai``
+  (openai dialect) are installed with the package (:mod:`nugen_emulator.pytest_plugin`):
+  one server per dialect for the session, its faults and request log cleared before each
+  test.
+- A shell: ``python -m nugen_emulator --port 8000`` (``--dialect openai``, ``--host``,
+  ``--api-key``, ``--no-auth``, ``--seed``, ``--access-log``) prints the base URL and key
+  and serves until Ctrl-C or SIGTERM.
+
+Dialects
+========
+
+``"nugen"`` (base path ``/api/v3/inference``): the provider's own shapes: float
+``created`` (on ``/chat/vision`` ten times too large, as in the provider's example), no
+``object`` on vision replies and stream chunks, ``confidence_score`` for the
+domain-aligned models ``nugen-legal``, ``nugen-lvm-legal`` and ``nugen-embed-legal``,
+reasoning in ``reasoning_content``, usage always on the final stream chunk (together with
+the last ``finish_reason``), errors as FastAPI's ``{"detail": [...]}`` (422) or
+``{"detail": "..."}``.
+
+``"openai"`` (base path ``/v1``): an OpenAI-compatible host such as NebulaBlock:
+``object``, integer ``created``, ``system_fingerprint``, ``service_tier``,
+``prompt_logprobs``, null ``*_tokens_details``, reasoning in ``reasoning``, a separate
+final chunk for ``finish_reason`` and a usage chunk (empty ``choices``) only when
+``stream_options.include_usage`` is true, errors as
+``{"error": {"message", "type", "param", "code"}}``; invalid bodies get 400 (as vLLM-based
+hosts answer) rather than 422. There is no ``/chat/vision``.
+
+Endpoints
+=========
+
+Under ``base_url``: ``POST /chat/completions`` (JSON, or SSE with ``stream``),
+``POST /chat/vision`` (nugen only; documented as non-streaming, so like the real FastAPI
+service it ignores ``stream`` and other undocumented fields such as ``tools``, and always
+answers with one JSON completion), ``POST /embeddings``, ``POST /completions``
+(``prompt`` instead of ``messages``). Every response, errors and unknown paths included,
+carries an ``x-request-id`` header and ``server: nugen-emulator``. An unknown path gets
+404 in the dialect's error shape. A failure inside the emulator itself is a 500 in the
+dialect, logged on the ``nugen_emulator`` logger.
+
+Validation
+==========
+
+Before anything is generated: a missing or wrong bearer key gives 401 (``Not
+authenticated`` / ``Invalid API key``; ``api_key=None`` accepts any). Then 422 with one
+``detail`` entry per problem (``loc``, ``msg``, ``type`` as FastAPI + pydantic v2 write
+them): an empty or non-JSON body; missing ``model``; missing or empty ``messages``; a role
+other than system/user/assistant/tool; missing content (an assistant turn may carry only
+``tool_calls``); a tool message without ``tool_call_id``; ``name`` not matching
+``^[A-Za-z0-9_]{1,64}$``; content parts other than ``text`` / ``image_url``; image URLs that
+are neither ``https://`` nor a decodable ``data:image/...;base64,`` URL; ``temperature``
+outside 0..2, ``top_p`` outside 0..1, ``max_tokens``/``n`` < 1; malformed ``tools``; a
+``tool_choice`` naming a tool not in ``tools``; a malformed ``response_format`` or
+``reasoning``; in the openai dialect, ``stream_options`` without ``stream``. Numbers and
+booleans are coerced like pydantic's lax mode (``"max_tokens": "2000"`` is fine);
+undocumented fields are ignored.
+
+The deterministic model
+=======================
+
+Same request, same answer (ids and ``created`` aside: see ``seed`` and ``created``).
+
+Tokens are whitespace-separated words. ``prompt_tokens`` = for each message 1 +
+its words + 1 per image (+ tool-call argument words), plus the words of the JSON
+of the offered tools, capped at ``prompt_truncate_len`` (default 1500);
+``completion_tokens`` counts the reply's words, each tool call's argument words
++ 1, and reasoning words; ``total_tokens`` is their sum. Usage is never null
+unless a fault asks for it.
+
+Text: ``You asked: "<the last user message>".`` (quoted, cut at 60 words),
+followed, when they apply, by a description of every image in the request
+(``I received 2 images: image 1 is image/png, 68 bytes (inline base64); image 2
+is a URL image hosted at example.com.``: nothing is fetched), ``Earlier you said:
+"<the previous user message>".`` and ``The system prompt says: "<...>".``. With
+``n`` > 1, choice *i* > 0 starts with ``(Alternative i+1)``. ``stop`` cuts the text
+at the first stop sequence (``finish_reason="stop"``); ``max_tokens`` keeps the
+first ``max_tokens`` words (``finish_reason="length"``).
+
+Tools: with tools offered and ``tool_choice`` not ``"none"``, the model calls
+(``finish_reason="tool_calls"``, ids ``call_<hex>``, ``content`` null):
+the named tool when ``tool_choice`` is ``{"type": "function", "function":
+{"name": ...}}`` (always, as a forced choice is); otherwise the tools the last user
+message mentions, in order of mention, that have not been called since that
+message; with ``"required"`` and none left, the first offered tool not called
+yet (else the first tool). A tool is mentioned when its exact name appears as a
+word (``use get_weather``), or when every meaningful word of its name appears
+(``weather`` for ``get_weather``; generic verbs like get/fetch/search/compute
+do not count). One call per turn, so an agent told to use two tools calls the
+first, then (after its result) the second, then answers in text; all of them at
+once when the request sets ``parallel_tool_calls: true``. When no call is due it
+answers in text; after tool results it quotes them: ``The get_weather tool
+returned: "It's sunny.".`` (and describes images in tool results).
+
+Arguments satisfy the tool's JSON schema (``$ref``/``$defs``, ``anyOf``/
+``oneOf`` (first non-null), ``allOf``, nested objects, arrays, enums, ``const``,
+min/max bounds, string ``format``), filling every property, in schema order, from
+literals in the last user message and any tool results after it: numbers in
+order of appearance for number/integer; quoted text and capitalised phrases that
+do not start a sentence, in order of appearance, for strings (``"in New York"``
+gives ``"New York"``); enum values the text mentions; ``true``/``false``/``yes``/
+``no`` for booleans. An array of scalars takes every matching literal left once
+the other fields are filled. Values an earlier tool call already received since
+the last user message are not reused, so each call of a multi-tool request gets
+its own. Without a literal: the schema's default, else 1 (within bounds) for
+numbers, ``false``, ``"sample <property name>"``, or a fixed value for
+``date``/``date-time``/``email``/``uri``/``uuid`` formats. Patterns are not
+honoured.
+
+Structured output: ``response_format={"type": "json_schema", "json_schema":
+{"schema": ...}}`` answers with JSON satisfying the schema (same generator);
+``{"type": "json_object"}`` answers with an object whose keys are the words the
+prompt puts in quotes or backticks (``'setup'`` and ``'punchline'``), string
+values, or ``{"answer": <the text reply>}`` when it names none.
+
+Reasoning: ``reasoning`` with ``enabled: true``, an ``effort`` other than
+``"none"``, or ``max_tokens`` makes the model reason: a short plan whose length
+grows with effort (cut to ``reasoning.max_tokens`` words), returned as
+``reasoning_content`` (nugen) / ``reasoning`` (openai) unless ``exclude`` is true,
+and always counted in ``usage.completion_tokens_details.reasoning_tokens``.
+
+Streaming: ``data: {chunk}`` events then ``data: [DONE]``. Reasoning and content
+arrive one word per chunk, tool-call arguments in 8-character fragments after a
+first fragment with ``id``/``name``; the first chunk of each choice has
+``role``; choices of ``n`` > 1 are interleaved; ``finish_reason`` appears once per
+choice, on its last chunk; usage as the dialect does (see above).
+
+Text completions: one choice per prompt (``prompt`` a string or a list) and per ``n``,
+``' ... and so "<the prompt's last 8 words>" continues.'`` (choice *i* > 0 of a prompt
+starts with `` (alternative i+1)``), with ``stop`` and ``max_tokens`` as for chat;
+``prompt_tokens`` counts the prompts' words. Streamed one word per chunk.
+
+Embeddings: unit-norm vectors derived from a hash of each text (identical texts,
+identical vectors; similar texts are not similar), ``dimensions`` honoured
+(default ``embedding_dimensions``, 384), ``encoding_format="base64"`` supported.
+
+Replacing the model's chat replies
+==================================
+
+``NugenEmulator(chat_reply=hook)``: ``hook(call)`` answers every valid chat request
+instead of the model, or returns ``None`` to let the model answer. Validation, faults,
+rendering in the dialect and the request log stay the emulator's. See
+:mod:`nugen_emulator.replies`; the benchmark's canned replies (``benchmarks/canned.py``)
+are built on it.
+
+Faults
+======
+
+``emu.inject(status=429, headers={"Retry-After": "0"}, times=2)`` (or
+``emu.inject(Fault(...))``) arms a misbehaviour for the next matching requests, consumed
+first in, first out, one per request: an HTTP status with any body and headers (served
+before the key and the body are checked), a delay before answering, a stream cut after
+*k* events (cleanly, or by dropping the connection), a malformed event, an error event
+after the 200, a stall mid-stream, a connection dropped halfway through a JSON body,
+``usage: null``; optionally only for paths ending with ``path``. Every field is
+documented on :class:`Fault`. ``emu.pending_faults`` counts what is still armed.
+
+Request log
+===========
+
+Every request is recorded before it is answered and before any fault applies (so a test
+can count retries): ``emu.requests`` (oldest first), ``emu.last_request``, each a
+:class:`RecordedRequest` (method, path, query, lower-case headers, parsed JSON body and
+raw body). ``emu.reset()`` clears the log and the armed faults.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nugen_emulator._defaults import DEFAULT_API_KEY
 from nugen_emulator._faults import Fault
 from nugen_emulator._records import RecordedRequest
 
 if TYPE_CHECKING:
-    from nugen_emulator._server import DEFAULT_API_KEY, NugenEmulator
+    from nugen_emulator._server import NugenEmulator
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -26,19 +205,23 @@ __all__ = [
     "RecordedRequest",
 ]
 
+_SERVER_STACK = ("starlette", "uvicorn")
 _INSTALL_HINT = (
-    "nugen_emulator.NugenEmulator needs starlette and uvicorn, which are not "
-    'installed: pip install "nugen-integrations[testing]"'
+    "nugen_emulator.NugenEmulator needs starlette and uvicorn ({missing} is not "
+    'installed): pip install "nugen-integrations[testing]"'
 )
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("NugenEmulator", "DEFAULT_API_KEY"):
+    # NugenEmulator is imported on first use, not above, so that the pytest plugin (a
+    # submodule, imported with this package) stays importable and cheap without the extra.
+    if name == "NugenEmulator":
         try:
-            from nugen_emulator import _server
+            from nugen_emulator._server import NugenEmulator
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in ("starlette", "uvicorn"):
-                raise ImportError(_INSTALL_HINT, name=exc.name) from exc
+            missing = (exc.name or "").split(".")[0]
+            if missing in _SERVER_STACK:
+                raise ImportError(_INSTALL_HINT.format(missing=missing), name=exc.name) from exc
             raise
-        return getattr(_server, name)
+        return NugenEmulator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,13 @@
 """``python -m nugen_emulator``: run a NugenEmulator from the command line.
 
 Prints the base URL and API key to point a client (or ``curl``) at, then serves until
-Ctrl-C or SIGTERM. Useful for manual checks, demos, and benchmarks that must keep the
-server's CPU out of the client's process.
+Ctrl-C or SIGTERM. Useful for manual checks, demos, and recording cassettes from another
+process. Without the ``testing`` extra it exits with status 2 and the install hint.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -27,22 +26,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None, help="bearer key to require (default test-key)")
     parser.add_argument("--no-auth", action="store_true", help="accept any API key")
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
-    parser.add_argument("--canned-reply", default=None, help="answer every chat with this text")
-    parser.add_argument(
-        "--canned-size", type=int, default=None, help="answer with a generated text of N chars"
-    )
-    parser.add_argument(
-        "--canned-chunks", type=int, default=None, help="stream canned replies in N chunks"
-    )
-    parser.add_argument(
-        "--canned-tool", default=None, metavar="NAME", help="answer every chat with this tool call"
-    )
-    parser.add_argument(
-        "--canned-tool-arguments",
-        default="{}",
-        metavar="JSON",
-        help="arguments of the canned tool call (default {})",
-    )
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     return parser
 
@@ -54,17 +37,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    if args.canned_reply is not None and args.canned_size is not None:
-        sys.stderr.write("use either --canned-reply or --canned-size\n")
-        return 2
-    canned_tool_call = None
-    if args.canned_tool:
-        try:
-            json.loads(args.canned_tool_arguments)
-        except ValueError as exc:
-            sys.stderr.write(f"--canned-tool-arguments is not JSON: {exc}\n")
-            return 2
-        canned_tool_call = (args.canned_tool, args.canned_tool_arguments)
     if args.access_log:
         import logging
 
@@ -76,9 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         api_key=api_key,
         seed=args.seed,
-        canned_reply=args.canned_size if args.canned_size is not None else args.canned_reply,
-        canned_chunks=args.canned_chunks,
-        canned_tool_call=canned_tool_call,
         access_log=args.access_log,
     )
     try:

@@ -1,8 +1,9 @@
 """The emulator's deterministic "model": what it answers, and how many tokens that costs.
 
 Everything here is a pure function of the validated request, so the same request always
-gets the same reply (ids and timestamps aside, which the server adds). The behaviour is
-documented for users in :class:`nugen_emulator.NugenEmulator`; keep the two in sync.
+gets the same reply (ids and timestamps aside, which the server adds). What it answers is
+specified for users in the package docstring (``nugen_emulator/__init__.py``), the one
+description of the emulator's behaviour.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def describe_images(images: list[ImageRef]) -> str:
 
 @dataclass
 class ToolCall:
+    """A tool call of a choice; ``arguments`` is the JSON text, ``id`` empty until set."""
+
     name: str
     arguments: str
     id: str = ""
@@ -123,6 +126,8 @@ class Choice:
 
 @dataclass
 class Generation:
+    """A reply before it is rendered in a dialect: its choices and the prompt's tokens."""
+
     choices: list[Choice]
     prompt_tokens: int
 
@@ -356,7 +361,7 @@ def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) ->
 
 
 def generate_chat(request: ChatRequest) -> Generation:
-    """The reply to a validated chat request (see the NugenEmulator docstring)."""
+    """The reply to a validated chat request (specified in the package docstring)."""
     conv = _conversation(request)
     names = _plan_tools(request, conv)
     reasons, show_reasoning = reasoning_wanted(request.reasoning)

@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from nugen_emulator._lax import (
+    MISSING,
+    Errors,
+    Loc,
+    as_dict,
+    as_list,
+    as_model_dict,
+    as_str,
+    lax_bool,
+    lax_float,
+    lax_int,
+    literal_msg,
+)
 
 ROLES = ("system", "user", "assistant", "tool")
 EFFORTS = ("xhigh", "high", "medium", "low", "minimal", "none")
@@ -31,21 +44,6 @@ _DATA_URL_RE = re.compile(
     re.DOTALL,
 )
 MAX_EMBEDDING_DIMENSIONS = 8192
-_MAX_ECHOED_INPUT = 1000
-
-Loc = tuple[str | int, ...]
-
-
-class InvalidBody(Exception):
-    """Raised with the FastAPI-style ``detail`` list of everything wrong with a body."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors))
-        self.errors = errors
-
-
-def _loc_text(loc: list[str | int]) -> str:
-    return ".".join(str(part) for part in loc[1:]) or "body"
 
 
 @dataclass(frozen=True)
@@ -98,187 +96,6 @@ class EmbeddingRequest:
     encoding_format: str = "float"
 
 
-class _Errors:
-    """Collects every problem in a body, the way pydantic reports all of them at once."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        type_: str,
-        loc: Loc,
-        msg: str,
-        value: Any,
-        ctx: dict[str, Any] | None = None,
-    ) -> None:
-        if isinstance(value, str) and len(value) > _MAX_ECHOED_INPUT:
-            value = value[:_MAX_ECHOED_INPUT] + "..."
-        item: dict[str, Any] = {"type": type_, "loc": ["body", *loc], "msg": msg, "input": value}
-        if ctx:
-            item["ctx"] = ctx
-        self.items.append(item)
-
-    def missing(self, loc: Loc, parent: Any) -> None:
-        self.add("missing", loc, "Field required", parent)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidBody(self.items)
-
-
-_MISSING: Any = object()
-
-
-def _literal_msg(options: tuple[str, ...]) -> str:
-    quoted = [f"'{o}'" for o in options]
-    return "Input should be " + ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def _lax_int(errors: _Errors, loc: Loc, value: Any, *, ge: int | None = None) -> int | None:
-    """An integer field in pydantic's lax mode: ints, integral floats, digit strings."""
-    result: int | None = None
-    if isinstance(value, bool):
-        result = None
-    elif isinstance(value, int):
-        result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str):
-        try:
-            result = int(value.strip())
-        except ValueError:
-            errors.add(
-                "int_parsing",
-                loc,
-                "Input should be a valid integer, unable to parse string as an integer",
-                value,
-            )
-            return None
-    if result is None:
-        errors.add("int_type", loc, "Input should be a valid integer", value)
-        return None
-    if ge is not None and result < ge:
-        errors.add(
-            "greater_than_equal",
-            loc,
-            f"Input should be greater than or equal to {ge}",
-            value,
-            {"ge": ge},
-        )
-        return None
-    return result
-
-
-def _lax_float(
-    errors: _Errors, loc: Loc, value: Any, *, ge: float | None = None, le: float | None = None
-) -> float | None:
-    result: float | None = None
-    if isinstance(value, bool):
-        result = None
-    elif isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            errors.add(
-                "float_parsing",
-                loc,
-                "Input should be a valid number, unable to parse string as a number",
-                value,
-            )
-            return None
-    if result is None or math.isnan(result) or math.isinf(result):
-        errors.add("float_type", loc, "Input should be a valid number", value)
-        return None
-    if ge is not None and result < ge:
-        errors.add(
-            "greater_than_equal",
-            loc,
-            f"Input should be greater than or equal to {_num(ge)}",
-            value,
-            {"ge": ge},
-        )
-        return None
-    if le is not None and result > le:
-        errors.add(
-            "less_than_equal",
-            loc,
-            f"Input should be less than or equal to {_num(le)}",
-            value,
-            {"le": le},
-        )
-        return None
-    return result
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-_TRUE = {"true", "1", "yes", "on", "t", "y"}
-_FALSE = {"false", "0", "no", "off", "f", "n"}
-
-
-def _lax_bool(errors: _Errors, loc: Loc, value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    errors.add(
-        "bool_parsing" if isinstance(value, str) else "bool_type",
-        loc,
-        "Input should be a valid boolean",
-        value,
-    )
-    return None
-
-
-def _str(errors: _Errors, loc: Loc, value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    errors.add("string_type", loc, "Input should be a valid string", value)
-    return None
-
-
-def _dict(errors: _Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    errors.add("dict_type", loc, "Input should be a valid dictionary", value)
-    return None
-
-
-def _model_dict(errors: _Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    errors.add(
-        "model_attributes_type",
-        loc,
-        "Input should be a valid dictionary or object to extract fields from",
-        value,
-    )
-    return None
-
-
-def _list(errors: _Errors, loc: Loc, value: Any, *, min_len: int = 0) -> list[Any] | None:
-    if not isinstance(value, list):
-        errors.add("list_type", loc, "Input should be a valid list", value)
-        return None
-    if len(value) < min_len:
-        errors.add(
-            "too_short",
-            loc,
-            f"List should have at least {min_len} item after validation, not {len(value)}",
-            value,
-            {"field_type": "List", "min_length": min_len, "actual_length": len(value)},
-        )
-        return None
-    return value
-
-
 def parse_image_url(url: str) -> ImageRef | str:
     """Parse an image part's URL: an :class:`ImageRef`, or the reason it is unacceptable.
 
@@ -306,7 +123,7 @@ def parse_image_url(url: str) -> ImageRef | str:
 
 
 def _top_level(body: Any) -> dict[str, Any]:
-    errors = _Errors()
+    errors = Errors()
     if not isinstance(body, dict):
         errors.add(
             "model_attributes_type",
@@ -319,38 +136,38 @@ def _top_level(body: Any) -> dict[str, Any]:
     return body
 
 
-def _model_field(errors: _Errors, body: dict[str, Any]) -> str:
-    value = body.get("model", _MISSING)
-    if value is _MISSING:
+def _model_field(errors: Errors, body: dict[str, Any]) -> str:
+    value = body.get("model", MISSING)
+    if value is MISSING:
         errors.missing(("model",), body)
         return ""
-    return _str(errors, ("model",), value) or ""
+    return as_str(errors, ("model",), value) or ""
 
 
-def _stop(errors: _Errors, body: dict[str, Any]) -> list[str]:
+def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
     value = body.get("stop")
     if value is None:
         return []
     if isinstance(value, str):
         return [value] if value else []
-    items = _list(errors, ("stop",), value)
+    items = as_list(errors, ("stop",), value)
     if items is None:
         return []
     result = []
     for i, item in enumerate(items):
-        text = _str(errors, ("stop", i), item)
+        text = as_str(errors, ("stop", i), item)
         if text:
             result.append(text)
     return result
 
 
-def _include_usage(errors: _Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
+def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
     """``stream_options.include_usage``. The Nugen service does not document the field (so
     it is ignored, like any unknown field); vLLM-style hosts reject it without ``stream``."""
     options = body.get("stream_options")
     if options is None or not strict:
         return False
-    mapping = _dict(errors, ("stream_options",), options)
+    mapping = as_dict(errors, ("stream_options",), options)
     if mapping is None:
         return False
     if not stream:
@@ -364,44 +181,44 @@ def _include_usage(errors: _Errors, body: dict[str, Any], stream: bool, strict: 
     flag = mapping.get("include_usage")
     if flag is None:
         return False
-    return bool(_lax_bool(errors, ("stream_options", "include_usage"), flag))
+    return bool(lax_bool(errors, ("stream_options", "include_usage"), flag))
 
 
-def _validate_content(errors: _Errors, loc: Loc, content: Any, images: list[ImageRef]) -> None:
+def _validate_content(errors: Errors, loc: Loc, content: Any, images: list[ImageRef]) -> None:
     if isinstance(content, str):
         return
-    parts = _list(errors, loc, content)
+    parts = as_list(errors, loc, content)
     if parts is None:
         # pydantic reports a failed ``str | list`` union once per member; one is clearer.
         return
     for j, part in enumerate(parts):
         part_loc = (*loc, j)
-        mapping = _model_dict(errors, part_loc, part)
+        mapping = as_model_dict(errors, part_loc, part)
         if mapping is None:
             continue
-        kind = mapping.get("type", _MISSING)
-        if kind is _MISSING:
+        kind = mapping.get("type", MISSING)
+        if kind is MISSING:
             errors.missing((*part_loc, "type"), mapping)
         elif kind == "text":
-            text = mapping.get("text", _MISSING)
-            if text is _MISSING:
+            text = mapping.get("text", MISSING)
+            if text is MISSING:
                 errors.missing((*part_loc, "text"), mapping)
             else:
-                _str(errors, (*part_loc, "text"), text)
+                as_str(errors, (*part_loc, "text"), text)
         elif kind == "image_url":
-            holder = mapping.get("image_url", _MISSING)
-            if holder is _MISSING:
+            holder = mapping.get("image_url", MISSING)
+            if holder is MISSING:
                 errors.missing((*part_loc, "image_url"), mapping)
                 continue
-            holder_map = _model_dict(errors, (*part_loc, "image_url"), holder)
+            holder_map = as_model_dict(errors, (*part_loc, "image_url"), holder)
             if holder_map is None:
                 continue
-            url = holder_map.get("url", _MISSING)
+            url = holder_map.get("url", MISSING)
             url_loc = (*part_loc, "image_url", "url")
-            if url is _MISSING:
+            if url is MISSING:
                 errors.missing(url_loc, holder_map)
                 continue
-            url_text = _str(errors, url_loc, url)
+            url_text = as_str(errors, url_loc, url)
             if url_text is None:
                 continue
             parsed = parse_image_url(url_text)
@@ -424,18 +241,18 @@ def _validate_content(errors: _Errors, loc: Loc, content: Any, images: list[Imag
             )
 
 
-def _validate_tool_calls(errors: _Errors, loc: Loc, value: Any) -> None:
-    calls = _list(errors, loc, value)
+def _validate_tool_calls(errors: Errors, loc: Loc, value: Any) -> None:
+    calls = as_list(errors, loc, value)
     for k, call in enumerate(calls or []):
         call_loc = (*loc, k)
-        mapping = _model_dict(errors, call_loc, call)
+        mapping = as_model_dict(errors, call_loc, call)
         if mapping is None:
             continue
         for key in ("id", "function"):
             if key not in mapping:
                 errors.missing((*call_loc, key), mapping)
         if "id" in mapping:
-            _str(errors, (*call_loc, "id"), mapping["id"])
+            as_str(errors, (*call_loc, "id"), mapping["id"])
         if "type" in mapping and mapping["type"] != "function":
             errors.add(
                 "literal_error", (*call_loc, "type"), "Input should be 'function'", mapping["type"]
@@ -443,46 +260,46 @@ def _validate_tool_calls(errors: _Errors, loc: Loc, value: Any) -> None:
         function = mapping.get("function")
         if function is None:
             continue
-        fn = _model_dict(errors, (*call_loc, "function"), function)
+        fn = as_model_dict(errors, (*call_loc, "function"), function)
         if fn is None:
             continue
         for key in ("name", "arguments"):
             if key not in fn:
                 errors.missing((*call_loc, "function", key), fn)
             else:
-                _str(errors, (*call_loc, "function", key), fn[key])
+                as_str(errors, (*call_loc, "function", key), fn[key])
 
 
-def _validate_messages(errors: _Errors, body: dict[str, Any]) -> list[list[ImageRef]]:
+def _validate_messages(errors: Errors, body: dict[str, Any]) -> list[list[ImageRef]]:
     images: list[list[ImageRef]] = []
-    value = body.get("messages", _MISSING)
-    if value is _MISSING:
+    value = body.get("messages", MISSING)
+    if value is MISSING:
         errors.missing(("messages",), body)
         return images
-    messages = _list(errors, ("messages",), value, min_len=1)
+    messages = as_list(errors, ("messages",), value, min_len=1)
     if messages is None:
         return images
     for i, message in enumerate(messages):
         loc: Loc = ("messages", i)
         message_images: list[ImageRef] = []
         images.append(message_images)
-        mapping = _model_dict(errors, loc, message)
+        mapping = as_model_dict(errors, loc, message)
         if mapping is None:
             continue
-        role = mapping.get("role", _MISSING)
-        if role is _MISSING:
+        role = mapping.get("role", MISSING)
+        if role is MISSING:
             errors.missing((*loc, "role"), mapping)
         elif role not in ROLES:
             errors.add(
                 "literal_error",
                 (*loc, "role"),
-                _literal_msg(ROLES),
+                literal_msg(ROLES),
                 role,
-                {"expected": _literal_msg(ROLES).removeprefix("Input should be ")},
+                {"expected": literal_msg(ROLES).removeprefix("Input should be ")},
             )
-        content = mapping.get("content", _MISSING)
+        content = mapping.get("content", MISSING)
         has_tool_calls = bool(mapping.get("tool_calls"))
-        if content is _MISSING or content is None:
+        if content is MISSING or content is None:
             # An assistant turn may carry only tool calls; everyone else must say something.
             if not (role == "assistant" and (has_tool_calls or content is None)):
                 errors.missing((*loc, "content"), mapping)
@@ -490,7 +307,7 @@ def _validate_messages(errors: _Errors, body: dict[str, Any]) -> list[list[Image
             _validate_content(errors, (*loc, "content"), content, message_images)
         name = mapping.get("name")
         if name is not None:
-            text = _str(errors, (*loc, "name"), name)
+            text = as_str(errors, (*loc, "name"), name)
             if text is not None and not _NAME_RE.match(text):
                 errors.add(
                     "string_pattern_mismatch",
@@ -502,44 +319,44 @@ def _validate_messages(errors: _Errors, body: dict[str, Any]) -> list[list[Image
         if mapping.get("tool_calls") is not None:
             _validate_tool_calls(errors, (*loc, "tool_calls"), mapping["tool_calls"])
         if role == "tool":
-            call_id = mapping.get("tool_call_id", _MISSING)
-            if call_id is _MISSING or call_id is None:
+            call_id = mapping.get("tool_call_id", MISSING)
+            if call_id is MISSING or call_id is None:
                 errors.missing((*loc, "tool_call_id"), mapping)
             else:
-                _str(errors, (*loc, "tool_call_id"), call_id)
+                as_str(errors, (*loc, "tool_call_id"), call_id)
     return images
 
 
-def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any]]:
+def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]]:
     value = body.get("tools")
     if value is None:
         return []
-    tools = _list(errors, ("tools",), value)
+    tools = as_list(errors, ("tools",), value)
     if tools is None:
         return []
     valid: list[dict[str, Any]] = []
     for i, tool in enumerate(tools):
         loc: Loc = ("tools", i)
-        mapping = _model_dict(errors, loc, tool)
+        mapping = as_model_dict(errors, loc, tool)
         if mapping is None:
             continue
         kind = mapping.get("type", "function")
         if kind != "function":
             errors.add("literal_error", (*loc, "type"), "Input should be 'function'", kind)
             continue
-        function = mapping.get("function", _MISSING)
-        if function is _MISSING:
+        function = mapping.get("function", MISSING)
+        if function is MISSING:
             errors.missing((*loc, "function"), mapping)
             continue
-        fn = _model_dict(errors, (*loc, "function"), function)
+        fn = as_model_dict(errors, (*loc, "function"), function)
         if fn is None:
             continue
         ok = True
-        name = fn.get("name", _MISSING)
-        if name is _MISSING:
+        name = fn.get("name", MISSING)
+        if name is MISSING:
             errors.missing((*loc, "function", "name"), fn)
             ok = False
-        elif _str(errors, (*loc, "function", "name"), name) is None:
+        elif as_str(errors, (*loc, "function", "name"), name) is None:
             ok = False
         elif not _TOOL_NAME_RE.match(name):
             errors.add(
@@ -553,12 +370,12 @@ def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any
         description = fn.get("description")
         if (
             description is not None
-            and _str(errors, (*loc, "function", "description"), description) is None
+            and as_str(errors, (*loc, "function", "description"), description) is None
         ):
             ok = False
         parameters = fn.get("parameters")
         if parameters is not None:
-            params = _dict(errors, (*loc, "function", "parameters"), parameters)
+            params = as_dict(errors, (*loc, "function", "parameters"), parameters)
             if params is None:
                 ok = False
             elif params.get("type", "object") != "object":
@@ -575,7 +392,7 @@ def _validate_tools(errors: _Errors, body: dict[str, Any]) -> list[dict[str, Any
 
 
 def _validate_tool_choice(
-    errors: _Errors, body: dict[str, Any], tools: list[dict[str, Any]]
+    errors: Errors, body: dict[str, Any], tools: list[dict[str, Any]]
 ) -> str | dict[str, Any] | None:
     value = body.get("tool_choice")
     if value is None:
@@ -588,7 +405,7 @@ def _validate_tool_choice(
         if value == "required" and not tools:
             errors.add("value_error", loc, "Value error, tool_choice 'required' needs tools", value)
         return value
-    mapping = _dict(errors, loc, value)
+    mapping = as_dict(errors, loc, value)
     if mapping is None:
         return None
     function = mapping.get("function")
@@ -613,16 +430,16 @@ def _validate_tool_choice(
     return mapping
 
 
-def _validate_response_format(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
+def _validate_response_format(errors: Errors, body: dict[str, Any]) -> dict[str, Any] | None:
     value = body.get("response_format")
     if value is None:
         return None
     loc: Loc = ("response_format",)
-    mapping = _dict(errors, loc, value)
+    mapping = as_dict(errors, loc, value)
     if mapping is None:
         return None
-    kind = mapping.get("type", _MISSING)
-    if kind is _MISSING:
+    kind = mapping.get("type", MISSING)
+    if kind is MISSING:
         errors.missing((*loc, "type"), mapping)
         return None
     if kind not in ("text", "json_object", "json_schema"):
@@ -634,52 +451,52 @@ def _validate_response_format(errors: _Errors, body: dict[str, Any]) -> dict[str
         )
         return None
     if kind == "json_schema":
-        holder = mapping.get("json_schema", _MISSING)
-        if holder is _MISSING:
+        holder = mapping.get("json_schema", MISSING)
+        if holder is MISSING:
             errors.missing((*loc, "json_schema"), mapping)
             return None
-        holder_map = _dict(errors, (*loc, "json_schema"), holder)
+        holder_map = as_dict(errors, (*loc, "json_schema"), holder)
         if holder_map is None:
             return None
-        schema = holder_map.get("schema", _MISSING)
-        if schema is _MISSING:
+        schema = holder_map.get("schema", MISSING)
+        if schema is MISSING:
             errors.missing((*loc, "json_schema", "schema"), holder_map)
             return None
-        if _dict(errors, (*loc, "json_schema", "schema"), schema) is None:
+        if as_dict(errors, (*loc, "json_schema", "schema"), schema) is None:
             return None
     return mapping
 
 
-def _validate_reasoning(errors: _Errors, body: dict[str, Any]) -> dict[str, Any] | None:
+def _validate_reasoning(errors: Errors, body: dict[str, Any]) -> dict[str, Any] | None:
     value = body.get("reasoning")
     if value is None:
         return None
     loc: Loc = ("reasoning",)
-    mapping = _model_dict(errors, loc, value)
+    mapping = as_model_dict(errors, loc, value)
     if mapping is None:
         return None
     result: dict[str, Any] = {}
     effort = mapping.get("effort")
     if effort is not None:
         if effort not in EFFORTS:
-            errors.add("literal_error", (*loc, "effort"), _literal_msg(EFFORTS), effort)
+            errors.add("literal_error", (*loc, "effort"), literal_msg(EFFORTS), effort)
         else:
             result["effort"] = effort
     if mapping.get("max_tokens") is not None:
-        result["max_tokens"] = _lax_int(errors, (*loc, "max_tokens"), mapping["max_tokens"], ge=1)
+        result["max_tokens"] = lax_int(errors, (*loc, "max_tokens"), mapping["max_tokens"], ge=1)
     for key in ("exclude", "enabled"):
         if mapping.get(key) is not None:
-            result[key] = _lax_bool(errors, (*loc, key), mapping[key])
+            result[key] = lax_bool(errors, (*loc, key), mapping[key])
     return result
 
 
-def _common_ints(errors: _Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
+def _common_ints(errors: Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
     max_tokens = None
     if body.get("max_tokens") is not None:
-        max_tokens = _lax_int(errors, ("max_tokens",), body["max_tokens"], ge=1)
+        max_tokens = lax_int(errors, ("max_tokens",), body["max_tokens"], ge=1)
     n = 1
     if body.get("n") is not None:
-        n = _lax_int(errors, ("n",), body["n"], ge=1) or 1
+        n = lax_int(errors, ("n",), body["n"], ge=1) or 1
         if n > 16:
             errors.add(
                 "less_than_equal", ("n",), "Input should be less than or equal to 16", n, {"le": 16}
@@ -687,7 +504,7 @@ def _common_ints(errors: _Errors, body: dict[str, Any]) -> tuple[int | None, int
             n = 1
     stream = False
     if body.get("stream") is not None:
-        stream = bool(_lax_bool(errors, ("stream",), body["stream"]))
+        stream = bool(lax_bool(errors, ("stream",), body["stream"]))
     return max_tokens, n, stream
 
 
@@ -701,21 +518,21 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     fields its model does not declare.
     """
     body = _top_level(body)
-    errors = _Errors()
+    errors = Errors()
     model = _model_field(errors, body)
     images = _validate_messages(errors, body)
     max_tokens, n, stream = _common_ints(errors, body)
     temperature = None
     if body.get("temperature") is not None:
-        temperature = _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
+        temperature = lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
     if body.get("top_p") is not None:
-        _lax_float(errors, ("top_p",), body["top_p"], ge=0, le=1)
+        lax_float(errors, ("top_p",), body["top_p"], ge=0, le=1)
     if body.get("top_k") is not None:
-        _lax_int(errors, ("top_k",), body["top_k"], ge=0)
+        lax_int(errors, ("top_k",), body["top_k"], ge=0)
     prompt_truncate_len = 1500
     if body.get("prompt_truncate_len") is not None:
         prompt_truncate_len = (
-            _lax_int(errors, ("prompt_truncate_len",), body["prompt_truncate_len"], ge=1) or 1500
+            lax_int(errors, ("prompt_truncate_len",), body["prompt_truncate_len"], ge=1) or 1500
         )
     if vision:
         errors.raise_if_any()
@@ -732,7 +549,7 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     tool_choice = _validate_tool_choice(errors, body, tools)
     parallel = None
     if body.get("parallel_tool_calls") is not None:
-        parallel = _lax_bool(errors, ("parallel_tool_calls",), body["parallel_tool_calls"])
+        parallel = lax_bool(errors, ("parallel_tool_calls",), body["parallel_tool_calls"])
     response_format = _validate_response_format(errors, body)
     reasoning = _validate_reasoning(errors, body)
     include_usage = _include_usage(errors, body, stream, strict=openai)
@@ -756,17 +573,17 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     )
 
 
-def _texts(errors: _Errors, body: dict[str, Any], name: str) -> list[str]:
+def _texts(errors: Errors, body: dict[str, Any], name: str) -> list[str]:
     """A required field that is a string or a non-empty list of strings, as a list."""
-    value = body.get(name, _MISSING)
-    if value is _MISSING:
+    value = body.get(name, MISSING)
+    if value is MISSING:
         errors.missing((name,), body)
         return []
     if isinstance(value, str):
         return [value]
     texts: list[str] = []
-    for i, item in enumerate(_list(errors, (name,), value, min_len=1) or []):
-        text = _str(errors, (name, i), item)
+    for i, item in enumerate(as_list(errors, (name,), value, min_len=1) or []):
+        text = as_str(errors, (name, i), item)
         if text is not None:
             texts.append(text)
     return texts
@@ -775,12 +592,12 @@ def _texts(errors: _Errors, body: dict[str, Any], name: str) -> list[str]:
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
     body = _top_level(body)
-    errors = _Errors()
+    errors = Errors()
     model = _model_field(errors, body)
     prompts = _texts(errors, body, "prompt")
     max_tokens, n, stream = _common_ints(errors, body)
     if body.get("temperature") is not None:
-        _lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
+        lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
     stop = _stop(errors, body)
     include_usage = _include_usage(errors, body, stream, strict=openai)
     errors.raise_if_any()
@@ -798,12 +615,12 @@ def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest
 def validate_embeddings(body: Any) -> EmbeddingRequest:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
     body = _top_level(body)
-    errors = _Errors()
+    errors = Errors()
     model = _model_field(errors, body)
     inputs = _texts(errors, body, "input")
     dimensions = None
     if body.get("dimensions") is not None:
-        dimensions = _lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
+        dimensions = lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
         if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
             errors.add(
                 "less_than_equal",

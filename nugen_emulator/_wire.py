@@ -41,18 +41,6 @@ def encode_event(payload: Any) -> bytes:
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
-def split_evenly(text: str, count: int) -> list[str]:
-    """``text`` in ``count`` consecutive slices of (nearly) equal length, none empty."""
-    count = max(1, min(count, len(text))) if text else 1
-    size, extra = divmod(len(text), count)
-    result, start = [], 0
-    for i in range(count):
-        end = start + size + (1 if i < extra else 0)
-        result.append(text[start:end])
-        start = end
-    return result
-
-
 def argument_fragments(arguments: str) -> list[str]:
     """Tool-call arguments in small pieces, the way real hosts stream them."""
     if len(arguments) <= _ARGUMENT_FRAGMENT:

@@ -15,8 +15,9 @@ Fixtures:
 
 One server per dialect is started for the whole session (on first use) and stopped at
 the end; before each test its armed faults and request log are cleared, so tests stay
-independent and cheap. Tests that need a different configuration (canned replies, a
-seed, another key) should create their own ``NugenEmulator`` in a ``with`` block.
+independent and cheap. Tests that need a different configuration (a ``chat_reply``
+hook, a seed, another key) should create their own ``NugenEmulator`` in a ``with`` block.
+What the emulator answers is specified in the :mod:`nugen_emulator` package docstring.
 
 Example, in your own test suite::
 

@@ -1,13 +1,15 @@
-"""Starting, stopping, addressing and importing the emulator; the pytest fixtures."""
+"""Starting, stopping and addressing the emulator; the pytest fixtures; the command line."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -97,10 +99,10 @@ def test_stop_does_not_wait_for_a_stalled_stream() -> None:
 def test_constructor_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="dialect"):
         NugenEmulator(dialect="azure")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="canned_chunks"):
-        NugenEmulator(canned_reply="x", canned_chunks=0)
-    with pytest.raises(ValueError, match="Expecting"):
-        NugenEmulator(canned_tool_call=("f", "{not json"))
+    with pytest.raises(ValueError, match="embedding_dimensions"):
+        NugenEmulator(embedding_dimensions=0)
+    with pytest.raises(TypeError, match="chat_reply"):
+        NugenEmulator(chat_reply="canned")  # type: ignore[arg-type]
 
 
 def test_the_plugin_fixture_is_shared_and_reset(nugen_emulator: NugenEmulator) -> None:
@@ -157,70 +159,74 @@ def test_fault_is_importable_and_validated_without_a_server() -> None:
         Fault(cut_after=-1)
 
 
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+@contextlib.contextmanager
+def _cli(*args: str, stop: signal.Signals) -> Iterator[str]:
+    """``python -m nugen_emulator *args``; yields the base URL it prints, then sends
+    ``stop`` and checks that it stopped cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nugen_emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-
-
-def test_importing_the_client_never_imports_the_server_stack() -> None:
-    result = _python(
-        "import sys, nugen_client, nugen_emulator, nugen_emulator.pytest_plugin\n"
-        "from nugen_emulator import Fault, RecordedRequest\n"
-        "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
-def test_a_missing_extra_gives_an_install_hint() -> None:
-    result = _python(
-        "import sys\n"
-        "sys.modules['starlette'] = None  # as if starlette were not installed\n"
-        "import nugen_emulator.pytest_plugin  # the plugin still loads\n"
-        "try:\n"
-        "    from nugen_emulator import NugenEmulator\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
-    )
-    assert result.returncode == 0, result.stderr
-    assert 'pip install "nugen-integrations[testing]"' in result.stdout
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert "test-key" in lines[2], lines
+        yield lines[1].split("base_url:")[1].strip()
+    finally:
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "stopped" in out
 
 
 def test_cli_serves_both_dialects_until_interrupted() -> None:
     for dialect, path in (("nugen", "/api/v3/inference"), ("openai", "/v1")):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nugen_emulator", "--port", "0", "--dialect", dialect],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            lines = [process.stdout.readline() for _ in range(3)]
-            base_url = lines[1].split("base_url:")[1].strip()
+        with _cli("--port", "0", "--dialect", dialect, stop=signal.SIGINT) as base_url:
             assert base_url.endswith(path)
-            assert "test-key" in lines[2]
             reply = httpx.post(
                 f"{base_url}/chat/completions",
                 json={"model": "m", "messages": [{"role": "user", "content": "ping"}]},
                 headers={"Authorization": "Bearer test-key"},
             )
             assert reply.json()["choices"][0]["message"]["content"] == 'You asked: "ping".'
-        finally:
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=20)
-        assert process.returncode == 0, err
-        assert "stopped" in out
 
 
-def test_cli_rejects_bad_canned_arguments() -> None:
-    command = ["-m", "nugen_emulator", "--canned-tool", "f", "--canned-tool-arguments", "{"]
-    result = subprocess.run(
-        [sys.executable, *command], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 2
-    assert "not JSON" in result.stderr
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_cli_serves_on_the_port_it_is_given_until_terminated() -> None:
+    port = _free_port()
+    # SIGTERM: the way a supervisor (or a benchmark's parent) stops it.
+    with _cli("--port", str(port), "--seed", "1", stop=signal.SIGTERM) as base_url:
+        assert base_url == f"http://127.0.0.1:{port}/api/v3/inference"
+        reply = httpx.post(
+            f"{base_url}/embeddings",
+            json={"model": "nugen-flash-embed", "input": "ping"},
+            headers={"Authorization": "Bearer test-key"},
+        )
+        assert reply.status_code == 200
+        assert len(reply.json()["data"][0]["embedding"]) == 384
+
+
+def test_cli_reports_a_busy_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "nugen_emulator", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
 def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
@@ -237,12 +243,12 @@ def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
 def test_an_emulator_bug_is_a_500_in_the_dialect(
     http: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from nugen_emulator import _server
+    from nugen_emulator import _app
 
     def broken(request: object) -> object:
         raise RuntimeError("simulated emulator bug")
 
-    monkeypatch.setattr(_server, "generate_chat", broken)
+    monkeypatch.setattr(_app, "generate_chat", broken)
     with caplog.at_level("ERROR", logger="nugen_emulator"):
         reply = http.post(
             "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}

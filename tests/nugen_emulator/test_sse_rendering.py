@@ -8,8 +8,6 @@ from typing import Any
 
 import httpx
 
-from nugen_emulator import NugenEmulator
-
 from .conftest import USER, chat, stream
 from .test_model_behaviour import WEATHER
 
@@ -156,41 +154,3 @@ def test_completions_stream(http: httpx.Client, http_openai: httpx.Client) -> No
     body["stream_options"] = {"include_usage": True}
     text = http_openai.post("/completions", json=body).text
     assert json.loads(text.split("data: ")[-2])["choices"] == []
-
-
-def test_canned_stream_has_exactly_the_asked_chunks() -> None:
-    with (
-        NugenEmulator(canned_reply=1000, canned_chunks=50) as emu,
-        httpx.Client(base_url=emu.base_url, headers={"Authorization": "Bearer test-key"}) as client,
-    ):
-        chunks = stream(client, stream_options={"include_usage": True}, n=1)
-        whole = chat(client, messages=[{"role": "user", "content": "anything at all"}])
-        again = stream(client, messages=[{"role": "user", "content": "a b c d e f"}])
-    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert len(chunks) == 50
-    assert len(content) == 1000
-    assert whole["choices"][0]["message"]["content"] == content
-    # The pre-encoded stream is reused, but usage follows each request.
-    assert again[-1]["usage"]["prompt_tokens"] == 7
-    assert chunks[-1]["usage"]["prompt_tokens"] == 7 == len(USER[0]["content"].split()) + 1
-
-
-def test_canned_tool_call_in_n_fragments() -> None:
-    arguments = json.dumps({"query": "x" * 200})
-    with (
-        NugenEmulator(
-            dialect="openai", canned_tool_call=("search", arguments), canned_chunks=40
-        ) as emu,
-        httpx.Client(base_url=emu.base_url, headers={"Authorization": "Bearer test-key"}) as c,
-    ):
-        chunks = stream(c, stream_options={"include_usage": True})
-    calls = [
-        ch["choices"][0]["delta"]["tool_calls"][0]
-        for ch in chunks
-        if ch["choices"] and ch["choices"][0]["delta"]
-    ]
-    assert calls[0]["function"]["name"] == "search"
-    assert len(calls) == 41  # the header, then 40 fragments
-    assert "".join(call["function"]["arguments"] for call in calls) == arguments
-    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
-    assert chunks[-1]["usage"]["total_tokens"] > 0

@@ -1,0 +1,327 @@
+"""The emulator's ASGI app: routes, and one handler per endpoint.
+
+Every handler runs the same steps: record the request, take an armed fault, check the
+key, validate the body, generate (or ask the ``chat_reply`` hook), render in the dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nugen_emulator._defaults import BASE_PATHS
+from nugen_emulator._faults import Fault
+from nugen_emulator._lax import InvalidBody
+from nugen_emulator._model import (
+    Generation,
+    count_tokens,
+    embed,
+    embed_base64,
+    generate_chat,
+    generate_completion,
+)
+from nugen_emulator._records import RecordedRequest
+from nugen_emulator._responses import (
+    AbortConnection,
+    SSEResponse,
+    fault_response,
+    json_response,
+)
+from nugen_emulator._state import ServerState
+from nugen_emulator._validation import (
+    ChatRequest,
+    validate_chat,
+    validate_completion,
+    validate_embeddings,
+)
+from nugen_emulator._wire import encode_event
+from nugen_emulator.replies import ChatCall, EncodedStream
+
+_logger = logging.getLogger("nugen_emulator")
+
+
+def build_app(state: ServerState) -> Starlette:
+    """The Starlette app serving ``state``'s dialect."""
+    return _Handlers(state).app()
+
+
+def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
+    """``generation`` with a fresh ``call_<hex>`` id on every tool call that has none.
+
+    A copy, not an update: a hook may return the same generation for every request.
+    """
+    if all(call.id for choice in generation.choices for call in choice.tool_calls):
+        return generation
+    choices = [
+        replace(
+            choice,
+            tool_calls=[
+                call if call.id else replace(call, id=new_id("call_")) for call in choice.tool_calls
+            ],
+        )
+        for choice in generation.choices
+    ]
+    return replace(generation, choices=choices)
+
+
+class _RequestIdMiddleware:
+    """Stamps every response, errors and 404s included, with an ``x-request-id`` header."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = self.state.new_id("req_")
+        scope.setdefault("state", {})["request_id"] = request_id
+        extra = [(b"x-request-id", request_id.encode()), (b"server", b"nugen-emulator")]
+
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except AbortConnection:
+            raise
+        except Exception:
+            # An emulator bug must look like a server error to the client under test (in
+            # the dialect, with a request id), and be visible to whoever runs the tests.
+            _logger.exception("NugenEmulator failed on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            body = self.state.renderer.error_body(500, "NugenEmulator internal error")
+            await json_response(body, 500)(scope, receive, send_with_id)
+
+
+class _Handlers:
+    """The request handlers. Each handler: log, fault, auth, validate, generate, render."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    def app(self) -> Starlette:
+        base = BASE_PATHS[self.state.dialect]
+        routes = [
+            Route(f"{base}/chat/completions", self.chat, methods=["POST"]),
+            Route(f"{base}/completions", self.completions, methods=["POST"]),
+            Route(f"{base}/embeddings", self.embeddings, methods=["POST"]),
+        ]
+        if self.state.dialect == "nugen":
+            routes.append(Route(f"{base}/chat/vision", self.vision, methods=["POST"]))
+        return Starlette(
+            routes=routes,
+            middleware=[Middleware(_RequestIdMiddleware, state=self.state)],
+            exception_handlers={HTTPException: self.http_error},
+        )
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        # Logged too: a client aimed at the wrong path should see its requests in the log.
+        await self._record(request)
+        body = self.state.renderer.error_body(exc.status_code, exc.detail)
+        return json_response(body, exc.status_code, exc.headers)
+
+    async def chat(self, request: Request) -> Response:
+        return await self._handle(request, self._chat_reply)
+
+    async def vision(self, request: Request) -> Response:
+        return await self._handle(request, self._vision_reply)
+
+    async def completions(self, request: Request) -> Response:
+        return await self._handle(request, self._completion_reply)
+
+    async def embeddings(self, request: Request) -> Response:
+        return await self._handle(request, self._embeddings_reply)
+
+    async def _handle(
+        self,
+        request: Request,
+        reply: Callable[[Any, Fault | None, dict[str, str]], Awaitable[Response]],
+    ) -> Response:
+        state = self.state
+        raw, body, body_error = await self._record(request)
+        path = request.url.path
+        fault = state.faults.take(path)
+        if fault is not None and fault.delay:
+            await state.sleep(fault.delay)
+        if fault is not None and fault.status is not None:
+            return fault_response(state, fault, fault.status)
+        headers = dict(fault.headers or {}) if fault is not None else {}
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        if not raw or body_error is not None:
+            detail: dict[str, Any] = {
+                "type": "json_invalid" if raw else "missing",
+                "loc": ["body", 0] if raw else ["body"],
+                "msg": "JSON decode error" if raw else "Field required",
+                "input": {} if raw else None,
+            }
+            if body_error is not None:
+                detail["ctx"] = {"error": str(body_error).split(":")[0]}
+            status, error_body = state.renderer.validation_error([detail])
+            return json_response(error_body, status, headers)
+        try:
+            return await reply(body, fault, headers)
+        except InvalidBody as invalid:
+            status, error_body = state.renderer.validation_error(invalid.errors)
+            return json_response(error_body, status, headers)
+
+    async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
+        """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
+        raw = await request.body()
+        body: Any = None
+        body_error: Exception | None = None
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            body_error = exc
+        self.state.log.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.url.path,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+                raw_body=raw,
+                query=request.url.query,
+            )
+        )
+        return raw, body, body_error
+
+    def _check_auth(self, request: Request) -> Response | None:
+        expected = self.state.api_key
+        if expected is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip() == expected:
+            return None
+        message = "Invalid API key" if token.strip() else "Not authenticated"
+        return json_response(
+            self.state.renderer.error_body(401, message), 401, {"www-authenticate": "Bearer"}
+        )
+
+    async def _chat_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        request = validate_chat(body, openai=self.state.dialect == "openai")
+        return self._chat(request, body, fault, headers, vision=False)
+
+    async def _vision_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        request = validate_chat(body, vision=True)
+        return self._chat(request, body, fault, headers, vision=True)
+
+    def _chat(
+        self,
+        request: ChatRequest,
+        body: dict[str, Any],
+        fault: Fault | None,
+        headers: dict[str, str],
+        *,
+        vision: bool,
+    ) -> Response:
+        state = self.state
+        no_usage = fault is not None and fault.no_usage
+        # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
+        stream = request.stream and not vision
+        reply: Generation | EncodedStream | None = None
+        if state.chat_reply is not None:
+            call = ChatCall(
+                request,
+                body,
+                renderer=state.renderer,
+                new_id=state.new_id,
+                vision=vision,
+                no_usage=no_usage,
+            )
+            reply = state.chat_reply(call)
+        if isinstance(reply, EncodedStream):
+            if not stream:
+                raise TypeError("a chat_reply hook returned an EncodedStream for a JSON reply")
+            events = list(reply.events)
+            return SSEResponse(events, state=state, fault=fault, headers=headers, prejoin=True)
+        if reply is not None and not isinstance(reply, Generation):
+            raise TypeError(f"a chat_reply hook must return a Generation, got {reply!r}")
+        generation = with_call_ids(
+            reply if reply is not None else generate_chat(request), state.new_id
+        )
+        prefix = "nugen-" if state.dialect == "nugen" else "chatcmpl-"
+        if stream:
+            chunks = state.renderer.chat_chunks(
+                generation,
+                response_id=state.new_id(prefix),
+                model=request.model,
+                include_usage=request.include_usage,
+                no_usage=no_usage,
+            )
+            events = [encode_event(chunk) for chunk in chunks]
+            return SSEResponse(events, state=state, fault=fault, headers=headers)
+        payload = state.renderer.chat_body(
+            generation,
+            response_id=state.new_id(prefix),
+            model=request.model,
+            vision=vision,
+            no_usage=no_usage,
+        )
+        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+    async def _completion_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        state = self.state
+        request = validate_completion(body, openai=state.dialect == "openai")
+        no_usage = fault is not None and fault.no_usage
+        generation = generate_completion(request)
+        response_id = state.new_id("cmpl-")
+        if request.stream:
+            chunks = state.renderer.completion_chunks(
+                generation,
+                response_id=response_id,
+                model=request.model,
+                include_usage=request.include_usage,
+                no_usage=no_usage,
+            )
+            events = [encode_event(chunk) for chunk in chunks]
+            return SSEResponse(events, state=state, fault=fault, headers=headers)
+        payload = state.renderer.completion_body(
+            generation, response_id=response_id, model=request.model, no_usage=no_usage
+        )
+        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+    async def _embeddings_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        state = self.state
+        request = validate_embeddings(body)
+        dimensions = request.dimensions or state.embedding_dimensions
+        encode = embed_base64 if request.encoding_format == "base64" else embed
+        vectors: list[Any] = [encode(text, dimensions) for text in request.inputs]
+        tokens = sum(count_tokens(text) for text in request.inputs)
+        payload = state.renderer.embeddings_body(
+            vectors,
+            model=request.model,
+            tokens=tokens,
+            no_usage=fault is not None and fault.no_usage,
+        )
+        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)

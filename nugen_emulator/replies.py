@@ -1,0 +1,137 @@
+"""Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
+
+``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` for every valid chat request
+(``/chat/completions`` and ``/chat/vision``), after the API key and the body were checked
+and any armed fault was taken, instead of asking the emulator's own model. ``call`` is a
+:class:`ChatCall`. The hook returns one of:
+
+- ``None``: the emulator's own model answers, as without a hook;
+- a :class:`Generation`: the emulator renders it in its dialect (JSON, or SSE when the
+  request streams), exactly as it renders its own model's answers; tool calls whose ``id``
+  is empty get a fresh ``call_<hex>`` id;
+- an :class:`EncodedStream` (streaming requests only): SSE events ready to send, for
+  replies whose encoding should be paid once rather than per request (the benchmark's
+  canned replies, ``benchmarks/canned.py``). :meth:`ChatCall.stream_chunks` renders a
+  generation into the dialect's chunks, :func:`encode_event` encodes one.
+
+Armed faults apply to hook replies as to any other (a ``cut_after``, ``no_usage``, ...).
+The hook runs in the server's thread: keep it quick, and make it thread-safe if it
+shares state with the test. An exception in the hook is answered as a 500 in the dialect
+and logged on the ``nugen_emulator`` logger.
+
+This module needs neither starlette nor uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeAlias
+
+from nugen_emulator._model import Choice, Generation, ToolCall, prompt_tokens
+from nugen_emulator._validation import ChatRequest
+from nugen_emulator._wire import Dialect, Renderer, encode_event
+
+__all__ = [
+    "ChatCall",
+    "ChatReplyHook",
+    "Choice",
+    "EncodedStream",
+    "Generation",
+    "ToolCall",
+    "encode_event",
+]
+
+
+@dataclass(frozen=True)
+class EncodedStream:
+    """A streamed chat reply already encoded as SSE events (``data: {...}\\n\\n`` each).
+
+    The emulator sends ``events`` and then ``data: [DONE]``. Without a fault that changes
+    the stream, it sends them in one write, so the server's cost per event is nil.
+    """
+
+    events: Sequence[bytes]
+
+
+class ChatCall:
+    """One valid chat request, as a ``chat_reply`` hook sees it.
+
+    Attributes:
+        body: The request body as the client sent it (parsed JSON, already validated).
+        model: The requested model name.
+        messages: The request's messages.
+        tools: The offered tools (``[]`` when none).
+        n: How many choices were asked for.
+        stream: Whether the reply is streamed (never on ``/chat/vision``).
+        include_usage: ``stream_options.include_usage`` (openai dialect).
+        dialect: ``"nugen"`` or ``"openai"``.
+        vision: Whether the request came to ``/chat/vision``.
+        no_usage: An armed fault asks for the reply without usage.
+    """
+
+    def __init__(
+        self,
+        request: ChatRequest,
+        body: dict[str, Any],
+        *,
+        renderer: Renderer,
+        new_id: Callable[[str], str],
+        vision: bool,
+        no_usage: bool,
+    ) -> None:
+        self._request = request
+        self._renderer = renderer
+        self._new_id = new_id
+        self.body = body
+        self.model = request.model
+        self.messages = request.messages
+        self.tools = request.tools
+        self.n = request.n
+        self.stream = request.stream and not vision
+        self.include_usage = request.include_usage
+        self.dialect: Dialect = renderer.dialect
+        self.vision = vision
+        self.no_usage = no_usage
+
+    @cached_property
+    def prompt_tokens(self) -> int:
+        """The request's prompt tokens, counted as the emulator's own model counts them."""
+        return prompt_tokens(self._request)
+
+    def stream_chunks(
+        self,
+        generation: Generation,
+        *,
+        response_id: str | None = None,
+        fragments: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``generation`` as the dialect's stream chunks (``[DONE]`` not included).
+
+        ``response_id`` defaults to a fresh id; ``fragments`` replaces how the text (or
+        each tool call's arguments) is split into chunks (one word per chunk by default).
+        Usage goes where the dialect puts it, unless :attr:`no_usage`.
+        """
+        if response_id is None:
+            response_id = self._new_id("nugen-" if self.dialect == "nugen" else "chatcmpl-")
+        return list(
+            self._renderer.chat_chunks(
+                generation,
+                response_id=response_id,
+                model=self.model,
+                include_usage=self.include_usage,
+                no_usage=self.no_usage,
+                fragments=fragments,
+            )
+        )
+
+    def usage(self, generation: Generation) -> dict[str, Any]:
+        """The ``usage`` object the dialect sends for ``generation``."""
+        usage = self._renderer.usage(generation)
+        assert usage is not None  # only None for no generation at all
+        return usage
+
+
+ChatReplyHook: TypeAlias = Callable[[ChatCall], "Generation | EncodedStream | None"]
+"""The type of ``NugenEmulator(chat_reply=...)``."""

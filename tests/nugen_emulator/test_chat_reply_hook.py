@@ -1,0 +1,191 @@
+"""The public ``chat_reply`` hook: replacing the model's chat replies, nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_emulator import NugenEmulator
+from nugen_emulator.replies import (
+    ChatCall,
+    Choice,
+    EncodedStream,
+    Generation,
+    ToolCall,
+    encode_event,
+)
+
+from .conftest import USER, chat, sse_events, stream
+
+LOOKUP = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+class Recorder:
+    """A hook that keeps every call it sees and answers with what the test sets."""
+
+    def __init__(self) -> None:
+        self.calls: list[ChatCall] = []
+        self.answer: Any = None
+
+    def __call__(self, call: ChatCall) -> Generation | EncodedStream | None:
+        self.calls.append(call)
+        answer = self.answer
+        return answer(call) if callable(answer) else answer
+
+
+@pytest.fixture(params=["nugen", "openai"])
+def hooked(request: pytest.FixtureRequest) -> Iterator[tuple[NugenEmulator, Recorder]]:
+    recorder = Recorder()
+    with NugenEmulator(dialect=request.param, chat_reply=recorder, seed=3) as emu:
+        yield emu, recorder
+
+
+def _client(emu: NugenEmulator) -> httpx.Client:
+    return httpx.Client(
+        base_url=emu.base_url, headers={"Authorization": f"Bearer {emu.api_key}"}, timeout=5
+    )
+
+
+def test_none_lets_the_model_answer(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+    with _client(emu) as client:
+        body = chat(client, temperature=0.5, n=2)
+    assert body["choices"][0]["message"]["content"].startswith("You asked:")
+    (call,) = recorder.calls
+    assert (call.model, call.n) == ("nugen-flash-instruct", 2)
+    assert not call.stream
+    assert not call.vision
+    assert call.dialect == emu.dialect
+    assert call.body["temperature"] == 0.5
+    assert call.messages == USER
+    assert call.prompt_tokens == body["usage"]["prompt_tokens"]
+
+
+def test_a_generation_is_rendered_like_the_models(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+    recorder.answer = lambda call: Generation(
+        choices=[Choice(content="Paris.", finish_reason="stop")] * call.n,
+        prompt_tokens=call.prompt_tokens,
+    )
+    with _client(emu) as client:
+        body = chat(client, n=2)
+        chunks = stream(client, stream_options={"include_usage": True})
+    assert [c["message"]["content"] for c in body["choices"]] == ["Paris.", "Paris."]
+    assert body["usage"]["completion_tokens"] == 2
+    assert body["id"].startswith("nugen-" if emu.dialect == "nugen" else "chatcmpl-")
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == (
+        "Paris."
+    )
+    assert chunks[-1]["usage"]["total_tokens"] == chunks[-1]["usage"]["prompt_tokens"] + 1
+
+
+def test_tool_calls_without_ids_get_fresh_ones_each_time(
+    hooked: tuple[NugenEmulator, Recorder],
+) -> None:
+    emu, recorder = hooked
+    shared = Generation(
+        choices=[
+            Choice(
+                content=None,
+                finish_reason="tool_calls",
+                tool_calls=[ToolCall("lookup", '{"q": 1}'), ToolCall("lookup", "{}", id="fixed")],
+            )
+        ],
+        prompt_tokens=5,
+    )
+    recorder.answer = shared
+    with _client(emu) as client:
+        first, second = (chat(client, tools=[LOOKUP]) for _ in range(2))
+    ids = [[c["id"] for c in r["choices"][0]["message"]["tool_calls"]] for r in (first, second)]
+    assert all(call_ids[0].startswith("call_") for call_ids in ids)
+    assert ids[0][0] != ids[1][0]
+    assert ids[0][1] == ids[1][1] == "fixed"
+    assert shared.choices[0].tool_calls[0].id == ""  # the hook's object is left alone
+    assert first["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_an_encoded_stream_is_sent_as_is_then_done(
+    hooked: tuple[NugenEmulator, Recorder],
+) -> None:
+    emu, recorder = hooked
+
+    def encoded(call: ChatCall) -> EncodedStream:
+        generation = Generation([Choice(content="abcdef", finish_reason="stop")], 1)
+        chunks = call.stream_chunks(
+            generation, response_id="fixed-id", fragments=["ab", "cd", "ef"]
+        )
+        return EncodedStream([encode_event(chunk) for chunk in chunks])
+
+    recorder.answer = encoded
+    with _client(emu) as client:
+        chunks = stream(client)
+        emu.inject(cut_after=2)
+        reply = client.post(
+            "/chat/completions", json={"model": "m", "messages": USER, "stream": True}
+        )
+    deltas = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+    assert deltas[:3] == ["ab", "cd", "ef"]
+    assert {c["id"] for c in chunks} == {"fixed-id"}
+    assert len(sse_events(reply.text)) == 2  # faults still apply, and no [DONE] after a cut
+
+
+def test_the_hook_sees_faults_vision_and_usage() -> None:
+    recorder = Recorder()
+    with NugenEmulator(chat_reply=recorder) as emu, _client(emu) as client:
+        emu.inject(no_usage=True)
+        assert chat(client)["usage"] is None
+        reply = client.post(
+            "/chat/vision", json={"model": "nugen-flash-vision", "messages": USER, "stream": True}
+        )
+        assert reply.status_code == 200
+    no_usage, vision = recorder.calls
+    assert no_usage.no_usage
+    assert not vision.no_usage
+    assert vision.vision
+    assert not vision.stream  # /chat/vision never streams
+    generation = Generation([Choice(content="a b c", finish_reason="stop")], prompt_tokens=4)
+    assert vision.usage(generation) == {
+        "prompt_tokens": 4,
+        "completion_tokens": 3,
+        "total_tokens": 7,
+    }
+
+
+def test_invalid_requests_never_reach_the_hook(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+    with _client(emu) as client:
+        bad = client.post("/chat/completions", json={"model": "m", "messages": []})
+        unauthorised = httpx.post(f"{emu.base_url}/chat/completions", json={"model": "m"})
+    assert bad.status_code in (400, 422)
+    assert unauthorised.status_code == 401
+    assert recorder.calls == []
+
+
+def test_a_failing_hook_is_a_500_in_the_dialect(
+    hooked: tuple[NugenEmulator, Recorder], caplog: pytest.LogCaptureFixture
+) -> None:
+    emu, recorder = hooked
+
+    def broken(call: ChatCall) -> None:
+        raise RuntimeError("hook bug")
+
+    recorder.answer = broken
+    with caplog.at_level("ERROR", logger="nugen_emulator"), _client(emu) as client:
+        reply = client.post("/chat/completions", json={"model": "m", "messages": USER})
+        # An EncodedStream for a JSON reply is a hook bug too, reported the same way.
+        recorder.answer = EncodedStream([b"data: {}\n\n"])
+        misused = client.post("/chat/completions", json={"model": "m", "messages": USER})
+        recorder.answer = "Paris."
+        wrong_type = client.post("/chat/completions", json={"model": "m", "messages": USER})
+    assert reply.status_code == misused.status_code == wrong_type.status_code == 500
+    assert "must return a Generation, got 'Paris.'" in caplog.text
+    assert "NugenEmulator internal error" in json.dumps(reply.json())
+    assert "hook bug" in caplog.text
+    assert "EncodedStream for a JSON reply" in caplog.text

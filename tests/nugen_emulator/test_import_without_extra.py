@@ -1,0 +1,132 @@
+"""Importing the emulator with and without its ``testing`` extra (starlette, uvicorn).
+
+Each case runs in a fresh interpreter in which a meta-path finder makes the blocked
+packages look uninstalled (a ``ModuleNotFoundError``, as pip would leave it).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HINT = 'pip install "nugen-integrations[testing]"'
+# The emulator's modules that need the server stack, or do real work when imported.
+HEAVY = ("starlette", "uvicorn", "nugen_emulator._server", "nugen_emulator._app")
+
+
+def _python(code: str, *, block: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> str:
+    """Run ``code`` with the top-level packages in ``block`` uninstallable; its stdout."""
+    preamble = (
+        "import sys\n"
+        "class _Uninstalled:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {block!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Uninstalled())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", preamble + code, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_package_and_plugin_import_nothing_heavy() -> None:
+    out = _python(
+        "import nugen_client, nugen_emulator, nugen_emulator.pytest_plugin\n"
+        "from nugen_emulator import DEFAULT_API_KEY, Fault, RecordedRequest\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    assert out.strip() == "[]"
+
+
+def test_the_emulator_does_not_need_the_client() -> None:
+    out = _python(
+        "from nugen_emulator import NugenEmulator\n"
+        "with NugenEmulator() as emu:\n"
+        "    pass\n"
+        "print('nugen_client' in sys.modules)\n",
+        block=("nugen_client",),
+    )
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
+def test_a_missing_extra_names_the_extra(missing: str) -> None:
+    out = _python(
+        "import nugen_emulator, nugen_emulator.pytest_plugin  # both still import\n"
+        "from nugen_emulator import DEFAULT_API_KEY, Fault\n"
+        "assert DEFAULT_API_KEY == 'test-key' and Fault(status=429)\n"
+        "for attempt in ('from nugen_emulator import NugenEmulator',\n"
+        "                'nugen_emulator.NugenEmulator'):\n"
+        "    try:\n"
+        "        exec(attempt)\n"
+        "    except ImportError as exc:\n"
+        "        print(type(exc).__name__, exc)\n",
+        block=(missing,),
+    )
+    lines = out.strip().splitlines()
+    assert len(lines) == 2, out
+    for line in lines:
+        assert line.startswith("ImportError ")  # not a bare ModuleNotFoundError
+        assert HINT in line
+        assert f"{missing} is not installed" in line
+
+
+def test_the_fixtures_name_the_extra_when_it_is_missing(tmp_path: Path) -> None:
+    # pytest loads the plugin in any case; a test that asks for a fixture gets the hint.
+    (tmp_path / "conftest.py").write_text(
+        "import sys\nsys.modules['starlette'] = None  # as if starlette were not installed\n"
+    )
+    (tmp_path / "test_uses_the_fixture.py").write_text("def test_it(nugen_emulator):\n    pass\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr  # an error, not a pass
+    assert "1 error" in result.stdout
+    assert HINT in result.stdout
+
+
+def test_the_command_line_names_the_extra_when_it_is_missing() -> None:
+    code = (
+        "import runpy\n"
+        "sys.argv = ['nugen_emulator', '--port', '0']\n"
+        "try:\n"
+        "    runpy.run_module('nugen_emulator', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys\nsys.modules['uvicorn'] = None\n" + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "exit 2"
+    assert HINT in result.stderr
+
+
+def test_an_unrelated_import_error_is_not_disguised() -> None:
+    # A broken install of something else must surface as itself, not as the extra's hint.
+    out = _python(
+        "try:\n"
+        "    from nugen_emulator import NugenEmulator\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc.name)\n",
+        block=("anyio",),
+    )
+    assert out.strip() == "ModuleNotFoundError anyio"
