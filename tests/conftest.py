@@ -42,12 +42,13 @@ random). On replay two more rules hold for every request (``nugen_headers_matche
 
 * it carries ``Authorization: Bearer <non-empty>`` (cassettes hold no credential, so the
   presence of one is what can be checked);
-* its application headers (every header except the transport ones httpx sets itself,
-  ``TRANSPORT_HEADERS``, and the credential ones) have exactly the names and values
+* its application headers (every header except the transport ones, ``TRANSPORT_HEADERS``,
+  and the credential ones) have exactly the names and values
   recorded: ``X-Session-ID``, ``X-Provider``, ``default_headers``, ``extra_headers``.
 
-A replayed test also fails at teardown when one of its recorded interactions was never
-played: a call the code under test stopped making goes noticed.
+A replayed test that passed also fails at teardown when one of its recorded interactions
+was never played: a call the code under test stopped making does not go unnoticed.
+
 On record, ``authorization``, ``x-api-key``, ``api-key`` and cookies are dropped, known key
 values are replaced by ``<REDACTED>`` wherever they appear, emulator URLs are rewritten to
 the replay address, and the request ``host`` and response ``date`` headers are dropped, so
@@ -92,7 +93,8 @@ RECORDING_CREATED = 1704123600.0  # the provider's own example timestamp
 EMULATOR_DEFAULT_KEY = "test-key"  # nugen_emulator.DEFAULT_API_KEY
 REDACTED = "<REDACTED>"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie")
-# Headers httpx sets by itself: not what a test asks for, and free to change with httpx.
+# Transport headers (httpx's, and the client's own defaults on every request): not what a
+# test asks for, and free to change with httpx or the client's version.
 TRANSPORT_HEADERS = (
     "accept",
     "accept-encoding",
@@ -141,7 +143,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.emulator)
 
 
-_CALL_FAILED = pytest.StashKey[bool]()
+_CALL_OUTCOME = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -149,7 +151,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Say how to fix a replay miss: vcrpy's own message does not mention our script."""
     report = yield
     if report.when == "call":
-        item.stash[_CALL_FAILED] = report.failed
+        item.stash[_CALL_OUTCOME] = report.outcome
     error = call.excinfo.value if call.excinfo is not None else None
     while error is not None:
         if type(error).__name__ == "CannotOverwriteExistingCassetteException":
@@ -405,8 +407,8 @@ def _target(
         yield NugenTarget(REPLAY_BASE_URLS[dialect], REPLAY_API_KEY, "replay")
     finally:
         pytest_socket.enable_socket()
-    # A test that already failed has said what went wrong; this would only repeat it.
-    if cassette is not None and not request.node.stash.get(_CALL_FAILED, False):
+    # Only for a test that passed: one that failed or was skipped has said what happened.
+    if cassette is not None and request.node.stash.get(_CALL_OUTCOME, "") == "passed":
         unplayed = unplayed_interactions(cassette)
         if unplayed:
             pytest.fail(
