@@ -12,9 +12,10 @@ dialect) and point your client or model at it::
 That test is automatically marked ``vcr`` and ``offline``: its HTTP traffic is replayed
 from ``cassettes/<test module path>/<test name>.yaml`` (``Class.test`` inside a class).
 Keep request bodies deterministic (no timestamps or random ids in what you send), since
-the body is part of the match; headers such as ``X-Session-ID`` are not matched. A test
-that makes no request needs no cassette; a request missing from the cassette (or a
-missing cassette) fails the test with a hint to re-record.
+the body is part of the match, and so are the headers the test asks for (``X-Session-ID``,
+``X-Provider``, extra headers: see below). A test that makes no request needs no cassette;
+a request missing from the cassette (or a missing cassette) fails the test with a hint to
+re-record, and so does a recorded request the test no longer makes.
 
 The switch: the ``NUGEN_RECORD`` environment variable
 ------------------------------------------------------
@@ -37,7 +38,17 @@ Matching and scrubbing (``vcr_config``)
 Requests match on method, path, query and the JSON body compared as parsed JSON (key
 order and whitespace do not matter; tool-call ids, which frameworks often mint at random,
 are compared by order of first appearance), not on host or port (emulator ports are
-random).
+random). On replay two more rules hold for every request (``nugen_headers_matcher``):
+
+* it carries ``Authorization: Bearer <non-empty>`` (cassettes hold no credential, so the
+  presence of one is what can be checked);
+* its application headers (every header except the transport ones, ``TRANSPORT_HEADERS``,
+  and the credential ones) have exactly the names and values
+  recorded: ``X-Session-ID``, ``X-Provider``, ``default_headers``, ``extra_headers``.
+
+A replayed test that passed also fails at teardown when one of its recorded interactions
+was never played: a call the code under test stopped making does not go unnoticed.
+
 On record, ``authorization``, ``x-api-key``, ``api-key`` and cookies are dropped, known key
 values are replaced by ``<REDACTED>`` wherever they appear, emulator URLs are rewritten to
 the replay address, and the request ``host`` and response ``date`` headers are dropped, so
@@ -82,6 +93,21 @@ RECORDING_CREATED = 1704123600.0  # the provider's own example timestamp
 EMULATOR_DEFAULT_KEY = "test-key"  # nugen_emulator.DEFAULT_API_KEY
 REDACTED = "<REDACTED>"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie")
+# Transport headers (httpx's, and the client's own defaults on every request): not what a
+# test asks for, and free to change with httpx or the client's version.
+TRANSPORT_HEADERS = (
+    "accept",
+    "accept-encoding",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "user-agent",
+)
+# On replay, the verdict on the live request's Authorization header, carried to the
+# matcher on vcrpy's filtered copy of the request (never recorded).
+CREDENTIAL_VERDICT = "x-replay-credential"
+_BEARER = re.compile(r"^Bearer\s+\S")
 _EMULATOR_URL = re.compile(r"^https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
 _SECRET_BODY_KEYS = re.compile(r'("(?:api[_-]?key|apiKey|password|secret|token)"\s*:\s*)"[^"]*"')
 
@@ -117,10 +143,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.emulator)
 
 
+_CALL_OUTCOME = pytest.StashKey[str]()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Say how to fix a replay miss: vcrpy's own message does not mention our script."""
     report = yield
+    if report.when == "call":
+        item.stash[_CALL_OUTCOME] = report.outcome
     error = call.excinfo.value if call.excinfo is not None else None
     while error is not None:
         if type(error).__name__ == "CannotOverwriteExistingCassetteException":
@@ -173,6 +204,21 @@ def scrub_request(request: Any) -> Any:
             del request.headers[name]
     request.body = _redact_body(request.body)
     return request
+
+
+def mark_replayed_request(request: Any) -> Any:
+    """``before_record_request`` on replay: judge the credential, then scrub as on record.
+
+    vcrpy matches a filtered copy of the live request (filtering it again on the way), and
+    recorded requests hold no credential: so whether the live request carried
+    ``Authorization: Bearer <key>`` is written on the copy, for ``nugen_headers_matcher``,
+    before the header itself is dropped.
+    """
+    if CREDENTIAL_VERDICT not in request.headers:
+        credential = request.headers.get("authorization") or ""
+        verdict = "bearer" if _BEARER.match(credential) else "missing"
+        request.headers[CREDENTIAL_VERDICT] = verdict
+    return scrub_request(request)
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
@@ -234,23 +280,70 @@ def json_body_matcher(r1: Any, r2: Any) -> None:
         raise AssertionError(f"request bodies differ:\n  {left!r}\n  {right!r}")
 
 
+def _application_headers(request: Any) -> dict[str, str]:
+    ignored = {*TRANSPORT_HEADERS, *SECRET_HEADERS, CREDENTIAL_VERDICT}
+    return {
+        str(name).lower(): str(value)
+        for name, value in request.headers.items()
+        if str(name).lower() not in ignored
+    }
+
+
+def nugen_headers_matcher(live: Any, recorded: Any) -> None:
+    """vcrpy matcher (replay only): the live request carries a bearer credential, and the
+    headers the test asked for (``X-Session-ID``, ``X-Provider``, extra and default
+    headers) with exactly the names and values recorded."""
+    if live.headers.get(CREDENTIAL_VERDICT) != "bearer":
+        raise AssertionError("the request carries no 'Authorization: Bearer <key>' header")
+    sent, expected = _application_headers(live), _application_headers(recorded)
+    if sent != expected:
+        raise AssertionError(f"request headers differ: sent {sent}, recorded {expected}")
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    """pytest-recording hook: register the JSON body matcher on every VCR instance."""
+    """pytest-recording hook: register the suite's matchers on every VCR instance."""
     vcr.register_matcher("json_body", json_body_matcher)
+    vcr.register_matcher("nugen_headers", nugen_headers_matcher)
 
 
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
     """The suite's vcrpy settings (pytest-recording merges ``vcr`` marker kwargs over it)."""
-    return {
-        "record_mode": "rewrite" if record_mode() else "none",
-        "match_on": ("method", "path", "query", "json_body"),
-        "filter_headers": list(SECRET_HEADERS),
-        "before_record_request": scrub_request,
+    config: dict[str, Any] = {
         "before_record_response": scrub_response,
         "decode_compressed_response": True,
         "allow_playback_repeats": False,
     }
+    if record_mode():
+        return {
+            **config,
+            "record_mode": "rewrite",
+            "match_on": ("method", "path", "query", "json_body"),
+            "filter_headers": list(SECRET_HEADERS),
+            "before_record_request": scrub_request,
+        }
+    # No filter_headers on replay: mark_replayed_request must see the credential first.
+    return {
+        **config,
+        "record_mode": "none",
+        "match_on": ("method", "path", "query", "json_body", "nugen_headers"),
+        "before_record_request": mark_replayed_request,
+    }
+
+
+def unplayed_interactions(cassette: Any) -> list[str]:
+    """The recorded interactions of ``cassette`` that were never played, described.
+
+    vcrpy's ``all_played`` counts plays, so with ``allow_playback_repeats`` one
+    interaction played twice would hide another never played: count per interaction.
+    """
+    unplayed = []
+    for index, (recorded, _response) in enumerate(cassette.data):
+        if cassette.play_counts[index] == 0:
+            body = recorded.body or b""
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            unplayed.append(f"#{index} {recorded.method} {recorded.path} {text[:160]}")
+    return unplayed
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +383,7 @@ class NugenTarget:
 
 
 def _target(
-    request: pytest.FixtureRequest, dialect: Literal["nugen", "openai"]
+    request: pytest.FixtureRequest, dialect: Literal["nugen", "openai"], cassette: Any
 ) -> Iterator[NugenTarget]:
     mode = record_mode()
     if mode == "emulator":
@@ -314,18 +407,28 @@ def _target(
         yield NugenTarget(REPLAY_BASE_URLS[dialect], REPLAY_API_KEY, "replay")
     finally:
         pytest_socket.enable_socket()
+    # Only for a test that passed: one that failed or was skipped has said what happened.
+    if cassette is not None and request.node.stash.get(_CALL_OUTCOME, "") == "passed":
+        unplayed = unplayed_interactions(cassette)
+        if unplayed:
+            pytest.fail(
+                f"{len(unplayed)} recorded request(s) of {cassette._path} were not made "
+                "again (if the test changed on purpose, re-record it with "
+                "scripts/record-cassettes):\n  " + "\n  ".join(unplayed),
+                pytrace=False,
+            )
 
 
 @pytest.fixture
 def nugen_target(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarget]:
     """The service for a cassette-backed test, nugen dialect (see the module docstring)."""
-    yield from _target(request, "nugen")
+    yield from _target(request, "nugen", vcr)
 
 
 @pytest.fixture
 def nugen_target_openai(request: pytest.FixtureRequest, vcr: Any) -> Iterator[NugenTarget]:
     """The same for the OpenAI-compatible dialect (base path ``/v1``)."""
-    yield from _target(request, "openai")
+    yield from _target(request, "openai", vcr)
 
 
 @pytest.fixture

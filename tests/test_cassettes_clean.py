@@ -1,23 +1,32 @@
-"""No credential may ever be committed in ``cassettes/``; and each says what it recorded.
+"""No credential may ever be committed in ``cassettes/``; each says what it recorded, parses,
+and belongs to a test that exists.
 
 Scans every file under ``cassettes/`` (whatever its name or format): recorded requests must
 not carry credential headers, and no text may contain a bearer token, an ``sk-``-style
 key, a known key value (the emulator's default key, ``NUGEN_API_KEY``) or a JSON field
-named like a key with a real value. The scanner is tested on planted secrets too, so a
-silently broken scanner cannot pass an unclean tree.
+named like a key with a real value. A YAML file that does not parse as a cassette is a
+finding too (it would otherwise hide its headers from the scan). The scanner is tested on
+planted secrets, so a silently broken scanner cannot pass an unclean tree.
+
+``cassettes/<module path>/<name>.yaml`` must be the cassette of a collected offline test of
+``tests/<module path>.py`` (pytest-recording's name: ``test_x[param]``, ``Class.test_x``):
+a cassette left behind by a renamed or deleted test is an orphan and fails.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pytest_recording.plugin import get_default_cassette_name
 
-from .conftest import CASSETTES_DIR, EMULATOR_DEFAULT_KEY, REDACTED, SECRET_HEADERS
+from .conftest import CASSETTES_DIR, EMULATOR_DEFAULT_KEY, REDACTED, ROOT, SECRET_HEADERS, TESTS_DIR
 
 _TOKEN_PATTERNS = (
     # A token after "Bearer": 6+ token characters including a digit or punctuation, so
@@ -36,15 +45,24 @@ def _known_secrets() -> list[str]:
     return [v for v in values if len(v) >= 6 and v != REDACTED]
 
 
+class NotACassetteError(ValueError):
+    """A ``.yaml`` file under cassettes/ that vcrpy could not replay."""
+
+
 def _interactions(text: str) -> list[dict[str, Any]]:
+    """The interactions of a cassette's YAML text; ``NotACassetteError`` if it is none."""
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return []
-    if not isinstance(data, dict):
-        return []
-    found = data.get("interactions")
-    return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+    except yaml.YAMLError as error:
+        raise NotACassetteError(f"does not parse as YAML: {error}") from error
+    found = data.get("interactions") if isinstance(data, dict) else None
+    if not isinstance(found, list) or not all(isinstance(i, dict) for i in found):
+        raise NotACassetteError("is not a vcrpy cassette (no list of 'interactions')")
+    return found
+
+
+def _is_cassette(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml")
 
 
 def find_credentials(path: Path) -> list[str]:
@@ -52,7 +70,13 @@ def find_credentials(path: Path) -> list[str]:
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace")
     findings: list[str] = []
-    for interaction in _interactions(text):
+    interactions: list[dict[str, Any]] = []
+    if _is_cassette(path):
+        try:
+            interactions = _interactions(text)
+        except NotACassetteError as error:
+            findings.append(f"{path.name} {error}")
+    for interaction in interactions:
         headers = (interaction.get("request") or {}).get("headers") or {}
         for name in headers:
             if str(name).lower() in SECRET_HEADERS:
@@ -90,10 +114,14 @@ def test_no_credentials_in_cassettes() -> None:
 def test_cassettes_say_what_they_were_recorded_against() -> None:
     """cassettes/README.md says they come from NugenEmulator: keep that true, file by file."""
     for path in _cassette_files():
-        if path.suffix not in (".yaml", ".yml"):
+        if not _is_cassette(path):
             continue
         name = str(path.relative_to(CASSETTES_DIR))
-        for interaction in _interactions(path.read_text(encoding="utf-8")):
+        try:
+            interactions = _interactions(path.read_text(encoding="utf-8"))
+        except NotACassetteError:
+            continue  # reported by test_every_cassette_is_a_parsable_cassette_with_interactions
+        for interaction in interactions:
             headers = (interaction.get("response") or {}).get("headers") or {}
             servers = {str(v) for v in headers.get("server", [])}
             if name in LIVE_RECORDED:
@@ -109,6 +137,69 @@ def test_there_is_something_to_scan() -> None:
     assert any(p.suffix == ".yaml" for p in _cassette_files()), "no cassettes under cassettes/"
 
 
+def test_every_cassette_is_a_parsable_cassette_with_interactions() -> None:
+    broken = {}
+    for path in filter(_is_cassette, _cassette_files()):
+        try:
+            if not _interactions(path.read_text(encoding="utf-8")):
+                broken[str(path.relative_to(CASSETTES_DIR))] = "records no interaction"
+        except NotACassetteError as error:
+            broken[str(path.relative_to(CASSETTES_DIR))] = str(error)
+    assert not broken, f"unusable cassettes (re-record them): {broken}"
+
+
+def offline_cassette_names(modules: list[Path]) -> set[str]:
+    """``<module path under tests/, no .py>/<cassette name>.yaml`` of every offline test
+    pytest collects in ``modules`` (pytest-recording's naming)."""
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-m",
+            "offline",
+            "-p",
+            "no:cacheprovider",
+            "--allow-hosts=127.0.0.1,localhost,::1",
+            *map(str, modules),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "NUGEN_RECORD"},
+        check=False,
+    )
+    # 5: nothing collected, which is an answer too (every cassette there is an orphan).
+    assert collected.returncode in (0, 5), collected.stdout + collected.stderr
+    names = set()
+    for line in collected.stdout.splitlines():
+        parts = line.strip().split("::")
+        if len(parts) < 2 or not parts[0].endswith(".py"):
+            continue
+        module = Path(parts[0]).with_suffix("").relative_to(TESTS_DIR.name)
+        test_class = type(parts[-2], (), {}) if len(parts) > 2 else None
+        names.add(f"{module.as_posix()}/{get_default_cassette_name(test_class, parts[-1])}.yaml")
+    return names
+
+
+def test_no_orphan_cassettes() -> None:
+    cassettes = {
+        path.relative_to(CASSETTES_DIR).as_posix(): path
+        for path in filter(_is_cassette, _cassette_files())
+    }
+    modules = sorted(
+        {TESTS_DIR / Path(name).parent.with_suffix(".py") for name in cassettes}
+        & set(TESTS_DIR.rglob("test_*.py"))
+    )
+    orphans = sorted(set(cassettes) - offline_cassette_names(modules))
+    assert not orphans, (
+        "cassettes no offline test records (the test was renamed or removed: delete them, "
+        f"or re-record with scripts/record-cassettes): {orphans}"
+    )
+
+
 @pytest.mark.parametrize(
     ("planted", "expected"),
     [
@@ -118,6 +209,8 @@ def test_there_is_something_to_scan() -> None:
         ('body: \'{"api_key": "k-123456"}\'', "api"),
         (f"body: '{EMULATOR_DEFAULT_KEY}'", "known key"),
         ("body: 'NUGEN_API_KEY=abcdef123456'", "api"),
+        ("interactions:\n- request: {headers: [unclosed\n", "does not parse"),
+        ("just: a mapping\n", "not a vcrpy cassette"),
     ],
 )
 def test_the_scanner_finds_planted_credentials(tmp_path: Path, planted: str, expected: str) -> None:
@@ -133,7 +226,11 @@ def test_the_scanner_finds_planted_credentials(tmp_path: Path, planted: str, exp
 def test_the_scanner_accepts_scrubbed_text(tmp_path: Path) -> None:
     path = tmp_path / "clean.yaml"
     path.write_text(
-        'body: \'{"api_key": "<REDACTED>", "note": "Authorization: Bearer <key>"}\'\n'
-        "text: 'Bearer authentication uses bearer tokens'\n"
+        "interactions:\n- request:\n"
+        '    body: \'{"api_key": "<REDACTED>", "note": "Authorization: Bearer <key>"}\'\n'
+        "    headers: {x-session-id: [s-1]}\n    method: POST\n    uri: http://x/\n"
+        "  response:\n    body: {string: 'Bearer authentication uses bearer tokens'}\n"
+        "    headers: {server: [nugen-emulator]}\n    status: {code: 200, message: OK}\n"
+        "version: 1\n"
     )
     assert find_credentials(path) == []

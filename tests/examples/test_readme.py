@@ -7,6 +7,17 @@ Rules (also for whoever edits the README):
   ``NEBULABLOCK_API_KEY`` / ``NEBULABLOCK_BASE_URL`` at one in the ``openai`` dialect. A
   block must therefore stand alone (its own imports) and must exit with status 0. A
   block that defines ``test_...`` functions is a pytest file and runs under pytest.
+* Every other ```` ```python ```` block is followed, on the line after its closing fence,
+  by an HTML comment (invisible on GitHub) with what it prints against the emulators::
+
+      <!-- prints:
+      You asked: "What is the capital of France?".
+      {'input_tokens': ..., 'output_tokens': ...
+      -->
+
+  Each line is a fragment of one output line, ``...`` standing for anything on that
+  line (ids, token counts); the fragments must appear in this order. So a snippet that
+  runs but prints a wrong answer fails.
 * ```` ```bash ```` blocks run with ``bash -euo pipefail`` from the repository root.
 * A block may be skipped only with a marker on the line right before it, saying why:
   ``<!-- not-run: installs packages -->``. Keep those for set-up commands (installing,
@@ -29,12 +40,18 @@ NOT_RUN = re.compile(r"^<!-- not-run: (?P<reason>\S.*?) -->$")
 RUNNABLE = {"python", "bash"}
 
 
+PRINTS_OPEN = "<!-- prints:"
+PRINTS_CLOSE = "-->"
+WILDCARD = "..."
+
+
 @dataclass(frozen=True)
 class Block:
     line: int  # where the opening fence is (1-based)
     language: str
     code: str
     not_run: str | None  # the reason given in the marker, if any
+    prints: tuple[str, ...] | None = None  # the ``<!-- prints: -->`` lines, if any
 
     @property
     def name(self) -> str:
@@ -63,10 +80,38 @@ def read_blocks(text: str) -> list[Block]:
                 language=opening.group(1),
                 code="\n".join(lines[start + 1 : i]) + "\n",
                 not_run=marker.group("reason") if marker else None,
+                prints=read_prints(lines, i + 1),
             )
         )
         i += 1
     return blocks
+
+
+def read_prints(lines: list[str], at: int) -> tuple[str, ...] | None:
+    """The expected-output comment starting at ``lines[at]`` (right after a block)."""
+    if at >= len(lines) or lines[at].strip() != PRINTS_OPEN:
+        return None
+    end = at + 1
+    while end < len(lines) and lines[end].strip() != PRINTS_CLOSE:
+        end += 1
+    if end == len(lines):
+        raise AssertionError(f"README.md:{at + 1}: '{PRINTS_OPEN}' is never closed")
+    expected = tuple(line.strip() for line in lines[at + 1 : end] if line.strip())
+    if not expected:
+        raise AssertionError(f"README.md:{at + 1}: '{PRINTS_OPEN}' lists no output")
+    return expected
+
+
+def missing_output(expected: tuple[str, ...], stdout: str) -> str | None:
+    """The first expected line not found in ``stdout`` (in order), or ``None``."""
+    position = 0
+    for line in expected:
+        fragments = [re.escape(part) for part in line.split(WILDCARD)]
+        found = re.compile("[^\n]*?".join(fragments)).search(stdout, position)
+        if found is None:
+            return line
+        position = found.end()
+    return None
 
 
 BLOCKS = read_blocks(README.read_text(encoding="utf-8"))
@@ -105,6 +150,10 @@ def test_readme_has_the_expected_shape() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
 def test_every_block_runs_or_says_why_not(block: Block) -> None:
+    if block.prints is not None:
+        where = f"{block.name}: only a Python block that runs can say what it prints"
+        assert block.language == "python", where
+        assert block.not_run is None, where
     if block.not_run is not None:
         assert block.language == "bash", "only set-up commands (bash) may be skipped"
         return
@@ -127,7 +176,31 @@ def test_readme_block(job: Job, jobs: Jobs) -> None:
     if job.kind == "pytest":
         assert re.search(r"^\d+ passed", outcome.stdout, re.M), report
     elif block.language == "python":
-        assert outcome.stdout.strip(), f"a README block should show its result\n{report}"
+        assert block.prints is not None, (
+            f"{block.name}: say what the block prints, in a '{PRINTS_OPEN} ... "
+            f"{PRINTS_CLOSE}' comment right after it (see this module's docstring)\n{report}"
+        )
+        missing = missing_output(block.prints, outcome.stdout)
+        assert missing is None, f"{block.name} did not print {missing!r} (in order)\n{report}"
+
+
+def test_expected_output_is_matched_in_order_with_wildcards() -> None:
+    stdout = "You asked: \"Hi\".\n{'input_tokens': 3, 'output_tokens': 5}\nnugen stop\n"
+    assert (
+        missing_output(("Hi", "{'input_tokens': ..., 'output_tokens': 5}", "stop"), stdout) is None
+    )
+    assert missing_output(("stop", "Hi"), stdout) == "Hi"  # out of order
+    assert missing_output(('You asked: "Ho".',), stdout) == 'You asked: "Ho".'
+    # A wildcard stands for part of one line, never for a line break.
+    assert missing_output(("Hi...input_tokens",), stdout) == "Hi...input_tokens"
+
+
+def test_prints_comments_are_read_after_the_block() -> None:
+    text = "```python\nprint(1)\n```\n<!-- prints:\n1\n-->\n\n```python\nprint(2)\n```\n"
+    first, second = read_blocks(text)
+    assert (first.prints, second.prints) == (("1",), None)
+    with pytest.raises(AssertionError, match="never closed"):
+        read_blocks("```python\nprint(1)\n```\n<!-- prints:\n1\n")
 
 
 # -- the parameter table matches the classes ------------------------------------------------

@@ -475,7 +475,10 @@ def test_tool_calls_valid_empty_and_malformed() -> None:
         ("bad", '{"x": ', "c"),
         ("list", "[1, 2]", "d"),
     ]
-    assert all(call["error"] for call in message.invalid_tool_calls)
+    errors = [call["error"] for call in message.invalid_tool_calls]
+    assert len(errors) == 2
+    assert errors[0].startswith("invalid JSON: ")
+    assert errors[1] == "arguments must be a JSON object, got list"
 
 
 def test_reasoning_from_either_field() -> None:
@@ -616,7 +619,9 @@ def test_stream_usage_off_leaves_usage_out() -> None:
         ],
         stream_usage=False,
     )
-    assert all(m.usage_metadata is None for m in messages)
+    assert [m.content for m in messages] == ["x", ""]
+    assert [m.usage_metadata for m in messages] == [None, None]
+    assert messages[-1].response_metadata["finish_reason"] == "stop"
 
 
 SPLIT_CALLS: list[list[dict[str, Any]]] = [
@@ -660,8 +665,11 @@ def test_tool_call_fragments_assemble_into_whole_calls(fragments: list[dict[str,
     assert full.response_metadata["finish_reason"] == "tool_calls"
     # every streamed piece carries its call's index; ids only on the first piece of a call
     pieces = [tc for m in messages for tc in m.tool_call_chunks]
-    assert all(piece["index"] is not None for piece in pieces)
-    assert sum(1 for piece in pieces if piece["id"]) == len(calls)
+    assert [piece["index"] for piece in pieces] == [f["index"] for f in fragments]
+    first_of_each_call = [p for p in pieces if p["id"]]
+    assert [(p["id"], p["name"]) for p in first_of_each_call] == [
+        (call_id, calls[call_id]["name"]) for call_id in calls
+    ]
 
 
 def test_parallel_calls_all_at_index_zero_stay_apart() -> None:

@@ -149,13 +149,26 @@ def test_get_tool_calls_reads_openai_style_additional_kwargs(llm: Nugen) -> None
     ]
 
 
-@pytest.mark.parametrize("arguments", ["", "{", '{"a": ', "[1, 2]", "not json at all }"])
-def test_get_tool_calls_never_raises_on_partial_or_odd_arguments(
-    llm: Nugen, arguments: str
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ("", {}),
+        ("{", {}),
+        ('{"a": ', {"a": None}),  # a key whose value has not arrived yet
+        ('{"a": 1, "b": ', {"a": 1, "b": None}),
+        ('{"a": [1, 2', {"a": [1, 2]}),
+        ('{"a": {"b": 1', {"a": {"b": 1}}),
+        ("[1, 2]", {}),  # valid JSON, but not an object of arguments
+        ("not json at all }", {}),
+    ],
+)
+def test_get_tool_calls_reads_what_partial_arguments_hold_and_never_raises(
+    llm: Nugen, arguments: str, expected: dict[str, Any]
 ) -> None:
+    """FunctionAgent asks on every streamed chunk: what has arrived, as a dict."""
     response = _response(ToolCallBlock(tool_call_id="1", tool_name="add", tool_kwargs=arguments))
     (selection,) = llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
-    assert isinstance(selection.tool_kwargs, dict)
+    assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == ("1", "add", expected)
 
 
 def test_error_on_no_tool_call(llm: Nugen) -> None:

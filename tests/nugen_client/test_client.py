@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -27,6 +28,7 @@ from nugen_client import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from nugen_emulator import NugenEmulator
 from tests.support.harness import API_KEY, USER, Harness, Reply, completion_body
 
 OK = Reply(json=completion_body())
@@ -576,13 +578,34 @@ def test_plain_http_opt_in_warns_once() -> None:
     assert "insecure.example.test" in messages[0]
 
 
-@pytest.mark.parametrize("kind_", ["sync", "async"])
-def test_redirects_are_not_followed_so_the_key_stays_home(kind_: str) -> None:
-    h = Harness(kind_, [Reply(status=307, headers={"location": "https://evil.example.test/steal"})])
+def _chat_on_the_clients_own_pool(kind: str, emulator: NugenEmulator) -> None:
+    options = {"api_key": emulator.api_key, "base_url": emulator.base_url, "max_retries": 0}
+    if kind == "sync":
+        with NugenClient(**options) as client:
+            client.chat_completion(model="m", messages=USER)
+        return
+
+    async def call() -> None:
+        async with AsyncNugenClient(**options) as client:
+            await client.chat_completion(model="m", messages=USER)
+
+    asyncio.run(call())
+
+
+def test_redirects_are_not_followed_so_the_key_stays_home(
+    kind: str, nugen_emulator: NugenEmulator, nugen_emulator_openai: NugenEmulator
+) -> None:
+    """The client's own pool (no injected ``http_client``) against two real loopback
+    servers: the first redirects to the second, which would answer if it were asked."""
+    elsewhere = f"{nugen_emulator_openai.base_url}/chat/completions"
+    nugen_emulator.inject(status=307, headers={"Location": elsewhere})
     with pytest.raises(APIStatusError) as info:
-        h.chat()
+        _chat_on_the_clients_own_pool(kind, nugen_emulator)
     assert info.value.status_code == 307
-    assert len(h.requests) == 1
+    assert [request.path for request in nugen_emulator.requests] == [
+        "/api/v3/inference/chat/completions"
+    ]
+    assert nugen_emulator_openai.requests == []
 
 
 def test_injected_client_that_follows_redirects_drops_the_key_cross_origin() -> None:

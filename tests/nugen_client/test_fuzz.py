@@ -116,8 +116,22 @@ def test_arbitrary_json_events(events: list[Any], done: bool, piece: int) -> Non
         chunks = _drain(_client(body.encode(), "text/event-stream", piece))
     except NugenError:
         return
-    # Whatever was accepted is what was sent: one chunk per non-empty event, in order.
-    assert len(chunks) <= len(events)
+    # Whatever was accepted is what was sent: one chunk per event, in order, each with the
+    # event's id, texts and finish reasons.
+    assert [_sent(chunk) for chunk in chunks] == [_expected(event) for event in events]
+
+
+def _sent(chunk: ChatCompletionChunk) -> tuple[str, list[tuple[str | None, str | None]]]:
+    return chunk.id, [(choice.delta.content, choice.finish_reason) for choice in chunk.choices]
+
+
+def _expected(event: Any) -> tuple[str, list[tuple[str | None, str | None]]]:
+    assert isinstance(event, dict), f"a non-object event was accepted: {event!r}"
+    choices = event.get("choices") or []
+    return event.get("id") or "", [
+        ((choice.get("delta") or {}).get("content"), choice.get("finish_reason"))
+        for choice in choices
+    ]
 
 
 @SETTINGS

@@ -1,15 +1,16 @@
 """The offline tier end to end: requests recorded from NugenEmulator, replayed with sockets off.
 
-In replay (the default) these run from ``cassettes/integration/nugen_client/
-test_offline_replay/`` with every network socket blocked; ``NUGEN_RECORD=emulator``
-re-records them. Raw httpx checks the cassette machinery itself (JSON and SSE bodies,
-sync and async); the client tests check that the shared client's own traffic replays.
+In replay (the default) these run from ``cassettes/nugen_client/test_offline_replay/``
+with every network socket blocked; ``NUGEN_RECORD=emulator`` re-records them. Raw httpx
+checks the cassette machinery itself (JSON and SSE bodies, sync and async, the header
+rules); the client tests check that the shared client's own traffic replays.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,9 +18,16 @@ import httpx
 import pytest
 import pytest_socket
 from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.request import Request
 
 from nugen_client import AsyncNugenClient, NugenClient
-from tests.conftest import NugenTarget, json_body_matcher
+from tests.conftest import (
+    NugenTarget,
+    json_body_matcher,
+    mark_replayed_request,
+    nugen_headers_matcher,
+    unplayed_interactions,
+)
 
 MODEL = "nugen-flash-instruct"
 QUESTION = [
@@ -135,7 +143,40 @@ def test_client_chat_stream_and_embeddings(nugen_target: NugenTarget) -> None:
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed.startswith('You asked: "What is the capital of France?".')
     assert chunks[-1].usage is not None
-    assert len(vectors.data) == 2
+    assert chunks[-1].usage.total_tokens == (
+        chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
+    )
+    assert [len(vector) for vector in vectors.embeddings] == [384, 384]
+    assert vectors.embeddings[0] != vectors.embeddings[1]
+
+
+def test_the_headers_the_caller_asked_for_are_sent(nugen_target: NugenTarget, vcr: Any) -> None:
+    """Replay compares these headers with the recording (``nugen_headers_matcher``): the
+    assertions on the recorded request below hold for what the client sent."""
+    with NugenClient(
+        api_key=nugen_target.api_key,
+        base_url=nugen_target.base_url,
+        session_id="client-session",
+        provider="nugen-infer-align",
+        default_headers={"X-Team": "search"},
+    ) as client:
+        client.chat_completion(model=MODEL, messages=QUESTION, max_tokens=4)
+        client.chat_completion(
+            model=MODEL,
+            messages=QUESTION,
+            max_tokens=4,
+            session_id="call-session",
+            extra_headers={"X-Trace": "t-1"},
+        )
+    names = ("x-session-id", "x-provider", "x-team", "x-trace")
+    sent = [{n: r.headers.get(n) for n in names} for r in vcr.requests]
+    assert sent == [
+        {"x-session-id": "client-session", "x-provider": "nugen-infer-align", "x-team": "search"}
+        | {"x-trace": None},
+        {"x-session-id": "call-session", "x-provider": "nugen-infer-align", "x-team": "search"}
+        | {"x-trace": "t-1"},
+    ]
+    assert all("authorization" not in r.headers for r in vcr.requests)  # never recorded
 
 
 async def test_async_client_chat(nugen_target_openai: NugenTarget) -> None:
@@ -144,8 +185,20 @@ async def test_async_client_chat(nugen_target_openai: NugenTarget) -> None:
     ) as client:
         completion = await client.chat_completion(model=MODEL, messages=QUESTION)
         chunks = [c async for c in client.stream_chat_completion(model=MODEL, messages=QUESTION)]
-    assert completion.choices[0].message.content
-    assert chunks[-1].usage is not None  # include_usage is sent, and the openai dialect obeys
+    answer = (
+        'You asked: "What is the capital of France?". The system prompt says: "Answer briefly.".'
+    )
+    assert completion.choices[0].message.content == answer
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.model_dump(include={"prompt_tokens", "completion_tokens"}) == {
+        "prompt_tokens": 10,
+        "completion_tokens": 14,
+    }
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == answer
+    # include_usage is sent, and the openai dialect obeys: the usage arrives, on the last chunk.
+    assert [c.usage is not None for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert chunks[-1].usage == completion.usage
 
 
 def _request(body: dict[str, Any]) -> SimpleNamespace:
@@ -178,3 +231,42 @@ def test_the_body_matcher_ignores_random_tool_call_ids_but_not_their_wiring() ->
     changed = _conversation(("e844", "c001"), ("e844=5", "c001=4"))
     with pytest.raises(AssertionError, match="differ"):
         json_body_matcher(recorded, _request(changed))
+
+
+def _replayed(headers: dict[str, str]) -> Request:
+    """A live request as the matcher sees it: vcrpy's filtered copy."""
+    live = Request("POST", "http://127.0.0.1:9/v1/chat/completions", b"{}", headers)
+    return mark_replayed_request(mark_replayed_request(live))  # vcrpy filters twice
+
+
+def _recorded(headers: dict[str, str]) -> Request:
+    return Request("POST", "http://127.0.0.1:9/v1/chat/completions", b"{}", headers)
+
+
+def test_the_header_matcher_wants_a_bearer_credential() -> None:
+    recorded = _recorded({"x-session-id": "s"})
+    nugen_headers_matcher(_replayed({"Authorization": "Bearer k", "X-Session-ID": "s"}), recorded)
+    for credential in ({}, {"Authorization": "Bearer "}, {"Authorization": "k"}):
+        with pytest.raises(AssertionError, match="Authorization: Bearer"):
+            nugen_headers_matcher(_replayed({**credential, "X-Session-ID": "s"}), recorded)
+    assert "authorization" not in _replayed({"Authorization": "Bearer k"}).headers
+
+
+def test_the_header_matcher_compares_the_asked_for_headers_not_the_transport_ones() -> None:
+    recorded = _recorded({"x-session-id": "s", "x-team": "a", "user-agent": "old", "accept": "*/*"})
+    bearer = {"Authorization": "Bearer k"}
+    sent = {"X-Session-ID": "s", "X-Team": "a", "User-Agent": "new", "Accept": "text/plain"}
+    nugen_headers_matcher(_replayed({**bearer, **sent}), recorded)
+    for wrong in ({"X-Session-ID": "other"}, {"X-Team": None}, {"X-Provider": "fwai"}):
+        headers = {k: v for k, v in {**bearer, **sent, **wrong}.items() if v is not None}
+        with pytest.raises(AssertionError, match="headers differ"):
+            nugen_headers_matcher(_replayed(headers), recorded)
+
+
+def test_unplayed_interactions_are_counted_per_interaction() -> None:
+    data = [(_recorded({}), {}), (_recorded({}), {})]
+    # Played twice in all, as with allow_playback_repeats: vcrpy's all_played says True.
+    cassette = SimpleNamespace(data=data, play_counts=Counter({0: 2}))
+    assert unplayed_interactions(cassette) == ["#1 POST /v1/chat/completions {}"]
+    cassette.play_counts[1] += 1
+    assert unplayed_interactions(cassette) == []

