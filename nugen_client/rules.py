@@ -29,15 +29,9 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
 
-from nugen_client._client import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    AsyncNugenClient,
-    ChatParams,
-    NugenClient,
-    RequestOptions,
-)
+from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import InvalidInputError
+from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, RequestOptions
 from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 
 __all__ = [

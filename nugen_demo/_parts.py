@@ -135,7 +135,7 @@ VISION_PROMPT = "Describe this image in one sentence."
 def vision() -> None:
     # A 32x32 PNG shipped in the package (a blue disc on white); as_file gives a real
     # path even when the package is zipped.
-    image_file = resources.files("nugen_demo").joinpath("assets", "blue-circle.png")
+    image_file = resources.files("nugen_demo") / "assets" / "blue-circle.png"
     with resources.as_file(image_file) as image_path:
         # LlamaIndex's NugenMultiModal posts to the dedicated vision endpoint
         # (/chat/vision, model nugen-flash-vision), which answers in one piece.
