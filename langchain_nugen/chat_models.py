@@ -468,8 +468,6 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
         profile = ModelProfile(
-            max_input_tokens=info.context_window,
-            max_output_tokens=info.max_output_tokens,
             text_inputs=True,
             text_outputs=True,
             image_inputs=info.image_inputs,
@@ -485,6 +483,11 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
             reasoning_output=info.reasoning,
             temperature=True,
         )
+        # Unpublished figures stay out of the profile: unknown, not a guess.
+        if info.context_window is not None:
+            profile["max_input_tokens"] = info.context_window
+        if info.max_output_tokens is not None:
+            profile["max_output_tokens"] = info.max_output_tokens
         if info.reasoning:
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
         return profile
