@@ -114,7 +114,8 @@ class ChatCall:
         Usage goes where the dialect puts it, unless :attr:`no_usage`.
         """
         if response_id is None:
-            response_id = self._new_id("nugen-" if self.dialect == "nugen" else "chatcmpl-")
+            live_ids = self.dialect == "openai" or self._renderer.live
+            response_id = self._new_id("chatcmpl-" if live_ids else "nugen-")
         return list(
             self._renderer.chat_chunks(
                 generation,
