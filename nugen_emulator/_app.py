@@ -277,15 +277,20 @@ class _Handlers:
                 include_usage=request.include_usage,
                 no_usage=no_usage,
             )
-            events = [encode_event(chunk) for chunk in chunks]
+            rendered = list(chunks)
+            # Faults count chunks ("cut after k chunks"): the opening timing event is none.
+            lead = 0
+            while lead < len(rendered) and "choices" not in rendered[lead]:
+                lead += 1
             trailer = renderer.chat_trailer(
                 generation, response_id=response_id, model=request.model, no_usage=no_usage
             )
             return SSEResponse(
-                events,
+                [encode_event(chunk) for chunk in rendered[lead:]],
                 state=state,
                 fault=fault,
                 headers=headers,
+                lead=[encode_event(chunk) for chunk in rendered[:lead]],
                 after_done=encode_event(trailer) if trailer is not None else None,
             )
         payload = state.renderer.chat_body(

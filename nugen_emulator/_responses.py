@@ -45,6 +45,7 @@ class SSEResponse(Response):
         fault: Fault | None,
         headers: Mapping[str, str],
         prejoin: bool = False,
+        lead: list[bytes] | None = None,
         after_done: bytes | None = None,
     ) -> None:
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
@@ -56,11 +57,15 @@ class SSEResponse(Response):
         self.state = state
         self.fault = fault
         self.prejoin = prejoin
+        # Events sent before ``events`` that faults do not count (a live timing event).
+        self.lead = b"".join(lead or ())
         # The live service sends one more event after [DONE].
         self.tail = DONE_EVENT + after_done if after_done is not None else DONE_EVENT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if self.lead:
+            await send({"type": "http.response.body", "body": self.lead, "more_body": True})
         fault = self.fault
         if fault is None or not fault.affects_stream:
             if self.prejoin:
