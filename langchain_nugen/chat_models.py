@@ -39,7 +39,12 @@ from langchain_nugen._convert import (
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
 from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
-from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+from nugen_client.models import (
+    DEFAULT_CHAT_MODEL,
+    FALLBACK_CONTEXT_WINDOW,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 from nugen_client.rules import (
     ConnectionFields,
     ImageLimitField,
@@ -483,11 +488,14 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
             reasoning_output=info.reasoning,
             temperature=True,
         )
-        # Unpublished figures stay out of the profile: unknown, not a guess.
-        if info.context_window is not None:
-            profile["max_input_tokens"] = info.context_window
-        if info.max_output_tokens is not None:
-            profile["max_output_tokens"] = info.max_output_tokens
+        # Nugen publishes no context windows: the table says unknown, the profile gives
+        # the documented fallback (override with profile=...).
+        profile["max_input_tokens"] = info.context_window or FALLBACK_CONTEXT_WINDOW
+        profile["max_output_tokens"] = (
+            info.max_output_tokens
+            if info.max_output_tokens is not None
+            else FALLBACK_MAX_OUTPUT_TOKENS
+        )
         if info.reasoning:
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
         return profile
