@@ -318,10 +318,15 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         ```
 
         ```python
-        {"model_provider": "nugen", "model_name": "nugen-flash-instruct",
-         "finish_reason": "stop", "id": "nugen-abc123", "created": 1704123600.0,
-         "confidence_score": 89.5}  # confidence_score: domain-aligned models only
+        {"model_provider": "nugen", "model_name": "llama-3.2-3b-reasoning",
+         "finish_reason": "stop", "id": "chatcmpl-abc123", "created": 1785908339,
+         "confidence_score": 89.5,  # domain-aligned models only
+         "timing": {"ttft_seconds": 0.0639, "throughput_tokens_per_second": 46.88,
+                    "total_seconds": 2.197}}
         ```
+
+        `model_name` is the model the service says it ran; `timing` is the service's own
+        (a stream's also has `gpu_processing_seconds`), absent when the host sends none.
 
     ??? info "Nugen extras"
 

@@ -119,8 +119,9 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     Token usage / response metadata:
         ``response.additional_kwargs`` holds ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens``, ``finish_reason`` and (domain-aligned models) ``confidence_score``;
-        ``response.raw`` is the response as a dict (with ``usage``). Reasoning arrives as a
+        ``total_tokens``, ``finish_reason``, (domain-aligned models) ``confidence_score``
+        and the service's ``timing`` when it sends one; ``response.raw`` is the response
+        as a dict (with ``usage`` and the model the service says it ran). Reasoning arrives as a
         ``ThinkingBlock``; tool calls as ``ToolCallBlock``s and
         ``message.additional_kwargs["tool_calls"]``.
 
