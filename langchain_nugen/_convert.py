@@ -442,14 +442,20 @@ def response_metadata(
     finish_reason: str | None,
     requested_model: str = "",
 ) -> dict[str, Any]:
-    """``response_metadata`` of a message: what the service said about the response
-    (``model_name`` falls back to the requested model for hosts that omit it)."""
+    """``response_metadata`` of a message: what the service said about the response.
+
+    ``model_name`` is the model the service says it ran (the live service names its
+    backend, e.g. ``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``), the
+    requested one only for hosts that omit it; ``timing`` is the service's own timing,
+    present only when it sent one."""
     metadata: dict[str, Any] = {
         "model_provider": PROVIDER,
         "model_name": completion.model or requested_model,
         "finish_reason": finish_reason,
     }
     metadata.update(completion.header_metadata())
+    if completion.timing is not None:
+        metadata["timing"] = completion.timing.as_dict()
     return metadata
 
 

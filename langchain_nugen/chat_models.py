@@ -39,7 +39,12 @@ from langchain_nugen._convert import (
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_message_tokens, count_text_tokens
 from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
-from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+from nugen_client.models import (
+    DEFAULT_CHAT_MODEL,
+    FALLBACK_CONTEXT_WINDOW,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 from nugen_client.rules import (
     ConnectionFields,
     ImageLimitField,
@@ -313,10 +318,15 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         ```
 
         ```python
-        {"model_provider": "nugen", "model_name": "nugen-flash-instruct",
-         "finish_reason": "stop", "id": "nugen-abc123", "created": 1704123600.0,
-         "confidence_score": 89.5}  # confidence_score: domain-aligned models only
+        {"model_provider": "nugen", "model_name": "llama-3.2-3b-reasoning",
+         "finish_reason": "stop", "id": "chatcmpl-abc123", "created": 1785908339,
+         "confidence_score": 89.5,  # domain-aligned models only
+         "timing": {"ttft_seconds": 0.0639, "throughput_tokens_per_second": 46.88,
+                    "total_seconds": 2.197}}
         ```
+
+        `model_name` is the model the service says it ran; `timing` is the service's own
+        (a stream's also has `gpu_processing_seconds`), absent when the host sends none.
 
     ??? info "Nugen extras"
 
@@ -468,8 +478,6 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
         profile = ModelProfile(
-            max_input_tokens=info.context_window,
-            max_output_tokens=info.max_output_tokens,
             text_inputs=True,
             text_outputs=True,
             image_inputs=info.image_inputs,
@@ -484,6 +492,14 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
             structured_output=info.structured_output,
             reasoning_output=info.reasoning,
             temperature=True,
+        )
+        # Nugen publishes no context windows: the table says unknown, the profile gives
+        # the documented fallback (override with profile=...).
+        profile["max_input_tokens"] = info.context_window or FALLBACK_CONTEXT_WINDOW
+        profile["max_output_tokens"] = (
+            info.max_output_tokens
+            if info.max_output_tokens is not None
+            else FALLBACK_MAX_OUTPUT_TOKENS
         )
         if info.reasoning:
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)

@@ -50,7 +50,7 @@ from nugen_client.images import (
     image_part,
     read_image_file,
 )
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, ToolCall, Usage
+from nugen_client.types import ChatCompletion, ChatCompletionChunk, Timing, ToolCall, Usage
 
 __all__ = [
     "ChatStream",
@@ -438,7 +438,10 @@ def _tool_outputs(
 
 
 def _response_extras(
-    usage: Usage | None, confidence_score: float | None, finish_reason: str | None
+    usage: Usage | None,
+    confidence_score: float | None,
+    finish_reason: str | None,
+    timing: Timing | None,
 ) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     if usage is not None:
@@ -452,6 +455,8 @@ def _response_extras(
         extras["confidence_score"] = confidence_score
     if finish_reason is not None:
         extras["finish_reason"] = finish_reason
+    if timing is not None:
+        extras["timing"] = timing.as_dict()
     return extras
 
 
@@ -503,7 +508,9 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
         raw=raw,
         delta=None,
         logprobs=None,
-        additional_kwargs=_response_extras(usage, completion.confidence_score, finish_reason),
+        additional_kwargs=_response_extras(
+            usage, completion.confidence_score, finish_reason, completion.timing
+        ),
     )
 
 
@@ -570,9 +577,11 @@ class ChatStream:
     def text(self) -> str:
         return self._acc.text(0)
 
-    def add(self, chunk: ChatCompletionChunk) -> None:
+    def add(self, chunk: ChatCompletionChunk) -> bool:
+        """Take one chunk; True when it brought text, reasoning or a tool-call fragment
+        (a step worth yielding), False for empty deltas, usage-only and timing events."""
         fragments = self._acc.add(chunk)
-        if not self._id:
+        if not self._id and chunk.is_chunk:
             self._id = chunk.id or "0"
         if chunk.confidence_score is not None:
             self._confidence = chunk.confidence_score
@@ -595,13 +604,22 @@ class ChatStream:
             )
             self._finished_tools = finished
         raw = _dump_chunk(chunk, exclude_none=True)
-        usage = self._acc.usage
+        acc = self._acc
+        usage = acc.usage
         if usage is not None and "usage" not in raw:
             raw["usage"] = usage.model_dump(exclude_none=True)
+        if not raw.get("model") or not raw.get("id"):
+            # A timing event names neither: the served model and id stay in ``raw``.
+            raw["model"] = raw.get("model") or acc.model
+            raw["id"] = raw.get("id") or acc.id
+        if acc.timing is not None:
+            raw["timing"] = acc.timing.as_dict()
         self.raw = raw
+        return bool(delta or reasoning or 0 in fragments)
 
     def _extras(self) -> dict[str, Any]:
-        extras = _response_extras(self._acc.usage, self._confidence, self._finish_reason)
+        acc = self._acc
+        extras = _response_extras(acc.usage, self._confidence, self._finish_reason, acc.timing)
         if self._reasoning_delta:
             # FunctionAgent forwards this to AgentStream.thinking_delta.
             extras["thinking_delta"] = self._reasoning_delta
@@ -657,10 +675,14 @@ def _responses(
     chunks: Iterable[ChatCompletionChunk], render: Callable[[ChatStream], _R]
 ) -> Generator[_R, None, None]:
     state = ChatStream()
+    pending = False
     try:
         for chunk in chunks:
-            state.add(chunk)
-            yield render(state)
+            pending = not state.add(chunk)
+            if not pending:
+                yield render(state)
+        if pending:
+            yield render(state)  # the closing step: usage, finish_reason, timing
     except StreamInterruptedError as exc:
         _keep_partial(exc, state)
         raise
@@ -670,10 +692,14 @@ async def _aresponses(
     chunks: AsyncIterator[ChatCompletionChunk], render: Callable[[ChatStream], _R]
 ) -> AsyncGenerator[_R, None]:
     state = ChatStream()
+    pending = False
     try:
         async for chunk in chunks:
-            state.add(chunk)
-            yield render(state)
+            pending = not state.add(chunk)
+            if not pending:
+                yield render(state)
+        if pending:
+            yield render(state)  # the closing step: usage, finish_reason, timing
     except StreamInterruptedError as exc:
         _keep_partial(exc, state)
         raise

@@ -25,7 +25,12 @@ from pydantic import Field
 
 from llama_index_nugen import _calls, _convert
 from llama_index_nugen._fields import ChatFields
-from nugen_client.models import DEFAULT_CHAT_MODEL, model_info
+from nugen_client.models import (
+    DEFAULT_CHAT_MODEL,
+    FALLBACK_CONTEXT_WINDOW,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.program.function_program import FunctionCallingProgram
@@ -114,8 +119,9 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     Token usage / response metadata:
         ``response.additional_kwargs`` holds ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens``, ``finish_reason`` and (domain-aligned models) ``confidence_score``;
-        ``response.raw`` is the response as a dict (with ``usage``). Reasoning arrives as a
+        ``total_tokens``, ``finish_reason``, (domain-aligned models) ``confidence_score``
+        and the service's ``timing`` when it sends one; ``response.raw`` is the response
+        as a dict (with ``usage`` and the model the service says it ran). Reasoning arrives as a
         ``ThinkingBlock``; tool calls as ``ToolCallBlock``s and
         ``message.additional_kwargs["tool_calls"]``.
 
@@ -140,8 +146,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
         info = model_info(self.model)
         function_calling = self.is_function_calling_model
         return LLMMetadata(
-            context_window=self.context_window or info.context_window,
-            num_output=self.max_tokens or info.max_output_tokens,
+            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
+            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
             is_chat_model=True,
             is_function_calling_model=(
                 info.tool_calling if function_calling is None else function_calling

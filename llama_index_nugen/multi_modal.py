@@ -27,7 +27,12 @@ from pydantic import Field
 
 from llama_index_nugen import _calls, _convert
 from llama_index_nugen._fields import ChatFields
-from nugen_client.models import DEFAULT_VISION_MODEL, model_info
+from nugen_client.models import (
+    DEFAULT_VISION_MODEL,
+    FALLBACK_CONTEXT_WINDOW,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 
 __all__ = ["NugenMultiModal"]
 
@@ -81,8 +86,8 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
     def metadata(self) -> MultiModalLLMMetadata:
         info = model_info(self.model)
         return MultiModalLLMMetadata(
-            context_window=self.context_window or info.context_window,
-            num_output=self.max_tokens or info.max_output_tokens,
+            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
+            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
             is_function_calling_model=info.tool_calling,
             is_chat_model=True,
             model_name=self.model,

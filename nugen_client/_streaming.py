@@ -38,6 +38,7 @@ from nugen_client.types import (
     FunctionCall,
     FunctionCallDelta,
     ResponseMessage,
+    Timing,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -73,7 +74,9 @@ class StreamDecoder:
         return self.done or self.finished
 
     def decode(self, event: ServerSentEvent) -> ChatCompletionChunk | None:
-        """The chunk an event carries, or None for ``[DONE]``, keep-alives and empty events."""
+        """The chunk an event carries, or None for ``[DONE]``, whatever follows it,
+        keep-alives and empty events. Timing events come back as choice-less chunks
+        (``is_chunk`` False) so that what they carry is read."""
         data = event.data
         if not data:
             if event.event == "error":
@@ -81,6 +84,10 @@ class StreamDecoder:
             return None
         if data == _DONE:
             self.done = True
+            return None
+        if self.done:
+            # The live service sends one more chunk after [DONE] (the usage again): the
+            # stream is over, and reading it would count the usage twice.
             return None
         if event.event == "error" or '"error"' in data:
             self._raise_if_error_event(data, explicit=event.event == "error")
@@ -100,7 +107,8 @@ class StreamDecoder:
                 f"{_first_error(exc)} (data: {shown!r})",
                 body=shown,
             ) from None
-        self.chunks_received += 1
+        if chunk.is_chunk:
+            self.chunks_received += 1
         for choice in chunk.choices:
             if choice.finish_reason:
                 self.finished = True
@@ -270,6 +278,8 @@ class StreamAccumulator:
         self._choices: dict[int, _ChoiceState] = {}
         self._header: dict[str, Any] = {}
         self.usage: Usage | None = None
+        self.timing: Timing | None = None
+        """The service's timing of the stream: its opening and closing timing events."""
 
     def add(self, chunk: ChatCompletionChunk) -> dict[int, list[ToolCallFragment]]:
         """Take one chunk; return its tool-call fragments (normalised), by choice index
@@ -277,8 +287,12 @@ class StreamAccumulator:
         header = self._header
         # RESPONSE_METADATA_FIELDS and the model, read directly rather than by name in a
         # loop: this runs once per streamed chunk (benchmarks/NOTES.md, section 10).
-        if not header:
+        # Taken from the first event that has them: the live stream opens with a timing
+        # event that has none.
+        if not header and (chunk.id or chunk.model):
             header.update(id=chunk.id, created=chunk.created, model=chunk.model)
+        if chunk.timing is not None or chunk.gpu_timing is not None:
+            self._add_timing(chunk)
         if chunk.confidence_score is not None:
             header["confidence_score"] = chunk.confidence_score
         if chunk.system_fingerprint is not None:
@@ -305,6 +319,23 @@ class StreamAccumulator:
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
         return fragments
+
+    @property
+    def model(self) -> str:
+        """The model the service says it ran ("" until a chunk named it)."""
+        model = self._header.get("model")
+        return model if isinstance(model, str) else ""
+
+    @property
+    def id(self) -> str:
+        """The response id ("" until a chunk carried it)."""
+        value = self._header.get("id")
+        return value if isinstance(value, str) else ""
+
+    def _add_timing(self, chunk: ChatCompletionChunk) -> None:
+        for timing in (chunk.gpu_timing, chunk.timing):
+            if timing is not None:
+                self.timing = timing if self.timing is None else self.timing.merged(timing)
 
     def text(self, index: int = 0) -> str:
         state = self._choices.get(index)
@@ -338,6 +369,7 @@ class StreamAccumulator:
             **{k: v for k, v in self._header.items() if v is not None},
             choices=choices,
             usage=self.usage,
+            timing=self.timing,
         )
 
 
@@ -386,6 +418,9 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
         )
     if chunks:
         chunks[-1].usage = completion.usage
+        chunks[-1].timing = completion.timing
     else:
-        chunks.append(ChatCompletionChunk(**header, usage=completion.usage))
+        chunks.append(
+            ChatCompletionChunk(**header, usage=completion.usage, timing=completion.timing)
+        )
     return chunks

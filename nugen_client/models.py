@@ -1,9 +1,13 @@
 """What we know of Nugen's models, for LangChain profiles and LlamaIndex metadata.
 
-The provider's pages name the models but publish no context windows, so the numbers below
-are conservative figures for the underlying model families; every one can be overridden
-per instance (``context_window=...`` / ``profile=...``). A name not in the table is never
-an error: it gets :data:`UNKNOWN_MODEL`, a profile that assumes a capable chat model.
+The names are those the provider's reference pages and its public cookbook use (2026).
+What a name tells is recorded (vision, reasoning, embeddings); what nobody published is
+left unknown (``None``) rather than invented: Nugen publishes no context windows. Where a
+framework needs a number, the adapters use :data:`FALLBACK_CONTEXT_WINDOW` /
+:data:`FALLBACK_MAX_OUTPUT_TOKENS`, and every figure can be set per instance
+(``context_window=...`` / ``profile=...``). A name not in the table is never an error: it
+gets :data:`UNKNOWN_MODEL` (a capable chat model that takes images), reasoning when its
+name says so (a user's aligned ``...-llama-v3p2-3b-reasoning-aligned_...`` model).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ __all__ = [
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_VISION_MODEL",
+    "FALLBACK_CONTEXT_WINDOW",
+    "FALLBACK_MAX_OUTPUT_TOKENS",
     "KNOWN_MODELS",
     "UNKNOWN_MODEL",
     "ModelInfo",
@@ -24,45 +30,81 @@ DEFAULT_CHAT_MODEL = "nugen-flash-instruct"
 DEFAULT_VISION_MODEL = "nugen-flash-vision"
 DEFAULT_EMBEDDING_MODEL = "nugen-flash-embed"
 
+FALLBACK_CONTEXT_WINDOW = 32_768
+"""The context window LlamaIndex metadata reports when the table says unknown."""
+FALLBACK_MAX_OUTPUT_TOKENS = 4_096
+"""The output budget LlamaIndex metadata reports when neither ``max_tokens`` nor the
+table gives one."""
+
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """Capabilities of one model."""
+    """Capabilities of one model (``None``: not published)."""
 
     name: str
-    context_window: int = 32_768
-    max_output_tokens: int = 4_096
+    context_window: int | None = None
+    max_output_tokens: int | None = None
     image_inputs: bool = False
     tool_calling: bool = True
     structured_output: bool = True
     reasoning: bool = False
+    embeddings: bool = False
+
+
+_REASONING_MARKERS = ("thinking", "reasoning", "gpt-oss-", "deepseek-")
+
+
+def _names_reasoning(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in _REASONING_MARKERS)
+
+
+def _chat(name: str, *, image_inputs: bool = False, reasoning: bool = False) -> ModelInfo:
+    return ModelInfo(name, image_inputs=image_inputs, reasoning=reasoning or _names_reasoning(name))
+
+
+def _embedding(name: str) -> ModelInfo:
+    # No output and no tools, should one be named as a chat model.
+    return ModelInfo(
+        name, max_output_tokens=0, tool_calling=False, structured_output=False, embeddings=True
+    )
 
 
 KNOWN_MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
-        ModelInfo("nugen-flash-instruct", reasoning=True),
-        ModelInfo("nugen-legal"),
-        ModelInfo("nugen-flash-vision", image_inputs=True),
-        ModelInfo("qwen3-vl-30b", context_window=131_072, image_inputs=True, reasoning=True),
-        ModelInfo("nugen-lvm-legal", image_inputs=True),
-        # Embedding models: no output and no tools, should one be named as a chat model.
-        ModelInfo(
-            "nugen-flash-embed",
-            context_window=8_192,
-            max_output_tokens=0,
-            tool_calling=False,
-            structured_output=False,
-        ),
-        ModelInfo(
-            "nugen-embed-legal",
-            context_window=8_192,
-            max_output_tokens=0,
-            tool_calling=False,
-            structured_output=False,
-        ),
+        # chat / completion
+        _chat("nugen-flash-instruct", reasoning=True),
+        _chat("nugen-legal"),  # domain-aligned: sends a confidence
+        _chat("qwen-v2p5-0p5b-instruct"),
+        _chat("llama-v3p2-3b-reasoning"),
+        _chat("llama-v3p1-405b-instruct"),
+        _chat("llama-v3p1-70b-instruct"),
+        _chat("gpt-oss-20b"),
+        _chat("gpt-oss-120b"),
+        _chat("deepseek-v3p2"),
+        _chat("kimi-k2-thinking"),
+        _chat("qwen3-8b"),
+        _chat("glm-5p2"),
+        # vision
+        _chat("nugen-flash-vision", image_inputs=True),
+        _chat("qwen3-vl-30b", image_inputs=True, reasoning=True),
+        _chat("nugen-lvm-legal", image_inputs=True),
+        _chat("qwen2-vl-2b-instruct", image_inputs=True),
+        _chat("qwen2p5-vl-32b-instruct", image_inputs=True),
+        _chat("qwen3-vl-30b-a3b-thinking", image_inputs=True),
+        _chat("qwen3-vl-235b-a22b-instruct", image_inputs=True),
+        _chat("phi-3-vision-128k-instruct", image_inputs=True),
         # NebulaBlock's OpenAI-compatible vision model (see the README's hosts section).
-        ModelInfo("Qwen/Qwen2.5-VL-7B-Instruct", image_inputs=True),
+        _chat("Qwen/Qwen2.5-VL-7B-Instruct", image_inputs=True),
+        # embeddings
+        _embedding("nugen-flash-embed"),
+        _embedding("qwen3-embedding-8b"),
+        _embedding("nomic-embed-text-v1.5"),
+        _embedding("gte-large"),
+        _embedding("UAE-Large-V1"),
+        _embedding("nugen-embed-legal"),
+        _embedding("nugen-embed-healthcare"),
     )
 }
 
@@ -71,6 +113,9 @@ UNKNOWN_MODEL = ModelInfo("", image_inputs=True)
 
 
 def model_info(name: str) -> ModelInfo:
-    """The table's entry for ``name``, or :data:`UNKNOWN_MODEL` under that name."""
+    """The table's entry for ``name``, or :data:`UNKNOWN_MODEL` under that name (with
+    ``reasoning`` when the name tells it)."""
     info = KNOWN_MODELS.get(name)
-    return info if info is not None else replace(UNKNOWN_MODEL, name=name)
+    if info is not None:
+        return info
+    return replace(UNKNOWN_MODEL, name=name, reasoning=_names_reasoning(name))

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -48,6 +49,7 @@ __all__ = [
     "ReasoningConfig",
     "ResponseHeader",
     "ResponseMessage",
+    "Timing",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
@@ -336,6 +338,25 @@ class Choice(_Lenient):
     finish_reason: str | None = None
 
 
+class Timing(_Lenient):
+    """The service's own timing of one answer (the live service sends it; OpenAI-compatible
+    hosts do not). Fields it may add later are kept (``model_extra``) and in :meth:`as_dict`."""
+
+    ttft_seconds: _FiniteOrAbsent = None
+    throughput_tokens_per_second: _FiniteOrAbsent = None
+    total_seconds: _FiniteOrAbsent = None
+    gpu_processing_seconds: _FiniteOrAbsent = None
+    """Streams only: from the ``{"_timing": {...}}`` event that opens a live stream."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures the service sent (None left out), extra ones included."""
+        return self.model_dump(exclude_none=True)
+
+    def merged(self, other: Timing) -> Timing:
+        """These figures updated with the ones ``other`` sent."""
+        return Timing.model_validate({**self.as_dict(), **other.as_dict()})
+
+
 RESPONSE_METADATA_FIELDS: tuple[str, ...] = (
     "id",
     "created",
@@ -355,9 +376,13 @@ class ResponseHeader(_Lenient):
     created: _FiniteOrAbsent = None
     model: str = ""
     usage: Usage | None = None
-    confidence_score: _FiniteOrAbsent = None
+    # The live service says ``confidence``, the reference page ``confidence_score``.
+    confidence_score: _FiniteOrAbsent = Field(
+        default=None, validation_alias=AliasChoices("confidence_score", "confidence")
+    )
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    timing: Timing | None = None
 
     def header_metadata(self) -> dict[str, Any]:
         """The :data:`RESPONSE_METADATA_FIELDS` the host sent (not None, not empty), in
@@ -407,9 +432,23 @@ class ChunkChoice(_Lenient):
 
 
 class ChatCompletionChunk(ResponseHeader):
-    """One streamed chunk (``usage`` usually only on the last one)."""
+    """One streamed event that parsed as a chunk (``usage`` usually only on the last one).
+
+    The live service also sends events that are no chunks: ``{"_timing": {...}}`` first
+    (read into :attr:`gpu_timing`) and ``{"object": "timing", "timing": {...}}`` after the
+    last chunk; see :attr:`is_chunk`.
+    """
 
     choices: list[ChunkChoice] = Field(default_factory=list)
+    gpu_timing: Timing | None = Field(
+        default=None, validation_alias=AliasChoices("_timing", "gpu_timing")
+    )
+
+    @property
+    def is_chunk(self) -> bool:
+        """False for the events that carry no ``choices`` field at all (timing events):
+        they are read for what they carry, never counted as chunks."""
+        return "choices" in self.model_fields_set
 
 
 class Embedding(_Lenient):

@@ -34,13 +34,31 @@ Running it
 Dialects
 ========
 
-``"nugen"`` (base path ``/api/v3/inference``): the provider's own shapes: float
+``"nugen"`` (base path ``/api/v3/inference``) answers like the live ``api.nugen.in``
+(``LIVE-SERVICE.md``) by default, ``forms="live"``: ids ``chatcmpl-...``, integer
+``created``, ``object``, the OpenAI SDK's null fields (``refusal``, ``annotations``,
+``audio``, ``function_call``, ``tool_calls``, ``logprobs``, ``service_tier``,
+``system_fingerprint``, ``usage.*_details``), and in every whole answer ``timing``
+(``ttft_seconds``, ``throughput_tokens_per_second``, ``total_seconds``, a deterministic
+function of the token counts) and ``confidence`` (a score for the domain-aligned models
+``nugen-legal``, ``nugen-lvm-legal`` and ``nugen-embed-legal``, else ``null``). A stream
+is the live sequence: ``{"_timing": {"gpu_processing_seconds": ...}}``, a chunk with
+``delta: {"content": ""}``, the deltas (an empty one among them), one ``delta: {}`` chunk
+per choice with its ``finish_reason`` (the last with ``usage`` and, for aligned models,
+``confidence``), ``{"object": "timing", "timing": {...}}``, ``[DONE]``, and one more chunk
+after ``[DONE]`` (no ``choices``, the usage again). Faults count chunks, not the opening
+timing event. Embeddings carry the live envelope (``id``, ``object: list``, float
+``created``). ``/chat/vision`` answers like ``/chat/completions``.
+
+``NugenEmulator(forms="reference")`` gives the provider's reference pages instead: float
 ``created`` (on ``/chat/vision`` ten times too large, as in the provider's example), no
-``object`` on vision replies and stream chunks, ``confidence_score`` for the
-domain-aligned models ``nugen-legal``, ``nugen-lvm-legal`` and ``nugen-embed-legal``,
-reasoning in ``reasoning_content``, usage always on the final stream chunk (together with
-the last ``finish_reason``), errors as FastAPI's ``{"detail": [...]}`` (422) or
-``{"detail": "..."}``.
+``object`` on vision replies and stream chunks, ``confidence_score`` (absent for other
+models), no timing, usage on the final stream chunk together with the last
+``finish_reason``, and nothing after ``[DONE]``. ``served_model=`` (a name, or a function
+of the requested name) makes answers report another model than the one requested, as the
+live service names its backend (``llama-3.2-3b-reasoning`` for
+``llama-v3p2-3b-reasoning``). Both forms use reasoning in ``reasoning_content`` and
+errors as FastAPI's ``{"detail": [...]}`` (422) or ``{"detail": "..."}``.
 
 ``"openai"`` (base path ``/v1``): an OpenAI-compatible host such as NebulaBlock:
 ``object``, integer ``created``, ``system_fingerprint``, ``service_tier``,

@@ -266,17 +266,33 @@ class _Handlers:
         generation = with_call_ids(
             reply if reply is not None else generate_chat(request), state.new_id
         )
-        prefix = "nugen-" if state.dialect == "nugen" else "chatcmpl-"
+        renderer = state.renderer
+        prefix = "nugen-" if state.dialect == "nugen" and not renderer.live else "chatcmpl-"
         if stream:
-            chunks = state.renderer.chat_chunks(
+            response_id = state.new_id(prefix)
+            chunks = renderer.chat_chunks(
                 generation,
-                response_id=state.new_id(prefix),
+                response_id=response_id,
                 model=request.model,
                 include_usage=request.include_usage,
                 no_usage=no_usage,
             )
-            events = [encode_event(chunk) for chunk in chunks]
-            return SSEResponse(events, state=state, fault=fault, headers=headers)
+            rendered = list(chunks)
+            # Faults count chunks ("cut after k chunks"): the opening timing event is none.
+            lead = 0
+            while lead < len(rendered) and "choices" not in rendered[lead]:
+                lead += 1
+            trailer = renderer.chat_trailer(
+                generation, response_id=response_id, model=request.model, no_usage=no_usage
+            )
+            return SSEResponse(
+                [encode_event(chunk) for chunk in rendered[lead:]],
+                state=state,
+                fault=fault,
+                headers=headers,
+                lead=[encode_event(chunk) for chunk in rendered[:lead]],
+                after_done=encode_event(trailer) if trailer is not None else None,
+            )
         payload = state.renderer.chat_body(
             generation,
             response_id=state.new_id(prefix),

@@ -45,6 +45,8 @@ class SSEResponse(Response):
         fault: Fault | None,
         headers: Mapping[str, str],
         prejoin: bool = False,
+        lead: list[bytes] | None = None,
+        after_done: bytes | None = None,
     ) -> None:
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
         self.status_code = 200
@@ -55,19 +57,25 @@ class SSEResponse(Response):
         self.state = state
         self.fault = fault
         self.prejoin = prejoin
+        # Events sent before ``events`` that faults do not count (a live timing event).
+        self.lead = b"".join(lead or ())
+        # The live service sends one more event after [DONE].
+        self.tail = DONE_EVENT + after_done if after_done is not None else DONE_EVENT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if self.lead:
+            await send({"type": "http.response.body", "body": self.lead, "more_body": True})
         fault = self.fault
         if fault is None or not fault.affects_stream:
             if self.prejoin:
                 # Benchmarks: one write, so the server's cost per event is nil.
-                body = b"".join(self.events) + DONE_EVENT
+                body = b"".join(self.events) + self.tail
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
             for event in self.events:
                 await send({"type": "http.response.body", "body": event, "more_body": True})
-            await send({"type": "http.response.body", "body": DONE_EVENT, "more_body": False})
+            await send({"type": "http.response.body", "body": self.tail, "more_body": False})
             return
         await self._send_with_fault(send, fault)
 
@@ -101,8 +109,8 @@ class SSEResponse(Response):
                 return
             if sent < len(events):
                 await emit(events[sent])
-        # The loop ran past the last event: only [DONE] is left.
-        await emit(DONE_EVENT, more=False)
+        # The loop ran past the last event: only [DONE] (and what follows it) is left.
+        await emit(self.tail, more=False)
 
 
 class DroppedResponse(Response):

@@ -63,6 +63,14 @@ class NugenEmulator:
         embedding_dimensions: Vector size when a request does not set ``dimensions``.
         chat_reply: A hook that replaces the model's chat replies
             (:mod:`nugen_emulator.replies`); ``None`` = the emulator's own model.
+        forms: The ``nugen`` dialect's wire shapes: ``"live"`` (what ``api.nugen.in``
+            sends: timing, ``confidence``, integer ``created``, the stream's timing events
+            and the chunk after ``[DONE]``) or ``"reference"`` (the provider's reference
+            pages: ``confidence_score``, float ``created``, no timing). Ignored by ``openai``.
+        served_model: The model name answers report: a fixed name, or a function of the
+            requested one (the live service names its backend, e.g.
+            ``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``); ``None`` = the
+            requested name.
         access_log: Let uvicorn log one line per request.
         startup_timeout: Seconds :meth:`start` waits for the server to listen.
     """
@@ -78,6 +86,8 @@ class NugenEmulator:
         created: float | None = None,
         embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
         chat_reply: ChatReplyHook | None = None,
+        forms: Literal["live", "reference"] = "live",
+        served_model: str | Callable[[str], str] | None = None,
         access_log: bool = False,
         startup_timeout: float = 10.0,
     ) -> None:
@@ -85,6 +95,8 @@ class NugenEmulator:
             raise ValueError(f"dialect must be 'nugen' or 'openai', got {dialect!r}")
         if embedding_dimensions < 1:
             raise ValueError("embedding_dimensions must be >= 1")
+        if forms not in ("live", "reference"):
+            raise ValueError(f"forms must be 'live' or 'reference', got {forms!r}")
         if chat_reply is not None and not callable(chat_reply):
             raise TypeError(f"chat_reply must be callable, got {chat_reply!r}")
         self._host = host
@@ -98,6 +110,8 @@ class NugenEmulator:
             created=created,
             embedding_dimensions=embedding_dimensions,
             chat_reply=chat_reply,
+            forms=forms,
+            served_model=served_model,
         )
         self._app = build_app(self._state)
         self._lock = threading.Lock()

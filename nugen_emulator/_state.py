@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from nugen_emulator._faults import FaultQueue
 from nugen_emulator._records import RequestLog
-from nugen_emulator._wire import Dialect, Renderer
+from nugen_emulator._wire import Dialect, Renderer, ServedModel, WireForms
 
 if TYPE_CHECKING:
     from nugen_emulator.replies import ChatReplyHook
@@ -27,10 +27,12 @@ class ServerState:
         created: float | None,
         embedding_dimensions: int,
         chat_reply: ChatReplyHook | None,
+        forms: WireForms = "live",
+        served_model: ServedModel = None,
     ) -> None:
         self.dialect = dialect
         self.api_key = api_key
-        self.renderer = Renderer(dialect, created)
+        self.renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
         self.faults = FaultQueue()
         self.log = RequestLog()
         self.embedding_dimensions = embedding_dimensions

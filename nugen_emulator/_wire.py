@@ -1,23 +1,32 @@
 """Rendering generations, chunks and errors as each dialect puts them on the wire.
 
-``nugen`` follows the provider's own examples (float ``created``, ``confidence_score``,
-FastAPI errors, usage on the final stream chunk); ``openai`` follows an OpenAI-compatible
-host such as NebulaBlock (vLLM-style: ``object``, integer ``created``,
-``system_fingerprint``, ``service_tier``, null ``*_details``, ``{"error": {...}}``).
+``nugen`` answers like the live service by default (``forms="live"``, the shapes of
+``LIVE-SERVICE.md``): integer ``created``, the OpenAI SDK's null fields, ``timing`` and
+``confidence`` in whole answers, and streams that open with a ``{"_timing": ...}`` event,
+carry empty deltas, close with ``{"object": "timing", ...}`` and send one more chunk after
+``[DONE]``. ``forms="reference"`` gives the provider's reference pages instead (float
+``created``, ``confidence_score``, usage on the last delta). Both use FastAPI errors.
+``openai`` follows an OpenAI-compatible host such as NebulaBlock (vLLM-style: ``object``,
+integer ``created``, ``system_fingerprint``, ``service_tier``, null ``*_details``,
+``{"error": {...}}``, no timing).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from nugen_emulator._model import Choice, Generation, confidence_score, pieces
 
 Dialect = Literal["nugen", "openai"]
+WireForms = Literal["live", "reference"]
+ServedModel: TypeAlias = "str | Callable[[str], str] | None"
 _ARGUMENT_FRAGMENT = 8
+_THROUGHPUT = 46.88  # tokens per second, as in the live sample
+_GPU_SECONDS = 0.0112
 # The provider's vision example carries a created ten times "now" (16286546649.54).
 _VISION_CREATED_FACTOR = 10
 
@@ -60,17 +69,46 @@ def status_phrase(status: int) -> str:
 class Renderer:
     """Turns dialect-neutral generations into one dialect's JSON bodies and chunks."""
 
-    def __init__(self, dialect: Dialect, created: float | None = None) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        created: float | None = None,
+        *,
+        forms: WireForms = "live",
+        served_model: ServedModel = None,
+    ) -> None:
         self.dialect = dialect
+        self.forms = forms
+        self.live = dialect == "nugen" and forms == "live"
+        """True when answers take the live service's shapes (LIVE-SERVICE.md)."""
         self._created = created
+        self._served_model = served_model
 
     # -- common pieces -------------------------------------------------------------------
 
     def created(self, *, vision: bool = False) -> float | int:
         now = self._created if self._created is not None else time.time()
-        if self.dialect == "openai":
+        if self.dialect == "openai" or self.live:
             return int(now)
         return round(now * (_VISION_CREATED_FACTOR if vision else 1), 2)
+
+    def served(self, model: str) -> str:
+        """The model name the answer reports for a request for ``model``."""
+        served = self._served_model
+        if served is None:
+            return model
+        return served if isinstance(served, str) else served(model)
+
+    def timing(self, generation: Generation | None) -> dict[str, float]:
+        """The live service's ``timing`` object, a deterministic function of the tokens."""
+        prompt = generation.prompt_tokens if generation is not None else 0
+        completion = generation.completion_tokens if generation is not None else 0
+        ttft = round(0.02 + prompt / 2_000, 4)
+        return {
+            "ttft_seconds": ttft,
+            "throughput_tokens_per_second": _THROUGHPUT,
+            "total_seconds": round(ttft + completion / _THROUGHPUT, 4),
+        }
 
     def usage(self, generation: Generation | None) -> dict[str, Any] | None:
         if generation is None:
@@ -86,7 +124,7 @@ class Renderer:
             if any(c.reasoning_tokens for c in generation.choices)
             else None
         )
-        if self.dialect == "openai":
+        if self.dialect == "openai" or self.live:
             usage["completion_tokens_details"] = details
             usage["prompt_tokens_details"] = None
         elif details is not None:
@@ -119,6 +157,10 @@ class Renderer:
         no_usage: bool = False,
     ) -> dict[str, Any]:
         """A non-streaming chat completion."""
+        if self.live:
+            return self._live_chat_body(
+                generation, response_id=response_id, model=model, no_usage=no_usage
+            )
         openai = self.dialect == "openai"
         obj = "chat.completion" if (openai or not vision) else None
         body = self._envelope(response_id, model, obj, self.created(vision=vision))
@@ -157,6 +199,57 @@ class Renderer:
             if score is not None:
                 body["confidence_score"] = score
         return body
+
+    def _tool_calls(self, choice: Choice) -> list[dict[str, Any]] | None:
+        if not choice.tool_calls:
+            return None
+        return [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in choice.tool_calls
+        ]
+
+    def _live_chat_body(
+        self, generation: Generation, *, response_id: str, model: str, no_usage: bool
+    ) -> dict[str, Any]:
+        # Key order as the live service sends it (LIVE-SERVICE.md, the vision sample).
+        choices = []
+        for index, choice in enumerate(generation.choices):
+            message: dict[str, Any] = {
+                "content": choice.content,
+                "refusal": None,
+                "role": "assistant",
+                "annotations": None,
+                "audio": None,
+                "function_call": None,
+                "tool_calls": self._tool_calls(choice),
+            }
+            if choice.reasoning is not None:
+                message[self._reasoning_key()] = choice.reasoning
+            choices.append(
+                {
+                    "finish_reason": choice.finish_reason,
+                    "index": index,
+                    "logprobs": None,
+                    "message": message,
+                }
+            )
+        content = " ".join(c.content or "" for c in generation.choices)
+        return {
+            "id": response_id,
+            "choices": choices,
+            "created": self.created(),
+            "model": self.served(model),
+            "object": "chat.completion",
+            "service_tier": None,
+            "system_fingerprint": None,
+            "usage": None if no_usage else self.usage(generation),
+            "timing": self.timing(generation),
+            "confidence": confidence_score(model, content),
+        }
 
     def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
         deltas: list[dict[str, Any]] = []
@@ -203,6 +296,15 @@ class Renderer:
         Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
         join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk.
         """
+        if self.live:
+            yield from self._live_chat_chunks(
+                generation,
+                response_id=response_id,
+                model=model,
+                no_usage=no_usage,
+                fragments=fragments,
+            )
+            return
         openai = self.dialect == "openai"
         obj = "chat.completion.chunk" if openai else None
         created = self.created()
@@ -246,6 +348,72 @@ class Renderer:
             body["choices"] = []
             body["usage"] = self.usage(generation)
             yield body
+
+    def _live_chat_chunks(
+        self,
+        generation: Generation,
+        *,
+        response_id: str,
+        model: str,
+        no_usage: bool,
+        fragments: list[str] | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The live sequence: ``_timing``, an empty opening delta, the deltas (an empty
+        one among them), a ``finish_reason`` chunk with ``delta: {}`` per choice (usage on
+        the last), then ``{"object": "timing"}``. :meth:`chat_trailer` follows ``[DONE]``."""
+        created = self.created()
+        served = self.served(model)
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+            return {
+                "id": response_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": served,
+                "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+            }
+
+        yield {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
+        per_choice = []
+        for choice in generation.choices:
+            deltas = self._choice_deltas(choice, fragments)
+            deltas[0].pop("role", None)
+            deltas = [{"content": ""}, *(d for d in deltas if d)]
+            if len(deltas) > 2:
+                deltas.insert(2, {"content": ""})  # the live service sends empty deltas too
+            per_choice.append(deltas)
+        for step in range(max(len(d) for d in per_choice)):
+            for index, deltas in enumerate(per_choice):
+                if step < len(deltas):
+                    yield chunk(index, deltas[step], None)
+        last = len(generation.choices) - 1
+        content = " ".join(c.content or "" for c in generation.choices)
+        for index, choice in enumerate(generation.choices):
+            body = chunk(index, {}, choice.finish_reason)
+            if index == last:
+                if not no_usage:
+                    body["usage"] = self.usage(generation)
+                score = confidence_score(model, content)
+                if score is not None:
+                    body["confidence"] = score
+            yield body
+        yield {"object": "timing", "timing": self.timing(generation)}
+
+    def chat_trailer(
+        self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
+    ) -> dict[str, Any] | None:
+        """The chunk the live service sends after ``[DONE]`` (empty ``choices``, the usage
+        again); None for the other forms."""
+        if not self.live:
+            return None
+        return {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": self.created(),
+            "model": self.served(model),
+            "choices": [],
+            "usage": None if no_usage else self.usage(generation),
+        }
 
     # -- text completions ----------------------------------------------------------------
 
@@ -303,6 +471,10 @@ class Renderer:
     ) -> dict[str, Any]:
         openai = self.dialect == "openai"
         body: dict[str, Any] = {}
+        if self.live:
+            # The live answer's envelope; its ``created`` is a float here, unlike in chat.
+            now = self._created if self._created is not None else time.time()
+            body.update(id=f"nugen-{now:.6f}", object="list", created=now, model=model)
         if openai:
             body["object"] = "list"
         body["data"] = [

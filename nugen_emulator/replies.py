@@ -111,10 +111,13 @@ class ChatCall:
 
         ``response_id`` defaults to a fresh id; ``fragments`` replaces how the text (or
         each tool call's arguments) is split into chunks (one word per chunk by default).
-        Usage goes where the dialect puts it, unless :attr:`no_usage`.
+        Usage goes where the dialect puts it, unless :attr:`no_usage`. In the live forms
+        the list holds the stream's two timing events too; the chunk the live service sends
+        after ``[DONE]`` is not in it (an :class:`EncodedStream` ends at ``[DONE]``).
         """
         if response_id is None:
-            response_id = self._new_id("nugen-" if self.dialect == "nugen" else "chatcmpl-")
+            live_ids = self.dialect == "openai" or self._renderer.live
+            response_id = self._new_id("chatcmpl-" if live_ids else "nugen-")
         return list(
             self._renderer.chat_chunks(
                 generation,

@@ -36,7 +36,7 @@ def _chunks(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def canned_text_emulator() -> Iterator[NugenEmulator]:
-    with NugenEmulator(chat_reply=CannedReplies(1000, chunks=50)) as emu:
+    with NugenEmulator(forms="reference", chat_reply=CannedReplies(1000, chunks=50)) as emu:
         yield emu
 
 
@@ -85,7 +85,7 @@ def test_a_tool_call_in_n_fragments() -> None:
 
 def test_faults_apply_to_canned_streams() -> None:
     hook = CannedReplies("a b c d e f", chunks=6)
-    with NugenEmulator(chat_reply=hook) as emu, _client(emu) as client:
+    with NugenEmulator(forms="reference", chat_reply=hook) as emu, _client(emu) as client:
         emu.inject(cut_after=3)
         assert len(_events(client)) == 3
         assert len(_events(client)) == 7
@@ -95,7 +95,10 @@ def test_faults_apply_to_canned_streams() -> None:
 
 
 def test_each_request_shape_gets_its_own_stream() -> None:
-    with NugenEmulator(chat_reply=CannedReplies("one two", chunks=2)) as emu, _client(emu) as c:
+    with (
+        NugenEmulator(forms="reference", chat_reply=CannedReplies("one two", chunks=2)) as emu,
+        _client(emu) as c,
+    ):
         single = _chunks(c)
         double = _chunks(c, n=2)
         other_model = _chunks(c, model="other")

@@ -34,6 +34,11 @@ from nugen_client import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
+from nugen_client.models import (
+    FALLBACK_CONTEXT_WINDOW,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 from tests.support.llama_index_wire import (
     API_KEY,
     BASE_URL,
@@ -337,8 +342,10 @@ def test_interrupted_stream_raises(api: respx.MockRouter, llm: Nugen) -> None:
 
 def test_metadata_of_a_known_model() -> None:
     metadata = Nugen(api_key=API_KEY, model="qwen3-vl-30b").metadata
-    assert metadata.context_window == 131_072
-    assert metadata.num_output == 4_096
+    # Nugen publishes no context windows: the table says unknown, metadata the fallback.
+    assert model_info("qwen3-vl-30b").context_window is None
+    assert metadata.context_window == FALLBACK_CONTEXT_WINDOW
+    assert metadata.num_output == FALLBACK_MAX_OUTPUT_TOKENS
     assert metadata.is_chat_model is True
     assert metadata.is_function_calling_model is True
     assert metadata.model_name == "qwen3-vl-30b"

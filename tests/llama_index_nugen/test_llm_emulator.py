@@ -69,7 +69,8 @@ def test_rate_limit_beyond_max_retries(nugen_emulator: NugenEmulator) -> None:
 
 
 def test_cut_stream_raises_after_the_text_so_far(nugen_emulator: NugenEmulator) -> None:
-    nugen_emulator.inject(cut_after=2)
+    # Four chunks: the live stream's empty opening delta, "You", an empty delta, "asked:".
+    nugen_emulator.inject(cut_after=4)
     stream = nugen(nugen_emulator).stream_chat(HELLO)
     seen = [next(stream).message.content, next(stream).message.content]
     assert seen == ["You", "You asked:"]
@@ -78,7 +79,7 @@ def test_cut_stream_raises_after_the_text_so_far(nugen_emulator: NugenEmulator) 
 
 
 async def test_cut_async_stream_raises(nugen_emulator: NugenEmulator) -> None:
-    nugen_emulator.inject(cut_after=3, reset=True)
+    nugen_emulator.inject(cut_after=5, reset=True)  # two of the five are empty deltas
     stream = await nugen(nugen_emulator).astream_complete("Hello there")
     with pytest.raises(StreamInterruptedError) as info:
         async for _ in stream:

@@ -93,8 +93,13 @@ def test_chat_stream_round_trip(nugen_target: NugenTarget) -> None:
         text = reply.read().decode()
     assert reply.headers["content-type"].startswith("text/event-stream")
     payloads = _sse_payloads(text)
-    assert payloads[-1] == "[DONE]"
-    chunks = [json.loads(p) for p in payloads[:-1]]
+    done = payloads.index("[DONE]")
+    # The live sequence: a timing event first and last, one chunk after [DONE].
+    events = [json.loads(p) for p in payloads[:done]]
+    assert "_timing" in events[0]
+    assert events[-1]["object"] == "timing"
+    assert [json.loads(p)["choices"] for p in payloads[done + 1 :]] == [[]]
+    chunks = [event for event in events if "choices" in event]
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert "capital of France" in content
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
@@ -128,7 +133,9 @@ async def test_async_stream_round_trip(nugen_target: NugenTarget) -> None:
         ) as reply,
     ):
         text = (await reply.aread()).decode()
-    chunks = [json.loads(p) for p in _sse_payloads(text)[:-1]]
+    payloads = _sse_payloads(text)
+    events = [json.loads(p) for p in payloads[: payloads.index("[DONE]")]]
+    chunks = [event for event in events if "choices" in event]
     finishes = [c["choices"][0] for c in chunks if c["choices"][0]["finish_reason"]]
     assert sorted(choice["index"] for choice in finishes) == [0, 1]
 
@@ -142,10 +149,10 @@ def test_client_chat_stream_and_embeddings(nugen_target: NugenTarget) -> None:
     assert completion.choices[0].message.content == 'You asked: "What is'
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed.startswith('You asked: "What is the capital of France?".')
-    assert chunks[-1].usage is not None
-    assert chunks[-1].usage.total_tokens == (
-        chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
-    )
+    assert chunks[-1].timing is not None  # the closing timing event, no chunk
+    last = [chunk for chunk in chunks if chunk.is_chunk][-1]
+    assert last.usage is not None
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
     assert [len(vector) for vector in vectors.embeddings] == [384, 384]
     assert vectors.embeddings[0] != vectors.embeddings[1]
 

@@ -25,6 +25,30 @@ def http(nugen_emulator: NugenEmulator) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def _reference_emulator() -> Iterator[NugenEmulator]:
+    with NugenEmulator(forms="reference") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def reference_emulator(_reference_emulator: NugenEmulator) -> NugenEmulator:
+    """The nugen dialect with the reference pages' forms (``forms="reference"``)."""
+    _reference_emulator.reset()
+    return _reference_emulator
+
+
+@pytest.fixture
+def http_reference(reference_emulator: NugenEmulator) -> Iterator[httpx.Client]:
+    """An httpx client for the reference-forms emulator, already authenticated."""
+    with httpx.Client(
+        base_url=reference_emulator.base_url,
+        headers={"Authorization": f"Bearer {reference_emulator.api_key}"},
+        timeout=5.0,
+    ) as client:
+        yield client
+
+
 @pytest.fixture
 def http_openai(nugen_emulator_openai: NugenEmulator) -> Iterator[httpx.Client]:
     """The same for the openai-dialect emulator."""
@@ -51,8 +75,9 @@ def sse_events(text: str) -> list[str]:
     return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
 
 
-def stream(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
-    """POST a streaming chat request; the parsed chunks (checking it ends with [DONE])."""
+def stream_events(client: httpx.Client, **body: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """POST a streaming chat request; the parsed events before ``[DONE]`` (timing events
+    included) and the raw events after it (checking there is a ``[DONE]``)."""
     body.setdefault("model", "nugen-flash-instruct")
     body.setdefault("messages", USER)
     body["stream"] = True
@@ -60,5 +85,12 @@ def stream(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("text/event-stream")
     events = sse_events(reply.text)
-    assert events[-1] == "[DONE]"
-    return [json.loads(event) for event in events[:-1]]
+    done = events.index("[DONE]")
+    return [json.loads(event) for event in events[:done]], events[done + 1 :]
+
+
+def stream(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
+    """POST a streaming chat request; the parsed chunks before ``[DONE]`` (the live
+    dialect's timing events, which carry no ``choices``, left out)."""
+    events, _ = stream_events(client, **body)
+    return [event for event in events if "choices" in event]

@@ -110,9 +110,15 @@ def test_cut_after_ends_the_stream_without_done(
 ) -> None:
     nugen_emulator.inject(cut_after=2)
     events = sse_events(_stream_text(http))
-    assert len(events) == 2
+    # The live dialect opens with a timing event that is no chunk, then the two chunks.
+    assert len(events) == 3
     assert "[DONE]" not in events
-    assert all(json.loads(e)["choices"][0]["finish_reason"] is None for e in events)
+    assert "_timing" in json.loads(events[0])
+    assert all(
+        choice["finish_reason"] is None
+        for event in events
+        for choice in json.loads(event).get("choices", [])
+    )
 
 
 def test_reset_drops_the_connection(http: httpx.Client, nugen_emulator: NugenEmulator) -> None:
@@ -132,10 +138,10 @@ def test_reset_drops_the_connection(http: httpx.Client, nugen_emulator: NugenEmu
 
 def test_malformed_event_then_the_rest(http: httpx.Client, nugen_emulator: NugenEmulator) -> None:
     nugen_emulator.inject(malformed_after=1)
-    events = sse_events(_stream_text(http))
+    events = sse_events(_stream_text(http))[1:]  # after the live timing event
     with pytest.raises(json.JSONDecodeError):
         json.loads(events[1])
-    assert events[-1] == "[DONE]"
+    assert "[DONE]" in events
     json.loads(events[0])
     json.loads(events[2])
 
@@ -148,11 +154,11 @@ def test_error_event_mid_stream(
 ) -> None:
     nugen_emulator.inject(error_event_after=2)
     events = sse_events(_stream_text(http))
-    assert len(events) == 4
-    assert json.loads(events[2]) == {
+    assert len(events) == 5  # the live timing event, two chunks, the error, [DONE]
+    assert json.loads(events[3]) == {
         "error": {"message": "Internal error while streaming", "code": 500}
     }
-    assert events[3] == "[DONE]"
+    assert events[4] == "[DONE]"
     nugen_emulator_openai.inject(error_event_after=0, body={"error": {"message": "custom"}})
     events = sse_events(_stream_text(http_openai))
     assert json.loads(events[0]) == {"error": {"message": "custom"}}
@@ -163,7 +169,9 @@ def test_stall_pauses_between_events(http: httpx.Client, nugen_emulator: NugenEm
     with http.stream("POST", "/chat/completions", json=STREAM, timeout=0.2) as reply:
         lines = reply.iter_lines()
         first = next(line for line in lines if line)
-        assert json.loads(first[len("data: ") :])["choices"][0]["delta"]["role"] == "assistant"
+        assert "_timing" in json.loads(first[len("data: ") :])  # not counted: no chunk
+        chunk = next(line for line in lines if line)
+        assert json.loads(chunk[len("data: ") :])["choices"][0]["delta"] == {"content": ""}
         with pytest.raises(httpx.ReadTimeout):
             next(line for line in lines if line)
 
@@ -173,7 +181,10 @@ def test_no_usage(
 ) -> None:
     nugen_emulator.inject(no_usage=True, times=3)
     assert chat(http)["usage"] is None
-    chunks = [json.loads(e) for e in sse_events(_stream_text(http))[:-1]]
+    events = sse_events(_stream_text(http))
+    done = events.index("[DONE]")
+    chunks = [json.loads(e) for e in events[:done]]
     assert all("usage" not in c for c in chunks)
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert [c for c in chunks if "choices" in c][-1]["choices"][0]["finish_reason"] == "stop"
+    assert json.loads(events[done + 1])["usage"] is None  # nor on the chunk after [DONE]
     assert http.post("/embeddings", json={"model": "e", "input": "x"}).json()["usage"] is None
