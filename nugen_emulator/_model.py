@@ -349,7 +349,9 @@ _REACT_CALL = (
     "Thought: The current language of the user is: English. "
     "I need to use a tool to help me answer the question.\n"
 )
-_REACT_DONE = "Thought: I can answer without using any more tools. I'll use the user's language to answer\n"
+_REACT_DONE = (
+    "Thought: I can answer without using any more tools. I'll use the user's language to answer\n"
+)
 
 
 def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:

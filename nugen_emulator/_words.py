@@ -18,13 +18,17 @@ _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Function words carry no topic; keeping them would make every question close to every
 # sentence that also says "the" and "how".
 STOP_WORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being
-    below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how i if in into is it its itself
-    just me more most my no nor not of off on once only or other our ours out over own
-    same she should so some such than that the their theirs them then there these they
-    this those through to too under until up very was we were what when where which while
-    who whom why will with would you your yours""".split()
+    {"a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are"}
+    | {"as", "at", "be", "been", "before", "being", "below", "between", "both", "but", "by"}
+    | {"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for"}
+    | {"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him"}
+    | {"his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more"}
+    | {"most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other"}
+    | {"our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such"}
+    | {"than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they"}
+    | {"this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we"}
+    | {"were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with"}
+    | {"would", "you", "your", "yours"}
 )
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _MIN_SENTENCE_WORDS = 4
@@ -65,7 +69,8 @@ def unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
         values[index] += sign * (1.0 + math.log(count))
     norm = math.sqrt(sum(v * v for v in values))
     if norm == 0.0:
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8])
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        seed = int.from_bytes(digest[:8], "big")
         rng = random.Random(seed)
         values = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
         norm = math.sqrt(sum(v * v for v in values)) or 1.0
@@ -97,7 +102,7 @@ def sentences(text: str) -> list[str]:
         paragraph.clear()
         for sentence in _SENTENCE_END_RE.split(joined):
             sentence = sentence.strip()
-            if len(words(sentence)) and len(sentence.split()) >= _MIN_SENTENCE_WORDS:
+            if words(sentence) and len(sentence.split()) >= _MIN_SENTENCE_WORDS:
                 found.append(sentence)
 
     for raw in text.splitlines():

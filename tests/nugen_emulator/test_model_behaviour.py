@@ -532,7 +532,9 @@ LANGCHAIN_RAG = (
     "retrieved context to answer the question. If you don't know the answer, just say "
     "that you don't know.\nQuestion: {question} \nContext: {context} \nAnswer:"
 )
-LANGCHAIN_ONLY_CONTEXT = "Answer the question based only on the following context:\n{context}\n\nQuestion: {question}"
+LANGCHAIN_ONLY_CONTEXT = (
+    "Answer the question based only on the following context:\n{context}\n\nQuestion: {question}"
+)
 
 
 @pytest.mark.parametrize(
@@ -577,8 +579,9 @@ def test_json_object_follows_a_schema_in_the_prompt(http: httpx.Client) -> None:
     schema = json.dumps(Landmark.model_json_schema())
     content = (
         "The 'Eiffel Tower' in 'Paris' is 330 metres tall. Answer with a JSON object that "
-        f'conforms to this schema. As an example, {{"properties": {{"foo": {{"type": "string"}}}}}} '
-        f"is a schema; here is the real one:\n```\n{schema}\n```"
+        "conforms to this schema. As an example, "
+        '{"properties": {"foo": {"type": "string"}}} is a schema; '
+        f"here is the real one:\n```\n{schema}\n```"
     )
     reply = chat(
         http,
