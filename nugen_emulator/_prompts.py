@@ -19,7 +19,7 @@ _RULE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 _CONTEXT_LABEL_RE = re.compile(r"\bcontext(?: information)?[ \t]*:", re.IGNORECASE)
 _QUESTION_LABEL_RE = re.compile(r"(?:^|\n)[ \t]*(?:query|question)[ \t]*:", re.IGNORECASE)
 _BLOCK_END_RE = re.compile(
-    r"\n[ \t]*(?:query|question|answer|helpful answer|context)[ \t]*:", re.IGNORECASE
+    r"\n[ \t]*(?:query|question|answer|helpful answer|context|instruction)[ \t]*:", re.IGNORECASE
 )
 
 

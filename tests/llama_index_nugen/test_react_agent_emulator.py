@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from llama_index.core.agent.workflow import AgentOutput, ReActAgent
 from llama_index.core.tools import FunctionTool
 
 from llama_index_nugen import Nugen
 from nugen_emulator import NugenEmulator
+
+# The workflow machinery inspects the agent (pydantic's deprecated attributes) and calls
+# its own deprecated ``ctx.is_running``: llama-index's warnings, nothing of ours.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:inspect"),
+    pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning"),
+]
 
 
 def multiply(a: int, b: int) -> int:

@@ -552,8 +552,14 @@ def test_rag_prompt_gets_the_best_matching_context_sentence(
 
 
 def test_rag_context_in_the_system_prompt(http: httpx.Client) -> None:
+    # LlamaIndex's condense_plus_context chat engine: the instruction after the documents
+    # is not part of them, even when it shares the question's words.
+    system = (
+        f"Here are the relevant documents for the context:\n\n{CONTEXT}\n\n"
+        "Instruction: Based on the above documents, answer how cassettes are replayed."
+    )
     messages = [
-        {"role": "system", "content": f"Answer from this context:\n{CONTEXT}"},
+        {"role": "system", "content": system},
         {"role": "user", "content": "How are cassettes replayed?"},
     ]
     reply = chat(http, messages=messages)
