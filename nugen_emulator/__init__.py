@@ -110,8 +110,10 @@ cosine of the two sentences' bags of words (see Embeddings), the first on ties. 
 Markdown list items, headings and table rows end a sentence as ``.``/``!``/``?`` do;
 fragments under 4 words, rules, code fences and ``key: value`` metadata lines are never
 picked. No sentence sharing a word gives ``The context does not answer "<question>".``.
-This is retrieval, not reading: it proves a pipeline hands the right chunks to the model,
-not that anything understood them.
+A condense-question prompt (LlamaIndex's chat engines: ``... Follow Up Input: <question>``
+then ``Standalone question:``) is answered with the follow-up question itself, so the
+next retrieval searches for its words. This is retrieval, not reading: it proves a
+pipeline hands the right chunks to the model, not that anything understood them.
 
 ReAct (LlamaIndex's ``ReActAgent``): when the system prompt asks for the ``Thought:`` /
 ``Action:`` / ``Action Input:`` format and the request offers no ``tools``, the tools are
@@ -186,8 +188,11 @@ retrieval test ranks chunks by shared words). Words are runs of letters and digi
 lower-cased (``_`` and punctuation split them); English stop words ("the", "how", "do",
 ...) are dropped, and a plural/third-person ``s`` is cut (``tests`` -> ``test``). Each
 distinct word adds ``1 + ln(count)`` at a SHA-256-hashed index with a hashed sign; the
-vector is scaled to unit length. A text without any word (empty, punctuation, stop words
-only) gets a unit vector drawn from a hash of the whole text. ``dimensions`` is honoured
+bag is scaled to unit length, then a unit vector drawn from a hash of the whole text is
+mixed in at 1/20 of its weight (and the sum scaled to unit length): texts sharing no word
+are then near orthogonal but never exactly tied, so a retriever's ranking does not fall
+back on random node ids. A text without any word (empty, punctuation, stop words only) is
+that hashed vector alone. ``dimensions`` is honoured
 (default ``embedding_dimensions``, 384; fewer dimensions, more collisions);
 ``encoding_format="base64"`` is supported.
 

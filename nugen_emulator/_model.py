@@ -307,6 +307,9 @@ def _text_answer(conv: _Conversation) -> str:
     rag = _rag_answer(conv)
     if rag is not None:
         return rag
+    follow_up = _prompts.follow_up_question(conv.last_user_text)
+    if follow_up is not None:
+        return follow_up  # as its own standalone question: retrieval then uses its words
     if conv.last_user_text.strip():
         sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
     else:

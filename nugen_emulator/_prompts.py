@@ -58,6 +58,20 @@ def _context_block(text: str, exclude: tuple[int, int | None]) -> str | None:
     return text[start : end.start() if end else len(text)]
 
 
+# LlamaIndex's chat engines first ask the model to condense the history and the follow-up
+# into one standalone question ("... Follow Up Input: {question}\nStandalone question:").
+_FOLLOW_UP_RE = re.compile(
+    r"^[ \t]*Follow Up Input:[ \t]*(?P<question>.*?)\s*\n[ \t]*Standalone question:\s*\Z",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+
+
+def follow_up_question(text: str) -> str | None:
+    """The follow-up a condense-question prompt asks to rephrase, or ``None``."""
+    match = _FOLLOW_UP_RE.search(text)
+    return match["question"].strip() or None if match else None
+
+
 # -- ReAct (LlamaIndex's ReActAgent system header) -------------------------------------------
 
 _REACT_TOOL_RE = re.compile(

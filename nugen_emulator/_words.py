@@ -55,26 +55,38 @@ def _bucket(word: str, dimensions: int) -> tuple[int, float]:
     return index, 1.0 if digest[8] & 1 else -1.0
 
 
+# The weight of a whole-text hash mixed into every vector: texts sharing no word would
+# otherwise score exactly 0 against a query, and retrievers break such ties by node ids,
+# which are random (a recorded retrieval would not replay). Small enough that one shared
+# word always outweighs it.
+_TIE_BREAK_WEIGHT = 0.05
+
+
 @lru_cache(maxsize=8192)
 def unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
     """Feature hashing: each word adds ``1 + log(count)`` at its hashed index and sign.
 
-    Texts sharing words get a positive cosine; unrelated texts are near orthogonal. A text
-    without any word (empty, punctuation, only stop words) still gets a unit vector, drawn
-    from a hash of the whole text, so the embedding stays defined and deterministic.
+    Texts sharing words get a clearly positive cosine; texts sharing none are near
+    orthogonal, apart by a tiny deterministic amount (a hash of the whole text, so no two
+    texts tie). A text without any word (empty, punctuation, only stop words) is that hash
+    alone. Always unit length.
     """
-    values = [0.0] * dimensions
+    bag = [0.0] * dimensions
     for word, count in Counter(words(text)).items():
         index, sign = _bucket(word, dimensions)
-        values[index] += sign * (1.0 + math.log(count))
-    norm = math.sqrt(sum(v * v for v in values))
-    if norm == 0.0:
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-        seed = int.from_bytes(digest[:8], "big")
-        rng = random.Random(seed)
-        values = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
-        norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return tuple(v / norm for v in values)
+        bag[index] += sign * (1.0 + math.log(count))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    noise = _normalised([rng.gauss(0.0, 1.0) for _ in range(dimensions)])
+    if not any(bag):
+        return tuple(noise)
+    bag = _normalised(bag)
+    return tuple(_normalised([b + _TIE_BREAK_WEIGHT * n for b, n in zip(bag, noise, strict=True)]))
+
+
+def _normalised(values: list[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 def similarity(first: str, second: str) -> float:
