@@ -281,8 +281,7 @@ def _rag_answer(conv: _Conversation) -> str | None:
     """
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
-        in_system = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
-        rag = in_system
+        rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
     if rag is None:
         return None
     found = best_sentence(rag.context, rag.question)
