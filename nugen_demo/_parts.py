@@ -8,6 +8,7 @@ from the environment (the demo points those at its embedded emulator when you ha
 from __future__ import annotations
 
 import base64
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -181,8 +182,22 @@ def rag_over_readme() -> None:
         for token in response.response_gen:
             show(token)
     for rank, source in enumerate(response.source_nodes, start=1):
+        # Where the chunk sits in the README says more than its first words do.
+        start = getattr(source.node, "start_char_idx", None)
+        section = _section_at(text, start if start is not None else text.find(source.text))
         excerpt = textwrap.shorten(source.node.get_content(), width=72, placeholder=" ...")
-        say(f"source node {rank} (score {source.score or 0:.3f})", excerpt)
+        say(f"source node {rank} (score {source.score or 0:.3f})", f"[{section}] {excerpt}")
+
+
+def _section_at(text: str, position: int) -> str:
+    """The Markdown heading above ``position`` in ``text`` ("top" before the first one)."""
+    heading, in_code = "top", False
+    for line in text[: max(position, 0)].splitlines():
+        if line.startswith("```"):
+            in_code = not in_code  # a "# comment" inside a code block is no heading
+        elif not in_code and re.match(r"#{1,6} ", line):
+            heading = line.lstrip("#").strip()
+    return heading
 
 
 # -- 5. Structured output into a pydantic model, in both frameworks ------------------------

@@ -118,6 +118,32 @@ is a URL image hosted at example.com.``: nothing is fetched), ``Earlier you said
 at the first stop sequence (``finish_reason="stop"``); ``max_tokens`` keeps the
 first ``max_tokens`` words (``finish_reason="length"``).
 
+Retrieval-shaped answers (RAG prompts): when the last user message carries a context
+block and a question (LlamaIndex's text-QA template, ``Context information is below.``
+between ``-----`` rules, then ``Query: ...``; LangChain's usual RAG prompts, a
+``Context:`` or ``... following context:`` block and a ``Question: ...`` line; or the
+context in the system prompt and the question as the user message), the answer is the
+context sentence most similar to the question, verbatim (whitespace collapsed): the
+cosine of the two sentences' bags of words (see Embeddings), the first on ties. Lines,
+Markdown list items, headings and table rows end a sentence as ``.``/``!``/``?`` do;
+fragments under 4 words, rules, code fences and ``key: value`` metadata lines are never
+picked. No sentence sharing a word gives ``The context does not answer "<question>".``.
+A condense-question prompt (LlamaIndex's chat engines: ``... Follow Up Input: <question>``
+then ``Standalone question:``) is answered with the follow-up question itself, so the
+next retrieval searches for its words. This is retrieval, not reading: it proves a
+pipeline hands the right chunks to the model, not that anything understood them.
+
+ReAct (LlamaIndex's ``ReActAgent``): when the system prompt asks for the ``Thought:`` /
+``Action:`` / ``Action Input:`` format and the request offers no ``tools``, the tools are
+read from the header's ``> Tool Name:`` / ``Tool Args:`` entries and the question is the
+last user message that is not an ``Observation:``. A tool the question mentions (same rule
+as for tools below) and not yet named in an ``Action:`` since the question is called:
+``Thought: ... I need to use a tool ...``, ``Action: <name>``, ``Action Input: <JSON>``
+(arguments from the question's and observations' literals, as below). Otherwise
+``Thought: I can answer without using any more tools. I'll use the user's language to
+answer`` and ``Answer: <the observations' text>``, or the plain text reply to the question
+when there were no observations.
+
 Tools: with tools offered and ``tool_choice`` not ``"none"``, the model calls
 (``finish_reason="tool_calls"``, ids ``call_<hex>``, ``content`` null):
 the named tool when ``tool_choice`` is ``{"type": "function", "function":
@@ -150,9 +176,13 @@ honoured.
 
 Structured output: ``response_format={"type": "json_schema", "json_schema":
 {"schema": ...}}`` answers with JSON satisfying the schema (same generator);
-``{"type": "json_object"}`` answers with an object whose keys are the words the
-prompt puts in quotes or backticks (``'setup'`` and ``'punchline'``), string
-values, or ``{"answer": <the text reply>}`` when it names none.
+``{"type": "json_object"}`` answers with an object shaped by the prompt (system and
+last user message): the last JSON schema embedded in it (an object with ``properties`` or
+``"type": "object"``, as LangChain's ``PydanticOutputParser`` format instructions carry)
+filled by the same generator from the prompt's other text; else the field names it lists
+in words (``with the keys name, city and height_m``); else the words it puts in quotes
+or backticks (``'setup'`` and ``'punchline'``); string values for the last two. A prompt
+naming none gets ``{"answer": <the text reply>}``.
 
 Reasoning: ``reasoning`` with ``enabled: true``, an ``effort`` other than
 ``"none"``, or ``max_tokens`` makes the model reason: a short plan whose length
@@ -171,9 +201,18 @@ Text completions: one choice per prompt (``prompt`` a string or a list) and per 
 starts with `` (alternative i+1)``), with ``stop`` and ``max_tokens`` as for chat;
 ``prompt_tokens`` counts the prompts' words. Streamed one word per chunk.
 
-Embeddings: unit-norm vectors derived from a hash of each text (identical texts,
-identical vectors; similar texts are not similar), ``dimensions`` honoured
-(default ``embedding_dimensions``, 384), ``encoding_format="base64"`` supported.
+Embeddings: bag-of-words feature hashing, so texts sharing words get close vectors (a
+retrieval test ranks chunks by shared words). Words are runs of letters and digits,
+lower-cased (``_`` and punctuation split them); English stop words ("the", "how", "do",
+...) are dropped, and a plural/third-person ``s`` is cut (``tests`` -> ``test``). Each
+distinct word adds ``1 + ln(count)`` at a SHA-256-hashed index with a hashed sign; the
+bag is scaled to unit length, then a unit vector drawn from a hash of the whole text is
+mixed in at 1/20 of its weight (and the sum scaled to unit length): texts sharing no word
+are then near orthogonal but never exactly tied, so a retriever's ranking does not fall
+back on random node ids. A text without any word (empty, punctuation, stop words only) is
+that hashed vector alone. ``dimensions`` is honoured
+(default ``embedding_dimensions``, 384; fewer dimensions, more collisions);
+``encoding_format="base64"`` is supported.
 
 Replacing the model's chat replies
 ==================================

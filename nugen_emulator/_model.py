@@ -9,18 +9,18 @@ description of the emulator's behaviour.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
-import math
-import random
 import re
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from nugen_emulator import _prompts
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
+from nugen_emulator._words import best_sentence, unit_vector
 
 DOMAIN_ALIGNED_MODELS = frozenset({"nugen-legal", "nugen-lvm-legal", "nugen-embed-legal"})
 DEFAULT_EMBEDDING_DIMENSIONS = 384
@@ -272,6 +272,24 @@ def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> 
     return calls
 
 
+def _rag_answer(conv: _Conversation) -> str | None:
+    """The context sentence that best matches the question, for a RAG-shaped prompt.
+
+    The context and question are in the user message (LlamaIndex's text-QA template,
+    LangChain's "Context: ... Question: ..." prompts), or the context is in the system
+    prompt and the question is the user message.
+    """
+    rag = _prompts.rag_prompt(conv.last_user_text)
+    if rag is None and conv.system_text.strip():
+        rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
+    if rag is None:
+        return None
+    found = best_sentence(rag.context, rag.question)
+    if found is None:
+        return f'The context does not answer "{quote(rag.question, 30)}".'
+    return " ".join(found.split())
+
+
 def _text_answer(conv: _Conversation) -> str:
     sentences: list[str] = []
     if conv.tool_results:
@@ -285,6 +303,12 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
+    rag = _rag_answer(conv)
+    if rag is not None:
+        return rag
+    follow_up = _prompts.follow_up_question(conv.last_user_text)
+    if follow_up is not None:
+        return follow_up  # as its own standalone question: retrieval then uses its words
     if conv.last_user_text.strip():
         sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
     else:
@@ -305,13 +329,77 @@ def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) ->
     if response_format["type"] == "json_schema":
         schema = response_format["json_schema"]["schema"]
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
-    # json_object: the keys the prompt names in quotes or backticks, else one "answer" key.
+    # json_object: a JSON schema in the prompt, else the field names it lists in words, else
+    # the keys it names in quotes or backticks, else one "answer" key.
     instructions = conv.system_text + "\n" + conv.last_user_text
-    keys = list(dict.fromkeys(_QUOTED_KEY_RE.findall(instructions)))
+    embedded = _prompts.schema_in(instructions)
+    if embedded is not None:
+        schema, prose = embedded
+        source = "\n".join([prose, *(text for _, text, _ in conv.tool_results)])
+        keys = list(schema.get("properties") or {})
+        return json.dumps(fill(schema, Literals(source, exclude=keys)))
+    keys = _prompts.field_names(instructions) or list(
+        dict.fromkeys(_QUOTED_KEY_RE.findall(instructions))
+    )
     if not keys:
         return json.dumps({"answer": text_answer})
     schema = {"type": "object", "properties": {key: {"type": "string"} for key in keys}}
     return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys)))
+
+
+_REACT_CALL = (
+    "Thought: The current language of the user is: English. "
+    "I need to use a tool to help me answer the question.\n"
+)
+_REACT_DONE = (
+    "Thought: I can answer without using any more tools. I'll use the user's language to answer\n"
+)
+
+
+def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
+    """A step of LlamaIndex's ReAct format, when the system prompt asks for it.
+
+    The tools come from the header's ``> Tool Name:`` entries; the question is the last user
+    message that is not an ``Observation:``. A mentioned tool not yet called gets an
+    ``Action`` with arguments from the question's literals (and earlier observations'),
+    as for native tool calls; otherwise the ``Answer:`` is the observations' text, or the
+    plain reply to the question when there were none.
+    """
+    if request.tools or not _prompts.is_react(conv.system_text):
+        return None
+    tools = _prompts.react_tools(conv.system_text)
+    messages = request.messages
+    user_turns = [
+        i
+        for i, m in enumerate(messages)
+        if m.get("role") == "user"
+        and not text_of(m.get("content")).lstrip().startswith(_prompts.OBSERVATION_PREFIX)
+    ]
+    start = user_turns[-1] if user_turns else 0
+    question = text_of(messages[start].get("content")) if user_turns else ""
+    observations: list[str] = []
+    called: list[str] = []
+    used: list[Any] = []
+    for message in messages[start + 1 :]:
+        text = text_of(message.get("content"))
+        if message.get("role") == "assistant":
+            called.extend(_prompts.react_actions(text))
+            for _, _, value in _prompts.json_objects(text):
+                used.extend(scalars(value))
+        elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
+            observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())
+    due = [name for name in mentioned_tools(question, tools) if name not in called]
+    if due:
+        tool = next(t for t in tools if t["name"] == due[0])
+        source = "\n".join([question, *observations])
+        literals = Literals(source, exclude=[t["name"] for t in tools], used=used)
+        parameters = tool["parameters"] or {"type": "object", "properties": {}}
+        arguments = json.dumps(fill(parameters, literals, name=tool["name"]))
+        return f"{_REACT_CALL}Action: {tool['name']}\nAction Input: {arguments}"
+    if observations:
+        return _REACT_DONE + "Answer: " + " ".join(observations)
+    plain = dataclasses.replace(conv, last_user_text=question, system_text="")
+    return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
 def reasoning_wanted(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
@@ -372,15 +460,18 @@ def generate_chat(request: ChatRequest) -> Generation:
             plan = "call " + " and ".join(names)
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:
-            answer = _text_answer(conv)
-            structured = _json_answer(request, conv, answer)
-            if structured is not None:
+            react = _react_reply(request, conv)
+            answer = react if react is not None else _text_answer(conv)
+            structured = None if react is not None else _json_answer(request, conv, answer)
+            if react is not None:
+                text, plan = answer, "follow the ReAct format"
+            elif structured is not None:
                 text, plan = structured, "reply with JSON"
             elif conv.tool_results:
                 text, plan = answer, "answer with the tool results"
             else:
                 text, plan = answer, "quote the request back"
-            if index > 0 and structured is None:
+            if index > 0 and structured is None and react is None:
                 text = f"(Alternative {index + 1}) {text}"
             content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
             choice = Choice(content=content, finish_reason=finish)
@@ -408,20 +499,12 @@ def generate_completion(request: CompletionRequest) -> Generation:
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
 
 
-@lru_cache(maxsize=4096)
-def _unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
-    rng = random.Random(stable_hash("embedding", text))
-    values = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return tuple(v / norm for v in values)
-
-
 def embed(text: str, dimensions: int) -> list[float]:
-    """A deterministic unit-norm vector: identical texts give identical vectors."""
-    return list(_unit_vector(text, dimensions))
+    """A unit-norm bag-of-words vector: texts that share words get close vectors."""
+    return list(unit_vector(text, dimensions))
 
 
 def embed_base64(text: str, dimensions: int) -> str:
     """The same vector as little-endian float32, base64-encoded (``encoding_format``)."""
-    vector = _unit_vector(text, dimensions)
+    vector = unit_vector(text, dimensions)
     return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")

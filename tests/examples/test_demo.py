@@ -54,14 +54,29 @@ EXPECTED = [
     "== 4. LlamaIndex: RAG over the project's README",
     "corpus: README.md in the repository",
     re.compile(r"index: \d+ chunks, embedded with NugenEmbedding"),
-    re.compile(r"source node 1 \(score -?\d\.\d{3}\): "),
-    re.compile(r"source node 2 \(score -?\d\.\d{3}\): "),
+    re.compile(r"source node 1 \(score -?\d\.\d{3}\): \["),
+    re.compile(r"source node 2 \(score -?\d\.\d{3}\): \["),
     "== 5. Structured output into a pydantic model, in both frameworks",
     f"LangChain with_structured_output: {LANDMARK}",
     f"LlamaIndex structured_predict: {LANDMARK}",
     f"LlamaIndex as_structured_llm: {LANDMARK}",
     "nugen-demo: all five parts ran.",
 ]
+
+
+# The RAG part retrieves for real: the emulator's embeddings are bags of words and its
+# answer is the retrieved context's sentence closest to the question (lines are wrapped,
+# so these are checked with whitespace collapsed).
+RAG_EXPECTED = [
+    "question: How do I test my own chain offline, without the live service?",
+    "answer: For your own project, `examples/testing/test_my_chain.py` is a test file to copy:"
+    " a chain tested against the `nugen_emulator` fixture (answers, request log, a 429 retry,"
+    " an outage), and the same chain replayed from a cassette recorded once with"
+    " `pytest --record-mode=rewrite` (also against the emulator, as its docstring shows).",
+]
+RAG_SOURCE = re.compile(
+    r"source node 1 \(score \d\.\d{3}\): \[Testing your code offline: the emulator and cassettes\]"
+)
 
 
 @pytest.mark.parametrize("job", [CONSOLE_SCRIPT], ids=str)
@@ -74,6 +89,10 @@ def test_console_script_runs_all_five_parts(job: Job, jobs: Jobs) -> None:
             assert expected.search(outcome.stdout), f"{expected.pattern}\n{outcome.report()}"
         else:
             assert expected in outcome.stdout, f"{expected!r}\n{outcome.report()}"
+    flat = " ".join(outcome.stdout.split())
+    for expected in RAG_EXPECTED:
+        assert expected in flat, f"{expected!r}\n{outcome.report()}"
+    assert RAG_SOURCE.search(flat), outcome.report()
     # Both images reached both endpoints, described by the emulator.
     assert outcome.stdout.count("image/png, 154 bytes (inline base64)") == 2
     assert outcome.stdout.count("URL image hosted at upload.wikimedia.org") == 2

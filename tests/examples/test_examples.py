@@ -58,9 +58,11 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
         f'LlamaIndex vision: You asked: "What is this?". I received 1 image: {FILE_IMAGE}',
     ],
     "llama_index_rag.py": [
-        "Query: How tall is the Eiffel Tower?",
+        # The emulator answers with the retrieved sentence closest to the question.
+        "The Eiffel Tower is 330 metres tall and stands in Paris.\nsource eiffel (score ",
         re.compile(r"^source (eiffel|fuji|nile) \(score -?\d\.\d{3}\): ", re.M),
-        'chat: You asked: "Which of these is the highest?".',
+        # No retrieved sentence shares a word with the question ("highest" is not "high").
+        'chat: The context does not answer "Which of these is the highest?".',
     ],
     "llama_index_agent.py": [
         "-> add({'a': 2, 'b': 3})",

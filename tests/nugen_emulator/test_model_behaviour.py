@@ -495,3 +495,186 @@ _SCHEMAS = st.recursive(
 def test_the_filler_never_crashes_on_odd_schemas(schema: Any, text: str) -> None:
     """Tools come from users: however strange the schema, the emulator answers (no 500)."""
     json.dumps(fill(schema, Literals(text)))
+
+
+def _cosine(client: httpx.Client, first: str, second: str, dimensions: int = 384) -> float:
+    body = {"model": "e", "input": [first, second], "dimensions": dimensions}
+    a, b = (item["embedding"] for item in client.post("/embeddings", json=body).json()["data"])
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_embeddings_are_bags_of_words(http: httpx.Client) -> None:
+    # Shared words make close vectors, whatever the case, stop words and plurals.
+    close = _cosine(http, "The emulator records requests.", "What does the Emulator record?")
+    unrelated = _cosine(http, "The emulator records requests.", "Bananas grow on trees.")
+    assert close > 0.6
+    assert abs(unrelated) < 0.2
+    assert _cosine(http, "cats and dogs", "Dogs, CATS!") > 0.99
+    # ... but not exactly 1, nor exactly 0 for texts sharing no word: no ties to break.
+    assert _cosine(http, "cats and dogs", "Dogs, CATS!") != pytest.approx(1.0, abs=1e-9)
+    assert unrelated != 0.0
+    # Only stop words: still a defined unit vector, and texts still differ.
+    assert _cosine(http, "the", "of the") < 0.99
+    # dimensions is honoured and the vector stays unit length.
+    small = http.post("/embeddings", json={"model": "e", "input": "hello world", "dimensions": 16})
+    vector = small.json()["data"][0]["embedding"]
+    assert len(vector) == 16
+    assert math.isclose(math.fsum(x * x for x in vector), 1.0, rel_tol=1e-9)
+
+
+# -- retrieval-shaped answers ----------------------------------------------------------------
+
+CONTEXT = (
+    "The emulator listens on 127.0.0.1 and picks a free port.\n"
+    "Cassettes are replayed with every socket blocked. "
+    "Retries honour the Retry-After header of a 429 answer.\n"
+    "file_name: README.md"
+)
+LLAMA_QA = (
+    "Context information is below.\n---------------------\n{context}\n---------------------\n"
+    "Given the context information and not prior knowledge, answer the query.\n"
+    "Query: {question}\nAnswer: "
+)
+LANGCHAIN_RAG = (
+    "You are an assistant for question-answering tasks. Use the following pieces of "
+    "retrieved context to answer the question. If you don't know the answer, just say "
+    "that you don't know.\nQuestion: {question} \nContext: {context} \nAnswer:"
+)
+LANGCHAIN_ONLY_CONTEXT = (
+    "Answer the question based only on the following context:\n{context}\n\nQuestion: {question}"
+)
+
+
+@pytest.mark.parametrize(
+    "template", [LLAMA_QA, LANGCHAIN_RAG, LANGCHAIN_ONLY_CONTEXT], ids=["llama", "rlm", "lcel"]
+)
+def test_rag_prompt_gets_the_best_matching_context_sentence(
+    http: httpx.Client, template: str
+) -> None:
+    prompt = template.format(context=CONTEXT, question="Which header do retries honour?")
+    reply = chat(http, messages=[{"role": "user", "content": prompt}])
+    assert _message(reply)["content"] == "Retries honour the Retry-After header of a 429 answer."
+    prompt = template.format(context=CONTEXT, question="On which port does it listen?")
+    reply = chat(http, messages=[{"role": "user", "content": prompt}])
+    assert _message(reply)["content"] == "The emulator listens on 127.0.0.1 and picks a free port."
+
+
+def test_rag_context_in_the_system_prompt(http: httpx.Client) -> None:
+    # LlamaIndex's condense_plus_context chat engine: the instruction after the documents
+    # is not part of them, even when it shares the question's words.
+    system = (
+        f"Here are the relevant documents for the context:\n\n{CONTEXT}\n\n"
+        "Instruction: Based on the above documents, answer how cassettes are replayed."
+    )
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "How are cassettes replayed?"},
+    ]
+    reply = chat(http, messages=messages)
+    assert _message(reply)["content"] == "Cassettes are replayed with every socket blocked."
+
+
+def test_rag_without_a_matching_sentence_says_so(http: httpx.Client) -> None:
+    prompt = LLAMA_QA.format(context=CONTEXT, question="Who won the match?")
+    reply = chat(http, messages=[{"role": "user", "content": prompt}])
+    assert _message(reply)["content"] == 'The context does not answer "Who won the match?".'
+
+
+# -- json_object shaped by the prompt --------------------------------------------------------
+
+
+class Landmark(BaseModel):
+    name: str
+    city: str
+    height_m: int
+
+
+def test_json_object_follows_a_schema_in_the_prompt(http: httpx.Client) -> None:
+    schema = json.dumps(Landmark.model_json_schema())
+    content = (
+        "The 'Eiffel Tower' in 'Paris' is 330 metres tall. Answer with a JSON object that "
+        "conforms to this schema. As an example, "
+        '{"properties": {"foo": {"type": "string"}}} is a schema; '
+        f"here is the real one:\n```\n{schema}\n```"
+    )
+    reply = chat(
+        http,
+        messages=[{"role": "user", "content": content}],
+        response_format={"type": "json_object"},
+    )
+    landmark = Landmark.model_validate_json(_message(reply)["content"])
+    assert landmark == Landmark(name="Eiffel Tower", city="Paris", height_m=330)
+
+
+def test_json_object_with_field_names_listed_in_words(http: httpx.Client) -> None:
+    content = "Describe 'Ada Lovelace' of 'London' as JSON with the fields name, city and era."
+    reply = chat(
+        http,
+        messages=[{"role": "user", "content": content}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(_message(reply)["content"]) == {
+        "name": "Ada Lovelace",
+        "city": "London",
+        "era": "sample era",
+    }
+
+
+# -- LlamaIndex's ReAct format ---------------------------------------------------------------
+
+REACT_HEADER = (
+    "You are designed to help with a variety of tasks.\n\n## Tools\n\n"
+    "You have access to the following tools:\n"
+    "> Tool Name: multiply\nTool Description: multiply(a: int, b: int) -> int\n"
+    'Tool Args: {"properties": {"a": {"title": "A", "type": "integer"}, '
+    '"b": {"title": "B", "type": "integer"}}, "required": ["a", "b"], "type": "object"}\n\n'
+    "> Tool Name: add\nTool Description: add(a: int, b: int) -> int\n"
+    'Tool Args: {"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '
+    '"type": "object"}\n\n'
+    "## Output Format\n\nThought: The current language of the user is: (user's language). "
+    "I need to use a tool to help me answer the question.\nAction: tool name\n"
+    "Action Input: the input to the tool, in a JSON format representing the kwargs\n"
+    "...\nAnswer: [your answer here]\n"
+)
+
+
+def test_react_acts_then_answers_after_the_observation(http: httpx.Client) -> None:
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": REACT_HEADER},
+        {"role": "user", "content": "Use multiply: what is 6 times 7?"},
+    ]
+    step = _message(chat(http, messages=messages))["content"]
+    thought, action, action_input = step.split("\n")
+    assert thought.startswith("Thought: ")
+    assert action == "Action: multiply"
+    assert json.loads(action_input.removeprefix("Action Input: ")) == {"a": 6, "b": 7}
+    messages += [
+        {"role": "assistant", "content": step},
+        {"role": "user", "content": "Observation: 42"},
+    ]
+    final = _message(chat(http, messages=messages))["content"]
+    assert final == (
+        "Thought: I can answer without using any more tools. "
+        "I'll use the user's language to answer\nAnswer: 42"
+    )
+
+
+def test_react_without_a_mentioned_tool_answers_directly(http: httpx.Client) -> None:
+    messages = [
+        {"role": "system", "content": REACT_HEADER},
+        {"role": "user", "content": "Hello there"},
+    ]
+    content = _message(chat(http, messages=messages))["content"]
+    assert content.endswith('\nAnswer: You asked: "Hello there".')
+    assert content.startswith("Thought: I can answer without using any more tools.")
+
+
+def test_condense_question_prompt_gets_the_follow_up_back(http: httpx.Client) -> None:
+    prompt = (
+        "Given the following conversation between a user and an AI assistant and a follow up "
+        "question from user, rephrase the follow up question to be a standalone question.\n\n"
+        "Chat History:\nuser: How tall is the Eiffel Tower?\nassistant: 330 metres.\n"
+        "Follow Up Input: And how long is the Nile?\nStandalone question:"
+    )
+    reply = chat(http, messages=[{"role": "user", "content": prompt}])
+    assert _message(reply)["content"] == "And how long is the Nile?"
