@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -28,6 +29,7 @@ __all__ = [
     "LoopPool",
     "close_guard",
     "close_pools_soon",
+    "keep_inherited",
     "open_pool",
     "shard_factory",
     "shard_limits",
@@ -177,6 +179,24 @@ _LIVE_GUARDS: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, set[AsyncGenerator[None, None]]
 ] = weakref.WeakKeyDictionary()
 _CLOSING: set[asyncio.Task[None]] = set()
+# In a forked child: what the parent's connections were, kept unclosed and uncollected.
+# Closing them (or a guard's finalizer doing so) would shut down the parent's sockets and
+# TLS sessions, which the child shares; they are never used again.
+_INHERITED: list[object] = []
+
+
+def keep_inherited(connections: object) -> None:
+    """Park connections a forked child inherited, so that nothing ever closes them."""
+    _INHERITED.append(connections)
+
+
+def _forget_parent_guards() -> None:
+    _INHERITED.append(dict(_LIVE_GUARDS))
+    _LIVE_GUARDS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=_forget_parent_guards)
 
 
 async def open_pool(
