@@ -26,6 +26,7 @@ __all__ = [
     "check_base_url",
     "check_header",
     "check_headers",
+    "direct_mounts",
     "is_credential_header",
     "json_body",
     "make_timeout",
@@ -49,6 +50,20 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def direct_mounts(base_url: str) -> dict[str, None]:
+    """httpx ``mounts=`` that keep a loopback ``base_url`` off any environment proxy.
+
+    httpx honours ``HTTP_PROXY`` / ``ALL_PROXY`` for every host, loopback included: the
+    request to a local emulator or gateway, key and all, would go to the proxy, which may
+    be on another machine. A host pattern outranks the proxies' scheme patterns, and
+    ``None`` means the client's own direct transport.
+    """
+    host = urlsplit(base_url).hostname
+    if host is None or not _is_loopback(host):
+        return {}
+    return {f"all://{f'[{host}]' if ':' in host else host}": None}
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:

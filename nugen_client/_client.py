@@ -33,6 +33,7 @@ from nugen_client._bounded import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DeadlineExceeded,
 )
+from nugen_client._checks import direct_mounts
 from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, EmbeddingParams
 from nugen_client._pool import (
     LoopPool,
@@ -175,7 +176,10 @@ class NugenClient(_BaseClient):
                 http = self._http
                 if http is None:
                     http = httpx.Client(
-                        timeout=self.timeout, limits=self.limits, follow_redirects=False
+                        timeout=self.timeout,
+                        limits=self.limits,
+                        follow_redirects=False,
+                        mounts=direct_mounts(self.base_url),
                     )
                     # A client dropped without close() still releases its sockets when
                     # collected.
@@ -365,7 +369,10 @@ class AsyncNugenClient(_BaseClient):
             if self._injected is not None:
                 pool = LoopPool.single(self._injected)
             else:
-                pool = await open_pool(shard_factory(self.timeout, self._tls()), self.limits)
+                pool = await open_pool(
+                    shard_factory(self.timeout, self._tls(), direct_mounts(self.base_url)),
+                    self.limits,
+                )
                 if self._finalizer is None:
                     self._finalizer = weakref.finalize(self, close_pools_soon, self._pools)
             self._pools[loop] = pool

@@ -68,14 +68,14 @@ def _share(total: int, count: int, i: int) -> int:
 
 
 def shard_factory(
-    timeout: httpx.Timeout, verify: ssl.SSLContext
+    timeout: httpx.Timeout, verify: ssl.SSLContext, mounts: dict[str, None] | None = None
 ) -> Callable[[httpx.Limits], httpx.AsyncClient]:
     """Makes one shard. It holds only what it needs, never the client: a pool outlives its
     client until its loop closes it."""
 
     def make(limits: httpx.Limits) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, verify=verify
+            timeout=timeout, limits=limits, follow_redirects=False, verify=verify, mounts=mounts
         )
 
     return make

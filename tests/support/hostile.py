@@ -33,6 +33,7 @@ class HostileServer:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._stop = threading.Event()
+        self.connections = 0
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -42,6 +43,7 @@ class HostileServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 continue
+            self.connections += 1
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
