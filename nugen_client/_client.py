@@ -16,7 +16,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -421,44 +421,36 @@ class AsyncNugenClient(_BaseClient):
         raise self._status_error(response)
 
     async def _iter_stream(self, prepared: Prepared) -> AsyncIterator[ChatCompletionChunk]:
+        # One generator holds the lease, the response and the SSE reader, and closes them
+        # in order (the lease goes back only once the response is closed). Not a chain of
+        # generators: a consumer that raises inside ``async for`` leaves the stream to be
+        # closed by asyncio at shutdown, which closes every open generator at once, so an
+        # outer one closing an inner one would race with asyncio closing that inner one.
         pool = await self._pool()
-        # A stream holds its connection's lease for as long as it is read, and gives it
-        # back only once the response is closed (aclosing: even when the caller stops
-        # early, the inner generator closes here, not later in a task of its own).
-        async with (
-            pool.lease() as http,
-            contextlib.aclosing(self._iter_stream_response(prepared, http)) as chunks,
-        ):
-            async for chunk in chunks:
-                yield chunk
-
-    async def _iter_stream_response(
-        self, prepared: Prepared, http: httpx.AsyncClient
-    ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        response = await self._send(prepared, http)
-        try:
-            if not is_event_stream(response):
-                with self._transport_errors:
-                    await response.aread()
-                for whole in completion_to_chunks(self._parse_completion(response)):
-                    yield whole
-                return
-            decoder = StreamDecoder(self._secrets)
-            usage_seen = not prepared.wants_usage
-            with stream_errors(
-                decoder, response, self._secrets, lambda: decoder.finished and usage_seen
-            ):
-                events = EventSource(response).aiter_sse()
-                # aclosing: a consumer's exception must close the SSE generator here, not
-                # leave it to asyncio's shutdown (which logs an error closing it).
-                async with contextlib.aclosing(events):
-                    async for event in events:
-                        chunk = decoder.decode(event)
-                        if chunk is not None:
-                            usage_seen = usage_seen or chunk.usage is not None
-                            yield chunk
-                        elif decoder.done:
-                            return
-                decoder.check_complete()
-        finally:
-            await response.aclose()
+        async with pool.lease() as http:
+            response = await self._send(prepared, http)
+            try:
+                if not is_event_stream(response):
+                    with self._transport_errors:
+                        await response.aread()
+                    for whole in completion_to_chunks(self._parse_completion(response)):
+                        yield whole
+                    return
+                decoder = StreamDecoder(self._secrets)
+                usage_seen = not prepared.wants_usage
+                with stream_errors(
+                    decoder, response, self._secrets, lambda: decoder.finished and usage_seen
+                ):
+                    events = EventSource(response).aiter_sse()
+                    # Closed here when the stream closes, before the response it reads.
+                    async with contextlib.aclosing(events):
+                        async for event in events:
+                            chunk = decoder.decode(event)
+                            if chunk is not None:
+                                usage_seen = usage_seen or chunk.usage is not None
+                                yield chunk
+                            elif decoder.done:
+                                return
+                    decoder.check_complete()
+            finally:
+                await response.aclose()

@@ -21,7 +21,7 @@ import contextlib
 import os
 import ssl
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import httpx
 
@@ -124,19 +124,45 @@ class LoopPool:
         """The shards created so far."""
         return [http for http in self._shards if http is not None]
 
-    @contextlib.asynccontextmanager
-    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+    def lease(self) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be)."""
-        tokens = self._tokens
-        index = 0 if tokens is None else await tokens.get()
-        try:
-            http = self._shards[index]
-            if http is None:
+        return _Lease(self)
+
+    async def _take(self) -> tuple[int, httpx.AsyncClient]:
+        index = 0 if self._tokens is None else await self._tokens.get()
+        http = self._shards[index]
+        if http is None:
+            try:
                 http = self._shards[index] = self._make(self._limits[index])
-            yield http
-        finally:
-            if tokens is not None:
-                tokens.put(index)
+            except BaseException:
+                self._give_back(index)
+                raise
+        return index, http
+
+    def _give_back(self, index: int) -> None:
+        if self._tokens is not None:
+            self._tokens.put(index)
+
+
+class _Lease:
+    """``async with pool.lease() as http``. A class, not an async generator: asyncio closes
+    the async generators left open at shutdown all at once, and a lease among them would
+    be closed while the stream holding it is still closing its response."""
+
+    __slots__ = ("_index", "_pool")
+
+    def __init__(self, pool: LoopPool) -> None:
+        self._pool = pool
+        self._index: int | None = None
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        self._index, http = await self._pool._take()
+        return http
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        index, self._index = self._index, None
+        if index is not None:
+            self._pool._give_back(index)
 
 
 class _Tokens:
