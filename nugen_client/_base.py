@@ -134,9 +134,7 @@ def _connection_error(
         where = ""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
-    return APIConnectionError(
-        f"could not reach the service{where} ({kind}: {detail}); check base_url / NUGEN_BASE_URL"
-    )
+    return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
 
 
 def is_event_stream(response: httpx.Response) -> bool:
