@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -22,8 +23,18 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from nugen_client._bounded import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DeadlineExceeded,
+    bound_response,
+)
 from nugen_client._checks import (
     check_base_url,
+    check_header,
+    check_headers,
+    is_credential_header,
     json_body,
     make_timeout,
     unsendable,
@@ -66,7 +77,6 @@ __all__ = ["Prepared", "TransportErrors", "is_event_stream", "stream_errors"]
 logger = logging.getLogger("nugen_client")
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,14 @@ class Prepared:
     timeout: httpx.Timeout | None
     stream: bool
     on_retry: OnRetry | None
+    wants_usage: bool = False
+
+    def __repr__(self) -> str:
+        # Crash reporters capture traceback locals by repr: the headers carry the key.
+        return (
+            f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
+            f"headers={_redacted_headers(self.headers)!r}, stream={self.stream!r})"
+        )
 
 
 class TransportErrors:
@@ -109,9 +127,14 @@ def _connection_error(
 ) -> APIConnectionError:
     kind = type(exc).__name__
     detail = redact(str(exc), secrets) or kind
+    try:
+        # base_url never holds userinfo (check_base_url), so the URL is safe to show.
+        where = f" at {exc.request.url.copy_with(query=None)}"
+    except RuntimeError:  # an exception raised without its request
+        where = ""
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out ({kind}: {detail})")
-    return APIConnectionError(f"could not reach the service ({kind}: {detail})")
+        return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
+    return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -144,14 +167,26 @@ def _stream_error(
 
 @contextlib.contextmanager
 def stream_errors(
-    decoder: StreamDecoder, response: httpx.Response, secrets: Sequence[str]
+    decoder: StreamDecoder,
+    response: httpx.Response,
+    secrets: Sequence[str],
+    answered: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """What can go wrong while a stream is read, as the errors callers get (both clients)."""
     try:
         yield
     except NugenError as exc:
         raise _stream_error(exc, response, secrets) from None
+    except DeadlineExceeded:
+        raise APITimeoutError(
+            f"the stream did not finish within the call's deadline "
+            f"({decoder.chunks_received} chunks received); the answer is incomplete"
+        ) from None
     except httpx.TimeoutException as exc:
+        if answered is not None and answered():
+            # The answer is complete (final finish_reason, usage if asked); a server that
+            # then holds the connection without [DONE] loses us nothing.
+            return
         raise APITimeoutError(
             f"the stream stalled after {decoder.chunks_received} chunks "
             f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
@@ -161,7 +196,7 @@ def stream_errors(
 
 
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 class _BaseClient:
@@ -180,6 +215,9 @@ class _BaseClient:
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         key = key or os.environ.get("NUGEN_API_KEY")
@@ -200,6 +238,19 @@ class _BaseClient:
                 f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
             )
         self.limits = limits or DEFAULT_LIMITS
+        for name, value in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_event_bytes", max_event_bytes),
+        ):
+            if value < 1:
+                raise InvalidInputError(f"{name} must be >= 1, got {value!r}")
+        if deadline is not None and not deadline > 0:
+            raise InvalidInputError(
+                f"deadline must be a positive number of seconds or None, got {deadline!r}"
+            )
+        self.max_response_bytes = max_response_bytes
+        self.max_event_bytes = max_event_bytes
+        self.deadline = deadline
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._secrets: tuple[str, ...] = (key,)
         self._transport_errors = TransportErrors(self._secrets)
@@ -214,9 +265,12 @@ class _BaseClient:
             "Connection": "keep-alive",
         }
         if provider:
+            check_header("provider", provider)
             headers["X-Provider"] = provider
         if session_id:
+            check_header("session_id", session_id)
             headers["X-Session-ID"] = session_id
+        check_headers("default_headers", default_headers)
         headers.update(default_headers or {})
         self._headers = headers
         self._parsed_urls: dict[str, httpx.URL] = {}
@@ -251,7 +305,10 @@ class _BaseClient:
             body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
         except PydanticSerializationError as exc:
             raise unsendable(fields, exc) from None
-        return self._prepare(path, body, params, stream=stream)
+        prepared = self._prepare(path, body, params, stream=stream)
+        usage = body.get("stream_options")
+        wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
+        return replace(prepared, wants_usage=wants_usage)
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
@@ -275,9 +332,11 @@ class _BaseClient:
             headers["Accept"] = "text/event-stream"
         session_id = options.get("session_id")
         if session_id:
+            check_header("session_id", session_id)
             headers["X-Session-ID"] = session_id
         extra_headers = options.get("extra_headers")
         if extra_headers:
+            check_headers("extra_headers", extra_headers)
             headers.update(extra_headers)
         extra_body = options.get("extra_body")
         if extra_body:
@@ -316,6 +375,24 @@ class _BaseClient:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
         return request
+
+    def _deadline_at(self) -> float | None:
+        return None if self.deadline is None else time.monotonic() + self.deadline
+
+    def _deadline_error(self) -> APITimeoutError:
+        return APITimeoutError(
+            f"the call did not finish within its deadline ({self.deadline:g} s); "
+            "the service kept the connection busy without completing the answer"
+        )
+
+    def _bound(self, response: httpx.Response, deadline: float | None) -> None:
+        """Bound ``response``'s body (size, event size, deadline) before it is read."""
+        bound_response(
+            response,
+            max_bytes=self.max_response_bytes,
+            max_event=self.max_event_bytes if is_event_stream(response) else None,
+            deadline=deadline,
+        )
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._parsed_urls.get(url)
@@ -364,4 +441,13 @@ class _BaseClient:
         return redact(response.text, self._secrets)[:500]
 
     def _status_error(self, response: httpx.Response) -> NugenError:
-        return error_from_response(response, secrets=self._secrets)
+        error = error_from_response(response, secrets=self._secrets)
+        if response.status_code == 404 and isinstance(error, APIStatusError):
+            # Most often a base_url without its base path.
+            hint = (
+                f"{response.request.url} answered 404: check base_url (the Nugen service's "
+                "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
+            )
+            error.message = f"{error.message} ({hint})"
+            error.args = (error.message, *error.args[1:])
+        return error

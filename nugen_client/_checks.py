@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,10 @@ from nugen_client._errors import InvalidInputError
 
 __all__ = [
     "check_base_url",
+    "check_header",
+    "check_headers",
+    "direct_mounts",
+    "is_credential_header",
     "json_body",
     "make_timeout",
     "unsendable",
@@ -47,9 +52,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def direct_mounts(base_url: str) -> dict[str, None]:
+    """httpx ``mounts=`` that keep a loopback ``base_url`` off any environment proxy.
+
+    httpx honours ``HTTP_PROXY`` / ``ALL_PROXY`` for every host, loopback included: the
+    request to a local emulator or gateway, key and all, would go to the proxy, which may
+    be on another machine. A host pattern outranks the proxies' scheme patterns, and
+    ``None`` means the client's own direct transport.
+    """
+    host = urlsplit(base_url).hostname
+    if host is None or not _is_loopback(host):
+        return {}
+    return {f"all://{f'[{host}]' if ':' in host else host}": None}
+
+
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """``base_url`` without its trailing slash, if the key may be sent there."""
     parts = urlsplit(base_url)
+    if "@" in parts.netloc:
+        # Never echoed: the userinfo may hold a password. httpx would send it as Basic auth
+        # in place of the Bearer key.
+        host = parts.netloc.rpartition("@")[2]
+        raise InvalidInputError(
+            f"base_url must not hold a user name or password (user:pass@{host}): "
+            "the API key is the credential; pass it as api_key="
+        )
+    if parts.query or parts.fragment or base_url.rstrip().endswith(("?", "#")):
+        # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
+        # fragment silently dropped.
+        raise InvalidInputError(
+            f"base_url must not have a ?query or #fragment, got {base_url!r}: "
+            "give the base path only (e.g. https://host/api/v3/inference)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
@@ -71,6 +105,48 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
                 stacklevel=4,
             )
     return base_url.rstrip("/")
+
+
+# Visible ASCII, space and tab: a CR or LF would split the header (httpx refuses it only
+# at send time, after retries, as a connection error), a NUL is refused likewise, and
+# non-ASCII text cannot be encoded as a header at all.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+_CREDENTIAL_HEADER = re.compile(
+    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
+    r"password|credential|session[-_]?key",
+    re.IGNORECASE,
+)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
+    anything naming a token, secret, password, cookie, ...)."""
+    return bool(_CREDENTIAL_HEADER.search(name))
+
+
+def check_header(field: str, value: object) -> None:
+    """Refuse a header value (from ``field``) that cannot be sent as one HTTP header.
+
+    The message names the field, never the value (it may be a credential).
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a string, got {type(value).__name__}")
+    if _HEADER_VALUE.fullmatch(value) is None:
+        raise InvalidInputError(
+            f"{field} holds a character a header cannot carry (CR, LF, NUL, another control "
+            "character, or non-ASCII text): use printable ASCII"
+        )
+
+
+def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
+    """:func:`check_header` for every name and value of ``headers``."""
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
+            raise InvalidInputError(f"{field} has an invalid header name {name!r}")
+        check_header(f"{field}[{name!r}]", value)
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:

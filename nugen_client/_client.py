@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -26,13 +27,44 @@ from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient, is_event_stream, stream_errors
+from nugen_client._bounded import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DeadlineExceeded,
+)
+from nugen_client._checks import direct_mounts
 from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, EmbeddingParams
-from nugen_client._pool import LoopPool, close_guard, close_pools_soon, open_pool, shard_factory
+from nugen_client._pool import (
+    LoopPool,
+    close_guard,
+    close_pools_soon,
+    keep_inherited,
+    open_pool,
+    shard_factory,
+)
 from nugen_client._retry import RetryPolicy, retrying_kwargs
 from nugen_client._streaming import StreamDecoder, completion_to_chunks
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, EmbeddingResponse
 
 __all__ = ["AsyncNugenClient", "NugenClient"]
+
+# Every live client, so that a forked child can drop the connections it inherited.
+_LIVE_CLIENTS: weakref.WeakSet[NugenClient | AsyncNugenClient] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child: no client may send on a connection its parent opened.
+
+    The child's copy of a keep-alive socket is the parent's socket: requests of both
+    would interleave on it and each would read the other's answer.
+    """
+    for client in list(_LIVE_CLIENTS):
+        client._forget_parent_connections()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 class NugenClient(_BaseClient):
@@ -67,6 +99,9 @@ class NugenClient(_BaseClient):
         retry_policy: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
         sleep: Callable[[float], None] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -79,11 +114,16 @@ class NugenClient(_BaseClient):
             limits=limits,
             retry_policy=retry_policy,
             allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+            deadline=deadline,
         )
         self._injected = http_client
         self._http: httpx.Client | None = http_client
         self._lock = threading.Lock()
         self._sleep = sleep
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        _LIVE_CLIENTS.add(self)
 
     def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``).
@@ -136,35 +176,59 @@ class NugenClient(_BaseClient):
                 http = self._http
                 if http is None:
                     http = httpx.Client(
-                        timeout=self.timeout, limits=self.limits, follow_redirects=False
+                        timeout=self.timeout,
+                        limits=self.limits,
+                        follow_redirects=False,
+                        mounts=direct_mounts(self.base_url),
                     )
                     # A client dropped without close() still releases its sockets when
                     # collected.
-                    weakref.finalize(self, http.close)
+                    self._finalizer = weakref.finalize(self, http.close)
                     self._http = http
         return http
+
+    def _forget_parent_connections(self) -> None:
+        # Never closed here: closing would shut the parent's TLS sessions down under it.
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        http, self._http = self._http, self._injected
+        if http is not None and http is not self._injected:
+            keep_inherited(http)
+        self._lock = threading.Lock()  # another thread may have held it at the fork
 
     def _send(self, prepared: Prepared) -> httpx.Response:
         """Send with retries; the response of a stream is returned unread."""
         kwargs = retrying_kwargs(
             self.retry_policy, prepared.on_retry, is_async=False, sleep=self._sleep
         )
-        for attempt in Retrying(**kwargs):
-            with attempt:
-                return self._send_once(prepared)
+        deadline = self._deadline_at()
+        try:
+            for attempt in Retrying(**kwargs):
+                with attempt:
+                    return self._send_once(prepared, deadline)
+        except DeadlineExceeded:
+            raise self._deadline_error() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send_once(self, prepared: Prepared) -> httpx.Response:
+    def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
         request = self._build_request(http, prepared, own=http is not self._injected)
         with self._transport_errors:
-            response = http.send(request, stream=prepared.stream)
+            # Always sent as a stream: the body is read here, bounded (size, deadline).
+            response = http.send(request, stream=True)
+            keep_open = False
+            try:
+                self._bound(response, deadline)
+                if response.is_success and prepared.stream:
+                    keep_open = True
+                    return response
+                response.read()  # the answer, or what the error says
+            finally:
+                if not keep_open:
+                    response.close()
             if response.is_success:
                 return response
-            try:
-                response.read()  # what the error says
-            finally:
-                response.close()
         raise self._status_error(response)
 
     def _iter_stream(self, prepared: Prepared) -> Iterator[ChatCompletionChunk]:
@@ -176,10 +240,14 @@ class NugenClient(_BaseClient):
                 yield from completion_to_chunks(self._parse_completion(response))
                 return
             decoder = StreamDecoder(self._secrets)
-            with stream_errors(decoder, response, self._secrets):
+            usage_seen = not prepared.wants_usage
+            with stream_errors(
+                decoder, response, self._secrets, lambda: decoder.finished and usage_seen
+            ):
                 for event in EventSource(response).iter_sse():
                     chunk = decoder.decode(event)
                     if chunk is not None:
+                        usage_seen = usage_seen or chunk.usage is not None
                         yield chunk
                     elif decoder.done:
                         return
@@ -212,6 +280,9 @@ class AsyncNugenClient(_BaseClient):
         retry_policy: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -224,6 +295,9 @@ class AsyncNugenClient(_BaseClient):
             limits=limits,
             retry_policy=retry_policy,
             allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+            deadline=deadline,
         )
         self._injected = http_client
         # One pool per event loop; each pool is closed by its own loop's async-generator
@@ -234,6 +308,7 @@ class AsyncNugenClient(_BaseClient):
         self._sleep = sleep
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._ssl_context: ssl.SSLContext | None = None
+        _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
@@ -279,6 +354,14 @@ class AsyncNugenClient(_BaseClient):
             self._ssl_context = httpx.create_ssl_context()
         return self._ssl_context
 
+    def _forget_parent_connections(self) -> None:
+        # The parent's loops and their pools are not this process's (see keep_inherited).
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        keep_inherited(list(self._pools.values()))
+        self._pools = weakref.WeakKeyDictionary()
+
     async def _pool(self) -> LoopPool:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
@@ -286,7 +369,10 @@ class AsyncNugenClient(_BaseClient):
             if self._injected is not None:
                 pool = LoopPool.single(self._injected)
             else:
-                pool = await open_pool(shard_factory(self.timeout, self._tls()), self.limits)
+                pool = await open_pool(
+                    shard_factory(self.timeout, self._tls(), direct_mounts(self.base_url)),
+                    self.limits,
+                )
                 if self._finalizer is None:
                     self._finalizer = weakref.finalize(self, close_pools_soon, self._pools)
             self._pools[loop] = pool
@@ -300,58 +386,71 @@ class AsyncNugenClient(_BaseClient):
         kwargs = retrying_kwargs(
             self.retry_policy, prepared.on_retry, is_async=True, sleep=self._sleep
         )
-        async for attempt in AsyncRetrying(**kwargs):
-            with attempt:
-                if http is not None:
-                    return await self._send_once(prepared, http)
-                pool = await self._pool()
-                async with pool.lease() as leased:
-                    return await self._send_once(prepared, leased)
+        deadline = self._deadline_at()
+        try:
+            async for attempt in AsyncRetrying(**kwargs):
+                with attempt:
+                    if http is not None:
+                        return await self._send_once(prepared, http, deadline)
+                    pool = await self._pool()
+                    async with pool.lease() as leased:
+                        return await self._send_once(prepared, leased, deadline)
+        except DeadlineExceeded:
+            raise self._deadline_error() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_once(self, prepared: Prepared, http: httpx.AsyncClient) -> httpx.Response:
+    async def _send_once(
+        self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
+    ) -> httpx.Response:
         request = self._build_request(http, prepared, own=http is not self._injected)
         with self._transport_errors:
-            response = await http.send(request, stream=prepared.stream)
+            # Always sent as a stream: the body is read here, bounded (size, deadline).
+            response = await http.send(request, stream=True)
+            keep_open = False
+            try:
+                self._bound(response, deadline)
+                if response.is_success and prepared.stream:
+                    keep_open = True
+                    return response
+                await response.aread()  # the answer, or what the error says
+            finally:
+                if not keep_open:
+                    await response.aclose()
             if response.is_success:
                 return response
-            try:
-                await response.aread()  # what the error says
-            finally:
-                await response.aclose()
         raise self._status_error(response)
 
     async def _iter_stream(self, prepared: Prepared) -> AsyncIterator[ChatCompletionChunk]:
+        # One generator holds the lease, the response and the SSE reader, and closes them
+        # in order (the lease goes back only once the response is closed). Not a chain of
+        # generators: a consumer that raises inside ``async for`` leaves the stream to be
+        # closed by asyncio at shutdown, which closes every open generator at once, so an
+        # outer one closing an inner one would race with asyncio closing that inner one.
         pool = await self._pool()
-        # A stream holds its connection's lease for as long as it is read, and gives it
-        # back only once the response is closed (aclosing: even when the caller stops
-        # early, the inner generator closes here, not later in a task of its own).
-        async with (
-            pool.lease() as http,
-            contextlib.aclosing(self._iter_stream_response(prepared, http)) as chunks,
-        ):
-            async for chunk in chunks:
-                yield chunk
-
-    async def _iter_stream_response(
-        self, prepared: Prepared, http: httpx.AsyncClient
-    ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        response = await self._send(prepared, http)
-        try:
-            if not is_event_stream(response):
-                with self._transport_errors:
-                    await response.aread()
-                for whole in completion_to_chunks(self._parse_completion(response)):
-                    yield whole
-                return
-            decoder = StreamDecoder(self._secrets)
-            with stream_errors(decoder, response, self._secrets):
-                async for event in EventSource(response).aiter_sse():
-                    chunk = decoder.decode(event)
-                    if chunk is not None:
-                        yield chunk
-                    elif decoder.done:
-                        return
-                decoder.check_complete()
-        finally:
-            await response.aclose()
+        async with pool.lease() as http:
+            response = await self._send(prepared, http)
+            try:
+                if not is_event_stream(response):
+                    with self._transport_errors:
+                        await response.aread()
+                    for whole in completion_to_chunks(self._parse_completion(response)):
+                        yield whole
+                    return
+                decoder = StreamDecoder(self._secrets)
+                usage_seen = not prepared.wants_usage
+                with stream_errors(
+                    decoder, response, self._secrets, lambda: decoder.finished and usage_seen
+                ):
+                    events = EventSource(response).aiter_sse()
+                    # Closed here when the stream closes, before the response it reads.
+                    async with contextlib.aclosing(events):
+                        async for event in events:
+                            chunk = decoder.decode(event)
+                            if chunk is not None:
+                                usage_seen = usage_seen or chunk.usage is not None
+                                yield chunk
+                            elif decoder.done:
+                                return
+                    decoder.check_complete()
+            finally:
+                await response.aclose()

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import ssl
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import httpx
 
@@ -28,6 +29,7 @@ __all__ = [
     "LoopPool",
     "close_guard",
     "close_pools_soon",
+    "keep_inherited",
     "open_pool",
     "shard_factory",
     "shard_limits",
@@ -66,14 +68,14 @@ def _share(total: int, count: int, i: int) -> int:
 
 
 def shard_factory(
-    timeout: httpx.Timeout, verify: ssl.SSLContext
+    timeout: httpx.Timeout, verify: ssl.SSLContext, mounts: dict[str, None] | None = None
 ) -> Callable[[httpx.Limits], httpx.AsyncClient]:
     """Makes one shard. It holds only what it needs, never the client: a pool outlives its
     client until its loop closes it."""
 
     def make(limits: httpx.Limits) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, verify=verify
+            timeout=timeout, limits=limits, follow_redirects=False, verify=verify, mounts=mounts
         )
 
     return make
@@ -122,19 +124,45 @@ class LoopPool:
         """The shards created so far."""
         return [http for http in self._shards if http is not None]
 
-    @contextlib.asynccontextmanager
-    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+    def lease(self) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be)."""
-        tokens = self._tokens
-        index = 0 if tokens is None else await tokens.get()
-        try:
-            http = self._shards[index]
-            if http is None:
+        return _Lease(self)
+
+    async def _take(self) -> tuple[int, httpx.AsyncClient]:
+        index = 0 if self._tokens is None else await self._tokens.get()
+        http = self._shards[index]
+        if http is None:
+            try:
                 http = self._shards[index] = self._make(self._limits[index])
-            yield http
-        finally:
-            if tokens is not None:
-                tokens.put(index)
+            except BaseException:
+                self._give_back(index)
+                raise
+        return index, http
+
+    def _give_back(self, index: int) -> None:
+        if self._tokens is not None:
+            self._tokens.put(index)
+
+
+class _Lease:
+    """``async with pool.lease() as http``. A class, not an async generator: asyncio closes
+    the async generators left open at shutdown all at once, and a lease among them would
+    be closed while the stream holding it is still closing its response."""
+
+    __slots__ = ("_index", "_pool")
+
+    def __init__(self, pool: LoopPool) -> None:
+        self._pool = pool
+        self._index: int | None = None
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        self._index, http = await self._pool._take()
+        return http
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        index, self._index = self._index, None
+        if index is not None:
+            self._pool._give_back(index)
 
 
 class _Tokens:
@@ -177,6 +205,24 @@ _LIVE_GUARDS: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, set[AsyncGenerator[None, None]]
 ] = weakref.WeakKeyDictionary()
 _CLOSING: set[asyncio.Task[None]] = set()
+# In a forked child: what the parent's connections were, kept unclosed and uncollected.
+# Closing them (or a guard's finalizer doing so) would shut down the parent's sockets and
+# TLS sessions, which the child shares; they are never used again.
+_INHERITED: list[object] = []
+
+
+def keep_inherited(connections: object) -> None:
+    """Park connections a forked child inherited, so that nothing ever closes them."""
+    _INHERITED.append(connections)
+
+
+def _forget_parent_guards() -> None:
+    _INHERITED.append(dict(_LIVE_GUARDS))
+    _LIVE_GUARDS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=_forget_parent_guards)
 
 
 async def open_pool(

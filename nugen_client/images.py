@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import stat
 from typing import Any, Literal
 
 from nugen_client._errors import InvalidInputError
@@ -121,24 +122,33 @@ def decode_base64_image(text: str | bytes) -> bytes:
 def read_image_file(
     path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 ) -> bytes:
-    """Read an image file, with errors that name the path and what went wrong."""
+    """Read an image file, with errors that name the path and what went wrong.
+
+    Regular files only: a device (``/dev/zero``) would read without end and a FIFO would
+    block forever. The size limit is checked while reading, since a file may grow (or
+    lie about its size) between the check and the read.
+    """
+    name = os.fspath(path)
     try:
-        size = os.path.getsize(path)
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise block before the check.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read image file {os.fspath(path)!r}: {exc.strerror}"
-        ) from None
-    if size > max_bytes:
-        raise InvalidInputError(
-            f"image file {os.fspath(path)!r} is {size:,} bytes, over the {max_bytes:,}-byte limit"
-        )
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read image file {os.fspath(path)!r}: {exc.strerror}"
-        ) from None
+        raise InvalidInputError(f"cannot read image file {name!r}: {exc.strerror}") from None
+    with open(fd, "rb", closefd=True) as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"image path {name!r} is not a regular file")
+        if info.st_size > max_bytes:
+            raise InvalidInputError(
+                f"image file {name!r} is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit"
+            )
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read image file {name!r}: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise InvalidInputError(f"image file {name!r} is over the {max_bytes:,}-byte limit")
+    return data
 
 
 def url_image_part(

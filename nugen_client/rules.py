@@ -21,7 +21,6 @@ Nothing here imports a framework.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
@@ -29,6 +28,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
 
+from nugen_client._checks import is_credential_header
 from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import InvalidInputError
 from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, RequestOptions
@@ -57,20 +57,9 @@ CHAT_BODY_FIELDS: frozenset[str] = frozenset(
     - {"messages", "endpoint", "include_usage"}
 )
 
-_CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
-    r"password|credential|session[-_]?key",
-    re.IGNORECASE,
-)
 REDACTED = "***"
 
 _FORCED = frozenset({"any", "required"})
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
-    anything naming a token, secret, password, cookie, ...)."""
-    return bool(_CREDENTIAL_HEADER.search(name))
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+# The emulator does not import the client it checks; this is the same rule of thumb.
+_CREDENTIAL_HEADER = re.compile(
+    r"^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|password|credential",
+    re.IGNORECASE,
+)
+
+
+def _redacted(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("***" if _CREDENTIAL_HEADER.search(k) else v) for k, v in headers.items()}
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,14 @@ class RecordedRequest:
     body: Any
     raw_body: bytes
     query: str = ""
+
+    def __repr__(self) -> str:
+        # Tests print and pytest shows these: a credential header's value never appears.
+        return (
+            f"RecordedRequest(method={self.method!r}, path={self.path!r}, "
+            f"headers={_redacted(self.headers)!r}, body={self.body!r}, "
+            f"query={self.query!r})"
+        )
 
 
 class RequestLog:

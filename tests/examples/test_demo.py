@@ -109,7 +109,8 @@ def test_console_script_runs_all_five_parts(job: Job, jobs: Jobs) -> None:
         (
             DEAD_SERVICE,
             r"nugen-demo: no connection to http://127\.0\.0\.1:\d+/api/v3/inference: "
-            r"could not reach the service \(ConnectError: .*\)\. "
+            r"could not reach the service at http://127\.0\.0\.1:\d+/api/v3/inference/"
+            r"chat/completions \(ConnectError: .*\)\. "
             r"Check NUGEN_BASE_URL and your network\.",
         ),
     ],

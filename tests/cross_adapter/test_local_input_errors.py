@@ -1,0 +1,49 @@
+"""Issue 15, item 19: what the README's "Errors and retries" section says about local input
+errors holds: a bad constructor field is pydantic's ``ValidationError`` (a ``ValueError``),
+bad call input and client settings are ``InvalidInputError`` (a ``NugenError`` and a
+``ValueError``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from langchain_nugen import ChatNugen, NugenEmbeddings
+from llama_index_nugen import Nugen, NugenEmbedding
+from nugen_client import InvalidInputError, NugenClient, NugenError
+
+
+@pytest.mark.parametrize(
+    ("cls", "fields"),
+    [
+        (ChatNugen, {"temperature": 5}),
+        (ChatNugen, {"max_retries": -1}),
+        (NugenEmbeddings, {"max_retries": -1}),
+        (Nugen, {"temperature": 5}),
+        (NugenEmbedding, {"max_retries": -1}),
+    ],
+)
+def test_a_bad_constructor_field_is_a_pydantic_value_error(
+    cls: type[Any], fields: dict[str, Any]
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        cls(api_key="k", **fields)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bad_client_settings_are_invalid_input_errors() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        NugenClient(api_key="k", base_url="https://u:p@example.com/v1")
+    assert isinstance(info.value, NugenError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_readme_says_exactly_that() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Errors and retries", 1)[1].split("\n## ", 1)[0]
+    assert "`ValidationError` (a `ValueError`, not a `NugenError`)" in section
+    assert "`InvalidInputError` (a\n`NugenError` and a `ValueError`)" in section

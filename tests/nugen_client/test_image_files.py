@@ -1,0 +1,75 @@
+"""Issue 15, item 17: image paths read regular files only, with the size limit checked
+while reading; devices and FIFOs are refused without blocking."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
+
+from llama_index_nugen import Nugen
+from nugen_client import InvalidInputError
+from nugen_client.images import image_part, read_image_file
+from nugen_emulator import NugenEmulator
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de")
+
+
+def _within(seconds: float, target: object) -> BaseException | None:
+    """Run ``target`` in a thread; fail the test if it blocks longer than ``seconds``."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            target()  # type: ignore[operator]
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, "reading the image path blocked"
+    return outcome[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused() -> None:
+    error = _within(5, lambda: read_image_file("/dev/zero"))
+    assert isinstance(error, InvalidInputError)
+    assert "not a regular file" in str(error)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    error = _within(5, lambda: image_part(path=fifo))
+    assert isinstance(error, InvalidInputError)
+    assert "not a regular file" in str(error)
+
+
+def test_a_regular_file_over_the_limit_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + b"\0" * 2000)
+    with pytest.raises(InvalidInputError, match="limit"):
+        read_image_file(big, max_bytes=1000)
+    assert read_image_file(big, max_bytes=10_000).startswith(PNG)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_file_url_image_block_naming_a_fifo_is_refused_by_nugen(
+    tmp_path: Path, nugen_emulator: NugenEmulator
+) -> None:
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    llm = Nugen(api_key=nugen_emulator.api_key, base_url=nugen_emulator.base_url, max_retries=0)
+    message = ChatMessage(
+        role="user", blocks=[TextBlock(text="what is this?"), ImageBlock(url=f"file://{fifo}")]
+    )
+    error = _within(5, lambda: llm.chat([message]))
+    assert isinstance(error, InvalidInputError)
+    assert not nugen_emulator.requests
