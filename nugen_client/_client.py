@@ -17,7 +17,7 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -26,13 +26,27 @@ from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient, is_event_stream, stream_errors
-from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, EmbeddingParams
+from nugen_client._params import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ChatParams,
+    CompletionParams,
+    EmbeddingParams,
+)
 from nugen_client._pool import LoopPool, close_guard, close_pools_soon, open_pool, shard_factory
 from nugen_client._retry import RetryPolicy, retrying_kwargs
-from nugen_client._streaming import StreamDecoder, completion_to_chunks
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, EmbeddingResponse
+from nugen_client._streaming import ChunkDecoder, StreamDecoder, TextStreamDecoder
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    TextCompletion,
+    TextCompletionChunk,
+)
 
 __all__ = ["AsyncNugenClient", "NugenClient"]
+
+_ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
 class NugenClient(_BaseClient):
@@ -103,7 +117,35 @@ class NugenClient(_BaseClient):
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
         choice.
         """
-        return self._iter_stream(self._prepare_chat(params, stream=True))
+        return self._iter_stream(
+            self._prepare_chat(params, stream=True),
+            StreamDecoder(self._secrets),
+            self._whole_chat_chunks,
+        )
+
+    def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
+        """``POST /completions``: a text completion of ``prompt``.
+
+        Keyword arguments are the body fields of :class:`CompletionParams` and the per-call
+        :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
+        """
+        prepared = self._prepare_text_completion(params, stream=False)
+        return self._parse_text_completion(self._send(prepared))
+
+    def stream_completion(
+        self, **params: Unpack[CompletionParams]
+    ) -> Iterator[TextCompletionChunk]:
+        """Stream a text completion as chunks (``choices[].text`` is each new piece).
+
+        Validated now, sent when iteration starts; the completeness rule of
+        :meth:`stream_chat_completion` applies (``StreamInterruptedError``, never retried
+        once started).
+        """
+        return self._iter_stream(
+            self._prepare_text_completion(params, stream=True),
+            TextStreamDecoder(self._secrets),
+            self._whole_text_chunks,
+        )
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -167,15 +209,19 @@ class NugenClient(_BaseClient):
                 response.close()
         raise self._status_error(response)
 
-    def _iter_stream(self, prepared: Prepared) -> Iterator[ChatCompletionChunk]:
+    def _iter_stream(
+        self,
+        prepared: Prepared,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> Iterator[_ChunkT]:
         response = self._send(prepared)
         try:
             if not is_event_stream(response):
                 with self._transport_errors:
                     response.read()
-                yield from completion_to_chunks(self._parse_completion(response))
+                yield from whole(response)
                 return
-            decoder = StreamDecoder(self._secrets)
             with stream_errors(decoder, response, self._secrets):
                 for event in EventSource(response).iter_sse():
                     chunk = decoder.decode(event)
@@ -245,7 +291,27 @@ class AsyncNugenClient(_BaseClient):
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(self._prepare_chat(params, stream=True))
+        return self._iter_stream(
+            self._prepare_chat(params, stream=True),
+            StreamDecoder(self._secrets),
+            self._whole_chat_chunks,
+        )
+
+    async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
+        """``POST /completions`` (see :meth:`NugenClient.completion`)."""
+        prepared = self._prepare_text_completion(params, stream=False)
+        return self._parse_text_completion(await self._send(prepared))
+
+    def stream_completion(
+        self, **params: Unpack[CompletionParams]
+    ) -> AsyncIterator[TextCompletionChunk]:
+        """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
+        first iteration)."""
+        return self._iter_stream(
+            self._prepare_text_completion(params, stream=True),
+            TextStreamDecoder(self._secrets),
+            self._whole_text_chunks,
+        )
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -321,30 +387,40 @@ class AsyncNugenClient(_BaseClient):
                 await response.aclose()
         raise self._status_error(response)
 
-    async def _iter_stream(self, prepared: Prepared) -> AsyncIterator[ChatCompletionChunk]:
+    async def _iter_stream(
+        self,
+        prepared: Prepared,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> AsyncIterator[_ChunkT]:
         pool = await self._pool()
         # A stream holds its connection's lease for as long as it is read, and gives it
         # back only once the response is closed (aclosing: even when the caller stops
         # early, the inner generator closes here, not later in a task of its own).
         async with (
             pool.lease() as http,
-            contextlib.aclosing(self._iter_stream_response(prepared, http)) as chunks,
+            contextlib.aclosing(
+                self._iter_stream_response(prepared, http, decoder, whole)
+            ) as chunks,
         ):
             async for chunk in chunks:
                 yield chunk
 
     async def _iter_stream_response(
-        self, prepared: Prepared, http: httpx.AsyncClient
-    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        self,
+        prepared: Prepared,
+        http: httpx.AsyncClient,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> AsyncGenerator[_ChunkT, None]:
         response = await self._send(prepared, http)
         try:
             if not is_event_stream(response):
                 with self._transport_errors:
                     await response.aread()
-                for whole in completion_to_chunks(self._parse_completion(response)):
-                    yield whole
+                for whole_chunk in whole(response):
+                    yield whole_chunk
                 return
-            decoder = StreamDecoder(self._secrets)
             with stream_errors(decoder, response, self._secrets):
                 async for event in EventSource(response).aiter_sse():
                     chunk = decoder.decode(event)

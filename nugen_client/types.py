@@ -48,10 +48,15 @@ __all__ = [
     "ReasoningConfig",
     "ResponseHeader",
     "ResponseMessage",
+    "TextChoice",
+    "TextCompletion",
+    "TextCompletionChunk",
+    "TextCompletionRequest",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "response_timing",
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -216,6 +221,22 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+class TextCompletionRequest(_Open):
+    """The body of ``POST /completions`` (text completions: one prompt string)."""
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+
+
 class EmbeddingRequest(_Open):
     """The body of ``POST /embeddings``."""
 
@@ -236,6 +257,10 @@ class EmbeddingRequest(_Open):
 
 def _none_to_zero(value: Any) -> Any:
     return 0 if value is None else value
+
+
+def _none_to_empty(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _json_text(value: Any) -> Any:
@@ -410,6 +435,42 @@ class ChatCompletionChunk(ResponseHeader):
     """One streamed chunk (``usage`` usually only on the last one)."""
 
     choices: list[ChunkChoice] = Field(default_factory=list)
+
+
+class TextChoice(_Lenient):
+    """One choice of a text completion; in a streamed chunk ``text`` is the new piece."""
+
+    index: int = 0
+    text: Annotated[str, BeforeValidator(_none_to_empty)] = ""
+    logprobs: Any = None
+    finish_reason: str | None = None
+
+
+class TextCompletion(ResponseHeader):
+    """A whole text completion (``object`` is ``text_completion`` when the host says it)."""
+
+    choices: list[TextChoice] = Field(default_factory=list)
+
+
+class TextCompletionChunk(ResponseHeader):
+    """One streamed chunk of a text completion (``usage`` usually only on the last one)."""
+
+    choices: list[TextChoice] = Field(default_factory=list)
+
+
+def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
+    """The service's ``timing`` object of a response or chunk (``ttft_seconds``,
+    ``throughput_tokens_per_second``, ``total_seconds``), or None when it sent none.
+
+    Read as a declared field when :class:`ResponseHeader` has one, else from the extra
+    fields the lenient model keeps, so it works whichever way the header is declared.
+    """
+    value = getattr(header, "timing", None)
+    if value is None and header.model_extra:
+        value = header.model_extra.get("timing")
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_none=True)
+    return dict(value) if isinstance(value, dict) and value else None
 
 
 class Embedding(_Lenient):
