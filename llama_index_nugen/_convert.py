@@ -2,7 +2,9 @@
 
 Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
 -> (the client) -> ``ChatCompletion`` / chunks -> :func:`completion_to_chat_response` or
-:class:`ChatStream` -> LlamaIndex responses. Nothing here does I/O except reading the image
+:class:`ChatStream` -> LlamaIndex responses. Text completions (``is_chat_model=False``)
+take the same road: :func:`text_completion_to_chat_response`, and :class:`ChatStream`
+takes their chunks too. Nothing here does I/O except reading the image
 files a message points at, and nothing mutates what the caller passed in.
 """
 
@@ -50,7 +52,19 @@ from nugen_client.images import (
     image_part,
     read_image_file,
 )
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, ToolCall, Usage
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ResponseMessage,
+    TextCompletion,
+    TextCompletionChunk,
+    ToolCall,
+    Usage,
+    response_timing,
+)
 
 __all__ = [
     "ChatStream",
@@ -64,6 +78,8 @@ __all__ = [
     "prompt_with_images",
     "stream_chat_responses",
     "stream_completion_responses",
+    "text_chunk_as_chat_chunk",
+    "text_completion_to_chat_response",
     "to_wire_message",
     "to_wire_messages",
     "tool_selections",
@@ -438,7 +454,10 @@ def _tool_outputs(
 
 
 def _response_extras(
-    usage: Usage | None, confidence_score: float | None, finish_reason: str | None
+    usage: Usage | None,
+    confidence_score: float | None,
+    finish_reason: str | None,
+    timing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     if usage is not None:
@@ -452,6 +471,8 @@ def _response_extras(
         extras["confidence_score"] = confidence_score
     if finish_reason is not None:
         extras["finish_reason"] = finish_reason
+    if timing is not None:
+        extras["timing"] = timing
     return extras
 
 
@@ -503,7 +524,45 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
         raw=raw,
         delta=None,
         logprobs=None,
-        additional_kwargs=_response_extras(usage, completion.confidence_score, finish_reason),
+        additional_kwargs=_response_extras(
+            usage, completion.confidence_score, finish_reason, response_timing(completion)
+        ),
+    )
+
+
+def text_completion_to_chat_response(completion: TextCompletion) -> ChatResponse:
+    """A whole text completion (its first choice) as a ``ChatResponse``; ``raw`` is the
+    text completion itself."""
+    chat = ChatCompletion(
+        **completion.model_dump(exclude={"choices"}, exclude_none=True),
+        choices=[
+            Choice(
+                index=choice.index,
+                message=ResponseMessage(content=choice.text),
+                finish_reason=choice.finish_reason,
+            )
+            for choice in sorted(completion.choices, key=lambda choice: choice.index)
+        ],
+    )
+    response = completion_to_chat_response(chat)
+    raw = completion.model_dump(exclude_none=True)
+    raw.setdefault("usage", None)
+    response.raw = raw
+    return response
+
+
+def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
+    """A streamed text completion chunk as the chat chunk that says the same."""
+    return ChatCompletionChunk(
+        **chunk.model_dump(exclude={"choices"}, exclude_none=True),
+        choices=[
+            ChunkChoice(
+                index=choice.index,
+                delta=Delta(content=choice.text or None),
+                finish_reason=choice.finish_reason,
+            )
+            for choice in chunk.choices
+        ],
     )
 
 
@@ -547,6 +606,7 @@ class ChatStream:
         "_finished_tools",
         "_id",
         "_reasoning_delta",
+        "_timing",
         "_tool_blocks",
         "_tool_dicts",
         "delta",
@@ -562,6 +622,7 @@ class ChatStream:
         self._tool_blocks: list[ToolCallBlock] = []
         self._tool_dicts: list[dict[str, Any]] = []
         self._finished_tools = False
+        self._timing: dict[str, Any] | None = None
         self._id = ""
         self.delta = ""
         self.raw: dict[str, Any] = {}
@@ -570,7 +631,16 @@ class ChatStream:
     def text(self) -> str:
         return self._acc.text(0)
 
-    def add(self, chunk: ChatCompletionChunk) -> None:
+    def add(self, chunk: ChatCompletionChunk | TextCompletionChunk) -> None:
+        """Take one chunk of a chat stream or of a text completion stream."""
+        if isinstance(chunk, TextCompletionChunk):
+            text_chunk: TextCompletionChunk | None = chunk
+            chunk = text_chunk_as_chat_chunk(chunk)
+        else:
+            text_chunk = None
+        timing = response_timing(chunk)
+        if timing is not None:
+            self._timing = timing
         fragments = self._acc.add(chunk)
         if not self._id:
             self._id = chunk.id or "0"
@@ -594,14 +664,20 @@ class ChatStream:
                 self._acc.tool_calls(0), self._id, complete=finished
             )
             self._finished_tools = finished
-        raw = _dump_chunk(chunk, exclude_none=True)
+        raw = (
+            _dump_chunk(chunk, exclude_none=True)
+            if text_chunk is None
+            else text_chunk.model_dump(exclude_none=True)
+        )
         usage = self._acc.usage
         if usage is not None and "usage" not in raw:
             raw["usage"] = usage.model_dump(exclude_none=True)
         self.raw = raw
 
     def _extras(self) -> dict[str, Any]:
-        extras = _response_extras(self._acc.usage, self._confidence, self._finish_reason)
+        extras = _response_extras(
+            self._acc.usage, self._confidence, self._finish_reason, self._timing
+        )
         if self._reasoning_delta:
             # FunctionAgent forwards this to AgentStream.thinking_delta.
             extras["thinking_delta"] = self._reasoning_delta
@@ -653,8 +729,11 @@ def _keep_partial(exc: StreamInterruptedError, state: ChatStream) -> None:
 _R = TypeVar("_R", ChatResponse, CompletionResponse)
 
 
+_Chunk = ChatCompletionChunk | TextCompletionChunk
+
+
 def _responses(
-    chunks: Iterable[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+    chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
 ) -> Generator[_R, None, None]:
     state = ChatStream()
     try:
@@ -667,7 +746,7 @@ def _responses(
 
 
 async def _aresponses(
-    chunks: AsyncIterator[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
 ) -> AsyncGenerator[_R, None]:
     state = ChatStream()
     try:
@@ -679,19 +758,19 @@ async def _aresponses(
         raise
 
 
-def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
+def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:
     return _responses(chunks, ChatStream.chat_response)
 
 
-def astream_chat_responses(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatResponseAsyncGen:
+def astream_chat_responses(chunks: AsyncIterator[_Chunk]) -> ChatResponseAsyncGen:
     return _aresponses(chunks, ChatStream.chat_response)
 
 
-def stream_completion_responses(chunks: Iterable[ChatCompletionChunk]) -> CompletionResponseGen:
+def stream_completion_responses(chunks: Iterable[_Chunk]) -> CompletionResponseGen:
     return _responses(chunks, ChatStream.completion_response)
 
 
 def astream_completion_responses(
-    chunks: AsyncIterator[ChatCompletionChunk],
+    chunks: AsyncIterator[_Chunk],
 ) -> CompletionResponseAsyncGen:
     return _aresponses(chunks, ChatStream.completion_response)
