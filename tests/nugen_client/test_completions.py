@@ -250,8 +250,9 @@ def test_json_answer_to_a_stream_request(nugen_emulator: NugenEmulator, is_async
 
 def test_a_response_without_choices_is_refused(nugen_emulator: NugenEmulator) -> None:
     nugen_emulator.inject(status=200, body={"id": "x", "choices": []})
-    with sync_client(nugen_emulator) as client, pytest.raises(
-        nugen_client.APIResponseValidationError, match="no choices"
+    with (
+        sync_client(nugen_emulator) as client,
+        pytest.raises(nugen_client.APIResponseValidationError, match="no choices"),
     ):
         client.completion(model="m", prompt="a")
 
@@ -262,7 +263,13 @@ def test_a_response_without_choices_is_refused(nugen_emulator: NugenEmulator) ->
 def test_completion_request_layers() -> None:
     request = completion_request(
         "Hi",
-        {"model": "m", "temperature": 0.5, "max_tokens": None, "session_id": "s", "reasoning": None},
+        {
+            "model": "m",
+            "temperature": 0.5,
+            "max_tokens": None,
+            "session_id": "s",
+            "reasoning": None,
+        },
         {"echo": True, "temperature": 2.0},
         {"temperature": 0.1, "provider": "p", "use_vision_endpoint": True, "formatted": True},
         ignore={"formatted"},
