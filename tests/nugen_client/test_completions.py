@@ -153,11 +153,10 @@ def test_bad_input_fails_before_any_request(
     nugen_emulator: NugenEmulator, params: dict[str, Any], field: str, stream: bool
 ) -> None:
     call = {"model": "m", "prompt": "a", **params}
-    with sync_client(nugen_emulator) as client, pytest.raises(ValueError, match=field):
-        if stream:
-            client.stream_completion(**call)
-        else:
-            client.completion(**call)
+    with sync_client(nugen_emulator) as client:
+        method = client.stream_completion if stream else client.completion
+        with pytest.raises(ValueError, match=field):
+            method(**call)
     assert nugen_emulator.requests == []
 
 
