@@ -465,9 +465,13 @@ def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
     Read as a declared field when :class:`ResponseHeader` has one, else from the extra
     fields the lenient model keeps, so it works whichever way the header is declared.
     """
-    value = getattr(header, "timing", None)
-    if value is None and header.model_extra:
-        value = header.model_extra.get("timing")
+    # Read once per streamed chunk: a dict lookup, not getattr on an undeclared name
+    # (which pydantic answers by raising and catching AttributeError).
+    if "timing" in type(header).__pydantic_fields__:
+        value = header.__dict__.get("timing")
+    else:
+        extra = header.__pydantic_extra__
+        value = extra.get("timing") if extra else None
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_none=True)
     return dict(value) if isinstance(value, dict) and value else None
