@@ -1,4 +1,5 @@
-"""LangChain integration for the Nugen inference API: ``ChatNugen`` and ``NugenEmbeddings``.
+"""LangChain integration for the Nugen inference API: ``ChatNugen``, ``NugenLLM`` (text
+completions) and ``NugenEmbeddings``.
 
 The classes load on first use (PEP 562), as ``langchain_core``'s own packages do:
 ``import langchain_nugen`` costs next to nothing, and ``from langchain_nugen import
@@ -13,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_nugen.chat_models import ChatNugen
     from langchain_nugen.embeddings import NugenEmbeddings
+    from langchain_nugen.llms import NugenLLM
     from nugen_client import __version__
 
-__all__ = ["ChatNugen", "NugenEmbeddings", "__version__"]
+__all__ = ["ChatNugen", "NugenEmbeddings", "NugenLLM", "__version__"]
 
 _LAZY = {
     "ChatNugen": "langchain_nugen.chat_models",
     "NugenEmbeddings": "langchain_nugen.embeddings",
+    "NugenLLM": "langchain_nugen.llms",
     "__version__": "nugen_client",
 }
 

@@ -2,7 +2,9 @@
 
 Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
 -> (the client) -> ``ChatCompletion`` / chunks -> :func:`completion_to_chat_response` or
-:class:`ChatStream` -> LlamaIndex responses. Nothing here does I/O except reading the image
+:class:`ChatStream` -> LlamaIndex responses. Text completions (``is_chat_model=False``)
+take the same road: :func:`text_completion_to_chat_response`, and :class:`ChatStream`
+takes their chunks too. Nothing here does I/O except reading the image
 files a message points at, and nothing mutates what the caller passed in.
 """
 
@@ -50,7 +52,19 @@ from nugen_client.images import (
     image_part,
     read_image_file,
 )
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, Timing, ToolCall, Usage
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ResponseMessage,
+    TextCompletion,
+    TextCompletionChunk,
+    Timing,
+    ToolCall,
+    Usage,
+)
 
 __all__ = [
     "ChatStream",
@@ -64,6 +78,8 @@ __all__ = [
     "prompt_with_images",
     "stream_chat_responses",
     "stream_completion_responses",
+    "text_chunk_as_chat_chunk",
+    "text_completion_to_chat_response",
     "to_wire_message",
     "to_wire_messages",
     "tool_selections",
@@ -514,6 +530,46 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
     )
 
 
+def text_completion_to_chat_response(completion: TextCompletion) -> ChatResponse:
+    """A whole text completion (its first choice) as a ``ChatResponse``; ``raw`` is the
+    text completion itself."""
+    chat = ChatCompletion(
+        **completion.model_dump(exclude={"choices"}, exclude_none=True),
+        choices=[
+            Choice(
+                index=choice.index,
+                message=ResponseMessage(content=choice.text),
+                finish_reason=choice.finish_reason,
+            )
+            for choice in sorted(completion.choices, key=lambda choice: choice.index)
+        ],
+    )
+    response = completion_to_chat_response(chat)
+    raw = completion.model_dump(exclude_none=True)
+    raw.setdefault("usage", None)
+    response.raw = raw
+    return response
+
+
+def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
+    """A streamed text completion chunk as the chat chunk that says the same (a timing
+    event stays one: no ``choices``, so ``is_chunk`` is False for it too)."""
+    header = chunk.model_dump(exclude={"choices"}, exclude_none=True)
+    if not chunk.is_chunk:
+        return ChatCompletionChunk(**header)
+    return ChatCompletionChunk(
+        **header,
+        choices=[
+            ChunkChoice(
+                index=choice.index,
+                delta=Delta(content=choice.text or None),
+                finish_reason=choice.finish_reason,
+            )
+            for choice in chunk.choices
+        ],
+    )
+
+
 def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:
     """A ``ChatResponse`` seen through the completion API."""
     extras = dict(response.additional_kwargs)
@@ -577,9 +633,15 @@ class ChatStream:
     def text(self) -> str:
         return self._acc.text(0)
 
-    def add(self, chunk: ChatCompletionChunk) -> bool:
-        """Take one chunk; True when it brought text, reasoning or a tool-call fragment
-        (a step worth yielding), False for empty deltas, usage-only and timing events."""
+    def add(self, chunk: ChatCompletionChunk | TextCompletionChunk) -> bool:
+        """Take one chunk of a chat stream or of a text completion stream; True when it
+        brought text, reasoning or a tool-call fragment (a step worth yielding), False for
+        empty deltas, usage-only and timing events."""
+        if isinstance(chunk, TextCompletionChunk):
+            text_chunk: TextCompletionChunk | None = chunk
+            chunk = text_chunk_as_chat_chunk(chunk)
+        else:
+            text_chunk = None
         fragments = self._acc.add(chunk)
         if not self._id and chunk.is_chunk:
             self._id = chunk.id or "0"
@@ -603,7 +665,11 @@ class ChatStream:
                 self._acc.tool_calls(0), self._id, complete=finished
             )
             self._finished_tools = finished
-        raw = _dump_chunk(chunk, exclude_none=True)
+        raw = (
+            _dump_chunk(chunk, exclude_none=True)
+            if text_chunk is None
+            else text_chunk.model_dump(exclude_none=True)
+        )
         acc = self._acc
         usage = acc.usage
         if usage is not None and "usage" not in raw:
@@ -671,8 +737,11 @@ def _keep_partial(exc: StreamInterruptedError, state: ChatStream) -> None:
 _R = TypeVar("_R", ChatResponse, CompletionResponse)
 
 
+_Chunk = ChatCompletionChunk | TextCompletionChunk
+
+
 def _responses(
-    chunks: Iterable[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+    chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
 ) -> Generator[_R, None, None]:
     state = ChatStream()
     pending = False
@@ -689,7 +758,7 @@ def _responses(
 
 
 async def _aresponses(
-    chunks: AsyncIterator[ChatCompletionChunk], render: Callable[[ChatStream], _R]
+    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
 ) -> AsyncGenerator[_R, None]:
     state = ChatStream()
     pending = False
@@ -705,19 +774,19 @@ async def _aresponses(
         raise
 
 
-def stream_chat_responses(chunks: Iterable[ChatCompletionChunk]) -> ChatResponseGen:
+def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:
     return _responses(chunks, ChatStream.chat_response)
 
 
-def astream_chat_responses(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatResponseAsyncGen:
+def astream_chat_responses(chunks: AsyncIterator[_Chunk]) -> ChatResponseAsyncGen:
     return _aresponses(chunks, ChatStream.chat_response)
 
 
-def stream_completion_responses(chunks: Iterable[ChatCompletionChunk]) -> CompletionResponseGen:
+def stream_completion_responses(chunks: Iterable[_Chunk]) -> CompletionResponseGen:
     return _responses(chunks, ChatStream.completion_response)
 
 
 def astream_completion_responses(
-    chunks: AsyncIterator[ChatCompletionChunk],
+    chunks: AsyncIterator[_Chunk],
 ) -> CompletionResponseAsyncGen:
     return _aresponses(chunks, ChatStream.completion_response)

@@ -14,7 +14,12 @@ from llama_index.core.base.llms.types import ChatMessage
 from pydantic import Field, field_validator
 
 from llama_index_nugen import _convert
-from nugen_client.rules import ConnectionFields, ImageLimitField, chat_request
+from nugen_client.rules import (
+    ConnectionFields,
+    ImageLimitField,
+    chat_request,
+    completion_request,
+)
 from nugen_client.types import ReasoningConfig
 
 __all__ = ["ChatFields"]
@@ -85,4 +90,23 @@ class ChatFields(ConnectionFields, ImageLimitField):
         }
         return chat_request(
             messages, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
+        )
+
+    def _completion_request(self, prompt: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of a client text completion call
+        (``nugen_client.rules.completion_request``, the same layers as chat)."""
+        fields = {
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "stop": self.stop,
+            "prompt_truncate_len": self.prompt_truncate_len,
+            "reasoning": self.reasoning,
+            "session_id": self.session_id,
+            "provider": self.provider,
+        }
+        return completion_request(
+            prompt, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
         )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llama_index.core.base.llms.generic_utils import (
+    messages_to_prompt as generic_messages_to_prompt,
+)
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -63,6 +66,9 @@ class Nugen(ChatFields, FunctionCallingLLM):
             2), default_headers (credential-like values redacted when serialised).
         use_vision_endpoint: Send requests to ``/chat/vision``.
         context_window / is_function_calling_model: Override the model table.
+        is_chat_model: ``False`` sends ``complete`` (and ``chat``, through
+            ``messages_to_prompt``) to the text completions endpoint ``/completions``;
+            default ``True`` (``/chat/completions``) for every model.
 
     Instantiate:
         .. code-block:: python
@@ -117,6 +123,12 @@ class Nugen(ChatFields, FunctionCallingLLM):
             ])
             Nugen(model="nugen-flash-vision").chat([msg])
 
+    Text completions:
+        .. code-block:: python
+
+            llm = Nugen(model="qwen-v2p5-0p5b-instruct", is_chat_model=False)
+            llm.complete("To infinity, and")  # POST /completions
+
     Token usage / response metadata:
         ``response.additional_kwargs`` holds ``prompt_tokens``, ``completion_tokens``,
         ``total_tokens``, ``finish_reason``, (domain-aligned models) ``confidence_score``
@@ -136,6 +148,11 @@ class Nugen(ChatFields, FunctionCallingLLM):
     is_function_calling_model: bool | None = Field(
         default=None, description="Overrides the model table's tool-calling flag."
     )
+    is_chat_model: bool = Field(
+        default=True,
+        description="True: the chat endpoint (/chat/completions). False: text completions "
+        "(/completions): complete() posts the prompt, chat() the messages_to_prompt text.",
+    )
 
     @classmethod
     def class_name(cls) -> str:
@@ -148,7 +165,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return LLMMetadata(
             context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
             num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            is_chat_model=True,
+            is_chat_model=self.is_chat_model,
             is_function_calling_model=(
                 info.tool_calling if function_calling is None else function_calling
             ),
@@ -156,35 +173,54 @@ class Nugen(ChatFields, FunctionCallingLLM):
         )
 
     # -- chat ----------------------------------------------------------------------------
+    # With is_chat_model=False every form posts to /completions: chat through the
+    # (overridable) messages_to_prompt, complete through completion_to_prompt.
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if not self.is_chat_model:
+            return _calls.chat_text(self, self._chat_prompt(messages), kwargs)
         return _calls.chat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if not self.is_chat_model:
+            return await _calls.achat_text(self, self._chat_prompt(messages), kwargs)
         return await _calls.achat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        if not self.is_chat_model:
+            return _calls.stream_chat_text(self, self._chat_prompt(messages), kwargs)
         return _calls.stream_chat(self, self._wire_messages(messages), kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
+        if not self.is_chat_model:
+            return _calls.astream_chat_text(self, self._chat_prompt(messages), kwargs)
         return _calls.astream_chat(self, self._wire_messages(messages), kwargs)
 
-    # -- completion (a one-message chat) --------------------------------------------------
+    # -- completion (a one-message chat, or /completions) ----------------------------------
 
-    def _prompt_messages(self, prompt: str, formatted: bool) -> list[dict[str, Any]]:
+    def _chat_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        to_prompt = self.messages_to_prompt or generic_messages_to_prompt
+        return to_prompt(messages)
+
+    def _prompt(self, prompt: str, formatted: bool) -> str:
         to_prompt = self.completion_to_prompt
         if not formatted and to_prompt is not None:
             prompt = to_prompt(prompt)
-        return [{"role": MessageRole.USER.value, "content": prompt}]
+        return prompt
+
+    def _prompt_messages(self, prompt: str, formatted: bool) -> list[dict[str, Any]]:
+        return [{"role": MessageRole.USER.value, "content": self._prompt(prompt, formatted)}]
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        if not self.is_chat_model:
+            return _calls.complete_text(self, self._prompt(prompt, formatted), kwargs)
         response = _calls.chat(self, self._prompt_messages(prompt, formatted), kwargs)
         return _convert.chat_to_completion_response(response)
 
@@ -192,6 +228,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
+        if not self.is_chat_model:
+            return await _calls.acomplete_text(self, self._prompt(prompt, formatted), kwargs)
         response = await _calls.achat(self, self._prompt_messages(prompt, formatted), kwargs)
         return _convert.chat_to_completion_response(response)
 
@@ -199,12 +237,16 @@ class Nugen(ChatFields, FunctionCallingLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
+        if not self.is_chat_model:
+            return _calls.stream_complete_text(self, self._prompt(prompt, formatted), kwargs)
         return _calls.stream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
+        if not self.is_chat_model:
+            return _calls.astream_complete_text(self, self._prompt(prompt, formatted), kwargs)
         return _calls.astream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
 
     # -- tool calling ---------------------------------------------------------------------

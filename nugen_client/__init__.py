@@ -28,17 +28,21 @@ from nugen_client._params import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ChatParams,
+    CompletionParams,
     EmbeddingParams,
     Endpoint,
     RequestOptions,
 )
 from nugen_client._retry import OnRetry, RetryPolicy, parse_retry_after
 from nugen_client._streaming import (
+    ChunkDecoder,
     StreamAccumulator,
     StreamDecoder,
+    TextStreamDecoder,
     ToolCallAccumulator,
     ToolCallFragment,
     completion_to_chunks,
+    text_completion_to_chunks,
 )
 from nugen_client._version import __version__
 
@@ -54,6 +58,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatParams",
+    "ChunkDecoder",
+    "CompletionParams",
     "ConflictError",
     "EmbeddingParams",
     "Endpoint",
@@ -70,10 +76,12 @@ __all__ = [
     "StreamAccumulator",
     "StreamDecoder",
     "StreamInterruptedError",
+    "TextStreamDecoder",
     "ToolCallAccumulator",
     "ToolCallFragment",
     "UnprocessableEntityError",
     "__version__",
     "completion_to_chunks",
     "parse_retry_after",
+    "text_completion_to_chunks",
 ]

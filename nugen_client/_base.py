@@ -1,10 +1,12 @@
 """What the sync and async clients share: everything but the transport call.
 
-A call goes: ``_prepare_chat`` / ``_prepare_embeddings`` (call keywords -> checked wire
+A call goes: ``_prepare_chat`` / ``_prepare_text_completion`` / ``_prepare_embeddings``
+(call keywords -> checked wire
 model -> JSON bytes and headers, a :class:`Prepared`), then the client's ``_send`` (the
 retry loop of :mod:`nugen_client._retry` around ``_send_once``, which builds the
 ``httpx.Request`` with :meth:`_BaseClient._build_request` and sends it), then
-``_parse_completion`` / ``_parse_embeddings`` or, for a stream, ``StreamDecoder`` under
+``_parse_completion`` / ``_parse_text_completion`` / ``_parse_embeddings`` or, for a
+stream, a ``ChunkDecoder`` under
 :func:`stream_errors`. Errors leave as ``nugen_client`` errors with the key redacted.
 """
 
@@ -52,6 +54,7 @@ from nugen_client._errors import (
     redact,
 )
 from nugen_client._params import (
+    COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
     DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
@@ -60,16 +63,25 @@ from nugen_client._params import (
     PATHS,
     USER_AGENT,
     ChatParams,
+    CompletionParams,
     EmbeddingParams,
     RequestOptions,
 )
 from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._streaming import StreamDecoder
+from nugen_client._streaming import (
+    ChunkDecoder,
+    completion_to_chunks,
+    text_completion_to_chunks,
+)
 from nugen_client.types import (
     ChatCompletion,
+    ChatCompletionChunk,
     ChatCompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
+    TextCompletion,
+    TextCompletionChunk,
+    TextCompletionRequest,
 )
 
 __all__ = ["Prepared", "TransportErrors", "is_event_stream", "stream_errors"]
@@ -167,7 +179,7 @@ def _stream_error(
 
 @contextlib.contextmanager
 def stream_errors(
-    decoder: StreamDecoder,
+    decoder: ChunkDecoder[Any],
     response: httpx.Response,
     secrets: Sequence[str],
     answered: Callable[[], bool] | None = None,
@@ -310,6 +322,28 @@ class _BaseClient:
         wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
         return replace(prepared, wants_usage=wants_usage)
 
+    def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
+        """``POST /completions``: the same body rules as chat (only what is given is sent;
+        a stream asks for usage unless ``include_usage=False``)."""
+        fields = {
+            name: value
+            for name, value in params.items()
+            if value is not None and name not in OPTION_NAMES
+        }
+        if stream:
+            fields["stream"] = True
+            if params.get("include_usage", True) and "stream_options" not in fields:
+                fields["stream_options"] = {"include_usage": True}
+        request = validate(TextCompletionRequest, fields, "completion request")
+        try:
+            body = request.model_dump(mode="json", exclude_unset=True)
+        except PydanticSerializationError as exc:
+            raise unsendable(fields, exc) from None
+        prepared = self._prepare(COMPLETIONS_PATH, body, params, stream=stream)
+        usage = body.get("stream_options")
+        wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
+        return replace(prepared, wants_usage=wants_usage)
+
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
         text = params["input"]
@@ -409,6 +443,22 @@ class _BaseClient:
                 "the response has no choices", body=self._quoted_body(response)
             )
         return completion
+
+    def _parse_text_completion(self, response: httpx.Response) -> TextCompletion:
+        completion = self._parse(TextCompletion, response)
+        if not completion.choices:
+            raise APIResponseValidationError(
+                "the response has no choices", body=self._quoted_body(response)
+            )
+        return completion
+
+    def _whole_chat_chunks(self, response: httpx.Response) -> list[ChatCompletionChunk]:
+        """A (read) JSON answer to a chat stream request, as its chunks."""
+        return completion_to_chunks(self._parse_completion(response))
+
+    def _whole_text_chunks(self, response: httpx.Response) -> list[TextCompletionChunk]:
+        """A (read) JSON answer to a text completion stream request, as its chunks."""
+        return text_completion_to_chunks(self._parse_text_completion(response))
 
     def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
         result = self._parse(EmbeddingResponse, response)

@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -34,7 +34,13 @@ from nugen_client._bounded import (
     DeadlineExceeded,
 )
 from nugen_client._checks import direct_mounts
-from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, EmbeddingParams
+from nugen_client._params import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ChatParams,
+    CompletionParams,
+    EmbeddingParams,
+)
 from nugen_client._pool import (
     LoopPool,
     close_guard,
@@ -44,10 +50,19 @@ from nugen_client._pool import (
     shard_factory,
 )
 from nugen_client._retry import RetryPolicy, retrying_kwargs
-from nugen_client._streaming import StreamDecoder, completion_to_chunks
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, EmbeddingResponse
+from nugen_client._streaming import ChunkDecoder, StreamDecoder, TextStreamDecoder
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    TextCompletion,
+    TextCompletionChunk,
+)
 
 __all__ = ["AsyncNugenClient", "NugenClient"]
+
+_ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
+
 
 # Every live client, so that a forked child can drop the connections it inherited.
 _LIVE_CLIENTS: weakref.WeakSet[NugenClient | AsyncNugenClient] = weakref.WeakSet()
@@ -143,7 +158,35 @@ class NugenClient(_BaseClient):
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
         choice.
         """
-        return self._iter_stream(self._prepare_chat(params, stream=True))
+        return self._iter_stream(
+            self._prepare_chat(params, stream=True),
+            StreamDecoder(self._secrets),
+            self._whole_chat_chunks,
+        )
+
+    def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
+        """``POST /completions``: a text completion of ``prompt``.
+
+        Keyword arguments are the body fields of :class:`CompletionParams` and the per-call
+        :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
+        """
+        prepared = self._prepare_text_completion(params, stream=False)
+        return self._parse_text_completion(self._send(prepared))
+
+    def stream_completion(
+        self, **params: Unpack[CompletionParams]
+    ) -> Iterator[TextCompletionChunk]:
+        """Stream a text completion as chunks (``choices[].text`` is each new piece).
+
+        Validated now, sent when iteration starts; the completeness rule of
+        :meth:`stream_chat_completion` applies (``StreamInterruptedError``, never retried
+        once started).
+        """
+        return self._iter_stream(
+            self._prepare_text_completion(params, stream=True),
+            TextStreamDecoder(self._secrets),
+            self._whole_text_chunks,
+        )
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -231,15 +274,19 @@ class NugenClient(_BaseClient):
                 return response
         raise self._status_error(response)
 
-    def _iter_stream(self, prepared: Prepared) -> Iterator[ChatCompletionChunk]:
+    def _iter_stream(
+        self,
+        prepared: Prepared,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> Iterator[_ChunkT]:
         response = self._send(prepared)
         try:
             if not is_event_stream(response):
                 with self._transport_errors:
                     response.read()
-                yield from completion_to_chunks(self._parse_completion(response))
+                yield from whole(response)
                 return
-            decoder = StreamDecoder(self._secrets)
             usage_seen = not prepared.wants_usage
             with stream_errors(
                 decoder, response, self._secrets, lambda: decoder.finished and usage_seen
@@ -320,7 +367,27 @@ class AsyncNugenClient(_BaseClient):
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(self._prepare_chat(params, stream=True))
+        return self._iter_stream(
+            self._prepare_chat(params, stream=True),
+            StreamDecoder(self._secrets),
+            self._whole_chat_chunks,
+        )
+
+    async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
+        """``POST /completions`` (see :meth:`NugenClient.completion`)."""
+        prepared = self._prepare_text_completion(params, stream=False)
+        return self._parse_text_completion(await self._send(prepared))
+
+    def stream_completion(
+        self, **params: Unpack[CompletionParams]
+    ) -> AsyncIterator[TextCompletionChunk]:
+        """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
+        first iteration)."""
+        return self._iter_stream(
+            self._prepare_text_completion(params, stream=True),
+            TextStreamDecoder(self._secrets),
+            self._whole_text_chunks,
+        )
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -420,7 +487,12 @@ class AsyncNugenClient(_BaseClient):
                 return response
         raise self._status_error(response)
 
-    async def _iter_stream(self, prepared: Prepared) -> AsyncIterator[ChatCompletionChunk]:
+    async def _iter_stream(
+        self,
+        prepared: Prepared,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> AsyncIterator[_ChunkT]:
         # One generator holds the lease, the response and the SSE reader, and closes them
         # in order (the lease goes back only once the response is closed). Not a chain of
         # generators: a consumer that raises inside ``async for`` leaves the stream to be
@@ -433,10 +505,9 @@ class AsyncNugenClient(_BaseClient):
                 if not is_event_stream(response):
                     with self._transport_errors:
                         await response.aread()
-                    for whole in completion_to_chunks(self._parse_completion(response)):
-                        yield whole
+                    for whole_chunk in whole(response):
+                        yield whole_chunk
                     return
-                decoder = StreamDecoder(self._secrets)
                 usage_seen = not prepared.wants_usage
                 with stream_errors(
                     decoder, response, self._secrets, lambda: decoder.finished and usage_seen

@@ -19,6 +19,7 @@ from nugen_client._retry import OnRetry
 from nugen_client._version import __version__
 
 __all__ = [
+    "COMPLETIONS_PATH",
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_RETRIES",
@@ -27,6 +28,7 @@ __all__ = [
     "PATHS",
     "USER_AGENT",
     "ChatParams",
+    "CompletionParams",
     "EmbeddingParams",
     "Endpoint",
     "RequestOptions",
@@ -45,6 +47,7 @@ USER_AGENT = (
 
 Endpoint = Literal["chat", "vision"]
 PATHS: dict[str, str] = {"chat": "/chat/completions", "vision": "/chat/vision"}
+COMPLETIONS_PATH = "/completions"
 
 
 class RequestOptions(TypedDict, total=False):
@@ -88,6 +91,27 @@ class ChatParams(RequestOptions, total=False):
     stream_options: Mapping[str, Any] | None
 
 
+class CompletionParams(RequestOptions, total=False):
+    """A text completion request (``POST /completions``): ``prompt`` instead of ``messages``,
+    the sampling fields of chat that apply, and the per-call options.
+
+    ``include_usage`` (streams only, default True) asks OpenAI-compatible hosts for usage
+    on the last chunk, as for chat.
+    """
+
+    model: Required[str]
+    prompt: Required[str]
+    include_usage: bool
+    max_tokens: int | None
+    prompt_truncate_len: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    n: int | None
+    stop: str | list[str] | None
+    stream_options: Mapping[str, Any] | None
+
+
 class EmbeddingParams(RequestOptions, total=False):
     """An embeddings request."""
 
@@ -97,4 +121,4 @@ class EmbeddingParams(RequestOptions, total=False):
 
 
 OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
-"""The keyword arguments of a chat call that are not body fields."""
+"""The keyword arguments of a chat or text completion call that are not body fields."""

@@ -3,9 +3,11 @@
 Sync and async streams differ only in how bytes arrive; everything here is pure and is
 shared by both clients and by both framework adapters:
 
-* :class:`StreamDecoder` turns the server-sent events of one response into
-  :class:`~nugen_client.types.ChatCompletionChunk` objects, raises on error events and
-  malformed data, and knows whether the stream completed (``[DONE]`` or a ``finish_reason``).
+* :class:`ChunkDecoder` turns the server-sent events of one response into chunks of one
+  type (:class:`StreamDecoder`: :class:`~nugen_client.types.ChatCompletionChunk`;
+  :class:`TextStreamDecoder`: :class:`~nugen_client.types.TextCompletionChunk`), raises on
+  error events and malformed data, and knows whether the stream completed (``[DONE]`` or
+  a ``finish_reason``).
 * :class:`ToolCallAccumulator` joins tool-call fragments by index (then id), in linear
   time, and hands out normalised fragments (every fragment carries an index; id and name
   only on the first fragment of each call) that frameworks can merge naively.
@@ -15,9 +17,9 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from httpx_sse import ServerSentEvent
 from pydantic import ValidationError
@@ -38,6 +40,9 @@ from nugen_client.types import (
     FunctionCall,
     FunctionCallDelta,
     ResponseMessage,
+    TextChoice,
+    TextCompletion,
+    TextCompletionChunk,
     Timing,
     ToolCall,
     ToolCallDelta,
@@ -45,35 +50,42 @@ from nugen_client.types import (
 )
 
 __all__ = [
+    "ChunkDecoder",
     "StreamAccumulator",
     "StreamDecoder",
+    "TextStreamDecoder",
     "ToolCallAccumulator",
     "ToolCallFragment",
     "completion_to_chunks",
+    "text_completion_to_chunks",
 ]
 
 _DONE = "[DONE]"
-# ChatCompletionChunk.model_validate_json without its Python wrapper: once per streamed chunk.
-_validate_chunk_json = ChatCompletionChunk.__pydantic_validator__.validate_json
+_ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
-class StreamDecoder:
-    """Decodes the events of one streamed response and tracks its completeness."""
+class ChunkDecoder(Generic[_ChunkT]):
+    """Decodes the events of one streamed response into ``chunk_type`` chunks and tracks
+    its completeness (the same rules for chat and text completion streams)."""
 
-    __slots__ = ("_secrets", "chunks_received", "done", "finished")
+    __slots__ = ("_secrets", "_validate_json", "chunks_received", "done", "finished")
 
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+    def __init__(self, chunk_type: type[_ChunkT], secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
         self.done = False
         self.finished = False
         self._secrets = tuple(secrets)
+        # model_validate_json without its Python wrapper: once per streamed chunk.
+        self._validate_json: Callable[[str | bytes], _ChunkT] = (
+            chunk_type.__pydantic_validator__.validate_json
+        )
 
     @property
     def complete(self) -> bool:
         """True once ``[DONE]`` or a choice with a ``finish_reason`` arrived."""
         return self.done or self.finished
 
-    def decode(self, event: ServerSentEvent) -> ChatCompletionChunk | None:
+    def decode(self, event: ServerSentEvent) -> _ChunkT | None:
         """The chunk an event carries, or None for ``[DONE]``, whatever follows it,
         keep-alives and empty events. Timing events come back as choice-less chunks
         (``is_chunk`` False) so that what they carry is read."""
@@ -93,10 +105,10 @@ class StreamDecoder:
             self._raise_if_error_event(data, explicit=event.event == "error")
         return self.decode_data(data)
 
-    def decode_data(self, data: str | bytes) -> ChatCompletionChunk:
+    def decode_data(self, data: str | bytes) -> _ChunkT:
         """The chunk one event's data holds (no ``[DONE]`` or error-event handling)."""
         try:
-            chunk: ChatCompletionChunk = _validate_chunk_json(data)
+            chunk = self._validate_json(data)
         except ValidationError as exc:
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
             # The data may echo the key (a proxy reflecting headers): never quote it, not
@@ -150,6 +162,24 @@ class StreamDecoder:
         """Raise :class:`StreamInterruptedError` if the stream ended early."""
         if not self.complete:
             raise self.interrupted("the connection closed")
+
+
+class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
+    """Decodes a chat completion stream (:class:`ChatCompletionChunk`)."""
+
+    __slots__ = ()
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__(ChatCompletionChunk, secrets)
+
+
+class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
+    """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
+
+    __slots__ = ()
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__(TextCompletionChunk, secrets)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -423,4 +453,29 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
         chunks.append(
             ChatCompletionChunk(**header, usage=completion.usage, timing=completion.timing)
         )
+    return chunks
+
+
+def text_completion_to_chunks(completion: TextCompletion) -> list[TextCompletionChunk]:
+    """A whole text completion as a stream: one chunk per choice, usage on the last (for a
+    host that ignores ``stream: true`` and answers with JSON)."""
+    header = completion.model_dump(exclude={"choices", "usage"}, exclude_none=True)
+    chunks = [
+        TextCompletionChunk(
+            **header,
+            choices=[
+                TextChoice(
+                    index=choice.index,
+                    text=choice.text,
+                    logprobs=choice.logprobs,
+                    finish_reason=choice.finish_reason,
+                )
+            ],
+        )
+        for choice in completion.choices
+    ]
+    if chunks:
+        chunks[-1].usage = completion.usage
+    else:
+        chunks.append(TextCompletionChunk(**header, usage=completion.usage))
     return chunks

@@ -11,7 +11,7 @@ Everything both frameworks must agree on lives here, so the two cannot drift apa
   close;
 - :func:`chat_request`: a chat request from model fields, extra body fields and call
   keywords (later wins), with ``session_id`` / ``provider`` / ``extra_headers`` sent per
-  call;
+  call; :func:`completion_request`: the same rule for a text completion (``/completions``);
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
   service's, refusing a name that is not a bound tool.
 
@@ -31,17 +31,25 @@ from typing_extensions import Self
 from nugen_client._checks import is_credential_header
 from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import InvalidInputError
-from nugen_client._params import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ChatParams, RequestOptions
+from nugen_client._params import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ChatParams,
+    CompletionParams,
+    RequestOptions,
+)
 from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
 
 __all__ = [
     "CHAT_BODY_FIELDS",
+    "COMPLETION_BODY_FIELDS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "ClientCache",
     "ConnectionFields",
     "ImageLimitField",
     "chat_request",
+    "completion_request",
     "embeddings_request",
     "is_credential_header",
     "redact_headers",
@@ -57,6 +65,12 @@ CHAT_BODY_FIELDS: frozenset[str] = frozenset(
     - {"messages", "endpoint", "include_usage"}
 )
 
+# The same for a text completion request.
+COMPLETION_BODY_FIELDS: frozenset[str] = frozenset(
+    (CompletionParams.__required_keys__ | CompletionParams.__optional_keys__)
+    - (RequestOptions.__required_keys__ | RequestOptions.__optional_keys__)
+    - {"prompt", "include_usage"}
+)
 REDACTED = "***"
 
 _FORCED = frozenset({"any", "required"})
@@ -163,53 +177,107 @@ def chat_request(
     sent as an unvalidated body field. ``tool_choice`` is converted once, here, against
     the request's tools (:func:`tool_choice_to_wire`).
     """
-    body: dict[str, Any] = {}
-    unvalidated: dict[str, Any] = {}
-    headers: dict[str, str] = {}
-    session_id: str | None = None
-    provider: str | None = None
-    timeout: float | None = None
-    vision = False
-    for layer in (fields, extra_body, call):
-        for name, value in layer.items():
-            if name in CHAT_BODY_FIELDS and layer is not extra_body:
-                body[name] = value
-                unvalidated.pop(name, None)
-            elif name == "session_id":
-                session_id = value
-            elif name == "provider":
-                provider = value
-            elif name == "extra_headers":
-                headers.update(value or {})
-            elif name == "timeout":
-                if value is not None:
-                    timeout = value
-            elif name == "extra_body":
-                unvalidated.update(value or {})
-            elif name == "use_vision_endpoint":
-                vision = bool(value)
-            elif name in ignore or name in ("messages", "stream"):
-                continue
-            elif value is not None:
-                unvalidated[name] = value
+    layered = _Layered(CHAT_BODY_FIELDS, ignore, ("messages", "stream"))
+    layered.merge(fields, extra_body, call)
+    body = layered.body
     body["tool_choice"] = tool_choice_to_wire(
         body.get("tool_choice"), _tool_names(body.get("tools"))
     )
     request: dict[str, Any] = {
         **body,
         "messages": messages,
-        "endpoint": "vision" if vision else "chat",
-        "session_id": session_id,
+        "endpoint": "vision" if layered.vision else "chat",
     }
-    if provider:
-        headers = {"X-Provider": provider, **headers}
-    if headers:
-        request["extra_headers"] = headers
-    if timeout is not None:
-        request["timeout"] = timeout
-    if unvalidated:
-        request["extra_body"] = unvalidated
-    return request
+    return layered.finish(request)
+
+
+def completion_request(
+    prompt: str,
+    fields: Mapping[str, Any],
+    extra_body: Mapping[str, Any],
+    call: Mapping[str, Any],
+    *,
+    ignore: Collection[str] = (),
+) -> dict[str, Any]:
+    """The keyword arguments of one client text completion call (``/completions``).
+
+    The rule of :func:`chat_request`, with :data:`COMPLETION_BODY_FIELDS` as the
+    validated body fields: any other field that has a value (a chat-only one such as
+    ``reasoning`` included) is sent as an unvalidated body field, so what the user set is
+    what is sent; ``use_vision_endpoint`` does not apply and is dropped.
+    """
+    layered = _Layered(COMPLETION_BODY_FIELDS, ignore, ("prompt", "stream", "messages"))
+    layered.merge(fields, extra_body, call)
+    return layered.finish({**layered.body, "prompt": prompt})
+
+
+class _Layered:
+    """The layers of a request (fields, extra body, call keywords) merged, later wins."""
+
+    __slots__ = (
+        "_body_fields",
+        "_skip",
+        "body",
+        "headers",
+        "provider",
+        "session_id",
+        "timeout",
+        "unvalidated",
+        "vision",
+    )
+
+    def __init__(
+        self, body_fields: frozenset[str], ignore: Collection[str], skip: tuple[str, ...]
+    ) -> None:
+        self._body_fields = body_fields
+        self._skip = frozenset(ignore) | frozenset(skip)
+        self.body: dict[str, Any] = {}
+        self.unvalidated: dict[str, Any] = {}
+        self.headers: dict[str, str] = {}
+        self.session_id: str | None = None
+        self.provider: str | None = None
+        self.timeout: float | None = None
+        self.vision = False
+
+    def merge(
+        self, fields: Mapping[str, Any], extra_body: Mapping[str, Any], call: Mapping[str, Any]
+    ) -> None:
+        for layer in (fields, extra_body, call):
+            for name, value in layer.items():
+                if name in self._body_fields and layer is not extra_body:
+                    self.body[name] = value
+                    self.unvalidated.pop(name, None)
+                elif name == "session_id":
+                    self.session_id = value
+                elif name == "provider":
+                    self.provider = value
+                elif name == "extra_headers":
+                    self.headers.update(value or {})
+                elif name == "timeout":
+                    if value is not None:
+                        self.timeout = value
+                elif name == "extra_body":
+                    self.unvalidated.update(value or {})
+                elif name == "use_vision_endpoint":
+                    self.vision = bool(value)
+                elif name in self._skip:
+                    continue
+                elif value is not None:
+                    self.unvalidated[name] = value
+
+    def finish(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``request`` with this call's session id, headers, timeout and extra body."""
+        request["session_id"] = self.session_id
+        headers = self.headers
+        if self.provider:
+            headers = {"X-Provider": self.provider, **headers}
+        if headers:
+            request["extra_headers"] = headers
+        if self.timeout is not None:
+            request["timeout"] = self.timeout
+        if self.unvalidated:
+            request["extra_body"] = self.unvalidated
+        return request
 
 
 def embeddings_request(

@@ -49,11 +49,16 @@ __all__ = [
     "ReasoningConfig",
     "ResponseHeader",
     "ResponseMessage",
+    "TextChoice",
+    "TextCompletion",
+    "TextCompletionChunk",
+    "TextCompletionRequest",
     "Timing",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "response_timing",
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -218,6 +223,22 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+class TextCompletionRequest(_Open):
+    """The body of ``POST /completions`` (text completions: one prompt string)."""
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+
+
 class EmbeddingRequest(_Open):
     """The body of ``POST /embeddings``."""
 
@@ -238,6 +259,10 @@ class EmbeddingRequest(_Open):
 
 def _none_to_zero(value: Any) -> Any:
     return 0 if value is None else value
+
+
+def _none_to_empty(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _json_text(value: Any) -> Any:
@@ -431,15 +456,14 @@ class ChunkChoice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatCompletionChunk(ResponseHeader):
-    """One streamed event that parsed as a chunk (``usage`` usually only on the last one).
+class _StreamEvent(ResponseHeader):
+    """What every streamed event of the live service may carry besides its choices.
 
     The live service also sends events that are no chunks: ``{"_timing": {...}}`` first
     (read into :attr:`gpu_timing`) and ``{"object": "timing", "timing": {...}}`` after the
     last chunk; see :attr:`is_chunk`.
     """
 
-    choices: list[ChunkChoice] = Field(default_factory=list)
     gpu_timing: Timing | None = Field(
         default=None, validation_alias=AliasChoices("_timing", "gpu_timing")
     )
@@ -449,6 +473,42 @@ class ChatCompletionChunk(ResponseHeader):
         """False for the events that carry no ``choices`` field at all (timing events):
         they are read for what they carry, never counted as chunks."""
         return "choices" in self.model_fields_set
+
+
+class ChatCompletionChunk(_StreamEvent):
+    """One streamed event of a chat completion (``usage`` usually only on the last one)."""
+
+    choices: list[ChunkChoice] = Field(default_factory=list)
+
+
+class TextChoice(_Lenient):
+    """One choice of a text completion; in a streamed chunk ``text`` is the new piece."""
+
+    index: int = 0
+    text: Annotated[str, BeforeValidator(_none_to_empty)] = ""
+    logprobs: Any = None
+    finish_reason: str | None = None
+
+
+class TextCompletion(ResponseHeader):
+    """A whole text completion (``object`` is ``text_completion`` when the host says it)."""
+
+    choices: list[TextChoice] = Field(default_factory=list)
+
+
+class TextCompletionChunk(_StreamEvent):
+    """One streamed chunk of a text completion (``usage`` usually only on the last one)."""
+
+    choices: list[TextChoice] = Field(default_factory=list)
+
+
+def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
+    """The service's ``timing`` object of a response or chunk (``ttft_seconds``,
+    ``throughput_tokens_per_second``, ``total_seconds``), or None when it sent none.
+
+    """
+    timing = header.timing
+    return timing.as_dict() if timing is not None else None
 
 
 class Embedding(_Lenient):

@@ -199,7 +199,14 @@ choice, on its last chunk; usage as the dialect does (see above).
 Text completions: one choice per prompt (``prompt`` a string or a list) and per ``n``,
 ``' ... and so "<the prompt's last 8 words>" continues.'`` (choice *i* > 0 of a prompt
 starts with `` (alternative i+1)``), with ``stop`` and ``max_tokens`` as for chat;
-``prompt_tokens`` counts the prompts' words. Streamed one word per chunk.
+``prompt_tokens`` counts the prompts' words. Streamed one word per chunk. The
+``nugen`` dialect answers in the live service's shape: ``object: "text_completion"``,
+an integer ``created``, a ``chatcmpl-`` id, ``logprobs: null`` and
+``system_fingerprint: null``, usage with null ``*_details``, a ``timing`` object
+(``ttft_seconds`` 0.05, ``throughput_tokens_per_second`` 50, ``total_seconds`` from
+the completion tokens) and ``confidence`` (null but for domain-aligned models); a
+stream carries usage, ``timing`` and ``confidence`` on its last chunk. A body without
+``prompt`` gets a 422; every fault of chat applies.
 
 Embeddings: bag-of-words feature hashing, so texts sharing words get close vectors (a
 retrieval test ranks chunks by shared words). Words are runs of letters and digits,

@@ -309,7 +309,8 @@ class _Handlers:
         request = validate_completion(body, openai=state.dialect == "openai")
         no_usage = fault is not None and fault.no_usage
         generation = generate_completion(request)
-        response_id = state.new_id("cmpl-")
+        # The live service's completion ids start like its chat ids (LIVE-SERVICE.md).
+        response_id = state.new_id("chatcmpl-" if state.dialect == "nugen" else "cmpl-")
         if request.stream:
             chunks = state.renderer.completion_chunks(
                 generation,

@@ -29,6 +29,10 @@ _THROUGHPUT = 46.88  # tokens per second, as in the live sample
 _GPU_SECONDS = 0.0112
 # The provider's vision example carries a created ten times "now" (16286546649.54).
 _VISION_CREATED_FACTOR = 10
+# The emulated service's speed, as its ``timing`` reports it (fixed: replies are
+# deterministic).
+_TTFT_SECONDS = 0.05
+_TOKENS_PER_SECOND = 50.0
 
 _OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",
@@ -416,20 +420,52 @@ class Renderer:
         }
 
     # -- text completions ----------------------------------------------------------------
+    # The nugen dialect answers as the live service does (LIVE-SERVICE.md, "Text
+    # completions"): integer ``created``, ``logprobs: null``, ``system_fingerprint: null``,
+    # null usage details, ``timing`` and ``confidence`` (null but for domain-aligned
+    # models). Streams carry usage, timing and confidence on their last chunk.
+
+    def completion_timing(self, generation: Generation) -> dict[str, float]:
+        """A deterministic ``timing`` object: what the service reports of its own speed."""
+        total = round(_TTFT_SECONDS + generation.completion_tokens / _TOKENS_PER_SECOND, 4)
+        return {
+            "ttft_seconds": _TTFT_SECONDS,
+            "throughput_tokens_per_second": _TOKENS_PER_SECOND,
+            "total_seconds": total,
+        }
+
+    def _completion_usage(self, generation: Generation) -> dict[str, Any] | None:
+        usage = self.usage(generation)
+        if usage is not None and self.dialect == "nugen":
+            usage.setdefault("completion_tokens_details", None)
+            usage.setdefault("prompt_tokens_details", None)
+        return usage
+
+    def _completion_extras(self, generation: Generation, model: str) -> dict[str, Any]:
+        if self.dialect != "nugen":
+            return {}
+        text = " ".join(c.content or "" for c in generation.choices)
+        return {
+            "timing": self.completion_timing(generation),
+            "confidence": confidence_score(model, text),
+        }
 
     def completion_body(
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
     ) -> dict[str, Any]:
-        body = self._envelope(response_id, model, "text_completion", self.created())
-        choices = []
-        for index, choice in enumerate(generation.choices):
-            item: dict[str, Any] = {"index": index, "text": choice.content or ""}
-            if self.dialect == "openai":
-                item["logprobs"] = None
-            item["finish_reason"] = choice.finish_reason
-            choices.append(item)
-        body["choices"] = choices
-        body["usage"] = None if no_usage else self.usage(generation)
+        body = self._envelope(response_id, model, "text_completion", int(self.created()))
+        body["choices"] = [
+            {
+                "index": index,
+                "text": choice.content or "",
+                "logprobs": None,
+                "finish_reason": choice.finish_reason,
+            }
+            for index, choice in enumerate(generation.choices)
+        ]
+        body["system_fingerprint"] = None
+        body["usage"] = None if no_usage else self._completion_usage(generation)
+        body.update(self._completion_extras(generation, model))
         return body
 
     def completion_chunks(
@@ -441,7 +477,7 @@ class Renderer:
         include_usage: bool,
         no_usage: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        created = self.created()
+        created = int(self.created())
         count = len(generation.choices)
         for index, choice in enumerate(generation.choices):
             texts = pieces(choice.content or "") or [""]
@@ -452,11 +488,14 @@ class Renderer:
                     {
                         "index": index,
                         "text": text,
+                        "logprobs": None,
                         "finish_reason": choice.finish_reason if last else None,
                     }
                 ]
-                if last and index == count - 1 and self.dialect == "nugen" and not no_usage:
-                    body["usage"] = self.usage(generation)
+                if last and index == count - 1 and self.dialect == "nugen":
+                    if not no_usage:
+                        body["usage"] = self._completion_usage(generation)
+                    body.update(self._completion_extras(generation, model))
                 yield body
         if self.dialect == "openai" and include_usage and not no_usage:
             body = self._envelope(response_id, model, "text_completion", created)

@@ -72,6 +72,18 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
         'The multiply tool returned: "20".',
         "(2 tool calls)",
     ],
+    "completions.py": [
+        'chain: ... and so "Write a tagline for a space telescope:" continues.',
+        re.compile(
+            r"token usage: \{'prompt_tokens': \d+, 'completion_tokens': \d+, 'total_tokens'"
+        ),
+        "finish reason: stop",
+        "timing: {'ttft_seconds': 0.05,",
+        'streamed: ... and so "Ad astra per" continues.',
+        'llama-index: ... and so "To infinity, and" continues.',
+        "is chat model: False",
+        re.compile(r"completion tokens: \d+"),
+    ],
     "llama_index_multimodal.py": [
         f"/chat/vision, ImageDocument(image_path=...): {DESCRIBE} I received 1 image: {FILE_IMAGE}",
         f'/chat/vision, ImageBlock(url=...): You asked: "Describe this image.". I received 1 '
@@ -147,3 +159,15 @@ def test_per_call_session_id_is_sent(job: Job, jobs: Jobs, emulators: Emulators)
     assert jobs.outcome(job).returncode == 0
     sessions = [r.headers.get("x-session-id") for r in emulators.nugen.requests]
     assert "contract-review-42" in sessions
+
+
+@pytest.mark.parametrize(
+    "job", [j for j in SCRIPT_JOBS if j.name.endswith("completions.py")], ids=str
+)
+def test_completions_example_posts_prompts(job: Job, jobs: Jobs, emulators: Emulators) -> None:
+    assert jobs.outcome(job).returncode == 0
+    sent = [r for r in emulators.nugen.requests if r.path.endswith("/completions")]
+    prompts = [r.body.get("prompt") for r in sent if r.path.endswith("/inference/completions")]
+    assert "To infinity, and" in prompts
+    assert "Once upon a time" in prompts
+    assert "The quick brown fox" in prompts

@@ -1,0 +1,306 @@
+"""``NugenLLM`` (text completions) against a live NugenEmulator.
+
+Every LangChain entry point (invoke, stream, batch, generate and their async forms), the
+metadata it returns, what it sends, its serialisation, and its errors (a test per error
+family, sync and async, streaming and not). langchain-tests has no standard suite for
+``BaseLLM`` (only chat models, embeddings, tools, retrievers, stores), so these stand in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
+from langchain_core.language_models import BaseLLM
+from langchain_core.load import dumps, loads
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import PromptTemplate
+from pydantic import SecretStr
+
+import nugen_client
+from langchain_nugen import NugenLLM
+from nugen_emulator import NugenEmulator
+from tests.support.langchain import keep
+
+PROMPT = "To infinity, and"
+ANSWER = ' ... and so "To infinity, and" continues.'
+
+
+def llm_for(emulator: NugenEmulator, **kwargs: Any) -> NugenLLM:
+    return keep(NugenLLM(base_url=emulator.base_url, api_key=emulator.api_key, **kwargs))
+
+
+class Tokens(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+def completion_requests(emulator: NugenEmulator) -> list[dict[str, Any]]:
+    return [r.body for r in emulator.requests if r.path.endswith("/inference/completions")]
+
+
+def test_is_a_base_llm_with_llm_ls_params() -> None:
+    llm = NugenLLM(api_key="k", model="qwen-v2p5-0p5b-instruct", temperature=0.3, max_tokens=9)
+    assert isinstance(llm, BaseLLM)
+    params = llm._get_ls_params(stop=["\n"])
+    assert params == {
+        "ls_provider": "nugen",
+        "ls_model_name": "qwen-v2p5-0p5b-instruct",
+        "ls_model_type": "llm",
+        "ls_temperature": 0.3,
+        "ls_max_tokens": 9,
+        "ls_stop": ["\n"],
+    }
+    assert llm._get_ls_params(model="other")["ls_model_name"] == "other"
+
+
+def test_invoke_sends_only_what_was_set(nugen_emulator: NugenEmulator) -> None:
+    llm = llm_for(nugen_emulator, model="qwen-v2p5-0p5b-instruct", max_tokens=40, top_k=3)
+    assert llm.invoke(PROMPT, session_id="s1", stop=["\n\n"]) == ANSWER
+    request = nugen_emulator.requests[-1]
+    assert request.path == "/api/v3/inference/completions"
+    assert request.body == {
+        "model": "qwen-v2p5-0p5b-instruct",
+        "prompt": PROMPT,
+        "max_tokens": 40,
+        "top_k": 3,
+        "stop": ["\n\n"],
+    }
+    assert request.headers["x-session-id"] == "s1"
+
+
+def test_stream_with_token_callbacks(nugen_emulator: NugenEmulator) -> None:
+    tokens = Tokens()
+    pieces = list(llm_for(nugen_emulator).stream(PROMPT, config={"callbacks": [tokens]}))
+    assert "".join(pieces) == ANSWER
+    assert len(pieces) > 3
+    assert "".join(tokens.tokens) == ANSWER
+    assert nugen_emulator.requests[-1].body["stream"] is True
+
+
+def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
+    result = llm_for(nugen_emulator).generate(["one two", "three four five"])
+    assert len(completion_requests(nugen_emulator)) == 2
+    texts = [generations[0].text for generations in result.generations]
+    assert texts == [' ... and so "one two" continues.', ' ... and so "three four five" continues.']
+    assert result.llm_output is not None
+    usage = result.llm_output["token_usage"]
+    assert usage["prompt_tokens"] == 5
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    info = result.generations[0][0].generation_info
+    assert info is not None
+    assert info["finish_reason"] == "stop"
+    assert info["model_name"] == "nugen-flash-instruct"
+    assert set(info["timing"]) == {"ttft_seconds", "throughput_tokens_per_second", "total_seconds"}
+
+
+def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenEmulator) -> None:
+    # The reference pages' field name; the live ``confidence`` is ResponseHeader's to map.
+    body = {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "model": "nugen-legal",
+        "choices": [{"index": 0, "text": "ok", "finish_reason": "length", "logprobs": [-0.1]}],
+        "confidence_score": 87.5,
+        "timing": {"ttft_seconds": 0.2},
+    }
+    nugen_emulator.inject(status=200, body=body)
+    result = llm_for(nugen_emulator, model="nugen-legal").generate([PROMPT])
+    assert result.generations[0][0].generation_info == {
+        "finish_reason": "length",
+        "model_name": "nugen-legal",
+        "confidence_score": 87.5,
+        "timing": {"ttft_seconds": 0.2},
+        "logprobs": [-0.1],
+    }
+    assert result.llm_output == {
+        "token_usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "model_name": "nugen-legal",
+    }
+
+
+def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
+    llm = llm_for(nugen_emulator, n=2)
+    result = llm.generate([PROMPT])
+    assert [g.text for g in result.generations[0]] == [ANSWER, " (alternative 2)" + ANSWER]
+    with pytest.raises(ValueError, match="n=2 cannot be streamed"):
+        list(llm.stream(PROMPT))
+
+
+def test_streaming_generate_sums_usage(nugen_emulator: NugenEmulator) -> None:
+    tokens = Tokens()
+    result = llm_for(nugen_emulator, streaming=True).generate(
+        ["one two", "three"], callbacks=[tokens]
+    )
+    assert [g[0].text for g in result.generations] == [
+        ' ... and so "one two" continues.',
+        ' ... and so "three" continues.',
+    ]
+    assert "".join(tokens.tokens) == "".join(g[0].text for g in result.generations)
+    assert result.llm_output is not None
+    assert result.llm_output["token_usage"]["prompt_tokens"] == 3
+    info = result.generations[0][0].generation_info or {}
+    assert info["finish_reason"] == "stop"
+    assert "timing" in info
+
+
+def test_batch_and_chain(nugen_emulator: NugenEmulator) -> None:
+    llm = llm_for(nugen_emulator)
+    assert llm.batch(["a b", "c d"]) == [
+        ' ... and so "a b" continues.',
+        ' ... and so "c d" continues.',
+    ]
+    chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
+    assert chain.invoke({"topic": "rockets"}) == ' ... and so "Tell me about rockets" continues.'
+
+
+async def test_async_forms(nugen_emulator: NugenEmulator) -> None:
+    llm = llm_for(nugen_emulator)
+    assert await llm.ainvoke(PROMPT) == ANSWER
+    assert "".join([piece async for piece in llm.astream(PROMPT)]) == ANSWER
+    assert await llm.abatch([PROMPT, PROMPT]) == [ANSWER, ANSWER]
+    result = await llm.agenerate(["a", "b", "c"])
+    assert [g[0].text for g in result.generations] == [
+        f' ... and so "{p}" continues.' for p in "abc"
+    ]
+    assert result.llm_output is not None
+    assert result.llm_output["token_usage"]["prompt_tokens"] == 3
+
+
+def test_async_generate_is_concurrent_and_bounded(nugen_emulator: NugenEmulator) -> None:
+    # Every request waits 0.6 s: four prompts two at a time take two rounds (>= 1.2 s,
+    # bounded), less than one after the other would (2.4 s, concurrent).
+    nugen_emulator.inject(delay=0.6, times=4)
+    llm = llm_for(nugen_emulator, max_concurrent_requests=2)
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await llm.agenerate([str(i) for i in range(4)])
+        return loop.time() - start
+
+    elapsed = asyncio.run(run())
+    assert 1.15 <= elapsed < 2.3
+    assert sorted(b["prompt"] for b in completion_requests(nugen_emulator)) == list("0123")
+
+
+def test_async_streaming_generate(nugen_emulator: NugenEmulator) -> None:
+    result = asyncio.run(llm_for(nugen_emulator, streaming=True).agenerate([PROMPT]))
+    assert result.generations[0][0].text == ANSWER
+
+
+def test_secrets_and_serialisation() -> None:
+    llm = NugenLLM(api_key="sk-secret-123", default_headers={"X-Api-Key": "hdr-secret"})
+    assert "sk-secret-123" not in repr(llm)
+    text = dumps(llm)
+    assert "sk-secret-123" not in text
+    assert "hdr-secret" not in text
+    assert '"NUGEN_API_KEY"' in text
+    loaded = loads(
+        text,
+        secrets_map={"NUGEN_API_KEY": "sk-secret-123"},
+        valid_namespaces=["langchain_nugen"],
+        allowed_objects=[NugenLLM],
+    )
+    assert isinstance(loaded, NugenLLM)
+    assert loaded.api_key == SecretStr("sk-secret-123")
+    assert "sk-secret-123" not in str(llm.model_dump())
+    assert pickle.loads(pickle.dumps(llm)).api_key == SecretStr("sk-secret-123")
+
+
+def test_bad_input_before_any_request(nugen_emulator: NugenEmulator) -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        NugenLLM(api_key="k", temperature=5)
+    llm = llm_for(nugen_emulator)
+    with pytest.raises(ValueError, match="prompt"):
+        llm.invoke("")
+    with pytest.raises(ValueError, match="max_tokens"):
+        list(llm.stream(PROMPT, max_tokens=0))
+    assert nugen_emulator.requests == []
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def call(llm: NugenLLM, *, is_async: bool, stream: bool) -> str:
+    if stream:
+        if is_async:
+
+            async def pieces() -> str:
+                return "".join([p async for p in llm.astream(PROMPT)])
+
+            return asyncio.run(pieces())
+        return "".join(llm.stream(PROMPT))
+    return asyncio.run(llm.ainvoke(PROMPT)) if is_async else llm.invoke(PROMPT)
+
+
+WAYS = [
+    pytest.param(False, False, id="invoke"),
+    pytest.param(True, False, id="ainvoke"),
+    pytest.param(False, True, id="stream"),
+    pytest.param(True, True, id="astream"),
+]
+FAMILIES: list[tuple[Callable[[NugenEmulator], Any], type[Exception], type[Exception]]] = [
+    (lambda e: e.inject(status=401), nugen_client.AuthenticationError, ModelAuthenticationError),
+    (
+        lambda e: e.inject(status=429, headers={"Retry-After": "0"}),
+        nugen_client.RateLimitError,
+        ModelRateLimitError,
+    ),
+    (lambda e: e.inject(status=500), nugen_client.InternalServerError, ModelAPIError),
+    (lambda e: e.inject(delay=2.0), nugen_client.APITimeoutError, ModelTimeoutError),
+]
+
+
+@pytest.mark.parametrize(("is_async", "stream"), WAYS)
+@pytest.mark.parametrize(
+    ("arm", "client_error", "langchain_error"),
+    FAMILIES,
+    ids=["auth", "rate-limit", "server", "timeout"],
+)
+def test_error_families(
+    nugen_emulator: NugenEmulator,
+    is_async: bool,
+    stream: bool,
+    arm: Callable[[NugenEmulator], Any],
+    client_error: type[Exception],
+    langchain_error: type[Exception],
+) -> None:
+    fault = arm(nugen_emulator)
+    # A short timeout only where a timeout is the point: a loaded machine may be slow.
+    llm = llm_for(nugen_emulator, max_retries=0, timeout=0.5 if fault.delay else None)
+    with pytest.raises(client_error) as raised:
+        call(llm, is_async=is_async, stream=stream)
+    assert isinstance(raised.value, langchain_error)
+    assert nugen_emulator.api_key not in str(raised.value)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_interrupted_stream(nugen_emulator: NugenEmulator, is_async: bool) -> None:
+    nugen_emulator.inject(cut_after=3)
+    with pytest.raises(nugen_client.StreamInterruptedError) as raised:
+        call(llm_for(nugen_emulator, max_retries=0), is_async=is_async, stream=True)
+    assert isinstance(raised.value, ModelConnectionError)
+    assert raised.value.partial
+    assert len(nugen_emulator.requests) == 1
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_retries_then_answers(nugen_emulator: NugenEmulator, is_async: bool) -> None:
+    nugen_emulator.inject(status=503, headers={"Retry-After": "0"}, times=2)
+    assert call(llm_for(nugen_emulator), is_async=is_async, stream=False) == ANSWER
+    assert len(nugen_emulator.requests) == 3
