@@ -156,8 +156,8 @@ def ingestion(texts: int, rounds: int) -> dict[str, Any]:
         print(f"  {value:7.3f} s  {name}", flush=True)
     ratios: dict[str, float] = {}
     for ours, peer in PAIRS:
-        ratios[f"{ours} / {peer} (wall)"] = round(seconds[ours] / seconds[peer], 2)
-        ratios[f"{ours} / floor (wall)"] = round(seconds[ours] / seconds["floor"], 2)
+        ratios[f"{ours} / {peer} (wall)"] = round(seconds[ours] / seconds[peer], 4)
+        ratios[f"{ours} / floor (wall)"] = round(seconds[ours] / seconds["floor"], 4)
     return {"texts": texts, "latency": list(LATENCY), "seconds": seconds, "ratios": ratios}
 
 

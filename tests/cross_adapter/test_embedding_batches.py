@@ -85,7 +85,9 @@ def test_batches_overlap_and_vectors_stay_in_order(
 def test_a_429_storm_shrinks_the_bound_and_loses_nothing(
     emulator: NugenEmulator, retry_sleeps: list[float], cls: type, batch_field: str, embed: Embed
 ) -> None:
-    model = build(cls, batch_field, emulator, max_concurrency=8)
+    # Retries enough for a batch to meet several of the 429s: on a loaded machine a retry
+    # can reach the server before another batch's first attempt and take its 429.
+    model = build(cls, batch_field, emulator, max_concurrency=8, max_retries=6)
     expected = embed(model, TEXTS)
     emulator.reset()
     emulator.inject(status=429, headers={"Retry-After": "0.25"}, times=6, path="/embeddings")
