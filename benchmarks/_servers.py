@@ -1,6 +1,7 @@
 """Serve canned NugenEmulators for the benchmark, in a process of their own.
 
-Argument: a JSON object ``{name: CannedReplies keyword arguments}`` (``canned.py``).
+Argument: a JSON object ``{name: CannedReplies keyword arguments}`` (``canned.py``); a
+``latency`` entry among them is the emulator's ``latency=`` option instead.
 Prints one JSON line ``{name: base_url}`` once every emulator listens, then serves until
 terminated.
 """
@@ -23,7 +24,12 @@ def main() -> None:
     spec: dict[str, dict[str, Any]] = json.loads(sys.argv[1])
     emulators = {
         name: NugenEmulator(
-            dialect="openai", api_key="bench-key", seed=0, chat_reply=CannedReplies(**kwargs)
+            dialect="openai",
+            api_key="bench-key",
+            seed=0,
+            latency=tuple(kwargs.pop("latency")) if "latency" in kwargs else None,
+            embedding_dimensions=kwargs.pop("embedding_dimensions", 384),
+            chat_reply=CannedReplies(**kwargs),
         ).start()
         for name, kwargs in spec.items()
     }

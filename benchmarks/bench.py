@@ -13,7 +13,11 @@ trivial model fetching with raw httpx) and as its two parts added up: timed insi
 loop (per call), and each timed alone in a tight loop (NOTES.md, 8 and 11). Everything
 lands in ``benchmarks/results/latest.json`` too.
 
-Needs the ``bench`` extra (langchain-openai, llama-index-llms-openai-like).
+The ingestion section (``ingestion.py``) is wall time instead: embedding a corpus against
+an emulator with a service-like latency, ours against OpenAIEmbedding / OpenAIEmbeddings.
+
+Needs the ``bench`` extra (langchain-openai, llama-index-llms-openai-like,
+llama-index-embeddings-openai).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from typing import Any
 # The repository root, for the socket watcher the load tests share (tests/support).
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+# benchmarks/ is the script's directory, so its modules import by name.
+from ingestion import ingestion
+
 HERE = Path(__file__).resolve().parent
 MODEL = "nugen-flash-instruct"
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -50,6 +57,8 @@ class Sizes:
     tool_fragments: tuple[int, int]
     concurrent: int
     concurrent_rounds: int
+    ingestion_texts: int
+    ingestion_rounds: int
     big_reply_bytes: int
     big_reply_chunks: int
     import_rounds: int
@@ -63,6 +72,8 @@ FULL = Sizes(
     tool_fragments=(500, 2000),
     concurrent=1000,
     concurrent_rounds=3,
+    ingestion_texts=2000,
+    ingestion_rounds=5,
     big_reply_bytes=10_000_000,
     big_reply_chunks=1000,
     import_rounds=5,
@@ -75,6 +86,8 @@ SMOKE = Sizes(
     tool_fragments=(20, 80),
     concurrent=20,
     concurrent_rounds=1,
+    ingestion_texts=300,
+    ingestion_rounds=1,
     big_reply_bytes=200_000,
     big_reply_chunks=50,
     import_rounds=1,
@@ -725,7 +738,9 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = memory(servers, sizes)
     finally:
         servers.close()
-    results["ratios"] = ratios(results)
+    # Wall time against a latency emulator of its own (ingestion.py).
+    results["ingestion"] = ingestion(sizes.ingestion_texts, sizes.ingestion_rounds)
+    results["ratios"] = ratios(results) | results["ingestion"]["ratios"]
     results["seconds"] = round(time.perf_counter() - started, 1)
     print("\nRatios (lower is better):")
     for name, value in results["ratios"].items():

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import AliasChoices, Field
+from llama_index.core.callbacks.schema import CBEventType, EventPayload
+from llama_index.core.instrumentation.events.embedding import (
+    EmbeddingEndEvent,
+    EmbeddingStartEvent,
+)
+from pydantic import AliasChoices, Field, PrivateAttr
 
+from nugen_client import OnRetry
+from nugen_client.batching import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_CONCURRENCY,
+    AdaptiveLimit,
+    aembed_in_batches,
+    embed_in_batches,
+    progress_bar,
+)
 from nugen_client.models import DEFAULT_EMBEDDING_MODEL
 from nugen_client.rules import ConnectionFields, embeddings_request
+from nugen_client.types import EmbeddingResponse
 
 __all__ = ["NugenEmbedding"]
+
+# llama-index-core re-exports get_dispatcher without __all__ (what its own modules call).
+dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
 class NugenEmbedding(ConnectionFields, BaseEmbedding):
@@ -21,8 +42,9 @@ class NugenEmbedding(ConnectionFields, BaseEmbedding):
 
     Key init args:
         model (alias of LlamaIndex's ``model_name``; default ``nugen-flash-embed``),
-        dimensions (optional), embed_batch_size (texts per request, default 10),
-        api_key, base_url, timeout, max_retries, default_headers, session_id, provider,
+        dimensions (optional), embed_batch_size (texts per request, default 128),
+        max_concurrency (requests in flight at once, default 16), api_key, base_url,
+        timeout, max_retries, default_headers, session_id, provider,
         additional_kwargs (extra body fields).
 
     Use:
@@ -35,7 +57,27 @@ class NugenEmbedding(ConnectionFields, BaseEmbedding):
             index = VectorStoreIndex.from_documents(documents)
 
         ``get_query_embedding`` / ``get_text_embedding_batch`` and their async forms;
-        vectors come back in input order.
+        vectors come back in input order, one per text, or the call raises.
+
+    Batches: ``get_text_embedding_batch`` (what ``VectorStoreIndex.from_documents`` and
+    ``IngestionPipeline.run`` call) and ``aget_text_embedding_batch`` send up to
+    ``max_concurrency`` requests at once, the sync one from a thread pool over the sync
+    client (so it also works when called from inside a running event loop);
+    ``show_progress=True`` shows a bar over the texts; each batch emits LlamaIndex's
+    embedding events. With an ``embeddings_cache`` or a ``rate_limiter`` set, LlamaIndex's
+    own loop runs instead (one batch at a time when sync).
+
+    Why these defaults (128 texts per request, 16 in flight): the service's cost of a
+    request is a fixed part (about the cost of a hundred texts) plus a part per text, and
+    it answers requests concurrently. Batches of 128 keep the fixed part to about half of
+    each request while a corpus of a few thousand texts still splits into enough batches
+    to run side by side; 16 in flight covers such a corpus in one or two rounds without
+    a burst of hundreds of requests (LlamaIndex's own async loop sends every batch at
+    once). ``benchmarks/NOTES.md`` has the measurements.
+
+    Rate limits: a 429 halves the number of requests this object lets in flight (for every
+    call sharing it), successes grow it back to ``max_concurrency``; the 429 itself is
+    retried after the service's ``Retry-After`` (``max_retries`` times).
     """
 
     model_name: str = Field(
@@ -49,6 +91,16 @@ class NugenEmbedding(ConnectionFields, BaseEmbedding):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra body fields sent with every request."
     )
+    embed_batch_size: int = Field(
+        default=DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request."
+    )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        ge=1,
+        description="Most requests in flight at once (sync and async); fewer after 429s.",
+    )
+
+    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
 
     @classmethod
     def class_name(cls) -> str:
@@ -68,6 +120,66 @@ class NugenEmbedding(ConnectionFields, BaseEmbedding):
             provider=self.provider,
             extra_body=self.additional_kwargs,
         )
+
+    @dispatcher.span
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """One vector per text, in order, ``embed_batch_size`` texts per request and up to
+        ``max_concurrency`` requests in flight."""
+        if self.embeddings_cache is not None or self.rate_limiter is not None or not texts:
+            return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+        client = self._sync_client()
+
+        def send(batch: list[str], on_retry: OnRetry) -> list[Embedding]:
+            with self._batch_events(batch) as done:
+                return done(client.embeddings(**self._request(batch), on_retry=on_retry))
+
+        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return embed_in_batches(send, texts, **self._batching(), progress=progress)
+
+    @dispatcher.span
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """The async form of :meth:`get_text_embedding_batch`."""
+        if self.embeddings_cache is not None or self.rate_limiter is not None or not texts:
+            return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
+        client = self._async_client()
+
+        async def send(batch: list[str], on_retry: OnRetry) -> list[Embedding]:
+            with self._batch_events(batch) as done:
+                return done(await client.embeddings(**self._request(batch), on_retry=on_retry))
+
+        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return await aembed_in_batches(send, texts, **self._batching(), progress=progress)
+
+    def _batching(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.embed_batch_size,
+            "max_concurrency": self.max_concurrency,
+            "limit": self._limit,
+        }
+
+    @contextlib.contextmanager
+    def _batch_events(
+        self, batch: list[str]
+    ) -> Iterator[Callable[[EmbeddingResponse], list[Embedding]]]:
+        """LlamaIndex's start and end events (instrumentation and callbacks) around one
+        batch, as its own loop emits them; ``done(response)`` ends them with the vectors."""
+        model_dict = self.to_payload()
+        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
+        with self.callback_manager.event(
+            CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
+        ) as event:
+
+            def done(response: EmbeddingResponse) -> list[Embedding]:
+                vectors = response.embeddings
+                event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
+                dispatcher.event(EmbeddingEndEvent(chunks=batch, embeddings=vectors))
+                return vectors
+
+            yield done
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return self._sync_client().embeddings(**self._request(texts)).embeddings

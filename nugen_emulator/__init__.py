@@ -221,6 +221,11 @@ that hashed vector alone. ``dimensions`` is honoured
 (default ``embedding_dimensions``, 384; fewer dimensions, more collisions);
 ``encoding_format="base64"`` is supported.
 
+Latency: ``NugenEmulator(latency=(per_request, per_input))`` makes each valid
+``/embeddings`` request wait ``per_request + per_input * len(input)`` seconds before it
+is answered (a service's compute time, e.g. ``(0.025, 0.0002)``); requests wait
+concurrently, so a client with several in flight sees them overlap. Default: none.
+
 Replacing the model's chat replies
 ==================================
 

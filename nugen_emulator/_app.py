@@ -331,6 +331,9 @@ class _Handlers:
     ) -> Response:
         state = self.state
         request = validate_embeddings(body)
+        if state.latency is not None:
+            per_request, per_input = state.latency
+            await state.sleep(per_request + per_input * len(request.inputs))
         dimensions = request.dimensions or state.embedding_dimensions
         encode = embed_base64 if request.encoding_format == "base64" else embed
         vectors: list[Any] = [encode(text, dimensions) for text in request.inputs]

@@ -61,6 +61,9 @@ class NugenEmulator:
             gives random ids. With a seed and sequential requests, ids repeat run to run.
         created: A fixed ``created`` timestamp (byte-stable recordings); ``None`` = now.
         embedding_dimensions: Vector size when a request does not set ``dimensions``.
+        latency: ``(per_request, per_input)`` seconds each ``/embeddings`` answer waits
+            (``per_request + per_input * len(input)``), like a service's compute time;
+            requests wait concurrently. ``None``: answer at once.
         chat_reply: A hook that replaces the model's chat replies
             (:mod:`nugen_emulator.replies`); ``None`` = the emulator's own model.
         forms: The ``nugen`` dialect's wire shapes: ``"live"`` (what ``api.nugen.in``
@@ -85,6 +88,7 @@ class NugenEmulator:
         seed: int | None = None,
         created: float | None = None,
         embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
+        latency: tuple[float, float] | None = None,
         chat_reply: ChatReplyHook | None = None,
         forms: Literal["live", "reference"] = "live",
         served_model: str | Callable[[str], str] | None = None,
@@ -97,6 +101,8 @@ class NugenEmulator:
             raise ValueError("embedding_dimensions must be >= 1")
         if forms not in ("live", "reference"):
             raise ValueError(f"forms must be 'live' or 'reference', got {forms!r}")
+        if latency is not None and (len(latency) != 2 or min(latency) < 0):
+            raise ValueError(f"latency must be (per_request, per_input) >= 0, got {latency!r}")
         if chat_reply is not None and not callable(chat_reply):
             raise TypeError(f"chat_reply must be callable, got {chat_reply!r}")
         self._host = host
@@ -109,6 +115,7 @@ class NugenEmulator:
             seed=seed,
             created=created,
             embedding_dimensions=embedding_dimensions,
+            latency=latency,
             chat_reply=chat_reply,
             forms=forms,
             served_model=served_model,

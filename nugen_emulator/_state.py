@@ -26,6 +26,7 @@ class ServerState:
         seed: int | None,
         created: float | None,
         embedding_dimensions: int,
+        latency: tuple[float, float] | None = None,
         chat_reply: ChatReplyHook | None,
         forms: WireForms = "live",
         served_model: ServedModel = None,
@@ -36,6 +37,7 @@ class ServerState:
         self.faults = FaultQueue()
         self.log = RequestLog()
         self.embedding_dimensions = embedding_dimensions
+        self.latency = latency
         self.chat_reply = chat_reply
         self._random: random.Random = (
             random.Random(seed) if seed is not None else random.SystemRandom()

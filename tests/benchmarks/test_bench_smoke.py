@@ -26,7 +26,8 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads(out.read_text())
-    for section in ("imports", "langchain", "llama_index", "concurrency", "memory", "ratios"):
+    sections = ("imports", "langchain", "llama_index", "concurrency", "memory", "ingestion")
+    for section in (*sections, "ratios"):
         assert section in results, section
     for side, outcome in results["concurrency"].items():
         assert outcome["errors"] == 0, (side, outcome)

@@ -1,0 +1,283 @@
+"""Concurrent, in-order batched embedding with an adaptive in-flight bound.
+
+Both adapters' embedding classes (``NugenEmbeddings``, ``NugenEmbedding``), sync and async,
+embed through :func:`embed_in_batches` / :func:`aembed_in_batches`:
+
+- the texts are cut into batches of ``batch_size`` and up to ``max_concurrency`` batches
+  are in flight at once; the vectors come back in input order, one per text, or the call
+  raises (the first error, after the client's own retries; batches not yet sent are never
+  sent, and an async call cancels the ones in flight);
+- the bound adapts (:class:`AdaptiveLimit`, additive increase / multiplicative decrease):
+  a 429 halves it, each success grows it back by about one per round of requests, up to
+  ``max_concurrency``. The client still retries the 429 itself after ``Retry-After``,
+  while the batch keeps its slot, so a rate-limited service sees fewer requests, not more.
+  One ``AdaptiveLimit`` per model object, so every call sharing the object learns from
+  the others' 429s.
+
+Sync callers get concurrency from a thread pool over the sync client, created per call:
+it works the same from plain code, from inside a running event loop (LlamaIndex and
+LangChain call the sync methods from async code), from several threads at once, and in a
+forked child (no thread or loop outlives a call, so nothing is inherited half-alive). An
+event loop in a worker thread would also work, but would need its own async client per
+thread and loop, where the sync client's pool is already thread-safe.
+
+The scheduling (what to send next, where each result goes, how the bound moves) is
+:class:`_Schedule`'s, shared by both; the drivers differ only in how a batch is sent and
+waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import math
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+from tenacity import RetryCallState
+
+from nugen_client._errors import RateLimitError
+from nugen_client._retry import OnRetry
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_CONCURRENCY",
+    "ASendBatch",
+    "AdaptiveLimit",
+    "Progress",
+    "SendBatch",
+    "aembed_in_batches",
+    "embed_in_batches",
+    "progress_bar",
+]
+
+DEFAULT_BATCH_SIZE = 128
+"""Texts per request by default (see the adapters' docstrings for the reasoning)."""
+
+DEFAULT_MAX_CONCURRENCY = 16
+"""Batches in flight at once by default (see the adapters' docstrings for the reasoning)."""
+
+Vectors = list[list[float]]
+SendBatch = Callable[[list[str], OnRetry], Vectors]
+"""Sends one batch (with the ``on_retry`` hook to pass to the client) and returns its vectors."""
+ASendBatch = Callable[[list[str], OnRetry], Awaitable[Vectors]]
+Progress = Callable[[int], None]
+"""Called with the number of texts of each batch as it completes."""
+
+
+class AdaptiveLimit:
+    """How many batches may be in flight: AIMD, thread-safe, one per model object.
+
+    It starts at the caller's ``max_concurrency`` (the service is expected to take it),
+    halves on a 429 (at most once per round: requests sent before the last decrease do
+    not decrease it again, so one burst of 429s counts once), and grows by
+    ``1 / current`` per success, so by about one per round, back up to the maximum. Never
+    below one, so a call always makes progress. A cache, not state: pickles and copies
+    start afresh, and it takes no part in equality.
+    """
+
+    __slots__ = ("_decreases", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: float | None = None  # None: not yet limited, i.e. at the maximum
+        self._decreases = 0
+
+    def bound(self, maximum: int) -> int:
+        """Batches allowed in flight now, at most ``maximum``."""
+        value = self._value
+        if value is None:
+            return maximum
+        return max(1, min(maximum, math.floor(value)))
+
+    def ticket(self) -> int:
+        """Taken when a batch is sent; hand it back to :meth:`rate_limited`."""
+        return self._decreases
+
+    def succeeded(self, maximum: int) -> None:
+        """A batch was answered: grow back towards ``maximum``."""
+        with self._lock:
+            if self._value is None:
+                return
+            value = min(self._value, maximum)
+            value += 1.0 / value
+            self._value = None if value >= maximum else value
+
+    def rate_limited(self, ticket: int, maximum: int) -> None:
+        """A batch sent with ``ticket`` got a 429: halve the bound (once per round)."""
+        with self._lock:
+            if ticket != self._decreases:
+                return
+            current = maximum if self._value is None else min(self._value, maximum)
+            self._value = max(1.0, current / 2.0)
+            self._decreases += 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AdaptiveLimit, ())
+
+    def __copy__(self) -> AdaptiveLimit:
+        return AdaptiveLimit()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AdaptiveLimit:
+        return AdaptiveLimit()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AdaptiveLimit)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        value = "max" if self._value is None else f"{self._value:.2f}"
+        return f"AdaptiveLimit({value})"
+
+
+class _Schedule:
+    """The state of one call: batches to send, results by batch, the shared bound."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        max_concurrency: int,
+        limit: AdaptiveLimit,
+        progress: Progress | None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        texts = list(texts)
+        self.batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        self.results: list[Vectors | None] = [None] * len(self.batches)
+        self.next = 0
+        self.maximum = max_concurrency
+        self.limit = limit
+        self.progress = progress
+
+    def start(self, in_flight: int) -> list[tuple[int, list[str], OnRetry]]:
+        """The batches to send now, given ``in_flight`` already sent: index, texts, and
+        the client's retry hook of each (a 429 shrinks the bound). The hooks are made
+        before any of these batches is sent, so a 429 on one of them cannot make the
+        others of the same round count as sent after the decrease."""
+        room = self.limit.bound(self.maximum) - in_flight
+        count = max(0, min(room, len(self.batches) - self.next))
+        start, self.next = self.next, self.next + count
+        hook = self._retry_hook(self.limit.ticket())
+        return [(index, self.batches[index], hook) for index in range(start, start + count)]
+
+    def _retry_hook(self, ticket: int) -> OnRetry:
+        def shrink_on_rate_limit(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(error, RateLimitError):
+                self.limit.rate_limited(ticket, self.maximum)
+
+        return shrink_on_rate_limit
+
+    def finish(self, index: int, vectors: Vectors) -> None:
+        batch = self.batches[index]
+        if len(vectors) != len(batch):
+            # The client checks this already; a wrong count here would misalign every
+            # later text, so it is checked where the alignment is made.
+            raise ValueError(f"{len(vectors)} vectors for a batch of {len(batch)} texts")
+        self.results[index] = vectors
+        self.limit.succeeded(self.maximum)
+        if self.progress is not None:
+            self.progress(len(batch))
+
+    @property
+    def pending(self) -> bool:
+        return self.next < len(self.batches)
+
+    def vectors(self) -> Vectors:
+        return [vector for result in self.results if result is not None for vector in result]
+
+
+def embed_in_batches(
+    send: SendBatch,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    limit: AdaptiveLimit | None = None,
+    progress: Progress | None = None,
+) -> Vectors:
+    """One vector per text, in order, with up to ``max_concurrency`` batches in flight
+    (threads over a thread-safe sync ``send``)."""
+    schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
+    if len(schedule.batches) <= 1:  # no thread for what one request does
+        for index, batch, hook in schedule.start(0):
+            schedule.finish(index, send(batch, hook))
+        return schedule.vectors()
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(max_concurrency, len(schedule.batches)),
+        thread_name_prefix="nugen-embed",
+    )
+    running: dict[concurrent.futures.Future[Vectors], int] = {}
+    try:
+        while schedule.pending or running:
+            for index, batch, hook in schedule.start(len(running)):
+                # Each batch runs in a copy of the caller's context, so context-bound
+                # state (LangChain callbacks, LlamaIndex spans) follows it into the thread.
+                context = contextvars.copy_context()
+                running[pool.submit(context.run, send, batch, hook)] = index
+            done, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                schedule.finish(running.pop(future), future.result())
+    finally:
+        # On an error (or KeyboardInterrupt) return at once: queued batches are dropped,
+        # the ones already sent finish in their threads and are discarded.
+        pool.shutdown(wait=not running, cancel_futures=True)
+    return schedule.vectors()
+
+
+async def aembed_in_batches(
+    send: ASendBatch,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    limit: AdaptiveLimit | None = None,
+    progress: Progress | None = None,
+) -> Vectors:
+    """One vector per text, in order, with up to ``max_concurrency`` batches in flight
+    (tasks in the running loop). Cancelling the call cancels the batches in flight."""
+    schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
+    running: dict[asyncio.Task[Vectors], int] = {}
+    try:
+        while schedule.pending or running:
+            for index, batch, hook in schedule.start(len(running)):
+                running[asyncio.ensure_future(send(batch, hook))] = index
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                schedule.finish(running.pop(task), task.result())
+    finally:
+        if running:
+            for task in running:
+                task.cancel()
+            # Wait for them, so no request outlives the call (and none logs "Task
+            # exception was never retrieved").
+            await asyncio.gather(*running, return_exceptions=True)
+    return schedule.vectors()
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Progress | None]:
+    """A tqdm bar over ``total`` texts as a :data:`Progress` callback (None if not
+    ``enabled``); tqdm is optional, so asking for a bar without it is an ImportError
+    naming what to install."""
+    if not enabled:
+        yield None
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError(
+            "a progress bar needs tqdm, which is not installed: pip install tqdm"
+        ) from exc
+    with tqdm(total=total, desc=description, unit="text") as bar:
+        yield bar.update
