@@ -9,9 +9,11 @@ endless keep-alive comments would otherwise hold a call forever.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
 
 import httpx
 
@@ -35,6 +37,9 @@ _STEP = 64 * 1024  # decoded bytes per decompression step
 class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
     must not retry it; the clients turn it into ``APITimeoutError`` outside that loop."""
+
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
 
 
 class _Limits:
@@ -100,21 +105,34 @@ class _Limits:
                 body=None,
             )
         if self.max_event is not None:
-            # An SSE event ends at a blank line; count the bytes since the last one.
-            data = self._boundary_tail + piece
-            end = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n"))
-            if end >= 0:
-                self._since_boundary = len(data) - end - 2
-            else:
-                self._since_boundary += len(piece)
-            self._boundary_tail = data[-3:]
-            if self._since_boundary > self.max_event:
-                raise APIResponseValidationError(
-                    f"a stream event is larger than max_event_bytes ({self.max_event:,} "
-                    "bytes); raise the limit if this answer is genuine",
-                    body=None,
-                )
+            self._count_events(piece, self.max_event)
         return piece
+
+    def _count_events(self, piece: bytes, max_event: int) -> None:
+        """An SSE event ends at a blank line: every event that ends in ``piece``, and the
+        one still open at its end, must stay within ``max_event`` bytes."""
+        tail = self._boundary_tail  # the last bytes already counted, for split boundaries
+        data = tail + piece
+        # Bytes of the open event up to data[i]: open_before + i - len(tail), until a boundary.
+        open_before, base = self._since_boundary - len(tail), 0
+        for boundary in _EVENT_END.finditer(data):
+            if open_before + boundary.start() - base > max_event:
+                self._event_too_large(max_event)
+            open_before, base = 0, boundary.end()
+        self._since_boundary = open_before + len(data) - base
+        self._boundary_tail = data[-3:]
+        # Line ends at the very end may be the first half of the next boundary.
+        pending_end = min(2, len(data) - len(data.rstrip(b"\r\n")))
+        if self._since_boundary - pending_end > max_event:
+            self._event_too_large(max_event)
+
+    @staticmethod
+    def _event_too_large(max_event: int) -> NoReturn:
+        raise APIResponseValidationError(
+            f"a stream event is larger than max_event_bytes ({max_event:,} bytes); raise "
+            "the limit if this answer is genuine",
+            body=None,
+        )
 
 
 def _undecodable(exc: zlib.error) -> APIResponseValidationError:

@@ -28,6 +28,11 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
 
+from nugen_client._bounded import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
 from nugen_client._checks import is_credential_header
 from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import InvalidInputError
@@ -433,6 +438,24 @@ class ConnectionFields(BaseModel):
         "cross the network unencrypted); loopback addresses never need it.",
     )
 
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1,
+        description="Most bytes one answer may decode to (a whole stream counts too); more "
+        "ends the call with an APIResponseValidationError.",
+    )
+    max_event_bytes: int = Field(
+        default=DEFAULT_MAX_EVENT_BYTES,
+        ge=1,
+        description="Most bytes one server-sent event of a stream may hold.",
+    )
+    deadline: float | None = Field(
+        default=DEFAULT_DEADLINE,
+        gt=0,
+        description="Seconds a whole call may take, retries included, however the bytes "
+        "trickle in (APITimeoutError after it); None: no overall limit.",
+    )
+
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @field_serializer("default_headers")
@@ -455,6 +478,9 @@ class ConnectionFields(BaseModel):
             # A copy: headers changed in place must count as a changed setting.
             "default_headers": dict(self.default_headers) if self.default_headers else None,
             "allow_insecure_http": self.allow_insecure_http,
+            "max_response_bytes": self.max_response_bytes,
+            "max_event_bytes": self.max_event_bytes,
+            "deadline": self.deadline,
         }
 
     def _sync_client(self) -> NugenClient:

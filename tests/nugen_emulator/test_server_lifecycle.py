@@ -234,10 +234,14 @@ def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
     for a delayed ACK, which would make the emulator useless for benchmarks."""
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     http.post("/chat/completions", json=body)
-    started = time.perf_counter()
+    timings = []
     for _ in range(20):
+        started = time.perf_counter()
         assert http.post("/chat/completions", json=body).status_code == 200
-    assert time.perf_counter() - started < 0.4
+        timings.append(time.perf_counter() - started)
+    # With the delay every reply would take 40 ms or more; the fastest one shows whether
+    # replies wait at all, even on a loaded machine (a sum of all twenty does not).
+    assert min(timings) < 0.025, timings
 
 
 def test_an_emulator_bug_is_a_500_in_the_dialect(
