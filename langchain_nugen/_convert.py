@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -418,23 +418,27 @@ def usage_to_metadata(usage: Usage) -> UsageMetadata:
         output_tokens=output_tokens,
         total_tokens=usage.total_tokens or input_tokens + output_tokens,
     )
-    input_details = InputTokenDetails()
-    if (cached := usage.cached_tokens) is not None:
-        input_details["cache_read"] = cached
-    prompt_details = usage.prompt_tokens_details
-    if prompt_details and isinstance(audio := prompt_details.get("audio_tokens"), int):
-        input_details["audio"] = audio
+    input_details = _reported(
+        cache_read=usage.cached_tokens, audio=_audio_tokens(usage.prompt_tokens_details)
+    )
     if input_details:
-        metadata["input_token_details"] = input_details
-    output_details = OutputTokenDetails()
-    if (reasoning := usage.reasoning_tokens) is not None:
-        output_details["reasoning"] = reasoning
-    completion_details = usage.completion_tokens_details
-    if completion_details and isinstance(audio := completion_details.get("audio_tokens"), int):
-        output_details["audio"] = audio
+        metadata["input_token_details"] = cast("InputTokenDetails", input_details)
+    output_details = _reported(
+        reasoning=usage.reasoning_tokens, audio=_audio_tokens(usage.completion_tokens_details)
+    )
     if output_details:
-        metadata["output_token_details"] = output_details
+        metadata["output_token_details"] = cast("OutputTokenDetails", output_details)
     return metadata
+
+
+def _reported(**counts: int | None) -> dict[str, int]:
+    """The token counts the service reported (``None``: not reported)."""
+    return {name: count for name, count in counts.items() if count is not None}
+
+
+def _audio_tokens(details: Mapping[str, Any] | None) -> int | None:
+    audio = details.get("audio_tokens") if details else None
+    return audio if isinstance(audio, int) else None
 
 
 def response_metadata(

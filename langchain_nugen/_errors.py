@@ -112,23 +112,27 @@ class NugenResponseValidationError(nugen_client.APIResponseValidationError, Mode
     """The service answered with something that is not a valid response."""
 
 
-# Most specific first: the first base class that matches decides.
+# Most specific first: the first class whose ``nugen_client`` base matches decides. Each
+# class's pair is its own first base, so the table cannot disagree with the classes.
 _BY_CLIENT_CLASS: tuple[
     tuple[type[nugen_client.NugenError], type[nugen_client.NugenError]], ...
-] = (
-    (nugen_client.BadRequestError, NugenBadRequestError),
-    (nugen_client.UnprocessableEntityError, NugenUnprocessableEntityError),
-    (nugen_client.AuthenticationError, NugenAuthenticationError),
-    (nugen_client.PermissionDeniedError, NugenPermissionDeniedError),
-    (nugen_client.NotFoundError, NugenNotFoundError),
-    (nugen_client.ConflictError, NugenConflictError),
-    (nugen_client.RateLimitError, NugenRateLimitError),
-    (nugen_client.InternalServerError, NugenInternalServerError),
-    (nugen_client.APIStatusError, NugenAPIError),
-    (nugen_client.APITimeoutError, NugenAPITimeoutError),
-    (nugen_client.APIConnectionError, NugenAPIConnectionError),
-    (nugen_client.StreamInterruptedError, NugenStreamInterruptedError),
-    (nugen_client.APIResponseValidationError, NugenResponseValidationError),
+] = tuple(
+    (mapped.__bases__[0], mapped)
+    for mapped in (
+        NugenBadRequestError,
+        NugenUnprocessableEntityError,
+        NugenAuthenticationError,
+        NugenPermissionDeniedError,
+        NugenNotFoundError,
+        NugenConflictError,
+        NugenRateLimitError,
+        NugenInternalServerError,
+        NugenAPIError,
+        NugenAPITimeoutError,
+        NugenAPIConnectionError,
+        NugenStreamInterruptedError,
+        NugenResponseValidationError,
+    )
 )
 
 # How services phrase "the prompt is longer than the context window": vLLM ("maximum

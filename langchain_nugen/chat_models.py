@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import (
     BaseChatModel,
-    LangSmithParams,
     LanguageModelInput,
     ModelProfile,
 )
-from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -26,57 +23,35 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from langchain_nugen import _compat
+from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
 from langchain_nugen._convert import (
-    PROVIDER,
     StreamConverter,
     completion_to_chat_result,
     to_wire_messages,
 )
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._tokens import count_message_tokens, count_text_tokens
-from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
+from langchain_nugen._tokens import count_message_tokens
 from nugen_client.models import (
-    DEFAULT_CHAT_MODEL,
     FALLBACK_CONTEXT_WINDOW,
     FALLBACK_MAX_OUTPUT_TOKENS,
     model_info,
 )
-from nugen_client.rules import (
-    ConnectionFields,
-    ImageLimitField,
-    chat_request,
-    redact_headers,
-    tool_choice_to_wire,
-)
+from nugen_client.rules import ImageLimitField, chat_request, redact_headers, tool_choice_to_wire
 
 __all__ = ["ChatNugen"]
 
 _compat.register()
 
-# Call keywords that are LangChain's, not the service's. Any other unknown keyword goes
-# into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
-_LC_KWARGS = frozenset({"stream_usage"})
-# Model fields sent as body fields when set (None means "not set": the service decides).
-_SAMPLING_FIELDS = (
-    "max_tokens",
-    "prompt_truncate_len",
-    "temperature",
-    "top_p",
-    "top_k",
-    "n",
-    "reasoning",
-)
 _REASONING_EFFORTS = ["xhigh", "high", "medium", "low", "minimal", "none"]
 
 _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
 
 
-class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
+class ChatNugen(NugenModel, ImageLimitField, BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
@@ -358,44 +333,14 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         which asks the host for usage; turn it off with `stream_usage=False`).
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    _sampling_fields: ClassVar[tuple[str, ...]] = (*NugenModel._sampling_fields, "reasoning")
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
+    _stream_is_one: ClassVar[str] = "message"
 
-    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
-    """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `nugen-flash-vision`."""
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    """Sampling temperature (0 to 2); the service's default when unset."""
-    max_tokens: int | None = Field(default=None, ge=1)
-    """Most tokens to generate."""
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    """Nucleus sampling probability mass."""
-    top_k: int | None = Field(default=None, ge=0)
-    """Top-k sampling."""
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences."""
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    """Size to which the service truncates the prompt (server default 1500)."""
     reasoning: dict[str, Any] | None = None
     """Reasoning configuration: `effort`, `max_tokens`, `exclude`, `enabled`."""
-    n: int | None = Field(default=None, ge=1)
-    """Completions per call; each becomes a generation. Cannot be streamed."""
-    streaming: bool = False
-    """Whether `invoke` streams internally (token callbacks fire per chunk)."""
-    stream_usage: bool = True
-    """Whether streams carry usage: requested with `stream_options`, set on the last chunk."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra body fields, sent as they are."""
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
-        """Unknown constructor keywords become body fields (``model_kwargs``)."""
-        if isinstance(values, dict):
-            names = get_pydantic_field_names(cls)
-            if any(key not in names for key in values):
-                return _build_model_kwargs(values, names)
-        return values
 
     # ------------------------------------------------------------------ LangChain API
 
@@ -403,31 +348,9 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     def _llm_type(self) -> str:
         return "nugen-chat"
 
-    @property
-    def model_name(self) -> str:
-        """The model name (ChatOpenAI-style accessor for :attr:`model`)."""
-        return self.model
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "NUGEN_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "chat_models"]
-
-    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        # dumps() reads the raw field values (not model_dump), so the redaction of
-        # credential-like header values is applied here too.
-        serialized = super().to_json()
-        kwargs = serialized.get("kwargs")
-        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
-            kwargs["default_headers"] = redact_headers(kwargs["default_headers"])
-        return serialized
 
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
@@ -436,43 +359,6 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         params = super()._get_invocation_params(stop, **kwargs)
         if params.get("extra_headers"):
             params["extra_headers"] = redact_headers(params["extra_headers"])
-        return params
-
-    @property
-    def _default_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        for name in _SAMPLING_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value
-        if self.stop:
-            params["stop"] = self.stop
-        if self.model_kwargs:
-            params.update(self.model_kwargs)
-        return params
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return self._default_params
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        model = kwargs.get("model")
-        params = LangSmithParams(
-            ls_provider=PROVIDER,
-            ls_model_name=model if isinstance(model, str) else self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stop_sequences = stop or self.stop
-        if stop_sequences:
-            params["ls_stop"] = (
-                [stop_sequences] if isinstance(stop_sequences, str) else list(stop_sequences)
-            )
         return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
@@ -505,27 +391,11 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
         return profile
 
-    def get_num_tokens(self, text: str) -> int:
-        """Offline estimate (Nugen publishes no tokenizer; nothing is downloaded)."""
-        if self.custom_get_token_ids is not None:
-            return len(self.custom_get_token_ids(text))
-        return count_text_tokens(text)
-
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
         """Offline estimate of the prompt tokens of ``messages`` (and ``tools``)."""
         return count_message_tokens(messages, tools)
-
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids need the model's tokenizer, which Nugen does not publish: pass
-        ``custom_get_token_ids`` or use :meth:`get_num_tokens` (an offline estimate)."""
-        if self.custom_get_token_ids is not None:
-            return self.custom_get_token_ids(text)
-        raise NotImplementedError(
-            "Nugen does not publish its tokenizer: use get_num_tokens() (an offline "
-            "estimate) or pass custom_get_token_ids="
-        )
 
     # ---------------------------------------------------------------------- requests
 
@@ -534,38 +404,25 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (the shared rules of
         ``nugen_client.rules.chat_request``: fields, then ``model_kwargs``, then ``kwargs``)."""
-        fields: dict[str, Any] = {name: getattr(self, name) for name in _SAMPLING_FIELDS}
-        fields.update(
-            model=self.model,
-            stop=self.stop or None,
-            session_id=self.session_id,
-            provider=self.provider,
-            use_vision_endpoint=self.use_vision_endpoint,
-        )
-        call = dict(kwargs)
-        if stop is not None:
-            call["stop"] = stop or None
+        fields, call = self._request_layers(stop, kwargs)
+        fields["use_vision_endpoint"] = self.use_vision_endpoint
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)
-        return chat_request(wire_messages, fields, self.model_kwargs, call, ignore=_LC_KWARGS)
+        return chat_request(wire_messages, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
     def _stream_request(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None,
         kwargs: dict[str, Any],
-        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        run_manager: RunManager | None,
     ) -> tuple[dict[str, Any], StreamConverter]:
-        request = self._request(messages, stop, kwargs)
-        n = request.get("n")
-        if isinstance(n, int) and n > 1:
-            raise InvalidInputError(
-                f"n={n} cannot be streamed (a stream is one message); call invoke() or "
-                "generate() with streaming off to get several generations"
-            )
-        stream_usage = bool(kwargs.get("stream_usage", self.stream_usage))
-        request["include_usage"] = stream_usage
-        request["on_retry"] = _on_retry(run_manager)
-        return request, StreamConverter(stream_usage=stream_usage, requested_model=request["model"])
+        request = self._streaming_request(
+            self._request(messages, stop, kwargs), kwargs, run_manager
+        )
+        converter = StreamConverter(
+            stream_usage=request["include_usage"], requested_model=request["model"]
+        )
+        return request, converter
 
     def _generate(
         self,
@@ -577,7 +434,7 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         request = self._request(messages, stop, kwargs)
         with mapped_errors():
             completion = self._sync_client().chat_completion(
-                **request, on_retry=_on_retry(run_manager)
+                **request, on_retry=on_retry(run_manager)
             )
         return completion_to_chat_result(completion, request["model"])
 
@@ -591,7 +448,7 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         request = self._request(messages, stop, kwargs)
         with mapped_errors():
             completion = await self._async_client().chat_completion(
-                **request, on_retry=_on_retry(run_manager)
+                **request, on_retry=on_retry(run_manager)
             )
         return completion_to_chat_result(completion, request["model"])
 
@@ -603,17 +460,9 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors(), _keeping_partial(converter):
-            for chunk in self._sync_client().stream_chat_completion(**request):
-                generation = converter.convert(chunk)
-                if generation is not None:
-                    if run_manager:
-                        run_manager.on_llm_new_token(generation.text, chunk=generation)
-                    yield generation
-        final = converter.final()
-        if run_manager:
-            run_manager.on_llm_new_token("", chunk=final)
-        yield final
+        with mapped_errors():
+            chunks = self._sync_client().stream_chat_completion(**request)
+            yield from relay(converter, chunks, run_manager)
 
     async def _astream(
         self,
@@ -623,17 +472,10 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors(), _keeping_partial(converter):
-            async for chunk in self._async_client().stream_chat_completion(**request):
-                generation = converter.convert(chunk)
-                if generation is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
-                    yield generation
-        final = converter.final()
-        if run_manager:
-            await run_manager.on_llm_new_token("", chunk=final)
-        yield final
+        with mapped_errors():
+            chunks = self._async_client().stream_chat_completion(**request)
+            async for piece in arelay(converter, chunks, run_manager):
+                yield piece
 
     # ------------------------------------------------------------ tools and structure
 
@@ -751,26 +593,6 @@ class ChatNugen(ConnectionFields, ImageLimitField, BaseChatModel):
             )
             return RunnableMap(raw=llm) | parser_with_fallback
         return llm | output_parser
-
-
-@contextmanager
-def _keeping_partial(converter: StreamConverter) -> Iterator[None]:
-    """A stream that broke off raises with the text received so far on ``.partial`` (for
-    logs): the caller gets it there, never as a message that looks complete."""
-    try:
-        yield
-    except StreamInterruptedError as error:
-        if not error.partial:
-            error.partial = converter.text
-        raise
-
-
-def _on_retry(
-    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-) -> OnRetry | None:
-    """The callback that reports the client's retries to LangChain's callbacks (the async
-    client awaits what an async run manager's ``on_retry`` returns)."""
-    return run_manager.on_retry if run_manager is not None else None
 
 
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:

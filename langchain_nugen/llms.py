@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM, LangSmithParams
-from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
+from langchain_core.language_models import BaseLLM, LanguageModelInput
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import ConfigDict, Field, model_validator
+from langchain_core.runnables import RunnableConfig
+from pydantic import Field
 
-from langchain_nugen._convert import PROVIDER
+from langchain_nugen._base import (
+    LC_KWARGS,
+    NugenModel,
+    RunManager,
+    arelay,
+    on_retry,
+    relay,
+    sealed_headers,
+)
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._tokens import count_text_tokens
-from nugen_client import InvalidInputError, OnRetry, StreamInterruptedError
-from nugen_client.models import DEFAULT_CHAT_MODEL
-from nugen_client.rules import ConnectionFields, completion_request, redact_headers
+from nugen_client.rules import completion_request
 from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
@@ -30,13 +33,10 @@ from nugen_client.types import (
 
 __all__ = ["NugenLLM"]
 
-# Call keywords that are LangChain's, not the service's.
-_LC_KWARGS = frozenset({"stream_usage"})
-_SAMPLING_FIELDS = ("max_tokens", "prompt_truncate_len", "temperature", "top_p", "top_k", "n")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-class NugenLLM(ConnectionFields, BaseLLM):
+class NugenLLM(NugenModel, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
@@ -82,42 +82,11 @@ class NugenLLM(ConnectionFields, BaseLLM):
         last (empty) chunk carries the same `generation_info` (and `token_usage`).
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
+    _stream_is_one: ClassVar[str] = "text"
 
-    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
-    """Model name, e.g. `qwen-v2p5-0p5b-instruct`, `nugen-flash-instruct`."""
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    """Sampling temperature (0 to 2); the service's default when unset."""
-    max_tokens: int | None = Field(default=None, ge=1)
-    """Most tokens to generate."""
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    """Nucleus sampling probability mass."""
-    top_k: int | None = Field(default=None, ge=0)
-    """Top-k sampling."""
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences."""
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    """Size to which the service truncates the prompt (server default 1500)."""
-    n: int | None = Field(default=None, ge=1)
-    """Completions per prompt; each becomes a generation. Cannot be streamed."""
-    streaming: bool = False
-    """Whether `invoke` / `generate` stream internally (token callbacks fire per piece)."""
-    stream_usage: bool = True
-    """Whether streams carry usage: requested with `stream_options`, on the last chunk."""
     max_concurrent_requests: int = Field(default=8, ge=1)
     """Requests in flight at once when one async call completes several prompts."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra body fields, sent as they are."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
-        """Unknown constructor keywords become body fields (``model_kwargs``)."""
-        if isinstance(values, dict):
-            names = get_pydantic_field_names(cls)
-            if any(key not in names for key in values):
-                return _build_model_kwargs(values, names)
-        return values
 
     # ------------------------------------------------------------------ LangChain API
 
@@ -125,83 +94,29 @@ class NugenLLM(ConnectionFields, BaseLLM):
     def _llm_type(self) -> str:
         return "nugen"
 
-    @property
-    def model_name(self) -> str:
-        """The model name (``OpenAI``-style accessor for :attr:`model`)."""
-        return self.model
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "NUGEN_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "llms"]
 
-    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        # dumps() reads the raw field values (not model_dump): redact header values here.
-        serialized = super().to_json()
-        kwargs = serialized.get("kwargs")
-        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
-            kwargs["default_headers"] = redact_headers(kwargs["default_headers"])
-        return serialized
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[str]:
+        return super().stream(input, config, stop=stop, **sealed_headers(kwargs))
 
-    @property
-    def _default_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        for name in _SAMPLING_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value
-        if self.stop:
-            params["stop"] = self.stop
-        if self.model_kwargs:
-            params.update(self.model_kwargs)
-        return params
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return self._default_params
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        model = kwargs.get("model")
-        params = LangSmithParams(
-            ls_provider=PROVIDER,
-            ls_model_name=model if isinstance(model, str) else self.model,
-            ls_model_type="llm",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stop_sequences = stop or self.stop
-        if stop_sequences:
-            params["ls_stop"] = (
-                [stop_sequences] if isinstance(stop_sequences, str) else list(stop_sequences)
-            )
-        return params
-
-    def get_num_tokens(self, text: str) -> int:
-        """Offline estimate (Nugen publishes no tokenizer; nothing is downloaded)."""
-        if self.custom_get_token_ids is not None:
-            return len(self.custom_get_token_ids(text))
-        return count_text_tokens(text)
-
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids need the model's tokenizer, which Nugen does not publish: pass
-        ``custom_get_token_ids`` or use :meth:`get_num_tokens` (an offline estimate)."""
-        if self.custom_get_token_ids is not None:
-            return self.custom_get_token_ids(text)
-        raise NotImplementedError(
-            "Nugen does not publish its tokenizer: use get_num_tokens() (an offline "
-            "estimate) or pass custom_get_token_ids="
-        )
+    def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[str]:
+        return super().astream(input, config, stop=stop, **sealed_headers(kwargs))
 
     # ---------------------------------------------------------------------- requests
 
@@ -210,17 +125,8 @@ class NugenLLM(ConnectionFields, BaseLLM):
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (``nugen_client.rules.completion_request``:
         fields, then ``model_kwargs``, then ``kwargs``)."""
-        fields: dict[str, Any] = {name: getattr(self, name) for name in _SAMPLING_FIELDS}
-        fields.update(
-            model=self.model,
-            stop=self.stop or None,
-            session_id=self.session_id,
-            provider=self.provider,
-        )
-        call = dict(kwargs)
-        if stop is not None:
-            call["stop"] = stop or None
-        return completion_request(prompt, fields, self.model_kwargs, call, ignore=_LC_KWARGS)
+        fields, call = self._request_layers(stop, kwargs)
+        return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
@@ -231,17 +137,9 @@ class NugenLLM(ConnectionFields, BaseLLM):
         prompt: str,
         stop: list[str] | None,
         kwargs: dict[str, Any],
-        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        run_manager: RunManager | None,
     ) -> tuple[dict[str, Any], TextStreamConverter]:
-        request = self._request(prompt, stop, kwargs)
-        n = request.get("n")
-        if isinstance(n, int) and n > 1:
-            raise InvalidInputError(
-                f"n={n} cannot be streamed (a stream is one text); call generate() with "
-                "streaming off to get several generations"
-            )
-        request["include_usage"] = bool(kwargs.get("stream_usage", self.stream_usage))
-        request["on_retry"] = _on_retry(run_manager)
+        request = self._streaming_request(self._request(prompt, stop, kwargs), kwargs, run_manager)
         return request, TextStreamConverter(requested_model=request["model"])
 
     def _generate(
@@ -259,7 +157,7 @@ class NugenLLM(ConnectionFields, BaseLLM):
             request = self._request(prompt, stop, kwargs)
             with mapped_errors():
                 completion = self._sync_client().completion(
-                    **request, on_retry=_on_retry(run_manager)
+                    **request, on_retry=on_retry(run_manager)
                 )
             results.append((completion_generations(completion, request["model"]), completion.usage))
         return _llm_result(results, self._model_name(kwargs))
@@ -282,7 +180,7 @@ class NugenLLM(ConnectionFields, BaseLLM):
                 request = self._request(prompt, stop, kwargs)
                 with mapped_errors():
                     completion = await self._async_client().completion(
-                        **request, on_retry=_on_retry(run_manager)
+                        **request, on_retry=on_retry(run_manager)
                     )
                 return completion_generations(completion, request["model"]), completion.usage
 
@@ -305,17 +203,10 @@ class NugenLLM(ConnectionFields, BaseLLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         request, converter = self._stream_request(prompt, stop, kwargs, run_manager)
-        with mapped_errors(), _keeping_partial(converter):
-            for chunk in self._sync_client().stream_completion(**request):
-                piece = converter.convert(chunk)
-                if piece is not None:
-                    if run_manager:
-                        run_manager.on_llm_new_token(piece.text, chunk=piece)
-                    yield piece
-        final = converter.final()
-        if run_manager:
-            run_manager.on_llm_new_token("", chunk=final)
-        yield final
+        with mapped_errors():
+            yield from relay(
+                converter, self._sync_client().stream_completion(**request), run_manager
+            )
 
     async def _astream(
         self,
@@ -325,17 +216,10 @@ class NugenLLM(ConnectionFields, BaseLLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         request, converter = self._stream_request(prompt, stop, kwargs, run_manager)
-        with mapped_errors(), _keeping_partial(converter):
-            async for chunk in self._async_client().stream_completion(**request):
-                piece = converter.convert(chunk)
-                if piece is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(piece.text, chunk=piece)
-                    yield piece
-        final = converter.final()
-        if run_manager:
-            await run_manager.on_llm_new_token("", chunk=final)
-        yield final
+        with mapped_errors():
+            chunks = self._async_client().stream_completion(**request)
+            async for piece in arelay(converter, chunks, run_manager):
+                yield piece
 
 
 # ------------------------------------------------------------------ pure conversions
@@ -441,21 +325,3 @@ def _llm_result(results: list[tuple[list[Generation], Usage | None]], model: str
         generations=[generations for generations, _ in results],
         llm_output={"token_usage": total, "model_name": model},
     )
-
-
-@contextmanager
-def _keeping_partial(converter: TextStreamConverter) -> Iterator[None]:
-    """A stream that broke off raises with the text received so far on ``.partial``."""
-    try:
-        yield
-    except StreamInterruptedError as error:
-        if not error.partial:
-            error.partial = converter.text
-        raise
-
-
-def _on_retry(
-    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-) -> OnRetry | None:
-    """The callback that reports the client's retries to LangChain's callbacks."""
-    return run_manager.on_retry if run_manager is not None else None

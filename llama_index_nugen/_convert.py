@@ -45,13 +45,14 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
-from nugen_client import InvalidInputError, StreamAccumulator, StreamInterruptedError
+from nugen_client import InvalidInputError, StreamAccumulator
 from nugen_client.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     guess_image_mime_type,
     image_part,
     read_image_file,
 )
+from nugen_client.rules import keeping_partial
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -613,6 +614,7 @@ class ChatStream:
         "_tool_blocks",
         "_tool_dicts",
         "delta",
+        "pending",
         "raw",
     )
 
@@ -627,6 +629,8 @@ class ChatStream:
         self._finished_tools = False
         self._id = ""
         self.delta = ""
+        # True when the last chunk was no step: its usage or timing awaits a closing one.
+        self.pending = False
         self.raw: dict[str, Any] = {}
 
     @property
@@ -681,7 +685,8 @@ class ChatStream:
         if acc.timing is not None:
             raw["timing"] = acc.timing.as_dict()
         self.raw = raw
-        return bool(delta or reasoning or 0 in fragments)
+        self.pending = not (delta or reasoning or 0 in fragments)
+        return not self.pending
 
     def _extras(self) -> dict[str, Any]:
         acc = self._acc
@@ -727,13 +732,6 @@ class ChatStream:
         return self._acc.completion()
 
 
-def _keep_partial(exc: StreamInterruptedError, state: ChatStream) -> None:
-    # The client cannot know the text of a broken stream; we do. It stays on the error
-    # (for logs), never in a response that would look complete.
-    if not exc.partial:
-        exc.partial = state.text
-
-
 _R = TypeVar("_R", ChatResponse, CompletionResponse)
 
 
@@ -744,34 +742,24 @@ def _responses(
     chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
 ) -> Generator[_R, None, None]:
     state = ChatStream()
-    pending = False
-    try:
+    with keeping_partial(state):
         for chunk in chunks:
-            pending = not state.add(chunk)
-            if not pending:
+            if state.add(chunk):
                 yield render(state)
-        if pending:
+        if state.pending:
             yield render(state)  # the closing step: usage, finish_reason, timing
-    except StreamInterruptedError as exc:
-        _keep_partial(exc, state)
-        raise
 
 
 async def _aresponses(
     chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
 ) -> AsyncGenerator[_R, None]:
     state = ChatStream()
-    pending = False
-    try:
+    with keeping_partial(state):
         async for chunk in chunks:
-            pending = not state.add(chunk)
-            if not pending:
+            if state.add(chunk):
                 yield render(state)
-        if pending:
+        if state.pending:
             yield render(state)  # the closing step: usage, finish_reason, timing
-    except StreamInterruptedError as exc:
-        _keep_partial(exc, state)
-        raise
 
 
 def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:

@@ -8,7 +8,7 @@ client cache and the request rule itself come from :mod:`nugen_client.rules`, th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from llama_index.core.base.llms.types import ChatMessage
 from pydantic import Field, field_validator
@@ -22,7 +22,7 @@ from nugen_client.rules import (
 )
 from nugen_client.types import ReasoningConfig
 
-__all__ = ["ChatFields"]
+__all__ = ["ChatFields", "Request"]
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
 _FRAMEWORK_KWARGS = frozenset(
@@ -36,6 +36,28 @@ _FRAMEWORK_KWARGS = frozenset(
         "error_on_no_tool_call",
     }
 )
+
+# The model fields every request carries (unset ones are left out by the rule).
+_REQUEST_FIELDS = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "stop",
+    "prompt_truncate_len",
+    "reasoning",
+    "session_id",
+    "provider",
+)
+
+
+class Request(NamedTuple):
+    """The keyword arguments of one client call, and which endpoint takes them."""
+
+    text: bool
+    """``True``: a text completion (``/completions``); ``False``: a chat completion."""
+    kwargs: dict[str, Any]
 
 
 class ChatFields(ConnectionFields, ImageLimitField):
@@ -70,43 +92,20 @@ class ChatFields(ConnectionFields, ImageLimitField):
     def _wire_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         return _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)
 
-    def _chat_request(
-        self, messages: Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Keyword arguments of a client chat call (``nugen_client.rules.chat_request``:
-        fields, then ``additional_kwargs``, then the call's kwargs)."""
-        fields = {
-            "model": self.model,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "stop": self.stop,
-            "prompt_truncate_len": self.prompt_truncate_len,
-            "reasoning": self.reasoning,
-            "session_id": self.session_id,
-            "provider": self.provider,
-            "use_vision_endpoint": self.use_vision_endpoint,
-        }
-        return chat_request(
-            messages, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
+    def _request(
+        self, payload: str | Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
+    ) -> Request:
+        """One client call (``nugen_client.rules``: fields, then ``additional_kwargs``, then
+        the call's kwargs): a prompt string posts to ``/completions``, wire messages to the
+        chat endpoint."""
+        fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
+        if isinstance(payload, str):
+            request = completion_request(
+                payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
+            )
+            return Request(text=True, kwargs=request)
+        fields["use_vision_endpoint"] = self.use_vision_endpoint
+        request = chat_request(
+            payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
         )
-
-    def _completion_request(self, prompt: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """Keyword arguments of a client text completion call
-        (``nugen_client.rules.completion_request``, the same layers as chat)."""
-        fields = {
-            "model": self.model,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "stop": self.stop,
-            "prompt_truncate_len": self.prompt_truncate_len,
-            "reasoning": self.reasoning,
-            "session_id": self.session_id,
-            "provider": self.provider,
-        }
-        return completion_request(
-            prompt, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
-        )
+        return Request(text=False, kwargs=request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
@@ -27,7 +27,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import Field
 
 from llama_index_nugen import _calls, _convert
-from llama_index_nugen._fields import ChatFields
+from llama_index_nugen._fields import ChatFields, Request
 from nugen_client.models import (
     DEFAULT_CHAT_MODEL,
     FALLBACK_CONTEXT_WINDOW,
@@ -172,82 +172,69 @@ class Nugen(ChatFields, FunctionCallingLLM):
             model_name=self.model,
         )
 
-    # -- chat ----------------------------------------------------------------------------
+    # -- chat and completion ---------------------------------------------------------------
     # With is_chat_model=False every form posts to /completions: chat through the
     # (overridable) messages_to_prompt, complete through completion_to_prompt.
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        if not self.is_chat_model:
-            return _calls.chat_text(self, self._chat_prompt(messages), kwargs)
-        return _calls.chat(self, self._wire_messages(messages), kwargs)
+        return _calls.chat(self, self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        if not self.is_chat_model:
-            return await _calls.achat_text(self, self._chat_prompt(messages), kwargs)
-        return await _calls.achat(self, self._wire_messages(messages), kwargs)
+        return await _calls.achat(self, self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        if not self.is_chat_model:
-            return _calls.stream_chat_text(self, self._chat_prompt(messages), kwargs)
-        return _calls.stream_chat(self, self._wire_messages(messages), kwargs)
+        chunks = _calls.stream(self, self._chat_request(messages, kwargs))
+        return _convert.stream_chat_responses(chunks)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        if not self.is_chat_model:
-            return _calls.astream_chat_text(self, self._chat_prompt(messages), kwargs)
-        return _calls.astream_chat(self, self._wire_messages(messages), kwargs)
-
-    # -- completion (a one-message chat, or /completions) ----------------------------------
-
-    def _chat_prompt(self, messages: Sequence[ChatMessage]) -> str:
-        to_prompt = self.messages_to_prompt or generic_messages_to_prompt
-        return to_prompt(messages)
-
-    def _prompt(self, prompt: str, formatted: bool) -> str:
-        to_prompt = self.completion_to_prompt
-        if not formatted and to_prompt is not None:
-            prompt = to_prompt(prompt)
-        return prompt
-
-    def _prompt_messages(self, prompt: str, formatted: bool) -> list[dict[str, Any]]:
-        return [{"role": MessageRole.USER.value, "content": self._prompt(prompt, formatted)}]
+        chunks = _calls.astream(self, self._chat_request(messages, kwargs))
+        return _convert.astream_chat_responses(chunks)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        if not self.is_chat_model:
-            return _calls.complete_text(self, self._prompt(prompt, formatted), kwargs)
-        response = _calls.chat(self, self._prompt_messages(prompt, formatted), kwargs)
+        response = _calls.chat(self, self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        if not self.is_chat_model:
-            return await _calls.acomplete_text(self, self._prompt(prompt, formatted), kwargs)
-        response = await _calls.achat(self, self._prompt_messages(prompt, formatted), kwargs)
+        response = await _calls.achat(self, self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        if not self.is_chat_model:
-            return _calls.stream_complete_text(self, self._prompt(prompt, formatted), kwargs)
-        return _calls.stream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
+        chunks = _calls.stream(self, self._complete_request(prompt, formatted, kwargs))
+        return _convert.stream_completion_responses(chunks)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
+        chunks = _calls.astream(self, self._complete_request(prompt, formatted, kwargs))
+        return _convert.astream_completion_responses(chunks)
+
+    def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
         if not self.is_chat_model:
-            return _calls.astream_complete_text(self, self._prompt(prompt, formatted), kwargs)
-        return _calls.astream_complete(self, self._prompt_messages(prompt, formatted), kwargs)
+            to_prompt = self.messages_to_prompt or generic_messages_to_prompt
+            return self._request(to_prompt(messages), kwargs)
+        return self._request(self._wire_messages(messages), kwargs)
+
+    def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
+        """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt."""
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        if not self.is_chat_model:
+            return self._request(prompt, kwargs)
+        return self._request([{"role": MessageRole.USER.value, "content": prompt}], kwargs)
 
     # -- tool calling ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ fields in ``_fields``, calls in ``_calls``), the images go through the shared co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -26,7 +26,7 @@ from llama_index.core.schema import ImageNode
 from pydantic import Field
 
 from llama_index_nugen import _calls, _convert
-from llama_index_nugen._fields import ChatFields
+from llama_index_nugen._fields import ChatFields, Request
 from nugen_client.models import (
     DEFAULT_VISION_MODEL,
     FALLBACK_CONTEXT_WINDOW,
@@ -102,46 +102,47 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
     def complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
-        message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.image_limit
-        )
-        return _convert.chat_to_completion_response(_calls.chat(self, [message], kwargs))
+        response = _calls.chat(self, self._image_request(prompt, image_documents, kwargs))
+        return _convert.chat_to_completion_response(response)
 
     async def acomplete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponse:
-        message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.image_limit
-        )
-        response = await _calls.achat(self, [message], kwargs)
+        response = await _calls.achat(self, self._image_request(prompt, image_documents, kwargs))
         return _convert.chat_to_completion_response(response)
 
     def stream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseGen:
-        message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.image_limit
-        )
-        return _calls.stream_complete(self, [message], kwargs)
+        chunks = _calls.stream(self, self._image_request(prompt, image_documents, kwargs))
+        return _convert.stream_completion_responses(chunks)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        message = _convert.prompt_with_images(
-            prompt, image_documents, max_image_bytes=self.image_limit
-        )
-        return _calls.astream_complete(self, [message], kwargs)
+        chunks = _calls.astream(self, self._image_request(prompt, image_documents, kwargs))
+        return _convert.astream_completion_responses(chunks)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _calls.chat(self, self._wire_messages(messages), kwargs)
+        return _calls.chat(self, self._request(self._wire_messages(messages), kwargs))
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _calls.achat(self, self._wire_messages(messages), kwargs)
+        return await _calls.achat(self, self._request(self._wire_messages(messages), kwargs))
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return _calls.stream_chat(self, self._wire_messages(messages), kwargs)
+        chunks = _calls.stream(self, self._request(self._wire_messages(messages), kwargs))
+        return _convert.stream_chat_responses(chunks)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return _calls.astream_chat(self, self._wire_messages(messages), kwargs)
+        chunks = _calls.astream(self, self._request(self._wire_messages(messages), kwargs))
+        return _convert.astream_chat_responses(chunks)
+
+    def _image_request(
+        self, prompt: str, image_documents: ImageDocuments, kwargs: Mapping[str, Any]
+    ) -> Request:
+        message = _convert.prompt_with_images(
+            prompt, image_documents, max_image_bytes=self.image_limit
+        )
+        return self._request([message], kwargs)

@@ -13,7 +13,9 @@ Everything both frameworks must agree on lives here, so the two cannot drift apa
   keywords (later wins), with ``session_id`` / ``provider`` / ``extra_headers`` sent per
   call; :func:`completion_request`: the same rule for a text completion (``/completions``);
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
-  service's, refusing a name that is not a bound tool.
+  service's, refusing a name that is not a bound tool;
+- :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
+  result that looks complete.
 
 Nothing here imports a framework.
 """
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
@@ -35,7 +38,7 @@ from nugen_client._bounded import (
 )
 from nugen_client._checks import is_credential_header
 from nugen_client._client import AsyncNugenClient, NugenClient
-from nugen_client._errors import InvalidInputError
+from nugen_client._errors import InvalidInputError, StreamInterruptedError
 from nugen_client._params import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -57,6 +60,7 @@ __all__ = [
     "completion_request",
     "embeddings_request",
     "is_credential_header",
+    "keeping_partial",
     "redact_headers",
     "resolved_timeout",
     "tool_choice_to_wire",
@@ -504,3 +508,24 @@ class ImageLimitField(BaseModel):
     def image_limit(self) -> int:
         """The limit in effect, in bytes."""
         return self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
+
+
+class _RunningText(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+@contextmanager
+def keeping_partial(stream: _RunningText) -> Iterator[None]:
+    """Put the text a stream received so far (``stream.text``) on the
+    :class:`~nugen_client.StreamInterruptedError` that ends it, as ``.partial``.
+
+    The client cannot know the text of a broken stream; the adapter's converter does. It
+    stays on the error (for logs), never in a result that would look complete.
+    """
+    try:
+        yield
+    except StreamInterruptedError as error:
+        if not error.partial:
+            error.partial = stream.text
+        raise

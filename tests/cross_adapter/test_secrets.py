@@ -13,6 +13,7 @@ so no other host ever receives the ``Authorization`` header.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import pickle
 import subprocess
@@ -28,15 +29,15 @@ from langchain_core.load import dumpd, dumps
 from llama_index.core.base.llms.types import ChatMessage
 from pydantic import SecretStr
 
-from langchain_nugen import ChatNugen, NugenEmbeddings
+from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
 from nugen_client import APIStatusError, InvalidInputError, NugenError
 from nugen_emulator import Fault, NugenEmulator
 
 KEY = "nk-live-SECRET-7f3a9c1e5b2d46800aa1"
 WRONG_KEY = "nk-live-WRONG-0000aaaa1111bbbb2222"
-CLASSES = [ChatNugen, NugenEmbeddings, Nugen, NugenMultiModal, NugenEmbedding]
-LANGCHAIN = (ChatNugen, NugenEmbeddings)
+CLASSES = [ChatNugen, NugenLLM, NugenEmbeddings, Nugen, NugenMultiModal, NugenEmbedding]
+LANGCHAIN = (ChatNugen, NugenLLM, NugenEmbeddings)
 LOGGERS = ["nugen_client", "langchain_nugen", "llama_index_nugen", "httpx", "httpcore"]
 
 
@@ -60,6 +61,8 @@ def use(model: Any) -> None:
     """One real call, which also builds the model's clients."""
     if isinstance(model, ChatNugen):
         assert model.invoke("hello").content
+    elif isinstance(model, NugenLLM):
+        assert model.invoke("hello")
     elif isinstance(model, NugenEmbeddings):
         assert model.embed_query("hello")
     elif isinstance(model, NugenEmbedding):
@@ -126,7 +129,7 @@ def test_credential_like_default_headers_are_redacted_when_serialised(
         "model_dump": repr(model.model_dump()),
         "model_dump_json": model.model_dump_json(),
     }
-    if isinstance(model, ChatNugen):
+    if isinstance(model, (ChatNugen, NugenLLM)):
         shown["dumps"] = dumps(model)
         shown["dumpd"] = repr(dumpd(model))
         assert dumpd(model)["kwargs"]["default_headers"]["X-Trace"] == "t-1"
@@ -138,22 +141,48 @@ def test_credential_like_default_headers_are_redacted_when_serialised(
         assert HEADER_SECRET not in text, f"a credential header leaked into {cls.__name__} {where}"
 
 
-def test_langchain_callbacks_see_redacted_headers(emu: NugenEmulator) -> None:
+def _collect(model: Any, form: str, **kwargs: Any) -> None:
+    if form == "invoke":
+        model.invoke("hello", **kwargs)
+    elif form == "batch":
+        model.batch(["hello"], **kwargs)
+    elif form == "stream":
+        list(model.stream("hello", **kwargs))
+    else:
+
+        async def pieces() -> list[Any]:
+            return [piece async for piece in model.astream("hello", **kwargs)]
+
+        asyncio.run(pieces())
+
+
+@pytest.mark.parametrize("form", ["invoke", "batch", "stream", "astream"])
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+def test_langchain_callbacks_see_redacted_headers(
+    cls: type[Any], form: str, emu: NugenEmulator
+) -> None:
+    # BaseLLM.stream / astream hand call keywords to callbacks and traces as they are;
+    # NugenLLM seals credential-like per-call headers before they get there.
     seen: list[Any] = []
 
     class Spy(BaseCallbackHandler):
         def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-            seen.append((serialized, kwargs.get("invocation_params")))
+            seen.append((serialized, kwargs))
 
-    model = make(ChatNugen, emu, default_headers=dict(CREDENTIAL_HEADERS))
-    model.invoke(
-        "hello",
+        def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+            seen.append((serialized, kwargs))
+
+    model = make(cls, emu, default_headers=dict(CREDENTIAL_HEADERS))
+    _collect(
+        model,
+        form,
         extra_headers={"Authorization-Extra": "x", "X-Api-Key": HEADER_SECRET},
         config={"callbacks": [Spy()]},
     )
     assert emu.requests[-1].headers["x-api-key"] == HEADER_SECRET
-    assert seen, "no on_chat_model_start"
+    assert seen, "no start callback"
     assert HEADER_SECRET not in repr(seen)
+    assert HEADER_SECRET not in json.dumps(seen, default=str)
     assert KEY not in repr(seen)
 
 

@@ -50,8 +50,8 @@ def test_tool_choice_reaches_the_request(
     prepared = llm._prepare_chat_with_tools(
         tools, user_msg="hi", tool_required=tool_required, tool_choice=tool_choice
     )
-    messages = llm._wire_messages(prepared.pop("messages"))
-    assert llm._chat_request(messages, prepared).get("tool_choice") == expected
+    request = llm._chat_request(prepared.pop("messages"), prepared)
+    assert request.kwargs.get("tool_choice") == expected
 
 
 def test_prepare_chat_with_tools_builds_specs_and_never_mutates_the_history(llm: Nugen) -> None:
@@ -76,8 +76,8 @@ def test_prepare_chat_with_tools_single_tool_required_is_named(llm: Nugen) -> No
     prepared = llm._prepare_chat_with_tools(
         [ADD], user_msg=ChatMessage(content="x"), tool_required=True
     )
-    messages = llm._wire_messages(prepared.pop("messages"))
-    assert llm._chat_request(messages, prepared)["tool_choice"] == NAMED_ADD
+    request = llm._chat_request(prepared.pop("messages"), prepared)
+    assert request.kwargs["tool_choice"] == NAMED_ADD
 
 
 def test_prepare_chat_with_tools_without_choice_sends_none(llm: Nugen) -> None:

@@ -1,0 +1,295 @@
+"""What ``ChatNugen`` and ``NugenLLM`` share, written once.
+
+The sampling fields and how they become the layers of a request, LangChain's
+serialisation and tracing hooks (secrets, header redaction, LangSmith parameters), the
+offline token estimate, and the loop that relays a stream's pieces to callbacks. Each
+class adds its own endpoint, conversion and extra fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams
+from langchain_core.load.serializable import (
+    Serializable,
+    SerializedConstructor,
+    SerializedNotImplemented,
+)
+from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
+from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from pydantic import ConfigDict, Field, SecretStr, model_validator
+
+from langchain_nugen._convert import PROVIDER
+from langchain_nugen._tokens import count_text_tokens
+from nugen_client import InvalidInputError, OnRetry
+from nugen_client.models import DEFAULT_CHAT_MODEL
+from nugen_client.rules import (
+    ConnectionFields,
+    is_credential_header,
+    keeping_partial,
+    redact_headers,
+)
+
+__all__ = ["NugenModel", "arelay", "on_retry", "relay", "sealed_headers"]
+
+RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
+
+# Call keywords that are LangChain's, not the service's. Any other unknown keyword goes
+# into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
+LC_KWARGS = frozenset({"stream_usage"})
+
+
+class NugenModel(ConnectionFields, Serializable):
+    """The fields and LangChain hooks of a Nugen model (chat or text completion)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    # Model fields sent as body fields when set (None means "not set": the service decides).
+    _sampling_fields: ClassVar[tuple[str, ...]] = (
+        "max_tokens",
+        "prompt_truncate_len",
+        "temperature",
+        "top_p",
+        "top_k",
+        "n",
+    )
+    _ls_model_type: ClassVar[Literal["chat", "llm"]]
+    _stream_is_one: ClassVar[str]  # what a stream carries, for the n > 1 refusal
+
+    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
+    """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `qwen-v2p5-0p5b-instruct`."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    """Sampling temperature (0 to 2); the service's default when unset."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Most tokens to generate."""
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    """Nucleus sampling probability mass."""
+    top_k: int | None = Field(default=None, ge=0)
+    """Top-k sampling."""
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences."""
+    prompt_truncate_len: int | None = Field(default=None, ge=1)
+    """Size to which the service truncates the prompt (server default 1500)."""
+    n: int | None = Field(default=None, ge=1)
+    """Completions per request; each becomes a generation. Cannot be streamed."""
+    streaming: bool = False
+    """Whether `invoke` / `generate` stream internally (token callbacks fire per piece)."""
+    stream_usage: bool = True
+    """Whether streams carry usage: requested with `stream_options`, on the last chunk."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra body fields, sent as they are."""
+
+    if TYPE_CHECKING:  # a field of LangChain's BaseLanguageModel, declared there
+
+        @property
+        def custom_get_token_ids(self) -> Callable[[str], list[int]] | None: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
+        """Unknown constructor keywords become body fields (``model_kwargs``)."""
+        if isinstance(values, dict):
+            names = get_pydantic_field_names(cls)
+            if any(key not in names for key in values):
+                return _build_model_kwargs(values, names)
+        return values
+
+    # ------------------------------------------------------------------ LangChain API
+
+    @property
+    def model_name(self) -> str:
+        """The model name (the ``ChatOpenAI`` / ``OpenAI`` accessor for :attr:`model`)."""
+        return self.model
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "NUGEN_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        # dumps() reads the raw field values (not model_dump), so the redaction of
+        # credential-like header values is applied here too.
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
+            kwargs["default_headers"] = redact_headers(kwargs["default_headers"])
+        return serialized
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model}
+        for name in self._sampling_fields:
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.stop:
+            params["stop"] = self.stop
+        if self.model_kwargs:
+            params.update(self.model_kwargs)
+        return params
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return self._default_params
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=model if isinstance(model, str) else self.model,
+            ls_model_type=self._ls_model_type,
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stop_sequences = stop or self.stop
+        if stop_sequences:
+            params["ls_stop"] = (
+                [stop_sequences] if isinstance(stop_sequences, str) else list(stop_sequences)
+            )
+        return params
+
+    def get_num_tokens(self, text: str) -> int:
+        """Offline estimate (Nugen publishes no tokenizer; nothing is downloaded)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        return count_text_tokens(text)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids need the model's tokenizer, which Nugen does not publish: pass
+        ``custom_get_token_ids`` or use :meth:`get_num_tokens` (an offline estimate)."""
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        raise NotImplementedError(
+            "Nugen does not publish its tokenizer: use get_num_tokens() (an offline "
+            "estimate) or pass custom_get_token_ids="
+        )
+
+    # ---------------------------------------------------------------------- requests
+
+    def _request_layers(
+        self, stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The model-field and call-keyword layers of a request (``nugen_client.rules``
+        puts ``model_kwargs`` between them; later wins). ``stop=[]`` clears the field's."""
+        fields: dict[str, Any] = {name: getattr(self, name) for name in self._sampling_fields}
+        fields.update(
+            model=self.model,
+            stop=self.stop or None,
+            session_id=self.session_id,
+            provider=self.provider,
+        )
+        call = dict(kwargs)
+        if stop is not None:
+            call["stop"] = stop or None
+        headers = call.get("extra_headers")
+        if headers:
+            call["extra_headers"] = {
+                name: value.get_secret_value() if isinstance(value, SecretStr) else value
+                for name, value in headers.items()
+            }
+        return fields, call
+
+    def _streaming_request(
+        self, request: dict[str, Any], kwargs: dict[str, Any], run_manager: RunManager | None
+    ) -> dict[str, Any]:
+        """``request`` as a stream's: one choice, usage asked for unless turned off, and
+        retries reported to the callbacks."""
+        n = request.get("n")
+        if isinstance(n, int) and n > 1:
+            raise InvalidInputError(
+                f"n={n} cannot be streamed (a stream is one {self._stream_is_one}); call "
+                "generate() with streaming off to get several generations"
+            )
+        request["include_usage"] = bool(kwargs.get("stream_usage", self.stream_usage))
+        request["on_retry"] = on_retry(run_manager)
+        return request
+
+
+def sealed_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the values of credential-like ``extra_headers`` as ``SecretStr``.
+
+    ``BaseLLM.stream`` / ``astream`` hand their call keywords to callbacks and traces
+    (``invocation_params``, LangSmith metadata) as they are; ``BaseChatModel`` has the
+    ``_get_invocation_params`` hook for that, ``BaseLLM`` has none. Sealed, a per-call
+    ``Authorization`` shows as ``**********`` there; the request unseals it.
+    """
+    headers = kwargs.get("extra_headers")
+    if not headers:
+        return kwargs
+    sealed = {
+        name: SecretStr(value) if is_credential_header(name) and isinstance(value, str) else value
+        for name, value in headers.items()
+    }
+    return {**kwargs, "extra_headers": sealed}
+
+
+def on_retry(run_manager: RunManager | None) -> OnRetry | None:
+    """The callback that reports the client's retries to LangChain's callbacks (the async
+    client awaits what an async run manager's ``on_retry`` returns)."""
+    return run_manager.on_retry if run_manager is not None else None
+
+
+Piece = TypeVar("Piece", ChatGenerationChunk, GenerationChunk)
+_Piece_co = TypeVar("_Piece_co", ChatGenerationChunk, GenerationChunk, covariant=True)
+
+
+class PieceConverter(Protocol[_Piece_co]):
+    """A stream's conversion: wire chunks in, LangChain pieces out (``ChatNugen``'s
+    ``StreamConverter``, ``NugenLLM``'s ``TextStreamConverter``)."""
+
+    @property
+    def text(self) -> str: ...
+
+    def convert(self, chunk: Any) -> _Piece_co | None: ...
+
+    def final(self) -> _Piece_co: ...
+
+
+def relay(
+    converter: PieceConverter[Piece],
+    chunks: Iterable[Any],
+    run_manager: CallbackManagerForLLMRun | None,
+) -> Iterator[Piece]:
+    """Each piece of a stream, announced to the callbacks as it is yielded, then the
+    converter's final piece (usage, finish reason). A stream that breaks off raises with
+    the text so far on the error's ``partial``, never as a piece that looks complete."""
+    with keeping_partial(converter):
+        for chunk in chunks:
+            piece = converter.convert(chunk)
+            if piece is not None:
+                if run_manager:
+                    run_manager.on_llm_new_token(piece.text, chunk=piece)
+                yield piece
+    final = converter.final()
+    if run_manager:
+        run_manager.on_llm_new_token("", chunk=final)
+    yield final
+
+
+async def arelay(
+    converter: PieceConverter[Piece],
+    chunks: AsyncIterator[Any],
+    run_manager: AsyncCallbackManagerForLLMRun | None,
+) -> AsyncIterator[Piece]:
+    """:func:`relay` for an async stream."""
+    with keeping_partial(converter):
+        async for chunk in chunks:
+            piece = converter.convert(chunk)
+            if piece is not None:
+                if run_manager:
+                    await run_manager.on_llm_new_token(piece.text, chunk=piece)
+                yield piece
+    final = converter.final()
+    if run_manager:
+        await run_manager.on_llm_new_token("", chunk=final)
+    yield final
