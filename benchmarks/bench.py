@@ -714,7 +714,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     r[f"Nugen.stream_chat: cost per tool-call fragment, {large} vs {small} (1.0 = linear)"] = (
         li["tool_fragment_us"][large]["stream"] / li["tool_fragment_us"][small]["stream"]
     )
-    return {k: round(v, 2) for k, v in r.items()}
+    # Three significant figures, not two decimals: an import ratio of 0.004 stays 0.004
+    # instead of rounding to 0.
+    return {k: float(f"{v:.3g}") for k, v in r.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

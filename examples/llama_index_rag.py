@@ -40,4 +40,4 @@ chat = index.as_chat_engine(
     similarity_top_k=1,
     memory=ChatMemoryBuffer.from_defaults(),
 )
-print("chat:", chat.chat("Which of these is the highest?").response)
+print("chat:", chat.chat("Which mountain stands in Japan, and how high is it?").response)
