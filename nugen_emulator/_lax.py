@@ -65,6 +65,7 @@ def literal_msg(options: tuple[str, ...]) -> str:
 
 
 N = TypeVar("N", int, float)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -217,3 +218,34 @@ def as_list(errors: Errors, loc: Loc, value: Any, *, min_len: int = 0) -> list[A
         )
         return None
     return value
+
+
+def required(
+    errors: Errors,
+    loc: Loc,
+    parent: dict[str, Any],
+    key: str,
+    read: Callable[..., T | None],
+    **options: Any,
+) -> T | None:
+    """``parent[key]`` as ``read`` takes it (``read(errors, loc, value, **options)``).
+
+    None when the field is absent ("Field required", its ``input`` the parent) or ``read``
+    refused the value; a null value is passed to ``read``, which refuses it.
+    """
+    value = parent.get(key, MISSING)
+    if value is MISSING:
+        errors.missing((*loc, key), parent)
+        return None
+    return read(errors, (*loc, key), value, **options)
+
+
+def optional(
+    errors: Errors, body: dict[str, Any], key: str, read: Callable[..., T | None], **options: Any
+) -> T | None:
+    """A top-level field that may be left out or sent as null, as ``Optional[...] = None``.
+
+    None then, or when ``read`` refused the value; otherwise what ``read`` returned.
+    """
+    value = body.get(key)
+    return None if value is None else read(errors, (key,), value, **options)
