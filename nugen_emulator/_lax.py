@@ -3,7 +3,8 @@
 The building blocks of ``_validation``: each helper takes a value from a request body,
 returns it coerced (``"2000"`` -> 2000, as pydantic's lax mode does) or records the error
 pydantic would report (``type``, ``loc`` from ``"body"``, ``msg``, ``input``, ``ctx``) and
-returns ``None``, so one pass over a body reports every problem at once.
+returns ``None``, so one pass over a body reports every problem at once. ``required`` and
+``optional`` read a field with one of them, and say what an absent or null field means.
 """
 
 from __future__ import annotations
