@@ -271,11 +271,7 @@ class _Handlers:
         if stream:
             response_id = state.new_id(prefix)
             chunks = renderer.chat_chunks(
-                generation,
-                response_id=response_id,
-                model=request.model,
-                include_usage=request.include_usage,
-                no_usage=no_usage,
+                generation, request, response_id=response_id, no_usage=no_usage
             )
             rendered = list(chunks)
             # Faults count chunks ("cut after k chunks"): the opening timing event is none.
@@ -313,11 +309,7 @@ class _Handlers:
         response_id = state.new_id("chatcmpl-" if state.dialect == "nugen" else "cmpl-")
         if request.stream:
             chunks = state.renderer.completion_chunks(
-                generation,
-                response_id=response_id,
-                model=request.model,
-                include_usage=request.include_usage,
-                no_usage=no_usage,
+                generation, request, response_id=response_id, no_usage=no_usage
             )
             events = [encode_event(chunk) for chunk in chunks]
             return SSEResponse(events, state=state, fault=fault, headers=headers)

@@ -3,13 +3,16 @@
 The building blocks of ``_validation``: each helper takes a value from a request body,
 returns it coerced (``"2000"`` -> 2000, as pydantic's lax mode does) or records the error
 pydantic would report (``type``, ``loc`` from ``"body"``, ``msg``, ``input``, ``ctx``) and
-returns ``None``, so one pass over a body reports every problem at once.
+returns ``None``, so one pass over a body reports every problem at once. ``required`` and
+``optional`` read a field with one of them, and say what an absent or null field means.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 Loc = tuple[str | int, ...]
 MISSING: Any = object()  # a field absent from the body (``None`` is a value sent as null)
@@ -62,62 +65,62 @@ def literal_msg(options: tuple[str, ...]) -> str:
     return "Input should be " + ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def lax_int(errors: Errors, loc: Loc, value: Any, *, ge: int | None = None) -> int | None:
-    """An integer field in pydantic's lax mode: ints, integral floats, digit strings."""
-    result: int | None = None
-    if isinstance(value, bool):
-        result = None
-    elif isinstance(value, int):
-        result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str):
+N = TypeVar("N", int, float)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Numeric(Generic[N]):
+    """How lax mode reads one numeric type, and the words pydantic's errors use for it."""
+
+    name: str  # errors are f"{name}_type" and f"{name}_parsing"
+    noun: str  # "Input should be a valid {noun}"
+    article: str  # "unable to parse string as {article} {noun}"
+    from_number: Callable[[Any], N | None]  # any other input but a bool; None if refused
+    from_string: Callable[[str], N | None]  # raises ValueError when the text does not parse
+
+
+def _integral(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _finite(value: Any) -> float | None:
+    # pydantic refuses nan and infinities however they are written.
+    if isinstance(value, (int, float)) and math.isfinite(number := float(value)):
+        return number
+    return None
+
+
+_INTEGER = _Numeric("int", "integer", "an", from_number=_integral, from_string=int)
+_NUMBER = _Numeric(
+    "float", "number", "a", from_number=_finite, from_string=lambda text: _finite(float(text))
+)
+
+
+def _lax_number(
+    errors: Errors, loc: Loc, value: Any, kind: _Numeric[N], ge: float | None, le: float | None
+) -> N | None:
+    result: N | None = None
+    if isinstance(value, str):
         try:
-            result = int(value.strip())
+            result = kind.from_string(value.strip())
         except ValueError:
             errors.add(
-                "int_parsing",
+                f"{kind.name}_parsing",
                 loc,
-                "Input should be a valid integer, unable to parse string as an integer",
+                f"Input should be a valid {kind.noun}, "
+                f"unable to parse string as {kind.article} {kind.noun}",
                 value,
             )
             return None
+    elif not isinstance(value, bool):
+        result = kind.from_number(value)
     if result is None:
-        errors.add("int_type", loc, "Input should be a valid integer", value)
-        return None
-    if ge is not None and result < ge:
-        errors.add(
-            "greater_than_equal",
-            loc,
-            f"Input should be greater than or equal to {ge}",
-            value,
-            {"ge": ge},
-        )
-        return None
-    return result
-
-
-def lax_float(
-    errors: Errors, loc: Loc, value: Any, *, ge: float | None = None, le: float | None = None
-) -> float | None:
-    result: float | None = None
-    if isinstance(value, bool):
-        result = None
-    elif isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            errors.add(
-                "float_parsing",
-                loc,
-                "Input should be a valid number, unable to parse string as a number",
-                value,
-            )
-            return None
-    if result is None or math.isnan(result) or math.isinf(result):
-        errors.add("float_type", loc, "Input should be a valid number", value)
+        errors.add(f"{kind.name}_type", loc, f"Input should be a valid {kind.noun}", value)
         return None
     if ge is not None and result < ge:
         errors.add(
@@ -138,6 +141,18 @@ def lax_float(
         )
         return None
     return result
+
+
+def lax_int(errors: Errors, loc: Loc, value: Any, *, ge: int | None = None) -> int | None:
+    """An integer field in pydantic's lax mode: ints, integral floats, integer strings."""
+    return _lax_number(errors, loc, value, _INTEGER, ge=ge, le=None)
+
+
+def lax_float(
+    errors: Errors, loc: Loc, value: Any, *, ge: float | None = None, le: float | None = None
+) -> float | None:
+    """A number field in pydantic's lax mode: ints, finite floats, numeric strings."""
+    return _lax_number(errors, loc, value, _NUMBER, ge=ge, le=le)
 
 
 def _num(x: float) -> str:
@@ -204,3 +219,34 @@ def as_list(errors: Errors, loc: Loc, value: Any, *, min_len: int = 0) -> list[A
         )
         return None
     return value
+
+
+def required(
+    errors: Errors,
+    loc: Loc,
+    parent: dict[str, Any],
+    key: str,
+    read: Callable[..., T | None],
+    **options: Any,
+) -> T | None:
+    """``parent[key]`` as ``read`` takes it (``read(errors, loc, value, **options)``).
+
+    None when the field is absent ("Field required", its ``input`` the parent) or ``read``
+    refused the value; a null value is passed to ``read``, which refuses it.
+    """
+    value = parent.get(key, MISSING)
+    if value is MISSING:
+        errors.missing((*loc, key), parent)
+        return None
+    return read(errors, (*loc, key), value, **options)
+
+
+def optional(
+    errors: Errors, body: dict[str, Any], key: str, read: Callable[..., T | None], **options: Any
+) -> T | None:
+    """A top-level field that may be left out or sent as null, as ``Optional[...] = None``.
+
+    None then, or when ``read`` refused the value; otherwise what ``read`` returned.
+    """
+    value = body.get(key)
+    return None if value is None else read(errors, (key,), value, **options)

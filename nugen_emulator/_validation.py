@@ -30,6 +30,8 @@ from nugen_emulator._lax import (
     lax_float,
     lax_int,
     literal_msg,
+    optional,
+    required,
 )
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -137,11 +139,7 @@ def _top_level(body: Any) -> dict[str, Any]:
 
 
 def _model_field(errors: Errors, body: dict[str, Any]) -> str:
-    value = body.get("model", MISSING)
-    if value is MISSING:
-        errors.missing(("model",), body)
-        return ""
-    return as_str(errors, ("model",), value) or ""
+    return required(errors, (), body, "model", as_str) or ""
 
 
 def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
@@ -164,10 +162,9 @@ def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
 def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
     """``stream_options.include_usage``. The Nugen service does not document the field (so
     it is ignored, like any unknown field); vLLM-style hosts reject it without ``stream``."""
-    options = body.get("stream_options")
-    if options is None or not strict:
+    if not strict:
         return False
-    mapping = as_dict(errors, ("stream_options",), options)
+    mapping = optional(errors, body, "stream_options", as_dict)
     if mapping is None:
         return False
     if not stream:
@@ -175,7 +172,7 @@ def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: b
             "value_error",
             ("stream_options",),
             "Value error, stream_options can only be set when stream is true",
-            options,
+            mapping,
         )
         return False
     flag = mapping.get("include_usage")
@@ -192,53 +189,49 @@ def _validate_content(errors: Errors, loc: Loc, content: Any, images: list[Image
         # pydantic reports a failed ``str | list`` union once per member; one is clearer.
         return
     for j, part in enumerate(parts):
-        part_loc = (*loc, j)
-        mapping = as_model_dict(errors, part_loc, part)
-        if mapping is None:
-            continue
-        kind = mapping.get("type", MISSING)
-        if kind is MISSING:
-            errors.missing((*part_loc, "type"), mapping)
-        elif kind == "text":
-            text = mapping.get("text", MISSING)
-            if text is MISSING:
-                errors.missing((*part_loc, "text"), mapping)
-            else:
-                as_str(errors, (*part_loc, "text"), text)
-        elif kind == "image_url":
-            holder = mapping.get("image_url", MISSING)
-            if holder is MISSING:
-                errors.missing((*part_loc, "image_url"), mapping)
-                continue
-            holder_map = as_model_dict(errors, (*part_loc, "image_url"), holder)
-            if holder_map is None:
-                continue
-            url = holder_map.get("url", MISSING)
-            url_loc = (*part_loc, "image_url", "url")
-            if url is MISSING:
-                errors.missing(url_loc, holder_map)
-                continue
-            url_text = as_str(errors, url_loc, url)
-            if url_text is None:
-                continue
-            parsed = parse_image_url(url_text)
-            if isinstance(parsed, str):
-                errors.add("value_error", url_loc, f"Value error, {parsed}", url_text)
-            else:
-                images.append(parsed)
-        else:
-            errors.add(
-                "union_tag_invalid",
-                (*part_loc,),
-                f"Input tag '{kind}' found using 'type' does not match any of the expected "
-                "tags: 'text', 'image_url'",
-                mapping,
-                {
-                    "discriminator": "'type'",
-                    "tag": str(kind),
-                    "expected_tags": "'text', 'image_url'",
-                },
-            )
+        image = _content_part(errors, (*loc, j), part)
+        if image is not None:
+            images.append(image)
+
+
+def _content_part(errors: Errors, loc: Loc, part: Any) -> ImageRef | None:
+    """One part of a content list (text or image); the image it refers to, if any."""
+    mapping = as_model_dict(errors, loc, part)
+    if mapping is None:
+        return None
+    kind = mapping.get("type", MISSING)
+    if kind is MISSING:
+        errors.missing((*loc, "type"), mapping)
+    elif kind == "text":
+        required(errors, loc, mapping, "text", as_str)
+    elif kind == "image_url":
+        return _image_part(errors, loc, mapping)
+    else:
+        errors.add(
+            "union_tag_invalid",
+            loc,
+            f"Input tag '{kind}' found using 'type' does not match any of the expected "
+            "tags: 'text', 'image_url'",
+            mapping,
+            {
+                "discriminator": "'type'",
+                "tag": str(kind),
+                "expected_tags": "'text', 'image_url'",
+            },
+        )
+    return None
+
+
+def _image_part(errors: Errors, loc: Loc, part: dict[str, Any]) -> ImageRef | None:
+    holder = required(errors, loc, part, "image_url", as_model_dict)
+    url = None if holder is None else required(errors, (*loc, "image_url"), holder, "url", as_str)
+    if url is None:
+        return None
+    parsed = parse_image_url(url)
+    if isinstance(parsed, str):
+        errors.add("value_error", (*loc, "image_url", "url"), f"Value error, {parsed}", url)
+        return None
+    return parsed
 
 
 def _validate_tool_calls(errors: Errors, loc: Loc, value: Any) -> None:
@@ -272,14 +265,8 @@ def _validate_tool_calls(errors: Errors, loc: Loc, value: Any) -> None:
 
 def _validate_messages(errors: Errors, body: dict[str, Any]) -> list[list[ImageRef]]:
     images: list[list[ImageRef]] = []
-    value = body.get("messages", MISSING)
-    if value is MISSING:
-        errors.missing(("messages",), body)
-        return images
-    messages = as_list(errors, ("messages",), value, min_len=1)
-    if messages is None:
-        return images
-    for i, message in enumerate(messages):
+    messages = required(errors, (), body, "messages", as_list, min_len=1)
+    for i, message in enumerate(messages or []):
         loc: Loc = ("messages", i)
         message_images: list[ImageRef] = []
         images.append(message_images)
@@ -328,14 +315,8 @@ def _validate_messages(errors: Errors, body: dict[str, Any]) -> list[list[ImageR
 
 
 def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]]:
-    value = body.get("tools")
-    if value is None:
-        return []
-    tools = as_list(errors, ("tools",), value)
-    if tools is None:
-        return []
     valid: list[dict[str, Any]] = []
-    for i, tool in enumerate(tools):
+    for i, tool in enumerate(optional(errors, body, "tools", as_list) or []):
         loc: Loc = ("tools", i)
         mapping = as_model_dict(errors, loc, tool)
         if mapping is None:
@@ -344,21 +325,12 @@ def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]
         if kind != "function":
             errors.add("literal_error", (*loc, "type"), "Input should be 'function'", kind)
             continue
-        function = mapping.get("function", MISSING)
-        if function is MISSING:
-            errors.missing((*loc, "function"), mapping)
-            continue
-        fn = as_model_dict(errors, (*loc, "function"), function)
+        fn = required(errors, loc, mapping, "function", as_model_dict)
         if fn is None:
             continue
-        ok = True
-        name = fn.get("name", MISSING)
-        if name is MISSING:
-            errors.missing((*loc, "function", "name"), fn)
-            ok = False
-        elif as_str(errors, (*loc, "function", "name"), name) is None:
-            ok = False
-        elif not _TOOL_NAME_RE.match(name):
+        name = required(errors, (*loc, "function"), fn, "name", as_str)
+        ok = name is not None
+        if name is not None and not _TOOL_NAME_RE.match(name):
             errors.add(
                 "string_pattern_mismatch",
                 (*loc, "function", "name"),
@@ -431,13 +403,10 @@ def _validate_tool_choice(
 
 
 def _validate_response_format(errors: Errors, body: dict[str, Any]) -> dict[str, Any] | None:
-    value = body.get("response_format")
-    if value is None:
-        return None
-    loc: Loc = ("response_format",)
-    mapping = as_dict(errors, loc, value)
+    mapping = optional(errors, body, "response_format", as_dict)
     if mapping is None:
         return None
+    loc: Loc = ("response_format",)
     kind = mapping.get("type", MISSING)
     if kind is MISSING:
         errors.missing((*loc, "type"), mapping)
@@ -451,30 +420,19 @@ def _validate_response_format(errors: Errors, body: dict[str, Any]) -> dict[str,
         )
         return None
     if kind == "json_schema":
-        holder = mapping.get("json_schema", MISSING)
-        if holder is MISSING:
-            errors.missing((*loc, "json_schema"), mapping)
+        holder = required(errors, loc, mapping, "json_schema", as_dict)
+        if holder is None:
             return None
-        holder_map = as_dict(errors, (*loc, "json_schema"), holder)
-        if holder_map is None:
-            return None
-        schema = holder_map.get("schema", MISSING)
-        if schema is MISSING:
-            errors.missing((*loc, "json_schema", "schema"), holder_map)
-            return None
-        if as_dict(errors, (*loc, "json_schema", "schema"), schema) is None:
+        if required(errors, (*loc, "json_schema"), holder, "schema", as_dict) is None:
             return None
     return mapping
 
 
 def _validate_reasoning(errors: Errors, body: dict[str, Any]) -> dict[str, Any] | None:
-    value = body.get("reasoning")
-    if value is None:
-        return None
-    loc: Loc = ("reasoning",)
-    mapping = as_model_dict(errors, loc, value)
+    mapping = optional(errors, body, "reasoning", as_model_dict)
     if mapping is None:
         return None
+    loc: Loc = ("reasoning",)
     result: dict[str, Any] = {}
     effort = mapping.get("effort")
     if effort is not None:
@@ -491,20 +449,14 @@ def _validate_reasoning(errors: Errors, body: dict[str, Any]) -> dict[str, Any] 
 
 
 def _common_ints(errors: Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
-    max_tokens = None
-    if body.get("max_tokens") is not None:
-        max_tokens = lax_int(errors, ("max_tokens",), body["max_tokens"], ge=1)
-    n = 1
-    if body.get("n") is not None:
-        n = lax_int(errors, ("n",), body["n"], ge=1) or 1
-        if n > 16:
-            errors.add(
-                "less_than_equal", ("n",), "Input should be less than or equal to 16", n, {"le": 16}
-            )
-            n = 1
-    stream = False
-    if body.get("stream") is not None:
-        stream = bool(lax_bool(errors, ("stream",), body["stream"]))
+    max_tokens = optional(errors, body, "max_tokens", lax_int, ge=1)
+    n = optional(errors, body, "n", lax_int, ge=1) or 1
+    if n > 16:
+        errors.add(
+            "less_than_equal", ("n",), "Input should be less than or equal to 16", n, {"le": 16}
+        )
+        n = 1
+    stream = bool(optional(errors, body, "stream", lax_bool))
     return max_tokens, n, stream
 
 
@@ -522,55 +474,32 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     model = _model_field(errors, body)
     images = _validate_messages(errors, body)
     max_tokens, n, stream = _common_ints(errors, body)
-    temperature = None
-    if body.get("temperature") is not None:
-        temperature = lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
-    if body.get("top_p") is not None:
-        lax_float(errors, ("top_p",), body["top_p"], ge=0, le=1)
-    if body.get("top_k") is not None:
-        lax_int(errors, ("top_k",), body["top_k"], ge=0)
-    prompt_truncate_len = 1500
-    if body.get("prompt_truncate_len") is not None:
-        prompt_truncate_len = (
-            lax_int(errors, ("prompt_truncate_len",), body["prompt_truncate_len"], ge=1) or 1500
-        )
-    if vision:
-        errors.raise_if_any()
-        return ChatRequest(
-            model=model,
-            messages=body["messages"],
-            images=images,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            prompt_truncate_len=prompt_truncate_len,
-        )
-    stop = _stop(errors, body)
-    tools = _validate_tools(errors, body)
-    tool_choice = _validate_tool_choice(errors, body, tools)
-    parallel = None
-    if body.get("parallel_tool_calls") is not None:
-        parallel = lax_bool(errors, ("parallel_tool_calls",), body["parallel_tool_calls"])
-    response_format = _validate_response_format(errors, body)
-    reasoning = _validate_reasoning(errors, body)
-    include_usage = _include_usage(errors, body, stream, strict=openai)
-    errors.raise_if_any()
-    return ChatRequest(
+    temperature = optional(errors, body, "temperature", lax_float, ge=0, le=2)
+    # Checked, though the emulator's model does not use them.
+    optional(errors, body, "top_p", lax_float, ge=0, le=1)
+    optional(errors, body, "top_k", lax_int, ge=0)
+    prompt_truncate_len = optional(errors, body, "prompt_truncate_len", lax_int, ge=1) or 1500
+    # Returned only once the whole body proved valid (``messages`` a list of messages).
+    chat = ChatRequest(
         model=model,
-        messages=body["messages"],
+        messages=body.get("messages"),
         images=images,
         max_tokens=max_tokens,
         temperature=temperature,
-        stream=stream,
-        n=n,
-        stop=stop,
-        tools=tools,
-        tool_choice=tool_choice,
-        parallel_tool_calls=parallel,
-        response_format=response_format,
-        reasoning=reasoning,
-        include_usage=include_usage,
         prompt_truncate_len=prompt_truncate_len,
     )
+    if not vision:
+        chat.stream = stream
+        chat.n = n
+        chat.stop = _stop(errors, body)
+        chat.tools = _validate_tools(errors, body)
+        chat.tool_choice = _validate_tool_choice(errors, body, chat.tools)
+        chat.parallel_tool_calls = optional(errors, body, "parallel_tool_calls", lax_bool)
+        chat.response_format = _validate_response_format(errors, body)
+        chat.reasoning = _validate_reasoning(errors, body)
+        chat.include_usage = _include_usage(errors, body, stream, strict=openai)
+    errors.raise_if_any()
+    return chat
 
 
 def _texts(errors: Errors, body: dict[str, Any], name: str) -> list[str]:
@@ -596,20 +525,20 @@ def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest
     model = _model_field(errors, body)
     prompts = _texts(errors, body, "prompt")
     max_tokens, n, stream = _common_ints(errors, body)
-    if body.get("temperature") is not None:
-        lax_float(errors, ("temperature",), body["temperature"], ge=0, le=2)
-    stop = _stop(errors, body)
-    include_usage = _include_usage(errors, body, stream, strict=openai)
-    errors.raise_if_any()
-    return CompletionRequest(
+    optional(errors, body, "temperature", lax_float, ge=0, le=2)
+    # As in validate_chat: built, then returned once the body proved valid. The keywords
+    # are in validation order, the order the errors are reported in.
+    completion = CompletionRequest(
         model=model,
         prompts=prompts,
         max_tokens=max_tokens,
         stream=stream,
         n=n,
-        stop=stop,
-        include_usage=include_usage,
+        stop=_stop(errors, body),
+        include_usage=_include_usage(errors, body, stream, strict=openai),
     )
+    errors.raise_if_any()
+    return completion
 
 
 def validate_embeddings(body: Any) -> EmbeddingRequest:
@@ -618,18 +547,16 @@ def validate_embeddings(body: Any) -> EmbeddingRequest:
     errors = Errors()
     model = _model_field(errors, body)
     inputs = _texts(errors, body, "input")
-    dimensions = None
-    if body.get("dimensions") is not None:
-        dimensions = lax_int(errors, ("dimensions",), body["dimensions"], ge=1)
-        if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
-            errors.add(
-                "less_than_equal",
-                ("dimensions",),
-                f"Input should be less than or equal to {MAX_EMBEDDING_DIMENSIONS}",
-                dimensions,
-                {"le": MAX_EMBEDDING_DIMENSIONS},
-            )
-            dimensions = None
+    dimensions = optional(errors, body, "dimensions", lax_int, ge=1)
+    if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
+        errors.add(
+            "less_than_equal",
+            ("dimensions",),
+            f"Input should be less than or equal to {MAX_EMBEDDING_DIMENSIONS}",
+            dimensions,
+            {"le": MAX_EMBEDDING_DIMENSIONS},
+        )
+        dimensions = None
     encoding_format = "float"
     if body.get("encoding_format") is not None:
         if body["encoding_format"] not in ("float", "base64"):

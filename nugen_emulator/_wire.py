@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
 from nugen_emulator._model import Choice, Generation, confidence_score, pieces
+from nugen_emulator._validation import ChatRequest, CompletionRequest
 
 Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
@@ -285,21 +286,33 @@ class Renderer:
         deltas[0] = {"role": "assistant", **deltas[0]}
         return deltas
 
+    def _usage_chunk(
+        self,
+        generation: Generation,
+        request: ChatRequest | CompletionRequest,
+        envelope: dict[str, Any],
+        no_usage: bool,
+    ) -> Iterator[dict[str, Any]]:
+        """The openai dialect's last chunk, when ``stream_options.include_usage`` asks for
+        one (and no fault strips usage): the stream's ``envelope``, no choices, the usage."""
+        if self.dialect == "openai" and request.include_usage and not no_usage:
+            yield {**envelope, "choices": [], "usage": self.usage(generation)}
+
     def chat_chunks(
         self,
         generation: Generation,
+        request: ChatRequest,
         *,
         response_id: str,
-        model: str,
-        include_usage: bool,
         no_usage: bool = False,
         fragments: list[str] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The chunks of a streamed chat completion (without ``[DONE]``).
+        """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``).
 
         Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
         join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk.
         """
+        model = request.model
         if self.live:
             yield from self._live_chat_chunks(
                 generation,
@@ -347,11 +360,8 @@ class Renderer:
                     if score is not None:
                         body["confidence_score"] = score
                 yield body
-        if openai and include_usage and not no_usage:
-            body = self._envelope(response_id, model, obj, created)
-            body["choices"] = []
-            body["usage"] = self.usage(generation)
-            yield body
+        envelope = self._envelope(response_id, model, obj, created)
+        yield from self._usage_chunk(generation, request, envelope, no_usage)
 
     def _live_chat_chunks(
         self,
@@ -471,12 +481,12 @@ class Renderer:
     def completion_chunks(
         self,
         generation: Generation,
+        request: CompletionRequest,
         *,
         response_id: str,
-        model: str,
-        include_usage: bool,
         no_usage: bool = False,
     ) -> Iterator[dict[str, Any]]:
+        model = request.model
         created = int(self.created())
         count = len(generation.choices)
         for index, choice in enumerate(generation.choices):
@@ -497,11 +507,8 @@ class Renderer:
                         body["usage"] = self._completion_usage(generation)
                     body.update(self._completion_extras(generation, model))
                 yield body
-        if self.dialect == "openai" and include_usage and not no_usage:
-            body = self._envelope(response_id, model, "text_completion", created)
-            body["choices"] = []
-            body["usage"] = self.usage(generation)
-            yield body
+        envelope = self._envelope(response_id, model, "text_completion", created)
+        yield from self._usage_chunk(generation, request, envelope, no_usage)
 
     # -- embeddings ----------------------------------------------------------------------
 

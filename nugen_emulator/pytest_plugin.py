@@ -46,30 +46,27 @@ if TYPE_CHECKING:
     from nugen_emulator import NugenEmulator
 
 
-def _start(dialect: str) -> NugenEmulator:
+def _serve(dialect: str) -> Iterator[NugenEmulator]:
+    """One emulator for the whole session, stopped when the session ends."""
     # Imported here, not at module level: pytest loads this plugin in every project where
     # the package is installed, with or without the ``testing`` extra.
     from nugen_emulator import NugenEmulator
 
-    return NugenEmulator(dialect="openai" if dialect == "openai" else "nugen").start()
+    emulator = NugenEmulator(dialect="openai" if dialect == "openai" else "nugen").start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def _nugen_emulator_session() -> Iterator[NugenEmulator]:
-    emulator = _start("nugen")
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from _serve("nugen")
 
 
 @pytest.fixture(scope="session")
 def _nugen_emulator_openai_session() -> Iterator[NugenEmulator]:
-    emulator = _start("openai")
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from _serve("openai")
 
 
 @pytest.fixture

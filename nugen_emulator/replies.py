@@ -121,9 +121,8 @@ class ChatCall:
         return list(
             self._renderer.chat_chunks(
                 generation,
+                self._request,
                 response_id=response_id,
-                model=self.model,
-                include_usage=self.include_usage,
                 no_usage=self.no_usage,
                 fragments=fragments,
             )
