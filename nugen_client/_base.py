@@ -16,10 +16,11 @@ import contextlib
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -89,6 +90,10 @@ __all__ = ["Prepared", "TransportErrors", "is_event_stream", "stream_errors"]
 logger = logging.getLogger("nugen_client")
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+# What differs between the clients' constructors: the kind of httpx client one may pass
+# in, and of ``sleep`` (a function or a coroutine function).
+_HttpT = TypeVar("_HttpT", bound=httpx.Client | httpx.AsyncClient)
+_SleepT = TypeVar("_SleepT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +216,12 @@ def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
-class _BaseClient:
-    """Configuration, request building and response parsing shared by both clients."""
+class _BaseClient(Generic[_HttpT, _SleepT]):
+    """Configuration, request building and response parsing shared by both clients.
+
+    The constructor is the clients' own (one keyword list for both, so that they cannot
+    drift apart); each client sets up its connections in :meth:`_init_transport`.
+    """
 
     def __init__(
         self,
@@ -224,9 +233,11 @@ class _BaseClient:
         default_headers: Mapping[str, str] | None = None,
         session_id: str | None = None,
         provider: str | None = None,
+        http_client: _HttpT | None = None,
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        sleep: _SleepT | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         deadline: float | None = DEFAULT_DEADLINE,
@@ -286,6 +297,15 @@ class _BaseClient:
         headers.update(default_headers or {})
         self._headers = headers
         self._parsed_urls: dict[str, httpx.URL] = {}
+        self._injected: _HttpT | None = http_client
+        self._sleep: _SleepT | None = sleep
+        # Set once the client opens connections of its own, which it closes when collected.
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._init_transport()
+
+    def _init_transport(self) -> None:
+        """Set up how this client holds its connections (each client's own)."""
+        raise NotImplementedError
 
     @property
     def api_key(self) -> SecretStr:

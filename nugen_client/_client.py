@@ -16,27 +16,21 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from httpx_sse import EventSource
-from pydantic import SecretStr
 from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient, is_event_stream, stream_errors
 from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
     DeadlineExceeded,
 )
 from nugen_client._checks import direct_mounts
 from nugen_client._params import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
     ChatParams,
     CompletionParams,
     EmbeddingParams,
@@ -49,7 +43,7 @@ from nugen_client._pool import (
     open_pool,
     shard_factory,
 )
-from nugen_client._retry import RetryPolicy, retrying_kwargs
+from nugen_client._retry import retrying_kwargs
 from nugen_client._streaming import ChunkDecoder, StreamDecoder, TextStreamDecoder
 from nugen_client.types import (
     ChatCompletion,
@@ -82,7 +76,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
-class NugenClient(_BaseClient):
+class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
     One ``httpx.Client`` per object, created on first use and reused (keep-alive,
@@ -99,45 +93,9 @@ class NugenClient(_BaseClient):
             print(reply.choices[0].message.content)
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        session_id: str | None = None,
-        provider: str | None = None,
-        http_client: httpx.Client | None = None,
-        limits: httpx.Limits | None = None,
-        retry_policy: RetryPolicy | None = None,
-        allow_insecure_http: bool = False,
-        sleep: Callable[[float], None] | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        deadline: float | None = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            session_id=session_id,
-            provider=provider,
-            limits=limits,
-            retry_policy=retry_policy,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
-            max_event_bytes=max_event_bytes,
-            deadline=deadline,
-        )
-        self._injected = http_client
-        self._http: httpx.Client | None = http_client
+    def _init_transport(self) -> None:
+        self._http: httpx.Client | None = self._injected
         self._lock = threading.Lock()
-        self._sleep = sleep
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         _LIVE_CLIENTS.add(self)
 
     def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -303,7 +261,7 @@ class NugenClient(_BaseClient):
             response.close()
 
 
-class AsyncNugenClient(_BaseClient):
+class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
     """Asynchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
     It keeps one connection pool per event loop: a client object used from a second
@@ -312,48 +270,12 @@ class AsyncNugenClient(_BaseClient):
     :meth:`aclose` or ``async with``. An ``http_client=`` you pass in is used as is.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        session_id: str | None = None,
-        provider: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        limits: httpx.Limits | None = None,
-        retry_policy: RetryPolicy | None = None,
-        allow_insecure_http: bool = False,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        deadline: float | None = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            session_id=session_id,
-            provider=provider,
-            limits=limits,
-            retry_policy=retry_policy,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
-            max_event_bytes=max_event_bytes,
-            deadline=deadline,
-        )
-        self._injected = http_client
+    def _init_transport(self) -> None:
         # One pool per event loop; each pool is closed by its own loop's async-generator
         # shutdown (asyncio.run's last step), while that loop can still close sockets.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._sleep = sleep
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._ssl_context: ssl.SSLContext | None = None
         _LIVE_CLIENTS.add(self)
 
