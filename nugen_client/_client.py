@@ -25,10 +25,8 @@ from httpx_sse import EventSource
 from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
-from nugen_client._base import Prepared, _BaseClient, is_event_stream, stream_errors
-from nugen_client._bounded import (
-    DeadlineExceeded,
-)
+from nugen_client._base import Prepared, _BaseClient
+from nugen_client._bounded import DeadlineExceeded
 from nugen_client._checks import direct_mounts
 from nugen_client._params import (
     ChatParams,
@@ -44,7 +42,7 @@ from nugen_client._pool import (
     shard_factory,
 )
 from nugen_client._retry import retrying_kwargs
-from nugen_client._streaming import ChunkDecoder, StreamDecoder, TextStreamDecoder
+from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -105,7 +103,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         :class:`RequestOptions`.
         """
         prepared = self._prepare_chat(params, stream=False)
-        return self._parse_completion(self._send(prepared))
+        return self._parse_answer(ChatCompletion, self._send(prepared))
 
     def stream_chat_completion(self, **params: Unpack[ChatParams]) -> Iterator[ChatCompletionChunk]:
         """Stream a chat completion as chunks.
@@ -116,11 +114,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
         choice.
         """
-        return self._iter_stream(
-            self._prepare_chat(params, stream=True),
-            StreamDecoder(self._secrets),
-            self._whole_chat_chunks,
-        )
+        return self._iter_stream(self._stream_chat(params))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt``.
@@ -129,7 +123,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
         """
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_text_completion(self._send(prepared))
+        return self._parse_answer(TextCompletion, self._send(prepared))
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
@@ -140,11 +134,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         :meth:`stream_chat_completion` applies (``StreamInterruptedError``, never retried
         once started).
         """
-        return self._iter_stream(
-            self._prepare_text_completion(params, stream=True),
-            TextStreamDecoder(self._secrets),
-            self._whole_text_chunks,
-        )
+        return self._iter_stream(self._stream_text_completion(params))
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -232,31 +222,22 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 return response
         raise self._status_error(response)
 
-    def _iter_stream(
-        self,
-        prepared: Prepared,
-        decoder: ChunkDecoder[_ChunkT],
-        whole: Callable[[httpx.Response], list[_ChunkT]],
-    ) -> Iterator[_ChunkT]:
-        response = self._send(prepared)
+    def _iter_stream(self, call: StreamCall[_ChunkT]) -> Iterator[_ChunkT]:
+        response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
                 with self._transport_errors:
                     response.read()
-                yield from whole(response)
+                yield from call.whole(response)
                 return
-            usage_seen = not prepared.wants_usage
-            with stream_errors(
-                decoder, response, self._secrets, lambda: decoder.finished and usage_seen
-            ):
+            with stream_errors(call, response, self._secrets):
                 for event in EventSource(response).iter_sse():
-                    chunk = decoder.decode(event)
+                    chunk = call.decode(event)
                     if chunk is not None:
-                        usage_seen = usage_seen or chunk.usage is not None
                         yield chunk
-                    elif decoder.done:
+                    elif call.decoder.done:
                         return
-                decoder.check_complete()
+                call.decoder.check_complete()
         finally:
             response.close()
 
@@ -282,34 +263,26 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
         prepared = self._prepare_chat(params, stream=False)
-        return self._parse_completion(await self._send(prepared))
+        return self._parse_answer(ChatCompletion, await self._send(prepared))
 
     def stream_chat_completion(
         self, **params: Unpack[ChatParams]
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(
-            self._prepare_chat(params, stream=True),
-            StreamDecoder(self._secrets),
-            self._whole_chat_chunks,
-        )
+        return self._iter_stream(self._stream_chat(params))
 
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_text_completion(await self._send(prepared))
+        return self._parse_answer(TextCompletion, await self._send(prepared))
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
     ) -> AsyncIterator[TextCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(
-            self._prepare_text_completion(params, stream=True),
-            TextStreamDecoder(self._secrets),
-            self._whole_text_chunks,
-        )
+        return self._iter_stream(self._stream_text_completion(params))
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -409,12 +382,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 return response
         raise self._status_error(response)
 
-    async def _iter_stream(
-        self,
-        prepared: Prepared,
-        decoder: ChunkDecoder[_ChunkT],
-        whole: Callable[[httpx.Response], list[_ChunkT]],
-    ) -> AsyncIterator[_ChunkT]:
+    async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncIterator[_ChunkT]:
         # One generator holds the lease, the response and the SSE reader, and closes them
         # in order (the lease goes back only once the response is closed). Not a chain of
         # generators: a consumer that raises inside ``async for`` leaves the stream to be
@@ -422,28 +390,24 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # outer one closing an inner one would race with asyncio closing that inner one.
         pool = await self._pool()
         async with pool.lease() as http:
-            response = await self._send(prepared, http)
+            response = await self._send(call.prepared, http)
             try:
                 if not is_event_stream(response):
                     with self._transport_errors:
                         await response.aread()
-                    for whole_chunk in whole(response):
+                    for whole_chunk in call.whole(response):
                         yield whole_chunk
                     return
-                usage_seen = not prepared.wants_usage
-                with stream_errors(
-                    decoder, response, self._secrets, lambda: decoder.finished and usage_seen
-                ):
+                with stream_errors(call, response, self._secrets):
                     events = EventSource(response).aiter_sse()
                     # Closed here when the stream closes, before the response it reads.
                     async with contextlib.aclosing(events):
                         async for event in events:
-                            chunk = decoder.decode(event)
+                            chunk = call.decode(event)
                             if chunk is not None:
-                                usage_seen = usage_seen or chunk.usage is not None
                                 yield chunk
-                            elif decoder.done:
+                            elif call.decoder.done:
                                 return
-                    decoder.check_complete()
+                    call.decoder.check_complete()
             finally:
                 await response.aclose()
