@@ -5,21 +5,21 @@ A call goes: ``_prepare_chat`` / ``_prepare_text_completion`` / ``_prepare_embed
 model -> JSON bytes and headers, a :class:`Prepared`), then the client's ``_send`` (the
 retry loop of :mod:`nugen_client._retry` around ``_send_once``, which builds the
 ``httpx.Request`` with :meth:`_BaseClient._build_request` and sends it), then
-``_parse_completion`` / ``_parse_text_completion`` / ``_parse_embeddings`` or, for a
-stream, a ``ChunkDecoder`` under
+``_parse_answer`` / ``_parse_embeddings`` or, for a stream, a :class:`StreamCall` (the
+request, its ``ChunkDecoder`` and how to read a whole answer) read under
 :func:`stream_errors`. Errors leave as ``nugen_client`` errors with the key redacted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -29,7 +29,6 @@ from nugen_client._bounded import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
-    DeadlineExceeded,
     bound_response,
 )
 from nugen_client._checks import (
@@ -65,11 +64,14 @@ from nugen_client._params import (
     ChatParams,
     CompletionParams,
     EmbeddingParams,
+    GenerationParams,
     RequestOptions,
 )
 from nugen_client._retry import OnRetry, RetryPolicy
+from nugen_client._stream_call import StreamCall, is_event_stream
 from nugen_client._streaming import (
-    ChunkDecoder,
+    StreamDecoder,
+    TextStreamDecoder,
     completion_to_chunks,
     text_completion_to_chunks,
 )
@@ -84,11 +86,16 @@ from nugen_client.types import (
     TextCompletionRequest,
 )
 
-__all__ = ["Prepared", "TransportErrors", "is_event_stream", "stream_errors"]
+__all__ = ["Prepared", "TransportErrors"]
 
 logger = logging.getLogger("nugen_client")
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+# What differs between the clients' constructors: the kind of httpx client one may pass
+# in, and of ``sleep`` (a function or a coroutine function).
+_HttpT = TypeVar("_HttpT", bound=httpx.Client | httpx.AsyncClient)
+_SleepT = TypeVar("_SleepT")
+_AnswerT = TypeVar("_AnswerT", ChatCompletion, TextCompletion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,70 +156,16 @@ def _connection_error(
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
 
 
-def is_event_stream(response: httpx.Response) -> bool:
-    return "text/event-stream" in response.headers.get("content-type", "")
-
-
-def _stream_error(
-    error: NugenError, response: httpx.Response, secrets: Sequence[str]
-) -> NugenError:
-    """An error the stream decoder raised, ready to leave the client.
-
-    It may quote the event data, which may echo the key: its text and body are redacted.
-    The decoder raises ``from None`` while handling the parser's exception, which quotes
-    the data too: suppressed, that context would still travel with the error, so it is
-    dropped. An error event belongs to this response: it gets the response's
-    ``x-request-id``, as errors with a status get theirs.
-    """
-    if error.__suppress_context__:
-        error.__context__ = None
-    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
-    if isinstance(getattr(error, "body", None), str):
-        error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
-    request_id = response.headers.get("x-request-id")
-    if isinstance(error, APIStatusError) and error.request_id is None and request_id:
-        error.request_id = request_id
-        error.message = f"{error.message} [request id: {request_id}]"
-        error.args = (error.message, *error.args[1:])
-    return error
-
-
-@contextlib.contextmanager
-def stream_errors(
-    decoder: ChunkDecoder[Any],
-    response: httpx.Response,
-    secrets: Sequence[str],
-    answered: Callable[[], bool] | None = None,
-) -> Iterator[None]:
-    """What can go wrong while a stream is read, as the errors callers get (both clients)."""
-    try:
-        yield
-    except NugenError as exc:
-        raise _stream_error(exc, response, secrets) from None
-    except DeadlineExceeded:
-        raise APITimeoutError(
-            f"the stream did not finish within the call's deadline "
-            f"({decoder.chunks_received} chunks received); the answer is incomplete"
-        ) from None
-    except httpx.TimeoutException as exc:
-        if answered is not None and answered():
-            # The answer is complete (final finish_reason, usage if asked); a server that
-            # then holds the connection without [DONE] loses us nothing.
-            return
-        raise APITimeoutError(
-            f"the stream stalled after {decoder.chunks_received} chunks "
-            f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
-        ) from None
-    except httpx.TransportError as exc:
-        raise _stream_error(decoder.interrupted(type(exc).__name__), response, secrets) from None
-
-
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
-class _BaseClient:
-    """Configuration, request building and response parsing shared by both clients."""
+class _BaseClient(Generic[_HttpT, _SleepT]):
+    """Configuration, request building and response parsing shared by both clients.
+
+    The constructor is the clients' own (one keyword list for both, so that they cannot
+    drift apart); each client sets up its connections in :meth:`_init_transport`.
+    """
 
     def __init__(
         self,
@@ -224,9 +177,11 @@ class _BaseClient:
         default_headers: Mapping[str, str] | None = None,
         session_id: str | None = None,
         provider: str | None = None,
+        http_client: _HttpT | None = None,
         limits: httpx.Limits | None = None,
         retry_policy: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        sleep: _SleepT | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         deadline: float | None = DEFAULT_DEADLINE,
@@ -286,6 +241,15 @@ class _BaseClient:
         headers.update(default_headers or {})
         self._headers = headers
         self._parsed_urls: dict[str, httpx.URL] = {}
+        self._injected: _HttpT | None = http_client
+        self._sleep: _SleepT | None = sleep
+        # Set once the client opens connections of its own, which it closes when collected.
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._init_transport()
+
+    def _init_transport(self) -> None:
+        """Set up how this client holds its connections (each client's own)."""
+        raise NotImplementedError
 
     @property
     def api_key(self) -> SecretStr:
@@ -303,6 +267,30 @@ class _BaseClient:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
+        return self._prepare_generation(
+            ChatCompletionRequest, path, params, stream=stream, what="chat request"
+        )
+
+    def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
+        return self._prepare_generation(
+            TextCompletionRequest,
+            COMPLETIONS_PATH,
+            params,
+            stream=stream,
+            what="completion request",
+        )
+
+    def _prepare_generation(
+        self,
+        request_type: type[BaseModel],
+        path: str,
+        params: GenerationParams,
+        *,
+        stream: bool,
+        what: str,
+    ) -> Prepared:
+        """The body rules of chat and text completions: only what is given (and not None)
+        is sent; a stream asks for usage unless ``include_usage=False``."""
         fields = {
             name: value
             for name, value in params.items()
@@ -312,34 +300,12 @@ class _BaseClient:
             fields["stream"] = True
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
-        request = validate(ChatCompletionRequest, fields, "chat request")
+        request = validate(request_type, fields, what)
         try:
             body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
         except PydanticSerializationError as exc:
             raise unsendable(fields, exc) from None
         prepared = self._prepare(path, body, params, stream=stream)
-        usage = body.get("stream_options")
-        wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
-        return replace(prepared, wants_usage=wants_usage)
-
-    def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
-        """``POST /completions``: the same body rules as chat (only what is given is sent;
-        a stream asks for usage unless ``include_usage=False``)."""
-        fields = {
-            name: value
-            for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
-        }
-        if stream:
-            fields["stream"] = True
-            if params.get("include_usage", True) and "stream_options" not in fields:
-                fields["stream_options"] = {"include_usage": True}
-        request = validate(TextCompletionRequest, fields, "completion request")
-        try:
-            body = request.model_dump(mode="json", exclude_unset=True)
-        except PydanticSerializationError as exc:
-            raise unsendable(fields, exc) from None
-        prepared = self._prepare(COMPLETIONS_PATH, body, params, stream=stream)
         usage = body.get("stream_options")
         wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
         return replace(prepared, wants_usage=wants_usage)
@@ -436,29 +402,30 @@ class _BaseClient:
 
     # -- response handling -------------------------------------------------------------
 
-    def _parse_completion(self, response: httpx.Response) -> ChatCompletion:
-        completion = self._parse(ChatCompletion, response)
+    def _parse_answer(self, model: type[_AnswerT], response: httpx.Response) -> _AnswerT:
+        """A chat or text completion: it must hold a choice."""
+        completion = self._parse(model, response)
         if not completion.choices:
             raise APIResponseValidationError(
                 "the response has no choices", body=self._quoted_body(response)
             )
         return completion
 
-    def _parse_text_completion(self, response: httpx.Response) -> TextCompletion:
-        completion = self._parse(TextCompletion, response)
-        if not completion.choices:
-            raise APIResponseValidationError(
-                "the response has no choices", body=self._quoted_body(response)
-            )
-        return completion
+    def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:
+        return StreamCall(
+            self._prepare_chat(params, stream=True),
+            StreamDecoder(self._secrets),
+            lambda response: completion_to_chunks(self._parse_answer(ChatCompletion, response)),
+        )
 
-    def _whole_chat_chunks(self, response: httpx.Response) -> list[ChatCompletionChunk]:
-        """A (read) JSON answer to a chat stream request, as its chunks."""
-        return completion_to_chunks(self._parse_completion(response))
-
-    def _whole_text_chunks(self, response: httpx.Response) -> list[TextCompletionChunk]:
-        """A (read) JSON answer to a text completion stream request, as its chunks."""
-        return text_completion_to_chunks(self._parse_text_completion(response))
+    def _stream_text_completion(self, params: CompletionParams) -> StreamCall[TextCompletionChunk]:
+        return StreamCall(
+            self._prepare_text_completion(params, stream=True),
+            TextStreamDecoder(self._secrets),
+            lambda response: text_completion_to_chunks(
+                self._parse_answer(TextCompletion, response)
+            ),
+        )
 
     def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
         result = self._parse(EmbeddingResponse, response)

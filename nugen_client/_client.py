@@ -16,27 +16,19 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from httpx_sse import EventSource
-from pydantic import SecretStr
 from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
-from nugen_client._base import Prepared, _BaseClient, is_event_stream, stream_errors
-from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DeadlineExceeded,
-)
+from nugen_client._base import Prepared, _BaseClient
+from nugen_client._bounded import DeadlineExceeded
 from nugen_client._checks import direct_mounts
 from nugen_client._params import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
     ChatParams,
     CompletionParams,
     EmbeddingParams,
@@ -49,8 +41,8 @@ from nugen_client._pool import (
     open_pool,
     shard_factory,
 )
-from nugen_client._retry import RetryPolicy, retrying_kwargs
-from nugen_client._streaming import ChunkDecoder, StreamDecoder, TextStreamDecoder
+from nugen_client._retry import retrying_kwargs
+from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -82,7 +74,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
-class NugenClient(_BaseClient):
+class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
     One ``httpx.Client`` per object, created on first use and reused (keep-alive,
@@ -99,45 +91,9 @@ class NugenClient(_BaseClient):
             print(reply.choices[0].message.content)
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        session_id: str | None = None,
-        provider: str | None = None,
-        http_client: httpx.Client | None = None,
-        limits: httpx.Limits | None = None,
-        retry_policy: RetryPolicy | None = None,
-        allow_insecure_http: bool = False,
-        sleep: Callable[[float], None] | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        deadline: float | None = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            session_id=session_id,
-            provider=provider,
-            limits=limits,
-            retry_policy=retry_policy,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
-            max_event_bytes=max_event_bytes,
-            deadline=deadline,
-        )
-        self._injected = http_client
-        self._http: httpx.Client | None = http_client
+    def _init_transport(self) -> None:
+        self._http: httpx.Client | None = self._injected
         self._lock = threading.Lock()
-        self._sleep = sleep
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         _LIVE_CLIENTS.add(self)
 
     def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -147,7 +103,7 @@ class NugenClient(_BaseClient):
         :class:`RequestOptions`.
         """
         prepared = self._prepare_chat(params, stream=False)
-        return self._parse_completion(self._send(prepared))
+        return self._parse_answer(ChatCompletion, self._send(prepared))
 
     def stream_chat_completion(self, **params: Unpack[ChatParams]) -> Iterator[ChatCompletionChunk]:
         """Stream a chat completion as chunks.
@@ -158,11 +114,7 @@ class NugenClient(_BaseClient):
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
         choice.
         """
-        return self._iter_stream(
-            self._prepare_chat(params, stream=True),
-            StreamDecoder(self._secrets),
-            self._whole_chat_chunks,
-        )
+        return self._iter_stream(self._stream_chat(params))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt``.
@@ -171,7 +123,7 @@ class NugenClient(_BaseClient):
         :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
         """
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_text_completion(self._send(prepared))
+        return self._parse_answer(TextCompletion, self._send(prepared))
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
@@ -182,11 +134,7 @@ class NugenClient(_BaseClient):
         :meth:`stream_chat_completion` applies (``StreamInterruptedError``, never retried
         once started).
         """
-        return self._iter_stream(
-            self._prepare_text_completion(params, stream=True),
-            TextStreamDecoder(self._secrets),
-            self._whole_text_chunks,
-        )
+        return self._iter_stream(self._stream_text_completion(params))
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -274,36 +222,27 @@ class NugenClient(_BaseClient):
                 return response
         raise self._status_error(response)
 
-    def _iter_stream(
-        self,
-        prepared: Prepared,
-        decoder: ChunkDecoder[_ChunkT],
-        whole: Callable[[httpx.Response], list[_ChunkT]],
-    ) -> Iterator[_ChunkT]:
-        response = self._send(prepared)
+    def _iter_stream(self, call: StreamCall[_ChunkT]) -> Iterator[_ChunkT]:
+        response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
                 with self._transport_errors:
                     response.read()
-                yield from whole(response)
+                yield from call.whole(response)
                 return
-            usage_seen = not prepared.wants_usage
-            with stream_errors(
-                decoder, response, self._secrets, lambda: decoder.finished and usage_seen
-            ):
+            with stream_errors(call, response, self._secrets):
                 for event in EventSource(response).iter_sse():
-                    chunk = decoder.decode(event)
+                    chunk = call.decode(event)
                     if chunk is not None:
-                        usage_seen = usage_seen or chunk.usage is not None
                         yield chunk
-                    elif decoder.done:
+                    elif call.decoder.done:
                         return
-                decoder.check_complete()
+                call.decoder.check_complete()
         finally:
             response.close()
 
 
-class AsyncNugenClient(_BaseClient):
+class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
     """Asynchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
     It keeps one connection pool per event loop: a client object used from a second
@@ -312,82 +251,38 @@ class AsyncNugenClient(_BaseClient):
     :meth:`aclose` or ``async with``. An ``http_client=`` you pass in is used as is.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        session_id: str | None = None,
-        provider: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        limits: httpx.Limits | None = None,
-        retry_policy: RetryPolicy | None = None,
-        allow_insecure_http: bool = False,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        deadline: float | None = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            session_id=session_id,
-            provider=provider,
-            limits=limits,
-            retry_policy=retry_policy,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
-            max_event_bytes=max_event_bytes,
-            deadline=deadline,
-        )
-        self._injected = http_client
+    def _init_transport(self) -> None:
         # One pool per event loop; each pool is closed by its own loop's async-generator
         # shutdown (asyncio.run's last step), while that loop can still close sockets.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._sleep = sleep
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._ssl_context: ssl.SSLContext | None = None
         _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
         """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``)."""
         prepared = self._prepare_chat(params, stream=False)
-        return self._parse_completion(await self._send(prepared))
+        return self._parse_answer(ChatCompletion, await self._send(prepared))
 
     def stream_chat_completion(
         self, **params: Unpack[ChatParams]
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(
-            self._prepare_chat(params, stream=True),
-            StreamDecoder(self._secrets),
-            self._whole_chat_chunks,
-        )
+        return self._iter_stream(self._stream_chat(params))
 
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_text_completion(await self._send(prepared))
+        return self._parse_answer(TextCompletion, await self._send(prepared))
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
     ) -> AsyncIterator[TextCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
         first iteration)."""
-        return self._iter_stream(
-            self._prepare_text_completion(params, stream=True),
-            TextStreamDecoder(self._secrets),
-            self._whole_text_chunks,
-        )
+        return self._iter_stream(self._stream_text_completion(params))
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -487,12 +382,7 @@ class AsyncNugenClient(_BaseClient):
                 return response
         raise self._status_error(response)
 
-    async def _iter_stream(
-        self,
-        prepared: Prepared,
-        decoder: ChunkDecoder[_ChunkT],
-        whole: Callable[[httpx.Response], list[_ChunkT]],
-    ) -> AsyncIterator[_ChunkT]:
+    async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncIterator[_ChunkT]:
         # One generator holds the lease, the response and the SSE reader, and closes them
         # in order (the lease goes back only once the response is closed). Not a chain of
         # generators: a consumer that raises inside ``async for`` leaves the stream to be
@@ -500,28 +390,24 @@ class AsyncNugenClient(_BaseClient):
         # outer one closing an inner one would race with asyncio closing that inner one.
         pool = await self._pool()
         async with pool.lease() as http:
-            response = await self._send(prepared, http)
+            response = await self._send(call.prepared, http)
             try:
                 if not is_event_stream(response):
                     with self._transport_errors:
                         await response.aread()
-                    for whole_chunk in whole(response):
+                    for whole_chunk in call.whole(response):
                         yield whole_chunk
                     return
-                usage_seen = not prepared.wants_usage
-                with stream_errors(
-                    decoder, response, self._secrets, lambda: decoder.finished and usage_seen
-                ):
+                with stream_errors(call, response, self._secrets):
                     events = EventSource(response).aiter_sse()
                     # Closed here when the stream closes, before the response it reads.
                     async with contextlib.aclosing(events):
                         async for event in events:
-                            chunk = decoder.decode(event)
+                            chunk = call.decode(event)
                             if chunk is not None:
-                                usage_seen = usage_seen or chunk.usage is not None
                                 yield chunk
-                            elif decoder.done:
+                            elif call.decoder.done:
                                 return
-                    decoder.check_complete()
+                    call.decoder.check_complete()
             finally:
                 await response.aclose()

@@ -31,6 +31,7 @@ __all__ = [
     "CompletionParams",
     "EmbeddingParams",
     "Endpoint",
+    "GenerationParams",
     "RequestOptions",
 ]
 
@@ -66,16 +67,12 @@ class RequestOptions(TypedDict, total=False):
     on_retry: OnRetry | None
 
 
-class ChatParams(RequestOptions, total=False):
-    """A chat request: body fields (only the ones given, and not None, are sent) and options.
-
-    ``endpoint="vision"`` posts to ``/chat/vision``; ``include_usage`` (streams only, default
-    True) asks OpenAI-compatible hosts for usage on the last chunk.
-    """
+class GenerationParams(RequestOptions, total=False):
+    """What chat and text completion requests share: the model, the sampling fields (only
+    the ones given, and not None, are sent) and ``include_usage`` (streams only, default
+    True), which asks OpenAI-compatible hosts for usage on the last chunk."""
 
     model: Required[str]
-    messages: Required[Sequence[Mapping[str, Any]]]
-    endpoint: Endpoint
     include_usage: bool
     max_tokens: int | None
     prompt_truncate_len: int | None
@@ -84,32 +81,28 @@ class ChatParams(RequestOptions, total=False):
     top_k: int | None
     n: int | None
     stop: str | list[str] | None
+    stream_options: Mapping[str, Any] | None
+
+
+class ChatParams(GenerationParams, total=False):
+    """A chat request: :class:`GenerationParams`, the chat body fields and the options.
+
+    ``endpoint="vision"`` posts to ``/chat/vision``.
+    """
+
+    messages: Required[Sequence[Mapping[str, Any]]]
+    endpoint: Endpoint
     tools: Sequence[Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     reasoning: Mapping[str, Any] | None
     response_format: Mapping[str, Any] | None
-    stream_options: Mapping[str, Any] | None
 
 
-class CompletionParams(RequestOptions, total=False):
-    """A text completion request (``POST /completions``): ``prompt`` instead of ``messages``,
-    the sampling fields of chat that apply, and the per-call options.
+class CompletionParams(GenerationParams, total=False):
+    """A text completion request (``POST /completions``): :class:`GenerationParams` with
+    ``prompt`` instead of chat's ``messages``, and the per-call options."""
 
-    ``include_usage`` (streams only, default True) asks OpenAI-compatible hosts for usage
-    on the last chunk, as for chat.
-    """
-
-    model: Required[str]
     prompt: Required[str]
-    include_usage: bool
-    max_tokens: int | None
-    prompt_truncate_len: int | None
-    temperature: float | None
-    top_p: float | None
-    top_k: int | None
-    n: int | None
-    stop: str | list[str] | None
-    stream_options: Mapping[str, Any] | None
 
 
 class EmbeddingParams(RequestOptions, total=False):

@@ -35,10 +35,10 @@ import contextvars
 import math
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
 
 from tenacity import RetryCallState
 
+from nugen_client._cache import FreshOnCopy
 from nugen_client._errors import RateLimitError
 from nugen_client._retry import OnRetry
 
@@ -68,15 +68,15 @@ Progress = Callable[[int], None]
 """Called with the number of texts of each batch as it completes."""
 
 
-class AdaptiveLimit:
+class AdaptiveLimit(FreshOnCopy):
     """How many batches may be in flight: AIMD, thread-safe, one per model object.
 
     It starts at the caller's ``max_concurrency`` (the service is expected to take it),
     halves on a 429 (at most once per round: requests sent before the last decrease do
     not decrease it again, so one burst of 429s counts once), and grows by
     ``1 / current`` per success, so by about one per round, back up to the maximum. Never
-    below one, so a call always makes progress. A cache, not state: pickles and copies
-    start afresh, and it takes no part in equality.
+    below one, so a call always makes progress. A cache, not state (:class:`FreshOnCopy`):
+    pickles and copies start afresh, and it takes no part in equality.
     """
 
     __slots__ = ("_decreases", "_lock", "_value")
@@ -114,20 +114,6 @@ class AdaptiveLimit:
             current = maximum if self._value is None else min(self._value, maximum)
             self._value = max(1.0, current / 2.0)
             self._decreases += 1
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (AdaptiveLimit, ())
-
-    def __copy__(self) -> AdaptiveLimit:
-        return AdaptiveLimit()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> AdaptiveLimit:
-        return AdaptiveLimit()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AdaptiveLimit)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         value = "max" if self._value is None else f"{self._value:.2f}"

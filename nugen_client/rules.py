@@ -36,6 +36,7 @@ from nugen_client._bounded import (
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
 )
+from nugen_client._cache import FreshOnCopy
 from nugen_client._checks import is_credential_header
 from nugen_client._client import AsyncNugenClient, NugenClient
 from nugen_client._errors import InvalidInputError, StreamInterruptedError
@@ -316,13 +317,14 @@ def embeddings_request(
 # ---------------------------------------------------------------------------- client cache
 
 
-class ClientCache:
+class ClientCache(FreshOnCopy):
     """The lazily built sync and async clients of one model object.
 
-    A cache, not state: pickling or copying a model gives the copy an empty one (a fresh
-    pool on first use), and it takes no part in equality. A client is built on first use
-    and rebuilt only when a connection setting changed since (one dict comparison per
-    call). A replaced or dropped client is never closed here: a stream may still be
+    A cache, not state (:class:`FreshOnCopy`): pickling or copying a model gives the copy
+    an empty one (a fresh pool on first use), and it takes no part in equality, so two
+    models with the same settings are equal whatever they have built so far. A client is
+    built on first use and rebuilt only when a connection setting changed since (one dict
+    comparison per call). A replaced or dropped client is never closed here: a stream may still be
     reading from it. Its pool closes when the last user lets it go (the client's own
     finalizer); the async client's per-loop pools close with their event loops.
     """
@@ -360,21 +362,6 @@ class ClientCache:
         """The sync client if one was built (for tests and introspection)."""
         built = self._built.get("sync")
         return None if built is None else cast(NugenClient, built[1])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ClientCache, ())
-
-    def __copy__(self) -> ClientCache:
-        return ClientCache()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ClientCache:
-        return ClientCache()
-
-    def __eq__(self, other: object) -> bool:
-        # Two models with the same settings are equal whatever they have built so far.
-        return isinstance(other, ClientCache)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 # ------------------------------------------------------------------------ connection fields

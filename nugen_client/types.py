@@ -321,11 +321,20 @@ class ToolCall(_Lenient):
     function: FunctionCall = Field(default_factory=FunctionCall)
 
 
-def _reasoning_text(reasoning_content: str | None, reasoning: Any) -> str | None:
-    # Read for every streamed delta: the common "neither" case costs two checks.
-    if reasoning_content is not None:
-        return reasoning_content
-    return reasoning if isinstance(reasoning, str) else None
+class _CarriesReasoning(_Lenient):
+    """The reasoning fields of a message or a streamed delta: hosts put the text in either
+    ``reasoning_content`` or ``reasoning`` (which may also be a structured object)."""
+
+    reasoning_content: str | None = None
+    reasoning: str | dict[str, Any] | None = None
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """Reasoning, whichever field the host put it in."""
+        # Read for every streamed delta: the common "neither" case costs two checks.
+        if self.reasoning_content is not None:
+            return self.reasoning_content
+        return self.reasoning if isinstance(self.reasoning, str) else None
 
 
 def _content_text(content: str | list[Any] | None) -> str:
@@ -340,21 +349,14 @@ def _content_text(content: str | list[Any] | None) -> str:
     )
 
 
-class ResponseMessage(_Lenient):
+class ResponseMessage(_CarriesReasoning):
     role: str | None = "assistant"
     content: str | list[Any] | None = None
     tool_calls: list[ToolCall] | None = None
-    reasoning_content: str | None = None
-    reasoning: str | dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
         return _content_text(self.content)
-
-    @property
-    def reasoning_text(self) -> str | None:
-        """Reasoning, whichever field the host put it in."""
-        return _reasoning_text(self.reasoning_content, self.reasoning)
 
 
 class Choice(_Lenient):
@@ -438,16 +440,10 @@ class ToolCallDelta(_Lenient):
     function: FunctionCallDelta | None = None
 
 
-class Delta(_Lenient):
+class Delta(_CarriesReasoning):
     role: str | None = None
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
-    reasoning_content: str | None = None
-    reasoning: str | dict[str, Any] | None = None
-
-    @property
-    def reasoning_text(self) -> str | None:
-        return _reasoning_text(self.reasoning_content, self.reasoning)
 
 
 class ChunkChoice(_Lenient):

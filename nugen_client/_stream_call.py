@@ -1,0 +1,112 @@
+"""What the sync and async clients' stream loops share: the state of one stream call and
+the errors of reading it. The loops themselves (``_iter_stream``) differ only in how the
+events arrive."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from nugen_client._bounded import DeadlineExceeded
+from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact
+from nugen_client._streaming import ChunkDecoder
+from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
+
+if TYPE_CHECKING:
+    from nugen_client._base import Prepared
+
+__all__ = ["StreamCall", "is_event_stream", "stream_errors"]
+
+_ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
+
+
+class StreamCall(Generic[_ChunkT]):
+    """One stream request and what both clients' stream loops need to read its answer.
+
+    Events go through ``decoder``; a host that answers whole (JSON, not events) has its
+    answer turned into chunks by ``whole``. The answer counts as complete once the last
+    ``finish_reason`` and, if asked for, the usage chunk have arrived (:meth:`answered`).
+    """
+
+    __slots__ = ("decoder", "prepared", "usage_seen", "whole")
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        decoder: ChunkDecoder[_ChunkT],
+        whole: Callable[[httpx.Response], list[_ChunkT]],
+    ) -> None:
+        self.prepared = prepared
+        self.decoder: ChunkDecoder[_ChunkT] = decoder
+        self.whole: Callable[[httpx.Response], list[_ChunkT]] = whole
+        self.usage_seen = not prepared.wants_usage
+
+    def decode(self, event: ServerSentEvent) -> _ChunkT | None:
+        """The chunk ``event`` carries (see :meth:`ChunkDecoder.decode`)."""
+        chunk = self.decoder.decode(event)
+        if chunk is not None and chunk.usage is not None:
+            self.usage_seen = True
+        return chunk
+
+    def answered(self) -> bool:
+        return self.decoder.finished and self.usage_seen
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+def _stream_error(
+    error: NugenError, response: httpx.Response, secrets: Sequence[str]
+) -> NugenError:
+    """An error the stream decoder raised, ready to leave the client.
+
+    It may quote the event data, which may echo the key: its text and body are redacted.
+    The decoder raises ``from None`` while handling the parser's exception, which quotes
+    the data too: suppressed, that context would still travel with the error, so it is
+    dropped. An error event belongs to this response: it gets the response's
+    ``x-request-id``, as errors with a status get theirs.
+    """
+    if error.__suppress_context__:
+        error.__context__ = None
+    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+    if isinstance(getattr(error, "body", None), str):
+        error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
+    request_id = response.headers.get("x-request-id")
+    if isinstance(error, APIStatusError) and error.request_id is None and request_id:
+        error.request_id = request_id
+        error.message = f"{error.message} [request id: {request_id}]"
+        error.args = (error.message, *error.args[1:])
+    return error
+
+
+@contextlib.contextmanager
+def stream_errors(
+    call: StreamCall[Any], response: httpx.Response, secrets: Sequence[str]
+) -> Iterator[None]:
+    """What can go wrong while a stream is read, as the errors callers get (both clients)."""
+    decoder = call.decoder
+    try:
+        yield
+    except NugenError as exc:
+        raise _stream_error(exc, response, secrets) from None
+    except DeadlineExceeded:
+        raise APITimeoutError(
+            f"the stream did not finish within the call's deadline "
+            f"({decoder.chunks_received} chunks received); the answer is incomplete"
+        ) from None
+    except httpx.TimeoutException as exc:
+        if call.answered():
+            # The answer is complete (final finish_reason, usage if asked); a server that
+            # then holds the connection without [DONE] loses us nothing.
+            return
+        raise APITimeoutError(
+            f"the stream stalled after {decoder.chunks_received} chunks "
+            f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
+        ) from None
+    except httpx.TransportError as exc:
+        raise _stream_error(decoder.interrupted(type(exc).__name__), response, secrets) from None
