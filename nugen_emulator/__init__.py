@@ -55,10 +55,10 @@ timing event. Embeddings carry the live envelope (``id``, ``object: list``, floa
 ``object`` on vision replies and stream chunks, ``confidence_score`` (absent for other
 models), no timing, usage on the final stream chunk together with the last
 ``finish_reason``, and nothing after ``[DONE]``. ``served_model=`` (a name, or a function
-of the requested name) makes answers report another model than the one requested, as the
-live service names its backend (``llama-3.2-3b-reasoning`` for
-``llama-v3p2-3b-reasoning``). Both forms use reasoning in ``reasoning_content`` and
-errors as FastAPI's ``{"detail": [...]}`` (422) or ``{"detail": "..."}``.
+of the requested name) makes chat and text completion answers, in every form and dialect,
+report another model than the one requested, as the live service names its backend
+(``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``). Both forms use reasoning in
+``reasoning_content`` and errors as FastAPI's ``{"detail": [...]}`` (422) or ``{"detail": "..."}``.
 
 ``"openai"`` (base path ``/v1``): an OpenAI-compatible host such as NebulaBlock:
 ``object``, integer ``created``, ``system_fingerprint``, ``service_tier``,

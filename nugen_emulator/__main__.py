@@ -26,6 +26,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None, help="bearer key to require (default test-key)")
     parser.add_argument("--no-auth", action="store_true", help="accept any API key")
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
+    parser.add_argument(
+        "--forms",
+        choices=("live", "reference"),
+        default="live",
+        help="the nugen dialect's wire shapes: what api.nugen.in sends (default) or the "
+        "reference pages'",
+    )
+    parser.add_argument(
+        "--served-model", default=None, help="the model name answers report (default: the asked)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs=2,
+        metavar=("PER_REQUEST", "PER_INPUT"),
+        default=None,
+        help="seconds each /embeddings answer waits: PER_REQUEST + PER_INPUT x texts",
+    )
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     return parser
 
@@ -48,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         api_key=api_key,
         seed=args.seed,
+        latency=tuple(args.latency) if args.latency else None,
+        forms=args.forms,
+        served_model=args.served_model,
         access_log=args.access_log,
     )
     try:
@@ -62,8 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    shapes = f"{args.dialect} dialect" + (
+        f", {args.forms} forms" if args.dialect == "nugen" else ""
+    )
     sys.stdout.write(
-        f"NugenEmulator ({args.dialect} dialect) is serving.\n"
+        f"NugenEmulator ({shapes}) is serving.\n"
         f"  base_url: {emulator.base_url}\n"
         f"  api_key:  {emulator.api_key if api_key is not None else '(any key is accepted)'}\n"
         f"  export NUGEN_BASE_URL={emulator.base_url} NUGEN_API_KEY={emulator.api_key}\n"

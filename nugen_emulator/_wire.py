@@ -147,7 +147,7 @@ class Renderer:
         if obj is not None:
             body["object"] = obj
         body["created"] = created
-        body["model"] = model
+        body["model"] = self.served(model)
         return body
 
     # -- chat ----------------------------------------------------------------------------

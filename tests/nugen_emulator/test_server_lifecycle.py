@@ -213,6 +213,29 @@ def test_cli_serves_on_the_port_it_is_given_until_terminated() -> None:
         assert len(reply.json()["data"][0]["embedding"]) == 384
 
 
+def test_cli_passes_forms_served_model_and_latency() -> None:
+    body = {"model": "nugen-flash-instruct", "messages": [{"role": "user", "content": "ping"}]}
+    headers = {"Authorization": "Bearer test-key"}
+    with _cli("--port", "0", stop=signal.SIGINT) as base_url:
+        live = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers).json()
+    args = ("--forms", "reference", "--served-model", "served-x", "--latency", "0.3", "0")
+    with _cli("--port", "0", *args, stop=signal.SIGINT) as base_url:
+        reference = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers)
+        started = time.perf_counter()
+        embedded = httpx.post(
+            f"{base_url}/embeddings",
+            json={"model": "nugen-flash-embed", "input": "ping"},
+            headers=headers,
+        )
+        waited = time.perf_counter() - started
+    assert "timing" in live
+    assert live["model"] == "nugen-flash-instruct"
+    assert "timing" not in reference.json()
+    assert reference.json()["model"] == "served-x"
+    assert embedded.status_code == 200
+    assert waited >= 0.3
+
+
 def test_cli_reports_a_busy_port() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
