@@ -1,8 +1,9 @@
 """The calls of ``Nugen`` and ``NugenMultiModal``: from a request to the wire and back.
 
 Each call is the same three steps: the request rule (``ChatFields._request``, the shared
-``nugen_client.rules``), the client, then the pure conversion of ``_convert`` (one stream
-state machine for every stream, chat and text chunks alike). A :class:`Request` says
+``nugen_client.rules``), the client, then pure conversion: ``_convert`` for a whole answer;
+the chunks of :func:`stream` / :func:`astream` go to ``_stream`` (one state machine for
+every stream, chat and text chunks alike). A :class:`Request` says
 which endpoint takes it: ``/completions`` for a prompt (``Nugen(is_chat_model=False)``),
 the chat endpoint for messages. Sync and async differ only in the client call. The
 framework classes add LlamaIndex's callbacks around these.

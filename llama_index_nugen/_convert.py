@@ -1,11 +1,11 @@
 """LlamaIndex <-> wire conversion, written once for ``Nugen`` and ``NugenMultiModal``.
 
 Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
--> (the client) -> ``ChatCompletion`` / chunks -> :func:`completion_to_chat_response` or
-:class:`ChatStream` -> LlamaIndex responses. Text completions (``is_chat_model=False``)
-take the same road: :func:`text_completion_to_chat_response`, and :class:`ChatStream`
-takes their chunks too. Nothing here does I/O except reading the image
-files a message points at, and nothing mutates what the caller passed in.
+-> (the client) -> ``ChatCompletion`` -> :func:`completion_to_chat_response` ->
+LlamaIndex responses (streams: :mod:`llama_index_nugen._stream`). Text completions
+(``is_chat_model=False``) take the same road: :func:`text_completion_to_chat_response`.
+Nothing here does I/O except reading the image files a message points at, and nothing
+mutates what the caller passed in.
 """
 
 from __future__ import annotations
@@ -13,27 +13,18 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Generator,
-    Iterable,
     Mapping,
     Sequence,
 )
 from io import IOBase
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from llama_index.core.base.llms.types import (
     CachePoint,
     ChatMessage,
     ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
     CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
     ContentBlock,
     ImageBlock,
     MessageRole,
@@ -45,41 +36,30 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
-from nugen_client import InvalidInputError, StreamAccumulator
+from nugen_client import InvalidInputError
 from nugen_client.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     guess_image_mime_type,
     image_part,
     read_image_file,
 )
-from nugen_client.rules import keeping_partial
 from nugen_client.types import (
     ChatCompletion,
-    ChatCompletionChunk,
     Choice,
-    ChunkChoice,
-    Delta,
     ResponseMessage,
     TextCompletion,
-    TextCompletionChunk,
     Timing,
     ToolCall,
     Usage,
 )
 
 __all__ = [
-    "ChatStream",
-    "astream_chat_responses",
-    "astream_completion_responses",
     "chat_to_completion_response",
     "completion_to_chat_response",
     "force_single_tool_call",
     "image_block_to_part",
     "image_document_to_part",
     "prompt_with_images",
-    "stream_chat_responses",
-    "stream_completion_responses",
-    "text_chunk_as_chat_chunk",
     "text_completion_to_chat_response",
     "to_wire_message",
     "to_wire_messages",
@@ -552,25 +532,6 @@ def text_completion_to_chat_response(completion: TextCompletion) -> ChatResponse
     return response
 
 
-def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
-    """A streamed text completion chunk as the chat chunk that says the same (a timing
-    event stays one: no ``choices``, so ``is_chunk`` is False for it too)."""
-    header = chunk.model_dump(exclude={"choices"}, exclude_none=True)
-    if not chunk.is_chunk:
-        return ChatCompletionChunk(**header)
-    return ChatCompletionChunk(
-        **header,
-        choices=[
-            ChunkChoice(
-                index=choice.index,
-                delta=Delta(content=choice.text or None),
-                finish_reason=choice.finish_reason,
-            )
-            for choice in chunk.choices
-        ],
-    )
-
-
 def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:
     """A ``ChatResponse`` seen through the completion API."""
     extras = dict(response.additional_kwargs)
@@ -587,194 +548,3 @@ def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:
         logprobs=None,
         delta=response.delta,
     )
-
-
-# ChatCompletionChunk.model_dump without its Python wrapper: once per streamed chunk.
-_dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
-
-
-class ChatStream:
-    """The running answer of a stream, rebuilt from the shared accumulator at every step.
-
-    :class:`nugen_client.StreamAccumulator` owns assembly (text and reasoning, tool-call
-    fragments joined by index, usage, the final completion), keeping the text joined as it
-    grows (``running_text``) so that each step costs one string append rather than a
-    re-join of every piece so far, and the text is held once. Each step yields a fresh
-    message holding the whole answer so far plus the ``delta`` that just arrived: never
-    text twice.
-    """
-
-    __slots__ = (
-        "_acc",
-        "_confidence",
-        "_finish_reason",
-        "_finished_tools",
-        "_id",
-        "_reasoning_delta",
-        "_tool_blocks",
-        "_tool_dicts",
-        "delta",
-        "pending",
-        "raw",
-    )
-
-    def __init__(self) -> None:
-        # The accumulator keeps the text joined as it grows: every step carries it whole.
-        self._acc = StreamAccumulator(running_text=True)
-        self._reasoning_delta = ""
-        self._finish_reason: str | None = None
-        self._confidence: float | None = None
-        self._tool_blocks: list[ToolCallBlock] = []
-        self._tool_dicts: list[dict[str, Any]] = []
-        self._finished_tools = False
-        self._id = ""
-        self.delta = ""
-        # True when the last chunk was no step: its usage or timing awaits a closing one.
-        self.pending = False
-        self.raw: dict[str, Any] = {}
-
-    @property
-    def text(self) -> str:
-        return self._acc.text(0)
-
-    def add(self, chunk: ChatCompletionChunk | TextCompletionChunk) -> bool:
-        """Take one chunk of a chat stream or of a text completion stream; True when it
-        brought text, reasoning or a tool-call fragment (a step worth yielding), False for
-        empty deltas, usage-only and timing events."""
-        if isinstance(chunk, TextCompletionChunk):
-            text_chunk: TextCompletionChunk | None = chunk
-            chunk = text_chunk_as_chat_chunk(chunk)
-        else:
-            text_chunk = None
-        fragments = self._acc.add(chunk)
-        if not self._id and chunk.is_chunk:
-            self._id = chunk.id or "0"
-        if chunk.confidence_score is not None:
-            self._confidence = chunk.confidence_score
-        delta = reasoning = ""
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue
-            delta = choice.delta.content or ""
-            reasoning = choice.delta.reasoning_text or ""
-            if choice.finish_reason:
-                self._finish_reason = choice.finish_reason
-        self.delta = delta
-        self._reasoning_delta = reasoning
-        # Tool calls are rebuilt only when a fragment arrived, and parsed into dicts once
-        # the choice finished: partial arguments stay text until then (linear overall).
-        finished = self._finish_reason is not None
-        if 0 in fragments or (finished and self._tool_blocks and not self._finished_tools):
-            self._tool_blocks, self._tool_dicts = _tool_outputs(
-                self._acc.tool_calls(0), self._id, complete=finished
-            )
-            self._finished_tools = finished
-        raw = (
-            _dump_chunk(chunk, exclude_none=True)
-            if text_chunk is None
-            else text_chunk.model_dump(exclude_none=True)
-        )
-        acc = self._acc
-        usage = acc.usage
-        if usage is not None and "usage" not in raw:
-            raw["usage"] = usage.model_dump(exclude_none=True)
-        if not raw.get("model") or not raw.get("id"):
-            # A timing event names neither: the served model and id stay in ``raw``.
-            raw["model"] = raw.get("model") or acc.model
-            raw["id"] = raw.get("id") or acc.id
-        if acc.timing is not None:
-            raw["timing"] = acc.timing.as_dict()
-        self.raw = raw
-        self.pending = not (delta or reasoning or 0 in fragments)
-        return not self.pending
-
-    def _extras(self) -> dict[str, Any]:
-        acc = self._acc
-        extras = _response_extras(acc.usage, self._confidence, self._finish_reason, acc.timing)
-        if self._reasoning_delta:
-            # FunctionAgent forwards this to AgentStream.thinking_delta.
-            extras["thinking_delta"] = self._reasoning_delta
-        return extras
-
-    def chat_response(self) -> ChatResponse:
-        usage = self._acc.usage
-        return ChatResponse(
-            message=_message(
-                self._acc.text(0),
-                self._acc.reasoning(0),
-                list(self._tool_blocks),
-                self._tool_dicts,
-                usage.reasoning_tokens if usage is not None else None,
-            ),
-            raw=self.raw,
-            delta=self.delta,
-            logprobs=None,
-            additional_kwargs=self._extras(),
-        )
-
-    def completion_response(self) -> CompletionResponse:
-        extras = self._extras()
-        reasoning = self._acc.reasoning(0)
-        if reasoning:
-            extras["thinking"] = reasoning
-        if self._tool_dicts:
-            extras["tool_calls"] = self._tool_dicts
-        return CompletionResponse(
-            text=self._acc.text(0),
-            additional_kwargs=extras,
-            raw=self.raw,
-            logprobs=None,
-            delta=self.delta,
-        )
-
-    def completion(self) -> ChatCompletion:
-        """The response the stream added up to so far."""
-        return self._acc.completion()
-
-
-_R = TypeVar("_R", ChatResponse, CompletionResponse)
-
-
-_Chunk = ChatCompletionChunk | TextCompletionChunk
-
-
-def _responses(
-    chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
-) -> Generator[_R, None, None]:
-    state = ChatStream()
-    with keeping_partial(state):
-        for chunk in chunks:
-            if state.add(chunk):
-                yield render(state)
-        if state.pending:
-            yield render(state)  # the closing step: usage, finish_reason, timing
-
-
-async def _aresponses(
-    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
-) -> AsyncGenerator[_R, None]:
-    state = ChatStream()
-    with keeping_partial(state):
-        async for chunk in chunks:
-            if state.add(chunk):
-                yield render(state)
-        if state.pending:
-            yield render(state)  # the closing step: usage, finish_reason, timing
-
-
-def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:
-    return _responses(chunks, ChatStream.chat_response)
-
-
-def astream_chat_responses(chunks: AsyncIterator[_Chunk]) -> ChatResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.chat_response)
-
-
-def stream_completion_responses(chunks: Iterable[_Chunk]) -> CompletionResponseGen:
-    return _responses(chunks, ChatStream.completion_response)
-
-
-def astream_completion_responses(
-    chunks: AsyncIterator[_Chunk],
-) -> CompletionResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.completion_response)

@@ -26,7 +26,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert
+from llama_index_nugen import _calls, _convert, _stream
 from llama_index_nugen._fields import ChatFields, Request
 from nugen_client.models import (
     DEFAULT_CHAT_MODEL,
@@ -187,14 +187,14 @@ class Nugen(ChatFields, FunctionCallingLLM):
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         chunks = _calls.stream(self, self._chat_request(messages, kwargs))
-        return _convert.stream_chat_responses(chunks)
+        return _stream.stream_chat_responses(chunks)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         chunks = _calls.astream(self, self._chat_request(messages, kwargs))
-        return _convert.astream_chat_responses(chunks)
+        return _stream.astream_chat_responses(chunks)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -213,14 +213,14 @@ class Nugen(ChatFields, FunctionCallingLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         chunks = _calls.stream(self, self._complete_request(prompt, formatted, kwargs))
-        return _convert.stream_completion_responses(chunks)
+        return _stream.stream_completion_responses(chunks)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         chunks = _calls.astream(self, self._complete_request(prompt, formatted, kwargs))
-        return _convert.astream_completion_responses(chunks)
+        return _stream.astream_completion_responses(chunks)
 
     def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
         if not self.is_chat_model:

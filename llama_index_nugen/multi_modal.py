@@ -25,7 +25,7 @@ from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMM
 from llama_index.core.schema import ImageNode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert
+from llama_index_nugen import _calls, _convert, _stream
 from llama_index_nugen._fields import ChatFields, Request
 from nugen_client.models import (
     DEFAULT_VISION_MODEL,
@@ -115,13 +115,13 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseGen:
         chunks = _calls.stream(self, self._image_request(prompt, image_documents, kwargs))
-        return _convert.stream_completion_responses(chunks)
+        return _stream.stream_completion_responses(chunks)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         chunks = _calls.astream(self, self._image_request(prompt, image_documents, kwargs))
-        return _convert.astream_completion_responses(chunks)
+        return _stream.astream_completion_responses(chunks)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         return _calls.chat(self, self._request(self._wire_messages(messages), kwargs))
@@ -131,13 +131,13 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         chunks = _calls.stream(self, self._request(self._wire_messages(messages), kwargs))
-        return _convert.stream_chat_responses(chunks)
+        return _stream.stream_chat_responses(chunks)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         chunks = _calls.astream(self, self._request(self._wire_messages(messages), kwargs))
-        return _convert.astream_chat_responses(chunks)
+        return _stream.astream_chat_responses(chunks)
 
     def _image_request(
         self, prompt: str, image_documents: ImageDocuments, kwargs: Mapping[str, Any]

@@ -17,14 +17,12 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.callbacks.token_counting import get_tokens_from_response
 
 from llama_index_nugen._convert import (
-    ChatStream,
     chat_to_completion_response,
     completion_to_chat_response,
-    stream_chat_responses,
-    stream_completion_responses,
     to_wire_message,
     tool_selections,
 )
+from llama_index_nugen._stream import ChatStream, stream_chat_responses, stream_completion_responses
 from nugen_client.types import ChatCompletionChunk
 from tests.support.llama_index_wire import chunk, chunk_body, completion, text_chunks, tool_call
 
