@@ -41,6 +41,7 @@ from typing import Any
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 # benchmarks/ is the script's directory, so its modules import by name.
+from _spawn import ServerProcess
 from ingestion import ingestion
 
 HERE = Path(__file__).resolve().parent
@@ -97,11 +98,11 @@ SMOKE = Sizes(
 # ----------------------------------------------------------------------------- servers
 
 
-class Servers:
+class Servers(ServerProcess):
     """Canned emulators (``canned.py``) in a child process; ``urls[name]``: their base URLs."""
 
     def __init__(self, sizes: Sizes) -> None:
-        spec = {
+        spec: dict[str, dict[str, Any]] = {
             "short": {"text": "The capital of France is Paris.", "chunks": 8},
             "stream": {"text": sizes.stream_chunks * 8, "chunks": sizes.stream_chunks},
             "big": {"text": sizes.big_reply_bytes, "chunks": sizes.big_reply_chunks},
@@ -109,21 +110,7 @@ class Servers:
         for n in sizes.tool_fragments:
             arguments = json.dumps({"text": "x" * (n * 8)})
             spec[f"tool{n}"] = {"tool_call": ["record", arguments], "chunks": n}
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "_servers.py"), json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator process did not start")
-        self.urls: dict[str, str] = json.loads(line)
-        self.api_key = "bench-key"
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        super().__init__(spec)
 
 
 # ------------------------------------------------------------------------------- sides

@@ -14,7 +14,6 @@ import asyncio
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _spawn import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 LATENCY = (0.025, 0.0002)
@@ -42,31 +42,20 @@ def corpus(size: int) -> list[str]:
     ]
 
 
-class LatencyServer:
+class LatencyServer(ServerProcess):
     """A latency emulator (openai dialect, as the peers expect) in a child process."""
 
     def __init__(self) -> None:
-        spec = {
-            "embed": {
-                "text": "unused",
-                "latency": list(LATENCY),
-                "embedding_dimensions": DIMENSIONS,
+        super().__init__(
+            {
+                "embed": {
+                    "text": "unused",
+                    "latency": list(LATENCY),
+                    "embedding_dimensions": DIMENSIONS,
+                }
             }
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "_servers.py"), json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            text=True,
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator process did not start")
-        self.url: str = json.loads(line)["embed"]
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        self.url = self.urls["embed"]
 
 
 def floor_side(url: str, texts: list[str], batch_size: int) -> Callable[[], Any]:

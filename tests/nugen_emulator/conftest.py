@@ -17,11 +17,7 @@ USER = [{"role": "user", "content": "What is the capital of France?"}]
 @pytest.fixture
 def http(nugen_emulator: NugenEmulator) -> Iterator[httpx.Client]:
     """An httpx client for the nugen-dialect emulator, already authenticated."""
-    with httpx.Client(
-        base_url=nugen_emulator.base_url,
-        headers={"Authorization": f"Bearer {nugen_emulator.api_key}"},
-        timeout=5.0,
-    ) as client:
+    with _client(nugen_emulator) as client:
         yield client
 
 
@@ -41,22 +37,14 @@ def reference_emulator(_reference_emulator: NugenEmulator) -> NugenEmulator:
 @pytest.fixture
 def http_reference(reference_emulator: NugenEmulator) -> Iterator[httpx.Client]:
     """An httpx client for the reference-forms emulator, already authenticated."""
-    with httpx.Client(
-        base_url=reference_emulator.base_url,
-        headers={"Authorization": f"Bearer {reference_emulator.api_key}"},
-        timeout=5.0,
-    ) as client:
+    with _client(reference_emulator) as client:
         yield client
 
 
 @pytest.fixture
 def http_openai(nugen_emulator_openai: NugenEmulator) -> Iterator[httpx.Client]:
     """The same for the openai-dialect emulator."""
-    with httpx.Client(
-        base_url=nugen_emulator_openai.base_url,
-        headers={"Authorization": f"Bearer {nugen_emulator_openai.api_key}"},
-        timeout=5.0,
-    ) as client:
+    with _client(nugen_emulator_openai) as client:
         yield client
 
 
@@ -94,3 +82,12 @@ def stream(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
     dialect's timing events, which carry no ``choices``, left out)."""
     events, _ = stream_events(client, **body)
     return [event for event in events if "choices" in event]
+
+
+def _client(emulator: NugenEmulator) -> httpx.Client:
+    """An httpx client for ``emulator``, already authenticated."""
+    return httpx.Client(
+        base_url=emulator.base_url,
+        headers={"Authorization": f"Bearer {emulator.api_key}"},
+        timeout=5.0,
+    )
