@@ -24,14 +24,11 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._tokens import count_text_tokens
-from nugen_client import InvalidInputError, OnRetry
-from nugen_client.models import DEFAULT_CHAT_MODEL
-from nugen_client.rules import (
-    ConnectionFields,
-    is_credential_header,
-    keeping_partial,
-    redact_headers,
-)
+from nugen_client import InvalidInputError
+from nugen_client.params import OnRetry, is_credential_header, redact_headers
+from nugen_shared.fields import ConnectionFields
+from nugen_shared.models import DEFAULT_CHAT_MODEL
+from nugen_shared.requests import keeping_partial
 
 __all__ = ["NugenModel", "arelay", "on_retry", "relay", "sealed_headers"]
 
@@ -179,7 +176,7 @@ class NugenModel(ConnectionFields, Serializable):
     def _request_layers(
         self, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The model-field and call-keyword layers of a request (``nugen_client.rules``
+        """The model-field and call-keyword layers of a request (``nugen_shared.requests``
         puts ``model_kwargs`` between them; later wins). ``stop=[]`` clears the field's."""
         fields: dict[str, Any] = {name: getattr(self, name) for name in self._sampling_fields}
         fields.update(

@@ -1,7 +1,7 @@
 """The calls of ``Nugen`` and ``NugenMultiModal``: from a request to the wire and back.
 
 Each call is the same three steps: the request rule (``ChatFields._request``, the shared
-``nugen_client.rules``), the client, then pure conversion: ``_convert`` for a whole answer;
+``nugen_shared.requests``), the client, then pure conversion: ``_convert`` for a whole answer;
 the chunks of :func:`stream` / :func:`astream` go to ``_stream`` (one state machine for
 every stream, chat and text chunks alike). A :class:`Request` says
 which endpoint takes it: ``/completions`` for a prompt (``Nugen(is_chat_model=False)``),

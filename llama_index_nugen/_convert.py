@@ -37,12 +37,6 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
 from nugen_client import InvalidInputError
-from nugen_client.images import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    guess_image_mime_type,
-    image_part,
-    read_image_file,
-)
 from nugen_client.types import (
     ChatCompletion,
     Choice,
@@ -51,6 +45,12 @@ from nugen_client.types import (
     Timing,
     ToolCall,
     Usage,
+)
+from nugen_shared.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    guess_image_mime_type,
+    image_part,
+    read_image_file,
 )
 
 __all__ = [

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from llama_index_nugen import _calls, _convert, _stream
 from llama_index_nugen._fields import ChatFields, Request
-from nugen_client.models import (
+from nugen_shared.models import (
     DEFAULT_CHAT_MODEL,
     FALLBACK_CONTEXT_WINDOW,
     FALLBACK_MAX_OUTPUT_TOKENS,

@@ -25,17 +25,11 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    bound_response,
-)
+from nugen_client._bounded import bound_response
 from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
-    is_credential_header,
     json_body,
     make_timeout,
     unsendable,
@@ -52,10 +46,21 @@ from nugen_client._errors import (
     error_from_response,
     redact,
 )
-from nugen_client._params import (
+from nugen_client._retry import OnRetry, RetryPolicy
+from nugen_client._stream_call import StreamCall, is_event_stream
+from nugen_client._streaming import (
+    StreamDecoder,
+    TextStreamDecoder,
+    completion_to_chunks,
+    text_completion_to_chunks,
+)
+from nugen_client.params import (
     COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
+    DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     OPTION_NAMES,
@@ -66,14 +71,7 @@ from nugen_client._params import (
     EmbeddingParams,
     GenerationParams,
     RequestOptions,
-)
-from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._stream_call import StreamCall, is_event_stream
-from nugen_client._streaming import (
-    StreamDecoder,
-    TextStreamDecoder,
-    completion_to_chunks,
-    text_completion_to_chunks,
+    is_credential_header,
 )
 from nugen_client.types import (
     ChatCompletion,

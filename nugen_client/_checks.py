@@ -27,7 +27,6 @@ __all__ = [
     "check_header",
     "check_headers",
     "direct_mounts",
-    "is_credential_header",
     "json_body",
     "make_timeout",
     "unsendable",
@@ -112,19 +111,6 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
 # non-ASCII text cannot be encoded as a header at all.
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-_CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
-    r"password|credential|session[-_]?key",
-    re.IGNORECASE,
-)
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
-    anything naming a token, secret, password, cookie, ...)."""
-    return bool(_CREDENTIAL_HEADER.search(name))
 
 
 def check_header(field: str, value: object) -> None:

@@ -26,7 +26,6 @@ from pydantic import SecretStr, ValidationError
 from llama_index.llms.nugen import Nugen as AliasedNugen
 from llama_index_nugen import Nugen
 from nugen_client import (
-    DEFAULT_BASE_URL,
     AuthenticationError,
     InvalidInputError,
     NugenClient,
@@ -34,11 +33,8 @@ from nugen_client import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from nugen_client.models import (
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from nugen_client.params import DEFAULT_BASE_URL
+from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from tests.support.llama_index_wire import (
     API_KEY,
     BASE_URL,

@@ -12,8 +12,8 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
 
 from llama_index_nugen import Nugen
 from nugen_client import InvalidInputError
-from nugen_client.images import image_part, read_image_file
 from nugen_emulator import NugenEmulator
+from nugen_shared.images import image_part, read_image_file
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de")
 

@@ -1,13 +1,17 @@
 """What a caller can ask of the clients: their defaults and the keyword arguments of a call.
 
-``ChatParams`` and ``EmbeddingParams`` are the keyword arguments of
-``chat_completion`` / ``stream_chat_completion`` and ``embeddings``: body fields (sent only
-when given and not None) plus the per-call :class:`RequestOptions`, which never reach the
-body.
+Public because these types are the clients' signatures (``Unpack[ChatParams]``) and the
+adapters build their fields and requests from them. ``ChatParams``, ``CompletionParams``
+and ``EmbeddingParams`` are the keyword arguments of ``chat_completion`` /
+``stream_chat_completion``, ``completion`` / ``stream_completion`` and ``embeddings``:
+body fields (sent only when given and not None) plus the per-call :class:`RequestOptions`,
+which never reach the body. :func:`redact_headers` is the one rule for which header values
+may be shown. Names not in ``__all__`` are the clients' own.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -19,25 +23,27 @@ from nugen_client._retry import OnRetry
 from nugen_client._version import __version__
 
 __all__ = [
-    "COMPLETIONS_PATH",
     "DEFAULT_BASE_URL",
-    "DEFAULT_LIMITS",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
-    "OPTION_NAMES",
-    "PATHS",
-    "USER_AGENT",
     "ChatParams",
     "CompletionParams",
     "EmbeddingParams",
-    "Endpoint",
-    "GenerationParams",
+    "OnRetry",
     "RequestOptions",
+    "is_credential_header",
+    "redact_headers",
 ]
 
 DEFAULT_BASE_URL = "https://api.nugen.in/api/v3/inference"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+DEFAULT_DEADLINE = 600.0
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
@@ -115,3 +121,24 @@ class EmbeddingParams(RequestOptions, total=False):
 
 OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
 """The keyword arguments of a chat or text completion call that are not body fields."""
+
+
+_CREDENTIAL_HEADER = re.compile(
+    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
+    r"password|credential|session[-_]?key",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
+    anything naming a token, secret, password, cookie, ...)."""
+    return bool(_CREDENTIAL_HEADER.search(name))
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with the values of credential-like names replaced by ``***``."""
+    return {
+        name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
+    }

@@ -1,4 +1,4 @@
-"""``nugen_client.rules`` on its own: the functions both adapters call."""
+"""``nugen_shared.requests`` on its own: the functions both adapters call."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from nugen_client import InvalidInputError
-from nugen_client.rules import (
-    ClientCache,
-    ConnectionFields,
-    chat_request,
-    is_credential_header,
-    redact_headers,
-    tool_choice_to_wire,
-)
+from nugen_client.params import is_credential_header, redact_headers
+from nugen_shared.fields import ClientCache, ConnectionFields
+from nugen_shared.requests import chat_request, tool_choice_to_wire
 
 NAMED_A = {"type": "function", "function": {"name": "a"}}
 MESSAGES = [{"role": "user", "content": "hi"}]
