@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -75,6 +76,9 @@ class SSEResponse(Response):
                 return
             for event in self.events:
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+                # Writes do not wait for the socket: without a pause the server never
+                # hears that a client left, and writes (and warns) to the end.
+                await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": self.tail, "more_body": False})
             return
         await self._send_with_fault(send, fault)
@@ -87,6 +91,7 @@ class SSEResponse(Response):
 
         async def emit(data: bytes, more: bool = True) -> None:
             await send({"type": "http.response.body", "body": data, "more_body": more})
+            await asyncio.sleep(0)
 
         for sent in range(len(events) + 1):
             if fault.stall_after == sent:
