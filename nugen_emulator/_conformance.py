@@ -14,9 +14,12 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from nugen_emulator._server import NugenEmulator
 
 # A 1x1 PNG: the smallest image both vision endpoints must accept.
 _PNG_1PX = (
@@ -243,13 +246,14 @@ def observe(client: httpx.Client, probe: Probe, api_key: str) -> dict[str, str]:
 
 
 def compare(
-    base_url: str, api_key: str, emulator: Any, models: Models, timeout: float = 60.0
+    base_url: str, api_key: str, emulator: NugenEmulator, models: Models, timeout: float = 60.0
 ) -> Report:
     """Send the battery to ``base_url`` and to ``emulator``; the structural differences."""
     report = Report(base_url)
     with (
         httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout) as live,
-        httpx.Client(base_url=emulator.base_url + "/", timeout=timeout) as local,
+        # Loopback: no proxy from the environment may stand in between.
+        httpx.Client(base_url=emulator.base_url + "/", timeout=timeout, trust_env=False) as local,
     ):
         for probe in battery(models):
             theirs = observe(live, probe, api_key)
