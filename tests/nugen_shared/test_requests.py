@@ -100,9 +100,19 @@ def test_chat_request_converts_tool_choice_against_its_tools() -> None:
         ("X-Auth-Token", True),
         ("X-Client-Secret", True),
         ("Cookie", True),
+        # Names with no telltale word: only an allowlist of safe names hides them.
+        ("X-Authorization", True),
+        ("X-Auth-Key", True),
+        ("X-Access-Key", True),
+        ("Ocp-Apim-Subscription-Key", True),
+        ("Authorization-Extra", True),
+        ("X-Trace", True),
         ("X-Session-ID", False),
+        ("x-session-id", False),
         ("X-Provider", False),
-        ("X-Trace", False),
+        ("Content-Type", False),
+        ("Accept", False),
+        ("User-Agent", False),
     ],
 )
 def test_credential_header_names(name: str, secret: bool) -> None:
