@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
+@_calls.seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat models (``nugen-flash-instruct``, ``nugen-legal``, vision models, ...).
 
