@@ -139,8 +139,8 @@ class ClientCache(FreshOnCopy):
 # A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
 # ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
 _CREDENTIAL_WORD = re.compile(
-    r"(?:^|_)(?:api_?key|key|token|secret|password|passwd|credentials?|auth|authorization|"
-    r"bearer)(?:_|$)"
+    r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
+    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
 )
 
 
