@@ -112,8 +112,8 @@ class NugenModel(ConnectionFields, Serializable):
         return True
 
     def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        # dumps() reads the raw field values (not model_dump), so the redaction of
-        # credential-like header values is applied here too.
+        # dumps() reads the raw field values (not model_dump), so the header redaction
+        # (every value but those of safe names) is applied here too.
         serialized = super().to_json()
         kwargs = serialized.get("kwargs")
         if isinstance(kwargs, dict) and kwargs.get("default_headers"):

@@ -3,8 +3,9 @@
 - :class:`ConnectionFields`: where and how to reach the service (``api_key``,
   ``base_url``, ``timeout``, ``max_retries``, ``default_headers``, ``session_id``,
   ``provider``, ``allow_insecure_http`` and the response limits), their environment
-  defaults, what ``None`` means, how they serialise (key excluded, credential-like header
-  values redacted) and pickle (the key travels as a ``SecretStr``, the client cache does not);
+  defaults, what ``None`` means, how they serialise (key excluded, header values
+  redacted but for the safe names of ``nugen_client.params``) and pickle (the key travels
+  as a ``SecretStr``, the client cache does not);
 - :class:`ClientCache`: the lazily built clients of one model object;
 - :class:`FreshOnCopy`: the rule for a cache (clients, a learnt concurrency bound): a copy
   or a pickle gets a fresh, empty one, and it takes no part in equality;
