@@ -71,7 +71,7 @@ from nugen_client.params import (
     EmbeddingParams,
     GenerationParams,
     RequestOptions,
-    is_credential_header,
+    redact_headers,
 )
 from nugen_client.types import (
     ChatCompletion,
@@ -112,7 +112,7 @@ class Prepared:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
         return (
             f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={_redacted_headers(self.headers)!r}, stream={self.stream!r})"
+            f"headers={redact_headers(self.headers)!r}, stream={self.stream!r})"
         )
 
 
@@ -152,10 +152,6 @@ def _connection_error(
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-
-
-def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -371,7 +367,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             if prepared.timeout is not None:
                 request.extensions["timeout"] = prepared.timeout.as_dict()
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
+            logger.debug("POST %s headers=%s", prepared.url, redact_headers(prepared.headers))
         return request
 
     def _deadline_at(self) -> float | None:
