@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from nugen_client._bounded import bound_response
+from nugen_client._bounded import DeadlineExceeded, bound_response
 from nugen_client._checks import (
     check_base_url,
     check_header,
@@ -152,6 +152,20 @@ def _connection_error(
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
+
+
+def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str, float | None]:
+    """httpx's timeouts for one attempt: ``timeout``'s, none longer than what is left
+    before ``deadline``, so that no wait (connecting, headers, a read) can outlast it."""
+    limits = timeout.as_dict()
+    if deadline is None:
+        return limits
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded
+    return {
+        kind: left if value is None or value > left else value for kind, value in limits.items()
+    }
 
 
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -350,9 +364,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
 
     def _build_request(
-        self, http: httpx.Client | httpx.AsyncClient, prepared: Prepared, *, own: bool
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        prepared: Prepared,
+        deadline: float | None,
+        *,
+        own: bool,
     ) -> httpx.Request:
-        timeout = prepared.timeout or self.timeout
+        timeout = _attempt_timeout(
+            prepared.timeout or (self.timeout if own else http.timeout), deadline
+        )
         if own:
             # Our own pools carry no default headers, cookies or auth to merge, so the
             # request is built directly from a URL parsed once, skipping build_request's
@@ -362,14 +383,13 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 self._url(prepared.url),
                 content=prepared.content,
                 headers=prepared.headers,
-                extensions={"timeout": timeout.as_dict()},
+                extensions={"timeout": timeout},
             )
         else:
             request = http.build_request(
                 "POST", prepared.url, content=prepared.content, headers=prepared.headers
             )
-            if prepared.timeout is not None:
-                request.extensions["timeout"] = prepared.timeout.as_dict()
+            request.extensions["timeout"] = timeout
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
         return request
@@ -377,10 +397,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
 
-    def _deadline_error(self) -> APITimeoutError:
+    def _deadline_error(self, exc: DeadlineExceeded) -> APITimeoutError:
+        during = f": {exc}" if str(exc) else ""
         return APITimeoutError(
-            f"the call did not finish within its deadline ({self.deadline:g} s); "
-            "the service kept the connection busy without completing the answer"
+            f"the call did not finish within its deadline ({self.deadline:g} s){during}"
         )
 
     def _bound(self, response: httpx.Response, deadline: float | None) -> None:

@@ -26,7 +26,7 @@ from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient
-from nugen_client._bounded import DeadlineExceeded
+from nugen_client._bounded import DeadlineExceeded, check_deadline, within
 from nugen_client._checks import direct_mounts
 from nugen_client._pool import (
     LoopPool,
@@ -80,6 +80,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     One ``httpx.Client`` per object, created on first use and reused (keep-alive,
     pooled connections); pass ``http_client=`` to bring your own (proxies, transports).
     Close with :meth:`close` or use as a context manager.
+
+    ``deadline`` bounds connecting, every read, every retry and every wait between retries
+    (each attempt's timeouts are cut to what is left of it). Unlike the async client, which
+    cancels an attempt at the deadline, a sync read cannot be interrupted: a server that
+    trickles its response headers a byte at a time, each within the timeout, can keep a
+    sync call past the deadline.
 
     Example::
 
@@ -190,24 +196,32 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _send(self, prepared: Prepared) -> httpx.Response:
         """Send with retries; the response of a stream is returned unread."""
-        kwargs = retrying_kwargs(
-            self.retry_policy, prepared.on_retry, is_async=False, sleep=self._sleep
-        )
         deadline = self._deadline_at()
+        kwargs = retrying_kwargs(
+            self.retry_policy,
+            prepared.on_retry,
+            is_async=False,
+            sleep=self._sleep,
+            deadline=deadline,
+        )
         try:
             for attempt in Retrying(**kwargs):
                 with attempt:
                     return self._send_once(prepared, deadline)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        request = self._build_request(http, prepared, own=http is not self._injected)
+        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
         with self._transport_errors:
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            response = http.send(request, stream=True)
+            try:
+                response = http.send(request, stream=True)
+            except httpx.TimeoutException:
+                check_deadline(deadline)  # the wait was cut short by the deadline
+                raise
             keep_open = False
             try:
                 self._bound(response, deadline)
@@ -341,33 +355,54 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         return pool
 
     async def _send(
-        self, prepared: Prepared, http: httpx.AsyncClient | None = None
+        self,
+        prepared: Prepared,
+        http: httpx.AsyncClient | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries: on ``http`` (a stream's leased connection) or on a connection
+        """Send with retries, each attempt cancelled at the call's deadline: on ``http`` (a
+        stream's leased connection, with the stream's ``deadline``) or on a connection
         leased for this request alone. The response of a stream is returned unread."""
+        if http is None:
+            deadline = self._deadline_at()
         kwargs = retrying_kwargs(
-            self.retry_policy, prepared.on_retry, is_async=True, sleep=self._sleep
+            self.retry_policy,
+            prepared.on_retry,
+            is_async=True,
+            sleep=self._sleep,
+            deadline=deadline,
         )
-        deadline = self._deadline_at()
         try:
             async for attempt in AsyncRetrying(**kwargs):
                 with attempt:
-                    if http is not None:
-                        return await self._send_once(prepared, http, deadline)
-                    pool = await self._pool()
-                    async with pool.lease() as leased:
-                        return await self._send_once(prepared, leased, deadline)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+                    sending = self._attempt(prepared, http, deadline)
+                    if deadline is None:
+                        return await sending
+                    return await within(sending, deadline)
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, prepared: Prepared, http: httpx.AsyncClient | None, deadline: float | None
+    ) -> httpx.Response:
+        if http is not None:
+            return await self._send_once(prepared, http, deadline)
+        pool = await self._pool()
+        async with pool.lease() as leased:
+            return await self._send_once(prepared, leased, deadline)
 
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
-        request = self._build_request(http, prepared, own=http is not self._injected)
+        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
         with self._transport_errors:
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            response = await http.send(request, stream=True)
+            try:
+                response = await http.send(request, stream=True)
+            except httpx.TimeoutException:
+                check_deadline(deadline)  # the wait was cut short by the deadline
+                raise
             keep_open = False
             try:
                 self._bound(response, deadline)
@@ -388,9 +423,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # generators: a consumer that raises inside ``async for`` leaves the stream to be
         # closed by asyncio at shutdown, which closes every open generator at once, so an
         # outer one closing an inner one would race with asyncio closing that inner one.
+        deadline = self._deadline_at()
         pool = await self._pool()
-        async with pool.lease() as http:
-            response = await self._send(call.prepared, http)
+        async with pool.lease(deadline) as http:
+            response = await self._send(call.prepared, http, deadline)
             try:
                 if not is_event_stream(response):
                     with self._transport_errors:
