@@ -17,7 +17,7 @@ import os
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -317,10 +317,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
         except PydanticSerializationError as exc:
             raise unsendable(fields, exc) from None
-        prepared = self._prepare(path, body, params, stream=stream)
-        usage = body.get("stream_options")
-        wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
-        return replace(prepared, wants_usage=wants_usage)
+        return self._prepare(path, body, params, stream=stream)
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
@@ -354,6 +351,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if extra_body:
             body.update(extra_body)
         timeout = options.get("timeout")
+        usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
             content=json_body(body),
@@ -361,6 +359,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             timeout=None if timeout is None else make_timeout(timeout),
             stream=stream,
             on_retry=options.get("on_retry"),
+            wants_usage=isinstance(usage, dict) and bool(usage.get("include_usage")),
         )
 
     def _build_request(

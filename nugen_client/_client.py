@@ -74,6 +74,25 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
+_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
+
+
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """The TLS context of a client for ``base_url``: one per process, not per client.
+
+    httpx builds a context for every client it makes, loading the CA bundle each time
+    (milliseconds of CPU), even when no TLS is ever spoken. An ``https://`` service gets a
+    verifying context built once; a plain ``http://`` one gets a context without any CA,
+    which is never used to talk to it and would refuse every certificate if it were.
+    """
+    https = base_url.startswith("https:")
+    context = _TLS_CONTEXTS.get(https)
+    if context is None:
+        context = httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        _TLS_CONTEXTS[https] = context
+    return context
+
+
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
@@ -176,6 +195,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                         timeout=self.timeout,
                         limits=self.limits,
                         follow_redirects=False,
+                        verify=_tls_context(self.base_url),
                         mounts=direct_mounts(self.base_url),
                     )
                     # A client dropped without close() still releases its sockets when
@@ -271,7 +291,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._ssl_context: ssl.SSLContext | None = None
         _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -322,14 +341,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     # -- transport -----------------------------------------------------------------------
 
-    def _tls(self) -> ssl.SSLContext:
-        # One TLS context for every shard of every loop's pool: building one loads the CA
-        # bundle, which each new event loop's shards would otherwise do again at every
-        # asyncio.run (benchmarks/NOTES.md, section 15).
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
-
     def _forget_parent_connections(self) -> None:
         # The parent's loops and their pools are not this process's (see keep_inherited).
         if self._finalizer is not None:
@@ -346,7 +357,9 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 pool = LoopPool.single(self._injected)
             else:
                 pool = await open_pool(
-                    shard_factory(self.timeout, self._tls(), direct_mounts(self.base_url)),
+                    shard_factory(
+                        self.timeout, _tls_context(self.base_url), direct_mounts(self.base_url)
+                    ),
                     self.limits,
                 )
                 if self._finalizer is None:
