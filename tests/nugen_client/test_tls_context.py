@@ -37,7 +37,8 @@ def _open(kind: str, base_url: str) -> None:
 
     async def run() -> None:
         async with AsyncNugenClient(api_key=API_KEY, base_url=base_url) as client:
-            async with (await client._pool()).lease():
+            pool = await client._pool()
+            async with pool.lease():
                 pass
 
     asyncio.run(run())
