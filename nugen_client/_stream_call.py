@@ -96,6 +96,10 @@ def stream_errors(
     except NugenError as exc:
         raise _stream_error(exc, response, secrets) from None
     except DeadlineExceeded:
+        if call.answered():
+            # The whole answer is in (final finish_reason, usage if asked): a server that
+            # then sends only keep-alive comments until the deadline loses us nothing.
+            return
         raise APITimeoutError(
             f"the stream did not finish within the call's deadline "
             f"({decoder.chunks_received} chunks received); the answer is incomplete"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -98,13 +97,16 @@ class ClientCache(FreshOnCopy):
     comparison per call). A replaced or dropped client is never closed here: a stream may still be
     reading from it. Its pool closes when the last user lets it go (the client's own
     finalizer); the async client's per-loop pools close with their event loops.
+
+    No lock: two threads building at once each get a working client and the last one
+    stays cached (the other's pool closes when it is let go). A lock would deadlock a
+    process forked while another thread held it.
     """
 
-    __slots__ = ("_built", "_lock")
+    __slots__ = ("_built",)
 
     def __init__(self) -> None:
         self._built: dict[str, tuple[dict[str, Any], Any]] = {}
-        self._lock = threading.Lock()
 
     def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
         """The sync client for ``settings`` (the clients' constructor arguments)."""
@@ -118,15 +120,11 @@ class ClientCache(FreshOnCopy):
 
     def _client(self, kind: str, settings: Mapping[str, Any]) -> Any:
         built = self._built.get(kind)
-        if built is not None and built[0] == settings:
-            return built[1]
-        with self._lock:
-            built = self._built.get(kind)
-            if built is None or built[0] != settings:
-                # Looked up at call time, so tests can swap the client classes.
-                factory = NugenClient if kind == "sync" else AsyncNugenClient
-                built = self._built[kind] = (dict(settings), factory(**settings))
-            return built[1]
+        if built is None or built[0] != settings:
+            # Looked up at call time, so tests can swap the client classes.
+            factory = NugenClient if kind == "sync" else AsyncNugenClient
+            built = self._built[kind] = (dict(settings), factory(**settings))
+        return built[1]
 
     @property
     def built_sync_client(self) -> NugenClient | None:
@@ -311,9 +309,13 @@ class ConnectionFields(BaseModel):
 
     def __copy__(self) -> Self:
         # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
-        # gets clients of its own, so changing its settings never touches ours.
+        # gets caches of its own (clients, a learnt limit), so nothing it learns or changes
+        # touches ours.
         clone = super().__copy__()
-        clone._clients = ClientCache()
+        for name in type(self).__private_attributes__:
+            value = getattr(clone, name, None)
+            if isinstance(value, FreshOnCopy):
+                setattr(clone, name, type(value)())
         return clone
 
     def _client_settings(self) -> dict[str, Any]:
