@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nugen_emulator import _prompts
+from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
 from nugen_emulator._words import best_sentence, unit_vector
 
-DOMAIN_ALIGNED_MODELS = frozenset({"nugen-legal", "nugen-lvm-legal", "nugen-embed-legal"})
-DEFAULT_EMBEDDING_DIMENSIONS = 384
 _QUOTE_WORDS = 60
-_PIECE_RE = re.compile(r"\s*\S+")
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Verbs that say nothing about what a tool is for: "get_weather" is about "weather".
 _GENERIC_TOOL_WORDS = frozenset(
@@ -35,20 +33,6 @@ _GENERIC_TOOL_WORDS = frozenset(
 )
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
-
-
-def count_tokens(text: str) -> int:
-    """The emulator's tokenizer: one token per whitespace-separated word."""
-    return len(text.split())
-
-
-def pieces(text: str) -> list[str]:
-    """``text`` as tokens that concatenate back to it (each keeps its leading whitespace)."""
-    found = _PIECE_RE.findall(text)
-    tail = text[sum(len(p) for p in found) :]
-    if tail and found:
-        found[-1] += tail
-    return found or ([text] if text else [])
 
 
 def quote(text: str, limit: int = _QUOTE_WORDS) -> str:
@@ -73,18 +57,6 @@ def text_of(content: Any) -> str:
     return ""
 
 
-def stable_hash(*parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def confidence_score(model: str, text: str) -> float | None:
-    """A deterministic score in [50, 100) for domain-aligned models, else ``None``."""
-    if model not in DOMAIN_ALIGNED_MODELS:
-        return None
-    return round(50 + (stable_hash(model, text) % 500_000) / 10_000, 4)
-
-
 def describe_images(images: list[ImageRef]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
     parts = []
@@ -95,49 +67,6 @@ def describe_images(images: list[ImageRef]) -> str:
             parts.append(f"image {i} is a URL image hosted at {image.host}")
     noun = "image" if len(images) == 1 else "images"
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
-
-
-@dataclass
-class ToolCall:
-    """A tool call of a choice; ``arguments`` is the JSON text, ``id`` empty until set."""
-
-    name: str
-    arguments: str
-    id: str = ""
-
-
-@dataclass
-class Choice:
-    """One generated choice, before it is rendered in a dialect."""
-
-    content: str | None
-    finish_reason: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    reasoning: str | None = None  # None when not requested or excluded
-    reasoning_tokens: int = 0
-
-    @property
-    def completion_tokens(self) -> int:
-        tokens = self.reasoning_tokens + count_tokens(self.content or "")
-        for call in self.tool_calls:
-            tokens += 1 + count_tokens(call.arguments)
-        return tokens
-
-
-@dataclass
-class Generation:
-    """A reply before it is rendered in a dialect: its choices and the prompt's tokens."""
-
-    choices: list[Choice]
-    prompt_tokens: int
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(choice.completion_tokens for choice in self.choices)
-
-    @property
-    def reasoning_tokens(self) -> int:
-        return sum(choice.reasoning_tokens for choice in self.choices)
 
 
 @dataclass
@@ -483,18 +412,26 @@ def generate_chat(request: ChatRequest) -> Generation:
     return Generation(choices=choices, prompt_tokens=prompt_tokens(request))
 
 
-def generate_completion(request: CompletionRequest) -> Generation:
-    """Text completions: one choice per (prompt, n) pair, continuing the prompt's last words."""
-    choices = []
+def generate_completion(
+    request: CompletionRequest, answer: Callable[[ChatRequest], Generation] | None = None
+) -> Generation:
+    """Text completions: each prompt answered as a chat of one user message would be.
+
+    ``answer`` (default :func:`generate_chat`) answers each prompt's chat; its choices
+    follow one another, prompt by prompt. ``prompt_tokens`` counts the prompts' words.
+    """
+    choices: list[Choice] = []
     for prompt in request.prompts:
-        for index in range(request.n):
-            words = prompt.split()
-            tail = " ".join(words[-8:])
-            text = f' ... and so "{tail}" continues.' if tail else " Nothing to continue."
-            if index > 0:
-                text = f" (alternative {index + 1})" + text
-            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
-            choices.append(Choice(content=content, finish_reason=finish))
+        chat = ChatRequest(
+            model=request.model,
+            messages=[{"role": "user", "content": prompt}],
+            images=[[]],
+            max_tokens=request.max_tokens,
+            stream=request.stream,
+            n=request.n,
+            stop=request.stop,
+        )
+        choices.extend((answer or generate_chat)(chat).choices)
     prompt_total = sum(count_tokens(p) for p in request.prompts)
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
 

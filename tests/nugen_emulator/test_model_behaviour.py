@@ -177,7 +177,13 @@ def test_text_completions(http: httpx.Client) -> None:
     ).json()
     assert reply["object"] == "text_completion"
     assert len(reply["choices"]) == 4
-    assert reply["choices"][0]["text"] == ' ... and so "Once upon a time" continues.'
+    # Each prompt is answered as the same text in a chat's user message would be.
+    assert [c["text"] for c in reply["choices"]] == [
+        'You asked: "Once upon a time".',
+        '(Alternative 2) You asked: "Once upon a time".',
+        'You asked: "Hi".',
+        '(Alternative 2) You asked: "Hi".',
+    ]
     limited = http.post("/completions", json={"model": "m", "prompt": "x", "max_tokens": 2})
     assert limited.json()["choices"][0]["finish_reason"] == "length"
 
