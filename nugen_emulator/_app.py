@@ -24,7 +24,13 @@ from nugen_emulator._defaults import BASE_PATHS
 from nugen_emulator._faults import Fault
 from nugen_emulator._generation import Generation, count_tokens
 from nugen_emulator._lax import InvalidBody
-from nugen_emulator._model import embed, embed_base64, generate_chat, generate_completion
+from nugen_emulator._model import (
+    embed,
+    embed_base64,
+    generate_chat,
+    generate_completion,
+    warm_up,
+)
 from nugen_emulator._records import RecordedRequest
 from nugen_emulator._responses import (
     AbortConnection,
@@ -47,6 +53,7 @@ _logger = logging.getLogger("nugen_emulator")
 
 def build_app(state: ServerState) -> Starlette:
     """The Starlette app serving ``state``'s dialect."""
+    warm_up()
     return _Handlers(state).app()
 
 

@@ -75,6 +75,7 @@ class _Conversation:
 
     last_user_text: str
     earlier_user_text: str | None
+    preceding_user_text: str  # user messages sent together with the last one, before it
     system_text: str
     images: list[ImageRef]
     tool_results: list[tuple[str, str, list[ImageRef]]]  # since the last user message
@@ -86,6 +87,9 @@ class _Conversation:
 def _conversation(request: ChatRequest) -> _Conversation:
     messages = request.messages
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    first_together = last_user
+    while first_together > 0 and messages[first_together - 1].get("role") == "user":
+        first_together -= 1
     user_texts = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
     call_names: dict[str, str] = {}
     called: list[str] = []
@@ -106,6 +110,9 @@ def _conversation(request: ChatRequest) -> _Conversation:
     return _Conversation(
         last_user_text=user_texts[-1] if user_texts else "",
         earlier_user_text=user_texts[-2] if len(user_texts) > 1 else None,
+        preceding_user_text="\n".join(
+            text_of(m.get("content")) for m in messages[first_together:last_user]
+        ),
         system_text=" ".join(
             text_of(m.get("content")) for m in messages if m.get("role") == "system"
         ),
@@ -201,22 +208,41 @@ def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> 
     return calls
 
 
-def _rag_answer(conv: _Conversation) -> str | None:
-    """The context sentence that best matches the question, for a RAG-shaped prompt.
+def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
+    """(context, question) of a RAG-shaped prompt, or ``None``.
 
-    The context and question are in the user message (LlamaIndex's text-QA template,
-    LangChain's "Context: ... Question: ..." prompts), or the context is in the system
-    prompt and the question is the user message.
+    In order: a stock template in the last user message, or in the system prompt (the
+    question is then the user message); a hand-written ``Context: ... Question: ...``
+    prompt, in the user message or across the system prompt and it; the context in user
+    messages sent together with the question, just before it.
     """
+    for text in (conv.last_user_text, conv.system_text):
+        found = _prompts.recognise(text, ("answer",))
+        if found is not None and found.context is not None:
+            return found.context, found.question or conv.last_user_text
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
-    if rag is None:
-        return None
-    found = best_sentence(rag.context, rag.question)
+    if rag is not None:
+        return rag.context, rag.question
+    if conv.preceding_user_text.strip() and conv.last_user_text.strip():
+        return (
+            _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL),
+            _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL),
+        )
+    return None
+
+
+def _rag_answer(conv: _Conversation) -> str | None:
+    """The context sentence that best matches the question, for a RAG-shaped prompt."""
+    found = _retrieval(conv)
     if found is None:
-        return f'The context does not answer "{quote(rag.question, 30)}".'
-    return " ".join(found.split())
+        return None
+    context, question = found
+    sentence = best_sentence(context, question)
+    if sentence is None:
+        return f'The context does not answer "{quote(question, 30)}".'
+    return " ".join(sentence.split())
 
 
 def _text_answer(conv: _Conversation) -> str:
@@ -235,9 +261,9 @@ def _text_answer(conv: _Conversation) -> str:
     rag = _rag_answer(conv)
     if rag is not None:
         return rag
-    follow_up = _prompts.follow_up_question(conv.last_user_text)
-    if follow_up is not None:
-        return follow_up  # as its own standalone question: retrieval then uses its words
+    condense = _prompts.recognise(conv.last_user_text, ("condense",))
+    if condense is not None and condense.question:
+        return condense.question  # as its own standalone question: retrieval uses its words
     if conv.last_user_text.strip():
         sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
     else:
@@ -252,15 +278,17 @@ def _text_answer(conv: _Conversation) -> str:
 
 
 def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) -> str | None:
-    response_format = request.response_format
-    if not response_format or response_format.get("type") == "text":
-        return None
-    if response_format["type"] == "json_schema":
-        schema = response_format["json_schema"]["schema"]
+    """JSON for ``response_format`` or for a stock prompt asking for JSON, else ``None``."""
+    kind = (request.response_format or {}).get("type")
+    if kind == "json_schema":
+        assert request.response_format is not None
+        schema = request.response_format["json_schema"]["schema"]
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
-    # json_object: a JSON schema in the prompt, else the field names it lists in words, else
-    # the keys it names in quotes or backticks, else one "answer" key.
     instructions = conv.system_text + "\n" + conv.last_user_text
+    if kind != "json_object" and _prompts.recognise(instructions, ("json",)) is None:
+        return None
+    # A JSON schema in the prompt, else the structure of an example object in it, else the
+    # field names it lists in words, else the keys it names in quotes, else one "answer".
     embedded = _prompts.schema_in(instructions)
     if embedded is not None:
         schema, prose = embedded
@@ -294,7 +322,7 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
     as for native tool calls; otherwise the ``Answer:`` is the observations' text, or the
     plain reply to the question when there were none.
     """
-    if request.tools or not _prompts.is_react(conv.system_text):
+    if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
     messages = request.messages
@@ -375,6 +403,12 @@ def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) ->
             text = "".join(tokens[:max_tokens])
             finish = "length"
     return text, finish
+
+
+def warm_up() -> None:
+    """Build the recogniser's template table now: it imports the frameworks' template
+    modules, seconds of work that must not fall on a request and its client's timeout."""
+    _prompts.templates()
 
 
 def generate_chat(request: ChatRequest) -> Generation:

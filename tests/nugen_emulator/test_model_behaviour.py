@@ -13,6 +13,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llama_index.core.agent.react.prompts import REACT_CHAT_SYSTEM_HEADER
 from pydantic import BaseModel, Field
 
 from nugen_emulator._schema_fill import Literals, fill
@@ -628,20 +629,16 @@ def test_json_object_with_field_names_listed_in_words(http: httpx.Client) -> Non
 
 # -- LlamaIndex's ReAct format ---------------------------------------------------------------
 
-REACT_HEADER = (
-    "You are designed to help with a variety of tasks.\n\n## Tools\n\n"
-    "You have access to the following tools:\n"
+TOOL_DESC = (
     "> Tool Name: multiply\nTool Description: multiply(a: int, b: int) -> int\n"
     'Tool Args: {"properties": {"a": {"title": "A", "type": "integer"}, '
     '"b": {"title": "B", "type": "integer"}}, "required": ["a", "b"], "type": "object"}\n\n'
     "> Tool Name: add\nTool Description: add(a: int, b: int) -> int\n"
     'Tool Args: {"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '
-    '"type": "object"}\n\n'
-    "## Output Format\n\nThought: The current language of the user is: (user's language). "
-    "I need to use a tool to help me answer the question.\nAction: tool name\n"
-    "Action Input: the input to the tool, in a JSON format representing the kwargs\n"
-    "...\nAnswer: [your answer here]\n"
+    '"type": "object"}\n'
 )
+# LlamaIndex's own ReAct header, as its ReActAgent formats it.
+REACT_HEADER = REACT_CHAT_SYSTEM_HEADER.format(tool_desc=TOOL_DESC, tool_names="multiply, add")
 
 
 def test_react_acts_then_answers_after_the_observation(http: httpx.Client) -> None:
