@@ -21,7 +21,7 @@ from nugen_emulator import _prompts
 from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
-from nugen_emulator._words import best_sentence, unit_vector
+from nugen_emulator._words import best_sentence, unit_vector, words
 
 _QUOTE_WORDS = 60
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -173,6 +173,19 @@ def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def related_tool(text: str, tools: list[dict[str, Any]]) -> list[str]:
+    """The tool whose name and description share most words with ``text`` (the first on
+    ties), as a one-item list; ``[]`` when none shares a meaningful word."""
+    asked = set(words(text)) - _GENERIC_TOOL_WORDS
+    best: tuple[int, str] | None = None
+    for tool in tools:
+        about = words(tool["name"] + " " + str(tool.get("description") or ""))
+        shared = len(asked & set(about))
+        if shared and (best is None or shared > best[0]):
+            best = (shared, tool["name"])
+    return [best[1]] if best else []
+
+
 def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
     """Which tools to call now (names), per the documented policy; [] means answer in text."""
     tools = request.tools
@@ -182,6 +195,8 @@ def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
     if isinstance(choice, dict):
         return [choice["function"]["name"]]
     mentioned = mentioned_tools(conv.last_user_text, tools)
+    if not mentioned and not conv.called_since_user:
+        mentioned = related_tool(conv.last_user_text, tools)
     remaining = [name for name in mentioned if name not in conv.called_since_user]
     if choice == "required" and not remaining:
         uncalled = [t["name"] for t in tools if t["name"] not in conv.called_since_user]
@@ -285,7 +300,8 @@ def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) ->
         schema = request.response_format["json_schema"]["schema"]
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
     instructions = conv.system_text + "\n" + conv.last_user_text
-    if kind != "json_object" and _prompts.recognise(instructions, ("json",)) is None:
+    asked = _prompts.recognise(instructions, ("json",)) is not None
+    if kind != "json_object" and not asked and not _prompts.asks_for_json(instructions):
         return None
     # A JSON schema in the prompt, else the structure of an example object in it, else the
     # field names it lists in words, else the keys it names in quotes, else one "answer".
@@ -301,7 +317,7 @@ def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) ->
     if not keys:
         return json.dumps({"answer": text_answer})
     schema = {"type": "object", "properties": {key: {"type": "string"} for key in keys}}
-    return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys)))
+    return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys, listed=keys)))
 
 
 _REACT_CALL = (

@@ -283,6 +283,14 @@ def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
     return schema, " ".join(rest)
 
 
+_JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
+
+
+def asks_for_json(text: str) -> bool:
+    """Whether a prompt says "JSON" and shows the object it wants (a schema or an example)."""
+    return bool(_JSON_WORD_RE.search(text)) and bool(json_objects(text))
+
+
 def schema_of(example: Any) -> dict[str, Any]:
     """The JSON schema of an example value's structure."""
     if isinstance(example, dict):
