@@ -268,8 +268,12 @@ def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
 
     The last schema, because format instructions (LangChain's ``PydanticOutputParser``)
     show an example schema before the real one; with no schema, the last example object,
-    as the schema of its structure (lists stay lists, nested objects stay nested).
+    as the schema of its structure (lists stay lists, nested objects stay nested). JSON
+    whose braces a template left doubled (``{{"type": ...}}``, as LlamaIndex's
+    structured-output programs send it) counts too.
     """
+    if "{{" in text:
+        text = text.replace("{{", "{").replace("}}", "}")
     objects = json_objects(text)
     if not objects:
         return None
@@ -288,7 +292,7 @@ _JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 
 def asks_for_json(text: str) -> bool:
     """Whether a prompt says "JSON" and shows the object it wants (a schema or an example)."""
-    return bool(_JSON_WORD_RE.search(text)) and bool(json_objects(text))
+    return bool(_JSON_WORD_RE.search(text)) and schema_in(text) is not None
 
 
 def schema_of(example: Any) -> dict[str, Any]:
