@@ -333,10 +333,11 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
     """A step of LlamaIndex's ReAct format, when the system prompt asks for it.
 
     The tools come from the header's ``> Tool Name:`` entries; the question is the last user
-    message that is not an ``Observation:``. A mentioned tool not yet called gets an
-    ``Action`` with arguments from the question's literals (and earlier observations'),
-    as for native tool calls; otherwise the ``Answer:`` is the observations' text, or the
-    plain reply to the question when there were none.
+    message that is not an ``Observation:``. A mentioned (or, with none called yet, the
+    related) tool not yet called gets an ``Action`` with arguments from the question's
+    literals (and earlier observations'), as for native tool calls; otherwise the
+    ``Answer:`` is the observations' text, or the plain reply to the question when there
+    were none.
     """
     if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
@@ -362,6 +363,8 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
             observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())
     due = [name for name in mentioned_tools(question, tools) if name not in called]
+    if not due and not called:
+        due = related_tool(question, tools)
     if due:
         tool = next(t for t in tools if t["name"] == due[0])
         source = "\n".join([question, *observations])
