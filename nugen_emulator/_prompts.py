@@ -121,9 +121,8 @@ def _patterns(value: Any) -> list[re.Pattern[str]]:
     elif isinstance(getattr(value, "template", None), str):
         texts = [value.template]
     else:
-        texts = [
-            m.content for m in getattr(value, "message_templates", []) if isinstance(m.content, str)
-        ]
+        messages = getattr(value, "message_templates", [])
+        texts = [m.content for m in messages if isinstance(m.content, str) and "{" in m.content]
     patterns = []
     for text in texts:
         pattern = _compile(text)
