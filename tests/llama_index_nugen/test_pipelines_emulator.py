@@ -67,6 +67,7 @@ def test_query_engine_on_text_completions(nugen_emulator: NugenEmulator) -> None
     )
     response = engine.query("When do owls hunt?")
     assert str(response) == OWLS
+    assert str(asyncio.run(engine.aquery("When do owls hunt?"))) == OWLS
     assert nugen_emulator.requests[-1].path.endswith("/completions")
 
 
