@@ -25,17 +25,11 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    bound_response,
-)
+from nugen_client._bounded import bound_response
 from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
-    is_credential_header,
     json_body,
     make_timeout,
     unsendable,
@@ -52,10 +46,21 @@ from nugen_client._errors import (
     error_from_response,
     redact,
 )
-from nugen_client._params import (
+from nugen_client._retry import OnRetry, RetryPolicy
+from nugen_client._stream_call import StreamCall, is_event_stream
+from nugen_client._streaming import (
+    StreamDecoder,
+    TextStreamDecoder,
+    completion_to_chunks,
+    text_completion_to_chunks,
+)
+from nugen_client.params import (
     COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
+    DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     OPTION_NAMES,
@@ -66,14 +71,7 @@ from nugen_client._params import (
     EmbeddingParams,
     GenerationParams,
     RequestOptions,
-)
-from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._stream_call import StreamCall, is_event_stream
-from nugen_client._streaming import (
-    StreamDecoder,
-    TextStreamDecoder,
-    completion_to_chunks,
-    text_completion_to_chunks,
+    redact_headers,
 )
 from nugen_client.types import (
     ChatCompletion,
@@ -114,7 +112,7 @@ class Prepared:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
         return (
             f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={_redacted_headers(self.headers)!r}, stream={self.stream!r})"
+            f"headers={redact_headers(self.headers)!r}, stream={self.stream!r})"
         )
 
 
@@ -154,10 +152,6 @@ def _connection_error(
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-
-
-def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -373,7 +367,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             if prepared.timeout is not None:
                 request.extensions["timeout"] = prepared.timeout.as_dict()
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
+            logger.debug("POST %s headers=%s", prepared.url, redact_headers(prepared.headers))
         return request
 
     def _deadline_at(self) -> float | None:

@@ -20,16 +20,9 @@ import httpx
 from nugen_client._errors import APIResponseValidationError
 
 __all__ = [
-    "DEFAULT_DEADLINE",
-    "DEFAULT_MAX_EVENT_BYTES",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "DeadlineExceeded",
     "bound_response",
 ]
-
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-DEFAULT_DEADLINE = 600.0
 
 _STEP = 64 * 1024  # decoded bytes per decompression step
 

@@ -28,11 +28,6 @@ from typing_extensions import Self, Unpack
 from nugen_client._base import Prepared, _BaseClient
 from nugen_client._bounded import DeadlineExceeded
 from nugen_client._checks import direct_mounts
-from nugen_client._params import (
-    ChatParams,
-    CompletionParams,
-    EmbeddingParams,
-)
 from nugen_client._pool import (
     LoopPool,
     close_guard,
@@ -43,6 +38,11 @@ from nugen_client._pool import (
 )
 from nugen_client._retry import retrying_kwargs
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
+from nugen_client.params import (
+    ChatParams,
+    CompletionParams,
+    EmbeddingParams,
+)
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
