@@ -25,7 +25,7 @@ print("finish reason:", info["finish_reason"])
 print("timing:", info.get("timing"))
 
 # Streaming, piece by piece.
-print("streamed:", end="")
+print("streamed: ", end="")
 for piece in llm.stream("Ad astra per"):
     print(piece, end="", flush=True)
 print()

@@ -74,14 +74,14 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
         "(2 tool calls)",
     ],
     "completions.py": [
-        'chain: ... and so "Write a tagline for a space telescope:" continues.',
+        'chain: You asked: "Write a tagline for a space telescope:".',
         re.compile(
             r"token usage: \{'prompt_tokens': \d+, 'completion_tokens': \d+, 'total_tokens'"
         ),
         "finish reason: stop",
         "timing: {'ttft_seconds': 0.05,",
-        'streamed: ... and so "Ad astra per" continues.',
-        'llama-index: ... and so "To infinity, and" continues.',
+        'streamed: You asked: "Ad astra per".',
+        'llama-index: You asked: "To infinity, and".',
         "is chat model: False",
         re.compile(r"completion tokens: \d+"),
     ],

@@ -34,7 +34,7 @@ from nugen_emulator import NugenEmulator
 from tests.support.langchain import keep
 
 PROMPT = "To infinity, and"
-ANSWER = ' ... and so "To infinity, and" continues.'
+ANSWER = 'You asked: "To infinity, and".'
 
 
 def llm_for(emulator: NugenEmulator, **kwargs: Any) -> NugenLLM:
@@ -96,7 +96,7 @@ def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
     result = llm_for(nugen_emulator).generate(["one two", "three four five"])
     assert len(completion_requests(nugen_emulator)) == 2
     texts = [generations[0].text for generations in result.generations]
-    assert texts == [' ... and so "one two" continues.', ' ... and so "three four five" continues.']
+    assert texts == ['You asked: "one two".', 'You asked: "three four five".']
     assert result.llm_output is not None
     usage = result.llm_output["token_usage"]
     assert usage["prompt_tokens"] == 5
@@ -136,7 +136,7 @@ def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenE
 def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator, n=2)
     result = llm.generate([PROMPT])
-    assert [g.text for g in result.generations[0]] == [ANSWER, " (alternative 2)" + ANSWER]
+    assert [g.text for g in result.generations[0]] == [ANSWER, "(Alternative 2) " + ANSWER]
     with pytest.raises(ValueError, match="n=2 cannot be streamed"):
         list(llm.stream(PROMPT))
 
@@ -147,8 +147,8 @@ def test_streaming_generate_sums_usage(nugen_emulator: NugenEmulator) -> None:
         ["one two", "three"], callbacks=[tokens]
     )
     assert [g[0].text for g in result.generations] == [
-        ' ... and so "one two" continues.',
-        ' ... and so "three" continues.',
+        'You asked: "one two".',
+        'You asked: "three".',
     ]
     assert "".join(tokens.tokens) == "".join(g[0].text for g in result.generations)
     assert result.llm_output is not None
@@ -161,11 +161,11 @@ def test_streaming_generate_sums_usage(nugen_emulator: NugenEmulator) -> None:
 def test_batch_and_chain(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator)
     assert llm.batch(["a b", "c d"]) == [
-        ' ... and so "a b" continues.',
-        ' ... and so "c d" continues.',
+        'You asked: "a b".',
+        'You asked: "c d".',
     ]
     chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
-    assert chain.invoke({"topic": "rockets"}) == ' ... and so "Tell me about rockets" continues.'
+    assert chain.invoke({"topic": "rockets"}) == 'You asked: "Tell me about rockets".'
 
 
 async def test_async_forms(nugen_emulator: NugenEmulator) -> None:
@@ -174,9 +174,7 @@ async def test_async_forms(nugen_emulator: NugenEmulator) -> None:
     assert "".join([piece async for piece in llm.astream(PROMPT)]) == ANSWER
     assert await llm.abatch([PROMPT, PROMPT]) == [ANSWER, ANSWER]
     result = await llm.agenerate(["a", "b", "c"])
-    assert [g[0].text for g in result.generations] == [
-        f' ... and so "{p}" continues.' for p in "abc"
-    ]
+    assert [g[0].text for g in result.generations] == [f'You asked: "{p}".' for p in "abc"]
     assert result.llm_output is not None
     assert result.llm_output["token_usage"]["prompt_tokens"] == 3
 
