@@ -32,6 +32,7 @@ from nugen_emulator._model import (
     generate_completion,
 )
 from nugen_emulator._records import RecordedRequest
+from nugen_emulator._rerank import rerank_body
 from nugen_emulator._responses import (
     AbortConnection,
     SSEResponse,
@@ -44,6 +45,7 @@ from nugen_emulator._validation import (
     validate_chat,
     validate_completion,
     validate_embeddings,
+    validate_rerank,
 )
 from nugen_emulator._wire import encode_event
 from nugen_emulator.replies import ChatCall, EncodedStream
@@ -125,9 +127,13 @@ class _Handlers:
             Route(f"{base}/chat/completions", self.chat, methods=["POST"]),
             Route(f"{base}/completions", self.completions, methods=["POST"]),
             Route(f"{base}/embeddings", self.embeddings, methods=["POST"]),
+            Route(f"{base}/reranker", self.rerank, methods=["POST"]),
         ]
         if self.state.dialect == "nugen":
             routes.append(Route(f"{base}/chat/vision", self.vision, methods=["POST"]))
+            # A sibling of the inference base: /api/v3/models/aligned.
+            models = base.rsplit("/", 1)[0] + "/models/aligned"
+            routes.append(Route(models, self.aligned_models, methods=["GET"]))
         return Starlette(
             routes=routes,
             middleware=[Middleware(_RequestIdMiddleware, state=self.state)],
@@ -153,10 +159,24 @@ class _Handlers:
     async def embeddings(self, request: Request) -> Response:
         return await self._handle(request, self._embeddings_reply)
 
+    async def rerank(self, request: Request) -> Response:
+        return await self._handle(request, self._rerank_reply)
+
+    async def aligned_models(self, request: Request) -> Response:
+        origin = str(request.base_url).rstrip("/")
+
+        async def reply(body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+            payload = {"domain_aligned_models": aligned_models(origin)}
+            return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+        return await self._handle(request, reply, needs_body=False)
+
     async def _handle(
         self,
         request: Request,
         reply: Callable[[Any, Fault | None, dict[str, str]], Awaitable[Response]],
+        *,
+        needs_body: bool = True,
     ) -> Response:
         state = self.state
         raw, body, body_error = await self._record(request)
@@ -170,7 +190,7 @@ class _Handlers:
         denied = self._check_auth(request)
         if denied is not None:
             return denied
-        if not raw or body_error is not None:
+        if needs_body and (not raw or body_error is not None):
             detail: dict[str, Any] = {
                 "type": "json_invalid" if raw else "missing",
                 "loc": ["body", 0] if raw else ["body"],
@@ -337,3 +357,47 @@ class _Handlers:
             no_usage=fault is not None and fault.no_usage,
         )
         return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+    async def _rerank_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        payload = rerank_body(validate_rerank(body))
+        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+
+def aligned_models(origin: str) -> list[dict[str, Any]]:
+    """A fixed account's aligned models, with every documented field."""
+    common: dict[str, Any] = {
+        "base_model": "llama-v3p2-3b-reasoning",
+        "alignment_project": "contracts",
+        "creator": "emulator@example.com",
+        "downloadable": False,
+        "evaluation_data": None,
+        "conversation_saving_enabled": False,
+    }
+    deployed = {
+        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
+        "alignment_id": "01kx06fntz2af3b",
+        "name": "contracts-assistant",
+        **common,
+        "created_date": "2026-01-15T09:30:00Z",
+        "status": "DEPLOYED",
+        "deployment_status": "DEPLOYED",
+        "endpoint": f"{origin}{BASE_PATHS['nugen']}",
+        "usage_count": 42,
+        "last_used": "2026-02-01T12:00:00Z",
+        "performance_metrics": {"accuracy": 0.91},
+    }
+    undeployed = {
+        "id": "alignment-01kx07q3m9b4c2d",
+        "alignment_id": "01kx07q3m9b4c2d",
+        "name": "clauses-draft",
+        **common,
+        "created_date": "2026-02-03T16:45:00Z",
+        "status": "UNDEPLOYED",
+        "deployment_status": "UNDEPLOYED",
+        "usage_count": 0,
+        "last_used": None,
+        "performance_metrics": {"accuracy": 0.84},
+    }
+    return [deployed, undeployed]
