@@ -42,11 +42,15 @@ from nugen_client.params import (
     ChatParams,
     CompletionParams,
     EmbeddingParams,
+    RequestOptions,
+    RerankParams,
 )
 from nugen_client.types import (
+    AlignedModel,
     ChatCompletion,
     ChatCompletionChunk,
     EmbeddingResponse,
+    RerankResponse,
     TextCompletion,
     TextCompletionChunk,
 )
@@ -140,6 +144,19 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
         prepared, count = self._prepare_embeddings(params)
         return self._parse_embeddings(self._send(prepared), count)
+
+    def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
+        """``POST /reranker``: ``documents`` scored against ``query``, most relevant first.
+
+        Keyword arguments are the body fields of :class:`RerankParams` (refused locally when
+        the service would refuse them) and the per-call :class:`RequestOptions`.
+        """
+        prepared, count = self._prepare_rerank(params)
+        return self._parse_rerank(self._send(prepared), count)
+
+    def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
+        """``GET /api/v3/models/aligned``: the account's aligned models, deployed or not."""
+        return self._parse_aligned_models(self._send(self._prepare_aligned_models(options)))
 
     def close(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
@@ -288,6 +305,16 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
         prepared, count = self._prepare_embeddings(params)
         return self._parse_embeddings(await self._send(prepared), count)
+
+    async def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
+        """``POST /reranker`` (see :meth:`NugenClient.rerank`)."""
+        prepared, count = self._prepare_rerank(params)
+        return self._parse_rerank(await self._send(prepared), count)
+
+    async def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
+        """``GET /api/v3/models/aligned`` (see :meth:`NugenClient.list_aligned_models`)."""
+        prepared = self._prepare_aligned_models(options)
+        return self._parse_aligned_models(await self._send(prepared))
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (not an injected client)."""
