@@ -34,6 +34,7 @@ __all__ = [
     "EmbeddingParams",
     "OnRetry",
     "RequestOptions",
+    "RerankMethod",
     "RerankParams",
     "is_credential_header",
     "redact_headers",

@@ -6,7 +6,7 @@ drift apart:
 - :func:`chat_request`: a chat request from model fields, extra body fields and call
   keywords (later wins), with ``session_id`` / ``provider`` / ``extra_headers`` sent per
   call; :func:`completion_request`: the same rule for a text completion (``/completions``);
-  :func:`embeddings_request` for embeddings;
+  :func:`embeddings_request` for embeddings; :func:`rerank_request` for reranking;
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
   service's, refusing a name that is not a bound tool;
 - :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
@@ -29,6 +29,7 @@ __all__ = [
     "completion_request",
     "embeddings_request",
     "keeping_partial",
+    "rerank_request",
     "tool_choice_to_wire",
 ]
 
@@ -261,6 +262,35 @@ def embeddings_request(
         request["extra_headers"] = {"X-Provider": provider}
     if extra_body:
         request["extra_body"] = dict(extra_body)
+    return request
+
+
+def rerank_request(
+    model: str,
+    query: str,
+    documents: Sequence[str],
+    *,
+    top_n: int | None,
+    options: Mapping[str, Any],
+    session_id: str | None,
+    provider: str | None,
+) -> dict[str, Any]:
+    """The keyword arguments of one client rerank call.
+
+    ``top_n`` is at most the number of documents (``None``: every document comes back,
+    scored); ``options`` are the reranker's other body fields (``method``,
+    ``model_cross``, ...), each sent only when not None; the headers follow the rule of
+    :func:`chat_request` (sent per call).
+    """
+    request: dict[str, Any] = {
+        **options,
+        "model": model,
+        "query": query,
+        "documents": list(documents),
+        "top_n": None if top_n is None else min(top_n, len(documents)),
+        "session_id": session_id,
+        "provider": provider,
+    }
     return request
 
 
