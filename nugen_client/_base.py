@@ -301,6 +301,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             for name, value in params.items()
             if value is not None and name not in OPTION_NAMES
         }
+        prompt = fields.get("prompt")
+        if isinstance(prompt, Sequence) and not isinstance(prompt, str):
+            fields["prompt"] = list(prompt)
         if stream:
             fields["stream"] = True
             if params.get("include_usage", True) and "stream_options" not in fields:
@@ -445,6 +448,23 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             raise APIResponseValidationError(
                 "the response has no choices", body=self._quoted_body(response)
             )
+        return completion
+
+    def _parse_text_completion(
+        self, response: httpx.Response, params: CompletionParams
+    ) -> TextCompletion:
+        """A text completion: with several prompts, ``n`` choices for each of them."""
+        completion = self._parse_answer(TextCompletion, response)
+        prompt = params["prompt"]
+        if not isinstance(prompt, str):
+            expected = len(prompt) * (params.get("n") or 1)
+            indexes = {choice.index for choice in completion.choices}
+            if indexes != set(range(expected)):
+                raise APIResponseValidationError(
+                    f"asked for {expected} choices ({len(prompt)} prompts), the response "
+                    f"holds indexes {sorted(indexes)}",
+                    body=self._quoted_body(response),
+                )
         return completion
 
     def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:

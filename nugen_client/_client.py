@@ -121,13 +121,14 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         return self._iter_stream(self._stream_chat(params))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
-        """``POST /completions``: a text completion of ``prompt``.
+        """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
+        prompts: ``choices[].index`` says which, in prompt order).
 
         Keyword arguments are the body fields of :class:`CompletionParams` and the per-call
         :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
         """
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_answer(TextCompletion, self._send(prepared))
+        return self._parse_text_completion(self._send(prepared), params)
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
@@ -292,7 +293,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_answer(TextCompletion, await self._send(prepared))
+        return self._parse_text_completion(await self._send(prepared), params)
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]

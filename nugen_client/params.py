@@ -112,9 +112,10 @@ class ChatParams(GenerationParams, total=False):
 
 class CompletionParams(GenerationParams, total=False):
     """A text completion request (``POST /completions``): :class:`GenerationParams` with
-    ``prompt`` instead of chat's ``messages``, and the per-call options."""
+    ``prompt`` instead of chat's ``messages`` (several prompts get one choice each, or
+    ``n`` each, numbered in prompt order by ``index``), and the per-call options."""
 
-    prompt: Required[str]
+    prompt: Required[str | Sequence[str]]
 
 
 class EmbeddingParams(RequestOptions, total=False):

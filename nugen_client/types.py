@@ -229,12 +229,16 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+_Prompt = Annotated[str, Field(min_length=1)]
+
+
 class TextCompletionRequest(_Open):
-    """The body of ``POST /completions`` (text completions: one prompt string)."""
+    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
 
     model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
+    # Documented as ``>= 0`` here (0: no text, only the prompt's usage).
+    max_tokens: int | None = Field(default=None, ge=0)
     prompt_truncate_len: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)

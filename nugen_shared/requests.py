@@ -153,7 +153,7 @@ def chat_request(
 
 
 def completion_request(
-    prompt: str,
+    prompt: str | Sequence[str],
     fields: Mapping[str, Any],
     extra_body: Mapping[str, Any],
     call: Mapping[str, Any],
@@ -165,11 +165,14 @@ def completion_request(
     The rule of :func:`chat_request`, with :data:`COMPLETION_BODY_FIELDS` as the
     validated body fields: any other field that has a value (a chat-only one such as
     ``reasoning`` included) is sent as an unvalidated body field, so what the user set is
-    what is sent; ``use_vision_endpoint`` does not apply and is dropped.
+    what is sent; ``use_vision_endpoint`` does not apply and is dropped. Several prompts
+    are sent as one list (one choice, or ``n``, for each).
     """
     layered = _Layered(COMPLETION_BODY_FIELDS, ignore, ("prompt", "stream", "messages"))
     layered.merge(fields, extra_body, call)
-    return layered.finish({**layered.body, "prompt": prompt})
+    return layered.finish(
+        {**layered.body, "prompt": prompt if isinstance(prompt, str) else list(prompt)}
+    )
 
 
 class _Layered:
