@@ -22,6 +22,7 @@ from langchain_nugen._base import (
     sealed_headers,
 )
 from langchain_nugen._errors import mapped_errors
+from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
@@ -38,7 +39,7 @@ _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _Result = tuple[list[Generation], Usage | None]
 
 
-class NugenLLM(NugenModel, BaseLLM):
+class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
