@@ -19,7 +19,6 @@ from langchain_nugen._base import (
     arelay,
     on_retry,
     relay,
-    sealed_headers,
 )
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
@@ -30,6 +29,7 @@ from nugen_client.types import (
     Usage,
     response_timing,
 )
+from nugen_shared.fields import sealed_headers
 from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from llama_index_nugen import _convert
 from nugen_client.types import ReasoningConfig
-from nugen_shared.fields import ConnectionFields, ImageLimitField
+from nugen_shared.fields import ConnectionFields, ImageLimitField, call_keywords
 from nugen_shared.requests import chat_request, completion_request
 
 __all__ = ["ChatFields", "Request"]
@@ -94,6 +94,7 @@ class ChatFields(ConnectionFields, ImageLimitField):
         """One client call (``nugen_shared.requests``: fields, then ``additional_kwargs``, then
         the call's kwargs): a prompt string posts to ``/completions``, wire messages to the
         chat endpoint."""
+        kwargs = call_keywords(kwargs)
         fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         if isinstance(payload, str):
             request = completion_request(

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
+@_calls.seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat models (``nugen-flash-instruct``, ``nugen-legal``, vision models, ...).
 
@@ -63,7 +64,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
         base_url: Env ``NUGEN_BASE_URL``; any OpenAI-compatible host works too.
         session_id / provider: Sent as ``X-Session-ID`` / ``X-Provider``.
         timeout (idle timeout in seconds; None: the default 120), max_retries (default
-            2), default_headers (credential-like values redacted when serialised).
+            2), default_headers (values other than safe ones such as
+            X-Session-ID redacted when serialised).
         use_vision_endpoint: Send requests to ``/chat/vision``.
         context_window / is_function_calling_model: Override the model table.
         is_chat_model: ``False`` sends ``complete`` (and ``chat``, through

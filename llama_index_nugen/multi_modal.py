@@ -39,6 +39,7 @@ __all__ = ["NugenMultiModal"]
 ImageDocuments = Sequence[ImageNode | ImageBlock]
 
 
+@_calls.seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models (default ``nugen-flash-vision`` on ``/chat/vision``).
 

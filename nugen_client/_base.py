@@ -73,7 +73,7 @@ from nugen_client.params import (
     GenerationParams,
     RequestOptions,
     RerankParams,
-    is_credential_header,
+    redact_headers,
 )
 from nugen_client.types import (
     AlignedModel,
@@ -119,7 +119,7 @@ class Prepared:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
         return (
             f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={_redacted_headers(self.headers)!r}, stream={self.stream!r})"
+            f"headers={redact_headers(self.headers)!r}, stream={self.stream!r})"
         )
 
 
@@ -159,10 +159,6 @@ def _connection_error(
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-
-
-def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -411,7 +407,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 "%s %s headers=%s",
                 prepared.method,
                 prepared.url,
-                _redacted_headers(prepared.headers),
+                redact_headers(prepared.headers),
             )
         return request
 

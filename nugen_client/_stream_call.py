@@ -78,6 +78,7 @@ def _stream_error(
         error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
     request_id = response.headers.get("x-request-id")
     if isinstance(error, APIStatusError) and error.request_id is None and request_id:
+        request_id = redact(request_id, secrets)  # a header the server wrote, maybe with the key
         error.request_id = request_id
         error.message = f"{error.message} [request id: {request_id}]"
         error.args = (error.message, *error.args[1:])

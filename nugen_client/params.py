@@ -11,14 +11,15 @@ may be shown. Names not in ``__all__`` are the clients' own.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from typing_extensions import Required, TypedDict
 
+from nugen_client._errors import InvalidInputError
 from nugen_client._retry import OnRetry
 from nugen_client._version import __version__
 
@@ -36,7 +37,9 @@ __all__ = [
     "RequestOptions",
     "RerankMethod",
     "RerankParams",
+    "check_no_userinfo",
     "is_credential_header",
+    "is_redaction_placeholder",
     "redact_headers",
 ]
 
@@ -148,22 +151,56 @@ OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include
 """The keyword arguments of a chat or text completion call that are not body fields."""
 
 
-_CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
-    r"password|credential|session[-_]?key",
-    re.IGNORECASE,
+# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
+# the ones this client sends itself and common transport and tracing headers. Every other
+# value is redacted, so a gateway's credential header under any name stays hidden.
+SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "content-length",
+        "content-type",
+        "traceparent",
+        "tracestate",
+        "user-agent",
+        "x-provider",
+        "x-request-id",
+        "x-session-id",
+    }
 )
 REDACTED = "***"
 
 
+def check_no_userinfo(base_url: str) -> None:
+    """Refuse a URL with ``user:password@``, without echoing it: the userinfo may hold a
+    password, and httpx would send it as Basic auth in place of the Bearer key."""
+    netloc = urlsplit(base_url).netloc
+    if "@" in netloc:
+        raise InvalidInputError(
+            f"base_url must not hold a user name or password (user:pass@"
+            f"{netloc.rpartition('@')[2]}): the API key is the credential; pass it as api_key="
+        )
+
+
 def is_credential_header(name: str) -> bool:
-    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
-    anything naming a token, secret, password, cookie, ...)."""
-    return bool(_CREDENTIAL_HEADER.search(name))
+    """Whether a header's value must never be shown: true for every name but the few
+    known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
+    ``X-Provider``, ...)."""
+    return name.lower() not in SAFE_HEADERS
+
+
+def is_redaction_placeholder(value: object) -> bool:
+    """Whether ``value`` is what a redacted value is shown as (``***``, or a
+    ``SecretStr``'s ``**********``): a model rebuilt from its serialised form holds these
+    in place of the real values, and they must never be sent."""
+    return isinstance(value, str) and len(value) >= 3 and value.strip("*") == ""
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with the values of credential-like names replaced by ``***``."""
+    """``headers`` with every value but those of safe names replaced by ``***``."""
     return {
         name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
     }

@@ -31,6 +31,24 @@ Running it
   ``--api-key``, ``--no-auth``, ``--seed``, ``--access-log``) prints the base URL and key
   and serves until Ctrl-C or SIGTERM.
 
+Conformance
+===========
+
+``python -m nugen_emulator conformance --base-url URL [--api-key KEY] [--json FILE]``
+(key default ``$NUGEN_API_KEY``; ``--chat-model``, ``--vision-model``,
+``--embedding-model``, ``--rerank-model`` pick the models) sends 11 cheap requests to
+``URL`` and the same to an embedded emulator (default forms): chat whole, streamed and
+with a forced tool call, an image on ``/chat/completions`` and ``/chat/vision``, a text
+completion whole and streamed, embeddings, rerank, one 422 and one 401. It compares their
+structure, never their text: the status, ``content-type`` and whether ``x-request-id``
+is present, every JSON path with its JSON type (``integer`` and ``float`` apart, ``null``
+and ``absent`` apart), and for streams the order of event kinds (``_timing``, chunks,
+the chunk with ``finish_reason``/``usage``, ``timing``, ``[DONE]``, ``after [DONE]``)
+with each kind's fields. It prints a table of the differences (endpoint, field, live,
+emulator; an object one side lacks is one row) and writes it as JSON; exit status 0 when
+nothing differs, 1 when something does, 2 when ``URL`` cannot be reached. Only structure
+is reported: the key never appears.
+
 Dialects
 ========
 
@@ -90,7 +108,8 @@ Validation
 Before anything is generated: a missing or wrong bearer key gives 401 (``Not
 authenticated`` / ``Invalid API key``; ``api_key=None`` accepts any). Then 422 with one
 ``detail`` entry per problem (``loc``, ``msg``, ``type`` as FastAPI + pydantic v2 write
-them): an empty or non-JSON body; missing ``model``; missing or empty ``messages``; a role
+them): an empty or non-JSON body, or one nesting lists and objects more than 64 levels deep;
+missing ``model``; missing or empty ``messages``; a role
 other than system/user/assistant/tool; missing content (an assistant turn may carry only
 ``tool_calls``); a tool message without ``tool_call_id``; ``name`` not matching
 ``^[A-Za-z0-9_]{1,64}$``; content parts other than ``text`` / ``image_url``; image URLs that
@@ -269,8 +288,16 @@ Request log
 
 Every request is recorded before it is answered and before any fault applies (so a test
 can count retries): ``emu.requests`` (oldest first), ``emu.last_request``, each a
-:class:`RecordedRequest` (method, path, query, lower-case headers, parsed JSON body and
-raw body). ``emu.reset()`` clears the log and the armed faults.
+:class:`RecordedRequest` (method, path, query, lower-case headers, parsed JSON body, raw
+body, and ``received_at``, its arrival in ``time.monotonic()`` seconds). The log keeps the
+last ``request_log_limit`` requests (default 1000) and at most 64 MiB of bodies: the
+oldest are dropped first, the newest is always kept. ``emu.reset()`` clears the log and
+the armed faults. A client that leaves before its body is complete is neither recorded
+nor logged as a failure; a stream whose client left stops writing quietly.
+
+With a ``seed``, ids (``x-request-id``, response and tool-call ids) are drawn from the seed
+and the request itself (and how many identical requests came before), so they repeat run
+to run even when a client sends requests in parallel.
 """
 
 from __future__ import annotations

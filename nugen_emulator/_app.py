@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +52,23 @@ from nugen_emulator._wire import encode_event
 from nugen_emulator.replies import ChatCall, EncodedStream
 
 _logger = logging.getLogger("nugen_emulator")
+# Deeper than any real request (a tool's JSON schema included); deeper bodies would only
+# exhaust the recursion of whatever walks them next.
+MAX_BODY_DEPTH = 64
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def build_app(state: ServerState) -> Starlette:
@@ -88,16 +106,15 @@ class _RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = self.state.new_id("req_")
-        scope.setdefault("state", {})["request_id"] = request_id
-        extra = [(b"x-request-id", request_id.encode()), (b"server", b"nugen-emulator")]
-
         started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                # Drawn now, once the body is read: a seeded emulator's ids depend on it.
+                request_id = self.state.new_id("req_").encode()
+                extra = [(b"x-request-id", request_id), (b"server", b"nugen-emulator")]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -105,6 +122,10 @@ class _RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         except AbortConnection:
             raise
+        except ClientDisconnect:
+            # The client went away before its body was complete: nothing to answer, and
+            # not the emulator's failure.
+            _logger.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             # An emulator bug must look like a server error to the client under test (in
             # the dialect, with a request id), and be visible to whoever runs the tests.
@@ -198,7 +219,8 @@ class _Handlers:
                 "input": {} if raw else None,
             }
             if body_error is not None:
-                detail["ctx"] = {"error": str(body_error).split(":")[0]}
+                message = str(body_error) or "maximum recursion depth exceeded"
+                detail["ctx"] = {"error": message.split(":")[0]}
             status, error_body = state.renderer.validation_error([detail])
             return json_response(error_body, status, headers)
         try:
@@ -210,12 +232,15 @@ class _Handlers:
     async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
         """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
         raw = await request.body()
+        received_at = time.monotonic()
         body: Any = None
         body_error: Exception | None = None
         try:
             body = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             body_error = exc
+        if _nested_deeper_than(body, MAX_BODY_DEPTH):
+            body_error = ValueError(f"Nesting deeper than {MAX_BODY_DEPTH} levels")
         self.state.log.append(
             RecordedRequest(
                 method=request.method,
@@ -224,8 +249,10 @@ class _Handlers:
                 body=body,
                 raw_body=raw,
                 query=request.url.query,
+                received_at=received_at,
             )
         )
+        self.state.begin_request(request.method, request.url.path, raw)
         return raw, body, body_error
 
     def _check_auth(self, request: Request) -> Response | None:

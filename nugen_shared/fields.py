@@ -3,24 +3,38 @@
 - :class:`ConnectionFields`: where and how to reach the service (``api_key``,
   ``base_url``, ``timeout``, ``max_retries``, ``default_headers``, ``session_id``,
   ``provider``, ``allow_insecure_http`` and the response limits), their environment
-  defaults, what ``None`` means, how they serialise (key excluded, credential-like header
-  values redacted) and pickle (the key travels as a ``SecretStr``, the client cache does not);
+  defaults, what ``None`` means, how they serialise (key excluded, header values
+  redacted but for the safe names of ``nugen_client.params``) and pickle (the key travels
+  as a ``SecretStr``, the client cache does not);
 - :class:`ClientCache`: the lazily built clients of one model object;
 - :class:`FreshOnCopy`: the rule for a cache (clients, a learnt concurrency bound): a copy
-  or a pickle gets a fresh, empty one, and it takes no part in equality.
+  or a pickle gets a fresh, empty one, and it takes no part in equality;
+- where else a credential must not go: a keyword that looks like one
+  (:func:`check_no_credential_keywords`), and per-call header values shown to callbacks
+  and traces (:func:`sealed_headers` / :func:`call_keywords`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
-from nugen_client import AsyncNugenClient, NugenClient
+from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient
 from nugen_client.params import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EVENT_BYTES,
@@ -28,6 +42,8 @@ from nugen_client.params import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     RerankMethod,
+    check_no_userinfo,
+    is_credential_header,
     redact_headers,
 )
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
@@ -40,7 +56,10 @@ __all__ = [
     "FreshOnCopy",
     "ImageLimitField",
     "RerankFields",
+    "call_keywords",
+    "check_no_credential_keywords",
     "resolved_timeout",
+    "sealed_headers",
 ]
 
 
@@ -120,6 +139,64 @@ class ClientCache(FreshOnCopy):
         return None if built is None else cast(NugenClient, built[1])
 
 
+# ------------------------------------------------------------------ credentials elsewhere
+
+# A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
+# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
+_CREDENTIAL_WORD = re.compile(
+    r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
+    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
+)
+
+
+def check_no_credential_keywords(names: Iterable[str]) -> None:
+    """Refuse a keyword that looks like a credential (other than ``api_key`` itself).
+
+    Unknown keywords become body fields: a key passed under a wrong name would be sent in
+    the request body and shown wherever the body is. The message names the keyword, never
+    its value.
+    """
+    for name in names:
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+        if name != "api_key" and _CREDENTIAL_WORD.search(words):
+            raise InvalidInputError(
+                f"{name!r} is not a parameter and looks like a credential: pass the API key "
+                "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
+                "default_headers / extra_headers"
+            )
+
+
+def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with each ``extra_headers`` value that may not be shown as a ``SecretStr``.
+
+    Frameworks hand a call's keywords to callbacks, events and traces as they are; sealed,
+    a per-call ``Authorization`` shows there as ``**********``. :func:`call_keywords`
+    opens them again for the request.
+    """
+    headers = kwargs.get("extra_headers")
+    if not isinstance(headers, Mapping) or not headers:
+        return dict(kwargs)
+    sealed = {
+        name: SecretStr(value) if is_credential_header(name) and isinstance(value, str) else value
+        for name, value in headers.items()
+    }
+    return {**kwargs, "extra_headers": sealed}
+
+
+def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's keywords as the request takes them: credential-like keywords refused
+    (they would go into the body), sealed header values (:func:`sealed_headers`) opened."""
+    check_no_credential_keywords(kwargs)
+    call = dict(kwargs)
+    headers = call.get("extra_headers")
+    if isinstance(headers, Mapping) and headers:
+        call["extra_headers"] = {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in headers.items()
+        }
+    return call
+
+
 # ------------------------------------------------------------------------ connection fields
 
 
@@ -142,7 +219,8 @@ class ConnectionFields(BaseModel):
     never pickled or copied: a copy opens its own pool.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    # A field's refusal never quotes what was given: it may be a key or a password.
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     api_key: SecretStr | None = Field(
         default_factory=_api_key_from_env,
@@ -152,6 +230,7 @@ class ConnectionFields(BaseModel):
     )
     base_url: str | None = Field(
         default_factory=_base_url_from_env,
+        validate_default=True,  # the environment's too
         description="Base URL of the API; env NUGEN_BASE_URL, else (None) the Nugen service.",
     )
     timeout: float | None = Field(
@@ -204,6 +283,31 @@ class ConnectionFields(BaseModel):
     )
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_credential_keywords(cls, values: Any) -> Any:
+        """A key under a wrong name (``openai_api_key=``, ``api_token=``, or inside the
+        extra body fields) is refused, not sent in the body."""
+        if isinstance(values, Mapping):
+            known = set(cls.model_fields) | {
+                field.alias for field in cls.model_fields.values() if field.alias
+            }
+            names = [name for name in values if name not in known]
+            for extra in ("model_kwargs", "additional_kwargs"):
+                if isinstance(values.get(extra), Mapping):
+                    names += list(values[extra])
+            check_no_credential_keywords(names)
+        return values
+
+    @field_validator("base_url")
+    @classmethod
+    def _refuse_userinfo(cls, base_url: str | None) -> str | None:
+        """Refused now, not at the first call: until then the password would show in
+        ``repr``, dumps and traces."""
+        if base_url is not None:
+            check_no_userinfo(base_url)
+        return base_url
 
     @field_serializer("default_headers")
     def _redact_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
