@@ -573,8 +573,8 @@ def _rebuilt(model: Any) -> Any:
                 valid_namespaces=["langchain_nugen"],
                 allowed_objects=[type(model)],
             )
-    if isinstance(model, NugenEmbeddings):  # not LangChain-serialisable: its pydantic dump
-        return NugenEmbeddings(**model.model_dump(), api_key=KEY)
+    if isinstance(model, NugenEmbeddings | NugenRerank):  # not LangChain-serialisable
+        return type(model)(**model.model_dump(), api_key=KEY)
     return type(model).from_dict(model.to_dict(), api_key=KEY)
 
 
