@@ -54,8 +54,9 @@ EXPECTED = [
     "== 4. LlamaIndex: RAG over the project's README",
     "corpus: README.md in the repository",
     re.compile(r"index: \d+ chunks, embedded with NugenEmbedding"),
-    re.compile(r"source node 1 \(score -?\d\.\d{3}\): \["),
-    re.compile(r"source node 2 \(score -?\d\.\d{3}\): \["),
+    "rerank: the 8 nearest chunks, reranked by NugenRerank; the best 2 kept",
+    re.compile(r"source node 1 \(relevance \d\.\d{3}\): \["),
+    re.compile(r"source node 2 \(relevance \d\.\d{3}\): \["),
     "== 5. Structured output into a pydantic model, in both frameworks",
     f"LangChain with_structured_output: {LANDMARK}",
     f"LlamaIndex structured_predict: {LANDMARK}",
@@ -75,7 +76,8 @@ RAG_EXPECTED = [
     " `pytest --record-mode=rewrite` (also against the emulator, as its docstring shows).",
 ]
 RAG_SOURCE = re.compile(
-    r"source node 1 \(score \d\.\d{3}\): \[Testing your code offline: the emulator and cassettes\]"
+    r"source node 1 \(relevance \d\.\d{3}\): "
+    r"\[Testing your code offline: the emulator and cassettes\]"
 )
 
 
