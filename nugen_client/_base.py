@@ -17,7 +17,7 @@ import os
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -173,7 +173,6 @@ def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str
     return {
         kind: left if value is None or value > left else value for kind, value in limits.items()
     }
-
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
