@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import TypeVar
 
 import httpx
-from httpx_sse import EventSource
 from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
@@ -37,6 +36,7 @@ from nugen_client._pool import (
     shard_factory,
 )
 from nugen_client._retry import retrying_kwargs
+from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
     ChatParams,
@@ -283,7 +283,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, self._secrets):
-                for event in EventSource(response).iter_sse():
+                for event in iter_events(response.iter_bytes()):
                     chunk = call.decode(event)
                     if chunk is not None:
                         yield chunk
@@ -476,7 +476,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         yield whole_chunk
                     return
                 with stream_errors(call, response, self._secrets):
-                    events = EventSource(response).aiter_sse()
+                    events = aiter_events(response.aiter_bytes())
                     # Closed here when the stream closes, before the response it reads.
                     async with contextlib.aclosing(events):
                         async for event in events:

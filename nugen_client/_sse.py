@@ -1,0 +1,100 @@
+"""Server-sent events, parsed a network read at a time.
+
+A read usually holds many whole events: they are cut at blank lines in one pass over its
+bytes, and an event that is one ``data:`` line (every chunk of a stream) is taken as it is,
+without splitting it into lines or fields. Other events (a name, several data lines,
+comments, ids) are read line by line, by the rules of the SSE specification. Only whole
+events are decoded, so a character split between reads is never cut; the bytes are UTF-8
+and decoded strictly: a stream with invalid bytes is refused, as a whole answer with them
+is, rather than silently altered. An event still open when the stream ends is dropped, as
+the specification says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
+
+from httpx_sse import ServerSentEvent
+
+from nugen_client._errors import APIResponseValidationError
+
+__all__ = ["EventParser", "aiter_events", "iter_events"]
+
+_DATA = b"data: "
+
+
+class EventParser:
+    """The events that each piece of a byte stream completes."""
+
+    __slots__ = ("_after_cr", "_open")
+
+    def __init__(self) -> None:
+        # The open event's pieces, joined once a boundary arrives (linear in its size).
+        self._open: list[bytes] = []
+        self._after_cr = False
+
+    def feed(self, piece: bytes) -> list[ServerSentEvent]:
+        if self._after_cr and piece.startswith(b"\n"):
+            piece = piece[1:]  # the second half of a \r\n split between reads
+        if not piece:
+            return []
+        self._after_cr = piece.endswith(b"\r")
+        if b"\r" in piece:
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        open_ = self._open
+        if b"\n\n" not in piece and not (
+            open_ and piece.startswith(b"\n") and open_[-1].endswith(b"\n")
+        ):
+            open_.append(piece)
+            return []
+        if open_:
+            open_.append(piece)
+            piece = b"".join(open_)
+        blocks = piece.split(b"\n\n")
+        self._open = [blocks.pop()]
+        return [event for block in blocks if (event := _event(block)) is not None]
+
+
+def _event(block: bytes) -> ServerSentEvent | None:
+    if block.startswith(_DATA) and b"\n" not in block:
+        return ServerSentEvent(data=_text(block[6:]))
+    name, data = "", []
+    # A block may open with the empty lines of a longer run of blank lines: no fields.
+    for line in _text(block).split("\n"):
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+        # Comments (no field name), id, retry and unknown fields: nothing a reply uses.
+    if not (name or data):
+        return None
+    return ServerSentEvent(event=name, data="\n".join(data))
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError as error:
+        raise APIResponseValidationError(
+            f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of an "
+            "event): the answer cannot be read",
+            body=None,
+        ) from None
+
+
+def iter_events(pieces: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+    """The events of a byte stream."""
+    parser = EventParser()
+    for piece in pieces:
+        yield from parser.feed(piece)
+
+
+async def aiter_events(pieces: AsyncIterable[bytes]) -> AsyncGenerator[ServerSentEvent, None]:
+    """The events of an async byte stream."""
+    parser = EventParser()
+    async for piece in pieces:
+        for event in parser.feed(piece):
+            yield event

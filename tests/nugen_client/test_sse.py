@@ -1,0 +1,62 @@
+"""The server-sent events parser: the same events however the bytes are cut into reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from nugen_client import APIResponseValidationError
+from nugen_client._sse import EventParser, iter_events
+
+STREAM = (
+    b": keep-alive comment\n\n"
+    b'data: {"a": 1}\n\n'
+    b"event: error\ndata: first line\ndata: second line\n\n"
+    b"data:no space\r\n\r\n"
+    b"id: 7\nretry: 100\n\n"  # no data, no name: no event
+    b"data: caf\xc3\xa9 \xe2\x82\xac\r\r"
+    b"\n\n\ndata: after blank lines\n\n"
+    b"data\n\n"  # a field name alone: empty data
+    b"data: never finished"
+)
+EXPECTED = [
+    ("message", '{"a": 1}'),
+    ("error", "first line\nsecond line"),
+    ("message", "no space"),
+    ("message", "caf\u00e9 \u20ac"),
+    ("message", "after blank lines"),
+    ("message", ""),
+]
+
+
+def events(pieces: list[bytes]) -> list[tuple[str, str]]:
+    return [(event.event, event.data) for event in iter_events(pieces)]
+
+
+def test_whole_stream_in_one_read() -> None:
+    assert events([STREAM]) == EXPECTED
+
+
+@pytest.mark.parametrize("cut", range(1, len(STREAM)))
+def test_every_cut_between_two_reads(cut: int) -> None:
+    assert events([STREAM[:cut], STREAM[cut:]]) == EXPECTED
+
+
+def test_one_byte_per_read() -> None:
+    assert events([STREAM[i : i + 1] for i in range(len(STREAM))]) == EXPECTED
+
+
+def test_an_event_is_complete_as_soon_as_its_blank_line_arrives() -> None:
+    parser = EventParser()
+    assert parser.feed(b"data: x\n") == []
+    [event] = parser.feed(b"\n")
+    assert event.data == "x"
+    # A lone \r ends a line at once; a \n opening the next read is its other half.
+    assert parser.feed(b"data: y\r") == []
+    [event] = parser.feed(b"\r")
+    assert event.data == "y"
+    assert parser.feed(b"\ndata: z\r\n\r\n")[0].data == "z"
+
+
+def test_invalid_utf8_is_refused() -> None:
+    with pytest.raises(APIResponseValidationError, match="not valid UTF-8"):
+        events([b"data: ok\n\n", b"data: \xff\xfe\n\n"])
