@@ -75,7 +75,9 @@ class ChunkDecoder(Generic[_ChunkT]):
         self.done = False
         self.finished = False
         self._secrets = tuple(secrets)
-        # model_validate_json without its Python wrapper: once per streamed chunk.
+        # model_validate_json without its Python wrapper: once per streamed chunk. The
+        # wire models are built on first use (defer_build), this being one.
+        chunk_type.model_rebuild()
         self._validate_json: Callable[[str | bytes], _ChunkT] = (
             chunk_type.__pydantic_validator__.validate_json
         )

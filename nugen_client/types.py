@@ -76,13 +76,17 @@ _DATA_URL = re.compile(
 # ----------------------------------------------------------------------------- requests
 
 
+# Every wire model is built on its first use (``defer_build``): importing them costs only the
+# classes, and a process builds only the models it uses.
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Open(BaseModel):
     # Extra fields pass through: forward-compatible with what hosts add (``cache_control``...).
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 def check_image_url(url: str) -> str:
@@ -323,7 +327,7 @@ _FiniteOrAbsent = Annotated[
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Usage(_Lenient):

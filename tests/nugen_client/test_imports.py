@@ -35,3 +35,14 @@ def test_public_names() -> None:
         RateLimitError,
         StreamInterruptedError,
     )
+
+
+def test_importing_builds_no_wire_model() -> None:
+    # Schemas are built when a model is first used, not for every model at import.
+    code = (
+        "import pydantic, langchain_nugen, llama_index_nugen, nugen_client.types as t; "
+        "print(sorted(n for n, c in vars(t).items() if isinstance(c, type) "
+        "and issubclass(c, pydantic.BaseModel) and c.__pydantic_complete__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
