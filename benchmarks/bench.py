@@ -124,10 +124,14 @@ def median_per_op(sides: dict[str, Callable[[], int]], rounds: int, label: str) 
         fn()
     for _ in range(rounds):
         for name, fn in sides.items():
+            # A collected, frozen heap: what a side leaves behind is not traced by a later
+            # side's collections (without this, ratios swing 0.6x-1.8x between runs).
             gc.collect()
+            gc.freeze()
             start = time.process_time()
             ops = fn()
             samples[name].append((time.process_time() - start) / ops * 1e6)
+            gc.unfreeze()
     result = {name: statistics.median(values) for name, values in samples.items()}
     print(f"  {label}: " + ", ".join(f"{k}={v:.1f}us" for k, v in result.items()), flush=True)
     return result
