@@ -920,7 +920,8 @@ def assert_not_executable(message: AIMessage) -> None:
     [call] = message.invalid_tool_calls
     assert call["name"] == "read_file"
     assert call["id"] == "call_1"
-    assert call["args"] is not None and call["args"].startswith('{"path": "/srv/data/proj')
+    assert call["args"] is not None
+    assert call["args"].startswith('{"path": "/srv/data/proj')
 
 
 def test_truncated_whole_answer_tool_call_is_invalid(mock: respx.MockRouter) -> None:
