@@ -68,12 +68,22 @@ class ChunkDecoder(Generic[_ChunkT]):
     """Decodes the events of one streamed response into ``chunk_type`` chunks and tracks
     its completeness (the same rules for chat and text completion streams)."""
 
-    __slots__ = ("_secrets", "_validate_json", "chunks_received", "done", "finished")
+    __slots__ = (
+        "_first_choice",
+        "_other_choice",
+        "_secrets",
+        "_validate_json",
+        "chunks_received",
+        "done",
+        "finished",
+    )
 
     def __init__(self, chunk_type: type[_ChunkT], secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
         self.done = False
         self.finished = False
+        self._first_choice = False
+        self._other_choice = False
         self._secrets = tuple(secrets)
         # model_validate_json without its Python wrapper: once per streamed chunk.
         self._validate_json: Callable[[str | bytes], _ChunkT] = (
@@ -96,6 +106,7 @@ class ChunkDecoder(Generic[_ChunkT]):
             return None
         if data == _DONE:
             self.done = True
+            self._check_choices()
             return None
         if self.done:
             # The live service sends one more chunk after [DONE] (the usage again): the
@@ -122,9 +133,23 @@ class ChunkDecoder(Generic[_ChunkT]):
         if chunk.is_chunk:
             self.chunks_received += 1
         for choice in chunk.choices:
+            if choice.index == 0:
+                self._first_choice = True
+            else:
+                self._other_choice = True
             if choice.finish_reason:
                 self.finished = True
         return chunk
+
+    def _check_choices(self) -> None:
+        # Readers take choice 0: a stream whose choices are all numbered otherwise would
+        # read as an empty answer.
+        if self._other_choice and not self._first_choice:
+            raise APIResponseValidationError(
+                "the stream's choices have no index 0 (the first choice): the answer cannot "
+                "be read",
+                body=None,
+            )
 
     def _raise_if_error_event(self, data: str, *, explicit: bool) -> None:
         try:
@@ -162,6 +187,7 @@ class ChunkDecoder(Generic[_ChunkT]):
         """Raise :class:`StreamInterruptedError` if the stream ended early."""
         if not self.complete:
             raise self.interrupted("the connection closed")
+        self._check_choices()
 
 
 class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):

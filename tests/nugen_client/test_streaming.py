@@ -520,3 +520,23 @@ def test_running_text_is_held_once_and_handed_out_without_a_copy() -> None:
         acc.add(ChatCompletionChunk.model_validate({"choices": [{"delta": {"content": text}}]}))
         assert acc.text(0) is acc.text(0)
     assert acc.text(0) == "Once upon a time"
+
+
+@pytest.mark.parametrize("done", [True, False])
+def test_a_stream_without_choice_zero_is_refused(kind: str, done: bool) -> None:
+    first, last = chunk("Hel", role="assistant"), chunk("lo", "stop")
+    for event in (first, last):
+        event["choices"][0]["index"] = 1
+    h = Harness(kind, [Reply.stream(sse(first, last, done=done))])
+    got, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "no index 0" in str(error)
+    assert len(got) == 2
+
+
+def test_a_text_completion_chunk_on_a_chat_stream_is_refused(kind: str) -> None:
+    event = {"id": "x", "choices": [{"index": 0, "text": "Hello", "finish_reason": None}]}
+    h = Harness(kind, [Reply.stream(sse(event))])
+    _, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "another endpoint" in str(error)
