@@ -208,6 +208,23 @@ def test_vision_endpoint(mock: respx.MockRouter) -> None:
     assert "stream" not in body(route)
 
 
+def test_tools_and_structured_output_on_the_vision_endpoint_are_refused(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.post(f"{BASE}/chat/vision").respond(json=reply(model="nugen-flash-vision"))
+    model = make(model="nugen-flash-vision", use_vision_endpoint=True)
+
+    class Answer(BaseModel):
+        text: str
+
+    for runnable in (model.bind_tools([Answer]), model.with_structured_output(Answer)):
+        with pytest.raises(nugen_client.InvalidInputError, match="chat endpoint"):
+            runnable.invoke("describe")
+        with pytest.raises(nugen_client.InvalidInputError, match="chat endpoint"):
+            list(runnable.stream("describe"))
+    assert not route.called
+
+
 def test_n_gives_several_generations(mock: respx.MockRouter) -> None:
     answer = reply()
     answer["choices"].append(

@@ -143,6 +143,23 @@ def test_vision_endpoint_per_instance_and_per_call(api: respx.MockRouter) -> Non
     assert chat.call_count == 0
 
 
+def test_structured_output_on_the_vision_endpoint_names_the_chat_endpoint(
+    api: respx.MockRouter,
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    vision = ok(api, "/chat/vision")
+    llm = Nugen(api_key=API_KEY, base_url=BASE_URL, use_vision_endpoint=True)
+    assert llm.metadata.is_function_calling_model is False
+    with pytest.raises(InvalidInputError, match="chat endpoint"):
+        llm.chat_with_tools([FunctionTool.from_defaults(add)], user_msg="1+2?")
+    assert vision.call_count == 0
+
+
 def test_images_reach_the_body(api: respx.MockRouter, llm: Nugen) -> None:
     route = ok(api)
     message = ChatMessage(

@@ -717,3 +717,17 @@ def test_an_answer_of_the_text_endpoint_is_refused_on_chat(kind: str) -> None:
     h = Harness(kind, [Reply(json=body)])
     with pytest.raises(nugen_client.APIResponseValidationError, match="another endpoint"):
         h.chat()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"response_format": {"type": "json_object"}},
+    ],
+)
+def test_the_vision_endpoint_takes_no_tools(kind: str, extra: dict[str, Any]) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match="chat endpoint"):
+        h.chat(endpoint="vision", model="nugen-flash-vision", **extra)
+    assert h.requests == []
