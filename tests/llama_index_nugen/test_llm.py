@@ -24,7 +24,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from pydantic import SecretStr, ValidationError
 
 from llama_index.llms.nugen import Nugen as AliasedNugen
-from llama_index_nugen import Nugen
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
 from nugen_client import (
     AuthenticationError,
     InvalidInputError,
@@ -547,3 +547,32 @@ def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("NUGEN_BASE_URL", BASE_URL)
     assert Nugen(api_key=API_KEY, base_url=None)._sync_client().base_url == BASE_URL
     assert Nugen(api_key=API_KEY).base_url == BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("cls", "keywords", "suggestion"),
+    [
+        (Nugen, {"temprature": 0.5}, "did you mean 'temperature'"),
+        (NugenMultiModal, {"max_token": 5}, "did you mean 'max_tokens'"),
+        (NugenEmbedding, {"embed_batchsize": 5}, "did you mean 'embed_batch_size'"),
+    ],
+)
+def test_misspelt_keywords_are_refused_with_the_nearest_name(
+    cls: type, keywords: dict[str, Any], suggestion: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=suggestion) as info:
+        cls(api_key="sk-secret-key-123", **keywords)
+    assert "sk-secret-key-123" not in str(info.value)
+
+
+def test_api_base_and_model_name_are_aliases() -> None:
+    llm = Nugen(api_key="k" * 8, model_name="nugen-legal", api_base="https://x.test/v1")
+    assert (llm.model, llm.base_url) == ("nugen-legal", "https://x.test/v1")
+    mm = NugenMultiModal(api_key="k" * 8, model_name="qwen3-vl-30b")
+    assert mm.model == "qwen3-vl-30b"
+    embedding = NugenEmbedding(api_key="k" * 8, api_base="https://x.test/v1")
+    assert embedding.base_url == "https://x.test/v1"
+    loaded = Nugen.from_dict(llm.to_dict())
+    assert (loaded.model, loaded.base_url) == ("nugen-legal", "https://x.test/v1")
+    with pytest.raises(InvalidInputError, match="not both"):
+        Nugen(api_key="k" * 8, model="a", model_name="b")
