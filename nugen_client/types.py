@@ -165,6 +165,23 @@ class FunctionDefinition(_Open):
     description: str | None = None
     parameters: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _check_parameters(self) -> FunctionDefinition:
+        # Checked here, where the tool is named: serialising the body would only say
+        # "circular reference" about the whole request.
+        try:
+            json.dumps(self.parameters, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            if "ircular" in str(error):
+                problem = (
+                    "contains itself (a circular reference); describe recursive shapes "
+                    "with a JSON Schema $ref instead"
+                )
+            else:
+                problem = f"is not JSON ({error})"
+            raise ValueError(f"tool {self.name!r}: its parameters schema {problem}") from None
+        return self
+
 
 class Tool(_Open):
     type: Literal["function"] = "function"

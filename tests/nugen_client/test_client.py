@@ -731,3 +731,13 @@ def test_the_vision_endpoint_takes_no_tools(kind: str, extra: dict[str, Any]) ->
     with pytest.raises(InvalidInputError, match="chat endpoint"):
         h.chat(endpoint="vision", model="nugen-flash-vision", **extra)
     assert h.requests == []
+
+
+def test_a_tool_schema_that_contains_itself_is_refused_naming_the_tool(kind: str) -> None:
+    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    parameters["properties"]["child"] = parameters
+    tool = {"type": "function", "function": {"name": "tree", "parameters": parameters}}
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match=r"tool 'tree'.*circular"):
+        h.chat(tools=[tool])
+    assert h.requests == []
