@@ -731,7 +731,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
         (_tool("lookup", parameters="a string"), r"tools\[0\]\.function\.parameters"),
         (
             _tool("lookup", parameters={"type": "object", "default": object()}),
-            "request field 'tools'",
+            r"tools\[0\]\.function: tool 'lookup': its parameters schema is not JSON",
         ),
     ]
     for tool, message in cases:
