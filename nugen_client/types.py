@@ -80,8 +80,13 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-def check_image_url(url: str) -> str:
-    """Accept what the service documents: an https URL, or a decodable base64 data URL."""
+def check_image_url(url: str, *, decode: bool = True) -> str:
+    """Accept what the service documents: an https URL, or a decodable base64 data URL.
+
+    ``decode=False`` checks a data URL's form and mime type but not its payload: for a
+    caller whose request is checked again, fully, when it is sent (each payload is decoded
+    once per request).
+    """
     if url.startswith("https://"):
         if len(url) <= len("https://"):
             raise ValueError("image URL has no host")
@@ -92,6 +97,8 @@ def check_image_url(url: str) -> str:
             raise ValueError("data URL must look like data:<mime>;base64,<data>")
         if not match["mime"].startswith("image/"):
             raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
+        if not decode:
+            return url
         try:
             decoded = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
