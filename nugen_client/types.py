@@ -242,8 +242,8 @@ class ChatCompletionRequest(_Open):
             raise ValueError("tool_choice forces a tool call but no tools were given")
         if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
             raise ValueError(
-                f"tool_choice names {choice.function.name!r}, which is not among the tools "
-                f"({', '.join(sorted(names))})"
+                f"tool_choice {choice.function.name!r} is not one of the bound tools "
+                f"({', '.join(sorted(names))}), nor 'auto', 'none', 'any' or 'required'"
             )
         return self
 

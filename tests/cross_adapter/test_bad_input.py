@@ -723,7 +723,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
     with pytest.raises(ValueError, match="Unsupported function"):
         model.bind_tools([object()])  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
-        model.bind_tools([_tool("lookup")], tool_choice="other")
+        model.bind_tools([_tool("lookup")], tool_choice="other").invoke("hi")
     cases = [
         (_tool("bad name"), r"tools\[0\]\.function\.name"),
         (_tool("x" * 65), r"tools\[0\]\.function\.name"),

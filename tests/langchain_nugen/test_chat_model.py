@@ -807,11 +807,16 @@ def test_tool_choice_mapping(
     assert [t["function"]["name"] for t in sent["tools"]] == [f"t{i}" for i in range(tools)]
 
 
-def test_tool_choice_naming_an_unbound_tool_fails_at_bind() -> None:
-    with pytest.raises(ValueError, match="not one of the bound tools"):
-        make().bind_tools(
-            [{"type": "function", "function": {"name": "a", "parameters": {}}}], tool_choice="b"
-        )
+def test_tool_choice_naming_an_unbound_tool_fails_before_any_request(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    bound = make().bind_tools(
+        [{"type": "function", "function": {"name": "a", "parameters": {}}}], tool_choice="b"
+    )
+    with pytest.raises(ValueError, match="'b' is not one of the bound tools"):
+        bound.invoke("hi")
+    assert not route.called
 
 
 def test_bind_tools_forms_and_response_format(mock: respx.MockRouter) -> None:

@@ -238,7 +238,7 @@ def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
                 "tools": [{"type": "function", "function": {"name": "a"}}],
                 "tool_choice": {"type": "function", "function": {"name": "b"}},
             },
-            ["'b'", "not among the tools"],
+            ["'b' is not one of the bound tools (a)"],
         ),
         (
             {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
