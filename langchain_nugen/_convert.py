@@ -633,11 +633,6 @@ class StreamConverter:
             )
         return None
 
-    @property
-    def text(self) -> str:
-        """The text of the stream so far (for the error of a stream that broke off)."""
-        return self._accumulator.text(0)
-
     def final(self) -> ChatGenerationChunk:
         """The closing chunk of the stream."""
         accumulator = self._accumulator

@@ -72,6 +72,7 @@ class ChunkDecoder(Generic[_ChunkT]):
         "_first_choice",
         "_other_choice",
         "_secrets",
+        "_text",
         "_validate_json",
         "chunks_received",
         "done",
@@ -84,6 +85,8 @@ class ChunkDecoder(Generic[_ChunkT]):
         self.finished = False
         self._first_choice = False
         self._other_choice = False
+        # The text of choice 0 so far, as pieces: what a broken stream's error carries.
+        self._text: list[str] = []
         self._secrets = tuple(secrets)
         # model_validate_json without its Python wrapper: once per streamed chunk.
         self._validate_json: Callable[[str | bytes], _ChunkT] = (
@@ -135,6 +138,9 @@ class ChunkDecoder(Generic[_ChunkT]):
         for choice in chunk.choices:
             if choice.index == 0:
                 self._first_choice = True
+                piece = self._piece(choice)
+                if piece:
+                    self._text.append(piece)
             else:
                 self._other_choice = True
             if choice.finish_reason:
@@ -176,10 +182,16 @@ class ChunkDecoder(Generic[_ChunkT]):
             status, payload, secrets=self._secrets, context="error event in stream"
         )
 
+    @staticmethod
+    def _piece(choice: Any) -> str | None:
+        """The text a choice of one chunk adds."""
+        raise NotImplementedError
+
     def interrupted(self, cause: str) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
             f"finish_reason ({cause}); the answer is incomplete",
+            partial="".join(self._text),
             chunks_received=self.chunks_received,
         )
 
@@ -198,6 +210,10 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__(ChatCompletionChunk, secrets)
 
+    @staticmethod
+    def _piece(choice: ChunkChoice) -> str | None:
+        return choice.delta.content
+
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
     """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
@@ -206,6 +222,10 @@ class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__(TextCompletionChunk, secrets)
+
+    @staticmethod
+    def _piece(choice: TextChoice) -> str | None:
+        return choice.text
 
 
 def _first_error(exc: ValidationError) -> str:

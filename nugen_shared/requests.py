@@ -9,17 +9,14 @@ drift apart:
   :func:`embeddings_request` for embeddings;
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
   service's, converted once per request;
-- :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
-  result that looks complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-from nugen_client import InvalidInputError, StreamInterruptedError
+from nugen_client import InvalidInputError
 from nugen_client.params import ChatParams, CompletionParams, RequestOptions
 
 __all__ = [
@@ -28,7 +25,6 @@ __all__ = [
     "chat_request",
     "completion_request",
     "embeddings_request",
-    "keeping_partial",
     "tool_choice_to_wire",
 ]
 
@@ -248,24 +244,3 @@ def embeddings_request(
     if extra_body:
         request["extra_body"] = dict(extra_body)
     return request
-
-
-class _RunningText(Protocol):
-    @property
-    def text(self) -> str: ...
-
-
-@contextmanager
-def keeping_partial(stream: _RunningText) -> Iterator[None]:
-    """Put the text a stream received so far (``stream.text``) on the
-    :class:`~nugen_client.StreamInterruptedError` that ends it, as ``.partial``.
-
-    The client cannot know the text of a broken stream; the adapter's converter does. It
-    stays on the error (for logs), never in a result that would look complete.
-    """
-    try:
-        yield
-    except StreamInterruptedError as error:
-        if not error.partial:
-            error.partial = stream.text
-        raise

@@ -540,3 +540,13 @@ def test_a_text_completion_chunk_on_a_chat_stream_is_refused(kind: str) -> None:
     _, error = h.stream_until_error()
     assert isinstance(error, APIResponseValidationError)
     assert "another endpoint" in str(error)
+
+
+def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:
+    h = Harness(
+        kind, [Reply.stream(sse(chunk("Once", role="assistant"), chunk(" upon"), done=False))]
+    )
+    got, error = h.stream_until_error()
+    assert isinstance(error, StreamInterruptedError)
+    assert error.partial == "Once upon"
+    assert len(got) == 2
