@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -58,6 +59,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "check_texts_to_embed",
     "parse_tool_arguments",
     "response_timing",
 ]
@@ -277,11 +279,20 @@ class EmbeddingRequest(_Open):
         texts = [value] if isinstance(value, str) else value
         if not texts:
             raise ValueError("input must hold at least one text")
-        for position, text in enumerate(texts):
-            if not text:
-                # The service documents empty strings as refused: say which one, locally.
-                raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
+        check_texts_to_embed(texts)
         return value
+
+
+def check_texts_to_embed(texts: Sequence[str]) -> None:
+    """Refuse the texts the service documents as refused: empty strings. For callers that
+    send ``texts`` in several requests, so that nothing is sent when one is bad.
+
+    Raises:
+        ValueError: naming the first empty text's position in ``texts``.
+    """
+    for position, text in enumerate(texts):
+        if not text:
+            raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
 
 
 # ---------------------------------------------------------------------------- responses
