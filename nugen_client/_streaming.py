@@ -17,11 +17,13 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from httpx_sse import ServerSentEvent
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
 from pydantic import ValidationError
 
 from nugen_client._errors import (
@@ -57,10 +59,51 @@ __all__ = [
     "ToolCallAccumulator",
     "ToolCallFragment",
     "completion_to_chunks",
+    "event_source",
     "text_completion_to_chunks",
 ]
 
 _DONE = "[DONE]"
+
+# Event streams are UTF-8 (whatever a charset header says). httpx decodes the text it
+# hands to httpx_sse with errors="replace": read through this codec instead, a stream with
+# invalid bytes is refused, as a whole answer with them is, rather than silently altered.
+_STRICT_UTF8 = "nugen_strict_utf_8"
+
+
+class _StrictUTF8Decoder(codecs.BufferedIncrementalDecoder):
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__("strict")  # whatever the reader asks for
+
+    def _buffer_decode(self, data: Any, errors: str, final: bool) -> tuple[str, int]:
+        try:
+            return codecs.utf_8_decode(data, "strict", final)
+        except UnicodeDecodeError as error:
+            raise APIResponseValidationError(
+                f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of a "
+                "piece): the answer cannot be read",
+                body=None,
+            ) from None
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != _STRICT_UTF8:
+        return None
+    utf8 = codecs.lookup("utf-8")
+    return codecs.CodecInfo(
+        utf8.encode, utf8.decode, incrementaldecoder=_StrictUTF8Decoder, name=_STRICT_UTF8
+    )
+
+
+codecs.register(_find_codec)
+
+
+def event_source(response: httpx.Response) -> EventSource:
+    """The server-sent events of ``response``, its text decoded as strict UTF-8."""
+    response.encoding = _STRICT_UTF8
+    return EventSource(response)
+
+
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 

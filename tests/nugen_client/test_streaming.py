@@ -550,3 +550,19 @@ def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:
     assert isinstance(error, StreamInterruptedError)
     assert error.partial == "Once upon"
     assert len(got) == 2
+
+
+@pytest.mark.parametrize("piece", [1, 3, 10_000])
+def test_invalid_utf8_is_refused_in_a_stream_as_in_a_whole_answer(kind: str, piece: int) -> None:
+    broken = sse(chunk("caf", role="assistant"), chunk("X", "stop")).replace(b"X", b"\xe9")
+    _, error = Harness(kind, [Reply.stream(broken, piece=piece)]).stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "not valid UTF-8" in str(error)
+    whole = json.dumps(completion_body("X")).encode().replace(b"X", b"\xe9")
+    with pytest.raises(APIResponseValidationError):
+        Harness(kind, [Reply(body=whole)]).chat()
+
+
+def test_characters_split_across_pieces_still_decode(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(story().replace(b"Once", "Ωnce".encode()), piece=1)])
+    assert text_of(h.stream()) == "Ωnce upon a time"
