@@ -38,7 +38,7 @@ from langchain_nugen._tokens import count_message_tokens
 from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
-from nugen_shared.requests import chat_request, tool_choice_to_wire
+from nugen_shared.requests import chat_request
 
 __all__ = ["ChatNugen"]
 
@@ -504,9 +504,10 @@ class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
             kwargs: Any other request parameter, bound as well.
         """
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
-        if tool_choice is not None and tool_choice is not False:
-            names = [tool["function"]["name"] for tool in formatted if "function" in tool]
-            kwargs["tool_choice"] = tool_choice_to_wire(tool_choice, names)
+        if tool_choice is not None:
+            # Converted (and checked against the tools) with each request, like a
+            # tool_choice given per call.
+            kwargs["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:

@@ -284,19 +284,14 @@ class TextStreamConverter:
     """Text completion chunks -> ``GenerationChunk`` objects: one per piece of text
     (choice 0), then one empty final chunk carrying ``generation_info``."""
 
-    __slots__ = ("_finish_reason", "_header", "_logprobs", "_pieces", "_requested", "usage")
+    __slots__ = ("_finish_reason", "_header", "_logprobs", "_requested", "usage")
 
     def __init__(self, requested_model: str = "") -> None:
         self._requested = requested_model
-        self._pieces: list[str] = []
         self._finish_reason: str | None = None
         self._header: dict[str, Any] = {}
         self._logprobs: list[Any] = []
         self.usage: Usage | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self._pieces)
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
         for name, value in _header_info(chunk, "").items():
@@ -315,7 +310,6 @@ class TextStreamConverter:
                 self._finish_reason = choice.finish_reason
         if not text:
             return None
-        self._pieces.append(text)
         return GenerationChunk(text=text)
 
     def final(self) -> GenerationChunk:

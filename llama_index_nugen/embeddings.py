@@ -15,6 +15,7 @@ from llama_index.core.instrumentation.events.embedding import (
 )
 from pydantic import AliasChoices, Field, PrivateAttr
 
+from llama_index_nugen._fields import KnownKeywords
 from nugen_client.params import OnRetry
 from nugen_client.types import EmbeddingResponse
 from nugen_shared.embeddings import (
@@ -35,7 +36,7 @@ __all__ = ["NugenEmbedding"]
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
-class NugenEmbedding(ConnectionFields, BaseEmbedding):
+class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
     """Nugen embeddings (``nugen-flash-embed``, ``nugen-embed-legal``) for indexes and retrievers.
 
     Setup:

@@ -168,8 +168,11 @@ class Nugen(ChatFields, FunctionCallingLLM):
             context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
             num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
             is_chat_model=self.is_chat_model,
+            # The vision endpoint takes no tools, whatever the model.
             is_function_calling_model=(
-                info.tool_calling if function_calling is None else function_calling
+                info.tool_calling and not self.use_vision_endpoint
+                if function_calling is None
+                else function_calling
             ),
             model_name=self.model,
         )

@@ -89,7 +89,8 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
         return MultiModalLLMMetadata(
             context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
             num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            is_function_calling_model=info.tool_calling,
+            # The vision endpoint takes no tools.
+            is_function_calling_model=info.tool_calling and not self.use_vision_endpoint,
             is_chat_model=True,
             model_name=self.model,
         )

@@ -723,7 +723,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
     with pytest.raises(ValueError, match="Unsupported function"):
         model.bind_tools([object()])  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
-        model.bind_tools([_tool("lookup")], tool_choice="other")
+        model.bind_tools([_tool("lookup")], tool_choice="other").invoke("hi")
     cases = [
         (_tool("bad name"), r"tools\[0\]\.function\.name"),
         (_tool("x" * 65), r"tools\[0\]\.function\.name"),
@@ -731,7 +731,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
         (_tool("lookup", parameters="a string"), r"tools\[0\]\.function\.parameters"),
         (
             _tool("lookup", parameters={"type": "object", "default": object()}),
-            "request field 'tools'",
+            r"tools\[0\]\.function: tool 'lookup': its parameters schema is not JSON",
         ),
     ]
     for tool, message in cases:
