@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -66,7 +65,7 @@ pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
-def stderr_by_case() -> Iterator[dict[str, str]]:
+def stderr_by_case() -> dict[str, str]:
     """Each case's stderr (from its marker to the next), plus the interpreter's last words
     after all cases: a complaint there cannot be told apart, so it counts against each."""
     with NugenEmulator() as emu:
@@ -82,7 +81,7 @@ def stderr_by_case() -> Iterator[dict[str, str]]:
         part.split("\n", 1) if "\n" in part else (part, "")
         for part in result.stderr.split("== ")[1:]
     )
-    yield {
+    return {
         case: sections.get(case, f"never started:\n{result.stderr}")
         + sections.get("exit", "never exited")
         + ("" if f"finished {case}" in finished else f"never finished:\n{result.stderr}")
