@@ -393,3 +393,19 @@ def test_parameter_table_names_real_parameters() -> None:
         if not accepts(classes[cls], name)
     ]
     assert not wrong, f"docs/parameters.md names parameters these classes lack: {wrong}"
+
+
+@pytest.mark.parametrize("name", CLASS_NAMES)
+def test_class_docstrings_name_every_parameter_of_the_table(name: str) -> None:
+    """``help(ChatNugen)`` and the LlamaIndex reference pages stand on their own."""
+    import langchain_nugen
+    import llama_index_nugen
+
+    cls = getattr(langchain_nugen if hasattr(langchain_nugen, name) else llama_index_nugen, name)
+    doc = cls.__doc__ or ""
+    missing = [
+        parameter
+        for parameter, where in parameter_rows()
+        if name in where and not re.search(rf"\b{parameter}\b", doc)
+    ]
+    assert not missing, f"{name}'s docstring does not describe {missing}"
