@@ -134,24 +134,41 @@ BLOCKS = [
 ]
 
 
+RUNNABLE_BLOCKS = [b for b in BLOCKS if b.not_run is None and b.language in RUNNABLE]
+
+
+def is_test_file(block: Block) -> bool:
+    return bool(re.search(r"^def test_", block.code, re.M))
+
+
+def test_file_name(block: Block) -> str:
+    return "test_" + "".join(c if c.isalnum() else "_" for c in block.name) + ".py"
+
+
+# The blocks that are test files run in one pytest session: pytest's start-up is the
+# costly part of running one, and each block still gets its own file and verdict.
+TEST_FILES = [b for b in RUNNABLE_BLOCKS if is_test_file(b)]
+PYTEST = Job(
+    "the pages' test files",
+    "pytest",
+    (*(test_file_name(b) for b in TEST_FILES), "-p", "no:cacheprovider", LOOPBACK, "-q", "-rA"),
+    files=tuple((test_file_name(b), b.code) for b in TEST_FILES),
+)
+
+
 def job_for(block: Block) -> Job:
     if block.language == "bash":
         return Job(
             block.name, "argv", ("bash", "-euo", "pipefail", "-c", block.code), cwd=str(ROOT)
         )
-    if re.search(r"^def test_", block.code, re.M):
-        return Job(
-            block.name,
-            "pytest",
-            ("test_docs_block.py", "-p", "no:cacheprovider", LOOPBACK, "-q"),
-            files=(("test_docs_block.py", block.code),),
-        )
+    if is_test_file(block):
+        return PYTEST
     # Run from a file in a directory of its own (blocks may write files there), so that a
     # traceback points at the block's own lines.
     return Job(block.name, "script", ("docs_block.py",), files=(("docs_block.py", block.code),))
 
 
-RUN = [job_for(b) for b in BLOCKS if b.not_run is None and b.language in RUNNABLE]
+RUN = [pytest.param(job_for(b), b, id=b.name) for b in RUNNABLE_BLOCKS]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
@@ -169,19 +186,21 @@ def test_every_block_runs_or_says_why_not(block: Block) -> None:
     )
 
 
-@pytest.mark.parametrize("job", RUN, ids=str)
-def test_docs_block(job: Job, jobs: Jobs) -> None:
+@pytest.mark.parametrize(("job", "block"), RUN)
+def test_docs_block(job: Job, block: Block, jobs: Jobs) -> None:
     outcome = jobs.outcome(job)
-    block = next(b for b in BLOCKS if b.name == job.name)
     numbered = "\n".join(
         f"{block.line + n:4d} | {line}" for n, line in enumerate(block.code.splitlines(), 1)
     )
     report = f"{outcome.report()}\n--- the block\n{numbered}"
+    if job.kind == "pytest":  # shared with the other test files: judge this one's tests
+        file = re.escape(test_file_name(block))
+        assert re.search(rf"^PASSED {file}::", outcome.stdout, re.M), report
+        assert not re.search(rf"^(FAILED|ERROR) {file}", outcome.stdout, re.M), report
+        return
     assert outcome.returncode == 0, report
     assert "Traceback" not in outcome.stderr, report
-    if job.kind == "pytest":
-        assert re.search(r"^\d+ passed", outcome.stdout, re.M), report
-    elif block.language == "python":
+    if block.language == "python":
         assert block.prints is not None, (
             f"{block.name}: say what the block prints, in a '{PRINTS_OPEN} ... "
             f"{PRINTS_CLOSE}' comment right after it (see this module's docstring)\n{report}"
