@@ -141,7 +141,7 @@ def is_test_file(block: Block) -> bool:
     return bool(re.search(r"^def test_", block.code, re.M))
 
 
-def test_file_name(block: Block) -> str:
+def block_test_file(block: Block) -> str:
     return "test_" + "".join(c if c.isalnum() else "_" for c in block.name) + ".py"
 
 
@@ -151,8 +151,8 @@ TEST_FILES = [b for b in RUNNABLE_BLOCKS if is_test_file(b)]
 PYTEST = Job(
     "the pages' test files",
     "pytest",
-    (*(test_file_name(b) for b in TEST_FILES), "-p", "no:cacheprovider", LOOPBACK, "-q", "-rA"),
-    files=tuple((test_file_name(b), b.code) for b in TEST_FILES),
+    (*(block_test_file(b) for b in TEST_FILES), "-p", "no:cacheprovider", LOOPBACK, "-q", "-rA"),
+    files=tuple((block_test_file(b), b.code) for b in TEST_FILES),
 )
 
 
@@ -194,7 +194,7 @@ def test_docs_block(job: Job, block: Block, jobs: Jobs) -> None:
     )
     report = f"{outcome.report()}\n--- the block\n{numbered}"
     if job.kind == "pytest":  # shared with the other test files: judge this one's tests
-        file = re.escape(test_file_name(block))
+        file = re.escape(block_test_file(block))
         assert re.search(rf"^PASSED {file}::", outcome.stdout, re.M), report
         assert not re.search(rf"^(FAILED|ERROR) {file}", outcome.stdout, re.M), report
         return
