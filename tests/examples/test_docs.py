@@ -428,3 +428,9 @@ def test_class_docstrings_name_every_parameter_of_the_table(name: str) -> None:
         if name in where and not re.search(rf"\b{parameter}\b", doc)
     ]
     assert not missing, f"{name}'s docstring does not describe {missing}"
+
+
+def test_the_performance_figures_name_the_command_that_produced_them() -> None:
+    page = (DOCS / "performance.md").read_text(encoding="utf-8")
+    assert "benchmarks/bench.py" in page
+    assert "benchmarks/NOTES.md" in page
