@@ -5,8 +5,6 @@ test_docs.py, with the docs pages'.)"""
 
 from __future__ import annotations
 
-import pytest
-
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -50,21 +48,16 @@ def test_the_two_commands_say_how_long_they_take() -> None:
     assert "a few minutes" in commands
 
 
-@pytest.mark.parametrize(
-    "order",
-    [
-        (
-            "## Install",
-            "./scripts/demo",
-            "export NUGEN_BASE_URL=http://127.0.0.1:8000/api/v3/inference NUGEN_API_KEY=test-key",
-            'export NUGEN_API_KEY="your-api-key"',  # the live service, one line later
-            "## Quickstart: LangChain",
-            "## Quickstart: LlamaIndex",
-            "## Test your own code offline",
-        )
-    ],
-)
-def test_offline_set_up_comes_before_the_quickstarts(order: tuple[str, ...]) -> None:
+def test_offline_set_up_comes_before_the_quickstarts() -> None:
+    order = [
+        "## Install",
+        "./scripts/demo",
+        "export NUGEN_BASE_URL=http://127.0.0.1:8000/api/v3/inference NUGEN_API_KEY=test-key",
+        'export NUGEN_API_KEY="your-api-key"',  # the live service, one line later
+        "## Quickstart: LangChain",
+        "## Quickstart: LlamaIndex",
+        "## Test your own code offline",
+    ]
     positions = [README.index(text) for text in order]
     assert positions == sorted(positions)
 
