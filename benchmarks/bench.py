@@ -356,7 +356,30 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     tool = per_tool_fragment(servers, sizes, tool_sides)
     raw.close()
-    return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
+
+    # A model object made and called once, as a script or a request handler would: what
+    # building its client costs (ChatOpenAI shares one default client per process).
+    first_calls = max(n // 10, 2)
+    first_call = median_per_op(
+        {
+            "ChatOpenAI": repeat(
+                lambda: ChatOpenAI(model=MODEL, base_url=short, api_key=key).invoke(PROMPT),  # type: ignore[arg-type]
+                first_calls,
+            ),
+            "ChatNugen": repeat(
+                lambda: ChatNugen(model=MODEL, base_url=short, api_key=key).invoke(PROMPT),
+                first_calls,
+            ),
+        },
+        sizes.rounds,
+        "CPU per new model object's first invoke",
+    )
+    return {
+        "per_call_us": per_call,
+        "per_chunk_us": per_chunk,
+        "tool_fragment_us": tool,
+        "first_call_us": first_call,
+    }
 
 
 def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
@@ -695,6 +718,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         r[f"{what}: cost per tool-call fragment, {large} vs {small} fragments (1.0 = linear)"] = (
             lc["tool_fragment_us"][large][side] / lc["tool_fragment_us"][small][side]
         )
+    r["ChatNugen / ChatOpenAI (CPU of a new model object's first call)"] = (
+        lc["first_call_us"]["ChatNugen"] / lc["first_call_us"]["ChatOpenAI"]
+    )
     r[f"(LangChain's own chunk '+', for contrast: {large} vs {small} fragments)"] = (
         lc["tool_fragment_us"][large]["lc_sum"] / lc["tool_fragment_us"][small]["lc_sum"]
     )
@@ -714,26 +740,37 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true", help="tiny sizes: proves the benchmark runs"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--only",
+        choices=["langchain", "concurrency"],
+        help="run one section (no overall ratios): the rows a change is expected to move",
+    )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
     started = time.perf_counter()
     results: dict[str, Any] = {"sizes": sizes.__dict__, "python": sys.version.split()[0]}
-    results["imports"] = import_times(sizes)
+    if args.only is None:
+        results["imports"] = import_times(sizes)
     servers = Servers(sizes)
     try:
-        results["langchain"] = langchain_sides(servers, sizes)
-        results["llama_index"] = llama_index_sides(servers, sizes)
-        results["concurrency"] = concurrency(servers, sizes)
-        results["memory"] = memory(servers, sizes)
+        if args.only in (None, "langchain"):
+            results["langchain"] = langchain_sides(servers, sizes)
+        if args.only is None:
+            results["llama_index"] = llama_index_sides(servers, sizes)
+        if args.only in (None, "concurrency"):
+            results["concurrency"] = concurrency(servers, sizes)
+        if args.only is None:
+            results["memory"] = memory(servers, sizes)
     finally:
         servers.close()
-    # Wall time against a latency emulator of its own (ingestion.py).
-    results["ingestion"] = ingestion(sizes.ingestion_texts, sizes.ingestion_rounds)
-    results["ratios"] = ratios(results) | results["ingestion"]["ratios"]
+    if args.only is None:
+        # Wall time against a latency emulator of its own (ingestion.py).
+        results["ingestion"] = ingestion(sizes.ingestion_texts, sizes.ingestion_rounds)
+        results["ratios"] = ratios(results) | results["ingestion"]["ratios"]
+        print("\nRatios (lower is better):")
+        for name, value in results["ratios"].items():
+            print(f"  {value:6.2f}  {name}")
     results["seconds"] = round(time.perf_counter() - started, 1)
-    print("\nRatios (lower is better):")
-    for name, value in results["ratios"].items():
-        print(f"  {value:6.2f}  {name}")
     print(f"\nfinished in {results['seconds']} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

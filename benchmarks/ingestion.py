@@ -84,7 +84,7 @@ def sides(url: str, texts: list[str]) -> dict[str, Callable[[], Any]]:
 
     from langchain_nugen import NugenEmbeddings
     from llama_index_nugen import NugenEmbedding
-    from nugen_client.batching import DEFAULT_BATCH_SIZE
+    from nugen_shared.embeddings import DEFAULT_BATCH_SIZE
 
     ours_li = NugenEmbedding(api_key=API_KEY, base_url=url)
     ours_lc = NugenEmbeddings(api_key=API_KEY, base_url=url)

@@ -20,20 +20,17 @@ from langchain_core.load.serializable import (
 )
 from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._tokens import count_text_tokens
-from nugen_client import InvalidInputError, OnRetry
-from nugen_client.models import DEFAULT_CHAT_MODEL
-from nugen_client.rules import (
-    ConnectionFields,
-    is_credential_header,
-    keeping_partial,
-    redact_headers,
-)
+from nugen_client import InvalidInputError
+from nugen_client.params import OnRetry, redact_headers
+from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
+from nugen_shared.models import DEFAULT_CHAT_MODEL
+from nugen_shared.requests import keeping_partial
 
-__all__ = ["NugenModel", "arelay", "on_retry", "relay", "sealed_headers"]
+__all__ = ["NugenModel", "arelay", "on_retry", "relay"]
 
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 
@@ -93,7 +90,9 @@ class NugenModel(ConnectionFields, Serializable):
         """Unknown constructor keywords become body fields (``model_kwargs``)."""
         if isinstance(values, dict):
             names = get_pydantic_field_names(cls)
-            if any(key not in names for key in values):
+            unknown = [key for key in values if key not in names]
+            if unknown:
+                check_no_credential_keywords(unknown)  # never moved into the body
                 return _build_model_kwargs(values, names)
         return values
 
@@ -113,8 +112,8 @@ class NugenModel(ConnectionFields, Serializable):
         return True
 
     def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        # dumps() reads the raw field values (not model_dump), so the redaction of
-        # credential-like header values is applied here too.
+        # dumps() reads the raw field values (not model_dump), so the header redaction
+        # (every value but those of safe names) is applied here too.
         serialized = super().to_json()
         kwargs = serialized.get("kwargs")
         if isinstance(kwargs, dict) and kwargs.get("default_headers"):
@@ -179,7 +178,7 @@ class NugenModel(ConnectionFields, Serializable):
     def _request_layers(
         self, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The model-field and call-keyword layers of a request (``nugen_client.rules``
+        """The model-field and call-keyword layers of a request (``nugen_shared.requests``
         puts ``model_kwargs`` between them; later wins). ``stop=[]`` clears the field's."""
         fields: dict[str, Any] = {name: getattr(self, name) for name in self._sampling_fields}
         fields.update(
@@ -188,15 +187,9 @@ class NugenModel(ConnectionFields, Serializable):
             session_id=self.session_id,
             provider=self.provider,
         )
-        call = dict(kwargs)
+        call = call_keywords(kwargs)
         if stop is not None:
             call["stop"] = stop or None
-        headers = call.get("extra_headers")
-        if headers:
-            call["extra_headers"] = {
-                name: value.get_secret_value() if isinstance(value, SecretStr) else value
-                for name, value in headers.items()
-            }
         return fields, call
 
     def _streaming_request(
@@ -213,24 +206,6 @@ class NugenModel(ConnectionFields, Serializable):
         request["include_usage"] = bool(kwargs.get("stream_usage", self.stream_usage))
         request["on_retry"] = on_retry(run_manager)
         return request
-
-
-def sealed_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` with the values of credential-like ``extra_headers`` as ``SecretStr``.
-
-    ``BaseLLM.stream`` / ``astream`` hand their call keywords to callbacks and traces
-    (``invocation_params``, LangSmith metadata) as they are; ``BaseChatModel`` has the
-    ``_get_invocation_params`` hook for that, ``BaseLLM`` has none. Sealed, a per-call
-    ``Authorization`` shows as ``**********`` there; the request unseals it.
-    """
-    headers = kwargs.get("extra_headers")
-    if not headers:
-        return kwargs
-    sealed = {
-        name: SecretStr(value) if is_credential_header(name) and isinstance(value, str) else value
-        for name, value in headers.items()
-    }
-    return {**kwargs, "extra_headers": sealed}
 
 
 def on_retry(run_manager: RunManager | None) -> OnRetry | None:

@@ -43,8 +43,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from langchain_nugen._templates import Template, same
 from nugen_client import InvalidInputError, StreamAccumulator
-from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 from nugen_client.types import ChatCompletion, ChatCompletionChunk, ResponseMessage, Usage
+from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 
 __all__ = [
     "PROVIDER",

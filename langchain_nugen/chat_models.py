@@ -34,12 +34,10 @@ from langchain_nugen._convert import (
 )
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_message_tokens
-from nugen_client.models import (
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
-from nugen_client.rules import ImageLimitField, chat_request, redact_headers, tool_choice_to_wire
+from nugen_client.params import redact_headers
+from nugen_shared.fields import ImageLimitField
+from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.requests import chat_request, tool_choice_to_wire
 
 __all__ = ["ChatNugen"]
 
@@ -409,7 +407,7 @@ class ChatNugen(NugenModel, ImageLimitField, BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (the shared rules of
-        ``nugen_client.rules.chat_request``: fields, then ``model_kwargs``, then ``kwargs``)."""
+        ``nugen_shared.requests.chat_request``: fields, then ``model_kwargs``, then ``kwargs``)."""
         fields, call = self._request_layers(stop, kwargs)
         fields["use_vision_endpoint"] = self.use_vision_endpoint
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)

@@ -9,8 +9,8 @@ from langchain_core.embeddings import Embeddings
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
-from nugen_client import OnRetry
-from nugen_client.batching import (
+from nugen_client.params import OnRetry
+from nugen_shared.embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
     AdaptiveLimit,
@@ -19,8 +19,9 @@ from nugen_client.batching import (
     embed_in_batches,
     progress_bar,
 )
-from nugen_client.models import DEFAULT_EMBEDDING_MODEL
-from nugen_client.rules import ConnectionFields, embeddings_request
+from nugen_shared.fields import ConnectionFields
+from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
+from nugen_shared.requests import embeddings_request
 
 __all__ = ["NugenEmbeddings"]
 

@@ -19,10 +19,8 @@ from langchain_nugen._base import (
     arelay,
     on_retry,
     relay,
-    sealed_headers,
 )
 from langchain_nugen._errors import mapped_errors
-from nugen_client.rules import completion_request
 from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
@@ -30,6 +28,8 @@ from nugen_client.types import (
     Usage,
     response_timing,
 )
+from nugen_shared.fields import sealed_headers
+from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]
 
@@ -155,7 +155,7 @@ class NugenLLM(NugenModel, BaseLLM):
     def _request(
         self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        """The keyword arguments of one client call (``nugen_client.rules.completion_request``:
+        """The keyword arguments of one client call (``nugen_shared.requests.completion_request``:
         fields, then ``model_kwargs``, then ``kwargs``)."""
         fields, call = self._request_layers(stop, kwargs)
         return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)

@@ -37,12 +37,6 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
 from nugen_client import InvalidInputError
-from nugen_client.images import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    guess_image_mime_type,
-    image_part,
-    read_image_file,
-)
 from nugen_client.types import (
     ChatCompletion,
     Choice,
@@ -51,6 +45,11 @@ from nugen_client.types import (
     Timing,
     ToolCall,
     Usage,
+)
+from nugen_shared.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    guess_image_mime_type,
+    image_part,
 )
 
 __all__ = [
@@ -254,9 +253,10 @@ def image_block_to_part(
             raw = read.encode() if isinstance(read, str) else read
         data = _decode_block_bytes(raw)
     elif block.path is not None:
-        data = read_image_file(block.path, max_bytes=max_bytes)
+        return image_part(path=block.path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None and str(block.url).startswith("file://"):
-        data = read_image_file(unquote(urlsplit(str(block.url)).path), max_bytes=max_bytes)
+        path = unquote(urlsplit(str(block.url)).path)
+        return image_part(path=path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None:
         return image_part(url=str(block.url), detail=detail, max_bytes=max_bytes)
     else:
@@ -290,8 +290,7 @@ def image_document_to_part(
         return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
     if path:
-        data = read_image_file(path, max_bytes=max_bytes)
-        return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
+        return image_part(path=path, max_bytes=max_bytes)
     url = getattr(document, "image_url", None)
     if url:
         return image_part(url=str(url), max_bytes=max_bytes)

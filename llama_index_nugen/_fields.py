@@ -1,8 +1,8 @@
 """The fields ``Nugen`` and ``NugenMultiModal`` share, and their request rule.
 
 No I/O here: the calls are in :mod:`llama_index_nugen._calls`. The connection fields, the
-client cache and the request rule itself come from :mod:`nugen_client.rules`, the ones
-``ChatNugen`` uses too.
+client cache (:mod:`nugen_shared.fields`) and the request rule itself
+(:mod:`nugen_shared.requests`) are the ones ``ChatNugen`` uses too.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from llama_index.core.base.llms.types import ChatMessage
 from pydantic import Field, field_validator
 
 from llama_index_nugen import _convert
-from nugen_client.rules import (
-    ConnectionFields,
-    ImageLimitField,
-    chat_request,
-    completion_request,
-)
 from nugen_client.types import ReasoningConfig
+from nugen_shared.fields import ConnectionFields, ImageLimitField, call_keywords
+from nugen_shared.requests import chat_request, completion_request
 
 __all__ = ["ChatFields", "Request"]
 
@@ -95,9 +91,10 @@ class ChatFields(ConnectionFields, ImageLimitField):
     def _request(
         self, payload: str | Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
     ) -> Request:
-        """One client call (``nugen_client.rules``: fields, then ``additional_kwargs``, then
+        """One client call (``nugen_shared.requests``: fields, then ``additional_kwargs``, then
         the call's kwargs): a prompt string posts to ``/completions``, wire messages to the
         chat endpoint."""
+        kwargs = call_keywords(kwargs)
         fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         if isinstance(payload, str):
             request = completion_request(

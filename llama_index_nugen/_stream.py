@@ -25,7 +25,6 @@ from llama_index.core.base.llms.types import (
 
 from llama_index_nugen._convert import _message, _response_extras, _tool_outputs
 from nugen_client import StreamAccumulator
-from nugen_client.rules import keeping_partial
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -33,6 +32,7 @@ from nugen_client.types import (
     Delta,
     TextCompletionChunk,
 )
+from nugen_shared.requests import keeping_partial
 
 __all__ = [
     "ChatStream",

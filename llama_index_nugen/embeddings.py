@@ -15,8 +15,9 @@ from llama_index.core.instrumentation.events.embedding import (
 )
 from pydantic import AliasChoices, Field, PrivateAttr
 
-from nugen_client import OnRetry
-from nugen_client.batching import (
+from nugen_client.params import OnRetry
+from nugen_client.types import EmbeddingResponse
+from nugen_shared.embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
     AdaptiveLimit,
@@ -24,9 +25,9 @@ from nugen_client.batching import (
     embed_in_batches,
     progress_bar,
 )
-from nugen_client.models import DEFAULT_EMBEDDING_MODEL
-from nugen_client.rules import ConnectionFields, embeddings_request
-from nugen_client.types import EmbeddingResponse
+from nugen_shared.fields import ConnectionFields
+from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
+from nugen_shared.requests import embeddings_request
 
 __all__ = ["NugenEmbedding"]
 

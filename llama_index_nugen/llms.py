@@ -28,7 +28,7 @@ from pydantic import Field
 
 from llama_index_nugen import _calls, _convert, _stream
 from llama_index_nugen._fields import ChatFields, Request
-from nugen_client.models import (
+from nugen_shared.models import (
     DEFAULT_CHAT_MODEL,
     FALLBACK_CONTEXT_WINDOW,
     FALLBACK_MAX_OUTPUT_TOKENS,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
+@_calls.seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat and text models as a LlamaIndex LLM (`FunctionCallingLLM`).
 
@@ -79,8 +80,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
             chunk; `None` means 120.
         max_retries: Retries of connection errors, timeouts, 408, 409, 429 and 5xx
             (default 2).
-        default_headers: Headers sent with every request (credential-like values are
-            redacted when serialised).
+        default_headers: Headers sent with every request (their values are redacted
+            when shown, but for safe names such as `X-Session-ID`).
         deadline: Seconds a whole call may take, retries included (default 600; `None`:
             no limit).
         max_response_bytes: Largest answer, a whole stream included (default 64 MiB).

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from llama_index_nugen import _calls, _convert, _stream
 from llama_index_nugen._fields import ChatFields, Request
-from nugen_client.models import (
+from nugen_shared.models import (
     DEFAULT_VISION_MODEL,
     FALLBACK_CONTEXT_WINDOW,
     FALLBACK_MAX_OUTPUT_TOKENS,
@@ -39,6 +39,7 @@ __all__ = ["NugenMultiModal"]
 ImageDocuments = Sequence[ImageNode | ImageBlock]
 
 
+@_calls.seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models as a LlamaIndex `MultiModalLLM` (default `nugen-flash-vision`
     on the dedicated `/chat/vision` endpoint).

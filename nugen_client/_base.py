@@ -17,7 +17,7 @@ import os
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -25,17 +25,11 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    bound_response,
-)
+from nugen_client._bounded import DeadlineExceeded, bound_response
 from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
-    is_credential_header,
     json_body,
     make_timeout,
     unsendable,
@@ -52,10 +46,21 @@ from nugen_client._errors import (
     error_from_response,
     redact,
 )
-from nugen_client._params import (
+from nugen_client._retry import OnRetry, RetryPolicy
+from nugen_client._stream_call import StreamCall, is_event_stream
+from nugen_client._streaming import (
+    StreamDecoder,
+    TextStreamDecoder,
+    completion_to_chunks,
+    text_completion_to_chunks,
+)
+from nugen_client.params import (
     COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
+    DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     OPTION_NAMES,
@@ -66,14 +71,7 @@ from nugen_client._params import (
     EmbeddingParams,
     GenerationParams,
     RequestOptions,
-)
-from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._stream_call import StreamCall, is_event_stream
-from nugen_client._streaming import (
-    StreamDecoder,
-    TextStreamDecoder,
-    completion_to_chunks,
-    text_completion_to_chunks,
+    redact_headers,
 )
 from nugen_client.types import (
     ChatCompletion,
@@ -114,7 +112,7 @@ class Prepared:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
         return (
             f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={_redacted_headers(self.headers)!r}, stream={self.stream!r})"
+            f"headers={redact_headers(self.headers)!r}, stream={self.stream!r})"
         )
 
 
@@ -156,8 +154,19 @@ def _connection_error(
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
 
 
-def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
+def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str, float | None]:
+    """httpx's timeouts for one attempt: ``timeout``'s, none longer than what is left
+    before ``deadline``, so that no wait (connecting, headers, a read) can outlast it."""
+    limits = timeout.as_dict()
+    if deadline is None:
+        return limits
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded
+    return {
+        kind: left if value is None or value > left else value for kind, value in limits.items()
+    }
+
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -305,10 +314,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
         except PydanticSerializationError as exc:
             raise unsendable(fields, exc) from None
-        prepared = self._prepare(path, body, params, stream=stream)
-        usage = body.get("stream_options")
-        wants_usage = stream and isinstance(usage, dict) and bool(usage.get("include_usage"))
-        return replace(prepared, wants_usage=wants_usage)
+        return self._prepare(path, body, params, stream=stream)
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
@@ -342,6 +348,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if extra_body:
             body.update(extra_body)
         timeout = options.get("timeout")
+        usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
             content=json_body(body),
@@ -349,12 +356,20 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             timeout=None if timeout is None else make_timeout(timeout),
             stream=stream,
             on_retry=options.get("on_retry"),
+            wants_usage=isinstance(usage, dict) and bool(usage.get("include_usage")),
         )
 
     def _build_request(
-        self, http: httpx.Client | httpx.AsyncClient, prepared: Prepared, *, own: bool
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        prepared: Prepared,
+        deadline: float | None,
+        *,
+        own: bool,
     ) -> httpx.Request:
-        timeout = prepared.timeout or self.timeout
+        timeout = _attempt_timeout(
+            prepared.timeout or (self.timeout if own else http.timeout), deadline
+        )
         if own:
             # Our own pools carry no default headers, cookies or auth to merge, so the
             # request is built directly from a URL parsed once, skipping build_request's
@@ -364,25 +379,24 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 self._url(prepared.url),
                 content=prepared.content,
                 headers=prepared.headers,
-                extensions={"timeout": timeout.as_dict()},
+                extensions={"timeout": timeout},
             )
         else:
             request = http.build_request(
                 "POST", prepared.url, content=prepared.content, headers=prepared.headers
             )
-            if prepared.timeout is not None:
-                request.extensions["timeout"] = prepared.timeout.as_dict()
+            request.extensions["timeout"] = timeout
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s headers=%s", prepared.url, _redacted_headers(prepared.headers))
+            logger.debug("POST %s headers=%s", prepared.url, redact_headers(prepared.headers))
         return request
 
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
 
-    def _deadline_error(self) -> APITimeoutError:
+    def _deadline_error(self, exc: DeadlineExceeded) -> APITimeoutError:
+        during = f": {exc}" if str(exc) else ""
         return APITimeoutError(
-            f"the call did not finish within its deadline ({self.deadline:g} s); "
-            "the service kept the connection busy without completing the answer"
+            f"the call did not finish within its deadline ({self.deadline:g} s){during}"
         )
 
     def _bound(self, response: httpx.Response, deadline: float | None) -> None:

@@ -4,45 +4,83 @@
 that decompresses gzip/deflate itself in bounded steps (so a 1 MB gzip bomb never expands
 to gigabytes in memory), counts the decoded bytes, and checks the call's deadline at every
 piece that arrives. The read timeout is reset by every byte, so a server trickling bytes or
-endless keep-alive comments would otherwise hold a call forever.
+endless keep-alive comments would otherwise hold a call forever. The time the caller spends
+between pieces (a slow stream consumer) is not the service's and does not count.
+:func:`within` bounds an awaitable by the deadline (the async client's whole attempt).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator
-from typing import NoReturn
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from typing import NoReturn, TypeVar
 
 import httpx
 
 from nugen_client._errors import APIResponseValidationError
 
 __all__ = [
-    "DEFAULT_DEADLINE",
-    "DEFAULT_MAX_EVENT_BYTES",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "DeadlineExceeded",
     "bound_response",
+    "check_deadline",
+    "within",
 ]
 
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-DEFAULT_DEADLINE = 600.0
+_T = TypeVar("_T")
 
 _STEP = 64 * 1024  # decoded bytes per decompression step
 
 
 class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
-    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop."""
+    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop. Its
+    message, if any, says what was under way."""
+
+
+# A timeout that fires this close to the deadline is the deadline's: the attempt's timeouts
+# were cut to it, and timers may fire a clock tick early.
+_DEADLINE_SLACK = 0.01
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`DeadlineExceeded` if ``deadline`` (``time.monotonic()``) has (about)
+    passed."""
+    if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
+        raise DeadlineExceeded
+
+
+async def within(awaitable: Awaitable[_T], deadline: float) -> _T:
+    """Await ``awaitable``, cancelling it with :class:`DeadlineExceeded` at ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded
+    if sys.version_info >= (3, 11):
+        scope = asyncio.timeout(left)
+        try:
+            async with scope:
+                return await awaitable
+        except TimeoutError:
+            if scope.expired():
+                raise DeadlineExceeded from None
+            raise
+    try:  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(awaitable, left)
+    except asyncio.TimeoutError:  # pragma: no cover
+        raise DeadlineExceeded from None
 
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 
 
 class _Limits:
+    """What one response may still cost. Work is per network read: a deadline check, a
+    count, and an event-size check that is a reverse search unless the read could hold an
+    event over the cap."""
+
     __slots__ = (
         "_boundary_tail",
         "_decoder",
@@ -68,21 +106,30 @@ class _Limits:
         self._since_boundary = 0
         self._boundary_tail = b""
 
-    def feed(self, raw: bytes) -> Iterator[bytes]:
+    def feed(self, raw: bytes) -> Iterable[bytes]:
+        """The decoded pieces of one network read."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise DeadlineExceeded
         if self._decoder is None:
-            yield self._count(raw)
-            return
-        data = raw
+            self._count(raw)
+            return (raw,)
+        return self._inflate(raw, self._decoder)
+
+    def handed_back(self, since: float) -> None:
+        """The caller had a piece from ``since`` until now: that time is not the service's."""
+        if self.deadline is not None:
+            self.deadline += time.monotonic() - since
+
+    def _inflate(self, data: bytes, decoder: zlib._Decompress) -> Iterator[bytes]:
         while data:
             try:
-                piece = self._decoder.decompress(data, _STEP)
+                piece = decoder.decompress(data, _STEP)
             except zlib.error as exc:
                 raise _undecodable(exc) from None
-            data = self._decoder.unconsumed_tail
+            data = decoder.unconsumed_tail
             if piece:
-                yield self._count(piece)
+                self._count(piece)
+                yield piece
 
     def flush(self) -> Iterator[bytes]:
         if self._decoder is not None:
@@ -94,9 +141,10 @@ class _Limits:
                     raise _undecodable(exc) from None
                 if not piece:
                     return
-                yield self._count(piece)
+                self._count(piece)
+                yield piece
 
-    def _count(self, piece: bytes) -> bytes:
+    def _count(self, piece: bytes) -> None:
         self._total += len(piece)
         if self._total > self.max_bytes:
             raise APIResponseValidationError(
@@ -105,8 +153,17 @@ class _Limits:
                 body=None,
             )
         if self.max_event is not None:
-            self._count_events(piece, self.max_event)
-        return piece
+            if self._since_boundary + len(piece) <= self.max_event:
+                # No event ending here, nor the open one, can be over the cap: only the
+                # open event's length changes.
+                end = _last_event_end(self._boundary_tail, piece)
+                self._since_boundary = (
+                    len(piece) - end if end else self._since_boundary + len(piece)
+                )
+                tail = piece if len(piece) >= 3 else self._boundary_tail + piece
+                self._boundary_tail = tail[-3:]
+            else:
+                self._count_events(piece, self.max_event)
 
     def _count_events(self, piece: bytes, max_event: int) -> None:
         """An SSE event ends at a blank line: every event that ends in ``piece``, and the
@@ -135,6 +192,22 @@ class _Limits:
         )
 
 
+def _last_event_end(tail: bytes, piece: bytes) -> int:
+    """Where in ``piece`` the last event boundary (``\\r?\\n\\r?\\n``) ending in it ends;
+    0 if none does. ``tail`` is what came before, for a boundary split between reads."""
+    end = max(_end_of(piece, b"\n\n"), _end_of(piece, b"\n\r\n"))
+    if end < 3 and tail:
+        joined = tail + piece[:3]
+        split = max(_end_of(joined, b"\n\n"), _end_of(joined, b"\n\r\n")) - len(tail)
+        end = max(end, split)
+    return end
+
+
+def _end_of(data: bytes, boundary: bytes) -> int:
+    at = data.rfind(boundary)
+    return at + len(boundary) if at >= 0 else 0
+
+
 def _undecodable(exc: zlib.error) -> APIResponseValidationError:
     return APIResponseValidationError(f"the response body cannot be decompressed ({exc})")
 
@@ -145,9 +218,13 @@ class _SyncBounded(httpx.SyncByteStream):
         self._limits = limits
 
     def __iter__(self) -> Iterator[bytes]:
+        limits = self._limits
         for raw in self._inner:
-            yield from self._limits.feed(raw)
-        yield from self._limits.flush()
+            for piece in limits.feed(raw):
+                handed = time.monotonic()
+                yield piece
+                limits.handed_back(handed)
+        yield from limits.flush()
 
     def close(self) -> None:
         self._inner.close()
@@ -159,10 +236,13 @@ class _AsyncBounded(httpx.AsyncByteStream):
         self._limits = limits
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        limits = self._limits
         async for raw in self._inner:
-            for piece in self._limits.feed(raw):
+            for piece in limits.feed(raw):
+                handed = time.monotonic()
                 yield piece
-        for piece in self._limits.flush():
+                limits.handed_back(handed)
+        for piece in limits.flush():
             yield piece
 
     async def aclose(self) -> None:

@@ -21,13 +21,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from nugen_client._errors import InvalidInputError
+from nugen_client.params import check_no_userinfo, is_redaction_placeholder
 
 __all__ = [
     "check_base_url",
     "check_header",
     "check_headers",
     "direct_mounts",
-    "is_credential_header",
     "json_body",
     "make_timeout",
     "unsendable",
@@ -68,15 +68,8 @@ def direct_mounts(base_url: str) -> dict[str, None]:
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """``base_url`` without its trailing slash, if the key may be sent there."""
+    check_no_userinfo(base_url)
     parts = urlsplit(base_url)
-    if "@" in parts.netloc:
-        # Never echoed: the userinfo may hold a password. httpx would send it as Basic auth
-        # in place of the Bearer key.
-        host = parts.netloc.rpartition("@")[2]
-        raise InvalidInputError(
-            f"base_url must not hold a user name or password (user:pass@{host}): "
-            "the API key is the credential; pass it as api_key="
-        )
     if parts.query or parts.fragment or base_url.rstrip().endswith(("?", "#")):
         # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
         # fragment silently dropped.
@@ -114,19 +107,6 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-_CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|"
-    r"password|credential|session[-_]?key",
-    re.IGNORECASE,
-)
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's value must never be shown (``Authorization``, ``X-Api-Key``,
-    anything naming a token, secret, password, cookie, ...)."""
-    return bool(_CREDENTIAL_HEADER.search(name))
-
-
 def check_header(field: str, value: object) -> None:
     """Refuse a header value (from ``field``) that cannot be sent as one HTTP header.
 
@@ -147,6 +127,12 @@ def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
             raise InvalidInputError(f"{field} has an invalid header name {name!r}")
         check_header(f"{field}[{name!r}]", value)
+        if is_redaction_placeholder(value):
+            raise InvalidInputError(
+                f"{field}[{name!r}] is {value!r}, the placeholder a hidden value is shown as "
+                "(a model rebuilt from its serialised form has it in place of the real "
+                "value): set the real header value"
+            )
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:

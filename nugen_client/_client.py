@@ -26,13 +26,8 @@ from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient
-from nugen_client._bounded import DeadlineExceeded
+from nugen_client._bounded import DeadlineExceeded, check_deadline, within
 from nugen_client._checks import direct_mounts
-from nugen_client._params import (
-    ChatParams,
-    CompletionParams,
-    EmbeddingParams,
-)
 from nugen_client._pool import (
     LoopPool,
     close_guard,
@@ -43,6 +38,11 @@ from nugen_client._pool import (
 )
 from nugen_client._retry import retrying_kwargs
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
+from nugen_client.params import (
+    ChatParams,
+    CompletionParams,
+    EmbeddingParams,
+)
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -74,12 +74,37 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
+_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
+
+
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """The TLS context of a client for ``base_url``: one per process, not per client.
+
+    httpx builds a context for every client it makes, loading the CA bundle each time
+    (milliseconds of CPU), even when no TLS is ever spoken. An ``https://`` service gets a
+    verifying context built once; a plain ``http://`` one gets a context without any CA,
+    which is never used to talk to it and would refuse every certificate if it were.
+    """
+    https = base_url.startswith("https:")
+    context = _TLS_CONTEXTS.get(https)
+    if context is None:
+        context = httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        _TLS_CONTEXTS[https] = context
+    return context
+
+
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
     One ``httpx.Client`` per object, created on first use and reused (keep-alive,
     pooled connections); pass ``http_client=`` to bring your own (proxies, transports).
     Close with :meth:`close` or use as a context manager.
+
+    ``deadline`` bounds connecting, every read, every retry and every wait between retries
+    (each attempt's timeouts are cut to what is left of it). Unlike the async client, which
+    cancels an attempt at the deadline, a sync read cannot be interrupted: a server that
+    trickles its response headers a byte at a time, each within the timeout, can keep a
+    sync call past the deadline.
 
     Example::
 
@@ -170,6 +195,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                         timeout=self.timeout,
                         limits=self.limits,
                         follow_redirects=False,
+                        verify=_tls_context(self.base_url),
                         mounts=direct_mounts(self.base_url),
                     )
                     # A client dropped without close() still releases its sockets when
@@ -190,24 +216,32 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _send(self, prepared: Prepared) -> httpx.Response:
         """Send with retries; the response of a stream is returned unread."""
-        kwargs = retrying_kwargs(
-            self.retry_policy, prepared.on_retry, is_async=False, sleep=self._sleep
-        )
         deadline = self._deadline_at()
+        kwargs = retrying_kwargs(
+            self.retry_policy,
+            prepared.on_retry,
+            is_async=False,
+            sleep=self._sleep,
+            deadline=deadline,
+        )
         try:
             for attempt in Retrying(**kwargs):
                 with attempt:
                     return self._send_once(prepared, deadline)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        request = self._build_request(http, prepared, own=http is not self._injected)
+        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
         with self._transport_errors:
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            response = http.send(request, stream=True)
+            try:
+                response = http.send(request, stream=True)
+            except httpx.TimeoutException:
+                check_deadline(deadline)  # the wait was cut short by the deadline
+                raise
             keep_open = False
             try:
                 self._bound(response, deadline)
@@ -257,7 +291,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._ssl_context: ssl.SSLContext | None = None
         _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -308,14 +341,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     # -- transport -----------------------------------------------------------------------
 
-    def _tls(self) -> ssl.SSLContext:
-        # One TLS context for every shard of every loop's pool: building one loads the CA
-        # bundle, which each new event loop's shards would otherwise do again at every
-        # asyncio.run (benchmarks/NOTES.md, section 15).
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
-
     def _forget_parent_connections(self) -> None:
         # The parent's loops and their pools are not this process's (see keep_inherited).
         if self._finalizer is not None:
@@ -332,7 +357,9 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 pool = LoopPool.single(self._injected)
             else:
                 pool = await open_pool(
-                    shard_factory(self.timeout, self._tls(), direct_mounts(self.base_url)),
+                    shard_factory(
+                        self.timeout, _tls_context(self.base_url), direct_mounts(self.base_url)
+                    ),
                     self.limits,
                 )
                 if self._finalizer is None:
@@ -341,33 +368,54 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         return pool
 
     async def _send(
-        self, prepared: Prepared, http: httpx.AsyncClient | None = None
+        self,
+        prepared: Prepared,
+        http: httpx.AsyncClient | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries: on ``http`` (a stream's leased connection) or on a connection
+        """Send with retries, each attempt cancelled at the call's deadline: on ``http`` (a
+        stream's leased connection, with the stream's ``deadline``) or on a connection
         leased for this request alone. The response of a stream is returned unread."""
+        if http is None:
+            deadline = self._deadline_at()
         kwargs = retrying_kwargs(
-            self.retry_policy, prepared.on_retry, is_async=True, sleep=self._sleep
+            self.retry_policy,
+            prepared.on_retry,
+            is_async=True,
+            sleep=self._sleep,
+            deadline=deadline,
         )
-        deadline = self._deadline_at()
         try:
             async for attempt in AsyncRetrying(**kwargs):
                 with attempt:
-                    if http is not None:
-                        return await self._send_once(prepared, http, deadline)
-                    pool = await self._pool()
-                    async with pool.lease() as leased:
-                        return await self._send_once(prepared, leased, deadline)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+                    sending = self._attempt(prepared, http, deadline)
+                    if deadline is None:
+                        return await sending
+                    return await within(sending, deadline)
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, prepared: Prepared, http: httpx.AsyncClient | None, deadline: float | None
+    ) -> httpx.Response:
+        if http is not None:
+            return await self._send_once(prepared, http, deadline)
+        pool = await self._pool()
+        async with pool.lease() as leased:
+            return await self._send_once(prepared, leased, deadline)
 
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
-        request = self._build_request(http, prepared, own=http is not self._injected)
+        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
         with self._transport_errors:
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            response = await http.send(request, stream=True)
+            try:
+                response = await http.send(request, stream=True)
+            except httpx.TimeoutException:
+                check_deadline(deadline)  # the wait was cut short by the deadline
+                raise
             keep_open = False
             try:
                 self._bound(response, deadline)
@@ -388,9 +436,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # generators: a consumer that raises inside ``async for`` leaves the stream to be
         # closed by asyncio at shutdown, which closes every open generator at once, so an
         # outer one closing an inner one would race with asyncio closing that inner one.
+        deadline = self._deadline_at()
         pool = await self._pool()
-        async with pool.lease() as http:
-            response = await self._send(call.prepared, http)
+        async with pool.lease(deadline) as http:
+            response = await self._send(call.prepared, http, deadline)
             try:
                 if not is_event_stream(response):
                     with self._transport_errors:

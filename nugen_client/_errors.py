@@ -281,6 +281,13 @@ def make_status_error(
         # Before describing: the description is cut to length, and a key the server echoed
         # across the cut would keep its first characters.
         body = _redact_obj(body, secrets)
+        # The response headers too: the server may echo the key in one (x-request-id).
+        if request_id:
+            request_id = redact(request_id, secrets)
+        if headers is not None:
+            headers = httpx.Headers(
+                [(name, redact(value, secrets)) for name, value in headers.multi_items()]
+            )
     described = describe_error_body(body)
     message = f"{status_code} {phrase}"
     if context:
@@ -297,7 +304,8 @@ def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
     if isinstance(obj, str):
         return redact(obj, secrets)
     if isinstance(obj, dict):
-        return {k: _redact_obj(v, secrets) for k, v in obj.items()}
+        # Keys too: a server may echo the key as an object key.
+        return {_redact_obj(k, secrets): _redact_obj(v, secrets) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_redact_obj(v, secrets) for v in obj]
     return obj

@@ -25,6 +25,8 @@ from collections.abc import AsyncGenerator, Callable
 
 import httpx
 
+from nugen_client._bounded import within
+
 __all__ = [
     "LoopPool",
     "close_guard",
@@ -124,12 +126,13 @@ class LoopPool:
         """The shards created so far."""
         return [http for http in self._shards if http is not None]
 
-    def lease(self) -> _Lease:
-        """A shard with a connection free for this request (waiting for one if need be)."""
-        return _Lease(self)
+    def lease(self, deadline: float | None = None) -> _Lease:
+        """A shard with a connection free for this request (waiting for one if need be, but
+        not past ``deadline``, a ``time.monotonic()``)."""
+        return _Lease(self, deadline)
 
-    async def _take(self) -> tuple[int, httpx.AsyncClient]:
-        index = 0 if self._tokens is None else await self._tokens.get()
+    async def _take(self, deadline: float | None) -> tuple[int, httpx.AsyncClient]:
+        index = 0 if self._tokens is None else await self._tokens.get(deadline)
         http = self._shards[index]
         if http is None:
             try:
@@ -149,14 +152,15 @@ class _Lease:
     the async generators left open at shutdown all at once, and a lease among them would
     be closed while the stream holding it is still closing its response."""
 
-    __slots__ = ("_index", "_pool")
+    __slots__ = ("_deadline", "_index", "_pool")
 
-    def __init__(self, pool: LoopPool) -> None:
+    def __init__(self, pool: LoopPool, deadline: float | None) -> None:
         self._pool = pool
+        self._deadline = deadline
         self._index: int | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
-        self._index, http = await self._pool._take()
+        self._index, http = await self._pool._take(self._deadline)
         return http
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -176,13 +180,13 @@ class _Tokens:
         self._free = tokens  # a stack: the top is the end
         self._waiters: collections.deque[asyncio.Future[int]] = collections.deque()
 
-    async def get(self) -> int:
+    async def get(self, deadline: float | None) -> int:
         if self._free and not self._waiters:
             return self._free.pop()
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            return await waiter
+            return await (waiter if deadline is None else within(waiter, deadline))
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.put(waiter.result())  # handed one as we were cancelled: pass it on

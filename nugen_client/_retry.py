@@ -20,6 +20,7 @@ from typing import Any
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
+from nugen_client._bounded import DeadlineExceeded
 from nugen_client._errors import APIConnectionError, APIStatusError
 
 __all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "retrying_kwargs"]
@@ -116,10 +117,26 @@ def retrying_kwargs(
     *,
     is_async: bool,
     sleep: Callable[[float], Any] | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of tenacity's ``Retrying`` (``AsyncRetrying`` if ``is_async``) for
     one request: the policy's stop and wait, retryable errors only, a log line and the
-    caller's ``on_retry`` before each retry."""
+    caller's ``on_retry`` before each retry. A retry whose wait would reach ``deadline``
+    (``time.monotonic()``) is not waited for: the call ends with ``DeadlineExceeded``."""
+
+    def wait(state: RetryCallState) -> float:
+        delay = policy.wait(state)
+        if (
+            deadline is not None
+            and state.attempt_number <= policy.max_retries  # a retry is coming
+            and time.monotonic() + delay >= deadline
+        ):
+            error = state.outcome.exception() if state.outcome else None
+            raise DeadlineExceeded(
+                f"attempt {state.attempt_number} failed ({error}) and the next could start "
+                f"only after {delay:.1f} s"
+            )
+        return delay
 
     def log_retry(state: RetryCallState) -> Awaitable[None] | None:
         error = state.outcome.exception() if state.outcome else None
@@ -141,7 +158,7 @@ def retrying_kwargs(
 
     kwargs: dict[str, Any] = {
         "stop": stop_after_attempt(policy.max_retries + 1),
-        "wait": policy.wait,
+        "wait": wait,
         "retry": retry_if_exception(is_retryable),
         "reraise": True,
         "before_sleep": alog_retry if is_async else log_retry,

@@ -78,6 +78,7 @@ def _stream_error(
         error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
     request_id = response.headers.get("x-request-id")
     if isinstance(error, APIStatusError) and error.request_id is None and request_id:
+        request_id = redact(request_id, secrets)  # a header the server wrote, maybe with the key
         error.request_id = request_id
         error.message = f"{error.message} [request id: {request_id}]"
         error.args = (error.message, *error.args[1:])
@@ -95,6 +96,10 @@ def stream_errors(
     except NugenError as exc:
         raise _stream_error(exc, response, secrets) from None
     except DeadlineExceeded:
+        if call.answered():
+            # The whole answer is in (final finish_reason, usage if asked): a server that
+            # then sends only keep-alive comments until the deadline loses us nothing.
+            return
         raise APITimeoutError(
             f"the stream did not finish within the call's deadline "
             f"({decoder.chunks_received} chunks received); the answer is incomplete"

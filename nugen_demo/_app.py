@@ -10,13 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from nugen_client import (
-    DEFAULT_BASE_URL,
-    APIConnectionError,
-    APIStatusError,
-    AuthenticationError,
-    NugenError,
-)
+from nugen_client import APIConnectionError, APIStatusError, AuthenticationError, NugenError
+from nugen_client.params import DEFAULT_BASE_URL
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

@@ -31,6 +31,24 @@ Running it
   ``--api-key``, ``--no-auth``, ``--seed``, ``--access-log``) prints the base URL and key
   and serves until Ctrl-C or SIGTERM.
 
+Conformance
+===========
+
+``python -m nugen_emulator conformance --base-url URL [--api-key KEY] [--json FILE]``
+(key default ``$NUGEN_API_KEY``; ``--chat-model``, ``--vision-model``,
+``--embedding-model``, ``--rerank-model`` pick the models) sends 11 cheap requests to
+``URL`` and the same to an embedded emulator (default forms): chat whole, streamed and
+with a forced tool call, an image on ``/chat/completions`` and ``/chat/vision``, a text
+completion whole and streamed, embeddings, rerank, one 422 and one 401. It compares their
+structure, never their text: the status, ``content-type`` and whether ``x-request-id``
+is present, every JSON path with its JSON type (``integer`` and ``float`` apart, ``null``
+and ``absent`` apart), and for streams the order of event kinds (``_timing``, chunks,
+the chunk with ``finish_reason``/``usage``, ``timing``, ``[DONE]``, ``after [DONE]``)
+with each kind's fields. It prints a table of the differences (endpoint, field, live,
+emulator; an object one side lacks is one row) and writes it as JSON; exit status 0 when
+nothing differs, 1 when something does, 2 when ``URL`` cannot be reached. Only structure
+is reported: the key never appears.
+
 Dialects
 ========
 
@@ -75,7 +93,11 @@ Under ``base_url``: ``POST /chat/completions`` (JSON, or SSE with ``stream``),
 ``POST /chat/vision`` (nugen only; documented as non-streaming, so like the real FastAPI
 service it ignores ``stream`` and other undocumented fields such as ``tools``, and always
 answers with one JSON completion), ``POST /embeddings``, ``POST /completions``
-(``prompt`` instead of ``messages``). Every response, errors and unknown paths included,
+(``prompt`` instead of ``messages``), ``POST /reranker``. The nugen dialect also answers
+``GET /api/v3/models/aligned`` (the inference base's sibling) with a fixed
+``domain_aligned_models`` list: one ``DEPLOYED`` model whose ``endpoint`` is the
+emulator's base URL, one ``UNDEPLOYED`` with id ``alignment-<alignment_id>``, every
+documented field present. Every response, errors and unknown paths included,
 carries an ``x-request-id`` header and ``server: nugen-emulator``. An unknown path gets
 404 in the dialect's error shape. A failure inside the emulator itself is a 500 in the
 dialect, logged on the ``nugen_emulator`` logger.
@@ -86,12 +108,14 @@ Validation
 Before anything is generated: a missing or wrong bearer key gives 401 (``Not
 authenticated`` / ``Invalid API key``; ``api_key=None`` accepts any). Then 422 with one
 ``detail`` entry per problem (``loc``, ``msg``, ``type`` as FastAPI + pydantic v2 write
-them): an empty or non-JSON body; missing ``model``; missing or empty ``messages``; a role
+them): an empty or non-JSON body, or one nesting lists and objects more than 64 levels deep;
+missing ``model``; missing or empty ``messages``; a role
 other than system/user/assistant/tool; missing content (an assistant turn may carry only
 ``tool_calls``); a tool message without ``tool_call_id``; ``name`` not matching
 ``^[A-Za-z0-9_]{1,64}$``; content parts other than ``text`` / ``image_url``; image URLs that
 are neither ``https://`` nor a decodable ``data:image/...;base64,`` URL; ``temperature``
-outside 0..2, ``top_p`` outside 0..1, ``max_tokens``/``n`` < 1; malformed ``tools``; a
+outside 0..2, ``top_p`` outside 0..1, ``max_tokens``/``n`` < 1 (``max_tokens`` < 0 on
+``/completions``, where 0 is documented and gives an empty text); malformed ``tools``; a
 ``tool_choice`` naming a tool not in ``tools``; a malformed ``response_format`` or
 ``reasoning``; in the openai dialect, ``stream_options`` without ``stream``. Numbers and
 booleans are coerced like pydantic's lax mode (``"max_tokens": "2000"`` is fine);
@@ -221,6 +245,16 @@ that hashed vector alone. ``dimensions`` is honoured
 (default ``embedding_dimensions``, 384; fewer dimensions, more collisions);
 ``encoding_format="base64"`` is supported.
 
+Reranking: each document (a string, an object's ``text`` field, or else the object as
+JSON) scores the bag-of-words cosine of the embeddings (``relevance_score``, 0 with no
+shared word); ``results`` most relevant first (ties in request order), cut to ``top_n``,
+each ``document`` as given when ``return_documents``. ``meta`` has ``method`` (default
+``fast``), ``deployed_model_id`` (the requested model), ``model_cross`` for
+``standard``/``optimal`` and ``stage1_top_k`` (default 100) for ``optimal``. 422 for a
+missing ``model``/``query``/``documents``, an unknown ``method``, ``model_cross`` missing
+for ``standard``/``optimal``, ``top_n``/``stage1_top_k``/``max_tokens_per_doc``/
+``batch_size`` below 1, and wrong types.
+
 Latency: ``NugenEmulator(latency=(per_request, per_input))`` makes each valid
 ``/embeddings`` request wait ``per_request + per_input * len(input)`` seconds before it
 is answered (a service's compute time, e.g. ``(0.025, 0.0002)``); requests wait
@@ -244,7 +278,9 @@ first in, first out, one per request: an HTTP status with any body and headers (
 before the key and the body are checked), a delay before answering, a stream cut after
 *k* events (cleanly, or by dropping the connection), a malformed event, an error event
 after the 200, a stall mid-stream, a connection dropped halfway through a JSON body,
-``usage: null``; optionally only for paths ending with ``path``. Every field is
+``usage: null``; optionally only for paths ending with ``path``. A status without a
+body gets the dialect's error body; 402 says ``Insufficient balance: ...`` as the platform
+does when an account runs out of credit. Every field is
 documented on :class:`Fault`. ``emu.pending_faults`` counts what is still armed.
 
 Request log
@@ -252,8 +288,16 @@ Request log
 
 Every request is recorded before it is answered and before any fault applies (so a test
 can count retries): ``emu.requests`` (oldest first), ``emu.last_request``, each a
-:class:`RecordedRequest` (method, path, query, lower-case headers, parsed JSON body and
-raw body). ``emu.reset()`` clears the log and the armed faults.
+:class:`RecordedRequest` (method, path, query, lower-case headers, parsed JSON body, raw
+body, and ``received_at``, its arrival in ``time.monotonic()`` seconds). The log keeps the
+last ``request_log_limit`` requests (default 1000) and at most 64 MiB of bodies: the
+oldest are dropped first, the newest is always kept. ``emu.reset()`` clears the log and
+the armed faults. A client that leaves before its body is complete is neither recorded
+nor logged as a failure; a stream whose client left stops writing quietly.
+
+With a ``seed``, ids (``x-request-id``, response and tool-call ids) are drawn from the seed
+and the request itself (and how many identical requests came before), so they repeat run
+to run even when a client sends requests in parallel.
 """
 
 from __future__ import annotations

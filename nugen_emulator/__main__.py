@@ -3,11 +3,16 @@
 Prints the base URL and API key to point a client (or ``curl``) at, then serves until
 Ctrl-C or SIGTERM. Useful for manual checks, demos, and recording cassettes from another
 process. Without the ``testing`` extra it exits with status 2 and the install hint.
+
+``python -m nugen_emulator conformance --base-url URL [--api-key KEY] [--json FILE]``
+compares the structure of another server's answers with the emulator's instead (see
+:mod:`nugen_emulator._conformance`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -49,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["conformance"]:
+        from nugen_emulator._conformance import main as conformance
+
+        return conformance(argv[1:], dict(os.environ))
     args = _parser().parse_args(argv)
     try:
         from nugen_emulator import DEFAULT_API_KEY, NugenEmulator

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,7 @@ from nugen_emulator._model import (
     generate_completion,
 )
 from nugen_emulator._records import RecordedRequest
+from nugen_emulator._rerank import rerank_body
 from nugen_emulator._responses import (
     AbortConnection,
     SSEResponse,
@@ -44,11 +46,29 @@ from nugen_emulator._validation import (
     validate_chat,
     validate_completion,
     validate_embeddings,
+    validate_rerank,
 )
 from nugen_emulator._wire import encode_event
 from nugen_emulator.replies import ChatCall, EncodedStream
 
 _logger = logging.getLogger("nugen_emulator")
+# Deeper than any real request (a tool's JSON schema included); deeper bodies would only
+# exhaust the recursion of whatever walks them next.
+MAX_BODY_DEPTH = 64
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def build_app(state: ServerState) -> Starlette:
@@ -86,16 +106,15 @@ class _RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = self.state.new_id("req_")
-        scope.setdefault("state", {})["request_id"] = request_id
-        extra = [(b"x-request-id", request_id.encode()), (b"server", b"nugen-emulator")]
-
         started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                # Drawn now, once the body is read: a seeded emulator's ids depend on it.
+                request_id = self.state.new_id("req_").encode()
+                extra = [(b"x-request-id", request_id), (b"server", b"nugen-emulator")]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -103,6 +122,10 @@ class _RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         except AbortConnection:
             raise
+        except ClientDisconnect:
+            # The client went away before its body was complete: nothing to answer, and
+            # not the emulator's failure.
+            _logger.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             # An emulator bug must look like a server error to the client under test (in
             # the dialect, with a request id), and be visible to whoever runs the tests.
@@ -125,9 +148,13 @@ class _Handlers:
             Route(f"{base}/chat/completions", self.chat, methods=["POST"]),
             Route(f"{base}/completions", self.completions, methods=["POST"]),
             Route(f"{base}/embeddings", self.embeddings, methods=["POST"]),
+            Route(f"{base}/reranker", self.rerank, methods=["POST"]),
         ]
         if self.state.dialect == "nugen":
             routes.append(Route(f"{base}/chat/vision", self.vision, methods=["POST"]))
+            # A sibling of the inference base: /api/v3/models/aligned.
+            models = base.rsplit("/", 1)[0] + "/models/aligned"
+            routes.append(Route(models, self.aligned_models, methods=["GET"]))
         return Starlette(
             routes=routes,
             middleware=[Middleware(_RequestIdMiddleware, state=self.state)],
@@ -153,10 +180,24 @@ class _Handlers:
     async def embeddings(self, request: Request) -> Response:
         return await self._handle(request, self._embeddings_reply)
 
+    async def rerank(self, request: Request) -> Response:
+        return await self._handle(request, self._rerank_reply)
+
+    async def aligned_models(self, request: Request) -> Response:
+        origin = str(request.base_url).rstrip("/")
+
+        async def reply(body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+            payload = {"domain_aligned_models": aligned_models(origin)}
+            return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+        return await self._handle(request, reply, needs_body=False)
+
     async def _handle(
         self,
         request: Request,
         reply: Callable[[Any, Fault | None, dict[str, str]], Awaitable[Response]],
+        *,
+        needs_body: bool = True,
     ) -> Response:
         state = self.state
         raw, body, body_error = await self._record(request)
@@ -170,7 +211,7 @@ class _Handlers:
         denied = self._check_auth(request)
         if denied is not None:
             return denied
-        if not raw or body_error is not None:
+        if needs_body and (not raw or body_error is not None):
             detail: dict[str, Any] = {
                 "type": "json_invalid" if raw else "missing",
                 "loc": ["body", 0] if raw else ["body"],
@@ -178,7 +219,8 @@ class _Handlers:
                 "input": {} if raw else None,
             }
             if body_error is not None:
-                detail["ctx"] = {"error": str(body_error).split(":")[0]}
+                message = str(body_error) or "maximum recursion depth exceeded"
+                detail["ctx"] = {"error": message.split(":")[0]}
             status, error_body = state.renderer.validation_error([detail])
             return json_response(error_body, status, headers)
         try:
@@ -190,12 +232,15 @@ class _Handlers:
     async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
         """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
         raw = await request.body()
+        received_at = time.monotonic()
         body: Any = None
         body_error: Exception | None = None
         try:
             body = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             body_error = exc
+        if _nested_deeper_than(body, MAX_BODY_DEPTH):
+            body_error = ValueError(f"Nesting deeper than {MAX_BODY_DEPTH} levels")
         self.state.log.append(
             RecordedRequest(
                 method=request.method,
@@ -204,8 +249,10 @@ class _Handlers:
                 body=body,
                 raw_body=raw,
                 query=request.url.query,
+                received_at=received_at,
             )
         )
+        self.state.begin_request(request.method, request.url.path, raw)
         return raw, body, body_error
 
     def _check_auth(self, request: Request) -> Response | None:
@@ -337,3 +384,47 @@ class _Handlers:
             no_usage=fault is not None and fault.no_usage,
         )
         return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+    async def _rerank_reply(
+        self, body: Any, fault: Fault | None, headers: dict[str, str]
+    ) -> Response:
+        payload = rerank_body(validate_rerank(body))
+        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+
+def aligned_models(origin: str) -> list[dict[str, Any]]:
+    """A fixed account's aligned models, with every documented field."""
+    common: dict[str, Any] = {
+        "base_model": "llama-v3p2-3b-reasoning",
+        "alignment_project": "contracts",
+        "creator": "emulator@example.com",
+        "downloadable": False,
+        "evaluation_data": None,
+        "conversation_saving_enabled": False,
+    }
+    deployed = {
+        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
+        "alignment_id": "01kx06fntz2af3b",
+        "name": "contracts-assistant",
+        **common,
+        "created_date": "2026-01-15T09:30:00Z",
+        "status": "DEPLOYED",
+        "deployment_status": "DEPLOYED",
+        "endpoint": f"{origin}{BASE_PATHS['nugen']}",
+        "usage_count": 42,
+        "last_used": "2026-02-01T12:00:00Z",
+        "performance_metrics": {"accuracy": 0.91},
+    }
+    undeployed = {
+        "id": "alignment-01kx07q3m9b4c2d",
+        "alignment_id": "01kx07q3m9b4c2d",
+        "name": "clauses-draft",
+        **common,
+        "created_date": "2026-02-03T16:45:00Z",
+        "status": "UNDEPLOYED",
+        "deployment_status": "UNDEPLOYED",
+        "usage_count": 0,
+        "last_used": None,
+        "performance_metrics": {"accuracy": 0.84},
+    }
+    return [deployed, undeployed]

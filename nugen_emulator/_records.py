@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 # The emulator does not import the client it checks; this is the same rule of thumb.
@@ -34,6 +35,8 @@ class RecordedRequest:
         body: The body parsed as JSON, or ``None`` when it is empty or not valid JSON.
         raw_body: The body exactly as received.
         query: The raw query string (``""`` when there is none).
+        received_at: When the whole request had arrived, in :func:`time.monotonic` seconds
+            (to tell requests sent one after another from requests that overlapped).
     """
 
     method: str
@@ -42,6 +45,7 @@ class RecordedRequest:
     body: Any
     raw_body: bytes
     query: str = ""
+    received_at: float = field(default=0.0, compare=False)
 
     def __repr__(self) -> str:
         # Tests print and pytest shows these: a credential header's value never appears.
@@ -52,16 +56,33 @@ class RecordedRequest:
         )
 
 
-class RequestLog:
-    """A thread-safe append-only list: the server thread appends, the test thread reads."""
+# A long-running emulator (a benchmark, a demo) must not keep every body it ever received.
+DEFAULT_LOG_LIMIT = 1000
+LOG_BYTES_LIMIT = 64 * 1024 * 1024
 
-    def __init__(self) -> None:
+
+class RequestLog:
+    """A thread-safe log, oldest first: the server thread appends, the test thread reads.
+
+    Bounded: beyond ``limit`` requests, or ``max_bytes`` of raw bodies, the oldest are
+    dropped (the newest request is always kept, whatever its size).
+    """
+
+    def __init__(self, limit: int = DEFAULT_LOG_LIMIT, max_bytes: int = LOG_BYTES_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._items: list[RecordedRequest] = []
+        self._items: deque[RecordedRequest] = deque()
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def append(self, item: RecordedRequest) -> None:
         with self._lock:
             self._items.append(item)
+            self._bytes += len(item.raw_body)
+            while len(self._items) > 1 and (
+                len(self._items) > self._limit or self._bytes > self._max_bytes
+            ):
+                self._bytes -= len(self._items.popleft().raw_body)
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._lock:
@@ -74,3 +95,4 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0

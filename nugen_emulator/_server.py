@@ -15,7 +15,7 @@ from nugen_emulator._app import build_app
 from nugen_emulator._defaults import BASE_PATHS, DEFAULT_API_KEY
 from nugen_emulator._faults import FAULT_FIELDS, Fault
 from nugen_emulator._model import DEFAULT_EMBEDDING_DIMENSIONS
-from nugen_emulator._records import RecordedRequest
+from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
 from nugen_emulator._state import ServerState
 from nugen_emulator._wire import Dialect
 from nugen_emulator.replies import ChatReplyHook
@@ -57,7 +57,9 @@ class NugenEmulator:
         port: TCP port; 0 picks a free one (read it back from :attr:`port`).
         api_key: The bearer key clients must send; ``None`` accepts any request.
         seed: Seed for ids (``x-request-id``, completion and tool-call ids); ``None``
-            gives random ids. With a seed and sequential requests, ids repeat run to run.
+            gives random ids. With a seed, a request's ids are a function of the seed and
+            the request (and of how many identical ones came before), so they repeat run
+            to run even when a client sends requests in parallel.
         created: A fixed ``created`` timestamp (byte-stable recordings); ``None`` = now.
         embedding_dimensions: Vector size when a request does not set ``dimensions``.
         latency: ``(per_request, per_input)`` seconds each ``/embeddings`` answer waits
@@ -73,6 +75,8 @@ class NugenEmulator:
             requested one (the live service names its backend, e.g.
             ``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``); ``None`` = the
             requested name.
+        request_log_limit: How many requests :attr:`requests` keeps; beyond it (or beyond
+            64 MiB of request bodies) the oldest are dropped.
         access_log: Let uvicorn log one line per request.
         startup_timeout: Seconds :meth:`start` waits for the server to listen.
     """
@@ -91,6 +95,7 @@ class NugenEmulator:
         chat_reply: ChatReplyHook | None = None,
         forms: Literal["live", "reference"] = "live",
         served_model: str | Callable[[str], str] | None = None,
+        request_log_limit: int = DEFAULT_LOG_LIMIT,
         access_log: bool = False,
         startup_timeout: float = 10.0,
     ) -> None:
@@ -102,6 +107,8 @@ class NugenEmulator:
             raise ValueError(f"forms must be 'live' or 'reference', got {forms!r}")
         if latency is not None and (len(latency) != 2 or min(latency) < 0):
             raise ValueError(f"latency must be (per_request, per_input) >= 0, got {latency!r}")
+        if request_log_limit < 1:
+            raise ValueError(f"request_log_limit must be >= 1, got {request_log_limit!r}")
         if chat_reply is not None and not callable(chat_reply):
             raise TypeError(f"chat_reply must be callable, got {chat_reply!r}")
         self._host = host
@@ -118,6 +125,7 @@ class NugenEmulator:
             chat_reply=chat_reply,
             forms=forms,
             served_model=served_model,
+            log_limit=request_log_limit,
         )
         self._app = build_app(self._state)
         self._lock = threading.Lock()
@@ -278,10 +286,12 @@ class NugenEmulator:
         """Forget armed faults and recorded requests (the pytest fixtures do this per test)."""
         self._state.faults.clear()
         self._state.log.clear()
+        self._state.forget_requests()
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received since the start or the last :meth:`reset`, oldest first."""
+        """The requests received since the start or the last :meth:`reset`, oldest first
+        (the last ``request_log_limit`` of them)."""
         return self._state.log.snapshot()
 
     @property

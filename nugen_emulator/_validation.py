@@ -35,6 +35,8 @@ from nugen_emulator._lax import (
 )
 
 ROLES = ("system", "user", "assistant", "tool")
+RERANK_METHODS = ("fast", "standard", "optimal", "best")
+CROSS_ENCODER_METHODS = ("standard", "optimal")
 EFFORTS = ("xhigh", "high", "medium", "low", "minimal", "none")
 NAME_PATTERN = "^[A-Za-z0-9_]{1,64}$"
 TOOL_NAME_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
@@ -88,6 +90,18 @@ class CompletionRequest:
     n: int = 1
     stop: list[str] = field(default_factory=list)
     include_usage: bool = False
+
+
+@dataclass
+class RerankRequest:
+    model: str
+    query: str
+    documents: list[str | dict[str, Any]]
+    method: str = "fast"
+    model_cross: str | None = None
+    top_n: int | None = None
+    stage1_top_k: int = 100
+    return_documents: bool = False
 
 
 @dataclass
@@ -448,8 +462,10 @@ def _validate_reasoning(errors: Errors, body: dict[str, Any]) -> dict[str, Any] 
     return result
 
 
-def _common_ints(errors: Errors, body: dict[str, Any]) -> tuple[int | None, int, bool]:
-    max_tokens = optional(errors, body, "max_tokens", lax_int, ge=1)
+def _common_ints(
+    errors: Errors, body: dict[str, Any], *, min_tokens: int = 1
+) -> tuple[int | None, int, bool]:
+    max_tokens = optional(errors, body, "max_tokens", lax_int, ge=min_tokens)
     n = optional(errors, body, "n", lax_int, ge=1) or 1
     if n > 16:
         errors.add(
@@ -524,7 +540,8 @@ def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest
     errors = Errors()
     model = _model_field(errors, body)
     prompts = _texts(errors, body, "prompt")
-    max_tokens, n, stream = _common_ints(errors, body)
+    # Documented as ``max_tokens >= 0`` here (chat says nothing): 0 asks for no text at all.
+    max_tokens, n, stream = _common_ints(errors, body, min_tokens=0)
     optional(errors, body, "temperature", lax_float, ge=0, le=2)
     # As in validate_chat: built, then returned once the body proved valid. The keywords
     # are in validation order, the order the errors are reported in.
@@ -571,4 +588,59 @@ def validate_embeddings(body: Any) -> EmbeddingRequest:
     errors.raise_if_any()
     return EmbeddingRequest(
         model=model, inputs=inputs, dimensions=dimensions, encoding_format=encoding_format
+    )
+
+
+def _document(errors: Errors, loc: Loc, value: Any) -> str | dict[str, Any] | None:
+    if isinstance(value, (str, dict)):
+        return value
+    # pydantic reports a failed ``str | dict`` union once per member; one is clearer.
+    errors.add("string_type", loc, "Input should be a valid string or object", value)
+    return None
+
+
+def validate_rerank(body: Any) -> RerankRequest:
+    """Validate a ``/reranker`` body (``documents`` are strings or objects)."""
+    body = _top_level(body)
+    errors = Errors()
+    model = _model_field(errors, body)
+    query = required(errors, (), body, "query", as_str) or ""
+    documents = [
+        document
+        for i, value in enumerate(required(errors, (), body, "documents", as_list) or [])
+        if (document := _document(errors, ("documents", i), value)) is not None
+    ]
+    method = optional(errors, body, "method", as_str) or "fast"
+    if method not in RERANK_METHODS:
+        errors.add(
+            "literal_error",
+            ("method",),
+            literal_msg(RERANK_METHODS),
+            method,
+            {"expected": literal_msg(RERANK_METHODS).removeprefix("Input should be ")},
+        )
+    model_cross = optional(errors, body, "model_cross", as_str)
+    if method in CROSS_ENCODER_METHODS and body.get("model_cross") is None:
+        errors.add(
+            "value_error",
+            ("model_cross",),
+            f"Value error, model_cross (a cross-encoder) is required for method '{method}'",
+            None,
+        )
+    top_n = optional(errors, body, "top_n", lax_int, ge=1)
+    stage1_top_k = optional(errors, body, "stage1_top_k", lax_int, ge=1) or 100
+    # Checked, though scoring does not depend on them.
+    optional(errors, body, "max_tokens_per_doc", lax_int, ge=1)
+    optional(errors, body, "batch_size", lax_int, ge=1)
+    return_documents = bool(optional(errors, body, "return_documents", lax_bool))
+    errors.raise_if_any()
+    return RerankRequest(
+        model=model,
+        query=query,
+        documents=documents,
+        method=method,
+        model_cross=model_cross,
+        top_n=top_n,
+        stage1_top_k=stage1_top_k,
+        return_documents=return_documents,
     )

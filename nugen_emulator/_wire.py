@@ -47,6 +47,12 @@ _OPENAI_ERROR_TYPES = {
 }
 
 
+# What the platform says where the bare status phrase would not tell a user what to do.
+_ERROR_MESSAGES = {
+    402: "Insufficient balance: add credits to your Nugen account to continue.",
+}
+
+
 def encode_event(payload: Any) -> bytes:
     """One SSE event: ``data: <compact JSON>`` and the blank line that ends it."""
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
@@ -544,7 +550,7 @@ class Renderer:
 
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
-        text = message or status_phrase(status)
+        text = message or _ERROR_MESSAGES.get(status) or status_phrase(status)
         if self.dialect == "nugen":
             return {"detail": text}
         kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")

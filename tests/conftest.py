@@ -68,6 +68,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ REPLAY_API_KEY = "replay-dummy-key"
 LIVE_BASE_URL = "https://api.nugen.in/api/v3/inference"
 RECORDING_SEED = 0
 RECORDING_CREATED = 1704123600.0  # the provider's own example timestamp
+RECORDING_EMBEDDING_LATENCY = (0.05, 0.0)
 EMULATOR_DEFAULT_KEY = "test-key"  # nugen_emulator.DEFAULT_API_KEY
 REDACTED = "<REDACTED>"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization", "cookie")
@@ -222,7 +224,13 @@ def mark_replayed_request(request: Any) -> Any:
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """``before_record_response``: no cookies, no per-run ``date``, no key material."""
+    """``before_record_response``: no cookies, no per-run ``date``, no key material.
+
+    Against the emulator it also notes when the response was complete (taken out again by
+    ``_in_canonical_order`` before the cassette is written).
+    """
+    if record_mode() == "emulator":
+        response[_COMPLETED_AT] = time.monotonic()
     headers = response.get("headers", {})
     for name in list(headers):
         if name.lower() in ("date", "set-cookie"):
@@ -346,6 +354,44 @@ def unplayed_interactions(cassette: Any) -> list[str]:
     return unplayed
 
 
+_COMPLETED_AT = "_completed_at"
+
+
+def _in_canonical_order(cassette: Any, log: list[Any]) -> None:
+    """Put the recorded interactions in an order that does not depend on thread timing.
+
+    vcrpy appends an interaction when its response is complete, so requests a client has
+    in flight together land in either order. Interactions whose requests overlapped in
+    time (one reached the emulator before another's response was complete) are sorted by
+    method, path and body; anything sent after a response stays after it.
+    """
+    completed = [response.pop(_COMPLETED_AT, None) for _, response in cassette.data]
+    arrivals: dict[tuple[str, str, bytes], list[float]] = {}
+    for entry in log:
+        arrivals.setdefault((entry.method, entry.path, entry.raw_body), []).append(
+            entry.received_at
+        )
+    timed = []
+    for index, (request, _response) in enumerate(cassette.data):
+        body = request.body or b""
+        key = (request.method, request.path, body if isinstance(body, bytes) else body.encode())
+        if not arrivals.get(key) or completed[index] is None:
+            return  # not every interaction is in the emulator's log: leave the order be
+        timed.append((arrivals[key].pop(0), completed[index], key, cassette.data[index]))
+    timed.sort(key=lambda item: item[0])
+    ordered: list[Any] = []
+    group: list[Any] = []
+    group_end = float("-inf")
+    for arrived, done, key, interaction in timed:
+        if group and arrived > group_end:
+            ordered.extend(item for _, item in sorted(group, key=lambda item: item[0]))
+            group = []
+        group.append((key, interaction))
+        group_end = max(group_end, done) if len(group) > 1 else done
+    ordered.extend(item for _, item in sorted(group, key=lambda item: item[0]))
+    cassette.data[:] = ordered
+
+
 @pytest.fixture(scope="module")
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
     """``cassettes/<test module path relative to tests/, without .py>``."""
@@ -389,9 +435,18 @@ def _target(
     if mode == "emulator":
         from nugen_emulator import NugenEmulator
 
-        emulator = NugenEmulator(dialect=dialect, seed=RECORDING_SEED, created=RECORDING_CREATED)
+        emulator = NugenEmulator(
+            dialect=dialect,
+            seed=RECORDING_SEED,
+            created=RECORDING_CREATED,
+            # Embedding batches a client sends in parallel then overlap for certain, so
+            # _in_canonical_order can tell them from requests sent one after another.
+            latency=RECORDING_EMBEDDING_LATENCY,
+        )
         with emulator:
             yield NugenTarget(emulator.base_url, emulator.api_key, "emulator", emulator)
+            if cassette is not None:
+                _in_canonical_order(cassette, emulator.requests)
         return
     if mode == "live":
         if dialect != "nugen":

@@ -1,9 +1,10 @@
 """Issue 15, items 5 and 9 through the adapters: the response size caps and the overall
-deadline are fields of every adapter class (``nugen_client.rules.ConnectionFields``), reach
+deadline are fields of every adapter class (``nugen_shared.fields.ConnectionFields``), reach
 the client, and end a call with the client's errors."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
 from nugen_client import APIResponseValidationError, APITimeoutError
 from nugen_emulator import Fault, NugenEmulator
+from tests.support.hostile import hostile_server
 
 CLASSES = [ChatNugen, NugenEmbeddings, NugenLLM, Nugen, NugenMultiModal, NugenEmbedding]
 
@@ -92,3 +94,22 @@ def test_the_deadline_ends_a_slow_call(nugen_emulator: NugenEmulator, framework:
     with pytest.raises(APITimeoutError, match="deadline"):
         call()
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llama_index"])
+def test_the_deadline_bounds_a_silent_server_retries_included(framework: str) -> None:
+    """The deadline bounds the wait for headers and the retries (sync LangChain, async
+    LlamaIndex): one request, ended at the deadline, not after timeout x attempts."""
+    fields = {"api_key": "k", "deadline": 1.0, "timeout": 10, "max_retries": 3}
+    with hostile_server([], hold=15) as server:
+        if framework == "langchain":
+            model = ChatNugen(base_url=server.url, **fields)
+            call: Any = lambda: model.invoke("hi")  # noqa: E731
+        else:
+            llm = Nugen(base_url=server.url, **fields)
+            call = lambda: asyncio.run(llm.achat([ChatMessage(role="user", content="hi")]))  # noqa: E731
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="deadline"):
+            call()
+        assert time.monotonic() - started < 2.0
+    assert server.connections == 1

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import nugen_client
+import nugen_shared.embeddings
 from langchain_nugen import NugenEmbeddings
 from llama_index_nugen import NugenEmbedding
 from nugen_emulator import NugenEmulator
@@ -172,5 +173,7 @@ def test_a_progress_bar_without_tqdm_says_what_to_install(
 
 def test_both_classes_have_the_same_concurrency_field() -> None:
     lc, li = NugenEmbeddings(api_key="k"), NugenEmbedding(api_key="k")
-    assert lc.max_concurrency == li.max_concurrency == nugen_client.batching.DEFAULT_MAX_CONCURRENCY
-    assert lc.chunk_size == li.embed_batch_size == nugen_client.batching.DEFAULT_BATCH_SIZE
+    assert (
+        lc.max_concurrency == li.max_concurrency == nugen_shared.embeddings.DEFAULT_MAX_CONCURRENCY
+    )
+    assert lc.chunk_size == li.embed_batch_size == nugen_shared.embeddings.DEFAULT_BATCH_SIZE

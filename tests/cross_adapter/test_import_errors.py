@@ -78,5 +78,8 @@ def test_the_llama_index_aliases_name_the_extra(statement: str) -> None:
 
 
 def test_the_client_needs_no_framework() -> None:
-    output = _run("langchain_core,langchain,llama_index", "import nugen_client, nugen_client.rules")
+    output = _run(
+        "langchain_core,langchain,llama_index",
+        "import nugen_client, nugen_shared.fields, nugen_shared.requests",
+    )
     assert output == "imported"

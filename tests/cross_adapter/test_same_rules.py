@@ -24,7 +24,7 @@ from llama_index.core.tools import FunctionTool
 from langchain_nugen import ChatNugen
 from llama_index_nugen import Nugen
 from nugen_client import InvalidInputError
-from nugen_client.rules import DEFAULT_TIMEOUT
+from nugen_client.params import DEFAULT_TIMEOUT
 from nugen_emulator import NugenEmulator, RecordedRequest
 
 pytestmark = pytest.mark.emulator

@@ -1,17 +1,24 @@
-"""Issue 15, item 12 (the traced forms): neither the API key nor a credential-like
-``default_headers`` value reaches LangChain's ``on_chat_model_start`` (``serialized`` and
-``invocation_params``) or LlamaIndex's callback event payloads."""
+"""The traced forms: neither the API key nor a credential-like ``default_headers`` or
+per-call header value reaches LangChain's ``on_chat_model_start`` (``serialized`` and
+``invocation_params``), LlamaIndex's callback event payloads or its instrumentation
+events (``LLMChatStartEvent``, ``LLMCompletionStartEvent``, ...)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
 
 from langchain_nugen import ChatNugen
-from llama_index_nugen import Nugen
+from llama_index_nugen import Nugen, NugenMultiModal
 from nugen_emulator import NugenEmulator
 
 HEADER_SECRET = "hdr-SECRET-99887766"
@@ -52,3 +59,74 @@ def test_llama_index_callback_payloads_hold_no_credentials(emu: NugenEmulator) -
     text = repr([event.payload for event in events])
     assert HEADER_SECRET not in text
     assert emu.api_key not in text
+
+
+class _Events(BaseEventHandler):
+    seen: list[BaseEvent] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Events"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.seen.append(event)
+
+
+@pytest.fixture
+def instrumentation_events() -> Iterator[list[BaseEvent]]:
+    handler = _Events(seen=[])
+    root = get_dispatcher()
+    root.add_event_handler(handler)
+    try:
+        yield handler.seen
+    finally:
+        root.event_handlers.remove(handler)
+
+
+def _call(llm: Any, form: str, headers: dict[str, str]) -> None:
+    messages = [ChatMessage(role="user", content="hi")]
+
+    async def drain(pieces: Any) -> None:
+        async for _ in await pieces:
+            pass
+
+    if form == "chat":
+        llm.chat(messages, extra_headers=headers)
+    elif form == "achat":
+        asyncio.run(llm.achat(messages, extra_headers=headers))
+    elif form == "stream_chat":
+        list(llm.stream_chat(messages, extra_headers=headers))
+    elif form == "astream_chat":
+        asyncio.run(drain(llm.astream_chat(messages, extra_headers=headers)))
+    elif form == "complete":
+        if isinstance(llm, NugenMultiModal):
+            llm.complete("hi", image_documents=[], extra_headers=headers)
+        else:
+            llm.complete("hi", extra_headers=headers)
+    else:
+        list(llm.stream_complete("hi", extra_headers=headers))
+
+
+@pytest.mark.parametrize(
+    "form", ["chat", "achat", "stream_chat", "astream_chat", "complete", "stream_complete"]
+)
+@pytest.mark.parametrize("cls", [Nugen, NugenMultiModal], ids=lambda c: c.__name__)
+def test_llama_index_events_hide_per_call_credential_headers(
+    emu: NugenEmulator, instrumentation_events: list[BaseEvent], cls: type[Any], form: str
+) -> None:
+    if cls is NugenMultiModal and form == "stream_complete":
+        pytest.skip("covered by complete: the same wrapper")
+    debug = LlamaDebugHandler()
+    llm = cls(api_key=emu.api_key, base_url=emu.base_url, callback_manager=CallbackManager([debug]))
+    headers = {"X-Auth-Key": HEADER_SECRET, "X-Session-ID": "s-1"}
+    _call(llm, form, headers)
+    # Sent as given: only what is shown is sealed.
+    assert emu.requests[-1].headers["x-auth-key"] == HEADER_SECRET
+    starts = [e for e in instrumentation_events if type(e).__name__.endswith("StartEvent")]
+    assert starts, "no start event"
+    assert any("extra_headers" in repr(e) for e in starts)
+    shown = repr(instrumentation_events) + repr([e.model_dump() for e in instrumentation_events])
+    shown += repr([event.payload for event in debug.get_events()])
+    assert HEADER_SECRET not in shown
+    assert emu.api_key not in shown
+    assert "s-1" in shown  # a safe header stays readable

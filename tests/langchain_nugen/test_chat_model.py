@@ -618,7 +618,7 @@ def test_langchain_fallbacks_recognise_our_errors(mock: respx.MockRouter) -> Non
 @pytest.mark.filterwarnings("ignore:The function `load:")
 def test_pickle_deepcopy_and_dumps_after_use(mock: respx.MockRouter) -> None:
     mock.post(CHAT).respond(json=reply())
-    model = make(temperature=0.3, session_id="s", default_headers={"X-A": "1"})
+    model = make(temperature=0.3, session_id="s", default_headers={"Accept-Language": "en"})
     model.invoke("build the clients first")
     clone = pickle.loads(pickle.dumps(model))
     deep = copy.deepcopy(model)

@@ -26,7 +26,6 @@ from pydantic import SecretStr, ValidationError
 from llama_index.llms.nugen import Nugen as AliasedNugen
 from llama_index_nugen import Nugen
 from nugen_client import (
-    DEFAULT_BASE_URL,
     AuthenticationError,
     InvalidInputError,
     NugenClient,
@@ -34,11 +33,8 @@ from nugen_client import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from nugen_client.models import (
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from nugen_client.params import DEFAULT_BASE_URL
+from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from tests.support.llama_index_wire import (
     API_KEY,
     BASE_URL,
@@ -404,7 +400,7 @@ def test_pickle_and_deepcopy_round_trip(api: respx.MockRouter, llm: Nugen) -> No
 def test_serialisation_never_contains_the_key() -> None:
     llm = Nugen(
         api_key=API_KEY,
-        default_headers={"Authorization": f"Bearer {API_KEY}", "X-Team": "docs"},
+        default_headers={"Authorization": f"Bearer {API_KEY}", "X-Request-ID": "docs"},
     )
     as_json = llm.to_json()
     assert API_KEY not in as_json
@@ -412,7 +408,7 @@ def test_serialisation_never_contains_the_key() -> None:
     assert API_KEY not in repr(llm)
     data = json.loads(as_json)
     assert "api_key" not in data
-    assert data["default_headers"] == {"Authorization": "***", "X-Team": "docs"}
+    assert data["default_headers"] == {"Authorization": "***", "X-Request-ID": "docs"}
     assert data["class_name"] == "Nugen"
     restored = Nugen.from_dict({**data, "api_key": "other"})
     assert restored.model == llm.model

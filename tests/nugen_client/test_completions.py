@@ -14,9 +14,9 @@ import pytest
 
 import nugen_client
 from nugen_client import AsyncNugenClient, NugenClient
-from nugen_client.rules import completion_request
 from nugen_client.types import TextCompletion, TextCompletionChunk, response_timing
 from nugen_emulator import NugenEmulator
+from nugen_shared.requests import completion_request
 
 PROMPT = "To infinity, and"
 ANSWER = ' ... and so "To infinity, and" continues.'

@@ -14,7 +14,7 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_nugen_client_imports_no_framework() -> None:
     loaded = _modules_after(
-        "import nugen_client, nugen_client.images, nugen_client.models, nugen_client.types"
+        "import nugen_client, nugen_shared.images, nugen_shared.models, nugen_client.types"
     )
     for forbidden in (
         "langchain_core",

@@ -11,10 +11,9 @@ from nugen_client import (
     InvalidInputError,
     RetryPolicy,
     StreamInterruptedError,
-    parse_retry_after,
 )
 from nugen_client._errors import make_status_error
-from nugen_client._retry import is_retryable
+from nugen_client._retry import is_retryable, parse_retry_after
 
 NOW = 1_700_000_000.0
 

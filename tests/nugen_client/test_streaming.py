@@ -18,11 +18,9 @@ from nugen_client import (
     InternalServerError,
     RateLimitError,
     StreamAccumulator,
-    StreamDecoder,
     StreamInterruptedError,
-    ToolCallAccumulator,
-    completion_to_chunks,
 )
+from nugen_client._streaming import StreamDecoder, ToolCallAccumulator, completion_to_chunks
 from nugen_client.types import ChatCompletion, ToolCallDelta
 from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
 

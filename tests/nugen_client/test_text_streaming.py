@@ -9,7 +9,7 @@ import pytest
 from httpx_sse import ServerSentEvent
 
 import nugen_client
-from nugen_client import TextStreamDecoder, text_completion_to_chunks
+from nugen_client._streaming import TextStreamDecoder, text_completion_to_chunks
 from nugen_client.types import TextCompletion, TextCompletionChunk, response_timing
 
 

@@ -1,69 +1,34 @@
-"""The request rules the LangChain and LlamaIndex adapters share, written once.
+"""How a request is built from an adapter's fields and a call's keywords, written once.
 
-Everything both frameworks must agree on lives here, so the two cannot drift apart:
+Everything both frameworks must agree on about a request lives here, so the two cannot
+drift apart:
 
-- :class:`ConnectionFields`: the connection fields of every adapter class (``api_key``,
-  ``base_url``, ``timeout``, ``max_retries``, ``default_headers``, ``session_id``,
-  ``provider``, ``allow_insecure_http``), their environment defaults, what ``None`` means,
-  how they serialise (key excluded, credential-like header values redacted) and pickle
-  (the key travels as a ``SecretStr``, the client cache does not);
-- :class:`ClientCache`: the lazily built clients of one model object and when their pools
-  close;
 - :func:`chat_request`: a chat request from model fields, extra body fields and call
   keywords (later wins), with ``session_id`` / ``provider`` / ``extra_headers`` sent per
   call; :func:`completion_request`: the same rule for a text completion (``/completions``);
+  :func:`embeddings_request` for embeddings;
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
   service's, refusing a name that is not a bound tool;
 - :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
   result that looks complete.
-
-Nothing here imports a framework.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
-from typing_extensions import Self
-
-from nugen_client._bounded import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-)
-from nugen_client._cache import FreshOnCopy
-from nugen_client._checks import is_credential_header
-from nugen_client._client import AsyncNugenClient, NugenClient
-from nugen_client._errors import InvalidInputError, StreamInterruptedError
-from nugen_client._params import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    ChatParams,
-    CompletionParams,
-    RequestOptions,
-)
-from nugen_client.images import DEFAULT_MAX_IMAGE_BYTES
+from nugen_client import InvalidInputError, StreamInterruptedError
+from nugen_client.params import ChatParams, CompletionParams, RequestOptions
 
 __all__ = [
     "CHAT_BODY_FIELDS",
     "COMPLETION_BODY_FIELDS",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "ClientCache",
-    "ConnectionFields",
-    "ImageLimitField",
     "chat_request",
     "completion_request",
     "embeddings_request",
-    "is_credential_header",
     "keeping_partial",
-    "redact_headers",
-    "resolved_timeout",
     "tool_choice_to_wire",
 ]
 
@@ -81,22 +46,7 @@ COMPLETION_BODY_FIELDS: frozenset[str] = frozenset(
     - (RequestOptions.__required_keys__ | RequestOptions.__optional_keys__)
     - {"prompt", "include_usage"}
 )
-REDACTED = "***"
-
 _FORCED = frozenset({"any", "required"})
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with the values of credential-like names replaced by ``***``."""
-    return {
-        name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
-    }
-
-
-def resolved_timeout(timeout: float | None) -> float:
-    """What a ``timeout`` field means: seconds the client waits for the service to send
-    data (connect, read, write, pool); ``None`` is the default, ``DEFAULT_TIMEOUT``."""
-    return DEFAULT_TIMEOUT if timeout is None else timeout
 
 
 # ------------------------------------------------------------------------------ tool_choice
@@ -312,189 +262,6 @@ def embeddings_request(
     if extra_body:
         request["extra_body"] = dict(extra_body)
     return request
-
-
-# ---------------------------------------------------------------------------- client cache
-
-
-class ClientCache(FreshOnCopy):
-    """The lazily built sync and async clients of one model object.
-
-    A cache, not state (:class:`FreshOnCopy`): pickling or copying a model gives the copy
-    an empty one (a fresh pool on first use), and it takes no part in equality, so two
-    models with the same settings are equal whatever they have built so far. A client is
-    built on first use and rebuilt only when a connection setting changed since (one dict
-    comparison per call). A replaced or dropped client is never closed here: a stream may still be
-    reading from it. Its pool closes when the last user lets it go (the client's own
-    finalizer); the async client's per-loop pools close with their event loops.
-    """
-
-    __slots__ = ("_built", "_lock")
-
-    def __init__(self) -> None:
-        self._built: dict[str, tuple[dict[str, Any], Any]] = {}
-        self._lock = threading.Lock()
-
-    def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
-        """The sync client for ``settings`` (the clients' constructor arguments)."""
-        client: NugenClient = self._client("sync", settings)
-        return client
-
-    def async_client(self, settings: Mapping[str, Any]) -> AsyncNugenClient:
-        """The async client for ``settings``."""
-        client: AsyncNugenClient = self._client("async", settings)
-        return client
-
-    def _client(self, kind: str, settings: Mapping[str, Any]) -> Any:
-        built = self._built.get(kind)
-        if built is not None and built[0] == settings:
-            return built[1]
-        with self._lock:
-            built = self._built.get(kind)
-            if built is None or built[0] != settings:
-                # Looked up at call time, so tests can swap the client classes.
-                factory = NugenClient if kind == "sync" else AsyncNugenClient
-                built = self._built[kind] = (dict(settings), factory(**settings))
-            return built[1]
-
-    @property
-    def built_sync_client(self) -> NugenClient | None:
-        """The sync client if one was built (for tests and introspection)."""
-        built = self._built.get("sync")
-        return None if built is None else cast(NugenClient, built[1])
-
-
-# ------------------------------------------------------------------------ connection fields
-
-
-def _api_key_from_env() -> SecretStr | None:
-    key = os.environ.get("NUGEN_API_KEY")
-    return SecretStr(key) if key else None
-
-
-def _base_url_from_env() -> str | None:
-    return os.environ.get("NUGEN_BASE_URL") or None
-
-
-class ConnectionFields(BaseModel):
-    """Where and how to reach the service: the fields every adapter class shares.
-
-    A pickle carries the API key (as a ``SecretStr``, as the process's memory does), so
-    worker processes authenticate as their parent did; no other form shows it:
-    ``repr``/``str`` mask it, ``model_dump`` / LlamaIndex ``to_dict`` leave it out, and
-    LangChain's ``dumps`` writes a secret reference (``lc_secrets``). The client cache is
-    never pickled or copied: a copy opens its own pool.
-    """
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    api_key: SecretStr | None = Field(
-        default_factory=_api_key_from_env,
-        exclude=True,  # never in model_dump() / to_dict() / to_json()
-        description="API key; env NUGEN_API_KEY when unset. A missing key is reported at "
-        "the first call.",
-    )
-    base_url: str | None = Field(
-        default_factory=_base_url_from_env,
-        description="Base URL of the API; env NUGEN_BASE_URL, else (None) the Nugen service.",
-    )
-    timeout: float | None = Field(
-        default=None,
-        gt=0,
-        alias="request_timeout",
-        description=f"Seconds to wait for the service to send data (connecting at most 10); "
-        f"None means the default, {DEFAULT_TIMEOUT:g} s. A call may override it.",
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        ge=0,
-        description="Retries of transient failures (connection errors, timeouts, 408/409/429/5xx).",
-    )
-    default_headers: dict[str, str] | None = Field(
-        default=None,
-        repr=False,  # may hold credentials; serialised with those values redacted
-        description="Headers sent with every request.",
-    )
-    session_id: str | None = Field(
-        default=None,
-        description="Sent as X-Session-ID (conversation tracking); a call may override it.",
-    )
-    provider: str | None = Field(
-        default=None,
-        description="Sent as X-Provider (the service's default is fwai); a call may override it.",
-    )
-    allow_insecure_http: bool = Field(
-        default=False,
-        description="Allow a plain http:// base_url on another machine (the key would "
-        "cross the network unencrypted); loopback addresses never need it.",
-    )
-
-    max_response_bytes: int = Field(
-        default=DEFAULT_MAX_RESPONSE_BYTES,
-        ge=1,
-        description="Most bytes one answer may decode to (a whole stream counts too); more "
-        "ends the call with an APIResponseValidationError.",
-    )
-    max_event_bytes: int = Field(
-        default=DEFAULT_MAX_EVENT_BYTES,
-        ge=1,
-        description="Most bytes one server-sent event of a stream may hold.",
-    )
-    deadline: float | None = Field(
-        default=DEFAULT_DEADLINE,
-        gt=0,
-        description="Seconds a whole call may take, retries included, however the bytes "
-        "trickle in (APITimeoutError after it); None: no overall limit.",
-    )
-
-    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
-
-    @field_serializer("default_headers")
-    def _redact_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
-        return None if headers is None else redact_headers(headers)
-
-    def __copy__(self) -> Self:
-        # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
-        # gets clients of its own, so changing its settings never touches ours.
-        clone = super().__copy__()
-        clone._clients = ClientCache()
-        return clone
-
-    def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": resolved_timeout(self.timeout),
-            "max_retries": self.max_retries,
-            # A copy: headers changed in place must count as a changed setting.
-            "default_headers": dict(self.default_headers) if self.default_headers else None,
-            "allow_insecure_http": self.allow_insecure_http,
-            "max_response_bytes": self.max_response_bytes,
-            "max_event_bytes": self.max_event_bytes,
-            "deadline": self.deadline,
-        }
-
-    def _sync_client(self) -> NugenClient:
-        return self._clients.sync_client(self._client_settings())
-
-    def _async_client(self) -> AsyncNugenClient:
-        return self._clients.async_client(self._client_settings())
-
-
-class ImageLimitField(BaseModel):
-    """The local image size limit of the chat classes."""
-
-    max_image_bytes: int | None = Field(
-        default=None,
-        ge=1,
-        description="Largest image (file, bytes or data URL) accepted; larger ones are "
-        "refused before any request. None: 20 MiB.",
-    )
-
-    @property
-    def image_limit(self) -> int:
-        """The limit in effect, in bytes."""
-        return self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
 
 
 class _RunningText(Protocol):

@@ -38,9 +38,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from tenacity import RetryCallState
 
-from nugen_client._cache import FreshOnCopy
 from nugen_client._errors import RateLimitError
 from nugen_client._retry import OnRetry
+from nugen_shared.fields import FreshOnCopy
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

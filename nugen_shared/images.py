@@ -207,10 +207,14 @@ def image_part(
         data = decode_base64_image(base64_data)
     if data is None and path is not None:
         data = read_image_file(path, max_bytes=max_bytes)
-        if mime_type is None and guess_image_mime_type(data) is None:
-            import mimetypes
-
-            mime_type = mimetypes.guess_type(os.fspath(path))[0]
+        # Decided by the bytes, never by the name: a link called avatar.svg may lead to
+        # any file (/proc/self/environ), and its content must not be uploaded.
+        mime_type = guess_image_mime_type(data)
+        if mime_type is None:
+            raise InvalidInputError(
+                f"image file {os.fspath(path)!r} is not a recognised image format (png, jpeg, "
+                "gif, webp, bmp, tiff, avif, heic), whatever its name"
+            )
     if data is not None:
         return url_image_part(data_url(data, mime_type, max_bytes=max_bytes), detail)
     if url is not None:

@@ -1,9 +1,12 @@
 """What a caller can ask of the clients: their defaults and the keyword arguments of a call.
 
-``ChatParams`` and ``EmbeddingParams`` are the keyword arguments of
-``chat_completion`` / ``stream_chat_completion`` and ``embeddings``: body fields (sent only
-when given and not None) plus the per-call :class:`RequestOptions`, which never reach the
-body.
+Public because these types are the clients' signatures (``Unpack[ChatParams]``) and the
+adapters build their fields and requests from them. ``ChatParams``, ``CompletionParams``
+and ``EmbeddingParams`` are the keyword arguments of ``chat_completion`` /
+``stream_chat_completion``, ``completion`` / ``stream_completion`` and ``embeddings``:
+body fields (sent only when given and not None) plus the per-call :class:`RequestOptions`,
+which never reach the body. :func:`redact_headers` is the one rule for which header values
+may be shown. Names not in ``__all__`` are the clients' own.
 """
 
 from __future__ import annotations
@@ -11,33 +14,39 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from typing_extensions import Required, TypedDict
 
+from nugen_client._errors import InvalidInputError
 from nugen_client._retry import OnRetry
 from nugen_client._version import __version__
 
 __all__ = [
-    "COMPLETIONS_PATH",
     "DEFAULT_BASE_URL",
-    "DEFAULT_LIMITS",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
-    "OPTION_NAMES",
-    "PATHS",
-    "USER_AGENT",
     "ChatParams",
     "CompletionParams",
     "EmbeddingParams",
-    "Endpoint",
-    "GenerationParams",
+    "OnRetry",
     "RequestOptions",
+    "check_no_userinfo",
+    "is_credential_header",
+    "is_redaction_placeholder",
+    "redact_headers",
 ]
 
 DEFAULT_BASE_URL = "https://api.nugen.in/api/v3/inference"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+DEFAULT_DEADLINE = 600.0
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
@@ -115,3 +124,58 @@ class EmbeddingParams(RequestOptions, total=False):
 
 OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
 """The keyword arguments of a chat or text completion call that are not body fields."""
+
+
+# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
+# the ones this client sends itself and common transport and tracing headers. Every other
+# value is redacted, so a gateway's credential header under any name stays hidden.
+SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "content-length",
+        "content-type",
+        "traceparent",
+        "tracestate",
+        "user-agent",
+        "x-provider",
+        "x-request-id",
+        "x-session-id",
+    }
+)
+REDACTED = "***"
+
+
+def check_no_userinfo(base_url: str) -> None:
+    """Refuse a URL with ``user:password@``, without echoing it: the userinfo may hold a
+    password, and httpx would send it as Basic auth in place of the Bearer key."""
+    netloc = urlsplit(base_url).netloc
+    if "@" in netloc:
+        raise InvalidInputError(
+            f"base_url must not hold a user name or password (user:pass@"
+            f"{netloc.rpartition('@')[2]}): the API key is the credential; pass it as api_key="
+        )
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must never be shown: true for every name but the few
+    known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
+    ``X-Provider``, ...)."""
+    return name.lower() not in SAFE_HEADERS
+
+
+def is_redaction_placeholder(value: object) -> bool:
+    """Whether ``value`` is what a redacted value is shown as (``***``, or a
+    ``SecretStr``'s ``**********``): a model rebuilt from its serialised form holds these
+    in place of the real values, and they must never be sent."""
+    return isinstance(value, str) and len(value) >= 3 and value.strip("*") == ""
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with every value but those of safe names replaced by ``***``."""
+    return {
+        name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nugen_client.models import KNOWN_MODELS, model_info
+from nugen_shared.models import KNOWN_MODELS, model_info
 
 LIVE_CHAT = (
     "nugen-flash-instruct",

@@ -12,8 +12,8 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
 
 from llama_index_nugen import Nugen
 from nugen_client import InvalidInputError
-from nugen_client.images import image_part, read_image_file
 from nugen_emulator import NugenEmulator
+from nugen_shared.images import image_part, read_image_file
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de")
 
@@ -73,3 +73,25 @@ def test_a_file_url_image_block_naming_a_fifo_is_refused_by_nugen(
     error = _within(5, lambda: llm.chat([message]))
     assert isinstance(error, InvalidInputError)
     assert not nugen_emulator.requests
+
+
+@pytest.mark.parametrize("name", ["photo.png", "avatar.svg", "picture.jpg"])
+def test_a_path_is_judged_by_its_bytes_not_its_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"HOME=/root\0NUGEN_API_KEY=nk-123\0")
+    for mime_type in (None, "image/svg+xml"):
+        with pytest.raises(InvalidInputError, match="not a recognised image") as raised:
+            image_part(path=path, mime_type=mime_type)
+        assert "nk-123" not in str(raised.value)
+    # Image bytes under any name are sent as what they are.
+    named_wrong = tmp_path / "notes.txt"
+    named_wrong.write_bytes(PNG)
+    assert image_part(path=named_wrong)["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="needs /proc")
+def test_a_link_to_the_process_environment_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "avatar.svg"
+    link.symlink_to("/proc/self/environ")
+    with pytest.raises(InvalidInputError, match="not a recognised image"):
+        image_part(path=link)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nugen_client import InvalidInputError
-from nugen_client.images import (
+from nugen_shared.images import (
     data_url,
     guess_image_mime_type,
     image_part,

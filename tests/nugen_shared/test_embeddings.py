@@ -1,4 +1,4 @@
-"""nugen_client.batching on its own: order, the in-flight bound, errors, cancellation."""
+"""nugen_shared.embeddings on its own: order, the in-flight bound, errors, cancellation."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from tenacity import RetryCallState
 
-from nugen_client import OnRetry, RateLimitError
-from nugen_client.batching import AdaptiveLimit, aembed_in_batches, embed_in_batches
+from nugen_client import RateLimitError
+from nugen_client.params import OnRetry
+from nugen_shared.embeddings import AdaptiveLimit, aembed_in_batches, embed_in_batches
 
 
 def vector_of(text: str) -> list[float]:

@@ -1,4 +1,4 @@
-"""``nugen_client.rules`` on its own: the functions both adapters call."""
+"""``nugen_shared.requests`` on its own: the functions both adapters call."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from nugen_client import InvalidInputError
-from nugen_client.rules import (
-    ClientCache,
-    ConnectionFields,
-    chat_request,
-    is_credential_header,
-    redact_headers,
-    tool_choice_to_wire,
-)
+from nugen_client.params import is_credential_header, redact_headers
+from nugen_shared.fields import ClientCache, ConnectionFields, check_no_credential_keywords
+from nugen_shared.requests import chat_request, tool_choice_to_wire
 
 NAMED_A = {"type": "function", "function": {"name": "a"}}
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -105,9 +100,19 @@ def test_chat_request_converts_tool_choice_against_its_tools() -> None:
         ("X-Auth-Token", True),
         ("X-Client-Secret", True),
         ("Cookie", True),
+        # Names with no telltale word: only an allowlist of safe names hides them.
+        ("X-Authorization", True),
+        ("X-Auth-Key", True),
+        ("X-Access-Key", True),
+        ("Ocp-Apim-Subscription-Key", True),
+        ("Authorization-Extra", True),
+        ("X-Trace", True),
         ("X-Session-ID", False),
+        ("x-session-id", False),
         ("X-Provider", False),
-        ("X-Trace", False),
+        ("Content-Type", False),
+        ("Accept", False),
+        ("User-Agent", False),
     ],
 )
 def test_credential_header_names(name: str, secret: bool) -> None:
@@ -146,3 +151,32 @@ def test_the_client_cache_rebuilds_only_on_a_changed_setting() -> None:
     assert model._sync_client() is not first
     assert model._async_client() is model._async_client()
     assert isinstance(model._clients, ClientCache)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nugen_api_key",
+        "openai_api_key",
+        "apiKey",
+        "api-key",
+        "api_token",
+        "accessToken",
+        "client_secret",
+        "password",
+        "subscription_key",
+        "auth",
+        "credentials",
+    ],
+)
+def test_credential_like_keywords_are_refused_naming_api_key(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="api_key") as raised:
+        check_no_credential_keywords([name])
+    assert repr(name) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["api_key", "max_tokens", "prompt_cache_key", "top_k", "tool_choice", "session_id"]
+)
+def test_other_keywords_pass(name: str) -> None:
+    check_no_credential_keywords([name])

@@ -1,0 +1,346 @@
+"""``python -m nugen_emulator conformance``: how far the emulator's answers are from a server's.
+
+A fixed, cheap battery of requests goes to a server (the live service) and to an embedded
+emulator; what comes back is reduced to its structure (status, the headers that matter,
+every JSON path with its JSON type, the order and kinds of stream events), never its
+text, and the two structures are compared field by field. Plain httpx: the emulator does
+not use the client it exists to check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from nugen_emulator._server import NugenEmulator
+
+# A 1x1 PNG: the smallest image both vision endpoints must accept.
+_PNG_1PX = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+_REJECTED_KEY = "conformance-check-invalid-key"
+_HEADERS = ("content-type", "x-request-id")
+
+
+@dataclass(frozen=True)
+class Models:
+    chat: str = "nugen-flash-instruct"
+    vision: str = "nugen-flash-vision"
+    embedding: str = "nugen-flash-embed"
+    rerank: str = "bge-reranker-v2-m3"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request of the battery; ``name`` labels its rows in the report."""
+
+    name: str
+    path: str
+    body: dict[str, Any]
+    stream: bool = False
+    authenticated: bool = True
+
+
+@dataclass(frozen=True)
+class Difference:
+    endpoint: str
+    field: str
+    live: str
+    emulator: str
+
+
+@dataclass
+class Report:
+    base_url: str
+    checks: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "checks": self.checks,
+            "differences": [vars(d) for d in self.differences],
+        }
+
+
+def battery(models: Models) -> list[Probe]:
+    """The requests sent to both servers (small ``max_tokens``: the live ones cost money)."""
+    ask = [{"role": "user", "content": "Say hello in one word."}]
+    look = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What colour is this image? One word."},
+                {"type": "image_url", "image_url": {"url": _PNG_1PX}},
+            ],
+        }
+    ]
+    weather = [{"role": "user", "content": "What is the weather in Paris? Use get_weather."}]
+    chat = {"model": models.chat, "messages": ask, "max_tokens": 16}
+    completion = {"model": models.chat, "prompt": "Once upon a time", "max_tokens": 8}
+    return [
+        Probe("chat", "/chat/completions", chat),
+        Probe("chat stream", "/chat/completions", {**chat, "stream": True}, stream=True),
+        Probe(
+            "chat tool call",
+            "/chat/completions",
+            {
+                "model": models.chat,
+                "messages": weather,
+                "max_tokens": 64,
+                "tools": [_WEATHER_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+            },
+        ),
+        Probe(
+            "chat image",
+            "/chat/completions",
+            {"model": models.vision, "messages": look, "max_tokens": 16},
+        ),
+        Probe(
+            "vision", "/chat/vision", {"model": models.vision, "messages": look, "max_tokens": 16}
+        ),
+        Probe("completion", "/completions", completion),
+        Probe("completion stream", "/completions", {**completion, "stream": True}, stream=True),
+        Probe("embeddings", "/embeddings", {"model": models.embedding, "input": ["hello"]}),
+        Probe(
+            "rerank",
+            "/reranker",
+            {
+                "model": models.rerank,
+                "query": "capital of France",
+                "documents": ["Paris is the capital of France.", "Bananas are yellow."],
+            },
+        ),
+        Probe("422", "/chat/completions", {"model": models.chat, "messages": []}),
+        Probe("401", "/chat/completions", chat, authenticated=False),
+    ]
+
+
+# -- structure ---------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def shape(value: Any, prefix: str = "") -> dict[str, str]:
+    """Every JSON path of ``value`` (list items as ``[]``) with its JSON type(s)."""
+    kinds: dict[str, set[str]] = {}
+    stack: list[tuple[str, Any]] = [(prefix or "$", value)]
+    while stack:
+        path, item = stack.pop()
+        kinds.setdefault(path, set()).add(_kind(item))
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{key}" if path != "$" else key, v) for key, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}[]", v) for v in item)
+    return {path: "|".join(sorted(types)) for path, types in kinds.items()}
+
+
+def event_kind(event: Any, after_done: bool) -> str:
+    """What one SSE event is, in a word or two (its text never matters)."""
+    if not isinstance(event, dict):
+        return "not an object"
+    if after_done:
+        return "after [DONE]"
+    if "error" in event:
+        return "error"
+    if "_timing" in event:
+        return "_timing"
+    if event.get("object") == "timing":
+        return "timing"
+    choices = event.get("choices")
+    if choices == []:
+        return "chunk (no choices)"
+    kind = "chunk"
+    if isinstance(choices, list) and any(
+        isinstance(c, dict) and c.get("finish_reason") for c in choices
+    ):
+        kind += " +finish_reason"
+    if event.get("usage"):
+        kind += " +usage"
+    return kind
+
+
+def stream_structure(lines: Iterator[str]) -> dict[str, str]:
+    """The sequence of event kinds (repeats collapsed) and the shape of each kind."""
+    kinds: list[str] = []
+    shapes: dict[str, set[str]] = {}
+    after_done = False
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[len("data:") :].strip()
+        if data == "[DONE]":
+            kinds.append("[DONE]")
+            after_done = True
+            continue
+        try:
+            event = json.loads(data)
+        except ValueError:
+            kinds.append("not JSON")
+            continue
+        kind = event_kind(event, after_done)
+        kinds.append(kind)
+        for path, types in shape(event, kind.split(" +")[0]).items():
+            shapes.setdefault(path, set()).update(types.split("|"))
+    sequence = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
+    result = {"events": " > ".join(sequence)}
+    result.update({f"event {path}": "|".join(sorted(t)) for path, t in shapes.items()})
+    return result
+
+
+def observe(client: httpx.Client, probe: Probe, api_key: str) -> dict[str, str]:
+    """The structure of one answer: status, headers that matter, body or stream shape."""
+    key = api_key if probe.authenticated else _REJECTED_KEY
+    headers = {"Authorization": f"Bearer {key}"}
+    with client.stream("POST", probe.path.lstrip("/"), json=probe.body, headers=headers) as reply:
+        result = {"status": str(reply.status_code)}
+        for name in _HEADERS:
+            value = reply.headers.get(name)
+            result[f"header {name}"] = (
+                "absent" if value is None else value if name == "content-type" else "present"
+            )
+        if probe.stream and reply.status_code == 200:
+            result.update(stream_structure(reply.iter_lines()))
+            return result
+        raw = reply.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        result["body"] = "not JSON"
+        return result
+    result.update({f"body {path}": kinds for path, kinds in shape(body).items()})
+    return result
+
+
+def compare(
+    base_url: str, api_key: str, emulator: NugenEmulator, models: Models, timeout: float = 60.0
+) -> Report:
+    """Send the battery to ``base_url`` and to ``emulator``; the structural differences."""
+    report = Report(base_url)
+    with (
+        httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout) as live,
+        # Loopback: no proxy from the environment may stand in between.
+        httpx.Client(base_url=emulator.base_url + "/", timeout=timeout, trust_env=False) as local,
+    ):
+        for probe in battery(models):
+            theirs = observe(live, probe, api_key)
+            ours = observe(local, probe, emulator.api_key)
+            differ: dict[str, tuple[str, str]] = {}
+            for name in sorted(theirs.keys() | ours.keys()):
+                report.checks += 1
+                left, right = theirs.get(name, "absent"), ours.get(name, "absent")
+                if left == right:
+                    continue
+                differ[name] = (left, right)
+                # An object one side lacks is one row, not one more per field inside it.
+                parent = differ.get(_parent(name))
+                if not (parent and "absent" in parent and "absent" in (left, right)):
+                    report.differences.append(Difference(probe.name, name, left, right))
+    return report
+
+
+def _parent(path: str) -> str:
+    if path.endswith("[]"):
+        return path[:-2]
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def render(report: Report) -> str:
+    """The differences as a plain-text table, then a one-line verdict."""
+    rows = [("endpoint", "field", "live", "emulator")]
+    rows += [(d.endpoint, d.field, d.live, d.emulator) for d in report.differences]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    if report.differences:
+        lines += [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
+    verdict = (
+        f"{len(report.differences)} of {report.checks} checks differ"
+        if report.differences
+        else f"no difference in {report.checks} checks"
+    )
+    lines.append(f"{verdict} ({report.base_url} vs NugenEmulator)")
+    return "\n".join(lines) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nugen_emulator conformance",
+        description="Compare the structure of a server's answers with the emulator's.",
+    )
+    parser.add_argument("--base-url", required=True, help="the server to check")
+    parser.add_argument("--api-key", default=None, help="its key (default: $NUGEN_API_KEY)")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report")
+    defaults = Models()
+    for name in vars(defaults):
+        parser.add_argument(
+            f"--{name}-model",
+            default=getattr(defaults, name),
+            help=f"default {getattr(defaults, name)}",
+        )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    return parser
+
+
+def main(argv: Sequence[str], environ: dict[str, str]) -> int:
+    """Exit status: 0 nothing differs, 1 something does, 2 the check could not run."""
+    args = _parser().parse_args(argv)
+    api_key = args.api_key or environ.get("NUGEN_API_KEY") or ""
+    models = Models(**{name: getattr(args, f"{name}_model") for name in vars(Models())})
+    try:
+        from nugen_emulator import NugenEmulator
+    except ImportError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    try:
+        with NugenEmulator() as emulator:
+            report = compare(args.base_url, api_key, emulator, models, args.timeout)
+    except httpx.HTTPError as exc:
+        sys.stderr.write(f"conformance: cannot reach {args.base_url}: {type(exc).__name__}\n")
+        return 2
+    text = render(report)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            out.write(_without(json.dumps(report.as_json(), indent=2), api_key) + "\n")
+    sys.stdout.write(_without(text, api_key))
+    return 1 if report.differences else 0
+
+
+def _without(text: str, secret: str) -> str:
+    # Only structure is ever printed; this is the belt to those braces.
+    return text.replace(secret, "***") if len(secret) >= 4 else text

@@ -1,0 +1,355 @@
+"""The fields every adapter class shares, and what a model object caches.
+
+- :class:`ConnectionFields`: where and how to reach the service (``api_key``,
+  ``base_url``, ``timeout``, ``max_retries``, ``default_headers``, ``session_id``,
+  ``provider``, ``allow_insecure_http`` and the response limits), their environment
+  defaults, what ``None`` means, how they serialise (key excluded, header values
+  redacted but for the safe names of ``nugen_client.params``) and pickle (the key travels
+  as a ``SecretStr``, the client cache does not);
+- :class:`ClientCache`: the lazily built clients of one model object;
+- :class:`FreshOnCopy`: the rule for a cache (clients, a learnt concurrency bound): a copy
+  or a pickle gets a fresh, empty one, and it takes no part in equality;
+- where else a credential must not go: a keyword that looks like one
+  (:func:`check_no_credential_keywords`), and per-call header values shown to callbacks
+  and traces (:func:`sealed_headers` / :func:`call_keywords`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
+
+from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient
+from nugen_client.params import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    check_no_userinfo,
+    is_credential_header,
+    redact_headers,
+)
+from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
+
+__all__ = [
+    "ClientCache",
+    "ConnectionFields",
+    "FreshOnCopy",
+    "ImageLimitField",
+    "call_keywords",
+    "check_no_credential_keywords",
+    "resolved_timeout",
+    "sealed_headers",
+]
+
+
+class FreshOnCopy:
+    """Base of a cache class whose ``__init__`` takes no arguments: see the module."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+    def __copy__(self) -> Self:
+        return type(self)()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return type(self)()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def resolved_timeout(timeout: float | None) -> float:
+    """What a ``timeout`` field means: seconds the client waits for the service to send
+    data (connect, read, write, pool); ``None`` is the default, ``DEFAULT_TIMEOUT``."""
+    return DEFAULT_TIMEOUT if timeout is None else timeout
+
+
+# ---------------------------------------------------------------------------- client cache
+
+
+class ClientCache(FreshOnCopy):
+    """The lazily built sync and async clients of one model object.
+
+    A cache, not state (:class:`FreshOnCopy`): pickling or copying a model gives the copy
+    an empty one (a fresh pool on first use), and it takes no part in equality, so two
+    models with the same settings are equal whatever they have built so far. A client is
+    built on first use and rebuilt only when a connection setting changed since (one dict
+    comparison per call). A replaced or dropped client is never closed here: a stream may still be
+    reading from it. Its pool closes when the last user lets it go (the client's own
+    finalizer); the async client's per-loop pools close with their event loops.
+
+    No lock: two threads building at once each get a working client and the last one
+    stays cached (the other's pool closes when it is let go). A lock would deadlock a
+    process forked while another thread held it.
+    """
+
+    __slots__ = ("_built",)
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[dict[str, Any], Any]] = {}
+
+    def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
+        """The sync client for ``settings`` (the clients' constructor arguments)."""
+        client: NugenClient = self._client("sync", settings)
+        return client
+
+    def async_client(self, settings: Mapping[str, Any]) -> AsyncNugenClient:
+        """The async client for ``settings``."""
+        client: AsyncNugenClient = self._client("async", settings)
+        return client
+
+    def _client(self, kind: str, settings: Mapping[str, Any]) -> Any:
+        built = self._built.get(kind)
+        if built is None or built[0] != settings:
+            # Looked up at call time, so tests can swap the client classes.
+            factory = NugenClient if kind == "sync" else AsyncNugenClient
+            built = self._built[kind] = (dict(settings), factory(**settings))
+        return built[1]
+
+    @property
+    def built_sync_client(self) -> NugenClient | None:
+        """The sync client if one was built (for tests and introspection)."""
+        built = self._built.get("sync")
+        return None if built is None else cast(NugenClient, built[1])
+
+
+# ------------------------------------------------------------------ credentials elsewhere
+
+# A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
+# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
+_CREDENTIAL_WORD = re.compile(
+    r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
+    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
+)
+
+
+def check_no_credential_keywords(names: Iterable[str]) -> None:
+    """Refuse a keyword that looks like a credential (other than ``api_key`` itself).
+
+    Unknown keywords become body fields: a key passed under a wrong name would be sent in
+    the request body and shown wherever the body is. The message names the keyword, never
+    its value.
+    """
+    for name in names:
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+        if name != "api_key" and _CREDENTIAL_WORD.search(words):
+            raise InvalidInputError(
+                f"{name!r} is not a parameter and looks like a credential: pass the API key "
+                "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
+                "default_headers / extra_headers"
+            )
+
+
+def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with each ``extra_headers`` value that may not be shown as a ``SecretStr``.
+
+    Frameworks hand a call's keywords to callbacks, events and traces as they are; sealed,
+    a per-call ``Authorization`` shows there as ``**********``. :func:`call_keywords`
+    opens them again for the request.
+    """
+    headers = kwargs.get("extra_headers")
+    if not isinstance(headers, Mapping) or not headers:
+        return dict(kwargs)
+    sealed = {
+        name: SecretStr(value) if is_credential_header(name) and isinstance(value, str) else value
+        for name, value in headers.items()
+    }
+    return {**kwargs, "extra_headers": sealed}
+
+
+def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's keywords as the request takes them: credential-like keywords refused
+    (they would go into the body), sealed header values (:func:`sealed_headers`) opened."""
+    check_no_credential_keywords(kwargs)
+    call = dict(kwargs)
+    headers = call.get("extra_headers")
+    if isinstance(headers, Mapping) and headers:
+        call["extra_headers"] = {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in headers.items()
+        }
+    return call
+
+
+# ------------------------------------------------------------------------ connection fields
+
+
+def _api_key_from_env() -> SecretStr | None:
+    key = os.environ.get("NUGEN_API_KEY")
+    return SecretStr(key) if key else None
+
+
+def _base_url_from_env() -> str | None:
+    return os.environ.get("NUGEN_BASE_URL") or None
+
+
+class ConnectionFields(BaseModel):
+    """Where and how to reach the service: the fields every adapter class shares.
+
+    A pickle carries the API key (as a ``SecretStr``, as the process's memory does), so
+    worker processes authenticate as their parent did; no other form shows it:
+    ``repr``/``str`` mask it, ``model_dump`` / LlamaIndex ``to_dict`` leave it out, and
+    LangChain's ``dumps`` writes a secret reference (``lc_secrets``). The client cache is
+    never pickled or copied: a copy opens its own pool.
+    """
+
+    # A field's refusal never quotes what was given: it may be a key or a password.
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
+
+    api_key: SecretStr | None = Field(
+        default_factory=_api_key_from_env,
+        exclude=True,  # never in model_dump() / to_dict() / to_json()
+        description="API key; env NUGEN_API_KEY when unset. A missing key is reported at "
+        "the first call.",
+    )
+    base_url: str | None = Field(
+        default_factory=_base_url_from_env,
+        validate_default=True,  # the environment's too
+        description="Base URL of the API; env NUGEN_BASE_URL, else (None) the Nugen service.",
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        alias="request_timeout",
+        description=f"Seconds to wait for the service to send data (connecting at most 10); "
+        f"None means the default, {DEFAULT_TIMEOUT:g} s. A call may override it.",
+    )
+    max_retries: int = Field(
+        default=DEFAULT_MAX_RETRIES,
+        ge=0,
+        description="Retries of transient failures (connection errors, timeouts, 408/409/429/5xx).",
+    )
+    default_headers: dict[str, str] | None = Field(
+        default=None,
+        repr=False,  # may hold credentials; serialised with those values redacted
+        description="Headers sent with every request.",
+    )
+    session_id: str | None = Field(
+        default=None,
+        description="Sent as X-Session-ID (conversation tracking); a call may override it.",
+    )
+    provider: str | None = Field(
+        default=None,
+        description="Sent as X-Provider (the service's default is fwai); a call may override it.",
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow a plain http:// base_url on another machine (the key would "
+        "cross the network unencrypted); loopback addresses never need it.",
+    )
+
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1,
+        description="Most bytes one answer may decode to (a whole stream counts too); more "
+        "ends the call with an APIResponseValidationError.",
+    )
+    max_event_bytes: int = Field(
+        default=DEFAULT_MAX_EVENT_BYTES,
+        ge=1,
+        description="Most bytes one server-sent event of a stream may hold.",
+    )
+    deadline: float | None = Field(
+        default=DEFAULT_DEADLINE,
+        gt=0,
+        description="Seconds a whole call may take, retries included, however the bytes "
+        "trickle in (APITimeoutError after it); None: no overall limit.",
+    )
+
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_credential_keywords(cls, values: Any) -> Any:
+        """A key under a wrong name (``openai_api_key=``, ``api_token=``, or inside the
+        extra body fields) is refused, not sent in the body."""
+        if isinstance(values, Mapping):
+            known = set(cls.model_fields) | {
+                field.alias for field in cls.model_fields.values() if field.alias
+            }
+            names = [name for name in values if name not in known]
+            for extra in ("model_kwargs", "additional_kwargs"):
+                if isinstance(values.get(extra), Mapping):
+                    names += list(values[extra])
+            check_no_credential_keywords(names)
+        return values
+
+    @field_validator("base_url")
+    @classmethod
+    def _refuse_userinfo(cls, base_url: str | None) -> str | None:
+        """Refused now, not at the first call: until then the password would show in
+        ``repr``, dumps and traces."""
+        if base_url is not None:
+            check_no_userinfo(base_url)
+        return base_url
+
+    @field_serializer("default_headers")
+    def _redact_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
+        return None if headers is None else redact_headers(headers)
+
+    def __copy__(self) -> Self:
+        # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
+        # gets caches of its own (clients, a learnt limit), so nothing it learns or changes
+        # touches ours.
+        clone = super().__copy__()
+        for name in type(self).__private_attributes__:
+            value = getattr(clone, name, None)
+            if isinstance(value, FreshOnCopy):
+                setattr(clone, name, type(value)())
+        return clone
+
+    def _client_settings(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": resolved_timeout(self.timeout),
+            "max_retries": self.max_retries,
+            # A copy: headers changed in place must count as a changed setting.
+            "default_headers": dict(self.default_headers) if self.default_headers else None,
+            "allow_insecure_http": self.allow_insecure_http,
+            "max_response_bytes": self.max_response_bytes,
+            "max_event_bytes": self.max_event_bytes,
+            "deadline": self.deadline,
+        }
+
+    def _sync_client(self) -> NugenClient:
+        return self._clients.sync_client(self._client_settings())
+
+    def _async_client(self) -> AsyncNugenClient:
+        return self._clients.async_client(self._client_settings())
+
+
+class ImageLimitField(BaseModel):
+    """The local image size limit of the chat classes."""
+
+    max_image_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest image (file, bytes or data URL) accepted; larger ones are "
+        "refused before any request. None: 20 MiB.",
+    )
+
+    @property
+    def image_limit(self) -> int:
+        """The limit in effect, in bytes."""
+        return self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES

@@ -1,0 +1,149 @@
+"""The ``deadline`` bounds a whole call: connecting, waiting for headers, the body, every
+retry and every sleep, sync and async (raw-socket servers that misbehave on purpose)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from nugen_client import APITimeoutError, AsyncNugenClient, NugenClient
+from tests.support.harness import API_KEY, chunk, completion_body
+from tests.support.hostile import hostile_server, http_head
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+DEADLINE = 1.0
+# How far past the deadline a call may end: scheduling on a busy machine, never a whole
+# read timeout or retry sleep.
+SLACK = 1.0
+
+
+def _client(kind: str, url: str, **kwargs: Any) -> NugenClient | AsyncNugenClient:
+    cls = NugenClient if kind == "sync" else AsyncNugenClient
+    kwargs = {"max_retries": 0, "timeout": 10, "deadline": DEADLINE, **kwargs}
+    return cls(api_key=API_KEY, base_url=url, **kwargs)
+
+
+def _chat(client: NugenClient | AsyncNugenClient) -> Any:
+    if isinstance(client, NugenClient):
+        return client.chat_completion(model="m", messages=MESSAGES)
+    return asyncio.run(client.chat_completion(model="m", messages=MESSAGES))
+
+
+def _stream(client: NugenClient | AsyncNugenClient, pause: float = 0.0) -> list[Any]:
+    if isinstance(client, NugenClient):
+        chunks = []
+        for c in client.stream_chat_completion(model="m", messages=MESSAGES):
+            chunks.append(c)
+            time.sleep(pause)
+        return chunks
+
+    async def run() -> list[Any]:
+        chunks = []
+        async for c in client.stream_chat_completion(model="m", messages=MESSAGES):
+            chunks.append(c)
+            await asyncio.sleep(pause)
+        return chunks
+
+    return asyncio.run(run())
+
+
+def _ends_at_the_deadline(call: Any) -> APITimeoutError:
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="deadline") as caught:
+        call()
+    assert time.monotonic() - started < DEADLINE + SLACK
+    return caught.value
+
+
+def _event(data: Any) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def test_a_silent_server_ends_at_the_deadline(kind: str) -> None:
+    with hostile_server([], hold=10) as server:
+        _ends_at_the_deadline(lambda: _chat(_client(kind, server.url)))
+
+
+def test_a_silent_stream_ends_at_the_deadline(kind: str) -> None:
+    with hostile_server([], hold=10) as server:
+        _ends_at_the_deadline(lambda: _stream(_client(kind, server.url)))
+
+
+def test_retries_and_their_sleeps_stay_within_the_deadline(kind: str) -> None:
+    with hostile_server([], hold=10) as server:
+        client = _client(kind, server.url, timeout=0.4, max_retries=5)
+        _ends_at_the_deadline(lambda: _chat(client))
+    assert server.connections <= 3
+
+
+def test_a_retry_after_longer_than_the_deadline_is_not_slept(kind: str) -> None:
+    body = json.dumps({"detail": "busy"}).encode()
+    head = http_head(
+        "429 Too Many Requests",
+        content_type="application/json",
+        content_length=str(len(body)),
+        retry_after="20",
+    )
+    with hostile_server([head, body]) as server:
+        error = _ends_at_the_deadline(lambda: _chat(_client(kind, server.url, max_retries=3)))
+    assert server.connections == 1
+    assert "429" in str(error) or "Retry" in str(error) or "retry" in str(error)
+
+
+def test_trickled_headers_end_at_the_deadline(kind: str) -> None:
+    if kind == "sync":
+        pytest.skip("a sync call bounds each read, not the headers as a whole")
+    head = http_head(content_type="application/json", content_length="2")
+    script: list[bytes | float] = []
+    for byte in head:
+        script += [bytes([byte]), 0.2]
+    with hostile_server(script) as server:
+        _ends_at_the_deadline(lambda: _chat(_client(kind, server.url)))
+
+
+def test_endless_100_continue_ends_at_the_deadline(kind: str) -> None:
+    if kind == "sync":
+        pytest.skip("a sync call bounds each read, not the headers as a whole")
+    script: list[bytes | float] = [b"HTTP/1.1 100 Continue\r\n\r\n", 0.05] * 200
+    with hostile_server(script) as server:
+        _ends_at_the_deadline(lambda: _chat(_client(kind, server.url)))
+
+
+def test_a_finished_stream_then_keepalive_comments_returns_its_answer(kind: str) -> None:
+    head = http_head(content_type="text/event-stream")
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    script: list[bytes | float] = [
+        head,
+        _event(chunk("Hello")),
+        _event({**chunk(finish="stop"), "usage": usage}),
+    ]
+    script += [b": keep-alive\n\n", 0.1] * 100
+    with hostile_server(script) as server:
+        started = time.monotonic()
+        chunks = _stream(_client(kind, server.url))
+    assert time.monotonic() - started < DEADLINE + SLACK
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
+
+
+def test_a_slow_consumer_is_not_blamed_on_the_service(kind: str) -> None:
+    head = http_head(content_type="text/event-stream")
+    script: list[bytes | float] = [head]
+    for word in ("a", "b", "c", "d"):
+        script += [_event(chunk(word)), 0.2]
+    script += [_event(chunk(finish="stop")), b"data: [DONE]\n\n"]
+    with hostile_server(script) as server:
+        # The service takes 0.8 s in all; the caller spends 5 x 0.5 s, well past the deadline.
+        chunks = _stream(_client(kind, server.url), pause=0.5)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "abcd"
+
+
+def test_a_call_within_the_deadline_is_untouched(kind: str) -> None:
+    text = json.dumps(completion_body("fine")).encode()
+    head = http_head(content_type="application/json", content_length=str(len(text)))
+    with hostile_server([head, 0.3, text]) as server:
+        reply = _chat(_client(kind, server.url))
+    assert reply.choices[0].message.content == "fine"
