@@ -17,7 +17,7 @@ llm = NugenLLM(model="qwen-v2p5-0p5b-instruct", max_tokens=100, temperature=0.2)
 chain = PromptTemplate.from_template("Write a tagline for a {product}:") | llm | StrOutputParser()
 print("chain:", chain.invoke({"product": "space telescope"}).strip())
 
-# Several prompts: one request each; the usage is summed, each answer keeps its metadata.
+# Several prompts: sent together (batch_size per request), each answer keeps its metadata.
 result = llm.generate(["Once upon a time", "The quick brown fox"])
 print("token usage:", result.llm_output["token_usage"])
 info = result.generations[0][0].generation_info
@@ -25,7 +25,7 @@ print("finish reason:", info["finish_reason"])
 print("timing:", info.get("timing"))
 
 # Streaming, piece by piece.
-print("streamed:", end="")
+print("streamed: ", end="")
 for piece in llm.stream("Ad astra per"):
     print(piece, end="", flush=True)
 print()

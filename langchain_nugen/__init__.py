@@ -1,5 +1,5 @@
 """LangChain integration for the Nugen inference API: ``ChatNugen``, ``NugenLLM`` (text
-completions) and ``NugenEmbeddings``.
+completions), ``NugenEmbeddings`` and ``NugenRerank`` (a document compressor).
 
 The classes load on first use (PEP 562), as ``langchain_core``'s own packages do:
 ``import langchain_nugen`` costs next to nothing, and ``from langchain_nugen import
@@ -15,14 +15,16 @@ if TYPE_CHECKING:
     from langchain_nugen.chat_models import ChatNugen
     from langchain_nugen.embeddings import NugenEmbeddings
     from langchain_nugen.llms import NugenLLM
+    from langchain_nugen.rerank import NugenRerank
     from nugen_client import __version__
 
-__all__ = ["ChatNugen", "NugenEmbeddings", "NugenLLM", "__version__"]
+__all__ = ["ChatNugen", "NugenEmbeddings", "NugenLLM", "NugenRerank", "__version__"]
 
 _LAZY = {
     "ChatNugen": "langchain_nugen.chat_models",
     "NugenEmbeddings": "langchain_nugen.embeddings",
     "NugenLLM": "langchain_nugen.llms",
+    "NugenRerank": "langchain_nugen.rerank",
     "__version__": "nugen_client",
 }
 

@@ -37,6 +37,7 @@ __all__ = [
     "NugenContextOverflowError",
     "NugenInternalServerError",
     "NugenNotFoundError",
+    "NugenPaymentRequiredError",
     "NugenPermissionDeniedError",
     "NugenRateLimitError",
     "NugenResponseValidationError",
@@ -70,6 +71,10 @@ class NugenUnprocessableContextOverflowError(
 
 class NugenAuthenticationError(nugen_client.AuthenticationError, ModelAuthenticationError):
     """401: the API key is missing, wrong or revoked."""
+
+
+class NugenPaymentRequiredError(nugen_client.PaymentRequiredError, ModelAPIError):
+    """402: the account's quota or balance is used up."""
 
 
 class NugenPermissionDeniedError(nugen_client.PermissionDeniedError, ModelPermissionDeniedError):
@@ -122,6 +127,7 @@ _BY_CLIENT_CLASS: tuple[
         NugenBadRequestError,
         NugenUnprocessableEntityError,
         NugenAuthenticationError,
+        NugenPaymentRequiredError,
         NugenPermissionDeniedError,
         NugenNotFoundError,
         NugenConflictError,

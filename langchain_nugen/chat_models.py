@@ -33,6 +33,7 @@ from langchain_nugen._convert import (
     to_wire_messages,
 )
 from langchain_nugen._errors import mapped_errors
+from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._tokens import count_message_tokens
 from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField
@@ -49,7 +50,7 @@ _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
 
 
-class ChatNugen(NugenModel, ImageLimitField, BaseChatModel):
+class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through

@@ -21,6 +21,7 @@ from langchain_nugen._base import (
     relay,
 )
 from langchain_nugen._errors import mapped_errors
+from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
@@ -34,9 +35,11 @@ from nugen_shared.requests import completion_request
 __all__ = ["NugenLLM"]
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+# One prompt's generations, and the usage to count for it.
+_Result = tuple[list[Generation], Usage | None]
 
 
-class NugenLLM(NugenModel, BaseLLM):
+class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
@@ -64,7 +67,8 @@ class NugenLLM(NugenModel, BaseLLM):
         | `prompt_truncate_len`     | `int`         | Prompt truncation (server: 1500).    |
         | `streaming`               | `bool`        | `invoke` / `generate` stream inside. |
         | `stream_usage`            | `bool`        | Usage on the last chunk (`True`).    |
-        | `max_concurrent_requests` | `int`         | Prompts in flight in `agenerate` (8).|
+        | `batch_size`              | `int`         | Prompts per request in `generate` (20).|
+        | `max_concurrent_requests` | `int`         | Requests in flight in `agenerate` (8).|
         | `model_kwargs`            | `dict`        | Extra body fields, sent as they are. |
 
         Unset parameters (`None`) are not sent. The default model is
@@ -104,7 +108,7 @@ class NugenLLM(NugenModel, BaseLLM):
 
         ```python
         result = llm.generate(["Once upon a time", "The quick brown fox"])
-        result.llm_output["token_usage"]  # summed over the requests, one per prompt
+        result.llm_output["token_usage"]  # summed over the requests
         result.generations[0][0].generation_info["finish_reason"]
         ```
 
@@ -119,6 +123,10 @@ class NugenLLM(NugenModel, BaseLLM):
 
     max_concurrent_requests: int = Field(default=8, ge=1)
     """Requests in flight at once when one async call completes several prompts."""
+    batch_size: int = Field(default=20, ge=1)
+    """Prompts sent in one request (the service answers each with its own choices)."""
+    max_tokens: int | None = Field(default=None, ge=0)
+    """Most tokens to generate (0: none, only the prompt's usage)."""
 
     # ------------------------------------------------------------------ LangChain API
 
@@ -153,12 +161,16 @@ class NugenLLM(NugenModel, BaseLLM):
     # ---------------------------------------------------------------------- requests
 
     def _request(
-        self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
+        self, prompt: str | list[str], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (``nugen_shared.requests.completion_request``:
         fields, then ``model_kwargs``, then ``kwargs``)."""
         fields, call = self._request_layers(stop, kwargs)
         return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)
+
+    def _batches(self, prompts: list[str]) -> list[list[str]]:
+        size = self.batch_size
+        return [prompts[start : start + size] for start in range(0, len(prompts), size)]
 
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
@@ -181,17 +193,18 @@ class NugenLLM(NugenModel, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        results: list[tuple[list[Generation], Usage | None]] = []
-        for prompt in prompts:
-            if self.streaming:
+        results: list[_Result] = []
+        if self.streaming:
+            for prompt in prompts:
                 results.append(_streamed(self._stream(prompt, stop, run_manager, **kwargs)))
-                continue
-            request = self._request(prompt, stop, kwargs)
+            return _llm_result(results, self._model_name(kwargs))
+        for batch in self._batches(prompts):
+            request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
             with mapped_errors():
                 completion = self._sync_client().completion(
                     **request, on_retry=on_retry(run_manager)
                 )
-            results.append((completion_generations(completion, request["model"]), completion.usage))
+            results.extend(per_prompt(completion, len(batch), request))
         return _llm_result(results, self._model_name(kwargs))
 
     async def _agenerate(
@@ -201,31 +214,33 @@ class NugenLLM(NugenModel, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        # One request per prompt, at most max_concurrent_requests in flight.
+        # One request per batch of prompts (per prompt when streaming), at most
+        # max_concurrent_requests in flight.
         limit = asyncio.Semaphore(self.max_concurrent_requests)
 
-        async def one(prompt: str) -> tuple[list[Generation], Usage | None]:
+        async def one(batch: list[str]) -> list[_Result]:
             async with limit:
                 if self.streaming:
-                    pieces = [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
-                    return _streamed(iter(pieces))
-                request = self._request(prompt, stop, kwargs)
+                    pieces = [c async for c in self._astream(batch[0], stop, run_manager, **kwargs)]
+                    return [_streamed(iter(pieces))]
+                request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
                 with mapped_errors():
                     completion = await self._async_client().completion(
                         **request, on_retry=on_retry(run_manager)
                     )
-                return completion_generations(completion, request["model"]), completion.usage
+                return per_prompt(completion, len(batch), request)
 
-        tasks = [asyncio.ensure_future(one(prompt)) for prompt in prompts]
+        batches = [[p] for p in prompts] if self.streaming else self._batches(prompts)
+        tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
         try:
-            results = await asyncio.gather(*tasks)
+            done = await asyncio.gather(*tasks)
         except BaseException:
             # The first failure ends the call: the prompts still waiting are not sent.
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        return _llm_result(list(results), self._model_name(kwargs))
+        return _llm_result([r for batch in done for r in batch], self._model_name(kwargs))
 
     def _stream(
         self,
@@ -279,6 +294,17 @@ def completion_generations(
             info["logprobs"] = choice.logprobs
         generations.append(Generation(text=choice.text, generation_info=info))
     return generations
+
+
+def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]) -> list[_Result]:
+    """Each prompt's generations from one answer to ``prompts`` prompts (the client checked
+    that choice ``i * n + j`` exists for each); the usage is counted once, on the first."""
+    generations = completion_generations(completion, request["model"])
+    n = len(generations) // prompts
+    return [
+        (generations[i * n : (i + 1) * n], completion.usage if i == 0 else None)
+        for i in range(prompts)
+    ]
 
 
 def usage_dict(usage: Usage) -> dict[str, int]:
@@ -336,7 +362,7 @@ class TextStreamConverter:
         return GenerationChunk(text="", generation_info=info)
 
 
-def _streamed(pieces: Iterator[GenerationChunk]) -> tuple[list[Generation], Usage | None]:
+def _streamed(pieces: Iterator[GenerationChunk]) -> _Result:
     whole: GenerationChunk | None = None
     for piece in pieces:
         whole = piece if whole is None else whole + piece
@@ -347,7 +373,7 @@ def _streamed(pieces: Iterator[GenerationChunk]) -> tuple[list[Generation], Usag
     return [Generation(text=whole.text, generation_info=info)], usage
 
 
-def _llm_result(results: list[tuple[list[Generation], Usage | None]], model: str) -> LLMResult:
+def _llm_result(results: list[_Result], model: str) -> LLMResult:
     total = dict.fromkeys(_USAGE_KEYS, 0)
     for _, usage in results:
         if usage is not None:

@@ -1,9 +1,11 @@
 """LlamaIndex integration of the Nugen inference API.
 
-``Nugen`` (a ``FunctionCallingLLM``), ``NugenMultiModal`` (a ``MultiModalLLM``) and
-``NugenEmbedding`` (a ``BaseEmbedding``), over the shared ``nugen_client``. Also importable
-the LlamaIndex way: ``llama_index.llms.nugen``, ``llama_index.multi_modal_llms.nugen``,
-``llama_index.embeddings.nugen``. Errors are ``nugen_client``'s classes.
+``Nugen`` (a ``FunctionCallingLLM``), ``NugenMultiModal`` (a ``MultiModalLLM``),
+``NugenEmbedding`` (a ``BaseEmbedding``) and ``NugenRerank`` (a ``BaseNodePostprocessor``),
+over the shared ``nugen_client``. Also importable the LlamaIndex way:
+``llama_index.llms.nugen``, ``llama_index.multi_modal_llms.nugen``,
+``llama_index.embeddings.nugen``, ``llama_index.postprocessor.nugen_rerank``. Errors are
+``nugen_client``'s classes.
 
 The classes load on first use (PEP 562): ``import llama_index_nugen`` is cheap, and each
 class pays only for the parts of LlamaIndex it needs.
@@ -18,13 +20,15 @@ if TYPE_CHECKING:
     from llama_index_nugen.embeddings import NugenEmbedding
     from llama_index_nugen.llms import Nugen
     from llama_index_nugen.multi_modal import NugenMultiModal
+    from llama_index_nugen.rerank import NugenRerank
 
-__all__ = ["Nugen", "NugenEmbedding", "NugenMultiModal"]
+__all__ = ["Nugen", "NugenEmbedding", "NugenMultiModal", "NugenRerank"]
 
 _LAZY = {
     "Nugen": "llama_index_nugen.llms",
     "NugenEmbedding": "llama_index_nugen.embeddings",
     "NugenMultiModal": "llama_index_nugen.multi_modal",
+    "NugenRerank": "llama_index_nugen.rerank",
 }
 
 # Top-level modules of the framework the classes need (the "llama-index" extra).

@@ -17,7 +17,7 @@ import os
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -65,20 +65,26 @@ from nugen_client.params import (
     DEFAULT_TIMEOUT,
     OPTION_NAMES,
     PATHS,
+    RERANK_PATH,
     USER_AGENT,
     ChatParams,
     CompletionParams,
     EmbeddingParams,
     GenerationParams,
     RequestOptions,
+    RerankParams,
     redact_headers,
 )
 from nugen_client.types import (
+    AlignedModel,
+    AlignedModelList,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
+    RerankRequest,
+    RerankResponse,
     TextCompletion,
     TextCompletionChunk,
     TextCompletionRequest,
@@ -107,6 +113,7 @@ class Prepared:
     stream: bool
     on_retry: OnRetry | None
     wants_usage: bool = False
+    method: str = "POST"
 
     def __repr__(self) -> str:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
@@ -166,7 +173,6 @@ def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str
     return {
         kind: left if value is None or value > left else value for kind, value in limits.items()
     }
-
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -305,6 +311,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             for name, value in params.items()
             if value is not None and name not in OPTION_NAMES
         }
+        prompt = fields.get("prompt")
+        if isinstance(prompt, Sequence) and not isinstance(prompt, str):
+            fields["prompt"] = list(prompt)
         if stream:
             fields["stream"] = True
             if params.get("include_usage", True) and "stream_options" not in fields:
@@ -330,6 +339,28 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         count = 1 if isinstance(request.input, str) else len(request.input)
         return self._prepare("/embeddings", body, params, stream=False), count
 
+    def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, int]:
+        """The request, and how many documents the answer's indexes point into."""
+        fields: dict[str, Any] = {
+            name: value
+            for name, value in params.items()
+            if value is not None and name not in OPTION_NAMES
+        }
+        documents = fields.get("documents")
+        if isinstance(documents, Sequence) and not isinstance(documents, str):
+            fields["documents"] = list(documents)
+        request = validate(RerankRequest, fields, "rerank request")
+        body = request.model_dump(mode="json", exclude_unset=True)
+        return self._prepare(RERANK_PATH, body, params, stream=False), len(request.documents)
+
+    def _prepare_aligned_models(self, options: RequestOptions) -> Prepared:
+        """``GET /models/aligned`` beside the inference base (``/api/v3/inference`` ->
+        ``/api/v3/models/aligned``)."""
+        prepared = self._prepare("", {}, options, stream=False)
+        headers = {k: v for k, v in prepared.headers.items() if k != "Content-Type"}
+        url = self.base_url.rsplit("/", 1)[0] + "/models/aligned"
+        return replace(prepared, url=url, content=b"", headers=headers, method="GET")
+
     def _prepare(
         self, path: str, body: dict[str, Any], options: RequestOptions, *, stream: bool
     ) -> Prepared:
@@ -340,6 +371,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if session_id:
             check_header("session_id", session_id)
             headers["X-Session-ID"] = session_id
+        provider = options.get("provider")
+        if provider:
+            check_header("provider", provider)
+            headers["X-Provider"] = provider
         extra_headers = options.get("extra_headers")
         if extra_headers:
             check_headers("extra_headers", extra_headers)
@@ -375,7 +410,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             # request is built directly from a URL parsed once, skipping build_request's
             # per-call URL parsing and merging (benchmarks/NOTES.md, section 3).
             request = httpx.Request(
-                "POST",
+                prepared.method,
                 self._url(prepared.url),
                 content=prepared.content,
                 headers=prepared.headers,
@@ -383,11 +418,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             )
         else:
             request = http.build_request(
-                "POST", prepared.url, content=prepared.content, headers=prepared.headers
+                prepared.method, prepared.url, content=prepared.content, headers=prepared.headers
             )
             request.extensions["timeout"] = timeout
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s headers=%s", prepared.url, redact_headers(prepared.headers))
+            logger.debug(
+                "%s %s headers=%s",
+                prepared.method,
+                prepared.url,
+                redact_headers(prepared.headers),
+            )
         return request
 
     def _deadline_at(self) -> float | None:
@@ -425,6 +465,23 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             )
         return completion
 
+    def _parse_text_completion(
+        self, response: httpx.Response, params: CompletionParams
+    ) -> TextCompletion:
+        """A text completion: with several prompts, ``n`` choices for each of them."""
+        completion = self._parse_answer(TextCompletion, response)
+        prompt = params["prompt"]
+        if not isinstance(prompt, str):
+            expected = len(prompt) * (params.get("n") or 1)
+            indexes = {choice.index for choice in completion.choices}
+            if indexes != set(range(expected)):
+                raise APIResponseValidationError(
+                    f"asked for {expected} choices ({len(prompt)} prompts), the response "
+                    f"holds indexes {sorted(indexes)}",
+                    body=self._quoted_body(response),
+                )
+        return completion
+
     def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:
         return StreamCall(
             self._prepare_chat(params, stream=True),
@@ -449,6 +506,25 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 body=None,
             )
         return result
+
+    def _parse_rerank(self, response: httpx.Response, count: int) -> RerankResponse:
+        """The answer, its order kept; every ``index`` names one of the ``count``
+        documents, each at most once."""
+        result = self._parse(RerankResponse, response)
+        seen: set[int] = set()
+        for item in result.results:
+            if not 0 <= item.index < count or item.index in seen:
+                problem = "out of range" if item.index not in range(count) else "repeated"
+                raise APIResponseValidationError(
+                    f"the rerank response's result index {item.index} is {problem} "
+                    f"(the request held {count} documents)",
+                    body=self._quoted_body(response),
+                )
+            seen.add(item.index)
+        return result
+
+    def _parse_aligned_models(self, response: httpx.Response) -> list[AlignedModel]:
+        return self._parse(AlignedModelList, response).domain_aligned_models
 
     def _parse(self, model: type[_ModelT], response: httpx.Response) -> _ModelT:
         try:

@@ -42,11 +42,15 @@ from nugen_client.params import (
     ChatParams,
     CompletionParams,
     EmbeddingParams,
+    RequestOptions,
+    RerankParams,
 )
 from nugen_client.types import (
+    AlignedModel,
     ChatCompletion,
     ChatCompletionChunk,
     EmbeddingResponse,
+    RerankResponse,
     TextCompletion,
     TextCompletionChunk,
 )
@@ -142,13 +146,14 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         return self._iter_stream(self._stream_chat(params))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
-        """``POST /completions``: a text completion of ``prompt``.
+        """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
+        prompts: ``choices[].index`` says which, in prompt order).
 
         Keyword arguments are the body fields of :class:`CompletionParams` and the per-call
         :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
         """
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_answer(TextCompletion, self._send(prepared))
+        return self._parse_text_completion(self._send(prepared), params)
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
@@ -165,6 +170,19 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
         prepared, count = self._prepare_embeddings(params)
         return self._parse_embeddings(self._send(prepared), count)
+
+    def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
+        """``POST /reranker``: ``documents`` scored against ``query``, most relevant first.
+
+        Keyword arguments are the body fields of :class:`RerankParams` (refused locally when
+        the service would refuse them) and the per-call :class:`RequestOptions`.
+        """
+        prepared, count = self._prepare_rerank(params)
+        return self._parse_rerank(self._send(prepared), count)
+
+    def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
+        """``GET /api/v3/models/aligned``: the account's aligned models, deployed or not."""
+        return self._parse_aligned_models(self._send(self._prepare_aligned_models(options)))
 
     def close(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
@@ -308,7 +326,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
         prepared = self._prepare_text_completion(params, stream=False)
-        return self._parse_answer(TextCompletion, await self._send(prepared))
+        return self._parse_text_completion(await self._send(prepared), params)
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
@@ -321,6 +339,16 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
         prepared, count = self._prepare_embeddings(params)
         return self._parse_embeddings(await self._send(prepared), count)
+
+    async def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
+        """``POST /reranker`` (see :meth:`NugenClient.rerank`)."""
+        prepared, count = self._prepare_rerank(params)
+        return self._parse_rerank(await self._send(prepared), count)
+
+    async def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
+        """``GET /api/v3/models/aligned`` (see :meth:`NugenClient.list_aligned_models`)."""
+        prepared = self._prepare_aligned_models(options)
+        return self._parse_aligned_models(await self._send(prepared))
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (not an injected client)."""

@@ -26,6 +26,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "NugenError",
+    "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
     "StreamInterruptedError",
@@ -127,6 +128,10 @@ class AuthenticationError(APIStatusError):
     """401: the API key is missing, wrong or revoked."""
 
 
+class PaymentRequiredError(APIStatusError):
+    """402: the account's quota or balance is used up (never retried)."""
+
+
 class PermissionDeniedError(APIStatusError):
     """403."""
 
@@ -154,11 +159,19 @@ class InternalServerError(APIStatusError):
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    402: PaymentRequiredError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
     422: UnprocessableEntityError,
     429: RateLimitError,
+}
+
+
+# What a caller can do about a status whose phrase alone does not say it.
+_WHAT_TO_DO = {
+    402: "the account's quota or balance is used up: add credits or raise the quota "
+    "in your Nugen account, then call again",
 }
 
 
@@ -294,6 +307,9 @@ def make_status_error(
         message = f"{message} ({context})"
     if described:
         message = f"{message}: {described}"
+    hint = _WHAT_TO_DO.get(status_code)
+    if hint:
+        message = f"{message} ({hint})"
     if request_id:
         message = f"{message} [request id: {request_id}]"
     message = redact(message, secrets)

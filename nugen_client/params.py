@@ -35,6 +35,8 @@ __all__ = [
     "EmbeddingParams",
     "OnRetry",
     "RequestOptions",
+    "RerankMethod",
+    "RerankParams",
     "check_no_userinfo",
     "is_credential_header",
     "is_redaction_placeholder",
@@ -58,18 +60,22 @@ USER_AGENT = (
 Endpoint = Literal["chat", "vision"]
 PATHS: dict[str, str] = {"chat": "/chat/completions", "vision": "/chat/vision"}
 COMPLETIONS_PATH = "/completions"
+RERANK_PATH = "/reranker"
+RerankMethod = Literal["fast", "standard", "optimal", "best"]
 
 
 class RequestOptions(TypedDict, total=False):
     """Per-call options of every request.
 
-    ``session_id`` is sent as ``X-Session-ID`` for this call; ``extra_headers`` are added
-    to it; ``extra_body`` is merged into the JSON body unvalidated (for fields this client
-    does not know); ``timeout`` (seconds) replaces the client's for this call; ``on_retry``
-    (see :data:`OnRetry`) is called before each retry (awaited if async).
+    ``session_id`` is sent as ``X-Session-ID`` for this call, ``provider`` as
+    ``X-Provider``; ``extra_headers`` are added to it; ``extra_body`` is merged into the
+    JSON body unvalidated (for fields this client does not know); ``timeout`` (seconds)
+    replaces the client's for this call; ``on_retry`` (see :data:`OnRetry`) is called
+    before each retry (awaited if async).
     """
 
     session_id: str | None
+    provider: str | None
     extra_headers: Mapping[str, str] | None
     extra_body: Mapping[str, Any] | None
     timeout: float | httpx.Timeout | None
@@ -109,9 +115,10 @@ class ChatParams(GenerationParams, total=False):
 
 class CompletionParams(GenerationParams, total=False):
     """A text completion request (``POST /completions``): :class:`GenerationParams` with
-    ``prompt`` instead of chat's ``messages``, and the per-call options."""
+    ``prompt`` instead of chat's ``messages`` (several prompts get one choice each, or
+    ``n`` each, numbered in prompt order by ``index``), and the per-call options."""
 
-    prompt: Required[str]
+    prompt: Required[str | Sequence[str]]
 
 
 class EmbeddingParams(RequestOptions, total=False):
@@ -120,6 +127,24 @@ class EmbeddingParams(RequestOptions, total=False):
     model: Required[str]
     input: Required[str | Sequence[str]]
     dimensions: int | None
+
+
+class RerankParams(RequestOptions, total=False):
+    """A reranking request (``POST /reranker``): the documented body fields (only the ones
+    given, and not None, are sent) and the per-call options. ``documents`` are strings or
+    objects; ``model_cross`` (a cross-encoder) is required by the ``standard`` and
+    ``optimal`` methods."""
+
+    model: Required[str]
+    query: Required[str]
+    documents: Required[Sequence[str | Mapping[str, Any]]]
+    top_n: int | None
+    method: RerankMethod | None
+    model_cross: str | None
+    stage1_top_k: int | None
+    max_tokens_per_doc: int | None
+    batch_size: int | None
+    return_documents: bool | None
 
 
 OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}

@@ -33,6 +33,8 @@ from pydantic import (
 
 __all__ = [
     "RESPONSE_METADATA_FIELDS",
+    "AlignedModel",
+    "AlignedModelList",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -47,6 +49,10 @@ __all__ = [
     "FunctionCall",
     "FunctionCallDelta",
     "ReasoningConfig",
+    "RerankMeta",
+    "RerankRequest",
+    "RerankResponse",
+    "RerankResult",
     "ResponseHeader",
     "ResponseMessage",
     "TextChoice",
@@ -223,12 +229,16 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+_Prompt = Annotated[str, Field(min_length=1)]
+
+
 class TextCompletionRequest(_Open):
-    """The body of ``POST /completions`` (text completions: one prompt string)."""
+    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
 
     model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
+    # Documented as ``>= 0`` here (0: no text, only the prompt's usage).
+    max_tokens: int | None = Field(default=None, ge=0)
     prompt_truncate_len: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
@@ -252,6 +262,32 @@ class EmbeddingRequest(_Open):
         if isinstance(value, list) and not value:
             raise ValueError("input must hold at least one text")
         return value
+
+
+_CROSS_ENCODER_METHODS = ("standard", "optimal")
+
+
+class RerankRequest(_Open):
+    """The body of ``POST /reranker``: documents scored against a query."""
+
+    model: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    documents: list[str | dict[str, Any]] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+    method: Literal["fast", "standard", "optimal", "best"] | None = None
+    model_cross: str | None = Field(default=None, min_length=1)
+    stage1_top_k: int | None = Field(default=None, ge=1)
+    max_tokens_per_doc: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    return_documents: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_cross_encoder(self) -> RerankRequest:
+        if self.method in _CROSS_ENCODER_METHODS and self.model_cross is None:
+            raise ValueError(
+                f"method {self.method!r} needs model_cross, the cross-encoder that rescores"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------- responses
@@ -528,3 +564,60 @@ class EmbeddingResponse(_Lenient):
     def embeddings(self) -> list[list[float]]:
         """The vectors in input order (the service's ``index``, not its list order)."""
         return [item.embedding for item in sorted(self.data, key=lambda item: item.index)]
+
+
+class RerankResult(_Lenient):
+    """One scored document: ``index`` is its position in the request's ``documents``."""
+
+    index: int
+    relevance_score: float
+    document: str | dict[str, Any] | None = None
+    """The document as sent, when ``return_documents`` asked for it."""
+
+
+class RerankMeta(_Lenient):
+    """How the service ranked (fields it adds are kept, ``model_extra``)."""
+
+    method: str | None = None
+    deployed_model_id: str | None = None
+    model_cross: str | None = None
+    stage1_top_k: int | None = None
+
+
+class RerankResponse(_Lenient):
+    """The answer of ``POST /reranker``: ``results`` most relevant first, as the service
+    ordered them."""
+
+    results: list[RerankResult]
+    meta: RerankMeta = Field(default_factory=RerankMeta)
+
+
+class AlignedModel(_Lenient):
+    """One of the account's models aligned (fine-tuned) on the Nugen platform.
+
+    ``deployment_status == "DEPLOYED"`` models answer inference calls under their ``id``
+    (send them with ``provider="nugen-infer-align"``); undocumented fields are kept.
+    """
+
+    id: str
+    alignment_id: str | None = None
+    name: str | None = None
+    base_model: str | None = None
+    alignment_project: str | None = None
+    created_date: str | None = None
+    status: str | None = None
+    deployment_status: str | None = None
+    endpoint: str | None = None
+    creator: str | None = None
+    usage_count: int | None = None
+    last_used: str | None = None
+    performance_metrics: dict[str, Any] | None = None
+    downloadable: bool | None = None
+    evaluation_data: Any = None
+    conversation_saving_enabled: bool | None = None
+
+
+class AlignedModelList(_Lenient):
+    """The answer of ``GET /api/v3/models/aligned``."""
+
+    domain_aligned_models: list[AlignedModel]

@@ -8,7 +8,8 @@ and says so on its first line; with a key it talks to the live service (or to
 2. LangChain: a ``create_agent`` agent calls two tools to finish a task.
 3. Vision: an image described through ``/chat/vision`` and through chat completions,
    from a local file and from a URL.
-4. LlamaIndex: a RAG query over this project's README.
+4. LlamaIndex: a RAG query over this project's README: candidates by embedding,
+   reranked by ``NugenRerank``, the answer from the best two.
 5. Structured output into a pydantic model, in both frameworks.
 
 The parts live in :mod:`nugen_demo._parts` (read it: each part is what you would write in

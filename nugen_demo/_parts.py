@@ -1,8 +1,9 @@
 """The five parts of the demo: each one is what you would write in your own app.
 
 Every model here is built without connection arguments: ``ChatNugen``, ``Nugen``,
-``NugenMultiModal`` and ``NugenEmbedding`` read ``NUGEN_API_KEY`` and ``NUGEN_BASE_URL``
-from the environment (the demo points those at its embedded emulator when you have no key).
+``NugenMultiModal``, ``NugenEmbedding`` and ``NugenRerank`` read ``NUGEN_API_KEY`` and
+``NUGEN_BASE_URL`` from the environment (the demo points those at its embedded emulator
+when you have no key).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from llama_index.core.schema import Document
 from pydantic import BaseModel, Field
 
 from langchain_nugen import ChatNugen
-from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal, NugenRerank
 from nugen_demo._output import say, streamed_line
 from nugen_demo._readme import load_readme
 
@@ -163,6 +164,7 @@ def vision() -> None:
 # -- 4. LlamaIndex: RAG over this project's README -----------------------------------------
 
 RAG_QUESTION = "How do I test my own chain offline, without the live service?"
+RAG_CANDIDATES = 4
 
 
 def rag_over_readme() -> None:
@@ -174,7 +176,15 @@ def rag_over_readme() -> None:
     nodes = MarkdownNodeParser().get_nodes_from_documents([document])
     index = VectorStoreIndex(nodes, embed_model=NugenEmbedding())  # embeds every chunk
     say("index", f"{len(nodes)} chunks (one per section), embedded with NugenEmbedding")
-    engine = index.as_query_engine(llm=Nugen(temperature=0), similarity_top_k=2, streaming=True)
+    # The embeddings find candidates fast; the reranker reads each one with the question
+    # and keeps the best two, which are all the model gets to answer from.
+    engine = index.as_query_engine(
+        llm=Nugen(temperature=0),
+        similarity_top_k=RAG_CANDIDATES,
+        node_postprocessors=[NugenRerank(top_n=2)],
+        streaming=True,
+    )
+    say("rerank", f"the {RAG_CANDIDATES} nearest chunks, reranked by NugenRerank; the best 2 kept")
     say("question", RAG_QUESTION)
     response = engine.query(RAG_QUESTION)
     assert isinstance(response, StreamingResponse)  # streaming=True above
@@ -185,7 +195,7 @@ def rag_over_readme() -> None:
         heading, _, body = source.node.get_content().partition("\n")
         excerpt = textwrap.shorten(body, width=72, placeholder=" ...")
         section = heading.lstrip("#").strip()
-        say(f"source node {rank} (score {source.score or 0:.3f})", f"[{section}] {excerpt}")
+        say(f"source node {rank} (relevance {source.score or 0:.3f})", f"[{section}] {excerpt}")
 
 
 # -- 5. Structured output into a pydantic model, in both frameworks ------------------------

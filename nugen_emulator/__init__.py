@@ -142,54 +142,68 @@ is a URL image hosted at example.com.``: nothing is fetched), ``Earlier you said
 at the first stop sequence (``finish_reason="stop"``); ``max_tokens`` keeps the
 first ``max_tokens`` words (``finish_reason="length"``).
 
-Retrieval-shaped answers (RAG prompts): when the last user message carries a context
-block and a question (LlamaIndex's text-QA template, ``Context information is below.``
-between ``-----`` rules, then ``Query: ...``; LangChain's usual RAG prompts, a
-``Context:`` or ``... following context:`` block and a ``Question: ...`` line; or the
-context in the system prompt and the question as the user message), the answer is the
-context sentence most similar to the question, verbatim (whitespace collapsed): the
-cosine of the two sentences' bags of words (see Embeddings), the first on ties. Lines,
-Markdown list items, headings and table rows end a sentence as ``.``/``!``/``?`` do;
-fragments under 4 words, rules, code fences and ``key: value`` metadata lines are never
-picked. No sentence sharing a word gives ``The context does not answer "<question>".``.
-A condense-question prompt (LlamaIndex's chat engines: ``... Follow Up Input: <question>``
-then ``Standalone question:``) is answered with the follow-up question itself, so the
-next retrieval searches for its words. This is retrieval, not reading: it proves a
-pipeline hands the right chunks to the model, not that anything understood them.
+Stock prompts: the stock prompts of LlamaIndex (text-QA, refine and tree-summarize, in
+their text and chat forms; the context, condense-question and condense-plus-context chat
+engines' templates; the ReAct header; the structured-output programs' JSON instructions)
+and LangChain (its JSON format instructions) are recognised from the frameworks' own
+template constants, read when the framework is importable in the emulator's process (the
+table is ``nugen_emulator._prompts.SOURCES``). Hand-written prompts are recognised by
+their labels.
 
-ReAct (LlamaIndex's ``ReActAgent``): when the system prompt asks for the ``Thought:`` /
-``Action:`` / ``Action Input:`` format and the request offers no ``tools``, the tools are
-read from the header's ``> Tool Name:`` / ``Tool Args:`` entries and the question is the
-last user message that is not an ``Observation:``. A tool the question mentions (same rule
-as for tools below) and not yet named in an ``Action:`` since the question is called:
-``Thought: ... I need to use a tool ...``, ``Action: <name>``, ``Action Input: <JSON>``
-(arguments from the question's and observations' literals, as below). Otherwise
-``Thought: I can answer without using any more tools. I'll use the user's language to
-answer`` and ``Answer: <the observations' text>``, or the plain text reply to the question
-when there were no observations.
+Retrieval-shaped answers (RAG prompts): when the request carries a context and a
+question (a stock QA, refine or summarize template in the last user message; a stock
+context template in the system prompt, the question being the user message; a
+``Context:`` or ``... following context:`` block and a ``Question: ...`` line, in the user
+message or across the system prompt and it; or the context in user messages sent just
+before the question's, with no other turn between), the answer is the context sentence
+most similar to the question, verbatim (whitespace collapsed): the cosine of the two
+sentences' bags of words (see Embeddings), the first on ties. Lines, Markdown list items,
+headings and table rows end a sentence as ``.``/``!``/``?`` do; fragments under 4 words,
+rules, code fences and ``key: value`` metadata lines are never picked. No sentence sharing
+a word gives ``The context does not answer "<question>".``. A condense prompt (the chat
+engines' "rewrite the follow-up as a standalone question") is answered with the follow-up
+itself, so the next retrieval searches for its words. This is retrieval, not reading: it
+proves a pipeline hands the right chunks to the model, not that anything understood them.
+
+ReAct (LlamaIndex's ``ReActAgent``): when the system prompt is LlamaIndex's ReAct header
+and the request offers no ``tools``, the tools are read from the header's ``> Tool Name:``
+/ ``Tool Args:`` entries and the question is the last user message that is not an
+``Observation:``. A tool due by the rules for tools below (named or related, not yet named
+in an ``Action:`` since the question) is called: ``Thought: ... I need to use a tool ...``,
+``Action: <name>``, ``Action Input: <JSON>`` (arguments as below, from the question and
+observations). Otherwise ``Thought: I can answer without using any more tools. I'll use
+the user's language to answer`` and ``Answer: <the observations' text>``, or the plain
+text reply to the question when there were no observations.
 
 Tools: with tools offered and ``tool_choice`` not ``"none"``, the model calls
 (``finish_reason="tool_calls"``, ids ``call_<hex>``, ``content`` null):
 the named tool when ``tool_choice`` is ``{"type": "function", "function":
 {"name": ...}}`` (always, as a forced choice is); otherwise the tools the last user
 message mentions, in order of mention, that have not been called since that
-message; with ``"required"`` and none left, the first offered tool not called
-yet (else the first tool). A tool is mentioned when its exact name appears as a
-word (``use get_weather``), or when every meaningful word of its name appears
-(``weather`` for ``get_weather``; generic verbs like get/fetch/search/compute
+message; when it mentions none and nothing was called since it, the one tool whose
+name and description share most words with it (the first offered on ties; none when
+no meaningful word is shared); with ``"required"`` and none left, the first offered
+tool not called yet (else the first tool). A tool is mentioned when its exact name
+appears as a word (``use get_weather``), or when every meaningful word of its name
+appears (``weather`` for ``get_weather``; generic verbs like get/fetch/search/compute
 do not count). One call per turn, so an agent told to use two tools calls the
 first, then (after its result) the second, then answers in text; all of them at
 once when the request sets ``parallel_tool_calls: true``. When no call is due it
 answers in text; after tool results it quotes them: ``The get_weather tool
-returned: "It's sunny.".`` (and describes images in tool results).
+returned: "It's sunny.".`` (and describes images in tool results). Anything else
+(another tool, other arguments, a failure) is scripted with the ``chat_reply`` hook.
 
 Arguments satisfy the tool's JSON schema (``$ref``/``$defs``, ``anyOf``/
 ``oneOf`` (first non-null), ``allOf``, nested objects, arrays, enums, ``const``,
 min/max bounds, string ``format``), filling every property, in schema order, from
 literals in the last user message and any tool results after it: numbers in
 order of appearance for number/integer; quoted text and capitalised phrases that
-do not start a sentence, in order of appearance, for strings (``"in New York"``
-gives ``"New York"``); enum values the text mentions; ``true``/``false``/``yes``/
+do not start a sentence for strings (``"in New York"`` gives ``"New York"``): a
+date-like one (``2024-05-01``, ``May 3``, ``Monday``) for a field whose name or
+description says date/day/when, the others for other fields, and among those the
+one nearest after (or, at double the distance, before) a word of the field's name
+or description (``severity 'mild'`` fills ``severity``), else the first left; enum
+values the text mentions; ``true``/``false``/``yes``/
 ``no`` for booleans. An array of scalars takes every matching literal left once
 the other fields are filled. Values an earlier tool call already received since
 the last user message are not reused, so each call of a multi-tool request gets
@@ -199,14 +213,18 @@ numbers, ``false``, ``"sample <property name>"``, or a fixed value for
 honoured.
 
 Structured output: ``response_format={"type": "json_schema", "json_schema":
-{"schema": ...}}`` answers with JSON satisfying the schema (same generator);
-``{"type": "json_object"}`` answers with an object shaped by the prompt (system and
-last user message): the last JSON schema embedded in it (an object with ``properties`` or
-``"type": "object"``, as LangChain's ``PydanticOutputParser`` format instructions carry)
-filled by the same generator from the prompt's other text; else the field names it lists
-in words (``with the keys name, city and height_m``); else the words it puts in quotes
-or backticks (``'setup'`` and ``'punchline'``); string values for the last two. A prompt
-naming none gets ``{"answer": <the text reply>}``.
+{"schema": ...}}`` answers with JSON satisfying the schema (same generator).
+``{"type": "json_object"}``, a stock JSON-instructions prompt (LangChain's format
+instructions, LlamaIndex's structured-output programs) or a prompt that says "JSON" and
+shows an object, with or without ``response_format``, answers with an object shaped by
+the prompt (system and last user message): the last JSON schema embedded in it (an object
+with ``properties`` or ``"type": "object"``; braces a template left doubled, ``{{...}}``,
+count) filled by the same generator from the prompt's other text; else the structure of
+the last example object in it (``{"symptoms": ["..."], "patient": {"age": 0}}``: lists
+stay lists, nested objects nested, numbers and booleans keep their type), filled the same
+way; else, for ``json_object``, the field names it lists in words (``with the keys name,
+city and height_m``), else the words it puts in quotes or backticks (``'setup'`` and
+``'punchline'``), as strings; a prompt naming none gets ``{"answer": <the text reply>}``.
 
 Reasoning: ``reasoning`` with ``enabled: true``, an ``effort`` other than
 ``"none"``, or ``max_tokens`` makes the model reason: a short plan whose length
@@ -220,9 +238,9 @@ first fragment with ``id``/``name``; the first chunk of each choice has
 ``role``; choices of ``n`` > 1 are interleaved; ``finish_reason`` appears once per
 choice, on its last chunk; usage as the dialect does (see above).
 
-Text completions: one choice per prompt (``prompt`` a string or a list) and per ``n``,
-``' ... and so "<the prompt's last 8 words>" continues.'`` (choice *i* > 0 of a prompt
-starts with `` (alternative i+1)``), with ``stop`` and ``max_tokens`` as for chat;
+Text completions: each prompt (``prompt`` a string or a list) is answered as a chat of
+one user message holding it would be (RAG, condense, JSON, ``n`` alternatives, ``stop``,
+``max_tokens``): one choice per prompt and per ``n``, the prompts' choices in order;
 ``prompt_tokens`` counts the prompts' words. Streamed one word per chunk. The
 ``nugen`` dialect answers in the live service's shape: ``object: "text_completion"``,
 an integer ``created``, a ``chatcmpl-`` id, ``logprobs: null`` and
@@ -263,9 +281,11 @@ concurrently, so a client with several in flight sees them overlap. Default: non
 Replacing the model's chat replies
 ==================================
 
-``NugenEmulator(chat_reply=hook)``: ``hook(call)`` answers every valid chat request
+``NugenEmulator(chat_reply=hook)``: ``hook(call)`` answers every valid chat request,
+and every prompt of a valid text completion request (``call.endpoint`` says which),
 instead of the model, or returns ``None`` to let the model answer. Validation, faults,
-rendering in the dialect and the request log stay the emulator's. See
+rendering in the dialect and the request log stay the emulator's; an exception in the
+hook is a 500 whose message names the hook and the exception. See
 :mod:`nugen_emulator.replies`; the benchmark's canned replies (``benchmarks/canned.py``)
 are built on it.
 

@@ -23,14 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator._defaults import BASE_PATHS
 from nugen_emulator._faults import Fault
+from nugen_emulator._generation import Generation, count_tokens
 from nugen_emulator._lax import InvalidBody
 from nugen_emulator._model import (
-    Generation,
-    count_tokens,
     embed,
     embed_base64,
     generate_chat,
     generate_completion,
+    warm_up,
 )
 from nugen_emulator._records import RecordedRequest
 from nugen_emulator._rerank import rerank_body
@@ -49,7 +49,7 @@ from nugen_emulator._validation import (
     validate_rerank,
 )
 from nugen_emulator._wire import encode_event
-from nugen_emulator.replies import ChatCall, EncodedStream
+from nugen_emulator.replies import ChatCall, EncodedStream, HookError, ask_hook
 
 _logger = logging.getLogger("nugen_emulator")
 # Deeper than any real request (a tool's JSON schema included); deeper bodies would only
@@ -73,6 +73,7 @@ def _nested_deeper_than(value: Any, limit: int) -> bool:
 
 def build_app(state: ServerState) -> Starlette:
     """The Starlette app serving ``state``'s dialect."""
+    warm_up()
     return _Handlers(state).app()
 
 
@@ -228,6 +229,9 @@ class _Handlers:
         except InvalidBody as invalid:
             status, error_body = state.renderer.validation_error(invalid.errors)
             return json_response(error_body, status, headers)
+        except HookError as failed:
+            _logger.error("%s", failed, exc_info=failed.__cause__)
+            return json_response(state.renderer.error_body(500, str(failed)), 500, headers)
 
     async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
         """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
@@ -302,14 +306,12 @@ class _Handlers:
                 vision=vision,
                 no_usage=no_usage,
             )
-            reply = state.chat_reply(call)
+            reply = ask_hook(state.chat_reply, call)
         if isinstance(reply, EncodedStream):
             if not stream:
-                raise TypeError("a chat_reply hook returned an EncodedStream for a JSON reply")
+                raise HookError(state.chat_reply, "returned an EncodedStream for a JSON reply")
             events = list(reply.events)
             return SSEResponse(events, state=state, fault=fault, headers=headers, prejoin=True)
-        if reply is not None and not isinstance(reply, Generation):
-            raise TypeError(f"a chat_reply hook must return a Generation, got {reply!r}")
         generation = with_call_ids(
             reply if reply is not None else generate_chat(request), state.new_id
         )
@@ -351,7 +353,26 @@ class _Handlers:
         state = self.state
         request = validate_completion(body, openai=state.dialect == "openai")
         no_usage = fault is not None and fault.no_usage
-        generation = generate_completion(request)
+
+        def answer(prompt: ChatRequest) -> Generation:
+            hook = state.chat_reply
+            if hook is None:
+                return generate_chat(prompt)
+            call = ChatCall(
+                prompt,
+                body,
+                renderer=state.renderer,
+                new_id=state.new_id,
+                vision=False,
+                no_usage=no_usage,
+                endpoint="completions",
+            )
+            reply = ask_hook(hook, call)
+            if isinstance(reply, EncodedStream):
+                raise HookError(hook, "returned an EncodedStream for a text completion")
+            return reply if reply is not None else generate_chat(prompt)
+
+        generation = generate_completion(request, answer)
         # The live service's completion ids start like its chat ids (LIVE-SERVICE.md).
         response_id = state.new_id("chatcmpl-" if state.dialect == "nugen" else "cmpl-")
         if request.stream:

@@ -4,3 +4,4 @@ from __future__ import annotations
 
 DEFAULT_API_KEY = "test-key"
 BASE_PATHS: dict[str, str] = {"nugen": "/api/v3/inference", "openai": "/v1"}
+DEFAULT_EMBEDDING_DIMENSIONS = 384

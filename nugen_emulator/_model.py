@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nugen_emulator import _prompts
+from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
-from nugen_emulator._words import best_sentence, unit_vector
+from nugen_emulator._words import best_sentence, unit_vector, words
 
-DOMAIN_ALIGNED_MODELS = frozenset({"nugen-legal", "nugen-lvm-legal", "nugen-embed-legal"})
-DEFAULT_EMBEDDING_DIMENSIONS = 384
 _QUOTE_WORDS = 60
-_PIECE_RE = re.compile(r"\s*\S+")
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Verbs that say nothing about what a tool is for: "get_weather" is about "weather".
 _GENERIC_TOOL_WORDS = frozenset(
@@ -35,20 +33,6 @@ _GENERIC_TOOL_WORDS = frozenset(
 )
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
-
-
-def count_tokens(text: str) -> int:
-    """The emulator's tokenizer: one token per whitespace-separated word."""
-    return len(text.split())
-
-
-def pieces(text: str) -> list[str]:
-    """``text`` as tokens that concatenate back to it (each keeps its leading whitespace)."""
-    found = _PIECE_RE.findall(text)
-    tail = text[sum(len(p) for p in found) :]
-    if tail and found:
-        found[-1] += tail
-    return found or ([text] if text else [])
 
 
 def quote(text: str, limit: int = _QUOTE_WORDS) -> str:
@@ -73,18 +57,6 @@ def text_of(content: Any) -> str:
     return ""
 
 
-def stable_hash(*parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def confidence_score(model: str, text: str) -> float | None:
-    """A deterministic score in [50, 100) for domain-aligned models, else ``None``."""
-    if model not in DOMAIN_ALIGNED_MODELS:
-        return None
-    return round(50 + (stable_hash(model, text) % 500_000) / 10_000, 4)
-
-
 def describe_images(images: list[ImageRef]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
     parts = []
@@ -98,54 +70,12 @@ def describe_images(images: list[ImageRef]) -> str:
 
 
 @dataclass
-class ToolCall:
-    """A tool call of a choice; ``arguments`` is the JSON text, ``id`` empty until set."""
-
-    name: str
-    arguments: str
-    id: str = ""
-
-
-@dataclass
-class Choice:
-    """One generated choice, before it is rendered in a dialect."""
-
-    content: str | None
-    finish_reason: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    reasoning: str | None = None  # None when not requested or excluded
-    reasoning_tokens: int = 0
-
-    @property
-    def completion_tokens(self) -> int:
-        tokens = self.reasoning_tokens + count_tokens(self.content or "")
-        for call in self.tool_calls:
-            tokens += 1 + count_tokens(call.arguments)
-        return tokens
-
-
-@dataclass
-class Generation:
-    """A reply before it is rendered in a dialect: its choices and the prompt's tokens."""
-
-    choices: list[Choice]
-    prompt_tokens: int
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(choice.completion_tokens for choice in self.choices)
-
-    @property
-    def reasoning_tokens(self) -> int:
-        return sum(choice.reasoning_tokens for choice in self.choices)
-
-
-@dataclass
 class _Conversation:
     """What the model pays attention to, extracted once from the messages."""
 
     last_user_text: str
     earlier_user_text: str | None
+    preceding_user_text: str  # user messages sent together with the last one, before it
     system_text: str
     images: list[ImageRef]
     tool_results: list[tuple[str, str, list[ImageRef]]]  # since the last user message
@@ -157,6 +87,9 @@ class _Conversation:
 def _conversation(request: ChatRequest) -> _Conversation:
     messages = request.messages
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    first_together = last_user
+    while first_together > 0 and messages[first_together - 1].get("role") == "user":
+        first_together -= 1
     user_texts = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
     call_names: dict[str, str] = {}
     called: list[str] = []
@@ -177,6 +110,9 @@ def _conversation(request: ChatRequest) -> _Conversation:
     return _Conversation(
         last_user_text=user_texts[-1] if user_texts else "",
         earlier_user_text=user_texts[-2] if len(user_texts) > 1 else None,
+        preceding_user_text="\n".join(
+            text_of(m.get("content")) for m in messages[first_together:last_user]
+        ),
         system_text=" ".join(
             text_of(m.get("content")) for m in messages if m.get("role") == "system"
         ),
@@ -237,6 +173,19 @@ def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def related_tool(text: str, tools: list[dict[str, Any]]) -> list[str]:
+    """The tool whose name and description share most words with ``text`` (the first on
+    ties), as a one-item list; ``[]`` when none shares a meaningful word."""
+    asked = set(words(text)) - _GENERIC_TOOL_WORDS
+    best: tuple[int, str] | None = None
+    for tool in tools:
+        about = words(tool["name"] + " " + str(tool.get("description") or ""))
+        shared = len(asked & set(about))
+        if shared and (best is None or shared > best[0]):
+            best = (shared, tool["name"])
+    return [best[1]] if best else []
+
+
 def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
     """Which tools to call now (names), per the documented policy; [] means answer in text."""
     tools = request.tools
@@ -246,6 +195,8 @@ def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
     if isinstance(choice, dict):
         return [choice["function"]["name"]]
     mentioned = mentioned_tools(conv.last_user_text, tools)
+    if not mentioned and not conv.called_since_user:
+        mentioned = related_tool(conv.last_user_text, tools)
     remaining = [name for name in mentioned if name not in conv.called_since_user]
     if choice == "required" and not remaining:
         uncalled = [t["name"] for t in tools if t["name"] not in conv.called_since_user]
@@ -272,22 +223,41 @@ def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> 
     return calls
 
 
-def _rag_answer(conv: _Conversation) -> str | None:
-    """The context sentence that best matches the question, for a RAG-shaped prompt.
+def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
+    """(context, question) of a RAG-shaped prompt, or ``None``.
 
-    The context and question are in the user message (LlamaIndex's text-QA template,
-    LangChain's "Context: ... Question: ..." prompts), or the context is in the system
-    prompt and the question is the user message.
+    In order: a stock template in the last user message, or in the system prompt (the
+    question is then the user message); a hand-written ``Context: ... Question: ...``
+    prompt, in the user message or across the system prompt and it; the context in user
+    messages sent together with the question, just before it.
     """
+    for text in (conv.last_user_text, conv.system_text):
+        found = _prompts.recognise(text, ("answer",))
+        if found is not None and found.context is not None:
+            return found.context, found.question or conv.last_user_text
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
-    if rag is None:
-        return None
-    found = best_sentence(rag.context, rag.question)
+    if rag is not None:
+        return rag.context, rag.question
+    if conv.preceding_user_text.strip() and conv.last_user_text.strip():
+        return (
+            _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL),
+            _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL),
+        )
+    return None
+
+
+def _rag_answer(conv: _Conversation) -> str | None:
+    """The context sentence that best matches the question, for a RAG-shaped prompt."""
+    found = _retrieval(conv)
     if found is None:
-        return f'The context does not answer "{quote(rag.question, 30)}".'
-    return " ".join(found.split())
+        return None
+    context, question = found
+    sentence = best_sentence(context, question)
+    if sentence is None:
+        return f'The context does not answer "{quote(question, 30)}".'
+    return " ".join(sentence.split())
 
 
 def _text_answer(conv: _Conversation) -> str:
@@ -306,9 +276,9 @@ def _text_answer(conv: _Conversation) -> str:
     rag = _rag_answer(conv)
     if rag is not None:
         return rag
-    follow_up = _prompts.follow_up_question(conv.last_user_text)
-    if follow_up is not None:
-        return follow_up  # as its own standalone question: retrieval then uses its words
+    condense = _prompts.recognise(conv.last_user_text, ("condense",))
+    if condense is not None and condense.question:
+        return condense.question  # as its own standalone question: retrieval uses its words
     if conv.last_user_text.strip():
         sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
     else:
@@ -323,15 +293,18 @@ def _text_answer(conv: _Conversation) -> str:
 
 
 def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) -> str | None:
-    response_format = request.response_format
-    if not response_format or response_format.get("type") == "text":
-        return None
-    if response_format["type"] == "json_schema":
-        schema = response_format["json_schema"]["schema"]
+    """JSON for ``response_format`` or for a stock prompt asking for JSON, else ``None``."""
+    kind = (request.response_format or {}).get("type")
+    if kind == "json_schema":
+        assert request.response_format is not None
+        schema = request.response_format["json_schema"]["schema"]
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
-    # json_object: a JSON schema in the prompt, else the field names it lists in words, else
-    # the keys it names in quotes or backticks, else one "answer" key.
     instructions = conv.system_text + "\n" + conv.last_user_text
+    asked = _prompts.recognise(instructions, ("json",)) is not None
+    if kind != "json_object" and not asked and not _prompts.asks_for_json(instructions):
+        return None
+    # A JSON schema in the prompt, else the structure of an example object in it, else the
+    # field names it lists in words, else the keys it names in quotes, else one "answer".
     embedded = _prompts.schema_in(instructions)
     if embedded is not None:
         schema, prose = embedded
@@ -344,7 +317,7 @@ def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) ->
     if not keys:
         return json.dumps({"answer": text_answer})
     schema = {"type": "object", "properties": {key: {"type": "string"} for key in keys}}
-    return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys)))
+    return json.dumps(fill(schema, Literals(_literal_source(conv), exclude=keys, listed=keys)))
 
 
 _REACT_CALL = (
@@ -360,12 +333,13 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
     """A step of LlamaIndex's ReAct format, when the system prompt asks for it.
 
     The tools come from the header's ``> Tool Name:`` entries; the question is the last user
-    message that is not an ``Observation:``. A mentioned tool not yet called gets an
-    ``Action`` with arguments from the question's literals (and earlier observations'),
-    as for native tool calls; otherwise the ``Answer:`` is the observations' text, or the
-    plain reply to the question when there were none.
+    message that is not an ``Observation:``. A mentioned (or, with none called yet, the
+    related) tool not yet called gets an ``Action`` with arguments from the question's
+    literals (and earlier observations'), as for native tool calls; otherwise the
+    ``Answer:`` is the observations' text, or the plain reply to the question when there
+    were none.
     """
-    if request.tools or not _prompts.is_react(conv.system_text):
+    if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
     messages = request.messages
@@ -389,6 +363,8 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
             observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())
     due = [name for name in mentioned_tools(question, tools) if name not in called]
+    if not due and not called:
+        due = related_tool(question, tools)
     if due:
         tool = next(t for t in tools if t["name"] == due[0])
         source = "\n".join([question, *observations])
@@ -448,6 +424,12 @@ def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) ->
     return text, finish
 
 
+def warm_up() -> None:
+    """Build the recogniser's template table now: it imports the frameworks' template
+    modules, seconds of work that must not fall on a request and its client's timeout."""
+    _prompts.templates()
+
+
 def generate_chat(request: ChatRequest) -> Generation:
     """The reply to a validated chat request (specified in the package docstring)."""
     conv = _conversation(request)
@@ -483,18 +465,26 @@ def generate_chat(request: ChatRequest) -> Generation:
     return Generation(choices=choices, prompt_tokens=prompt_tokens(request))
 
 
-def generate_completion(request: CompletionRequest) -> Generation:
-    """Text completions: one choice per (prompt, n) pair, continuing the prompt's last words."""
-    choices = []
+def generate_completion(
+    request: CompletionRequest, answer: Callable[[ChatRequest], Generation] | None = None
+) -> Generation:
+    """Text completions: each prompt answered as a chat of one user message would be.
+
+    ``answer`` (default :func:`generate_chat`) answers each prompt's chat; its choices
+    follow one another, prompt by prompt. ``prompt_tokens`` counts the prompts' words.
+    """
+    choices: list[Choice] = []
     for prompt in request.prompts:
-        for index in range(request.n):
-            words = prompt.split()
-            tail = " ".join(words[-8:])
-            text = f' ... and so "{tail}" continues.' if tail else " Nothing to continue."
-            if index > 0:
-                text = f" (alternative {index + 1})" + text
-            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
-            choices.append(Choice(content=content, finish_reason=finish))
+        chat = ChatRequest(
+            model=request.model,
+            messages=[{"role": "user", "content": prompt}],
+            images=[[]],
+            max_tokens=request.max_tokens,
+            stream=request.stream,
+            n=request.n,
+            stop=request.stop,
+        )
+        choices.extend((answer or generate_chat)(chat).choices)
     prompt_total = sum(count_tokens(p) for p in request.prompts)
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
 

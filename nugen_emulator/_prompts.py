@@ -1,21 +1,166 @@
-"""Prompt shapes the emulator's model recognises: RAG templates, ReAct, JSON instructions.
+"""The recogniser: which prompt a request carries, and what it holds.
 
 Frameworks put structure into plain text (a context block and a question, a tool list and
-a Thought/Action format, a JSON schema to follow). These functions find that structure;
-``_model.py`` decides what to answer with it.
+a Thought/Action format, a JSON schema to follow). The stock prompts of LangChain and
+LlamaIndex are recognised from the frameworks' own template constants (:data:`SOURCES`),
+read when the framework is importable, so an upstream change to a template changes what is
+recognised with it. Prompts people write themselves (``Context: ... Question: ...``) are
+recognised by their labels. ``_model.py`` decides what to answer with what is found here.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+import string
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
 
-# LlamaIndex's text-QA and refine templates ("Context information is below.\n-----\n...");
-# LangChain's RAG prompts label a block "Context:" or end a sentence with "... context:".
-_LLAMA_CONTEXT_RE = re.compile(r"context information is below\.?\s*\n", re.IGNORECASE)
-_RULE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
+Kind = Literal["answer", "condense", "json", "react"]
+
+# What each stock template asks for, and where the framework keeps it. "answer": a context
+# (and, in the same message or the next user message, a question) to answer from;
+# "condense": rewrite a follow-up as a standalone question; "json": reply with JSON for
+# the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent.
+SOURCES: tuple[tuple[Kind, str, str], ...] = (
+    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL"),
+    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_REFINE_PROMPT_TMPL"),
+    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
+    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_TEXT_QA_PROMPT"),
+    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_REFINE_PROMPT"),
+    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_TREE_SUMMARIZE_PROMPT"),
+    ("answer", "llama_index.core.chat_engine.context", "DEFAULT_CONTEXT_TEMPLATE"),
+    ("answer", "llama_index.core.chat_engine.context", "DEFAULT_REFINE_TEMPLATE"),
+    (
+        "answer",
+        "llama_index.core.chat_engine.condense_plus_context",
+        "DEFAULT_CONTEXT_PROMPT_TEMPLATE",
+    ),
+    (
+        "answer",
+        "llama_index.core.chat_engine.condense_plus_context",
+        "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE",
+    ),
+    ("condense", "llama_index.core.chat_engine.condense_question", "DEFAULT_TEMPLATE"),
+    (
+        "condense",
+        "llama_index.core.chat_engine.condense_plus_context",
+        "DEFAULT_CONDENSE_PROMPT_TEMPLATE",
+    ),
+    ("react", "llama_index.core.agent.react.prompts", "REACT_CHAT_SYSTEM_HEADER"),
+    ("react", "llama_index.core.agent.react.prompts", "CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
+    ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
+    ("json", "langchain_core.output_parsers.format_instructions", "JSON_FORMAT_INSTRUCTIONS"),
+    ("json", "langchain_core.output_parsers.pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS"),
+)
+# Template variables by what they hold.
+_CONTEXT_SLOTS = ("existing_answer", "context_str", "context_msg", "context")
+_QUESTION_SLOTS = ("query_str", "question")
+
+
+@dataclass(frozen=True)
+class Template:
+    kind: Kind
+    origin: str  # module.attribute
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """A stock prompt found in a text, with the values of its template variables."""
+
+    kind: Kind
+    origin: str
+    slots: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str | None:
+        found = [self.slots[name] for name in _CONTEXT_SLOTS if self.slots.get(name)]
+        return "\n".join(found) or None
+
+    @property
+    def question(self) -> str | None:
+        return next((self.slots[n].strip() for n in _QUESTION_SLOTS if self.slots.get(n)), None)
+
+
+@cache
+def templates() -> tuple[Template, ...]:
+    """The table: every template of :data:`SOURCES` whose framework is importable."""
+    table: list[Template] = []
+    for kind, module, attribute in SOURCES:
+        try:
+            value = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            continue  # the framework is not installed (the template test guards renames)
+        table.extend(
+            Template(kind, f"{module}.{attribute}", pattern) for pattern in _patterns(value)
+        )
+    return tuple(table)
+
+
+def recognise(
+    text: str, kinds: tuple[Kind, ...] = ("answer", "condense", "json", "react")
+) -> Recognised | None:
+    """The first stock template of one of ``kinds`` that ``text`` was written from."""
+    for template in templates():
+        if template.kind in kinds:
+            match = template.pattern.search(text)
+            if match:
+                slots = {k: v for k, v in match.groupdict().items() if v is not None}
+                return Recognised(template.kind, template.origin, slots)
+    return None
+
+
+def _patterns(value: Any) -> list[re.Pattern[str]]:
+    """Regexes for a template constant: a format string, a ``PromptTemplate`` (its
+    ``template``) or a ``ChatPromptTemplate`` (one per message that has variables)."""
+    if isinstance(value, str):
+        texts = [value]
+    elif isinstance(getattr(value, "template", None), str):
+        texts = [value.template]
+    else:
+        messages = getattr(value, "message_templates", [])
+        texts = [m.content for m in messages if isinstance(m.content, str) and "{" in m.content]
+    patterns = []
+    for text in texts:
+        pattern = _compile(text)
+        if pattern is not None:
+            patterns.append(pattern)
+    return patterns
+
+
+def _compile(template: str) -> re.Pattern[str] | None:
+    """A template as a regex: its literal words in order, any whitespace between them,
+    each variable a named group. ``None`` for a template that is only variables."""
+    parts: list[str] = []
+    named: set[str] = set()
+    literal_words = 0
+    pieces = list(string.Formatter().parse(template))
+    for i, (literal, name, _, _) in enumerate(pieces):
+        words = literal.split()
+        literal_words += len(words)
+        if words:
+            parts.append(r"\s*".join(re.escape(word) for word in words))
+        if name is None:
+            continue
+        last = i == len(pieces) - 1 or all(
+            not lit.strip() and n is None for lit, n, _, _ in pieces[i + 1 :]
+        )
+        body = ".*" if last else ".*?"
+        if name.isidentifier() and name not in named:
+            named.add(name)
+            parts.append(f"(?P<{name}>{body})")
+        else:
+            parts.append(f"(?:{body})")
+    if literal_words < 3:
+        return None
+    return re.compile(r"\s*".join(parts), re.DOTALL)
+
+
+# -- Prompts people write: "Context: ... Question: ..." -----------------------------------------
+
 _CONTEXT_LABEL_RE = re.compile(r"\bcontext(?: information)?[ \t]*:", re.IGNORECASE)
 _QUESTION_LABEL_RE = re.compile(r"(?:^|\n)[ \t]*(?:query|question)[ \t]*:", re.IGNORECASE)
 _BLOCK_END_RE = re.compile(
@@ -30,46 +175,30 @@ class RagPrompt:
 
 
 def rag_prompt(text: str) -> RagPrompt | None:
-    """The context block and the question of a RAG prompt, or ``None`` if it is not one."""
+    """The labelled context block and question of a hand-written RAG prompt, or ``None``."""
     questions = list(_QUESTION_LABEL_RE.finditer(text))
     if not questions:
         return None
     question_start = questions[-1].end()
     end = _BLOCK_END_RE.search(text, question_start)
     question = text[question_start : end.start() if end else len(text)].strip()
-    context = _context_block(text, exclude=(questions[-1].start(), end.start() if end else None))
-    if not question or context is None or not context.strip():
-        return None
-    return RagPrompt(context=context, question=question)
-
-
-def _context_block(text: str, exclude: tuple[int, int | None]) -> str | None:
-    llama = _LLAMA_CONTEXT_RE.search(text)
-    if llama:
-        rules = list(_RULE_RE.finditer(text, llama.end()))
-        if len(rules) >= 2:
-            return text[rules[0].end() : rules[1].start()]
-        return None
-    labels = [m for m in _CONTEXT_LABEL_RE.finditer(text) if m.start() != exclude[0]]
-    if not labels:
+    labels = [m for m in _CONTEXT_LABEL_RE.finditer(text) if m.start() != questions[-1].start()]
+    if not question or not labels:
         return None
     start = labels[-1].end()
-    end = _BLOCK_END_RE.search(text, start)
-    return text[start : end.start() if end else len(text)]
+    block_end = _BLOCK_END_RE.search(text, start)
+    context = text[start : block_end.start() if block_end else len(text)]
+    return RagPrompt(context=context, question=question) if context.strip() else None
 
 
-# LlamaIndex's chat engines first ask the model to condense the history and the follow-up
-# into one standalone question ("... Follow Up Input: {question}\nStandalone question:").
-_FOLLOW_UP_RE = re.compile(
-    r"^[ \t]*Follow Up Input:[ \t]*(?P<question>.*?)\s*\n[ \t]*Standalone question:\s*\Z",
-    re.IGNORECASE | re.MULTILINE | re.DOTALL,
-)
+def unlabelled(text: str, label: re.Pattern[str]) -> str:
+    """``text`` without a leading ``Context:``/``Question:`` label."""
+    match = label.match(text.lstrip())
+    return text.lstrip()[match.end() :].strip() if match else text.strip()
 
 
-def follow_up_question(text: str) -> str | None:
-    """The follow-up a condense-question prompt asks to rephrase, or ``None``."""
-    match = _FOLLOW_UP_RE.search(text)
-    return match["question"].strip() or None if match else None
+CONTEXT_LABEL = re.compile(r"(?:context(?: information)?|documents?)[ \t]*:", re.IGNORECASE)
+QUESTION_LABEL = re.compile(r"(?:query|question)[ \t]*:", re.IGNORECASE)
 
 
 # -- ReAct (LlamaIndex's ReActAgent system header) -------------------------------------------
@@ -80,10 +209,6 @@ _REACT_TOOL_RE = re.compile(
 )
 _REACT_ACTION_RE = re.compile(r"^Action:\s*(\S+)", re.MULTILINE)
 OBSERVATION_PREFIX = "Observation:"
-
-
-def is_react(system_text: str) -> bool:
-    return "Action Input:" in system_text and "Thought:" in system_text
 
 
 def react_tools(system_text: str) -> list[dict[str, Any]]:
@@ -138,21 +263,51 @@ def json_objects(text: str) -> list[tuple[int, int, Any]]:
 
 
 def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
-    """The last JSON schema the text carries, and the text without any embedded JSON.
+    """The JSON schema a prompt shows, and the prompt without any embedded JSON.
 
-    The last one, because format instructions (LangChain's ``PydanticOutputParser``) show
-    an example schema before the real one.
+    The last schema, because format instructions (LangChain's ``PydanticOutputParser``)
+    show an example schema before the real one; with no schema, the last example object,
+    as the schema of its structure (lists stay lists, nested objects stay nested). JSON
+    whose braces a template left doubled (``{{"type": ...}}``, as LlamaIndex's
+    structured-output programs send it) counts too.
     """
+    if "{{" in text:
+        text = text.replace("{{", "{").replace("}}", "}")
     objects = json_objects(text)
-    schemas = [value for _, _, value in objects if _looks_like_schema(value)]
-    if not schemas:
+    if not objects:
         return None
+    schemas = [value for _, _, value in objects if _looks_like_schema(value)]
     rest, cursor = [], 0
     for start, end, _ in objects:
         rest.append(text[cursor:start])
         cursor = end
     rest.append(text[cursor:])
-    return schemas[-1], " ".join(rest)
+    schema = schemas[-1] if schemas else schema_of(objects[-1][2])
+    return schema, " ".join(rest)
+
+
+_JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
+
+
+def asks_for_json(text: str) -> bool:
+    """Whether a prompt says "JSON" and shows the object it wants (a schema or an example)."""
+    return bool(_JSON_WORD_RE.search(text)) and schema_in(text) is not None
+
+
+def schema_of(example: Any) -> dict[str, Any]:
+    """The JSON schema of an example value's structure."""
+    if isinstance(example, dict):
+        properties = {key: schema_of(value) for key, value in example.items()}
+        return {"type": "object", "properties": properties, "required": list(properties)}
+    if isinstance(example, list):
+        return {"type": "array", "items": schema_of(example[0]) if example else {}}
+    if isinstance(example, bool):
+        return {"type": "boolean"}
+    if isinstance(example, int):
+        return {"type": "integer"}
+    if isinstance(example, float):
+        return {"type": "number"}
+    return {"type": "string"}
 
 
 def _looks_like_schema(value: dict[str, Any]) -> bool:

@@ -40,10 +40,25 @@ _FORMAT_DEFAULTS = {
     "hostname": "example.com",
 }
 _MAX_DEPTH = 8
+_DATE_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug"
+    r"|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|\b(?:today|tomorrow|yesterday|(?:mon|tues|wednes|thurs"
+    r"|fri|satur|sun)day)\b",
+    re.IGNORECASE,
+)
+_DATE_FIELD_RE = re.compile(r"date|\bday\b|\bwhen\b", re.IGNORECASE)
+_HINT_STOP_WORDS = frozenset({"the", "a", "an", "of", "to", "for", "in", "on", "and", "or", "is"})
 
 
-def string_literals(text: str, exclude: Iterable[str] = ()) -> list[str]:
-    """Candidate string values in ``text``: quoted text and capitalised phrases, in order.
+def _hint_words(hints: str) -> list[str]:
+    """The words of a field's name and description that the text may mention near its value."""
+    words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", hints).lower())
+    return [w for w in dict.fromkeys(words) if w not in _HINT_STOP_WORDS]
+
+
+def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
+    """Candidate string values in ``text`` and where they start: quoted text and
+    capitalised phrases, in order.
 
     A capitalised phrase is a run of capitalised words that does not start a sentence
     ("in New York" gives ``"New York"``, the leading "What" of a question gives nothing).
@@ -79,10 +94,10 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[str]:
         previous_end = match.end()
     if current:
         found.append((current_start, " ".join(current)))
-    result: list[str] = []
-    for _, value in sorted(found, key=lambda pair: pair[0]):
-        if value not in result:
-            result.append(value)
+    result: list[tuple[int, str]] = []
+    for start, value in sorted(found, key=lambda pair: pair[0]):
+        if all(value != seen for _, seen in result):
+            result.append((start, value))
     return result
 
 
@@ -99,20 +114,32 @@ def _starts_sentence(text: str, start: int) -> bool:
 class Literals:
     """Values taken from the user's text, consumed in order as a schema is filled."""
 
-    def __init__(self, text: str, exclude: Iterable[str] = (), used: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        text: str,
+        exclude: Iterable[str] = (),
+        used: Iterable[Any] = (),
+        listed: Iterable[str] = (),
+    ) -> None:
         """``exclude``: words that are never values (tool names, JSON keys); ``used``:
         values an earlier tool call of this turn already took, so the next call gets fresh
-        ones."""
+        ones; ``listed``: field names the text lists ("with the fields name and city"), whose
+        mentions say nothing about where their values are."""
         used_strings = {v.lower() for v in used if isinstance(v, str)}
         used_numbers = {
             float(v) for v in used if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
         self.text = text
         self._lower = text.lower()
+        self._listed = {name.lower() for name in listed}
         self.numbers = [
             m.group(0) for m in _NUMBER_RE.finditer(text) if float(m.group(0)) not in used_numbers
         ]
-        self.strings = [s for s in string_literals(text, exclude) if s.lower() not in used_strings]
+        self.strings = [
+            (start, value)
+            for start, value in string_literals(text, exclude)
+            if value.lower() not in used_strings
+        ]
         self.booleans = [m.group(1).lower() in ("true", "yes") for m in _BOOL_RE.finditer(text)]
 
     def take_number(self, accept: Callable[[str], bool]) -> str | None:
@@ -122,8 +149,42 @@ class Literals:
                 return raw
         return None
 
-    def take_string(self) -> str | None:
-        return self.strings.pop(0) if self.strings else None
+    def take_string(self, hints: str = "") -> str | None:
+        """The string literal for a field described by ``hints`` (its name, description).
+
+        A date-like field takes a date-like literal, other fields prefer the rest; among
+        those, the literal nearest to where the text mentions a word of ``hints``
+        ("on '2024-05-01' for a 'vaccination'": the procedure takes "vaccination"), else the
+        first one left.
+        """
+        if not self.strings:
+            return None
+        wants_date = bool(_DATE_FIELD_RE.search(hints))
+        candidates = [
+            i for i, (_, v) in enumerate(self.strings) if bool(_DATE_RE.search(v)) == wants_date
+        ]
+        candidates = candidates or list(range(len(self.strings)))
+        mentions = [
+            (m.start(), m.end())
+            for word in _hint_words(hints)
+            if word not in self._listed
+            for m in re.finditer(r"(?<![\w])" + re.escape(word) + r"\w*", self._lower)
+        ]
+        best = candidates[0]
+        if mentions:
+            best = min(candidates, key=lambda i: self._distance(self.strings[i], mentions))
+        return self.strings.pop(best)[1]
+
+    @staticmethod
+    def _distance(literal: tuple[int, str], mentions: list[tuple[int, int]]) -> int:
+        """How far a literal is from the nearest mention; values usually follow their
+        label ("severity 'mild'"), so a literal before a mention counts double."""
+        start, value = literal
+        end = start + len(value)
+        return min(
+            start - m_end if start >= m_end else 2 * max(0, m_start - end) + 1
+            for m_start, m_end in mentions
+        )
 
     def take_bool(self) -> bool | None:
         return self.booleans.pop(0) if self.booleans else None
@@ -334,7 +395,9 @@ class _Filler:
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt in _FORMAT_DEFAULTS:
             return _FORMAT_DEFAULTS[fmt]
-        found = self.literals.take_string()
+        description = schema.get("description")
+        hints = name + " " + (description if isinstance(description, str) else "")
+        found = self.literals.take_string(hints)
         if found is None:
             default = schema.get("default")
             found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"

@@ -12,9 +12,8 @@ from typing import Any, Literal
 import uvicorn
 
 from nugen_emulator._app import build_app
-from nugen_emulator._defaults import BASE_PATHS, DEFAULT_API_KEY
+from nugen_emulator._defaults import BASE_PATHS, DEFAULT_API_KEY, DEFAULT_EMBEDDING_DIMENSIONS
 from nugen_emulator._faults import FAULT_FIELDS, Fault
-from nugen_emulator._model import DEFAULT_EMBEDDING_DIMENSIONS
 from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
 from nugen_emulator._state import ServerState
 from nugen_emulator._wire import Dialect

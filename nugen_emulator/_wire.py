@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
-from nugen_emulator._model import Choice, Generation, confidence_score, pieces
+from nugen_emulator._generation import Choice, Generation, confidence_score, pieces
 from nugen_emulator._validation import ChatRequest, CompletionRequest
 
 Dialect = Literal["nugen", "openai"]

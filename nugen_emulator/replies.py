@@ -1,23 +1,28 @@
 """Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
 
 ``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` for every valid chat request
-(``/chat/completions`` and ``/chat/vision``), after the API key and the body were checked
-and any armed fault was taken, instead of asking the emulator's own model. ``call`` is a
-:class:`ChatCall`. The hook returns one of:
+(``/chat/completions`` and ``/chat/vision``) and for every prompt of a valid text
+completion request (``/completions``, seen as a chat of one user message whose content is
+the prompt; :attr:`ChatCall.endpoint` tells them apart), after the API key and the body
+were checked and any armed fault was taken, instead of asking the emulator's own model.
+``call`` is a :class:`ChatCall`. The hook returns one of:
 
 - ``None``: the emulator's own model answers, as without a hook;
 - a :class:`Generation`: the emulator renders it in its dialect (JSON, or SSE when the
   request streams), exactly as it renders its own model's answers; tool calls whose ``id``
-  is empty get a fresh ``call_<hex>`` id;
-- an :class:`EncodedStream` (streaming requests only): SSE events ready to send, for
+  is empty get a fresh ``call_<hex>`` id (a text completion renders each choice's
+  ``content`` as its ``text``);
+- an :class:`EncodedStream` (streaming chat requests only): SSE events ready to send, for
   replies whose encoding should be paid once rather than per request (the benchmark's
   canned replies, ``benchmarks/canned.py``). :meth:`ChatCall.stream_chunks` renders a
   generation into the dialect's chunks, :func:`encode_event` encodes one.
 
 Armed faults apply to hook replies as to any other (a ``cut_after``, ``no_usage``, ...).
 The hook runs in the server's thread: keep it quick, and make it thread-safe if it
-shares state with the test. An exception in the hook is answered as a 500 in the dialect
-and logged on the ``nugen_emulator`` logger.
+shares state with the test. An exception in the hook, or a reply of another type, is
+answered as a 500 in the dialect whose message names the hook and the exception
+(``the chat_reply hook my_hook raised KeyError: 'function'``), and logged with its
+traceback on the ``nugen_emulator`` logger.
 
 This module needs neither starlette nor uvicorn.
 """
@@ -29,7 +34,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from nugen_emulator._model import Choice, Generation, ToolCall, prompt_tokens
+from nugen_emulator._generation import Choice, Generation, ToolCall
+from nugen_emulator._model import prompt_tokens
 from nugen_emulator._validation import ChatRequest
 from nugen_emulator._wire import Dialect, Renderer, encode_event
 
@@ -39,6 +45,7 @@ __all__ = [
     "Choice",
     "EncodedStream",
     "Generation",
+    "HookError",
     "ToolCall",
     "encode_event",
 ]
@@ -55,14 +62,37 @@ class EncodedStream:
     events: Sequence[bytes]
 
 
+class HookError(Exception):
+    """The ``chat_reply`` hook failed: raised, or returned something it may not."""
+
+    def __init__(self, hook: object, problem: str) -> None:
+        name = getattr(hook, "__qualname__", None) or type(hook).__qualname__
+        super().__init__(f"the chat_reply hook {name} {problem}")
+
+
+def ask_hook(hook: ChatReplyHook, call: ChatCall) -> Generation | EncodedStream | None:
+    """The hook's reply to ``call``; any failure becomes a :class:`HookError`."""
+    try:
+        reply = hook(call)
+    except Exception as exc:
+        raise HookError(hook, f"raised {type(exc).__name__}: {exc}") from exc
+    if reply is not None and not isinstance(reply, (Generation, EncodedStream)):
+        raise HookError(hook, f"must return a Generation, an EncodedStream or None, got {reply!r}")
+    return reply
+
+
 class ChatCall:
     """One valid chat request, as a ``chat_reply`` hook sees it.
 
     Attributes:
         body: The request body as the client sent it (parsed JSON, already validated).
+        endpoint: ``"chat/completions"``, ``"chat/vision"`` or ``"completions"``.
         model: The requested model name.
-        messages: The request's messages.
-        tools: The offered tools (``[]`` when none).
+        messages: The request's messages, as sent (for ``/completions``: one user message
+            holding the prompt this call answers).
+        tools: The offered tools in the wire shape, as sent
+            (``[{"type": "function", "function": {"name", "description"?,
+            "parameters"?}}]``; ``[]`` when none).
         n: How many choices were asked for.
         stream: Whether the reply is streamed (never on ``/chat/vision``).
         include_usage: ``stream_options.include_usage`` (openai dialect).
@@ -80,14 +110,16 @@ class ChatCall:
         new_id: Callable[[str], str],
         vision: bool,
         no_usage: bool,
+        endpoint: str | None = None,
     ) -> None:
         self._request = request
         self._renderer = renderer
         self._new_id = new_id
         self.body = body
+        self.endpoint = endpoint or ("chat/vision" if vision else "chat/completions")
         self.model = request.model
         self.messages = request.messages
-        self.tools = request.tools
+        self.tools = [{"type": "function", "function": tool} for tool in request.tools]
         self.n = request.n
         self.stream = request.stream and not vision
         self.include_usage = request.include_usage

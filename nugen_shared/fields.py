@@ -40,17 +40,21 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    RerankMethod,
     check_no_userinfo,
     is_credential_header,
     redact_headers,
 )
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
+from nugen_shared.models import DEFAULT_RERANK_MODEL
+from nugen_shared.requests import rerank_request
 
 __all__ = [
     "ClientCache",
     "ConnectionFields",
     "FreshOnCopy",
     "ImageLimitField",
+    "RerankFields",
     "call_keywords",
     "check_no_credential_keywords",
     "resolved_timeout",
@@ -353,3 +357,47 @@ class ImageLimitField(BaseModel):
     def image_limit(self) -> int:
         """The limit in effect, in bytes."""
         return self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
+
+
+class RerankFields(ConnectionFields):
+    """The fields of both frameworks' rerankers (``top_n`` is each framework's own, with its
+    own default) and the request they make."""
+
+    model: str = Field(default=DEFAULT_RERANK_MODEL, description="The reranking model.")
+    method: RerankMethod | None = Field(
+        default=None,
+        description="fast (bi-encoder, the service's default), standard (cross-encoder), "
+        "optimal (both), best; standard and optimal need model_cross.",
+    )
+    model_cross: str | None = Field(
+        default=None, description="The cross-encoder of the standard and optimal methods."
+    )
+    stage1_top_k: int | None = Field(
+        default=None, ge=1, description="Candidates the first stage keeps (hybrid methods)."
+    )
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="Tokens of each document the model reads."
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, description="Documents the service scores at a time."
+    )
+
+    def _rerank_request(
+        self, query: str, documents: list[str], top_n: int | None
+    ) -> dict[str, Any]:
+        options = {
+            "method": self.method,
+            "model_cross": self.model_cross,
+            "stage1_top_k": self.stage1_top_k,
+            "max_tokens_per_doc": self.max_tokens_per_doc,
+            "batch_size": self.batch_size,
+        }
+        return rerank_request(
+            self.model,
+            query,
+            documents,
+            top_n=top_n,
+            options=options,
+            session_id=self.session_id,
+            provider=self.provider,
+        )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 __all__ = [
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_RERANK_MODEL",
     "DEFAULT_VISION_MODEL",
     "FALLBACK_CONTEXT_WINDOW",
     "FALLBACK_MAX_OUTPUT_TOKENS",
@@ -29,6 +30,8 @@ __all__ = [
 DEFAULT_CHAT_MODEL = "nugen-flash-instruct"
 DEFAULT_VISION_MODEL = "nugen-flash-vision"
 DEFAULT_EMBEDDING_MODEL = "nugen-flash-embed"
+# The reranking model of the service's reference examples.
+DEFAULT_RERANK_MODEL = "bge-reranker-v2-m3"
 
 FALLBACK_CONTEXT_WINDOW = 32_768
 """The context window LlamaIndex metadata reports when the table says unknown."""

@@ -6,7 +6,7 @@ drift apart:
 - :func:`chat_request`: a chat request from model fields, extra body fields and call
   keywords (later wins), with ``session_id`` / ``provider`` / ``extra_headers`` sent per
   call; :func:`completion_request`: the same rule for a text completion (``/completions``);
-  :func:`embeddings_request` for embeddings;
+  :func:`embeddings_request` for embeddings; :func:`rerank_request` for reranking;
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
   service's, refusing a name that is not a bound tool;
 - :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
@@ -29,6 +29,7 @@ __all__ = [
     "completion_request",
     "embeddings_request",
     "keeping_partial",
+    "rerank_request",
     "tool_choice_to_wire",
 ]
 
@@ -152,7 +153,7 @@ def chat_request(
 
 
 def completion_request(
-    prompt: str,
+    prompt: str | Sequence[str],
     fields: Mapping[str, Any],
     extra_body: Mapping[str, Any],
     call: Mapping[str, Any],
@@ -164,11 +165,14 @@ def completion_request(
     The rule of :func:`chat_request`, with :data:`COMPLETION_BODY_FIELDS` as the
     validated body fields: any other field that has a value (a chat-only one such as
     ``reasoning`` included) is sent as an unvalidated body field, so what the user set is
-    what is sent; ``use_vision_endpoint`` does not apply and is dropped.
+    what is sent; ``use_vision_endpoint`` does not apply and is dropped. Several prompts
+    are sent as one list (one choice, or ``n``, for each).
     """
     layered = _Layered(COMPLETION_BODY_FIELDS, ignore, ("prompt", "stream", "messages"))
     layered.merge(fields, extra_body, call)
-    return layered.finish({**layered.body, "prompt": prompt})
+    return layered.finish(
+        {**layered.body, "prompt": prompt if isinstance(prompt, str) else list(prompt)}
+    )
 
 
 class _Layered:
@@ -261,6 +265,35 @@ def embeddings_request(
         request["extra_headers"] = {"X-Provider": provider}
     if extra_body:
         request["extra_body"] = dict(extra_body)
+    return request
+
+
+def rerank_request(
+    model: str,
+    query: str,
+    documents: Sequence[str],
+    *,
+    top_n: int | None,
+    options: Mapping[str, Any],
+    session_id: str | None,
+    provider: str | None,
+) -> dict[str, Any]:
+    """The keyword arguments of one client rerank call.
+
+    ``top_n`` is at most the number of documents (``None``: every document comes back,
+    scored); ``options`` are the reranker's other body fields (``method``,
+    ``model_cross``, ...), each sent only when not None; the headers follow the rule of
+    :func:`chat_request` (sent per call).
+    """
+    request: dict[str, Any] = {
+        **options,
+        "model": model,
+        "query": query,
+        "documents": list(documents),
+        "top_n": None if top_n is None else min(top_n, len(documents)),
+        "session_id": session_id,
+        "provider": provider,
+    }
     return request
 
 

@@ -29,17 +29,28 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps, loads
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
+from llama_index.core.schema import NodeWithScore, TextNode
 from pydantic import SecretStr
 
-from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
+from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM, NugenRerank
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from llama_index_nugen import NugenRerank as LINugenRerank
 from nugen_client import APIStatusError, InvalidInputError, NugenError
 from nugen_emulator import Fault, NugenEmulator
 
 KEY = "nk-live-SECRET-7f3a9c1e5b2d46800aa1"
 WRONG_KEY = "nk-live-WRONG-0000aaaa1111bbbb2222"
-CLASSES = [ChatNugen, NugenLLM, NugenEmbeddings, Nugen, NugenMultiModal, NugenEmbedding]
-LANGCHAIN = (ChatNugen, NugenLLM, NugenEmbeddings)
+CLASSES = [
+    ChatNugen,
+    NugenLLM,
+    NugenEmbeddings,
+    NugenRerank,
+    Nugen,
+    NugenMultiModal,
+    NugenEmbedding,
+    LINugenRerank,
+]
+LANGCHAIN = (ChatNugen, NugenLLM, NugenEmbeddings, NugenRerank)
 LOGGERS = ["nugen_client", "langchain_nugen", "llama_index_nugen", "httpx", "httpcore"]
 
 
@@ -69,6 +80,10 @@ def use(model: Any) -> None:
         assert model.embed_query("hello")
     elif isinstance(model, NugenEmbedding):
         assert model.get_text_embedding("hello")
+    elif isinstance(model, NugenRerank):
+        assert model.rerank(["hello there", "bye"], "hello")
+    elif isinstance(model, LINugenRerank):
+        assert model.postprocess_nodes([NodeWithScore(node=TextNode(text="hi"))], query_str="hi")
     elif isinstance(model, NugenMultiModal):
         assert model.complete("hello", image_documents=[]).text
     else:
@@ -558,8 +573,8 @@ def _rebuilt(model: Any) -> Any:
                 valid_namespaces=["langchain_nugen"],
                 allowed_objects=[type(model)],
             )
-    if isinstance(model, NugenEmbeddings):  # not LangChain-serialisable: its pydantic dump
-        return NugenEmbeddings(**model.model_dump(), api_key=KEY)
+    if isinstance(model, NugenEmbeddings | NugenRerank):  # not LangChain-serialisable
+        return type(model)(**model.model_dump(), api_key=KEY)
     return type(model).from_dict(model.to_dict(), api_key=KEY)
 
 

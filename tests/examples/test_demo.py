@@ -57,8 +57,9 @@ EXPECTED = [
     "== 4. LlamaIndex: RAG over the project's README",
     "corpus: README.md in the repository",
     re.compile(r"index: \d+ chunks \(one per section\), embedded with NugenEmbedding"),
-    re.compile(r"source node 1 \(score -?\d\.\d{3}\): \["),
-    re.compile(r"source node 2 \(score -?\d\.\d{3}\): \["),
+    "rerank: the 4 nearest chunks, reranked by NugenRerank; the best 2 kept",
+    re.compile(r"source node 1 \(relevance \d\.\d{3}\): \["),
+    re.compile(r"source node 2 \(relevance \d\.\d{3}\): \["),
     "== 5. Structured output into a pydantic model, in both frameworks",
     f"LangChain with_structured_output: {LANDMARK}",
     f"LlamaIndex structured_predict: {LANDMARK}",
@@ -77,7 +78,7 @@ RAG_EXPECTED = [
     " tested against the `nugen_emulator` fixture and replayed from a cassette, with no live"
     " service.",
 ]
-RAG_SOURCE = re.compile(r"source node 1 \(score \d\.\d{3}\): \[Test your own code offline\]")
+RAG_SOURCE = re.compile(r"source node 1 \(relevance \d\.\d{3}\): \[Test your own code offline\]")
 
 
 @pytest.mark.parametrize("job", [CONSOLE_SCRIPT], ids=str)

@@ -34,7 +34,7 @@ from nugen_emulator import NugenEmulator
 from tests.support.langchain import keep
 
 PROMPT = "To infinity, and"
-ANSWER = ' ... and so "To infinity, and" continues.'
+ANSWER = 'You asked: "To infinity, and".'
 
 
 def llm_for(emulator: NugenEmulator, **kwargs: Any) -> NugenLLM:
@@ -94,9 +94,12 @@ def test_stream_with_token_callbacks(nugen_emulator: NugenEmulator) -> None:
 
 def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
     result = llm_for(nugen_emulator).generate(["one two", "three four five"])
-    assert len(completion_requests(nugen_emulator)) == 2
+    # One request for both prompts, as langchain_openai.OpenAI sends them.
+    assert [b["prompt"] for b in completion_requests(nugen_emulator)] == [
+        ["one two", "three four five"]
+    ]
     texts = [generations[0].text for generations in result.generations]
-    assert texts == [' ... and so "one two" continues.', ' ... and so "three four five" continues.']
+    assert texts == ['You asked: "one two".', 'You asked: "three four five".']
     assert result.llm_output is not None
     usage = result.llm_output["token_usage"]
     assert usage["prompt_tokens"] == 5
@@ -106,6 +109,46 @@ def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
     assert info["finish_reason"] == "stop"
     assert info["model_name"] == "nugen-flash-instruct"
     assert set(info["timing"]) == {"ttft_seconds", "throughput_tokens_per_second", "total_seconds"}
+
+
+def continued(prompt: str, alternative: int = 1) -> str:
+    prefix = f" (alternative {alternative})" if alternative > 1 else ""
+    return f'{prefix} ... and so "{prompt}" continues.'
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_prompts_go_batch_size_at_a_time_and_map_back_by_index(
+    nugen_emulator: NugenEmulator, is_async: bool
+) -> None:
+    prompts = [f"prompt {i}" for i in range(5)]
+    llm = llm_for(nugen_emulator, batch_size=2, n=2)
+    result = asyncio.run(llm.agenerate(prompts)) if is_async else llm.generate(prompts)
+    sent = [b["prompt"] for b in completion_requests(nugen_emulator)]
+    assert sorted(sent, key=str) == [prompts[0:2], prompts[2:4], prompts[4]]
+    assert [[g.text for g in gens] for gens in result.generations] == [
+        [continued(p), continued(p, 2)] for p in prompts
+    ]
+    assert result.llm_output is not None
+    usage = result.llm_output["token_usage"]
+    assert usage["prompt_tokens"] == 10  # each request's usage counted once
+
+
+def test_batch_sends_one_request(nugen_emulator: NugenEmulator) -> None:
+    answers = llm_for(nugen_emulator).batch(["alpha", "beta", "gamma"])
+    assert answers == [continued(p) for p in ("alpha", "beta", "gamma")]
+    assert len(completion_requests(nugen_emulator)) == 1
+
+
+def test_a_missing_choice_is_an_error_not_a_short_result(nugen_emulator: NugenEmulator) -> None:
+    body = {"choices": [{"index": 0, "text": "only one", "finish_reason": "stop"}]}
+    nugen_emulator.inject(status=200, body=body)
+    with pytest.raises(nugen_client.APIResponseValidationError, match="2 choices"):
+        llm_for(nugen_emulator).generate(["a", "b"])
+
+
+def test_max_tokens_zero_is_sent(nugen_emulator: NugenEmulator) -> None:
+    assert llm_for(nugen_emulator, max_tokens=0).invoke(PROMPT) == ""
+    assert completion_requests(nugen_emulator)[-1]["max_tokens"] == 0
 
 
 def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenEmulator) -> None:
@@ -136,7 +179,7 @@ def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenE
 def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator, n=2)
     result = llm.generate([PROMPT])
-    assert [g.text for g in result.generations[0]] == [ANSWER, " (alternative 2)" + ANSWER]
+    assert [g.text for g in result.generations[0]] == [ANSWER, "(Alternative 2) " + ANSWER]
     with pytest.raises(ValueError, match="n=2 cannot be streamed"):
         list(llm.stream(PROMPT))
 
@@ -147,8 +190,8 @@ def test_streaming_generate_sums_usage(nugen_emulator: NugenEmulator) -> None:
         ["one two", "three"], callbacks=[tokens]
     )
     assert [g[0].text for g in result.generations] == [
-        ' ... and so "one two" continues.',
-        ' ... and so "three" continues.',
+        'You asked: "one two".',
+        'You asked: "three".',
     ]
     assert "".join(tokens.tokens) == "".join(g[0].text for g in result.generations)
     assert result.llm_output is not None
@@ -161,11 +204,11 @@ def test_streaming_generate_sums_usage(nugen_emulator: NugenEmulator) -> None:
 def test_batch_and_chain(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator)
     assert llm.batch(["a b", "c d"]) == [
-        ' ... and so "a b" continues.',
-        ' ... and so "c d" continues.',
+        'You asked: "a b".',
+        'You asked: "c d".',
     ]
     chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
-    assert chain.invoke({"topic": "rockets"}) == ' ... and so "Tell me about rockets" continues.'
+    assert chain.invoke({"topic": "rockets"}) == 'You asked: "Tell me about rockets".'
 
 
 async def test_async_forms(nugen_emulator: NugenEmulator) -> None:
@@ -174,9 +217,7 @@ async def test_async_forms(nugen_emulator: NugenEmulator) -> None:
     assert "".join([piece async for piece in llm.astream(PROMPT)]) == ANSWER
     assert await llm.abatch([PROMPT, PROMPT]) == [ANSWER, ANSWER]
     result = await llm.agenerate(["a", "b", "c"])
-    assert [g[0].text for g in result.generations] == [
-        f' ... and so "{p}" continues.' for p in "abc"
-    ]
+    assert [g[0].text for g in result.generations] == [f'You asked: "{p}".' for p in "abc"]
     assert result.llm_output is not None
     assert result.llm_output["token_usage"]["prompt_tokens"] == 3
 
@@ -185,7 +226,7 @@ def test_async_generate_is_concurrent_and_bounded(nugen_emulator: NugenEmulator)
     # Every request waits 0.6 s: four prompts two at a time take two rounds (>= 1.2 s,
     # bounded), less than one after the other would (2.4 s, concurrent).
     nugen_emulator.inject(delay=0.6, times=4)
-    llm = llm_for(nugen_emulator, max_concurrent_requests=2)
+    llm = llm_for(nugen_emulator, max_concurrent_requests=2, batch_size=1)
 
     async def run() -> float:
         loop = asyncio.get_running_loop()
@@ -229,7 +270,11 @@ def test_bad_input_before_any_request(nugen_emulator: NugenEmulator) -> None:
     with pytest.raises(ValueError, match="prompt"):
         llm.invoke("")
     with pytest.raises(ValueError, match="max_tokens"):
-        list(llm.stream(PROMPT, max_tokens=0))
+        list(llm.stream(PROMPT, max_tokens=-1))
+    with pytest.raises(ValueError, match="max_tokens"):
+        NugenLLM(api_key="k", max_tokens=-1)
+    with pytest.raises(ValueError, match="prompt"):
+        llm.generate(["fine", ""])
     assert nugen_emulator.requests == []
 
 

@@ -49,7 +49,8 @@ async def test_async_invoke_and_stream(nugen_target: NugenTarget) -> None:
 
 
 def test_generate_sums_usage(nugen_target: NugenTarget) -> None:
-    result = llm(nugen_target).generate(["Once upon a time", "The quick brown fox"])
+    # One request per prompt (batch_size=1), so that the usage of two answers is summed.
+    result = llm(nugen_target, batch_size=1).generate(["Once upon a time", "The quick brown fox"])
     assert [g[0].text for g in result.generations] == [
         ' ... and so "Once upon a time" continues.',
         ' ... and so "The quick brown fox" continues.',
@@ -65,7 +66,8 @@ def test_generate_sums_usage(nugen_target: NugenTarget) -> None:
 
 
 async def test_abatch(nugen_target: NugenTarget) -> None:
-    answers = await llm(nugen_target, max_concurrent_requests=1).abatch(["one", "two"])
+    model = llm(nugen_target, max_concurrent_requests=1, batch_size=1)
+    answers = await model.abatch(["one", "two"])
     assert answers == [' ... and so "one" continues.', ' ... and so "two" continues.']
 
 

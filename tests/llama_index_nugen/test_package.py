@@ -11,11 +11,13 @@ import llama_index_nugen
 from llama_index.llms.nugen import Nugen
 from llama_index.multi_modal_llms.nugen import NugenMultiModal
 from llama_index.embeddings.nugen import NugenEmbedding
+from llama_index.postprocessor.nugen_rerank import NugenRerank
 import llama_index.llms.openai  # another integration in the same namespace still imports
 
 assert Nugen is llama_index_nugen.Nugen
 assert NugenMultiModal is llama_index_nugen.NugenMultiModal
 assert NugenEmbedding is llama_index_nugen.NugenEmbedding
+assert NugenRerank is llama_index_nugen.NugenRerank
 loaded = [m for m in sys.modules if m == "langchain" or m.startswith(("langchain.", "langchain_"))]
 assert not loaded, loaded
 print("ok")

@@ -143,7 +143,9 @@ def test_extra_body_is_merged(nugen_emulator: NugenEmulator) -> None:
     [
         ({"prompt": ""}, "prompt"),
         ({"temperature": 3}, "temperature"),
-        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": -1}, "max_tokens"),
+        ({"prompt": []}, "prompt"),
+        ({"prompt": ["a", ""]}, "prompt"),
         ({"top_p": 1.5}, "top_p"),
         ({"model": ""}, "model"),
     ],
@@ -282,3 +284,44 @@ def test_completion_request_layers() -> None:
         "extra_headers": {"X-Provider": "p"},
         "extra_body": {"echo": True},
     }
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_several_prompts_get_n_choices_each_by_index(
+    nugen_emulator: NugenEmulator, is_async: bool
+) -> None:
+    params: dict[str, Any] = {"model": "m", "prompt": ("one two", "three"), "n": 2}
+
+    async def run() -> TextCompletion:
+        async with async_client(nugen_emulator) as client:
+            return await client.completion(**params)
+
+    if is_async:
+        answer = asyncio.run(run())
+    else:
+        with sync_client(nugen_emulator) as client:
+            answer = client.completion(**params)
+    assert [c.index for c in answer.choices] == [0, 1, 2, 3]
+    assert '"three"' in answer.choices[2].text
+    sent = nugen_emulator.last_request
+    assert sent is not None
+    assert sent.body["prompt"] == ["one two", "three"]
+
+
+def test_max_tokens_zero_is_accepted(nugen_emulator: NugenEmulator) -> None:
+    with sync_client(nugen_emulator) as client:
+        answer = client.completion(model="m", prompt=PROMPT, max_tokens=0)
+    assert answer.choices[0].text == ""
+    sent = nugen_emulator.last_request
+    assert sent is not None
+    assert sent.body["max_tokens"] == 0
+
+
+def test_a_choice_missing_for_a_prompt_is_an_error(nugen_emulator: NugenEmulator) -> None:
+    body = {"choices": [{"index": 0, "text": "x"}, {"index": 2, "text": "y"}]}
+    nugen_emulator.inject(status=200, body=body)
+    with (
+        sync_client(nugen_emulator) as client,
+        pytest.raises(nugen_client.APIResponseValidationError, match=r"indexes \[0, 2\]"),
+    ):
+        client.completion(model="m", prompt=["a", "b"])

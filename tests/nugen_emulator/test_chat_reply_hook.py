@@ -187,7 +187,64 @@ def test_a_failing_hook_is_a_500_in_the_dialect(
         recorder.answer = "Paris."
         wrong_type = client.post("/chat/completions", json={"model": "m", "messages": USER})
     assert reply.status_code == misused.status_code == wrong_type.status_code == 500
-    assert "must return a Generation, got 'Paris.'" in caplog.text
-    assert "NugenEmulator internal error" in json.dumps(reply.json())
+    # The body names the hook and what went wrong, so the test's own output shows it.
+    assert "the chat_reply hook Recorder raised RuntimeError: hook bug" in reply.text
+    assert "the chat_reply hook Recorder returned an EncodedStream for a JSON reply" in misused.text
+    assert "must return a Generation, an EncodedStream or None, got 'Paris.'" in wrong_type.text
+    assert "Traceback" in caplog.text
     assert "hook bug" in caplog.text
-    assert "EncodedStream for a JSON reply" in caplog.text
+
+
+def test_tools_are_seen_in_the_wire_shape(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+    recorder.answer = lambda call: Generation(
+        [Choice(content=call.tools[0]["function"]["name"], finish_reason="stop")], 1
+    )
+    with _client(emu) as client:
+        body = chat(client, tools=[LOOKUP])
+    assert body["choices"][0]["message"]["content"] == "lookup"
+    assert recorder.calls[0].tools == [LOOKUP]
+    assert recorder.calls[0].endpoint == "chat/completions"
+
+
+def test_the_hook_scripts_text_completions(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+
+    def scripted(call: ChatCall) -> Generation | None:
+        prompt = call.messages[0]["content"]
+        if "Thought:" not in prompt:
+            return None  # the emulator's own model answers
+        text = 'Action: search\nAction Input: {"q": "owls"}'
+        return Generation([Choice(content=text, finish_reason="stop")] * call.n, 5)
+
+    recorder.answer = scripted
+    with _client(emu) as client:
+        scripted_reply = client.post(
+            "/completions", json={"model": "m", "prompt": "Question: owls?\nThought:", "n": 2}
+        ).json()
+        own = client.post("/completions", json={"model": "m", "prompt": "Hello there"}).json()
+        streamed = client.post(
+            "/completions", json={"model": "m", "prompt": "Thought:", "stream": True}
+        )
+    assert [c["text"] for c in scripted_reply["choices"]] == [
+        'Action: search\nAction Input: {"q": "owls"}'
+    ] * 2
+    assert own["choices"][0]["text"] == 'You asked: "Hello there".'
+    chunks = [json.loads(e) for e in sse_events(streamed.text) if e != "[DONE]"]
+    texts = [c["choices"][0]["text"] for c in chunks if c.get("choices")]
+    assert "".join(texts) == 'Action: search\nAction Input: {"q": "owls"}'
+    call = recorder.calls[0]
+    assert call.endpoint == "completions"
+    assert call.messages == [{"role": "user", "content": "Question: owls?\nThought:"}]
+    assert call.body["n"] == 2
+
+
+def test_an_encoded_stream_for_a_completion_is_a_hook_error(
+    hooked: tuple[NugenEmulator, Recorder],
+) -> None:
+    emu, recorder = hooked
+    recorder.answer = EncodedStream([b"data: {}\n\n"])
+    with _client(emu) as client:
+        reply = client.post("/completions", json={"model": "m", "prompt": "x", "stream": True})
+    assert reply.status_code == 500
+    assert "returned an EncodedStream for a text completion" in reply.text

@@ -130,3 +130,30 @@ def test_an_unrelated_import_error_is_not_disguised() -> None:
         block=("anyio",),
     )
     assert out.strip() == "ModuleNotFoundError anyio"
+
+
+def test_the_http_half_does_not_import_the_reply_engine() -> None:
+    out = _python(
+        "import nugen_emulator._wire, nugen_emulator._validation, nugen_emulator._faults\n"
+        "import nugen_emulator._records\n"
+        "engine = ('_model', '_prompts', '_schema_fill', '_words')\n"
+        "print(sorted(m for m in engine if 'nugen_emulator.' + m in sys.modules))\n"
+    )
+    assert out.strip() == "[]"
+
+
+def test_the_emulator_answers_without_the_frameworks() -> None:
+    # No template table then, but the same labelled prompts and replies.
+    out = _python(
+        "import httpx\n"
+        "from nugen_emulator import NugenEmulator\n"
+        "from nugen_emulator._prompts import templates\n"
+        "prompt = 'Context: Owls hunt at night in forests.\\nQuestion: When do owls hunt?'\n"
+        "with NugenEmulator() as emu:\n"
+        "    reply = httpx.post(emu.base_url + '/completions', json={'model': 'm', "
+        "'prompt': prompt}, headers={'Authorization': 'Bearer ' + emu.api_key})\n"
+        "print(reply.json()['choices'][0]['text'], len(templates()))\n"
+        "print(sorted(m for m in ('llama_index', 'langchain_core') if m in sys.modules))\n",
+        block=("llama_index", "langchain_core"),
+    )
+    assert out.splitlines() == ["Owls hunt at night in forests. 0", "[]"]

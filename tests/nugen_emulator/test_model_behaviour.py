@@ -13,6 +13,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llama_index.core.agent.react.prompts import REACT_CHAT_SYSTEM_HEADER
 from pydantic import BaseModel, Field
 
 from nugen_emulator._schema_fill import Literals, fill
@@ -177,7 +178,13 @@ def test_text_completions(http: httpx.Client) -> None:
     ).json()
     assert reply["object"] == "text_completion"
     assert len(reply["choices"]) == 4
-    assert reply["choices"][0]["text"] == ' ... and so "Once upon a time" continues.'
+    # Each prompt is answered as the same text in a chat's user message would be.
+    assert [c["text"] for c in reply["choices"]] == [
+        'You asked: "Once upon a time".',
+        '(Alternative 2) You asked: "Once upon a time".',
+        'You asked: "Hi".',
+        '(Alternative 2) You asked: "Hi".',
+    ]
     limited = http.post("/completions", json={"model": "m", "prompt": "x", "max_tokens": 2})
     assert limited.json()["choices"][0]["finish_reason"] == "length"
 
@@ -622,20 +629,16 @@ def test_json_object_with_field_names_listed_in_words(http: httpx.Client) -> Non
 
 # -- LlamaIndex's ReAct format ---------------------------------------------------------------
 
-REACT_HEADER = (
-    "You are designed to help with a variety of tasks.\n\n## Tools\n\n"
-    "You have access to the following tools:\n"
+TOOL_DESC = (
     "> Tool Name: multiply\nTool Description: multiply(a: int, b: int) -> int\n"
     'Tool Args: {"properties": {"a": {"title": "A", "type": "integer"}, '
     '"b": {"title": "B", "type": "integer"}}, "required": ["a", "b"], "type": "object"}\n\n'
     "> Tool Name: add\nTool Description: add(a: int, b: int) -> int\n"
     'Tool Args: {"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '
-    '"type": "object"}\n\n'
-    "## Output Format\n\nThought: The current language of the user is: (user's language). "
-    "I need to use a tool to help me answer the question.\nAction: tool name\n"
-    "Action Input: the input to the tool, in a JSON format representing the kwargs\n"
-    "...\nAnswer: [your answer here]\n"
+    '"type": "object"}\n'
 )
+# LlamaIndex's own ReAct header, as its ReActAgent formats it.
+REACT_HEADER = REACT_CHAT_SYSTEM_HEADER.format(tool_desc=TOOL_DESC, tool_names="multiply, add")
 
 
 def test_react_acts_then_answers_after_the_observation(http: httpx.Client) -> None:

@@ -1,0 +1,110 @@
+"""``NugenRerank``: LangChain document compressor over the Nugen ``/reranker`` endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field
+
+from langchain_nugen._errors import mapped_errors
+from nugen_client.types import RerankResponse
+from nugen_shared.fields import RerankFields
+
+__all__ = ["NugenRerank"]
+
+
+class NugenRerank(RerankFields, BaseDocumentCompressor):
+    """Nugen reranking models (``bge-reranker-v2-m3``, your aligned rerankers) for LangChain.
+
+    Setup:
+        ``pip install "nugen-integrations[langchain]"`` and set ``NUGEN_API_KEY``.
+
+    Key init args:
+        model (default ``bge-reranker-v2-m3``), top_n (default 3; None: every document),
+        method (``fast`` | ``standard`` | ``optimal`` | ``best``), model_cross (the
+        cross-encoder ``standard`` and ``optimal`` need), stage1_top_k,
+        max_tokens_per_doc, batch_size, and the connection fields of every class
+        (api_key, base_url, timeout, max_retries, default_headers, session_id, provider).
+
+    Compress:
+        ```python
+        from langchain_nugen import NugenRerank
+
+        reranker = NugenRerank(top_n=2)
+        best = reranker.compress_documents(documents, "What is a tort?")
+        best = await reranker.acompress_documents(documents, "What is a tort?")
+        ```
+
+        The documents come back most relevant first, at most ``top_n``, each a copy with
+        ``metadata["relevance_score"]`` (its other metadata kept); the ones passed in are
+        not changed. As a retriever's ``base_compressor``:
+        ``ContextualCompressionRetriever(base_compressor=reranker, base_retriever=...)``.
+
+    Scores only:
+        ``reranker.rerank(documents, query, top_n=None)`` returns
+        ``[{"index": ..., "relevance_score": ...}]``, most relevant first, as LangChain's
+        other rerankers do (``top_n=None``: the object's ``top_n``).
+
+    Errors are the same dual ``nugen_client`` / ``langchain_core.exceptions`` classes as
+    ``ChatNugen``'s; bad settings (an unknown method, ``standard`` without
+    ``model_cross``, an empty query) are ``ValueError``s raised before any request.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
+
+    top_n: int | None = Field(default=3, ge=1)
+    """Most documents returned (None: all of them, scored)."""
+
+    def rerank(
+        self, documents: Sequence[str | Document], query: str, top_n: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``[{"index", "relevance_score"}]`` of ``documents``, most relevant first."""
+        if not documents:
+            return []
+        request = self._request(documents, query, top_n)
+        with mapped_errors():
+            return _scores(self._sync_client().rerank(**request))
+
+    async def arerank(
+        self, documents: Sequence[str | Document], query: str, top_n: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The async form of :meth:`rerank`."""
+        if not documents:
+            return []
+        request = self._request(documents, query, top_n)
+        with mapped_errors():
+            return _scores(await self._async_client().rerank(**request))
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """The most relevant ``top_n`` documents, each a copy with its relevance score."""
+        return _ranked(documents, self.rerank(documents, query))
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """The async form of :meth:`compress_documents`."""
+        return _ranked(documents, await self.arerank(documents, query))
+
+    def _request(
+        self, documents: Sequence[str | Document], query: str, top_n: int | None
+    ) -> dict[str, Any]:
+        texts = [d if isinstance(d, str) else d.page_content for d in documents]
+        return self._rerank_request(query, texts, self.top_n if top_n is None else top_n)
+
+
+def _scores(response: RerankResponse) -> list[dict[str, Any]]:
+    return [{"index": r.index, "relevance_score": r.relevance_score} for r in response.results]
+
+
+def _ranked(documents: Sequence[Document], scores: list[dict[str, Any]]) -> list[Document]:
+    ranked = []
+    for score in scores:
+        document = documents[score["index"]]
+        metadata = {**document.metadata, "relevance_score": score["relevance_score"]}
+        ranked.append(document.model_copy(update={"metadata": metadata}))
+    return ranked

@@ -1,0 +1,100 @@
+"""The conversation id of the run config (``config["configurable"]["session_id"]``) is sent
+as ``X-Session-ID``: by ``ChatNugen`` and ``NugenLLM``, in every call form, through
+``RunnableWithMessageHistory`` and a LangChain agent; a call keyword still wins."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.chat_history import InMemoryChatMessageHistory
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables.history import RunnableWithMessageHistory
+
+from langchain_nugen import ChatNugen, NugenLLM
+from nugen_emulator import NugenEmulator
+
+pytestmark = pytest.mark.emulator
+
+
+def sessions(emu: NugenEmulator) -> list[str | None]:
+    return [r.headers.get("x-session-id") for r in emu.requests]
+
+
+def connect(emu: NugenEmulator) -> dict[str, Any]:
+    return {"api_key": emu.api_key, "base_url": emu.base_url}
+
+
+def run(model: Any, form: str, config: dict[str, Any], **kwargs: Any) -> None:
+    if form == "invoke":
+        model.invoke("hello", config, **kwargs)
+    elif form == "ainvoke":
+        asyncio.run(model.ainvoke("hello", config, **kwargs))
+    elif form == "stream":
+        list(model.stream("hello", config, **kwargs))
+    elif form == "batch":
+        model.batch(["hello"], config, **kwargs)
+    else:
+
+        async def pieces() -> list[Any]:
+            return [piece async for piece in model.astream("hello", config, **kwargs)]
+
+        asyncio.run(pieces())
+
+
+FORMS = ["invoke", "ainvoke", "stream", "astream", "batch"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+def test_the_configs_session_id_is_sent(
+    nugen_emulator: NugenEmulator, cls: type[Any], form: str
+) -> None:
+    model = cls(**connect(nugen_emulator), session_id="from-the-model")
+    run(model, form, {"configurable": {"session_id": "from-the-config"}})
+    run(model, form, {"configurable": {"session_id": "from-the-config"}}, session_id="per-call")
+    run(model, form, {})
+    assert sessions(nugen_emulator) == ["from-the-config", "per-call", "from-the-model"]
+
+
+def test_a_bound_session_id_wins_over_the_config(nugen_emulator: NugenEmulator) -> None:
+    model = ChatNugen(**connect(nugen_emulator)).bind(session_id="bound")
+    model.invoke("hello", {"configurable": {"session_id": "from-the-config"}})
+    assert sessions(nugen_emulator) == ["bound"]
+
+
+def test_runnable_with_message_history_sends_each_conversations_id(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    histories: dict[str, InMemoryChatMessageHistory] = {}
+    prompt = ChatPromptTemplate.from_messages(
+        [MessagesPlaceholder("history"), ("human", "{question}")]
+    )
+    chain = RunnableWithMessageHistory(
+        prompt | ChatNugen(**connect(nugen_emulator)),
+        lambda session_id: histories.setdefault(session_id, InMemoryChatMessageHistory()),
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    for conversation in ("alice", "bob", "alice"):
+        chain.invoke({"question": "hi"}, {"configurable": {"session_id": conversation}})
+    assert sessions(nugen_emulator) == ["alice", "bob", "alice"]
+    assert len(histories["alice"].messages) == 4
+
+
+def test_one_agent_serves_many_conversations(nugen_emulator: NugenEmulator) -> None:
+    agent = create_agent(ChatNugen(**connect(nugen_emulator)), tools=[])
+    for conversation in ("c-1", "c-2"):
+        agent.invoke(
+            {"messages": [("user", "hello")]}, {"configurable": {"session_id": conversation}}
+        )
+
+    async def later() -> None:
+        await agent.ainvoke(
+            {"messages": [("user", "hello")]}, {"configurable": {"session_id": "c-3"}}
+        )
+
+    asyncio.run(later())
+    assert sessions(nugen_emulator) == ["c-1", "c-2", "c-3"]

@@ -1,0 +1,145 @@
+"""The frameworks' stock prompts, rendered by the frameworks themselves, are recognised.
+
+Each template is listed here by where the framework keeps it: a renamed or removed
+constant fails this test, and a reworded one is still recognised (the emulator reads the
+same constants) or fails the outcome checks below, in our CI rather than in users' tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_emulator import _prompts
+
+from .conftest import chat
+
+CONTEXT = (
+    "Owls hunt mostly at night in forests.\n"
+    "Penguins cannot fly but they swim fast.\n"
+    "Ravens can mimic human speech quite well."
+)
+QUESTION = "Which birds can swim fast?"
+ANSWER = "Penguins cannot fly but they swim fast."
+VALUES = {
+    "context_str": CONTEXT,
+    "context_msg": CONTEXT,
+    "query_str": QUESTION,
+    "existing_answer": "I do not know yet.",
+    "chat_history": "user: Tell me about penguins.\nassistant: They live in the south.",
+    "question": QUESTION,
+    "tool_desc": (
+        "> Tool Name: swim_speed\nTool Description: The swim speed of a bird\n"
+        'Tool Args: {"properties": {"bird": {"type": "string"}}, "type": "object"}\n'
+    ),
+    "tool_names": "swim_speed",
+    "context": "The user likes birds.",
+    "schema": json.dumps(
+        {
+            "properties": {
+                "name": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["name", "tags"],
+            "type": "object",
+        }
+    ),
+}
+LLAMA = "llama_index.core"
+# (kind, module, attribute, where the rendered text goes)
+STOCK = [
+    ("answer", f"{LLAMA}.prompts.default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL", "user"),
+    ("answer", f"{LLAMA}.prompts.default_prompts", "DEFAULT_REFINE_PROMPT_TMPL", "user"),
+    ("answer", f"{LLAMA}.prompts.default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL", "user"),
+    ("answer", f"{LLAMA}.prompts.chat_prompts", "CHAT_TEXT_QA_PROMPT", "messages"),
+    ("answer", f"{LLAMA}.prompts.chat_prompts", "CHAT_REFINE_PROMPT", "messages"),
+    ("answer", f"{LLAMA}.prompts.chat_prompts", "CHAT_TREE_SUMMARIZE_PROMPT", "messages"),
+    ("answer", f"{LLAMA}.chat_engine.context", "DEFAULT_CONTEXT_TEMPLATE", "system"),
+    ("answer", f"{LLAMA}.chat_engine.context", "DEFAULT_REFINE_TEMPLATE", "system"),
+    (
+        "answer",
+        f"{LLAMA}.chat_engine.condense_plus_context",
+        "DEFAULT_CONTEXT_PROMPT_TEMPLATE",
+        "system",
+    ),
+    (
+        "answer",
+        f"{LLAMA}.chat_engine.condense_plus_context",
+        "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE",
+        "system",
+    ),
+    ("condense", f"{LLAMA}.chat_engine.condense_question", "DEFAULT_TEMPLATE", "user"),
+    (
+        "condense",
+        f"{LLAMA}.chat_engine.condense_plus_context",
+        "DEFAULT_CONDENSE_PROMPT_TEMPLATE",
+        "user",
+    ),
+    ("react", f"{LLAMA}.agent.react.prompts", "REACT_CHAT_SYSTEM_HEADER", "system"),
+    ("react", f"{LLAMA}.agent.react.prompts", "CONTEXT_REACT_CHAT_SYSTEM_HEADER", "system"),
+    ("json", f"{LLAMA}.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL", "user"),
+    (
+        "json",
+        "langchain_core.output_parsers.format_instructions",
+        "JSON_FORMAT_INSTRUCTIONS",
+        "user",
+    ),
+    ("json", "langchain_core.output_parsers.pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS", "user"),
+]
+
+
+def _render(value: Any) -> list[dict[str, str]]:
+    """The messages the framework itself renders from the template (its own format API)."""
+    if isinstance(value, str):
+        return [{"role": "user", "content": value.format(**VALUES)}]
+    if hasattr(value, "format_messages"):
+        used = {k: v for k, v in VALUES.items() if k in value.template_vars}
+        return [{"role": m.role.value, "content": m.content} for m in value.format_messages(**used)]
+    raise AssertionError(f"not a template: {value!r}")
+
+
+def _messages(value: Any, where: str) -> list[dict[str, str]]:
+    rendered = _render(value)
+    if where == "messages":
+        return rendered
+    text = rendered[-1]["content"]
+    if where == "system":
+        return [{"role": "system", "content": text}, {"role": "user", "content": QUESTION}]
+    return [{"role": "user", "content": text}]
+
+
+def test_the_table_is_the_stock_list() -> None:
+    # Every template the emulator reads is checked below, and nothing checked is missing.
+    assert {(kind, module, name) for kind, module, name in _prompts.SOURCES} == {
+        (kind, module, name) for kind, module, name, _ in STOCK
+    }
+    assert {t.origin for t in _prompts.templates()} == {f"{m}.{n}" for _, m, n, _ in STOCK}
+
+
+@pytest.mark.parametrize(("kind", "module", "name", "where"), STOCK, ids=[s[2] for s in STOCK])
+def test_each_stock_template_is_recognised(
+    http: httpx.Client, kind: str, module: str, name: str, where: str
+) -> None:
+    value = getattr(importlib.import_module(module), name)
+    messages = _messages(value, where)
+    content = chat(http, messages=messages)["choices"][0]["message"]["content"]
+    if kind == "answer":
+        assert content == ANSWER
+    elif kind == "condense":
+        assert content == QUESTION
+    elif kind == "react":
+        assert content.startswith("Thought: ")
+        assert "\nAnswer: " in content or "\nAction: swim_speed" in content
+    else:
+        reply = json.loads(content)
+        assert isinstance(reply["name"], str)
+        assert isinstance(reply["tags"], list)
+    if where == "user":
+        # The same text as a text completion's prompt gets the same answer.
+        prompt = messages[0]["content"]
+        completion = http.post("/completions", json={"model": "m", "prompt": prompt}).json()
+        assert completion["choices"][0]["text"] == content
