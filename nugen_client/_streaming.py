@@ -215,7 +215,21 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
 
     @staticmethod
     def _piece(choice: ChunkChoice) -> str | None:
-        return choice.delta.content
+        content = choice.delta.content
+        # A text completion's choice (``text``, no ``delta``) is an answer of another
+        # endpoint. Checked here, where a delta holds no text, rather than by a validator
+        # that would run for every chunk of every stream.
+        if (
+            content is None
+            and "delta" not in choice.model_fields_set
+            and "text" in (choice.model_extra or {})
+        ):
+            raise APIResponseValidationError(
+                "a stream choice has 'text' but no 'delta': an answer of another endpoint "
+                "than /chat/completions",
+                body=None,
+            )
+        return content
 
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):

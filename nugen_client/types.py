@@ -573,11 +573,6 @@ class ChunkChoice(_Lenient):
     delta: Delta = Field(default_factory=Delta)
     finish_reason: str | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _chat_shape(cls, data: Any) -> Any:
-        return _refuse_other_shape(data, "delta", "text", "/chat/completions")
-
 
 class _StreamEvent(ResponseHeader):
     """What every streamed event of the live service may carry besides its choices.

@@ -542,6 +542,29 @@ def test_a_text_completion_chunk_on_a_chat_stream_is_refused(kind: str) -> None:
     assert "another endpoint" in str(error)
 
 
+def test_a_text_chunk_is_validated_without_python_code_of_ours() -> None:
+    # Every streamed chunk is validated: its checks run inside pydantic-core, none per
+    # chunk in Python (the wrong-endpoint check runs only where a delta holds no text).
+    import sys
+
+    data = json.dumps(chunk("Hello", role="assistant"))
+    StreamDecoder().decode_data(data)  # builds the model
+    called: list[str] = []
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        code = getattr(frame, "f_code", None)
+        if event == "call" and code is not None and "nugen_client" in code.co_filename:
+            called.append(code.co_name)
+
+    decoder = StreamDecoder()
+    sys.setprofile(profile)
+    try:
+        decoder.decode_data(data)
+    finally:
+        sys.setprofile(None)
+    assert called == ["decode_data", "is_chunk", "_piece"]
+
+
 def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:
     h = Harness(
         kind, [Reply.stream(sse(chunk("Once", role="assistant"), chunk(" upon"), done=False))]
