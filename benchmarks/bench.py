@@ -157,6 +157,20 @@ def count(iterator: Callable[[], Any]) -> Callable[[], int]:
     return run
 
 
+def first_token(stream: Callable[[], Iterator[Any]], n: int) -> Callable[[], int]:
+    """``n`` streams opened, read up to their first piece, and closed: the CPU that comes
+    before the first token (the request and the first chunk; the rest is not read)."""
+
+    def run() -> int:
+        for _ in range(n):
+            pieces = stream()
+            next(pieces)
+            pieces.close()  # type: ignore[attr-defined]
+        return n
+
+    return run
+
+
 class InterleavedParts:
     """The per-call floor as its two parts added up, each part timed inside one loop: raw
     httpx fetches, then the trivial model answers, call after call. Timed this way each part
@@ -330,6 +344,17 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         "CPU per streamed chunk",
     )
 
+    first = median_per_op(
+        {
+            "httpx_sse": first_token(lambda: raw.events(short), n),
+            "floor": first_token(lambda: floor_http.stream(PROMPT), n),
+            "ChatOpenAI": first_token(lambda: openai.stream(PROMPT), n),
+            "ChatNugen": first_token(lambda: nugen.stream(PROMPT), n),
+        },
+        sizes.rounds,
+        "CPU to the first streamed token",
+    )
+
     # A tool call whose arguments arrive in N fragments. "stream" is ChatNugen's own work
     # per fragment; "invoke" (streaming=True) also assembles the call, with the shared
     # accumulator; "lc_sum" is the caller summing chunks with AIMessageChunk.__add__,
@@ -383,6 +408,7 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         "per_chunk_us": per_chunk,
         "tool_fragment_us": tool,
         "first_call_us": first_call,
+        "first_token_us": first,
     }
 
 
@@ -467,6 +493,17 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         "CPU per streamed chunk",
     )
 
+    first = median_per_op(
+        {
+            "httpx_sse": first_token(lambda: raw.events(short), n),
+            "floor": first_token(lambda: floor_http.stream_chat(messages), n),
+            "OpenAILike": first_token(lambda: like.stream_chat(messages), n),
+            "Nugen": first_token(lambda: nugen.stream_chat(messages), n),
+        },
+        sizes.rounds,
+        "CPU to the first streamed token",
+    )
+
     # The same streamed tool call in N fragments: every step carries the call so far, so
     # the arguments are rejoined on each fragment (as OpenAILike does); this must stay flat.
     def tool_sides(url: str, n: int) -> dict[str, Callable[[], int]]:
@@ -481,7 +518,12 @@ def llama_index_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     tool = per_tool_fragment(servers, sizes, tool_sides)
     raw.close()
-    return {"per_call_us": per_call, "per_chunk_us": per_chunk, "tool_fragment_us": tool}
+    return {
+        "per_call_us": per_call,
+        "per_chunk_us": per_chunk,
+        "tool_fragment_us": tool,
+        "first_token_us": first,
+    }
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -725,6 +767,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     r["ChatNugen / ChatOpenAI (CPU of a new model object's first call)"] = (
         lc["first_call_us"]["ChatNugen"] / lc["first_call_us"]["ChatOpenAI"]
     )
+    # Time to the first token: what an adapter adds to raw httpx-sse's, against what the
+    # floor adds (at most 1.0).
+    for section, ours in ((lc, "ChatNugen"), (li, "Nugen")):
+        ttft = section["first_token_us"]
+        r[f"{ours}: CPU to the first token above httpx-sse's / the floor's above it"] = (
+            ttft[ours] - ttft["httpx_sse"]
+        ) / (ttft["floor"] - ttft["httpx_sse"])
     r[f"(LangChain's own chunk '+', for contrast: {large} vs {small} fragments)"] = (
         lc["tool_fragment_us"][large]["lc_sum"] / lc["tool_fragment_us"][small]["lc_sum"]
     )
