@@ -795,22 +795,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
         "--only",
-        choices=["langchain", "concurrency"],
-        help="run one section (no overall ratios): the rows a change is expected to move",
+        action="append",
+        choices=["imports", "langchain", "llama_index", "concurrency"],
+        help="run this section (repeatable; no overall ratios): the rows a change is "
+        "expected to move",
     )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
     started = time.perf_counter()
     results: dict[str, Any] = {"sizes": sizes.__dict__, "python": sys.version.split()[0]}
-    if args.only is None:
+    sections = set(args.only or ("imports", "langchain", "llama_index", "concurrency"))
+    if "imports" in sections:
         results["imports"] = import_times(sizes)
     servers = Servers(sizes)
     try:
-        if args.only in (None, "langchain"):
+        if "langchain" in sections:
             results["langchain"] = langchain_sides(servers, sizes)
-        if args.only is None:
+        if "llama_index" in sections:
             results["llama_index"] = llama_index_sides(servers, sizes)
-        if args.only in (None, "concurrency"):
+        if "concurrency" in sections:
             results["concurrency"] = concurrency(servers, sizes)
         if args.only is None:
             results["memory"] = memory(servers, sizes)
@@ -819,7 +822,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is None:
         # Wall time against a latency emulator of its own (ingestion.py).
         results["ingestion"] = ingestion(sizes.ingestion_texts, sizes.ingestion_rounds)
-        results["ratios"] = ratios(results) | results["ingestion"]["ratios"]
+    if {"imports", "langchain", "llama_index"} <= sections:
+        results["ratios"] = ratios(results) | results.get("ingestion", {}).get("ratios", {})
         print("\nRatios (lower is better):")
         for name, value in results["ratios"].items():
             print(f"  {value:6.2f}  {name}")
