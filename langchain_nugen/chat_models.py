@@ -104,6 +104,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
         | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
         | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
+        | `deadline`        | `float`     | Seconds for a whole call, retries included (600).  |
+        | `max_response_bytes` | `int`    | Largest answer, a whole stream included (64 MiB).  |
+        | `max_event_bytes` | `int`       | Largest stream event (16 MiB).                     |
 
         A missing API key is reported at the first call, not at construction. A pickle
         carries the key (as a `SecretStr`), so worker processes authenticate as the
@@ -301,6 +304,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
         `model_name` is the model the service says it ran; `timing` is the service's own
         (a stream's also has `gpu_processing_seconds`), absent when the host sends none.
+        `confidence_score` comes only from domain-aligned models; the service documents
+        no scale for it (its reference page's example is 89.5454), and the emulator's
+        values are made up.
 
     ??? info "Nugen extras"
 

@@ -62,12 +62,12 @@ from nugen_emulator import NugenEmulator
 from nugen_emulator._validation import validate_chat
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 # Valid conversations also go over the wire, end to end: fewer examples.
-END_TO_END = settings(PROPERTY, max_examples=60)
+END_TO_END = settings(PROPERTY, max_examples=25)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 NAMES = st.from_regex(r"\A[A-Za-z0-9_]{1,64}\Z")
