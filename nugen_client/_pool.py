@@ -22,6 +22,7 @@ import os
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import httpx
 
@@ -229,12 +230,55 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_guards)
 
 
+SHARDED = True  # benchmark switch: sharded pools or one client and a semaphore
+
+
+class SimplePool:
+    """One httpx client and a semaphore bounding the requests and streams it serves."""
+
+    def __init__(self, make: Callable[[httpx.Limits], httpx.AsyncClient], limits: httpx.Limits):
+        self.http = make(limits)
+        total = limits.max_connections
+        self._slots = None if total is None else asyncio.Semaphore(total)
+        self.guard: AsyncGenerator[None, None] | None = None
+
+    def clients(self) -> list[httpx.AsyncClient]:
+        return [self.http]
+
+    def lease(self, deadline: float | None = None) -> _SimpleLease:
+        return _SimpleLease(self, deadline)
+
+
+class _SimpleLease:
+    __slots__ = ("_deadline", "_held", "_pool")
+
+    def __init__(self, pool: SimplePool, deadline: float | None) -> None:
+        self._pool = pool
+        self._deadline = deadline
+        self._held = False
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        slots = self._pool._slots
+        if slots is not None:
+            if self._deadline is None:
+                await slots.acquire()
+            else:
+                await within(slots.acquire(), self._deadline)
+            self._held = True
+        return self._pool.http
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._held and self._pool._slots is not None:
+            self._held = False
+            self._pool._slots.release()
+
+
 async def open_pool(
     make: Callable[[httpx.Limits], httpx.AsyncClient], limits: httpx.Limits
 ) -> LoopPool:
     """A new pool for the running loop, which closes it when it shuts down."""
     loop = asyncio.get_running_loop()
-    pool = LoopPool(make, shard_limits(limits))
+    pool: Any = LoopPool(make, shard_limits(limits)) if SHARDED else SimplePool(make, limits)
     guard = _close_with_loop(pool, loop)
     await guard.__anext__()
     pool.guard = guard
