@@ -511,7 +511,6 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
 
     from langchain_nugen import ChatNugen
     from llama_index_nugen import Nugen
-    from nugen_client import _pool
 
     key, url = servers.api_key, servers.urls["short"]
     port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
@@ -530,13 +529,6 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             Nugen(model=MODEL, base_url=url, api_key=key)
         ),
     }
-    # The same two sides on one httpx.AsyncClient per loop behind a semaphore.
-    sides["ChatNugen.ainvoke [simple pool]"] = (lambda m: lambda: m.ainvoke(PROMPT))(
-        ChatNugen(model=MODEL, base_url=url, api_key=key)
-    )
-    sides["Nugen.achat [simple pool]"] = (lambda m: lambda: m.achat(messages))(
-        Nugen(model=MODEL, base_url=url, api_key=key)
-    )
     print(
         f"Concurrency ({sizes.concurrent} concurrent calls, medians of "
         f"{sizes.concurrent_rounds} interleaved rounds; then one round counting connections)",
@@ -545,11 +537,9 @@ def concurrency(servers: Servers, sizes: Sizes) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     for _ in range(sizes.concurrent_rounds):
         for name, call in sides.items():
-            _pool.SHARDED = "[simple pool]" not in name
             runs[name].append(asyncio.run(_concurrent(call, sizes.concurrent, port, watch=False)))
     out = {}
     for name, call in sides.items():
-        _pool.SHARDED = "[simple pool]" not in name
         watched = asyncio.run(_concurrent(call, sizes.concurrent, port, watch=True))
         timed = runs[name]
         errors = [r["first_error"] for r in [*timed, watched] if r["errors"]]
