@@ -436,3 +436,45 @@ def test_a_forked_child_lets_go_of_the_parents_sockets(nugen_emulator: NugenEmul
 
     assert asyncio.run(main()) == 0
     assert len(nugen_emulator.requests) == 4
+
+
+def test_a_client_dropped_in_a_running_loop_closes_its_pool_there(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # The loop holds its pools: a long-running loop must not keep those of dropped clients.
+    async def main() -> tuple[int, bool]:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)
+        pool = weakref.ref(await client._pool())
+        del client
+        gc.collect()
+        for _ in range(100):
+            if _sockets(nugen_emulator.port) == 0:
+                break
+            await asyncio.sleep(0.01)
+        gc.collect()
+        return _sockets(nugen_emulator.port), pool() is None
+
+    assert asyncio.run(main()) == (0, True)
+    assert unraisable == []
+
+
+def test_aclose_lets_the_loop_forget_the_pool(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> tuple[bool, str]:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)
+        pool = await client._pool()
+        guard, pool_ref = pool._guard, weakref.ref(pool)
+        del pool
+        await client.aclose()
+        gc.collect()
+        # Neither the pool nor its finished guard stays on the loop (a long-running loop
+        # would pile them up).
+        forgotten = pool_ref() is None and guard is not None and guard() is None
+        reply = await client.chat_completion(model="m", messages=USER)  # a fresh pool
+        await client.aclose()
+        return forgotten, reply.choices[0].message.text
+
+    forgotten, text = asyncio.run(main())
+    assert forgotten
+    assert text
