@@ -3,8 +3,7 @@
 Reach for this when one machine is not enough: the texts come from files or tables Ray
 Data reads in parallel, the vectors go on to a vector store or Parquet, and the work
 spreads over many processes or machines. On one machine, ``embed_documents`` alone
-already keeps ``max_concurrency`` requests in flight (see README, "Embeddings and
-ingestion").
+already keeps ``max_concurrency`` requests in flight (see docs/embeddings-and-reranking.md).
 
 ``map_batches`` gets a class: Ray builds it once per worker (an actor) with the
 ``NugenEmbeddings`` it was given, sent there by pickle, and a pickle carries the API key,

@@ -8,8 +8,9 @@ ChatNugen`` pays for LangChain's ``BaseChatModel`` machinery only then.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nugen_shared.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from langchain_nugen.chat_models import ChatNugen
@@ -28,27 +29,6 @@ _LAZY = {
     "__version__": "nugen_client",
 }
 
-# Top-level modules of the framework the classes need (the "langchain" extra).
-_FRAMEWORK = ("langchain_core", "langchain")
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        value = getattr(import_module(module), name)
-    except ModuleNotFoundError as error:
-        missing = error.name or ""
-        if missing.split(".")[0] not in _FRAMEWORK:
-            raise
-        raise ImportError(
-            f"{name} needs {missing}, which is not installed: "
-            'pip install "nugen-integrations[langchain]"'
-        ) from error
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__, _LAZY, framework=("langchain_core", "langchain"), extra="langchain"
+)

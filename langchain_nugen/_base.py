@@ -28,7 +28,6 @@ from nugen_client import InvalidInputError
 from nugen_client.params import OnRetry, redact_headers
 from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
-from nugen_shared.requests import keeping_partial
 
 __all__ = ["NugenModel", "arelay", "on_retry", "relay"]
 
@@ -222,9 +221,6 @@ class PieceConverter(Protocol[_Piece_co]):
     """A stream's conversion: wire chunks in, LangChain pieces out (``ChatNugen``'s
     ``StreamConverter``, ``NugenLLM``'s ``TextStreamConverter``)."""
 
-    @property
-    def text(self) -> str: ...
-
     def convert(self, chunk: Any) -> _Piece_co | None: ...
 
     def final(self) -> _Piece_co: ...
@@ -236,15 +232,15 @@ def relay(
     run_manager: CallbackManagerForLLMRun | None,
 ) -> Iterator[Piece]:
     """Each piece of a stream, announced to the callbacks as it is yielded, then the
-    converter's final piece (usage, finish reason). A stream that breaks off raises with
-    the text so far on the error's ``partial``, never as a piece that looks complete."""
-    with keeping_partial(converter):
-        for chunk in chunks:
-            piece = converter.convert(chunk)
-            if piece is not None:
-                if run_manager:
-                    run_manager.on_llm_new_token(piece.text, chunk=piece)
-                yield piece
+    converter's final piece (usage, finish reason). A stream that breaks off raises the
+    client's ``StreamInterruptedError`` (the text so far on its ``partial``), never a piece
+    that looks complete."""
+    for chunk in chunks:
+        piece = converter.convert(chunk)
+        if piece is not None:
+            if run_manager:
+                run_manager.on_llm_new_token(piece.text, chunk=piece)
+            yield piece
     final = converter.final()
     if run_manager:
         run_manager.on_llm_new_token("", chunk=final)
@@ -257,13 +253,12 @@ async def arelay(
     run_manager: AsyncCallbackManagerForLLMRun | None,
 ) -> AsyncIterator[Piece]:
     """:func:`relay` for an async stream."""
-    with keeping_partial(converter):
-        async for chunk in chunks:
-            piece = converter.convert(chunk)
-            if piece is not None:
-                if run_manager:
-                    await run_manager.on_llm_new_token(piece.text, chunk=piece)
-                yield piece
+    async for chunk in chunks:
+        piece = converter.convert(chunk)
+        if piece is not None:
+            if run_manager:
+                await run_manager.on_llm_new_token(piece.text, chunk=piece)
+            yield piece
     final = converter.final()
     if run_manager:
         await run_manager.on_llm_new_token("", chunk=final)

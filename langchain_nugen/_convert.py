@@ -40,10 +40,17 @@ from langchain_core.messages.tool import (
     tool_call_chunk,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils.json import parse_partial_json
 
 from langchain_nugen._templates import Template, same
 from nugen_client import InvalidInputError, StreamAccumulator
-from nugen_client.types import ChatCompletion, ChatCompletionChunk, ResponseMessage, Usage
+from nugen_client.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ResponseMessage,
+    Usage,
+    parse_tool_arguments,
+)
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 
 __all__ = [
@@ -466,34 +473,42 @@ def response_metadata(
 def parse_tool_calls(
     message: ResponseMessage,
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
-    """Tool calls of a response message; arguments that are not a JSON object become
-    ``invalid_tool_calls`` (with the raw text and the reason) instead of an exception."""
+    """Tool calls of a response message; a call whose arguments are not complete, valid
+    JSON holding an object (``parse_tool_arguments``) becomes an ``invalid_tool_calls``
+    entry, with the raw text and the reason, that no agent runs."""
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for call in message.tool_calls or ():
         name, raw, call_id = call.function.name, call.function.arguments, call.id or None
-        if not raw.strip():
-            valid.append(tool_call(name=name, args={}, id=call_id))
-            continue
         try:
-            args = json.loads(raw)
+            args = parse_tool_arguments(raw)
         except ValueError as error:
-            invalid.append(
-                invalid_tool_call(name=name, args=raw, id=call_id, error=f"invalid JSON: {error}")
-            )
-            continue
-        if isinstance(args, dict):
-            valid.append(tool_call(name=name, args=args, id=call_id))
+            invalid.append(invalid_tool_call(name=name, args=raw, id=call_id, error=str(error)))
         else:
-            invalid.append(
-                invalid_tool_call(
-                    name=name,
-                    args=raw,
-                    id=call_id,
-                    error=f"arguments must be a JSON object, got {type(args).__name__}",
-                )
-            )
+            valid.append(tool_call(name=name, args=args, id=call_id))
     return valid, invalid
+
+
+# Appended to the arguments of an unusable streamed call, in the final chunk, when the sum
+# of the chunks would otherwise parse: LangChain reads summed ``tool_call_chunks`` with a
+# partial-JSON parser, which turns a truncated ``{"path": "/srv/da`` into an executable
+# call. A closing bracket that matches nothing (after closing an open string, and an
+# open escape) makes that parser give up, so the summed message holds the call in
+# ``invalid_tool_calls``.
+_UNPARSABLE_ENDINGS = ("]", "}", '"]', '"}', '""]', '""}')
+
+
+def _unparsable_ending(arguments: str) -> str:
+    """What to append to ``arguments`` so LangChain's partial parser refuses them ("" when
+    it refuses them already)."""
+    for ending in ("", *_UNPARSABLE_ENDINGS):
+        try:
+            parsed = parse_partial_json(arguments + ending)
+        except ValueError:
+            return ending
+        if not isinstance(parsed, dict):
+            return ending
+    raise AssertionError("unreachable: a mismatched bracket always fails")  # pragma: no cover
 
 
 def _additional_kwargs(reasoning: str | None) -> dict[str, Any]:
@@ -618,11 +633,6 @@ class StreamConverter:
             )
         return None
 
-    @property
-    def text(self) -> str:
-        """The text of the stream so far (for the error of a stream that broke off)."""
-        return self._accumulator.text(0)
-
     def final(self) -> ChatGenerationChunk:
         """The closing chunk of the stream."""
         accumulator = self._accumulator
@@ -632,6 +642,7 @@ class StreamConverter:
         message = AIMessageChunk(
             content="",
             chunk_position="last",
+            tool_call_chunks=_invalidating_chunks(accumulator),
             usage_metadata=usage_to_metadata(usage)
             if usage is not None and self._stream_usage
             else None,
@@ -640,3 +651,18 @@ class StreamConverter:
         return ChatGenerationChunk(
             message=message, generation_info={"finish_reason": finish_reason}
         )
+
+
+def _invalidating_chunks(accumulator: StreamAccumulator) -> list[ToolCallChunk]:
+    """Closing fragments for the streamed calls that must not run: summed with the
+    stream's chunks, they leave each such call in ``invalid_tool_calls``."""
+    chunks = []
+    for index, call in enumerate(accumulator.tool_calls(0)):
+        arguments = call.function.arguments
+        try:
+            parse_tool_arguments(arguments)
+        except ValueError:
+            ending = _unparsable_ending(arguments)
+            if ending:
+                chunks.append(tool_call_chunk(name=None, args=ending, id=None, index=index))
+    return chunks

@@ -38,7 +38,7 @@ from langchain_nugen._tokens import count_message_tokens
 from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
-from nugen_shared.requests import chat_request, tool_choice_to_wire
+from nugen_shared.requests import chat_request
 
 __all__ = ["ChatNugen"]
 
@@ -104,6 +104,9 @@ class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
         | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
         | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
         | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
+        | `deadline`        | `float`     | Seconds for a whole call, retries included (600).  |
+        | `max_response_bytes` | `int`    | Largest answer, a whole stream included (64 MiB).  |
+        | `max_event_bytes` | `int`       | Largest stream event (16 MiB).                     |
 
         A missing API key is reported at the first call, not at construction. A pickle
         carries the key (as a `SecretStr`), so worker processes authenticate as the
@@ -301,6 +304,9 @@ class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
 
         `model_name` is the model the service says it ran; `timing` is the service's own
         (a stream's also has `gpu_processing_seconds`), absent when the host sends none.
+        `confidence_score` comes only from domain-aligned models; the service documents
+        no scale for it (its reference page's example is 89.5454), and the emulator's
+        values are made up.
 
     ??? info "Nugen extras"
 
@@ -504,9 +510,10 @@ class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
             kwargs: Any other request parameter, bound as well.
         """
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
-        if tool_choice is not None and tool_choice is not False:
-            names = [tool["function"]["name"] for tool in formatted if "function" in tool]
-            kwargs["tool_choice"] = tool_choice_to_wire(tool_choice, names)
+        if tool_choice is not None:
+            # Converted (and checked against the tools) with each request, like a
+            # tool_choice given per call.
+            kwargs["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:

@@ -27,46 +27,66 @@ __all__ = ["NugenEmbeddings"]
 
 
 class NugenEmbeddings(ConnectionFields, Embeddings):
-    """Nugen embedding models (``nugen-flash-embed``, ``nugen-embed-legal``, ...).
+    """Nugen embedding models (`nugen-flash-embed`, `nugen-embed-legal`, ...) as LangChain
+    `Embeddings`.
 
-    Setup:
-        ``pip install "nugen-integrations[langchain]"`` and set ``NUGEN_API_KEY``.
+    Texts are sent as they are (no tokenizer, nothing downloaded), `chunk_size` texts per
+    request, up to `max_concurrency` requests in flight at once, from the sync methods too
+    (a thread pool over the sync client, so they also work when called from inside a
+    running event loop); the vectors come back in input order, one per text, or the call
+    raises. Errors are the same dual `nugen_client` / `langchain_core.exceptions` classes
+    as `ChatNugen`'s.
 
-    Instantiate:
+    ???+ info "Setup"
+
+        ```bash
+        pip install "nugen-integrations[langchain]"
+        export NUGEN_API_KEY="your-api-key"
+        ```
+
+    ??? info "Key init args"
+
+        | Param               | Type   | Description                                        |
+        | ------------------- | ------ | -------------------------------------------------- |
+        | `model`             | `str`  | Model (default `nugen-flash-embed`).               |
+        | `dimensions`        | `int`  | Shorter vectors, for models that support it.       |
+        | `chunk_size`        | `int`  | Texts per request (128).                           |
+        | `max_concurrency`   | `int`  | Most requests in flight at once (16).              |
+        | `show_progress_bar` | `bool` | A tqdm bar over the texts (`pip install tqdm`).    |
+        | `model_kwargs`      | `dict` | Extra body fields, sent as they are.               |
+
+        Client params: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
+        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
+        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
+        `allow_insecure_http`: as for `ChatNugen`.
+
+    ??? info "Instantiate and embed"
+
         ```python
         from langchain_nugen import NugenEmbeddings
 
         embeddings = NugenEmbeddings(model="nugen-flash-embed")
-        ```
-
-    Embed:
-        ```python
         vector = embeddings.embed_query("What is a tort?")
         vectors = embeddings.embed_documents(["first text", "second text"])
-        vectors = await embeddings.aembed_documents(["first text", "second text"])
         ```
 
-    Texts are sent as they are (no tokenizer, nothing downloaded), ``chunk_size`` texts
-    per request, up to ``max_concurrency`` requests in flight at once, from the sync
-    methods too (a thread pool over the sync client, so they also work when called from
-    inside a running event loop); the vectors come back in input order, one per text, or
-    the call raises. ``dimensions`` asks the service for shorter vectors where the model
-    supports it. Errors are the same dual ``nugen_client`` / ``langchain_core.exceptions``
-    classes as ``ChatNugen``'s.
+        Async: `await embeddings.aembed_query(...)`,
+        `await embeddings.aembed_documents([...])`.
 
-    Why these defaults (128 texts per request, 16 in flight): the service's cost of a
-    request is a fixed part (about the cost of a hundred texts) plus a part per text, and
-    it answers requests concurrently. Batches of 128 keep the fixed part to about half of
-    each request while a corpus of a few thousand texts still splits into enough batches
-    to run side by side; 16 in flight covers such a corpus in one or two rounds without
-    a burst of hundreds of requests. ``benchmarks/NOTES.md`` has the measurements.
+    ??? info "Why these defaults"
 
-    Rate limits: a 429 halves the number of requests this object lets in flight (for every
-    call sharing it), successes grow it back to ``max_concurrency``; the 429 itself is
-    retried after the service's ``Retry-After`` (``max_retries`` times), so nothing is
-    lost or reordered.
+        A request costs a fixed part (about the cost of a hundred texts) plus a part per
+        text, and the service answers requests concurrently. Batches of 128 keep the
+        fixed part to about half of each request while a corpus of a few thousand texts
+        still splits into enough batches to run side by side; 16 in flight covers such a
+        corpus in one or two rounds without a burst of hundreds of requests.
 
-    Progress: ``show_progress_bar=True`` shows a tqdm bar (``pip install tqdm``).
+    ??? info "Rate limits"
+
+        A 429 halves the number of requests this object lets in flight (for every call
+        sharing it), successes grow it back to `max_concurrency`; the 429 itself is
+        retried after the service's `Retry-After` (`max_retries` times), so nothing is
+        lost or reordered.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())

@@ -43,27 +43,46 @@ class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
-    shared `nugen_client` (the same connection fields, retries, errors, timeouts and
-    `session_id` / `provider` headers as `ChatNugen`).
+    shared `nugen_client` (the same connection fields, retries, errors, timeouts, limits
+    and `session_id` / `provider` headers as `ChatNugen`). Text completions are the
+    endpoint Nugen's cookbook uses most; for chat, tools and images use `ChatNugen`.
 
-    Setup:
-        `pip install "nugen-integrations[langchain]"` and set `NUGEN_API_KEY`.
+    ???+ info "Setup"
 
-    Key init args:
-        model: Model name (alias `model_name`; default `nugen-flash-instruct`).
-        temperature, max_tokens, top_p, top_k, stop, n, prompt_truncate_len: sampling
-            fields; unset ones are not sent.
-        streaming: `invoke` / `generate` stream internally (token callbacks per piece).
-        stream_usage: Ask for usage on streams (default True).
-        batch_size: Prompts sent in one request when `generate` / `batch` complete
-            several (default 20, as `langchain_openai.OpenAI`); streaming sends one each.
-        max_concurrent_requests: Requests in flight at once in `agenerate` / `abatch`
-            (default 8).
-        model_kwargs: Extra body fields, sent as they are.
-        api_key, base_url, timeout, max_retries, default_headers, session_id, provider:
-            as for `ChatNugen`.
+        ```bash
+        pip install "nugen-integrations[langchain]"
+        export NUGEN_API_KEY="your-api-key"
+        ```
 
-    Instantiate and invoke:
+    ??? info "Key init args — completion params"
+
+        | Param                     | Type          | Description                          |
+        | ------------------------- | ------------- | ------------------------------------ |
+        | `model`                   | `str`         | Model (alias `model_name`).          |
+        | `temperature`             | `float`       | Sampling temperature, 0 to 2.        |
+        | `max_tokens`              | `int`         | Most tokens to generate.             |
+        | `top_p`, `top_k`          | `float`,`int` | Nucleus and top-k sampling.          |
+        | `stop`                    | `list[str]`   | Stop sequences.                      |
+        | `n`                       | `int`         | Completions per prompt (no stream).  |
+        | `prompt_truncate_len`     | `int`         | Prompt truncation (server: 1500).    |
+        | `streaming`               | `bool`        | `invoke` / `generate` stream inside. |
+        | `stream_usage`            | `bool`        | Usage on the last chunk (`True`).    |
+        | `batch_size`              | `int`         | Prompts per request in `generate` (20).|
+        | `max_concurrent_requests` | `int`         | Requests in flight in `agenerate` (8).|
+        | `model_kwargs`            | `dict`        | Extra body fields, sent as they are. |
+
+        Unset parameters (`None`) are not sent. The default model is
+        `nugen-flash-instruct`.
+
+    ??? info "Key init args — client params"
+
+        `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`), `timeout`,
+        `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
+        `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`: as for
+        `ChatNugen`.
+
+    ??? info "Instantiate and invoke"
+
         ```python
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import PromptTemplate
@@ -75,16 +94,28 @@ class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
         chain.invoke({"topic": "rockets"})
         ```
 
-    Stream / async:
-        `for piece in llm.stream("..."):`, `await llm.ainvoke("...")`,
-        `async for piece in llm.astream("...")`, `llm.batch([...])`.
+    ??? info "Stream and async"
 
-    Token usage and metadata:
-        `llm.generate(["a", "b"])` returns an `LLMResult` whose
-        `llm_output["token_usage"]` sums the usage of every request and whose
-        generations carry `generation_info` with `finish_reason`, `model_name`, and when
-        the service sends them `confidence_score`, `timing` and `logprobs`. A stream's
-        last (empty) chunk carries the same `generation_info` (and `token_usage`).
+        ```python
+        for piece in llm.stream("Once upon a time"):
+            print(piece, end="")
+        ```
+
+        `await llm.ainvoke(...)`, `async for piece in llm.astream(...)`,
+        `llm.batch([...])`; token callbacks fire for every streamed piece.
+
+    ??? info "Token usage and metadata"
+
+        ```python
+        result = llm.generate(["Once upon a time", "The quick brown fox"])
+        result.llm_output["token_usage"]  # summed over the requests
+        result.generations[0][0].generation_info["finish_reason"]
+        ```
+
+        `generation_info` holds `finish_reason`, `model_name` and, when the service
+        sends them, `confidence_score` (domain-aligned models; no documented scale),
+        `timing` and `logprobs`. A stream's last (empty) chunk carries the same
+        `generation_info` (and `token_usage`).
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
@@ -284,19 +315,14 @@ class TextStreamConverter:
     """Text completion chunks -> ``GenerationChunk`` objects: one per piece of text
     (choice 0), then one empty final chunk carrying ``generation_info``."""
 
-    __slots__ = ("_finish_reason", "_header", "_logprobs", "_pieces", "_requested", "usage")
+    __slots__ = ("_finish_reason", "_header", "_logprobs", "_requested", "usage")
 
     def __init__(self, requested_model: str = "") -> None:
         self._requested = requested_model
-        self._pieces: list[str] = []
         self._finish_reason: str | None = None
         self._header: dict[str, Any] = {}
         self._logprobs: list[Any] = []
         self.usage: Usage | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self._pieces)
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
         for name, value in _header_info(chunk, "").items():
@@ -315,7 +341,6 @@ class TextStreamConverter:
                 self._finish_reason = choice.finish_reason
         if not text:
             return None
-        self._pieces.append(text)
         return GenerationChunk(text=text)
 
     def final(self) -> GenerationChunk:

@@ -13,8 +13,9 @@ class pays only for the parts of LlamaIndex it needs.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nugen_shared.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from llama_index_nugen.embeddings import NugenEmbedding
@@ -31,27 +32,6 @@ _LAZY = {
     "NugenRerank": "llama_index_nugen.rerank",
 }
 
-# Top-level modules of the framework the classes need (the "llama-index" extra).
-_FRAMEWORK = ("llama_index",)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        value = getattr(import_module(module), name)
-    except ModuleNotFoundError as error:
-        missing = error.name or ""
-        if missing.split(".")[0] not in _FRAMEWORK:
-            raise
-        raise ImportError(
-            f"{name} needs {missing}, which is not installed: "
-            'pip install "nugen-integrations[llama-index]"'
-        ) from error
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__, _LAZY, framework=("llama_index",), extra="llama-index"
+)

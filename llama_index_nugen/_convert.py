@@ -36,7 +36,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
-from nugen_client import InvalidInputError
+from nugen_client import APIResponseValidationError, InvalidInputError
 from nugen_client.types import (
     ChatCompletion,
     Choice,
@@ -45,6 +45,7 @@ from nugen_client.types import (
     Timing,
     ToolCall,
     Usage,
+    parse_tool_arguments,
 )
 from nugen_shared.images import (
     DEFAULT_MAX_IMAGE_BYTES,
@@ -333,18 +334,15 @@ def prompt_with_images(
 
 
 def _parse_arguments(arguments: str) -> dict[str, Any] | str:
-    """A complete call's arguments as a dict; text that is not a JSON object stays text."""
-    if not arguments:
-        return {}
+    """A complete call's arguments as a dict; unusable text stays text."""
     try:
-        parsed = json.loads(arguments)
+        return parse_tool_arguments(arguments)
     except ValueError:
         return arguments
-    return parsed if isinstance(parsed, dict) else arguments
 
 
 def _lenient_arguments(arguments: Any) -> dict[str, Any]:
-    """Arguments of a call that may still be streaming: partial JSON must not raise."""
+    """Arguments of a call that is still streaming: partial JSON must not raise."""
     if isinstance(arguments, dict):
         return arguments
     if not arguments:
@@ -356,13 +354,39 @@ def _lenient_arguments(arguments: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[str, Any]:
+    """Arguments of a finished call: a call that cannot run is an error, never a guess."""
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        return parse_tool_arguments(arguments or "")
+    except ValueError as error:
+        cut = (
+            " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
+        )
+        raise APIResponseValidationError(
+            f"the model's call of tool {name!r} cannot be run{cut}: {error}",
+            body=arguments,
+        ) from None
+
+
 def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list[ToolSelection]:
-    """The tool calls of a response (complete or mid-stream) as ``ToolSelection`` objects."""
+    """The tool calls of a response as ``ToolSelection`` objects. Mid-stream, arguments
+    are read leniently (they are still arriving); once the answer is complete, a call whose
+    arguments are not complete, valid JSON raises ``APIResponseValidationError``."""
+    finish_reason = response.additional_kwargs.get("finish_reason")
+    complete = response.delta is None or finish_reason is not None
+
+    def arguments(raw: Any, name: str) -> dict[str, Any]:
+        if complete:
+            return _complete_arguments(raw, name, finish_reason)
+        return _lenient_arguments(raw)
+
     selections = [
         ToolSelection(
             tool_id=block.tool_call_id or "",
             tool_name=block.tool_name,
-            tool_kwargs=_lenient_arguments(block.tool_kwargs),
+            tool_kwargs=arguments(block.tool_kwargs, block.tool_name),
         )
         for block in response.message.blocks
         if isinstance(block, ToolCallBlock)
@@ -371,11 +395,12 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
         for call in response.message.additional_kwargs.get("tool_calls") or ():
             wire = call if isinstance(call, Mapping) else _as_mapping(call)
             function = wire.get("function") or {}
+            name = function.get("name") or ""
             selections.append(
                 ToolSelection(
                     tool_id=wire.get("id") or "",
-                    tool_name=function.get("name") or "",
-                    tool_kwargs=_lenient_arguments(function.get("arguments")),
+                    tool_name=name,
+                    tool_kwargs=arguments(function.get("arguments"), name),
                 )
             )
     if not selections and error_on_no_tool_call:

@@ -7,18 +7,20 @@ client cache (:mod:`nugen_shared.fields`) and the request rule itself
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from llama_index.core.base.llms.types import ChatMessage
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from llama_index_nugen import _convert
+from nugen_client import InvalidInputError
 from nugen_client.types import ReasoningConfig
 from nugen_shared.fields import ConnectionFields, ImageLimitField, call_keywords
 from nugen_shared.requests import chat_request, completion_request
 
-__all__ = ["ChatFields", "Request"]
+__all__ = ["ChatFields", "KnownKeywords", "Request"]
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
 _FRAMEWORK_KWARGS = frozenset(
@@ -56,7 +58,49 @@ class Request(NamedTuple):
     kwargs: dict[str, Any]
 
 
-class ChatFields(ConnectionFields, ImageLimitField):
+class KnownKeywords(BaseModel):
+    """Constructor keywords are checked: a misspelt one (``temprature=``) is refused with
+    the nearest valid name instead of being ignored, and the names LlamaIndex users bring
+    from other integrations (``api_base``; ``model_name`` for ``model``) are aliases."""
+
+    _ALIASES: ClassVar[Mapping[str, str]] = {"api_base": "base_url", "model_name": "model"}
+
+    def __init__(self, **data: Any) -> None:
+        # Checked before pydantic sees the keywords: its errors quote every input, the key
+        # included.
+        super().__init__(**_known_keywords(type(self), data))
+
+
+def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    known = _accepted_names(cls)
+    for alias, name in KnownKeywords._ALIASES.items():
+        if alias in data and alias not in known and name in cls.model_fields:
+            if name in data:
+                raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
+            data[name] = data.pop(alias)
+    for name in data:
+        if name not in known:
+            nearest = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
+    return data
+
+
+def _accepted_names(model: type[BaseModel]) -> set[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        if field.alias:
+            names.add(field.alias)
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+    return names
+
+
+class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField):
     """Sampling fields of the chat classes and how they become a request."""
 
     model: str

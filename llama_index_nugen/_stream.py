@@ -32,7 +32,6 @@ from nugen_client.types import (
     Delta,
     TextCompletionChunk,
 )
-from nugen_shared.requests import keeping_partial
 
 __all__ = [
     "ChatStream",
@@ -216,24 +215,22 @@ def _responses(
     chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
 ) -> Generator[_R, None, None]:
     state = ChatStream()
-    with keeping_partial(state):
-        for chunk in chunks:
-            if state.add(chunk):
-                yield render(state)
-        if state.pending:
-            yield render(state)  # the closing step: usage, finish_reason, timing
+    for chunk in chunks:
+        if state.add(chunk):
+            yield render(state)
+    if state.pending:
+        yield render(state)  # the closing step: usage, finish_reason, timing
 
 
 async def _aresponses(
     chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
 ) -> AsyncGenerator[_R, None]:
     state = ChatStream()
-    with keeping_partial(state):
-        async for chunk in chunks:
-            if state.add(chunk):
-                yield render(state)
-        if state.pending:
-            yield render(state)  # the closing step: usage, finish_reason, timing
+    async for chunk in chunks:
+        if state.add(chunk):
+            yield render(state)
+    if state.pending:
+        yield render(state)  # the closing step: usage, finish_reason, timing
 
 
 def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:

@@ -45,102 +45,127 @@ __all__ = ["Nugen"]
 
 @_calls.seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
-    """Nugen chat models (``nugen-flash-instruct``, ``nugen-legal``, vision models, ...).
+    """Nugen chat and text models as a LlamaIndex LLM (`FunctionCallingLLM`).
 
-    Setup:
-        ``pip install "nugen-integrations[llama-index]"`` and set ``NUGEN_API_KEY``.
+    Chat, completion, streaming, async, tool calling, structured output and image inputs
+    (`ImageBlock`s) over the Nugen inference API (`POST /chat/completions`, or
+    `/completions` with `is_chat_model=False`, or `/chat/vision`), through the shared
+    `nugen_client`: pooled httpx connections, local validation of every request, retries
+    with backoff and `Retry-After`, typed errors. Any OpenAI-compatible host works too.
 
-    Key init args (sampling; only what you set is sent):
-        model: Model name (default ``nugen-flash-instruct``). Any name works; known
-            names get real metadata.
-        temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len: as documented
-            by the service.
-        reasoning: ``{"effort": "low", "max_tokens": 256, "exclude": False, "enabled": True}``.
-        additional_kwargs: Extra body fields sent with every request.
+    Args:
+        model: The model (default `nugen-flash-instruct`). Any name works; the names Nugen
+            lists (`nugen-legal`, `nugen-flash-vision`, `qwen3-vl-30b`, reasoning models,
+            ...) get real metadata.
+        temperature: Sampling temperature, 0 to 2 (service default 1).
+        max_tokens: Most tokens to generate.
+        top_p: Nucleus sampling, 0 to 1.
+        top_k: Top-k sampling.
+        stop: Stop sequences.
+        prompt_truncate_len: The service truncates longer prompts to this many tokens
+            (service default 1500).
+        reasoning: `{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int,
+            "exclude": bool, "enabled": bool}`; the reasoning text arrives as a
+            `ThinkingBlock`.
+        additional_kwargs: Extra body fields sent with every request, unvalidated.
+        api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset. Never in `repr`,
+            `to_dict()`, `to_json()`, logs or errors; a pickle carries it, so worker
+            processes authenticate as the parent did.
+        base_url: Env `NUGEN_BASE_URL`, else `https://api.nugen.in/api/v3/inference`.
+            Plain `http://` only to loopback unless `allow_insecure_http=True`.
+        session_id: Sent as `X-Session-ID` (conversation tracking); also per call.
+        provider: Sent as `X-Provider` (`nugen-infer-align` for your aligned models);
+            also per call.
+        timeout: Idle timeout in seconds for connecting, the first byte and each stream
+            chunk; `None` means 120.
+        max_retries: Retries of connection errors, timeouts, 408, 409, 429 and 5xx
+            (default 2).
+        default_headers: Headers sent with every request (their values are redacted
+            when shown, but for safe names such as `X-Session-ID`).
+        deadline: Seconds a whole call may take, retries included (default 600; `None`:
+            no limit).
+        max_response_bytes: Largest answer, a whole stream included (default 64 MiB).
+        max_event_bytes: Largest stream event (default 16 MiB).
+        max_image_bytes: Largest image accepted locally (default 20 MiB).
+        allow_insecure_http: Allow plain `http://` to a host that is not this machine.
+        use_vision_endpoint: Send requests to `/chat/vision` (answers whole; a stream
+            from it is one chunk).
+        context_window: Overrides the context window in `metadata` (Nugen publishes
+            none: the fallback is 32,768 tokens).
+        is_function_calling_model: Overrides the model table's tool-calling flag
+            (`True` for chat models; `FunctionAgent` needs it).
+        is_chat_model: `True` (default): the chat endpoint. `False`: `complete` posts the
+            prompt to `/completions`, and `chat` the text of `messages_to_prompt`.
 
-    Key init args (client):
-        api_key: ``SecretStr`` (env ``NUGEN_API_KEY``); never in ``to_dict`` / ``repr``
-            (a pickle carries it, so worker processes authenticate).
-        base_url: Env ``NUGEN_BASE_URL``; any OpenAI-compatible host works too.
-        session_id / provider: Sent as ``X-Session-ID`` / ``X-Provider``.
-        timeout (idle timeout in seconds; None: the default 120), max_retries (default
-            2), default_headers (values other than safe ones such as
-            X-Session-ID redacted when serialised).
-        use_vision_endpoint: Send requests to ``/chat/vision``.
-        context_window / is_function_calling_model: Override the model table.
-        is_chat_model: ``False`` sends ``complete`` (and ``chat``, through
-            ``messages_to_prompt``) to the text completions endpoint ``/completions``;
-            default ``True`` (``/chat/completions``) for every model.
+    Examples:
+        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY` (or point
+        `NUGEN_BASE_URL` and `NUGEN_API_KEY` at `python -m nugen_emulator`).
 
-    Instantiate:
-        .. code-block:: python
+        ```python
+        from llama_index.core.llms import ChatMessage
+        from llama_index.llms.nugen import Nugen
 
-            from llama_index.llms.nugen import Nugen
+        llm = Nugen(model="nugen-flash-instruct", temperature=0.2)
+        print(llm.complete("Paris is the capital of"))
+        response = llm.chat([ChatMessage(role="user", content="Hello")], session_id="s1")
+        print(response.message.content)
+        print(response.additional_kwargs)  # token counts, finish_reason, timing, ...
 
-            llm = Nugen(model="nugen-flash-instruct", temperature=0.2)
+        for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
+            print(r.delta, end="")
+        ```
 
-    Invoke:
-        .. code-block:: python
+        Async: `await llm.achat(...)`, `await llm.acomplete(...)`,
+        `async for r in await llm.astream_chat(...)`.
 
-            from llama_index.core.llms import ChatMessage
+        Tool calling and structured output:
 
-            llm.complete("Paris is the capital of")
-            llm.chat([ChatMessage(role="user", content="Hello")], session_id="s1")
+        ```python
+        from llama_index.core.agent.workflow import FunctionAgent
+        from llama_index.core.tools import FunctionTool
+        from pydantic import BaseModel
 
-    Stream (each response holds the whole answer so far and its ``delta``):
-        .. code-block:: python
 
-            for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
-                print(r.delta, end="")
+        def get_weather(city: str) -> str:
+            "The weather in a city."
+            return "sunny"
 
-    Async:
-        ``await llm.achat(...)``, ``await llm.acomplete(...)``,
-        ``async for r in await llm.astream_chat(...)``.
 
-    Tool calling:
-        .. code-block:: python
+        tool = FunctionTool.from_defaults(get_weather)
+        llm.predict_and_call([tool], "What's the weather in 'Paris'?", tool_required=True)
+        agent = FunctionAgent(tools=[tool], llm=llm)
 
-            from llama_index.core.tools import FunctionTool
 
-            def get_weather(city: str) -> str:
-                "Weather in a city."
-                return "sunny"
+        class City(BaseModel):
+            name: str
+            country: str
 
-            tool = FunctionTool.from_defaults(get_weather)
-            llm.predict_and_call([tool], "What's the weather in Paris?")
-            # or: FunctionAgent(tools=[tool], llm=llm); tool_required=True forces a call.
 
-    Structured output:
-        ``llm.structured_predict(MyModel, PromptTemplate("..."))`` or
-        ``llm.as_structured_llm(MyModel).chat(...)`` (function calling under the hood).
+        llm.as_structured_llm(City).complete("Paris is in France.").raw
+        ```
 
-    Vision:
-        .. code-block:: python
+        Images, from a file, bytes or an https URL:
 
-            from llama_index.core.llms import ImageBlock, TextBlock
+        ```python
+        from llama_index.core.llms import ImageBlock, TextBlock
 
-            msg = ChatMessage(role="user", blocks=[
-                TextBlock(text="What is in this picture?"),
-                ImageBlock(path="cat.png"),  # or url="https://...", or image=b"..."
-            ])
-            Nugen(model="nugen-flash-vision").chat([msg])
+        message = ChatMessage(
+            role="user",
+            blocks=[TextBlock(text="What is in this picture?"), ImageBlock(path="cat.png")],
+        )
+        Nugen(model="qwen3-vl-30b").chat([message])
+        ```
 
-    Text completions:
-        .. code-block:: python
+        Text completions: `Nugen(model="qwen-v2p5-0p5b-instruct", is_chat_model=False)`.
 
-            llm = Nugen(model="qwen-v2p5-0p5b-instruct", is_chat_model=False)
-            llm.complete("To infinity, and")  # POST /completions
-
-    Token usage / response metadata:
-        ``response.additional_kwargs`` holds ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens``, ``finish_reason``, (domain-aligned models) ``confidence_score``
-        and the service's ``timing`` when it sends one; ``response.raw`` is the response
-        as a dict (with ``usage`` and the model the service says it ran). Reasoning arrives as a
-        ``ThinkingBlock``; tool calls as ``ToolCallBlock``s and
-        ``message.additional_kwargs["tool_calls"]``.
-
-    Errors are the ``nugen_client`` classes (``AuthenticationError``, ``RateLimitError``,
-    ``InvalidInputError`` for bad input, refused before any request, ...).
+        Results: `additional_kwargs` holds `prompt_tokens`, `completion_tokens`,
+        `total_tokens`, `finish_reason`, the service's `timing` and, for domain-aligned
+        models (`nugen-legal`), `confidence_score` (the service documents no scale; its
+        example value is 89.5454). `raw` is the response (or a stream's final chunk) as a
+        dict, with `usage` and the model the service says it ran. Tool calls are
+        `ToolCallBlock`s and `message.additional_kwargs["tool_calls"]`. Errors are the
+        `nugen_client` classes (`AuthenticationError`, `RateLimitError`, ...); bad input
+        raises `InvalidInputError` (a `ValueError`) before any request.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The model to use.")
@@ -168,8 +193,11 @@ class Nugen(ChatFields, FunctionCallingLLM):
             context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
             num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
             is_chat_model=self.is_chat_model,
+            # The vision endpoint takes no tools, whatever the model.
             is_function_calling_model=(
-                info.tool_calling if function_calling is None else function_calling
+                info.tool_calling and not self.use_vision_endpoint
+                if function_calling is None
+                else function_calling
             ),
             model_name=self.model,
         )

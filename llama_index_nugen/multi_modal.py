@@ -41,30 +41,53 @@ ImageDocuments = Sequence[ImageNode | ImageBlock]
 
 @_calls.seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
-    """Nugen vision models (default ``nugen-flash-vision`` on ``/chat/vision``).
+    """Nugen vision models as a LlamaIndex `MultiModalLLM` (default `nugen-flash-vision`
+    on the dedicated `/chat/vision` endpoint).
 
-    Setup:
-        ``pip install "nugen-integrations[llama-index]"`` and set ``NUGEN_API_KEY``.
+    `complete(prompt, image_documents)` and `chat(messages)` with images, their streaming
+    and async forms, over the shared `nugen_client`. For tools or structured output with
+    images, use `Nugen` with a vision model instead: the vision endpoint documents neither.
 
-    Key init args:
-        model (default ``nugen-flash-vision``), use_vision_endpoint (default True; False
-        sends to ``/chat/completions``, e.g. for ``qwen3-vl-30b`` or an OpenAI-compatible
-        host), plus every field of :class:`~llama_index_nugen.Nugen` (temperature,
-        max_tokens, api_key, base_url, session_id, ...). ``rate_limiter`` is honoured.
+    Args:
+        model: The model (default `nugen-flash-vision`; also `qwen3-vl-30b`,
+            `nugen-lvm-legal`, ...).
+        use_vision_endpoint: `True` (default): `/chat/vision`, which answers whole, so a
+            stream from it is one chunk. `False`: `/chat/completions` (for an
+            OpenAI-compatible host, say).
+        temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len, reasoning,
+            additional_kwargs: as in `Nugen`; unset ones are not sent.
+        api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
+            deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
+            connection, as in `Nugen` (`api_key` from env `NUGEN_API_KEY`, `base_url`
+            from env `NUGEN_BASE_URL`).
+        max_image_bytes: Largest image accepted locally (default 20 MiB); larger ones
+            are refused before any upload.
+        context_window: Overrides the context window in `metadata` (fallback 32,768).
 
-    Invoke:
-        .. code-block:: python
+    Examples:
+        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
 
-            from llama_index.core.schema import ImageDocument
-            from llama_index.multi_modal_llms.nugen import NugenMultiModal
+        ```python
+        from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
+        from llama_index.core.schema import ImageDocument
+        from llama_index.multi_modal_llms.nugen import NugenMultiModal
 
-            mm = NugenMultiModal()
-            mm.complete("Describe the image", [ImageDocument(image_path="cat.png")])
+        mm = NugenMultiModal()
+        print(mm.complete("Describe the image.", [ImageDocument(image_path="cat.png")]))
 
-        Image documents may be ``ImageDocument`` / ``ImageNode`` with a path, an https or
-        data URL, or base64 text, and ``ImageBlock``s. ``chat`` takes messages with
-        ``ImageBlock``s. Streaming (``stream_complete``, ``stream_chat``) and async forms
-        work too; ``/chat/vision`` answers whole, so a stream from it is one chunk.
+        message = ChatMessage(
+            role="user",
+            blocks=[TextBlock(text="Describe the image."), ImageBlock(path="cat.png")],
+        )
+        print(mm.chat([message]).message.content)
+        ```
+
+        Image documents may be `ImageDocument` / `ImageNode` with a path, an https or
+        `data:` URL or base64 text, and `ImageBlock`s (`path=`, `url=`, `image=bytes`).
+        Local bytes are sent as `data:` URLs with the mime type detected from the bytes;
+        audio, video and document blocks are refused with a `ValueError` naming the
+        block. `rate_limiter` is honoured. Results carry the same `additional_kwargs`
+        and `raw` as `Nugen`'s.
     """
 
     model: str = Field(default=DEFAULT_VISION_MODEL, description="The vision model to use.")
@@ -89,7 +112,8 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
         return MultiModalLLMMetadata(
             context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
             num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            is_function_calling_model=info.tool_calling,
+            # The vision endpoint takes no tools.
+            is_function_calling_model=info.tool_calling and not self.use_vision_endpoint,
             is_chat_model=True,
             model_name=self.model,
         )

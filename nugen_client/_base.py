@@ -280,6 +280,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         path = PATHS.get(endpoint)
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
+        if endpoint == "vision":
+            _refuse_tools_on_vision(params)
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
         return self._prepare_generation(
@@ -558,3 +560,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             error.message = f"{error.message} ({hint})"
             error.args = (error.message, *error.args[1:])
         return error
+
+
+def _refuse_tools_on_vision(params: ChatParams) -> None:
+    # The vision endpoint takes no tools: it would answer without calling one, and the
+    # caller would read "no tool call" rather than the reason.
+    given = [name for name in ("tools", "tool_choice", "response_format") if params.get(name)]
+    if given:
+        raise InvalidInputError(
+            f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use tools "
+            "or structured output with images, send the request to the chat endpoint "
+            "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
+            "or endpoint='chat' on the client)"
+        )

@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import TypeVar
 
 import httpx
-from httpx_sse import EventSource
 from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
@@ -31,6 +30,7 @@ from nugen_client._checks import direct_mounts
 from nugen_client._pool import LoopPool, close_pools_soon, open_pool, shard_factory, track
 from nugen_client._retry import retrying_kwargs
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
+from nugen_client._streaming import event_source
 from nugen_client.params import (
     ChatParams,
     CompletionParams,
@@ -283,7 +283,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, self._secrets):
-                for event in EventSource(response).iter_sse():
+                for event in event_source(response).iter_sse():
                     chunk = call.decode(event)
                     if chunk is not None:
                         yield chunk
@@ -477,7 +477,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         yield whole_chunk
                     return
                 with stream_errors(call, response, self._secrets):
-                    events = EventSource(response).aiter_sse()
+                    events = event_source(response).aiter_sse()
                     # Closed here when the stream closes, before the response it reads.
                     async with contextlib.aclosing(events):
                         async for event in events:

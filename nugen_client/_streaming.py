@@ -17,11 +17,13 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from httpx_sse import ServerSentEvent
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
 from pydantic import ValidationError
 
 from nugen_client._errors import (
@@ -57,10 +59,51 @@ __all__ = [
     "ToolCallAccumulator",
     "ToolCallFragment",
     "completion_to_chunks",
+    "event_source",
     "text_completion_to_chunks",
 ]
 
 _DONE = "[DONE]"
+
+# Event streams are UTF-8 (whatever a charset header says). httpx decodes the text it
+# hands to httpx_sse with errors="replace": read through this codec instead, a stream with
+# invalid bytes is refused, as a whole answer with them is, rather than silently altered.
+_STRICT_UTF8 = "nugen_strict_utf_8"
+
+
+class _StrictUTF8Decoder(codecs.BufferedIncrementalDecoder):
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__("strict")  # whatever the reader asks for
+
+    def _buffer_decode(self, data: Any, errors: str, final: bool) -> tuple[str, int]:
+        try:
+            return codecs.utf_8_decode(data, "strict", final)
+        except UnicodeDecodeError as error:
+            raise APIResponseValidationError(
+                f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of a "
+                "piece): the answer cannot be read",
+                body=None,
+            ) from None
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != _STRICT_UTF8:
+        return None
+    utf8 = codecs.lookup("utf-8")
+    return codecs.CodecInfo(
+        utf8.encode, utf8.decode, incrementaldecoder=_StrictUTF8Decoder, name=_STRICT_UTF8
+    )
+
+
+codecs.register(_find_codec)
+
+
+def event_source(response: httpx.Response) -> EventSource:
+    """The server-sent events of ``response``, its text decoded as strict UTF-8."""
+    response.encoding = _STRICT_UTF8
+    return EventSource(response)
+
+
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
@@ -68,12 +111,25 @@ class ChunkDecoder(Generic[_ChunkT]):
     """Decodes the events of one streamed response into ``chunk_type`` chunks and tracks
     its completeness (the same rules for chat and text completion streams)."""
 
-    __slots__ = ("_secrets", "_validate_json", "chunks_received", "done", "finished")
+    __slots__ = (
+        "_first_choice",
+        "_other_choice",
+        "_secrets",
+        "_text",
+        "_validate_json",
+        "chunks_received",
+        "done",
+        "finished",
+    )
 
     def __init__(self, chunk_type: type[_ChunkT], secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
         self.done = False
         self.finished = False
+        self._first_choice = False
+        self._other_choice = False
+        # The text of choice 0 so far, as pieces: what a broken stream's error carries.
+        self._text: list[str] = []
         self._secrets = tuple(secrets)
         # model_validate_json without its Python wrapper: once per streamed chunk.
         self._validate_json: Callable[[str | bytes], _ChunkT] = (
@@ -96,6 +152,7 @@ class ChunkDecoder(Generic[_ChunkT]):
             return None
         if data == _DONE:
             self.done = True
+            self._check_choices()
             return None
         if self.done:
             # The live service sends one more chunk after [DONE] (the usage again): the
@@ -122,9 +179,26 @@ class ChunkDecoder(Generic[_ChunkT]):
         if chunk.is_chunk:
             self.chunks_received += 1
         for choice in chunk.choices:
+            if choice.index == 0:
+                self._first_choice = True
+                piece = self._piece(choice)
+                if piece:
+                    self._text.append(piece)
+            else:
+                self._other_choice = True
             if choice.finish_reason:
                 self.finished = True
         return chunk
+
+    def _check_choices(self) -> None:
+        # Readers take choice 0: a stream whose choices are all numbered otherwise would
+        # read as an empty answer.
+        if self._other_choice and not self._first_choice:
+            raise APIResponseValidationError(
+                "the stream's choices have no index 0 (the first choice): the answer cannot "
+                "be read",
+                body=None,
+            )
 
     def _raise_if_error_event(self, data: str, *, explicit: bool) -> None:
         try:
@@ -151,10 +225,16 @@ class ChunkDecoder(Generic[_ChunkT]):
             status, payload, secrets=self._secrets, context="error event in stream"
         )
 
+    @staticmethod
+    def _piece(choice: Any) -> str | None:
+        """The text a choice of one chunk adds."""
+        raise NotImplementedError
+
     def interrupted(self, cause: str) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
             f"finish_reason ({cause}); the answer is incomplete",
+            partial="".join(self._text),
             chunks_received=self.chunks_received,
         )
 
@@ -162,6 +242,7 @@ class ChunkDecoder(Generic[_ChunkT]):
         """Raise :class:`StreamInterruptedError` if the stream ended early."""
         if not self.complete:
             raise self.interrupted("the connection closed")
+        self._check_choices()
 
 
 class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
@@ -172,6 +253,10 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__(ChatCompletionChunk, secrets)
 
+    @staticmethod
+    def _piece(choice: ChunkChoice) -> str | None:
+        return choice.delta.content
+
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
     """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
@@ -180,6 +265,10 @@ class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__(TextCompletionChunk, secrets)
+
+    @staticmethod
+    def _piece(choice: TextChoice) -> str | None:
+        return choice.text
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -64,6 +65,8 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "check_texts_to_embed",
+    "parse_tool_arguments",
     "response_timing",
 ]
 
@@ -85,8 +88,13 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-def check_image_url(url: str) -> str:
-    """Accept what the service documents: an https URL, or a decodable base64 data URL."""
+def check_image_url(url: str, *, decode: bool = True) -> str:
+    """Accept what the service documents: an https URL, or a decodable base64 data URL.
+
+    ``decode=False`` checks a data URL's form and mime type but not its payload: for a
+    caller whose request is checked again, fully, when it is sent (each payload is decoded
+    once per request).
+    """
     if url.startswith("https://"):
         if len(url) <= len("https://"):
             raise ValueError("image URL has no host")
@@ -97,6 +105,8 @@ def check_image_url(url: str) -> str:
             raise ValueError("data URL must look like data:<mime>;base64,<data>")
         if not match["mime"].startswith("image/"):
             raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
+        if not decode:
+            return url
         try:
             decoded = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
@@ -170,6 +180,23 @@ class FunctionDefinition(_Open):
     description: str | None = None
     parameters: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _check_parameters(self) -> FunctionDefinition:
+        # Checked here, where the tool is named: serialising the body would only say
+        # "circular reference" about the whole request.
+        try:
+            json.dumps(self.parameters, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            if "ircular" in str(error):
+                problem = (
+                    "contains itself (a circular reference); describe recursive shapes "
+                    "with a JSON Schema $ref instead"
+                )
+            else:
+                problem = f"is not JSON ({error})"
+            raise ValueError(f"tool {self.name!r}: its parameters schema {problem}") from None
+        return self
+
 
 class Tool(_Open):
     type: Literal["function"] = "function"
@@ -223,8 +250,8 @@ class ChatCompletionRequest(_Open):
             raise ValueError("tool_choice forces a tool call but no tools were given")
         if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
             raise ValueError(
-                f"tool_choice names {choice.function.name!r}, which is not among the tools "
-                f"({', '.join(sorted(names))})"
+                f"tool_choice {choice.function.name!r} is not one of the bound tools "
+                f"({', '.join(sorted(names))}), nor 'auto', 'none', 'any' or 'required'"
             )
         return self
 
@@ -259,8 +286,10 @@ class EmbeddingRequest(_Open):
     @field_validator("input")
     @classmethod
     def _check_input(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not value:
+        texts = [value] if isinstance(value, str) else value
+        if not texts:
             raise ValueError("input must hold at least one text")
+        check_texts_to_embed(texts)
         return value
 
 
@@ -290,6 +319,18 @@ class RerankRequest(_Open):
         return self
 
 
+def check_texts_to_embed(texts: Sequence[str]) -> None:
+    """Refuse the texts the service documents as refused: empty strings. For callers that
+    send ``texts`` in several requests, so that nothing is sent when one is bad.
+
+    Raises:
+        ValueError: naming the first empty text's position in ``texts``.
+    """
+    for position, text in enumerate(texts):
+        if not text:
+            raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
+
+
 # ---------------------------------------------------------------------------- responses
 
 
@@ -312,7 +353,9 @@ def _absent(_: float) -> None:
     return None
 
 
-_Count = Annotated[int, BeforeValidator(_none_to_zero)]
+# A token count: null reads as 0; a negative or fractional count is a broken answer and is
+# refused with it, however large a whole count is.
+_Count = Annotated[int, BeforeValidator(_none_to_zero), Field(ge=0)]
 # A number, or None when the host sent null, NaN or an infinity (JSON parsers accept the
 # last two, and no reading of them is right). Tried left to right, so a finite number costs
 # what ``float | None`` does; a value that is no number at all is still an error.
@@ -349,6 +392,28 @@ class Usage(_Lenient):
 class FunctionCall(_Lenient):
     name: str = ""
     arguments: Annotated[str, BeforeValidator(_json_text)] = ""
+
+
+def parse_tool_arguments(arguments: str) -> dict[str, Any]:
+    """The arguments of a finished tool call as a dict.
+
+    The one rule both adapters follow: a call is executable only when its arguments are
+    complete, valid JSON holding an object (empty text: a call without arguments). A call
+    the service cut off (``finish_reason: "length"``) fails here, however plausible the
+    part that arrived.
+
+    Raises:
+        ValueError: why the arguments are unusable (the call is then an invalid one).
+    """
+    if not arguments.strip():
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except ValueError as error:
+        raise ValueError(f"the arguments are not complete, valid JSON ({error})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"the arguments must be a JSON object, got {type(parsed).__name__}")
+    return parsed
 
 
 class ToolCall(_Lenient):
@@ -395,10 +460,27 @@ class ResponseMessage(_CarriesReasoning):
         return _content_text(self.content)
 
 
+def _refuse_other_shape(data: Any, expected: str, other: str, endpoint: str) -> Any:
+    # A choice holding only the other endpoint's field is an answer to another request
+    # (a gateway routing /completions to the chat endpoint, or the reverse): reading it
+    # as this shape would give empty text.
+    if isinstance(data, dict) and expected not in data and other in data:
+        raise ValueError(
+            f"the choice has {other!r} but no {expected!r}: an answer of another endpoint "
+            f"than {endpoint}"
+        )
+    return data
+
+
 class Choice(_Lenient):
     index: int = 0
     message: ResponseMessage = Field(default_factory=ResponseMessage)
     finish_reason: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chat_shape(cls, data: Any) -> Any:
+        return _refuse_other_shape(data, "message", "text", "/chat/completions")
 
 
 class Timing(_Lenient):
@@ -487,6 +569,11 @@ class ChunkChoice(_Lenient):
     delta: Delta = Field(default_factory=Delta)
     finish_reason: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _chat_shape(cls, data: Any) -> Any:
+        return _refuse_other_shape(data, "delta", "text", "/chat/completions")
+
 
 class _StreamEvent(ResponseHeader):
     """What every streamed event of the live service may carry besides its choices.
@@ -521,6 +608,12 @@ class TextChoice(_Lenient):
     logprobs: Any = None
     finish_reason: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _text_shape(cls, data: Any) -> Any:
+        data = _refuse_other_shape(data, "text", "message", "/completions")
+        return _refuse_other_shape(data, "text", "delta", "/completions")
+
 
 class TextCompletion(ResponseHeader):
     """A whole text completion (``object`` is ``text_completion`` when the host says it)."""
@@ -545,7 +638,7 @@ def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
 
 class Embedding(_Lenient):
     index: int = 0
-    embedding: list[float]
+    embedding: list[Annotated[float, Field(allow_inf_nan=False)]]
     object: str | None = None
 
 
@@ -559,6 +652,21 @@ class EmbeddingResponse(_Lenient):
     model: str = ""
     usage: EmbeddingUsage | None = None
     object: str | None = None
+
+    @model_validator(mode="after")
+    def _check_vectors(self) -> EmbeddingResponse:
+        # Each vector must stay with its text: the indices number the inputs exactly once
+        # (a gateway renumbering sub-batches would otherwise swap vectors silently).
+        indices = sorted(item.index for item in self.data)
+        if indices != list(range(len(indices))):
+            shown = [item.index for item in self.data][:20]
+            raise ValueError(
+                f"the vectors' indices must be 0..{len(indices) - 1}, each once; got {shown}"
+            )
+        sizes = {len(item.embedding) for item in self.data}
+        if len(sizes) > 1:
+            raise ValueError(f"the vectors differ in length ({sorted(sizes)})")
+        return self
 
     @property
     def embeddings(self) -> list[list[float]]:

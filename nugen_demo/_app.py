@@ -50,7 +50,7 @@ def run(argv: list[str]) -> int:
             raise
         print(f"\nnugen-demo: {_explain(exc, backend)}", file=sys.stderr)
         return EXIT_FAILED
-    print("\nnugen-demo: all five parts ran. Next: the README's quickstarts and examples/.")
+    print("\nnugen-demo: all five parts ran. Next: the README's quickstarts, docs/ and examples/.")
     return 0
 
 
@@ -95,8 +95,9 @@ def _choose_backend() -> Iterator[Backend]:
         yield Backend(
             f"the embedded NugenEmulator at {emulator.base_url} (NUGEN_API_KEY is not set)"
             f"{ignored}\n"
-            "  It is a local stand-in, no network: its answers quote your question and describe\n"
-            "  what it received, and its embeddings are hashes (retrieval is arbitrary).\n"
+            "  It is a local stand-in, no network, not a model: its answers quote your question\n"
+            "  and describe what it received; its embeddings are bags of hashed words, so\n"
+            "  retrieval finds the texts that share the most words with the question (part 4).\n"
             "  Set NUGEN_API_KEY to use the live service.",
             emulator.base_url,
         )

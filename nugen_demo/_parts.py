@@ -9,7 +9,6 @@ when you have no key).
 from __future__ import annotations
 
 import base64
-import re
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -20,7 +19,7 @@ from langchain_core.tools import BaseTool, tool
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.response.schema import StreamingResponse
 from llama_index.core.llms import ChatMessage, ImageBlock
-from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.node_parser import MarkdownNodeParser
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.schema import Document
 from pydantic import BaseModel, Field
@@ -165,17 +164,18 @@ def vision() -> None:
 # -- 4. LlamaIndex: RAG over this project's README -----------------------------------------
 
 RAG_QUESTION = "How do I test my own chain offline, without the live service?"
-RAG_CANDIDATES = 8
+RAG_CANDIDATES = 4
 
 
 def rag_over_readme() -> None:
     text, origin = load_readme()
     say("corpus", origin)
     document = Document(text=text, metadata={"file_name": "README.md"})
-    # ~200-token chunks: the two best ones make a short prompt.
-    nodes = SentenceSplitter(chunk_size=200, chunk_overlap=20).get_nodes_from_documents([document])
+    # One chunk per section: a section says one thing, and its chunk stays the same
+    # whatever is edited elsewhere in the README.
+    nodes = MarkdownNodeParser().get_nodes_from_documents([document])
     index = VectorStoreIndex(nodes, embed_model=NugenEmbedding())  # embeds every chunk
-    say("index", f"{len(nodes)} chunks, embedded with NugenEmbedding")
+    say("index", f"{len(nodes)} chunks (one per section), embedded with NugenEmbedding")
     # The embeddings find candidates fast; the reranker reads each one with the question
     # and keeps the best two, which are all the model gets to answer from.
     engine = index.as_query_engine(
@@ -192,22 +192,10 @@ def rag_over_readme() -> None:
         for token in response.response_gen:
             show(token)
     for rank, source in enumerate(response.source_nodes, start=1):
-        # Where the chunk sits in the README says more than its first words do.
-        start = getattr(source.node, "start_char_idx", None)
-        section = _section_at(text, start if start is not None else text.find(source.text))
-        excerpt = textwrap.shorten(source.node.get_content(), width=72, placeholder=" ...")
+        heading, _, body = source.node.get_content().partition("\n")
+        excerpt = textwrap.shorten(body, width=72, placeholder=" ...")
+        section = heading.lstrip("#").strip()
         say(f"source node {rank} (relevance {source.score or 0:.3f})", f"[{section}] {excerpt}")
-
-
-def _section_at(text: str, position: int) -> str:
-    """The Markdown heading above ``position`` in ``text`` ("top" before the first one)."""
-    heading, in_code = "top", False
-    for line in text[: max(position, 0)].splitlines():
-        if line.startswith("```"):
-            in_code = not in_code  # a "# comment" inside a code block is no heading
-        elif not in_code and re.match(r"#{1,6} ", line):
-            heading = line.lstrip("#").strip()
-    return heading
 
 
 # -- 5. Structured output into a pydantic model, in both frameworks ------------------------

@@ -157,14 +157,19 @@ def url_image_part(
     """An ``image_url`` content part for a URL (https or data), checked locally.
 
     A data URL is held to the same rules as local bytes: at most ``max_bytes``, and bytes
-    that do not contradict its mime type.
+    that do not contradict its mime type. Its payload is decoded once, by the client when
+    it checks the request; here only its first bytes are read.
     """
     try:
-        check_image_url(url)
+        check_image_url(url, decode=False)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     if url.startswith("data:"):
         _check_data_url(url, max_bytes)
+    return _part(url, detail)
+
+
+def _part(url: str, detail: Detail | None) -> dict[str, Any]:
     image_url: dict[str, Any] = {"url": url}
     if detail is not None:
         image_url["detail"] = detail
@@ -173,14 +178,17 @@ def url_image_part(
 
 def _check_data_url(url: str, max_bytes: int) -> None:
     header, _, payload = url.partition(",")
-    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # validated base64: exact
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
     if size > max_bytes:
         raise InvalidInputError(
             f"data URL image is {size:,} bytes, over the {max_bytes:,}-byte limit "
             "(raise max_image_bytes if the service accepts it)"
         )
     declared = header[len("data:") :].split(";", 1)[0]
-    head = base64.b64decode(payload[:64])  # enough bytes to recognise the format
+    try:
+        head = base64.b64decode(payload[:64], validate=True)  # enough to recognise the format
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("data URL payload is not valid base64") from None
     if guess_image_mime_type(head) is None and declared.lower() in _SNIFFABLE:
         raise InvalidInputError(
             f"data URL declares {declared!r} but its bytes are not a "
@@ -216,7 +224,8 @@ def image_part(
                 "gif, webp, bmp, tiff, avif, heic), whatever its name"
             )
     if data is not None:
-        return url_image_part(data_url(data, mime_type, max_bytes=max_bytes), detail)
+        # Just encoded from checked bytes (size, type): nothing to check again.
+        return _part(data_url(data, mime_type, max_bytes=max_bytes), detail)
     if url is not None:
         return url_image_part(url, detail, max_bytes=max_bytes)
     raise InvalidInputError("image has no source: give a url, bytes, base64 data or a path")

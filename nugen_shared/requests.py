@@ -8,18 +8,15 @@ drift apart:
   call; :func:`completion_request`: the same rule for a text completion (``/completions``);
   :func:`embeddings_request` for embeddings; :func:`rerank_request` for reranking;
 - :func:`tool_choice_to_wire`: every ``tool_choice`` form of both frameworks as the
-  service's, refusing a name that is not a bound tool;
-- :func:`keeping_partial`: a stream that broke off keeps its text on the error, never in a
-  result that looks complete.
+  service's, converted once per request;
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-from nugen_client import InvalidInputError, StreamInterruptedError
+from nugen_client import InvalidInputError
 from nugen_client.params import ChatParams, CompletionParams, RequestOptions
 
 __all__ = [
@@ -28,7 +25,6 @@ __all__ = [
     "chat_request",
     "completion_request",
     "embeddings_request",
-    "keeping_partial",
     "rerank_request",
     "tool_choice_to_wire",
 ]
@@ -61,31 +57,24 @@ def tool_choice_to_wire(
     ``None`` / ``False``: not set (the field is left out). ``"auto"`` and ``"none"`` pass
     through. A forced call (LangChain ``"any"`` / ``True``, LlamaIndex
     ``tool_required=True``, ``"required"``) names the tool when exactly one is bound and is
-    ``"required"`` with several. Any other string must be a bound tool's name and becomes
-    the specific-tool form; a dict is the wire form already (its name is checked when
-    tools are bound). Applying it to its own result changes nothing.
+    ``"required"`` with several. Any other string is a tool's name and becomes the
+    specific-tool form; a dict is the wire form already. Whether a named tool is among
+    the request's tools is the client's check, made once when it validates the request.
+    Applying it to its own result changes nothing.
 
     Raises:
-        InvalidInputError: a name that is not a bound tool, or a value of another type.
+        InvalidInputError: a value of another type.
     """
     if tool_choice is None or tool_choice is False:
         return None
     if isinstance(tool_choice, Mapping):
-        function = tool_choice.get("function")
-        name = function.get("name") if isinstance(function, Mapping) else None
-        if tool_names and isinstance(name, str) and name not in tool_names:
-            raise _unknown_tool(name, tool_names)
         return dict(tool_choice)
     if tool_choice is True or tool_choice in _FORCED:
         if len(tool_names) == 1:
             return _named_tool(tool_names[0])
         return "required"
-    if tool_choice in ("auto", "none"):
-        return str(tool_choice)
     if isinstance(tool_choice, str):
-        if tool_choice in tool_names:
-            return _named_tool(tool_choice)
-        raise _unknown_tool(tool_choice, tool_names)
+        return tool_choice if tool_choice in ("auto", "none") else _named_tool(tool_choice)
     raise InvalidInputError(
         f"tool_choice must be a str, bool or dict, got {type(tool_choice).__name__}"
     )
@@ -93,13 +82,6 @@ def tool_choice_to_wire(
 
 def _named_tool(name: str) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name}}
-
-
-def _unknown_tool(name: str, tool_names: Sequence[str]) -> InvalidInputError:
-    return InvalidInputError(
-        f"tool_choice {name!r} is not one of the bound tools "
-        f"({', '.join(tool_names) or 'none bound'}), nor 'auto', 'none', 'any' or 'required'"
-    )
 
 
 def _tool_names(tools: Any) -> list[str]:
@@ -135,8 +117,8 @@ def chat_request(
     cached client, so changing them never builds a new pool); ``timeout`` replaces the
     model's for this call (``None``: the model's); ``extra_body`` is merged; names in
     ``ignore`` (the framework's own keywords) are dropped; any other name with a value is
-    sent as an unvalidated body field. ``tool_choice`` is converted once, here, against
-    the request's tools (:func:`tool_choice_to_wire`).
+    sent as an unvalidated body field. ``tool_choice`` is converted once, here, for the
+    request's tools (:func:`tool_choice_to_wire`); the client checks the result.
     """
     layered = _Layered(CHAT_BODY_FIELDS, ignore, ("messages", "stream"))
     layered.merge(fields, extra_body, call)
@@ -295,24 +277,3 @@ def rerank_request(
         "provider": provider,
     }
     return request
-
-
-class _RunningText(Protocol):
-    @property
-    def text(self) -> str: ...
-
-
-@contextmanager
-def keeping_partial(stream: _RunningText) -> Iterator[None]:
-    """Put the text a stream received so far (``stream.text``) on the
-    :class:`~nugen_client.StreamInterruptedError` that ends it, as ``.partial``.
-
-    The client cannot know the text of a broken stream; the adapter's converter does. It
-    stays on the error (for logs), never in a result that would look complete.
-    """
-    try:
-        yield
-    except StreamInterruptedError as error:
-        if not error.partial:
-            error.partial = stream.text
-        raise

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The suite's 120 s per-test limit is too tight for a whole benchmark run on a loaded
 # machine; the run itself is bounded by its own subprocess timeout.
+@pytest.mark.slow
 @pytest.mark.timeout(360)
 def test_benchmark_smoke_run(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

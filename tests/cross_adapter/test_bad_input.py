@@ -62,12 +62,12 @@ from nugen_emulator import NugenEmulator
 from nugen_emulator._validation import validate_chat
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 # Valid conversations also go over the wire, end to end: fewer examples.
-END_TO_END = settings(PROPERTY, max_examples=60)
+END_TO_END = settings(PROPERTY, max_examples=25)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 NAMES = st.from_regex(r"\A[A-Za-z0-9_]{1,64}\Z")
@@ -723,7 +723,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
     with pytest.raises(ValueError, match="Unsupported function"):
         model.bind_tools([object()])  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
-        model.bind_tools([_tool("lookup")], tool_choice="other")
+        model.bind_tools([_tool("lookup")], tool_choice="other").invoke("hi")
     cases = [
         (_tool("bad name"), r"tools\[0\]\.function\.name"),
         (_tool("x" * 65), r"tools\[0\]\.function\.name"),
@@ -731,7 +731,7 @@ def test_langchain_tool_schemas_that_cannot_be_converted(emu: NugenEmulator) -> 
         (_tool("lookup", parameters="a string"), r"tools\[0\]\.function\.parameters"),
         (
             _tool("lookup", parameters={"type": "object", "default": object()}),
-            "request field 'tools'",
+            r"tools\[0\]\.function: tool 'lookup': its parameters schema is not JSON",
         ),
     ]
     for tool, message in cases:

@@ -177,3 +177,13 @@ def test_both_classes_have_the_same_concurrency_field() -> None:
         lc.max_concurrency == li.max_concurrency == nugen_shared.embeddings.DEFAULT_MAX_CONCURRENCY
     )
     assert lc.chunk_size == li.embed_batch_size == nugen_shared.embeddings.DEFAULT_BATCH_SIZE
+
+
+@pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS)
+def test_an_empty_text_in_a_later_batch_is_refused_before_any_request(
+    emulator: NugenEmulator, cls: type, batch_field: str, embed: Embed
+) -> None:
+    texts = [*TEXTS[:12], "", *TEXTS[12:]]
+    with pytest.raises(nugen_client.InvalidInputError, match=r"input\[12\] is an empty string"):
+        embed(build(cls, batch_field, emulator), texts)
+    assert emulator.requests == []

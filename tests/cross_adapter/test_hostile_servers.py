@@ -1,7 +1,9 @@
 """Issue 15, items 3, 6, 7, 10, 13 through both adapters, sync and async, streaming and not
 (``tests/support/adapters.py``'s call styles), against a loopback server that misbehaves on
-purpose (``tests/support/hostile.py``). The client-level tests are in
-``tests/nugen_client/test_hostile_servers.py`` and ``test_pool_lifecycle.py``."""
+purpose (``tests/support/hostile.py``). The client-level tests, case by case, are in
+``tests/nugen_client/test_hostile_servers.py`` and ``test_pool_lifecycle.py``; here each
+test runs once per framework, plainly and streamed, the call styles taking turns from one
+test to the next."""
 
 from __future__ import annotations
 
@@ -19,12 +21,11 @@ from langchain_nugen import ChatNugen
 from llama_index_nugen import Nugen
 from nugen_client import InternalServerError, NugenError, RateLimitError
 from nugen_emulator import NugenEmulator
-from tests.support.adapters import STYLES, Seen, Style
+from tests.support.adapters import Seen, Style, styles_in_turn
 from tests.support.harness import chunk, completion_body
 from tests.support.hostile import hostile_server, http_head
 
 KEY = "nk-live-SECRET-4c2d9e7a1b3f5068aa77"
-IDS = [style.id for style in STYLES]
 
 
 def _json_reply(status: str, body: str, **headers: str) -> list[bytes | float]:
@@ -47,7 +48,7 @@ def _run(style: Style, url: str, **kwargs: Any) -> str:
 # --------------------------------------------- item 6: deeply nested JSON in an error body
 
 
-@pytest.mark.parametrize("style", STYLES, ids=IDS)
+@pytest.mark.parametrize("style", styles_in_turn(0), ids=lambda s: s.id)
 def test_a_deeply_nested_error_body_is_a_retryable_nugen_error(
     style: Style, retry_sleeps: list[float]
 ) -> None:
@@ -61,8 +62,12 @@ def test_a_deeply_nested_error_body_is_a_retryable_nugen_error(
 # ------------------------------------------------------- item 7: Retry-After: nan / inf
 
 
-@pytest.mark.parametrize("value", ["nan", "inf"])
-@pytest.mark.parametrize("style", STYLES, ids=IDS)
+@pytest.mark.parametrize(
+    ("value", "style"),
+    [("nan", style) for style in styles_in_turn(1)]
+    + [("inf", style) for style in styles_in_turn(2)],
+    ids=lambda value: getattr(value, "id", value),
+)
 def test_a_non_finite_retry_after_falls_back_to_the_backoff(
     style: Style, value: str, retry_sleeps: list[float]
 ) -> None:
@@ -76,7 +81,7 @@ def test_a_non_finite_retry_after_falls_back_to_the_backoff(
 # ------------------------------------------------ item 10: NaN / Infinity in the numbers
 
 
-@pytest.mark.parametrize("style", STYLES, ids=IDS)
+@pytest.mark.parametrize("style", styles_in_turn(3), ids=lambda s: s.id)
 def test_nan_and_infinity_in_a_response_read_as_absent(style: Style) -> None:
     if style.streams:
         first = chunk("Bonjour")
@@ -101,8 +106,11 @@ def test_nan_and_infinity_in_a_response_read_as_absent(style: Style) -> None:
 # ------------------------------------- item 13: a key echoed across the error text's cut
 
 
-@pytest.mark.parametrize("cut", [200, 500])
-@pytest.mark.parametrize("style", STYLES, ids=IDS)
+@pytest.mark.parametrize(
+    ("cut", "style"),
+    [(200, style) for style in styles_in_turn(4)] + [(500, style) for style in styles_in_turn(5)],
+    ids=lambda value: getattr(value, "id", str(value)),
+)
 def test_a_key_echoed_across_the_cut_leaves_no_prefix(style: Style, cut: int) -> None:
     detail = "x" * (cut - len(KEY) // 2 - len('{"detail": "')) + KEY
     script = _json_reply("400 Bad Request", json.dumps({"detail": detail}))

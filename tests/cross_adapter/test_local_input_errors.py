@@ -1,4 +1,4 @@
-"""Issue 15, item 19: what the README's "Errors and retries" section says about local input
+"""What the docs' "Error classes" section says about local input
 errors holds: a bad constructor field is pydantic's ``ValidationError`` (a ``ValueError``),
 bad call input and client settings are ``InvalidInputError`` (a ``NugenError`` and a
 ``ValueError``)."""
@@ -40,10 +40,10 @@ def test_bad_client_settings_are_invalid_input_errors() -> None:
     assert isinstance(info.value, ValueError)
 
 
-def test_readme_says_exactly_that() -> None:
+def test_the_docs_say_exactly_that() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("## Errors and retries", 1)[1].split("\n## ", 1)[0]
+    page = (Path(__file__).parents[2] / "docs" / "errors-and-reliability.md").read_text()
+    section = page.split("## Error classes", 1)[1].split("\n## ", 1)[0]
     assert "`ValidationError` (a `ValueError`, not a `NugenError`)" in section
     assert "`InvalidInputError` (a\n`NugenError` and a `ValueError`)" in section

@@ -1,12 +1,19 @@
 """Wire faults through both adapters, sync and async, streaming and not, over real sockets.
 
-One table of faults (``CASES``) times one table of call styles (``tests.support.adapters.STYLES``:
+One table of faults (``CASES``) and one table of call styles (``tests.support.adapters.STYLES``:
 ChatNugen invoke / ainvoke / stream / astream / invoke and ainvoke with
 ``streaming=True``, Nugen chat / achat / stream_chat / astream_chat). Each case says what
 must happen for a plain request and for a streamed one: the answer after retries, or
 the ``nugen_client`` error (and, through LangChain, the matching
 ``langchain_core.exceptions`` class), with the exact number of requests the emulator
 received and the exact (or bounded) delays waited between them.
+
+Retries, timeouts and stream decoding are the client's, tested fault by fault in
+``tests/nugen_client``; what an adapter adds is the error mapping, the partial text and
+the callbacks. So every case runs once per framework, plainly and streamed, each time in
+another call style of that framework (the styles take turns down the table), and only
+``END_TO_END`` cases (an answer after retries, a stream broken after content) run in
+every call style.
 
 For every failure the call raises: it never returns text, and nothing it handed out
 before failing claimed to be complete. A stream that failed after yielding content was
@@ -296,13 +303,27 @@ CASES = [
 ]
 
 
+END_TO_END = ("503-twice-then-ok", "stream-cut-without-done")
+
+
 def _combinations() -> list[Any]:
+    """Every case in every style for ``END_TO_END``, else once per framework and
+    plain/streamed, the styles of each (framework, streams) group taking turns."""
     params = []
+    turns: dict[tuple[str, bool], int] = {}
     for case in CASES:
-        for style in STYLES:
-            outcome = case.stream if style.streams else case.plain
-            if outcome is not None:
-                params.append(pytest.param(case, style, outcome, id=f"{case.id}-{style.id}"))
+        for group in sorted({(style.framework, style.streams) for style in STYLES}):
+            outcome = case.stream if group[1] else case.plain
+            if outcome is None:
+                continue
+            styles = [s for s in STYLES if (s.framework, s.streams) == group]
+            if case.id not in END_TO_END:
+                turn = turns.get(group, 0)
+                turns[group] = turn + 1
+                styles = [styles[turn % len(styles)]]
+            params.extend(
+                pytest.param(case, style, outcome, id=f"{case.id}-{style.id}") for style in styles
+            )
     return params
 
 
@@ -418,8 +439,15 @@ def test_max_retries_zero_means_one_attempt(
     assert retry_sleeps == []
 
 
-@pytest.mark.parametrize("style", [s for s in STYLES if not s.streams], ids=lambda s: s.id)
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+_PLAIN = [s for s in STYLES if not s.streams]
+
+
+@pytest.mark.parametrize(
+    ("status", "style"),
+    # Each status once, the plain call styles taking turns: the statuses are the client's.
+    [(status, _PLAIN[i % len(_PLAIN)]) for i, status in enumerate([400, 401, 403, 404, 422])],
+    ids=lambda value: getattr(value, "id", str(value)),
+)
 def test_client_errors_are_never_retried(
     style: Style, status: int, emu: NugenEmulator, retry_sleeps: list[float]
 ) -> None:

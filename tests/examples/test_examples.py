@@ -130,7 +130,14 @@ def test_every_example_is_checked() -> None:
     assert scripts == set(EXPECTED), "add the new example's expected output to EXPECTED"
 
 
-@pytest.mark.parametrize("job", SCRIPT_JOBS, ids=str)
+@pytest.mark.parametrize(
+    "job",
+    [
+        pytest.param(job, marks=pytest.mark.slow) if job.name.endswith(RAY_EXAMPLE) else job
+        for job in SCRIPT_JOBS
+    ],
+    ids=str,
+)
 def test_example_script(job: Job, jobs: Jobs) -> None:
     name = Path(job.name).name
     if name == RAY_EXAMPLE and importlib.util.find_spec("ray") is None:

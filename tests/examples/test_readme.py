@@ -1,293 +1,69 @@
-"""Every code block in README.md runs, against the emulators, so the README cannot rot.
-
-Rules (also for whoever edits the README):
-
-* ```` ```python ```` blocks run one by one, each in a fresh process, with
-  ``NUGEN_API_KEY`` / ``NUGEN_BASE_URL`` pointing at a NugenEmulator and
-  ``NEBULABLOCK_API_KEY`` / ``NEBULABLOCK_BASE_URL`` at one in the ``openai`` dialect. A
-  block must therefore stand alone (its own imports) and must exit with status 0. A
-  block that defines ``test_...`` functions is a pytest file and runs under pytest.
-* Every other ```` ```python ```` block is followed, on the line after its closing fence,
-  by an HTML comment (invisible on GitHub) with what it prints against the emulators::
-
-      <!-- prints:
-      You asked: "What is the capital of France?".
-      {'input_tokens': ..., 'output_tokens': ...
-      -->
-
-  Each line is a fragment of one output line, ``...`` standing for anything on that
-  line (ids, token counts); the fragments must appear in this order. So a snippet that
-  runs but prints a wrong answer fails.
-* ```` ```bash ```` blocks run with ``bash -euo pipefail`` from the repository root.
-* A block may be skipped only with a marker on the line right before it, saying why:
-  ``<!-- not-run: installs packages -->``. Keep those for set-up commands (installing,
-  running the whole suite, serving forever); everything else must run.
-* Any other language tag is refused: output samples would rot silently.
-"""
+"""The README is the five-minute page: short, every class in its table, install from the
+registry and from a clone, the two commands with their durations, the offline set-up
+before the quickstarts, and a way into every docs page. (Its code blocks run in
+test_docs.py, with the docs pages'.)"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from .conftest import ROOT
 
-import pytest
-
-from .conftest import LOOPBACK, ROOT, Job, Jobs
-
-README = ROOT / "README.md"
-FENCE = re.compile(r"^```(\S*)\s*$")
-NOT_RUN = re.compile(r"^<!-- not-run: (?P<reason>\S.*?) -->$")
-RUNNABLE = {"python", "bash"}
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAX_LINES = 250
 
 
-PRINTS_OPEN = "<!-- prints:"
-PRINTS_CLOSE = "-->"
-WILDCARD = "..."
+def section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-@dataclass(frozen=True)
-class Block:
-    line: int  # where the opening fence is (1-based)
-    language: str
-    code: str
-    not_run: str | None  # the reason given in the marker, if any
-    prints: tuple[str, ...] | None = None  # the ``<!-- prints: -->`` lines, if any
-
-    @property
-    def name(self) -> str:
-        return f"README.md:{self.line}:{self.language or 'plain'}"
+def test_the_readme_is_short() -> None:
+    assert len(README.splitlines()) <= MAX_LINES
 
 
-def read_blocks(text: str) -> list[Block]:
-    blocks: list[Block] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opening = FENCE.match(lines[i])
-        if not opening:
-            i += 1
-            continue
-        start = i
-        i += 1
-        while i < len(lines) and not lines[i].startswith("```"):
-            i += 1
-        if i == len(lines):
-            raise AssertionError(f"README.md:{start + 1}: code block is never closed")
-        marker = NOT_RUN.match(lines[start - 1].strip()) if start else None
-        blocks.append(
-            Block(
-                line=start + 1,
-                language=opening.group(1),
-                code="\n".join(lines[start + 1 : i]) + "\n",
-                not_run=marker.group("reason") if marker else None,
-                prints=read_prints(lines, i + 1),
-            )
-        )
-        i += 1
-    return blocks
-
-
-def read_prints(lines: list[str], at: int) -> tuple[str, ...] | None:
-    """The expected-output comment starting at ``lines[at]`` (right after a block)."""
-    if at >= len(lines) or lines[at].strip() != PRINTS_OPEN:
-        return None
-    end = at + 1
-    while end < len(lines) and lines[end].strip() != PRINTS_CLOSE:
-        end += 1
-    if end == len(lines):
-        raise AssertionError(f"README.md:{at + 1}: '{PRINTS_OPEN}' is never closed")
-    expected = tuple(line.strip() for line in lines[at + 1 : end] if line.strip())
-    if not expected:
-        raise AssertionError(f"README.md:{at + 1}: '{PRINTS_OPEN}' lists no output")
-    return expected
-
-
-def missing_output(expected: tuple[str, ...], stdout: str) -> str | None:
-    """The first expected line not found in ``stdout`` (in order), or ``None``."""
-    position = 0
-    for line in expected:
-        fragments = [re.escape(part) for part in line.split(WILDCARD)]
-        found = re.compile("[^\n]*?".join(fragments)).search(stdout, position)
-        if found is None:
-            return line
-        position = found.end()
-    return None
-
-
-BLOCKS = read_blocks(README.read_text(encoding="utf-8"))
-
-
-def job_for(block: Block) -> Job:
-    if block.language == "bash":
-        return Job(
-            block.name, "argv", ("bash", "-euo", "pipefail", "-c", block.code), cwd=str(ROOT)
-        )
-    if re.search(r"^def test_", block.code, re.M):
-        return Job(
-            block.name,
-            "pytest",
-            ("test_readme_block.py", "-p", "no:cacheprovider", LOOPBACK, "-q"),
-            files=(("test_readme_block.py", block.code),),
-        )
-    # Run from a file in a directory of its own (blocks may write files there), so that a
-    # traceback points at the block's own lines.
-    return Job(block.name, "script", ("readme_block.py",), files=(("readme_block.py", block.code),))
-
-
-RUN = [job_for(b) for b in BLOCKS if b.not_run is None and b.language in RUNNABLE]
-
-
-def test_readme_has_the_expected_shape() -> None:
-    assert BLOCKS, "no code blocks found"
-    text = README.read_text(encoding="utf-8")
-    assert text.index("./scripts/demo") < text.index("./scripts/test") < text.index("## Install")
-    # The performance figures name the command that produced them.
-    section = text.split("## Performance\n", 1)[1].split("\n## ", 1)[0]
-    assert "benchmarks/bench.py" in section
-    assert "benchmarks/NOTES.md" in section
-    assert "cassettes/README.md" in text
-
-
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
-def test_every_block_runs_or_says_why_not(block: Block) -> None:
-    if block.prints is not None:
-        where = f"{block.name}: only a Python block that runs can say what it prints"
-        assert block.language == "python", where
-        assert block.not_run is None, where
-    if block.not_run is not None:
-        assert block.language == "bash", "only set-up commands (bash) may be skipped"
-        return
-    assert block.language in RUNNABLE, (
-        f"{block.name}: only ```python and ```bash blocks can be run; mark a set-up "
-        "command with <!-- not-run: why --> on the line before"
-    )
-
-
-@pytest.mark.parametrize("job", RUN, ids=str)
-def test_readme_block(job: Job, jobs: Jobs) -> None:
-    outcome = jobs.outcome(job)
-    block = next(b for b in BLOCKS if b.name == job.name)
-    numbered = "\n".join(
-        f"{block.line + n:4d} | {line}" for n, line in enumerate(block.code.splitlines(), 1)
-    )
-    report = f"{outcome.report()}\n--- the block\n{numbered}"
-    assert outcome.returncode == 0, report
-    assert "Traceback" not in outcome.stderr, report
-    if job.kind == "pytest":
-        assert re.search(r"^\d+ passed", outcome.stdout, re.M), report
-    elif block.language == "python":
-        assert block.prints is not None, (
-            f"{block.name}: say what the block prints, in a '{PRINTS_OPEN} ... "
-            f"{PRINTS_CLOSE}' comment right after it (see this module's docstring)\n{report}"
-        )
-        missing = missing_output(block.prints, outcome.stdout)
-        assert missing is None, f"{block.name} did not print {missing!r} (in order)\n{report}"
-
-
-def test_expected_output_is_matched_in_order_with_wildcards() -> None:
-    stdout = "You asked: \"Hi\".\n{'input_tokens': 3, 'output_tokens': 5}\nnugen stop\n"
-    assert (
-        missing_output(("Hi", "{'input_tokens': ..., 'output_tokens': 5}", "stop"), stdout) is None
-    )
-    assert missing_output(("stop", "Hi"), stdout) == "Hi"  # out of order
-    assert missing_output(('You asked: "Ho".',), stdout) == 'You asked: "Ho".'
-    # A wildcard stands for part of one line, never for a line break.
-    assert missing_output(("Hi...input_tokens",), stdout) == "Hi...input_tokens"
-
-
-def test_prints_comments_are_read_after_the_block() -> None:
-    text = "```python\nprint(1)\n```\n<!-- prints:\n1\n-->\n\n```python\nprint(2)\n```\n"
-    first, second = read_blocks(text)
-    assert (first.prints, second.prints) == (("1",), None)
-    with pytest.raises(AssertionError, match="never closed"):
-        read_blocks("```python\nprint(1)\n```\n<!-- prints:\n1\n")
-
-
-# -- the parameter table matches the classes ------------------------------------------------
-
-CLASS_NAMES = ("ChatNugen", "NugenEmbeddings", "Nugen", "NugenMultiModal", "NugenEmbedding")
-CHAT_CLASSES = ("ChatNugen", "Nugen", "NugenMultiModal")
-CLIENTS = ("NugenClient", "AsyncNugenClient")
-# Every constructor parameter the public contract names (shared/CONTRACT.md).
-CONTRACT_PARAMETERS = [
-    "model",
-    "api_key",
-    "base_url",
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "stop",
-    "prompt_truncate_len",
-    "reasoning",
-    "session_id",
-    "provider",
-    "timeout",
-    "max_retries",
-    "default_headers",
-    "n",
-    "streaming",
-    "stream_usage",
-    "model_kwargs",
-    "additional_kwargs",
-    "context_window",
-    "is_function_calling_model",
-    "use_vision_endpoint",
-]
-
-
-def parameter_rows() -> list[tuple[str, list[str]]]:
-    """(parameter, the classes its row names) for every row of the Parameters table."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Parameters\n", 1)[1].split("\n## ", 1)[0]
-    rows: list[tuple[str, list[str]]] = []
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
-        if not line.startswith("| `") or len(cells) != 4:
-            continue
-        name, where = cells[0].strip("`"), cells[3]
-        named = re.findall(r"`(\w+)`", where.split("(")[0])
-        classes = [c for c in named if c in CLASS_NAMES + CLIENTS]
-        if where.startswith("all"):
-            classes += CLASS_NAMES
-        if where.startswith("chat classes"):
-            classes += CHAT_CLASSES
-        rows.append((name, sorted(set(classes))))
-    return rows
-
-
-def accepts(cls: type, name: str) -> bool:
-    import inspect
-
-    fields = getattr(cls, "model_fields", None)
-    if fields is None:  # the plain clients
-        return name in inspect.signature(cls).parameters
-    if name in fields:
-        return True
-    aliases = {str(f.alias) for f in fields.values()} | {
-        str(choice)
-        for f in fields.values()
-        for choice in getattr(f.validation_alias, "choices", [f.validation_alias])
-    }
-    return name in aliases
-
-
-def test_parameter_table_names_real_parameters() -> None:
+def test_the_class_table_names_every_public_class() -> None:
     import langchain_nugen
     import llama_index_nugen
-    import nugen_client
 
-    modules = (langchain_nugen, llama_index_nugen, nugen_client)
-    classes = {
-        name: getattr(m, name) for m in modules for name in dir(m) if name in CLASS_NAMES + CLIENTS
-    }
-    rows = parameter_rows()
-    missing = set(CONTRACT_PARAMETERS) - {name for name, _ in rows}
-    assert not missing, f"contract parameters missing from the README's table: {missing}"
-    wrong = [
-        f"{name} on {cls}"
-        for name, where in rows
-        for cls in where
-        if not accepts(classes[cls], name)
+    table = README.split("\n## ", 1)[0]
+    public = [
+        *(name for name in langchain_nugen.__all__ if not name.startswith("_")),
+        *llama_index_nugen.__all__,
+        "NugenClient",
+        "AsyncNugenClient",
+        "NugenEmulator",
     ]
-    assert not wrong, f"the README's parameter table names parameters these classes lack: {wrong}"
+    missing = [name for name in public if f"`{name}`" not in table]
+    assert not missing, f"the README's first table leaves out {missing}"
+
+
+def test_install_from_the_registry_and_from_a_clone() -> None:
+    install = section("Install")
+    assert 'pip install "nugen-integrations[all]"' in install
+    assert 'pip install -c constraints.txt -e ".[all]"' in install
+
+
+def test_the_two_commands_say_how_long_they_take() -> None:
+    commands = section("Two commands")
+    assert commands.index("./scripts/demo") < commands.index("./scripts/test")
+    assert "ten seconds" in commands
+    assert "a few minutes" in commands
+
+
+def test_offline_set_up_comes_before_the_quickstarts() -> None:
+    order = [
+        "## Install",
+        "./scripts/demo",
+        "export NUGEN_BASE_URL=http://127.0.0.1:8000/api/v3/inference NUGEN_API_KEY=test-key",
+        'export NUGEN_API_KEY="your-api-key"',  # the live service, one line later
+        "## Quickstart: LangChain",
+        "## Quickstart: LlamaIndex",
+        "## Test your own code offline",
+    ]
+    positions = [README.index(text) for text in order]
+    assert positions == sorted(positions)
+
+
+def test_the_offline_testing_section_is_short_and_runs_a_test() -> None:
+    offline = section("Test your own code offline")
+    assert len(offline.strip().splitlines()) <= 25
+    assert "def test_" in offline
+    assert "nugen_emulator" in offline

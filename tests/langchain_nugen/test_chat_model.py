@@ -208,6 +208,23 @@ def test_vision_endpoint(mock: respx.MockRouter) -> None:
     assert "stream" not in body(route)
 
 
+def test_tools_and_structured_output_on_the_vision_endpoint_are_refused(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.post(f"{BASE}/chat/vision").respond(json=reply(model="nugen-flash-vision"))
+    model = make(model="nugen-flash-vision", use_vision_endpoint=True)
+
+    class Answer(BaseModel):
+        text: str
+
+    for runnable in (model.bind_tools([Answer]), model.with_structured_output(Answer)):
+        with pytest.raises(nugen_client.InvalidInputError, match="chat endpoint"):
+            runnable.invoke("describe")
+        with pytest.raises(nugen_client.InvalidInputError, match="chat endpoint"):
+            list(runnable.stream("describe"))
+    assert not route.called
+
+
 def test_n_gives_several_generations(mock: respx.MockRouter) -> None:
     answer = reply()
     answer["choices"].append(
@@ -790,11 +807,16 @@ def test_tool_choice_mapping(
     assert [t["function"]["name"] for t in sent["tools"]] == [f"t{i}" for i in range(tools)]
 
 
-def test_tool_choice_naming_an_unbound_tool_fails_at_bind() -> None:
-    with pytest.raises(ValueError, match="not one of the bound tools"):
-        make().bind_tools(
-            [{"type": "function", "function": {"name": "a", "parameters": {}}}], tool_choice="b"
-        )
+def test_tool_choice_naming_an_unbound_tool_fails_before_any_request(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.post(CHAT).respond(json=reply())
+    bound = make().bind_tools(
+        [{"type": "function", "function": {"name": "a", "parameters": {}}}], tool_choice="b"
+    )
+    with pytest.raises(ValueError, match="'b' is not one of the bound tools"):
+        bound.invoke("hi")
+    assert not route.called
 
 
 def test_bind_tools_forms_and_response_format(mock: respx.MockRouter) -> None:
@@ -894,3 +916,84 @@ def test_structured_output_rejects_bad_arguments() -> None:
         make().with_structured_output(Joke, method="json_mode", strict=True)
     with pytest.raises(ValueError, match="method"):
         make().with_structured_output(Joke, method="xml")  # type: ignore[arg-type]
+
+
+def truncated_call_stream() -> httpx.Response:
+    fragments = [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "read_file"}},
+        {"index": 0, "function": {"arguments": '{"path": "/srv/da'}},
+        {"index": 0, "function": {"arguments": "ta/proj"}},
+    ]
+    return sse(
+        *(delta(delta={"tool_calls": [f]}) for f in fragments),
+        delta(finish="length", usage=USAGE),
+    )
+
+
+def summed(chunks: list[AIMessageChunk]) -> AIMessageChunk:
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full = full + chunk
+    return full
+
+
+def assert_not_executable(message: AIMessage) -> None:
+    assert message.tool_calls == []
+    [call] = message.invalid_tool_calls
+    assert call["name"] == "read_file"
+    assert call["id"] == "call_1"
+    assert call["args"] is not None
+    assert call["args"].startswith('{"path": "/srv/data/proj')
+
+
+def test_truncated_whole_answer_tool_call_is_invalid(mock: respx.MockRouter) -> None:
+    calls = [{"id": "c1", "function": {"name": "f", "arguments": '{"path": "/srv/data/proj'}}]
+    mock.post(CHAT).respond(json=reply(None, message={"tool_calls": calls}, finish="length"))
+    result = make().invoke("?")
+    assert result.tool_calls == []
+    assert "not complete, valid JSON" in (result.invalid_tool_calls[0]["error"] or "")
+
+
+def test_truncated_streamed_tool_call_is_invalid_on_every_path(mock: respx.MockRouter) -> None:
+    mock.post(CHAT).mock(side_effect=lambda _: truncated_call_stream())
+    assert_not_executable(summed(list(make().stream("read"))))
+    assert_not_executable(make(streaming=True).invoke("read"))
+
+    async def astreamed() -> AIMessageChunk:
+        return summed([chunk async for chunk in make().astream("read")])
+
+    assert_not_executable(asyncio.run(astreamed()))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"a": 1}{"b"', '{"a": [1, 2', '{"a": "x\\', "[1, 2]", '{"a": {"b": "c"}'],
+)
+def test_streamed_calls_that_do_not_parse_stay_invalid(
+    mock: respx.MockRouter, arguments: str
+) -> None:
+    call = {"index": 0, "id": "c", "function": {"name": "f", "arguments": arguments}}
+    mock.post(CHAT).mock(
+        return_value=sse(delta(delta={"tool_calls": [call]}), delta(finish="length"))
+    )
+    full = summed(list(make().stream("?")))
+    assert full.tool_calls == []
+    assert len(full.invalid_tool_calls) == 1
+
+
+def test_agent_does_not_run_a_truncated_streamed_call(mock: respx.MockRouter) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.tools import tool
+
+    ran: list[str] = []
+
+    @tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        ran.append(path)
+        return "contents"
+
+    mock.post(CHAT).mock(side_effect=[truncated_call_stream(), text_stream()])
+    agent = create_agent(make(), [read_file])
+    list(agent.stream({"messages": [("user", "read it")]}, stream_mode="messages"))
+    assert ran == []

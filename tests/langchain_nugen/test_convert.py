@@ -477,8 +477,8 @@ def test_tool_calls_valid_empty_and_malformed() -> None:
     ]
     errors = [call["error"] for call in message.invalid_tool_calls]
     assert len(errors) == 2
-    assert errors[0].startswith("invalid JSON: ")
-    assert errors[1] == "arguments must be a JSON object, got list"
+    assert errors[0].startswith("the arguments are not complete, valid JSON (")
+    assert errors[1] == "the arguments must be a JSON object, got list"
 
 
 def test_reasoning_from_either_field() -> None:

@@ -112,8 +112,8 @@ def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
 
 
 def continued(prompt: str, alternative: int = 1) -> str:
-    prefix = f" (alternative {alternative})" if alternative > 1 else ""
-    return f'{prefix} ... and so "{prompt}" continues.'
+    prefix = f"(Alternative {alternative}) " if alternative > 1 else ""
+    return f'{prefix}You asked: "{prompt}".'
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

@@ -156,14 +156,14 @@ def test_402_is_both_error_classes(nugen_emulator: NugenEmulator, is_async: bool
 def test_works_as_the_compressor_of_a_contextual_compression_retriever(
     nugen_emulator: NugenEmulator,
 ) -> None:
-    contextual = pytest.importorskip("langchain_classic.retrievers.contextual_compression")
+    from langchain_classic.retrievers import ContextualCompressionRetriever
     from langchain_core.retrievers import BaseRetriever
 
     class Everything(BaseRetriever):
         def _get_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
             return list(DOCS)
 
-    retriever = contextual.ContextualCompressionRetriever(
+    retriever = ContextualCompressionRetriever(
         base_compressor=make(nugen_emulator, top_n=2), base_retriever=Everything()
     )
     assert [d.id for d in retriever.invoke(QUERY)] == ["id-1", "id-3"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import (
@@ -23,6 +24,7 @@ from llama_index_nugen._convert import (
     tool_selections,
 )
 from llama_index_nugen._stream import ChatStream, stream_chat_responses, stream_completion_responses
+from nugen_client import APIResponseValidationError
 from nugen_client.types import ChatCompletionChunk
 from tests.support.llama_index_wire import chunk, chunk_body, completion, text_chunks, tool_call
 
@@ -116,14 +118,15 @@ def test_tool_calls_become_blocks_and_openai_style_dicts() -> None:
     assert response.additional_kwargs["finish_reason"] == "tool_calls"
 
 
-def test_malformed_tool_arguments_stay_text_and_never_crash() -> None:
+def test_malformed_tool_arguments_stay_text_and_are_never_selected() -> None:
     response = completion_to_chat_response(
         completion(content=None, tool_calls=[tool_call("add", '{"a": 1,', "c1")])
     )
     (block,) = response.message.blocks
     assert isinstance(block, ToolCallBlock)
     assert block.tool_kwargs == '{"a": 1,'
-    assert tool_selections(response, True)[0].tool_kwargs == {"a": 1}
+    with pytest.raises(APIResponseValidationError, match="'add' cannot be run"):
+        tool_selections(response, True)
 
 
 def test_missing_tool_call_ids_get_deterministic_ones() -> None:
@@ -321,3 +324,27 @@ def test_responses_serialise_and_validate_round_trip() -> None:
     copy = ChatResponse.model_validate(response.model_dump())
     assert copy.message.content == "x"
     assert ChatMessage.model_validate_json(response.message.model_dump_json()).content == "x"
+
+
+def test_a_streamed_call_cut_off_is_read_leniently_until_the_stream_ends() -> None:
+    first = {"index": 0, "id": "c1", "function": {"name": "read_file", "arguments": ""}}
+    responses = list(
+        stream_chat_responses(
+            chunks_of(
+                [
+                    chunk_body(role="assistant", tool_calls=[first]),
+                    chunk_body(
+                        tool_calls=[{"index": 0, "function": {"arguments": '{"path": "/s'}}]
+                    ),
+                    chunk_body(finish="length"),
+                ]
+            )
+        )
+    )
+    # Mid-stream, what has arrived so far (LlamaIndex's partial parser: a string not yet
+    # closed reads as None); FunctionAgent asks on every step.
+    assert tool_selections(responses[1], error_on_no_tool_call=False)[0].tool_kwargs == {
+        "path": None
+    }
+    with pytest.raises(APIResponseValidationError, match="cut off"):
+        tool_selections(responses[-1], error_on_no_tool_call=False)

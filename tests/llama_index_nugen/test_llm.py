@@ -24,7 +24,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from pydantic import SecretStr, ValidationError
 
 from llama_index.llms.nugen import Nugen as AliasedNugen
-from llama_index_nugen import Nugen
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
 from nugen_client import (
     AuthenticationError,
     InvalidInputError,
@@ -141,6 +141,23 @@ def test_vision_endpoint_per_instance_and_per_call(api: respx.MockRouter) -> Non
     Nugen(api_key=API_KEY, base_url=BASE_URL).chat(HELLO, use_vision_endpoint=True)
     assert vision.call_count == 2
     assert chat.call_count == 0
+
+
+def test_structured_output_on_the_vision_endpoint_names_the_chat_endpoint(
+    api: respx.MockRouter,
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    vision = ok(api, "/chat/vision")
+    llm = Nugen(api_key=API_KEY, base_url=BASE_URL, use_vision_endpoint=True)
+    assert llm.metadata.is_function_calling_model is False
+    with pytest.raises(InvalidInputError, match="chat endpoint"):
+        llm.chat_with_tools([FunctionTool.from_defaults(add)], user_msg="1+2?")
+    assert vision.call_count == 0
 
 
 def test_images_reach_the_body(api: respx.MockRouter, llm: Nugen) -> None:
@@ -530,3 +547,32 @@ def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("NUGEN_BASE_URL", BASE_URL)
     assert Nugen(api_key=API_KEY, base_url=None)._sync_client().base_url == BASE_URL
     assert Nugen(api_key=API_KEY).base_url == BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("cls", "keywords", "suggestion"),
+    [
+        (Nugen, {"temprature": 0.5}, "did you mean 'temperature'"),
+        (NugenMultiModal, {"max_token": 5}, "did you mean 'max_tokens'"),
+        (NugenEmbedding, {"embed_batchsize": 5}, "did you mean 'embed_batch_size'"),
+    ],
+)
+def test_misspelt_keywords_are_refused_with_the_nearest_name(
+    cls: type, keywords: dict[str, Any], suggestion: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=suggestion) as info:
+        cls(api_key="sk-secret-key-123", **keywords)
+    assert "sk-secret-key-123" not in str(info.value)
+
+
+def test_api_base_and_model_name_are_aliases() -> None:
+    llm = Nugen(api_key="k" * 8, model_name="nugen-legal", api_base="https://x.test/v1")
+    assert (llm.model, llm.base_url) == ("nugen-legal", "https://x.test/v1")
+    mm = NugenMultiModal(api_key="k" * 8, model_name="qwen3-vl-30b")
+    assert mm.model == "qwen3-vl-30b"
+    embedding = NugenEmbedding(api_key="k" * 8, api_base="https://x.test/v1")
+    assert embedding.base_url == "https://x.test/v1"
+    loaded = Nugen.from_dict(llm.to_dict())
+    assert (loaded.model, loaded.base_url) == ("nugen-legal", "https://x.test/v1")
+    with pytest.raises(InvalidInputError, match="not both"):
+        Nugen(api_key="k" * 8, model="a", model_name="b")

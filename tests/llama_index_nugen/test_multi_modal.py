@@ -165,3 +165,17 @@ def test_pickle_and_deepcopy(api: respx.MockRouter, mm: NugenMultiModal) -> None
     for clone in (pickle.loads(pickle.dumps(mm)), copy.deepcopy(mm)):
         assert clone.complete("x", [ImageBlock(image=PNG)]).text == "A red square."
         assert clone.use_vision_endpoint is True
+
+
+def test_tools_on_the_vision_endpoint_are_refused_before_any_request(
+    api: respx.MockRouter, mm: NugenMultiModal
+) -> None:
+    route = vision(api)
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    message = ChatMessage(role="user", blocks=[TextBlock(text="?"), ImageBlock(url=PNG_URL)])
+    with pytest.raises(InvalidInputError, match=r"takes no tools.*chat endpoint"):
+        mm.chat([message], tools=[tool])
+    with pytest.raises(InvalidInputError, match="response_format"):
+        mm.complete("x", [ImageBlock(url=PNG_URL)], response_format={"type": "json"})
+    assert route.call_count == 0
+    assert mm.metadata.is_function_calling_model is False

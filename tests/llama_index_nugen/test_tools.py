@@ -11,6 +11,9 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, TextBloc
 from llama_index.core.tools import FunctionTool
 
 from llama_index_nugen import Nugen
+from llama_index_nugen._convert import completion_to_chat_response
+from nugen_client import APIResponseValidationError
+from nugen_client.types import ChatCompletion
 
 
 def add(a: int, b: int) -> int:
@@ -95,6 +98,13 @@ def _response(*blocks: Any, **kwargs: Any) -> ChatResponse:
     return ChatResponse(message=ChatMessage(role="assistant", blocks=list(blocks), **kwargs))
 
 
+def _streaming(*blocks: Any, **kwargs: Any) -> ChatResponse:
+    """A step of a stream that has not finished yet."""
+    response = _response(*blocks, **kwargs)
+    response.delta = ""
+    return response
+
+
 def test_validate_keeps_one_call_unless_parallel_calls_are_allowed(llm: Nugen) -> None:
     calls = [
         ToolCallBlock(tool_call_id="1", tool_name="add"),
@@ -114,7 +124,7 @@ def test_validate_keeps_one_call_unless_parallel_calls_are_allowed(llm: Nugen) -
 
 
 def test_get_tool_calls_reads_blocks(llm: Nugen) -> None:
-    response = _response(
+    response = _streaming(
         ToolCallBlock(tool_call_id="1", tool_name="add", tool_kwargs={"a": 1, "b": 2}),
         ToolCallBlock(tool_call_id="2", tool_name="multiply", tool_kwargs='{"a": 3'),
     )
@@ -129,7 +139,7 @@ def test_get_tool_calls_reads_openai_style_additional_kwargs(llm: Nugen) -> None
     sdk_like = SimpleNamespace(
         model_dump=lambda: {"id": "2", "function": {"name": "multiply", "arguments": '{"a": 2'}}
     )
-    response = _response(
+    response = _streaming(
         TextBlock(text=""),
         additional_kwargs={
             "tool_calls": [
@@ -166,7 +176,7 @@ def test_get_tool_calls_reads_what_partial_arguments_hold_and_never_raises(
     llm: Nugen, arguments: str, expected: dict[str, Any]
 ) -> None:
     """FunctionAgent asks on every streamed chunk: what has arrived, as a dict."""
-    response = _response(ToolCallBlock(tool_call_id="1", tool_name="add", tool_kwargs=arguments))
+    response = _streaming(ToolCallBlock(tool_call_id="1", tool_name="add", tool_kwargs=arguments))
     (selection,) = llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
     assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == ("1", "add", expected)
 
@@ -193,3 +203,46 @@ def test_streamed_structured_output_program_forces_the_tool(llm: Nugen) -> None:
     assert text_mode._forced_program(Album, PromptTemplate("{x}")) is None
     no_tools = llm.model_copy(update={"is_function_calling_model": False})
     assert no_tools._forced_program(Album, PromptTemplate("{x}")) is None
+
+
+@pytest.mark.parametrize("arguments", ['{"path": "/srv/data/proj', "[1, 2]", '{"a": 1}{"b"'])
+@pytest.mark.parametrize("finish_reason", ["length", None])
+def test_a_finished_call_that_does_not_parse_is_an_error(
+    llm: Nugen, arguments: str, finish_reason: str | None
+) -> None:
+    extras = {"finish_reason": finish_reason} if finish_reason else {}
+    block = ToolCallBlock(tool_call_id="1", tool_name="read_file", tool_kwargs=arguments)
+    whole = _response(block)
+    whole.additional_kwargs = extras
+    last_step = _streaming(block)
+    last_step.additional_kwargs = {"finish_reason": "length"}
+    wire = {"id": "1", "function": {"name": "read_file", "arguments": arguments}}
+    openai_style = _response(TextBlock(text=""), additional_kwargs={"tool_calls": [wire]})
+    for response in (whole, last_step, openai_style):
+        with pytest.raises(APIResponseValidationError, match="'read_file' cannot be run"):
+            llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
+
+
+def test_a_truncated_call_from_the_service_is_never_selected(llm: Nugen) -> None:
+    completion = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "message": {
+                        "tool_calls": [
+                            {
+                                "id": "c",
+                                "function": {
+                                    "name": "read_file",
+                                    "arguments": '{"path": "/srv/data/proj',
+                                },
+                            }
+                        ]
+                    },
+                    "finish_reason": "length",
+                }
+            ]
+        }
+    )
+    with pytest.raises(APIResponseValidationError, match="cut off"):
+        llm.get_tool_calls_from_response(completion_to_chat_response(completion))

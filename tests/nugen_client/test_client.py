@@ -7,6 +7,7 @@ import email.utils
 import json
 import time
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -237,7 +238,7 @@ def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
                 "tools": [{"type": "function", "function": {"name": "a"}}],
                 "tool_choice": {"type": "function", "function": {"name": "b"}},
             },
-            ["'b'", "not among the tools"],
+            ["'b' is not one of the bound tools (a)"],
         ),
         (
             {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
@@ -657,3 +658,86 @@ async def test_async_injected_client_is_not_closed() -> None:
         await client.chat_completion(model="m", messages=USER)
     assert not http.is_closed
     await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ([[0, [1.0]], [1, [2.0]], [0, [3.0]], [1, [4.0]]], "indices must be 0..3"),
+        ([[0, [1.0]], [0, [2.0]]], "indices must be 0..1"),
+        ([[1, [1.0]], [2, [2.0]]], "indices must be 0..1"),
+        ([[0, [1.0]], [1, [2.0, 3.0]]], "differ in length"),
+        ([[0, [1.0]], [1, [float("nan")]]], "finite"),
+        ([[0, [1.0]], [1, [float("inf")]]], "finite"),
+    ],
+)
+def test_vectors_that_cannot_be_matched_to_their_texts_are_refused(
+    kind: str, data: list[list[Any]], problem: str
+) -> None:
+    body = {
+        "data": [{"embedding": vector, "index": index} for index, vector in data],
+        "model": "m",
+    }
+    # Python's encoder writes NaN and Infinity as JSON parsers (and hosts) do.
+    h = Harness(kind, [Reply(body=json.dumps(body).encode())])
+    with pytest.raises(nugen_client.APIResponseValidationError, match=problem):
+        h.embed(input=[str(n) for n in range(len(data))])
+
+
+def test_an_empty_text_is_refused_before_any_request(kind: str) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match=r"input\[1\] is an empty string"):
+        h.embed(input=["a", ""])
+    with pytest.raises(InvalidInputError, match="empty string"):
+        h.embed(input="")
+    assert h.requests == []
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, "many"])
+def test_token_counts_that_are_not_whole_and_non_negative_are_refused(
+    kind: str, count: object
+) -> None:
+    body = completion_body()
+    body["usage"] = {"prompt_tokens": count, "completion_tokens": 1, "total_tokens": 2}
+    h = Harness(kind, [Reply(json=body)])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="prompt_tokens"):
+        h.chat()
+
+
+def test_large_and_null_token_counts_are_read(kind: str) -> None:
+    body = completion_body()
+    body["usage"] = {"prompt_tokens": 10**12, "completion_tokens": None, "total_tokens": 10**12}
+    usage = Harness(kind, [Reply(json=body)]).chat().usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (10**12, 0)
+
+
+def test_an_answer_of_the_text_endpoint_is_refused_on_chat(kind: str) -> None:
+    body = {"id": "x", "choices": [{"index": 0, "text": "Hello", "finish_reason": "stop"}]}
+    h = Harness(kind, [Reply(json=body)])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="another endpoint"):
+        h.chat()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"response_format": {"type": "json_object"}},
+    ],
+)
+def test_the_vision_endpoint_takes_no_tools(kind: str, extra: dict[str, Any]) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match="chat endpoint"):
+        h.chat(endpoint="vision", model="nugen-flash-vision", **extra)
+    assert h.requests == []
+
+
+def test_a_tool_schema_that_contains_itself_is_refused_naming_the_tool(kind: str) -> None:
+    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    parameters["properties"]["child"] = parameters
+    tool = {"type": "function", "function": {"name": "tree", "parameters": parameters}}
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match=r"tool 'tree'.*circular"):
+        h.chat(tools=[tool])
+    assert h.requests == []

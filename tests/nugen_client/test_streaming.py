@@ -520,3 +520,49 @@ def test_running_text_is_held_once_and_handed_out_without_a_copy() -> None:
         acc.add(ChatCompletionChunk.model_validate({"choices": [{"delta": {"content": text}}]}))
         assert acc.text(0) is acc.text(0)
     assert acc.text(0) == "Once upon a time"
+
+
+@pytest.mark.parametrize("done", [True, False])
+def test_a_stream_without_choice_zero_is_refused(kind: str, done: bool) -> None:
+    first, last = chunk("Hel", role="assistant"), chunk("lo", "stop")
+    for event in (first, last):
+        event["choices"][0]["index"] = 1
+    h = Harness(kind, [Reply.stream(sse(first, last, done=done))])
+    got, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "no index 0" in str(error)
+    assert len(got) == 2
+
+
+def test_a_text_completion_chunk_on_a_chat_stream_is_refused(kind: str) -> None:
+    event = {"id": "x", "choices": [{"index": 0, "text": "Hello", "finish_reason": None}]}
+    h = Harness(kind, [Reply.stream(sse(event))])
+    _, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "another endpoint" in str(error)
+
+
+def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:
+    h = Harness(
+        kind, [Reply.stream(sse(chunk("Once", role="assistant"), chunk(" upon"), done=False))]
+    )
+    got, error = h.stream_until_error()
+    assert isinstance(error, StreamInterruptedError)
+    assert error.partial == "Once upon"
+    assert len(got) == 2
+
+
+@pytest.mark.parametrize("piece", [1, 3, 10_000])
+def test_invalid_utf8_is_refused_in_a_stream_as_in_a_whole_answer(kind: str, piece: int) -> None:
+    broken = sse(chunk("caf", role="assistant"), chunk("X", "stop")).replace(b"X", b"\xe9")
+    _, error = Harness(kind, [Reply.stream(broken, piece=piece)]).stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "not valid UTF-8" in str(error)
+    whole = json.dumps(completion_body("X")).encode().replace(b"X", b"\xe9")
+    with pytest.raises(APIResponseValidationError):
+        Harness(kind, [Reply(body=whole)]).chat()
+
+
+def test_characters_split_across_pieces_still_decode(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(story().replace(b"Once", "Ωnce".encode()), piece=1)])
+    assert text_of(h.stream()) == "Ωnce upon a time"

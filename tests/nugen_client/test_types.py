@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 import nugen_client
 from nugen_client.types import (
@@ -12,6 +13,8 @@ from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
     EmbeddingResponse,
+    TextCompletion,
+    TextCompletionChunk,
     Usage,
 )
 
@@ -212,3 +215,23 @@ def test_header_metadata_leaves_out_what_the_host_did_not_send() -> None:
         {"id": "", "created": 1783497981, "system_fingerprint": None, "service_tier": None}
     )
     assert completion.header_metadata() == {"created": 1783497981}
+
+
+@pytest.mark.parametrize(
+    ("model", "choice"),
+    [
+        (TextCompletion, {"index": 0, "message": {"role": "assistant", "content": "Hi"}}),
+        (TextCompletionChunk, {"index": 0, "delta": {"content": "Hi"}}),
+        (ChatCompletion, {"index": 0, "text": "Hi"}),
+    ],
+)
+def test_a_choice_of_the_other_endpoint_is_refused(model: type[BaseModel], choice: dict) -> None:
+    with pytest.raises(ValidationError, match="another endpoint"):
+        model.model_validate({"choices": [choice]})
+
+
+def test_text_choices_may_omit_text_or_send_null() -> None:
+    chunk = TextCompletionChunk.model_validate(
+        {"choices": [{"index": 0, "finish_reason": "stop"}, {"index": 1, "text": None}]}
+    )
+    assert [choice.text for choice in chunk.choices] == ["", ""]

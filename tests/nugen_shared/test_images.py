@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nugen_client import InvalidInputError
+from nugen_client.types import ChatCompletionRequest
 from nugen_shared.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
     data_url,
     guess_image_mime_type,
     image_part,
@@ -86,3 +89,38 @@ def test_bad_urls() -> None:
         image_part()
     with pytest.raises(InvalidInputError, match="base64"):
         image_part(base64_data="***")
+
+
+def test_a_limit_above_the_default_holds_for_every_form(tmp_path: Path) -> None:
+    big = PNG + b"\x00" * (DEFAULT_MAX_IMAGE_BYTES + 1)
+    path = tmp_path / "big.png"
+    path.write_bytes(big)
+    limit = DEFAULT_MAX_IMAGE_BYTES * 2
+    encoded = base64.b64encode(big).decode()
+    for part in (
+        image_part(data=big, max_bytes=limit),
+        image_part(base64_data=encoded, max_bytes=limit),
+        image_part(path=path, max_bytes=limit),
+        url_image_part(f"data:image/png;base64,{encoded}", max_bytes=limit),
+    ):
+        assert part["image_url"]["url"] == f"data:image/png;base64,{encoded}"
+    with pytest.raises(InvalidInputError, match="over the"):
+        image_part(data=big)
+
+
+def test_a_data_url_is_decoded_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    decode = base64.b64decode
+    whole_decodes = []
+
+    def counting(data: str | bytes, *args: Any, **kwargs: Any) -> bytes:
+        if len(data) > 64:
+            whole_decodes.append(len(data))
+        return decode(data, *args, **kwargs)
+
+    url = "data:image/png;base64," + base64.b64encode(PNG * 10).decode()
+    monkeypatch.setattr(base64, "b64decode", counting)
+    for part in (url_image_part(url), image_part(data=PNG * 10)):
+        ChatCompletionRequest.model_validate(
+            {"model": "m", "messages": [{"role": "user", "content": [part]}]}
+        )
+    assert len(whole_decodes) == 2  # one per request, by the client's check

@@ -169,3 +169,13 @@ STYLES = [
     Style("li-stream_chat", "llama_index", True, _li_stream_chat),
     Style("li-astream_chat", "llama_index", True, _li_astream_chat),
 ]
+
+
+def styles_in_turn(turn: int) -> list[Style]:
+    """One call style per framework, plain and streamed (four styles), the ``turn``-th of
+    each group (wrapping round): tests of what the client owns run through every adapter
+    path once, and successive turns spread them over every call style."""
+    groups: dict[tuple[str, bool], list[Style]] = {}
+    for style in STYLES:
+        groups.setdefault((style.framework, style.streams), []).append(style)
+    return [styles[turn % len(styles)] for styles in groups.values()]

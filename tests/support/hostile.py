@@ -43,6 +43,9 @@ class HostileServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 continue
+            if self._stop.is_set():  # the wake-up call from close()
+                conn.close()
+                return
             self.connections += 1
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
@@ -80,8 +83,11 @@ class HostileServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._sock.close()
+        # Wake the accept loop now rather than at its next timeout.
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            pass
         self._thread.join(timeout=2)
+        self._sock.close()
 
 
 @contextlib.contextmanager
