@@ -60,8 +60,8 @@ def test_one_async_client_across_event_loops(
 def test_successive_event_loops_are_freed(
     nugen_emulator: NugenEmulator, unraisable: list[Any], close: bool
 ) -> None:
-    # Each asyncio.run leaves a closed loop behind: neither the client (alive throughout),
-    # its pools nor the per-loop guard registry may keep one alive (issue 15, item 3).
+    # Each asyncio.run leaves a closed loop behind: neither the client (alive throughout)
+    # nor its pools may keep one alive.
     client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
 
