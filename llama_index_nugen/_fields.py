@@ -17,7 +17,12 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator
 from llama_index_nugen import _convert
 from nugen_client import InvalidInputError
 from nugen_client.types import ReasoningConfig
-from nugen_shared.fields import ConnectionFields, ImageLimitField, call_keywords
+from nugen_shared.fields import (
+    ConnectionFields,
+    ImageLimitField,
+    call_keywords,
+    check_no_credential_keywords,
+)
 from nugen_shared.requests import chat_request, completion_request
 
 __all__ = ["ChatFields", "KnownKeywords", "Request"]
@@ -79,10 +84,15 @@ def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
                 raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
             data[name] = data.pop(alias)
     for name in data:
-        if name not in known:
-            nearest = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
-            raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
+        if name in known:
+            continue
+        # A near miss (``max_token``) is a typo; anything else that looks like a credential
+        # (``access_token``) is a key under a wrong name, and the message says where it goes.
+        if not difflib.get_close_matches(name, known, n=1, cutoff=0.85):
+            check_no_credential_keywords([name])
+        nearest = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+        raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
     return data
 
 
