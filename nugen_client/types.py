@@ -277,11 +277,16 @@ class TextCompletionFields(GenerationFields):
     )
 
 
-class ChatCompletionRequest(_Open, GenerationFields):
-    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
-
+class _ChatHead(_Open):
+    # Bases of the request models holding the fields that lead the body: the sampling
+    # fields follow them on the wire, as a reader of a request expects.
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
+
+
+class ChatCompletionRequest(GenerationFields, _ChatHead):
+    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
+
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
     tools: list[Tool] | None = None
@@ -308,11 +313,14 @@ class ChatCompletionRequest(_Open, GenerationFields):
 _Prompt = Annotated[str, Field(min_length=1)]
 
 
-class TextCompletionRequest(_Open, TextCompletionFields):
-    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
-
+class _TextHead(_Open):
     model: str = Field(min_length=1)
     prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
+
+
+class TextCompletionRequest(TextCompletionFields, _TextHead):
+    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
+
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
 
