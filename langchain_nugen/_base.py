@@ -26,6 +26,7 @@ from langchain_nugen._convert import PROVIDER
 from langchain_nugen._tokens import count_text_tokens
 from nugen_client import InvalidInputError
 from nugen_client.params import OnRetry, redact_headers
+from nugen_client.types import GenerationFields, Stop
 from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
@@ -38,39 +39,23 @@ RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 LC_KWARGS = frozenset({"stream_usage"})
 
 
-class NugenModel(ConnectionFields, Serializable):
-    """The fields and LangChain hooks of a Nugen model (chat or text completion)."""
+class NugenModel(ConnectionFields, GenerationFields, Serializable):
+    """The fields and LangChain hooks of a Nugen model (chat or text completion); the
+    sampling fields are those of the wire models (``GenerationFields``)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    # Model fields sent as body fields when set (None means "not set": the service decides).
-    _sampling_fields: ClassVar[tuple[str, ...]] = (
-        "max_tokens",
-        "prompt_truncate_len",
-        "temperature",
-        "top_p",
-        "top_k",
-        "n",
+    # Model fields sent as body fields when set (None means "not set": the service
+    # decides); ``stop`` is layered apart, an empty list clearing it.
+    _sampling_fields: ClassVar[tuple[str, ...]] = tuple(
+        name for name in GenerationFields.model_fields if name != "stop"
     )
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
     _stream_is_one: ClassVar[str]  # what a stream carries, for the n > 1 refusal
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `qwen-v2p5-0p5b-instruct`."""
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    """Sampling temperature (0 to 2); the service's default when unset."""
-    max_tokens: int | None = Field(default=None, ge=1)
-    """Most tokens to generate."""
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    """Nucleus sampling probability mass."""
-    top_k: int | None = Field(default=None, ge=0)
-    """Top-k sampling."""
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences."""
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    """Size to which the service truncates the prompt (server default 1500)."""
-    n: int | None = Field(default=None, ge=1)
-    """Completions per request; each becomes a generation. Cannot be streamed."""
+    stop: Stop = Field(default=None, alias="stop_sequences")
     streaming: bool = False
     """Whether `invoke` / `generate` stream internally (token callbacks fire per piece)."""
     stream_usage: bool = True

@@ -36,7 +36,7 @@ from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._tokens import count_message_tokens
 from nugen_client.params import redact_headers
-from nugen_shared.fields import ImageLimitField
+from nugen_shared.fields import ImageLimitField, ReasoningField
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request
 
@@ -50,7 +50,7 @@ _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
 
 
-class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
+class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, BaseChatModel):
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
@@ -338,12 +338,13 @@ class ChatNugen(NugenModel, ImageLimitField, SessionFromConfig, BaseChatModel):
         which asks the host for usage; turn it off with `stream_usage=False`).
     """
 
-    _sampling_fields: ClassVar[tuple[str, ...]] = (*NugenModel._sampling_fields, "reasoning")
+    _sampling_fields: ClassVar[tuple[str, ...]] = (
+        *NugenModel._sampling_fields,
+        *ReasoningField.model_fields,
+    )
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _stream_is_one: ClassVar[str] = "message"
 
-    reasoning: dict[str, Any] | None = None
-    """Reasoning configuration: `effort`, `max_tokens`, `exclude`, `enabled`."""
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
 

@@ -26,6 +26,7 @@ from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
     TextCompletionChunk,
+    TextCompletionFields,
     Usage,
     response_timing,
 )
@@ -39,7 +40,7 @@ _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _Result = tuple[list[Generation], Usage | None]
 
 
-class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
+class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
@@ -125,8 +126,6 @@ class NugenLLM(NugenModel, SessionFromConfig, BaseLLM):
     """Requests in flight at once when one async call completes several prompts."""
     batch_size: int = Field(default=20, ge=1)
     """Prompts sent in one request (the service answers each with its own choices)."""
-    max_tokens: int | None = Field(default=None, ge=0)
-    """Most tokens to generate (0: none, only the prompt's usage)."""
 
     # ------------------------------------------------------------------ LangChain API
 

@@ -12,12 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from llama_index.core.base.llms.types import ChatMessage
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field
 
 from llama_index_nugen import _convert
 from nugen_client import InvalidInputError
-from nugen_client.types import ReasoningConfig
-from nugen_shared.fields import ConnectionFields, ImageLimitField, call_keywords
+from nugen_client.types import SamplingFields
+from nugen_shared.fields import (
+    ConnectionFields,
+    ImageLimitField,
+    ReasoningField,
+    call_keywords,
+    check_no_credential_keywords,
+)
 from nugen_shared.requests import chat_request, completion_request
 
 __all__ = ["ChatFields", "KnownKeywords", "Request"]
@@ -38,13 +44,8 @@ _FRAMEWORK_KWARGS = frozenset(
 # The model fields every request carries (unset ones are left out by the rule).
 _REQUEST_FIELDS = (
     "model",
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "stop",
-    "prompt_truncate_len",
-    "reasoning",
+    *SamplingFields.model_fields,
+    *ReasoningField.model_fields,
     "session_id",
     "provider",
 )
@@ -79,10 +80,15 @@ def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
                 raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
             data[name] = data.pop(alias)
     for name in data:
-        if name not in known:
-            nearest = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
-            raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
+        if name in known:
+            continue
+        # A near miss (``max_token``) is a typo; anything else that looks like a credential
+        # (``access_token``) is a key under a wrong name, and the message says where it goes.
+        if not difflib.get_close_matches(name, known, n=1, cutoff=0.85):
+            check_no_credential_keywords([name])
+        nearest = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+        raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
     return data
 
 
@@ -100,34 +106,17 @@ def _accepted_names(model: type[BaseModel]) -> set[str]:
     return names
 
 
-class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField):
-    """Sampling fields of the chat classes and how they become a request."""
+class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingFields, ReasoningField):
+    """The fields of the chat classes (the sampling fields are the wire models') and how
+    they become a request."""
 
     model: str
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    stop: str | list[str] | None = None
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    reasoning: dict[str, Any] | None = Field(
-        default=None,
-        description='{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int, '
-        '"exclude": bool, "enabled": bool}',
-    )
     use_vision_endpoint: bool = Field(
         default=False, description="Send chat requests to /chat/vision."
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra body fields sent with every request."
     )
-
-    @field_validator("reasoning")
-    @classmethod
-    def _check_reasoning(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            ReasoningConfig.model_validate(value)  # unknown keys are typos: refuse them now
-        return value
 
     def _wire_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         return _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)

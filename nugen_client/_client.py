@@ -27,14 +27,7 @@ from typing_extensions import Self, Unpack
 from nugen_client._base import Prepared, _BaseClient
 from nugen_client._bounded import DeadlineExceeded, check_deadline, within
 from nugen_client._checks import direct_mounts
-from nugen_client._pool import (
-    LoopPool,
-    close_guard,
-    close_pools_soon,
-    keep_inherited,
-    open_pool,
-    shard_factory,
-)
+from nugen_client._pool import LoopPool, close_pools_soon, open_pool, shard_factory, track
 from nugen_client._retry import retrying_kwargs
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
@@ -76,6 +69,10 @@ def _forget_parent_connections() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
     os.register_at_fork(after_in_child=_forget_parent_connections)
+
+
+# In a forked child: the sync clients the parent had built, kept unclosed and uncollected.
+_INHERITED: list[httpx.Client] = []
 
 
 _TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
@@ -227,9 +224,11 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
+        # Never closed, nor collected (which would close it): another thread may have held
+        # its lock at the fork. Its sockets no longer hold the parent's (see _pool).
         http, self._http = self._http, self._injected
         if http is not None and http is not self._injected:
-            keep_inherited(http)
+            _INHERITED.append(http)
         self._lock = threading.Lock()  # another thread may have held it at the fork
 
     def _send(self, prepared: Prepared) -> httpx.Response:
@@ -260,6 +259,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             except httpx.TimeoutException:
                 check_deadline(deadline)  # the wait was cut short by the deadline
                 raise
+            track(response)
             keep_open = False
             try:
                 self._bound(response, deadline)
@@ -304,11 +304,11 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     """
 
     def _init_transport(self) -> None:
-        # One pool per event loop; each pool is closed by its own loop's async-generator
-        # shutdown (asyncio.run's last step), while that loop can still close sockets.
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = (
+        # One pool per event loop, owned by that loop (see _pool): held here weakly.
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]] = (
             weakref.WeakKeyDictionary()
         )
+        self._injected_pool = None if self._injected is None else LoopPool.single(self._injected)
         _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -352,9 +352,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (not an injected client)."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None and pool.guard is not None:
-            await close_guard(pool.guard)
+        ref = self._pools.pop(asyncio.get_running_loop(), None)
+        pool = None if ref is None else ref()
+        if pool is not None:
+            await pool.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -370,29 +371,28 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     # -- transport -----------------------------------------------------------------------
 
     def _forget_parent_connections(self) -> None:
-        # The parent's loops and their pools are not this process's (see keep_inherited).
+        # The parent's pools belong to the parent's loops, which never run here.
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        keep_inherited(list(self._pools.values()))
         self._pools = weakref.WeakKeyDictionary()
 
     async def _pool(self) -> LoopPool:
+        if self._injected_pool is not None:
+            return self._injected_pool
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            if self._injected is not None:
-                pool = LoopPool.single(self._injected)
-            else:
-                pool = await open_pool(
-                    shard_factory(
-                        self.timeout, _tls_context(self.base_url), direct_mounts(self.base_url)
-                    ),
-                    self.limits,
-                )
-                if self._finalizer is None:
-                    self._finalizer = weakref.finalize(self, close_pools_soon, self._pools)
-            self._pools[loop] = pool
+        ref = self._pools.get(loop)
+        pool = None if ref is None else ref()
+        if pool is None or pool.closed:
+            pool = await open_pool(
+                shard_factory(
+                    self.timeout, _tls_context(self.base_url), direct_mounts(self.base_url)
+                ),
+                self.limits,
+            )
+            self._pools[loop] = weakref.ref(pool)
+            if self._finalizer is None:
+                self._finalizer = weakref.finalize(self, close_pools_soon, self._pools)
         return pool
 
     async def _send(
@@ -444,6 +444,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             except httpx.TimeoutException:
                 check_deadline(deadline)  # the wait was cut short by the deadline
                 raise
+            track(response)
             keep_open = False
             try:
                 self._bound(response, deadline)

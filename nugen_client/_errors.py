@@ -14,25 +14,6 @@ from typing import Any
 
 import httpx
 
-__all__ = [
-    "APIConnectionError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "InternalServerError",
-    "InvalidInputError",
-    "NotFoundError",
-    "NugenError",
-    "PaymentRequiredError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "StreamInterruptedError",
-    "UnprocessableEntityError",
-]
-
 _MAX_BODY_IN_MESSAGE = 500
 # Deeper than any real error body; deep enough nesting would exhaust the recursion of
 # whatever walks the body (describing, redacting, repr), so such a body is kept as text.

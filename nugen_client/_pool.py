@@ -1,16 +1,33 @@
-"""The async client's connections: one pool per event loop, split into small shards.
+"""The async client's connections: one pool per event loop, owned by that loop, split
+into small shards.
 
 * :func:`shard_limits` splits a connection budget into httpx pools of about two
   connections each: httpcore re-scans every connection of a pool for every queued request
   whenever one changes state, so a pool's cost grows with its connections times the
-  waiting requests (``benchmarks/NOTES.md``, sections 2 and 14).
+  waiting requests (``benchmarks/NOTES.md``).
 * :class:`LoopPool` hands out leases: a request, or a whole stream, holds one connection
   token of one shard while it runs, so waiting requests queue here, where waking one is
   cheap, rather than in httpcore.
-* :func:`open_pool` starts a pool with its guard, an async generator that the event loop
-  itself closes at shutdown (``asyncio.run``'s last step, the last moment its sockets can
-  be closed cleanly); :func:`close_pools_soon` is the finalizer of a client collected
-  without ``aclose()``.
+
+Nothing of a pool outlives its event loop:
+
+* The loop holds the pool, through a timer that never fires and holds the pool's guard
+  (an async generator whose ``finally`` closes the pool); the client that opened it keeps
+  only a weak reference, so a finished loop is never kept alive by a client.
+* ``asyncio.run`` (like every runner that calls ``loop.shutdown_asyncgens()``) closes the
+  guard, so the pool's sockets are closed while the loop can still close them cleanly.
+* A loop closed without ``shutdown_asyncgens()`` drops its timers, and the pool with them:
+  asyncio closes each socket when it collects its transport (transports sit in reference
+  cycles: at the next garbage collection). A closed loop cannot close a transport any
+  more, so asyncio reports each one as an unclosed transport (a ``ResourceWarning``,
+  hidden by default).
+* A client collected while its loops still run closes its pools on them
+  (:func:`close_pools_soon`).
+
+In a forked child the parent's connections are never used or closed (closing would shut
+the parent's TLS sessions down under it): :func:`release_inherited_sockets` points the
+child's copies of their descriptors at ``/dev/null``, so the child no longer holds the
+parent's sockets open, and nothing can be sent on them from the child.
 """
 
 from __future__ import annotations
@@ -18,10 +35,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import math
 import os
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import httpx
 
@@ -29,12 +48,12 @@ from nugen_client._bounded import within
 
 __all__ = [
     "LoopPool",
-    "close_guard",
     "close_pools_soon",
-    "keep_inherited",
     "open_pool",
+    "release_inherited_sockets",
     "shard_factory",
     "shard_limits",
+    "track",
 ]
 
 _SHARD_CONNECTIONS = 2
@@ -93,7 +112,16 @@ class LoopPool:
     stays on the warm connections of a few shards; a shard is created when first leased.
     """
 
-    __slots__ = ("_limits", "_make", "_shards", "_tokens", "guard")
+    __slots__ = (
+        "__weakref__",
+        "_anchor",
+        "_guard",
+        "_limits",
+        "_make",
+        "_shards",
+        "_tokens",
+        "closed",
+    )
 
     def __init__(
         self,
@@ -103,7 +131,10 @@ class LoopPool:
         self._make = make
         self._limits = limits
         self._shards: list[httpx.AsyncClient | None] = [None] * len(limits)
-        self.guard: AsyncGenerator[None, None] | None = None
+        self.closed = False
+        # Weak: the loop holds the guard, and the guard the pool (see the module).
+        self._guard: weakref.ref[AsyncGenerator[None, None]] | None = None
+        self._anchor: weakref.ref[asyncio.TimerHandle] | None = None
         self._tokens: _Tokens | None = None
         if limits[0].max_connections is not None:
             # Stacked last-shard-first, so the first shard's tokens are on top.
@@ -125,6 +156,12 @@ class LoopPool:
     def clients(self) -> list[httpx.AsyncClient]:
         """The shards created so far."""
         return [http for http in self._shards if http is not None]
+
+    async def aclose(self) -> None:
+        """Close the pool now (a pool of an injected client is never closed here)."""
+        guard = None if self._guard is None else self._guard()
+        if guard is not None:
+            await guard.aclose()
 
     def lease(self, deadline: float | None = None) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be, but
@@ -204,106 +241,103 @@ class _Tokens:
         self._free.append(token)
 
 
-# Open pools' guards, per event loop; a loop's entry goes when the loop itself is collected.
-_LIVE_GUARDS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, set[AsyncGenerator[None, None]]
-] = weakref.WeakKeyDictionary()
-_CLOSING: set[asyncio.Task[None]] = set()
-# In a forked child: what the parent's connections were, kept unclosed and uncollected.
-# Closing them (or a guard's finalizer doing so) would shut down the parent's sockets and
-# TLS sessions, which the child shares; they are never used again.
-_INHERITED: list[object] = []
-
-
-def keep_inherited(connections: object) -> None:
-    """Park connections a forked child inherited, so that nothing ever closes them."""
-    _INHERITED.append(connections)
-
-
-def _forget_parent_guards() -> None:
-    _INHERITED.append(dict(_LIVE_GUARDS))
-    _LIVE_GUARDS.clear()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
-    os.register_at_fork(after_in_child=_forget_parent_guards)
-
-
 async def open_pool(
     make: Callable[[httpx.Limits], httpx.AsyncClient], limits: httpx.Limits
 ) -> LoopPool:
-    """A new pool for the running loop, which closes it when it shuts down."""
+    """A new pool owned by the running loop, which closes it when it shuts down."""
     loop = asyncio.get_running_loop()
     pool = LoopPool(make, shard_limits(limits))
-    guard = _close_with_loop(pool, loop)
+    guard = _close_with_loop(pool)
+    # Started inside the loop, the guard is registered with it (asyncio's firstiter hook):
+    # the loop's shutdown_asyncgens() closes it.
     await guard.__anext__()
-    pool.guard = guard
-    # The guard must outlive the client that opened it: if it were collected with the
-    # client, its close would be a task that asyncio.run may cancel before it runs.
-    _LIVE_GUARDS.setdefault(loop, set()).add(guard)
+    pool._guard = weakref.ref(guard)
+    # The loop's own strong reference to the guard, dropped when the loop is closed.
+    pool._anchor = weakref.ref(loop.call_at(math.inf, _never, guard))
     return pool
 
 
-async def close_guard(guard: AsyncGenerator[None, None]) -> None:
-    """Close a pool now, through its guard (the guard then forgets itself).
-
-    A coroutine rather than the bare ``guard.aclose()`` awaitable: handed to
-    ``ensure_future`` by :func:`close_pools_soon`, the bare awaitable's close was cut short
-    by ``asyncio.run``'s cancellation of leftover tasks, leaving shards open
-    (``test_async_client_dropped_inside_the_loop_leaks_nothing``).
-    """
-    await guard.aclose()
+def _never(guard: object) -> None:  # pragma: no cover - the timer is set for infinity
+    pass
 
 
-def close_pools_soon(
-    pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool],
-) -> None:
-    """Finalizer of a collected AsyncNugenClient: close its pools on their own loops.
-
-    A loop that has already closed took its pools with it (its async-generator shutdown);
-    one that is shutting down will close any guard this cannot reach in time.
-    """
-    for loop, pool in list(pools.items()):
-        if pool.guard is None or loop.is_closed():
-            continue
-        guard = pool.guard
-
-        def start(guard: AsyncGenerator[None, None] = guard) -> None:
-            task = asyncio.ensure_future(close_guard(guard))
-            _CLOSING.add(task)
-            task.add_done_callback(_CLOSING.discard)
-
-        with contextlib.suppress(RuntimeError):  # closed between the check and the call
-            loop.call_soon_threadsafe(start)
-
-
-async def _close_with_loop(
-    pool: LoopPool, loop: asyncio.AbstractEventLoop
-) -> AsyncGenerator[None, None]:
-    """Suspends until its event loop shuts down its async generators (or the pool is
-    closed), then closes the pool's shards.
-
-    Started inside a loop, this generator is registered with it (asyncio's firstiter hook);
-    ``asyncio.run`` closes every such generator before it closes the loop, which is the last
-    moment the pool's connections can be closed cleanly.
-    """
+async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
+    """Suspends until its loop shuts down its async generators (or the pool is closed),
+    then closes the pool and lets the loop forget it."""
     try:
         yield
     finally:
+        pool.closed = True
         try:
             for http in pool.clients():
                 await http.aclose()
         finally:
-            _forget_guard(pool, loop)
+            anchor = None if pool._anchor is None else pool._anchor()
+            if anchor is not None:
+                anchor.cancel()
 
 
-def _forget_guard(pool: LoopPool, loop: asyncio.AbstractEventLoop) -> None:
-    """Drop every reference to a closed guard. It holds its loop (asyncio's finalizer hook
-    on the generator): left in the registry, which the loop keys weakly, or on the pool,
-    which a client keeps per loop, it would keep the finished loop alive."""
-    guard, pool.guard = pool.guard, None
-    guards = _LIVE_GUARDS.get(loop)
-    if guards is not None and guard is not None:
-        guards.discard(guard)
-        if not guards:
-            del _LIVE_GUARDS[loop]
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def close_pools_soon(
+    pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]],
+) -> None:
+    """Finalizer of a collected AsyncNugenClient: close its pools on their own loops.
+
+    A loop that has closed took its pools with it; one that is shutting down closes any
+    guard this does not reach in time.
+    """
+    for loop, ref in list(pools.items()):
+        pool = ref()
+        if pool is None or loop.is_closed():
+            continue
+
+        def start(loop: asyncio.AbstractEventLoop = loop, pool: LoopPool = pool) -> None:
+            task = loop.create_task(pool.aclose())
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:  # closed between the check and the call
+            continue
+
+
+# The network streams (connections) responses came on, to find their sockets at a fork.
+_STREAMS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def track(response: httpx.Response) -> None:
+    """Remember the connection ``response`` came on (httpx's ``network_stream``)."""
+    stream = response.extensions.get("network_stream")
+    if stream is not None:
+        _STREAMS.add(stream)
+
+
+def release_inherited_sockets() -> None:
+    """In a forked child: point the descriptors of the parent's open connections at
+    ``/dev/null``.
+
+    The child's descriptors are its own references to the parent's sockets: replaced, the
+    sockets close when the parent closes them, and nothing can be sent on them from here.
+    Replaced rather than closed: the objects that own them may still close them, and a
+    closed number could by then belong to another file.
+    """
+    streams = list(_STREAMS)
+    _STREAMS.clear()
+    if not streams:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in streams:
+            sock = stream.get_extra_info("socket")
+            fd = -1 if sock is None else sock.fileno()
+            if fd >= 0:
+                os.dup2(devnull, fd, inheritable=False)
+    finally:
+        os.close(devnull)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=release_inherited_sockets)

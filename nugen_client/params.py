@@ -85,7 +85,12 @@ class RequestOptions(TypedDict, total=False):
 class GenerationParams(RequestOptions, total=False):
     """What chat and text completion requests share: the model, the sampling fields (only
     the ones given, and not None, are sent) and ``include_usage`` (streams only, default
-    True), which asks OpenAI-compatible hosts for usage on the last chunk."""
+    True), which asks OpenAI-compatible hosts for usage on the last chunk.
+
+    The sampling fields are declared, with their limits and meaning, in
+    :class:`nugen_client.types.GenerationFields`; they are written out here as well so
+    that type checkers see each keyword (a test keeps the two the same).
+    """
 
     model: Required[str]
     include_usage: bool

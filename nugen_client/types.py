@@ -49,6 +49,7 @@ __all__ = [
     "EmbeddingUsage",
     "FunctionCall",
     "FunctionCallDelta",
+    "GenerationFields",
     "ReasoningConfig",
     "RerankMeta",
     "RerankRequest",
@@ -56,9 +57,12 @@ __all__ = [
     "RerankResult",
     "ResponseHeader",
     "ResponseMessage",
+    "SamplingFields",
+    "Stop",
     "TextChoice",
     "TextCompletion",
     "TextCompletionChunk",
+    "TextCompletionFields",
     "TextCompletionRequest",
     "Timing",
     "Tool",
@@ -225,18 +229,68 @@ class ReasoningConfig(_Strict):
     enabled: bool | None = None
 
 
-class ChatCompletionRequest(_Open):
-    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
+Stop = Annotated[
+    str | list[str] | None, Field(description="Stop sequences: the text ends before any of them.")
+]
+"""The type of a ``stop`` field (LangChain's adds its alias ``stop_sequences`` to it)."""
 
+
+class SamplingFields(BaseModel):
+    """The sampling fields of a generation request, declared once.
+
+    The wire models, the chat classes of both adapters and (as a typed mirror, checked by
+    a test) :class:`nugen_client.params.ChatParams` take them from here; ``None`` means
+    unset, and unset fields are not sent (the service's defaults apply).
+    """
+
+    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens to generate.")
+    prompt_truncate_len: int | None = Field(
+        default=None,
+        ge=1,
+        description="Size (in tokens) to which the service truncates the prompt "
+        "(its default: 1500).",
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Sampling temperature, 0 to 2 (service default 1)."
+    )
+    top_p: float | None = Field(
+        default=None, ge=0, le=1, description="Nucleus sampling: the probability mass kept."
+    )
+    top_k: int | None = Field(
+        default=None, ge=0, description="Top-k sampling: the candidate tokens kept."
+    )
+    stop: Stop = None
+
+
+class GenerationFields(SamplingFields):
+    """The sampling fields and ``n`` (several choices: LangChain's classes and the wire
+    models; LlamaIndex's answer is one message)."""
+
+    n: int | None = Field(
+        default=None, ge=1, description="Choices per request, each a generation of its own."
+    )
+
+
+class TextCompletionFields(GenerationFields):
+    """The fields of ``POST /completions``, where ``max_tokens`` may be 0."""
+
+    max_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        description="Most tokens to generate (0: none, only the prompt's usage).",
+    )
+
+
+class _ChatHead(_Open):
+    # Bases of the request models holding the fields that lead the body: the sampling
+    # fields follow them on the wire, as a reader of a request expects.
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    n: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
+
+
+class ChatCompletionRequest(GenerationFields, _ChatHead):
+    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
+
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
     tools: list[Tool] | None = None
@@ -263,19 +317,14 @@ class ChatCompletionRequest(_Open):
 _Prompt = Annotated[str, Field(min_length=1)]
 
 
-class TextCompletionRequest(_Open):
-    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
-
+class _TextHead(_Open):
     model: str = Field(min_length=1)
     prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
-    # Documented as ``>= 0`` here (0: no text, only the prompt's usage).
-    max_tokens: int | None = Field(default=None, ge=0)
-    prompt_truncate_len: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    n: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
+
+
+class TextCompletionRequest(TextCompletionFields, _TextHead):
+    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
+
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
 

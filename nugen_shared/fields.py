@@ -6,6 +6,8 @@
   defaults, what ``None`` means, how they serialise (key excluded, header values
   redacted but for the safe names of ``nugen_client.params``) and pickle (the key travels
   as a ``SecretStr``, the client cache does not);
+- :class:`ReasoningField`: the chat classes' ``reasoning``, checked when set (the
+  sampling fields are declared in ``nugen_client.types``, beside the wire models);
 - :class:`ClientCache`: the lazily built clients of one model object;
 - :class:`FreshOnCopy`: the rule for a cache (clients, a learnt concurrency bound): a copy
   or a pickle gets a fresh, empty one, and it takes no part in equality;
@@ -45,6 +47,7 @@ from nugen_client.params import (
     is_credential_header,
     redact_headers,
 )
+from nugen_client.types import ReasoningConfig
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_shared.models import DEFAULT_RERANK_MODEL
 from nugen_shared.requests import rerank_request
@@ -54,6 +57,7 @@ __all__ = [
     "ConnectionFields",
     "FreshOnCopy",
     "ImageLimitField",
+    "ReasoningField",
     "RerankFields",
     "call_keywords",
     "check_no_credential_keywords",
@@ -357,6 +361,23 @@ class ImageLimitField(BaseModel):
     def image_limit(self) -> int:
         """The limit in effect, in bytes."""
         return self.max_image_bytes or DEFAULT_MAX_IMAGE_BYTES
+
+
+class ReasoningField(BaseModel):
+    """The ``reasoning`` field of the chat classes, checked when it is set."""
+
+    reasoning: dict[str, Any] | None = Field(
+        default=None,
+        description='Reasoning configuration: {"effort": "xhigh|high|medium|low|minimal|none", '
+        '"max_tokens": int, "exclude": bool, "enabled": bool}.',
+    )
+
+    @field_validator("reasoning")
+    @classmethod
+    def _check_reasoning(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            ReasoningConfig.model_validate(value)  # unknown keys are typos: refuse them now
+        return value
 
 
 class RerankFields(ConnectionFields):

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from nugen_client import InvalidInputError
-from nugen_client.params import ChatParams, CompletionParams, RequestOptions
+from nugen_client.types import ChatCompletionRequest, TextCompletionRequest
 
 __all__ = [
     "CHAT_BODY_FIELDS",
@@ -29,20 +29,19 @@ __all__ = [
     "tool_choice_to_wire",
 ]
 
-# Body fields of a chat request the client validates; any other name given as a call
-# keyword or an extra body field goes into the body as it is.
-CHAT_BODY_FIELDS: frozenset[str] = frozenset(
-    (ChatParams.__required_keys__ | ChatParams.__optional_keys__)
-    - (RequestOptions.__required_keys__ | RequestOptions.__optional_keys__)
-    - {"messages", "endpoint", "include_usage"}
-)
+# Body fields of a chat request the client validates (its wire model's fields but the
+# payload and ``stream``); any other name given as a call keyword or an extra body field
+# goes into the body as it is.
+CHAT_BODY_FIELDS: frozenset[str] = frozenset(ChatCompletionRequest.model_fields) - {
+    "messages",
+    "stream",
+}
 
 # The same for a text completion request.
-COMPLETION_BODY_FIELDS: frozenset[str] = frozenset(
-    (CompletionParams.__required_keys__ | CompletionParams.__optional_keys__)
-    - (RequestOptions.__required_keys__ | RequestOptions.__optional_keys__)
-    - {"prompt", "include_usage"}
-)
+COMPLETION_BODY_FIELDS: frozenset[str] = frozenset(TextCompletionRequest.model_fields) - {
+    "prompt",
+    "stream",
+}
 _FORCED = frozenset({"any", "required"})
 
 

@@ -1,4 +1,4 @@
-"""Issue 15, item 1: forked workers never send on a connection their parent opened.
+"""Forked workers never send on a connection their parent opened.
 
 A model used once in the parent holds a pooled keep-alive connection; a forked child's
 copy of that socket is the parent's socket, so workers sending on it read each other's

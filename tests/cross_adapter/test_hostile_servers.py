@@ -45,7 +45,7 @@ def _run(style: Style, url: str, **kwargs: Any) -> str:
     return style.run(model, Seen())
 
 
-# --------------------------------------------- item 6: deeply nested JSON in an error body
+# ---------------------------------------------------- deeply nested JSON in an error body
 
 
 @pytest.mark.parametrize("style", styles_in_turn(0), ids=lambda s: s.id)
@@ -59,7 +59,7 @@ def test_a_deeply_nested_error_body_is_a_retryable_nugen_error(
         assert server.connections == 2  # the 5xx was retried once
 
 
-# ------------------------------------------------------- item 7: Retry-After: nan / inf
+# -------------------------------------------------------------- Retry-After: nan / inf
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_a_non_finite_retry_after_falls_back_to_the_backoff(
     assert math.isfinite(retry_sleeps[0])
 
 
-# ------------------------------------------------ item 10: NaN / Infinity in the numbers
+# -------------------------------------------------------- NaN / Infinity in the numbers
 
 
 @pytest.mark.parametrize("style", styles_in_turn(3), ids=lambda s: s.id)
@@ -103,7 +103,7 @@ def test_nan_and_infinity_in_a_response_read_as_absent(style: Style) -> None:
         assert _run(style, server.url) == "Bonjour"
 
 
-# ------------------------------------- item 13: a key echoed across the error text's cut
+# --------------------------------------------- a key echoed across the error text's cut
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_a_key_echoed_across_the_cut_leaves_no_prefix(style: Style, cut: int) ->
     assert KEY[: len(KEY) // 2] not in text
 
 
-# ------------------------------------------- item 3: successive event loops are freed
+# -------------------------------------------------- successive event loops are freed
 
 
 @pytest.mark.parametrize("framework", ["langchain", "llama_index"])

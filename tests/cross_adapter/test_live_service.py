@@ -1,4 +1,4 @@
-"""What the live service sends (LIVE-SERVICE.md), replayed byte for byte through the client
+"""What the live service sends, replayed byte for byte through the client
 and every streaming API of both adapters: text, usage once, timing, the served model, and
 the confidence of a domain-aligned model in a whole answer."""
 
@@ -31,7 +31,7 @@ _HEAD = (
     '{"id": "chatcmpl-llama-3.-1785908339", "object": "chat.completion.chunk", '
     '"created": 1785908339, "model": "llama-3.2-3b-reasoning", '
 )
-# The live stream of LIVE-SERVICE.md, event by event, as the service sends it.
+# A stream of the live service, event by event, as the service sends it.
 LIVE_STREAM = (
     'data: {"_timing": {"gpu_processing_seconds": 0.0112}}\n\n'
     "data: " + _HEAD + '"choices": [{"index": 0, "delta": {"content": ""}, '
@@ -64,7 +64,7 @@ ALIGNED = "my-vision-alignment-01kx06fntz2af3b"
 
 
 def vision_answer(confidence: float | None) -> dict[str, Any]:
-    """The live vision answer of LIVE-SERVICE.md, with the given ``confidence``."""
+    """A live vision answer, with the given ``confidence``."""
     return {
         "id": "chatcmpl-my-vision-1783497981",
         "choices": [

@@ -1,4 +1,4 @@
-"""Issue 15, item 11: environment proxies never see requests to a loopback base_url.
+"""Environment proxies never see requests to a loopback base_url.
 
 httpx honours ``HTTP_PROXY`` / ``ALL_PROXY`` for every host by default, so a request to a
 local emulator, ``Authorization`` header included, would go to the proxy. A loopback

@@ -1,4 +1,4 @@
-"""Issue 15, item 4: a consumer that raises inside ``async for`` over a stream leaves
+"""A consumer that raises inside ``async for`` over a stream leaves
 nothing for asyncio to complain about at shutdown ("an error occurred during closing of
 asynchronous generator"), through the client and both adapters.
 

@@ -323,6 +323,10 @@ CLASS_NAMES = (
     "NugenMultiModal",
     "NugenEmbedding",
 )
+# The two frameworks' rerankers share a name: the table and these tests tell them apart by
+# module (a row naming plain `NugenRerank` means both).
+RERANKERS = ("langchain_nugen.NugenRerank", "llama_index_nugen.NugenRerank")
+ADAPTER_CLASSES = CLASS_NAMES + RERANKERS
 CHAT_CLASSES = ("ChatNugen", "Nugen", "NugenMultiModal")
 TEXT_CLASSES = ("ChatNugen", "NugenLLM", "Nugen", "NugenMultiModal")
 CLIENTS = ("NugenClient", "AsyncNugenClient")
@@ -365,10 +369,12 @@ def parameter_rows() -> list[tuple[str, list[str]]]:
         if not line.startswith("| `") or len(cells) != 4:
             continue
         name, where = cells[0].strip("`"), cells[3]
-        named = re.findall(r"`(\w+)`", where.split("(")[0])
-        classes = [c for c in named if c in CLASS_NAMES + CLIENTS]
+        named = re.findall(r"`([\w.]+)`", where.split("(")[0])
+        classes = [c for c in named if c in ADAPTER_CLASSES + CLIENTS]
+        if "NugenRerank" in named:
+            classes += RERANKERS
         if where.startswith("all"):
-            classes += CLASS_NAMES
+            classes += ADAPTER_CLASSES
         if where.startswith("text classes"):
             classes += TEXT_CLASSES
         if where.startswith("chat classes"):
@@ -393,15 +399,25 @@ def accepts(cls: type, name: str) -> bool:
     return name in aliases
 
 
-def test_parameter_table_names_real_parameters() -> None:
+def adapter_class(name: str) -> type:
+    """The class a table name stands for: `ChatNugen`, or `langchain_nugen.NugenRerank`."""
+    import importlib
+
     import langchain_nugen
     import llama_index_nugen
     import nugen_client
 
-    modules = (langchain_nugen, llama_index_nugen, nugen_client)
-    classes = {
-        name: getattr(m, name) for m in modules for name in dir(m) if name in CLASS_NAMES + CLIENTS
-    }
+    if "." in name:
+        module, _, name = name.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    for module in (langchain_nugen, llama_index_nugen, nugen_client):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AssertionError(f"no class {name}")
+
+
+def test_parameter_table_names_real_parameters() -> None:
+    classes = {name: adapter_class(name) for name in ADAPTER_CLASSES + CLIENTS}
     rows = parameter_rows()
     missing = set(CONTRACT_PARAMETERS) - {name for name, _ in rows}
     assert not missing, f"contract parameters missing from docs/parameters.md: {missing}"
@@ -414,14 +430,10 @@ def test_parameter_table_names_real_parameters() -> None:
     assert not wrong, f"docs/parameters.md names parameters these classes lack: {wrong}"
 
 
-@pytest.mark.parametrize("name", CLASS_NAMES)
+@pytest.mark.parametrize("name", ADAPTER_CLASSES)
 def test_class_docstrings_name_every_parameter_of_the_table(name: str) -> None:
     """``help(ChatNugen)`` and the LlamaIndex reference pages stand on their own."""
-    import langchain_nugen
-    import llama_index_nugen
-
-    cls = getattr(langchain_nugen if hasattr(langchain_nugen, name) else llama_index_nugen, name)
-    doc = cls.__doc__ or ""
+    doc = adapter_class(name).__doc__ or ""
     missing = [
         parameter
         for parameter, where in parameter_rows()

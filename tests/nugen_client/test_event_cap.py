@@ -1,4 +1,4 @@
-"""The stream event cap (issue 15, item 5) counts every event, however the bytes are cut:
+"""The stream event cap counts every event, however the bytes are cut:
 whole events inside one network read, events split across reads, split boundaries."""
 
 from __future__ import annotations

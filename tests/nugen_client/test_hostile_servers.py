@@ -1,4 +1,4 @@
-"""Hostile or broken servers, through both clients: what a reply can do to us (issue 15).
+"""Hostile or broken servers, through both clients: what a reply can do to us.
 
 Each test fails on the client as it was before its fix: ``Retry-After: nan`` reached the
 sleep (``ValueError`` from ``time.sleep``), ``inf`` waited the longest cap; a deeply
@@ -28,7 +28,7 @@ DEEP = "[" * 100_000 + "]" * 100_000
 KEY_HEAD = API_KEY[: len(API_KEY) // 2]
 
 
-# ------------------------------------------------------------------ Retry-After (item 7)
+# -------------------------------------------------------------------------- Retry-After
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_an_exhausted_nan_retry_after_ends_in_the_rate_limit_error(kind: str) ->
     assert len(h.requests) == 3
 
 
-# -------------------------------------------------------- deeply nested JSON (item 6)
+# ---------------------------------------------------------------- deeply nested JSON
 
 
 def test_a_deeply_nested_5xx_body_is_a_retryable_nugen_error(kind: str) -> None:
@@ -131,7 +131,7 @@ def test_a_deeply_nested_success_body_is_a_response_error(kind: str) -> None:
         h.chat()
 
 
-# ------------------------------------------------- a key echoed at the cut (item 13)
+# ---------------------------------------------------------- a key echoed at the cut
 
 
 def _cut_at(limit: int, prefix: str = "", suffix: str = "") -> str:
@@ -181,7 +181,7 @@ def test_a_key_at_the_cut_of_a_malformed_stream_event_is_redacted_whole(kind: st
     assert not _leaks(error.body)
 
 
-# ------------------------------------------------- NaN and infinities (item 10)
+# ---------------------------------------------------------- NaN and infinities
 
 
 def _with_numbers(text: str, **numbers: str) -> bytes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -58,8 +60,8 @@ def test_one_async_client_across_event_loops(
 def test_successive_event_loops_are_freed(
     nugen_emulator: NugenEmulator, unraisable: list[Any], close: bool
 ) -> None:
-    # Each asyncio.run leaves a closed loop behind: neither the client (alive throughout),
-    # its pools nor the per-loop guard registry may keep one alive (issue 15, item 3).
+    # Each asyncio.run leaves a closed loop behind: neither the client (alive throughout)
+    # nor its pools may keep one alive.
     client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
 
@@ -370,3 +372,109 @@ def test_watch_client_sockets_counts_only_what_the_block_opens(
 
     before, peak, after = asyncio.run(main())
     assert (before, peak, after) == (2, 3, 0)
+
+
+def test_a_hand_run_loop_takes_its_pool_and_sockets_with_it(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # run_until_complete then close(), without shutdown_asyncgens: the client lives on, the
+    # loop and its sockets do not. asyncio can no longer close the transports of a closed
+    # loop cleanly and warns as it collects them (ResourceWarning, hidden by default).
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def ask() -> None:
+        async for _ in client.stream_chat_completion(model="m", messages=USER):
+            pass
+        await client.chat_completion(model="m", messages=USER)  # leaves a pooled connection
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        for _ in range(5):
+            loop = asyncio.new_event_loop()
+            loops.append(weakref.ref(loop))
+            loop.run_until_complete(ask())
+            assert _sockets(nugen_emulator.port) == 1
+            loop.close()
+            del loop
+            gc.collect()  # a loop's transports are in reference cycles
+            assert _sockets(nugen_emulator.port) == 0
+    assert [ref for ref in loops if ref() is not None] == []
+    assert len(nugen_emulator.requests) == 10
+    assert unraisable == []
+
+
+def _forked_child_holds(port: int) -> int:
+    """How many of this process's sockets to ``port`` a forked child still holds."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(min(_sockets(port), 100))
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_lets_go_of_the_parents_sockets(nugen_emulator: NugenEmulator) -> None:
+    port = nugen_emulator.port
+    sync = NugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    sync.chat_completion(model="m", messages=USER)
+    assert _sockets(port) == 1
+    assert _forked_child_holds(port) == 0
+    sync.chat_completion(model="m", messages=USER)  # the parent's connection still works
+    assert _sockets(port) == 1
+    sync.close()
+
+    async def main() -> int:
+        async with AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key
+        ) as client:
+            await client.chat_completion(model="m", messages=USER)
+            held = _forked_child_holds(port)  # forked inside the running loop
+            await client.chat_completion(model="m", messages=USER)
+            assert _sockets(port) == 1
+        return held
+
+    assert asyncio.run(main()) == 0
+    assert len(nugen_emulator.requests) == 4
+
+
+def test_a_client_dropped_in_a_running_loop_closes_its_pool_there(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # The loop holds its pools: a long-running loop must not keep those of dropped clients.
+    async def main() -> tuple[int, bool]:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)
+        pool = weakref.ref(await client._pool())
+        del client
+        gc.collect()
+        for _ in range(100):
+            if _sockets(nugen_emulator.port) == 0:
+                break
+            await asyncio.sleep(0.01)
+        gc.collect()
+        return _sockets(nugen_emulator.port), pool() is None
+
+    assert asyncio.run(main()) == (0, True)
+    assert unraisable == []
+
+
+def test_aclose_lets_the_loop_forget_the_pool(nugen_emulator: NugenEmulator) -> None:
+    async def main() -> tuple[bool, str]:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)
+        pool = await client._pool()
+        guard, pool_ref = pool._guard, weakref.ref(pool)
+        del pool
+        await client.aclose()
+        gc.collect()
+        # Neither the pool nor its finished guard stays on the loop (a long-running loop
+        # would pile them up).
+        forgotten = pool_ref() is None and guard is not None and guard() is None
+        reply = await client.chat_completion(model="m", messages=USER)  # a fresh pool
+        await client.aclose()
+        return forgotten, reply.choices[0].message.text
+
+    forgotten, text = asyncio.run(main())
+    assert forgotten
+    assert text

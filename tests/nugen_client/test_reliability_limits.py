@@ -56,7 +56,7 @@ def _event(data: Any) -> bytes:
     return f"data: {json.dumps(data)}\n\n".encode()
 
 
-# -------------------------------------------------------------- item 5: gzip bomb, big events
+# --------------------------------------------------------------------- gzip bomb, big events
 
 
 @functools.cache
@@ -113,7 +113,7 @@ def test_a_gzipped_answer_under_the_limits_is_read(kind: str) -> None:
     assert reply.choices[0].message.content == "zipped"
 
 
-# --------------------------------------------------------- item 9: an overall deadline per call
+# ---------------------------------------------------------------- an overall deadline per call
 
 
 def test_endless_keepalive_comments_end_at_the_deadline(kind: str) -> None:
@@ -147,7 +147,7 @@ def test_the_deadline_is_checked_on_input() -> None:
         NugenClient(api_key=API_KEY, deadline=0)
 
 
-# ------------------------------------------- item 8: a complete answer, then the server idles
+# -------------------------------------------------- a complete answer, then the server idles
 
 
 @pytest.mark.parametrize("usage", [True, False])
@@ -171,7 +171,7 @@ def test_an_idle_timeout_before_the_asked_usage_still_fails(kind: str) -> None:
         _stream(_client(kind, server.url, timeout=0.5))
 
 
-# --------------------------------------------------------------- item 15: base_url parts
+# ----------------------------------------------------------------------- base_url parts
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_a_base_url_with_userinfo_query_or_fragment_is_refused(url: str) -> None
     assert "hunter2" not in str(info.value)
 
 
-# ---------------------------------------------------------- item 16: header-breaking input
+# ------------------------------------------------------------------ header-breaking input
 
 
 @pytest.mark.parametrize("value", ["a\r\nX-Evil: 1", "a\nb", "nul\x00", "caf\u00e9"])
@@ -212,7 +212,7 @@ def test_header_breaking_call_options_are_refused_naming_the_field(kind: str) ->
         NugenClient(api_key=API_KEY, default_headers={"X-Token": "a\rb"})
 
 
-# ------------------------------------------------------------- item 14: reprs hold no key
+# --------------------------------------------------------------------- reprs hold no key
 
 
 def test_the_prepared_request_repr_hides_credentials() -> None:
@@ -236,7 +236,7 @@ def test_the_emulator_recorded_request_repr_hides_credentials() -> None:
     assert "authorization" in text
 
 
-# ------------------------------------------------------ item 18: errors say where they went
+# -------------------------------------------------------------- errors say where they went
 
 
 def test_a_connection_error_names_the_url_tried(kind: str) -> None:

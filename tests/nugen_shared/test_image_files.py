@@ -1,4 +1,4 @@
-"""Issue 15, item 17: image paths read regular files only, with the size limit checked
+"""Image paths read regular files only, with the size limit checked
 while reading; devices and FIFOs are refused without blocking."""
 
 from __future__ import annotations
