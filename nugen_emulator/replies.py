@@ -162,9 +162,7 @@ class ChatCall:
 
     def usage(self, generation: Generation) -> dict[str, Any]:
         """The ``usage`` object the dialect sends for ``generation``."""
-        usage = self._renderer.usage(generation)
-        assert usage is not None  # only None for no generation at all
-        return usage
+        return self._renderer.usage(generation)
 
 
 ChatReplyHook: TypeAlias = Callable[[ChatCall], "Generation | EncodedStream | None"]
