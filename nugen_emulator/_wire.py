@@ -128,7 +128,9 @@ class Renderer:
             usage["completion_tokens_details"] = found
         return usage
 
-    def _envelope(self, response_id: str, model: str, obj: str | None, created: Any) -> Any:
+    def _envelope(
+        self, response_id: str, model: str, obj: str | None, created: Any
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"id": response_id}
         if obj is not None:
             body["object"] = obj
@@ -149,6 +151,7 @@ class Renderer:
         usage = None if no_usage else self.usage(generation)
         score = confidence_score(model, _text(generation))
         choices = []
+        message: dict[str, Any]
         for index, choice in enumerate(generation.choices):
             calls = _wire_calls(choice)
             if self.live:  # the live service's key order
