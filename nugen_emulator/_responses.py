@@ -50,8 +50,8 @@ class SSEResponse(Response):
         fault: Fault | None,
         headers: Mapping[str, str],
         prejoin: bool = False,
-        lead: list[bytes] | None = None,
-        after_done: bytes | None = None,
+        lead: bytes = b"",
+        after_done: bytes = b"",
     ) -> None:
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
         self.status_code = 200
@@ -62,10 +62,8 @@ class SSEResponse(Response):
         self.state = state
         self.fault = fault
         self.prejoin = prejoin
-        # Events sent before ``events`` that faults do not count (a live timing event).
-        self.lead = b"".join(lead or ())
-        # The live service sends one more event after [DONE].
-        self.tail = DONE_EVENT + after_done if after_done is not None else DONE_EVENT
+        self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
+        self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
