@@ -31,10 +31,10 @@ from nugen_emulator._model import (
     embed_base64,
     generate_chat,
     generate_completion,
+    rerank_body,
     warm_up,
 )
 from nugen_emulator._records import RecordedRequest
-from nugen_emulator._rerank import rerank_body
 from nugen_emulator._responses import (
     AbortConnection,
     SSEResponse,

@@ -1,9 +1,7 @@
 """The emulator's deterministic "model": what it answers, and how many tokens that costs.
 
-Everything here is a pure function of the validated request, so the same request always
-gets the same reply (ids and timestamps aside, which the server adds). What it answers is
-specified for users in the package docstring (``nugen_emulator/__init__.py``), the one
-description of the emulator's behaviour.
+Pure functions of the validated request (ids and timestamps are the server's), specified
+in the package docstring.
 """
 
 from __future__ import annotations
@@ -20,8 +18,14 @@ from typing import Any
 from nugen_emulator import _prompts
 from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
-from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
-from nugen_emulator._words import best_sentence, unit_vector, words
+from nugen_emulator._validation import (
+    CROSS_ENCODER_METHODS,
+    ChatRequest,
+    CompletionRequest,
+    ImageRef,
+    RerankRequest,
+)
+from nugen_emulator._words import best_sentence, similarity, unit_vector, words
 
 _QUOTE_WORDS = 60
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -46,25 +50,19 @@ def text_of(content: Any) -> str:
     """The text of a message's content (a string, or the text parts of a part list)."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        )
-    return ""
+    parts = content if isinstance(content, list) else []
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
+    return " ".join(text for text in texts if isinstance(text, str))
 
 
 def describe_images(images: list[ImageRef]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
-    parts = []
-    for i, image in enumerate(images, start=1):
-        if image.url_kind == "data":
-            parts.append(f"image {i} is {image.mime}, {image.size} bytes (inline base64)")
-        else:
-            parts.append(f"image {i} is a URL image hosted at {image.host}")
+    parts = [
+        f"image {i} is {image.mime}, {image.size} bytes (inline base64)"
+        if image.url_kind == "data"
+        else f"image {i} is a URL image hosted at {image.host}"
+        for i, image in enumerate(images, start=1)
+    ]
     noun = "image" if len(images) == 1 else "images"
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
 
@@ -380,15 +378,9 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
 
 def reasoning_wanted(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
     """(the model reasons, the reasoning text is returned)."""
-    if not reasoning:
-        return False, False
-    if reasoning.get("enabled") is False or reasoning.get("effort") == "none":
-        return False, False
-    active = bool(
-        reasoning.get("enabled")
-        or reasoning.get("effort") is not None
-        or reasoning.get("max_tokens") is not None
-    )
+    reasoning = reasoning or {}
+    active = reasoning.get("enabled") is not False and reasoning.get("effort") != "none"
+    active = active and any(reasoning.get(key) for key in ("enabled", "effort", "max_tokens"))
     return active, active and not reasoning.get("exclude", False)
 
 
@@ -498,3 +490,32 @@ def embed_base64(text: str, dimensions: int) -> str:
     """The same vector as little-endian float32, base64-encoded (``encoding_format``)."""
     vector = unit_vector(text, dimensions)
     return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")
+
+
+_HYBRID_METHOD = "optimal"
+
+
+def document_text(document: str | dict[str, Any]) -> str:
+    """What a document says: itself, an object's ``text`` field, or else the whole object."""
+    if isinstance(document, str):
+        return document
+    text = document.get("text")
+    return text if isinstance(text, str) else json.dumps(document, sort_keys=True)
+
+
+def rerank_body(request: RerankRequest) -> dict[str, Any]:
+    """``{"results": [...], "meta": {...}}``, most relevant first (ties in request order)."""
+    scores = [similarity(request.query, document_text(d)) for d in request.documents]
+    ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[: request.top_n]
+    results: list[dict[str, Any]] = []
+    for index in ranked:
+        result: dict[str, Any] = {"index": index, "relevance_score": round(scores[index], 6)}
+        if request.return_documents:
+            result["document"] = request.documents[index]
+        results.append(result)
+    meta: dict[str, Any] = {"method": request.method, "deployed_model_id": request.model}
+    if request.method in CROSS_ENCODER_METHODS:
+        meta["model_cross"] = request.model_cross
+    if request.method == _HYBRID_METHOD:
+        meta["stage1_top_k"] = request.stage1_top_k
+    return {"results": results, "meta": meta}
