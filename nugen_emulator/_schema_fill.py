@@ -319,8 +319,8 @@ class _Filler:
         if isinstance(prefix, list):
             return [self.value(sub, name, depth + 1) for sub in prefix]
         items = self.resolve(schema.get("items", {}), depth + 1)
-        min_items = _count(schema.get("minItems"), default=None) or 0
-        limit = _count(schema.get("maxItems"), default=None)
+        min_items = _count(schema.get("minItems")) or 0
+        limit = _count(schema.get("maxItems"))
         result: list[Any] = []
         kind = items.get("type")
         # A list of scalars takes every matching literal, so "add 1, 2 and 3" gives [1, 2, 3].
@@ -401,13 +401,9 @@ class _Filler:
         if found is None:
             default = schema.get("default")
             found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"
-        min_len = _count(schema.get("minLength"), default=None)
-        max_len = _count(schema.get("maxLength"), default=None)
-        if max_len is not None:
-            found = found[:max_len]
-        if min_len is not None and len(found) < min_len:
-            found = found + "_" * (min_len - len(found))
-        return found
+        max_len = _count(schema.get("maxLength"))
+        found = found[:max_len] if max_len is not None else found
+        return found.ljust(_count(schema.get("minLength")) or 0, "_")
 
 
 _MAX_GENERATED = 256  # caps minItems/minLength: a hostile schema must not exhaust memory
@@ -428,21 +424,16 @@ def _bound(schema: dict[str, Any], key: str) -> float | None:
     return None
 
 
-def _count(value: Any, *, default: int | None) -> int | None:
+def _count(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return min(value, _MAX_GENERATED)
-    return default
+    return None
+
+
+_CHECKS = {"minimum": operator.ge, "maximum": operator.le}
+_CHECKS |= {"exclusiveMinimum": operator.gt, "exclusiveMaximum": operator.lt}
 
 
 def _within(number: float, schema: dict[str, Any]) -> bool:
-    checks: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
-        ("minimum", operator.ge),
-        ("maximum", operator.le),
-        ("exclusiveMinimum", operator.gt),
-        ("exclusiveMaximum", operator.lt),
-    )
-    for key, check in checks:
-        bound = _bound(schema, key)
-        if bound is not None and not check(number, bound):
-            return False
-    return True
+    bounds = ((_bound(schema, key), check) for key, check in _CHECKS.items())
+    return all(bound is None or check(number, bound) for bound, check in bounds)

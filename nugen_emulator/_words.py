@@ -18,17 +18,13 @@ _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Function words carry no topic; keeping them would make every question close to every
 # sentence that also says "the" and "how".
 STOP_WORDS = frozenset(
-    {"a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are"}
-    | {"as", "at", "be", "been", "before", "being", "below", "between", "both", "but", "by"}
-    | {"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for"}
-    | {"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him"}
-    | {"his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more"}
-    | {"most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other"}
-    | {"our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such"}
-    | {"than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they"}
-    | {"this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we"}
-    | {"were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with"}
-    | {"would", "you", "your", "yours"}
+    """a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more
+    most my no nor not of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would
+    you your yours""".split()
 )
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _MIN_SENTENCE_WORDS = 4
@@ -95,9 +91,8 @@ def similarity(first: str, second: str) -> float:
     dot = sum((1 + math.log(a[w])) * (1 + math.log(b[w])) for w in a.keys() & b.keys())
     if not dot:
         return 0.0
-    norm_a = math.sqrt(sum((1 + math.log(c)) ** 2 for c in a.values()))
-    norm_b = math.sqrt(sum((1 + math.log(c)) ** 2 for c in b.values()))
-    return dot / (norm_a * norm_b)
+    norms = [math.sqrt(sum((1 + math.log(c)) ** 2 for c in bag.values())) for bag in (a, b)]
+    return dot / (norms[0] * norms[1])
 
 
 def sentences(text: str) -> list[str]:
