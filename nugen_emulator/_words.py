@@ -17,15 +17,16 @@ from functools import lru_cache
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Function words carry no topic; keeping them would make every question close to every
 # sentence that also says "the" and "how".
-STOP_WORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers him his how i if in into is it its itself just me more
-    most my no nor not of off on once only or other our ours out over own same she should so
-    some such than that the their theirs them then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would
-    you your yours""".split()
-)
+_STOP_WORDS = """
+    a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me
+    more most my no nor not of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _MIN_SENTENCE_WORDS = 4
 
