@@ -305,7 +305,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nugen_emulator._defaults import DEFAULT_API_KEY
 from nugen_emulator._faults import Fault
 from nugen_emulator._records import RecordedRequest
 
@@ -319,6 +318,9 @@ __all__ = [
     "RecordedRequest",
 ]
 
+DEFAULT_API_KEY = "test-key"
+_BASE_PATHS: dict[str, str] = {"nugen": "/api/v3/inference", "openai": "/v1"}
+_DEFAULT_EMBEDDING_DIMENSIONS = 384
 _SERVER_STACK = ("starlette", "uvicorn")
 _INSTALL_HINT = (
     "nugen_emulator.NugenEmulator needs starlette and uvicorn ({missing} is not "

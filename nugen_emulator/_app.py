@@ -22,9 +22,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nugen_emulator._defaults import BASE_PATHS
+from nugen_emulator import _BASE_PATHS
 from nugen_emulator._faults import Fault
-from nugen_emulator._generation import Generation, count_tokens
+from nugen_emulator._generation import Generation, ToolCall, count_tokens
 from nugen_emulator._lax import InvalidBody
 from nugen_emulator._model import (
     embed,
@@ -85,16 +85,15 @@ def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Gener
     """
     if all(call.id for choice in generation.choices for call in choice.tool_calls):
         return generation
-    choices = [
-        replace(
-            choice,
-            tool_calls=[
-                call if call.id else replace(call, id=new_id("call_")) for call in choice.tool_calls
-            ],
-        )
-        for choice in generation.choices
-    ]
-    return replace(generation, choices=choices)
+
+    def with_id(call: ToolCall) -> ToolCall:
+        return call if call.id else replace(call, id=new_id("call_"))
+
+    choices = generation.choices
+    return replace(
+        generation,
+        choices=[replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in choices],
+    )
 
 
 class _RequestIdMiddleware:
@@ -145,7 +144,7 @@ class _Handlers:
         self.state = state
 
     def app(self) -> Starlette:
-        base = BASE_PATHS[self.state.dialect]
+        base = _BASE_PATHS[self.state.dialect]
         replies: dict[str, Reply] = {
             "/chat/completions": self._chat,
             "/completions": self._completions,
@@ -218,18 +217,11 @@ class _Handlers:
             body_error = exc
         if _nested_deeper_than(body, MAX_BODY_DEPTH):
             body_error = ValueError(f"Nesting deeper than {MAX_BODY_DEPTH} levels")
-        self.state.log.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.url.path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-                raw_body=raw,
-                query=request.url.query,
-                received_at=received_at,
-            )
-        )
-        self.state.begin_request(request.method, request.url.path, raw)
+        method, path = request.method, request.url.path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = request.url.query
+        self.state.log.append(RecordedRequest(method, path, headers, body, raw, query, received_at))
+        self.state.begin_request(method, path, raw)
         return raw, body, body_error
 
     def _check_auth(self, request: Request) -> Response | None:
@@ -381,7 +373,7 @@ def aligned_models(origin: str) -> list[dict[str, Any]]:
         "created_date": "2026-01-15T09:30:00Z",
         "status": "DEPLOYED",
         "deployment_status": "DEPLOYED",
-        "endpoint": f"{origin}{BASE_PATHS['nugen']}",
+        "endpoint": f"{origin}{_BASE_PATHS['nugen']}",
         "usage_count": 42,
         "last_used": "2026-02-01T12:00:00Z",
         "performance_metrics": {"accuracy": 0.91},

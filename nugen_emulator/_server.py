@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
 from nugen_emulator._app import build_app
-from nugen_emulator._defaults import BASE_PATHS, DEFAULT_API_KEY, DEFAULT_EMBEDDING_DIMENSIONS
 from nugen_emulator._faults import FAULT_FIELDS, Fault
 from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
 from nugen_emulator._state import ServerState
@@ -78,7 +78,7 @@ class NugenEmulator:
         *,
         seed: int | None = None,
         created: float | None = None,
-        embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
+        embedding_dimensions: int = _DEFAULT_EMBEDDING_DIMENSIONS,
         latency: tuple[float, float] | None = None,
         chat_reply: ChatReplyHook | None = None,
         forms: Literal["live", "reference"] = "live",
@@ -87,7 +87,7 @@ class NugenEmulator:
         access_log: bool = False,
         startup_timeout: float = 10.0,
     ) -> None:
-        if dialect not in BASE_PATHS:
+        if dialect not in _BASE_PATHS:
             raise ValueError(f"dialect must be 'nugen' or 'openai', got {dialect!r}")
         if embedding_dimensions < 1:
             raise ValueError("embedding_dimensions must be >= 1")
@@ -240,7 +240,7 @@ class NugenEmulator:
     @property
     def base_url(self) -> str:
         """What a client takes as ``base_url``: ``url`` + ``/api/v3/inference`` or ``/v1``."""
-        return self.url + BASE_PATHS[self._state.dialect]
+        return self.url + _BASE_PATHS[self._state.dialect]
 
     @property
     def api_key(self) -> str:
