@@ -148,15 +148,9 @@ def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
         return []
     if isinstance(value, str):
         return [value] if value else []
-    items = as_list(errors, ("stop",), value)
-    if items is None:
-        return []
-    result = []
-    for i, item in enumerate(items):
-        text = as_str(errors, ("stop", i), item)
-        if text:
-            result.append(text)
-    return result
+    items = as_list(errors, ("stop",), value) or []
+    texts = [as_str(errors, ("stop", i), item) for i, item in enumerate(items)]
+    return [text for text in texts if text]
 
 
 def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
@@ -172,9 +166,7 @@ def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: b
         errors.value_error(("stream_options",), message, mapping)
         return False
     flag = mapping.get("include_usage")
-    if flag is None:
-        return False
-    return bool(lax_bool(errors, ("stream_options", "include_usage"), flag))
+    return flag is not None and bool(lax_bool(errors, ("stream_options", "include_usage"), flag))
 
 
 def _validate_content(errors: Errors, loc: Loc, content: Any, images: list[ImageRef]) -> None:
@@ -459,12 +451,9 @@ def _texts(errors: Errors, body: dict[str, Any], name: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    texts: list[str] = []
-    for i, item in enumerate(as_list(errors, (name,), value, min_len=1) or []):
-        text = as_str(errors, (name, i), item)
-        if text is not None:
-            texts.append(text)
-    return texts
+    items = as_list(errors, (name,), value, min_len=1) or []
+    texts = [as_str(errors, (name, i), item) for i, item in enumerate(items)]
+    return [text for text in texts if text is not None]
 
 
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
