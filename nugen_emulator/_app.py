@@ -1,8 +1,5 @@
-"""The emulator's ASGI app: routes, and one handler per endpoint.
-
-Every handler runs the same steps: record the request, take an armed fault, check the
-key, validate the body, generate (or ask the ``chat_reply`` hook), render in the dialect.
-"""
+"""The emulator's ASGI app. Every request: record it, take an armed fault, check the key,
+validate the body, generate (or ask the ``chat_reply`` hook), render in the dialect."""
 
 from __future__ import annotations
 

@@ -130,10 +130,8 @@ def _argument_values(arguments: Any) -> list[Any]:
 
 
 def prompt_tokens(request: ChatRequest) -> int:
-    """One per message, plus its words, tool-call arguments and images; plus the tools.
-
-    Capped at ``prompt_truncate_len``, the size the service truncates prompts to.
-    """
+    """Per message 1 + words + images + tool-call arguments, plus the tools; capped at
+    ``prompt_truncate_len``, where the service truncates prompts."""
     total = 0
     for message, images in zip(request.messages, request.images, strict=False):
         total += 1 + count_tokens(text_of(message.get("content"))) + len(images)
@@ -145,12 +143,8 @@ def prompt_tokens(request: ChatRequest) -> int:
 
 
 def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
-    """Tools the text asks for, in order of first mention.
-
-    A tool is mentioned when its exact name appears as a word ("use get_weather"), or when
-    every meaningful word of its name appears ("weather" for ``get_weather``; generic verbs
-    such as get/fetch/search/compute are ignored).
-    """
+    """Tools the text names (``get_weather``) or all of whose meaningful name words it
+    says (``weather``), in order of first mention."""
     lower = text.lower()
     found: list[tuple[int, str]] = []
     for tool in tools:
@@ -222,13 +216,8 @@ def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> 
 
 
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
-    """(context, question) of a RAG-shaped prompt, or ``None``.
-
-    In order: a stock template in the last user message, or in the system prompt (the
-    question is then the user message); a hand-written ``Context: ... Question: ...``
-    prompt, in the user message or across the system prompt and it; the context in user
-    messages sent together with the question, just before it.
-    """
+    """(context, question) of a RAG-shaped prompt, or ``None``: a stock template, then a
+    labelled prompt, then context sent in user messages just before the question."""
     for text in (conv.last_user_text, conv.system_text):
         found = _prompts.recognise(text, ("answer",))
         if found is not None and found.context is not None:
@@ -328,15 +317,8 @@ _REACT_DONE = (
 
 
 def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
-    """A step of LlamaIndex's ReAct format, when the system prompt asks for it.
-
-    The tools come from the header's ``> Tool Name:`` entries; the question is the last user
-    message that is not an ``Observation:``. A mentioned (or, with none called yet, the
-    related) tool not yet called gets an ``Action`` with arguments from the question's
-    literals (and earlier observations'), as for native tool calls; otherwise the
-    ``Answer:`` is the observations' text, or the plain reply to the question when there
-    were none.
-    """
+    """A step of LlamaIndex's ReAct format when the system prompt is its header, with the
+    header's tools: an ``Action`` for a due tool, else the ``Answer:``."""
     if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
@@ -460,11 +442,8 @@ def generate_chat(request: ChatRequest) -> Generation:
 def generate_completion(
     request: CompletionRequest, answer: Callable[[ChatRequest], Generation] | None = None
 ) -> Generation:
-    """Text completions: each prompt answered as a chat of one user message would be.
-
-    ``answer`` (default :func:`generate_chat`) answers each prompt's chat; its choices
-    follow one another, prompt by prompt. ``prompt_tokens`` counts the prompts' words.
-    """
+    """Each prompt answered by ``answer`` (default :func:`generate_chat`) as a chat of one
+    user message; the choices prompt by prompt, ``prompt_tokens`` the prompts' words."""
     choices: list[Choice] = []
     for prompt in request.prompts:
         chat = ChatRequest(

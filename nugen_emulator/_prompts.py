@@ -1,11 +1,8 @@
 """The recogniser: which prompt a request carries, and what it holds.
 
-Frameworks put structure into plain text (a context block and a question, a tool list and
-a Thought/Action format, a JSON schema to follow). The stock prompts of LangChain and
-LlamaIndex are recognised from the frameworks' own template constants (:data:`SOURCES`),
-read when the framework is importable, so an upstream change to a template changes what is
-recognised with it. Prompts people write themselves (``Context: ... Question: ...``) are
-recognised by their labels.
+Stock prompts are recognised from the frameworks' own template constants (:data:`SOURCES`,
+read when the framework is importable, so an upstream change is followed); prompts people
+write (``Context: ... Question: ...``) by their labels.
 """
 
 from __future__ import annotations
@@ -244,11 +241,8 @@ def json_objects(text: str) -> list[tuple[int, int, Any]]:
 def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
     """The JSON schema a prompt shows, and the prompt without any embedded JSON.
 
-    The last schema, because format instructions (LangChain's ``PydanticOutputParser``)
-    show an example schema before the real one; with no schema, the last example object,
-    as the schema of its structure (lists stay lists, nested objects stay nested). JSON
-    whose braces a template left doubled (``{{"type": ...}}``, as LlamaIndex's
-    structured-output programs send it) counts too.
+    The last schema (format instructions show an example schema before the real one), else
+    the structure of the last example object; braces a template left doubled count too.
     """
     if "{{" in text:
         text = text.replace("{{", "{").replace("}}", "}")

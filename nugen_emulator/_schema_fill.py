@@ -1,11 +1,8 @@
 """Build JSON values that satisfy a JSON schema, filled from literals found in a message.
 
-Used for tool-call arguments and for ``response_format`` ``json_schema`` answers. The aim
-is a value that a strict validator (pydantic, jsonschema) accepts and that visibly comes
-from what the user wrote, so a test can check that its arguments made the round trip:
-``"What's the weather in Boston in fahrenheit?"`` against
-``{"location": string, "unit": enum["celsius", "fahrenheit"]}`` gives
-``{"location": "Boston", "unit": "fahrenheit"}``.
+For tool-call arguments and ``json_schema`` answers: a value a strict validator accepts and
+that visibly comes from what the user wrote (``"weather in Boston in fahrenheit?"`` gives
+``{"location": "Boston", "unit": "fahrenheit"}``), so a test sees its arguments round-trip.
 """
 
 from __future__ import annotations
@@ -57,12 +54,8 @@ def _hint_words(hints: str) -> list[str]:
 
 
 def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
-    """Candidate string values in ``text`` and where they start: quoted text and
-    capitalised phrases, in order.
-
-    A capitalised phrase is a run of capitalised words that does not start a sentence
-    ("in New York" gives ``"New York"``, the leading "What" of a question gives nothing).
-    """
+    """Quoted text and capitalised phrases not starting a sentence ("in New York" gives
+    ``"New York"``), with where they start, in order."""
     excluded = {e.lower() for e in exclude}
     found: list[tuple[int, str]] = []
     for match in _QUOTED_RE.finditer(text):
@@ -150,13 +143,9 @@ class Literals:
         return None
 
     def take_string(self, hints: str = "") -> str | None:
-        """The string literal for a field described by ``hints`` (its name, description).
-
-        A date-like field takes a date-like literal, other fields prefer the rest; among
-        those, the literal nearest to where the text mentions a word of ``hints``
-        ("on '2024-05-01' for a 'vaccination'": the procedure takes "vaccination"), else the
-        first one left.
-        """
+        """The literal for a field described by ``hints`` (name, description): date-like
+        for a date field, else another; the nearest to a mention of a ``hints`` word, else
+        the first left."""
         if not self.strings:
             return None
         wants_date = bool(_DATE_FIELD_RE.search(hints))

@@ -250,12 +250,8 @@ class NugenEmulator:
     # -- faults and the request log -------------------------------------------------------
 
     def inject(self, fault: Fault | None = None, /, *, times: int = 1, **fields: Any) -> Fault:
-        """Arm a fault for the next ``times`` matching requests; returns the fault.
-
-        ``emu.inject(Fault(status=429, headers={"Retry-After": "1"}), times=2)`` or, the
-        same in short, ``emu.inject(status=429, headers={"Retry-After": "1"}, times=2)``.
-        Faults are consumed first-in first-out, one per matching request.
-        """
+        """Arm a fault (a :class:`Fault`, or its fields as keywords) for the next ``times``
+        matching requests, first in first out; returns the fault."""
         if fault is not None and fields:
             raise TypeError("pass either a Fault or its fields as keywords, not both")
         unknown = set(fields) - FAULT_FIELDS

@@ -109,11 +109,8 @@ class EmbeddingRequest:
 
 
 def parse_image_url(url: str) -> ImageRef | str:
-    """Parse an image part's URL: an :class:`ImageRef`, or the reason it is unacceptable.
-
-    Only ``https://`` URLs (never fetched) and ``data:image/...;base64,`` URLs whose payload
-    decodes are accepted, as the service documents.
-    """
+    """An :class:`ImageRef` for an ``https://`` URL (never fetched) or a decodable
+    ``data:image/...;base64,`` URL, else the reason it is refused."""
     if url.startswith("data:"):
         match = _DATA_URL_RE.match(url)
         if match is None:
@@ -406,11 +403,8 @@ def _common_ints(
 def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatRequest:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
 
-    ``openai``: the OpenAI-compatible dialect, which knows ``stream_options``.
-
-    On ``/chat/vision`` only the documented fields (model, messages, max_tokens,
-    prompt_truncate_len, temperature) take effect; the rest are ignored, as FastAPI ignores
-    fields its model does not declare.
+    ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
+    ``/chat/vision`` documents count; FastAPI ignores the rest.
     """
     body, errors, model = _start(body)
     images = _validate_messages(errors, body)

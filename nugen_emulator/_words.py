@@ -1,8 +1,7 @@
 """Bag-of-words text similarity: the emulator's embeddings and its retrieval-shaped answers.
 
-One tokeniser feeds both, so the sentence the "model" picks from a RAG prompt is the one
-the emulator's own embeddings would rank first. Retrieval, not understanding: texts are
-close when they share words, whatever those words mean.
+One tokeniser feeds both, so the sentence picked from a RAG prompt is the one the
+embeddings would rank first: texts are close when they share words.
 """
 
 from __future__ import annotations
@@ -61,13 +60,8 @@ _TIE_BREAK_WEIGHT = 0.05
 
 @lru_cache(maxsize=8192)
 def unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
-    """Feature hashing: each word adds ``1 + log(count)`` at its hashed index and sign.
-
-    Texts sharing words get a clearly positive cosine; texts sharing none are near
-    orthogonal, apart by a tiny deterministic amount (a hash of the whole text, so no two
-    texts tie). A text without any word (empty, punctuation, only stop words) is that hash
-    alone. Always unit length.
-    """
+    """Feature hashing (each word adds ``1 + log(count)`` at its hashed index and sign)
+    plus a little of a whole-text hash, so no two texts tie; unit length."""
     bag = [0.0] * dimensions
     for word, count in Counter(words(text)).items():
         index, sign = _bucket(word, dimensions)
@@ -97,11 +91,8 @@ def similarity(first: str, second: str) -> float:
 
 
 def sentences(text: str) -> list[str]:
-    """Candidate answer sentences: lines and sentence ends split, short fragments dropped.
-
-    Markdown line structure (headings, list items, table rows) ends a candidate as a full
-    stop does, and fences, rules and metadata lines (``file_name: README.md``) never are one.
-    """
+    """Candidate answer sentences: split at sentence ends and Markdown line structure;
+    short fragments, fences, rules and metadata lines (``file_name: x.md``) dropped."""
     found: list[str] = []
     paragraph: list[str] = []
 
