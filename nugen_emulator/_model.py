@@ -251,10 +251,8 @@ def _text_answer(conv: _Conversation) -> str:
     sentences: list[str] = []
     if conv.tool_results:
         for name, text, images in conv.tool_results:
-            if text.strip():
-                sentences.append(f'The {name} tool returned: "{quote(text)}".')
-            else:
-                sentences.append(f"The {name} tool returned no text.")
+            said = f': "{quote(text)}".' if text.strip() else " no text."
+            sentences.append(f"The {name} tool returned{said}")
             if images:
                 sentences.append(describe_images(images))
         if conv.last_user_text.strip():

@@ -24,18 +24,11 @@ _NOT_VALUES = frozenset(
     {"I", "I'm", "I'd", "I'll", "JSON", "API", "URL", "ID", "AI", "LLM", "XML", "HTML", "CSV"}
     | {"YAML", "SQL", "HTTP", "HTTPS", "OK"}
 )
-_FORMAT_DEFAULTS = {
-    "date": "2024-01-01",
-    "date-time": "2024-01-01T00:00:00Z",
-    "time": "00:00:00",
-    "email": "user@example.com",
-    "uri": "https://example.com/",
-    "url": "https://example.com/",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-    "ipv4": "127.0.0.1",
-    "ipv6": "::1",
-    "hostname": "example.com",
-}
+_FORMAT_DEFAULTS = {"date": "2024-01-01", "date-time": "2024-01-01T00:00:00Z", "time": "00:00:00"}
+_FORMAT_DEFAULTS |= {"email": "user@example.com", "hostname": "example.com"}
+_FORMAT_DEFAULTS |= {"uri": "https://example.com/", "url": "https://example.com/"}
+_FORMAT_DEFAULTS |= {"uuid": "00000000-0000-4000-8000-000000000000"}
+_FORMAT_DEFAULTS |= {"ipv4": "127.0.0.1", "ipv6": "::1"}
 _MAX_DEPTH = 8
 _DATE_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug"
@@ -374,11 +367,7 @@ class _Filler:
             if high_x is not None:
                 value = min(value, math.ceil(high_x) - 1)
             return int(value) if kind == "integer" else float(value)
-        if kind == "boolean":
-            return False
-        if kind == "null":
-            return None
-        return "sample"
+        return {"boolean": False, "null": None}.get(kind, "sample")
 
     def string(self, schema: dict[str, Any], name: str) -> str:
         fmt = schema.get("format")

@@ -27,16 +27,10 @@ _GPU_SECONDS = 0.0112
 _TTFT_SECONDS = 0.05
 _TOKENS_PER_SECOND = 50.0
 _VISION_CREATED_FACTOR = 10  # the provider's vision example has ten times "now"
-_OPENAI_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
+_OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error"}
+_OPENAI_ERROR_TYPES |= {403: "permission_error", 404: "not_found_error", 408: "timeout_error"}
+_OPENAI_ERROR_TYPES |= {409: "conflict_error", 422: "invalid_request_error"}
+_OPENAI_ERROR_TYPES |= {429: "rate_limit_error"}
 # The platform's words where the bare status phrase would not tell a user what to do.
 _ERROR_MESSAGES = {402: "Insufficient balance: add credits to your Nugen account to continue."}
 DONE_EVENT = b"data: [DONE]\n\n"
