@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -64,13 +64,6 @@ class Report:
     base_url: str
     checks: int = 0
     differences: list[Difference] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "checks": self.checks,
-            "differences": [vars(d) for d in self.differences],
-        }
 
 
 def battery(models: Models) -> list[Probe]:
@@ -294,7 +287,7 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
     text = render(report)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
-            out.write(_without(json.dumps(report.as_json(), indent=2), api_key) + "\n")
+            out.write(_without(json.dumps(asdict(report), indent=2), api_key) + "\n")
     sys.stdout.write(_without(text, api_key))
     return 1 if report.differences else 0
 
