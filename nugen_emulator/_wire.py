@@ -62,6 +62,11 @@ def _wire_calls(choice: Choice) -> list[dict[str, Any]] | None:
     return calls or None
 
 
+def _timing(ttft: float, throughput: float, total: float) -> dict[str, float]:
+    timing = {"ttft_seconds": ttft, "throughput_tokens_per_second": throughput}
+    return timing | {"total_seconds": total}
+
+
 def _text(generation: Generation) -> str:
     return " ".join(c.content or "" for c in generation.choices)
 
@@ -102,9 +107,7 @@ class Renderer:
         """The live service's chat ``timing``, a deterministic function of the tokens."""
         ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
         total = round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
-        return {"ttft_seconds": ttft, "throughput_tokens_per_second": _THROUGHPUT} | {
-            "total_seconds": total
-        }
+        return _timing(ttft, _THROUGHPUT, total)
 
     def usage(self, generation: Generation, *, details: bool = False) -> dict[str, Any]:
         """``usage``; ``details`` keeps null ``*_tokens_details`` in every form."""
@@ -300,10 +303,9 @@ class Renderer:
     ) -> dict[str, Any]:
         """What the nugen dialect adds to a whole answer or a stream's last chunk."""
         total = round(_TTFT_SECONDS + generation.completion_tokens / _TOKENS_PER_SECOND, 4)
-        timing = {"ttft_seconds": _TTFT_SECONDS, "throughput_tokens_per_second": 50.0}
         extras = {} if no_usage else {"usage": self.usage(generation, details=True)}
         return extras | {
-            "timing": timing | {"total_seconds": total},
+            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, total),
             "confidence": confidence_score(model, _text(generation)),
         }
 
