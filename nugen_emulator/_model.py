@@ -402,11 +402,26 @@ def warm_up() -> None:
     _prompts.templates()
 
 
+def _text_reply(request: ChatRequest, conv: _Conversation) -> tuple[str, str, bool]:
+    """The text to answer with, the plan reasoning describes, and whether the alternatives
+    of ``n`` > 1 are numbered (not for ReAct steps or JSON)."""
+    react = _react_reply(request, conv)
+    if react is not None:
+        return react, "follow the ReAct format", False
+    answer = _text_answer(conv)
+    structured = _json_answer(request, conv, answer)
+    if structured is not None:
+        return structured, "reply with JSON", False
+    plan = "answer with the tool results" if conv.tool_results else "quote the request back"
+    return answer, plan, True
+
+
 def generate_chat(request: ChatRequest) -> Generation:
     """The reply to a validated chat request (specified in the package docstring)."""
     conv = _conversation(request)
     names = _plan_tools(request, conv)
     reasons, show_reasoning = reasoning_wanted(request.reasoning)
+    text, plan, numbered = _text_reply(request, conv) if not names else ("", "", False)
     choices: list[Choice] = []
     for index in range(request.n):
         if names:
@@ -414,20 +429,8 @@ def generate_chat(request: ChatRequest) -> Generation:
             plan = "call " + " and ".join(names)
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:
-            react = _react_reply(request, conv)
-            answer = react if react is not None else _text_answer(conv)
-            structured = None if react is not None else _json_answer(request, conv, answer)
-            if react is not None:
-                text, plan = answer, "follow the ReAct format"
-            elif structured is not None:
-                text, plan = structured, "reply with JSON"
-            elif conv.tool_results:
-                text, plan = answer, "answer with the tool results"
-            else:
-                text, plan = answer, "quote the request back"
-            if index > 0 and structured is None and react is None:
-                text = f"(Alternative {index + 1}) {text}"
-            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
+            alternative = f"(Alternative {index + 1}) {text}" if index and numbered else text
+            content, finish = _apply_stop_and_limit(alternative, request.stop, request.max_tokens)
             choice = Choice(content=content, finish_reason=finish)
         if reasons:
             reasoning = _reasoning_text(request, conv, plan)
