@@ -226,10 +226,10 @@ def _validate_tool_calls(errors: Errors, loc: Loc, value: Any) -> None:
         if mapping.get("type", "function") != "function":
             errors.literal((*call_loc, "type"), ("function",), mapping["type"])
         function = mapping.get("function")
-        if function is None:
-            continue
-        fn = as_model_dict(errors, (*call_loc, "function"), function)
-        if fn is None:
+        if (
+            function is None
+            or (fn := as_model_dict(errors, (*call_loc, "function"), function)) is None
+        ):
             continue
         for key in ("name", "arguments"):
             if key not in fn:
@@ -291,27 +291,20 @@ def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]
         fn = required(errors, loc, mapping, "function", as_model_dict)
         if fn is None:
             continue
-        name = required(errors, (*loc, "function"), fn, "name", as_str)
-        ok = name is not None
+        before = len(errors.items)  # the tool is valid when it adds no error
+        where = (*loc, "function")
+        name = required(errors, where, fn, "name", as_str)
         if name is not None and not _TOOL_NAME_RE.match(name):
-            errors.pattern((*loc, "function", "name"), TOOL_NAME_PATTERN, name)
-            ok = False
-        description = fn.get("description")
-        if (
-            description is not None
-            and as_str(errors, (*loc, "function", "description"), description) is None
-        ):
-            ok = False
-        parameters = fn.get("parameters")
-        if parameters is not None:
-            params = as_dict(errors, (*loc, "function", "parameters"), parameters)
-            if params is None:
-                ok = False
-            elif params.get("type", "object") != "object":
-                message = "a tool's parameters must be a JSON schema of type 'object'"
-                errors.value_error((*loc, "function", "parameters"), message, params)
-                ok = False
-        if ok:
+            errors.pattern((*where, "name"), TOOL_NAME_PATTERN, name)
+        if fn.get("description") is not None:
+            as_str(errors, (*where, "description"), fn["description"])
+        params = fn.get("parameters")
+        if params is not None and as_dict(errors, (*where, "parameters"), params) is not None:
+            kind = params.get("type", "object")
+            message = "a tool's parameters must be a JSON schema of type 'object'"
+            if kind != "object":
+                errors.value_error((*where, "parameters"), message, params)
+        if len(errors.items) == before:
             valid.append(fn)
     return valid
 
