@@ -299,11 +299,10 @@ def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]
         if fn.get("description") is not None:
             as_str(errors, (*where, "description"), fn["description"])
         params = fn.get("parameters")
-        if params is not None and as_dict(errors, (*where, "parameters"), params) is not None:
-            kind = params.get("type", "object")
+        params = None if params is None else as_dict(errors, (*where, "parameters"), params)
+        if params is not None and params.get("type", "object") != "object":
             message = "a tool's parameters must be a JSON schema of type 'object'"
-            if kind != "object":
-                errors.value_error((*where, "parameters"), message, params)
+            errors.value_error((*where, "parameters"), message, params)
         if len(errors.items) == before:
             valid.append(fn)
     return valid
