@@ -1,12 +1,9 @@
-"""``python -m nugen_emulator``: run a NugenEmulator from the command line.
+"""``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM.
 
-Prints the base URL and API key to point a client (or ``curl``) at, then serves until
-Ctrl-C or SIGTERM. Useful for manual checks, demos, and recording cassettes from another
-process. Without the ``testing`` extra it exits with status 2 and the install hint.
-
-``python -m nugen_emulator conformance --base-url URL [--api-key KEY] [--json FILE]``
-compares the structure of another server's answers with the emulator's instead (see
-:mod:`nugen_emulator._conformance`).
+Prints the base URL and key to point a client (or ``curl``) at: for manual checks, demos,
+and recording cassettes from another process. Without the ``testing`` extra it exits with
+status 2 and the install hint. ``python -m nugen_emulator conformance ...`` runs
+:mod:`nugen_emulator._conformance` instead.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,24 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None, help="bearer key to require (default test-key)")
     parser.add_argument("--no-auth", action="store_true", help="accept any API key")
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
-    parser.add_argument(
-        "--forms",
-        choices=("live", "reference"),
-        default="live",
-        help="the nugen dialect's wire shapes: what api.nugen.in sends (default) or the "
-        "reference pages'",
-    )
-    parser.add_argument(
-        "--served-model", default=None, help="the model name answers report (default: the asked)"
-    )
-    parser.add_argument(
-        "--latency",
-        type=float,
-        nargs=2,
-        metavar=("PER_REQUEST", "PER_INPUT"),
-        default=None,
-        help="seconds each /embeddings answer waits: PER_REQUEST + PER_INPUT x texts",
-    )
+    forms = "the nugen dialect's wire shapes: what api.nugen.in sends (default) or the "
+    forms += "reference pages'"
+    parser.add_argument("--forms", choices=("live", "reference"), default="live", help=forms)
+    served = "the model name answers report (default: the asked)"
+    parser.add_argument("--served-model", default=None, help=served)
+    latency = "seconds each /embeddings answer waits: PER_REQUEST + PER_INPUT x texts"
+    pair = ("PER_REQUEST", "PER_INPUT")
+    parser.add_argument("--latency", type=float, nargs=2, metavar=pair, help=latency)
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     return parser
 
@@ -87,17 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"cannot listen on {args.host}:{args.port}: {exc}\n")
         return 1
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    shapes = f"{args.dialect} dialect" + (
-        f", {args.forms} forms" if args.dialect == "nugen" else ""
-    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop.set())
+    forms = f", {args.forms} forms" if args.dialect == "nugen" else ""
     sys.stdout.write(
-        f"NugenEmulator ({shapes}) is serving.\n"
+        f"NugenEmulator ({args.dialect} dialect{forms}) is serving.\n"
         f"  base_url: {emulator.base_url}\n"
         f"  api_key:  {emulator.api_key if api_key is not None else '(any key is accepted)'}\n"
         f"  export NUGEN_BASE_URL={emulator.base_url} NUGEN_API_KEY={emulator.api_key}\n"

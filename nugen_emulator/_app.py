@@ -1,8 +1,5 @@
-"""The emulator's ASGI app: routes, and one handler per endpoint.
-
-Every handler runs the same steps: record the request, take an armed fault, check the
-key, validate the body, generate (or ask the ``chat_reply`` hook), render in the dialect.
-"""
+"""The emulator's ASGI app. Every request: record it, take an armed fault, check the key,
+validate the body, generate (or ask the ``chat_reply`` hook), render in the dialect."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,19 +19,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nugen_emulator._defaults import BASE_PATHS
+from nugen_emulator import _BASE_PATHS
 from nugen_emulator._faults import Fault
-from nugen_emulator._generation import Generation, count_tokens
+from nugen_emulator._generation import Generation, ToolCall, count_tokens
 from nugen_emulator._lax import InvalidBody
 from nugen_emulator._model import (
     embed,
     embed_base64,
     generate_chat,
     generate_completion,
+    rerank_body,
     warm_up,
 )
 from nugen_emulator._records import RecordedRequest
-from nugen_emulator._rerank import rerank_body
 from nugen_emulator._responses import (
     AbortConnection,
     SSEResponse,
@@ -84,16 +82,15 @@ def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Gener
     """
     if all(call.id for choice in generation.choices for call in choice.tool_calls):
         return generation
-    choices = [
-        replace(
-            choice,
-            tool_calls=[
-                call if call.id else replace(call, id=new_id("call_")) for call in choice.tool_calls
-            ],
-        )
-        for choice in generation.choices
-    ]
-    return replace(generation, choices=choices)
+
+    def with_id(call: ToolCall) -> ToolCall:
+        return call if call.id else replace(call, id=new_id("call_"))
+
+    choices = generation.choices
+    return replace(
+        generation,
+        choices=[replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in choices],
+    )
 
 
 class _RequestIdMiddleware:
@@ -138,24 +135,29 @@ class _RequestIdMiddleware:
 
 
 class _Handlers:
-    """The request handlers. Each handler: log, fault, auth, validate, generate, render."""
+    """The request handlers: log, fault, auth, validate, generate, render."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
 
     def app(self) -> Starlette:
-        base = BASE_PATHS[self.state.dialect]
+        base = _BASE_PATHS[self.state.dialect]
+        replies: dict[str, Reply] = {
+            "/chat/completions": self._chat,
+            "/completions": self._completions,
+            "/embeddings": self._embeddings,
+            "/reranker": self._rerank,
+        }
+        if self.state.dialect == "nugen":
+            replies["/chat/vision"] = partial(self._chat, vision=True)
         routes = [
-            Route(f"{base}/chat/completions", self.chat, methods=["POST"]),
-            Route(f"{base}/completions", self.completions, methods=["POST"]),
-            Route(f"{base}/embeddings", self.embeddings, methods=["POST"]),
-            Route(f"{base}/reranker", self.rerank, methods=["POST"]),
+            Route(base + path, partial(self._handle, reply=reply), methods=["POST"])
+            for path, reply in replies.items()
         ]
         if self.state.dialect == "nugen":
-            routes.append(Route(f"{base}/chat/vision", self.vision, methods=["POST"]))
             # A sibling of the inference base: /api/v3/models/aligned.
             models = base.rsplit("/", 1)[0] + "/models/aligned"
-            routes.append(Route(models, self.aligned_models, methods=["GET"]))
+            routes.append(Route(models, self._aligned_models, methods=["GET"]))
         return Starlette(
             routes=routes,
             middleware=[Middleware(_RequestIdMiddleware, state=self.state)],
@@ -169,41 +171,18 @@ class _Handlers:
         body = self.state.renderer.error_body(exc.status_code, exc.detail)
         return json_response(body, exc.status_code, exc.headers)
 
-    async def chat(self, request: Request) -> Response:
-        return await self._handle(request, self._chat_reply)
-
-    async def vision(self, request: Request) -> Response:
-        return await self._handle(request, self._vision_reply)
-
-    async def completions(self, request: Request) -> Response:
-        return await self._handle(request, self._completion_reply)
-
-    async def embeddings(self, request: Request) -> Response:
-        return await self._handle(request, self._embeddings_reply)
-
-    async def rerank(self, request: Request) -> Response:
-        return await self._handle(request, self._rerank_reply)
-
-    async def aligned_models(self, request: Request) -> Response:
+    async def _aligned_models(self, request: Request) -> Response:
         origin = str(request.base_url).rstrip("/")
 
         async def reply(body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
-            payload = {"domain_aligned_models": aligned_models(origin)}
-            return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+            return _json({"domain_aligned_models": aligned_models(origin)}, fault, headers)
 
         return await self._handle(request, reply, needs_body=False)
 
-    async def _handle(
-        self,
-        request: Request,
-        reply: Callable[[Any, Fault | None, dict[str, str]], Awaitable[Response]],
-        *,
-        needs_body: bool = True,
-    ) -> Response:
+    async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
         state = self.state
         raw, body, body_error = await self._record(request)
-        path = request.url.path
-        fault = state.faults.take(path)
+        fault = state.faults.take(request.url.path)
         if fault is not None and fault.delay:
             await state.sleep(fault.delay)
         if fault is not None and fault.status is not None:
@@ -212,19 +191,9 @@ class _Handlers:
         denied = self._check_auth(request)
         if denied is not None:
             return denied
-        if needs_body and (not raw or body_error is not None):
-            detail: dict[str, Any] = {
-                "type": "json_invalid" if raw else "missing",
-                "loc": ["body", 0] if raw else ["body"],
-                "msg": "JSON decode error" if raw else "Field required",
-                "input": {} if raw else None,
-            }
-            if body_error is not None:
-                message = str(body_error) or "maximum recursion depth exceeded"
-                detail["ctx"] = {"error": message.split(":")[0]}
-            status, error_body = state.renderer.validation_error([detail])
-            return json_response(error_body, status, headers)
         try:
+            if needs_body and (not raw or body_error is not None):
+                raise InvalidBody([_body_error(raw, body_error)])
             return await reply(body, fault, headers)
         except InvalidBody as invalid:
             status, error_body = state.renderer.validation_error(invalid.errors)
@@ -245,148 +214,105 @@ class _Handlers:
             body_error = exc
         if _nested_deeper_than(body, MAX_BODY_DEPTH):
             body_error = ValueError(f"Nesting deeper than {MAX_BODY_DEPTH} levels")
-        self.state.log.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.url.path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-                raw_body=raw,
-                query=request.url.query,
-                received_at=received_at,
-            )
-        )
-        self.state.begin_request(request.method, request.url.path, raw)
+        method, path = request.method, request.url.path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = request.url.query
+        self.state.log.append(RecordedRequest(method, path, headers, body, raw, query, received_at))
+        self.state.begin_request(method, path, raw)
         return raw, body, body_error
 
     def _check_auth(self, request: Request) -> Response | None:
         expected = self.state.api_key
-        if expected is None:
-            return None
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip() == expected:
+        if expected is None or (scheme.lower() == "bearer" and token.strip() == expected):
             return None
         message = "Invalid API key" if token.strip() else "Not authenticated"
-        return json_response(
-            self.state.renderer.error_body(401, message), 401, {"www-authenticate": "Bearer"}
-        )
+        body = self.state.renderer.error_body(401, message)
+        return json_response(body, 401, {"www-authenticate": "Bearer"})
 
-    async def _chat_reply(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
-        request = validate_chat(body, openai=self.state.dialect == "openai")
-        return self._chat(request, body, fault, headers, vision=False)
-
-    async def _vision_reply(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
-        request = validate_chat(body, vision=True)
-        return self._chat(request, body, fault, headers, vision=True)
-
-    def _chat(
-        self,
-        request: ChatRequest,
-        body: dict[str, Any],
-        fault: Fault | None,
-        headers: dict[str, str],
-        *,
-        vision: bool,
-    ) -> Response:
+    def _ask(
+        self, request: ChatRequest, body: Any, fault: Fault | None, **call: Any
+    ) -> Generation | EncodedStream | None:
+        """The ``chat_reply`` hook's answer, when there is a hook."""
         state = self.state
+        if state.chat_reply is None:
+            return None
+        no_usage = fault is not None and fault.no_usage
+        chat = ChatCall(
+            request, body, renderer=state.renderer, new_id=state.new_id, no_usage=no_usage, **call
+        )
+        return ask_hook(state.chat_reply, chat)
+
+    async def _chat(
+        self, body: Any, fault: Fault | None, headers: dict[str, str], *, vision: bool = False
+    ) -> Response:
+        state, renderer = self.state, self.state.renderer
+        request = validate_chat(body, vision=vision, openai=renderer.openai)
         no_usage = fault is not None and fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
         stream = request.stream and not vision
-        reply: Generation | EncodedStream | None = None
-        if state.chat_reply is not None:
-            call = ChatCall(
-                request,
-                body,
-                renderer=state.renderer,
-                new_id=state.new_id,
-                vision=vision,
-                no_usage=no_usage,
-            )
-            reply = ask_hook(state.chat_reply, call)
+        reply = self._ask(request, body, fault, vision=vision)
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(state.chat_reply, "returned an EncodedStream for a JSON reply")
             events = list(reply.events)
             return SSEResponse(events, state=state, fault=fault, headers=headers, prejoin=True)
-        generation = with_call_ids(
-            reply if reply is not None else generate_chat(request), state.new_id
+        generation = with_call_ids(reply or generate_chat(request), state.new_id)
+        response_id = state.new_id("chatcmpl-" if renderer.openai or renderer.live else "nugen-")
+        if not stream:
+            payload = renderer.chat_body(
+                generation,
+                response_id=response_id,
+                model=request.model,
+                vision=vision,
+                no_usage=no_usage,
+            )
+            return _json(payload, fault, headers)
+        chunks = list(
+            renderer.chat_chunks(generation, request, response_id=response_id, no_usage=no_usage)
         )
-        renderer = state.renderer
-        prefix = "nugen-" if state.dialect == "nugen" and not renderer.live else "chatcmpl-"
-        if stream:
-            response_id = state.new_id(prefix)
-            chunks = renderer.chat_chunks(
-                generation, request, response_id=response_id, no_usage=no_usage
-            )
-            rendered = list(chunks)
-            # Faults count chunks ("cut after k chunks"): the opening timing event is none.
-            lead = 0
-            while lead < len(rendered) and "choices" not in rendered[lead]:
-                lead += 1
-            trailer = renderer.chat_trailer(
-                generation, response_id=response_id, model=request.model, no_usage=no_usage
-            )
-            return SSEResponse(
-                [encode_event(chunk) for chunk in rendered[lead:]],
-                state=state,
-                fault=fault,
-                headers=headers,
-                lead=[encode_event(chunk) for chunk in rendered[:lead]],
-                after_done=encode_event(trailer) if trailer is not None else None,
-            )
-        payload = state.renderer.chat_body(
-            generation,
-            response_id=state.new_id(prefix),
-            model=request.model,
-            vision=vision,
-            no_usage=no_usage,
+        # Faults count chunks ("cut after k chunks"): the opening timing event is none.
+        lead = next(i for i, chunk in enumerate(chunks) if "choices" in chunk)
+        trailer = renderer.chat_trailer(
+            generation, response_id=response_id, model=request.model, no_usage=no_usage
         )
-        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+        return SSEResponse(
+            [encode_event(chunk) for chunk in chunks[lead:]],
+            state=state,
+            fault=fault,
+            headers=headers,
+            lead=b"".join(encode_event(chunk) for chunk in chunks[:lead]),
+            after_done=encode_event(trailer) if trailer is not None else b"",
+        )
 
-    async def _completion_reply(
+    async def _completions(
         self, body: Any, fault: Fault | None, headers: dict[str, str]
     ) -> Response:
-        state = self.state
-        request = validate_completion(body, openai=state.dialect == "openai")
+        state, renderer = self.state, self.state.renderer
+        request = validate_completion(body, openai=renderer.openai)
         no_usage = fault is not None and fault.no_usage
 
         def answer(prompt: ChatRequest) -> Generation:
-            hook = state.chat_reply
-            if hook is None:
-                return generate_chat(prompt)
-            call = ChatCall(
-                prompt,
-                body,
-                renderer=state.renderer,
-                new_id=state.new_id,
-                vision=False,
-                no_usage=no_usage,
-                endpoint="completions",
-            )
-            reply = ask_hook(hook, call)
+            reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
             if isinstance(reply, EncodedStream):
-                raise HookError(hook, "returned an EncodedStream for a text completion")
-            return reply if reply is not None else generate_chat(prompt)
+                raise HookError(state.chat_reply, "returned an EncodedStream for a text completion")
+            return reply or generate_chat(prompt)
 
         generation = generate_completion(request, answer)
-        # The live service's completion ids start like its chat ids (LIVE-SERVICE.md).
-        response_id = state.new_id("chatcmpl-" if state.dialect == "nugen" else "cmpl-")
+        # The live service's completion ids start like its chat ids.
+        response_id = state.new_id("cmpl-" if renderer.openai else "chatcmpl-")
         if request.stream:
-            chunks = state.renderer.completion_chunks(
+            chunks = renderer.completion_chunks(
                 generation, request, response_id=response_id, no_usage=no_usage
             )
             events = [encode_event(chunk) for chunk in chunks]
             return SSEResponse(events, state=state, fault=fault, headers=headers)
-        payload = state.renderer.completion_body(
+        payload = renderer.completion_body(
             generation, response_id=response_id, model=request.model, no_usage=no_usage
         )
-        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+        return _json(payload, fault, headers)
 
-    async def _embeddings_reply(
+    async def _embeddings(
         self, body: Any, fault: Fault | None, headers: dict[str, str]
     ) -> Response:
         state = self.state
@@ -396,21 +322,34 @@ class _Handlers:
             await state.sleep(per_request + per_input * len(request.inputs))
         dimensions = request.dimensions or state.embedding_dimensions
         encode = embed_base64 if request.encoding_format == "base64" else embed
-        vectors: list[Any] = [encode(text, dimensions) for text in request.inputs]
-        tokens = sum(count_tokens(text) for text in request.inputs)
         payload = state.renderer.embeddings_body(
-            vectors,
+            [encode(text, dimensions) for text in request.inputs],
             model=request.model,
-            tokens=tokens,
+            tokens=sum(count_tokens(text) for text in request.inputs),
             no_usage=fault is not None and fault.no_usage,
         )
-        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+        return _json(payload, fault, headers)
 
-    async def _rerank_reply(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
-        payload = rerank_body(validate_rerank(body))
-        return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+    async def _rerank(self, body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+        return _json(rerank_body(validate_rerank(body)), fault, headers)
+
+
+Reply = Callable[[Any, "Fault | None", dict[str, str]], Awaitable[Response]]
+
+
+def _json(payload: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+    """A 200 JSON answer; a ``reset`` fault drops the connection halfway through it."""
+    return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+
+
+def _body_error(raw: bytes, error: Exception | None) -> dict[str, Any]:
+    """FastAPI's detail for an empty body, or one that is not JSON (or nests too deep)."""
+    if not raw:
+        return {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
+    detail: dict[str, Any] = {"type": "json_invalid", "loc": ["body", 0]}
+    detail |= {"msg": "JSON decode error", "input": {}}
+    message = str(error) or "maximum recursion depth exceeded"
+    return detail | {"ctx": {"error": message.split(":")[0]}}
 
 
 def aligned_models(origin: str) -> list[dict[str, Any]]:
@@ -431,7 +370,7 @@ def aligned_models(origin: str) -> list[dict[str, Any]]:
         "created_date": "2026-01-15T09:30:00Z",
         "status": "DEPLOYED",
         "deployment_status": "DEPLOYED",
-        "endpoint": f"{origin}{BASE_PATHS['nugen']}",
+        "endpoint": f"{origin}{_BASE_PATHS['nugen']}",
         "usage_count": 42,
         "last_used": "2026-02-01T12:00:00Z",
         "performance_metrics": {"accuracy": 0.91},

@@ -1,10 +1,8 @@
 """``python -m nugen_emulator conformance``: how far the emulator's answers are from a server's.
 
-A fixed, cheap battery of requests goes to a server (the live service) and to an embedded
-emulator; what comes back is reduced to its structure (status, the headers that matter,
-every JSON path with its JSON type, the order and kinds of stream events), never its
-text, and the two structures are compared field by field. Plain httpx: the emulator does
-not use the client it exists to check.
+A cheap battery of requests goes to a server and to an embedded emulator; the answers are
+reduced to their structure, never their text, and compared field by field. Plain httpx:
+the emulator does not use the client it exists to check.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,18 +24,10 @@ _PNG_1PX = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
     "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-_WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+_IMAGE = {"type": "image_url", "image_url": {"url": _PNG_1PX}}
+_CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+_WEATHER = {"name": "get_weather", "description": "The current weather in a city."}
+_WEATHER_TOOL = {"type": "function", "function": {**_WEATHER, "parameters": _CITY}}
 _REJECTED_KEY = "conformance-check-invalid-key"
 _HEADERS = ("content-type", "x-request-id")
 
@@ -75,63 +65,30 @@ class Report:
     checks: int = 0
     differences: list[Difference] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "checks": self.checks,
-            "differences": [vars(d) for d in self.differences],
-        }
-
 
 def battery(models: Models) -> list[Probe]:
     """The requests sent to both servers (small ``max_tokens``: the live ones cost money)."""
     ask = [{"role": "user", "content": "Say hello in one word."}]
-    look = [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What colour is this image? One word."},
-                {"type": "image_url", "image_url": {"url": _PNG_1PX}},
-            ],
-        }
-    ]
+    question = {"type": "text", "text": "What colour is this image? One word."}
+    look = [{"role": "user", "content": [question, _IMAGE]}]
     weather = [{"role": "user", "content": "What is the weather in Paris? Use get_weather."}]
     chat = {"model": models.chat, "messages": ask, "max_tokens": 16}
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    tool_call = {**chat, "messages": weather, "max_tokens": 64, "tools": [_WEATHER_TOOL]}
+    image = {"model": models.vision, "messages": look, "max_tokens": 16}
     completion = {"model": models.chat, "prompt": "Once upon a time", "max_tokens": 8}
+    documents = ["Paris is the capital of France.", "Bananas are yellow."]
+    rerank = {"model": models.rerank, "query": "capital of France", "documents": documents}
     return [
         Probe("chat", "/chat/completions", chat),
         Probe("chat stream", "/chat/completions", {**chat, "stream": True}, stream=True),
-        Probe(
-            "chat tool call",
-            "/chat/completions",
-            {
-                "model": models.chat,
-                "messages": weather,
-                "max_tokens": 64,
-                "tools": [_WEATHER_TOOL],
-                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-            },
-        ),
-        Probe(
-            "chat image",
-            "/chat/completions",
-            {"model": models.vision, "messages": look, "max_tokens": 16},
-        ),
-        Probe(
-            "vision", "/chat/vision", {"model": models.vision, "messages": look, "max_tokens": 16}
-        ),
+        Probe("chat tool call", "/chat/completions", {**tool_call, "tool_choice": forced}),
+        Probe("chat image", "/chat/completions", image),
+        Probe("vision", "/chat/vision", image),
         Probe("completion", "/completions", completion),
         Probe("completion stream", "/completions", {**completion, "stream": True}, stream=True),
         Probe("embeddings", "/embeddings", {"model": models.embedding, "input": ["hello"]}),
-        Probe(
-            "rerank",
-            "/reranker",
-            {
-                "model": models.rerank,
-                "query": "capital of France",
-                "documents": ["Paris is the capital of France.", "Bananas are yellow."],
-            },
-        ),
+        Probe("rerank", "/reranker", rerank),
         Probe("422", "/chat/completions", {"model": models.chat, "messages": []}),
         Probe("401", "/chat/completions", chat, authenticated=False),
     ]
@@ -140,18 +97,12 @@ def battery(models: Models) -> list[Probe]:
 # -- structure ---------------------------------------------------------------------------
 
 
+_KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "float", str: "string"}
+
+
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+    """A parsed JSON value's type, ``integer`` and ``float`` apart."""
+    return _KINDS.get(type(value)) or ("array" if isinstance(value, list) else "object")
 
 
 def shape(value: Any, prefix: str = "") -> dict[str, str]:
@@ -336,7 +287,7 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
     text = render(report)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
-            out.write(_without(json.dumps(report.as_json(), indent=2), api_key) + "\n")
+            out.write(_without(json.dumps(asdict(report), indent=2), api_key) + "\n")
     sys.stdout.write(_without(text, api_key))
     return 1 if report.differences else 0
 

@@ -12,44 +12,33 @@ from typing import Any
 class Fault:
     """A misbehaviour the emulator applies to the next matching request.
 
-    Arm one with :meth:`NugenEmulator.inject`. Several fields may be combined (a ``delay``
-    before a ``status``, a ``stall`` before a ``cut``); faults are consumed first-in
-    first-out by the requests they match (see ``path``), one per request. The request is
-    always recorded in the request log, whatever the fault does.
+    Arm one with :meth:`NugenEmulator.inject`. Fields combine (a ``delay`` before a
+    ``status``, a ``stall`` before a ``cut``); faults are consumed first-in first-out by
+    the requests they match, one per request, and the request is recorded whatever happens.
 
     Attributes:
-        status: Answer with this HTTP status instead of a real reply, before the API key or
-            the body is checked. The body is ``body`` or, when ``body`` is ``None``, the
-            dialect's error body for that status (``{"detail": "..."}`` for ``nugen``,
-            ``{"error": {...}}`` for ``openai``). A status below 400 with a ``body`` serves
-            that body as a "successful" reply, which is how to test a client against a
-            malformed or unexpected payload.
-        body: The body sent with ``status``: a dict or list is sent as JSON, ``str`` as
-            text, ``bytes`` verbatim. With ``error_event_after`` it is the error event's
-            payload instead.
-        headers: Extra response headers, for example ``{"Retry-After": "1"}`` or an
-            HTTP-date (``email.utils.formatdate(time.time() + 1, usegmt=True)``).
-        delay: Seconds to wait before answering at all (to provoke a client read timeout).
-        cut_after: Streaming: end the response body after this many SSE events, without
-            ``data: [DONE]`` and without a final ``finish_reason`` (the HTTP message itself
-            ends cleanly). Combined with ``reset=True`` the connection is dropped instead.
-        malformed_after: Streaming: after this many events, send a ``data:`` line that is
-            not valid JSON, then carry on with the rest of the stream and ``[DONE]``, so
-            only a client that checks every event notices.
-        error_event_after: Streaming: after this many events, send an error object as an
-            event (``data: {"error": {"message": ..., "type": ..., "code": 500}}``, or
-            ``body``), then ``data: [DONE]``, the way vLLM-based hosts report failures
-            that happen after the 200 status was sent.
-        stall_after: Streaming: after this many events, pause ``stall_seconds`` before the
-            next one (to provoke a read timeout in the middle of a stream).
+        status: Answer with this HTTP status, before the key or the body is checked, with
+            ``body`` or else the dialect's error body. Below 400 with a ``body``: a
+            "successful" reply carrying a malformed or unexpected payload.
+        body: Sent with ``status``: a dict or list as JSON, ``str`` as text, ``bytes``
+            verbatim. With ``error_event_after``, the error event's payload.
+        headers: Extra response headers (``{"Retry-After": "1"}``, or an HTTP-date).
+        delay: Seconds to wait before answering at all (a client read timeout).
+        cut_after: Streaming: end the body after this many SSE events, without ``[DONE]``
+            or a final ``finish_reason`` (cleanly; with ``reset=True`` the connection drops).
+        malformed_after: Streaming: after this many events, a ``data:`` line that is not
+            JSON, then the rest of the stream and ``[DONE]``.
+        error_event_after: Streaming: after this many events, an error event (``{"error":
+            {"message", "type", "code": 500}}``, or ``body``) then ``[DONE]``, as vLLM-based
+            hosts report failures after the 200.
+        stall_after: Streaming: after this many events, pause ``stall_seconds`` (a read
+            timeout mid-stream).
         stall_seconds: The length of that pause.
-        reset: Drop the TCP connection in the middle of the body. Non-streaming replies:
-            after half of the body (whose ``Content-Length`` promised the whole). Streaming
-            replies: after ``cut_after`` events, or half of them when ``cut_after`` is
-            unset.
+        reset: Drop the TCP connection mid-body: after half of a JSON body (whose
+            ``Content-Length`` promised the whole), or of a stream after ``cut_after``
+            events (half of them when unset).
         no_usage: Send ``"usage": null`` (and no usage in a stream), as some hosts do.
-        path: Only requests whose path ends with this (``"/embeddings"``); ``None``
-            matches every request.
+        path: Only requests whose path ends with this (``"/embeddings"``); ``None``: all.
     """
 
     status: int | None = None
@@ -86,13 +75,8 @@ class Fault:
     @property
     def affects_stream(self) -> bool:
         """Whether the fault changes how an SSE body is sent (so it cannot be pre-joined)."""
-        return (
-            self.cut_after is not None
-            or self.malformed_after is not None
-            or self.error_event_after is not None
-            or self.stall_after is not None
-            or self.reset
-        )
+        afters = (self.cut_after, self.malformed_after, self.error_event_after, self.stall_after)
+        return self.reset or any(after is not None for after in afters)
 
 
 FAULT_FIELDS = frozenset(f.name for f in fields(Fault))

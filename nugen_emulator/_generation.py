@@ -1,8 +1,4 @@
-"""A reply before it is rendered: the data the reply engine hands the HTTP half.
-
-The engine (``_engine.py`` and the modules it uses) decides what to answer; the wire
-(``_wire.py``) renders these types in a dialect. Neither needs the other's internals.
-"""
+"""A reply before it is rendered: what the model (or a hook) hands the wire renderer."""
 
 from __future__ import annotations
 

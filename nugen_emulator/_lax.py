@@ -1,34 +1,37 @@
 """Pydantic-v2 lax coercion, with the error details FastAPI puts in a 422 body.
 
-The building blocks of ``_validation``: each helper takes a value from a request body,
-returns it coerced (``"2000"`` -> 2000, as pydantic's lax mode does) or records the error
-pydantic would report (``type``, ``loc`` from ``"body"``, ``msg``, ``input``, ``ctx``) and
-returns ``None``, so one pass over a body reports every problem at once. ``required`` and
-``optional`` read a field with one of them, and say what an absent or null field means.
+Each reader takes a value from a request body and returns it coerced (``"2000"`` -> 2000,
+as pydantic's lax mode does), or records the error pydantic would report (``type``,
+``loc`` from ``"body"``, ``msg``, ``input``, ``ctx``) and returns ``None``, so one pass
+over a body reports every problem at once.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 Loc = tuple[str | int, ...]
 MISSING: Any = object()  # a field absent from the body (``None`` is a value sent as null)
 _MAX_ECHOED_INPUT = 1000
+_DICT_MSG = "Input should be a valid dictionary or object to extract fields from"
+T = TypeVar("T")
 
 
 class InvalidBody(Exception):
     """Raised with the FastAPI-style ``detail`` list of everything wrong with a body."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors))
+        where = [".".join(str(part) for part in e["loc"][1:]) or "body" for e in errors]
+        super().__init__("; ".join(f"{w}: {e['msg']}" for w, e in zip(where, errors, strict=True)))
         self.errors = errors
 
 
-def _loc_text(loc: list[str | int]) -> str:
-    return ".".join(str(part) for part in loc[1:]) or "body"
+def literal_msg(options: tuple[str, ...]) -> str:
+    quoted = [f"'{o}'" for o in options]
+    head = ", ".join(quoted[:-1])
+    return "Input should be " + (f"{head} or {quoted[-1]}" if head else quoted[-1])
 
 
 class Errors:
@@ -38,12 +41,7 @@ class Errors:
         self.items: list[dict[str, Any]] = []
 
     def add(
-        self,
-        type_: str,
-        loc: Loc,
-        msg: str,
-        value: Any,
-        ctx: dict[str, Any] | None = None,
+        self, type_: str, loc: Loc, msg: str, value: Any, ctx: dict[str, Any] | None = None
     ) -> None:
         if isinstance(value, str) and len(value) > _MAX_ECHOED_INPUT:
             value = value[:_MAX_ECHOED_INPUT] + "..."
@@ -55,37 +53,28 @@ class Errors:
     def missing(self, loc: Loc, parent: Any) -> None:
         self.add("missing", loc, "Field required", parent)
 
+    def value_error(self, loc: Loc, message: str, value: Any) -> None:
+        self.add("value_error", loc, f"Value error, {message}", value)
+
+    def literal(self, loc: Loc, options: tuple[str, ...], value: Any, *, ctx: bool = False) -> None:
+        message = literal_msg(options)
+        expected = {"expected": message.removeprefix("Input should be ")} if ctx else None
+        self.add("literal_error", loc, message, value, expected)
+
+    def pattern(self, loc: Loc, pattern: str, value: Any) -> None:
+        message = f"String should match pattern '{pattern}'"
+        self.add("string_pattern_mismatch", loc, message, value, {"pattern": pattern})
+
+    def bound(self, loc: Loc, key: str, limit: float, value: Any) -> None:
+        """``value`` is below ``limit`` (``key`` ``"ge"``) or above it (``"le"``)."""
+        kind = "greater" if key == "ge" else "less"
+        shown = str(int(limit)) if float(limit).is_integer() else str(limit)
+        message = f"Input should be {kind} than or equal to {shown}"
+        self.add(f"{kind}_than_equal", loc, message, value, {key: limit})
+
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidBody(self.items)
-
-
-def literal_msg(options: tuple[str, ...]) -> str:
-    quoted = [f"'{o}'" for o in options]
-    return "Input should be " + ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-N = TypeVar("N", int, float)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Numeric(Generic[N]):
-    """How lax mode reads one numeric type, and the words pydantic's errors use for it."""
-
-    name: str  # errors are f"{name}_type" and f"{name}_parsing"
-    noun: str  # "Input should be a valid {noun}"
-    article: str  # "unable to parse string as {article} {noun}"
-    from_number: Callable[[Any], N | None]  # any other input but a bool; None if refused
-    from_string: Callable[[str], N | None]  # raises ValueError when the text does not parse
-
-
-def _integral(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def _finite(value: Any) -> float | None:
@@ -95,68 +84,44 @@ def _finite(value: Any) -> float | None:
     return None
 
 
-_INTEGER = _Numeric("int", "integer", "an", from_number=_integral, from_string=int)
-_NUMBER = _Numeric(
-    "float", "number", "a", from_number=_finite, from_string=lambda text: _finite(float(text))
-)
-
-
 def _lax_number(
-    errors: Errors, loc: Loc, value: Any, kind: _Numeric[N], ge: float | None, le: float | None
-) -> N | None:
-    result: N | None = None
+    errors: Errors, loc: Loc, value: Any, integer: bool, ge: float | None, le: float | None
+) -> Any:
+    """An int (ints, integral floats, integer strings) or a finite float, in lax mode."""
+    name, noun, article = ("int", "integer", "an") if integer else ("float", "number", "a")
+    result: float | None = None
     if isinstance(value, str):
         try:
-            result = kind.from_string(value.strip())
+            result = int(value.strip()) if integer else _finite(float(value.strip()))
         except ValueError:
-            errors.add(
-                f"{kind.name}_parsing",
-                loc,
-                f"Input should be a valid {kind.noun}, "
-                f"unable to parse string as {kind.article} {kind.noun}",
-                value,
-            )
+            message = f"Input should be a valid {noun}, unable to parse string as {article} {noun}"
+            errors.add(f"{name}_parsing", loc, message, value)
             return None
-    elif not isinstance(value, bool):
-        result = kind.from_number(value)
+    elif integer and isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif not isinstance(value, bool) and (isinstance(value, int) or not integer):
+        result = _finite(value) if not integer else value
     if result is None:
-        errors.add(f"{kind.name}_type", loc, f"Input should be a valid {kind.noun}", value)
-        return None
-    if ge is not None and result < ge:
-        errors.add(
-            "greater_than_equal",
-            loc,
-            f"Input should be greater than or equal to {_num(ge)}",
-            value,
-            {"ge": ge},
-        )
-        return None
-    if le is not None and result > le:
-        errors.add(
-            "less_than_equal",
-            loc,
-            f"Input should be less than or equal to {_num(le)}",
-            value,
-            {"le": le},
-        )
-        return None
-    return result
+        errors.add(f"{name}_type", loc, f"Input should be a valid {noun}", value)
+    elif ge is not None and result < ge:
+        errors.bound(loc, "ge", ge, value)
+    elif le is not None and result > le:
+        errors.bound(loc, "le", le, value)
+    else:
+        return result
+    return None
 
 
 def lax_int(errors: Errors, loc: Loc, value: Any, *, ge: int | None = None) -> int | None:
-    """An integer field in pydantic's lax mode: ints, integral floats, integer strings."""
-    return _lax_number(errors, loc, value, _INTEGER, ge=ge, le=None)
+    result: int | None = _lax_number(errors, loc, value, True, ge, None)
+    return result
 
 
 def lax_float(
     errors: Errors, loc: Loc, value: Any, *, ge: float | None = None, le: float | None = None
 ) -> float | None:
-    """A number field in pydantic's lax mode: ints, finite floats, numeric strings."""
-    return _lax_number(errors, loc, value, _NUMBER, ge=ge, le=le)
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
+    result: float | None = _lax_number(errors, loc, value, False, ge, le)
+    return result
 
 
 _TRUE = {"true", "1", "yes", "on", "t", "y"}
@@ -170,39 +135,30 @@ def lax_bool(errors: Errors, loc: Loc, value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    errors.add(
-        "bool_parsing" if isinstance(value, str) else "bool_type",
-        loc,
-        "Input should be a valid boolean",
-        value,
-    )
+    kind = "bool_parsing" if isinstance(value, str) else "bool_type"
+    errors.add(kind, loc, "Input should be a valid boolean", value)
     return None
 
 
-def as_str(errors: Errors, loc: Loc, value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    errors.add("string_type", loc, "Input should be a valid string", value)
-    return None
+def _typed(kind: type, error: str, message: str) -> Callable[[Errors, Loc, Any], Any]:
+    def read(errors: Errors, loc: Loc, value: Any) -> Any:
+        if isinstance(value, kind):
+            return value
+        errors.add(error, loc, message, value)
+        return None
+
+    return read
 
 
-def as_dict(errors: Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    errors.add("dict_type", loc, "Input should be a valid dictionary", value)
-    return None
-
-
-def as_model_dict(errors: Errors, loc: Loc, value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    errors.add(
-        "model_attributes_type",
-        loc,
-        "Input should be a valid dictionary or object to extract fields from",
-        value,
-    )
-    return None
+as_str: Callable[[Errors, Loc, Any], str | None] = _typed(
+    str, "string_type", "Input should be a valid string"
+)
+as_dict: Callable[[Errors, Loc, Any], dict[str, Any] | None] = _typed(
+    dict, "dict_type", "Input should be a valid dictionary"
+)
+as_model_dict: Callable[[Errors, Loc, Any], dict[str, Any] | None] = _typed(
+    dict, "model_attributes_type", _DICT_MSG
+)
 
 
 def as_list(errors: Errors, loc: Loc, value: Any, *, min_len: int = 0) -> list[Any] | None:
@@ -229,11 +185,8 @@ def required(
     read: Callable[..., T | None],
     **options: Any,
 ) -> T | None:
-    """``parent[key]`` as ``read`` takes it (``read(errors, loc, value, **options)``).
-
-    None when the field is absent ("Field required", its ``input`` the parent) or ``read``
-    refused the value; a null value is passed to ``read``, which refuses it.
-    """
+    """``parent[key]`` as ``read(errors, loc, value, **options)`` takes it; None when absent
+    ("Field required", its ``input`` the parent) or refused (null included)."""
     value = parent.get(key, MISSING)
     if value is MISSING:
         errors.missing((*loc, key), parent)
@@ -244,9 +197,6 @@ def required(
 def optional(
     errors: Errors, body: dict[str, Any], key: str, read: Callable[..., T | None], **options: Any
 ) -> T | None:
-    """A top-level field that may be left out or sent as null, as ``Optional[...] = None``.
-
-    None then, or when ``read`` refused the value; otherwise what ``read`` returned.
-    """
+    """A top-level field that may be absent or null (``Optional[...] = None``)."""
     value = body.get(key)
     return None if value is None else read(errors, (key,), value, **options)

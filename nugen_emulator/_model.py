@@ -1,9 +1,7 @@
 """The emulator's deterministic "model": what it answers, and how many tokens that costs.
 
-Everything here is a pure function of the validated request, so the same request always
-gets the same reply (ids and timestamps aside, which the server adds). What it answers is
-specified for users in the package docstring (``nugen_emulator/__init__.py``), the one
-description of the emulator's behaviour.
+Pure functions of the validated request (ids and timestamps are the server's), specified
+in the package docstring.
 """
 
 from __future__ import annotations
@@ -20,8 +18,14 @@ from typing import Any
 from nugen_emulator import _prompts
 from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
-from nugen_emulator._validation import ChatRequest, CompletionRequest, ImageRef
-from nugen_emulator._words import best_sentence, unit_vector, words
+from nugen_emulator._validation import (
+    CROSS_ENCODER_METHODS,
+    ChatRequest,
+    CompletionRequest,
+    ImageRef,
+    RerankRequest,
+)
+from nugen_emulator._words import best_sentence, similarity, unit_vector, words
 
 _QUOTE_WORDS = 60
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -46,25 +50,19 @@ def text_of(content: Any) -> str:
     """The text of a message's content (a string, or the text parts of a part list)."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        )
-    return ""
+    parts = content if isinstance(content, list) else []
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
+    return " ".join(text for text in texts if isinstance(text, str))
 
 
 def describe_images(images: list[ImageRef]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
-    parts = []
-    for i, image in enumerate(images, start=1):
-        if image.url_kind == "data":
-            parts.append(f"image {i} is {image.mime}, {image.size} bytes (inline base64)")
-        else:
-            parts.append(f"image {i} is a URL image hosted at {image.host}")
+    parts = [
+        f"image {i} is {image.mime}, {image.size} bytes (inline base64)"
+        if image.url_kind == "data"
+        else f"image {i} is a URL image hosted at {image.host}"
+        for i, image in enumerate(images, start=1)
+    ]
     noun = "image" if len(images) == 1 else "images"
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
 
@@ -132,10 +130,8 @@ def _argument_values(arguments: Any) -> list[Any]:
 
 
 def prompt_tokens(request: ChatRequest) -> int:
-    """One per message, plus its words, tool-call arguments and images; plus the tools.
-
-    Capped at ``prompt_truncate_len``, the size the service truncates prompts to.
-    """
+    """Per message 1 + words + images + tool-call arguments, plus the tools; capped at
+    ``prompt_truncate_len``, where the service truncates prompts."""
     total = 0
     for message, images in zip(request.messages, request.images, strict=False):
         total += 1 + count_tokens(text_of(message.get("content"))) + len(images)
@@ -147,12 +143,8 @@ def prompt_tokens(request: ChatRequest) -> int:
 
 
 def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
-    """Tools the text asks for, in order of first mention.
-
-    A tool is mentioned when its exact name appears as a word ("use get_weather"), or when
-    every meaningful word of its name appears ("weather" for ``get_weather``; generic verbs
-    such as get/fetch/search/compute are ignored).
-    """
+    """Tools the text names (``get_weather``) or all of whose meaningful name words it
+    says (``weather``), in order of first mention."""
     lower = text.lower()
     found: list[tuple[int, str]] = []
     for tool in tools:
@@ -224,13 +216,8 @@ def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> 
 
 
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
-    """(context, question) of a RAG-shaped prompt, or ``None``.
-
-    In order: a stock template in the last user message, or in the system prompt (the
-    question is then the user message); a hand-written ``Context: ... Question: ...``
-    prompt, in the user message or across the system prompt and it; the context in user
-    messages sent together with the question, just before it.
-    """
+    """(context, question) of a RAG-shaped prompt, or ``None``: a stock template, then a
+    labelled prompt, then context sent in user messages just before the question."""
     for text in (conv.last_user_text, conv.system_text):
         found = _prompts.recognise(text, ("answer",))
         if found is not None and found.context is not None:
@@ -264,10 +251,8 @@ def _text_answer(conv: _Conversation) -> str:
     sentences: list[str] = []
     if conv.tool_results:
         for name, text, images in conv.tool_results:
-            if text.strip():
-                sentences.append(f'The {name} tool returned: "{quote(text)}".')
-            else:
-                sentences.append(f"The {name} tool returned no text.")
+            said = f': "{quote(text)}".' if text.strip() else " no text."
+            sentences.append(f"The {name} tool returned{said}")
             if images:
                 sentences.append(describe_images(images))
         if conv.last_user_text.strip():
@@ -330,15 +315,8 @@ _REACT_DONE = (
 
 
 def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
-    """A step of LlamaIndex's ReAct format, when the system prompt asks for it.
-
-    The tools come from the header's ``> Tool Name:`` entries; the question is the last user
-    message that is not an ``Observation:``. A mentioned (or, with none called yet, the
-    related) tool not yet called gets an ``Action`` with arguments from the question's
-    literals (and earlier observations'), as for native tool calls; otherwise the
-    ``Answer:`` is the observations' text, or the plain reply to the question when there
-    were none.
-    """
+    """A step of LlamaIndex's ReAct format when the system prompt is its header, with the
+    header's tools: an ``Action`` for a due tool, else the ``Answer:``."""
     if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
@@ -380,15 +358,9 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
 
 def reasoning_wanted(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
     """(the model reasons, the reasoning text is returned)."""
-    if not reasoning:
-        return False, False
-    if reasoning.get("enabled") is False or reasoning.get("effort") == "none":
-        return False, False
-    active = bool(
-        reasoning.get("enabled")
-        or reasoning.get("effort") is not None
-        or reasoning.get("max_tokens") is not None
-    )
+    reasoning = reasoning or {}
+    active = reasoning.get("enabled") is not False and reasoning.get("effort") != "none"
+    active = active and any(reasoning.get(key) for key in ("enabled", "effort", "max_tokens"))
     return active, active and not reasoning.get("exclude", False)
 
 
@@ -430,11 +402,26 @@ def warm_up() -> None:
     _prompts.templates()
 
 
+def _text_reply(request: ChatRequest, conv: _Conversation) -> tuple[str, str, bool]:
+    """The text to answer with, the plan reasoning describes, and whether the alternatives
+    of ``n`` > 1 are numbered (not for ReAct steps or JSON)."""
+    react = _react_reply(request, conv)
+    if react is not None:
+        return react, "follow the ReAct format", False
+    answer = _text_answer(conv)
+    structured = _json_answer(request, conv, answer)
+    if structured is not None:
+        return structured, "reply with JSON", False
+    plan = "answer with the tool results" if conv.tool_results else "quote the request back"
+    return answer, plan, True
+
+
 def generate_chat(request: ChatRequest) -> Generation:
     """The reply to a validated chat request (specified in the package docstring)."""
     conv = _conversation(request)
     names = _plan_tools(request, conv)
     reasons, show_reasoning = reasoning_wanted(request.reasoning)
+    text, plan, numbered = _text_reply(request, conv) if not names else ("", "", False)
     choices: list[Choice] = []
     for index in range(request.n):
         if names:
@@ -442,20 +429,8 @@ def generate_chat(request: ChatRequest) -> Generation:
             plan = "call " + " and ".join(names)
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:
-            react = _react_reply(request, conv)
-            answer = react if react is not None else _text_answer(conv)
-            structured = None if react is not None else _json_answer(request, conv, answer)
-            if react is not None:
-                text, plan = answer, "follow the ReAct format"
-            elif structured is not None:
-                text, plan = structured, "reply with JSON"
-            elif conv.tool_results:
-                text, plan = answer, "answer with the tool results"
-            else:
-                text, plan = answer, "quote the request back"
-            if index > 0 and structured is None and react is None:
-                text = f"(Alternative {index + 1}) {text}"
-            content, finish = _apply_stop_and_limit(text, request.stop, request.max_tokens)
+            alternative = f"(Alternative {index + 1}) {text}" if index and numbered else text
+            content, finish = _apply_stop_and_limit(alternative, request.stop, request.max_tokens)
             choice = Choice(content=content, finish_reason=finish)
         if reasons:
             reasoning = _reasoning_text(request, conv, plan)
@@ -468,11 +443,8 @@ def generate_chat(request: ChatRequest) -> Generation:
 def generate_completion(
     request: CompletionRequest, answer: Callable[[ChatRequest], Generation] | None = None
 ) -> Generation:
-    """Text completions: each prompt answered as a chat of one user message would be.
-
-    ``answer`` (default :func:`generate_chat`) answers each prompt's chat; its choices
-    follow one another, prompt by prompt. ``prompt_tokens`` counts the prompts' words.
-    """
+    """Each prompt answered by ``answer`` (default :func:`generate_chat`) as a chat of one
+    user message; the choices prompt by prompt, ``prompt_tokens`` the prompts' words."""
     choices: list[Choice] = []
     for prompt in request.prompts:
         chat = ChatRequest(
@@ -498,3 +470,32 @@ def embed_base64(text: str, dimensions: int) -> str:
     """The same vector as little-endian float32, base64-encoded (``encoding_format``)."""
     vector = unit_vector(text, dimensions)
     return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")
+
+
+_HYBRID_METHOD = "optimal"
+
+
+def document_text(document: str | dict[str, Any]) -> str:
+    """What a document says: itself, an object's ``text`` field, or else the whole object."""
+    if isinstance(document, str):
+        return document
+    text = document.get("text")
+    return text if isinstance(text, str) else json.dumps(document, sort_keys=True)
+
+
+def rerank_body(request: RerankRequest) -> dict[str, Any]:
+    """``{"results": [...], "meta": {...}}``, most relevant first (ties in request order)."""
+    scores = [similarity(request.query, document_text(d)) for d in request.documents]
+    ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[: request.top_n]
+    results: list[dict[str, Any]] = []
+    for index in ranked:
+        result: dict[str, Any] = {"index": index, "relevance_score": round(scores[index], 6)}
+        if request.return_documents:
+            result["document"] = request.documents[index]
+        results.append(result)
+    meta: dict[str, Any] = {"method": request.method, "deployed_model_id": request.model}
+    if request.method in CROSS_ENCODER_METHODS:
+        meta["model_cross"] = request.model_cross
+    if request.method == _HYBRID_METHOD:
+        meta["stage1_top_k"] = request.stage1_top_k
+    return {"results": results, "meta": meta}

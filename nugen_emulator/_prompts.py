@@ -1,11 +1,8 @@
 """The recogniser: which prompt a request carries, and what it holds.
 
-Frameworks put structure into plain text (a context block and a question, a tool list and
-a Thought/Action format, a JSON schema to follow). The stock prompts of LangChain and
-LlamaIndex are recognised from the frameworks' own template constants (:data:`SOURCES`),
-read when the framework is importable, so an upstream change to a template changes what is
-recognised with it. Prompts people write themselves (``Context: ... Question: ...``) are
-recognised by their labels. ``_model.py`` decides what to answer with what is found here.
+Stock prompts are recognised from the frameworks' own template constants (:data:`SOURCES`,
+read when the framework is importable, so an upstream change is followed); prompts people
+write (``Context: ... Question: ...``) by their labels.
 """
 
 from __future__ import annotations
@@ -24,31 +21,20 @@ Kind = Literal["answer", "condense", "json", "react"]
 # (and, in the same message or the next user message, a question) to answer from;
 # "condense": rewrite a follow-up as a standalone question; "json": reply with JSON for
 # the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent.
+_QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 SOURCES: tuple[tuple[Kind, str, str], ...] = (
-    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL"),
-    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_REFINE_PROMPT_TMPL"),
-    ("answer", "llama_index.core.prompts.default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
-    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_TEXT_QA_PROMPT"),
-    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_REFINE_PROMPT"),
-    ("answer", "llama_index.core.prompts.chat_prompts", "CHAT_TREE_SUMMARIZE_PROMPT"),
-    ("answer", "llama_index.core.chat_engine.context", "DEFAULT_CONTEXT_TEMPLATE"),
-    ("answer", "llama_index.core.chat_engine.context", "DEFAULT_REFINE_TEMPLATE"),
-    (
-        "answer",
-        "llama_index.core.chat_engine.condense_plus_context",
-        "DEFAULT_CONTEXT_PROMPT_TEMPLATE",
-    ),
-    (
-        "answer",
-        "llama_index.core.chat_engine.condense_plus_context",
-        "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE",
-    ),
-    ("condense", "llama_index.core.chat_engine.condense_question", "DEFAULT_TEMPLATE"),
-    (
-        "condense",
-        "llama_index.core.chat_engine.condense_plus_context",
-        "DEFAULT_CONDENSE_PROMPT_TEMPLATE",
-    ),
+    ("answer", _QA + "default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL"),
+    ("answer", _QA + "default_prompts", "DEFAULT_REFINE_PROMPT_TMPL"),
+    ("answer", _QA + "default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
+    ("answer", _QA + "chat_prompts", "CHAT_TEXT_QA_PROMPT"),
+    ("answer", _QA + "chat_prompts", "CHAT_REFINE_PROMPT"),
+    ("answer", _QA + "chat_prompts", "CHAT_TREE_SUMMARIZE_PROMPT"),
+    ("answer", _ENGINE + "context", "DEFAULT_CONTEXT_TEMPLATE"),
+    ("answer", _ENGINE + "context", "DEFAULT_REFINE_TEMPLATE"),
+    ("answer", _ENGINE + "condense_plus_context", "DEFAULT_CONTEXT_PROMPT_TEMPLATE"),
+    ("answer", _ENGINE + "condense_plus_context", "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE"),
+    ("condense", _ENGINE + "condense_question", "DEFAULT_TEMPLATE"),
+    ("condense", _ENGINE + "condense_plus_context", "DEFAULT_CONDENSE_PROMPT_TEMPLATE"),
     ("react", "llama_index.core.agent.react.prompts", "REACT_CHAT_SYSTEM_HEADER"),
     ("react", "llama_index.core.agent.react.prompts", "CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
@@ -123,12 +109,7 @@ def _patterns(value: Any) -> list[re.Pattern[str]]:
     else:
         messages = getattr(value, "message_templates", [])
         texts = [m.content for m in messages if isinstance(m.content, str) and "{" in m.content]
-    patterns = []
-    for text in texts:
-        pattern = _compile(text)
-        if pattern is not None:
-            patterns.append(pattern)
-    return patterns
+    return [pattern for text in texts if (pattern := _compile(text)) is not None]
 
 
 def _compile(template: str) -> re.Pattern[str] | None:
@@ -220,13 +201,8 @@ def react_tools(system_text: str) -> list[dict[str, Any]]:
             parameters, _ = decoder.raw_decode(system_text, match.end())
         except ValueError:
             parameters = {}
-        tools.append(
-            {
-                "name": match.group("name"),
-                "description": match.group("description").strip(),
-                "parameters": parameters if isinstance(parameters, dict) else {},
-            }
-        )
+        about = {"name": match["name"], "description": match["description"].strip()}
+        tools.append(about | {"parameters": parameters if isinstance(parameters, dict) else {}})
     return tools
 
 
@@ -265,11 +241,8 @@ def json_objects(text: str) -> list[tuple[int, int, Any]]:
 def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
     """The JSON schema a prompt shows, and the prompt without any embedded JSON.
 
-    The last schema, because format instructions (LangChain's ``PydanticOutputParser``)
-    show an example schema before the real one; with no schema, the last example object,
-    as the schema of its structure (lists stay lists, nested objects stay nested). JSON
-    whose braces a template left doubled (``{{"type": ...}}``, as LlamaIndex's
-    structured-output programs send it) counts too.
+    The last schema (format instructions show an example schema before the real one), else
+    the structure of the last example object; braces a template left doubled count too.
     """
     if "{{" in text:
         text = text.replace("{{", "{").replace("}}", "}")

@@ -21,17 +21,12 @@ def _redacted(headers: dict[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One HTTP request as the emulator received it.
-
-    Recorded before the emulator answers (and before any fault is applied), so a test can
-    count attempts (retries) and inspect exactly what its code put on the wire.
+    """One HTTP request as the emulator received it, recorded before any answer or fault.
 
     Attributes:
         method: The HTTP method, upper case (``"POST"``).
-        path: The request path, without the query string
-            (``"/api/v3/inference/chat/completions"``).
-        headers: Request headers with lower-case names. A header sent several times keeps
-            its last value.
+        path: The path without the query string (``"/api/v3/inference/chat/completions"``).
+        headers: Lower-case names; a header sent several times keeps its last value.
         body: The body parsed as JSON, or ``None`` when it is empty or not valid JSON.
         raw_body: The body exactly as received.
         query: The raw query string (``""`` when there is none).
@@ -62,11 +57,9 @@ LOG_BYTES_LIMIT = 64 * 1024 * 1024
 
 
 class RequestLog:
-    """A thread-safe log, oldest first: the server thread appends, the test thread reads.
-
-    Bounded: beyond ``limit`` requests, or ``max_bytes`` of raw bodies, the oldest are
-    dropped (the newest request is always kept, whatever its size).
-    """
+    """A thread-safe log, oldest first, written by the server thread and read by the test's;
+    beyond ``limit`` requests or ``max_bytes`` of bodies the oldest are dropped (never the
+    newest)."""
 
     def __init__(self, limit: int = DEFAULT_LOG_LIMIT, max_bytes: int = LOG_BYTES_LIMIT) -> None:
         self._lock = threading.Lock()

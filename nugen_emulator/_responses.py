@@ -20,6 +20,7 @@ MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterm
 # client left: it writes on to the end, and asyncio warns from the fifth write into a
 # closed connection. Pausing every few events stops it before that, at little cost.
 _WRITES_BETWEEN_PAUSES = 4
+_NO_FAULT = Fault()
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
@@ -50,8 +51,8 @@ class SSEResponse(Response):
         fault: Fault | None,
         headers: Mapping[str, str],
         prejoin: bool = False,
-        lead: list[bytes] | None = None,
-        after_done: bytes | None = None,
+        lead: bytes = b"",
+        after_done: bytes = b"",
     ) -> None:
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
         self.status_code = 200
@@ -62,40 +63,24 @@ class SSEResponse(Response):
         self.state = state
         self.fault = fault
         self.prejoin = prejoin
-        # Events sent before ``events`` that faults do not count (a live timing event).
-        self.lead = b"".join(lead or ())
-        # The live service sends one more event after [DONE].
-        self.tail = DONE_EVENT + after_done if after_done is not None else DONE_EVENT
+        self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
+        self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def emit(data: bytes, more: bool = True) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         if self.lead:
-            await send({"type": "http.response.body", "body": self.lead, "more_body": True})
-        fault = self.fault
-        if fault is None or not fault.affects_stream:
-            if self.prejoin:
-                # Benchmarks: one write, so the server's cost per event is nil.
-                body = b"".join(self.events) + self.tail
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
-            for sent, event in enumerate(self.events, 1):
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-                if sent % _WRITES_BETWEEN_PAUSES == 0:
-                    await asyncio.sleep(0)
-            await send({"type": "http.response.body", "body": self.tail, "more_body": False})
+            await emit(self.lead)
+        fault, events = self.fault or _NO_FAULT, self.events
+        if self.prejoin and not fault.affects_stream:
+            # Benchmarks: one write, so the server's cost per event is nil.
+            await emit(b"".join(events) + self.tail, more=False)
             return
-        await self._send_with_fault(send, fault)
-
-    async def _send_with_fault(self, send: Send, fault: Fault) -> None:
-        events = self.events
         cut = fault.cut_after
         if cut is None and fault.reset:
             cut = len(events) // 2
-
-        async def emit(data: bytes, more: bool = True) -> None:
-            await send({"type": "http.response.body", "body": data, "more_body": more})
-            await asyncio.sleep(0)
-
         for sent in range(len(events) + 1):
             if fault.stall_after == sent:
                 await self.state.sleep(fault.stall_seconds)
@@ -107,17 +92,14 @@ class SSEResponse(Response):
             if fault.malformed_after == sent:
                 await emit(MALFORMED_EVENT)
             if fault.error_event_after == sent:
-                payload = (
-                    fault.body
-                    if fault.body is not None
-                    else self.state.renderer.stream_error_event("Internal error while streaming")
-                )
-                await emit(encode_event(payload))
+                error = self.state.renderer.stream_error_event("Internal error while streaming")
+                await emit(encode_event(fault.body if fault.body is not None else error))
                 await emit(DONE_EVENT, more=False)
                 return
             if sent < len(events):
                 await emit(events[sent])
-        # The loop ran past the last event: only [DONE] (and what follows it) is left.
+                if fault.affects_stream or (sent + 1) % _WRITES_BETWEEN_PAUSES == 0:
+                    await asyncio.sleep(0)
         await emit(self.tail, more=False)
 
 

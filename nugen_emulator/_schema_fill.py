@@ -1,11 +1,8 @@
 """Build JSON values that satisfy a JSON schema, filled from literals found in a message.
 
-Used for tool-call arguments and for ``response_format`` ``json_schema`` answers. The aim
-is a value that a strict validator (pydantic, jsonschema) accepts and that visibly comes
-from what the user wrote, so a test can check that its arguments made the round trip:
-``"What's the weather in Boston in fahrenheit?"`` against
-``{"location": string, "unit": enum["celsius", "fahrenheit"]}`` gives
-``{"location": "Boston", "unit": "fahrenheit"}``.
+For tool-call arguments and ``json_schema`` answers: a value a strict validator accepts and
+that visibly comes from what the user wrote (``"weather in Boston in fahrenheit?"`` gives
+``{"location": "Boston", "unit": "fahrenheit"}``), so a test sees its arguments round-trip.
 """
 
 from __future__ import annotations
@@ -27,18 +24,11 @@ _NOT_VALUES = frozenset(
     {"I", "I'm", "I'd", "I'll", "JSON", "API", "URL", "ID", "AI", "LLM", "XML", "HTML", "CSV"}
     | {"YAML", "SQL", "HTTP", "HTTPS", "OK"}
 )
-_FORMAT_DEFAULTS = {
-    "date": "2024-01-01",
-    "date-time": "2024-01-01T00:00:00Z",
-    "time": "00:00:00",
-    "email": "user@example.com",
-    "uri": "https://example.com/",
-    "url": "https://example.com/",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-    "ipv4": "127.0.0.1",
-    "ipv6": "::1",
-    "hostname": "example.com",
-}
+_FORMAT_DEFAULTS = {"date": "2024-01-01", "date-time": "2024-01-01T00:00:00Z", "time": "00:00:00"}
+_FORMAT_DEFAULTS |= {"email": "user@example.com", "hostname": "example.com"}
+_FORMAT_DEFAULTS |= {"uri": "https://example.com/", "url": "https://example.com/"}
+_FORMAT_DEFAULTS |= {"uuid": "00000000-0000-4000-8000-000000000000"}
+_FORMAT_DEFAULTS |= {"ipv4": "127.0.0.1", "ipv6": "::1"}
 _MAX_DEPTH = 8
 _DATE_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug"
@@ -57,12 +47,8 @@ def _hint_words(hints: str) -> list[str]:
 
 
 def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
-    """Candidate string values in ``text`` and where they start: quoted text and
-    capitalised phrases, in order.
-
-    A capitalised phrase is a run of capitalised words that does not start a sentence
-    ("in New York" gives ``"New York"``, the leading "What" of a question gives nothing).
-    """
+    """Quoted text and capitalised phrases not starting a sentence ("in New York" gives
+    ``"New York"``), with where they start, in order."""
     excluded = {e.lower() for e in exclude}
     found: list[tuple[int, str]] = []
     for match in _QUOTED_RE.finditer(text):
@@ -150,13 +136,9 @@ class Literals:
         return None
 
     def take_string(self, hints: str = "") -> str | None:
-        """The string literal for a field described by ``hints`` (its name, description).
-
-        A date-like field takes a date-like literal, other fields prefer the rest; among
-        those, the literal nearest to where the text mentions a word of ``hints``
-        ("on '2024-05-01' for a 'vaccination'": the procedure takes "vaccination"), else the
-        first one left.
-        """
+        """The literal for a field described by ``hints`` (name, description): date-like
+        for a date field, else another; the nearest to a mention of a ``hints`` word, else
+        the first left."""
         if not self.strings:
             return None
         wants_date = bool(_DATE_FIELD_RE.search(hints))
@@ -319,8 +301,8 @@ class _Filler:
         if isinstance(prefix, list):
             return [self.value(sub, name, depth + 1) for sub in prefix]
         items = self.resolve(schema.get("items", {}), depth + 1)
-        min_items = _count(schema.get("minItems"), default=None) or 0
-        limit = _count(schema.get("maxItems"), default=None)
+        min_items = _count(schema.get("minItems")) or 0
+        limit = _count(schema.get("maxItems"))
         result: list[Any] = []
         kind = items.get("type")
         # A list of scalars takes every matching literal, so "add 1, 2 and 3" gives [1, 2, 3].
@@ -385,11 +367,7 @@ class _Filler:
             if high_x is not None:
                 value = min(value, math.ceil(high_x) - 1)
             return int(value) if kind == "integer" else float(value)
-        if kind == "boolean":
-            return False
-        if kind == "null":
-            return None
-        return "sample"
+        return {"boolean": False, "null": None}.get(kind, "sample")
 
     def string(self, schema: dict[str, Any], name: str) -> str:
         fmt = schema.get("format")
@@ -401,13 +379,9 @@ class _Filler:
         if found is None:
             default = schema.get("default")
             found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"
-        min_len = _count(schema.get("minLength"), default=None)
-        max_len = _count(schema.get("maxLength"), default=None)
-        if max_len is not None:
-            found = found[:max_len]
-        if min_len is not None and len(found) < min_len:
-            found = found + "_" * (min_len - len(found))
-        return found
+        max_len = _count(schema.get("maxLength"))
+        found = found[:max_len] if max_len is not None else found
+        return found.ljust(_count(schema.get("minLength")) or 0, "_")
 
 
 _MAX_GENERATED = 256  # caps minItems/minLength: a hostile schema must not exhaust memory
@@ -428,21 +402,16 @@ def _bound(schema: dict[str, Any], key: str) -> float | None:
     return None
 
 
-def _count(value: Any, *, default: int | None) -> int | None:
+def _count(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return min(value, _MAX_GENERATED)
-    return default
+    return None
+
+
+_CHECKS = {"minimum": operator.ge, "maximum": operator.le}
+_CHECKS |= {"exclusiveMinimum": operator.gt, "exclusiveMaximum": operator.lt}
 
 
 def _within(number: float, schema: dict[str, Any]) -> bool:
-    checks: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
-        ("minimum", operator.ge),
-        ("maximum", operator.le),
-        ("exclusiveMinimum", operator.gt),
-        ("exclusiveMaximum", operator.lt),
-    )
-    for key, check in checks:
-        bound = _bound(schema, key)
-        if bound is not None and not check(number, bound):
-            return False
-    return True
+    bounds = ((_bound(schema, key), check) for key, check in _CHECKS.items())
+    return all(bound is None or check(number, bound) for bound, check in bounds)

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
 from nugen_emulator._app import build_app
-from nugen_emulator._defaults import BASE_PATHS, DEFAULT_API_KEY, DEFAULT_EMBEDDING_DIMENSIONS
 from nugen_emulator._faults import FAULT_FIELDS, Fault
 from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
 from nugen_emulator._state import ServerState
@@ -39,9 +39,7 @@ class _UvicornServer(uvicorn.Server):
 class NugenEmulator:
     """A real HTTP server that behaves like the Nugen inference API, for tests and demos.
 
-    What it serves and answers (dialects, endpoints, validation, the deterministic model,
-    faults, the request log) is specified in one place, the :mod:`nugen_emulator` package
-    docstring (``python -m pydoc nugen_emulator``).
+    What it serves and answers is specified in the :mod:`nugen_emulator` docstring.
 
     Usage::
 
@@ -52,30 +50,21 @@ class NugenEmulator:
 
     Args:
         dialect: ``"nugen"`` (base path ``/api/v3/inference``) or ``"openai"`` (``/v1``).
-        host: Interface to listen on (loopback by default).
-        port: TCP port; 0 picks a free one (read it back from :attr:`port`).
+        host, port: Where to listen (loopback; port 0 picks a free one, see :attr:`port`).
         api_key: The bearer key clients must send; ``None`` accepts any request.
-        seed: Seed for ids (``x-request-id``, completion and tool-call ids); ``None``
-            gives random ids. With a seed, a request's ids are a function of the seed and
-            the request (and of how many identical ones came before), so they repeat run
-            to run even when a client sends requests in parallel.
+        seed: Seed for ids (``x-request-id``, completion and tool-call ids), drawn from the
+            seed and the request so they repeat run to run; ``None`` gives random ids.
         created: A fixed ``created`` timestamp (byte-stable recordings); ``None`` = now.
         embedding_dimensions: Vector size when a request does not set ``dimensions``.
         latency: ``(per_request, per_input)`` seconds each ``/embeddings`` answer waits
-            (``per_request + per_input * len(input)``), like a service's compute time;
-            requests wait concurrently. ``None``: answer at once.
-        chat_reply: A hook that replaces the model's chat replies
-            (:mod:`nugen_emulator.replies`); ``None`` = the emulator's own model.
-        forms: The ``nugen`` dialect's wire shapes: ``"live"`` (what ``api.nugen.in``
-            sends: timing, ``confidence``, integer ``created``, the stream's timing events
-            and the chunk after ``[DONE]``) or ``"reference"`` (the provider's reference
-            pages: ``confidence_score``, float ``created``, no timing). Ignored by ``openai``.
-        served_model: The model name answers report: a fixed name, or a function of the
-            requested one (the live service names its backend, e.g.
-            ``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``); ``None`` = the
-            requested name.
-        request_log_limit: How many requests :attr:`requests` keeps; beyond it (or beyond
-            64 MiB of request bodies) the oldest are dropped.
+            (``per_request + per_input * len(input)``); ``None``: answer at once.
+        chat_reply: A hook replacing the model's chat replies (:mod:`nugen_emulator.replies`).
+        forms: The ``nugen`` dialect's shapes: ``"live"`` (what ``api.nugen.in`` sends) or
+            ``"reference"`` (the provider's reference pages). Ignored by ``openai``.
+        served_model: The model name answers report: a name, or a function of the
+            requested one; ``None`` = the requested name.
+        request_log_limit: How many requests :attr:`requests` keeps (and at most 64 MiB of
+            bodies); the oldest are dropped first.
         access_log: Let uvicorn log one line per request.
         startup_timeout: Seconds :meth:`start` waits for the server to listen.
     """
@@ -89,7 +78,7 @@ class NugenEmulator:
         *,
         seed: int | None = None,
         created: float | None = None,
-        embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
+        embedding_dimensions: int = _DEFAULT_EMBEDDING_DIMENSIONS,
         latency: tuple[float, float] | None = None,
         chat_reply: ChatReplyHook | None = None,
         forms: Literal["live", "reference"] = "live",
@@ -98,7 +87,7 @@ class NugenEmulator:
         access_log: bool = False,
         startup_timeout: float = 10.0,
     ) -> None:
-        if dialect not in BASE_PATHS:
+        if dialect not in _BASE_PATHS:
             raise ValueError(f"dialect must be 'nugen' or 'openai', got {dialect!r}")
         if embedding_dimensions < 1:
             raise ValueError("embedding_dimensions must be >= 1")
@@ -251,7 +240,7 @@ class NugenEmulator:
     @property
     def base_url(self) -> str:
         """What a client takes as ``base_url``: ``url`` + ``/api/v3/inference`` or ``/v1``."""
-        return self.url + BASE_PATHS[self._state.dialect]
+        return self.url + _BASE_PATHS[self._state.dialect]
 
     @property
     def api_key(self) -> str:
@@ -261,12 +250,8 @@ class NugenEmulator:
     # -- faults and the request log -------------------------------------------------------
 
     def inject(self, fault: Fault | None = None, /, *, times: int = 1, **fields: Any) -> Fault:
-        """Arm a fault for the next ``times`` matching requests; returns the fault.
-
-        ``emu.inject(Fault(status=429, headers={"Retry-After": "1"}), times=2)`` or, the
-        same in short, ``emu.inject(status=429, headers={"Retry-After": "1"}, times=2)``.
-        Faults are consumed first-in first-out, one per matching request.
-        """
+        """Arm a fault (a :class:`Fault`, or its fields as keywords) for the next ``times``
+        matching requests, first in first out; returns the fault."""
         if fault is not None and fields:
             raise TypeError("pass either a Fault or its fields as keywords, not both")
         unknown = set(fields) - FAULT_FIELDS

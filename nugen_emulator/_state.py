@@ -57,12 +57,8 @@ class ServerState:
         self.stopping: asyncio.Event | None = None  # created in the server's event loop
 
     def begin_request(self, method: str, path: str, raw_body: bytes) -> None:
-        """With a seed, draw this request's ids from the request itself.
-
-        Ids then depend on what was asked (and how many identical requests came before),
-        not on the order in which concurrent requests happened to arrive, so recordings
-        of clients that send requests in parallel come out the same on every run.
-        """
+        """With a seed, draw this request's ids from the request itself (and how many
+        identical ones came before), not from the order concurrent requests arrived in."""
         if self._seed is None:
             return
         key = hashlib.sha256(f"{self._seed}|{method}|{path}|".encode() + raw_body).digest()

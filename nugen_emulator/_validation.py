@@ -1,12 +1,9 @@
-"""Request validation the way the service documents it, with FastAPI-shaped error details.
+"""Request validation as the service documents it, with FastAPI + pydantic v2 errors.
 
-Deliberately written from the provider's documentation and NOT shared with
-``nugen_client``'s own local validation: the emulator exists to check the client, so the
-two must be able to disagree. Errors mimic what FastAPI + pydantic v2 produce for a bad
-body (``{"type", "loc", "msg", "input", "ctx"?}`` with ``loc`` starting at ``"body"``),
-and integer/number/boolean fields are coerced in pydantic's lax mode (the provider's own
-example sends ``"max_tokens": "2000"``). Fields the service does not document are ignored,
-as FastAPI ignores unknown fields.
+Written from the provider's documentation, NOT shared with ``nugen_client``'s own checks:
+the emulator exists to check the client, so the two must be able to disagree. Numbers and
+booleans are coerced in lax mode (the provider's example sends ``"max_tokens": "2000"``);
+undocumented fields are ignored, as FastAPI ignores them.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ from nugen_emulator._lax import (
     lax_bool,
     lax_float,
     lax_int,
-    literal_msg,
     optional,
     required,
 )
@@ -113,11 +109,8 @@ class EmbeddingRequest:
 
 
 def parse_image_url(url: str) -> ImageRef | str:
-    """Parse an image part's URL: an :class:`ImageRef`, or the reason it is unacceptable.
-
-    Only ``https://`` URLs (never fetched) and ``data:image/...;base64,`` URLs whose payload
-    decodes are accepted, as the service documents.
-    """
+    """An :class:`ImageRef` for an ``https://`` URL (never fetched) or a decodable
+    ``data:image/...;base64,`` URL, else the reason it is refused."""
     if url.startswith("data:"):
         match = _DATA_URL_RE.match(url)
         if match is None:
@@ -138,22 +131,12 @@ def parse_image_url(url: str) -> ImageRef | str:
     return "image_url.url must be an https:// URL or a data:<mime>;base64, URL"
 
 
-def _top_level(body: Any) -> dict[str, Any]:
+def _start(body: Any) -> tuple[dict[str, Any], Errors, str]:
+    """The body as an object (else a 422 at once), the error list, and ``model``."""
     errors = Errors()
-    if not isinstance(body, dict):
-        errors.add(
-            "model_attributes_type",
-            (),
-            "Input should be a valid dictionary or object to extract fields from",
-            body,
-        )
+    if as_model_dict(errors, (), body) is None:
         errors.raise_if_any()
-    assert isinstance(body, dict)
-    return body
-
-
-def _model_field(errors: Errors, body: dict[str, Any]) -> str:
-    return required(errors, (), body, "model", as_str) or ""
+    return body, errors, required(errors, (), body, "model", as_str) or ""
 
 
 def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
@@ -162,15 +145,9 @@ def _stop(errors: Errors, body: dict[str, Any]) -> list[str]:
         return []
     if isinstance(value, str):
         return [value] if value else []
-    items = as_list(errors, ("stop",), value)
-    if items is None:
-        return []
-    result = []
-    for i, item in enumerate(items):
-        text = as_str(errors, ("stop", i), item)
-        if text:
-            result.append(text)
-    return result
+    items = as_list(errors, ("stop",), value) or []
+    texts = [as_str(errors, ("stop", i), item) for i, item in enumerate(items)]
+    return [text for text in texts if text]
 
 
 def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: bool) -> bool:
@@ -182,17 +159,11 @@ def _include_usage(errors: Errors, body: dict[str, Any], stream: bool, strict: b
     if mapping is None:
         return False
     if not stream:
-        errors.add(
-            "value_error",
-            ("stream_options",),
-            "Value error, stream_options can only be set when stream is true",
-            mapping,
-        )
+        message = "stream_options can only be set when stream is true"
+        errors.value_error(("stream_options",), message, mapping)
         return False
     flag = mapping.get("include_usage")
-    if flag is None:
-        return False
-    return bool(lax_bool(errors, ("stream_options", "include_usage"), flag))
+    return flag is not None and bool(lax_bool(errors, ("stream_options", "include_usage"), flag))
 
 
 def _validate_content(errors: Errors, loc: Loc, content: Any, images: list[ImageRef]) -> None:
@@ -221,18 +192,10 @@ def _content_part(errors: Errors, loc: Loc, part: Any) -> ImageRef | None:
     elif kind == "image_url":
         return _image_part(errors, loc, mapping)
     else:
-        errors.add(
-            "union_tag_invalid",
-            loc,
-            f"Input tag '{kind}' found using 'type' does not match any of the expected "
-            "tags: 'text', 'image_url'",
-            mapping,
-            {
-                "discriminator": "'type'",
-                "tag": str(kind),
-                "expected_tags": "'text', 'image_url'",
-            },
-        )
+        tags = "'text', 'image_url'"
+        message = f"Input tag '{kind}' found using 'type' does not match any of the expected "
+        ctx = {"discriminator": "'type'", "tag": str(kind), "expected_tags": tags}
+        errors.add("union_tag_invalid", loc, f"{message}tags: {tags}", mapping, ctx)
     return None
 
 
@@ -243,7 +206,7 @@ def _image_part(errors: Errors, loc: Loc, part: dict[str, Any]) -> ImageRef | No
         return None
     parsed = parse_image_url(url)
     if isinstance(parsed, str):
-        errors.add("value_error", (*loc, "image_url", "url"), f"Value error, {parsed}", url)
+        errors.value_error((*loc, "image_url", "url"), parsed, url)
         return None
     return parsed
 
@@ -260,15 +223,13 @@ def _validate_tool_calls(errors: Errors, loc: Loc, value: Any) -> None:
                 errors.missing((*call_loc, key), mapping)
         if "id" in mapping:
             as_str(errors, (*call_loc, "id"), mapping["id"])
-        if "type" in mapping and mapping["type"] != "function":
-            errors.add(
-                "literal_error", (*call_loc, "type"), "Input should be 'function'", mapping["type"]
-            )
+        if mapping.get("type", "function") != "function":
+            errors.literal((*call_loc, "type"), ("function",), mapping["type"])
         function = mapping.get("function")
-        if function is None:
-            continue
-        fn = as_model_dict(errors, (*call_loc, "function"), function)
-        if fn is None:
+        if (
+            function is None
+            or (fn := as_model_dict(errors, (*call_loc, "function"), function)) is None
+        ):
             continue
         for key in ("name", "arguments"):
             if key not in fn:
@@ -291,13 +252,7 @@ def _validate_messages(errors: Errors, body: dict[str, Any]) -> list[list[ImageR
         if role is MISSING:
             errors.missing((*loc, "role"), mapping)
         elif role not in ROLES:
-            errors.add(
-                "literal_error",
-                (*loc, "role"),
-                literal_msg(ROLES),
-                role,
-                {"expected": literal_msg(ROLES).removeprefix("Input should be ")},
-            )
+            errors.literal((*loc, "role"), ROLES, role, ctx=True)
         content = mapping.get("content", MISSING)
         has_tool_calls = bool(mapping.get("tool_calls"))
         if content is MISSING or content is None:
@@ -310,13 +265,7 @@ def _validate_messages(errors: Errors, body: dict[str, Any]) -> list[list[ImageR
         if name is not None:
             text = as_str(errors, (*loc, "name"), name)
             if text is not None and not _NAME_RE.match(text):
-                errors.add(
-                    "string_pattern_mismatch",
-                    (*loc, "name"),
-                    f"String should match pattern '{NAME_PATTERN}'",
-                    text,
-                    {"pattern": NAME_PATTERN},
-                )
+                errors.pattern((*loc, "name"), NAME_PATTERN, text)
         if mapping.get("tool_calls") is not None:
             _validate_tool_calls(errors, (*loc, "tool_calls"), mapping["tool_calls"])
         if role == "tool":
@@ -337,42 +286,24 @@ def _validate_tools(errors: Errors, body: dict[str, Any]) -> list[dict[str, Any]
             continue
         kind = mapping.get("type", "function")
         if kind != "function":
-            errors.add("literal_error", (*loc, "type"), "Input should be 'function'", kind)
+            errors.literal((*loc, "type"), ("function",), kind)
             continue
         fn = required(errors, loc, mapping, "function", as_model_dict)
         if fn is None:
             continue
-        name = required(errors, (*loc, "function"), fn, "name", as_str)
-        ok = name is not None
+        before = len(errors.items)  # the tool is valid when it adds no error
+        where = (*loc, "function")
+        name = required(errors, where, fn, "name", as_str)
         if name is not None and not _TOOL_NAME_RE.match(name):
-            errors.add(
-                "string_pattern_mismatch",
-                (*loc, "function", "name"),
-                f"String should match pattern '{TOOL_NAME_PATTERN}'",
-                name,
-                {"pattern": TOOL_NAME_PATTERN},
-            )
-            ok = False
-        description = fn.get("description")
-        if (
-            description is not None
-            and as_str(errors, (*loc, "function", "description"), description) is None
-        ):
-            ok = False
-        parameters = fn.get("parameters")
-        if parameters is not None:
-            params = as_dict(errors, (*loc, "function", "parameters"), parameters)
-            if params is None:
-                ok = False
-            elif params.get("type", "object") != "object":
-                errors.add(
-                    "value_error",
-                    (*loc, "function", "parameters"),
-                    "Value error, a tool's parameters must be a JSON schema of type 'object'",
-                    params,
-                )
-                ok = False
-        if ok:
+            errors.pattern((*where, "name"), TOOL_NAME_PATTERN, name)
+        if fn.get("description") is not None:
+            as_str(errors, (*where, "description"), fn["description"])
+        params = fn.get("parameters")
+        params = None if params is None else as_dict(errors, (*where, "parameters"), params)
+        if params is not None and params.get("type", "object") != "object":
+            message = "a tool's parameters must be a JSON schema of type 'object'"
+            errors.value_error((*where, "parameters"), message, params)
+        if len(errors.items) == before:
             valid.append(fn)
     return valid
 
@@ -386,10 +317,10 @@ def _validate_tool_choice(
     loc: Loc = ("tool_choice",)
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
-            errors.add("literal_error", loc, "Input should be 'auto', 'none' or 'required'", value)
+            errors.literal(loc, ("auto", "none", "required"), value)
             return None
         if value == "required" and not tools:
-            errors.add("value_error", loc, "Value error, tool_choice 'required' needs tools", value)
+            errors.value_error(loc, "tool_choice 'required' needs tools", value)
         return value
     mapping = as_dict(errors, loc, value)
     if mapping is None:
@@ -397,21 +328,12 @@ def _validate_tool_choice(
     function = mapping.get("function")
     name = function.get("name") if isinstance(function, dict) else None
     if mapping.get("type", "function") != "function" or not isinstance(name, str):
-        errors.add(
-            "value_error",
-            loc,
-            "Value error, a specific tool_choice must look like "
-            '{"type": "function", "function": {"name": "..."}}',
-            value,
-        )
+        shape = '{"type": "function", "function": {"name": "..."}}'
+        errors.value_error(loc, f"a specific tool_choice must look like {shape}", value)
         return None
     if name not in {tool.get("name") for tool in tools}:
-        errors.add(
-            "value_error",
-            loc,
-            f"Value error, tool_choice names the tool {name!r}, which is not in tools",
-            value,
-        )
+        message = f"tool_choice names the tool {name!r}, which is not in tools"
+        errors.value_error(loc, message, value)
         return None
     return mapping
 
@@ -426,18 +348,14 @@ def _validate_response_format(errors: Errors, body: dict[str, Any]) -> dict[str,
         errors.missing((*loc, "type"), mapping)
         return None
     if kind not in ("text", "json_object", "json_schema"):
-        errors.add(
-            "literal_error",
-            (*loc, "type"),
-            "Input should be 'text', 'json_object' or 'json_schema'",
-            kind,
-        )
+        errors.literal((*loc, "type"), ("text", "json_object", "json_schema"), kind)
         return None
     if kind == "json_schema":
         holder = required(errors, loc, mapping, "json_schema", as_dict)
-        if holder is None:
-            return None
-        if required(errors, (*loc, "json_schema"), holder, "schema", as_dict) is None:
+        if (
+            holder is None
+            or required(errors, (*loc, "json_schema"), holder, "schema", as_dict) is None
+        ):
             return None
     return mapping
 
@@ -451,7 +369,7 @@ def _validate_reasoning(errors: Errors, body: dict[str, Any]) -> dict[str, Any] 
     effort = mapping.get("effort")
     if effort is not None:
         if effort not in EFFORTS:
-            errors.add("literal_error", (*loc, "effort"), literal_msg(EFFORTS), effort)
+            errors.literal((*loc, "effort"), EFFORTS, effort)
         else:
             result["effort"] = effort
     if mapping.get("max_tokens") is not None:
@@ -468,9 +386,7 @@ def _common_ints(
     max_tokens = optional(errors, body, "max_tokens", lax_int, ge=min_tokens)
     n = optional(errors, body, "n", lax_int, ge=1) or 1
     if n > 16:
-        errors.add(
-            "less_than_equal", ("n",), "Input should be less than or equal to 16", n, {"le": 16}
-        )
+        errors.bound(("n",), "le", 16, n)
         n = 1
     stream = bool(optional(errors, body, "stream", lax_bool))
     return max_tokens, n, stream
@@ -479,15 +395,10 @@ def _common_ints(
 def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatRequest:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
 
-    ``openai``: the OpenAI-compatible dialect, which knows ``stream_options``.
-
-    On ``/chat/vision`` only the documented fields (model, messages, max_tokens,
-    prompt_truncate_len, temperature) take effect; the rest are ignored, as FastAPI ignores
-    fields its model does not declare.
+    ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
+    ``/chat/vision`` documents count; FastAPI ignores the rest.
     """
-    body = _top_level(body)
-    errors = Errors()
-    model = _model_field(errors, body)
+    body, errors, model = _start(body)
     images = _validate_messages(errors, body)
     max_tokens, n, stream = _common_ints(errors, body)
     temperature = optional(errors, body, "temperature", lax_float, ge=0, le=2)
@@ -526,19 +437,14 @@ def _texts(errors: Errors, body: dict[str, Any], name: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    texts: list[str] = []
-    for i, item in enumerate(as_list(errors, (name,), value, min_len=1) or []):
-        text = as_str(errors, (name, i), item)
-        if text is not None:
-            texts.append(text)
-    return texts
+    items = as_list(errors, (name,), value, min_len=1) or []
+    texts = [as_str(errors, (name, i), item) for i, item in enumerate(items)]
+    return [text for text in texts if text is not None]
 
 
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
-    body = _top_level(body)
-    errors = Errors()
-    model = _model_field(errors, body)
+    body, errors, model = _start(body)
     prompts = _texts(errors, body, "prompt")
     # Documented as ``max_tokens >= 0`` here (chat says nothing): 0 asks for no text at all.
     max_tokens, n, stream = _common_ints(errors, body, min_tokens=0)
@@ -560,34 +466,21 @@ def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest
 
 def validate_embeddings(body: Any) -> EmbeddingRequest:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
-    body = _top_level(body)
-    errors = Errors()
-    model = _model_field(errors, body)
+    body, errors, model = _start(body)
     inputs = _texts(errors, body, "input")
     dimensions = optional(errors, body, "dimensions", lax_int, ge=1)
     if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
-        errors.add(
-            "less_than_equal",
-            ("dimensions",),
-            f"Input should be less than or equal to {MAX_EMBEDDING_DIMENSIONS}",
-            dimensions,
-            {"le": MAX_EMBEDDING_DIMENSIONS},
-        )
+        errors.bound(("dimensions",), "le", MAX_EMBEDDING_DIMENSIONS, dimensions)
         dimensions = None
-    encoding_format = "float"
-    if body.get("encoding_format") is not None:
-        if body["encoding_format"] not in ("float", "base64"):
-            errors.add(
-                "literal_error",
-                ("encoding_format",),
-                "Input should be 'float' or 'base64'",
-                body["encoding_format"],
-            )
-        else:
-            encoding_format = body["encoding_format"]
+    encoding_format = body.get("encoding_format")
+    if encoding_format is not None and encoding_format not in ("float", "base64"):
+        errors.literal(("encoding_format",), ("float", "base64"), encoding_format)
     errors.raise_if_any()
     return EmbeddingRequest(
-        model=model, inputs=inputs, dimensions=dimensions, encoding_format=encoding_format
+        model=model,
+        inputs=inputs,
+        dimensions=dimensions,
+        encoding_format=encoding_format or "float",
     )
 
 
@@ -601,9 +494,7 @@ def _document(errors: Errors, loc: Loc, value: Any) -> str | dict[str, Any] | No
 
 def validate_rerank(body: Any) -> RerankRequest:
     """Validate a ``/reranker`` body (``documents`` are strings or objects)."""
-    body = _top_level(body)
-    errors = Errors()
-    model = _model_field(errors, body)
+    body, errors, model = _start(body)
     query = required(errors, (), body, "query", as_str) or ""
     documents = [
         document
@@ -612,21 +503,11 @@ def validate_rerank(body: Any) -> RerankRequest:
     ]
     method = optional(errors, body, "method", as_str) or "fast"
     if method not in RERANK_METHODS:
-        errors.add(
-            "literal_error",
-            ("method",),
-            literal_msg(RERANK_METHODS),
-            method,
-            {"expected": literal_msg(RERANK_METHODS).removeprefix("Input should be ")},
-        )
+        errors.literal(("method",), RERANK_METHODS, method, ctx=True)
     model_cross = optional(errors, body, "model_cross", as_str)
     if method in CROSS_ENCODER_METHODS and body.get("model_cross") is None:
-        errors.add(
-            "value_error",
-            ("model_cross",),
-            f"Value error, model_cross (a cross-encoder) is required for method '{method}'",
-            None,
-        )
+        message = f"model_cross (a cross-encoder) is required for method '{method}'"
+        errors.value_error(("model_cross",), message, None)
     top_n = optional(errors, body, "top_n", lax_int, ge=1)
     stage1_top_k = optional(errors, body, "stage1_top_k", lax_int, ge=1) or 100
     # Checked, though scoring does not depend on them.

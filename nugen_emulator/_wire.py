@@ -1,14 +1,8 @@
 """Rendering generations, chunks and errors as each dialect puts them on the wire.
 
-``nugen`` answers like the live service by default (``forms="live"``, the shapes of
-``LIVE-SERVICE.md``): integer ``created``, the OpenAI SDK's null fields, ``timing`` and
-``confidence`` in whole answers, and streams that open with a ``{"_timing": ...}`` event,
-carry empty deltas, close with ``{"object": "timing", ...}`` and send one more chunk after
-``[DONE]``. ``forms="reference"`` gives the provider's reference pages instead (float
-``created``, ``confidence_score``, usage on the last delta). Both use FastAPI errors.
-``openai`` follows an OpenAI-compatible host such as NebulaBlock (vLLM-style: ``object``,
-integer ``created``, ``system_fingerprint``, ``service_tier``, null ``*_details``,
-``{"error": {...}}``, no timing).
+``nugen`` answers like the live service (``forms="live"``) or like the provider's
+reference pages (``forms="reference"``); ``openai`` like a vLLM-based OpenAI-compatible
+host. The package docstring lists what each form sends.
 """
 
 from __future__ import annotations
@@ -26,31 +20,20 @@ Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
 ServedModel: TypeAlias = "str | Callable[[str], str] | None"
 _ARGUMENT_FRAGMENT = 8
-_THROUGHPUT = 46.88  # tokens per second, as in the live sample
+# The speed the live service reports (fixed: replies are deterministic): chat as in its
+# sample, text completions as it reports them.
+_THROUGHPUT = 46.88
 _GPU_SECONDS = 0.0112
-# The provider's vision example carries a created ten times "now" (16286546649.54).
-_VISION_CREATED_FACTOR = 10
-# The emulated service's speed, as its ``timing`` reports it (fixed: replies are
-# deterministic).
 _TTFT_SECONDS = 0.05
 _TOKENS_PER_SECOND = 50.0
-
-_OPENAI_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
-
-
-# What the platform says where the bare status phrase would not tell a user what to do.
-_ERROR_MESSAGES = {
-    402: "Insufficient balance: add credits to your Nugen account to continue.",
-}
+_VISION_CREATED_FACTOR = 10  # the provider's vision example has ten times "now"
+_OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error"}
+_OPENAI_ERROR_TYPES |= {403: "permission_error", 404: "not_found_error", 408: "timeout_error"}
+_OPENAI_ERROR_TYPES |= {409: "conflict_error", 422: "invalid_request_error"}
+_OPENAI_ERROR_TYPES |= {429: "rate_limit_error"}
+# The platform's words where the bare status phrase would not tell a user what to do.
+_ERROR_MESSAGES = {402: "Insufficient balance: add credits to your Nugen account to continue."}
+DONE_EVENT = b"data: [DONE]\n\n"
 
 
 def encode_event(payload: Any) -> bytes:
@@ -58,16 +41,10 @@ def encode_event(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-DONE_EVENT = b"data: [DONE]\n\n"
-
-
 def argument_fragments(arguments: str) -> list[str]:
     """Tool-call arguments in small pieces, the way real hosts stream them."""
-    if len(arguments) <= _ARGUMENT_FRAGMENT:
-        return [arguments]
-    return [
-        arguments[i : i + _ARGUMENT_FRAGMENT] for i in range(0, len(arguments), _ARGUMENT_FRAGMENT)
-    ]
+    size = _ARGUMENT_FRAGMENT
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [arguments]
 
 
 def status_phrase(status: int) -> str:
@@ -75,6 +52,23 @@ def status_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _wire_calls(choice: Choice) -> list[dict[str, Any]] | None:
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in choice.tool_calls
+    ]
+    return calls or None
+
+
+def _timing(ttft: float, throughput: float, total: float) -> dict[str, float]:
+    timing = {"ttft_seconds": ttft, "throughput_tokens_per_second": throughput}
+    return timing | {"total_seconds": total}
+
+
+def _text(generation: Generation) -> str:
+    return " ".join(c.content or "" for c in generation.choices)
 
 
 class Renderer:
@@ -89,62 +83,47 @@ class Renderer:
         served_model: ServedModel = None,
     ) -> None:
         self.dialect = dialect
-        self.forms = forms
-        self.live = dialect == "nugen" and forms == "live"
-        """True when answers take the live service's shapes (LIVE-SERVICE.md)."""
+        self.openai = dialect == "openai"
+        self.live = not self.openai and forms == "live"
         self._created = created
         self._served_model = served_model
+        # The contract lets hosts use either name; each dialect exercises one of them.
+        self._reasoning_key = "reasoning" if self.openai else "reasoning_content"
 
-    # -- common pieces -------------------------------------------------------------------
+    def now(self) -> float:
+        return self._created if self._created is not None else time.time()
 
     def created(self, *, vision: bool = False) -> float | int:
-        now = self._created if self._created is not None else time.time()
-        if self.dialect == "openai" or self.live:
-            return int(now)
-        return round(now * (_VISION_CREATED_FACTOR if vision else 1), 2)
+        if self.openai or self.live:
+            return int(self.now())
+        return round(self.now() * (_VISION_CREATED_FACTOR if vision else 1), 2)
 
     def served(self, model: str) -> str:
         """The model name the answer reports for a request for ``model``."""
         served = self._served_model
-        if served is None:
-            return model
-        return served if isinstance(served, str) else served(model)
+        return model if served is None else served if isinstance(served, str) else served(model)
 
-    def timing(self, generation: Generation | None) -> dict[str, float]:
-        """The live service's ``timing`` object, a deterministic function of the tokens."""
-        prompt = generation.prompt_tokens if generation is not None else 0
-        completion = generation.completion_tokens if generation is not None else 0
-        ttft = round(0.02 + prompt / 2_000, 4)
-        return {
-            "ttft_seconds": ttft,
-            "throughput_tokens_per_second": _THROUGHPUT,
-            "total_seconds": round(ttft + completion / _THROUGHPUT, 4),
-        }
+    def timing(self, generation: Generation) -> dict[str, float]:
+        """The live service's chat ``timing``, a deterministic function of the tokens."""
+        ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
+        total = round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
+        return _timing(ttft, _THROUGHPUT, total)
 
-    def usage(self, generation: Generation | None) -> dict[str, Any] | None:
-        if generation is None:
-            return None
+    def usage(self, generation: Generation, *, details: bool = False) -> dict[str, Any]:
+        """``usage``; ``details`` keeps null ``*_tokens_details`` in every form."""
         prompt, completion = generation.prompt_tokens, generation.completion_tokens
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
-        details = (
-            {"reasoning_tokens": generation.reasoning_tokens}
-            if any(c.reasoning_tokens for c in generation.choices)
-            else None
-        )
-        if self.dialect == "openai" or self.live:
-            usage["completion_tokens_details"] = details
-            usage["prompt_tokens_details"] = None
-        elif details is not None:
-            usage["completion_tokens_details"] = details
+        reasoning = generation.reasoning_tokens
+        found = {"reasoning_tokens": reasoning} if reasoning else None
+        if self.openai or self.live or details:
+            usage |= {"completion_tokens_details": found, "prompt_tokens_details": None}
+        elif found is not None:
+            usage["completion_tokens_details"] = found
         return usage
-
-    def _reasoning_key(self) -> str:
-        # The contract says hosts use either name; each dialect exercises one of them.
-        return "reasoning_content" if self.dialect == "nugen" else "reasoning"
 
     def _envelope(
         self, response_id: str, model: str, obj: str | None, created: Any
@@ -152,9 +131,7 @@ class Renderer:
         body: dict[str, Any] = {"id": response_id}
         if obj is not None:
             body["object"] = obj
-        body["created"] = created
-        body["model"] = self.served(model)
-        return body
+        return body | {"created": created, "model": self.served(model)}
 
     # -- chat ----------------------------------------------------------------------------
 
@@ -168,127 +145,68 @@ class Renderer:
         no_usage: bool = False,
     ) -> dict[str, Any]:
         """A non-streaming chat completion."""
-        if self.live:
-            return self._live_chat_body(
-                generation, response_id=response_id, model=model, no_usage=no_usage
-            )
-        openai = self.dialect == "openai"
-        obj = "chat.completion" if (openai or not vision) else None
-        body = self._envelope(response_id, model, obj, self.created(vision=vision))
-        if openai:
-            body["system_fingerprint"] = None
+        usage = None if no_usage else self.usage(generation)
+        score = confidence_score(model, _text(generation))
         choices = []
+        message: dict[str, Any]
         for index, choice in enumerate(generation.choices):
-            message: dict[str, Any] = {"role": "assistant", "content": choice.content}
-            if choice.tool_calls:
-                message["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments},
-                    }
-                    for call in choice.tool_calls
-                ]
-            elif openai:
-                message["tool_calls"] = None
-            if openai:
-                message["function_call"] = None
+            calls = _wire_calls(choice)
+            if self.live:  # the live service's key order
+                message = {"content": choice.content, "refusal": None, "role": "assistant"}
+                message |= {"annotations": None, "audio": None, "function_call": None}
+                message["tool_calls"] = calls
+            else:
+                message = {"role": "assistant", "content": choice.content}
+                if calls or self.openai:
+                    message["tool_calls"] = calls
+                if self.openai:
+                    message["function_call"] = None
             if choice.reasoning is not None:
-                message[self._reasoning_key()] = choice.reasoning
-            item: dict[str, Any] = {"index": index, "message": message}
-            if openai:
-                item["logprobs"] = None
-            item["finish_reason"] = choice.finish_reason
-            choices.append(item)
-        body["choices"] = choices
-        body["usage"] = None if no_usage else self.usage(generation)
-        if openai:
-            body["service_tier"] = None
-            body["prompt_logprobs"] = None
-        else:
-            score = confidence_score(model, " ".join(c.content or "" for c in generation.choices))
-            if score is not None:
-                body["confidence_score"] = score
+                message[self._reasoning_key] = choice.reasoning
+            if self.live:
+                item = {"finish_reason": choice.finish_reason, "index": index, "logprobs": None}
+                choices.append(item | {"message": message})
+            else:
+                item = {"index": index, "message": message}
+                if self.openai:
+                    item["logprobs"] = None
+                choices.append(item | {"finish_reason": choice.finish_reason})
+        if self.live:
+            return {"id": response_id, "choices": choices, "created": self.created()} | {
+                "model": self.served(model),
+                "object": "chat.completion",
+                "service_tier": None,
+                "system_fingerprint": None,
+                "usage": usage,
+                "timing": self.timing(generation),
+                "confidence": score,
+            }
+        obj = "chat.completion" if self.openai or not vision else None
+        body = self._envelope(response_id, model, obj, self.created(vision=vision))
+        if self.openai:
+            body["system_fingerprint"] = None
+        body |= {"choices": choices, "usage": usage}
+        if self.openai:
+            body |= {"service_tier": None, "prompt_logprobs": None}
+        elif score is not None:
+            body["confidence_score"] = score
         return body
 
-    def _tool_calls(self, choice: Choice) -> list[dict[str, Any]] | None:
-        if not choice.tool_calls:
-            return None
-        return [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in choice.tool_calls
-        ]
-
-    def _live_chat_body(
-        self, generation: Generation, *, response_id: str, model: str, no_usage: bool
-    ) -> dict[str, Any]:
-        # Key order as the live service sends it (LIVE-SERVICE.md, the vision sample).
-        choices = []
-        for index, choice in enumerate(generation.choices):
-            message: dict[str, Any] = {
-                "content": choice.content,
-                "refusal": None,
-                "role": "assistant",
-                "annotations": None,
-                "audio": None,
-                "function_call": None,
-                "tool_calls": self._tool_calls(choice),
-            }
-            if choice.reasoning is not None:
-                message[self._reasoning_key()] = choice.reasoning
-            choices.append(
-                {
-                    "finish_reason": choice.finish_reason,
-                    "index": index,
-                    "logprobs": None,
-                    "message": message,
-                }
-            )
-        content = " ".join(c.content or "" for c in generation.choices)
-        return {
-            "id": response_id,
-            "choices": choices,
-            "created": self.created(),
-            "model": self.served(model),
-            "object": "chat.completion",
-            "service_tier": None,
-            "system_fingerprint": None,
-            "usage": None if no_usage else self.usage(generation),
-            "timing": self.timing(generation),
-            "confidence": confidence_score(model, content),
-        }
-
     def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
-        deltas: list[dict[str, Any]] = []
-        if choice.reasoning:
-            key = self._reasoning_key()
-            deltas.extend({key: piece} for piece in pieces(choice.reasoning))
-        if choice.tool_calls:
-            for k, call in enumerate(choice.tool_calls):
-                deltas.append(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": k,
-                                "id": call.id,
-                                "type": "function",
-                                "function": {"name": call.name, "arguments": ""},
-                            }
-                        ]
-                    }
-                )
-                deltas.extend(
-                    {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}
-                    for fragment in (fragments or argument_fragments(call.arguments))
-                )
-        elif choice.content:
+        deltas: list[dict[str, Any]] = [
+            {self._reasoning_key: piece} for piece in pieces(choice.reasoning or "")
+        ]
+        for k, call in enumerate(choice.tool_calls):
+            function = {"name": call.name, "arguments": ""}
+            opening = {"index": k, "id": call.id, "type": "function", "function": function}
+            deltas.append({"tool_calls": [opening]})
+            deltas.extend(
+                {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}
+                for fragment in (fragments or argument_fragments(call.arguments))
+            )
+        if not choice.tool_calls and choice.content:
             deltas.extend({"content": piece} for piece in (fragments or pieces(choice.content)))
-        if not deltas:
-            deltas.append({"content": ""})
+        deltas = deltas or [{"content": ""}]
         deltas[0] = {"role": "assistant", **deltas[0]}
         return deltas
 
@@ -299,9 +217,8 @@ class Renderer:
         envelope: dict[str, Any],
         no_usage: bool,
     ) -> Iterator[dict[str, Any]]:
-        """The openai dialect's last chunk, when ``stream_options.include_usage`` asks for
-        one (and no fault strips usage): the stream's ``envelope``, no choices, the usage."""
-        if self.dialect == "openai" and request.include_usage and not no_usage:
+        """The openai dialect's usage chunk (no choices), when ``include_usage`` asks."""
+        if self.openai and request.include_usage and not no_usage:
             yield {**envelope, "choices": [], "usage": self.usage(generation)}
 
     def chat_chunks(
@@ -318,171 +235,96 @@ class Renderer:
         Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
         join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk.
         """
-        model = request.model
-        if self.live:
-            yield from self._live_chat_chunks(
-                generation,
-                response_id=response_id,
-                model=model,
-                no_usage=no_usage,
-                fragments=fragments,
-            )
-            return
-        openai = self.dialect == "openai"
-        obj = "chat.completion.chunk" if openai else None
-        created = self.created()
-        per_choice = [self._choice_deltas(c, fragments) for c in generation.choices]
-        longest = max(len(d) for d in per_choice)
-        final_choices_left = len(per_choice)
+        model, choices = request.model, generation.choices
+        live, openai = self.live, self.openai
+        obj = "chat.completion.chunk" if live or openai else None
+        envelope = self._envelope(response_id, model, obj, self.created())
+        score = confidence_score(model, _text(generation))
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-            body = self._envelope(response_id, model, obj, created)
             item: dict[str, Any] = {"index": index, "delta": delta}
             if openai:
                 item["logprobs"] = None
-            item["finish_reason"] = finish
-            body["choices"] = [item]
+            return envelope | {"choices": [item | {"finish_reason": finish}]}
+
+        def closing(body: dict[str, Any]) -> dict[str, Any]:
+            if not no_usage:
+                body["usage"] = self.usage(generation)
+            if score is not None:
+                body["confidence" if live else "confidence_score"] = score
             return body
 
-        for step in range(longest):
+        per_choice = [self._choice_deltas(c, fragments) for c in choices]
+        if live:
+            # ``_timing``, an empty opening delta, the deltas (an empty one among them),
+            # one ``delta: {}`` chunk per choice with its finish_reason, the timing event.
+            yield {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
+            for deltas in per_choice:
+                deltas[0].pop("role")
+                deltas[:] = [{"content": ""}, *(d for d in deltas if d)]
+                if len(deltas) > 2:
+                    deltas.insert(2, {"content": ""})
+        left = len(per_choice)
+        for step in range(max(len(d) for d in per_choice)):
             for index, deltas in enumerate(per_choice):
                 if step >= len(deltas):
                     continue
-                is_last = step == len(deltas) - 1
-                if openai or not is_last:
+                finish = choices[index].finish_reason
+                if live or openai or step < len(deltas) - 1:
                     yield chunk(index, deltas[step], None)
-                    if openai and is_last:
-                        yield chunk(index, {}, generation.choices[index].finish_reason)
+                    if openai and step == len(deltas) - 1:
+                        yield chunk(index, {}, finish)
                     continue
-                # nugen: the last delta carries the finish_reason, and the very last chunk
-                # of the stream carries usage (and confidence_score), as the docs show.
-                final_choices_left -= 1
-                body = chunk(index, deltas[step], generation.choices[index].finish_reason)
-                if final_choices_left == 0:
-                    if not no_usage:
-                        body["usage"] = self.usage(generation)
-                    content = " ".join(c.content or "" for c in generation.choices)
-                    score = confidence_score(model, content)
-                    if score is not None:
-                        body["confidence_score"] = score
-                yield body
-        envelope = self._envelope(response_id, model, obj, created)
+                # reference: the last delta carries finish_reason, the stream's last chunk
+                # usage and confidence_score.
+                left -= 1
+                body = chunk(index, deltas[step], finish)
+                yield closing(body) if left == 0 else body
+        if live:
+            for index, choice in enumerate(choices):
+                body = chunk(index, {}, choice.finish_reason)
+                yield closing(body) if index == len(choices) - 1 else body
+            yield {"object": "timing", "timing": self.timing(generation)}
         yield from self._usage_chunk(generation, request, envelope, no_usage)
-
-    def _live_chat_chunks(
-        self,
-        generation: Generation,
-        *,
-        response_id: str,
-        model: str,
-        no_usage: bool,
-        fragments: list[str] | None,
-    ) -> Iterator[dict[str, Any]]:
-        """The live sequence: ``_timing``, an empty opening delta, the deltas (an empty
-        one among them), a ``finish_reason`` chunk with ``delta: {}`` per choice (usage on
-        the last), then ``{"object": "timing"}``. :meth:`chat_trailer` follows ``[DONE]``."""
-        created = self.created()
-        served = self.served(model)
-
-        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-            return {
-                "id": response_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": served,
-                "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
-            }
-
-        yield {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
-        per_choice = []
-        for choice in generation.choices:
-            deltas = self._choice_deltas(choice, fragments)
-            deltas[0].pop("role", None)
-            deltas = [{"content": ""}, *(d for d in deltas if d)]
-            if len(deltas) > 2:
-                deltas.insert(2, {"content": ""})  # the live service sends empty deltas too
-            per_choice.append(deltas)
-        for step in range(max(len(d) for d in per_choice)):
-            for index, deltas in enumerate(per_choice):
-                if step < len(deltas):
-                    yield chunk(index, deltas[step], None)
-        last = len(generation.choices) - 1
-        content = " ".join(c.content or "" for c in generation.choices)
-        for index, choice in enumerate(generation.choices):
-            body = chunk(index, {}, choice.finish_reason)
-            if index == last:
-                if not no_usage:
-                    body["usage"] = self.usage(generation)
-                score = confidence_score(model, content)
-                if score is not None:
-                    body["confidence"] = score
-            yield body
-        yield {"object": "timing", "timing": self.timing(generation)}
 
     def chat_trailer(
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
     ) -> dict[str, Any] | None:
-        """The chunk the live service sends after ``[DONE]`` (empty ``choices``, the usage
-        again); None for the other forms."""
+        """The live chunk after ``[DONE]`` (no choices, the usage again); else None."""
         if not self.live:
             return None
-        return {
-            "id": response_id,
-            "object": "chat.completion.chunk",
-            "created": self.created(),
-            "model": self.served(model),
-            "choices": [],
-            "usage": None if no_usage else self.usage(generation),
-        }
+        envelope = self._envelope(response_id, model, "chat.completion.chunk", self.created())
+        return envelope | {"choices": [], "usage": None if no_usage else self.usage(generation)}
 
     # -- text completions ----------------------------------------------------------------
-    # The nugen dialect answers as the live service does (LIVE-SERVICE.md, "Text
-    # completions"): integer ``created``, ``logprobs: null``, ``system_fingerprint: null``,
-    # null usage details, ``timing`` and ``confidence`` (null but for domain-aligned
-    # models). Streams carry usage, timing and confidence on their last chunk.
 
-    def completion_timing(self, generation: Generation) -> dict[str, float]:
-        """A deterministic ``timing`` object: what the service reports of its own speed."""
+    def _completion_extras(
+        self, generation: Generation, model: str, no_usage: bool
+    ) -> dict[str, Any]:
+        """What the nugen dialect adds to a whole answer or a stream's last chunk."""
         total = round(_TTFT_SECONDS + generation.completion_tokens / _TOKENS_PER_SECOND, 4)
-        return {
-            "ttft_seconds": _TTFT_SECONDS,
-            "throughput_tokens_per_second": _TOKENS_PER_SECOND,
-            "total_seconds": total,
+        extras = {} if no_usage else {"usage": self.usage(generation, details=True)}
+        return extras | {
+            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, total),
+            "confidence": confidence_score(model, _text(generation)),
         }
 
-    def _completion_usage(self, generation: Generation) -> dict[str, Any] | None:
-        usage = self.usage(generation)
-        if usage is not None and self.dialect == "nugen":
-            usage.setdefault("completion_tokens_details", None)
-            usage.setdefault("prompt_tokens_details", None)
-        return usage
-
-    def _completion_extras(self, generation: Generation, model: str) -> dict[str, Any]:
-        if self.dialect != "nugen":
-            return {}
-        text = " ".join(c.content or "" for c in generation.choices)
-        return {
-            "timing": self.completion_timing(generation),
-            "confidence": confidence_score(model, text),
-        }
+    def _completion_choice(self, index: int, text: str, finish: str | None) -> dict[str, Any]:
+        return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
 
     def completion_body(
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
     ) -> dict[str, Any]:
         body = self._envelope(response_id, model, "text_completion", int(self.created()))
         body["choices"] = [
-            {
-                "index": index,
-                "text": choice.content or "",
-                "logprobs": None,
-                "finish_reason": choice.finish_reason,
-            }
+            self._completion_choice(index, choice.content or "", choice.finish_reason)
             for index, choice in enumerate(generation.choices)
         ]
-        body["system_fingerprint"] = None
-        body["usage"] = None if no_usage else self._completion_usage(generation)
-        body.update(self._completion_extras(generation, model))
-        return body
+        body |= {"system_fingerprint": None, "usage": None}
+        if self.openai:
+            body["usage"] = None if no_usage else self.usage(generation)
+            return body
+        return body | self._completion_extras(generation, model, no_usage)
 
     def completion_chunks(
         self,
@@ -492,28 +334,18 @@ class Renderer:
         response_id: str,
         no_usage: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        model = request.model
         created = int(self.created())
+        envelope = self._envelope(response_id, request.model, "text_completion", created)
         count = len(generation.choices)
         for index, choice in enumerate(generation.choices):
             texts = pieces(choice.content or "") or [""]
             for step, text in enumerate(texts):
                 last = step == len(texts) - 1
-                body = self._envelope(response_id, model, "text_completion", created)
-                body["choices"] = [
-                    {
-                        "index": index,
-                        "text": text,
-                        "logprobs": None,
-                        "finish_reason": choice.finish_reason if last else None,
-                    }
-                ]
-                if last and index == count - 1 and self.dialect == "nugen":
-                    if not no_usage:
-                        body["usage"] = self._completion_usage(generation)
-                    body.update(self._completion_extras(generation, model))
+                finish = choice.finish_reason if last else None
+                body = envelope | {"choices": [self._completion_choice(index, text, finish)]}
+                if last and index == count - 1 and not self.openai:
+                    body |= self._completion_extras(generation, request.model, no_usage)
                 yield body
-        envelope = self._envelope(response_id, model, "text_completion", created)
         yield from self._usage_chunk(generation, request, envelope, no_usage)
 
     # -- embeddings ----------------------------------------------------------------------
@@ -521,12 +353,12 @@ class Renderer:
     def embeddings_body(
         self, vectors: list[Any], *, model: str, tokens: int, no_usage: bool = False
     ) -> dict[str, Any]:
-        openai = self.dialect == "openai"
+        openai = self.openai
         body: dict[str, Any] = {}
         if self.live:
-            # The live answer's envelope; its ``created`` is a float here, unlike in chat.
-            now = self._created if self._created is not None else time.time()
-            body.update(id=f"nugen-{now:.6f}", object="list", created=now, model=model)
+            # The live envelope; its ``created`` is a float here, unlike in chat.
+            now = self.now()
+            body = {"id": f"nugen-{now:.6f}", "object": "list", "created": now, "model": model}
         if openai:
             body["object"] = "list"
         body["data"] = [
@@ -534,16 +366,11 @@ class Renderer:
             for i, vector in enumerate(vectors)
         ]
         body["model"] = model
-        if no_usage:
-            body["usage"] = None
-        elif openai:
-            body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
-        else:
-            body["usage"] = {"total_tokens": tokens}
-        if not openai:
-            score = confidence_score(model, str(tokens))
-            if score is not None:
-                body["confidence_score"] = score
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens} if openai else None
+        body["usage"] = None if no_usage else usage or {"total_tokens": tokens}
+        score = None if openai else confidence_score(model, str(tokens))
+        if score is not None:
+            body["confidence_score"] = score
         return body
 
     # -- errors --------------------------------------------------------------------------
@@ -551,32 +378,23 @@ class Renderer:
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
         text = message or _ERROR_MESSAGES.get(status) or status_phrase(status)
-        if self.dialect == "nugen":
+        if not self.openai:
             return {"detail": text}
         kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")
         return {"error": {"message": text, "type": kind, "param": None, "code": status}}
 
     def validation_error(self, errors: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
         """FastAPI's 422 ``detail`` list; vLLM-style hosts answer 400 with one message."""
-        if self.dialect == "nugen":
+        if not self.openai:
             return 422, {"detail": errors}
-
-        def where(error: dict[str, Any]) -> str:
-            return ".".join(str(part) for part in error["loc"][1:])
-
-        message = "; ".join(f"{where(e)}: {e['msg']}" if where(e) else e["msg"] for e in errors)
-        param = where(errors[0]) or None
-        return 400, {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": param,
-                "code": 400,
-            }
-        }
+        where = [".".join(str(part) for part in error["loc"][1:]) for error in errors]
+        pairs = zip(where, errors, strict=True)
+        message = "; ".join(f"{w}: {e['msg']}" if w else e["msg"] for w, e in pairs)
+        error = {"message": message, "type": "invalid_request_error", "param": where[0] or None}
+        return 400, {"error": error | {"code": 400}}
 
     def stream_error_event(self, message: str, status: int = 500) -> dict[str, Any]:
         error: dict[str, Any] = {"message": message, "code": status}
-        if self.dialect == "openai":
+        if self.openai:
             error["type"] = _OPENAI_ERROR_TYPES.get(status, "server_error")
         return {"error": error}

@@ -1,8 +1,7 @@
 """Bag-of-words text similarity: the emulator's embeddings and its retrieval-shaped answers.
 
-One tokeniser feeds both, so the sentence the "model" picks from a RAG prompt is the one
-the emulator's own embeddings would rank first. Retrieval, not understanding: texts are
-close when they share words, whatever those words mean.
+One tokeniser feeds both, so the sentence picked from a RAG prompt is the one the
+embeddings would rank first: texts are close when they share words.
 """
 
 from __future__ import annotations
@@ -17,19 +16,16 @@ from functools import lru_cache
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Function words carry no topic; keeping them would make every question close to every
 # sentence that also says "the" and "how".
-STOP_WORDS = frozenset(
-    {"a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are"}
-    | {"as", "at", "be", "been", "before", "being", "below", "between", "both", "but", "by"}
-    | {"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for"}
-    | {"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him"}
-    | {"his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more"}
-    | {"most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other"}
-    | {"our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such"}
-    | {"than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they"}
-    | {"this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we"}
-    | {"were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with"}
-    | {"would", "you", "your", "yours"}
-)
+_STOP_WORDS = """
+    a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me
+    more most my no nor not of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])")
 _MIN_SENTENCE_WORDS = 4
 
@@ -64,13 +60,8 @@ _TIE_BREAK_WEIGHT = 0.05
 
 @lru_cache(maxsize=8192)
 def unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
-    """Feature hashing: each word adds ``1 + log(count)`` at its hashed index and sign.
-
-    Texts sharing words get a clearly positive cosine; texts sharing none are near
-    orthogonal, apart by a tiny deterministic amount (a hash of the whole text, so no two
-    texts tie). A text without any word (empty, punctuation, only stop words) is that hash
-    alone. Always unit length.
-    """
+    """Feature hashing (each word adds ``1 + log(count)`` at its hashed index and sign)
+    plus a little of a whole-text hash, so no two texts tie; unit length."""
     bag = [0.0] * dimensions
     for word, count in Counter(words(text)).items():
         index, sign = _bucket(word, dimensions)
@@ -95,17 +86,13 @@ def similarity(first: str, second: str) -> float:
     dot = sum((1 + math.log(a[w])) * (1 + math.log(b[w])) for w in a.keys() & b.keys())
     if not dot:
         return 0.0
-    norm_a = math.sqrt(sum((1 + math.log(c)) ** 2 for c in a.values()))
-    norm_b = math.sqrt(sum((1 + math.log(c)) ** 2 for c in b.values()))
-    return dot / (norm_a * norm_b)
+    norms = [math.sqrt(sum((1 + math.log(c)) ** 2 for c in bag.values())) for bag in (a, b)]
+    return dot / (norms[0] * norms[1])
 
 
 def sentences(text: str) -> list[str]:
-    """Candidate answer sentences: lines and sentence ends split, short fragments dropped.
-
-    Markdown line structure (headings, list items, table rows) ends a candidate as a full
-    stop does, and fences, rules and metadata lines (``file_name: README.md``) never are one.
-    """
+    """Candidate answer sentences: split at sentence ends and Markdown line structure;
+    short fragments, fences, rules and metadata lines (``file_name: x.md``) dropped."""
     found: list[str] = []
     paragraph: list[str] = []
 

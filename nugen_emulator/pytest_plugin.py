@@ -1,23 +1,14 @@
 """pytest fixtures for testing your own code against a NugenEmulator.
 
-Installed automatically with nugen-integrations (entry point ``pytest11``); the fixtures
-need the ``testing`` extra (``pip install "nugen-integrations[testing]"``), but merely
-having the plugin loaded costs nothing and imports neither starlette nor uvicorn.
+Installed with nugen-integrations (entry point ``pytest11``); loading it costs nothing,
+the fixtures need the ``testing`` extra (``pip install "nugen-integrations[testing]"``).
 
-Fixtures:
-
-``nugen_emulator``
-    A running :class:`~nugen_emulator.NugenEmulator` in the ``nugen`` dialect
-    (base URL ``http://127.0.0.1:<port>/api/v3/inference``, key ``test-key``).
-``nugen_emulator_openai``
-    The same in the ``openai`` dialect (base URL ``http://127.0.0.1:<port>/v1``), the
-    shape of OpenAI-compatible hosts such as NebulaBlock.
-
-One server per dialect is started for the whole session (on first use) and stopped at
-the end; before each test its armed faults and request log are cleared, so tests stay
-independent and cheap. Tests that need a different configuration (a ``chat_reply``
-hook, a seed, another key) should create their own ``NugenEmulator`` in a ``with`` block.
-What the emulator answers is specified in the :mod:`nugen_emulator` package docstring.
+``nugen_emulator`` is a running :class:`~nugen_emulator.NugenEmulator` in the ``nugen``
+dialect (``http://127.0.0.1:<port>/api/v3/inference``, key ``test-key``);
+``nugen_emulator_openai`` the same in the ``openai`` dialect (``.../v1``). One server per
+dialect serves the whole session; its armed faults and request log are cleared before
+each test. For another configuration (a ``chat_reply`` hook, a seed, another key), create
+a ``NugenEmulator`` in a ``with`` block.
 
 Example, in your own test suite::
 
@@ -38,7 +29,7 @@ With pytest-socket, allow loopback (``--allow-hosts=127.0.0.1,localhost,::1``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -46,17 +37,12 @@ if TYPE_CHECKING:
     from nugen_emulator import NugenEmulator
 
 
-def _serve(dialect: str) -> Iterator[NugenEmulator]:
-    """One emulator for the whole session, stopped when the session ends."""
-    # Imported here, not at module level: pytest loads this plugin in every project where
-    # the package is installed, with or without the ``testing`` extra.
+def _serve(dialect: Literal["nugen", "openai"]) -> Iterator[NugenEmulator]:
+    # Imported here: pytest loads this plugin wherever the package is installed.
     from nugen_emulator import NugenEmulator
 
-    emulator = NugenEmulator(dialect="openai" if dialect == "openai" else "nugen").start()
-    try:
+    with NugenEmulator(dialect=dialect) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,30 +1,25 @@
 """Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
 
-``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` for every valid chat request
-(``/chat/completions`` and ``/chat/vision``) and for every prompt of a valid text
-completion request (``/completions``, seen as a chat of one user message whose content is
-the prompt; :attr:`ChatCall.endpoint` tells them apart), after the API key and the body
-were checked and any armed fault was taken, instead of asking the emulator's own model.
-``call`` is a :class:`ChatCall`. The hook returns one of:
+``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` (``call`` a :class:`ChatCall`) for
+every valid chat request (``/chat/completions``, ``/chat/vision``) and every prompt of a
+valid text completion request (a chat of one user message holding the prompt;
+:attr:`ChatCall.endpoint` tells them apart), once the key and body were checked and any
+armed fault was taken. The hook returns one of:
 
-- ``None``: the emulator's own model answers, as without a hook;
-- a :class:`Generation`: the emulator renders it in its dialect (JSON, or SSE when the
-  request streams), exactly as it renders its own model's answers; tool calls whose ``id``
-  is empty get a fresh ``call_<hex>`` id (a text completion renders each choice's
-  ``content`` as its ``text``);
+- ``None``: the emulator's own model answers;
+- a :class:`Generation`: rendered in the dialect (JSON, or SSE when the request streams)
+  as the model's answers are; tool calls with an empty ``id`` get a fresh ``call_<hex>``
+  (a text completion renders each choice's ``content`` as its ``text``);
 - an :class:`EncodedStream` (streaming chat requests only): SSE events ready to send, for
-  replies whose encoding should be paid once rather than per request (the benchmark's
-  canned replies, ``benchmarks/canned.py``). :meth:`ChatCall.stream_chunks` renders a
-  generation into the dialect's chunks, :func:`encode_event` encodes one.
+  replies whose encoding should be paid once (the benchmark's canned replies).
+  :meth:`ChatCall.stream_chunks` renders a generation into the dialect's chunks,
+  :func:`encode_event` encodes one.
 
-Armed faults apply to hook replies as to any other (a ``cut_after``, ``no_usage``, ...).
-The hook runs in the server's thread: keep it quick, and make it thread-safe if it
-shares state with the test. An exception in the hook, or a reply of another type, is
-answered as a 500 in the dialect whose message names the hook and the exception
-(``the chat_reply hook my_hook raised KeyError: 'function'``), and logged with its
-traceback on the ``nugen_emulator`` logger.
-
-This module needs neither starlette nor uvicorn.
+Armed faults apply to hook replies too. The hook runs in the server's thread: keep it
+quick, and thread-safe if it shares state with the test. An exception in the hook, or a
+reply of another type, is a 500 in the dialect naming the hook and the exception (``the
+chat_reply hook my_hook raised KeyError: 'function'``), logged with its traceback on the
+``nugen_emulator`` logger. This module needs neither starlette nor uvicorn.
 """
 
 from __future__ import annotations
@@ -53,11 +48,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class EncodedStream:
-    """A streamed chat reply already encoded as SSE events (``data: {...}\\n\\n`` each).
-
-    The emulator sends ``events`` and then ``data: [DONE]``. Without a fault that changes
-    the stream, it sends them in one write, so the server's cost per event is nil.
-    """
+    """A streamed chat reply encoded as SSE events (``data: {...}\\n\\n`` each), sent
+    then ``data: [DONE]``; in one write unless a fault changes the stream."""
 
     events: Sequence[bytes]
 
@@ -141,11 +133,10 @@ class ChatCall:
     ) -> list[dict[str, Any]]:
         """``generation`` as the dialect's stream chunks (``[DONE]`` not included).
 
-        ``response_id`` defaults to a fresh id; ``fragments`` replaces how the text (or
-        each tool call's arguments) is split into chunks (one word per chunk by default).
-        Usage goes where the dialect puts it, unless :attr:`no_usage`. In the live forms
-        the list holds the stream's two timing events too; the chunk the live service sends
-        after ``[DONE]`` is not in it (an :class:`EncodedStream` ends at ``[DONE]``).
+        ``response_id`` defaults to a fresh id; ``fragments`` replaces how the text (or each
+        tool call's arguments) is split (one word per chunk by default). Usage goes where
+        the dialect puts it, unless :attr:`no_usage`. Live forms include the two timing
+        events, not the chunk after ``[DONE]``.
         """
         if response_id is None:
             live_ids = self.dialect == "openai" or self._renderer.live
@@ -162,9 +153,7 @@ class ChatCall:
 
     def usage(self, generation: Generation) -> dict[str, Any]:
         """The ``usage`` object the dialect sends for ``generation``."""
-        usage = self._renderer.usage(generation)
-        assert usage is not None  # only None for no generation at all
-        return usage
+        return self._renderer.usage(generation)
 
 
 ChatReplyHook: TypeAlias = Callable[[ChatCall], "Generation | EncodedStream | None"]

@@ -15,7 +15,7 @@ import os
 import stat
 from typing import Any, Literal
 
-from nugen_client._errors import InvalidInputError
+from nugen_client import InvalidInputError
 from nugen_client.types import check_image_url
 
 __all__ = [
