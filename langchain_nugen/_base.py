@@ -25,8 +25,7 @@ from pydantic import ConfigDict, Field, model_validator
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._tokens import count_text_tokens
 from nugen_client import InvalidInputError
-from nugen_client.params import OnRetry, redact_headers
-from nugen_client.types import GenerationFields, Stop
+from nugen_client.params import GenerationFields, OnRetry, Stop, redact_headers
 from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 

@@ -28,12 +28,12 @@ from pydantic import BaseModel
 from langchain_nugen import _compat
 from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
 from langchain_nugen._convert import (
-    StreamConverter,
     completion_to_chat_result,
     to_wire_messages,
 )
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
+from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
 from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField, ReasoningField
@@ -138,15 +138,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             ("system", "You are a helpful translator. Translate the user sentence to French."),
             ("human", "I love programming."),
         ]
-        model.invoke(messages)
-        ```
-
-        ```python
-        AIMessage(
-            content="J'adore la programmation.",
-            response_metadata={...},
-            usage_metadata={...},
-        )
+        model.invoke(messages)  # AIMessage(content="J'adore la programmation.", ...)
         ```
 
         Every request parameter can be set per call, including the Nugen headers:
@@ -196,17 +188,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         model_with_tools = model.bind_tools([GetWeather], tool_choice="auto")
         ai_msg = model_with_tools.invoke("What is the weather like in Boston?")
         ai_msg.tool_calls
-        ```
-
-        ```python
-        [
-            {
-                "name": "GetWeather",
-                "args": {"location": "Boston, MA"},
-                "id": "call_...",
-                "type": "tool_call",
-            }
-        ]
+        # [{"name": "GetWeather", "args": {"location": "Boston, MA"}, "id": "call_...",
+        #   "type": "tool_call"}]
         ```
 
         `tool_choice`: `"auto"`, `"none"`, a tool name (forces that tool), `"any"` /
@@ -257,7 +240,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         from the bytes). Audio, PDF/file blocks and file ids are refused with a
         `ValueError` naming the block, before any request. `use_vision_endpoint=True`
         sends to the dedicated `/chat/vision` endpoint (answers whole; streaming yields it
-        as one chunk).
+        as one chunk), which takes no tools: tools and structured output with images go to
+        `/chat/completions`.
 
     ??? info "Reasoning"
 
@@ -310,11 +294,6 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     ??? info "Nugen extras"
 
-        - Domain-aligned models (`nugen-legal`, `nugen-lvm-legal`) report
-          `response_metadata["confidence_score"]`.
-        - `session_id` / `provider` become the `X-Session-ID` / `X-Provider` headers, set on
-          the model or per call.
-        - `prompt_truncate_len` controls how far the service truncates long prompts.
         - `model.profile` describes the model (context window, image input, tool calling,
           structured output, reasoning); unknown model names get a capable default.
         - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors

@@ -22,11 +22,11 @@ from langchain_nugen._base import (
 )
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
+from nugen_client.params import TextCompletionFields
 from nugen_client.types import (
     ResponseHeader,
     TextCompletion,
     TextCompletionChunk,
-    TextCompletionFields,
     Usage,
     response_timing,
 )

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field
 
 from llama_index_nugen import _convert
 from nugen_client import InvalidInputError
-from nugen_client.types import SamplingFields
+from nugen_client.params import SamplingFields
 from nugen_shared.fields import (
     ConnectionFields,
     ImageLimitField,

@@ -67,12 +67,16 @@ from nugen_client.params import (
     PATHS,
     RERANK_PATH,
     USER_AGENT,
+    ChatCompletionRequest,
     ChatParams,
     CompletionParams,
     EmbeddingParams,
+    EmbeddingRequest,
     GenerationParams,
     RequestOptions,
     RerankParams,
+    RerankRequest,
+    TextCompletionRequest,
     redact_headers,
 )
 from nugen_client.types import (
@@ -80,14 +84,10 @@ from nugen_client.types import (
     AlignedModelList,
     ChatCompletion,
     ChatCompletionChunk,
-    ChatCompletionRequest,
-    EmbeddingRequest,
     EmbeddingResponse,
-    RerankRequest,
     RerankResponse,
     TextCompletion,
     TextCompletionChunk,
-    TextCompletionRequest,
 )
 
 __all__ = ["Prepared", "TransportErrors"]

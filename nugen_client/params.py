@@ -1,5 +1,10 @@
 """What a caller can ask of the clients: their defaults and the keyword arguments of a call.
 
+The request wire models are here too (strict: validated locally, before anything is sent,
+against what the service documents, so a mistake costs an ``InvalidInputError`` naming the
+field rather than a round trip), with the one declaration of the sampling fields
+(:class:`SamplingFields`) that the adapters' classes inherit.
+
 Public because these types are the clients' signatures (``Unpack[ChatParams]``) and the
 adapters build their fields and requests from them. ``ChatParams``, ``CompletionParams``
 and ``EmbeddingParams`` are the keyword arguments of ``chat_completion`` /
@@ -11,12 +16,23 @@ may be shown. Names not in ``__all__`` are the clients' own.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Required, TypedDict
 
 from nugen_client._errors import InvalidInputError
@@ -30,14 +46,26 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "ChatCompletionRequest",
+    "ChatMessage",
     "ChatParams",
     "CompletionParams",
     "EmbeddingParams",
+    "EmbeddingRequest",
+    "GenerationFields",
     "OnRetry",
+    "ReasoningConfig",
     "RequestOptions",
     "RerankMethod",
     "RerankParams",
+    "RerankRequest",
+    "SamplingFields",
+    "Stop",
+    "TextCompletionFields",
+    "TextCompletionRequest",
+    "Tool",
     "check_no_userinfo",
+    "check_texts_to_embed",
     "is_credential_header",
     "is_redaction_placeholder",
     "redact_headers",
@@ -88,7 +116,7 @@ class GenerationParams(RequestOptions, total=False):
     True), which asks OpenAI-compatible hosts for usage on the last chunk.
 
     The sampling fields are declared, with their limits and meaning, in
-    :class:`nugen_client.types.GenerationFields`; they are written out here as well so
+    :class:`GenerationFields`; they are written out here as well so
     that type checkers see each keyword (a test keeps the two the same).
     """
 
@@ -209,3 +237,315 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {
         name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
     }
+
+
+# ---------------------------------------------------------------------- request bodies
+
+NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(?P<data>.*)$", re.S
+)
+
+# ----------------------------------------------------------------------------- requests
+
+
+# Every wire model is built on its first use (``defer_build``): importing them costs only the
+# classes, and a process builds only the models it uses.
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class _Open(BaseModel):
+    # Extra fields pass through: forward-compatible with what hosts add (``cache_control``...).
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+
+
+def check_image_url(url: str, *, decode: bool = True) -> str:
+    """Accept what the service documents: an https URL, or a decodable base64 data URL.
+
+    ``decode=False`` checks a data URL's form and mime type but not its payload: for a
+    caller whose request is checked again, fully, when it is sent (each payload is decoded
+    once per request).
+    """
+    if url.startswith("https://"):
+        if len(url) <= len("https://"):
+            raise ValueError("image URL has no host")
+        return url
+    if url.startswith("data:"):
+        match = _DATA_URL.match(url)
+        if match is None:
+            raise ValueError("data URL must look like data:<mime>;base64,<data>")
+        if not match["mime"].startswith("image/"):
+            raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
+        if not decode:
+            return url
+        try:
+            decoded = base64.b64decode(match["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("data URL payload is not valid base64") from None
+        if not decoded:
+            raise ValueError("data URL holds no image bytes")
+        return url
+    shown = url if len(url) <= 60 else url[:57] + "..."
+    raise ValueError(f"image URL must be https:// or a data:image/...;base64 URL, got {shown!r}")
+
+
+class ImageURL(_Open):
+    url: str = Field(min_length=1)
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        return check_image_url(url)
+
+
+class TextPart(_Open):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Open):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class FunctionCallParam(_Open):
+    name: str = Field(min_length=1)
+    arguments: str
+
+
+class ToolCallParam(_Open):
+    id: str = Field(min_length=1)
+    type: Literal["function"] = "function"
+    function: FunctionCallParam
+
+
+class ChatMessage(_Open):
+    """One message of the conversation, as sent."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    tool_calls: list[ToolCallParam] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        if self.role == "assistant":
+            if self.content is None and not self.tool_calls:
+                raise ValueError("an assistant message needs content or tool_calls")
+        elif self.content is None:
+            raise ValueError(f"a {self.role} message needs content")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+
+class FunctionDefinition(_Open):
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> FunctionDefinition:
+        # Checked here, where the tool is named: serialising the body would only say
+        # "circular reference" about the whole request.
+        try:
+            json.dumps(self.parameters, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            if "ircular" in str(error):
+                problem = (
+                    "contains itself (a circular reference); describe recursive shapes "
+                    "with a JSON Schema $ref instead"
+                )
+            else:
+                problem = f"is not JSON ({error})"
+            raise ValueError(f"tool {self.name!r}: its parameters schema {problem}") from None
+        return self
+
+
+class Tool(_Open):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class _NamedFunction(_Open):
+    name: str = Field(min_length=1)
+
+
+class ToolChoiceFunction(_Open):
+    type: Literal["function"] = "function"
+    function: _NamedFunction
+
+
+class ReasoningConfig(_Strict):
+    """The ``reasoning`` object: unknown keys are refused, they are almost always typos."""
+
+    effort: Literal["xhigh", "high", "medium", "low", "minimal", "none"] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    exclude: bool | None = None
+    enabled: bool | None = None
+
+
+Stop = Annotated[
+    str | list[str] | None, Field(description="Stop sequences: the text ends before any of them.")
+]
+"""The type of a ``stop`` field (LangChain's adds its alias ``stop_sequences`` to it)."""
+
+
+class SamplingFields(BaseModel):
+    """The sampling fields of a generation request, declared once.
+
+    The wire models, the chat classes of both adapters and (as a typed mirror, checked by
+    a test) :class:`nugen_client.params.ChatParams` take them from here; ``None`` means
+    unset, and unset fields are not sent (the service's defaults apply).
+    """
+
+    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens to generate.")
+    prompt_truncate_len: int | None = Field(
+        default=None,
+        ge=1,
+        description="Size (in tokens) to which the service truncates the prompt "
+        "(its default: 1500).",
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Sampling temperature, 0 to 2 (service default 1)."
+    )
+    top_p: float | None = Field(
+        default=None, ge=0, le=1, description="Nucleus sampling: the probability mass kept."
+    )
+    top_k: int | None = Field(
+        default=None, ge=0, description="Top-k sampling: the candidate tokens kept."
+    )
+    stop: Stop = None
+
+
+class GenerationFields(SamplingFields):
+    """The sampling fields and ``n`` (several choices: LangChain's classes and the wire
+    models; LlamaIndex's answer is one message)."""
+
+    n: int | None = Field(
+        default=None, ge=1, description="Choices per request, each a generation of its own."
+    )
+
+
+class TextCompletionFields(GenerationFields):
+    """The fields of ``POST /completions``, where ``max_tokens`` may be 0."""
+
+    max_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        description="Most tokens to generate (0: none, only the prompt's usage).",
+    )
+
+
+class _ChatHead(_Open):
+    # Bases of the request models holding the fields that lead the body: the sampling
+    # fields follow them on the wire, as a reader of a request expects.
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+
+
+class ChatCompletionRequest(GenerationFields, _ChatHead):
+    """The body of ``POST /chat/completions`` (and ``/chat/vision``)."""
+
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["auto", "none", "required"] | ToolChoiceFunction | None = None
+    reasoning: ReasoningConfig | None = None
+    response_format: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_tool_choice(self) -> ChatCompletionRequest:
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        names = {tool.function.name for tool in self.tools or ()}
+        if not names:
+            raise ValueError("tool_choice forces a tool call but no tools were given")
+        if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
+            raise ValueError(
+                f"tool_choice {choice.function.name!r} is not one of the bound tools "
+                f"({', '.join(sorted(names))}), nor 'auto', 'none', 'any' or 'required'"
+            )
+        return self
+
+
+_Prompt = Annotated[str, Field(min_length=1)]
+
+
+class _TextHead(_Open):
+    model: str = Field(min_length=1)
+    prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
+
+
+class TextCompletionRequest(TextCompletionFields, _TextHead):
+    """The body of ``POST /completions``: one prompt, or several (one choice each)."""
+
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+
+
+class EmbeddingRequest(_Open):
+    """The body of ``POST /embeddings``."""
+
+    model: str = Field(min_length=1)
+    input: str | list[str]
+    dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("input")
+    @classmethod
+    def _check_input(cls, value: str | list[str]) -> str | list[str]:
+        texts = [value] if isinstance(value, str) else value
+        if not texts:
+            raise ValueError("input must hold at least one text")
+        check_texts_to_embed(texts)
+        return value
+
+
+_CROSS_ENCODER_METHODS = ("standard", "optimal")
+
+
+class RerankRequest(_Open):
+    """The body of ``POST /reranker``: documents scored against a query."""
+
+    model: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    documents: list[str | dict[str, Any]] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+    method: Literal["fast", "standard", "optimal", "best"] | None = None
+    model_cross: str | None = Field(default=None, min_length=1)
+    stage1_top_k: int | None = Field(default=None, ge=1)
+    max_tokens_per_doc: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    return_documents: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_cross_encoder(self) -> RerankRequest:
+        if self.method in _CROSS_ENCODER_METHODS and self.model_cross is None:
+            raise ValueError(
+                f"method {self.method!r} needs model_cross, the cross-encoder that rescores"
+            )
+        return self
+
+
+def check_texts_to_embed(texts: Sequence[str]) -> None:
+    """Refuse the texts the service documents as refused: empty strings. For callers that
+    send ``texts`` in several requests, so that nothing is sent when one is bad.
+
+    Raises:
+        ValueError: naming the first empty text's position in ``texts``.
+    """
+    for position, text in enumerate(texts):
+        if not text:
+            raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")

@@ -39,8 +39,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from tenacity import RetryCallState
 
 from nugen_client import InvalidInputError, RateLimitError
-from nugen_client.params import OnRetry
-from nugen_client.types import check_texts_to_embed
+from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
 __all__ = [

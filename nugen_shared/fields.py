@@ -42,12 +42,12 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    ReasoningConfig,
     RerankMethod,
     check_no_userinfo,
     is_credential_header,
     redact_headers,
 )
-from nugen_client.types import ReasoningConfig
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_shared.models import DEFAULT_RERANK_MODEL
 from nugen_shared.requests import rerank_request

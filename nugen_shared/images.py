@@ -16,7 +16,7 @@ import stat
 from typing import Any, Literal
 
 from nugen_client import InvalidInputError
-from nugen_client.types import check_image_url
+from nugen_client.params import check_image_url
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from nugen_client import InvalidInputError
-from nugen_client.types import ChatCompletionRequest, TextCompletionRequest
+from nugen_client.params import ChatCompletionRequest, TextCompletionRequest
 
 __all__ = [
     "CHAT_BODY_FIELDS",

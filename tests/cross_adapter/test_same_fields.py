@@ -13,10 +13,12 @@ from pydantic import BaseModel, ValidationError
 import nugen_client.params
 from langchain_nugen import ChatNugen, NugenLLM
 from llama_index_nugen import Nugen, NugenMultiModal
-from nugen_client.params import ChatParams, CompletionParams, RequestOptions
-from nugen_client.types import (
+from nugen_client.params import (
     ChatCompletionRequest,
+    ChatParams,
+    CompletionParams,
     GenerationFields,
+    RequestOptions,
     SamplingFields,
     TextCompletionFields,
     TextCompletionRequest,

@@ -24,12 +24,12 @@ from langchain_core.messages import (
 
 from langchain_nugen._compat import translate_content, translate_content_chunk
 from langchain_nugen._convert import (
-    StreamConverter,
     completion_to_chat_result,
     to_wire_message,
     to_wire_messages,
     usage_to_metadata,
 )
+from langchain_nugen._stream import StreamConverter
 from nugen_client import InvalidInputError
 from nugen_client.types import ChatCompletion, ChatCompletionChunk
 

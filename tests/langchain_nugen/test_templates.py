@@ -13,20 +13,20 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import BaseModel
 
-from langchain_nugen import _convert
+from langchain_nugen import _stream
 from langchain_nugen._templates import Template, same
 
 
 def test_the_copies_are_in_use() -> None:
     # If this fails, a langchain-core or pydantic upgrade made the copies differ from
     # validated chunks: streaming still works (validating), but per-chunk CPU is back up.
-    assert _convert.text_generation_chunk is not _convert._validated_text_chunk
+    assert _stream.text_generation_chunk is not _stream._validated_text_chunk
 
 
 @given(st.text(min_size=1))
 def test_a_copied_chunk_is_indistinguishable_from_a_validated_one(text: str) -> None:
-    copied = _convert.text_generation_chunk(text)
-    validated = _convert._validated_text_chunk(text)
+    copied = _stream.text_generation_chunk(text)
+    validated = _stream._validated_text_chunk(text)
     assert same(copied, validated)
     assert copied.text == validated.text == text
     assert copied.message.model_dump() == validated.message.model_dump()
@@ -35,7 +35,7 @@ def test_a_copied_chunk_is_indistinguishable_from_a_validated_one(text: str) -> 
 
 
 def test_copies_share_no_container_with_each_other_or_the_template() -> None:
-    first, second = _convert.text_generation_chunk("a"), _convert.text_generation_chunk("b")
+    first, second = _stream.text_generation_chunk("a"), _stream.text_generation_chunk("b")
     first.message.response_metadata["mine"] = 1
     first.message.additional_kwargs["mine"] = 1
     first.message.tool_call_chunks.append({"name": "x", "args": "", "id": "1", "index": 0})
@@ -44,11 +44,11 @@ def test_copies_share_no_container_with_each_other_or_the_template() -> None:
     assert second.message.additional_kwargs == {}
     assert second.message.tool_call_chunks == []
     assert "name" not in second.message.model_fields_set
-    assert same(_convert.text_generation_chunk("c"), _convert._validated_text_chunk("c"))
+    assert same(_stream.text_generation_chunk("c"), _stream._validated_text_chunk("c"))
 
 
 def test_copied_chunks_behave_like_validated_ones_downstream() -> None:
-    chunks = [_convert.text_generation_chunk(t) for t in ("Once", " upon", " a time")]
+    chunks = [_stream.text_generation_chunk(t) for t in ("Once", " upon", " a time")]
     message = chunks[0].message
     message.id = "lc_run-1"  # what BaseChatModel.stream does to every chunk
     assert "id" in message.model_fields_set
@@ -94,11 +94,11 @@ def test_chunks_are_validated_when_copies_would_not_be_faithful(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A future langchain-core whose chunks a copy cannot reproduce: streaming stays correct.
-    monkeypatch.setattr(_convert, "same", lambda a, b: False)
-    assert _convert._text_chunk_builder() is _convert._validated_text_chunk
+    monkeypatch.setattr(_stream, "same", lambda a, b: False)
+    assert _stream._text_chunk_builder() is _stream._validated_text_chunk
 
     def refuse(model: BaseModel) -> None:
         raise ValueError("AIMessageChunk has private state; copy it with model_copy")
 
-    monkeypatch.setattr(_convert, "Template", refuse)
-    assert _convert._text_chunk_builder() is _convert._validated_text_chunk
+    monkeypatch.setattr(_stream, "Template", refuse)
+    assert _stream._text_chunk_builder() is _stream._validated_text_chunk

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from nugen_client import InvalidInputError
-from nugen_client.types import ChatCompletionRequest
+from nugen_client.params import ChatCompletionRequest
 from nugen_shared.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     data_url,

@@ -11,8 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from nugen_client import InvalidInputError
-from nugen_client.params import is_credential_header, redact_headers
-from nugen_client.types import ChatCompletionRequest
+from nugen_client.params import ChatCompletionRequest, is_credential_header, redact_headers
 from nugen_shared.fields import ClientCache, ConnectionFields, check_no_credential_keywords
 from nugen_shared.requests import CHAT_BODY_FIELDS, chat_request, tool_choice_to_wire
 
