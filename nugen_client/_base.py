@@ -1,13 +1,9 @@
 """What the sync and async clients share: everything but the transport call.
 
-A call goes: ``_prepare_chat`` / ``_prepare_text_completion`` / ``_prepare_embeddings``
-(call keywords -> checked wire
-model -> JSON bytes and headers, a :class:`Prepared`), then the client's ``_send`` (the
-retry loop of :mod:`nugen_client._retry` around ``_send_once``, which builds the
-``httpx.Request`` with :meth:`_BaseClient._build_request` and sends it), then
-``_parse_answer`` / ``_parse_embeddings`` or, for a stream, a :class:`StreamCall` (the
-request, its ``ChunkDecoder`` and how to read a whole answer) read under
-:func:`stream_errors`. Errors leave as ``nugen_client`` errors with the key redacted.
+A call goes: ``_prepare_*`` (call keywords -> checked wire model -> a :class:`Prepared`),
+the client's ``_send`` (retries around ``_send_once``, which sends
+:meth:`_BaseClient._build_request`), then ``_parse_*``, or for a stream a
+:class:`StreamCall` read under :func:`stream_errors`.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -42,8 +37,8 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
-    NugenError,
-    error_from_response,
+    loads_error_json,
+    make_status_error,
     redact,
 )
 from nugen_client._retry import OnRetry, RetryPolicy
@@ -72,7 +67,6 @@ from nugen_client.params import (
     CompletionParams,
     EmbeddingParams,
     EmbeddingRequest,
-    GenerationParams,
     RequestOptions,
     RerankParams,
     RerankRequest,
@@ -100,6 +94,8 @@ _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _HttpT = TypeVar("_HttpT", bound=httpx.Client | httpx.AsyncClient)
 _SleepT = TypeVar("_SleepT")
 _AnswerT = TypeVar("_AnswerT", ChatCompletion, TextCompletion)
+# Body fields a caller may give as any sequence; sent as JSON lists.
+_LISTS = frozenset({"prompt", "input", "documents"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +132,7 @@ class TransportErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
             raise _connection_error(exc, self._secrets) from None
 
@@ -205,8 +196,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         key = key or os.environ.get("NUGEN_API_KEY")
         if not key:
             raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
-        if max_retries < 0:
-            raise InvalidInputError(f"max_retries must be >= 0, got {max_retries!r}")
         self._api_key = SecretStr(key)
         self.base_url = check_base_url(
             base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
@@ -220,12 +209,13 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
             )
         self.limits = limits or DEFAULT_LIMITS
-        for name, value in (
-            ("max_response_bytes", max_response_bytes),
-            ("max_event_bytes", max_event_bytes),
+        for name, value, least in (
+            ("max_retries", max_retries, 0),
+            ("max_response_bytes", max_response_bytes, 1),
+            ("max_event_bytes", max_event_bytes, 1),
         ):
-            if value < 1:
-                raise InvalidInputError(f"{name} must be >= 1, got {value!r}")
+            if value < least:
+                raise InvalidInputError(f"{name} must be >= {least}, got {value!r}")
         if deadline is not None and not deadline > 0:
             raise InvalidInputError(
                 f"deadline must be a positive number of seconds or None, got {deadline!r}"
@@ -246,15 +236,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
         }
-        if provider:
-            check_header("provider", provider)
-            headers["X-Provider"] = provider
-        if session_id:
-            check_header("session_id", session_id)
-            headers["X-Session-ID"] = session_id
-        check_headers("default_headers", default_headers)
-        headers.update(default_headers or {})
-        self._headers = headers
+        self._headers = _with_headers(headers, session_id, provider, default_headers, "default")
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
         self._sleep: _SleepT | None = sleep
@@ -284,76 +266,25 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             _refuse_tools_on_vision(params)
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
-        return self._prepare_generation(
-            ChatCompletionRequest, path, params, stream=stream, what="chat request"
-        )
+        return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
-        return self._prepare_generation(
-            TextCompletionRequest,
-            COMPLETIONS_PATH,
-            params,
-            stream=stream,
-            what="completion request",
-        )
-
-    def _prepare_generation(
-        self,
-        request_type: type[BaseModel],
-        path: str,
-        params: GenerationParams,
-        *,
-        stream: bool,
-        what: str,
-    ) -> Prepared:
-        """The body rules of chat and text completions: only what is given (and not None)
-        is sent; a stream asks for usage unless ``include_usage=False``."""
-        fields = {
-            name: value
-            for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
-        }
-        prompt = fields.get("prompt")
-        if isinstance(prompt, Sequence) and not isinstance(prompt, str):
-            fields["prompt"] = list(prompt)
-        if stream:
-            fields["stream"] = True
-            if params.get("include_usage", True) and "stream_options" not in fields:
-                fields["stream_options"] = {"include_usage": True}
-        request = validate(request_type, fields, what)
-        try:
-            body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        except PydanticSerializationError as exc:
-            raise unsendable(fields, exc) from None
-        return self._prepare(path, body, params, stream=stream)
+        request = TextCompletionRequest
+        return self._prepare_body(request, COMPLETIONS_PATH, params, "completion request", stream)[
+            0
+        ]
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
-        text = params["input"]
-        fields: dict[str, Any] = {
-            "model": params["model"],
-            "input": text if isinstance(text, str) else list(text),
-        }
-        if params.get("dimensions") is not None:
-            fields["dimensions"] = params["dimensions"]
-        request = validate(EmbeddingRequest, fields, "embeddings request")
-        body = request.model_dump(mode="json", exclude_unset=True)
-        count = 1 if isinstance(request.input, str) else len(request.input)
-        return self._prepare("/embeddings", body, params, stream=False), count
+        prepared, request = self._prepare_body(
+            EmbeddingRequest, "/embeddings", params, "embeddings request"
+        )
+        return prepared, 1 if isinstance(request.input, str) else len(request.input)
 
     def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, int]:
         """The request, and how many documents the answer's indexes point into."""
-        fields: dict[str, Any] = {
-            name: value
-            for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
-        }
-        documents = fields.get("documents")
-        if isinstance(documents, Sequence) and not isinstance(documents, str):
-            fields["documents"] = list(documents)
-        request = validate(RerankRequest, fields, "rerank request")
-        body = request.model_dump(mode="json", exclude_unset=True)
-        return self._prepare(RERANK_PATH, body, params, stream=False), len(request.documents)
+        prepared, request = self._prepare_body(RerankRequest, RERANK_PATH, params, "rerank request")
+        return prepared, len(request.documents)
 
     def _prepare_aligned_models(self, options: RequestOptions) -> Prepared:
         """``GET /models/aligned`` beside the inference base (``/api/v3/inference`` ->
@@ -363,27 +294,46 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         url = self.base_url.rsplit("/", 1)[0] + "/models/aligned"
         return replace(prepared, url=url, content=b"", headers=headers, method="GET")
 
+    def _prepare_body(
+        self,
+        request_type: type[_ModelT],
+        path: str,
+        params: Mapping[str, Any],
+        what: str,
+        stream: bool = False,
+    ) -> tuple[Prepared, _ModelT]:
+        """The body rules of every request: only what is given (and not None) is sent,
+        checked against ``request_type``; a stream asks for usage unless
+        ``include_usage=False``."""
+        fields = {
+            name: list(value) if name in _LISTS and not isinstance(value, str) else value
+            for name, value in params.items()
+            if value is not None and name not in OPTION_NAMES
+        }
+        if stream:
+            fields["stream"] = True
+            if params.get("include_usage", True) and "stream_options" not in fields:
+                fields["stream_options"] = {"include_usage": True}
+        request = validate(request_type, fields, what)
+        try:
+            body = request.model_dump(mode="json", exclude_unset=True)
+        except PydanticSerializationError as exc:
+            raise unsendable(fields, exc) from None
+        return self._prepare(path, body, params, stream=stream), request
+
     def _prepare(
-        self, path: str, body: dict[str, Any], options: RequestOptions, *, stream: bool
+        self, path: str, body: dict[str, Any], options: Mapping[str, Any], *, stream: bool
     ) -> Prepared:
-        headers = dict(self._headers)
+        headers = _with_headers(
+            dict(self._headers),
+            options.get("session_id"),
+            options.get("provider"),
+            options.get("extra_headers"),
+            "extra",
+        )
         if stream:
             headers["Accept"] = "text/event-stream"
-        session_id = options.get("session_id")
-        if session_id:
-            check_header("session_id", session_id)
-            headers["X-Session-ID"] = session_id
-        provider = options.get("provider")
-        if provider:
-            check_header("provider", provider)
-            headers["X-Provider"] = provider
-        extra_headers = options.get("extra_headers")
-        if extra_headers:
-            check_headers("extra_headers", extra_headers)
-            headers.update(extra_headers)
-        extra_body = options.get("extra_body")
-        if extra_body:
-            body.update(extra_body)
+        body.update(options.get("extra_body") or {})
         timeout = options.get("timeout")
         usage = body.get("stream_options") if stream else None
         return Prepared(
@@ -549,17 +499,27 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         # Redacted before the cut: a key echoed across it would keep its first characters.
         return redact(response.text, self._secrets)[:500]
 
-    def _status_error(self, response: httpx.Response) -> NugenError:
-        error = error_from_response(response, secrets=self._secrets)
-        if response.status_code == 404 and isinstance(error, APIStatusError):
-            # Most often a base_url without its base path.
-            hint = (
-                f"{response.request.url} answered 404: check base_url (the Nugen service's "
-                "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
-            )
-            error.message = f"{error.message} ({hint})"
-            error.args = (error.message, *error.args[1:])
-        return error
+    def _status_error(self, response: httpx.Response) -> APIStatusError:
+        text = response.text
+        try:
+            body = loads_error_json(text) if text else None
+        except ValueError:
+            body = text
+        # A 404 most often means a base_url without its base path.
+        hint = (
+            f"{response.request.url} answered 404: check base_url (the Nugen service's "
+            "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
+            if response.status_code == 404
+            else ""
+        )
+        return make_status_error(
+            response.status_code,
+            body,
+            secrets=self._secrets,
+            request_id=response.headers.get("x-request-id"),
+            headers=response.headers,
+            hint=hint,
+        )
 
 
 def _refuse_tools_on_vision(params: ChatParams) -> None:
@@ -573,3 +533,24 @@ def _refuse_tools_on_vision(params: ChatParams) -> None:
             "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
             "or endpoint='chat' on the client)"
         )
+
+
+def _with_headers(
+    headers: dict[str, str],
+    session_id: str | None,
+    provider: str | None,
+    more: Mapping[str, str] | None,
+    kind: str,
+) -> dict[str, str]:
+    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
+    ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins."""
+    for field, name, value in (
+        ("session_id", "X-Session-ID", session_id),
+        ("provider", "X-Provider", provider),
+    ):
+        if value:
+            check_header(field, value)
+            headers[name] = value
+    check_headers(f"{kind}_headers", more)
+    headers.update(more or {})
+    return headers
