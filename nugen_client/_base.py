@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -49,8 +50,8 @@ from nugen_client._streaming import (
     completion_to_chunks,
     text_completion_to_chunks,
 )
+from nugen_client._version import __version__
 from nugen_client.params import (
-    COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
@@ -58,10 +59,6 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    OPTION_NAMES,
-    PATHS,
-    RERANK_PATH,
-    USER_AGENT,
     ChatCompletionRequest,
     ChatParams,
     CompletionParams,
@@ -96,6 +93,13 @@ _SleepT = TypeVar("_SleepT")
 _AnswerT = TypeVar("_AnswerT", ChatCompletion, TextCompletion)
 # Body fields a caller may give as any sequence; sent as JSON lists.
 _LISTS = frozenset({"prompt", "input", "documents"})
+# The keyword arguments of a call that are not body fields.
+_OPTIONS = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
+_PATHS = {"chat": "/chat/completions", "vision": "/chat/vision"}
+_USER_AGENT = (
+    f"nugen-integrations/{__version__} (nugen_client; python "
+    f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self._transport_errors = TransportErrors(self._secrets)
         headers = {
             "Authorization": f"Bearer {key}",
-            "User-Agent": USER_AGENT,
+            "User-Agent": _USER_AGENT,
             "Content-Type": "application/json",
             "Accept": "application/json",
             # What httpx's client defaults would add; requests on our own pools are built
@@ -259,7 +263,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _prepare_chat(self, params: ChatParams, *, stream: bool) -> Prepared:
         endpoint = params.get("endpoint", "chat")
-        path = PATHS.get(endpoint)
+        path = _PATHS.get(endpoint)
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
@@ -270,9 +274,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
         request = TextCompletionRequest
-        return self._prepare_body(request, COMPLETIONS_PATH, params, "completion request", stream)[
-            0
-        ]
+        return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
@@ -283,7 +285,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, int]:
         """The request, and how many documents the answer's indexes point into."""
-        prepared, request = self._prepare_body(RerankRequest, RERANK_PATH, params, "rerank request")
+        prepared, request = self._prepare_body(RerankRequest, "/reranker", params, "rerank request")
         return prepared, len(request.documents)
 
     def _prepare_aligned_models(self, options: RequestOptions) -> Prepared:
@@ -308,7 +310,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         fields = {
             name: list(value) if name in _LISTS and not isinstance(value, str) else value
             for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
+            if value is not None and name not in _OPTIONS
         }
         if stream:
             fields["stream"] = True
