@@ -23,14 +23,8 @@ class NugenError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword-only arguments, which the default exception pickling
-        # (``cls(*self.args)``) cannot pass: rebuild from the instance state instead.
-        return (_restore_error, (type(self), self.args), self.__dict__)
-
-
-def _restore_error(cls: type[NugenError], args: tuple[Any, ...]) -> NugenError:
-    error = cls.__new__(cls)
-    error.args = args
-    return error
+        # (``cls(*self.args)``) cannot pass: rebuild from the args and the instance state.
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
 
 
 class InvalidInputError(NugenError, ValueError):

@@ -492,12 +492,8 @@ class RerankRequest(_Open):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse the texts the service documents as refused: empty strings. For callers that
-    send ``texts`` in several requests, so that nothing is sent when one is bad.
-
-    Raises:
-        ValueError: naming the first empty text's position in ``texts``.
-    """
+    """Refuse what the service refuses, empty strings, with a ``ValueError`` naming the
+    first one's position (for callers that send ``texts`` in several requests)."""
     for position, text in enumerate(texts):
         if not text:
             raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
