@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -412,29 +412,27 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _parse_answer(self, model: type[_AnswerT], response: httpx.Response) -> _AnswerT:
         """A chat or text completion: it must hold a choice."""
-        completion = self._parse(model, response)
-        if not completion.choices:
-            raise APIResponseValidationError(
-                "the response has no choices", body=self._quoted_body(response)
-            )
-        return completion
+        return self._parse(model, response, lambda c: "" if c.choices else "it has no choices")
 
     def _parse_text_completion(
         self, response: httpx.Response, params: CompletionParams
     ) -> TextCompletion:
         """A text completion: with several prompts, ``n`` choices for each of them."""
-        completion = self._parse_answer(TextCompletion, response)
         prompt = params["prompt"]
-        if not isinstance(prompt, str):
-            expected = len(prompt) * (params.get("n") or 1)
+        expected = 1 if isinstance(prompt, str) else len(prompt) * (params.get("n") or 1)
+
+        def problem(completion: TextCompletion) -> str:
+            if not completion.choices:
+                return "it has no choices"
             indexes = {choice.index for choice in completion.choices}
-            if indexes != set(range(expected)):
-                raise APIResponseValidationError(
-                    f"asked for {expected} choices ({len(prompt)} prompts), the response "
-                    f"holds indexes {sorted(indexes)}",
-                    body=self._quoted_body(response),
-                )
-        return completion
+            if isinstance(prompt, str) or indexes == set(range(expected)):
+                return ""
+            return (
+                f"asked for {expected} choices ({len(prompt)} prompts), the response "
+                f"holds indexes {sorted(indexes)}"
+            )
+
+        return self._parse(TextCompletion, response, problem)
 
     def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:
         return StreamCall(
@@ -453,49 +451,57 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
 
     def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
-        result = self._parse(EmbeddingResponse, response)
-        if len(result.data) != count:
-            raise APIResponseValidationError(
-                f"asked for {count} embeddings, the response holds {len(result.data)}",
-                body=None,
-            )
-        return result
+        def problem(result: EmbeddingResponse) -> str:
+            found = len(result.data)
+            return "" if found == count else f"asked for {count} embeddings, it holds {found}"
+
+        return self._parse(EmbeddingResponse, response, problem)
 
     def _parse_rerank(self, response: httpx.Response, count: int) -> RerankResponse:
         """The answer, its order kept; every ``index`` names one of the ``count``
         documents, each at most once."""
-        result = self._parse(RerankResponse, response)
-        seen: set[int] = set()
-        for item in result.results:
-            if not 0 <= item.index < count or item.index in seen:
-                problem = "out of range" if item.index not in range(count) else "repeated"
-                raise APIResponseValidationError(
-                    f"the rerank response's result index {item.index} is {problem} "
-                    f"(the request held {count} documents)",
-                    body=self._quoted_body(response),
-                )
-            seen.add(item.index)
-        return result
+
+        def problem(result: RerankResponse) -> str:
+            seen: set[int] = set()
+            for index in (item.index for item in result.results):
+                if index in seen or index not in range(count):
+                    problem = "repeated" if index in seen else "out of range"
+                    return (
+                        f"its result index {index} is {problem} (the request held {count} "
+                        "documents)"
+                    )
+                seen.add(index)
+            return ""
+
+        return self._parse(RerankResponse, response, problem)
 
     def _parse_aligned_models(self, response: httpx.Response) -> list[AlignedModel]:
         return self._parse(AlignedModelList, response).domain_aligned_models
 
-    def _parse(self, model: type[_ModelT], response: httpx.Response) -> _ModelT:
+    def _parse(
+        self,
+        model: type[_ModelT],
+        response: httpx.Response,
+        problem: Callable[[_ModelT], str] = lambda _: "",
+    ) -> _ModelT:
+        """``response`` read as ``model``, or an ``APIResponseValidationError`` saying why
+        it cannot be (pydantic's report, or the ``problem`` found in what it holds)."""
         try:
-            return model.model_validate_json(response.content)
+            result = model.model_validate_json(response.content)
         except ValidationError as exc:
-            problem = validation_message("response", exc)
+            found, quote = validation_message("response", exc), True
+        else:
+            found, quote = problem(result), False
+            if not found:
+                return result
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
         # echoed) along with ours.
         text = self._quoted_body(response)
-        raise APIResponseValidationError(
-            redact(
-                f"could not read the {model.__name__} response: {problem} (body: {text!r})",
-                self._secrets,
-            ),
-            body=text,
-        )
+        message = f"could not read the {model.__name__} response: {found}"
+        if quote:
+            message = f"{message} (body: {text!r})"
+        raise APIResponseValidationError(redact(message, self._secrets), body=text)
 
     def _quoted_body(self, response: httpx.Response) -> str:
         # Redacted before the cut: a key echoed across it would keep its first characters.
