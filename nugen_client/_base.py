@@ -326,15 +326,11 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _prepare(
         self, path: str, body: dict[str, Any], options: Mapping[str, Any], *, stream: bool
     ) -> Prepared:
-        headers = _with_headers(
-            dict(self._headers),
-            options.get("session_id"),
-            options.get("provider"),
-            options.get("extra_headers"),
-            "extra",
-        )
+        headers = dict(self._headers)
         if stream:
             headers["Accept"] = "text/event-stream"
+        session_id, provider = options.get("session_id"), options.get("provider")
+        _with_headers(headers, session_id, provider, options.get("extra_headers"), "extra")
         body.update(options.get("extra_body") or {})
         timeout = options.get("timeout")
         usage = body.get("stream_options") if stream else None

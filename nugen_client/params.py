@@ -492,8 +492,10 @@ class RerankRequest(_Open):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse what the service refuses, empty strings, with a ``ValueError`` naming the
-    first one's position (for callers that send ``texts`` in several requests)."""
+    """Refuse what the service refuses, empty strings, with an ``InvalidInputError`` naming
+    the first one's position (for callers that send ``texts`` in several requests)."""
     for position, text in enumerate(texts):
         if not text:
-            raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
+            raise InvalidInputError(
+                f"input[{position}] is an empty string, which cannot be embedded"
+            )

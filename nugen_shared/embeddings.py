@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from tenacity import RetryCallState
 
-from nugen_client import InvalidInputError, RateLimitError
+from nugen_client import RateLimitError
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
@@ -118,10 +118,7 @@ class _Schedule:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         texts = list(texts)
-        try:
-            check_texts_to_embed(texts)  # all of them, before the first batch is sent
-        except ValueError as error:
-            raise InvalidInputError(str(error)) from None
+        check_texts_to_embed(texts)  # all of them, before the first batch is sent
         self.batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
         self.results: list[Vectors | None] = [None] * len(self.batches)
         self.next = 0
