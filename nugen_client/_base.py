@@ -308,7 +308,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         checked against ``request_type``; a stream asks for usage unless
         ``include_usage=False``."""
         fields = {
-            name: list(value) if name in _LISTS and not isinstance(value, str) else value
+            name: list(value) if name in _LISTS and _is_sequence(value) else value
             for name, value in params.items()
             if value is not None and name not in _OPTIONS
         }
@@ -558,3 +558,7 @@ def _with_headers(
     check_headers(f"{kind}_headers", more)
     headers.update(more or {})
     return headers
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
