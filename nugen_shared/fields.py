@@ -95,15 +95,8 @@ class ClientCache(FreshOnCopy):
     def __init__(self) -> None:
         self._built: dict[bool, tuple[dict[str, Any], Any]] = {}
 
-    def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
-        """The sync client for ``settings`` (the clients' constructor arguments)."""
-        return cast(NugenClient, self._client(False, settings))
-
-    def async_client(self, settings: Mapping[str, Any]) -> AsyncNugenClient:
-        """The async client for ``settings``."""
-        return cast(AsyncNugenClient, self._client(True, settings))
-
-    def _client(self, is_async: bool, settings: Mapping[str, Any]) -> Any:
+    def get(self, is_async: bool, settings: Mapping[str, Any]) -> Any:
+        """The sync or async client for ``settings`` (the clients' constructor arguments)."""
         built = self._built.get(is_async)
         if built is None or built[0] != settings:
             # Looked up at call time, so tests can swap the client classes.
@@ -318,10 +311,10 @@ class ConnectionFields(BaseModel):
         }
 
     def _sync_client(self) -> NugenClient:
-        return self._clients.sync_client(self._client_settings())
+        return cast(NugenClient, self._clients.get(False, self._client_settings()))
 
     def _async_client(self) -> AsyncNugenClient:
-        return self._clients.async_client(self._client_settings())
+        return cast(AsyncNugenClient, self._clients.get(True, self._client_settings()))
 
 
 class ImageLimitField(BaseModel):
