@@ -130,18 +130,19 @@ _OPTIONS = frozenset({"session_id", "provider", "extra_headers", "timeout", "ext
 def _layered(
     body_fields: frozenset[str],
     ignore: Collection[str],
-    *layers: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    extra_body: Mapping[str, Any],
+    call: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The layers (fields, extra body, call keywords) merged, later wins, as a client
     call's keywords but the payload; ``use_vision_endpoint`` is left for the caller."""
-    extra_body = layers[1]
     skip = {*ignore, "stream"}
     request: dict[str, Any] = {}
     unvalidated: dict[str, Any] = {}
     headers: dict[str, str] = {}
     provider = timeout = None
     session_id: str | None = None
-    for layer in layers:
+    for layer in (fields, extra_body, call):
         for name, value in layer.items():
             if name in body_fields and layer is not extra_body:
                 request[name] = value
