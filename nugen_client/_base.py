@@ -1,24 +1,20 @@
 """What the sync and async clients share: everything but the transport call.
 
-A call goes: ``_prepare_chat`` / ``_prepare_text_completion`` / ``_prepare_embeddings``
-(call keywords -> checked wire
-model -> JSON bytes and headers, a :class:`Prepared`), then the client's ``_send`` (the
-retry loop of :mod:`nugen_client._retry` around ``_send_once``, which builds the
-``httpx.Request`` with :meth:`_BaseClient._build_request` and sends it), then
-``_parse_answer`` / ``_parse_embeddings`` or, for a stream, a :class:`StreamCall` (the
-request, its ``ChunkDecoder`` and how to read a whole answer) read under
-:func:`stream_errors`. Errors leave as ``nugen_client`` errors with the key redacted.
+A call goes: ``_prepare_*`` (call keywords -> checked wire model -> a :class:`Prepared`),
+the client's ``_send`` (retries around ``_send_once``, which sends
+:meth:`_BaseClient._build_request`), then ``_parse_*``, or for a stream a
+:class:`StreamCall` read under :func:`stream_errors`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -42,8 +38,8 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
-    NugenError,
-    error_from_response,
+    loads_error_json,
+    make_status_error,
     redact,
 )
 from nugen_client._retry import OnRetry, RetryPolicy
@@ -54,8 +50,8 @@ from nugen_client._streaming import (
     completion_to_chunks,
     text_completion_to_chunks,
 )
+from nugen_client._version import __version__
 from nugen_client.params import (
-    COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_LIMITS,
@@ -63,16 +59,11 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    OPTION_NAMES,
-    PATHS,
-    RERANK_PATH,
-    USER_AGENT,
     ChatCompletionRequest,
     ChatParams,
     CompletionParams,
     EmbeddingParams,
     EmbeddingRequest,
-    GenerationParams,
     RequestOptions,
     RerankParams,
     RerankRequest,
@@ -100,6 +91,15 @@ _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _HttpT = TypeVar("_HttpT", bound=httpx.Client | httpx.AsyncClient)
 _SleepT = TypeVar("_SleepT")
 _AnswerT = TypeVar("_AnswerT", ChatCompletion, TextCompletion)
+# Body fields a caller may give as any sequence; sent as JSON lists.
+_LISTS = frozenset({"prompt", "input", "documents"})
+# The keyword arguments of a call that are not body fields.
+_OPTIONS = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
+_PATHS = {"chat": "/chat/completions", "vision": "/chat/vision"}
+_USER_AGENT = (
+    f"nugen-integrations/{__version__} (nugen_client; python "
+    f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +136,7 @@ class TransportErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
             raise _connection_error(exc, self._secrets) from None
 
@@ -205,8 +200,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         key = key or os.environ.get("NUGEN_API_KEY")
         if not key:
             raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
-        if max_retries < 0:
-            raise InvalidInputError(f"max_retries must be >= 0, got {max_retries!r}")
         self._api_key = SecretStr(key)
         self.base_url = check_base_url(
             base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
@@ -220,12 +213,13 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
             )
         self.limits = limits or DEFAULT_LIMITS
-        for name, value in (
-            ("max_response_bytes", max_response_bytes),
-            ("max_event_bytes", max_event_bytes),
+        for name, value, least in (
+            ("max_retries", max_retries, 0),
+            ("max_response_bytes", max_response_bytes, 1),
+            ("max_event_bytes", max_event_bytes, 1),
         ):
-            if value < 1:
-                raise InvalidInputError(f"{name} must be >= 1, got {value!r}")
+            if value < least:
+                raise InvalidInputError(f"{name} must be >= {least}, got {value!r}")
         if deadline is not None and not deadline > 0:
             raise InvalidInputError(
                 f"deadline must be a positive number of seconds or None, got {deadline!r}"
@@ -238,7 +232,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self._transport_errors = TransportErrors(self._secrets)
         headers = {
             "Authorization": f"Bearer {key}",
-            "User-Agent": USER_AGENT,
+            "User-Agent": _USER_AGENT,
             "Content-Type": "application/json",
             "Accept": "application/json",
             # What httpx's client defaults would add; requests on our own pools are built
@@ -246,15 +240,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
         }
-        if provider:
-            check_header("provider", provider)
-            headers["X-Provider"] = provider
-        if session_id:
-            check_header("session_id", session_id)
-            headers["X-Session-ID"] = session_id
-        check_headers("default_headers", default_headers)
-        headers.update(default_headers or {})
-        self._headers = headers
+        self._headers = _with_headers(headers, session_id, provider, default_headers, "default")
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
         self._sleep: _SleepT | None = sleep
@@ -277,83 +263,30 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _prepare_chat(self, params: ChatParams, *, stream: bool) -> Prepared:
         endpoint = params.get("endpoint", "chat")
-        path = PATHS.get(endpoint)
+        path = _PATHS.get(endpoint)
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
             _refuse_tools_on_vision(params)
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
-        return self._prepare_generation(
-            ChatCompletionRequest, path, params, stream=stream, what="chat request"
-        )
+        return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
-        return self._prepare_generation(
-            TextCompletionRequest,
-            COMPLETIONS_PATH,
-            params,
-            stream=stream,
-            what="completion request",
-        )
-
-    def _prepare_generation(
-        self,
-        request_type: type[BaseModel],
-        path: str,
-        params: GenerationParams,
-        *,
-        stream: bool,
-        what: str,
-    ) -> Prepared:
-        """The body rules of chat and text completions: only what is given (and not None)
-        is sent; a stream asks for usage unless ``include_usage=False``."""
-        fields = {
-            name: value
-            for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
-        }
-        prompt = fields.get("prompt")
-        if isinstance(prompt, Sequence) and not isinstance(prompt, str):
-            fields["prompt"] = list(prompt)
-        if stream:
-            fields["stream"] = True
-            if params.get("include_usage", True) and "stream_options" not in fields:
-                fields["stream_options"] = {"include_usage": True}
-        request = validate(request_type, fields, what)
-        try:
-            body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        except PydanticSerializationError as exc:
-            raise unsendable(fields, exc) from None
-        return self._prepare(path, body, params, stream=stream)
+        request = TextCompletionRequest
+        return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
     def _prepare_embeddings(self, params: EmbeddingParams) -> tuple[Prepared, int]:
         """The request, and how many vectors the answer must hold."""
-        text = params["input"]
-        fields: dict[str, Any] = {
-            "model": params["model"],
-            "input": text if isinstance(text, str) else list(text),
-        }
-        if params.get("dimensions") is not None:
-            fields["dimensions"] = params["dimensions"]
-        request = validate(EmbeddingRequest, fields, "embeddings request")
-        body = request.model_dump(mode="json", exclude_unset=True)
-        count = 1 if isinstance(request.input, str) else len(request.input)
-        return self._prepare("/embeddings", body, params, stream=False), count
+        prepared, request = self._prepare_body(
+            EmbeddingRequest, "/embeddings", params, "embeddings request"
+        )
+        return prepared, 1 if isinstance(request.input, str) else len(request.input)
 
     def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, int]:
         """The request, and how many documents the answer's indexes point into."""
-        fields: dict[str, Any] = {
-            name: value
-            for name, value in params.items()
-            if value is not None and name not in OPTION_NAMES
-        }
-        documents = fields.get("documents")
-        if isinstance(documents, Sequence) and not isinstance(documents, str):
-            fields["documents"] = list(documents)
-        request = validate(RerankRequest, fields, "rerank request")
-        body = request.model_dump(mode="json", exclude_unset=True)
-        return self._prepare(RERANK_PATH, body, params, stream=False), len(request.documents)
+        prepared, request = self._prepare_body(RerankRequest, "/reranker", params, "rerank request")
+        return prepared, len(request.documents)
 
     def _prepare_aligned_models(self, options: RequestOptions) -> Prepared:
         """``GET /models/aligned`` beside the inference base (``/api/v3/inference`` ->
@@ -363,27 +296,42 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         url = self.base_url.rsplit("/", 1)[0] + "/models/aligned"
         return replace(prepared, url=url, content=b"", headers=headers, method="GET")
 
+    def _prepare_body(
+        self,
+        request_type: type[_ModelT],
+        path: str,
+        params: Mapping[str, Any],
+        what: str,
+        stream: bool = False,
+    ) -> tuple[Prepared, _ModelT]:
+        """The body rules of every request: only what is given (and not None) is sent,
+        checked against ``request_type``; a stream asks for usage unless
+        ``include_usage=False``."""
+        fields = {
+            name: list(value) if name in _LISTS and _is_sequence(value) else value
+            for name, value in params.items()
+            if value is not None and name not in _OPTIONS
+        }
+        if stream:
+            fields["stream"] = True
+            if params.get("include_usage", True) and "stream_options" not in fields:
+                fields["stream_options"] = {"include_usage": True}
+        request = validate(request_type, fields, what)
+        try:
+            body = request.model_dump(mode="json", exclude_unset=True)
+        except PydanticSerializationError as exc:
+            raise unsendable(fields, exc) from None
+        return self._prepare(path, body, params, stream=stream), request
+
     def _prepare(
-        self, path: str, body: dict[str, Any], options: RequestOptions, *, stream: bool
+        self, path: str, body: dict[str, Any], options: Mapping[str, Any], *, stream: bool
     ) -> Prepared:
         headers = dict(self._headers)
         if stream:
             headers["Accept"] = "text/event-stream"
-        session_id = options.get("session_id")
-        if session_id:
-            check_header("session_id", session_id)
-            headers["X-Session-ID"] = session_id
-        provider = options.get("provider")
-        if provider:
-            check_header("provider", provider)
-            headers["X-Provider"] = provider
-        extra_headers = options.get("extra_headers")
-        if extra_headers:
-            check_headers("extra_headers", extra_headers)
-            headers.update(extra_headers)
-        extra_body = options.get("extra_body")
-        if extra_body:
-            body.update(extra_body)
+        session_id, provider = options.get("session_id"), options.get("provider")
+        _with_headers(headers, session_id, provider, options.get("extra_headers"), "extra")
+        body.update(options.get("extra_body") or {})
         timeout = options.get("timeout")
         usage = body.get("stream_options") if stream else None
         return Prepared(
@@ -460,29 +408,27 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _parse_answer(self, model: type[_AnswerT], response: httpx.Response) -> _AnswerT:
         """A chat or text completion: it must hold a choice."""
-        completion = self._parse(model, response)
-        if not completion.choices:
-            raise APIResponseValidationError(
-                "the response has no choices", body=self._quoted_body(response)
-            )
-        return completion
+        return self._parse(model, response, lambda c: "" if c.choices else "it has no choices")
 
     def _parse_text_completion(
         self, response: httpx.Response, params: CompletionParams
     ) -> TextCompletion:
         """A text completion: with several prompts, ``n`` choices for each of them."""
-        completion = self._parse_answer(TextCompletion, response)
         prompt = params["prompt"]
-        if not isinstance(prompt, str):
-            expected = len(prompt) * (params.get("n") or 1)
+        expected = 1 if isinstance(prompt, str) else len(prompt) * (params.get("n") or 1)
+
+        def problem(completion: TextCompletion) -> str:
+            if not completion.choices:
+                return "it has no choices"
             indexes = {choice.index for choice in completion.choices}
-            if indexes != set(range(expected)):
-                raise APIResponseValidationError(
-                    f"asked for {expected} choices ({len(prompt)} prompts), the response "
-                    f"holds indexes {sorted(indexes)}",
-                    body=self._quoted_body(response),
-                )
-        return completion
+            if isinstance(prompt, str) or indexes == set(range(expected)):
+                return ""
+            return (
+                f"asked for {expected} choices ({len(prompt)} prompts), the response "
+                f"holds indexes {sorted(indexes)}"
+            )
+
+        return self._parse(TextCompletion, response, problem)
 
     def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:
         return StreamCall(
@@ -501,65 +447,83 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
 
     def _parse_embeddings(self, response: httpx.Response, count: int) -> EmbeddingResponse:
-        result = self._parse(EmbeddingResponse, response)
-        if len(result.data) != count:
-            raise APIResponseValidationError(
-                f"asked for {count} embeddings, the response holds {len(result.data)}",
-                body=None,
-            )
-        return result
+        def problem(result: EmbeddingResponse) -> str:
+            found = len(result.data)
+            return "" if found == count else f"asked for {count} embeddings, it holds {found}"
+
+        return self._parse(EmbeddingResponse, response, problem)
 
     def _parse_rerank(self, response: httpx.Response, count: int) -> RerankResponse:
         """The answer, its order kept; every ``index`` names one of the ``count``
         documents, each at most once."""
-        result = self._parse(RerankResponse, response)
-        seen: set[int] = set()
-        for item in result.results:
-            if not 0 <= item.index < count or item.index in seen:
-                problem = "out of range" if item.index not in range(count) else "repeated"
-                raise APIResponseValidationError(
-                    f"the rerank response's result index {item.index} is {problem} "
-                    f"(the request held {count} documents)",
-                    body=self._quoted_body(response),
-                )
-            seen.add(item.index)
-        return result
+
+        def problem(result: RerankResponse) -> str:
+            seen: set[int] = set()
+            for index in (item.index for item in result.results):
+                if index in seen or index not in range(count):
+                    problem = "repeated" if index in seen else "out of range"
+                    return (
+                        f"its result index {index} is {problem} (the request held {count} "
+                        "documents)"
+                    )
+                seen.add(index)
+            return ""
+
+        return self._parse(RerankResponse, response, problem)
 
     def _parse_aligned_models(self, response: httpx.Response) -> list[AlignedModel]:
         return self._parse(AlignedModelList, response).domain_aligned_models
 
-    def _parse(self, model: type[_ModelT], response: httpx.Response) -> _ModelT:
+    def _parse(
+        self,
+        model: type[_ModelT],
+        response: httpx.Response,
+        problem: Callable[[_ModelT], str] = lambda _: "",
+    ) -> _ModelT:
+        """``response`` read as ``model``, or an ``APIResponseValidationError`` saying why
+        it cannot be (pydantic's report, or the ``problem`` found in what it holds)."""
         try:
-            return model.model_validate_json(response.content)
+            result = model.model_validate_json(response.content)
         except ValidationError as exc:
-            problem = validation_message("response", exc)
+            found, quote = validation_message("response", exc), True
+        else:
+            found, quote = problem(result), False
+            if not found:
+                return result
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
         # echoed) along with ours.
         text = self._quoted_body(response)
-        raise APIResponseValidationError(
-            redact(
-                f"could not read the {model.__name__} response: {problem} (body: {text!r})",
-                self._secrets,
-            ),
-            body=text,
-        )
+        message = f"could not read the {model.__name__} response: {found}"
+        if quote:
+            message = f"{message} (body: {text!r})"
+        raise APIResponseValidationError(redact(message, self._secrets), body=text)
 
     def _quoted_body(self, response: httpx.Response) -> str:
         # Redacted before the cut: a key echoed across it would keep its first characters.
         return redact(response.text, self._secrets)[:500]
 
-    def _status_error(self, response: httpx.Response) -> NugenError:
-        error = error_from_response(response, secrets=self._secrets)
-        if response.status_code == 404 and isinstance(error, APIStatusError):
-            # Most often a base_url without its base path.
-            hint = (
-                f"{response.request.url} answered 404: check base_url (the Nugen service's "
-                "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
-            )
-            error.message = f"{error.message} ({hint})"
-            error.args = (error.message, *error.args[1:])
-        return error
+    def _status_error(self, response: httpx.Response) -> APIStatusError:
+        text = response.text
+        try:
+            body = loads_error_json(text) if text else None
+        except ValueError:
+            body = text
+        # A 404 most often means a base_url without its base path.
+        hint = (
+            f"{response.request.url} answered 404: check base_url (the Nugen service's "
+            "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
+            if response.status_code == 404
+            else ""
+        )
+        return make_status_error(
+            response.status_code,
+            body,
+            secrets=self._secrets,
+            request_id=response.headers.get("x-request-id"),
+            headers=response.headers,
+            hint=hint,
+        )
 
 
 def _refuse_tools_on_vision(params: ChatParams) -> None:
@@ -573,3 +537,28 @@ def _refuse_tools_on_vision(params: ChatParams) -> None:
             "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
             "or endpoint='chat' on the client)"
         )
+
+
+def _with_headers(
+    headers: dict[str, str],
+    session_id: str | None,
+    provider: str | None,
+    more: Mapping[str, str] | None,
+    kind: str,
+) -> dict[str, str]:
+    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
+    ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins."""
+    for field, name, value in (
+        ("session_id", "X-Session-ID", session_id),
+        ("provider", "X-Provider", provider),
+    ):
+        if value:
+            check_header(field, value)
+            headers[name] = value
+    check_headers(f"{kind}_headers", more)
+    headers.update(more or {})
+    return headers
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)

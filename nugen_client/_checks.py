@@ -1,9 +1,6 @@
-"""Local checks of what a caller gives the clients, before anything is sent.
-
-Each failure is an :class:`~nugen_client.InvalidInputError` naming what is wrong: the base
-URL (scheme, host, plain http off this machine), the timeout, a request that fails its
-wire model (:func:`validate`, with pydantic's report turned into ``loc: msg`` lines), and a
-body that cannot be written as strict JSON (:func:`json_body`).
+"""Local checks of what a caller gives the clients, before anything is sent: each failure
+is an :class:`~nugen_client.InvalidInputError` naming what is wrong (the base URL, a
+header, the timeout, a field of the request, a body that is not strict JSON).
 """
 
 from __future__ import annotations
@@ -53,13 +50,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def direct_mounts(base_url: str) -> dict[str, None]:
-    """httpx ``mounts=`` that keep a loopback ``base_url`` off any environment proxy.
-
-    httpx honours ``HTTP_PROXY`` / ``ALL_PROXY`` for every host, loopback included: the
-    request to a local emulator or gateway, key and all, would go to the proxy, which may
-    be on another machine. A host pattern outranks the proxies' scheme patterns, and
-    ``None`` means the client's own direct transport.
-    """
+    """httpx ``mounts=`` that keep a loopback ``base_url`` off any environment proxy
+    (``HTTP_PROXY`` / ``ALL_PROXY``, which httpx honours for loopback too: the key would
+    go to the proxy). A host pattern outranks the proxies' scheme patterns; ``None`` is
+    the client's own direct transport."""
     host = urlsplit(base_url).hostname
     if host is None or not _is_loopback(host):
         return {}

@@ -1,11 +1,6 @@
-"""``NugenClient`` and ``AsyncNugenClient``.
-
-Both are thin: request building, response parsing and error mapping are
-:class:`~nugen_client._base._BaseClient`'s, the retry loop's configuration is
-:func:`~nugen_client._retry.retrying_kwargs`, and stream decoding is ``StreamDecoder``'s.
-What is left here is the transport: how each client holds its connections, sends a
-request, reads a stream and sleeps between retries. The async client's connections are
-one pool per event loop (:mod:`nugen_client._pool`).
+"""``NugenClient`` and ``AsyncNugenClient``: the transport (how each holds its
+connections, sends, reads a stream); the rest is :class:`~nugen_client._base._BaseClient`'s.
+The async client's connections are one pool per event loop (:mod:`nugen_client._pool`).
 """
 
 from __future__ import annotations
@@ -17,7 +12,6 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import TracebackType
 from typing import TypeVar
 
 import httpx
@@ -79,13 +73,9 @@ _TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext:
-    """The TLS context of a client for ``base_url``: one per process, not per client.
-
-    httpx builds a context for every client it makes, loading the CA bundle each time
-    (milliseconds of CPU), even when no TLS is ever spoken. An ``https://`` service gets a
-    verifying context built once; a plain ``http://`` one gets a context without any CA,
-    which is never used to talk to it and would refuse every certificate if it were.
-    """
+    """The TLS context of a client for ``base_url``, one per process: httpx would load
+    the CA bundle for every client (milliseconds of CPU). A plain ``http://`` service gets
+    a context without any CA, never used to talk to it (and refusing every certificate)."""
     https = base_url.startswith("https:")
     context = _TLS_CONTEXTS.get(https)
     if context is None:
@@ -190,12 +180,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- transport -----------------------------------------------------------------------
@@ -360,12 +345,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # -- transport -----------------------------------------------------------------------

@@ -1,9 +1,7 @@
 """The error hierarchy of the contract, and the mapping from HTTP responses onto it.
 
-Every failure a caller can hit surfaces as a :class:`NugenError`. Messages are built to be
-read by a person (``422 Unprocessable Entity: body.messages.0.name: String should match
-pattern ...``) and never contain the API key: every message passes through
-:func:`redact` with the key before it is stored.
+Messages are written for a person (``422 Unprocessable Entity: body.messages.0.name: ...``)
+and pass through :func:`redact` with the key before they are stored.
 """
 
 from __future__ import annotations
@@ -25,14 +23,8 @@ class NugenError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword-only arguments, which the default exception pickling
-        # (``cls(*self.args)``) cannot pass: rebuild from the instance state instead.
-        return (_restore_error, (type(self), self.args), self.__dict__)
-
-
-def _restore_error(cls: type[NugenError], args: tuple[Any, ...]) -> NugenError:
-    error = cls.__new__(cls)
-    error.args = args
-    return error
+        # (``cls(*self.args)``) cannot pass: rebuild from the args and the instance state.
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
 
 
 class InvalidInputError(NugenError, ValueError):
@@ -53,15 +45,9 @@ class APIResponseValidationError(NugenError):
 class APIConnectionError(NugenError):
     """The request could not reach the service, or the connection broke before an answer."""
 
-    def __init__(self, message: str = "Connection error.") -> None:
-        super().__init__(message)
-
 
 class APITimeoutError(APIConnectionError):
     """The service did not answer (or stopped sending) within the configured timeout."""
-
-    def __init__(self, message: str = "Request timed out.") -> None:
-        super().__init__(message)
 
 
 class StreamInterruptedError(NugenError):
@@ -148,18 +134,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     429: RateLimitError,
 }
 
-
 # What a caller can do about a status whose phrase alone does not say it.
-_WHAT_TO_DO = {
-    402: "the account's quota or balance is used up: add credits or raise the quota "
-    "in your Nugen account, then call again",
-}
-
-
-def status_error_class(status_code: int) -> type[APIStatusError]:
-    if status_code >= 500:
-        return InternalServerError
-    return _STATUS_CLASSES.get(status_code, APIStatusError)
+_PAYMENT_HINT = (
+    "the account's quota or balance is used up: add credits or raise the quota "
+    "in your Nugen account, then call again"
+)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -168,12 +147,6 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
     return text
-
-
-def _format_loc(loc: object) -> str:
-    if isinstance(loc, list | tuple):
-        return ".".join(str(part) for part in loc)
-    return str(loc)
 
 
 def describe_error_body(body: object) -> str:
@@ -191,7 +164,9 @@ def describe_error_body(body: object) -> str:
                 if isinstance(item, dict):
                     loc = item.get("loc")
                     msg = item.get("msg", item.get("message", ""))
-                    parts.append(f"{_format_loc(loc)}: {msg}" if loc else str(msg))
+                    if isinstance(loc, list | tuple):
+                        loc = ".".join(map(str, loc))
+                    parts.append(f"{loc}: {msg}" if loc else str(msg))
                 else:
                     parts.append(str(item))
             if parts:
@@ -241,20 +216,6 @@ def _nested_deeper_than(value: object, limit: int) -> bool:
     return False
 
 
-def decode_error_body(response: httpx.Response) -> object:
-    """The body of an error response: parsed JSON when it is JSON, else its text."""
-    try:
-        text = response.text
-    except (httpx.ResponseNotRead, httpx.StreamError):  # pragma: no cover - defensive
-        return None
-    if not text:
-        return None
-    try:
-        return loads_error_json(text)
-    except ValueError:
-        return text
-
-
 def make_status_error(
     status_code: int,
     body: object,
@@ -263,9 +224,11 @@ def make_status_error(
     request_id: str | None = None,
     headers: httpx.Headers | None = None,
     context: str = "",
+    hint: str = "",
 ) -> APIStatusError:
-    """Build the error class that matches ``status_code``, with a key-free message."""
-    cls = status_error_class(status_code)
+    """Build the error class that matches ``status_code``, with a key-free message;
+    ``hint`` says what a caller can do about it."""
+    cls = InternalServerError if status_code >= 500 else _STATUS_CLASSES.get(status_code)
     try:
         phrase = httpx.codes(status_code).name.replace("_", " ").title()
     except ValueError:
@@ -288,13 +251,15 @@ def make_status_error(
         message = f"{message} ({context})"
     if described:
         message = f"{message}: {described}"
-    hint = _WHAT_TO_DO.get(status_code)
+    hint = hint or (_PAYMENT_HINT if status_code == 402 else "")
     if hint:
         message = f"{message} ({hint})"
     if request_id:
         message = f"{message} [request id: {request_id}]"
     message = redact(message, secrets)
-    return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers)
+    return (cls or APIStatusError)(
+        message, status_code=status_code, body=body, request_id=request_id, headers=headers
+    )
 
 
 def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
@@ -306,15 +271,3 @@ def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
     if isinstance(obj, list):
         return [_redact_obj(v, secrets) for v in obj]
     return obj
-
-
-def error_from_response(
-    response: httpx.Response, *, secrets: Iterable[str | None] = ()
-) -> APIStatusError:
-    return make_status_error(
-        response.status_code,
-        decode_error_body(response),
-        secrets=secrets,
-        request_id=response.headers.get("x-request-id"),
-        headers=response.headers,
-    )

@@ -1,17 +1,10 @@
-"""What a caller can ask of the clients: their defaults and the keyword arguments of a call.
-
-The request wire models are here too (strict: validated locally, before anything is sent,
-against what the service documents, so a mistake costs an ``InvalidInputError`` naming the
-field rather than a round trip), with the one declaration of the sampling fields
-(:class:`SamplingFields`) that the adapters' classes inherit.
-
-Public because these types are the clients' signatures (``Unpack[ChatParams]``) and the
-adapters build their fields and requests from them. ``ChatParams``, ``CompletionParams``
-and ``EmbeddingParams`` are the keyword arguments of ``chat_completion`` /
-``stream_chat_completion``, ``completion`` / ``stream_completion`` and ``embeddings``:
-body fields (sent only when given and not None) plus the per-call :class:`RequestOptions`,
-which never reach the body. :func:`redact_headers` is the one rule for which header values
-may be shown. Names not in ``__all__`` are the clients' own.
+"""What a caller can ask of the clients: their defaults, the keyword arguments of a call
+(``Unpack[ChatParams]``: body fields, sent only when given and not None, plus the per-call
+:class:`RequestOptions`, which never reach the body), the header rules
+(:func:`redact_headers`), and the request wire models: strict, checked locally against
+what the service documents before anything is sent, with the one declaration of the
+sampling fields (:class:`SamplingFields`) that the adapters' classes inherit.
+Names not in ``__all__`` are the clients' own.
 """
 
 from __future__ import annotations
@@ -20,24 +13,16 @@ import base64
 import binascii
 import json
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Required, TypedDict
 
 from nugen_client._errors import InvalidInputError
 from nugen_client._retry import OnRetry
-from nugen_client._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -80,15 +65,6 @@ DEFAULT_DEADLINE = 600.0
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
-USER_AGENT = (
-    f"nugen-integrations/{__version__} (nugen_client; python "
-    f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
-)
-
-Endpoint = Literal["chat", "vision"]
-PATHS: dict[str, str] = {"chat": "/chat/completions", "vision": "/chat/vision"}
-COMPLETIONS_PATH = "/completions"
-RERANK_PATH = "/reranker"
 RerankMethod = Literal["fast", "standard", "optimal", "best"]
 
 
@@ -111,14 +87,10 @@ class RequestOptions(TypedDict, total=False):
 
 
 class GenerationParams(RequestOptions, total=False):
-    """What chat and text completion requests share: the model, the sampling fields (only
-    the ones given, and not None, are sent) and ``include_usage`` (streams only, default
-    True), which asks OpenAI-compatible hosts for usage on the last chunk.
-
-    The sampling fields are declared, with their limits and meaning, in
-    :class:`GenerationFields`; they are written out here as well so
-    that type checkers see each keyword (a test keeps the two the same).
-    """
+    """What chat and text completion requests share: the model, the sampling fields of
+    :class:`GenerationFields` (written out again for type checkers; a test keeps the two
+    the same) and ``include_usage`` (streams only, default True), which asks
+    OpenAI-compatible hosts for usage on the last chunk."""
 
     model: Required[str]
     include_usage: bool
@@ -133,13 +105,10 @@ class GenerationParams(RequestOptions, total=False):
 
 
 class ChatParams(GenerationParams, total=False):
-    """A chat request: :class:`GenerationParams`, the chat body fields and the options.
-
-    ``endpoint="vision"`` posts to ``/chat/vision``.
-    """
+    """A chat request; ``endpoint="vision"`` posts to ``/chat/vision``."""
 
     messages: Required[Sequence[Mapping[str, Any]]]
-    endpoint: Endpoint
+    endpoint: Literal["chat", "vision"]
     tools: Sequence[Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     reasoning: Mapping[str, Any] | None
@@ -163,10 +132,9 @@ class EmbeddingParams(RequestOptions, total=False):
 
 
 class RerankParams(RequestOptions, total=False):
-    """A reranking request (``POST /reranker``): the documented body fields (only the ones
-    given, and not None, are sent) and the per-call options. ``documents`` are strings or
-    objects; ``model_cross`` (a cross-encoder) is required by the ``standard`` and
-    ``optimal`` methods."""
+    """A reranking request (``POST /reranker``). ``documents`` are strings or objects;
+    ``model_cross`` (a cross-encoder) is required by the ``standard`` and ``optimal``
+    methods."""
 
     model: Required[str]
     query: Required[str]
@@ -178,10 +146,6 @@ class RerankParams(RequestOptions, total=False):
     max_tokens_per_doc: int | None
     batch_size: int | None
     return_documents: bool | None
-
-
-OPTION_NAMES = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
-"""The keyword arguments of a chat or text completion call that are not body fields."""
 
 
 # Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
@@ -239,27 +203,16 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-# ---------------------------------------------------------------------- request bodies
+# ----------------------------------------------------------------------------- requests
 
-NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
-TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _DATA_URL = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(?P<data>.*)$", re.S
 )
 
-# ----------------------------------------------------------------------------- requests
-
-
-# Every wire model is built on its first use (``defer_build``): importing them costs only the
-# classes, and a process builds only the models it uses.
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
 
 class _Open(BaseModel):
     # Extra fields pass through: forward-compatible with what hosts add (``cache_control``...).
+    # Built on first use (``defer_build``): a process builds only the models it uses.
     model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
@@ -332,7 +285,7 @@ class ChatMessage(_Open):
 
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
-    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = None
     tool_calls: list[ToolCallParam] | None = None
     tool_call_id: str | None = None
 
@@ -351,7 +304,7 @@ class ChatMessage(_Open):
 
 
 class FunctionDefinition(_Open):
-    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] | None = None
 
@@ -387,8 +340,10 @@ class ToolChoiceFunction(_Open):
     function: _NamedFunction
 
 
-class ReasoningConfig(_Strict):
+class ReasoningConfig(BaseModel):
     """The ``reasoning`` object: unknown keys are refused, they are almost always typos."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     effort: Literal["xhigh", "high", "medium", "low", "minimal", "none"] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
@@ -513,9 +468,6 @@ class EmbeddingRequest(_Open):
         return value
 
 
-_CROSS_ENCODER_METHODS = ("standard", "optimal")
-
-
 class RerankRequest(_Open):
     """The body of ``POST /reranker``: documents scored against a query."""
 
@@ -523,7 +475,7 @@ class RerankRequest(_Open):
     query: str = Field(min_length=1)
     documents: list[str | dict[str, Any]] = Field(min_length=1)
     top_n: int | None = Field(default=None, ge=1)
-    method: Literal["fast", "standard", "optimal", "best"] | None = None
+    method: RerankMethod | None = None
     model_cross: str | None = Field(default=None, min_length=1)
     stage1_top_k: int | None = Field(default=None, ge=1)
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
@@ -532,7 +484,7 @@ class RerankRequest(_Open):
 
     @model_validator(mode="after")
     def _check_cross_encoder(self) -> RerankRequest:
-        if self.method in _CROSS_ENCODER_METHODS and self.model_cross is None:
+        if self.method in ("standard", "optimal") and self.model_cross is None:
             raise ValueError(
                 f"method {self.method!r} needs model_cross, the cross-encoder that rescores"
             )
@@ -540,12 +492,10 @@ class RerankRequest(_Open):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse the texts the service documents as refused: empty strings. For callers that
-    send ``texts`` in several requests, so that nothing is sent when one is bad.
-
-    Raises:
-        ValueError: naming the first empty text's position in ``texts``.
-    """
+    """Refuse what the service refuses, empty strings, with an ``InvalidInputError`` naming
+    the first one's position (for callers that send ``texts`` in several requests)."""
     for position, text in enumerate(texts):
         if not text:
-            raise ValueError(f"input[{position}] is an empty string, which cannot be embedded")
+            raise InvalidInputError(
+                f"input[{position}] is an empty string, which cannot be embedded"
+            )

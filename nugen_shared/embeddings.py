@@ -1,29 +1,14 @@
 """Concurrent, in-order batched embedding with an adaptive in-flight bound.
 
-Both adapters' embedding classes (``NugenEmbeddings``, ``NugenEmbedding``), sync and async,
-embed through :func:`embed_in_batches` / :func:`aembed_in_batches`:
-
-- the texts are cut into batches of ``batch_size`` and up to ``max_concurrency`` batches
-  are in flight at once; the vectors come back in input order, one per text, or the call
-  raises (the first error, after the client's own retries; batches not yet sent are never
-  sent, and an async call cancels the ones in flight);
-- the bound adapts (:class:`AdaptiveLimit`, additive increase / multiplicative decrease):
-  a 429 halves it, each success grows it back by about one per round of requests, up to
-  ``max_concurrency``. The client still retries the 429 itself after ``Retry-After``,
-  while the batch keeps its slot, so a rate-limited service sees fewer requests, not more.
-  One ``AdaptiveLimit`` per model object, so every call sharing the object learns from
-  the others' 429s.
-
-Sync callers get concurrency from a thread pool over the sync client, created per call:
-it works the same from plain code, from inside a running event loop (LlamaIndex and
-LangChain call the sync methods from async code), from several threads at once, and in a
-forked child (no thread or loop outlives a call, so nothing is inherited half-alive). An
-event loop in a worker thread would also work, but would need its own async client per
-thread and loop, where the sync client's pool is already thread-safe.
-
-The scheduling (what to send next, where each result goes, how the bound moves) is
-:class:`_Schedule`'s, shared by both; the drivers differ only in how a batch is sent and
-waited for.
+Both adapters' embedding classes embed through :func:`embed_in_batches` (sync: threads
+over the thread-safe sync client, made per call, so it works the same from plain code,
+inside a running event loop, from several threads and in a forked child) and
+:func:`aembed_in_batches` (tasks in the running loop). The texts are cut into batches of
+``batch_size``; up to ``max_concurrency`` are in flight; the vectors come back in input
+order, or the call raises its first error (after the client's own retries), sending no
+further batch. The bound adapts (:class:`AdaptiveLimit`, one per model object): a 429
+halves it, successes grow it back. :class:`_Schedule` decides what is sent next and
+where each result goes; the two drivers differ only in how a batch is sent and awaited.
 """
 
 from __future__ import annotations
@@ -34,21 +19,20 @@ import contextlib
 import contextvars
 import math
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState
 
-from nugen_client import InvalidInputError, RateLimitError
+from nugen_client import RateLimitError
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_CONCURRENCY",
-    "ASendBatch",
     "AdaptiveLimit",
     "Progress",
-    "SendBatch",
     "aembed_in_batches",
     "embed_in_batches",
     "progress_bar",
@@ -61,9 +45,7 @@ DEFAULT_MAX_CONCURRENCY = 16
 """Batches in flight at once by default (see the adapters' docstrings for the reasoning)."""
 
 Vectors = list[list[float]]
-SendBatch = Callable[[list[str], OnRetry], Vectors]
-"""Sends one batch (with the ``on_retry`` hook to pass to the client) and returns its vectors."""
-ASendBatch = Callable[[list[str], OnRetry], Awaitable[Vectors]]
+_F = TypeVar("_F", bound="concurrent.futures.Future[Any] | asyncio.Future[Any]")
 Progress = Callable[[int], None]
 """Called with the number of texts of each batch as it completes."""
 
@@ -136,10 +118,7 @@ class _Schedule:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         texts = list(texts)
-        try:
-            check_texts_to_embed(texts)  # all of them, before the first batch is sent
-        except ValueError as error:
-            raise InvalidInputError(str(error)) from None
+        check_texts_to_embed(texts)  # all of them, before the first batch is sent
         self.batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
         self.results: list[Vectors | None] = [None] * len(self.batches)
         self.next = 0
@@ -147,24 +126,28 @@ class _Schedule:
         self.limit = limit
         self.progress = progress
 
-    def start(self, in_flight: int) -> list[tuple[int, list[str], OnRetry]]:
-        """The batches to send now, given ``in_flight`` already sent: index, texts, and
-        the client's retry hook of each (a 429 shrinks the bound). The hooks are made
-        before any of these batches is sent, so a 429 on one of them cannot make the
-        others of the same round count as sent after the decrease."""
-        room = self.limit.bound(self.maximum) - in_flight
+    def start(self, running: dict[_F, int], send: Callable[[list[str], OnRetry], _F]) -> None:
+        """Send what the bound allows besides the batches ``running``, each with the
+        client's retry hook (a 429 shrinks the bound), and note them there. The hook is
+        made before any of them is sent, so a 429 on one cannot make the others of the
+        round count as sent after the decrease."""
+        room = self.limit.bound(self.maximum) - len(running)
         count = max(0, min(room, len(self.batches) - self.next))
         start, self.next = self.next, self.next + count
-        hook = self._retry_hook(self.limit.ticket())
-        return [(index, self.batches[index], hook) for index in range(start, start + count)]
+        ticket = self.limit.ticket()
 
-    def _retry_hook(self, ticket: int) -> OnRetry:
         def shrink_on_rate_limit(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome is not None else None
             if isinstance(error, RateLimitError):
                 self.limit.rate_limited(ticket, self.maximum)
 
-        return shrink_on_rate_limit
+        for index in range(start, start + count):
+            running[send(self.batches[index], shrink_on_rate_limit)] = index
+
+    def collect(self, running: dict[_F, int], done: Iterable[_F]) -> None:
+        """Place the results of the ``done`` batches (raising the first error)."""
+        for future in done:
+            self.finish(running.pop(future), future.result())
 
     def finish(self, index: int, vectors: Vectors) -> None:
         batch = self.batches[index]
@@ -186,7 +169,7 @@ class _Schedule:
 
 
 def embed_in_batches(
-    send: SendBatch,
+    send: Callable[[list[str], OnRetry], Vectors],
     texts: Sequence[str],
     *,
     batch_size: int,
@@ -194,39 +177,43 @@ def embed_in_batches(
     limit: AdaptiveLimit | None = None,
     progress: Progress | None = None,
 ) -> Vectors:
-    """One vector per text, in order, with up to ``max_concurrency`` batches in flight
-    (threads over a thread-safe sync ``send``)."""
+    """One vector per text, in order: ``send(batch, on_retry)`` (thread-safe) embeds one
+    batch, up to ``max_concurrency`` at once in threads."""
     schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
-    if len(schedule.batches) <= 1:  # no thread for what one request does
-        for index, batch, hook in schedule.start(0):
-            schedule.finish(index, send(batch, hook))
-        return schedule.vectors()
-    pool = concurrent.futures.ThreadPoolExecutor(
-        max_workers=min(max_concurrency, len(schedule.batches)),
-        thread_name_prefix="nugen-embed",
-    )
+    pool = None
+    if len(schedule.batches) > 1:  # no thread for what one request does
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(max_concurrency, len(schedule.batches)),
+            thread_name_prefix="nugen-embed",
+        )
+
+    def submit(batch: list[str], hook: OnRetry) -> concurrent.futures.Future[Vectors]:
+        if pool is None:
+            future: concurrent.futures.Future[Vectors] = concurrent.futures.Future()
+            future.set_result(send(batch, hook))
+            return future
+        # In a copy of the caller's context, so context-bound state (LangChain callbacks,
+        # LlamaIndex spans) follows the batch into the thread.
+        return pool.submit(contextvars.copy_context().run, send, batch, hook)
+
     running: dict[concurrent.futures.Future[Vectors], int] = {}
     try:
         while schedule.pending or running:
-            for index, batch, hook in schedule.start(len(running)):
-                # Each batch runs in a copy of the caller's context, so context-bound
-                # state (LangChain callbacks, LlamaIndex spans) follows it into the thread.
-                context = contextvars.copy_context()
-                running[pool.submit(context.run, send, batch, hook)] = index
+            schedule.start(running, submit)
             done, _ = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
-            for future in done:
-                schedule.finish(running.pop(future), future.result())
+            schedule.collect(running, done)
     finally:
         # On an error (or KeyboardInterrupt) return at once: queued batches are dropped,
         # the ones already sent finish in their threads and are discarded.
-        pool.shutdown(wait=not running, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=not running, cancel_futures=True)
     return schedule.vectors()
 
 
 async def aembed_in_batches(
-    send: ASendBatch,
+    send: Callable[[list[str], OnRetry], Awaitable[Vectors]],
     texts: Sequence[str],
     *,
     batch_size: int,
@@ -234,24 +221,21 @@ async def aembed_in_batches(
     limit: AdaptiveLimit | None = None,
     progress: Progress | None = None,
 ) -> Vectors:
-    """One vector per text, in order, with up to ``max_concurrency`` batches in flight
-    (tasks in the running loop). Cancelling the call cancels the batches in flight."""
+    """:func:`embed_in_batches` with tasks in the running loop; cancelling the call
+    cancels the batches in flight."""
     schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
-    running: dict[asyncio.Task[Vectors], int] = {}
+    running: dict[asyncio.Future[Vectors], int] = {}
     try:
         while schedule.pending or running:
-            for index, batch, hook in schedule.start(len(running)):
-                running[asyncio.ensure_future(send(batch, hook))] = index
+            schedule.start(running, lambda batch, hook: asyncio.ensure_future(send(batch, hook)))
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                schedule.finish(running.pop(task), task.result())
+            schedule.collect(running, done)
     finally:
-        if running:
-            for task in running:
-                task.cancel()
-            # Wait for them, so no request outlives the call (and none logs "Task
-            # exception was never retrieved").
-            await asyncio.gather(*running, return_exceptions=True)
+        for task in running:
+            task.cancel()
+        # Waited for, so no request outlives the call (and none logs "Task exception was
+        # never retrieved").
+        await asyncio.gather(*running, return_exceptions=True)
     return schedule.vectors()
 
 

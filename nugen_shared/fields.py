@@ -1,19 +1,11 @@
 """The fields every adapter class shares, and what a model object caches.
 
-- :class:`ConnectionFields`: where and how to reach the service (``api_key``,
-  ``base_url``, ``timeout``, ``max_retries``, ``default_headers``, ``session_id``,
-  ``provider``, ``allow_insecure_http`` and the response limits), their environment
-  defaults, what ``None`` means, how they serialise (key excluded, header values
-  redacted but for the safe names of ``nugen_client.params``) and pickle (the key travels
-  as a ``SecretStr``, the client cache does not);
-- :class:`ReasoningField`: the chat classes' ``reasoning``, checked when set (the
-  sampling fields are declared in ``nugen_client.types``, beside the wire models);
-- :class:`ClientCache`: the lazily built clients of one model object;
-- :class:`FreshOnCopy`: the rule for a cache (clients, a learnt concurrency bound): a copy
-  or a pickle gets a fresh, empty one, and it takes no part in equality;
-- where else a credential must not go: a keyword that looks like one
-  (:func:`check_no_credential_keywords`), and per-call header values shown to callbacks
-  and traces (:func:`sealed_headers` / :func:`call_keywords`).
+:class:`ConnectionFields` (where and how to reach the service; the key is pickled as a
+``SecretStr`` and shown nowhere else), :class:`ReasoningField`, :class:`ImageLimitField`
+and :class:`RerankFields`; the caches of a model object (:class:`ClientCache`,
+:class:`FreshOnCopy`); and where else a credential must not go: a keyword that looks
+like one (:func:`check_no_credential_keywords`), per-call header values shown to
+callbacks and traces (:func:`sealed_headers` / :func:`call_keywords`).
 """
 
 from __future__ import annotations
@@ -50,7 +42,6 @@ from nugen_client.params import (
 )
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_shared.models import DEFAULT_RERANK_MODEL
-from nugen_shared.requests import rerank_request
 
 __all__ = [
     "ClientCache",
@@ -61,13 +52,13 @@ __all__ = [
     "RerankFields",
     "call_keywords",
     "check_no_credential_keywords",
-    "resolved_timeout",
     "sealed_headers",
 ]
 
 
 class FreshOnCopy:
-    """Base of a cache class whose ``__init__`` takes no arguments: see the module."""
+    """Base of a cache class whose ``__init__`` takes no arguments: a copy or a pickle
+    gets a fresh, empty one, and it takes no part in equality."""
 
     __slots__ = ()
 
@@ -86,58 +77,37 @@ class FreshOnCopy:
     __hash__ = None  # type: ignore[assignment]
 
 
-def resolved_timeout(timeout: float | None) -> float:
-    """What a ``timeout`` field means: seconds the client waits for the service to send
-    data (connect, read, write, pool); ``None`` is the default, ``DEFAULT_TIMEOUT``."""
-    return DEFAULT_TIMEOUT if timeout is None else timeout
-
-
-# ---------------------------------------------------------------------------- client cache
-
-
 class ClientCache(FreshOnCopy):
     """The lazily built sync and async clients of one model object.
 
-    A cache, not state (:class:`FreshOnCopy`): pickling or copying a model gives the copy
-    an empty one (a fresh pool on first use), and it takes no part in equality, so two
-    models with the same settings are equal whatever they have built so far. A client is
-    built on first use and rebuilt only when a connection setting changed since (one dict
-    comparison per call). A replaced or dropped client is never closed here: a stream may still be
-    reading from it. Its pool closes when the last user lets it go (the client's own
-    finalizer); the async client's per-loop pools close with their event loops.
+    A cache, not state (:class:`FreshOnCopy`): a pickled or copied model gets an empty
+    one, and two models with the same settings are equal whatever they have built. A
+    client is rebuilt only when a connection setting changed since (one dict comparison
+    per call). A replaced client is never closed here (a stream may still be reading
+    from it): its pool closes with its last user (the client's own finalizer).
 
     No lock: two threads building at once each get a working client and the last one
-    stays cached (the other's pool closes when it is let go). A lock would deadlock a
-    process forked while another thread held it.
+    stays cached. A lock would deadlock a process forked while another thread held it.
     """
 
     __slots__ = ("_built",)
 
     def __init__(self) -> None:
-        self._built: dict[str, tuple[dict[str, Any], Any]] = {}
+        self._built: dict[bool, tuple[dict[str, Any], Any]] = {}
 
-    def sync_client(self, settings: Mapping[str, Any]) -> NugenClient:
-        """The sync client for ``settings`` (the clients' constructor arguments)."""
-        client: NugenClient = self._client("sync", settings)
-        return client
-
-    def async_client(self, settings: Mapping[str, Any]) -> AsyncNugenClient:
-        """The async client for ``settings``."""
-        client: AsyncNugenClient = self._client("async", settings)
-        return client
-
-    def _client(self, kind: str, settings: Mapping[str, Any]) -> Any:
-        built = self._built.get(kind)
+    def get(self, is_async: bool, settings: Mapping[str, Any]) -> Any:
+        """The sync or async client for ``settings`` (the clients' constructor arguments)."""
+        built = self._built.get(is_async)
         if built is None or built[0] != settings:
             # Looked up at call time, so tests can swap the client classes.
-            factory = NugenClient if kind == "sync" else AsyncNugenClient
-            built = self._built[kind] = (dict(settings), factory(**settings))
+            factory = AsyncNugenClient if is_async else NugenClient
+            built = self._built[is_async] = (dict(settings), factory(**settings))
         return built[1]
 
     @property
     def built_sync_client(self) -> NugenClient | None:
         """The sync client if one was built (for tests and introspection)."""
-        built = self._built.get("sync")
+        built = self._built.get(False)
         return None if built is None else cast(NugenClient, built[1])
 
 
@@ -330,7 +300,7 @@ class ConnectionFields(BaseModel):
         return {
             "api_key": self.api_key,
             "base_url": self.base_url,
-            "timeout": resolved_timeout(self.timeout),
+            "timeout": DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
             "max_retries": self.max_retries,
             # A copy: headers changed in place must count as a changed setting.
             "default_headers": dict(self.default_headers) if self.default_headers else None,
@@ -341,10 +311,10 @@ class ConnectionFields(BaseModel):
         }
 
     def _sync_client(self) -> NugenClient:
-        return self._clients.sync_client(self._client_settings())
+        return cast(NugenClient, self._clients.get(False, self._client_settings()))
 
     def _async_client(self) -> AsyncNugenClient:
-        return self._clients.async_client(self._client_settings())
+        return cast(AsyncNugenClient, self._clients.get(True, self._client_settings()))
 
 
 class ImageLimitField(BaseModel):
@@ -406,19 +376,19 @@ class RerankFields(ConnectionFields):
     def _rerank_request(
         self, query: str, documents: list[str], top_n: int | None
     ) -> dict[str, Any]:
-        options = {
+        """The keyword arguments of one client rerank call: ``top_n`` at most the number
+        of documents (``None``: every document comes back, scored); the headers are sent
+        per call."""
+        return {
             "method": self.method,
             "model_cross": self.model_cross,
             "stage1_top_k": self.stage1_top_k,
             "max_tokens_per_doc": self.max_tokens_per_doc,
             "batch_size": self.batch_size,
+            "model": self.model,
+            "query": query,
+            "documents": list(documents),
+            "top_n": None if top_n is None else min(top_n, len(documents)),
+            "session_id": self.session_id,
+            "provider": self.provider,
         }
-        return rerank_request(
-            self.model,
-            query,
-            documents,
-            top_n=top_n,
-            options=options,
-            session_id=self.session_id,
-            provider=self.provider,
-        )

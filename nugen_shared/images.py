@@ -72,16 +72,12 @@ def data_url(
     """``data:<mime>;base64,...`` for image bytes; the mime type is detected if not given."""
     if not data:
         raise InvalidInputError("image has no bytes")
-    if len(data) > max_bytes:
-        raise InvalidInputError(
-            f"image is {len(data):,} bytes, over the {max_bytes:,}-byte limit "
-            "(raise max_image_bytes if the service accepts it)"
-        )
-    mime = _image_mime_type(data, mime_type)
+    _refuse_over(len(data), max_bytes, "image")
+    mime = _image_mime_type(data, mime_type, "image bytes")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _image_mime_type(data: bytes, declared: str | None) -> str:
+def _image_mime_type(data: bytes, declared: str | None, source: str) -> str:
     """The mime type to send image bytes with: what the bytes are, when we can tell.
 
     A declared type that is not ``image/*`` is refused; one the bytes contradict is
@@ -101,10 +97,18 @@ def _image_mime_type(data: bytes, declared: str | None) -> str:
         )
     if declared.lower() in _SNIFFABLE:
         raise InvalidInputError(
-            f"image bytes declared as {declared!r} are not a {declared.split('/', 1)[1]} "
+            f"{source} declared as {declared!r} are not a {declared.split('/', 1)[1]} "
             f"image (they start with {data[:8]!r})"
         )
     return declared
+
+
+def _refuse_over(size: int, max_bytes: int, what: str) -> None:
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"{what} is {size:,} bytes, over the {max_bytes:,}-byte limit "
+            "(raise max_image_bytes if the service accepts it)"
+        )
 
 
 def decode_base64_image(text: str | bytes) -> bytes:
@@ -138,10 +142,7 @@ def read_image_file(
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(f"image path {name!r} is not a regular file")
-        if info.st_size > max_bytes:
-            raise InvalidInputError(
-                f"image file {name!r} is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit"
-            )
+        _refuse_over(info.st_size, max_bytes, f"image file {name!r}")
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
@@ -165,7 +166,14 @@ def url_image_part(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     if url.startswith("data:"):
-        _check_data_url(url, max_bytes)
+        header, _, payload = url.partition(",")
+        size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
+        _refuse_over(size, max_bytes, "data URL image")
+        try:
+            head = base64.b64decode(payload[:64], validate=True)  # enough to tell the format
+        except (binascii.Error, ValueError):
+            raise InvalidInputError("data URL payload is not valid base64") from None
+        _image_mime_type(head, header[len("data:") :].split(";", 1)[0], "data URL bytes")
     return _part(url, detail)
 
 
@@ -174,26 +182,6 @@ def _part(url: str, detail: Detail | None) -> dict[str, Any]:
     if detail is not None:
         image_url["detail"] = detail
     return {"type": "image_url", "image_url": image_url}
-
-
-def _check_data_url(url: str, max_bytes: int) -> None:
-    header, _, payload = url.partition(",")
-    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
-    if size > max_bytes:
-        raise InvalidInputError(
-            f"data URL image is {size:,} bytes, over the {max_bytes:,}-byte limit "
-            "(raise max_image_bytes if the service accepts it)"
-        )
-    declared = header[len("data:") :].split(";", 1)[0]
-    try:
-        head = base64.b64decode(payload[:64], validate=True)  # enough to recognise the format
-    except (binascii.Error, ValueError):
-        raise InvalidInputError("data URL payload is not valid base64") from None
-    if guess_image_mime_type(head) is None and declared.lower() in _SNIFFABLE:
-        raise InvalidInputError(
-            f"data URL declares {declared!r} but its bytes are not a "
-            f"{declared.split('/', 1)[1]} image (they start with {head[:8]!r})"
-        )
 
 
 def image_part(

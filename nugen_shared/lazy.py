@@ -1,9 +1,6 @@
-"""Classes that load on first use (PEP 562), for the adapter packages' ``__init__``.
-
-``import langchain_nugen`` then costs next to nothing, and each class pays for its
-framework only when it is first used. A class whose framework is missing raises an
-``ImportError`` naming the extra to install. Importing this module imports nothing else
-of this distribution.
+"""Classes that load on first use (PEP 562), for the adapter packages' ``__init__``: the
+import costs next to nothing, a class pays for its framework when first used, and one whose
+framework is missing raises an ``ImportError`` naming the extra to install.
 """
 
 from __future__ import annotations

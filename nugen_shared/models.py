@@ -1,13 +1,7 @@
-"""What we know of Nugen's models, for LangChain profiles and LlamaIndex metadata.
-
-The names are those the provider's reference pages and its public cookbook use (2026).
-What a name tells is recorded (vision, reasoning, embeddings); what nobody published is
-left unknown (``None``) rather than invented: Nugen publishes no context windows. Where a
-framework needs a number, the adapters use :data:`FALLBACK_CONTEXT_WINDOW` /
-:data:`FALLBACK_MAX_OUTPUT_TOKENS`, and every figure can be set per instance
-(``context_window=...`` / ``profile=...``). A name not in the table is never an error: it
-gets :data:`UNKNOWN_MODEL` (a capable chat model that takes images), reasoning when its
-name says so (a user's aligned ``...-llama-v3p2-3b-reasoning-aligned_...`` model).
+"""What we know of Nugen's models (names from the provider's reference pages and public
+cookbook), for LangChain profiles and LlamaIndex metadata. What nobody published (context
+windows) is left ``None``, and every figure can be set per instance. A name not in the
+table is never an error: it gets :data:`UNKNOWN_MODEL`, with reasoning when its name says so.
 """
 
 from __future__ import annotations
