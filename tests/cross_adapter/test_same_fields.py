@@ -1,4 +1,4 @@
-"""The request fields are declared once (``nugen_client.types``): the wire models, the
+"""The request fields are declared once (``nugen_client.params``): the wire models, the
 client's keyword types and both adapters' classes take the same names, types, limits and
 descriptions from that declaration."""
 
