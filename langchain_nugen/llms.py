@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM, LanguageModelInput
+from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
 from langchain_nugen._base import (
@@ -30,7 +29,6 @@ from nugen_client.types import (
     Usage,
     response_timing,
 )
-from nugen_shared.fields import sealed_headers
 from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]
@@ -136,26 +134,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "llms"]
-
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[str]:
-        return super().stream(input, config, stop=stop, **sealed_headers(kwargs))
-
-    def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[str]:
-        return super().astream(input, config, stop=stop, **sealed_headers(kwargs))
 
     # ---------------------------------------------------------------------- requests
 
