@@ -3,7 +3,7 @@
 Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
 -> (the client) -> ``ChatCompletion`` -> :func:`completion_to_chat_response` ->
 LlamaIndex responses (streams: :mod:`llama_index_nugen._stream`). Text completions
-(``is_chat_model=False``) take the same road: :func:`text_completion_to_chat_response`.
+(``is_chat_model=False``) take the same road.
 Nothing here does I/O except reading the image files a message points at, and nothing
 mutates what the caller passed in.
 """
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
+from collections.abc import Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -47,11 +44,7 @@ from nugen_client.types import (
     Usage,
     parse_tool_arguments,
 )
-from nugen_shared.images import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    guess_image_mime_type,
-    image_part,
-)
+from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, guess_image_mime_type, image_part
 
 __all__ = [
     "chat_to_completion_response",
@@ -60,7 +53,6 @@ __all__ = [
     "image_block_to_part",
     "image_document_to_part",
     "prompt_with_images",
-    "text_completion_to_chat_response",
     "to_wire_message",
     "to_wire_messages",
     "tool_selections",
@@ -503,8 +495,23 @@ def _message(
     )
 
 
-def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
-    """A whole response (its first choice) as a ``ChatResponse``."""
+def completion_to_chat_response(completion: ChatCompletion | TextCompletion) -> ChatResponse:
+    """A whole answer, chat or text completion (its first choice), as a ``ChatResponse``;
+    ``raw`` is the answer as a dict."""
+    raw = completion.model_dump(exclude_none=True)
+    raw.setdefault("usage", None)
+    if isinstance(completion, TextCompletion):
+        completion = ChatCompletion(
+            **completion.model_dump(exclude={"choices"}, exclude_none=True),
+            choices=[
+                Choice(
+                    index=choice.index,
+                    message=ResponseMessage(content=choice.text),
+                    finish_reason=choice.finish_reason,
+                )
+                for choice in sorted(completion.choices, key=lambda choice: choice.index)
+            ],
+        )
     choice = completion.choices[0] if completion.choices else None
     usage = completion.usage
     if choice is None:
@@ -522,8 +529,6 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             usage.reasoning_tokens if usage is not None else None,
         )
         finish_reason = choice.finish_reason
-    raw = completion.model_dump(exclude_none=True)
-    raw.setdefault("usage", None)
     return ChatResponse(
         message=message,
         raw=raw,
@@ -533,27 +538,6 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             usage, completion.confidence_score, finish_reason, completion.timing
         ),
     )
-
-
-def text_completion_to_chat_response(completion: TextCompletion) -> ChatResponse:
-    """A whole text completion (its first choice) as a ``ChatResponse``; ``raw`` is the
-    text completion itself."""
-    chat = ChatCompletion(
-        **completion.model_dump(exclude={"choices"}, exclude_none=True),
-        choices=[
-            Choice(
-                index=choice.index,
-                message=ResponseMessage(content=choice.text),
-                finish_reason=choice.finish_reason,
-            )
-            for choice in sorted(completion.choices, key=lambda choice: choice.index)
-        ],
-    )
-    response = completion_to_chat_response(chat)
-    raw = completion.model_dump(exclude_none=True)
-    raw.setdefault("usage", None)
-    response.raw = raw
-    return response
 
 
 def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:

@@ -1,11 +1,10 @@
 """Streamed wire chunks -> LlamaIndex responses, one state machine for every stream.
 
 :class:`ChatStream` rebuilds the running answer from the shared
-:class:`nugen_client.StreamAccumulator` at each chunk; the ``stream_*`` functions drive it
-over a client's chunks (chat and text completion chunks alike) and render each step as a
+:class:`nugen_client.StreamAccumulator` at each chunk; :func:`responses` drives it over a
+client's chunks (chat and text completion chunks alike) and renders each step as a
 ``ChatResponse`` or ``CompletionResponse``, with the same message, extras and ``raw`` as
-the whole answers of :mod:`llama_index_nugen._convert`. Pure: the chunks come in, nothing
-here does I/O.
+the whole answers of :mod:`llama_index_nugen._convert`. Pure: nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -13,15 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable
 from typing import Any, TypeVar
 
-from llama_index.core.base.llms.types import (
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    ToolCallBlock,
-)
+from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, ToolCallBlock
 
 from llama_index_nugen._convert import _message, _response_extras, _tool_outputs
 from nugen_client import StreamAccumulator
@@ -33,14 +24,7 @@ from nugen_client.types import (
     TextCompletionChunk,
 )
 
-__all__ = [
-    "ChatStream",
-    "astream_chat_responses",
-    "astream_completion_responses",
-    "stream_chat_responses",
-    "stream_completion_responses",
-    "text_chunk_as_chat_chunk",
-]
+__all__ = ["ChatStream", "aresponses", "responses", "text_chunk_as_chat_chunk"]
 
 
 def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
@@ -205,15 +189,15 @@ class ChatStream:
         return self._acc.completion()
 
 
-_R = TypeVar("_R", ChatResponse, CompletionResponse)
-
-
+R = TypeVar("R", ChatResponse, CompletionResponse)
 _Chunk = ChatCompletionChunk | TextCompletionChunk
 
 
-def _responses(
-    chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
-) -> Generator[_R, None, None]:
+def responses(
+    chunks: Iterable[_Chunk], render: Callable[[ChatStream], R]
+) -> Generator[R, None, None]:
+    """The steps of a stream, each rendered (``ChatStream.chat_response`` or
+    ``ChatStream.completion_response``)."""
     state = ChatStream()
     for chunk in chunks:
         if state.add(chunk):
@@ -222,30 +206,13 @@ def _responses(
         yield render(state)  # the closing step: usage, finish_reason, timing
 
 
-async def _aresponses(
-    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
-) -> AsyncGenerator[_R, None]:
+async def aresponses(
+    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], R]
+) -> AsyncGenerator[R, None]:
+    """:func:`responses` of an async stream."""
     state = ChatStream()
     async for chunk in chunks:
         if state.add(chunk):
             yield render(state)
     if state.pending:
-        yield render(state)  # the closing step: usage, finish_reason, timing
-
-
-def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:
-    return _responses(chunks, ChatStream.chat_response)
-
-
-def astream_chat_responses(chunks: AsyncIterator[_Chunk]) -> ChatResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.chat_response)
-
-
-def stream_completion_responses(chunks: Iterable[_Chunk]) -> CompletionResponseGen:
-    return _responses(chunks, ChatStream.completion_response)
-
-
-def astream_completion_responses(
-    chunks: AsyncIterator[_Chunk],
-) -> CompletionResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.completion_response)
+        yield render(state)

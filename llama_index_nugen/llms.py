@@ -5,20 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llama_index.core.base.llms.generic_utils import (
-    messages_to_prompt as generic_messages_to_prompt,
-)
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    LLMMetadata,
-    MessageRole,
-)
+from llama_index.core.base.llms import types as li
+from llama_index.core.base.llms.generic_utils import messages_to_prompt as generic_to_prompt
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
@@ -26,14 +14,10 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert, _stream
-from llama_index_nugen._fields import ChatFields, Request
-from nugen_shared.models import (
-    DEFAULT_CHAT_MODEL,
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from llama_index_nugen import _convert
+from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._stream import ChatStream
+from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
     from llama_index.core.program.function_program import FunctionCallingProgram
@@ -43,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
-@_calls.seal_call_headers
+@seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat and text models as a LlamaIndex LLM (`FunctionCallingLLM`).
 
@@ -169,9 +153,6 @@ class Nugen(ChatFields, FunctionCallingLLM):
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The model to use.")
-    context_window: int | None = Field(
-        default=None, gt=0, description="Overrides the model table's context window."
-    )
     is_function_calling_model: bool | None = Field(
         default=None, description="Overrides the model table's tool-calling flag."
     )
@@ -186,77 +167,68 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return "Nugen"
 
     @property
-    def metadata(self) -> LLMMetadata:
-        info = model_info(self.model)
-        function_calling = self.is_function_calling_model
-        return LLMMetadata(
-            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
-            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            is_chat_model=self.is_chat_model,
-            # The vision endpoint takes no tools, whatever the model.
-            is_function_calling_model=(
-                info.tool_calling and not self.use_vision_endpoint
-                if function_calling is None
-                else function_calling
-            ),
-            model_name=self.model,
-        )
+    def metadata(self) -> li.LLMMetadata:
+        fields = self._metadata_fields()
+        if self.is_function_calling_model is not None:
+            fields["is_function_calling_model"] = self.is_function_calling_model
+        return li.LLMMetadata(**fields, is_chat_model=self.is_chat_model)
 
     # -- chat and completion ---------------------------------------------------------------
     # With is_chat_model=False every form posts to /completions: chat through the
     # (overridable) messages_to_prompt, complete through completion_to_prompt.
 
     @llm_chat_callback()
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _calls.chat(self, self._chat_request(messages, kwargs))
+    def chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return self._send(self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _calls.achat(self, self._chat_request(messages, kwargs))
+    async def achat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return await self._asend(self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        chunks = _calls.stream(self, self._chat_request(messages, kwargs))
-        return _stream.stream_chat_responses(chunks)
+    def stream_chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponseGen:
+        return self._send_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     @llm_chat_callback()
     async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        chunks = _calls.astream(self, self._chat_request(messages, kwargs))
-        return _stream.astream_chat_responses(chunks)
+        self, messages: Sequence[li.ChatMessage], **kwargs: Any
+    ) -> li.ChatResponseAsyncGen:
+        return self._asend_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        response = _calls.chat(self, self._complete_request(prompt, formatted, kwargs))
+    def complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> li.CompletionResponse:
+        response = self._send(self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponse:
-        response = await _calls.achat(self, self._complete_request(prompt, formatted, kwargs))
+    ) -> li.CompletionResponse:
+        response = await self._asend(self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
-        chunks = _calls.stream(self, self._complete_request(prompt, formatted, kwargs))
-        return _stream.stream_completion_responses(chunks)
+    ) -> li.CompletionResponseGen:
+        request = self._complete_request(prompt, formatted, kwargs)
+        return self._send_stream(request, ChatStream.completion_response)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        chunks = _calls.astream(self, self._complete_request(prompt, formatted, kwargs))
-        return _stream.astream_completion_responses(chunks)
+    ) -> li.CompletionResponseAsyncGen:
+        request = self._complete_request(prompt, formatted, kwargs)
+        return self._asend_stream(request, ChatStream.completion_response)
 
-    def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
-        if not self.is_chat_model:
-            to_prompt = self.messages_to_prompt or generic_messages_to_prompt
-            return self._request(to_prompt(messages), kwargs)
-        return self._request(self._wire_messages(messages), kwargs)
+    def _chat_request(
+        self, messages: Sequence[li.ChatMessage], kwargs: Mapping[str, Any]
+    ) -> Request:
+        if self.is_chat_model:
+            return super()._chat_request(messages, kwargs)
+        return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
         """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt."""
@@ -264,15 +236,15 @@ class Nugen(ChatFields, FunctionCallingLLM):
             prompt = self.completion_to_prompt(prompt)
         if not self.is_chat_model:
             return self._request(prompt, kwargs)
-        return self._request([{"role": MessageRole.USER.value, "content": prompt}], kwargs)
+        return self._request([{"role": "user", "content": prompt}], kwargs)
 
     # -- tool calling ---------------------------------------------------------------------
 
     def _prepare_chat_with_tools(
         self,
         tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
+        user_msg: str | li.ChatMessage | None = None,
+        chat_history: list[li.ChatMessage] | None = None,
         verbose: bool = False,
         allow_parallel_tool_calls: bool = False,
         tool_required: bool = False,
@@ -285,7 +257,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
         messages = list(chat_history or ())
         if isinstance(user_msg, str):
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+            messages.append(li.ChatMessage(role=li.MessageRole.USER, content=user_msg))
         elif user_msg is not None:
             messages.append(user_msg)
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
@@ -299,18 +271,18 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     def _validate_chat_with_tools_response(
         self,
-        response: ChatResponse,
+        response: li.ChatResponse,
         tools: Sequence[BaseTool],
         allow_parallel_tool_calls: bool = False,
         **kwargs: Any,
-    ) -> ChatResponse:
+    ) -> li.ChatResponse:
         if not allow_parallel_tool_calls:
             _convert.force_single_tool_call(response)
         return response
 
     def get_tool_calls_from_response(
         self,
-        response: ChatResponse,
+        response: li.ChatResponse,
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:

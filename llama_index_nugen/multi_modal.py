@@ -1,9 +1,8 @@
 """``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``.
 
-Thin on purpose: the request is the same as :class:`~llama_index_nugen.Nugen`'s (shared
-fields in ``_fields``, calls in ``_calls``), the images go through the shared conversion in
-``_convert``. LlamaIndex is moving multimodal work to ``LLM`` + ``ImageBlock``, which
-``Nugen`` accepts as well.
+Thin on purpose: the fields, requests and chat calls are ``Nugen``'s (``_fields``), the
+images go through the shared conversion in ``_convert``. LlamaIndex is moving multimodal
+work to ``LLM`` + ``ImageBlock``, which ``Nugen`` accepts as well.
 """
 
 from __future__ import annotations
@@ -11,35 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    ImageBlock,
-)
+from llama_index.core.base.llms import types as li
 from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMMetadata
 from llama_index.core.schema import ImageNode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert, _stream
-from llama_index_nugen._fields import ChatFields, Request
-from nugen_shared.models import (
-    DEFAULT_VISION_MODEL,
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from llama_index_nugen import _convert
+from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._stream import ChatStream
+from nugen_shared.models import DEFAULT_VISION_MODEL
 
 __all__ = ["NugenMultiModal"]
 
-ImageDocuments = Sequence[ImageNode | ImageBlock]
+ImageDocuments = Sequence[ImageNode | li.ImageBlock]
 
 
-@_calls.seal_call_headers
+@seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models as a LlamaIndex `MultiModalLLM` (default `nugen-flash-vision`
     on the dedicated `/chat/vision` endpoint).
@@ -94,9 +80,6 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
     use_vision_endpoint: bool = Field(
         default=True, description="Send requests to /chat/vision (False: /chat/completions)."
     )
-    context_window: int | None = Field(
-        default=None, gt=0, description="Overrides the model table's context window."
-    )
     # MultiModalLLM's callback wrappers read these but MultiModalLLM does not define them.
     rate_limiter: Any | None = Field(
         default=None, exclude=True, description="Rate limiter to throttle calls."
@@ -108,61 +91,51 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
     @property
     def metadata(self) -> MultiModalLLMMetadata:
-        info = model_info(self.model)
-        return MultiModalLLMMetadata(
-            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
-            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            # The vision endpoint takes no tools.
-            is_function_calling_model=info.tool_calling and not self.use_vision_endpoint,
-            is_chat_model=True,
-            model_name=self.model,
-        )
+        return MultiModalLLMMetadata(**self._metadata_fields(), is_chat_model=True)
 
     def to_payload(self) -> dict[str, Any]:
         """What callbacks and instrumentation events see: metadata, never credentials."""
         return {"class_name": self.class_name(), **self.metadata.model_dump()}
 
-    # MultiModalLLM.__init_subclass__ wraps each of these with the LLM callbacks.
+    # MultiModalLLM.__init_subclass__ wraps each call with the LLM callbacks.
+
+    def chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return self._send(self._chat_request(messages, kwargs))
+
+    async def achat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return await self._asend(self._chat_request(messages, kwargs))
+
+    def stream_chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponseGen:
+        return self._send_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
+
+    async def astream_chat(
+        self, messages: Sequence[li.ChatMessage], **kwargs: Any
+    ) -> li.ChatResponseAsyncGen:
+        return self._asend_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     def complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponse:
-        response = _calls.chat(self, self._image_request(prompt, image_documents, kwargs))
+    ) -> li.CompletionResponse:
+        response = self._send(self._image_request(prompt, image_documents, kwargs))
         return _convert.chat_to_completion_response(response)
 
     async def acomplete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponse:
-        response = await _calls.achat(self, self._image_request(prompt, image_documents, kwargs))
+    ) -> li.CompletionResponse:
+        response = await self._asend(self._image_request(prompt, image_documents, kwargs))
         return _convert.chat_to_completion_response(response)
 
     def stream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponseGen:
-        chunks = _calls.stream(self, self._image_request(prompt, image_documents, kwargs))
-        return _stream.stream_completion_responses(chunks)
+    ) -> li.CompletionResponseGen:
+        request = self._image_request(prompt, image_documents, kwargs)
+        return self._send_stream(request, ChatStream.completion_response)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        chunks = _calls.astream(self, self._image_request(prompt, image_documents, kwargs))
-        return _stream.astream_completion_responses(chunks)
-
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _calls.chat(self, self._request(self._wire_messages(messages), kwargs))
-
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _calls.achat(self, self._request(self._wire_messages(messages), kwargs))
-
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        chunks = _calls.stream(self, self._request(self._wire_messages(messages), kwargs))
-        return _stream.stream_chat_responses(chunks)
-
-    async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        chunks = _calls.astream(self, self._request(self._wire_messages(messages), kwargs))
-        return _stream.astream_chat_responses(chunks)
+    ) -> li.CompletionResponseAsyncGen:
+        request = self._image_request(prompt, image_documents, kwargs)
+        return self._asend_stream(request, ChatStream.completion_response)
 
     def _image_request(
         self, prompt: str, image_documents: ImageDocuments, kwargs: Mapping[str, Any]
