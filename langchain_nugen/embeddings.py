@@ -31,34 +31,24 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
     `Embeddings`.
 
     Texts are sent as they are (no tokenizer, nothing downloaded), `chunk_size` texts per
-    request, up to `max_concurrency` requests in flight at once, from the sync methods too
-    (a thread pool over the sync client, so they also work when called from inside a
-    running event loop); the vectors come back in input order, one per text, or the call
-    raises. Errors are the same dual `nugen_client` / `langchain_core.exceptions` classes
-    as `ChatNugen`'s.
-
-    ???+ info "Setup"
-
-        ```bash
-        pip install "nugen-integrations[langchain]"
-        export NUGEN_API_KEY="your-api-key"
-        ```
+    request, up to `max_concurrency` requests in flight, from the sync methods too (a
+    thread pool over the sync client, so they work inside a running event loop); the
+    vectors come back in input order, one per text, or the call raises. A 429 halves the
+    requests this object lets in flight (successes grow it back) and is retried after
+    `Retry-After`. Errors are the same dual classes as `ChatNugen`'s.
 
     ??? info "Key init args"
 
-        | Param               | Type   | Description                                        |
-        | ------------------- | ------ | -------------------------------------------------- |
-        | `model`             | `str`  | Model (default `nugen-flash-embed`).               |
-        | `dimensions`        | `int`  | Shorter vectors, for models that support it.       |
-        | `chunk_size`        | `int`  | Texts per request (128).                           |
-        | `max_concurrency`   | `int`  | Most requests in flight at once (16).              |
-        | `show_progress_bar` | `bool` | A tqdm bar over the texts (`pip install tqdm`).    |
-        | `model_kwargs`      | `dict` | Extra body fields, sent as they are.               |
+        `model` (default `nugen-flash-embed`), `dimensions` (shorter vectors, for models
+        that support it), `chunk_size` (texts per request, 128), `max_concurrency` (16),
+        `show_progress_bar` (a tqdm bar), `model_kwargs` (extra body fields). The
+        connection: `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`),
+        `timeout`, `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
+        `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`, as for `ChatNugen`.
 
-        Client params: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
-        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
-        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
-        `allow_insecure_http`: as for `ChatNugen`.
+        The defaults: a request costs a fixed part (about a hundred texts' worth) plus a
+        part per text; batches of 128 keep the fixed part to about half of each request,
+        and 16 in flight cover a few thousand texts in one or two rounds.
 
     ??? info "Instantiate and embed"
 
@@ -70,23 +60,7 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
         vectors = embeddings.embed_documents(["first text", "second text"])
         ```
 
-        Async: `await embeddings.aembed_query(...)`,
-        `await embeddings.aembed_documents([...])`.
-
-    ??? info "Why these defaults"
-
-        A request costs a fixed part (about the cost of a hundred texts) plus a part per
-        text, and the service answers requests concurrently. Batches of 128 keep the
-        fixed part to about half of each request while a corpus of a few thousand texts
-        still splits into enough batches to run side by side; 16 in flight covers such a
-        corpus in one or two rounds without a burst of hundreds of requests.
-
-    ??? info "Rate limits"
-
-        A 429 halves the number of requests this object lets in flight (for every call
-        sharing it), successes grow it back to `max_concurrency`; the 429 itself is
-        retried after the service's `Retry-After` (`max_retries` times), so nothing is
-        lost or reordered.
+        Async: `aembed_query`, `aembed_documents`.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())

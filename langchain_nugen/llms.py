@@ -42,9 +42,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
-    shared `nugen_client` (the same connection fields, retries, errors, timeouts, limits
-    and `session_id` / `provider` headers as `ChatNugen`). Text completions are the
-    endpoint Nugen's cookbook uses most; for chat, tools and images use `ChatNugen`.
+    shared `nugen_client`. For chat, tools and images use `ChatNugen`.
 
     ???+ info "Setup"
 
@@ -53,34 +51,18 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         export NUGEN_API_KEY="your-api-key"
         ```
 
-    ??? info "Key init args — completion params"
+    ??? info "Key init args"
 
-        | Param                     | Type          | Description                          |
-        | ------------------------- | ------------- | ------------------------------------ |
-        | `model`                   | `str`         | Model (alias `model_name`).          |
-        | `temperature`             | `float`       | Sampling temperature, 0 to 2.        |
-        | `max_tokens`              | `int`         | Most tokens to generate.             |
-        | `top_p`, `top_k`          | `float`,`int` | Nucleus and top-k sampling.          |
-        | `stop`                    | `list[str]`   | Stop sequences.                      |
-        | `n`                       | `int`         | Completions per prompt (no stream).  |
-        | `prompt_truncate_len`     | `int`         | Prompt truncation (server: 1500).    |
-        | `streaming`               | `bool`        | `invoke` / `generate` stream inside. |
-        | `stream_usage`            | `bool`        | Usage on the last chunk (`True`).    |
-        | `batch_size`              | `int`         | Prompts per request in `generate` (20).|
-        | `max_concurrent_requests` | `int`         | Requests in flight in `agenerate` (8).|
-        | `model_kwargs`            | `dict`        | Extra body fields, sent as they are. |
+        `model` (default `nugen-flash-instruct`, alias `model_name`), `temperature`,
+        `max_tokens`, `top_p`, `top_k`, `stop`, `n`, `prompt_truncate_len`, `streaming`,
+        `stream_usage` and `model_kwargs` as for `ChatNugen`; `batch_size` (prompts per
+        request in `generate`, 20) and `max_concurrent_requests` (requests in flight in
+        `agenerate`, 8). The connection: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
+        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
+        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
+        `allow_insecure_http`, as for `ChatNugen`. Unset parameters are not sent.
 
-        Unset parameters (`None`) are not sent. The default model is
-        `nugen-flash-instruct`.
-
-    ??? info "Key init args — client params"
-
-        `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`), `timeout`,
-        `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
-        `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`: as for
-        `ChatNugen`.
-
-    ??? info "Instantiate and invoke"
+    ??? info "Instantiate, invoke and stream"
 
         ```python
         from langchain_core.output_parsers import StrOutputParser
@@ -91,17 +73,9 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         llm.invoke("To infinity, and")
         chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
         chain.invoke({"topic": "rockets"})
-        ```
-
-    ??? info "Stream and async"
-
-        ```python
         for piece in llm.stream("Once upon a time"):
             print(piece, end="")
         ```
-
-        `await llm.ainvoke(...)`, `async for piece in llm.astream(...)`,
-        `llm.batch([...])`; token callbacks fire for every streamed piece.
 
     ??? info "Token usage and metadata"
 
@@ -112,9 +86,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         ```
 
         `generation_info` holds `finish_reason`, `model_name` and, when the service
-        sends them, `confidence_score` (domain-aligned models; no documented scale),
-        `timing` and `logprobs`. A stream's last (empty) chunk carries the same
-        `generation_info` (and `token_usage`).
+        sends them, `confidence_score`, `timing` and `logprobs`; a stream's last (empty)
+        chunk carries the same (and `token_usage`).
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"

@@ -37,60 +37,36 @@ dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
 class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
-    """Nugen embeddings as a LlamaIndex `BaseEmbedding`, for indexes, retrievers and
-    ingestion pipelines (default `nugen-flash-embed`).
+    """Nugen embeddings as a LlamaIndex `BaseEmbedding` (default `nugen-flash-embed`).
 
-    Texts are sent as they are (no tokenizer, nothing downloaded), in batches, several
-    requests in flight at once, over the shared `nugen_client`; the vectors come back in
-    input order, one per text, or the call raises.
+    Batched and concurrent like LangChain's `NugenEmbeddings` (the same shared code):
+    vectors in input order, one per text, or the call raises; a 429 halves the requests
+    in flight and is retried after `Retry-After`.
 
     Args:
-        model: The model (LlamaIndex's `model_name`, alias `model`; default
-            `nugen-flash-embed`; also `nugen-embed-legal`, `qwen3-embedding-8b`, ...).
+        model: LlamaIndex's `model_name` (alias `model`).
         dimensions: Shorter vectors, for models that support it.
-        embed_batch_size: Texts per request (default 128).
-        max_concurrency: Most requests in flight at once, sync and async (default 16).
+        embed_batch_size: Texts per request (128).
+        max_concurrency: Most requests in flight at once, sync and async (16).
         additional_kwargs: Extra body fields sent with every request, unvalidated.
-        api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset; never in `repr`,
-            `to_dict()` or `to_json()`.
-        base_url: Env `NUGEN_BASE_URL`, else the Nugen API.
-        session_id, provider: Sent as `X-Session-ID` / `X-Provider`.
-        timeout, max_retries, default_headers, deadline, max_response_bytes,
-            max_event_bytes, allow_insecure_http: the connection, as in `Nugen`.
+        api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
+            deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
+            connection, as in `Nugen`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
-
         ```python
         from llama_index.core import Document, Settings, VectorStoreIndex
         from llama_index.embeddings.nugen import NugenEmbedding
 
         Settings.embed_model = NugenEmbedding()
         index = VectorStoreIndex.from_documents([Document(text="Nugen serves models.")])
-
-        embed_model = NugenEmbedding(embed_batch_size=64, max_concurrency=8)
-        vector = embed_model.get_query_embedding("What does Nugen serve?")
-        vectors = embed_model.get_text_embedding_batch(["first", "second"])
+        vector = Settings.embed_model.get_query_embedding("What does Nugen serve?")
         ```
 
-        `get_text_embedding_batch` (what `VectorStoreIndex.from_documents` and
-        `IngestionPipeline.run` call) and `aget_text_embedding_batch` send up to
-        `max_concurrency` requests at once, the sync one from a thread pool over the sync
-        client (so it also works inside a running event loop); `show_progress=True` shows
-        a bar over the texts, and each batch emits LlamaIndex's embedding events. With an
-        `embeddings_cache` or a `rate_limiter` set, LlamaIndex's own loop runs instead
-        (one batch at a time when sync).
-
-        Why these defaults: a request costs a fixed part (about a hundred texts' worth)
-        plus a part per text, and the service answers requests concurrently; batches of
-        128 keep the fixed part to about half of each request, and 16 in flight cover a
-        corpus of a few thousand texts in one or two rounds without a burst of hundreds
-        of requests.
-
-        Rate limits: a 429 halves the requests this object lets in flight (for every call
-        sharing it), successes grow it back to `max_concurrency`, and the 429 itself is
-        retried after the service's `Retry-After` (`max_retries` times): nothing is lost
-        or reordered.
+        `get_text_embedding_batch` and `aget_text_embedding_batch` (what indexes and
+        `IngestionPipeline` call) emit LlamaIndex's embedding events per batch;
+        `show_progress=True` shows a bar. With an `embeddings_cache` or a `rate_limiter`
+        set, LlamaIndex's own loop runs instead.
     """
 
     model_name: str = Field(

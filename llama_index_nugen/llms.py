@@ -38,52 +38,32 @@ class Nugen(ChatFields, FunctionCallingLLM):
     with backoff and `Retry-After`, typed errors. Any OpenAI-compatible host works too.
 
     Args:
-        model: The model (default `nugen-flash-instruct`). Any name works; the names Nugen
-            lists (`nugen-legal`, `nugen-flash-vision`, `qwen3-vl-30b`, reasoning models,
-            ...) get real metadata.
-        temperature: Sampling temperature, 0 to 2 (service default 1).
-        max_tokens: Most tokens to generate.
-        top_p: Nucleus sampling, 0 to 1.
-        top_k: Top-k sampling.
-        stop: Stop sequences.
-        prompt_truncate_len: The service truncates longer prompts to this many tokens
-            (service default 1500).
+        model: Default `nugen-flash-instruct` (alias `model_name`); any name works, the
+            ones Nugen lists get real metadata.
+        temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len: Sampling; unset
+            ones are not sent (the service's defaults apply).
         reasoning: `{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int,
-            "exclude": bool, "enabled": bool}`; the reasoning text arrives as a
-            `ThinkingBlock`.
+            "exclude": bool, "enabled": bool}`; the text arrives as a `ThinkingBlock`.
         additional_kwargs: Extra body fields sent with every request, unvalidated.
         api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset. Never in `repr`,
-            `to_dict()`, `to_json()`, logs or errors; a pickle carries it, so worker
-            processes authenticate as the parent did.
-        base_url: Env `NUGEN_BASE_URL`, else `https://api.nugen.in/api/v3/inference`.
-            Plain `http://` only to loopback unless `allow_insecure_http=True`.
-        session_id: Sent as `X-Session-ID` (conversation tracking); also per call.
-        provider: Sent as `X-Provider` (`nugen-infer-align` for your aligned models);
-            also per call.
-        timeout: Idle timeout in seconds for connecting, the first byte and each stream
-            chunk; `None` means 120.
-        max_retries: Retries of connection errors, timeouts, 408, 409, 429 and 5xx
-            (default 2).
-        default_headers: Headers sent with every request (their values are redacted
-            when shown, but for safe names such as `X-Session-ID`).
-        deadline: Seconds a whole call may take, retries included (default 600; `None`:
-            no limit).
-        max_response_bytes: Largest answer, a whole stream included (default 64 MiB).
-        max_event_bytes: Largest stream event (default 16 MiB).
-        max_image_bytes: Largest image accepted locally (default 20 MiB).
-        allow_insecure_http: Allow plain `http://` to a host that is not this machine.
-        use_vision_endpoint: Send requests to `/chat/vision` (answers whole; a stream
-            from it is one chunk).
-        context_window: Overrides the context window in `metadata` (Nugen publishes
-            none: the fallback is 32,768 tokens).
-        is_function_calling_model: Overrides the model table's tool-calling flag
-            (`True` for chat models; `FunctionAgent` needs it).
-        is_chat_model: `True` (default): the chat endpoint. `False`: `complete` posts the
-            prompt to `/completions`, and `chat` the text of `messages_to_prompt`.
+            `to_dict()`, logs or errors; a pickle carries it to worker processes.
+        base_url: Env `NUGEN_BASE_URL` (alias `api_base`), else the Nugen API; plain
+            `http://` only to loopback unless `allow_insecure_http=True`.
+        session_id, provider: Sent as `X-Session-ID` / `X-Provider`; also per call.
+        timeout: Idle seconds (connect, first byte, each chunk); `None` means 120.
+        max_retries: Retries of connection errors, timeouts, 408, 409, 429, 5xx (2).
+        default_headers: Sent with every request (values redacted when shown).
+        deadline: Seconds a whole call may take, retries included (600; `None`: no limit).
+        max_response_bytes, max_event_bytes, max_image_bytes: Largest answer (64 MiB),
+            stream event (16 MiB) and local image (20 MiB).
+        use_vision_endpoint: Send to `/chat/vision` (answers whole; takes no tools).
+        context_window: Overrides the context window in `metadata` (fallback 32,768).
+        is_function_calling_model: Overrides the model table's tool-calling flag.
+        is_chat_model: `False`: `complete` posts the prompt to `/completions`, and `chat`
+            the text of `messages_to_prompt`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY` (or point
-        `NUGEN_BASE_URL` and `NUGEN_API_KEY` at `python -m nugen_emulator`).
+        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
 
         ```python
         from llama_index.core.llms import ChatMessage
@@ -92,64 +72,23 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm = Nugen(model="nugen-flash-instruct", temperature=0.2)
         print(llm.complete("Paris is the capital of"))
         response = llm.chat([ChatMessage(role="user", content="Hello")], session_id="s1")
-        print(response.message.content)
         print(response.additional_kwargs)  # token counts, finish_reason, timing, ...
 
         for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
             print(r.delta, end="")
         ```
 
-        Async: `await llm.achat(...)`, `await llm.acomplete(...)`,
-        `async for r in await llm.astream_chat(...)`.
-
-        Tool calling and structured output:
-
-        ```python
-        from llama_index.core.agent.workflow import FunctionAgent
-        from llama_index.core.tools import FunctionTool
-        from pydantic import BaseModel
-
-
-        def get_weather(city: str) -> str:
-            "The weather in a city."
-            return "sunny"
-
-
-        tool = FunctionTool.from_defaults(get_weather)
-        llm.predict_and_call([tool], "What's the weather in 'Paris'?", tool_required=True)
-        agent = FunctionAgent(tools=[tool], llm=llm)
-
-
-        class City(BaseModel):
-            name: str
-            country: str
-
-
-        llm.as_structured_llm(City).complete("Paris is in France.").raw
-        ```
-
-        Images, from a file, bytes or an https URL:
-
-        ```python
-        from llama_index.core.llms import ImageBlock, TextBlock
-
-        message = ChatMessage(
-            role="user",
-            blocks=[TextBlock(text="What is in this picture?"), ImageBlock(path="cat.png")],
-        )
-        Nugen(model="qwen3-vl-30b").chat([message])
-        ```
-
-        Text completions: `Nugen(model="qwen-v2p5-0p5b-instruct", is_chat_model=False)`.
+        Async: `achat`, `acomplete`, `astream_chat`. Tools: `FunctionAgent(tools=[...],
+        llm=llm)`, `llm.predict_and_call(tools, ..., tool_required=True)`; structured
+        output: `llm.as_structured_llm(City)`. Images: `ChatMessage(role="user",
+        blocks=[TextBlock(text=...), ImageBlock(path="cat.png")])` with a vision model.
 
         Results: `additional_kwargs` holds `prompt_tokens`, `completion_tokens`,
-        `total_tokens`, `finish_reason`, the service's `timing` and, for domain-aligned
-        models (`nugen-legal`), `confidence_score` (the service documents no scale; its
-        example value is 89.5454). `raw` is the response (or a stream's final chunk) as a
-        dict, with `usage` and the model the service says it ran. Tool calls are
-        `ToolCallBlock`s and `message.additional_kwargs["tool_calls"]`. Errors are the
-        `nugen_client` classes (`AuthenticationError`, `RateLimitError`, ...); bad input
-        raises `InvalidInputError` (a `ValueError`) before any request.
+        `total_tokens`, `finish_reason`, `timing` and, for domain-aligned models
+        (`nugen-legal`), `confidence_score`; `raw` is the response (or a stream's final
+        chunk) as a dict. Tool calls are `ToolCallBlock`s and
+        `message.additional_kwargs["tool_calls"]`. Errors are the `nugen_client` classes;
+        bad input raises `InvalidInputError` (a `ValueError`) before any request.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The model to use.")

@@ -31,28 +31,20 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
     on the dedicated `/chat/vision` endpoint).
 
     `complete(prompt, image_documents)` and `chat(messages)` with images, their streaming
-    and async forms, over the shared `nugen_client`. For tools or structured output with
-    images, use `Nugen` with a vision model instead: the vision endpoint documents neither.
+    and async forms. For tools or structured output with images, use `Nugen` with a
+    vision model: the vision endpoint documents neither.
 
     Args:
-        model: The model (default `nugen-flash-vision`; also `qwen3-vl-30b`,
-            `nugen-lvm-legal`, ...).
-        use_vision_endpoint: `True` (default): `/chat/vision`, which answers whole, so a
-            stream from it is one chunk. `False`: `/chat/completions` (for an
-            OpenAI-compatible host, say).
+        model: Default `nugen-flash-vision` (also `qwen3-vl-30b`, `nugen-lvm-legal`, ...).
+        use_vision_endpoint: `True` (default): `/chat/vision`, which answers whole (a
+            stream from it is one chunk); `False`: `/chat/completions`.
         temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len, reasoning,
-            additional_kwargs: as in `Nugen`; unset ones are not sent.
+            additional_kwargs, context_window, max_image_bytes: as in `Nugen`.
         api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
             deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
-            connection, as in `Nugen` (`api_key` from env `NUGEN_API_KEY`, `base_url`
-            from env `NUGEN_BASE_URL`).
-        max_image_bytes: Largest image accepted locally (default 20 MiB); larger ones
-            are refused before any upload.
-        context_window: Overrides the context window in `metadata` (fallback 32,768).
+            connection, as in `Nugen`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
-
         ```python
         from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
         from llama_index.core.schema import ImageDocument
@@ -60,7 +52,6 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
         mm = NugenMultiModal()
         print(mm.complete("Describe the image.", [ImageDocument(image_path="cat.png")]))
-
         message = ChatMessage(
             role="user",
             blocks=[TextBlock(text="Describe the image."), ImageBlock(path="cat.png")],
@@ -68,12 +59,9 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
         print(mm.chat([message]).message.content)
         ```
 
-        Image documents may be `ImageDocument` / `ImageNode` with a path, an https or
-        `data:` URL or base64 text, and `ImageBlock`s (`path=`, `url=`, `image=bytes`).
-        Local bytes are sent as `data:` URLs with the mime type detected from the bytes;
-        audio, video and document blocks are refused with a `ValueError` naming the
-        block. `rate_limiter` is honoured. Results carry the same `additional_kwargs`
-        and `raw` as `Nugen`'s.
+        Image documents: `ImageDocument` / `ImageNode` (a path, an https or `data:` URL,
+        base64 text) and `ImageBlock`s; local bytes go as `data:` URLs with the mime
+        type detected from the bytes. Results are as `Nugen`'s.
     """
 
     model: str = Field(default=DEFAULT_VISION_MODEL, description="The vision model to use.")
