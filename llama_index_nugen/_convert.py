@@ -123,7 +123,12 @@ def to_wire_message(
                     f"messages[{index}].blocks[{position}]: a ToolCallBlock belongs in an "
                     f"assistant message, not in a {role} message"
                 )
-            tool_calls.append(_tool_call_block_to_wire(block, index))
+            where = f"messages[{index}]: ToolCallBlock {block.tool_name!r}"
+            tool_calls.append(
+                _wire_tool_call(
+                    block.tool_call_id, block.tool_name, block.tool_kwargs, where, "tool_call_id"
+                )
+            )
         elif isinstance(block, ThinkingBlock) and role == "assistant":
             continue
         elif isinstance(block, CachePoint):
@@ -139,11 +144,14 @@ def to_wire_message(
 
     kwargs = message.additional_kwargs
     if role == "assistant":
-        if not tool_calls and kwargs.get("tool_calls"):
-            tool_calls = [
-                _openai_tool_call_to_wire(call, index, n)
-                for n, call in enumerate(kwargs["tool_calls"])
-            ]
+        # OpenAI-style tool calls (dicts, or SDK objects), unless the blocks hold calls.
+        openai_calls = () if tool_calls else kwargs.get("tool_calls") or ()
+        for n, call in enumerate(openai_calls):
+            mapping = call if isinstance(call, Mapping) else _as_mapping(call)
+            function = mapping.get("function") or {}
+            where = f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
+            call_name, arguments = function.get("name") or "", function.get("arguments")
+            tool_calls.append(_wire_tool_call(mapping.get("id"), call_name, arguments, where, "id"))
         if tool_calls:
             wire["tool_calls"] = tool_calls
             if not wire.get("content"):
@@ -179,44 +187,18 @@ def _arguments_text(arguments: Any, where: str) -> str:
         raise InvalidInputError(f"{where}: the tool-call arguments are not JSON ({exc})") from None
 
 
-def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]:
-    if not block.tool_call_id:
-        raise InvalidInputError(
-            f"messages[{index}]: ToolCallBlock {block.tool_name!r} has no tool_call_id; the "
-            "service pairs every call with its result by id"
-        )
-    return {
-        "id": block.tool_call_id,
-        "type": "function",
-        "function": {
-            "name": block.tool_name,
-            "arguments": _arguments_text(
-                block.tool_kwargs, f"messages[{index}]: tool call {block.tool_name!r}"
-            ),
-        },
-    }
-
-
-def _openai_tool_call_to_wire(call: Any, index: int, n: int) -> dict[str, Any]:
-    """An OpenAI-style tool call (a dict, or an SDK object) from ``additional_kwargs``."""
-    if not isinstance(call, Mapping):
-        call = _as_mapping(call)
-    function = call.get("function") or {}
-    call_id = call.get("id")
+def _wire_tool_call(
+    call_id: Any, name: str, arguments: Any, where: str, id_name: str
+) -> dict[str, Any]:
+    """An assistant turn's tool call as the service takes it; ``where`` names it in errors."""
     if not call_id:
         raise InvalidInputError(
-            f"messages[{index}].additional_kwargs['tool_calls'][{n}] has no id; the "
-            "service pairs every call with its result by id"
+            f"{where} has no {id_name}; the service pairs every call with its result by id"
         )
     return {
         "id": call_id,
         "type": "function",
-        "function": {
-            "name": function.get("name") or "",
-            "arguments": _arguments_text(
-                function.get("arguments"), f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
-            ),
-        },
+        "function": {"name": name, "arguments": _arguments_text(arguments, where)},
     }
 
 
