@@ -10,8 +10,9 @@ from llama_index.core.base.llms.generic_utils import messages_to_prompt as gener
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.utils import get_program_for_llm
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.types import Model, PydanticProgramMode
+from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
 from pydantic import Field
 
 from llama_index_nugen import _convert
@@ -20,7 +21,6 @@ from llama_index_nugen._stream import ChatStream
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
-    from llama_index.core.program.function_program import FunctionCallingProgram
     from llama_index.core.program.utils import FlexibleModel
     from llama_index.core.tools.types import BaseTool
 
@@ -230,25 +230,19 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     # -- streamed structured output ---------------------------------------------------------
 
-    def _forced_program(
+    def _program(
         self, output_cls: type[Model], prompt: PromptTemplate
-    ) -> FunctionCallingProgram[Model] | None:
-        """The function-calling program for streamed structured output, with the call forced.
+    ) -> BasePydanticProgram[Model]:
+        """The program of streamed structured output, its tool call forced when it has one.
 
         LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the
         model may answer in prose and the stream yields an empty object; forcing the output
         tool (as ``structured_predict`` does) makes streaming and non-streaming agree.
         """
-        if (
-            self.pydantic_program_mode != PydanticProgramMode.DEFAULT
-            or not self.metadata.is_function_calling_model
-        ):
-            return None
-        from llama_index.core.program.function_program import FunctionCallingProgram
-
-        return FunctionCallingProgram.from_defaults(
-            output_cls=output_cls, prompt=prompt, llm=self, tool_choice="required"
-        )
+        mode = self.pydantic_program_mode
+        forced = mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+        extra = {"tool_choice": "required"} if forced else {}
+        return get_program_for_llm(output_cls, prompt, self, pydantic_program_mode=mode, **extra)
 
     def _structured_stream_call(
         self,
@@ -257,10 +251,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
-        program = self._forced_program(output_cls, prompt)
-        if program is None:
-            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        return program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        return self._program(output_cls, prompt).stream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
     async def _structured_astream_call(
         self,
@@ -269,9 +260,5 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
-        program = self._forced_program(output_cls, prompt)
-        if program is None:
-            return await super()._structured_astream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
+        program = self._program(output_cls, prompt)
         return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
