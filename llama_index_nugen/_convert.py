@@ -116,7 +116,10 @@ def to_wire_message(
                     f"and tool messages, not in a {role} message"
                 )
             has_image = True
-            parts.append(_located(block, f"messages[{index}]", position, max_image_bytes))
+            try:
+                parts.append(image_block_to_part(block, max_bytes=max_image_bytes))
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"messages[{index}].blocks[{position}]: {exc}") from None
         elif isinstance(block, ToolCallBlock):
             if role != "assistant":
                 raise InvalidInputError(
@@ -170,14 +173,6 @@ def to_wire_message(
     return wire
 
 
-def _located(block: ImageBlock, where: str, position: int, max_bytes: int) -> dict[str, Any]:
-    """Convert an image block, prefixing an error with where the block sits."""
-    try:
-        return image_block_to_part(block, max_bytes=max_bytes)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}.blocks[{position}]: {exc}") from None
-
-
 def _arguments_text(arguments: Any, where: str) -> str:
     if isinstance(arguments, str):
         return arguments
@@ -205,12 +200,6 @@ def _wire_tool_call(
 # ---------------------------------------------------------------------------------- images
 
 
-def _sniffed(data: bytes, declared: str | None) -> str | None:
-    """The type the bytes announce wins over a declared one (which LlamaIndex often guessed
-    from a file suffix); the declared one covers formats we cannot sniff."""
-    return guess_image_mime_type(data) or declared
-
-
 def image_block_to_part(
     block: ImageBlock, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 ) -> dict[str, Any]:
@@ -226,7 +215,11 @@ def image_block_to_part(
             read = raw.read()
             raw.seek(position)  # leave the caller's stream where it was
             raw = read.encode() if isinstance(read, str) else read
-        data = _decode_block_bytes(raw)
+        # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except ValueError:
+            data = raw
     elif block.path is not None:
         return image_part(path=block.path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None and str(block.url).startswith("file://"):
@@ -236,16 +229,10 @@ def image_block_to_part(
         return image_part(url=str(block.url), detail=detail, max_bytes=max_bytes)
     else:
         raise InvalidInputError("ImageBlock has no image: set image=, path= or url=")
-    mime = _sniffed(data, block.image_mimetype)
+    # The type the bytes announce wins over a declared one (which LlamaIndex often guessed
+    # from a file suffix); the declared one covers formats we cannot sniff.
+    mime = guess_image_mime_type(data) or block.image_mimetype
     return image_part(data=data, mime_type=mime, detail=detail, max_bytes=max_bytes)
-
-
-def _decode_block_bytes(raw: bytes) -> bytes:
-    # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
-    try:
-        return base64.b64decode(raw, validate=True)
-    except ValueError:
-        return raw
 
 
 def image_document_to_part(
@@ -262,7 +249,8 @@ def image_document_to_part(
     encoded = getattr(document, "image", None)
     if encoded:
         data = _decode_document_image(encoded)
-        return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
+        mime = guess_image_mime_type(data) or mime  # as for an ImageBlock
+        return image_part(data=data, mime_type=mime, max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
     if path:
         return image_part(path=path, max_bytes=max_bytes)
