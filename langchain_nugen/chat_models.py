@@ -6,18 +6,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, cast
 
+from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import (
-    BaseChatModel,
-    LanguageModelInput,
-    ModelProfile,
-)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
@@ -27,10 +19,7 @@ from pydantic import BaseModel
 
 from langchain_nugen import _compat
 from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
-from langchain_nugen._convert import (
-    completion_to_chat_result,
-    to_wire_messages,
-)
+from langchain_nugen._convert import completion_to_chat_result, to_wire_messages
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._stream import StreamConverter
@@ -206,29 +195,27 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
+        images, tools = info.image_inputs, info.tool_calling
+        max_output = info.max_output_tokens
         profile = ModelProfile(
             text_inputs=True,
             text_outputs=True,
-            image_inputs=info.image_inputs,
-            image_url_inputs=info.image_inputs,
-            image_tool_message=info.image_inputs,
+            image_inputs=images,
+            image_url_inputs=images,
+            image_tool_message=images,
             pdf_inputs=False,
             audio_inputs=False,
             video_inputs=False,
-            tool_calling=info.tool_calling,
-            tool_choice=info.tool_calling,
-            tool_call_streaming=info.tool_calling,
+            tool_calling=tools,
+            tool_choice=tools,
+            tool_call_streaming=tools,
             structured_output=info.structured_output,
             reasoning_output=info.reasoning,
             temperature=True,
-        )
-        # Nugen publishes no context windows: the table says unknown, the profile gives
-        # the documented fallback (override with profile=...).
-        profile["max_input_tokens"] = info.context_window or FALLBACK_CONTEXT_WINDOW
-        profile["max_output_tokens"] = (
-            info.max_output_tokens
-            if info.max_output_tokens is not None
-            else FALLBACK_MAX_OUTPUT_TOKENS
+            # Nugen publishes no context windows: the table says unknown, the profile gives
+            # the documented fallback (override with profile=...).
+            max_input_tokens=info.context_window or FALLBACK_CONTEXT_WINDOW,
+            max_output_tokens=FALLBACK_MAX_OUTPUT_TOKENS if max_output is None else max_output,
         )
         if info.reasoning:
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
@@ -375,10 +362,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         if schema is None and method != "json_mode":
             raise ValueError(f"schema is required with method={method!r}")
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        # What LangSmith records about the requested structure (only when there is a schema).
-        format_kwargs: dict[str, Any] = {}
-        if schema is not None:
-            format_kwargs["ls_structured_output_format"] = {
+        if schema is not None:  # what LangSmith records about the requested structure
+            kwargs["ls_structured_output_format"] = {
                 "kwargs": {"method": method, "strict": strict},
                 "schema": schema,
             }
@@ -386,45 +371,38 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         if method == "function_calling":
             assert schema is not None
             tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools(
-                [schema],
-                tool_choice=tool_name,
-                strict=strict,
-                **format_kwargs,
-                **kwargs,
-            )
-            if is_pydantic:
-                output_parser = PydanticToolsParser(
+            llm = self.bind_tools([schema], tool_choice=tool_name, strict=strict, **kwargs)
+            output_parser = (
+                parsers.PydanticToolsParser(
                     tools=[cast("type[BaseModel]", schema)], first_tool_only=True
                 )
-            else:
-                output_parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+                if is_pydantic
+                else parsers.JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+            )
         elif method in ("json_mode", "json_schema"):
-            if method == "json_mode":
+            if method == "json_mode" or schema is None:
                 response_format: dict[str, Any] = {"type": "json_object"}
             else:
-                assert schema is not None
                 response_format = _response_format(schema, strict)
-            llm = self.bind(response_format=response_format, **format_kwargs, **kwargs)
+            llm = self.bind(response_format=response_format, **kwargs)
             output_parser = (
-                PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
+                parsers.PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
                 if is_pydantic
-                else JsonOutputParser()
+                else parsers.JsonOutputParser()
             )
         else:
             raise ValueError(
                 f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
             )
-        if include_raw:
-            parser_assign = RunnablePassthrough.assign(
-                parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
-            )
-            parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
-            parser_with_fallback = parser_assign.with_fallbacks(
-                [parser_none], exception_key="parsing_error"
-            )
-            return RunnableMap(raw=llm) | parser_with_fallback
-        return llm | output_parser
+        if not include_raw:
+            return llm | output_parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
+        )
+        unparsed = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [unparsed], exception_key="parsing_error"
+        )
 
 
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:
