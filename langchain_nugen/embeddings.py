@@ -10,15 +10,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
 from nugen_client.params import OnRetry
-from nugen_shared.embeddings import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_CONCURRENCY,
-    AdaptiveLimit,
-    Progress,
-    aembed_in_batches,
-    embed_in_batches,
-    progress_bar,
-)
+from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
 from nugen_shared.requests import embeddings_request
@@ -69,16 +61,16 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
     """Embedding model name."""
     dimensions: int | None = Field(default=None, ge=1)
     """Length of the returned vectors, for models that can shorten them."""
-    chunk_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    chunk_size: int = Field(default=batching.DEFAULT_BATCH_SIZE, ge=1)
     """Texts per request."""
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
+    max_concurrency: int = Field(default=batching.DEFAULT_MAX_CONCURRENCY, ge=1)
     """Most requests in flight at once (sync and async); fewer after 429s."""
     show_progress_bar: bool = False
     """Show a tqdm progress bar over the texts (needs ``tqdm``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
-    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
+    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
 
     def _request(self, batch: list[str]) -> dict[str, Any]:
         return embeddings_request(
@@ -100,7 +92,7 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             return client.embeddings(**self._request(batch), on_retry=on_retry).embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
-            return embed_in_batches(send, texts, **self._batching(), progress=progress)
+            return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
@@ -117,7 +109,9 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             return response.embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
-            return await aembed_in_batches(send, texts, **self._batching(), progress=progress)
+            return await batching.aembed_in_batches(
+                send, texts, **self._batching(), progress=progress
+            )
 
     async def aembed_query(self, text: str) -> list[float]:
         """The vector of one text."""
@@ -130,6 +124,6 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             "limit": self._limit,
         }
 
-    def _progress(self, total: int) -> AbstractContextManager[Progress | None]:
+    def _progress(self, total: int) -> AbstractContextManager[batching.Progress | None]:
         # A single text (embed_query) never gets a bar.
-        return progress_bar(self.show_progress_bar and total > 1, total, "Embedding")
+        return batching.progress_bar(self.show_progress_bar and total > 1, total, "Embedding")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -11,14 +11,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
-from langchain_nugen._base import (
-    LC_KWARGS,
-    NugenModel,
-    RunManager,
-    arelay,
-    on_retry,
-    relay,
-)
+from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
@@ -34,8 +27,8 @@ from nugen_shared.requests import completion_request
 __all__ = ["NugenLLM"]
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-# One prompt's generations, and the usage to count for it.
-_Result = tuple[list[Generation], Usage | None]
+# One prompt's generations, and the token usage to count for it.
+_Result = tuple[list[Generation], dict[str, int] | None]
 
 
 class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
@@ -119,8 +112,14 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
     def _batches(self, prompts: list[str]) -> list[list[str]]:
-        size = self.batch_size
+        """The prompts of each request: ``batch_size`` at a time, one when streaming."""
+        size = 1 if self.streaming else self.batch_size
         return [prompts[start : start + size] for start in range(0, len(prompts), size)]
+
+    def _batch_request(
+        self, batch: list[str], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
 
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
@@ -144,12 +143,11 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         **kwargs: Any,
     ) -> LLMResult:
         results: list[_Result] = []
-        if self.streaming:
-            for prompt in prompts:
-                results.append(_streamed(self._stream(prompt, stop, run_manager, **kwargs)))
-            return _llm_result(results, self._model_name(kwargs))
         for batch in self._batches(prompts):
-            request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
+            if self.streaming:
+                results.append(_streamed(self._stream(batch[0], stop, run_manager, **kwargs)))
+                continue
+            request = self._batch_request(batch, stop, kwargs)
             with mapped_errors():
                 completion = self._sync_client().completion(
                     **request, on_retry=on_retry(run_manager)
@@ -172,16 +170,15 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
             async with limit:
                 if self.streaming:
                     pieces = [c async for c in self._astream(batch[0], stop, run_manager, **kwargs)]
-                    return [_streamed(iter(pieces))]
-                request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
+                    return [_streamed(pieces)]
+                request = self._batch_request(batch, stop, kwargs)
                 with mapped_errors():
                     completion = await self._async_client().completion(
                         **request, on_retry=on_retry(run_manager)
                     )
                 return per_prompt(completion, len(batch), request)
 
-        batches = [[p] for p in prompts] if self.streaming else self._batches(prompts)
-        tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
+        tasks = [asyncio.ensure_future(one(batch)) for batch in self._batches(prompts)]
         try:
             done = await asyncio.gather(*tasks)
         except BaseException:
@@ -252,13 +249,13 @@ def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]
     generations = completion_generations(completion, request["model"])
     n = len(generations) // prompts
     return [
-        (generations[i * n : (i + 1) * n], completion.usage if i == 0 else None)
+        (generations[i * n : (i + 1) * n], usage_dict(completion.usage) if i == 0 else None)
         for i in range(prompts)
     ]
 
 
-def usage_dict(usage: Usage) -> dict[str, int]:
-    return {key: getattr(usage, key) for key in _USAGE_KEYS}
+def usage_dict(usage: Usage | None) -> dict[str, int] | None:
+    return None if usage is None else {key: getattr(usage, key) for key in _USAGE_KEYS}
 
 
 class TextStreamConverter:
@@ -306,23 +303,20 @@ class TextStreamConverter:
         return GenerationChunk(text="", generation_info=info)
 
 
-def _streamed(pieces: Iterator[GenerationChunk]) -> _Result:
+def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:
     whole: GenerationChunk | None = None
     for piece in pieces:
         whole = piece if whole is None else whole + piece
     assert whole is not None  # a stream always ends with its final chunk
     info = whole.generation_info or {}
-    token_usage = info.get("token_usage")
-    usage = Usage.model_validate(token_usage) if isinstance(token_usage, dict) else None
-    return [Generation(text=whole.text, generation_info=info)], usage
+    return [Generation(text=whole.text, generation_info=info)], info.get("token_usage")
 
 
 def _llm_result(results: list[_Result], model: str) -> LLMResult:
     total = dict.fromkeys(_USAGE_KEYS, 0)
     for _, usage in results:
-        if usage is not None:
-            for key, value in usage_dict(usage).items():
-                total[key] += value
+        for key, value in (usage or {}).items():
+            total[key] += value
     return LLMResult(
         generations=[generations for generations, _ in results],
         llm_output={"token_usage": total, "model_name": model},

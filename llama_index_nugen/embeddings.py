@@ -9,23 +9,13 @@ from typing import Any
 import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
-from llama_index.core.instrumentation.events.embedding import (
-    EmbeddingEndEvent,
-    EmbeddingStartEvent,
-)
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from pydantic import AliasChoices, Field, PrivateAttr
 
 from llama_index_nugen._fields import KnownKeywords
 from nugen_client.params import OnRetry
 from nugen_client.types import EmbeddingResponse
-from nugen_shared.embeddings import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_CONCURRENCY,
-    AdaptiveLimit,
-    aembed_in_batches,
-    embed_in_batches,
-    progress_bar,
-)
+from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
 from nugen_shared.requests import embeddings_request
@@ -81,15 +71,15 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         default_factory=dict, description="Extra body fields sent with every request."
     )
     embed_batch_size: int = Field(
-        default=DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request."
+        default=batching.DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request."
     )
     max_concurrency: int = Field(
-        default=DEFAULT_MAX_CONCURRENCY,
+        default=batching.DEFAULT_MAX_CONCURRENCY,
         ge=1,
         description="Most requests in flight at once (sync and async); fewer after 429s.",
     )
 
-    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
+    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
 
     @classmethod
     def class_name(cls) -> str:
@@ -124,8 +114,8 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
             with self._batch_events(batch) as done:
                 return done(client.embeddings(**self._request(batch), on_retry=on_retry))
 
-        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
-            return embed_in_batches(send, texts, **self._batching(), progress=progress)
+        with batching.progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
 
     @dispatcher.span
     async def aget_text_embedding_batch(
@@ -140,8 +130,10 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
             with self._batch_events(batch) as done:
                 return done(await client.embeddings(**self._request(batch), on_retry=on_retry))
 
-        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
-            return await aembed_in_batches(send, texts, **self._batching(), progress=progress)
+        with batching.progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return await batching.aembed_in_batches(
+                send, texts, **self._batching(), progress=progress
+            )
 
     def _batching(self) -> dict[str, Any]:
         return {
@@ -177,14 +169,14 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         response = await self._async_client().embeddings(**self._request(texts))
         return response.embeddings
 
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self._get_text_embeddings([query])[0]
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self._aget_text_embeddings([query]))[0]
-
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
         return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._get_text_embeddings([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self._aget_text_embeddings([query]))[0]
