@@ -53,12 +53,10 @@ _dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
 class ChatStream:
     """The running answer of a stream, rebuilt from the shared accumulator at every step.
 
-    :class:`nugen_client.StreamAccumulator` owns assembly (text and reasoning, tool-call
-    fragments joined by index, usage, the final completion), keeping the text joined as it
-    grows (``running_text``) so that each step costs one string append rather than a
-    re-join of every piece so far, and the text is held once. Each step yields a fresh
-    message holding the whole answer so far plus the ``delta`` that just arrived: never
-    text twice.
+    :class:`nugen_client.StreamAccumulator` owns assembly (text, reasoning, tool-call
+    fragments, usage), keeping the text joined as it grows (``running_text``: one append
+    per step). Each step is a fresh message holding the whole answer so far plus the
+    ``delta`` that just arrived: never text twice.
     """
 
     __slots__ = (
@@ -76,7 +74,6 @@ class ChatStream:
     )
 
     def __init__(self) -> None:
-        # The accumulator keeps the text joined as it grows: every step carries it whole.
         self._acc = StreamAccumulator(running_text=True)
         self._reasoning_delta = ""
         self._finish_reason: str | None = None

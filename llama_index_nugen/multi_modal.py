@@ -1,9 +1,5 @@
-"""``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``.
-
-Thin on purpose: the fields, requests and chat calls are ``Nugen``'s (``_fields``), the
-images go through the shared conversion in ``_convert``. LlamaIndex is moving multimodal
-work to ``LLM`` + ``ImageBlock``, which ``Nugen`` accepts as well.
-"""
+"""``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``, thin on
+purpose (the fields, requests and calls are ``Nugen``'s, in ``_fields``)."""
 
 from __future__ import annotations
 
