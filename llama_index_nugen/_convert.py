@@ -34,16 +34,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
 from nugen_client import APIResponseValidationError, InvalidInputError
-from nugen_client.types import (
-    ChatCompletion,
-    Choice,
-    ResponseMessage,
-    TextCompletion,
-    Timing,
-    ToolCall,
-    Usage,
-    parse_tool_arguments,
-)
+from nugen_client import types as api
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, guess_image_mime_type, image_part
 
 __all__ = [
@@ -298,7 +289,7 @@ def prompt_with_images(
 def _parse_arguments(arguments: str) -> dict[str, Any] | str:
     """A complete call's arguments as a dict; unusable text stays text."""
     try:
-        return parse_tool_arguments(arguments)
+        return api.parse_tool_arguments(arguments)
     except ValueError:
         return arguments
 
@@ -321,7 +312,7 @@ def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[s
     if isinstance(arguments, dict):
         return arguments
     try:
-        return parse_tool_arguments(arguments or "")
+        return api.parse_tool_arguments(arguments or "")
     except ValueError as error:
         cut = (
             " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
@@ -391,7 +382,7 @@ def force_single_tool_call(response: ChatResponse) -> None:
 
 
 def _tool_outputs(
-    calls: Sequence[ToolCall], id_prefix: str, *, complete: bool
+    calls: Sequence[api.ToolCall], id_prefix: str, *, complete: bool
 ) -> tuple[list[ToolCallBlock], list[dict[str, Any]]]:
     """``ToolCallBlock``s and OpenAI-style dicts for the calls of one message.
 
@@ -421,10 +412,10 @@ def _tool_outputs(
 
 
 def _response_extras(
-    usage: Usage | None,
+    usage: api.Usage | None,
     confidence_score: float | None,
     finish_reason: str | None,
-    timing: Timing | None,
+    timing: api.Timing | None,
 ) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     if usage is not None:
@@ -465,18 +456,20 @@ def _message(
     )
 
 
-def completion_to_chat_response(completion: ChatCompletion | TextCompletion) -> ChatResponse:
+def completion_to_chat_response(
+    completion: api.ChatCompletion | api.TextCompletion,
+) -> ChatResponse:
     """A whole answer, chat or text completion (its first choice), as a ``ChatResponse``;
     ``raw`` is the answer as a dict."""
     raw = completion.model_dump(exclude_none=True)
     raw.setdefault("usage", None)
-    if isinstance(completion, TextCompletion):
-        completion = ChatCompletion(
+    if isinstance(completion, api.TextCompletion):
+        completion = api.ChatCompletion(
             **completion.model_dump(exclude={"choices"}, exclude_none=True),
             choices=[
-                Choice(
+                api.Choice(
                     index=choice.index,
-                    message=ResponseMessage(content=choice.text),
+                    message=api.ResponseMessage(content=choice.text),
                     finish_reason=choice.finish_reason,
                 )
                 for choice in sorted(completion.choices, key=lambda choice: choice.index)

@@ -1,12 +1,10 @@
 """What ``Nugen`` and ``NugenMultiModal`` share: their fields, the request rule and the calls.
 
-Each call is the same three steps: the request (:meth:`ChatFields._request`, over the
-shared rule of ``nugen_shared.requests``, the one ``ChatNugen`` uses too), the client,
-then pure conversion (``_convert`` for a whole answer, ``_stream`` for chunks). A
-:class:`Request` names the client method that takes it: ``completion`` for a prompt
-(``Nugen(is_chat_model=False)``), ``chat_completion`` for messages. Sync and async differ
-only in the client call. The framework classes add LlamaIndex's callbacks around the
-calls, and :func:`seal_call_headers` around those.
+Each call is three steps: the request (the shared rule of ``nugen_shared.requests``, as
+for ``ChatNugen``), the client method the :class:`Request` names (``completion`` for a
+prompt, ``chat_completion`` for messages), then pure conversion (``_convert``,
+``_stream``). Sync and async differ only in the client call. The framework classes add
+LlamaIndex's callbacks around the calls, and :func:`seal_call_headers` around those.
 """
 
 from __future__ import annotations

@@ -16,29 +16,23 @@ from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, T
 
 from llama_index_nugen._convert import _message, _response_extras, _tool_outputs
 from nugen_client import StreamAccumulator
-from nugen_client.types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChunkChoice,
-    Delta,
-    TextCompletionChunk,
-)
+from nugen_client import types as api
 
 __all__ = ["ChatStream", "aresponses", "responses", "text_chunk_as_chat_chunk"]
 
 
-def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
+def text_chunk_as_chat_chunk(chunk: api.TextCompletionChunk) -> api.ChatCompletionChunk:
     """A streamed text completion chunk as the chat chunk that says the same (a timing
     event stays one: no ``choices``, so ``is_chunk`` is False for it too)."""
     header = chunk.model_dump(exclude={"choices"}, exclude_none=True)
     if not chunk.is_chunk:
-        return ChatCompletionChunk(**header)
-    return ChatCompletionChunk(
+        return api.ChatCompletionChunk(**header)
+    return api.ChatCompletionChunk(
         **header,
         choices=[
-            ChunkChoice(
+            api.ChunkChoice(
                 index=choice.index,
-                delta=Delta(content=choice.text or None),
+                delta=api.Delta(content=choice.text or None),
                 finish_reason=choice.finish_reason,
             )
             for choice in chunk.choices
@@ -47,7 +41,7 @@ def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
 
 
 # ChatCompletionChunk.model_dump without its Python wrapper: once per streamed chunk.
-_dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
+_dump_chunk = api.ChatCompletionChunk.__pydantic_serializer__.to_python
 
 
 class ChatStream:
@@ -91,12 +85,12 @@ class ChatStream:
     def text(self) -> str:
         return self._acc.text(0)
 
-    def add(self, chunk: ChatCompletionChunk | TextCompletionChunk) -> bool:
+    def add(self, chunk: api.ChatCompletionChunk | api.TextCompletionChunk) -> bool:
         """Take one chunk of a chat stream or of a text completion stream; True when it
         brought text, reasoning or a tool-call fragment (a step worth yielding), False for
         empty deltas, usage-only and timing events."""
-        if isinstance(chunk, TextCompletionChunk):
-            text_chunk: TextCompletionChunk | None = chunk
+        if isinstance(chunk, api.TextCompletionChunk):
+            text_chunk: api.TextCompletionChunk | None = chunk
             chunk = text_chunk_as_chat_chunk(chunk)
         else:
             text_chunk = None
@@ -181,13 +175,13 @@ class ChatStream:
             delta=self.delta,
         )
 
-    def completion(self) -> ChatCompletion:
+    def completion(self) -> api.ChatCompletion:
         """The response the stream added up to so far."""
         return self._acc.completion()
 
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
-_Chunk = ChatCompletionChunk | TextCompletionChunk
+_Chunk = api.ChatCompletionChunk | api.TextCompletionChunk
 
 
 def responses(
