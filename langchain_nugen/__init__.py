@@ -1,10 +1,6 @@
 """LangChain integration for the Nugen inference API: ``ChatNugen``, ``NugenLLM`` (text
-completions), ``NugenEmbeddings`` and ``NugenRerank`` (a document compressor).
-
-The classes load on first use (PEP 562), as ``langchain_core``'s own packages do:
-``import langchain_nugen`` costs next to nothing, and ``from langchain_nugen import
-ChatNugen`` pays for LangChain's ``BaseChatModel`` machinery only then.
-"""
+completions), ``NugenEmbeddings`` and ``NugenRerank`` (a document compressor). The classes
+load on first use (PEP 562), as ``langchain_core``'s own packages do."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """v1 content blocks for Nugen messages (``output_version="v1"``, ``.content_blocks``).
 
-LangChain asks a translator registered under the message's ``model_provider`` to turn a
-message into standard blocks. Ours is explicit about what a Nugen message holds: reasoning
-(kept in ``additional_kwargs["reasoning_content"]``), text, tool calls (or, mid-stream,
-tool-call chunks) and invalid tool calls.
+LangChain asks the translator registered under a message's ``model_provider`` for its
+standard blocks: here reasoning (``additional_kwargs["reasoning_content"]``), text, tool
+calls (mid-stream, tool-call chunks) and invalid tool calls.
 """
 
 from __future__ import annotations

@@ -11,135 +11,59 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
 
-from langchain_core.exceptions import (
-    ContextOverflowError,
-    ModelAPIError,
-    ModelAuthenticationError,
-    ModelConnectionError,
-    ModelInvalidRequestError,
-    ModelNotFoundError,
-    ModelPermissionDeniedError,
-    ModelRateLimitError,
-    ModelTimeoutError,
-)
+from langchain_core import exceptions as lc
 
 import nugen_client
 
-__all__ = [
-    "NugenAPIConnectionError",
-    "NugenAPIError",
-    "NugenAPITimeoutError",
-    "NugenAuthenticationError",
-    "NugenBadRequestError",
-    "NugenConflictError",
-    "NugenContextOverflowError",
-    "NugenInternalServerError",
-    "NugenNotFoundError",
-    "NugenPaymentRequiredError",
-    "NugenPermissionDeniedError",
-    "NugenRateLimitError",
-    "NugenResponseValidationError",
-    "NugenStreamInterruptedError",
-    "NugenUnprocessableContextOverflowError",
-    "NugenUnprocessableEntityError",
-    "map_error",
-    "mapped_errors",
-]
+__all__ = ["map_error", "mapped_errors"]
+
+_ClientError = type[nugen_client.NugenError]
 
 
-class NugenBadRequestError(nugen_client.BadRequestError, ModelInvalidRequestError):
-    """400: the service rejected the request."""
-
-
-class NugenUnprocessableEntityError(
-    nugen_client.UnprocessableEntityError, ModelInvalidRequestError
-):
-    """422: the service rejected the body (the message lists each offending field)."""
-
-
-class NugenContextOverflowError(nugen_client.BadRequestError, ContextOverflowError):
-    """400 saying the prompt does not fit the model's context window."""
-
-
-class NugenUnprocessableContextOverflowError(
-    nugen_client.UnprocessableEntityError, ContextOverflowError
-):
-    """422 saying the prompt does not fit the model's context window."""
-
-
-class NugenAuthenticationError(nugen_client.AuthenticationError, ModelAuthenticationError):
-    """401: the API key is missing, wrong or revoked."""
-
-
-class NugenPaymentRequiredError(nugen_client.PaymentRequiredError, ModelAPIError):
-    """402: the account's quota or balance is used up."""
-
-
-class NugenPermissionDeniedError(nugen_client.PermissionDeniedError, ModelPermissionDeniedError):
-    """403."""
-
-
-class NugenNotFoundError(nugen_client.NotFoundError, ModelNotFoundError):
-    """404: wrong base URL, endpoint or model name."""
-
-
-class NugenConflictError(nugen_client.ConflictError, ModelAPIError):
-    """409 (retried by the client like a transient failure)."""
-
-
-class NugenRateLimitError(nugen_client.RateLimitError, ModelRateLimitError):
-    """429."""
-
-
-class NugenInternalServerError(nugen_client.InternalServerError, ModelAPIError):
-    """5xx."""
-
-
-class NugenAPIError(nugen_client.APIStatusError, ModelAPIError):
-    """Any other error status."""
-
-
-class NugenAPITimeoutError(nugen_client.APITimeoutError, ModelTimeoutError):
-    """No answer (or no further stream data) within the timeout."""
-
-
-class NugenAPIConnectionError(nugen_client.APIConnectionError, ModelConnectionError):
-    """The service could not be reached."""
-
-
-class NugenStreamInterruptedError(nugen_client.StreamInterruptedError, ModelConnectionError):
-    """The stream ended before ``[DONE]`` or a ``finish_reason``: the answer is incomplete."""
-
-
-class NugenResponseValidationError(nugen_client.APIResponseValidationError, ModelAPIError):
-    """The service answered with something that is not a valid response."""
-
-
-# Most specific first: the first class whose ``nugen_client`` base matches decides. Each
-# class's pair is its own first base, so the table cannot disagree with the classes.
-_BY_CLIENT_CLASS: tuple[
-    tuple[type[nugen_client.NugenError], type[nugen_client.NugenError]], ...
-] = tuple(
-    (mapped.__bases__[0], mapped)
-    for mapped in (
-        NugenBadRequestError,
-        NugenUnprocessableEntityError,
-        NugenAuthenticationError,
-        NugenPaymentRequiredError,
-        NugenPermissionDeniedError,
-        NugenNotFoundError,
-        NugenConflictError,
-        NugenRateLimitError,
-        NugenInternalServerError,
-        NugenAPIError,
-        NugenAPITimeoutError,
-        NugenAPIConnectionError,
-        NugenStreamInterruptedError,
-        NugenResponseValidationError,
+def _dual(client_class: _ClientError, lc_class: type[Exception], name: str = "") -> _ClientError:
+    """``Nugen<name>``, a subclass of both, importable from this module (so it pickles)."""
+    name = f"Nugen{name or client_class.__name__}"
+    dual: _ClientError = type(
+        name, (client_class, lc_class), {"__module__": __name__, "__doc__": client_class.__doc__}
     )
-)
+    globals()[name] = dual
+    return dual
+
+
+# Each client class with its twin; an error takes the twin of the nearest class in its MRO.
+_DUAL: dict[_ClientError, _ClientError] = {
+    client_class: _dual(client_class, lc_class)
+    for client_class, lc_class in (
+        (nugen_client.BadRequestError, lc.ModelInvalidRequestError),
+        (nugen_client.UnprocessableEntityError, lc.ModelInvalidRequestError),
+        (nugen_client.AuthenticationError, lc.ModelAuthenticationError),
+        (nugen_client.PaymentRequiredError, lc.ModelAPIError),
+        (nugen_client.PermissionDeniedError, lc.ModelPermissionDeniedError),
+        (nugen_client.NotFoundError, lc.ModelNotFoundError),
+        (nugen_client.ConflictError, lc.ModelAPIError),
+        (nugen_client.RateLimitError, lc.ModelRateLimitError),
+        (nugen_client.InternalServerError, lc.ModelAPIError),
+        (nugen_client.APIStatusError, lc.ModelAPIError),
+        (nugen_client.APITimeoutError, lc.ModelTimeoutError),
+        (nugen_client.APIConnectionError, lc.ModelConnectionError),
+        (nugen_client.StreamInterruptedError, lc.ModelConnectionError),
+        (nugen_client.APIResponseValidationError, lc.ModelAPIError),
+    )
+}
+
+# A 400 or 422 saying the prompt does not fit the model's context window.
+_OVERFLOW: dict[_ClientError, _ClientError] = {
+    nugen_client.BadRequestError: _dual(
+        nugen_client.BadRequestError, lc.ContextOverflowError, "ContextOverflowError"
+    ),
+    nugen_client.UnprocessableEntityError: _dual(
+        nugen_client.UnprocessableEntityError,
+        lc.ContextOverflowError,
+        "UnprocessableContextOverflowError",
+    ),
+}
+_MAPPED = (*_DUAL.values(), *_OVERFLOW.values(), nugen_client.InvalidInputError)
 
 # How services phrase "the prompt is longer than the context window": vLLM ("maximum
 # context length", "context_length_exceeded"), TGI ("Input validation error: inputs tokens
@@ -152,56 +76,27 @@ _CONTEXT_OVERFLOW = re.compile(
 )
 
 
-def _is_context_overflow(error: nugen_client.NugenError) -> bool:
-    return isinstance(
-        error, nugen_client.BadRequestError | nugen_client.UnprocessableEntityError
-    ) and bool(_CONTEXT_OVERFLOW.search(str(error)))
-
-
-def _rebuild(
-    cls: type[nugen_client.NugenError], error: nugen_client.NugenError
-) -> nugen_client.NugenError:
-    # The client's errors take keyword-only constructor arguments; copying the state keeps
-    # every attribute (status_code, body, request_id, headers, partial, ...) as it was.
-    mapped = cls.__new__(cls)
-    mapped.args = error.args
-    mapped.__dict__.update(error.__dict__)
-    mapped.__traceback__ = error.__traceback__
-    return mapped
+def _twin(table: dict[_ClientError, _ClientError], error: Exception) -> _ClientError | None:
+    return next((table[base] for base in type(error).__mro__ if base in table), None)
 
 
 def map_error(error: nugen_client.NugenError) -> nugen_client.NugenError:
     """The dual-class twin of a ``nugen_client`` error (the error itself if already mapped
     or local, like :class:`nugen_client.InvalidInputError`, which is a ``ValueError``)."""
-    if isinstance(error, (*_MAPPED_CLASSES, nugen_client.InvalidInputError)):
+    if isinstance(error, _MAPPED):
         return error
-    if _is_context_overflow(error):
-        cls: type[nugen_client.NugenError] = (
-            NugenUnprocessableContextOverflowError
-            if isinstance(error, nugen_client.UnprocessableEntityError)
-            else NugenContextOverflowError
-        )
-        return _rebuild(cls, error)
-    for client_class, mapped_class in _BY_CLIENT_CLASS:
-        if isinstance(error, client_class):
-            return _rebuild(mapped_class, error)
-    return error
-
-
-_MAPPED_CLASSES = (
-    *(mapped for _, mapped in _BY_CLIENT_CLASS),
-    NugenContextOverflowError,
-    NugenUnprocessableContextOverflowError,
-)
-
-
-def _reraise(error: nugen_client.NugenError) -> NoReturn:
-    mapped = map_error(error)
-    if mapped is error:
-        raise error
-    # ``from None``: the mapped error carries the same message, status and traceback; a
-    # chained copy of itself would only double the report.
-    raise mapped from None
+    twin = _twin(_OVERFLOW, error)
+    if twin is None or not _CONTEXT_OVERFLOW.search(str(error)):
+        twin = _twin(_DUAL, error)
+    if twin is None:
+        return error
+    # The client's errors take keyword-only constructor arguments; copying the state keeps
+    # every attribute (status_code, body, request_id, headers, partial, ...) as it was.
+    mapped = twin.__new__(twin)
+    mapped.args = error.args
+    mapped.__dict__.update(error.__dict__)
+    mapped.__traceback__ = error.__traceback__
+    return mapped
 
 
 @contextmanager
@@ -210,4 +105,9 @@ def mapped_errors() -> Iterator[None]:
     try:
         yield
     except nugen_client.NugenError as error:
-        _reraise(error)
+        mapped = map_error(error)
+        if mapped is error:
+            raise
+        # ``from None``: the mapped error carries the same message, status and traceback;
+        # a chained copy of itself would only double the report.
+        raise mapped from None

@@ -4,7 +4,9 @@
 conversation of a run in ``config["configurable"]["session_id"]`` (LangGraph's own calls
 find the config of the node they run in). A model bound once serves every conversation
 when each call sends its run's id. Precedence: a call keyword (``bind(session_id=...)``
-included), then the config, then the model's ``session_id`` field.
+included), then the config, then the model's ``session_id`` field. The same entry points
+seal per-call header values (``nugen_shared.fields.sealed_headers``): ``BaseLLM.stream``
+hands a call's keywords to callbacks and traces as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config, get_config_list
+
+from nugen_shared.fields import sealed_headers
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
@@ -29,34 +33,46 @@ def _session_of(config: RunnableConfig | None) -> str | None:
     return session_id if isinstance(session_id, str) and session_id else None
 
 
-def _with_session(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    if "session_id" in kwargs:
-        return kwargs
-    session_id = _session_of(config)
+def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the config's session id (unless given) and per-call header values
+    sealed, as LangChain hands them to callbacks and traces (``sealed_headers``)."""
+    session_id = None if "session_id" in kwargs else _session_of(config)
+    kwargs = sealed_headers(kwargs)
     return kwargs if session_id is None else {**kwargs, "session_id": session_id}
 
 
+def _one_session(
+    inputs: list[Any], config: RunnableConfig | list[RunnableConfig] | None, kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The keywords of a batch whose inputs share one conversation, None when they do not
+    (then each input is its own call, with its own id)."""
+    configs = get_config_list(config, len(inputs))
+    if "session_id" in kwargs or len({_session_of(c) for c in configs}) <= 1:
+        return _call_kwargs(configs[0] if configs else None, kwargs)
+    return None
+
+
 class SessionFromConfig(_LanguageModel):
-    """The entry points of a LangChain model, each taking the run config's session id."""
+    """The entry points of a LangChain model, each taking the run config's session id.
+
+    The class it is mixed into defines them (``BaseChatModel``, ``BaseLLM``).
+    """
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        # The class it is mixed into defines invoke (BaseChatModel, BaseLLM).
-        return super().invoke(  # type: ignore[safe-super]
-            input, config, **_with_session(config, kwargs)
-        )
+        return super().invoke(input, config, **_call_kwargs(config, kwargs))  # type: ignore[safe-super]
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await super().ainvoke(input, config, **_with_session(config, kwargs))
+        return await super().ainvoke(input, config, **_call_kwargs(config, kwargs))
 
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
-        return super().stream(input, config, **_with_session(config, kwargs))
+        return super().stream(input, config, **_call_kwargs(config, kwargs))
 
     def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        return super().astream(input, config, **_with_session(config, kwargs))
+        return super().astream(input, config, **_call_kwargs(config, kwargs))
 
     def batch(
         self,
@@ -66,12 +82,12 @@ class SessionFromConfig(_LanguageModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        configs = get_config_list(config, len(inputs))
-        if "session_id" in kwargs or len({_session_of(c) for c in configs}) <= 1:
-            kwargs = _with_session(configs[0] if configs else None, kwargs)
-            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-        # Several conversations: one call per input, each with its own id.
-        return Runnable.batch(self, inputs, config, return_exceptions=return_exceptions, **kwargs)
+        shared = _one_session(inputs, config, kwargs)
+        if shared is None:
+            return Runnable.batch(
+                self, inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        return super().batch(inputs, config, return_exceptions=return_exceptions, **shared)
 
     async def abatch(
         self,
@@ -81,12 +97,9 @@ class SessionFromConfig(_LanguageModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        configs = get_config_list(config, len(inputs))
-        if "session_id" in kwargs or len({_session_of(c) for c in configs}) <= 1:
-            kwargs = _with_session(configs[0] if configs else None, kwargs)
-            return await super().abatch(
-                inputs, config, return_exceptions=return_exceptions, **kwargs
+        shared = _one_session(inputs, config, kwargs)
+        if shared is None:
+            return await Runnable.abatch(
+                self, inputs, config, return_exceptions=return_exceptions, **kwargs
             )
-        return await Runnable.abatch(
-            self, inputs, config, return_exceptions=return_exceptions, **kwargs
-        )
+        return await super().abatch(inputs, config, return_exceptions=return_exceptions, **shared)

@@ -2,11 +2,9 @@
 
 Nugen publishes no tokenizer, and LangChain's fallback (a GPT-2 tokenizer from
 ``transformers``) either fails without that package or downloads a vocabulary on first use.
-These estimates need neither: one token per short word and one more per five characters
-of a long one, one per
-character for other scripts (CJK text runs close to one token per character), one per
-punctuation mark, plus per-message and per-image overheads. They err on the high side,
-which is the safe side for ``trim_messages``.
+These need neither: one token per short word and one more per five characters of a long
+one, one per character of other scripts (CJK runs close to that), one per punctuation
+mark, plus per-message and per-image overheads. They err on the high (safe) side.
 """
 
 from __future__ import annotations

@@ -6,18 +6,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, cast
 
+from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import (
-    BaseChatModel,
-    LanguageModelInput,
-    ModelProfile,
-)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
@@ -27,10 +19,7 @@ from pydantic import BaseModel
 
 from langchain_nugen import _compat
 from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
-from langchain_nugen._convert import (
-    completion_to_chat_result,
-    to_wire_messages,
-)
+from langchain_nugen._convert import completion_to_chat_result, to_wire_messages
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._stream import StreamConverter
@@ -54,86 +43,47 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
-    the shared `nugen_client` package: plain httpx, pooled connections, local validation of
-    every request, retries with backoff and `Retry-After`, and typed errors. The same class
-    works unchanged against OpenAI-compatible hosts (see the last section).
+    the shared `nugen_client` package: pooled httpx connections, local validation of every
+    request, retries with backoff and `Retry-After`, typed errors. It works unchanged
+    against OpenAI-compatible hosts (`base_url="https://inference.nebulablock.com/v1"`):
+    only the parameters you set are sent, plus `stream_options` on streaming requests
+    (turn it off with `stream_usage=False`).
 
     ???+ info "Setup"
-
-        Install the package with its LangChain extra and set `NUGEN_API_KEY`.
 
         ```bash
         pip install "nugen-integrations[langchain]"
         export NUGEN_API_KEY="your-api-key"
         ```
 
-        `init_chat_model("nugen:...")` does not apply: LangChain's provider list is closed
-        to third-party packages. Instantiate `ChatNugen` directly; it works everywhere a
-        chat model is accepted (`create_agent(model=ChatNugen(...), ...)`).
+        `init_chat_model("nugen:...")` does not apply (LangChain's provider list is
+        closed): instantiate `ChatNugen` wherever a chat model is accepted.
 
-    ??? info "Key init args — completion params"
+    ??? info "Key init args"
 
-        | Param                 | Type          | Description                                  |
-        | --------------------- | ------------- | -------------------------------------------- |
-        | `model`               | `str`         | Model (alias `model_name`).                  |
-        | `temperature`         | `float`       | Sampling temperature, 0 to 2.                |
-        | `max_tokens`          | `int`         | Most tokens to generate.                     |
-        | `top_p`, `top_k`      | `float`,`int` | Nucleus and top-k sampling.                  |
-        | `stop`                | `list[str]`   | Stop sequences.                              |
-        | `n`                   | `int`         | Completions per call (not when streaming).   |
-        | `prompt_truncate_len` | `int`         | Prompt truncation size (server: 1500).       |
-        | `reasoning`           | `dict`        | `{"effort": "low", "max_tokens": 512, ...}`. |
-        | `streaming`           | `bool`        | `invoke` streams internally.                 |
-        | `stream_usage`        | `bool`        | Usage on the last chunk (default `True`).    |
-        | `model_kwargs`        | `dict`        | Extra body fields, sent as they are.         |
-        | `use_vision_endpoint` | `bool`        | Use `/chat/vision`.                          |
+        - `model`: default `nugen-flash-instruct` (alias `model_name`).
+        - `temperature` (0 to 2), `max_tokens`, `top_p`, `top_k`, `stop`, `n`,
+          `prompt_truncate_len`, `reasoning` (`{"effort": "low", "max_tokens": 512, ...}`):
+          sent only when set, so the service's defaults apply otherwise.
+        - `streaming` (`invoke` streams internally), `stream_usage` (usage on the last
+          streamed chunk, default `True`), `model_kwargs` (extra body fields; unknown
+          keywords land there too), `use_vision_endpoint` (`/chat/vision`: answers whole,
+          takes no tools).
+        - `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`), `timeout`
+          (idle seconds, 120), `max_retries` (2), `deadline` (seconds per call, 600),
+          `session_id` / `provider` (sent as `X-Session-ID` / `X-Provider`),
+          `default_headers`, `max_image_bytes`, `max_response_bytes`, `max_event_bytes`,
+          `allow_insecure_http`.
 
-        Unset parameters (`None`) are not sent: the service's defaults apply. The default
-        model is `nugen-flash-instruct`.
+        A missing API key is reported at the first call. A pickle carries the key (as a
+        `SecretStr`); `repr`, errors, logs and `dumps` never show it.
 
-    ??? info "Key init args — client params"
-
-        | Param             | Type        | Description                                        |
-        | ----------------- | ----------- | -------------------------------------------------- |
-        | `api_key`         | `SecretStr` | Env `NUGEN_API_KEY` by default (read when unset).  |
-        | `base_url`        | `str`       | Env `NUGEN_BASE_URL`, else the Nugen API.          |
-        | `timeout`         | `float`     | Idle timeout in seconds; `None`: 120 (default).    |
-        | `max_retries`     | `int`       | Retries of 408/409/429/5xx/connection errors (2).  |
-        | `default_headers` | `dict`      | Headers sent with every request.                   |
-        | `session_id`      | `str`       | Sent as `X-Session-ID` (conversation tracking).    |
-        | `provider`        | `str`       | Sent as `X-Provider` (server default `fwai`).      |
-        | `max_image_bytes` | `int`       | Largest image accepted locally (20 MiB).           |
-        | `allow_insecure_http` | `bool`  | Permit plain http to a non-loopback host (False).  |
-        | `deadline`        | `float`     | Seconds for a whole call, retries included (600).  |
-        | `max_response_bytes` | `int`    | Largest answer, a whole stream included (64 MiB).  |
-        | `max_event_bytes` | `int`       | Largest stream event (16 MiB).                     |
-
-        A missing API key is reported at the first call, not at construction. A pickle
-        carries the key (as a `SecretStr`), so worker processes authenticate as the
-        parent did; `repr`, `str`, errors, logs and `dumps` never show it.
-
-    ??? info "Instantiate"
+    ??? info "Instantiate and invoke"
 
         ```python
         from langchain_nugen import ChatNugen
 
-        model = ChatNugen(
-            model="nugen-flash-instruct",
-            temperature=0,
-            max_tokens=None,
-            timeout=None,
-            max_retries=2,
-            # api_key="...", base_url="...", session_id="...", provider="...",
-        )
-        ```
-
-        Keywords the class does not know are moved into `model_kwargs` (with a warning) and
-        sent as body fields; `model.invoke(..., frequency_penalty=0.2)` does the same for one
-        call.
-
-    ??? info "Invoke"
-
-        ```python
+        model = ChatNugen(model="nugen-flash-instruct", temperature=0, max_retries=2)
         messages = [
             ("system", "You are a helpful translator. Translate the user sentence to French."),
             ("human", "I love programming."),
@@ -141,39 +91,21 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         model.invoke(messages)  # AIMessage(content="J'adore la programmation.", ...)
         ```
 
-        Every request parameter can be set per call, including the Nugen headers:
-        `model.invoke(messages, temperature=0.2, session_id="conv-42",
-        extra_headers={"X-Trace": "abc"}, model="nugen-legal")`.
+        Every parameter can be set per call, the Nugen headers included:
+        `model.invoke(messages, temperature=0.2, session_id="conv-42", model="nugen-legal")`.
 
-    ??? info "Stream"
+    ??? info "Stream and async"
 
         ```python
         for chunk in model.stream(messages):
             print(chunk.text, end="")
         ```
 
-        The last chunk is empty and has `chunk_position="last"`; it alone carries the usage
-        and the response metadata. Adding the chunks up gives the whole message:
+        The last chunk is empty, has `chunk_position="last"` and alone carries the usage
+        and the response metadata; the chunks add up to the whole message. `ainvoke`,
+        `astream` and `abatch` work the same, from successive event loops too.
 
-        ```python
-        full = None
-        for chunk in model.stream(messages):
-            full = chunk if full is None else full + chunk
-        ```
-
-    ??? info "Async"
-
-        ```python
-        await model.ainvoke(messages)
-        async for chunk in model.astream(messages):
-            ...
-        await model.abatch([messages])
-        ```
-
-        One model object works from successive event loops (`asyncio.run(...)` twice):
-        the async client keeps one connection pool per loop.
-
-    ??? info "Tool calling"
+    ??? info "Tool calling and structured output"
 
         ```python
         from pydantic import BaseModel, Field
@@ -185,37 +117,13 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             location: str = Field(..., description="The city and state, e.g. Boston, MA")
 
 
-        model_with_tools = model.bind_tools([GetWeather], tool_choice="auto")
-        ai_msg = model_with_tools.invoke("What is the weather like in Boston?")
-        ai_msg.tool_calls
-        # [{"name": "GetWeather", "args": {"location": "Boston, MA"}, "id": "call_...",
-        #   "type": "tool_call"}]
+        ai_msg = model.bind_tools([GetWeather]).invoke("What is the weather in Boston?")
+        ai_msg.tool_calls  # [{"name": "GetWeather", "args": {"location": "Boston, MA"}, ...}]
+        model.with_structured_output(GetWeather).invoke("Weather in Boston?")
         ```
 
-        `tool_choice`: `"auto"`, `"none"`, a tool name (forces that tool), `"any"` /
-        `"required"` / `True` (forces a call: the tool by name when one is bound, else
-        `"required"`), or the dict form. Arguments that are not valid JSON land in
-        `ai_msg.invalid_tool_calls` instead of raising. Streamed tool calls arrive as
-        `tool_call_chunks` that add up to whole calls.
-
-    ??? info "Structured output"
-
-        ```python
-        class Joke(BaseModel):
-            '''Joke to tell user.'''
-
-            setup: str = Field(description="The setup of the joke")
-            punchline: str = Field(description="The punchline to the joke")
-
-
-        structured_model = model.with_structured_output(Joke)  # function calling
-        structured_model.invoke("Tell me a joke about cats")
-        ```
-
-        `method="json_schema"` uses `response_format` with the schema, `method="json_mode"`
-        asks for a JSON object (describe the keys in the prompt); `include_raw=True`
-        returns `{"raw", "parsed", "parsing_error"}`. Pydantic classes, `TypedDict`s and
-        JSON schemas are accepted.
+        Arguments that are not valid JSON land in `invalid_tool_calls` instead of raising;
+        streamed calls arrive as `tool_call_chunks` that add up to whole calls.
 
     ??? info "Vision"
 
@@ -227,94 +135,33 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             content=[
                 {"type": "text", "text": "Describe this image."},
                 {"type": "image", "url": "https://example.com/cat.jpg"},
-                # also: {"type": "image", "base64": "...", "mime_type": "image/png"},
-                # {"type": "image_url", "image_url": {"url": "data:image/png;base64,...",
-                #                                     "detail": "low"}},
-                # legacy {"type": "image", "source_type": "base64", "data": "..."}
+                # or {"type": "image", "base64": "...", "mime_type": "image/png"},
+                # or {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}
             ]
         )
         model.invoke([message])
         ```
 
-        Images must be https URLs or base64 data (sent as `data:` URLs, mime type detected
-        from the bytes). Audio, PDF/file blocks and file ids are refused with a
-        `ValueError` naming the block, before any request. `use_vision_endpoint=True`
-        sends to the dedicated `/chat/vision` endpoint (answers whole; streaming yields it
-        as one chunk), which takes no tools: tools and structured output with images go to
-        `/chat/completions`.
+        Images are https URLs or base64 data; audio, PDF/file blocks and file ids are
+        refused with a `ValueError` naming the block, before any request.
 
-    ??? info "Reasoning"
+    ??? info "Reasoning, token usage and response metadata"
 
         ```python
-        model = ChatNugen(reasoning={"effort": "low"})
-        msg = model.invoke("What is 17 * 23?")
-        msg.additional_kwargs["reasoning_content"]  # the model's reasoning text
+        msg = ChatNugen(reasoning={"effort": "low"}).invoke("What is 17 * 23?")
+        msg.additional_kwargs["reasoning_content"]  # a "reasoning" block in content_blocks
+        msg.usage_metadata  # {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33}
+        msg.response_metadata
+        # {"model_provider": "nugen", "model_name": "...", "finish_reason": "stop",
+        #  "id": "...", "confidence_score": 89.5, "timing": {"ttft_seconds": 0.06, ...}}
         ```
 
-        With `output_version="v1"` the reasoning is a `{"type": "reasoning"}` block at the
-        start of `msg.content`; `msg.content_blocks` shows it either way. Reasoning blocks
-        in the history are not sent back to the service.
-
-    ??? info "Token usage"
-
-        ```python
-        ai_msg = model.invoke(messages)
-        ai_msg.usage_metadata
-        ```
-
-        ```python
-        {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33,
-         "output_token_details": {"reasoning": 12}}  # details when the host reports them
-        ```
-
-        Streaming requests ask for usage (`stream_options: {"include_usage": true}`) unless
-        `stream_usage=False`. `get_num_tokens` / `get_num_tokens_from_messages` give an
-        offline estimate (no tokenizer download), so `trim_messages(token_counter=model)`
-        works offline.
-
-    ??? info "Response metadata"
-
-        ```python
-        ai_msg.response_metadata
-        ```
-
-        ```python
-        {"model_provider": "nugen", "model_name": "llama-3.2-3b-reasoning",
-         "finish_reason": "stop", "id": "chatcmpl-abc123", "created": 1785908339,
-         "confidence_score": 89.5,  # domain-aligned models only
-         "timing": {"ttft_seconds": 0.0639, "throughput_tokens_per_second": 46.88,
-                    "total_seconds": 2.197}}
-        ```
-
-        `model_name` is the model the service says it ran; `timing` is the service's own
-        (a stream's also has `gpu_processing_seconds`), absent when the host sends none.
-        `confidence_score` comes only from domain-aligned models; the service documents
-        no scale for it (its reference page's example is 89.5454), and the emulator's
-        values are made up.
-
-    ??? info "Nugen extras"
-
-        - `model.profile` describes the model (context window, image input, tool calling,
-          structured output, reasoning); unknown model names get a capable default.
-        - Errors are both `nugen_client` errors and `langchain_core.exceptions` errors
-          (`ModelRateLimitError`, `ContextOverflowError`, ...), so `with_retry` and
-          `with_fallbacks` recognise them. Retries are reported to callbacks' `on_retry`
-          when LangChain hands the model a run manager (`invoke`, `ainvoke`, `batch`;
-          `stream()` gives none, so retries before a stream starts are only logged).
-
-    ??? info "OpenAI-compatible hosts"
-
-        ```python
-        model = ChatNugen(
-            base_url="https://inference.nebulablock.com/v1",
-            api_key="...",
-            model="Qwen/Qwen2.5-VL-7B-Instruct",
-        )
-        ```
-
-        Only the parameters you set are sent, so Nugen-only fields never reach a host that
-        might reject them (the one exception is `stream_options` on streaming requests,
-        which asks the host for usage; turn it off with `stream_usage=False`).
+        `model_name` is the model the service says it ran; `confidence_score` comes only
+        from domain-aligned models (`nugen-legal`; no documented scale). `model.profile`
+        describes the model; `get_num_tokens_from_messages` is an offline estimate, so
+        `trim_messages(token_counter=model)` works offline. Errors are both `nugen_client`
+        and `langchain_core.exceptions` classes (`ModelRateLimitError`,
+        `ContextOverflowError`, ...), so `with_retry` and `with_fallbacks` recognise them.
     """
 
     _sampling_fields: ClassVar[tuple[str, ...]] = (
@@ -348,29 +195,27 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
+        images, tools = info.image_inputs, info.tool_calling
+        max_output = info.max_output_tokens
         profile = ModelProfile(
             text_inputs=True,
             text_outputs=True,
-            image_inputs=info.image_inputs,
-            image_url_inputs=info.image_inputs,
-            image_tool_message=info.image_inputs,
+            image_inputs=images,
+            image_url_inputs=images,
+            image_tool_message=images,
             pdf_inputs=False,
             audio_inputs=False,
             video_inputs=False,
-            tool_calling=info.tool_calling,
-            tool_choice=info.tool_calling,
-            tool_call_streaming=info.tool_calling,
+            tool_calling=tools,
+            tool_choice=tools,
+            tool_call_streaming=tools,
             structured_output=info.structured_output,
             reasoning_output=info.reasoning,
             temperature=True,
-        )
-        # Nugen publishes no context windows: the table says unknown, the profile gives
-        # the documented fallback (override with profile=...).
-        profile["max_input_tokens"] = info.context_window or FALLBACK_CONTEXT_WINDOW
-        profile["max_output_tokens"] = (
-            info.max_output_tokens
-            if info.max_output_tokens is not None
-            else FALLBACK_MAX_OUTPUT_TOKENS
+            # Nugen publishes no context windows: the table says unknown, the profile gives
+            # the documented fallback (override with profile=...).
+            max_input_tokens=info.context_window or FALLBACK_CONTEXT_WINDOW,
+            max_output_tokens=FALLBACK_MAX_OUTPUT_TOKENS if max_output is None else max_output,
         )
         if info.reasoning:
             profile["reasoning_effort_levels"] = list(_REASONING_EFFORTS)
@@ -474,20 +319,14 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         response_format: _DictOrPydanticClass | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools (anything ``convert_to_openai_tool`` takes) to the model.
+        """Bind tools (LangChain tools, functions, pydantic or ``TypedDict`` classes, OpenAI
+        tool dicts) to the model.
 
-        Args:
-            tools: Tool definitions: LangChain tools, functions, pydantic classes,
-                ``TypedDict`` classes or OpenAI tool dicts.
-            tool_choice: ``"auto"``, ``"none"``, a tool name (forces that tool),
-                ``"any"`` / ``"required"`` / ``True`` (forces a call: the tool by name when
-                only one is bound, else ``"required"``), or the dict form
-                ``{"type": "function", "function": {"name": ...}}``.
-            strict: Passed to ``convert_to_openai_tool`` (strict JSON schemas).
-            parallel_tool_calls: Sent as the body field of that name when set.
-            response_format: A JSON schema, pydantic class or ``response_format`` dict for
-                the answer the model gives when it calls no tool (LangChain agents use it).
-            kwargs: Any other request parameter, bound as well.
+        ``tool_choice``: ``"auto"``, ``"none"``, a tool name, ``"any"`` / ``"required"`` /
+        ``True`` (forces a call: the tool by name when only one is bound) or the dict form.
+        ``strict`` goes to ``convert_to_openai_tool``; ``parallel_tool_calls`` is sent when
+        set; ``response_format`` (a schema or ``response_format`` dict) shapes an answer that
+        calls no tool (LangChain agents use it); other keywords are bound as well.
         """
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None:
@@ -509,30 +348,22 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, _DictOrPydantic]:
-        """A runnable that answers with ``schema``-shaped output.
+        """A runnable that answers with ``schema``-shaped output: instances of a pydantic
+        class, dicts for a ``TypedDict``, JSON schema or OpenAI tool schema.
 
-        Args:
-            schema: A pydantic class (answers are instances of it), a ``TypedDict``
-                class, a JSON schema or an OpenAI tool/function schema (answers are dicts).
-                Optional only with ``method="json_mode"``.
-            method: ``"function_calling"`` (default: a forced call of a tool shaped like
-                the schema), ``"json_schema"`` (``response_format`` with the schema) or
-                ``"json_mode"`` (``response_format={"type": "json_object"}``; describe the
-                keys in the prompt).
-            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
-                instead of raising when the answer does not parse.
-            strict: Strict schema adherence (function calling and json_schema).
-            kwargs: Other parameters bound to the model.
+        ``method``: ``"function_calling"`` (a forced call of a tool shaped like the schema),
+        ``"json_schema"`` (``response_format`` with the schema) or ``"json_mode"``
+        (``{"type": "json_object"}``; describe the keys in the prompt, ``schema`` optional).
+        ``include_raw=True`` returns ``{"raw", "parsed", "parsing_error"}`` instead of
+        raising when the answer does not parse.
         """
         if method == "json_mode" and strict is not None:
             raise ValueError("strict is not supported with method='json_mode'")
         if schema is None and method != "json_mode":
             raise ValueError(f"schema is required with method={method!r}")
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        # What LangSmith records about the requested structure (only when there is a schema).
-        format_kwargs: dict[str, Any] = {}
-        if schema is not None:
-            format_kwargs["ls_structured_output_format"] = {
+        if schema is not None:  # what LangSmith records about the requested structure
+            kwargs["ls_structured_output_format"] = {
                 "kwargs": {"method": method, "strict": strict},
                 "schema": schema,
             }
@@ -540,45 +371,38 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         if method == "function_calling":
             assert schema is not None
             tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools(
-                [schema],
-                tool_choice=tool_name,
-                strict=strict,
-                **format_kwargs,
-                **kwargs,
-            )
-            if is_pydantic:
-                output_parser = PydanticToolsParser(
+            llm = self.bind_tools([schema], tool_choice=tool_name, strict=strict, **kwargs)
+            output_parser = (
+                parsers.PydanticToolsParser(
                     tools=[cast("type[BaseModel]", schema)], first_tool_only=True
                 )
-            else:
-                output_parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+                if is_pydantic
+                else parsers.JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+            )
         elif method in ("json_mode", "json_schema"):
-            if method == "json_mode":
+            if method == "json_mode" or schema is None:
                 response_format: dict[str, Any] = {"type": "json_object"}
             else:
-                assert schema is not None
                 response_format = _response_format(schema, strict)
-            llm = self.bind(response_format=response_format, **format_kwargs, **kwargs)
+            llm = self.bind(response_format=response_format, **kwargs)
             output_parser = (
-                PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
+                parsers.PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
                 if is_pydantic
-                else JsonOutputParser()
+                else parsers.JsonOutputParser()
             )
         else:
             raise ValueError(
                 f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
             )
-        if include_raw:
-            parser_assign = RunnablePassthrough.assign(
-                parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
-            )
-            parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
-            parser_with_fallback = parser_assign.with_fallbacks(
-                [parser_none], exception_key="parsing_error"
-            )
-            return RunnableMap(raw=llm) | parser_with_fallback
-        return llm | output_parser
+        if not include_raw:
+            return llm | output_parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
+        )
+        unparsed = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [unparsed], exception_key="parsing_error"
+        )
 
 
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:

@@ -10,15 +10,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
 from nugen_client.params import OnRetry
-from nugen_shared.embeddings import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_CONCURRENCY,
-    AdaptiveLimit,
-    Progress,
-    aembed_in_batches,
-    embed_in_batches,
-    progress_bar,
-)
+from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
 from nugen_shared.requests import embeddings_request
@@ -31,34 +23,24 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
     `Embeddings`.
 
     Texts are sent as they are (no tokenizer, nothing downloaded), `chunk_size` texts per
-    request, up to `max_concurrency` requests in flight at once, from the sync methods too
-    (a thread pool over the sync client, so they also work when called from inside a
-    running event loop); the vectors come back in input order, one per text, or the call
-    raises. Errors are the same dual `nugen_client` / `langchain_core.exceptions` classes
-    as `ChatNugen`'s.
-
-    ???+ info "Setup"
-
-        ```bash
-        pip install "nugen-integrations[langchain]"
-        export NUGEN_API_KEY="your-api-key"
-        ```
+    request, up to `max_concurrency` requests in flight, from the sync methods too (a
+    thread pool over the sync client, so they work inside a running event loop); the
+    vectors come back in input order, one per text, or the call raises. A 429 halves the
+    requests this object lets in flight (successes grow it back) and is retried after
+    `Retry-After`. Errors are the same dual classes as `ChatNugen`'s.
 
     ??? info "Key init args"
 
-        | Param               | Type   | Description                                        |
-        | ------------------- | ------ | -------------------------------------------------- |
-        | `model`             | `str`  | Model (default `nugen-flash-embed`).               |
-        | `dimensions`        | `int`  | Shorter vectors, for models that support it.       |
-        | `chunk_size`        | `int`  | Texts per request (128).                           |
-        | `max_concurrency`   | `int`  | Most requests in flight at once (16).              |
-        | `show_progress_bar` | `bool` | A tqdm bar over the texts (`pip install tqdm`).    |
-        | `model_kwargs`      | `dict` | Extra body fields, sent as they are.               |
+        `model` (default `nugen-flash-embed`), `dimensions` (shorter vectors, for models
+        that support it), `chunk_size` (texts per request, 128), `max_concurrency` (16),
+        `show_progress_bar` (a tqdm bar), `model_kwargs` (extra body fields). The
+        connection: `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`),
+        `timeout`, `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
+        `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`, as for `ChatNugen`.
 
-        Client params: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
-        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
-        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
-        `allow_insecure_http`: as for `ChatNugen`.
+        The defaults: a request costs a fixed part (about a hundred texts' worth) plus a
+        part per text; batches of 128 keep the fixed part to about half of each request,
+        and 16 in flight cover a few thousand texts in one or two rounds.
 
     ??? info "Instantiate and embed"
 
@@ -70,23 +52,7 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
         vectors = embeddings.embed_documents(["first text", "second text"])
         ```
 
-        Async: `await embeddings.aembed_query(...)`,
-        `await embeddings.aembed_documents([...])`.
-
-    ??? info "Why these defaults"
-
-        A request costs a fixed part (about the cost of a hundred texts) plus a part per
-        text, and the service answers requests concurrently. Batches of 128 keep the
-        fixed part to about half of each request while a corpus of a few thousand texts
-        still splits into enough batches to run side by side; 16 in flight covers such a
-        corpus in one or two rounds without a burst of hundreds of requests.
-
-    ??? info "Rate limits"
-
-        A 429 halves the number of requests this object lets in flight (for every call
-        sharing it), successes grow it back to `max_concurrency`; the 429 itself is
-        retried after the service's `Retry-After` (`max_retries` times), so nothing is
-        lost or reordered.
+        Async: `aembed_query`, `aembed_documents`.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
@@ -95,16 +61,16 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
     """Embedding model name."""
     dimensions: int | None = Field(default=None, ge=1)
     """Length of the returned vectors, for models that can shorten them."""
-    chunk_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    chunk_size: int = Field(default=batching.DEFAULT_BATCH_SIZE, ge=1)
     """Texts per request."""
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
+    max_concurrency: int = Field(default=batching.DEFAULT_MAX_CONCURRENCY, ge=1)
     """Most requests in flight at once (sync and async); fewer after 429s."""
     show_progress_bar: bool = False
     """Show a tqdm progress bar over the texts (needs ``tqdm``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
-    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
+    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
 
     def _request(self, batch: list[str]) -> dict[str, Any]:
         return embeddings_request(
@@ -126,7 +92,7 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             return client.embeddings(**self._request(batch), on_retry=on_retry).embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
-            return embed_in_batches(send, texts, **self._batching(), progress=progress)
+            return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
@@ -143,7 +109,9 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             return response.embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
-            return await aembed_in_batches(send, texts, **self._batching(), progress=progress)
+            return await batching.aembed_in_batches(
+                send, texts, **self._batching(), progress=progress
+            )
 
     async def aembed_query(self, text: str) -> list[float]:
         """The vector of one text."""
@@ -156,6 +124,6 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
             "limit": self._limit,
         }
 
-    def _progress(self, total: int) -> AbstractContextManager[Progress | None]:
+    def _progress(self, total: int) -> AbstractContextManager[batching.Progress | None]:
         # A single text (embed_query) never gets a bar.
-        return progress_bar(self.show_progress_bar and total > 1, total, "Embedding")
+        return batching.progress_bar(self.show_progress_bar and total > 1, total, "Embedding")

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM, LanguageModelInput
+from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
-from langchain_nugen._base import (
-    LC_KWARGS,
-    NugenModel,
-    RunManager,
-    arelay,
-    on_retry,
-    relay,
-)
+from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
@@ -30,23 +22,20 @@ from nugen_client.types import (
     Usage,
     response_timing,
 )
-from nugen_shared.fields import sealed_headers
 from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-# One prompt's generations, and the usage to count for it.
-_Result = tuple[list[Generation], Usage | None]
+# One prompt's generations, and the token usage to count for it.
+_Result = tuple[list[Generation], dict[str, int] | None]
 
 
 class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     r"""Nugen text completions (`POST /completions`) as a LangChain LLM.
 
     The counterpart of `langchain_openai.OpenAI`: a prompt string in, text out, over the
-    shared `nugen_client` (the same connection fields, retries, errors, timeouts, limits
-    and `session_id` / `provider` headers as `ChatNugen`). Text completions are the
-    endpoint Nugen's cookbook uses most; for chat, tools and images use `ChatNugen`.
+    shared `nugen_client`. For chat, tools and images use `ChatNugen`.
 
     ???+ info "Setup"
 
@@ -55,34 +44,18 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         export NUGEN_API_KEY="your-api-key"
         ```
 
-    ??? info "Key init args — completion params"
+    ??? info "Key init args"
 
-        | Param                     | Type          | Description                          |
-        | ------------------------- | ------------- | ------------------------------------ |
-        | `model`                   | `str`         | Model (alias `model_name`).          |
-        | `temperature`             | `float`       | Sampling temperature, 0 to 2.        |
-        | `max_tokens`              | `int`         | Most tokens to generate.             |
-        | `top_p`, `top_k`          | `float`,`int` | Nucleus and top-k sampling.          |
-        | `stop`                    | `list[str]`   | Stop sequences.                      |
-        | `n`                       | `int`         | Completions per prompt (no stream).  |
-        | `prompt_truncate_len`     | `int`         | Prompt truncation (server: 1500).    |
-        | `streaming`               | `bool`        | `invoke` / `generate` stream inside. |
-        | `stream_usage`            | `bool`        | Usage on the last chunk (`True`).    |
-        | `batch_size`              | `int`         | Prompts per request in `generate` (20).|
-        | `max_concurrent_requests` | `int`         | Requests in flight in `agenerate` (8).|
-        | `model_kwargs`            | `dict`        | Extra body fields, sent as they are. |
+        `model` (default `nugen-flash-instruct`, alias `model_name`), `temperature`,
+        `max_tokens`, `top_p`, `top_k`, `stop`, `n`, `prompt_truncate_len`, `streaming`,
+        `stream_usage` and `model_kwargs` as for `ChatNugen`; `batch_size` (prompts per
+        request in `generate`, 20) and `max_concurrent_requests` (requests in flight in
+        `agenerate`, 8). The connection: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
+        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
+        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
+        `allow_insecure_http`, as for `ChatNugen`. Unset parameters are not sent.
 
-        Unset parameters (`None`) are not sent. The default model is
-        `nugen-flash-instruct`.
-
-    ??? info "Key init args — client params"
-
-        `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`), `timeout`,
-        `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
-        `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`: as for
-        `ChatNugen`.
-
-    ??? info "Instantiate and invoke"
+    ??? info "Instantiate, invoke and stream"
 
         ```python
         from langchain_core.output_parsers import StrOutputParser
@@ -93,17 +66,9 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         llm.invoke("To infinity, and")
         chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
         chain.invoke({"topic": "rockets"})
-        ```
-
-    ??? info "Stream and async"
-
-        ```python
         for piece in llm.stream("Once upon a time"):
             print(piece, end="")
         ```
-
-        `await llm.ainvoke(...)`, `async for piece in llm.astream(...)`,
-        `llm.batch([...])`; token callbacks fire for every streamed piece.
 
     ??? info "Token usage and metadata"
 
@@ -114,9 +79,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         ```
 
         `generation_info` holds `finish_reason`, `model_name` and, when the service
-        sends them, `confidence_score` (domain-aligned models; no documented scale),
-        `timing` and `logprobs`. A stream's last (empty) chunk carries the same
-        `generation_info` (and `token_usage`).
+        sends them, `confidence_score`, `timing` and `logprobs`; a stream's last (empty)
+        chunk carries the same (and `token_usage`).
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
@@ -137,26 +101,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_nugen", "llms"]
 
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[str]:
-        return super().stream(input, config, stop=stop, **sealed_headers(kwargs))
-
-    def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[str]:
-        return super().astream(input, config, stop=stop, **sealed_headers(kwargs))
-
     # ---------------------------------------------------------------------- requests
 
     def _request(
@@ -168,8 +112,14 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
     def _batches(self, prompts: list[str]) -> list[list[str]]:
-        size = self.batch_size
+        """The prompts of each request: ``batch_size`` at a time, one when streaming."""
+        size = 1 if self.streaming else self.batch_size
         return [prompts[start : start + size] for start in range(0, len(prompts), size)]
+
+    def _batch_request(
+        self, batch: list[str], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
 
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
@@ -193,12 +143,11 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         **kwargs: Any,
     ) -> LLMResult:
         results: list[_Result] = []
-        if self.streaming:
-            for prompt in prompts:
-                results.append(_streamed(self._stream(prompt, stop, run_manager, **kwargs)))
-            return _llm_result(results, self._model_name(kwargs))
         for batch in self._batches(prompts):
-            request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
+            if self.streaming:
+                results.append(_streamed(self._stream(batch[0], stop, run_manager, **kwargs)))
+                continue
+            request = self._batch_request(batch, stop, kwargs)
             with mapped_errors():
                 completion = self._sync_client().completion(
                     **request, on_retry=on_retry(run_manager)
@@ -221,16 +170,15 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
             async with limit:
                 if self.streaming:
                     pieces = [c async for c in self._astream(batch[0], stop, run_manager, **kwargs)]
-                    return [_streamed(iter(pieces))]
-                request = self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
+                    return [_streamed(pieces)]
+                request = self._batch_request(batch, stop, kwargs)
                 with mapped_errors():
                     completion = await self._async_client().completion(
                         **request, on_retry=on_retry(run_manager)
                     )
                 return per_prompt(completion, len(batch), request)
 
-        batches = [[p] for p in prompts] if self.streaming else self._batches(prompts)
-        tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
+        tasks = [asyncio.ensure_future(one(batch)) for batch in self._batches(prompts)]
         try:
             done = await asyncio.gather(*tasks)
         except BaseException:
@@ -301,13 +249,13 @@ def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]
     generations = completion_generations(completion, request["model"])
     n = len(generations) // prompts
     return [
-        (generations[i * n : (i + 1) * n], completion.usage if i == 0 else None)
+        (generations[i * n : (i + 1) * n], usage_dict(completion.usage) if i == 0 else None)
         for i in range(prompts)
     ]
 
 
-def usage_dict(usage: Usage) -> dict[str, int]:
-    return {key: getattr(usage, key) for key in _USAGE_KEYS}
+def usage_dict(usage: Usage | None) -> dict[str, int] | None:
+    return None if usage is None else {key: getattr(usage, key) for key in _USAGE_KEYS}
 
 
 class TextStreamConverter:
@@ -355,23 +303,20 @@ class TextStreamConverter:
         return GenerationChunk(text="", generation_info=info)
 
 
-def _streamed(pieces: Iterator[GenerationChunk]) -> _Result:
+def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:
     whole: GenerationChunk | None = None
     for piece in pieces:
         whole = piece if whole is None else whole + piece
     assert whole is not None  # a stream always ends with its final chunk
     info = whole.generation_info or {}
-    token_usage = info.get("token_usage")
-    usage = Usage.model_validate(token_usage) if isinstance(token_usage, dict) else None
-    return [Generation(text=whole.text, generation_info=info)], usage
+    return [Generation(text=whole.text, generation_info=info)], info.get("token_usage")
 
 
 def _llm_result(results: list[_Result], model: str) -> LLMResult:
     total = dict.fromkeys(_USAGE_KEYS, 0)
     for _, usage in results:
-        if usage is not None:
-            for key, value in usage_dict(usage).items():
-                total[key] += value
+        for key, value in (usage or {}).items():
+            total[key] += value
     return LLMResult(
         generations=[generations for generations, _ in results],
         llm_output={"token_usage": total, "model_name": model},

@@ -18,65 +18,38 @@ __all__ = ["NugenRerank"]
 
 class NugenRerank(RerankFields, BaseDocumentCompressor):
     """Nugen reranking models (`bge-reranker-v2-m3`, your aligned rerankers) as a LangChain
-    document compressor (`BaseDocumentCompressor`) over the service's `/reranker`.
+    `BaseDocumentCompressor` over the service's `/reranker`.
 
     The documents come back most relevant first, at most `top_n`, each a copy with
-    `metadata["relevance_score"]` (its other metadata kept); the ones passed in are not
-    changed. Errors are the same dual `nugen_client` / `langchain_core.exceptions` classes
-    as `ChatNugen`'s; bad settings (an unknown method, `standard` without `model_cross`,
-    an empty query) are `ValueError`s raised before any request.
-
-    ???+ info "Setup"
-
-        ```bash
-        pip install "nugen-integrations[langchain]"
-        export NUGEN_API_KEY="your-api-key"
-        ```
+    `metadata["relevance_score"]`; the ones passed in are not changed. Errors are the same
+    dual classes as `ChatNugen`'s; bad settings (an unknown method, `standard` without
+    `model_cross`, an empty query) are `ValueError`s raised before any request.
 
     ??? info "Key init args"
 
-        | Param                | Type  | Description                                           |
-        | -------------------- | ----- | ----------------------------------------------------- |
-        | `model`              | `str` | Model (default `bge-reranker-v2-m3`).                 |
-        | `top_n`              | `int` | Most documents returned (3; `None`: all, scored).     |
-        | `method`             | `str` | `fast` (default), `standard`, `optimal`, `best`.      |
-        | `model_cross`        | `str` | The cross-encoder `standard` and `optimal` need.      |
-        | `stage1_top_k`       | `int` | Candidates the first stage keeps (hybrid methods).    |
-        | `max_tokens_per_doc` | `int` | Tokens of each document the model reads.              |
-        | `batch_size`         | `int` | Documents the service scores at a time.               |
-
-        Client params: `api_key` (env `NUGEN_API_KEY`), `base_url` (env
-        `NUGEN_BASE_URL`), `timeout`, `max_retries`, `default_headers`, `session_id`,
-        `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
-        `allow_insecure_http`: as for `ChatNugen`.
+        `model` (default `bge-reranker-v2-m3`), `top_n` (3; `None`: all, scored),
+        `method` (`fast`, `standard`, `optimal`, `best`), `model_cross` (the
+        cross-encoder `standard` and `optimal` need), `stage1_top_k`,
+        `max_tokens_per_doc`, `batch_size`. The connection: `api_key` (env
+        `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`), `timeout`, `max_retries`,
+        `default_headers`, `session_id`, `provider`, `deadline`, `max_response_bytes`,
+        `max_event_bytes`, `allow_insecure_http`, as for `ChatNugen`.
 
     ??? info "Instantiate and compress"
 
         ```python
-        from langchain_core.documents import Document
+        from langchain_classic.retrievers import ContextualCompressionRetriever
         from langchain_nugen import NugenRerank
 
-        documents = [Document(page_content="A tort is a civil wrong."), ...]
         reranker = NugenRerank(top_n=2)
         best = reranker.compress_documents(documents, "What is a tort?")
-        best = await reranker.acompress_documents(documents, "What is a tort?")
-        ```
-
-    ??? info "Behind a retriever"
-
-        ```python
-        from langchain_classic.retrievers import ContextualCompressionRetriever
-
         retriever = ContextualCompressionRetriever(
-            base_compressor=NugenRerank(), base_retriever=vector_store.as_retriever()
+            base_compressor=reranker, base_retriever=vector_store.as_retriever()
         )
         ```
 
-    ??? info "Scores only"
-
-        `reranker.rerank(documents, query, top_n=None)` (and `arerank`) returns
-        `[{"index": ..., "relevance_score": ...}]`, most relevant first, as LangChain's
-        other rerankers do (`top_n=None`: the object's `top_n`).
+        `acompress_documents` is the async form; `rerank(documents, query, top_n=None)`
+        (and `arerank`) returns `[{"index": ..., "relevance_score": ...}]` only.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
@@ -90,9 +63,8 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         """``[{"index", "relevance_score"}]`` of ``documents``, most relevant first."""
         if not documents:
             return []
-        request = self._request(documents, query, top_n)
         with mapped_errors():
-            return _scores(self._sync_client().rerank(**request))
+            return _scores(self._sync_client().rerank(**self._request(documents, query, top_n)))
 
     async def arerank(
         self, documents: Sequence[str | Document], query: str, top_n: int | None = None

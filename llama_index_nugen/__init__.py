@@ -1,15 +1,7 @@
-"""LlamaIndex integration of the Nugen inference API.
-
-``Nugen`` (a ``FunctionCallingLLM``), ``NugenMultiModal`` (a ``MultiModalLLM``),
-``NugenEmbedding`` (a ``BaseEmbedding``) and ``NugenRerank`` (a ``BaseNodePostprocessor``),
-over the shared ``nugen_client``. Also importable the LlamaIndex way:
-``llama_index.llms.nugen``, ``llama_index.multi_modal_llms.nugen``,
-``llama_index.embeddings.nugen``, ``llama_index.postprocessor.nugen_rerank``. Errors are
-``nugen_client``'s classes.
-
-The classes load on first use (PEP 562): ``import llama_index_nugen`` is cheap, and each
-class pays only for the parts of LlamaIndex it needs.
-"""
+"""LlamaIndex integration of the Nugen inference API: ``Nugen``, ``NugenMultiModal``,
+``NugenEmbedding`` and ``NugenRerank`` (also importable the LlamaIndex way, e.g.
+``llama_index.llms.nugen``). The classes load on first use (PEP 562), so importing the
+package is cheap."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
 -> (the client) -> ``ChatCompletion`` -> :func:`completion_to_chat_response` ->
 LlamaIndex responses (streams: :mod:`llama_index_nugen._stream`). Text completions
-(``is_chat_model=False``) take the same road: :func:`text_completion_to_chat_response`.
+(``is_chat_model=False``) take the same road.
 Nothing here does I/O except reading the image files a message points at, and nothing
 mutates what the caller passed in.
 """
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
+from collections.abc import Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -37,21 +34,8 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import ImageNode
 
 from nugen_client import APIResponseValidationError, InvalidInputError
-from nugen_client.types import (
-    ChatCompletion,
-    Choice,
-    ResponseMessage,
-    TextCompletion,
-    Timing,
-    ToolCall,
-    Usage,
-    parse_tool_arguments,
-)
-from nugen_shared.images import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    guess_image_mime_type,
-    image_part,
-)
+from nugen_client import types as api
+from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, guess_image_mime_type, image_part
 
 __all__ = [
     "chat_to_completion_response",
@@ -60,7 +44,6 @@ __all__ = [
     "image_block_to_part",
     "image_document_to_part",
     "prompt_with_images",
-    "text_completion_to_chat_response",
     "to_wire_message",
     "to_wire_messages",
     "tool_selections",
@@ -124,14 +107,22 @@ def to_wire_message(
                     f"and tool messages, not in a {role} message"
                 )
             has_image = True
-            parts.append(_located(block, f"messages[{index}]", position, max_image_bytes))
+            try:
+                parts.append(image_block_to_part(block, max_bytes=max_image_bytes))
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"messages[{index}].blocks[{position}]: {exc}") from None
         elif isinstance(block, ToolCallBlock):
             if role != "assistant":
                 raise InvalidInputError(
                     f"messages[{index}].blocks[{position}]: a ToolCallBlock belongs in an "
                     f"assistant message, not in a {role} message"
                 )
-            tool_calls.append(_tool_call_block_to_wire(block, index))
+            where = f"messages[{index}]: ToolCallBlock {block.tool_name!r}"
+            tool_calls.append(
+                _wire_tool_call(
+                    block.tool_call_id, block.tool_name, block.tool_kwargs, where, "tool_call_id"
+                )
+            )
         elif isinstance(block, ThinkingBlock) and role == "assistant":
             continue
         elif isinstance(block, CachePoint):
@@ -147,11 +138,14 @@ def to_wire_message(
 
     kwargs = message.additional_kwargs
     if role == "assistant":
-        if not tool_calls and kwargs.get("tool_calls"):
-            tool_calls = [
-                _openai_tool_call_to_wire(call, index, n)
-                for n, call in enumerate(kwargs["tool_calls"])
-            ]
+        # OpenAI-style tool calls (dicts, or SDK objects), unless the blocks hold calls.
+        openai_calls = () if tool_calls else kwargs.get("tool_calls") or ()
+        for n, call in enumerate(openai_calls):
+            mapping = call if isinstance(call, Mapping) else _as_mapping(call)
+            function = mapping.get("function") or {}
+            where = f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
+            call_name, arguments = function.get("name") or "", function.get("arguments")
+            tool_calls.append(_wire_tool_call(mapping.get("id"), call_name, arguments, where, "id"))
         if tool_calls:
             wire["tool_calls"] = tool_calls
             if not wire.get("content"):
@@ -170,14 +164,6 @@ def to_wire_message(
     return wire
 
 
-def _located(block: ImageBlock, where: str, position: int, max_bytes: int) -> dict[str, Any]:
-    """Convert an image block, prefixing an error with where the block sits."""
-    try:
-        return image_block_to_part(block, max_bytes=max_bytes)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}.blocks[{position}]: {exc}") from None
-
-
 def _arguments_text(arguments: Any, where: str) -> str:
     if isinstance(arguments, str):
         return arguments
@@ -187,54 +173,22 @@ def _arguments_text(arguments: Any, where: str) -> str:
         raise InvalidInputError(f"{where}: the tool-call arguments are not JSON ({exc})") from None
 
 
-def _tool_call_block_to_wire(block: ToolCallBlock, index: int) -> dict[str, Any]:
-    if not block.tool_call_id:
-        raise InvalidInputError(
-            f"messages[{index}]: ToolCallBlock {block.tool_name!r} has no tool_call_id; the "
-            "service pairs every call with its result by id"
-        )
-    return {
-        "id": block.tool_call_id,
-        "type": "function",
-        "function": {
-            "name": block.tool_name,
-            "arguments": _arguments_text(
-                block.tool_kwargs, f"messages[{index}]: tool call {block.tool_name!r}"
-            ),
-        },
-    }
-
-
-def _openai_tool_call_to_wire(call: Any, index: int, n: int) -> dict[str, Any]:
-    """An OpenAI-style tool call (a dict, or an SDK object) from ``additional_kwargs``."""
-    if not isinstance(call, Mapping):
-        call = _as_mapping(call)
-    function = call.get("function") or {}
-    call_id = call.get("id")
+def _wire_tool_call(
+    call_id: Any, name: str, arguments: Any, where: str, id_name: str
+) -> dict[str, Any]:
+    """An assistant turn's tool call as the service takes it; ``where`` names it in errors."""
     if not call_id:
         raise InvalidInputError(
-            f"messages[{index}].additional_kwargs['tool_calls'][{n}] has no id; the "
-            "service pairs every call with its result by id"
+            f"{where} has no {id_name}; the service pairs every call with its result by id"
         )
     return {
         "id": call_id,
         "type": "function",
-        "function": {
-            "name": function.get("name") or "",
-            "arguments": _arguments_text(
-                function.get("arguments"), f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
-            ),
-        },
+        "function": {"name": name, "arguments": _arguments_text(arguments, where)},
     }
 
 
 # ---------------------------------------------------------------------------------- images
-
-
-def _sniffed(data: bytes, declared: str | None) -> str | None:
-    """The type the bytes announce wins over a declared one (which LlamaIndex often guessed
-    from a file suffix); the declared one covers formats we cannot sniff."""
-    return guess_image_mime_type(data) or declared
 
 
 def image_block_to_part(
@@ -252,7 +206,11 @@ def image_block_to_part(
             read = raw.read()
             raw.seek(position)  # leave the caller's stream where it was
             raw = read.encode() if isinstance(read, str) else read
-        data = _decode_block_bytes(raw)
+        # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except ValueError:
+            data = raw
     elif block.path is not None:
         return image_part(path=block.path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None and str(block.url).startswith("file://"):
@@ -262,16 +220,10 @@ def image_block_to_part(
         return image_part(url=str(block.url), detail=detail, max_bytes=max_bytes)
     else:
         raise InvalidInputError("ImageBlock has no image: set image=, path= or url=")
-    mime = _sniffed(data, block.image_mimetype)
+    # The type the bytes announce wins over a declared one (which LlamaIndex often guessed
+    # from a file suffix); the declared one covers formats we cannot sniff.
+    mime = guess_image_mime_type(data) or block.image_mimetype
     return image_part(data=data, mime_type=mime, detail=detail, max_bytes=max_bytes)
-
-
-def _decode_block_bytes(raw: bytes) -> bytes:
-    # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
-    try:
-        return base64.b64decode(raw, validate=True)
-    except ValueError:
-        return raw
 
 
 def image_document_to_part(
@@ -288,7 +240,8 @@ def image_document_to_part(
     encoded = getattr(document, "image", None)
     if encoded:
         data = _decode_document_image(encoded)
-        return image_part(data=data, mime_type=_sniffed(data, mime), max_bytes=max_bytes)
+        mime = guess_image_mime_type(data) or mime  # as for an ImageBlock
+        return image_part(data=data, mime_type=mime, max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
     if path:
         return image_part(path=path, max_bytes=max_bytes)
@@ -336,7 +289,7 @@ def prompt_with_images(
 def _parse_arguments(arguments: str) -> dict[str, Any] | str:
     """A complete call's arguments as a dict; unusable text stays text."""
     try:
-        return parse_tool_arguments(arguments)
+        return api.parse_tool_arguments(arguments)
     except ValueError:
         return arguments
 
@@ -359,7 +312,7 @@ def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[s
     if isinstance(arguments, dict):
         return arguments
     try:
-        return parse_tool_arguments(arguments or "")
+        return api.parse_tool_arguments(arguments or "")
     except ValueError as error:
         cut = (
             " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
@@ -429,7 +382,7 @@ def force_single_tool_call(response: ChatResponse) -> None:
 
 
 def _tool_outputs(
-    calls: Sequence[ToolCall], id_prefix: str, *, complete: bool
+    calls: Sequence[api.ToolCall], id_prefix: str, *, complete: bool
 ) -> tuple[list[ToolCallBlock], list[dict[str, Any]]]:
     """``ToolCallBlock``s and OpenAI-style dicts for the calls of one message.
 
@@ -459,10 +412,10 @@ def _tool_outputs(
 
 
 def _response_extras(
-    usage: Usage | None,
+    usage: api.Usage | None,
     confidence_score: float | None,
     finish_reason: str | None,
-    timing: Timing | None,
+    timing: api.Timing | None,
 ) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     if usage is not None:
@@ -503,8 +456,25 @@ def _message(
     )
 
 
-def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
-    """A whole response (its first choice) as a ``ChatResponse``."""
+def completion_to_chat_response(
+    completion: api.ChatCompletion | api.TextCompletion,
+) -> ChatResponse:
+    """A whole answer, chat or text completion (its first choice), as a ``ChatResponse``;
+    ``raw`` is the answer as a dict."""
+    raw = completion.model_dump(exclude_none=True)
+    raw.setdefault("usage", None)
+    if isinstance(completion, api.TextCompletion):
+        completion = api.ChatCompletion(
+            **completion.model_dump(exclude={"choices"}, exclude_none=True),
+            choices=[
+                api.Choice(
+                    index=choice.index,
+                    message=api.ResponseMessage(content=choice.text),
+                    finish_reason=choice.finish_reason,
+                )
+                for choice in sorted(completion.choices, key=lambda choice: choice.index)
+            ],
+        )
     choice = completion.choices[0] if completion.choices else None
     usage = completion.usage
     if choice is None:
@@ -522,8 +492,6 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             usage.reasoning_tokens if usage is not None else None,
         )
         finish_reason = choice.finish_reason
-    raw = completion.model_dump(exclude_none=True)
-    raw.setdefault("usage", None)
     return ChatResponse(
         message=message,
         raw=raw,
@@ -533,27 +501,6 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             usage, completion.confidence_score, finish_reason, completion.timing
         ),
     )
-
-
-def text_completion_to_chat_response(completion: TextCompletion) -> ChatResponse:
-    """A whole text completion (its first choice) as a ``ChatResponse``; ``raw`` is the
-    text completion itself."""
-    chat = ChatCompletion(
-        **completion.model_dump(exclude={"choices"}, exclude_none=True),
-        choices=[
-            Choice(
-                index=choice.index,
-                message=ResponseMessage(content=choice.text),
-                finish_reason=choice.finish_reason,
-            )
-            for choice in sorted(completion.choices, key=lambda choice: choice.index)
-        ],
-    )
-    response = completion_to_chat_response(chat)
-    raw = completion.model_dump(exclude_none=True)
-    raw.setdefault("usage", None)
-    response.raw = raw
-    return response
 
 
 def chat_to_completion_response(response: ChatResponse) -> CompletionResponse:

@@ -1,20 +1,25 @@
-"""The fields ``Nugen`` and ``NugenMultiModal`` share, and their request rule.
+"""What ``Nugen`` and ``NugenMultiModal`` share: their fields, the request rule and the calls.
 
-No I/O here: the calls are in :mod:`llama_index_nugen._calls`. The connection fields, the
-client cache (:mod:`nugen_shared.fields`) and the request rule itself
-(:mod:`nugen_shared.requests`) are the ones ``ChatNugen`` uses too.
+Each call is three steps: the request (the shared rule of ``nugen_shared.requests``, as
+for ``ChatNugen``), the client method the :class:`Request` names (``completion`` for a
+prompt, ``chat_completion`` for messages), then pure conversion (``_convert``,
+``_stream``). Sync and async differ only in the client call. The framework classes add
+LlamaIndex's callbacks around the calls, and :func:`seal_call_headers` around those.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from pydantic import AliasChoices, BaseModel, Field
 
 from llama_index_nugen import _convert
+from llama_index_nugen._stream import ChatStream, R, aresponses, responses
 from nugen_client import InvalidInputError
 from nugen_client.params import SamplingFields
 from nugen_shared.fields import (
@@ -23,10 +28,12 @@ from nugen_shared.fields import (
     ReasoningField,
     call_keywords,
     check_no_credential_keywords,
+    sealed_headers,
 )
+from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request, completion_request
 
-__all__ = ["ChatFields", "KnownKeywords", "Request"]
+__all__ = ["ChatFields", "KnownKeywords", "Request", "seal_call_headers"]
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
 _FRAMEWORK_KWARGS = frozenset(
@@ -52,10 +59,10 @@ _REQUEST_FIELDS = (
 
 
 class Request(NamedTuple):
-    """The keyword arguments of one client call, and which endpoint takes them."""
+    """The keyword arguments of one client call, and the client method that takes them."""
 
-    text: bool
-    """``True``: a text completion (``/completions``); ``False``: a chat completion."""
+    method: str
+    """``completion`` (``/completions``) or ``chat_completion``; streamed: ``stream_`` + it."""
     kwargs: dict[str, Any]
 
 
@@ -107,8 +114,8 @@ def _accepted_names(model: type[BaseModel]) -> set[str]:
 
 
 class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingFields, ReasoningField):
-    """The fields of the chat classes (the sampling fields are the wire models') and how
-    they become a request."""
+    """The fields of the chat classes (the sampling fields are the wire models'), how they
+    become a request, and the calls."""
 
     model: str
     use_vision_endpoint: bool = Field(
@@ -117,9 +124,21 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra body fields sent with every request."
     )
+    context_window: int | None = Field(
+        default=None, gt=0, description="Overrides the model table's context window."
+    )
 
-    def _wire_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        return _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)
+    def _metadata_fields(self) -> dict[str, Any]:
+        info = model_info(self.model)
+        return {
+            "context_window": self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
+            "num_output": self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
+            # The vision endpoint takes no tools, whatever the model.
+            "is_function_calling_model": info.tool_calling and not self.use_vision_endpoint,
+            "model_name": self.model,
+        }
+
+    # -- requests ----------------------------------------------------------------------------
 
     def _request(
         self, payload: str | Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
@@ -133,9 +152,74 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
             request = completion_request(
                 payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
             )
-            return Request(text=True, kwargs=request)
+            return Request("completion", request)
         fields["use_vision_endpoint"] = self.use_vision_endpoint
         request = chat_request(
             payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
         )
-        return Request(text=False, kwargs=request)
+        return Request("chat_completion", request)
+
+    def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
+        wire = _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)
+        return self._request(wire, kwargs)
+
+    # -- calls -------------------------------------------------------------------------------
+    # The client checks a stream's request when it is called, before the caller iterates:
+    # bad input fails at the call, not at the first chunk.
+
+    def _send(self, request: Request) -> ChatResponse:
+        answer = getattr(self._sync_client(), request.method)(**request.kwargs)
+        return _convert.completion_to_chat_response(answer)
+
+    async def _asend(self, request: Request) -> ChatResponse:
+        answer = await getattr(self._async_client(), request.method)(**request.kwargs)
+        return _convert.completion_to_chat_response(answer)
+
+    def _send_stream(
+        self, request: Request, render: Callable[[ChatStream], R]
+    ) -> Generator[R, None, None]:
+        chunks = getattr(self._sync_client(), f"stream_{request.method}")(**request.kwargs)
+        return responses(chunks, render)
+
+    def _asend_stream(
+        self, request: Request, render: Callable[[ChatStream], R]
+    ) -> AsyncGenerator[R, None]:
+        chunks = getattr(self._async_client(), f"stream_{request.method}")(**request.kwargs)
+        return aresponses(chunks, render)
+
+
+_ClassT = TypeVar("_ClassT", bound=type)
+_CHAT_CALLS = ("chat", "achat", "stream_chat", "astream_chat")
+_CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CALLS))
+
+
+def seal_call_headers(cls: _ClassT) -> _ClassT:
+    """Class decorator: each call method gets its keywords with the per-call header values
+    that may not be shown sealed (``nugen_shared.fields.sealed_headers``).
+
+    LlamaIndex's callback and instrumentation wrappers put a call's keywords in
+    ``LLMChatStartEvent`` / ``LLMCompletionStartEvent`` and the callback payloads as they
+    are; applied after the class is built, this runs before them. The request opens the
+    values again (``call_keywords``).
+    """
+    for name in _CALLS:
+        method = cls.__dict__.get(name)
+        if method is not None:
+            setattr(cls, name, _sealing(method))
+    return cls
+
+
+def _sealing(method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def sealed_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return await method(self, *args, **sealed_headers(kwargs))
+
+        return sealed_async
+
+    @functools.wraps(method)
+    def sealed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **sealed_headers(kwargs))
+
+    return sealed

@@ -1,11 +1,10 @@
 """Streamed wire chunks -> LlamaIndex responses, one state machine for every stream.
 
 :class:`ChatStream` rebuilds the running answer from the shared
-:class:`nugen_client.StreamAccumulator` at each chunk; the ``stream_*`` functions drive it
-over a client's chunks (chat and text completion chunks alike) and render each step as a
+:class:`nugen_client.StreamAccumulator` at each chunk; :func:`responses` drives it over a
+client's chunks (chat and text completion chunks alike) and renders each step as a
 ``ChatResponse`` or ``CompletionResponse``, with the same message, extras and ``raw`` as
-the whole answers of :mod:`llama_index_nugen._convert`. Pure: the chunks come in, nothing
-here does I/O.
+the whole answers of :mod:`llama_index_nugen._convert`. Pure: nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -13,48 +12,27 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable
 from typing import Any, TypeVar
 
-from llama_index.core.base.llms.types import (
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    ToolCallBlock,
-)
+from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, ToolCallBlock
 
 from llama_index_nugen._convert import _message, _response_extras, _tool_outputs
 from nugen_client import StreamAccumulator
-from nugen_client.types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChunkChoice,
-    Delta,
-    TextCompletionChunk,
-)
+from nugen_client import types as api
 
-__all__ = [
-    "ChatStream",
-    "astream_chat_responses",
-    "astream_completion_responses",
-    "stream_chat_responses",
-    "stream_completion_responses",
-    "text_chunk_as_chat_chunk",
-]
+__all__ = ["ChatStream", "aresponses", "responses", "text_chunk_as_chat_chunk"]
 
 
-def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
+def text_chunk_as_chat_chunk(chunk: api.TextCompletionChunk) -> api.ChatCompletionChunk:
     """A streamed text completion chunk as the chat chunk that says the same (a timing
     event stays one: no ``choices``, so ``is_chunk`` is False for it too)."""
     header = chunk.model_dump(exclude={"choices"}, exclude_none=True)
     if not chunk.is_chunk:
-        return ChatCompletionChunk(**header)
-    return ChatCompletionChunk(
+        return api.ChatCompletionChunk(**header)
+    return api.ChatCompletionChunk(
         **header,
         choices=[
-            ChunkChoice(
+            api.ChunkChoice(
                 index=choice.index,
-                delta=Delta(content=choice.text or None),
+                delta=api.Delta(content=choice.text or None),
                 finish_reason=choice.finish_reason,
             )
             for choice in chunk.choices
@@ -63,18 +41,16 @@ def text_chunk_as_chat_chunk(chunk: TextCompletionChunk) -> ChatCompletionChunk:
 
 
 # ChatCompletionChunk.model_dump without its Python wrapper: once per streamed chunk.
-_dump_chunk = ChatCompletionChunk.__pydantic_serializer__.to_python
+_dump_chunk = api.ChatCompletionChunk.__pydantic_serializer__.to_python
 
 
 class ChatStream:
     """The running answer of a stream, rebuilt from the shared accumulator at every step.
 
-    :class:`nugen_client.StreamAccumulator` owns assembly (text and reasoning, tool-call
-    fragments joined by index, usage, the final completion), keeping the text joined as it
-    grows (``running_text``) so that each step costs one string append rather than a
-    re-join of every piece so far, and the text is held once. Each step yields a fresh
-    message holding the whole answer so far plus the ``delta`` that just arrived: never
-    text twice.
+    :class:`nugen_client.StreamAccumulator` owns assembly (text, reasoning, tool-call
+    fragments, usage), keeping the text joined as it grows (``running_text``: one append
+    per step). Each step is a fresh message holding the whole answer so far plus the
+    ``delta`` that just arrived: never text twice.
     """
 
     __slots__ = (
@@ -92,7 +68,6 @@ class ChatStream:
     )
 
     def __init__(self) -> None:
-        # The accumulator keeps the text joined as it grows: every step carries it whole.
         self._acc = StreamAccumulator(running_text=True)
         self._reasoning_delta = ""
         self._finish_reason: str | None = None
@@ -110,12 +85,12 @@ class ChatStream:
     def text(self) -> str:
         return self._acc.text(0)
 
-    def add(self, chunk: ChatCompletionChunk | TextCompletionChunk) -> bool:
+    def add(self, chunk: api.ChatCompletionChunk | api.TextCompletionChunk) -> bool:
         """Take one chunk of a chat stream or of a text completion stream; True when it
         brought text, reasoning or a tool-call fragment (a step worth yielding), False for
         empty deltas, usage-only and timing events."""
-        if isinstance(chunk, TextCompletionChunk):
-            text_chunk: TextCompletionChunk | None = chunk
+        if isinstance(chunk, api.TextCompletionChunk):
+            text_chunk: api.TextCompletionChunk | None = chunk
             chunk = text_chunk_as_chat_chunk(chunk)
         else:
             text_chunk = None
@@ -200,20 +175,20 @@ class ChatStream:
             delta=self.delta,
         )
 
-    def completion(self) -> ChatCompletion:
+    def completion(self) -> api.ChatCompletion:
         """The response the stream added up to so far."""
         return self._acc.completion()
 
 
-_R = TypeVar("_R", ChatResponse, CompletionResponse)
+R = TypeVar("R", ChatResponse, CompletionResponse)
+_Chunk = api.ChatCompletionChunk | api.TextCompletionChunk
 
 
-_Chunk = ChatCompletionChunk | TextCompletionChunk
-
-
-def _responses(
-    chunks: Iterable[_Chunk], render: Callable[[ChatStream], _R]
-) -> Generator[_R, None, None]:
+def responses(
+    chunks: Iterable[_Chunk], render: Callable[[ChatStream], R]
+) -> Generator[R, None, None]:
+    """The steps of a stream, each rendered (``ChatStream.chat_response`` or
+    ``ChatStream.completion_response``)."""
     state = ChatStream()
     for chunk in chunks:
         if state.add(chunk):
@@ -222,30 +197,13 @@ def _responses(
         yield render(state)  # the closing step: usage, finish_reason, timing
 
 
-async def _aresponses(
-    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], _R]
-) -> AsyncGenerator[_R, None]:
+async def aresponses(
+    chunks: AsyncIterator[_Chunk], render: Callable[[ChatStream], R]
+) -> AsyncGenerator[R, None]:
+    """:func:`responses` of an async stream."""
     state = ChatStream()
     async for chunk in chunks:
         if state.add(chunk):
             yield render(state)
     if state.pending:
-        yield render(state)  # the closing step: usage, finish_reason, timing
-
-
-def stream_chat_responses(chunks: Iterable[_Chunk]) -> ChatResponseGen:
-    return _responses(chunks, ChatStream.chat_response)
-
-
-def astream_chat_responses(chunks: AsyncIterator[_Chunk]) -> ChatResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.chat_response)
-
-
-def stream_completion_responses(chunks: Iterable[_Chunk]) -> CompletionResponseGen:
-    return _responses(chunks, ChatStream.completion_response)
-
-
-def astream_completion_responses(
-    chunks: AsyncIterator[_Chunk],
-) -> CompletionResponseAsyncGen:
-    return _aresponses(chunks, ChatStream.completion_response)
+        yield render(state)

@@ -9,23 +9,13 @@ from typing import Any
 import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
-from llama_index.core.instrumentation.events.embedding import (
-    EmbeddingEndEvent,
-    EmbeddingStartEvent,
-)
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from pydantic import AliasChoices, Field, PrivateAttr
 
 from llama_index_nugen._fields import KnownKeywords
 from nugen_client.params import OnRetry
 from nugen_client.types import EmbeddingResponse
-from nugen_shared.embeddings import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_CONCURRENCY,
-    AdaptiveLimit,
-    aembed_in_batches,
-    embed_in_batches,
-    progress_bar,
-)
+from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
 from nugen_shared.requests import embeddings_request
@@ -37,60 +27,36 @@ dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
 class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
-    """Nugen embeddings as a LlamaIndex `BaseEmbedding`, for indexes, retrievers and
-    ingestion pipelines (default `nugen-flash-embed`).
+    """Nugen embeddings as a LlamaIndex `BaseEmbedding` (default `nugen-flash-embed`).
 
-    Texts are sent as they are (no tokenizer, nothing downloaded), in batches, several
-    requests in flight at once, over the shared `nugen_client`; the vectors come back in
-    input order, one per text, or the call raises.
+    Batched and concurrent like LangChain's `NugenEmbeddings` (the same shared code):
+    vectors in input order, one per text, or the call raises; a 429 halves the requests
+    in flight and is retried after `Retry-After`.
 
     Args:
-        model: The model (LlamaIndex's `model_name`, alias `model`; default
-            `nugen-flash-embed`; also `nugen-embed-legal`, `qwen3-embedding-8b`, ...).
+        model: LlamaIndex's `model_name` (alias `model`).
         dimensions: Shorter vectors, for models that support it.
-        embed_batch_size: Texts per request (default 128).
-        max_concurrency: Most requests in flight at once, sync and async (default 16).
+        embed_batch_size: Texts per request (128).
+        max_concurrency: Most requests in flight at once, sync and async (16).
         additional_kwargs: Extra body fields sent with every request, unvalidated.
-        api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset; never in `repr`,
-            `to_dict()` or `to_json()`.
-        base_url: Env `NUGEN_BASE_URL`, else the Nugen API.
-        session_id, provider: Sent as `X-Session-ID` / `X-Provider`.
-        timeout, max_retries, default_headers, deadline, max_response_bytes,
-            max_event_bytes, allow_insecure_http: the connection, as in `Nugen`.
+        api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
+            deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
+            connection, as in `Nugen`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
-
         ```python
         from llama_index.core import Document, Settings, VectorStoreIndex
         from llama_index.embeddings.nugen import NugenEmbedding
 
         Settings.embed_model = NugenEmbedding()
         index = VectorStoreIndex.from_documents([Document(text="Nugen serves models.")])
-
-        embed_model = NugenEmbedding(embed_batch_size=64, max_concurrency=8)
-        vector = embed_model.get_query_embedding("What does Nugen serve?")
-        vectors = embed_model.get_text_embedding_batch(["first", "second"])
+        vector = Settings.embed_model.get_query_embedding("What does Nugen serve?")
         ```
 
-        `get_text_embedding_batch` (what `VectorStoreIndex.from_documents` and
-        `IngestionPipeline.run` call) and `aget_text_embedding_batch` send up to
-        `max_concurrency` requests at once, the sync one from a thread pool over the sync
-        client (so it also works inside a running event loop); `show_progress=True` shows
-        a bar over the texts, and each batch emits LlamaIndex's embedding events. With an
-        `embeddings_cache` or a `rate_limiter` set, LlamaIndex's own loop runs instead
-        (one batch at a time when sync).
-
-        Why these defaults: a request costs a fixed part (about a hundred texts' worth)
-        plus a part per text, and the service answers requests concurrently; batches of
-        128 keep the fixed part to about half of each request, and 16 in flight cover a
-        corpus of a few thousand texts in one or two rounds without a burst of hundreds
-        of requests.
-
-        Rate limits: a 429 halves the requests this object lets in flight (for every call
-        sharing it), successes grow it back to `max_concurrency`, and the 429 itself is
-        retried after the service's `Retry-After` (`max_retries` times): nothing is lost
-        or reordered.
+        `get_text_embedding_batch` and `aget_text_embedding_batch` (what indexes and
+        `IngestionPipeline` call) emit LlamaIndex's embedding events per batch;
+        `show_progress=True` shows a bar. With an `embeddings_cache` or a `rate_limiter`
+        set, LlamaIndex's own loop runs instead.
     """
 
     model_name: str = Field(
@@ -105,15 +71,15 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         default_factory=dict, description="Extra body fields sent with every request."
     )
     embed_batch_size: int = Field(
-        default=DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request."
+        default=batching.DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request."
     )
     max_concurrency: int = Field(
-        default=DEFAULT_MAX_CONCURRENCY,
+        default=batching.DEFAULT_MAX_CONCURRENCY,
         ge=1,
         description="Most requests in flight at once (sync and async); fewer after 429s.",
     )
 
-    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
+    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
 
     @classmethod
     def class_name(cls) -> str:
@@ -148,8 +114,8 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
             with self._batch_events(batch) as done:
                 return done(client.embeddings(**self._request(batch), on_retry=on_retry))
 
-        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
-            return embed_in_batches(send, texts, **self._batching(), progress=progress)
+        with batching.progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
 
     @dispatcher.span
     async def aget_text_embedding_batch(
@@ -164,8 +130,10 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
             with self._batch_events(batch) as done:
                 return done(await client.embeddings(**self._request(batch), on_retry=on_retry))
 
-        with progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
-            return await aembed_in_batches(send, texts, **self._batching(), progress=progress)
+        with batching.progress_bar(show_progress, len(texts), "Generating embeddings") as progress:
+            return await batching.aembed_in_batches(
+                send, texts, **self._batching(), progress=progress
+            )
 
     def _batching(self) -> dict[str, Any]:
         return {
@@ -201,14 +169,14 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         response = await self._async_client().embeddings(**self._request(texts))
         return response.embeddings
 
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self._get_text_embeddings([query])[0]
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self._aget_text_embeddings([query]))[0]
-
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
         return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._get_text_embeddings([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self._aget_text_embeddings([query]))[0]

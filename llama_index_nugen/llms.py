@@ -5,45 +5,29 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llama_index.core.base.llms.generic_utils import (
-    messages_to_prompt as generic_messages_to_prompt,
-)
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    LLMMetadata,
-    MessageRole,
-)
+from llama_index.core.base.llms import types as li
+from llama_index.core.base.llms.generic_utils import messages_to_prompt as generic_to_prompt
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.utils import get_program_for_llm
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.types import Model, PydanticProgramMode
+from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert, _stream
-from llama_index_nugen._fields import ChatFields, Request
-from nugen_shared.models import (
-    DEFAULT_CHAT_MODEL,
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from llama_index_nugen import _convert
+from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._stream import ChatStream
+from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
-    from llama_index.core.program.function_program import FunctionCallingProgram
     from llama_index.core.program.utils import FlexibleModel
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["Nugen"]
 
 
-@_calls.seal_call_headers
+@seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat and text models as a LlamaIndex LLM (`FunctionCallingLLM`).
 
@@ -54,52 +38,32 @@ class Nugen(ChatFields, FunctionCallingLLM):
     with backoff and `Retry-After`, typed errors. Any OpenAI-compatible host works too.
 
     Args:
-        model: The model (default `nugen-flash-instruct`). Any name works; the names Nugen
-            lists (`nugen-legal`, `nugen-flash-vision`, `qwen3-vl-30b`, reasoning models,
-            ...) get real metadata.
-        temperature: Sampling temperature, 0 to 2 (service default 1).
-        max_tokens: Most tokens to generate.
-        top_p: Nucleus sampling, 0 to 1.
-        top_k: Top-k sampling.
-        stop: Stop sequences.
-        prompt_truncate_len: The service truncates longer prompts to this many tokens
-            (service default 1500).
+        model: Default `nugen-flash-instruct` (alias `model_name`); any name works, the
+            ones Nugen lists get real metadata.
+        temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len: Sampling; unset
+            ones are not sent (the service's defaults apply).
         reasoning: `{"effort": "xhigh|high|medium|low|minimal|none", "max_tokens": int,
-            "exclude": bool, "enabled": bool}`; the reasoning text arrives as a
-            `ThinkingBlock`.
+            "exclude": bool, "enabled": bool}`; the text arrives as a `ThinkingBlock`.
         additional_kwargs: Extra body fields sent with every request, unvalidated.
         api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset. Never in `repr`,
-            `to_dict()`, `to_json()`, logs or errors; a pickle carries it, so worker
-            processes authenticate as the parent did.
-        base_url: Env `NUGEN_BASE_URL`, else `https://api.nugen.in/api/v3/inference`.
-            Plain `http://` only to loopback unless `allow_insecure_http=True`.
-        session_id: Sent as `X-Session-ID` (conversation tracking); also per call.
-        provider: Sent as `X-Provider` (`nugen-infer-align` for your aligned models);
-            also per call.
-        timeout: Idle timeout in seconds for connecting, the first byte and each stream
-            chunk; `None` means 120.
-        max_retries: Retries of connection errors, timeouts, 408, 409, 429 and 5xx
-            (default 2).
-        default_headers: Headers sent with every request (their values are redacted
-            when shown, but for safe names such as `X-Session-ID`).
-        deadline: Seconds a whole call may take, retries included (default 600; `None`:
-            no limit).
-        max_response_bytes: Largest answer, a whole stream included (default 64 MiB).
-        max_event_bytes: Largest stream event (default 16 MiB).
-        max_image_bytes: Largest image accepted locally (default 20 MiB).
-        allow_insecure_http: Allow plain `http://` to a host that is not this machine.
-        use_vision_endpoint: Send requests to `/chat/vision` (answers whole; a stream
-            from it is one chunk).
-        context_window: Overrides the context window in `metadata` (Nugen publishes
-            none: the fallback is 32,768 tokens).
-        is_function_calling_model: Overrides the model table's tool-calling flag
-            (`True` for chat models; `FunctionAgent` needs it).
-        is_chat_model: `True` (default): the chat endpoint. `False`: `complete` posts the
-            prompt to `/completions`, and `chat` the text of `messages_to_prompt`.
+            `to_dict()`, logs or errors; a pickle carries it to worker processes.
+        base_url: Env `NUGEN_BASE_URL` (alias `api_base`), else the Nugen API; plain
+            `http://` only to loopback unless `allow_insecure_http=True`.
+        session_id, provider: Sent as `X-Session-ID` / `X-Provider`; also per call.
+        timeout: Idle seconds (connect, first byte, each chunk); `None` means 120.
+        max_retries: Retries of connection errors, timeouts, 408, 409, 429, 5xx (2).
+        default_headers: Sent with every request (values redacted when shown).
+        deadline: Seconds a whole call may take, retries included (600; `None`: no limit).
+        max_response_bytes, max_event_bytes, max_image_bytes: Largest answer (64 MiB),
+            stream event (16 MiB) and local image (20 MiB).
+        use_vision_endpoint: Send to `/chat/vision` (answers whole; takes no tools).
+        context_window: Overrides the context window in `metadata` (fallback 32,768).
+        is_function_calling_model: Overrides the model table's tool-calling flag.
+        is_chat_model: `False`: `complete` posts the prompt to `/completions`, and `chat`
+            the text of `messages_to_prompt`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY` (or point
-        `NUGEN_BASE_URL` and `NUGEN_API_KEY` at `python -m nugen_emulator`).
+        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
 
         ```python
         from llama_index.core.llms import ChatMessage
@@ -108,70 +72,26 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm = Nugen(model="nugen-flash-instruct", temperature=0.2)
         print(llm.complete("Paris is the capital of"))
         response = llm.chat([ChatMessage(role="user", content="Hello")], session_id="s1")
-        print(response.message.content)
         print(response.additional_kwargs)  # token counts, finish_reason, timing, ...
 
         for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
             print(r.delta, end="")
         ```
 
-        Async: `await llm.achat(...)`, `await llm.acomplete(...)`,
-        `async for r in await llm.astream_chat(...)`.
-
-        Tool calling and structured output:
-
-        ```python
-        from llama_index.core.agent.workflow import FunctionAgent
-        from llama_index.core.tools import FunctionTool
-        from pydantic import BaseModel
-
-
-        def get_weather(city: str) -> str:
-            "The weather in a city."
-            return "sunny"
-
-
-        tool = FunctionTool.from_defaults(get_weather)
-        llm.predict_and_call([tool], "What's the weather in 'Paris'?", tool_required=True)
-        agent = FunctionAgent(tools=[tool], llm=llm)
-
-
-        class City(BaseModel):
-            name: str
-            country: str
-
-
-        llm.as_structured_llm(City).complete("Paris is in France.").raw
-        ```
-
-        Images, from a file, bytes or an https URL:
-
-        ```python
-        from llama_index.core.llms import ImageBlock, TextBlock
-
-        message = ChatMessage(
-            role="user",
-            blocks=[TextBlock(text="What is in this picture?"), ImageBlock(path="cat.png")],
-        )
-        Nugen(model="qwen3-vl-30b").chat([message])
-        ```
-
-        Text completions: `Nugen(model="qwen-v2p5-0p5b-instruct", is_chat_model=False)`.
+        Async: `achat`, `acomplete`, `astream_chat`. Tools: `FunctionAgent(tools=[...],
+        llm=llm)`, `llm.predict_and_call(tools, ..., tool_required=True)`; structured
+        output: `llm.as_structured_llm(City)`. Images: `ChatMessage(role="user",
+        blocks=[TextBlock(text=...), ImageBlock(path="cat.png")])` with a vision model.
 
         Results: `additional_kwargs` holds `prompt_tokens`, `completion_tokens`,
-        `total_tokens`, `finish_reason`, the service's `timing` and, for domain-aligned
-        models (`nugen-legal`), `confidence_score` (the service documents no scale; its
-        example value is 89.5454). `raw` is the response (or a stream's final chunk) as a
-        dict, with `usage` and the model the service says it ran. Tool calls are
-        `ToolCallBlock`s and `message.additional_kwargs["tool_calls"]`. Errors are the
-        `nugen_client` classes (`AuthenticationError`, `RateLimitError`, ...); bad input
-        raises `InvalidInputError` (a `ValueError`) before any request.
+        `total_tokens`, `finish_reason`, `timing` and, for domain-aligned models
+        (`nugen-legal`), `confidence_score`; `raw` is the response (or a stream's final
+        chunk) as a dict. Tool calls are `ToolCallBlock`s and
+        `message.additional_kwargs["tool_calls"]`. Errors are the `nugen_client` classes;
+        bad input raises `InvalidInputError` (a `ValueError`) before any request.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="The model to use.")
-    context_window: int | None = Field(
-        default=None, gt=0, description="Overrides the model table's context window."
-    )
     is_function_calling_model: bool | None = Field(
         default=None, description="Overrides the model table's tool-calling flag."
     )
@@ -186,77 +106,68 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return "Nugen"
 
     @property
-    def metadata(self) -> LLMMetadata:
-        info = model_info(self.model)
-        function_calling = self.is_function_calling_model
-        return LLMMetadata(
-            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
-            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            is_chat_model=self.is_chat_model,
-            # The vision endpoint takes no tools, whatever the model.
-            is_function_calling_model=(
-                info.tool_calling and not self.use_vision_endpoint
-                if function_calling is None
-                else function_calling
-            ),
-            model_name=self.model,
-        )
+    def metadata(self) -> li.LLMMetadata:
+        fields = self._metadata_fields()
+        if self.is_function_calling_model is not None:
+            fields["is_function_calling_model"] = self.is_function_calling_model
+        return li.LLMMetadata(**fields, is_chat_model=self.is_chat_model)
 
     # -- chat and completion ---------------------------------------------------------------
     # With is_chat_model=False every form posts to /completions: chat through the
     # (overridable) messages_to_prompt, complete through completion_to_prompt.
 
     @llm_chat_callback()
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _calls.chat(self, self._chat_request(messages, kwargs))
+    def chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return self._send(self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _calls.achat(self, self._chat_request(messages, kwargs))
+    async def achat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return await self._asend(self._chat_request(messages, kwargs))
 
     @llm_chat_callback()
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        chunks = _calls.stream(self, self._chat_request(messages, kwargs))
-        return _stream.stream_chat_responses(chunks)
+    def stream_chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponseGen:
+        return self._send_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     @llm_chat_callback()
     async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        chunks = _calls.astream(self, self._chat_request(messages, kwargs))
-        return _stream.astream_chat_responses(chunks)
+        self, messages: Sequence[li.ChatMessage], **kwargs: Any
+    ) -> li.ChatResponseAsyncGen:
+        return self._asend_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        response = _calls.chat(self, self._complete_request(prompt, formatted, kwargs))
+    def complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> li.CompletionResponse:
+        response = self._send(self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponse:
-        response = await _calls.achat(self, self._complete_request(prompt, formatted, kwargs))
+    ) -> li.CompletionResponse:
+        response = await self._asend(self._complete_request(prompt, formatted, kwargs))
         return _convert.chat_to_completion_response(response)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
-        chunks = _calls.stream(self, self._complete_request(prompt, formatted, kwargs))
-        return _stream.stream_completion_responses(chunks)
+    ) -> li.CompletionResponseGen:
+        request = self._complete_request(prompt, formatted, kwargs)
+        return self._send_stream(request, ChatStream.completion_response)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        chunks = _calls.astream(self, self._complete_request(prompt, formatted, kwargs))
-        return _stream.astream_completion_responses(chunks)
+    ) -> li.CompletionResponseAsyncGen:
+        request = self._complete_request(prompt, formatted, kwargs)
+        return self._asend_stream(request, ChatStream.completion_response)
 
-    def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
-        if not self.is_chat_model:
-            to_prompt = self.messages_to_prompt or generic_messages_to_prompt
-            return self._request(to_prompt(messages), kwargs)
-        return self._request(self._wire_messages(messages), kwargs)
+    def _chat_request(
+        self, messages: Sequence[li.ChatMessage], kwargs: Mapping[str, Any]
+    ) -> Request:
+        if self.is_chat_model:
+            return super()._chat_request(messages, kwargs)
+        return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
         """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt."""
@@ -264,15 +175,15 @@ class Nugen(ChatFields, FunctionCallingLLM):
             prompt = self.completion_to_prompt(prompt)
         if not self.is_chat_model:
             return self._request(prompt, kwargs)
-        return self._request([{"role": MessageRole.USER.value, "content": prompt}], kwargs)
+        return self._request([{"role": "user", "content": prompt}], kwargs)
 
     # -- tool calling ---------------------------------------------------------------------
 
     def _prepare_chat_with_tools(
         self,
         tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
+        user_msg: str | li.ChatMessage | None = None,
+        chat_history: list[li.ChatMessage] | None = None,
         verbose: bool = False,
         allow_parallel_tool_calls: bool = False,
         tool_required: bool = False,
@@ -285,7 +196,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
         messages = list(chat_history or ())
         if isinstance(user_msg, str):
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+            messages.append(li.ChatMessage(role=li.MessageRole.USER, content=user_msg))
         elif user_msg is not None:
             messages.append(user_msg)
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
@@ -299,18 +210,18 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     def _validate_chat_with_tools_response(
         self,
-        response: ChatResponse,
+        response: li.ChatResponse,
         tools: Sequence[BaseTool],
         allow_parallel_tool_calls: bool = False,
         **kwargs: Any,
-    ) -> ChatResponse:
+    ) -> li.ChatResponse:
         if not allow_parallel_tool_calls:
             _convert.force_single_tool_call(response)
         return response
 
     def get_tool_calls_from_response(
         self,
-        response: ChatResponse,
+        response: li.ChatResponse,
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:
@@ -319,25 +230,19 @@ class Nugen(ChatFields, FunctionCallingLLM):
 
     # -- streamed structured output ---------------------------------------------------------
 
-    def _forced_program(
+    def _program(
         self, output_cls: type[Model], prompt: PromptTemplate
-    ) -> FunctionCallingProgram[Model] | None:
-        """The function-calling program for streamed structured output, with the call forced.
+    ) -> BasePydanticProgram[Model]:
+        """The program of streamed structured output, its tool call forced when it has one.
 
         LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the
         model may answer in prose and the stream yields an empty object; forcing the output
         tool (as ``structured_predict`` does) makes streaming and non-streaming agree.
         """
-        if (
-            self.pydantic_program_mode != PydanticProgramMode.DEFAULT
-            or not self.metadata.is_function_calling_model
-        ):
-            return None
-        from llama_index.core.program.function_program import FunctionCallingProgram
-
-        return FunctionCallingProgram.from_defaults(
-            output_cls=output_cls, prompt=prompt, llm=self, tool_choice="required"
-        )
+        mode = self.pydantic_program_mode
+        forced = mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+        extra = {"tool_choice": "required"} if forced else {}
+        return get_program_for_llm(output_cls, prompt, self, pydantic_program_mode=mode, **extra)
 
     def _structured_stream_call(
         self,
@@ -346,10 +251,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
-        program = self._forced_program(output_cls, prompt)
-        if program is None:
-            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        return program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        return self._program(output_cls, prompt).stream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
     async def _structured_astream_call(
         self,
@@ -358,9 +260,5 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
-        program = self._forced_program(output_cls, prompt)
-        if program is None:
-            return await super()._structured_astream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
+        program = self._program(output_cls, prompt)
         return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)

@@ -1,72 +1,46 @@
-"""``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``.
-
-Thin on purpose: the request is the same as :class:`~llama_index_nugen.Nugen`'s (shared
-fields in ``_fields``, calls in ``_calls``), the images go through the shared conversion in
-``_convert``. LlamaIndex is moving multimodal work to ``LLM`` + ``ImageBlock``, which
-``Nugen`` accepts as well.
-"""
+"""``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``, thin on
+purpose (the fields, requests and calls are ``Nugen``'s, in ``_fields``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    ChatResponse,
-    ChatResponseAsyncGen,
-    ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
-    ImageBlock,
-)
+from llama_index.core.base.llms import types as li
 from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMMetadata
 from llama_index.core.schema import ImageNode
 from pydantic import Field
 
-from llama_index_nugen import _calls, _convert, _stream
-from llama_index_nugen._fields import ChatFields, Request
-from nugen_shared.models import (
-    DEFAULT_VISION_MODEL,
-    FALLBACK_CONTEXT_WINDOW,
-    FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
-)
+from llama_index_nugen import _convert
+from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._stream import ChatStream
+from nugen_shared.models import DEFAULT_VISION_MODEL
 
 __all__ = ["NugenMultiModal"]
 
-ImageDocuments = Sequence[ImageNode | ImageBlock]
+ImageDocuments = Sequence[ImageNode | li.ImageBlock]
 
 
-@_calls.seal_call_headers
+@seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models as a LlamaIndex `MultiModalLLM` (default `nugen-flash-vision`
     on the dedicated `/chat/vision` endpoint).
 
     `complete(prompt, image_documents)` and `chat(messages)` with images, their streaming
-    and async forms, over the shared `nugen_client`. For tools or structured output with
-    images, use `Nugen` with a vision model instead: the vision endpoint documents neither.
+    and async forms. For tools or structured output with images, use `Nugen` with a
+    vision model: the vision endpoint documents neither.
 
     Args:
-        model: The model (default `nugen-flash-vision`; also `qwen3-vl-30b`,
-            `nugen-lvm-legal`, ...).
-        use_vision_endpoint: `True` (default): `/chat/vision`, which answers whole, so a
-            stream from it is one chunk. `False`: `/chat/completions` (for an
-            OpenAI-compatible host, say).
+        model: Default `nugen-flash-vision` (also `qwen3-vl-30b`, `nugen-lvm-legal`, ...).
+        use_vision_endpoint: `True` (default): `/chat/vision`, which answers whole (a
+            stream from it is one chunk); `False`: `/chat/completions`.
         temperature, max_tokens, top_p, top_k, stop, prompt_truncate_len, reasoning,
-            additional_kwargs: as in `Nugen`; unset ones are not sent.
+            additional_kwargs, context_window, max_image_bytes: as in `Nugen`.
         api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
             deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
-            connection, as in `Nugen` (`api_key` from env `NUGEN_API_KEY`, `base_url`
-            from env `NUGEN_BASE_URL`).
-        max_image_bytes: Largest image accepted locally (default 20 MiB); larger ones
-            are refused before any upload.
-        context_window: Overrides the context window in `metadata` (fallback 32,768).
+            connection, as in `Nugen`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
-
         ```python
         from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
         from llama_index.core.schema import ImageDocument
@@ -74,7 +48,6 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
         mm = NugenMultiModal()
         print(mm.complete("Describe the image.", [ImageDocument(image_path="cat.png")]))
-
         message = ChatMessage(
             role="user",
             blocks=[TextBlock(text="Describe the image."), ImageBlock(path="cat.png")],
@@ -82,20 +55,14 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
         print(mm.chat([message]).message.content)
         ```
 
-        Image documents may be `ImageDocument` / `ImageNode` with a path, an https or
-        `data:` URL or base64 text, and `ImageBlock`s (`path=`, `url=`, `image=bytes`).
-        Local bytes are sent as `data:` URLs with the mime type detected from the bytes;
-        audio, video and document blocks are refused with a `ValueError` naming the
-        block. `rate_limiter` is honoured. Results carry the same `additional_kwargs`
-        and `raw` as `Nugen`'s.
+        Image documents: `ImageDocument` / `ImageNode` (a path, an https or `data:` URL,
+        base64 text) and `ImageBlock`s; local bytes go as `data:` URLs with the mime
+        type detected from the bytes. Results are as `Nugen`'s.
     """
 
     model: str = Field(default=DEFAULT_VISION_MODEL, description="The vision model to use.")
     use_vision_endpoint: bool = Field(
         default=True, description="Send requests to /chat/vision (False: /chat/completions)."
-    )
-    context_window: int | None = Field(
-        default=None, gt=0, description="Overrides the model table's context window."
     )
     # MultiModalLLM's callback wrappers read these but MultiModalLLM does not define them.
     rate_limiter: Any | None = Field(
@@ -108,61 +75,51 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
     @property
     def metadata(self) -> MultiModalLLMMetadata:
-        info = model_info(self.model)
-        return MultiModalLLMMetadata(
-            context_window=self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
-            num_output=self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
-            # The vision endpoint takes no tools.
-            is_function_calling_model=info.tool_calling and not self.use_vision_endpoint,
-            is_chat_model=True,
-            model_name=self.model,
-        )
+        return MultiModalLLMMetadata(**self._metadata_fields(), is_chat_model=True)
 
     def to_payload(self) -> dict[str, Any]:
         """What callbacks and instrumentation events see: metadata, never credentials."""
         return {"class_name": self.class_name(), **self.metadata.model_dump()}
 
-    # MultiModalLLM.__init_subclass__ wraps each of these with the LLM callbacks.
+    # MultiModalLLM.__init_subclass__ wraps each call with the LLM callbacks.
+
+    def chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return self._send(self._chat_request(messages, kwargs))
+
+    async def achat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
+        return await self._asend(self._chat_request(messages, kwargs))
+
+    def stream_chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponseGen:
+        return self._send_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
+
+    async def astream_chat(
+        self, messages: Sequence[li.ChatMessage], **kwargs: Any
+    ) -> li.ChatResponseAsyncGen:
+        return self._asend_stream(self._chat_request(messages, kwargs), ChatStream.chat_response)
 
     def complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponse:
-        response = _calls.chat(self, self._image_request(prompt, image_documents, kwargs))
+    ) -> li.CompletionResponse:
+        response = self._send(self._image_request(prompt, image_documents, kwargs))
         return _convert.chat_to_completion_response(response)
 
     async def acomplete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponse:
-        response = await _calls.achat(self, self._image_request(prompt, image_documents, kwargs))
+    ) -> li.CompletionResponse:
+        response = await self._asend(self._image_request(prompt, image_documents, kwargs))
         return _convert.chat_to_completion_response(response)
 
     def stream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponseGen:
-        chunks = _calls.stream(self, self._image_request(prompt, image_documents, kwargs))
-        return _stream.stream_completion_responses(chunks)
+    ) -> li.CompletionResponseGen:
+        request = self._image_request(prompt, image_documents, kwargs)
+        return self._send_stream(request, ChatStream.completion_response)
 
     async def astream_complete(
         self, prompt: str, image_documents: ImageDocuments, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        chunks = _calls.astream(self, self._image_request(prompt, image_documents, kwargs))
-        return _stream.astream_completion_responses(chunks)
-
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _calls.chat(self, self._request(self._wire_messages(messages), kwargs))
-
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await _calls.achat(self, self._request(self._wire_messages(messages), kwargs))
-
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        chunks = _calls.stream(self, self._request(self._wire_messages(messages), kwargs))
-        return _stream.stream_chat_responses(chunks)
-
-    async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        chunks = _calls.astream(self, self._request(self._wire_messages(messages), kwargs))
-        return _stream.astream_chat_responses(chunks)
+    ) -> li.CompletionResponseAsyncGen:
+        request = self._image_request(prompt, image_documents, kwargs)
+        return self._asend_stream(request, ChatStream.completion_response)
 
     def _image_request(
         self, prompt: str, image_documents: ImageDocuments, kwargs: Mapping[str, Any]

@@ -24,42 +24,29 @@ dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 class NugenRerank(RerankFields, BaseNodePostprocessor):
     """Nugen reranking models (`bge-reranker-v2-m3`, your aligned rerankers) as a LlamaIndex
-    node postprocessor (`BaseNodePostprocessor`) over the service's `/reranker`.
+    `BaseNodePostprocessor` over the service's `/reranker`.
 
     `postprocess_nodes(nodes, query_bundle=...)` and `apostprocess_nodes` return new
     `NodeWithScore`s, most relevant first, at most `top_n`, each `score` the service's
-    relevance score (the nodes passed in are not changed). Each call emits LlamaIndex's
-    rerank events (`ReRankStartEvent` / `ReRankEndEvent` and the `RERANKING` callback
-    event). Errors are `nugen_client`'s classes; bad settings (an unknown method,
-    `standard` without `model_cross`) are `ValueError`s raised before any request.
+    relevance score, and emit LlamaIndex's rerank events. Bad settings are `ValueError`s
+    raised before any request.
 
     Args:
-        model: The reranking model (default `bge-reranker-v2-m3`, or an aligned model id).
-        top_n: Most nodes returned (default 2).
-        method: `fast` (bi-encoder, the service's default), `standard` (cross-encoder),
-            `optimal` (both) or `best`; `standard` and `optimal` need `model_cross`.
-        model_cross: The cross-encoder of the `standard` and `optimal` methods.
-        stage1_top_k: Candidates the first stage keeps (hybrid methods).
-        max_tokens_per_doc: Tokens of each document the model reads.
-        batch_size: Documents the service scores at a time.
-        api_key: A `SecretStr`; env `NUGEN_API_KEY` when unset; never in `repr`,
-            `to_dict()` or `to_json()`.
-        base_url: Env `NUGEN_BASE_URL`, else the Nugen API.
-        session_id, provider: Sent as `X-Session-ID` / `X-Provider`.
-        timeout, max_retries, default_headers, deadline, max_response_bytes,
-            max_event_bytes, allow_insecure_http: the connection, as in `Nugen`.
+        model: Default `bge-reranker-v2-m3`, or an aligned model id.
+        top_n: Most nodes returned (2).
+        method, model_cross, stage1_top_k, max_tokens_per_doc, batch_size: as for
+            LangChain's `NugenRerank`.
+        api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
+            deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
+            connection, as in `Nugen`.
 
     Examples:
-        `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
-
         ```python
         from llama_index.postprocessor.nugen_rerank import NugenRerank
 
-        # Candidates by embedding, then the best three after reranking.
         engine = index.as_query_engine(
             similarity_top_k=10, node_postprocessors=[NugenRerank(top_n=3)]
         )
-        response = engine.query("What is a tort?")
         ```
     """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -23,10 +24,18 @@ from llama_index_nugen._convert import (
     to_wire_message,
     tool_selections,
 )
-from llama_index_nugen._stream import ChatStream, stream_chat_responses, stream_completion_responses
+from llama_index_nugen._stream import ChatStream, responses
 from nugen_client import APIResponseValidationError
 from nugen_client.types import ChatCompletionChunk
 from tests.support.llama_index_wire import chunk, chunk_body, completion, text_chunks, tool_call
+
+
+def stream_chat_responses(chunks: Any) -> Any:
+    return responses(chunks, ChatStream.chat_response)
+
+
+def stream_completion_responses(chunks: Any) -> Any:
+    return responses(chunks, ChatStream.completion_response)
 
 
 def chunks_of(bodies: list[dict]) -> list[ChatCompletionChunk]:  # type: ignore[type-arg]

@@ -196,13 +196,12 @@ def test_streamed_structured_output_program_forces_the_tool(llm: Nugen) -> None:
     class Album(BaseModel):
         title: str
 
-    program = llm._forced_program(Album, PromptTemplate("{x}"))
-    assert program is not None
-    assert program._tool_choice == "required"  # one tool: sent as that tool, by name
+    program = llm._program(Album, PromptTemplate("{x}"))
+    assert program._tool_choice == "required"  # type: ignore[attr-defined]  # one tool: by name
     text_mode = llm.model_copy(update={"pydantic_program_mode": PydanticProgramMode.LLM})
-    assert text_mode._forced_program(Album, PromptTemplate("{x}")) is None
+    assert not hasattr(text_mode._program(Album, PromptTemplate("{x}")), "_tool_choice")
     no_tools = llm.model_copy(update={"is_function_calling_model": False})
-    assert no_tools._forced_program(Album, PromptTemplate("{x}")) is None
+    assert not hasattr(no_tools._program(Album, PromptTemplate("{x}")), "_tool_choice")
 
 
 @pytest.mark.parametrize("arguments", ['{"path": "/srv/data/proj', "[1, 2]", '{"a": 1}{"b"'])
