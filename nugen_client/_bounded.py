@@ -6,25 +6,32 @@ to gigabytes in memory), counts the decoded bytes, and checks the call's deadlin
 piece that arrives. The read timeout is reset by every byte, so a server trickling bytes or
 endless keep-alive comments would otherwise hold a call forever. The time the caller spends
 between pieces (a slow stream consumer) is not the service's and does not count.
-:func:`within` bounds an awaitable by the deadline (the async client's whole attempt).
+:func:`within` bounds an awaitable by the deadline (the async client's whole attempt);
+:func:`bound_connection` ends every network wait of a sync call at its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import re
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
-from typing import NoReturn, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, NoReturn, TypeVar
 
+import httpcore
 import httpx
 
 from nugen_client._errors import APIResponseValidationError
 
 __all__ = [
+    "CALL_DEADLINE",
     "DeadlineExceeded",
+    "bound_connection",
     "bound_response",
     "check_deadline",
     "within",
@@ -70,6 +77,39 @@ async def within(awaitable: Awaitable[_T], deadline: float) -> _T:
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(awaitable, left)
     except asyncio.TimeoutError:  # pragma: no cover
+        raise DeadlineExceeded from None
+
+
+CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "nugen_call_deadline", default=None
+)
+"""The deadline of the sync call under way in this thread (every thread has its own)."""
+
+
+def bound_connection(event: str, info: dict[str, Any]) -> None:
+    """httpcore's ``trace`` extension for the sync client's requests: every connection they
+    open reads and writes with its timeout cut to what is left of the :data:`CALL_DEADLINE`
+    of the call using it, so that no wait, however many reads it takes (headers trickled a
+    byte at a time, endless interim responses), outlasts that deadline."""
+    if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+        stream = info["return_value"]
+        with contextlib.suppress(AttributeError):  # one that cannot be wrapped is left as is
+            stream.read = functools.partial(_until_deadline, stream.read)
+            stream.write = functools.partial(_until_deadline, stream.write)
+
+
+def _until_deadline(
+    io: Callable[[Any, float | None], _T], data: Any, timeout: float | None = None
+) -> _T:
+    deadline = CALL_DEADLINE.get()
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is None or (timeout is not None and timeout < left):
+        return io(data, timeout)
+    if left <= 0:
+        raise DeadlineExceeded
+    try:
+        return io(data, left)
+    except (httpcore.ReadTimeout, httpcore.WriteTimeout):
         raise DeadlineExceeded from None
 
 

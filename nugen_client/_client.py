@@ -19,7 +19,13 @@ from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient
-from nugen_client._bounded import DeadlineExceeded, check_deadline, within
+from nugen_client._bounded import (
+    CALL_DEADLINE,
+    DeadlineExceeded,
+    bound_connection,
+    check_deadline,
+    within,
+)
 from nugen_client._checks import direct_mounts
 from nugen_client._pool import LoopPool, close_pools_soon, open_pool, shard_factory, track
 from nugen_client._retry import retrying_kwargs
@@ -90,12 +96,6 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     One ``httpx.Client`` per object, created on first use and reused (keep-alive,
     pooled connections); pass ``http_client=`` to bring your own (proxies, transports).
     Close with :meth:`close` or use as a context manager.
-
-    ``deadline`` bounds connecting, every read, every retry and every wait between retries
-    (each attempt's timeouts are cut to what is left of it). Unlike the async client, which
-    cancels an attempt at the deadline, a sync read cannot be interrupted: a server that
-    trickles its response headers a byte at a time, each within the timeout, can keep a
-    sync call past the deadline.
 
     Example::
 
@@ -226,17 +226,21 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             sleep=self._sleep,
             deadline=deadline,
         )
+        token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
             for attempt in Retrying(**kwargs):
                 with attempt:
                     return self._send_once(prepared, deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None
+        finally:
+            CALL_DEADLINE.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
         request = self._build_request(http, prepared, deadline, own=http is not self._injected)
+        request.extensions["trace"] = bound_connection
         with self._transport_errors:
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             try:

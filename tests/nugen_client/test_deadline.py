@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
+from langchain_nugen import ChatNugen
+from llama_index_nugen import Nugen
 from nugen_client import APITimeoutError, AsyncNugenClient, NugenClient
 from tests.support.harness import API_KEY, chunk, completion_body
 from tests.support.hostile import hostile_server, http_head
@@ -94,20 +99,60 @@ def test_a_retry_after_longer_than_the_deadline_is_not_slept(kind: str) -> None:
     assert "429" in str(error) or "Retry" in str(error) or "retry" in str(error)
 
 
-def test_trickled_headers_end_at_the_deadline(kind: str) -> None:
-    if kind == "sync":
-        pytest.skip("a sync call bounds each read, not the headers as a whole")
-    head = http_head(content_type="application/json", content_length="2")
+def _trickled(head: bytes, pause: float) -> list[bytes | float]:
+    """A script sending ``head`` a byte at a time, ``pause`` seconds apart."""
     script: list[bytes | float] = []
     for byte in head:
-        script += [bytes([byte]), 0.2]
-    with hostile_server(script) as server:
+        script += [bytes([byte]), pause]
+    return script
+
+
+def test_trickled_headers_end_at_the_deadline(kind: str) -> None:
+    head = http_head(content_type="application/json", content_length="2")
+    with hostile_server(_trickled(head, 0.2)) as server:
         _ends_at_the_deadline(lambda: _chat(_client(kind, server.url)))
 
 
+def test_trickled_headers_end_at_the_deadline_on_an_injected_http_client() -> None:
+    """The connections a caller's own httpx client (default transport) opens for a sync call
+    are bounded the same way."""
+    head = http_head(content_type="application/json", content_length="2")
+    with hostile_server(_trickled(head, 0.2)) as server, httpx.Client() as http:
+        client = _client("sync", server.url, http_client=http)
+        _ends_at_the_deadline(lambda: _chat(client))
+
+
+@pytest.mark.parametrize("framework", ["ChatNugen.invoke", "Nugen.chat"])
+def test_trickled_headers_end_a_framework_sync_call_at_the_deadline(framework: str) -> None:
+    head = http_head(content_type="application/json", content_length="2")
+    fields = {"api_key": API_KEY, "deadline": DEADLINE, "timeout": 10, "max_retries": 0}
+    with hostile_server(_trickled(head, 0.2)) as server:
+        if framework == "ChatNugen.invoke":
+            model = ChatNugen(base_url=server.url, **fields)
+            _ends_at_the_deadline(lambda: model.invoke("hi"))
+        else:
+            llm = Nugen(base_url=server.url, **fields)
+            _ends_at_the_deadline(lambda: llm.chat([ChatMessage(role="user", content="hi")]))
+
+
+def test_one_threads_deadline_never_shortens_anothers() -> None:
+    """Sync calls in two threads: the one with a short deadline ends at it, while the other,
+    whose headers trickle in past that moment, gets its answer."""
+    text = json.dumps(completion_body("slow")).encode()
+    head = http_head(content_type="application/json", content_length=str(len(text)))
+    results: dict[str, Any] = {}
+    script = [*_trickled(head, 1.5 / len(head)), text]
+    with hostile_server(script) as server, hostile_server([], hold=10) as silent:
+        slow = _client("sync", server.url, deadline=10)
+        thread = threading.Thread(target=lambda: results.update(answer=_chat(slow)))
+        thread.start()
+        time.sleep(0.1)  # the slow call is reading its headers
+        _ends_at_the_deadline(lambda: _chat(_client("sync", silent.url)))
+        thread.join(timeout=10)
+    assert results["answer"].choices[0].message.content == "slow"
+
+
 def test_endless_100_continue_ends_at_the_deadline(kind: str) -> None:
-    if kind == "sync":
-        pytest.skip("a sync call bounds each read, not the headers as a whole")
     script: list[bytes | float] = [b"HTTP/1.1 100 Continue\r\n\r\n", 0.05] * 200
     with hostile_server(script) as server:
         _ends_at_the_deadline(lambda: _chat(_client(kind, server.url)))
