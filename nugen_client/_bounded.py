@@ -23,7 +23,6 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, NoReturn, TypeVar
 
-import httpcore
 import httpx
 
 from nugen_client._errors import APIResponseValidationError
@@ -33,7 +32,7 @@ __all__ = [
     "DeadlineExceeded",
     "bound_connection",
     "bound_response",
-    "check_deadline",
+    "deadline_timeouts",
     "within",
 ]
 
@@ -53,11 +52,16 @@ class DeadlineExceeded(Exception):
 _DEADLINE_SLACK = 0.01
 
 
-def check_deadline(deadline: float | None) -> None:
-    """Raise :class:`DeadlineExceeded` if ``deadline`` (``time.monotonic()``) has (about)
-    passed."""
-    if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
-        raise DeadlineExceeded
+@contextlib.contextmanager
+def deadline_timeouts(deadline: float | None) -> Iterator[None]:
+    """A ``with`` block in which an httpx timeout at ``deadline`` (``time.monotonic()``)
+    raises :class:`DeadlineExceeded`."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
+            raise DeadlineExceeded from None
+        raise
 
 
 async def within(awaitable: Awaitable[_T], deadline: float) -> _T:
@@ -102,15 +106,12 @@ def _until_deadline(
     io: Callable[[Any, float | None], _T], data: Any, timeout: float | None = None
 ) -> _T:
     deadline = CALL_DEADLINE.get()
-    left = None if deadline is None else deadline - time.monotonic()
-    if left is None or (timeout is not None and timeout < left):
-        return io(data, timeout)
-    if left <= 0:
-        raise DeadlineExceeded
-    try:
-        return io(data, left)
-    except (httpcore.ReadTimeout, httpcore.WriteTimeout):
-        raise DeadlineExceeded from None
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded
+        timeout = left if timeout is None else min(timeout, left)
+    return io(data, timeout)
 
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")

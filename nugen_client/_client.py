@@ -23,12 +23,12 @@ from nugen_client._bounded import (
     CALL_DEADLINE,
     DeadlineExceeded,
     bound_connection,
-    check_deadline,
+    deadline_timeouts,
     within,
 )
 from nugen_client._checks import direct_mounts
 from nugen_client._pool import LoopPool, close_pools_soon, open_pool, shard_factory, track
-from nugen_client._retry import retrying_kwargs
+from nugen_client._retry import retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
@@ -219,16 +219,10 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def _send(self, prepared: Prepared) -> httpx.Response:
         """Send with retries; the response of a stream is returned unread."""
         deadline = self._deadline_at()
-        kwargs = retrying_kwargs(
-            self.retry_policy,
-            prepared.on_retry,
-            is_async=False,
-            sleep=self._sleep,
-            deadline=deadline,
-        )
+        attempts = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
         token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
-            for attempt in Retrying(**kwargs):
+            for attempt in attempts:
                 with attempt:
                     return self._send_once(prepared, deadline)
         except DeadlineExceeded as exc:
@@ -241,24 +235,18 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         http = self._client()
         request = self._build_request(http, prepared, deadline, own=http is not self._injected)
         request.extensions["trace"] = bound_connection
-        with self._transport_errors:
+        with self._transport_errors, deadline_timeouts(deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            try:
-                response = http.send(request, stream=True)
-            except httpx.TimeoutException:
-                check_deadline(deadline)  # the wait was cut short by the deadline
-                raise
+            response = http.send(request, stream=True)
             track(response)
-            keep_open = False
             try:
                 self._bound(response, deadline)
                 if response.is_success and prepared.stream:
-                    keep_open = True
-                    return response
-                response.read()  # the answer, or what the error says
-            finally:
-                if not keep_open:
-                    response.close()
+                    return response  # unread: the stream's reader closes it
+                response.read()  # the answer, or what the error says (closed once read)
+            except BaseException:
+                response.close()
+                raise
             if response.is_success:
                 return response
         raise self._status_error(response)
@@ -390,15 +378,11 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         leased for this request alone. The response of a stream is returned unread."""
         if http is None:
             deadline = self._deadline_at()
-        kwargs = retrying_kwargs(
-            self.retry_policy,
-            prepared.on_retry,
-            is_async=True,
-            sleep=self._sleep,
-            deadline=deadline,
+        attempts = retrying(
+            AsyncRetrying, self.retry_policy, prepared.on_retry, self._sleep, deadline
         )
         try:
-            async for attempt in AsyncRetrying(**kwargs):
+            async for attempt in attempts:
                 with attempt:
                     sending = self._attempt(prepared, http, deadline)
                     if deadline is None:
@@ -421,24 +405,18 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
         request = self._build_request(http, prepared, deadline, own=http is not self._injected)
-        with self._transport_errors:
+        with self._transport_errors, deadline_timeouts(deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            try:
-                response = await http.send(request, stream=True)
-            except httpx.TimeoutException:
-                check_deadline(deadline)  # the wait was cut short by the deadline
-                raise
+            response = await http.send(request, stream=True)
             track(response)
-            keep_open = False
             try:
                 self._bound(response, deadline)
                 if response.is_success and prepared.stream:
-                    keep_open = True
-                    return response
-                await response.aread()  # the answer, or what the error says
-            finally:
-                if not keep_open:
-                    await response.aclose()
+                    return response  # unread: the stream's reader closes it
+                await response.aread()  # the answer, or what the error says (closed once read)
+            except BaseException:
+                await response.aclose()
+                raise
             if response.is_success:
                 return response
         raise self._status_error(response)

@@ -1,7 +1,7 @@
 """When to retry, and how long to wait: one policy for the sync and async clients.
 
 The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``, configured by
-:func:`retrying_kwargs` for both), so the retry state handed to callbacks is tenacity's
+:func:`retrying` for both), so the retry state handed to callbacks is tenacity's
 ``RetryCallState``, which is also what LangChain's run managers take in ``on_retry``
 (see :data:`OnRetry`).
 """
@@ -16,14 +16,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
 from nugen_client._bounded import DeadlineExceeded
 from nugen_client._errors import APIConnectionError, APIStatusError
 
-__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "retrying_kwargs"]
+__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "retrying"]
 
 logger = logging.getLogger("nugen_client")
 
@@ -43,6 +49,8 @@ and users' LangChain handlers would receive the forgery. tenacity is a runtime d
 of langchain-core too; this package bounds it below 10, so a new major version of
 tenacity reaches users only through a release of ours.
 """
+
+_RetryingT = TypeVar("_RetryingT", Retrying, AsyncRetrying)
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -111,18 +119,17 @@ class RetryPolicy:
         return self.delay(state.attempt_number, error)
 
 
-def retrying_kwargs(
+def retrying(
+    cls: type[_RetryingT],
     policy: RetryPolicy,
     on_retry: OnRetry | None,
-    *,
-    is_async: bool,
-    sleep: Callable[[float], Any] | None = None,
-    deadline: float | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments of tenacity's ``Retrying`` (``AsyncRetrying`` if ``is_async``) for
-    one request: the policy's stop and wait, retryable errors only, a log line and the
-    caller's ``on_retry`` before each retry. A retry whose wait would reach ``deadline``
-    (``time.monotonic()``) is not waited for: the call ends with ``DeadlineExceeded``."""
+    sleep: Callable[[float], Any] | None,
+    deadline: float | None,
+) -> _RetryingT:
+    """tenacity's ``Retrying`` or ``AsyncRetrying`` for one request: the policy's stop and
+    wait, retryable errors only, a log line and the caller's ``on_retry`` before each retry,
+    ``sleep`` if given. A retry whose wait would reach ``deadline`` (``time.monotonic()``)
+    is not waited for: the call ends with ``DeadlineExceeded``."""
 
     def wait(state: RetryCallState) -> float:
         delay = policy.wait(state)
@@ -161,8 +168,8 @@ def retrying_kwargs(
         "wait": wait,
         "retry": retry_if_exception(is_retryable),
         "reraise": True,
-        "before_sleep": alog_retry if is_async else log_retry,
+        "before_sleep": alog_retry if issubclass(cls, AsyncRetrying) else log_retry,
     }
     if sleep is not None:
         kwargs["sleep"] = sleep
-    return kwargs
+    return cls(**kwargs)
