@@ -290,14 +290,6 @@ class _AsyncBounded(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-def _decoder_for(encoding: str) -> zlib._Decompress | None:
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(zlib.MAX_WBITS | 16)
-    # deflate: zlib-wrapped as the RFC says (servers sending raw deflate are refused by
-    # zlib with an error, which the caller sees as a broken response).
-    return zlib.decompressobj()
-
-
 def bound_response(
     response: httpx.Response,
     *,
@@ -309,7 +301,9 @@ def bound_response(
     encoding = response.headers.get("content-encoding", "").strip().lower()
     decoder = None
     if encoding in ("gzip", "x-gzip", "deflate"):
-        decoder = _decoder_for(encoding)
+        # gzip or zlib framing, whichever the body has (raw deflate, which the RFC does not
+        # allow, is refused by zlib: the caller sees a broken response).
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
         # Decoded here; httpx must not decode again.
         del response.headers["content-encoding"]
     elif encoding not in ("", "identity"):
