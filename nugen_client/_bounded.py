@@ -64,8 +64,10 @@ def deadline_timeouts(deadline: float | None) -> Iterator[None]:
         raise
 
 
-async def within(awaitable: Awaitable[_T], deadline: float) -> _T:
+async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
     """Await ``awaitable``, cancelling it with :class:`DeadlineExceeded` at ``deadline``."""
+    if deadline is None:
+        return await awaitable
     left = deadline - time.monotonic()
     if left <= 0:
         raise DeadlineExceeded

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import threading
@@ -27,7 +28,7 @@ from nugen_client._bounded import (
     within,
 )
 from nugen_client._checks import direct_mounts
-from nugen_client._pool import LoopPool, close_pools_soon, open_pool, shard_factory, track
+from nugen_client._pool import LoopPool, close_pools_soon, open_pool, track
 from nugen_client._retry import retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
@@ -75,19 +76,13 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
 _INHERITED: list[httpx.Client] = []
 
 
-_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
-
-
-def _tls_context(base_url: str) -> ssl.SSLContext:
-    """The TLS context of a client for ``base_url``, one per process: httpx would load
-    the CA bundle for every client (milliseconds of CPU). A plain ``http://`` service gets
-    a context without any CA, never used to talk to it (and refusing every certificate)."""
-    https = base_url.startswith("https:")
-    context = _TLS_CONTEXTS.get(https)
-    if context is None:
-        context = httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        _TLS_CONTEXTS[https] = context
-    return context
+@functools.cache
+def _tls_context(https: bool) -> ssl.SSLContext:
+    """The TLS context of the clients for an ``https://`` (or plain ``http://``) service,
+    one per process: httpx would load the CA bundle for every client (milliseconds of CPU).
+    A plain ``http://`` service gets a context without any CA, never used to talk to it (and
+    refusing every certificate)."""
+    return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
@@ -195,7 +190,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                         timeout=self.timeout,
                         limits=self.limits,
                         follow_redirects=False,
-                        verify=_tls_context(self.base_url),
+                        verify=_tls_context(self.base_url.startswith("https:")),
                         mounts=direct_mounts(self.base_url),
                     )
                     # A client dropped without close() still releases its sockets when
@@ -356,12 +351,16 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         ref = self._pools.get(loop)
         pool = None if ref is None else ref()
         if pool is None or pool.closed:
-            pool = await open_pool(
-                shard_factory(
-                    self.timeout, _tls_context(self.base_url), direct_mounts(self.base_url)
-                ),
-                self.limits,
+            # Holds what a shard needs, never the client: a pool outlives its client until
+            # its loop closes it.
+            make = functools.partial(
+                httpx.AsyncClient,
+                timeout=self.timeout,
+                follow_redirects=False,
+                verify=_tls_context(self.base_url.startswith("https:")),
+                mounts=direct_mounts(self.base_url),
             )
+            pool = await open_pool(make, self.limits)
             self._pools[loop] = weakref.ref(pool)
             if self._finalizer is None:
                 self._finalizer = weakref.finalize(self, close_pools_soon, self._pools)
@@ -384,10 +383,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         try:
             async for attempt in attempts:
                 with attempt:
-                    sending = self._attempt(prepared, http, deadline)
-                    if deadline is None:
-                        return await sending
-                    return await within(sending, deadline)
+                    return await within(self._attempt(prepared, http, deadline), deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -37,7 +37,6 @@ import collections
 import contextlib
 import math
 import os
-import ssl
 import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -51,7 +50,6 @@ __all__ = [
     "close_pools_soon",
     "open_pool",
     "release_inherited_sockets",
-    "shard_factory",
     "shard_limits",
     "track",
 ]
@@ -88,20 +86,6 @@ def _share(total: int, count: int, i: int) -> int:
     return total // count + (1 if i < total % count else 0)
 
 
-def shard_factory(
-    timeout: httpx.Timeout, verify: ssl.SSLContext, mounts: dict[str, None] | None = None
-) -> Callable[[httpx.Limits], httpx.AsyncClient]:
-    """Makes one shard. It holds only what it needs, never the client: a pool outlives its
-    client until its loop closes it."""
-
-    def make(limits: httpx.Limits) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, verify=verify, mounts=mounts
-        )
-
-    return make
-
-
 class LoopPool:
     """The connections of one event loop: small httpx pools (shards) and leases on them.
 
@@ -125,7 +109,7 @@ class LoopPool:
 
     def __init__(
         self,
-        make: Callable[[httpx.Limits], httpx.AsyncClient],
+        make: Callable[..., httpx.AsyncClient],
         limits: list[httpx.Limits],
     ) -> None:
         self._make = make
@@ -149,7 +133,7 @@ class LoopPool:
     @classmethod
     def single(cls, http: httpx.AsyncClient) -> LoopPool:
         """A pool of one given client (an injected one: its own limits apply)."""
-        pool = cls(lambda _: http, [httpx.Limits(max_connections=None)])
+        pool = cls(lambda **_: http, [httpx.Limits(max_connections=None)])
         pool._shards[0] = http
         return pool
 
@@ -173,7 +157,7 @@ class LoopPool:
         http = self._shards[index]
         if http is None:
             try:
-                http = self._shards[index] = self._make(self._limits[index])
+                http = self._shards[index] = self._make(limits=self._limits[index])
             except BaseException:
                 self._give_back(index)
                 raise
@@ -223,7 +207,7 @@ class _Tokens:
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            return await (waiter if deadline is None else within(waiter, deadline))
+            return await within(waiter, deadline)
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.put(waiter.result())  # handed one as we were cancelled: pass it on
@@ -241,9 +225,7 @@ class _Tokens:
         self._free.append(token)
 
 
-async def open_pool(
-    make: Callable[[httpx.Limits], httpx.AsyncClient], limits: httpx.Limits
-) -> LoopPool:
+async def open_pool(make: Callable[..., httpx.AsyncClient], limits: httpx.Limits) -> LoopPool:
     """A new pool owned by the running loop, which closes it when it shuts down."""
     loop = asyncio.get_running_loop()
     pool = LoopPool(make, shard_limits(limits))

@@ -16,7 +16,7 @@ from tests.support.harness import API_KEY
 
 @pytest.fixture
 def ca_loads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    monkeypatch.setattr(client_module, "_TLS_CONTEXTS", {})
+    client_module._tls_context.cache_clear()
     loads: list[object] = []
     original = ssl.SSLContext.load_verify_locations
 
