@@ -95,8 +95,7 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def bound_connection(event: str, info: dict[str, Any]) -> None:
     """httpcore's ``trace`` extension for the sync client's requests: every connection they
     open reads and writes with its timeout cut to what is left of the :data:`CALL_DEADLINE`
-    of the call using it, so that no wait, however many reads it takes (headers trickled a
-    byte at a time, endless interim responses), outlasts that deadline."""
+    of the call using it, so that no wait outlasts it, however many reads it takes."""
     if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
         stream = info["return_value"]
         with contextlib.suppress(AttributeError):  # one that cannot be wrapped is left as is

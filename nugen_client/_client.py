@@ -214,10 +214,10 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def _send(self, prepared: Prepared) -> httpx.Response:
         """Send with retries; the response of a stream is returned unread."""
         deadline = self._deadline_at()
-        attempts = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
+        tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
         token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
-            for attempt in attempts:
+            for attempt in tries:
                 with attempt:
                     return self._send_once(prepared, deadline)
         except DeadlineExceeded as exc:
@@ -377,11 +377,9 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         leased for this request alone. The response of a stream is returned unread."""
         if http is None:
             deadline = self._deadline_at()
-        attempts = retrying(
-            AsyncRetrying, self.retry_policy, prepared.on_retry, self._sleep, deadline
-        )
+        tries = retrying(AsyncRetrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
         try:
-            async for attempt in attempts:
+            async for attempt in tries:
                 with attempt:
                     return await within(self._attempt(prepared, http, deadline), deadline)
         except DeadlineExceeded as exc:
