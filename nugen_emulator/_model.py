@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nugen_emulator import _prompts
-from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import (
     CROSS_ENCODER_METHODS,
@@ -25,6 +24,7 @@ from nugen_emulator._validation import (
     ImageRef,
     RerankRequest,
 )
+from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
 
 _QUOTE_WORDS = 60

@@ -12,10 +12,8 @@ from typing import Any, Literal
 import uvicorn
 
 from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
-from nugen_emulator._app import build_app
-from nugen_emulator._faults import FAULT_FIELDS, Fault
-from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
-from nugen_emulator._state import ServerState
+from nugen_emulator._app import ServerState
+from nugen_emulator._records import DEFAULT_LOG_LIMIT, FAULT_FIELDS, Fault, RecordedRequest
 from nugen_emulator._wire import Dialect
 from nugen_emulator.replies import ChatReplyHook
 
@@ -115,7 +113,6 @@ class NugenEmulator:
             served_model=served_model,
             log_limit=request_log_limit,
         )
-        self._app = build_app(self._state)
         self._lock = threading.Lock()
         self._server: _UvicornServer | None = None
         self._thread: threading.Thread | None = None
@@ -151,7 +148,7 @@ class NugenEmulator:
                 started.set()
 
             config = uvicorn.Config(
-                self._app,
+                self._state.app,
                 log_config=None,
                 access_log=self._access_log,
                 lifespan="off",
@@ -281,7 +278,8 @@ class NugenEmulator:
     @property
     def last_request(self) -> RecordedRequest | None:
         """The most recent request, or ``None``."""
-        return self._state.log.last()
+        log = self._state.log.snapshot()
+        return log[-1] if log else None
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from nugen_emulator._generation import Choice, Generation, ToolCall
 from nugen_emulator._model import prompt_tokens
 from nugen_emulator._validation import ChatRequest
-from nugen_emulator._wire import Dialect, Renderer, encode_event
+from nugen_emulator._wire import Choice, Dialect, Generation, Renderer, ToolCall, encode_event
 
 __all__ = [
     "ChatCall",
