@@ -4,7 +4,6 @@ validate the body, generate (or ask the ``chat_reply`` hook), render in the dial
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -65,6 +64,7 @@ MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterm
 # client left: it writes on to the end, and asyncio warns from the fifth write into a
 # closed connection. Pausing every few events stops it before that, at little cost.
 _WRITES_BETWEEN_PAUSES = 4
+_SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 # The id source of the request being answered (seeded emulators only): each request task
 # runs in its own context, so concurrent requests never share one.
@@ -112,7 +112,7 @@ class ServerState:
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
         self._seen_lock = threading.Lock()
         self._seen: dict[bytes, int] = {}
-        self.stopping: asyncio.Event | None = None  # created in the server's event loop
+        self.stopping = threading.Event()
         warm_up()
         self.app = self._app()
 
@@ -137,14 +137,11 @@ class ServerState:
         return f"{prefix}{source.getrandbits(96):024x}"
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up at once when the emulator is stopping."""
-        if seconds <= 0:
-            return
-        if self.stopping is None:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        """Sleep, but wake up soon when the emulator is stopping."""
+        deadline = time.monotonic() + seconds
+        # Polled: stop() sets it from the test's thread, outside the server's event loop.
+        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, _SLEEP_STEP))
 
     # -- routing --------------------------------------------------------------------------
 
