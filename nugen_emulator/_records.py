@@ -97,36 +97,31 @@ FAULT_FIELDS = frozenset(f.name for f in fields(Fault))
 
 
 class FaultQueue:
-    """Armed faults, consumed first-in first-out by matching requests (thread-safe)."""
+    """Armed activations of faults, consumed first-in first-out by matching requests
+    (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: list[list[Any]] = []  # [fault, remaining activations]
+        self._armed: list[Fault] = []  # one entry per activation
 
     def add(self, fault: Fault, times: int) -> None:
         if times < 1:
             raise ValueError(f"times must be >= 1, got {times!r}")
         with self._lock:
-            self._entries.append([fault, times])
+            self._armed += [fault] * times
 
     def take(self, path: str) -> Fault | None:
         """Consume one activation of the oldest fault matching ``path``."""
         with self._lock:
-            for entry in self._entries:
-                if entry[0].matches(path):
-                    entry[1] -= 1
-                    if entry[1] == 0:
-                        self._entries.remove(entry)
-                    return entry[0]  # type: ignore[no-any-return]
-        return None
+            found = next((i for i, fault in enumerate(self._armed) if fault.matches(path)), None)
+            return None if found is None else self._armed.pop(found)
 
     def pending(self) -> int:
-        with self._lock:
-            return sum(int(entry[1]) for entry in self._entries)
+        return len(self._armed)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._armed.clear()
 
 
 @dataclass(frozen=True)
