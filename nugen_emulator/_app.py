@@ -64,12 +64,13 @@ MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterm
 # client left: it writes on to the end, and asyncio warns from the fifth write into a
 # closed connection. Pausing every few events stops it before that, at little cost.
 _WRITES_BETWEEN_PAUSES = 4
+_NO_FAULT = Fault()
 _SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 # The id source of the request being answered (seeded emulators only): each request task
 # runs in its own context, so concurrent requests never share one.
 _request_ids: ContextVar[random.Random | None] = ContextVar("request_ids", default=None)
-Reply = Callable[[Any, "Fault | None", dict[str, str]], Awaitable[Response]]
+Reply = Callable[[Any, Fault], Awaitable[Response]]
 
 
 class AbortConnection(Exception):
@@ -178,12 +179,10 @@ class ServerState:
 
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
         raw, body, body_error = await self._record(request)
-        fault = self.faults.take(request.url.path)
-        if fault is not None and fault.delay:
-            await self.sleep(fault.delay)
-        if fault is not None and fault.status is not None:
+        fault = self.faults.take(request.url.path) or _NO_FAULT
+        await self.sleep(fault.delay)
+        if fault.status is not None:
             return self._fault_response(fault, fault.status)
-        headers = dict(fault.headers or {}) if fault is not None else {}
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if self.api_key is not None and not (
             scheme.lower() == "bearer" and token.strip() == self.api_key
@@ -194,13 +193,13 @@ class ServerState:
         try:
             if needs_body and (not raw or body_error is not None):
                 raise InvalidBody([_body_error(raw, body_error)])
-            return await reply(body, fault, headers)
+            return await reply(body, fault)
         except InvalidBody as invalid:
             status, error_body = self.renderer.validation_error(invalid.errors)
-            return json_response(error_body, status, headers)
+            return json_response(error_body, status, fault.headers)
         except HookError as failed:
             _logger.error("%s", failed, exc_info=failed.__cause__)
-            return json_response(self.renderer.error_body(500, str(failed)), 500, headers)
+            return json_response(self.renderer.error_body(500, str(failed)), 500, fault.headers)
 
     async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
         """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
@@ -238,36 +237,34 @@ class ServerState:
     async def _aligned_models(self, request: Request) -> Response:
         origin = str(request.base_url).rstrip("/")
 
-        async def reply(body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
-            return _json({"domain_aligned_models": aligned_models(origin)}, fault, headers)
+        async def reply(body: Any, fault: Fault) -> Response:
+            return _json({"domain_aligned_models": aligned_models(origin)}, fault)
 
         return await self._handle(request, reply, needs_body=False)
 
     def _ask(
-        self, request: ChatRequest, body: Any, fault: Fault | None, **call: Any
+        self, request: ChatRequest, body: Any, fault: Fault, **call: Any
     ) -> Generation | EncodedStream | None:
         """The ``chat_reply`` hook's answer, when there is a hook."""
         if self.chat_reply is None:
             return None
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
         chat = ChatCall(
             request, body, renderer=self.renderer, new_id=self.new_id, no_usage=no_usage, **call
         )
         return ask_hook(self.chat_reply, chat)
 
-    async def _chat(
-        self, body: Any, fault: Fault | None, headers: dict[str, str], *, vision: bool = False
-    ) -> Response:
+    async def _chat(self, body: Any, fault: Fault, *, vision: bool = False) -> Response:
         renderer = self.renderer
         request = validate_chat(body, vision=vision, openai=renderer.openai)
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
         stream = request.stream and not vision
         reply = self._ask(request, body, fault, vision=vision)
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self.chat_reply, "returned an EncodedStream for a JSON reply")
-            return SSEResponse(self, list(reply.events), fault, headers, prejoin=True)
+            return SSEResponse(self, list(reply.events), fault, prejoin=True)
         generation = with_call_ids(reply or generate_chat(request), self.new_id)
         response_id = self.new_id("chatcmpl-" if renderer.openai or renderer.live else "nugen-")
         if not stream:
@@ -278,7 +275,7 @@ class ServerState:
                 vision=vision,
                 no_usage=no_usage,
             )
-            return _json(payload, fault, headers)
+            return _json(payload, fault)
         chunks = list(
             renderer.chat_chunks(generation, request, response_id=response_id, no_usage=no_usage)
         )
@@ -291,17 +288,14 @@ class ServerState:
             self,
             [encode_event(chunk) for chunk in chunks[lead:]],
             fault,
-            headers,
             lead=b"".join(encode_event(chunk) for chunk in chunks[:lead]),
             after_done=encode_event(trailer) if trailer is not None else b"",
         )
 
-    async def _completions(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
+    async def _completions(self, body: Any, fault: Fault) -> Response:
         renderer = self.renderer
         request = validate_completion(body, openai=renderer.openai)
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
 
         def answer(prompt: ChatRequest) -> Generation:
             reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
@@ -316,15 +310,13 @@ class ServerState:
             chunks = renderer.completion_chunks(
                 generation, request, response_id=response_id, no_usage=no_usage
             )
-            return SSEResponse(self, [encode_event(chunk) for chunk in chunks], fault, headers)
+            return SSEResponse(self, [encode_event(chunk) for chunk in chunks], fault)
         payload = renderer.completion_body(
             generation, response_id=response_id, model=request.model, no_usage=no_usage
         )
-        return _json(payload, fault, headers)
+        return _json(payload, fault)
 
-    async def _embeddings(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
+    async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)
         if self.latency is not None:
             per_request, per_input = self.latency
@@ -335,12 +327,12 @@ class ServerState:
             [encode(text, dimensions) for text in request.inputs],
             model=request.model,
             tokens=sum(count_tokens(text) for text in request.inputs),
-            no_usage=fault is not None and fault.no_usage,
+            no_usage=fault.no_usage,
         )
-        return _json(payload, fault, headers)
+        return _json(payload, fault)
 
-    async def _rerank(self, body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
-        return _json(rerank_body(validate_rerank(body)), fault, headers)
+    async def _rerank(self, body: Any, fault: Fault) -> Response:
+        return _json(rerank_body(validate_rerank(body)), fault)
 
 
 def _with_request_id(app: ASGIApp, state: ServerState) -> ASGIApp:
@@ -390,8 +382,7 @@ class SSEResponse(Response):
         self,
         state: ServerState,
         events: list[bytes],
-        fault: Fault | None,
-        headers: Mapping[str, str],
+        fault: Fault,
         *,
         prejoin: bool = False,
         lead: bytes = b"",
@@ -400,8 +391,8 @@ class SSEResponse(Response):
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
         self.status_code = 200
         self.background = None
-        self.init_headers({**_SSE_HEADERS, **headers})
-        self.state, self.events, self.fault, self.prejoin = state, events, fault or Fault(), prejoin
+        self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
+        self.state, self.events, self.fault, self.prejoin = state, events, fault, prejoin
         self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
         self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
 
@@ -462,9 +453,9 @@ def json_response(
     return cls(body, status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 
-def _json(payload: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+def _json(payload: Any, fault: Fault) -> Response:
     """A 200 JSON answer; a ``reset`` fault drops the connection halfway through it."""
-    return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+    return json_response(payload, 200, fault.headers, drop=fault.reset)
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
