@@ -266,7 +266,7 @@ class ServerState:
                 raise HookError(self.chat_reply, "returned an EncodedStream for a JSON reply")
             return SSEResponse(self, list(reply.events), fault, prejoin=True)
         generation = with_call_ids(reply or generate_chat(request), self.new_id)
-        response_id = self.new_id("chatcmpl-" if renderer.openai or renderer.live else "nugen-")
+        response_id = self.new_id(renderer.chat_id_prefix)
         if not stream:
             payload = renderer.chat_body(
                 generation,
@@ -276,8 +276,8 @@ class ServerState:
                 no_usage=no_usage,
             )
             return _json(payload, fault)
-        chunks = list(
-            renderer.chat_chunks(generation, request, response_id=response_id, no_usage=no_usage)
+        chunks = renderer.chat_chunks(
+            generation, request, response_id=response_id, no_usage=no_usage
         )
         # Faults count chunks ("cut after k chunks"): the opening timing event is none.
         lead = next(i for i, chunk in enumerate(chunks) if "choices" in chunk)

@@ -159,6 +159,7 @@ class Renderer:
         self.openai = dialect == "openai"
         self.live = not self.openai and forms == "live"
         self.form = "openai" if self.openai else forms
+        self.chat_id_prefix = "chatcmpl-" if self.openai or self.live else "nugen-"
         self._created = created
         self._served_model = served_model
         self._reasoning_key = _CHAT_KEYS[self.form][2].rsplit(" ", 1)[1]
