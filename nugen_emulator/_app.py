@@ -503,31 +503,34 @@ def aligned_models(origin: str) -> list[dict[str, Any]]:
     common: dict[str, Any] = {
         "base_model": "llama-v3p2-3b-reasoning",
         "alignment_project": "contracts",
+        "creator": "emulator@example.com",
+        "downloadable": False,
+        "evaluation_data": None,
+        "conversation_saving_enabled": False,
     }
-    common |= {"creator": "emulator@example.com", "downloadable": False}
-    common |= {"evaluation_data": None, "conversation_saving_enabled": False}
-    table = [  # name, alignment id, created, status, usage count, last used, accuracy
-        (
-            "contracts-assistant",
-            "01kx06fntz2af3b",
-            "2026-01-15T09:30:00Z",
-            "DEPLOYED",
-            42,
-            "2026-02-01T12:00:00Z",
-            0.91,
-        ),
-        ("clauses-draft", "01kx07q3m9b4c2d", "2026-02-03T16:45:00Z", "UNDEPLOYED", 0, None, 0.84),
-    ]
-    models = []
-    for name, alignment_id, created, status, count, last_used, accuracy in table:
-        deployed = status == "DEPLOYED"
-        model: dict[str, Any] = {
-            "id": f"{name}-alignment-{alignment_id}" if deployed else f"alignment-{alignment_id}"
-        }
-        model |= {"alignment_id": alignment_id, "name": name, **common, "created_date": created}
-        model |= {"status": status, "deployment_status": status}
-        if deployed:
-            model["endpoint"] = f"{origin}{_BASE_PATHS['nugen']}"
-        model |= {"usage_count": count, "last_used": last_used}
-        models.append(model | {"performance_metrics": {"accuracy": accuracy}})
-    return models
+    deployed = {
+        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
+        "alignment_id": "01kx06fntz2af3b",
+        "name": "contracts-assistant",
+        **common,
+        "created_date": "2026-01-15T09:30:00Z",
+        "status": "DEPLOYED",
+        "deployment_status": "DEPLOYED",
+        "endpoint": f"{origin}{_BASE_PATHS['nugen']}",
+        "usage_count": 42,
+        "last_used": "2026-02-01T12:00:00Z",
+        "performance_metrics": {"accuracy": 0.91},
+    }
+    undeployed = {
+        "id": "alignment-01kx07q3m9b4c2d",
+        "alignment_id": "01kx07q3m9b4c2d",
+        "name": "clauses-draft",
+        **common,
+        "created_date": "2026-02-03T16:45:00Z",
+        "status": "UNDEPLOYED",
+        "deployment_status": "UNDEPLOYED",
+        "usage_count": 0,
+        "last_used": None,
+        "performance_metrics": {"accuracy": 0.84},
+    }
+    return [deployed, undeployed]
