@@ -305,8 +305,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nugen_emulator._faults import Fault
-from nugen_emulator._records import RecordedRequest
+from nugen_emulator._records import Fault, RecordedRequest
 
 if TYPE_CHECKING:
     from nugen_emulator._server import NugenEmulator

@@ -3,10 +3,15 @@ validate the body, generate (or ask the ``chat_reply`` hook), render in the dial
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
+import random
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -20,9 +25,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS
-from nugen_emulator._faults import Fault
-from nugen_emulator._generation import Generation, ToolCall, count_tokens
-from nugen_emulator._lax import InvalidBody
 from nugen_emulator._model import (
     embed,
     embed_base64,
@@ -31,176 +33,173 @@ from nugen_emulator._model import (
     rerank_body,
     warm_up,
 )
-from nugen_emulator._records import RecordedRequest
-from nugen_emulator._responses import (
-    AbortConnection,
-    SSEResponse,
-    fault_response,
-    json_response,
-)
-from nugen_emulator._state import ServerState
+from nugen_emulator._records import Fault, FaultQueue, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
     ChatRequest,
+    InvalidBody,
     validate_chat,
     validate_completion,
     validate_embeddings,
     validate_rerank,
 )
-from nugen_emulator._wire import encode_event
-from nugen_emulator.replies import ChatCall, EncodedStream, HookError, ask_hook
+from nugen_emulator._wire import (
+    Dialect,
+    Generation,
+    Renderer,
+    ServedModel,
+    ToolCall,
+    WireForms,
+    count_tokens,
+    encode_event,
+)
+from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError, ask_hook
 
 _logger = logging.getLogger("nugen_emulator")
 # Deeper than any real request (a tool's JSON schema included); deeper bodies would only
 # exhaust the recursion of whatever walks them next.
 MAX_BODY_DEPTH = 64
+DONE_EVENT = b"data: [DONE]\n\n"
+MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterminated\n\n'
+# Writes do not wait for the socket, so a stream that never pauses never hears that its
+# client left: it writes on to the end, and asyncio warns from the fifth write into a
+# closed connection. Pausing every few events stops it before that, at little cost.
+_WRITES_BETWEEN_PAUSES = 4
+_NO_FAULT = Fault()
+_SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
+_SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+# The id source of the request being answered (seeded emulators only): each request task
+# runs in its own context, so concurrent requests never share one.
+_request_ids: ContextVar[random.Random | None] = ContextVar("request_ids", default=None)
+Reply = Callable[[Any, Fault], Awaitable[Response]]
 
 
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item)
-    return False
+class AbortConnection(Exception):
+    """Raised inside the app so uvicorn drops the TCP connection mid-response."""
 
 
-def build_app(state: ServerState) -> Starlette:
-    """The Starlette app serving ``state``'s dialect."""
-    warm_up()
-    return _Handlers(state).app()
+# Keep uvicorn from logging a traceback for connections dropped on purpose.
+logging.getLogger("uvicorn.error").addFilter(
+    lambda record: not (record.exc_info and isinstance(record.exc_info[1], AbortConnection))
+)
 
 
-def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
-    """``generation`` with a fresh ``call_<hex>`` id on every tool call that has none.
+class ServerState:
+    """One emulator's configuration, armed faults, request log and id source, and the
+    handlers answering with them (:attr:`app`)."""
 
-    A copy, not an update: a hook may return the same generation for every request.
-    """
-    if all(call.id for choice in generation.choices for call in choice.tool_calls):
-        return generation
+    def __init__(
+        self,
+        *,
+        dialect: Dialect,
+        api_key: str | None,
+        seed: int | None,
+        created: float | None,
+        embedding_dimensions: int,
+        latency: tuple[float, float] | None,
+        chat_reply: ChatReplyHook | None,
+        forms: WireForms,
+        served_model: ServedModel,
+        log_limit: int,
+    ) -> None:
+        self.dialect = dialect
+        self.api_key = api_key
+        self.renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
+        self.faults = FaultQueue()
+        self.log = RequestLog(log_limit)
+        self.embedding_dimensions = embedding_dimensions
+        self.latency = latency
+        self.chat_reply = chat_reply
+        self._seed = seed
+        self._random = random.Random(seed) if seed is not None else random.SystemRandom()
+        self._seen_lock = threading.Lock()
+        self._seen: dict[bytes, int] = {}
+        self.stopping = threading.Event()
+        warm_up()
+        self.app = self._app()
 
-    def with_id(call: ToolCall) -> ToolCall:
-        return call if call.id else replace(call, id=new_id("call_"))
+    # -- ids and time ---------------------------------------------------------------------
 
-    choices = generation.choices
-    return replace(
-        generation,
-        choices=[replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in choices],
-    )
-
-
-class _RequestIdMiddleware:
-    """Stamps every response, errors and 404s included, with an ``x-request-id`` header."""
-
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    def begin_request(self, method: str, path: str, raw_body: bytes) -> None:
+        """With a seed, draw this request's ids from the request itself (and how many
+        identical ones came before), not from the order concurrent requests arrived in."""
+        if self._seed is None:
             return
-        started = False
+        key = hashlib.sha256(f"{self._seed}|{method}|{path}|".encode() + raw_body).digest()
+        with self._seen_lock:
+            repeat = self._seen[key] = self._seen.get(key, -1) + 1
+        _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                # Drawn now, once the body is read: a seeded emulator's ids depend on it.
-                request_id = self.state.new_id("req_").encode()
-                extra = [(b"x-request-id", request_id), (b"server", b"nugen-emulator")]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
+    def forget_requests(self) -> None:
+        with self._seen_lock:
+            self._seen.clear()
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except AbortConnection:
-            raise
-        except ClientDisconnect:
-            # The client went away before its body was complete: nothing to answer, and
-            # not the emulator's failure.
-            _logger.debug("client left during %s %s", scope["method"], scope["path"])
-        except Exception:
-            # An emulator bug must look like a server error to the client under test (in
-            # the dialect, with a request id), and be visible to whoever runs the tests.
-            _logger.exception("NugenEmulator failed on %s %s", scope["method"], scope["path"])
-            if started:
-                raise
-            body = self.state.renderer.error_body(500, "NugenEmulator internal error")
-            await json_response(body, 500)(scope, receive, send_with_id)
+    def new_id(self, prefix: str) -> str:
+        source = _request_ids.get() or self._random
+        return f"{prefix}{source.getrandbits(96):024x}"
 
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up soon when the emulator is stopping."""
+        deadline = time.monotonic() + seconds
+        # Polled: stop() sets it from the test's thread, outside the server's event loop.
+        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, _SLEEP_STEP))
 
-class _Handlers:
-    """The request handlers: log, fault, auth, validate, generate, render."""
+    # -- routing --------------------------------------------------------------------------
 
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
-
-    def app(self) -> Starlette:
-        base = _BASE_PATHS[self.state.dialect]
+    def _app(self) -> Starlette:
+        base = _BASE_PATHS[self.dialect]
         replies: dict[str, Reply] = {
             "/chat/completions": self._chat,
             "/completions": self._completions,
             "/embeddings": self._embeddings,
             "/reranker": self._rerank,
         }
-        if self.state.dialect == "nugen":
+        if self.dialect == "nugen":
             replies["/chat/vision"] = partial(self._chat, vision=True)
         routes = [
             Route(base + path, partial(self._handle, reply=reply), methods=["POST"])
             for path, reply in replies.items()
         ]
-        if self.state.dialect == "nugen":
+        if self.dialect == "nugen":
             # A sibling of the inference base: /api/v3/models/aligned.
             models = base.rsplit("/", 1)[0] + "/models/aligned"
             routes.append(Route(models, self._aligned_models, methods=["GET"]))
         return Starlette(
             routes=routes,
-            middleware=[Middleware(_RequestIdMiddleware, state=self.state)],
-            exception_handlers={HTTPException: self.http_error},
+            middleware=[Middleware(_with_request_id, state=self)],
+            exception_handlers={HTTPException: self._http_error},
         )
 
-    async def http_error(self, request: Request, exc: Exception) -> Response:
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         # Logged too: a client aimed at the wrong path should see its requests in the log.
         await self._record(request)
-        body = self.state.renderer.error_body(exc.status_code, exc.detail)
+        body = self.renderer.error_body(exc.status_code, exc.detail)
         return json_response(body, exc.status_code, exc.headers)
 
-    async def _aligned_models(self, request: Request) -> Response:
-        origin = str(request.base_url).rstrip("/")
-
-        async def reply(body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
-            return _json({"domain_aligned_models": aligned_models(origin)}, fault, headers)
-
-        return await self._handle(request, reply, needs_body=False)
-
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
-        state = self.state
         raw, body, body_error = await self._record(request)
-        fault = state.faults.take(request.url.path)
-        if fault is not None and fault.delay:
-            await state.sleep(fault.delay)
-        if fault is not None and fault.status is not None:
-            return fault_response(state, fault, fault.status)
-        headers = dict(fault.headers or {}) if fault is not None else {}
-        denied = self._check_auth(request)
-        if denied is not None:
-            return denied
+        fault = self.faults.take(request.url.path) or _NO_FAULT
+        await self.sleep(fault.delay)
+        if fault.status is not None:
+            return self._fault_response(fault, fault.status)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if self.api_key is not None and not (
+            scheme.lower() == "bearer" and token.strip() == self.api_key
+        ):
+            message = "Invalid API key" if token.strip() else "Not authenticated"
+            body = self.renderer.error_body(401, message)
+            return json_response(body, 401, {"www-authenticate": "Bearer"})
         try:
             if needs_body and (not raw or body_error is not None):
                 raise InvalidBody([_body_error(raw, body_error)])
-            return await reply(body, fault, headers)
+            return await reply(body, fault)
         except InvalidBody as invalid:
-            status, error_body = state.renderer.validation_error(invalid.errors)
-            return json_response(error_body, status, headers)
+            status, error_body = self.renderer.validation_error(invalid.errors)
+            return json_response(error_body, status, fault.headers)
         except HookError as failed:
             _logger.error("%s", failed, exc_info=failed.__cause__)
-            return json_response(state.renderer.error_body(500, str(failed)), 500, headers)
+            return json_response(self.renderer.error_body(500, str(failed)), 500, fault.headers)
 
     async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
         """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
@@ -217,48 +216,57 @@ class _Handlers:
         method, path = request.method, request.url.path
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = request.url.query
-        self.state.log.append(RecordedRequest(method, path, headers, body, raw, query, received_at))
-        self.state.begin_request(method, path, raw)
+        self.log.append(RecordedRequest(method, path, headers, body, raw, query, received_at))
+        self.begin_request(method, path, raw)
         return raw, body, body_error
 
-    def _check_auth(self, request: Request) -> Response | None:
-        expected = self.state.api_key
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if expected is None or (scheme.lower() == "bearer" and token.strip() == expected):
-            return None
-        message = "Invalid API key" if token.strip() else "Not authenticated"
-        body = self.state.renderer.error_body(401, message)
-        return json_response(body, 401, {"www-authenticate": "Bearer"})
+    def _fault_response(self, fault: Fault, status: int) -> Response:
+        """The reply a fault's ``status`` (and ``body``, ``headers``) stands for."""
+        headers, body = dict(fault.headers or {}), fault.body
+        if body is None and status >= 400:
+            return json_response(self.renderer.error_body(status), status, headers)
+        if body is None or isinstance(body, (bytes, str)):
+            text = isinstance(body, str)
+            content = body or b""
+            media_type = "text/plain" if text else None
+            return Response(content, status_code=status, headers=headers, media_type=media_type)
+        return json_response(body, status, headers)
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def _aligned_models(self, request: Request) -> Response:
+        origin = str(request.base_url).rstrip("/")
+
+        async def reply(body: Any, fault: Fault) -> Response:
+            return _json({"domain_aligned_models": aligned_models(origin)}, fault)
+
+        return await self._handle(request, reply, needs_body=False)
 
     def _ask(
-        self, request: ChatRequest, body: Any, fault: Fault | None, **call: Any
+        self, request: ChatRequest, body: Any, fault: Fault, **call: Any
     ) -> Generation | EncodedStream | None:
         """The ``chat_reply`` hook's answer, when there is a hook."""
-        state = self.state
-        if state.chat_reply is None:
+        if self.chat_reply is None:
             return None
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
         chat = ChatCall(
-            request, body, renderer=state.renderer, new_id=state.new_id, no_usage=no_usage, **call
+            request, body, renderer=self.renderer, new_id=self.new_id, no_usage=no_usage, **call
         )
-        return ask_hook(state.chat_reply, chat)
+        return ask_hook(self.chat_reply, chat)
 
-    async def _chat(
-        self, body: Any, fault: Fault | None, headers: dict[str, str], *, vision: bool = False
-    ) -> Response:
-        state, renderer = self.state, self.state.renderer
+    async def _chat(self, body: Any, fault: Fault, *, vision: bool = False) -> Response:
+        renderer = self.renderer
         request = validate_chat(body, vision=vision, openai=renderer.openai)
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
         stream = request.stream and not vision
         reply = self._ask(request, body, fault, vision=vision)
         if isinstance(reply, EncodedStream):
             if not stream:
-                raise HookError(state.chat_reply, "returned an EncodedStream for a JSON reply")
-            events = list(reply.events)
-            return SSEResponse(events, state=state, fault=fault, headers=headers, prejoin=True)
-        generation = with_call_ids(reply or generate_chat(request), state.new_id)
-        response_id = state.new_id("chatcmpl-" if renderer.openai or renderer.live else "nugen-")
+                raise HookError(self.chat_reply, "returned an EncodedStream for a JSON reply")
+            return SSEResponse(self, list(reply.events), fault, prejoin=True)
+        generation = with_call_ids(reply or generate_chat(request), self.new_id)
+        response_id = self.new_id(renderer.chat_id_prefix)
         if not stream:
             payload = renderer.chat_body(
                 generation,
@@ -267,9 +275,9 @@ class _Handlers:
                 vision=vision,
                 no_usage=no_usage,
             )
-            return _json(payload, fault, headers)
-        chunks = list(
-            renderer.chat_chunks(generation, request, response_id=response_id, no_usage=no_usage)
+            return _json(payload, fault)
+        chunks = renderer.chat_chunks(
+            generation, request, response_id=response_id, no_usage=no_usage
         )
         # Faults count chunks ("cut after k chunks"): the opening timing event is none.
         lead = next(i for i, chunk in enumerate(chunks) if "choices" in chunk)
@@ -277,79 +285,217 @@ class _Handlers:
             generation, response_id=response_id, model=request.model, no_usage=no_usage
         )
         return SSEResponse(
+            self,
             [encode_event(chunk) for chunk in chunks[lead:]],
-            state=state,
-            fault=fault,
-            headers=headers,
+            fault,
             lead=b"".join(encode_event(chunk) for chunk in chunks[:lead]),
             after_done=encode_event(trailer) if trailer is not None else b"",
         )
 
-    async def _completions(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
-        state, renderer = self.state, self.state.renderer
+    async def _completions(self, body: Any, fault: Fault) -> Response:
+        renderer = self.renderer
         request = validate_completion(body, openai=renderer.openai)
-        no_usage = fault is not None and fault.no_usage
+        no_usage = fault.no_usage
 
         def answer(prompt: ChatRequest) -> Generation:
             reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
             if isinstance(reply, EncodedStream):
-                raise HookError(state.chat_reply, "returned an EncodedStream for a text completion")
+                raise HookError(self.chat_reply, "returned an EncodedStream for a text completion")
             return reply or generate_chat(prompt)
 
         generation = generate_completion(request, answer)
         # The live service's completion ids start like its chat ids.
-        response_id = state.new_id("cmpl-" if renderer.openai else "chatcmpl-")
+        response_id = self.new_id("cmpl-" if renderer.openai else "chatcmpl-")
         if request.stream:
             chunks = renderer.completion_chunks(
                 generation, request, response_id=response_id, no_usage=no_usage
             )
-            events = [encode_event(chunk) for chunk in chunks]
-            return SSEResponse(events, state=state, fault=fault, headers=headers)
+            return SSEResponse(self, [encode_event(chunk) for chunk in chunks], fault)
         payload = renderer.completion_body(
             generation, response_id=response_id, model=request.model, no_usage=no_usage
         )
-        return _json(payload, fault, headers)
+        return _json(payload, fault)
 
-    async def _embeddings(
-        self, body: Any, fault: Fault | None, headers: dict[str, str]
-    ) -> Response:
-        state = self.state
+    async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)
-        if state.latency is not None:
-            per_request, per_input = state.latency
-            await state.sleep(per_request + per_input * len(request.inputs))
-        dimensions = request.dimensions or state.embedding_dimensions
+        if self.latency is not None:
+            per_request, per_input = self.latency
+            await self.sleep(per_request + per_input * len(request.inputs))
+        dimensions = request.dimensions or self.embedding_dimensions
         encode = embed_base64 if request.encoding_format == "base64" else embed
-        payload = state.renderer.embeddings_body(
+        payload = self.renderer.embeddings_body(
             [encode(text, dimensions) for text in request.inputs],
             model=request.model,
             tokens=sum(count_tokens(text) for text in request.inputs),
-            no_usage=fault is not None and fault.no_usage,
+            no_usage=fault.no_usage,
         )
-        return _json(payload, fault, headers)
+        return _json(payload, fault)
 
-    async def _rerank(self, body: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
-        return _json(rerank_body(validate_rerank(body)), fault, headers)
-
-
-Reply = Callable[[Any, "Fault | None", dict[str, str]], Awaitable[Response]]
+    async def _rerank(self, body: Any, fault: Fault) -> Response:
+        return _json(rerank_body(validate_rerank(body)), fault)
 
 
-def _json(payload: Any, fault: Fault | None, headers: dict[str, str]) -> Response:
+def _with_request_id(app: ASGIApp, state: ServerState) -> ASGIApp:
+    """Stamps every response, errors and 404s included, with an ``x-request-id`` header;
+    an emulator bug becomes a 500 in the dialect."""
+
+    async def stamped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                # Drawn now, once the body is read: a seeded emulator's ids depend on it.
+                request_id = state.new_id("req_").encode()
+                extra = [(b"x-request-id", request_id), (b"server", b"nugen-emulator")]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        except AbortConnection:
+            raise
+        except ClientDisconnect:
+            # The client went away before its body was complete: nothing to answer, and
+            # not the emulator's failure.
+            _logger.debug("client left during %s %s", scope["method"], scope["path"])
+        except Exception:
+            # An emulator bug must look like a server error to the client under test (in
+            # the dialect, with a request id), and be visible to whoever runs the tests.
+            _logger.exception("NugenEmulator failed on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            body = state.renderer.error_body(500, "NugenEmulator internal error")
+            await json_response(body, 500)(scope, receive, send_with_id)
+
+    return stamped
+
+
+class SSEResponse(Response):
+    """An SSE body sent event by event, misbehaving as an armed :class:`Fault` says."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        events: list[bytes],
+        fault: Fault,
+        *,
+        prejoin: bool = False,
+        lead: bytes = b"",
+        after_done: bytes = b"",
+    ) -> None:
+        # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
+        self.status_code = 200
+        self.background = None
+        self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
+        self.state, self.events, self.fault, self.prejoin = state, events, fault, prejoin
+        self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
+        self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def emit(data: bytes, more: bool = True) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if self.lead:
+            await emit(self.lead)
+        fault, events = self.fault, self.events
+        if self.prejoin and not fault.affects_stream:
+            # Benchmarks: one write, so the server's cost per event is nil.
+            await emit(b"".join(events) + self.tail, more=False)
+            return
+        cut = fault.cut_after
+        if cut is None and fault.reset:
+            cut = len(events) // 2
+        for sent in range(len(events) + 1):
+            if fault.stall_after == sent:
+                await self.state.sleep(fault.stall_seconds)
+            if cut == sent:
+                if fault.reset:
+                    raise AbortConnection
+                await emit(b"", more=False)
+                return
+            if fault.malformed_after == sent:
+                await emit(MALFORMED_EVENT)
+            if fault.error_event_after == sent:
+                error = self.state.renderer.stream_error_event("Internal error while streaming")
+                await emit(encode_event(fault.body if fault.body is not None else error))
+                await emit(DONE_EVENT, more=False)
+                return
+            if sent < len(events):
+                await emit(events[sent])
+                if fault.affects_stream or (sent + 1) % _WRITES_BETWEEN_PAUSES == 0:
+                    await asyncio.sleep(0)
+        await emit(self.tail, more=False)
+
+
+class _DroppedResponse(Response):
+    """A complete-looking response whose connection dies halfway through the body."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send(start | {"headers": self.raw_headers})
+        half = self.body[: len(self.body) // 2]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
+        raise AbortConnection
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None, *, drop: bool = False
+) -> Response:
+    """Compact JSON; ``drop`` cuts the connection halfway through the body."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    cls = _DroppedResponse if drop else Response
+    return cls(body, status_code=status, headers=dict(headers or {}), media_type="application/json")
+
+
+def _json(payload: Any, fault: Fault) -> Response:
     """A 200 JSON answer; a ``reset`` fault drops the connection halfway through it."""
-    return json_response(payload, 200, headers, drop=fault is not None and fault.reset)
+    return json_response(payload, 200, fault.headers, drop=fault.reset)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def _body_error(raw: bytes, error: Exception | None) -> dict[str, Any]:
     """FastAPI's detail for an empty body, or one that is not JSON (or nests too deep)."""
     if not raw:
         return {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
-    detail: dict[str, Any] = {"type": "json_invalid", "loc": ["body", 0]}
-    detail |= {"msg": "JSON decode error", "input": {}}
-    message = str(error) or "maximum recursion depth exceeded"
-    return detail | {"ctx": {"error": message.split(":")[0]}}
+    message = (str(error) or "maximum recursion depth exceeded").split(":")[0]
+    detail = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}
+    return detail | {"input": {}, "ctx": {"error": message}}
+
+
+def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
+    """``generation`` with a fresh ``call_<hex>`` id on every tool call that has none.
+
+    A copy, not an update: a hook may return the same generation for every request.
+    """
+    if all(call.id for choice in generation.choices for call in choice.tool_calls):
+        return generation
+
+    def with_id(call: ToolCall) -> ToolCall:
+        return call if call.id else replace(call, id=new_id("call_"))
+
+    choices = [
+        replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in generation.choices
+    ]
+    return replace(generation, choices=choices)
 
 
 def aligned_models(origin: str) -> list[dict[str, Any]]:

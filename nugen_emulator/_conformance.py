@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,12 +32,9 @@ _REJECTED_KEY = "conformance-check-invalid-key"
 _HEADERS = ("content-type", "x-request-id")
 
 
-@dataclass(frozen=True)
-class Models:
-    chat: str = "nugen-flash-instruct"
-    vision: str = "nugen-flash-vision"
-    embedding: str = "nugen-flash-embed"
-    rerank: str = "bge-reranker-v2-m3"
+# The models the battery asks for (``--chat-model``, ...): the cheapest of each kind.
+MODELS = {"chat": "nugen-flash-instruct", "vision": "nugen-flash-vision"}
+MODELS |= {"embedding": "nugen-flash-embed", "rerank": "bge-reranker-v2-m3"}
 
 
 @dataclass(frozen=True)
@@ -51,34 +48,19 @@ class Probe:
     authenticated: bool = True
 
 
-@dataclass(frozen=True)
-class Difference:
-    endpoint: str
-    field: str
-    live: str
-    emulator: str
-
-
-@dataclass
-class Report:
-    base_url: str
-    checks: int = 0
-    differences: list[Difference] = field(default_factory=list)
-
-
-def battery(models: Models) -> list[Probe]:
+def battery(models: dict[str, str]) -> list[Probe]:
     """The requests sent to both servers (small ``max_tokens``: the live ones cost money)."""
     ask = [{"role": "user", "content": "Say hello in one word."}]
     question = {"type": "text", "text": "What colour is this image? One word."}
     look = [{"role": "user", "content": [question, _IMAGE]}]
     weather = [{"role": "user", "content": "What is the weather in Paris? Use get_weather."}]
-    chat = {"model": models.chat, "messages": ask, "max_tokens": 16}
+    chat = {"model": models["chat"], "messages": ask, "max_tokens": 16}
     forced = {"type": "function", "function": {"name": "get_weather"}}
     tool_call = {**chat, "messages": weather, "max_tokens": 64, "tools": [_WEATHER_TOOL]}
-    image = {"model": models.vision, "messages": look, "max_tokens": 16}
-    completion = {"model": models.chat, "prompt": "Once upon a time", "max_tokens": 8}
+    image = {"model": models["vision"], "messages": look, "max_tokens": 16}
+    completion = {"model": models["chat"], "prompt": "Once upon a time", "max_tokens": 8}
     documents = ["Paris is the capital of France.", "Bananas are yellow."]
-    rerank = {"model": models.rerank, "query": "capital of France", "documents": documents}
+    rerank = {"model": models["rerank"], "query": "capital of France", "documents": documents}
     return [
         Probe("chat", "/chat/completions", chat),
         Probe("chat stream", "/chat/completions", {**chat, "stream": True}, stream=True),
@@ -87,9 +69,9 @@ def battery(models: Models) -> list[Probe]:
         Probe("vision", "/chat/vision", image),
         Probe("completion", "/completions", completion),
         Probe("completion stream", "/completions", {**completion, "stream": True}, stream=True),
-        Probe("embeddings", "/embeddings", {"model": models.embedding, "input": ["hello"]}),
+        Probe("embeddings", "/embeddings", {"model": models["embedding"], "input": ["hello"]}),
         Probe("rerank", "/reranker", rerank),
-        Probe("422", "/chat/completions", {"model": models.chat, "messages": []}),
+        Probe("422", "/chat/completions", {"model": models["chat"], "messages": []}),
         Probe("401", "/chat/completions", chat, authenticated=False),
     ]
 
@@ -197,10 +179,16 @@ def observe(client: httpx.Client, probe: Probe, api_key: str) -> dict[str, str]:
 
 
 def compare(
-    base_url: str, api_key: str, emulator: NugenEmulator, models: Models, timeout: float = 60.0
-) -> Report:
-    """Send the battery to ``base_url`` and to ``emulator``; the structural differences."""
-    report = Report(base_url)
+    base_url: str,
+    api_key: str,
+    emulator: NugenEmulator,
+    models: dict[str, str],
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """Send the battery to ``base_url`` and to ``emulator``: ``{"base_url", "checks",
+    "differences"}``, each difference ``{"endpoint", "field", "live", "emulator"}``."""
+    differences: list[dict[str, str]] = []
+    checks = 0
     with (
         httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout) as live,
         # Loopback: no proxy from the environment may stand in between.
@@ -211,7 +199,7 @@ def compare(
             ours = observe(local, probe, emulator.api_key)
             differ: dict[str, tuple[str, str]] = {}
             for name in sorted(theirs.keys() | ours.keys()):
-                report.checks += 1
+                checks += 1
                 left, right = theirs.get(name, "absent"), ours.get(name, "absent")
                 if left == right:
                     continue
@@ -219,8 +207,9 @@ def compare(
                 # An object one side lacks is one row, not one more per field inside it.
                 parent = differ.get(_parent(name))
                 if not (parent and "absent" in parent and "absent" in (left, right)):
-                    report.differences.append(Difference(probe.name, name, left, right))
-    return report
+                    row = {"endpoint": probe.name, "field": name, "live": left, "emulator": right}
+                    differences.append(row)
+    return {"base_url": base_url, "checks": checks, "differences": differences}
 
 
 def _parent(path: str) -> str:
@@ -229,27 +218,24 @@ def _parent(path: str) -> str:
     return path.rsplit(".", 1)[0] if "." in path else ""
 
 
-def render(report: Report) -> str:
+def render(report: dict[str, Any]) -> str:
     """The differences as a plain-text table, then a one-line verdict."""
+    differences, checks = report["differences"], report["checks"]
     rows = [("endpoint", "field", "live", "emulator")]
-    rows += [(d.endpoint, d.field, d.live, d.emulator) for d in report.differences]
+    rows += [(d["endpoint"], d["field"], d["live"], d["emulator"]) for d in differences]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = []
-    if report.differences:
-        lines += [
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        ]
-    verdict = (
-        f"{len(report.differences)} of {report.checks} checks differ"
-        if report.differences
-        else f"no difference in {report.checks} checks"
-    )
-    lines.append(f"{verdict} ({report.base_url} vs NugenEmulator)")
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in (rows if differences else [])
+    ]
+    verdict = f"{len(differences)} of {checks} checks differ"
+    verdict = verdict if differences else f"no difference in {checks} checks"
+    lines.append(f"{verdict} ({report['base_url']} vs NugenEmulator)")
     return "\n".join(lines) + "\n"
 
 
-def _parser() -> argparse.ArgumentParser:
+def main(argv: Sequence[str], environ: dict[str, str]) -> int:
+    """Exit status: 0 nothing differs, 1 something does, 2 the check could not run."""
     parser = argparse.ArgumentParser(
         prog="python -m nugen_emulator conformance",
         description="Compare the structure of a server's answers with the emulator's.",
@@ -257,22 +243,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", required=True, help="the server to check")
     parser.add_argument("--api-key", default=None, help="its key (default: $NUGEN_API_KEY)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report")
-    defaults = Models()
-    for name in vars(defaults):
-        parser.add_argument(
-            f"--{name}-model",
-            default=getattr(defaults, name),
-            help=f"default {getattr(defaults, name)}",
-        )
+    for kind, default in MODELS.items():
+        parser.add_argument(f"--{kind}-model", default=default, help=f"default {default}")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    return parser
-
-
-def main(argv: Sequence[str], environ: dict[str, str]) -> int:
-    """Exit status: 0 nothing differs, 1 something does, 2 the check could not run."""
-    args = _parser().parse_args(argv)
+    args = parser.parse_args(argv)
     api_key = args.api_key or environ.get("NUGEN_API_KEY") or ""
-    models = Models(**{name: getattr(args, f"{name}_model") for name in vars(Models())})
+    models = {kind: getattr(args, f"{kind}_model") for kind in MODELS}
     try:
         from nugen_emulator import NugenEmulator
     except ImportError as exc:
@@ -284,14 +260,10 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
     except httpx.HTTPError as exc:
         sys.stderr.write(f"conformance: cannot reach {args.base_url}: {type(exc).__name__}\n")
         return 2
-    text = render(report)
+    # Only structure is ever printed; hiding the key is the belt to those braces.
+    hide = (lambda text: text.replace(api_key, "***")) if len(api_key) >= 4 else str
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
-            out.write(_without(json.dumps(asdict(report), indent=2), api_key) + "\n")
-    sys.stdout.write(_without(text, api_key))
-    return 1 if report.differences else 0
-
-
-def _without(text: str, secret: str) -> str:
-    # Only structure is ever printed; this is the belt to those braces.
-    return text.replace(secret, "***") if len(secret) >= 4 else text
+            out.write(hide(json.dumps(report, indent=2)) + "\n")
+    sys.stdout.write(hide(render(report)))
+    return 1 if report["differences"] else 0

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nugen_emulator import _prompts
-from nugen_emulator._generation import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import (
     CROSS_ENCODER_METHODS,
@@ -25,6 +24,7 @@ from nugen_emulator._validation import (
     ImageRef,
     RerankRequest,
 )
+from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
 
 _QUOTE_WORDS = 60
@@ -186,10 +186,7 @@ def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
         return []
     if isinstance(choice, dict):
         return [choice["function"]["name"]]
-    mentioned = mentioned_tools(conv.last_user_text, tools)
-    if not mentioned and not conv.called_since_user:
-        mentioned = related_tool(conv.last_user_text, tools)
-    remaining = [name for name in mentioned if name not in conv.called_since_user]
+    remaining = _due_tools(conv.last_user_text, tools, conv.called_since_user)
     if choice == "required" and not remaining:
         uncalled = [t["name"] for t in tools if t["name"] not in conv.called_since_user]
         remaining = uncalled[:1] or [tools[0]["name"]]
@@ -202,17 +199,27 @@ def _literal_source(conv: _Conversation) -> str:
     return "\n".join([conv.last_user_text, *(text for _, text, _ in conv.tool_results)])
 
 
-def _tool_calls(request: ChatRequest, conv: _Conversation, names: list[str]) -> list[ToolCall]:
-    by_name = {tool["name"]: tool for tool in request.tools}
-    # Literals consumed by this turn's earlier calls (sequential or parallel) are not
-    # reused, so "weather in Boston and time in Paris" sends Boston and Paris apart.
-    literals = Literals(_literal_source(conv), exclude=list(by_name), used=conv.used_values)
-    calls = []
-    for name in names:
-        parameters = by_name[name].get("parameters") or {"type": "object", "properties": {}}
-        arguments = fill(parameters, literals, name=name)
-        calls.append(ToolCall(name=name, arguments=json.dumps(arguments)))
-    return calls
+def _due_tools(text: str, tools: list[dict[str, Any]], called: list[str]) -> list[str]:
+    """The tools ``text`` mentions that were not called since it; when it mentions none and
+    nothing was called yet, the related one."""
+    due = [name for name in mentioned_tools(text, tools) if name not in called]
+    return due or ([] if called else related_tool(text, tools))
+
+
+def _arguments(
+    tools: list[dict[str, Any]], names: list[str], source: str, used: list[Any]
+) -> list[str]:
+    """Each named tool's arguments (JSON), filled from the literals of ``source``.
+
+    Literals an earlier call took (``used``, and this turn's earlier calls, sequential or
+    parallel) are not reused, so "weather in Boston and time in Paris" sends them apart.
+    """
+    by_name = {tool["name"]: tool for tool in tools}
+    literals = Literals(source, exclude=list(by_name), used=used)
+    empty = {"type": "object", "properties": {}}
+    return [
+        json.dumps(fill(by_name[n].get("parameters") or empty, literals, name=n)) for n in names
+    ]
 
 
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
@@ -340,16 +347,10 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
                 used.extend(scalars(value))
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
             observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())
-    due = [name for name in mentioned_tools(question, tools) if name not in called]
-    if not due and not called:
-        due = related_tool(question, tools)
+    due = _due_tools(question, tools, called)[:1]
     if due:
-        tool = next(t for t in tools if t["name"] == due[0])
-        source = "\n".join([question, *observations])
-        literals = Literals(source, exclude=[t["name"] for t in tools], used=used)
-        parameters = tool["parameters"] or {"type": "object", "properties": {}}
-        arguments = json.dumps(fill(parameters, literals, name=tool["name"]))
-        return f"{_REACT_CALL}Action: {tool['name']}\nAction Input: {arguments}"
+        [arguments] = _arguments(tools, due, "\n".join([question, *observations]), used)
+        return f"{_REACT_CALL}Action: {due[0]}\nAction Input: {arguments}"
     if observations:
         return _REACT_DONE + "Answer: " + " ".join(observations)
     plain = dataclasses.replace(conv, last_user_text=question, system_text="")
@@ -425,7 +426,9 @@ def generate_chat(request: ChatRequest) -> Generation:
     choices: list[Choice] = []
     for index in range(request.n):
         if names:
-            calls = _tool_calls(request, conv, names)
+            source = _literal_source(conv)
+            arguments = _arguments(request.tools, names, source, conv.used_values)
+            calls = [ToolCall(name, args) for name, args in zip(names, arguments, strict=True)]
             plan = "call " + " and ".join(names)
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:

@@ -22,24 +22,24 @@ Kind = Literal["answer", "condense", "json", "react"]
 # "condense": rewrite a follow-up as a standalone question; "json": reply with JSON for
 # the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
-SOURCES: tuple[tuple[Kind, str, str], ...] = (
-    ("answer", _QA + "default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL"),
-    ("answer", _QA + "default_prompts", "DEFAULT_REFINE_PROMPT_TMPL"),
+_REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
+_TABLE: tuple[tuple[Kind, str, str], ...] = (
+    ("answer", _QA + "default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL DEFAULT_REFINE_PROMPT_TMPL"),
     ("answer", _QA + "default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
-    ("answer", _QA + "chat_prompts", "CHAT_TEXT_QA_PROMPT"),
-    ("answer", _QA + "chat_prompts", "CHAT_REFINE_PROMPT"),
+    ("answer", _QA + "chat_prompts", "CHAT_TEXT_QA_PROMPT CHAT_REFINE_PROMPT"),
     ("answer", _QA + "chat_prompts", "CHAT_TREE_SUMMARIZE_PROMPT"),
-    ("answer", _ENGINE + "context", "DEFAULT_CONTEXT_TEMPLATE"),
-    ("answer", _ENGINE + "context", "DEFAULT_REFINE_TEMPLATE"),
+    ("answer", _ENGINE + "context", "DEFAULT_CONTEXT_TEMPLATE DEFAULT_REFINE_TEMPLATE"),
     ("answer", _ENGINE + "condense_plus_context", "DEFAULT_CONTEXT_PROMPT_TEMPLATE"),
     ("answer", _ENGINE + "condense_plus_context", "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE"),
     ("condense", _ENGINE + "condense_question", "DEFAULT_TEMPLATE"),
     ("condense", _ENGINE + "condense_plus_context", "DEFAULT_CONDENSE_PROMPT_TEMPLATE"),
-    ("react", "llama_index.core.agent.react.prompts", "REACT_CHAT_SYSTEM_HEADER"),
-    ("react", "llama_index.core.agent.react.prompts", "CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
+    ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
-    ("json", "langchain_core.output_parsers.format_instructions", "JSON_FORMAT_INSTRUCTIONS"),
-    ("json", "langchain_core.output_parsers.pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS"),
+    ("json", _PARSERS + "format_instructions", "JSON_FORMAT_INSTRUCTIONS"),
+    ("json", _PARSERS + "pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS"),
+)
+SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
+    (kind, module, name) for kind, module, names in _TABLE for name in names.split()
 )
 # Template variables by what they hold.
 _CONTEXT_SLOTS = ("existing_answer", "context_str", "context_msg", "context")

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
 import uvicorn
 
 from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
-from nugen_emulator._app import build_app
-from nugen_emulator._faults import FAULT_FIELDS, Fault
-from nugen_emulator._records import DEFAULT_LOG_LIMIT, RecordedRequest
-from nugen_emulator._state import ServerState
+from nugen_emulator._app import ServerState
+from nugen_emulator._records import DEFAULT_LOG_LIMIT, FAULT_FIELDS, Fault, RecordedRequest
 from nugen_emulator._wire import Dialect
 from nugen_emulator.replies import ChatReplyHook
 
 __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
-
-
-class _UvicornServer(uvicorn.Server):
-    """uvicorn.Server that tells the emulator when it is listening, and on which loop."""
-
-    def __init__(
-        self, config: uvicorn.Config, on_started: Callable[[asyncio.AbstractEventLoop], None]
-    ) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self._on_started(asyncio.get_running_loop())
 
 
 class NugenEmulator:
@@ -115,12 +98,10 @@ class NugenEmulator:
             served_model=served_model,
             log_limit=request_log_limit,
         )
-        self._app = build_app(self._state)
         self._lock = threading.Lock()
-        self._server: _UvicornServer | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._port: int | None = None
         self._error: BaseException | None = None
 
@@ -143,15 +124,8 @@ class NugenEmulator:
                 raise
             self._socket = sock
             self._port = int(sock.getsockname()[1])
-            started = threading.Event()
-
-            def on_started(loop: asyncio.AbstractEventLoop) -> None:
-                self._loop = loop
-                self._state.stopping = asyncio.Event()
-                started.set()
-
             config = uvicorn.Config(
-                self._app,
+                self._state.app,
                 log_config=None,
                 access_log=self._access_log,
                 lifespan="off",
@@ -161,21 +135,22 @@ class NugenEmulator:
                 server_header=False,
                 timeout_graceful_shutdown=1,
             )
-            server = _UvicornServer(config, on_started)
-            self._server = server
+            server = self._server = uvicorn.Server(config)
+            self._state.stopping.clear()
 
             def run() -> None:
                 try:
                     server.run(sockets=[sock])
                 except BaseException as exc:  # reported by start()/stop(), not lost
                     self._error = exc
-                finally:
-                    started.set()
 
             thread = threading.Thread(target=run, name=f"NugenEmulator:{self._port}", daemon=True)
             self._thread = thread
             thread.start()
-        if not started.wait(self._startup_timeout) or self._loop is None:
+        deadline = time.monotonic() + self._startup_timeout
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if not server.started:
             error = self._error
             self.stop()
             raise RuntimeError(f"NugenEmulator did not start: {error!r}") from error
@@ -184,14 +159,11 @@ class NugenEmulator:
     def stop(self) -> None:
         """Stop serving and wait for the thread; idempotent, safe after a failed start."""
         with self._lock:
-            server, thread, loop, sock = self._server, self._thread, self._loop, self._socket
-            self._server = self._thread = self._loop = self._socket = None
+            server, thread, sock = self._server, self._thread, self._socket
+            self._server = self._thread = self._socket = None
         if server is not None:
             server.should_exit = True
-            stopping = self._state.stopping
-            if loop is not None and stopping is not None and not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # the loop closed in between
-                    loop.call_soon_threadsafe(stopping.set)
+            self._state.stopping.set()  # wakes up sleeping requests
         if thread is not None:
             thread.join(timeout=10)
             if thread.is_alive() and server is not None:
@@ -199,7 +171,6 @@ class NugenEmulator:
                 thread.join(timeout=5)
         if sock is not None:
             sock.close()
-        self._state.stopping = None
 
     def __enter__(self) -> NugenEmulator:
         return self.start()
@@ -281,7 +252,8 @@ class NugenEmulator:
     @property
     def last_request(self) -> RecordedRequest | None:
         """The most recent request, or ``None``."""
-        return self._state.log.last()
+        log = self._state.log.snapshot()
+        return log[-1] if log else None
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"

@@ -1,24 +1,30 @@
-"""Rendering generations, chunks and errors as each dialect puts them on the wire.
+"""A reply before and after it meets the wire: the dialect-neutral :class:`Generation` the
+model (or a hook) produces, and the :class:`Renderer` that writes it as one dialect's
+bodies, chunks and errors.
 
 ``nugen`` answers like the live service (``forms="live"``) or like the provider's
 reference pages (``forms="reference"``); ``openai`` like a vLLM-based OpenAI-compatible
-host. The package docstring lists what each form sends.
+host. The package docstring lists what each form sends; the tables below say it in order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
-from nugen_emulator._generation import Choice, Generation, confidence_score, pieces
 from nugen_emulator._validation import ChatRequest, CompletionRequest
 
 Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
 ServedModel: TypeAlias = "str | Callable[[str], str] | None"
+DOMAIN_ALIGNED_MODELS = frozenset({"nugen-legal", "nugen-lvm-legal", "nugen-embed-legal"})
+_PIECE_RE = re.compile(r"\s*\S+")
 _ARGUMENT_FRAGMENT = 8
 # The speed the live service reports (fixed: replies are deterministic): chat as in its
 # sample, text completions as it reports them.
@@ -33,7 +39,91 @@ _OPENAI_ERROR_TYPES |= {409: "conflict_error", 422: "invalid_request_error"}
 _OPENAI_ERROR_TYPES |= {429: "rate_limit_error"}
 # The platform's words where the bare status phrase would not tell a user what to do.
 _ERROR_MESSAGES = {402: "Insufficient balance: add credits to your Nugen account to continue."}
-DONE_EVENT = b"data: [DONE]\n\n"
+# Key order of a whole chat answer, of its choices and of their messages, in each form; a
+# key without a value is left out (a value may be null). The last message key is where
+# the form puts reasoning: the contract lets hosts use either name.
+_CHAT_KEYS = {
+    "live": (
+        "id choices created model object service_tier system_fingerprint usage timing confidence",
+        "finish_reason index logprobs message",
+        "content refusal role annotations audio function_call tool_calls reasoning_content",
+    ),
+    "reference": (
+        "id object created model choices usage confidence_score",
+        "index message finish_reason",
+        "role content tool_calls reasoning_content",
+    ),
+    "openai": (
+        "id object created model system_fingerprint choices usage service_tier prompt_logprobs",
+        "index message logprobs finish_reason",
+        "role content tool_calls function_call reasoning",
+    ),
+}
+_NULL_KEYS = "refusal annotations audio function_call logprobs service_tier system_fingerprint"
+_NULLS = dict.fromkeys(f"{_NULL_KEYS} prompt_logprobs".split())
+
+
+def count_tokens(text: str) -> int:
+    """The emulator's tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def pieces(text: str) -> list[str]:
+    """``text`` as tokens that concatenate back to it (each keeps its leading whitespace)."""
+    found = _PIECE_RE.findall(text)
+    tail = text[sum(len(p) for p in found) :]
+    if tail and found:
+        found[-1] += tail
+    return found or ([text] if text else [])
+
+
+def confidence_score(model: str, text: str) -> float | None:
+    """A deterministic score in [50, 100) for domain-aligned models, else ``None``."""
+    if model not in DOMAIN_ALIGNED_MODELS:
+        return None
+    digest = hashlib.sha256(f"{model}\x1f{text}".encode("utf-8", "surrogatepass")).digest()
+    return round(50 + (int.from_bytes(digest[:8], "big") % 500_000) / 10_000, 4)
+
+
+@dataclass
+class ToolCall:
+    """A tool call of a choice; ``arguments`` is the JSON text, ``id`` empty until set."""
+
+    name: str
+    arguments: str
+    id: str = ""
+
+
+@dataclass
+class Choice:
+    """One generated choice, before it is rendered in a dialect."""
+
+    content: str | None
+    finish_reason: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str | None = None  # None when not requested or excluded
+    reasoning_tokens: int = 0
+
+    @property
+    def completion_tokens(self) -> int:
+        tokens = self.reasoning_tokens + count_tokens(self.content or "")
+        return tokens + sum(1 + count_tokens(call.arguments) for call in self.tool_calls)
+
+
+@dataclass
+class Generation:
+    """A reply before it is rendered in a dialect: its choices and the prompt's tokens."""
+
+    choices: list[Choice]
+    prompt_tokens: int
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(choice.completion_tokens for choice in self.choices)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(choice.reasoning_tokens for choice in self.choices)
 
 
 def encode_event(payload: Any) -> bytes:
@@ -41,25 +131,8 @@ def encode_event(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-def argument_fragments(arguments: str) -> list[str]:
-    """Tool-call arguments in small pieces, the way real hosts stream them."""
-    size = _ARGUMENT_FRAGMENT
-    return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [arguments]
-
-
-def status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _wire_calls(choice: Choice) -> list[dict[str, Any]] | None:
-    calls = [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-        for c in choice.tool_calls
-    ]
-    return calls or None
+def _pick(keys: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {key: values[key] for key in keys.split() if key in values}
 
 
 def _timing(ttft: float, throughput: float, total: float) -> dict[str, float]:
@@ -85,10 +158,11 @@ class Renderer:
         self.dialect = dialect
         self.openai = dialect == "openai"
         self.live = not self.openai and forms == "live"
+        self.form = "openai" if self.openai else forms
+        self.chat_id_prefix = "chatcmpl-" if self.openai or self.live else "nugen-"
         self._created = created
         self._served_model = served_model
-        # The contract lets hosts use either name; each dialect exercises one of them.
-        self._reasoning_key = "reasoning" if self.openai else "reasoning_content"
+        self._reasoning_key = _CHAT_KEYS[self.form][2].rsplit(" ", 1)[1]
 
     def now(self) -> float:
         return self._created if self._created is not None else time.time()
@@ -102,12 +176,6 @@ class Renderer:
         """The model name the answer reports for a request for ``model``."""
         served = self._served_model
         return model if served is None else served if isinstance(served, str) else served(model)
-
-    def timing(self, generation: Generation) -> dict[str, float]:
-        """The live service's chat ``timing``, a deterministic function of the tokens."""
-        ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
-        total = round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
-        return _timing(ttft, _THROUGHPUT, total)
 
     def usage(self, generation: Generation, *, details: bool = False) -> dict[str, Any]:
         """``usage``; ``details`` keeps null ``*_tokens_details`` in every form."""
@@ -145,52 +213,43 @@ class Renderer:
         no_usage: bool = False,
     ) -> dict[str, Any]:
         """A non-streaming chat completion."""
-        usage = None if no_usage else self.usage(generation)
-        score = confidence_score(model, _text(generation))
+        body_keys, choice_keys, message_keys = _CHAT_KEYS[self.form]
         choices = []
-        message: dict[str, Any]
         for index, choice in enumerate(generation.choices):
-            calls = _wire_calls(choice)
-            if self.live:  # the live service's key order
-                message = {"content": choice.content, "refusal": None, "role": "assistant"}
-                message |= {"annotations": None, "audio": None, "function_call": None}
-                message["tool_calls"] = calls
-            else:
-                message = {"role": "assistant", "content": choice.content}
-                if calls or self.openai:
-                    message["tool_calls"] = calls
-                if self.openai:
-                    message["function_call"] = None
+            calls = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in choice.tool_calls
+            ]
+            message = {**_NULLS, "role": "assistant", "content": choice.content}
+            if calls or self.form != "reference":
+                message["tool_calls"] = calls or None
             if choice.reasoning is not None:
                 message[self._reasoning_key] = choice.reasoning
-            if self.live:
-                item = {"finish_reason": choice.finish_reason, "index": index, "logprobs": None}
-                choices.append(item | {"message": message})
-            else:
-                item = {"index": index, "message": message}
-                if self.openai:
-                    item["logprobs"] = None
-                choices.append(item | {"finish_reason": choice.finish_reason})
+            values = {**_NULLS, "index": index, "finish_reason": choice.finish_reason}
+            choices.append(_pick(choice_keys, values | {"message": _pick(message_keys, message)}))
+        score = confidence_score(model, _text(generation))
+        values = {**_NULLS, "id": response_id, "model": self.served(model), "choices": choices}
+        values |= {"created": self.created(vision=vision), "usage": None}
+        if not no_usage:
+            values["usage"] = self.usage(generation)
+        if self.form != "reference" or not vision:
+            values["object"] = "chat.completion"
         if self.live:
-            return {"id": response_id, "choices": choices, "created": self.created()} | {
-                "model": self.served(model),
-                "object": "chat.completion",
-                "service_tier": None,
-                "system_fingerprint": None,
-                "usage": usage,
-                "timing": self.timing(generation),
-                "confidence": score,
-            }
-        obj = "chat.completion" if self.openai or not vision else None
-        body = self._envelope(response_id, model, obj, self.created(vision=vision))
-        if self.openai:
-            body["system_fingerprint"] = None
-        body |= {"choices": choices, "usage": usage}
-        if self.openai:
-            body |= {"service_tier": None, "prompt_logprobs": None}
+            values |= {"timing": self.timing(generation), "confidence": score}
         elif score is not None:
-            body["confidence_score"] = score
-        return body
+            values["confidence_score"] = score
+        return _pick(body_keys, values)
+
+    def timing(self, generation: Generation) -> dict[str, float]:
+        """The live service's chat ``timing``, a deterministic function of the tokens."""
+        ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
+        return _timing(
+            ttft, _THROUGHPUT, round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
+        )
 
     def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
         deltas: list[dict[str, Any]] = [
@@ -200,26 +259,20 @@ class Renderer:
             function = {"name": call.name, "arguments": ""}
             opening = {"index": k, "id": call.id, "type": "function", "function": function}
             deltas.append({"tool_calls": [opening]})
+            size = _ARGUMENT_FRAGMENT
+            default = [call.arguments[i : i + size] for i in range(0, len(call.arguments), size)]
             deltas.extend(
                 {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}
-                for fragment in (fragments or argument_fragments(call.arguments))
+                for fragment in (fragments or default or [call.arguments])
             )
         if not choice.tool_calls and choice.content:
             deltas.extend({"content": piece} for piece in (fragments or pieces(choice.content)))
         deltas = deltas or [{"content": ""}]
-        deltas[0] = {"role": "assistant", **deltas[0]}
-        return deltas
-
-    def _usage_chunk(
-        self,
-        generation: Generation,
-        request: ChatRequest | CompletionRequest,
-        envelope: dict[str, Any],
-        no_usage: bool,
-    ) -> Iterator[dict[str, Any]]:
-        """The openai dialect's usage chunk (no choices), when ``include_usage`` asks."""
-        if self.openai and request.include_usage and not no_usage:
-            yield {**envelope, "choices": [], "usage": self.usage(generation)}
+        if self.live:
+            # An empty opening delta, the deltas, an empty one among them (no role).
+            deltas = [{"content": ""}, *deltas]
+            return [*deltas[:2], {"content": ""}, *deltas[2:]] if len(deltas) > 2 else deltas
+        return [{"role": "assistant", **deltas[0]}, *deltas[1:]]
 
     def chat_chunks(
         self,
@@ -229,63 +282,48 @@ class Renderer:
         response_id: str,
         no_usage: bool = False,
         fragments: list[str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``).
 
         Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
-        join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk.
+        join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk
+        (live: on one ``delta: {}`` chunk per choice after all the deltas, between the
+        ``_timing`` and ``timing`` events; openai: on a ``delta: {}`` chunk of its own).
         """
-        model, choices = request.model, generation.choices
-        live, openai = self.live, self.openai
+        model, choices, live, openai = request.model, generation.choices, self.live, self.openai
         obj = "chat.completion.chunk" if live or openai else None
         envelope = self._envelope(response_id, model, obj, self.created())
-        score = confidence_score(model, _text(generation))
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-            item: dict[str, Any] = {"index": index, "delta": delta}
-            if openai:
-                item["logprobs"] = None
+            item = {"index": index, "delta": delta} | ({"logprobs": None} if openai else {})
             return envelope | {"choices": [item | {"finish_reason": finish}]}
 
-        def closing(body: dict[str, Any]) -> dict[str, Any]:
-            if not no_usage:
-                body["usage"] = self.usage(generation)
-            if score is not None:
-                body["confidence" if live else "confidence_score"] = score
-            return body
-
         per_choice = [self._choice_deltas(c, fragments) for c in choices]
-        if live:
-            # ``_timing``, an empty opening delta, the deltas (an empty one among them),
-            # one ``delta: {}`` chunk per choice with its finish_reason, the timing event.
-            yield {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
-            for deltas in per_choice:
-                deltas[0].pop("role")
-                deltas[:] = [{"content": ""}, *(d for d in deltas if d)]
-                if len(deltas) > 2:
-                    deltas.insert(2, {"content": ""})
-        left = len(per_choice)
+        chunks: list[dict[str, Any]] = []
         for step in range(max(len(d) for d in per_choice)):
             for index, deltas in enumerate(per_choice):
                 if step >= len(deltas):
                     continue
-                finish = choices[index].finish_reason
-                if live or openai or step < len(deltas) - 1:
-                    yield chunk(index, deltas[step], None)
-                    if openai and step == len(deltas) - 1:
-                        yield chunk(index, {}, finish)
-                    continue
-                # reference: the last delta carries finish_reason, the stream's last chunk
-                # usage and confidence_score.
-                left -= 1
-                body = chunk(index, deltas[step], finish)
-                yield closing(body) if left == 0 else body
+                last = step == len(deltas) - 1
+                finish = choices[index].finish_reason if last and not live else None
+                if openai and last:
+                    chunks += [chunk(index, deltas[step], None), chunk(index, {}, finish)]
+                else:
+                    chunks.append(chunk(index, deltas[step], finish))
         if live:
-            for index, choice in enumerate(choices):
-                body = chunk(index, {}, choice.finish_reason)
-                yield closing(body) if index == len(choices) - 1 else body
-            yield {"object": "timing", "timing": self.timing(generation)}
-        yield from self._usage_chunk(generation, request, envelope, no_usage)
+            chunks += [chunk(i, {}, choice.finish_reason) for i, choice in enumerate(choices)]
+        if not openai:  # the last chunk carries usage and the score
+            if not no_usage:
+                chunks[-1]["usage"] = self.usage(generation)
+            score = confidence_score(model, _text(generation))
+            if score is not None:
+                chunks[-1]["confidence" if live else "confidence_score"] = score
+        elif request.include_usage and not no_usage:
+            chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
+        if live:
+            opening = {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
+            return [opening, *chunks, {"object": "timing", "timing": self.timing(generation)}]
+        return chunks
 
     def chat_trailer(
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
@@ -309,21 +347,22 @@ class Renderer:
             "confidence": confidence_score(model, _text(generation)),
         }
 
-    def _completion_choice(self, index: int, text: str, finish: str | None) -> dict[str, Any]:
-        return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
-
     def completion_body(
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
     ) -> dict[str, Any]:
         body = self._envelope(response_id, model, "text_completion", int(self.created()))
         body["choices"] = [
-            self._completion_choice(index, choice.content or "", choice.finish_reason)
-            for index, choice in enumerate(generation.choices)
+            {
+                "index": i,
+                "text": c.content or "",
+                "logprobs": None,
+                "finish_reason": c.finish_reason,
+            }
+            for i, c in enumerate(generation.choices)
         ]
         body |= {"system_fingerprint": None, "usage": None}
         if self.openai:
-            body["usage"] = None if no_usage else self.usage(generation)
-            return body
+            return body | {"usage": None if no_usage else self.usage(generation)}
         return body | self._completion_extras(generation, model, no_usage)
 
     def completion_chunks(
@@ -333,20 +372,21 @@ class Renderer:
         *,
         response_id: str,
         no_usage: bool = False,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         created = int(self.created())
         envelope = self._envelope(response_id, request.model, "text_completion", created)
-        count = len(generation.choices)
+        chunks = []
         for index, choice in enumerate(generation.choices):
             texts = pieces(choice.content or "") or [""]
             for step, text in enumerate(texts):
-                last = step == len(texts) - 1
-                finish = choice.finish_reason if last else None
-                body = envelope | {"choices": [self._completion_choice(index, text, finish)]}
-                if last and index == count - 1 and not self.openai:
-                    body |= self._completion_extras(generation, request.model, no_usage)
-                yield body
-        yield from self._usage_chunk(generation, request, envelope, no_usage)
+                finish = choice.finish_reason if step == len(texts) - 1 else None
+                item = {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+                chunks.append(envelope | {"choices": [item]})
+        if not self.openai:
+            chunks[-1] |= self._completion_extras(generation, request.model, no_usage)
+        elif request.include_usage and not no_usage:
+            chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
+        return chunks
 
     # -- embeddings ----------------------------------------------------------------------
 
@@ -377,7 +417,11 @@ class Renderer:
 
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
-        text = message or _ERROR_MESSAGES.get(status) or status_phrase(status)
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        text = message or _ERROR_MESSAGES.get(status) or phrase
         if not self.openai:
             return {"detail": text}
         kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")

@@ -1,28 +1,11 @@
 """pytest fixtures for testing your own code against a NugenEmulator.
 
 Installed with nugen-integrations (entry point ``pytest11``); loading it costs nothing,
-the fixtures need the ``testing`` extra (``pip install "nugen-integrations[testing]"``).
-
-``nugen_emulator`` is a running :class:`~nugen_emulator.NugenEmulator` in the ``nugen``
-dialect (``http://127.0.0.1:<port>/api/v3/inference``, key ``test-key``);
-``nugen_emulator_openai`` the same in the ``openai`` dialect (``.../v1``). One server per
-dialect serves the whole session; its armed faults and request log are cleared before
-each test. For another configuration (a ``chat_reply`` hook, a seed, another key), create
-a ``NugenEmulator`` in a ``with`` block.
-
-Example, in your own test suite::
-
-    from langchain_nugen import ChatNugen
-
-
-    def test_my_chain_retries_rate_limits(nugen_emulator):
-        nugen_emulator.inject(status=429, headers={"Retry-After": "0"})
-        model = ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
-        reply = model.invoke("What is the capital of France?")
-        assert "capital of France" in reply.content  # the emulator quotes the question
-        assert len(nugen_emulator.requests) == 2  # one 429, one retry
-        assert nugen_emulator.last_request.body["messages"][0]["role"] == "user"
-
+the fixtures need the ``testing`` extra. ``nugen_emulator`` is a running
+:class:`~nugen_emulator.NugenEmulator` in the ``nugen`` dialect, ``nugen_emulator_openai``
+the same in the ``openai`` dialect: one server per dialect for the whole session, its
+armed faults and request log cleared before each test. For another configuration (a
+``chat_reply`` hook, a seed, another key), create a ``NugenEmulator`` in a ``with`` block.
 With pytest-socket, allow loopback (``--allow-hosts=127.0.0.1,localhost,::1``).
 """
 

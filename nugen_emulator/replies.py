@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from nugen_emulator._generation import Choice, Generation, ToolCall
 from nugen_emulator._model import prompt_tokens
 from nugen_emulator._validation import ChatRequest
-from nugen_emulator._wire import Dialect, Renderer, encode_event
+from nugen_emulator._wire import Choice, Dialect, Generation, Renderer, ToolCall, encode_event
 
 __all__ = [
     "ChatCall",
@@ -138,17 +137,12 @@ class ChatCall:
         the dialect puts it, unless :attr:`no_usage`. Live forms include the two timing
         events, not the chunk after ``[DONE]``.
         """
-        if response_id is None:
-            live_ids = self.dialect == "openai" or self._renderer.live
-            response_id = self._new_id("chatcmpl-" if live_ids else "nugen-")
-        return list(
-            self._renderer.chat_chunks(
-                generation,
-                self._request,
-                response_id=response_id,
-                no_usage=self.no_usage,
-                fragments=fragments,
-            )
+        return self._renderer.chat_chunks(
+            generation,
+            self._request,
+            response_id=response_id or self._new_id(self._renderer.chat_id_prefix),
+            no_usage=self.no_usage,
+            fragments=fragments,
         )
 
     def usage(self, generation: Generation) -> dict[str, Any]:

@@ -134,8 +134,7 @@ def test_an_unrelated_import_error_is_not_disguised() -> None:
 
 def test_the_http_half_does_not_import_the_reply_engine() -> None:
     out = _python(
-        "import nugen_emulator._wire, nugen_emulator._validation, nugen_emulator._faults\n"
-        "import nugen_emulator._records\n"
+        "import nugen_emulator._wire, nugen_emulator._validation, nugen_emulator._records\n"
         "engine = ('_model', '_prompts', '_schema_fill', '_words')\n"
         "print(sorted(m for m in engine if 'nugen_emulator.' + m in sys.modules))\n"
     )
