@@ -7,6 +7,8 @@ sample image from the internet with ``httpx.get``: that one call is answered loc
 
 from __future__ import annotations
 
+import random
+import uuid
 from typing import Any
 
 import httpx
@@ -43,11 +45,21 @@ def _local_suite_image(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpx, "get", get)
 
 
+@pytest.fixture
+def _seeded_uuid4(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's few-shot examples get tool-call ids from ``uuid.uuid4()``: draw them
+    from a generator seeded by the test's name, so a re-recorded cassette is identical."""
+    draw = random.Random(request.node.name).getrandbits
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=draw(128), version=4))
+
+
 class TestChatNugenStandard(NugenChatFeatures, ChatModelIntegrationTests):
     target: NugenTarget
 
     @pytest.fixture(autouse=True)
-    def _nugen(self, nugen_target: NugenTarget, _local_suite_image: None) -> None:
+    def _nugen(
+        self, nugen_target: NugenTarget, _local_suite_image: None, _seeded_uuid4: None
+    ) -> None:
         self.target = nugen_target
 
     @pytest.fixture
