@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from nugen_client import APIResponseValidationError
 from nugen_client._sse import EventParser, iter_events
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STREAM = (
     b": keep-alive comment\n\n"
@@ -60,3 +66,25 @@ def test_an_event_is_complete_as_soon_as_its_blank_line_arrives() -> None:
 def test_invalid_utf8_is_refused() -> None:
     with pytest.raises(APIResponseValidationError, match="not valid UTF-8"):
         events([b"data: ok\n\n", b"data: \xff\xfe\n\n"])
+
+
+def test_streams_need_no_httpx_sse() -> None:
+    # httpx-sse is a dev dependency only: the client parses its streams itself.
+    code = (
+        "import sys; sys.modules['httpx_sse'] = None\n"
+        "import httpx, nugen_client\n"
+        "body = b'data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}, "
+        "\"finish_reason\": \"stop\"}]}\\n\\ndata: [DONE]\\n\\n'\n"
+        "reply = httpx.Response(200, headers={'content-type': 'text/event-stream'}, "
+        "content=body)\n"
+        "http = httpx.Client(transport=httpx.MockTransport(lambda request: reply))\n"
+        "client = nugen_client.NugenClient(api_key='k', http_client=http)\n"
+        "chunks = client.stream_chat_completion(model='m', messages=[{'role': 'user', "
+        "'content': 'x'}], include_usage=False)\n"
+        "print(''.join(c.choices[0].delta.content or '' for c in chunks))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hi"
