@@ -380,7 +380,7 @@ class StreamAccumulator:
         (empty when the chunk has none)."""
         header = self._header
         # RESPONSE_METADATA_FIELDS and the model, read directly rather than by name in a
-        # loop: this runs once per streamed chunk (benchmarks/NOTES.md, section 10).
+        # loop: this runs once per streamed chunk.
         # Taken from the first event that has them: the live stream opens with a timing
         # event that has none.
         if not header and (chunk.id or chunk.model):
