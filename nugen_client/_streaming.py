@@ -17,6 +17,7 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -65,6 +66,15 @@ _DONE = "[DONE]"
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
+@functools.cache
+def _json_validator(model: type[BaseModel]) -> Callable[[str], Any]:
+    """``model_validate_json`` without its Python wrapper (it runs once per streamed chunk),
+    looked up once per process. The wire models are built on first use (``defer_build``):
+    this is that use."""
+    model.model_rebuild()
+    return model.__pydantic_validator__.validate_json
+
+
 class ChunkDecoder(Generic[_ChunkT]):
     """Decodes the events of one streamed response into chunks of the subclass's
     ``chunk_type`` and tracks its completeness (the same rules for chat and text
@@ -94,12 +104,7 @@ class ChunkDecoder(Generic[_ChunkT]):
         # The text of choice 0 so far, as pieces: what a broken stream's error carries.
         self._text: list[str] = []
         self._secrets = tuple(secrets)
-        # model_validate_json without its Python wrapper: once per streamed chunk. The
-        # wire models are built on first use (defer_build), this being one.
-        self.chunk_type.model_rebuild()
-        self._validate_json: Callable[[str], _ChunkT] = (
-            self.chunk_type.__pydantic_validator__.validate_json
-        )
+        self._validate_json: Callable[[str], _ChunkT] = _json_validator(self.chunk_type)
 
     @property
     def complete(self) -> bool:
