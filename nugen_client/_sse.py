@@ -42,11 +42,14 @@ class EventParser:
         self._open: list[bytes] = []
         self._after_cr = False
 
-    def feed(self, piece: bytes) -> list[Event]:
+    def feed(self, piece: bytes) -> Iterator[Event]:
+        """The events ``piece`` completes, each made as it is asked for: the first one is
+        handed out before the rest of a long read is decoded. Read each to its end before
+        feeding the next piece."""
         if self._after_cr and piece.startswith(b"\n"):
             piece = piece[1:]  # the second half of a \r\n split between reads
         if not piece:
-            return []
+            return
         self._after_cr = piece.endswith(b"\r")
         if b"\r" in piece:
             piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -55,27 +58,25 @@ class EventParser:
             open_ and piece.startswith(b"\n") and open_[-1].endswith(b"\n")
         ):
             open_.append(piece)
-            return []
+            return
         if open_:
             open_.append(piece)
             piece = b"".join(open_)
         blocks = piece.split(b"\n\n")
         self._open = [blocks.pop()]
-        events = []
         try:
             for block in blocks:
                 if block.startswith(_DATA) and b"\n" not in block:
                     # One data line: every chunk of a stream, taken whole.
-                    events.append(Event(block[6:].decode()))
+                    yield Event(block[6:].decode())
                 elif (event := _event(block)) is not None:
-                    events.append(event)
+                    yield event
         except UnicodeDecodeError as error:
             raise APIResponseValidationError(
                 f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of an "
                 "event): the answer cannot be read",
                 body=None,
             ) from None
-        return events
 
 
 def _event(block: bytes) -> Event | None:

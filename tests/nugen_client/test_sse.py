@@ -53,14 +53,23 @@ def test_one_byte_per_read() -> None:
 
 def test_an_event_is_complete_as_soon_as_its_blank_line_arrives() -> None:
     parser = EventParser()
-    assert parser.feed(b"data: x\n") == []
+    assert list(parser.feed(b"data: x\n")) == []
     [event] = parser.feed(b"\n")
     assert event.data == "x"
     # A lone \r ends a line at once; a \n opening the next read is its other half.
-    assert parser.feed(b"data: y\r") == []
+    assert list(parser.feed(b"data: y\r")) == []
     [event] = parser.feed(b"\r")
     assert event.data == "y"
-    assert parser.feed(b"\ndata: z\r\n\r\n")[0].data == "z"
+    assert next(parser.feed(b"\ndata: z\r\n\r\n")).data == "z"
+
+
+def test_events_are_made_as_they_are_read() -> None:
+    # The first event of a long read is handed out before the rest is decoded: the
+    # broken second event raises only when it is reached.
+    events = EventParser().feed(b"data: first\n\ndata: \xff\n\n")
+    assert next(events).data == "first"
+    with pytest.raises(APIResponseValidationError, match="not valid UTF-8"):
+        next(events)
 
 
 def test_invalid_utf8_is_refused() -> None:
@@ -73,8 +82,8 @@ def test_streams_need_no_httpx_sse() -> None:
     code = (
         "import sys; sys.modules['httpx_sse'] = None\n"
         "import httpx, nugen_client\n"
-        "body = b'data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}, "
-        "\"finish_reason\": \"stop\"}]}\\n\\ndata: [DONE]\\n\\n'\n"
+        'body = b\'data: {"choices": [{"delta": {"content": "hi"}, '
+        '"finish_reason": "stop"}]}\\n\\ndata: [DONE]\\n\\n\'\n'
         "reply = httpx.Response(200, headers={'content-type': 'text/event-stream'}, "
         "content=body)\n"
         "http = httpx.Client(transport=httpx.MockTransport(lambda request: reply))\n"
