@@ -49,21 +49,22 @@ class Template(Generic[M]):
         self._fields = fields
         self._fields_set = frozenset(model.__pydantic_fields_set__)
         self._extra = model.__pydantic_extra__
-        # (name, a function making a fresh copy of the template's container)
+        # The fields whose container each copy gets a fresh copy of.
         self._mutable = tuple(
-            (name, value.copy) for name, value in fields.items() if isinstance(value, _CONTAINERS)
+            name for name, value in fields.items() if isinstance(value, _CONTAINERS)
         )
 
     def copy(self, **values: Any) -> M:
         """A new object: the template with ``values`` in place of its fields."""
-        model = _new(self._cls)
         fields = self._fields.copy()
-        for name, fresh in self._mutable:
-            fields[name] = fresh()
+        for name in self._mutable:
+            fields[name] = fields[name].copy()
         fields.update(values)
+        extra = self._extra
+        model = _new(self._cls)
         _set(model, "__dict__", fields)
         _set(model, "__pydantic_fields_set__", {*self._fields_set, *values})
-        _set(model, "__pydantic_extra__", None if self._extra is None else self._extra.copy())
+        _set(model, "__pydantic_extra__", None if extra is None else extra.copy())
         _set(model, "__pydantic_private__", None)
         return model
 

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
 
-from httpx_sse import ServerSentEvent
-
 from nugen_client._errors import APIResponseValidationError
 
-__all__ = ["EventParser", "aiter_events", "iter_events"]
+__all__ = ["Event", "EventParser", "aiter_events", "iter_events"]
 
 _DATA = b"data: "
+
+
+class Event:
+    """One server-sent event: its ``data`` and its name (``event``: "message" unless the
+    server named it)."""
+
+    __slots__ = ("data", "event")
+
+    def __init__(self, data: str, event: str = "message") -> None:
+        self.data = data
+        self.event = event
 
 
 class EventParser:
@@ -33,11 +42,14 @@ class EventParser:
         self._open: list[bytes] = []
         self._after_cr = False
 
-    def feed(self, piece: bytes) -> list[ServerSentEvent]:
+    def feed(self, piece: bytes) -> Iterator[Event]:
+        """The events ``piece`` completes, each made as it is asked for: the first one is
+        handed out before the rest of a long read is decoded. Read each to its end before
+        feeding the next piece."""
         if self._after_cr and piece.startswith(b"\n"):
             piece = piece[1:]  # the second half of a \r\n split between reads
         if not piece:
-            return []
+            return
         self._after_cr = piece.endswith(b"\r")
         if b"\r" in piece:
             piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -46,21 +58,32 @@ class EventParser:
             open_ and piece.startswith(b"\n") and open_[-1].endswith(b"\n")
         ):
             open_.append(piece)
-            return []
+            return
         if open_:
             open_.append(piece)
             piece = b"".join(open_)
         blocks = piece.split(b"\n\n")
         self._open = [blocks.pop()]
-        return [event for block in blocks if (event := _event(block)) is not None]
+        try:
+            for block in blocks:
+                if block.startswith(_DATA) and b"\n" not in block:
+                    # One data line: every chunk of a stream, taken whole.
+                    yield Event(block[6:].decode())
+                elif (event := _event(block)) is not None:
+                    yield event
+        except UnicodeDecodeError as error:
+            raise APIResponseValidationError(
+                f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of an "
+                "event): the answer cannot be read",
+                body=None,
+            ) from None
 
 
-def _event(block: bytes) -> ServerSentEvent | None:
-    if block.startswith(_DATA) and b"\n" not in block:
-        return ServerSentEvent(data=_text(block[6:]))
+def _event(block: bytes) -> Event | None:
+    """The event of a block that is not one data line, read line by line."""
     name, data = "", []
     # A block may open with the empty lines of a longer run of blank lines: no fields.
-    for line in _text(block).split("\n"):
+    for line in block.decode().split("\n"):
         field, _, value = line.partition(":")
         if value.startswith(" "):
             value = value[1:]
@@ -71,28 +94,17 @@ def _event(block: bytes) -> ServerSentEvent | None:
         # Comments (no field name), id, retry and unknown fields: nothing a reply uses.
     if not (name or data):
         return None
-    return ServerSentEvent(event=name, data="\n".join(data))
+    return Event("\n".join(data), name or "message")
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode()
-    except UnicodeDecodeError as error:
-        raise APIResponseValidationError(
-            f"the stream is not valid UTF-8 ({error.reason} at byte {error.start} of an "
-            "event): the answer cannot be read",
-            body=None,
-        ) from None
-
-
-def iter_events(pieces: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+def iter_events(pieces: Iterable[bytes]) -> Iterator[Event]:
     """The events of a byte stream."""
     parser = EventParser()
     for piece in pieces:
         yield from parser.feed(piece)
 
 
-async def aiter_events(pieces: AsyncIterable[bytes]) -> AsyncGenerator[ServerSentEvent, None]:
+async def aiter_events(pieces: AsyncIterable[bytes]) -> AsyncGenerator[Event, None]:
     """The events of an async byte stream."""
     parser = EventParser()
     async for piece in pieces:

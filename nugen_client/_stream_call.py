@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-from httpx_sse import ServerSentEvent
 
 from nugen_client._bounded import DeadlineExceeded
 from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact
+from nugen_client._sse import Event
 from nugen_client._streaming import ChunkDecoder
 from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
 
@@ -32,7 +32,7 @@ class StreamCall(Generic[_ChunkT]):
     ``finish_reason`` and, if asked for, the usage chunk have arrived (:meth:`answered`).
     """
 
-    __slots__ = ("decoder", "prepared", "usage_seen", "whole")
+    __slots__ = ("decode", "decoder", "prepared", "whole")
 
     def __init__(
         self,
@@ -43,17 +43,12 @@ class StreamCall(Generic[_ChunkT]):
         self.prepared = prepared
         self.decoder: ChunkDecoder[_ChunkT] = decoder
         self.whole: Callable[[httpx.Response], list[_ChunkT]] = whole
-        self.usage_seen = not prepared.wants_usage
-
-    def decode(self, event: ServerSentEvent) -> _ChunkT | None:
-        """The chunk ``event`` carries (see :meth:`ChunkDecoder.decode`)."""
-        chunk = self.decoder.decode(event)
-        if chunk is not None and chunk.usage is not None:
-            self.usage_seen = True
-        return chunk
+        decoder.usage_seen = not prepared.wants_usage
+        # The chunk an event carries (the decoder's own method: called once per chunk).
+        self.decode: Callable[[Event], _ChunkT | None] = decoder.decode
 
     def answered(self) -> bool:
-        return self.decoder.finished and self.usage_seen
+        return self.decoder.finished and self.decoder.usage_seen
 
 
 def is_event_stream(response: httpx.Response) -> bool:

@@ -17,12 +17,12 @@ shared by both clients and by both framework adapters:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from httpx_sse import ServerSentEvent
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from nugen_client._errors import (
     APIResponseValidationError,
@@ -31,6 +31,7 @@ from nugen_client._errors import (
     make_status_error,
     redact,
 )
+from nugen_client._sse import Event
 from nugen_client.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -65,9 +66,21 @@ _DONE = "[DONE]"
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
+@functools.cache
+def _json_validator(model: type[BaseModel]) -> Callable[[str], Any]:
+    """``model_validate_json`` without its Python wrapper (it runs once per streamed chunk),
+    looked up once per process. The wire models are built on first use (``defer_build``):
+    this is that use."""
+    model.model_rebuild()
+    return model.__pydantic_validator__.validate_json
+
+
 class ChunkDecoder(Generic[_ChunkT]):
-    """Decodes the events of one streamed response into ``chunk_type`` chunks and tracks
-    its completeness (the same rules for chat and text completion streams)."""
+    """Decodes the events of one streamed response into chunks of the subclass's
+    ``chunk_type`` and tracks its completeness (the same rules for chat and text
+    completion streams)."""
+
+    chunk_type: ClassVar[type[BaseModel]]
 
     __slots__ = (
         "_first_choice",
@@ -78,33 +91,31 @@ class ChunkDecoder(Generic[_ChunkT]):
         "chunks_received",
         "done",
         "finished",
+        "usage_seen",
     )
 
-    def __init__(self, chunk_type: type[_ChunkT], secrets: Iterable[str | None] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
         self.done = False
         self.finished = False
+        self.usage_seen = False
         self._first_choice = False
         self._other_choice = False
         # The text of choice 0 so far, as pieces: what a broken stream's error carries.
         self._text: list[str] = []
         self._secrets = tuple(secrets)
-        # model_validate_json without its Python wrapper: once per streamed chunk. The
-        # wire models are built on first use (defer_build), this being one.
-        chunk_type.model_rebuild()
-        self._validate_json: Callable[[str | bytes], _ChunkT] = (
-            chunk_type.__pydantic_validator__.validate_json
-        )
+        self._validate_json: Callable[[str], _ChunkT] = _json_validator(self.chunk_type)
 
     @property
     def complete(self) -> bool:
         """True once ``[DONE]`` or a choice with a ``finish_reason`` arrived."""
         return self.done or self.finished
 
-    def decode(self, event: ServerSentEvent) -> _ChunkT | None:
+    def decode(self, event: Event) -> _ChunkT | None:
         """The chunk an event carries, or None for ``[DONE]``, whatever follows it,
         keep-alives and empty events. Timing events come back as choice-less chunks
-        (``is_chunk`` False) so that what they carry is read."""
+        (``is_chunk`` False) so that what they carry is read. Runs once per streamed
+        chunk: everything a chunk needs is done here, in one call."""
         data = event.data
         if not data:
             if event.event == "error":
@@ -120,25 +131,16 @@ class ChunkDecoder(Generic[_ChunkT]):
             return None
         if event.event == "error" or '"error"' in data:
             self._raise_if_error_event(data, explicit=event.event == "error")
-        return self.decode_data(data)
-
-    def decode_data(self, data: str | bytes) -> _ChunkT:
-        """The chunk one event's data holds (no ``[DONE]`` or error-event handling)."""
         try:
             chunk = self._validate_json(data)
         except ValidationError as exc:
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            # The data may echo the key (a proxy reflecting headers): never quote it, not
-            # even the part of it before the cut.
-            shown = redact(text, self._secrets)[:200]
-            raise APIResponseValidationError(
-                f"malformed stream event after {self.chunks_received} chunks: "
-                f"{_first_error(exc)} (data: {shown!r})",
-                body=shown,
-            ) from None
-        if chunk.is_chunk:
+            raise self._malformed(data, exc) from None
+        choices = chunk.choices
+        if choices or chunk.is_chunk:
             self.chunks_received += 1
-        for choice in chunk.choices:
+        if chunk.usage is not None:
+            self.usage_seen = True
+        for choice in choices:
             if choice.index == 0:
                 self._first_choice = True
                 piece = self._piece(choice)
@@ -149,6 +151,16 @@ class ChunkDecoder(Generic[_ChunkT]):
             if choice.finish_reason:
                 self.finished = True
         return chunk
+
+    def _malformed(self, data: str, exc: ValidationError) -> APIResponseValidationError:
+        # The data may echo the key (a proxy reflecting headers): never quote it, not
+        # even the part of it before the cut.
+        shown = redact(data, self._secrets)[:200]
+        return APIResponseValidationError(
+            f"malformed stream event after {self.chunks_received} chunks: "
+            f"{_first_error(exc)} (data: {shown!r})",
+            body=shown,
+        )
 
     def _check_choices(self) -> None:
         # Readers take choice 0: a stream whose choices are all numbered otherwise would
@@ -168,7 +180,7 @@ class ChunkDecoder(Generic[_ChunkT]):
                 raise make_status_error(
                     500, data, secrets=self._secrets, context="error event in stream"
                 ) from None
-            return  # not JSON: decode_data reports it as malformed
+            return  # not JSON: reported as malformed
         if not isinstance(payload, dict):
             return
         error = payload.get("error")
@@ -208,10 +220,7 @@ class ChunkDecoder(Generic[_ChunkT]):
 class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
     """Decodes a chat completion stream (:class:`ChatCompletionChunk`)."""
 
-    __slots__ = ()
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        super().__init__(ChatCompletionChunk, secrets)
+    chunk_type = ChatCompletionChunk
 
     @staticmethod
     def _piece(choice: ChunkChoice) -> str | None:
@@ -235,10 +244,7 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
     """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
 
-    __slots__ = ()
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        super().__init__(TextCompletionChunk, secrets)
+    chunk_type = TextCompletionChunk
 
     @staticmethod
     def _piece(choice: TextChoice) -> str | None:
@@ -379,7 +385,7 @@ class StreamAccumulator:
         (empty when the chunk has none)."""
         header = self._header
         # RESPONSE_METADATA_FIELDS and the model, read directly rather than by name in a
-        # loop: this runs once per streamed chunk (benchmarks/NOTES.md, section 10).
+        # loop: this runs once per streamed chunk.
         # Taken from the first event that has them: the live stream opens with a timing
         # event that has none.
         if not header and (chunk.id or chunk.model):

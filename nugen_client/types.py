@@ -277,7 +277,12 @@ class FunctionCallDelta(_Lenient):
 
 
 class ToolCallDelta(_Lenient):
+    """One streamed fragment of a tool call: its id, type and name come on the call's first
+    fragment, its arguments in pieces (``ToolCallAccumulator`` joins them)."""
+
     index: int | None = None
+    """Which call of the chunk's choice it continues (hosts that omit it: see the
+    accumulator's matching by id)."""
     id: str | None = None
     type: str | None = None
     function: FunctionCallDelta | None = None

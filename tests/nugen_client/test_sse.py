@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from nugen_client import APIResponseValidationError
 from nugen_client._sse import EventParser, iter_events
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STREAM = (
     b": keep-alive comment\n\n"
@@ -47,16 +53,47 @@ def test_one_byte_per_read() -> None:
 
 def test_an_event_is_complete_as_soon_as_its_blank_line_arrives() -> None:
     parser = EventParser()
-    assert parser.feed(b"data: x\n") == []
+    assert list(parser.feed(b"data: x\n")) == []
     [event] = parser.feed(b"\n")
     assert event.data == "x"
     # A lone \r ends a line at once; a \n opening the next read is its other half.
-    assert parser.feed(b"data: y\r") == []
+    assert list(parser.feed(b"data: y\r")) == []
     [event] = parser.feed(b"\r")
     assert event.data == "y"
-    assert parser.feed(b"\ndata: z\r\n\r\n")[0].data == "z"
+    assert next(parser.feed(b"\ndata: z\r\n\r\n")).data == "z"
+
+
+def test_events_are_made_as_they_are_read() -> None:
+    # The first event of a long read is handed out before the rest is decoded: the
+    # broken second event raises only when it is reached.
+    events = EventParser().feed(b"data: first\n\ndata: \xff\n\n")
+    assert next(events).data == "first"
+    with pytest.raises(APIResponseValidationError, match="not valid UTF-8"):
+        next(events)
 
 
 def test_invalid_utf8_is_refused() -> None:
     with pytest.raises(APIResponseValidationError, match="not valid UTF-8"):
         events([b"data: ok\n\n", b"data: \xff\xfe\n\n"])
+
+
+def test_streams_need_no_httpx_sse() -> None:
+    # httpx-sse is a dev dependency only: the client parses its streams itself.
+    code = (
+        "import sys; sys.modules['httpx_sse'] = None\n"
+        "import httpx, nugen_client\n"
+        'body = b\'data: {"choices": [{"delta": {"content": "hi"}, '
+        '"finish_reason": "stop"}]}\\n\\ndata: [DONE]\\n\\n\'\n'
+        "reply = httpx.Response(200, headers={'content-type': 'text/event-stream'}, "
+        "content=body)\n"
+        "http = httpx.Client(transport=httpx.MockTransport(lambda request: reply))\n"
+        "client = nugen_client.NugenClient(api_key='k', http_client=http)\n"
+        "chunks = client.stream_chat_completion(model='m', messages=[{'role': 'user', "
+        "'content': 'x'}], include_usage=False)\n"
+        "print(''.join(c.choices[0].delta.content or '' for c in chunks))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hi"

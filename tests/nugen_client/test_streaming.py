@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-from httpx_sse import ServerSentEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from nugen_client import (
     StreamAccumulator,
     StreamInterruptedError,
 )
+from nugen_client._sse import Event
 from nugen_client._streaming import StreamDecoder, ToolCallAccumulator, completion_to_chunks
 from nugen_client.types import ChatCompletion, ToolCallDelta
 from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
@@ -211,26 +211,26 @@ def test_stream_can_be_abandoned_early(kind: str) -> None:
 
 def test_decoder_ignores_empty_events() -> None:
     decoder = StreamDecoder()
-    assert decoder.decode(ServerSentEvent(data="")) is None
+    assert decoder.decode(Event("")) is None
     assert not decoder.complete
-    assert decoder.decode(ServerSentEvent(data="[DONE]")) is None
+    assert decoder.decode(Event("[DONE]")) is None
     assert decoder.complete
 
 
 def test_decoder_tracks_finish_reason() -> None:
     decoder = StreamDecoder()
-    decoder.decode(ServerSentEvent(data=json.dumps(chunk("x"))))
+    decoder.decode(Event(json.dumps(chunk("x"))))
     assert not decoder.complete
     with pytest.raises(StreamInterruptedError):
         decoder.check_complete()
-    decoder.decode(ServerSentEvent(data=json.dumps(chunk("", "length"))))
+    decoder.decode(Event(json.dumps(chunk("", "length"))))
     decoder.check_complete()
 
 
 def test_malformed_event_never_quotes_the_key() -> None:
     decoder = StreamDecoder(secrets=["sk-echoed-key-123"])
     with pytest.raises(APIResponseValidationError) as info:
-        decoder.decode(ServerSentEvent(data="{broken sk-echoed-key-123"))
+        decoder.decode(Event("{broken sk-echoed-key-123"))
     assert "sk-echoed-key-123" not in str(info.value)
     assert "sk-echoed-key-123" not in str(info.value.body)
 
@@ -248,12 +248,12 @@ def test_quirky_chunks_are_accepted() -> None:
         "usage": None,
         "vendor_extra": {"a": 1},
     }
-    parsed = decoder.decode(ServerSentEvent(data=json.dumps(data)))
+    parsed = decoder.decode(Event(json.dumps(data)))
     assert parsed is not None
     assert parsed.created == 16286546649.54
     assert parsed.model_extra == {"vendor_extra": {"a": 1}}
     assert parsed.choices[0].delta.model_extra == {"brand_new_field": 1}
-    no_object = decoder.decode(ServerSentEvent(data=json.dumps({"choices": []})))
+    no_object = decoder.decode(Event(json.dumps({"choices": []})))
     assert no_object is not None
     assert no_object.object is None
 
@@ -556,8 +556,8 @@ def test_a_text_chunk_is_validated_without_python_code_of_ours() -> None:
     # chunk in Python (the wrong-endpoint check runs only where a delta holds no text).
     import sys
 
-    data = json.dumps(chunk("Hello", role="assistant"))
-    StreamDecoder().decode_data(data)  # builds the model
+    event = Event(json.dumps(chunk("Hello", role="assistant")))
+    StreamDecoder().decode(event)  # builds the model
     called: list[str] = []
 
     def profile(frame: object, event: str, arg: object) -> None:
@@ -568,10 +568,10 @@ def test_a_text_chunk_is_validated_without_python_code_of_ours() -> None:
     decoder = StreamDecoder()
     sys.setprofile(profile)
     try:
-        decoder.decode_data(data)
+        decoder.decode(event)
     finally:
         sys.setprofile(None)
-    assert called == ["decode_data", "is_chunk", "_piece"]
+    assert called == ["decode", "_piece"]
 
 
 def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:

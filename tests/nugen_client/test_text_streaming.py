@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from httpx_sse import ServerSentEvent
 
 import nugen_client
+from nugen_client._sse import Event
 from nugen_client._streaming import TextStreamDecoder, text_completion_to_chunks
 from nugen_client.types import TextCompletion, TextCompletionChunk, response_timing
 
 
-def event(payload: object) -> ServerSentEvent:
-    return ServerSentEvent(data=payload if isinstance(payload, str) else json.dumps(payload))
+def event(payload: object) -> Event:
+    return Event(payload if isinstance(payload, str) else json.dumps(payload))
 
 
 def test_decodes_text_chunks_and_completes_on_finish_reason() -> None:
