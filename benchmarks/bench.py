@@ -10,7 +10,9 @@ reported, with ratios against ChatOpenAI / OpenAILike and against the *floor*: r
 (+ json.loads, or + httpx-sse) plus the framework's own machinery measured with a trivial
 model that returns pre-built results. The floor is measured as one piece of code (the
 trivial model fetching with raw httpx) and as its two parts added up: timed inside one
-loop (per call), and each timed alone in a tight loop (NOTES.md, 8 and 11). Everything
+loop (per call), and each timed alone in a tight loop (NOTES.md, 8 and 11). Its stream
+yields messages built before timing; a second stream floor builds each chunk's message from
+its event, as any adapter must, and is reported beside it. Everything
 lands in ``benchmarks/results/latest.json`` too.
 
 The ingestion section (``ingestion.py``) is wall time instead: embedding a corpus against
@@ -287,6 +289,7 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         """
 
         url: str | None = None
+        naive: bool = False  # stream: build each chunk's message from its event
 
         @property
         def _llm_type(self) -> str:
@@ -304,15 +307,36 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
         ) -> Iterator[ChatGenerationChunk]:
             events = raw.events(self.url) if self.url else iter(prebuilt)
-            for i, _ in enumerate(events):
-                message = prebuilt[i % len(prebuilt)]
+            for i, event in enumerate(events):
+                message = naive_chunk(event) if self.naive else prebuilt[i % len(prebuilt)]
                 yield ChatGenerationChunk(message=message, text=message.text)
+
+    def naive_chunk(event: dict[str, Any]) -> AIMessageChunk:
+        """What the simplest correct adapter does per event: its text, and the finish
+        reason and usage where the event has them, in a message built for it."""
+        choices, usage = event.get("choices"), event.get("usage")
+        delta = choices[0]["delta"] if choices else {}
+        metadata = {"finish_reason": choices[0].get("finish_reason")} if choices else {}
+        return AIMessageChunk(
+            content=delta.get("content") or "",
+            response_metadata=metadata if metadata.get("finish_reason") else {},
+            usage_metadata=(
+                {
+                    "input_tokens": usage["prompt_tokens"],
+                    "output_tokens": usage["completion_tokens"],
+                    "total_tokens": usage["total_tokens"],
+                }
+                if usage
+                else None
+            ),
+        )
 
     prebuilt = [AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in stream_messages]
 
     raw = RawHttp(key)
     floor = Floor()
     floor_http, floor_http_stream = Floor(url=short), Floor(url=stream)
+    naive_floor_stream = Floor(url=stream, naive=True)
     openai = ChatOpenAI(model=MODEL, base_url=short, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     openai_stream = ChatOpenAI(model=MODEL, base_url=stream, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     n = sizes.calls_per_round
@@ -337,6 +361,7 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
             "httpx_sse": raw.stream(stream),
             "floor_model": count(lambda: floor.stream(PROMPT)),
             "floor": count(lambda: floor_http_stream.stream(PROMPT)),
+            "naive_floor": count(lambda: naive_floor_stream.stream(PROMPT)),
             "ChatOpenAI": count(lambda: openai_stream.stream(PROMPT)),
             "ChatNugen": count(lambda: nugen_stream.stream(PROMPT)),
         },
@@ -749,6 +774,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         net = "httpx" if unit == "per_call_us" else "httpx_sse"
         r[f"{ours} / {theirs} ({what})"] = cpu[ours] / cpu[theirs]
         r[f"{ours} / floor ({what})"] = cpu[ours] / cpu["floor"]
+        if "naive_floor" in cpu:  # the stream floor's messages are built before timing
+            r[f"{ours} / floor building each chunk's message ({what})"] = (
+                cpu[ours] / cpu["naive_floor"]
+            )
         if "floor_parts_net" in cpu:
             r[f"{ours} / floor as its two parts timed in one loop ({what})"] = cpu[ours] / (
                 cpu["floor_parts_net"] + cpu["floor_parts_model"]
