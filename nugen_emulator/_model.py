@@ -1,7 +1,7 @@
 """The emulator's deterministic "model": what it answers, and how many tokens that costs.
 
 Pure functions of the validated request (ids and timestamps are the server's), specified
-in the package docstring.
+in docs/emulator.md.
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def _text_reply(request: ChatRequest, conv: _Conversation) -> tuple[str, str, bo
 
 
 def generate_chat(request: ChatRequest) -> Generation:
-    """The reply to a validated chat request (specified in the package docstring)."""
+    """The reply to a validated chat request (specified in docs/emulator.md)."""
     conv = _conversation(request)
     names = _plan_tools(request, conv)
     reasons, show_reasoning = reasoning_wanted(request.reasoning)

@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
 class NugenEmulator:
     """A real HTTP server that behaves like the Nugen inference API, for tests and demos.
 
-    What it serves and answers is specified in the :mod:`nugen_emulator` docstring.
+    What it serves and answers is specified in docs/emulator.md.
 
     Usage::
 

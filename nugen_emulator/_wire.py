@@ -4,7 +4,7 @@ bodies, chunks and errors.
 
 ``nugen`` answers like the live service (``forms="live"``) or like the provider's
 reference pages (``forms="reference"``); ``openai`` like a vLLM-based OpenAI-compatible
-host. The package docstring lists what each form sends; the tables below say it in order.
+host. docs/emulator.md lists what each form sends; the tables below say it in order.
 """
 
 from __future__ import annotations
