@@ -26,8 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS
 from nugen_emulator._model import (
-    embed,
-    embed_base64,
+    embedding,
     generate_chat,
     generate_completion,
     rerank_body,
@@ -35,8 +34,9 @@ from nugen_emulator._model import (
 )
 from nugen_emulator._records import Fault, FaultQueue, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
-    ChatRequest,
+    ChatBody,
     InvalidBody,
+    as_list,
     validate_chat,
     validate_completion,
     validate_embeddings,
@@ -243,7 +243,7 @@ class ServerState:
         return await self._handle(request, reply, needs_body=False)
 
     def _ask(
-        self, request: ChatRequest, body: Any, fault: Fault, **call: Any
+        self, request: ChatBody, body: Any, fault: Fault, **call: Any
     ) -> Generation | EncodedStream | None:
         """The ``chat_reply`` hook's answer, when there is a hook."""
         if self.chat_reply is None:
@@ -259,7 +259,7 @@ class ServerState:
         request = validate_chat(body, vision=vision, openai=renderer.openai)
         no_usage = fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
-        stream = request.stream and not vision
+        stream = bool(request.stream) and not vision
         reply = self._ask(request, body, fault, vision=vision)
         if isinstance(reply, EncodedStream):
             if not stream:
@@ -297,7 +297,7 @@ class ServerState:
         request = validate_completion(body, openai=renderer.openai)
         no_usage = fault.no_usage
 
-        def answer(prompt: ChatRequest) -> Generation:
+        def answer(prompt: ChatBody) -> Generation:
             reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
             if isinstance(reply, EncodedStream):
                 raise HookError(self.chat_reply, "returned an EncodedStream for a text completion")
@@ -318,15 +318,15 @@ class ServerState:
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)
+        inputs: list[str] = as_list(request.input)
         if self.latency is not None:
             per_request, per_input = self.latency
-            await self.sleep(per_request + per_input * len(request.inputs))
+            await self.sleep(per_request + per_input * len(inputs))
         dimensions = request.dimensions or self.embedding_dimensions
-        encode = embed_base64 if request.encoding_format == "base64" else embed
         payload = self.renderer.embeddings_body(
-            [encode(text, dimensions) for text in request.inputs],
+            [embedding(text, dimensions, request.encoding_format) for text in inputs],
             model=request.model,
-            tokens=sum(count_tokens(text) for text in request.inputs),
+            tokens=sum(count_tokens(text) for text in inputs),
             no_usage=fault.no_usage,
         )
         return _json(payload, fault)

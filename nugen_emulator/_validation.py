@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -55,58 +55,6 @@ class ImageRef:
     host: str | None = None  # https URLs only
 
 
-@dataclass
-class ChatRequest:
-    """A validated, normalised chat request (lax values already coerced)."""
-
-    model: str
-    messages: list[dict[str, Any]]
-    images: list[list[ImageRef]]  # per message, in part order
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stream: bool = False
-    n: int = 1
-    stop: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: dict[str, Any] | None = None
-    reasoning: dict[str, Any] | None = None
-    include_usage: bool = False
-    prompt_truncate_len: int = 1500
-
-
-@dataclass
-class CompletionRequest:
-    model: str
-    prompts: list[str]
-    max_tokens: int | None
-    stream: bool
-    n: int
-    stop: list[str]
-    include_usage: bool
-
-
-@dataclass
-class RerankRequest:
-    model: str
-    query: str
-    documents: list[str | dict[str, Any]]
-    method: str
-    model_cross: str | None
-    top_n: int | None
-    stage1_top_k: int
-    return_documents: bool
-
-
-@dataclass
-class EmbeddingRequest:
-    model: str
-    inputs: list[str]
-    dimensions: int | None
-    encoding_format: str
-
-
 def parse_image_url(url: str) -> ImageRef | str:
     """An :class:`ImageRef` for an ``https://`` URL (never fetched) or a decodable
     ``data:image/...;base64,`` URL, else the reason it is refused."""
@@ -142,6 +90,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
+class _AsSent(_Model):
+    # Undocumented fields are kept, unchecked, so a hook sees messages and tools as sent.
+    model_config = ConfigDict(extra="allow")
+
+
 class TextPart(_Model):
     type: Literal["text"]
     text: str
@@ -167,18 +120,18 @@ class ImagePart(_Model):
 _PARTS: dict[Any, type[_Model]] = {"text": TextPart, "image_url": ImagePart}
 
 
-class CalledFunction(_Model):
+class CalledFunction(_AsSent):
     name: str
     arguments: str
 
 
-class ToolCall(_Model):
+class ToolCall(_AsSent):
     id: str
     type: Literal["function"] = "function"
     function: CalledFunction
 
 
-class Message(_Model):
+class Message(_AsSent):
     role: Literal["system", "user", "assistant", "tool"]
     content: Any = None  # a string or a list of parts: checked beside it (see _messages)
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
@@ -186,7 +139,7 @@ class Message(_Model):
     tool_call_id: str | None = None
 
 
-class Function(_Model):
+class Function(_AsSent):
     name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN)]
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -414,30 +367,24 @@ def _tool_choice(check: _Check, value: Any, tools: Any) -> None:
             check.value_error(message, value, "tool_choice")
 
 
-def _images(messages: list[dict[str, Any]]) -> list[list[ImageRef]]:
-    """Each message's images, in part order (their URLs proved valid)."""
-    found: list[list[ImageRef]] = []
-    for message in messages:
-        content = message.get("content")
-        parts = content if isinstance(content, list) else []
-        urls = [part["image_url"]["url"] for part in parts if part["type"] == "image_url"]
-        found.append([image for url in urls if isinstance(image := parse_image_url(url), ImageRef)])
-    return found
-
-
-def _stop(stop: Stop) -> list[str]:
-    return [text for text in ([stop] if isinstance(stop, str) else stop or []) if text]
-
-
-def _include_usage(check: _Check, parsed: Any) -> bool:
-    options = getattr(parsed, "stream_options", None)
-    if options is not None and not parsed.stream:
-        message = "stream_options can only be set when stream is true"
-        check.value_error(message, check.body["stream_options"], "stream_options")
+def include_usage(body: BaseModel) -> bool:
+    """``stream_options.include_usage`` (only the openai dialect knows the field)."""
+    options = getattr(body, "stream_options", None)
     return bool(options and options.include_usage)
 
 
-def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatRequest:
+def _stream_options(check: _Check, parsed: Any) -> None:
+    if getattr(parsed, "stream_options", None) is not None and not parsed.stream:
+        message = "stream_options can only be set when stream is true"
+        check.value_error(message, check.body["stream_options"], "stream_options")
+
+
+def as_list(value: str | list[Any]) -> list[Any]:
+    """A field that is one string or a list of them, as a list."""
+    return [value] if isinstance(value, str) else value
+
+
+def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatBody:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
 
     ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
@@ -456,58 +403,37 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
             and not form.get("json_schema")
         ):
             check.missing(form, "response_format", "json_schema")
-    include_usage = _include_usage(check, parsed)
+    _stream_options(check, parsed)
     check.done(cls)
     assert parsed is not None
-    messages = body["messages"]
-    chat = ChatRequest(
-        parsed.model, messages, _images(messages), parsed.max_tokens, parsed.temperature
-    )
-    chat.prompt_truncate_len = parsed.prompt_truncate_len or 1500
-    if isinstance(parsed, ChatBody):
-        chat.stream, chat.n, chat.stop = bool(parsed.stream), parsed.n or 1, _stop(parsed.stop)
-        chat.tools = [tool["function"] for tool in body.get("tools") or []]
-        chat.tool_choice = body.get("tool_choice")
-        chat.parallel_tool_calls = parsed.parallel_tool_calls
-        chat.response_format = body.get("response_format")
-        reasoning = parsed.reasoning
-        chat.reasoning = None if reasoning is None else reasoning.model_dump(exclude_none=True)
-        chat.include_usage = include_usage
-    return chat
+    if not isinstance(parsed, ChatBody):  # vision: the fields it does not document are unset
+        return ChatBody.model_construct(**{key: getattr(parsed, key) for key in cls.model_fields})
+    return parsed
 
 
-def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
+def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
     check = _Check(body)
     cls = OpenAICompletionBody if openai else CompletionBody
     parsed = check.parse(cls)
-    prompts = check.texts("prompt")
-    include_usage = _include_usage(check, parsed)
+    check.texts("prompt")
+    _stream_options(check, parsed)
     check.done(cls)
     assert parsed is not None
-    return CompletionRequest(
-        parsed.model,
-        prompts,
-        parsed.max_tokens,
-        bool(parsed.stream),
-        parsed.n or 1,
-        _stop(parsed.stop),
-        include_usage,
-    )
+    return parsed
 
 
-def validate_embeddings(body: Any) -> EmbeddingRequest:
+def validate_embeddings(body: Any) -> EmbeddingsBody:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
     check = _Check(body)
     parsed = check.parse(EmbeddingsBody)
-    inputs = check.texts("input")
+    check.texts("input")
     check.done(EmbeddingsBody)
     assert parsed is not None
-    encoding = parsed.encoding_format or "float"
-    return EmbeddingRequest(parsed.model, inputs, parsed.dimensions, encoding)
+    return parsed
 
 
-def validate_rerank(body: Any) -> RerankRequest:
+def validate_rerank(body: Any) -> RerankBody:
     """Validate a ``/reranker`` body (``documents`` are strings or objects)."""
     check = _Check(body)
     parsed = check.parse(RerankBody)
@@ -522,13 +448,4 @@ def validate_rerank(body: Any) -> RerankRequest:
         check.value_error(message, None, "model_cross")
     check.done(RerankBody)
     assert parsed is not None
-    return RerankRequest(
-        parsed.model,
-        parsed.query,
-        documents,
-        parsed.method or "fast",
-        parsed.model_cross,
-        parsed.top_n,
-        parsed.stage1_top_k or 100,
-        bool(parsed.return_documents),
-    )
+    return parsed

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
-from nugen_emulator._validation import ChatRequest, CompletionRequest
+from nugen_emulator._validation import ChatBody, CompletionBody, include_usage
 
 Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
@@ -277,7 +277,7 @@ class Renderer:
     def chat_chunks(
         self,
         generation: Generation,
-        request: ChatRequest,
+        request: ChatBody,
         *,
         response_id: str,
         no_usage: bool = False,
@@ -318,7 +318,7 @@ class Renderer:
             score = confidence_score(model, _text(generation))
             if score is not None:
                 chunks[-1]["confidence" if live else "confidence_score"] = score
-        elif request.include_usage and not no_usage:
+        elif include_usage(request) and not no_usage:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         if live:
             opening = {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
@@ -368,7 +368,7 @@ class Renderer:
     def completion_chunks(
         self,
         generation: Generation,
-        request: CompletionRequest,
+        request: CompletionBody,
         *,
         response_id: str,
         no_usage: bool = False,
@@ -384,7 +384,7 @@ class Renderer:
                 chunks.append(envelope | {"choices": [item]})
         if not self.openai:
             chunks[-1] |= self._completion_extras(generation, request.model, no_usage)
-        elif request.include_usage and not no_usage:
+        elif include_usage(request) and not no_usage:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         return chunks
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from nugen_emulator._model import prompt_tokens
-from nugen_emulator._validation import ChatRequest
+from nugen_emulator._model import prompt_tokens, tools_of
+from nugen_emulator._validation import ChatBody, include_usage
 from nugen_emulator._wire import Choice, Dialect, Generation, Renderer, ToolCall, encode_event
 
 __all__ = [
@@ -94,7 +94,7 @@ class ChatCall:
 
     def __init__(
         self,
-        request: ChatRequest,
+        request: ChatBody,
         body: dict[str, Any],
         *,
         renderer: Renderer,
@@ -109,11 +109,11 @@ class ChatCall:
         self.body = body
         self.endpoint = endpoint or ("chat/vision" if vision else "chat/completions")
         self.model = request.model
-        self.messages = request.messages
-        self.tools = [{"type": "function", "function": tool} for tool in request.tools]
-        self.n = request.n
-        self.stream = request.stream and not vision
-        self.include_usage = request.include_usage
+        self.messages = [message.model_dump(exclude_unset=True) for message in request.messages]
+        self.tools = [{"type": "function", "function": tool} for tool in tools_of(request)]
+        self.n = request.n or 1
+        self.stream = bool(request.stream) and not vision
+        self.include_usage = include_usage(request)
         self.dialect: Dialect = renderer.dialect
         self.vision = vision
         self.no_usage = no_usage
