@@ -1,25 +1,10 @@
 """Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
 
-``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` (``call`` a :class:`ChatCall`) for
-every valid chat request (``/chat/completions``, ``/chat/vision``) and every prompt of a
-valid text completion request (a chat of one user message holding the prompt;
-:attr:`ChatCall.endpoint` tells them apart), once the key and body were checked and any
-armed fault was taken. The hook returns one of:
-
-- ``None``: the emulator's own model answers;
-- a :class:`Generation`: rendered in the dialect (JSON, or SSE when the request streams)
-  as the model's answers are; tool calls with an empty ``id`` get a fresh ``call_<hex>``
-  (a text completion renders each choice's ``content`` as its ``text``);
-- an :class:`EncodedStream` (streaming chat requests only): SSE events ready to send, for
-  replies whose encoding should be paid once (the benchmark's canned replies).
-  :meth:`ChatCall.stream_chunks` renders a generation into the dialect's chunks,
-  :func:`encode_event` encodes one.
-
-Armed faults apply to hook replies too. The hook runs in the server's thread: keep it
-quick, and thread-safe if it shares state with the test. An exception in the hook, or a
-reply of another type, is a 500 in the dialect naming the hook and the exception (``the
-chat_reply hook my_hook raised KeyError: 'function'``), logged with its traceback on the
-``nugen_emulator`` logger. This module needs neither starlette nor uvicorn.
+``hook(call)`` gets a :class:`ChatCall` for every valid chat request and every prompt of a
+valid text completion request, and returns ``None`` (the emulator's model answers), a
+:class:`Generation` or, for a streaming chat request, an :class:`EncodedStream`. What the
+emulator does with each, and with a hook that fails: docs/emulator.md. This module needs
+neither starlette nor uvicorn.
 """
 
 from __future__ import annotations
