@@ -25,13 +25,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS
-from nugen_emulator._model import (
-    embedding,
-    generate_chat,
-    generate_completion,
-    rerank_body,
-    warm_up,
-)
+from nugen_emulator._model import embedding, generate_chat, generate_completion, rerank_body
+from nugen_emulator._prompts import templates
 from nugen_emulator._records import Fault, FaultQueue, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
     ChatBody,
@@ -47,7 +42,6 @@ from nugen_emulator._wire import (
     Generation,
     Renderer,
     ServedModel,
-    ToolCall,
     WireForms,
     count_tokens,
     encode_event,
@@ -114,7 +108,9 @@ class ServerState:
         self._seen_lock = threading.Lock()
         self._seen: dict[bytes, int] = {}
         self.stopping = threading.Event()
-        warm_up()
+        # The template table imports the frameworks' template modules: seconds of work
+        # that must not fall on a request and its client's timeout.
+        templates()
         self.app = self._app()
 
     # -- ids and time ---------------------------------------------------------------------
@@ -224,12 +220,10 @@ class ServerState:
         """The reply a fault's ``status`` (and ``body``, ``headers``) stands for."""
         headers, body = dict(fault.headers or {}), fault.body
         if body is None and status >= 400:
-            return json_response(self.renderer.error_body(status), status, headers)
+            body = self.renderer.error_body(status)
         if body is None or isinstance(body, (bytes, str)):
-            text = isinstance(body, str)
-            content = body or b""
-            media_type = "text/plain" if text else None
-            return Response(content, status_code=status, headers=headers, media_type=media_type)
+            media_type = "text/plain" if isinstance(body, str) else None
+            return Response(body or b"", status_code=status, headers=headers, media_type=media_type)
         return json_response(body, status, headers)
 
     # -- endpoints ------------------------------------------------------------------------
@@ -482,18 +476,11 @@ def _body_error(raw: bytes, error: Exception | None) -> dict[str, Any]:
 
 
 def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
-    """``generation`` with a fresh ``call_<hex>`` id on every tool call that has none.
-
-    A copy, not an update: a hook may return the same generation for every request.
-    """
-    if all(call.id for choice in generation.choices for call in choice.tool_calls):
-        return generation
-
-    def with_id(call: ToolCall) -> ToolCall:
-        return call if call.id else replace(call, id=new_id("call_"))
-
+    """A copy of ``generation`` (a hook may return the same one for every request) with a
+    fresh ``call_<hex>`` id on every tool call that has none."""
     choices = [
-        replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in generation.choices
+        replace(c, tool_calls=[replace(t, id=t.id or new_id("call_")) for t in c.tool_calls])
+        for c in generation.choices
     ]
     return replace(generation, choices=choices)
 

@@ -39,6 +39,7 @@ _GENERIC_TOOL_WORDS = frozenset(
     | {"do", "make", "create", "compute", "calculate", "tool", "function", "the", "a", "an"}
     | {"of", "for", "to", "by", "and", "or", "with", "from", "in", "on", "at", "is", "my"}
 )
+_JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
@@ -242,7 +243,7 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
     if rag is not None:
-        return rag.context, rag.question
+        return rag
     if conv.preceding_user_text.strip() and conv.last_user_text.strip():
         return (
             _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL),
@@ -301,12 +302,13 @@ def _json_answer(request: ChatBody, conv: _Conversation, text_answer: str) -> st
         schema = form.json_schema.schema_
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
     instructions = conv.system_text + "\n" + conv.last_user_text
-    asked = _prompts.recognise(instructions, ("json",)) is not None
-    if kind != "json_object" and not asked and not _prompts.asks_for_json(instructions):
+    embedded = _prompts.schema_in(instructions)
+    # Asked for: by json_object, a stock JSON prompt, or a prompt saying JSON and showing it.
+    shown = embedded is not None and _JSON_WORD_RE.search(instructions)
+    if kind != "json_object" and not shown and not _prompts.recognise(instructions, ("json",)):
         return None
     # A JSON schema in the prompt, else the structure of an example object in it, else the
     # field names it lists in words, else the keys it names in quotes, else one "answer".
-    embedded = _prompts.schema_in(instructions)
     if embedded is not None:
         schema, prose = embedded
         source = "\n".join([prose, *(text for _, text, _ in conv.tool_results)])
@@ -351,7 +353,7 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     for message in messages[start + 1 :]:
         text = text_of(message.content)
         if message.role == "assistant":
-            called.extend(_prompts.react_actions(text))
+            called.extend(_prompts.REACT_ACTION_RE.findall(text))
             for _, _, value in _prompts.json_objects(text):
                 used.extend(scalars(value))
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
@@ -406,12 +408,6 @@ def _apply_stop_and_limit(
             text = "".join(tokens[:max_tokens])
             finish = "length"
     return text, finish
-
-
-def warm_up() -> None:
-    """Build the recogniser's template table now: it imports the frameworks' template
-    modules, seconds of work that must not fall on a request and its client's timeout."""
-    _prompts.templates()
 
 
 def _text_reply(request: ChatBody, conv: _Conversation) -> tuple[str, str, bool]:

@@ -17,7 +17,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +34,7 @@ _DATA_URL_RE = re.compile(
 _MAX_ECHOED_INPUT = 1000
 _MISSING: Any = object()  # a field absent from the body (``None`` is a value sent as null)
 Body = TypeVar("Body", bound=BaseModel)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class InvalidBody(Exception):
@@ -243,14 +244,16 @@ class RerankBody(_Model):
 # -- validation ----------------------------------------------------------------------------
 
 
-class _Check:
+class _Check(Generic[Body]):
     """One body's problems: pydantic's, then those of the rules its types cannot say."""
 
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, cls: type[Body]) -> None:
         self.body = body
         self.errors: list[dict[str, Any]] = []
+        self.cls = cls
+        self.parsed = self.parse(cls)
 
-    def parse(self, cls: type[Body], value: Any = _MISSING, *loc: str | int) -> Body | None:
+    def parse(self, cls: type[Model], value: Any = _MISSING, *loc: str | int) -> Model | None:
         """``value`` (by default the body) as ``cls``, or None with its errors recorded at
         ``loc``; a body that is not an object is a 422 at once."""
         try:
@@ -298,16 +301,18 @@ class _Check:
                 self.add("string_type", (name, i), "Input should be a valid string", item)
         return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
-    def done(self, cls: type[BaseModel]) -> None:
-        """Raise :class:`InvalidBody` with the problems found, in the order of the fields."""
-        fields = list(cls.model_fields)
-        at = {name: i for i, name in enumerate(fields)}
+    def done(self, cls: type[BaseModel] | None = None) -> Body:
+        """The parsed body; or :class:`InvalidBody` with the problems found, in the order of
+        the fields."""
+        at = {name: i for i, name in enumerate((cls or self.cls).model_fields)}
         if self.errors:
             self.errors.sort(key=lambda e: at.get(e["loc"][1], -1) if len(e["loc"]) > 1 else -1)
             raise InvalidBody(self.errors)
+        assert self.parsed is not None
+        return self.parsed
 
 
-def _messages(check: _Check, messages: Any) -> None:
+def _messages(check: _Check[Any], messages: Any) -> None:
     """What each message must carry for its role, and its content's parts."""
     for i, message in enumerate(messages if isinstance(messages, list) else []):
         if not isinstance(message, dict):
@@ -339,7 +344,7 @@ def _messages(check: _Check, messages: Any) -> None:
             check.missing(message, "messages", i, "tool_call_id")
 
 
-def _tool_choice(check: _Check, value: Any, tools: Any) -> None:
+def _tool_choice(check: _Check[Any], value: Any, tools: Any) -> None:
     """``tool_choice``: a mode, or a tool among ``tools`` by name."""
     named = (
         [t.get("function") for t in tools or [] if isinstance(t, dict)]
@@ -373,10 +378,12 @@ def include_usage(body: BaseModel) -> bool:
     return bool(options and options.include_usage)
 
 
-def _stream_options(check: _Check, parsed: Any) -> None:
+def _stream_options(check: _Check[Body]) -> _Check[Body]:
+    parsed: Any = check.parsed
     if getattr(parsed, "stream_options", None) is not None and not parsed.stream:
         message = "stream_options can only be set when stream is true"
         check.value_error(message, check.body["stream_options"], "stream_options")
+    return check
 
 
 def as_list(value: str | list[Any]) -> list[Any]:
@@ -388,11 +395,9 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
 
     ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
-    ``/chat/vision`` documents count; FastAPI ignores the rest.
+    ``/chat/vision`` documents count; FastAPI ignores the rest (they are left unset).
     """
-    check = _Check(body)
-    cls = VisionBody if vision else OpenAIChatBody if openai else ChatBody
-    parsed = check.parse(cls)
+    check = _Check(body, VisionBody if vision else OpenAIChatBody if openai else ChatBody)
     _messages(check, body.get("messages"))
     if not vision:
         _tool_choice(check, body.get("tool_choice"), body.get("tools"))
@@ -403,40 +408,31 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
             and not form.get("json_schema")
         ):
             check.missing(form, "response_format", "json_schema")
-    _stream_options(check, parsed)
-    check.done(cls)
-    assert parsed is not None
-    if not isinstance(parsed, ChatBody):  # vision: the fields it does not document are unset
-        return ChatBody.model_construct(**{key: getattr(parsed, key) for key in cls.model_fields})
-    return parsed
+    parsed = _stream_options(check).done()
+    if isinstance(parsed, ChatBody):
+        return parsed
+    return ChatBody.model_construct(
+        **{key: getattr(parsed, key) for key in VisionBody.model_fields}
+    )
 
 
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
     """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
-    check = _Check(body)
-    cls = OpenAICompletionBody if openai else CompletionBody
-    parsed = check.parse(cls)
+    check = _Check(body, OpenAICompletionBody if openai else CompletionBody)
     check.texts("prompt")
-    _stream_options(check, parsed)
-    check.done(cls)
-    assert parsed is not None
-    return parsed
+    return _stream_options(check).done()
 
 
 def validate_embeddings(body: Any) -> EmbeddingsBody:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
-    check = _Check(body)
-    parsed = check.parse(EmbeddingsBody)
+    check = _Check(body, EmbeddingsBody)
     check.texts("input")
-    check.done(EmbeddingsBody)
-    assert parsed is not None
-    return parsed
+    return check.done()
 
 
 def validate_rerank(body: Any) -> RerankBody:
     """Validate a ``/reranker`` body (``documents`` are strings or objects)."""
-    check = _Check(body)
-    parsed = check.parse(RerankBody)
+    check = _Check(body, RerankBody)
     documents = body.get("documents")
     for i, document in enumerate(documents if isinstance(documents, list) else []):
         if not isinstance(document, (str, dict)):
@@ -446,6 +442,4 @@ def validate_rerank(body: Any) -> RerankBody:
     if method in CROSS_ENCODER_METHODS and body.get("model_cross") is None:
         message = f"model_cross (a cross-encoder) is required for method '{method}'"
         check.value_error(message, None, "model_cross")
-    check.done(RerankBody)
-    assert parsed is not None
-    return parsed
+    return check.done()
