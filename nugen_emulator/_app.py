@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -37,15 +37,7 @@ from nugen_emulator._validation import (
     validate_embeddings,
     validate_rerank,
 )
-from nugen_emulator._wire import (
-    Dialect,
-    Generation,
-    Renderer,
-    ServedModel,
-    WireForms,
-    count_tokens,
-    encode_event,
-)
+from nugen_emulator._wire import Generation, Renderer, count_tokens, encode_event
 from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError, ask_hook
 
 _logger = logging.getLogger("nugen_emulator")
@@ -77,37 +69,27 @@ logging.getLogger("uvicorn.error").addFilter(
 )
 
 
+@dataclass
 class ServerState:
     """One emulator's configuration, armed faults, request log and id source, and the
     handlers answering with them (:attr:`app`)."""
 
-    def __init__(
-        self,
-        *,
-        dialect: Dialect,
-        api_key: str | None,
-        seed: int | None,
-        created: float | None,
-        embedding_dimensions: int,
-        latency: tuple[float, float] | None,
-        chat_reply: ChatReplyHook | None,
-        forms: WireForms,
-        served_model: ServedModel,
-        log_limit: int,
-    ) -> None:
-        self.dialect = dialect
-        self.api_key = api_key
-        self.renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
-        self.faults = FaultQueue()
-        self.log = RequestLog(log_limit)
-        self.embedding_dimensions = embedding_dimensions
-        self.latency = latency
-        self.chat_reply = chat_reply
-        self._seed = seed
+    renderer: Renderer
+    api_key: str | None
+    seed: int | None
+    embedding_dimensions: int
+    latency: tuple[float, float] | None
+    chat_reply: ChatReplyHook | None
+    log: RequestLog
+    faults: FaultQueue = field(default_factory=FaultQueue)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.dialect = self.renderer.dialect
+        seed = self.seed
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
         self._seen_lock = threading.Lock()
         self._seen: dict[bytes, int] = {}
-        self.stopping = threading.Event()
         # The template table imports the frameworks' template modules: seconds of work
         # that must not fall on a request and its client's timeout.
         templates()
@@ -118,9 +100,9 @@ class ServerState:
     def begin_request(self, method: str, path: str, raw_body: bytes) -> None:
         """With a seed, draw this request's ids from the request itself (and how many
         identical ones came before), not from the order concurrent requests arrived in."""
-        if self._seed is None:
+        if self.seed is None:
             return
-        key = hashlib.sha256(f"{self._seed}|{method}|{path}|".encode() + raw_body).digest()
+        key = hashlib.sha256(f"{self.seed}|{method}|{path}|".encode() + raw_body).digest()
         with self._seen_lock:
             repeat = self._seen[key] = self._seen.get(key, -1) + 1
         _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))

@@ -25,49 +25,21 @@ _AFTERS = ("cut_after", "malformed_after", "error_event_after", "stall_after")
 
 @dataclass(frozen=True)
 class Fault:
-    """A misbehaviour the emulator applies to the next matching request.
+    """A misbehaviour the emulator applies to the next matching request, armed with
+    :meth:`NugenEmulator.inject`; every field is explained in docs/emulator.md (Faults)."""
 
-    Arm one with :meth:`NugenEmulator.inject`. Fields combine (a ``delay`` before a
-    ``status``, a ``stall`` before a ``cut``); faults are consumed first-in first-out by
-    the requests they match, one per request, and the request is recorded whatever happens.
-
-    Attributes:
-        status: Answer with this HTTP status, before the key or the body is checked, with
-            ``body`` or else the dialect's error body. Below 400 with a ``body``: a
-            "successful" reply carrying a malformed or unexpected payload.
-        body: Sent with ``status``: a dict or list as JSON, ``str`` as text, ``bytes``
-            verbatim. With ``error_event_after``, the error event's payload.
-        headers: Extra response headers (``{"Retry-After": "1"}``, or an HTTP-date).
-        delay: Seconds to wait before answering at all (a client read timeout).
-        cut_after: Streaming: end the body after this many SSE events, without ``[DONE]``
-            or a final ``finish_reason`` (cleanly; with ``reset=True`` the connection drops).
-        malformed_after: Streaming: after this many events, a ``data:`` line that is not
-            JSON, then the rest of the stream and ``[DONE]``.
-        error_event_after: Streaming: after this many events, an error event (``{"error":
-            {"message", "type", "code": 500}}``, or ``body``) then ``[DONE]``, as vLLM-based
-            hosts report failures after the 200.
-        stall_after: Streaming: after this many events, pause ``stall_seconds`` (a read
-            timeout mid-stream).
-        stall_seconds: The length of that pause.
-        reset: Drop the TCP connection mid-body: after half of a JSON body (whose
-            ``Content-Length`` promised the whole), or of a stream after ``cut_after``
-            events (half of them when unset).
-        no_usage: Send ``"usage": null`` (and no usage in a stream), as some hosts do.
-        path: Only requests whose path ends with this (``"/embeddings"``); ``None``: all.
-    """
-
-    status: int | None = None
-    body: Any = None
+    status: int | None = None  # before the key and the body are checked
+    body: Any = None  # with status (JSON, text or bytes), or the error event's payload
     headers: Mapping[str, str] | None = field(default=None, hash=False)
-    delay: float = 0.0
-    cut_after: int | None = None
+    delay: float = 0.0  # seconds before answering at all
+    cut_after: int | None = None  # streams: these count SSE events
     malformed_after: int | None = None
     error_event_after: int | None = None
     stall_after: int | None = None
     stall_seconds: float = 0.0
-    reset: bool = False
+    reset: bool = False  # drop the connection mid-body
     no_usage: bool = False
-    path: str | None = None
+    path: str | None = None  # only requests whose path ends with this
 
     def __post_init__(self) -> None:
         # Fail when the fault is armed, not later inside the server thread where the error

@@ -12,8 +12,14 @@ import uvicorn
 
 from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
 from nugen_emulator._app import ServerState
-from nugen_emulator._records import DEFAULT_LOG_LIMIT, FAULT_FIELDS, Fault, RecordedRequest
-from nugen_emulator._wire import Dialect
+from nugen_emulator._records import (
+    DEFAULT_LOG_LIMIT,
+    FAULT_FIELDS,
+    Fault,
+    RecordedRequest,
+    RequestLog,
+)
+from nugen_emulator._wire import Dialect, Renderer
 from nugen_emulator.replies import ChatReplyHook
 
 __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
@@ -86,17 +92,10 @@ class NugenEmulator:
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._access_log = access_log
+        renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
+        log = RequestLog(request_log_limit)
         self._state = ServerState(
-            dialect=dialect,
-            api_key=api_key,
-            seed=seed,
-            created=created,
-            embedding_dimensions=embedding_dimensions,
-            latency=latency,
-            chat_reply=chat_reply,
-            forms=forms,
-            served_model=served_model,
-            log_limit=request_log_limit,
+            renderer, api_key, seed, embedding_dimensions, latency, chat_reply, log
         )
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
