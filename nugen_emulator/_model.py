@@ -7,6 +7,7 @@ in docs/emulator.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import re
@@ -21,12 +22,11 @@ from nugen_emulator._validation import (
     CROSS_ENCODER_METHODS,
     ChatBody,
     CompletionBody,
-    ImageRef,
     Message,
     Reasoning,
     RerankBody,
     as_list,
-    parse_image_url,
+    describe_image_url,
 )
 from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
@@ -60,11 +60,10 @@ def text_of(content: Any) -> str:
     return " ".join(text for text in texts if isinstance(text, str))
 
 
-def images_of(message: Message) -> list[ImageRef]:
-    """A message's images, in part order (their URLs proved valid)."""
+def images_of(message: Message) -> list[str]:
+    """What each of a message's images holds, in part order (their URLs proved valid)."""
     parts = message.content if isinstance(message.content, list) else []
-    urls = [part["image_url"]["url"] for part in parts if part["type"] == "image_url"]
-    return [image for url in urls if isinstance(image := parse_image_url(url), ImageRef)]
+    return [describe_image_url(p["image_url"]["url"]) for p in parts if p["type"] == "image_url"]
 
 
 def tools_of(request: ChatBody) -> list[dict[str, Any]]:
@@ -72,14 +71,9 @@ def tools_of(request: ChatBody) -> list[dict[str, Any]]:
     return [tool.function.model_dump(exclude_unset=True) for tool in request.tools or []]
 
 
-def describe_images(images: list[ImageRef]) -> str:
+def describe_images(images: list[str]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
-    parts = [
-        f"image {i} is {image.mime}, {image.size} bytes (inline base64)"
-        if image.url_kind == "data"
-        else f"image {i} is a URL image hosted at {image.host}"
-        for i, image in enumerate(images, start=1)
-    ]
+    parts = [f"image {i} is {image}" for i, image in enumerate(images, start=1)]
     noun = "image" if len(images) == 1 else "images"
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
 
@@ -92,8 +86,8 @@ class _Conversation:
     earlier_user_text: str | None
     preceding_user_text: str  # user messages sent together with the last one, before it
     system_text: str
-    images: list[ImageRef]
-    tool_results: list[tuple[str, str, list[ImageRef]]]  # since the last user message
+    images: list[str]  # what each image holds
+    tool_results: list[tuple[str, str, list[str]]]  # since the last user message
     called_since_user: list[str]
     used_values: list[Any]  # argument values of the tool calls since the last user message
     message_count: int
@@ -109,14 +103,15 @@ def _conversation(request: ChatBody) -> _Conversation:
     call_names: dict[str, str] = {}
     called: list[str] = []
     used: list[Any] = []
-    results: list[tuple[str, str, list[ImageRef]]] = []
+    results: list[tuple[str, str, list[str]]] = []
     for i, message in enumerate(messages):
         if message.role == "assistant":
             for call in message.tool_calls or []:
                 call_names[call.id] = call.function.name
                 if i > last_user:
                     called.append(call.function.name)
-                    used.extend(_argument_values(call.function.arguments))
+                    with contextlib.suppress(ValueError):  # arguments need not be JSON
+                        used.extend(scalars(json.loads(call.function.arguments)))
         elif message.role == "tool" and i > last_user:
             name = call_names.get(message.tool_call_id or "", message.name or "")
             results.append((name or "tool", text_of(message.content), images_of(message)))
@@ -131,13 +126,6 @@ def _conversation(request: ChatBody) -> _Conversation:
         used_values=used,
         message_count=len(messages),
     )
-
-
-def _argument_values(arguments: Any) -> list[Any]:
-    try:
-        return list(scalars(json.loads(arguments)))
-    except (TypeError, ValueError):
-        return []
 
 
 def prompt_tokens(request: ChatBody) -> int:
@@ -242,14 +230,10 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
-    if rag is not None:
-        return rag
-    if conv.preceding_user_text.strip() and conv.last_user_text.strip():
-        return (
-            _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL),
-            _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL),
-        )
-    return None
+    if rag is None and conv.preceding_user_text.strip() and conv.last_user_text.strip():
+        context = _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL)
+        return context, _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL)
+    return rag
 
 
 def _rag_answer(conv: _Conversation) -> str | None:
@@ -368,16 +352,12 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
-def reasoning_wanted(reasoning: Reasoning | None) -> tuple[bool, bool]:
-    """(the model reasons, the reasoning text is returned)."""
-    if reasoning is None:
-        return False, False
-    active = reasoning.enabled is not False and reasoning.effort != "none"
-    active = active and bool(reasoning.enabled or reasoning.effort or reasoning.max_tokens)
-    return active, active and not reasoning.exclude
-
-
-def _reasoning_text(reasoning: Reasoning, conv: _Conversation, plan: str) -> str:
+def _reasoning(reasoning: Reasoning | None, conv: _Conversation, plan: str) -> str | None:
+    """The model's reasoning about ``plan``, when the request asks it to reason."""
+    if reasoning is None or reasoning.enabled is False or reasoning.effort == "none":
+        return None
+    if not (reasoning.enabled or reasoning.effort or reasoning.max_tokens):
+        return None
     effort = reasoning.effort or "medium"
     words = count_tokens(conv.last_user_text)
     steps = [
@@ -429,11 +409,12 @@ def generate_chat(request: ChatBody) -> Generation:
     conv = _conversation(request)
     tools = tools_of(request)
     names = _plan_tools(request, tools, conv)
-    reasons, show_reasoning = reasoning_wanted(request.reasoning)
     text, plan, numbered = _text_reply(request, conv) if not names else ("", "", False)
     if names:
         arguments = _arguments(tools, names, _literal_source(conv), conv.used_values)
         plan = "call " + " and ".join(names)
+    reasoning = _reasoning(request.reasoning, conv, plan)
+    shown = reasoning if request.reasoning and not request.reasoning.exclude else None
     choices: list[Choice] = []
     for index in range(request.n or 1):
         if names:
@@ -443,11 +424,7 @@ def generate_chat(request: ChatBody) -> Generation:
             alternative = f"(Alternative {index + 1}) {text}" if index and numbered else text
             content, finish = _apply_stop_and_limit(alternative, request.stop, request.max_tokens)
             choice = Choice(content=content, finish_reason=finish)
-        if reasons:
-            assert request.reasoning is not None
-            reasoning = _reasoning_text(request.reasoning, conv, plan)
-            choice.reasoning_tokens = count_tokens(reasoning)
-            choice.reasoning = reasoning if show_reasoning else None
+        choice.reasoning_tokens, choice.reasoning = count_tokens(reasoning or ""), shown
         choices.append(choice)
     return Generation(choices=choices, prompt_tokens=prompt_tokens(request))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -46,37 +45,28 @@ class InvalidBody(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    """An image part as the emulator understood it (for the model's description)."""
-
-    url_kind: str  # "data" or "url"
-    mime: str | None = None
-    size: int | None = None  # decoded bytes, data URLs only
-    host: str | None = None  # https URLs only
-
-
-def parse_image_url(url: str) -> ImageRef | str:
-    """An :class:`ImageRef` for an ``https://`` URL (never fetched) or a decodable
-    ``data:image/...;base64,`` URL, else the reason it is refused."""
+def describe_image_url(url: str) -> str:
+    """What an image URL holds (``image/png, 68 bytes (inline base64)``, ``a URL image
+    hosted at example.com``: never fetched); ``ValueError`` for one that is neither an
+    ``https://`` URL nor a decodable ``data:image/...;base64,`` URL."""
     if url.startswith("data:"):
         match = _DATA_URL_RE.match(url)
         if match is None:
-            return "a data URL must look like data:<mime>;base64,<data>"
+            raise ValueError("a data URL must look like data:<mime>;base64,<data>")
         mime = match.group("mime").lower()
         if not mime.startswith("image/"):
-            return f"a data URL must carry an image, not {mime}"
+            raise ValueError(f"a data URL must carry an image, not {mime}")
         try:
             data = base64.b64decode(match.group("data"), validate=True)
         except (binascii.Error, ValueError):
-            return "the data URL's base64 payload does not decode"
+            raise ValueError("the data URL's base64 payload does not decode") from None
         if not data:
-            return "the data URL's payload is empty"
-        return ImageRef(url_kind="data", mime=mime, size=len(data))
+            raise ValueError("the data URL's payload is empty")
+        return f"{mime}, {len(data)} bytes (inline base64)"
     parts = urlsplit(url)
     if parts.scheme.lower() == "https" and parts.hostname:
-        return ImageRef(url_kind="url", host=parts.hostname)
-    return "image_url.url must be an https:// URL or a data:<mime>;base64, URL"
+        return f"a URL image hosted at {parts.hostname}"
+    raise ValueError("image_url.url must be an https:// URL or a data:<mime>;base64, URL")
 
 
 # -- the bodies, as the service's FastAPI app would declare them ------------------------------
@@ -107,9 +97,7 @@ class ImageURL(_Model):
     @field_validator("url")
     @classmethod
     def _an_image(cls, url: str) -> str:
-        refused = parse_image_url(url)
-        if isinstance(refused, str):
-            raise ValueError(refused)
+        describe_image_url(url)
         return url
 
 
