@@ -1,9 +1,6 @@
-"""``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM.
-
-Prints the base URL and key to point a client (or ``curl``) at: for manual checks, demos,
-and recording cassettes from another process. Without the ``testing`` extra it exits with
-status 2 and the install hint. ``python -m nugen_emulator conformance ...`` runs
-:mod:`nugen_emulator._conformance` instead.
+"""``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM, printing the
+base URL and key (exit status 2 without the ``testing`` extra); ``python -m nugen_emulator
+conformance ...`` runs :mod:`nugen_emulator._conformance` instead.
 """
 
 from __future__ import annotations

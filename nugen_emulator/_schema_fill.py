@@ -1,8 +1,6 @@
-"""Build JSON values that satisfy a JSON schema, filled from literals found in a message.
-
-For tool-call arguments and ``json_schema`` answers: a value a strict validator accepts and
-that visibly comes from what the user wrote (``"weather in Boston in fahrenheit?"`` gives
-``{"location": "Boston", "unit": "fahrenheit"}``), so a test sees its arguments round-trip.
+"""Build JSON values that satisfy a JSON schema, filled from literals found in a message
+(``"weather in Boston in fahrenheit?"`` gives ``{"location": "Boston", "unit":
+"fahrenheit"}``), so a test sees its tool-call arguments round-trip.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
 class NugenEmulator:
     """A real HTTP server that behaves like the Nugen inference API, for tests and demos.
 
-    What it serves and answers is specified in docs/emulator.md.
+    What it serves and answers, and what each parameter does (the Knobs table), is
+    specified in docs/emulator.md.
 
     Usage::
 
@@ -36,26 +37,6 @@ class NugenEmulator:
             client = NugenClient(api_key=emu.api_key, base_url=emu.base_url)
             ...
             assert emu.last_request.body["temperature"] == 0.2
-
-    Args:
-        dialect: ``"nugen"`` (base path ``/api/v3/inference``) or ``"openai"`` (``/v1``).
-        host, port: Where to listen (loopback; port 0 picks a free one, see :attr:`port`).
-        api_key: The bearer key clients must send; ``None`` accepts any request.
-        seed: Seed for ids (``x-request-id``, completion and tool-call ids), drawn from the
-            seed and the request so they repeat run to run; ``None`` gives random ids.
-        created: A fixed ``created`` timestamp (byte-stable recordings); ``None`` = now.
-        embedding_dimensions: Vector size when a request does not set ``dimensions``.
-        latency: ``(per_request, per_input)`` seconds each ``/embeddings`` answer waits
-            (``per_request + per_input * len(input)``); ``None``: answer at once.
-        chat_reply: A hook replacing the model's chat replies (:mod:`nugen_emulator.replies`).
-        forms: The ``nugen`` dialect's shapes: ``"live"`` (what ``api.nugen.in`` sends) or
-            ``"reference"`` (the provider's reference pages). Ignored by ``openai``.
-        served_model: The model name answers report: a name, or a function of the
-            requested one; ``None`` = the requested name.
-        request_log_limit: How many requests :attr:`requests` keeps (and at most 64 MiB of
-            bodies); the oldest are dropped first.
-        access_log: Let uvicorn log one line per request.
-        startup_timeout: Seconds :meth:`start` waits for the server to listen.
     """
 
     def __init__(

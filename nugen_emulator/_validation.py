@@ -1,14 +1,9 @@
 """Request validation as the service documents it, with the errors FastAPI reports.
 
 Written from the provider's documentation, NOT shared with ``nugen_client``'s own checks:
-the emulator exists to check the client, so the two must be able to disagree. The service
-is a FastAPI app, so its bodies are pydantic models here too: lax coercion (the provider's
-example sends ``"max_tokens": "2000"``), undocumented fields ignored, and each error's
-``type``, ``loc``, ``msg``, ``input`` and ``ctx`` as pydantic reports it. What a field's
-type cannot say (content, but for an assistant's tool calls; ``tool_call_id`` on tool
-turns; a ``tool_choice`` among the tools; a string or a non-empty list of strings, with one
-error per bad item) is checked beside it, and every problem is reported at once, in the
-order of the body's fields.
+the emulator exists to check the client, so the two must be able to disagree. The bodies
+are pydantic models, as in the service's FastAPI app; what a field's type cannot say is
+checked beside it, and every problem is reported at once, in the order of the fields.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """A reply before and after it meets the wire: the dialect-neutral :class:`Generation` the
 model (or a hook) produces, and the :class:`Renderer` that writes it as one dialect's
-bodies, chunks and errors.
-
-``nugen`` answers like the live service (``forms="live"``) or like the provider's
-reference pages (``forms="reference"``); ``openai`` like a vLLM-based OpenAI-compatible
-host. docs/emulator.md lists what each form sends; the tables below say it in order.
+bodies, chunks and errors (each form's shapes: docs/emulator.md; in order: the tables below).
 """
 
 from __future__ import annotations
