@@ -131,9 +131,19 @@ def _pick(keys: str, values: dict[str, Any]) -> dict[str, Any]:
     return {key: values[key] for key in keys.split() if key in values}
 
 
-def _timing(ttft: float, throughput: float, total: float) -> dict[str, float]:
-    timing = {"ttft_seconds": ttft, "throughput_tokens_per_second": throughput}
-    return timing | {"total_seconds": total}
+def _timing(ttft: float, throughput: float, tokens: int) -> dict[str, float]:
+    """The live service's ``timing`` for ``tokens`` generated (deterministic)."""
+    total = round(ttft + tokens / throughput, 4)
+    return {
+        "ttft_seconds": ttft,
+        "throughput_tokens_per_second": throughput,
+        "total_seconds": total,
+    }
+
+
+def _chat_timing(generation: Generation) -> dict[str, float]:
+    ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
+    return _timing(ttft, _THROUGHPUT, generation.completion_tokens)
 
 
 def _text(generation: Generation) -> str:
@@ -235,17 +245,10 @@ class Renderer:
         if self.form != "reference" or not vision:
             values["object"] = "chat.completion"
         if self.live:
-            values |= {"timing": self.timing(generation), "confidence": score}
+            values |= {"timing": _chat_timing(generation), "confidence": score}
         elif score is not None:
             values["confidence_score"] = score
         return _pick(body_keys, values)
-
-    def timing(self, generation: Generation) -> dict[str, float]:
-        """The live service's chat ``timing``, a deterministic function of the tokens."""
-        ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
-        return _timing(
-            ttft, _THROUGHPUT, round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
-        )
 
     def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
         deltas: list[dict[str, Any]] = [
@@ -318,7 +321,7 @@ class Renderer:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         if live:
             opening = {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
-            return [opening, *chunks, {"object": "timing", "timing": self.timing(generation)}]
+            return [opening, *chunks, {"object": "timing", "timing": _chat_timing(generation)}]
         return chunks
 
     def chat_trailer(
@@ -336,10 +339,9 @@ class Renderer:
         self, generation: Generation, model: str, no_usage: bool
     ) -> dict[str, Any]:
         """What the nugen dialect adds to a whole answer or a stream's last chunk."""
-        total = round(_TTFT_SECONDS + generation.completion_tokens / _TOKENS_PER_SECOND, 4)
         extras = {} if no_usage else {"usage": self.usage(generation, details=True)}
         return extras | {
-            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, total),
+            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, generation.completion_tokens),
             "confidence": confidence_score(model, _text(generation)),
         }
 
