@@ -159,8 +159,14 @@ class ServerState:
         raw, body, body_error = await self._record(request)
         fault = self.faults.take(request.url.path) or _NO_FAULT
         await self.sleep(fault.delay)
-        if fault.status is not None:
-            return self._fault_response(fault, fault.status)
+        if fault.status is not None:  # with its body (or the dialect's error body), headers
+            status, headers, payload = fault.status, dict(fault.headers or {}), fault.body
+            if payload is None and status >= 400:
+                payload = self.renderer.error_body(status)
+            if payload is not None and not isinstance(payload, (bytes, str)):
+                return json_response(payload, status, headers)
+            text = "text/plain" if isinstance(payload, str) else None
+            return Response(payload or b"", status_code=status, headers=headers, media_type=text)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if self.api_key is not None and not (
             scheme.lower() == "bearer" and token.strip() == self.api_key
@@ -197,16 +203,6 @@ class ServerState:
         self.log.append(RecordedRequest(method, path, headers, body, raw, query, received_at))
         self.begin_request(method, path, raw)
         return raw, body, body_error
-
-    def _fault_response(self, fault: Fault, status: int) -> Response:
-        """The reply a fault's ``status`` (and ``body``, ``headers``) stands for."""
-        headers, body = dict(fault.headers or {}), fault.body
-        if body is None and status >= 400:
-            body = self.renderer.error_body(status)
-        if body is None or isinstance(body, (bytes, str)):
-            media_type = "text/plain" if isinstance(body, str) else None
-            return Response(body or b"", status_code=status, headers=headers, media_type=media_type)
-        return json_response(body, status, headers)
 
     # -- endpoints ------------------------------------------------------------------------
 
