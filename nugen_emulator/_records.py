@@ -98,26 +98,16 @@ class FaultQueue:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One HTTP request as the emulator received it, recorded before any answer or fault.
+    """One HTTP request as the emulator received it, recorded before any answer or fault
+    (each field: docs/emulator.md, Request log)."""
 
-    Attributes:
-        method: The HTTP method, upper case (``"POST"``).
-        path: The path without the query string (``"/api/v3/inference/chat/completions"``).
-        headers: Lower-case names; a header sent several times keeps its last value.
-        body: The body parsed as JSON, or ``None`` when it is empty or not valid JSON.
-        raw_body: The body exactly as received.
-        query: The raw query string (``""`` when there is none).
-        received_at: When the whole request had arrived, in :func:`time.monotonic` seconds
-            (to tell requests sent one after another from requests that overlapped).
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
+    method: str  # upper case
+    path: str  # without the query string
+    headers: dict[str, str]  # lower-case names; a repeated header keeps its last value
+    body: Any  # parsed JSON; None when empty or not JSON
     raw_body: bytes
     query: str = ""
-    received_at: float = field(default=0.0, compare=False)
+    received_at: float = field(default=0.0, compare=False)  # time.monotonic(), body complete
 
     def __repr__(self) -> str:
         # Tests print and pytest shows these: a credential header's value never appears.

@@ -58,24 +58,8 @@ def ask_hook(hook: ChatReplyHook, call: ChatCall) -> Generation | EncodedStream 
 
 
 class ChatCall:
-    """One valid chat request, as a ``chat_reply`` hook sees it.
-
-    Attributes:
-        body: The request body as the client sent it (parsed JSON, already validated).
-        endpoint: ``"chat/completions"``, ``"chat/vision"`` or ``"completions"``.
-        model: The requested model name.
-        messages: The request's messages, as sent (for ``/completions``: one user message
-            holding the prompt this call answers).
-        tools: The offered tools in the wire shape, as sent
-            (``[{"type": "function", "function": {"name", "description"?,
-            "parameters"?}}]``; ``[]`` when none).
-        n: How many choices were asked for.
-        stream: Whether the reply is streamed (never on ``/chat/vision``).
-        include_usage: ``stream_options.include_usage`` (openai dialect).
-        dialect: ``"nugen"`` or ``"openai"``.
-        vision: Whether the request came to ``/chat/vision``.
-        no_usage: An armed fault asks for the reply without usage.
-    """
+    """One valid chat request, as a ``chat_reply`` hook sees it (each attribute:
+    docs/emulator.md, Replacing the model's replies)."""
 
     def __init__(
         self,
@@ -91,7 +75,7 @@ class ChatCall:
         self._request = request
         self._renderer = renderer
         self._new_id = new_id
-        self.body = body
+        self.body = body  # as the client sent it
         self.endpoint = endpoint or ("chat/vision" if vision else "chat/completions")
         self.model = request.model
         self.messages = [message.model_dump(exclude_unset=True) for message in request.messages]
@@ -101,7 +85,7 @@ class ChatCall:
         self.include_usage = include_usage(request)
         self.dialect: Dialect = renderer.dialect
         self.vision = vision
-        self.no_usage = no_usage
+        self.no_usage = no_usage  # an armed fault asks for the reply without usage
 
     @cached_property
     def prompt_tokens(self) -> int:
