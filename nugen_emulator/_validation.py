@@ -251,7 +251,7 @@ class _Check(Generic[Body]):
                 where = (*loc, *error["loc"])
                 self.add(error["type"], where, error["msg"], error["input"], ctx)
             if not isinstance(self.body, dict):
-                self.done(cls)
+                self.done()
             return None
 
     def add(self, kind: str, loc: tuple[Any, ...], msg: str, value: Any, ctx: Any = None) -> None:
@@ -266,28 +266,25 @@ class _Check(Generic[Body]):
     def value_error(self, message: str, value: Any, *loc: str | int) -> None:
         self.add("value_error", loc, f"Value error, {message}", value)
 
-    def texts(self, name: str) -> list[str]:
-        """A required string or non-empty list of strings, as a list."""
+    def texts(self, name: str) -> None:
+        """A required string or non-empty list of strings."""
         value = self.body.get(name, _MISSING)
         if value is _MISSING:
             self.missing(self.body, name)
-        elif isinstance(value, str):
-            return [value]
-        elif not isinstance(value, list):
+        elif not isinstance(value, (str, list)):
             self.add("list_type", (name,), "Input should be a valid list", value)
-        elif not value:
+        elif value == []:
             msg = "List should have at least 1 item after validation, not 0"
             ctx = {"field_type": "List", "min_length": 1, "actual_length": 0}
             self.add("too_short", (name,), msg, value, ctx)
         for i, item in enumerate(value if isinstance(value, list) else []):
             if not isinstance(item, str):
                 self.add("string_type", (name, i), "Input should be a valid string", item)
-        return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
-    def done(self, cls: type[BaseModel] | None = None) -> Body:
+    def done(self) -> Body:
         """The parsed body; or :class:`InvalidBody` with the problems found, in the order of
         the fields."""
-        at = {name: i for i, name in enumerate((cls or self.cls).model_fields)}
+        at = {name: i for i, name in enumerate(self.cls.model_fields)}
         if self.errors:
             self.errors.sort(key=lambda e: at.get(e["loc"][1], -1) if len(e["loc"]) > 1 else -1)
             raise InvalidBody(self.errors)
