@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nugen_emulator import _BASE_PATHS
 from nugen_emulator._model import embedding, generate_chat, generate_completion, rerank_body
 from nugen_emulator._prompts import templates
-from nugen_emulator._records import Fault, FaultQueue, RecordedRequest, RequestLog
+from nugen_emulator._records import Fault, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
     ChatBody,
     InvalidBody,
@@ -81,21 +81,21 @@ class ServerState:
     latency: tuple[float, float] | None
     chat_reply: ChatReplyHook | None
     log: RequestLog
-    faults: FaultQueue = field(default_factory=FaultQueue)
+    faults: list[Fault] = field(default_factory=list)  # one entry per activation, in order
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.dialect = self.renderer.dialect
         seed = self.seed
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
-        self._seen_lock = threading.Lock()
+        self._lock = threading.Lock()  # the faults and the requests seen (shared with tests)
         self._seen: dict[bytes, int] = {}
         # The template table imports the frameworks' template modules: seconds of work
         # that must not fall on a request and its client's timeout.
         templates()
         self.app = self._app()
 
-    # -- ids and time ---------------------------------------------------------------------
+    # -- faults, ids and time -------------------------------------------------------------
 
     def begin_request(self, method: str, path: str, raw_body: bytes) -> None:
         """With a seed, draw this request's ids from the request itself (and how many
@@ -103,13 +103,27 @@ class ServerState:
         if self.seed is None:
             return
         key = hashlib.sha256(f"{self.seed}|{method}|{path}|".encode() + raw_body).digest()
-        with self._seen_lock:
+        with self._lock:
             repeat = self._seen[key] = self._seen.get(key, -1) + 1
         _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))
 
-    def forget_requests(self) -> None:
-        with self._seen_lock:
+    def arm(self, fault: Fault, times: int) -> None:
+        if times < 1:
+            raise ValueError(f"times must be >= 1, got {times!r}")
+        with self._lock:
+            self.faults += [fault] * times
+
+    def take_fault(self, path: str) -> Fault:
+        """Consume one activation of the oldest fault matching ``path`` (if none, no fault)."""
+        with self._lock:
+            found = next((i for i, fault in enumerate(self.faults) if fault.matches(path)), None)
+            return _NO_FAULT if found is None else self.faults.pop(found)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults.clear()
             self._seen.clear()
+        self.log.clear()
 
     def new_id(self, prefix: str) -> str:
         source = _request_ids.get() or self._random
@@ -157,7 +171,7 @@ class ServerState:
 
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
         raw, body, body_error = await self._record(request)
-        fault = self.faults.take(request.url.path) or _NO_FAULT
+        fault = self.take_fault(request.url.path)
         await self.sleep(fault.delay)
         if fault.status is not None:  # with its body (or the dialect's error body), headers
             status, headers, payload = fault.status, dict(fault.headers or {}), fault.body

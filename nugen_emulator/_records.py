@@ -1,7 +1,5 @@
-"""What a test arms and reads: faults for the next requests, and the log of requests received.
-
-Both are shared by the server thread and the test's thread, so each sits behind a lock.
-"""
+"""What a test arms and reads: faults for the next requests, and the log of requests received
+(written by the server thread and read by the test's, so behind a lock)."""
 
 from __future__ import annotations
 
@@ -66,34 +64,6 @@ class Fault:
 
 
 FAULT_FIELDS = frozenset(f.name for f in fields(Fault))
-
-
-class FaultQueue:
-    """Armed activations of faults, consumed first-in first-out by matching requests
-    (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[Fault] = []  # one entry per activation
-
-    def add(self, fault: Fault, times: int) -> None:
-        if times < 1:
-            raise ValueError(f"times must be >= 1, got {times!r}")
-        with self._lock:
-            self._armed += [fault] * times
-
-    def take(self, path: str) -> Fault | None:
-        """Consume one activation of the oldest fault matching ``path``."""
-        with self._lock:
-            found = next((i for i, fault in enumerate(self._armed) if fault.matches(path)), None)
-            return None if found is None else self._armed.pop(found)
-
-    def pending(self) -> int:
-        return len(self._armed)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
 
 
 @dataclass(frozen=True)

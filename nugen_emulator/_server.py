@@ -209,19 +209,17 @@ class NugenEmulator:
         if unknown:
             raise TypeError(f"unknown Fault field(s): {', '.join(sorted(unknown))}")
         armed = fault if fault is not None else Fault(**fields)
-        self._state.faults.add(armed, times)
+        self._state.arm(armed, times)
         return armed
 
     @property
     def pending_faults(self) -> int:
         """Fault activations armed but not yet consumed."""
-        return self._state.faults.pending()
+        return len(self._state.faults)
 
     def reset(self) -> None:
         """Forget armed faults and recorded requests (the pytest fixtures do this per test)."""
-        self._state.faults.clear()
-        self._state.log.clear()
-        self._state.forget_requests()
+        self._state.reset()
 
     @property
     def requests(self) -> list[RecordedRequest]:
