@@ -358,15 +358,14 @@ def _reasoning(reasoning: Reasoning | None, conv: _Conversation, plan: str) -> s
         return None
     if not (reasoning.enabled or reasoning.effort or reasoning.max_tokens):
         return None
-    effort = reasoning.effort or "medium"
+    checks = _EFFORT_EXTRA_STEPS.get(reasoning.effort or "medium", 2)
     words = count_tokens(conv.last_user_text)
     steps = [
         f"The last user message has {words} words and the conversation has "
         f"{conv.message_count} messages.",
         f"Plan: {plan}.",
     ]
-    for step in range(1, _EFFORT_EXTRA_STEPS.get(effort, 2) + 1):
-        steps.append(f"Check {step}: the plan still fits the request.")
+    steps += [f"Check {n}: the plan still fits the request." for n in range(1, checks + 1)]
     text = " ".join(steps)
     if reasoning.max_tokens is not None:
         text = "".join(pieces(text)[: reasoning.max_tokens])

@@ -282,13 +282,8 @@ class Renderer:
         no_usage: bool = False,
         fragments: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``).
-
-        Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
-        join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk
-        (live: on one ``delta: {}`` chunk per choice after all the deltas, between the
-        ``_timing`` and ``timing`` events; openai: on a ``delta: {}`` chunk of its own).
-        """
+        """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``),
+        in the order docs/emulator.md gives for each form; choices interleaved round-robin."""
         model, choices, live, openai = request.model, generation.choices, self.live, self.openai
         obj = "chat.completion.chunk" if live or openai else None
         envelope = self._envelope(response_id, model, obj, self.created())
