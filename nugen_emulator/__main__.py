@@ -1,9 +1,6 @@
-"""``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM.
-
-Prints the base URL and key to point a client (or ``curl``) at: for manual checks, demos,
-and recording cassettes from another process. Without the ``testing`` extra it exits with
-status 2 and the install hint. ``python -m nugen_emulator conformance ...`` runs
-:mod:`nugen_emulator._conformance` instead.
+"""``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM, printing the
+base URL and key (exit status 2 without the ``testing`` extra); ``python -m nugen_emulator
+conformance ...`` runs :mod:`nugen_emulator._conformance` instead.
 """
 
 from __future__ import annotations
@@ -27,14 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None, help="bearer key to require (default test-key)")
     parser.add_argument("--no-auth", action="store_true", help="accept any API key")
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
-    forms = "the nugen dialect's wire shapes: what api.nugen.in sends (default) or the "
-    forms += "reference pages'"
+    forms = "the nugen dialect's shapes: api.nugen.in's (default) or the reference pages'"
     parser.add_argument("--forms", choices=("live", "reference"), default="live", help=forms)
-    served = "the model name answers report (default: the asked)"
-    parser.add_argument("--served-model", default=None, help=served)
+    parser.add_argument("--served-model", help="the model name answers report (default: asked)")
     latency = "seconds each /embeddings answer waits: PER_REQUEST + PER_INPUT x texts"
-    pair = ("PER_REQUEST", "PER_INPUT")
-    parser.add_argument("--latency", type=float, nargs=2, metavar=pair, help=latency)
+    metavar = ("PER_REQUEST", "PER_INPUT")
+    parser.add_argument("--latency", type=float, nargs=2, metavar=metavar, help=latency)
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     return parser
 

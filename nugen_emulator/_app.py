@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -25,33 +25,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS
-from nugen_emulator._model import (
-    embed,
-    embed_base64,
-    generate_chat,
-    generate_completion,
-    rerank_body,
-    warm_up,
-)
-from nugen_emulator._records import Fault, FaultQueue, RecordedRequest, RequestLog
+from nugen_emulator._model import embedding, generate_chat, generate_completion, rerank_body
+from nugen_emulator._prompts import templates
+from nugen_emulator._records import Fault, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
-    ChatRequest,
+    ChatBody,
     InvalidBody,
+    as_list,
     validate_chat,
     validate_completion,
     validate_embeddings,
     validate_rerank,
 )
-from nugen_emulator._wire import (
-    Dialect,
-    Generation,
-    Renderer,
-    ServedModel,
-    ToolCall,
-    WireForms,
-    count_tokens,
-    encode_event,
-)
+from nugen_emulator._wire import Generation, Renderer, count_tokens, encode_event
 from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError, ask_hook
 
 _logger = logging.getLogger("nugen_emulator")
@@ -83,55 +69,61 @@ logging.getLogger("uvicorn.error").addFilter(
 )
 
 
+@dataclass
 class ServerState:
     """One emulator's configuration, armed faults, request log and id source, and the
     handlers answering with them (:attr:`app`)."""
 
-    def __init__(
-        self,
-        *,
-        dialect: Dialect,
-        api_key: str | None,
-        seed: int | None,
-        created: float | None,
-        embedding_dimensions: int,
-        latency: tuple[float, float] | None,
-        chat_reply: ChatReplyHook | None,
-        forms: WireForms,
-        served_model: ServedModel,
-        log_limit: int,
-    ) -> None:
-        self.dialect = dialect
-        self.api_key = api_key
-        self.renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
-        self.faults = FaultQueue()
-        self.log = RequestLog(log_limit)
-        self.embedding_dimensions = embedding_dimensions
-        self.latency = latency
-        self.chat_reply = chat_reply
-        self._seed = seed
+    renderer: Renderer
+    api_key: str | None
+    seed: int | None
+    embedding_dimensions: int
+    latency: tuple[float, float] | None
+    chat_reply: ChatReplyHook | None
+    log: RequestLog
+    faults: list[Fault] = field(default_factory=list)  # one entry per activation, in order
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.dialect = self.renderer.dialect
+        seed = self.seed
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
-        self._seen_lock = threading.Lock()
+        self._lock = threading.Lock()  # the faults and the requests seen (shared with tests)
         self._seen: dict[bytes, int] = {}
-        self.stopping = threading.Event()
-        warm_up()
+        # The template table imports the frameworks' template modules: seconds of work
+        # that must not fall on a request and its client's timeout.
+        templates()
         self.app = self._app()
 
-    # -- ids and time ---------------------------------------------------------------------
+    # -- faults, ids and time -------------------------------------------------------------
 
     def begin_request(self, method: str, path: str, raw_body: bytes) -> None:
         """With a seed, draw this request's ids from the request itself (and how many
         identical ones came before), not from the order concurrent requests arrived in."""
-        if self._seed is None:
+        if self.seed is None:
             return
-        key = hashlib.sha256(f"{self._seed}|{method}|{path}|".encode() + raw_body).digest()
-        with self._seen_lock:
+        key = hashlib.sha256(f"{self.seed}|{method}|{path}|".encode() + raw_body).digest()
+        with self._lock:
             repeat = self._seen[key] = self._seen.get(key, -1) + 1
         _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))
 
-    def forget_requests(self) -> None:
-        with self._seen_lock:
+    def arm(self, fault: Fault, times: int) -> None:
+        if times < 1:
+            raise ValueError(f"times must be >= 1, got {times!r}")
+        with self._lock:
+            self.faults += [fault] * times
+
+    def take_fault(self, path: str) -> Fault:
+        """Consume one activation of the oldest fault matching ``path`` (if none, no fault)."""
+        with self._lock:
+            found = next((i for i, fault in enumerate(self.faults) if fault.matches(path)), None)
+            return _NO_FAULT if found is None else self.faults.pop(found)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults.clear()
             self._seen.clear()
+        self.log.clear()
 
     def new_id(self, prefix: str) -> str:
         source = _request_ids.get() or self._random
@@ -179,10 +171,16 @@ class ServerState:
 
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
         raw, body, body_error = await self._record(request)
-        fault = self.faults.take(request.url.path) or _NO_FAULT
+        fault = self.take_fault(request.url.path)
         await self.sleep(fault.delay)
-        if fault.status is not None:
-            return self._fault_response(fault, fault.status)
+        if fault.status is not None:  # with its body (or the dialect's error body), headers
+            status, headers, payload = fault.status, dict(fault.headers or {}), fault.body
+            if payload is None and status >= 400:
+                payload = self.renderer.error_body(status)
+            if payload is not None and not isinstance(payload, (bytes, str)):
+                return json_response(payload, status, headers)
+            text = "text/plain" if isinstance(payload, str) else None
+            return Response(payload or b"", status_code=status, headers=headers, media_type=text)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if self.api_key is not None and not (
             scheme.lower() == "bearer" and token.strip() == self.api_key
@@ -220,18 +218,6 @@ class ServerState:
         self.begin_request(method, path, raw)
         return raw, body, body_error
 
-    def _fault_response(self, fault: Fault, status: int) -> Response:
-        """The reply a fault's ``status`` (and ``body``, ``headers``) stands for."""
-        headers, body = dict(fault.headers or {}), fault.body
-        if body is None and status >= 400:
-            return json_response(self.renderer.error_body(status), status, headers)
-        if body is None or isinstance(body, (bytes, str)):
-            text = isinstance(body, str)
-            content = body or b""
-            media_type = "text/plain" if text else None
-            return Response(content, status_code=status, headers=headers, media_type=media_type)
-        return json_response(body, status, headers)
-
     # -- endpoints ------------------------------------------------------------------------
 
     async def _aligned_models(self, request: Request) -> Response:
@@ -243,7 +229,7 @@ class ServerState:
         return await self._handle(request, reply, needs_body=False)
 
     def _ask(
-        self, request: ChatRequest, body: Any, fault: Fault, **call: Any
+        self, request: ChatBody, body: Any, fault: Fault, **call: Any
     ) -> Generation | EncodedStream | None:
         """The ``chat_reply`` hook's answer, when there is a hook."""
         if self.chat_reply is None:
@@ -259,7 +245,7 @@ class ServerState:
         request = validate_chat(body, vision=vision, openai=renderer.openai)
         no_usage = fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
-        stream = request.stream and not vision
+        stream = bool(request.stream) and not vision
         reply = self._ask(request, body, fault, vision=vision)
         if isinstance(reply, EncodedStream):
             if not stream:
@@ -297,7 +283,7 @@ class ServerState:
         request = validate_completion(body, openai=renderer.openai)
         no_usage = fault.no_usage
 
-        def answer(prompt: ChatRequest) -> Generation:
+        def answer(prompt: ChatBody) -> Generation:
             reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
             if isinstance(reply, EncodedStream):
                 raise HookError(self.chat_reply, "returned an EncodedStream for a text completion")
@@ -318,15 +304,15 @@ class ServerState:
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)
+        inputs: list[str] = as_list(request.input)
         if self.latency is not None:
             per_request, per_input = self.latency
-            await self.sleep(per_request + per_input * len(request.inputs))
+            await self.sleep(per_request + per_input * len(inputs))
         dimensions = request.dimensions or self.embedding_dimensions
-        encode = embed_base64 if request.encoding_format == "base64" else embed
         payload = self.renderer.embeddings_body(
-            [encode(text, dimensions) for text in request.inputs],
+            [embedding(text, dimensions, request.encoding_format) for text in inputs],
             model=request.model,
-            tokens=sum(count_tokens(text) for text in request.inputs),
+            tokens=sum(count_tokens(text) for text in inputs),
             no_usage=fault.no_usage,
         )
         return _json(payload, fault)
@@ -482,18 +468,11 @@ def _body_error(raw: bytes, error: Exception | None) -> dict[str, Any]:
 
 
 def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
-    """``generation`` with a fresh ``call_<hex>`` id on every tool call that has none.
-
-    A copy, not an update: a hook may return the same generation for every request.
-    """
-    if all(call.id for choice in generation.choices for call in choice.tool_calls):
-        return generation
-
-    def with_id(call: ToolCall) -> ToolCall:
-        return call if call.id else replace(call, id=new_id("call_"))
-
+    """A copy of ``generation`` (a hook may return the same one for every request) with a
+    fresh ``call_<hex>`` id on every tool call that has none."""
     choices = [
-        replace(c, tool_calls=[with_id(t) for t in c.tool_calls]) for c in generation.choices
+        replace(c, tool_calls=[replace(t, id=t.id or new_id("call_")) for t in c.tool_calls])
+        for c in generation.choices
     ]
     return replace(generation, choices=choices)
 

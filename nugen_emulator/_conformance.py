@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -37,19 +36,10 @@ MODELS = {"chat": "nugen-flash-instruct", "vision": "nugen-flash-vision"}
 MODELS |= {"embedding": "nugen-flash-embed", "rerank": "bge-reranker-v2-m3"}
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One request of the battery; ``name`` labels its rows in the report."""
-
-    name: str
-    path: str
-    body: dict[str, Any]
-    stream: bool = False
-    authenticated: bool = True
-
-
-def battery(models: dict[str, str]) -> list[Probe]:
-    """The requests sent to both servers (small ``max_tokens``: the live ones cost money)."""
+def battery(models: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The requests sent to both servers, ``(name, path, body)``, the name labelling their
+    rows in the report (small ``max_tokens``: the live ones cost money); the "401" one is
+    sent with a wrong key."""
     ask = [{"role": "user", "content": "Say hello in one word."}]
     question = {"type": "text", "text": "What colour is this image? One word."}
     look = [{"role": "user", "content": [question, _IMAGE]}]
@@ -62,29 +52,26 @@ def battery(models: dict[str, str]) -> list[Probe]:
     documents = ["Paris is the capital of France.", "Bananas are yellow."]
     rerank = {"model": models["rerank"], "query": "capital of France", "documents": documents}
     return [
-        Probe("chat", "/chat/completions", chat),
-        Probe("chat stream", "/chat/completions", {**chat, "stream": True}, stream=True),
-        Probe("chat tool call", "/chat/completions", {**tool_call, "tool_choice": forced}),
-        Probe("chat image", "/chat/completions", image),
-        Probe("vision", "/chat/vision", image),
-        Probe("completion", "/completions", completion),
-        Probe("completion stream", "/completions", {**completion, "stream": True}, stream=True),
-        Probe("embeddings", "/embeddings", {"model": models["embedding"], "input": ["hello"]}),
-        Probe("rerank", "/reranker", rerank),
-        Probe("422", "/chat/completions", {"model": models["chat"], "messages": []}),
-        Probe("401", "/chat/completions", chat, authenticated=False),
+        ("chat", "/chat/completions", chat),
+        ("chat stream", "/chat/completions", {**chat, "stream": True}),
+        ("chat tool call", "/chat/completions", {**tool_call, "tool_choice": forced}),
+        ("chat image", "/chat/completions", image),
+        ("vision", "/chat/vision", image),
+        ("completion", "/completions", completion),
+        ("completion stream", "/completions", {**completion, "stream": True}),
+        ("embeddings", "/embeddings", {"model": models["embedding"], "input": ["hello"]}),
+        ("rerank", "/reranker", rerank),
+        ("422", "/chat/completions", {"model": models["chat"], "messages": []}),
+        ("401", "/chat/completions", chat),
     ]
 
 
 # -- structure ---------------------------------------------------------------------------
 
 
+# A parsed JSON value's type, ``integer`` and ``float`` apart.
 _KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "float", str: "string"}
-
-
-def _kind(value: Any) -> str:
-    """A parsed JSON value's type, ``integer`` and ``float`` apart."""
-    return _KINDS.get(type(value)) or ("array" if isinstance(value, list) else "object")
+_KINDS |= {list: "array", dict: "object"}
 
 
 def shape(value: Any, prefix: str = "") -> dict[str, str]:
@@ -93,7 +80,7 @@ def shape(value: Any, prefix: str = "") -> dict[str, str]:
     stack: list[tuple[str, Any]] = [(prefix or "$", value)]
     while stack:
         path, item = stack.pop()
-        kinds.setdefault(path, set()).add(_kind(item))
+        kinds.setdefault(path, set()).add(_KINDS[type(item)])
         if isinstance(item, dict):
             stack.extend((f"{path}.{key}" if path != "$" else key, v) for key, v in item.items())
         elif isinstance(item, list):
@@ -154,18 +141,18 @@ def stream_structure(lines: Iterator[str]) -> dict[str, str]:
     return result
 
 
-def observe(client: httpx.Client, probe: Probe, api_key: str) -> dict[str, str]:
+def observe(client: httpx.Client, probe: tuple[str, str, Any], api_key: str) -> dict[str, str]:
     """The structure of one answer: status, headers that matter, body or stream shape."""
-    key = api_key if probe.authenticated else _REJECTED_KEY
-    headers = {"Authorization": f"Bearer {key}"}
-    with client.stream("POST", probe.path.lstrip("/"), json=probe.body, headers=headers) as reply:
+    name, path, body = probe
+    headers = {"Authorization": f"Bearer {_REJECTED_KEY if name == '401' else api_key}"}
+    with client.stream("POST", path.lstrip("/"), json=body, headers=headers) as reply:
         result = {"status": str(reply.status_code)}
         for name in _HEADERS:
             value = reply.headers.get(name)
             result[f"header {name}"] = (
                 "absent" if value is None else value if name == "content-type" else "present"
             )
-        if probe.stream and reply.status_code == 200:
+        if body.get("stream") and reply.status_code == 200:
             result.update(stream_structure(reply.iter_lines()))
             return result
         raw = reply.read()
@@ -207,7 +194,7 @@ def compare(
                 # An object one side lacks is one row, not one more per field inside it.
                 parent = differ.get(_parent(name))
                 if not (parent and "absent" in parent and "absent" in (left, right)):
-                    row = {"endpoint": probe.name, "field": name, "live": left, "emulator": right}
+                    row = {"endpoint": probe[0], "field": name, "live": left, "emulator": right}
                     differences.append(row)
     return {"base_url": base_url, "checks": checks, "differences": differences}
 

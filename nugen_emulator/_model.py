@@ -1,12 +1,13 @@
 """The emulator's deterministic "model": what it answers, and how many tokens that costs.
 
 Pure functions of the validated request (ids and timestamps are the server's), specified
-in the package docstring.
+in docs/emulator.md.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import re
@@ -19,10 +20,13 @@ from nugen_emulator import _prompts
 from nugen_emulator._schema_fill import Literals, fill, scalars
 from nugen_emulator._validation import (
     CROSS_ENCODER_METHODS,
-    ChatRequest,
-    CompletionRequest,
-    ImageRef,
-    RerankRequest,
+    ChatBody,
+    CompletionBody,
+    Message,
+    Reasoning,
+    RerankBody,
+    as_list,
+    describe_image_url,
 )
 from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
@@ -35,6 +39,7 @@ _GENERIC_TOOL_WORDS = frozenset(
     | {"do", "make", "create", "compute", "calculate", "tool", "function", "the", "a", "an"}
     | {"of", "for", "to", "by", "and", "or", "with", "from", "in", "on", "at", "is", "my"}
 )
+_JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
@@ -55,14 +60,20 @@ def text_of(content: Any) -> str:
     return " ".join(text for text in texts if isinstance(text, str))
 
 
-def describe_images(images: list[ImageRef]) -> str:
+def images_of(message: Message) -> list[str]:
+    """What each of a message's images holds, in part order (their URLs proved valid)."""
+    parts = message.content if isinstance(message.content, list) else []
+    return [describe_image_url(p["image_url"]["url"]) for p in parts if p["type"] == "image_url"]
+
+
+def tools_of(request: ChatBody) -> list[dict[str, Any]]:
+    """The offered tools' functions (``name``, ``description``?, ``parameters``?), as sent."""
+    return [tool.function.model_dump(exclude_unset=True) for tool in request.tools or []]
+
+
+def describe_images(images: list[str]) -> str:
     """One sentence saying what arrived: count, mime type and decoded size, or URL host."""
-    parts = [
-        f"image {i} is {image.mime}, {image.size} bytes (inline base64)"
-        if image.url_kind == "data"
-        else f"image {i} is a URL image hosted at {image.host}"
-        for i, image in enumerate(images, start=1)
-    ]
+    parts = [f"image {i} is {image}" for i, image in enumerate(images, start=1)]
     noun = "image" if len(images) == 1 else "images"
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
 
@@ -75,46 +86,41 @@ class _Conversation:
     earlier_user_text: str | None
     preceding_user_text: str  # user messages sent together with the last one, before it
     system_text: str
-    images: list[ImageRef]
-    tool_results: list[tuple[str, str, list[ImageRef]]]  # since the last user message
+    images: list[str]  # what each image holds
+    tool_results: list[tuple[str, str, list[str]]]  # since the last user message
     called_since_user: list[str]
     used_values: list[Any]  # argument values of the tool calls since the last user message
     message_count: int
 
 
-def _conversation(request: ChatRequest) -> _Conversation:
+def _conversation(request: ChatBody) -> _Conversation:
     messages = request.messages
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    first_together = last_user
-    while first_together > 0 and messages[first_together - 1].get("role") == "user":
-        first_together -= 1
-    user_texts = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    together = last_user  # the first of the user messages sent with the last one
+    while together > 0 and messages[together - 1].role == "user":
+        together -= 1
+    user_texts = [text_of(m.content) for m in messages if m.role == "user"]
     call_names: dict[str, str] = {}
     called: list[str] = []
     used: list[Any] = []
-    results: list[tuple[str, str, list[ImageRef]]] = []
+    results: list[tuple[str, str, list[str]]] = []
     for i, message in enumerate(messages):
-        role = message.get("role")
-        if role == "assistant":
-            for call in message.get("tool_calls") or []:
-                name = call["function"]["name"]
-                call_names[call["id"]] = name
+        if message.role == "assistant":
+            for call in message.tool_calls or []:
+                call_names[call.id] = call.function.name
                 if i > last_user:
-                    called.append(name)
-                    used.extend(_argument_values(call["function"].get("arguments")))
-        elif role == "tool" and i > last_user:
-            name = call_names.get(message.get("tool_call_id", ""), message.get("name") or "")
-            results.append((name or "tool", text_of(message.get("content")), request.images[i]))
+                    called.append(call.function.name)
+                    with contextlib.suppress(ValueError):  # arguments need not be JSON
+                        used.extend(scalars(json.loads(call.function.arguments)))
+        elif message.role == "tool" and i > last_user:
+            name = call_names.get(message.tool_call_id or "", message.name or "")
+            results.append((name or "tool", text_of(message.content), images_of(message)))
     return _Conversation(
         last_user_text=user_texts[-1] if user_texts else "",
         earlier_user_text=user_texts[-2] if len(user_texts) > 1 else None,
-        preceding_user_text="\n".join(
-            text_of(m.get("content")) for m in messages[first_together:last_user]
-        ),
-        system_text=" ".join(
-            text_of(m.get("content")) for m in messages if m.get("role") == "system"
-        ),
-        images=[image for per_message in request.images for image in per_message],
+        preceding_user_text="\n".join(text_of(m.content) for m in messages[together:last_user]),
+        system_text=" ".join(text_of(m.content) for m in messages if m.role == "system"),
+        images=[image for message in messages for image in images_of(message)],
         tool_results=results,
         called_since_user=called,
         used_values=used,
@@ -122,24 +128,17 @@ def _conversation(request: ChatRequest) -> _Conversation:
     )
 
 
-def _argument_values(arguments: Any) -> list[Any]:
-    try:
-        return list(scalars(json.loads(arguments)))
-    except (TypeError, ValueError):
-        return []
-
-
-def prompt_tokens(request: ChatRequest) -> int:
+def prompt_tokens(request: ChatBody) -> int:
     """Per message 1 + words + images + tool-call arguments, plus the tools; capped at
     ``prompt_truncate_len``, where the service truncates prompts."""
     total = 0
-    for message, images in zip(request.messages, request.images, strict=False):
-        total += 1 + count_tokens(text_of(message.get("content"))) + len(images)
-        for call in message.get("tool_calls") or []:
-            total += 1 + count_tokens(str(call.get("function", {}).get("arguments", "")))
+    for message in request.messages:
+        total += 1 + count_tokens(text_of(message.content)) + len(images_of(message))
+        for call in message.tool_calls or []:
+            total += 1 + count_tokens(call.function.arguments)
     if request.tools:
-        total += count_tokens(json.dumps(request.tools))
-    return max(1, min(total, request.prompt_truncate_len))
+        total += count_tokens(json.dumps(tools_of(request)))
+    return max(1, min(total, request.prompt_truncate_len or 1500))
 
 
 def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
@@ -178,9 +177,8 @@ def related_tool(text: str, tools: list[dict[str, Any]]) -> list[str]:
     return [best[1]] if best else []
 
 
-def _plan_tools(request: ChatRequest, conv: _Conversation) -> list[str]:
+def _plan_tools(request: ChatBody, tools: list[dict[str, Any]], conv: _Conversation) -> list[str]:
     """Which tools to call now (names), per the documented policy; [] means answer in text."""
-    tools = request.tools
     choice = request.tool_choice
     if not tools or choice == "none":
         return []
@@ -232,14 +230,10 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
-    if rag is not None:
-        return rag.context, rag.question
-    if conv.preceding_user_text.strip() and conv.last_user_text.strip():
-        return (
-            _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL),
-            _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL),
-        )
-    return None
+    if rag is None and conv.preceding_user_text.strip() and conv.last_user_text.strip():
+        context = _prompts.unlabelled(conv.preceding_user_text, _prompts.CONTEXT_LABEL)
+        return context, _prompts.unlabelled(conv.last_user_text, _prompts.QUESTION_LABEL)
+    return rag
 
 
 def _rag_answer(conv: _Conversation) -> str | None:
@@ -284,20 +278,21 @@ def _text_answer(conv: _Conversation) -> str:
     return " ".join(sentences)
 
 
-def _json_answer(request: ChatRequest, conv: _Conversation, text_answer: str) -> str | None:
+def _json_answer(request: ChatBody, conv: _Conversation, text_answer: str) -> str | None:
     """JSON for ``response_format`` or for a stock prompt asking for JSON, else ``None``."""
-    kind = (request.response_format or {}).get("type")
-    if kind == "json_schema":
-        assert request.response_format is not None
-        schema = request.response_format["json_schema"]["schema"]
+    form = request.response_format
+    kind = form.type if form is not None else None
+    if form is not None and form.json_schema is not None and kind == "json_schema":
+        schema = form.json_schema.schema_
         return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
     instructions = conv.system_text + "\n" + conv.last_user_text
-    asked = _prompts.recognise(instructions, ("json",)) is not None
-    if kind != "json_object" and not asked and not _prompts.asks_for_json(instructions):
+    embedded = _prompts.schema_in(instructions)
+    # Asked for: by json_object, a stock JSON prompt, or a prompt saying JSON and showing it.
+    shown = embedded is not None and _JSON_WORD_RE.search(instructions)
+    if kind != "json_object" and not shown and not _prompts.recognise(instructions, ("json",)):
         return None
     # A JSON schema in the prompt, else the structure of an example object in it, else the
     # field names it lists in words, else the keys it names in quotes, else one "answer".
-    embedded = _prompts.schema_in(instructions)
     if embedded is not None:
         schema, prose = embedded
         source = "\n".join([prose, *(text for _, text, _ in conv.tool_results)])
@@ -321,7 +316,7 @@ _REACT_DONE = (
 )
 
 
-def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
+def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     """A step of LlamaIndex's ReAct format when the system prompt is its header, with the
     header's tools: an ``Action`` for a due tool, else the ``Answer:``."""
     if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
@@ -331,18 +326,18 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
     user_turns = [
         i
         for i, m in enumerate(messages)
-        if m.get("role") == "user"
-        and not text_of(m.get("content")).lstrip().startswith(_prompts.OBSERVATION_PREFIX)
+        if m.role == "user"
+        and not text_of(m.content).lstrip().startswith(_prompts.OBSERVATION_PREFIX)
     ]
     start = user_turns[-1] if user_turns else 0
-    question = text_of(messages[start].get("content")) if user_turns else ""
+    question = text_of(messages[start].content) if user_turns else ""
     observations: list[str] = []
     called: list[str] = []
     used: list[Any] = []
     for message in messages[start + 1 :]:
-        text = text_of(message.get("content"))
-        if message.get("role") == "assistant":
-            called.extend(_prompts.react_actions(text))
+        text = text_of(message.content)
+        if message.role == "assistant":
+            called.extend(_prompts.REACT_ACTION_RE.findall(text))
             for _, _, value in _prompts.json_objects(text):
                 used.extend(scalars(value))
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
@@ -357,36 +352,33 @@ def _react_reply(request: ChatRequest, conv: _Conversation) -> str | None:
     return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
-def reasoning_wanted(reasoning: dict[str, Any] | None) -> tuple[bool, bool]:
-    """(the model reasons, the reasoning text is returned)."""
-    reasoning = reasoning or {}
-    active = reasoning.get("enabled") is not False and reasoning.get("effort") != "none"
-    active = active and any(reasoning.get(key) for key in ("enabled", "effort", "max_tokens"))
-    return active, active and not reasoning.get("exclude", False)
-
-
-def _reasoning_text(request: ChatRequest, conv: _Conversation, plan: str) -> str:
-    assert request.reasoning is not None
-    effort = request.reasoning.get("effort") or "medium"
+def _reasoning(reasoning: Reasoning | None, conv: _Conversation, plan: str) -> str | None:
+    """The model's reasoning about ``plan``, when the request asks it to reason."""
+    if reasoning is None or reasoning.enabled is False or reasoning.effort == "none":
+        return None
+    if not (reasoning.enabled or reasoning.effort or reasoning.max_tokens):
+        return None
+    checks = _EFFORT_EXTRA_STEPS.get(reasoning.effort or "medium", 2)
     words = count_tokens(conv.last_user_text)
     steps = [
         f"The last user message has {words} words and the conversation has "
         f"{conv.message_count} messages.",
         f"Plan: {plan}.",
     ]
-    for step in range(1, _EFFORT_EXTRA_STEPS.get(effort, 2) + 1):
-        steps.append(f"Check {step}: the plan still fits the request.")
+    steps += [f"Check {n}: the plan still fits the request." for n in range(1, checks + 1)]
     text = " ".join(steps)
-    limit = request.reasoning.get("max_tokens")
-    if isinstance(limit, int):
-        text = "".join(pieces(text)[:limit])
+    if reasoning.max_tokens is not None:
+        text = "".join(pieces(text)[: reasoning.max_tokens])
     return text
 
 
-def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) -> tuple[str, str]:
+def _apply_stop_and_limit(
+    text: str, stop: str | list[str] | None, max_tokens: int | None
+) -> tuple[str, str]:
     """Cut at the first stop sequence, then at ``max_tokens`` tokens ("length")."""
     finish = "stop"
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    stops = [s for s in as_list(stop or []) if s]
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
     if cut >= 0:
         text = text[:cut]
     if max_tokens is not None:
@@ -397,13 +389,7 @@ def _apply_stop_and_limit(text: str, stop: list[str], max_tokens: int | None) ->
     return text, finish
 
 
-def warm_up() -> None:
-    """Build the recogniser's template table now: it imports the frameworks' template
-    modules, seconds of work that must not fall on a request and its client's timeout."""
-    _prompts.templates()
-
-
-def _text_reply(request: ChatRequest, conv: _Conversation) -> tuple[str, str, bool]:
+def _text_reply(request: ChatBody, conv: _Conversation) -> tuple[str, str, bool]:
     """The text to answer with, the plan reasoning describes, and whether the alternatives
     of ``n`` > 1 are numbered (not for ReAct steps or JSON)."""
     react = _react_reply(request, conv)
@@ -417,65 +403,59 @@ def _text_reply(request: ChatRequest, conv: _Conversation) -> tuple[str, str, bo
     return answer, plan, True
 
 
-def generate_chat(request: ChatRequest) -> Generation:
-    """The reply to a validated chat request (specified in the package docstring)."""
+def generate_chat(request: ChatBody) -> Generation:
+    """The reply to a validated chat request (specified in docs/emulator.md)."""
     conv = _conversation(request)
-    names = _plan_tools(request, conv)
-    reasons, show_reasoning = reasoning_wanted(request.reasoning)
+    tools = tools_of(request)
+    names = _plan_tools(request, tools, conv)
     text, plan, numbered = _text_reply(request, conv) if not names else ("", "", False)
+    if names:
+        arguments = _arguments(tools, names, _literal_source(conv), conv.used_values)
+        plan = "call " + " and ".join(names)
+    reasoning = _reasoning(request.reasoning, conv, plan)
+    shown = reasoning if request.reasoning and not request.reasoning.exclude else None
     choices: list[Choice] = []
-    for index in range(request.n):
+    for index in range(request.n or 1):
         if names:
-            source = _literal_source(conv)
-            arguments = _arguments(request.tools, names, source, conv.used_values)
             calls = [ToolCall(name, args) for name, args in zip(names, arguments, strict=True)]
-            plan = "call " + " and ".join(names)
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:
             alternative = f"(Alternative {index + 1}) {text}" if index and numbered else text
             content, finish = _apply_stop_and_limit(alternative, request.stop, request.max_tokens)
             choice = Choice(content=content, finish_reason=finish)
-        if reasons:
-            reasoning = _reasoning_text(request, conv, plan)
-            choice.reasoning_tokens = count_tokens(reasoning)
-            choice.reasoning = reasoning if show_reasoning else None
+        choice.reasoning_tokens, choice.reasoning = count_tokens(reasoning or ""), shown
         choices.append(choice)
     return Generation(choices=choices, prompt_tokens=prompt_tokens(request))
 
 
 def generate_completion(
-    request: CompletionRequest, answer: Callable[[ChatRequest], Generation] | None = None
+    request: CompletionBody, answer: Callable[[ChatBody], Generation] | None = None
 ) -> Generation:
     """Each prompt answered by ``answer`` (default :func:`generate_chat`) as a chat of one
     user message; the choices prompt by prompt, ``prompt_tokens`` the prompts' words."""
     choices: list[Choice] = []
-    for prompt in request.prompts:
-        chat = ChatRequest(
+    prompts: list[str] = as_list(request.prompt)
+    for prompt in prompts:
+        chat = ChatBody.model_construct(
             model=request.model,
-            messages=[{"role": "user", "content": prompt}],
-            images=[[]],
+            messages=[Message.model_construct(role="user", content=prompt)],
             max_tokens=request.max_tokens,
             stream=request.stream,
             n=request.n,
             stop=request.stop,
         )
         choices.extend((answer or generate_chat)(chat).choices)
-    prompt_total = sum(count_tokens(p) for p in request.prompts)
+    prompt_total = sum(count_tokens(p) for p in prompts)
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
 
 
-def embed(text: str, dimensions: int) -> list[float]:
-    """A unit-norm bag-of-words vector: texts that share words get close vectors."""
-    return list(unit_vector(text, dimensions))
-
-
-def embed_base64(text: str, dimensions: int) -> str:
-    """The same vector as little-endian float32, base64-encoded (``encoding_format``)."""
+def embedding(text: str, dimensions: int, encoding_format: str | None) -> list[float] | str:
+    """A unit-norm bag-of-words vector (texts that share words get close vectors); for
+    ``encoding_format="base64"``, as little-endian float32, base64-encoded."""
     vector = unit_vector(text, dimensions)
+    if encoding_format != "base64":
+        return list(vector)
     return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode("ascii")
-
-
-_HYBRID_METHOD = "optimal"
 
 
 def document_text(document: str | dict[str, Any]) -> str:
@@ -486,7 +466,7 @@ def document_text(document: str | dict[str, Any]) -> str:
     return text if isinstance(text, str) else json.dumps(document, sort_keys=True)
 
 
-def rerank_body(request: RerankRequest) -> dict[str, Any]:
+def rerank_body(request: RerankBody) -> dict[str, Any]:
     """``{"results": [...], "meta": {...}}``, most relevant first (ties in request order)."""
     scores = [similarity(request.query, document_text(d)) for d in request.documents]
     ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[: request.top_n]
@@ -496,9 +476,10 @@ def rerank_body(request: RerankRequest) -> dict[str, Any]:
         if request.return_documents:
             result["document"] = request.documents[index]
         results.append(result)
-    meta: dict[str, Any] = {"method": request.method, "deployed_model_id": request.model}
-    if request.method in CROSS_ENCODER_METHODS:
+    method = request.method or "fast"
+    meta: dict[str, Any] = {"method": method, "deployed_model_id": request.model}
+    if method in CROSS_ENCODER_METHODS:
         meta["model_cross"] = request.model_cross
-    if request.method == _HYBRID_METHOD:
-        meta["stage1_top_k"] = request.stage1_top_k
+    if method == "optimal":  # the hybrid method: a first stage, then the cross-encoder
+        meta["stage1_top_k"] = request.stage1_top_k or 100
     return {"results": results, "meta": meta}

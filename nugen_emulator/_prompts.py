@@ -149,14 +149,8 @@ _BLOCK_END_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RagPrompt:
-    context: str
-    question: str
-
-
-def rag_prompt(text: str) -> RagPrompt | None:
-    """The labelled context block and question of a hand-written RAG prompt, or ``None``."""
+def rag_prompt(text: str) -> tuple[str, str] | None:
+    """The labelled (context block, question) of a hand-written RAG prompt, or ``None``."""
     questions = list(_QUESTION_LABEL_RE.finditer(text))
     if not questions:
         return None
@@ -169,7 +163,7 @@ def rag_prompt(text: str) -> RagPrompt | None:
     start = labels[-1].end()
     block_end = _BLOCK_END_RE.search(text, start)
     context = text[start : block_end.start() if block_end else len(text)]
-    return RagPrompt(context=context, question=question) if context.strip() else None
+    return (context, question) if context.strip() else None
 
 
 def unlabelled(text: str, label: re.Pattern[str]) -> str:
@@ -188,7 +182,8 @@ _REACT_TOOL_RE = re.compile(
     r"^> Tool Name: (?P<name>\S+)\s*\nTool Description: (?P<description>.*?)\nTool Args: ",
     re.MULTILINE | re.DOTALL,
 )
-_REACT_ACTION_RE = re.compile(r"^Action:\s*(\S+)", re.MULTILINE)
+# The tool names an earlier assistant turn of a ReAct loop asked for.
+REACT_ACTION_RE = re.compile(r"^Action:\s*(\S+)", re.MULTILINE)
 OBSERVATION_PREFIX = "Observation:"
 
 
@@ -204,11 +199,6 @@ def react_tools(system_text: str) -> list[dict[str, Any]]:
         about = {"name": match["name"], "description": match["description"].strip()}
         tools.append(about | {"parameters": parameters if isinstance(parameters, dict) else {}})
     return tools
-
-
-def react_actions(assistant_text: str) -> list[str]:
-    """The tool names an earlier assistant turn of a ReAct loop asked for."""
-    return _REACT_ACTION_RE.findall(assistant_text)
 
 
 # -- JSON instructions (``response_format: {"type": "json_object"}``) -------------------------
@@ -249,7 +239,11 @@ def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
     objects = json_objects(text)
     if not objects:
         return None
-    schemas = [value for _, _, value in objects if _looks_like_schema(value)]
+    schemas = [
+        value
+        for _, _, value in objects
+        if isinstance(value.get("properties"), dict) or value.get("type") == "object"
+    ]
     rest, cursor = [], 0
     for start, end, _ in objects:
         rest.append(text[cursor:start])
@@ -259,14 +253,6 @@ def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
     return schema, " ".join(rest)
 
 
-_JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
-
-
-def asks_for_json(text: str) -> bool:
-    """Whether a prompt says "JSON" and shows the object it wants (a schema or an example)."""
-    return bool(_JSON_WORD_RE.search(text)) and schema_in(text) is not None
-
-
 def schema_of(example: Any) -> dict[str, Any]:
     """The JSON schema of an example value's structure."""
     if isinstance(example, dict):
@@ -274,17 +260,7 @@ def schema_of(example: Any) -> dict[str, Any]:
         return {"type": "object", "properties": properties, "required": list(properties)}
     if isinstance(example, list):
         return {"type": "array", "items": schema_of(example[0]) if example else {}}
-    if isinstance(example, bool):
-        return {"type": "boolean"}
-    if isinstance(example, int):
-        return {"type": "integer"}
-    if isinstance(example, float):
-        return {"type": "number"}
-    return {"type": "string"}
-
-
-def _looks_like_schema(value: dict[str, Any]) -> bool:
-    return isinstance(value.get("properties"), dict) or value.get("type") == "object"
+    return {"type": {bool: "boolean", int: "integer", float: "number"}.get(type(example), "string")}
 
 
 def field_names(text: str) -> list[str]:

@@ -1,7 +1,5 @@
-"""What a test arms and reads: faults for the next requests, and the log of requests received.
-
-Both are shared by the server thread and the test's thread, so each sits behind a lock.
-"""
+"""What a test arms and reads: faults for the next requests, and the log of requests received
+(written by the server thread and read by the test's, so behind a lock)."""
 
 from __future__ import annotations
 
@@ -25,49 +23,21 @@ _AFTERS = ("cut_after", "malformed_after", "error_event_after", "stall_after")
 
 @dataclass(frozen=True)
 class Fault:
-    """A misbehaviour the emulator applies to the next matching request.
+    """A misbehaviour the emulator applies to the next matching request, armed with
+    :meth:`NugenEmulator.inject`; every field is explained in docs/emulator.md (Faults)."""
 
-    Arm one with :meth:`NugenEmulator.inject`. Fields combine (a ``delay`` before a
-    ``status``, a ``stall`` before a ``cut``); faults are consumed first-in first-out by
-    the requests they match, one per request, and the request is recorded whatever happens.
-
-    Attributes:
-        status: Answer with this HTTP status, before the key or the body is checked, with
-            ``body`` or else the dialect's error body. Below 400 with a ``body``: a
-            "successful" reply carrying a malformed or unexpected payload.
-        body: Sent with ``status``: a dict or list as JSON, ``str`` as text, ``bytes``
-            verbatim. With ``error_event_after``, the error event's payload.
-        headers: Extra response headers (``{"Retry-After": "1"}``, or an HTTP-date).
-        delay: Seconds to wait before answering at all (a client read timeout).
-        cut_after: Streaming: end the body after this many SSE events, without ``[DONE]``
-            or a final ``finish_reason`` (cleanly; with ``reset=True`` the connection drops).
-        malformed_after: Streaming: after this many events, a ``data:`` line that is not
-            JSON, then the rest of the stream and ``[DONE]``.
-        error_event_after: Streaming: after this many events, an error event (``{"error":
-            {"message", "type", "code": 500}}``, or ``body``) then ``[DONE]``, as vLLM-based
-            hosts report failures after the 200.
-        stall_after: Streaming: after this many events, pause ``stall_seconds`` (a read
-            timeout mid-stream).
-        stall_seconds: The length of that pause.
-        reset: Drop the TCP connection mid-body: after half of a JSON body (whose
-            ``Content-Length`` promised the whole), or of a stream after ``cut_after``
-            events (half of them when unset).
-        no_usage: Send ``"usage": null`` (and no usage in a stream), as some hosts do.
-        path: Only requests whose path ends with this (``"/embeddings"``); ``None``: all.
-    """
-
-    status: int | None = None
-    body: Any = None
+    status: int | None = None  # before the key and the body are checked
+    body: Any = None  # with status (JSON, text or bytes), or the error event's payload
     headers: Mapping[str, str] | None = field(default=None, hash=False)
-    delay: float = 0.0
-    cut_after: int | None = None
+    delay: float = 0.0  # seconds before answering at all
+    cut_after: int | None = None  # streams: these count SSE events
     malformed_after: int | None = None
     error_event_after: int | None = None
     stall_after: int | None = None
     stall_seconds: float = 0.0
-    reset: bool = False
+    reset: bool = False  # drop the connection mid-body
     no_usage: bool = False
-    path: str | None = None
+    path: str | None = None  # only requests whose path ends with this
 
     def __post_init__(self) -> None:
         # Fail when the fault is armed, not later inside the server thread where the error
@@ -96,56 +66,18 @@ class Fault:
 FAULT_FIELDS = frozenset(f.name for f in fields(Fault))
 
 
-class FaultQueue:
-    """Armed activations of faults, consumed first-in first-out by matching requests
-    (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[Fault] = []  # one entry per activation
-
-    def add(self, fault: Fault, times: int) -> None:
-        if times < 1:
-            raise ValueError(f"times must be >= 1, got {times!r}")
-        with self._lock:
-            self._armed += [fault] * times
-
-    def take(self, path: str) -> Fault | None:
-        """Consume one activation of the oldest fault matching ``path``."""
-        with self._lock:
-            found = next((i for i, fault in enumerate(self._armed) if fault.matches(path)), None)
-            return None if found is None else self._armed.pop(found)
-
-    def pending(self) -> int:
-        return len(self._armed)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
-
-
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One HTTP request as the emulator received it, recorded before any answer or fault.
+    """One HTTP request as the emulator received it, recorded before any answer or fault
+    (each field: docs/emulator.md, Request log)."""
 
-    Attributes:
-        method: The HTTP method, upper case (``"POST"``).
-        path: The path without the query string (``"/api/v3/inference/chat/completions"``).
-        headers: Lower-case names; a header sent several times keeps its last value.
-        body: The body parsed as JSON, or ``None`` when it is empty or not valid JSON.
-        raw_body: The body exactly as received.
-        query: The raw query string (``""`` when there is none).
-        received_at: When the whole request had arrived, in :func:`time.monotonic` seconds
-            (to tell requests sent one after another from requests that overlapped).
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
+    method: str  # upper case
+    path: str  # without the query string
+    headers: dict[str, str]  # lower-case names; a repeated header keeps its last value
+    body: Any  # parsed JSON; None when empty or not JSON
     raw_body: bytes
     query: str = ""
-    received_at: float = field(default=0.0, compare=False)
+    received_at: float = field(default=0.0, compare=False)  # time.monotonic(), body complete
 
     def __repr__(self) -> str:
         # Tests print and pytest shows these: a credential header's value never appears.

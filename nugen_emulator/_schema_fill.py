@@ -1,8 +1,6 @@
-"""Build JSON values that satisfy a JSON schema, filled from literals found in a message.
-
-For tool-call arguments and ``json_schema`` answers: a value a strict validator accepts and
-that visibly comes from what the user wrote (``"weather in Boston in fahrenheit?"`` gives
-``{"location": "Boston", "unit": "fahrenheit"}``), so a test sees its arguments round-trip.
+"""Build JSON values that satisfy a JSON schema, filled from literals found in a message
+(``"weather in Boston in fahrenheit?"`` gives ``{"location": "Boston", "unit":
+"fahrenheit"}``), so a test sees its tool-call arguments round-trip.
 """
 
 from __future__ import annotations
@@ -168,9 +166,6 @@ class Literals:
             for m_start, m_end in mentions
         )
 
-    def take_bool(self) -> bool | None:
-        return self.booleans.pop(0) if self.booleans else None
-
     def mentioned(self, options: list[Any]) -> list[Any]:
         """Enum options that appear in the text (as whole words), in order of appearance."""
         found: list[tuple[int, Any]] = []
@@ -268,8 +263,8 @@ class _Filler:
         if kind in ("integer", "number"):
             return self.number(schema, integer=kind == "integer")
         if kind == "boolean":
-            found = self.literals.take_bool()
-            return found if found is not None else bool(schema.get("default", False))
+            booleans = self.literals.booleans
+            return booleans.pop(0) if booleans else bool(schema.get("default", False))
         if kind == "null":
             return None
         return self.string(schema, name)

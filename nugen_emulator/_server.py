@@ -12,8 +12,14 @@ import uvicorn
 
 from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
 from nugen_emulator._app import ServerState
-from nugen_emulator._records import DEFAULT_LOG_LIMIT, FAULT_FIELDS, Fault, RecordedRequest
-from nugen_emulator._wire import Dialect
+from nugen_emulator._records import (
+    DEFAULT_LOG_LIMIT,
+    FAULT_FIELDS,
+    Fault,
+    RecordedRequest,
+    RequestLog,
+)
+from nugen_emulator._wire import Dialect, Renderer
 from nugen_emulator.replies import ChatReplyHook
 
 __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
@@ -22,7 +28,8 @@ __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
 class NugenEmulator:
     """A real HTTP server that behaves like the Nugen inference API, for tests and demos.
 
-    What it serves and answers is specified in the :mod:`nugen_emulator` docstring.
+    What it serves and answers, and what each parameter does (the Knobs table), is
+    specified in docs/emulator.md.
 
     Usage::
 
@@ -30,26 +37,6 @@ class NugenEmulator:
             client = NugenClient(api_key=emu.api_key, base_url=emu.base_url)
             ...
             assert emu.last_request.body["temperature"] == 0.2
-
-    Args:
-        dialect: ``"nugen"`` (base path ``/api/v3/inference``) or ``"openai"`` (``/v1``).
-        host, port: Where to listen (loopback; port 0 picks a free one, see :attr:`port`).
-        api_key: The bearer key clients must send; ``None`` accepts any request.
-        seed: Seed for ids (``x-request-id``, completion and tool-call ids), drawn from the
-            seed and the request so they repeat run to run; ``None`` gives random ids.
-        created: A fixed ``created`` timestamp (byte-stable recordings); ``None`` = now.
-        embedding_dimensions: Vector size when a request does not set ``dimensions``.
-        latency: ``(per_request, per_input)`` seconds each ``/embeddings`` answer waits
-            (``per_request + per_input * len(input)``); ``None``: answer at once.
-        chat_reply: A hook replacing the model's chat replies (:mod:`nugen_emulator.replies`).
-        forms: The ``nugen`` dialect's shapes: ``"live"`` (what ``api.nugen.in`` sends) or
-            ``"reference"`` (the provider's reference pages). Ignored by ``openai``.
-        served_model: The model name answers report: a name, or a function of the
-            requested one; ``None`` = the requested name.
-        request_log_limit: How many requests :attr:`requests` keeps (and at most 64 MiB of
-            bodies); the oldest are dropped first.
-        access_log: Let uvicorn log one line per request.
-        startup_timeout: Seconds :meth:`start` waits for the server to listen.
     """
 
     def __init__(
@@ -86,17 +73,10 @@ class NugenEmulator:
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._access_log = access_log
+        renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
+        log = RequestLog(request_log_limit)
         self._state = ServerState(
-            dialect=dialect,
-            api_key=api_key,
-            seed=seed,
-            created=created,
-            embedding_dimensions=embedding_dimensions,
-            latency=latency,
-            chat_reply=chat_reply,
-            forms=forms,
-            served_model=served_model,
-            log_limit=request_log_limit,
+            renderer, api_key, seed, embedding_dimensions, latency, chat_reply, log
         )
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -229,19 +209,17 @@ class NugenEmulator:
         if unknown:
             raise TypeError(f"unknown Fault field(s): {', '.join(sorted(unknown))}")
         armed = fault if fault is not None else Fault(**fields)
-        self._state.faults.add(armed, times)
+        self._state.arm(armed, times)
         return armed
 
     @property
     def pending_faults(self) -> int:
         """Fault activations armed but not yet consumed."""
-        return self._state.faults.pending()
+        return len(self._state.faults)
 
     def reset(self) -> None:
         """Forget armed faults and recorded requests (the pytest fixtures do this per test)."""
-        self._state.faults.clear()
-        self._state.log.clear()
-        self._state.forget_requests()
+        self._state.reset()
 
     @property
     def requests(self) -> list[RecordedRequest]:

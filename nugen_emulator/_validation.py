@@ -1,14 +1,9 @@
 """Request validation as the service documents it, with the errors FastAPI reports.
 
 Written from the provider's documentation, NOT shared with ``nugen_client``'s own checks:
-the emulator exists to check the client, so the two must be able to disagree. The service
-is a FastAPI app, so its bodies are pydantic models here too: lax coercion (the provider's
-example sends ``"max_tokens": "2000"``), undocumented fields ignored, and each error's
-``type``, ``loc``, ``msg``, ``input`` and ``ctx`` as pydantic reports it. What a field's
-type cannot say (content, but for an assistant's tool calls; ``tool_call_id`` on tool
-turns; a ``tool_choice`` among the tools; a string or a non-empty list of strings, with one
-error per bad item) is checked beside it, and every problem is reported at once, in the
-order of the body's fields.
+the emulator exists to check the client, so the two must be able to disagree. The bodies
+are pydantic models, as in the service's FastAPI app; what a field's type cannot say is
+checked beside it, and every problem is reported at once, in the order of the fields.
 """
 
 from __future__ import annotations
@@ -16,8 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +28,7 @@ _DATA_URL_RE = re.compile(
 _MAX_ECHOED_INPUT = 1000
 _MISSING: Any = object()  # a field absent from the body (``None`` is a value sent as null)
 Body = TypeVar("Body", bound=BaseModel)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class InvalidBody(Exception):
@@ -45,89 +40,28 @@ class InvalidBody(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    """An image part as the emulator understood it (for the model's description)."""
-
-    url_kind: str  # "data" or "url"
-    mime: str | None = None
-    size: int | None = None  # decoded bytes, data URLs only
-    host: str | None = None  # https URLs only
-
-
-@dataclass
-class ChatRequest:
-    """A validated, normalised chat request (lax values already coerced)."""
-
-    model: str
-    messages: list[dict[str, Any]]
-    images: list[list[ImageRef]]  # per message, in part order
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stream: bool = False
-    n: int = 1
-    stop: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: dict[str, Any] | None = None
-    reasoning: dict[str, Any] | None = None
-    include_usage: bool = False
-    prompt_truncate_len: int = 1500
-
-
-@dataclass
-class CompletionRequest:
-    model: str
-    prompts: list[str]
-    max_tokens: int | None
-    stream: bool
-    n: int
-    stop: list[str]
-    include_usage: bool
-
-
-@dataclass
-class RerankRequest:
-    model: str
-    query: str
-    documents: list[str | dict[str, Any]]
-    method: str
-    model_cross: str | None
-    top_n: int | None
-    stage1_top_k: int
-    return_documents: bool
-
-
-@dataclass
-class EmbeddingRequest:
-    model: str
-    inputs: list[str]
-    dimensions: int | None
-    encoding_format: str
-
-
-def parse_image_url(url: str) -> ImageRef | str:
-    """An :class:`ImageRef` for an ``https://`` URL (never fetched) or a decodable
-    ``data:image/...;base64,`` URL, else the reason it is refused."""
+def describe_image_url(url: str) -> str:
+    """What an image URL holds (``image/png, 68 bytes (inline base64)``, ``a URL image
+    hosted at example.com``: never fetched); ``ValueError`` for one that is neither an
+    ``https://`` URL nor a decodable ``data:image/...;base64,`` URL."""
     if url.startswith("data:"):
         match = _DATA_URL_RE.match(url)
         if match is None:
-            return "a data URL must look like data:<mime>;base64,<data>"
+            raise ValueError("a data URL must look like data:<mime>;base64,<data>")
         mime = match.group("mime").lower()
         if not mime.startswith("image/"):
-            return f"a data URL must carry an image, not {mime}"
+            raise ValueError(f"a data URL must carry an image, not {mime}")
         try:
             data = base64.b64decode(match.group("data"), validate=True)
         except (binascii.Error, ValueError):
-            return "the data URL's base64 payload does not decode"
+            raise ValueError("the data URL's base64 payload does not decode") from None
         if not data:
-            return "the data URL's payload is empty"
-        return ImageRef(url_kind="data", mime=mime, size=len(data))
+            raise ValueError("the data URL's payload is empty")
+        return f"{mime}, {len(data)} bytes (inline base64)"
     parts = urlsplit(url)
     if parts.scheme.lower() == "https" and parts.hostname:
-        return ImageRef(url_kind="url", host=parts.hostname)
-    return "image_url.url must be an https:// URL or a data:<mime>;base64, URL"
+        return f"a URL image hosted at {parts.hostname}"
+    raise ValueError("image_url.url must be an https:// URL or a data:<mime>;base64, URL")
 
 
 # -- the bodies, as the service's FastAPI app would declare them ------------------------------
@@ -142,6 +76,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
+class _AsSent(_Model):
+    # Undocumented fields are kept, unchecked, so a hook sees messages and tools as sent.
+    model_config = ConfigDict(extra="allow")
+
+
 class TextPart(_Model):
     type: Literal["text"]
     text: str
@@ -153,9 +92,7 @@ class ImageURL(_Model):
     @field_validator("url")
     @classmethod
     def _an_image(cls, url: str) -> str:
-        refused = parse_image_url(url)
-        if isinstance(refused, str):
-            raise ValueError(refused)
+        describe_image_url(url)
         return url
 
 
@@ -167,18 +104,18 @@ class ImagePart(_Model):
 _PARTS: dict[Any, type[_Model]] = {"text": TextPart, "image_url": ImagePart}
 
 
-class CalledFunction(_Model):
+class CalledFunction(_AsSent):
     name: str
     arguments: str
 
 
-class ToolCall(_Model):
+class ToolCall(_AsSent):
     id: str
     type: Literal["function"] = "function"
     function: CalledFunction
 
 
-class Message(_Model):
+class Message(_AsSent):
     role: Literal["system", "user", "assistant", "tool"]
     content: Any = None  # a string or a list of parts: checked beside it (see _messages)
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
@@ -186,7 +123,7 @@ class Message(_Model):
     tool_call_id: str | None = None
 
 
-class Function(_Model):
+class Function(_AsSent):
     name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN)]
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -290,14 +227,16 @@ class RerankBody(_Model):
 # -- validation ----------------------------------------------------------------------------
 
 
-class _Check:
+class _Check(Generic[Body]):
     """One body's problems: pydantic's, then those of the rules its types cannot say."""
 
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, cls: type[Body]) -> None:
         self.body = body
         self.errors: list[dict[str, Any]] = []
+        self.cls = cls
+        self.parsed = self.parse(cls)
 
-    def parse(self, cls: type[Body], value: Any = _MISSING, *loc: str | int) -> Body | None:
+    def parse(self, cls: type[Model], value: Any = _MISSING, *loc: str | int) -> Model | None:
         """``value`` (by default the body) as ``cls``, or None with its errors recorded at
         ``loc``; a body that is not an object is a 422 at once."""
         try:
@@ -312,7 +251,7 @@ class _Check:
                 where = (*loc, *error["loc"])
                 self.add(error["type"], where, error["msg"], error["input"], ctx)
             if not isinstance(self.body, dict):
-                self.done(cls)
+                self.done()
             return None
 
     def add(self, kind: str, loc: tuple[Any, ...], msg: str, value: Any, ctx: Any = None) -> None:
@@ -327,34 +266,33 @@ class _Check:
     def value_error(self, message: str, value: Any, *loc: str | int) -> None:
         self.add("value_error", loc, f"Value error, {message}", value)
 
-    def texts(self, name: str) -> list[str]:
-        """A required string or non-empty list of strings, as a list."""
+    def texts(self, name: str) -> None:
+        """A required string or non-empty list of strings."""
         value = self.body.get(name, _MISSING)
         if value is _MISSING:
             self.missing(self.body, name)
-        elif isinstance(value, str):
-            return [value]
-        elif not isinstance(value, list):
+        elif not isinstance(value, (str, list)):
             self.add("list_type", (name,), "Input should be a valid list", value)
-        elif not value:
+        elif value == []:
             msg = "List should have at least 1 item after validation, not 0"
             ctx = {"field_type": "List", "min_length": 1, "actual_length": 0}
             self.add("too_short", (name,), msg, value, ctx)
         for i, item in enumerate(value if isinstance(value, list) else []):
             if not isinstance(item, str):
                 self.add("string_type", (name, i), "Input should be a valid string", item)
-        return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
-    def done(self, cls: type[BaseModel]) -> None:
-        """Raise :class:`InvalidBody` with the problems found, in the order of the fields."""
-        fields = list(cls.model_fields)
-        at = {name: i for i, name in enumerate(fields)}
+    def done(self) -> Body:
+        """The parsed body; or :class:`InvalidBody` with the problems found, in the order of
+        the fields."""
+        at = {name: i for i, name in enumerate(self.cls.model_fields)}
         if self.errors:
             self.errors.sort(key=lambda e: at.get(e["loc"][1], -1) if len(e["loc"]) > 1 else -1)
             raise InvalidBody(self.errors)
+        assert self.parsed is not None
+        return self.parsed
 
 
-def _messages(check: _Check, messages: Any) -> None:
+def _messages(check: _Check[Any], messages: Any) -> None:
     """What each message must carry for its role, and its content's parts."""
     for i, message in enumerate(messages if isinstance(messages, list) else []):
         if not isinstance(message, dict):
@@ -386,7 +324,7 @@ def _messages(check: _Check, messages: Any) -> None:
             check.missing(message, "messages", i, "tool_call_id")
 
 
-def _tool_choice(check: _Check, value: Any, tools: Any) -> None:
+def _tool_choice(check: _Check[Any], value: Any, tools: Any) -> None:
     """``tool_choice``: a mode, or a tool among ``tools`` by name."""
     named = (
         [t.get("function") for t in tools or [] if isinstance(t, dict)]
@@ -414,38 +352,32 @@ def _tool_choice(check: _Check, value: Any, tools: Any) -> None:
             check.value_error(message, value, "tool_choice")
 
 
-def _images(messages: list[dict[str, Any]]) -> list[list[ImageRef]]:
-    """Each message's images, in part order (their URLs proved valid)."""
-    found: list[list[ImageRef]] = []
-    for message in messages:
-        content = message.get("content")
-        parts = content if isinstance(content, list) else []
-        urls = [part["image_url"]["url"] for part in parts if part["type"] == "image_url"]
-        found.append([image for url in urls if isinstance(image := parse_image_url(url), ImageRef)])
-    return found
-
-
-def _stop(stop: Stop) -> list[str]:
-    return [text for text in ([stop] if isinstance(stop, str) else stop or []) if text]
-
-
-def _include_usage(check: _Check, parsed: Any) -> bool:
-    options = getattr(parsed, "stream_options", None)
-    if options is not None and not parsed.stream:
-        message = "stream_options can only be set when stream is true"
-        check.value_error(message, check.body["stream_options"], "stream_options")
+def include_usage(body: BaseModel) -> bool:
+    """``stream_options.include_usage`` (only the openai dialect knows the field)."""
+    options = getattr(body, "stream_options", None)
     return bool(options and options.include_usage)
 
 
-def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatRequest:
+def _stream_options(check: _Check[Body]) -> _Check[Body]:
+    parsed: Any = check.parsed
+    if getattr(parsed, "stream_options", None) is not None and not parsed.stream:
+        message = "stream_options can only be set when stream is true"
+        check.value_error(message, check.body["stream_options"], "stream_options")
+    return check
+
+
+def as_list(value: str | list[Any]) -> list[Any]:
+    """A field that is one string or a list of them, as a list."""
+    return [value] if isinstance(value, str) else value
+
+
+def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatBody:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
 
     ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
-    ``/chat/vision`` documents count; FastAPI ignores the rest.
+    ``/chat/vision`` documents count; FastAPI ignores the rest (they are left unset).
     """
-    check = _Check(body)
-    cls = VisionBody if vision else OpenAIChatBody if openai else ChatBody
-    parsed = check.parse(cls)
+    check = _Check(body, VisionBody if vision else OpenAIChatBody if openai else ChatBody)
     _messages(check, body.get("messages"))
     if not vision:
         _tool_choice(check, body.get("tool_choice"), body.get("tools"))
@@ -456,61 +388,31 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
             and not form.get("json_schema")
         ):
             check.missing(form, "response_format", "json_schema")
-    include_usage = _include_usage(check, parsed)
-    check.done(cls)
-    assert parsed is not None
-    messages = body["messages"]
-    chat = ChatRequest(
-        parsed.model, messages, _images(messages), parsed.max_tokens, parsed.temperature
-    )
-    chat.prompt_truncate_len = parsed.prompt_truncate_len or 1500
+    parsed = _stream_options(check).done()
     if isinstance(parsed, ChatBody):
-        chat.stream, chat.n, chat.stop = bool(parsed.stream), parsed.n or 1, _stop(parsed.stop)
-        chat.tools = [tool["function"] for tool in body.get("tools") or []]
-        chat.tool_choice = body.get("tool_choice")
-        chat.parallel_tool_calls = parsed.parallel_tool_calls
-        chat.response_format = body.get("response_format")
-        reasoning = parsed.reasoning
-        chat.reasoning = None if reasoning is None else reasoning.model_dump(exclude_none=True)
-        chat.include_usage = include_usage
-    return chat
-
-
-def validate_completion(body: Any, *, openai: bool = False) -> CompletionRequest:
-    """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
-    check = _Check(body)
-    cls = OpenAICompletionBody if openai else CompletionBody
-    parsed = check.parse(cls)
-    prompts = check.texts("prompt")
-    include_usage = _include_usage(check, parsed)
-    check.done(cls)
-    assert parsed is not None
-    return CompletionRequest(
-        parsed.model,
-        prompts,
-        parsed.max_tokens,
-        bool(parsed.stream),
-        parsed.n or 1,
-        _stop(parsed.stop),
-        include_usage,
+        return parsed
+    return ChatBody.model_construct(
+        **{key: getattr(parsed, key) for key in VisionBody.model_fields}
     )
 
 
-def validate_embeddings(body: Any) -> EmbeddingRequest:
+def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
+    """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
+    check = _Check(body, OpenAICompletionBody if openai else CompletionBody)
+    check.texts("prompt")
+    return _stream_options(check).done()
+
+
+def validate_embeddings(body: Any) -> EmbeddingsBody:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
-    check = _Check(body)
-    parsed = check.parse(EmbeddingsBody)
-    inputs = check.texts("input")
-    check.done(EmbeddingsBody)
-    assert parsed is not None
-    encoding = parsed.encoding_format or "float"
-    return EmbeddingRequest(parsed.model, inputs, parsed.dimensions, encoding)
+    check = _Check(body, EmbeddingsBody)
+    check.texts("input")
+    return check.done()
 
 
-def validate_rerank(body: Any) -> RerankRequest:
+def validate_rerank(body: Any) -> RerankBody:
     """Validate a ``/reranker`` body (``documents`` are strings or objects)."""
-    check = _Check(body)
-    parsed = check.parse(RerankBody)
+    check = _Check(body, RerankBody)
     documents = body.get("documents")
     for i, document in enumerate(documents if isinstance(documents, list) else []):
         if not isinstance(document, (str, dict)):
@@ -520,15 +422,4 @@ def validate_rerank(body: Any) -> RerankRequest:
     if method in CROSS_ENCODER_METHODS and body.get("model_cross") is None:
         message = f"model_cross (a cross-encoder) is required for method '{method}'"
         check.value_error(message, None, "model_cross")
-    check.done(RerankBody)
-    assert parsed is not None
-    return RerankRequest(
-        parsed.model,
-        parsed.query,
-        documents,
-        parsed.method or "fast",
-        parsed.model_cross,
-        parsed.top_n,
-        parsed.stage1_top_k or 100,
-        bool(parsed.return_documents),
-    )
+    return check.done()

@@ -1,10 +1,6 @@
 """A reply before and after it meets the wire: the dialect-neutral :class:`Generation` the
 model (or a hook) produces, and the :class:`Renderer` that writes it as one dialect's
-bodies, chunks and errors.
-
-``nugen`` answers like the live service (``forms="live"``) or like the provider's
-reference pages (``forms="reference"``); ``openai`` like a vLLM-based OpenAI-compatible
-host. The package docstring lists what each form sends; the tables below say it in order.
+bodies, chunks and errors (each form's shapes: docs/emulator.md; in order: the tables below).
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
-from nugen_emulator._validation import ChatRequest, CompletionRequest
+from nugen_emulator._validation import ChatBody, CompletionBody, include_usage
 
 Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
@@ -135,9 +131,19 @@ def _pick(keys: str, values: dict[str, Any]) -> dict[str, Any]:
     return {key: values[key] for key in keys.split() if key in values}
 
 
-def _timing(ttft: float, throughput: float, total: float) -> dict[str, float]:
-    timing = {"ttft_seconds": ttft, "throughput_tokens_per_second": throughput}
-    return timing | {"total_seconds": total}
+def _timing(ttft: float, throughput: float, tokens: int) -> dict[str, float]:
+    """The live service's ``timing`` for ``tokens`` generated (deterministic)."""
+    total = round(ttft + tokens / throughput, 4)
+    return {
+        "ttft_seconds": ttft,
+        "throughput_tokens_per_second": throughput,
+        "total_seconds": total,
+    }
+
+
+def _chat_timing(generation: Generation) -> dict[str, float]:
+    ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
+    return _timing(ttft, _THROUGHPUT, generation.completion_tokens)
 
 
 def _text(generation: Generation) -> str:
@@ -239,17 +245,10 @@ class Renderer:
         if self.form != "reference" or not vision:
             values["object"] = "chat.completion"
         if self.live:
-            values |= {"timing": self.timing(generation), "confidence": score}
+            values |= {"timing": _chat_timing(generation), "confidence": score}
         elif score is not None:
             values["confidence_score"] = score
         return _pick(body_keys, values)
-
-    def timing(self, generation: Generation) -> dict[str, float]:
-        """The live service's chat ``timing``, a deterministic function of the tokens."""
-        ttft = round(0.02 + generation.prompt_tokens / 2_000, 4)
-        return _timing(
-            ttft, _THROUGHPUT, round(ttft + generation.completion_tokens / _THROUGHPUT, 4)
-        )
 
     def _choice_deltas(self, choice: Choice, fragments: list[str] | None) -> list[dict[str, Any]]:
         deltas: list[dict[str, Any]] = [
@@ -277,19 +276,14 @@ class Renderer:
     def chat_chunks(
         self,
         generation: Generation,
-        request: ChatRequest,
+        request: ChatBody,
         *,
         response_id: str,
         no_usage: bool = False,
         fragments: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``).
-
-        Choices are interleaved round-robin (as OpenAI does with ``n`` > 1) so a client must
-        join them by ``index``; ``finish_reason`` appears once per choice, on its last chunk
-        (live: on one ``delta: {}`` chunk per choice after all the deltas, between the
-        ``_timing`` and ``timing`` events; openai: on a ``delta: {}`` chunk of its own).
-        """
+        """The chunks of a streamed chat completion answering ``request`` (without ``[DONE]``),
+        in the order docs/emulator.md gives for each form; choices interleaved round-robin."""
         model, choices, live, openai = request.model, generation.choices, self.live, self.openai
         obj = "chat.completion.chunk" if live or openai else None
         envelope = self._envelope(response_id, model, obj, self.created())
@@ -318,11 +312,11 @@ class Renderer:
             score = confidence_score(model, _text(generation))
             if score is not None:
                 chunks[-1]["confidence" if live else "confidence_score"] = score
-        elif request.include_usage and not no_usage:
+        elif include_usage(request) and not no_usage:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         if live:
             opening = {"_timing": {"gpu_processing_seconds": _GPU_SECONDS}}
-            return [opening, *chunks, {"object": "timing", "timing": self.timing(generation)}]
+            return [opening, *chunks, {"object": "timing", "timing": _chat_timing(generation)}]
         return chunks
 
     def chat_trailer(
@@ -340,10 +334,9 @@ class Renderer:
         self, generation: Generation, model: str, no_usage: bool
     ) -> dict[str, Any]:
         """What the nugen dialect adds to a whole answer or a stream's last chunk."""
-        total = round(_TTFT_SECONDS + generation.completion_tokens / _TOKENS_PER_SECOND, 4)
         extras = {} if no_usage else {"usage": self.usage(generation, details=True)}
         return extras | {
-            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, total),
+            "timing": _timing(_TTFT_SECONDS, _TOKENS_PER_SECOND, generation.completion_tokens),
             "confidence": confidence_score(model, _text(generation)),
         }
 
@@ -368,7 +361,7 @@ class Renderer:
     def completion_chunks(
         self,
         generation: Generation,
-        request: CompletionRequest,
+        request: CompletionBody,
         *,
         response_id: str,
         no_usage: bool = False,
@@ -384,7 +377,7 @@ class Renderer:
                 chunks.append(envelope | {"choices": [item]})
         if not self.openai:
             chunks[-1] |= self._completion_extras(generation, request.model, no_usage)
-        elif request.include_usage and not no_usage:
+        elif include_usage(request) and not no_usage:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         return chunks
 

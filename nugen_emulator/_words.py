@@ -45,12 +45,6 @@ def words(text: str) -> list[str]:
     return [_stem(w) for w in found if w not in STOP_WORDS]
 
 
-def _bucket(word: str, dimensions: int) -> tuple[int, float]:
-    digest = hashlib.sha256(word.encode("utf-8", "surrogatepass")).digest()
-    index = int.from_bytes(digest[:8], "big") % dimensions
-    return index, 1.0 if digest[8] & 1 else -1.0
-
-
 # The weight of a whole-text hash mixed into every vector: texts sharing no word would
 # otherwise score exactly 0 against a query, and retrievers break such ties by node ids,
 # which are random (a recorded retrieval would not replay). Small enough that one shared
@@ -64,8 +58,9 @@ def unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
     plus a little of a whole-text hash, so no two texts tie; unit length."""
     bag = [0.0] * dimensions
     for word, count in Counter(words(text)).items():
-        index, sign = _bucket(word, dimensions)
-        bag[index] += sign * (1.0 + math.log(count))
+        digest = hashlib.sha256(word.encode("utf-8", "surrogatepass")).digest()
+        sign = 1.0 if digest[8] & 1 else -1.0  # the index and the sign hashed from the word
+        bag[int.from_bytes(digest[:8], "big") % dimensions] += sign * (1.0 + math.log(count))
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     noise = _normalised([rng.gauss(0.0, 1.0) for _ in range(dimensions)])

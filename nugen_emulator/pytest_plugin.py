@@ -1,12 +1,7 @@
-"""pytest fixtures for testing your own code against a NugenEmulator.
-
-Installed with nugen-integrations (entry point ``pytest11``); loading it costs nothing,
-the fixtures need the ``testing`` extra. ``nugen_emulator`` is a running
-:class:`~nugen_emulator.NugenEmulator` in the ``nugen`` dialect, ``nugen_emulator_openai``
-the same in the ``openai`` dialect: one server per dialect for the whole session, its
-armed faults and request log cleared before each test. For another configuration (a
-``chat_reply`` hook, a seed, another key), create a ``NugenEmulator`` in a ``with`` block.
-With pytest-socket, allow loopback (``--allow-hosts=127.0.0.1,localhost,::1``).
+"""pytest fixtures for testing your own code against a NugenEmulator: ``nugen_emulator``
+(nugen dialect) and ``nugen_emulator_openai``, one server per dialect for the session,
+reset before each test (docs/emulator.md). Loaded wherever nugen-integrations is installed
+(entry point ``pytest11``), so importing it costs nothing; the fixtures need ``testing``.
 """
 
 from __future__ import annotations

@@ -1,25 +1,10 @@
 """Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
 
-``NugenEmulator(chat_reply=hook)`` calls ``hook(call)`` (``call`` a :class:`ChatCall`) for
-every valid chat request (``/chat/completions``, ``/chat/vision``) and every prompt of a
-valid text completion request (a chat of one user message holding the prompt;
-:attr:`ChatCall.endpoint` tells them apart), once the key and body were checked and any
-armed fault was taken. The hook returns one of:
-
-- ``None``: the emulator's own model answers;
-- a :class:`Generation`: rendered in the dialect (JSON, or SSE when the request streams)
-  as the model's answers are; tool calls with an empty ``id`` get a fresh ``call_<hex>``
-  (a text completion renders each choice's ``content`` as its ``text``);
-- an :class:`EncodedStream` (streaming chat requests only): SSE events ready to send, for
-  replies whose encoding should be paid once (the benchmark's canned replies).
-  :meth:`ChatCall.stream_chunks` renders a generation into the dialect's chunks,
-  :func:`encode_event` encodes one.
-
-Armed faults apply to hook replies too. The hook runs in the server's thread: keep it
-quick, and thread-safe if it shares state with the test. An exception in the hook, or a
-reply of another type, is a 500 in the dialect naming the hook and the exception (``the
-chat_reply hook my_hook raised KeyError: 'function'``), logged with its traceback on the
-``nugen_emulator`` logger. This module needs neither starlette nor uvicorn.
+``hook(call)`` gets a :class:`ChatCall` for every valid chat request and every prompt of a
+valid text completion request, and returns ``None`` (the emulator's model answers), a
+:class:`Generation` or, for a streaming chat request, an :class:`EncodedStream`. What the
+emulator does with each, and with a hook that fails: docs/emulator.md. This module needs
+neither starlette nor uvicorn.
 """
 
 from __future__ import annotations
@@ -29,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from nugen_emulator._model import prompt_tokens
-from nugen_emulator._validation import ChatRequest
+from nugen_emulator._model import prompt_tokens, tools_of
+from nugen_emulator._validation import ChatBody, include_usage
 from nugen_emulator._wire import Choice, Dialect, Generation, Renderer, ToolCall, encode_event
 
 __all__ = [
@@ -73,28 +58,12 @@ def ask_hook(hook: ChatReplyHook, call: ChatCall) -> Generation | EncodedStream 
 
 
 class ChatCall:
-    """One valid chat request, as a ``chat_reply`` hook sees it.
-
-    Attributes:
-        body: The request body as the client sent it (parsed JSON, already validated).
-        endpoint: ``"chat/completions"``, ``"chat/vision"`` or ``"completions"``.
-        model: The requested model name.
-        messages: The request's messages, as sent (for ``/completions``: one user message
-            holding the prompt this call answers).
-        tools: The offered tools in the wire shape, as sent
-            (``[{"type": "function", "function": {"name", "description"?,
-            "parameters"?}}]``; ``[]`` when none).
-        n: How many choices were asked for.
-        stream: Whether the reply is streamed (never on ``/chat/vision``).
-        include_usage: ``stream_options.include_usage`` (openai dialect).
-        dialect: ``"nugen"`` or ``"openai"``.
-        vision: Whether the request came to ``/chat/vision``.
-        no_usage: An armed fault asks for the reply without usage.
-    """
+    """One valid chat request, as a ``chat_reply`` hook sees it (each attribute:
+    docs/emulator.md, Replacing the model's replies)."""
 
     def __init__(
         self,
-        request: ChatRequest,
+        request: ChatBody,
         body: dict[str, Any],
         *,
         renderer: Renderer,
@@ -106,17 +75,17 @@ class ChatCall:
         self._request = request
         self._renderer = renderer
         self._new_id = new_id
-        self.body = body
+        self.body = body  # as the client sent it
         self.endpoint = endpoint or ("chat/vision" if vision else "chat/completions")
         self.model = request.model
-        self.messages = request.messages
-        self.tools = [{"type": "function", "function": tool} for tool in request.tools]
-        self.n = request.n
-        self.stream = request.stream and not vision
-        self.include_usage = request.include_usage
+        self.messages = [message.model_dump(exclude_unset=True) for message in request.messages]
+        self.tools = [{"type": "function", "function": tool} for tool in tools_of(request)]
+        self.n = request.n or 1
+        self.stream = bool(request.stream) and not vision
+        self.include_usage = include_usage(request)
         self.dialect: Dialect = renderer.dialect
         self.vision = vision
-        self.no_usage = no_usage
+        self.no_usage = no_usage  # an armed fault asks for the reply without usage
 
     @cached_property
     def prompt_tokens(self) -> int:
