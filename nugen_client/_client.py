@@ -244,7 +244,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             track(response)
             try:
                 self._bound(response, deadline)
-                if response.is_success and prepared.stream:
+                if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
             except BaseException:
@@ -421,7 +421,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             track(response)
             try:
                 self._bound(response, deadline)
-                if response.is_success and prepared.stream:
+                if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
             except BaseException:
