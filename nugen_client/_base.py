@@ -403,12 +403,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             f"the call did not finish within its deadline ({self.deadline:g} s){during}"
         )
 
-    def _bound(self, response: httpx.Response, deadline: float | None) -> None:
-        """Bound ``response``'s body (size, event size, deadline) before it is read."""
+    def _bound(self, response: httpx.Response, prepared: Prepared, deadline: float | None) -> None:
+        """Bound ``response``'s body (size, deadline, and the event size of a stream's
+        events) before it is read. An answer to a request that is not a stream is read
+        whole, within the size bound: its content type is not read."""
+        events = prepared.stream and is_event_stream(response)
         bound_response(
             response,
             max_bytes=self.max_response_bytes,
-            max_event=self.max_event_bytes if is_event_stream(response) else None,
+            max_event=self.max_event_bytes if events else None,
             deadline=deadline,
         )
 

@@ -243,7 +243,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             response = http.send(request, stream=True)
             track(response)
             try:
-                self._bound(response, deadline)
+                self._bound(response, prepared, deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
@@ -420,7 +420,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             response = await http.send(request, stream=True)
             track(response)
             try:
-                self._bound(response, deadline)
+                self._bound(response, prepared, deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
