@@ -108,7 +108,7 @@ class Prepared:
 
     url: str
     content: bytes
-    headers: dict[str, str]
+    headers: httpx.Headers
     timeout: httpx.Timeout | None
     stream: bool
     on_retry: OnRetry | None
@@ -119,8 +119,13 @@ class Prepared:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
         return (
             f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={redact_headers(self.headers)!r}, stream={self.stream!r})"
+            f"headers={_shown(self.headers)!r}, stream={self.stream!r})"
         )
+
+
+def _shown(headers: httpx.Headers) -> dict[str, str]:
+    """``headers`` as they are sent (names in their own case), credentials redacted."""
+    return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
 
 
 class TransportErrors:
@@ -200,6 +205,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         key = key or os.environ.get("NUGEN_API_KEY")
         if not key:
             raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
+        check_header("api_key", key)  # sent as a header: refused here, not at the first send
         self._api_key = SecretStr(key)
         self.base_url = check_base_url(
             base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
@@ -240,7 +246,11 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
         }
-        self._headers = _with_headers(headers, session_id, provider, default_headers, "default")
+        headers = _with_headers(headers, session_id, provider, default_headers, "default")
+        # The headers of a call that adds none, plain and streamed, as httpx takes them:
+        # built once, so that such a call's request copies them instead of parsing them.
+        self._headers = {False: headers, True: {**headers, "Accept": "text/event-stream"}}
+        self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
         self._sleep: _SleepT | None = sleep
@@ -292,7 +302,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         """``GET /models/aligned`` beside the inference base (``/api/v3/inference`` ->
         ``/api/v3/models/aligned``)."""
         prepared = self._prepare("", {}, options, stream=False)
-        headers = {k: v for k, v in prepared.headers.items() if k != "Content-Type"}
+        headers = httpx.Headers(prepared.headers)
+        del headers["Content-Type"]
         url = self.base_url.rsplit("/", 1)[0] + "/models/aligned"
         return replace(prepared, url=url, content=b"", headers=headers, method="GET")
 
@@ -326,18 +337,21 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _prepare(
         self, path: str, body: dict[str, Any], options: Mapping[str, Any], *, stream: bool
     ) -> Prepared:
-        headers = dict(self._headers)
-        if stream:
-            headers["Accept"] = "text/event-stream"
         session_id, provider = options.get("session_id"), options.get("provider")
-        _with_headers(headers, session_id, provider, options.get("extra_headers"), "extra")
+        extra = options.get("extra_headers")
+        if session_id or provider or extra:
+            headers = dict(self._headers[stream])
+            _with_headers(headers, session_id, provider, extra, "extra")
+            sent = httpx.Headers(headers)
+        else:
+            sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
         timeout = options.get("timeout")
         usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
             content=json_body(body),
-            headers=headers,
+            headers=sent,
             timeout=None if timeout is None else make_timeout(timeout),
             stream=stream,
             on_retry=options.get("on_retry"),
@@ -376,7 +390,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 "%s %s headers=%s",
                 prepared.method,
                 prepared.url,
-                redact_headers(prepared.headers),
+                _shown(prepared.headers),
             )
         return request
 
@@ -389,12 +403,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             f"the call did not finish within its deadline ({self.deadline:g} s){during}"
         )
 
-    def _bound(self, response: httpx.Response, deadline: float | None) -> None:
-        """Bound ``response``'s body (size, event size, deadline) before it is read."""
+    def _bound(self, response: httpx.Response, prepared: Prepared, deadline: float | None) -> None:
+        """Bound ``response``'s body (size, deadline, and the event size of a stream's
+        events) before it is read. An answer to a request that is not a stream is read
+        whole, within the size bound: its content type is not read."""
+        events = prepared.stream and is_event_stream(response)
         bound_response(
             response,
             max_bytes=self.max_response_bytes,
-            max_event=self.max_event_bytes if is_event_stream(response) else None,
+            max_event=self.max_event_bytes if events else None,
             deadline=deadline,
         )
 

@@ -196,12 +196,16 @@ def validate(model: type[_ModelT], data: Mapping[str, Any], what: str) -> _Model
         raise InvalidInputError(validation_message(what, exc)) from None
 
 
+# json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False), its
+# encoder made once (encoding keeps no state between calls).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def json_body(body: Mapping[str, Any]) -> bytes:
     """The request body as strict JSON: no NaN or Infinity (which json.dumps would write
     and JSON parsers refuse), nothing that is not JSON, and valid UTF-8."""
     try:
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode()
+        return _ENCODER.encode(body).encode()
     except (TypeError, ValueError) as exc:
         raise unsendable(body, exc) from None
 

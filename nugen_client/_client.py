@@ -29,7 +29,7 @@ from nugen_client._bounded import (
 )
 from nugen_client._checks import direct_mounts
 from nugen_client._pool import LoopPool, close_pools_soon, open_pool, track
-from nugen_client._retry import retrying
+from nugen_client._retry import is_retryable, replay, retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
@@ -212,13 +212,21 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         self._lock = threading.Lock()  # another thread may have held it at the fork
 
     def _send(self, prepared: Prepared) -> httpx.Response:
-        """Send with retries; the response of a stream is returned unread."""
+        """Send with retries (the loop starts only once an attempt failed and may be
+        retried); the response of a stream is returned unread."""
         deadline = self._deadline_at()
-        tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
         token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
+            try:
+                return self._send_once(prepared, deadline)
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                first = replay(exc)
+            tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
             for attempt in tries:
                 with attempt:
+                    first()
                     return self._send_once(prepared, deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None
@@ -235,8 +243,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             response = http.send(request, stream=True)
             track(response)
             try:
-                self._bound(response, deadline)
-                if response.is_success and prepared.stream:
+                self._bound(response, prepared, deadline)
+                if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
             except BaseException:
@@ -372,15 +380,23 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         http: httpx.AsyncClient | None = None,
         deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries, each attempt cancelled at the call's deadline: on ``http`` (a
-        stream's leased connection, with the stream's ``deadline``) or on a connection
-        leased for this request alone. The response of a stream is returned unread."""
+        """Send with retries (as the sync client's), each attempt cancelled at the call's
+        deadline: on ``http`` (a stream's leased connection, with the stream's ``deadline``)
+        or on a connection leased for this request alone. The response of a stream is
+        returned unread."""
         if http is None:
             deadline = self._deadline_at()
-        tries = retrying(AsyncRetrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
         try:
-            async for attempt in tries:
+            try:
+                return await within(self._attempt(prepared, http, deadline), deadline)
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                first = replay(exc)
+            policy, on_retry = self.retry_policy, prepared.on_retry
+            async for attempt in retrying(AsyncRetrying, policy, on_retry, self._sleep, deadline):
                 with attempt:
+                    first()
                     return await within(self._attempt(prepared, http, deadline), deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None
@@ -404,8 +420,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             response = await http.send(request, stream=True)
             track(response)
             try:
-                self._bound(response, deadline)
-                if response.is_success and prepared.stream:
+                self._bound(response, prepared, deadline)
+                if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
             except BaseException:

@@ -3,7 +3,10 @@
 The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``, configured by
 :func:`retrying` for both), so the retry state handed to callbacks is tenacity's
 ``RetryCallState``, which is also what LangChain's run managers take in ``on_retry``
-(see :data:`OnRetry`).
+(see :data:`OnRetry`). The clients make the first attempt outside it: most calls succeed
+at once and need no loop. Only an attempt that failed with a retryable error starts the
+loop, which takes that failure as its first attempt's outcome (:func:`replay`), so the
+rules, waits and callbacks are the loop's alone.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 from nugen_client._bounded import DeadlineExceeded
 from nugen_client._errors import APIConnectionError, APIStatusError
 
-__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "retrying"]
+__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "replay", "retrying"]
 
 logger = logging.getLogger("nugen_client")
 
@@ -167,3 +170,19 @@ def retrying(
     if sleep is not None:
         kwargs["sleep"] = sleep
     return cls(**kwargs)
+
+
+def replay(failure: BaseException) -> Callable[[], None]:
+    """A function that raises ``failure`` on its first call and does nothing after.
+
+    Called first thing in each attempt of the retry loop, it makes ``failure`` (that of the
+    attempt made before the loop) the loop's first outcome: the retry rule, the wait, the
+    log line and ``on_retry`` see attempt 1 as if the loop had made it.
+    """
+    pending = [failure]
+
+    def first() -> None:
+        if pending:
+            raise pending.pop()
+
+    return first

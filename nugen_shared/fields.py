@@ -82,33 +82,45 @@ class ClientCache(FreshOnCopy):
 
     A cache, not state (:class:`FreshOnCopy`): a pickled or copied model gets an empty
     one, and two models with the same settings are equal whatever they have built. A
-    client is rebuilt only when a connection setting changed since (one dict comparison
-    per call). A replaced client is never closed here (a stream may still be reading
-    from it): its pool closes with its last user (the client's own finalizer).
+    client is rebuilt only when a connection setting changed since it was built: one
+    assigned (the model reports it, :meth:`changed`) or default headers changed in place
+    (compared per call). A replaced client is never closed here (a stream may still be
+    reading from it): its pool closes with its last user (the client's own finalizer).
 
     No lock: two threads building at once each get a working client and the last one
     stays cached. A lock would deadlock a process forked while another thread held it.
+    A setting assigned while a client is being built makes the next call build again.
     """
 
-    __slots__ = ("_built",)
+    __slots__ = ("_built", "_version")
 
     def __init__(self) -> None:
-        self._built: dict[bool, tuple[dict[str, Any], Any]] = {}
+        # Per kind: the settings version and the default headers it was built with, and it.
+        self._built: dict[bool, tuple[int, dict[str, str] | None, Any]] = {}
+        self._version = 0
 
-    def get(self, is_async: bool, settings: Mapping[str, Any]) -> Any:
-        """The sync or async client for ``settings`` (the clients' constructor arguments)."""
+    def changed(self) -> None:
+        """A connection setting was assigned: the clients built so far are out of date."""
+        self._version += 1
+
+    def get(self, is_async: bool, model: ConnectionFields) -> Any:
+        """``model``'s sync or async client, built for its current settings."""
         built = self._built.get(is_async)
-        if built is None or built[0] != settings:
+        if built is None or built[0] != self._version or built[1] != model.default_headers:
+            version = self._version  # read before the settings: a change in between counts
+            headers = model.default_headers
+            # A copy: headers changed in place must count as a changed setting.
+            seen = None if headers is None else dict(headers)
             # Looked up at call time, so tests can swap the client classes.
             factory = AsyncNugenClient if is_async else NugenClient
-            built = self._built[is_async] = (dict(settings), factory(**settings))
-        return built[1]
+            built = self._built[is_async] = (version, seen, factory(**model._client_settings()))
+        return built[2]
 
     @property
     def built_sync_client(self) -> NugenClient | None:
         """The sync client if one was built (for tests and introspection)."""
         built = self._built.get(False)
-        return None if built is None else cast(NugenClient, built[1])
+        return None if built is None else cast(NugenClient, built[2])
 
 
 # ------------------------------------------------------------------ credentials elsewhere
@@ -296,25 +308,41 @@ class ConnectionFields(BaseModel):
                 setattr(clone, name, type(value)())
         return clone
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _CLIENT_FIELDS:
+            self._clients.changed()
+
     def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
-            "max_retries": self.max_retries,
-            # A copy: headers changed in place must count as a changed setting.
-            "default_headers": dict(self.default_headers) if self.default_headers else None,
-            "allow_insecure_http": self.allow_insecure_http,
-            "max_response_bytes": self.max_response_bytes,
-            "max_event_bytes": self.max_event_bytes,
-            "deadline": self.deadline,
-        }
+        """The clients' constructor arguments."""
+        settings = {name: getattr(self, name) for name in _CLIENT_FIELDS}
+        if self.timeout is None:
+            settings["timeout"] = DEFAULT_TIMEOUT
+        if not self.default_headers:
+            settings["default_headers"] = None
+        return settings
 
     def _sync_client(self) -> NugenClient:
-        return cast(NugenClient, self._clients.get(False, self._client_settings()))
+        client: NugenClient = self._clients.get(False, self)
+        return client
 
     def _async_client(self) -> AsyncNugenClient:
-        return cast(AsyncNugenClient, self._clients.get(True, self._client_settings()))
+        client: AsyncNugenClient = self._clients.get(True, self)
+        return client
+
+
+# The fields the clients are built from (``_client_settings``): assigning one rebuilds them.
+_CLIENT_FIELDS = (
+    "api_key",
+    "base_url",
+    "timeout",
+    "max_retries",
+    "default_headers",
+    "allow_insecure_http",
+    "max_response_bytes",
+    "max_event_bytes",
+    "deadline",
+)
 
 
 class ImageLimitField(BaseModel):

@@ -495,6 +495,29 @@ def test_on_retry_callback_gets_tenacity_state(kind: str) -> None:
     assert seen == [(1, RateLimitError, 1.5)]
 
 
+def test_the_retry_loop_starts_only_after_a_retryable_failure(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loops = []
+    real = nugen_client._client.retrying
+
+    def counted(*args: Any) -> Any:
+        loops.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(nugen_client._client, "retrying", counted)
+    Harness(kind, [OK]).chat()
+    with pytest.raises(nugen_client.BadRequestError):
+        Harness(kind, [Reply(status=400, json={})]).chat()
+    assert loops == []
+    seen = []
+    h = Harness(kind, [Reply(status=503, json={}), Reply(status=503, json={}), OK])
+    h.chat(on_retry=lambda state: seen.append(state.attempt_number))
+    assert len(loops) == 1
+    assert seen == [1, 2]
+    assert len(h.requests) == 3
+
+
 def test_per_call_timeout_reaches_the_request(kind: str) -> None:
     h = Harness(kind, [OK])
     h.chat(timeout=3.5)

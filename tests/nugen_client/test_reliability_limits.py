@@ -198,6 +198,13 @@ def test_header_breaking_values_are_refused_before_any_request(field: str, value
         NugenClient(api_key=API_KEY, **{field: value})
 
 
+@pytest.mark.parametrize("key", ["sk-a\r\nX-Evil: 1", "sk-caf\u00e9", "sk-nul\x00"])
+def test_a_key_that_cannot_be_a_header_is_refused_without_quoting_it(key: str) -> None:
+    with pytest.raises(InvalidInputError, match="api_key") as info:
+        NugenClient(api_key=key)
+    assert "sk-" not in str(info.value)
+
+
 def test_header_breaking_call_options_are_refused_naming_the_field(kind: str) -> None:
     with hostile_server([]) as server:
         client = _client(kind, server.url)

@@ -164,6 +164,17 @@ def test_the_client_cache_rebuilds_only_on_a_changed_setting() -> None:
     assert isinstance(model._clients, ClientCache)
 
 
+def test_default_headers_changed_in_place_rebuild_the_clients() -> None:
+    model = Model(api_key="k-1", default_headers={})
+    first = model._sync_client()
+    assert model._sync_client() is first  # an empty dict is no change
+    assert model.default_headers is not None
+    model.default_headers["X-Team"] = "a"
+    second = model._sync_client()
+    assert second is not first
+    assert model._sync_client() is second
+
+
 @pytest.mark.parametrize(
     "name",
     [
