@@ -31,6 +31,7 @@ import httpx
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from _spawn import ServerProcess
+from bench import count, first_token, repeat
 
 MODEL = "nugen-flash-instruct"
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -159,46 +160,25 @@ def sides() -> dict[str, Table]:
     floor, short_floor = Floor(), Floor(model=SHORT)
     short_nugen = ChatNugen(model=SHORT, base_url=BASE, api_key=key)
 
-    def each(fn: Callable[[], Any], n: int = 20) -> Callable[[], int]:
-        def run() -> int:
-            for _ in range(n):
-                fn()
-            return n
-
-        return run
-
-    def drain(stream: Callable[[], Any]) -> Callable[[], int]:
-        return lambda: sum(1 for _ in stream())
-
-    def first(stream: Callable[[], Any], n: int = 20) -> Callable[[], int]:
-        def run() -> int:
-            for _ in range(n):
-                pieces = stream()
-                next(pieces)
-                pieces.close()
-            return n
-
-        return run
-
     per_call = {
-        "httpx": each(raw_post),
-        "NugenClient": each(lambda: client.chat_completion(model=MODEL, messages=PROMPT)),
-        "floor": each(lambda: floor.invoke(PROMPT)),
-        "ChatNugen": each(lambda: nugen.invoke(PROMPT)),
+        "httpx": repeat(raw_post, 20),
+        "NugenClient": repeat(lambda: client.chat_completion(model=MODEL, messages=PROMPT), 20),
+        "floor": repeat(lambda: floor.invoke(PROMPT), 20),
+        "ChatNugen": repeat(lambda: nugen.invoke(PROMPT), 20),
     }
     per_chunk = {
-        "httpx_sse": drain(raw_events),
-        "NugenClient": drain(lambda: client.stream_chat_completion(model=MODEL, messages=PROMPT)),
-        "floor": drain(lambda: floor.stream(PROMPT)),
-        "ChatNugen": drain(lambda: nugen.stream(PROMPT)),
+        "httpx_sse": count(raw_events),
+        "NugenClient": count(lambda: client.stream_chat_completion(model=MODEL, messages=PROMPT)),
+        "floor": count(lambda: floor.stream(PROMPT)),
+        "ChatNugen": count(lambda: nugen.stream(PROMPT)),
     }
     to_first_token = {
-        "httpx_sse": first(lambda: raw_events(SHORT)),
-        "NugenClient": first(
-            lambda: iter(client.stream_chat_completion(model=SHORT, messages=PROMPT))
+        "httpx_sse": first_token(lambda: raw_events(SHORT), 20),
+        "NugenClient": first_token(
+            lambda: iter(client.stream_chat_completion(model=SHORT, messages=PROMPT)), 20
         ),
-        "floor": first(lambda: short_floor.stream(PROMPT)),
-        "ChatNugen": first(lambda: short_nugen.stream(PROMPT)),
+        "floor": first_token(lambda: short_floor.stream(PROMPT), 20),
+        "ChatNugen": first_token(lambda: short_nugen.stream(PROMPT), 20),
     }
     return {
         "per invoke": per_call,
@@ -211,12 +191,12 @@ def python_calls(fn: Callable[[], int]) -> float:
     """Python function calls per operation of ``fn``."""
     calls = 0
 
-    def count(frame: Any, event: str, arg: Any) -> None:
+    def tally(frame: Any, event: str, arg: Any) -> None:
         nonlocal calls
         if event == "call":
             calls += 1
 
-    sys.setprofile(count)
+    sys.setprofile(tally)
     try:
         ops = fn()
     finally:
