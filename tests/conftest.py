@@ -133,14 +133,23 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{RECORD_ENV}=live needs NUGEN_API_KEY")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# What this session collected, before ``-m``/``-k`` deselect anything: each test module's
+# path, and the offline tests in it as (class or None, test name). The orphan-cassette
+# check reads it instead of collecting the suite again.
+COLLECTED_OFFLINE = pytest.StashKey[dict[Path, set[tuple[type | None, str]]]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark cassette tests ``vcr`` + ``offline`` and emulator tests ``emulator``."""
+    collected = config.stash.setdefault(COLLECTED_OFFLINE, {})
     for item in items:
+        offline = collected.setdefault(item.path.resolve(), set())
         names = getattr(item, "fixturenames", ())
         if any(name in names for name in CASSETTE_FIXTURES):
             if item.get_closest_marker("vcr") is None:
                 item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.offline)
+            offline.add((getattr(item, "cls", None), item.name))
         if any(name in names for name in EMULATOR_FIXTURES):
             item.add_marker(pytest.mark.emulator)
 

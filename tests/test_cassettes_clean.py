@@ -26,7 +26,15 @@ import pytest
 import yaml
 from pytest_recording.plugin import get_default_cassette_name
 
-from .conftest import CASSETTES_DIR, EMULATOR_DEFAULT_KEY, REDACTED, ROOT, SECRET_HEADERS, TESTS_DIR
+from .conftest import (
+    CASSETTES_DIR,
+    COLLECTED_OFFLINE,
+    EMULATOR_DEFAULT_KEY,
+    REDACTED,
+    ROOT,
+    SECRET_HEADERS,
+    TESTS_DIR,
+)
 
 _TOKEN_PATTERNS = (
     # A token after "Bearer": 6+ token characters including a digit or punctuation, so
@@ -148,9 +156,30 @@ def test_every_cassette_is_a_parsable_cassette_with_interactions() -> None:
     assert not broken, f"unusable cassettes (re-record them): {broken}"
 
 
-def offline_cassette_names(modules: list[Path]) -> set[str]:
-    """``<module path under tests/, no .py>/<cassette name>.yaml`` of every offline test
-    pytest collects in ``modules`` (pytest-recording's naming)."""
+def offline_cassette_names(modules: list[Path], config: pytest.Config) -> set[str]:
+    """``<module path under tests/, no .py>/<cassette name>.yaml`` of every offline test in
+    ``modules`` (pytest-recording's naming): from this session's collection where it holds
+    the module, else from a ``pytest --collect-only`` of the rest."""
+    collected = dict(config.stash.get(COLLECTED_OFFLINE, {}))
+    # A module named with "::" (or any module under --lf) was collected in part.
+    if config.getoption("lf", False):
+        collected.clear()
+    for arg in config.args:
+        if "::" in arg:
+            collected.pop(Path(arg.split("::")[0]).resolve(), None)
+    tests = {(m, cls, name) for m in modules if m in collected for cls, name in collected[m]}
+    rest = [m for m in modules if m not in collected]
+    if rest:
+        tests |= _collect_offline(rest)
+    return {
+        f"{module.relative_to(TESTS_DIR).with_suffix('').as_posix()}/"
+        f"{get_default_cassette_name(cls, name)}.yaml"
+        for module, cls, name in tests
+    }
+
+
+def _collect_offline(modules: list[Path]) -> set[tuple[Path, type | None, str]]:
+    """(module, class or None, test name) of each offline test a fresh pytest collects."""
     collected = subprocess.run(
         [
             sys.executable,
@@ -173,18 +202,17 @@ def offline_cassette_names(modules: list[Path]) -> set[str]:
     )
     # 5: nothing collected, which is an answer too (every cassette there is an orphan).
     assert collected.returncode in (0, 5), collected.stdout + collected.stderr
-    names = set()
+    tests = set()
     for line in collected.stdout.splitlines():
         parts = line.strip().split("::")
         if len(parts) < 2 or not parts[0].endswith(".py"):
             continue
-        module = Path(parts[0]).with_suffix("").relative_to(TESTS_DIR.name)
         test_class = type(parts[-2], (), {}) if len(parts) > 2 else None
-        names.add(f"{module.as_posix()}/{get_default_cassette_name(test_class, parts[-1])}.yaml")
-    return names
+        tests.add((ROOT / parts[0], test_class, parts[-1]))
+    return tests
 
 
-def test_no_orphan_cassettes() -> None:
+def test_no_orphan_cassettes(pytestconfig: pytest.Config) -> None:
     cassettes = {
         path.relative_to(CASSETTES_DIR).as_posix(): path
         for path in filter(_is_cassette, _cassette_files())
@@ -193,7 +221,7 @@ def test_no_orphan_cassettes() -> None:
         {TESTS_DIR / Path(name).parent.with_suffix(".py") for name in cassettes}
         & set(TESTS_DIR.rglob("test_*.py"))
     )
-    orphans = sorted(set(cassettes) - offline_cassette_names(modules))
+    orphans = sorted(set(cassettes) - offline_cassette_names(modules, pytestconfig))
     assert not orphans, (
         "cassettes no offline test records (the test was renamed or removed: delete them, "
         f"or re-record with scripts/record-cassettes): {orphans}"
