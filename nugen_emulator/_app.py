@@ -326,9 +326,7 @@ def _with_request_id(app: ASGIApp, state: ServerState) -> ASGIApp:
     an emulator bug becomes a 500 in the dialect."""
 
     async def stamped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
+        # Only HTTP scopes arrive: uvicorn runs without lifespan and websockets.
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -479,19 +477,16 @@ def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Gener
 
 def aligned_models(origin: str) -> list[dict[str, Any]]:
     """A fixed account's aligned models, with every documented field."""
-    common: dict[str, Any] = {
+    deployed = {
+        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
+        "alignment_id": "01kx06fntz2af3b",
+        "name": "contracts-assistant",
         "base_model": "llama-v3p2-3b-reasoning",
         "alignment_project": "contracts",
         "creator": "emulator@example.com",
         "downloadable": False,
         "evaluation_data": None,
         "conversation_saving_enabled": False,
-    }
-    deployed = {
-        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
-        "alignment_id": "01kx06fntz2af3b",
-        "name": "contracts-assistant",
-        **common,
         "created_date": "2026-01-15T09:30:00Z",
         "status": "DEPLOYED",
         "deployment_status": "DEPLOYED",
@@ -500,11 +495,10 @@ def aligned_models(origin: str) -> list[dict[str, Any]]:
         "last_used": "2026-02-01T12:00:00Z",
         "performance_metrics": {"accuracy": 0.91},
     }
-    undeployed = {
+    undeployed = deployed | {
         "id": "alignment-01kx07q3m9b4c2d",
         "alignment_id": "01kx07q3m9b4c2d",
         "name": "clauses-draft",
-        **common,
         "created_date": "2026-02-03T16:45:00Z",
         "status": "UNDEPLOYED",
         "deployment_status": "UNDEPLOYED",
@@ -512,4 +506,5 @@ def aligned_models(origin: str) -> list[dict[str, Any]]:
         "last_used": None,
         "performance_metrics": {"accuracy": 0.84},
     }
+    del undeployed["endpoint"]  # only a deployed model has one
     return [deployed, undeployed]

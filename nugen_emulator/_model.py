@@ -168,13 +168,10 @@ def related_tool(text: str, tools: list[dict[str, Any]]) -> list[str]:
     """The tool whose name and description share most words with ``text`` (the first on
     ties), as a one-item list; ``[]`` when none shares a meaningful word."""
     asked = set(words(text)) - _GENERIC_TOOL_WORDS
-    best: tuple[int, str] | None = None
-    for tool in tools:
-        about = words(tool["name"] + " " + str(tool.get("description") or ""))
-        shared = len(asked & set(about))
-        if shared and (best is None or shared > best[0]):
-            best = (shared, tool["name"])
-    return [best[1]] if best else []
+    about = [words(t["name"] + " " + str(t.get("description") or "")) for t in tools]
+    shared = [len(asked & set(tool_words)) for tool_words in about]
+    best = max(range(len(tools)), key=shared.__getitem__, default=None)  # the first on ties
+    return [tools[best]["name"]] if best is not None and shared[best] else []
 
 
 def _plan_tools(request: ChatBody, tools: list[dict[str, Any]], conv: _Conversation) -> list[str]:

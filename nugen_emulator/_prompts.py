@@ -143,7 +143,7 @@ def _compile(template: str) -> re.Pattern[str] | None:
 # -- Prompts people write: "Context: ... Question: ..." -----------------------------------------
 
 _CONTEXT_LABEL_RE = re.compile(r"\bcontext(?: information)?[ \t]*:", re.IGNORECASE)
-_QUESTION_LABEL_RE = re.compile(r"(?:^|\n)[ \t]*(?:query|question)[ \t]*:", re.IGNORECASE)
+QUESTION_LABEL = re.compile(r"(?:^|\n)[ \t]*(?:query|question)[ \t]*:", re.IGNORECASE)
 _BLOCK_END_RE = re.compile(
     r"\n[ \t]*(?:query|question|answer|helpful answer|context|instruction)[ \t]*:", re.IGNORECASE
 )
@@ -151,7 +151,7 @@ _BLOCK_END_RE = re.compile(
 
 def rag_prompt(text: str) -> tuple[str, str] | None:
     """The labelled (context block, question) of a hand-written RAG prompt, or ``None``."""
-    questions = list(_QUESTION_LABEL_RE.finditer(text))
+    questions = list(QUESTION_LABEL.finditer(text))
     if not questions:
         return None
     question_start = questions[-1].end()
@@ -173,7 +173,6 @@ def unlabelled(text: str, label: re.Pattern[str]) -> str:
 
 
 CONTEXT_LABEL = re.compile(r"(?:context(?: information)?|documents?)[ \t]*:", re.IGNORECASE)
-QUESTION_LABEL = re.compile(r"(?:query|question)[ \t]*:", re.IGNORECASE)
 
 
 # -- ReAct (LlamaIndex's ReActAgent system header) -------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
@@ -78,11 +78,10 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, s
         previous_end = match.end()
     if current:
         found.append((current_start, " ".join(current)))
-    result: list[tuple[int, str]] = []
+    first: dict[str, int] = {}  # each value where it first appears
     for start, value in sorted(found, key=lambda pair: pair[0]):
-        if all(value != seen for _, seen in result):
-            result.append((start, value))
-    return result
+        first.setdefault(value, start)
+    return [(start, value) for value, start in first.items()]
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -125,13 +124,6 @@ class Literals:
             if value.lower() not in used_strings
         ]
         self.booleans = [m.group(1).lower() in ("true", "yes") for m in _BOOL_RE.finditer(text)]
-
-    def take_number(self, accept: Callable[[str], bool]) -> str | None:
-        for i, raw in enumerate(self.numbers):
-            if accept(raw):
-                del self.numbers[i]
-                return raw
-        return None
 
     def take_string(self, hints: str = "") -> str | None:
         """The literal for a field described by ``hints`` (name, description): date-like
@@ -274,13 +266,8 @@ class _Filler:
         result: dict[str, Any] = {}
         if isinstance(properties, dict):
             # Lists take every matching literal, so they go last: scalars get first pick.
-            values: dict[str, Any] = {}
-            lists = [k for k, sub in properties.items() if self._is_list(sub, depth)]
-            for key, sub in properties.items():
-                if key not in lists:
-                    values[key] = self.value(sub, key, depth + 1)
-            for key in lists:
-                values[key] = self.value(properties[key], key, depth + 1)
+            order = sorted(properties, key=lambda key: self._is_list(properties[key], depth))
+            values = {key: self.value(properties[key], key, depth + 1) for key in order}
             result = {key: values[key] for key in properties}
         for key in _names(schema.get("required")):
             if key not in result:
@@ -326,16 +313,14 @@ class _Filler:
         return default if default in options else options[0]
 
     def _number_literal(self, schema: dict[str, Any], *, integer: bool) -> int | float | None:
-        def accept(raw: str) -> bool:
+        """The first number literal left that fits ``schema`` (taken), or ``None``."""
+        numbers = self.literals.numbers
+        for i, raw in enumerate(numbers):
             number = float(raw)
-            if integer and not number.is_integer():
-                return False
-            return _within(number, schema)
-
-        raw = self.literals.take_number(accept)
-        if raw is None:
-            return None
-        return int(float(raw)) if integer or "." not in raw else float(raw)
+            if (number.is_integer() or not integer) and _within(number, schema):
+                del numbers[i]
+                return int(number) if integer or "." not in raw else number
+        return None
 
     def number(self, schema: dict[str, Any], *, integer: bool) -> int | float:
         found = self._number_literal(schema, integer=integer)
