@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS
 from nugen_emulator._model import embedding, generate_chat, generate_completion, rerank_body
-from nugen_emulator._prompts import templates
 from nugen_emulator._records import Fault, RecordedRequest, RequestLog
 from nugen_emulator._validation import (
     ChatBody,
@@ -90,9 +89,6 @@ class ServerState:
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
         self._lock = threading.Lock()  # the faults and the requests seen (shared with tests)
         self._seen: dict[bytes, int] = {}
-        # The template table imports the frameworks' template modules: seconds of work
-        # that must not fall on a request and its client's timeout.
-        templates()
         self.app = self._app()
 
     # -- faults, ids and time -------------------------------------------------------------

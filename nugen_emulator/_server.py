@@ -12,6 +12,7 @@ import uvicorn
 
 from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
 from nugen_emulator._app import ServerState
+from nugen_emulator._prompts import templates
 from nugen_emulator._records import (
     DEFAULT_LOG_LIMIT,
     FAULT_FIELDS,
@@ -104,6 +105,9 @@ class NugenEmulator:
                 raise
             self._socket = sock
             self._port = int(sock.getsockname()[1])
+            # The template table imports the frameworks' template modules: seconds of work
+            # that must not fall on a request and its client's timeout.
+            templates()
             config = uvicorn.Config(
                 self._state.app,
                 log_config=None,

@@ -181,16 +181,17 @@ def _cli(*args: str, stop: signal.Signals) -> Iterator[str]:
     assert "stopped" in out
 
 
-def test_cli_serves_both_dialects_until_interrupted() -> None:
-    for dialect, path in (("nugen", "/api/v3/inference"), ("openai", "/v1")):
-        with _cli("--port", "0", "--dialect", dialect, stop=signal.SIGINT) as base_url:
-            assert base_url.endswith(path)
-            reply = httpx.post(
-                f"{base_url}/chat/completions",
-                json={"model": "m", "messages": [{"role": "user", "content": "ping"}]},
-                headers={"Authorization": "Bearer test-key"},
-            )
-            assert reply.json()["choices"][0]["message"]["content"] == 'You asked: "ping".'
+_CHAT = {"model": "nugen-flash-instruct", "messages": [{"role": "user", "content": "ping"}]}
+_AUTH = {"Authorization": "Bearer test-key"}
+
+
+def test_cli_serves_its_defaults_until_interrupted() -> None:
+    with _cli("--port", "0", stop=signal.SIGINT) as base_url:
+        assert base_url.endswith("/api/v3/inference")
+        reply = httpx.post(f"{base_url}/chat/completions", json=_CHAT, headers=_AUTH).json()
+    assert reply["choices"][0]["message"]["content"] == 'You asked: "ping".'
+    assert reply["model"] == "nugen-flash-instruct"
+    assert "timing" in reply  # the live service's forms
 
 
 def _free_port() -> int:
@@ -199,37 +200,34 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_cli_serves_on_the_port_it_is_given_until_terminated() -> None:
+def test_cli_serves_the_dialect_on_the_port_it_is_given_until_terminated() -> None:
     port = _free_port()
     # SIGTERM: the way a supervisor (or a benchmark's parent) stops it.
-    with _cli("--port", str(port), "--seed", "1", stop=signal.SIGTERM) as base_url:
-        assert base_url == f"http://127.0.0.1:{port}/api/v3/inference"
-        reply = httpx.post(
+    args = ("--port", str(port), "--dialect", "openai", "--seed", "1")
+    with _cli(*args, stop=signal.SIGTERM) as base_url:
+        assert base_url == f"http://127.0.0.1:{port}/v1"
+        chat = httpx.post(f"{base_url}/chat/completions", json=_CHAT, headers=_AUTH)
+        embedded = httpx.post(
             f"{base_url}/embeddings",
             json={"model": "nugen-flash-embed", "input": "ping"},
-            headers={"Authorization": "Bearer test-key"},
+            headers=_AUTH,
         )
-        assert reply.status_code == 200
-        assert len(reply.json()["data"][0]["embedding"]) == 384
+    assert chat.json()["choices"][0]["message"]["content"] == 'You asked: "ping".'
+    assert embedded.status_code == 200
+    assert len(embedded.json()["data"][0]["embedding"]) == 384
 
 
 def test_cli_passes_forms_served_model_and_latency() -> None:
-    body = {"model": "nugen-flash-instruct", "messages": [{"role": "user", "content": "ping"}]}
-    headers = {"Authorization": "Bearer test-key"}
-    with _cli("--port", "0", stop=signal.SIGINT) as base_url:
-        live = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers).json()
     args = ("--forms", "reference", "--served-model", "served-x", "--latency", "0.3", "0")
     with _cli("--port", "0", *args, stop=signal.SIGINT) as base_url:
-        reference = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers)
+        reference = httpx.post(f"{base_url}/chat/completions", json=_CHAT, headers=_AUTH)
         started = time.perf_counter()
         embedded = httpx.post(
             f"{base_url}/embeddings",
             json={"model": "nugen-flash-embed", "input": "ping"},
-            headers=headers,
+            headers=_AUTH,
         )
         waited = time.perf_counter() - started
-    assert "timing" in live
-    assert live["model"] == "nugen-flash-instruct"
     assert "timing" not in reference.json()
     assert reference.json()["model"] == "served-x"
     assert embedded.status_code == 200
