@@ -58,16 +58,9 @@ __all__ = [
 
 PROVIDER = "nugen"
 
-# Roles of LangChain's generic ``ChatMessage`` mapped onto the four the service knows.
-_ROLES = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "human": "user",
-    "assistant": "assistant",
-    "ai": "assistant",
-    "tool": "tool",
-}
+# Roles of LangChain's generic ``ChatMessage`` that map onto a user or system turn (assistant
+# and tool turns need tool-call structure a ChatMessage cannot hold).
+_ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user"}
 
 # Block types that only describe an assistant turn (its reasoning, or tool calls that are
 # sent from ``tool_calls``): skipped when the turn goes back to the service, which takes
@@ -120,37 +113,37 @@ def to_wire_message(
 ) -> dict[str, Any]:
     """One LangChain message as a wire message (a new dict; ``message`` is only read)."""
     where = f"messages[{index}]"
-    if isinstance(message, HumanMessage):
-        return _named(
-            {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
-            message,
-        )
     if isinstance(message, AIMessage):
         return _assistant_message(message, where)
-    if isinstance(message, SystemMessage):
-        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, ToolMessage):
         return _tool_message(message, where, max_image_bytes)
-    if isinstance(message, ChatMessage):
-        role = _ROLES.get(message.role.lower())
-        if role is None or role in ("assistant", "tool"):
-            # Assistant and tool turns need tool-call structure a ChatMessage cannot hold.
-            raise InvalidInputError(
-                f"{where}: ChatMessage role {message.role!r} is not supported; use "
-                "SystemMessage, HumanMessage, AIMessage or ToolMessage"
-            )
-        if role == "user":
-            return _named(
-                {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
-                message,
-            )
-        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, FunctionMessage):
         raise InvalidInputError(
             f"{where}: FunctionMessage (legacy function calling) is not supported; answer "
             "tool calls with ToolMessage(content, tool_call_id=...)"
         )
-    raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+    if isinstance(message, HumanMessage):
+        role: str | None = "user"
+    elif isinstance(message, SystemMessage):
+        role = "system"
+    elif isinstance(message, ChatMessage):
+        role = _ROLES.get(message.role.lower())
+        if role is None:
+            raise InvalidInputError(
+                f"{where}: ChatMessage role {message.role!r} is not supported; use "
+                "SystemMessage, HumanMessage, AIMessage or ToolMessage"
+            )
+    else:
+        raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+    content = message.content
+    wire: dict[str, Any] = {"role": role}
+    if role == "system":
+        wire["content"] = _text_content(content, where)
+    elif isinstance(content, str):
+        wire["content"] = content
+    else:
+        wire["content"] = _content_parts(content, where, max_image_bytes, tool=False)
+    return _named(wire, message)
 
 
 def _named(wire: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
@@ -174,26 +167,27 @@ def _unsupported(where: str, kind: str) -> InvalidInputError:
     return InvalidInputError(f"{where}: unsupported content block type {kind!r}")
 
 
-def _user_content(
-    content: str | list[str | dict[str, Any]], where: str, max_bytes: int
-) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
+def _content_parts(
+    content: list[str | dict[str, Any]], where: str, max_bytes: int, *, tool: bool
+) -> list[dict[str, Any]]:
+    """The parts of a user or tool turn: text and images; a tool's other data as JSON text."""
     parts: list[dict[str, Any]] = []
     for position, block in enumerate(content):
         block_where = f"{where}.content[{position}]"
+        kind = _block_type(block) if isinstance(block, Mapping) else ""
         if isinstance(block, str):
             parts.append({"type": "text", "text": block})
-            continue
-        if not isinstance(block, Mapping):
-            raise InvalidInputError(
-                f"{block_where}: expected a str or a dict, got {type(block).__name__}"
-            )
-        kind = _block_type(block)
-        if kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
+        elif kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
             parts.append({"type": "text", "text": block["text"]})
         elif kind in ("image_url", "image"):
             parts.append(_image_part(block, kind, block_where, max_bytes))
+        elif tool and not kind:
+            # Untyped data the tool returned: the model reads it as JSON.
+            parts.append({"type": "text", "text": json.dumps(block, default=str)})
+        elif not isinstance(block, Mapping):
+            raise InvalidInputError(
+                f"{block_where}: expected a str or a dict, got {type(block).__name__}"
+            )
         else:
             raise _unsupported(block_where, kind)
     return parts
@@ -372,24 +366,7 @@ def _tool_message(message: ToolMessage, where: str, max_bytes: int) -> dict[str,
     if isinstance(content, str):
         wire_content = content
     else:
-        parts: list[dict[str, Any]] = []
-        for position, block in enumerate(content):
-            block_where = f"{where}.content[{position}]"
-            if isinstance(block, str):
-                parts.append({"type": "text", "text": block})
-            elif not isinstance(block, Mapping):
-                parts.append({"type": "text", "text": json.dumps(block, default=str)})
-            else:
-                kind = _block_type(block)
-                if kind == "text":
-                    parts.append({"type": "text", "text": block["text"]})
-                elif kind in ("image_url", "image"):
-                    parts.append(_image_part(block, kind, block_where, max_bytes))
-                elif kind in _UNSUPPORTED or kind:
-                    raise _unsupported(block_where, kind)
-                else:
-                    # Untyped dicts are data the tool returned: the model reads them as JSON.
-                    parts.append({"type": "text", "text": json.dumps(block, default=str)})
+        parts = _content_parts(content, where, max_bytes, tool=True)
         if all(part["type"] == "text" for part in parts):
             wire_content = "".join(part["text"] for part in parts)
         else:
