@@ -222,59 +222,55 @@ def _detail(block: Mapping[str, Any]) -> Any:
 
 def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int) -> dict[str, Any]:
     """An ``image_url`` part from any LangChain image block, checked locally."""
+    url = base64_data = mime_type = None
+    detail = _detail(block)
     try:
         if kind == "image_url":
             # OpenAI format; LangChain also allows a plain string for ``image_url``.
-            image_url = block.get("image_url")
-            if isinstance(image_url, str):
-                return url_image_part(image_url, _detail(block), max_bytes=max_bytes)
-            if isinstance(image_url, Mapping) and isinstance(image_url.get("url"), str):
-                return url_image_part(
-                    image_url["url"], image_url.get("detail"), max_bytes=max_bytes
-                )
-            raise InvalidInputError("image_url must be a URL string or {'url': ...}")
-        source_type = block.get("source_type")
-        if source_type is not None:
+            url = block.get("image_url")
+            if isinstance(url, Mapping) and isinstance(url.get("url"), str):
+                url, detail = url["url"], url.get("detail")
+            elif not isinstance(url, str):
+                raise InvalidInputError("image_url must be a URL string or {'url': ...}")
+        elif (source_type := block.get("source_type")) is not None:
             # Legacy (v0) standard blocks: {"type": "image", "source_type": "url"|"base64"|"id"}.
             if source_type == "url":
-                return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
-            if source_type == "base64":
-                return image_part(
-                    base64_data=block["data"],
-                    mime_type=block.get("mime_type"),
-                    detail=_detail(block),
-                    max_bytes=max_bytes,
+                url = block["url"]
+            elif source_type == "base64":
+                base64_data, mime_type = block["data"], block.get("mime_type")
+            else:
+                raise InvalidInputError(
+                    f"image source_type {source_type!r} is not supported (file ids cannot be "
+                    "resolved by the Nugen API); send the image as a URL or base64 data"
                 )
-            raise InvalidInputError(
-                f"image source_type {source_type!r} is not supported (file ids cannot be "
-                "resolved by the Nugen API); send the image as a URL or base64 data"
-            )
-        source = block.get("source")
-        if isinstance(source, Mapping):
+        elif isinstance(source := block.get("source"), Mapping):
             # Anthropic-style {"type": "image", "source": {"type": "base64"|"url", ...}}.
+            detail = None
             if source.get("type") == "base64":
-                return image_part(
-                    base64_data=source["data"],
-                    mime_type=source.get("media_type"),
-                    max_bytes=max_bytes,
+                base64_data, mime_type = source["data"], source.get("media_type")
+            elif source.get("type") == "url":
+                url = source["url"]
+            else:
+                raise InvalidInputError(
+                    f"image source of type {source.get('type')!r} is not supported"
                 )
-            if source.get("type") == "url":
-                return url_image_part(source["url"], max_bytes=max_bytes)
-            raise InvalidInputError(f"image source of type {source.get('type')!r} is not supported")
-        # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
-        if block.get("url"):
-            return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
-        if block.get("base64"):
-            return image_part(
-                base64_data=block["base64"],
-                mime_type=block.get("mime_type"),
-                detail=_detail(block),
-                max_bytes=max_bytes,
+        else:
+            # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
+            url, base64_data, mime_type = (
+                block.get("url"),
+                block.get("base64"),
+                block.get("mime_type"),
             )
-        if block.get("file_id"):
-            raise InvalidInputError(
-                "images given by file_id are not supported (the Nugen API has no file "
-                "store); send the image as a URL or base64 data"
+            if not (url or base64_data) and block.get("file_id"):
+                raise InvalidInputError(
+                    "images given by file_id are not supported (the Nugen API has no file "
+                    "store); send the image as a URL or base64 data"
+                )
+        if url:
+            return url_image_part(url, detail, max_bytes=max_bytes)
+        if base64_data:
+            return image_part(
+                base64_data=base64_data, mime_type=mime_type, detail=detail, max_bytes=max_bytes
             )
         raise InvalidInputError("image block has no url or base64 data")
     except InvalidInputError as error:
