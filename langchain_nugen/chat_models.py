@@ -181,10 +181,6 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def _llm_type(self) -> str:
         return "nugen-chat"
 
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["langchain_nugen", "chat_models"]
-
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:

@@ -98,10 +98,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     def _llm_type(self) -> str:
         return "nugen"
 
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["langchain_nugen", "llms"]
-
     # ---------------------------------------------------------------------- requests
 
     def _request(

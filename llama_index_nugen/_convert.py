@@ -459,24 +459,16 @@ def completion_to_chat_response(
     ``raw`` is the answer as a dict."""
     raw = completion.model_dump(exclude_none=True)
     raw.setdefault("usage", None)
-    if isinstance(completion, api.TextCompletion):
-        completion = api.ChatCompletion(
-            **completion.model_dump(exclude={"choices"}, exclude_none=True),
-            choices=[
-                api.Choice(
-                    index=choice.index,
-                    message=api.ResponseMessage(content=choice.text),
-                    finish_reason=choice.finish_reason,
-                )
-                for choice in sorted(completion.choices, key=lambda choice: choice.index)
-            ],
-        )
-    choice = completion.choices[0] if completion.choices else None
     usage = completion.usage
-    if choice is None:
-        message = _message("", None, (), None)
-        finish_reason = None
-    else:
+    message = _message("", None, (), None)
+    finish_reason = None
+    if isinstance(completion, api.TextCompletion):
+        if completion.choices:
+            text_choice = min(completion.choices, key=lambda choice: choice.index)
+            message = _message(text_choice.text, None, (), None)
+            finish_reason = text_choice.finish_reason
+    elif completion.choices:
+        choice = completion.choices[0]
         blocks, dicts = _tool_outputs(
             choice.message.tool_calls or (), completion.id or "0", complete=True
         )
