@@ -340,19 +340,14 @@ def _wire_tool_calls(
         _wire_tool_call(call["id"], call["name"], call["args"] or "")
         for call in message.invalid_tool_calls
     )
-    if block_calls:
-        # v1 content may carry ``tool_call`` blocks that ``tool_calls`` lacks.
-        seen = {call["id"] for call in calls}
-        for block in block_calls:
-            if block.get("id") not in seen:
-                seen.add(block.get("id"))
-                calls.append(
-                    _wire_tool_call(
-                        block.get("id"),
-                        block.get("name"),
-                        _arguments_json(block.get("args") or {}, where, block.get("name")),
-                    )
-                )
+    # v1 content may carry ``tool_call`` blocks that ``tool_calls`` lacks.
+    seen = {call["id"] for call in calls}
+    for block in block_calls:
+        call_id, name = block.get("id"), block.get("name")
+        if call_id not in seen:
+            seen.add(call_id)
+            arguments = _arguments_json(block.get("args") or {}, where, name)
+            calls.append(_wire_tool_call(call_id, name, arguments))
     return calls
 
 
