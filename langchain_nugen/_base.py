@@ -8,8 +8,8 @@ class adds its own endpoint, conversion and extra fields.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
@@ -18,18 +18,18 @@ from langchain_core.load.serializable import (
     SerializedConstructor,
     SerializedNotImplemented,
 )
-from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
 from pydantic import ConfigDict, Field, model_validator
 
 from langchain_nugen._convert import PROVIDER
+from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_text_tokens
 from nugen_client import InvalidInputError
 from nugen_client.params import GenerationFields, OnRetry, Stop, redact_headers
 from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
-__all__ = ["NugenModel", "arelay", "on_retry", "relay"]
+__all__ = ["NugenModel", "on_retry"]
 
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 
@@ -51,6 +51,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     )
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
     _stream_is_one: ClassVar[str]  # what a stream carries, for the n > 1 refusal
+    _stream_method: ClassVar[str]  # the client's streaming method
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `qwen-v2p5-0p5b-instruct`."""
@@ -104,7 +105,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         return serialized
 
     @property
-    def _default_params(self) -> dict[str, Any]:
+    def _identifying_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model}
         for name in self._sampling_fields:
             value = getattr(self, name)
@@ -115,10 +116,6 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         if self.model_kwargs:
             params.update(self.model_kwargs)
         return params
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return self._default_params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
@@ -175,11 +172,24 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             call["stop"] = stop or None
         return fields, call
 
-    def _streaming_request(
-        self, request: dict[str, Any], kwargs: dict[str, Any], run_manager: RunManager | None
+    def _request(
+        self, payload: Any, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        """``request`` as a stream's: one choice, usage asked for unless turned off, and
-        retries reported to the callbacks."""
+        raise NotImplementedError  # each class's own endpoint and conversion
+
+    def _converter(self, request: dict[str, Any]) -> PieceConverter:
+        raise NotImplementedError  # each class's own stream conversion
+
+    def _stream_request(
+        self,
+        payload: Any,
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        run_manager: RunManager | None,
+    ) -> tuple[dict[str, Any], PieceConverter]:
+        """A stream's request: one choice, usage asked for unless turned off, and retries
+        reported to the callbacks; and the converter of its chunks."""
+        request = self._request(payload, stop, kwargs)
         n = request.get("n")
         if isinstance(n, int) and n > 1:
             raise InvalidInputError(
@@ -188,7 +198,52 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             )
         request["include_usage"] = bool(kwargs.get("stream_usage", self.stream_usage))
         request["on_retry"] = on_retry(run_manager)
-        return request
+        return request, self._converter(request)
+
+    def _pieces(
+        self,
+        payload: Any,
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Iterator[Any]:
+        """The ``_stream`` of both classes: each piece announced to the callbacks as it is
+        yielded, then the converter's final piece (usage, finish reason). A stream that
+        breaks off raises the client's ``StreamInterruptedError`` (the text so far on its
+        ``partial``), never a piece that looks complete."""
+        request, converter = self._stream_request(payload, stop, kwargs, run_manager)
+        with mapped_errors():
+            for chunk in getattr(self._sync_client(), self._stream_method)(**request):
+                piece = converter.convert(chunk)
+                if piece is not None:
+                    if run_manager:
+                        run_manager.on_llm_new_token(piece.text, chunk=piece)
+                    yield piece
+            final = converter.final()
+            if run_manager:
+                run_manager.on_llm_new_token("", chunk=final)
+            yield final
+
+    async def _apieces(
+        self,
+        payload: Any,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        """:meth:`_pieces` for ``_astream``."""
+        request, converter = self._stream_request(payload, stop, kwargs, run_manager)
+        with mapped_errors():
+            async for chunk in getattr(self._async_client(), self._stream_method)(**request):
+                piece = converter.convert(chunk)
+                if piece is not None:
+                    if run_manager:
+                        await run_manager.on_llm_new_token(piece.text, chunk=piece)
+                    yield piece
+            final = converter.final()
+            if run_manager:
+                await run_manager.on_llm_new_token("", chunk=final)
+            yield final
 
 
 def on_retry(run_manager: RunManager | None) -> OnRetry | None:
@@ -197,53 +252,10 @@ def on_retry(run_manager: RunManager | None) -> OnRetry | None:
     return run_manager.on_retry if run_manager is not None else None
 
 
-Piece = TypeVar("Piece", ChatGenerationChunk, GenerationChunk)
-_Piece_co = TypeVar("_Piece_co", ChatGenerationChunk, GenerationChunk, covariant=True)
-
-
-class PieceConverter(Protocol[_Piece_co]):
+class PieceConverter(Protocol):
     """A stream's conversion: wire chunks in, LangChain pieces out (``ChatNugen``'s
     ``StreamConverter``, ``NugenLLM``'s ``TextStreamConverter``)."""
 
-    def convert(self, chunk: Any) -> _Piece_co | None: ...
+    def convert(self, chunk: Any) -> Any: ...
 
-    def final(self) -> _Piece_co: ...
-
-
-def relay(
-    converter: PieceConverter[Piece],
-    chunks: Iterable[Any],
-    run_manager: CallbackManagerForLLMRun | None,
-) -> Iterator[Piece]:
-    """Each piece of a stream, announced to the callbacks as it is yielded, then the
-    converter's final piece (usage, finish reason). A stream that breaks off raises the
-    client's ``StreamInterruptedError`` (the text so far on its ``partial``), never a piece
-    that looks complete."""
-    for chunk in chunks:
-        piece = converter.convert(chunk)
-        if piece is not None:
-            if run_manager:
-                run_manager.on_llm_new_token(piece.text, chunk=piece)
-            yield piece
-    final = converter.final()
-    if run_manager:
-        run_manager.on_llm_new_token("", chunk=final)
-    yield final
-
-
-async def arelay(
-    converter: PieceConverter[Piece],
-    chunks: AsyncIterator[Any],
-    run_manager: AsyncCallbackManagerForLLMRun | None,
-) -> AsyncIterator[Piece]:
-    """:func:`relay` for an async stream."""
-    async for chunk in chunks:
-        piece = converter.convert(chunk)
-        if piece is not None:
-            if run_manager:
-                await run_manager.on_llm_new_token(piece.text, chunk=piece)
-            yield piece
-    final = converter.final()
-    if run_manager:
-        await run_manager.on_llm_new_token("", chunk=final)
-    yield final
+    def final(self) -> Any: ...

@@ -58,16 +58,9 @@ __all__ = [
 
 PROVIDER = "nugen"
 
-# Roles of LangChain's generic ``ChatMessage`` mapped onto the four the service knows.
-_ROLES = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "human": "user",
-    "assistant": "assistant",
-    "ai": "assistant",
-    "tool": "tool",
-}
+# Roles of LangChain's generic ``ChatMessage`` that map onto a user or system turn (assistant
+# and tool turns need tool-call structure a ChatMessage cannot hold).
+_ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user"}
 
 # Block types that only describe an assistant turn (its reasoning, or tool calls that are
 # sent from ``tool_calls``): skipped when the turn goes back to the service, which takes
@@ -120,37 +113,37 @@ def to_wire_message(
 ) -> dict[str, Any]:
     """One LangChain message as a wire message (a new dict; ``message`` is only read)."""
     where = f"messages[{index}]"
-    if isinstance(message, HumanMessage):
-        return _named(
-            {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
-            message,
-        )
     if isinstance(message, AIMessage):
         return _assistant_message(message, where)
-    if isinstance(message, SystemMessage):
-        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, ToolMessage):
         return _tool_message(message, where, max_image_bytes)
-    if isinstance(message, ChatMessage):
-        role = _ROLES.get(message.role.lower())
-        if role is None or role in ("assistant", "tool"):
-            # Assistant and tool turns need tool-call structure a ChatMessage cannot hold.
-            raise InvalidInputError(
-                f"{where}: ChatMessage role {message.role!r} is not supported; use "
-                "SystemMessage, HumanMessage, AIMessage or ToolMessage"
-            )
-        if role == "user":
-            return _named(
-                {"role": "user", "content": _user_content(message.content, where, max_image_bytes)},
-                message,
-            )
-        return _named({"role": "system", "content": _text_content(message.content, where)}, message)
     if isinstance(message, FunctionMessage):
         raise InvalidInputError(
             f"{where}: FunctionMessage (legacy function calling) is not supported; answer "
             "tool calls with ToolMessage(content, tool_call_id=...)"
         )
-    raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+    if isinstance(message, HumanMessage):
+        role: str | None = "user"
+    elif isinstance(message, SystemMessage):
+        role = "system"
+    elif isinstance(message, ChatMessage):
+        role = _ROLES.get(message.role.lower())
+        if role is None:
+            raise InvalidInputError(
+                f"{where}: ChatMessage role {message.role!r} is not supported; use "
+                "SystemMessage, HumanMessage, AIMessage or ToolMessage"
+            )
+    else:
+        raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+    content = message.content
+    wire: dict[str, Any] = {"role": role}
+    if role == "system":
+        wire["content"] = _text_content(content, where)
+    elif isinstance(content, str):
+        wire["content"] = content
+    else:
+        wire["content"] = _content_parts(content, where, max_image_bytes, tool=False)
+    return _named(wire, message)
 
 
 def _named(wire: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
@@ -174,26 +167,27 @@ def _unsupported(where: str, kind: str) -> InvalidInputError:
     return InvalidInputError(f"{where}: unsupported content block type {kind!r}")
 
 
-def _user_content(
-    content: str | list[str | dict[str, Any]], where: str, max_bytes: int
-) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
+def _content_parts(
+    content: list[str | dict[str, Any]], where: str, max_bytes: int, *, tool: bool
+) -> list[dict[str, Any]]:
+    """The parts of a user or tool turn: text and images; a tool's other data as JSON text."""
     parts: list[dict[str, Any]] = []
     for position, block in enumerate(content):
         block_where = f"{where}.content[{position}]"
+        kind = _block_type(block) if isinstance(block, Mapping) else ""
         if isinstance(block, str):
             parts.append({"type": "text", "text": block})
-            continue
-        if not isinstance(block, Mapping):
-            raise InvalidInputError(
-                f"{block_where}: expected a str or a dict, got {type(block).__name__}"
-            )
-        kind = _block_type(block)
-        if kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
+        elif kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
             parts.append({"type": "text", "text": block["text"]})
         elif kind in ("image_url", "image"):
             parts.append(_image_part(block, kind, block_where, max_bytes))
+        elif tool and not kind:
+            # Untyped data the tool returned: the model reads it as JSON.
+            parts.append({"type": "text", "text": json.dumps(block, default=str)})
+        elif not isinstance(block, Mapping):
+            raise InvalidInputError(
+                f"{block_where}: expected a str or a dict, got {type(block).__name__}"
+            )
         else:
             raise _unsupported(block_where, kind)
     return parts
@@ -228,59 +222,55 @@ def _detail(block: Mapping[str, Any]) -> Any:
 
 def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int) -> dict[str, Any]:
     """An ``image_url`` part from any LangChain image block, checked locally."""
+    url = base64_data = mime_type = None
+    detail = _detail(block)
     try:
         if kind == "image_url":
             # OpenAI format; LangChain also allows a plain string for ``image_url``.
-            image_url = block.get("image_url")
-            if isinstance(image_url, str):
-                return url_image_part(image_url, _detail(block), max_bytes=max_bytes)
-            if isinstance(image_url, Mapping) and isinstance(image_url.get("url"), str):
-                return url_image_part(
-                    image_url["url"], image_url.get("detail"), max_bytes=max_bytes
-                )
-            raise InvalidInputError("image_url must be a URL string or {'url': ...}")
-        source_type = block.get("source_type")
-        if source_type is not None:
+            url = block.get("image_url")
+            if isinstance(url, Mapping) and isinstance(url.get("url"), str):
+                url, detail = url["url"], url.get("detail")
+            elif not isinstance(url, str):
+                raise InvalidInputError("image_url must be a URL string or {'url': ...}")
+        elif (source_type := block.get("source_type")) is not None:
             # Legacy (v0) standard blocks: {"type": "image", "source_type": "url"|"base64"|"id"}.
             if source_type == "url":
-                return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
-            if source_type == "base64":
-                return image_part(
-                    base64_data=block["data"],
-                    mime_type=block.get("mime_type"),
-                    detail=_detail(block),
-                    max_bytes=max_bytes,
+                url = block["url"]
+            elif source_type == "base64":
+                base64_data, mime_type = block["data"], block.get("mime_type")
+            else:
+                raise InvalidInputError(
+                    f"image source_type {source_type!r} is not supported (file ids cannot be "
+                    "resolved by the Nugen API); send the image as a URL or base64 data"
                 )
-            raise InvalidInputError(
-                f"image source_type {source_type!r} is not supported (file ids cannot be "
-                "resolved by the Nugen API); send the image as a URL or base64 data"
-            )
-        source = block.get("source")
-        if isinstance(source, Mapping):
+        elif isinstance(source := block.get("source"), Mapping):
             # Anthropic-style {"type": "image", "source": {"type": "base64"|"url", ...}}.
+            detail = None
             if source.get("type") == "base64":
-                return image_part(
-                    base64_data=source["data"],
-                    mime_type=source.get("media_type"),
-                    max_bytes=max_bytes,
+                base64_data, mime_type = source["data"], source.get("media_type")
+            elif source.get("type") == "url":
+                url = source["url"]
+            else:
+                raise InvalidInputError(
+                    f"image source of type {source.get('type')!r} is not supported"
                 )
-            if source.get("type") == "url":
-                return url_image_part(source["url"], max_bytes=max_bytes)
-            raise InvalidInputError(f"image source of type {source.get('type')!r} is not supported")
-        # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
-        if block.get("url"):
-            return url_image_part(block["url"], _detail(block), max_bytes=max_bytes)
-        if block.get("base64"):
-            return image_part(
-                base64_data=block["base64"],
-                mime_type=block.get("mime_type"),
-                detail=_detail(block),
-                max_bytes=max_bytes,
+        else:
+            # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
+            url, base64_data, mime_type = (
+                block.get("url"),
+                block.get("base64"),
+                block.get("mime_type"),
             )
-        if block.get("file_id"):
-            raise InvalidInputError(
-                "images given by file_id are not supported (the Nugen API has no file "
-                "store); send the image as a URL or base64 data"
+            if not (url or base64_data) and block.get("file_id"):
+                raise InvalidInputError(
+                    "images given by file_id are not supported (the Nugen API has no file "
+                    "store); send the image as a URL or base64 data"
+                )
+        if url:
+            return url_image_part(url, detail, max_bytes=max_bytes)
+        if base64_data:
+            return image_part(
+                base64_data=base64_data, mime_type=mime_type, detail=detail, max_bytes=max_bytes
             )
         raise InvalidInputError("image block has no url or base64 data")
     except InvalidInputError as error:
@@ -350,19 +340,14 @@ def _wire_tool_calls(
         _wire_tool_call(call["id"], call["name"], call["args"] or "")
         for call in message.invalid_tool_calls
     )
-    if block_calls:
-        # v1 content may carry ``tool_call`` blocks that ``tool_calls`` lacks.
-        seen = {call["id"] for call in calls}
-        for block in block_calls:
-            if block.get("id") not in seen:
-                seen.add(block.get("id"))
-                calls.append(
-                    _wire_tool_call(
-                        block.get("id"),
-                        block.get("name"),
-                        _arguments_json(block.get("args") or {}, where, block.get("name")),
-                    )
-                )
+    # v1 content may carry ``tool_call`` blocks that ``tool_calls`` lacks.
+    seen = {call["id"] for call in calls}
+    for block in block_calls:
+        call_id, name = block.get("id"), block.get("name")
+        if call_id not in seen:
+            seen.add(call_id)
+            arguments = _arguments_json(block.get("args") or {}, where, name)
+            calls.append(_wire_tool_call(call_id, name, arguments))
     return calls
 
 
@@ -372,24 +357,7 @@ def _tool_message(message: ToolMessage, where: str, max_bytes: int) -> dict[str,
     if isinstance(content, str):
         wire_content = content
     else:
-        parts: list[dict[str, Any]] = []
-        for position, block in enumerate(content):
-            block_where = f"{where}.content[{position}]"
-            if isinstance(block, str):
-                parts.append({"type": "text", "text": block})
-            elif not isinstance(block, Mapping):
-                parts.append({"type": "text", "text": json.dumps(block, default=str)})
-            else:
-                kind = _block_type(block)
-                if kind == "text":
-                    parts.append({"type": "text", "text": block["text"]})
-                elif kind in ("image_url", "image"):
-                    parts.append(_image_part(block, kind, block_where, max_bytes))
-                elif kind in _UNSUPPORTED or kind:
-                    raise _unsupported(block_where, kind)
-                else:
-                    # Untyped dicts are data the tool returned: the model reads them as JSON.
-                    parts.append({"type": "text", "text": json.dumps(block, default=str)})
+        parts = _content_parts(content, where, max_bytes, tool=True)
         if all(part["type"] == "text" for part in parts):
             wire_content = "".join(part["text"] for part in parts)
         else:

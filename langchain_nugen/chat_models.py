@@ -18,7 +18,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel
 
 from langchain_nugen import _compat
-from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
+from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry
 from langchain_nugen._convert import completion_to_chat_result, to_wire_messages
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
@@ -170,6 +170,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     )
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _stream_is_one: ClassVar[str] = "message"
+    _stream_method: ClassVar[str] = "stream_chat_completion"
 
     use_vision_endpoint: bool = False
     """Send requests to `/chat/vision` (answers whole) instead of `/chat/completions`."""
@@ -179,10 +180,6 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     @property
     def _llm_type(self) -> str:
         return "nugen-chat"
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["langchain_nugen", "chat_models"]
 
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
@@ -239,20 +236,28 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)
         return chat_request(wire_messages, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
-    def _stream_request(
+    def _stream(
         self,
         messages: list[BaseMessage],
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-        run_manager: RunManager | None,
-    ) -> tuple[dict[str, Any], StreamConverter]:
-        request = self._streaming_request(
-            self._request(messages, stop, kwargs), kwargs, run_manager
-        )
-        converter = StreamConverter(
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        return self._pieces(messages, stop, run_manager, kwargs)
+
+    def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        return self._apieces(messages, stop, run_manager, kwargs)
+
+    def _converter(self, request: dict[str, Any]) -> StreamConverter:
+        return StreamConverter(
             stream_usage=request["include_usage"], requested_model=request["model"]
         )
-        return request, converter
 
     def _generate(
         self,
@@ -281,31 +286,6 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
                 **request, on_retry=on_retry(run_manager)
             )
         return completion_to_chat_result(completion, request["model"])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors():
-            chunks = self._sync_client().stream_chat_completion(**request)
-            yield from relay(converter, chunks, run_manager)
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        request, converter = self._stream_request(messages, stop, kwargs, run_manager)
-        with mapped_errors():
-            chunks = self._async_client().stream_chat_completion(**request)
-            async for piece in arelay(converter, chunks, run_manager):
-                yield piece
 
     # ------------------------------------------------------------ tools and structure
 

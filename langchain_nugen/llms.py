@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
-from langchain_nugen._base import LC_KWARGS, NugenModel, RunManager, arelay, on_retry, relay
+from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
@@ -85,6 +85,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
     _stream_is_one: ClassVar[str] = "text"
+    _stream_method: ClassVar[str] = "stream_completion"
 
     max_concurrent_requests: int = Field(default=8, ge=1)
     """Requests in flight at once when one async call completes several prompts."""
@@ -96,10 +97,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     @property
     def _llm_type(self) -> str:
         return "nugen"
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["langchain_nugen", "llms"]
 
     # ---------------------------------------------------------------------- requests
 
@@ -125,15 +122,26 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         model = kwargs.get("model")
         return model if isinstance(model, str) and model else self.model
 
-    def _stream_request(
+    def _stream(
         self,
         prompt: str,
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-        run_manager: RunManager | None,
-    ) -> tuple[dict[str, Any], TextStreamConverter]:
-        request = self._streaming_request(self._request(prompt, stop, kwargs), kwargs, run_manager)
-        return request, TextStreamConverter(requested_model=request["model"])
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        return self._pieces(prompt, stop, run_manager, kwargs)
+
+    def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        return self._apieces(prompt, stop, run_manager, kwargs)
+
+    def _converter(self, request: dict[str, Any]) -> TextStreamConverter:
+        return TextStreamConverter(requested_model=request["model"])
 
     def _generate(
         self,
@@ -188,32 +196,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         return _llm_result([r for batch in done for r in batch], self._model_name(kwargs))
-
-    def _stream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[GenerationChunk]:
-        request, converter = self._stream_request(prompt, stop, kwargs, run_manager)
-        with mapped_errors():
-            yield from relay(
-                converter, self._sync_client().stream_completion(**request), run_manager
-            )
-
-    async def _astream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[GenerationChunk]:
-        request, converter = self._stream_request(prompt, stop, kwargs, run_manager)
-        with mapped_errors():
-            chunks = self._async_client().stream_completion(**request)
-            async for piece in arelay(converter, chunks, run_manager):
-                yield piece
 
 
 # ------------------------------------------------------------------ pure conversions

@@ -35,7 +35,12 @@ from llama_index.core.schema import ImageNode
 
 from nugen_client import APIResponseValidationError, InvalidInputError
 from nugen_client import types as api
-from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, guess_image_mime_type, image_part
+from nugen_shared.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    decode_base64_image,
+    guess_image_mime_type,
+    image_part,
+)
 
 __all__ = [
     "chat_to_completion_response",
@@ -239,7 +244,11 @@ def image_document_to_part(
     mime = getattr(document, "image_mimetype", None)
     encoded = getattr(document, "image", None)
     if encoded:
-        data = _decode_document_image(encoded)
+        # Documented as base64 text; raw image bytes are accepted too.
+        if isinstance(encoded, bytes) and guess_image_mime_type(encoded):
+            data = encoded
+        else:
+            data = decode_base64_image(encoded)
         mime = guess_image_mime_type(data) or mime  # as for an ImageBlock
         return image_part(data=data, mime_type=mime, max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
@@ -252,19 +261,6 @@ def image_document_to_part(
         f"{type(document).__name__} {getattr(document, 'id_', '')!r} has no image "
         "(image, image_path or image_url)"
     )
-
-
-def _decode_document_image(encoded: str | bytes) -> bytes:
-    # ImageNode.image is documented as base64 text; accept raw image bytes too.
-    if isinstance(encoded, bytes) and guess_image_mime_type(encoded):
-        return encoded
-    text = encoded.decode("ascii", "replace") if isinstance(encoded, bytes) else encoded
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    try:
-        return base64.b64decode(text, validate=True)
-    except ValueError:
-        raise InvalidInputError("image document data is not valid base64") from None
 
 
 def prompt_with_images(
@@ -463,24 +459,16 @@ def completion_to_chat_response(
     ``raw`` is the answer as a dict."""
     raw = completion.model_dump(exclude_none=True)
     raw.setdefault("usage", None)
-    if isinstance(completion, api.TextCompletion):
-        completion = api.ChatCompletion(
-            **completion.model_dump(exclude={"choices"}, exclude_none=True),
-            choices=[
-                api.Choice(
-                    index=choice.index,
-                    message=api.ResponseMessage(content=choice.text),
-                    finish_reason=choice.finish_reason,
-                )
-                for choice in sorted(completion.choices, key=lambda choice: choice.index)
-            ],
-        )
-    choice = completion.choices[0] if completion.choices else None
     usage = completion.usage
-    if choice is None:
-        message = _message("", None, (), None)
-        finish_reason = None
-    else:
+    message = _message("", None, (), None)
+    finish_reason = None
+    if isinstance(completion, api.TextCompletion):
+        if completion.choices:
+            text_choice = min(completion.choices, key=lambda choice: choice.index)
+            message = _message(text_choice.text, None, (), None)
+            finish_reason = text_choice.finish_reason
+    elif completion.choices:
+        choice = completion.choices[0]
         blocks, dicts = _tool_outputs(
             choice.message.tool_calls or (), completion.id or "0", complete=True
         )

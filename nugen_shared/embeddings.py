@@ -97,10 +97,6 @@ class AdaptiveLimit(FreshOnCopy):
             self._value = max(1.0, current / 2.0)
             self._decreases += 1
 
-    def __repr__(self) -> str:
-        value = "max" if self._value is None else f"{self._value:.2f}"
-        return f"AdaptiveLimit({value})"
-
 
 class _Schedule:
     """The state of one call: batches to send, results by batch, the shared bound."""

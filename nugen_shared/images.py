@@ -21,6 +21,7 @@ from nugen_client.params import check_image_url
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",
     "data_url",
+    "decode_base64_image",
     "guess_image_mime_type",
     "image_part",
     "read_image_file",
