@@ -4,18 +4,19 @@
 (which normalises tool-call fragments so LangChain's merge-by-index assembles them) and
 ends with exactly one final chunk that carries ``chunk_position="last"``, the usage and the
 response metadata. A text-only delta, the hot path, is a copy of a validated template
-(:mod:`langchain_nugen._templates`) when such copies are exactly what validation builds.
+(:class:`Template`, below) when such copies are exactly what validation builds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
+from pydantic import BaseModel
 
 from langchain_nugen._convert import (
     PROVIDER,
@@ -23,11 +24,94 @@ from langchain_nugen._convert import (
     response_metadata,
     usage_to_metadata,
 )
-from langchain_nugen._templates import Template, same
 from nugen_client import StreamAccumulator
 from nugen_client.types import ChatCompletionChunk, parse_tool_arguments
 
 __all__ = ["StreamConverter", "text_generation_chunk"]
+
+
+# -- fresh copies of a validated pydantic object ----------------------------------------
+#
+# Every text delta of a stream becomes an ``AIMessageChunk`` inside a
+# ``ChatGenerationChunk``. Validating that pair is a large share of what a whole streamed
+# chunk costs, yet from one chunk to the next the pair differs only in its text.
+# A :class:`Template` holds one validated object and makes copies of it with some fields
+# replaced: the template's field values, a fresh container for every mutable field (no two
+# copies share a list or a dict), and pydantic's bookkeeping (fields set, extras) as
+# validation left it. That is what pydantic's own ``__copy__`` does, without its generic
+# overhead; like ``model_copy(update=...)``, the replaced values are not validated, so the
+# caller passes only values validation would keep as they are.
+#
+# A copy is worth having only if it cannot be told apart from a validated object, so users
+# of a template compare the two once (:func:`same`) and fall back to validating when they
+# differ (a future langchain-core could derive a field from the text). The tests assert the
+# copies are in use, so such a change is noticed rather than silently slower.
+
+M = TypeVar("M", bound=BaseModel)
+
+_CONTAINERS = (list, dict, set)
+_new = object.__new__
+_set = object.__setattr__
+
+
+class Template(Generic[M]):
+    """Copies of the validated ``model`` with some fields replaced."""
+
+    __slots__ = ("_cls", "_extra", "_fields", "_fields_set", "_mutable")
+
+    def __init__(self, model: M) -> None:
+        if model.__pydantic_private__ is not None:
+            raise ValueError(f"{type(model).__name__} has private state; copy it with model_copy")
+        fields = dict(model.__dict__)
+        for name, value in fields.items():
+            if isinstance(value, _CONTAINERS) and any(
+                isinstance(item, _CONTAINERS) for item in _items(value)
+            ):
+                raise ValueError(f"{type(model).__name__}.{name} nests containers")
+        self._cls = type(model)
+        self._fields = fields
+        self._fields_set = frozenset(model.__pydantic_fields_set__)
+        self._extra = model.__pydantic_extra__
+        # The fields whose container each copy gets a fresh copy of.
+        self._mutable = tuple(
+            name for name, value in fields.items() if isinstance(value, _CONTAINERS)
+        )
+
+    def copy(self, **values: Any) -> M:
+        """A new object: the template with ``values`` in place of its fields."""
+        fields = self._fields.copy()
+        for name in self._mutable:
+            fields[name] = fields[name].copy()
+        fields.update(values)
+        extra = self._extra
+        model = _new(self._cls)
+        _set(model, "__dict__", fields)
+        _set(model, "__pydantic_fields_set__", {*self._fields_set, *values})
+        _set(model, "__pydantic_extra__", None if extra is None else extra.copy())
+        _set(model, "__pydantic_private__", None)
+        return model
+
+
+def same(a: BaseModel, b: BaseModel) -> bool:
+    """True if ``a`` and ``b`` are indistinguishable: type, field values, fields set,
+    extras and private state, recursively through fields that are models."""
+    if type(a) is not type(b) or a.__dict__ != b.__dict__:
+        return False
+    if a.__pydantic_fields_set__ != b.__pydantic_fields_set__:
+        return False
+    if a.__pydantic_extra__ != b.__pydantic_extra__:
+        return False
+    if a.__pydantic_private__ != b.__pydantic_private__:
+        return False
+    return all(
+        same(value, b.__dict__[name])
+        for name, value in a.__dict__.items()
+        if isinstance(value, BaseModel)
+    )
+
+
+def _items(container: list[Any] | dict[Any, Any] | set[Any]) -> Any:
+    return container.values() if isinstance(container, dict) else container
 
 
 # Appended to the arguments of an unusable streamed call, in the final chunk, when the sum
@@ -65,8 +149,8 @@ def _validated_text_chunk(text: str) -> ChatGenerationChunk:
 def _text_chunk_builder() -> Callable[[str], ChatGenerationChunk]:
     """How to build the generation chunk of a text-only delta, the stream's hot path.
 
-    Copies of validated templates cost a third of validating each chunk. They are used
-    only if they are exactly what validation builds (see _templates); with a
+    Copies of validated templates cost much less than validating each chunk. They are used
+    only if they are exactly what validation builds (see Template); with a
     langchain-core whose chunks could not be copied faithfully, every chunk is validated.
     """
     try:

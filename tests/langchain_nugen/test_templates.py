@@ -14,7 +14,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import BaseModel
 
 from langchain_nugen import _stream
-from langchain_nugen._templates import Template, same
+from langchain_nugen._stream import Template, same
 
 
 def test_the_copies_are_in_use() -> None:
