@@ -143,7 +143,23 @@ class ChunkDecoder(Generic[_ChunkT]):
         for choice in choices:
             if choice.index == 0:
                 self._first_choice = True
-                piece = self._piece(choice)
+                if isinstance(choice, TextChoice):
+                    piece = choice.text
+                else:
+                    piece = choice.delta.content
+                    # A text completion's choice (``text``, no ``delta``) is an answer of
+                    # another endpoint: checked where a delta holds no text, rather than by
+                    # a validator that would run for every chunk of every stream.
+                    if (
+                        piece is None
+                        and "delta" not in choice.model_fields_set
+                        and "text" in (choice.model_extra or {})
+                    ):
+                        raise APIResponseValidationError(
+                            "a stream choice has 'text' but no 'delta': an answer of another "
+                            "endpoint than /chat/completions",
+                            body=None,
+                        )
                 if piece:
                     self._text.append(piece)
             else:
@@ -156,9 +172,12 @@ class ChunkDecoder(Generic[_ChunkT]):
         # The data may echo the key (a proxy reflecting headers): never quote it, not
         # even the part of it before the cut.
         shown = redact(data, self._secrets)[:200]
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
         return APIResponseValidationError(
             f"malformed stream event after {self.chunks_received} chunks: "
-            f"{_first_error(exc)} (data: {shown!r})",
+            f"{problem} (data: {shown!r})",
             body=shown,
         )
 
@@ -197,11 +216,6 @@ class ChunkDecoder(Generic[_ChunkT]):
             status, payload, secrets=self._secrets, context="error event in stream"
         )
 
-    @staticmethod
-    def _piece(choice: Any) -> str | None:
-        """The text a choice of one chunk adds."""
-        raise NotImplementedError
-
     def interrupted(self, cause: str) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
@@ -222,42 +236,11 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
 
     chunk_type = ChatCompletionChunk
 
-    @staticmethod
-    def _piece(choice: ChunkChoice) -> str | None:
-        content = choice.delta.content
-        # A text completion's choice (``text``, no ``delta``) is an answer of another
-        # endpoint. Checked here, where a delta holds no text, rather than by a validator
-        # that would run for every chunk of every stream.
-        if (
-            content is None
-            and "delta" not in choice.model_fields_set
-            and "text" in (choice.model_extra or {})
-        ):
-            raise APIResponseValidationError(
-                "a stream choice has 'text' but no 'delta': an answer of another endpoint "
-                "than /chat/completions",
-                body=None,
-            )
-        return content
-
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
     """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
 
     chunk_type = TextCompletionChunk
-
-    @staticmethod
-    def _piece(choice: TextChoice) -> str | None:
-        return choice.text
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
-    if not errors:
-        return str(exc)
-    first = errors[0]
-    loc = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{loc}: {first.get('msg', '')}" if loc else str(first.get("msg", ""))
 
 
 @dataclass(slots=True)
