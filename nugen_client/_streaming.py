@@ -1,18 +1,8 @@
-"""Stream handling written once: SSE events -> chunks, completeness, and assembly.
-
-Sync and async streams differ only in how bytes arrive; everything here is pure and is
-shared by both clients and by both framework adapters:
-
-* :class:`ChunkDecoder` turns the server-sent events of one response into chunks of one
-  type (:class:`StreamDecoder`: :class:`~nugen_client.types.ChatCompletionChunk`;
-  :class:`TextStreamDecoder`: :class:`~nugen_client.types.TextCompletionChunk`), raises on
-  error events and malformed data, and knows whether the stream completed (``[DONE]`` or
-  a ``finish_reason``).
-* :class:`ToolCallAccumulator` joins tool-call fragments by index (then id), in linear
-  time, and hands out normalised fragments (every fragment carries an index; id and name
-  only on the first fragment of each call) that frameworks can merge naively.
-* :class:`StreamAccumulator` folds a whole stream into the equivalent
-  :class:`~nugen_client.types.ChatCompletion`.
+"""Stream handling written once, pure, shared by both clients and both adapters (sync and
+async streams differ only in how bytes arrive): events into chunks and their completeness
+(:class:`ChunkDecoder`), tool-call fragments into whole calls (:class:`ToolCallAccumulator`),
+a stream into the whole answer it adds up to (:class:`StreamAccumulator`), and a whole
+answer into chunks (:func:`completion_to_chunks`).
 """
 
 from __future__ import annotations
