@@ -72,18 +72,6 @@ class ChunkDecoder(Generic[_ChunkT]):
 
     chunk_type: ClassVar[type[BaseModel]]
 
-    __slots__ = (
-        "_first_choice",
-        "_other_choice",
-        "_secrets",
-        "_text",
-        "_validate_json",
-        "chunks_received",
-        "done",
-        "finished",
-        "usage_seen",
-    )
-
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
         self.done = False
