@@ -16,8 +16,6 @@ from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
 
 from nugen_client._errors import APIResponseValidationError
 
-__all__ = ["Event", "EventParser", "aiter_events", "iter_events"]
-
 _DATA = b"data: "
 
 

@@ -40,17 +40,6 @@ from nugen_client.types import (
     Usage,
 )
 
-__all__ = [
-    "ChunkDecoder",
-    "StreamAccumulator",
-    "StreamDecoder",
-    "TextStreamDecoder",
-    "ToolCallAccumulator",
-    "ToolCallFragment",
-    "completion_to_chunks",
-    "text_completion_to_chunks",
-]
-
 _DONE = "[DONE]"
 
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
