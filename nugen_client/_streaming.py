@@ -107,10 +107,13 @@ class ChunkDecoder(Generic[_ChunkT]):
             self.chunks_received += 1
         if chunk.usage is not None:
             self.usage_seen = True
+        # Any: the two kinds of choice are told apart by their exact type, which costs less
+        # than isinstance on a model class (an ABC), and a type checker cannot narrow by it.
+        choice: Any
         for choice in choices:
             if choice.index == 0:
                 self._first_choice = True
-                if isinstance(choice, TextChoice):
+                if type(choice) is TextChoice:
                     piece = choice.text
                 else:
                     piece = choice.delta.content
