@@ -13,23 +13,20 @@ the specification says.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
+from dataclasses import dataclass
 
 from nugen_client._errors import APIResponseValidationError
-
-__all__ = ["Event", "EventParser", "aiter_events", "iter_events"]
 
 _DATA = b"data: "
 
 
+@dataclass(slots=True)
 class Event:
     """One server-sent event: its ``data`` and its name (``event``: "message" unless the
     server named it)."""
 
-    __slots__ = ("data", "event")
-
-    def __init__(self, data: str, event: str = "message") -> None:
-        self.data = data
-        self.event = event
+    data: str
+    event: str = "message"
 
 
 class EventParser:

@@ -1,18 +1,8 @@
-"""Stream handling written once: SSE events -> chunks, completeness, and assembly.
-
-Sync and async streams differ only in how bytes arrive; everything here is pure and is
-shared by both clients and by both framework adapters:
-
-* :class:`ChunkDecoder` turns the server-sent events of one response into chunks of one
-  type (:class:`StreamDecoder`: :class:`~nugen_client.types.ChatCompletionChunk`;
-  :class:`TextStreamDecoder`: :class:`~nugen_client.types.TextCompletionChunk`), raises on
-  error events and malformed data, and knows whether the stream completed (``[DONE]`` or
-  a ``finish_reason``).
-* :class:`ToolCallAccumulator` joins tool-call fragments by index (then id), in linear
-  time, and hands out normalised fragments (every fragment carries an index; id and name
-  only on the first fragment of each call) that frameworks can merge naively.
-* :class:`StreamAccumulator` folds a whole stream into the equivalent
-  :class:`~nugen_client.types.ChatCompletion`.
+"""Stream handling written once, pure, shared by both clients and both adapters (sync and
+async streams differ only in how bytes arrive): events into chunks and their completeness
+(:class:`ChunkDecoder`), tool-call fragments into whole calls (:class:`ToolCallAccumulator`),
+a stream into the whole answer it adds up to (:class:`StreamAccumulator`), and a whole
+answer into chunks (:func:`completion_to_chunks`).
 """
 
 from __future__ import annotations
@@ -50,17 +40,6 @@ from nugen_client.types import (
     Usage,
 )
 
-__all__ = [
-    "ChunkDecoder",
-    "StreamAccumulator",
-    "StreamDecoder",
-    "TextStreamDecoder",
-    "ToolCallAccumulator",
-    "ToolCallFragment",
-    "completion_to_chunks",
-    "text_completion_to_chunks",
-]
-
 _DONE = "[DONE]"
 
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
@@ -81,18 +60,6 @@ class ChunkDecoder(Generic[_ChunkT]):
     completion streams)."""
 
     chunk_type: ClassVar[type[BaseModel]]
-
-    __slots__ = (
-        "_first_choice",
-        "_other_choice",
-        "_secrets",
-        "_text",
-        "_validate_json",
-        "chunks_received",
-        "done",
-        "finished",
-        "usage_seen",
-    )
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self.chunks_received = 0
@@ -140,10 +107,29 @@ class ChunkDecoder(Generic[_ChunkT]):
             self.chunks_received += 1
         if chunk.usage is not None:
             self.usage_seen = True
+        # Any: the two kinds of choice are told apart by their exact type, which costs less
+        # than isinstance on a model class (an ABC), and a type checker cannot narrow by it.
+        choice: Any
         for choice in choices:
             if choice.index == 0:
                 self._first_choice = True
-                piece = self._piece(choice)
+                if type(choice) is TextChoice:
+                    piece = choice.text
+                else:
+                    piece = choice.delta.content
+                    # A text completion's choice (``text``, no ``delta``) is an answer of
+                    # another endpoint: checked where a delta holds no text, rather than by
+                    # a validator that would run for every chunk of every stream.
+                    if (
+                        piece is None
+                        and "delta" not in choice.model_fields_set
+                        and "text" in (choice.model_extra or {})
+                    ):
+                        raise APIResponseValidationError(
+                            "a stream choice has 'text' but no 'delta': an answer of another "
+                            "endpoint than /chat/completions",
+                            body=None,
+                        )
                 if piece:
                     self._text.append(piece)
             else:
@@ -156,9 +142,12 @@ class ChunkDecoder(Generic[_ChunkT]):
         # The data may echo the key (a proxy reflecting headers): never quote it, not
         # even the part of it before the cut.
         shown = redact(data, self._secrets)[:200]
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
         return APIResponseValidationError(
             f"malformed stream event after {self.chunks_received} chunks: "
-            f"{_first_error(exc)} (data: {shown!r})",
+            f"{problem} (data: {shown!r})",
             body=shown,
         )
 
@@ -197,11 +186,6 @@ class ChunkDecoder(Generic[_ChunkT]):
             status, payload, secrets=self._secrets, context="error event in stream"
         )
 
-    @staticmethod
-    def _piece(choice: Any) -> str | None:
-        """The text a choice of one chunk adds."""
-        raise NotImplementedError
-
     def interrupted(self, cause: str) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
@@ -222,42 +206,11 @@ class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
 
     chunk_type = ChatCompletionChunk
 
-    @staticmethod
-    def _piece(choice: ChunkChoice) -> str | None:
-        content = choice.delta.content
-        # A text completion's choice (``text``, no ``delta``) is an answer of another
-        # endpoint. Checked here, where a delta holds no text, rather than by a validator
-        # that would run for every chunk of every stream.
-        if (
-            content is None
-            and "delta" not in choice.model_fields_set
-            and "text" in (choice.model_extra or {})
-        ):
-            raise APIResponseValidationError(
-                "a stream choice has 'text' but no 'delta': an answer of another endpoint "
-                "than /chat/completions",
-                body=None,
-            )
-        return content
-
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
     """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
 
     chunk_type = TextCompletionChunk
-
-    @staticmethod
-    def _piece(choice: TextChoice) -> str | None:
-        return choice.text
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
-    if not errors:
-        return str(exc)
-    first = errors[0]
-    loc = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{loc}: {first.get('msg', '')}" if loc else str(first.get("msg", ""))
 
 
 @dataclass(slots=True)
@@ -299,7 +252,7 @@ class ToolCallAccumulator:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def _slot_for(self, delta: ToolCallDelta) -> tuple[int, bool]:
+    def _slot_for(self, delta: ToolCallDelta) -> int:
         wire_index, call_id = delta.index, delta.id or None
         slot: int | None = None
         if wire_index is not None:
@@ -310,19 +263,18 @@ class ToolCallAccumulator:
             slot = self._by_id.get(call_id)
         elif self._calls:
             slot = len(self._calls) - 1
-        if slot is not None:
-            return slot, False
-        slot = len(self._calls)
-        self._calls.append(_PendingCall())
-        if wire_index is not None:
-            self._by_wire_index[wire_index] = slot
-        return slot, True
+        if slot is None:
+            slot = len(self._calls)
+            self._calls.append(_PendingCall())
+            if wire_index is not None:
+                self._by_wire_index[wire_index] = slot
+        return slot
 
     def add(self, deltas: Iterable[ToolCallDelta]) -> list[ToolCallFragment]:
         """Take the tool-call deltas of one chunk; return them normalised."""
         fragments = []
         for delta in deltas:
-            slot, _ = self._slot_for(delta)
+            slot = self._slot_for(delta)
             call = self._calls[slot]
             new_id = None
             if delta.id and not call.id:
@@ -375,6 +327,12 @@ class StreamAccumulator:
     def __init__(self, *, running_text: bool = False) -> None:
         self._running = running_text
         self._choices: dict[int, _ChoiceState] = {}
+        self.id = ""
+        """The response id ("" until a chunk carried it)."""
+        self.model = ""
+        """The model the service says it ran ("" until a chunk named it)."""
+        self._created: float | None = None
+        # The other RESPONSE_METADATA_FIELDS the stream sent.
         self._header: dict[str, Any] = {}
         self.usage: Usage | None = None
         self.timing: Timing | None = None
@@ -385,11 +343,11 @@ class StreamAccumulator:
         (empty when the chunk has none)."""
         header = self._header
         # RESPONSE_METADATA_FIELDS and the model, read directly rather than by name in a
-        # loop: this runs once per streamed chunk.
-        # Taken from the first event that has them: the live stream opens with a timing
-        # event that has none.
-        if not header and (chunk.id or chunk.model):
-            header.update(id=chunk.id, created=chunk.created, model=chunk.model)
+        # loop: this runs once per streamed chunk. The id, time and model are taken from
+        # the first event that has them: the live stream opens with a timing event that
+        # has none.
+        if not (self.id or self.model) and (chunk.id or chunk.model):
+            self.id, self._created, self.model = chunk.id, chunk.created, chunk.model
         if chunk.timing is not None or chunk.gpu_timing is not None:
             self._add_timing(chunk)
         if chunk.confidence_score is not None:
@@ -409,27 +367,21 @@ class StreamAccumulator:
             if delta.role:
                 state.role = delta.role
             if delta.content:
-                _extend(state.content, delta.content, self._running)
+                if self._running and state.content:
+                    state.content[0] += delta.content
+                else:
+                    state.content.append(delta.content)
             reasoning = delta.reasoning_text
             if reasoning:
-                _extend(state.reasoning, reasoning, self._running)
+                if self._running and state.reasoning:
+                    state.reasoning[0] += reasoning
+                else:
+                    state.reasoning.append(reasoning)
             if delta.tool_calls:
                 fragments[choice.index] = state.tools.add(delta.tool_calls)
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
         return fragments
-
-    @property
-    def model(self) -> str:
-        """The model the service says it ran ("" until a chunk named it)."""
-        model = self._header.get("model")
-        return model if isinstance(model, str) else ""
-
-    @property
-    def id(self) -> str:
-        """The response id ("" until a chunk carried it)."""
-        value = self._header.get("id")
-        return value if isinstance(value, str) else ""
 
     def _add_timing(self, chunk: ChatCompletionChunk) -> None:
         for timing in (chunk.gpu_timing, chunk.timing):
@@ -465,19 +417,14 @@ class StreamAccumulator:
             for index, state in sorted(self._choices.items())
         ]
         return ChatCompletion(
-            **{k: v for k, v in self._header.items() if v is not None},
+            id=self.id,
+            created=self._created,
+            model=self.model,
+            **self._header,
             choices=choices,
             usage=self.usage,
             timing=self.timing,
         )
-
-
-def _extend(pieces: list[str], piece: str, running: bool) -> None:
-    """Add ``piece`` to text kept as ``pieces``; when ``running``, as one joined piece."""
-    if running and pieces:
-        pieces[0] += piece
-    else:
-        pieces.append(piece)
 
 
 def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk]:
@@ -487,64 +434,47 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
     or when a host ignores ``stream: true`` and answers with JSON.
     """
     header = {"model": completion.model, **completion.header_metadata()}
-    chunks = []
-    for choice in completion.choices:
-        message = choice.message
-        tool_calls = [
-            ToolCallDelta(
-                index=i,
-                id=call.id,
-                type=call.type,
-                function=FunctionCallDelta(
-                    name=call.function.name, arguments=call.function.arguments
-                ),
-            )
-            for i, call in enumerate(message.tool_calls or ())
-        ]
-        delta = Delta(
-            role=message.role or "assistant",
-            content=message.text or None,
-            tool_calls=tool_calls or None,
-            reasoning_content=message.reasoning_text,
+    chunks = [
+        ChatCompletionChunk(
+            **header,
+            choices=[
+                ChunkChoice(
+                    index=choice.index,
+                    delta=_as_delta(choice.message),
+                    finish_reason=choice.finish_reason,
+                )
+            ],
         )
-        chunks.append(
-            ChatCompletionChunk(
-                **header,
-                choices=[
-                    ChunkChoice(index=choice.index, delta=delta, finish_reason=choice.finish_reason)
-                ],
-            )
-        )
-    if chunks:
-        chunks[-1].usage = completion.usage
-        chunks[-1].timing = completion.timing
-    else:
-        chunks.append(
-            ChatCompletionChunk(**header, usage=completion.usage, timing=completion.timing)
-        )
+        for choice in completion.choices
+    ] or [ChatCompletionChunk(**header)]
+    chunks[-1].usage = completion.usage
+    chunks[-1].timing = completion.timing
     return chunks
+
+
+def _as_delta(message: ResponseMessage) -> Delta:
+    tool_calls = [
+        ToolCallDelta(
+            index=i,
+            id=call.id,
+            type=call.type,
+            function=FunctionCallDelta(name=call.function.name, arguments=call.function.arguments),
+        )
+        for i, call in enumerate(message.tool_calls or ())
+    ]
+    return Delta(
+        role=message.role or "assistant",
+        content=message.text or None,
+        tool_calls=tool_calls or None,
+        reasoning_content=message.reasoning_text,
+    )
 
 
 def text_completion_to_chunks(completion: TextCompletion) -> list[TextCompletionChunk]:
     """A whole text completion as a stream: one chunk per choice, usage on the last (for a
     host that ignores ``stream: true`` and answers with JSON)."""
     header = completion.model_dump(exclude={"choices", "usage"}, exclude_none=True)
-    chunks = [
-        TextCompletionChunk(
-            **header,
-            choices=[
-                TextChoice(
-                    index=choice.index,
-                    text=choice.text,
-                    logprobs=choice.logprobs,
-                    finish_reason=choice.finish_reason,
-                )
-            ],
-        )
-        for choice in completion.choices
-    ]
-    if chunks:
-        chunks[-1].usage = completion.usage
-    else:
-        chunks.append(TextCompletionChunk(**header, usage=completion.usage))
+    chunks = [TextCompletionChunk(**header, choices=[choice]) for choice in completion.choices]
+    chunks = chunks or [TextCompletionChunk(**header)]
+    chunks[-1].usage = completion.usage
     return chunks

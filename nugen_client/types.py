@@ -163,18 +163,6 @@ class _CarriesReasoning(_Lenient):
         return self.reasoning if isinstance(self.reasoning, str) else None
 
 
-def _content_text(content: str | list[Any] | None) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(
-        part.get("text", "")
-        for part in content
-        if isinstance(part, dict) and part.get("type") == "text"
-    )
-
-
 class ResponseMessage(_CarriesReasoning):
     role: str | None = "assistant"
     content: str | list[Any] | None = None
@@ -182,7 +170,15 @@ class ResponseMessage(_CarriesReasoning):
 
     @property
     def text(self) -> str:
-        return _content_text(self.content)
+        """The content as text: a list of parts gives its text parts, joined."""
+        content = self.content
+        if content is None or isinstance(content, str):
+            return content or ""
+        return "".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
 
 
 def _refuse_other_shape(data: Any, expected: str, other: str, endpoint: str) -> Any:
@@ -354,11 +350,8 @@ class TextCompletionChunk(_StreamEvent):
 
 def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
     """The service's ``timing`` object of a response or chunk (``ttft_seconds``,
-    ``throughput_tokens_per_second``, ``total_seconds``), or None when it sent none.
-
-    """
-    timing = header.timing
-    return timing.as_dict() if timing is not None else None
+    ``throughput_tokens_per_second``, ``total_seconds``), or None when it sent none."""
+    return header.timing.as_dict() if header.timing is not None else None
 
 
 class Embedding(_Lenient):

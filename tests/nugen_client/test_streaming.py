@@ -464,6 +464,21 @@ def test_accumulator_rebuilds_the_completion() -> None:
     assert choice.message.tool_calls[0].function.arguments == '{"a": 1}'
 
 
+def test_a_whole_answer_without_choices_is_one_choiceless_chunk() -> None:
+    body = completion_body("unused")
+    body["choices"] = []
+    body["timing"] = {"total_seconds": 0.5}
+    completion = ChatCompletion.model_validate(body)
+    (only,) = completion_to_chunks(completion)
+    assert not only.is_chunk
+    assert only.usage == completion.usage
+    assert only.timing == completion.timing
+    acc = StreamAccumulator()
+    acc.add(only)
+    assert acc.completion().choices == []
+    assert acc.model == completion.model
+
+
 def test_completion_to_chunks_round_trip() -> None:
     body = completion_body("hello", confidence_score=88.0)
     body["choices"].append(
@@ -571,7 +586,7 @@ def test_a_text_chunk_is_validated_without_python_code_of_ours() -> None:
         decoder.decode(event)
     finally:
         sys.setprofile(None)
-    assert called == ["decode", "_piece"]
+    assert called == ["decode"]
 
 
 def test_a_broken_stream_carries_the_text_so_far(kind: str) -> None:

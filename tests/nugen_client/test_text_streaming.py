@@ -41,10 +41,31 @@ def test_done_and_null_text() -> None:
 
 
 def test_malformed_and_error_events_raise() -> None:
-    with pytest.raises(nugen_client.APIResponseValidationError, match="malformed"):
+    with pytest.raises(
+        nugen_client.APIResponseValidationError, match=r"malformed.*choices\.0\.text"
+    ):
         TextStreamDecoder().decode(event('{"choices": [{"text": 5}]}'))
     with pytest.raises(nugen_client.RateLimitError):
         TextStreamDecoder().decode(event({"error": {"message": "slow down", "code": 429}}))
+
+
+def test_a_cut_text_stream_carries_the_text_of_choice_0() -> None:
+    decoder = TextStreamDecoder()
+    for text, index in (("Hel", 0), ("other", 1), ("lo", 0)):
+        decoder.decode(event({"choices": [{"index": index, "text": text}]}))
+    with pytest.raises(nugen_client.StreamInterruptedError) as raised:
+        decoder.check_complete()
+    assert raised.value.partial == "Hello"
+    assert raised.value.chunks_received == 3
+
+
+def test_a_whole_answer_without_choices_is_one_choiceless_chunk() -> None:
+    usage = {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}
+    completion = TextCompletion.model_validate({"id": "x", "choices": [], "usage": usage})
+    (only,) = text_completion_to_chunks(completion)
+    assert not only.is_chunk
+    assert only.id == "x"
+    assert only.usage == completion.usage
 
 
 def test_whole_answer_as_chunks_keeps_usage_and_timing() -> None:
