@@ -54,7 +54,6 @@ from nugen_client._version import __version__
 from nugen_client.params import (
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -96,6 +95,9 @@ _LISTS = frozenset({"prompt", "input", "documents"})
 # The keyword arguments of a call that are not body fields.
 _OPTIONS = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
 _PATHS = {"chat": "/chat/completions", "vision": "/chat/vision"}
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
+)
 _USER_AGENT = (
     f"nugen-integrations/{__version__} (nugen_client; python "
     f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, _BaseClient
@@ -223,6 +222,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 if not is_retryable(exc):
                     raise
                 first = replay(exc)
+            from tenacity import Retrying  # imported by the first retry, not at import
+
             tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
             for attempt in tries:
                 with attempt:
@@ -393,6 +394,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if not is_retryable(exc):
                     raise
                 first = replay(exc)
+            from tenacity import AsyncRetrying  # imported by the first retry, not at import
+
             policy, on_retry = self.retry_policy, prepared.on_retry
             async for attempt in retrying(AsyncRetrying, policy, on_retry, self._sleep, deadline):
                 with attempt:
