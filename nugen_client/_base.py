@@ -130,21 +130,35 @@ def _shown(headers: httpx.Headers) -> dict[str, str]:
     return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
 
 
+# A timeout that fires this close to the deadline is the deadline's: the attempt's timeouts
+# were cut to it, and timers may fire a clock tick early.
+_DEADLINE_SLACK = 0.01
+
+
 class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
-    ``APITimeoutError`` with the key redacted (a class, not a generator: it wraps every
-    send)."""
+    ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
+    (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
+    every send)."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_deadline", "_secrets")
 
-    def __init__(self, secrets: Sequence[str | None]) -> None:
+    def __init__(self, secrets: Sequence[str | None], deadline: float | None = None) -> None:
         self._secrets = secrets
+        self._deadline = deadline
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
+            deadline = self._deadline
+            if (
+                deadline is not None
+                and isinstance(exc, httpx.TimeoutException)
+                and time.monotonic() >= deadline - _DEADLINE_SLACK
+            ):
+                raise DeadlineExceeded from None
             raise _connection_error(exc, self._secrets) from None
 
 

@@ -32,7 +32,6 @@ __all__ = [
     "DeadlineExceeded",
     "bound_connection",
     "bound_response",
-    "deadline_timeouts",
     "within",
 ]
 
@@ -45,23 +44,6 @@ class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
     must not retry it; the clients turn it into ``APITimeoutError`` outside that loop. Its
     message, if any, says what was under way."""
-
-
-# A timeout that fires this close to the deadline is the deadline's: the attempt's timeouts
-# were cut to it, and timers may fire a clock tick early.
-_DEADLINE_SLACK = 0.01
-
-
-@contextlib.contextmanager
-def deadline_timeouts(deadline: float | None) -> Iterator[None]:
-    """A ``with`` block in which an httpx timeout at ``deadline`` (``time.monotonic()``)
-    raises :class:`DeadlineExceeded`."""
-    try:
-        yield
-    except httpx.TimeoutException:
-        if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
-            raise DeadlineExceeded from None
-        raise
 
 
 async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:

@@ -18,12 +18,11 @@ from typing import TypeVar
 import httpx
 from typing_extensions import Self, Unpack
 
-from nugen_client._base import Prepared, _BaseClient
+from nugen_client._base import Prepared, TransportErrors, _BaseClient
 from nugen_client._bounded import (
     CALL_DEADLINE,
     DeadlineExceeded,
     bound_connection,
-    deadline_timeouts,
     within,
 )
 from nugen_client._checks import direct_mounts
@@ -237,9 +236,14 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
-        request.extensions["trace"] = bound_connection
-        with self._transport_errors, deadline_timeouts(deadline):
+        own = http is not self._injected
+        request = self._build_request(http, prepared, deadline, own=own)
+        # Bounds the reads of every connection the request opens. Our own pool serves only
+        # this client's calls, so without a deadline none of them needs it; an injected
+        # client's connections may serve other clients' calls, which may have one.
+        if deadline is not None or not own:
+            request.extensions["trace"] = bound_connection
+        with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
             track(response)
@@ -418,7 +422,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
         request = self._build_request(http, prepared, deadline, own=http is not self._injected)
-        with self._transport_errors, deadline_timeouts(deadline):
+        with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = await http.send(request, stream=True)
             track(response)

@@ -192,3 +192,11 @@ def test_a_call_within_the_deadline_is_untouched(kind: str) -> None:
     with hostile_server([head, 0.3, text]) as server:
         reply = _chat(_client(kind, server.url))
     assert reply.choices[0].message.content == "fine"
+
+
+def test_without_a_deadline_headers_trickling_past_one_get_their_answer(kind: str) -> None:
+    text = json.dumps(completion_body("late")).encode()
+    head = http_head(content_type="application/json", content_length=str(len(text)))
+    with hostile_server([*_trickled(head, (DEADLINE + 0.3) / len(head)), text]) as server:
+        reply = _chat(_client(kind, server.url, deadline=None))
+    assert reply.choices[0].message.content == "late"
