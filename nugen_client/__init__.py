@@ -70,3 +70,7 @@ def __getattr__(name: str) -> object:
 
     value = globals()[name] = getattr(_client, name)
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -35,6 +35,7 @@ def test_the_errors_work_before_any_client_is_built() -> None:
         "    raise nugen_client.RateLimitError('slow down', status_code=429)\n"
         "except nugen_client.NugenError as exc:\n"
         "    assert exc.headers.get('retry-after') is None\n"
+        "assert {'NugenClient', 'AsyncNugenClient'} <= set(dir(nugen_client))\n"
         "assert nugen_client.NugenClient.__name__ == 'NugenClient'\n"
         "assert 'httpx' in sys.modules and 'tenacity' not in sys.modules\n"
     )
