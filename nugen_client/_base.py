@@ -130,11 +130,6 @@ def _shown(headers: httpx.Headers) -> dict[str, str]:
     return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
 
 
-# A timeout that fires this close to the deadline is the deadline's: the attempt's timeouts
-# were cut to it, and timers may fire a clock tick early.
-_DEADLINE_SLACK = 0.01
-
-
 class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
     ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
@@ -152,12 +147,10 @@ class TransportErrors:
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
-            deadline = self._deadline
-            if (
-                deadline is not None
-                and isinstance(exc, httpx.TimeoutException)
-                and time.monotonic() >= deadline - _DEADLINE_SLACK
-            ):
+            # A timeout this close to the deadline is the deadline's: the attempt's timeouts
+            # were cut to it, and timers may fire a clock tick early.
+            late = self._deadline is not None and time.monotonic() >= self._deadline - 0.01
+            if late and isinstance(exc, httpx.TimeoutException):
                 raise DeadlineExceeded from None
             raise _connection_error(exc, self._secrets) from None
 

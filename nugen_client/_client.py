@@ -238,9 +238,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         http = self._client()
         own = http is not self._injected
         request = self._build_request(http, prepared, deadline, own=own)
-        # Bounds the reads of every connection the request opens. Our own pool serves only
-        # this client's calls, so without a deadline none of them needs it; an injected
-        # client's connections may serve other clients' calls, which may have one.
+        # Bounds the reads of the connections it opens: not needed by our own pool's calls
+        # without a deadline; an injected client's may serve other clients' calls.
         if deadline is not None or not own:
             request.extensions["trace"] = bound_connection
         with TransportErrors(self._secrets, deadline):
