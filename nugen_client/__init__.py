@@ -5,9 +5,14 @@ OpenAI-compatible host) with local validation, retries, SSE streaming and a type
 hierarchy; every failure is a :class:`NugenError`. The answer types are in
 :mod:`nugen_client.types`, the keyword arguments of a call and the defaults in
 :mod:`nugen_client.params`. The LangChain and LlamaIndex adapters are thin layers over it.
+
+The client classes are imported on first use (``from nugen_client import NugenClient``):
+they bring httpx, tens of milliseconds of import that a program importing an adapter, or
+only the errors and types, need not pay before it builds a client.
 """
 
-from nugen_client._client import AsyncNugenClient, NugenClient
+from typing import TYPE_CHECKING
+
 from nugen_client._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -29,6 +34,9 @@ from nugen_client._errors import (
 from nugen_client._retry import RetryPolicy
 from nugen_client._streaming import StreamAccumulator
 from nugen_client._version import __version__
+
+if TYPE_CHECKING:
+    from nugen_client._client import AsyncNugenClient, NugenClient
 
 __all__ = [
     "APIConnectionError",
@@ -53,3 +61,16 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in ("NugenClient", "AsyncNugenClient"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from nugen_client import _client
+
+    value = globals()[name] = getattr(_client, name)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

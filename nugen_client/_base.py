@@ -54,7 +54,6 @@ from nugen_client._version import __version__
 from nugen_client.params import (
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -96,6 +95,9 @@ _LISTS = frozenset({"prompt", "input", "documents"})
 # The keyword arguments of a call that are not body fields.
 _OPTIONS = frozenset(RequestOptions.__annotations__) | {"endpoint", "include_usage"}
 _PATHS = {"chat": "/chat/completions", "vision": "/chat/vision"}
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
+)
 _USER_AGENT = (
     f"nugen-integrations/{__version__} (nugen_client; python "
     f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
@@ -130,19 +132,26 @@ def _shown(headers: httpx.Headers) -> dict[str, str]:
 
 class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
-    ``APITimeoutError`` with the key redacted (a class, not a generator: it wraps every
-    send)."""
+    ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
+    (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
+    every send)."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_deadline", "_secrets")
 
-    def __init__(self, secrets: Sequence[str | None]) -> None:
+    def __init__(self, secrets: Sequence[str | None], deadline: float | None = None) -> None:
         self._secrets = secrets
+        self._deadline = deadline
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
+            # A timeout this close to the deadline is the deadline's: the attempt's timeouts
+            # were cut to it, and timers may fire a clock tick early.
+            late = self._deadline is not None and time.monotonic() >= self._deadline - 0.01
+            if late and isinstance(exc, httpx.TimeoutException):
+                raise DeadlineExceeded from None
             raise _connection_error(exc, self._secrets) from None
 
 

@@ -32,7 +32,6 @@ __all__ = [
     "DeadlineExceeded",
     "bound_connection",
     "bound_response",
-    "deadline_timeouts",
     "within",
 ]
 
@@ -45,23 +44,6 @@ class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
     must not retry it; the clients turn it into ``APITimeoutError`` outside that loop. Its
     message, if any, says what was under way."""
-
-
-# A timeout that fires this close to the deadline is the deadline's: the attempt's timeouts
-# were cut to it, and timers may fire a clock tick early.
-_DEADLINE_SLACK = 0.01
-
-
-@contextlib.contextmanager
-def deadline_timeouts(deadline: float | None) -> Iterator[None]:
-    """A ``with`` block in which an httpx timeout at ``deadline`` (``time.monotonic()``)
-    raises :class:`DeadlineExceeded`."""
-    try:
-        yield
-    except httpx.TimeoutException:
-        if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
-            raise DeadlineExceeded from None
-        raise
 
 
 async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
@@ -95,12 +77,18 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def bound_connection(event: str, info: dict[str, Any]) -> None:
     """httpcore's ``trace`` extension for the sync client's requests: every connection they
     open reads and writes with its timeout cut to what is left of the :data:`CALL_DEADLINE`
-    of the call using it, so that no wait outlasts it, however many reads it takes."""
+    of the call using it, so that no wait outlasts it, however many reads it takes.
+
+    Once a request's own headers go out, its connection is set up (a proxy tunnel's
+    ``CONNECT`` comes before): the hook leaves the request, sparing it httpcore's tracing of
+    every later step."""
     if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
         stream = info["return_value"]
         with contextlib.suppress(AttributeError):  # one that cannot be wrapped is left as is
             stream.read = functools.partial(_until_deadline, stream.read)
             stream.write = functools.partial(_until_deadline, stream.write)
+    elif event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
+        info["request"].extensions.pop("trace", None)
 
 
 def _until_deadline(

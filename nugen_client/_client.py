@@ -16,15 +16,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, Retrying
 from typing_extensions import Self, Unpack
 
-from nugen_client._base import Prepared, _BaseClient
+from nugen_client._base import Prepared, TransportErrors, _BaseClient
 from nugen_client._bounded import (
     CALL_DEADLINE,
     DeadlineExceeded,
     bound_connection,
-    deadline_timeouts,
     within,
 )
 from nugen_client._checks import direct_mounts
@@ -223,6 +221,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 if not is_retryable(exc):
                     raise
                 first = replay(exc)
+            from tenacity import Retrying  # imported by the first retry, not at import
+
             tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
             for attempt in tries:
                 with attempt:
@@ -236,9 +236,13 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
-        request.extensions["trace"] = bound_connection
-        with self._transport_errors, deadline_timeouts(deadline):
+        own = http is not self._injected
+        request = self._build_request(http, prepared, deadline, own=own)
+        # Bounds the reads of the connections it opens: not needed by our own pool's calls
+        # without a deadline; an injected client's may serve other clients' calls.
+        if deadline is not None or not own:
+            request.extensions["trace"] = bound_connection
+        with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
             track(response)
@@ -393,6 +397,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if not is_retryable(exc):
                     raise
                 first = replay(exc)
+            from tenacity import AsyncRetrying  # imported by the first retry, not at import
+
             policy, on_retry = self.retry_policy, prepared.on_retry
             async for attempt in retrying(AsyncRetrying, policy, on_retry, self._sleep, deadline):
                 with attempt:
@@ -415,7 +421,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
         request = self._build_request(http, prepared, deadline, own=http is not self._injected)
-        with self._transport_errors, deadline_timeouts(deadline):
+        with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = await http.send(request, stream=True)
             track(response)

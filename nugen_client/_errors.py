@@ -6,11 +6,13 @@ and pass through :func:`redact` with the key before they are stored.
 
 from __future__ import annotations
 
+import http
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 _MAX_BODY_IN_MESSAGE = 500
 # Deeper than any real error body; deep enough nesting would exhaust the recursion of
@@ -84,7 +86,11 @@ class APIStatusError(NugenError):
         self.request_id = request_id
         # Only the response headers are kept (for Retry-After and friends), never the
         # request: its Authorization header must not travel with the exception.
-        self.headers = headers if headers is not None else httpx.Headers()
+        if headers is None:
+            import httpx  # not at module level: the errors import without httpx
+
+            headers = httpx.Headers()
+        self.headers = headers
 
 
 class BadRequestError(APIStatusError):
@@ -230,7 +236,7 @@ def make_status_error(
     ``hint`` says what a caller can do about it."""
     cls = InternalServerError if status_code >= 500 else _STATUS_CLASSES.get(status_code)
     try:
-        phrase = httpx.codes(status_code).name.replace("_", " ").title()
+        phrase = http.HTTPStatus(status_code).name.replace("_", " ").title()
     except ValueError:
         phrase = "Error"
     secrets = list(secrets)
@@ -242,7 +248,7 @@ def make_status_error(
         if request_id:
             request_id = redact(request_id, secrets)
         if headers is not None:
-            headers = httpx.Headers(
+            headers = type(headers)(
                 [(name, redact(value, secrets)) for name, value in headers.multi_items()]
             )
     described = describe_error_body(body)

@@ -1,12 +1,12 @@
 """When to retry, and how long to wait: one policy for the sync and async clients.
 
 The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``, configured by
-:func:`retrying` for both), so the retry state handed to callbacks is tenacity's
-``RetryCallState``, which is also what LangChain's run managers take in ``on_retry``
-(see :data:`OnRetry`). The clients make the first attempt outside it: most calls succeed
-at once and need no loop. Only an attempt that failed with a retryable error starts the
-loop, which takes that failure as its first attempt's outcome (:func:`replay`), so the
-rules, waits and callbacks are the loop's alone.
+:func:`retrying` for both; tenacity is imported by the first retry), so the retry state
+handed to callbacks is tenacity's ``RetryCallState``, which is also what LangChain's run
+managers take in ``on_retry`` (see :data:`OnRetry`). The clients make the first attempt
+outside it: most calls succeed at once and need no loop. Only an attempt that failed with
+a retryable error starts the loop, which takes that failure as its first attempt's outcome
+(:func:`replay`), so the rules, waits and callbacks are the loop's alone.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-
-from nugen_client._bounded import DeadlineExceeded
 from nugen_client._errors import APIConnectionError, APIStatusError
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 __all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "replay", "retrying"]
 
 logger = logging.getLogger("nugen_client")
 
-OnRetry = Callable[[RetryCallState], "Awaitable[None] | None"]
+OnRetry = Callable[["RetryCallState"], "Awaitable[None] | None"]
 """Called before each retry with tenacity's ``RetryCallState`` (awaited if it returns an
 awaitable). What it promises: ``attempt_number`` (the attempt that just failed, from 1),
 ``outcome.exception()`` (the ``NugenError`` it failed with) and ``upcoming_sleep`` (seconds
@@ -47,7 +47,7 @@ of langchain-core too; this package bounds it below 10, so a new major version o
 tenacity reaches users only through a release of ours.
 """
 
-_RetryingT = TypeVar("_RetryingT", Retrying, AsyncRetrying)
+_RetryingT = TypeVar("_RetryingT", "Retrying", "AsyncRetrying")
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -127,6 +127,9 @@ def retrying(
     wait, retryable errors only, a log line and the caller's ``on_retry`` before each retry,
     ``sleep`` if given. A retry whose wait would reach ``deadline`` (``time.monotonic()``)
     is not waited for: the call ends with ``DeadlineExceeded``."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    from nugen_client._bounded import DeadlineExceeded
 
     def wait(state: RetryCallState) -> float:
         delay = policy.wait(state)

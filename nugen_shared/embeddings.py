@@ -20,13 +20,14 @@ import contextvars
 import math
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
-
-from tenacity import RetryCallState
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nugen_client import RateLimitError
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

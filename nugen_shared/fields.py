@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import (
     BaseModel,
@@ -27,7 +27,8 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient
+import nugen_client
+from nugen_client import InvalidInputError
 from nugen_client.params import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EVENT_BYTES,
@@ -42,6 +43,9 @@ from nugen_client.params import (
 )
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES
 from nugen_shared.models import DEFAULT_RERANK_MODEL
+
+if TYPE_CHECKING:
+    from nugen_client import AsyncNugenClient, NugenClient
 
 __all__ = [
     "ClientCache",
@@ -111,8 +115,8 @@ class ClientCache(FreshOnCopy):
             headers = model.default_headers
             # A copy: headers changed in place must count as a changed setting.
             seen = None if headers is None else dict(headers)
-            # Looked up at call time, so tests can swap the client classes.
-            factory = AsyncNugenClient if is_async else NugenClient
+            # Looked up at call time (the first imports httpx), so tests can swap them.
+            factory = nugen_client.AsyncNugenClient if is_async else nugen_client.NugenClient
             built = self._built[is_async] = (version, seen, factory(**model._client_settings()))
         return built[2]
 
@@ -120,7 +124,7 @@ class ClientCache(FreshOnCopy):
     def built_sync_client(self) -> NugenClient | None:
         """The sync client if one was built (for tests and introspection)."""
         built = self._built.get(False)
-        return None if built is None else cast(NugenClient, built[2])
+        return None if built is None else cast("NugenClient", built[2])
 
 
 # ------------------------------------------------------------------ credentials elsewhere

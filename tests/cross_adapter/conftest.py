@@ -2,7 +2,7 @@
 
 ``retry_sleeps`` replaces the retry sleep of every client the two adapters build with a
 recorder. Neither ``ChatNugen`` nor ``Nugen`` takes a ``sleep=`` or a ``RetryPolicy``, so
-the seam is the client class the shared client cache (``nugen_shared.requests``) builds: the
+the seam is the client class the shared client cache (``nugen_shared.fields``) builds: the
 retry loop, the policy and the delays it computes stay the real ones, only the waiting is
 skipped.
 ``test_faults.py::test_backoff_really_waits`` checks once, per adapter, that without the
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import nugen_shared.fields
+import nugen_client
 from nugen_client import AsyncNugenClient, NugenClient
 from nugen_emulator import NugenEmulator
 
@@ -45,8 +45,8 @@ def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
             super().__init__(sleep=record, **kwargs)
 
     # Both adapters build their clients in the shared client cache.
-    monkeypatch.setattr(nugen_shared.fields, "NugenClient", RecordingClient)
-    monkeypatch.setattr(nugen_shared.fields, "AsyncNugenClient", RecordingAsyncClient)
+    monkeypatch.setattr(nugen_client, "NugenClient", RecordingClient)
+    monkeypatch.setattr(nugen_client, "AsyncNugenClient", RecordingAsyncClient)
     return slept
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+import nugen_client
 from langchain_nugen import ChatNugen, NugenEmbeddings
 from llama_index_nugen import Nugen, NugenEmbedding
 from nugen_client import NugenClient
-from nugen_shared import fields
 
 
 @pytest.mark.parametrize("cls", [NugenEmbeddings, NugenEmbedding], ids=lambda c: c.__name__)
@@ -42,7 +42,7 @@ def test_a_fork_during_a_client_build_does_not_deadlock_the_child(
             time.sleep(1.0)
             super().__init__(**kwargs)
 
-    monkeypatch.setattr(fields, "NugenClient", SlowClient)
+    monkeypatch.setattr(nugen_client, "NugenClient", SlowClient)
     model = cls(api_key="k", base_url="http://127.0.0.1:9/v1")
     builder = threading.Thread(target=model._sync_client)
     builder.start()

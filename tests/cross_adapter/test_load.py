@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 
 from langchain_nugen import ChatNugen
 from llama_index_nugen import Nugen
-from nugen_client.params import DEFAULT_LIMITS
+from nugen_client._base import DEFAULT_LIMITS
 from nugen_emulator import NugenEmulator
 from tests.support.sockets import count_client_sockets, watch_client_sockets
 

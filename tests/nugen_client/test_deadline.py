@@ -4,7 +4,9 @@ retry and every sleep, sync and async (raw-socket servers that misbehave on purp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -192,3 +194,48 @@ def test_a_call_within_the_deadline_is_untouched(kind: str) -> None:
     with hostile_server([head, 0.3, text]) as server:
         reply = _chat(_client(kind, server.url))
     assert reply.choices[0].message.content == "fine"
+
+
+def test_without_a_deadline_headers_trickling_past_one_get_their_answer(kind: str) -> None:
+    text = json.dumps(completion_body("late")).encode()
+    head = http_head(content_type="application/json", content_length=str(len(text)))
+    with hostile_server([*_trickled(head, (DEADLINE + 0.3) / len(head)), text]) as server:
+        reply = _chat(_client(kind, server.url, deadline=None))
+    assert reply.choices[0].message.content == "late"
+
+
+def test_a_kept_alive_connection_stays_bounded(kind: str) -> None:
+    """The second call on a connection (bounded when it opened) ends at its deadline when
+    its headers trickle."""
+    text = json.dumps(completion_body("first")).encode()
+    good = http_head(content_type="application/json", content_length=str(len(text))) + text
+    trickled = _trickled(http_head(content_type="application/json", content_length="2"), 0.2)
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, contextlib.suppress(OSError):
+            for script in ([good], trickled):
+                data = b""
+                while b'"messages"' not in data or not data.endswith(b"}"):
+                    data += conn.recv(65536)
+                for step in script:
+                    conn.sendall(step) if isinstance(step, bytes) else time.sleep(step)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    with server:
+        if kind == "sync":
+            client = _client(kind, url)
+            assert client.chat_completion(model="m", messages=MESSAGES).choices
+            _ends_at_the_deadline(lambda: client.chat_completion(model="m", messages=MESSAGES))
+        else:
+
+            async def both() -> None:
+                client = _client(kind, url)
+                assert isinstance(client, AsyncNugenClient)
+                assert (await client.chat_completion(model="m", messages=MESSAGES)).choices
+                await client.chat_completion(model="m", messages=MESSAGES)
+
+            _ends_at_the_deadline(lambda: asyncio.run(both()))
