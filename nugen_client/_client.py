@@ -236,12 +236,11 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        own = http is not self._injected
-        request = self._build_request(http, prepared, deadline, own=own)
-        # Bounds the reads of the connections it opens: not needed by our own pool's calls
-        # without a deadline; an injected client's may serve other clients' calls.
-        if deadline is not None or not own:
-            request.extensions["trace"] = bound_connection
+        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
+        # Bounds the reads of the connections it opens, even in a call without a deadline:
+        # a pooled connection may serve a later call that has one (``deadline`` can be set
+        # on the client at any time, and an injected client may serve other clients).
+        request.extensions["trace"] = bound_connection
         with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)

@@ -204,9 +204,10 @@ def test_without_a_deadline_headers_trickling_past_one_get_their_answer(kind: st
     assert reply.choices[0].message.content == "late"
 
 
-def test_a_kept_alive_connection_stays_bounded(kind: str) -> None:
-    """The second call on a connection (bounded when it opened) ends at its deadline when
-    its headers trickle."""
+@pytest.mark.parametrize("first_deadline", [DEADLINE, None], ids=["same", "set-later"])
+def test_a_kept_alive_connection_stays_bounded(kind: str, first_deadline: float | None) -> None:
+    """The second call on a connection ends at its deadline when its headers trickle, also
+    when the connection was opened by a call without one (the deadline set afterwards)."""
     text = json.dumps(completion_body("first")).encode()
     good = http_head(content_type="application/json", content_length=str(len(text))) + text
     trickled = _trickled(http_head(content_type="application/json", content_length="2"), 0.2)
@@ -227,15 +228,17 @@ def test_a_kept_alive_connection_stays_bounded(kind: str) -> None:
     url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
     with server:
         if kind == "sync":
-            client = _client(kind, url)
+            client = _client(kind, url, deadline=first_deadline)
             assert client.chat_completion(model="m", messages=MESSAGES).choices
+            client.deadline = DEADLINE
             _ends_at_the_deadline(lambda: client.chat_completion(model="m", messages=MESSAGES))
         else:
 
             async def both() -> None:
-                client = _client(kind, url)
+                client = _client(kind, url, deadline=first_deadline)
                 assert isinstance(client, AsyncNugenClient)
                 assert (await client.chat_completion(model="m", messages=MESSAGES)).choices
+                client.deadline = DEADLINE
                 await client.chat_completion(model="m", messages=MESSAGES)
 
             _ends_at_the_deadline(lambda: asyncio.run(both()))
