@@ -6,7 +6,6 @@ and pass through :func:`redact` with the key before they are stored.
 
 from __future__ import annotations
 
-import http
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -234,9 +233,12 @@ def make_status_error(
 ) -> APIStatusError:
     """Build the error class that matches ``status_code``, with a key-free message;
     ``hint`` says what a caller can do about it."""
+    import httpx  # not at module level: the errors import without httpx
+
     cls = InternalServerError if status_code >= 500 else _STATUS_CLASSES.get(status_code)
     try:
-        phrase = http.HTTPStatus(status_code).name.replace("_", " ").title()
+        # httpx's names, not http.HTTPStatus's: Python 3.13 renamed 413, 414, 416 and 422.
+        phrase = httpx.codes(status_code).name.replace("_", " ").title()
     except ValueError:
         phrase = "Error"
     secrets = list(secrets)

@@ -100,14 +100,14 @@ class NugenEmulator:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self._host, self._requested_port))
-            except OSError:
+                # The template table imports the frameworks' template modules: seconds of
+                # work that must not fall on a request and its client's timeout.
+                templates()
+            except BaseException:
                 sock.close()
                 raise
             self._socket = sock
             self._port = int(sock.getsockname()[1])
-            # The template table imports the frameworks' template modules: seconds of work
-            # that must not fall on a request and its client's timeout.
-            templates()
             config = uvicorn.Config(
                 self._state.app,
                 log_config=None,

@@ -133,12 +133,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{RECORD_ENV}=live needs NUGEN_API_KEY")
 
 
-# What this session collected, before ``-m``/``-k`` deselect anything: each test module's
-# path, and the offline tests in it as (class or None, test name). The orphan-cassette
-# check reads it instead of collecting the suite again.
+# What this session collected, before ``-m``/``-k``/``--sw`` deselect anything: each test
+# module's path, and the offline tests in it as (class or None, test name). The
+# orphan-cassette check reads it instead of collecting the suite again.
 COLLECTED_OFFLINE = pytest.StashKey[dict[Path, set[tuple[type | None, str]]]]()
 
 
+# tryfirst: before every plugin that drops items (stepwise is registered after this file).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark cassette tests ``vcr`` + ``offline`` and emulator tests ``emulator``."""
     collected = config.stash.setdefault(COLLECTED_OFFLINE, {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import enum
+import http
 import json
 import time
 import warnings
@@ -29,6 +31,7 @@ from nugen_client import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from nugen_client._errors import make_status_error
 from nugen_emulator import NugenEmulator
 from tests.support.harness import API_KEY, USER, Harness, Reply, completion_body
 
@@ -764,3 +767,36 @@ def test_a_tool_schema_that_contains_itself_is_refused_naming_the_tool(kind: str
     with pytest.raises(InvalidInputError, match=r"tool 'tree'.*circular"):
         h.chat(tools=[tool])
     assert h.requests == []
+
+
+# Python 3.13's names for four statuses (the older ones stay as aliases).
+_RENAMED_STATUSES = enum.IntEnum(
+    "HTTPStatus",
+    [
+        ("CONTENT_TOO_LARGE", 413),
+        ("URI_TOO_LONG", 414),
+        ("RANGE_NOT_SATISFIABLE", 416),
+        ("IM_A_TEAPOT", 418),
+        ("UNPROCESSABLE_CONTENT", 422),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"),
+    [
+        (413, "413 Request Entity Too Large"),
+        (414, "414 Request Uri Too Long"),
+        (416, "416 Requested Range Not Satisfiable"),
+        (418, "418 Im A Teapot"),
+        (422, "422 Unprocessable Entity"),
+        (520, "520 Error"),
+        (599, "599 Error"),
+    ],
+)
+def test_status_phrases_do_not_depend_on_the_interpreter(
+    monkeypatch: pytest.MonkeyPatch, status: int, phrase: str
+) -> None:
+    monkeypatch.setattr(http, "HTTPStatus", _RENAMED_STATUSES)
+    error = make_status_error(status, {"detail": "nope"})
+    assert str(error) == f"{phrase}: nope"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator, RecordedRequest
+from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator, RecordedRequest, _server
 
 
 def _emulator_threads() -> list[threading.Thread]:
@@ -282,3 +282,18 @@ def test_an_emulator_bug_is_a_500_in_the_dialect(
     assert reply.json() == {"detail": "NugenEmulator internal error"}
     assert reply.headers["x-request-id"]
     assert "simulated emulator bug" in caplog.text
+
+
+def test_a_start_that_fails_after_binding_frees_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_templates() -> None:
+        raise RuntimeError("a framework's template module failed to import")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(_server, "templates", broken_templates)
+    emulator = NugenEmulator(port=port)
+    with pytest.raises(RuntimeError, match="failed to import"):
+        emulator.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # EADDRINUSE while the emulator still holds it
