@@ -264,32 +264,31 @@ class RawHttp:
         self.http.close()
 
 
-def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+def langchain_floor(
+    result: Any,
+    stream_messages: list[Any],
+    post: Callable[[str], Any],
+    events: Callable[[str], Iterator[dict[str, Any]]],
+) -> Any:
+    """The naive LangChain floor: a trivial ``BaseChatModel`` whose answers are ``result``
+    and ``stream_messages`` (an adapter's own output), pre-built, so it measures what
+    LangChain itself costs to deliver exactly that (a bare ``AIMessage("x")`` would skip its
+    usage and metadata work).
+
+    With ``target`` set it first fetches the reply with ``post(target)`` /
+    ``events(target)`` (raw httpx) and throws it away, so the floor is measured as one piece
+    of code, the way an adapter runs; with ``naive`` it builds each chunk's message from its
+    event instead (:func:`naive_chunk`), as any adapter must.
+    """
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-    from langchain_openai import ChatOpenAI
 
-    from langchain_nugen import ChatNugen
-
-    key = servers.api_key
-    short, stream = servers.urls["short"], servers.urls["stream"]
-    nugen = ChatNugen(model=MODEL, base_url=short, api_key=key)
-    nugen_stream = ChatNugen(model=MODEL, base_url=stream, api_key=key)
-    # The floor replays ChatNugen's own output, pre-built: what LangChain itself costs to
-    # deliver exactly this result (a bare AIMessage("x") would skip its usage/metadata work).
-    result_message = nugen.invoke(PROMPT)
-    stream_messages = list(nugen_stream.stream(PROMPT))
+    prebuilt = [AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in stream_messages]
 
     class Floor(BaseChatModel):
-        """LangChain's own machinery with nothing to do: returns pre-built results.
-
-        With ``url`` set it also fetches the reply with raw httpx (and throws it away), so
-        the floor is measured as one piece of code, the way an adapter runs.
-        """
-
-        url: str | None = None
-        naive: bool = False  # stream: build each chunk's message from its event
+        target: str | None = None
+        naive: bool = False
 
         @property
         def _llm_type(self) -> str:
@@ -298,45 +297,64 @@ def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
         def _generate(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
         ) -> ChatResult:
-            if self.url:
-                raw.post(self.url)
-            message = AIMessage(**result_message.model_dump(exclude={"type", "id"}))
+            if self.target is not None:
+                post(self.target)
+            message = AIMessage(**result.model_dump(exclude={"type", "id"}))
             return ChatResult(generations=[ChatGeneration(message=message)])
 
         def _stream(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
         ) -> Iterator[ChatGenerationChunk]:
-            events = raw.events(self.url) if self.url else iter(prebuilt)
-            for i, event in enumerate(events):
+            source = events(self.target) if self.target is not None else iter(prebuilt)
+            for i, event in enumerate(source):
                 message = naive_chunk(event) if self.naive else prebuilt[i % len(prebuilt)]
                 yield ChatGenerationChunk(message=message, text=message.text)
 
-    def naive_chunk(event: dict[str, Any]) -> AIMessageChunk:
-        """What the simplest correct adapter does per event: its text, and the finish
-        reason and usage where the event has them, in a message built for it."""
-        choices, usage = event.get("choices"), event.get("usage")
-        delta = choices[0]["delta"] if choices else {}
-        metadata = {"finish_reason": choices[0].get("finish_reason")} if choices else {}
-        return AIMessageChunk(
-            content=delta.get("content") or "",
-            response_metadata=metadata if metadata.get("finish_reason") else {},
-            usage_metadata=(
-                {
-                    "input_tokens": usage["prompt_tokens"],
-                    "output_tokens": usage["completion_tokens"],
-                    "total_tokens": usage["total_tokens"],
-                }
-                if usage
-                else None
-            ),
-        )
+    return Floor
 
-    prebuilt = [AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in stream_messages]
 
+def naive_chunk(event: dict[str, Any]) -> Any:
+    """What the simplest correct adapter does per event: its text, and the finish reason and
+    usage where the event has them, in a message built for it."""
+    from langchain_core.messages import AIMessageChunk
+
+    choices, usage = event.get("choices"), event.get("usage")
+    delta = choices[0]["delta"] if choices else {}
+    metadata = {"finish_reason": choices[0].get("finish_reason")} if choices else {}
+    return AIMessageChunk(
+        content=delta.get("content") or "",
+        response_metadata=metadata if metadata.get("finish_reason") else {},
+        usage_metadata=(
+            {
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["total_tokens"],
+            }
+            if usage
+            else None
+        ),
+    )
+
+
+def langchain_sides(servers: Servers, sizes: Sizes) -> dict[str, Any]:
+    from langchain_openai import ChatOpenAI
+
+    from langchain_nugen import ChatNugen
+
+    key = servers.api_key
+    short, stream = servers.urls["short"], servers.urls["stream"]
+    nugen = ChatNugen(model=MODEL, base_url=short, api_key=key)
+    nugen_stream = ChatNugen(model=MODEL, base_url=stream, api_key=key)
     raw = RawHttp(key)
+    # The floor replays ChatNugen's own output, pre-built: what LangChain itself costs to
+    # deliver exactly this result (a bare AIMessage("x") would skip its usage/metadata work).
+    Floor = langchain_floor(
+        nugen.invoke(PROMPT), list(nugen_stream.stream(PROMPT)), raw.post, raw.events
+    )
+
     floor = Floor()
-    floor_http, floor_http_stream = Floor(url=short), Floor(url=stream)
-    naive_floor_stream = Floor(url=stream, naive=True)
+    floor_http, floor_http_stream = Floor(target=short), Floor(target=stream)
+    naive_floor_stream = Floor(target=stream, naive=True)
     openai = ChatOpenAI(model=MODEL, base_url=short, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     openai_stream = ChatOpenAI(model=MODEL, base_url=stream, api_key=key, stream_usage=True)  # type: ignore[arg-type]
     n = sizes.calls_per_round

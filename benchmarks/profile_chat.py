@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from _spawn import ServerProcess
-from bench import count, first_token, repeat
+from bench import count, first_token, langchain_floor, repeat
 
 MODEL = "nugen-flash-instruct"
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -107,9 +107,6 @@ Table = dict[str, Callable[[], int]]
 def sides() -> dict[str, Table]:
     """Each kind of operation's sides; a side runs some operations and says how many."""
     from httpx_sse import connect_sse
-    from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import AIMessage, AIMessageChunk
-    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
     from langchain_nugen import ChatNugen
     from nugen_client import NugenClient
@@ -119,8 +116,8 @@ def sides() -> dict[str, Table]:
     headers = {"Authorization": f"Bearer {key}"}
     url = BASE + "/chat/completions"
 
-    def raw_post() -> Any:
-        return json.loads(http.post(url, json={"model": MODEL, "messages": PROMPT}).content)
+    def raw_post(model: str = MODEL) -> Any:
+        return json.loads(http.post(url, json={"model": model, "messages": PROMPT}).content)
 
     def raw_events(model: str = MODEL) -> Iterator[Any]:
         body = {"model": model, "messages": PROMPT, "stream": True}
@@ -131,33 +128,9 @@ def sides() -> dict[str, Table]:
 
     nugen = ChatNugen(model=MODEL, base_url=BASE, api_key=key)
     client = NugenClient(base_url=BASE, api_key=key)
-    result_message = nugen.invoke(PROMPT)
-    prebuilt = [
-        AIMessageChunk(**m.model_dump(exclude={"type", "id"})) for m in nugen.stream(PROMPT)
-    ]
-
-    class Floor(BaseChatModel):
-        model: str = MODEL
-
-        @property
-        def _llm_type(self) -> str:
-            return "floor"
-
-        def _generate(
-            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
-        ) -> ChatResult:
-            raw_post()
-            message = AIMessage(**result_message.model_dump(exclude={"type", "id"}))
-            return ChatResult(generations=[ChatGeneration(message=message)])
-
-        def _stream(
-            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
-        ) -> Iterator[ChatGenerationChunk]:
-            for i, _ in enumerate(raw_events(self.model)):
-                message = prebuilt[i % len(prebuilt)]
-                yield ChatGenerationChunk(message=message, text=message.text)
-
-    floor, short_floor = Floor(), Floor(model=SHORT)
+    # bench.py's floor; its target is the model name, which picks the replayed stream.
+    Floor = langchain_floor(nugen.invoke(PROMPT), list(nugen.stream(PROMPT)), raw_post, raw_events)
+    floor, short_floor = Floor(target=MODEL), Floor(target=SHORT)
     short_nugen = ChatNugen(model=SHORT, base_url=BASE, api_key=key)
 
     per_call = {
