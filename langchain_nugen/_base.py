@@ -76,7 +76,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             names = get_pydantic_field_names(cls)
             unknown = [key for key in values if key not in names]
             if unknown:
-                check_no_credential_keywords(unknown)  # never moved into the body
+                check_no_credential_keywords(unknown, names)  # never moved into the body
                 return _build_model_kwargs(values, names)
         return values
 

@@ -89,10 +89,7 @@ def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
     for name in data:
         if name in known:
             continue
-        # A near miss (``max_token``) is a typo; anything else that looks like a credential
-        # (``access_token``) is a key under a wrong name, and the message says where it goes.
-        if not difflib.get_close_matches(name, known, n=1, cutoff=0.85):
-            check_no_credential_keywords([name])
+        check_no_credential_keywords([name], known)
         nearest = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")

@@ -10,9 +10,10 @@ callbacks and traces (:func:`sealed_headers` / :func:`call_keywords`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import (
@@ -35,8 +36,12 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    ChatParams,
+    CompletionParams,
+    EmbeddingParams,
     ReasoningConfig,
     RerankMethod,
+    RerankParams,
     check_no_userinfo,
     is_credential_header,
     redact_headers,
@@ -137,21 +142,36 @@ _CREDENTIAL_WORD = re.compile(
 )
 
 
-def check_no_credential_keywords(names: Iterable[str]) -> None:
+# What a call may be given by keyword (a near miss of one of these is a typo).
+_CALL_KEYWORDS = frozenset(
+    name
+    for params in (ChatParams, CompletionParams, EmbeddingParams, RerankParams)
+    for name in params.__annotations__
+)
+
+
+def check_no_credential_keywords(
+    names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS
+) -> None:
     """Refuse a keyword that looks like a credential (other than ``api_key`` itself).
 
     Unknown keywords become body fields: a key passed under a wrong name would be sent in
-    the request body and shown wherever the body is. The message names the keyword, never
-    its value.
+    the request body and shown wherever the body is. A near miss of one of ``known``
+    (``max_token``) is refused as the typo it is, with the name meant. The message names
+    the keyword, never its value.
     """
     for name in names:
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
-        if name != "api_key" and _CREDENTIAL_WORD.search(words):
-            raise InvalidInputError(
-                f"{name!r} is not a parameter and looks like a credential: pass the API key "
-                "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
-                "default_headers / extra_headers"
-            )
+        if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
+            continue
+        meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+        if meant:
+            raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
+        raise InvalidInputError(
+            f"{name!r} is not a parameter and looks like a credential: pass the API key "
+            "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
+            "default_headers / extra_headers"
+        )
 
 
 def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,7 +305,7 @@ class ConnectionFields(BaseModel):
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
                     names += list(values[extra])
-            check_no_credential_keywords(names)
+            check_no_credential_keywords(names, known)
         return values
 
     @field_validator("base_url")

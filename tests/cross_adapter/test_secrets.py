@@ -510,6 +510,28 @@ def test_a_key_under_a_wrong_keyword_is_refused_without_echoing_it(
 
 
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
+def test_a_typo_of_a_token_field_is_named_as_a_typo_not_a_credential(
+    cls: type[Any], emu: NugenEmulator
+) -> None:
+    # ``max_token`` holds the word "token", but it is a near miss of ``max_tokens``.
+    with pytest.raises(ValueError, match="did you mean 'max_tokens'") as raised:
+        make(cls, emu, max_token=5)
+    assert "credential" not in str(raised.value)
+
+
+def test_a_typo_of_a_token_call_keyword_is_named_as_a_typo(emu: NugenEmulator) -> None:
+    messages = [ChatMessage(role="user", content="hello")]
+    calls: list[Callable[[], Any]] = [
+        lambda: make(ChatNugen, emu).invoke("hello", max_token=5),
+        lambda: make(Nugen, emu).chat(messages, max_token=5),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="did you mean 'max_tokens'"):
+            call()
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
 def test_a_key_among_the_extra_body_fields_is_refused(cls: type[Any], emu: NugenEmulator) -> None:
     extra = "model_kwargs" if cls in LANGCHAIN else "additional_kwargs"
     with pytest.raises(ValueError, match="api_key") as raised:
