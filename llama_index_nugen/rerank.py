@@ -13,6 +13,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
+from llama_index_nugen._fields import KnownKeywords
 from nugen_client.types import RerankResponse
 from nugen_shared.fields import RerankFields
 
@@ -22,7 +23,7 @@ __all__ = ["NugenRerank"]
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
-class NugenRerank(RerankFields, BaseNodePostprocessor):
+class NugenRerank(KnownKeywords, RerankFields, BaseNodePostprocessor):
     """Nugen reranking models (`bge-reranker-v2-m3`, your aligned rerankers) as a LlamaIndex
     `BaseNodePostprocessor` over the service's `/reranker`.
 

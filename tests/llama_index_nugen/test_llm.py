@@ -24,7 +24,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from pydantic import SecretStr, ValidationError
 
 from llama_index.llms.nugen import Nugen as AliasedNugen
-from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal, NugenRerank
 from nugen_client import (
     AuthenticationError,
     InvalidInputError,
@@ -555,6 +555,7 @@ def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> Non
         (Nugen, {"temprature": 0.5}, "did you mean 'temperature'"),
         (NugenMultiModal, {"max_token": 5}, "did you mean 'max_tokens'"),
         (NugenEmbedding, {"embed_batchsize": 5}, "did you mean 'embed_batch_size'"),
+        (NugenRerank, {"top_m": 3}, "did you mean 'top_n'"),
     ],
 )
 def test_misspelt_keywords_are_refused_with_the_nearest_name(
