@@ -26,6 +26,7 @@ from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
+    is_number,
     json_body,
     make_timeout,
     unsendable,
@@ -233,9 +234,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             ("max_response_bytes", max_response_bytes, 1),
             ("max_event_bytes", max_event_bytes, 1),
         ):
-            if value < least:
-                raise InvalidInputError(f"{name} must be >= {least}, got {value!r}")
-        if deadline is not None and not deadline > 0:
+            if not (is_number(value, whole=True) and value >= least):
+                raise InvalidInputError(f"{name} must be a whole number >= {least}, got {value!r}")
+        if deadline is not None and not (is_number(deadline) and deadline > 0):
             raise InvalidInputError(
                 f"deadline must be a positive number of seconds or None, got {deadline!r}"
             )

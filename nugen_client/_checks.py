@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import numbers
 import re
 import threading
 import warnings
@@ -25,6 +26,7 @@ __all__ = [
     "check_header",
     "check_headers",
     "direct_mounts",
+    "is_number",
     "json_body",
     "make_timeout",
     "unsendable",
@@ -135,9 +137,18 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         return timeout
     if timeout is None:
         return httpx.Timeout(None)
-    if timeout <= 0:
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not (is_number(timeout) and timeout > 0):
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, an httpx.Timeout or None, "
+            f"got {timeout!r}"
+        )
     return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+def is_number(value: object, *, whole: bool = False) -> bool:
+    """Whether ``value`` is a real number (an integer if ``whole``), not a bool nor text."""
+    kind = numbers.Integral if whole else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 def _error_location(loc: Sequence[int | str]) -> str:

@@ -173,6 +173,25 @@ def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
     assert cls(api_key="k" * 8, limits=httpx.Limits(max_connections=None)).limits
 
 
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", "10"),
+        ("timeout", float("nan")),
+        ("timeout", True),
+        ("deadline", "5"),
+        ("max_retries", "2"),
+        ("max_retries", 1.5),
+    ],
+)
+def test_settings_that_are_not_numbers_are_refused_naming_them(
+    cls: type, name: str, value: object
+) -> None:
+    with pytest.raises(InvalidInputError, match=name):
+        cls(api_key="k" * 8, **{name: value})
+
+
 # --------------------------------------------------------------------- local validation
 
 
@@ -254,6 +273,23 @@ def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names:
     with pytest.raises(InvalidInputError) as info:
         h.chat(**kwargs)
     assert isinstance(info.value, ValueError)
+    for name in names:
+        assert name in str(info.value)
+    assert h.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"timeout": "5"}, ["timeout"]),
+    ],
+)
+def test_bad_call_options_are_refused_before_any_request(
+    kind: str, kwargs: dict, names: list[str]
+) -> None:
+    h = Harness(kind, [Reply(status=503, json={}), OK])
+    with pytest.raises(InvalidInputError) as info:
+        h.chat(**kwargs)
     for name in names:
         assert name in str(info.value)
     assert h.requests == []
