@@ -356,7 +356,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         else:
             sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
-        timeout = options.get("timeout")
+        timeout, on_retry = options.get("timeout"), options.get("on_retry")
+        if on_retry is not None and not callable(on_retry):
+            # Found now, not at the first retry, after a request already failed.
+            raise InvalidInputError(f"on_retry must be callable, got {on_retry!r}")
         usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
@@ -364,7 +367,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             headers=sent,
             timeout=None if timeout is None else make_timeout(timeout),
             stream=stream,
-            on_retry=options.get("on_retry"),
+            on_retry=on_retry,
             wants_usage=isinstance(usage, dict) and bool(usage.get("include_usage")),
         )
 

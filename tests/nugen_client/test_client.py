@@ -282,6 +282,7 @@ def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names:
     ("kwargs", "names"),
     [
         ({"timeout": "5"}, ["timeout"]),
+        ({"on_retry": 5}, ["on_retry"]),
     ],
 )
 def test_bad_call_options_are_refused_before_any_request(
