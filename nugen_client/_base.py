@@ -288,11 +288,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
             _refuse_tools_on_vision(params)
+        if not stream:
+            _refuse_stream_keyword(params, "stream_chat_completion")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
         return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
+        if not stream:
+            _refuse_stream_keyword(params, "stream_completion")
         request = TextCompletionRequest
         return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
@@ -566,6 +570,16 @@ def _refuse_tools_on_vision(params: ChatParams) -> None:
             "or structured output with images, send the request to the chat endpoint "
             "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
             "or endpoint='chat' on the client)"
+        )
+
+
+def _refuse_stream_keyword(params: Mapping[str, Any], method: str) -> None:
+    # The service would stream an answer this method reads as one JSON body: the request
+    # would be paid for and fail as an unreadable response.
+    if params.get("stream"):
+        raise InvalidInputError(
+            f"stream=True is not taken by this method, which reads the answer whole: "
+            f"call {method}() to stream"
         )
 
 

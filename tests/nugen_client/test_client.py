@@ -283,6 +283,7 @@ def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names:
     [
         ({"timeout": "5"}, ["timeout"]),
         ({"on_retry": 5}, ["on_retry"]),
+        ({"stream": True}, ["stream_chat_completion"]),
     ],
 )
 def test_bad_call_options_are_refused_before_any_request(
