@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import enum
 import http
 import json
+import struct
 import time
 import warnings
 from typing import Any
@@ -586,6 +588,23 @@ def test_embeddings_count_mismatch_is_an_error(kind: str) -> None:
     h = Harness(kind, [Reply(json=body)])
     with pytest.raises(nugen_client.APIResponseValidationError, match="asked for 2"):
         h.embed(input=["a", "b"])
+
+
+def test_base64_embeddings_are_read_as_vectors(kind: str) -> None:
+    # encoding_format="base64" (what the OpenAI SDK asks for): little-endian float32.
+    packed = [base64.b64encode(struct.pack("<3f", *v)).decode() for v in ([0.5, -1, 0], [2, 0, 1])]
+    body = {"data": [{"embedding": packed[1], "index": 1}, {"embedding": packed[0], "index": 0}]}
+    h = Harness(kind, [Reply(json=body)])
+    result = h.embed(input=["a", "b"], encoding_format="base64")
+    assert result.embeddings == [[0.5, -1.0, 0.0], [2.0, 0.0, 1.0]]
+    assert h.bodies[0]["encoding_format"] == "base64"
+
+
+def test_base64_embeddings_of_a_broken_length_are_refused(kind: str) -> None:
+    body = {"data": [{"embedding": "AAAAAAA=", "index": 0}], "model": "m"}  # 5 bytes
+    h = Harness(kind, [Reply(json=body)])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="embedding"):
+        h.embed(input="a")
 
 
 def test_embeddings_validation(kind: str) -> None:
