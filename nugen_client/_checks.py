@@ -151,9 +151,14 @@ def is_number(value: object, *, whole: bool = False) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
+_BRANCHES = ("function-", "list[", "str", "constrained-", "literal[", "tagged-union", "dict[")
+
+
 def _error_location(loc: Sequence[int | str]) -> str:
     """``messages[0].content[1].image_url.url`` from pydantic's loc tuple, without the
-    union-branch names pydantic inserts (noise to a reader)."""
+    union-branch names pydantic inserts (noise to a reader): types in lower case
+    (``str``, ``constrained-str``, ``list[...]``) and model classes (``ToolChoiceFunction``),
+    whose names start in upper case where a field's never does."""
     out = ""
     skip_tag = False
     in_tagged_union = False
@@ -165,7 +170,7 @@ def _error_location(loc: Sequence[int | str]) -> str:
         if skip_tag:
             skip_tag = in_tagged_union = False
             continue
-        if part.startswith(("function-", "list[", "str", "literal[", "tagged-union", "dict[")):
+        if part[:1].isupper() or part.startswith(_BRANCHES):
             in_tagged_union = in_tagged_union or "tagged-union" in part
             continue
         out += f".{part}" if out else part

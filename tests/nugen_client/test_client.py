@@ -268,6 +268,10 @@ def test_settings_that_are_not_numbers_are_refused_naming_them(
             {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
             ["tools[0].function.name"],
         ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": "a"},
+            ["tool_choice: Input should be 'auto', 'none' or 'required'"],
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names: list[str]) -> None:
