@@ -26,6 +26,7 @@ from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
+    is_number,
     json_body,
     make_timeout,
     unsendable,
@@ -233,9 +234,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             ("max_response_bytes", max_response_bytes, 1),
             ("max_event_bytes", max_event_bytes, 1),
         ):
-            if value < least:
-                raise InvalidInputError(f"{name} must be >= {least}, got {value!r}")
-        if deadline is not None and not deadline > 0:
+            if not (is_number(value, whole=True) and value >= least):
+                raise InvalidInputError(f"{name} must be a whole number >= {least}, got {value!r}")
+        if deadline is not None and not (is_number(deadline) and deadline > 0):
             raise InvalidInputError(
                 f"deadline must be a positive number of seconds or None, got {deadline!r}"
             )
@@ -287,11 +288,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
             _refuse_tools_on_vision(params)
+        if not stream:
+            _refuse_stream_keyword(params, "stream_chat_completion")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
         return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
+        if not stream:
+            _refuse_stream_keyword(params, "stream_completion")
         request = TextCompletionRequest
         return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
@@ -355,7 +360,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         else:
             sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
-        timeout = options.get("timeout")
+        timeout, on_retry = options.get("timeout"), options.get("on_retry")
+        if on_retry is not None and not callable(on_retry):
+            # Found now, not at the first retry, after a request already failed.
+            raise InvalidInputError(f"on_retry must be callable, got {on_retry!r}")
         usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
@@ -363,7 +371,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             headers=sent,
             timeout=None if timeout is None else make_timeout(timeout),
             stream=stream,
-            on_retry=options.get("on_retry"),
+            on_retry=on_retry,
             wants_usage=isinstance(usage, dict) and bool(usage.get("include_usage")),
         )
 
@@ -562,6 +570,16 @@ def _refuse_tools_on_vision(params: ChatParams) -> None:
             "or structured output with images, send the request to the chat endpoint "
             "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
             "or endpoint='chat' on the client)"
+        )
+
+
+def _refuse_stream_keyword(params: Mapping[str, Any], method: str) -> None:
+    # The service would stream an answer this method reads as one JSON body: the request
+    # would be paid for and fail as an unreadable response.
+    if params.get("stream"):
+        raise InvalidInputError(
+            f"stream=True is not taken by this method, which reads the answer whole: "
+            f"call {method}() to stream"
         )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "DeadlineExceeded",
     "bound_connection",
     "bound_response",
+    "deadline_passed",
     "within",
 ]
 
@@ -306,3 +307,11 @@ def bound_response(
         response.stream = _AsyncBounded(stream, limits)
     else:
         response.stream = _SyncBounded(stream, limits)
+
+
+def deadline_passed(response: httpx.Response) -> bool:
+    """Whether the deadline :func:`bound_response` gave ``response`` has passed: a read
+    timeout then was the deadline's (its reads were cut to what was left of it)."""
+    limits: _Limits | None = getattr(response.stream, "_limits", None)
+    # A timer may fire a clock tick early.
+    return bool(limits and limits.deadline and time.monotonic() >= limits.deadline - 0.01)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import numbers
 import re
 import threading
 import warnings
@@ -25,6 +26,7 @@ __all__ = [
     "check_header",
     "check_headers",
     "direct_mounts",
+    "is_number",
     "json_body",
     "make_timeout",
     "unsendable",
@@ -135,14 +137,28 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         return timeout
     if timeout is None:
         return httpx.Timeout(None)
-    if timeout <= 0:
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not (is_number(timeout) and timeout > 0):
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, an httpx.Timeout or None, "
+            f"got {timeout!r}"
+        )
     return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+def is_number(value: object, *, whole: bool = False) -> bool:
+    """Whether ``value`` is a real number (an integer if ``whole``), not a bool nor text."""
+    kind = numbers.Integral if whole else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+_BRANCHES = ("function-", "list[", "str", "constrained-", "literal[", "tagged-union", "dict[")
 
 
 def _error_location(loc: Sequence[int | str]) -> str:
     """``messages[0].content[1].image_url.url`` from pydantic's loc tuple, without the
-    union-branch names pydantic inserts (noise to a reader)."""
+    union-branch names pydantic inserts (noise to a reader): types in lower case
+    (``str``, ``constrained-str``, ``list[...]``) and model classes (``ToolChoiceFunction``),
+    whose names start in upper case where a field's never does."""
     out = ""
     skip_tag = False
     in_tagged_union = False
@@ -154,7 +170,7 @@ def _error_location(loc: Sequence[int | str]) -> str:
         if skip_tag:
             skip_tag = in_tagged_union = False
             continue
-        if part.startswith(("function-", "list[", "str", "literal[", "tagged-union", "dict[")):
+        if part[:1].isupper() or part.startswith(_BRANCHES):
             in_tagged_union = in_tagged_union or "tagged-union" in part
             continue
         out += f".{part}" if out else part

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from nugen_client._bounded import DeadlineExceeded
+from nugen_client._bounded import DeadlineExceeded, deadline_passed
 from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact
 from nugen_client._sse import Event
 from nugen_client._streaming import ChunkDecoder
@@ -90,20 +90,16 @@ def stream_errors(
         yield
     except NugenError as exc:
         raise _stream_error(exc, response, secrets) from None
-    except DeadlineExceeded:
+    except (DeadlineExceeded, httpx.TimeoutException) as exc:
         if call.answered():
             # The whole answer is in (final finish_reason, usage if asked): a server that
-            # then sends only keep-alive comments until the deadline loses us nothing.
+            # then holds the connection, or sends only keep-alive comments, loses us nothing.
             return
-        raise APITimeoutError(
-            f"the stream did not finish within the call's deadline "
-            f"({decoder.chunks_received} chunks received); the answer is incomplete"
-        ) from None
-    except httpx.TimeoutException as exc:
-        if call.answered():
-            # The answer is complete (final finish_reason, usage if asked); a server that
-            # then holds the connection without [DONE] loses us nothing.
-            return
+        if isinstance(exc, DeadlineExceeded) or deadline_passed(response):
+            raise APITimeoutError(
+                f"the stream did not finish within the call's deadline "
+                f"({decoder.chunks_received} chunks received); the answer is incomplete"
+            ) from None
         raise APITimeoutError(
             f"the stream stalled after {decoder.chunks_received} chunks "
             f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"

@@ -9,7 +9,11 @@ Responses are lenient. The service (and OpenAI-compatible hosts) send float
 
 from __future__ import annotations
 
+import array
+import base64
+import binascii
 import json
+import sys
 from typing import Annotated, Any
 
 from pydantic import (
@@ -76,6 +80,19 @@ def _json_text(value: Any) -> Any:
 
 def _absent(_: float) -> None:
     return None
+
+
+def _unpack_floats(value: Any) -> Any:
+    """A vector sent as base64 (``encoding_format="base64"``): little-endian float32s."""
+    if not isinstance(value, str):
+        return value
+    try:
+        vector = array.array("f", base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise ValueError("a base64 embedding must hold little-endian float32 values") from None
+    if sys.byteorder == "big":
+        vector.byteswap()
+    return vector.tolist()
 
 
 # A token count: null reads as 0; a negative or fractional count is a broken answer and is
@@ -356,7 +373,9 @@ def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
 
 class Embedding(_Lenient):
     index: int = 0
-    embedding: list[Annotated[float, Field(allow_inf_nan=False)]]
+    embedding: Annotated[
+        list[Annotated[float, Field(allow_inf_nan=False)]], BeforeValidator(_unpack_floats)
+    ]
     object: str | None = None
 
 

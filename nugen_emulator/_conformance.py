@@ -235,6 +235,10 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args(argv)
     api_key = args.api_key or environ.get("NUGEN_API_KEY") or ""
+    if not api_key:
+        # Without one, every probe would fail to send ("Bearer " is no header value).
+        sys.stderr.write("conformance: no API key: pass --api-key or set NUGEN_API_KEY\n")
+        return 2
     models = {kind: getattr(args, f"{kind}_model") for kind in MODELS}
     try:
         from nugen_emulator import NugenEmulator

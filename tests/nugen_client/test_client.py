@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import enum
 import http
 import json
+import struct
 import time
 import warnings
 from typing import Any
@@ -173,6 +175,25 @@ def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
     assert cls(api_key="k" * 8, limits=httpx.Limits(max_connections=None)).limits
 
 
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", "10"),
+        ("timeout", float("nan")),
+        ("timeout", True),
+        ("deadline", "5"),
+        ("max_retries", "2"),
+        ("max_retries", 1.5),
+    ],
+)
+def test_settings_that_are_not_numbers_are_refused_naming_them(
+    cls: type, name: str, value: object
+) -> None:
+    with pytest.raises(InvalidInputError, match=name):
+        cls(api_key="k" * 8, **{name: value})
+
+
 # --------------------------------------------------------------------- local validation
 
 
@@ -247,6 +268,10 @@ def test_a_pool_of_no_connections_is_refused(cls: type) -> None:
             {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
             ["tools[0].function.name"],
         ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": "a"},
+            ["tool_choice: Input should be 'auto', 'none' or 'required'"],
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names: list[str]) -> None:
@@ -254,6 +279,25 @@ def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names:
     with pytest.raises(InvalidInputError) as info:
         h.chat(**kwargs)
     assert isinstance(info.value, ValueError)
+    for name in names:
+        assert name in str(info.value)
+    assert h.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"timeout": "5"}, ["timeout"]),
+        ({"on_retry": 5}, ["on_retry"]),
+        ({"stream": True}, ["stream_chat_completion"]),
+    ],
+)
+def test_bad_call_options_are_refused_before_any_request(
+    kind: str, kwargs: dict, names: list[str]
+) -> None:
+    h = Harness(kind, [Reply(status=503, json={}), OK])
+    with pytest.raises(InvalidInputError) as info:
+        h.chat(**kwargs)
     for name in names:
         assert name in str(info.value)
     assert h.requests == []
@@ -548,6 +592,23 @@ def test_embeddings_count_mismatch_is_an_error(kind: str) -> None:
     h = Harness(kind, [Reply(json=body)])
     with pytest.raises(nugen_client.APIResponseValidationError, match="asked for 2"):
         h.embed(input=["a", "b"])
+
+
+def test_base64_embeddings_are_read_as_vectors(kind: str) -> None:
+    # encoding_format="base64" (what the OpenAI SDK asks for): little-endian float32.
+    packed = [base64.b64encode(struct.pack("<3f", *v)).decode() for v in ([0.5, -1, 0], [2, 0, 1])]
+    body = {"data": [{"embedding": packed[1], "index": 1}, {"embedding": packed[0], "index": 0}]}
+    h = Harness(kind, [Reply(json=body)])
+    result = h.embed(input=["a", "b"], encoding_format="base64")
+    assert result.embeddings == [[0.5, -1.0, 0.0], [2.0, 0.0, 1.0]]
+    assert h.bodies[0]["encoding_format"] == "base64"
+
+
+def test_base64_embeddings_of_a_broken_length_are_refused(kind: str) -> None:
+    body = {"data": [{"embedding": "AAAAAAA=", "index": 0}], "model": "m"}  # 5 bytes
+    h = Harness(kind, [Reply(json=body)])
+    with pytest.raises(nugen_client.APIResponseValidationError, match="embedding"):
+        h.embed(input="a")
 
 
 def test_embeddings_validation(kind: str) -> None:

@@ -80,6 +80,26 @@ def test_completion_text_and_body(
     assert request.body == expected
 
 
+def test_an_empty_list_of_prompts_is_refused_saying_so(nugen_emulator: NugenEmulator) -> None:
+    with (
+        sync_client(nugen_emulator) as client,
+        pytest.raises(nugen_client.InvalidInputError) as info,
+    ):
+        client.completion(model="m", prompt=[])
+    assert "prompt: List should have at least 1 item" in str(info.value)
+    assert "constrained" not in str(info.value)
+    assert nugen_emulator.requests == []
+
+
+def test_stream_true_is_refused_naming_the_stream_method(nugen_emulator: NugenEmulator) -> None:
+    with (
+        sync_client(nugen_emulator) as client,
+        pytest.raises(nugen_client.InvalidInputError, match="stream_completion"),
+    ):
+        client.completion(model="m", prompt=PROMPT, stream=True)
+    assert nugen_emulator.requests == []
+
+
 def test_live_answer_shape(nugen_emulator: NugenEmulator) -> None:
     with sync_client(nugen_emulator) as client:
         reply = client.completion(model="qwen-v2p5-0p5b-instruct", prompt=PROMPT)

@@ -80,6 +80,15 @@ def test_a_silent_stream_ends_at_the_deadline(kind: str) -> None:
         _ends_at_the_deadline(lambda: _stream(_client(kind, server.url)))
 
 
+def test_a_stream_stalled_past_the_deadline_names_the_deadline(kind: str) -> None:
+    # The read timeout (10 s) is not what ended it: the message must not send the caller to
+    # raise it.
+    head = http_head(content_type="text/event-stream")
+    with hostile_server([head, _event(chunk("Hello"))], hold=10) as server:
+        error = _ends_at_the_deadline(lambda: _stream(_client(kind, server.url)))
+    assert "read timeout" not in str(error)
+
+
 def test_retries_and_their_sleeps_stay_within_the_deadline(kind: str) -> None:
     with hostile_server([], hold=10) as server:
         client = _client(kind, server.url, timeout=0.4, max_retries=5)

@@ -75,3 +75,19 @@ def test_an_unreachable_server_is_exit_status_2(capsys: pytest.CaptureFixture[st
     assert status == 2
     assert "cannot reach" in captured.err
     assert SECRET not in captured.out + captured.err
+
+
+def test_no_api_key_is_exit_status_2_saying_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NUGEN_API_KEY", raising=False)
+    with NugenEmulator() as other:
+        status = main(["conformance", "--base-url", other.base_url])
+        sent = other.requests
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "no API key" in captured.err
+    assert "--api-key" in captured.err
+    assert "NUGEN_API_KEY" in captured.err
+    assert "cannot reach" not in captured.err
+    assert sent == []

@@ -115,6 +115,46 @@ def _locs(detail: list[Any]) -> list[list[Any]]:
             "value_error",
         ),
         (
+            {"model": "m", "messages": USER, "tool_choice": "required"},
+            ["body", "tool_choice"],
+            "value_error",
+        ),
+        (
+            {"model": "m", "messages": USER, "tools": [TOOL], "tool_choice": 5},
+            ["body", "tool_choice"],
+            "dict_type",
+        ),
+        (
+            {"model": "m", "messages": USER, "tools": [TOOL], "tool_choice": ["get_weather"]},
+            ["body", "tool_choice"],
+            "dict_type",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": USER,
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": ["x"]}}],
+            },
+            ["body", "tools", 0, "function", "parameters"],
+            "dict_type",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": USER,
+                "tools": [
+                    {"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}
+                ],
+            },
+            ["body", "tools", 0, "function", "parameters"],
+            "value_error",
+        ),
+        (
+            {"model": "m", "messages": USER, "response_format": {"type": "json_schema"}},
+            ["body", "response_format", "json_schema"],
+            "missing",
+        ),
+        (
             {"model": "m", "messages": USER, "response_format": {"type": "xml"}},
             ["body", "response_format", "type"],
             "literal_error",
@@ -146,6 +186,20 @@ def test_every_problem_is_reported_at_once(http: httpx.Client) -> None:
     ]
     assert detail[1]["msg"] == "String should match pattern '^[A-Za-z0-9_]{1,64}$'"
     assert detail[2]["msg"] == "Input should be less than or equal to 2"
+
+
+def test_a_long_input_is_echoed_cut_to_1000_characters(http: httpx.Client) -> None:
+    name = "a b" * 1000  # invalid (a space), 3,000 characters
+    detail = _detail(
+        http, {"model": "m", "messages": [{"role": "user", "content": "x", "name": name}]}
+    )
+    assert _locs(detail) == [["body", "messages", 0, "name"]]
+    assert detail[0]["input"] == name[:1000] + "..."
+    short = "a b"
+    detail = _detail(
+        http, {"model": "m", "messages": [{"role": "user", "content": "x", "name": short}]}
+    )
+    assert detail[0]["input"] == short
 
 
 @pytest.mark.parametrize(
