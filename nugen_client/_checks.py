@@ -154,11 +154,14 @@ def is_number(value: object, *, whole: bool = False) -> bool:
 _BRANCHES = ("function-", "list[", "str", "constrained-", "literal[", "tagged-union", "dict[")
 
 
-def _error_location(loc: Sequence[int | str]) -> str:
+def _error_location(loc: Sequence[int | str], extra: bool = False) -> str:
     """``messages[0].content[1].image_url.url`` from pydantic's loc tuple, without the
     union-branch names pydantic inserts (noise to a reader): types in lower case
     (``str``, ``constrained-str``, ``list[...]``) and model classes (``ToolChoiceFunction``),
-    whose names start in upper case where a field's never does."""
+    whose names start in upper case where a field's never does. An ``extra`` key refused
+    (the last part) is the caller's own, whatever its case."""
+    if extra and loc:
+        return ".".join(filter(None, (_error_location(loc[:-1]), str(loc[-1]))))
     out = ""
     skip_tag = False
     in_tagged_union = False
@@ -180,7 +183,10 @@ def _error_location(loc: Sequence[int | str]) -> str:
 def validation_message(what: str, exc: ValidationError) -> str:
     """``invalid <what>: loc: msg; ...`` from pydantic's report, at most eight lines."""
     errors = exc.errors(include_url=False)
-    located = [(_error_location(error.get("loc", ())), error) for error in errors]
+    located = [
+        (_error_location(error.get("loc", ()), error.get("type") == "extra_forbidden"), error)
+        for error in errors
+    ]
     # A union reports every branch that failed; keep the deepest, most specific ones.
     locations = {loc for loc, _ in located}
     kept = [

@@ -272,6 +272,7 @@ def test_settings_that_are_not_numbers_are_refused_naming_them(
             {"tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": "a"},
             ["tool_choice: Input should be 'auto', 'none' or 'required'"],
         ),
+        ({"reasoning": {"Effort": "high"}}, ["reasoning.Effort: Extra inputs are not permitted"]),
     ],
 )
 def test_bad_input_is_refused_before_any_request(kind: str, kwargs: dict, names: list[str]) -> None:
