@@ -149,6 +149,11 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
         kwargs = call_keywords(kwargs)
         fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         if isinstance(payload, str):
+            if kwargs.get("tools"):
+                raise InvalidInputError(
+                    "tools: the text completions endpoint (/completions, is_chat_model=False) "
+                    "takes no tools; tools and structured output need is_chat_model=True"
+                )
             request = completion_request(
                 payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
             )
