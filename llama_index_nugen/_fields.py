@@ -27,6 +27,7 @@ from nugen_shared.fields import (
     ImageLimitField,
     ReasoningField,
     call_keywords,
+    check_call_keywords,
     check_no_credential_keywords,
     sealed_headers,
 )
@@ -199,8 +200,9 @@ _CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CAL
 
 
 def seal_call_headers(cls: _ClassT) -> _ClassT:
-    """Class decorator: each call method gets its keywords with the per-call header values
-    that may not be shown sealed (``nugen_shared.fields.sealed_headers``).
+    """Class decorator: each call method refuses keywords that carry a credential
+    (``nugen_shared.fields.check_call_keywords``) and gets its keywords with the per-call
+    header values that may not be shown sealed (``nugen_shared.fields.sealed_headers``).
 
     LlamaIndex's callback and instrumentation wrappers put a call's keywords in
     ``LLMChatStartEvent`` / ``LLMCompletionStartEvent`` and the callback payloads as they
@@ -219,12 +221,14 @@ def _sealing(method: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(method)
         async def sealed_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            check_call_keywords(kwargs)
             return await method(self, *args, **sealed_headers(kwargs))
 
         return sealed_async
 
     @functools.wraps(method)
     def sealed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check_call_keywords(kwargs)
         return method(self, *args, **sealed_headers(kwargs))
 
     return sealed
