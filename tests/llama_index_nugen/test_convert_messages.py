@@ -162,6 +162,13 @@ def test_unreadable_image_path_names_the_path_and_the_block(tmp_path: Path) -> N
         to_wire_messages([message])
 
 
+def test_a_directory_as_image_path_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"image_documents\[0\]: .*not a regular file"):
+        prompt_with_images("x", [ImageNode(image_path=str(tmp_path))])
+    with pytest.raises(InvalidInputError, match="not a regular file"):
+        image_block_to_part(ImageBlock(url=tmp_path.as_uri()))
+
+
 def test_plain_http_image_url_is_refused_with_the_url() -> None:
     with pytest.raises(InvalidInputError, match=r"https://.*'http://example.com/a.png'"):
         image_block_to_part(ImageBlock(url="http://example.com/a.png"))
