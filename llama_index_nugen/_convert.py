@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -270,6 +270,14 @@ def prompt_with_images(
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
 ) -> dict[str, Any]:
     """The user message of a multimodal completion: the prompt, then each image."""
+    # A single document (a pydantic model iterates over its fields) or a path is no list.
+    if isinstance(image_documents, str | bytes | ImageNode | ImageBlock) or not isinstance(
+        image_documents, Iterable
+    ):
+        raise InvalidInputError(
+            "image_documents must be a list of ImageDocument, ImageNode or ImageBlock, got "
+            f"{type(image_documents).__name__}"
+        )
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
     for position, document in enumerate(image_documents):
         try:
