@@ -366,6 +366,23 @@ def test_openai_style_tool_calls_in_additional_kwargs() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("tool_calls", "error"),
+    [
+        ({"id": "c1", "function": {"name": "g"}}, r"\['tool_calls'\] must be a list"),
+        ("get_weather", r"\['tool_calls'\] must be a list"),
+        (["get_weather"], r"\['tool_calls'\]\[0\] is not a tool call .*str"),
+        ([{"id": "c1", "function": "g"}], r"\['tool_calls'\]\[0\] is not a tool call"),
+    ],
+)
+def test_malformed_tool_calls_in_additional_kwargs_are_refused_naming_them(
+    tool_calls: Any, error: str
+) -> None:
+    message = ChatMessage(role="assistant", additional_kwargs={"tool_calls": tool_calls})
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]\.additional_kwargs" + error):
+        to_wire_messages([message])
+
+
 def test_blocks_win_over_additional_kwargs_tool_calls() -> None:
     """Our own responses carry both: the calls must not be sent twice."""
     message = ChatMessage(
