@@ -91,6 +91,10 @@ def to_wire_message(
     Reasoning (``ThinkingBlock``) is not sent back: the service documents no input field
     for it and some OpenAI-compatible hosts reject one.
     """
+    if not isinstance(message, ChatMessage):
+        raise InvalidInputError(
+            f"messages[{index}] must be a ChatMessage, got {type(message).__name__}"
+        )
     role_value = message.role.value if isinstance(message.role, MessageRole) else message.role
     role = _ROLES.get(str(role_value))
     if role is None:

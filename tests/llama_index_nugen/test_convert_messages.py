@@ -62,6 +62,12 @@ def test_roles_map_onto_the_four_the_service_knows(role: str, wire: str) -> None
     assert to_wire_message(ChatMessage(role=role, content="x")) == {"role": wire, "content": "x"}
 
 
+@pytest.mark.parametrize("message", [{"role": "user", "content": "hi"}, "hi", None])
+def test_a_message_that_is_not_a_chat_message_is_refused_naming_it(message: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"messages\[1\] must be a ChatMessage"):
+        to_wire_messages([ChatMessage(role="user", content="hello"), message])
+
+
 def test_text_only_content_is_a_string_joined_like_message_content() -> None:
     message = user(TextBlock(text="one"), TextBlock(text="two"))
     assert to_wire_message(message) == {"role": "user", "content": "one\ntwo"}
