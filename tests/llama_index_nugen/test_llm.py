@@ -120,6 +120,7 @@ def test_per_call_kwargs_override_fields(api: respx.MockRouter) -> None:
         session_id="s-call",
         extra_headers={"X-Trace": "t1"},
         custom_field="yes",
+        parallel_tool_calls=True,  # an OpenAI field, not a typo of allow_parallel_tool_calls
         unset_field=None,
         formatted=True,  # a LlamaIndex argument, not a body field
     )
@@ -128,10 +129,32 @@ def test_per_call_kwargs_override_fields(api: respx.MockRouter) -> None:
     assert body["temperature"] == 0.7
     assert body["model"] == "other-model"
     assert body["custom_field"] == "yes"
+    assert body["parallel_tool_calls"] is True
     assert "unset_field" not in body
     assert "formatted" not in body
     assert request.headers["x-session-id"] == "s-call"
     assert request.headers["x-trace"] == "t1"
+
+
+@pytest.mark.parametrize(
+    ("keywords", "suggestion"),
+    [
+        ({"temprature": 0.5}, "temperature"),
+        ({"max_token": 5}, "max_tokens"),
+        ({"sesion_id": "s1"}, "session_id"),
+        ({"tool_choise": "auto"}, "tool_choice"),
+    ],
+)
+def test_a_misspelt_call_keyword_is_refused_not_sent(
+    api: respx.MockRouter, llm: Nugen, keywords: dict[str, Any], suggestion: str
+) -> None:
+    """Other names are body fields, sent as given; a near miss of a known one is a typo
+    the service would ignore in silence."""
+    with pytest.raises(InvalidInputError, match=f"did you mean '{suggestion}'"):
+        llm.chat(HELLO, **keywords)
+    with pytest.raises(InvalidInputError, match=f"did you mean '{suggestion}'"):
+        llm.stream_complete("Hello", **keywords)
+    assert not api.calls
 
 
 def test_vision_endpoint_per_instance_and_per_call(api: respx.MockRouter) -> None:
