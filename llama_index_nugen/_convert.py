@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -91,6 +91,10 @@ def to_wire_message(
     Reasoning (``ThinkingBlock``) is not sent back: the service documents no input field
     for it and some OpenAI-compatible hosts reject one.
     """
+    if not isinstance(message, ChatMessage):
+        raise InvalidInputError(
+            f"messages[{index}] must be a ChatMessage, got {type(message).__name__}"
+        )
     role_value = message.role.value if isinstance(message.role, MessageRole) else message.role
     role = _ROLES.get(str(role_value))
     if role is None:
@@ -145,10 +149,14 @@ def to_wire_message(
     if role == "assistant":
         # OpenAI-style tool calls (dicts, or SDK objects), unless the blocks hold calls.
         openai_calls = () if tool_calls else kwargs.get("tool_calls") or ()
+        listed = f"messages[{index}].additional_kwargs['tool_calls']"
+        if not isinstance(openai_calls, list | tuple):
+            raise InvalidInputError(
+                f"{listed} must be a list of tool calls, got {type(openai_calls).__name__}"
+            )
         for n, call in enumerate(openai_calls):
-            mapping = call if isinstance(call, Mapping) else _as_mapping(call)
-            function = mapping.get("function") or {}
-            where = f"messages[{index}].additional_kwargs['tool_calls'][{n}]"
+            where = f"{listed}[{n}]"
+            mapping, function = _openai_call(call, where)
             call_name, arguments = function.get("name") or "", function.get("arguments")
             tool_calls.append(_wire_tool_call(mapping.get("id"), call_name, arguments, where, "id"))
         if tool_calls:
@@ -270,6 +278,14 @@ def prompt_with_images(
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
 ) -> dict[str, Any]:
     """The user message of a multimodal completion: the prompt, then each image."""
+    # A single document (a pydantic model iterates over its fields) or a path is no list.
+    if isinstance(image_documents, str | bytes | ImageNode | ImageBlock) or not isinstance(
+        image_documents, Iterable
+    ):
+        raise InvalidInputError(
+            "image_documents must be a list of ImageDocument, ImageNode or ImageBlock, got "
+            f"{type(image_documents).__name__}"
+        )
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
     for position, document in enumerate(image_documents):
         try:
@@ -341,9 +357,9 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
         if isinstance(block, ToolCallBlock)
     ]
     if not selections:
-        for call in response.message.additional_kwargs.get("tool_calls") or ():
-            wire = call if isinstance(call, Mapping) else _as_mapping(call)
-            function = wire.get("function") or {}
+        calls = response.message.additional_kwargs.get("tool_calls") or ()
+        for n, call in enumerate(calls):
+            wire, function = _openai_call(call, f"additional_kwargs['tool_calls'][{n}]")
             name = function.get("name") or ""
             selections.append(
                 ToolSelection(
@@ -357,9 +373,22 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     return selections
 
 
-def _as_mapping(call: Any) -> Mapping[str, Any]:
+def _openai_call(call: Any, where: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """An OpenAI-style tool call (a dict, or an SDK object) and its ``function``."""
     dump = getattr(call, "model_dump", None)
-    return cast(Mapping[str, Any], dump() if callable(dump) else vars(call))
+    if isinstance(call, Mapping):
+        mapping: Any = call
+    elif callable(dump):
+        mapping = dump()
+    else:
+        mapping = getattr(call, "__dict__", None)
+    function = (mapping.get("function") or {}) if isinstance(mapping, Mapping) else None
+    if not isinstance(function, Mapping):
+        raise InvalidInputError(
+            f"{where} is not a tool call (a dict with 'id' and 'function': "
+            f"{{'name', 'arguments'}}), got {type(call).__name__}"
+        )
+    return cast(Mapping[str, Any], mapping), function
 
 
 def force_single_tool_call(response: ChatResponse) -> None:

@@ -60,7 +60,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
         context_window: Overrides the context window in `metadata` (fallback 32,768).
         is_function_calling_model: Overrides the model table's tool-calling flag.
         is_chat_model: `False`: `complete` posts the prompt to `/completions`, and `chat`
-            the text of `messages_to_prompt`.
+            the text of `messages_to_prompt`; that endpoint takes no tools, so
+            `is_function_calling_model` is then `False`.
 
     Examples:
         `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
@@ -108,6 +109,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
     @property
     def metadata(self) -> li.LLMMetadata:
         fields = self._metadata_fields()
+        # /completions takes no tools, whatever the model.
+        fields["is_function_calling_model"] &= self.is_chat_model
         if self.is_function_calling_model is not None:
             fields["is_function_calling_model"] = self.is_function_calling_model
         return li.LLMMetadata(**fields, is_chat_model=self.is_chat_model)

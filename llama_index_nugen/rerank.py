@@ -14,6 +14,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
 from llama_index_nugen._fields import KnownKeywords
+from nugen_client import InvalidInputError
 from nugen_client.types import RerankResponse
 from nugen_shared.fields import RerankFields
 
@@ -80,7 +81,7 @@ class NugenRerank(KnownKeywords, RerankFields, BaseNodePostprocessor):
         """The request (None: no nodes, nothing to send) inside LlamaIndex's rerank events,
         as its own rerankers emit them; ``done(response)`` ends them with the ranked nodes."""
         if query_bundle is None:
-            raise ValueError("NugenRerank needs the query: pass query_bundle= or query_str=")
+            raise InvalidInputError("NugenRerank needs the query: pass query_bundle= or query_str=")
         dispatcher.event(
             ReRankStartEvent(
                 query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model

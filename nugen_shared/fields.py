@@ -60,6 +60,7 @@ __all__ = [
     "ReasoningField",
     "RerankFields",
     "call_keywords",
+    "check_call_keywords",
     "check_no_credential_keywords",
     "sealed_headers",
 ]
@@ -151,17 +152,25 @@ _CALL_KEYWORDS = frozenset(
 
 
 def check_no_credential_keywords(
-    names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS
+    names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
 ) -> None:
-    """Refuse a keyword that looks like a credential (other than ``api_key`` itself).
+    """Refuse a keyword that looks like a credential (other than ``api_key`` itself, unless
+    ``body``).
 
     Unknown keywords become body fields: a key passed under a wrong name would be sent in
-    the request body and shown wherever the body is. A near miss of one of ``known``
-    (``max_token``) is refused as the typo it is, with the name meant. The message names
-    the keyword, never its value.
+    the request body and shown wherever the body is. With ``body=True`` (the names of a
+    call's keywords or of extra body fields, all bound for the body) ``api_key`` is refused
+    too: the key goes on the model. A near miss of one of ``known`` (``max_token``) is
+    refused as the typo it is, with the name meant. The message names the keyword, never
+    its value.
     """
     for name in names:
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+        if name == "api_key" and body:
+            raise InvalidInputError(
+                "'api_key' is not a call keyword or a body field (it would be sent in the "
+                "request body): set the key on the model, api_key=... (or NUGEN_API_KEY)"
+            )
         if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
             continue
         meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
@@ -191,10 +200,18 @@ def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {**kwargs, "extra_headers": sealed}
 
 
+def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
+    """Refuse a call's keywords that would carry a credential into the body: credential-like
+    names and ``api_key``, among the keywords or in their ``extra_body``."""
+    extra_body = kwargs.get("extra_body")
+    names = [*kwargs, *(extra_body if isinstance(extra_body, Mapping) else ())]
+    check_no_credential_keywords(names, body=True)
+
+
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's keywords as the request takes them: credential-like keywords refused
-    (they would go into the body), sealed header values (:func:`sealed_headers`) opened."""
-    check_no_credential_keywords(kwargs)
+    """A call's keywords as the request takes them: credentials refused
+    (:func:`check_call_keywords`), sealed header values (:func:`sealed_headers`) opened."""
+    check_call_keywords(kwargs)
     call = dict(kwargs)
     headers = call.get("extra_headers")
     if isinstance(headers, Mapping) and headers:
@@ -301,11 +318,10 @@ class ConnectionFields(BaseModel):
             known = set(cls.model_fields) | {
                 field.alias for field in cls.model_fields.values() if field.alias
             }
-            names = [name for name in values if name not in known]
+            check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
-                    names += list(values[extra])
-            check_no_credential_keywords(names, known)
+                    check_no_credential_keywords(values[extra], known, body=True)
         return values
 
     @field_validator("base_url")

@@ -139,11 +139,16 @@ def read_image_file(
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise InvalidInputError(f"cannot read image file {name!r}: {exc.strerror}") from None
-    with open(fd, "rb", closefd=True) as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        # Before open(): it refuses a directory with an IsADirectoryError of its own.
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(f"image path {name!r} is not a regular file")
         _refuse_over(info.st_size, max_bytes, f"image file {name!r}")
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb", closefd=True) as handle:
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:

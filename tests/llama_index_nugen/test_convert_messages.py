@@ -62,6 +62,12 @@ def test_roles_map_onto_the_four_the_service_knows(role: str, wire: str) -> None
     assert to_wire_message(ChatMessage(role=role, content="x")) == {"role": wire, "content": "x"}
 
 
+@pytest.mark.parametrize("message", [{"role": "user", "content": "hi"}, "hi", None])
+def test_a_message_that_is_not_a_chat_message_is_refused_naming_it(message: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"messages\[1\] must be a ChatMessage"):
+        to_wire_messages([ChatMessage(role="user", content="hello"), message])
+
+
 def test_text_only_content_is_a_string_joined_like_message_content() -> None:
     message = user(TextBlock(text="one"), TextBlock(text="two"))
     assert to_wire_message(message) == {"role": "user", "content": "one\ntwo"}
@@ -162,6 +168,13 @@ def test_unreadable_image_path_names_the_path_and_the_block(tmp_path: Path) -> N
         to_wire_messages([message])
 
 
+def test_a_directory_as_image_path_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"image_documents\[0\]: .*not a regular file"):
+        prompt_with_images("x", [ImageNode(image_path=str(tmp_path))])
+    with pytest.raises(InvalidInputError, match="not a regular file"):
+        image_block_to_part(ImageBlock(url=tmp_path.as_uri()))
+
+
 def test_plain_http_image_url_is_refused_with_the_url() -> None:
     with pytest.raises(InvalidInputError, match=r"https://.*'http://example.com/a.png'"):
         image_block_to_part(ImageBlock(url="http://example.com/a.png"))
@@ -225,6 +238,12 @@ def test_prompt_with_images_puts_the_prompt_first() -> None:
 def test_image_document_without_image_is_refused_with_its_position() -> None:
     with pytest.raises(InvalidInputError, match=r"image_documents\[1\]: ImageNode .* has no image"):
         prompt_with_images("x", [ImageNode(image_url="https://e.com/a.png"), ImageNode()])
+
+
+@pytest.mark.parametrize("documents", [None, "cat.png", ImageNode(image_path="cat.png")])
+def test_image_documents_that_are_not_a_list_are_refused(documents: Any) -> None:
+    with pytest.raises(InvalidInputError, match="image_documents must be a list"):
+        prompt_with_images("x", documents)
 
 
 def test_image_document_with_bad_base64_is_refused() -> None:
@@ -351,6 +370,23 @@ def test_openai_style_tool_calls_in_additional_kwargs() -> None:
             {"id": "c2", "type": "function", "function": {"name": "f", "arguments": '{"y": 1}'}},
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("tool_calls", "error"),
+    [
+        ({"id": "c1", "function": {"name": "g"}}, r"\['tool_calls'\] must be a list"),
+        ("get_weather", r"\['tool_calls'\] must be a list"),
+        (["get_weather"], r"\['tool_calls'\]\[0\] is not a tool call .*str"),
+        ([{"id": "c1", "function": "g"}], r"\['tool_calls'\]\[0\] is not a tool call"),
+    ],
+)
+def test_malformed_tool_calls_in_additional_kwargs_are_refused_naming_them(
+    tool_calls: Any, error: str
+) -> None:
+    message = ChatMessage(role="assistant", additional_kwargs={"tool_calls": tool_calls})
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]\.additional_kwargs" + error):
+        to_wire_messages([message])
 
 
 def test_blocks_win_over_additional_kwargs_tool_calls() -> None:

@@ -108,3 +108,20 @@ def test_serialisation_pickle_and_copy(api: respx.MockRouter, embed: NugenEmbedd
     assert restored.model_name == embed.model_name
     assert restored.embed_batch_size == 2
     assert AliasedNugenEmbedding is NugenEmbedding
+
+
+@pytest.mark.parametrize("text", [None, 5])
+def test_a_text_that_is_not_a_string_is_refused_naming_its_type(
+    api: respx.MockRouter, embed: NugenEmbedding, text: object
+) -> None:
+    with pytest.raises(InvalidInputError, match=rf"input\[1\] is {type(text).__name__}"):
+        embed.get_text_embedding_batch(["owls", text])  # type: ignore[list-item]
+    assert not api.calls
+
+
+def test_one_string_in_place_of_the_list_is_refused(
+    api: respx.MockRouter, embed: NugenEmbedding
+) -> None:
+    with pytest.raises(InvalidInputError, match="list of strings"):
+        embed.get_text_embedding_batch("owls hunt at night")  # type: ignore[arg-type]
+    assert not api.calls

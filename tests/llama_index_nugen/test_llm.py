@@ -17,7 +17,7 @@ from llama_index.core.base.llms.types import (
     ImageBlock,
     TextBlock,
 )
-from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler, TokenCountingHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
@@ -120,6 +120,7 @@ def test_per_call_kwargs_override_fields(api: respx.MockRouter) -> None:
         session_id="s-call",
         extra_headers={"X-Trace": "t1"},
         custom_field="yes",
+        parallel_tool_calls=True,  # an OpenAI field, not a typo of allow_parallel_tool_calls
         unset_field=None,
         formatted=True,  # a LlamaIndex argument, not a body field
     )
@@ -128,10 +129,32 @@ def test_per_call_kwargs_override_fields(api: respx.MockRouter) -> None:
     assert body["temperature"] == 0.7
     assert body["model"] == "other-model"
     assert body["custom_field"] == "yes"
+    assert body["parallel_tool_calls"] is True
     assert "unset_field" not in body
     assert "formatted" not in body
     assert request.headers["x-session-id"] == "s-call"
     assert request.headers["x-trace"] == "t1"
+
+
+@pytest.mark.parametrize(
+    ("keywords", "suggestion"),
+    [
+        ({"temprature": 0.5}, "temperature"),
+        ({"max_token": 5}, "max_tokens"),
+        ({"sesion_id": "s1"}, "session_id"),
+        ({"tool_choise": "auto"}, "tool_choice"),
+    ],
+)
+def test_a_misspelt_call_keyword_is_refused_not_sent(
+    api: respx.MockRouter, llm: Nugen, keywords: dict[str, Any], suggestion: str
+) -> None:
+    """Other names are body fields, sent as given; a near miss of a known one is a typo
+    the service would ignore in silence."""
+    with pytest.raises(InvalidInputError, match=f"did you mean '{suggestion}'"):
+        llm.chat(HELLO, **keywords)
+    with pytest.raises(InvalidInputError, match=f"did you mean '{suggestion}'"):
+        llm.stream_complete("Hello", **keywords)
+    assert not api.calls
 
 
 def test_vision_endpoint_per_instance_and_per_call(api: respx.MockRouter) -> None:
@@ -577,3 +600,57 @@ def test_api_base_and_model_name_are_aliases() -> None:
     assert (loaded.model, loaded.base_url) == ("nugen-legal", "https://x.test/v1")
     with pytest.raises(InvalidInputError, match="not both"):
         Nugen(api_key="k" * 8, model="a", model_name="b")
+
+
+class _Shown(BaseEventHandler):
+    seen: list[str] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "_Shown"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.seen.append(repr(event.model_dump()))
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    [
+        {"api_key": "sk-call-secret-1"},
+        {"openai_api_key": "sk-call-secret-1"},
+        {"extra_body": {"api_key": "sk-call-secret-1"}},
+        {"extra_body": {"access_token": "sk-call-secret-1"}},
+    ],
+    ids=["api_key", "wrong-name", "extra_body-api_key", "extra_body-wrong-name"],
+)
+@pytest.mark.parametrize("form", ["chat", "astream_complete"])
+def test_a_key_in_a_calls_keywords_is_refused_before_events_show_it(
+    api: respx.MockRouter, keywords: dict[str, Any], form: str
+) -> None:
+    """A call's keywords go into the request body and LlamaIndex's start events: a key
+    among them (``api_key`` included: it belongs on the model) is refused first."""
+    shown = _Shown(seen=[])
+    dispatcher = get_dispatcher()
+    dispatcher.add_event_handler(shown)
+    debug = LlamaDebugHandler()
+    llm = Nugen(api_key=API_KEY, base_url=BASE_URL, callback_manager=CallbackManager([debug]))
+    call = (
+        (lambda: llm.chat(HELLO, **keywords))
+        if form == "chat"
+        else (lambda: asyncio.run(llm.astream_complete("Hello", **keywords)))
+    )
+    try:
+        with pytest.raises(InvalidInputError, match="api_key") as raised:
+            call()
+    finally:
+        dispatcher.event_handlers.remove(shown)
+    assert "sk-call-secret-1" not in str(raised.value)
+    assert "sk-call-secret-1" not in "".join(shown.seen)
+    assert "sk-call-secret-1" not in repr([event.payload for event in debug.get_events()])
+    assert not api.calls
+
+
+def test_api_key_among_the_extra_body_fields_is_refused() -> None:
+    with pytest.raises(ValueError, match="api_key") as raised:
+        Nugen(api_key=API_KEY, additional_kwargs={"api_key": "sk-extra-secret-2"})
+    assert "sk-extra-secret-2" not in str(raised.value)

@@ -52,6 +52,35 @@ def test_metadata_and_default() -> None:
     assert Nugen(api_key="k", model=MODEL, is_chat_model=False).metadata.is_chat_model is False
 
 
+def test_text_completions_offer_no_tool_calling(nugen_emulator: NugenEmulator) -> None:
+    """/completions takes no tools: the metadata says so (structured output then uses the
+    text program, which works), and tools given anyway are refused, not sent and ignored."""
+    from llama_index.core.prompts import PromptTemplate
+    from llama_index.core.tools import FunctionTool
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+
+    llm = text_llm(nugen_emulator)
+    assert llm.metadata.is_function_calling_model is False
+    city = llm.structured_predict(City, PromptTemplate("Name a city: {hint}"), hint="Paris")
+    assert isinstance(city, City)
+    assert [r.body.get("tools") for r in nugen_emulator.requests] == [None]
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return city
+
+    tool = FunctionTool.from_defaults(get_weather)
+    forced = text_llm(nugen_emulator, is_function_calling_model=True)
+    with pytest.raises(nugen_client.InvalidInputError, match="is_chat_model=False"):
+        forced.chat_with_tools([tool], user_msg="weather in Paris", tool_required=True)
+    with pytest.raises(nugen_client.InvalidInputError, match="tools"):
+        forced.complete(PROMPT, tools=[tool.metadata.to_openai_tool()])
+    assert len(nugen_emulator.requests) == 1
+
+
 def test_default_stays_on_the_chat_endpoint(nugen_emulator: NugenEmulator) -> None:
     llm = Nugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, model=MODEL)
     llm.complete(PROMPT)

@@ -108,7 +108,7 @@ def test_no_nodes_no_request(nugen_emulator: NugenEmulator, is_async: bool) -> N
 def test_query_str_and_a_missing_query(nugen_emulator: NugenEmulator) -> None:
     reranker = make(nugen_emulator, top_n=1)
     assert [n.node.node_id for n in reranker.postprocess_nodes(NODES, query_str=QUERY)] == ["n1"]
-    with pytest.raises(ValueError, match="query"):
+    with pytest.raises(nugen_client.InvalidInputError, match="query"):
         reranker.postprocess_nodes(NODES)
 
 
