@@ -114,8 +114,8 @@ class _Schedule:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        texts = list(texts)
         check_texts_to_embed(texts)  # all of them, before the first batch is sent
+        texts = list(texts)
         self.batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
         self.results: list[Vectors | None] = [None] * len(self.batches)
         self.next = 0
