@@ -174,6 +174,16 @@ def check_no_credential_keywords(
         )
 
 
+def _refuse_api_key(names: Iterable[str], where: str) -> None:
+    """``api_key`` where the names become body fields (call keywords, extra body fields):
+    the key would go into the body, and wherever the body and the keywords are shown."""
+    if "api_key" in names:
+        raise InvalidInputError(
+            f"api_key cannot be {where} (sent in the request body): pass it as api_key= "
+            "when building the model, or set NUGEN_API_KEY"
+        )
+
+
 def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``kwargs`` with each ``extra_headers`` value that may not be shown as a ``SecretStr``.
 
@@ -194,6 +204,7 @@ def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """A call's keywords as the request takes them: credential-like keywords refused
     (they would go into the body), sealed header values (:func:`sealed_headers`) opened."""
+    _refuse_api_key(kwargs, "a call keyword")
     check_no_credential_keywords(kwargs)
     call = dict(kwargs)
     headers = call.get("extra_headers")
@@ -304,6 +315,7 @@ class ConnectionFields(BaseModel):
             names = [name for name in values if name not in known]
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
+                    _refuse_api_key(values[extra], f"in {extra}")
                     names += list(values[extra])
             check_no_credential_keywords(names, known)
         return values
