@@ -186,7 +186,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     ) -> dict[str, Any]:
         # What callbacks and LangSmith traces receive: per-call headers redacted.
         params = super()._get_invocation_params(stop, **kwargs)
-        if params.get("extra_headers"):
+        if isinstance(params.get("extra_headers"), Mapping):  # else refused with the request
             params["extra_headers"] = redact_headers(params["extra_headers"])
         return params
 

@@ -251,6 +251,8 @@ def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
         ({"input": [HumanMessage("x", name="not valid!")]}, r"messages\[0\]\.name"),
         ({"input": [HumanMessage([{"type": "audio", "base64": "AAAA"}])]}, "audio"),
         ({"input": []}, "messages"),
+        ({"stop": 5}, "stop"),
+        ({"extra_headers": "X-Trace: abc"}, "extra_headers"),
     ],
 )
 def test_bad_input_fails_before_any_request(
