@@ -276,8 +276,16 @@ def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int)
                     "store); send the image as a URL or base64 data"
                 )
         if url:
+            if not isinstance(url, str):
+                raise InvalidInputError(
+                    f"the image's url must be a string, got {type(url).__name__}"
+                )
             return url_image_part(url, detail, max_bytes=max_bytes)
         if base64_data:
+            if not isinstance(base64_data, str | bytes):
+                raise InvalidInputError(
+                    f"the image's base64 data must be a string, got {type(base64_data).__name__}"
+                )
             return image_part(
                 base64_data=base64_data, mime_type=mime_type, detail=detail, max_bytes=max_bytes
             )

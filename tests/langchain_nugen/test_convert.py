@@ -155,6 +155,13 @@ def test_every_image_form_becomes_an_image_url_part(
             "not a recognised image",
         ),
         ({"type": "image_url", "image_url": {"detail": "low"}}, "image_url must be"),
+        ({"type": "image", "url": 5}, "the image's url must be a string, got int"),
+        ({"type": "image", "base64": 5, "mime_type": "image/png"}, "base64 data must be a string"),
+        ({"type": "image", "source_type": "url", "url": 5}, "url must be a string, got int"),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}},
+            "base64 data must be a string",
+        ),
     ],
 )
 def test_bad_images_fail_locally_naming_the_block(block: dict[str, Any], message: str) -> None:
