@@ -190,6 +190,20 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             params["extra_headers"] = redact_headers(params["extra_headers"])
         return params
 
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with
+        the token usage of every request summed."""
+        outputs = [output for output in llm_outputs if output]
+        if not outputs:
+            return {}
+        combined = dict(outputs[0])
+        usages = [output["token_usage"] for output in outputs if output.get("token_usage")]
+        if usages:
+            combined["token_usage"] = {
+                name: sum(usage.get(name) or 0 for usage in usages) for name in usages[0]
+            }
+        return combined
+
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
         images, tools = info.image_inputs, info.tool_calling

@@ -236,6 +236,17 @@ def test_n_gives_several_generations(mock: respx.MockRouter) -> None:
     assert [g.text for g in result.generations[0]] == ["Hello!", "Hi!"]
 
 
+def test_generate_sums_the_token_usage_of_its_requests(mock: respx.MockRouter) -> None:
+    # As ChatOpenAI: generate()'s llm_output holds the usage of every request it made.
+    mock.post(CHAT).respond(json=reply(model="nugen-served"))
+    result = make().generate([[HumanMessage("one")], [HumanMessage("two")], [HumanMessage("3")]])
+    assert result.llm_output == {
+        "token_usage": {"prompt_tokens": 21, "completion_tokens": 6, "total_tokens": 27},
+        "model_name": "nugen-served",
+        "model_provider": "nugen",
+    }
+
+
 def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
     route = mock.post(CHAT).respond(json=reply())
     with pytest.raises(ValueError, match="n=2 cannot be streamed"):
