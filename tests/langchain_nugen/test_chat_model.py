@@ -911,6 +911,31 @@ def test_structured_output_json_schema_and_json_mode(mock: respx.MockRouter) -> 
     assert body(route)["response_format"] == {"type": "json_object"}
 
 
+def test_structured_output_takes_every_schema_form_with_either_method(
+    mock: respx.MockRouter,
+) -> None:
+    # A response_format json_schema ({"name", "schema"}) and an OpenAI tool dict work with
+    # both methods: the tool gets the schema as its parameters, the response_format the
+    # tool's parameters (a tool without parameters would be called with {}).
+    parameters = Joke.model_json_schema()
+    forms: list[dict[str, Any]] = [
+        {"name": "Joke", "schema": parameters},
+        {"type": "function", "function": {"name": "Joke", "parameters": parameters}},
+    ]
+    calls = [
+        {"id": "c", "type": "function", "function": {"name": "Joke", "arguments": json.dumps(JOKE)}}
+    ]
+    for form in forms:
+        route = mock.post(CHAT).respond(
+            json=reply(None, message={"tool_calls": calls}, finish="tool_calls")
+        )
+        assert make().with_structured_output(form).invoke("joke") == JOKE
+        assert body(route)["tools"][0]["function"]["parameters"] == parameters
+        route = mock.post(CHAT).respond(json=reply(json.dumps(JOKE)))
+        assert make().with_structured_output(form, method="json_schema").invoke("joke") == JOKE
+        assert body(route)["response_format"]["json_schema"]["schema"] == parameters
+
+
 def test_structured_output_include_raw(mock: respx.MockRouter) -> None:
     mock.post(CHAT).respond(json=reply("not json"))
     result = (
