@@ -131,10 +131,11 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
         stop_sequences = stop or self.stop
-        if stop_sequences:
-            params["ls_stop"] = (
-                [stop_sequences] if isinstance(stop_sequences, str) else list(stop_sequences)
-            )
+        if isinstance(stop_sequences, str):
+            params["ls_stop"] = [stop_sequences]
+        elif isinstance(stop_sequences, list) and stop_sequences:
+            # Anything else is refused with the request (a clear error), not here.
+            params["ls_stop"] = list(stop_sequences)
         return params
 
     def get_num_tokens(self, text: str) -> int:

@@ -178,7 +178,7 @@ def _content_parts(
         if isinstance(block, str):
             parts.append({"type": "text", "text": block})
         elif kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
-            parts.append({"type": "text", "text": block["text"]})
+            parts.append({"type": "text", "text": _block_text(block, block_where)})
         elif kind in ("image_url", "image"):
             parts.append(_image_part(block, kind, block_where, max_bytes))
         elif tool and not kind:
@@ -193,6 +193,15 @@ def _content_parts(
     return parts
 
 
+def _block_text(block: Mapping[str, Any], where: str) -> str:
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise InvalidInputError(
+            f"{where}: a text block's 'text' must be a string, got {type(text).__name__}"
+        )
+    return text
+
+
 def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
     """System turns as one string: some OpenAI-compatible chat templates reject parts."""
     if isinstance(content, str):
@@ -202,7 +211,7 @@ def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
         if isinstance(block, str):
             texts.append(block)
         elif isinstance(block, Mapping) and _block_type(block) == "text":
-            texts.append(block["text"])
+            texts.append(_block_text(block, f"{where}.content[{position}]"))
         else:
             kind = _block_type(block) if isinstance(block, Mapping) else type(block).__name__
             raise InvalidInputError(
@@ -267,8 +276,16 @@ def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int)
                     "store); send the image as a URL or base64 data"
                 )
         if url:
+            if not isinstance(url, str):
+                raise InvalidInputError(
+                    f"the image's url must be a string, got {type(url).__name__}"
+                )
             return url_image_part(url, detail, max_bytes=max_bytes)
         if base64_data:
+            if not isinstance(base64_data, str | bytes):
+                raise InvalidInputError(
+                    f"the image's base64 data must be a string, got {type(base64_data).__name__}"
+                )
             return image_part(
                 base64_data=base64_data, mime_type=mime_type, detail=detail, max_bytes=max_bytes
             )
@@ -294,7 +311,7 @@ def _assistant_message(message: AIMessage, where: str) -> dict[str, Any]:
                 continue
             kind = _block_type(block) if isinstance(block, Mapping) else ""
             if kind == "text":
-                texts.append(block["text"])
+                texts.append(_block_text(block, f"{where}.content[{position}]"))
             elif kind == "tool_call":
                 block_calls.append(block)
             elif kind not in _ASSISTANT_SKIPPED:

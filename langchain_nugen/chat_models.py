@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel
 
@@ -186,9 +186,23 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     ) -> dict[str, Any]:
         # What callbacks and LangSmith traces receive: per-call headers redacted.
         params = super()._get_invocation_params(stop, **kwargs)
-        if params.get("extra_headers"):
+        if isinstance(params.get("extra_headers"), Mapping):  # else refused with the request
             params["extra_headers"] = redact_headers(params["extra_headers"])
         return params
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with
+        the token usage of every request summed."""
+        outputs = [output for output in llm_outputs if output]
+        if not outputs:
+            return {}
+        combined = dict(outputs[0])
+        usages = [output["token_usage"] for output in outputs if output.get("token_usage")]
+        if usages:
+            combined["token_usage"] = {
+                name: sum(usage.get(name) or 0 for usage in usages) for name in usages[0]
+            }
+        return combined
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
@@ -350,8 +364,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         output_parser: Runnable[Any, Any]
         if method == "function_calling":
             assert schema is not None
-            tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools([schema], tool_choice=tool_name, strict=strict, **kwargs)
+            tool = _as_function(schema)
+            tool_name = convert_to_openai_tool(tool)["function"]["name"]
+            llm = self.bind_tools([tool], tool_choice=tool_name, strict=strict, **kwargs)
             output_parser = (
                 parsers.PydanticToolsParser(
                     tools=[cast("type[BaseModel]", schema)], first_tool_only=True
@@ -385,6 +400,17 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         )
 
 
+def _as_function(schema: _DictOrPydanticClass) -> _DictOrPydanticClass:
+    """``schema`` as a tool: a response_format's ``{"name", "schema"}`` becomes a function
+    whose parameters are the schema (LangChain would read it as a function without any)."""
+    if isinstance(schema, Mapping) and "name" in schema and "schema" in schema:
+        function = {"name": schema["name"], "parameters": schema["schema"]}
+        if schema.get("description"):
+            function["description"] = schema["description"]
+        return function
+    return schema
+
+
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:
     """A ``response_format`` body field (``json_schema``) from any schema form."""
     if isinstance(schema, Mapping):
@@ -395,7 +421,7 @@ def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> d
             if strict is not None:
                 json_schema["strict"] = strict
             return {"type": "json_schema", "json_schema": json_schema}
-    function = convert_to_openai_function(schema, strict=strict)
+    function = convert_to_openai_tool(schema, strict=strict)["function"]  # tool dicts too
     json_schema = {"name": function["name"], "schema": function["parameters"]}
     if function.get("description"):
         json_schema["description"] = function["description"]

@@ -10,6 +10,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field
 
 from langchain_nugen._errors import mapped_errors
+from nugen_client import InvalidInputError
 from nugen_client.types import RerankResponse
 from nugen_shared.fields import RerankFields
 
@@ -91,8 +92,21 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
     def _request(
         self, documents: Sequence[str | Document], query: str, top_n: int | None
     ) -> dict[str, Any]:
-        texts = [d if isinstance(d, str) else d.page_content for d in documents]
+        if isinstance(documents, str):
+            raise InvalidInputError(
+                "documents must be a list of Documents or strings, not one str: pass [text]"
+            )
+        texts = [_text(document, position) for position, document in enumerate(documents)]
         return self._rerank_request(query, texts, self.top_n if top_n is None else top_n)
+
+
+def _text(document: str | Document, position: int) -> str:
+    if isinstance(document, str):
+        return document
+    if isinstance(document, Document):
+        return document.page_content
+    kind = "None" if document is None else f"a {type(document).__name__}"
+    raise InvalidInputError(f"documents[{position}] is {kind}, not a Document or a string")
 
 
 def _scores(response: RerankResponse) -> list[dict[str, Any]]:

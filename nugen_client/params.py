@@ -491,15 +491,19 @@ class RerankRequest(_Open):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse what the service refuses, empty strings and other values than strings, with
-    an ``InvalidInputError`` naming the first one's position (for callers that send
-    ``texts`` in several requests); one string in place of the list would be embedded
-    character by character, and is refused too."""
+    """Refuse what the service refuses, empty strings, with an ``InvalidInputError`` naming
+    the first one's position (for callers that send ``texts`` in several requests); and a
+    single string given as ``texts``, which would otherwise be embedded letter by letter."""
     if isinstance(texts, str):
-        raise InvalidInputError("texts must be a list of strings, got one str")
+        raise InvalidInputError(
+            "the texts to embed must be a list of strings, not one str: pass [text]"
+        )
     for position, text in enumerate(texts):
         if not isinstance(text, str):
-            raise InvalidInputError(f"input[{position}] is {type(text).__name__}, not a string")
+            raise InvalidInputError(
+                f"input[{position}] is {'None' if text is None else type(text).__name__}, "
+                "not a string"
+            )
         if not text:
             raise InvalidInputError(
                 f"input[{position}] is an empty string, which cannot be embedded"

@@ -156,10 +156,10 @@ def _layered(
                 session_id = value
             elif name == "provider":
                 provider = value
-            elif name == "extra_headers":
-                headers.update(value or {})
-            elif name == "extra_body":
-                unvalidated.update(value or {})
+            elif name in ("extra_headers", "extra_body"):
+                if value is not None and not isinstance(value, Mapping):
+                    raise InvalidInputError(f"{name} must be a dict, got {type(value).__name__}")
+                (headers if name == "extra_headers" else unvalidated).update(value or {})
             elif value is not None:
                 timeout = value
     request["session_id"] = session_id

@@ -531,11 +531,14 @@ def test_a_typo_of_a_token_call_keyword_is_named_as_a_typo(emu: NugenEmulator) -
     assert emu.requests == []
 
 
+@pytest.mark.parametrize("keyword", ["openai_api_key", "api_key"])
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
-def test_a_key_among_the_extra_body_fields_is_refused(cls: type[Any], emu: NugenEmulator) -> None:
+def test_a_key_among_the_extra_body_fields_is_refused(
+    cls: type[Any], keyword: str, emu: NugenEmulator
+) -> None:
     extra = "model_kwargs" if cls in LANGCHAIN else "additional_kwargs"
     with pytest.raises(ValueError, match="api_key") as raised:
-        make(cls, emu, **{extra: {"openai_api_key": KEY}})
+        make(cls, emu, **{extra: {keyword: KEY}})
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
 
 
@@ -550,6 +553,10 @@ def test_a_key_under_a_wrong_call_keyword_is_refused_before_any_request(
         lambda: lc_text.invoke("hello", api_token=KEY),
         lambda: li.chat(messages, api_token=KEY),
         lambda: li.complete("hello", openai_api_key=KEY),
+        # The key's own name too: a call keyword becomes a body field, never the header.
+        lambda: lc_chat.invoke("hello", api_key=KEY),
+        lambda: lc_text.invoke("hello", api_key=KEY),
+        lambda: li.chat(messages, api_key=KEY),
     ]
     for call in calls:
         with pytest.raises(InvalidInputError, match="api_key") as raised:

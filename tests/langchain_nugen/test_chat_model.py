@@ -236,6 +236,17 @@ def test_n_gives_several_generations(mock: respx.MockRouter) -> None:
     assert [g.text for g in result.generations[0]] == ["Hello!", "Hi!"]
 
 
+def test_generate_sums_the_token_usage_of_its_requests(mock: respx.MockRouter) -> None:
+    # As ChatOpenAI: generate()'s llm_output holds the usage of every request it made.
+    mock.post(CHAT).respond(json=reply(model="nugen-served"))
+    result = make().generate([[HumanMessage("one")], [HumanMessage("two")], [HumanMessage("3")]])
+    assert result.llm_output == {
+        "token_usage": {"prompt_tokens": 21, "completion_tokens": 6, "total_tokens": 27},
+        "model_name": "nugen-served",
+        "model_provider": "nugen",
+    }
+
+
 def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
     route = mock.post(CHAT).respond(json=reply())
     with pytest.raises(ValueError, match="n=2 cannot be streamed"):
@@ -251,6 +262,8 @@ def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
         ({"input": [HumanMessage("x", name="not valid!")]}, r"messages\[0\]\.name"),
         ({"input": [HumanMessage([{"type": "audio", "base64": "AAAA"}])]}, "audio"),
         ({"input": []}, "messages"),
+        ({"stop": 5}, "stop"),
+        ({"extra_headers": "X-Trace: abc"}, "extra_headers"),
     ],
 )
 def test_bad_input_fails_before_any_request(
@@ -896,6 +909,31 @@ def test_structured_output_json_schema_and_json_mode(mock: respx.MockRouter) -> 
     assert make().with_structured_output(schema, method="json_schema").invoke("joke") == JOKE
     assert make().with_structured_output(None, method="json_mode").invoke("joke") == JOKE
     assert body(route)["response_format"] == {"type": "json_object"}
+
+
+def test_structured_output_takes_every_schema_form_with_either_method(
+    mock: respx.MockRouter,
+) -> None:
+    # A response_format json_schema ({"name", "schema"}) and an OpenAI tool dict work with
+    # both methods: the tool gets the schema as its parameters, the response_format the
+    # tool's parameters (a tool without parameters would be called with {}).
+    parameters = Joke.model_json_schema()
+    forms: list[dict[str, Any]] = [
+        {"name": "Joke", "schema": parameters},
+        {"type": "function", "function": {"name": "Joke", "parameters": parameters}},
+    ]
+    calls = [
+        {"id": "c", "type": "function", "function": {"name": "Joke", "arguments": json.dumps(JOKE)}}
+    ]
+    for form in forms:
+        route = mock.post(CHAT).respond(
+            json=reply(None, message={"tool_calls": calls}, finish="tool_calls")
+        )
+        assert make().with_structured_output(form).invoke("joke") == JOKE
+        assert body(route)["tools"][0]["function"]["parameters"] == parameters
+        route = mock.post(CHAT).respond(json=reply(json.dumps(JOKE)))
+        assert make().with_structured_output(form, method="json_schema").invoke("joke") == JOKE
+        assert body(route)["response_format"]["json_schema"]["schema"] == parameters
 
 
 def test_structured_output_include_raw(mock: respx.MockRouter) -> None:

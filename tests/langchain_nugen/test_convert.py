@@ -155,6 +155,13 @@ def test_every_image_form_becomes_an_image_url_part(
             "not a recognised image",
         ),
         ({"type": "image_url", "image_url": {"detail": "low"}}, "image_url must be"),
+        ({"type": "image", "url": 5}, "the image's url must be a string, got int"),
+        ({"type": "image", "base64": 5, "mime_type": "image/png"}, "base64 data must be a string"),
+        ({"type": "image", "source_type": "url", "url": 5}, "url must be a string, got int"),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}},
+            "base64 data must be a string",
+        ),
     ],
 )
 def test_bad_images_fail_locally_naming_the_block(block: dict[str, Any], message: str) -> None:
@@ -189,6 +196,33 @@ def test_plain_strings_and_text_blocks_in_user_content() -> None:
         "one", {"type": "text", "text": "two", "cache_control": {"type": "ephemeral"}}
     )
     assert parts == [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
+
+
+@pytest.mark.parametrize(
+    "block", [{"type": "text"}, {"type": "text", "text": None}, {"type": "text", "text": 5}]
+)
+@pytest.mark.parametrize(
+    ("messages", "where"),
+    [
+        (lambda block: [SystemMessage(content=[block])], "messages[0].content[0]"),
+        (lambda block: [HumanMessage(content=["a", block])], "messages[0].content[1]"),
+        (lambda block: [HumanMessage("q"), AIMessage(content=[block])], "messages[1].content[0]"),
+        (
+            lambda block: [
+                AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "c1"}]),
+                ToolMessage(content=[block], tool_call_id="c1"),
+            ],
+            "messages[1].content[0]",
+        ),
+    ],
+    ids=["system", "user", "assistant", "tool"],
+)
+def test_text_block_without_string_text_is_refused_naming_it(
+    block: dict[str, Any], messages: Any, where: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        to_wire_messages(messages(block))
+    assert f"{where}: a text block's 'text' must be a string" in str(raised.value)
 
 
 # -------------------------------------------------------------------- tool calls

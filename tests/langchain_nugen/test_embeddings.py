@@ -110,3 +110,14 @@ def test_pickle_and_deepcopy_after_use(route: respx.Route) -> None:
 def test_unknown_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="chunksize"):
         NugenEmbeddings(api_key="k", chunksize=3)  # type: ignore[call-arg]
+
+
+async def test_a_string_or_non_strings_in_place_of_texts_are_refused(route: respx.Route) -> None:
+    model = NugenEmbeddings(api_key="k")
+    with pytest.raises(nugen_client.InvalidInputError, match=r"a list of strings, not one str"):
+        model.embed_documents("one text")  # type: ignore[arg-type]
+    with pytest.raises(nugen_client.InvalidInputError, match=r"a list of strings, not one str"):
+        await model.aembed_documents("one text")  # type: ignore[arg-type]
+    with pytest.raises(nugen_client.InvalidInputError, match=r"input\[1\] is None, not a string"):
+        model.embed_documents(["ok", None])  # type: ignore[list-item]
+    assert not route.called

@@ -138,6 +138,30 @@ def test_bad_settings_are_refused_before_any_request(
     assert nugen_emulator.requests == []
 
 
+@pytest.mark.parametrize(
+    ("documents", "named"),
+    [
+        ("one text", "a list of Documents or strings, not one str"),
+        ([DOCS[0], {"text": "a dict"}], r"documents\[1\] is a dict, not a Document or a string"),
+        ([None], r"documents\[0\] is None, not a Document or a string"),
+    ],
+)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_documents_of_the_wrong_type_are_refused_before_any_request(
+    nugen_emulator: NugenEmulator, documents: Any, named: str, is_async: bool
+) -> None:
+    reranker = make(nugen_emulator)
+
+    def rerank() -> Any:
+        if is_async:
+            return asyncio.run(reranker.arerank(documents, QUERY))
+        return reranker.rerank(documents, QUERY)
+
+    with pytest.raises(nugen_client.InvalidInputError, match=named):
+        rerank()
+    assert nugen_emulator.requests == []
+
+
 @pytest.mark.parametrize("field", ["top_n", "stage1_top_k", "batch_size", "method"])
 def test_bad_fields_are_refused_at_construction(nugen_emulator: NugenEmulator, field: str) -> None:
     with pytest.raises(ValueError, match=field):

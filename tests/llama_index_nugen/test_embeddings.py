@@ -114,7 +114,8 @@ def test_serialisation_pickle_and_copy(api: respx.MockRouter, embed: NugenEmbedd
 def test_a_text_that_is_not_a_string_is_refused_naming_its_type(
     api: respx.MockRouter, embed: NugenEmbedding, text: object
 ) -> None:
-    with pytest.raises(InvalidInputError, match=rf"input\[1\] is {type(text).__name__}"):
+    named = "None" if text is None else type(text).__name__
+    with pytest.raises(InvalidInputError, match=rf"input\[1\] is {named}, not a string"):
         embed.get_text_embedding_batch(["owls", text])  # type: ignore[list-item]
     assert not api.calls
 
