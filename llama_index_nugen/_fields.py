@@ -32,12 +32,7 @@ from nugen_shared.fields import (
     sealed_headers,
 )
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
-from nugen_shared.requests import (
-    CHAT_BODY_FIELDS,
-    COMPLETION_BODY_FIELDS,
-    chat_request,
-    completion_request,
-)
+from nugen_shared.requests import chat_request, completion_request
 
 __all__ = ["ChatFields", "KnownKeywords", "Request", "seal_call_headers"]
 
@@ -51,20 +46,6 @@ _FRAMEWORK_KWARGS = frozenset(
         "verbose",
         "strict",
         "error_on_no_tool_call",
-    }
-)
-
-# Every name a call keyword may have besides extra body fields: the validated body fields,
-# the request's options and LlamaIndex's own, and the body fields of OpenAI-compatible
-# hosts that are near misses of those (sent as given, never taken for typos).
-_CALL_KEYWORDS = sorted(
-    {
-        *CHAT_BODY_FIELDS,
-        *COMPLETION_BODY_FIELDS,
-        *_FRAMEWORK_KWARGS,
-        *("session_id", "provider", "extra_headers", "extra_body", "timeout"),
-        *("use_vision_endpoint", "stream"),
-        *("parallel_tool_calls", "models"),
     }
 )
 
@@ -114,22 +95,6 @@ def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
     return data
-
-
-def _check_keywords(kwargs: Mapping[str, Any]) -> None:
-    """An unknown call keyword is an extra body field, sent as given, unless it is a near
-    miss of a known one (``temprature=``: a typo the service would ignore in silence), or
-    carries a credential (``check_call_keywords``)."""
-    for name in kwargs:
-        if name in _CALL_KEYWORDS:
-            continue
-        nearest = difflib.get_close_matches(name, _CALL_KEYWORDS, n=1, cutoff=0.85)
-        if nearest:
-            raise InvalidInputError(
-                f"{name!r} is not a call keyword; did you mean {nearest[0]!r}? (to send it "
-                "as a body field anyway, pass extra_body={...})"
-            )
-    check_call_keywords(kwargs)
 
 
 def _accepted_names(model: type[BaseModel]) -> set[str]:
@@ -232,8 +197,8 @@ _CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CAL
 
 
 def seal_call_headers(cls: _ClassT) -> _ClassT:
-    """Class decorator: each call method refuses misspelt keywords and keywords that carry
-    a credential (:func:`_check_keywords`) and gets its keywords with the per-call
+    """Class decorator: each call method refuses keywords that carry a credential
+    (``nugen_shared.fields.check_call_keywords``) and gets its keywords with the per-call
     header values that may not be shown sealed (``nugen_shared.fields.sealed_headers``).
 
     LlamaIndex's callback and instrumentation wrappers put a call's keywords in
@@ -253,14 +218,14 @@ def _sealing(method: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(method)
         async def sealed_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _check_keywords(kwargs)
+            check_call_keywords(kwargs)
             return await method(self, *args, **sealed_headers(kwargs))
 
         return sealed_async
 
     @functools.wraps(method)
     def sealed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_keywords(kwargs)
+        check_call_keywords(kwargs)
         return method(self, *args, **sealed_headers(kwargs))
 
     return sealed

@@ -5,6 +5,7 @@ that both frameworks agree on it: :func:`chat_request`, :func:`completion_reques
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -125,6 +126,22 @@ def completion_request(
 
 # Names a layer gives that are the call's options rather than body fields.
 _OPTIONS = frozenset({"session_id", "provider", "extra_headers", "timeout", "extra_body"})
+# Body fields of OpenAI-compatible hosts that are near misses of names of ours (``models``,
+# LlamaIndex's ``allow_parallel_tool_calls``): sent as given, never taken for typos.
+_HOST_FIELDS = frozenset({"parallel_tool_calls", "models"})
+
+
+def _check_spelling(name: str, known: Collection[str]) -> None:
+    """Refuse a call keyword that is a near miss of a known one (``temprature=``): sent as
+    a body field, the service would ignore it in silence."""
+    if name in _HOST_FIELDS:
+        return
+    meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+    if meant:
+        raise InvalidInputError(
+            f"{name!r} is not a call keyword; did you mean {meant[0]!r}? (to send it as a "
+            "body field anyway, pass extra_body={...})"
+        )
 
 
 def _layered(
@@ -151,6 +168,8 @@ def _layered(
                 request[name] = bool(value)
             elif name not in _OPTIONS:
                 if name not in skip and value is not None:
+                    if layer is call:
+                        _check_spelling(name, {*body_fields, *_OPTIONS, *skip, *fields})
                     unvalidated[name] = value
             elif name == "session_id":
                 session_id = value

@@ -183,6 +183,16 @@ def test_per_call_overrides(mock: respx.MockRouter) -> None:
     assert route.calls.last.request.headers["x-session-id"] == "default-session"
 
 
+def test_a_misspelt_call_keyword_is_refused_not_sent(mock: respx.MockRouter) -> None:
+    # Sent as a body field, the service would ignore it and the call run without it.
+    route = mock.post(CHAT).respond(json=reply())
+    with pytest.raises(nugen_client.InvalidInputError, match="did you mean 'temperature'"):
+        make().invoke("hi", temprature=0.2)
+    with pytest.raises(nugen_client.InvalidInputError, match="did you mean 'stream_usage'"):
+        list(make().stream("hi", stream_usag=False))
+    assert not route.called
+
+
 def test_unknown_constructor_keywords_become_model_kwargs(mock: respx.MockRouter) -> None:
     route = mock.post(CHAT).respond(json=reply())
     with pytest.warns(UserWarning, match="frequency_penalty"):

@@ -13,7 +13,12 @@ from pydantic import SecretStr, ValidationError
 from nugen_client import InvalidInputError
 from nugen_client.params import ChatCompletionRequest, is_credential_header, redact_headers
 from nugen_shared.fields import ClientCache, ConnectionFields, check_no_credential_keywords
-from nugen_shared.requests import CHAT_BODY_FIELDS, chat_request, tool_choice_to_wire
+from nugen_shared.requests import (
+    CHAT_BODY_FIELDS,
+    chat_request,
+    completion_request,
+    tool_choice_to_wire,
+)
 
 NAMED_A = {"type": "function", "function": {"name": "a"}}
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -83,6 +88,23 @@ def test_chat_request_layers_later_wins() -> None:
     again = chat_request(MESSAGES, fields, extra, {"max_tokens": 5})
     assert again["max_tokens"] == 5
     assert "max_tokens" not in again["extra_body"]
+
+
+@pytest.mark.parametrize("request_of", [chat_request, completion_request])
+def test_a_misspelt_call_keyword_is_refused_in_both_frameworks_requests(request_of: Any) -> None:
+    fields = {"model": "m", "temperature": None}
+    payload = MESSAGES if request_of is chat_request else "hi"
+    for typo, meant in [("temprature", "temperature"), ("sesion_id", "session_id")]:
+        with pytest.raises(InvalidInputError, match=f"did you mean '{meant}'"):
+            request_of(payload, fields, {}, {typo: 1})
+    # The framework's own keywords count as known; the extra body is sent as given, and so
+    # are host fields that merely look like ours.
+    with pytest.raises(InvalidInputError, match="did you mean 'tool_required'"):
+        request_of(payload, fields, {}, {"tool_requird": True}, ignore={"tool_required"})
+    extra = {"temprature": 1}
+    call = {"models": ["a", "b"], "parallel_tool_calls": False, "seed": 3}
+    request = request_of(payload, fields, extra, call, ignore={"allow_parallel_tool_calls"})
+    assert request["extra_body"] == {**extra, **call}
 
 
 def test_chat_request_headers_timeout_and_endpoint() -> None:
