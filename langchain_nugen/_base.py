@@ -36,6 +36,9 @@ RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 # Call keywords that are LangChain's, not the service's. Any other unknown keyword goes
 # into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
 LC_KWARGS = frozenset({"stream_usage"})
+# ChatOpenAI's names for two of our fields, so that code written for it keeps its meaning
+# (unknown, they would be sent as body fields and change nothing).
+_OPENAI_NAMES = {"request_timeout": "timeout", "max_completion_tokens": "max_tokens"}
 
 
 class NugenModel(ConnectionFields, GenerationFields, Serializable):
@@ -73,6 +76,12 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
         """Unknown constructor keywords become body fields (``model_kwargs``)."""
         if isinstance(values, dict):
+            for alias, name in _OPENAI_NAMES.items():
+                if alias in values:
+                    if name in values:
+                        raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
+                    values = {**values, name: values[alias]}
+                    del values[alias]
             names = get_pydantic_field_names(cls)
             unknown = [key for key in values if key not in names]
             if unknown:

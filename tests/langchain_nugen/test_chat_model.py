@@ -35,7 +35,7 @@ from tenacity import RetryCallState
 from typing_extensions import TypedDict
 
 import nugen_client
-from langchain_nugen import ChatNugen
+from langchain_nugen import ChatNugen, NugenLLM
 
 BASE = "https://api.nugen.in/api/v3/inference"
 CHAT = f"{BASE}/chat/completions"
@@ -1045,3 +1045,16 @@ def test_agent_does_not_run_a_truncated_streamed_call(mock: respx.MockRouter) ->
     agent = create_agent(make(), [read_file])
     list(agent.stream({"messages": [("user", "read it")]}, stream_mode="messages"))
     assert ran == []
+
+
+def test_chat_openai_names_of_timeout_and_max_tokens_are_aliases(mock: respx.MockRouter) -> None:
+    # Code written for ChatOpenAI keeps its meaning instead of sending them as body fields.
+    route = mock.post(CHAT).respond(json=reply())
+    model = make(request_timeout=30, max_completion_tokens=5)
+    assert (model.timeout, model.max_tokens, model.model_kwargs) == (30, 5, {})
+    model.invoke("hi")
+    assert body(route)["max_tokens"] == 5
+    assert "max_completion_tokens" not in body(route)
+    assert NugenLLM(api_key=KEY, max_completion_tokens=7).max_tokens == 7
+    with pytest.raises(ValueError, match="not both"):
+        make(max_tokens=1, max_completion_tokens=5)
