@@ -236,11 +236,8 @@ def make_status_error(
     import httpx  # not at module level: the errors import without httpx
 
     cls = InternalServerError if status_code >= 500 else _STATUS_CLASSES.get(status_code)
-    try:
-        # httpx's names, not http.HTTPStatus's: Python 3.13 renamed 413, 414, 416 and 422.
-        phrase = httpx.codes(status_code).name.replace("_", " ").title()
-    except ValueError:
-        phrase = "Error"
+    # httpx's phrases, not http.HTTPStatus's: Python 3.13 renamed 413, 414, 416 and 422.
+    phrase = httpx.codes.get_reason_phrase(status_code) or "Error"
     secrets = list(secrets)
     if secrets:
         # Before describing: the description is cut to length, and a key the server echoed

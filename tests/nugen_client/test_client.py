@@ -848,9 +848,9 @@ _RENAMED_STATUSES = enum.IntEnum(
     ("status", "phrase"),
     [
         (413, "413 Request Entity Too Large"),
-        (414, "414 Request Uri Too Long"),
+        (414, "414 Request-URI Too Long"),
         (416, "416 Requested Range Not Satisfiable"),
-        (418, "418 Im A Teapot"),
+        (418, "418 I'm a teapot"),
         (422, "422 Unprocessable Entity"),
         (520, "520 Error"),
         (599, "599 Error"),
