@@ -287,6 +287,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     :meth:`aclose` or ``async with``. An ``http_client=`` you pass in is used as is.
     """
 
+    _awaits_on_retry = True
+
     def _init_transport(self) -> None:
         # One pool per event loop, owned by that loop (see _pool): held here weakly.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]] = (
