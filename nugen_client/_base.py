@@ -8,6 +8,7 @@ the client's ``_send`` (retries around ``_send_once``, which sends
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -192,6 +193,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     drift apart); each client sets up its connections in :meth:`_init_transport`.
     """
 
+    # Whether the client awaits what ``on_retry`` returns (the async client does).
+    _awaits_on_retry: ClassVar[bool] = False
+
     def __init__(
         self,
         *,
@@ -364,6 +368,12 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if on_retry is not None and not callable(on_retry):
             # Found now, not at the first retry, after a request already failed.
             raise InvalidInputError(f"on_retry must be callable, got {on_retry!r}")
+        if on_retry is not None and not self._awaits_on_retry and _is_async(on_retry):
+            # Its coroutine would never be awaited: it would never run.
+            raise InvalidInputError(
+                f"on_retry {on_retry!r} is a coroutine function (async def), which the sync "
+                "client cannot await: pass a plain function, or use AsyncNugenClient"
+            )
         usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
@@ -602,6 +612,16 @@ def _with_headers(
     check_headers(f"{kind}_headers", more)
     headers.update(more or {})
     return headers
+
+
+def _is_async(function: Callable[..., object]) -> bool:
+    """``async def`` functions and methods (read from their code: LangChain passes a method
+    to every call), partials of them, and objects whose ``__call__`` is one."""
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & inspect.CO_COROUTINE)
+    call = type(function).__call__
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
 
 
 def _is_sequence(value: object) -> bool:

@@ -12,7 +12,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TypeVar
 
 import httpx
@@ -39,10 +39,12 @@ from nugen_client.params import (
 )
 from nugen_client.types import (
     AlignedModel,
+    AsyncStream,
     ChatCompletion,
     ChatCompletionChunk,
     EmbeddingResponse,
     RerankResponse,
+    Stream,
     TextCompletion,
     TextCompletionChunk,
 )
@@ -114,16 +116,17 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         prepared = self._prepare_chat(params, stream=False)
         return self._parse_answer(ChatCompletion, self._send(prepared))
 
-    def stream_chat_completion(self, **params: Unpack[ChatParams]) -> Iterator[ChatCompletionChunk]:
-        """Stream a chat completion as chunks.
+    def stream_chat_completion(self, **params: Unpack[ChatParams]) -> Stream[ChatCompletionChunk]:
+        """Stream a chat completion as chunks: a :class:`~nugen_client.types.Stream`, closed
+        by leaving its ``with`` block (or ``close()``), which releases its connection.
 
-        The request is validated now and sent when iteration starts. The iterator raises
+        The request is validated now and sent when iteration starts. The stream raises
         :class:`~nugen_client.StreamInterruptedError` if the stream ends before ``[DONE]``
         or a ``finish_reason``; it is never retried once it has started. ``/chat/vision``
         answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
         choice.
         """
-        return self._iter_stream(self._stream_chat(params))
+        return Stream(self._iter_stream(self._stream_chat(params)))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
@@ -135,16 +138,14 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         prepared = self._prepare_text_completion(params, stream=False)
         return self._parse_text_completion(self._send(prepared), params)
 
-    def stream_completion(
-        self, **params: Unpack[CompletionParams]
-    ) -> Iterator[TextCompletionChunk]:
+    def stream_completion(self, **params: Unpack[CompletionParams]) -> Stream[TextCompletionChunk]:
         """Stream a text completion as chunks (``choices[].text`` is each new piece).
 
-        Validated now, sent when iteration starts; the completeness rule of
-        :meth:`stream_chat_completion` applies (``StreamInterruptedError``, never retried
-        once started).
+        Validated now, sent when iteration starts; the ``with`` block and the completeness
+        rule of :meth:`stream_chat_completion` apply (``StreamInterruptedError``, never
+        retried once started).
         """
-        return self._iter_stream(self._stream_text_completion(params))
+        return Stream(self._iter_stream(self._stream_text_completion(params)))
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -257,7 +258,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 return response
         raise self._status_error(response)
 
-    def _iter_stream(self, call: StreamCall[_ChunkT]) -> Iterator[_ChunkT]:
+    def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
         response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
@@ -286,6 +287,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     :meth:`aclose` or ``async with``. An ``http_client=`` you pass in is used as is.
     """
 
+    _awaits_on_retry = True
+
     def _init_transport(self) -> None:
         # One pool per event loop, owned by that loop (see _pool): held here weakly.
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]] = (
@@ -301,10 +304,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     def stream_chat_completion(
         self, **params: Unpack[ChatParams]
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> AsyncStream[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
-        first iteration)."""
-        return self._iter_stream(self._stream_chat(params))
+        first iteration; closed by ``async with`` or ``aclose()``)."""
+        return AsyncStream(self._iter_stream(self._stream_chat(params)))
 
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
@@ -313,10 +316,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     def stream_completion(
         self, **params: Unpack[CompletionParams]
-    ) -> AsyncIterator[TextCompletionChunk]:
+    ) -> AsyncStream[TextCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
-        first iteration)."""
-        return self._iter_stream(self._stream_text_completion(params))
+        first iteration; closed by ``async with`` or ``aclose()``)."""
+        return AsyncStream(self._iter_stream(self._stream_text_completion(params)))
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -436,7 +439,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 return response
         raise self._status_error(response)
 
-    async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncIterator[_ChunkT]:
+    async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncGenerator[_ChunkT, None]:
         # One generator holds the lease, the response and the SSE reader, and closes them
         # in order (the lease goes back only once the response is closed). Not a chain of
         # generators: a consumer that raises inside ``async for`` leaves the stream to be

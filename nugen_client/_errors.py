@@ -29,7 +29,8 @@ class NugenError(Exception):
 
 
 class InvalidInputError(NugenError, ValueError):
-    """Bad input refused locally, before any request was sent.
+    """Bad input refused locally, before any request was sent; also a closed stream
+    iterated (as a closed file, a ``ValueError``).
 
     A ``ValueError`` too, so code that guards input with ``except ValueError`` keeps working.
     """

@@ -1,5 +1,6 @@
 """Typed models of what the service answers: whole answers, stream chunks, embeddings,
-rerankings, aligned models. (What is sent is in :mod:`nugen_client.params`.)
+rerankings, aligned models; and :class:`Stream` / :class:`AsyncStream`, what the stream
+methods return. (What is sent is in :mod:`nugen_client.params`.)
 
 Responses are lenient. The service (and OpenAI-compatible hosts) send float
   ``created`` values, missing or wrong ``object`` fields, null ``usage``, reasoning as
@@ -14,7 +15,8 @@ import base64
 import binascii
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Iterator
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,11 +27,15 @@ from pydantic import (
     Field,
     model_validator,
 )
+from typing_extensions import Never, Self
+
+from nugen_client._errors import InvalidInputError
 
 __all__ = [
     "RESPONSE_METADATA_FIELDS",
     "AlignedModel",
     "AlignedModelList",
+    "AsyncStream",
     "ChatCompletion",
     "ChatCompletionChunk",
     "Choice",
@@ -45,6 +51,7 @@ __all__ = [
     "RerankResult",
     "ResponseHeader",
     "ResponseMessage",
+    "Stream",
     "TextChoice",
     "TextCompletion",
     "TextCompletionChunk",
@@ -369,6 +376,97 @@ def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
     """The service's ``timing`` object of a response or chunk (``ttft_seconds``,
     ``throughput_tokens_per_second``, ``total_seconds``), or None when it sent none."""
     return header.timing.as_dict() if header.timing is not None else None
+
+
+# ------------------------------------------------------------------------------ streams
+
+_ChunkT_co = TypeVar("_ChunkT_co", covariant=True)
+_CLOSED = (
+    "the stream is closed (its connection was released): call the stream method again for a "
+    "new stream"
+)
+
+
+def _closed() -> Generator[Never, None, None]:
+    raise InvalidInputError(_CLOSED)
+    yield  # a generator: it raises when iterated, not when made
+
+
+async def _aclosed() -> AsyncGenerator[Never, None]:
+    raise InvalidInputError(_CLOSED)
+    yield
+
+
+class Stream(Generic[_ChunkT_co]):
+    """The chunks of a streamed answer, as ``NugenClient.stream_chat_completion`` and
+    ``stream_completion`` return them: an iterator, and a context manager that closes it.
+
+    The request was checked when the method was called; it is sent when iteration starts.
+    Leaving a ``with`` block (at the end, on a ``break`` or an error) or :meth:`close`
+    releases the response and its connection at once; a stream never iterated sends
+    nothing. Closing twice is harmless; iterating a closed stream raises
+    :class:`~nugen_client.InvalidInputError` (as the OpenAI SDK's ``Stream`` raises
+    ``httpx.StreamClosed``)::
+
+        with client.stream_chat_completion(model=..., messages=...) as stream:
+            for chunk in stream:
+                ...
+    """
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, chunks: Generator[_ChunkT_co, None, None]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[_ChunkT_co]:
+        # The generator itself: a ``for`` loop over the stream costs no call per chunk.
+        return self._chunks
+
+    def __next__(self) -> _ChunkT_co:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop the stream and release its response and connection."""
+        chunks, self._chunks = self._chunks, _closed()
+        chunks.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncStream(Generic[_ChunkT_co]):
+    """:class:`Stream` of ``AsyncNugenClient``: an async iterator, closed by leaving an
+    ``async with`` block or by :meth:`aclose`::
+
+        async with client.stream_chat_completion(model=..., messages=...) as stream:
+            async for chunk in stream:
+                ...
+    """
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[_ChunkT_co]:
+        return self._chunks  # as Stream.__iter__: no call per chunk
+
+    def __anext__(self) -> Awaitable[_ChunkT_co]:
+        return self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its response and connection."""
+        chunks, self._chunks = self._chunks, _aclosed()
+        await chunks.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class Embedding(_Lenient):

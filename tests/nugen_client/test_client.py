@@ -6,6 +6,7 @@ import asyncio
 import base64
 import email.utils
 import enum
+import functools
 import http
 import json
 import struct
@@ -302,6 +303,41 @@ def test_bad_call_options_are_refused_before_any_request(
     for name in names:
         assert name in str(info.value)
     assert h.requests == []
+
+
+async def _async_on_retry(state: Any) -> None:
+    return None
+
+
+class _AsyncHandler:
+    async def __call__(self, state: Any) -> None:
+        return None
+
+    async def on_retry(self, state: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "on_retry",
+    [
+        _async_on_retry,
+        _AsyncHandler().on_retry,
+        _AsyncHandler(),
+        functools.partial(_async_on_retry),
+    ],
+    ids=["async-def", "async-method", "async-call", "partial"],
+)
+def test_the_sync_client_refuses_an_async_on_retry_before_any_request(on_retry: Any) -> None:
+    h = Harness("sync", [Reply(status=503, json={}), OK])
+    with pytest.raises(InvalidInputError, match=r"on_retry .*async def.*AsyncNugenClient"):
+        h.chat(on_retry=on_retry)
+    with pytest.raises(InvalidInputError, match="AsyncNugenClient"):
+        h.client.stream_chat_completion(model="m", messages=USER, on_retry=on_retry)
+    assert h.requests == []
+    # The async client awaits it.
+    h = Harness("async", [Reply(status=503, json={}), OK])
+    assert h.chat(on_retry=on_retry).choices
+    assert len(h.requests) == 2
 
 
 def test_stream_input_is_validated_when_called_not_when_iterated() -> None:

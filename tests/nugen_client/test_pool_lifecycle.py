@@ -297,7 +297,7 @@ def test_a_stream_closed_early_frees_its_connection_before_its_lease(
         )
         stream = client.stream_chat_completion(model="m", messages=USER)
         await anext(stream)
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
         open_now = _sockets(nugen_emulator.port)
         await client.aclose()
         return open_now

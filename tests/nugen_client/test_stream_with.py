@@ -1,0 +1,185 @@
+"""Streams as context managers: leaving a ``with`` / ``async with`` block (at the end, on a
+``break``, on an error) or ``close()`` / ``aclose()`` releases the connection at once;
+closing twice or before iterating is harmless; a closed stream refuses to be iterated."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient
+from nugen_client.types import AsyncStream, ChatCompletionChunk, Stream, TextCompletionChunk
+from nugen_emulator import NugenEmulator
+from tests.support.harness import USER, Harness, Reply, chunk, sse
+from tests.support.sockets import count_client_sockets
+
+STORY = [{"role": "user", "content": "tell me a long story about a cat and a dog"}]
+# One connection; a second request waits at most a second for it (then PoolTimeout).
+ONE = {"limits": httpx.Limits(max_connections=1), "timeout": httpx.Timeout(10, pool=1)}
+
+
+@pytest.fixture
+def nugen_emulator() -> Iterator[NugenEmulator]:
+    """An emulator of this test's own: socket counts must not see other tests' pools."""
+    with NugenEmulator() as emulator:
+        yield emulator
+
+
+def _client(kind: str, emulator: NugenEmulator, **kwargs: Any) -> Any:
+    cls = NugenClient if kind == "sync" else AsyncNugenClient
+    return cls(base_url=emulator.base_url, api_key=emulator.api_key, max_retries=0, **kwargs)
+
+
+def _open(client: Any, method: str) -> Any:
+    if method == "chat":
+        return client.stream_chat_completion(model="m", messages=STORY)
+    return client.stream_completion(model="m", prompt="tell me a long story")
+
+
+def _text(chunks: list[Any]) -> str:
+    return "".join(
+        (c.choices[0].delta.content or "")
+        if isinstance(c, ChatCompletionChunk)
+        else c.choices[0].text
+        for c in chunks
+        if c.choices
+    )
+
+
+@pytest.mark.parametrize("method", ["chat", "completion"])
+def test_the_with_block_gives_the_stream_and_its_chunks(
+    kind: str, method: str, nugen_emulator: NugenEmulator
+) -> None:
+    chunk_type = ChatCompletionChunk if method == "chat" else TextCompletionChunk
+    if kind == "sync":
+        with _client(kind, nugen_emulator) as client:
+            plain = list(_open(client, method))
+            with _open(client, method) as stream:
+                assert isinstance(stream, Stream)
+                chunks = list(stream)
+    else:
+
+        async def main() -> tuple[list[Any], list[Any]]:
+            async with _client(kind, nugen_emulator) as client:
+                plain = [c async for c in _open(client, method)]
+                async with _open(client, method) as stream:
+                    assert isinstance(stream, AsyncStream)
+                    return plain, [c async for c in stream]
+
+        plain, chunks = asyncio.run(main())
+    assert all(isinstance(c, chunk_type) for c in chunks)
+    assert _text(chunks) == _text(plain) != ""
+    assert count_client_sockets(nugen_emulator.port) == 0
+
+
+def test_a_break_inside_the_block_frees_the_connection_at_once(
+    kind: str, nugen_emulator: NugenEmulator
+) -> None:
+    # The answer stalls after its first chunk: its connection is freed only by closing.
+    nugen_emulator.inject(stall_after=1, stall_seconds=5)
+    if kind == "sync":
+        with _client(kind, nugen_emulator, **ONE) as client:
+            with client.stream_chat_completion(model="m", messages=STORY) as stream:
+                for _ in stream:
+                    break
+            open_now = count_client_sockets(nugen_emulator.port)
+            reply = client.chat_completion(model="m", messages=USER)  # the one connection
+    else:
+
+        async def main() -> tuple[int, Any]:
+            async with _client(kind, nugen_emulator, **ONE) as client:
+                async with client.stream_chat_completion(model="m", messages=STORY) as stream:
+                    async for _ in stream:
+                        break
+                open_now = count_client_sockets(nugen_emulator.port)
+                call = client.chat_completion(model="m", messages=USER)
+                return open_now, await asyncio.wait_for(call, 2)
+
+        open_now, reply = asyncio.run(main())
+    assert open_now == 0
+    assert reply.choices[0].message.content
+
+
+def _fail_inside(stream: Stream[Any]) -> None:
+    with stream:
+        for _ in stream:
+            raise KeyError("the consumer failed")
+
+
+async def _afail_inside(stream: AsyncStream[Any]) -> None:
+    async with stream:
+        async for _ in stream:
+            raise KeyError("the consumer failed")
+
+
+def test_an_error_inside_the_block_closes_the_stream(
+    kind: str, nugen_emulator: NugenEmulator
+) -> None:
+    nugen_emulator.inject(stall_after=1, stall_seconds=5)
+    if kind == "sync":
+        with _client(kind, nugen_emulator) as client:
+            stream = client.stream_chat_completion(model="m", messages=STORY)
+            with pytest.raises(KeyError):
+                _fail_inside(stream)
+            assert count_client_sockets(nugen_emulator.port) == 0
+            with pytest.raises(InvalidInputError, match="the stream is closed"):
+                next(stream)
+    else:
+
+        async def main() -> None:
+            async with _client(kind, nugen_emulator) as client:
+                stream = client.stream_chat_completion(model="m", messages=STORY)
+                with pytest.raises(KeyError):
+                    await _afail_inside(stream)
+                assert count_client_sockets(nugen_emulator.port) == 0
+                with pytest.raises(InvalidInputError, match="the stream is closed"):
+                    await anext(stream)
+
+        asyncio.run(main())
+
+
+def test_close_before_iterating_sends_nothing_and_closing_twice_is_harmless(kind: str) -> None:
+    h = Harness(kind, [Reply.stream(sse(chunk("a", "stop")))])
+    stream = h.client.stream_chat_completion(model="m", messages=USER)
+    if isinstance(stream, Stream):
+        stream.close()
+        stream.close()
+        with pytest.raises(InvalidInputError, match="the stream is closed"):
+            list(stream)
+    else:
+
+        async def main() -> None:
+            await stream.aclose()
+            await stream.aclose()
+            with pytest.raises(InvalidInputError, match="the stream is closed"):
+                [c async for c in stream]
+
+        asyncio.run(main())
+    assert h.requests == []
+
+
+def test_a_stream_closed_midway_refuses_the_rest(kind: str) -> None:
+    body = sse(chunk("a"), chunk("b"), chunk("c", "stop"))
+    h = Harness(kind, [Reply.stream(body, piece=1)])
+    stream = h.client.stream_chat_completion(model="m", messages=USER)
+    if isinstance(stream, Stream):
+        with stream:
+            first = next(stream)
+        with pytest.raises(InvalidInputError, match="the stream is closed"):
+            next(stream)
+    else:
+
+        async def main() -> ChatCompletionChunk:
+            async with stream:
+                first = await anext(stream)
+            with pytest.raises(InvalidInputError, match="the stream is closed"):
+                [c async for c in stream]
+            return first
+
+        first = asyncio.run(main())
+    assert first.choices[0].delta.content == "a"
+    assert len(h.requests) == 1
