@@ -193,7 +193,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     drift apart); each client sets up its connections in :meth:`_init_transport`.
     """
 
-    # Whether the client awaits what ``on_retry`` returns (the async client does).
+    # Whether the client awaits what ``on_retry`` and ``sleep`` return (the async client does).
     _awaits_on_retry: ClassVar[bool] = False
 
     def __init__(
@@ -267,6 +267,11 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
+        if sleep is not None and not self._awaits_on_retry and _is_async(sleep):
+            raise InvalidInputError(
+                f"sleep {sleep!r} is a coroutine function, which the sync client cannot "
+                "await: pass a plain function, or use AsyncNugenClient"
+            )
         self._sleep: _SleepT | None = sleep
         # Set once the client opens connections of its own, which it closes when collected.
         self._finalizer: weakref.finalize[Any, Any] | None = None

@@ -340,6 +340,12 @@ def test_the_sync_client_refuses_an_async_on_retry_before_any_request(on_retry: 
     assert len(h.requests) == 2
 
 
+def test_the_sync_client_refuses_an_async_sleep() -> None:
+    with pytest.raises(InvalidInputError, match=r"sleep .*AsyncNugenClient"):
+        NugenClient(api_key="k" * 8, base_url="https://x.test", sleep=_async_on_retry)
+    AsyncNugenClient(api_key="k" * 8, base_url="https://x.test", sleep=_async_on_retry)
+
+
 def test_stream_input_is_validated_when_called_not_when_iterated() -> None:
     client = NugenClient(api_key="k" * 8, base_url="https://x.test")
     with pytest.raises(InvalidInputError):
