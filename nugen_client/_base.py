@@ -619,7 +619,7 @@ def _with_headers(
     return headers
 
 
-def _is_async(function: Callable[..., object]) -> bool:
+def _is_async(function: object) -> bool:
     """``async def`` functions and methods (read from their code: LangChain passes a method
     to every call), partials of them, and objects whose ``__call__`` is one."""
     code = getattr(function, "__code__", None)
