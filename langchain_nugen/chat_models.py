@@ -186,13 +186,16 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     ) -> dict[str, Any]:
         # What callbacks and LangSmith traces receive: per-call headers redacted.
         params = super()._get_invocation_params(stop, **kwargs)
-        if isinstance(params.get("extra_headers"), Mapping):  # else refused with the request
-            params["extra_headers"] = redact_headers(params["extra_headers"])
+        headers = params.get("extra_headers")
+        if headers and isinstance(headers, Mapping):  # else refused with the request
+            params["extra_headers"] = redact_headers(headers)
         return params
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
         """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with
         the token usage of every request summed."""
+        if len(llm_outputs) == 1:  # invoke: one request
+            return dict(llm_outputs[0] or {})
         outputs = [output for output in llm_outputs if output]
         if not outputs:
             return {}

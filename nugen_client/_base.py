@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -297,15 +297,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
             _refuse_tools_on_vision(params)
-        if not stream:
-            _refuse_stream_keyword(params, "stream_chat_completion")
+        if not stream and params.get("stream"):
+            _refuse_stream_keyword("stream_chat_completion")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
         return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
-        if not stream:
-            _refuse_stream_keyword(params, "stream_completion")
+        if not stream and params.get("stream"):
+            _refuse_stream_keyword("stream_completion")
         request = TextCompletionRequest
         return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
@@ -588,14 +588,13 @@ def _refuse_tools_on_vision(params: ChatParams) -> None:
         )
 
 
-def _refuse_stream_keyword(params: Mapping[str, Any], method: str) -> None:
+def _refuse_stream_keyword(method: str) -> NoReturn:
     # The service would stream an answer this method reads as one JSON body: the request
     # would be paid for and fail as an unreadable response.
-    if params.get("stream"):
-        raise InvalidInputError(
-            f"stream=True is not taken by this method, which reads the answer whole: "
-            f"call {method}() to stream"
-        )
+    raise InvalidInputError(
+        f"stream=True is not taken by this method, which reads the answer whole: "
+        f"call {method}() to stream"
+    )
 
 
 def _with_headers(

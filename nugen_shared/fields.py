@@ -204,7 +204,7 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
     """Refuse a call's keywords that would carry a credential into the body: credential-like
     names and ``api_key``, among the keywords or in their ``extra_body``."""
     extra_body = kwargs.get("extra_body")
-    names = [*kwargs, *(extra_body if isinstance(extra_body, Mapping) else ())]
+    names = [*kwargs, *(extra_body if extra_body and isinstance(extra_body, Mapping) else ())]
     check_no_credential_keywords(names, body=True)
 
 
