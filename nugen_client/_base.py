@@ -277,6 +277,14 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._init_transport()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Said plainly, instead of "cannot pickle '_thread.RLock' object".
+        raise TypeError(
+            f"{type(self).__name__} holds connections and cannot be pickled or copied: "
+            "create one in each worker process (the adapters' model objects pickle, and "
+            "each copy opens its own)"
+        )
+
     def _init_transport(self) -> None:
         """Set up how this client holds its connections (each client's own)."""
         raise NotImplementedError

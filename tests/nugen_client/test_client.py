@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import email.utils
 import enum
 import functools
 import http
 import json
+import pickle
 import struct
 import time
 import warnings
@@ -904,3 +906,11 @@ def test_status_phrases_do_not_depend_on_the_interpreter(
     monkeypatch.setattr(http, "HTTPStatus", _RENAMED_STATUSES)
     error = make_status_error(status, {"detail": "nope"})
     assert str(error) == f"{phrase}: nope"
+
+
+@pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
+def test_a_client_refuses_pickling_saying_what_to_do(cls: type) -> None:
+    client = cls(api_key="k" * 8, base_url="https://x.test")
+    for copy_it in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError, match="create one in each worker process"):
+            copy_it(client)
