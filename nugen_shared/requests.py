@@ -183,7 +183,7 @@ def _layered(
                 timeout = value
     request["session_id"] = session_id
     if provider:
-        headers = {"X-Provider": provider, **headers}
+        request["provider"] = provider  # the client names it in a refusal
     if headers:
         request["extra_headers"] = headers
     if timeout is not None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from llama_index.core.llms import ChatMessage
 from pydantic import ValidationError
 
-from langchain_nugen import ChatNugen, NugenEmbeddings
+from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
 from llama_index_nugen import Nugen, NugenEmbedding
 from nugen_client import InvalidInputError, NugenClient, NugenError
+from nugen_emulator import NugenEmulator
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,26 @@ def test_bad_client_settings_are_invalid_input_errors() -> None:
         NugenClient(api_key="k", base_url="https://u:p@example.com/v1")
     assert isinstance(info.value, NugenError)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("per_call", [False, True], ids=["field", "call"])
+@pytest.mark.parametrize("field", ["session_id", "provider"])
+def test_a_header_breaking_session_or_provider_is_refused_naming_it(
+    emu: NugenEmulator, field: str, per_call: bool
+) -> None:
+    """The error names the parameter the user set, not the header it becomes."""
+    bad = {field: "a\r\nX-Evil: 1"}
+    calls = [
+        (ChatNugen, lambda model, kw: model.invoke("hi", **kw)),
+        (NugenLLM, lambda model, kw: model.invoke("hi", **kw)),
+        (Nugen, lambda model, kw: model.chat([ChatMessage(role="user", content="hi")], **kw)),
+    ]
+    for cls, call in calls:
+        model = cls(base_url=emu.base_url, api_key=emu.api_key, **({} if per_call else bad))
+        with pytest.raises(InvalidInputError) as info:
+            call(model, bad if per_call else {})
+        assert str(info.value).startswith(f"{field} holds"), (cls.__name__, str(info.value))
+    assert emu.requests == []
 
 
 def test_the_docs_say_exactly_that() -> None:

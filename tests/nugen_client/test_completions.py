@@ -301,7 +301,7 @@ def test_completion_request_layers() -> None:
         "max_tokens": None,
         "prompt": "Hi",
         "session_id": "s",
-        "extra_headers": {"X-Provider": "p"},
+        "provider": "p",
         "extra_body": {"echo": True},
     }
 

@@ -111,7 +111,8 @@ def test_chat_request_headers_timeout_and_endpoint() -> None:
     fields = {"model": "m", "provider": "p-field", "use_vision_endpoint": True}
     call = {"provider": "p-call", "extra_headers": {"X-Trace": "t"}, "timeout": None}
     request = chat_request(MESSAGES, fields, {}, call)
-    assert request["extra_headers"] == {"X-Provider": "p-call", "X-Trace": "t"}
+    assert request["provider"] == "p-call"
+    assert request["extra_headers"] == {"X-Trace": "t"}
     assert request["endpoint"] == "vision"
     assert "timeout" not in request  # None per call: the model's own timeout
     assert chat_request(MESSAGES, fields, {}, {"timeout": 3.0})["timeout"] == 3.0
