@@ -36,9 +36,9 @@ RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 # Call keywords that are LangChain's, not the service's. Any other unknown keyword goes
 # into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
 LC_KWARGS = frozenset({"stream_usage"})
-# ChatOpenAI's names for two of our fields, so that code written for it keeps its meaning
-# (unknown, they would be sent as body fields and change nothing).
-_OPENAI_NAMES = {"request_timeout": "timeout", "max_completion_tokens": "max_tokens"}
+# ChatOpenAI's names for our fields (``request_timeout`` is ``timeout``'s alias), so that
+# code written for it keeps its meaning: unknown, it would be sent as a body field.
+_OPENAI_NAMES = {"max_completion_tokens": "max_tokens"}
 
 
 class NugenModel(ConnectionFields, GenerationFields, Serializable):

@@ -150,7 +150,7 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
             if kwargs.get("tools"):
                 raise InvalidInputError(
                     "tools: the text completions endpoint (/completions, is_chat_model=False) "
-                    "takes no tools; tools and structured output need is_chat_model=True"
+                    "takes no tools; tool calling needs is_chat_model=True"
                 )
             request = completion_request(
                 payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
