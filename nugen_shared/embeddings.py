@@ -179,36 +179,39 @@ def embed_in_batches(
     """One vector per text, in order: ``send(batch, on_retry)`` (thread-safe) embeds one
     batch, up to ``max_concurrency`` at once in threads."""
     schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
-    pool = None
-    if len(schedule.batches) > 1:  # no thread for what one request does
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(max_concurrency, len(schedule.batches)),
-            thread_name_prefix="nugen-embed",
-        )
+    threaded = len(schedule.batches) > 1  # no thread for what one request does
 
     def submit(batch: list[str], hook: OnRetry) -> concurrent.futures.Future[Vectors]:
-        if pool is None:
-            future: concurrent.futures.Future[Vectors] = concurrent.futures.Future()
-            future.set_result(send(batch, hook))
-            return future
-        # In a copy of the caller's context, so context-bound state (LangChain callbacks,
-        # LlamaIndex spans) follows the batch into the thread.
-        return pool.submit(contextvars.copy_context().run, send, batch, hook)
+        future: concurrent.futures.Future[Vectors] = concurrent.futures.Future()
+        if not threaded:
+            _settle(future, send, batch, hook)
+        else:
+            # A daemon thread per batch (the schedule bounds how many run): after an error
+            # or a KeyboardInterrupt the call returns at once, and the batches already
+            # sent finish unseen, never holding the program open at exit as the workers
+            # of a ThreadPoolExecutor would. In a copy of the caller's context, so
+            # context-bound state (LangChain callbacks, LlamaIndex spans) follows the batch.
+            run = contextvars.copy_context().run
+            args = (future, run, send, batch, hook)
+            threading.Thread(target=_settle, args=args, name="nugen-embed", daemon=True).start()
+        return future
 
     running: dict[concurrent.futures.Future[Vectors], int] = {}
-    try:
-        while schedule.pending or running:
-            schedule.start(running, submit)
-            done, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            schedule.collect(running, done)
-    finally:
-        # On an error (or KeyboardInterrupt) return at once: queued batches are dropped,
-        # the ones already sent finish in their threads and are discarded.
-        if pool is not None:
-            pool.shutdown(wait=not running, cancel_futures=True)
+    while schedule.pending or running:
+        schedule.start(running, submit)
+        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        schedule.collect(running, done)
     return schedule.vectors()
+
+
+def _settle(
+    future: concurrent.futures.Future[Vectors], call: Callable[..., Vectors], *args: Any
+) -> None:
+    """``future`` set to what ``call(*args)`` returns or raises."""
+    try:
+        future.set_result(call(*args))
+    except BaseException as exc:  # handed to the caller, who raises it
+        future.set_exception(exc)
 
 
 async def aembed_in_batches(

@@ -6,8 +6,11 @@ import asyncio
 import copy
 import pickle
 import random
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +230,32 @@ def test_bad_sizes_are_refused() -> None:
         embed_in_batches(lambda b, h: [], ["a"], batch_size=0)
     with pytest.raises(ValueError, match="max_concurrency"):
         embed_in_batches(lambda b, h: [], ["a"], batch_size=1, max_concurrency=0)
+
+
+# A script that presses Ctrl-C while its batches hang, and lets the interrupt end it.
+_INTERRUPTED_SCRIPT = """
+import os, signal, threading, time
+from nugen_shared.embeddings import embed_in_batches
+
+def send(batch, on_retry):
+    time.sleep(60)  # a service that does not answer
+
+threading.Timer(0.3, {interrupt}).start()
+embed_in_batches(send, [str(i) for i in range(40)], batch_size=5, max_concurrency=4)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight() -> None:
+    interrupt = "os.kill, (os.getpid(), signal.SIGINT)"  # what Ctrl-C in a terminal sends
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _INTERRUPTED_SCRIPT.format(interrupt=interrupt)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).parents[2],
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the interrupted program waited for the batches it had sent")
+    assert "KeyboardInterrupt" in done.stderr
