@@ -49,6 +49,7 @@ Vectors = list[list[float]]
 _F = TypeVar("_F", bound="concurrent.futures.Future[Any] | asyncio.Future[Any]")
 Progress = Callable[[int], None]
 """Called with the number of texts of each batch as it completes."""
+_WAKE = 0.1  # seconds between two looks at a pending KeyboardInterrupt in a sync call
 
 
 class AdaptiveLimit(FreshOnCopy):
@@ -199,7 +200,9 @@ def embed_in_batches(
     running: dict[concurrent.futures.Future[Vectors], int] = {}
     while schedule.pending or running:
         schedule.start(running, submit)
-        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        # Woken now and then: a KeyboardInterrupt that came without a signal
+        # (``_thread.interrupt_main``, Ctrl-C on Windows) is raised only between waits.
+        done, _ = concurrent.futures.wait(running, _WAKE, concurrent.futures.FIRST_COMPLETED)
         schedule.collect(running, done)
     return schedule.vectors()
 

@@ -234,7 +234,7 @@ def test_bad_sizes_are_refused() -> None:
 
 # A script that presses Ctrl-C while its batches hang, and lets the interrupt end it.
 _INTERRUPTED_SCRIPT = """
-import os, signal, threading, time
+import _thread, os, signal, threading, time
 from nugen_shared.embeddings import embed_in_batches
 
 def send(batch, on_retry):
@@ -246,8 +246,18 @@ embed_in_batches(send, [str(i) for i in range(40)], batch_size=5, max_concurrenc
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight() -> None:
-    interrupt = "os.kill, (os.getpid(), signal.SIGINT)"  # what Ctrl-C in a terminal sends
+@pytest.mark.parametrize(
+    "interrupt",
+    [
+        "os.kill, (os.getpid(), signal.SIGINT)",  # what Ctrl-C in a terminal sends
+        # No signal, so no wait is woken up (nor by Ctrl-C on Windows): the call must look.
+        "_thread.interrupt_main",
+    ],
+    ids=["SIGINT", "interrupt_main"],
+)
+def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight(
+    interrupt: str,
+) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-c", _INTERRUPTED_SCRIPT.format(interrupt=interrupt)],
