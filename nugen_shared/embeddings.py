@@ -22,7 +22,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client import RateLimitError
+from nugen_client import APIStatusError, NugenError, RateLimitError
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
@@ -145,9 +145,20 @@ class _Schedule:
             running[send(self.batches[index], shrink_on_rate_limit)] = index
 
     def collect(self, running: dict[_F, int], done: Iterable[_F]) -> None:
-        """Place the results of the ``done`` batches (raising the first error)."""
+        """Place the results of the ``done`` batches (raising the first error, which says
+        which texts its batch held: the service's indexes count within the batch)."""
         for future in done:
-            self.finish(running.pop(future), future.result())
+            index = running.pop(future)
+            try:
+                vectors = future.result()
+            except NugenError as error:
+                if len(self.batches) > 1:
+                    start = index * len(self.batches[0])
+                    end = start + len(self.batches[index]) - 1
+                    where = f"batch {index + 1} of {len(self.batches)} (texts {start} to {end})"
+                    _prefix_message(error, f"{where}: ")
+                raise
+            self.finish(index, vectors)
 
     def finish(self, index: int, vectors: Vectors) -> None:
         batch = self.batches[index]
@@ -166,6 +177,14 @@ class _Schedule:
 
     def vectors(self) -> Vectors:
         return [vector for result in self.results if result is not None for vector in result]
+
+
+def _prefix_message(error: NugenError, prefix: str) -> None:
+    """Put ``prefix`` before ``error``'s message (and a status error's ``message``)."""
+    if error.args and isinstance(error.args[0], str):
+        error.args = (prefix + error.args[0], *error.args[1:])
+    if isinstance(error, APIStatusError):
+        error.message = prefix + error.message
 
 
 def embed_in_batches(
