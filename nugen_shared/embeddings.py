@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import math
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +53,21 @@ Progress = Callable[[int], None]
 _WAKE = 0.1  # seconds between two looks at a pending KeyboardInterrupt in a sync call
 
 
+# The lock of every AdaptiveLimit (each holds it for a few operations). A forked child gets
+# a new one: another thread of the parent may have held it at the fork, and would never
+# release the child's copy.
+_LOCK = threading.Lock()
+
+
+def _new_lock() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=_new_lock)
+
+
 class AdaptiveLimit(FreshOnCopy):
     """How many batches may be in flight: AIMD, thread-safe, one per model object.
 
@@ -63,10 +79,9 @@ class AdaptiveLimit(FreshOnCopy):
     pickles and copies start afresh, and it takes no part in equality.
     """
 
-    __slots__ = ("_decreases", "_lock", "_value")
+    __slots__ = ("_decreases", "_value")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._value: float | None = None  # None: not yet limited, i.e. at the maximum
         self._decreases = 0
 
@@ -83,7 +98,7 @@ class AdaptiveLimit(FreshOnCopy):
 
     def succeeded(self, maximum: int) -> None:
         """A batch was answered: grow back towards ``maximum``."""
-        with self._lock:
+        with _LOCK:
             if self._value is None:
                 return
             value = min(self._value, maximum)
@@ -92,7 +107,7 @@ class AdaptiveLimit(FreshOnCopy):
 
     def rate_limited(self, ticket: int, maximum: int) -> None:
         """A batch sent with ``ticket`` got a 429: halve the bound (once per round)."""
-        with self._lock:
+        with _LOCK:
             if ticket != self._decreases:
                 return
             current = maximum if self._value is None else min(self._value, maximum)

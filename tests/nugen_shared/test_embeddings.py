@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import pickle
 import random
 import subprocess
@@ -269,3 +270,43 @@ def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight(
     except subprocess.TimeoutExpired:
         pytest.fail("the interrupted program waited for the batches it had sent")
     assert "KeyboardInterrupt" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_while_another_thread_updates_the_limit_can_use_it() -> None:
+    limit = AdaptiveLimit()
+    stop = threading.Event()
+
+    def storm() -> None:  # a 429 and a success after another, as a busy ingestion sees
+        while not stop.is_set():
+            limit.rate_limited(limit.ticket(), 8)
+            limit.succeeded(8)
+
+    updater = threading.Thread(target=storm)
+    updater.start()
+    children = []
+    try:
+        for _ in range(20):  # each fork lands inside an update about half the time
+            pid = os.fork()
+            if pid == 0:  # the child: the updater thread does not exist here
+                try:
+                    limit.rate_limited(limit.ticket(), 8)
+                    limit.succeeded(8)
+                finally:
+                    os._exit(0)
+            children.append(pid)
+    finally:
+        stop.set()
+        updater.join()
+    end = time.monotonic() + 10
+    while children and time.monotonic() < end:
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                children.remove(pid)
+        time.sleep(0.02)
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert not children, f"{len(children)} of 20 forked children hung on the limit's lock"
