@@ -18,11 +18,12 @@ import concurrent.futures
 import contextlib
 import contextvars
 import math
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client import RateLimitError
+from nugen_client import APIStatusError, NugenError, RateLimitError
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
@@ -49,6 +50,22 @@ Vectors = list[list[float]]
 _F = TypeVar("_F", bound="concurrent.futures.Future[Any] | asyncio.Future[Any]")
 Progress = Callable[[int], None]
 """Called with the number of texts of each batch as it completes."""
+_WAKE = 0.1  # seconds between two looks at a pending KeyboardInterrupt in a sync call
+
+
+# The lock of every AdaptiveLimit (each holds it for a few operations). A forked child gets
+# a new one: another thread of the parent may have held it at the fork, and would never
+# release the child's copy.
+_LOCK = threading.Lock()
+
+
+def _new_lock() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 class AdaptiveLimit(FreshOnCopy):
@@ -62,10 +79,9 @@ class AdaptiveLimit(FreshOnCopy):
     pickles and copies start afresh, and it takes no part in equality.
     """
 
-    __slots__ = ("_decreases", "_lock", "_value")
+    __slots__ = ("_decreases", "_value")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._value: float | None = None  # None: not yet limited, i.e. at the maximum
         self._decreases = 0
 
@@ -82,7 +98,7 @@ class AdaptiveLimit(FreshOnCopy):
 
     def succeeded(self, maximum: int) -> None:
         """A batch was answered: grow back towards ``maximum``."""
-        with self._lock:
+        with _LOCK:
             if self._value is None:
                 return
             value = min(self._value, maximum)
@@ -91,7 +107,7 @@ class AdaptiveLimit(FreshOnCopy):
 
     def rate_limited(self, ticket: int, maximum: int) -> None:
         """A batch sent with ``ticket`` got a 429: halve the bound (once per round)."""
-        with self._lock:
+        with _LOCK:
             if ticket != self._decreases:
                 return
             current = maximum if self._value is None else min(self._value, maximum)
@@ -144,9 +160,20 @@ class _Schedule:
             running[send(self.batches[index], shrink_on_rate_limit)] = index
 
     def collect(self, running: dict[_F, int], done: Iterable[_F]) -> None:
-        """Place the results of the ``done`` batches (raising the first error)."""
+        """Place the results of the ``done`` batches (raising the first error, which says
+        which texts its batch held: the service's indexes count within the batch)."""
         for future in done:
-            self.finish(running.pop(future), future.result())
+            index = running.pop(future)
+            try:
+                vectors = future.result()
+            except NugenError as error:
+                if len(self.batches) > 1:
+                    start = index * len(self.batches[0])
+                    end = start + len(self.batches[index]) - 1
+                    where = f"batch {index + 1} of {len(self.batches)} (texts {start} to {end})"
+                    _prefix_message(error, f"{where}: ")
+                raise
+            self.finish(index, vectors)
 
     def finish(self, index: int, vectors: Vectors) -> None:
         batch = self.batches[index]
@@ -167,6 +194,14 @@ class _Schedule:
         return [vector for result in self.results if result is not None for vector in result]
 
 
+def _prefix_message(error: NugenError, prefix: str) -> None:
+    """Put ``prefix`` before ``error``'s message (and a status error's ``message``)."""
+    if error.args and isinstance(error.args[0], str):
+        error.args = (prefix + error.args[0], *error.args[1:])
+    if isinstance(error, APIStatusError):
+        error.message = prefix + error.message
+
+
 def embed_in_batches(
     send: Callable[[list[str], OnRetry], Vectors],
     texts: Sequence[str],
@@ -179,36 +214,41 @@ def embed_in_batches(
     """One vector per text, in order: ``send(batch, on_retry)`` (thread-safe) embeds one
     batch, up to ``max_concurrency`` at once in threads."""
     schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
-    pool = None
-    if len(schedule.batches) > 1:  # no thread for what one request does
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(max_concurrency, len(schedule.batches)),
-            thread_name_prefix="nugen-embed",
-        )
+    threaded = len(schedule.batches) > 1  # no thread for what one request does
 
     def submit(batch: list[str], hook: OnRetry) -> concurrent.futures.Future[Vectors]:
-        if pool is None:
-            future: concurrent.futures.Future[Vectors] = concurrent.futures.Future()
-            future.set_result(send(batch, hook))
-            return future
-        # In a copy of the caller's context, so context-bound state (LangChain callbacks,
-        # LlamaIndex spans) follows the batch into the thread.
-        return pool.submit(contextvars.copy_context().run, send, batch, hook)
+        future: concurrent.futures.Future[Vectors] = concurrent.futures.Future()
+        if not threaded:
+            _settle(future, send, batch, hook)
+        else:
+            # A daemon thread per batch (the schedule bounds how many run): after an error
+            # or a KeyboardInterrupt the call returns at once, and the batches already
+            # sent finish unseen, never holding the program open at exit as the workers
+            # of a ThreadPoolExecutor would. In a copy of the caller's context, so
+            # context-bound state (LangChain callbacks, LlamaIndex spans) follows the batch.
+            run = contextvars.copy_context().run
+            args = (future, run, send, batch, hook)
+            threading.Thread(target=_settle, args=args, name="nugen-embed", daemon=True).start()
+        return future
 
     running: dict[concurrent.futures.Future[Vectors], int] = {}
-    try:
-        while schedule.pending or running:
-            schedule.start(running, submit)
-            done, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            schedule.collect(running, done)
-    finally:
-        # On an error (or KeyboardInterrupt) return at once: queued batches are dropped,
-        # the ones already sent finish in their threads and are discarded.
-        if pool is not None:
-            pool.shutdown(wait=not running, cancel_futures=True)
+    while schedule.pending or running:
+        schedule.start(running, submit)
+        # Woken now and then: a KeyboardInterrupt that came without a signal
+        # (``_thread.interrupt_main``, Ctrl-C on Windows) is raised only between waits.
+        done, _ = concurrent.futures.wait(running, _WAKE, concurrent.futures.FIRST_COMPLETED)
+        schedule.collect(running, done)
     return schedule.vectors()
+
+
+def _settle(
+    future: concurrent.futures.Future[Vectors], call: Callable[..., Vectors], *args: Any
+) -> None:
+    """``future`` set to what ``call(*args)`` returns or raises."""
+    try:
+        future.set_result(call(*args))
+    except BaseException as exc:  # handed to the caller, who raises it
+        future.set_exception(exc)
 
 
 async def aembed_in_batches(

@@ -15,7 +15,7 @@ import nugen_client
 import nugen_shared.embeddings
 from langchain_nugen import NugenEmbeddings
 from llama_index_nugen import NugenEmbedding
-from nugen_emulator import NugenEmulator
+from nugen_emulator import Fault, NugenEmulator
 
 Embed = Callable[[Any, list[str]], list[list[float]]]
 
@@ -109,6 +109,23 @@ def test_a_batch_that_keeps_failing_raises(
     emulator.inject(status=429, headers={"Retry-After": "0"}, times=100, path="/embeddings")
     with pytest.raises(nugen_client.RateLimitError):
         embed(model, TEXTS)
+
+
+@pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS)
+def test_a_refused_batch_says_which_texts_it_held(
+    emulator: NugenEmulator, cls: type, batch_field: str, embed: Embed
+) -> None:
+    model = build(cls, batch_field, emulator, max_concurrency=1)
+    emulator.inject(Fault(), times=3)  # nothing wrong with the first three batches
+    detail = [{"loc": ["body", "input", 3], "msg": "input too long", "type": "value_error"}]
+    emulator.inject(status=422, body={"detail": detail}, path="/embeddings")
+    with pytest.raises(nugen_client.UnprocessableEntityError) as raised:
+        embed(model, TEXTS)
+    # The service's index counts within the batch: the message says where the batch starts.
+    assert str(raised.value).startswith("batch 4 of 8 (texts 15 to 19): 422 ")
+    assert raised.value.message == str(raised.value)
+    assert "body.input.3: input too long" in str(raised.value)
+    assert len(emulator.requests) == 4
 
 
 @pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS[::2])

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import pickle
 import random
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +231,82 @@ def test_bad_sizes_are_refused() -> None:
         embed_in_batches(lambda b, h: [], ["a"], batch_size=0)
     with pytest.raises(ValueError, match="max_concurrency"):
         embed_in_batches(lambda b, h: [], ["a"], batch_size=1, max_concurrency=0)
+
+
+# A script that presses Ctrl-C while its batches hang, and lets the interrupt end it.
+_INTERRUPTED_SCRIPT = """
+import _thread, os, signal, threading, time
+from nugen_shared.embeddings import embed_in_batches
+
+def send(batch, on_retry):
+    time.sleep(60)  # a service that does not answer
+
+threading.Timer(0.3, {interrupt}).start()
+embed_in_batches(send, [str(i) for i in range(40)], batch_size=5, max_concurrency=4)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    "interrupt",
+    [
+        "os.kill, (os.getpid(), signal.SIGINT)",  # what Ctrl-C in a terminal sends
+        # No signal, so no wait is woken up (nor by Ctrl-C on Windows): the call must look.
+        "_thread.interrupt_main",
+    ],
+    ids=["SIGINT", "interrupt_main"],
+)
+def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight(
+    interrupt: str,
+) -> None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _INTERRUPTED_SCRIPT.format(interrupt=interrupt)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).parents[2],
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the interrupted program waited for the batches it had sent")
+    assert "KeyboardInterrupt" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_while_another_thread_updates_the_limit_can_use_it() -> None:
+    limit = AdaptiveLimit()
+    stop = threading.Event()
+
+    def storm() -> None:  # a 429 and a success after another, as a busy ingestion sees
+        while not stop.is_set():
+            limit.rate_limited(limit.ticket(), 8)
+            limit.succeeded(8)
+
+    updater = threading.Thread(target=storm)
+    updater.start()
+    children = []
+    try:
+        for _ in range(20):  # each fork lands inside an update about half the time
+            pid = os.fork()
+            if pid == 0:  # the child: the updater thread does not exist here
+                try:
+                    limit.rate_limited(limit.ticket(), 8)
+                    limit.succeeded(8)
+                finally:
+                    os._exit(0)
+            children.append(pid)
+    finally:
+        stop.set()
+        updater.join()
+    end = time.monotonic() + 10
+    while children and time.monotonic() < end:
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                children.remove(pid)
+        time.sleep(0.02)
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert not children, f"{len(children)} of 20 forked children hung on the limit's lock"
