@@ -277,7 +277,21 @@ class _AsyncBounded(httpx.AsyncByteStream):
             yield piece
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        # In a task of its own, which a cancellation of the caller does not reach: httpcore
+        # marks the response closed and then awaits a lock before it hands the connection
+        # back to its pool, and a cancellation landing there would leave the connection
+        # busy for good (its pool slot lost; a full pool then hangs every request).
+        closing = asyncio.ensure_future(self._inner.aclose())
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            closing.add_done_callback(_retrieve)  # finished unseen: nothing to report
+            raise
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def bound_response(
