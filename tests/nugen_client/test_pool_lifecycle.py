@@ -480,7 +480,7 @@ def test_aclose_lets_the_loop_forget_the_pool(nugen_emulator: NugenEmulator) -> 
     assert text
 
 
-@pytest.mark.parametrize("where", ["_response_closed"])
+@pytest.mark.parametrize("where", ["handle_async_request", "_response_closed"])
 @pytest.mark.parametrize("call", ["chat_completion", "embeddings", "stream"])
 def test_a_call_cancelled_inside_httpcore_gives_its_connection_back(
     nugen_emulator: NugenEmulator, monkeypatch: pytest.MonkeyPatch, call: str, where: str
