@@ -33,6 +33,7 @@ __all__ = [
     "bound_connection",
     "bound_response",
     "deadline_passed",
+    "shielded",
     "within",
 ]
 
@@ -277,7 +278,27 @@ class _AsyncBounded(httpx.AsyncByteStream):
             yield piece
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        # Shielded: httpcore marks the response closed and then awaits a lock before it
+        # hands the connection back to its pool, and a cancellation landing there would
+        # leave the connection busy for good (its pool slot lost; a full pool then hangs
+        # every request).
+        await shielded(self._inner.aclose())
+
+
+async def shielded(awaitable: Awaitable[None]) -> None:
+    """Await ``awaitable`` in a task of its own, which a cancellation of the caller does
+    not reach: cancelled, the caller stops waiting and the task still finishes (unseen)."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 def bound_response(

@@ -26,7 +26,7 @@ from nugen_client._bounded import (
     within,
 )
 from nugen_client._checks import direct_mounts
-from nugen_client._pool import LoopPool, close_pools_soon, open_pool, track
+from nugen_client._pool import LoopPool, close_pools_soon, open_pool, strand, track
 from nugen_client._retry import is_retryable, replay, retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
@@ -422,10 +422,16 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
-        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
+        own = http is not self._injected
+        request = self._build_request(http, prepared, deadline, own=own)
         with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
-            response = await http.send(request, stream=True)
+            try:
+                response = await http.send(request, stream=True)
+            except asyncio.CancelledError:
+                if own:
+                    strand(http)  # its pool may hold a connection it never gives back
+                raise
             track(response)
             try:
                 self._bound(response, prepared, deadline)

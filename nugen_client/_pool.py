@@ -8,6 +8,8 @@ into small shards.
 * :class:`LoopPool` hands out leases: a request, or a whole stream, holds one connection
   token of one shard while it runs, so waiting requests queue here, where waking one is
   cheap, rather than in httpcore.
+* A shard whose client a cancellation may have left with a connection it never gives
+  back (:func:`strand`) is retired: replaced for the next lease, closed after its last.
 
 Nothing of a pool outlives its event loop:
 
@@ -43,7 +45,7 @@ from typing import Any
 
 import httpx
 
-from nugen_client._bounded import within
+from nugen_client._bounded import shielded, within
 
 __all__ = [
     "LoopPool",
@@ -51,6 +53,7 @@ __all__ = [
     "open_pool",
     "release_inherited_sockets",
     "shard_limits",
+    "strand",
     "track",
 ]
 
@@ -104,6 +107,7 @@ class LoopPool:
         "_make",
         "_shards",
         "_tokens",
+        "_users",
         "closed",
     )
 
@@ -115,6 +119,8 @@ class LoopPool:
         self._make = make
         self._limits = limits
         self._shards: list[httpx.AsyncClient | None] = [None] * len(limits)
+        # Leases out on each client: the shards', and those of retired shards (see strand).
+        self._users: dict[httpx.AsyncClient, int] = {}
         self.closed = False
         # Weak: the loop holds the guard, and the guard the pool (see the module).
         self._guard: weakref.ref[AsyncGenerator[None, None]] | None = None
@@ -138,8 +144,8 @@ class LoopPool:
         return pool
 
     def clients(self) -> list[httpx.AsyncClient]:
-        """The shards created so far."""
-        return [http for http in self._shards if http is not None]
+        """The shards' clients created so far, and retired ones still in use."""
+        return list(dict.fromkeys([*filter(None, self._shards), *self._users]))
 
     async def aclose(self) -> None:
         """Close the pool now (a pool of an injected client is never closed here)."""
@@ -161,11 +167,26 @@ class LoopPool:
             except BaseException:
                 self._give_back(index)
                 raise
+        self._users[http] = self._users.get(http, 0) + 1
         return index, http
 
-    def _give_back(self, index: int) -> None:
+    def _give_back(
+        self, index: int, http: httpx.AsyncClient | None = None
+    ) -> httpx.AsyncClient | None:
+        """Hand back a token (and the lease on ``http``); the client to close now, if
+        ``http`` was retired and this was its last lease."""
         if self._tokens is not None:
             self._tokens.put(index)
+        if http is None:
+            return None
+        if http in _STRANDED and self._shards[index] is http:
+            self._shards[index] = None  # the next lease of this shard makes a new client
+        left = self._users[http] - 1
+        if left:
+            self._users[http] = left
+            return None
+        del self._users[http]
+        return None if self._shards[index] is http else http
 
 
 class _Lease:
@@ -173,21 +194,24 @@ class _Lease:
     the async generators left open at shutdown all at once, and a lease among them would
     be closed while the stream holding it is still closing its response."""
 
-    __slots__ = ("_deadline", "_index", "_pool")
+    __slots__ = ("_deadline", "_http", "_index", "_pool")
 
     def __init__(self, pool: LoopPool, deadline: float | None) -> None:
         self._pool = pool
         self._deadline = deadline
         self._index: int | None = None
+        self._http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
-        self._index, http = await self._pool._take(self._deadline)
-        return http
+        self._index, self._http = await self._pool._take(self._deadline)
+        return self._http
 
     async def __aexit__(self, *exc_info: object) -> None:
         index, self._index = self._index, None
         if index is not None:
-            self._pool._give_back(index)
+            retired = self._pool._give_back(index, self._http)
+            if retired is not None:
+                await shielded(retired.aclose())
 
 
 class _Tokens:
@@ -257,6 +281,19 @@ async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
             anchor = None if pool._anchor is None else pool._anchor()
             if anchor is not None:
                 anchor.cancel()
+
+
+# Shard clients in which a cancellation landed inside ``send`` (see strand).
+_STRANDED: weakref.WeakSet[httpx.AsyncClient] = weakref.WeakSet()
+
+
+def strand(http: httpx.AsyncClient) -> None:
+    """A cancellation landed inside ``http.send``: httpcore (1.0) may have left a
+    connection of its pool neither busy nor idle (taken for the request, the cancellation
+    landing on a lock it awaits before marking it), which its pool never hands out again
+    nor closes. The shard is retired: its next lease makes a new client, and ``http`` is
+    closed (the stranded connection with it) once the leases on it end."""
+    _STRANDED.add(http)
 
 
 _CLOSING: set[asyncio.Task[None]] = set()

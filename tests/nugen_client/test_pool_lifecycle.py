@@ -478,3 +478,52 @@ def test_aclose_lets_the_loop_forget_the_pool(nugen_emulator: NugenEmulator) -> 
     forgotten, text = asyncio.run(main())
     assert forgotten
     assert text
+
+
+@pytest.mark.parametrize("where", ["handle_async_request", "_response_closed"])
+@pytest.mark.parametrize("call", ["chat_completion", "embeddings", "stream"])
+def test_a_call_cancelled_inside_httpcore_gives_its_connection_back(
+    nugen_emulator: NugenEmulator, monkeypatch: pytest.MonkeyPatch, call: str, where: str
+) -> None:
+    # httpcore (1.0) awaits a lock before it marks a connection busy (sending) and before
+    # it hands it back to its pool (closing): a cancellation landing on either await
+    # (asyncio.wait_for, a task cancelled as its answer arrives) left the connection busy
+    # for good, and with it a slot of the pool, until a full pool hung every request. Here
+    # the cancellation lands there every time.
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    original = getattr(AsyncHTTP11Connection, where)
+    callers: list[asyncio.Task[Any]] = []
+
+    async def cancelled_on_the_way(self: Any, *args: Any) -> Any:
+        if callers:
+            callers.pop().cancel()
+        return await original(self, *args)
+
+    monkeypatch.setattr(AsyncHTTP11Connection, where, cancelled_on_the_way)
+    client = AsyncNugenClient(
+        base_url=nugen_emulator.base_url,
+        api_key=nugen_emulator.api_key,
+        limits=httpx.Limits(max_connections=1),
+    )
+
+    async def once() -> None:
+        if call == "stream":
+            async with client.stream_chat_completion(model="m", messages=USER) as stream:
+                async for _ in stream:
+                    pass
+        elif call == "embeddings":
+            await client.embeddings(model="e", input=["a"])
+        else:
+            await client.chat_completion(model="m", messages=USER)
+
+    async def main() -> None:
+        caller = asyncio.ensure_future(once())
+        callers.append(caller)
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert callers == []  # cancelled on the way
+        await asyncio.wait_for(once(), 5)  # the one connection is free again
+        await client.aclose()
+
+    asyncio.run(main())
