@@ -8,7 +8,6 @@ the client's ``_send`` (retries around ``_send_once``, which sends
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import sys
@@ -16,7 +15,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -27,9 +26,12 @@ from nugen_client._checks import (
     check_base_url,
     check_header,
     check_headers,
+    check_hook,
     is_number,
     json_body,
     make_timeout,
+    refuse_stream_keyword,
+    refuse_tools_on_vision,
     unsendable,
     validate,
     validation_message,
@@ -267,11 +269,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
-        if sleep is not None and not self._awaits_on_retry and _is_async(sleep):
-            raise InvalidInputError(
-                f"sleep {sleep!r} is a coroutine function, which the sync client cannot "
-                "await: pass a plain function, or use AsyncNugenClient"
-            )
+        if sleep is not None:
+            check_hook("sleep", sleep, awaited=self._awaits_on_retry)
         self._sleep: _SleepT | None = sleep
         # Set once the client opens connections of its own, which it closes when collected.
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -281,8 +280,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         # Said plainly, instead of "cannot pickle '_thread.RLock' object".
         raise TypeError(
             f"{type(self).__name__} holds connections and cannot be pickled or copied: "
-            "create one in each worker process (the adapters' model objects pickle, and "
-            "each copy opens its own)"
+            "create one in each worker process (the adapters' model objects pickle)"
         )
 
     def _init_transport(self) -> None:
@@ -304,16 +302,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
-            _refuse_tools_on_vision(params)
+            refuse_tools_on_vision(params)
         if not stream and params.get("stream"):
-            _refuse_stream_keyword("stream_chat_completion")
+            refuse_stream_keyword("stream_chat_completion")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.
         stream = stream and endpoint != "vision"
         return self._prepare_body(ChatCompletionRequest, path, params, "chat request", stream)[0]
 
     def _prepare_text_completion(self, params: CompletionParams, *, stream: bool) -> Prepared:
         if not stream and params.get("stream"):
-            _refuse_stream_keyword("stream_completion")
+            refuse_stream_keyword("stream_completion")
         request = TextCompletionRequest
         return self._prepare_body(request, "/completions", params, "completion request", stream)[0]
 
@@ -378,15 +376,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
         timeout, on_retry = options.get("timeout"), options.get("on_retry")
-        if on_retry is not None and not callable(on_retry):
+        if on_retry is not None:
             # Found now, not at the first retry, after a request already failed.
-            raise InvalidInputError(f"on_retry must be callable, got {on_retry!r}")
-        if on_retry is not None and not self._awaits_on_retry and _is_async(on_retry):
-            # Its coroutine would never be awaited: it would never run.
-            raise InvalidInputError(
-                f"on_retry {on_retry!r} is a coroutine function (async def), which the sync "
-                "client cannot await: pass a plain function, or use AsyncNugenClient"
-            )
+            check_hook("on_retry", on_retry, awaited=self._awaits_on_retry)
         usage = body.get("stream_options") if stream else None
         return Prepared(
             url=self.base_url + path,
@@ -583,28 +575,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
 
 
-def _refuse_tools_on_vision(params: ChatParams) -> None:
-    # The vision endpoint takes no tools: it would answer without calling one, and the
-    # caller would read "no tool call" rather than the reason.
-    given = [name for name in ("tools", "tool_choice", "response_format") if params.get(name)]
-    if given:
-        raise InvalidInputError(
-            f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use tools "
-            "or structured output with images, send the request to the chat endpoint "
-            "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
-            "or endpoint='chat' on the client)"
-        )
-
-
-def _refuse_stream_keyword(method: str) -> NoReturn:
-    # The service would stream an answer this method reads as one JSON body: the request
-    # would be paid for and fail as an unreadable response.
-    raise InvalidInputError(
-        f"stream=True is not taken by this method, which reads the answer whole: "
-        f"call {method}() to stream"
-    )
-
-
 def _with_headers(
     headers: dict[str, str],
     session_id: str | None,
@@ -624,16 +594,6 @@ def _with_headers(
     check_headers(f"{kind}_headers", more)
     headers.update(more or {})
     return headers
-
-
-def _is_async(function: object) -> bool:
-    """``async def`` functions and methods (read from their code: LangChain passes a method
-    to every call), partials of them, and objects whose ``__call__`` is one."""
-    code = getattr(function, "__code__", None)
-    if code is not None:
-        return bool(code.co_flags & inspect.CO_COROUTINE)
-    call = type(function).__call__
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
 
 
 def _is_sequence(value: object) -> bool:

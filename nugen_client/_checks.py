@@ -5,6 +5,7 @@ header, the timeout, a field of the request, a body that is not strict JSON).
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import numbers
@@ -12,7 +13,7 @@ import re
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,10 +26,13 @@ __all__ = [
     "check_base_url",
     "check_header",
     "check_headers",
+    "check_hook",
     "direct_mounts",
     "is_number",
     "json_body",
     "make_timeout",
+    "refuse_stream_keyword",
+    "refuse_tools_on_vision",
     "unsendable",
     "validate",
     "validation_message",
@@ -240,3 +244,47 @@ def unsendable(body: Mapping[str, Any], exc: Exception) -> InvalidInputError:
         except (TypeError, ValueError):
             return InvalidInputError(f"request field {name!r} cannot be sent as JSON: {exc}")
     return InvalidInputError(f"the request cannot be sent as JSON: {exc}")
+
+
+def check_hook(name: str, hook: object, *, awaited: bool) -> None:
+    """Refuse a hook (``on_retry``, ``sleep``) that is not callable, or that is a coroutine
+    function where nothing awaits it (the sync client's): it would never run."""
+    if not callable(hook):
+        raise InvalidInputError(f"{name} must be callable, got {hook!r}")
+    if not awaited and _is_async(hook):
+        raise InvalidInputError(
+            f"{name} {hook!r} is a coroutine function (async def), which the sync client "
+            "cannot await: pass a plain function, or use AsyncNugenClient"
+        )
+
+
+def _is_async(function: object) -> bool:
+    """``async def`` functions and methods (read from their code: LangChain passes a method
+    to every call), partials of them, and objects whose ``__call__`` is one."""
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & inspect.CO_COROUTINE)
+    call = type(function).__call__
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
+
+
+def refuse_tools_on_vision(params: Mapping[str, Any]) -> None:
+    # The vision endpoint takes no tools: it would answer without calling one, and the
+    # caller would read "no tool call" rather than the reason.
+    given = [name for name in ("tools", "tool_choice", "response_format") if params.get(name)]
+    if given:
+        raise InvalidInputError(
+            f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use tools "
+            "or structured output with images, send the request to the chat endpoint "
+            "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
+            "or endpoint='chat' on the client)"
+        )
+
+
+def refuse_stream_keyword(method: str) -> NoReturn:
+    # The service would stream an answer this method reads as one JSON body: the request
+    # would be paid for and fail as an unreadable response.
+    raise InvalidInputError(
+        f"stream=True is not taken by this method, which reads the answer whole: "
+        f"call {method}() to stream"
+    )
