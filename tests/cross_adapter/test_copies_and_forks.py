@@ -29,6 +29,8 @@ def test_a_copy_does_not_share_the_learnt_rate_limit(cls: type[Any], clone: Any)
     assert model._limit.bound(8) == 4
 
 
+# Forking a threaded process is the point (Python 3.12+ warns about it).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 @pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
 def test_a_fork_during_a_client_build_does_not_deadlock_the_child(

@@ -272,6 +272,8 @@ def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight(
     assert "KeyboardInterrupt" in done.stderr
 
 
+# Forking a threaded process is the point (Python 3.12+ warns about it).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_process_forked_while_another_thread_updates_the_limit_can_use_it() -> None:
     limit = AdaptiveLimit()
