@@ -10,7 +10,6 @@ import ipaddress
 import json
 import numbers
 import re
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -43,7 +42,6 @@ _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 # Hosts already warned about, so that a client built per call warns once per process.
 _warned_hosts: set[str] = set()
-_warned_lock = threading.Lock()
 
 
 def _is_loopback(host: str) -> bool:
@@ -86,9 +84,10 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
                 "API key would cross the network unencrypted. Use https, or pass "
                 "allow_insecure_http=True if you really mean it."
             )
-        with _warned_lock:
-            first = parts.hostname not in _warned_hosts
-            _warned_hosts.add(parts.hostname)
+        # No lock: two threads may both warn, and a lock held at a fork would never be
+        # released in the child.
+        first = parts.hostname not in _warned_hosts
+        _warned_hosts.add(parts.hostname)
         if first:
             warnings.warn(
                 f"base_url {base_url!r} is plain http to a non-loopback host: the API key "
