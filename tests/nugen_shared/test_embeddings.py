@@ -239,7 +239,7 @@ import _thread, os, signal, threading, time
 from nugen_shared.embeddings import embed_in_batches
 
 def send(batch, on_retry):
-    time.sleep(60)  # a service that does not answer
+    time.sleep(600)  # a service that does not answer
 
 threading.Timer(0.3, {interrupt}).start()
 embed_in_batches(send, [str(i) for i in range(40)], batch_size=5, max_concurrency=4)
@@ -264,7 +264,8 @@ def test_ctrl_c_ends_the_program_without_waiting_for_the_batches_in_flight(
             [sys.executable, "-c", _INTERRUPTED_SCRIPT.format(interrupt=interrupt)],
             capture_output=True,
             text=True,
-            timeout=10,
+            # Far below the batches' 600 s, far above a loaded machine's start-up.
+            timeout=60,
             cwd=Path(__file__).parents[2],
         )
     except subprocess.TimeoutExpired:
