@@ -7,6 +7,7 @@ import copy
 import json
 import pickle
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -1027,6 +1028,27 @@ def test_streamed_calls_that_do_not_parse_stay_invalid(
     full = summed(list(make().stream("?")))
     assert full.tool_calls == []
     assert len(full.invalid_tool_calls) == 1
+
+
+def test_truncated_streamed_call_is_one_invalid_call_in_v1_content_and_v3_events(
+    mock: respx.MockRouter,
+) -> None:
+    # The closing fragment of the last chunk continues the call begun earlier: in
+    # content blocks (output_version="v1", the v3 event protocol) it must not read as a
+    # second call without id or name.
+    mock.post(CHAT).mock(side_effect=lambda _: truncated_call_stream())
+    v1 = summed(list(make(output_version="v1").stream("read")))
+    assert_not_executable(v1)
+    [block] = v1.content_blocks
+    assert block["type"] == "tool_call_chunk"
+    assert (block["id"], block["name"]) == ("call_1", "read_file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the v3 protocol is in beta
+        v3 = make().stream_events("read", version="v3").output
+    assert v3.tool_calls == []
+    [call] = v3.invalid_tool_calls
+    assert (call["id"], call["name"]) == ("call_1", "read_file")
+    assert (call["args"] or "").startswith('{"path": "/srv/data/proj')
 
 
 def test_agent_does_not_run_a_truncated_streamed_call(mock: respx.MockRouter) -> None:
