@@ -27,6 +27,7 @@ from langchain_core.exceptions import (
     ModelPermissionDeniedError,
     ModelRateLimitError,
     ModelTimeoutError,
+    OutputParserException,
 )
 from langchain_core.load import dumpd, dumps, load, loads
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
@@ -956,6 +957,38 @@ def test_structured_output_include_raw(mock: respx.MockRouter) -> None:
     assert isinstance(result["raw"], AIMessage)
     assert result["parsed"] is None
     assert result["parsing_error"] is not None
+
+
+def joke_call_stream(name: str, arguments: str, finish: str) -> httpx.Response:
+    call = {"index": 0, "id": "c", "function": {"name": name, "arguments": arguments}}
+    return sse(delta(delta={"tool_calls": [call]}), delta(finish=finish, usage=USAGE))
+
+
+@pytest.mark.parametrize("schema", [Joke, JokeDict])
+def test_structured_output_without_a_usable_call_is_an_error_not_none(
+    mock: respx.MockRouter, schema: type
+) -> None:
+    # A forced call cut off by max_tokens, or an answer in text that calls nothing: the
+    # function-calling parsers would return None as if it were the answer.
+    name = schema.__name__
+    cut = [{"id": "c", "function": {"name": name, "arguments": '{"setup": "Why'}}]
+    route = mock.post(CHAT).respond(json=reply(None, message={"tool_calls": cut}, finish="length"))
+    model = make().with_structured_output(schema)
+    with pytest.raises(OutputParserException, match=rf"{name} tool.*not complete.*max_tokens"):
+        model.invoke("joke")
+    raw = make().with_structured_output(schema, include_raw=True).invoke("joke")
+    assert isinstance(raw, dict)
+    assert raw["parsed"] is None
+    assert isinstance(raw["parsing_error"], OutputParserException)
+    route.respond(json=reply("I'd rather not."))
+    with pytest.raises(OutputParserException, match=f"no call of the {name} tool"):
+        model.invoke("joke")
+    # Streamed: the stream ends with the error, not with the last partial object.
+    route.mock(side_effect=lambda _: joke_call_stream(name, '{"setup": "Why', "length"))
+    with pytest.raises(OutputParserException, match="not complete"):
+        list(model.stream("joke"))
+    route.mock(side_effect=lambda _: joke_call_stream(name, json.dumps(JOKE), "tool_calls"))
+    assert list(model.stream("joke"))[-1] == (Joke(**JOKE) if schema is Joke else JOKE)
 
 
 def test_structured_output_rejects_bad_arguments() -> None:
