@@ -694,6 +694,38 @@ def test_pickle_deepcopy_and_dumps_after_use(mock: respx.MockRouter) -> None:
     assert again == model
 
 
+def test_bound_credential_headers_are_sealed(mock: respx.MockRouter) -> None:
+    # bind() keeps its keywords in a RunnableBinding, which repr, print and dumps show as
+    # they are: a per-call credential header is sealed there, and still sent.
+    from langchain_core.prompts import ChatPromptTemplate
+
+    secret = "hdr-s3cret-value"
+    chat = mock.post(CHAT).respond(json=reply())
+    mock.post(f"{BASE}/completions").respond(
+        json={
+            "id": "c",
+            "object": "text_completion",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
+        }
+    )
+    headers = {"X-Api-Key": secret, "X-Session-ID": "s1"}
+    for bound in (
+        make().bind(extra_headers=headers),
+        make().bind_tools([Joke], extra_headers=headers),
+        NugenLLM(api_key=KEY).bind(extra_headers=headers),
+    ):
+        chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | bound
+        for shown in (repr(bound), str(bound), repr(chain), dumps(chain)):
+            assert secret not in shown
+        assert "s1" in repr(bound)
+        chain.invoke({"q": "hi"})
+        sent = mock.calls.last.request.headers
+        assert (sent["x-api-key"], sent["x-session-id"]) == (secret, "s1")
+    assert chat.call_count == 2
+
+
 def test_changed_client_settings_take_effect(mock: respx.MockRouter) -> None:
     first = mock.post(CHAT).respond(json=reply())
     second = mock.post("https://other.example.com/v1/chat/completions").respond(json=reply())
