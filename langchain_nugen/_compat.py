@@ -68,9 +68,15 @@ def translate_content_chunk(message: AIMessageChunk) -> list[types.ContentBlock]
     """Standard blocks of a streamed chunk: tool-call *chunks* while streaming, whole tool
     calls once the chunks are aggregated (``chunk_position="last"``)."""
     blocks = _reasoning_and_text(message)
-    if message.chunk_position == "last" or not message.tool_call_chunks:
+    fragments = message.tool_call_chunks
+    if message.chunk_position == "last":
+        # A stream's own last chunk holds only fragments without id or name, which close
+        # calls begun earlier (see _stream): they continue those calls' blocks. An
+        # aggregated message's calls are whole.
+        fragments = [c for c in fragments if c.get("id") is None and c.get("name") is None]
+    if not fragments:
         return blocks + _tool_calls(message)
-    for chunk in message.tool_call_chunks:
+    for chunk in fragments:
         block: dict[str, Any] = {
             "type": "tool_call_chunk",
             "id": chunk.get("id"),

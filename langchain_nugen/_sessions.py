@@ -4,9 +4,9 @@
 conversation of a run in ``config["configurable"]["session_id"]`` (LangGraph's own calls
 find the config of the node they run in). A model bound once serves every conversation
 when each call sends its run's id. Precedence: a call keyword (``bind(session_id=...)``
-included), then the config, then the model's ``session_id`` field. The same entry points
-seal per-call header values (``nugen_shared.fields.sealed_headers``): ``BaseLLM.stream``
-hands a call's keywords to callbacks and traces as they are.
+included), then the config, then the model's ``session_id`` field. The same entry points,
+and ``bind``, seal per-call header values (``nugen_shared.fields.sealed_headers``):
+``BaseLLM.stream`` hands a call's keywords to callbacks and traces as they are.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ class SessionFromConfig(_LanguageModel):
 
     The class it is mixed into defines them (``BaseChatModel``, ``BaseLLM``).
     """
+
+    if not TYPE_CHECKING:  # typed as Runnable.bind, whose Input and Output each class fixes
+
+        def bind(self, **kwargs: Any) -> Runnable[Any, Any]:
+            # The binding keeps its keywords where repr, print and dumps show them as they are.
+            return super().bind(**sealed_headers(kwargs))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return super().invoke(input, config, **_call_kwargs(config, kwargs))  # type: ignore[safe-super]

@@ -8,9 +8,10 @@ from typing import Any, ClassVar, Literal, cast
 
 from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -371,11 +372,13 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             tool_name = convert_to_openai_tool(tool)["function"]["name"]
             llm = self.bind_tools([tool], tool_choice=tool_name, strict=strict, **kwargs)
             output_parser = (
-                parsers.PydanticToolsParser(
-                    tools=[cast("type[BaseModel]", schema)], first_tool_only=True
+                _PydanticCallParser(
+                    tools=[cast("type[BaseModel]", schema)],
+                    key_name=tool_name,
+                    first_tool_only=True,
                 )
                 if is_pydantic
-                else parsers.JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+                else _JsonCallParser(key_name=tool_name, first_tool_only=True)
             )
         elif method in ("json_mode", "json_schema"):
             if method == "json_mode" or schema is None:
@@ -401,6 +404,43 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [unparsed], exception_key="parsing_error"
         )
+
+
+class _CallRequired:
+    """The parse of a forced tool call (``method="function_calling"``): an answer without
+    a usable call of the tool raises, where LangChain's parsers would return None as if it
+    were the answer (a call cut off by ``max_tokens``, a text reply). A stream's parser
+    sees only partial results: its last chunk is parsed as a whole answer."""
+
+    key_name: str
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        message = getattr(result[0], "message", None)
+        final = not partial or getattr(message, "chunk_position", None) == "last"
+        parsed = super().parse_result(result, partial=not final)  # type: ignore[misc]
+        if parsed is None and final:
+            raise OutputParserException(*_no_usable_call(message, self.key_name))
+        return parsed
+
+
+class _PydanticCallParser(_CallRequired, parsers.PydanticToolsParser):
+    key_name: str
+
+
+class _JsonCallParser(_CallRequired, parsers.JsonOutputKeyToolsParser):
+    pass
+
+
+def _no_usable_call(message: Any, name: str) -> tuple[str, None, str | None]:
+    """The error message (and the arguments received, if any) of an answer that holds no
+    usable call of the tool ``name``, as ``OutputParserException``'s arguments."""
+    finish = getattr(message, "response_metadata", {}).get("finish_reason")
+    for call in getattr(message, "invalid_tool_calls", ()):
+        if call.get("name") == name:
+            cut = " (cut off: raise max_tokens)" if finish == "length" else ""
+            error = f"the answer's call of the {name} tool has arguments that are not complete"
+            return f"{error}, valid JSON{cut}", None, call.get("args")
+    return f"the answer holds no call of the {name} tool (finish_reason {finish!r})", None, None
 
 
 def _as_function(schema: _DictOrPydanticClass) -> _DictOrPydanticClass:

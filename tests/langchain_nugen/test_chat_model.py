@@ -7,6 +7,7 @@ import copy
 import json
 import pickle
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from langchain_core.exceptions import (
     ModelPermissionDeniedError,
     ModelRateLimitError,
     ModelTimeoutError,
+    OutputParserException,
 )
 from langchain_core.load import dumpd, dumps, load, loads
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
@@ -692,6 +694,38 @@ def test_pickle_deepcopy_and_dumps_after_use(mock: respx.MockRouter) -> None:
     assert again == model
 
 
+def test_bound_credential_headers_are_sealed(mock: respx.MockRouter) -> None:
+    # bind() keeps its keywords in a RunnableBinding, which repr, print and dumps show as
+    # they are: a per-call credential header is sealed there, and still sent.
+    from langchain_core.prompts import ChatPromptTemplate
+
+    secret = "hdr-s3cret-value"
+    chat = mock.post(CHAT).respond(json=reply())
+    mock.post(f"{BASE}/completions").respond(
+        json={
+            "id": "c",
+            "object": "text_completion",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
+        }
+    )
+    headers = {"X-Api-Key": secret, "X-Session-ID": "s1"}
+    for bound in (
+        make().bind(extra_headers=headers),
+        make().bind_tools([Joke], extra_headers=headers),
+        NugenLLM(api_key=KEY).bind(extra_headers=headers),
+    ):
+        chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | bound
+        for shown in (repr(bound), str(bound), repr(chain), dumps(chain)):
+            assert secret not in shown
+        assert "s1" in repr(bound)
+        chain.invoke({"q": "hi"})
+        sent = mock.calls.last.request.headers
+        assert (sent["x-api-key"], sent["x-session-id"]) == (secret, "s1")
+    assert chat.call_count == 2
+
+
 def test_changed_client_settings_take_effect(mock: respx.MockRouter) -> None:
     first = mock.post(CHAT).respond(json=reply())
     second = mock.post("https://other.example.com/v1/chat/completions").respond(json=reply())
@@ -957,6 +991,38 @@ def test_structured_output_include_raw(mock: respx.MockRouter) -> None:
     assert result["parsing_error"] is not None
 
 
+def joke_call_stream(name: str, arguments: str, finish: str) -> httpx.Response:
+    call = {"index": 0, "id": "c", "function": {"name": name, "arguments": arguments}}
+    return sse(delta(delta={"tool_calls": [call]}), delta(finish=finish, usage=USAGE))
+
+
+@pytest.mark.parametrize("schema", [Joke, JokeDict])
+def test_structured_output_without_a_usable_call_is_an_error_not_none(
+    mock: respx.MockRouter, schema: type
+) -> None:
+    # A forced call cut off by max_tokens, or an answer in text that calls nothing: the
+    # function-calling parsers would return None as if it were the answer.
+    name = schema.__name__
+    cut = [{"id": "c", "function": {"name": name, "arguments": '{"setup": "Why'}}]
+    route = mock.post(CHAT).respond(json=reply(None, message={"tool_calls": cut}, finish="length"))
+    model = make().with_structured_output(schema)
+    with pytest.raises(OutputParserException, match=rf"{name} tool.*not complete.*max_tokens"):
+        model.invoke("joke")
+    raw = make().with_structured_output(schema, include_raw=True).invoke("joke")
+    assert isinstance(raw, dict)
+    assert raw["parsed"] is None
+    assert isinstance(raw["parsing_error"], OutputParserException)
+    route.respond(json=reply("I'd rather not."))
+    with pytest.raises(OutputParserException, match=f"no call of the {name} tool"):
+        model.invoke("joke")
+    # Streamed: the stream ends with the error, not with the last partial object.
+    route.mock(side_effect=lambda _: joke_call_stream(name, '{"setup": "Why', "length"))
+    with pytest.raises(OutputParserException, match="not complete"):
+        list(model.stream("joke"))
+    route.mock(side_effect=lambda _: joke_call_stream(name, json.dumps(JOKE), "tool_calls"))
+    assert list(model.stream("joke"))[-1] == (Joke(**JOKE) if schema is Joke else JOKE)
+
+
 def test_structured_output_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="schema is required"):
         make().with_structured_output(None)
@@ -1027,6 +1093,27 @@ def test_streamed_calls_that_do_not_parse_stay_invalid(
     full = summed(list(make().stream("?")))
     assert full.tool_calls == []
     assert len(full.invalid_tool_calls) == 1
+
+
+def test_truncated_streamed_call_is_one_invalid_call_in_v1_content_and_v3_events(
+    mock: respx.MockRouter,
+) -> None:
+    # The closing fragment of the last chunk continues the call begun earlier: in
+    # content blocks (output_version="v1", the v3 event protocol) it must not read as a
+    # second call without id or name.
+    mock.post(CHAT).mock(side_effect=lambda _: truncated_call_stream())
+    v1 = summed(list(make(output_version="v1").stream("read")))
+    assert_not_executable(v1)
+    [block] = v1.content_blocks
+    assert block["type"] == "tool_call_chunk"
+    assert (block["id"], block["name"]) == ("call_1", "read_file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the v3 protocol is in beta
+        v3 = make().stream_events("read", version="v3").output
+    assert v3.tool_calls == []
+    [call] = v3.invalid_tool_calls
+    assert (call["id"], call["name"]) == ("call_1", "read_file")
+    assert (call["args"] or "").startswith('{"path": "/srv/data/proj')
 
 
 def test_agent_does_not_run_a_truncated_streamed_call(mock: respx.MockRouter) -> None:
