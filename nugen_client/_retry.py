@@ -126,23 +126,26 @@ def retrying(
     """tenacity's ``Retrying`` or ``AsyncRetrying`` for one request: the policy's stop and
     wait, retryable errors only, a log line and the caller's ``on_retry`` before each retry,
     ``sleep`` if given. A retry whose wait would reach ``deadline`` (``time.monotonic()``)
-    is not waited for: the call ends with ``DeadlineExceeded``."""
+    is not waited for: the call ends with that attempt's error (a 429 stays a
+    ``RateLimitError``), its message saying why it was not retried."""
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
-    from nugen_client._bounded import DeadlineExceeded
 
     def wait(state: RetryCallState) -> float:
         delay = policy.wait(state)
+        error = state.outcome.exception() if state.outcome else None
         if (
             deadline is not None
             and state.attempt_number <= policy.max_retries  # a retry is coming
             and time.monotonic() + delay >= deadline
+            and error is not None
         ):
-            error = state.outcome.exception() if state.outcome else None
-            raise DeadlineExceeded(
-                f"attempt {state.attempt_number} failed ({error}) and the next could start "
-                f"only after {delay:.1f} s"
-            )
+            note = f" (not retried: the next attempt could start only after {delay:.1f} s, "
+            note += "past the call's deadline)"
+            if error.args and isinstance(error.args[0], str):
+                error.args = (error.args[0] + note, *error.args[1:])
+            if isinstance(error, APIStatusError):
+                error.message += note
+            raise error
         return delay
 
     def log_retry(state: RetryCallState) -> Awaitable[None] | None:
