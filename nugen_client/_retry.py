@@ -139,13 +139,11 @@ def retrying(
             and time.monotonic() + delay >= deadline
             and error is not None
         ):
-            note = f" (not retried: the next attempt could start only after {delay:.1f} s, "
-            note += "past the call's deadline)"
-            if error.args and isinstance(error.args[0], str):
-                error.args = (error.args[0] + note, *error.args[1:])
-            if isinstance(error, APIStatusError):
-                error.message += note
-            raise error
+            raise _noted(
+                error,
+                f" (not retried: the next attempt could start only after {delay:.1f} s, "
+                "past the call's deadline)",
+            )
         return delay
 
     def log_retry(state: RetryCallState) -> Awaitable[None] | None:
@@ -176,6 +174,15 @@ def retrying(
     if sleep is not None:
         kwargs["sleep"] = sleep
     return cls(**kwargs)
+
+
+def _noted(error: BaseException, note: str) -> BaseException:
+    """``error`` with ``note`` added to its message."""
+    if error.args and isinstance(error.args[0], str):
+        error.args = (error.args[0] + note, *error.args[1:])
+    if isinstance(error, APIStatusError):
+        error.message += note
+    return error
 
 
 def replay(failure: BaseException) -> Callable[[], None]:
