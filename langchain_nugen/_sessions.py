@@ -1,8 +1,9 @@
 """A conversation's id from the run config, sent as ``X-Session-ID``.
 
-``RunnableWithMessageHistory`` and LangGraph (and so ``create_agent``) name the
-conversation of a run in ``config["configurable"]["session_id"]`` (LangGraph's own calls
-find the config of the node they run in). A model bound once serves every conversation
+``RunnableWithMessageHistory`` names the conversation of a run in
+``config["configurable"]["session_id"]``; a LangGraph graph (``create_agent`` too) passes
+the key on to the model calls of its nodes, beside its own ``thread_id``, which is not
+taken for a session (the service may store a session's conversation). A model bound once serves every conversation
 when each call sends its run's id. Precedence: a call keyword (``bind(session_id=...)``
 included), then the config, then the model's ``session_id`` field. The same entry points,
 and ``bind``, seal per-call header values (``nugen_shared.fields.sealed_headers``):
