@@ -439,7 +439,7 @@ class Stream(Generic[_ChunkT_co]):
 
 class AsyncStream(Generic[_ChunkT_co]):
     """:class:`Stream` of ``AsyncNugenClient``: an async iterator, closed by leaving an
-    ``async with`` block or by :meth:`aclose`::
+    ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it)::
 
         async with client.stream_chat_completion(model=..., messages=...) as stream:
             async for chunk in stream:
@@ -461,6 +461,8 @@ class AsyncStream(Generic[_ChunkT_co]):
         """Stop the stream and release its response and connection."""
         chunks, self._chunks = self._chunks, _aclosed()
         await chunks.aclose()
+
+    close = aclose  # the OpenAI SDK's name: ``await stream.close()``
 
     async def __aenter__(self) -> Self:
         return self

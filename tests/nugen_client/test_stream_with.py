@@ -154,7 +154,7 @@ def test_close_before_iterating_sends_nothing_and_closing_twice_is_harmless(kind
 
         async def main() -> None:
             await stream.aclose()
-            await stream.aclose()
+            await stream.close()  # the OpenAI SDK's name
             with pytest.raises(InvalidInputError, match="the stream is closed"):
                 [c async for c in stream]
 
