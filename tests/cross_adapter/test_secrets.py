@@ -565,6 +565,38 @@ def test_a_key_under_a_wrong_call_keyword_is_refused_before_any_request(
     assert emu.requests == []
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value", "meant"),
+    [
+        ("default_headers", {"X-Api-Token": KEY}, "extra_headers"),
+        ("request_timeout", 5, "timeout"),
+        ("base_url", "http://127.0.0.1:9/v1", "on the model"),
+        ("max_retries", 0, "on the model"),
+        ("deadline", 5, "on the model"),
+    ],
+)
+def test_a_connection_setting_given_to_one_call_is_refused_before_any_request(
+    emu: NugenEmulator, keyword: str, value: Any, meant: str
+) -> None:
+    # Sent as a body field it would do nothing it says, and put header values in the body.
+    messages = [ChatMessage(role="user", content="hello")]
+    lc_chat, lc_text, li = make(ChatNugen, emu), make(NugenLLM, emu), make(Nugen, emu)
+    calls: list[Callable[[], Any]] = [
+        lambda: lc_chat.invoke("hello", **{keyword: value}),
+        lambda: list(lc_chat.stream("hello", **{keyword: value})),
+        lambda: lc_text.invoke("hello", **{keyword: value}),
+        lambda: li.chat(messages, **{keyword: value}),
+        lambda: list(li.stream_chat(messages, **{keyword: value})),
+        lambda: li.complete("hello", **{keyword: value}),
+        lambda: asyncio.run(li.achat(messages, **{keyword: value})),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match=rf"{keyword}.*{meant}") as raised:
+            call()
+        assert_no_key(str(raised.value), f"the refusal of {keyword}=")
+    assert emu.requests == []
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_a_refused_field_never_quotes_what_was_given(cls: type[Any], emu: NugenEmulator) -> None:
     # The key pasted into the wrong field, and an unknown keyword where one is refused.
