@@ -330,6 +330,7 @@ class ConnectionFields(BaseModel):
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
                     check_no_credential_keywords(values[extra], known, body=True)
+                    _refuse_model_settings(extra, values[extra])
         return values
 
     @field_validator("base_url")
@@ -393,6 +394,17 @@ _CLIENT_FIELDS = (
 )
 # Settings of the model that a call cannot override (it may: timeout, session_id, provider).
 _MODEL_SETTINGS = frozenset({*_CLIENT_FIELDS, "request_timeout"}) - {"timeout"}
+
+
+def _refuse_model_settings(extra: str, fields: Mapping[str, Any]) -> None:
+    """Headers and connection settings among the extra body fields are refused: there they
+    would be sent (or put in the body) but shown unredacted by ``repr`` and serialisations."""
+    for name in fields:
+        if name == "extra_headers" or name in _MODEL_SETTINGS:
+            setting = "default_headers" if name == "extra_headers" else name
+            raise InvalidInputError(
+                f"{extra}[{name!r}] is not a body field: set {setting}= on the model"
+            )
 
 
 class ImageLimitField(BaseModel):

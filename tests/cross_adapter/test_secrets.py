@@ -542,6 +542,26 @@ def test_a_key_among_the_extra_body_fields_is_refused(
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
 
 
+@pytest.mark.parametrize("keyword", ["extra_headers", "default_headers"])
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal, NugenEmbedding])
+def test_headers_among_the_extra_body_fields_are_refused(
+    cls: type[Any], keyword: str, emu: NugenEmulator
+) -> None:
+    # There they were sent (or put in the body) but shown unredacted by repr and to_dict.
+    extra = "model_kwargs" if cls in LANGCHAIN else "additional_kwargs"
+    with pytest.raises(ValueError, match=rf"{keyword}.*default_headers=") as raised:
+        make(cls, emu, **{extra: {keyword: {"X-Api-Key": KEY}}})
+    assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
+
+
+@pytest.mark.filterwarnings("ignore:.*extra_headers:UserWarning")
+def test_extra_headers_given_to_the_langchain_constructor_are_refused(emu: NugenEmulator) -> None:
+    # Unknown constructor keywords move into model_kwargs, and from there into the body.
+    with pytest.raises(ValueError, match=r"extra_headers.*default_headers=") as raised:
+        make(ChatNugen, emu, extra_headers={"X-Api-Key": KEY})
+    assert_no_key(str(raised.value), "the refusal of ChatNugen(extra_headers=)")
+
+
 def test_a_key_under_a_wrong_call_keyword_is_refused_before_any_request(
     emu: NugenEmulator,
 ) -> None:
