@@ -202,10 +202,18 @@ def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
     """Refuse a call's keywords that would carry a credential into the body: credential-like
-    names and ``api_key``, among the keywords or in their ``extra_body``."""
+    names and ``api_key``, among the keywords or in their ``extra_body``; and the model's
+    connection settings (``default_headers``, ``base_url``, ...), which as body fields would
+    do nothing they say and put header values in the body."""
     extra_body = kwargs.get("extra_body")
     names = [*kwargs, *(extra_body if extra_body and isinstance(extra_body, Mapping) else ())]
     check_no_credential_keywords(names, body=True)
+    for name in kwargs:
+        if name not in _MODEL_SETTINGS:
+            continue
+        meant = {"default_headers": "extra_headers", "request_timeout": "timeout"}.get(name)
+        hint = f"pass {meant}= for one call" if meant else "set it on the model"
+        raise InvalidInputError(f"{name!r} is a setting of the model, not of one call: {hint}")
 
 
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,6 +330,7 @@ class ConnectionFields(BaseModel):
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
                     check_no_credential_keywords(values[extra], known, body=True)
+                    _refuse_model_settings(extra, values[extra])
         return values
 
     @field_validator("base_url")
@@ -383,6 +392,19 @@ _CLIENT_FIELDS = (
     "max_event_bytes",
     "deadline",
 )
+# Settings of the model that a call cannot override (it may: timeout, session_id, provider).
+_MODEL_SETTINGS = frozenset({*_CLIENT_FIELDS, "request_timeout"}) - {"timeout"}
+
+
+def _refuse_model_settings(extra: str, fields: Mapping[str, Any]) -> None:
+    """Headers and connection settings among the extra body fields are refused: there they
+    would be sent (or put in the body) but shown unredacted by ``repr`` and serialisations."""
+    for name in fields:
+        if name == "extra_headers" or name in _MODEL_SETTINGS:
+            setting = "default_headers" if name == "extra_headers" else name
+            raise InvalidInputError(
+                f"{extra}[{name!r}] is not a body field: set {setting}= on the model"
+            )
 
 
 class ImageLimitField(BaseModel):

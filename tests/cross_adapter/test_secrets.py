@@ -542,6 +542,26 @@ def test_a_key_among_the_extra_body_fields_is_refused(
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
 
 
+@pytest.mark.parametrize("keyword", ["extra_headers", "default_headers"])
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal, NugenEmbedding])
+def test_headers_among_the_extra_body_fields_are_refused(
+    cls: type[Any], keyword: str, emu: NugenEmulator
+) -> None:
+    # There they were sent (or put in the body) but shown unredacted by repr and to_dict.
+    extra = "model_kwargs" if cls in LANGCHAIN else "additional_kwargs"
+    with pytest.raises(ValueError, match=rf"{keyword}.*default_headers=") as raised:
+        make(cls, emu, **{extra: {keyword: {"X-Api-Key": KEY}}})
+    assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
+
+
+@pytest.mark.filterwarnings("ignore:.*extra_headers:UserWarning")
+def test_extra_headers_given_to_the_langchain_constructor_are_refused(emu: NugenEmulator) -> None:
+    # Unknown constructor keywords move into model_kwargs, and from there into the body.
+    with pytest.raises(ValueError, match=r"extra_headers.*default_headers=") as raised:
+        make(ChatNugen, emu, extra_headers={"X-Api-Key": KEY})
+    assert_no_key(str(raised.value), "the refusal of ChatNugen(extra_headers=)")
+
+
 def test_a_key_under_a_wrong_call_keyword_is_refused_before_any_request(
     emu: NugenEmulator,
 ) -> None:
@@ -562,6 +582,38 @@ def test_a_key_under_a_wrong_call_keyword_is_refused_before_any_request(
         with pytest.raises(InvalidInputError, match="api_key") as raised:
             call()
         assert_no_key(str(raised.value), "the refusal of a call keyword")
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "meant"),
+    [
+        ("default_headers", {"X-Api-Token": KEY}, "extra_headers"),
+        ("request_timeout", 5, "timeout"),
+        ("base_url", "http://127.0.0.1:9/v1", "on the model"),
+        ("max_retries", 0, "on the model"),
+        ("deadline", 5, "on the model"),
+    ],
+)
+def test_a_connection_setting_given_to_one_call_is_refused_before_any_request(
+    emu: NugenEmulator, keyword: str, value: Any, meant: str
+) -> None:
+    # Sent as a body field it would do nothing it says, and put header values in the body.
+    messages = [ChatMessage(role="user", content="hello")]
+    lc_chat, lc_text, li = make(ChatNugen, emu), make(NugenLLM, emu), make(Nugen, emu)
+    calls: list[Callable[[], Any]] = [
+        lambda: lc_chat.invoke("hello", **{keyword: value}),
+        lambda: list(lc_chat.stream("hello", **{keyword: value})),
+        lambda: lc_text.invoke("hello", **{keyword: value}),
+        lambda: li.chat(messages, **{keyword: value}),
+        lambda: list(li.stream_chat(messages, **{keyword: value})),
+        lambda: li.complete("hello", **{keyword: value}),
+        lambda: asyncio.run(li.achat(messages, **{keyword: value})),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match=rf"{keyword}.*{meant}") as raised:
+            call()
+        assert_no_key(str(raised.value), f"the refusal of {keyword}=")
     assert emu.requests == []
 
 
