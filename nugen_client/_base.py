@@ -404,7 +404,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if own:
             # Our own pools carry no default headers, cookies or auth to merge, so the
             # request is built directly from a URL parsed once, skipping build_request's
-            # per-call URL parsing and merging (benchmarks/NOTES.md, section 3).
+            # per-call URL parsing and merging.
             request = httpx.Request(
                 prepared.method,
                 self._url(prepared.url),

@@ -1,4 +1,4 @@
-"""The nugen dialect answers like the live service by default (LIVE-SERVICE.md)."""
+"""The nugen dialect answers in the live service's shapes by default (docs/emulator.md)."""
 
 from __future__ import annotations
 
