@@ -3,11 +3,12 @@
 ``RunnableWithMessageHistory`` names the conversation of a run in
 ``config["configurable"]["session_id"]``; a LangGraph graph (``create_agent`` too) passes
 the key on to the model calls of its nodes, beside its own ``thread_id``, which is not
-taken for a session (the service may store a session's conversation). A model bound once serves every conversation
-when each call sends its run's id. Precedence: a call keyword (``bind(session_id=...)``
-included), then the config, then the model's ``session_id`` field. The same entry points,
-and ``bind``, seal per-call header values (``nugen_shared.fields.sealed_headers``):
-``BaseLLM.stream`` hands a call's keywords to callbacks and traces as they are.
+taken for a session (the service may store a session's conversation). A model bound once
+serves every conversation when each call sends its run's id. Precedence: a call keyword
+(``bind(session_id=...)`` included), then the config, then the model's ``session_id``
+field. The same entry points, and ``bind``, seal per-call header values
+(``nugen_shared.fields.sealed_headers``): ``BaseLLM.stream`` hands a call's keywords to
+callbacks and traces as they are.
 """
 
 from __future__ import annotations
