@@ -234,9 +234,14 @@ def test_bad_sizes_are_refused() -> None:
 
 
 # A script that presses Ctrl-C while its batches hang, and lets the interrupt end it.
+# Python's own SIGINT handler is set first: a program started in the background by a
+# non-interactive shell (as CI may run the suite) inherits SIGINT ignored, and then
+# neither signal nor interrupt_main would interrupt anything.
 _INTERRUPTED_SCRIPT = """
 import _thread, os, signal, threading, time
 from nugen_shared.embeddings import embed_in_batches
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def send(batch, on_retry):
     time.sleep(600)  # a service that does not answer
