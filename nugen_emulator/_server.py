@@ -40,6 +40,22 @@ class NugenEmulator:
             assert emu.last_request.body["temperature"] == 0.2
     """
 
+    # Slots: a knob set on a built emulator would otherwise be silently ignored.
+    __slots__ = (
+        "__weakref__",
+        "_access_log",
+        "_error",
+        "_host",
+        "_lock",
+        "_port",
+        "_requested_port",
+        "_server",
+        "_socket",
+        "_startup_timeout",
+        "_state",
+        "_thread",
+    )
+
     def __init__(
         self,
         dialect: Literal["nugen", "openai"] = "nugen",
@@ -68,8 +84,7 @@ class NugenEmulator:
             raise ValueError(f"latency must be (per_request, per_input) >= 0, got {latency!r}")
         if request_log_limit < 1:
             raise ValueError(f"request_log_limit must be >= 1, got {request_log_limit!r}")
-        if chat_reply is not None and not callable(chat_reply):
-            raise TypeError(f"chat_reply must be callable, got {chat_reply!r}")
+        _check_hook(chat_reply)
         self._host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
@@ -221,6 +236,17 @@ class NugenEmulator:
         """Fault activations armed but not yet consumed."""
         return len(self._state.faults)
 
+    @property
+    def chat_reply(self) -> ChatReplyHook | None:
+        """The hook replacing the model's chat replies; settable while the emulator runs
+        (the pytest fixtures set it back to ``None`` before each test)."""
+        return self._state.chat_reply
+
+    @chat_reply.setter
+    def chat_reply(self, hook: ChatReplyHook | None) -> None:
+        _check_hook(hook)
+        self._state.chat_reply = hook
+
     def reset(self) -> None:
         """Forget armed faults and recorded requests (the pytest fixtures do this per test)."""
         self._state.reset()
@@ -240,3 +266,8 @@ class NugenEmulator:
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
         return f"NugenEmulator(dialect={self.dialect!r}, {where})"
+
+
+def _check_hook(hook: object) -> None:
+    if hook is not None and not callable(hook):
+        raise TypeError(f"chat_reply must be callable or None, got {hook!r}")

@@ -33,15 +33,21 @@ def _nugen_emulator_openai_session() -> Iterator[NugenEmulator]:
     yield from _serve("openai")
 
 
+def _fresh(emulator: NugenEmulator) -> NugenEmulator:
+    emulator.reset()
+    emulator.chat_reply = None
+    return emulator
+
+
 @pytest.fixture
 def nugen_emulator(_nugen_emulator_session: NugenEmulator) -> NugenEmulator:
-    """A running NugenEmulator (nugen dialect), with no armed faults and an empty log."""
-    _nugen_emulator_session.reset()
-    return _nugen_emulator_session
+    """A running NugenEmulator (nugen dialect), with no armed faults, an empty log and no
+    ``chat_reply`` hook (set one for the test: ``nugen_emulator.chat_reply = script``)."""
+    return _fresh(_nugen_emulator_session)
 
 
 @pytest.fixture
 def nugen_emulator_openai(_nugen_emulator_openai_session: NugenEmulator) -> NugenEmulator:
-    """A running NugenEmulator (openai dialect), with no armed faults and an empty log."""
-    _nugen_emulator_openai_session.reset()
-    return _nugen_emulator_openai_session
+    """A running NugenEmulator (openai dialect), with no armed faults, an empty log and no
+    ``chat_reply`` hook."""
+    return _fresh(_nugen_emulator_openai_session)

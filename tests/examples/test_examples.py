@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from langchain_nugen import ChatNugen
+from nugen_emulator import NugenEmulator
+
 from .conftest import LOOPBACK, PYTHON, ROOT, Emulators, Job, Jobs
 
 EXAMPLES = ROOT / "examples"
@@ -200,3 +203,32 @@ def test_completions_example_posts_prompts(job: Job, jobs: Jobs, emulators: Emul
     assert "To infinity, and" in prompts
     # generate() sends its two prompts in one request.
     assert ["Once upon a time", "The quick brown fox"] in prompts
+
+
+def test_the_example_cassette_settings_keep_credentials_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nugen_emulator: NugenEmulator
+) -> None:
+    # A user copies the example's vcr_config: what it records must hold neither the key nor
+    # a gateway credential passed in default_headers.
+    vcr = pytest.importorskip("vcr")
+    monkeypatch.syspath_prepend(str(EXAMPLES / "testing"))
+    spec = importlib.util.spec_from_file_location(
+        "example_test", EXAMPLES / "testing/test_my_chain.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    config = example.vcr_config.__wrapped__()
+    cassette = tmp_path / "cassette.yaml"
+    model = ChatNugen(
+        base_url=nugen_emulator.base_url,
+        api_key=nugen_emulator.api_key,
+        default_headers={"X-Gateway-Key": "gw-secret-123", "X-Session-ID": "s-1"},
+    )
+    with vcr.VCR(**config).use_cassette(str(cassette), record_mode="all"):
+        model.invoke("Hello")
+    text = cassette.read_text()
+    assert "gw-secret-123" not in text
+    assert nugen_emulator.api_key not in text
+    assert "s-1" in text  # headers known to be safe are kept

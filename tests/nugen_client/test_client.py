@@ -568,6 +568,16 @@ def test_connection_error_after_retries(kind: str) -> None:
     assert len(h.requests) == 3
 
 
+def test_a_connection_error_without_a_message_names_its_cause(kind: str) -> None:
+    # What httpx raises (async) when the server reset a kept-alive connection: no message
+    # of its own, the reason only in its cause.
+    error = httpx.ReadError("")
+    error.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    h = Harness(kind, [Reply(raise_exc=error)], max_retries=0)
+    with pytest.raises(APIConnectionError, match=r"\(ReadError: .*Connection reset by peer\)"):
+        h.chat()
+
+
 def test_timeouts_raise_api_timeout_error(kind: str) -> None:
     h = Harness(kind, [Reply(raise_exc=httpx.ReadTimeout("slow"))], max_retries=1)
     with pytest.raises(APITimeoutError):

@@ -248,3 +248,32 @@ def test_an_encoded_stream_for_a_completion_is_a_hook_error(
         reply = client.post("/completions", json={"model": "m", "prompt": "x", "stream": True})
     assert reply.status_code == 500
     assert "returned an EncodedStream for a text completion" in reply.text
+
+
+def test_the_hook_is_set_on_a_running_emulator(
+    http: httpx.Client, nugen_emulator: NugenEmulator
+) -> None:
+    # The fixtures' shared emulator takes a hook per test; the next test starts without it.
+    nugen_emulator.chat_reply = lambda call: Generation(
+        [Choice(content="scripted", finish_reason="stop")], prompt_tokens=1
+    )
+    assert chat(http)["choices"][0]["message"]["content"] == "scripted"
+    nugen_emulator.chat_reply = None
+    assert chat(http)["choices"][0]["message"]["content"].startswith("You asked:")
+    with pytest.raises(TypeError, match="chat_reply"):
+        nugen_emulator.chat_reply = "canned"  # type: ignore[assignment]
+    nugen_emulator.chat_reply = Recorder()  # left set on purpose: the next test checks
+
+
+def test_the_fixture_clears_the_hook(http: httpx.Client, nugen_emulator: NugenEmulator) -> None:
+    assert nugen_emulator.chat_reply is None
+    assert chat(http)["choices"][0]["message"]["content"].startswith("You asked:")
+
+
+def test_a_knob_set_after_construction_is_refused(nugen_emulator: NugenEmulator) -> None:
+    # Only the hook can change on a running emulator: anything else set on it would be
+    # silently ignored, so it is refused.
+    with pytest.raises(AttributeError):
+        nugen_emulator.latency = (1.0, 0.0)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        nugen_emulator.chat_replies = None  # type: ignore[attr-defined]
