@@ -17,7 +17,8 @@ Two ways to test without the live service, both shown below:
           pytest test_my_chain.py -k cassette --record-mode=rewrite
 
 Run with:  pytest examples/testing  (add --allow-hosts=127.0.0.1,localhost,::1 under
-pytest-socket).
+pytest-socket, and --allow-unix-socket with --disable-socket: an event loop needs a socket
+pair).
 """
 
 import os
