@@ -5,11 +5,14 @@ pyright synthesise a model's ``__init__``."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.examples.test_docs import ADAPTER_CLASSES, adapter_class, parameter_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,3 +81,19 @@ def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
     )
     expected = [n for n, line in enumerate(IMPORTS.splitlines(), 1) if line.endswith("# error")]
     assert reported == expected, done.stdout + done.stderr
+
+
+def _checker_keywords(cls: type) -> set[str]:
+    """The keywords a type checker lets a call of ``cls(...)`` pass."""
+    fields = getattr(cls, "model_fields", None)
+    if fields is None:  # the plain clients: their own __init__
+        return set(inspect.signature(cls).parameters)
+    return {field.alias if isinstance(field.alias, str) else name for name, field in fields.items()}
+
+
+@pytest.mark.parametrize("name", ADAPTER_CLASSES)
+def test_type_checkers_and_help_show_the_documented_keywords(name: str) -> None:
+    cls = adapter_class(name)
+    documented = {parameter for parameter, where in parameter_rows() if name in where}
+    assert documented - _checker_keywords(cls) == set(), "refused by a type checker"
+    assert documented - set(inspect.signature(cls).parameters) == set(), "not in help()"
