@@ -25,6 +25,8 @@ _LAZY = {
     "__version__": "nugen_client",
 }
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, _LAZY, framework=("langchain_core", "langchain"), extra="langchain"
-)
+# Hidden from type checkers: a module __getattr__ would make them accept any name.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(
+        __name__, _LAZY, framework=("langchain_core", "langchain"), extra="langchain"
+    )

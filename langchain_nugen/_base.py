@@ -18,15 +18,20 @@ from langchain_core.load.serializable import (
     SerializedConstructor,
     SerializedNotImplemented,
 )
-from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import ConfigDict, Field, model_validator
+from langchain_core.utils.utils import _build_model_kwargs
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_text_tokens
 from nugen_client import InvalidInputError
 from nugen_client.params import GenerationFields, OnRetry, Stop, redact_headers
-from nugen_shared.fields import ConnectionFields, call_keywords, check_no_credential_keywords
+from nugen_shared.fields import (
+    ConnectionFields,
+    accepted_names,
+    call_keywords,
+    check_no_credential_keywords,
+)
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 __all__ = ["NugenModel", "on_retry"]
@@ -56,9 +61,12 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     _stream_is_one: ClassVar[str]  # what a stream carries, for the n > 1 refusal
     _stream_method: ClassVar[str]  # the client's streaming method
 
-    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
+    # validation_alias, not alias: type checkers and help() show only an alias=.
+    model: str = Field(
+        default=DEFAULT_CHAT_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
     """Model name, e.g. `nugen-flash-instruct`, `nugen-legal`, `qwen-v2p5-0p5b-instruct`."""
-    stop: Stop = Field(default=None, alias="stop_sequences")
+    stop: Stop = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
     streaming: bool = False
     """Whether `invoke` / `generate` stream internally (token callbacks fire per piece)."""
     stream_usage: bool = True
@@ -82,7 +90,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
                         raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
                     values = {**values, name: values[alias]}
                     del values[alias]
-            names = get_pydantic_field_names(cls)
+            names = accepted_names(cls)
             unknown = [key for key in values if key not in names]
             if unknown:
                 check_no_credential_keywords(unknown, names)  # never moved into the body

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
 from nugen_client.params import OnRetry
@@ -57,7 +57,10 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
 
-    model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="model_name")
+    # validation_alias, not alias: type checkers and help() show only an alias=.
+    model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
     """Embedding model name."""
     dimensions: int | None = Field(default=None, ge=1)
     """Length of the returned vectors, for models that can shorten them."""

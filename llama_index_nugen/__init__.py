@@ -24,6 +24,8 @@ _LAZY = {
     "NugenRerank": "llama_index_nugen.rerank",
 }
 
-__getattr__, __dir__ = lazy_exports(
-    __name__, _LAZY, framework=("llama_index",), extra="llama-index"
-)
+# Hidden from type checkers: a module __getattr__ would make them accept any name.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(
+        __name__, _LAZY, framework=("llama_index",), extra="llama-index"
+    )

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequen
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from llama_index_nugen import _convert
 from llama_index_nugen._stream import ChatStream, R, aresponses, responses
@@ -26,6 +26,7 @@ from nugen_shared.fields import (
     ConnectionFields,
     ImageLimitField,
     ReasoningField,
+    accepted_names,
     call_keywords,
     check_call_keywords,
     check_no_credential_keywords,
@@ -81,7 +82,7 @@ class KnownKeywords(BaseModel):
 
 
 def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    known = _accepted_names(cls)
+    known = accepted_names(cls)
     for alias, name in KnownKeywords._ALIASES.items():
         if alias in data and alias not in known and name in cls.model_fields:
             if name in data:
@@ -95,20 +96,6 @@ def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
     return data
-
-
-def _accepted_names(model: type[BaseModel]) -> set[str]:
-    names = set()
-    for name, field in model.model_fields.items():
-        names.add(name)
-        if field.alias:
-            names.add(field.alias)
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            names.add(alias)
-        elif isinstance(alias, AliasChoices):
-            names.update(choice for choice in alias.choices if isinstance(choice, str))
-    return names
 
 
 class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingFields, ReasoningField):

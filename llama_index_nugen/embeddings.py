@@ -61,6 +61,8 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
 
     model_name: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
+        # alias: what type checkers and help() show, the contract's name.
+        alias="model",
         validation_alias=AliasChoices("model_name", "model"),
         description="The embedding model (also accepted as model=).",
     )

@@ -63,13 +63,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name not in ("NugenClient", "AsyncNugenClient"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from nugen_client import _client
+# Hidden from type checkers: a module __getattr__ would make them accept any name.
+if not TYPE_CHECKING:
 
-    value = globals()[name] = getattr(_client, name)
-    return value
+    def __getattr__(name: str) -> object:
+        if name not in ("NugenClient", "AsyncNugenClient"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from nugen_client import _client
+
+        value = globals()[name] = getattr(_client, name)
+        return value
 
 
 def __dir__() -> list[str]:

@@ -36,15 +36,18 @@ _INSTALL_HINT = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    # Imported on first use: the pytest plugin (imported with the package) stays cheap.
-    if name == "NugenEmulator":
-        try:
-            from nugen_emulator._server import NugenEmulator
-        except ModuleNotFoundError as exc:
-            missing = (exc.name or "").split(".")[0]
-            if missing in _SERVER_STACK:
-                raise ImportError(_INSTALL_HINT.format(missing=missing), name=exc.name) from exc
-            raise
-        return NugenEmulator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Hidden from type checkers: a module __getattr__ would make them accept any name.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        # Imported on first use: the pytest plugin (imported with the package) stays cheap.
+        if name == "NugenEmulator":
+            try:
+                from nugen_emulator._server import NugenEmulator
+            except ModuleNotFoundError as exc:
+                missing = (exc.name or "").split(".")[0]
+                if missing in _SERVER_STACK:
+                    raise ImportError(_INSTALL_HINT.format(missing=missing), name=exc.name) from exc
+                raise
+            return NugenEmulator
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

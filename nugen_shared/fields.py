@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -59,6 +60,7 @@ __all__ = [
     "ImageLimitField",
     "ReasoningField",
     "RerankFields",
+    "accepted_names",
     "call_keywords",
     "check_call_keywords",
     "check_no_credential_keywords",
@@ -149,6 +151,21 @@ _CALL_KEYWORDS = frozenset(
     for params in (ChatParams, CompletionParams, EmbeddingParams, RerankParams)
     for name in params.__annotations__
 )
+
+
+def accepted_names(model: type[BaseModel]) -> set[str]:
+    """The constructor keywords of ``model``: its field names and their aliases."""
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        if field.alias:
+            names.add(field.alias)
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+    return names
 
 
 def check_no_credential_keywords(
@@ -269,7 +286,8 @@ class ConnectionFields(BaseModel):
     timeout: float | None = Field(
         default=None,
         gt=0,
-        alias="request_timeout",
+        # Not alias=: type checkers and help() would show only that name.
+        validation_alias=AliasChoices("timeout", "request_timeout"),
         description=f"Seconds to wait for the service to send data (connecting at most 10); "
         f"None means the default, {DEFAULT_TIMEOUT:g} s. A call may override it.",
     )
@@ -323,9 +341,7 @@ class ConnectionFields(BaseModel):
         """A key under a wrong name (``openai_api_key=``, ``api_token=``, or inside the
         extra body fields) is refused, not sent in the body."""
         if isinstance(values, Mapping):
-            known = set(cls.model_fields) | {
-                field.alias for field in cls.model_fields.values() if field.alias
-            }
+            known = accepted_names(cls)
             check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):

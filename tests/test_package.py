@@ -1,0 +1,38 @@
+"""The distribution's build configuration (pyproject.toml's hatch targets)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject() -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        tomllib = pytest.importorskip("tomli")
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)  # type: ignore[no-any-return]
+
+
+def test_the_sdist_holds_everything_the_tests_read() -> None:
+    # It ships the tests, so it ships what they read too (the docs whose code blocks run,
+    # the lock script the constraints test loads): every top-level entry of the repository
+    # but the CI machinery and dotfiles.
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        [git, "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    top_level = {path.split("/")[0] for path in tracked} - {"pyproject.toml"}
+    include = set(_pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
+    missing = {entry for entry in top_level if not entry.startswith(".")} - include
+    assert not missing, f"left out of the sdist: {sorted(missing)}"

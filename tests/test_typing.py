@@ -1,0 +1,99 @@
+"""What a user's type checker sees of the public API: mypy ``--strict`` without the pydantic
+plugin (which users do not have), and the constructor keywords as PEP 681 defines them for
+pydantic models (a field's ``alias`` when it has one, else its name), the way mypy and
+pyright synthesise a model's ``__init__``."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.examples.test_docs import ADAPTER_CLASSES, adapter_class, parameter_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The frameworks and libraries are skipped (their names become Any): analysing them takes
+# tens of seconds, and only this package's own names are checked here. Errors inside the
+# package are silenced: with its dependencies skipped it cannot check clean.
+MYPY_CONFIG = """\
+[mypy]
+strict = True
+[mypy-langchain_core.*,langchain.*,llama_index.core.*,pydantic.*,pydantic_core.*,httpx.*,\
+starlette.*,uvicorn.*,tenacity.*,anyio.*,typing_extensions]
+follow_imports = skip
+[mypy-nugen_client.*,nugen_shared.*,nugen_emulator.*,langchain_nugen.*,llama_index_nugen.*,\
+llama_index.llms.nugen,llama_index.embeddings.nugen,llama_index.multi_modal_llms.nugen,\
+llama_index.postprocessor.nugen_rerank]
+follow_imports = silent
+"""
+
+# Each line ending in "# error" must be reported, and no other.
+IMPORTS = """\
+from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM, NugenRerank, __version__
+from langchain_nugen import ChatNugn  # error
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal, NugenRerank as Rerank
+from llama_index_nugen import NugenEmbeding  # error
+from llama_index.llms.nugen import Nugen as AliasNugen
+from nugen_client import APIStatusError, AsyncNugenClient, NugenClient, NugenError
+from nugen_client import NugenClent  # error
+from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator
+from nugen_emulator import NugenEmulater  # error
+import langchain_nugen
+langchain_nugen.ChatNugen
+langchain_nugen.ChatNugn  # error
+"""
+
+
+def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
+    # The packages load their classes on first use (a module __getattr__): a type checker
+    # that saw that __getattr__ would accept any name at all.
+    pytest.importorskip("mypy")
+    (tmp_path / "mypy.ini").write_text(MYPY_CONFIG, encoding="utf-8")
+    (tmp_path / "user_code.py").write_text(IMPORTS, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-error-summary",
+            "--hide-error-context",
+            str(tmp_path / "user_code.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,  # the packages of this checkout
+        timeout=120,
+    )
+    reported = sorted(
+        {
+            int(line.split(":")[1])
+            for line in done.stdout.splitlines()
+            if line.startswith(str(tmp_path / "user_code.py")) and ": error:" in line
+        }
+    )
+    expected = [n for n, line in enumerate(IMPORTS.splitlines(), 1) if line.endswith("# error")]
+    assert reported == expected, done.stdout + done.stderr
+
+
+def _checker_keywords(cls: type) -> set[str]:
+    """The keywords a type checker lets a call of ``cls(...)`` pass."""
+    fields = getattr(cls, "model_fields", None)
+    if fields is None:  # the plain clients: their own __init__
+        return set(inspect.signature(cls).parameters)
+    return {field.alias if isinstance(field.alias, str) else name for name, field in fields.items()}
+
+
+@pytest.mark.parametrize("name", ADAPTER_CLASSES)
+def test_type_checkers_and_help_show_the_documented_keywords(name: str) -> None:
+    cls = adapter_class(name)
+    documented = {parameter for parameter, where in parameter_rows() if name in where}
+    assert documented - _checker_keywords(cls) == set(), "refused by a type checker"
+    assert documented - set(inspect.signature(cls).parameters) == set(), "not in help()"
