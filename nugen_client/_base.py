@@ -37,11 +37,11 @@ from nugen_client._checks import (
     validation_message,
 )
 from nugen_client._errors import (
-    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    connection_error,
     loads_error_json,
     make_status_error,
     redact,
@@ -156,33 +156,7 @@ class TransportErrors:
             late = self._deadline is not None and time.monotonic() >= self._deadline - 0.01
             if late and isinstance(exc, httpx.TimeoutException):
                 raise DeadlineExceeded from None
-            raise _connection_error(exc, self._secrets) from None
-
-
-def _connection_error(
-    exc: httpx.TransportError, secrets: Sequence[str | None]
-) -> APIConnectionError:
-    kind = type(exc).__name__
-    detail = redact(_first_message(exc), secrets) or kind
-    try:
-        # base_url never holds userinfo (check_base_url), so the URL is safe to show.
-        where = f" at {exc.request.url.copy_with(query=None)}"
-    except RuntimeError:  # an exception raised without its request
-        where = ""
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
-    return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-
-
-def _first_message(exc: BaseException) -> str:
-    """The message of ``exc``, or of the first of its causes that has one: httpx's async
-    read errors often carry none (the reason, a reset connection, is in their cause)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # a cycle of causes must not loop forever
-        if seen is None or str(seen):
-            break
-        seen = seen.__cause__ or seen.__context__
-    return "" if seen is None else str(seen)
+            raise connection_error(exc, self._secrets) from None
 
 
 def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str, float | None]:
