@@ -307,3 +307,13 @@ def _first_message(exc: BaseException) -> str:
             break
         seen = seen.__cause__ or seen.__context__
     return "" if seen is None else str(seen)
+
+
+def reword(error: BaseException, prefix: str = "", suffix: str = "") -> BaseException:
+    """``error`` with ``prefix`` and ``suffix`` around its message (and a status error's
+    ``message``), for context the raising layer did not know (which batch, why no retry)."""
+    if error.args and isinstance(error.args[0], str):
+        error.args = (prefix + error.args[0] + suffix, *error.args[1:])
+    if isinstance(error, APIStatusError):
+        error.message = prefix + error.message + suffix
+    return error

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client._errors import APIConnectionError, APIStatusError
+from nugen_client._errors import APIConnectionError, APIStatusError, reword
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState, Retrying
@@ -139,9 +139,9 @@ def retrying(
             and time.monotonic() + delay >= deadline
             and error is not None
         ):
-            raise _noted(
+            raise reword(
                 error,
-                f" (not retried: the next attempt could start only after {delay:.1f} s, "
+                suffix=f" (not retried: the next attempt could start only after {delay:.1f} s, "
                 "past the call's deadline)",
             )
         return delay
@@ -174,15 +174,6 @@ def retrying(
     if sleep is not None:
         kwargs["sleep"] = sleep
     return cls(**kwargs)
-
-
-def _noted(error: BaseException, note: str) -> BaseException:
-    """``error`` with ``note`` added to its message."""
-    if error.args and isinstance(error.args[0], str):
-        error.args = (error.args[0] + note, *error.args[1:])
-    if isinstance(error, APIStatusError):
-        error.message += note
-    return error
 
 
 def replay(failure: BaseException) -> Callable[[], None]:

@@ -23,7 +23,8 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client import APIStatusError, NugenError, RateLimitError
+from nugen_client import NugenError, RateLimitError
+from nugen_client._errors import reword
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
 
@@ -171,7 +172,7 @@ class _Schedule:
                     start = index * len(self.batches[0])
                     end = start + len(self.batches[index]) - 1
                     where = f"batch {index + 1} of {len(self.batches)} (texts {start} to {end})"
-                    _prefix_message(error, f"{where}: ")
+                    reword(error, prefix=f"{where}: ")
                 raise
             self.finish(index, vectors)
 
@@ -192,14 +193,6 @@ class _Schedule:
 
     def vectors(self) -> Vectors:
         return [vector for result in self.results if result is not None for vector in result]
-
-
-def _prefix_message(error: NugenError, prefix: str) -> None:
-    """Put ``prefix`` before ``error``'s message (and a status error's ``message``)."""
-    if error.args and isinstance(error.args[0], str):
-        error.args = (prefix + error.args[0], *error.args[1:])
-    if isinstance(error, APIStatusError):
-        error.message = prefix + error.message
 
 
 def embed_in_batches(
