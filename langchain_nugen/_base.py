@@ -6,8 +6,6 @@ offline token estimate, and the loop that relays a stream's pieces to callbacks.
 class adds its own endpoint, conversion and extra fields.
 """
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -195,7 +193,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     ) -> dict[str, Any]:
         raise NotImplementedError  # each class's own endpoint and conversion
 
-    def _converter(self, request: dict[str, Any]) -> PieceConverter:
+    def _converter(self, request: dict[str, Any]) -> "PieceConverter":
         raise NotImplementedError  # each class's own stream conversion
 
     def _stream_request(
@@ -204,7 +202,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         stop: list[str] | None,
         kwargs: dict[str, Any],
         run_manager: RunManager | None,
-    ) -> tuple[dict[str, Any], PieceConverter]:
+    ) -> tuple[dict[str, Any], "PieceConverter"]:
         """A stream's request: one choice, usage asked for unless turned off, and retries
         reported to the callbacks; and the converter of its chunks."""
         request = self._request(payload, stop, kwargs)

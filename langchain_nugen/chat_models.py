@@ -1,7 +1,5 @@
 """``ChatNugen``: LangChain chat model over the Nugen inference API."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, cast

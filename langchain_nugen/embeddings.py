@@ -1,7 +1,5 @@
 """``NugenEmbeddings``: LangChain embeddings over the Nugen ``/embeddings`` endpoint."""
 
-from __future__ import annotations
-
 from contextlib import AbstractContextManager
 from typing import Any
 

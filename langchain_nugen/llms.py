@@ -1,7 +1,5 @@
 """``NugenLLM``: LangChain text completion model over the Nugen ``/completions`` endpoint."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar, Literal
@@ -140,7 +138,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     ) -> AsyncIterator[GenerationChunk]:
         return self._apieces(prompt, stop, run_manager, kwargs)
 
-    def _converter(self, request: dict[str, Any]) -> TextStreamConverter:
+    def _converter(self, request: dict[str, Any]) -> "TextStreamConverter":
         return TextStreamConverter(requested_model=request["model"])
 
     def _generate(

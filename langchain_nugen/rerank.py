@@ -1,7 +1,5 @@
 """``NugenRerank``: LangChain document compressor over the Nugen ``/reranker`` endpoint."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -7,8 +7,6 @@ prompt, ``chat_completion`` for messages), then pure conversion (``_convert``,
 LlamaIndex's callbacks around the calls, and :func:`seal_call_headers` around those.
 """
 
-from __future__ import annotations
-
 import difflib
 import functools
 import inspect

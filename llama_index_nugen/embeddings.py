@@ -1,7 +1,5 @@
 """``NugenEmbedding``: Nugen embedding models as a LlamaIndex ``BaseEmbedding``."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any

@@ -1,8 +1,6 @@
 """``NugenMultiModal``: Nugen vision models as a LlamaIndex ``MultiModalLLM``, thin on
 purpose (the fields, requests and calls are ``Nugen``'s, in ``_fields``)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 

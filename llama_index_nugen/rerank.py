@@ -1,7 +1,5 @@
 """``NugenRerank``: Nugen reranking models as a LlamaIndex node postprocessor."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any

@@ -7,8 +7,6 @@ sampling fields (:class:`SamplingFields`) that the adapters' classes inherit.
 Names not in ``__all__`` are the clients' own.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json
@@ -81,7 +79,7 @@ class RequestOptions(TypedDict, total=False):
     provider: str | None
     extra_headers: Mapping[str, str] | None
     extra_body: Mapping[str, Any] | None
-    timeout: float | httpx.Timeout | None
+    timeout: "float | httpx.Timeout | None"
     on_retry: OnRetry | None
 
 
@@ -289,7 +287,7 @@ class ChatMessage(_Open):
     tool_call_id: str | None = None
 
     @model_validator(mode="after")
-    def _check_shape(self) -> ChatMessage:
+    def _check_shape(self) -> "ChatMessage":
         if self.role == "tool" and not self.tool_call_id:
             raise ValueError("a tool message needs the tool_call_id of the call it answers")
         if self.role == "assistant":
@@ -308,7 +306,7 @@ class FunctionDefinition(_Open):
     parameters: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _check_parameters(self) -> FunctionDefinition:
+    def _check_parameters(self) -> "FunctionDefinition":
         # Checked here, where the tool is named: serialising the body would only say
         # "circular reference" about the whole request.
         try:
@@ -420,7 +418,7 @@ class ChatCompletionRequest(GenerationFields, _ChatHead):
     response_format: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _check_tool_choice(self) -> ChatCompletionRequest:
+    def _check_tool_choice(self) -> "ChatCompletionRequest":
         choice = self.tool_choice
         if choice is None or choice in ("auto", "none"):
             return self
@@ -482,7 +480,7 @@ class RerankRequest(_Open):
     return_documents: bool | None = None
 
     @model_validator(mode="after")
-    def _check_cross_encoder(self) -> RerankRequest:
+    def _check_cross_encoder(self) -> "RerankRequest":
         if self.method in ("standard", "optimal") and self.model_cross is None:
             raise ValueError(
                 f"method {self.method!r} needs model_cross, the cross-encoder that rescores"

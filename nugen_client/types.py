@@ -8,8 +8,6 @@ Responses are lenient. The service (and OpenAI-compatible hosts) send float
   accepted, and unknown fields are kept (``model.model_extra``).
 """
 
-from __future__ import annotations
-
 import array
 import base64
 import binascii
@@ -242,7 +240,7 @@ class Timing(_Lenient):
         """The figures the service sent (None left out), extra ones included."""
         return self.model_dump(exclude_none=True)
 
-    def merged(self, other: Timing) -> Timing:
+    def merged(self, other: "Timing") -> "Timing":
         """These figures updated with the ones ``other`` sent."""
         return Timing.model_validate({**self.as_dict(), **other.as_dict()})
 
@@ -491,7 +489,7 @@ class EmbeddingResponse(_Lenient):
     object: str | None = None
 
     @model_validator(mode="after")
-    def _check_vectors(self) -> EmbeddingResponse:
+    def _check_vectors(self) -> "EmbeddingResponse":
         # Each vector must stay with its text: the indices number the inputs exactly once
         # (a gateway renumbering sub-batches would otherwise swap vectors silently).
         indices = sorted(item.index for item in self.data)

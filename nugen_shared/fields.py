@@ -8,8 +8,6 @@ like one (:func:`check_no_credential_keywords`), per-call header values shown to
 callbacks and traces (:func:`sealed_headers` / :func:`call_keywords`).
 """
 
-from __future__ import annotations
-
 import difflib
 import os
 import re
@@ -115,7 +113,7 @@ class ClientCache(FreshOnCopy):
         """A connection setting was assigned: the clients built so far are out of date."""
         self._version += 1
 
-    def get(self, is_async: bool, model: ConnectionFields) -> Any:
+    def get(self, is_async: bool, model: "ConnectionFields") -> Any:
         """``model``'s sync or async client, built for its current settings."""
         built = self._built.get(is_async)
         if built is None or built[0] != self._version or built[1] != model.default_headers:
@@ -129,7 +127,7 @@ class ClientCache(FreshOnCopy):
         return built[2]
 
     @property
-    def built_sync_client(self) -> NugenClient | None:
+    def built_sync_client(self) -> "NugenClient | None":
         """The sync client if one was built (for tests and introspection)."""
         built = self._built.get(False)
         return None if built is None else cast("NugenClient", built[2])
@@ -387,11 +385,11 @@ class ConnectionFields(BaseModel):
             settings["default_headers"] = None
         return settings
 
-    def _sync_client(self) -> NugenClient:
+    def _sync_client(self) -> "NugenClient":
         client: NugenClient = self._clients.get(False, self)
         return client
 
-    def _async_client(self) -> AsyncNugenClient:
+    def _async_client(self) -> "AsyncNugenClient":
         client: AsyncNugenClient = self._clients.get(True, self)
         return client
 

@@ -4,8 +4,6 @@ windows) is left ``None``, and every figure can be set per instance. A name not 
 table is never an error: it gets :data:`UNKNOWN_MODEL`, with reasoning when its name says so.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, replace
 
 __all__ = [

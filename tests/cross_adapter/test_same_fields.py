@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-import nugen_client.params
 from langchain_nugen import ChatNugen, NugenLLM
 from llama_index_nugen import Nugen, NugenMultiModal
 from nugen_client.params import (
@@ -70,10 +69,7 @@ def _body_fields(params: type[Any], payload: str) -> set[str]:
 
 
 def _keyword_type(params: type[Any], name: str) -> Any:
-    # Only the declared fields' annotations are evaluated: others name types that
-    # ``nugen_client.params`` imports for type checkers alone.
-    annotation = params.__annotations__[name]  # a ForwardRef: the module defers them
-    return eval(annotation.__forward_arg__, vars(nugen_client.params))
+    return params.__annotations__[name]
 
 
 @pytest.mark.parametrize(
