@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -11,7 +11,6 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput, Mo
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel
@@ -27,6 +26,9 @@ from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField, ReasoningField
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 __all__ = ["ChatNugen"]
 
@@ -307,7 +309,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     def bind_tools(
         self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        tools: "Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool]",
         *,
         tool_choice: dict[str, Any] | str | bool | None = None,
         strict: bool | None = None,
