@@ -77,8 +77,9 @@ class ChatStream:
         self._finished_tools = False
         self._id = ""
         self.delta = ""
-        # True when the last chunk was no step: its usage or timing awaits a closing one.
-        self.pending = False
+        # True when the last chunk was no step: its usage or timing awaits a closing one
+        # (and before any chunk: a stream that ends empty still gives one empty answer).
+        self.pending = True
         self.raw: dict[str, Any] = {}
 
     @property

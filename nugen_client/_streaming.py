@@ -100,6 +100,8 @@ class ChunkDecoder(Generic[_ChunkT]):
             self._raise_if_error_event(data, explicit=event.event == "error")
         try:
             chunk = self._validate_json(data)
+            if chunk.__pydantic_extra__ and chunk.confidence_score is None:
+                chunk._read_either_confidence()
         except ValidationError as exc:
             raise self._malformed(data, exc) from None
         choices = chunk.choices

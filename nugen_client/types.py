@@ -272,6 +272,16 @@ class ResponseHeader(_Lenient):
     service_tier: str | None = None
     timing: Timing | None = None
 
+    def _read_either_confidence(self) -> None:
+        """The alias takes the first name present: a host sending ``"confidence_score":
+        null`` beside the live ``confidence`` left the score among the extra fields. Called
+        by whole answers' validation and by the stream decoder, not by a validator of every
+        chunk."""
+        extra = self.__pydantic_extra__
+        if extra and self.confidence_score is None and "confidence" in extra:
+            sent = {"confidence": extra.pop("confidence")}
+            self.confidence_score = ResponseHeader.model_validate(sent).confidence_score
+
     def header_metadata(self) -> dict[str, Any]:
         """The :data:`RESPONSE_METADATA_FIELDS` the host sent (not None, not empty), in
         that order."""
@@ -283,7 +293,14 @@ class ResponseHeader(_Lenient):
         return metadata
 
 
-class ChatCompletion(ResponseHeader):
+class _Answer(ResponseHeader):
+    @model_validator(mode="after")
+    def _either_confidence(self) -> Self:
+        self._read_either_confidence()
+        return self
+
+
+class ChatCompletion(_Answer):
     """A whole response (``object`` is ``chat.completion`` when the host says it)."""
 
     choices: list[Choice] = Field(default_factory=list)
@@ -358,7 +375,7 @@ class TextChoice(_Lenient):
         return _refuse_other_shape(data, "text", "delta", "/completions")
 
 
-class TextCompletion(ResponseHeader):
+class TextCompletion(_Answer):
     """A whole text completion (``object`` is ``text_completion`` when the host says it)."""
 
     choices: list[TextChoice] = Field(default_factory=list)

@@ -373,6 +373,18 @@ def test_interrupted_stream_raises(api: respx.MockRouter, llm: Nugen) -> None:
     assert info.value.partial == "ab"  # for logs; no response claimed to be complete
 
 
+async def test_a_stream_of_only_done_gives_one_empty_answer(
+    api: respx.MockRouter, llm: Nugen
+) -> None:
+    # A complete stream with nothing in it (an empty reply) is one empty answer, in every
+    # form: LlamaIndex's callbacks need a last response, as LangChain gets one empty chunk.
+    api.post("/chat/completions").mock(return_value=sse_response([]))
+    assert [r.message.content for r in llm.stream_chat(HELLO)] == [""]
+    assert [r.text for r in llm.stream_complete("x")] == [""]
+    assert [r.message.content async for r in await llm.astream_chat(HELLO)] == [""]
+    assert [r.text async for r in await llm.astream_complete("x")] == [""]
+
+
 # ------------------------------------------------------------------------------- metadata
 
 

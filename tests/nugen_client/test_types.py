@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+from collections.abc import Callable
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
 import nugen_client
+from nugen_client._sse import Event
+from nugen_client._streaming import StreamDecoder, TextStreamDecoder
 from nugen_client.types import (
     RESPONSE_METADATA_FIELDS,
     ChatCompletion,
     ChatCompletionChunk,
     EmbeddingResponse,
+    ResponseHeader,
     TextCompletion,
     TextCompletionChunk,
     Usage,
@@ -207,6 +212,35 @@ def test_completion_and_chunk_read_the_same_header(model: type[ChatCompletion]) 
     assert parsed.model_dump(exclude={"choices"}, exclude_none=True) == HEADER
     assert list(parsed.header_metadata()) == list(RESPONSE_METADATA_FIELDS)
     assert parsed.header_metadata() == {name: HEADER[name] for name in RESPONSE_METADATA_FIELDS}
+
+
+@pytest.mark.parametrize(
+    "decode",
+    [
+        ChatCompletion.model_validate_json,
+        TextCompletion.model_validate_json,
+        lambda data: StreamDecoder().decode(Event(data)),
+        lambda data: TextStreamDecoder().decode(Event(data)),
+    ],
+    ids=["chat", "text", "chat-chunk", "text-chunk"],
+)
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"confidence": 0.5},
+        {"confidence_score": 0.5},
+        {"confidence": 0.5, "confidence_score": None},
+        {"confidence": None, "confidence_score": 0.5},
+    ],
+)
+def test_confidence_is_read_under_either_name_when_the_other_is_null(
+    decode: Callable[[str], ResponseHeader], sent: dict
+) -> None:
+    # The live service says ``confidence``, the reference ``confidence_score``: a host
+    # sending both, one of them null, still gives the score.
+    parsed = decode(json.dumps({**sent, "choices": []}))
+    assert parsed.confidence_score == 0.5
+    assert parsed.header_metadata()["confidence_score"] == 0.5
 
 
 def test_header_metadata_leaves_out_what_the_host_did_not_send() -> None:
