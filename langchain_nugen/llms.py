@@ -293,11 +293,10 @@ def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:
 
 
 def _llm_result(results: list[_Result], model: str) -> LLMResult:
-    total = dict.fromkeys(_USAGE_KEYS, 0)
-    for _, usage in results:
-        for key, value in (usage or {}).items():
-            total[key] += value
-    return LLMResult(
-        generations=[generations for generations, _ in results],
-        llm_output={"token_usage": total, "model_name": model},
-    )
+    # Summed over the requests that reported usage; left out when none did (as ChatNugen
+    # does), where zeros would claim the requests used no tokens.
+    usages = [usage for _, usage in results if usage is not None]
+    llm_output: dict[str, Any] = {"model_name": model}
+    if usages:
+        llm_output["token_usage"] = {key: sum(u[key] for u in usages) for key in _USAGE_KEYS}
+    return LLMResult(generations=[generations for generations, _ in results], llm_output=llm_output)
