@@ -11,7 +11,7 @@ from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent,
 from pydantic import AliasChoices, Field, PrivateAttr
 
 from llama_index_nugen._fields import KnownKeywords
-from nugen_client.params import OnRetry
+from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_client.types import EmbeddingResponse
 from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
@@ -107,6 +107,7 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         """One vector per text, in order, ``embed_batch_size`` texts per request and up to
         ``max_concurrency`` requests in flight."""
         if self.embeddings_cache is not None or self.rate_limiter is not None or not texts:
+            check_texts_to_embed(texts)  # LlamaIndex's loop sends batch by batch: all first
             return super().get_text_embedding_batch(texts, show_progress, **kwargs)
         client = self._sync_client()
 
@@ -123,6 +124,7 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
     ) -> list[Embedding]:
         """The async form of :meth:`get_text_embedding_batch`."""
         if self.embeddings_cache is not None or self.rate_limiter is not None or not texts:
+            check_texts_to_embed(texts)
             return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
         client = self._async_client()
 

@@ -126,3 +126,33 @@ def test_one_string_in_place_of_the_list_is_refused(
     with pytest.raises(InvalidInputError, match="list of strings"):
         embed.get_text_embedding_batch("owls hunt at night")  # type: ignore[arg-type]
     assert not api.calls
+
+
+class _Limiter:
+    """A rate limiter that never waits: it only sends the batches through LlamaIndex's loop."""
+
+    def acquire(self, num_tokens: int = 1) -> None:
+        pass
+
+    async def async_acquire(self, num_tokens: int = 1) -> None:
+        pass
+
+
+async def test_llama_index_s_own_loop_checks_every_text_before_the_first_batch(
+    api: respx.MockRouter,
+) -> None:
+    # With a rate limiter, LlamaIndex's loop sends batch by batch: an empty text in a later
+    # batch must still be refused before anything is sent, named by its place in the call.
+    embed = NugenEmbedding(
+        api_key=API_KEY, base_url=BASE_URL, embed_batch_size=2, rate_limiter=_Limiter()
+    )
+    embeddings_api(api)
+    texts = ["a", "bb", "ccc", "dddd", ""]
+    with pytest.raises(InvalidInputError, match=r"input\[4\] is an empty string"):
+        embed.get_text_embedding_batch(texts)
+    with pytest.raises(InvalidInputError, match=r"input\[4\] is an empty string"):
+        await embed.aget_text_embedding_batch(texts)
+    with pytest.raises(InvalidInputError, match="list of strings"):
+        embed.get_text_embedding_batch("owls hunt at night")  # type: ignore[arg-type]
+    assert not api.calls
+    assert embed.get_text_embedding_batch(texts[:4]) == [vector(t) for t in texts[:4]]
