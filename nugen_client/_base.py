@@ -8,12 +8,13 @@ the client's ``_send`` (retries around ``_send_once``, which sends
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -236,7 +237,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self.deadline = deadline
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._secrets: tuple[str, ...] = (key,)
-        self._transport_errors = TransportErrors(self._secrets)
         headers = {
             "Authorization": f"Bearer {key}",
             "User-Agent": _USER_AGENT,
@@ -413,6 +413,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
+
+    @contextlib.contextmanager
+    def _reading_whole(self) -> Iterator[None]:
+        """Where a stream request's answer that came whole (JSON, not events) is read:
+        transport errors and the call's deadline end as the errors callers get."""
+        try:
+            with TransportErrors(self._secrets):
+                yield
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc) from None
 
     def _deadline_error(self, exc: DeadlineExceeded) -> APITimeoutError:
         during = f": {exc}" if str(exc) else ""

@@ -262,7 +262,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
-                with self._transport_errors:
+                with self._reading_whole():
                     response.read()
                 yield from call.whole(response)
                 return
@@ -457,7 +457,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             response = await self._send(call.prepared, http, deadline)
             try:
                 if not is_event_stream(response):
-                    with self._transport_errors:
+                    with self._reading_whole():
                         await response.aread()
                     for whole_chunk in call.whole(response):
                         yield whole_chunk

@@ -168,6 +168,14 @@ def test_one_threads_deadline_never_shortens_anothers() -> None:
     assert results["answer"].choices[0].message.content == "slow"
 
 
+def test_a_stream_answered_whole_with_a_trickled_body_ends_at_the_deadline(kind: str) -> None:
+    """A stream request answered with JSON (a host that ignores ``stream``) whose body
+    trickles past the deadline: an ``APITimeoutError`` like any other call's."""
+    head = http_head(content_type="application/json", content_length="1000")
+    with hostile_server([head, *([b" ", 0.1] * 100)]) as server:
+        _ends_at_the_deadline(lambda: _stream(_client(kind, server.url)))
+
+
 def test_endless_100_continue_ends_at_the_deadline(kind: str) -> None:
     script: list[bytes | float] = [b"HTTP/1.1 100 Continue\r\n\r\n", 0.05] * 200
     with hostile_server(script) as server:
