@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -13,7 +13,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel
+from pydantic import BaseModel, SkipValidation
 
 from langchain_nugen import _compat
 from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry
@@ -387,9 +387,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
                 response_format = _response_format(schema, strict)
             llm = self.bind(response_format=response_format, **kwargs)
             output_parser = (
-                parsers.PydanticOutputParser(pydantic_object=cast("type[BaseModel]", schema))
+                _PydanticJsonParser(pydantic_object=cast("type[BaseModel]", schema))
                 if is_pydantic
-                else parsers.JsonOutputParser()
+                else _JsonParser()
             )
         else:
             raise ValueError(
@@ -406,19 +406,40 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         )
 
 
-class _CallRequired:
+def _is_last(result: list[Generation]) -> bool:
+    return getattr(getattr(result[0], "message", None), "chunk_position", None) == "last"
+
+
+class _WholeAtTheEnd:
+    """A stream's parser sees only partial results, and LangChain's JSON parsers yield
+    nothing, and raise nothing, for text that never parses: the stream would end empty.
+    Its last chunk is parsed as a whole answer, so such an answer raises."""
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        return super().parse_result(result, partial=partial and not _is_last(result))  # type: ignore[misc]
+
+
+class _PydanticJsonParser(_WholeAtTheEnd, parsers.PydanticOutputParser[BaseModel]):
+    pass
+
+
+class _JsonParser(_WholeAtTheEnd, parsers.JsonOutputParser):
+    # Redeclared: the parent's annotation names a type variable of another module, which
+    # pydantic's mypy plugin cannot resolve in a subclass.
+    pydantic_object: Annotated[type[BaseModel] | None, SkipValidation()] = None
+
+
+class _CallRequired(_WholeAtTheEnd):
     """The parse of a forced tool call (``method="function_calling"``): an answer without
     a usable call of the tool raises, where LangChain's parsers would return None as if it
-    were the answer (a call cut off by ``max_tokens``, a text reply). A stream's parser
-    sees only partial results: its last chunk is parsed as a whole answer."""
+    were the answer (a call cut off by ``max_tokens``, a text reply)."""
 
     key_name: str
 
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
-        message = getattr(result[0], "message", None)
-        final = not partial or getattr(message, "chunk_position", None) == "last"
-        parsed = super().parse_result(result, partial=not final)  # type: ignore[misc]
-        if parsed is None and final:
+        parsed = super().parse_result(result, partial=partial)
+        if parsed is None and (not partial or _is_last(result)):
+            message = getattr(result[0], "message", None)
             raise OutputParserException(*_no_usable_call(message, self.key_name))
         return parsed
 

@@ -9,7 +9,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -1021,6 +1021,26 @@ def test_structured_output_without_a_usable_call_is_an_error_not_none(
         list(model.stream("joke"))
     route.mock(side_effect=lambda _: joke_call_stream(name, json.dumps(JOKE), "tool_calls"))
     assert list(model.stream("joke"))[-1] == (Joke(**JOKE) if schema is Joke else JOKE)
+
+
+@pytest.mark.parametrize("method", ["json_schema", "json_mode"])
+def test_a_streamed_json_answer_that_does_not_parse_is_an_error_not_nothing(
+    mock: respx.MockRouter, method: Literal["json_schema", "json_mode"]
+) -> None:
+    # LangChain's JSON parsers yield nothing for text that never parses, and raise nothing:
+    # a stream of structured output would end empty, as if the answer had been no answer.
+    def text_stream(*pieces: str) -> httpx.Response:
+        return sse(*(delta(piece) for piece in pieces), delta(finish="stop", usage=USAGE))
+
+    route = mock.post(CHAT).mock(side_effect=lambda _: text_stream("I'd rather", " not."))
+    model = make().with_structured_output(Joke, method=method)
+    with pytest.raises(OutputParserException):
+        list(model.stream("joke"))
+    with pytest.raises(OutputParserException):
+        list(make().with_structured_output(Joke, method=method, include_raw=True).stream("joke"))
+    whole = json.dumps(JOKE)
+    route.mock(side_effect=lambda _: text_stream(whole[:10], whole[10:]))
+    assert list(model.stream("joke"))[-1] == Joke(**JOKE)
 
 
 def test_structured_output_rejects_bad_arguments() -> None:
