@@ -120,18 +120,11 @@ class ChunkDecoder(Generic[_ChunkT]):
                 else:
                     piece = choice.delta.content
                     # A text completion's choice (``text``, no ``delta``) is an answer of
-                    # another endpoint: checked where a delta holds no text, rather than by
-                    # a validator that would run for every chunk of every stream.
-                    if (
-                        piece is None
-                        and "delta" not in choice.model_fields_set
-                        and "text" in (choice.model_extra or {})
-                    ):
-                        raise APIResponseValidationError(
-                            "a stream choice has 'text' but no 'delta': an answer of another "
-                            "endpoint than /chat/completions",
-                            body=None,
-                        )
+                    # another endpoint, and a whole answer's (``message``) holds no text a
+                    # stream reads: checked where a delta holds no text, rather than by a
+                    # validator that would run for every chunk of every stream.
+                    if piece is None and "delta" not in choice.model_fields_set:
+                        self._check_no_delta(choice.model_extra or {})
                 if piece:
                     self._text.append(piece)
             else:
@@ -139,6 +132,21 @@ class ChunkDecoder(Generic[_ChunkT]):
             if choice.finish_reason:
                 self.finished = True
         return chunk
+
+    @staticmethod
+    def _check_no_delta(extra: dict[str, Any]) -> None:
+        if "text" in extra:
+            raise APIResponseValidationError(
+                "a stream choice has 'text' but no 'delta': an answer of another endpoint "
+                "than /chat/completions",
+                body=None,
+            )
+        if "message" in extra:
+            raise APIResponseValidationError(
+                "a stream choice has 'message' but no 'delta': a whole answer sent as a "
+                "stream event, whose text a stream cannot read",
+                body=None,
+            )
 
     def _malformed(self, data: str, exc: ValidationError) -> APIResponseValidationError:
         # The data may echo the key (a proxy reflecting headers): never quote it, not

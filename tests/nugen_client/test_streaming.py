@@ -566,6 +566,17 @@ def test_a_text_completion_chunk_on_a_chat_stream_is_refused(kind: str) -> None:
     assert "another endpoint" in str(error)
 
 
+def test_a_whole_chat_answer_as_a_stream_event_is_refused(kind: str) -> None:
+    # A choice with a ``message`` and no ``delta`` (a whole answer sent as an event) has no
+    # text a stream reads: taken as a chunk, it would be an empty answer.
+    message = {"role": "assistant", "content": "Hello"}
+    event = {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    h = Harness(kind, [Reply.stream(sse(event))])
+    _, error = h.stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert "'message' but no 'delta'" in str(error)
+
+
 def test_a_text_chunk_is_validated_without_python_code_of_ours() -> None:
     # Every streamed chunk is validated: its checks run inside pydantic-core, none per
     # chunk in Python (the wrong-endpoint check runs only where a delta holds no text).
