@@ -23,13 +23,14 @@ from langchain_nugen._convert import PROVIDER
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._tokens import count_text_tokens
 from nugen_client import InvalidInputError
-from nugen_client.params import GenerationFields, OnRetry, Stop, redact_headers
-from nugen_shared.fields import (
-    ConnectionFields,
-    accepted_names,
-    call_keywords,
+from nugen_client.params import (
+    GenerationFields,
+    OnRetry,
+    Stop,
     check_no_credential_keywords,
+    redact_headers,
 )
+from nugen_shared.fields import ConnectionFields, accepted_names, call_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 __all__ = ["NugenModel", "on_retry"]

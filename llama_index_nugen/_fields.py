@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from llama_index_nugen import _convert
 from llama_index_nugen._stream import ChatStream, R, aresponses, responses
 from nugen_client import InvalidInputError
-from nugen_client.params import SamplingFields
+from nugen_client.params import SamplingFields, check_no_credential_keywords
 from nugen_shared.fields import (
     ConnectionFields,
     ImageLimitField,
@@ -27,7 +27,6 @@ from nugen_shared.fields import (
     accepted_names,
     call_keywords,
     check_call_keywords,
-    check_no_credential_keywords,
     sealed_headers,
 )
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info

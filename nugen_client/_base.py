@@ -72,6 +72,7 @@ from nugen_client.params import (
     RerankParams,
     RerankRequest,
     TextCompletionRequest,
+    check_no_credential_keywords,
     redact_headers,
 )
 from nugen_client.types import (
@@ -342,6 +343,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
         request = validate(request_type, fields, what)
+        if request.model_extra:  # keywords this client does not know go in the body
+            check_no_credential_keywords(request.model_extra, body=True)
         try:
             body = request.model_dump(mode="json", exclude_unset=True)
         except PydanticSerializationError as exc:

@@ -9,9 +9,10 @@ Names not in ``__all__`` are the clients' own.
 
 import base64
 import binascii
+import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -49,6 +50,7 @@ __all__ = [
     "TextCompletionFields",
     "TextCompletionRequest",
     "Tool",
+    "check_no_credential_keywords",
     "check_no_userinfo",
     "check_texts_to_embed",
     "is_credential_header",
@@ -148,6 +150,54 @@ class RerankParams(RequestOptions, total=False):
 # Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
 # the ones this client sends itself and common transport and tracing headers. Every other
 # value is redacted, so a gateway's credential header under any name stays hidden.
+# A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
+# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
+_CREDENTIAL_WORD = re.compile(
+    r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
+    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
+)
+
+
+# What a call may be given by keyword (a near miss of one of these is a typo).
+_CALL_KEYWORDS = frozenset(
+    name
+    for params in (ChatParams, CompletionParams, EmbeddingParams, RerankParams)
+    for name in params.__annotations__
+)
+
+
+def check_no_credential_keywords(
+    names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
+) -> None:
+    """Refuse a keyword that looks like a credential (other than ``api_key`` itself, unless
+    ``body``).
+
+    Unknown keywords become body fields: a key passed under a wrong name would be sent in
+    the request body and shown wherever the body is. With ``body=True`` (the names of a
+    call's keywords or of extra body fields, all bound for the body) ``api_key`` is refused
+    too: the key goes on the model. A near miss of one of ``known`` (``max_token``) is
+    refused as the typo it is, with the name meant. The message names the keyword, never
+    its value.
+    """
+    for name in names:
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+        if name == "api_key" and body:
+            raise InvalidInputError(
+                "'api_key' is not a call keyword or a body field (it would be sent in the "
+                "request body): set the key on the model, api_key=... (or NUGEN_API_KEY)"
+            )
+        if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
+            continue
+        meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+        if meant:
+            raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
+        raise InvalidInputError(
+            f"{name!r} is not a parameter and looks like a credential: pass the API key "
+            "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
+            "default_headers / extra_headers"
+        )
+
+
 SAFE_HEADERS = frozenset(
     {
         "accept",

@@ -4,14 +4,13 @@
 ``SecretStr`` and shown nowhere else), :class:`ReasoningField`, :class:`ImageLimitField`
 and :class:`RerankFields`; the caches of a model object (:class:`ClientCache`,
 :class:`FreshOnCopy`); and where else a credential must not go: a keyword that looks
-like one (:func:`check_no_credential_keywords`), per-call header values shown to
-callbacks and traces (:func:`sealed_headers` / :func:`call_keywords`).
+like one (``nugen_client.params.check_no_credential_keywords``, at construction and per
+call), per-call header values shown to callbacks and traces (:func:`sealed_headers` /
+:func:`call_keywords`).
 """
 
-import difflib
 import os
-import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import (
@@ -35,12 +34,9 @@ from nugen_client.params import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    ChatParams,
-    CompletionParams,
-    EmbeddingParams,
     ReasoningConfig,
     RerankMethod,
-    RerankParams,
+    check_no_credential_keywords,
     check_no_userinfo,
     is_credential_header,
     redact_headers,
@@ -61,7 +57,6 @@ __all__ = [
     "accepted_names",
     "call_keywords",
     "check_call_keywords",
-    "check_no_credential_keywords",
     "sealed_headers",
 ]
 
@@ -135,21 +130,6 @@ class ClientCache(FreshOnCopy):
 
 # ------------------------------------------------------------------ credentials elsewhere
 
-# A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
-# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
-_CREDENTIAL_WORD = re.compile(
-    r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
-    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
-)
-
-
-# What a call may be given by keyword (a near miss of one of these is a typo).
-_CALL_KEYWORDS = frozenset(
-    name
-    for params in (ChatParams, CompletionParams, EmbeddingParams, RerankParams)
-    for name in params.__annotations__
-)
-
 
 def accepted_names(model: type[BaseModel]) -> set[str]:
     """The constructor keywords of ``model``: its field names and their aliases."""
@@ -164,38 +144,6 @@ def accepted_names(model: type[BaseModel]) -> set[str]:
         elif isinstance(alias, AliasChoices):
             names.update(choice for choice in alias.choices if isinstance(choice, str))
     return names
-
-
-def check_no_credential_keywords(
-    names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
-) -> None:
-    """Refuse a keyword that looks like a credential (other than ``api_key`` itself, unless
-    ``body``).
-
-    Unknown keywords become body fields: a key passed under a wrong name would be sent in
-    the request body and shown wherever the body is. With ``body=True`` (the names of a
-    call's keywords or of extra body fields, all bound for the body) ``api_key`` is refused
-    too: the key goes on the model. A near miss of one of ``known`` (``max_token``) is
-    refused as the typo it is, with the name meant. The message names the keyword, never
-    its value.
-    """
-    for name in names:
-        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
-        if name == "api_key" and body:
-            raise InvalidInputError(
-                "'api_key' is not a call keyword or a body field (it would be sent in the "
-                "request body): set the key on the model, api_key=... (or NUGEN_API_KEY)"
-            )
-        if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
-            continue
-        meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
-        if meant:
-            raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
-        raise InvalidInputError(
-            f"{name!r} is not a parameter and looks like a credential: pass the API key "
-            "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
-            "default_headers / extra_headers"
-        )
 
 
 def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:

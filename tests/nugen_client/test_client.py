@@ -55,6 +55,18 @@ def test_request_carries_only_what_the_caller_set(kind: str) -> None:
     assert request.method == "POST"
 
 
+def test_an_unknown_keyword_is_sent_unless_it_looks_like_a_credential(kind: str) -> None:
+    # Unknown keywords are body fields: a key given under a wrong name would be sent there.
+    h = Harness(kind, [OK])
+    h.chat(seed=3)
+    assert h.bodies[0]["seed"] == 3
+    for name in ("api_key", "openai_api_key", "accessToken", "max_token"):
+        with pytest.raises(InvalidInputError, match=name) as caught:
+            h.chat(**{name: "sk-secret"})
+        assert "sk-secret" not in str(caught.value)
+    assert len(h.requests) == 1
+
+
 def test_every_documented_parameter_reaches_the_body(kind: str) -> None:
     h = Harness(kind, [OK])
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]

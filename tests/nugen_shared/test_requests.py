@@ -11,8 +11,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from nugen_client import InvalidInputError
-from nugen_client.params import ChatCompletionRequest, is_credential_header, redact_headers
-from nugen_shared.fields import ClientCache, ConnectionFields, check_no_credential_keywords
+from nugen_client.params import (
+    ChatCompletionRequest,
+    check_no_credential_keywords,
+    is_credential_header,
+    redact_headers,
+)
+from nugen_shared.fields import ClientCache, ConnectionFields
 from nugen_shared.requests import (
     CHAT_BODY_FIELDS,
     chat_request,
