@@ -530,7 +530,7 @@ class RerankResult(_Lenient):
     """One scored document: ``index`` is its position in the request's ``documents``."""
 
     index: int
-    relevance_score: float
+    relevance_score: Annotated[float, Field(allow_inf_nan=False)]
     document: str | dict[str, Any] | None = None
     """The document as sent, when ``return_documents`` asked for it."""
 

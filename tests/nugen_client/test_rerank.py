@@ -141,7 +141,9 @@ def test_bad_requests_are_refused_before_sending(
 
 def _replying(results: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
     def reply(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"results": results, "meta": {"method": "fast"}})
+        # json.dumps, not httpx's json=: a broken service may send NaN.
+        body = json.dumps({"results": results, "meta": {"method": "fast"}})
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
     return reply
 
@@ -172,9 +174,14 @@ def _with_transport(
         ([{"index": 0, "relevance_score": 0.9}, {"index": 2, "relevance_score": 0.1}], "2 is out"),
         ([{"index": -1, "relevance_score": 0.9}], "-1 is out of range"),
         ([{"index": 1, "relevance_score": 0.9}, {"index": 1, "relevance_score": 0.8}], "repeated"),
+        # A score that is not a number cannot be ranked: sorted by it, any order comes out.
+        ([{"index": 0, "relevance_score": float("nan")}], "relevance_score"),
+        ([{"index": 0, "relevance_score": float("inf")}], "relevance_score"),
     ],
 )
-def test_result_indexes_are_checked(kind: str, results: list[dict[str, Any]], problem: str) -> None:
+def test_result_indexes_and_scores_are_checked(
+    kind: str, results: list[dict[str, Any]], problem: str
+) -> None:
     with pytest.raises(APIResponseValidationError, match=problem):
         _with_transport(
             kind, _replying(results), "rerank", model=MODEL, query=QUERY, documents=DOCS[:2]
