@@ -518,6 +518,8 @@ class EmbeddingResponse(_Lenient):
         sizes = {len(item.embedding) for item in self.data}
         if len(sizes) > 1:
             raise ValueError(f"the vectors differ in length ({sorted(sizes)})")
+        if sizes == {0}:
+            raise ValueError("the vectors are empty")
         return self
 
     @property

@@ -823,6 +823,7 @@ async def test_async_injected_client_is_not_closed() -> None:
         ([[0, [1.0]], [1, [2.0, 3.0]]], "differ in length"),
         ([[0, [1.0]], [1, [float("nan")]]], "finite"),
         ([[0, [1.0]], [1, [float("inf")]]], "finite"),
+        ([[0, []], [1, []]], "empty"),
     ],
 )
 def test_vectors_that_cannot_be_matched_to_their_texts_are_refused(
