@@ -90,7 +90,7 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
         _chat("qwen3-vl-30b-a3b-thinking", image_inputs=True),
         _chat("qwen3-vl-235b-a22b-instruct", image_inputs=True),
         _chat("phi-3-vision-128k-instruct", image_inputs=True),
-        # NebulaBlock's OpenAI-compatible vision model (see the README's hosts section).
+        # NebulaBlock's OpenAI-compatible vision model (see docs/parameters.md).
         _chat("Qwen/Qwen2.5-VL-7B-Instruct", image_inputs=True),
         # embeddings
         _embedding("nugen-flash-embed"),
