@@ -163,9 +163,10 @@ def url_image_part(
 ) -> dict[str, Any]:
     """An ``image_url`` content part for a URL (https or data), checked locally.
 
-    A data URL is held to the same rules as local bytes: at most ``max_bytes``, and bytes
-    that do not contradict its mime type. Its payload is decoded once, by the client when
-    it checks the request; here only its first bytes are read.
+    A data URL is held to the same rules as local bytes: at most ``max_bytes``, and sent
+    with the mime type its bytes have (a label they contradict is replaced). Its payload is
+    decoded once, by the client when it checks the request; here only its first bytes are
+    read.
     """
     try:
         check_image_url(url, decode=False)
@@ -179,7 +180,10 @@ def url_image_part(
             head = base64.b64decode(payload[:64], validate=True)  # enough to tell the format
         except (binascii.Error, ValueError):
             raise InvalidInputError("data URL payload is not valid base64") from None
-        _image_mime_type(head, header[len("data:") :].split(";", 1)[0], "data URL bytes")
+        declared, _, parameters = header[len("data:") :].partition(";")
+        mime = _image_mime_type(head, declared, "data URL bytes")
+        if mime != declared:
+            url = f"data:{mime};{parameters},{payload}"
     return _part(url, detail)
 
 

@@ -10,6 +10,7 @@ must hold what the case expects (so an agreement on a wrong request fails too).
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
+from llama_index.core.base.llms.types import ChatMessage, ImageBlock, ToolCallBlock
 from llama_index.core.tools import FunctionTool
 
 from langchain_nugen import ChatNugen
@@ -323,6 +324,24 @@ def test_both_adapters_send_the_same_request(nugen_emulator: NugenEmulator, case
                 }
             ],
         }
+
+
+def test_an_image_goes_with_the_type_its_bytes_have(nugen_emulator: NugenEmulator) -> None:
+    """A data URL whose label the bytes contradict is sent with the bytes' type, as local
+    bytes are, whichever framework it came through."""
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * 16).decode()
+    labelled_png = f"data:image/png;base64,{jpeg}"
+    lc_content = [{"type": "image_url", "image_url": {"url": labelled_png}}]
+    ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key).invoke(
+        [HumanMessage(content=lc_content)]
+    )
+    Nugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key).chat(
+        [ChatMessage(role="user", blocks=[ImageBlock(url=labelled_png)])]
+    )
+    sent = [request.body["messages"][0]["content"][0] for request in nugen_emulator.requests]
+    part = {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{jpeg}"}}
+    assert sent == [part, part]
+    assert lc_content[0]["image_url"] == {"url": labelled_png}
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])

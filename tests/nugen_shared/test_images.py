@@ -124,3 +124,23 @@ def test_a_data_url_is_decoded_once_per_request(monkeypatch: pytest.MonkeyPatch)
             {"model": "m", "messages": [{"role": "user", "content": [part]}]}
         )
     assert len(whole_decodes) == 2  # one per request, by the client's check
+
+
+@pytest.mark.parametrize("declared", ["image/png", "image/jpg"])
+def test_a_data_url_is_sent_with_the_type_its_bytes_have(declared: str) -> None:
+    """As for local bytes: a label the bytes contradict is replaced, never sent on."""
+    payload = base64.b64encode(JPEG).decode()
+    part = url_image_part(f"data:{declared};base64,{payload}", "low")
+    assert part == {
+        "type": "image_url",
+        "image_url": {"url": f"data:image/jpeg;base64,{payload}", "detail": "low"},
+    }
+
+
+def test_a_data_url_keeps_its_parameters_and_an_unsniffable_type() -> None:
+    jpeg = base64.b64encode(JPEG).decode()
+    assert url_image_part(f"data:image/png;name=a.png;base64,{jpeg}")["image_url"]["url"] == (
+        f"data:image/jpeg;name=a.png;base64,{jpeg}"
+    )
+    svg = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
+    assert url_image_part(svg)["image_url"]["url"] == svg
