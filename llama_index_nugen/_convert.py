@@ -31,7 +31,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
-from llama_index.core.schema import ImageNode
+from llama_index.core.schema import BaseNode, ImageNode
 
 from nugen_client import APIResponseValidationError, InvalidInputError
 from nugen_client import types as api
@@ -278,8 +278,9 @@ def prompt_with_images(
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
 ) -> dict[str, Any]:
     """The user message of a multimodal completion: the prompt, then each image."""
-    # A single document (a pydantic model iterates over its fields) or a path is no list.
-    if isinstance(image_documents, str | bytes | ImageNode | ImageBlock) or not isinstance(
+    # A single document (a pydantic model iterates over its fields; an ImageDocument is a
+    # Document, not an ImageNode) or a path is no list.
+    if isinstance(image_documents, str | bytes | BaseNode | ImageBlock) or not isinstance(
         image_documents, Iterable
     ):
         raise InvalidInputError(

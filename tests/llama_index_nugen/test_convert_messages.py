@@ -240,7 +240,15 @@ def test_image_document_without_image_is_refused_with_its_position() -> None:
         prompt_with_images("x", [ImageNode(image_url="https://e.com/a.png"), ImageNode()])
 
 
-@pytest.mark.parametrize("documents", [None, "cat.png", ImageNode(image_path="cat.png")])
+@pytest.mark.parametrize(
+    "documents",
+    [
+        None,
+        "cat.png",
+        ImageNode(image_path="cat.png"),
+        ImageDocument(image=base64.b64encode(PNG).decode()),  # a Document, not an ImageNode
+    ],
+)
 def test_image_documents_that_are_not_a_list_are_refused(documents: Any) -> None:
     with pytest.raises(InvalidInputError, match="image_documents must be a list"):
         prompt_with_images("x", documents)
