@@ -178,11 +178,15 @@ class _CarriesReasoning(_Lenient):
 
     @property
     def reasoning_text(self) -> str | None:
-        """Reasoning, whichever field the host put it in."""
-        # Read for every streamed delta: the common "neither" case costs two checks.
-        if self.reasoning_content is not None:
+        """Reasoning, whichever field the host put it in (an empty one does not hide the
+        other)."""
+        # Read for every streamed delta: the common "neither" case costs three checks.
+        if self.reasoning_content:
             return self.reasoning_content
-        return self.reasoning if isinstance(self.reasoning, str) else None
+        reasoning = self.reasoning
+        if isinstance(reasoning, str) and (reasoning or self.reasoning_content is None):
+            return reasoning
+        return self.reasoning_content
 
 
 class ResponseMessage(_CarriesReasoning):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -107,6 +108,25 @@ def test_reasoning_fields() -> None:
     assert a.choices[0].message.reasoning_text == "r1"
     assert b.choices[0].message.reasoning_text == "r2"
     assert c.choices[0].message.reasoning_text is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"reasoning_content": "", "reasoning": "r"}, "r"),
+        ({"reasoning_content": None, "reasoning": "r"}, "r"),
+        ({"reasoning_content": "c", "reasoning": "r"}, "c"),
+        ({"reasoning_content": "", "reasoning": ""}, ""),
+        ({"reasoning_content": None, "reasoning": ""}, ""),
+    ],
+)
+def test_an_empty_reasoning_field_does_not_hide_the_other(
+    fields: dict[str, Any], text: str
+) -> None:
+    whole = ChatCompletion.model_validate({"choices": [{"message": {"content": "x", **fields}}]})
+    chunk = ChatCompletionChunk.model_validate({"choices": [{"delta": fields}]})
+    assert whole.choices[0].message.reasoning_text == text
+    assert chunk.choices[0].delta.reasoning_text == text
 
 
 def test_reasoning_token_details() -> None:
