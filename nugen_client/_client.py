@@ -453,25 +453,28 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # outer one closing an inner one would race with asyncio closing that inner one.
         deadline = self._deadline_at()
         pool = await self._pool()
-        async with pool.lease(deadline) as http:
-            response = await self._send(call.prepared, http, deadline)
-            try:
-                if not is_event_stream(response):
-                    with self._reading_whole():
-                        await response.aread()
-                    for whole_chunk in call.whole(response):
-                        yield whole_chunk
-                    return
-                with stream_errors(call, response, self._secrets):
-                    events = aiter_events(response.aiter_bytes())
-                    # Closed here when the stream closes, before the response it reads.
-                    async with contextlib.aclosing(events):
-                        async for event in events:
-                            chunk = call.decode(event)
-                            if chunk is not None:
-                                yield chunk
-                            elif call.decoder.done:
-                                return
-                    call.decoder.check_complete()
-            finally:
-                await response.aclose()
+        try:
+            async with pool.lease(deadline) as http:
+                response = await self._send(call.prepared, http, deadline)
+                try:
+                    if not is_event_stream(response):
+                        with self._reading_whole():
+                            await response.aread()
+                        for whole_chunk in call.whole(response):
+                            yield whole_chunk
+                        return
+                    with stream_errors(call, response, self._secrets):
+                        events = aiter_events(response.aiter_bytes())
+                        # Closed here when the stream closes, before the response it reads.
+                        async with contextlib.aclosing(events):
+                            async for event in events:
+                                chunk = call.decode(event)
+                                if chunk is not None:
+                                    yield chunk
+                                elif call.decoder.done:
+                                    return
+                        call.decoder.check_complete()
+                finally:
+                    await response.aclose()
+        except DeadlineExceeded as exc:  # waiting for a connection (the lease)
+            raise self._deadline_error(exc) from None

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
+from nugen_client import APITimeoutError, AsyncNugenClient, NugenClient, RateLimitError
 from nugen_client._pool import shard_limits
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.sockets import count_client_sockets
@@ -527,3 +527,26 @@ def test_a_call_cancelled_inside_httpcore_gives_its_connection_back(
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_a_stream_waiting_for_a_connection_past_its_deadline_is_an_api_timeout(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The one connection is held by an open stream: the second stream waits for it (in
+    # the pool, before anything is sent) until its deadline passes.
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+            deadline=0.2,
+        )
+        async with client.stream_chat_completion(model="m", messages=USER) as holding:
+            await anext(holding)
+            with pytest.raises(APITimeoutError, match="deadline"):
+                async with client.stream_chat_completion(model="m", messages=USER) as waiting:
+                    await anext(waiting)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert len(nugen_emulator.requests) == 1
