@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 
 from nugen_client._bounded import shielded, within
+from nugen_client._errors import APIConnectionError
 
 __all__ = [
     "LoopPool",
@@ -160,6 +161,13 @@ class LoopPool:
 
     async def _take(self, deadline: float | None) -> tuple[int, httpx.AsyncClient]:
         index = 0 if self._tokens is None else await self._tokens.get(deadline)
+        if self.closed:
+            # Closed while this call waited: its clients are closed, and one made now
+            # would never be. Passed on, so the next waiter learns it too.
+            self._give_back(index)
+            raise APIConnectionError(
+                "the client's connections were closed (aclose) while this call waited for one"
+            )
         http = self._shards[index]
         if http is None:
             try:

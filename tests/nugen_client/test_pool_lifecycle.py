@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from nugen_client import APITimeoutError, AsyncNugenClient, NugenClient, RateLimitError
+from nugen_client import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncNugenClient,
+    NugenClient,
+    RateLimitError,
+)
 from nugen_client._pool import shard_limits
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.sockets import count_client_sockets
@@ -550,3 +556,39 @@ def test_a_stream_waiting_for_a_connection_past_its_deadline_is_an_api_timeout(
 
     asyncio.run(main())
     assert len(nugen_emulator.requests) == 1
+
+
+def test_a_call_waiting_for_a_connection_when_the_pool_closes_gets_a_client_error(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # aclose() closes the pool a call is queued on: granted its connection afterwards, the
+    # call must not send on a closed httpx client (a bare RuntimeError) nor open a client in
+    # the closed pool that nothing would close.
+    async def main() -> tuple[BaseException, str]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+            max_retries=0,
+        )
+        holding = client.stream_chat_completion(model="m", messages=USER)
+        await anext(holding)
+        pool = await client._pool()
+        waiting = asyncio.ensure_future(client.chat_completion(model="m", messages=USER))
+        await asyncio.sleep(0)  # it runs until it queues for the connection
+        assert pool._tokens is not None
+        assert pool._tokens._waiters
+        await client.aclose()
+        await holding.aclose()
+        failure = (await asyncio.gather(waiting, return_exceptions=True))[0]
+        reply = await client.chat_completion(model="m", messages=USER)  # a fresh pool
+        await client.aclose()
+        assert isinstance(failure, BaseException)
+        return failure, reply.choices[0].message.text
+
+    failure, text = asyncio.run(main())
+    assert isinstance(failure, APIConnectionError)
+    assert "closed" in str(failure)
+    assert text
+    gc.collect()
+    assert unraisable == []
