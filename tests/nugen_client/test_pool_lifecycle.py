@@ -8,7 +8,9 @@ reported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import logging
 import os
 import warnings
 import weakref
@@ -590,5 +592,61 @@ def test_a_call_waiting_for_a_connection_when_the_pool_closes_gets_a_client_erro
     assert isinstance(failure, APIConnectionError)
     assert "closed" in str(failure)
     assert text
+    gc.collect()
+    assert unraisable == []
+
+
+def test_a_cancelled_aclose_still_closes_every_connection(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # A cancellation landing in aclose() (a timeout around the block that leaves an
+    # ``async with`` client, a cancelled task) used to stop it at its first shard: the
+    # other shards' sockets stayed open, and the loop no longer had the pool to close.
+    async def main() -> tuple[int, int]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=6),
+        )
+        nugen_emulator.inject(delay=0.1, times=6)  # six at once: every shard opens its two
+        await asyncio.gather(*(client.chat_completion(model="m", messages=USER) for _ in range(6)))
+        opened = _sockets(nugen_emulator.port)
+        closing = asyncio.ensure_future(client.aclose())
+        await asyncio.sleep(0)  # under way, in the first shard's close
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.gather(*others)  # whatever goes on closing, off the caller's back
+        return opened, _sockets(nugen_emulator.port)
+
+    opened, left = asyncio.run(main())
+    assert opened == 6
+    assert left == 0
+    gc.collect()
+    assert unraisable == []
+
+
+def test_a_client_collected_as_its_loop_shuts_down_closes_its_pool_once(
+    nugen_emulator: NugenEmulator, caplog: pytest.LogCaptureFixture, unraisable: list[Any]
+) -> None:
+    # A stream its consumer broke out of keeps its client until the loop's shutdown closes
+    # it; the client, collected then, closes its pool on the loop (its finalizer) while the
+    # shutdown closes the same pool: neither may find the other's close under way ("aclose():
+    # asynchronous generator is already running", logged by asyncio).
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, max_retries=0
+        )
+        nugen_emulator.inject(delay=0.1, times=4)  # idle connections left on two shards
+        await asyncio.gather(*(client.chat_completion(model="m", messages=USER) for _ in range(4)))
+        with contextlib.suppress(KeyError):
+            async for _ in client.stream_chat_completion(model="m", messages=USER):
+                raise KeyError("the consumer failed")
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(main())
+    assert caplog.records == []
+    assert _sockets(nugen_emulator.port) == 0
     gc.collect()
     assert unraisable == []
