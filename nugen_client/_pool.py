@@ -51,9 +51,11 @@ from nugen_client._errors import APIConnectionError
 
 __all__ = [
     "LoopPool",
+    "aremember_connection",
     "close_pools_soon",
     "open_pool",
     "release_inherited_sockets",
+    "remember_connection",
     "shard_limits",
     "strand",
     "track",
@@ -361,6 +363,21 @@ def track(response: httpx.Response) -> None:
     stream = response.extensions.get("network_stream")
     if stream is not None:
         _STREAMS.add(stream)
+
+
+def remember_connection(event: str, info: dict[str, Any]) -> None:
+    """Part of httpcore's ``trace`` extension of the clients' requests: remember each
+    connection as it opens, so that a fork during its first request finds it too."""
+    if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+        _STREAMS.add(info["return_value"])
+
+
+async def aremember_connection(event: str, info: dict[str, Any]) -> None:
+    """:func:`remember_connection` as the async client's ``trace`` (httpcore awaits it),
+    which leaves the request once its headers go out, as ``bound_connection`` does."""
+    remember_connection(event, info)
+    if event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
+        info["request"].extensions.pop("trace", None)
 
 
 def release_inherited_sockets() -> None:

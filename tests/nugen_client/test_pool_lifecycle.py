@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -444,6 +445,41 @@ def test_a_forked_child_lets_go_of_the_parents_sockets(nugen_emulator: NugenEmul
 
     assert asyncio.run(main()) == 0
     assert len(nugen_emulator.requests) == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_a_child_forked_during_a_call_lets_go_of_its_socket(
+    nugen_emulator: NugenEmulator, client_kind: str
+) -> None:
+    # Forked while another thread's call awaits its answer: the socket that call opened
+    # is the parent's too, and no answer has marked it yet.
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(call: Any) -> None:
+        arrived.set()
+        release.wait(10)
+
+    nugen_emulator.chat_reply = hold
+    kwargs = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    if client_kind == "sync":
+        sync = NugenClient(**kwargs)
+        call = threading.Thread(target=lambda: sync.chat_completion(model="m", messages=USER))
+    else:
+        client = AsyncNugenClient(**kwargs)
+        ask = client.chat_completion(model="m", messages=USER)
+        call = threading.Thread(target=asyncio.run, args=(ask,))
+    call.start()
+    try:
+        assert arrived.wait(10)
+        assert _sockets(nugen_emulator.port) == 1
+        held = _forked_child_holds(nugen_emulator.port)
+    finally:
+        release.set()
+        call.join(10)
+    assert held == 0
+    if client_kind == "sync":
+        sync.close()
 
 
 def test_a_client_dropped_in_a_running_loop_closes_its_pool_there(
