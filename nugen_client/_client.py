@@ -13,7 +13,7 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -26,7 +26,15 @@ from nugen_client._bounded import (
     within,
 )
 from nugen_client._checks import direct_mounts
-from nugen_client._pool import LoopPool, close_pools_soon, open_pool, strand, track
+from nugen_client._pool import (
+    LoopPool,
+    aremember_connection,
+    close_pools_soon,
+    open_pool,
+    remember_connection,
+    strand,
+    track,
+)
 from nugen_client._retry import is_retryable, replay, retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
@@ -74,6 +82,11 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
 
 # In a forked child: the sync clients the parent had built, kept unclosed and uncollected.
 _INHERITED: list[httpx.Client] = []
+
+
+def _sync_trace(event: str, info: dict[str, Any]) -> None:
+    remember_connection(event, info)
+    bound_connection(event, info)
 
 
 @functools.cache
@@ -241,7 +254,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         # Bounds the reads of the connections it opens, even in a call without a deadline:
         # a pooled connection may serve a later call that has one (``deadline`` can be set
         # on the client at any time, and an injected client may serve other clients).
-        request.extensions["trace"] = bound_connection
+        request.extensions["trace"] = _sync_trace
         with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
@@ -424,6 +437,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     ) -> httpx.Response:
         own = http is not self._injected
         request = self._build_request(http, prepared, deadline, own=own)
+        request.extensions["trace"] = aremember_connection
         with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             try:
@@ -453,25 +467,28 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # outer one closing an inner one would race with asyncio closing that inner one.
         deadline = self._deadline_at()
         pool = await self._pool()
-        async with pool.lease(deadline) as http:
-            response = await self._send(call.prepared, http, deadline)
-            try:
-                if not is_event_stream(response):
-                    with self._reading_whole():
-                        await response.aread()
-                    for whole_chunk in call.whole(response):
-                        yield whole_chunk
-                    return
-                with stream_errors(call, response, self._secrets):
-                    events = aiter_events(response.aiter_bytes())
-                    # Closed here when the stream closes, before the response it reads.
-                    async with contextlib.aclosing(events):
-                        async for event in events:
-                            chunk = call.decode(event)
-                            if chunk is not None:
-                                yield chunk
-                            elif call.decoder.done:
-                                return
-                    call.decoder.check_complete()
-            finally:
-                await response.aclose()
+        try:
+            async with pool.lease(deadline) as http:
+                response = await self._send(call.prepared, http, deadline)
+                try:
+                    if not is_event_stream(response):
+                        with self._reading_whole():
+                            await response.aread()
+                        for whole_chunk in call.whole(response):
+                            yield whole_chunk
+                        return
+                    with stream_errors(call, response, self._secrets):
+                        events = aiter_events(response.aiter_bytes())
+                        # Closed here when the stream closes, before the response it reads.
+                        async with contextlib.aclosing(events):
+                            async for event in events:
+                                chunk = call.decode(event)
+                                if chunk is not None:
+                                    yield chunk
+                                elif call.decoder.done:
+                                    return
+                        call.decoder.check_complete()
+                finally:
+                    await response.aclose()
+        except DeadlineExceeded as exc:  # waiting for a connection (the lease)
+            raise self._deadline_error(exc) from None

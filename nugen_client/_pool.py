@@ -39,19 +39,23 @@ import collections
 import contextlib
 import math
 import os
+import types
 import weakref
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from nugen_client._bounded import shielded, within
+from nugen_client._errors import APIConnectionError
 
 __all__ = [
     "LoopPool",
+    "aremember_connection",
     "close_pools_soon",
     "open_pool",
     "release_inherited_sockets",
+    "remember_connection",
     "shard_limits",
     "strand",
     "track",
@@ -102,6 +106,7 @@ class LoopPool:
     __slots__ = (
         "__weakref__",
         "_anchor",
+        "_closing",
         "_guard",
         "_limits",
         "_make",
@@ -125,6 +130,7 @@ class LoopPool:
         # Weak: the loop holds the guard, and the guard the pool (see the module).
         self._guard: weakref.ref[AsyncGenerator[None, None]] | None = None
         self._anchor: weakref.ref[asyncio.TimerHandle] | None = None
+        self._closing: asyncio.Future[None] | None = None
         self._tokens: _Tokens | None = None
         if limits[0].max_connections is not None:
             # Stacked last-shard-first, so the first shard's tokens are on top.
@@ -150,8 +156,23 @@ class LoopPool:
     async def aclose(self) -> None:
         """Close the pool now (a pool of an injected client is never closed here)."""
         guard = None if self._guard is None else self._guard()
-        if guard is not None:
+        if guard is None:
+            return
+        await self._close()
+        # Closed, the guard finishes at once and the loop forgets it, unless the loop's
+        # shutdown is closing it already (a second aclose() of it would raise).
+        if not cast("types.AsyncGeneratorType[None, None]", guard).ag_running:
             await guard.aclose()
+
+    async def _close(self) -> None:
+        """Close every client, once however many close the pool (this client's
+        ``aclose``, its finalizer, the loop's shutdown), each waiting for the same close.
+        Shielded: a cancellation of one that waits would otherwise leave shards open, and
+        the loop would no longer hold the pool to close them."""
+        self.closed = True
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(_close_all(self.clients()))
+        await shielded(self._closing)
 
     def lease(self, deadline: float | None = None) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be, but
@@ -160,6 +181,13 @@ class LoopPool:
 
     async def _take(self, deadline: float | None) -> tuple[int, httpx.AsyncClient]:
         index = 0 if self._tokens is None else await self._tokens.get(deadline)
+        if self.closed:
+            # Closed while this call waited: its clients are closed, and one made now
+            # would never be. Passed on, so the next waiter learns it too.
+            self._give_back(index)
+            raise APIConnectionError(
+                "the client's connections were closed (aclose) while this call waited for one"
+            )
         http = self._shards[index]
         if http is None:
             try:
@@ -273,14 +301,17 @@ async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
-        pool.closed = True
         try:
-            for http in pool.clients():
-                await http.aclose()
+            await pool._close()
         finally:
             anchor = None if pool._anchor is None else pool._anchor()
             if anchor is not None:
                 anchor.cancel()
+
+
+async def _close_all(clients: list[httpx.AsyncClient]) -> None:
+    for http in clients:
+        await http.aclose()
 
 
 # Shard clients in which a cancellation landed inside ``send`` (see strand).
@@ -332,6 +363,21 @@ def track(response: httpx.Response) -> None:
     stream = response.extensions.get("network_stream")
     if stream is not None:
         _STREAMS.add(stream)
+
+
+def remember_connection(event: str, info: dict[str, Any]) -> None:
+    """Part of httpcore's ``trace`` extension of the clients' requests: remember each
+    connection as it opens, so that a fork during its first request finds it too."""
+    if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+        _STREAMS.add(info["return_value"])
+
+
+async def aremember_connection(event: str, info: dict[str, Any]) -> None:
+    """:func:`remember_connection` as the async client's ``trace`` (httpcore awaits it),
+    which leaves the request once its headers go out, as ``bound_connection`` does."""
+    remember_connection(event, info)
+    if event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
+        info["request"].extensions.pop("trace", None)
 
 
 def release_inherited_sockets() -> None:

@@ -8,8 +8,11 @@ reported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import logging
 import os
+import threading
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -18,7 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from nugen_client import AsyncNugenClient, NugenClient, RateLimitError
+from nugen_client import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncNugenClient,
+    NugenClient,
+    RateLimitError,
+)
 from nugen_client._pool import shard_limits
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.sockets import count_client_sockets
@@ -438,6 +447,41 @@ def test_a_forked_child_lets_go_of_the_parents_sockets(nugen_emulator: NugenEmul
     assert len(nugen_emulator.requests) == 4
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_a_child_forked_during_a_call_lets_go_of_its_socket(
+    nugen_emulator: NugenEmulator, client_kind: str
+) -> None:
+    # Forked while another thread's call awaits its answer: the socket that call opened
+    # is the parent's too, and no answer has marked it yet.
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(call: Any) -> None:
+        arrived.set()
+        release.wait(10)
+
+    nugen_emulator.chat_reply = hold
+    kwargs = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    if client_kind == "sync":
+        sync = NugenClient(**kwargs)
+        call = threading.Thread(target=lambda: sync.chat_completion(model="m", messages=USER))
+    else:
+        client = AsyncNugenClient(**kwargs)
+        ask = client.chat_completion(model="m", messages=USER)
+        call = threading.Thread(target=asyncio.run, args=(ask,))
+    call.start()
+    try:
+        assert arrived.wait(10)
+        assert _sockets(nugen_emulator.port) == 1
+        held = _forked_child_holds(nugen_emulator.port)
+    finally:
+        release.set()
+        call.join(10)
+    assert held == 0
+    if client_kind == "sync":
+        sync.close()
+
+
 def test_a_client_dropped_in_a_running_loop_closes_its_pool_there(
     nugen_emulator: NugenEmulator, unraisable: list[Any]
 ) -> None:
@@ -527,3 +571,118 @@ def test_a_call_cancelled_inside_httpcore_gives_its_connection_back(
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_a_stream_waiting_for_a_connection_past_its_deadline_is_an_api_timeout(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The one connection is held by an open stream: the second stream waits for it (in
+    # the pool, before anything is sent) until its deadline passes.
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+            deadline=0.2,
+        )
+        async with client.stream_chat_completion(model="m", messages=USER) as holding:
+            await anext(holding)
+            with pytest.raises(APITimeoutError, match="deadline"):
+                async with client.stream_chat_completion(model="m", messages=USER) as waiting:
+                    await anext(waiting)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert len(nugen_emulator.requests) == 1
+
+
+def test_a_call_waiting_for_a_connection_when_the_pool_closes_gets_a_client_error(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # aclose() closes the pool a call is queued on: granted its connection afterwards, the
+    # call must not send on a closed httpx client (a bare RuntimeError) nor open a client in
+    # the closed pool that nothing would close.
+    async def main() -> tuple[BaseException, str]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=1),
+            max_retries=0,
+        )
+        holding = client.stream_chat_completion(model="m", messages=USER)
+        await anext(holding)
+        pool = await client._pool()
+        waiting = asyncio.ensure_future(client.chat_completion(model="m", messages=USER))
+        await asyncio.sleep(0)  # it runs until it queues for the connection
+        assert pool._tokens is not None
+        assert pool._tokens._waiters
+        await client.aclose()
+        await holding.aclose()
+        failure = (await asyncio.gather(waiting, return_exceptions=True))[0]
+        reply = await client.chat_completion(model="m", messages=USER)  # a fresh pool
+        await client.aclose()
+        assert isinstance(failure, BaseException)
+        return failure, reply.choices[0].message.text
+
+    failure, text = asyncio.run(main())
+    assert isinstance(failure, APIConnectionError)
+    assert "closed" in str(failure)
+    assert text
+    gc.collect()
+    assert unraisable == []
+
+
+def test_a_cancelled_aclose_still_closes_every_connection(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # A cancellation landing in aclose() (a timeout around the block that leaves an
+    # ``async with`` client, a cancelled task) used to stop it at its first shard: the
+    # other shards' sockets stayed open, and the loop no longer had the pool to close.
+    async def main() -> tuple[int, int]:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url,
+            api_key=nugen_emulator.api_key,
+            limits=httpx.Limits(max_connections=6),
+        )
+        nugen_emulator.inject(delay=0.1, times=6)  # six at once: every shard opens its two
+        await asyncio.gather(*(client.chat_completion(model="m", messages=USER) for _ in range(6)))
+        opened = _sockets(nugen_emulator.port)
+        closing = asyncio.ensure_future(client.aclose())
+        await asyncio.sleep(0)  # under way, in the first shard's close
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.gather(*others)  # whatever goes on closing, off the caller's back
+        return opened, _sockets(nugen_emulator.port)
+
+    opened, left = asyncio.run(main())
+    assert opened == 6
+    assert left == 0
+    gc.collect()
+    assert unraisable == []
+
+
+def test_a_client_collected_as_its_loop_shuts_down_closes_its_pool_once(
+    nugen_emulator: NugenEmulator, caplog: pytest.LogCaptureFixture, unraisable: list[Any]
+) -> None:
+    # A stream its consumer broke out of keeps its client until the loop's shutdown closes
+    # it; the client, collected then, closes its pool on the loop (its finalizer) while the
+    # shutdown closes the same pool: neither may find the other's close under way ("aclose():
+    # asynchronous generator is already running", logged by asyncio).
+    async def main() -> None:
+        client = AsyncNugenClient(
+            base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, max_retries=0
+        )
+        nugen_emulator.inject(delay=0.1, times=4)  # idle connections left on two shards
+        await asyncio.gather(*(client.chat_completion(model="m", messages=USER) for _ in range(4)))
+        with contextlib.suppress(KeyError):
+            async for _ in client.stream_chat_completion(model="m", messages=USER):
+                raise KeyError("the consumer failed")
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(main())
+    assert caplog.records == []
+    assert _sockets(nugen_emulator.port) == 0
+    gc.collect()
+    assert unraisable == []
