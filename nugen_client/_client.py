@@ -258,8 +258,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         with TransportErrors(self._secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
-            track(response)
             try:
+                track(response)
                 self._bound(response, prepared, deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
@@ -446,8 +446,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if own:
                     strand(http)  # its pool may hold a connection it never gives back
                 raise
-            track(response)
             try:
+                track(response)
                 self._bound(response, prepared, deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
