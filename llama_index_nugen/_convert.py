@@ -44,6 +44,7 @@ from nugen_shared.images import (
 
 __all__ = [
     "chat_to_completion_response",
+    "check_tool_names",
     "completion_to_chat_response",
     "force_single_tool_call",
     "image_block_to_part",
@@ -390,6 +391,19 @@ def _openai_call(call: Any, where: str) -> tuple[Mapping[str, Any], Mapping[str,
             f"{{'name', 'arguments'}}), got {type(call).__name__}"
         )
     return cast(Mapping[str, Any], mapping), function
+
+
+def check_tool_names(response: ChatResponse, names: Sequence[str]) -> None:
+    """Each tool call of a response names one of the tools given: LlamaIndex looks the
+    tool up by name and would fail with a bare ``KeyError``."""
+    for block in response.message.blocks:
+        if isinstance(block, ToolCallBlock) and block.tool_name not in names:
+            given = ", ".join(map(repr, names)) or "none"
+            raise APIResponseValidationError(
+                f"the model called tool {block.tool_name!r}, which is not among the tools "
+                f"given ({given})",
+                body=block.tool_kwargs,
+            )
 
 
 def force_single_tool_call(response: ChatResponse) -> None:

@@ -220,6 +220,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
     ) -> li.ChatResponse:
         if not allow_parallel_tool_calls:
             _convert.force_single_tool_call(response)
+        _convert.check_tool_names(response, [tool.metadata.name or "" for tool in tools])
         return response
 
     def get_tool_calls_from_response(

@@ -112,13 +112,14 @@ def test_validate_keeps_one_call_unless_parallel_calls_are_allowed(llm: Nugen) -
     ]
     wire = [{"id": "1"}, {"id": "2"}]
     single = llm._validate_chat_with_tools_response(
-        _response(TextBlock(text="t"), *calls, additional_kwargs={"tool_calls": wire}), [ADD]
+        _response(TextBlock(text="t"), *calls, additional_kwargs={"tool_calls": wire}),
+        [ADD, MULTIPLY],
     )
     assert [b.tool_call_id for b in single.message.blocks if isinstance(b, ToolCallBlock)] == ["1"]
     assert single.message.additional_kwargs["tool_calls"] == [{"id": "1"}]
     assert single.message.content == "t"
     parallel = llm._validate_chat_with_tools_response(
-        _response(*calls), [ADD], allow_parallel_tool_calls=True
+        _response(*calls), [ADD, MULTIPLY], allow_parallel_tool_calls=True
     )
     assert len(parallel.message.blocks) == 2
 
