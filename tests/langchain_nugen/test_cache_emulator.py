@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -43,6 +44,56 @@ def _sent(emulator: NugenEmulator, call: Callable[[], Any]) -> int:
 
 def _llm(emulator: NugenEmulator, **kwargs: Any) -> NugenLLM:
     return keep(NugenLLM(base_url=emulator.base_url, api_key=emulator.api_key, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    [
+        {"temperature": 0.3},
+        {"max_tokens": 2},
+        {"model": "nugen-legal"},
+        {"session_id": "conversation-2"},
+        {"extra_body": {"seed": 7}},
+    ],
+    ids=lambda keywords: next(iter(keywords)),
+)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_llm_cache_keys_on_the_call_keywords(
+    nugen_emulator: NugenEmulator, cache: InMemoryCache, keywords: dict[str, Any], is_async: bool
+) -> None:
+    llm = _llm(nugen_emulator)
+
+    def call(**kwargs: Any) -> str:
+        if is_async:
+            return asyncio.run(llm.ainvoke("Tell me about owls", **kwargs))
+        return llm.invoke("Tell me about owls", **kwargs)
+
+    assert _sent(nugen_emulator, call) == 1
+    assert _sent(nugen_emulator, call) == 0  # the same call: from the cache
+    assert _sent(nugen_emulator, lambda: call(**keywords)) == 1
+    assert _sent(nugen_emulator, lambda: call(**keywords)) == 0
+
+
+def test_llm_cache_keys_on_the_session_from_the_config(
+    nugen_emulator: NugenEmulator, cache: InMemoryCache
+) -> None:
+    llm = _llm(nugen_emulator)
+
+    def call(session: str) -> str:
+        return llm.invoke("Hello", config={"configurable": {"session_id": session}})
+
+    for session in ("conversation-1", "conversation-2"):
+        assert _sent(nugen_emulator, partial(call, session)) == 1
+        assert _sent(nugen_emulator, partial(call, session)) == 0
+
+
+@pytest.mark.parametrize("field", [{"session_id": "s2"}, {"provider": "other"}], ids=str)
+def test_llm_cache_keys_on_the_session_and_provider_fields(
+    nugen_emulator: NugenEmulator, cache: InMemoryCache, field: dict[str, Any]
+) -> None:
+    assert _sent(nugen_emulator, lambda: _llm(nugen_emulator).invoke("Hello")) == 1
+    assert _sent(nugen_emulator, lambda: _llm(nugen_emulator, **field).invoke("Hello")) == 1
+    assert _sent(nugen_emulator, lambda: _llm(nugen_emulator, **field).invoke("Hello")) == 0
 
 
 class _Starts(BaseCallbackHandler):
