@@ -146,7 +146,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stop_sequences = stop or self.stop
+        stop_sequences = self.stop if stop is None else stop  # stop=[] sends none
         if isinstance(stop_sequences, str):
             params["ls_stop"] = [stop_sequences]
         elif isinstance(stop_sequences, list) and stop_sequences:

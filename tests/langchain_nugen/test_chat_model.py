@@ -771,6 +771,14 @@ def test_ls_params() -> None:
     }
     assert model._get_ls_params(model="nugen-legal")["ls_model_name"] == "nugen-legal"
     assert model._llm_type == "nugen-chat"
+    # Per-call values win; stop=[] sends no stop, so the trace records none.
+    per_call = model._get_ls_params(stop=["STOP"], temperature=0.9, max_tokens=3)
+    assert (per_call["ls_stop"], per_call["ls_temperature"], per_call["ls_max_tokens"]) == (
+        ["STOP"],
+        0.9,
+        3,
+    )
+    assert "ls_stop" not in model._get_ls_params(stop=[])
 
 
 @pytest.mark.parametrize(
