@@ -113,10 +113,11 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        # What makes an answer: the sampling fields, the headers that pick the session and
-        # the backend, and the keywords of the call under way (header values redacted).
+        # What makes an answer: the sampling fields, the host, the headers that pick the
+        # session and the backend, and the keywords of the call under way (header values
+        # redacted).
         params = super()._identifying_params
-        for name in ("session_id", "provider"):
+        for name in ("base_url", "session_id", "provider"):
             if getattr(self, name) is not None:
                 params[name] = getattr(self, name)
         call = _CALL.get()

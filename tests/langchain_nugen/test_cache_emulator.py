@@ -96,6 +96,17 @@ def test_llm_cache_keys_on_the_session_and_provider_fields(
     assert _sent(nugen_emulator, lambda: _llm(nugen_emulator, **field).invoke("Hello")) == 0
 
 
+def test_llm_cache_keys_on_the_host(
+    nugen_emulator: NugenEmulator, nugen_emulator_openai: NugenEmulator, cache: InMemoryCache
+) -> None:
+    def call(emulator: NugenEmulator) -> str:
+        return _llm(emulator).invoke("Hello")
+
+    for emulator in (nugen_emulator, nugen_emulator_openai):
+        assert _sent(emulator, partial(call, emulator)) == 1
+        assert _sent(emulator, partial(call, emulator)) == 0
+
+
 class _Starts(BaseCallbackHandler):
     def __init__(self) -> None:
         self.seen: list[str] = []
