@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar, Literal
 
@@ -40,8 +41,14 @@ _CALL: ContextVar[tuple["NugenLLM", dict[str, Any]] | None] = ContextVar("_CALL"
 _RUN_OPTIONS = frozenset({"tags", "metadata", "run_name", "run_id"})
 
 
-def _request_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in kwargs.items() if name not in _RUN_OPTIONS}
+@contextmanager
+def _call_under_way(model: "NugenLLM", kwargs: dict[str, Any]) -> Iterator[None]:
+    request = {name: value for name, value in kwargs.items() if name not in _RUN_OPTIONS}
+    token = _CALL.set((model, request))
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
 
 
 class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
@@ -132,11 +139,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         callbacks: Callbacks | list[Callbacks] | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        token = _CALL.set((self, _request_keywords(kwargs)))
-        try:
+        with _call_under_way(self, kwargs):
             return super().generate(prompts, stop, callbacks, **kwargs)
-        finally:
-            _CALL.reset(token)
 
     async def agenerate(
         self,
@@ -145,11 +149,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         callbacks: Callbacks | list[Callbacks] | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        token = _CALL.set((self, _request_keywords(kwargs)))
-        try:
+        with _call_under_way(self, kwargs):
             return await super().agenerate(prompts, stop, callbacks, **kwargs)
-        finally:
-            _CALL.reset(token)
 
     # ---------------------------------------------------------------------- requests
 
