@@ -6,7 +6,7 @@ offline token estimate, and the loop that relays a stream's pieces to callbacks.
 class adds its own endpoint, conversion and extra fields.
 """
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -33,7 +33,7 @@ from nugen_client.params import (
 from nugen_shared.fields import ConnectionFields, accepted_names, call_keywords
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
-__all__ = ["NugenModel", "on_retry"]
+__all__ = ["NugenModel", "on_retry", "shown_keywords"]
 
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 
@@ -146,7 +146,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stop_sequences = stop or self.stop
+        stop_sequences = self.stop if stop is None else stop  # stop=[] sends none
         if isinstance(stop_sequences, str):
             params["ls_stop"] = [stop_sequences]
         elif isinstance(stop_sequences, list) and stop_sequences:
@@ -261,6 +261,16 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             if run_manager:
                 await run_manager.on_llm_new_token("", chunk=final)
             yield final
+
+
+def shown_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's keywords as callbacks, traces and cache keys hold them: credential header
+    values redacted (a persistent cache writes its keys to disk). A call's header values
+    come sealed through ``invoke`` and ``batch``, as they are through ``generate``."""
+    headers = kwargs.get("extra_headers")
+    if headers and isinstance(headers, Mapping):  # else refused with the request
+        return {**kwargs, "extra_headers": redact_headers(headers)}
+    return dict(kwargs)
 
 
 def on_retry(run_manager: RunManager | None) -> OnRetry | None:

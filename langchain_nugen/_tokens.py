@@ -74,9 +74,16 @@ def count_message_tokens(
         if message.name:
             total += count_text_tokens(message.name)
         if isinstance(message, AIMessage):
-            for call in message.tool_calls:
-                total += 3 + count_text_tokens(call["name"])
-                total += count_text_tokens(json.dumps(call["args"], ensure_ascii=False))
+            # Calls with unparsable arguments go back too, as their raw text; arguments
+            # that are not JSON (refused when sent) are estimated, not an error here.
+            for call in (*message.tool_calls, *message.invalid_tool_calls):
+                args = call.get("args") or ""
+                text = (
+                    args
+                    if isinstance(args, str)
+                    else json.dumps(args, ensure_ascii=False, default=str)
+                )
+                total += 3 + count_text_tokens(call.get("name") or "") + count_text_tokens(text)
     if tools:
         from langchain_core.utils.function_calling import convert_to_openai_tool
 

@@ -16,13 +16,12 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, SkipValidation
 
 from langchain_nugen import _compat
-from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry
+from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
 from langchain_nugen._convert import completion_to_chat_result, to_wire_messages
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
-from nugen_client.params import redact_headers
 from nugen_shared.fields import ImageLimitField, ReasoningField
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request
@@ -185,12 +184,12 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        # What callbacks and LangSmith traces receive: per-call headers redacted.
-        params = super()._get_invocation_params(stop, **kwargs)
-        headers = params.get("extra_headers")
-        if headers and isinstance(headers, Mapping):  # else refused with the request
-            params["extra_headers"] = redact_headers(headers)
-        return params
+        # What callbacks and LangSmith traces receive.
+        return super()._get_invocation_params(stop, **shown_keywords(kwargs))
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        # The cache key.
+        return super()._get_llm_string(stop, **shown_keywords(kwargs))
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
         """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with

@@ -2,14 +2,20 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar, Literal
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+    Callbacks,
+)
 from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
-from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry
+from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
@@ -27,6 +33,22 @@ __all__ = ["NugenLLM"]
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 # One prompt's generations, and the token usage to count for it.
 _Result = tuple[list[Generation], dict[str, int] | None]
+# The model and keywords of the generate() call under way. BaseLLM builds the cache key
+# (and the callbacks' invocation_params) from _identifying_params, which is not given the
+# call's keywords: without them a call with other settings was answered from the cache.
+_CALL: ContextVar[tuple["NugenLLM", dict[str, Any]] | None] = ContextVar("_CALL", default=None)
+# generate()'s own keywords, which describe the run, not the request.
+_RUN_OPTIONS = frozenset({"tags", "metadata", "run_name", "run_id"})
+
+
+@contextmanager
+def _call_under_way(model: "NugenLLM", kwargs: dict[str, Any]) -> Iterator[None]:
+    request = {name: value for name, value in kwargs.items() if name not in _RUN_OPTIONS}
+    token = _CALL.set((model, request))
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
 
 
 class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
@@ -95,6 +117,40 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     @property
     def _llm_type(self) -> str:
         return "nugen"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # What makes an answer: the sampling fields, the host, the headers that pick the
+        # session and the backend, and the keywords of the call under way (header values
+        # redacted).
+        params = super()._identifying_params
+        for name in ("base_url", "session_id", "provider"):
+            if getattr(self, name) is not None:
+                params[name] = getattr(self, name)
+        call = _CALL.get()
+        if call is not None and call[0] is self:
+            params.update(shown_keywords(call[1]))
+        return params
+
+    def generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        callbacks: Callbacks | list[Callbacks] | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        with _call_under_way(self, kwargs):
+            return super().generate(prompts, stop, callbacks, **kwargs)
+
+    async def agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        callbacks: Callbacks | list[Callbacks] | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        with _call_under_way(self, kwargs):
+            return await super().agenerate(prompts, stop, callbacks, **kwargs)
 
     # ---------------------------------------------------------------------- requests
 

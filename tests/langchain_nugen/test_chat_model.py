@@ -9,6 +9,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Iterator
+from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
@@ -771,6 +772,14 @@ def test_ls_params() -> None:
     }
     assert model._get_ls_params(model="nugen-legal")["ls_model_name"] == "nugen-legal"
     assert model._llm_type == "nugen-chat"
+    # Per-call values win; stop=[] sends no stop, so the trace records none.
+    per_call = model._get_ls_params(stop=["STOP"], temperature=0.9, max_tokens=3)
+    assert (per_call["ls_stop"], per_call["ls_temperature"], per_call["ls_max_tokens"]) == (
+        ["STOP"],
+        0.9,
+        3,
+    )
+    assert "ls_stop" not in model._get_ls_params(stop=[])
 
 
 @pytest.mark.parametrize(
@@ -820,6 +829,19 @@ def test_token_counts_are_offline() -> None:
     assert "transformers" not in sys.modules
     with pytest.raises(NotImplementedError, match="tokenizer"):
         model.get_token_ids("hi")
+
+
+def test_token_counts_cover_every_tool_call_sent_back() -> None:
+    """A call with unparsable arguments goes back with its raw text, so it is counted; and
+    arguments that are not JSON (refused when sent) are estimated, not a TypeError."""
+    model = make()
+    raw = "{" + " ".join(f"word{i}" for i in range(40))
+    broken = AIMessage(
+        "", invalid_tool_calls=[{"name": "t", "args": raw, "id": "c1", "error": None}]
+    )
+    assert model.get_num_tokens_from_messages([broken]) > 40
+    odd = AIMessage("", tool_calls=[{"name": "t", "args": {"when": date(2024, 1, 1)}, "id": "c2"}])
+    assert model.get_num_tokens_from_messages([odd]) > 0
 
 
 # ------------------------------------------------------- tools and structure
