@@ -83,12 +83,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
         """Unknown constructor keywords become body fields (``model_kwargs``)."""
         if isinstance(values, dict):
-            for alias, name in _OPENAI_NAMES.items():
-                if alias in values:
-                    if name in values:
-                        raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
-                    values = {**values, name: values[alias]}
-                    del values[alias]
+            values = _our_names(values)
             names = accepted_names(cls)
             unknown = [key for key in values if key not in names]
             if unknown:
@@ -184,7 +179,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             session_id=self.session_id,
             provider=self.provider,
         )
-        call = call_keywords(kwargs)
+        call = call_keywords(_our_names(kwargs))
         if stop is not None:
             call["stop"] = stop or None
         return fields, call
@@ -261,6 +256,17 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             if run_manager:
                 await run_manager.on_llm_new_token("", chunk=final)
             yield final
+
+
+def _our_names(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (constructor or call keywords) with ChatOpenAI's names given ours."""
+    for alias, name in _OPENAI_NAMES.items():
+        if alias in values:
+            if name in values:
+                raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
+            values = {**values, name: values[alias]}
+            del values[alias]
+    return values
 
 
 def shown_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:

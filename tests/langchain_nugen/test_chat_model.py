@@ -1187,3 +1187,9 @@ def test_chat_openai_names_of_timeout_and_max_tokens_are_aliases(mock: respx.Moc
     assert NugenLLM(api_key=KEY, max_completion_tokens=7).max_tokens == 7
     with pytest.raises(ValueError, match="not both"):
         make(max_tokens=1, max_completion_tokens=5)
+    # Per call too: sent under its own name, it would not cap the answer.
+    model.invoke("hi", max_completion_tokens=3)
+    assert body(route)["max_tokens"] == 3
+    assert "max_completion_tokens" not in body(route)
+    with pytest.raises(ValueError, match="not both"):
+        model.invoke("hi", max_tokens=1, max_completion_tokens=3)
