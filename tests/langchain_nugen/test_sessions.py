@@ -15,6 +15,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from langchain_nugen import ChatNugen, NugenLLM
 from nugen_emulator import NugenEmulator
+from tests.support.langchain import BEFORE_3_11
 
 pytestmark = pytest.mark.emulator
 
@@ -90,11 +91,18 @@ def test_one_agent_serves_many_conversations(nugen_emulator: NugenEmulator) -> N
         agent.invoke(
             {"messages": [("user", "hello")]}, {"configurable": {"session_id": conversation}}
         )
+    assert sessions(nugen_emulator) == ["c-1", "c-2"]
 
-    async def later() -> None:
-        await agent.ainvoke(
-            {"messages": [("user", "hello")]}, {"configurable": {"session_id": "c-3"}}
-        )
 
-    asyncio.run(later())
-    assert sessions(nugen_emulator) == ["c-1", "c-2", "c-3"]
+@BEFORE_3_11
+def test_one_async_agent_serves_many_conversations(nugen_emulator: NugenEmulator) -> None:
+    agent = create_agent(ChatNugen(**connect(nugen_emulator)), tools=[])
+
+    async def conversations() -> None:
+        for conversation in ("c-1", "c-2"):
+            await agent.ainvoke(
+                {"messages": [("user", "hello")]}, {"configurable": {"session_id": conversation}}
+            )
+
+    asyncio.run(conversations())
+    assert sessions(nugen_emulator) == ["c-1", "c-2"]
