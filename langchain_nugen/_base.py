@@ -41,8 +41,9 @@ RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 # into the body unvalidated (the way ChatOpenAI passes unknown keywords through).
 LC_KWARGS = frozenset({"stream_usage"})
 # ChatOpenAI's names for our fields (``request_timeout`` is ``timeout``'s alias), so that
-# code written for it keeps its meaning: unknown, it would be sent as a body field.
-_OPENAI_NAMES = {"max_completion_tokens": "max_tokens"}
+# code written for it keeps its meaning: unknown, it would be sent as a body field (and
+# the request to the default host).
+_OPENAI_NAMES = {"max_completion_tokens": "max_tokens", "openai_api_base": "base_url"}
 
 
 class NugenModel(ConnectionFields, GenerationFields, Serializable):

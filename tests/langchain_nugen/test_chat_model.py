@@ -1176,7 +1176,7 @@ def test_agent_does_not_run_a_truncated_streamed_call(mock: respx.MockRouter) ->
     assert ran == []
 
 
-def test_chat_openai_names_of_timeout_and_max_tokens_are_aliases(mock: respx.MockRouter) -> None:
+def test_chat_openai_names_are_aliases(mock: respx.MockRouter) -> None:
     # Code written for ChatOpenAI keeps its meaning instead of sending them as body fields.
     route = mock.post(CHAT).respond(json=reply())
     model = make(request_timeout=30, max_completion_tokens=5)
@@ -1185,6 +1185,10 @@ def test_chat_openai_names_of_timeout_and_max_tokens_are_aliases(mock: respx.Moc
     assert body(route)["max_tokens"] == 5
     assert "max_completion_tokens" not in body(route)
     assert NugenLLM(api_key=KEY, max_completion_tokens=7).max_tokens == 7
+    moved = make(openai_api_base="https://other.example/v1")
+    assert (moved.base_url, moved.model_kwargs) == ("https://other.example/v1", {})
+    with pytest.raises(ValueError, match="setting of the model"):
+        model.invoke("hi", openai_api_base="https://other.example/v1")
     with pytest.raises(ValueError, match="not both"):
         make(max_tokens=1, max_completion_tokens=5)
     # Per call too: sent under its own name, it would not cap the answer.
