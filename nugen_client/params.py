@@ -147,9 +147,6 @@ class RerankParams(RequestOptions, total=False):
     return_documents: bool | None
 
 
-# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
-# the ones this client sends itself and common transport and tracing headers. Every other
-# value is redacted, so a gateway's credential header under any name stays hidden.
 # A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
 # ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
 _CREDENTIAL_WORD = re.compile(
@@ -198,6 +195,9 @@ def check_no_credential_keywords(
         )
 
 
+# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
+# the ones this client sends itself and common transport and tracing headers. Every other
+# value is redacted, so a gateway's credential header under any name stays hidden.
 SAFE_HEADERS = frozenset(
     {
         "accept",
