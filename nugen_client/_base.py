@@ -343,8 +343,13 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
         request = validate(request_type, fields, what)
-        if request.model_extra:  # keywords this client does not know go in the body
-            check_no_credential_keywords(request.model_extra, body=True)
+        # Keywords this client does not know, and extra_body's names, go in the body.
+        extra_body = params.get("extra_body")
+        extra_body = extra_body if isinstance(extra_body, Mapping) else None
+        if request.model_extra or extra_body:
+            check_no_credential_keywords(
+                [*(request.model_extra or ()), *(extra_body or ())], body=True
+            )
         try:
             body = request.model_dump(mode="json", exclude_unset=True)
         except PydanticSerializationError as exc:

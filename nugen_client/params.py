@@ -172,7 +172,7 @@ def check_no_credential_keywords(
     Unknown keywords become body fields: a key passed under a wrong name would be sent in
     the request body and shown wherever the body is. With ``body=True`` (the names of a
     call's keywords or of extra body fields, all bound for the body) ``api_key`` is refused
-    too: the key goes on the model. A near miss of one of ``known`` (``max_token``) is
+    too: the key goes to the constructor. A near miss of one of ``known`` (``max_token``) is
     refused as the typo it is, with the name meant. The message names the keyword, never
     its value.
     """
@@ -181,7 +181,7 @@ def check_no_credential_keywords(
         if name == "api_key" and body:
             raise InvalidInputError(
                 "'api_key' is not a call keyword or a body field (it would be sent in the "
-                "request body): set the key on the model, api_key=... (or NUGEN_API_KEY)"
+                "request body): give the key to the model or client, api_key=... (or NUGEN_API_KEY)"
             )
         if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
             continue

@@ -64,6 +64,9 @@ def test_an_unknown_keyword_is_sent_unless_it_looks_like_a_credential(kind: str)
         with pytest.raises(InvalidInputError, match=name) as caught:
             h.chat(**{name: "sk-secret"})
         assert "sk-secret" not in str(caught.value)
+        with pytest.raises(InvalidInputError, match=name) as caught:
+            h.chat(extra_body={name: "sk-secret"})
+        assert "sk-secret" not in str(caught.value)
     assert len(h.requests) == 1
 
 
