@@ -139,7 +139,8 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         temperature = kwargs.get("temperature", self.temperature)
         if temperature is not None:
             params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        # ChatOpenAI's name too (both given: refused with the request, not here).
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens", self.max_tokens))
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
         stop_sequences = self.stop if stop is None else stop  # stop=[] sends none

@@ -780,6 +780,8 @@ def test_ls_params() -> None:
         3,
     )
     assert "ls_stop" not in model._get_ls_params(stop=[])
+    # ChatOpenAI's name for max_tokens caps the call, so the trace records it.
+    assert model._get_ls_params(max_completion_tokens=4)["ls_max_tokens"] == 4
 
 
 @pytest.mark.parametrize(
