@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 import nugen_client
 from langchain_nugen import ChatNugen
 from tests.conftest import NugenTarget
-from tests.support.langchain import BEFORE_3_11, JPEG_B64, PNG_B64, chat, embeddings, sent_bodies
+from tests.support.langchain import JPEG_B64, NEEDS_3_11, PNG_B64, chat, embeddings, sent_bodies
 
 QUESTION = [SystemMessage("Answer briefly."), HumanMessage("What is the capital of France?")]
 ANSWER = 'You asked: "What is the capital of France?".'
@@ -376,7 +376,7 @@ def test_agent_with_structured_response(nugen_target: NugenTarget) -> None:
     assert report.city == "Lima"
 
 
-@BEFORE_3_11
+@NEEDS_3_11
 async def test_agent_streams_asynchronously(nugen_target: NugenTarget) -> None:
     agent = create_agent(chat(nugen_target), tools=[get_weather])
     tokens: list[str] = []

@@ -15,7 +15,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from langchain_nugen import ChatNugen, NugenLLM
 from nugen_emulator import NugenEmulator
-from tests.support.langchain import BEFORE_3_11
+from tests.support.langchain import NEEDS_3_11
 
 pytestmark = pytest.mark.emulator
 
@@ -94,7 +94,7 @@ def test_one_agent_serves_many_conversations(nugen_emulator: NugenEmulator) -> N
     assert sessions(nugen_emulator) == ["c-1", "c-2"]
 
 
-@BEFORE_3_11
+@NEEDS_3_11
 def test_one_async_agent_serves_many_conversations(nugen_emulator: NugenEmulator) -> None:
     agent = create_agent(ChatNugen(**connect(nugen_emulator)), tools=[])
 

@@ -17,7 +17,7 @@ _M = TypeVar("_M")
 # LangGraph hands an async node the run's config through the task's context, which asyncio
 # gives a task only from Python 3.11: before it, an async agent's model never sees the
 # config (its session_id, its streaming callbacks).
-BEFORE_3_11 = pytest.mark.skipif(
+NEEDS_3_11 = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="LangGraph passes no run config to async nodes before 3.11"
 )
 
