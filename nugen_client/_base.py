@@ -8,13 +8,12 @@ the client's ``_send`` (retries around ``_send_once``, which sends
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -31,6 +30,7 @@ from nugen_client._checks import (
     is_number,
     json_body,
     make_timeout,
+    mapping_or_none,
     refuse_stream_keyword,
     refuse_tools_on_vision,
     unsendable,
@@ -343,13 +343,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
         request = validate(request_type, fields, what)
-        # Keywords this client does not know, and extra_body's names, go in the body.
-        extra_body = params.get("extra_body")
-        extra_body = extra_body if isinstance(extra_body, Mapping) else None
-        if request.model_extra or extra_body:
-            check_no_credential_keywords(
-                [*(request.model_extra or ()), *(extra_body or ())], body=True
-            )
+        extra_body = mapping_or_none("extra_body", params.get("extra_body"))
+        unknown = [*(request.model_extra or ()), *(extra_body or ())]
+        if unknown:  # keywords this client does not know, and extra_body's, go in the body
+            check_no_credential_keywords(unknown, body=True)
         try:
             body = request.model_dump(mode="json", exclude_unset=True)
         except PydanticSerializationError as exc:
@@ -421,16 +418,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
-
-    @contextlib.contextmanager
-    def _reading_whole(self) -> Iterator[None]:
-        """Where a stream request's answer that came whole (JSON, not events) is read:
-        transport errors and the call's deadline end as the errors callers get."""
-        try:
-            with TransportErrors(self._secrets):
-                yield
-        except DeadlineExceeded as exc:
-            raise self._deadline_error(exc) from None
 
     def _deadline_error(self, exc: DeadlineExceeded) -> APITimeoutError:
         during = f": {exc}" if str(exc) else ""

@@ -120,9 +120,16 @@ def check_header(field: str, value: object) -> None:
         )
 
 
+def mapping_or_none(field: str, value: object) -> Mapping[str, Any] | None:
+    """``value``, a mapping or None; anything else is refused, naming ``field``."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise InvalidInputError(f"{field} must be a dict, got {type(value).__name__}")
+
+
 def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
     """:func:`check_header` for every name and value of ``headers``."""
-    for name, value in (headers or {}).items():
+    for name, value in (mapping_or_none(field, headers) or {}).items():
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
             raise InvalidInputError(f"{field} has an invalid header name {name!r}")
         check_header(f"{field}[{name!r}]", value)

@@ -12,7 +12,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -96,6 +96,17 @@ def _tls_context(https: bool) -> ssl.SSLContext:
     A plain ``http://`` service gets a context without any CA, never used to talk to it (and
     refusing every certificate)."""
     return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+@contextlib.contextmanager
+def _reading_whole(client: _BaseClient[Any, Any]) -> Iterator[None]:
+    """Where a stream request's answer that came whole (JSON, not events) is read:
+    transport errors and the call's deadline end as the errors callers get."""
+    try:
+        with TransportErrors(client._secrets):
+            yield
+    except DeadlineExceeded as exc:
+        raise client._deadline_error(exc) from None
 
 
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
@@ -275,7 +286,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
-                with self._reading_whole():
+                with _reading_whole(self):
                     response.read()
                 yield from call.whole(response)
                 return
@@ -472,7 +483,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):
-                        with self._reading_whole():
+                        with _reading_whole(self):
                             await response.aread()
                         for whole_chunk in call.whole(response):
                             yield whole_chunk

@@ -70,6 +70,15 @@ def test_an_unknown_keyword_is_sent_unless_it_looks_like_a_credential(kind: str)
     assert len(h.requests) == 1
 
 
+@pytest.mark.parametrize("field", ["extra_body", "extra_headers"])
+@pytest.mark.parametrize("value", ["abc", [("a", "1")], 5])
+def test_extra_fields_that_are_not_dicts_are_refused(kind: str, field: str, value: Any) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match=f"{field} must be a dict"):
+        h.chat(**{field: value})
+    assert h.requests == []
+
+
 def test_every_documented_parameter_reaches_the_body(kind: str) -> None:
     h = Harness(kind, [OK])
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
