@@ -257,9 +257,27 @@ def _json_or_raw(body: Any) -> Any:
         return b""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
-        return _renumber_tool_call_ids(json.loads(raw))
+        return _renumber_tool_call_ids(_tool_descriptions_unindented(json.loads(raw)))
     except (ValueError, UnicodeDecodeError):
         return raw
+
+
+def _tool_descriptions_unindented(body: Any) -> Any:
+    """Compare tool descriptions with their whitespace collapsed.
+
+    LangChain takes a tool's description from its function's docstring, which Python 3.13
+    dedents when compiling: the same test sends other indentation there than on 3.10-3.12.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("tools"), list):
+        return body
+    tools = []
+    for tool in body["tools"]:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("description"), str):
+            function = {**function, "description": " ".join(function["description"].split())}
+            tool = {**tool, "function": function}
+        tools.append(tool)
+    return {**body, "tools": tools}
 
 
 def _renumber_tool_call_ids(body: Any) -> Any:
