@@ -1,16 +1,9 @@
-"""LlamaIndex <-> wire conversion, written once for ``Nugen`` and ``NugenMultiModal``.
-
-Data flows one way through pure functions: LlamaIndex messages -> :func:`to_wire_messages`
--> (the client) -> ``ChatCompletion`` -> :func:`completion_to_chat_response` ->
-LlamaIndex responses (streams: :mod:`llama_index_nugen._stream`). Text completions
-(``is_chat_model=False``) take the same road.
-Nothing here does I/O except reading the image files a message points at, and nothing
-mutates what the caller passed in.
-"""
+"""LlamaIndex <-> wire conversion for ``Nugen`` and ``NugenMultiModal`` (streams:
+:mod:`llama_index_nugen._stream`): pure functions that do no I/O but read the image files
+a message points at, and never mutate what the caller passed in."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from io import IOBase
@@ -32,6 +25,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.schema import BaseNode, ImageNode
+from llama_index.core.utils import resolve_binary
 
 from nugen_client import APIResponseValidationError, InvalidInputError
 from nugen_client import types as api
@@ -55,16 +49,17 @@ __all__ = [
     "tool_selections",
 ]
 
-# LlamaIndex has more roles than the service; each maps onto the one the service knows.
+# LlamaIndex has more roles than the service; each maps onto the one the service knows
+# (a MessageRole is a str: a role given as text is found too).
 _ROLES: dict[str, str] = {
-    MessageRole.SYSTEM.value: "system",
-    MessageRole.DEVELOPER.value: "system",
-    MessageRole.USER.value: "user",
-    MessageRole.ASSISTANT.value: "assistant",
-    MessageRole.CHATBOT.value: "assistant",
-    MessageRole.MODEL.value: "assistant",
-    MessageRole.TOOL.value: "tool",
-    MessageRole.FUNCTION.value: "tool",
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.TOOL: "tool",
+    MessageRole.FUNCTION: "tool",
 }
 
 # ---------------------------------------------------------------------------- messages in
@@ -96,10 +91,9 @@ def to_wire_message(
         raise InvalidInputError(
             f"messages[{index}] must be a ChatMessage, got {type(message).__name__}"
         )
-    role_value = message.role.value if isinstance(message.role, MessageRole) else message.role
-    role = _ROLES.get(str(role_value))
+    role = _ROLES.get(message.role)
     if role is None:
-        raise InvalidInputError(f"messages[{index}]: role {role_value!r} is not supported")
+        raise InvalidInputError(f"messages[{index}]: role {message.role!r} is not supported")
     texts: list[str] = []
     parts: list[dict[str, Any]] = []
     has_image = False
@@ -220,11 +214,9 @@ def image_block_to_part(
             read = raw.read()
             raw.seek(position)  # leave the caller's stream where it was
             raw = read.encode() if isinstance(read, str) else read
-        # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are not.
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except ValueError:
-            data = raw
+        # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are
+        # not: LlamaIndex's resolver decodes only the former.
+        data = resolve_binary(raw_bytes=raw).getvalue()
     elif block.path is not None:
         return image_part(path=block.path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None and str(block.url).startswith("file://"):

@@ -1,11 +1,6 @@
-"""What ``Nugen`` and ``NugenMultiModal`` share: their fields, the request rule and the calls.
-
-Each call is three steps: the request (the shared rule of ``nugen_shared.requests``, as
-for ``ChatNugen``), the client method the :class:`Request` names (``completion`` for a
-prompt, ``chat_completion`` for messages), then pure conversion (``_convert``,
-``_stream``). Sync and async differ only in the client call. The framework classes add
-LlamaIndex's callbacks around the calls, and :func:`seal_call_headers` around those.
-"""
+"""What ``Nugen`` and ``NugenMultiModal`` share: their fields, the request rule and the calls
+(a request by ``nugen_shared.requests``, the client method it names, then ``_convert`` or
+``_stream``; sync and async differ only in the client call)."""
 
 import difflib
 import functools
@@ -75,24 +70,21 @@ class KnownKeywords(BaseModel):
     def __init__(self, **data: Any) -> None:
         # Checked before pydantic sees the keywords: its errors quote every input, the key
         # included.
-        super().__init__(**_known_keywords(type(self), data))
-
-
-def _known_keywords(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    known = accepted_names(cls)
-    for alias, name in KnownKeywords._ALIASES.items():
-        if alias in data and alias not in known and name in cls.model_fields:
-            if name in data:
-                raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
-            data[name] = data.pop(alias)
-    for name in data:
-        if name in known:
-            continue
-        check_no_credential_keywords([name], known)
-        nearest = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
-        raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
-    return data
+        cls = type(self)
+        known = accepted_names(cls)
+        for alias, name in cls._ALIASES.items():
+            if alias in data and alias not in known and name in cls.model_fields:
+                if name in data:
+                    raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
+                data[name] = data.pop(alias)
+        for name in data:
+            if name in known:
+                continue
+            check_no_credential_keywords([name], known)
+            nearest = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
+        super().__init__(**data)
 
 
 class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingFields, ReasoningField):

@@ -1,10 +1,5 @@
-"""Streamed wire chunks -> LlamaIndex responses, one state machine for every stream.
-
-:class:`ChatStream` rebuilds the running answer from the shared
-:class:`nugen_client.StreamAccumulator` at each chunk; :func:`responses` drives it over a
-client's chunks (chat and text completion chunks alike) and renders each step as a
-``ChatResponse`` or ``CompletionResponse``, with the same message, extras and ``raw`` as
-the whole answers of :mod:`llama_index_nugen._convert`. Pure: nothing here does I/O.
+"""Streamed wire chunks (chat and text completion alike) -> LlamaIndex responses, with the
+same message, extras and ``raw`` as the whole answers of :mod:`llama_index_nugen._convert`.
 """
 
 from __future__ import annotations
@@ -82,19 +77,15 @@ class ChatStream:
         self.pending = True
         self.raw: dict[str, Any] = {}
 
-    @property
-    def text(self) -> str:
-        return self._acc.text(0)
-
     def add(self, chunk: api.ChatCompletionChunk | api.TextCompletionChunk) -> bool:
         """Take one chunk of a chat stream or of a text completion stream; True when it
         brought text, reasoning or a tool-call fragment (a step worth yielding), False for
         empty deltas, usage-only and timing events."""
         if isinstance(chunk, api.TextCompletionChunk):
-            text_chunk: api.TextCompletionChunk | None = chunk
+            raw = chunk.model_dump(exclude_none=True)
             chunk = text_chunk_as_chat_chunk(chunk)
         else:
-            text_chunk = None
+            raw = _dump_chunk(chunk, exclude_none=True)
         fragments = self._acc.add(chunk)
         if not self._id and chunk.is_chunk:
             self._id = chunk.id or "0"
@@ -118,11 +109,6 @@ class ChatStream:
                 self._acc.tool_calls(0), self._id, complete=finished
             )
             self._finished_tools = finished
-        raw = (
-            _dump_chunk(chunk, exclude_none=True)
-            if text_chunk is None
-            else text_chunk.model_dump(exclude_none=True)
-        )
         acc = self._acc
         usage = acc.usage
         if usage is not None and "usage" not in raw:
@@ -175,10 +161,6 @@ class ChatStream:
             logprobs=None,
             delta=self.delta,
         )
-
-    def completion(self) -> api.ChatCompletion:
-        """The response the stream added up to so far."""
-        return self._acc.completion()
 
 
 R = TypeVar("R", ChatResponse, CompletionResponse)

@@ -310,7 +310,9 @@ def test_state_matches_the_shared_accumulator() -> None:
     state = ChatStream()
     for item in [*_tool_chunks(), chunk("tail", finish="stop")]:
         state.add(item)
-    assert state.text == state.completion().choices[0].message.content == "tail"
+    completion = state._acc.completion()
+    assert state.chat_response().message.content == completion.choices[0].message.content
+    assert completion.choices[0].message.content == "tail"
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=30))
@@ -324,7 +326,7 @@ def test_running_message_is_always_the_concatenated_deltas(pieces: list[str]) ->
         response = state.chat_response()
         so_far += response.delta or ""
         assert response.message.content == so_far
-    assert so_far == "".join(pieces) == state.completion().choices[0].message.content
+    assert so_far == "".join(pieces) == state._acc.completion().choices[0].message.content
 
 
 def test_responses_serialise_and_validate_round_trip() -> None:
