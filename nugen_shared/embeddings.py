@@ -1,14 +1,7 @@
-"""Concurrent, in-order batched embedding with an adaptive in-flight bound.
-
-Both adapters' embedding classes embed through :func:`embed_in_batches` (sync: threads
-over the thread-safe sync client, made per call, so it works the same from plain code,
-inside a running event loop, from several threads and in a forked child) and
-:func:`aembed_in_batches` (tasks in the running loop). The texts are cut into batches of
-``batch_size``; up to ``max_concurrency`` are in flight; the vectors come back in input
-order, or the call raises its first error (after the client's own retries), sending no
-further batch. The bound adapts (:class:`AdaptiveLimit`, one per model object): a 429
-halves it, successes grow it back. :class:`_Schedule` decides what is sent next and
-where each result goes; the two drivers differ only in how a batch is sent and awaited.
+"""Concurrent, in-order batched embedding with an adaptive in-flight bound, for both
+adapters' embedding classes: :func:`embed_in_batches` runs threads over the thread-safe sync
+client (so it works the same from plain code, inside a running event loop, from several
+threads and in a forked child), :func:`aembed_in_batches` tasks in the running loop.
 """
 
 from __future__ import annotations
@@ -41,11 +34,8 @@ __all__ = [
     "progress_bar",
 ]
 
-DEFAULT_BATCH_SIZE = 128
-"""Texts per request by default (see the adapters' docstrings for the reasoning)."""
-
-DEFAULT_MAX_CONCURRENCY = 16
-"""Batches in flight at once by default (see the adapters' docstrings for the reasoning)."""
+DEFAULT_BATCH_SIZE = 128  # texts per request
+DEFAULT_MAX_CONCURRENCY = 16  # batches in flight at once
 
 Vectors = list[list[float]]
 _F = TypeVar("_F", bound="concurrent.futures.Future[Any] | asyncio.Future[Any]")
@@ -204,8 +194,9 @@ def embed_in_batches(
     limit: AdaptiveLimit | None = None,
     progress: Progress | None = None,
 ) -> Vectors:
-    """One vector per text, in order: ``send(batch, on_retry)`` (thread-safe) embeds one
-    batch, up to ``max_concurrency`` at once in threads."""
+    """One vector per text, in order, or the first error (after the client's retries) and
+    no further batch: ``send(batch, on_retry)`` (thread-safe) embeds one batch, up to
+    ``max_concurrency`` at once in threads."""
     schedule = _Schedule(texts, batch_size, max_concurrency, limit or AdaptiveLimit(), progress)
     threaded = len(schedule.batches) > 1  # no thread for what one request does
 

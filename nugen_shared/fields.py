@@ -1,13 +1,6 @@
-"""The fields every adapter class shares, and what a model object caches.
-
-:class:`ConnectionFields` (where and how to reach the service; the key is pickled as a
-``SecretStr`` and shown nowhere else), :class:`ReasoningField`, :class:`ImageLimitField`
-and :class:`RerankFields`; the caches of a model object (:class:`ClientCache`,
-:class:`FreshOnCopy`); and where else a credential must not go: a keyword that looks
-like one (``nugen_client.params.check_no_credential_keywords``, at construction and per
-call), per-call header values shown to callbacks and traces (:func:`sealed_headers` /
-:func:`call_keywords`).
-"""
+"""The fields every adapter class shares (connection, reasoning, image limit, rerank), what
+a model object caches, and where else a credential must not go: keywords that look like one
+and per-call header values shown to callbacks and traces."""
 
 import os
 from collections.abc import Mapping
@@ -85,9 +78,7 @@ class FreshOnCopy:
 class ClientCache(FreshOnCopy):
     """The lazily built sync and async clients of one model object.
 
-    A cache, not state (:class:`FreshOnCopy`): a pickled or copied model gets an empty
-    one, and two models with the same settings are equal whatever they have built. A
-    client is rebuilt only when a connection setting changed since it was built: one
+    A client is rebuilt only when a connection setting changed since it was built: one
     assigned (the model reports it, :meth:`changed`) or default headers changed in place
     (compared per call). A replaced client is never closed here (a stream may still be
     reading from it): its pool closes with its last user (the client's own finalizer).
@@ -201,10 +192,6 @@ def _api_key_from_env() -> SecretStr | None:
     return SecretStr(key) if key else None
 
 
-def _base_url_from_env() -> str | None:
-    return os.environ.get("NUGEN_BASE_URL") or None
-
-
 class ConnectionFields(BaseModel):
     """Where and how to reach the service: the fields every adapter class shares.
 
@@ -225,7 +212,7 @@ class ConnectionFields(BaseModel):
         "the first call.",
     )
     base_url: str | None = Field(
-        default_factory=_base_url_from_env,
+        default_factory=lambda: os.environ.get("NUGEN_BASE_URL") or None,
         validate_default=True,  # the environment's too
         description="Base URL of the API; env NUGEN_BASE_URL, else (None) the Nugen service.",
     )
@@ -325,7 +312,6 @@ class ConnectionFields(BaseModel):
             self._clients.changed()
 
     def _client_settings(self) -> dict[str, Any]:
-        """The clients' constructor arguments."""
         settings = {name: getattr(self, name) for name in _CLIENT_FIELDS}
         if self.timeout is None:
             settings["timeout"] = DEFAULT_TIMEOUT
@@ -334,12 +320,10 @@ class ConnectionFields(BaseModel):
         return settings
 
     def _sync_client(self) -> "NugenClient":
-        client: NugenClient = self._clients.get(False, self)
-        return client
+        return cast("NugenClient", self._clients.get(False, self))
 
     def _async_client(self) -> "AsyncNugenClient":
-        client: AsyncNugenClient = self._clients.get(True, self)
-        return client
+        return cast("AsyncNugenClient", self._clients.get(True, self))
 
 
 # The fields the clients are built from (``_client_settings``): assigning one rebuilds them.

@@ -1,11 +1,7 @@
-"""Images in, ``image_url`` parts out: written once for both framework adapters.
-
-The service takes an image as an https URL or as ``data:<mime>;base64,<bytes>``. Local
-bytes (a path, raw bytes, base64 text) become data URLs here, with the mime type read from
-the bytes themselves when the caller did not give one, and refused with a clear
-:class:`~nugen_client.InvalidInputError` when they are not an image, are too large, or
-cannot be read.
-"""
+"""Images in any local form (a path, raw bytes, base64 text) or as a URL, out as the
+``image_url`` parts the service takes: local bytes become ``data:`` URLs with the mime type
+the bytes announce, refused with an :class:`~nugen_client.InvalidInputError` when they are
+no image, too large, or unreadable."""
 
 from __future__ import annotations
 

@@ -73,19 +73,18 @@ def chat_request(
     *,
     ignore: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments of one client chat call.
+    """The keyword arguments of one client chat call, from three layers (later wins): the
+    model's ``fields`` (``model``, sampling, ``session_id``, ``provider``,
+    ``use_vision_endpoint``), its extra body fields (``model_kwargs`` /
+    ``additional_kwargs``, sent unvalidated), then the call's keywords.
 
-    Three layers, later wins: the model's ``fields`` (``model``, the sampling fields,
-    ``session_id``, ``provider``, ``use_vision_endpoint``), its extra body fields
-    (LangChain ``model_kwargs``, LlamaIndex ``additional_kwargs``: sent as they are,
-    unvalidated), then the call's keywords. A chat body field (:data:`CHAT_BODY_FIELDS`)
-    among the fields or keywords is validated by the client (``None`` clears it). In every
-    layer ``session_id`` / ``provider`` / ``extra_headers`` become this call's headers
-    (never a setting of the cached client, so changing them never builds a new pool);
-    ``timeout`` replaces the model's for this call (``None``: the model's); ``extra_body``
-    is merged; names in ``ignore`` (the framework's own keywords) are dropped; any other
-    name with a value is sent as an unvalidated body field. ``tool_choice`` is converted
-    here, for the request's tools (:func:`tool_choice_to_wire`); the client checks it.
+    :data:`CHAT_BODY_FIELDS` among the fields or keywords are validated by the client
+    (``None`` clears one). In every layer ``session_id`` / ``provider`` / ``extra_headers``
+    become this call's headers (never a setting of the cached client, so changing them
+    never builds a new pool); ``timeout`` overrides the model's (``None``: the model's);
+    ``extra_body`` is merged; names in ``ignore`` (the framework's own) are dropped; any
+    other name with a value is an unvalidated body field. ``tool_choice`` is converted for
+    the request's tools (:func:`tool_choice_to_wire`).
     """
     request = _layered(CHAT_BODY_FIELDS, {*ignore, "messages"}, fields, extra_body, call)
     names = [
@@ -109,13 +108,10 @@ def completion_request(
     *,
     ignore: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments of one client text completion call (``/completions``).
-
-    The rule of :func:`chat_request`, with :data:`COMPLETION_BODY_FIELDS` as the validated
-    body fields: any other field with a value (a chat-only one such as ``reasoning``
-    included) is sent unvalidated, so what the user set is what is sent;
-    ``use_vision_endpoint`` does not apply. Several prompts are sent as one list.
-    """
+    """The keyword arguments of one client text completion call (``/completions``): the
+    rule of :func:`chat_request` with :data:`COMPLETION_BODY_FIELDS` validated, any other
+    field with a value (a chat-only one such as ``reasoning`` too) sent unvalidated, and
+    ``use_vision_endpoint`` ignored. Several prompts are sent as one list."""
     request = _layered(
         COMPLETION_BODY_FIELDS, {*ignore, "messages", "prompt"}, fields, extra_body, call
     )
