@@ -56,18 +56,13 @@ __all__ = [
 
 class FreshOnCopy:
     """Base of a cache class whose ``__init__`` takes no arguments: a copy or a pickle
-    gets a fresh, empty one, and it takes no part in equality."""
+    gets a fresh, empty one (``copy`` and ``deepcopy`` use ``__reduce__`` too), and it
+    takes no part in equality."""
 
     __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), ())
-
-    def __copy__(self) -> Self:
-        return type(self)()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
-        return type(self)()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, type(self))
