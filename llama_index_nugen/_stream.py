@@ -48,20 +48,6 @@ class ChatStream:
     ``delta`` that just arrived: never text twice.
     """
 
-    __slots__ = (
-        "_acc",
-        "_confidence",
-        "_finish_reason",
-        "_finished_tools",
-        "_id",
-        "_reasoning_delta",
-        "_tool_blocks",
-        "_tool_dicts",
-        "delta",
-        "pending",
-        "raw",
-    )
-
     def __init__(self) -> None:
         self._acc = StreamAccumulator(running_text=True)
         self._reasoning_delta = ""
