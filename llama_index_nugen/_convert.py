@@ -333,38 +333,31 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     """The tool calls of a response as ``ToolSelection`` objects. Mid-stream, arguments
     are read leniently (they are still arriving); once the answer is complete, a call whose
     arguments are not complete, valid JSON raises ``APIResponseValidationError``."""
-    finish_reason = response.additional_kwargs.get("finish_reason")
-    complete = response.delta is None or finish_reason is not None
-
-    def arguments(raw: Any, name: str) -> dict[str, Any]:
-        if complete:
-            return _complete_arguments(raw, name, finish_reason)
-        return _lenient_arguments(raw)
-
-    selections = [
-        ToolSelection(
-            tool_id=block.tool_call_id or "",
-            tool_name=block.tool_name,
-            tool_kwargs=arguments(block.tool_kwargs, block.tool_name),
-        )
+    calls: list[tuple[str | None, str, Any]] = [
+        (block.tool_call_id, block.tool_name, block.tool_kwargs)
         for block in response.message.blocks
         if isinstance(block, ToolCallBlock)
     ]
-    if not selections:
-        calls = response.message.additional_kwargs.get("tool_calls") or ()
-        for n, call in enumerate(calls):
+    if not calls:
+        for n, call in enumerate(response.message.additional_kwargs.get("tool_calls") or ()):
             wire, function = _openai_call(call, f"additional_kwargs['tool_calls'][{n}]")
-            name = function.get("name") or ""
-            selections.append(
-                ToolSelection(
-                    tool_id=wire.get("id") or "",
-                    tool_name=name,
-                    tool_kwargs=arguments(function.get("arguments"), name),
-                )
-            )
-    if not selections and error_on_no_tool_call:
+            calls.append((wire.get("id"), function.get("name") or "", function.get("arguments")))
+    if not calls and error_on_no_tool_call:
         raise ValueError("Expected at least one tool call, but got 0 tool calls.")
-    return selections
+    finish_reason = response.additional_kwargs.get("finish_reason")
+    complete = response.delta is None or finish_reason is not None
+    return [
+        ToolSelection(
+            tool_id=call_id or "",
+            tool_name=name,
+            tool_kwargs=(
+                _complete_arguments(raw, name, finish_reason)
+                if complete
+                else _lenient_arguments(raw)
+            ),
+        )
+        for call_id, name, raw in calls
+    ]
 
 
 def _openai_call(call: Any, where: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
