@@ -172,15 +172,6 @@ def to_wire_message(
     return wire
 
 
-def _arguments_text(arguments: Any, where: str) -> str:
-    if isinstance(arguments, str):
-        return arguments
-    try:
-        return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{where}: the tool-call arguments are not JSON ({exc})") from None
-
-
 def _wire_tool_call(
     call_id: Any, name: str, arguments: Any, where: str, id_name: str
 ) -> dict[str, Any]:
@@ -189,11 +180,14 @@ def _wire_tool_call(
         raise InvalidInputError(
             f"{where} has no {id_name}; the service pairs every call with its result by id"
         )
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": _arguments_text(arguments, where)},
-    }
+    if not isinstance(arguments, str):
+        try:
+            arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"{where}: the tool-call arguments are not JSON ({exc})"
+            ) from None
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 # ---------------------------------------------------------------------------------- images

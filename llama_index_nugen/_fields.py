@@ -174,13 +174,12 @@ _CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CAL
 
 def seal_call_headers(cls: _ClassT) -> _ClassT:
     """Class decorator: each call method refuses keywords that carry a credential
-    (``nugen_shared.fields.check_call_keywords``) and gets its keywords with the per-call
-    header values that may not be shown sealed (``nugen_shared.fields.sealed_headers``).
+    (``check_call_keywords``) and gets the per-call header values that may not be shown
+    sealed (``sealed_headers``; the request opens them again).
 
-    LlamaIndex's callback and instrumentation wrappers put a call's keywords in
-    ``LLMChatStartEvent`` / ``LLMCompletionStartEvent`` and the callback payloads as they
-    are; applied after the class is built, this runs before them. The request opens the
-    values again (``call_keywords``).
+    LlamaIndex's callback and instrumentation wrappers put a call's keywords in start
+    events and callback payloads as they are; applied after the class is built, this runs
+    before them.
     """
     for name in _CALLS:
         method = cls.__dict__.get(name)

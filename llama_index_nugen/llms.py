@@ -116,8 +116,6 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return li.LLMMetadata(**fields, is_chat_model=self.is_chat_model)
 
     # -- chat and completion ---------------------------------------------------------------
-    # With is_chat_model=False every form posts to /completions: chat through the
-    # (overridable) messages_to_prompt, complete through completion_to_prompt.
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[li.ChatMessage], **kwargs: Any) -> li.ChatResponse:
@@ -173,7 +171,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
-        """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt."""
+        """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt (as
+        a chat is the ``messages_to_prompt`` text then)."""
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         if not self.is_chat_model:
