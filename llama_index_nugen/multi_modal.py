@@ -46,11 +46,8 @@ class NugenMultiModal(ChatFields, MultiModalLLM):
 
         mm = NugenMultiModal()
         print(mm.complete("Describe the image.", [ImageDocument(image_path="cat.png")]))
-        message = ChatMessage(
-            role="user",
-            blocks=[TextBlock(text="Describe the image."), ImageBlock(path="cat.png")],
-        )
-        print(mm.chat([message]).message.content)
+        blocks = [TextBlock(text="Describe the image."), ImageBlock(path="cat.png")]
+        print(mm.chat([ChatMessage(role="user", blocks=blocks)]).message.content)
         ```
 
         Image documents: `ImageDocument` / `ImageNode` (a path, an https or `data:` URL,
