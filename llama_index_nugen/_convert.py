@@ -91,7 +91,7 @@ def to_wire_message(
         raise InvalidInputError(
             f"messages[{index}] must be a ChatMessage, got {type(message).__name__}"
         )
-    role = _ROLES.get(message.role)
+    role = _ROLES.get(message.role) if isinstance(message.role, str) else None
     if role is None:
         raise InvalidInputError(f"messages[{index}]: role {message.role!r} is not supported")
     texts: list[str] = []
