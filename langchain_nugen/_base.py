@@ -217,9 +217,9 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     def _pieces(
         self,
         payload: Any,
-        stop: list[str] | None,
-        run_manager: CallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[Any]:
         """The ``_stream`` of both classes: each piece announced to the callbacks as it is
         yielded, then the converter's final piece (usage, finish reason). A stream that
@@ -241,9 +241,9 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     async def _apieces(
         self,
         payload: Any,
-        stop: list[str] | None,
-        run_manager: AsyncCallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """:meth:`_pieces` for ``_astream``."""
         request, converter = self._stream_request(payload, stop, kwargs, run_manager)
@@ -258,6 +258,12 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             if run_manager:
                 await run_manager.on_llm_new_token("", chunk=final)
             yield final
+
+    # LangChain's entry points, hidden from type checkers: they would compare the name of
+    # the first parameter with each base class's (``messages``, ``prompt``).
+    if not TYPE_CHECKING:
+        _stream = _pieces
+        _astream = _apieces
 
 
 def _our_names(values: dict[str, Any]) -> dict[str, Any]:

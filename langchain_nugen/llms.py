@@ -1,7 +1,7 @@
 """``NugenLLM``: LangChain text completion model over the Nugen ``/completions`` endpoint."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar, Literal
@@ -175,24 +175,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
         return model if isinstance(model, str) and model else self.model
-
-    def _stream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[GenerationChunk]:
-        return self._pieces(prompt, stop, run_manager, kwargs)
-
-    def _astream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[GenerationChunk]:
-        return self._apieces(prompt, stop, run_manager, kwargs)
 
     def _converter(self, request: dict[str, Any]) -> "TextStreamConverter":
         return TextStreamConverter(requested_model=request["model"])
