@@ -1,11 +1,5 @@
-"""A stream's wire chunks as LangChain ``ChatGenerationChunk`` objects.
-
-:class:`StreamConverter` works over the shared :class:`nugen_client.StreamAccumulator`
-(which normalises tool-call fragments so LangChain's merge-by-index assembles them) and
-ends with exactly one final chunk that carries ``chunk_position="last"``, the usage and the
-response metadata. A text-only delta, the hot path, is a copy of a validated template
-(:class:`Template`, below) when such copies are exactly what validation builds.
-"""
+"""A stream's wire chunks as LangChain ``ChatGenerationChunk`` objects: :class:`StreamConverter`,
+whose text-only deltas (the hot path) are copies of a validated :class:`Template`."""
 
 from __future__ import annotations
 
@@ -30,22 +24,19 @@ from nugen_client.types import ChatCompletionChunk, parse_tool_arguments
 __all__ = ["StreamConverter", "text_generation_chunk"]
 
 
-# -- fresh copies of a validated pydantic object ----------------------------------------
-#
 # Every text delta of a stream becomes an ``AIMessageChunk`` inside a
-# ``ChatGenerationChunk``. Validating that pair is a large share of what a whole streamed
-# chunk costs, yet from one chunk to the next the pair differs only in its text.
-# A :class:`Template` holds one validated object and makes copies of it with some fields
-# replaced: the template's field values, a fresh container for every mutable field (no two
-# copies share a list or a dict), and pydantic's bookkeeping (fields set, extras) as
-# validation left it. That is what pydantic's own ``__copy__`` does, without its generic
-# overhead; like ``model_copy(update=...)``, the replaced values are not validated, so the
-# caller passes only values validation would keep as they are.
+# ``ChatGenerationChunk``. Validating that pair is a large share of what a streamed chunk
+# costs, yet from one chunk to the next the pair differs only in its text. A Template
+# copies one validated object with some fields replaced: its field values, a fresh
+# container for every mutable field (no two copies share a list or a dict) and pydantic's
+# bookkeeping (fields set, extras), as pydantic's own ``__copy__`` does without its
+# generic overhead. As with ``model_copy(update=...)`` the replaced values are not
+# validated, so callers pass only values validation would keep as they are.
 #
-# A copy is worth having only if it cannot be told apart from a validated object, so users
-# of a template compare the two once (:func:`same`) and fall back to validating when they
-# differ (a future langchain-core could derive a field from the text). The tests assert the
-# copies are in use, so such a change is noticed rather than silently slower.
+# A copy is used only if it cannot be told apart from a validated object: the two are
+# compared once (:func:`same`), falling back to validation when they differ (a future
+# langchain-core could derive a field from the text). The tests assert the copies are in
+# use, so such a change is noticed rather than silently slower.
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,8 +55,9 @@ class Template(Generic[M]):
             raise ValueError(f"{type(model).__name__} has private state; copy it with model_copy")
         fields = dict(model.__dict__)
         for name, value in fields.items():
+            items = value.values() if isinstance(value, dict) else value
             if isinstance(value, _CONTAINERS) and any(
-                isinstance(item, _CONTAINERS) for item in _items(value)
+                isinstance(item, _CONTAINERS) for item in items
             ):
                 raise ValueError(f"{type(model).__name__}.{name} nests containers")
         self._cls = type(model)
@@ -95,13 +87,7 @@ class Template(Generic[M]):
 def same(a: BaseModel, b: BaseModel) -> bool:
     """True if ``a`` and ``b`` are indistinguishable: type, field values, fields set,
     extras and private state, recursively through fields that are models."""
-    if type(a) is not type(b) or a.__dict__ != b.__dict__:
-        return False
-    if a.__pydantic_fields_set__ != b.__pydantic_fields_set__:
-        return False
-    if a.__pydantic_extra__ != b.__pydantic_extra__:
-        return False
-    if a.__pydantic_private__ != b.__pydantic_private__:
+    if type(a) is not type(b) or any(getattr(a, name) != getattr(b, name) for name in _STATE):
         return False
     return all(
         same(value, b.__dict__[name])
@@ -110,8 +96,7 @@ def same(a: BaseModel, b: BaseModel) -> bool:
     )
 
 
-def _items(container: list[Any] | dict[Any, Any] | set[Any]) -> Any:
-    return container.values() if isinstance(container, dict) else container
+_STATE = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
 
 
 # Appended to the arguments of an unusable streamed call, in the final chunk, when the sum
@@ -147,12 +132,8 @@ def _validated_text_chunk(text: str) -> ChatGenerationChunk:
 
 
 def _text_chunk_builder() -> Callable[[str], ChatGenerationChunk]:
-    """How to build the generation chunk of a text-only delta, the stream's hot path.
-
-    Copies of validated templates cost much less than validating each chunk. They are used
-    only if they are exactly what validation builds (see Template); with a
-    langchain-core whose chunks could not be copied faithfully, every chunk is validated.
-    """
+    """How to build the generation chunk of a text-only delta: a copy of a template when
+    copies are exactly what validation builds (see Template), else validation."""
     try:
         message = Template(_validated_text_chunk("").message)
         generation = Template(_validated_text_chunk(""))
@@ -173,10 +154,11 @@ text_generation_chunk = _text_chunk_builder()
 class StreamConverter:
     """Turns one stream's wire chunks into ``ChatGenerationChunk`` objects.
 
-    Each wire chunk with text, reasoning or tool-call fragments becomes one generation
-    chunk carrying only its delta. :meth:`final` returns the closing chunk: empty content,
-    ``chunk_position="last"``, the usage (when wanted) and the response metadata, so that
-    exactly one chunk carries ``model_name`` and the token counts.
+    Each wire chunk with text, reasoning or tool-call fragments (normalised by the shared
+    ``StreamAccumulator`` so that LangChain's merge by index assembles the calls) becomes
+    one generation chunk carrying only its delta. :meth:`final` returns the closing chunk:
+    empty content, ``chunk_position="last"``, the usage (when wanted) and the response
+    metadata, so that exactly one chunk carries ``model_name`` and the token counts.
     """
 
     __slots__ = ("_accumulator", "_requested_model", "_stream_usage")
