@@ -1,16 +1,6 @@
-"""Pure conversions between LangChain messages and the Nugen wire format.
-
-Data flows one way through small functions, each testable without a network:
-
-* :func:`to_wire_messages`: LangChain messages -> the ``messages`` list of a request
-  (OpenAI-style dicts). Every image form LangChain offers becomes an ``image_url`` part;
-  blocks the service cannot take (audio, PDFs and other files, provider file ids) raise
-  :class:`nugen_client.InvalidInputError` naming the message and block, before any request.
-  The caller's messages are only read, never changed.
-* :func:`completion_to_chat_result`: a whole response -> a ``ChatResult``.
-
-Streams are converted in :mod:`langchain_nugen._stream`.
-"""
+"""Pure conversions between LangChain messages and the Nugen wire format: a request's
+``messages`` (:func:`to_wire_messages`) and a whole response (:func:`completion_to_chat_result`).
+Streams are converted in :mod:`langchain_nugen._stream`."""
 
 from __future__ import annotations
 
@@ -51,12 +41,15 @@ __all__ = [
     "completion_to_chat_result",
     "parse_tool_calls",
     "response_metadata",
+    "summed_usage",
     "to_wire_message",
     "to_wire_messages",
+    "token_usage",
     "usage_to_metadata",
 ]
 
 PROVIDER = "nugen"
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 # Roles of LangChain's generic ``ChatMessage`` that map onto a user or system turn (assistant
 # and tool turns need tool-call structure a ChatMessage cannot hold).
@@ -495,9 +488,15 @@ def completion_to_chat_result(completion: ChatCompletion, requested_model: str =
         "model_provider": PROVIDER,
     }
     if completion.usage is not None:
-        llm_output["token_usage"] = {
-            "prompt_tokens": completion.usage.prompt_tokens,
-            "completion_tokens": completion.usage.completion_tokens,
-            "total_tokens": completion.usage.total_tokens,
-        }
+        llm_output["token_usage"] = token_usage(completion.usage)
     return ChatResult(generations=generations, llm_output=llm_output)
+
+
+def token_usage(usage: Usage) -> dict[str, int]:
+    """The ``token_usage`` of an ``llm_output`` (both models) or ``generation_info``."""
+    return {key: getattr(usage, key) for key in _USAGE_KEYS}
+
+
+def summed_usage(usages: list[dict[str, int]]) -> dict[str, int]:
+    """Several requests' ``token_usage``, added up."""
+    return {key: sum(usage.get(key) or 0 for usage in usages) for key in _USAGE_KEYS}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, SkipValidation
 
 from langchain_nugen import _compat
 from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
-from langchain_nugen._convert import completion_to_chat_result, to_wire_messages
+from langchain_nugen._convert import completion_to_chat_result, summed_usage, to_wire_messages
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._stream import StreamConverter
@@ -202,9 +202,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         combined = dict(outputs[0])
         usages = [output["token_usage"] for output in outputs if output.get("token_usage")]
         if usages:
-            combined["token_usage"] = {
-                name: sum(usage.get(name) or 0 for usage in usages) for name in usages[0]
-            }
+            combined["token_usage"] = summed_usage(usages)
         return combined
 
     def _resolve_model_profile(self) -> ModelProfile | None:

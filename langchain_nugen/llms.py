@@ -16,6 +16,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
 from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
+from langchain_nugen._convert import summed_usage, token_usage
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
@@ -30,7 +31,6 @@ from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]
 
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 # One prompt's generations, and the token usage to count for it.
 _Result = tuple[list[Generation], dict[str, int] | None]
 # The model and keywords of the generate() call under way. BaseLLM builds the cache key
@@ -266,14 +266,8 @@ def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]
     that choice ``i * n + j`` exists for each); the usage is counted once, on the first."""
     generations = completion_generations(completion, request["model"])
     n = len(generations) // prompts
-    return [
-        (generations[i * n : (i + 1) * n], usage_dict(completion.usage) if i == 0 else None)
-        for i in range(prompts)
-    ]
-
-
-def usage_dict(usage: Usage | None) -> dict[str, int] | None:
-    return None if usage is None else {key: getattr(usage, key) for key in _USAGE_KEYS}
+    usage = None if completion.usage is None else token_usage(completion.usage)
+    return [(generations[i * n : (i + 1) * n], usage if i == 0 else None) for i in range(prompts)]
 
 
 class TextStreamConverter:
@@ -317,7 +311,7 @@ class TextStreamConverter:
         if self._logprobs:
             info["logprobs"] = self._logprobs
         if self.usage is not None:
-            info["token_usage"] = usage_dict(self.usage)
+            info["token_usage"] = token_usage(self.usage)
         return GenerationChunk(text="", generation_info=info)
 
 
@@ -336,5 +330,5 @@ def _llm_result(results: list[_Result], model: str) -> LLMResult:
     usages = [usage for _, usage in results if usage is not None]
     llm_output: dict[str, Any] = {"model_name": model}
     if usages:
-        llm_output["token_usage"] = {key: sum(u[key] for u in usages) for key in _USAGE_KEYS}
+        llm_output["token_usage"] = summed_usage(usages)
     return LLMResult(generations=[generations for generations, _ in results], llm_output=llm_output)
