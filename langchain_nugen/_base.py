@@ -1,10 +1,6 @@
-"""What ``ChatNugen`` and ``NugenLLM`` share, written once.
-
-The sampling fields and how they become the layers of a request, LangChain's
-serialisation and tracing hooks (secrets, header redaction, LangSmith parameters), the
-offline token estimate, and the loop that relays a stream's pieces to callbacks. Each
-class adds its own endpoint, conversion and extra fields.
-"""
+"""What ``ChatNugen`` and ``NugenLLM`` share: the sampling fields and the layers of a
+request, LangChain's serialisation and tracing hooks, the offline token estimate, and the
+loop that relays a stream's pieces to callbacks."""
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol

@@ -1,10 +1,7 @@
-"""Offline token estimates.
+"""Offline token estimates, on the high (safe) side.
 
 Nugen publishes no tokenizer, and LangChain's fallback (a GPT-2 tokenizer from
 ``transformers``) either fails without that package or downloads a vocabulary on first use.
-These need neither: one token per short word and one more per five characters of a long
-one, one per character of other scripts (CJK runs close to that), one per punctuation
-mark, plus per-message and per-image overheads. They err on the high (safe) side.
 """
 
 from __future__ import annotations
@@ -31,16 +28,11 @@ IMAGE_TOKENS = 768
 
 
 def count_text_tokens(text: str) -> int:
-    """Estimated tokens in ``text``."""
-    if not text:
-        return 0
+    """Estimated tokens in ``text``: one per short word and one more per five characters of
+    a long one, one per punctuation mark, one per character of other scripts (as CJK)."""
     count = 0
     for piece in _PIECES.findall(text):
-        if piece.isascii():
-            # Common words are one token; long ones split about every five characters.
-            count += 1 + (len(piece) - 1) // 5
-        else:
-            count += len(piece)
+        count += 1 + (len(piece) - 1) // 5 if piece.isascii() else len(piece)
     return count
 
 

@@ -43,11 +43,11 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     r"""Nugen chat models (text, vision, tools, reasoning) in LangChain.
 
     Talks to the Nugen inference API (`POST /chat/completions`, or `/chat/vision`) through
-    the shared `nugen_client` package: pooled httpx connections, local validation of every
-    request, retries with backoff and `Retry-After`, typed errors. It works unchanged
-    against OpenAI-compatible hosts (`base_url="https://inference.nebulablock.com/v1"`):
-    only the parameters you set are sent, plus `stream_options` on streaming requests
-    (turn it off with `stream_usage=False`).
+    the shared `nugen_client`: pooled connections, local validation of every request,
+    retries with backoff and `Retry-After`, typed errors. It works unchanged against
+    OpenAI-compatible hosts (`base_url="https://inference.nebulablock.com/v1"`): only the
+    parameters you set are sent, plus `stream_options` on streaming requests (turn it off
+    with `stream_usage=False`).
 
     ???+ info "Setup"
 
@@ -78,32 +78,21 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         A missing API key is reported at the first call. A pickle carries the key (as a
         `SecretStr`); `repr`, errors, logs and `dumps` never show it.
 
-    ??? info "Instantiate and invoke"
+    ??? info "Invoke, stream and async"
 
         ```python
         from langchain_nugen import ChatNugen
 
-        model = ChatNugen(model="nugen-flash-instruct", temperature=0, max_retries=2)
-        messages = [
-            ("system", "You are a helpful translator. Translate the user sentence to French."),
-            ("human", "I love programming."),
-        ]
-        model.invoke(messages)  # AIMessage(content="J'adore la programmation.", ...)
-        ```
-
-        Every parameter can be set per call, the Nugen headers included:
-        `model.invoke(messages, temperature=0.2, session_id="conv-42", model="nugen-legal")`.
-
-    ??? info "Stream and async"
-
-        ```python
-        for chunk in model.stream(messages):
+        model = ChatNugen(model="nugen-flash-instruct", temperature=0)
+        model.invoke([("system", "Translate to French."), ("human", "I love programming.")])
+        for chunk in model.stream("Tell me a joke"):
             print(chunk.text, end="")
         ```
 
-        The last chunk is empty, has `chunk_position="last"` and alone carries the usage
-        and the response metadata; the chunks add up to the whole message. `ainvoke`,
-        `astream` and `abatch` work the same, from successive event loops too.
+        Every parameter can be set per call, the Nugen headers included:
+        `model.invoke(messages, temperature=0.2, session_id="conv-42")`. A stream's last
+        chunk is empty, has `chunk_position="last"` and alone carries the usage and the
+        response metadata. `ainvoke`, `astream` and `abatch` work the same.
 
     ??? info "Tool calling and structured output"
 
@@ -130,20 +119,14 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         ```python
         from langchain_core.messages import HumanMessage
 
-        model = ChatNugen(model="nugen-flash-vision")
-        message = HumanMessage(
-            content=[
-                {"type": "text", "text": "Describe this image."},
-                {"type": "image", "url": "https://example.com/cat.jpg"},
-                # or {"type": "image", "base64": "...", "mime_type": "image/png"},
-                # or {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}
-            ]
-        )
-        model.invoke([message])
+        image = {"type": "image", "url": "https://example.com/cat.jpg"}
+        message = HumanMessage([{"type": "text", "text": "Describe this image."}, image])
+        ChatNugen(model="nugen-flash-vision").invoke([message])
         ```
 
-        Images are https URLs or base64 data; audio, PDF/file blocks and file ids are
-        refused with a `ValueError` naming the block, before any request.
+        Images are https URLs or base64 data, in any of LangChain's image block forms;
+        audio, PDF/file blocks and file ids are refused with a `ValueError` naming the
+        block, before any request.
 
     ??? info "Reasoning, token usage and response metadata"
 
@@ -151,9 +134,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         msg = ChatNugen(reasoning={"effort": "low"}).invoke("What is 17 * 23?")
         msg.additional_kwargs["reasoning_content"]  # a "reasoning" block in content_blocks
         msg.usage_metadata  # {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33}
-        msg.response_metadata
-        # {"model_provider": "nugen", "model_name": "...", "finish_reason": "stop",
-        #  "id": "...", "confidence_score": 89.5, "timing": {"ttft_seconds": 0.06, ...}}
+        msg.response_metadata  # model_provider, model_name, finish_reason, id, timing, ...
         ```
 
         `model_name` is the model the service says it ran; `confidence_score` comes only

@@ -75,27 +75,17 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         `provider`, `deadline`, `max_response_bytes`, `max_event_bytes`,
         `allow_insecure_http`, as for `ChatNugen`. Unset parameters are not sent.
 
-    ??? info "Instantiate, invoke and stream"
+    ??? info "Invoke, stream and generate"
 
         ```python
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import PromptTemplate
         from langchain_nugen import NugenLLM
 
         llm = NugenLLM(model="qwen-v2p5-0p5b-instruct", max_tokens=100)
         llm.invoke("To infinity, and")
-        chain = PromptTemplate.from_template("Tell me about {topic}") | llm | StrOutputParser()
-        chain.invoke({"topic": "rockets"})
         for piece in llm.stream("Once upon a time"):
             print(piece, end="")
-        ```
-
-    ??? info "Token usage and metadata"
-
-        ```python
         result = llm.generate(["Once upon a time", "The quick brown fox"])
         result.llm_output["token_usage"]  # summed over the requests
-        result.generations[0][0].generation_info["finish_reason"]
         ```
 
         `generation_info` holds `finish_reason`, `model_name` and, when the service
