@@ -175,12 +175,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
         """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with
         the token usage of every request summed."""
-        if len(llm_outputs) == 1:  # invoke: one request
-            return dict(llm_outputs[0] or {})
         outputs = [output for output in llm_outputs if output]
-        if not outputs:
-            return {}
-        combined = dict(outputs[0])
+        combined = dict(outputs[0]) if outputs else {}
         usages = [output["token_usage"] for output in outputs if output.get("token_usage")]
         if usages:
             combined["token_usage"] = summed_usage(usages)

@@ -148,7 +148,9 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         self, prompt: str | list[str], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (``nugen_shared.requests.completion_request``:
-        fields, then ``model_kwargs``, then ``kwargs``)."""
+        fields, then ``model_kwargs``, then ``kwargs``); a batch of one is sent as a string."""
+        if isinstance(prompt, list) and len(prompt) == 1:
+            prompt = prompt[0]
         fields, call = self._request_layers(stop, kwargs)
         return completion_request(prompt, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
@@ -156,11 +158,6 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         """The prompts of each request: ``batch_size`` at a time, one when streaming."""
         size = 1 if self.streaming else self.batch_size
         return [prompts[start : start + size] for start in range(0, len(prompts), size)]
-
-    def _batch_request(
-        self, batch: list[str], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        return self._request(batch[0] if len(batch) == 1 else batch, stop, kwargs)
 
     def _model_name(self, kwargs: dict[str, Any]) -> str:
         model = kwargs.get("model")
@@ -181,7 +178,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
             if self.streaming:
                 results.append(_streamed(self._stream(batch[0], stop, run_manager, **kwargs)))
                 continue
-            request = self._batch_request(batch, stop, kwargs)
+            request = self._request(batch, stop, kwargs)
             with mapped_errors():
                 completion = self._sync_client().completion(
                     **request, on_retry=on_retry(run_manager)
@@ -205,7 +202,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
                 if self.streaming:
                     pieces = [c async for c in self._astream(batch[0], stop, run_manager, **kwargs)]
                     return [_streamed(pieces)]
-                request = self._batch_request(batch, stop, kwargs)
+                request = self._request(batch, stop, kwargs)
                 with mapped_errors():
                     completion = await self._async_client().completion(
                         **request, on_retry=on_retry(run_manager)
