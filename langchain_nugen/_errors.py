@@ -54,14 +54,11 @@ _DUAL: dict[_ClientError, _ClientError] = {
 
 # A 400 or 422 saying the prompt does not fit the model's context window.
 _OVERFLOW: dict[_ClientError, _ClientError] = {
-    nugen_client.BadRequestError: _dual(
-        nugen_client.BadRequestError, lc.ContextOverflowError, "ContextOverflowError"
-    ),
-    nugen_client.UnprocessableEntityError: _dual(
-        nugen_client.UnprocessableEntityError,
-        lc.ContextOverflowError,
-        "UnprocessableContextOverflowError",
-    ),
+    client_class: _dual(client_class, lc.ContextOverflowError, name)
+    for client_class, name in (
+        (nugen_client.BadRequestError, "ContextOverflowError"),
+        (nugen_client.UnprocessableEntityError, "UnprocessableContextOverflowError"),
+    )
 }
 _MAPPED = (*_DUAL.values(), *_OVERFLOW.values(), nugen_client.InvalidInputError)
 

@@ -35,10 +35,7 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
         connection: `api_key` (env `NUGEN_API_KEY`), `base_url` (env `NUGEN_BASE_URL`),
         `timeout`, `max_retries`, `default_headers`, `session_id`, `provider`, `deadline`,
         `max_response_bytes`, `max_event_bytes`, `allow_insecure_http`, as for `ChatNugen`.
-
-        The defaults: a request costs a fixed part (about a hundred texts' worth) plus a
-        part per text; batches of 128 keep the fixed part to about half of each request,
-        and 16 in flight cover a few thousand texts in one or two rounds.
+        Why these defaults: docs/embeddings-and-reranking.md.
 
     ??? info "Instantiate and embed"
 

@@ -234,24 +234,17 @@ def _header_info(header: ResponseHeader, requested_model: str) -> dict[str, Any]
     return info
 
 
-def completion_generations(
-    completion: TextCompletion, requested_model: str = ""
-) -> list[Generation]:
-    """The generations of one prompt's answer (one per choice, in index order)."""
-    header = _header_info(completion, requested_model)
+def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]) -> list[_Result]:
+    """Each prompt's generations (one per choice, in index order) from one answer to
+    ``prompts`` prompts (the client checked that choice ``i * n + j`` exists for each); the
+    usage is counted once, on the first."""
+    header = _header_info(completion, request["model"])
     generations = []
     for choice in sorted(completion.choices, key=lambda choice: choice.index):
         info: dict[str, Any] = {"finish_reason": choice.finish_reason, **header}
         if choice.logprobs is not None:
             info["logprobs"] = choice.logprobs
         generations.append(Generation(text=choice.text, generation_info=info))
-    return generations
-
-
-def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]) -> list[_Result]:
-    """Each prompt's generations from one answer to ``prompts`` prompts (the client checked
-    that choice ``i * n + j`` exists for each); the usage is counted once, on the first."""
-    generations = completion_generations(completion, request["model"])
     n = len(generations) // prompts
     usage = None if completion.usage is None else token_usage(completion.usage)
     return [(generations[i * n : (i + 1) * n], usage if i == 0 else None) for i in range(prompts)]
