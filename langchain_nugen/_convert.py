@@ -213,19 +213,12 @@ def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
     return "".join(texts)
 
 
-def _detail(block: Mapping[str, Any]) -> Any:
-    detail = block.get("detail")
-    if detail is None:
-        extras = block.get("extras")
-        if isinstance(extras, Mapping):
-            detail = extras.get("detail")
-    return detail
-
-
 def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int) -> dict[str, Any]:
     """An ``image_url`` part from any LangChain image block, checked locally."""
     url = base64_data = mime_type = None
-    detail = _detail(block)
+    detail = block.get("detail")
+    if detail is None and isinstance(extras := block.get("extras"), Mapping):
+        detail = extras.get("detail")  # where v1 blocks keep it
     try:
         if kind == "image_url":
             # OpenAI format; LangChain also allows a plain string for ``image_url``.
@@ -258,11 +251,8 @@ def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int)
                 )
         else:
             # v1 standard blocks: {"type": "image", "url"|"base64"(+"mime_type")|"file_id"}.
-            url, base64_data, mime_type = (
-                block.get("url"),
-                block.get("base64"),
-                block.get("mime_type"),
-            )
+            url, base64_data = block.get("url"), block.get("base64")
+            mime_type = block.get("mime_type")
             if not (url or base64_data) and block.get("file_id"):
                 raise InvalidInputError(
                     "images given by file_id are not supported (the Nugen API has no file "
