@@ -1,9 +1,6 @@
-"""v1 content blocks for Nugen messages (``output_version="v1"``, ``.content_blocks``).
-
-LangChain asks the translator registered under a message's ``model_provider`` for its
-standard blocks: here reasoning (``additional_kwargs["reasoning_content"]``), text, tool
-calls (mid-stream, tool-call chunks) and invalid tool calls.
-"""
+"""The translator LangChain asks for a Nugen message's v1 content blocks
+(``output_version="v1"``, ``.content_blocks``): reasoning (``additional_kwargs``), text,
+tool calls (mid-stream, tool-call chunks) and invalid tool calls."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
 """A conversation's id from the run config, sent as ``X-Session-ID``.
 
-``RunnableWithMessageHistory`` names the conversation of a run in
-``config["configurable"]["session_id"]``; a LangGraph graph (``create_agent`` too) passes
-the key on to the model calls of its nodes, beside its own ``thread_id``, which is not
-taken for a session (the service may store a session's conversation). A model bound once
-serves every conversation when each call sends its run's id. Precedence: a call keyword
-(``bind(session_id=...)`` included), then the config, then the model's ``session_id``
-field. The same entry points, and ``bind``, seal per-call header values
-(``nugen_shared.fields.sealed_headers``): ``BaseLLM.stream`` hands a call's keywords to
-callbacks and traces as they are.
+``RunnableWithMessageHistory`` names a run's conversation in
+``config["configurable"]["session_id"]``; LangGraph (``create_agent`` too) passes the key
+on to its nodes' model calls, beside its own ``thread_id``, which is not taken for a
+session (the service may store a session's conversation). So a model bound once serves
+every conversation. Precedence: a call keyword (``bind(session_id=...)`` included), then
+the config, then the ``session_id`` field. The same entry points, and ``bind``, seal
+per-call header values (``sealed_headers``): ``BaseLLM.stream`` hands a call's keywords
+to callbacks and traces as they are.
 """
 
 from __future__ import annotations
