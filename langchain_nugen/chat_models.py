@@ -433,18 +433,15 @@ def _as_function(schema: _DictOrPydanticClass) -> _DictOrPydanticClass:
 
 def _response_format(schema: Mapping[str, Any] | type, strict: bool | None) -> dict[str, Any]:
     """A ``response_format`` body field (``json_schema``) from any schema form."""
-    if isinstance(schema, Mapping):
-        if schema.get("type") in ("json_schema", "json_object", "text"):
-            return dict(schema)  # already a response_format
-        if "name" in schema and "schema" in schema:
-            json_schema = dict(schema)
-            if strict is not None:
-                json_schema["strict"] = strict
-            return {"type": "json_schema", "json_schema": json_schema}
-    function = convert_to_openai_tool(schema, strict=strict)["function"]  # tool dicts too
-    json_schema = {"name": function["name"], "schema": function["parameters"]}
-    if function.get("description"):
-        json_schema["description"] = function["description"]
+    if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object", "text"):
+        return dict(schema)  # already a response_format
+    if isinstance(schema, Mapping) and "name" in schema and "schema" in schema:
+        json_schema = dict(schema)
+    else:
+        function = convert_to_openai_tool(schema, strict=strict)["function"]  # tool dicts too
+        json_schema = {"name": function["name"], "schema": function["parameters"]}
+        if function.get("description"):
+            json_schema["description"] = function["description"]
     if strict is not None:
         json_schema["strict"] = strict
     return {"type": "json_schema", "json_schema": json_schema}
