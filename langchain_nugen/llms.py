@@ -4,6 +4,8 @@ import asyncio
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import reduce
+from operator import add
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import (
@@ -296,10 +298,7 @@ class TextStreamConverter:
 
 
 def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:
-    whole: GenerationChunk | None = None
-    for piece in pieces:
-        whole = piece if whole is None else whole + piece
-    assert whole is not None  # a stream always ends with its final chunk
+    whole: GenerationChunk = reduce(add, pieces)  # never empty: a stream ends with its final chunk
     info = whole.generation_info or {}
     return [Generation(text=whole.text, generation_info=info)], info.get("token_usage")
 
