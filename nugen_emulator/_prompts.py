@@ -1,9 +1,6 @@
-"""The recogniser: which prompt a request carries, and what it holds.
-
-Stock prompts are recognised from the frameworks' own template constants (:data:`SOURCES`,
-read when the framework is importable, so an upstream change is followed); prompts people
-write (``Context: ... Question: ...``) by their labels.
-"""
+"""Which prompt a request carries, and what it holds: stock prompts from the frameworks'
+own template constants (:data:`SOURCES`, so an upstream change is followed), prompts people
+write (``Context: ... Question: ...``) by their labels."""
 
 from __future__ import annotations
 
@@ -228,11 +225,9 @@ def json_objects(text: str) -> list[tuple[int, int, Any]]:
 
 
 def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
-    """The JSON schema a prompt shows, and the prompt without any embedded JSON.
-
-    The last schema (format instructions show an example schema before the real one), else
-    the structure of the last example object; braces a template left doubled count too.
-    """
+    """The JSON schema a prompt shows (the last one: format instructions show an example
+    schema before the real one; else the structure of the last example object), and the
+    prompt without any embedded JSON. Braces a template left doubled count too."""
     if "{{" in text:
         text = text.replace("{{", "{").replace("}}", "}")
     objects = json_objects(text)

@@ -1,8 +1,6 @@
-"""Bag-of-words text similarity: the emulator's embeddings and its retrieval-shaped answers.
-
-One tokeniser feeds both, so the sentence picked from a RAG prompt is the one the
-embeddings would rank first: texts are close when they share words.
-"""
+"""Bag-of-words text similarity: the emulator's embeddings and its retrieval-shaped answers
+share one tokeniser, so the sentence picked from a RAG prompt is the one the embeddings
+would rank first."""
 
 from __future__ import annotations
 

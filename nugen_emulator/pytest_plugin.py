@@ -1,8 +1,6 @@
-"""pytest fixtures for testing your own code against a NugenEmulator: ``nugen_emulator``
-(nugen dialect) and ``nugen_emulator_openai``, one server per dialect for the session,
-reset before each test (docs/emulator.md). Loaded wherever nugen-integrations is installed
-(entry point ``pytest11``), so importing it costs nothing; the fixtures need ``testing``.
-"""
+"""pytest fixtures ``nugen_emulator`` and ``nugen_emulator_openai`` (docs/emulator.md).
+Loaded wherever nugen-integrations is installed (entry point ``pytest11``), so importing it
+costs nothing; the fixtures need the ``testing`` extra."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`.
-
-``hook(call)`` gets a :class:`ChatCall` for every valid chat request and every prompt of a
-valid text completion request, and returns ``None`` (the emulator's model answers), a
-:class:`Generation` or, for a streaming chat request, an :class:`EncodedStream`. What the
-emulator does with each, and with a hook that fails: docs/emulator.md. This module needs
-neither starlette nor uvicorn.
-"""
+"""Replacing the emulator's chat replies: the ``chat_reply`` hook of :class:`NugenEmulator`
+(its contract: :data:`ChatReplyHook` and docs/emulator.md). Needs neither starlette nor
+uvicorn."""
 
 from __future__ import annotations
 
@@ -120,4 +115,6 @@ class ChatCall:
 
 
 ChatReplyHook: TypeAlias = Callable[[ChatCall], "Generation | EncodedStream | None"]
-"""The type of ``NugenEmulator(chat_reply=...)``."""
+"""The type of ``NugenEmulator(chat_reply=...)``: ``hook(call)`` answers every valid chat
+request and every prompt of a valid text completion request with ``None`` (the emulator's
+model answers), a :class:`Generation` or, streaming chat only, an :class:`EncodedStream`."""
