@@ -1,13 +1,9 @@
-"""NugenEmulator: a real HTTP stand-in for the Nugen inference API, for your tests.
+"""NugenEmulator: a real HTTP stand-in for the Nugen inference API, for your tests
+(specified in docs/emulator.md).
 
-A stand-in for wire-format testing, not a model: it checks how a client talks to the
-service, not answer quality. What it serves and answers (dialects, validation, the
-deterministic model, knobs, faults, the request log, conformance) is specified in
-docs/emulator.md.
-
-``NugenEmulator`` needs the ``testing`` extra (starlette, uvicorn); ``Fault``,
-``RecordedRequest`` and ``DEFAULT_API_KEY`` import without it, and so does the package,
-cheaply: it holds the pytest plugin pytest loads wherever nugen-integrations is installed.
+``NugenEmulator`` needs the ``testing`` extra (starlette, uvicorn); the rest of the package
+imports without it, cheaply: it holds the pytest plugin pytest loads wherever
+nugen-integrations is installed.
 """
 
 from __future__ import annotations
@@ -19,16 +15,10 @@ from nugen_emulator._records import Fault, RecordedRequest
 if TYPE_CHECKING:
     from nugen_emulator._server import NugenEmulator
 
-__all__ = [
-    "DEFAULT_API_KEY",
-    "Fault",
-    "NugenEmulator",
-    "RecordedRequest",
-]
+__all__ = ["DEFAULT_API_KEY", "Fault", "NugenEmulator", "RecordedRequest"]
 
 DEFAULT_API_KEY = "test-key"
 _BASE_PATHS: dict[str, str] = {"nugen": "/api/v3/inference", "openai": "/v1"}
-_DEFAULT_EMBEDDING_DIMENSIONS = 384
 _SERVER_STACK = ("starlette", "uvicorn")
 _INSTALL_HINT = (
     "nugen_emulator.NugenEmulator needs starlette and uvicorn ({missing} is not "

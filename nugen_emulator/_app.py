@@ -189,7 +189,7 @@ class ServerState:
                 raise InvalidBody([_body_error(raw, body_error)])
             return await reply(body, fault)
         except InvalidBody as invalid:
-            status, error_body = self.renderer.validation_error(invalid.errors)
+            status, error_body = self.renderer.validation_error(invalid)
             return json_response(error_body, status, fault.headers)
         except HookError as failed:
             _logger.error("%s", failed, exc_info=failed.__cause__)

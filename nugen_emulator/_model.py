@@ -1,8 +1,5 @@
-"""The emulator's deterministic "model": what it answers, and how many tokens that costs.
-
-Pure functions of the validated request (ids and timestamps are the server's), specified
-in docs/emulator.md.
-"""
+"""The emulator's deterministic "model": what it answers, and how many tokens that costs;
+pure functions of the validated request (ids and timestamps are the server's)."""
 
 from __future__ import annotations
 
@@ -23,7 +20,6 @@ from nugen_emulator._validation import (
     ChatBody,
     CompletionBody,
     Message,
-    Reasoning,
     RerankBody,
     as_list,
     describe_image_url,
@@ -55,9 +51,8 @@ def text_of(content: Any) -> str:
     """The text of a message's content (a string, or the text parts of a part list)."""
     if isinstance(content, str):
         return content
-    parts = content if isinstance(content, list) else []
-    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
-    return " ".join(text for text in texts if isinstance(text, str))
+    parts = content if isinstance(content, list) else []  # validated parts
+    return " ".join(part["text"] for part in parts if part["type"] == "text")
 
 
 def images_of(message: Message) -> list[str]:
@@ -90,7 +85,6 @@ class _Conversation:
     tool_results: list[tuple[str, str, list[str]]]  # since the last user message
     called_since_user: list[str]
     used_values: list[Any]  # argument values of the tool calls since the last user message
-    message_count: int
 
 
 def _conversation(request: ChatBody) -> _Conversation:
@@ -124,7 +118,6 @@ def _conversation(request: ChatBody) -> _Conversation:
         tool_results=results,
         called_since_user=called,
         used_values=used,
-        message_count=len(messages),
     )
 
 
@@ -204,11 +197,9 @@ def _due_tools(text: str, tools: list[dict[str, Any]], called: list[str]) -> lis
 def _arguments(
     tools: list[dict[str, Any]], names: list[str], source: str, used: list[Any]
 ) -> list[str]:
-    """Each named tool's arguments (JSON), filled from the literals of ``source``.
-
-    Literals an earlier call took (``used``, and this turn's earlier calls, sequential or
-    parallel) are not reused, so "weather in Boston and time in Paris" sends them apart.
-    """
+    """Each named tool's arguments (JSON), filled from the literals of ``source``; those an
+    earlier call took (``used``, and this turn's earlier calls) are not reused, so "weather
+    in Boston and time in Paris" sends them apart."""
     by_name = {tool["name"]: tool for tool in tools}
     literals = Literals(source, exclude=list(by_name), used=used)
     empty = {"type": "object", "properties": {}}
@@ -349,8 +340,9 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
-def _reasoning(reasoning: Reasoning | None, conv: _Conversation, plan: str) -> str | None:
+def _reasoning(request: ChatBody, conv: _Conversation, plan: str) -> str | None:
     """The model's reasoning about ``plan``, when the request asks it to reason."""
+    reasoning = request.reasoning
     if reasoning is None or reasoning.enabled is False or reasoning.effort == "none":
         return None
     if not (reasoning.enabled or reasoning.effort or reasoning.max_tokens):
@@ -359,7 +351,7 @@ def _reasoning(reasoning: Reasoning | None, conv: _Conversation, plan: str) -> s
     words = count_tokens(conv.last_user_text)
     steps = [
         f"The last user message has {words} words and the conversation has "
-        f"{conv.message_count} messages.",
+        f"{len(request.messages)} messages.",
         f"Plan: {plan}.",
     ]
     steps += [f"Check {n}: the plan still fits the request." for n in range(1, checks + 1)]
@@ -409,7 +401,7 @@ def generate_chat(request: ChatBody) -> Generation:
     if names:
         arguments = _arguments(tools, names, _literal_source(conv), conv.used_values)
         plan = "call " + " and ".join(names)
-    reasoning = _reasoning(request.reasoning, conv, plan)
+    reasoning = _reasoning(request, conv, plan)
     shown = reasoning if request.reasoning and not request.reasoning.exclude else None
     choices: list[Choice] = []
     for index in range(request.n or 1):
@@ -426,10 +418,10 @@ def generate_chat(request: ChatBody) -> Generation:
 
 
 def generate_completion(
-    request: CompletionBody, answer: Callable[[ChatBody], Generation] | None = None
+    request: CompletionBody, answer: Callable[[ChatBody], Generation]
 ) -> Generation:
-    """Each prompt answered by ``answer`` (default :func:`generate_chat`) as a chat of one
-    user message; the choices prompt by prompt, ``prompt_tokens`` the prompts' words."""
+    """Each prompt answered by ``answer`` as a chat of one user message; the choices prompt
+    by prompt, ``prompt_tokens`` the prompts' words."""
     choices: list[Choice] = []
     prompts: list[str] = as_list(request.prompt)
     for prompt in prompts:
@@ -441,7 +433,7 @@ def generate_completion(
             n=request.n,
             stop=request.stop,
         )
-        choices.extend((answer or generate_chat)(chat).choices)
+        choices.extend(answer(chat).choices)
     prompt_total = sum(count_tokens(p) for p in prompts)
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
 

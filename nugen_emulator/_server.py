@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import uvicorn
 
-from nugen_emulator import _BASE_PATHS, _DEFAULT_EMBEDDING_DIMENSIONS, DEFAULT_API_KEY
+from nugen_emulator import _BASE_PATHS, DEFAULT_API_KEY
 from nugen_emulator._app import ServerState
 from nugen_emulator._prompts import templates
 from nugen_emulator._records import (
@@ -27,10 +27,8 @@ __all__ = ["DEFAULT_API_KEY", "NugenEmulator"]
 
 
 class NugenEmulator:
-    """A real HTTP server that behaves like the Nugen inference API, for tests and demos.
-
-    What it serves and answers, and what each parameter does (the Knobs table), is
-    specified in docs/emulator.md.
+    """A real HTTP server that behaves like the Nugen inference API, for tests and demos
+    (what it answers, and each parameter: docs/emulator.md).
 
     Usage::
 
@@ -65,7 +63,7 @@ class NugenEmulator:
         *,
         seed: int | None = None,
         created: float | None = None,
-        embedding_dimensions: int = _DEFAULT_EMBEDDING_DIMENSIONS,
+        embedding_dimensions: int = 384,
         latency: tuple[float, float] | None = None,
         chat_reply: ChatReplyHook | None = None,
         forms: Literal["live", "reference"] = "live",

@@ -1,10 +1,8 @@
 """Request validation as the service documents it, with the errors FastAPI reports.
 
-Written from the provider's documentation, NOT shared with ``nugen_client``'s own checks:
-the emulator exists to check the client, so the two must be able to disagree. The bodies
-are pydantic models, as in the service's FastAPI app; what a field's type cannot say is
-checked beside it, and every problem is reported at once, in the order of the fields.
-"""
+NOT shared with ``nugen_client``'s own checks: the emulator exists to check the client, so
+the two must be able to disagree. Bodies are pydantic models, as in the service's FastAPI
+app; what a type cannot say is checked beside it; every problem is reported at once."""
 
 from __future__ import annotations
 
@@ -32,12 +30,14 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 class InvalidBody(Exception):
-    """Raised with the FastAPI-style ``detail`` list of everything wrong with a body."""
+    """Raised with the FastAPI-style ``detail`` list of everything wrong with a body; its
+    message is the one line vLLM-style hosts answer with, ``where`` each error's field."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        where = [".".join(str(part) for part in e["loc"][1:]) or "body" for e in errors]
-        super().__init__("; ".join(f"{w}: {e['msg']}" for w, e in zip(where, errors, strict=True)))
         self.errors = errors
+        self.where = [".".join(str(part) for part in e["loc"][1:]) for e in errors]
+        pairs = zip(self.where, errors, strict=True)
+        super().__init__("; ".join(f"{w}: {e['msg']}" if w else e["msg"] for w, e in pairs))
 
 
 def describe_image_url(url: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
-from nugen_emulator._validation import ChatBody, CompletionBody, include_usage
+from nugen_emulator._validation import ChatBody, CompletionBody, InvalidBody, include_usage
 
 Dialect = Literal["nugen", "openai"]
 WireForms = Literal["live", "reference"]
@@ -420,14 +420,12 @@ class Renderer:
         kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")
         return {"error": {"message": text, "type": kind, "param": None, "code": status}}
 
-    def validation_error(self, errors: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    def validation_error(self, invalid: InvalidBody) -> tuple[int, dict[str, Any]]:
         """FastAPI's 422 ``detail`` list; vLLM-style hosts answer 400 with one message."""
         if not self.openai:
-            return 422, {"detail": errors}
-        where = [".".join(str(part) for part in error["loc"][1:]) for error in errors]
-        pairs = zip(where, errors, strict=True)
-        message = "; ".join(f"{w}: {e['msg']}" if w else e["msg"] for w, e in pairs)
-        error = {"message": message, "type": "invalid_request_error", "param": where[0] or None}
+            return 422, {"detail": invalid.errors}
+        param = invalid.where[0] or None
+        error = {"message": str(invalid), "type": "invalid_request_error", "param": param}
         return 400, {"error": error | {"code": 400}}
 
     def stream_error_event(self, message: str, status: int = 500) -> dict[str, Any]:
