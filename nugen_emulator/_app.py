@@ -85,8 +85,7 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.dialect = self.renderer.dialect
-        seed = self.seed
-        self._random = random.Random(seed) if seed is not None else random.SystemRandom()
+        self._random = random.Random(self.seed) if self.seed is not None else random.SystemRandom()
         self._lock = threading.Lock()  # the faults and the requests seen (shared with tests)
         self._seen: dict[bytes, int] = {}
         self.app = self._app()

@@ -101,7 +101,7 @@ class Literals:
         self,
         text: str,
         exclude: Iterable[str] = (),
-        used: Iterable[Any] = (),
+        used: Iterable[str | float] = (),
         listed: Iterable[str] = (),
     ) -> None:
         """``exclude``: words that are never values (tool names, JSON keys); ``used``:
@@ -109,9 +109,7 @@ class Literals:
         ones; ``listed``: field names the text lists ("with the fields name and city"), whose
         mentions say nothing about where their values are."""
         used_strings = {v.lower() for v in used if isinstance(v, str)}
-        used_numbers = {
-            float(v) for v in used if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
+        used_numbers = {float(v) for v in used if not isinstance(v, str)}
         self.text = text
         self._lower = text.lower()
         self._listed = {name.lower() for name in listed}
@@ -171,13 +169,10 @@ class Literals:
         return [option for _, option in sorted(found, key=lambda pair: pair[0])]
 
 
-def scalars(value: Any) -> Iterator[Any]:
+def scalars(value: Any) -> Iterator[str | float]:
     """Every string and number inside a JSON value (to mark literals as used)."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from scalars(item)
-    elif isinstance(value, list):
-        for item in value:
+    if isinstance(value, (dict, list)):
+        for item in value.values() if isinstance(value, dict) else value:
             yield from scalars(item)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
         yield value
@@ -204,9 +199,7 @@ class _Filler:
             target: Any = None
             if isinstance(ref, str) and ref.startswith("#"):
                 target = self.root
-                for part in ref.lstrip("#").split("/"):
-                    if not part:
-                        continue
+                for part in filter(None, ref.lstrip("#").split("/")):
                     part = part.replace("~1", "/").replace("~0", "~")
                     target = target.get(part) if isinstance(target, dict) else None
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
