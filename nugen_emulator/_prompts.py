@@ -123,9 +123,8 @@ def _compile(template: str) -> re.Pattern[str] | None:
             parts.append(r"\s*".join(re.escape(word) for word in words))
         if name is None:
             continue
-        last = i == len(pieces) - 1 or all(
-            not lit.strip() and n is None for lit, n, _, _ in pieces[i + 1 :]
-        )
+        # Greedy when only blank text follows, so the variable takes the rest of the text.
+        last = all(not lit.strip() and n is None for lit, n, _, _ in pieces[i + 1 :])
         body = ".*" if last else ".*?"
         if name.isidentifier() and name not in named:
             named.add(name)
