@@ -62,9 +62,6 @@ def battery(models: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-# -- structure ---------------------------------------------------------------------------
-
-
 # A parsed JSON value's type, ``integer`` and ``float`` apart.
 _KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "float", str: "string"}
 _KINDS |= {list: "array", dict: "object"}

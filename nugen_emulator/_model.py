@@ -122,8 +122,7 @@ def _conversation(request: ChatBody) -> _Conversation:
 
 
 def prompt_tokens(request: ChatBody) -> int:
-    """Per message 1 + words + images + tool-call arguments, plus the tools; capped at
-    ``prompt_truncate_len``, where the service truncates prompts."""
+    """The request's prompt tokens (docs/emulator.md, Tokens), at most ``prompt_truncate_len``."""
     total = 0
     for message in request.messages:
         total += 1 + count_tokens(text_of(message.content)) + len(images_of(message))
@@ -135,8 +134,7 @@ def prompt_tokens(request: ChatBody) -> int:
 
 
 def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
-    """Tools the text names (``get_weather``) or all of whose meaningful name words it
-    says (``weather``), in order of first mention."""
+    """The tools ``text`` mentions (docs/emulator.md, Tools), in order of first mention."""
     lower = text.lower()
     found: list[tuple[int, str]] = []
     for tool in tools:
@@ -158,8 +156,7 @@ def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
 
 
 def related_tool(text: str, tools: list[dict[str, Any]]) -> list[str]:
-    """The tool whose name and description share most words with ``text`` (the first on
-    ties), as a one-item list; ``[]`` when none shares a meaningful word."""
+    """The tool sharing most words with ``text`` (the first on ties) as a list, or ``[]``."""
     asked = set(words(text)) - _GENERIC_TOOL_WORDS
     about = [words(t["name"] + " " + str(t.get("description") or "")) for t in tools]
     shared = [len(asked & set(tool_words)) for tool_words in about]
@@ -188,8 +185,7 @@ def _literal_source(conv: _Conversation) -> str:
 
 
 def _due_tools(text: str, tools: list[dict[str, Any]], called: list[str]) -> list[str]:
-    """The tools ``text`` mentions that were not called since it; when it mentions none and
-    nothing was called yet, the related one."""
+    """The tools ``text`` mentions not called since it, else (none called) the related one."""
     due = [name for name in mentioned_tools(text, tools) if name not in called]
     return due or ([] if called else related_tool(text, tools))
 
@@ -209,8 +205,7 @@ def _arguments(
 
 
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
-    """(context, question) of a RAG-shaped prompt, or ``None``: a stock template, then a
-    labelled prompt, then context sent in user messages just before the question."""
+    """(context, question) of a RAG-shaped prompt (docs/emulator.md), or ``None``."""
     for text in (conv.last_user_text, conv.system_text):
         found = _prompts.recognise(text, ("answer",))
         if found is not None and found.context is not None:
@@ -305,8 +300,7 @@ _REACT_DONE = (
 
 
 def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
-    """A step of LlamaIndex's ReAct format when the system prompt is its header, with the
-    header's tools: an ``Action`` for a due tool, else the ``Answer:``."""
+    """A step of LlamaIndex's ReAct format when the system prompt is its header, or ``None``."""
     if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
         return None
     tools = _prompts.react_tools(conv.system_text)

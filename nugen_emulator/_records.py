@@ -89,9 +89,8 @@ class RecordedRequest:
 
 
 class RequestLog:
-    """A thread-safe log, oldest first, written by the server thread and read by the test's;
-    beyond ``limit`` requests or ``max_bytes`` of bodies the oldest are dropped (never the
-    newest)."""
+    """A thread-safe log, oldest first; beyond ``limit`` requests or ``max_bytes`` of bodies
+    the oldest are dropped (never the newest)."""
 
     def __init__(self, limit: int = DEFAULT_LOG_LIMIT, max_bytes: int = LOG_BYTES_LIMIT) -> None:
         self._lock = threading.Lock()

@@ -124,9 +124,8 @@ class Literals:
         self.booleans = [m.group(1).lower() in ("true", "yes") for m in _BOOL_RE.finditer(text)]
 
     def take_string(self, hints: str = "") -> str | None:
-        """The literal for a field described by ``hints`` (name, description): date-like
-        for a date field, else another; the nearest to a mention of a ``hints`` word, else
-        the first left."""
+        """The literal for a field described by ``hints`` (name, description), picked as
+        docs/emulator.md says (Arguments and JSON values)."""
         if not self.strings:
             return None
         wants_date = bool(_DATE_FIELD_RE.search(hints))

@@ -373,10 +373,8 @@ def as_list(value: str | list[Any]) -> list[Any]:
 
 def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> ChatBody:
     """Validate a ``/chat/completions`` (or ``/chat/vision``) body; raise :class:`InvalidBody`.
-
-    ``openai``: the dialect that knows ``stream_options``. ``vision``: only the fields
-    ``/chat/vision`` documents count; FastAPI ignores the rest (they are left unset).
-    """
+    For ``vision``, only the fields ``/chat/vision`` documents count, as FastAPI ignores the
+    rest (left unset); ``openai``: the dialect that knows ``stream_options``."""
     check = _Check(body, VisionBody if vision else OpenAIChatBody if openai else ChatBody)
     _messages(check, body.get("messages"))
     if not vision:

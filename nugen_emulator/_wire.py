@@ -207,8 +207,6 @@ class Renderer:
             body["object"] = obj
         return body | {"created": created, "model": self.served(model)}
 
-    # -- chat ----------------------------------------------------------------------------
-
     def chat_body(
         self,
         generation: Generation,
@@ -328,8 +326,6 @@ class Renderer:
         envelope = self._envelope(response_id, model, "chat.completion.chunk", self.created())
         return envelope | {"choices": [], "usage": None if no_usage else self.usage(generation)}
 
-    # -- text completions ----------------------------------------------------------------
-
     def _completion_extras(
         self, generation: Generation, model: str, no_usage: bool
     ) -> dict[str, Any]:
@@ -381,8 +377,6 @@ class Renderer:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})
         return chunks
 
-    # -- embeddings ----------------------------------------------------------------------
-
     def embeddings_body(
         self, vectors: list[Any], *, model: str, tokens: int, no_usage: bool = False
     ) -> dict[str, Any]:
@@ -405,8 +399,6 @@ class Renderer:
         if score is not None:
             body["confidence_score"] = score
         return body
-
-    # -- errors --------------------------------------------------------------------------
 
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
