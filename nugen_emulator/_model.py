@@ -78,7 +78,7 @@ class _Conversation:
     """What the model pays attention to, extracted once from the messages."""
 
     last_user_text: str
-    earlier_user_text: str | None
+    earlier_user_text: str
     preceding_user_text: str  # user messages sent together with the last one, before it
     system_text: str
     images: list[str]  # what each image holds
@@ -111,7 +111,7 @@ def _conversation(request: ChatBody) -> _Conversation:
             results.append((name or "tool", text_of(message.content), images_of(message)))
     return _Conversation(
         last_user_text=user_texts[-1] if user_texts else "",
-        earlier_user_text=user_texts[-2] if len(user_texts) > 1 else None,
+        earlier_user_text=user_texts[-2] if len(user_texts) > 1 else "",
         preceding_user_text="\n".join(text_of(m.content) for m in messages[together:last_user]),
         system_text=" ".join(text_of(m.content) for m in messages if m.role == "system"),
         images=[image for message in messages for image in images_of(message)],
@@ -175,8 +175,6 @@ def _plan_tools(request: ChatBody, tools: list[dict[str, Any]], conv: _Conversat
     if choice == "required" and not remaining:
         uncalled = [t["name"] for t in tools if t["name"] not in conv.called_since_user]
         remaining = uncalled[:1] or [tools[0]["name"]]
-    if not remaining:
-        return []
     return remaining if request.parallel_tool_calls else remaining[:1]
 
 
@@ -254,7 +252,7 @@ def _text_answer(conv: _Conversation) -> str:
         sentences.append("You sent a message without text.")
     if conv.images:
         sentences.append(describe_images(conv.images))
-    if conv.earlier_user_text is not None and conv.earlier_user_text.strip():
+    if conv.earlier_user_text.strip():
         sentences.append(f'Earlier you said: "{quote(conv.earlier_user_text, 30)}".')
     if conv.system_text.strip():
         sentences.append(f'The system prompt says: "{quote(conv.system_text, 30)}".')
@@ -267,7 +265,7 @@ def _json_answer(request: ChatBody, conv: _Conversation, text_answer: str) -> st
     kind = form.type if form is not None else None
     if form is not None and form.json_schema is not None and kind == "json_schema":
         schema = form.json_schema.schema_
-        return json.dumps(fill(schema, Literals(_literal_source(conv)), name="value"))
+        return json.dumps(fill(schema, Literals(_literal_source(conv))))
     instructions = conv.system_text + "\n" + conv.last_user_text
     embedded = _prompts.schema_in(instructions)
     # Asked for: by json_object, a stock JSON prompt, or a prompt saying JSON and showing it.

@@ -326,12 +326,9 @@ def _messages(check: _Check[Any], messages: Any) -> None:
 
 def _tool_choice(check: _Check[Any], value: Any, tools: Any) -> None:
     """``tool_choice``: a mode, or a tool among ``tools`` by name."""
-    named = (
-        [t.get("function") for t in tools or [] if isinstance(t, dict)]
-        if isinstance(tools, list)
-        else []
-    )
-    names = {fn.get("name") for fn in named if isinstance(fn, dict)}
+    tools = tools if isinstance(tools, list) else []
+    functions = [tool.get("function") for tool in tools if isinstance(tool, dict)]
+    names = {fn.get("name") for fn in functions if isinstance(fn, dict)}
     if isinstance(value, str) and value not in ("auto", "none", "required"):
         expected = "'auto', 'none' or 'required'"
         check.add("literal_error", ("tool_choice",), f"Input should be {expected}", value)
@@ -344,9 +341,8 @@ def _tool_choice(check: _Check[Any], value: Any, tools: Any) -> None:
         name = function.get("name") if isinstance(function, dict) else None
         if value.get("type", "function") != "function" or not isinstance(name, str):
             shape = '{"type": "function", "function": {"name": "..."}}'
-            check.value_error(
-                f"a specific tool_choice must look like {shape}", value, "tool_choice"
-            )
+            message = f"a specific tool_choice must look like {shape}"
+            check.value_error(message, value, "tool_choice")
         elif name not in names:
             message = f"tool_choice names the tool {name!r}, which is not in tools"
             check.value_error(message, value, "tool_choice")
@@ -380,11 +376,8 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     if not vision:
         _tool_choice(check, body.get("tool_choice"), body.get("tools"))
         form = body.get("response_format")
-        if (
-            isinstance(form, dict)
-            and form.get("type") == "json_schema"
-            and not form.get("json_schema")
-        ):
+        wants_schema = isinstance(form, dict) and form.get("type") == "json_schema"
+        if wants_schema and not form.get("json_schema"):
             check.missing(form, "response_format", "json_schema")
     parsed = _stream_options(check).done()
     if isinstance(parsed, ChatBody):
