@@ -205,7 +205,7 @@ def _arguments(
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     """(context, question) of a RAG-shaped prompt (docs/emulator.md), or ``None``."""
     for text in (conv.last_user_text, conv.system_text):
-        found = _prompts.recognise(text, ("answer",))
+        found = _prompts.recognise(text, "answer")
         if found is not None and found.context is not None:
             return found.context, found.question or conv.last_user_text
     rag = _prompts.rag_prompt(conv.last_user_text)
@@ -243,7 +243,7 @@ def _text_answer(conv: _Conversation) -> str:
     rag = _rag_answer(conv)
     if rag is not None:
         return rag
-    condense = _prompts.recognise(conv.last_user_text, ("condense",))
+    condense = _prompts.recognise(conv.last_user_text, "condense")
     if condense is not None and condense.question:
         return condense.question  # as its own standalone question: retrieval uses its words
     if conv.last_user_text.strip():
@@ -270,7 +270,7 @@ def _json_answer(request: ChatBody, conv: _Conversation, text_answer: str) -> st
     embedded = _prompts.schema_in(instructions)
     # Asked for: by json_object, a stock JSON prompt, or a prompt saying JSON and showing it.
     shown = embedded is not None and _JSON_WORD_RE.search(instructions)
-    if kind != "json_object" and not shown and not _prompts.recognise(instructions, ("json",)):
+    if kind != "json_object" and not shown and not _prompts.recognise(instructions, "json"):
         return None
     # A JSON schema in the prompt, else the structure of an example object in it, else the
     # field names it lists in words, else the keys it names in quotes, else one "answer".
@@ -299,7 +299,7 @@ _REACT_DONE = (
 
 def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     """A step of LlamaIndex's ReAct format when the system prompt is its header, or ``None``."""
-    if request.tools or _prompts.recognise(conv.system_text, ("react",)) is None:
+    if request.tools or _prompts.recognise(conv.system_text, "react") is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
     messages = request.messages

@@ -8,7 +8,7 @@ import importlib
 import json
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
@@ -52,11 +52,9 @@ class Template:
 
 @dataclass(frozen=True)
 class Recognised:
-    """A stock prompt found in a text, with the values of its template variables."""
+    """A stock prompt found in a text: the values of its template variables."""
 
-    kind: Kind
-    origin: str
-    slots: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, str]
 
     @property
     def context(self) -> str | None:
@@ -83,16 +81,12 @@ def templates() -> tuple[Template, ...]:
     return tuple(table)
 
 
-def recognise(
-    text: str, kinds: tuple[Kind, ...] = ("answer", "condense", "json", "react")
-) -> Recognised | None:
-    """The first stock template of one of ``kinds`` that ``text`` was written from."""
+def recognise(text: str, kind: Kind) -> Recognised | None:
+    """The first stock template of ``kind`` that ``text`` was written from."""
     for template in templates():
-        if template.kind in kinds:
-            match = template.pattern.search(text)
-            if match:
-                slots = {k: v for k, v in match.groupdict().items() if v is not None}
-                return Recognised(template.kind, template.origin, slots)
+        match = template.pattern.search(text) if template.kind == kind else None
+        if match:
+            return Recognised({k: v for k, v in match.groupdict().items() if v is not None})
     return None
 
 

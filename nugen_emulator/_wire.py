@@ -33,8 +33,9 @@ _OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error"
 _OPENAI_ERROR_TYPES |= {403: "permission_error", 404: "not_found_error", 408: "timeout_error"}
 _OPENAI_ERROR_TYPES |= {409: "conflict_error", 422: "invalid_request_error"}
 _OPENAI_ERROR_TYPES |= {429: "rate_limit_error"}
-# The platform's words where the bare status phrase would not tell a user what to do.
-_ERROR_MESSAGES = {402: "Insufficient balance: add credits to your Nugen account to continue."}
+# Status phrases, and the platform's words where a phrase would not tell a user what to do.
+_ERROR_MESSAGES = {status.value: status.phrase for status in HTTPStatus}
+_ERROR_MESSAGES[402] = "Insufficient balance: add credits to your Nugen account to continue."
 # Key order of a whole chat answer, of its choices and of their messages, in each form; a
 # key without a value is left out (a value may be null). The last message key is where
 # the form puts reasoning: the contract lets hosts use either name.
@@ -402,11 +403,7 @@ class Renderer:
 
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         """The dialect's body for an error status (FastAPI ``detail`` or OpenAI ``error``)."""
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        text = message or _ERROR_MESSAGES.get(status) or phrase
+        text = message or _ERROR_MESSAGES.get(status, "Error")
         if not self.openai:
             return {"detail": text}
         kind = _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "api_error")
