@@ -217,18 +217,6 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     return rag
 
 
-def _rag_answer(conv: _Conversation) -> str | None:
-    """The context sentence that best matches the question, for a RAG-shaped prompt."""
-    found = _retrieval(conv)
-    if found is None:
-        return None
-    context, question = found
-    sentence = best_sentence(context, question)
-    if sentence is None:
-        return f'The context does not answer "{quote(question, 30)}".'
-    return " ".join(sentence.split())
-
-
 def _text_answer(conv: _Conversation) -> str:
     sentences: list[str] = []
     if conv.tool_results:
@@ -240,9 +228,13 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
-    rag = _rag_answer(conv)
-    if rag is not None:
-        return rag
+    retrieval = _retrieval(conv)
+    if retrieval is not None:  # the context sentence that best matches the question
+        context, question = retrieval
+        sentence = best_sentence(context, question)
+        if sentence is None:
+            return f'The context does not answer "{quote(question, 30)}".'
+        return " ".join(sentence.split())
     condense = _prompts.recognise(conv.last_user_text, "condense")
     if condense is not None and condense.question:
         return condense.question  # as its own standalone question: retrieval uses its words
