@@ -6,6 +6,7 @@ conformance ...`` runs :mod:`nugen_emulator._conformance` instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -47,8 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{exc}\n")
         return 2
     if args.access_log:
-        import logging
-
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     api_key = None if args.no_auth else (args.api_key or DEFAULT_API_KEY)
     emulator = NugenEmulator(
