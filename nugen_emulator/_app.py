@@ -401,7 +401,7 @@ class SSEResponse(Response):
             if fault.malformed_after == sent:
                 await emit(MALFORMED_EVENT)
             if fault.error_event_after == sent:
-                error = self.state.renderer.stream_error_event("Internal error while streaming")
+                error = self.state.renderer.stream_error_event()
                 await emit(encode_event(fault.body if fault.body is not None else error))
                 await emit(DONE_EVENT, more=False)
                 return

@@ -417,8 +417,7 @@ class Renderer:
         error = {"message": str(invalid), "type": "invalid_request_error", "param": param}
         return 400, {"error": error | {"code": 400}}
 
-    def stream_error_event(self, message: str, status: int = 500) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": message, "code": status}
-        if self.openai:
-            error["type"] = _OPENAI_ERROR_TYPES.get(status, "server_error")
-        return {"error": error}
+    def stream_error_event(self) -> dict[str, Any]:
+        """The event vLLM-style hosts send after the 200 when generation fails."""
+        error: dict[str, Any] = {"message": "Internal error while streaming", "code": 500}
+        return {"error": error | {"type": "server_error"} if self.openai else error}
