@@ -156,11 +156,7 @@ def observe(client: httpx.Client, probe: tuple[str, str, Any], api_key: str) -> 
 
 
 def compare(
-    base_url: str,
-    api_key: str,
-    emulator: NugenEmulator,
-    models: dict[str, str],
-    timeout: float = 60.0,
+    base_url: str, api_key: str, emulator: NugenEmulator, models: dict[str, str], timeout: float
 ) -> dict[str, Any]:
     """Send the battery to ``base_url`` and to ``emulator``: ``{"base_url", "checks",
     "differences"}``, each difference ``{"endpoint", "field", "live", "emulator"}``."""

@@ -209,13 +209,7 @@ class Renderer:
         return body | {"created": created, "model": self.served(model)}
 
     def chat_body(
-        self,
-        generation: Generation,
-        *,
-        response_id: str,
-        model: str,
-        vision: bool = False,
-        no_usage: bool = False,
+        self, generation: Generation, *, response_id: str, model: str, vision: bool, no_usage: bool
     ) -> dict[str, Any]:
         """A non-streaming chat completion."""
         body_keys, choice_keys, message_keys = _CHAT_KEYS[self.form]
@@ -356,12 +350,7 @@ class Renderer:
         return body | self._completion_extras(generation, model, no_usage)
 
     def completion_chunks(
-        self,
-        generation: Generation,
-        request: CompletionBody,
-        *,
-        response_id: str,
-        no_usage: bool = False,
+        self, generation: Generation, request: CompletionBody, *, response_id: str, no_usage: bool
     ) -> list[dict[str, Any]]:
         created = int(self.created())
         envelope = self._envelope(response_id, request.model, "text_completion", created)
