@@ -3,8 +3,7 @@
 
 ``NugenEmulator`` needs the ``testing`` extra (starlette, uvicorn); the rest of the package
 imports without it, cheaply: it holds the pytest plugin pytest loads wherever
-nugen-integrations is installed.
-"""
+nugen-integrations is installed."""
 
 from __future__ import annotations
 

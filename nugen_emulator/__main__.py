@@ -1,7 +1,6 @@
 """``python -m nugen_emulator``: serve a NugenEmulator until Ctrl-C or SIGTERM, printing the
 base URL and key (exit status 2 without the ``testing`` extra); ``python -m nugen_emulator
-conformance ...`` runs :mod:`nugen_emulator._conformance` instead.
-"""
+conformance ...`` runs :mod:`nugen_emulator._conformance` instead."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Build JSON values that satisfy a JSON schema, filled from literals found in a message
 (``"weather in Boston in fahrenheit?"`` gives ``{"location": "Boston", "unit":
-"fahrenheit"}``), so a test sees its tool-call arguments round-trip.
-"""
+"fahrenheit"}``), so a test sees its tool-call arguments round-trip."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""A reply before and after it meets the wire: the dialect-neutral :class:`Generation` the
-model (or a hook) produces, and the :class:`Renderer` that writes it as one dialect's
-bodies, chunks and errors (each form's shapes: docs/emulator.md; in order: the tables below).
-"""
+"""The dialect-neutral :class:`Generation` the model (or a hook) produces, and the
+:class:`Renderer` that writes it as one dialect's bodies, chunks and errors (each form's
+shapes: docs/emulator.md; their key order: the tables below)."""
 
 from __future__ import annotations
 
