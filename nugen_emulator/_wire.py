@@ -150,6 +150,11 @@ def _text(generation: Generation) -> str:
     return " ".join(c.content or "" for c in generation.choices)
 
 
+def _text_choice(index: int, text: str, finish: str | None) -> dict[str, Any]:
+    """A text completion's choice, whole or in a chunk."""
+    return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+
+
 class Renderer:
     """Turns dialect-neutral generations into one dialect's JSON bodies and chunks."""
 
@@ -334,15 +339,8 @@ class Renderer:
         self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
     ) -> dict[str, Any]:
         body = self._envelope(response_id, model, "text_completion", int(self.created()))
-        body["choices"] = [
-            {
-                "index": i,
-                "text": c.content or "",
-                "logprobs": None,
-                "finish_reason": c.finish_reason,
-            }
-            for i, c in enumerate(generation.choices)
-        ]
+        choices = enumerate(generation.choices)
+        body["choices"] = [_text_choice(i, c.content or "", c.finish_reason) for i, c in choices]
         body |= {"system_fingerprint": None, "usage": None}
         if self.openai:
             return body | {"usage": None if no_usage else self.usage(generation)}
@@ -358,8 +356,7 @@ class Renderer:
             texts = pieces(choice.content or "") or [""]
             for step, text in enumerate(texts):
                 finish = choice.finish_reason if step == len(texts) - 1 else None
-                item = {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
-                chunks.append(envelope | {"choices": [item]})
+                chunks.append(envelope | {"choices": [_text_choice(index, text, finish)]})
         if not self.openai:
             chunks[-1] |= self._completion_extras(generation, request.model, no_usage)
         elif include_usage(request) and not no_usage:
