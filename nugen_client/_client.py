@@ -12,7 +12,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 import httpx
@@ -96,17 +96,6 @@ def _tls_context(https: bool) -> ssl.SSLContext:
     A plain ``http://`` service gets a context without any CA, never used to talk to it (and
     refusing every certificate)."""
     return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-@contextlib.contextmanager
-def _reading_whole(client: _BaseClient[Any, Any]) -> Iterator[None]:
-    """Where a stream request's answer that came whole (JSON, not events) is read:
-    transport errors and the call's deadline end as the errors callers get."""
-    try:
-        with TransportErrors(client._secrets):
-            yield
-    except DeadlineExceeded as exc:
-        raise client._deadline_error(exc) from None
 
 
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
@@ -286,7 +275,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
-                with _reading_whole(self):
+                with TransportErrors(self._secrets):
                     response.read()
                 yield from call.whole(response)
                 return
@@ -298,6 +287,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                     elif call.decoder.done:
                         return
                 call.decoder.check_complete()
+        except DeadlineExceeded as exc:  # reading an answer that came whole
+            raise self._deadline_error(exc) from None
         finally:
             response.close()
 
@@ -483,7 +474,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):
-                        with _reading_whole(self):
+                        with TransportErrors(self._secrets):
                             await response.aread()
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
@@ -501,5 +492,5 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         call.decoder.check_complete()
                 finally:
                     await response.aclose()
-        except DeadlineExceeded as exc:  # waiting for a connection (the lease)
+        except DeadlineExceeded as exc:  # waiting for a connection, reading a whole answer
             raise self._deadline_error(exc) from None
