@@ -152,29 +152,29 @@ class _Limits:
         if self.deadline is not None:
             self.deadline += time.monotonic() - since
 
-    def _inflate(self, data: bytes, decoder: zlib._Decompress) -> Iterator[bytes]:
-        while data:
+    def _inflate(
+        self, data: bytes, decoder: zlib._Decompress, *, to_end: bool = False
+    ) -> Iterator[bytes]:
+        """``data`` decompressed in bounded steps; ``to_end``: until nothing is left."""
+        while data or to_end:
             try:
                 piece = decoder.decompress(data, _STEP)
             except zlib.error as exc:
-                raise _undecodable(exc) from None
+                raise APIResponseValidationError(
+                    f"the response body cannot be decompressed ({exc})"
+                ) from None
             data = decoder.unconsumed_tail
             if piece:
                 self._count(piece)
                 yield piece
+            elif to_end:
+                return
 
-    def flush(self) -> Iterator[bytes]:
-        if self._decoder is not None:
-            # Bounded too: whatever is left comes out in steps, not in one flush().
-            while True:
-                try:
-                    piece = self._decoder.decompress(self._decoder.unconsumed_tail, _STEP)
-                except zlib.error as exc:
-                    raise _undecodable(exc) from None
-                if not piece:
-                    return
-                self._count(piece)
-                yield piece
+    def flush(self) -> Iterable[bytes]:
+        # Bounded too: whatever is left comes out in steps, not in one flush().
+        if self._decoder is None:
+            return ()
+        return self._inflate(self._decoder.unconsumed_tail, self._decoder, to_end=True)
 
     def _count(self, piece: bytes) -> None:
         self._total += len(piece)
@@ -238,10 +238,6 @@ def _last_event_end(tail: bytes, piece: bytes) -> int:
 def _end_of(data: bytes, boundary: bytes) -> int:
     at = data.rfind(boundary)
     return at + len(boundary) if at >= 0 else 0
-
-
-def _undecodable(exc: zlib.error) -> APIResponseValidationError:
-    return APIResponseValidationError(f"the response body cannot be decompressed ({exc})")
 
 
 class _SyncBounded(httpx.SyncByteStream):

@@ -1,35 +1,15 @@
 """The async client's connections: one pool per event loop, owned by that loop, split
-into small shards.
+into small shards (:func:`shard_limits`) leased one connection at a time (:class:`LoopPool`).
 
-* :func:`shard_limits` splits a connection budget into httpx pools of about two
-  connections each: httpcore re-scans every connection of a pool for every queued request
-  whenever one changes state, so a pool's cost grows with its connections times the
-  waiting requests (``benchmarks/NOTES.md``).
-* :class:`LoopPool` hands out leases: a request, or a whole stream, holds one connection
-  token of one shard while it runs, so waiting requests queue here, where waking one is
-  cheap, rather than in httpcore.
-* A shard whose client a cancellation may have left with a connection it never gives
-  back (:func:`strand`) is retired: replaced for the next lease, closed after its last.
-
-Nothing of a pool outlives its event loop:
-
-* The loop holds the pool, through a timer that never fires and holds the pool's guard
-  (an async generator whose ``finally`` closes the pool); the client that opened it keeps
-  only a weak reference, so a finished loop is never kept alive by a client.
-* ``asyncio.run`` (like every runner that calls ``loop.shutdown_asyncgens()``) closes the
-  guard, so the pool's sockets are closed while the loop can still close them cleanly.
-* A loop closed without ``shutdown_asyncgens()`` drops its timers, and the pool with them:
-  asyncio closes each socket when it collects its transport (transports sit in reference
-  cycles: at the next garbage collection). A closed loop cannot close a transport any
-  more, so asyncio reports each one as an unclosed transport (a ``ResourceWarning``,
-  hidden by default).
-* A client collected while its loops still run closes its pools on them
-  (:func:`close_pools_soon`).
-
-In a forked child the parent's connections are never used or closed (closing would shut
-the parent's TLS sessions down under it): :func:`release_inherited_sockets` points the
-child's copies of their descriptors at ``/dev/null``, so the child no longer holds the
-parent's sockets open, and nothing can be sent on them from the child.
+Nothing of a pool outlives its event loop. The loop holds the pool, through a timer that
+never fires and holds the pool's guard (an async generator whose ``finally`` closes the
+pool); the client keeps only a weak reference, so a finished loop is never kept alive by a
+client. ``asyncio.run`` (any runner calling ``loop.shutdown_asyncgens()``) closes the guard
+while the loop can still close the sockets cleanly; a loop closed without it drops its
+timers and the pool with them, and asyncio closes each socket when it collects its
+transport (reporting an unclosed transport, a hidden ``ResourceWarning``). A client
+collected while its loops still run closes its pools on them (:func:`close_pools_soon`);
+a forked child lets go of the parent's sockets (:func:`release_inherited_sockets`).
 """
 
 from __future__ import annotations
@@ -65,11 +45,12 @@ _SHARD_CONNECTIONS = 2
 
 
 def shard_limits(limits: httpx.Limits) -> list[httpx.Limits]:
-    """Split a connection budget into pools of about two connections each.
+    """Split a connection budget into pools of about two connections each: httpcore
+    re-scans every connection of a pool for every queued request whenever one changes
+    state, so a pool's cost grows with its connections times the waiting requests.
 
-    The budget is split exactly (connections and keep-alive add up to the given limits);
-    there are never more pools than keep-alive connections, so each pool keeps at least
-    one connection alive.
+    The budget is split exactly; there are never more pools than keep-alive connections,
+    so each pool keeps at least one connection alive.
     """
     total = limits.max_connections
     if total is None or total <= _SHARD_CONNECTIONS:
