@@ -1,14 +1,9 @@
-"""The client for the Nugen inference API: httpx + pydantic, no framework.
+"""The client for the Nugen inference API: httpx + pydantic, no framework (docs/client.md).
 
-``NugenClient`` / ``AsyncNugenClient`` talk to the Nugen inference API (or any
-OpenAI-compatible host) with local validation, retries, SSE streaming and a typed error
-hierarchy; every failure is a :class:`NugenError`. The answer types are in
-:mod:`nugen_client.types`, the keyword arguments of a call and the defaults in
-:mod:`nugen_client.params`. The LangChain and LlamaIndex adapters are thin layers over it.
-
-The client classes are imported on first use (``from nugen_client import NugenClient``):
-they bring httpx, tens of milliseconds of import that a program importing an adapter, or
-only the errors and types, need not pay before it builds a client.
+Every failure is a :class:`NugenError`; the answer types are in :mod:`nugen_client.types`,
+the call keywords and defaults in :mod:`nugen_client.params`. The client classes are
+imported on first use: they bring httpx, an import cost that a program using only the
+errors, the types or an adapter need not pay before it builds a client.
 """
 
 from typing import TYPE_CHECKING

@@ -1,11 +1,9 @@
-"""Typed models of what the service answers: whole answers, stream chunks, embeddings,
-rerankings, aligned models; and :class:`Stream` / :class:`AsyncStream`, what the stream
-methods return. (What is sent is in :mod:`nugen_client.params`.)
+"""Typed models of what the service answers, and :class:`Stream` / :class:`AsyncStream`,
+what the stream methods return (what is sent is in :mod:`nugen_client.params`).
 
-Responses are lenient. The service (and OpenAI-compatible hosts) send float
-  ``created`` values, missing or wrong ``object`` fields, null ``usage``, reasoning as
-  ``reasoning_content`` or ``reasoning``, and fields nobody documented: all of it is
-  accepted, and unknown fields are kept (``model.model_extra``).
+Responses are lenient: float ``created``, missing or wrong ``object``, null ``usage``,
+reasoning as ``reasoning_content`` or ``reasoning``, and undocumented fields (kept in
+``model_extra``) are all accepted.
 """
 
 import array
@@ -61,10 +59,6 @@ __all__ = [
     "response_timing",
 ]
 
-# Every wire model is built on its first use (``defer_build``): importing them costs only the
-# classes, and a process builds only the models it uses.
-
-
 # ---------------------------------------------------------------------------- responses
 
 
@@ -113,6 +107,7 @@ _FiniteOrAbsent = Annotated[
 
 
 class _Lenient(BaseModel):
+    # Built on first use (``defer_build``): a process builds only the models it uses.
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
@@ -417,14 +412,13 @@ async def _aclosed() -> AsyncGenerator[Never, None]:
 
 
 class Stream(Generic[_ChunkT_co]):
-    """The chunks of a streamed answer, as ``NugenClient.stream_chat_completion`` and
-    ``stream_completion`` return them: an iterator, and a context manager that closes it.
+    """The chunks of a streamed answer (``NugenClient.stream_chat_completion``,
+    ``stream_completion``): an iterator, and a context manager that closes it.
 
-    The request was checked when the method was called; it is sent when iteration starts.
+    The request is sent when iteration starts (a stream never iterated sends nothing).
     Leaving a ``with`` block (at the end, on a ``break`` or an error) or :meth:`close`
-    releases the response and its connection at once; a stream never iterated sends
-    nothing. Closing twice is harmless; iterating a closed stream raises
-    :class:`~nugen_client.InvalidInputError` (as the OpenAI SDK's ``Stream`` raises
+    releases the response and its connection at once (closing twice is harmless); iterating
+    a closed stream raises :class:`~nugen_client.InvalidInputError` (the OpenAI SDK's
     ``httpx.StreamClosed``)::
 
         with client.stream_chat_completion(model=..., messages=...) as stream:
