@@ -79,10 +79,11 @@ class ChunkDecoder(Generic[_ChunkT]):
         return self.done or self.finished
 
     def decode(self, event: Event) -> _ChunkT | None:
-        """The chunk an event carries, or None for ``[DONE]``, whatever follows it,
-        keep-alives and empty events. Timing events come back as choice-less chunks
-        (``is_chunk`` False) so that what they carry is read. Runs once per streamed
-        chunk: everything a chunk needs is done here, in one call."""
+        """The chunk an event carries, or None for keep-alives, empty events and
+        ``[DONE]``, after which a reader stops (:attr:`done`): the live service sends one more
+        chunk after it, the usage again, which would count twice. Timing events come back
+        as choice-less chunks (``is_chunk`` False) so that what they carry is read. Runs
+        once per streamed chunk: everything a chunk needs is done here, in one call."""
         data = event.data
         if not data:
             if event.event == "error":
@@ -91,10 +92,6 @@ class ChunkDecoder(Generic[_ChunkT]):
         if data == _DONE:
             self.done = True
             self._check_choices()
-            return None
-        if self.done:
-            # The live service sends one more chunk after [DONE] (the usage again): the
-            # stream is over, and reading it would count the usage twice.
             return None
         if event.event == "error" or '"error"' in data:
             self._raise_if_error_event(data, explicit=event.event == "error")
