@@ -86,8 +86,6 @@ from nugen_client.types import (
     TextCompletionChunk,
 )
 
-__all__ = ["Prepared", "TransportErrors"]
-
 logger = logging.getLogger("nugen_client")
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)

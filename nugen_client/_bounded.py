@@ -27,16 +27,6 @@ import httpx
 
 from nugen_client._errors import APIResponseValidationError
 
-__all__ = [
-    "CALL_DEADLINE",
-    "DeadlineExceeded",
-    "bound_connection",
-    "bound_response",
-    "deadline_passed",
-    "shielded",
-    "within",
-]
-
 _T = TypeVar("_T")
 
 _STEP = 64 * 1024  # decoded bytes per decompression step

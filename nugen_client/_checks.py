@@ -21,22 +21,6 @@ from pydantic import BaseModel, ValidationError
 from nugen_client._errors import InvalidInputError
 from nugen_client.params import check_no_userinfo, is_redaction_placeholder
 
-__all__ = [
-    "check_base_url",
-    "check_header",
-    "check_headers",
-    "check_hook",
-    "direct_mounts",
-    "is_number",
-    "json_body",
-    "make_timeout",
-    "refuse_stream_keyword",
-    "refuse_tools_on_vision",
-    "unsendable",
-    "validate",
-    "validation_message",
-]
-
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

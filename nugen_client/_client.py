@@ -57,8 +57,6 @@ from nugen_client.types import (
     TextCompletionChunk,
 )
 
-__all__ = ["AsyncNugenClient", "NugenClient"]
-
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 

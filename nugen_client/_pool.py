@@ -29,18 +29,6 @@ import httpx
 from nugen_client._bounded import shielded, within
 from nugen_client._errors import APIConnectionError
 
-__all__ = [
-    "LoopPool",
-    "aremember_connection",
-    "close_pools_soon",
-    "open_pool",
-    "release_inherited_sockets",
-    "remember_connection",
-    "shard_limits",
-    "strand",
-    "track",
-]
-
 _SHARD_CONNECTIONS = 2
 
 

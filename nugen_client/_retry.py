@@ -26,8 +26,6 @@ from nugen_client._errors import APIConnectionError, APIStatusError, reword
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState, Retrying
 
-__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "parse_retry_after", "replay", "retrying"]
-
 logger = logging.getLogger("nugen_client")
 
 OnRetry = Callable[["RetryCallState"], "Awaitable[None] | None"]

@@ -19,8 +19,6 @@ from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
 if TYPE_CHECKING:
     from nugen_client._base import Prepared
 
-__all__ = ["StreamCall", "is_event_stream", "stream_errors"]
-
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
