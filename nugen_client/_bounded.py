@@ -1,13 +1,10 @@
 """Bounds on what a response may cost: decoded size, SSE event size, and a call's deadline.
 
-:func:`bound_response` replaces a response's byte stream, before anything reads it, with one
-that decompresses gzip/deflate itself in bounded steps (so a 1 MB gzip bomb never expands
-to gigabytes in memory), counts the decoded bytes, and checks the call's deadline at every
-piece that arrives. The read timeout is reset by every byte, so a server trickling bytes or
-endless keep-alive comments would otherwise hold a call forever. The time the caller spends
-between pieces (a slow stream consumer) is not the service's and does not count.
-:func:`within` bounds an awaitable by the deadline (the async client's whole attempt);
-:func:`bound_connection` ends every network wait of a sync call at its deadline.
+:func:`bound_response` makes a response's byte stream decompress gzip/deflate in bounded
+steps (a gzip bomb never expands in memory), count the decoded bytes and check the deadline
+at every piece: the read timeout is reset by every byte, so a trickling server would
+otherwise hold a call forever. Time a slow stream consumer spends between pieces does not
+count. :func:`within` and :func:`bound_connection` bound the async and sync network waits.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """When to retry, and how long to wait: one policy for the sync and async clients.
 
-The loop itself is tenacity's (``Retrying`` / ``AsyncRetrying``, configured by
-:func:`retrying` for both; tenacity is imported by the first retry), so the retry state
-handed to callbacks is tenacity's ``RetryCallState``, which is also what LangChain's run
-managers take in ``on_retry`` (see :data:`OnRetry`). The clients make the first attempt
-outside it: most calls succeed at once and need no loop. Only an attempt that failed with
-a retryable error starts the loop, which takes that failure as its first attempt's outcome
-(:func:`replay`), so the rules, waits and callbacks are the loop's alone.
+The loop is tenacity's (:func:`retrying`; tenacity is imported by the first retry), so the
+callbacks get tenacity's ``RetryCallState`` (see :data:`OnRetry`). The clients make the
+first attempt outside it (most calls need no loop); one that failed with a retryable error
+starts the loop, which takes that failure as its first outcome (:func:`replay`).
 """
 
 from __future__ import annotations
@@ -30,19 +27,13 @@ logger = logging.getLogger("nugen_client")
 
 OnRetry = Callable[["RetryCallState"], "Awaitable[None] | None"]
 """Called before each retry with tenacity's ``RetryCallState`` (awaited if it returns an
-awaitable). What it promises: ``attempt_number`` (the attempt that just failed, from 1),
-``outcome.exception()`` (the ``NugenError`` it failed with) and ``upcoming_sleep`` (seconds
-until the next attempt).
+awaitable): ``attempt_number`` (the attempt that just failed, from 1), ``outcome.exception()``
+(the ``NugenError`` it failed with) and ``upcoming_sleep`` (seconds until the next attempt).
 
-Why tenacity's own type rather than one of ours: the retry loop is tenacity's, and
-LangChain's callback protocol takes exactly this object
-(``BaseCallbackHandler.on_retry(retry_state: RetryCallState)``; langchain-core's tracers
-read its ``attempt_number``, ``idle_for`` and ``outcome``). ``ChatNugen`` hands the
-client's state to its run manager unchanged; with a type of our own it would have to forge
-tenacity states (whose constructor wants the ``Retrying`` object and the wrapped call),
-and users' LangChain handlers would receive the forgery. tenacity is a runtime dependency
-of langchain-core too; this package bounds it below 10, so a new major version of
-tenacity reaches users only through a release of ours.
+tenacity's own type, not one of ours: the loop is tenacity's, and LangChain's callbacks take
+exactly this object (``BaseCallbackHandler.on_retry(retry_state)``, read by its tracers), so
+``ChatNugen`` hands the state on unchanged instead of forging tenacity states for users'
+handlers. tenacity is a dependency of langchain-core too; this package bounds it below 10.
 """
 
 _RetryingT = TypeVar("_RetryingT", "Retrying", "AsyncRetrying")

@@ -1,13 +1,9 @@
 """Server-sent events, parsed a network read at a time.
 
-A read usually holds many whole events: they are cut at blank lines in one pass over its
-bytes, and an event that is one ``data:`` line (every chunk of a stream) is taken as it is,
-without splitting it into lines or fields. Other events (a name, several data lines,
-comments, ids) are read line by line, by the rules of the SSE specification. Only whole
-events are decoded, so a character split between reads is never cut; the bytes are UTF-8
-and decoded strictly: a stream with invalid bytes is refused, as a whole answer with them
-is, rather than silently altered. An event still open when the stream ends is dropped, as
-the specification says.
+A read is cut at blank lines in one pass; an event that is one ``data:`` line (every chunk
+of a stream) is taken whole, others are read line by line as the SSE specification says.
+Only whole events are decoded, strictly as UTF-8 (invalid bytes are refused, never
+altered); an event still open when the stream ends is dropped, as the specification says.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""What a caller can ask of the clients: their defaults, the keyword arguments of a call
+"""What a caller can ask of the clients: the defaults, the keyword arguments of a call
 (``Unpack[ChatParams]``: body fields, sent only when given and not None, plus the per-call
-:class:`RequestOptions`, which never reach the body), the header rules
-(:func:`redact_headers`), and the request wire models: strict, checked locally against
-what the service documents before anything is sent, with the one declaration of the
-sampling fields (:class:`SamplingFields`) that the adapters' classes inherit.
-Names not in ``__all__`` are the clients' own.
+:class:`RequestOptions`), the header rules (:func:`redact_headers`), and the strict request
+wire models, with the one declaration of the sampling fields (:class:`SamplingFields`) that
+the adapters inherit. Names not in ``__all__`` are the clients' own.
 """
 
 import base64
