@@ -72,19 +72,6 @@ class LoopPool:
     stays on the warm connections of a few shards; a shard is created when first leased.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_anchor",
-        "_closing",
-        "_guard",
-        "_limits",
-        "_make",
-        "_shards",
-        "_tokens",
-        "_users",
-        "closed",
-    )
-
     def __init__(
         self,
         make: Callable[..., httpx.AsyncClient],
