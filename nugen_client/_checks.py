@@ -91,10 +91,8 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_header(field: str, value: object) -> None:
-    """Refuse a header value (from ``field``) that cannot be sent as one HTTP header.
-
-    The message names the field, never the value (it may be a credential).
-    """
+    """Refuse a header value (from ``field``) that cannot be sent as one HTTP header,
+    naming the field, never the value (it may be a credential)."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{field} must be a string, got {type(value).__name__}")
     if _HEADER_VALUE.fullmatch(value) is None:

@@ -65,11 +65,9 @@ _LIVE_CLIENTS: weakref.WeakSet[NugenClient | AsyncNugenClient] = weakref.WeakSet
 
 
 def _forget_parent_connections() -> None:
-    """In a forked child: no client may send on a connection its parent opened.
-
-    The child's copy of a keep-alive socket is the parent's socket: requests of both
-    would interleave on it and each would read the other's answer.
-    """
+    """In a forked child: no client may send on a connection its parent opened (the child's
+    copy of a keep-alive socket is the parent's socket: the requests of both would
+    interleave on it, each reading the other's answer)."""
     for client in list(_LIVE_CLIENTS):
         client._forget_parent_connections()
 
@@ -89,10 +87,9 @@ def _sync_trace(event: str, info: dict[str, Any]) -> None:
 
 @functools.cache
 def _tls_context(https: bool) -> ssl.SSLContext:
-    """The TLS context of the clients for an ``https://`` (or plain ``http://``) service,
-    one per process: httpx would load the CA bundle for every client (milliseconds of CPU).
-    A plain ``http://`` service gets a context without any CA, never used to talk to it (and
-    refusing every certificate)."""
+    """The clients' TLS context, one per process (httpx would load the CA bundle for every
+    client: milliseconds of CPU); for a plain ``http://`` service one without any CA, never
+    used (it refuses every certificate)."""
     return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
@@ -203,8 +200,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                         verify=_tls_context(self.base_url.startswith("https:")),
                         mounts=direct_mounts(self.base_url),
                     )
-                    # A client dropped without close() still releases its sockets when
-                    # collected.
+                    # Dropped without close(), it still releases its sockets when collected.
                     self._finalizer = weakref.finalize(self, http.close)
                     self._http = http
         return http
@@ -399,10 +395,9 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         http: httpx.AsyncClient | None = None,
         deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries (as the sync client's), each attempt cancelled at the call's
-        deadline: on ``http`` (a stream's leased connection, with the stream's ``deadline``)
-        or on a connection leased for this request alone. The response of a stream is
-        returned unread."""
+        """Send with retries (as the sync client's), each attempt cancelled at the deadline:
+        on ``http`` (a stream's leased connection, with the stream's ``deadline``) or on a
+        connection leased for this request alone. A stream's response is returned unread."""
         if http is None:
             deadline = self._deadline_at()
         try:

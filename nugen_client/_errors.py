@@ -30,9 +30,7 @@ class NugenError(Exception):
 
 class InvalidInputError(NugenError, ValueError):
     """Bad input refused locally, before any request was sent; also a closed stream
-    iterated (as a closed file, a ``ValueError``).
-
-    A ``ValueError`` too, so code that guards input with ``except ValueError`` keeps working.
+    iterated. A ``ValueError`` too (as a closed file's), so ``except ValueError`` still works.
     """
 
 
@@ -53,10 +51,8 @@ class APITimeoutError(APIConnectionError):
 
 
 class StreamInterruptedError(NugenError):
-    """A stream ended without ``[DONE]`` or a final ``finish_reason``.
-
-    What arrived before the break is kept in :attr:`partial` (the text so far) so a caller can
-    log it, but it is never returned as if it were a complete answer.
+    """A stream ended without ``[DONE]`` or a final ``finish_reason``: the text that arrived
+    is in :attr:`partial` for a caller to log, never returned as if it were a whole answer.
     """
 
     def __init__(self, message: str, *, partial: str = "", chunks_received: int = 0) -> None:
@@ -156,12 +152,9 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def describe_error_body(body: object) -> str:
-    """Turn an error body of any of the documented shapes into one readable line.
-
-    ``{"detail": [{"loc": [...], "msg": ...}]}`` (FastAPI 422) lists each field,
-    ``{"detail": "..."}`` and ``{"error": {"message": ...}}`` give their message, anything else
-    is shown (shortened) as it came.
-    """
+    """An error body as one readable line: FastAPI's 422 ``{"detail": [{"loc", "msg"}]}``
+    lists each field, ``{"detail": "..."}`` and ``{"error": {"message": ...}}`` give their
+    message, anything else is shown (shortened) as it came."""
     if isinstance(body, dict):
         detail = body.get("detail")
         if isinstance(detail, list):

@@ -23,11 +23,9 @@ _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
 class StreamCall(Generic[_ChunkT]):
-    """One stream request and what both clients' stream loops need to read its answer.
-
-    Events go through ``decoder``; a host that answers whole (JSON, not events) has its
-    answer turned into chunks by ``whole``. The answer counts as complete once the last
-    ``finish_reason`` and, if asked for, the usage chunk have arrived (:meth:`answered`).
+    """One stream request and what both clients' stream loops need to read its answer:
+    events go through ``decoder``, an answer that came whole (JSON) through ``whole``. It is
+    complete once the last ``finish_reason`` and any usage asked for arrived (:meth:`answered`).
     """
 
     __slots__ = ("decode", "decoder", "prepared", "whole")
@@ -56,12 +54,9 @@ def is_event_stream(response: httpx.Response) -> bool:
 def _stream_error(
     error: NugenError, response: httpx.Response, secrets: Sequence[str]
 ) -> NugenError:
-    """An error the stream decoder raised, ready to leave the client.
-
-    It may quote the event data, which may echo the key: its text and body are redacted.
-    The decoder raises ``from None`` while handling the parser's exception, which quotes
-    the data too: suppressed, that context would still travel with the error, so it is
-    dropped. An error event belongs to this response: it gets the response's
+    """An error the stream decoder raised, ready to leave the client: it may quote event
+    data echoing the key, so its text and body are redacted, and its suppressed context (the
+    parser's error, quoting the data too) is dropped. An error event gets the response's
     ``x-request-id``, as errors with a status get theirs.
     """
     if error.__suppress_context__:

@@ -240,13 +240,11 @@ class _PendingCall:
 
 
 class ToolCallAccumulator:
-    """Joins streamed tool-call fragments into whole calls.
+    """Joins streamed tool-call fragments into whole calls, in linear time.
 
-    Fragments are matched by ``index``; when a host omits the index, by ``id``; when it
-    omits both, they continue the latest call. A fragment that reuses an index with a
-    *different* id (seen on hosts that send every parallel call at index 0) starts a new
-    call. Argument text is kept as a list of pieces and joined once, so assembly stays
-    linear in the number of fragments.
+    Fragments are matched by ``index``, else by ``id``, else continue the latest call. One
+    that reuses an index with a *different* id (hosts that send every parallel call at
+    index 0) starts a new call.
     """
 
     __slots__ = ("_by_id", "_by_wire_index", "_calls")
@@ -325,10 +323,9 @@ class _ChoiceState:
 class StreamAccumulator:
     """Folds a stream of chunks into the equivalent complete response, in linear time.
 
-    Text and reasoning are kept as pieces, joined once when asked for. With
-    ``running_text=True`` they are kept joined as they grow instead, so :meth:`text` and
-    :meth:`reasoning` cost nothing: for frameworks whose every streamed step carries the
-    whole answer so far (LlamaIndex), which then need no copy of their own.
+    With ``running_text=True`` text and reasoning are kept joined as they grow, so
+    :meth:`text` and :meth:`reasoning` cost nothing: for frameworks whose every streamed
+    step carries the whole answer so far (LlamaIndex).
     """
 
     def __init__(self, *, running_text: bool = False) -> None:
@@ -435,11 +432,8 @@ class StreamAccumulator:
 
 
 def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk]:
-    """A complete response as a stream: one chunk per choice, usage on the last.
-
-    Used where a stream is asked of an endpoint that only answers whole (``/chat/vision``),
-    or when a host ignores ``stream: true`` and answers with JSON.
-    """
+    """A complete response as a stream, one chunk per choice, usage on the last: for
+    ``/chat/vision``, which answers whole, and hosts that ignore ``stream: true``."""
     header = {"model": completion.model, **completion.header_metadata()}
     chunks = [
         ChatCompletionChunk(
