@@ -174,11 +174,9 @@ def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
-    """Configuration, request building and response parsing shared by both clients.
-
-    The constructor is the clients' own (one keyword list for both, so that they cannot
-    drift apart); each client sets up its connections in :meth:`_init_transport`.
-    """
+    """Configuration, request building and response parsing shared by both clients, and
+    their constructor (one keyword list, so that they cannot drift apart); each client sets
+    up its connections in :meth:`_init_transport`."""
 
     # Whether the client awaits what ``on_retry`` and ``sleep`` return (the async client does).
     _awaits_on_retry: ClassVar[bool] = False

@@ -66,11 +66,9 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def bound_connection(event: str, info: dict[str, Any]) -> None:
     """httpcore's ``trace`` extension for the sync client's requests: every connection they
     open reads and writes with its timeout cut to what is left of the :data:`CALL_DEADLINE`
-    of the call using it, so that no wait outlasts it, however many reads it takes.
-
-    Once a request's own headers go out, its connection is set up (a proxy tunnel's
-    ``CONNECT`` comes before): the hook leaves the request, sparing it httpcore's tracing of
-    every later step."""
+    of the call using it, however many reads it takes. Once a request's own headers go out
+    (a proxy's ``CONNECT`` comes before), its connection is set up: the hook leaves the
+    request, sparing it httpcore's tracing of every later step."""
     if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
         stream = info["return_value"]
         with contextlib.suppress(AttributeError):  # one that cannot be wrapped is left as is

@@ -289,11 +289,8 @@ _CLOSING: set[asyncio.Task[None]] = set()
 def close_pools_soon(
     pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]],
 ) -> None:
-    """Finalizer of a collected AsyncNugenClient: close its pools on their own loops.
-
-    A loop that has closed took its pools with it; one that is shutting down closes any
-    guard this does not reach in time.
-    """
+    """Finalizer of a collected AsyncNugenClient: close its pools on their own loops (a
+    closed loop took its pools with it; one shutting down closes what this misses)."""
     for loop, ref in list(pools.items()):
         pool = ref()
         if pool is None or loop.is_closed():
@@ -338,13 +335,9 @@ async def aremember_connection(event: str, info: dict[str, Any]) -> None:
 
 def release_inherited_sockets() -> None:
     """In a forked child: point the descriptors of the parent's open connections at
-    ``/dev/null``.
-
-    The child's descriptors are its own references to the parent's sockets: replaced, the
-    sockets close when the parent closes them, and nothing can be sent on them from here.
-    Replaced rather than closed: the objects that own them may still close them, and a
-    closed number could by then belong to another file.
-    """
+    ``/dev/null``, so that the sockets close when the parent closes them and nothing can be
+    sent on them from here. Replaced, not closed: the objects that own them may still close
+    them, and a closed number could by then belong to another file."""
     streams = list(_STREAMS)
     _STREAMS.clear()
     if not streams:

@@ -166,12 +166,9 @@ def retrying(
 
 
 def replay(failure: BaseException) -> Callable[[], None]:
-    """A function that raises ``failure`` on its first call and does nothing after.
-
-    Called first thing in each attempt of the retry loop, it makes ``failure`` (that of the
-    attempt made before the loop) the loop's first outcome: the retry rule, the wait, the
-    log line and ``on_retry`` see attempt 1 as if the loop had made it.
-    """
+    """A function that raises ``failure`` on its first call and does nothing after: called
+    first in each attempt of the retry loop, it makes the failure of the attempt made before
+    the loop the loop's first outcome (its rule, wait, log line and ``on_retry`` see it)."""
     pending = [failure]
 
     def first() -> None:

@@ -164,15 +164,12 @@ _CALL_KEYWORDS = frozenset(
 def check_no_credential_keywords(
     names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
 ) -> None:
-    """Refuse a keyword that looks like a credential (other than ``api_key`` itself, unless
-    ``body``).
+    """Refuse a keyword that looks like a credential (``api_key`` itself only if ``body``).
 
-    Unknown keywords become body fields: a key passed under a wrong name would be sent in
-    the request body and shown wherever the body is. With ``body=True`` (the names of a
-    call's keywords or of extra body fields, all bound for the body) ``api_key`` is refused
-    too: the key goes to the constructor. A near miss of one of ``known`` (``max_token``) is
-    refused as the typo it is, with the name meant. The message names the keyword, never
-    its value.
+    Unknown keywords become body fields, and a key under a wrong name would be shown
+    wherever the body is; with ``body=True`` (names bound for the body) ``api_key`` is
+    refused too: the key goes to the constructor. A near miss of one of ``known``
+    (``max_token``) is refused as a typo, naming the name meant, never the value.
     """
     for name in names:
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
@@ -263,10 +260,8 @@ class _Open(BaseModel):
 
 def check_image_url(url: str, *, decode: bool = True) -> str:
     """Accept what the service documents: an https URL, or a decodable base64 data URL.
-
-    ``decode=False`` checks a data URL's form and mime type but not its payload: for a
-    caller whose request is checked again, fully, when it is sent (each payload is decoded
-    once per request).
+    ``decode=False`` skips decoding the payload, for a caller whose request is checked
+    again, fully, when it is sent (each payload is then decoded once per request).
     """
     if url.startswith("https://"):
         if len(url) <= len("https://"):
@@ -403,11 +398,9 @@ Stop = Annotated[
 
 
 class SamplingFields(BaseModel):
-    """The sampling fields of a generation request, declared once.
-
-    The wire models, the chat classes of both adapters and (as a typed mirror, checked by
-    a test) :class:`nugen_client.params.ChatParams` take them from here; ``None`` means
-    unset, and unset fields are not sent (the service's defaults apply).
+    """The sampling fields of a generation request, declared once: for the wire models,
+    both adapters' chat classes and (a typed mirror, checked by a test) :class:`ChatParams`.
+    ``None`` means unset, and unset fields are not sent (the service's defaults apply).
     """
 
     max_tokens: int | None = Field(default=None, ge=1, description="Most tokens to generate.")

@@ -335,11 +335,9 @@ class ChunkChoice(_Lenient):
 
 
 class _StreamEvent(ResponseHeader):
-    """What every streamed event of the live service may carry besides its choices.
-
-    The live service also sends events that are no chunks: ``{"_timing": {...}}`` first
-    (read into :attr:`gpu_timing`) and ``{"object": "timing", "timing": {...}}`` after the
-    last chunk; see :attr:`is_chunk`.
+    """What every streamed event may carry besides its choices, including the live
+    service's events that are no chunks (:attr:`is_chunk`): ``{"_timing": {...}}`` first
+    (read into :attr:`gpu_timing`), ``{"object": "timing", "timing": {...}}`` last.
     """
 
     gpu_timing: Timing | None = Field(
