@@ -62,14 +62,6 @@ __all__ = [
 # ---------------------------------------------------------------------------- responses
 
 
-def _none_to_zero(value: Any) -> Any:
-    return 0 if value is None else value
-
-
-def _none_to_empty(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def _json_text(value: Any) -> Any:
     # Some OpenAI-compatible hosts send tool arguments as an object rather than a string.
     if isinstance(value, dict | list):
@@ -96,7 +88,7 @@ def _unpack_floats(value: Any) -> Any:
 
 # A token count: null reads as 0; a negative or fractional count is a broken answer and is
 # refused with it, however large a whole count is.
-_Count = Annotated[int, BeforeValidator(_none_to_zero), Field(ge=0)]
+_Count = Annotated[int, BeforeValidator(lambda value: 0 if value is None else value), Field(ge=0)]
 # A number, or None when the host sent null, NaN or an infinity (JSON parsers accept the
 # last two, and no reading of them is right). Tried left to right, so a finite number costs
 # what ``float | None`` does; a value that is no number at all is still an error.
@@ -361,7 +353,7 @@ class TextChoice(_Lenient):
     """One choice of a text completion; in a streamed chunk ``text`` is the new piece."""
 
     index: int = 0
-    text: Annotated[str, BeforeValidator(_none_to_empty)] = ""
+    text: Annotated[str, BeforeValidator(lambda value: "" if value is None else value)] = ""
     logprobs: Any = None
     finish_reason: str | None = None
 
