@@ -116,11 +116,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         _LIVE_CLIENTS.add(self)
 
     def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
-        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``).
-
-        Keyword arguments are the body fields of :class:`ChatParams` and the per-call
-        :class:`RequestOptions`.
-        """
+        """``POST /chat/completions`` (or ``/chat/vision`` with ``endpoint="vision"``): the
+        keywords are the body fields of :class:`ChatParams` and :class:`RequestOptions`."""
         prepared = self._prepare_chat(params, stream=False)
         return self._parse_answer(ChatCompletion, self._send(prepared))
 
@@ -128,31 +125,23 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         """Stream a chat completion as chunks: a :class:`~nugen_client.types.Stream`, closed
         by leaving its ``with`` block (or ``close()``), which releases its connection.
 
-        The request is validated now and sent when iteration starts. The stream raises
-        :class:`~nugen_client.StreamInterruptedError` if the stream ends before ``[DONE]``
-        or a ``finish_reason``; it is never retried once it has started. ``/chat/vision``
-        answers whole, so with ``endpoint="vision"`` the answer arrives as one chunk per
-        choice.
+        Validated now, sent when iteration starts, never retried once started; a stream
+        that ends before ``[DONE]`` or a ``finish_reason`` raises
+        :class:`~nugen_client.StreamInterruptedError`. ``endpoint="vision"`` answers whole:
+        one chunk per choice.
         """
         return Stream(self._iter_stream(self._stream_chat(params)))
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
-        prompts: ``choices[].index`` says which, in prompt order).
-
-        Keyword arguments are the body fields of :class:`CompletionParams` and the per-call
-        :class:`RequestOptions`; retries, errors, timeouts and headers are those of chat.
-        """
+        prompts, in order: ``choices[].index`` says which). The keywords are the body fields
+        of :class:`CompletionParams` and :class:`RequestOptions`, handled as chat's are."""
         prepared = self._prepare_text_completion(params, stream=False)
         return self._parse_text_completion(self._send(prepared), params)
 
     def stream_completion(self, **params: Unpack[CompletionParams]) -> Stream[TextCompletionChunk]:
-        """Stream a text completion as chunks (``choices[].text`` is each new piece).
-
-        Validated now, sent when iteration starts; the ``with`` block and the completeness
-        rule of :meth:`stream_chat_completion` apply (``StreamInterruptedError``, never
-        retried once started).
-        """
+        """Stream a text completion as chunks (``choices[].text`` is each new piece), as
+        :meth:`stream_chat_completion` streams (``with``, ``StreamInterruptedError``)."""
         return Stream(self._iter_stream(self._stream_text_completion(params)))
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
@@ -161,11 +150,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         return self._parse_embeddings(self._send(prepared), count)
 
     def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
-        """``POST /reranker``: ``documents`` scored against ``query``, most relevant first.
-
-        Keyword arguments are the body fields of :class:`RerankParams` (refused locally when
-        the service would refuse them) and the per-call :class:`RequestOptions`.
-        """
+        """``POST /reranker``: ``documents`` scored against ``query``, most relevant first
+        (the keywords: :class:`RerankParams`, checked locally, and :class:`RequestOptions`)."""
         prepared, count = self._prepare_rerank(params)
         return self._parse_rerank(self._send(prepared), count)
 
