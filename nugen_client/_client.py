@@ -93,6 +93,16 @@ def _tls_context(https: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+def _own_http(client: _BaseClient[Any, Any]) -> dict[str, Any]:
+    """The options of the httpx clients a client opens itself (both kinds)."""
+    return {
+        "timeout": client.timeout,
+        "follow_redirects": False,
+        "verify": _tls_context(client.base_url.startswith("https:")),
+        "mounts": direct_mounts(client.base_url),
+    }
+
+
 class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous client for the Nugen inference API (and OpenAI-compatible hosts).
 
@@ -179,13 +189,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             with self._lock:
                 http = self._http
                 if http is None:
-                    http = httpx.Client(
-                        timeout=self.timeout,
-                        limits=self.limits,
-                        follow_redirects=False,
-                        verify=_tls_context(self.base_url.startswith("https:")),
-                        mounts=direct_mounts(self.base_url),
-                    )
+                    http = httpx.Client(limits=self.limits, **_own_http(self))
                     # Dropped without close(), it still releases its sockets when collected.
                     self._finalizer = weakref.finalize(self, http.close)
                     self._http = http
@@ -362,13 +366,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         if pool is None or pool.closed:
             # Holds what a shard needs, never the client: a pool outlives its client until
             # its loop closes it.
-            make = functools.partial(
-                httpx.AsyncClient,
-                timeout=self.timeout,
-                follow_redirects=False,
-                verify=_tls_context(self.base_url.startswith("https:")),
-                mounts=direct_mounts(self.base_url),
-            )
+            make = functools.partial(httpx.AsyncClient, **_own_http(self))
             pool = await open_pool(make, self.limits)
             self._pools[loop] = weakref.ref(pool)
             if self._finalizer is None:
