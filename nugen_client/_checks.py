@@ -70,9 +70,8 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
             )
         # No lock: two threads may both warn, and a lock held at a fork would never be
         # released in the child.
-        first = parts.hostname not in _warned_hosts
-        _warned_hosts.add(parts.hostname)
-        if first:
+        if parts.hostname not in _warned_hosts:
+            _warned_hosts.add(parts.hostname)
             warnings.warn(
                 f"base_url {base_url!r} is plain http to a non-loopback host: the API key "
                 "will cross the network unencrypted. Use https.",
