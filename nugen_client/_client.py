@@ -31,6 +31,7 @@ from nugen_client._pool import (
     aremember_connection,
     close_pools_soon,
     open_pool,
+    release_inherited_sockets,
     remember_connection,
     strand,
     track,
@@ -68,6 +69,7 @@ def _forget_parent_connections() -> None:
     """In a forked child: no client may send on a connection its parent opened (the child's
     copy of a keep-alive socket is the parent's socket: the requests of both would
     interleave on it, each reading the other's answer)."""
+    release_inherited_sockets()
     for client in list(_LIVE_CLIENTS):
         client._forget_parent_connections()
 

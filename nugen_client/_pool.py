@@ -351,7 +351,3 @@ def release_inherited_sockets() -> None:
                 os.dup2(devnull, fd, inheritable=False)
     finally:
         os.close(devnull)
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
-    os.register_at_fork(after_in_child=release_inherited_sockets)
