@@ -66,16 +66,12 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def bound_connection(event: str, info: dict[str, Any]) -> None:
     """httpcore's ``trace`` extension for the sync client's requests: every connection they
     open reads and writes with its timeout cut to what is left of the :data:`CALL_DEADLINE`
-    of the call using it, however many reads it takes. Once a request's own headers go out
-    (a proxy's ``CONNECT`` comes before), its connection is set up: the hook leaves the
-    request, sparing it httpcore's tracing of every later step."""
+    of the call using it, however many reads it takes."""
     if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
         stream = info["return_value"]
         with contextlib.suppress(AttributeError):  # one that cannot be wrapped is left as is
             stream.read = functools.partial(_until_deadline, stream.read)
             stream.write = functools.partial(_until_deadline, stream.write)
-    elif event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
-        info["request"].extensions.pop("trace", None)
 
 
 def _until_deadline(

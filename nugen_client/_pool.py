@@ -320,17 +320,18 @@ def track(response: httpx.Response) -> None:
 
 def remember_connection(event: str, info: dict[str, Any]) -> None:
     """Part of httpcore's ``trace`` extension of the clients' requests: remember each
-    connection as it opens, so that a fork during its first request finds it too."""
+    connection as it opens, so that a fork during its first request finds it too. Once a
+    request's own headers go out (a proxy's ``CONNECT`` comes before), its connection is set
+    up: the hook leaves the request, sparing it httpcore's tracing of every later step."""
     if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
         _STREAMS.add(info["return_value"])
+    elif event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
+        info["request"].extensions.pop("trace", None)
 
 
 async def aremember_connection(event: str, info: dict[str, Any]) -> None:
-    """:func:`remember_connection` as the async client's ``trace`` (httpcore awaits it),
-    which leaves the request once its headers go out, as ``bound_connection`` does."""
+    """:func:`remember_connection` as the async client's ``trace`` (httpcore awaits it)."""
     remember_connection(event, info)
-    if event == "http11.send_request_headers.started" and info["request"].method != b"CONNECT":
-        info["request"].extensions.pop("trace", None)
 
 
 def release_inherited_sockets() -> None:
