@@ -247,7 +247,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         headers = _with_headers(headers, session_id, provider, default_headers, "default")
         # The headers of a call that adds none, plain and streamed, as httpx takes them:
         # built once, so that such a call's request copies them instead of parsing them.
-        self._headers = {False: headers, True: {**headers, "Accept": "text/event-stream"}}
+        streamed = _with_headers(dict(headers), None, None, {"Accept": "text/event-stream"}, "")
+        self._headers = {False: headers, True: streamed}
         self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
@@ -569,17 +570,27 @@ def _with_headers(
     kind: str,
 ) -> dict[str, str]:
     """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
-    ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins."""
+    ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins whatever the
+    letter case of its name (a header is never sent twice)."""
     for field, name, value in (
         ("session_id", "X-Session-ID", session_id),
         ("provider", "X-Provider", provider),
     ):
         if value:
             check_header(field, value)
-            headers[name] = value
+            _put(headers, name, value)
     check_headers(f"{kind}_headers", more)
-    headers.update(more or {})
+    for name, value in (more or {}).items():
+        _put(headers, name, value)
     return headers
+
+
+def _put(headers: dict[str, str], name: str, value: str) -> None:
+    if name not in headers:  # the same header may be there in another letter case
+        lower = name.lower()
+        for same in [same for same in headers if same.lower() == lower]:
+            del headers[same]
+    headers[name] = value
 
 
 def _is_sequence(value: object) -> bool:

@@ -139,6 +139,25 @@ def test_headers(kind: str) -> None:
     assert "x-trace" not in first.headers
 
 
+def test_a_header_in_another_letter_case_replaces_ours(kind: str) -> None:
+    # Header names are case-insensitive: a header given as "user-agent" or "x-session-id"
+    # takes the place of the client's own, never goes out beside it.
+    h = Harness(
+        kind,
+        [OK],
+        session_id="client-session",
+        default_headers={"user-agent": "my-app/1", "x-session-id": "default-session"},
+    )
+    h.chat()
+    h.chat(session_id="call-session", extra_headers={"X-SESSION-ID": "extra-session"})
+    h.stream(extra_headers={"accept": "application/x-ndjson"})
+    first, second, third = h.requests
+    assert first.headers.get_list("user-agent") == ["my-app/1"]
+    assert first.headers.get_list("x-session-id") == ["default-session"]
+    assert second.headers.get_list("x-session-id") == ["extra-session"]
+    assert third.headers.get_list("accept") == ["application/x-ndjson"]
+
+
 def test_no_session_or_provider_header_unless_set(kind: str) -> None:
     h = Harness(kind, [OK])
     h.chat()
