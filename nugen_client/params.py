@@ -263,6 +263,9 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
     ``decode=False`` skips decoding the payload, for a caller whose request is checked
     again, fully, when it is sent (each payload is then decoded once per request).
     """
+    scheme = url[: url.find(":") + 1].lower()  # case-insensitive, sent in lower case
+    if scheme in ("https:", "data:") and not url.startswith(scheme):
+        url = scheme + url[len(scheme) :]
     if url.startswith("https://"):
         if len(url) <= len("https://"):
             raise ValueError("image URL has no host")
@@ -271,7 +274,10 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
         match = _DATA_URL.match(url)
         if match is None:
             raise ValueError("data URL must look like data:<mime>;base64,<data>")
-        if not match["mime"].startswith("image/"):
+        mime = match["mime"].lower()
+        if mime != match["mime"]:
+            url = "data:" + mime + url[match.end("mime") :]
+        if not mime.startswith("image/"):
             raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
         if not decode:
             return url

@@ -165,7 +165,7 @@ def url_image_part(
     read.
     """
     try:
-        check_image_url(url, decode=False)
+        url = check_image_url(url, decode=False)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     if url.startswith("data:"):

@@ -144,3 +144,29 @@ def test_a_data_url_keeps_its_parameters_and_an_unsniffable_type() -> None:
     )
     svg = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
     assert url_image_part(svg)["image_url"]["url"] == svg
+
+
+def test_a_scheme_or_mime_type_in_capitals_is_sent_in_lower_case() -> None:
+    # URL schemes and mime types are case-insensitive: accepted in any case, sent in the
+    # form the service documents.
+    jpeg = base64.b64encode(JPEG).decode()
+    assert url_image_part("HTTPS://example.com/Cat.JPG")["image_url"]["url"] == (
+        "https://example.com/Cat.JPG"
+    )
+    assert url_image_part(f"Data:IMAGE/JPEG;base64,{jpeg}")["image_url"]["url"] == (
+        f"data:image/jpeg;base64,{jpeg}"
+    )
+    request = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "HTTPS://x.io/a"}}],
+                }
+            ],
+        }
+    )
+    assert request.model_dump()["messages"][0]["content"][0]["image_url"]["url"] == (
+        "https://x.io/a"
+    )
