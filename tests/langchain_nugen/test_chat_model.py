@@ -196,6 +196,23 @@ def test_a_misspelt_call_keyword_is_refused_not_sent(mock: respx.MockRouter) -> 
     assert not route.called
 
 
+def test_any_other_call_keyword_is_a_body_field_when_streaming_too(
+    mock: respx.MockRouter,
+) -> None:
+    # Whatever its name: ``stream`` must take the keywords ``invoke`` takes.
+    route = mock.post(CHAT).mock(side_effect=lambda request: text_stream())
+    model = make()
+    list(model.stream("hi", payload="p"))
+    assert body(route)["payload"] == "p"
+
+    async def astream() -> None:
+        async for _ in model.astream("hi", payload="q"):
+            pass
+
+    asyncio.run(astream())
+    assert body(route)["payload"] == "q"
+
+
 def test_unknown_constructor_keywords_become_model_kwargs(mock: respx.MockRouter) -> None:
     route = mock.post(CHAT).respond(json=reply())
     with pytest.warns(UserWarning, match="frequency_penalty"):

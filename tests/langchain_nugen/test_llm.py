@@ -92,6 +92,13 @@ def test_stream_with_token_callbacks(nugen_emulator: NugenEmulator) -> None:
     assert nugen_emulator.requests[-1].body["stream"] is True
 
 
+def test_any_other_call_keyword_is_a_body_field_when_streaming_too(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    assert "".join(llm_for(nugen_emulator).stream(PROMPT, payload="p")) == ANSWER
+    assert nugen_emulator.requests[-1].body["payload"] == "p"
+
+
 def test_generate_several_prompts(nugen_emulator: NugenEmulator) -> None:
     result = llm_for(nugen_emulator).generate(["one two", "three four five"])
     # One request for both prompts, as langchain_openai.OpenAI sends them.
