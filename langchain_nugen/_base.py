@@ -213,6 +213,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     def _pieces(
         self,
         payload: Any,
+        /,  # so that a call keyword of that name is sent, as by invoke
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
@@ -237,6 +238,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     async def _apieces(
         self,
         payload: Any,
+        /,
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
