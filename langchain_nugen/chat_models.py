@@ -90,7 +90,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         ```
 
         Every parameter can be set per call, the Nugen headers included:
-        `model.invoke(messages, temperature=0.2, session_id="conv-42")`. A stream's last
+        `model.invoke("Hi", temperature=0.2, session_id="conv-42")`. A stream's last
         chunk is empty, has `chunk_position="last"` and alone carries the usage and the
         response metadata. `ainvoke`, `astream` and `abatch` work the same.
 
