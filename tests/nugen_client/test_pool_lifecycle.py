@@ -482,6 +482,36 @@ def test_a_child_forked_during_a_call_lets_go_of_its_socket(
         sync.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_that_cannot_release_the_parents_sockets_still_opens_its_own(
+    nugen_emulator: NugenEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Out of descriptors at the fork, the child cannot point the inherited sockets at
+    # /dev/null; its clients must still forget the parent's connections, or its requests
+    # would interleave with the parent's on the same socket.
+    sync = NugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    sync.chat_completion(model="m", messages=USER)
+    real_open = os.open
+
+    def out_of_descriptors(path: Any, *args: Any, **kwargs: Any) -> int:
+        if path == os.devnull:
+            raise OSError(24, "Too many open files")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", out_of_descriptors)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.open = real_open
+        sync.chat_completion(model="m", messages=USER)
+        os._exit(min(_sockets(nugen_emulator.port), 100))
+    monkeypatch.undo()
+    _, status = os.waitpid(pid, 0)
+    # The parent's socket (not released) and the child's own connection.
+    assert os.waitstatus_to_exitcode(status) == 2
+    sync.chat_completion(model="m", messages=USER)  # the parent's connection still works
+    sync.close()
+
+
 def test_a_client_dropped_in_a_running_loop_closes_its_pool_there(
     nugen_emulator: NugenEmulator, unraisable: list[Any]
 ) -> None:
