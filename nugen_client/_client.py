@@ -69,9 +69,11 @@ def _forget_parent_connections() -> None:
     """In a forked child: no client may send on a connection its parent opened (the child's
     copy of a keep-alive socket is the parent's socket: the requests of both would
     interleave on it, each reading the other's answer)."""
-    release_inherited_sockets()
-    for client in list(_LIVE_CLIENTS):
-        client._forget_parent_connections()
+    try:
+        release_inherited_sockets()
+    finally:  # out of descriptors, say: the clients must forget the connections all the same
+        for client in list(_LIVE_CLIENTS):
+            client._forget_parent_connections()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
