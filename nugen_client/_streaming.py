@@ -323,9 +323,10 @@ class _ChoiceState:
 class StreamAccumulator:
     """Folds a stream of chunks into the equivalent complete response, in linear time.
 
-    With ``running_text=True`` text and reasoning are kept joined as they grow, so
-    :meth:`text` and :meth:`reasoning` cost nothing: for frameworks whose every streamed
-    step carries the whole answer so far (LlamaIndex).
+    Text and reasoning are kept as pieces, joined by each :meth:`text` / :meth:`reasoning`
+    call; with ``running_text=True`` they are kept joined as they grow, so those calls cost
+    nothing: for frameworks whose every streamed step carries the whole answer so far
+    (LlamaIndex).
     """
 
     def __init__(self, *, running_text: bool = False) -> None:
