@@ -22,7 +22,8 @@ from tests.support.harness import API_KEY, chunk, completion_body
 from tests.support.hostile import hostile_server, http_head
 
 MESSAGES = [{"role": "user", "content": "hi"}]
-DEADLINE = 1.0
+# Short, since most tests here wait for it; every server script outlasts it many times over.
+DEADLINE = 0.5
 # How far past the deadline a call may end: scheduling on a busy machine, never a whole
 # read timeout or retry sleep.
 SLACK = 1.0
@@ -58,11 +59,11 @@ def _stream(client: NugenClient | AsyncNugenClient, pause: float = 0.0) -> list[
     return asyncio.run(run())
 
 
-def _ends_at_the_deadline(call: Any) -> APITimeoutError:
+def _ends_at_the_deadline(call: Any, deadline: float = DEADLINE) -> APITimeoutError:
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="deadline") as caught:
         call()
-    assert time.monotonic() - started < DEADLINE + SLACK
+    assert time.monotonic() - started < deadline + SLACK
     return caught.value
 
 
@@ -90,9 +91,11 @@ def test_a_stream_stalled_past_the_deadline_names_the_deadline(kind: str) -> Non
 
 
 def test_retries_and_their_sleeps_stay_within_the_deadline(kind: str) -> None:
+    # A deadline of its own: the first attempt's timeout (0.4 s) plus the longest first
+    # backoff (0.5 s) stays within it, so a retry is always slept and then cut short.
     with hostile_server([], hold=10) as server:
-        client = _client(kind, server.url, timeout=0.4, max_retries=5)
-        _ends_at_the_deadline(lambda: _chat(client))
+        client = _client(kind, server.url, timeout=0.4, max_retries=5, deadline=1.0)
+        _ends_at_the_deadline(lambda: _chat(client), deadline=1.0)
     assert server.connections <= 3
 
 
@@ -157,7 +160,7 @@ def test_one_threads_deadline_never_shortens_anothers() -> None:
     text = json.dumps(completion_body("slow")).encode()
     head = http_head(content_type="application/json", content_length=str(len(text)))
     results: dict[str, Any] = {}
-    script = [*_trickled(head, 1.5 / len(head)), text]
+    script = [*_trickled(head, (DEADLINE + 0.5) / len(head)), text]
     with hostile_server(script) as server, hostile_server([], hold=10) as silent:
         slow = _client("sync", server.url, deadline=10)
         thread = threading.Thread(target=lambda: results.update(answer=_chat(slow)))
@@ -202,11 +205,12 @@ def test_a_slow_consumer_is_not_blamed_on_the_service(kind: str) -> None:
     head = http_head(content_type="text/event-stream")
     script: list[bytes | float] = [head]
     for word in ("a", "b", "c", "d"):
-        script += [_event(chunk(word)), 0.2]
+        script += [_event(chunk(word)), DEADLINE / 5]
     script += [_event(chunk(finish="stop")), b"data: [DONE]\n\n"]
     with hostile_server(script) as server:
-        # The service takes 0.8 s in all; the caller spends 5 x 0.5 s, well past the deadline.
-        chunks = _stream(_client(kind, server.url), pause=0.5)
+        # The service takes 4/5 of the deadline in all; the caller spends 5 x half of it,
+        # well past the deadline.
+        chunks = _stream(_client(kind, server.url), pause=DEADLINE / 2)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "abcd"
 
 
@@ -214,7 +218,7 @@ def test_a_call_within_the_deadline_is_untouched(kind: str) -> None:
     text = json.dumps(completion_body("fine")).encode()
     head = http_head(content_type="application/json", content_length=str(len(text)))
     with hostile_server([head, 0.3, text]) as server:
-        reply = _chat(_client(kind, server.url))
+        reply = _chat(_client(kind, server.url, deadline=1.0))
     assert reply.choices[0].message.content == "fine"
 
 
