@@ -63,7 +63,9 @@ class NotACassetteError(ValueError):
 def _interactions(text: str) -> list[dict[str, Any]]:
     """The interactions of a cassette's YAML text; ``NotACassetteError`` if it is none."""
     try:
-        data = yaml.safe_load(text)
+        # libyaml's safe loader where PyYAML has it, as vcrpy's own replay does: a tenth of
+        # the pure-Python loader's time, over every cassette, in three tests.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         raise NotACassetteError(f"does not parse as YAML: {error}") from error
     found = data.get("interactions") if isinstance(data, dict) else None
