@@ -100,7 +100,7 @@ def test_the_deadline_ends_a_slow_call(nugen_emulator: NugenEmulator, framework:
 def test_the_deadline_bounds_a_silent_server_retries_included(framework: str) -> None:
     """The deadline bounds the wait for headers and the retries (sync LangChain, async
     LlamaIndex): one request, ended at the deadline, not after timeout x attempts."""
-    fields = {"api_key": "k", "deadline": 1.0, "timeout": 10, "max_retries": 3}
+    fields = {"api_key": "k", "deadline": 0.5, "timeout": 10, "max_retries": 3}
     with hostile_server([], hold=15) as server:
         if framework == "langchain":
             model = ChatNugen(base_url=server.url, **fields)
@@ -111,5 +111,5 @@ def test_the_deadline_bounds_a_silent_server_retries_included(framework: str) ->
         started = time.monotonic()
         with pytest.raises(APITimeoutError, match="deadline"):
             call()
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 1.5
     assert server.connections == 1
