@@ -235,29 +235,66 @@ def test_pickles_carry_the_key_and_a_fresh_pool(cls: type[Any], emu: NugenEmulat
         assert clone._clients.built_sync_client is not model._clients.built_sync_client
 
 
-@pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
-def test_a_model_unpickled_in_another_process_authenticates_as_its_parent(
-    cls: type[Any], emu: NugenEmulator
-) -> None:
-    data = pickle.dumps(make(cls, emu))
+UNPICKLED_ELSEWHERE = [ChatNugen, Nugen]
+
+
+@pytest.fixture(scope="module")
+def unpickled_elsewhere(keyed_emulator: NugenEmulator) -> dict[str, tuple[list[str], str, str]]:
+    """One model of each class in ``UNPICKLED_ELSEWHERE``, pickled here and unpickled in one
+    other process (one interpreter start for all), which prints its key's repr and makes
+    a call, asking "hello <class>": per class, what it printed, the ``Authorization``
+    header of the request that asked its question, and what it wrote on stderr."""
+    data = pickle.dumps([make(cls, keyed_emulator) for cls in UNPICKLED_ELSEWHERE])
     script = (
-        "import pickle, sys\n"
-        "model = pickle.loads(sys.stdin.buffer.read())\n"
-        "print(repr(model.api_key))\n"
-        "if hasattr(model, 'invoke'):\n"
-        "    print(model.invoke('hello').content)\n"
-        "else:\n"
-        "    from llama_index.core.base.llms.types import ChatMessage\n"
-        "    print(model.chat([ChatMessage(role='user', content='hello')]).message.content)\n"
+        "import pickle, sys, traceback\n"
+        "for model in pickle.loads(sys.stdin.buffer.read()):\n"
+        "    name = type(model).__name__\n"
+        "    print(f'== {name}', flush=True)\n"
+        "    print(f'== {name}', file=sys.stderr, flush=True)\n"
+        "    try:\n"
+        "        print(repr(model.api_key))\n"
+        "        if hasattr(model, 'invoke'):\n"
+        "            print(model.invoke(f'hello {name}').content)\n"
+        "        else:\n"
+        "            from llama_index.core.base.llms.types import ChatMessage\n"
+        "            message = ChatMessage(role='user', content=f'hello {name}')\n"
+        "            print(model.chat([message]).message.content)\n"
+        "    except Exception:\n"
+        "        traceback.print_exc()\n"
     )
     # No NUGEN_API_KEY in this environment: the key can only come from the pickle.
     env = {"PATH": "", "PYTHONPATH": ":".join(sys.path)}
+    keyed_emulator.reset()
     done = subprocess.run(
         [sys.executable, "-c", script], input=data, capture_output=True, env=env, timeout=60
     )
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert done.stdout.decode().splitlines() == ["SecretStr('**********')", 'You asked: "hello".']
-    assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    printed = {
+        name: lines.splitlines()
+        for name, _, lines in (part.partition("\n") for part in stdout.split("== ")[1:])
+    }
+    errors = dict(part.partition("\n")[::2] for part in stderr.split("== ")[1:])
+    results = {}
+    for cls in UNPICKLED_ELSEWHERE:
+        name = cls.__name__
+        asked = [
+            r.headers.get("authorization", "")
+            for r in keyed_emulator.requests
+            if f"hello {name}" in r.raw_body.decode("utf-8", "replace")
+        ]
+        report = f"exit {done.returncode}\n{errors.get(name, stderr)[-2000:]}"
+        results[name] = (printed.get(name, []), asked[-1] if asked else "", report)
+    return results
+
+
+@pytest.mark.parametrize("cls", UNPICKLED_ELSEWHERE, ids=lambda c: c.__name__)
+def test_a_model_unpickled_in_another_process_authenticates_as_its_parent(
+    cls: type[Any], unpickled_elsewhere: dict[str, tuple[list[str], str, str]]
+) -> None:
+    printed, authorization, stderr = unpickled_elsewhere[cls.__name__]
+    expected = ["SecretStr('**********')", f'You asked: "hello {cls.__name__}".']
+    assert printed == expected, stderr
+    assert authorization == f"Bearer {KEY}"
 
 
 # -------------------------------------------------------------------------------- logs
