@@ -60,6 +60,24 @@ def test_the_configs_session_id_is_sent(
     assert sessions(nugen_emulator) == ["from-the-config", "per-call", "from-the-model"]
 
 
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+def test_a_batch_of_several_conversations_sends_each_its_own_id(
+    nugen_emulator: NugenEmulator, cls: type[Any]
+) -> None:
+    # Inputs whose configs name different conversations cannot share one call's header:
+    # each input becomes its own call, with its own id (and the model's for none).
+    model = cls(**connect(nugen_emulator), session_id="from-the-model")
+    configs: list[Any] = [
+        {"configurable": {"session_id": "first"}},
+        {"configurable": {"session_id": "second"}},
+        {},
+    ]
+    assert len(model.batch(["a", "b", "c"], configs)) == 3
+    assert len(asyncio.run(model.abatch(["a", "b", "c"], configs))) == 3
+    assert sorted(sessions(nugen_emulator)[:3]) == ["first", "from-the-model", "second"]
+    assert sorted(sessions(nugen_emulator)[3:]) == ["first", "from-the-model", "second"]
+
+
 def test_a_bound_session_id_wins_over_the_config(nugen_emulator: NugenEmulator) -> None:
     model = ChatNugen(**connect(nugen_emulator)).bind(session_id="bound")
     model.invoke("hello", {"configurable": {"session_id": "from-the-config"}})

@@ -11,6 +11,7 @@ import functools
 import http
 import json
 import pickle
+import re
 import struct
 import time
 import warnings
@@ -68,6 +69,47 @@ def test_an_unknown_keyword_is_sent_unless_it_looks_like_a_credential(kind: str)
             h.chat(extra_body={name: "sk-secret"})
         assert "sk-secret" not in str(caught.value)
     assert len(h.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ({"extra_headers": {"bad name": "x"}}, "invalid header name 'bad name'"),
+        ({"seed": object()}, "request field 'seed' cannot be sent as JSON"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "https://"}}],
+                    }
+                ]
+            },
+            "image URL has no host",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,"}}
+                        ],
+                    }
+                ]
+            },
+            "data URL holds no image bytes",
+        ),
+    ],
+    ids=["header name", "unsendable", "no host", "no bytes"],
+)
+def test_a_call_that_cannot_be_sent_is_refused_before_any_request(
+    kind: str, call: dict[str, Any], error: str
+) -> None:
+    h = Harness(kind, [OK])
+    with pytest.raises(InvalidInputError, match=re.escape(error)):
+        h.chat(**call)
+    assert h.requests == []
 
 
 @pytest.mark.parametrize("field", ["extra_body", "extra_headers"])
