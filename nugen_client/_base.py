@@ -247,7 +247,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         headers = _with_headers(headers, session_id, provider, default_headers, "default")
         # The headers of a call that adds none, plain and streamed, as httpx takes them:
         # built once, so that such a call's request copies them instead of parsing them.
-        streamed = _with_headers(dict(headers), None, None, {"Accept": "text/event-stream"}, "")
+        streamed = dict(headers)
+        _put(streamed, "Accept", "text/event-stream")
         self._headers = {False: headers, True: streamed}
         self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}

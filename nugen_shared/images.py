@@ -112,7 +112,7 @@ def decode_base64_image(text: str | bytes) -> bytes:
     """Bytes of base64 image text (a bare payload or a whole data URL)."""
     if isinstance(text, bytes):
         text = text.decode("ascii", "replace")
-    if text.startswith("data:"):
+    if text[:5].lower() == "data:":
         text = text.partition(",")[2]
     try:
         return base64.b64decode(text, validate=True)

@@ -156,6 +156,9 @@ def test_a_scheme_or_mime_type_in_capitals_is_sent_in_lower_case() -> None:
     assert url_image_part(f"Data:IMAGE/JPEG;base64,{jpeg}")["image_url"]["url"] == (
         f"data:image/jpeg;base64,{jpeg}"
     )
+    assert image_part(base64_data=f"DATA:image/jpeg;base64,{jpeg}")["image_url"]["url"] == (
+        f"data:image/jpeg;base64,{jpeg}"
+    )
     request = ChatCompletionRequest.model_validate(
         {
             "model": "m",
