@@ -86,7 +86,7 @@ def chat_request(
     other name with a value is an unvalidated body field. ``tool_choice`` is converted for
     the request's tools (:func:`tool_choice_to_wire`).
     """
-    request = _layered(CHAT_BODY_FIELDS, {*ignore, "messages"}, fields, extra_body, call)
+    request = _layered(CHAT_BODY_FIELDS, ignore, ("messages",), fields, extra_body, call)
     names = [
         tool["function"]["name"]
         for tool in request.get("tools") or ()
@@ -113,7 +113,7 @@ def completion_request(
     field with a value (a chat-only one such as ``reasoning`` too) sent unvalidated, and
     ``use_vision_endpoint`` ignored. Several prompts are sent as one list."""
     request = _layered(
-        COMPLETION_BODY_FIELDS, {*ignore, "messages", "prompt"}, fields, extra_body, call
+        COMPLETION_BODY_FIELDS, ignore, ("prompt", "messages"), fields, extra_body, call
     )
     request.pop("use_vision_endpoint", None)
     request["prompt"] = prompt if isinstance(prompt, str) else list(prompt)
@@ -143,12 +143,15 @@ def _check_spelling(name: str, known: Collection[str]) -> None:
 def _layered(
     body_fields: frozenset[str],
     ignore: Collection[str],
+    inputs: Collection[str],
     fields: Mapping[str, Any],
     extra_body: Mapping[str, Any],
     call: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The layers (fields, extra body, call keywords) merged, later wins, as a client
-    call's keywords but the payload; ``use_vision_endpoint`` is left for the caller."""
+    call's keywords but the payload; ``use_vision_endpoint`` is left for the caller. A
+    name in ``inputs`` (the payload's own, or the other endpoint's) is refused in every
+    layer: it would otherwise vanish, or replace the call's input, in silence."""
     skip = {*ignore, "stream"}
     request: dict[str, Any] = {}
     unvalidated: dict[str, Any] = {}
@@ -163,6 +166,11 @@ def _layered(
             elif name == "use_vision_endpoint":
                 request[name] = bool(value)
             elif name not in _OPTIONS:
+                if name in inputs:
+                    raise InvalidInputError(
+                        f"{name}= is the call's input, given as its first argument; it "
+                        "cannot also be a keyword, model_kwargs or additional_kwargs"
+                    )
                 if name not in skip and value is not None:
                     if layer is call:
                         _check_spelling(name, {*body_fields, *_OPTIONS, *skip, *fields})

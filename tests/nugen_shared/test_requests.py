@@ -112,6 +112,21 @@ def test_a_misspelt_call_keyword_is_refused_in_both_frameworks_requests(request_
     assert request["extra_body"] == {**extra, **call}
 
 
+@pytest.mark.parametrize(
+    ("request_of", "payload", "names"),
+    [(chat_request, MESSAGES, ["messages"]), (completion_request, "hi", ["prompt", "messages"])],
+)
+def test_the_calls_input_given_again_as_a_keyword_is_refused(
+    request_of: Any, payload: Any, names: list[str]
+) -> None:
+    # Python refuses invoke("hi", messages=...) on its own; stream() and NugenLLM pass the
+    # keyword on, where it must not vanish or replace the input in silence.
+    for name in names:
+        for layers in ({}, {name: "x"}), ({name: "x"}, {}):
+            with pytest.raises(InvalidInputError, match=f"{name}= .*first argument"):
+                request_of(payload, {"model": "m"}, *layers)
+
+
 def test_chat_request_headers_timeout_and_endpoint() -> None:
     fields = {"model": "m", "provider": "p-field", "use_vision_endpoint": True}
     call = {"provider": "p-call", "extra_headers": {"X-Trace": "t"}, "timeout": None}
