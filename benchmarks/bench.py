@@ -79,7 +79,7 @@ FULL = Sizes(
     ingestion_rounds=5,
     big_reply_bytes=10_000_000,
     big_reply_chunks=1000,
-    import_rounds=5,
+    import_rounds=8,
 )
 SMOKE = Sizes(
     rounds=2,
@@ -727,12 +727,23 @@ def import_times(sizes: Sizes) -> dict[str, float]:
     no_cli = "import sys; sys.modules.update(click=None, rich=None, pygments=None); "
     for name in ("BaseChatModel", "ChatNugen", "FunctionCallingLLM", "Nugen"):
         modules[f"{name} (no httpx CLI)"] = no_cli + modules[name]
-    code = "import time; t = time.perf_counter(); {m}; print(time.perf_counter() - t)"
+    # CPython keeps its frames in 16 KiB chunks, one mapped when a call crosses into it and
+    # unmapped when that call returns: an import whose busiest loops straddle a chunk's end
+    # maps and unmaps thousands of times, so how deep the import starts moves its time by up
+    # to a fifth (BaseChatModel's alone, a few frames deeper, is that much slower or
+    # faster). Each round starts every import at its own offset into a chunk (a first frame
+    # of 0 to 2,047 unused local slots of 8 bytes, evenly spread over the rounds); the
+    # median is over those offsets.
+    code = (
+        "import time\ndef timed():\n    if False:\n        {pad} = 0\n"
+        "    t = time.perf_counter(); {m}; return time.perf_counter() - t\nprint(timed())"
+    )
     samples: dict[str, list[float]] = {name: [] for name in modules}
-    for _ in range(sizes.import_rounds):
+    for round_ in range(sizes.import_rounds):
+        pad = " = ".join(f"v{i}" for i in range(round_ * 2048 // sizes.import_rounds)) or "v"
         for name, module in modules.items():
             out = subprocess.run(
-                [sys.executable, "-c", code.format(m=module)],
+                [sys.executable, "-c", code.format(m=module, pad=pad)],
                 capture_output=True,
                 text=True,
                 check=True,
