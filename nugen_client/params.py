@@ -52,7 +52,6 @@ __all__ = [
     "check_no_userinfo",
     "check_texts_to_embed",
     "is_credential_header",
-    "is_redaction_placeholder",
     "redact_headers",
 ]
 
@@ -83,7 +82,7 @@ class RequestOptions(TypedDict, total=False):
     on_retry: OnRetry | None
 
 
-class GenerationParams(RequestOptions, total=False):
+class _GenerationParams(RequestOptions, total=False):
     """What chat and text completion requests share: the model, the sampling fields of
     :class:`GenerationFields` (written out again for type checkers; a test keeps the two
     the same) and ``include_usage`` (streams only, default True), which asks
@@ -101,7 +100,7 @@ class GenerationParams(RequestOptions, total=False):
     stream_options: Mapping[str, Any] | None
 
 
-class ChatParams(GenerationParams, total=False):
+class ChatParams(_GenerationParams, total=False):
     """A chat request; ``endpoint="vision"`` posts to ``/chat/vision``."""
 
     messages: Required[Sequence[Mapping[str, Any]]]
@@ -112,10 +111,11 @@ class ChatParams(GenerationParams, total=False):
     response_format: Mapping[str, Any] | None
 
 
-class CompletionParams(GenerationParams, total=False):
-    """A text completion request (``POST /completions``): :class:`GenerationParams` with
-    ``prompt`` instead of chat's ``messages`` (several prompts get one choice each, or
-    ``n`` each, numbered in prompt order by ``index``), and the per-call options."""
+class CompletionParams(_GenerationParams, total=False):
+    """A text completion request (``POST /completions``): the model, sampling fields and
+    per-call options of :class:`ChatParams`, with ``prompt`` instead of chat's ``messages``
+    (several prompts get one choice each, or ``n`` each, numbered in prompt order by
+    ``index``)."""
 
     prompt: Required[str | Sequence[str]]
 
@@ -193,7 +193,7 @@ def check_no_credential_keywords(
 # Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
 # the ones this client sends itself and common transport and tracing headers. Every other
 # value is redacted, so a gateway's credential header under any name stays hidden.
-SAFE_HEADERS = frozenset(
+_SAFE_HEADERS = frozenset(
     {
         "accept",
         "accept-encoding",
@@ -210,7 +210,7 @@ SAFE_HEADERS = frozenset(
         "x-session-id",
     }
 )
-REDACTED = "***"
+_REDACTED = "***"
 
 
 def check_no_userinfo(base_url: str) -> None:
@@ -228,20 +228,14 @@ def is_credential_header(name: str) -> bool:
     """Whether a header's value must never be shown: true for every name but the few
     known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
     ``X-Provider``, ...)."""
-    return name.lower() not in SAFE_HEADERS
-
-
-def is_redaction_placeholder(value: object) -> bool:
-    """Whether ``value`` is what a redacted value is shown as (``***``, or a
-    ``SecretStr``'s ``**********``): a model rebuilt from its serialised form holds these
-    in place of the real values, and they must never be sent."""
-    return isinstance(value, str) and len(value) >= 3 and value.strip("*") == ""
+    return name.lower() not in _SAFE_HEADERS
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` with every value but those of safe names replaced by ``***``."""
     return {
-        name: (REDACTED if is_credential_header(name) else value) for name, value in headers.items()
+        name: (_REDACTED if is_credential_header(name) else value)
+        for name, value in headers.items()
     }
 
 
@@ -312,7 +306,7 @@ class ImagePart(_Open):
     image_url: ImageURL
 
 
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+_ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class FunctionCallParam(_Open):
@@ -330,7 +324,7 @@ class ChatMessage(_Open):
     """One message of the conversation, as sent."""
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: str | list[_ContentPart] | None = None
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = None
     tool_calls: list[ToolCallParam] | None = None
     tool_call_id: str | None = None
