@@ -2,7 +2,8 @@
 (``Unpack[ChatParams]``: body fields, sent only when given and not None, plus the per-call
 :class:`RequestOptions`), the header rules (:func:`redact_headers`), and the strict request
 wire models, with the one declaration of the sampling fields (:class:`SamplingFields`) that
-the adapters inherit. Names not in ``__all__`` are the clients' own.
+the adapters inherit. The part types of the request models (:class:`ImageURL`, :class:`TextPart`,
+...) are public as the types of those models' fields, whose validation messages name them.
 """
 
 import base64
@@ -169,7 +170,8 @@ def check_no_credential_keywords(
     Unknown keywords become body fields, and a key under a wrong name would be shown
     wherever the body is; with ``body=True`` (names bound for the body) ``api_key`` is
     refused too: the key goes to the constructor. A near miss of one of ``known``
-    (``max_token``) is refused as a typo, naming the name meant, never the value.
+    (``max_token``) is refused as a typo, naming the name meant, never the value. Public
+    for the adapters, which apply it to their constructor and call keywords.
     """
     for name in names:
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
@@ -215,7 +217,8 @@ _REDACTED = "***"
 
 def check_no_userinfo(base_url: str) -> None:
     """Refuse a URL with ``user:password@``, without echoing it: the userinfo may hold a
-    password, and httpx would send it as Basic auth in place of the Bearer key."""
+    password, and httpx would send it as Basic auth in place of the Bearer key. Public for
+    the adapters, which refuse it at construction, before a ``repr`` could show it."""
     netloc = urlsplit(base_url).netloc
     if "@" in netloc:
         raise InvalidInputError(
@@ -227,7 +230,8 @@ def check_no_userinfo(base_url: str) -> None:
 def is_credential_header(name: str) -> bool:
     """Whether a header's value must never be shown: true for every name but the few
     known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
-    ``X-Provider``, ...)."""
+    ``X-Provider``, ...). Public for the adapters, which hide such values from callbacks
+    and traces."""
     return name.lower() not in _SAFE_HEADERS
 
 
@@ -255,7 +259,8 @@ class _Open(BaseModel):
 def check_image_url(url: str, *, decode: bool = True) -> str:
     """Accept what the service documents: an https URL, or a decodable base64 data URL.
     ``decode=False`` skips decoding the payload, for a caller whose request is checked
-    again, fully, when it is sent (each payload is then decoded once per request).
+    again, fully, when it is sent (each payload is then decoded once per request): public
+    for the adapters' image conversion (``nugen_shared.images``), which checks a URL early.
     """
     scheme = url[: url.find(":") + 1].lower()  # case-insensitive, sent in lower case
     if scheme in ("https:", "data:") and not url.startswith(scheme):
@@ -287,6 +292,8 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
 
 
 class ImageURL(_Open):
+    """The ``image_url`` of an image part: an https or ``data:image/...;base64`` URL."""
+
     url: str = Field(min_length=1)
     detail: Literal["auto", "low", "high"] | None = None
 
@@ -297,11 +304,15 @@ class ImageURL(_Open):
 
 
 class TextPart(_Open):
+    """A text part of a message's content."""
+
     type: Literal["text"]
     text: str
 
 
 class ImagePart(_Open):
+    """An image part of a message's content."""
+
     type: Literal["image_url"]
     image_url: ImageURL
 
@@ -310,11 +321,15 @@ _ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class FunctionCallParam(_Open):
+    """The function of an assistant message's tool call: its name and JSON arguments."""
+
     name: str = Field(min_length=1)
     arguments: str
 
 
 class ToolCallParam(_Open):
+    """A tool call of an assistant message, as sent back in the conversation."""
+
     id: str = Field(min_length=1)
     type: Literal["function"] = "function"
     function: FunctionCallParam
@@ -344,6 +359,8 @@ class ChatMessage(_Open):
 
 
 class FunctionDefinition(_Open):
+    """The function a :class:`Tool` offers: name, description, JSON Schema parameters."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -367,6 +384,8 @@ class FunctionDefinition(_Open):
 
 
 class Tool(_Open):
+    """A tool the model may call (the OpenAI function format)."""
+
     type: Literal["function"] = "function"
     function: FunctionDefinition
 
@@ -376,6 +395,8 @@ class _NamedFunction(_Open):
 
 
 class ToolChoiceFunction(_Open):
+    """The ``tool_choice`` that forces a call of one named tool."""
+
     type: Literal["function"] = "function"
     function: _NamedFunction
 
