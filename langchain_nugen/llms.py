@@ -37,7 +37,7 @@ __all__ = ["NugenLLM"]
 _Result = tuple[list[Generation], dict[str, int] | None]
 # The model and keywords of the generate() call under way. BaseLLM builds the cache key
 # (and the callbacks' invocation_params) from _identifying_params, which is not given the
-# call's keywords: without them a call with other settings was answered from the cache.
+# call's keywords: without them a call with other settings would be answered from the cache.
 _CALL: ContextVar[tuple["NugenLLM", dict[str, Any]] | None] = ContextVar("_CALL", default=None)
 # generate()'s own keywords, which describe the run, not the request.
 _RUN_OPTIONS = frozenset({"tags", "metadata", "run_name", "run_id"})
