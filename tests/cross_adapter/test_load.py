@@ -178,7 +178,7 @@ def test_new_event_loops_do_not_reload_the_ca_bundle(
     unraisable: list[Any],
 ) -> None:
     """Each event loop gets a pool of several httpx clients; loading the CA bundle for each
-    (~50 ms of CPU apiece) made every ``asyncio.run`` with a used object slow."""
+    (a costly parse) would make every ``asyncio.run`` with a used object slow."""
     import ssl
 
     loads: list[object] = []
