@@ -1,9 +1,10 @@
 """Hostile or broken servers, through both clients: what a reply can do to us.
 
-Each test fails on the client as it was before its fix: ``Retry-After: nan`` reached the
-sleep (``ValueError`` from ``time.sleep``), ``inf`` waited the longest cap; a deeply
-nested error body ended in a bare ``RecursionError``; a key echoed back across the cut of
-an error text showed its first characters.
+Each test covers what such a reply would do to a client that took it at its word:
+``Retry-After: nan`` would reach the sleep (``ValueError`` from ``time.sleep``), ``inf``
+would wait the longest cap; a deeply nested error body would end in a bare
+``RecursionError``; a key echoed back across the cut of an error text would show its
+first characters.
 """
 
 from __future__ import annotations
