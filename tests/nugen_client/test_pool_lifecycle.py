@@ -666,8 +666,8 @@ def test_a_cancelled_aclose_still_closes_every_connection(
     nugen_emulator: NugenEmulator, unraisable: list[Any]
 ) -> None:
     # A cancellation landing in aclose() (a timeout around the block that leaves an
-    # ``async with`` client, a cancelled task) used to stop it at its first shard: the
-    # other shards' sockets stayed open, and the loop no longer had the pool to close.
+    # ``async with`` client, a cancelled task) must not stop it at its first shard: the
+    # other shards' sockets would stay open, with no pool left on the loop to close them.
     async def main() -> tuple[int, int]:
         client = AsyncNugenClient(
             base_url=nugen_emulator.base_url,
