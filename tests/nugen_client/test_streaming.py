@@ -391,8 +391,8 @@ def test_arguments_sent_as_an_object_become_json_text() -> None:
 
 def test_assembly_is_linear() -> None:
     """Per-fragment cost stays flat from 1,000 to 20,000 fragments (a join per fragment
-    would make it grow with the text: about 10x here). Timed with the collector off and
-    the best of several runs, so a loaded machine cannot fake a quadratic."""
+    would make it grow with the text). Timed with the collector off and the best of
+    several runs, so a loaded machine cannot fake a quadratic."""
     import gc
     import time
 
