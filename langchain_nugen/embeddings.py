@@ -7,7 +7,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
-from nugen_client.params import OnRetry
+from nugen_client.params import EmbeddingFields, OnRetry
 from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
@@ -16,7 +16,7 @@ from nugen_shared.requests import embeddings_request
 __all__ = ["NugenEmbeddings"]
 
 
-class NugenEmbeddings(ConnectionFields, Embeddings):
+class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
     """Nugen embedding models (`nugen-flash-embed`, `nugen-embed-legal`, ...) as LangChain
     `Embeddings`.
 
@@ -57,8 +57,6 @@ class NugenEmbeddings(ConnectionFields, Embeddings):
         default=DEFAULT_EMBEDDING_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Embedding model name."""
-    dimensions: int | None = Field(default=None, ge=1)
-    """Length of the returned vectors, for models that can shorten them."""
     chunk_size: int = Field(default=batching.DEFAULT_BATCH_SIZE, ge=1)
     """Texts per request."""
     max_concurrency: int = Field(default=batching.DEFAULT_MAX_CONCURRENCY, ge=1)

@@ -11,7 +11,7 @@ from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent,
 from pydantic import AliasChoices, Field, PrivateAttr
 
 from llama_index_nugen._fields import KnownKeywords
-from nugen_client.params import OnRetry, check_texts_to_embed
+from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
 from nugen_client.types import EmbeddingResponse
 from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
@@ -24,7 +24,7 @@ __all__ = ["NugenEmbedding"]
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
-class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
+class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbedding):
     """Nugen embeddings as a LlamaIndex `BaseEmbedding` (default `nugen-flash-embed`).
 
     Batched and concurrent like LangChain's `NugenEmbeddings` (the same shared code):
@@ -63,9 +63,6 @@ class NugenEmbedding(KnownKeywords, ConnectionFields, BaseEmbedding):
         alias="model",
         validation_alias=AliasChoices("model_name", "model"),
         description="The embedding model (also accepted as model=).",
-    )
-    dimensions: int | None = Field(
-        default=None, ge=1, description="Size of the vectors, for models that support it."
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra body fields sent with every request."

@@ -35,6 +35,7 @@ __all__ = [
     "ChatMessage",
     "ChatParams",
     "CompletionParams",
+    "EmbeddingFields",
     "EmbeddingParams",
     "EmbeddingRequest",
     "GenerationFields",
@@ -45,6 +46,7 @@ __all__ = [
     "RerankParams",
     "RerankRequest",
     "SamplingFields",
+    "ScoringFields",
     "Stop",
     "TextCompletionFields",
     "TextCompletionRequest",
@@ -510,12 +512,22 @@ class TextCompletionRequest(TextCompletionFields, _TextHead):
     stream_options: dict[str, Any] | None = None
 
 
-class EmbeddingRequest(_Open):
-    """The body of ``POST /embeddings``."""
+class EmbeddingFields(BaseModel):
+    """The field of an embeddings request besides its model and texts, declared once: for
+    the wire model and both adapters' embedding classes."""
 
+    dimensions: int | None = Field(
+        default=None, ge=1, description="Length of the vectors, for models that can shorten them."
+    )
+
+
+class _EmbeddingHead(_Open):
     model: str = Field(min_length=1)
     input: str | list[str]
-    dimensions: int | None = Field(default=None, ge=1)
+
+
+class EmbeddingRequest(EmbeddingFields, _EmbeddingHead):
+    """The body of ``POST /embeddings``."""
 
     @field_validator("input")
     @classmethod
@@ -527,18 +539,41 @@ class EmbeddingRequest(_Open):
         return value
 
 
-class RerankRequest(_Open):
-    """The body of ``POST /reranker``: documents scored against a query."""
+class ScoringFields(BaseModel):
+    """How a rerank request scores, declared once: for the wire model, both adapters'
+    rerankers and (a typed mirror, checked by a test) :class:`RerankParams`."""
 
+    method: RerankMethod | None = Field(
+        default=None,
+        description="fast (bi-encoder, the service's default), standard (cross-encoder), "
+        "optimal (both), best; standard and optimal need model_cross.",
+    )
+    model_cross: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The cross-encoder of the standard and optimal methods.",
+    )
+    stage1_top_k: int | None = Field(
+        default=None, ge=1, description="Candidates the first stage keeps (hybrid methods)."
+    )
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="Tokens of each document the model reads."
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, description="Documents the service scores at a time."
+    )
+
+
+class _RerankHead(_Open):
     model: str = Field(min_length=1)
     query: str = Field(min_length=1)
     documents: list[str | dict[str, Any]] = Field(min_length=1)
     top_n: int | None = Field(default=None, ge=1)
-    method: RerankMethod | None = None
-    model_cross: str | None = Field(default=None, min_length=1)
-    stage1_top_k: int | None = Field(default=None, ge=1)
-    max_tokens_per_doc: int | None = Field(default=None, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
+
+
+class RerankRequest(ScoringFields, _RerankHead):
+    """The body of ``POST /reranker``: documents scored against a query."""
+
     return_documents: bool | None = None
 
     @model_validator(mode="after")

@@ -28,7 +28,7 @@ from nugen_client.params import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ReasoningConfig,
-    RerankMethod,
+    ScoringFields,
     check_no_credential_keywords,
     check_no_userinfo,
     is_credential_header,
@@ -381,28 +381,11 @@ class ReasoningField(BaseModel):
         return value
 
 
-class RerankFields(ConnectionFields):
+class RerankFields(ScoringFields, ConnectionFields):
     """The fields of both frameworks' rerankers (``top_n`` is each framework's own, with its
     own default) and the request they make."""
 
     model: str = Field(default=DEFAULT_RERANK_MODEL, description="The reranking model.")
-    method: RerankMethod | None = Field(
-        default=None,
-        description="fast (bi-encoder, the service's default), standard (cross-encoder), "
-        "optimal (both), best; standard and optimal need model_cross.",
-    )
-    model_cross: str | None = Field(
-        default=None, description="The cross-encoder of the standard and optimal methods."
-    )
-    stage1_top_k: int | None = Field(
-        default=None, ge=1, description="Candidates the first stage keeps (hybrid methods)."
-    )
-    max_tokens_per_doc: int | None = Field(
-        default=None, ge=1, description="Tokens of each document the model reads."
-    )
-    batch_size: int | None = Field(
-        default=None, ge=1, description="Documents the service scores at a time."
-    )
 
     def _rerank_request(
         self, query: str, documents: list[str], top_n: int | None
@@ -411,11 +394,7 @@ class RerankFields(ConnectionFields):
         of documents (``None``: every document comes back, scored); the headers are sent
         per call."""
         return {
-            "method": self.method,
-            "model_cross": self.model_cross,
-            "stage1_top_k": self.stage1_top_k,
-            "max_tokens_per_doc": self.max_tokens_per_doc,
-            "batch_size": self.batch_size,
+            **{name: getattr(self, name) for name in ScoringFields.model_fields},
             "model": self.model,
             "query": query,
             "documents": list(documents),

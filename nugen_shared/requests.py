@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from nugen_client import InvalidInputError
-from nugen_client.params import ChatCompletionRequest, TextCompletionRequest
+from nugen_client.params import ChatCompletionRequest, RequestOptions, TextCompletionRequest
 
 __all__ = [
     "CHAT_BODY_FIELDS",
@@ -120,8 +120,9 @@ def completion_request(
     return request
 
 
-# Names a layer gives that are the call's options rather than body fields.
-_OPTIONS = frozenset({"session_id", "provider", "extra_headers", "timeout", "extra_body"})
+# Names a layer gives that are the call's options rather than body fields (``on_retry`` is
+# the adapter's own, never a user's).
+_OPTIONS = frozenset(RequestOptions.__annotations__) - {"on_retry"}
 # Body fields of OpenAI-compatible hosts that are near misses of names of ours (``models``,
 # LlamaIndex's ``allow_parallel_tool_calls``): sent as given, never taken for typos.
 _HOST_FIELDS = frozenset({"parallel_tool_calls", "models"})

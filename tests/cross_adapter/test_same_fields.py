@@ -10,15 +10,23 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from langchain_nugen import ChatNugen, NugenLLM
-from llama_index_nugen import Nugen, NugenMultiModal
+from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
+from langchain_nugen import NugenRerank as LangChainRerank
+from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from llama_index_nugen import NugenRerank as LlamaIndexRerank
 from nugen_client.params import (
     ChatCompletionRequest,
     ChatParams,
     CompletionParams,
+    EmbeddingFields,
+    EmbeddingParams,
+    EmbeddingRequest,
     GenerationFields,
     RequestOptions,
+    RerankParams,
+    RerankRequest,
     SamplingFields,
+    ScoringFields,
     TextCompletionFields,
     TextCompletionRequest,
 )
@@ -32,6 +40,12 @@ DECLARED: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (NugenLLM, TextCompletionFields),
     (Nugen, SamplingFields),
     (NugenMultiModal, SamplingFields),
+    (EmbeddingRequest, EmbeddingFields),
+    (NugenEmbeddings, EmbeddingFields),
+    (NugenEmbedding, EmbeddingFields),
+    (RerankRequest, ScoringFields),
+    (LangChainRerank, ScoringFields),
+    (LlamaIndexRerank, ScoringFields),
 ]
 
 
@@ -77,8 +91,10 @@ def _keyword_type(params: type[Any], name: str) -> Any:
     [
         (ChatParams, ChatCompletionRequest, GenerationFields, "messages"),
         (CompletionParams, TextCompletionRequest, TextCompletionFields, "prompt"),
+        (EmbeddingParams, EmbeddingRequest, EmbeddingFields, "input"),
+        (RerankParams, RerankRequest, ScoringFields, "documents"),
     ],
-    ids=["chat", "completion"],
+    ids=["chat", "completion", "embeddings", "rerank"],
 )
 def test_the_call_keywords_mirror_the_declaration(
     params: type[Any],
