@@ -170,17 +170,32 @@ def url_image_part(
         raise InvalidInputError(str(exc)) from None
     if url.startswith("data:"):
         header, _, payload = url.partition(",")
-        size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
-        _refuse_over(size, max_bytes, "data URL image")
-        try:
-            head = base64.b64decode(payload[:64], validate=True)  # enough to tell the format
-        except (binascii.Error, ValueError):
-            raise InvalidInputError("data URL payload is not valid base64") from None
         declared, _, parameters = header[len("data:") :].partition(";")
-        mime = _image_mime_type(head, declared, "data URL bytes")
-        if mime != declared:
-            url = f"data:{mime};{parameters},{payload}"
+        return _encoded_part(payload, declared, parameters, detail, max_bytes, "data URL image")
     return _part(url, detail)
+
+
+def _encoded_part(
+    payload: str,
+    declared: str | None,
+    parameters: str,
+    detail: Detail | None,
+    max_bytes: int,
+    what: str,
+) -> dict[str, Any]:
+    """The part of a base64 payload, never decoded here: its size is worked out from its
+    length, and only its first bytes are read, to tell the format. The client decodes the
+    whole payload once, when it checks the request."""
+    if not payload:
+        raise InvalidInputError(f"{what} has no bytes")
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
+    _refuse_over(size, max_bytes, what)
+    try:
+        head = base64.b64decode(payload[:64], validate=True)  # enough to tell the format
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(f"{what} is not valid base64") from None
+    mime = _image_mime_type(head, declared, f"{what} bytes")
+    return _part(f"data:{mime};{parameters},{payload}", detail)
 
 
 def _part(url: str, detail: Detail | None) -> dict[str, Any]:
@@ -206,7 +221,11 @@ def image_part(
     ``url``. Local sources become data URLs with a detected (or given) mime type.
     """
     if data is None and base64_data is not None:
-        data = decode_base64_image(base64_data)
+        if isinstance(base64_data, bytes):
+            base64_data = base64_data.decode("ascii", "replace")
+        if base64_data[:5].lower() == "data:":
+            base64_data = base64_data.partition(",")[2]
+        return _encoded_part(base64_data, mime_type, "base64", detail, max_bytes, "image data")
     if data is None and path is not None:
         data = read_image_file(path, max_bytes=max_bytes)
         # Decided by the bytes, never by the name: a link called avatar.svg may lead to

@@ -117,13 +117,23 @@ def test_a_data_url_is_decoded_once_per_request(monkeypatch: pytest.MonkeyPatch)
             whole_decodes.append(len(data))
         return decode(data, *args, **kwargs)
 
-    url = "data:image/png;base64," + base64.b64encode(PNG * 10).decode()
+    encoded = base64.b64encode(PNG * 10).decode()
     monkeypatch.setattr(base64, "b64decode", counting)
-    for part in (url_image_part(url), image_part(data=PNG * 10)):
+    for part in (
+        url_image_part(f"data:image/png;base64,{encoded}"),
+        image_part(data=PNG * 10),
+        image_part(base64_data=encoded),
+        image_part(base64_data=encoded.encode(), mime_type="image/png"),
+    ):
         ChatCompletionRequest.model_validate(
             {"model": "m", "messages": [{"role": "user", "content": [part]}]}
         )
-    assert len(whole_decodes) == 2  # one per request, by the client's check
+    assert len(whole_decodes) == 4  # one per request, by the client's check
+    # An image over the limit is refused by its size, before anything decodes it.
+    whole_decodes.clear()
+    with pytest.raises(InvalidInputError, match="over the 100-byte limit"):
+        image_part(base64_data=encoded, max_bytes=100)
+    assert whole_decodes == []
 
 
 @pytest.mark.parametrize("declared", ["image/png", "image/jpg"])
