@@ -87,9 +87,8 @@ class RequestOptions(TypedDict, total=False):
 
 class _GenerationParams(RequestOptions, total=False):
     """What chat and text completion requests share: the model, the sampling fields of
-    :class:`GenerationFields` (written out again for type checkers; a test keeps the two
-    the same) and ``include_usage`` (streams only, default True), which asks
-    OpenAI-compatible hosts for usage on the last chunk."""
+    :class:`GenerationFields` (written out for type checkers; a test keeps them the same),
+    ``include_usage`` (streams; default True: usage on an OpenAI-compatible last chunk)."""
 
     model: Required[str]
     include_usage: bool
@@ -132,9 +131,8 @@ class EmbeddingParams(RequestOptions, total=False):
 
 
 class RerankParams(RequestOptions, total=False):
-    """A reranking request (``POST /reranker``). ``documents`` are strings or objects;
-    ``model_cross`` (a cross-encoder) is required by the ``standard`` and ``optimal``
-    methods."""
+    """A reranking request (``POST /reranker``): ``documents`` are strings or objects, the
+    fields of :class:`ScoringFields` say how they are scored."""
 
     model: Required[str]
     query: Required[str]
@@ -239,10 +237,7 @@ def is_credential_header(name: str) -> bool:
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` with every value but those of safe names replaced by ``***``."""
-    return {
-        name: (_REDACTED if is_credential_header(name) else value)
-        for name, value in headers.items()
-    }
+    return {k: (_REDACTED if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 # ----------------------------------------------------------------------------- requests
@@ -260,10 +255,8 @@ class _Open(BaseModel):
 
 def check_image_url(url: str, *, decode: bool = True) -> str:
     """Accept what the service documents: an https URL, or a decodable base64 data URL.
-    ``decode=False`` skips decoding the payload, for a caller whose request is checked
-    again, fully, when it is sent (each payload is then decoded once per request): public
-    for the adapters' image conversion (``nugen_shared.images``), which checks a URL early.
-    """
+    Public for the adapters' image conversion, which checks a URL early with ``decode=False``
+    (skip decoding the payload: the client's check of the request decodes it once)."""
     scheme = url[: url.find(":") + 1].lower()  # case-insensitive, sent in lower case
     if scheme in ("https:", "data:") and not url.startswith(scheme):
         url = scheme + url[len(scheme) :]
