@@ -36,3 +36,21 @@ def test_the_sdist_holds_everything_the_tests_read() -> None:
     include = set(_pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
     missing = {entry for entry in top_level if not entry.startswith(".")} - include
     assert not missing, f"left out of the sdist: {sorted(missing)}"
+
+
+def test_no_product_module_is_over_600_lines() -> None:
+    # A module that long holds more than one thing: split it where its parts meet.
+    packages = (
+        "nugen_client",
+        "nugen_shared",
+        "nugen_emulator",
+        "langchain_nugen",
+        "llama_index_nugen",
+    )
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for package in packages
+        for path in (ROOT / package).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert not long, long
