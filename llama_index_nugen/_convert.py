@@ -31,7 +31,6 @@ from nugen_client import APIResponseValidationError, InvalidInputError
 from nugen_client import types as api
 from nugen_shared.images import (
     DEFAULT_MAX_IMAGE_BYTES,
-    decode_base64_image,
     guess_image_mime_type,
     image_part,
 )
@@ -239,13 +238,12 @@ def image_document_to_part(
     mime = getattr(document, "image_mimetype", None)
     encoded = getattr(document, "image", None)
     if encoded:
-        # Documented as base64 text; raw image bytes are accepted too.
+        # Documented as base64 text; raw image bytes are accepted too. Either way the type
+        # the bytes announce wins over a declared one, as for an ImageBlock.
         if isinstance(encoded, bytes) and guess_image_mime_type(encoded):
-            data = encoded
-        else:
-            data = decode_base64_image(encoded)
-        mime = guess_image_mime_type(data) or mime  # as for an ImageBlock
-        return image_part(data=data, mime_type=mime, max_bytes=max_bytes)
+            return image_part(data=encoded, max_bytes=max_bytes)
+        declared = mime if mime and mime.lower().startswith("image/") else None
+        return image_part(base64_data=encoded, mime_type=declared, max_bytes=max_bytes)
     path = getattr(document, "image_path", None)
     if path:
         return image_part(path=path, max_bytes=max_bytes)

@@ -17,7 +17,6 @@ from nugen_client.params import check_image_url
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",
     "data_url",
-    "decode_base64_image",
     "guess_image_mime_type",
     "image_part",
     "read_image_file",
@@ -106,18 +105,6 @@ def _refuse_over(size: int, max_bytes: int, what: str) -> None:
             f"{what} is {size:,} bytes, over the {max_bytes:,}-byte limit "
             "(raise max_image_bytes if the service accepts it)"
         )
-
-
-def decode_base64_image(text: str | bytes) -> bytes:
-    """Bytes of base64 image text (a bare payload or a whole data URL)."""
-    if isinstance(text, bytes):
-        text = text.decode("ascii", "replace")
-    if text[:5].lower() == "data:":
-        text = text.partition(",")[2]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInputError("image data is not valid base64") from None
 
 
 def read_image_file(

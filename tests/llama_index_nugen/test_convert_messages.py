@@ -219,9 +219,12 @@ def test_image_documents_in_every_form(png_path: Path) -> None:
         ImageBlock(image=PNG),
         SimpleNamespace(image=PNG, image_mimetype=None),  # raw bytes where base64 is expected
         ImageNode(image=PNG_URL),  # a whole data URL as the "base64 text"
+        # The type the bytes announce wins over a declared one, an image type or not.
+        ImageNode(image=b64, image_mimetype="image/jpeg"),
+        ImageNode(image=b64, image_mimetype="application/octet-stream"),
     ]
     urls = [image_document_to_part(doc)["image_url"]["url"] for doc in documents]
-    assert urls == [PNG_URL, PNG_URL, "https://example.com/x.jpg", *[PNG_URL] * 6]
+    assert urls == [PNG_URL, PNG_URL, "https://example.com/x.jpg", *[PNG_URL] * 8]
 
 
 def test_prompt_with_images_puts_the_prompt_first() -> None:
