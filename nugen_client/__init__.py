@@ -8,6 +8,7 @@ errors, the types or an adapter need not pay before it builds a client.
 
 from typing import TYPE_CHECKING
 
+from nugen_client._chunks import StreamAccumulator
 from nugen_client._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -27,7 +28,6 @@ from nugen_client._errors import (
     UnprocessableEntityError,
 )
 from nugen_client._retry import RetryPolicy
-from nugen_client._streaming import StreamAccumulator
 from nugen_client._version import __version__
 
 if TYPE_CHECKING:

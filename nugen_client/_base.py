@@ -21,8 +21,23 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from nugen_client._bounded import DeadlineExceeded, bound_response
-from nugen_client._checks import (
+from nugen_client._chunks import (
+    StreamDecoder,
+    TextStreamDecoder,
+    completion_to_chunks,
+    text_completion_to_chunks,
+)
+from nugen_client._errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInputError,
+    connection_error,
+    loads_error_json,
+    make_status_error,
+    redact,
+)
+from nugen_client._input import (
     check_base_url,
     check_header,
     check_headers,
@@ -37,24 +52,9 @@ from nugen_client._checks import (
     validate,
     validation_message,
 )
-from nugen_client._errors import (
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    InvalidInputError,
-    connection_error,
-    loads_error_json,
-    make_status_error,
-    redact,
-)
+from nugen_client._limits import DeadlineExceeded, bound_response
 from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._stream_call import StreamCall, is_event_stream
-from nugen_client._streaming import (
-    StreamDecoder,
-    TextStreamDecoder,
-    completion_to_chunks,
-    text_completion_to_chunks,
-)
+from nugen_client._stream import StreamCall, is_event_stream
 from nugen_client._version import __version__
 from nugen_client.params import (
     DEFAULT_BASE_URL,

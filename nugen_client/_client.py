@@ -19,13 +19,13 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, TransportErrors, _BaseClient
-from nugen_client._bounded import (
+from nugen_client._input import direct_mounts
+from nugen_client._limits import (
     CALL_DEADLINE,
     DeadlineExceeded,
     bound_connection,
     within,
 )
-from nugen_client._checks import direct_mounts
 from nugen_client._pool import (
     LoopPool,
     aremember_connection,
@@ -38,7 +38,7 @@ from nugen_client._pool import (
 )
 from nugen_client._retry import is_retryable, replay, retrying
 from nugen_client._sse import aiter_events, iter_events
-from nugen_client._stream_call import StreamCall, is_event_stream, stream_errors
+from nugen_client._stream import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
     ChatParams,
     CompletionParams,

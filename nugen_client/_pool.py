@@ -26,8 +26,8 @@ from typing import Any, cast
 
 import httpx
 
-from nugen_client._bounded import shielded, within
 from nugen_client._errors import APIConnectionError
+from nugen_client._limits import shielded, within
 
 _SHARD_CONNECTIONS = 2
 

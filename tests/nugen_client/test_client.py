@@ -789,7 +789,7 @@ def test_plain_http_to_a_remote_host_is_refused(cls: type) -> None:
 
 
 def test_plain_http_opt_in_warns_once() -> None:
-    nugen_client._checks._warned_hosts.discard("insecure.example.test")
+    nugen_client._input._warned_hosts.discard("insecure.example.test")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         NugenClient(

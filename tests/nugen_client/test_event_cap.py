@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from nugen_client import APIResponseValidationError
-from nugen_client._bounded import bound_response
+from nugen_client._limits import bound_response
 
 
 class _Pieces(httpx.SyncByteStream):

@@ -19,8 +19,8 @@ from nugen_client import (
     StreamAccumulator,
     StreamInterruptedError,
 )
+from nugen_client._chunks import StreamDecoder, ToolCallAccumulator, completion_to_chunks
 from nugen_client._sse import Event
-from nugen_client._streaming import StreamDecoder, ToolCallAccumulator, completion_to_chunks
 from nugen_client.types import ChatCompletion, ToolCallDelta
 from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
 

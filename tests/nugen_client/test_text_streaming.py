@@ -8,8 +8,8 @@ import json
 import pytest
 
 import nugen_client
+from nugen_client._chunks import TextStreamDecoder, text_completion_to_chunks
 from nugen_client._sse import Event
-from nugen_client._streaming import TextStreamDecoder, text_completion_to_chunks
 from nugen_client.types import TextCompletion, TextCompletionChunk, response_timing
 
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import nugen_client
+from nugen_client._chunks import StreamDecoder, TextStreamDecoder
 from nugen_client._sse import Event
-from nugen_client._streaming import StreamDecoder, TextStreamDecoder
 from nugen_client.types import (
     RESPONSE_METADATA_FIELDS,
     ChatCompletion,

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from nugen_client._bounded import DeadlineExceeded, deadline_passed
+from nugen_client._chunks import ChunkDecoder
 from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact
+from nugen_client._limits import DeadlineExceeded, deadline_passed
 from nugen_client._sse import Event
-from nugen_client._streaming import ChunkDecoder
 from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
 
 if TYPE_CHECKING:
