@@ -643,18 +643,22 @@ def test_usage_in_a_separate_choiceless_chunk_openai_style() -> None:
 
 
 def test_stream_usage_off_leaves_usage_out() -> None:
+    """Only the usage: text stays, alone or beside reasoning or a tool call's fragment."""
+    call = {"index": 0, "id": "call_a", "function": {"name": "f", "arguments": "{}"}}
     messages = run_stream(
         [
+            chunk({"content": "x", "reasoning_content": "r"}),
+            chunk({"content": "y", "tool_calls": [call]}),
             chunk(
-                {"content": "x"},
+                {"content": "z"},
                 finish="stop",
                 usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            )
+            ),
         ],
         stream_usage=False,
     )
-    assert [m.content for m in messages] == ["x", ""]
-    assert [m.usage_metadata for m in messages] == [None, None]
+    assert [m.content for m in messages] == ["x", "y", "z", ""]
+    assert [m.usage_metadata for m in messages] == [None, None, None, None]
     assert messages[-1].response_metadata["finish_reason"] == "stop"
 
 
