@@ -198,6 +198,10 @@ def test_a_header_in_another_letter_case_replaces_ours(kind: str) -> None:
     assert first.headers.get_list("x-session-id") == ["default-session"]
     assert second.headers.get_list("x-session-id") == ["extra-session"]
     assert third.headers.get_list("accept") == ["application/x-ndjson"]
+    # A stream's own Accept replaces a default one given in another letter case.
+    h = Harness(kind, [OK], default_headers={"accept": "application/json"})
+    h.stream()
+    assert h.requests[0].headers.get_list("accept") == ["text/event-stream"]
 
 
 def test_no_session_or_provider_header_unless_set(kind: str) -> None:
