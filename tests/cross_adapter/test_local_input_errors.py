@@ -62,6 +62,21 @@ def test_a_header_breaking_session_or_provider_is_refused_naming_it(
     assert emu.requests == []
 
 
+def test_the_calls_input_given_again_as_a_keyword_is_refused(emu: NugenEmulator) -> None:
+    # invoke gets Python's TypeError from LangChain's own signature; these reach our rule.
+    kw = {"base_url": emu.base_url, "api_key": emu.api_key}
+    calls = [
+        lambda: list(ChatNugen(**kw).stream("hi", messages=[{"role": "user", "content": "x"}])),
+        lambda: NugenLLM(**kw).invoke("hi", prompt="x"),
+        lambda: ChatNugen(**kw, model_kwargs={"messages": []}).invoke("hi"),
+        lambda: Nugen(**kw, additional_kwargs={"messages": []}).complete("hi"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="is the call's input"):
+            call()
+    assert emu.requests == []
+
+
 def test_the_docs_say_exactly_that() -> None:
     from pathlib import Path
 
