@@ -385,7 +385,11 @@ class RerankFields(ScoringFields, ConnectionFields):
     """The fields of both frameworks' rerankers (``top_n`` is each framework's own, with its
     own default) and the request they make."""
 
-    model: str = Field(default=DEFAULT_RERANK_MODEL, description="The reranking model.")
+    model: str = Field(
+        default=DEFAULT_RERANK_MODEL,
+        validation_alias=AliasChoices("model", "model_name"),
+        description="The reranking model (also accepted as model_name=).",
+    )
 
     def _rerank_request(
         self, query: str, documents: list[str], top_n: int | None

@@ -65,6 +65,12 @@ CASES = [
         },
     ),
     Case("None fields are not sent", init={"top_n": 2, "method": None}, expect={"top_n": 2}),
+    # The name the other classes of both frameworks accept for model.
+    Case(
+        "model_name",
+        init={"top_n": 2, "model_name": "my-reranker"},
+        expect={"top_n": 2, "model": "my-reranker"},
+    ),
     Case(
         "headers",
         init={
