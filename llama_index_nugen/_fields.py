@@ -73,7 +73,9 @@ class KnownKeywords(BaseModel):
         cls = type(self)
         known = accepted_names(cls)
         for alias, name in cls._ALIASES.items():
-            if alias in data and alias not in known and name in cls.model_fields:
+            # Also where the alias is a validation alias (a reranker's model_name), which
+            # pydantic would drop in silence beside the name.
+            if alias in data and name in cls.model_fields:
                 if name in data:
                     raise InvalidInputError(f"give {name}= or its alias {alias}=, not both")
                 data[name] = data.pop(alias)

@@ -149,6 +149,13 @@ def test_bad_settings_are_refused_before_any_request(nugen_emulator: NugenEmulat
     assert nugen_emulator.requests == []
 
 
+def test_model_and_its_alias_model_name_are_not_both_taken() -> None:
+    # One of two model names would otherwise be dropped in silence.
+    assert NugenRerank(api_key="k" * 8, model_name="my-reranker").model == "my-reranker"
+    with pytest.raises(nugen_client.InvalidInputError, match="not both"):
+        NugenRerank(api_key="k" * 8, model="a", model_name="b")
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_402_is_payment_required(nugen_emulator: NugenEmulator, is_async: bool) -> None:
     nugen_emulator.inject(status=402)
