@@ -174,7 +174,7 @@ def _layered(
                     )
                 if name not in skip and value is not None:
                     if layer is call:
-                        _check_spelling(name, {*body_fields, *_OPTIONS, *skip, *fields})
+                        _check_spelling(name, {*body_fields, *_OPTIONS, *skip, *inputs, *fields})
                     unvalidated[name] = value
             elif name == "session_id":
                 session_id = value

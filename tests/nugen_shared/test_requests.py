@@ -99,7 +99,10 @@ def test_chat_request_layers_later_wins() -> None:
 def test_a_misspelt_call_keyword_is_refused_in_both_frameworks_requests(request_of: Any) -> None:
     fields = {"model": "m", "temperature": None}
     payload = MESSAGES if request_of is chat_request else "hi"
-    for typo, meant in [("temprature", "temperature"), ("sesion_id", "session_id")]:
+    typos = [("temprature", "temperature"), ("sesion_id", "session_id"), ("message", "messages")]
+    if request_of is completion_request:
+        typos.append(("promt", "prompt"))
+    for typo, meant in typos:
         with pytest.raises(InvalidInputError, match=f"did you mean '{meant}'"):
             request_of(payload, fields, {}, {typo: 1})
     # The framework's own keywords count as known; the extra body is sent as given, and so
