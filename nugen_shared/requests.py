@@ -152,7 +152,8 @@ def _layered(
     """The layers (fields, extra body, call keywords) merged, later wins, as a client
     call's keywords but the payload; ``use_vision_endpoint`` is left for the caller. A
     name in ``inputs`` (the payload's own, or the other endpoint's) is refused in every
-    layer: it would otherwise vanish, or replace the call's input, in silence."""
+    layer, where it would otherwise vanish in silence; an ``extra_body={...}`` is sent as
+    given, as the escape hatch for what the rules do not know."""
     skip = {*ignore, "stream"}
     request: dict[str, Any] = {}
     unvalidated: dict[str, Any] = {}
@@ -169,8 +170,8 @@ def _layered(
             elif name not in _OPTIONS:
                 if name in inputs:
                     raise InvalidInputError(
-                        f"{name}= is the call's input, given as its first argument; it "
-                        "cannot also be a keyword, model_kwargs or additional_kwargs"
+                        f"{name}= cannot be a call keyword, model_kwargs or "
+                        "additional_kwargs: the call's input is its first argument"
                     )
                 if name not in skip and value is not None:
                     if layer is call:
@@ -184,8 +185,10 @@ def _layered(
                 if value is not None and not isinstance(value, Mapping):
                     raise InvalidInputError(f"{name} must be a dict, got {type(value).__name__}")
                 (headers if name == "extra_headers" else unvalidated).update(value or {})
+            elif name == "timeout":
+                timeout = value if value is not None else timeout
             elif value is not None:
-                timeout = value
+                request[name] = value  # another of the client's per-call options
     request["session_id"] = session_id
     if provider:
         request["provider"] = provider  # the client names it in a refusal

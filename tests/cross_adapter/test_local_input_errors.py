@@ -72,7 +72,7 @@ def test_the_calls_input_given_again_as_a_keyword_is_refused(emu: NugenEmulator)
         lambda: Nugen(**kw, additional_kwargs={"messages": []}).complete("hi"),
     ]
     for call in calls:
-        with pytest.raises(InvalidInputError, match="is the call's input"):
+        with pytest.raises(InvalidInputError, match="the call's input is its first argument"):
             call()
     assert emu.requests == []
 
