@@ -117,19 +117,23 @@ class ClientCache(FreshOnCopy):
 # ------------------------------------------------------------------ credentials elsewhere
 
 
-def accepted_names(model: type[BaseModel]) -> set[str]:
-    """The constructor keywords of ``model``: its field names and their aliases."""
-    names = set()
+def _names(model: type[BaseModel]) -> dict[str, set[str]]:
+    """Each field of ``model`` with the constructor keywords that set it: its name and
+    its aliases."""
+    names = {}
     for name, field in model.model_fields.items():
-        names.add(name)
-        if field.alias:
-            names.add(field.alias)
+        names[name] = {name, *([field.alias] if field.alias else [])}
         alias = field.validation_alias
         if isinstance(alias, str):
-            names.add(alias)
+            names[name].add(alias)
         elif isinstance(alias, AliasChoices):
-            names.update(choice for choice in alias.choices if isinstance(choice, str))
+            names[name].update(choice for choice in alias.choices if isinstance(choice, str))
     return names
+
+
+def accepted_names(model: type[BaseModel]) -> set[str]:
+    """The constructor keywords of ``model``: its field names and their aliases."""
+    return {keyword for keywords in _names(model).values() for keyword in keywords}
 
 
 def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,9 +271,15 @@ class ConnectionFields(BaseModel):
     @classmethod
     def _refuse_credential_keywords(cls, values: Any) -> Any:
         """A key under a wrong name (``openai_api_key=``, ``api_token=``, or inside the
-        extra body fields) is refused, not sent in the body."""
+        extra body fields) is refused, not sent in the body; so is a setting given under
+        two of its names (``model=`` and ``model_name=``)."""
         if isinstance(values, Mapping):
-            known = accepted_names(cls)
+            names = _names(cls)
+            for name, keywords in names.items():
+                given = sorted(keywords & values.keys(), key=lambda k: k != name)
+                if len(given) > 1:  # neither is kept in silence
+                    raise ValueError(f"give {given[0]}= or its alias {given[1]}=, not both")
+            known = {keyword for keywords in names.values() for keyword in keywords}
             check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):

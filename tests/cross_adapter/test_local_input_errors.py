@@ -12,7 +12,9 @@ from llama_index.core.llms import ChatMessage
 from pydantic import ValidationError
 
 from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
+from langchain_nugen import NugenRerank as LangChainRerank
 from llama_index_nugen import Nugen, NugenEmbedding
+from llama_index_nugen import NugenRerank as LlamaIndexRerank
 from nugen_client import InvalidInputError, NugenClient, NugenError
 from nugen_emulator import NugenEmulator
 
@@ -75,6 +77,25 @@ def test_the_calls_input_given_again_as_a_keyword_is_refused(emu: NugenEmulator)
         with pytest.raises(InvalidInputError, match="the call's input is its first argument"):
             call()
     assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ChatNugen,
+        NugenLLM,
+        NugenEmbeddings,
+        LangChainRerank,
+        Nugen,
+        NugenEmbedding,
+        LlamaIndexRerank,
+    ],
+    ids=lambda c: f"{c.__module__.split('.')[0]}.{c.__name__}",
+)
+def test_a_setting_given_under_two_of_its_names_is_refused(cls: type[Any]) -> None:
+    # Neither is kept in silence: which one was meant is the caller's to say.
+    with pytest.raises(ValueError, match="not both"):
+        cls(api_key="k", model="a", model_name="b")
 
 
 def test_the_docs_say_exactly_that() -> None:
