@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from nugen_client import InvalidInputError
-from nugen_client.params import ChatCompletionRequest, RequestOptions, TextCompletionRequest
+from nugen_client.params import ChatCompletionRequest, TextCompletionRequest
 
 __all__ = [
     "CHAT_BODY_FIELDS",
@@ -120,9 +120,9 @@ def completion_request(
     return request
 
 
-# Names a layer gives that are the call's options rather than body fields (``on_retry`` is
-# the adapter's own, never a user's).
-_OPTIONS = frozenset(RequestOptions.__annotations__) - {"on_retry"}
+# Names a layer gives that are the call's options rather than body fields: the client's
+# per-call options but ``on_retry``, the adapter's own (a test keeps the two the same).
+_OPTIONS = frozenset({"session_id", "provider", "extra_headers", "timeout", "extra_body"})
 # Body fields of OpenAI-compatible hosts that are near misses of names of ours (``models``,
 # LlamaIndex's ``allow_parallel_tool_calls``): sent as given, never taken for typos.
 _HOST_FIELDS = frozenset({"parallel_tool_calls", "models"})
@@ -185,10 +185,8 @@ def _layered(
                 if value is not None and not isinstance(value, Mapping):
                     raise InvalidInputError(f"{name} must be a dict, got {type(value).__name__}")
                 (headers if name == "extra_headers" else unvalidated).update(value or {})
-            elif name == "timeout":
-                timeout = value if value is not None else timeout
             elif value is not None:
-                request[name] = value  # another of the client's per-call options
+                timeout = value
     request["session_id"] = session_id
     if provider:
         request["provider"] = provider  # the client names it in a refusal

@@ -108,6 +108,12 @@ def test_a_limit_above_the_default_holds_for_every_form(tmp_path: Path) -> None:
         image_part(data=big)
 
 
+def test_base64_data_with_no_bytes_is_refused() -> None:
+    for empty in ("", b"", "data:image/png;base64,"):
+        with pytest.raises(InvalidInputError, match="image data has no bytes"):
+            image_part(base64_data=empty)
+
+
 def test_a_data_url_is_decoded_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
     decode = base64.b64decode
     whole_decodes = []

@@ -13,12 +13,14 @@ from pydantic import SecretStr, ValidationError
 from nugen_client import InvalidInputError
 from nugen_client.params import (
     ChatCompletionRequest,
+    RequestOptions,
     check_no_credential_keywords,
     is_credential_header,
     redact_headers,
 )
 from nugen_shared.fields import ClientCache, ConnectionFields
 from nugen_shared.requests import (
+    _OPTIONS,
     CHAT_BODY_FIELDS,
     chat_request,
     completion_request,
@@ -128,6 +130,11 @@ def test_the_calls_input_given_again_as_a_keyword_is_refused(
         for layers in ({}, {name: "x"}), ({name: "x"}, {}):
             with pytest.raises(InvalidInputError, match=f"{name}= .*first argument"):
                 request_of(payload, {"model": "m"}, *layers)
+
+
+def test_the_layering_rule_handles_every_per_call_option_of_the_client() -> None:
+    # One it did not know would be taken for the timeout (its last branch).
+    assert set(RequestOptions.__annotations__) - {"on_retry"} == _OPTIONS
 
 
 def test_chat_request_headers_timeout_and_endpoint() -> None:
