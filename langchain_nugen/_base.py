@@ -85,7 +85,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             unknown = [key for key in values if key not in names]
             if unknown:
                 check_no_credential_keywords(unknown, names)  # never moved into the body
-                return _build_model_kwargs(values, names)
+                return _build_model_kwargs(values, set(names))
         return values
 
     # ------------------------------------------------------------------ LangChain API

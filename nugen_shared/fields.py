@@ -2,6 +2,7 @@
 a model object caches, and where else a credential must not go: keywords that look like one
 and per-call header values shown to callbacks and traces."""
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -117,23 +118,25 @@ class ClientCache(FreshOnCopy):
 # ------------------------------------------------------------------ credentials elsewhere
 
 
-def _names(model: type[BaseModel]) -> dict[str, set[str]]:
+@functools.cache  # per class: read by every construction
+def _names(model: type[BaseModel]) -> dict[str, frozenset[str]]:
     """Each field of ``model`` with the constructor keywords that set it: its name and
     its aliases."""
     names = {}
     for name, field in model.model_fields.items():
-        names[name] = {name, *([field.alias] if field.alias else [])}
         alias = field.validation_alias
-        if isinstance(alias, str):
-            names[name].add(alias)
-        elif isinstance(alias, AliasChoices):
-            names[name].update(choice for choice in alias.choices if isinstance(choice, str))
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names[name] = frozenset(
+            {name, *([field.alias] if field.alias else [])}
+            | {choice for choice in choices if isinstance(choice, str)}
+        )
     return names
 
 
-def accepted_names(model: type[BaseModel]) -> set[str]:
+@functools.cache
+def accepted_names(model: type[BaseModel]) -> frozenset[str]:
     """The constructor keywords of ``model``: its field names and their aliases."""
-    return {keyword for keywords in _names(model).values() for keyword in keywords}
+    return frozenset(keyword for keywords in _names(model).values() for keyword in keywords)
 
 
 def sealed_headers(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -274,12 +277,11 @@ class ConnectionFields(BaseModel):
         extra body fields) is refused, not sent in the body; so is a setting given under
         two of its names (``model=`` and ``model_name=``)."""
         if isinstance(values, Mapping):
-            names = _names(cls)
-            for name, keywords in names.items():
+            for name, keywords in _names(cls).items():
                 given = sorted(keywords & values.keys(), key=lambda k: k != name)
                 if len(given) > 1:  # neither is kept in silence
                     raise ValueError(f"give {given[0]}= or its alias {given[1]}=, not both")
-            known = {keyword for keywords in names.values() for keyword in keywords}
+            known = accepted_names(cls)
             check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
