@@ -165,8 +165,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        # What callbacks and LangSmith traces receive.
-        return super()._get_invocation_params(stop, **shown_keywords(kwargs))
+        # What callbacks and LangSmith traces receive: BaseChatModel's, read from asdict()
+        # rather than through the deprecated dict() and its warning filter.
+        return {**self.asdict(), "stop": stop, **shown_keywords(kwargs)}
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
         # The cache key.

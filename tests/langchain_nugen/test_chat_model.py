@@ -777,6 +777,28 @@ def test_shallow_copies_get_their_own_clients(mock: respx.MockRouter) -> None:
 # ------------------------------------------------------------- metadata, tokens
 
 
+def test_invocation_params_are_base_chat_models_with_headers_redacted() -> None:
+    # What callbacks and traces receive: BaseChatModel's own params (its dict() path), in
+    # its order, with a call's credential header values redacted.
+    from langchain_core.language_models import BaseChatModel
+
+    model = make(temperature=0.3, stop=["x"], model_kwargs={"top_k": 3})
+    call = {"temperature": 1.0, "extra_headers": {"Authorization": "Bearer hdr-secret"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = BaseChatModel._get_invocation_params(model, ["a"], **call)
+    ours = model._get_invocation_params(["a"], **call)
+    assert list(ours) == list(base)
+    assert ours == {**base, "extra_headers": {"Authorization": "***"}}
+    assert model._get_invocation_params() == {
+        "model": "nugen-flash-instruct",
+        "temperature": 0.3,
+        "stop": None,
+        "top_k": 3,
+        "_type": "nugen-chat",
+    }
+
+
 def test_ls_params() -> None:
     model = make(temperature=0.4, max_tokens=9, stop="END")
     assert model._get_ls_params() == {
