@@ -6,7 +6,7 @@ import difflib
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from pydantic import BaseModel, Field
@@ -27,7 +27,7 @@ from nugen_shared.fields import (
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request, completion_request
 
-__all__ = ["ChatFields", "KnownKeywords", "Request", "seal_call_headers"]
+__all__ = ["ChatFields", "KnownKeywords", "Request"]
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
 _FRAMEWORK_KWARGS = frozenset(
@@ -50,6 +50,11 @@ _REQUEST_FIELDS = (
     "session_id",
     "provider",
 )
+
+
+# The call methods of the chat classes (sealed by ``ChatFields.__init_subclass__``).
+_CHAT_CALLS = ("chat", "achat", "stream_chat", "astream_chat")
+_CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CALLS))
 
 
 class Request(NamedTuple):
@@ -103,6 +108,21 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
     context_window: int | None = Field(
         default=None, gt=0, description="Overrides the model table's context window."
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each call method of a subclass refuses keywords that carry a credential
+        (``check_call_keywords``) and gets the per-call header values that may not be shown
+        sealed (``sealed_headers``; the request opens them again).
+
+        LlamaIndex's callback and instrumentation wrappers put a call's keywords in start
+        events and callback payloads as they are; applied after theirs (in
+        ``super().__init_subclass__``), this runs before them.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in _CALLS:
+            method = cls.__dict__.get(name)
+            if method is not None:
+                setattr(cls, name, _sealing(method))
 
     def _metadata_fields(self) -> dict[str, Any]:
         info = model_info(self.model)
@@ -167,27 +187,6 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
     ) -> AsyncGenerator[R, None]:
         chunks = getattr(self._async_client(), f"stream_{request.method}")(**request.kwargs)
         return aresponses(chunks, render)
-
-
-_ClassT = TypeVar("_ClassT", bound=type)
-_CHAT_CALLS = ("chat", "achat", "stream_chat", "astream_chat")
-_CALLS = (*_CHAT_CALLS, *(name.replace("chat", "complete") for name in _CHAT_CALLS))
-
-
-def seal_call_headers(cls: _ClassT) -> _ClassT:
-    """Class decorator: each call method refuses keywords that carry a credential
-    (``check_call_keywords``) and gets the per-call header values that may not be shown
-    sealed (``sealed_headers``; the request opens them again).
-
-    LlamaIndex's callback and instrumentation wrappers put a call's keywords in start
-    events and callback payloads as they are; applied after the class is built, this runs
-    before them.
-    """
-    for name in _CALLS:
-        method = cls.__dict__.get(name)
-        if method is not None:
-            setattr(cls, name, _sealing(method))
-    return cls
 
 
 def _sealing(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -16,7 +16,7 @@ from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMo
 from pydantic import Field
 
 from llama_index_nugen import _convert
-from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._fields import ChatFields, Request
 from llama_index_nugen._stream import ChatStream
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["Nugen"]
 
 
-@seal_call_headers
 class Nugen(ChatFields, FunctionCallingLLM):
     """Nugen chat and text models as a LlamaIndex LLM (`FunctionCallingLLM`).
 

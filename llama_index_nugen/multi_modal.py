@@ -10,7 +10,7 @@ from llama_index.core.schema import ImageNode
 from pydantic import Field
 
 from llama_index_nugen import _convert
-from llama_index_nugen._fields import ChatFields, Request, seal_call_headers
+from llama_index_nugen._fields import ChatFields, Request
 from llama_index_nugen._stream import ChatStream
 from nugen_shared.models import DEFAULT_VISION_MODEL
 
@@ -19,7 +19,6 @@ __all__ = ["NugenMultiModal"]
 ImageDocuments = Sequence[ImageNode | li.ImageBlock]
 
 
-@seal_call_headers
 class NugenMultiModal(ChatFields, MultiModalLLM):
     """Nugen vision models as a LlamaIndex `MultiModalLLM` (default `nugen-flash-vision`
     on the dedicated `/chat/vision` endpoint).
