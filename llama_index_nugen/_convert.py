@@ -150,9 +150,7 @@ def to_wire_message(
             )
         for n, call in enumerate(openai_calls):
             where = f"{listed}[{n}]"
-            mapping, function = _openai_call(call, where)
-            call_name, arguments = function.get("name") or "", function.get("arguments")
-            tool_calls.append(_wire_tool_call(mapping.get("id"), call_name, arguments, where, "id"))
+            tool_calls.append(_wire_tool_call(*_openai_call(call, where), where, "id"))
         if tool_calls:
             wire["tool_calls"] = tool_calls
             if not wire.get("content"):
@@ -332,8 +330,7 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     ]
     if not calls:
         for n, call in enumerate(response.message.additional_kwargs.get("tool_calls") or ()):
-            wire, function = _openai_call(call, f"additional_kwargs['tool_calls'][{n}]")
-            calls.append((wire.get("id"), function.get("name") or "", function.get("arguments")))
+            calls.append(_openai_call(call, f"additional_kwargs['tool_calls'][{n}]"))
     if not calls and error_on_no_tool_call:
         raise ValueError("Expected at least one tool call, but got 0 tool calls.")
     finish_reason = response.additional_kwargs.get("finish_reason")
@@ -352,8 +349,8 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     ]
 
 
-def _openai_call(call: Any, where: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """An OpenAI-style tool call (a dict, or an SDK object) and its ``function``."""
+def _openai_call(call: Any, where: str) -> tuple[Any, str, Any]:
+    """The id, name and arguments of an OpenAI-style tool call (a dict, or an SDK object)."""
     dump = getattr(call, "model_dump", None)
     if isinstance(call, Mapping):
         mapping: Any = call
@@ -367,7 +364,7 @@ def _openai_call(call: Any, where: str) -> tuple[Mapping[str, Any], Mapping[str,
             f"{where} is not a tool call (a dict with 'id' and 'function': "
             f"{{'name', 'arguments'}}), got {type(call).__name__}"
         )
-    return cast(Mapping[str, Any], mapping), function
+    return mapping.get("id"), function.get("name") or "", function.get("arguments")
 
 
 def check_tool_names(response: ChatResponse, names: Sequence[str]) -> None:
