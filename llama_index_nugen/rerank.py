@@ -60,17 +60,13 @@ class NugenRerank(KnownKeywords, RerankFields, BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as (request, done):
-            if request is None:
-                return []
-            return done(self._sync_client().rerank(**request))
+            return done(self._sync_client().rerank(**request)) if request else []
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._reranking(nodes, query_bundle) as (request, done):
-            if request is None:
-                return []
-            return done(await self._async_client().rerank(**request))
+            return done(await self._async_client().rerank(**request)) if request else []
 
     @contextlib.contextmanager
     def _reranking(
