@@ -155,27 +155,24 @@ class _Schedule:
         which texts its batch held: the service's indexes count within the batch)."""
         for future in done:
             index = running.pop(future)
+            batch = self.batches[index]
             try:
                 vectors = future.result()
             except NugenError as error:
                 if len(self.batches) > 1:
                     start = index * len(self.batches[0])
-                    end = start + len(self.batches[index]) - 1
+                    end = start + len(batch) - 1
                     where = f"batch {index + 1} of {len(self.batches)} (texts {start} to {end})"
                     reword(error, prefix=f"{where}: ")
                 raise
-            self.finish(index, vectors)
-
-    def finish(self, index: int, vectors: Vectors) -> None:
-        batch = self.batches[index]
-        if len(vectors) != len(batch):
-            # The client checks this already; a wrong count here would misalign every
-            # later text, so it is checked where the alignment is made.
-            raise ValueError(f"{len(vectors)} vectors for a batch of {len(batch)} texts")
-        self.results[index] = vectors
-        self.limit.succeeded(self.maximum)
-        if self.progress is not None:
-            self.progress(len(batch))
+            if len(vectors) != len(batch):
+                # The client checks this already; a wrong count here would misalign every
+                # later text, so it is checked where the alignment is made.
+                raise ValueError(f"{len(vectors)} vectors for a batch of {len(batch)} texts")
+            self.results[index] = vectors
+            self.limit.succeeded(self.maximum)
+            if self.progress is not None:
+                self.progress(len(batch))
 
     @property
     def pending(self) -> bool:
