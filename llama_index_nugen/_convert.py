@@ -208,10 +208,8 @@ def image_block_to_part(
         # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are
         # not: LlamaIndex's resolver decodes only the former.
         data = resolve_binary(raw_bytes=raw).getvalue()
-    elif block.path is not None:
-        return image_part(path=block.path, detail=detail, max_bytes=max_bytes)
-    elif block.url is not None and str(block.url).startswith("file://"):
-        path = unquote(urlsplit(str(block.url)).path)
+    elif block.path is not None or str(block.url).startswith("file://"):
+        path = block.path or unquote(urlsplit(str(block.url)).path)
         return image_part(path=path, detail=detail, max_bytes=max_bytes)
     elif block.url is not None:
         return image_part(url=str(block.url), detail=detail, max_bytes=max_bytes)
