@@ -205,9 +205,9 @@ def _arguments(
 def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     """(context, question) of a RAG-shaped prompt (docs/emulator.md), or ``None``."""
     for text in (conv.last_user_text, conv.system_text):
-        found = _prompts.recognise(text, "answer")
-        if found is not None and found.context is not None:
-            return found.context, found.question or conv.last_user_text
+        context, question = _prompts.recognise(text, "answer") or (None, None)
+        if context is not None:
+            return context, question or conv.last_user_text
     rag = _prompts.rag_prompt(conv.last_user_text)
     if rag is None and conv.system_text.strip():
         rag = _prompts.rag_prompt(conv.system_text + "\nQuestion: " + conv.last_user_text)
@@ -235,9 +235,9 @@ def _text_answer(conv: _Conversation) -> str:
         if sentence is None:
             return f'The context does not answer "{quote(question, 30)}".'
         return " ".join(sentence.split())
-    condense = _prompts.recognise(conv.last_user_text, "condense")
-    if condense is not None and condense.question:
-        return condense.question  # as its own standalone question: retrieval uses its words
+    _, follow_up = _prompts.recognise(conv.last_user_text, "condense") or (None, None)
+    if follow_up:
+        return follow_up  # as its own standalone question: retrieval uses its words
     if conv.last_user_text.strip():
         sentences.append(f'You asked: "{quote(conv.last_user_text)}".')
     else:
@@ -262,7 +262,7 @@ def _json_answer(request: ChatBody, conv: _Conversation, text_answer: str) -> st
     embedded = _prompts.schema_in(instructions)
     # Asked for: by json_object, a stock JSON prompt, or a prompt saying JSON and showing it.
     shown = embedded is not None and _JSON_WORD_RE.search(instructions)
-    if kind != "json_object" and not shown and not _prompts.recognise(instructions, "json"):
+    if kind != "json_object" and not shown and _prompts.recognise(instructions, "json") is None:
         return None
     # A JSON schema in the prompt, else the structure of an example object in it, else the
     # field names it lists in words, else the keys it names in quotes, else one "answer".

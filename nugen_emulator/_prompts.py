@@ -50,22 +50,6 @@ class Template:
     pattern: re.Pattern[str]
 
 
-@dataclass(frozen=True)
-class Recognised:
-    """A stock prompt found in a text: the values of its template variables."""
-
-    slots: dict[str, str]
-
-    @property
-    def context(self) -> str | None:
-        found = [self.slots[name] for name in _CONTEXT_SLOTS if self.slots.get(name)]
-        return "\n".join(found) or None
-
-    @property
-    def question(self) -> str | None:
-        return next((self.slots[n].strip() for n in _QUESTION_SLOTS if self.slots.get(n)), None)
-
-
 @cache
 def templates() -> tuple[Template, ...]:
     """The table: every template of :data:`SOURCES` whose framework is importable."""
@@ -81,12 +65,16 @@ def templates() -> tuple[Template, ...]:
     return tuple(table)
 
 
-def recognise(text: str, kind: Kind) -> Recognised | None:
-    """The first stock template of ``kind`` that ``text`` was written from."""
+def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
+    """The (context, question) held by the first stock template of ``kind`` that ``text``
+    was written from (``None`` for what it does not hold), or ``None``."""
     for template in templates():
         match = template.pattern.search(text) if template.kind == kind else None
         if match:
-            return Recognised({k: v for k, v in match.groupdict().items() if v is not None})
+            slots = match.groupdict()
+            context = "\n".join(slots[name] for name in _CONTEXT_SLOTS if slots.get(name))
+            question = next((slots[n].strip() for n in _QUESTION_SLOTS if slots.get(n)), None)
+            return context or None, question
     return None
 
 
