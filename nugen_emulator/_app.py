@@ -238,7 +238,6 @@ class ServerState:
     async def _chat(self, body: Any, fault: Fault, *, vision: bool = False) -> Response:
         renderer = self.renderer
         request = validate_chat(body, vision=vision, openai=renderer.openai)
-        no_usage = fault.no_usage
         # /chat/vision is documented as non-streaming: like FastAPI, it ignores ``stream``.
         stream = bool(request.stream) and not vision
         reply = self._ask(request, body, fault, vision=vision)
@@ -247,24 +246,14 @@ class ServerState:
                 raise HookError(self.chat_reply, "returned an EncodedStream for a JSON reply")
             return SSEResponse(self, list(reply.events), fault, prejoin=True)
         generation = with_call_ids(reply or generate_chat(request), self.new_id)
-        response_id = self.new_id(renderer.chat_id_prefix)
+        # What every rendering of this answer takes.
+        rendering = (generation, request, self.new_id(renderer.chat_id_prefix), fault.no_usage)
         if not stream:
-            payload = renderer.chat_body(
-                generation,
-                response_id=response_id,
-                model=request.model,
-                vision=vision,
-                no_usage=no_usage,
-            )
-            return _json(payload, fault)
-        chunks = renderer.chat_chunks(
-            generation, request, response_id=response_id, no_usage=no_usage
-        )
+            return _json(renderer.chat_body(*rendering, vision), fault)
+        chunks = renderer.chat_chunks(*rendering)
         # Faults count chunks ("cut after k chunks"): the opening timing event is none.
         lead = next(i for i, chunk in enumerate(chunks) if "choices" in chunk)
-        trailer = renderer.chat_trailer(
-            generation, response_id=response_id, model=request.model, no_usage=no_usage
-        )
+        trailer = renderer.chat_trailer(*rendering)
         return SSEResponse(
             self,
             [encode_event(chunk) for chunk in chunks[lead:]],
@@ -276,7 +265,6 @@ class ServerState:
     async def _completions(self, body: Any, fault: Fault) -> Response:
         renderer = self.renderer
         request = validate_completion(body, openai=renderer.openai)
-        no_usage = fault.no_usage
 
         def answer(prompt: ChatBody) -> Generation:
             reply = self._ask(prompt, body, fault, vision=False, endpoint="completions")
@@ -287,15 +275,11 @@ class ServerState:
         generation = generate_completion(request, answer)
         # The live service's completion ids start like its chat ids.
         response_id = self.new_id("cmpl-" if renderer.openai else "chatcmpl-")
+        rendering = (generation, request, response_id, fault.no_usage)
         if request.stream:
-            chunks = renderer.completion_chunks(
-                generation, request, response_id=response_id, no_usage=no_usage
-            )
+            chunks = renderer.completion_chunks(*rendering)
             return SSEResponse(self, [encode_event(chunk) for chunk in chunks], fault)
-        payload = renderer.completion_body(
-            generation, response_id=response_id, model=request.model, no_usage=no_usage
-        )
-        return _json(payload, fault)
+        return _json(renderer.completion_body(*rendering), fault)
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)

@@ -213,9 +213,15 @@ class Renderer:
         return body | {"created": created, "model": self.served(model)}
 
     def chat_body(
-        self, generation: Generation, *, response_id: str, model: str, vision: bool, no_usage: bool
+        self,
+        generation: Generation,
+        request: ChatBody,
+        response_id: str,
+        no_usage: bool,
+        vision: bool,
     ) -> dict[str, Any]:
         """A non-streaming chat completion."""
+        model = request.model
         body_keys, choice_keys, message_keys = _CHAT_KEYS[self.form]
         choices = []
         for index, choice in enumerate(generation.choices):
@@ -274,7 +280,6 @@ class Renderer:
         self,
         generation: Generation,
         request: ChatBody,
-        *,
         response_id: str,
         no_usage: bool = False,
         fragments: list[str] | None = None,
@@ -317,12 +322,13 @@ class Renderer:
         return chunks
 
     def chat_trailer(
-        self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
+        self, generation: Generation, request: ChatBody, response_id: str, no_usage: bool
     ) -> dict[str, Any] | None:
         """The live chunk after ``[DONE]`` (no choices, the usage again); else None."""
         if not self.live:
             return None
-        envelope = self._envelope(response_id, model, "chat.completion.chunk", self.created())
+        obj = "chat.completion.chunk"
+        envelope = self._envelope(response_id, request.model, obj, self.created())
         return envelope | {"choices": [], "usage": None if no_usage else self.usage(generation)}
 
     def _completion_extras(
@@ -336,8 +342,9 @@ class Renderer:
         }
 
     def completion_body(
-        self, generation: Generation, *, response_id: str, model: str, no_usage: bool = False
+        self, generation: Generation, request: CompletionBody, response_id: str, no_usage: bool
     ) -> dict[str, Any]:
+        model = request.model
         body = self._envelope(response_id, model, "text_completion", int(self.created()))
         choices = enumerate(generation.choices)
         body["choices"] = [_text_choice(i, c.content or "", c.finish_reason) for i, c in choices]
@@ -347,7 +354,7 @@ class Renderer:
         return body | self._completion_extras(generation, model, no_usage)
 
     def completion_chunks(
-        self, generation: Generation, request: CompletionBody, *, response_id: str, no_usage: bool
+        self, generation: Generation, request: CompletionBody, response_id: str, no_usage: bool
     ) -> list[dict[str, Any]]:
         created = int(self.created())
         envelope = self._envelope(response_id, request.model, "text_completion", created)
