@@ -45,10 +45,6 @@ _logger = logging.getLogger("nugen_emulator")
 MAX_BODY_DEPTH = 64
 DONE_EVENT = b"data: [DONE]\n\n"
 MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterminated\n\n'
-# Writes do not wait for the socket, so a stream that never pauses never hears that its
-# client left: it writes on to the end, and asyncio warns from the fifth write into a
-# closed connection. Pausing every few events stops it before that, at little cost.
-_WRITES_BETWEEN_PAUSES = 4
 _NO_FAULT = Fault()
 _SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
@@ -244,7 +240,7 @@ class ServerState:
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self.chat_reply, "returned an EncodedStream for a JSON reply")
-            return SSEResponse(self, list(reply.events), fault, prejoin=True)
+            return SSEResponse(self, list(reply.events), fault)
         generation = with_call_ids(reply or generate_chat(request), self.new_id)
         # What every rendering of this answer takes.
         rendering = (generation, request, self.new_id(renderer.chat_id_prefix), fault.no_usage)
@@ -339,7 +335,7 @@ def _with_request_id(app: ASGIApp, state: ServerState) -> ASGIApp:
 
 
 class SSEResponse(Response):
-    """An SSE body sent event by event, misbehaving as an armed :class:`Fault` says."""
+    """An SSE body, sent event by event when an armed :class:`Fault` changes the stream."""
 
     def __init__(
         self,
@@ -347,7 +343,6 @@ class SSEResponse(Response):
         events: list[bytes],
         fault: Fault,
         *,
-        prejoin: bool = False,
         lead: bytes = b"",
         after_done: bytes = b"",
     ) -> None:
@@ -355,7 +350,7 @@ class SSEResponse(Response):
         self.status_code = 200
         self.background = None
         self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
-        self.state, self.events, self.fault, self.prejoin = state, events, fault, prejoin
+        self.state, self.events, self.fault = state, events, fault
         self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
         self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
 
@@ -364,13 +359,14 @@ class SSEResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": more})
 
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        fault, events = self.fault, self.events
+        if not fault.affects_stream:
+            # One write: no cost per event (benchmarks), and a client that leaves early is not
+            # written to again (asyncio warns from the fifth write into a closed connection).
+            await emit(self.lead + b"".join(events) + self.tail, more=False)
+            return
         if self.lead:
             await emit(self.lead)
-        fault, events = self.fault, self.events
-        if self.prejoin and not fault.affects_stream:
-            # Benchmarks: one write, so the server's cost per event is nil.
-            await emit(b"".join(events) + self.tail, more=False)
-            return
         cut = fault.cut_after
         if cut is None and fault.reset:
             cut = len(events) // 2
@@ -391,8 +387,7 @@ class SSEResponse(Response):
                 return
             if sent < len(events):
                 await emit(events[sent])
-                if fault.affects_stream or (sent + 1) % _WRITES_BETWEEN_PAUSES == 0:
-                    await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a pause, where a stream hears that its client left
         await emit(self.tail, more=False)
 
 
