@@ -74,8 +74,8 @@ class ServerState:
     seed: int | None
     embedding_dimensions: int
     latency: tuple[float, float] | None
-    chat_reply: ChatReplyHook | None
     log: RequestLog
+    chat_reply: ChatReplyHook | None = None  # set by NugenEmulator, which checks it
     faults: list[Fault] = field(default_factory=list)  # one entry per activation, in order
     stopping: threading.Event = field(default_factory=threading.Event)
 

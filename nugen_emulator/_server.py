@@ -82,16 +82,14 @@ class NugenEmulator:
             raise ValueError(f"latency must be (per_request, per_input) >= 0, got {latency!r}")
         if request_log_limit < 1:
             raise ValueError(f"request_log_limit must be >= 1, got {request_log_limit!r}")
-        _check_hook(chat_reply)
         self._host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._access_log = access_log
         renderer = Renderer(dialect, created, forms=forms, served_model=served_model)
         log = RequestLog(request_log_limit)
-        self._state = ServerState(
-            renderer, api_key, seed, embedding_dimensions, latency, chat_reply, log
-        )
+        self._state = ServerState(renderer, api_key, seed, embedding_dimensions, latency, log)
+        self.chat_reply = chat_reply
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -242,7 +240,8 @@ class NugenEmulator:
 
     @chat_reply.setter
     def chat_reply(self, hook: ChatReplyHook | None) -> None:
-        _check_hook(hook)
+        if hook is not None and not callable(hook):
+            raise TypeError(f"chat_reply must be callable or None, got {hook!r}")
         self._state.chat_reply = hook
 
     def reset(self) -> None:
@@ -264,8 +263,3 @@ class NugenEmulator:
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
         return f"NugenEmulator(dialect={self.dialect!r}, {where})"
-
-
-def _check_hook(hook: object) -> None:
-    if hook is not None and not callable(hook):
-        raise TypeError(f"chat_reply must be callable or None, got {hook!r}")
