@@ -382,9 +382,7 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     parsed = _stream_options(check).done()
     if isinstance(parsed, ChatBody):
         return parsed
-    return ChatBody.model_construct(
-        **{key: getattr(parsed, key) for key in VisionBody.model_fields}
-    )
+    return ChatBody.model_construct(**dict(parsed))
 
 
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
