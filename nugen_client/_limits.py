@@ -166,25 +166,25 @@ class _Limits:
                 body=None,
             )
         if self.max_event is not None:
+            tail = self._boundary_tail  # the last bytes already counted, for split boundaries
+            data = tail + piece
             if self._since_boundary + len(piece) <= self.max_event:
                 # No event ending here, nor the open one, can be over the cap: only the
-                # open event's length changes.
-                end = _last_event_end(self._boundary_tail, piece)
+                # open event's length changes, from the last boundary ending in ``piece``.
+                end = max(_end_of(data, b"\n\n"), _end_of(data, b"\n\r\n")) - len(tail)
                 self._since_boundary = (
-                    len(piece) - end if end else self._since_boundary + len(piece)
+                    len(piece) - end if end > 0 else self._since_boundary + len(piece)
                 )
-                tail = piece if len(piece) >= 3 else self._boundary_tail + piece
-                self._boundary_tail = tail[-3:]
+                self._boundary_tail = data[-3:]
             else:
-                self._count_events(piece, self.max_event)
+                self._count_events(data, len(tail), self.max_event)
 
-    def _count_events(self, piece: bytes, max_event: int) -> None:
-        """An SSE event ends at a blank line: every event that ends in ``piece``, and the
-        one still open at its end, must stay within ``max_event`` bytes."""
-        tail = self._boundary_tail  # the last bytes already counted, for split boundaries
-        data = tail + piece
-        # Bytes of the open event up to data[i]: open_before + i - len(tail), until a boundary.
-        open_before, base = self._since_boundary - len(tail), 0
+    def _count_events(self, data: bytes, tail: int, max_event: int) -> None:
+        """An SSE event ends at a blank line: every event that ends in ``data`` (the new
+        piece after the ``tail`` bytes already counted), and the one still open at its end,
+        must stay within ``max_event`` bytes."""
+        # Bytes of the open event up to data[i]: open_before + i - tail, until a boundary.
+        open_before, base = self._since_boundary - tail, 0
         for boundary in _EVENT_END.finditer(data):
             if open_before + boundary.start() - base > max_event:
                 self._event_too_large(max_event)
@@ -203,17 +203,6 @@ class _Limits:
             "the limit if this answer is genuine",
             body=None,
         )
-
-
-def _last_event_end(tail: bytes, piece: bytes) -> int:
-    """Where in ``piece`` the last event boundary (``\\r?\\n\\r?\\n``) ending in it ends;
-    0 if none does. ``tail`` is what came before, for a boundary split between reads."""
-    end = max(_end_of(piece, b"\n\n"), _end_of(piece, b"\n\r\n"))
-    if end < 3 and tail:
-        joined = tail + piece[:3]
-        split = max(_end_of(joined, b"\n\n"), _end_of(joined, b"\n\r\n")) - len(tail)
-        end = max(end, split)
-    return end
 
 
 def _end_of(data: bytes, boundary: bytes) -> int:
