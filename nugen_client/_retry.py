@@ -52,17 +52,16 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP
     date; None when absent or unreadable (``nan`` and ``inf`` included: the backoff then
     applies, never a NaN sleep or the longest cap)."""
-    value = headers.get("retry-after-ms")
-    if value:
-        seconds = _finite_seconds(value, 1000.0)
-        if seconds is not None:
-            return seconds
+    for name, per_second in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            seconds = float(headers.get(name, "")) / per_second
+        except ValueError:  # absent, or not a number (Retry-After may be a date)
+            continue
+        if math.isfinite(seconds):
+            return max(seconds, 0.0)
     value = headers.get("retry-after")
     if not value:
         return None
-    seconds = _finite_seconds(value, 1.0)
-    if seconds is not None:
-        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -70,14 +69,6 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def _finite_seconds(value: str, per_second: float) -> float | None:
-    try:
-        seconds = float(value) / per_second
-    except ValueError:
-        return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, slots=True)
