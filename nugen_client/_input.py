@@ -114,19 +114,13 @@ def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
             raise InvalidInputError(f"{field} has an invalid header name {name!r}")
         check_header(f"{field}[{name!r}]", value)
-        if _is_redaction_placeholder(value):
+        # ``***`` or a ``SecretStr``'s ``**********``: what a redacted value is shown as.
+        if len(value) >= 3 and not value.strip("*"):
             raise InvalidInputError(
                 f"{field}[{name!r}] is {value!r}, the placeholder a hidden value is shown as "
                 "(a model rebuilt from its serialised form has it in place of the real "
                 "value): set the real header value"
             )
-
-
-def _is_redaction_placeholder(value: object) -> bool:
-    """Whether ``value`` is what a redacted value is shown as (``***``, or a
-    ``SecretStr``'s ``**********``): a model rebuilt from its serialised form holds these
-    in place of the real values, and they must never be sent."""
-    return isinstance(value, str) and len(value) >= 3 and value.strip("*") == ""
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
