@@ -24,9 +24,7 @@ _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 class StreamCall(Generic[_ChunkT]):
     """One stream request and what both clients' stream loops need to read its answer:
-    events go through ``decoder``, an answer that came whole (JSON) through ``whole``. It is
-    complete once the last ``finish_reason`` and any usage asked for arrived (:meth:`answered`).
-    """
+    events go through ``decoder``, an answer that came whole (JSON) through ``whole``."""
 
     __slots__ = ("decode", "decoder", "prepared", "whole")
 
@@ -42,9 +40,6 @@ class StreamCall(Generic[_ChunkT]):
         decoder.usage_seen = not prepared.wants_usage
         # The chunk an event carries (the decoder's own method: called once per chunk).
         self.decode: Callable[[Event], _ChunkT | None] = decoder.decode
-
-    def answered(self) -> bool:
-        return self.decoder.finished and self.decoder.usage_seen
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -84,7 +79,7 @@ def stream_errors(
     except NugenError as exc:
         raise _stream_error(exc, response, secrets) from None
     except (DeadlineExceeded, httpx.TimeoutException) as exc:
-        if call.answered():
+        if decoder.finished and decoder.usage_seen:
             # The whole answer is in (final finish_reason, usage if asked): a server that
             # then holds the connection, or sends only keep-alive comments, loses us nothing.
             return
