@@ -21,11 +21,7 @@ def _reasoning_and_text(message: AIMessage) -> list[types.ContentBlock]:
     if isinstance(reasoning, str) and reasoning:
         blocks.append({"type": "reasoning", "reasoning": reasoning})
     content = message.content
-    if isinstance(content, str):
-        if content:
-            blocks.append({"type": "text", "text": content})
-        return blocks
-    for item in content:
+    for item in [content] if isinstance(content, str) else content:
         if isinstance(item, str):
             if item:
                 blocks.append({"type": "text", "text": item})
