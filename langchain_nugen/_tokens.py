@@ -37,10 +37,8 @@ def count_text_tokens(text: str) -> int:
 
 
 def _content_tokens(content: str | list[Any]) -> int:
-    if isinstance(content, str):
-        return count_text_tokens(content)
     total = 0
-    for block in content:
+    for block in [content] if isinstance(content, str) else content:
         if isinstance(block, str):
             total += count_text_tokens(block)
         elif isinstance(block, Mapping):
