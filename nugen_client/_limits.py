@@ -251,7 +251,7 @@ class _AsyncBounded(httpx.AsyncByteStream):
         await shielded(self._inner.aclose())
 
 
-async def shielded(awaitable: Awaitable[None]) -> None:
+async def shielded(awaitable: Awaitable[object]) -> None:
     """Await ``awaitable`` in a task of its own, which a cancellation of the caller does
     not reach: cancelled, the caller stops waiting and the task still finishes (unseen)."""
     task = asyncio.ensure_future(awaitable)

@@ -86,7 +86,7 @@ class LoopPool:
         # Weak: the loop holds the guard, and the guard the pool (see the module).
         self._guard: weakref.ref[AsyncGenerator[None, None]] | None = None
         self._anchor: weakref.ref[asyncio.TimerHandle] | None = None
-        self._closing: asyncio.Future[None] | None = None
+        self._closing: asyncio.Future[list[None]] | None = None
         self._tokens: _Tokens | None = None
         if limits[0].max_connections is not None:
             # Stacked last-shard-first, so the first shard's tokens are on top.
@@ -127,7 +127,7 @@ class LoopPool:
         the loop would no longer hold the pool to close them."""
         self.closed = True
         if self._closing is None:
-            self._closing = asyncio.ensure_future(_close_all(self.clients()))
+            self._closing = asyncio.gather(*(http.aclose() for http in self.clients()))
         await shielded(self._closing)
 
     def lease(self, deadline: float | None = None) -> _Lease:
@@ -263,11 +263,6 @@ async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
             anchor = None if pool._anchor is None else pool._anchor()
             if anchor is not None:
                 anchor.cancel()
-
-
-async def _close_all(clients: list[httpx.AsyncClient]) -> None:
-    for http in clients:
-        await http.aclose()
 
 
 # Shard clients in which a cancellation landed inside ``send`` (see strand).
