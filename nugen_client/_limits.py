@@ -18,6 +18,7 @@ import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import httpx
@@ -89,35 +90,19 @@ def _until_deadline(
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 
 
+@dataclass(slots=True, eq=False)
 class _Limits:
     """What one response may still cost. Work is per network read: a deadline check, a
     count, and an event-size check that is a reverse search unless the read could hold an
     event over the cap."""
 
-    __slots__ = (
-        "_boundary_tail",
-        "_decoder",
-        "_since_boundary",
-        "_total",
-        "deadline",
-        "max_bytes",
-        "max_event",
-    )
-
-    def __init__(
-        self,
-        decoder: zlib._Decompress | None,
-        max_bytes: int,
-        max_event: int | None,
-        deadline: float | None,
-    ) -> None:
-        self._decoder = decoder
-        self.max_bytes = max_bytes
-        self.max_event = max_event
-        self.deadline = deadline
-        self._total = 0
-        self._since_boundary = 0
-        self._boundary_tail = b""
+    _decoder: zlib._Decompress | None
+    max_bytes: int
+    max_event: int | None
+    deadline: float | None
+    _total: int = field(default=0, init=False)
+    _since_boundary: int = field(default=0, init=False)
+    _boundary_tail: bytes = field(default=b"", init=False)
 
     def feed(self, raw: bytes) -> Iterable[bytes]:
         """The decoded pieces of one network read."""
