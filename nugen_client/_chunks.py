@@ -239,6 +239,7 @@ class _PendingCall:
     arguments: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True, eq=False)
 class ToolCallAccumulator:
     """Joins streamed tool-call fragments into whole calls, in linear time.
 
@@ -247,12 +248,9 @@ class ToolCallAccumulator:
     index 0) starts a new call.
     """
 
-    __slots__ = ("_by_id", "_by_wire_index", "_calls")
-
-    def __init__(self) -> None:
-        self._calls: list[_PendingCall] = []
-        self._by_wire_index: dict[int, int] = {}
-        self._by_id: dict[str, int] = {}
+    _calls: list[_PendingCall] = field(default_factory=list, init=False)
+    _by_wire_index: dict[int, int] = field(default_factory=dict, init=False)
+    _by_id: dict[str, int] = field(default_factory=dict, init=False)
 
     def __bool__(self) -> bool:
         return bool(self._calls)
