@@ -1,11 +1,6 @@
-"""A conversation's id from the run config, sent as ``X-Session-ID``.
-
-``RunnableWithMessageHistory`` names a run's conversation in
-``config["configurable"]["session_id"]``; LangGraph (``create_agent`` too) passes the key
-on to its nodes' model calls, beside its own ``thread_id``, which is not taken for a
-session (the service may store a session's conversation). So a model bound once serves
-every conversation. Precedence: a call keyword (``bind(session_id=...)`` included), then
-the config, then the ``session_id`` field. The same entry points, and ``bind``, seal
+"""A conversation's id from the run config (``configurable["session_id"]``), sent as
+``X-Session-ID``; its precedence, and why LangGraph's ``thread_id`` is not taken:
+docs/parameters.md, "Sessions and providers". The same entry points, and ``bind``, seal
 per-call header values (``sealed_headers``): ``BaseLLM.stream`` hands a call's keywords
 to callbacks and traces as they are.
 """
