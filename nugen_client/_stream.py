@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -22,24 +23,20 @@ if TYPE_CHECKING:
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
+@dataclass(slots=True, eq=False)
 class StreamCall(Generic[_ChunkT]):
     """One stream request and what both clients' stream loops need to read its answer:
     events go through ``decoder``, an answer that came whole (JSON) through ``whole``."""
 
-    __slots__ = ("decode", "decoder", "prepared", "whole")
+    prepared: Prepared
+    decoder: ChunkDecoder[_ChunkT]
+    whole: Callable[[httpx.Response], list[_ChunkT]]
+    # The chunk an event carries (the decoder's own method: called once per chunk).
+    decode: Callable[[Event], _ChunkT | None] = field(init=False)
 
-    def __init__(
-        self,
-        prepared: Prepared,
-        decoder: ChunkDecoder[_ChunkT],
-        whole: Callable[[httpx.Response], list[_ChunkT]],
-    ) -> None:
-        self.prepared = prepared
-        self.decoder: ChunkDecoder[_ChunkT] = decoder
-        self.whole: Callable[[httpx.Response], list[_ChunkT]] = whole
-        decoder.usage_seen = not prepared.wants_usage
-        # The chunk an event carries (the decoder's own method: called once per chunk).
-        self.decode: Callable[[Event], _ChunkT | None] = decoder.decode
+    def __post_init__(self) -> None:
+        self.decoder.usage_seen = not self.prepared.wants_usage
+        self.decode = self.decoder.decode
 
 
 def is_event_stream(response: httpx.Response) -> bool:
