@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Required, TypedDict
 
 from nugen_client._errors import InvalidInputError
@@ -289,13 +289,8 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
 class ImageURL(_Open):
     """The ``image_url`` of an image part: an https or ``data:image/...;base64`` URL."""
 
-    url: str = Field(min_length=1)
+    url: Annotated[str, Field(min_length=1), AfterValidator(check_image_url)]
     detail: Literal["auto", "low", "high"] | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        return check_image_url(url)
 
 
 class TextPart(_Open):
