@@ -1,15 +1,13 @@
 """The async client's connections: one pool per event loop, owned by that loop, split
 into small shards (:func:`shard_limits`) leased one connection at a time (:class:`LoopPool`).
 
-Nothing of a pool outlives its event loop. The loop holds the pool, through a timer that
-never fires and holds the pool's guard (an async generator whose ``finally`` closes the
-pool); the client keeps only a weak reference, so a finished loop is never kept alive by a
-client. ``asyncio.run`` (any runner calling ``loop.shutdown_asyncgens()``) closes the guard
-while the loop can still close the sockets cleanly; a loop closed without it drops its
-timers and the pool with them, and asyncio closes each socket when it collects its
-transport (reporting an unclosed transport, a hidden ``ResourceWarning``). A client
-collected while its loops still run closes its pools on them (:func:`close_pools_soon`);
-a forked child lets go of the parent's sockets (:func:`release_inherited_sockets`).
+The loop holds the pool, through a timer that never fires and holds the pool's guard (an
+async generator whose ``finally`` closes the pool, closed by ``shutdown_asyncgens()``); the
+client keeps only a weak reference. What a caller sees of it, loops closed with or without
+``shutdown_asyncgens()`` and forked children: docs/client.md, "Event loops and processes".
+A client collected while its loops still run closes its pools on them
+(:func:`close_pools_soon`); a forked child lets go of the parent's sockets
+(:func:`release_inherited_sockets`).
 """
 
 from __future__ import annotations
