@@ -192,27 +192,16 @@ def loads_error_json(text: str | bytes) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
-    if _nested_deeper_than(value, _MAX_ERROR_BODY_DEPTH):
-        raise ValueError("JSON nested too deeply")
-    return value
-
-
-def _nested_deeper_than(value: object, limit: int) -> bool:
-    # Iterative, so that checking the depth cannot itself exhaust the recursion.
+    # Walked without recursion, so that checking the depth cannot itself exhaust it.
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        children: Iterable[object]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+        if isinstance(item, dict | list):
+            if depth >= _MAX_ERROR_BODY_DEPTH:
+                raise ValueError("JSON nested too deeply")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 def make_status_error(
