@@ -268,8 +268,15 @@ def connection_error(
     query) and the cause, with ``secrets`` redacted."""
     import httpx  # not at module level: the errors import without httpx
 
+    # The message of ``exc``, or of the first of its causes that has one: httpx's async
+    # read errors often carry none (the reason, a reset connection, is in their cause).
+    cause: BaseException | None = exc
+    for _ in range(8):  # a cycle of causes must not loop forever
+        if cause is None or str(cause):
+            break
+        cause = cause.__cause__ or cause.__context__
     kind = type(exc).__name__
-    detail = redact(_first_message(exc), secrets) or kind
+    detail = redact("" if cause is None else str(cause), secrets) or kind
     try:
         # base_url never holds userinfo (check_base_url), so the URL is safe to show.
         where = f" at {exc.request.url.copy_with(query=None)}"
@@ -278,17 +285,6 @@ def connection_error(
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
     return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-
-
-def _first_message(exc: BaseException) -> str:
-    """The message of ``exc``, or of the first of its causes that has one: httpx's async
-    read errors often carry none (the reason, a reset connection, is in their cause)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # a cycle of causes must not loop forever
-        if seen is None or str(seen):
-            break
-        seen = seen.__cause__ or seen.__context__
-    return "" if seen is None else str(seen)
 
 
 def reword(error: BaseException, prefix: str = "", suffix: str = "") -> BaseException:
