@@ -267,7 +267,7 @@ class TextStreamConverter:
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
         for name, value in _header_info(chunk, "").items():
-            if value:
+            if value or name != "model_name":  # a chunk naming no model keeps the one known
                 self._header[name] = value
         if chunk.usage is not None:
             self.usage = chunk.usage

@@ -181,6 +181,28 @@ def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenE
     assert result.llm_output == {"model_name": "nugen-legal"}
 
 
+def test_a_stream_keeps_a_zero_confidence_score_as_a_whole_answer_does() -> None:
+    # 0.0 is a score the service gave; a stream must not read it as absent.
+    from langchain_nugen.llms import TextStreamConverter, per_prompt
+    from nugen_client.types import TextCompletion, TextCompletionChunk
+
+    header = {"id": "cmpl-1", "model": "nugen-legal", "confidence_score": 0.0}
+    whole = TextCompletion.model_validate(
+        {**header, "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]}
+    )
+    [(generations, _)] = per_prompt(whole, 1, {"model": "nugen-legal"})
+    converter = TextStreamConverter("nugen-legal")
+    for event in (
+        {"model": "nugen-legal", "choices": [{"index": 0, "text": "ok"}]},
+        {**header, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]},
+    ):
+        converter.convert(TextCompletionChunk.model_validate(event))
+    streamed = converter.final().generation_info
+    assert generations[0].generation_info == streamed
+    assert streamed is not None
+    assert streamed["confidence_score"] == 0.0
+
+
 def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator, n=2)
     result = llm.generate([PROMPT])
