@@ -391,14 +391,31 @@ _CLOSED = (
 )
 
 
-def _closed() -> Generator[Never, None, None]:
-    raise InvalidInputError(_CLOSED)
-    yield  # a generator: it raises when iterated, not when made
+class _Closed:
+    """What a closed stream iterates: the same error every time a chunk is asked for."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> "_Closed":
+        return self
+
+    def __next__(self) -> Never:
+        raise InvalidInputError(_CLOSED)
+
+    def __aiter__(self) -> "_Closed":
+        return self
+
+    async def __anext__(self) -> Never:
+        raise InvalidInputError(_CLOSED)
+
+    def close(self) -> None:
+        pass  # closing twice is harmless
+
+    async def aclose(self) -> None:
+        pass
 
 
-async def _aclosed() -> AsyncGenerator[Never, None]:
-    raise InvalidInputError(_CLOSED)
-    yield
+_CLOSED_STREAM: Any = _Closed()
 
 
 class Stream(Generic[_ChunkT_co]):
@@ -430,7 +447,7 @@ class Stream(Generic[_ChunkT_co]):
 
     def close(self) -> None:
         """Stop the stream and release its response and connection."""
-        chunks, self._chunks = self._chunks, _closed()
+        chunks, self._chunks = self._chunks, _CLOSED_STREAM
         chunks.close()
 
     def __enter__(self) -> Self:
@@ -462,7 +479,7 @@ class AsyncStream(Generic[_ChunkT_co]):
 
     async def aclose(self) -> None:
         """Stop the stream and release its response and connection."""
-        chunks, self._chunks = self._chunks, _aclosed()
+        chunks, self._chunks = self._chunks, _CLOSED_STREAM
         await chunks.aclose()
 
     close = aclose  # the OpenAI SDK's name: ``await stream.close()``

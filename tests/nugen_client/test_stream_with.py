@@ -148,15 +148,21 @@ def test_close_before_iterating_sends_nothing_and_closing_twice_is_harmless(kind
     if isinstance(stream, Stream):
         stream.close()
         stream.close()
-        with pytest.raises(InvalidInputError, match="the stream is closed"):
-            list(stream)
+        for _ in range(2):  # every time, not only the first
+            with pytest.raises(InvalidInputError, match="the stream is closed"):
+                list(stream)
+            with pytest.raises(InvalidInputError, match="the stream is closed"):
+                next(stream)
     else:
 
         async def main() -> None:
             await stream.aclose()
             await stream.close()  # the OpenAI SDK's name
-            with pytest.raises(InvalidInputError, match="the stream is closed"):
-                [c async for c in stream]
+            for _ in range(2):
+                with pytest.raises(InvalidInputError, match="the stream is closed"):
+                    [c async for c in stream]
+                with pytest.raises(InvalidInputError, match="the stream is closed"):
+                    await anext(stream)
 
         asyncio.run(main())
     assert h.requests == []
