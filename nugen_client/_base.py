@@ -52,9 +52,9 @@ from nugen_client._input import (
     validate,
     validation_message,
 )
-from nugen_client._limits import DeadlineExceeded, bound_response
+from nugen_client._limits import DeadlineExceeded
 from nugen_client._retry import OnRetry, RetryPolicy
-from nugen_client._stream import StreamCall, is_event_stream
+from nugen_client._stream import StreamCall
 from nugen_client._version import __version__
 from nugen_client.params import (
     DEFAULT_BASE_URL,
@@ -421,18 +421,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         during = f": {exc}" if str(exc) else ""
         return APITimeoutError(
             f"the call did not finish within its deadline ({self.deadline:g} s){during}"
-        )
-
-    def _bound(self, response: httpx.Response, prepared: Prepared, deadline: float | None) -> None:
-        """Bound ``response``'s body (size, deadline, and the event size of a stream's
-        events) before it is read. An answer to a request that is not a stream is read
-        whole, within the size bound: its content type is not read."""
-        events = prepared.stream and is_event_stream(response)
-        bound_response(
-            response,
-            max_bytes=self.max_response_bytes,
-            max_event=self.max_event_bytes if events else None,
-            deadline=deadline,
         )
 
     def _url(self, url: str) -> httpx.URL:

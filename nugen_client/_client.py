@@ -24,6 +24,7 @@ from nugen_client._limits import (
     CALL_DEADLINE,
     DeadlineExceeded,
     bound_connection,
+    bound_response,
     within,
 )
 from nugen_client._pool import (
@@ -248,7 +249,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             response = http.send(request, stream=True)
             try:
                 track(response)
-                self._bound(response, prepared, deadline)
+                # Size and deadline; the SSE parser caps a stream's events.
+                bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
@@ -268,7 +270,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, self._secrets):
-                for event in iter_events(response.iter_bytes()):
+                for event in iter_events(response.iter_bytes(), self.max_event_bytes):
                     chunk = call.decode(event)
                     if chunk is not None:
                         yield chunk
@@ -431,7 +433,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 raise
             try:
                 track(response)
-                self._bound(response, prepared, deadline)
+                # Size and deadline; the SSE parser caps a stream's events.
+                bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
@@ -461,7 +464,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                             yield whole_chunk
                         return
                     with stream_errors(call, response, self._secrets):
-                        events = aiter_events(response.aiter_bytes())
+                        events = aiter_events(response.aiter_bytes(), self.max_event_bytes)
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):
                             async for event in events:

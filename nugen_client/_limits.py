@@ -1,4 +1,4 @@
-"""Bounds on what a response may cost: decoded size, SSE event size, and a call's deadline.
+"""Bounds on what a response may cost: its decoded size and a call's deadline.
 
 :func:`bound_response` makes a response's byte stream decompress gzip/deflate in bounded
 steps (a gzip bomb never expands in memory), count the decoded bytes and check the deadline
@@ -13,13 +13,12 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import re
 import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -87,22 +86,15 @@ def _until_deadline(
     return io(data, timeout)
 
 
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
-
-
 @dataclass(slots=True, eq=False)
 class _Limits:
-    """What one response may still cost. Work is per network read: a deadline check, a
-    count, and an event-size check that is a reverse search unless the read could hold an
-    event over the cap."""
+    """What one response may still cost. Work is per network read: a deadline check and a
+    count (the size of a stream's events is the SSE parser's to check)."""
 
     _decoder: zlib._Decompress | None
     max_bytes: int
-    max_event: int | None
     deadline: float | None
     _total: int = field(default=0, init=False)
-    _since_boundary: int = field(default=0, init=False)
-    _boundary_tail: bytes = field(default=b"", init=False)
 
     def feed(self, raw: bytes) -> Iterable[bytes]:
         """The decoded pieces of one network read."""
@@ -150,49 +142,6 @@ class _Limits:
                 "decoded); raise the limit if this answer is genuine",
                 body=None,
             )
-        if self.max_event is not None:
-            tail = self._boundary_tail  # the last bytes already counted, for split boundaries
-            data = tail + piece
-            if self._since_boundary + len(piece) <= self.max_event:
-                # No event ending here, nor the open one, can be over the cap: only the
-                # open event's length changes, from the last boundary ending in ``piece``.
-                end = max(_end_of(data, b"\n\n"), _end_of(data, b"\n\r\n")) - len(tail)
-                self._since_boundary = (
-                    len(piece) - end if end > 0 else self._since_boundary + len(piece)
-                )
-                self._boundary_tail = data[-3:]
-            else:
-                self._count_events(data, len(tail), self.max_event)
-
-    def _count_events(self, data: bytes, tail: int, max_event: int) -> None:
-        """An SSE event ends at a blank line: every event that ends in ``data`` (the new
-        piece after the ``tail`` bytes already counted), and the one still open at its end,
-        must stay within ``max_event`` bytes."""
-        # Bytes of the open event up to data[i]: open_before + i - tail, until a boundary.
-        open_before, base = self._since_boundary - tail, 0
-        for boundary in _EVENT_END.finditer(data):
-            if open_before + boundary.start() - base > max_event:
-                self._event_too_large(max_event)
-            open_before, base = 0, boundary.end()
-        self._since_boundary = open_before + len(data) - base
-        self._boundary_tail = data[-3:]
-        # Line ends at the very end may be the first half of the next boundary.
-        pending_end = min(2, len(data) - len(data.rstrip(b"\r\n")))
-        if self._since_boundary - pending_end > max_event:
-            self._event_too_large(max_event)
-
-    @staticmethod
-    def _event_too_large(max_event: int) -> NoReturn:
-        raise APIResponseValidationError(
-            f"a stream event is larger than max_event_bytes ({max_event:,} bytes); raise "
-            "the limit if this answer is genuine",
-            body=None,
-        )
-
-
-def _end_of(data: bytes, boundary: bytes) -> int:
-    at = data.rfind(boundary)
-    return at + len(boundary) if at >= 0 else 0
 
 
 class _SyncBounded(httpx.SyncByteStream):
@@ -256,7 +205,6 @@ def bound_response(
     response: httpx.Response,
     *,
     max_bytes: int,
-    max_event: int | None,
     deadline: float | None,
 ) -> None:
     """Make ``response``'s body stream bounded (call before anything reads it)."""
@@ -273,7 +221,7 @@ def bound_response(
             f"the response uses content-encoding {encoding!r}, which was not asked for",
             body=None,
         )
-    limits = _Limits(decoder, max_bytes, max_event, deadline)
+    limits = _Limits(decoder, max_bytes, deadline)
     stream = response.stream
     if isinstance(stream, httpx.AsyncByteStream):
         response.stream = _AsyncBounded(stream, limits)

@@ -4,12 +4,14 @@ A read is cut at blank lines in one pass; an event that is one ``data:`` line (e
 of a stream) is taken whole, others are read line by line as the SSE specification says.
 Only whole events are decoded, strictly as UTF-8 (invalid bytes are refused, never
 altered); an event still open when the stream ends is dropped, as the specification says.
+An event over the cap (``max_event_bytes``) is refused as soon as it is, whole or still open.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 from nugen_client._errors import APIResponseValidationError
 
@@ -26,14 +28,17 @@ class Event:
 
 
 class EventParser:
-    """The events that each piece of a byte stream completes."""
+    """The events that each piece of a byte stream completes, none over ``max_event`` bytes
+    (the blank line that ends an event not counted)."""
 
-    __slots__ = ("_after_cr", "_open")
+    __slots__ = ("_after_cr", "_max_event", "_open", "_open_size")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int | None = None) -> None:
         # The open event's pieces, joined once a boundary arrives (linear in its size).
         self._open: list[bytes] = []
+        self._open_size = 0
         self._after_cr = False
+        self._max_event = max_event
 
     def feed(self, piece: bytes) -> Iterator[Event]:
         """The events ``piece`` completes, each made as it is asked for: the first one is
@@ -46,17 +51,27 @@ class EventParser:
         self._after_cr = piece.endswith(b"\r")
         if b"\r" in piece:
             piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        open_ = self._open
+        open_, max_event = self._open, self._max_event
         if b"\n\n" not in piece and not (
             open_ and piece.startswith(b"\n") and open_[-1].endswith(b"\n")
         ):
             open_.append(piece)
+            self._open_size += len(piece)
+            # A last line end may be the first half of the boundary.
+            if max_event is not None and self._open_size - piece.endswith(b"\n") > max_event:
+                _too_large(max_event)
             return
         if open_:
             open_.append(piece)
             piece = b"".join(open_)
         blocks = piece.split(b"\n\n")
-        self._open = [blocks.pop()]
+        last = blocks.pop()
+        self._open, self._open_size = [last], len(last)
+        # Only more bytes than the cap can hold an event over it.
+        if max_event is not None and len(piece) > max_event:
+            open_size = len(last) - last.endswith(b"\n")
+            if open_size > max_event or any(len(block) > max_event for block in blocks):
+                _too_large(max_event)
         try:
             for block in blocks:
                 if block.startswith(_DATA) and b"\n" not in block:
@@ -70,6 +85,14 @@ class EventParser:
                 "event): the answer cannot be read",
                 body=None,
             ) from None
+
+
+def _too_large(max_event: int) -> NoReturn:
+    raise APIResponseValidationError(
+        f"a stream event is larger than max_event_bytes ({max_event:,} bytes); raise the "
+        "limit if this answer is genuine",
+        body=None,
+    )
 
 
 def _event(block: bytes) -> Event | None:
@@ -90,16 +113,18 @@ def _event(block: bytes) -> Event | None:
     return Event("\n".join(data), name or "message")
 
 
-def iter_events(pieces: Iterable[bytes]) -> Iterator[Event]:
+def iter_events(pieces: Iterable[bytes], max_event: int | None = None) -> Iterator[Event]:
     """The events of a byte stream."""
-    parser = EventParser()
+    parser = EventParser(max_event)
     for piece in pieces:
         yield from parser.feed(piece)
 
 
-async def aiter_events(pieces: AsyncIterable[bytes]) -> AsyncGenerator[Event, None]:
+async def aiter_events(
+    pieces: AsyncIterable[bytes], max_event: int | None = None
+) -> AsyncGenerator[Event, None]:
     """The events of an async byte stream."""
-    parser = EventParser()
+    parser = EventParser(max_event)
     async for piece in pieces:
         for event in parser.feed(piece):
             yield event
