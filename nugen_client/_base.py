@@ -52,7 +52,7 @@ from nugen_client._input import (
     validate,
     validation_message,
 )
-from nugen_client._limits import DeadlineExceeded
+from nugen_client._limits import DeadlineExceeded, passed
 from nugen_client._retry import OnRetry, RetryPolicy
 from nugen_client._stream import StreamCall
 from nugen_client._version import __version__
@@ -151,10 +151,7 @@ class TransportErrors:
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, httpx.TransportError):
-            # A timeout this close to the deadline is the deadline's: the attempt's timeouts
-            # were cut to it, and timers may fire a clock tick early.
-            late = self._deadline is not None and time.monotonic() >= self._deadline - 0.01
-            if late and isinstance(exc, httpx.TimeoutException):
+            if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
                 raise DeadlineExceeded from None
             raise connection_error(exc, self._secrets) from None
 

@@ -229,9 +229,13 @@ def bound_response(
         response.stream = _SyncBounded(stream, limits)
 
 
+def passed(deadline: float | None) -> bool:
+    """Whether ``deadline`` has passed, so that a timeout now was the deadline's (every
+    wait was cut to what was left of it; a timer may fire a clock tick early)."""
+    return deadline is not None and time.monotonic() >= deadline - 0.01
+
+
 def deadline_passed(response: httpx.Response) -> bool:
-    """Whether the deadline :func:`bound_response` gave ``response`` has passed: a read
-    timeout then was the deadline's (its reads were cut to what was left of it)."""
+    """Whether the deadline :func:`bound_response` gave ``response`` has passed."""
     limits: _Limits | None = getattr(response.stream, "_limits", None)
-    # A timer may fire a clock tick early.
-    return bool(limits and limits.deadline and time.monotonic() >= limits.deadline - 0.01)
+    return limits is not None and passed(limits.deadline)
