@@ -150,7 +150,7 @@ def test_close_before_iterating_sends_nothing_and_closing_twice_is_harmless(kind
         stream.close()
         for _ in range(2):  # every time, not only the first
             with pytest.raises(InvalidInputError, match="the stream is closed"):
-                list(stream)
+                list(iter(stream))  # what iter() gives is an iterator too
             with pytest.raises(InvalidInputError, match="the stream is closed"):
                 next(stream)
     else:
@@ -160,7 +160,7 @@ def test_close_before_iterating_sends_nothing_and_closing_twice_is_harmless(kind
             await stream.close()  # the OpenAI SDK's name
             for _ in range(2):
                 with pytest.raises(InvalidInputError, match="the stream is closed"):
-                    [c async for c in stream]
+                    [c async for c in aiter(stream)]
                 with pytest.raises(InvalidInputError, match="the stream is closed"):
                     await anext(stream)
 

@@ -471,6 +471,23 @@ def test_any_message_gives_schema_valid_arguments(text: str) -> None:
     json.dumps(arguments)
 
 
+def test_the_filler_merges_all_of_and_reads_nullable_types() -> None:
+    # Also reached by the random schemas below, but not in every run.
+    schema = {
+        "allOf": [
+            {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            {
+                "properties": {"year": {"type": ["integer", "null"]}, "gone": {"type": "null"}},
+                "required": ["year"],
+            },
+            {"properties": "not a mapping"},
+        ],
+    }
+    arguments = fill(schema, Literals("in 1889"))
+    assert arguments == {"year": 1889, "gone": None, "city": arguments["city"]}
+    assert isinstance(arguments["city"], str)
+
+
 _KEYWORDS = st.sampled_from(
     [
         *("type", "properties", "items", "required", "enum", "const", "anyOf", "oneOf"),
