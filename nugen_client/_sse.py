@@ -46,6 +46,7 @@ class EventParser:
         feeding the next piece."""
         if self._after_cr and piece.startswith(b"\n"):
             piece = piece[1:]  # the second half of a \r\n split between reads
+            self._after_cr = False  # even if that \n was all the read held
         if not piece:
             return
         self._after_cr = piece.endswith(b"\r")

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STREAM = (
     b": keep-alive comment\n\n"
     b'data: {"a": 1}\n\n'
+    b"data: crlf then lf\r\n\n"
     b"event: error\ndata: first line\ndata: second line\n\n"
     b"data:no space\r\n\r\n"
     b"id: 7\nretry: 100\n\n"  # no data, no name: no event
@@ -26,6 +27,7 @@ STREAM = (
 )
 EXPECTED = [
     ("message", '{"a": 1}'),
+    ("message", "crlf then lf"),
     ("error", "first line\nsecond line"),
     ("message", "no space"),
     ("message", "caf\u00e9 \u20ac"),
@@ -97,3 +99,7 @@ def test_streams_need_no_httpx_sse() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hi"
+
+
+def test_an_empty_read_between_the_halves_of_a_crlf_changes_nothing() -> None:
+    assert events([b"data: a\r", b"", b"\n", b"data: b\n\n"]) == [("message", "a\nb")]
