@@ -84,7 +84,7 @@ class LoopPool:
         # Weak: the loop holds the guard, and the guard the pool (see the module).
         self._guard: weakref.ref[AsyncGenerator[None, None]] | None = None
         self._anchor: weakref.ref[asyncio.TimerHandle] | None = None
-        self._closing: asyncio.Future[list[None]] | None = None
+        self._closing: asyncio.Future[list[BaseException | None]] | None = None
         self._tokens: _Tokens | None = None
         if limits[0].max_connections is not None:
             # Stacked last-shard-first, so the first shard's tokens are on top.
@@ -125,8 +125,13 @@ class LoopPool:
         the loop would no longer hold the pool to close them."""
         self.closed = True
         if self._closing is None:
-            self._closing = asyncio.gather(*(http.aclose() for http in self.clients()))
+            closes = (http.aclose() for http in self.clients())
+            self._closing = asyncio.gather(*closes, return_exceptions=True)
         await shielded(self._closing)
+        # A client's failure is raised once every close has ended, not as soon as it fails.
+        for failure in self._closing.result():
+            if failure is not None:
+                raise failure
 
     def lease(self, deadline: float | None = None) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be, but

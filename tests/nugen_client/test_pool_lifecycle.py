@@ -28,7 +28,7 @@ from nugen_client import (
     NugenClient,
     RateLimitError,
 )
-from nugen_client._pool import shard_limits
+from nugen_client._pool import open_pool, shard_limits
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.sockets import count_client_sockets
 
@@ -716,3 +716,31 @@ def test_a_client_collected_as_its_loop_shuts_down_closes_its_pool_once(
     assert _sockets(nugen_emulator.port) == 0
     gc.collect()
     assert unraisable == []
+
+
+class _SlowToClose(httpx.AsyncClient):
+    """A shard whose close takes a moment, or fails at once."""
+
+    def __init__(self, fails: bool) -> None:
+        super().__init__()
+        self.fails = fails
+
+    async def aclose(self) -> None:
+        if self.fails:
+            raise OSError("this shard cannot close")
+        await asyncio.sleep(0.01)
+        await super().aclose()
+
+
+def test_a_shard_that_fails_to_close_leaves_no_other_open() -> None:
+    # The failure is raised once every other shard is closed: raised at once, it would let
+    # the loop end (asyncio.run after a failed aclose, or its shutdown closing the pool)
+    # with the other closes unfinished.
+    async def main(shards: list[_SlowToClose]) -> None:
+        pool = await open_pool(httpx.AsyncClient, httpx.Limits(max_connections=6))
+        pool._shards[:] = shards
+        with pytest.raises(OSError, match="cannot close"):
+            await pool.aclose()
+        assert [shard.is_closed for shard in shards] == [False, True, True]
+
+    asyncio.run(main([_SlowToClose(fails=index == 0) for index in range(3)]))
