@@ -52,6 +52,11 @@ class EventParser:
         self._after_cr = piece.endswith(b"\r")
         if b"\r" in piece:
             piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not self._open_size:
+            # Blank lines with no event open end nothing: no bytes of the next event.
+            piece = piece.lstrip(b"\n")
+            if not piece:
+                return
         open_, max_event = self._open, self._max_event
         if b"\n\n" not in piece and not (
             open_ and piece.startswith(b"\n") and open_[-1].endswith(b"\n")
@@ -66,12 +71,14 @@ class EventParser:
             open_.append(piece)
             piece = b"".join(open_)
         blocks = piece.split(b"\n\n")
-        last = blocks.pop()
+        # A block after a run of three blank lines opens with the third (not counted).
+        last = blocks.pop().removeprefix(b"\n")
         self._open, self._open_size = [last], len(last)
         # Only more bytes than the cap can hold an event over it.
         if max_event is not None and len(piece) > max_event:
             open_size = len(last) - last.endswith(b"\n")
-            if open_size > max_event or any(len(block) > max_event for block in blocks):
+            sizes = (len(block) - block.startswith(b"\n") for block in blocks)
+            if open_size > max_event or any(size > max_event for size in sizes):
                 _too_large(max_event)
         try:
             for block in blocks:

@@ -23,6 +23,11 @@ EVENT = b"data: " + b"x" * 20  # 26 bytes
         [EVENT[:10], EVENT[10:] + b"\n", b"\n"],  # an event and its boundary split
         [EVENT + b"\n", b"\r\n", EVENT + b"\r\n\r\n"],  # CRLF boundaries, split
         [b"\n\n".join([EVENT] * 5) + b"\n\n"],
+        # A blank line more between events belongs to none of them.
+        [EVENT + b"\n\n\n" + EVENT + b"\n\n"],
+        [EVENT + b"\n\n\n", EVENT + b"\n\n"],
+        [EVENT + b"\n\n", b"\n", EVENT + b"\n\n"],
+        [b"\n", EVENT + b"\n\n"],
     ],
 )
 def test_events_within_the_cap_pass(pieces: list[bytes]) -> None:
@@ -37,6 +42,8 @@ def test_events_within_the_cap_pass(pieces: list[bytes]) -> None:
         [EVENT + b"\n\n" + EVENT[:10], EVENT[10:] + b"yy"],  # grows past the cap over reads
         [EVENT + b"y"],  # an open event already too big
         [EVENT + b"\n", b"\n" + EVENT + b"y\n\n"],  # after a split boundary
+        [EVENT + b"\n\n\n" + EVENT + b"y\n\n"],  # after a blank line more
+        [EVENT + b"\n\n", b"\n", EVENT + b"y"],
     ],
 )
 def test_an_event_over_the_cap_is_refused(pieces: list[bytes]) -> None:
