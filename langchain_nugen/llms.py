@@ -267,6 +267,8 @@ class TextStreamConverter:
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
         for name, value in _header_info(chunk, "").items():
+            if name == "timing":  # figures add up over the chunks, as a chat stream's
+                value = {**self._header.get("timing", {}), **value}
             if value or name != "model_name":  # a chunk naming no model keeps the one known
                 self._header[name] = value
         if chunk.usage is not None:

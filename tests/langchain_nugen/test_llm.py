@@ -203,6 +203,21 @@ def test_a_stream_keeps_a_zero_confidence_score_as_a_whole_answer_does() -> None
     assert streamed["confidence_score"] == 0.0
 
 
+def test_a_stream_keeps_the_timing_figures_a_later_chunk_leaves_out() -> None:
+    # A chunk with an empty (or partial) timing adds to the figures known, as the chat
+    # stream's timing is merged, instead of replacing them.
+    from langchain_nugen.llms import TextStreamConverter
+    from nugen_client.types import TextCompletionChunk
+
+    converter = TextStreamConverter("nugen-legal")
+    for timing in ({"ttft_seconds": 0.2}, {}, {"total_seconds": 1.5}):
+        event = {"model": "nugen-legal", "choices": [{"index": 0, "text": "ok"}], "timing": timing}
+        converter.convert(TextCompletionChunk.model_validate(event))
+    streamed = converter.final().generation_info
+    assert streamed is not None
+    assert streamed["timing"] == {"ttft_seconds": 0.2, "total_seconds": 1.5}
+
+
 def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator, n=2)
     result = llm.generate([PROMPT])
