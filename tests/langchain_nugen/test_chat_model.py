@@ -885,6 +885,44 @@ def test_token_counts_cover_every_tool_call_sent_back() -> None:
     assert model.get_num_tokens_from_messages([odd]) > 0
 
 
+def test_token_counts_take_tools_names_and_every_block_sent() -> None:
+    """Tool schemas, message names and blocks other than text and images are sent, so they
+    are counted; reasoning blocks are not sent back, so they are not."""
+    model = make()
+    hello = [HumanMessage("hello")]
+    base = model.get_num_tokens_from_messages(hello)
+    assert model.get_num_tokens_from_messages(hello, tools=[Joke]) > base + 10
+    assert model.get_num_tokens_from_messages([HumanMessage("hello", name="alice")]) > base
+    text = {"type": "text", "text": "hello"}
+    thought = {"type": "reasoning", "reasoning": "a long thought " * 50}
+    plain = model.get_num_tokens_from_messages([AIMessage([text])])
+    assert model.get_num_tokens_from_messages([AIMessage([thought, text])]) == plain
+    custom = {"type": "custom", "data": "x" * 200}
+    assert model.get_num_tokens_from_messages([AIMessage([text, custom])]) > plain + 20
+
+
+def test_v1_content_blocks_of_list_content() -> None:
+    """A message whose content is a list of blocks (as after a v1 round trip): strings and
+    standard blocks kept in order, a reasoning block given both ways taken once, anything
+    else a non-standard block."""
+    message = AIMessage(
+        content=[
+            "first",
+            {"type": "reasoning", "reasoning": "why"},
+            {"type": "text", "text": "second"},
+            {"type": "weird", "data": 1},
+        ],
+        additional_kwargs={"reasoning_content": "why"},
+        response_metadata={"model_provider": "nugen"},
+    )
+    assert message.content_blocks == [
+        {"type": "reasoning", "reasoning": "why"},
+        {"type": "text", "text": "first"},
+        {"type": "text", "text": "second"},
+        {"type": "non_standard", "value": {"type": "weird", "data": 1}},
+    ]
+
+
 # ------------------------------------------------------- tools and structure
 
 
