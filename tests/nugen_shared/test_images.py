@@ -30,6 +30,9 @@ WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 8
         (JPEG, "image/jpeg"),
         (GIF, "image/gif"),
         (WEBP, "image/webp"),
+        (b"\x00\x00\x00\x1cftypavif" + b"\x00" * 8, "image/avif"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 8, "image/heic"),
+        (b"\x00\x00\x00\x18ftypisom" + b"\x00" * 8, None),  # an MP4, no image
         (b"hello", None),
     ],
 )
