@@ -128,6 +128,7 @@ def test_error_names_the_message_position() -> None:
             },
             {"url": PNG_DATA_URL},
         ),
+        ({"type": "image", "source": {"type": "url", "url": URL}}, {"url": URL}),
     ],
 )
 def test_every_image_form_becomes_an_image_url_part(
@@ -162,6 +163,8 @@ def test_every_image_form_becomes_an_image_url_part(
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}},
             "base64 data must be a string",
         ),
+        ({"type": "image", "source": {"type": "file", "file_id": "f"}}, "of type 'file'"),
+        ({"type": "image", "source_type": "base64"}, "malformed block (KeyError('data'))"),
     ],
 )
 def test_bad_images_fail_locally_naming_the_block(block: dict[str, Any], message: str) -> None:
@@ -347,6 +350,26 @@ def test_tool_message_error_status_is_stated() -> None:
     assert already["content"] == "Error: missing b"
     fine = to_wire_message(ToolMessage("division by zero", tool_call_id="t"))
     assert fine["content"] == "division by zero"
+
+
+def test_tool_message_error_status_with_parts_is_stated_first() -> None:
+    image = {"type": "image", "base64": PNG_B64, "mime_type": "image/png"}
+    wire = to_wire_message(ToolMessage(content=[image], tool_call_id="t", status="error"))
+    assert wire["content"] == [
+        {"type": "text", "text": "Error:"},
+        {"type": "image_url", "image_url": {"url": PNG_DATA_URL}},
+    ]
+
+
+def test_assistant_list_content_keeps_plain_strings_and_other_types_are_refused() -> None:
+    wire = to_wire_message(AIMessage(["Hello, ", {"type": "text", "text": "world"}]))
+    assert wire["content"] == "Hello, world"
+
+    class Other(BaseMessage):
+        type: str = "other"
+
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]: unsupported message type Other"):
+        to_wire_message(Other("hi"))
 
 
 def test_tool_message_with_pdf_is_refused() -> None:
