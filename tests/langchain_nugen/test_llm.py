@@ -218,6 +218,24 @@ def test_a_stream_keeps_the_timing_figures_a_later_chunk_leaves_out() -> None:
     assert streamed["timing"] == {"ttft_seconds": 0.2, "total_seconds": 1.5}
 
 
+def test_a_streamed_chunk_naming_no_model_keeps_the_model_named_before() -> None:
+    # A usage-only closing chunk may leave out the model: the one an earlier chunk named
+    # stays, and a stream that names none reports the requested one.
+    from langchain_nugen.llms import TextStreamConverter
+    from nugen_client.types import TextCompletionChunk
+
+    events = (
+        {"model": "nugen-legal", "choices": [{"index": 0, "text": "ok"}]},
+        {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+    )
+    named, unnamed = TextStreamConverter("nugen-flash"), TextStreamConverter("nugen-flash")
+    for event in events:
+        named.convert(TextCompletionChunk.model_validate(event))
+    unnamed.convert(TextCompletionChunk.model_validate(events[1]))
+    assert (named.final().generation_info or {})["model_name"] == "nugen-legal"
+    assert (unnamed.final().generation_info or {})["model_name"] == "nugen-flash"
+
+
 def test_n_gives_several_generations_and_cannot_stream(nugen_emulator: NugenEmulator) -> None:
     llm = llm_for(nugen_emulator, n=2)
     result = llm.generate([PROMPT])
