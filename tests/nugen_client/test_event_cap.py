@@ -30,6 +30,7 @@ EVENT = b"data: " + b"x" * 20  # 26 bytes
         # A blank line more between events belongs to none of them.
         [EVENT + b"\n\n\n" + EVENT + b"\n\n"],
         [EVENT + b"\n\n\n", EVENT + b"\n\n"],
+        [EVENT + b"\n\n\n", EVENT, b"\n\n"],  # the next event still open, at the cap
         [EVENT + b"\n\n", b"\n", EVENT + b"\n\n"],
         [b"\n", EVENT + b"\n\n"],
     ],
