@@ -25,6 +25,7 @@ NOW = 1_700_000_000.0
         ({"retry-after": "0.5"}, 0.5),
         ({"retry-after": "-4"}, 0.0),
         ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "500", "retry-after": "5"}, 0.5),  # the finer one wins
         ({"retry-after-ms": "junk", "retry-after": "2"}, 2.0),
         ({"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}, 30.0),
         ({"retry-after": email.utils.formatdate(NOW - 30, usegmt=True)}, 0.0),
