@@ -657,11 +657,12 @@ def test_connection_error_after_retries(kind: str) -> None:
     assert len(h.requests) == 3
 
 
-def test_a_connection_error_without_a_message_names_its_cause(kind: str) -> None:
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_a_connection_error_without_a_message_names_its_cause(kind: str, link: str) -> None:
     # What httpx raises (async) when the server reset a kept-alive connection: no message
-    # of its own, the reason only in its cause.
+    # of its own, the reason only in its cause (explicit, or the error being handled).
     error = httpx.ReadError("")
-    error.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    setattr(error, link, ConnectionResetError(104, "Connection reset by peer"))
     h = Harness(kind, [Reply(raise_exc=error)], max_retries=0)
     with pytest.raises(APIConnectionError, match=r"\(ReadError: .*Connection reset by peer\)"):
         h.chat()
