@@ -668,6 +668,14 @@ def test_a_connection_error_without_a_message_names_its_cause(kind: str, link: s
         h.chat()
 
 
+def test_a_connection_error_never_shows_the_key(kind: str) -> None:
+    h = Harness(kind, [Reply(raise_exc=httpx.ConnectError(f"proxy refused {API_KEY}"))])
+    with pytest.raises(APIConnectionError) as info:
+        h.chat()
+    assert "proxy refused" in str(info.value)
+    assert API_KEY not in str(info.value)
+
+
 def test_timeouts_raise_api_timeout_error(kind: str) -> None:
     h = Harness(kind, [Reply(raise_exc=httpx.ReadTimeout("slow"))], max_retries=1)
     with pytest.raises(APITimeoutError):
