@@ -151,8 +151,11 @@ def test_image_path_is_read_and_sniffed(png_path: Path, jpeg_named_png: Path) ->
 
 
 def test_file_url_is_read_like_a_path(png_path: Path) -> None:
-    block = ImageBlock(url=png_path.as_uri())
-    assert image_block_to_part(block)["image_url"]["url"] == PNG_URL
+    spaced = png_path.with_name("my pixel.png")  # its URL is percent-encoded: my%20pixel.png
+    spaced.write_bytes(png_path.read_bytes())
+    for path in (png_path, spaced):
+        block = ImageBlock(url=path.as_uri())
+        assert image_block_to_part(block)["image_url"]["url"] == PNG_URL
 
 
 def test_data_url_passes_through() -> None:
