@@ -901,6 +901,16 @@ def test_token_counts_take_tools_names_and_every_block_sent() -> None:
     assert model.get_num_tokens_from_messages([AIMessage([text, custom])]) > plain + 20
 
 
+def test_an_image_url_block_counts_as_one_image_whatever_its_size() -> None:
+    model = make()
+
+    def count(url: str) -> int:
+        block = {"type": "image_url", "image_url": {"url": url}}
+        return model.get_num_tokens_from_messages([HumanMessage([block])])
+
+    assert count("https://e.com/a.png") == count("data:image/png;base64," + "A" * 100_000)
+
+
 def test_v1_content_blocks_of_list_content() -> None:
     """A message whose content is a list of blocks (as after a v1 round trip): strings and
     standard blocks kept in order, a reasoning block given both ways taken once, anything
