@@ -373,6 +373,8 @@ def test_openai_style_tool_calls_in_additional_kwargs() -> None:
                     "function": {"name": "g", "arguments": '{"x": 1}'},
                 },
                 sdk_object,
+                # an object without model_dump: read from its attributes
+                SimpleNamespace(id="c3", function={"name": "h", "arguments": "{}"}),
             ]
         },
     )
@@ -382,6 +384,7 @@ def test_openai_style_tool_calls_in_additional_kwargs() -> None:
         "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "g", "arguments": '{"x": 1}'}},
             {"id": "c2", "type": "function", "function": {"name": "f", "arguments": '{"y": 1}'}},
+            {"id": "c3", "type": "function", "function": {"name": "h", "arguments": "{}"}},
         ],
     }
 
