@@ -113,6 +113,19 @@ def test_a_gzipped_answer_under_the_limits_is_read(kind: str) -> None:
     assert reply.choices[0].message.content == "zipped"
 
 
+def test_an_answer_of_exactly_max_response_bytes_is_read_one_byte_more_is_not(kind: str) -> None:
+    body = json.dumps(completion_body("fits")).encode()
+    head = http_head(content_type="application/json", content_length=str(len(body)))
+    for limit, fits in ((len(body), True), (len(body) - 1, False)):
+        with hostile_server([head, body]) as server:
+            client = _client(kind, server.url, max_response_bytes=limit)
+            if fits:
+                assert _chat(client).choices[0].message.content == "fits"
+            else:
+                with pytest.raises(APIResponseValidationError, match="max_response_bytes"):
+                    _chat(client)
+
+
 # ---------------------------------------------------------------- an overall deadline per call
 
 
