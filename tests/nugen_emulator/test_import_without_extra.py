@@ -1,7 +1,7 @@
 """Importing the emulator with and without its ``testing`` extra (starlette, uvicorn).
 
-Each case runs in a fresh interpreter in which a meta-path finder makes the blocked
-packages look uninstalled (a ``ModuleNotFoundError``, as pip would leave it).
+Each case runs in a fresh interpreter in which the blocked packages look uninstalled
+(``tests.support.uninstalled``).
 """
 
 from __future__ import annotations
@@ -12,35 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.uninstalled import run_without
+
 HINT = 'pip install "nugen-integrations[testing]"'
 # The emulator's modules that need the server stack, or do real work when imported.
 HEAVY = ("starlette", "uvicorn", "nugen_emulator._server", "nugen_emulator._app")
 
 
-def _python(code: str, *, block: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> str:
-    """Run ``code`` with the top-level packages in ``block`` uninstallable; its stdout."""
-    preamble = (
-        "import sys\n"
-        "class _Uninstalled:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] in {block!r}:\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, _Uninstalled())\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", preamble + code, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def test_the_package_and_plugin_import_nothing_heavy() -> None:
-    out = _python(
+    out = run_without(
         "import nugen_client, nugen_emulator, nugen_emulator.pytest_plugin\n"
         "from nugen_emulator import DEFAULT_API_KEY, Fault, RecordedRequest\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
@@ -49,7 +29,7 @@ def test_the_package_and_plugin_import_nothing_heavy() -> None:
 
 
 def test_the_emulator_does_not_need_the_client() -> None:
-    out = _python(
+    out = run_without(
         "from nugen_emulator import NugenEmulator\n"
         "with NugenEmulator() as emu:\n"
         "    pass\n"
@@ -62,7 +42,7 @@ def test_the_emulator_does_not_need_the_client() -> None:
 
 @pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
 def test_a_missing_extra_names_the_extra(missing: str) -> None:
-    out = _python(
+    out = run_without(
         "import nugen_emulator, nugen_emulator.pytest_plugin  # both still import\n"
         "from nugen_emulator import DEFAULT_API_KEY, Fault\n"
         "assert DEFAULT_API_KEY == 'test-key' and Fault(status=429)\n"
@@ -123,7 +103,7 @@ def test_the_command_line_names_the_extra_when_it_is_missing() -> None:
 
 def test_an_unrelated_import_error_is_not_disguised() -> None:
     # A broken install of something else must surface as itself, not as the extra's hint.
-    out = _python(
+    out = run_without(
         "try:\n"
         "    from nugen_emulator import NugenEmulator\n"
         "except ImportError as exc:\n"
@@ -134,7 +114,7 @@ def test_an_unrelated_import_error_is_not_disguised() -> None:
 
 
 def test_the_http_half_does_not_import_the_reply_engine() -> None:
-    out = _python(
+    out = run_without(
         "import nugen_emulator._wire, nugen_emulator._validation, nugen_emulator._records\n"
         "engine = ('_model', '_prompts', '_schema_fill', '_words')\n"
         "print(sorted(m for m in engine if 'nugen_emulator.' + m in sys.modules))\n"
@@ -144,7 +124,7 @@ def test_the_http_half_does_not_import_the_reply_engine() -> None:
 
 def test_the_emulator_answers_without_the_frameworks() -> None:
     # No template table then, but the same labelled prompts and replies.
-    out = _python(
+    out = run_without(
         "import httpx\n"
         "from nugen_emulator import NugenEmulator\n"
         "from nugen_emulator._prompts import templates\n"

@@ -1,35 +1,12 @@
 """The adapter packages without their framework: the package imports, and using a class
-names the extra to install. Each case runs in a fresh interpreter in which a meta-path
-finder makes the framework look uninstalled (a ``ModuleNotFoundError``, as pip would leave
-it)."""
+names the extra to install. Each case runs in a fresh interpreter in which the framework
+looks uninstalled (``tests.support.uninstalled``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def _python(code: str, block: str) -> str:
-    preamble = (
-        "import sys\n"
-        "class _Uninstalled:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] == {block!r}:\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, _Uninstalled())\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", preamble + code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.support.uninstalled import run_without
 
 
 @pytest.mark.parametrize(
@@ -42,7 +19,7 @@ def _python(code: str, block: str) -> str:
 def test_a_class_without_its_framework_names_the_extra(
     package: str, name: str, framework: str, extra: str
 ) -> None:
-    out = _python(
+    out = run_without(
         f"import {package}\n"
         f"print(sorted(dir({package})))\n"
         "try:\n"
@@ -53,7 +30,7 @@ def test_a_class_without_its_framework_names_the_extra(
         f"    {package}.NoSuchThing\n"
         "except AttributeError as error:\n"
         "    print('AttributeError', error)\n",
-        block=framework,
+        block=(framework,),
     )
     listing, refusal, unknown = out.splitlines()
     assert name in listing
@@ -64,13 +41,13 @@ def test_a_class_without_its_framework_names_the_extra(
 
 def test_another_missing_module_is_not_taken_for_the_framework() -> None:
     # pydantic missing is a broken install, not a missing extra: its own error stands.
-    out = _python(
+    out = run_without(
         "import langchain_nugen\n"
         "try:\n"
         "    langchain_nugen.ChatNugen\n"
         "except ImportError as error:\n"
         "    print(error)\n",
-        block="pydantic",
+        block=("pydantic",),
     )
     assert "pydantic" in out
     assert "nugen-integrations[" not in out
