@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import http.cookiejar
 import os
 import ssl
 import threading
@@ -98,9 +99,19 @@ def _tls_context(https: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """The cookie jar of the httpx clients a client opens itself: their requests are built
+    without cookies (``_build_request``), so none is taken from the answers either (httpx
+    would parse every answer's headers for them)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
 def _own_http(client: _BaseClient[Any, Any]) -> dict[str, Any]:
     """The options of the httpx clients a client opens itself (both kinds)."""
     return {
+        "cookies": _NoCookies(),
         "timeout": client.timeout,
         "follow_redirects": False,
         "verify": _tls_context(client.base_url.startswith("https:")),

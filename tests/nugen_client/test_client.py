@@ -849,6 +849,18 @@ def test_redirects_are_not_followed_so_the_key_stays_home(
     assert nugen_emulator_openai.requests == []
 
 
+def test_the_clients_own_pool_keeps_no_cookies(nugen_emulator: NugenEmulator) -> None:
+    """Its requests never carry cookies, so none is taken from an answer either."""
+    cookie = {"Set-Cookie": "sid=abc; Path=/"}
+    nugen_emulator.inject(status=200, body=completion_body(), headers=cookie, times=2)
+    options = {"api_key": nugen_emulator.api_key, "base_url": nugen_emulator.base_url}
+    with NugenClient(**options) as client:
+        client.chat_completion(model="m", messages=USER)
+        client.chat_completion(model="m", messages=USER)
+        assert not client._client().cookies
+    assert [r.headers.get("cookie") for r in nugen_emulator.requests] == [None, None]
+
+
 def test_injected_client_that_follows_redirects_drops_the_key_cross_origin() -> None:
     seen: list[httpx.Request] = []
 
