@@ -1,4 +1,4 @@
-"""Issue 15, items 5 and 9 through the adapters: the response size caps and the overall
+"""The client's bounds through the adapters: the response size caps and the overall
 deadline are fields of every adapter class (``nugen_shared.fields.ConnectionFields``), reach
 the client, and end a call with the client's errors."""
 

@@ -1,5 +1,6 @@
-"""Issue 15, items 3, 6, 7, 10, 13 through both adapters, sync and async, streaming and not
-(``tests/support/adapters.py``'s call styles), against a loopback server that misbehaves on
+"""Hostile answers through both adapters, sync and async, streaming and not
+(``tests/support/adapters.py``'s call styles): nested error bodies, non-finite numbers,
+keys echoed across a cut, event loops freed, against a loopback server that misbehaves on
 purpose (``tests/support/hostile.py``). The client-level tests, case by case, are in
 ``tests/nugen_client/test_hostile_servers.py`` and ``test_pool_lifecycle.py``; here each
 test runs once per framework, plainly and streamed, the call styles taking turns from one

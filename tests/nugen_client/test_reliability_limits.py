@@ -1,5 +1,6 @@
-"""Issue 15, items 5, 8, 9, 14, 15, 16, 18: bounds, deadlines and input checks, against
-small loopback servers that misbehave on purpose (``tests/support/hostile.py``)."""
+"""Bounds (decoded size, event size, gzip bombs), deadlines, base URL and header checks,
+reprs and error texts, against small loopback servers that misbehave on purpose
+(``tests/support/hostile.py``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import resource
 import struct
 import time
 import zlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from nugen_client import (
@@ -24,6 +27,7 @@ from nugen_client import (
     NotFoundError,
     NugenClient,
 )
+from nugen_client._limits import bound_response
 from tests.support.harness import API_KEY, chunk, completion_body
 from tests.support.hostile import hostile_server, http_head
 
@@ -111,6 +115,35 @@ def test_a_gzipped_answer_under_the_limits_is_read(kind: str) -> None:
     with hostile_server([head, body]) as server:
         reply = _chat(_client(kind, server.url))
     assert reply.choices[0].message.content == "zipped"
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+
+def test_a_deflated_body_yields_all_zlib_holds_when_it_ends(kind: str) -> None:
+    """zlib holds decoded bytes back when a step fills in the middle of a match; a body
+    that ends there (its checksum cut off) still yields them, as zlib's own flush does."""
+    data = bytes(range(256)) + bytes(65_281)  # a match crosses the 64 KiB step at the end
+    body = zlib.compress(data)[:-5]
+    assert zlib.decompressobj().decompress(body) == data  # all of it is in the body
+    stream = _Body(body) if kind == "sync" else _AsyncBody(body)
+    response = httpx.Response(200, headers={"content-encoding": "deflate"}, stream=stream)
+    bound_response(response, max_bytes=len(data), deadline=None)
+    read = response.read() if kind == "sync" else asyncio.run(response.aread())
+    assert read == data
 
 
 def test_an_answer_of_exactly_max_response_bytes_is_read_one_byte_more_is_not(kind: str) -> None:
