@@ -75,9 +75,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from nugen_emulator import NugenEmulator
+
+# The property tests draw the same examples on every run, so a failure in CI reproduces
+# and coverage does not move from run to run; HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = ROOT / "tests"
