@@ -38,7 +38,7 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
     if expected is None:
         assert result is None
     else:
-        assert result == pytest.approx(expected, abs=1.0)
+        assert result == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
