@@ -183,14 +183,17 @@ class ResponseMessage(_CarriesReasoning):
 
     @property
     def text(self) -> str:
-        """The content as text: a list of parts gives its text parts, joined."""
+        """The content as text: a list of parts gives its text parts, joined (a part whose
+        ``text`` is null or no string adds nothing)."""
         content = self.content
         if content is None or isinstance(content, str):
             return content or ""
         return "".join(
-            part.get("text", "")
+            text
             for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(text := part.get("text"), str)
         )
 
 

@@ -158,6 +158,19 @@ def test_content_as_parts() -> None:
     assert completion.choices[0].message.text == "ab"
 
 
+def test_content_parts_without_string_text_read_as_no_text() -> None:
+    """A text part whose text is null (or not a string) adds nothing, rather than
+    breaking every reader of the message with a TypeError."""
+    parts = [
+        {"type": "text", "text": None},
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": 5},
+        {"type": "text"},
+    ]
+    completion = ChatCompletion.model_validate({"choices": [{"message": {"content": parts}}]})
+    assert completion.choices[0].message.text == "a"
+
+
 def test_tool_arguments_as_object() -> None:
     completion = ChatCompletion.model_validate(
         {
