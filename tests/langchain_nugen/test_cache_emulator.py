@@ -107,6 +107,25 @@ def test_llm_cache_keys_on_the_host(
         assert _sent(emulator, partial(call, emulator)) == 0
 
 
+@pytest.mark.parametrize("model_class", [ChatNugen, NugenLLM])
+def test_cache_keys_follow_a_field_changed_after_a_call(
+    nugen_emulator: NugenEmulator, cache: InMemoryCache, model_class: type[Any]
+) -> None:
+    """A field assigned, or changed in a copy, after a cached call is part of the next
+    call's key: the answer of the model as it was is not returned for the model as it is
+    (LangChain keeps the chat model's serialised form, the key, on the object)."""
+    model = keep(model_class(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key))
+    assert _sent(nugen_emulator, lambda: model.invoke("Hello")) == 1
+    model.model = "nugen-legal"
+    assert _sent(nugen_emulator, lambda: model.invoke("Hello")) == 1
+    assert nugen_emulator.last_request.body["model"] == "nugen-legal"
+    assert _sent(nugen_emulator, lambda: model.invoke("Hello")) == 0
+    for deep in (False, True):
+        copy = keep(model.model_copy(update={"temperature": 0.5 + deep}, deep=deep))
+        assert _sent(nugen_emulator, lambda: copy.invoke("Hello")) == 1  # noqa: B023
+    assert _sent(nugen_emulator, lambda: model.invoke("Hello")) == 0
+
+
 class _Starts(BaseCallbackHandler):
     def __init__(self) -> None:
         self.seen: list[str] = []
