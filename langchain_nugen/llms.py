@@ -293,10 +293,28 @@ class TextStreamConverter:
             **self._header,
         }
         if self._logprobs:
-            info["logprobs"] = self._logprobs
+            info["logprobs"] = _joined(self._logprobs)
         if self.usage is not None:
             info["token_usage"] = token_usage(self.usage)
         return GenerationChunk(text="", generation_info=info)
+
+
+def _joined(pieces: list[Any]) -> Any:
+    """A stream's logprobs in the form of a whole answer's: lists joined, and objects of
+    lists (OpenAI's ``tokens``, ``token_logprobs``, ...) joined key by key, as LangChain's
+    chunk addition joins them; pieces of another form stay a list of them."""
+    if all(isinstance(piece, list) for piece in pieces):
+        return [item for piece in pieces for item in piece]
+    if all(
+        isinstance(piece, dict) and all(isinstance(value, list) for value in piece.values())
+        for piece in pieces
+    ):
+        joined: dict[str, list[Any]] = {}
+        for piece in pieces:
+            for key, value in piece.items():
+                joined.setdefault(key, []).extend(value)
+        return joined
+    return pieces
 
 
 def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:

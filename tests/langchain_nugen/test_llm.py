@@ -203,6 +203,50 @@ def test_a_stream_keeps_a_zero_confidence_score_as_a_whole_answer_does() -> None
     assert streamed["confidence_score"] == 0.0
 
 
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # OpenAI's form: each key's list holds one entry per token
+        [
+            {"tokens": ["o"], "token_logprobs": [-0.1], "top_logprobs": [{"o": -0.1}]},
+            {"tokens": ["k"], "token_logprobs": [-0.2], "top_logprobs": [{"k": -0.2}]},
+        ],
+        [[-0.1], [-0.2]],  # a bare list of numbers
+    ],
+    ids=["openai", "list"],
+)
+def test_streamed_logprobs_take_the_form_of_a_whole_answers(pieces: list[Any]) -> None:
+    """A stream's logprobs, joined, read as a whole answer's do (as LangChain's chunk
+    addition joins OpenAI's), rather than as a list of per-chunk objects."""
+    from langchain_nugen.llms import TextStreamConverter, per_prompt
+    from nugen_client.types import TextCompletion, TextCompletionChunk
+
+    first, second = pieces
+    whole_logprobs: Any = (
+        [*first, *second]
+        if isinstance(first, list)
+        else {key: first[key] + second[key] for key in first}
+    )
+    whole = TextCompletion.model_validate(
+        {
+            "model": "nugen-flash",
+            "choices": [
+                {"index": 0, "text": "ok", "finish_reason": "stop", "logprobs": whole_logprobs}
+            ],
+        }
+    )
+    [(generations, _)] = per_prompt(whole, 1, {"model": "nugen-flash"})
+    converter = TextStreamConverter("nugen-flash")
+    for text, logprobs, finish in (("o", first, None), ("k", second, "stop")):
+        event = {
+            "model": "nugen-flash",
+            "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}],
+        }
+        converter.convert(TextCompletionChunk.model_validate(event))
+    assert (converter.final().generation_info or {})["logprobs"] == whole_logprobs
+    assert (generations[0].generation_info or {})["logprobs"] == whole_logprobs
+
+
 def test_a_stream_keeps_the_timing_figures_a_later_chunk_leaves_out() -> None:
     # A chunk with an empty (or partial) timing adds to the figures known, as the chat
     # stream's timing is merged, instead of replacing them.
