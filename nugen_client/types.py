@@ -63,10 +63,15 @@ __all__ = [
 
 
 def _json_text(value: Any) -> Any:
-    # Some OpenAI-compatible hosts send tool arguments as an object rather than a string.
+    # Some OpenAI-compatible hosts send tool arguments as an object rather than a string,
+    # or null for a call without arguments.
     if isinstance(value, dict | list):
         return json.dumps(value)
-    return value
+    return "" if value is None else value
+
+
+# Text a host may send as null, read as "" (a stream's fragments take null there too).
+_Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
 
 
 def _absent(_: float) -> None:
@@ -124,7 +129,7 @@ class Usage(_Lenient):
 
 
 class FunctionCall(_Lenient):
-    name: str = ""
+    name: _Text = ""
     arguments: Annotated[str, BeforeValidator(_json_text)] = ""
 
 
@@ -151,7 +156,7 @@ def parse_tool_arguments(arguments: str) -> dict[str, Any]:
 
 
 class ToolCall(_Lenient):
-    id: str = ""
+    id: _Text = ""
     type: str = "function"
     function: FunctionCall = Field(default_factory=FunctionCall)
 
@@ -356,7 +361,7 @@ class TextChoice(_Lenient):
     """One choice of a text completion; in a streamed chunk ``text`` is the new piece."""
 
     index: int = 0
-    text: Annotated[str, BeforeValidator(lambda value: "" if value is None else value)] = ""
+    text: _Text = ""
     logprobs: Any = None
     finish_reason: str | None = None
 

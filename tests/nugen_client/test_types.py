@@ -190,6 +190,16 @@ def test_tool_arguments_as_object() -> None:
     assert calls[0].function.arguments == '{"a": 1}'
 
 
+def test_tool_call_nulls_read_as_absent_as_in_a_stream() -> None:
+    """Hosts send ``"arguments": null`` for a call without arguments, and ``"id": null``: a
+    stream's fragments take both, so a whole answer does too, rather than failing."""
+    call = {"id": None, "type": "function", "function": {"name": None, "arguments": None}}
+    completion = ChatCompletion.model_validate({"choices": [{"message": {"tool_calls": [call]}}]})
+    calls = completion.choices[0].message.tool_calls
+    assert calls is not None
+    assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == ("", "", "")
+
+
 def test_embeddings_sorted_by_index() -> None:
     response = EmbeddingResponse.model_validate(
         {
