@@ -64,11 +64,13 @@ _MAPPED = (*_DUAL.values(), *_OVERFLOW.values(), nugen_client.InvalidInputError)
 
 # How services phrase "the prompt is longer than the context window": vLLM ("maximum
 # context length", "context_length_exceeded"), TGI ("Input validation error: inputs tokens
-# + max_new_tokens must be <="), OpenAI, Anthropic ("prompt is too long") and friends.
+# + max_new_tokens must be <="), OpenAI, Anthropic ("prompt is too long") and friends; a
+# limit on another field ("top_k exceeds the maximum") is not one.
 _CONTEXT_OVERFLOW = re.compile(
     r"context[ _]length|context[ _]window|maximum context|prompt is too long|"
     r"too many (?:input )?tokens|input tokens exceed|inputs tokens|"
-    r"exceeds? the (?:model's )?(?:maximum|max)|reduce the length",
+    r"exceeds? the (?:model's )?(?:maximum|max) (?:context|input|number of (?:input )?tokens)|"
+    r"reduce the length",
     re.IGNORECASE,
 )
 

@@ -581,6 +581,7 @@ def test_status_errors_are_both_classes(
         (400, "This model's maximum context length is 8192 tokens. However, you requested 9000"),
         (400, "prompt is too long: 210000 tokens > 200000 maximum"),
         (422, "context_length_exceeded"),
+        (400, "The input token count (9000) exceeds the maximum number of tokens allowed (8192)"),
     ],
 )
 def test_context_overflow(mock: respx.MockRouter, status: int, message: str) -> None:
@@ -589,6 +590,18 @@ def test_context_overflow(mock: respx.MockRouter, status: int, message: str) -> 
         make(max_retries=0).invoke("hi")
     assert isinstance(raised.value, nugen_client.APIStatusError)
     assert raised.value.status_code == status  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message", ["top_k exceeds the maximum (100)", "n exceeds the max of 8 choices"]
+)
+def test_a_limit_on_another_field_is_no_context_overflow(
+    mock: respx.MockRouter, message: str
+) -> None:
+    mock.post(CHAT).respond(400, json={"detail": message})
+    with pytest.raises(nugen_client.BadRequestError) as raised:
+        make(max_retries=0).invoke("hi")
+    assert not isinstance(raised.value, ContextOverflowError)
 
 
 def test_connection_and_timeout_errors(mock: respx.MockRouter) -> None:
