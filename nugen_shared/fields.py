@@ -314,6 +314,12 @@ class ConnectionFields(BaseModel):
         return clone
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # Assignment skips the fields' validation: a key given as text would show in
+        # ``repr``, and a password in a URL would show there until the first call.
+        if name == "api_key" and isinstance(value, str):
+            value = SecretStr(value)
+        elif name == "base_url" and isinstance(value, str):
+            check_no_userinfo(value)
         super().__setattr__(name, value)
         if name in _CLIENT_FIELDS:
             self._clients.changed()

@@ -680,6 +680,31 @@ def test_a_base_url_with_a_password_is_refused_at_construction(
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__} with NUGEN_BASE_URL")
 
 
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_key_assigned_as_text_stays_hidden_and_is_used(
+    cls: type[Any], emu: NugenEmulator
+) -> None:
+    model = make(cls, emu, api_key=WRONG_KEY)
+    model.api_key = KEY  # plain text, as os.environ gives it
+    assert isinstance(model.api_key, SecretStr)
+    for where, text in {"repr": repr(model), "str": str(model), "vars": repr(vars(model))}.items():
+        assert_no_key(text, f"{cls.__name__} {where} after assigning the key")
+    use(model)
+    assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_base_url_with_a_password_is_refused_when_assigned(
+    cls: type[Any], emu: NugenEmulator
+) -> None:
+    model = make(cls, emu)
+    with pytest.raises(InvalidInputError, match="user name or password") as raised:
+        model.base_url = f"https://user:{KEY}@api.example.com/v1"
+    assert_no_key(str(raised.value), f"the refusal of {cls.__name__}.base_url = ...")
+    assert model.base_url == emu.base_url
+    assert_no_key(repr(model), f"{cls.__name__} repr after a refused base_url")
+
+
 def _rebuilt(model: Any) -> Any:
     """``model`` rebuilt from its serialised form, the key given again."""
     if isinstance(model, (ChatNugen, NugenLLM)):
