@@ -471,8 +471,9 @@ def _message(
 def completion_to_chat_response(
     completion: api.ChatCompletion | api.TextCompletion,
 ) -> ChatResponse:
-    """A whole answer, chat or text completion (its first choice), as a ``ChatResponse``;
-    ``raw`` is the answer as a dict."""
+    """A whole answer, chat or text completion (its first choice, whatever the order the
+    host lists them in, as a stream's), as a ``ChatResponse``; ``raw`` is the answer as a
+    dict."""
     raw = completion.model_dump(exclude_none=True)
     raw.setdefault("usage", None)
     usage = completion.usage
@@ -484,7 +485,7 @@ def completion_to_chat_response(
             message = _message(text_choice.text, None, (), None)
             finish_reason = text_choice.finish_reason
     elif completion.choices:
-        choice = completion.choices[0]
+        choice = min(completion.choices, key=lambda choice: choice.index)
         blocks, dicts = _tool_outputs(
             choice.message.tool_calls or (), completion.id or "0", complete=True
         )

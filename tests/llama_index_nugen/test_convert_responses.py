@@ -306,6 +306,22 @@ def test_other_choices_are_ignored_by_the_running_message() -> None:
     assert response.message.content == "zero"
 
 
+def test_whole_and_streamed_answers_both_take_choice_zero_whatever_the_order() -> None:
+    """With ``n`` > 1 a host may list the choices in any order: the answer is choice 0."""
+    whole = completion(content="second", finish_reason="stop")
+    zero = completion(content="first", finish_reason="length").choices[0]
+    whole.choices[0].index = 1
+    whole.choices.append(zero)
+    response = completion_to_chat_response(whole)
+    assert response.message.content == "first"
+    assert response.additional_kwargs["finish_reason"] == "length"
+    one = chunk_body("second", finish="stop")
+    one["choices"][0]["index"] = 1
+    *_, streamed = stream_chat_responses(chunks_of([one, chunk_body("first", finish="length")]))
+    assert streamed.message.content == response.message.content
+    assert streamed.additional_kwargs["finish_reason"] == "length"
+
+
 def test_state_matches_the_shared_accumulator() -> None:
     state = ChatStream()
     for item in [*_tool_chunks(), chunk("tail", finish="stop")]:
