@@ -122,6 +122,8 @@ def read_image_file(
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise InvalidInputError(f"cannot read image file {name!r}: {exc.strerror}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise InvalidInputError(f"cannot read image file {name!r}: {exc}") from None
     try:
         # Before open(): it refuses a directory with an IsADirectoryError of its own.
         info = os.fstat(fd)

@@ -95,3 +95,9 @@ def test_a_link_to_the_process_environment_is_refused(tmp_path: Path) -> None:
     link.symlink_to("/proc/self/environ")
     with pytest.raises(InvalidInputError, match="not a recognised image"):
         image_part(path=link)
+
+
+def test_a_path_holding_a_nul_is_refused_as_invalid_input() -> None:
+    # os.open raises a bare ValueError for it, not an OSError.
+    with pytest.raises(InvalidInputError, match="cannot read image file"):
+        image_part(path="cat\x00.png")
