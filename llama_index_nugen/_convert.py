@@ -200,10 +200,16 @@ def image_block_to_part(
     if block.image is not None:
         raw = block.image
         if isinstance(raw, IOBase):
-            position = raw.tell()
-            raw.seek(0)
-            read = raw.read()
-            raw.seek(position)  # leave the caller's stream where it was
+            try:
+                # Whole and left where it was, or (a pipe, a response body) what is left.
+                position = raw.tell() if raw.seekable() else None
+                if position is not None:
+                    raw.seek(0)
+                read = raw.read()
+                if position is not None:
+                    raw.seek(position)
+            except (OSError, ValueError) as exc:  # closed, or not readable
+                raise InvalidInputError(f"cannot read the image stream: {exc}") from None
             raw = read.encode() if isinstance(read, str) else read
         # ImageBlock stores bytes base64-encoded after validation; raw bytes set later are
         # not: LlamaIndex's resolver decodes only the former.

@@ -142,6 +142,31 @@ def test_image_stream_is_read_and_left_where_it_was() -> None:
     assert stream.tell() == 3
 
 
+class _Unseekable(io.RawIOBase):
+    """A stream that can only be read on (a pipe, an HTTP response body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._data.readinto(buffer)
+
+
+def test_an_unseekable_image_stream_is_read_from_where_it_is() -> None:
+    assert image_block_to_part(ImageBlock(image=_Unseekable(PNG)))["image_url"]["url"] == PNG_URL
+
+
+def test_a_closed_image_stream_is_refused_as_invalid_input() -> None:
+    block = ImageBlock(image=io.BytesIO(PNG))
+    assert isinstance(block.image, io.BytesIO)
+    block.image.close()
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]\.blocks\[0\]: .*image stream"):
+        to_wire_message(user(block))
+
+
 def test_image_path_is_read_and_sniffed(png_path: Path, jpeg_named_png: Path) -> None:
     assert image_block_to_part(ImageBlock(path=png_path))["image_url"]["url"] == PNG_URL
     # LlamaIndex guessed image/png from the suffix; the bytes are a JPEG.
