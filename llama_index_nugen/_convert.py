@@ -290,7 +290,7 @@ def _parse_arguments(arguments: str) -> dict[str, Any] | str:
     """A complete call's arguments as a dict; unusable text stays text."""
     try:
         return api.parse_tool_arguments(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return arguments
 
 
@@ -302,7 +302,7 @@ def _lenient_arguments(arguments: Any) -> dict[str, Any]:
         return {}
     try:
         parsed = parse_partial_json(str(arguments))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -313,7 +313,7 @@ def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[s
         return arguments
     try:
         return api.parse_tool_arguments(arguments or "")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         cut = (
             " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
         )

@@ -138,6 +138,22 @@ def test_malformed_tool_arguments_stay_text_and_are_never_selected() -> None:
         tool_selections(response, True)
 
 
+def test_tool_arguments_nested_too_deeply_to_parse_are_malformed_not_a_crash() -> None:
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = completion_to_chat_response(
+        completion(content=None, tool_calls=[tool_call("add", deep, "c1")])
+    )
+    (block,) = response.message.blocks
+    assert isinstance(block, ToolCallBlock)
+    assert block.tool_kwargs == deep
+    with pytest.raises(APIResponseValidationError, match="'add' cannot be run"):
+        tool_selections(response, True)
+    # Mid-stream, still arriving: nothing to run yet, and no crash either.
+    first = {"index": 0, "id": "c1", "function": {"name": "add", "arguments": deep[:50_000]}}
+    (step,) = stream_chat_responses(chunks_of([chunk_body(tool_calls=[first])]))
+    assert [s.tool_kwargs for s in tool_selections(step, True)] == [{}]
+
+
 def test_missing_tool_call_ids_get_deterministic_ones() -> None:
     response = completion_to_chat_response(
         completion(content=None, tool_calls=[tool_call("f", "{}", ""), tool_call("g", "{}", "")])
