@@ -114,7 +114,7 @@ def _unparsable_ending(arguments: str) -> str:
     for ending in ("", *_UNPARSABLE_ENDINGS):
         try:
             parsed = parse_partial_json(arguments + ending)
-        except ValueError:
+        except (ValueError, RecursionError):  # as LangChain's, which catches any Exception
             return ending
         if not isinstance(parsed, dict):
             return ending

@@ -290,7 +290,7 @@ def _parse_arguments(arguments: str) -> dict[str, Any] | str:
     """A complete call's arguments as a dict; unusable text stays text."""
     try:
         return api.parse_tool_arguments(arguments)
-    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+    except ValueError:
         return arguments
 
 
@@ -313,7 +313,7 @@ def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[s
         return arguments
     try:
         return api.parse_tool_arguments(arguments or "")
-    except (ValueError, RecursionError) as error:
+    except ValueError as error:
         cut = (
             " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
         )

@@ -150,6 +150,8 @@ def parse_tool_arguments(arguments: str) -> dict[str, Any]:
         parsed = json.loads(arguments)
     except ValueError as error:
         raise ValueError(f"the arguments are not complete, valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("the arguments are nested too deeply to read") from None
     if not isinstance(parsed, dict):
         raise ValueError(f"the arguments must be a JSON object, got {type(parsed).__name__}")
     return parsed

@@ -258,6 +258,25 @@ def test_assistant_tool_calls_round_trip_with_tool_results() -> None:
     ]
 
 
+def test_tool_arguments_nested_too_deeply_are_an_invalid_call_not_a_crash() -> None:
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    call = {"id": "c", "type": "function", "function": {"name": "add", "arguments": deep}}
+    result = completion_to_chat_result(completion({"content": None, "tool_calls": [call]}))
+    message = result.generations[0].message
+    assert isinstance(message, AIMessage)
+    assert message.tool_calls == []
+    ((name, args, error),) = [
+        (c["name"], c["args"], c["error"]) for c in message.invalid_tool_calls
+    ]
+    assert (name, args) == ("add", deep)
+    assert "nested too deeply" in str(error)
+    # Streamed: an invalid call too, in the sum of the chunks.
+    fragment = {"index": 0, "id": "c", "function": {"name": "add", "arguments": deep}}
+    summed = add_up(run_stream([chunk({"tool_calls": [fragment]}, finish="tool_calls")]))
+    assert summed.tool_calls == []
+    assert [c["name"] for c in summed.invalid_tool_calls] == ["add"]
+
+
 def test_invalid_tool_calls_go_back_with_their_raw_arguments() -> None:
     message = AIMessage(
         "",
