@@ -14,7 +14,6 @@ from langchain_core.load.serializable import (
 )
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
-from typing_extensions import Self
 
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._errors import mapped_errors
@@ -93,15 +92,11 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
 
     # LangChain keeps a model's serialised form on it once computed (``_serialized``: a
     # chat model's cache key, what callbacks are given); a field assigned, or changed in a
-    # copy, must show in it, or the cache answers for the model as it was.
+    # copy (``model_copy`` assigns), must show in it, or the cache answers for the model as
+    # it was.
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         self.__dict__.pop("_serialized", None)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        clone = super().model_copy(update=update, deep=deep)
-        clone.__dict__.pop("_serialized", None)
-        return clone
 
     @property
     def model_name(self) -> str:

@@ -313,6 +313,14 @@ class ConnectionFields(BaseModel):
                 setattr(clone, name, type(value)())
         return clone
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # pydantic writes ``update`` into the copy unchecked: assigned instead, its values
+        # follow the rules of assignment below (and a subclass's).
+        clone = super().model_copy(deep=deep)
+        for name, value in (update or {}).items():
+            setattr(clone, name, value)
+        return clone
+
     def __setattr__(self, name: str, value: Any) -> None:
         # Assignment skips the fields' validation: a key given as text would show in
         # ``repr``, and a password in a URL would show there until the first call.

@@ -681,14 +681,18 @@ def test_a_base_url_with_a_password_is_refused_at_construction(
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("how", ["assigned", "model_copy"])
 def test_a_key_assigned_as_text_stays_hidden_and_is_used(
-    cls: type[Any], emu: NugenEmulator
+    cls: type[Any], how: str, emu: NugenEmulator
 ) -> None:
     model = make(cls, emu, api_key=WRONG_KEY)
-    model.api_key = KEY  # plain text, as os.environ gives it
+    if how == "assigned":
+        model.api_key = KEY  # plain text, as os.environ gives it
+    else:
+        model = model.model_copy(update={"api_key": KEY})
     assert isinstance(model.api_key, SecretStr)
     for where, text in {"repr": repr(model), "str": str(model), "vars": repr(vars(model))}.items():
-        assert_no_key(text, f"{cls.__name__} {where} after assigning the key")
+        assert_no_key(text, f"{cls.__name__} {where} after the key was {how}")
     use(model)
     assert emu.requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
@@ -701,6 +705,8 @@ def test_a_base_url_with_a_password_is_refused_when_assigned(
     with pytest.raises(InvalidInputError, match="user name or password") as raised:
         model.base_url = f"https://user:{KEY}@api.example.com/v1"
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__}.base_url = ...")
+    with pytest.raises(InvalidInputError, match="user name or password"):
+        model.model_copy(update={"base_url": f"https://user:{KEY}@api.example.com/v1"})
     assert model.base_url == emu.base_url
     assert_no_key(repr(model), f"{cls.__name__} repr after a refused base_url")
 
