@@ -243,7 +243,9 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- requests
 
 _DATA_URL = re.compile(
-    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(?P<data>.*)$", re.S
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(?:;[\w-]+=[^;,]*)*)"
+    r";(?P<base64>(?i:base64)),(?P<data>.*)$",
+    re.S,
 )
 
 
@@ -269,8 +271,8 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
         if match is None:
             raise ValueError("data URL must look like data:<mime>;base64,<data>")
         mime = match["mime"].lower()
-        if mime != match["mime"]:
-            url = "data:" + mime + url[match.end("mime") :]
+        if mime != match["mime"] or match["base64"] != "base64":  # sent in lower case
+            url = f"data:{mime}{match['params']};base64,{match['data']}"
         if not mime.startswith("image/"):
             raise ValueError(f"data URL has mime type {match['mime']!r}, not an image/* type")
         if not decode:

@@ -446,6 +446,15 @@ def test_stream_input_is_validated_when_called_not_when_iterated() -> None:
         aclient.stream_chat_completion(model="m", messages=[])
 
 
+def test_data_urls_in_any_letter_case_are_sent_in_lower_case(kind: str) -> None:
+    h = Harness(kind, [OK])
+    urls = ["DATA:IMAGE/PNG;base64,iVBORw0KGgo=", "data:image/png;BASE64,iVBORw0KGgo="]
+    content = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
+    h.chat(messages=[{"role": "user", "content": content}])
+    sent = [part["image_url"]["url"] for part in h.bodies[0]["messages"][0]["content"]]
+    assert sent == ["data:image/png;base64,iVBORw0KGgo="] * 2
+
+
 def test_valid_images_pass(kind: str) -> None:
     h = Harness(kind, [OK])
     png = "data:image/png;base64,iVBORw0KGgo="
