@@ -257,6 +257,11 @@ class Renderer:
         deltas: list[dict[str, Any]] = [
             {self._reasoning_key: piece} for piece in pieces(choice.reasoning or "")
         ]
+        if choice.content:
+            # Text said beside tool calls comes before them; ``fragments`` then split the
+            # calls' arguments, not the text.
+            split = fragments if fragments and not choice.tool_calls else pieces(choice.content)
+            deltas.extend({"content": piece} for piece in split)
         for k, call in enumerate(choice.tool_calls):
             function = {"name": call.name, "arguments": ""}
             opening = {"index": k, "id": call.id, "type": "function", "function": function}
@@ -267,8 +272,6 @@ class Renderer:
                 {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}
                 for fragment in (fragments or default or [call.arguments])
             )
-        if not choice.tool_calls and choice.content:
-            deltas.extend({"content": piece} for piece in (fragments or pieces(choice.content)))
         deltas = deltas or [{"content": ""}]
         if self.live:
             # An empty opening delta, the deltas, an empty one among them (no role).

@@ -277,3 +277,28 @@ def test_a_knob_set_after_construction_is_refused(nugen_emulator: NugenEmulator)
         nugen_emulator.latency = (1.0, 0.0)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         nugen_emulator.chat_replies = None  # type: ignore[attr-defined]
+
+
+def test_text_beside_tool_calls_is_streamed_too(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    # A model may say something before it calls a tool: the stream carries that text
+    # (before the calls, as OpenAI-compatible hosts send it), as the whole answer does.
+    emu, recorder = hooked
+    call = ToolCall("lookup", '{"q": "owls"}')
+    recorder.answer = Generation(
+        [Choice(content="Let me look that up.", finish_reason="tool_calls", tool_calls=[call])],
+        prompt_tokens=2,
+    )
+    with _client(emu) as client:
+        whole = chat(client, tools=[LOOKUP])
+        chunks = stream(client, tools=[LOOKUP], stream_options={"include_usage": True})
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    text = "".join(d.get("content") or "" for d in deltas)
+    assert text == whole["choices"][0]["message"]["content"] == "Let me look that up."
+    first_call = next(i for i, d in enumerate(deltas) if d.get("tool_calls"))
+    assert "".join(d.get("content") or "" for d in deltas[:first_call]) == text
+    arguments = "".join(
+        call["function"]["arguments"] for d in deltas for call in d.get("tool_calls") or []
+    )
+    assert arguments == '{"q": "owls"}'
+    usage = next(c["usage"] for c in chunks if c.get("usage"))
+    assert usage == whole["usage"]
