@@ -171,7 +171,8 @@ class Renderer:
         self.live = not self.openai and forms == "live"
         self.form = "openai" if self.openai else forms
         self.chat_id_prefix = "chatcmpl-" if self.openai or self.live else "nugen-"
-        self._created = created
+        # Kept as a float, so the forms that send a float never send an integer.
+        self._created = None if created is None else float(created)
         self._served_model = served_model
         self._reasoning_key = _CHAT_KEYS[self.form][2].rsplit(" ", 1)[1]
 

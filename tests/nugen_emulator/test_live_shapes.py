@@ -146,3 +146,22 @@ def test_live_embeddings_carry_the_live_envelope(http: httpx.Client) -> None:
 def test_forms_must_be_known() -> None:
     with pytest.raises(ValueError, match="forms must be 'live' or 'reference'"):
         NugenEmulator(forms="beta")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("forms", ["live", "reference"])
+def test_a_whole_number_created_keeps_each_forms_json_type(forms: str) -> None:
+    # created=1700000000 (an int) pins the time; the documented float stays a float.
+    with NugenEmulator(forms=forms, created=1700000000) as emu:  # type: ignore[arg-type]
+        headers = {"Authorization": f"Bearer {emu.api_key}"}
+        with httpx.Client(base_url=emu.base_url, headers=headers) as client:
+            body = {"model": "m", "messages": USER}
+            answer = client.post("/chat/completions", json=body).json()
+            vision = client.post("/chat/vision", json=body).json()
+            embedded = client.post("/embeddings", json={"model": "m", "input": "x"}).json()
+    if forms == "live":
+        assert isinstance(answer["created"], int)
+        assert isinstance(embedded["created"], float)
+    else:
+        assert isinstance(answer["created"], float)
+        assert isinstance(vision["created"], float)
+    assert answer["created"] == 1700000000
