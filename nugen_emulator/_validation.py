@@ -266,8 +266,8 @@ class _Check(Generic[Body]):
     def value_error(self, message: str, value: Any, *loc: str | int) -> None:
         self.add("value_error", loc, f"Value error, {message}", value)
 
-    def texts(self, name: str) -> None:
-        """A required string or non-empty list of strings."""
+    def texts(self, name: str, *, non_empty: bool = False) -> None:
+        """A required string or non-empty list of strings (``non_empty``: none of them ``""``)."""
         value = self.body.get(name, _MISSING)
         if value is _MISSING:
             self.missing(self.body, name)
@@ -277,9 +277,14 @@ class _Check(Generic[Body]):
             msg = "List should have at least 1 item after validation, not 0"
             ctx = {"field_type": "List", "min_length": 1, "actual_length": 0}
             self.add("too_short", (name,), msg, value, ctx)
-        for i, item in enumerate(value if isinstance(value, list) else []):
-            if not isinstance(item, str):
-                self.add("string_type", (name, i), "Input should be a valid string", item)
+        listed = isinstance(value, list)
+        for i, item in enumerate(value if listed else [value]):
+            where = (name, i) if listed else (name,)
+            if listed and not isinstance(item, str):
+                self.add("string_type", where, "Input should be a valid string", item)
+            elif non_empty and item == "":
+                msg = "String should have at least 1 character"
+                self.add("string_too_short", where, msg, item, {"min_length": 1})
 
     def done(self) -> Body:
         """The parsed body; or :class:`InvalidBody` with the problems found, in the order of
@@ -395,7 +400,7 @@ def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
 def validate_embeddings(body: Any) -> EmbeddingsBody:
     """Validate an ``/embeddings`` body (``input`` is a string or a non-empty list of them)."""
     check = _Check(body, EmbeddingsBody)
-    check.texts("input")
+    check.texts("input", non_empty=True)  # the input "cannot be an empty string"
     return check.done()
 
 

@@ -355,3 +355,21 @@ def test_unknown_paths_and_methods(http: httpx.Client, nugen_emulator: NugenEmul
         ("POST", ["chat", "nothing"]),
         ("GET", ["chat", "completions"]),
     ]
+
+
+def test_an_empty_string_to_embed_is_a_422(http: httpx.Client) -> None:
+    # The reference: the input "cannot be an empty string", alone or in a list.
+    detail = _detail(http, {"model": "e", "input": ""}, "/embeddings")
+    assert detail == [
+        {
+            "type": "string_too_short",
+            "loc": ["body", "input"],
+            "msg": "String should have at least 1 character",
+            "input": "",
+            "ctx": {"min_length": 1},
+        }
+    ]
+    detail = _detail(http, {"model": "e", "input": ["a", "", " "]}, "/embeddings")
+    assert _locs(detail) == [["body", "input", 1]]
+    # A text completion's prompt may be empty.
+    assert http.post("/completions", json={"model": "m", "prompt": ""}).status_code == 200
