@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nugen_emulator._conformance import main as conformance
 
         return conformance(argv[1:], dict(os.environ))
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         from nugen_emulator import DEFAULT_API_KEY, NugenEmulator
     except ImportError as exc:
@@ -49,17 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.access_log:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     api_key = None if args.no_auth else (args.api_key or DEFAULT_API_KEY)
-    emulator = NugenEmulator(
-        dialect=args.dialect,
-        host=args.host,
-        port=args.port,
-        api_key=api_key,
-        seed=args.seed,
-        latency=tuple(args.latency) if args.latency else None,
-        forms=args.forms,
-        served_model=args.served_model,
-        access_log=args.access_log,
-    )
+    try:
+        emulator = NugenEmulator(
+            dialect=args.dialect,
+            host=args.host,
+            port=args.port,
+            api_key=api_key,
+            seed=args.seed,
+            latency=tuple(args.latency) if args.latency else None,
+            forms=args.forms,
+            served_model=args.served_model,
+            access_log=args.access_log,
+        )
+    except ValueError as exc:  # a --port or --latency out of range: a usage error
+        parser.error(str(exc))
     try:
         emulator.start()
     except OSError as exc:

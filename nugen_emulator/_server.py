@@ -74,6 +74,8 @@ class NugenEmulator:
     ) -> None:
         if dialect not in _BASE_PATHS:
             raise ValueError(f"dialect must be 'nugen' or 'openai', got {dialect!r}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535 (0: any free port), got {port!r}")
         if embedding_dimensions < 1:
             raise ValueError("embedding_dimensions must be >= 1")
         if forms not in ("live", "reference"):

@@ -297,3 +297,18 @@ def test_a_start_that_fails_after_binding_frees_the_port(monkeypatch: pytest.Mon
         emulator.start()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # EADDRINUSE while the emulator still holds it
+
+
+def test_a_port_out_of_range_is_refused_up_front(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match=r"port must be 0\.\.65535"):
+        NugenEmulator(port=70000)
+    # On the command line: a usage error (exit status 2), not a traceback.
+    from nugen_emulator.__main__ import main
+
+    for args in (["--port", "70000"], ["--port", "0", "--latency", "-1", "0"]):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 2
+        error = capsys.readouterr().err
+        assert "usage:" in error
+        assert "Traceback" not in error
