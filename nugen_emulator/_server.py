@@ -112,7 +112,8 @@ class NugenEmulator:
             sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self._host, self._requested_port))
+                # A restart listens where the emulator was: clients keep their base URL.
+                sock.bind((self._host, self._port or self._requested_port))
                 # The template table imports the frameworks' template modules: seconds of
                 # work that must not fall on a request and its client's timeout.
                 templates()

@@ -312,3 +312,17 @@ def test_a_port_out_of_range_is_refused_up_front(capsys: pytest.CaptureFixture[s
         error = capsys.readouterr().err
         assert "usage:" in error
         assert "Traceback" not in error
+
+
+def test_a_restarted_emulator_comes_back_at_the_same_address() -> None:
+    # "The service is down, then back": a client keeps the base URL it was given.
+    emu = NugenEmulator()
+    with emu:
+        base_url = emu.base_url
+    with httpx.Client(headers={"Authorization": f"Bearer {emu.api_key}"}) as client:
+        with pytest.raises(httpx.ConnectError):
+            client.post(f"{base_url}/embeddings", json={"model": "e", "input": "x"})
+        with emu:
+            assert emu.base_url == base_url
+            reply = client.post(f"{base_url}/embeddings", json={"model": "e", "input": "x"})
+            assert reply.status_code == 200
