@@ -248,7 +248,7 @@ class ServerState:
             return _json(renderer.chat_body(*rendering, vision), fault)
         chunks = renderer.chat_chunks(*rendering)
         # Faults count chunks ("cut after k chunks"): the opening timing event is none.
-        lead = next(i for i, chunk in enumerate(chunks) if "choices" in chunk)
+        lead = next((i for i, chunk in enumerate(chunks) if "choices" in chunk), 0)
         trailer = renderer.chat_trailer(*rendering)
         return SSEResponse(
             self,

@@ -300,7 +300,7 @@ class Renderer:
 
         per_choice = [self._choice_deltas(c, fragments) for c in choices]
         chunks: list[dict[str, Any]] = []
-        for step in range(max(len(d) for d in per_choice)):
+        for step in range(max((len(d) for d in per_choice), default=0)):
             for index, deltas in enumerate(per_choice):
                 if step >= len(deltas):
                     continue
@@ -313,6 +313,7 @@ class Renderer:
         if live:
             chunks += [chunk(i, {}, choice.finish_reason) for i, choice in enumerate(choices)]
         if not openai:  # the last chunk carries usage and the score
+            chunks = chunks or [envelope | {"choices": []}]  # (a hook's reply without choices)
             if not no_usage:
                 chunks[-1]["usage"] = self.usage(generation)
             score = confidence_score(model, _text(generation))
@@ -369,6 +370,7 @@ class Renderer:
                 finish = choice.finish_reason if step == len(texts) - 1 else None
                 chunks.append(envelope | {"choices": [_text_choice(index, text, finish)]})
         if not self.openai:
+            chunks = chunks or [envelope | {"choices": []}]  # (a hook's reply without choices)
             chunks[-1] |= self._completion_extras(generation, request.model, no_usage)
         elif include_usage(request) and not no_usage:
             chunks.append({**envelope, "choices": [], "usage": self.usage(generation)})

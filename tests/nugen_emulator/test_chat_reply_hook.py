@@ -302,3 +302,26 @@ def test_text_beside_tool_calls_is_streamed_too(hooked: tuple[NugenEmulator, Rec
     assert arguments == '{"q": "owls"}'
     usage = next(c["usage"] for c in chunks if c.get("usage"))
     assert usage == whole["usage"]
+
+
+def test_a_generation_without_choices_streams_like_a_whole_answer(
+    hooked: tuple[NugenEmulator, Recorder],
+) -> None:
+    # A host answering with no choices at all, scripted: streamed, it is the stream's
+    # usage and [DONE] (not an emulator failure), as the whole answer is "choices": [].
+    emu, recorder = hooked
+    recorder.answer = Generation([], prompt_tokens=2)
+    options = {"stream_options": {"include_usage": True}} if emu.dialect == "openai" else {}
+    with _client(emu) as client:
+        assert chat(client)["choices"] == []
+        for path, body in [
+            ("/chat/completions", {"messages": USER}),
+            ("/completions", {"prompt": "x"}),
+        ]:
+            reply = client.post(path, json={"model": "m", "stream": True, **body, **options})
+            assert reply.status_code == 200, reply.text
+            events = sse_events(reply.text)
+            assert "[DONE]" in events
+            chunks = [json.loads(e) for e in events[: events.index("[DONE]")]]
+            assert [c["usage"]["completion_tokens"] for c in chunks if c.get("usage")] == [0]
+            assert all(c["choices"] == [] for c in chunks if "choices" in c)
