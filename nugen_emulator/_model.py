@@ -20,6 +20,7 @@ from nugen_emulator._validation import (
     ChatBody,
     CompletionBody,
     Message,
+    OpenAIChatBody,
     RerankBody,
     as_list,
     describe_image_url,
@@ -409,13 +410,14 @@ def generate_completion(
     choices: list[Choice] = []
     prompts: list[str] = as_list(request.prompt)
     for prompt in prompts:
-        chat = ChatBody.model_construct(
+        chat = OpenAIChatBody.model_construct(
             model=request.model,
             messages=[Message.model_construct(role="user", content=prompt)],
             max_tokens=request.max_tokens,
             stream=request.stream,
             n=request.n,
             stop=request.stop,
+            stream_options=getattr(request, "stream_options", None),  # the openai dialect's
         )
         choices.extend(answer(chat).choices)
     prompt_total = sum(count_tokens(p) for p in prompts)

@@ -325,3 +325,15 @@ def test_a_generation_without_choices_streams_like_a_whole_answer(
             chunks = [json.loads(e) for e in events[: events.index("[DONE]")]]
             assert [c["usage"]["completion_tokens"] for c in chunks if c.get("usage")] == [0]
             assert all(c["choices"] == [] for c in chunks if "choices" in c)
+
+
+def test_a_completion_call_says_whether_usage_was_asked_for(
+    nugen_emulator_openai: NugenEmulator,
+) -> None:
+    recorder = Recorder()
+    nugen_emulator_openai.chat_reply = recorder
+    body = {"model": "m", "stream": True, "stream_options": {"include_usage": True}}
+    with _client(nugen_emulator_openai) as client:
+        client.post("/completions", json={**body, "prompt": "x"})
+        client.post("/chat/completions", json={**body, "messages": USER})
+    assert [call.include_usage for call in recorder.calls] == [True, True]
