@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -314,7 +315,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         prepared = self._prepare("", {}, options, stream=False)
         headers = httpx.Headers(prepared.headers)
         del headers["Content-Type"]
-        url = self.base_url.rsplit("/", 1)[0] + "/models/aligned"
+        # The path's last part replaced, never the host's (a base URL may have no path).
+        parts = urlsplit(self.base_url)
+        url = parts._replace(path=parts.path.rsplit("/", 1)[0] + "/models/aligned").geturl()
         return replace(prepared, url=url, content=b"", headers=headers, method="GET")
 
     def _prepare_body(

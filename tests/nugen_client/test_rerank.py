@@ -278,3 +278,36 @@ def test_a_malformed_aligned_models_answer_is_a_validation_error(kind: str) -> N
 
     with pytest.raises(APIResponseValidationError, match="domain_aligned_models"):
         _with_transport(kind, handler, "list_aligned_models")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://nugen.test", "https://nugen.test/models/aligned"),
+        ("https://nugen.test/", "https://nugen.test/models/aligned"),
+        ("https://nugen.test:8443/v1", "https://nugen.test:8443/models/aligned"),
+    ],
+)
+def test_aligned_models_of_a_base_url_without_a_path_stay_on_its_host(
+    kind: str, base_url: str, expected: str
+) -> None:
+    # Cutting the base URL's last "/" part off a URL without a path would cut its host
+    # off, and the key would go to a host named "models".
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"domain_aligned_models": []})
+
+    options: dict[str, Any] = {"api_key": "k-test", "base_url": base_url}
+    if kind == "sync":
+        transport = httpx.Client(transport=httpx.MockTransport(handler))
+        NugenClient(**options, http_client=transport).list_aligned_models()
+    else:
+
+        async def run() -> None:
+            async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+                await AsyncNugenClient(**options, http_client=http).list_aligned_models()
+
+        asyncio.run(run())
+    assert seen == [expected]
