@@ -50,8 +50,16 @@ def direct_mounts(base_url: str) -> dict[str, None]:
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """``base_url`` without its trailing slash, if the key may be sent there."""
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:  # not echoed: it may hold a password
+        raise InvalidInputError(f"base_url is not a valid URL ({exc})") from None
     check_no_userinfo(base_url)
-    parts = urlsplit(base_url)
+    try:
+        # As httpx parses it at the first call (a port, an international host name).
+        _ = httpx.URL(base_url).host
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidInputError(f"base_url {base_url!r} is not a valid URL ({exc})") from None
     if parts.query or parts.fragment or base_url.rstrip().endswith(("?", "#")):
         # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
         # fragment silently dropped.

@@ -253,10 +253,28 @@ def test_missing_api_key_is_a_local_error(monkeypatch: pytest.MonkeyPatch) -> No
         AsyncNugenClient()
 
 
-@pytest.mark.parametrize("bad", ["ftp://x", "not a url", "https://"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ftp://x",
+        "not a url",
+        "https://",
+        # URLs httpx cannot parse: refused here, not by httpx (with its own error) at the
+        # first call.
+        "https://host:abc/v1",
+        "https://[::1/v1",
+        "https://xn--/v1",
+    ],
+)
 def test_bad_base_url(bad: str) -> None:
     with pytest.raises(InvalidInputError, match="base_url"):
         NugenClient(api_key="k" * 8, base_url=bad)
+
+
+def test_an_unparsable_base_url_with_a_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidInputError, match="base_url") as caught:
+        NugenClient(api_key="k" * 8, base_url="https://user:hunter22@[::1/v1")
+    assert "hunter22" not in str(caught.value)
 
 
 @pytest.mark.parametrize("cls", [NugenClient, AsyncNugenClient])
