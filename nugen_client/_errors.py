@@ -154,7 +154,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 def describe_error_body(body: object) -> str:
     """An error body as one readable line: FastAPI's 422 ``{"detail": [{"loc", "msg"}]}``
     lists each field, ``{"detail": "..."}`` and ``{"error": {"message": ...}}`` give their
-    message, anything else is shown (shortened) as it came."""
+    message, anything else is shown as it came; each shortened (the body may be huge)."""
     if isinstance(body, dict):
         detail = body.get("detail")
         if isinstance(detail, list):
@@ -169,20 +169,23 @@ def describe_error_body(body: object) -> str:
                 else:
                     parts.append(str(item))
             if parts:
-                return "; ".join(parts)
+                return _shortened("; ".join(parts), 4 * _MAX_BODY_IN_MESSAGE)
         elif isinstance(detail, str | int | float):
-            return str(detail)
+            return _shortened(str(detail))
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
+            return _shortened(str(error["message"]))
         if isinstance(error, str):
-            return error
+            return _shortened(error)
         if isinstance(body.get("message"), str):
-            return str(body["message"])
+            return _shortened(str(body["message"]))
     if body is None or body == "":
         return ""
-    text = body if isinstance(body, str) else json.dumps(body, default=str)
-    return text[:_MAX_BODY_IN_MESSAGE] + ("..." if len(text) > _MAX_BODY_IN_MESSAGE else "")
+    return _shortened(body if isinstance(body, str) else json.dumps(body, default=str))
+
+
+def _shortened(text: str, limit: int = _MAX_BODY_IN_MESSAGE) -> str:
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 def loads_error_json(text: str | bytes) -> Any:

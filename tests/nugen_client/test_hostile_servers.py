@@ -223,3 +223,33 @@ def test_a_created_that_is_no_number_is_still_an_error(kind: str) -> None:
     h = Harness(kind, [Reply(json=completion_body(created="soon"))])
     with pytest.raises(APIResponseValidationError, match="created"):
         h.chat()
+
+
+# ---------------------------------------------------------- huge error bodies
+
+HUGE = "y" * 200_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"detail": HUGE}, id="detail"),
+        pytest.param(
+            {"detail": [{"loc": ["body", i], "msg": "bad"} for i in range(20_000)]}, id="list"
+        ),
+        pytest.param({"detail": [HUGE]}, id="list-of-text"),
+        pytest.param({"error": {"message": HUGE}}, id="error-message"),
+        pytest.param({"error": {"message": {"nested": HUGE}}}, id="error-message-object"),
+        pytest.param({"error": HUGE}, id="error"),
+        pytest.param({"message": HUGE}, id="message"),
+    ],
+)
+def test_a_huge_error_body_gives_a_message_of_bounded_size(kind: str, body: object) -> None:
+    # Every form of error body is cut in the message (the whole body stays on .body), as a
+    # body of any other form is: a message is logged and traced whole.
+    h = Harness(kind, [Reply(status=400, json=body)], max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat()
+    assert len(str(info.value)) < 3_000
+    assert str(info.value).startswith("400 Bad Request: ")
+    assert info.value.body == body  # type: ignore[attr-defined]
