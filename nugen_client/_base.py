@@ -37,6 +37,7 @@ from nugen_client._errors import (
     loads_error_json,
     make_status_error,
     redact,
+    secret_forms,
 )
 from nugen_client._input import (
     check_base_url,
@@ -231,7 +232,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self.max_event_bytes = max_event_bytes
         self.deadline = deadline
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._secrets: tuple[str, ...] = (key,)
+        self._secrets = secret_forms(key)
         headers = {
             "Authorization": f"Bearer {key}",
             "User-Agent": _USER_AGENT,

@@ -6,9 +6,11 @@ and pass through :func:`redact` with the key before they are stored.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     import httpx
@@ -141,6 +143,22 @@ _PAYMENT_HINT = (
     "the account's quota or balance is used up: add credits or raise the quota "
     "in your Nugen account, then call again"
 )
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """``secret`` and the forms a server quoting a request back may echo it in: URL- and
+    form-encoded, JSON with escaped slashes, and base64 (standard and URL-safe) of any text
+    holding it: at each of the three byte alignments, the characters that depend on the
+    secret alone (those at its edges mix with the bytes around it)."""
+    forms = [secret, quote(secret, safe=""), quote_plus(secret), secret.replace("/", "\\/")]
+    raw = secret.encode()
+    for offset in range(3):
+        core = slice(-(-8 * offset // 6), 8 * (offset + len(raw)) // 6)
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.append(encode(b"\0" * offset + raw).decode()[core])
+    # The secret itself whatever its length; a form derived from it only if long enough
+    # never to match text by chance.
+    return tuple(dict.fromkeys([secret, *(form for form in forms if len(form) >= 8)]))
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

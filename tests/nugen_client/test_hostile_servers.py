@@ -9,8 +9,11 @@ first characters.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import urllib.parse
+from typing import Any
 
 import pytest
 
@@ -253,3 +256,45 @@ def test_a_huge_error_body_gives_a_message_of_bounded_size(kind: str, body: obje
     assert len(str(info.value)) < 3_000
     assert str(info.value).startswith("400 Bad Request: ")
     assert info.value.body == body  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------- a key echoed encoded
+
+ODD_KEY = "sk-Ab+cD/eF=gH0123456789"
+
+
+def _encoded_echoes() -> list[Any]:
+    bearer = f"Bearer {ODD_KEY}".encode()
+    return [
+        pytest.param(urllib.parse.quote(ODD_KEY, safe=""), id="url-encoded"),
+        pytest.param(urllib.parse.quote_plus(ODD_KEY), id="form-encoded"),
+        pytest.param(ODD_KEY.replace("/", "\\/"), id="json-escaped-slash"),
+        pytest.param(base64.b64encode(bearer).decode(), id="base64-bearer"),
+        pytest.param(base64.b64encode(ODD_KEY.encode()).decode(), id="base64"),
+        pytest.param(base64.b64encode(b"Authorization: " + bearer).decode(), id="base64-header"),
+        pytest.param(base64.urlsafe_b64encode(b"x:" + ODD_KEY.encode()).decode(), id="urlsafe"),
+    ]
+
+
+def _b64_cores(text: str) -> bool:
+    """Whether ``text`` holds 12 characters in a row of any base64 form of the key."""
+    forms = []
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.append(encode(b"\0" * offset + ODD_KEY.encode()).decode()[4:-4])
+    return any(form[i : i + 12] in text for form in forms for i in range(len(form) - 11))
+
+
+@pytest.mark.parametrize("echo", _encoded_echoes())
+@pytest.mark.parametrize("status", [200, 401])
+def test_a_key_echoed_encoded_is_redacted(kind: str, echo: str, status: int) -> None:
+    # A server (or a proxy in front of it) that quotes the request back in an error may
+    # quote the key URL-encoded, JSON-escaped or in base64 (an Authorization header).
+    body = f'{{"error": "invalid credentials {echo}", "choices": 1}}'.encode()
+    h = Harness(kind, [Reply(status=status, body=body)], api_key=ODD_KEY, max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat()
+    for text in (str(info.value), repr(info.value.body)):  # type: ignore[attr-defined]
+        assert echo not in text
+        assert ODD_KEY not in text.replace("\\", "")  # JSON-escaped, then quoted by repr
+        assert not _b64_cores(text)
