@@ -75,6 +75,7 @@ from nugen_client.params import (
     RerankRequest,
     TextCompletionRequest,
     check_no_credential_keywords,
+    is_credential_header,
     redact_headers,
 )
 from nugen_client.types import (
@@ -232,7 +233,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self.max_event_bytes = max_event_bytes
         self.deadline = deadline
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._secrets = secret_forms(key)
         headers = {
             "Authorization": f"Bearer {key}",
             "User-Agent": _USER_AGENT,
@@ -244,6 +244,14 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Connection": "keep-alive",
         }
         headers = _with_headers(headers, session_id, provider, default_headers, "default")
+        # What errors never show: the key, and a credential in default_headers (any header
+        # but the safe ones, if long enough to be one), should a server echo them.
+        self._secrets = secret_forms(key) + tuple(
+            form
+            for name, value in (default_headers or {}).items()
+            if is_credential_header(name) and len(value) >= 8
+            for form in secret_forms(value)
+        )
         # The headers of a call that adds none, plain and streamed, as httpx takes them:
         # built once, so that such a call's request copies them instead of parsing them.
         streamed = dict(headers)

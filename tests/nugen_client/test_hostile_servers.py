@@ -298,3 +298,35 @@ def test_a_key_echoed_encoded_is_redacted(kind: str, echo: str, status: int) -> 
         assert echo not in text
         assert ODD_KEY not in text.replace("\\", "")  # JSON-escaped, then quoted by repr
         assert not _b64_cores(text)
+
+
+GATEWAY_SECRET = "gw-secret-0123456789"
+
+
+@pytest.mark.parametrize("status", [200, 401, 500])
+def test_a_credential_header_value_echoed_is_redacted(kind: str, status: int) -> None:
+    # default_headers values are never shown (but for a few safe names): a gateway that
+    # echoes its credential header in an error must not put it in the exception either.
+    body = json.dumps({"error": f"bad X-Auth-Key {GATEWAY_SECRET}", "choices": 1})
+    h = Harness(
+        kind,
+        [Reply(status=status, body=body.encode())],
+        max_retries=0,
+        default_headers={"X-Auth-Key": GATEWAY_SECRET, "X-Trace-Tag": "on"},
+    )
+    with pytest.raises(NugenError) as info:
+        h.chat()
+    assert GATEWAY_SECRET not in str(info.value)
+    assert GATEWAY_SECRET not in repr(info.value.body)  # type: ignore[attr-defined]
+
+
+def test_a_credential_header_value_echoed_in_a_stream_error_is_redacted(kind: str) -> None:
+    event = {"error": {"message": f"gateway rejected {GATEWAY_SECRET}", "code": 401}}
+    h = Harness(
+        kind,
+        [Reply.stream(sse(chunk("Hel"), event))],
+        default_headers={"X-Auth-Key": GATEWAY_SECRET},
+    )
+    _, error = h.stream_until_error()
+    assert isinstance(error, NugenError)
+    assert GATEWAY_SECRET not in str(error)
