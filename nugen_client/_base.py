@@ -537,8 +537,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         # Redacted before the cut: a key echoed across it would keep its first characters.
         return redact(response.text, self._secrets)[:500]
 
-    def _status_error(self, response: httpx.Response) -> APIStatusError:
-        text = response.text
+    def _status_error(self, response: httpx.Response, unread: str = "") -> APIStatusError:
+        """The error of ``response``'s status; ``unread``: why its body could not be read
+        (too large, undecodable), which does not change what the status says."""
+        text = "" if unread else response.text
         try:
             body = loads_error_json(text) if text else None
         except ValueError:
@@ -556,6 +558,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             secrets=self._secrets,
             request_id=response.headers.get("x-request-id"),
             headers=response.headers,
+            context=unread and f"body not read: {unread}",
             hint=hint,
         )
 

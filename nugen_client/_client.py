@@ -20,6 +20,7 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from nugen_client._base import Prepared, TransportErrors, _BaseClient
+from nugen_client._errors import APIResponseValidationError
 from nugen_client._input import direct_mounts
 from nugen_client._limits import (
     CALL_DEADLINE,
@@ -265,6 +266,11 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
+            except APIResponseValidationError as exc:
+                response.close()
+                if response.is_success:
+                    raise
+                raise self._status_error(response, unread=str(exc)) from None
             except BaseException:
                 response.close()
                 raise
@@ -449,6 +455,11 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if prepared.stream and response.is_success:
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
+            except APIResponseValidationError as exc:
+                await response.aclose()
+                if response.is_success:
+                    raise
+                raise self._status_error(response, unread=str(exc)) from None
             except BaseException:
                 await response.aclose()
                 raise

@@ -330,3 +330,33 @@ def test_a_credential_header_value_echoed_in_a_stream_error_is_redacted(kind: st
     _, error = h.stream_until_error()
     assert isinstance(error, NugenError)
     assert GATEWAY_SECRET not in str(error)
+
+
+# ---------------------------------------------------------- an error body we cannot read
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply(status=502, body=b"<html>" + b"x" * 5_000, piece=1_000), id="too-big"),
+        pytest.param(
+            Reply(status=503, body=b"\x0b\x02\x80", headers={"content-encoding": "br"}, piece=9),
+            id="encoding-not-asked-for",
+        ),
+        pytest.param(
+            Reply(status=500, body=b"not gzip", headers={"content-encoding": "gzip"}, piece=9),
+            id="undecodable",
+        ),
+    ],
+)
+def test_an_unreadable_error_body_keeps_its_status_and_is_retried(kind: str, reply: Reply) -> None:
+    # The status says what happened before the body is read: a 5xx whose body is over
+    # max_response_bytes or cannot be decoded is still that 5xx, retried as any other.
+    h = Harness(kind, [reply, OK], max_retries=1, max_response_bytes=1_000)
+    assert h.chat().choices[0].message.text == "Hi there"
+    assert len(h.requests) == 2
+    h = Harness(kind, [reply], max_retries=0, max_response_bytes=1_000)
+    with pytest.raises(InternalServerError) as info:
+        h.chat()
+    assert info.value.status_code == reply.status
+    assert "body" in str(info.value)
