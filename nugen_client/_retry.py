@@ -140,20 +140,27 @@ def retrying(
     async def alog_retry(state: RetryCallState) -> None:
         # tenacity awaits an ``async def`` before_sleep; the user's callback may be
         # either kind (LangChain's async run managers return coroutines).
-        result = log_retry(state)
-        if inspect.isawaitable(result):
-            await result
+        await _awaited(log_retry(state))
 
+    async def asleep(seconds: float) -> None:
+        await _awaited(sleep(seconds) if sleep is not None else None)  # either kind too
+
+    is_async = issubclass(cls, AsyncRetrying)
     kwargs: dict[str, Any] = {
         "stop": stop_after_attempt(policy.max_retries + 1),
         "wait": wait,
         "retry": retry_if_exception(is_retryable),
         "reraise": True,
-        "before_sleep": alog_retry if issubclass(cls, AsyncRetrying) else log_retry,
+        "before_sleep": alog_retry if is_async else log_retry,
     }
     if sleep is not None:
-        kwargs["sleep"] = sleep
+        kwargs["sleep"] = asleep if is_async else sleep
     return cls(**kwargs)
+
+
+async def _awaited(result: object) -> None:
+    if inspect.isawaitable(result):
+        await result
 
 
 def replay(failure: BaseException) -> Callable[[], None]:

@@ -455,6 +455,22 @@ def test_the_sync_client_refuses_an_async_sleep() -> None:
     AsyncNugenClient(api_key="k" * 8, base_url="https://x.test", sleep=_async_on_retry)
 
 
+def test_the_async_client_takes_a_plain_sleep_as_it_takes_a_plain_on_retry() -> None:
+    # Either kind of function passes the constructor's check: a plain one must not fail
+    # at the first retry, after a request already failed, with "NoneType can't be used in
+    # 'await' expression".
+    slept: list[float] = []
+    h = Harness("async", [Reply(status=503, json={}, headers={"retry-after": "0"}), OK])
+    h.client = AsyncNugenClient(
+        api_key="k" * 8,
+        base_url="https://x.test",
+        http_client=h.client._injected,
+        sleep=slept.append,
+    )
+    assert h.chat().choices
+    assert slept == [0.0]
+
+
 def test_stream_input_is_validated_when_called_not_when_iterated() -> None:
     client = NugenClient(api_key="k" * 8, base_url="https://x.test")
     with pytest.raises(InvalidInputError):
