@@ -123,6 +123,8 @@ class Prepared:
     on_retry: OnRetry | None
     wants_usage: bool = False
     method: str = "POST"
+    # What its errors never show: the key, and the credential headers it carries.
+    secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # Crash reporters capture traceback locals by repr: the headers carry the key.
@@ -244,14 +246,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Connection": "keep-alive",
         }
         headers = _with_headers(headers, session_id, provider, default_headers, "default")
-        # What errors never show: the key, and a credential in default_headers (any header
-        # but the safe ones, if long enough to be one), should a server echo them.
-        self._secrets = secret_forms(key) + tuple(
-            form
-            for name, value in (default_headers or {}).items()
-            if is_credential_header(name) and len(value) >= 8
-            for form in secret_forms(value)
-        )
+        # What errors never show, should a server echo them: the key and the credentials
+        # in default_headers.
+        self._secrets = secret_forms(key) + _header_secrets(default_headers)
         # The headers of a call that adds none, plain and streamed, as httpx takes them:
         # built once, so that such a call's request copies them instead of parsing them.
         streamed = dict(headers)
@@ -365,10 +362,12 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     ) -> Prepared:
         session_id, provider = options.get("session_id"), options.get("provider")
         extra = options.get("extra_headers")
+        secrets = self._secrets
         if session_id or provider or extra:
             headers = dict(self._headers[stream])
             _with_headers(headers, session_id, provider, extra, "extra")
             sent = httpx.Headers(headers)
+            secrets += _header_secrets(extra)
         else:
             sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
@@ -385,6 +384,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             stream=stream,
             on_retry=on_retry,
             wants_usage=isinstance(usage, dict) and bool(usage.get("include_usage")),
+            secrets=secrets,
         )
 
     def _build_request(
@@ -465,16 +465,18 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         return self._parse(TextCompletion, response, problem)
 
     def _stream_chat(self, params: ChatParams) -> StreamCall[ChatCompletionChunk]:
+        prepared = self._prepare_chat(params, stream=True)
         return StreamCall(
-            self._prepare_chat(params, stream=True),
-            StreamDecoder(self._secrets),
+            prepared,
+            StreamDecoder(prepared.secrets),
             lambda response: completion_to_chunks(self._parse_answer(ChatCompletion, response)),
         )
 
     def _stream_text_completion(self, params: CompletionParams) -> StreamCall[TextCompletionChunk]:
+        prepared = self._prepare_text_completion(params, stream=True)
         return StreamCall(
-            self._prepare_text_completion(params, stream=True),
-            TextStreamDecoder(self._secrets),
+            prepared,
+            TextStreamDecoder(prepared.secrets),
             lambda response: text_completion_to_chunks(
                 self._parse_answer(TextCompletion, response)
             ),
@@ -537,7 +539,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         # Redacted before the cut: a key echoed across it would keep its first characters.
         return redact(response.text, self._secrets)[:500]
 
-    def _status_error(self, response: httpx.Response, unread: str = "") -> APIStatusError:
+    def _status_error(
+        self, response: httpx.Response, secrets: Sequence[str], unread: str = ""
+    ) -> APIStatusError:
         """The error of ``response``'s status; ``unread``: why its body could not be read
         (too large, undecodable), which does not change what the status says."""
         text = "" if unread else response.text
@@ -555,7 +559,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         return make_status_error(
             response.status_code,
             body,
-            secrets=self._secrets,
+            secrets=secrets,
             request_id=response.headers.get("x-request-id"),
             headers=response.headers,
             context=unread and f"body not read: {unread}",
@@ -584,6 +588,17 @@ def _with_headers(
     for name, value in (more or {}).items():
         _put(headers, name, value)
     return headers
+
+
+def _header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
+    """The forms of the values of ``headers`` that may be credentials: any header but the
+    safe ones, if long enough to be one."""
+    return tuple(
+        form
+        for name, value in (headers or {}).items()
+        if is_credential_header(name) and len(value) >= 8
+        for form in secret_forms(value)
+    )
 
 
 def _put(headers: dict[str, str], name: str, value: str) -> None:

@@ -256,7 +256,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         # a pooled connection may serve a later call that has one (``deadline`` can be set
         # on the client at any time, and an injected client may serve other clients).
         request.extensions["trace"] = _sync_trace
-        with TransportErrors(self._secrets, deadline):
+        with TransportErrors(prepared.secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
             try:
@@ -270,23 +270,23 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 response.close()
                 if response.is_success:
                     raise
-                raise self._status_error(response, unread=str(exc)) from None
+                raise self._status_error(response, prepared.secrets, str(exc)) from None
             except BaseException:
                 response.close()
                 raise
             if response.is_success:
                 return response
-        raise self._status_error(response)
+        raise self._status_error(response, prepared.secrets)
 
     def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
         response = self._send(call.prepared)
         try:
             if not is_event_stream(response):
-                with TransportErrors(self._secrets):
+                with TransportErrors(call.prepared.secrets):
                     response.read()
                 yield from call.whole(response)
                 return
-            with stream_errors(call, response, self._secrets):
+            with stream_errors(call, response, call.prepared.secrets):
                 for event in iter_events(response.iter_bytes(), self.max_event_bytes):
                     chunk = call.decode(event)
                     if chunk is not None:
@@ -440,7 +440,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         own = http is not self._injected
         request = self._build_request(http, prepared, deadline, own=own)
         request.extensions["trace"] = aremember_connection
-        with TransportErrors(self._secrets, deadline):
+        with TransportErrors(prepared.secrets, deadline):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             try:
                 response = await http.send(request, stream=True)
@@ -459,13 +459,13 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 await response.aclose()
                 if response.is_success:
                     raise
-                raise self._status_error(response, unread=str(exc)) from None
+                raise self._status_error(response, prepared.secrets, str(exc)) from None
             except BaseException:
                 await response.aclose()
                 raise
             if response.is_success:
                 return response
-        raise self._status_error(response)
+        raise self._status_error(response, prepared.secrets)
 
     async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncGenerator[_ChunkT, None]:
         # One generator holds the lease, the response and the SSE reader, and closes them
@@ -480,12 +480,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):
-                        with TransportErrors(self._secrets):
+                        with TransportErrors(call.prepared.secrets):
                             await response.aread()
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
                         return
-                    with stream_errors(call, response, self._secrets):
+                    with stream_errors(call, response, call.prepared.secrets):
                         events = aiter_events(response.aiter_bytes(), self.max_event_bytes)
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):

@@ -360,3 +360,23 @@ def test_an_unreadable_error_body_keeps_its_status_and_is_retried(kind: str, rep
         h.chat()
     assert info.value.status_code == reply.status
     assert "body" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_a_call_credential_header_value_echoed_is_redacted(kind: str, status: int) -> None:
+    # The same for a credential given to one call (extra_headers).
+    body = json.dumps({"error": f"bad X-Auth-Key {GATEWAY_SECRET}"})
+    h = Harness(kind, [Reply(status=status, body=body.encode())], max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat(extra_headers={"X-Auth-Key": GATEWAY_SECRET})
+    assert GATEWAY_SECRET not in str(info.value)
+    assert GATEWAY_SECRET not in repr(info.value.body)  # type: ignore[attr-defined]
+
+
+def test_a_call_credential_header_value_echoed_in_a_stream_is_redacted(kind: str) -> None:
+    event = {"error": {"message": f"gateway rejected {GATEWAY_SECRET}", "code": 401}}
+    h = Harness(kind, [Reply.stream(sse(chunk("Hel"), event))])
+    _, error = h.stream_until_error(extra_headers={"X-Auth-Key": GATEWAY_SECRET})
+    assert isinstance(error, NugenError)
+    assert GATEWAY_SECRET not in str(error)
+    assert GATEWAY_SECRET not in repr(error.body)  # type: ignore[attr-defined]
