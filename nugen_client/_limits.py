@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import inspect
 import sys
 import time
 import zlib
@@ -41,6 +42,8 @@ async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
         return await awaitable
     left = deadline - time.monotonic()
     if left <= 0:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never started: not left for asyncio to warn about
         raise DeadlineExceeded
     if sys.version_info >= (3, 11):
         scope = asyncio.timeout(left)

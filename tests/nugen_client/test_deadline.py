@@ -280,3 +280,22 @@ def test_a_timeout_a_clock_tick_before_the_deadline_is_the_deadlines() -> None:
         raise httpx.ReadTimeout("timed out")
     with pytest.raises(APITimeoutError), TransportErrors((), time.monotonic() + 60):
         raise httpx.ReadTimeout("timed out")
+
+
+def test_an_attempt_due_after_the_deadline_is_not_left_unawaited() -> None:
+    # A retry whose sleep ends past the deadline (a busy loop) must end the call without
+    # the attempt it did not start ("coroutine ... was never awaited").
+    import gc
+    import warnings
+
+    from nugen_client._limits import DeadlineExceeded, within
+
+    async def attempt() -> None:
+        raise AssertionError("started past the deadline")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DeadlineExceeded):
+            asyncio.run(within(attempt(), time.monotonic() - 1))
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
