@@ -90,10 +90,11 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-# Visible ASCII, space and tab: a CR or LF would split the header (httpx refuses it only
-# at send time, after retries, as a connection error), a NUL is refused likewise, and
-# non-ASCII text cannot be encoded as a header at all.
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Visible ASCII, space and tab, but no space or tab at either end: a CR or LF would split
+# the header (httpx refuses it only at send time, after retries, as a connection error),
+# a NUL or whitespace at an end is refused likewise, and non-ASCII text cannot be encoded
+# as a header at all.
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -105,7 +106,7 @@ def check_header(field: str, value: object) -> None:
     if _HEADER_VALUE.fullmatch(value) is None:
         raise InvalidInputError(
             f"{field} holds a character a header cannot carry (CR, LF, NUL, another control "
-            "character, or non-ASCII text): use printable ASCII"
+            "character, non-ASCII text, or a space or tab at either end): use printable ASCII"
         )
 
 

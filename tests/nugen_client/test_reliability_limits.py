@@ -244,7 +244,20 @@ def test_header_breaking_values_are_refused_before_any_request(field: str, value
         NugenClient(api_key=API_KEY, **{field: value})
 
 
-@pytest.mark.parametrize("key", ["sk-a\r\nX-Evil: 1", "sk-caf\u00e9", "sk-nul\x00"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sk-a\r\nX-Evil: 1",
+        "sk-caf\u00e9",
+        "sk-nul\x00",
+        # Whitespace at either end (a key pasted with a space or a tab): h11 refuses such a
+        # header value at send time, as a connection error retried in vain, whose
+        # message quoted the tab escaped, where redaction could not find the key.
+        "sk-trailing-space ",
+        "sk-trailing-tab\t",
+        "\tsk-leading-tab",
+    ],
+)
 def test_a_key_that_cannot_be_a_header_is_refused_without_quoting_it(key: str) -> None:
     with pytest.raises(InvalidInputError, match="api_key") as info:
         NugenClient(api_key=key)
@@ -258,6 +271,8 @@ def test_header_breaking_call_options_are_refused_naming_the_field(kind: str) ->
             ({"session_id": "x\r\ny"}, "session_id"),
             ({"extra_headers": {"X-A": "b\x00"}}, "extra_headers"),
             ({"extra_headers": {"X-A": "\u2603"}}, "extra_headers"),
+            ({"extra_headers": {"X-A": "b "}}, "extra_headers"),
+            ({"session_id": " s"}, "session_id"),
         ]:
             with pytest.raises(InvalidInputError, match=field):
                 _chat(client, **options)
