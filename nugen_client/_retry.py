@@ -12,13 +12,14 @@ import email.utils
 import inspect
 import logging
 import math
+import numbers
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client._errors import APIConnectionError, APIStatusError, reword
+from nugen_client._errors import APIConnectionError, APIStatusError, InvalidInputError, reword
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState, Retrying
@@ -79,6 +80,21 @@ class RetryPolicy:
     initial_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        # Refused now, not at the first retry (after a request already failed).
+        for name, value in (
+            ("max_retries", self.max_retries),
+            ("initial_delay", self.initial_delay),
+            ("max_delay", self.max_delay),
+            ("max_retry_after", self.max_retry_after),
+        ):
+            kind = numbers.Integral if name == "max_retries" else numbers.Real
+            if isinstance(value, bool) or not (
+                isinstance(value, kind) and math.isfinite(value) and value >= 0
+            ):
+                what = "a whole number" if name == "max_retries" else "a finite number of seconds"
+                raise InvalidInputError(f"RetryPolicy {name} must be {what} >= 0, got {value!r}")
 
     def delay(self, attempt_number: int, error: BaseException | None) -> float:
         """Seconds to wait before attempt ``attempt_number + 1``."""

@@ -86,3 +86,25 @@ def test_status_error_message() -> None:
     error = make_status_error(503, {"detail": "overloaded"}, request_id="abc")
     assert isinstance(error, APIStatusError)
     assert str(error) == "503 Service Unavailable: overloaded [request id: abc]"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_retries": -1},
+        {"max_retries": "2"},
+        {"max_retries": 1.5},
+        {"max_retries": True},
+        {"initial_delay": -1},
+        {"initial_delay": float("nan")},
+        {"max_delay": float("inf")},
+        {"max_retry_after": -5},
+        {"max_retry_after": "60"},
+    ],
+)
+def test_a_retry_policy_that_cannot_wait_is_refused_when_made(options: dict[str, object]) -> None:
+    # Otherwise the first retry, after a request already failed, raised ValueError from
+    # time.sleep (a negative or NaN wait; the async client slept none) or TypeError.
+    with pytest.raises(InvalidInputError, match=next(iter(options))):
+        RetryPolicy(**options)  # type: ignore[arg-type]
+    assert RetryPolicy(max_retries=0, initial_delay=0, max_delay=0, max_retry_after=0)
