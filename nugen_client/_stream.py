@@ -40,7 +40,7 @@ class StreamCall(Generic[_ChunkT]):
 
 
 def is_event_stream(response: httpx.Response) -> bool:
-    return "text/event-stream" in response.headers.get("content-type", "")
+    return "text/event-stream" in response.headers.get("content-type", "").lower()
 
 
 def _stream_error(

@@ -55,6 +55,13 @@ def test_events_split_anywhere_decode_the_same(kind: str, piece: int, newline: s
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
+def test_a_media_type_in_capitals_is_an_event_stream(kind: str) -> None:
+    # Media types are case-insensitive: such a stream is not an answer "that came whole".
+    body = story()
+    reply = Reply(body=body, headers={"content-type": "Text/Event-Stream; charset=UTF-8"}, piece=9)
+    assert text_of(Harness(kind, [reply]).stream()) == "Once upon a time"
+
+
 def test_comments_keepalives_and_other_fields_are_ignored(kind: str) -> None:
     body = (
         b": keep-alive\n\n"
