@@ -44,6 +44,7 @@ from nugen_client._input import (
     check_header,
     check_headers,
     check_hook,
+    header_secrets,
     is_number,
     json_body,
     make_timeout,
@@ -75,7 +76,6 @@ from nugen_client.params import (
     RerankRequest,
     TextCompletionRequest,
     check_no_credential_keywords,
-    is_credential_header,
     redact_headers,
 )
 from nugen_client.types import (
@@ -246,9 +246,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             "Connection": "keep-alive",
         }
         headers = _with_headers(headers, session_id, provider, default_headers, "default")
-        # What errors never show, should a server echo them: the key and the credentials
-        # in default_headers.
-        self._secrets = secret_forms(key) + _header_secrets(default_headers)
+        # What errors never show, should a server echo them.
+        self._secrets = secret_forms(key) + header_secrets(default_headers)
         # The headers of a call that adds none, plain and streamed, as httpx takes them:
         # built once, so that such a call's request copies them instead of parsing them.
         streamed = dict(headers)
@@ -367,7 +366,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             headers = dict(self._headers[stream])
             _with_headers(headers, session_id, provider, extra, "extra")
             sent = httpx.Headers(headers)
-            secrets += _header_secrets(extra)
+            secrets += header_secrets(extra)
         else:
             sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
@@ -542,8 +541,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _status_error(
         self, response: httpx.Response, secrets: Sequence[str], unread: str = ""
     ) -> APIStatusError:
-        """The error of ``response``'s status; ``unread``: why its body could not be read
-        (too large, undecodable), which does not change what the status says."""
+        """The error of ``response``'s status; ``unread``: why its body was not read."""
         text = "" if unread else response.text
         try:
             body = loads_error_json(text) if text else None
@@ -588,17 +586,6 @@ def _with_headers(
     for name, value in (more or {}).items():
         _put(headers, name, value)
     return headers
-
-
-def _header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
-    """The forms of the values of ``headers`` that may be credentials: any header but the
-    safe ones, if long enough to be one."""
-    return tuple(
-        form
-        for name, value in (headers or {}).items()
-        if is_credential_header(name) and len(value) >= 8
-        for form in secret_forms(value)
-    )
 
 
 def _put(headers: dict[str, str], name: str, value: str) -> None:

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from nugen_client._errors import InvalidInputError
-from nugen_client.params import check_no_userinfo
+from nugen_client._errors import InvalidInputError, secret_forms
+from nugen_client.params import check_no_userinfo, is_credential_header
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 
@@ -108,6 +108,17 @@ def check_header(field: str, value: object) -> None:
             f"{field} holds a character a header cannot carry (CR, LF, NUL, another control "
             "character, non-ASCII text, or a space or tab at either end): use printable ASCII"
         )
+
+
+def header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
+    """The forms (:func:`~nugen_client._errors.secret_forms`) of the values of ``headers``
+    that may be credentials: any header but the safe ones, if long enough to be one."""
+    return tuple(
+        form
+        for name, value in (headers or {}).items()
+        if is_credential_header(name) and len(value) >= 8
+        for form in secret_forms(value)
+    )
 
 
 def mapping_or_none(field: str, value: object) -> Mapping[str, Any] | None:
