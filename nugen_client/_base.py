@@ -235,25 +235,26 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self.max_event_bytes = max_event_bytes
         self.deadline = deadline
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "User-Agent": _USER_AGENT,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            # What httpx's client defaults would add; requests on our own pools are built
-            # without them (see _build_request). gzip and deflate need only the stdlib.
-            "Accept-Encoding": "gzip, deflate",
-            "Connection": "keep-alive",
-        }
-        headers = _with_headers(headers, session_id, provider, default_headers, "default")
+        headers = httpx.Headers(
+            {
+                "Authorization": f"Bearer {key}",
+                "User-Agent": _USER_AGENT,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                # What httpx's client defaults would add; requests on our own pools are built
+                # without them (see _build_request). gzip and deflate need only the stdlib.
+                "Accept-Encoding": "gzip, deflate",
+                "Connection": "keep-alive",
+            }
+        )
+        _with_headers(headers, session_id, provider, default_headers, "default")
         # What errors never show, should a server echo them.
         self._secrets = secret_forms(key) + header_secrets(default_headers)
-        # The headers of a call that adds none, plain and streamed, as httpx takes them:
-        # built once, so that such a call's request copies them instead of parsing them.
-        streamed = dict(headers)
-        _put(streamed, "Accept", "text/event-stream")
+        # The headers of a call that adds none, plain and streamed: built once, never
+        # changed (httpx copies them into each request, a call adding headers into its own).
+        streamed = httpx.Headers(headers)
+        streamed["Accept"] = "text/event-stream"
         self._headers = {False: headers, True: streamed}
-        self._templates = {stream: httpx.Headers(h) for stream, h in self._headers.items()}
         self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
         if sleep is not None:
@@ -362,13 +363,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         session_id, provider = options.get("session_id"), options.get("provider")
         extra = options.get("extra_headers")
         secrets = self._secrets
+        sent = self._headers[stream]
         if session_id or provider or extra:
-            headers = dict(self._headers[stream])
-            _with_headers(headers, session_id, provider, extra, "extra")
-            sent = httpx.Headers(headers)
+            sent = _with_headers(httpx.Headers(sent), session_id, provider, extra, "extra")
             secrets += header_secrets(extra)
-        else:
-            sent = self._templates[stream]  # never changed: httpx copies it into the request
         body.update(options.get("extra_body") or {})
         timeout, on_retry = options.get("timeout"), options.get("on_retry")
         if on_retry is not None:
@@ -566,34 +564,26 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
 
 def _with_headers(
-    headers: dict[str, str],
+    headers: httpx.Headers,
     session_id: str | None,
     provider: str | None,
     more: Mapping[str, str] | None,
     kind: str,
-) -> dict[str, str]:
+) -> httpx.Headers:
     """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
     ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins whatever the
-    letter case of its name (a header is never sent twice)."""
+    letter case of its name (httpx's setting replaces: a header is never sent twice)."""
     for field, name, value in (
         ("session_id", "X-Session-ID", session_id),
         ("provider", "X-Provider", provider),
     ):
         if value:
             check_header(field, value)
-            _put(headers, name, value)
+            headers[name] = value
     check_headers(f"{kind}_headers", more)
     for name, value in (more or {}).items():
-        _put(headers, name, value)
+        headers[name] = value
     return headers
-
-
-def _put(headers: dict[str, str], name: str, value: str) -> None:
-    if name not in headers:  # the same header may be there in another letter case
-        lower = name.lower()
-        for same in [same for same in headers if same.lower() == lower]:
-            del headers[same]
-    headers[name] = value
 
 
 def _is_sequence(value: object) -> bool:
