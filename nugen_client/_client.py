@@ -286,7 +286,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                     response.read()
                 yield from call.whole(response)
                 return
-            with stream_errors(call, response, call.prepared.secrets):
+            with stream_errors(call, response):
                 for event in iter_events(response.iter_bytes(), self.max_event_bytes):
                     chunk = call.decode(event)
                     if chunk is not None:
@@ -485,7 +485,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
                         return
-                    with stream_errors(call, response, call.prepared.secrets):
+                    with stream_errors(call, response):
                         events = aiter_events(response.aiter_bytes(), self.max_event_bytes)
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):

@@ -66,11 +66,9 @@ def _stream_error(
 
 
 @contextlib.contextmanager
-def stream_errors(
-    call: StreamCall[Any], response: httpx.Response, secrets: Sequence[str]
-) -> Iterator[None]:
+def stream_errors(call: StreamCall[Any], response: httpx.Response) -> Iterator[None]:
     """What can go wrong while a stream is read, as the errors callers get (both clients)."""
-    decoder = call.decoder
+    decoder, secrets = call.decoder, call.prepared.secrets
     try:
         yield
     except NugenError as exc:
