@@ -132,18 +132,14 @@ class ChunkDecoder(Generic[_ChunkT]):
 
     @staticmethod
     def _check_no_delta(extra: dict[str, Any]) -> None:
-        if "text" in extra:
-            raise APIResponseValidationError(
-                "a stream choice has 'text' but no 'delta': an answer of another endpoint "
-                "than /chat/completions",
-                body=None,
-            )
-        if "message" in extra:
-            raise APIResponseValidationError(
-                "a stream choice has 'message' but no 'delta': a whole answer sent as a "
-                "stream event, whose text a stream cannot read",
-                body=None,
-            )
+        for key, what in (
+            ("text", "an answer of another endpoint than /chat/completions"),
+            ("message", "a whole answer sent as a stream event, whose text a stream cannot read"),
+        ):
+            if key in extra:
+                raise APIResponseValidationError(
+                    f"a stream choice has {key!r} but no 'delta': {what}", body=None
+                )
 
     def _malformed(self, data: str, exc: ValidationError) -> APIResponseValidationError:
         # The data may echo the key (a proxy reflecting headers): never quote it, not
