@@ -16,7 +16,7 @@ import numbers
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nugen_client._errors import APIConnectionError, APIStatusError, InvalidInputError, reword
@@ -83,12 +83,8 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         # Refused now, not at the first retry (after a request already failed).
-        for name, value in (
-            ("max_retries", self.max_retries),
-            ("initial_delay", self.initial_delay),
-            ("max_delay", self.max_delay),
-            ("max_retry_after", self.max_retry_after),
-        ):
+        for name in (field.name for field in fields(self)):
+            value: float = getattr(self, name)
             kind = numbers.Integral if name == "max_retries" else numbers.Real
             if isinstance(value, bool) or not (
                 isinstance(value, kind) and math.isfinite(value) and value >= 0
