@@ -173,37 +173,33 @@ def describe_error_body(body: object) -> str:
     """An error body as one readable line: FastAPI's 422 ``{"detail": [{"loc", "msg"}]}``
     lists each field, ``{"detail": "..."}`` and ``{"error": {"message": ...}}`` give their
     message, anything else is shown as it came; each shortened (the body may be huge)."""
+    text, limit = body, _MAX_BODY_IN_MESSAGE
     if isinstance(body, dict):
-        detail = body.get("detail")
-        if isinstance(detail, list):
-            parts = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = item.get("loc")
-                    msg = item.get("msg", item.get("message", ""))
-                    if isinstance(loc, list | tuple):
-                        loc = ".".join(map(str, loc))
-                    parts.append(f"{loc}: {msg}" if loc else str(msg))
-                else:
-                    parts.append(str(item))
-            if parts:
-                return _shortened("; ".join(parts), 4 * _MAX_BODY_IN_MESSAGE)
+        detail, error = body.get("detail"), body.get("error")
+        if isinstance(detail, list) and detail:
+            text, limit = "; ".join(map(_detail_part, detail)), 4 * _MAX_BODY_IN_MESSAGE
         elif isinstance(detail, str | int | float):
-            return _shortened(str(detail))
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return _shortened(str(error["message"]))
-        if isinstance(error, str):
-            return _shortened(error)
-        if isinstance(body.get("message"), str):
-            return _shortened(str(body["message"]))
-    if body is None or body == "":
+            text = str(detail)
+        elif isinstance(error, dict) and error.get("message"):
+            text = str(error["message"])
+        elif isinstance(error, str):
+            text = error
+        elif isinstance(body.get("message"), str):
+            text = body["message"]
+    if text is None or text == "":
         return ""
-    return _shortened(body if isinstance(body, str) else json.dumps(body, default=str))
-
-
-def _shortened(text: str, limit: int = _MAX_BODY_IN_MESSAGE) -> str:
+    text = text if isinstance(text, str) else json.dumps(text, default=str)
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _detail_part(item: object) -> str:
+    """One entry of FastAPI's ``detail`` list: ``loc: msg``."""
+    if not isinstance(item, dict):
+        return str(item)
+    loc, msg = item.get("loc"), item.get("msg", item.get("message", ""))
+    if isinstance(loc, list | tuple):
+        loc = ".".join(map(str, loc))
+    return f"{loc}: {msg}" if loc else str(msg)
 
 
 def loads_error_json(text: str | bytes) -> Any:
