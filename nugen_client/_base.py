@@ -8,6 +8,7 @@ the client's ``_send`` (retries around ``_send_once``, which sends
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -105,6 +106,8 @@ _PATHS = {"chat": "/chat/completions", "vision": "/chat/vision"}
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
+# The URLs of requests on our own pools, each parsed once per process (a client has a few).
+_parsed_url = functools.lru_cache(maxsize=256)(httpx.URL)
 _USER_AGENT = (
     f"nugen-integrations/{__version__} (nugen_client; python "
     f"{sys.version_info.major}.{sys.version_info.minor}; httpx {httpx.__version__})"
@@ -255,7 +258,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         streamed = httpx.Headers(headers)
         streamed["Accept"] = "text/event-stream"
         self._headers = {False: headers, True: streamed}
-        self._parsed_urls: dict[str, httpx.URL] = {}
         self._injected: _HttpT | None = http_client
         if sleep is not None:
             check_hook("sleep", sleep, awaited=self._awaits_on_retry)
@@ -401,7 +403,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             # per-call URL parsing and merging.
             request = httpx.Request(
                 prepared.method,
-                self._url(prepared.url),
+                _parsed_url(prepared.url),
                 content=prepared.content,
                 headers=prepared.headers,
                 extensions={"timeout": timeout},
@@ -428,12 +430,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         return APITimeoutError(
             f"the call did not finish within its deadline ({self.deadline:g} s){during}"
         )
-
-    def _url(self, url: str) -> httpx.URL:
-        parsed = self._parsed_urls.get(url)
-        if parsed is None:
-            parsed = self._parsed_urls[url] = httpx.URL(url)
-        return parsed
 
     # -- response handling -------------------------------------------------------------
 
