@@ -142,17 +142,15 @@ def _shown(headers: httpx.Headers) -> dict[str, str]:
     return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
 
 
+@dataclass(slots=True, eq=False)
 class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
     ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
     (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
     every send)."""
 
-    __slots__ = ("_deadline", "_secrets")
-
-    def __init__(self, secrets: Sequence[str | None], deadline: float | None = None) -> None:
-        self._secrets = secrets
-        self._deadline = deadline
+    _secrets: Sequence[str | None]
+    _deadline: float | None = None
 
     def __enter__(self) -> None:
         return None

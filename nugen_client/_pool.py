@@ -20,6 +20,7 @@ import os
 import types
 import weakref
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
@@ -176,18 +177,16 @@ class LoopPool:
         return None if self._shards[index] is http else http
 
 
+@dataclass(slots=True, eq=False)
 class _Lease:
     """``async with pool.lease() as http``. A class, not an async generator: asyncio closes
     the async generators left open at shutdown all at once, and a lease among them would
     be closed while the stream holding it is still closing its response."""
 
-    __slots__ = ("_deadline", "_http", "_index", "_pool")
-
-    def __init__(self, pool: LoopPool, deadline: float | None) -> None:
-        self._pool = pool
-        self._deadline = deadline
-        self._index: int | None = None
-        self._http: httpx.AsyncClient | None = None
+    _pool: LoopPool
+    _deadline: float | None
+    _index: int | None = None
+    _http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
         self._index, self._http = await self._pool._take(self._deadline)
@@ -201,16 +200,14 @@ class _Lease:
                 await shielded(retired.aclose())
 
 
+@dataclass(slots=True, eq=False)
 class _Tokens:
     """Free connection tokens: handed out last-released-first (warm connections), to
     waiters in the order they came (a task that releases and asks again at once must not
     overtake them, as it could with ``asyncio.LifoQueue``)."""
 
-    __slots__ = ("_free", "_waiters")
-
-    def __init__(self, tokens: list[int]) -> None:
-        self._free = tokens  # a stack: the top is the end
-        self._waiters: collections.deque[asyncio.Future[int]] = collections.deque()
+    _free: list[int]  # a stack: the top is the end
+    _waiters: collections.deque[asyncio.Future[int]] = field(default_factory=collections.deque)
 
     async def get(self, deadline: float | None) -> int:
         if self._free and not self._waiters:

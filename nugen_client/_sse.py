@@ -10,7 +10,7 @@ An event over the cap (``max_event_bytes``) is refused as soon as it is, whole o
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from nugen_client._errors import APIResponseValidationError
@@ -27,18 +27,16 @@ class Event:
     event: str = "message"
 
 
+@dataclass(slots=True, eq=False)
 class EventParser:
     """The events that each piece of a byte stream completes, none over ``max_event`` bytes
     (the blank line that ends an event not counted)."""
 
-    __slots__ = ("_after_cr", "_max_event", "_open", "_open_size")
-
-    def __init__(self, max_event: int | None = None) -> None:
-        # The open event's pieces, joined once a boundary arrives (linear in its size).
-        self._open: list[bytes] = []
-        self._open_size = 0
-        self._after_cr = False
-        self._max_event = max_event
+    _max_event: int | None = None
+    # The open event's pieces, joined once a boundary arrives (linear in its size).
+    _open: list[bytes] = field(default_factory=list, init=False)
+    _open_size: int = field(default=0, init=False)
+    _after_cr: bool = field(default=False, init=False)
 
     def feed(self, piece: bytes) -> Iterator[Event]:
         """The events ``piece`` completes, each made as it is asked for: the first one is
