@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from nugen_client._chunks import ChunkDecoder
-from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact
+from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact, reword
 from nugen_client._limits import DeadlineExceeded, deadline_passed
 from nugen_client._sse import Event
 from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
@@ -58,10 +58,8 @@ def _stream_error(
         error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
     request_id = response.headers.get("x-request-id")
     if isinstance(error, APIStatusError) and error.request_id is None and request_id:
-        request_id = redact(request_id, secrets)  # a header the server wrote, maybe with the key
-        error.request_id = request_id
-        error.message = f"{error.message} [request id: {request_id}]"
-        error.args = (error.message, *error.args[1:])
+        error.request_id = redact(request_id, secrets)  # the server wrote it, maybe with the key
+        reword(error, suffix=f" [request id: {error.request_id}]")
     return error
 
 
