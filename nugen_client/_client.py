@@ -263,7 +263,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 track(response)
                 # Size and deadline; the SSE parser caps a stream's events.
                 bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)
-                if prepared.stream and response.is_success:
+                if prepared.stream and response.is_success and is_event_stream(response):
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
             except APIResponseValidationError as exc:
@@ -281,9 +281,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
         response = self._send(call.prepared)
         try:
-            if not is_event_stream(response):
-                with TransportErrors(call.prepared.secrets):
-                    response.read()
+            if not is_event_stream(response):  # a whole answer, read by _send
                 yield from call.whole(response)
                 return
             with stream_errors(call, response):
@@ -294,8 +292,6 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                     elif call.decoder.done:
                         return
                 call.decoder.check_complete()
-        except DeadlineExceeded as exc:  # reading an answer that came whole
-            raise self._deadline_error(exc) from None
         finally:
             response.close()
 
@@ -452,7 +448,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 track(response)
                 # Size and deadline; the SSE parser caps a stream's events.
                 bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)
-                if prepared.stream and response.is_success:
+                if prepared.stream and response.is_success and is_event_stream(response):
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
             except APIResponseValidationError as exc:
@@ -479,9 +475,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             async with pool.lease(deadline) as http:
                 response = await self._send(call.prepared, http, deadline)
                 try:
-                    if not is_event_stream(response):
-                        with TransportErrors(call.prepared.secrets):
-                            await response.aread()
+                    if not is_event_stream(response):  # a whole answer, read by _send
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
                         return
@@ -498,5 +492,5 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         call.decoder.check_complete()
                 finally:
                     await response.aclose()
-        except DeadlineExceeded as exc:  # waiting for a connection, reading a whole answer
+        except DeadlineExceeded as exc:  # waiting for a connection
             raise self._deadline_error(exc) from None
