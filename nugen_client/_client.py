@@ -266,14 +266,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 if prepared.stream and response.is_success and is_event_stream(response):
                     return response  # unread: the stream's reader closes it
                 response.read()  # the answer, or what the error says (closed once read)
-            except APIResponseValidationError as exc:
+            except BaseException as exc:
                 response.close()
-                if response.is_success:
+                # A body too large or undecodable: an error status is still that error.
+                if response.is_success or not isinstance(exc, APIResponseValidationError):
                     raise
                 raise self._status_error(response, prepared.secrets, str(exc)) from None
-            except BaseException:
-                response.close()
-                raise
             if response.is_success:
                 return response
         raise self._status_error(response, prepared.secrets)
@@ -451,14 +449,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if prepared.stream and response.is_success and is_event_stream(response):
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
-            except APIResponseValidationError as exc:
+            except BaseException as exc:
                 await response.aclose()
-                if response.is_success:
+                # A body too large or undecodable: an error status is still that error.
+                if response.is_success or not isinstance(exc, APIResponseValidationError):
                     raise
                 raise self._status_error(response, prepared.secrets, str(exc)) from None
-            except BaseException:
-                await response.aclose()
-                raise
             if response.is_success:
                 return response
         raise self._status_error(response, prepared.secrets)
