@@ -76,6 +76,10 @@ def _forget_parent_connections() -> None:
         release_inherited_sockets()
     finally:  # out of descriptors, say: the clients must forget the connections all the same
         for client in list(_LIVE_CLIENTS):
+            # Never closed here: closing would shut the parent's TLS sessions down under it.
+            if client._finalizer is not None:
+                client._finalizer.detach()
+                client._finalizer = None
             client._forget_parent_connections()
 
 
@@ -213,10 +217,6 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         return http
 
     def _forget_parent_connections(self) -> None:
-        # Never closed here: closing would shut the parent's TLS sessions down under it.
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
         # Never closed, nor collected (which would close it): another thread may have held
         # its lock at the fork. Its sockets no longer hold the parent's (see _pool).
         http, self._http = self._http, self._injected
@@ -369,9 +369,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     def _forget_parent_connections(self) -> None:
         # The parent's pools belong to the parent's loops, which never run here.
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
         self._pools = weakref.WeakKeyDictionary()
 
     async def _pool(self) -> LoopPool:
