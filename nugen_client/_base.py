@@ -413,10 +413,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             request.extensions["timeout"] = timeout
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s headers=%s",
-                prepared.method,
-                prepared.url,
-                _shown(prepared.headers),
+                "%s %s headers=%s", prepared.method, prepared.url, _shown(prepared.headers)
             )
         return request
 

@@ -204,12 +204,7 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
-def bound_response(
-    response: httpx.Response,
-    *,
-    max_bytes: int,
-    deadline: float | None,
-) -> None:
+def bound_response(response: httpx.Response, *, max_bytes: int, deadline: float | None) -> None:
     """Make ``response``'s body stream bounded (call before anything reads it)."""
     encoding = response.headers.get("content-encoding", "").strip().lower()
     decoder = None

@@ -71,11 +71,7 @@ class LoopPool:
     stays on the warm connections of a few shards; a shard is created when first leased.
     """
 
-    def __init__(
-        self,
-        make: Callable[..., httpx.AsyncClient],
-        limits: list[httpx.Limits],
-    ) -> None:
+    def __init__(self, make: Callable[..., httpx.AsyncClient], limits: list[httpx.Limits]) -> None:
         self._make = make
         self._limits = limits
         self._shards: list[httpx.AsyncClient | None] = [None] * len(limits)
