@@ -428,11 +428,11 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
+        # Sent and read as the sync client's (see NugenClient._send_once).
         own = http is not self._injected
         request = self._build_request(http, prepared, deadline, own=own)
         request.extensions["trace"] = aremember_connection
         with TransportErrors(prepared.secrets, deadline):
-            # Always sent as a stream: the body is read here, bounded (size, deadline).
             try:
                 response = await http.send(request, stream=True)
             except asyncio.CancelledError:
@@ -441,14 +441,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 raise
             try:
                 track(response)
-                # Size and deadline; the SSE parser caps a stream's events.
                 bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)
                 if prepared.stream and response.is_success and is_event_stream(response):
                     return response  # unread: the stream's reader closes it
                 await response.aread()  # the answer, or what the error says (closed once read)
             except BaseException as exc:
                 await response.aclose()
-                # A body too large or undecodable: an error status is still that error.
                 if response.is_success or not isinstance(exc, APIResponseValidationError):
                     raise
                 raise self._status_error(response, prepared.secrets, str(exc)) from None
