@@ -39,7 +39,7 @@ from nugen_client._pool import (
     strand,
     track,
 )
-from nugen_client._retry import is_retryable, replay, retrying
+from nugen_client._retry import is_retryable, retrying
 from nugen_client._sse import aiter_events, iter_events
 from nugen_client._stream import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
@@ -235,13 +235,15 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
-                first = replay(exc)
+                # The loop's first outcome (its rule, wait, log line and on_retry see it).
+                failed = [exc]
             from tenacity import Retrying  # imported by the first retry, not at import
 
             tries = retrying(Retrying, self.retry_policy, prepared.on_retry, self._sleep, deadline)
             for attempt in tries:
                 with attempt:
-                    first()
+                    if failed:
+                        raise failed.pop()
                     return self._send_once(prepared, deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None
@@ -404,13 +406,14 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
-                first = replay(exc)
+                failed = [exc]  # the loop's first outcome, as in the sync client
             from tenacity import AsyncRetrying  # imported by the first retry, not at import
 
             policy, on_retry = self.retry_policy, prepared.on_retry
             async for attempt in retrying(AsyncRetrying, policy, on_retry, self._sleep, deadline):
                 with attempt:
-                    first()
+                    if failed:
+                        raise failed.pop()
                     return await within(self._attempt(prepared, http, deadline), deadline)
         except DeadlineExceeded as exc:
             raise self._deadline_error(exc) from None

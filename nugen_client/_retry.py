@@ -3,7 +3,7 @@
 The loop is tenacity's (:func:`retrying`; tenacity is imported by the first retry), so the
 callbacks get tenacity's ``RetryCallState`` (see :data:`OnRetry`). The clients make the
 first attempt outside it (most calls need no loop); one that failed with a retryable error
-starts the loop, which takes that failure as its first outcome (:func:`replay`).
+starts the loop, which takes that failure as its first outcome.
 """
 
 from __future__ import annotations
@@ -173,16 +173,3 @@ def retrying(
 async def _awaited(result: object) -> None:
     if inspect.isawaitable(result):
         await result
-
-
-def replay(failure: BaseException) -> Callable[[], None]:
-    """A function that raises ``failure`` on its first call and does nothing after: called
-    first in each attempt of the retry loop, it makes the failure of the attempt made before
-    the loop the loop's first outcome (its rule, wait, log line and ``on_retry`` see it)."""
-    pending = [failure]
-
-    def first() -> None:
-        if pending:
-            raise pending.pop()
-
-    return first
