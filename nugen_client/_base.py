@@ -162,20 +162,6 @@ class TransportErrors:
             raise connection_error(exc, self._secrets) from None
 
 
-def _attempt_timeout(timeout: httpx.Timeout, deadline: float | None) -> dict[str, float | None]:
-    """httpx's timeouts for one attempt: ``timeout``'s, none longer than what is left
-    before ``deadline``, so that no wait (connecting, headers, a read) can outlast it."""
-    limits = timeout.as_dict()
-    if deadline is None:
-        return limits
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise DeadlineExceeded
-    return {
-        kind: left if value is None or value > left else value for kind, value in limits.items()
-    }
-
-
 class _BaseClient(Generic[_HttpT, _SleepT]):
     """Configuration, request building and response parsing shared by both clients, and
     their constructor (one keyword list, so that they cannot drift apart); each client sets
@@ -392,9 +378,16 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         *,
         own: bool,
     ) -> httpx.Request:
-        timeout = _attempt_timeout(
-            prepared.timeout or (self.timeout if own else http.timeout), deadline
-        )
+        timeout = (prepared.timeout or (self.timeout if own else http.timeout)).as_dict()
+        if deadline is not None:
+            # None longer than what is left: no wait (connecting, headers, a read) outlasts it.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded
+            timeout = {
+                kind: left if value is None or value > left else value
+                for kind, value in timeout.items()
+            }
         if own:
             # Our own pools carry no default headers, cookies or auth to merge, so the
             # request is built directly from a URL parsed once, skipping build_request's
