@@ -348,7 +348,9 @@ class StreamAccumulator:
         if not (self.id or self.model) and (chunk.id or chunk.model):
             self.id, self._created, self.model = chunk.id, chunk.created, chunk.model
         if chunk.timing is not None or chunk.gpu_timing is not None:
-            self._add_timing(chunk)
+            for timing in (chunk.gpu_timing, chunk.timing):
+                if timing is not None:
+                    self.timing = timing if self.timing is None else self.timing.merged(timing)
         if chunk.confidence_score is not None:
             header["confidence_score"] = chunk.confidence_score
         if chunk.system_fingerprint is not None:
@@ -381,11 +383,6 @@ class StreamAccumulator:
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
         return fragments
-
-    def _add_timing(self, chunk: ChatCompletionChunk) -> None:
-        for timing in (chunk.gpu_timing, chunk.timing):
-            if timing is not None:
-                self.timing = timing if self.timing is None else self.timing.merged(timing)
 
     def text(self, index: int = 0) -> str:
         state = self._choices.get(index)
