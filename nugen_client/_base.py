@@ -51,7 +51,6 @@ from nugen_client._input import (
     make_timeout,
     mapping_or_none,
     refuse_stream_keyword,
-    refuse_tools_on_vision,
     unsendable,
     validate,
     validation_message,
@@ -276,7 +275,18 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
-            refuse_tools_on_vision(params)
+            # It takes no tools: it would answer without calling one, and the caller would
+            # read "no tool call" rather than the reason.
+            given = [
+                name for name in ("tools", "tool_choice", "response_format") if params.get(name)
+            ]
+            if given:
+                raise InvalidInputError(
+                    f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use "
+                    "tools or structured output with images, send the request to the chat "
+                    "endpoint (/chat/completions, which takes image parts too: "
+                    "use_vision_endpoint=False, or endpoint='chat' on the client)"
+                )
         if not stream and params.get("stream"):
             refuse_stream_keyword("stream_chat_completion")
         # /chat/vision answers whole: a stream asked of it is served from one JSON answer.

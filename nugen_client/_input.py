@@ -276,19 +276,6 @@ def _is_async(function: object) -> bool:
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
 
 
-def refuse_tools_on_vision(params: Mapping[str, Any]) -> None:
-    # The vision endpoint takes no tools: it would answer without calling one, and the
-    # caller would read "no tool call" rather than the reason.
-    given = [name for name in ("tools", "tool_choice", "response_format") if params.get(name)]
-    if given:
-        raise InvalidInputError(
-            f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use tools "
-            "or structured output with images, send the request to the chat endpoint "
-            "(/chat/completions, which takes image parts too: use_vision_endpoint=False, "
-            "or endpoint='chat' on the client)"
-        )
-
-
 def refuse_stream_keyword(method: str) -> NoReturn:
     # The service would stream an answer this method reads as one JSON body: the request
     # would be paid for and fail as an unreadable response.
