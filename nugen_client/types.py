@@ -436,11 +436,7 @@ class Stream(Generic[_ChunkT_co]):
     Leaving a ``with`` block (at the end, on a ``break`` or an error) or :meth:`close`
     releases the response and its connection at once (closing twice is harmless); iterating
     a closed stream raises :class:`~nugen_client.InvalidInputError` (the OpenAI SDK's
-    ``httpx.StreamClosed``)::
-
-        with client.stream_chat_completion(model=..., messages=...) as stream:
-            for chunk in stream:
-                ...
+    ``httpx.StreamClosed``). Usage: docs/client.md.
     """
 
     __slots__ = ("_chunks",)
@@ -469,11 +465,7 @@ class Stream(Generic[_ChunkT_co]):
 
 class AsyncStream(Generic[_ChunkT_co]):
     """:class:`Stream` of ``AsyncNugenClient``: an async iterator, closed by leaving an
-    ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it)::
-
-        async with client.stream_chat_completion(model=..., messages=...) as stream:
-            async for chunk in stream:
-                ...
+    ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it).
     """
 
     __slots__ = ("_chunks",)
