@@ -251,17 +251,15 @@ def make_status_error(
                 [(name, redact(value, secrets)) for name, value in headers.multi_items()]
             )
     described = describe_error_body(body)
-    message = f"{status_code} {phrase}"
-    if context:
-        message = f"{message} ({context})"
-    if described:
-        message = f"{message}: {described}"
     hint = hint or (_PAYMENT_HINT if status_code == 402 else "")
-    if hint:
-        message = f"{message} ({hint})"
-    if request_id:
-        message = f"{message} [request id: {request_id}]"
-    message = redact(message, secrets)
+    message = redact(
+        f"{status_code} {phrase}"
+        + (f" ({context})" if context else "")
+        + (f": {described}" if described else "")
+        + (f" ({hint})" if hint else "")
+        + (f" [request id: {request_id}]" if request_id else ""),
+        secrets,
+    )
     return (cls or APIStatusError)(
         message, status_code=status_code, body=body, request_id=request_id, headers=headers
     )
