@@ -428,16 +428,7 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
     ``/chat/vision``, which answers whole, and hosts that ignore ``stream: true``."""
     header = {"model": completion.model, **completion.header_metadata()}
     chunks = [
-        ChatCompletionChunk(
-            **header,
-            choices=[
-                ChunkChoice(
-                    index=choice.index,
-                    delta=_as_delta(choice.message),
-                    finish_reason=choice.finish_reason,
-                )
-            ],
-        )
+        ChatCompletionChunk(**header, choices=[_chunk_choice(choice)])
         for choice in completion.choices
     ] or [ChatCompletionChunk(**header)]
     chunks[-1].usage = completion.usage
@@ -445,7 +436,8 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
     return chunks
 
 
-def _as_delta(message: ResponseMessage) -> Delta:
+def _chunk_choice(choice: Choice) -> ChunkChoice:
+    message = choice.message
     tool_calls = [
         ToolCallDelta(
             index=i,
@@ -455,12 +447,13 @@ def _as_delta(message: ResponseMessage) -> Delta:
         )
         for i, call in enumerate(message.tool_calls or ())
     ]
-    return Delta(
+    delta = Delta(
         role=message.role or "assistant",
         content=message.text or None,
         tool_calls=tool_calls or None,
         reasoning_content=message.reasoning_text,
     )
+    return ChunkChoice(index=choice.index, delta=delta, finish_reason=choice.finish_reason)
 
 
 def text_completion_to_chunks(completion: TextCompletion) -> list[TextCompletionChunk]:
