@@ -180,6 +180,17 @@ def test_json_answer_to_a_stream_request_becomes_chunks(kind: str) -> None:
     assert chunks[-1].usage is not None
 
 
+def test_a_json_answer_to_a_stream_request_whose_body_breaks_is_retried(kind: str) -> None:
+    # Read whole before any chunk is handed out, as every call's answer is: a connection
+    # that breaks while it is read is retried as theirs are.
+    body = json.dumps(completion_body("lost")).encode()
+    headers = {"content-type": "application/json"}
+    broken = Reply(body=body, headers=headers, piece=10, raise_exc=httpx.ReadError("reset"))
+    h = Harness(kind, [broken, Reply(json=completion_body("whole answer"))], max_retries=1)
+    assert text_of(h.stream()) == "whole answer"
+    assert len(h.requests) == 2
+
+
 def test_vision_endpoint_streams_as_one_chunk(kind: str) -> None:
     h = Harness(kind, [Reply(json=completion_body("a lioness"))])
     chunks = h.stream(endpoint="vision")
