@@ -65,7 +65,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None

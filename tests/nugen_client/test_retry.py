@@ -30,6 +30,8 @@ NOW = 1_700_000_000.0
         ({"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}, 30.0),
         ({"retry-after": email.utils.formatdate(NOW - 30, usegmt=True)}, 0.0),
         ({"retry-after": "next tuesday"}, None),
+        # A year too large for a datetime (an OverflowError, not a ValueError, below).
+        ({"retry-after": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"}, None),
         ({}, None),
     ],
 )
