@@ -519,13 +519,14 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 return result
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
-        # echoed) along with ours. Redacted before the cut: a key echoed across it would keep
-        # its first characters.
-        text = redact(response.text, self._secrets)[:500]
+        # echoed) along with ours. Redacted before the cut (a key echoed across it would keep
+        # its first characters), of the call's own credential headers too.
+        secrets = self._secrets + header_secrets(response.request.headers)
+        text = redact(response.text, secrets)[:500]
         message = f"could not read the {model.__name__} response: {found}"
         if quote:
             message = f"{message} (body: {text!r})"
-        raise APIResponseValidationError(redact(message, self._secrets), body=text)
+        raise APIResponseValidationError(redact(message, secrets), body=text)
 
     def _status_error(
         self, response: httpx.Response, secrets: Sequence[str], unread: str = ""

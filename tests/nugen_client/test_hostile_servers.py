@@ -380,3 +380,15 @@ def test_a_call_credential_header_value_echoed_in_a_stream_is_redacted(kind: str
     assert isinstance(error, NugenError)
     assert GATEWAY_SECRET not in str(error)
     assert GATEWAY_SECRET not in repr(error.body)  # type: ignore[attr-defined]
+
+
+def test_a_call_credential_header_value_echoed_in_an_unreadable_answer_is_redacted(
+    kind: str,
+) -> None:
+    # A 200 that is not the answer asked for (no choices) quotes its body in the error.
+    body = json.dumps({"echo": f"X-Auth-Key: {GATEWAY_SECRET}"})
+    h = Harness(kind, [Reply(status=200, body=body.encode())], max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat(extra_headers={"X-Auth-Key": GATEWAY_SECRET})
+    assert GATEWAY_SECRET not in str(info.value)
+    assert GATEWAY_SECRET not in repr(info.value.body)  # type: ignore[attr-defined]
