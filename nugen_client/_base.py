@@ -199,7 +199,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             allow_insecure_http=allow_insecure_http,
         )
         self.timeout = make_timeout(timeout)
-        self.max_retries = max_retries
         if limits is not None and limits.max_connections is not None and limits.max_connections < 1:
             # Zero connections would make every call wait forever.
             raise InvalidInputError(
@@ -263,6 +262,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     @property
     def api_key(self) -> SecretStr:
         return self._api_key
+
+    @property
+    def max_retries(self) -> int:
+        """``retry_policy``'s; assigned, it replaces the policy's (checked)."""
+        return self.retry_policy.max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self.retry_policy = replace(self.retry_policy, max_retries=value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"

@@ -14,6 +14,7 @@ from nugen_client import (
 )
 from nugen_client._errors import make_status_error
 from nugen_client._retry import is_retryable, parse_retry_after
+from tests.support.harness import Harness, Reply, completion_body
 
 NOW = 1_700_000_000.0
 
@@ -110,3 +111,13 @@ def test_a_retry_policy_that_cannot_wait_is_refused_when_made(options: dict[str,
     with pytest.raises(InvalidInputError, match=next(iter(options))):
         RetryPolicy(**options)  # type: ignore[arg-type]
     assert RetryPolicy(max_retries=0, initial_delay=0, max_delay=0, max_retry_after=0)
+
+
+def test_max_retries_assigned_after_construction_is_the_one_used(kind: str) -> None:
+    h = Harness(kind, [Reply(status=503)] * 4 + [Reply(json=completion_body())], max_retries=0)
+    h.client.max_retries = 4
+    assert h.client.retry_policy.max_retries == 4
+    h.chat()
+    assert len(h.requests) == 5
+    with pytest.raises(InvalidInputError, match="max_retries"):
+        h.client.max_retries = -1
