@@ -8,6 +8,7 @@ starts the loop, which takes that failure as its first outcome.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import inspect
 import logging
@@ -69,6 +70,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000", no zone stated: an HTTP date is GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 

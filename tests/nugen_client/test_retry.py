@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import email.utils
+import time
 
 import pytest
 
@@ -42,6 +43,19 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
         assert result is None
     else:
         assert result == pytest.approx(expected)
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is Unix only")
+def test_an_http_date_without_a_stated_zone_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "-0000" says no zone; an HTTP date is GMT whatever the machine's own zone.
+    date = email.utils.formatdate(NOW + 30).replace("+0000", "-0000")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert parse_retry_after({"retry-after": date}, now=NOW) == pytest.approx(30.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize(
