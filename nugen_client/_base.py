@@ -545,13 +545,17 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             body = loads_error_json(text) if text else None
         except ValueError:
             body = text
-        # A 404 most often means a base_url without its base path.
-        hint = (
-            f"{response.request.url} answered 404: check base_url (the Nugen service's "
-            "ends in /api/v3/inference, an OpenAI-compatible host's usually in /v1)"
-            if response.status_code == 404
-            else ""
-        )
+        url, hint = response.request.url, ""
+        if response.status_code == 404:  # most often a base_url without its base path
+            hint = (
+                f"{url} answered 404: check base_url (the Nugen service's ends in "
+                "/api/v3/inference, an OpenAI-compatible host's usually in /v1)"
+            )
+        elif response.is_redirect:
+            hint = (
+                f"{url} redirects to {response.headers['location']}, which is not followed "
+                "(the key would go along): point base_url there if you trust it"
+            )
         return make_status_error(
             response.status_code,
             body,

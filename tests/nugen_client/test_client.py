@@ -886,6 +886,7 @@ def test_redirects_are_not_followed_so_the_key_stays_home(
     with pytest.raises(APIStatusError) as info:
         _chat_on_the_clients_own_pool(kind, nugen_emulator)
     assert info.value.status_code == 307
+    assert f"redirects to {elsewhere}" in str(info.value)  # where to point base_url
     assert [request.path for request in nugen_emulator.requests] == [
         "/api/v3/inference/chat/completions"
     ]
