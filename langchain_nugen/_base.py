@@ -14,6 +14,7 @@ from langchain_core.load.serializable import (
 )
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from langchain_nugen._convert import PROVIDER
 from langchain_nugen._errors import mapped_errors
@@ -85,7 +86,15 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             unknown = [key for key in values if key not in names]
             if unknown:
                 check_no_credential_keywords(unknown, names)  # never moved into the body
-                return _build_model_kwargs(values, set(names))
+                values = _build_model_kwargs(values, set(names))
+            for name, value in (values.get("model_kwargs") or {}).items():
+                try:  # refused now, not at the first call
+                    to_jsonable_python(value)
+                except PydanticSerializationError:
+                    raise InvalidInputError(
+                        f"{name} (a {type(value).__name__}) cannot be sent: {cls.__name__} has "
+                        "no such field, and keywords it does not know go into the body as JSON"
+                    ) from None
         return values
 
     # ------------------------------------------------------------------ LangChain API

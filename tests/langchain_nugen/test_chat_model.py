@@ -222,6 +222,19 @@ def test_unknown_constructor_keywords_become_model_kwargs(mock: respx.MockRouter
     assert body(route)["frequency_penalty"] == 0.5
 
 
+def test_an_unknown_keyword_that_cannot_be_a_body_field_is_refused_at_construction() -> None:
+    # NugenLLM has no rate_limiter (LangChain's BaseLLM has none): it would go to the body.
+    from langchain_core.rate_limiters import InMemoryRateLimiter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LangChain's "transferred to model_kwargs"
+        with pytest.raises(ValueError, match=r"rate_limiter \(a InMemoryRateLimiter\) cannot be"):
+            NugenLLM(api_key=KEY, rate_limiter=InMemoryRateLimiter())
+    with pytest.raises(ValueError, match=r"x \(a object\) cannot be sent: ChatNugen has no"):
+        ChatNugen(api_key=KEY, model_kwargs={"x": object()})
+    assert ChatNugen(api_key=KEY, model_kwargs={"when": date(2026, 1, 1)}).model_kwargs
+
+
 def test_model_name_alias_and_accessor() -> None:
     model = ChatNugen(model_name="nugen-legal", api_key=KEY)
     assert model.model == model.model_name == "nugen-legal"
