@@ -16,10 +16,9 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, SkipValidation
 
 from langchain_nugen import _compat
-from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
+from langchain_nugen._base import LC_KWARGS, NugenModel, SessionFromConfig, on_retry, shown_keywords
 from langchain_nugen._convert import completion_to_chat_result, summed_usage, to_wire_messages
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._sessions import SessionFromConfig
 from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
 from nugen_shared.fields import ImageLimitField, ReasoningField

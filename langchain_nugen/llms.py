@@ -17,10 +17,9 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
-from langchain_nugen._base import LC_KWARGS, NugenModel, on_retry, shown_keywords
+from langchain_nugen._base import LC_KWARGS, NugenModel, SessionFromConfig, on_retry, shown_keywords
 from langchain_nugen._convert import summed_usage, token_usage
 from langchain_nugen._errors import mapped_errors
-from langchain_nugen._sessions import SessionFromConfig
 from nugen_client.params import TextCompletionFields
 from nugen_client.types import (
     ResponseHeader,
