@@ -527,18 +527,21 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 return result
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
-        # echoed) along with ours. Redacted before the cut (a key echoed across it would keep
-        # its first characters), of the call's own credential headers too.
-        secrets = self._secrets + header_secrets(response.request.headers)
+        # echoed) along with ours. Redacted before the cut: a key echoed across it would keep
+        # its first characters.
+        secrets = self._secrets_of(response)
         text = redact(response.text, secrets)[:500]
         message = f"could not read the {model.__name__} response: {found}"
         if quote:
             message = f"{message} (body: {text!r})"
         raise APIResponseValidationError(redact(message, secrets), body=text)
 
-    def _status_error(
-        self, response: httpx.Response, secrets: Sequence[str], unread: str = ""
-    ) -> APIStatusError:
+    def _secrets_of(self, response: httpx.Response) -> tuple[str, ...]:
+        """What an error quoting ``response`` never shows: the client's secrets and the
+        credential header values of the request it answers (a call's own included)."""
+        return self._secrets + header_secrets(response.request.headers)
+
+    def _status_error(self, response: httpx.Response, unread: str = "") -> APIStatusError:
         """The error of ``response``'s status; ``unread``: why its body was not read."""
         text = "" if unread else response.text
         try:
@@ -559,7 +562,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         return make_status_error(
             response.status_code,
             body,
-            secrets=secrets,
+            secrets=self._secrets_of(response),
             request_id=response.headers.get("x-request-id"),
             headers=response.headers,
             context=unread and f"body not read: {unread}",

@@ -273,10 +273,10 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 # A body too large or undecodable: an error status is still that error.
                 if response.is_success or not isinstance(exc, APIResponseValidationError):
                     raise
-                raise self._status_error(response, prepared.secrets, str(exc)) from None
+                raise self._status_error(response, str(exc)) from None
             if response.is_success:
                 return response
-        raise self._status_error(response, prepared.secrets)
+        raise self._status_error(response)
 
     def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
         response = self._send(call.prepared)
@@ -452,10 +452,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 await response.aclose()
                 if response.is_success or not isinstance(exc, APIResponseValidationError):
                     raise
-                raise self._status_error(response, prepared.secrets, str(exc)) from None
+                raise self._status_error(response, str(exc)) from None
             if response.is_success:
                 return response
-        raise self._status_error(response, prepared.secrets)
+        raise self._status_error(response)
 
     async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncGenerator[_ChunkT, None]:
         # One generator holds the lease, the response and the SSE reader, and closes them

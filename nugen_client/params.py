@@ -204,6 +204,7 @@ _SAFE_HEADERS = frozenset(
         "connection",
         "content-length",
         "content-type",
+        "host",
         "traceparent",
         "tracestate",
         "user-agent",
