@@ -9,7 +9,12 @@ from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, ToolCallBlock
 
-from llama_index_nugen._convert import _message, _response_extras, _tool_outputs
+from llama_index_nugen._convert import (
+    _complete_arguments,
+    _message,
+    _response_extras,
+    _tool_outputs,
+)
 from nugen_client import StreamAccumulator
 from nugen_client import types as api
 
@@ -109,6 +114,19 @@ class ChatStream:
         self.pending = not (delta or reasoning or 0 in fragments)
         return not self.pending
 
+    def end(self) -> bool:
+        """The stream ended: whether a closing step is due. Ended by ``[DONE]`` alone, the
+        answer's tool calls are finished too: the closing step holds them parsed, and a call
+        that cannot run raises here, as no ``finish_reason`` tells a reader it is final."""
+        if self._finish_reason is None and self._tool_blocks:
+            calls = self._acc.tool_calls(0)
+            for call in calls:
+                _complete_arguments(call.function.arguments, call.function.name, None)
+            self._tool_blocks, self._tool_dicts = _tool_outputs(calls, self._id, complete=True)
+            self.delta = self._reasoning_delta = ""
+            return True
+        return self.pending
+
     def _extras(self) -> dict[str, Any]:
         acc = self._acc
         extras = _response_extras(acc.usage, self._confidence, self._finish_reason, acc.timing)
@@ -162,7 +180,7 @@ def responses(
     for chunk in chunks:
         if state.add(chunk):
             yield render(state)
-    if state.pending:
+    if state.end():
         yield render(state)  # the closing step: usage, finish_reason, timing
 
 
@@ -174,5 +192,5 @@ async def aresponses(
     async for chunk in chunks:
         if state.add(chunk):
             yield render(state)
-    if state.pending:
+    if state.end():
         yield render(state)

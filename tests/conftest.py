@@ -82,7 +82,8 @@ if TYPE_CHECKING:
 
 # The property tests draw the same examples on every run, so a failure in CI reproduces
 # and coverage does not move from run to run; HYPOTHESIS_PROFILE=explore draws new ones.
-settings.register_profile("repeatable", derandomize=True, database=None)
+# No per-example deadline: on a busy machine a slow example is not a failing one.
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 

@@ -150,7 +150,7 @@ def test_tool_arguments_nested_too_deeply_to_parse_are_malformed_not_a_crash() -
         tool_selections(response, True)
     # Mid-stream, still arriving: nothing to run yet, and no crash either.
     first = {"index": 0, "id": "c1", "function": {"name": "add", "arguments": deep[:50_000]}}
-    (step,) = stream_chat_responses(chunks_of([chunk_body(tool_calls=[first])]))
+    step = next(stream_chat_responses(chunks_of([chunk_body(tool_calls=[first])])))
     assert [s.tool_kwargs for s in tool_selections(step, True)] == [{}]
 
 
@@ -296,6 +296,26 @@ def test_streamed_tool_call_is_assembled_and_partial_json_never_raises() -> None
     )
     assert last.message.content is None
     assert last.additional_kwargs["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"), [('{"a": 1', None), ('{"a": 1, "b": 2}', {"a": 1, "b": 2})]
+)
+def test_a_stream_ended_without_finish_reason_closes_its_tool_calls(
+    arguments: str, expected: dict[str, int] | None
+) -> None:
+    """``[DONE]`` with no ``finish_reason`` still ends the answer: a closing step holds the
+    calls parsed, and a call cut short is an error, never run with guessed arguments."""
+    call = {"index": 0, "id": "c1", "function": {"name": "add", "arguments": arguments}}
+    bodies = [chunk_body("Let me add.", role="assistant"), chunk_body(tool_calls=[call])]
+    if expected is None:
+        with pytest.raises(APIResponseValidationError, match="'add' cannot be run"):
+            list(stream_chat_responses(chunks_of(bodies)))
+        return
+    steps = list(stream_chat_responses(chunks_of(bodies)))
+    assert [step.delta for step in steps] == ["Let me add.", "", ""]
+    assert steps[-1].message.blocks[1].tool_kwargs == expected  # type: ignore[union-attr]
+    assert tool_selections(steps[-1], error_on_no_tool_call=False)[0].tool_kwargs == expected
 
 
 def test_streamed_tool_call_message_round_trips_into_the_next_request() -> None:
