@@ -268,12 +268,10 @@ def test_replies_are_not_delayed_by_nagle(http: httpx.Client) -> None:
 def test_an_emulator_bug_is_a_500_in_the_dialect(
     http: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from nugen_emulator import _app
-
     def broken(request: object) -> object:
         raise RuntimeError("simulated emulator bug")
 
-    monkeypatch.setattr(_app, "generate_chat", broken)
+    monkeypatch.setattr(_server, "generate_chat", broken)
     with caplog.at_level("ERROR", logger="nugen_emulator"):
         reply = http.post(
             "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
