@@ -15,6 +15,8 @@ _QUOTED_RE = re.compile(
     r"\"([^\"\n]{1,200})\"|(?<![\w])'([^'\n]{1,200})'(?![\w])|`([^`\n]{1,200})`"
 )
 _WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+# Where a word opens the text, a line or a sentence.
+_SENTENCE_START_RE = re.compile(r"(?:\A|[.!?:;\n])\s*")
 _BOOL_RE = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
 # Capitalised words that are vocabulary rather than values the user wants passed on.
 _NOT_VALUES = frozenset(
@@ -37,12 +39,6 @@ _DATE_FIELD_RE = re.compile(r"date|\bday\b|\bwhen\b", re.IGNORECASE)
 _HINT_STOP_WORDS = frozenset({"the", "a", "an", "of", "to", "for", "in", "on", "and", "or", "is"})
 
 
-def _hint_words(hints: str) -> list[str]:
-    """The words of a field's name and description that the text may mention near its value."""
-    words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", hints).lower())
-    return [w for w in dict.fromkeys(words) if w not in _HINT_STOP_WORDS]
-
-
 def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
     """Quoted text and capitalised phrases not starting a sentence ("in New York" gives
     ``"New York"``), with where they start, in order."""
@@ -55,6 +51,7 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, s
     # Blank quoted text out (same length, so positions still sort): the comma ends a
     # phrase without starting a sentence.
     unquoted = _QUOTED_RE.sub(lambda m: "," + " " * (len(m.group(0)) - 1), text)
+    sentence_starts = {m.end() for m in _SENTENCE_START_RE.finditer(unquoted)}
     current: list[str] = []
     current_start = 0
     previous_end = -1
@@ -62,7 +59,7 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, s
         word = match.group(0).strip("'-")
         usable = (
             word[:1].isupper()
-            and not _starts_sentence(unquoted, match.start())
+            and match.start() not in sentence_starts
             and word not in _NOT_VALUES
             and word.lower() not in excluded
             and "_" not in word
@@ -81,16 +78,6 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, s
     for start, value in sorted(found, key=lambda pair: pair[0]):
         first.setdefault(value, start)
     return [(start, value) for value, start in first.items()]
-
-
-def _starts_sentence(text: str, start: int) -> bool:
-    """Whether the word at ``start`` opens the text or a sentence (looks back, not forward)."""
-    i = start - 1
-    while i >= 0 and text[i].isspace():
-        if text[i] == "\n":
-            return True
-        i -= 1
-    return i < 0 or text[i] in ".!?:;"
 
 
 class Literals:
@@ -132,10 +119,12 @@ class Literals:
             i for i, (_, v) in enumerate(self.strings) if bool(_DATE_RE.search(v)) == wants_date
         ]
         candidates = candidates or list(range(len(self.strings)))
+        # The words of the field's name and description the text may mention near its value.
+        hint_words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", hints).lower())
         mentions = [
             (m.start(), m.end())
-            for word in _hint_words(hints)
-            if word not in self._listed
+            for word in dict.fromkeys(hint_words)
+            if word not in _HINT_STOP_WORDS and word not in self._listed
             for m in re.finditer(r"(?<![\w])" + re.escape(word) + r"\w*", self._lower)
         ]
         best = candidates[0]
