@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
+import copy
 import json
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nugen_emulator import _prompts
@@ -74,52 +73,39 @@ def describe_images(images: list[str]) -> str:
     return f"I received {len(images)} {noun}: " + "; ".join(parts) + "."
 
 
-@dataclass
 class _Conversation:
     """What the model pays attention to, extracted once from the messages."""
 
-    last_user_text: str
-    earlier_user_text: str
-    preceding_user_text: str  # user messages sent together with the last one, before it
-    system_text: str
-    images: list[str]  # what each image holds
-    tool_results: list[tuple[str, str, list[str]]]  # since the last user message
-    called_since_user: list[str]
-    used_values: list[Any]  # argument values of the tool calls since the last user message
-
-
-def _conversation(request: ChatBody) -> _Conversation:
-    messages = request.messages
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-    together = last_user  # the first of the user messages sent with the last one
-    while together > 0 and messages[together - 1].role == "user":
-        together -= 1
-    user_texts = [text_of(m.content) for m in messages if m.role == "user"]
-    call_names: dict[str, str] = {}
-    called: list[str] = []
-    used: list[Any] = []
-    results: list[tuple[str, str, list[str]]] = []
-    for i, message in enumerate(messages):
-        if message.role == "assistant":
-            for call in message.tool_calls or []:
-                call_names[call.id] = call.function.name
-                if i > last_user:
-                    called.append(call.function.name)
-                    with contextlib.suppress(ValueError):  # arguments need not be JSON
-                        used.extend(scalars(json.loads(call.function.arguments)))
-        elif message.role == "tool" and i > last_user:
-            name = call_names.get(message.tool_call_id or "", message.name or "")
-            results.append((name or "tool", text_of(message.content), images_of(message)))
-    return _Conversation(
-        last_user_text=user_texts[-1] if user_texts else "",
-        earlier_user_text=user_texts[-2] if len(user_texts) > 1 else "",
-        preceding_user_text="\n".join(text_of(m.content) for m in messages[together:last_user]),
-        system_text=" ".join(text_of(m.content) for m in messages if m.role == "system"),
-        images=[image for message in messages for image in images_of(message)],
-        tool_results=results,
-        called_since_user=called,
-        used_values=used,
-    )
+    def __init__(self, request: ChatBody) -> None:
+        messages = request.messages
+        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+        together = last_user  # the first of the user messages sent with the last one
+        while together > 0 and messages[together - 1].role == "user":
+            together -= 1
+        user_texts = [text_of(m.content) for m in messages if m.role == "user"]
+        call_names: dict[str, str] = {}
+        self.called_since_user: list[str] = []
+        self.used_values: list[Any] = []  # the arguments of the calls since the last user turn
+        self.tool_results: list[tuple[str, str, list[str]]] = []  # since the last user turn
+        for i, message in enumerate(messages):
+            if message.role == "assistant":
+                for call in message.tool_calls or []:
+                    call_names[call.id] = call.function.name
+                    if i > last_user:
+                        self.called_since_user.append(call.function.name)
+                        with contextlib.suppress(ValueError):  # arguments need not be JSON
+                            self.used_values.extend(scalars(json.loads(call.function.arguments)))
+            elif message.role == "tool" and i > last_user:
+                name = call_names.get(message.tool_call_id or "", message.name or "")
+                result = (name or "tool", text_of(message.content), images_of(message))
+                self.tool_results.append(result)
+        self.last_user_text = user_texts[-1] if user_texts else ""
+        self.earlier_user_text = user_texts[-2] if len(user_texts) > 1 else ""
+        # The user messages sent together with the last one, before it.
+        together_texts = (text_of(m.content) for m in messages[together:last_user])
+        self.preceding_user_text = "\n".join(together_texts)
+        self.system_text = " ".join(text_of(m.content) for m in messages if m.role == "system")
+        self.images = [image for message in messages for image in images_of(message)]
 
 
 def prompt_tokens(request: ChatBody) -> int:
@@ -321,7 +307,8 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
         return f"{_REACT_CALL}Action: {due[0]}\nAction Input: {arguments}"
     if observations:
         return _REACT_DONE + "Answer: " + " ".join(observations)
-    plain = dataclasses.replace(conv, last_user_text=question, system_text="")
+    plain = copy.copy(conv)
+    plain.last_user_text, plain.system_text = question, ""
     return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
@@ -379,7 +366,7 @@ def _text_reply(request: ChatBody, conv: _Conversation) -> tuple[str, str, bool]
 
 def generate_chat(request: ChatBody) -> Generation:
     """The reply to a validated chat request (specified in docs/emulator.md)."""
-    conv = _conversation(request)
+    conv = _Conversation(request)
     tools = tools_of(request)
     names = _plan_tools(request, tools, conv)
     text, plan, numbered = _text_reply(request, conv) if not names else ("", "", False)
