@@ -47,7 +47,7 @@ from nugen_emulator._validation import (
     validate_rerank,
 )
 from nugen_emulator._wire import Dialect, Generation, Renderer, count_tokens, encode_event
-from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError, ask_hook
+from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError
 
 _logger = logging.getLogger("nugen_emulator")
 # Deeper than any real request (a tool's JSON schema included); deeper bodies would only
@@ -436,14 +436,23 @@ class NugenEmulator:
     def _ask(
         self, request: ChatBody, body: Any, fault: Fault, **call: Any
     ) -> Generation | EncodedStream | None:
-        """The ``chat_reply`` hook's answer, when there is a hook."""
-        if self._chat_reply is None:
+        """The ``chat_reply`` hook's answer, when there is a hook; its failure a HookError."""
+        hook = self._chat_reply
+        if hook is None:
             return None
         no_usage = fault.no_usage
         chat = ChatCall(
             request, body, renderer=self._renderer, new_id=self._new_id, no_usage=no_usage, **call
         )
-        return ask_hook(self._chat_reply, chat)
+        try:
+            reply = hook(chat)
+        except Exception as exc:
+            raise HookError(hook, f"raised {type(exc).__name__}: {exc}") from exc
+        if reply is not None and not isinstance(reply, (Generation, EncodedStream)):
+            raise HookError(
+                hook, f"must return a Generation, an EncodedStream or None, got {reply!r}"
+            )
+        return reply
 
     async def _chat(self, body: Any, fault: Fault, *, vision: bool = False) -> Response:
         renderer = self._renderer

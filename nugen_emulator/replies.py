@@ -41,17 +41,6 @@ class HookError(Exception):
         super().__init__(f"the chat_reply hook {name} {problem}")
 
 
-def ask_hook(hook: ChatReplyHook, call: ChatCall) -> Generation | EncodedStream | None:
-    """The hook's reply to ``call``; any failure becomes a :class:`HookError`."""
-    try:
-        reply = hook(call)
-    except Exception as exc:
-        raise HookError(hook, f"raised {type(exc).__name__}: {exc}") from exc
-    if reply is not None and not isinstance(reply, (Generation, EncodedStream)):
-        raise HookError(hook, f"must return a Generation, an EncodedStream or None, got {reply!r}")
-    return reply
-
-
 class ChatCall:
     """One valid chat request, as a ``chat_reply`` hook sees it (each attribute:
     docs/emulator.md, Replacing the model's replies)."""
