@@ -13,7 +13,12 @@ import threading
 from collections.abc import Sequence
 
 
-def _parser() -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["conformance"]:
+        from nugen_emulator._conformance import main as conformance
+
+        return conformance(argv[1:], dict(os.environ))
     parser = argparse.ArgumentParser(
         prog="python -m nugen_emulator",
         description="Serve a NugenEmulator (a stand-in for the Nugen inference API).",
@@ -31,16 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     metavar = ("PER_REQUEST", "PER_INPUT")
     parser.add_argument("--latency", type=float, nargs=2, metavar=metavar, help=latency)
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["conformance"]:
-        from nugen_emulator._conformance import main as conformance
-
-        return conformance(argv[1:], dict(os.environ))
-    parser = _parser()
     args = parser.parse_args(argv)
     try:
         from nugen_emulator import DEFAULT_API_KEY, NugenEmulator
