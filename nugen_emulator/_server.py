@@ -12,7 +12,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from functools import partial
@@ -463,23 +463,14 @@ class NugenEmulator:
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self._chat_reply, "returned an EncodedStream for a JSON reply")
-            return SSEResponse(self, list(reply.events), fault)
+            return SSEResponse(self, reply.events, fault)
         generation = with_call_ids(reply or generate_chat(request), self._new_id)
         # What every rendering of this answer takes.
         rendering = (generation, request, self._new_id(renderer.chat_id_prefix), fault.no_usage)
         if not stream:
             return _json(renderer.chat_body(*rendering, vision), fault)
         chunks = renderer.chat_chunks(*rendering)
-        # Faults count chunks ("cut after k chunks"): the opening timing event is none.
-        lead = next((i for i, chunk in enumerate(chunks) if "choices" in chunk), 0)
-        trailer = renderer.chat_trailer(*rendering)
-        return SSEResponse(
-            self,
-            [encode_event(chunk) for chunk in chunks[lead:]],
-            fault,
-            lead=b"".join(encode_event(chunk) for chunk in chunks[:lead]),
-            after_done=encode_event(trailer) if trailer is not None else b"",
-        )
+        return SSEResponse(self, chunks, fault, renderer.chat_trailer(*rendering))
 
     async def _completions(self, body: Any, fault: Fault) -> Response:
         renderer = self._renderer
@@ -497,7 +488,7 @@ class NugenEmulator:
         rendering = (generation, request, response_id, fault.no_usage)
         if request.stream:
             chunks = renderer.completion_chunks(*rendering)
-            return SSEResponse(self, [encode_event(chunk) for chunk in chunks], fault)
+            return SSEResponse(self, chunks, fault)
         return _json(renderer.completion_body(*rendering), fault)
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:
@@ -558,24 +549,26 @@ def _with_request_id(app: ASGIApp, state: NugenEmulator) -> ASGIApp:
 
 
 class SSEResponse(Response):
-    """An SSE body, sent event by event when an armed :class:`Fault` changes the stream."""
+    """An SSE body of chunks (or events encoded already), then ``[DONE]`` and the live
+    service's one chunk after it (``trailer``); sent event by event when an armed
+    :class:`Fault` changes the stream."""
 
     def __init__(
-        self,
-        state: NugenEmulator,
-        events: list[bytes],
-        fault: Fault,
-        *,
-        lead: bytes = b"",
-        after_done: bytes = b"",
+        self, state: NugenEmulator, chunks: Sequence[Any], fault: Fault, trailer: Any = None
     ) -> None:
         # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
         self.status_code = 200
         self.background = None
         self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
-        self.state, self.events, self.fault = state, events, fault
-        self.lead = lead  # sent before ``events``, not counted by faults (a timing event)
-        self.tail = DONE_EVENT + after_done  # the live service sends one more after [DONE]
+        self.state, self.fault = state, fault
+        if chunks and isinstance(chunks[0], bytes):  # an EncodedStream's, sent as they are
+            events, lead = list(chunks), 0
+        else:
+            events = [encode_event(chunk) for chunk in chunks]
+            # Faults count chunks ("cut after k chunks"): an opening timing event is none.
+            lead = next((i for i, chunk in enumerate(chunks) if "choices" in chunk), 0)
+        self.lead, self.events = b"".join(events[:lead]), events[lead:]
+        self.tail = DONE_EVENT + (encode_event(trailer) if trailer is not None else b"")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def emit(data: bytes, more: bool = True) -> None:
