@@ -432,12 +432,11 @@ def rerank_body(request: RerankBody) -> dict[str, Any]:
     """``{"results": [...], "meta": {...}}``, most relevant first (ties in request order)."""
     scores = [similarity(request.query, document_text(d)) for d in request.documents]
     ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[: request.top_n]
-    results: list[dict[str, Any]] = []
-    for index in ranked:
-        result: dict[str, Any] = {"index": index, "relevance_score": round(scores[index], 6)}
-        if request.return_documents:
-            result["document"] = request.documents[index]
-        results.append(result)
+    results = [
+        {"index": i, "relevance_score": round(scores[i], 6)}
+        | ({"document": request.documents[i]} if request.return_documents else {})
+        for i in ranked
+    ]
     method = request.method or "fast"
     meta: dict[str, Any] = {"method": method, "deployed_model_id": request.model}
     if method in CROSS_ENCODER_METHODS:

@@ -240,9 +240,7 @@ def schema_of(example: Any) -> dict[str, Any]:
 
 def field_names(text: str) -> list[str]:
     """Field names a prompt lists in words ("with the keys name, city and height_m")."""
-    names: list[str] = []
-    for match in _FIELD_LIST_RE.finditer(text):
-        for name in re.split(r"\s*,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+", match["names"]):
-            if name and name.lower() not in _NOT_FIELD_NAMES and name not in names:
-                names.append(name)
-    return names
+    separators = r"\s*,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+"
+    lists = (re.split(separators, match["names"]) for match in _FIELD_LIST_RE.finditer(text))
+    names = (name for names in lists for name in names if name)
+    return list(dict.fromkeys(name for name in names if name.lower() not in _NOT_FIELD_NAMES))

@@ -114,9 +114,6 @@ def sentences(text: str) -> list[str]:
 
 def best_sentence(context: str, question: str) -> str | None:
     """The context sentence closest to the question (first one on ties), or ``None``."""
-    best: tuple[float, str] | None = None
-    for sentence in sentences(context):
-        score = similarity(sentence, question)
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, sentence)
-    return best[1] if best else None
+    scored = [(similarity(sentence, question), sentence) for sentence in sentences(context)]
+    score, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best if score > 0 else None
