@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import replace
 from functools import partial
 from typing import Any, Literal
 
@@ -22,12 +20,20 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nugen_emulator import _BASE_PATHS, DEFAULT_API_KEY
+from nugen_emulator._app import (
+    SSEResponse,
+    aligned_models,
+    json_reply,
+    json_response,
+    parse_body,
+    with_call_ids,
+    with_request_id,
+)
 from nugen_emulator._model import embedding, generate_chat, generate_completion, rerank_body
 from nugen_emulator._prompts import templates
 from nugen_emulator._records import (
@@ -46,32 +52,16 @@ from nugen_emulator._validation import (
     validate_embeddings,
     validate_rerank,
 )
-from nugen_emulator._wire import Dialect, Generation, Renderer, count_tokens, encode_event
+from nugen_emulator._wire import Dialect, Generation, Renderer, count_tokens
 from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError
 
 _logger = logging.getLogger("nugen_emulator")
-# Deeper than any real request (a tool's JSON schema included); deeper bodies would only
-# exhaust the recursion of whatever walks them next.
-MAX_BODY_DEPTH = 64
-DONE_EVENT = b"data: [DONE]\n\n"
-MALFORMED_EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "unterminated\n\n'
 _NO_FAULT = Fault()
 _SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
-_SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 # The id source of the request being answered (seeded emulators only): each request task
 # runs in its own context, so concurrent requests never share one.
 _request_ids: ContextVar[random.Random | None] = ContextVar("request_ids", default=None)
 Reply = Callable[[Any, Fault], Awaitable[Response]]
-
-
-class AbortConnection(Exception):
-    """Raised inside the app so uvicorn drops the TCP connection mid-response."""
-
-
-# Keep uvicorn from logging a traceback for connections dropped on purpose.
-logging.getLogger("uvicorn.error").addFilter(
-    lambda record: not (record.exc_info and isinstance(record.exc_info[1], AbortConnection))
-)
 
 
 class NugenEmulator:
@@ -354,7 +344,7 @@ class NugenEmulator:
             routes.append(Route(models, self._aligned_models, methods=["GET"]))
         return Starlette(
             routes=routes,
-            middleware=[Middleware(_with_request_id, state=self)],
+            middleware=[Middleware(with_request_id, new_id=self._new_id, renderer=self._renderer)],
             exception_handlers={HTTPException: self._http_error},
         )
 
@@ -366,7 +356,7 @@ class NugenEmulator:
         return json_response(body, exc.status_code, exc.headers)
 
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
-        raw, body, body_error = await self._record(request)
+        body, invalid = await self._record(request)
         with self._faults_lock:  # the oldest armed fault matching the path, if any
             path = request.url.path
             found = next((i for i, f in enumerate(self._faults) if f.matches(path)), None)
@@ -388,8 +378,8 @@ class NugenEmulator:
             body = self._renderer.error_body(401, message)
             return json_response(body, 401, {"www-authenticate": "Bearer"})
         try:
-            if needs_body and (not raw or body_error is not None):
-                raise InvalidBody([_body_error(raw, body_error)])
+            if needs_body and invalid is not None:
+                raise InvalidBody([invalid])
             return await reply(body, fault)
         except InvalidBody as invalid:
             status, error_body = self._renderer.validation_error(invalid)
@@ -398,18 +388,11 @@ class NugenEmulator:
             _logger.error("%s", failed, exc_info=failed.__cause__)
             return json_response(self._renderer.error_body(500, str(failed)), 500, fault.headers)
 
-    async def _record(self, request: Request) -> tuple[bytes, Any, Exception | None]:
-        """Log the request; returns its raw body, parsed JSON and the JSON error if any."""
+    async def _record(self, request: Request) -> tuple[Any, dict[str, Any] | None]:
+        """Log the request; returns its body as JSON and, if it is not a body, the 422 detail."""
         raw = await request.body()
         received_at = time.monotonic()
-        body: Any = None
-        body_error: Exception | None = None
-        try:
-            body = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            body_error = exc
-        if _nested_deeper_than(body, MAX_BODY_DEPTH):
-            body_error = ValueError(f"Nesting deeper than {MAX_BODY_DEPTH} levels")
+        body, invalid = parse_body(raw)
         method, path = request.method, request.url.path
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = request.url.query
@@ -421,7 +404,7 @@ class NugenEmulator:
             with self._faults_lock:
                 repeat = self._seen[key] = self._seen.get(key, -1) + 1
             _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))
-        return raw, body, body_error
+        return body, invalid
 
     # -- endpoints ------------------------------------------------------------------------
 
@@ -429,7 +412,7 @@ class NugenEmulator:
         origin = str(request.base_url).rstrip("/")
 
         async def reply(body: Any, fault: Fault) -> Response:
-            return _json({"domain_aligned_models": aligned_models(origin)}, fault)
+            return json_reply({"domain_aligned_models": aligned_models(origin)}, fault)
 
         return await self._handle(request, reply, needs_body=False)
 
@@ -454,6 +437,9 @@ class NugenEmulator:
             )
         return reply
 
+    def _sse(self, chunks: Sequence[Any], fault: Fault, trailer: Any = None) -> SSEResponse:
+        return SSEResponse(chunks, fault, trailer, renderer=self._renderer, sleep=self._sleep)
+
     async def _chat(self, body: Any, fault: Fault, *, vision: bool = False) -> Response:
         renderer = self._renderer
         request = validate_chat(body, vision=vision, openai=renderer.openai)
@@ -463,14 +449,14 @@ class NugenEmulator:
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self._chat_reply, "returned an EncodedStream for a JSON reply")
-            return SSEResponse(self, reply.events, fault)
+            return self._sse(reply.events, fault)
         generation = with_call_ids(reply or generate_chat(request), self._new_id)
         # What every rendering of this answer takes.
         rendering = (generation, request, self._new_id(renderer.chat_id_prefix), fault.no_usage)
         if not stream:
-            return _json(renderer.chat_body(*rendering, vision), fault)
+            return json_reply(renderer.chat_body(*rendering, vision), fault)
         chunks = renderer.chat_chunks(*rendering)
-        return SSEResponse(self, chunks, fault, renderer.chat_trailer(*rendering))
+        return self._sse(chunks, fault, renderer.chat_trailer(*rendering))
 
     async def _completions(self, body: Any, fault: Fault) -> Response:
         renderer = self._renderer
@@ -488,8 +474,8 @@ class NugenEmulator:
         rendering = (generation, request, response_id, fault.no_usage)
         if request.stream:
             chunks = renderer.completion_chunks(*rendering)
-            return SSEResponse(self, chunks, fault)
-        return _json(renderer.completion_body(*rendering), fault)
+            return self._sse(chunks, fault)
+        return json_reply(renderer.completion_body(*rendering), fault)
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:
         request = validate_embeddings(body)
@@ -504,197 +490,7 @@ class NugenEmulator:
             tokens=sum(count_tokens(text) for text in inputs),
             no_usage=fault.no_usage,
         )
-        return _json(payload, fault)
+        return json_reply(payload, fault)
 
     async def _rerank(self, body: Any, fault: Fault) -> Response:
-        return _json(rerank_body(validate_rerank(body)), fault)
-
-
-def _with_request_id(app: ASGIApp, state: NugenEmulator) -> ASGIApp:
-    """Stamps every response, errors and 404s included, with an ``x-request-id`` header;
-    an emulator bug becomes a 500 in the dialect."""
-
-    async def stamped(scope: Scope, receive: Receive, send: Send) -> None:
-        # Only HTTP scopes arrive: uvicorn runs without lifespan and websockets.
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                # Drawn now, once the body is read: a seeded emulator's ids depend on it.
-                request_id = state._new_id("req_").encode()
-                extra = [(b"x-request-id", request_id), (b"server", b"nugen-emulator")]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        except AbortConnection:
-            raise
-        except ClientDisconnect:
-            # The client went away before its body was complete: nothing to answer, and
-            # not the emulator's failure.
-            _logger.debug("client left during %s %s", scope["method"], scope["path"])
-        except Exception:
-            # An emulator bug must look like a server error to the client under test (in
-            # the dialect, with a request id), and be visible to whoever runs the tests.
-            _logger.exception("NugenEmulator failed on %s %s", scope["method"], scope["path"])
-            if started:
-                raise
-            body = state._renderer.error_body(500, "NugenEmulator internal error")
-            await json_response(body, 500)(scope, receive, send_with_id)
-
-    return stamped
-
-
-class SSEResponse(Response):
-    """An SSE body of chunks (or events encoded already), then ``[DONE]`` and the live
-    service's one chunk after it (``trailer``); sent event by event when an armed
-    :class:`Fault` changes the stream."""
-
-    def __init__(
-        self, state: NugenEmulator, chunks: Sequence[Any], fault: Fault, trailer: Any = None
-    ) -> None:
-        # Like StreamingResponse: no body attribute, so no Content-Length (chunked).
-        self.status_code = 200
-        self.background = None
-        self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
-        self.state, self.fault = state, fault
-        if chunks and isinstance(chunks[0], bytes):  # an EncodedStream's, sent as they are
-            events, lead = list(chunks), 0
-        else:
-            events = [encode_event(chunk) for chunk in chunks]
-            # Faults count chunks ("cut after k chunks"): an opening timing event is none.
-            lead = next((i for i, chunk in enumerate(chunks) if "choices" in chunk), 0)
-        self.lead, self.events = b"".join(events[:lead]), events[lead:]
-        self.tail = DONE_EVENT + (encode_event(trailer) if trailer is not None else b"")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def emit(data: bytes, more: bool = True) -> None:
-            await send({"type": "http.response.body", "body": data, "more_body": more})
-
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        fault, events = self.fault, self.events
-        if not fault.affects_stream:
-            # One write: no cost per event (benchmarks), and a client that leaves early is not
-            # written to again (asyncio warns from the fifth write into a closed connection).
-            await emit(self.lead + b"".join(events) + self.tail, more=False)
-            return
-        if self.lead:
-            await emit(self.lead)
-        cut = fault.cut_after
-        if cut is None and fault.reset:
-            cut = len(events) // 2
-        for sent in range(len(events) + 1):
-            if fault.stall_after == sent:
-                await self.state._sleep(fault.stall_seconds)
-            if cut == sent:
-                if fault.reset:
-                    raise AbortConnection
-                await emit(b"", more=False)
-                return
-            if fault.malformed_after == sent:
-                await emit(MALFORMED_EVENT)
-            if fault.error_event_after == sent:
-                error = self.state._renderer.stream_error_event()
-                await emit(encode_event(fault.body if fault.body is not None else error))
-                await emit(DONE_EVENT, more=False)
-                return
-            if sent < len(events):
-                await emit(events[sent])
-                await asyncio.sleep(0)  # a pause, where a stream hears that its client left
-        await emit(self.tail, more=False)
-
-
-class _DroppedResponse(Response):
-    """A complete-looking response whose connection dies halfway through the body."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = {"type": "http.response.start", "status": self.status_code}
-        await send(start | {"headers": self.raw_headers})
-        half = self.body[: len(self.body) // 2]
-        await send({"type": "http.response.body", "body": half, "more_body": True})
-        raise AbortConnection
-
-
-def json_response(
-    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None, *, drop: bool = False
-) -> Response:
-    """Compact JSON; ``drop`` cuts the connection halfway through the body."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    cls = _DroppedResponse if drop else Response
-    return cls(body, status_code=status, headers=dict(headers or {}), media_type="application/json")
-
-
-def _json(payload: Any, fault: Fault) -> Response:
-    """A 200 JSON answer; a ``reset`` fault drops the connection halfway through it."""
-    return json_response(payload, 200, fault.headers, drop=fault.reset)
-
-
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item)
-    return False
-
-
-def _body_error(raw: bytes, error: Exception | None) -> dict[str, Any]:
-    """FastAPI's detail for an empty body, or one that is not JSON (or nests too deep)."""
-    if not raw:
-        return {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
-    message = (str(error) or "maximum recursion depth exceeded").split(":")[0]
-    detail = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}
-    return detail | {"input": {}, "ctx": {"error": message}}
-
-
-def with_call_ids(generation: Generation, new_id: Callable[[str], str]) -> Generation:
-    """A copy of ``generation`` (a hook may return the same one for every request) with a
-    fresh ``call_<hex>`` id on every tool call that has none."""
-    choices = [
-        replace(c, tool_calls=[replace(t, id=t.id or new_id("call_")) for t in c.tool_calls])
-        for c in generation.choices
-    ]
-    return replace(generation, choices=choices)
-
-
-def aligned_models(origin: str) -> list[dict[str, Any]]:
-    """A fixed account's aligned models, with every documented field."""
-    deployed = {
-        "id": "contracts-assistant-alignment-01kx06fntz2af3b",
-        "alignment_id": "01kx06fntz2af3b",
-        "name": "contracts-assistant",
-        "base_model": "llama-v3p2-3b-reasoning",
-        "alignment_project": "contracts",
-        "creator": "emulator@example.com",
-        "downloadable": False,
-        "evaluation_data": None,
-        "conversation_saving_enabled": False,
-        "created_date": "2026-01-15T09:30:00Z",
-        "status": "DEPLOYED",
-        "deployment_status": "DEPLOYED",
-        "endpoint": f"{origin}{_BASE_PATHS['nugen']}",
-        "usage_count": 42,
-        "last_used": "2026-02-01T12:00:00Z",
-        "performance_metrics": {"accuracy": 0.91},
-    }
-    undeployed = deployed | {
-        "id": "alignment-01kx07q3m9b4c2d",
-        "alignment_id": "01kx07q3m9b4c2d",
-        "name": "clauses-draft",
-        "created_date": "2026-02-03T16:45:00Z",
-        "status": "UNDEPLOYED",
-        "deployment_status": "UNDEPLOYED",
-        "usage_count": 0,
-        "last_used": None,
-        "performance_metrics": {"accuracy": 0.84},
-    }
-    del undeployed["endpoint"]  # only a deployed model has one
-    return [deployed, undeployed]
+        return json_reply(rerank_body(validate_rerank(body)), fault)

@@ -16,7 +16,7 @@ from tests.support.uninstalled import run_without
 
 HINT = 'pip install "nugen-integrations[testing]"'
 # The emulator's modules that need the server stack, or do real work when imported.
-HEAVY = ("starlette", "uvicorn", "nugen_emulator._server")
+HEAVY = ("starlette", "uvicorn", "nugen_emulator._server", "nugen_emulator._app")
 
 
 def test_the_package_and_plugin_import_nothing_heavy() -> None:
