@@ -86,30 +86,23 @@ def similarity(first: str, second: str) -> float:
 def sentences(text: str) -> list[str]:
     """Candidate answer sentences: split at sentence ends and Markdown line structure;
     short fragments, fences, rules and metadata lines (``file_name: x.md``) dropped."""
-    found: list[str] = []
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        joined = " ".join(paragraph)
-        paragraph.clear()
-        for sentence in _SENTENCE_END_RE.split(joined):
-            sentence = sentence.strip()
-            if words(sentence) and len(sentence.split()) >= _MIN_SENTENCE_WORDS:
-                found.append(sentence)
-
+    paragraphs: list[list[str]] = [[]]
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or re.fullmatch(r"[-=*_`~#|:\s]{3,}", line) or line.startswith("```"):
-            flush()
-            continue
-        if re.fullmatch(r"[\w ]{1,40}: \S+", line) and len(line.split()) <= 3:
-            flush()  # a node's metadata line, not prose
-            continue
-        if re.match(r"(#{1,6} |[-*+] |\d+\. |\|)", line):
-            flush()
-        paragraph.append(line)
-    flush()
-    return found
+        rule = not line or re.fullmatch(r"[-=*_`~#|:\s]{3,}", line) or line.startswith("```")
+        # A node's metadata line, not prose.
+        metadata = re.fullmatch(r"[\w ]{1,40}: \S+", line) and len(line.split()) <= 3
+        if rule or metadata or re.match(r"(#{1,6} |[-*+] |\d+\. |\|)", line):
+            paragraphs.append([])
+        if not (rule or metadata):
+            paragraphs[-1].append(line)
+    split = (
+        sentence.strip()
+        for paragraph in paragraphs
+        for sentence in _SENTENCE_END_RE.split(" ".join(paragraph))
+    )
+    shortest = _MIN_SENTENCE_WORDS
+    return [sentence for sentence in split if words(sentence) and len(sentence.split()) >= shortest]
 
 
 def best_sentence(context: str, question: str) -> str | None:
