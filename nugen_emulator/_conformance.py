@@ -67,10 +67,11 @@ _KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "float", s
 _KINDS |= {list: "array", dict: "object"}
 
 
-def shape(value: Any, prefix: str = "") -> dict[str, str]:
-    """Every JSON path of ``value`` (list items as ``[]``) with its JSON type(s)."""
+def shape(roots: list[tuple[str, Any]]) -> dict[str, str]:
+    """Every JSON path of the ``(prefix, value)`` roots (list items as ``[]``) with the JSON
+    type(s) found there."""
     kinds: dict[str, set[str]] = {}
-    stack: list[tuple[str, Any]] = [(prefix or "$", value)]
+    stack = list(roots)
     while stack:
         path, item = stack.pop()
         kinds.setdefault(path, set()).add(_KINDS[type(item)])
@@ -109,7 +110,7 @@ def event_kind(event: Any, after_done: bool) -> str:
 def stream_structure(lines: Iterator[str]) -> dict[str, str]:
     """The sequence of event kinds (repeats collapsed) and the shape of each kind."""
     kinds: list[str] = []
-    shapes: dict[str, set[str]] = {}
+    events: list[tuple[str, Any]] = []  # each event under its kind's name
     after_done = False
     for line in lines:
         if not line.startswith("data:"):
@@ -126,12 +127,10 @@ def stream_structure(lines: Iterator[str]) -> dict[str, str]:
             continue
         kind = event_kind(event, after_done)
         kinds.append(kind)
-        for path, types in shape(event, kind.split(" +")[0]).items():
-            shapes.setdefault(path, set()).update(types.split("|"))
+        events.append((kind.split(" +")[0], event))
     sequence = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
     result = {"events": " > ".join(sequence)}
-    result.update({f"event {path}": "|".join(sorted(t)) for path, t in shapes.items()})
-    return result
+    return result | {f"event {path}": types for path, types in shape(events).items()}
 
 
 def observe(client: httpx.Client, probe: tuple[str, str, Any], api_key: str) -> dict[str, str]:
@@ -151,8 +150,7 @@ def observe(client: httpx.Client, probe: tuple[str, str, Any], api_key: str) -> 
     except ValueError:
         result["body"] = "not JSON"
         return result
-    result.update({f"body {path}": kinds for path, kinds in shape(body).items()})
-    return result
+    return result | {f"body {path}": kinds for path, kinds in shape([("$", body)]).items()}
 
 
 def compare(
