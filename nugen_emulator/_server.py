@@ -356,7 +356,7 @@ class NugenEmulator:
         return json_response(body, exc.status_code, exc.headers)
 
     async def _handle(self, request: Request, reply: Reply, *, needs_body: bool = True) -> Response:
-        body, invalid = await self._record(request)
+        body, detail = await self._record(request)
         with self._faults_lock:  # the oldest armed fault matching the path, if any
             path = request.url.path
             found = next((i for i, f in enumerate(self._faults) if f.matches(path)), None)
@@ -378,8 +378,8 @@ class NugenEmulator:
             body = self._renderer.error_body(401, message)
             return json_response(body, 401, {"www-authenticate": "Bearer"})
         try:
-            if needs_body and invalid is not None:
-                raise InvalidBody([invalid])
+            if needs_body and detail is not None:
+                raise InvalidBody([detail])
             return await reply(body, fault)
         except InvalidBody as invalid:
             status, error_body = self._renderer.validation_error(invalid)
@@ -389,10 +389,11 @@ class NugenEmulator:
             return json_response(self._renderer.error_body(500, str(failed)), 500, fault.headers)
 
     async def _record(self, request: Request) -> tuple[Any, dict[str, Any] | None]:
-        """Log the request; returns its body as JSON and, if it is not a body, the 422 detail."""
+        """Log the request; returns its JSON and, for a body that is empty, not JSON or nested
+        too deep, FastAPI's 422 detail."""
         raw = await request.body()
         received_at = time.monotonic()
-        body, invalid = parse_body(raw)
+        body, detail = parse_body(raw)
         method, path = request.method, request.url.path
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = request.url.query
@@ -404,7 +405,7 @@ class NugenEmulator:
             with self._faults_lock:
                 repeat = self._seen[key] = self._seen.get(key, -1) + 1
             _request_ids.set(random.Random(key + repeat.to_bytes(8, "big")))
-        return body, invalid
+        return body, detail
 
     # -- endpoints ------------------------------------------------------------------------
 
