@@ -25,6 +25,7 @@ from langchain_core.messages.tool import (
     tool_call,
 )
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel
 
 from nugen_client import InvalidInputError
 from nugen_client.types import (
@@ -39,6 +40,7 @@ from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_p
 __all__ = [
     "PROVIDER",
     "completion_to_chat_result",
+    "logprobs_of",
     "parse_tool_calls",
     "response_metadata",
     "summed_usage",
@@ -449,6 +451,11 @@ def parse_tool_calls(
     return valid, invalid
 
 
+def logprobs_of(choice: BaseModel) -> Any:
+    """The ``logprobs`` a choice carries (sent when the request asks for them), or None."""
+    return (choice.model_extra or {}).get("logprobs")
+
+
 def _additional_kwargs(reasoning: str | None) -> dict[str, Any]:
     return {"reasoning_content": reasoning} if reasoning else {}
 
@@ -460,19 +467,19 @@ def completion_to_chat_result(completion: ChatCompletion, requested_model: str =
     for choice in completion.choices:
         message = choice.message
         tool_calls, invalid_tool_calls = parse_tool_calls(message)
+        metadata = response_metadata(completion, choice.finish_reason, requested_model)
+        info: dict[str, Any] = {"finish_reason": choice.finish_reason}
+        if (logprobs := logprobs_of(choice)) is not None:  # where ChatOpenAI puts them
+            metadata["logprobs"] = info["logprobs"] = logprobs
         ai_message = AIMessage(
             content=message.text,
             additional_kwargs=_additional_kwargs(message.reasoning_text),
             tool_calls=tool_calls,
             invalid_tool_calls=invalid_tool_calls,
             usage_metadata=usage,
-            response_metadata=response_metadata(completion, choice.finish_reason, requested_model),
+            response_metadata=metadata,
         )
-        generations.append(
-            ChatGeneration(
-                message=ai_message, generation_info={"finish_reason": choice.finish_reason}
-            )
-        )
+        generations.append(ChatGeneration(message=ai_message, generation_info=info))
     llm_output: dict[str, Any] = {
         "model_name": completion.model or requested_model,
         "model_provider": PROVIDER,

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from langchain_nugen._convert import (
     PROVIDER,
     _additional_kwargs,
+    logprobs_of,
     response_metadata,
     usage_to_metadata,
 )
@@ -178,7 +179,8 @@ class StreamConverter:
             delta = choice.delta
             text = delta.content or ""
             reasoning = delta.reasoning_text
-            if not fragments and not reasoning:
+            logprobs = logprobs_of(choice)
+            if not fragments and not reasoning and logprobs is None:
                 # The hot path of a text stream: nothing but the text delta.
                 return text_generation_chunk(text) if text else None
             tool_chunks: list[ToolCallChunk] = [
@@ -191,14 +193,17 @@ class StreamConverter:
                 for fragment in fragments.get(0, ())
                 if fragment.arguments or fragment.id or fragment.name
             ]
-            if not (text or reasoning or tool_chunks):
+            if not (text or reasoning or tool_chunks or logprobs):
                 return None
+            metadata = (
+                _CHUNK_METADATA if logprobs is None else {**_CHUNK_METADATA, "logprobs": logprobs}
+            )
             return ChatGenerationChunk(
                 message=AIMessageChunk(
                     content=text,
                     additional_kwargs=_additional_kwargs(reasoning),
                     tool_call_chunks=tool_chunks,
-                    response_metadata=_CHUNK_METADATA,
+                    response_metadata=metadata,
                 )
             )
         return None

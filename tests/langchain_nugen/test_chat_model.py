@@ -400,6 +400,34 @@ def test_v1_output_puts_reasoning_blocks_in_content(mock: respx.MockRouter) -> N
     ]
 
 
+def test_logprobs_asked_for_reach_the_message_whole_or_streamed(mock: respx.MockRouter) -> None:
+    # Where ChatOpenAI puts them: response_metadata (and generation_info); a stream's
+    # pieces add up to the whole answer's.
+    def token(text: str, logprob: float) -> dict[str, Any]:
+        return {"token": text, "logprob": logprob, "bytes": None, "top_logprobs": []}
+
+    whole = {"content": [token("Hi", -0.1), token("!", -0.2)]}
+    answer = reply("Hi!")
+    answer["choices"][0]["logprobs"] = whole
+    route = mock.post(CHAT).respond(json=answer)
+    model = make(model_kwargs={"logprobs": True})
+    assert model.invoke("hi").response_metadata["logprobs"] == whole
+    generation = model.generate([[HumanMessage("hi")]]).generations[0][0]
+    assert generation.generation_info == {"finish_reason": "stop", "logprobs": whole}
+    chunks = [delta("Hi"), delta("!", finish="stop", usage=USAGE)]
+    for chunk, piece in zip(chunks, whole["content"], strict=True):
+        chunk["choices"][0]["logprobs"] = {"content": [piece]}
+    route.mock(side_effect=lambda _: sse(*chunks))
+    streamed = list(model.stream("hi"))
+    full = streamed[0]
+    for chunk in streamed[1:]:
+        full = full + chunk
+    assert full.content == "Hi!"
+    assert full.response_metadata["logprobs"] == whole
+    mock.post(CHAT).respond(json=reply("Hi!"))  # none asked for: none shown
+    assert "logprobs" not in make().invoke("hi").response_metadata
+
+
 def test_malformed_tool_arguments_are_invalid_tool_calls(mock: respx.MockRouter) -> None:
     calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}}]
     mock.post(CHAT).respond(json=reply(None, message={"tool_calls": calls}, finish="tool_calls"))
