@@ -2,14 +2,14 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeGuard, cast
 
 from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult, Generation
+from langchain_core.messages import AIMessage, BaseMessage, BaseMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -363,7 +363,15 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
 
 def _is_last(result: list[Generation]) -> bool:
-    return getattr(getattr(result[0], "message", None), "chunk_position", None) == "last"
+    message = getattr(result[0], "message", None)
+    return getattr(message, "chunk_position", None) == "last" or _is_whole(message)
+
+
+def _is_whole(message: Any) -> TypeGuard[BaseMessageChunk]:
+    """A model that does not stream (``disable_streaming``) streams its whole answer, which
+    LangChain hands a stream's parser as a plain ``BaseMessageChunk``: no longer an
+    ``AIMessage`` (whose tool calls the parsers read), and never the last chunk."""
+    return type(message) is BaseMessageChunk and message.type == "ai"
 
 
 class _WholeAtTheEnd:
@@ -372,7 +380,11 @@ class _WholeAtTheEnd:
     Its last chunk is parsed as a whole answer, so such an answer raises."""
 
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
-        return super().parse_result(result, partial=partial and not _is_last(result))  # type: ignore[misc]
+        partial = partial and not _is_last(result)
+        message = getattr(result[0], "message", None)
+        if _is_whole(message):
+            result = [ChatGeneration(message=AIMessage(**message.model_dump()))]
+        return super().parse_result(result, partial=partial)  # type: ignore[misc]
 
 
 class _PydanticJsonParser(_WholeAtTheEnd, parsers.PydanticOutputParser[BaseModel]):

@@ -1208,6 +1208,32 @@ def test_a_streamed_json_answer_that_does_not_parse_is_an_error_not_nothing(
     assert list(model.stream("joke"))[-1] == Joke(**JOKE)
 
 
+@pytest.mark.parametrize("method", ["function_calling", "json_schema", "json_mode"])
+def test_a_structured_stream_of_a_model_that_does_not_stream_ends_with_the_answer(
+    mock: respx.MockRouter, method: Literal["function_calling", "json_schema", "json_mode"]
+) -> None:
+    # disable_streaming: the stream is one whole AIMessage, which LangChain hands the
+    # parser as a plain message chunk, no longer an AIMessage and never the last.
+    calls = [{"id": "c", "type": "function", "function": {"name": "Joke"}}]
+    calls[0]["function"]["arguments"] = json.dumps(JOKE)
+    answer = (
+        reply(None, message={"tool_calls": calls}, finish="tool_calls")
+        if method == "function_calling"
+        else reply(json.dumps(JOKE))
+    )
+    route = mock.post(CHAT).respond(json=answer)
+    model = make(disable_streaming=True).with_structured_output(Joke, method=method)
+    assert list(model.stream("joke")) == [Joke(**JOKE)]
+    assert asyncio.run(_collect(model.astream("joke"))) == [Joke(**JOKE)]
+    route.respond(json=reply("I'd rather not."))
+    with pytest.raises(OutputParserException):
+        list(model.stream("joke"))
+
+
+async def _collect(stream: Any) -> list[Any]:
+    return [item async for item in stream]
+
+
 def test_structured_output_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="schema is required"):
         make().with_structured_output(None)
