@@ -241,8 +241,8 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         yielded, then the converter's final piece (usage, finish reason). A stream that
         breaks off raises the client's ``StreamInterruptedError`` (the text so far on its
         ``partial``), never a piece that looks complete."""
-        request, converter = self._stream_request(payload, stop, kwargs, run_manager)
         with mapped_errors():
+            request, converter = self._stream_request(payload, stop, kwargs, run_manager)
             for chunk in getattr(self._sync_client(), self._stream_method)(**request):
                 piece = converter.convert(chunk)
                 if piece is not None:
@@ -263,8 +263,8 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """:meth:`_pieces` for ``_astream``."""
-        request, converter = self._stream_request(payload, stop, kwargs, run_manager)
         with mapped_errors():
+            request, converter = self._stream_request(payload, stop, kwargs, run_manager)
             async for chunk in getattr(self._async_client(), self._stream_method)(**request):
                 piece = converter.convert(chunk)
                 if piece is not None:

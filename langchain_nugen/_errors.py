@@ -35,6 +35,9 @@ def _dual(client_class: _ClientError, lc_class: type[Exception], name: str = "")
 _DUAL: dict[_ClientError, _ClientError] = {
     client_class: _dual(client_class, lc_class)
     for client_class, lc_class in (
+        # Refused locally: the request a host would answer with a 400 (so LangChain's
+        # retry policies, which retry any error but a non-retryable ModelError, do not).
+        (nugen_client.InvalidInputError, lc.ModelInvalidRequestError),
         (nugen_client.BadRequestError, lc.ModelInvalidRequestError),
         (nugen_client.UnprocessableEntityError, lc.ModelInvalidRequestError),
         (nugen_client.AuthenticationError, lc.ModelAuthenticationError),
@@ -60,7 +63,7 @@ _OVERFLOW: dict[_ClientError, _ClientError] = {
         (nugen_client.UnprocessableEntityError, "UnprocessableContextOverflowError"),
     )
 }
-_MAPPED = (*_DUAL.values(), *_OVERFLOW.values(), nugen_client.InvalidInputError)
+_MAPPED = (*_DUAL.values(), *_OVERFLOW.values())
 
 # How services phrase "the prompt is longer than the context window": vLLM ("maximum
 # context length", "context_length_exceeded"), TGI ("Input validation error: inputs tokens
@@ -80,8 +83,8 @@ def _twin(table: dict[_ClientError, _ClientError], error: Exception) -> _ClientE
 
 
 def map_error(error: nugen_client.NugenError) -> nugen_client.NugenError:
-    """The dual-class twin of a ``nugen_client`` error (the error itself if already mapped
-    or local, like :class:`nugen_client.InvalidInputError`, which is a ``ValueError``)."""
+    """The dual-class twin of a ``nugen_client`` error (the error itself if already
+    mapped)."""
     if isinstance(error, _MAPPED):
         return error
     twin = _twin(_OVERFLOW, error)

@@ -240,8 +240,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
         with mapped_errors():
+            request = self._request(messages, stop, kwargs)
             completion = self._sync_client().chat_completion(
                 **request, on_retry=on_retry(run_manager)
             )
@@ -254,8 +254,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
         with mapped_errors():
+            request = self._request(messages, stop, kwargs)
             completion = await self._async_client().chat_completion(
                 **request, on_retry=on_retry(run_manager)
             )

@@ -82,12 +82,12 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
         """One vector per text, in order (batches are sent concurrently)."""
         if not texts:
             return []
-        client = self._sync_client()
 
         def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
             return client.embeddings(**self._request(batch), on_retry=on_retry).embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
+            client = self._sync_client()
             return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
 
     def embed_query(self, text: str) -> list[float]:
@@ -98,13 +98,13 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
         """One vector per text, in order (batches are sent concurrently)."""
         if not texts:
             return []
-        client = self._async_client()
 
         async def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
             response = await client.embeddings(**self._request(batch), on_retry=on_retry)
             return response.embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
+            client = self._async_client()
             return await batching.aembed_in_batches(
                 send, texts, **self._batching(), progress=progress
             )

@@ -179,8 +179,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
             if self.streaming:
                 results.append(_streamed(self._stream(batch[0], stop, run_manager, **kwargs)))
                 continue
-            request = self._request(batch, stop, kwargs)
             with mapped_errors():
+                request = self._request(batch, stop, kwargs)
                 completion = self._sync_client().completion(
                     **request, on_retry=on_retry(run_manager)
                 )
@@ -203,8 +203,8 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
                 if self.streaming:
                     pieces = [c async for c in self._astream(batch[0], stop, run_manager, **kwargs)]
                     return [_streamed(pieces)]
-                request = self._request(batch, stop, kwargs)
                 with mapped_errors():
+                    request = self._request(batch, stop, kwargs)
                     completion = await self._async_client().completion(
                         **request, on_retry=on_retry(run_manager)
                     )

@@ -71,8 +71,8 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         """The async form of :meth:`rerank`."""
         if not documents:
             return []
-        request = self._request(documents, query, top_n)
         with mapped_errors():
+            request = self._request(documents, query, top_n)
             return _scores(await self._async_client().rerank(**request))
 
     def compress_documents(

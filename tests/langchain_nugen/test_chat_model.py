@@ -674,6 +674,35 @@ async def test_errors_are_mapped_on_async_paths(mock: respx.MockRouter) -> None:
             pass
 
 
+def test_input_refused_locally_is_an_invalid_request_no_retry_policy_retries() -> None:
+    # LangChain's retry policies (ModelRetryMiddleware, SummarizationMiddleware) retry any
+    # error but a ModelError marked non-retryable: a refused input is one, as the 400 a
+    # host answers it with would be.
+    audio = HumanMessage([{"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"}])
+
+    async def streamed(model: Any, prompt: Any) -> None:
+        async for _ in model.astream(prompt):
+            pass
+
+    calls = [
+        lambda: make().invoke([audio]),
+        lambda: asyncio.run(make().ainvoke([audio])),
+        lambda: list(make().stream([audio])),
+        lambda: asyncio.run(streamed(make(), [audio])),
+        lambda: list(make(n=2).stream("hi")),
+        lambda: NugenLLM(api_key=KEY).invoke("hi", stop=[1]),
+        lambda: asyncio.run(NugenLLM(api_key=KEY).ainvoke("hi", stop=[1])),
+        lambda: list(NugenLLM(api_key=KEY, n=2).stream("hi")),
+    ]
+    for call in calls:
+        with pytest.raises(nugen_client.InvalidInputError) as raised:
+            call()
+        assert isinstance(raised.value, ModelInvalidRequestError)
+        assert isinstance(raised.value, ValueError)
+        assert not raised.value.is_retryable
+        assert pickle.loads(pickle.dumps(raised.value)).args == raised.value.args
+
+
 def test_error_event_inside_a_stream(mock: respx.MockRouter) -> None:
     mock.post(CHAT).mock(
         return_value=sse(delta("Hel"), {"error": {"message": "engine died", "code": 500}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import pickle
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from langchain_core.exceptions import ModelRateLimitError
+from langchain_core.exceptions import ModelInvalidRequestError, ModelRateLimitError
 
 import nugen_client
 from langchain_nugen import NugenEmbeddings
@@ -82,6 +83,14 @@ def test_errors_are_dual_classes() -> None:
         with pytest.raises(nugen_client.RateLimitError) as raised:
             NugenEmbeddings(api_key="k", max_retries=0).embed_query("x")
     assert isinstance(raised.value, ModelRateLimitError)
+    insecure = NugenEmbeddings(api_key="k", base_url="http://example.com/v1")
+    for embed in (
+        lambda: insecure.embed_documents(["x"]),
+        lambda: asyncio.run(insecure.aembed_documents(["x"])),
+    ):
+        with pytest.raises(nugen_client.InvalidInputError, match="plain http") as refused:
+            embed()
+        assert isinstance(refused.value, ModelInvalidRequestError)
 
 
 def test_headers_and_extra_body(route: respx.Route) -> None:
