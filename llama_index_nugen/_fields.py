@@ -2,6 +2,7 @@
 (a request by ``nugen_shared.requests``, the client method it names, then ``_convert`` or
 ``_stream``; sync and async differ only in the client call)."""
 
+import copy
 import difflib
 import functools
 import inspect
@@ -68,7 +69,8 @@ class Request(NamedTuple):
 class KnownKeywords(BaseModel):
     """Constructor keywords are checked: a misspelt one (``temprature=``) is refused with
     the nearest valid name instead of being ignored, and the names LlamaIndex users bring
-    from other integrations (``api_base``; ``model_name`` for ``model``) are aliases."""
+    from other integrations (``api_base``; ``model_name`` for ``model``) are aliases. The
+    base of the four LlamaIndex classes."""
 
     _ALIASES: ClassVar[Mapping[str, str]] = {"api_base": "base_url", "model_name": "model"}
 
@@ -92,6 +94,12 @@ class KnownKeywords(BaseModel):
             hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
             raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
         super().__init__(**data)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # LlamaIndex's BaseComponent.__getstate__ deletes what does not pickle (a rate
+        # limiter's lock, a lambda) from the dicts pydantic hands it, which are the model's
+        # own: given a shallow copy's, a pickle (IngestionPipeline(num_workers=2)) leaves it.
+        return super(KnownKeywords, copy.copy(self)).__getstate__()
 
 
 class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingFields, ReasoningField):

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import pickle
+import threading
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler, Token
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from pydantic import SecretStr, ValidationError
 
 from llama_index.llms.nugen import Nugen as AliasedNugen
@@ -447,6 +449,25 @@ def test_pickle_and_deepcopy_round_trip(api: respx.MockRouter, llm: Nugen) -> No
     assert shallow.chat(HELLO).message.content == "from a copy"
     assert shallow._sync_client().max_retries == 1
     assert llm._sync_client().max_retries == 0
+
+
+@pytest.mark.parametrize("cls", [Nugen, NugenMultiModal, NugenEmbedding, NugenRerank])
+def test_pickling_leaves_the_model_whole(cls: type[Any]) -> None:
+    """What does not pickle (a rate limiter's lock, a lambda) stays out of the pickle and on
+    the model: IngestionPipeline(num_workers=2) pickles its transformations in the parent,
+    which goes on using them."""
+    manager = CallbackManager([LlamaDebugHandler()])
+    manager.lock = threading.Lock()  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {"callback_manager": manager}
+    if cls is not NugenRerank:
+        extra["rate_limiter"] = TokenBucketRateLimiter(requests_per_minute=60)
+    if cls is Nugen:
+        extra["completion_to_prompt"] = lambda prompt: f"[INST] {prompt} [/INST]"
+    model = cls(api_key=API_KEY, base_url=BASE_URL, **extra)
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.base_url == BASE_URL
+    for name, value in extra.items():
+        assert getattr(model, name) is value, name
 
 
 def test_serialisation_never_contains_the_key() -> None:
