@@ -207,11 +207,13 @@ class _Filler:
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
             if isinstance(options, list) and options:
+                rest = {k: v for k, v in schema.items() if k != key}
+                if all(isinstance(o, dict) and "const" in o for o in options):
+                    return {**rest, "enum": [o["const"] for o in options]}  # Literal unions
                 chosen = next(
                     (o for o in options if isinstance(o, dict) and o.get("type") != "null"),
                     options[0],
                 )
-                rest = {k: v for k, v in schema.items() if k != key}
                 return self.resolve({**rest, **self.resolve(chosen, depth + 1)}, depth + 1)
         return schema
 

@@ -488,6 +488,29 @@ def test_the_filler_merges_all_of_and_reads_nullable_types() -> None:
     assert isinstance(arguments["city"], str)
 
 
+def test_a_union_of_constants_is_filled_with_one_of_them() -> None:
+    """``Literal["a"] | Literal["b"]`` (pydantic writes each with its ``type``, as LangChain's
+    tool selector sends it): mentioned constants first, never a literal of the text."""
+
+    def const(value: str) -> dict[str, str]:
+        return {"const": value, "type": "string", "description": f"the {value} tool"}
+
+    choice = {"anyOf": [const("get_weather"), const("search")]}
+    schema = {
+        "type": "object",
+        "properties": {"tools": {"type": "array", "items": choice}, "first": choice},
+        "required": ["tools", "first"],
+    }
+    assert fill(schema, Literals("Find the weather in Paris")) == {
+        "tools": ["get_weather"],
+        "first": "get_weather",
+    }
+    assert fill(schema, Literals("Use search, then get_weather, for 'Paris'")) == {
+        "tools": ["search", "get_weather"],
+        "first": "search",
+    }
+
+
 _KEYWORDS = st.sampled_from(
     [
         *("type", "properties", "items", "required", "enum", "const", "anyOf", "oneOf"),
