@@ -280,11 +280,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
 
     def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
         response = self._send(call.prepared)
+        http = self._http  # the client it came on, unless close() ran since
         try:
             if not is_event_stream(response):  # a whole answer, read by _send
                 yield from call.whole(response)
                 return
-            with stream_errors(call, response):
+            with stream_errors(call, response, http):
                 for event in iter_events(response.iter_bytes(), self.max_event_bytes):
                     chunk = call.decode(event)
                     if chunk is not None:
@@ -473,7 +474,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
                         return
-                    with stream_errors(call, response):
+                    with stream_errors(call, response, http):
                         events = aiter_events(response.aiter_bytes(), self.max_event_bytes)
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):

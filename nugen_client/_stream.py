@@ -64,8 +64,11 @@ def _stream_error(
 
 
 @contextlib.contextmanager
-def stream_errors(call: StreamCall[Any], response: httpx.Response) -> Iterator[None]:
-    """What can go wrong while a stream is read, as the errors callers get (both clients)."""
+def stream_errors(
+    call: StreamCall[Any], response: httpx.Response, http: httpx.Client | httpx.AsyncClient | None
+) -> Iterator[None]:
+    """What can go wrong while a stream is read, as the errors callers get (both clients);
+    ``http``: the httpx client the stream came on (closing it breaks the stream)."""
     decoder, secrets = call.decoder, call.prepared.secrets
     try:
         yield
@@ -86,4 +89,5 @@ def stream_errors(call: StreamCall[Any], response: httpx.Response) -> Iterator[N
             f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
         ) from None
     except httpx.TransportError as exc:
-        raise _stream_error(decoder.interrupted(type(exc).__name__), response, secrets) from None
+        cause = "the client was closed" if http is None or http.is_closed else type(exc).__name__
+        raise _stream_error(decoder.interrupted(cause), response, secrets) from None

@@ -27,6 +27,7 @@ from nugen_client import (
     AsyncNugenClient,
     NugenClient,
     RateLimitError,
+    StreamInterruptedError,
 )
 from nugen_client._pool import open_pool, shard_limits
 from nugen_emulator import Fault, NugenEmulator
@@ -744,3 +745,35 @@ def test_a_shard_that_fails_to_close_leaves_no_other_open() -> None:
         assert [shard.is_closed for shard in shards] == [False, True, True]
 
     asyncio.run(main([_SlowToClose(fails=index == 0) for index in range(3)]))
+
+
+@pytest.mark.parametrize("injected", [False, True], ids=["own pool", "http_client"])
+def test_closing_the_client_ends_a_stream_being_read_saying_so(
+    nugen_emulator: NugenEmulator, injected: bool
+) -> None:
+    # A stream closed by its client between two chunks, the server not done sending (it
+    # pauses after 5): the error says the client was closed, not that a read failed (which
+    # reads as a network fault).
+    nugen_emulator.inject(stall_after=5, stall_seconds=0.5, times=2)
+    settings = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    closed = r"\(the client was closed\)"
+    sync = NugenClient(**settings, http_client=httpx.Client() if injected else None)
+
+    def read_closing_sync() -> None:
+        for count, _ in enumerate(sync.stream_chat_completion(model="m", messages=USER)):
+            if count == 3:
+                (sync._injected or sync).close()
+
+    with pytest.raises(StreamInterruptedError, match=closed):
+        read_closing_sync()
+
+    async def read_closing_async() -> None:
+        client = AsyncNugenClient(**settings, http_client=httpx.AsyncClient() if injected else None)
+        count = 0
+        async for _ in client.stream_chat_completion(model="m", messages=USER):
+            count += 1
+            if count == 3:
+                await (client._injected or client).aclose()
+
+    with pytest.raises(StreamInterruptedError, match=closed):
+        asyncio.run(read_closing_async())
