@@ -30,6 +30,7 @@ from nugen_client._chunks import (
     text_completion_to_chunks,
 )
 from nugen_client._errors import (
+    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
@@ -146,15 +147,23 @@ class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
     ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
     (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
-    every send)."""
+    every send); so does httpx's ``RuntimeError`` for ``http``, the client sending, once
+    closed (an injected one, or ours closed from another thread during the call)."""
 
     _secrets: Sequence[str | None]
     _deadline: float | None = None
+    _http: httpx.Client | httpx.AsyncClient | None = None
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        closed = self._http is not None and self._http.is_closed
+        if closed and isinstance(exc, httpx.TransportError | RuntimeError):
+            raise APIConnectionError(
+                "the client was closed (close() / aclose(), or the http_client passed in) "
+                "while this call used it"
+            ) from None
         if isinstance(exc, httpx.TransportError):
             if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
                 raise DeadlineExceeded from None

@@ -258,7 +258,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         # a pooled connection may serve a later call that has one (``deadline`` can be set
         # on the client at any time, and an injected client may serve other clients).
         request.extensions["trace"] = _sync_trace
-        with TransportErrors(prepared.secrets, deadline):
+        with TransportErrors(prepared.secrets, deadline, http):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
             try:
@@ -436,7 +436,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         own = http is not self._injected
         request = self._build_request(http, prepared, deadline, own=own)
         request.extensions["trace"] = aremember_connection
-        with TransportErrors(prepared.secrets, deadline):
+        with TransportErrors(prepared.secrets, deadline, http):
             try:
                 response = await http.send(request, stream=True)
             except asyncio.CancelledError:

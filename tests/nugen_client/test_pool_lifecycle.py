@@ -777,3 +777,28 @@ def test_closing_the_client_ends_a_stream_being_read_saying_so(
 
     with pytest.raises(StreamInterruptedError, match=closed):
         asyncio.run(read_closing_async())
+
+
+def test_a_call_on_a_closed_http_client_is_a_connection_error(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # httpx refuses a closed client with a bare RuntimeError: the call says what happened
+    # with the client's own error (as the OpenAI SDK does). The same holds for a call racing
+    # with close() from another thread, on the client's own pool (then retried on a new one).
+    settings = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    closed = httpx.Client()
+    closed.close()
+    client = NugenClient(**settings, http_client=closed, max_retries=0)
+    with pytest.raises(APIConnectionError, match="closed"):
+        client.chat_completion(model="m", messages=USER)
+    with pytest.raises(APIConnectionError, match="closed"):
+        list(client.stream_chat_completion(model="m", messages=USER))
+
+    async def main() -> None:
+        aclosed = httpx.AsyncClient()
+        await aclosed.aclose()
+        aclient = AsyncNugenClient(**settings, http_client=aclosed, max_retries=0)
+        with pytest.raises(APIConnectionError, match="closed"):
+            await aclient.chat_completion(model="m", messages=USER)
+
+    asyncio.run(main())
