@@ -802,3 +802,20 @@ def test_a_call_on_a_closed_http_client_is_a_connection_error(
             await aclient.chat_completion(model="m", messages=USER)
 
     asyncio.run(main())
+
+
+def test_a_sync_client_closed_and_reused_keeps_no_closed_pool(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # A long-lived client closed and used again (``with client:`` per job) opens a new pool
+    # each time: the closed ones must not pile up in memory.
+    client = NugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    closed = []
+    for _ in range(3):
+        with client:
+            client.chat_completion(model="m", messages=USER)
+            closed.append(weakref.ref(client._client()))
+    gc.collect()
+    assert [ref() for ref in closed] == [None, None, None]
+    del client
+    gc.collect()
