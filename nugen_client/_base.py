@@ -147,8 +147,9 @@ class TransportErrors:
     """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
     ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
     (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
-    every send); so does httpx's ``RuntimeError`` for ``http``, the client sending, once
-    closed (an injected one, or ours closed from another thread during the call)."""
+    every send). So do httpx's refusals, a ``RuntimeError``: of ``http``, the client sending,
+    once closed (an injected one, or ours closed from another thread during the call), or of
+    an injected ``AsyncClient``'s connection opened in an event loop now closed."""
 
     _secrets: Sequence[str | None]
     _deadline: float | None = None
@@ -158,16 +159,21 @@ class TransportErrors:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
-        closed = self._http is not None and self._http.is_closed
-        if closed and isinstance(exc, httpx.TransportError | RuntimeError):
+        if not isinstance(exc, httpx.TransportError | RuntimeError):
+            return
+        if self._http is not None and self._http.is_closed:
             raise APIConnectionError(
                 "the client was closed (close() / aclose(), or the http_client passed in) "
                 "while this call used it"
             ) from None
-        if isinstance(exc, httpx.TransportError):
-            if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
-                raise DeadlineExceeded from None
-            raise connection_error(exc, self._secrets) from None
+        if isinstance(exc, RuntimeError):
+            detail = redact(str(exc), self._secrets)
+            raise APIConnectionError(
+                f"the request could not be sent (RuntimeError: {detail})"
+            ) from None
+        if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
+            raise DeadlineExceeded from None
+        raise connection_error(exc, self._secrets) from None
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):

@@ -819,3 +819,34 @@ def test_a_sync_client_closed_and_reused_keeps_no_closed_pool(
     assert [ref() for ref in closed] == [None, None, None]
     del client
     gc.collect()
+
+
+def test_an_injected_async_client_reused_in_a_new_event_loop_fails_as_a_client_error(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # An httpx.AsyncClient of the caller's is used as is: its pooled connection belongs to
+    # the first asyncio.run's loop, closed by the second call, and httpx refuses it with a
+    # bare RuntimeError. That is a connection error, retried (on a new connection) as the
+    # OpenAI SDK retries it.
+    settings = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    http = httpx.AsyncClient()
+    once = AsyncNugenClient(**settings, http_client=http, max_retries=0)
+    retried = AsyncNugenClient(**settings, http_client=http, sleep=_no_sleep)
+
+    async def last_loop() -> None:
+        await retried.chat_completion(model="m", messages=USER)
+        await http.aclose()  # its connection is this loop's: closed in it
+
+    with warnings.catch_warnings():
+        # The connections httpx drops, of closed loops, can no longer be closed cleanly.
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(once.chat_completion(model="m", messages=USER))
+        with pytest.raises(APIConnectionError, match="Event loop is closed"):
+            asyncio.run(once.chat_completion(model="m", messages=USER))
+        asyncio.run(retried.chat_completion(model="m", messages=USER))
+        asyncio.run(last_loop())
+        gc.collect()
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
