@@ -161,7 +161,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         :class:`~nugen_client.StreamInterruptedError`. ``endpoint="vision"`` answers whole:
         one chunk per choice.
         """
-        return Stream(self._iter_stream(self._stream_chat(params)))
+        call = self._stream_chat(params)
+        return Stream(self._iter_stream(call), call.stop)
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
@@ -173,7 +174,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def stream_completion(self, **params: Unpack[CompletionParams]) -> Stream[TextCompletionChunk]:
         """Stream a text completion as chunks (``choices[].text`` is each new piece), as
         :meth:`stream_chat_completion` streams (``with``, ``StreamInterruptedError``)."""
-        return Stream(self._iter_stream(self._stream_text_completion(params)))
+        call = self._stream_text_completion(params)
+        return Stream(self._iter_stream(call), call.stop)
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -291,6 +293,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 return
             with stream_errors(call, response, http):
                 for event in iter_events(response.iter_bytes(), self.max_event_bytes):
+                    if call.stopped:  # by close() in another thread
+                        raise call.decoder.interrupted("the stream was closed")
                     chunk = call.decode(event)
                     if chunk is not None:
                         yield chunk
@@ -330,7 +334,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     ) -> AsyncStream[ChatCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration; closed by ``async with`` or ``aclose()``)."""
-        return AsyncStream(self._iter_stream(self._stream_chat(params)))
+        call = self._stream_chat(params)
+        return AsyncStream(self._iter_stream(call), call.stop)
 
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
@@ -342,7 +347,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     ) -> AsyncStream[TextCompletionChunk]:
         """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
         first iteration; closed by ``async with`` or ``aclose()``)."""
-        return AsyncStream(self._iter_stream(self._stream_text_completion(params)))
+        call = self._stream_text_completion(params)
+        return AsyncStream(self._iter_stream(call), call.stop)
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -483,6 +489,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):
                             async for event in events:
+                                if call.stopped:  # by aclose() in another task
+                                    raise call.decoder.interrupted("the stream was closed")
                                 chunk = call.decode(event)
                                 if chunk is not None:
                                     yield chunk

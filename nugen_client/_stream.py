@@ -33,10 +33,15 @@ class StreamCall(Generic[_ChunkT]):
     whole: Callable[[httpx.Response], list[_ChunkT]]
     # The chunk an event carries (the decoder's own method: called once per chunk).
     decode: Callable[[Event], _ChunkT | None] = field(init=False)
+    # Set by the stream's close() from another thread or task, while this one reads.
+    stopped: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.decoder.usage_seen = not self.prepared.wants_usage
         self.decode = self.decoder.decode
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 def is_event_stream(response: httpx.Response) -> bool:

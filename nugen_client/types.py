@@ -11,7 +11,14 @@ import base64
 import binascii
 import json
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+)
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -439,10 +446,13 @@ class Stream(Generic[_ChunkT_co]):
     ``httpx.StreamClosed``). Usage: docs/client.md.
     """
 
-    __slots__ = ("_chunks",)
+    __slots__ = ("_chunks", "_stop")
 
-    def __init__(self, chunks: Generator[_ChunkT_co, None, None]) -> None:
+    def __init__(
+        self, chunks: Generator[_ChunkT_co, None, None], stop: Callable[[], None] | None = None
+    ) -> None:
         self._chunks = chunks
+        self._stop = stop  # ends the reading of another thread at its next chunk
 
     def __iter__(self) -> Iterator[_ChunkT_co]:
         # The generator itself: a ``for`` loop over the stream costs no call per chunk.
@@ -452,9 +462,14 @@ class Stream(Generic[_ChunkT_co]):
         return next(self._chunks)
 
     def close(self) -> None:
-        """Stop the stream and release its response and connection."""
+        """Stop the stream and release its response and connection. A reader waiting for
+        a chunk in another thread gets ``StreamInterruptedError`` when the chunk comes (one
+        between two chunks stops as after a ``break``)."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
-        chunks.close()
+        if getattr(chunks, "gi_running", False) and self._stop is not None:
+            self._stop()  # the reader's thread closes it (it cannot be closed from here)
+        else:
+            chunks.close()
 
     def __enter__(self) -> Self:
         return self
@@ -468,10 +483,13 @@ class AsyncStream(Generic[_ChunkT_co]):
     ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it).
     """
 
-    __slots__ = ("_chunks",)
+    __slots__ = ("_chunks", "_stop")
 
-    def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None]) -> None:
+    def __init__(
+        self, chunks: AsyncGenerator[_ChunkT_co, None], stop: Callable[[], None] | None = None
+    ) -> None:
         self._chunks = chunks
+        self._stop = stop
 
     def __aiter__(self) -> AsyncIterator[_ChunkT_co]:
         return self._chunks  # as Stream.__iter__: no call per chunk
@@ -480,9 +498,13 @@ class AsyncStream(Generic[_ChunkT_co]):
         return self._chunks.__anext__()
 
     async def aclose(self) -> None:
-        """Stop the stream and release its response and connection."""
+        """Stop the stream and release its response and connection (a reader in another
+        task: as :meth:`Stream.close`)."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
-        await chunks.aclose()
+        if getattr(chunks, "ag_running", False) and self._stop is not None:
+            self._stop()
+        else:
+            await chunks.aclose()
 
     close = aclose  # the OpenAI SDK's name: ``await stream.close()``
 

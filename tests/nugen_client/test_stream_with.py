@@ -5,13 +5,14 @@ closing twice or before iterating is harmless; a closed stream refuses to be ite
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient
+from nugen_client import AsyncNugenClient, InvalidInputError, NugenClient, StreamInterruptedError
 from nugen_client.types import AsyncStream, ChatCompletionChunk, Stream, TextCompletionChunk
 from nugen_emulator import NugenEmulator
 from tests.support.harness import USER, Harness, Reply, chunk, sse
@@ -189,3 +190,40 @@ def test_a_stream_closed_midway_refuses_the_rest(kind: str) -> None:
         first = asyncio.run(main())
     assert first.choices[0].delta.content == "a"
     assert len(h.requests) == 1
+
+
+def test_close_from_another_thread_or_task_stops_the_stream_being_read(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # A "stop" from elsewhere while the reader waits for a chunk (the service pauses after
+    # 3): close() neither raises ("generator already executing") nor is ignored; the reader
+    # gets StreamInterruptedError, the text so far in .partial, when the next chunk comes.
+    nugen_emulator.inject(stall_after=3, stall_seconds=0.5, times=2)
+    closed = r"\(the stream was closed\)"
+    stream = _open(_client("sync", nugen_emulator), "chat")
+    timer = threading.Timer(0.2, stream.close)
+    timer.start()
+    with pytest.raises(StreamInterruptedError, match=closed) as caught:
+        _read_all(stream)
+    timer.join()
+    assert caught.value.partial
+
+    async def main() -> None:
+        stream = _open(_client("async", nugen_emulator), "chat")
+        reader = asyncio.ensure_future(_aread_all(stream))
+        await asyncio.sleep(0.2)
+        await stream.aclose()
+        with pytest.raises(StreamInterruptedError, match=closed):
+            await reader
+
+    asyncio.run(main())
+
+
+def _read_all(stream: Any) -> None:
+    for _ in stream:
+        pass
+
+
+async def _aread_all(stream: Any) -> None:
+    async for _ in stream:
+        pass
