@@ -112,12 +112,15 @@ def check_header(field: str, value: object) -> None:
 
 def header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
     """The forms (:func:`~nugen_client._errors.secret_forms`) of the values of ``headers``
-    that may be credentials: any header but the safe ones, if long enough to be one."""
+    that may be credentials: any header but the safe ones, if long enough to be one; and
+    of the token after a value's scheme (``Bearer <token>``), which a server may quote alone."""
     return tuple(
         form
         for name, value in (headers or {}).items()
-        if is_credential_header(name) and len(value) >= 8
-        for form in secret_forms(value)
+        if is_credential_header(name)
+        for secret in dict.fromkeys([value, value.split(" ", 1)[-1]])
+        if len(secret) >= 8
+        for form in secret_forms(secret)
     )
 
 

@@ -392,3 +392,17 @@ def test_a_call_credential_header_value_echoed_in_an_unreadable_answer_is_redact
         h.chat(extra_headers={"X-Auth-Key": GATEWAY_SECRET})
     assert GATEWAY_SECRET not in str(info.value)
     assert GATEWAY_SECRET not in repr(info.value.body)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("header", ["Proxy-Authorization", "Authorization", "X-Auth-Key"])
+def test_the_token_of_a_credential_header_with_a_scheme_echoed_alone_is_redacted(
+    kind: str, header: str
+) -> None:
+    # "Bearer <token>" / "Basic <token>": a gateway rejecting the token quotes the token,
+    # not the header value.
+    body = json.dumps({"error": f"invalid token {GATEWAY_SECRET}"})
+    h = Harness(kind, [Reply(status=401, body=body.encode())], max_retries=0)
+    with pytest.raises(NugenError) as info:
+        h.chat(extra_headers={header: f"Basic {GATEWAY_SECRET}"})
+    assert GATEWAY_SECRET not in str(info.value)
+    assert GATEWAY_SECRET not in repr(info.value.body)  # type: ignore[attr-defined]
