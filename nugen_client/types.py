@@ -466,10 +466,12 @@ class Stream(Generic[_ChunkT_co]):
         a chunk in another thread gets ``StreamInterruptedError`` when the chunk comes (one
         between two chunks stops as after a ``break``)."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
-        if getattr(chunks, "gi_running", False) and self._stop is not None:
-            self._stop()  # the reader's thread closes it (it cannot be closed from here)
-        else:
+        try:
             chunks.close()
+        except ValueError:  # "generator already executing": being read in another thread
+            if self._stop is None:
+                raise
+            self._stop()  # that thread closes it
 
     def __enter__(self) -> Self:
         return self
