@@ -159,14 +159,15 @@ class TransportErrors:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
-        if not isinstance(exc, httpx.TransportError | RuntimeError):
+        # A plain RuntimeError only: a subclass (NotImplementedError, RecursionError) is a bug.
+        if type(exc) is not RuntimeError and not isinstance(exc, httpx.TransportError):
             return
         if self._http is not None and self._http.is_closed:
             raise APIConnectionError(
                 "the client was closed (close() / aclose(), or the http_client passed in) "
                 "while this call used it"
             ) from None
-        if isinstance(exc, RuntimeError):
+        if not isinstance(exc, httpx.TransportError):
             detail = redact(str(exc), self._secrets)
             raise APIConnectionError(
                 f"the request could not be sent (RuntimeError: {detail})"
