@@ -436,7 +436,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         if http is not None:
             return await self._send_once(prepared, http, deadline)
         pool = await self._pool()
-        async with pool.lease() as leased:
+        async with pool.lease(None, (prepared.timeout or self.timeout).pool) as leased:
             return await self._send_once(prepared, leased, deadline)
 
     async def _send_once(
@@ -477,7 +477,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         deadline = self._deadline_at()
         pool = await self._pool()
         try:
-            async with pool.lease(deadline) as http:
+            wait = (call.prepared.timeout or self.timeout).pool
+            async with pool.lease(deadline, wait) as http:
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):  # a whole answer, read by _send

@@ -17,6 +17,7 @@ import collections
 import contextlib
 import math
 import os
+import time
 import types
 import weakref
 from collections.abc import AsyncGenerator, Callable
@@ -25,8 +26,8 @@ from typing import Any, cast
 
 import httpx
 
-from nugen_client._errors import APIConnectionError
-from nugen_client._limits import shielded, within
+from nugen_client._errors import APIConnectionError, APITimeoutError
+from nugen_client._limits import DeadlineExceeded, shielded, within
 
 _SHARD_CONNECTIONS = 2
 
@@ -130,13 +131,16 @@ class LoopPool:
             if failure is not None:
                 raise failure
 
-    def lease(self, deadline: float | None = None) -> _Lease:
+    def lease(self, deadline: float | None = None, wait: float | None = None) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be, but
-        not past ``deadline``, a ``time.monotonic()``)."""
-        return _Lease(self, deadline)
+        not past ``deadline``, a ``time.monotonic()``, nor longer than ``wait`` seconds, the
+        pool timeout)."""
+        return _Lease(self, deadline, wait)
 
-    async def _take(self, deadline: float | None) -> tuple[int, httpx.AsyncClient]:
-        index = 0 if self._tokens is None else await self._tokens.get(deadline)
+    async def _take(
+        self, deadline: float | None, wait: float | None
+    ) -> tuple[int, httpx.AsyncClient]:
+        index = 0 if self._tokens is None else await self._tokens.get(deadline, wait)
         if self.closed:
             # Closed while this call waited: its clients are closed, and one made now
             # would never be. Passed on, so the next waiter learns it too.
@@ -181,11 +185,12 @@ class _Lease:
 
     _pool: LoopPool
     _deadline: float | None
+    _wait: float | None
     _index: int | None = None
     _http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
-        self._index, self._http = await self._pool._take(self._deadline)
+        self._index, self._http = await self._pool._take(self._deadline, self._wait)
         return self._http
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -205,19 +210,26 @@ class _Tokens:
     _free: list[int]  # a stack: the top is the end
     _waiters: collections.deque[asyncio.Future[int]] = field(default_factory=collections.deque)
 
-    async def get(self, deadline: float | None) -> int:
+    async def get(self, deadline: float | None, wait: float | None) -> int:
         if self._free and not self._waiters:
             return self._free.pop()
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        # The pool timeout, as httpx's own pool (the sync client's) has it, unless the
+        # call's deadline comes first.
+        bound = deadline if wait is None else min(deadline or math.inf, time.monotonic() + wait)
         try:
-            return await within(waiter, deadline)
-        except BaseException:
+            return await within(waiter, bound)
+        except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self.put(waiter.result())  # handed one as we were cancelled: pass it on
             else:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
+            if isinstance(exc, DeadlineExceeded) and bound != deadline:
+                raise APITimeoutError(
+                    f"no connection became free within the pool timeout ({wait:g} s)"
+                ) from None
             raise
 
     def put(self, token: int) -> None:

@@ -850,3 +850,38 @@ def test_an_injected_async_client_reused_in_a_new_event_loop_fails_as_a_client_e
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout_sync_and_async(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # Every connection is held by an open stream and the call has no deadline: a call that
+    # needs one fails after timeout.pool, as httpx's own pool makes the sync client fail,
+    # instead of waiting until a stream ends.
+    settings = {
+        "base_url": nugen_emulator.base_url,
+        "api_key": nugen_emulator.api_key,
+        "limits": httpx.Limits(max_connections=1),
+        "timeout": httpx.Timeout(10, pool=0.3),
+        "deadline": None,
+        "max_retries": 0,
+    }
+    story = [{"role": "user", "content": "a long story " * 10}]
+    sync = NugenClient(**settings)
+    with sync.stream_chat_completion(model="m", messages=story) as held:
+        next(iter(held))
+        with pytest.raises(APITimeoutError):
+            sync.chat_completion(model="m", messages=USER)
+
+    async def main() -> None:
+        client = AsyncNugenClient(**settings)
+        async with client.stream_chat_completion(model="m", messages=story) as held:
+            await held.__anext__()
+            with pytest.raises(APITimeoutError, match="pool timeout"):
+                await asyncio.wait_for(client.chat_completion(model="m", messages=USER), 5)
+            stream = client.stream_chat_completion(model="m", messages=USER)
+            with pytest.raises(APITimeoutError, match="pool timeout"):
+                await asyncio.wait_for(stream.__anext__(), 5)
+        await client.aclose()
+
+    asyncio.run(main())
