@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from langchain_core import exceptions as lc
 
 import nugen_client
+from nugen_client._retry import is_retryable
 
 __all__ = ["map_error", "mapped_errors"]
 
@@ -22,10 +23,12 @@ _ClientError = type[nugen_client.NugenError]
 
 
 def _dual(client_class: _ClientError, lc_class: type[Exception], name: str = "") -> _ClientError:
-    """``Nugen<name>``, a subclass of both, importable from this module (so it pickles)."""
+    """``Nugen<name>``, a subclass of both, importable from this module (so it pickles),
+    whose ``is_retryable`` (read by LangChain's retry policies) is the client's own rule."""
     name = f"Nugen{name or client_class.__name__}"
+    namespace = {"__module__": __name__, "__doc__": client_class.__doc__}
     dual: _ClientError = type(
-        name, (client_class, lc_class), {"__module__": __name__, "__doc__": client_class.__doc__}
+        name, (client_class, lc_class), {**namespace, "is_retryable": property(is_retryable)}
     )
     globals()[name] = dual
     return dual

@@ -593,6 +593,8 @@ ERROR_CASES = [
     (429, {"detail": "slow down"}, nugen_client.RateLimitError, ModelRateLimitError),
     (503, {"error": {"message": "overloaded"}}, nugen_client.InternalServerError, ModelAPIError),
     (418, "teapot", nugen_client.APIStatusError, ModelAPIError),
+    (408, "too slow", nugen_client.APIStatusError, ModelAPIError),
+    (402, {"detail": "no credits"}, nugen_client.PaymentRequiredError, ModelAPIError),
 ]
 
 
@@ -614,6 +616,21 @@ def test_status_errors_are_both_classes(
     assert error.status_code == status
     assert error.request_id == "req-1"
     assert KEY not in str(error)
+    # LangChain's retry policies (middleware, with_retry) ask the error: the client's rule.
+    assert error.is_retryable is (status in (408, 409, 429) or status >= 500)
+
+
+def test_errors_without_a_status_are_retryable_as_the_client_retries_them(
+    mock: respx.MockRouter,
+) -> None:
+    mock.post(CHAT).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(nugen_client.APIConnectionError) as unreachable:
+        make(max_retries=0).invoke("hi")
+    assert unreachable.value.is_retryable
+    mock.post(CHAT).respond(200, text="not json")
+    with pytest.raises(nugen_client.APIResponseValidationError) as unreadable:
+        make(max_retries=0).invoke("hi")
+    assert not unreadable.value.is_retryable
 
 
 @pytest.mark.parametrize(
