@@ -293,8 +293,6 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 return
             with stream_errors(call, response, http):
                 for event in iter_events(response.iter_bytes(), self.max_event_bytes):
-                    if call.stopped:  # by close() in another thread
-                        raise call.decoder.interrupted("the stream was closed")
                     chunk = call.decode(event)
                     if chunk is not None:
                         yield chunk
@@ -490,8 +488,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         # Closed here when the stream closes, before the response it reads.
                         async with contextlib.aclosing(events):
                             async for event in events:
-                                if call.stopped:  # by aclose() in another task
-                                    raise call.decoder.interrupted("the stream was closed")
                                 chunk = call.decode(event)
                                 if chunk is not None:
                                     yield chunk

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import httpx
 
@@ -33,15 +33,18 @@ class StreamCall(Generic[_ChunkT]):
     whole: Callable[[httpx.Response], list[_ChunkT]]
     # The chunk an event carries (the decoder's own method: called once per chunk).
     decode: Callable[[Event], _ChunkT | None] = field(init=False)
-    # Set by the stream's close() from another thread or task, while this one reads.
-    stopped: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.decoder.usage_seen = not self.prepared.wants_usage
         self.decode = self.decoder.decode
 
     def stop(self) -> None:
-        self.stopped = True
+        """The stream's close() from another thread or task while this one reads: the
+        reader's next event ends the stream (no check per event while it runs)."""
+        self.decode = self._stopped
+
+    def _stopped(self, _event: Event) -> NoReturn:
+        raise self.decoder.interrupted("the stream was closed")
 
 
 def is_event_stream(response: httpx.Response) -> bool:

@@ -11,14 +11,7 @@ import base64
 import binascii
 import json
 import sys
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Iterator,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -293,12 +286,8 @@ class ResponseHeader(_Lenient):
     def header_metadata(self) -> dict[str, Any]:
         """The :data:`RESPONSE_METADATA_FIELDS` the host sent (not None, not empty), in
         that order."""
-        metadata = {}
-        for name in RESPONSE_METADATA_FIELDS:
-            value = getattr(self, name)
-            if value is not None and value != "":
-                metadata[name] = value
-        return metadata
+        values = {name: getattr(self, name) for name in RESPONSE_METADATA_FIELDS}
+        return {name: value for name, value in values.items() if value not in (None, "")}
 
 
 class _Answer(ResponseHeader):
@@ -416,14 +405,13 @@ class _Closed:
     def __iter__(self) -> "_Closed":
         return self
 
+    __aiter__ = __iter__
+
     def __next__(self) -> Never:
         raise InvalidInputError(_CLOSED)
 
-    def __aiter__(self) -> "_Closed":
-        return self
-
     async def __anext__(self) -> Never:
-        raise InvalidInputError(_CLOSED)
+        self.__next__()
 
     def close(self) -> None:
         pass  # closing twice is harmless
@@ -448,9 +436,7 @@ class Stream(Generic[_ChunkT_co]):
 
     __slots__ = ("_chunks", "_stop")
 
-    def __init__(
-        self, chunks: Generator[_ChunkT_co, None, None], stop: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, chunks: Generator[_ChunkT_co, None, None], stop: Callable[[], None]) -> None:
         self._chunks = chunks
         self._stop = stop  # ends the reading of another thread at its next chunk
 
@@ -469,8 +455,6 @@ class Stream(Generic[_ChunkT_co]):
         try:
             chunks.close()
         except ValueError:  # "generator already executing": being read in another thread
-            if self._stop is None:
-                raise
             self._stop()  # that thread closes it
 
     def __enter__(self) -> Self:
@@ -487,9 +471,7 @@ class AsyncStream(Generic[_ChunkT_co]):
 
     __slots__ = ("_chunks", "_stop")
 
-    def __init__(
-        self, chunks: AsyncGenerator[_ChunkT_co, None], stop: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None], stop: Callable[[], None]) -> None:
         self._chunks = chunks
         self._stop = stop
 
@@ -503,7 +485,7 @@ class AsyncStream(Generic[_ChunkT_co]):
         """Stop the stream and release its response and connection (a reader in another
         task: as :meth:`Stream.close`)."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
-        if getattr(chunks, "ag_running", False) and self._stop is not None:
+        if getattr(chunks, "ag_running", False):
             self._stop()
         else:
             await chunks.aclose()
