@@ -44,7 +44,6 @@ from nugen_client._errors import (
 from nugen_client._input import (
     check_base_url,
     check_header,
-    check_headers,
     check_hook,
     header_secrets,
     is_number,
@@ -55,6 +54,7 @@ from nugen_client._input import (
     unsendable,
     validate,
     validation_message,
+    with_headers,
 )
 from nugen_client._limits import DeadlineExceeded, passed
 from nugen_client._retry import OnRetry, RetryPolicy
@@ -144,12 +144,10 @@ def _shown(headers: httpx.Headers) -> dict[str, str]:
 
 @dataclass(slots=True, eq=False)
 class TransportErrors:
-    """``with`` block in which httpx's transport errors become ``APIConnectionError`` /
-    ``APITimeoutError`` with the key redacted, and a timeout at ``deadline``
-    (``time.monotonic()``) :class:`DeadlineExceeded` (a class, not a generator: it wraps
-    every send). So do httpx's refusals, a ``RuntimeError``: of ``http``, the client sending,
-    once closed (an injected one, or ours closed from another thread during the call), or of
-    an injected ``AsyncClient``'s connection opened in an event loop now closed."""
+    """``with`` block turning httpx's transport errors and refusals (a ``RuntimeError``:
+    ``http`` closed, or an injected ``AsyncClient``'s connection of a closed event loop) into
+    ``APIConnectionError`` / ``APITimeoutError``, secrets redacted, and a timeout at
+    ``deadline`` into :class:`DeadlineExceeded`. A class, not a generator: it wraps every send."""
 
     _secrets: Sequence[str | None]
     _deadline: float | None = None
@@ -248,7 +246,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 "Connection": "keep-alive",
             }
         )
-        _with_headers(headers, session_id, provider, default_headers, "default")
+        with_headers(headers, session_id, provider, default_headers, "default")
         # What errors never show, should a server echo them.
         self._secrets = secret_forms(key) + header_secrets(default_headers)
         # The headers of a call that adds none, plain and streamed: built once, never
@@ -385,7 +383,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         secrets = self._secrets
         sent = self._headers[stream]
         if session_id or provider or extra:
-            sent = _with_headers(httpx.Headers(sent), session_id, provider, extra, "extra")
+            sent = with_headers(httpx.Headers(sent), session_id, provider, extra, "extra")
             secrets += header_secrets(extra)
         body.update(options.get("extra_body") or {})
         timeout, on_retry = options.get("timeout"), options.get("on_retry")
@@ -405,13 +403,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
 
     def _build_request(
-        self,
-        http: httpx.Client | httpx.AsyncClient,
-        prepared: Prepared,
-        deadline: float | None,
-        *,
-        own: bool,
+        self, http: httpx.Client | httpx.AsyncClient, prepared: Prepared, deadline: float | None
     ) -> httpx.Request:
+        own = http is not self._injected
         timeout = (prepared.timeout or (self.timeout if own else http.timeout)).as_dict()
         if deadline is not None:
             # None longer than what is left: no wait (connecting, headers, a read) outlasts it.
@@ -447,11 +441,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
 
-    def _deadline_error(self, exc: DeadlineExceeded) -> APITimeoutError:
-        during = f": {exc}" if str(exc) else ""
-        return APITimeoutError(
-            f"the call did not finish within its deadline ({self.deadline:g} s){during}"
-        )
+    def _deadline_error(self) -> APITimeoutError:
+        return APITimeoutError(f"the call did not finish within its deadline ({self.deadline:g} s)")
 
     # -- response handling -------------------------------------------------------------
 
@@ -584,29 +575,6 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             context=unread and f"body not read: {unread}",
             hint=hint,
         )
-
-
-def _with_headers(
-    headers: httpx.Headers,
-    session_id: str | None,
-    provider: str | None,
-    more: Mapping[str, str] | None,
-    kind: str,
-) -> httpx.Headers:
-    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
-    ``provider`` and the ``{kind}_headers`` ``more`` (checked), later wins whatever the
-    letter case of its name (httpx's setting replaces: a header is never sent twice)."""
-    for field, name, value in (
-        ("session_id", "X-Session-ID", session_id),
-        ("provider", "X-Provider", provider),
-    ):
-        if value:
-            check_header(field, value)
-            headers[name] = value
-    check_headers(f"{kind}_headers", more)
-    for name, value in (more or {}).items():
-        headers[name] = value
-    return headers
 
 
 def _is_sequence(value: object) -> bool:

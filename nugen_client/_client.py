@@ -251,15 +251,15 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                     if failed:
                         raise failed.pop()
                     return self._send_once(prepared, deadline)
-        except DeadlineExceeded as exc:
-            raise self._deadline_error(exc) from None
+        except DeadlineExceeded:
+            raise self._deadline_error() from None
         finally:
             CALL_DEADLINE.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
         http = self._client()
-        request = self._build_request(http, prepared, deadline, own=http is not self._injected)
+        request = self._build_request(http, prepared, deadline)
         # Bounds the reads of the connections it opens, even in a call without a deadline:
         # a pooled connection may serve a later call that has one (``deadline`` can be set
         # on the client at any time, and an injected client may serve other clients).
@@ -424,8 +424,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                     if failed:
                         raise failed.pop()
                     return await within(self._attempt(prepared, http, deadline), deadline)
-        except DeadlineExceeded as exc:
-            raise self._deadline_error(exc) from None
+        except DeadlineExceeded:
+            raise self._deadline_error() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
@@ -441,14 +441,13 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
         # Sent and read as the sync client's (see NugenClient._send_once).
-        own = http is not self._injected
-        request = self._build_request(http, prepared, deadline, own=own)
+        request = self._build_request(http, prepared, deadline)
         request.extensions["trace"] = aremember_connection
         with TransportErrors(prepared.secrets, deadline, http):
             try:
                 response = await http.send(request, stream=True)
             except asyncio.CancelledError:
-                if own:
+                if http is not self._injected:
                     strand(http)  # its pool may hold a connection it never gives back
                 raise
             try:
@@ -496,5 +495,5 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         call.decoder.check_complete()
                 finally:
                     await response.aclose()
-        except DeadlineExceeded as exc:  # waiting for a connection
-            raise self._deadline_error(exc) from None
+        except DeadlineExceeded:  # waiting for a connection
+            raise self._deadline_error() from None

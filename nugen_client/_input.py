@@ -146,6 +146,29 @@ def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
             )
 
 
+def with_headers(
+    headers: httpx.Headers,
+    session_id: str | None,
+    provider: str | None,
+    more: Mapping[str, str] | None,
+    kind: str,
+) -> httpx.Headers:
+    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
+    ``provider`` and the ``{kind}_headers`` ``more``, all checked; a later value replaces
+    one of the same name in any letter case (a header is never sent twice)."""
+    for field, name, value in (
+        ("session_id", "X-Session-ID", session_id),
+        ("provider", "X-Provider", provider),
+    ):
+        if value:
+            check_header(field, value)
+            headers[name] = value
+    check_headers(f"{kind}_headers", more)
+    for name, value in (more or {}).items():
+        headers[name] = value
+    return headers
+
+
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     """httpx's timeout for ``timeout`` seconds (None: no limit); connecting gets at most 10."""
     if isinstance(timeout, httpx.Timeout):

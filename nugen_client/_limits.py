@@ -32,8 +32,7 @@ _STEP = 64 * 1024  # decoded bytes per decompression step
 
 class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
-    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop. Its
-    message, if any, says what was under way."""
+    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop."""
 
 
 async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
