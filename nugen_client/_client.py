@@ -6,7 +6,6 @@ The async client's connections are one pool per event loop (:mod:`nugen_client._
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import http.cookiejar
 import os
@@ -40,7 +39,7 @@ from nugen_client._pool import (
     track,
 )
 from nugen_client._retry import is_retryable, retrying
-from nugen_client._sse import aiter_events, iter_events
+from nugen_client._sse import EventParser, iter_events
 from nugen_client._stream import StreamCall, is_event_stream, stream_errors
 from nugen_client.params import (
     ChatParams,
@@ -292,12 +291,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, http):
-                for event in iter_events(response.iter_bytes(), self.max_event_bytes):
-                    chunk = call.decode(event)
-                    if chunk is not None:
-                        yield chunk
-                    elif call.decoder.done:
-                        return
+                yield from call.chunks(iter_events(response.iter_bytes(), self.max_event_bytes))
                 call.decoder.check_complete()
         finally:
             response.close()
@@ -483,15 +477,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                             yield whole_chunk
                         return
                     with stream_errors(call, response, http):
-                        events = aiter_events(response.aiter_bytes(), self.max_event_bytes)
-                        # Closed here when the stream closes, before the response it reads.
-                        async with contextlib.aclosing(events):
-                            async for event in events:
-                                chunk = call.decode(event)
-                                if chunk is not None:
-                                    yield chunk
-                                elif call.decoder.done:
-                                    return
+                        parser = EventParser(self.max_event_bytes)
+                        async for piece in response.aiter_bytes():
+                            for chunk in call.chunks(parser.feed(piece)):
+                                yield chunk
+                            if call.decoder.done:
+                                return
                         call.decoder.check_complete()
                 finally:
                     await response.aclose()

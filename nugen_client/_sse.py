@@ -9,7 +9,7 @@ An event over the cap (``max_event_bytes``) is refused as soon as it is, whole o
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -124,13 +124,3 @@ def iter_events(pieces: Iterable[bytes], max_event: int | None = None) -> Iterat
     parser = EventParser(max_event)
     for piece in pieces:
         yield from parser.feed(piece)
-
-
-async def aiter_events(
-    pieces: AsyncIterable[bytes], max_event: int | None = None
-) -> AsyncGenerator[Event, None]:
-    """The events of an async byte stream."""
-    parser = EventParser(max_event)
-    async for piece in pieces:
-        for event in parser.feed(piece):
-            yield event

@@ -1,11 +1,11 @@
 """What the sync and async clients' stream loops share: the state of one stream call and
 the errors of reading it. The loops themselves (``_iter_stream``) differ only in how the
-events arrive."""
+bytes arrive."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -26,7 +26,7 @@ _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 @dataclass(slots=True, eq=False)
 class StreamCall(Generic[_ChunkT]):
     """One stream request and what both clients' stream loops need to read its answer:
-    events go through ``decoder``, an answer that came whole (JSON) through ``whole``."""
+    events go through :meth:`chunks`, an answer that came whole (JSON) through ``whole``."""
 
     prepared: Prepared
     decoder: ChunkDecoder[_ChunkT]
@@ -45,6 +45,15 @@ class StreamCall(Generic[_ChunkT]):
 
     def _stopped(self, _event: Event) -> NoReturn:
         raise self.decoder.interrupted("the stream was closed")
+
+    def chunks(self, events: Iterable[Event]) -> Iterator[_ChunkT]:
+        """The chunks ``events`` carry, up to ``[DONE]`` (``decoder.done``)."""
+        for event in events:
+            chunk = self.decode(event)
+            if chunk is not None:
+                yield chunk
+            elif self.decoder.done:
+                return
 
 
 def is_event_stream(response: httpx.Response) -> bool:
