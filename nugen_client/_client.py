@@ -194,12 +194,10 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def close(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
         with self._lock:  # the pool and its finalizer, as _client() sets them
-            http, self._http = self._http, self._injected
+            self._http = self._injected
             finalizer, self._finalizer = self._finalizer, None
-        if http is not None and http is not self._injected:
-            if finalizer is not None:
-                finalizer.detach()  # else it would keep the closed pool alive with the client
-            http.close()
+        if finalizer is not None:  # set with each pool of our own: closes it, and lets it go
+            finalizer()
 
     def __enter__(self) -> Self:
         return self
