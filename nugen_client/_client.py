@@ -6,6 +6,7 @@ The async client's connections are one pool per event loop (:mod:`nugen_client._
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import http.cookiejar
 import os
@@ -311,7 +312,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[LoopPool]] = (
             weakref.WeakKeyDictionary()
         )
-        self._injected_pool = None if self._injected is None else LoopPool.single(self._injected)
         _LIVE_CLIENTS.add(self)
 
     async def chat_completion(self, **params: Unpack[ChatParams]) -> ChatCompletion:
@@ -375,8 +375,6 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self._pools = weakref.WeakKeyDictionary()
 
     async def _pool(self) -> LoopPool:
-        if self._injected_pool is not None:
-            return self._injected_pool
         loop = asyncio.get_running_loop()
         ref = self._pools.get(loop)
         pool = None if ref is None else ref()
@@ -425,9 +423,18 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     ) -> httpx.Response:
         if http is not None:
             return await self._send_once(prepared, http, deadline)
-        pool = await self._pool()
-        async with pool.lease(None, (prepared.timeout or self.timeout).pool) as leased:
+        async with await self._lease(prepared, None) as leased:
             return await self._send_once(prepared, leased, deadline)
+
+    async def _lease(
+        self, prepared: Prepared, deadline: float | None
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        """A connection of this loop's pool, waited for until ``deadline`` or the pool
+        timeout; an ``http_client`` passed in is used as is (its own limits apply)."""
+        if self._injected is not None:
+            return contextlib.nullcontext(self._injected)
+        pool = await self._pool()
+        return pool.lease(deadline, (prepared.timeout or self.timeout).pool)
 
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
@@ -464,10 +471,9 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # closed by asyncio at shutdown, which closes every open generator at once, so an
         # outer one closing an inner one would race with asyncio closing that inner one.
         deadline = self._deadline_at()
-        pool = await self._pool()
+        lease = await self._lease(call.prepared, deadline)
         try:
-            wait = (call.prepared.timeout or self.timeout).pool
-            async with pool.lease(deadline, wait) as http:
+            async with lease as http:
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):  # a whole answer, read by _send

@@ -94,13 +94,6 @@ class LoopPool:
                 ]
             )
 
-    @classmethod
-    def single(cls, http: httpx.AsyncClient) -> LoopPool:
-        """A pool of one given client (an injected one: its own limits apply)."""
-        pool = cls(lambda **_: http, [httpx.Limits(max_connections=None)])
-        pool._shards[0] = http
-        return pool
-
     def clients(self) -> list[httpx.AsyncClient]:
         """The shards' clients created so far, and retired ones still in use."""
         return list(dict.fromkeys([*filter(None, self._shards), *self._users]))
