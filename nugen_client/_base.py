@@ -30,12 +30,10 @@ from nugen_client._chunks import (
     text_completion_to_chunks,
 )
 from nugen_client._errors import (
-    APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
-    connection_error,
     loads_error_json,
     make_status_error,
     redact,
@@ -56,7 +54,7 @@ from nugen_client._input import (
     validation_message,
     with_headers,
 )
-from nugen_client._limits import DeadlineExceeded, passed
+from nugen_client._limits import DeadlineExceeded
 from nugen_client._retry import OnRetry, RetryPolicy
 from nugen_client._stream import StreamCall
 from nugen_client._version import __version__
@@ -140,39 +138,6 @@ class Prepared:
 def _shown(headers: httpx.Headers) -> dict[str, str]:
     """``headers`` as they are sent (names in their own case), credentials redacted."""
     return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
-
-
-@dataclass(slots=True, eq=False)
-class TransportErrors:
-    """``with`` block turning httpx's transport errors and refusals (a ``RuntimeError``:
-    ``http`` closed, or an injected ``AsyncClient``'s connection of a closed event loop) into
-    ``APIConnectionError`` / ``APITimeoutError``, secrets redacted, and a timeout at
-    ``deadline`` into :class:`DeadlineExceeded`. A class, not a generator: it wraps every send."""
-
-    _secrets: Sequence[str | None]
-    _deadline: float | None = None
-    _http: httpx.Client | httpx.AsyncClient | None = None
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
-        # A plain RuntimeError only: a subclass (NotImplementedError, RecursionError) is a bug.
-        if type(exc) is not RuntimeError and not isinstance(exc, httpx.TransportError):
-            return
-        if self._http is not None and self._http.is_closed:
-            raise APIConnectionError(
-                "the client was closed (close() / aclose(), or the http_client passed in) "
-                "while this call used it"
-            ) from None
-        if not isinstance(exc, httpx.TransportError):
-            detail = redact(str(exc), self._secrets)
-            raise APIConnectionError(
-                f"the request could not be sent (RuntimeError: {detail})"
-            ) from None
-        if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
-            raise DeadlineExceeded from None
-        raise connection_error(exc, self._secrets) from None
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):

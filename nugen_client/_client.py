@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from typing_extensions import Self, Unpack
 
-from nugen_client._base import Prepared, TransportErrors, _BaseClient
+from nugen_client._base import Prepared, _BaseClient
 from nugen_client._errors import APIResponseValidationError
 from nugen_client._input import direct_mounts
 from nugen_client._limits import (
@@ -41,7 +41,7 @@ from nugen_client._pool import (
 )
 from nugen_client._retry import is_retryable, retrying
 from nugen_client._sse import EventParser, iter_events
-from nugen_client._stream import StreamCall, is_event_stream, stream_errors
+from nugen_client._stream import StreamCall, TransportErrors, is_event_stream, stream_errors
 from nugen_client.params import (
     ChatParams,
     CompletionParams,

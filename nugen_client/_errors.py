@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -274,32 +274,6 @@ def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
     if isinstance(obj, list):
         return [_redact_obj(v, secrets) for v in obj]
     return obj
-
-
-def connection_error(
-    exc: httpx.TransportError, secrets: Sequence[str | None]
-) -> APIConnectionError:
-    """``exc``, a failure of httpx's transport, as this package's error: the URL tried (no
-    query) and the cause, with ``secrets`` redacted."""
-    import httpx  # not at module level: the errors import without httpx
-
-    # The message of ``exc``, or of the first of its causes that has one: httpx's async
-    # read errors often carry none (the reason, a reset connection, is in their cause).
-    cause: BaseException | None = exc
-    for _ in range(8):  # a cycle of causes must not loop forever
-        if cause is None or str(cause):
-            break
-        cause = cause.__cause__ or cause.__context__
-    kind = type(exc).__name__
-    detail = redact("" if cause is None else str(cause), secrets) or kind
-    try:
-        # base_url never holds userinfo (check_base_url), so the URL is safe to show.
-        where = f" at {exc.request.url.copy_with(query=None)}"
-    except RuntimeError:  # an exception raised without its request
-        where = ""
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request{where} timed out ({kind}: {detail})")
-    return APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
 
 
 def reword(error: BaseException, prefix: str = "", suffix: str = "") -> BaseException:

@@ -1,6 +1,6 @@
-"""What the sync and async clients' stream loops share: the state of one stream call and
-the errors of reading it. The loops themselves (``_iter_stream``) differ only in how the
-bytes arrive."""
+"""What the sync and async clients' transport code shares: the errors of sending a request
+(:class:`TransportErrors`), and the state of one stream call and the errors of reading it.
+The stream loops themselves (``_iter_stream``) differ only in how the bytes arrive."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 import httpx
 
 from nugen_client._chunks import ChunkDecoder
-from nugen_client._errors import APIStatusError, APITimeoutError, NugenError, redact, reword
-from nugen_client._limits import DeadlineExceeded, deadline_passed
+from nugen_client._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    NugenError,
+    redact,
+    reword,
+)
+from nugen_client._limits import DeadlineExceeded, deadline_passed, passed
 from nugen_client._sse import Event
 from nugen_client.types import ChatCompletionChunk, TextCompletionChunk
 
@@ -21,6 +28,53 @@ if TYPE_CHECKING:
     from nugen_client._base import Prepared
 
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
+
+
+@dataclass(slots=True, eq=False)
+class TransportErrors:
+    """``with`` block around a send turning httpx's transport errors and refusals (a
+    ``RuntimeError``: ``http`` closed, or an injected ``AsyncClient``'s connection of a closed
+    event loop) into ``APIConnectionError`` / ``APITimeoutError`` naming the URL tried and
+    the cause, secrets redacted; a timeout at ``deadline`` is :class:`DeadlineExceeded`. A
+    class, not a generator: it wraps every send."""
+
+    _secrets: Sequence[str | None]
+    _deadline: float | None = None
+    _http: httpx.Client | httpx.AsyncClient | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        # A plain RuntimeError only: a subclass (NotImplementedError, RecursionError) is a bug.
+        if type(exc) is not RuntimeError and not isinstance(exc, httpx.TransportError):
+            return
+        if self._http is not None and self._http.is_closed:
+            raise APIConnectionError(
+                "the client was closed (close() / aclose(), or the http_client passed in) "
+                "while this call used it"
+            ) from None
+        if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
+            raise DeadlineExceeded from None
+        # The message of ``exc``, or of the first of its causes that has one: httpx's async
+        # read errors often carry none (the reason, a reset connection, is in their cause).
+        cause: BaseException | None = exc
+        for _ in range(8):  # a cycle of causes must not loop forever
+            if cause is None or str(cause):
+                break
+            cause = cause.__cause__ or cause.__context__
+        kind = type(exc).__name__
+        detail = redact("" if cause is None else str(cause), self._secrets) or kind
+        if not isinstance(exc, httpx.TransportError):
+            raise APIConnectionError(f"the request could not be sent ({kind}: {detail})") from None
+        try:
+            # base_url never holds userinfo (check_base_url), so the URL is safe to show.
+            where = f" at {exc.request.url.copy_with(query=None)}"
+        except RuntimeError:  # an exception raised without its request
+            where = ""
+        if isinstance(exc, httpx.TimeoutException):
+            raise APITimeoutError(f"request{where} timed out ({kind}: {detail})") from None
+        raise APIConnectionError(f"could not reach the service{where} ({kind}: {detail})") from None
 
 
 @dataclass(slots=True, eq=False)

@@ -273,8 +273,8 @@ def test_a_kept_alive_connection_stays_bounded(kind: str, first_deadline: float 
 def test_a_timeout_a_clock_tick_before_the_deadline_is_the_deadlines() -> None:
     # Every wait is cut to what is left of the deadline and a timer may fire a clock tick
     # early: such a timeout ran out the deadline, not the read timeout.
-    from nugen_client._base import TransportErrors
     from nugen_client._limits import DeadlineExceeded
+    from nugen_client._stream import TransportErrors
 
     with pytest.raises(DeadlineExceeded), TransportErrors((), time.monotonic() + 0.008):
         raise httpx.ReadTimeout("timed out")
