@@ -465,11 +465,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         raise self._status_error(response)
 
     async def _iter_stream(self, call: StreamCall[_ChunkT]) -> AsyncGenerator[_ChunkT, None]:
-        # One generator holds the lease, the response and the SSE reader, and closes them
-        # in order (the lease goes back only once the response is closed). Not a chain of
-        # generators: a consumer that raises inside ``async for`` leaves the stream to be
-        # closed by asyncio at shutdown, which closes every open generator at once, so an
-        # outer one closing an inner one would race with asyncio closing that inner one.
+        # One generator holds the lease and the response, and closes them in order (the lease
+        # goes back only once the response is closed). Not a chain of generators: a stream
+        # whose consumer raised inside ``async for`` is closed at asyncio's shutdown, which
+        # closes every open generator at once, racing an outer one closing an inner one.
         deadline = self._deadline_at()
         lease = await self._lease(call.prepared, deadline)
         try:

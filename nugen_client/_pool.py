@@ -5,9 +5,6 @@ The loop holds the pool, through a timer that never fires and holds the pool's g
 async generator whose ``finally`` closes the pool, closed by ``shutdown_asyncgens()``); the
 client keeps only a weak reference. What a caller sees of it, loops closed with or without
 ``shutdown_asyncgens()`` and forked children: docs/client.md, "Event loops and processes".
-A client collected while its loops still run closes its pools on them
-(:func:`close_pools_soon`); a forked child lets go of the parent's sockets
-(:func:`release_inherited_sockets`).
 """
 
 from __future__ import annotations
