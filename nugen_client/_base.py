@@ -50,7 +50,6 @@ from nugen_client._input import (
     mapping_or_none,
     refuse_stream_keyword,
     unsendable,
-    validate,
     validation_message,
     with_headers,
 )
@@ -329,7 +328,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             fields["stream"] = True
             if params.get("include_usage", True) and "stream_options" not in fields:
                 fields["stream_options"] = {"include_usage": True}
-        request = validate(request_type, fields, what)
+        try:
+            request = request_type.model_validate(fields)
+        except ValidationError as exc:
+            raise InvalidInputError(validation_message(what, exc)) from None
         extra_body = mapping_or_none("extra_body", params.get("extra_body"))
         unknown = [*(request.model_extra or ()), *(extra_body or ())]
         if unknown:  # keywords this client does not know, and extra_body's, go in the body

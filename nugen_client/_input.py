@@ -12,16 +12,14 @@ import numbers
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from nugen_client._errors import InvalidInputError, secret_forms
 from nugen_client.params import check_no_userinfo, is_credential_header
-
-_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 # Hosts already warned about, so that a client built per call warns once per process.
@@ -246,14 +244,6 @@ def validation_message(what: str, exc: ValidationError) -> str:
     if len(kept) > len(lines):
         lines.append(f"... and {len(kept) - len(lines)} more")
     return f"invalid {what}: " + "; ".join(lines)
-
-
-def validate(model: type[_ModelT], data: Mapping[str, Any], what: str) -> _ModelT:
-    """``data`` as ``model``, or an ``InvalidInputError`` listing what is wrong with it."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInputError(validation_message(what, exc)) from None
 
 
 # json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False), its
