@@ -210,7 +210,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 "Connection": "keep-alive",
             }
         )
-        with_headers(headers, session_id, provider, default_headers, "default")
+        with_headers(headers, session_id, provider, default_headers, "default_headers")
         # What errors never show, should a server echo them.
         self._secrets = secret_forms(key) + header_secrets(default_headers)
         # The headers of a call that adds none, plain and streamed: built once, never
@@ -350,7 +350,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         secrets = self._secrets
         sent = self._headers[stream]
         if session_id or provider or extra:
-            sent = with_headers(httpx.Headers(sent), session_id, provider, extra, "extra")
+            sent = with_headers(httpx.Headers(sent), session_id, provider, extra, "extra_headers")
             secrets += header_secrets(extra)
         body.update(options.get("extra_body") or {})
         timeout, on_retry = options.get("timeout"), options.get("on_retry")

@@ -129,9 +129,24 @@ def mapping_or_none(field: str, value: object) -> Mapping[str, Any] | None:
     raise InvalidInputError(f"{field} must be a dict, got {type(value).__name__}")
 
 
-def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
-    """:func:`check_header` for every name and value of ``headers``."""
-    for name, value in (mapping_or_none(field, headers) or {}).items():
+def with_headers(
+    headers: httpx.Headers,
+    session_id: str | None,
+    provider: str | None,
+    more: Mapping[str, str] | None,
+    field: str,
+) -> httpx.Headers:
+    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
+    ``provider`` and the headers ``more`` (the caller's ``field``), all checked; a later
+    value replaces one of the same name in any letter case (a header is never sent twice)."""
+    for option, name, value in (
+        ("session_id", "X-Session-ID", session_id),
+        ("provider", "X-Provider", provider),
+    ):
+        if value:
+            check_header(option, value)
+            headers[name] = value
+    for name, value in (mapping_or_none(field, more) or {}).items():
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
             raise InvalidInputError(f"{field} has an invalid header name {name!r}")
         check_header(f"{field}[{name!r}]", value)
@@ -142,27 +157,6 @@ def check_headers(field: str, headers: Mapping[str, str] | None) -> None:
                 "(a model rebuilt from its serialised form has it in place of the real "
                 "value): set the real header value"
             )
-
-
-def with_headers(
-    headers: httpx.Headers,
-    session_id: str | None,
-    provider: str | None,
-    more: Mapping[str, str] | None,
-    kind: str,
-) -> httpx.Headers:
-    """``headers`` with the ``X-Session-ID`` / ``X-Provider`` of ``session_id`` /
-    ``provider`` and the ``{kind}_headers`` ``more``, all checked; a later value replaces
-    one of the same name in any letter case (a header is never sent twice)."""
-    for field, name, value in (
-        ("session_id", "X-Session-ID", session_id),
-        ("provider", "X-Provider", provider),
-    ):
-        if value:
-            check_header(field, value)
-            headers[name] = value
-    check_headers(f"{kind}_headers", more)
-    for name, value in (more or {}).items():
         headers[name] = value
     return headers
 
