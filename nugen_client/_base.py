@@ -127,16 +127,15 @@ class Prepared:
     secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        # Crash reporters capture traceback locals by repr: the headers carry the key.
-        return (
-            f"Prepared(url={self.url!r}, content=<{len(self.content)} bytes>, "
-            f"headers={_shown(self.headers)!r}, stream={self.stream!r})"
+        # Crash reporters capture traceback locals by repr, and the debug log shows it: the
+        # headers carry the key. Shown as sent (names in their own case), credentials redacted.
+        headers = redact_headers(
+            {name.decode(): value.decode() for name, value in self.headers.raw}
         )
-
-
-def _shown(headers: httpx.Headers) -> dict[str, str]:
-    """``headers`` as they are sent (names in their own case), credentials redacted."""
-    return redact_headers({name.decode(): value.decode() for name, value in headers.raw})
+        return (
+            f"Prepared(method={self.method!r}, url={self.url!r}, "
+            f"content=<{len(self.content)} bytes>, headers={headers!r}, stream={self.stream!r})"
+        )
 
 
 class _BaseClient(Generic[_HttpT, _SleepT]):
@@ -399,10 +398,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 prepared.method, prepared.url, content=prepared.content, headers=prepared.headers
             )
             request.extensions["timeout"] = timeout
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s headers=%s", prepared.method, prepared.url, _shown(prepared.headers)
-            )
+        logger.debug("sending %r", prepared)
         return request
 
     def _deadline_at(self) -> float | None:
