@@ -40,13 +40,11 @@ handlers. tenacity is a dependency of langchain-core too; this package bounds it
 
 _RetryingT = TypeVar("_RetryingT", "Retrying", "AsyncRetrying")
 
-RETRY_STATUSES = frozenset({408, 409, 429})
-
 
 def is_retryable(error: BaseException) -> bool:
     """Connection errors, timeouts, 408, 409, 429 and 5xx; never other 4xx."""
     if isinstance(error, APIStatusError):
-        return error.status_code in RETRY_STATUSES or error.status_code >= 500
+        return error.status_code in (408, 409, 429) or error.status_code >= 500
     return isinstance(error, APIConnectionError)
 
 

@@ -391,10 +391,6 @@ def response_timing(header: ResponseHeader) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------ streams
 
 _ChunkT_co = TypeVar("_ChunkT_co", covariant=True)
-_CLOSED = (
-    "the stream is closed (its connection was released): call the stream method again for a "
-    "new stream"
-)
 
 
 class _Closed:
@@ -408,7 +404,10 @@ class _Closed:
     __aiter__ = __iter__
 
     def __next__(self) -> Never:
-        raise InvalidInputError(_CLOSED)
+        raise InvalidInputError(
+            "the stream is closed (its connection was released): call the stream method "
+            "again for a new stream"
+        )
 
     async def __anext__(self) -> Never:
         self.__next__()
