@@ -421,18 +421,17 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def _attempt(
         self, prepared: Prepared, http: httpx.AsyncClient | None, deadline: float | None
     ) -> httpx.Response:
-        if http is not None:
-            return await self._send_once(prepared, http, deadline)
-        async with await self._lease(prepared, None) as leased:
+        async with await self._lease(prepared, None, http) as leased:
             return await self._send_once(prepared, leased, deadline)
 
     async def _lease(
-        self, prepared: Prepared, deadline: float | None
+        self, prepared: Prepared, deadline: float | None, held: httpx.AsyncClient | None = None
     ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-        """A connection of this loop's pool, waited for until ``deadline`` or the pool
-        timeout; an ``http_client`` passed in is used as is (its own limits apply)."""
-        if self._injected is not None:
-            return contextlib.nullcontext(self._injected)
+        """``held`` (a stream's connection) or an ``http_client`` passed in, as they are; else
+        one of this loop's pool, waited for until ``deadline`` or the pool timeout."""
+        held = held if held is not None else self._injected
+        if held is not None:
+            return contextlib.nullcontext(held)
         pool = await self._pool()
         return pool.lease(deadline, (prepared.timeout or self.timeout).pool)
 

@@ -117,14 +117,12 @@ class Usage(_Lenient):
 
     @property
     def reasoning_tokens(self) -> int | None:
-        details = self.completion_tokens_details
-        value = details.get("reasoning_tokens") if details else None
+        value = (self.completion_tokens_details or {}).get("reasoning_tokens")
         return value if isinstance(value, int) else None
 
     @property
     def cached_tokens(self) -> int | None:
-        details = self.prompt_tokens_details
-        value = details.get("cached_tokens") if details else None
+        value = (self.prompt_tokens_details or {}).get("cached_tokens")
         return value if isinstance(value, int) else None
 
 
