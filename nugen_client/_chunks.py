@@ -205,14 +205,10 @@ class ChunkDecoder(Generic[_ChunkT]):
 
 
 class StreamDecoder(ChunkDecoder[ChatCompletionChunk]):
-    """Decodes a chat completion stream (:class:`ChatCompletionChunk`)."""
-
     chunk_type = ChatCompletionChunk
 
 
 class TextStreamDecoder(ChunkDecoder[TextCompletionChunk]):
-    """Decodes a text completion stream (:class:`TextCompletionChunk`)."""
-
     chunk_type = TextCompletionChunk
 
 
