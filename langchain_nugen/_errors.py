@@ -22,13 +22,19 @@ __all__ = ["map_error", "mapped_errors"]
 _ClientError = type[nugen_client.NugenError]
 
 
+def _retryable(error: BaseException) -> bool:
+    """The client's retry rule; and a stream that broke off, which the client cannot retry
+    once it has yielded chunks, but a caller retrying the whole call can."""
+    return is_retryable(error) or isinstance(error, nugen_client.StreamInterruptedError)
+
+
 def _dual(client_class: _ClientError, lc_class: type[Exception], name: str = "") -> _ClientError:
     """``Nugen<name>``, a subclass of both, importable from this module (so it pickles),
-    whose ``is_retryable`` (read by LangChain's retry policies) is the client's own rule."""
+    whose ``is_retryable`` (read by LangChain's retry policies) is :func:`_retryable`."""
     name = f"Nugen{name or client_class.__name__}"
     namespace = {"__module__": __name__, "__doc__": client_class.__doc__}
     dual: _ClientError = type(
-        name, (client_class, lc_class), {**namespace, "is_retryable": property(is_retryable)}
+        name, (client_class, lc_class), {**namespace, "is_retryable": property(_retryable)}
     )
     globals()[name] = dual
     return dual

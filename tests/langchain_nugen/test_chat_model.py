@@ -680,6 +680,9 @@ def test_interrupted_stream_raises(mock: respx.MockRouter) -> None:
     with pytest.raises(nugen_client.StreamInterruptedError) as raised:
         next(stream)  # never a "last" chunk for an incomplete answer
     assert isinstance(raised.value, ModelConnectionError)
+    # A connection failure to LangChain's retry middleware: the client cannot retry a
+    # stream it has begun to yield, a caller retrying the whole call can.
+    assert raised.value.is_retryable
 
 
 async def test_errors_are_mapped_on_async_paths(mock: respx.MockRouter) -> None:
