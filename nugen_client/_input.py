@@ -116,7 +116,7 @@ def header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
         form
         for name, value in (headers or {}).items()
         if is_credential_header(name)
-        for secret in dict.fromkeys([value, value.split(None, 1)[-1]])
+        for secret in dict.fromkeys([value, *value.split(None, 1)[1:]])
         if len(secret) >= 8
         for form in secret_forms(secret)
     )

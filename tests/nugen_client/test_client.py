@@ -181,6 +181,14 @@ def test_headers(kind: str) -> None:
     assert "x-trace" not in first.headers
 
 
+def test_an_empty_header_value_is_sent_as_given(kind: str) -> None:
+    h = Harness(kind, [OK, OK], default_headers={"X-Api-Key": ""})
+    h.chat()
+    h.chat(extra_headers={"X-Gateway-Token": ""})
+    assert h.requests[0].headers["x-api-key"] == ""
+    assert h.requests[1].headers["x-gateway-token"] == ""
+
+
 def test_a_header_in_another_letter_case_replaces_ours(kind: str) -> None:
     # Header names are case-insensitive: a header given as "user-agent" or "x-session-id"
     # takes the place of the client's own, never goes out beside it.
