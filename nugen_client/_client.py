@@ -472,6 +472,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         lease = await self._lease(call.prepared, deadline)
         try:
             async with lease as http:
+                call.check_open()  # aclose() from another task while this one waited
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):  # a whole answer, read by _send

@@ -97,8 +97,14 @@ class StreamCall(Generic[_ChunkT]):
         reader's next event ends the stream (no check per event while it runs)."""
         self.decode = self._stopped
 
-    def _stopped(self, _event: Event) -> NoReturn:
+    def _stopped(self, _event: Event | None = None) -> NoReturn:
         raise self.decoder.interrupted("the stream was closed")
+
+    def check_open(self) -> None:
+        """Raise as the next event would if :meth:`stop` ran: a request not yet sent (its
+        reader waited for a connection) is not sent for a stream already closed."""
+        if self.decode == self._stopped:
+            self._stopped()
 
     def chunks(self, events: Iterable[Event]) -> Iterator[_ChunkT]:
         """The chunks ``events`` carry, up to ``[DONE]`` (``decoder.done``)."""

@@ -219,6 +219,29 @@ def test_close_from_another_thread_or_task_stops_the_stream_being_read(
     asyncio.run(main())
 
 
+def test_a_stream_closed_by_another_task_while_waiting_for_a_connection_sends_nothing(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The one connection is held by another stream: the closed stream's request, once a
+    # connection is free, is never sent (it would be paid for, and read by no one).
+    async def main() -> None:
+        client = _client("async", nugen_emulator, **ONE)
+        held = _open(client, "chat")
+        await held.__anext__()
+        stream = _open(client, "chat")
+        reader = asyncio.ensure_future(_aread_all(stream))
+        await asyncio.sleep(0.1)
+        await stream.aclose()
+        sent = len(nugen_emulator.requests)
+        await held.aclose()
+        with pytest.raises(StreamInterruptedError, match=r"\(the stream was closed\)"):
+            await reader
+        assert len(nugen_emulator.requests) == sent
+        await client.aclose()
+
+    asyncio.run(main())
+
+
 def _read_all(stream: Any) -> None:
     for _ in stream:
         pass
