@@ -287,6 +287,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         http = self._http  # the client it came on, unless close() ran since
         try:
             if not is_event_stream(response):  # a whole answer, read by _send
+                call.check_open()  # close() from another thread while this one waited for it
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, http):
@@ -476,6 +477,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 response = await self._send(call.prepared, http, deadline)
                 try:
                     if not is_event_stream(response):  # a whole answer, read by _send
+                        call.check_open()
                         for whole_chunk in call.whole(response):
                             yield whole_chunk
                         return

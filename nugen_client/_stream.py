@@ -101,8 +101,8 @@ class StreamCall(Generic[_ChunkT]):
         raise self.decoder.interrupted("the stream was closed")
 
     def check_open(self) -> None:
-        """Raise as the next event would if :meth:`stop` ran: a request not yet sent (its
-        reader waited for a connection) is not sent for a stream already closed."""
+        """Raise as the next event would if :meth:`stop` ran: for a request not yet sent
+        (its reader waited for a connection), or an answer that came whole."""
         if self.decode == self._stopped:
             self._stopped()
 

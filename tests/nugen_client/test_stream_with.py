@@ -219,6 +219,34 @@ def test_close_from_another_thread_or_task_stops_the_stream_being_read(
     asyncio.run(main())
 
 
+def test_close_from_another_thread_or_task_stops_a_stream_answered_whole(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The vision endpoint answers in one JSON body (delayed here): a stream closed while
+    # its reader waits for it ends as an event stream does, its chunks never handed out.
+    nugen_emulator.inject(delay=0.4, times=2)
+    closed = r"\(the stream was closed\)"
+    client = _client("sync", nugen_emulator)
+    stream = client.stream_chat_completion(model="m", messages=STORY, endpoint="vision")
+    timer = threading.Timer(0.1, stream.close)
+    timer.start()
+    with pytest.raises(StreamInterruptedError, match=closed):
+        _read_all(stream)
+    timer.join()
+
+    async def main() -> None:
+        aclient = _client("async", nugen_emulator)
+        stream = aclient.stream_chat_completion(model="m", messages=STORY, endpoint="vision")
+        reader = asyncio.ensure_future(_aread_all(stream))
+        await asyncio.sleep(0.1)
+        await stream.aclose()
+        with pytest.raises(StreamInterruptedError, match=closed):
+            await reader
+        await aclient.aclose()
+
+    asyncio.run(main())
+
+
 def test_a_stream_closed_by_another_task_while_waiting_for_a_connection_sends_nothing(
     nugen_emulator: NugenEmulator,
 ) -> None:
