@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import sys
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -132,16 +133,10 @@ class FunctionCall(_Lenient):
 
 
 def parse_tool_arguments(arguments: str) -> dict[str, Any]:
-    """The arguments of a finished tool call as a dict.
-
-    The one rule both adapters follow: a call is executable only when its arguments are
-    complete, valid JSON holding an object (empty text: a call without arguments). A call
-    the service cut off (``finish_reason: "length"``) fails here, however plausible the
-    part that arrived.
-
-    Raises:
-        ValueError: why the arguments are unusable (the call is then an invalid one).
-    """
+    """The arguments of a finished tool call as a dict, by the one rule both adapters
+    follow: a call runs only when its arguments are complete, valid JSON holding an object
+    (empty text: no arguments), so a call cut off by ``max_tokens`` fails here, however
+    plausible the part that arrived. Raises ``ValueError`` saying why (an invalid call)."""
     if not arguments.strip():
         return {}
     try:
@@ -272,10 +267,8 @@ class ResponseHeader(_Lenient):
     timing: Timing | None = None
 
     def _read_either_confidence(self) -> None:
-        """The alias takes the first name present: a host sending ``"confidence_score":
-        null`` beside the live ``confidence`` left the score among the extra fields. Called
-        by whole answers' validation and by the stream decoder, not by a validator of every
-        chunk."""
+        """``confidence`` when ``"confidence_score": null`` came beside it (the alias takes
+        the first name present); called per answer and by the stream decoder."""
         extra = self.__pydantic_extra__
         if extra and self.confidence_score is None and "confidence" in extra:
             sent = {"confidence": extra.pop("confidence")}
@@ -310,9 +303,7 @@ class ToolCallDelta(_Lenient):
     """One streamed fragment of a tool call: its id, type and name come on the call's first
     fragment, its arguments in pieces (``ToolCallAccumulator`` joins them)."""
 
-    index: int | None = None
-    """Which call of the chunk's choice it continues (hosts that omit it: see the
-    accumulator's matching by id)."""
+    index: int | None = None  # the call it continues (omitted: the accumulator matches ids)
     id: str | None = None
     type: str | None = None
     function: FunctionCallDelta | None = None
@@ -333,8 +324,7 @@ class ChunkChoice(_Lenient):
 class _StreamEvent(ResponseHeader):
     """What every streamed event may carry besides its choices, including the live
     service's events that are no chunks (:attr:`is_chunk`): ``{"_timing": {...}}`` first
-    (read into :attr:`gpu_timing`), ``{"object": "timing", "timing": {...}}`` last.
-    """
+    (read into :attr:`gpu_timing`), ``{"object": "timing", "timing": {...}}`` last."""
 
     gpu_timing: Timing | None = Field(
         default=None, validation_alias=AliasChoices("_timing", "gpu_timing")
@@ -420,39 +410,49 @@ class _Closed:
 _CLOSED_STREAM: Any = _Closed()
 
 
+def _current_task() -> object:
+    from asyncio import current_task  # not imported with the types: only async streams ask
+
+    return current_task()
+
+
 class Stream(Generic[_ChunkT_co]):
     """The chunks of a streamed answer (``NugenClient.stream_chat_completion``,
     ``stream_completion``): an iterator, and a context manager that closes it.
 
     The request is sent when iteration starts (a stream never iterated sends nothing).
     Leaving a ``with`` block (at the end, on a ``break`` or an error) or :meth:`close`
-    releases the response and its connection at once (closing twice is harmless); iterating
-    a closed stream raises :class:`~nugen_client.InvalidInputError` (the OpenAI SDK's
-    ``httpx.StreamClosed``). Usage: docs/client.md.
+    releases the response and its connection at once; iterating a closed stream raises
+    :class:`~nugen_client.InvalidInputError`. Usage: docs/client.md.
     """
 
-    __slots__ = ("_chunks", "_stop")
+    __slots__ = ("_chunks", "_reader", "_stop")
 
     def __init__(self, chunks: Generator[_ChunkT_co, None, None], stop: Callable[[], None]) -> None:
         self._chunks = chunks
         self._stop = stop  # ends the reading of another thread at its next chunk
+        self._reader: int | None = None  # the thread reading, once one is
 
     def __iter__(self) -> Iterator[_ChunkT_co]:
+        self._reader = threading.get_ident()
         # The generator itself: a ``for`` loop over the stream costs no call per chunk.
         return self._chunks
 
     def __next__(self) -> _ChunkT_co:
+        self._reader = threading.get_ident()
         return next(self._chunks)
 
     def close(self) -> None:
-        """Stop the stream and release its response and connection. A reader waiting for
-        a chunk in another thread gets ``StreamInterruptedError`` when the chunk comes (one
-        between two chunks stops as after a ``break``)."""
+        """Stop the stream and release its response and connection. A reader in another
+        thread gets ``StreamInterruptedError`` at its next chunk, and releases them then."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
+        if self._reader not in (None, threading.get_ident()):
+            self._stop()  # never closed here: that reader may be resuming it right now
+            return
         try:
             chunks.close()
-        except ValueError:  # "generator already executing": being read in another thread
-            self._stop()  # that thread closes it
+        except ValueError:  # "generator already executing": read by another iterator
+            self._stop()
 
     def __enter__(self) -> Self:
         return self
@@ -466,23 +466,26 @@ class AsyncStream(Generic[_ChunkT_co]):
     ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it).
     """
 
-    __slots__ = ("_chunks", "_stop")
+    __slots__ = ("_chunks", "_reader", "_stop")
 
     def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None], stop: Callable[[], None]) -> None:
         self._chunks = chunks
         self._stop = stop
+        self._reader: object = None  # the task reading, once one is
 
     def __aiter__(self) -> AsyncIterator[_ChunkT_co]:
+        self._reader = _current_task()
         return self._chunks  # as Stream.__iter__: no call per chunk
 
     def __anext__(self) -> Awaitable[_ChunkT_co]:
+        self._reader = _current_task()
         return self._chunks.__anext__()
 
     async def aclose(self) -> None:
         """Stop the stream and release its response and connection (a reader in another
         task: as :meth:`Stream.close`)."""
         chunks, self._chunks = self._chunks, _CLOSED_STREAM
-        if getattr(chunks, "ag_running", False):
+        if getattr(chunks, "ag_running", False) or self._reader not in (None, _current_task()):
             self._stop()
         else:
             await chunks.aclose()

@@ -219,6 +219,48 @@ def test_close_from_another_thread_or_task_stops_the_stream_being_read(
     asyncio.run(main())
 
 
+def test_close_from_another_thread_or_task_stops_a_reader_busy_between_chunks(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The reader is handling a chunk (not waiting for one) when the stop comes: its next
+    # chunk is StreamInterruptedError, never a quiet end that reads as the whole answer,
+    # nor "generator already executing" / "asynchronous generator is already running".
+    closed = r"\(the stream was closed\)"
+    stream = _open(_client("sync", nugen_emulator), "chat")
+    seen = []
+
+    def read() -> None:
+        for piece in stream:
+            seen.append(piece)
+            closer = threading.Thread(target=stream.close)
+            closer.start()
+            closer.join()
+
+    with pytest.raises(StreamInterruptedError, match=closed):
+        read()
+    assert len(seen) == 1
+
+    async def main() -> None:
+        stream = _open(_client("async", nugen_emulator), "chat")
+        started = asyncio.Event()
+
+        async def read() -> int:
+            count = 0
+            async for _ in stream:
+                count += 1
+                started.set()
+                await asyncio.sleep(0.2)  # busy with the chunk while the stop comes
+            return count
+
+        reader = asyncio.ensure_future(read())
+        await started.wait()
+        await stream.aclose()
+        with pytest.raises(StreamInterruptedError, match=closed):
+            await reader
+
+    asyncio.run(main())
+
+
 def test_close_from_another_thread_or_task_stops_a_stream_answered_whole(
     nugen_emulator: NugenEmulator,
 ) -> None:
