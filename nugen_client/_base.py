@@ -372,6 +372,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self, http: httpx.Client | httpx.AsyncClient, prepared: Prepared, deadline: float | None
     ) -> httpx.Request:
         own = http is not self._injected
+        if not own and http.is_closed:  # no retry could change it
+            raise InvalidInputError("the http_client passed in is closed: pass an open one")
         timeout = (prepared.timeout or (self.timeout if own else http.timeout)).as_dict()
         if deadline is not None:
             # None longer than what is left: no wait (connecting, headers, a read) outlasts it.

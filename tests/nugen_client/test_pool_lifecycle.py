@@ -25,6 +25,7 @@ from nugen_client import (
     APIConnectionError,
     APITimeoutError,
     AsyncNugenClient,
+    InvalidInputError,
     NugenClient,
     RateLimitError,
     StreamInterruptedError,
@@ -779,29 +780,41 @@ def test_closing_the_client_ends_a_stream_being_read_saying_so(
         asyncio.run(read_closing_async())
 
 
-def test_a_call_on_a_closed_http_client_is_a_connection_error(
+def test_a_call_on_a_closed_http_client_passed_in_is_refused_at_once(
     nugen_emulator: NugenEmulator,
 ) -> None:
-    # httpx refuses a closed client with a bare RuntimeError: the call says what happened
-    # with the client's own error (as the OpenAI SDK does). The same holds for a call racing
-    # with close() from another thread, on the client's own pool (then retried on a new one).
+    # httpx refuses a closed client with a bare RuntimeError, and no retry can change that:
+    # the call is refused locally, naming the cause, with no retry and no wait. (A call
+    # racing with close() on the client's own pool is a connection error, retried on a new
+    # pool.)
     settings = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    slept: list[float] = []
     closed = httpx.Client()
     closed.close()
-    client = NugenClient(**settings, http_client=closed, max_retries=0)
-    with pytest.raises(APIConnectionError, match="closed"):
+    client = NugenClient(**settings, http_client=closed, sleep=slept.append)
+    refused = "the http_client passed in is closed"
+    with pytest.raises(InvalidInputError, match=refused):
         client.chat_completion(model="m", messages=USER)
-    with pytest.raises(APIConnectionError, match="closed"):
+    with pytest.raises(InvalidInputError, match=refused):
         list(client.stream_chat_completion(model="m", messages=USER))
 
     async def main() -> None:
         aclosed = httpx.AsyncClient()
         await aclosed.aclose()
-        aclient = AsyncNugenClient(**settings, http_client=aclosed, max_retries=0)
-        with pytest.raises(APIConnectionError, match="closed"):
+
+        async def asleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        aclient = AsyncNugenClient(**settings, http_client=aclosed, sleep=asleep)
+        with pytest.raises(InvalidInputError, match=refused):
             await aclient.chat_completion(model="m", messages=USER)
+        with pytest.raises(InvalidInputError, match=refused):
+            async for _ in aclient.stream_chat_completion(model="m", messages=USER):
+                pass
 
     asyncio.run(main())
+    assert slept == []
+    assert nugen_emulator.requests == []
 
 
 def test_a_sync_client_closed_and_reused_keeps_no_closed_pool(
