@@ -400,7 +400,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 prepared.method, prepared.url, content=prepared.content, headers=prepared.headers
             )
             request.extensions["timeout"] = timeout
-        logger.debug("sending %r", prepared)
+        if logger.isEnabledFor(logging.DEBUG):  # text only: handlers may keep the arguments
+            logger.debug("sending %s", repr(prepared))
         return request
 
     def _deadline_at(self) -> float | None:
