@@ -92,8 +92,7 @@ def _twin(table: dict[_ClientError, _ClientError], error: Exception) -> _ClientE
 
 
 def map_error(error: nugen_client.NugenError) -> nugen_client.NugenError:
-    """The dual-class twin of a ``nugen_client`` error (the error itself if already
-    mapped)."""
+    """The dual-class twin of a ``nugen_client`` error (itself if already mapped)."""
     if isinstance(error, _MAPPED):
         return error
     twin = _twin(_OVERFLOW, error)

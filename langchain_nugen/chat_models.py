@@ -368,9 +368,8 @@ def _is_last(result: list[Generation]) -> bool:
 
 
 def _is_whole(message: Any) -> TypeGuard[BaseMessageChunk]:
-    """A model that does not stream (``disable_streaming``) streams its whole answer, which
-    LangChain hands a stream's parser as a plain ``BaseMessageChunk``: no longer an
-    ``AIMessage`` (whose tool calls the parsers read), and never the last chunk."""
+    """The whole answer of a model that does not stream (``disable_streaming``), which
+    LangChain hands a stream's parser as a plain ``BaseMessageChunk``, its tool calls lost."""
     return type(message) is BaseMessageChunk and message.type == "ai"
 
 

@@ -115,9 +115,8 @@ class ChatStream:
         return not self.pending
 
     def end(self) -> bool:
-        """The stream ended: whether a closing step is due. Ended by ``[DONE]`` alone, the
-        answer's tool calls are finished too: the closing step holds them parsed, and a call
-        that cannot run raises here, as no ``finish_reason`` tells a reader it is final."""
+        """The stream ended: whether a closing step is due. Ended by ``[DONE]`` alone, its
+        tool calls are finished in it (parsed; one that cannot run raises here)."""
         if self._finish_reason is None and self._tool_blocks:
             calls = self._acc.tool_calls(0)
             for call in calls:
