@@ -620,6 +620,19 @@ def test_status_errors_are_both_classes(
     assert error.is_retryable is (status in (408, 409, 429) or status >= 500)
 
 
+def test_an_error_is_mapped_once_and_one_without_a_twin_passes_through() -> None:
+    from langchain_nugen._errors import map_error, mapped_errors
+
+    mapped = map_error(nugen_client.RateLimitError("busy", status_code=429))
+    assert isinstance(mapped, ModelRateLimitError)
+    assert map_error(mapped) is mapped  # an inner layer already mapped it
+    plain = nugen_client.NugenError("no twin")
+    assert map_error(plain) is plain
+    with pytest.raises(nugen_client.NugenError) as raised, mapped_errors():
+        raise plain
+    assert raised.value is plain
+
+
 def test_errors_without_a_status_are_retryable_as_the_client_retries_them(
     mock: respx.MockRouter,
 ) -> None:

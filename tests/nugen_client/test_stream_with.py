@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -259,6 +260,32 @@ def test_close_from_another_thread_or_task_stops_a_reader_busy_between_chunks(
             await reader
 
     asyncio.run(main())
+
+
+def test_close_stops_a_stream_read_in_another_thread_through_an_iterator_taken_here(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # ``iter(stream)`` here, the iterator read by a worker: close() cannot close the
+    # generator under it, so the worker gets StreamInterruptedError at its next chunk.
+    nugen_emulator.inject(stall_after=3, stall_seconds=0.5)
+    stream = _open(_client("sync", nugen_emulator), "chat")
+    chunks = iter(stream)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in chunks:
+                pass
+        except StreamInterruptedError as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(0.2)  # the worker waits for its fourth chunk
+    stream.close()
+    worker.join()
+    assert [type(error) for error in errors] == [StreamInterruptedError]
+    assert "the stream was closed" in str(errors[0])
 
 
 def test_close_from_another_thread_or_task_stops_a_stream_answered_whole(
