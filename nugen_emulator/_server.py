@@ -450,7 +450,7 @@ class NugenEmulator:
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self._chat_reply, "returned an EncodedStream for a JSON reply")
-            return self._sse(reply.events, fault)
+            return self._sse(list(reply.events), fault)  # any iterable a hook gives
         generation = with_call_ids(reply or generate_chat(request), self._new_id)
         # What every rendering of this answer takes.
         rendering = (generation, request, self._new_id(renderer.chat_id_prefix), fault.no_usage)

@@ -136,6 +136,22 @@ def test_an_encoded_stream_is_sent_as_is_then_done(
     assert len(sse_events(reply.text)) == 2  # faults still apply, and no [DONE] after a cut
 
 
+def test_an_encoded_stream_of_a_generator_is_sent_too(
+    hooked: tuple[NugenEmulator, Recorder],
+) -> None:
+    emu, recorder = hooked
+
+    def encoded(call: ChatCall) -> EncodedStream:
+        generation = Generation([Choice(content="abc", finish_reason="stop")], 1)
+        chunks = call.stream_chunks(generation, fragments=["a", "bc"])
+        return EncodedStream(encode_event(chunk) for chunk in chunks)  # type: ignore[arg-type]
+
+    recorder.answer = encoded
+    with _client(emu) as client:
+        chunks = stream(client)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "abc"
+
+
 def test_the_hook_sees_faults_vision_and_usage() -> None:
     recorder = Recorder()
     with NugenEmulator(chat_reply=recorder) as emu, _client(emu) as client:
