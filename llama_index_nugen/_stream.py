@@ -119,9 +119,9 @@ class ChatStream:
         tool calls are finished in it (parsed; one that cannot run raises here)."""
         if self._finish_reason is None and self._tool_blocks:
             calls = self._acc.tool_calls(0)
-            for call in calls:
-                _complete_arguments(call.function.arguments, call.function.name, None)
             self._tool_blocks, self._tool_dicts = _tool_outputs(calls, self._id, complete=True)
+            for block in self._tool_blocks:  # arguments left as text did not parse: raises
+                _complete_arguments(block.tool_kwargs, block.tool_name, None)
             self.delta = self._reasoning_delta = ""
             return True
         return self.pending

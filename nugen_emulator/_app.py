@@ -96,7 +96,7 @@ class SSEResponse(Response):
         self.init_headers({**_SSE_HEADERS, **(fault.headers or {})})
         self.fault, self.renderer, self.sleep = fault, renderer, sleep
         if chunks and isinstance(chunks[0], bytes):  # an EncodedStream's, sent as they are
-            events, lead = list(chunks), 0
+            events, lead = chunks, 0
         else:
             events = [encode_event(chunk) for chunk in chunks]
             # Faults count chunks ("cut after k chunks"): an opening timing event is none.
