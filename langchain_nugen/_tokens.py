@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from langchain_nugen._convert import _ASSISTANT_SKIPPED
+
 __all__ = ["IMAGE_TOKENS", "count_message_tokens", "count_text_tokens"]
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
+_REASONING = ("reasoning", "thinking")
 
 MESSAGE_OVERHEAD = 4
 """Role marker and separators around each message."""
@@ -36,7 +39,7 @@ def count_text_tokens(text: str) -> int:
     return count
 
 
-def _content_tokens(content: str | list[Any]) -> int:
+def _content_tokens(content: str | list[Any], skipped: Collection[str]) -> int:
     total = 0
     for block in [content] if isinstance(content, str) else content:
         if isinstance(block, str):
@@ -47,8 +50,8 @@ def _content_tokens(content: str | list[Any]) -> int:
                 total += count_text_tokens(str(block.get("text", "")))
             elif kind in ("image", "image_url"):
                 total += IMAGE_TOKENS
-            elif kind in ("reasoning", "thinking"):
-                continue  # not sent back to the service
+            elif kind in skipped:
+                continue  # not sent back to the service as it is
             else:
                 total += count_text_tokens(json.dumps(block, default=str))
     return total
@@ -60,7 +63,10 @@ def count_message_tokens(
     """Estimated prompt tokens of ``messages`` (and of the tool schemas, if given)."""
     total = REPLY_OVERHEAD
     for message in messages:
-        total += MESSAGE_OVERHEAD + _content_tokens(message.content)
+        # An assistant turn's reasoning and tool-call blocks are not sent (its calls are
+        # counted from ``tool_calls`` below); other turns' reasoning is not either.
+        skipped = _ASSISTANT_SKIPPED if isinstance(message, AIMessage) else _REASONING
+        total += MESSAGE_OVERHEAD + _content_tokens(message.content, skipped)
         if message.name:
             total += count_text_tokens(message.name)
         if isinstance(message, AIMessage):

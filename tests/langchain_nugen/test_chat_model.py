@@ -1015,6 +1015,11 @@ def test_token_counts_take_tools_names_and_every_block_sent() -> None:
     assert model.get_num_tokens_from_messages([AIMessage([thought, text])]) == plain
     custom = {"type": "custom", "data": "x" * 200}
     assert model.get_num_tokens_from_messages([AIMessage([text, custom])]) > plain + 20
+    # v1 content holds an assistant's calls as blocks too: sent (and counted) once.
+    call = {"name": "lookup", "args": {"query": "a long query " * 20}, "id": "c1"}
+    once = model.get_num_tokens_from_messages([AIMessage([text], tool_calls=[call])])
+    both = AIMessage([text, {"type": "tool_call", **call}], tool_calls=[call])
+    assert model.get_num_tokens_from_messages([both]) == once
 
 
 def test_an_image_url_block_counts_as_one_image_whatever_its_size() -> None:
