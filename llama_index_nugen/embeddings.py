@@ -35,7 +35,8 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
         model: LlamaIndex's `model_name` (alias `model`).
         dimensions: Shorter vectors, for models that support it.
         embed_batch_size: Texts per request (128).
-        max_concurrency: Most requests in flight at once, sync and async (16).
+        max_concurrency: Most requests in flight at once, sync and async (16); LlamaIndex's
+            `num_workers`, when set, lowers it.
         additional_kwargs: Extra body fields sent with every request, unvalidated.
         api_key, base_url, session_id, provider, timeout, max_retries, default_headers,
             deadline, max_response_bytes, max_event_bytes, allow_insecure_http: the
@@ -135,9 +136,13 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
             )
 
     def _batching(self) -> dict[str, Any]:
+        # LlamaIndex's own bound on concurrent batches, when set, lowers ours.
+        workers = self.num_workers
         return {
             "batch_size": self.embed_batch_size,
-            "max_concurrency": self.max_concurrency,
+            "max_concurrency": min(self.max_concurrency, workers)
+            if workers and workers > 0
+            else self.max_concurrency,
             "limit": self._limit,
         }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import pickle
+import time
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ import respx
 from llama_index.embeddings.nugen import NugenEmbedding as AliasedNugenEmbedding
 from llama_index_nugen import NugenEmbedding
 from nugen_client import AuthenticationError, InvalidInputError
+from nugen_emulator import NugenEmulator
 from tests.support.llama_index_wire import API_KEY, BASE_URL
 
 
@@ -156,3 +159,22 @@ async def test_llama_index_s_own_loop_checks_every_text_before_the_first_batch(
         embed.get_text_embedding_batch("owls hunt at night")  # type: ignore[arg-type]
     assert not api.calls
     assert embed.get_text_embedding_batch(texts[:4]) == [vector(t) for t in texts[:4]]
+
+
+@pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
+def test_num_workers_bounds_the_batches_in_flight(run_async: bool) -> None:
+    # LlamaIndex's own field for concurrent batches (OpenAIEmbedding honours it): a user
+    # who lowers it to spare the service must not get max_concurrency requests at once.
+    with NugenEmulator(latency=(0.2, 0.0), seed=0) as emu:
+        embed = NugenEmbedding(
+            api_key=emu.api_key, base_url=emu.base_url, embed_batch_size=1, num_workers=2
+        )
+        texts = ["a", "bb", "ccc", "dddd"]
+        started = time.perf_counter()
+        if run_async:
+            vectors = asyncio.run(embed.aget_text_embedding_batch(texts))
+        else:
+            vectors = embed.get_text_embedding_batch(texts)
+        elapsed = time.perf_counter() - started
+    assert len(vectors) == 4
+    assert elapsed >= 0.4, f"4 batches of 0.2 s, 2 at a time, took {elapsed:.2f} s"
