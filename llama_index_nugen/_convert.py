@@ -252,9 +252,12 @@ def image_document_to_part(
     url = getattr(document, "image_url", None)
     if url:
         return image_part(url=str(url), max_bytes=max_bytes)
+    if not isinstance(document, BaseNode):  # a URL or path given bare, say
+        raise InvalidInputError(
+            f"a {type(document).__name__} is not an ImageDocument, ImageNode or ImageBlock"
+        )
     raise InvalidInputError(
-        f"{type(document).__name__} {getattr(document, 'id_', '')!r} has no image "
-        "(image, image_path or image_url)"
+        f"{type(document).__name__} {document.id_!r} has no image (image, image_path or image_url)"
     )
 
 

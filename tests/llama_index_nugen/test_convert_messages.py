@@ -271,6 +271,19 @@ def test_image_document_without_image_is_refused_with_its_position() -> None:
         prompt_with_images("x", [ImageNode(image_url="https://e.com/a.png"), ImageNode()])
 
 
+@pytest.mark.parametrize("item", ["https://example.com/cat.png", Path("cat.png"), b"\x89PNG"])
+def test_an_image_document_that_is_no_node_or_block_is_refused_naming_its_type(
+    item: object,
+) -> None:
+    # A URL or path in place of an ImageDocument: said so, not "str '' has no image".
+    with pytest.raises(
+        InvalidInputError,
+        match=rf"image_documents\[0\]: a {type(item).__name__} is not an ImageDocument, "
+        "ImageNode or ImageBlock",
+    ):
+        prompt_with_images("x", [item])  # type: ignore[list-item]
+
+
 @pytest.mark.parametrize(
     "documents",
     [
