@@ -291,10 +291,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         )
         return prepared, 1 if isinstance(request.input, str) else len(request.input)
 
-    def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, int]:
-        """The request, and how many documents the answer's indexes point into."""
-        prepared, request = self._prepare_body(RerankRequest, "/reranker", params, "rerank request")
-        return prepared, len(request.documents)
+    def _prepare_rerank(self, params: RerankParams) -> tuple[Prepared, RerankRequest]:
+        """The request, and its checked body (what the answer is read against)."""
+        return self._prepare_body(RerankRequest, "/reranker", params, "rerank request")
 
     def _prepare_aligned_models(self, options: RequestOptions) -> Prepared:
         """``GET /models/aligned`` beside the inference base (``/api/v3/inference`` ->
@@ -461,9 +460,11 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
 
         return self._parse(EmbeddingResponse, response, problem)
 
-    def _parse_rerank(self, response: httpx.Response, count: int) -> RerankResponse:
-        """The answer, its order kept; every ``index`` names one of the ``count``
-        documents, each at most once."""
+    def _parse_rerank(self, response: httpx.Response, request: RerankRequest) -> RerankResponse:
+        """The answer, its order kept; every ``index`` names one of the request's
+        documents, each at most once. At most ``top_n`` results: a host that ignores it
+        (the cookbook sends ``top_k``) answers every document, best first."""
+        count, top_n = len(request.documents), request.top_n
 
         def problem(result: RerankResponse) -> str:
             seen: set[int] = set()
@@ -477,7 +478,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 seen.add(index)
             return ""
 
-        return self._parse(RerankResponse, response, problem)
+        result = self._parse(RerankResponse, response, problem)
+        if top_n is not None and len(result.results) > top_n:
+            result = result.model_copy(update={"results": result.results[:top_n]})
+        return result
 
     def _parse_aligned_models(self, response: httpx.Response) -> list[AlignedModel]:
         return self._parse(AlignedModelList, response).domain_aligned_models

@@ -185,8 +185,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
         """``POST /reranker``: ``documents`` scored against ``query``, most relevant first
         (the keywords: :class:`RerankParams`, checked locally, and :class:`RequestOptions`)."""
-        prepared, count = self._prepare_rerank(params)
-        return self._parse_rerank(self._send(prepared), count)
+        prepared, request = self._prepare_rerank(params)
+        return self._parse_rerank(self._send(prepared), request)
 
     def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
         """``GET /api/v3/models/aligned``: the account's aligned models, deployed or not."""
@@ -348,8 +348,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     async def rerank(self, **params: Unpack[RerankParams]) -> RerankResponse:
         """``POST /reranker`` (see :meth:`NugenClient.rerank`)."""
-        prepared, count = self._prepare_rerank(params)
-        return self._parse_rerank(await self._send(prepared), count)
+        prepared, request = self._prepare_rerank(params)
+        return self._parse_rerank(await self._send(prepared), request)
 
     async def list_aligned_models(self, **options: Unpack[RequestOptions]) -> list[AlignedModel]:
         """``GET /api/v3/models/aligned`` (see :meth:`NugenClient.list_aligned_models`)."""

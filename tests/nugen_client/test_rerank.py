@@ -197,6 +197,16 @@ def test_the_services_order_is_kept(kind: str) -> None:
     assert [r.index for r in answer.results] == [1, 0]
 
 
+def test_a_host_that_ignores_top_n_still_gives_at_most_top_n(kind: str) -> None:
+    # The cookbook posts top_k, not the documented top_n: a host that ignores top_n
+    # answers every document, and the caller asked for the best two.
+    results = [{"index": i, "relevance_score": 1 - i / 10} for i in range(3)]
+    answer = _with_transport(
+        kind, _replying(results), "rerank", model=MODEL, query=QUERY, documents=DOCS, top_n=2
+    )
+    assert [r.index for r in answer.results] == [0, 1]
+
+
 def test_an_answer_without_results_is_a_validation_error(kind: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"meta": {}})
