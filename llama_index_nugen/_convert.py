@@ -37,6 +37,7 @@ from nugen_shared.images import (
 
 __all__ = [
     "chat_to_completion_response",
+    "check_text_only",
     "check_tool_names",
     "completion_to_chat_response",
     "force_single_tool_call",
@@ -167,6 +168,19 @@ def to_wire_message(
     if name:
         wire["name"] = name
     return wire
+
+
+def check_text_only(messages: Sequence[ChatMessage]) -> None:
+    """Refuse what a ``/completions`` prompt, one string, cannot carry (an image, audio, a
+    document), which ``messages_to_prompt`` would leave out in silence."""
+    for index, message in enumerate(messages):
+        for position, block in enumerate(getattr(message, "blocks", ())):
+            if not isinstance(block, TextBlock | ThinkingBlock | ToolCallBlock | CachePoint):
+                raise InvalidInputError(
+                    f"messages[{index}].blocks[{position}]: {type(block).__name__} cannot go "
+                    "to /completions, which takes text only (is_chat_model=False): use the "
+                    "chat endpoint"
+                )
 
 
 def _wire_tool_call(

@@ -167,6 +167,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
     ) -> Request:
         if self.is_chat_model:
             return super()._chat_request(messages, kwargs)
+        _convert.check_text_only(messages)
         return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:

@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    ImageBlock,
+    TextBlock,
+)
 
 import nugen_client
 from llama_index_nugen import Nugen
 from nugen_emulator import NugenEmulator
+from tests.support.llama_index_wire import PNG
 
 PROMPT = "To infinity, and"
 ANSWER = 'You asked: "To infinity, and".'
@@ -164,6 +171,18 @@ def test_bad_input_before_any_request(nugen_emulator: NugenEmulator) -> None:
         llm.complete("")
     with pytest.raises(ValueError, match="temperature"):
         llm.stream_complete(PROMPT, temperature=7)
+    assert nugen_emulator.requests == []
+
+
+def test_an_image_in_a_chat_is_refused_not_dropped_from_the_prompt(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # A prompt is text: the image would vanish and the model answer as if it saw none.
+    llm = text_llm(nugen_emulator)
+    message = ChatMessage(blocks=[TextBlock(text="What is this?"), ImageBlock(image=PNG)])
+    for chat in (llm.chat, llm.stream_chat):
+        with pytest.raises(ValueError, match=r"messages\[0\]\.blocks\[1\]: ImageBlock .*text only"):
+            chat([message])
     assert nugen_emulator.requests == []
 
 
