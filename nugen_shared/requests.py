@@ -209,7 +209,13 @@ def embeddings_request(
     extra_body: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The keyword arguments of one client embeddings call; the headers are sent per
-    call, as :func:`chat_request`'s."""
+    call, as :func:`chat_request`'s. An ``input`` among the extra body fields, which would
+    replace the texts in silence, is refused."""
+    if extra_body and "input" in extra_body:
+        raise InvalidInputError(
+            "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
+            "the call's argument"
+        )
     request: dict[str, Any] = {
         "model": model,
         "input": list(texts),

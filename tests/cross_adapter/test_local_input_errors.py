@@ -79,6 +79,21 @@ def test_the_calls_input_given_again_as_a_keyword_is_refused(emu: NugenEmulator)
     assert emu.requests == []
 
 
+def test_the_texts_to_embed_given_again_as_an_extra_body_field_are_refused(
+    emu: NugenEmulator,
+) -> None:
+    # Sent, ``input`` would replace the texts: "hello" would get the vector of "zebra".
+    kw = {"base_url": emu.base_url, "api_key": emu.api_key}
+    calls = [
+        lambda: NugenEmbeddings(**kw, model_kwargs={"input": ["zebra"]}).embed_query("hello"),
+        lambda: NugenEmbedding(**kw, additional_kwargs={"input": "zebra"}).get_text_embedding("hi"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match=r"input= cannot be.*the texts to embed"):
+            call()
+    assert emu.requests == []
+
+
 @pytest.mark.parametrize(
     "cls",
     [
