@@ -81,14 +81,19 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: dict[str, Any]) -> Any:
-        """Unknown constructor keywords become body fields (``model_kwargs``)."""
+        """Unknown constructor keywords become body fields (``model_kwargs``). Only they
+        go through LangChain's helper, so fields named in ``model_kwargs`` stay body fields
+        there (layered over the fields) whatever else is given."""
         if isinstance(values, dict):
             values = _our_names(values)
             names = accepted_names(cls)
             unknown = [key for key in values if key not in names]
             if unknown:
                 check_no_credential_keywords(unknown, names)  # never moved into the body
-                values = _build_model_kwargs(values, set(names))
+                moved = {key: values[key] for key in unknown}
+                extra = dict(values.get("model_kwargs") or {})  # not the caller's dict
+                values = {key: value for key, value in values.items() if key not in moved}
+                values |= _build_model_kwargs({**moved, "model_kwargs": extra}, {"model_kwargs"})
             for name, value in (values.get("model_kwargs") or {}).items():
                 try:  # refused now, not at the first call
                     to_jsonable_python(value)

@@ -222,6 +222,21 @@ def test_unknown_constructor_keywords_become_model_kwargs(mock: respx.MockRouter
     assert body(route)["frequency_penalty"] == 0.5
 
 
+@pytest.mark.parametrize("unknown", [{}, {"seed": 1}], ids=["alone", "beside-an-unknown"])
+def test_model_kwargs_naming_a_field_follow_one_rule_whatever_else_is_given(
+    unknown: dict[str, Any],
+) -> None:
+    # model_kwargs are body fields sent as they are, layered over the fields (the rule of
+    # both adapters): an unknown keyword moved in beside them neither validates them,
+    # moves them into the fields nor refuses them, and the caller's dict is left alone.
+    extra = {"temperature": 5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LangChain's "transferred to model_kwargs"
+        model = make(**unknown, temperature=0.5, model_kwargs=extra)
+    assert (model.temperature, model.model_kwargs) == (0.5, {"temperature": 5, **unknown})
+    assert extra == {"temperature": 5}
+
+
 def test_an_unknown_keyword_that_cannot_be_a_body_field_is_refused_at_construction() -> None:
     # NugenLLM has no rate_limiter (LangChain's BaseLLM has none): it would go to the body.
     from langchain_core.rate_limiters import InMemoryRateLimiter
