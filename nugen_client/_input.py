@@ -53,6 +53,8 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     except ValueError as exc:  # not echoed: it may hold a password
         raise InvalidInputError(f"base_url is not a valid URL ({exc})") from None
     check_no_userinfo(base_url)
+    if base_url != base_url.strip():  # urlsplit skips a leading one; httpx would not
+        raise InvalidInputError(f"base_url {base_url!r} has a space at either end")
     try:
         # As httpx parses it at the first call (a port, an international host name).
         _ = httpx.URL(base_url).host

@@ -272,6 +272,11 @@ def test_missing_api_key_is_a_local_error(monkeypatch: pytest.MonkeyPatch) -> No
         "https://host:abc/v1",
         "https://[::1/v1",
         "https://xn--/v1",
+        # urlsplit skips the space that httpx refuses (a connection error, retried) or
+        # sends as %20 (a 404 naming another path): a pasted URL's stray blank.
+        " https://api.example.com/v1",
+        "https://api.example.com/v1 ",
+        "https://api.example.com/v1\t",
     ],
 )
 def test_bad_base_url(bad: str) -> None:
