@@ -34,6 +34,7 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    describe_error_body,
     loads_error_json,
     make_status_error,
     redact,
@@ -502,6 +503,10 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             found, quote = problem(result), False
             if not found:
                 return result
+            # An error a host answered with a 200 ({"error": ...}, {"detail": ...}).
+            extra = result.model_extra or {}
+            if extra.keys() & {"error", "detail"}:
+                found = f"{found} (it said: {describe_error_body(extra)})"
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server
         # echoed) along with ours. Redacted before the cut: a key echoed across it would keep

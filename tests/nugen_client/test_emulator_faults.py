@@ -358,3 +358,19 @@ def test_a_malformed_success_body(kind: str, emu: NugenEmulator) -> None:
     with pytest.raises(APIResponseValidationError):
         Runner(kind, emu).chat()
     assert _attempts(emu) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"error": {"message": "Model overloaded", "code": 503}}, {"detail": "Model overloaded"}],
+    ids=["error", "detail"],
+)
+def test_an_error_body_sent_with_a_200_says_what_the_service_said(
+    kind: str, emu: NugenEmulator, body: dict[str, Any]
+) -> None:
+    # Some gateways answer a failure with a 200: "it has no choices" alone hides why.
+    runner = Runner(kind, emu)
+    for call in (runner.chat, runner.stream, runner.embeddings):
+        emu.inject(status=200, body=body)
+        with pytest.raises(APIResponseValidationError, match="Model overloaded"):
+            call()
