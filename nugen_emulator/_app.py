@@ -188,7 +188,7 @@ def parse_body(raw: bytes) -> tuple[Any, dict[str, Any] | None]:
     body: Any = None
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # a UnicodeDecodeError is a ValueError
         error = (str(exc) or "maximum recursion depth exceeded").split(":")[0]
     else:
         if not _nested_deeper_than(body, MAX_BODY_DEPTH):

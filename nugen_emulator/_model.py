@@ -132,12 +132,10 @@ def mentioned_tools(text: str, tools: list[dict[str, Any]]) -> list[str]:
             continue
         words = [w.lower() for w in _WORD_SPLIT_RE.findall(name)]
         meaningful = [w for w in words if w not in _GENERIC_TOOL_WORDS and not w.isdigit()]
-        if not meaningful:
-            continue
         positions = [
             re.search(r"(?<![\w])" + re.escape(w) + r"s?(?![\w])", lower) for w in meaningful
         ]
-        if all(positions):
+        if meaningful and all(positions):
             found.append((min(p.start() for p in positions if p), name))
     return [name for _, name in sorted(found)]
 
@@ -337,17 +335,11 @@ def _apply_stop_and_limit(
     text: str, stop: str | list[str] | None, max_tokens: int | None
 ) -> tuple[str, str]:
     """Cut at the first stop sequence, then at ``max_tokens`` tokens ("length")."""
-    finish = "stop"
     stops = [s for s in as_list(stop or []) if s]
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    if cut >= 0:
-        text = text[:cut]
-    if max_tokens is not None:
-        tokens = pieces(text)
-        if len(tokens) > max_tokens:
-            text = "".join(tokens[:max_tokens])
-            finish = "length"
-    return text, finish
+    text = text[: min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))]
+    if max_tokens is None or len(tokens := pieces(text)) <= max_tokens:
+        return text, "stop"
+    return "".join(tokens[:max_tokens]), "length"
 
 
 def _text_reply(request: ChatBody, conv: _Conversation) -> tuple[str, str, bool]:

@@ -94,13 +94,13 @@ def _patterns(value: Any) -> list[re.Pattern[str]]:
 def _compile(template: str) -> re.Pattern[str] | None:
     """A template as a regex: its literal words in order, any whitespace between them,
     each variable a named group. ``None`` for a template that is only variables."""
+    pieces = list(string.Formatter().parse(template))
+    if sum(len(literal.split()) for literal, _, _, _ in pieces) < 3:
+        return None
     parts: list[str] = []
     named: set[str] = set()
-    literal_words = 0
-    pieces = list(string.Formatter().parse(template))
     for i, (literal, name, _, _) in enumerate(pieces):
         words = literal.split()
-        literal_words += len(words)
         if words:
             parts.append(r"\s*".join(re.escape(word) for word in words))
         if name is None:
@@ -113,8 +113,6 @@ def _compile(template: str) -> re.Pattern[str] | None:
             parts.append(f"(?P<{name}>{body})")
         else:
             parts.append(f"(?:{body})")
-    if literal_words < 3:
-        return None
     return re.compile(r"\s*".join(parts), re.DOTALL)
 
 

@@ -244,13 +244,11 @@ class _Filler:
         return self.string(schema, name)
 
     def object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
-        properties = schema.get("properties")
-        result: dict[str, Any] = {}
-        if isinstance(properties, dict):
-            # Lists take every matching literal, so they go last: scalars get first pick.
-            order = sorted(properties, key=lambda key: self._is_list(properties[key], depth))
-            values = {key: self.value(properties[key], key, depth + 1) for key in order}
-            result = {key: values[key] for key in properties}
+        properties = _mapping(schema.get("properties"))
+        # Lists take every matching literal, so they go last: scalars get first pick.
+        order = sorted(properties, key=lambda key: self._is_list(properties[key], depth))
+        values = {key: self.value(properties[key], key, depth + 1) for key in order}
+        result = {key: values[key] for key in properties}
         for key in _names(schema.get("required")):
             if key not in result:
                 result[key] = self.string({}, key)
@@ -283,7 +281,7 @@ class _Filler:
                 result.append(self.string(items, name))
         while len(result) < max(min_items, 1 if not result else 0):
             result.append(self.value(items, name, depth + 1))
-        return result[:limit] if limit is not None else result
+        return result[:limit]
 
     def enum(self, options: list[Any], schema: dict[str, Any]) -> Any:
         for option in self.literals.mentioned(options):
@@ -341,8 +339,7 @@ class _Filler:
         if found is None:
             default = schema.get("default")
             found = default if isinstance(default, str) else f"sample {name.replace('_', ' ')}"
-        max_len = _count(schema.get("maxLength"))
-        found = found[:max_len] if max_len is not None else found
+        found = found[: _count(schema.get("maxLength"))]
         return found.ljust(_count(schema.get("minLength")) or 0, "_")
 
 

@@ -232,10 +232,8 @@ class NugenEmulator:
     @property
     def port(self) -> int:
         """The TCP port (known once started, or when a fixed port was asked for)."""
-        if self._port is not None:
-            return self._port
-        if self._requested_port:
-            return self._requested_port
+        if port := self._port or self._requested_port:
+            return port
         raise RuntimeError("NugenEmulator has no port yet: call start() first")
 
     @property
@@ -456,8 +454,7 @@ class NugenEmulator:
         rendering = (generation, request, self._new_id(renderer.chat_id_prefix), fault.no_usage)
         if not stream:
             return json_reply(renderer.chat_body(*rendering, vision), fault)
-        chunks = renderer.chat_chunks(*rendering)
-        return self._sse(chunks, fault, renderer.chat_trailer(*rendering))
+        return self._sse(renderer.chat_chunks(*rendering), fault, renderer.chat_trailer(*rendering))
 
     async def _completions(self, body: Any, fault: Fault) -> Response:
         renderer = self._renderer
@@ -474,8 +471,7 @@ class NugenEmulator:
         response_id = self._new_id("cmpl-" if renderer.openai else "chatcmpl-")
         rendering = (generation, request, response_id, fault.no_usage)
         if request.stream:
-            chunks = renderer.completion_chunks(*rendering)
-            return self._sse(chunks, fault)
+            return self._sse(renderer.completion_chunks(*rendering), fault)
         return json_reply(renderer.completion_body(*rendering), fault)
 
     async def _embeddings(self, body: Any, fault: Fault) -> Response:

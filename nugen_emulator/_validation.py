@@ -7,7 +7,6 @@ app; what a type cannot say is checked beside it; every problem is reported at o
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -53,7 +52,7 @@ def describe_image_url(url: str) -> str:
             raise ValueError(f"a data URL must carry an image, not {mime}")
         try:
             data = base64.b64decode(match.group("data"), validate=True)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error included
             raise ValueError("the data URL's base64 payload does not decode") from None
         if not data:
             raise ValueError("the data URL's payload is empty")
@@ -234,15 +233,13 @@ class _Check(Generic[Body]):
         self.body = body
         self.errors: list[dict[str, Any]] = []
         self.cls = cls
-        self.parsed = self.parse(cls)
+        self.parsed = self.parse(cls, body)
 
-    def parse(self, cls: type[Model], value: Any = _MISSING, *loc: str | int) -> Model | None:
-        """``value`` (by default the body) as ``cls``, or None with its errors recorded at
-        ``loc``; a body that is not an object is a 422 at once."""
+    def parse(self, cls: type[Model], value: Any, *loc: str | int) -> Model | None:
+        """``value`` as ``cls``, or None with its errors recorded at ``loc``; a body that is
+        not an object is a 422 at once."""
         try:
-            return cls.model_validate(
-                self.body if value is _MISSING else value, from_attributes=True
-            )
+            return cls.model_validate(value, from_attributes=True)
         except ValidationError as invalid:
             for error in invalid.errors(include_url=False):
                 ctx = error.get("ctx")

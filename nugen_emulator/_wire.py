@@ -208,10 +208,8 @@ class Renderer:
     def _envelope(
         self, response_id: str, model: str, obj: str | None, created: Any
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": response_id}
-        if obj is not None:
-            body["object"] = obj
-        return body | {"created": created, "model": self.served(model)}
+        head = {"id": response_id} if obj is None else {"id": response_id, "object": obj}
+        return head | {"created": created, "model": self.served(model)}
 
     def chat_body(
         self,
@@ -243,9 +241,8 @@ class Renderer:
             choices.append(_pick(choice_keys, values | {"message": _pick(message_keys, message)}))
         score = confidence_score(model, _text(generation))
         values = {**_NULLS, "id": response_id, "model": self.served(model), "choices": choices}
-        values |= {"created": self.created(vision=vision), "usage": None}
-        if not no_usage:
-            values["usage"] = self.usage(generation)
+        usage = None if no_usage else self.usage(generation)
+        values |= {"created": self.created(vision=vision), "usage": usage}
         if self.form != "reference" or not vision:
             values["object"] = "chat.completion"
         if self.live:

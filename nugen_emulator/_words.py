@@ -101,8 +101,7 @@ def sentences(text: str) -> list[str]:
         for paragraph in paragraphs
         for sentence in _SENTENCE_END_RE.split(" ".join(paragraph))
     )
-    shortest = _MIN_SENTENCE_WORDS
-    return [sentence for sentence in split if words(sentence) and len(sentence.split()) >= shortest]
+    return [s for s in split if words(s) and len(s.split()) >= _MIN_SENTENCE_WORDS]
 
 
 def best_sentence(context: str, question: str) -> str | None:
