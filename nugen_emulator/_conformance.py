@@ -111,21 +111,19 @@ def stream_structure(lines: Iterator[str]) -> dict[str, str]:
     """The sequence of event kinds (repeats collapsed) and the shape of each kind."""
     kinds: list[str] = []
     events: list[tuple[str, Any]] = []  # each event under its kind's name
-    after_done = False
     for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[len("data:") :].strip()
         if data == "[DONE]":
             kinds.append("[DONE]")
-            after_done = True
             continue
         try:
             event = json.loads(data)
         except ValueError:
             kinds.append("not JSON")
             continue
-        kind = event_kind(event, after_done)
+        kind = event_kind(event, after_done="[DONE]" in kinds)
         kinds.append(kind)
         events.append((kind.split(" +")[0], event))
     sequence = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]

@@ -325,10 +325,7 @@ def _reasoning(request: ChatBody, conv: _Conversation, plan: str) -> str | None:
         f"Plan: {plan}.",
     ]
     steps += [f"Check {n}: the plan still fits the request." for n in range(1, checks + 1)]
-    text = " ".join(steps)
-    if reasoning.max_tokens is not None:
-        text = "".join(pieces(text)[: reasoning.max_tokens])
-    return text
+    return "".join(pieces(" ".join(steps))[: reasoning.max_tokens])  # all when it is None
 
 
 def _apply_stop_and_limit(

@@ -197,8 +197,7 @@ def json_objects(text: str) -> list[tuple[int, int, Any]]:
         except ValueError:
             position = text.find("{", position + 1)
             continue
-        if isinstance(value, dict):
-            found.append((position, end, value))
+        found.append((position, end, value))  # an object: it opens with "{"
         position = text.find("{", end)
     return found
 
@@ -217,13 +216,10 @@ def schema_in(text: str) -> tuple[dict[str, Any], str] | None:
         for _, _, value in objects
         if isinstance(value.get("properties"), dict) or value.get("type") == "object"
     ]
-    rest, cursor = [], 0
-    for start, end, _ in objects:
-        rest.append(text[cursor:start])
-        cursor = end
-    rest.append(text[cursor:])
-    schema = schemas[-1] if schemas else schema_of(objects[-1][2])
-    return schema, " ".join(rest)
+    prose = text
+    for start, end, _ in reversed(objects):  # from the end: earlier positions stay valid
+        prose = prose[:start] + " " + prose[end:]
+    return schemas[-1] if schemas else schema_of(objects[-1][2]), prose
 
 
 def schema_of(example: Any) -> dict[str, Any]:

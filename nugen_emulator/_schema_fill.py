@@ -96,7 +96,6 @@ class Literals:
         mentions say nothing about where their values are."""
         used_strings = {v.lower() for v in used if isinstance(v, str)}
         used_numbers = {float(v) for v in used if not isinstance(v, str)}
-        self.text = text
         self._lower = text.lower()
         self._listed = {name.lower() for name in listed}
         self.numbers = [
