@@ -188,8 +188,7 @@ class _Filler:
                 for part in filter(None, ref.lstrip("#").split("/")):
                     part = part.replace("~1", "/").replace("~0", "~")
                     target = target.get(part) if isinstance(target, dict) else None
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**(target if isinstance(target, dict) else {}), **siblings}
+            schema = {**_mapping(target), **{k: v for k, v in schema.items() if k != "$ref"}}
             depth += 1
         if "allOf" in schema and isinstance(schema["allOf"], list):
             merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}

@@ -245,8 +245,7 @@ class _Check(Generic[Body]):
                 ctx = error.get("ctx")
                 if ctx and isinstance(ctx.get("error"), Exception):
                     ctx = None  # a validator's message, already in ``msg``
-                where = (*loc, *error["loc"])
-                self.add(error["type"], where, error["msg"], error["input"], ctx)
+                self.add(error["type"], (*loc, *error["loc"]), error["msg"], error["input"], ctx)
             if not isinstance(self.body, dict):
                 self.done()
             return None
