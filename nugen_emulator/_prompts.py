@@ -79,12 +79,10 @@ def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
 
 
 def _patterns(value: Any) -> list[re.Pattern[str]]:
-    """Regexes for a template constant: a format string, a ``PromptTemplate`` (its
-    ``template``) or a ``ChatPromptTemplate`` (one per message that has variables)."""
+    """Regexes for a template constant: a format string or a ``ChatPromptTemplate`` (one per
+    message that has variables); any other kind gives none (the template test notices)."""
     if isinstance(value, str):
         texts = [value]
-    elif isinstance(getattr(value, "template", None), str):
-        texts = [value.template]
     else:
         messages = getattr(value, "message_templates", [])
         texts = [m.content for m in messages if isinstance(m.content, str) and "{" in m.content]
