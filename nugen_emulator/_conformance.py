@@ -140,8 +140,7 @@ def observe(client: httpx.Client, probe: tuple[str, str, Any], api_key: str) -> 
         result["header content-type"] = reply.headers.get("content-type", "absent")
         result["header x-request-id"] = "present" if "x-request-id" in reply.headers else "absent"
         if body.get("stream") and reply.status_code == 200:
-            result.update(stream_structure(reply.iter_lines()))
-            return result
+            return result | stream_structure(reply.iter_lines())
         raw = reply.read()
     try:
         body = json.loads(raw)

@@ -381,9 +381,7 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
         if wants_schema and not form.get("json_schema"):
             check.missing(form, "response_format", "json_schema")
     parsed = _stream_options(check).done()
-    if isinstance(parsed, ChatBody):
-        return parsed
-    return ChatBody.model_construct(**dict(parsed))
+    return parsed if isinstance(parsed, ChatBody) else ChatBody.model_construct(**dict(parsed))
 
 
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
