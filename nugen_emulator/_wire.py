@@ -150,6 +150,12 @@ def _text(generation: Generation) -> str:
     return " ".join(c.content or "" for c in generation.choices)
 
 
+def _tool_call(call: ToolCall, arguments: str) -> dict[str, Any]:
+    """A tool call as the wire writes it (a stream's opening one without arguments yet)."""
+    function = {"name": call.name, "arguments": arguments}
+    return {"id": call.id, "type": "function", "function": function}
+
+
 def _text_choice(index: int, text: str, finish: str | None) -> dict[str, Any]:
     """A text completion's choice, whole or in a chunk."""
     return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
@@ -224,14 +230,7 @@ class Renderer:
         body_keys, choice_keys, message_keys = _CHAT_KEYS[self.form]
         choices = []
         for index, choice in enumerate(generation.choices):
-            calls = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in choice.tool_calls
-            ]
+            calls = [_tool_call(call, call.arguments) for call in choice.tool_calls]
             message = {**_NULLS, "role": "assistant", "content": choice.content}
             if calls or self.form != "reference":
                 message["tool_calls"] = calls or None
@@ -261,9 +260,7 @@ class Renderer:
             split = fragments if fragments and not choice.tool_calls else pieces(choice.content)
             deltas.extend({"content": piece} for piece in split)
         for k, call in enumerate(choice.tool_calls):
-            function = {"name": call.name, "arguments": ""}
-            opening = {"index": k, "id": call.id, "type": "function", "function": function}
-            deltas.append({"tool_calls": [opening]})
+            deltas.append({"tool_calls": [{"index": k, **_tool_call(call, "")}]})
             size = _ARGUMENT_FRAGMENT
             default = [call.arguments[i : i + size] for i in range(0, len(call.arguments), size)]
             deltas.extend(
