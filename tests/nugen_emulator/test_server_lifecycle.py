@@ -143,6 +143,11 @@ def test_request_log_records_what_was_sent(nugen_emulator: NugenEmulator) -> Non
     assert first.body == {"model": "e", "input": "x"}
     assert first.raw_body == b'{"model": "e", "input": "x"}'
     assert (second.body, second.raw_body) == (None, b"not json")
+    # Printed (pytest shows a failed assertion's operands), a credential header is masked.
+    shown = repr(first)
+    assert "test-key" not in shown
+    assert "'authorization': '***'" in shown
+    assert "'x-session-id': 's1'" in shown
     assert nugen_emulator.last_request == second
     nugen_emulator.reset()
     assert nugen_emulator.requests == []
