@@ -21,7 +21,7 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
     `Embeddings`.
 
     Texts are sent as they are (no tokenizer, nothing downloaded), `chunk_size` texts per
-    request, up to `max_concurrency` requests in flight, from the sync methods too (a
+    request, up to `max_concurrency` requests of a call in flight, from the sync methods too (a
     thread pool over the sync client, so they work inside a running event loop); the
     vectors come back in input order, one per text, or the call raises. A 429 halves the
     requests this object lets in flight (successes grow it back) and is retried after
