@@ -29,7 +29,13 @@ from nugen_client.params import (
     check_no_credential_keywords,
     redact_headers,
 )
-from nugen_shared.fields import ConnectionFields, accepted_names, call_keywords, sealed_headers
+from nugen_shared.fields import (
+    ConnectionFields,
+    accepted_names,
+    call_keywords,
+    check_call_keywords,
+    sealed_headers,
+)
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 __all__ = ["NugenModel", "SessionFromConfig", "on_retry", "shown_keywords"]
@@ -299,10 +305,19 @@ def _our_names(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _check_call(kwargs: Mapping[str, Any]) -> None:
+    """Refuse a call's keywords that would carry a credential (``check_call_keywords``)
+    before LangChain starts the run: it hands them to callbacks and traces first."""
+    with mapped_errors():
+        check_call_keywords(kwargs)
+
+
 def shown_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's keywords as callbacks, traces and cache keys hold them: credential header
-    values redacted (a persistent cache writes its keys to disk). A call's header values
-    come sealed through ``invoke`` and ``batch``, as they are through ``generate``."""
+    """A call's keywords as callbacks, traces and cache keys hold them: refused if they
+    would carry a credential, credential header values redacted (a persistent cache writes
+    its keys to disk). A call's header values come sealed through ``invoke`` and ``batch``,
+    as they are through ``generate``."""
+    _check_call(kwargs)
     headers = kwargs.get("extra_headers")
     if headers and isinstance(headers, Mapping):  # else refused with the request
         return {**kwargs, "extra_headers": redact_headers(headers)}
@@ -345,8 +360,10 @@ def _session_of(config: RunnableConfig | None) -> str | None:
 
 
 def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` with the config's session id (unless given) and per-call header values
-    sealed, as LangChain hands them to callbacks and traces (``sealed_headers``)."""
+    """``kwargs`` (refused if they would carry a credential) with the config's session id
+    (unless given) and per-call header values sealed, as LangChain hands them to callbacks
+    and traces (``sealed_headers``)."""
+    _check_call(kwargs)
     session_id = None if "session_id" in kwargs else _session_of(config)
     kwargs = sealed_headers(kwargs)
     return kwargs if session_id is None else {**kwargs, "session_id": session_id}
@@ -373,6 +390,7 @@ class SessionFromConfig(_LanguageModel):
 
         def bind(self, **kwargs: Any) -> Runnable[Any, Any]:
             # The binding keeps its keywords where repr, print and dumps show them as they are.
+            _check_call(kwargs)
             return super().bind(**sealed_headers(kwargs))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

@@ -147,10 +147,11 @@ class RerankParams(RequestOptions, total=False):
 
 
 # A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
-# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...
+# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...; or
+# headers (``headers``, ``http_headers``), whose values a body field would show, never send.
 _CREDENTIAL_WORD = re.compile(
     r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
-    r"passwd|credentials?|auth|authorization|bearer)(?:_|$)"
+    r"passwd|credentials?|auth|authorization|bearer|headers)(?:_|$)"
 )
 
 
@@ -186,9 +187,9 @@ def check_no_credential_keywords(
         if meant:
             raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
         raise InvalidInputError(
-            f"{name!r} is not a parameter and looks like a credential: pass the API key "
-            "as api_key= (or set NUGEN_API_KEY), and any other credential header in "
-            "default_headers / extra_headers"
+            f"{name!r} is not a parameter and looks like a credential or headers: pass the "
+            "API key as api_key= (or set NUGEN_API_KEY), and headers in default_headers= "
+            "(or extra_headers= for one call)"
         )
 
 

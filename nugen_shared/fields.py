@@ -161,15 +161,15 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
     names and ``api_key``, among the keywords or in their ``extra_body``; and the model's
     connection settings (``default_headers``, ``base_url``, ...), which as body fields would
     do nothing they say and put header values in the body."""
-    extra_body = kwargs.get("extra_body")
-    names = [*kwargs, *(extra_body if extra_body and isinstance(extra_body, Mapping) else ())]
-    check_no_credential_keywords(names, body=True)
     for name in kwargs:
         if name not in _MODEL_SETTINGS:
             continue
         meant = {"default_headers": "extra_headers", "request_timeout": "timeout"}.get(name)
         hint = f"pass {meant}= for one call" if meant else "set it on the model"
         raise InvalidInputError(f"{name!r} is a setting of the model, not of one call: {hint}")
+    extra_body = kwargs.get("extra_body")
+    names = [*kwargs, *(extra_body if extra_body and isinstance(extra_body, Mapping) else ())]
+    check_no_credential_keywords(names, body=True)
 
 
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,8 +285,8 @@ class ConnectionFields(BaseModel):
             check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
                 if isinstance(values.get(extra), Mapping):
-                    check_no_credential_keywords(values[extra], known, body=True)
                     _refuse_model_settings(extra, values[extra])
+                    check_no_credential_keywords(values[extra], known, body=True)
         return values
 
     @field_validator("base_url")

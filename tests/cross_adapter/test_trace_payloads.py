@@ -11,14 +11,18 @@ from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import HumanMessage
+from langchain_core.tracers.base import BaseTracer
+from langchain_core.tracers.schemas import Run
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 
-from langchain_nugen import ChatNugen
+from langchain_nugen import ChatNugen, NugenLLM
 from llama_index_nugen import Nugen, NugenMultiModal
+from nugen_client import InvalidInputError
 from nugen_emulator import NugenEmulator
 
 HEADER_SECRET = "hdr-SECRET-99887766"
@@ -130,3 +134,67 @@ def test_llama_index_events_hide_per_call_credential_headers(
     assert HEADER_SECRET not in shown
     assert emu.api_key not in shown
     assert "s-1" in shown  # a safe header stays readable
+
+
+class _Runs(BaseTracer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[Run] = []
+
+    def _persist_run(self, run: Run) -> None:
+        self.runs.append(run)
+
+
+_REFUSED_CALL_KEYWORDS = [
+    {"api_key": HEADER_SECRET},
+    {"nugen_api_key": HEADER_SECRET},
+    {"extra_body": {"api_key": HEADER_SECRET}},
+    {"default_headers": {"X-Api-Key": HEADER_SECRET}},
+    {"headers": {"X-Api-Key": HEADER_SECRET}},
+]
+
+
+@pytest.mark.parametrize("form", ["invoke", "stream", "batch", "generate"])
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("keywords", _REFUSED_CALL_KEYWORDS, ids=lambda k: next(iter(k)))
+def test_a_refused_call_keyword_never_reaches_langchain_traces(
+    emu: NugenEmulator, cls: type[Any], form: str, keywords: dict[str, Any]
+) -> None:
+    """A call keyword refused because it would carry a credential into the body is refused
+    before the run starts: LangChain hands a call's keywords to callbacks and tracers
+    (``invocation_params``) before the model sees them."""
+    model = cls(api_key=emu.api_key, base_url=emu.base_url)
+    runs = _Runs()
+    config: Any = {"callbacks": [runs]}
+    calls = {
+        "invoke": lambda: model.invoke("hi", config, **keywords),
+        "stream": lambda: list(model.stream("hi", config, **keywords)),
+        "batch": lambda: model.batch(["hi", "ho"], config, **keywords),
+        "generate": lambda: model.generate(
+            [[HumanMessage("hi")]] if cls is ChatNugen else ["hi"], callbacks=[runs], **keywords
+        ),
+    }
+    with pytest.raises(InvalidInputError):
+        calls[form]()
+    assert HEADER_SECRET not in repr([run.model_dump() for run in runs.runs])
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize("name", ["headers", "http_headers", "requestHeaders"])
+def test_headers_under_another_keyword_are_refused_not_sent_in_the_body(
+    emu: NugenEmulator, name: str
+) -> None:
+    """``headers=`` (not ``default_headers`` / ``extra_headers``) would go into the body as
+    a JSON field: the header never sent, its value shown by repr, dumps and traces."""
+    given = {name: {"X-Api-Key": HEADER_SECRET}}
+    with pytest.raises(ValueError, match="default_headers") as raised:
+        ChatNugen(api_key=emu.api_key, base_url=emu.base_url, **given)
+    assert HEADER_SECRET not in str(raised.value)
+    with pytest.raises(ValueError, match="default_headers"):
+        ChatNugen(api_key=emu.api_key, base_url=emu.base_url, model_kwargs=given)
+    messages = [ChatMessage(role="user", content="hi")]
+    llm = Nugen(api_key=emu.api_key, base_url=emu.base_url)
+    for call in (lambda: llm.chat(messages, **given), lambda: llm.complete("hi", **given)):
+        with pytest.raises(InvalidInputError, match="extra_headers"):
+            call()
+    assert emu.requests == []
