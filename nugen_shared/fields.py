@@ -284,9 +284,13 @@ class ConnectionFields(BaseModel):
             known = accepted_names(cls)
             check_no_credential_keywords([name for name in values if name not in known], known)
             for extra in ("model_kwargs", "additional_kwargs"):
-                if isinstance(values.get(extra), Mapping):
-                    _refuse_model_settings(extra, values[extra])
-                    check_no_credential_keywords(values[extra], known, body=True)
+                fields = values.get(extra)
+                nested = fields.get("extra_body") if isinstance(fields, Mapping) else None
+                # Their extra_body too, merged into the body with them (a call refuses it).
+                for body in (fields, nested):
+                    if isinstance(body, Mapping):
+                        _refuse_model_settings(extra, body)
+                        check_no_credential_keywords(body, known, body=True)
         return values
 
     @field_validator("base_url")

@@ -585,6 +585,33 @@ def test_a_key_among_the_extra_body_fields_is_refused(
     assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra}=)")
 
 
+@pytest.mark.parametrize(
+    "given",
+    [{"api_key": KEY}, {"openai_api_key": KEY}, {"default_headers": {"X-Api-Key": KEY}}],
+    ids=lambda given: next(iter(given)),
+)
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
+@pytest.mark.filterwarnings("ignore:.*extra_body:UserWarning")
+def test_a_key_in_the_extra_body_of_the_extra_body_fields_is_refused_at_construction(
+    cls: type[Any], given: dict[str, Any], emu: NugenEmulator
+) -> None:
+    # Refused only at the first call, it was shown until then by repr, dumps and to_dict.
+    extras: list[dict[str, Any]] = [
+        {
+            "additional_kwargs" if cls in (Nugen, NugenMultiModal) else "model_kwargs": {
+                "extra_body": given
+            }
+        }
+    ]
+    if cls in LANGCHAIN:
+        extras.append({"extra_body": given})  # ChatOpenAI's field, an unknown keyword here
+    for extra in extras:
+        with pytest.raises(ValueError, match=next(iter(given))) as raised:
+            make(cls, emu, **extra)
+        assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({extra})")
+    assert emu.requests == []
+
+
 @pytest.mark.parametrize("keyword", ["extra_headers", "default_headers"])
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal, NugenEmbedding])
 def test_headers_among_the_extra_body_fields_are_refused(
