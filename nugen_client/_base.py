@@ -331,10 +331,11 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             request = request_type.model_validate(fields)
         except ValidationError as exc:
             raise InvalidInputError(validation_message(what, exc)) from None
+        # Keywords this client does not know, and extra_body's, go in the body; among the
+        # latter no call keyword is one (extra_headers there would be a body field).
+        check_no_credential_keywords(request.model_extra or (), body=True)
         extra_body = mapping_or_none("extra_body", params.get("extra_body"))
-        unknown = [*(request.model_extra or ()), *(extra_body or ())]
-        if unknown:  # keywords this client does not know, and extra_body's, go in the body
-            check_no_credential_keywords(unknown, body=True)
+        check_no_credential_keywords(extra_body or (), (), body=True)
         try:
             body = request.model_dump(mode="json", exclude_unset=True)
         except PydanticSerializationError as exc:

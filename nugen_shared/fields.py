@@ -167,9 +167,10 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
         meant = {"default_headers": "extra_headers", "request_timeout": "timeout"}.get(name)
         hint = f"pass {meant}= for one call" if meant else "set it on the model"
         raise InvalidInputError(f"{name!r} is a setting of the model, not of one call: {hint}")
+    check_no_credential_keywords(kwargs, body=True)
     extra_body = kwargs.get("extra_body")
-    names = [*kwargs, *(extra_body if extra_body and isinstance(extra_body, Mapping) else ())]
-    check_no_credential_keywords(names, body=True)
+    if isinstance(extra_body, Mapping):  # body fields: no call keyword (extra_headers) is one
+        check_no_credential_keywords(extra_body, (), body=True)
 
 
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,7 @@ _REFUSED_CALL_KEYWORDS = [
     {"extra_body": {"api_key": HEADER_SECRET}},
     {"default_headers": {"X-Api-Key": HEADER_SECRET}},
     {"headers": {"X-Api-Key": HEADER_SECRET}},
+    {"extra_body": {"extra_headers": {"X-Api-Key": HEADER_SECRET}}},  # a body field there
 ]
 
 
@@ -194,7 +195,12 @@ def test_headers_under_another_keyword_are_refused_not_sent_in_the_body(
         ChatNugen(api_key=emu.api_key, base_url=emu.base_url, model_kwargs=given)
     messages = [ChatMessage(role="user", content="hi")]
     llm = Nugen(api_key=emu.api_key, base_url=emu.base_url)
-    for call in (lambda: llm.chat(messages, **given), lambda: llm.complete("hi", **given)):
+    calls = [
+        lambda: llm.chat(messages, **given),
+        lambda: llm.complete("hi", **given),
+        lambda: llm.chat(messages, extra_body={"extra_headers": given[name]}),
+    ]
+    for call in calls:
         with pytest.raises(InvalidInputError, match="extra_headers"):
             call()
     assert emu.requests == []

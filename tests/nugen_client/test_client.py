@@ -61,13 +61,16 @@ def test_an_unknown_keyword_is_sent_unless_it_looks_like_a_credential(kind: str)
     h = Harness(kind, [OK])
     h.chat(seed=3)
     assert h.bodies[0]["seed"] == 3
-    for name in ("api_key", "openai_api_key", "accessToken", "max_token"):
+    for name in ("api_key", "openai_api_key", "accessToken", "max_token", "headers"):
         with pytest.raises(InvalidInputError, match=name) as caught:
             h.chat(**{name: "sk-secret"})
         assert "sk-secret" not in str(caught.value)
         with pytest.raises(InvalidInputError, match=name) as caught:
             h.chat(extra_body={name: "sk-secret"})
         assert "sk-secret" not in str(caught.value)
+    # A call keyword's name is a body field inside extra_body: the header there is not sent.
+    with pytest.raises(InvalidInputError, match="extra_headers"):
+        h.chat(extra_body={"extra_headers": {"X-Api-Key": "sk-secret"}})
     assert len(h.requests) == 1
 
 
