@@ -186,7 +186,8 @@ class ChatBody(VisionBody):
 class CompletionBody(_Model):
     model: str
     prompt: Any = None
-    max_tokens: Annotated[int, Field(ge=0)] | None = None  # 0 asks for no text at all
+    # The reference's default when not sent, as OpenAI's; 0 asks for no text at all.
+    max_tokens: Annotated[int, Field(ge=0)] | None = 16
     n: Choices = None
     stream: bool | None = None
     temperature: Temperature = None

@@ -189,6 +189,21 @@ def test_text_completions(http: httpx.Client) -> None:
     assert limited.json()["choices"][0]["finish_reason"] == "length"
 
 
+def test_text_completions_stop_at_the_documented_default_of_16_tokens(
+    http: httpx.Client,
+) -> None:
+    # The reference's default max_tokens for /completions (a chat answer has no such cap).
+    prompt = " ".join(f"word{i}" for i in range(30))
+    reply = http.post("/completions", json={"model": "m", "prompt": prompt}).json()
+    assert reply["choices"][0]["finish_reason"] == "length"
+    assert reply["usage"]["completion_tokens"] == 16
+    longer = {"model": "m", "prompt": prompt, "max_tokens": 100}
+    assert http.post("/completions", json=longer).json()["choices"][0]["finish_reason"] == "stop"
+    messages = [{"role": "user", "content": prompt}]
+    chat_reply = http.post("/chat/completions", json={"model": "m", "messages": messages})
+    assert chat_reply.json()["choices"][0]["finish_reason"] == "stop"
+
+
 # -- tools -----------------------------------------------------------------------------------
 
 
