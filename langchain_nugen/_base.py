@@ -308,8 +308,9 @@ def _our_names(values: dict[str, Any]) -> dict[str, Any]:
 def _check_call(kwargs: Mapping[str, Any]) -> None:
     """Refuse a call's keywords that would carry a credential (``check_call_keywords``)
     before LangChain starts the run: it hands them to callbacks and traces first."""
-    with mapped_errors():
-        check_call_keywords(kwargs)
+    if kwargs:  # most calls give none
+        with mapped_errors():
+            check_call_keywords(kwargs)
 
 
 def shown_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:
