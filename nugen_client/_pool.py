@@ -176,7 +176,7 @@ class _Lease:
     _pool: LoopPool
     _deadline: float | None
     _wait: float | None
-    _index: int | None = None
+    _index: int = 0
     _http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
@@ -184,11 +184,9 @@ class _Lease:
         return self._http
 
     async def __aexit__(self, *exc_info: object) -> None:
-        index, self._index = self._index, None
-        if index is not None:
-            retired = self._pool._give_back(index, self._http)
-            if retired is not None:
-                await shielded(retired.aclose())
+        retired = self._pool._give_back(self._index, self._http)
+        if retired is not None:
+            await shielded(retired.aclose())
 
 
 @dataclass(slots=True, eq=False)
@@ -240,13 +238,10 @@ async def open_pool(make: Callable[..., httpx.AsyncClient], limits: httpx.Limits
     # the loop's shutdown_asyncgens() closes it.
     await guard.__anext__()
     pool._guard = weakref.ref(guard)
-    # The loop's own strong reference to the guard, dropped when the loop is closed.
-    pool._anchor = weakref.ref(loop.call_at(math.inf, _never, guard))
+    # The loop's own strong reference to the guard (the argument of a timer that never
+    # fires), dropped when the loop is closed.
+    pool._anchor = weakref.ref(loop.call_at(math.inf, lambda _: None, guard))
     return pool
-
-
-def _never(guard: object) -> None:  # pragma: no cover - the timer is set for infinity
-    pass
 
 
 async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:

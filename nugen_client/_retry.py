@@ -32,10 +32,8 @@ OnRetry = Callable[["RetryCallState"], "Awaitable[None] | None"]
 awaitable): ``attempt_number`` (the attempt that just failed, from 1), ``outcome.exception()``
 (the ``NugenError`` it failed with) and ``upcoming_sleep`` (seconds until the next attempt).
 
-tenacity's own type, not one of ours: the loop is tenacity's, and LangChain's callbacks take
-exactly this object (``BaseCallbackHandler.on_retry(retry_state)``, read by its tracers), so
-``ChatNugen`` hands the state on unchanged instead of forging tenacity states for users'
-handlers. tenacity is a dependency of langchain-core too; this package bounds it below 10.
+tenacity's own type: LangChain's ``BaseCallbackHandler.on_retry(retry_state)`` takes exactly
+this object, so ``ChatNugen`` hands it on unchanged rather than forging one.
 """
 
 _RetryingT = TypeVar("_RetryingT", "Retrying", "AsyncRetrying")
@@ -65,8 +63,6 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
         return None
     if when.tzinfo is None:  # "-0000", no zone stated: an HTTP date is GMT
         when = when.replace(tzinfo=datetime.timezone.utc)
@@ -103,11 +99,6 @@ class RetryPolicy:
         # "Equal jitter": never less than half the backoff, never in lock-step with peers.
         return base / 2.0 + random.uniform(0.0, base / 2.0)
 
-    def wait(self, state: RetryCallState) -> float:
-        """tenacity ``wait=`` callback."""
-        error = state.outcome.exception() if state.outcome is not None else None
-        return self.delay(state.attempt_number, error)
-
 
 def retrying(
     cls: type[_RetryingT],
@@ -124,8 +115,8 @@ def retrying(
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
     def wait(state: RetryCallState) -> float:
-        delay = policy.wait(state)
         error = state.outcome.exception() if state.outcome else None
+        delay = policy.delay(state.attempt_number, error)
         if (
             deadline is not None
             and state.attempt_number <= policy.max_retries  # a retry is coming
