@@ -289,10 +289,8 @@ def close_pools_soon(
             _CLOSING.add(task)
             task.add_done_callback(_CLOSING.discard)
 
-        try:
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
             loop.call_soon_threadsafe(start)
-        except RuntimeError:  # closed between the check and the call
-            continue
 
 
 # The network streams (connections) responses came on, to find their sockets at a fork.

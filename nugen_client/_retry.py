@@ -57,11 +57,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
             continue
         if math.isfinite(seconds):
             return max(seconds, 0.0)
-    value = headers.get("retry-after")
-    if not value:
-        return None
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(headers.get("retry-after", ""))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000", no zone stated: an HTTP date is GMT
