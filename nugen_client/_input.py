@@ -60,7 +60,7 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         _ = httpx.URL(base_url).host
     except (httpx.InvalidURL, ValueError) as exc:
         raise InvalidInputError(f"base_url {base_url!r} is not a valid URL ({exc})") from None
-    if parts.query or parts.fragment or base_url.rstrip().endswith(("?", "#")):
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
         # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
         # fragment silently dropped.
         raise InvalidInputError(

@@ -123,11 +123,9 @@ def is_event_stream(response: httpx.Response) -> bool:
 def _stream_error(
     error: NugenError, response: httpx.Response, secrets: Sequence[str]
 ) -> NugenError:
-    """An error the stream decoder raised, ready to leave the client: it may quote event
-    data echoing the key, so its text and body are redacted, and its suppressed context (the
-    parser's error, quoting the data too) is dropped. An error event gets the response's
-    ``x-request-id``, as errors with a status get theirs.
-    """
+    """An error the stream decoder raised, ready to leave the client: the event data it may
+    quote is redacted (and the suppressed parser error quoting it too dropped); an error
+    event gets the response's ``x-request-id``, as errors with a status get theirs."""
     if error.__suppress_context__:
         error.__context__ = None
     error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
