@@ -500,15 +500,8 @@ def completion_to_chat_response(
     raw = completion.model_dump(exclude_none=True)
     raw.setdefault("usage", None)
     usage = completion.usage
-    message = _message("", None, (), None)
-    finish_reason = None
-    if isinstance(completion, api.TextCompletion):
-        if completion.choices:
-            text_choice = min(completion.choices, key=lambda choice: choice.index)
-            message = _message(text_choice.text, None, (), None)
-            finish_reason = text_choice.finish_reason
-    elif completion.choices:
-        choice = min(completion.choices, key=lambda choice: choice.index)
+    choice = min(completion.choices, key=lambda choice: choice.index, default=None)
+    if isinstance(choice, api.Choice):
         blocks, dicts = _tool_outputs(
             choice.message.tool_calls or (), completion.id or "0", complete=True
         )
@@ -519,14 +512,18 @@ def completion_to_chat_response(
             dicts,
             usage.reasoning_tokens if usage is not None else None,
         )
-        finish_reason = choice.finish_reason
+    else:  # a text completion's choice, or none
+        message = _message(choice.text if choice else "", None, (), None)
     return ChatResponse(
         message=message,
         raw=raw,
         delta=None,
         logprobs=None,
         additional_kwargs=_response_extras(
-            usage, completion.confidence_score, finish_reason, completion.timing
+            usage,
+            completion.confidence_score,
+            choice.finish_reason if choice else None,
+            completion.timing,
         ),
     )
 
