@@ -43,13 +43,15 @@ _FRAMEWORK_KWARGS = frozenset(
     }
 )
 
-# The model fields every request carries (unset ones are left out by the rule).
+# The model fields every request carries (unset ones are left out by the rule;
+# /completions drops use_vision_endpoint).
 _REQUEST_FIELDS = (
     "model",
     *SamplingFields.model_fields,
     *ReasoningField.model_fields,
     "session_id",
     "provider",
+    "use_vision_endpoint",
 )
 
 
@@ -152,21 +154,16 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
         chat endpoint."""
         kwargs = call_keywords(kwargs)
         fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
-        if isinstance(payload, str):
-            if kwargs.get("tools"):
-                raise InvalidInputError(
-                    "tools: the text completions endpoint (/completions, is_chat_model=False) "
-                    "takes no tools; tool calling needs is_chat_model=True"
-                )
-            request = completion_request(
-                payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
+        layers = (fields, self.additional_kwargs, kwargs)
+        if not isinstance(payload, str):
+            request = chat_request(payload, *layers, ignore=_FRAMEWORK_KWARGS)
+            return Request("chat_completion", request)
+        if kwargs.get("tools"):
+            raise InvalidInputError(
+                "tools: the text completions endpoint (/completions, is_chat_model=False) "
+                "takes no tools; tool calling needs is_chat_model=True"
             )
-            return Request("completion", request)
-        fields["use_vision_endpoint"] = self.use_vision_endpoint
-        request = chat_request(
-            payload, fields, self.additional_kwargs, kwargs, ignore=_FRAMEWORK_KWARGS
-        )
-        return Request("chat_completion", request)
+        return Request("completion", completion_request(payload, *layers, ignore=_FRAMEWORK_KWARGS))
 
     def _chat_request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> Request:
         wire = _convert.to_wire_messages(messages, max_image_bytes=self.image_limit)
