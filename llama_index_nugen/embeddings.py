@@ -170,8 +170,7 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
         return self._sync_client().embeddings(**self._request(texts)).embeddings
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        response = await self._async_client().embeddings(**self._request(texts))
-        return response.embeddings
+        return (await self._async_client().embeddings(**self._request(texts))).embeddings
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]

@@ -171,8 +171,6 @@ class Nugen(ChatFields, FunctionCallingLLM):
         return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
-        """A completion is a one-message chat, or with ``is_chat_model=False`` the prompt (as
-        a chat is the ``messages_to_prompt`` text then)."""
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         if not self.is_chat_model:
@@ -196,10 +194,10 @@ class Nugen(ChatFields, FunctionCallingLLM):
         extended. ``tool_required=True`` forces a call (the tool by name when there is
         one, "required" with several); an explicit ``tool_choice`` wins over it."""
         specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
-        messages = list(chat_history or ())
         if isinstance(user_msg, str):
-            messages.append(li.ChatMessage(role=li.MessageRole.USER, content=user_msg))
-        elif user_msg is not None:
+            user_msg = li.ChatMessage(role=li.MessageRole.USER, content=user_msg)
+        messages = list(chat_history or ())
+        if user_msg is not None:
             messages.append(user_msg)
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:
