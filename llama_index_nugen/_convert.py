@@ -68,8 +68,7 @@ _ROLES: dict[str, str] = {
 def to_wire_messages(
     messages: Sequence[ChatMessage], *, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 ) -> list[dict[str, Any]]:
-    """The ``messages`` of a request body, one dict per LlamaIndex message; images over
-    ``max_image_bytes`` are refused."""
+    """The ``messages`` of a request body; images over ``max_image_bytes`` are refused."""
     return [
         to_wire_message(message, index, max_image_bytes=max_image_bytes)
         for index, message in enumerate(messages)

@@ -120,19 +120,14 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Each call method of a subclass refuses keywords that carry a credential
-        (``check_call_keywords``) and gets the per-call header values that may not be shown
-        sealed (``sealed_headers``; the request opens them again).
-
-        LlamaIndex's callback and instrumentation wrappers put a call's keywords in start
-        events and callback payloads as they are; applied after theirs (in
-        ``super().__init_subclass__``), this runs before them.
-        """
+        """Each call method of a subclass refuses keywords that carry a credential and seals
+        the per-call header values that may not be shown (the request opens them again).
+        LlamaIndex's callback and instrumentation wrappers put a call's keywords in events as
+        they are: applied after theirs (in ``super().__init_subclass__``), this runs first."""
         super().__init_subclass__(**kwargs)
         for name in _CALLS:
-            method = cls.__dict__.get(name)
-            if method is not None:
-                setattr(cls, name, _sealing(method))
+            if name in cls.__dict__:
+                setattr(cls, name, _sealing(cls.__dict__[name]))
 
     def _metadata_fields(self) -> dict[str, Any]:
         info = model_info(self.model)
@@ -149,9 +144,8 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
     def _request(
         self, payload: str | Sequence[Mapping[str, Any]], kwargs: Mapping[str, Any]
     ) -> Request:
-        """One client call (``nugen_shared.requests``: fields, then ``additional_kwargs``, then
-        the call's kwargs): a prompt string posts to ``/completions``, wire messages to the
-        chat endpoint."""
+        """One client call (``nugen_shared.requests``): the fields, then ``additional_kwargs``,
+        then the call's kwargs; a prompt string goes to ``/completions``."""
         kwargs = call_keywords(kwargs)
         fields = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         layers = (fields, self.additional_kwargs, kwargs)
