@@ -96,9 +96,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
         default=None, description="Overrides the model table's tool-calling flag."
     )
     is_chat_model: bool = Field(
-        default=True,
-        description="True: the chat endpoint (/chat/completions). False: text completions "
-        "(/completions): complete() posts the prompt, chat() the messages_to_prompt text.",
+        default=True, description="False: text completions (/completions), not the chat endpoint."
     )
 
     @classmethod
@@ -234,12 +232,9 @@ class Nugen(ChatFields, FunctionCallingLLM):
     def _program(
         self, output_cls: type[Model], prompt: PromptTemplate
     ) -> BasePydanticProgram[Model]:
-        """The program of streamed structured output, its tool call forced when it has one.
-
-        LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the
-        model may answer in prose and the stream yields an empty object; forcing the output
-        tool (as ``structured_predict`` does) makes streaming and non-streaming agree.
-        """
+        """The program of streamed structured output, its tool call forced when it has one:
+        ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the model could
+        answer in prose (an empty object), where ``structured_predict`` forces the tool."""
         mode = self.pydantic_program_mode
         forced = mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
         extra = {"tool_choice": "required"} if forced else {}
