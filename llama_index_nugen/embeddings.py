@@ -137,12 +137,10 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
 
     def _batching(self) -> dict[str, Any]:
         # LlamaIndex's own bound on concurrent batches, when set, lowers ours.
-        workers = self.num_workers
+        workers = self.num_workers if self.num_workers and self.num_workers > 0 else None
         return {
             "batch_size": self.embed_batch_size,
-            "max_concurrency": min(self.max_concurrency, workers)
-            if workers and workers > 0
-            else self.max_concurrency,
+            "max_concurrency": min(self.max_concurrency, workers or self.max_concurrency),
             "limit": self._limit,
         }
 
