@@ -473,13 +473,14 @@ def _message(
     reasoning: str | None,
     tool_blocks: Sequence[ToolCallBlock],
     tool_dicts: list[dict[str, Any]] | None,
-    reasoning_tokens: int | None = None,
+    usage: api.Usage | None = None,
 ) -> ChatMessage:
     # Plain constructors: with pydantic 2.x these small models validate faster than
     # model_construct builds them, and this runs once per streamed chunk.
     blocks: list[ContentBlock] = []
     if reasoning:
-        blocks.append(ThinkingBlock(content=reasoning, num_tokens=reasoning_tokens))
+        tokens = usage.reasoning_tokens if usage is not None else None
+        blocks.append(ThinkingBlock(content=reasoning, num_tokens=tokens))
     if text or not tool_blocks:
         blocks.append(TextBlock(text=text))
     blocks.extend(tool_blocks)
@@ -504,13 +505,7 @@ def completion_to_chat_response(
         blocks, dicts = _tool_outputs(
             choice.message.tool_calls or (), completion.id or "0", complete=True
         )
-        message = _message(
-            choice.message.text,
-            choice.message.reasoning_text,
-            blocks,
-            dicts,
-            usage.reasoning_tokens if usage is not None else None,
-        )
+        message = _message(choice.message.text, choice.message.reasoning_text, blocks, dicts, usage)
     else:  # a text completion's choice, or none
         message = _message(choice.text if choice else "", None, (), None)
     return ChatResponse(

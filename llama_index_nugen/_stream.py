@@ -135,14 +135,13 @@ class ChatStream:
         return extras
 
     def chat_response(self) -> ChatResponse:
-        usage = self._acc.usage
         return ChatResponse(
             message=_message(
                 self._acc.text(0),
                 self._acc.reasoning(0),
                 list(self._tool_blocks),
                 self._tool_dicts,
-                usage.reasoning_tokens if usage is not None else None,
+                self._acc.usage,
             ),
             raw=self.raw,
             delta=self.delta,
