@@ -149,8 +149,7 @@ class ChunkDecoder(Generic[_ChunkT]):
         where = ".".join(str(part) for part in first["loc"])
         problem = f"{where}: {first['msg']}" if where else first["msg"]
         return APIResponseValidationError(
-            f"malformed stream event after {self.chunks_received} chunks: "
-            f"{problem} (data: {shown!r})",
+            f"malformed stream event after {self.received}: {problem} (data: {shown!r})",
             body=shown,
         )
 
@@ -189,9 +188,15 @@ class ChunkDecoder(Generic[_ChunkT]):
             status, payload, secrets=self._secrets, context="error event in stream"
         )
 
+    @property
+    def received(self) -> str:
+        """``chunks_received`` in words, for error messages."""
+        count = self.chunks_received
+        return f"{count} chunk" if count == 1 else f"{count} chunks"
+
     def interrupted(self, cause: str) -> StreamInterruptedError:
         return StreamInterruptedError(
-            f"the stream broke after {self.chunks_received} chunks, before [DONE] or a "
+            f"the stream broke after {self.received}, before [DONE] or a "
             f"finish_reason ({cause}); the answer is incomplete",
             partial="".join(self._text),
             chunks_received=self.chunks_received,

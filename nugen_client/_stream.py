@@ -157,10 +157,10 @@ def stream_errors(
         if isinstance(exc, DeadlineExceeded) or deadline_passed(response):
             raise APITimeoutError(
                 f"the stream did not finish within the call's deadline "
-                f"({decoder.chunks_received} chunks received); the answer is incomplete"
+                f"({decoder.received} received); the answer is incomplete"
             ) from None
         raise APITimeoutError(
-            f"the stream stalled after {decoder.chunks_received} chunks "
+            f"the stream stalled after {decoder.received} "
             f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
         ) from None
     except httpx.TransportError as exc:

@@ -116,7 +116,7 @@ def test_stalled_stream_raises_timeout(kind: str) -> None:
     h = Harness(kind, [reply])
     _, error = h.stream_until_error()
     assert isinstance(error, APITimeoutError)
-    assert "stalled after 1 chunks" in str(error)
+    assert "stalled after 1 chunk " in str(error)
     assert len(h.requests) == 1
 
 
@@ -125,7 +125,7 @@ def test_malformed_event_raises(kind: str) -> None:
     h = Harness(kind, [Reply.stream(body, piece=3)])
     got, error = h.stream_until_error()
     assert isinstance(error, APIResponseValidationError)
-    assert "after 1 chunks" in str(error)
+    assert "after 1 chunk:" in str(error)
     assert len(got) == 1
 
 
