@@ -63,10 +63,10 @@ def translate_content_chunk(message: AIMessageChunk) -> list[types.ContentBlock]
     blocks = _reasoning_and_text(message)
     fragments = message.tool_call_chunks
     if message.chunk_position == "last":
-        # A stream's own last chunk holds only fragments without id or name, which close
+        # A stream's own last chunk holds only fragments without a name, which close
         # calls begun earlier (see _stream): they continue those calls' blocks. An
         # aggregated message's calls are whole.
-        fragments = [c for c in fragments if c.get("id") is None and c.get("name") is None]
+        fragments = [c for c in fragments if c.get("name") is None]
     if not fragments:
         return blocks + _tool_calls(message)
     for chunk in fragments:

@@ -41,6 +41,7 @@ __all__ = [
     "PROVIDER",
     "completion_to_chat_result",
     "logprobs_of",
+    "missing_call_id",
     "parse_tool_calls",
     "response_metadata",
     "summed_usage",
@@ -432,16 +433,23 @@ def response_metadata(
     return metadata
 
 
+def missing_call_id(response_id: str, position: int) -> str:
+    """The id of a call a host sent without one (the LlamaIndex adapter's): agents answer
+    each call by its id."""
+    return f"call_{response_id or '0'}_{position}"
+
+
 def parse_tool_calls(
-    message: ResponseMessage,
+    message: ResponseMessage, response_id: str = ""
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
     """Tool calls of a response message; a call whose arguments are not complete, valid
     JSON holding an object (``parse_tool_arguments``) becomes an ``invalid_tool_calls``
     entry, with the raw text and the reason, that no agent runs."""
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
-    for call in message.tool_calls or ():
-        name, raw, call_id = call.function.name, call.function.arguments, call.id or None
+    for position, call in enumerate(message.tool_calls or ()):
+        name, raw = call.function.name, call.function.arguments
+        call_id = call.id or missing_call_id(response_id, position)
         try:
             args = parse_tool_arguments(raw)
         except ValueError as error:
@@ -466,7 +474,7 @@ def completion_to_chat_result(completion: ChatCompletion, requested_model: str =
     generations = []
     for choice in completion.choices:
         message = choice.message
-        tool_calls, invalid_tool_calls = parse_tool_calls(message)
+        tool_calls, invalid_tool_calls = parse_tool_calls(message, completion.id)
         metadata = response_metadata(completion, choice.finish_reason, requested_model)
         info: dict[str, Any] = {"finish_reason": choice.finish_reason}
         if (logprobs := logprobs_of(choice)) is not None:  # where ChatOpenAI puts them

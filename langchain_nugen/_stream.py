@@ -16,6 +16,7 @@ from langchain_nugen._convert import (
     PROVIDER,
     _additional_kwargs,
     logprobs_of,
+    missing_call_id,
     response_metadata,
     usage_to_metadata,
 )
@@ -217,7 +218,7 @@ class StreamConverter:
         message = AIMessageChunk(
             content="",
             chunk_position="last",
-            tool_call_chunks=_invalidating_chunks(accumulator),
+            tool_call_chunks=_closing_chunks(accumulator),
             usage_metadata=usage_to_metadata(usage)
             if usage is not None and self._stream_usage
             else None,
@@ -228,16 +229,19 @@ class StreamConverter:
         )
 
 
-def _invalidating_chunks(accumulator: StreamAccumulator) -> list[ToolCallChunk]:
-    """Closing fragments for the streamed calls that must not run: summed with the
-    stream's chunks, they leave each such call in ``invalid_tool_calls``."""
+def _closing_chunks(accumulator: StreamAccumulator) -> list[ToolCallChunk]:
+    """Closing fragments of the streamed calls: the id of a call the host sent without
+    one, and for a call that must not run, an ending that leaves it (summed with the
+    stream's chunks) in ``invalid_tool_calls``."""
     chunks = []
     for index, call in enumerate(accumulator.tool_calls(0)):
         arguments = call.function.arguments
         try:
             parse_tool_arguments(arguments)
+            ending = ""
         except ValueError:
             ending = _unparsable_ending(arguments)
-            if ending:
-                chunks.append(tool_call_chunk(name=None, args=ending, id=None, index=index))
+        call_id = None if call.id else missing_call_id(accumulator.id, index)
+        if ending or call_id:
+            chunks.append(tool_call_chunk(name=None, args=ending, id=call_id, index=index))
     return chunks

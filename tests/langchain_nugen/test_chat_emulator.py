@@ -284,3 +284,18 @@ async def test_agent_multi_step_task_async(nugen_emulator: NugenEmulator) -> Non
     )
     tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert [m.content for m in tool_messages] == ["20.0", "Oslo has 2,100,000 inhabitants."]
+
+
+def test_agent_runs_calls_a_host_sent_without_ids(nugen_emulator: NugenEmulator) -> None:
+    # Some OpenAI-compatible hosts send tool calls without an id; LangChain's ToolNode
+    # answers a call by its id and cannot run one that has none.
+    call = {"type": "function", "function": {"name": "multiply", "arguments": '{"a": 2, "b": 3}'}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+    nugen_emulator.inject(status=200, body={"id": "r1", "model": "m", "choices": [choice]})
+    agent = create_agent(model_for(nugen_emulator), tools=[multiply])
+    state = agent.invoke({"messages": [HumanMessage("Multiply 2 by 3.")]})
+    (result,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert (result.content, result.tool_call_id) == ("6.0", "call_r1_0")
+    sent = nugen_emulator.last_request.body["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == "call_r1_0"

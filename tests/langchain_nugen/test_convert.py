@@ -557,6 +557,31 @@ def test_tool_calls_valid_empty_and_malformed() -> None:
     assert errors[1] == "the arguments must be a JSON object, got list"
 
 
+def test_calls_without_an_id_get_deterministic_ones_whole_and_streamed() -> None:
+    # An agent answers each call by its id: a host that sends none gets the LlamaIndex
+    # adapter's ids, call_<response id>_<position>, invalid calls included.
+    calls = [
+        {"type": "function", "function": {"name": "f", "arguments": "{}"}},
+        {"id": "", "type": "function", "function": {"name": "g", "arguments": '{"x": '}},
+        {"id": "kept", "type": "function", "function": {"name": "h", "arguments": "{}"}},
+    ]
+    whole = completion({"role": "assistant", "content": None, "tool_calls": calls})
+    message = completion_to_chat_result(whole).generations[0].message
+    assert isinstance(message, AIMessage)
+    assert [c["id"] for c in message.tool_calls] == ["call_nugen-1_0", "kept"]
+    assert [c["id"] for c in message.invalid_tool_calls] == ["call_nugen-1_1"]
+    fragments = [{"index": n, **call} for n, call in enumerate(calls)]
+    messages = run_stream([chunk({"tool_calls": fragments}, finish="tool_calls")])
+    streamed = add_up(messages)
+    assert [c["id"] for c in streamed.tool_calls] == ["call_nugen-s_0", "kept"]
+    assert [c["id"] for c in streamed.invalid_tool_calls] == ["call_nugen-s_1"]
+    # In v1 content, the last chunk's ids continue the calls' blocks (no nameless call).
+    assert [(b["type"], b.get("id")) for b in translate_content_chunk(messages[-1])] == [
+        ("tool_call_chunk", "call_nugen-s_0"),
+        ("tool_call_chunk", "call_nugen-s_1"),
+    ]
+
+
 def test_reasoning_from_either_field() -> None:
     for field in ("reasoning_content", "reasoning"):
         message = (
