@@ -144,16 +144,11 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        for name in self._sampling_fields:
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value
+        fields = {name: getattr(self, name) for name in self._sampling_fields}
+        params = {"model": self.model, **{k: v for k, v in fields.items() if v is not None}}
         if self.stop:
             params["stop"] = self.stop
-        if self.model_kwargs:
-            params.update(self.model_kwargs)
-        return params
+        return {**params, **self.model_kwargs}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
@@ -200,13 +195,9 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The model-field and call-keyword layers of a request (``nugen_shared.requests``
         puts ``model_kwargs`` between them; later wins). ``stop=[]`` clears the field's."""
-        fields: dict[str, Any] = {name: getattr(self, name) for name in self._sampling_fields}
-        fields.update(
-            model=self.model,
-            stop=self.stop or None,
-            session_id=self.session_id,
-            provider=self.provider,
-        )
+        names = (*self._sampling_fields, "model", "session_id", "provider")
+        fields: dict[str, Any] = {name: getattr(self, name) for name in names}
+        fields["stop"] = self.stop or None
         call = call_keywords(_our_names(kwargs))
         if stop is not None:
             call["stop"] = stop or None
@@ -332,8 +323,7 @@ def on_retry(run_manager: RunManager | None) -> OnRetry | None:
 
 
 class PieceConverter(Protocol):
-    """A stream's conversion: wire chunks in, LangChain pieces out (``ChatNugen``'s
-    ``StreamConverter``, ``NugenLLM``'s ``TextStreamConverter``)."""
+    """A stream's conversion: wire chunks in, LangChain pieces out."""
 
     def convert(self, chunk: Any) -> Any: ...
 
@@ -362,8 +352,7 @@ def _session_of(config: RunnableConfig | None) -> str | None:
 
 def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` (refused if they would carry a credential) with the config's session id
-    (unless given) and per-call header values sealed, as LangChain hands them to callbacks
-    and traces (``sealed_headers``)."""
+    (unless given) and per-call header values sealed."""
     _check_call(kwargs)
     session_id = None if "session_id" in kwargs else _session_of(config)
     kwargs = sealed_headers(kwargs)
@@ -382,10 +371,7 @@ def _one_session(
 
 
 class SessionFromConfig(_LanguageModel):
-    """The entry points of a LangChain model, each taking the run config's session id.
-
-    The class it is mixed into defines them (``BaseChatModel``, ``BaseLLM``).
-    """
+    """``BaseChatModel``'s and ``BaseLLM``'s entry points, taking the run config's session."""
 
     if not TYPE_CHECKING:  # typed as Runnable.bind, whose Input and Output each class fixes
 
