@@ -19,11 +19,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
-from langchain_core.messages.tool import (
-    ToolCall,
-    invalid_tool_call,
-    tool_call,
-)
+from langchain_core.messages.tool import ToolCall, invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel
 
@@ -153,16 +149,6 @@ def _block_type(block: Mapping[str, Any]) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def _unsupported(where: str, kind: str) -> InvalidInputError:
-    what = _UNSUPPORTED.get(kind)
-    if what is not None:
-        return InvalidInputError(
-            f"{where}: {kind!r} blocks are not supported: the Nugen API takes text and "
-            f"images only, not {what}"
-        )
-    return InvalidInputError(f"{where}: unsupported content block type {kind!r}")
-
-
 def _content_parts(
     content: list[str | dict[str, Any]], where: str, max_bytes: int, *, tool: bool
 ) -> list[dict[str, Any]]:
@@ -184,8 +170,13 @@ def _content_parts(
             raise InvalidInputError(
                 f"{block_where}: expected a str or a dict, got {type(block).__name__}"
             )
+        elif (what := _UNSUPPORTED.get(kind)) is not None:
+            raise InvalidInputError(
+                f"{block_where}: {kind!r} blocks are not supported: the Nugen API takes text "
+                f"and images only, not {what}"
+            )
         else:
-            raise _unsupported(block_where, kind)
+            raise InvalidInputError(f"{block_where}: unsupported content block type {kind!r}")
     return parts
 
 
@@ -417,11 +408,8 @@ def response_metadata(
     requested_model: str = "",
 ) -> dict[str, Any]:
     """``response_metadata`` of a message: what the service said about the response.
-
-    ``model_name`` is the model the service says it ran (the live service names its
-    backend, e.g. ``llama-3.2-3b-reasoning`` for ``llama-v3p2-3b-reasoning``), the
-    requested one only for hosts that omit it; ``timing`` is the service's own timing,
-    present only when it sent one."""
+    ``model_name`` is the model the service says it ran (the requested one for hosts that
+    omit it); ``timing`` is the service's own, present only when it sent one."""
     metadata: dict[str, Any] = {
         "model_provider": PROVIDER,
         "model_name": completion.model or requested_model,

@@ -74,12 +74,9 @@ def count_message_tokens(
             # that are not JSON (refused when sent) are estimated, not an error here.
             for call in (*message.tool_calls, *message.invalid_tool_calls):
                 args = call.get("args") or ""
-                text = (
-                    args
-                    if isinstance(args, str)
-                    else json.dumps(args, ensure_ascii=False, default=str)
-                )
-                total += 3 + count_text_tokens(call.get("name") or "") + count_text_tokens(text)
+                if not isinstance(args, str):
+                    args = json.dumps(args, ensure_ascii=False, default=str)
+                total += 3 + count_text_tokens(call.get("name") or "") + count_text_tokens(args)
     if tools:
         from langchain_core.utils.function_calling import convert_to_openai_tool
 
