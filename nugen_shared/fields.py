@@ -127,8 +127,7 @@ def _names(model: type[BaseModel]) -> dict[str, frozenset[str]]:
         alias = field.validation_alias
         choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
         names[name] = frozenset(
-            {name, *([field.alias] if field.alias else [])}
-            | {choice for choice in choices if isinstance(choice, str)}
+            choice for choice in (name, field.alias, *choices) if isinstance(choice, str)
         )
     return names
 

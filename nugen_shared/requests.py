@@ -42,11 +42,8 @@ def tool_choice_to_wire(
     (LangChain ``"any"`` / ``True``, LlamaIndex ``tool_required=True``, ``"required"``)
     names the tool when exactly one is bound and is ``"required"`` with several. Any other
     string is a tool's name and becomes the specific-tool form; a dict is the wire form
-    already. Whether a named tool is bound is the client's check. Applying it to its own
-    result changes nothing.
-
-    Raises:
-        InvalidInputError: a value of another type.
+    already; a value of another type is an ``InvalidInputError``. Whether a named tool is
+    bound is the client's check. Applying it to its own result changes nothing.
     """
     if tool_choice is None or tool_choice is False:
         return None
