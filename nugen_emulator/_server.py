@@ -238,8 +238,10 @@ class NugenEmulator:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` without the API base path."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
+        """``http://host:port`` without the API base path; a wildcard host (``0.0.0.0``,
+        ``::``) is given as the loopback address, the one a client on this machine dials."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self._host, self._host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     @property

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from nugen_client import NugenClient
 from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator, RecordedRequest, _server
 
 
@@ -57,6 +58,20 @@ def test_start_stop_and_openai_addresses() -> None:
         emu.stop()
     emu.stop()  # idempotent
     assert not emu.running
+
+
+def test_a_wildcard_host_gives_a_loopback_url_clients_accept() -> None:
+    # --host 0.0.0.0 (a container) listens everywhere; the URL it prints must be one the
+    # client takes, not a wildcard it refuses as plain http to another machine.
+    assert NugenEmulator(host="::", port=8000).url == "http://[::1]:8000"
+    with (
+        NugenEmulator(host="0.0.0.0") as emu,
+        NugenClient(api_key=emu.api_key, base_url=emu.base_url) as client,
+    ):
+        assert emu.host == "0.0.0.0"
+        assert emu.base_url == f"http://127.0.0.1:{emu.port}/api/v3/inference"
+        reply = client.chat_completion(model="m", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == 'You asked: "hi".'
 
 
 def test_a_busy_port_fails_in_the_caller() -> None:
