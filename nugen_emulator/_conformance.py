@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,8 @@ def compare(
     ):
         for probe in battery(models):
             theirs = observe(live, probe, api_key)
+            if probe[0] == "chat" and theirs["status"] in ("401", "403"):
+                raise KeyRefusedError(theirs["status"])
             ours = observe(local, probe, emulator.api_key)
             differ: dict[str, tuple[str, str]] = {}
             for name in sorted(theirs.keys() | ours.keys()):
@@ -178,6 +181,10 @@ def compare(
                     row = {"endpoint": probe[0], "field": name, "live": left, "emulator": right}
                     differences.append(row)
     return {"base_url": base_url, "checks": checks, "differences": differences}
+
+
+class KeyRefusedError(Exception):
+    """The server refused the key: every answer would be an error, nothing to compare."""
 
 
 def _parent(path: str) -> str:
@@ -226,16 +233,28 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
     except ImportError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
+    # Opened before the requests, which cost money on the live service.
+    try:
+        out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115
+    except OSError as exc:
+        sys.stderr.write(f"conformance: cannot write {args.json}: {exc.strerror}\n")
+        return 2
     try:
         with NugenEmulator() as emulator:
             report = compare(args.base_url, api_key, emulator, models, args.timeout)
-    except httpx.HTTPError as exc:
-        sys.stderr.write(f"conformance: cannot reach {args.base_url}: {type(exc).__name__}\n")
+    except (httpx.HTTPError, KeyRefusedError) as exc:
+        if out is not None:
+            out.close()
+            os.remove(args.json)
+        if isinstance(exc, KeyRefusedError):
+            sys.stderr.write(f"conformance: {args.base_url} refused the key ({exc})\n")
+        else:
+            sys.stderr.write(f"conformance: cannot reach {args.base_url}: {type(exc).__name__}\n")
         return 2
     # Only structure is ever printed; hiding the key is the belt to those braces.
     hide = (lambda text: text.replace(api_key, "***")) if len(api_key) >= 4 else str
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
+    if out is not None:
+        with out:
             out.write(hide(json.dumps(report, indent=2)) + "\n")
     sys.stdout.write(hide(render(report)))
     return 1 if report["differences"] else 0

@@ -91,3 +91,33 @@ def test_no_api_key_is_exit_status_2_saying_so(
     assert "NUGEN_API_KEY" in captured.err
     assert "cannot reach" not in captured.err
     assert sent == []
+
+
+def test_a_refused_key_is_exit_status_2_not_a_table_of_401s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every answer a 401 is no measure of the emulator: no report to attach to an issue.
+    with NugenEmulator(api_key=SECRET) as other:
+        report = tmp_path / "report.json"
+        argv = ["--base-url", other.base_url, "--api-key", "wrong-key", "--json", str(report)]
+        status = main(["conformance", *argv])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "refused the key (401)" in captured.err
+    assert captured.out == ""
+    assert not report.exists()
+    assert "wrong-key" not in captured.err
+
+
+def test_an_unwritable_json_file_is_exit_status_2_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Live requests cost money: a report that cannot be written is refused before them.
+    with NugenEmulator(api_key=SECRET) as other:
+        argv = ["--base-url", other.base_url, "--api-key", SECRET]
+        status = main(["conformance", *argv, "--json", str(tmp_path / "no" / "report.json")])
+        sent = other.requests
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "cannot write" in captured.err
+    assert sent == []
