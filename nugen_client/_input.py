@@ -53,6 +53,14 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     except ValueError as exc:  # not echoed: it may hold a password
         raise InvalidInputError(f"base_url is not a valid URL ({exc})") from None
     check_no_userinfo(base_url)
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
+        # fragment silently dropped. Neither is echoed: a gateway's key may be in the query.
+        bare = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        raise InvalidInputError(
+            f"base_url must not have a ?query or #fragment (after {bare!r}): "
+            "give the base path only (e.g. https://host/api/v3/inference)"
+        )
     if base_url != base_url.strip():  # urlsplit skips a leading one; httpx would not
         raise InvalidInputError(f"base_url {base_url!r} has a space at either end")
     try:
@@ -60,13 +68,6 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         _ = httpx.URL(base_url).host
     except (httpx.InvalidURL, ValueError) as exc:
         raise InvalidInputError(f"base_url {base_url!r} is not a valid URL ({exc})") from None
-    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
-        # A query would be spliced before the request path (/v1?x=1/chat/completions) and a
-        # fragment silently dropped.
-        raise InvalidInputError(
-            f"base_url must not have a ?query or #fragment, got {base_url!r}: "
-            "give the base path only (e.g. https://host/api/v3/inference)"
-        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
