@@ -452,8 +452,17 @@ def logprobs_of(choice: BaseModel) -> Any:
     return (choice.model_extra or {}).get("logprobs")
 
 
-def _additional_kwargs(reasoning: str | None) -> dict[str, Any]:
-    return {"reasoning_content": reasoning} if reasoning else {}
+def refusal_of(part: BaseModel) -> str | None:
+    """Why the host gave no answer (OpenAI's ``refusal`` of a message or delta), or None."""
+    refusal = (part.model_extra or {}).get("refusal")
+    return refusal if isinstance(refusal, str) and refusal else None
+
+
+def _additional_kwargs(reasoning: str | None, refusal: str | None = None) -> dict[str, Any]:
+    kwargs = {"reasoning_content": reasoning} if reasoning else {}
+    if refusal:  # where ChatOpenAI keeps it
+        kwargs["refusal"] = refusal
+    return kwargs
 
 
 def completion_to_chat_result(completion: ChatCompletion, requested_model: str = "") -> ChatResult:
@@ -469,7 +478,7 @@ def completion_to_chat_result(completion: ChatCompletion, requested_model: str =
             metadata["logprobs"] = info["logprobs"] = logprobs
         ai_message = AIMessage(
             content=message.text,
-            additional_kwargs=_additional_kwargs(message.reasoning_text),
+            additional_kwargs=_additional_kwargs(message.reasoning_text, refusal_of(message)),
             tool_calls=tool_calls,
             invalid_tool_calls=invalid_tool_calls,
             usage_metadata=usage,

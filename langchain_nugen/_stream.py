@@ -17,6 +17,7 @@ from langchain_nugen._convert import (
     _additional_kwargs,
     logprobs_of,
     missing_call_id,
+    refusal_of,
     response_metadata,
     usage_to_metadata,
 )
@@ -181,7 +182,8 @@ class StreamConverter:
             text = delta.content or ""
             reasoning = delta.reasoning_text
             logprobs = logprobs_of(choice)
-            if not fragments and not reasoning and logprobs is None:
+            refusal = refusal_of(delta)
+            if not fragments and not reasoning and logprobs is None and not refusal:
                 # The hot path of a text stream: nothing but the text delta.
                 return text_generation_chunk(text) if text else None
             tool_chunks: list[ToolCallChunk] = [
@@ -194,7 +196,7 @@ class StreamConverter:
                 for fragment in fragments.get(0, ())
                 if fragment.arguments or fragment.id or fragment.name
             ]
-            if not (text or reasoning or tool_chunks or logprobs):
+            if not (text or reasoning or tool_chunks or logprobs or refusal):
                 return None
             metadata = (
                 _CHUNK_METADATA if logprobs is None else {**_CHUNK_METADATA, "logprobs": logprobs}
@@ -202,7 +204,7 @@ class StreamConverter:
             return ChatGenerationChunk(
                 message=AIMessageChunk(
                     content=text,
-                    additional_kwargs=_additional_kwargs(reasoning),
+                    additional_kwargs=_additional_kwargs(reasoning, refusal),
                     tool_call_chunks=tool_chunks,
                     response_metadata=metadata,
                 )

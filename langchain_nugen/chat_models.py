@@ -381,6 +381,9 @@ class _WholeAtTheEnd:
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
         partial = partial and not _is_last(result)
         message = getattr(result[0], "message", None)
+        refusal = getattr(message, "additional_kwargs", {}).get("refusal")
+        if refusal and not partial:
+            raise OutputParserException(f"the model refused: {refusal}")
         if _is_whole(message):
             result = [ChatGeneration(message=AIMessage(**message.model_dump()))]
         return super().parse_result(result, partial=partial)  # type: ignore[misc]

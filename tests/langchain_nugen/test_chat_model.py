@@ -443,6 +443,31 @@ def test_logprobs_asked_for_reach_the_message_whole_or_streamed(mock: respx.Mock
     assert "logprobs" not in make().invoke("hi").response_metadata
 
 
+def test_a_refusal_reaches_the_message_and_fails_structured_output(
+    mock: respx.MockRouter,
+) -> None:
+    # OpenAI-compatible hosts say why there is no answer in ``refusal``: kept where
+    # ChatOpenAI keeps it, and structured output says so instead of "Invalid json output".
+    said = "I can't help with that."
+    route = mock.post(CHAT).respond(json=reply(None, message={"refusal": said}))
+    assert make().invoke("hi").additional_kwargs == {"refusal": said}
+    for method in ("json_schema", "function_calling"):
+        structured = make().with_structured_output(Joke, method=method)  # type: ignore[arg-type]
+        with pytest.raises(OutputParserException, match="refused: I can't help with that"):
+            structured.invoke("joke")
+    pieces = [delta(delta={"refusal": "I can't "}), delta(delta={"refusal": "help with that."})]
+    route.mock(side_effect=lambda _: sse(*pieces, delta(finish="stop", usage=USAGE)))
+    streamed = list(make().stream("hi"))
+    full = streamed[0]
+    for chunk in streamed[1:]:
+        full = full + chunk
+    assert (full.content, full.additional_kwargs) == ("", {"refusal": said})
+    with pytest.raises(OutputParserException, match="refused: I can't help with that"):
+        list(make().with_structured_output(Joke, method="json_schema").stream("joke"))
+    mock.post(CHAT).respond(json=reply("Hi", message={"refusal": None}))
+    assert make().invoke("hi").additional_kwargs == {}
+
+
 def test_malformed_tool_arguments_are_invalid_tool_calls(mock: respx.MockRouter) -> None:
     calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}}]
     mock.post(CHAT).respond(json=reply(None, message={"tool_calls": calls}, finish="tool_calls"))
