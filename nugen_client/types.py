@@ -158,22 +158,24 @@ class ToolCall(_Lenient):
 
 class _CarriesReasoning(_Lenient):
     """The reasoning fields of a message or a streamed delta: hosts put the text in either
-    ``reasoning_content`` or ``reasoning`` (which may also be a structured object)."""
+    ``reasoning_content`` or ``reasoning``. Either may also hold an object or a list (kept
+    as sent, not read as text): another shape must not make the whole answer unreadable."""
 
-    reasoning_content: str | None = None
-    reasoning: str | dict[str, Any] | None = None
+    reasoning_content: Any = None
+    reasoning: Any = None
 
     @property
     def reasoning_text(self) -> str | None:
-        """Reasoning, whichever field the host put it in (an empty one does not hide the
-        other)."""
+        """Reasoning text, whichever field the host put it in (an empty one does not hide
+        the other)."""
         # Read for every streamed delta: the common "neither" case costs three checks.
-        if self.reasoning_content:
-            return self.reasoning_content
+        content = self.reasoning_content
+        if content and isinstance(content, str):
+            return content
         reasoning = self.reasoning
-        if isinstance(reasoning, str) and (reasoning or self.reasoning_content is None):
+        if isinstance(reasoning, str) and (reasoning or not isinstance(content, str)):
             return reasoning
-        return self.reasoning_content
+        return content if isinstance(content, str) else None
 
 
 class ResponseMessage(_CarriesReasoning):

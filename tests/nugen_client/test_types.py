@@ -129,6 +129,28 @@ def test_an_empty_reasoning_field_does_not_hide_the_other(
     assert chunk.choices[0].delta.reasoning_text == text
 
 
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"reasoning": [{"type": "reasoning.text", "text": "r"}]}, None),
+        ({"reasoning": {"text": "r"}}, None),
+        ({"reasoning": 5}, None),
+        ({"reasoning_content": {"text": "r"}}, None),
+        ({"reasoning_content": [{"type": "text", "text": "r"}], "reasoning": "s"}, "s"),
+    ],
+)
+def test_reasoning_in_another_shape_is_kept_and_does_not_refuse_the_answer(
+    fields: dict[str, Any], text: str | None
+) -> None:
+    # Hosts also send objects or lists there: the answer is still read (as ChatOpenAI
+    # reads it), the value kept as sent, and only a string counts as reasoning text.
+    whole = ChatCompletion.model_validate({"choices": [{"message": {"content": "x", **fields}}]})
+    chunk = ChatCompletionChunk.model_validate({"choices": [{"delta": fields}]})
+    for part in (whole.choices[0].message, chunk.choices[0].delta):
+        assert {name: getattr(part, name) for name in fields} == fields
+        assert part.reasoning_text == text
+
+
 def test_reasoning_token_details() -> None:
     usage = Usage.model_validate(
         {
