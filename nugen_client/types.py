@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -178,6 +178,20 @@ class _CarriesReasoning(_Lenient):
         return content if isinstance(content, str) else None
 
 
+def _parts_text(content: Any) -> Any:
+    """Content given as a list of parts, as the text of its text parts, joined (a part
+    whose ``text`` is null or no string adds nothing); other content as it is."""
+    if not isinstance(content, list):
+        return content
+    return "".join(
+        text
+        for part in content
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(text := part.get("text"), str)
+    )
+
+
 class ResponseMessage(_CarriesReasoning):
     role: str | None = "assistant"
     content: str | list[Any] | None = None
@@ -185,18 +199,8 @@ class ResponseMessage(_CarriesReasoning):
 
     @property
     def text(self) -> str:
-        """The content as text: a list of parts gives its text parts, joined (a part whose
-        ``text`` is null or no string adds nothing)."""
-        content = self.content
-        if content is None or isinstance(content, str):
-            return content or ""
-        return "".join(
-            text
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(text := part.get("text"), str)
-        )
+        """The content as text (see :func:`_parts_text`)."""
+        return _parts_text(self.content) or ""
 
 
 def _refuse_other_shape(data: Any, expected: str, other: str, endpoint: str) -> Any:
@@ -311,9 +315,17 @@ class ToolCallDelta(_Lenient):
     function: FunctionCallDelta | None = None
 
 
+# Hosts that answer with a list of parts stream that form too: read as its text. A string
+# is matched first, inside pydantic-core: a text chunk runs no Python code of ours.
+if TYPE_CHECKING:
+    _DeltaText = str
+else:
+    _DeltaText = str | Annotated[list[Any], AfterValidator(_parts_text)]
+
+
 class Delta(_CarriesReasoning):
     role: str | None = None
-    content: str | None = None
+    content: _DeltaText | None = None
     tool_calls: list[ToolCallDelta] | None = None
 
 

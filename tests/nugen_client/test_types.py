@@ -180,6 +180,15 @@ def test_content_as_parts() -> None:
     assert completion.choices[0].message.text == "ab"
 
 
+def test_streamed_content_as_parts_is_read_as_their_text() -> None:
+    # Hosts that answer with a list of parts stream the same form (a reasoning model's
+    # thinking part beside its text): read as the whole answer's text is, not refused.
+    thinking = {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}
+    parts = [thinking, {"type": "text", "text": "a"}, {"type": "text", "text": None}]
+    chunk = ChatCompletionChunk.model_validate({"choices": [{"delta": {"content": parts}}]})
+    assert chunk.choices[0].delta.content == "a"
+
+
 def test_content_parts_without_string_text_read_as_no_text() -> None:
     """A text part whose text is null (or not a string) adds nothing, rather than
     breaking every reader of the message with a TypeError."""
