@@ -158,16 +158,15 @@ class ToolCall(_Lenient):
 
 class _CarriesReasoning(_Lenient):
     """The reasoning fields of a message or a streamed delta: hosts put the text in either
-    ``reasoning_content`` or ``reasoning``. Either may also hold an object or a list (kept
-    as sent, not read as text): another shape must not make the whole answer unreadable."""
+    ``reasoning_content`` or ``reasoning``; another shape (an object, a list) is kept."""
 
     reasoning_content: Any = None
     reasoning: Any = None
 
     @property
     def reasoning_text(self) -> str | None:
-        """Reasoning text, whichever field the host put it in (an empty one does not hide
-        the other)."""
+        """Reasoning, whichever field the host put it in (an empty one does not hide the
+        other)."""
         # Read for every streamed delta: the common "neither" case costs three checks.
         content = self.reasoning_content
         if content and isinstance(content, str):
@@ -178,18 +177,10 @@ class _CarriesReasoning(_Lenient):
         return content if isinstance(content, str) else None
 
 
-def _parts_text(content: Any) -> Any:
-    """Content given as a list of parts, as the text of its text parts, joined (a part
-    whose ``text`` is null or no string adds nothing); other content as it is."""
-    if not isinstance(content, list):
-        return content
-    return "".join(
-        text
-        for part in content
-        if isinstance(part, dict)
-        and part.get("type") == "text"
-        and isinstance(text := part.get("text"), str)
-    )
+def _parts_text(parts: list[Any]) -> str:
+    """Content parts' text parts, joined (a part whose ``text`` is no string adds nothing)."""
+    texts = (p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text")
+    return "".join(text for text in texts if isinstance(text, str))
 
 
 class ResponseMessage(_CarriesReasoning):
@@ -199,8 +190,9 @@ class ResponseMessage(_CarriesReasoning):
 
     @property
     def text(self) -> str:
-        """The content as text (see :func:`_parts_text`)."""
-        return _parts_text(self.content) or ""
+        """The content as text: a list of parts gives its text parts, joined."""
+        content = self.content
+        return _parts_text(content) if isinstance(content, list) else content or ""
 
 
 def _refuse_other_shape(data: Any, expected: str, other: str, endpoint: str) -> Any:
@@ -315,17 +307,12 @@ class ToolCallDelta(_Lenient):
     function: FunctionCallDelta | None = None
 
 
-# Hosts that answer with a list of parts stream that form too: read as its text. A string
-# is matched first, inside pydantic-core: a text chunk runs no Python code of ours.
-if TYPE_CHECKING:
-    _DeltaText = str
-else:
-    _DeltaText = str | Annotated[list[Any], AfterValidator(_parts_text)]
-
-
 class Delta(_CarriesReasoning):
     role: str | None = None
-    content: _DeltaText | None = None
+    if TYPE_CHECKING:
+        content: str | None = None
+    else:  # parts (as whole answers may send) read as text; a str matched in pydantic-core
+        content: str | Annotated[list[Any], AfterValidator(_parts_text)] | None = None
     tool_calls: list[ToolCallDelta] | None = None
 
 
