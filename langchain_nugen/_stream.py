@@ -182,7 +182,7 @@ class StreamConverter:
             text = delta.content or ""
             reasoning = delta.reasoning_text
             logprobs = logprobs_of(choice)
-            refusal = refusal_of(delta)
+            refusal = None if text else refusal_of(delta)  # a refusal comes without text
             if not fragments and not reasoning and logprobs is None and not refusal:
                 # The hot path of a text stream: nothing but the text delta.
                 return text_generation_chunk(text) if text else None
