@@ -38,8 +38,6 @@ from nugen_shared.fields import (
 )
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
-__all__ = ["NugenModel", "SessionFromConfig", "on_retry", "shown_keywords"]
-
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 
 # Call keywords that are LangChain's, not the service's. Any other unknown keyword goes

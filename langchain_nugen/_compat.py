@@ -12,8 +12,6 @@ from langchain_core.messages.block_translators import register_translator
 
 from langchain_nugen._convert import PROVIDER
 
-__all__ = ["register", "translate_content", "translate_content_chunk"]
-
 
 def _reasoning_and_text(message: AIMessage) -> list[types.ContentBlock]:
     blocks: list[types.ContentBlock] = []

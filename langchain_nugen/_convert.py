@@ -33,20 +33,6 @@ from nugen_client.types import (
 )
 from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_part
 
-__all__ = [
-    "PROVIDER",
-    "completion_to_chat_result",
-    "logprobs_of",
-    "missing_call_id",
-    "parse_tool_calls",
-    "response_metadata",
-    "summed_usage",
-    "to_wire_message",
-    "to_wire_messages",
-    "token_usage",
-    "usage_to_metadata",
-]
-
 PROVIDER = "nugen"
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 

@@ -17,8 +17,6 @@ from langchain_core import exceptions as lc
 import nugen_client
 from nugen_client._retry import is_retryable
 
-__all__ = ["map_error", "mapped_errors"]
-
 _ClientError = type[nugen_client.NugenError]
 
 

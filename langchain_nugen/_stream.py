@@ -24,9 +24,6 @@ from langchain_nugen._convert import (
 from nugen_client import StreamAccumulator
 from nugen_client.types import ChatCompletionChunk, parse_tool_arguments
 
-__all__ = ["StreamConverter", "text_generation_chunk"]
-
-
 # Every text delta of a stream becomes an ``AIMessageChunk`` inside a
 # ``ChatGenerationChunk``. Validating that pair is a large share of what a streamed chunk
 # costs, yet from one chunk to the next the pair differs only in its text. A Template

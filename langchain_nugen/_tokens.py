@@ -15,8 +15,6 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from langchain_nugen._convert import _ASSISTANT_SKIPPED
 
-__all__ = ["IMAGE_TOKENS", "count_message_tokens", "count_text_tokens"]
-
 _PIECES = re.compile(r"\w+|[^\w\s]")
 _REASONING = ("reasoning", "thinking")
 

@@ -35,20 +35,6 @@ from nugen_shared.images import (
     image_part,
 )
 
-__all__ = [
-    "chat_to_completion_response",
-    "check_text_only",
-    "check_tool_names",
-    "completion_to_chat_response",
-    "force_single_tool_call",
-    "image_block_to_part",
-    "image_document_to_part",
-    "prompt_with_images",
-    "to_wire_message",
-    "to_wire_messages",
-    "tool_selections",
-]
-
 # LlamaIndex has more roles than the service; each maps onto the one the service knows
 # (a MessageRole is a str: a role given as text is found too).
 _ROLES: dict[str, str] = {

@@ -28,8 +28,6 @@ from nugen_shared.fields import (
 from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request, completion_request
 
-__all__ = ["ChatFields", "KnownKeywords", "Request"]
-
 # Keyword arguments LlamaIndex passes around that are not for the service.
 _FRAMEWORK_KWARGS = frozenset(
     {

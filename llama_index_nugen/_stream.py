@@ -18,8 +18,6 @@ from llama_index_nugen._convert import (
 from nugen_client import StreamAccumulator
 from nugen_client import types as api
 
-__all__ = ["ChatStream", "aresponses", "responses", "text_chunk_as_chat_chunk"]
-
 
 def text_chunk_as_chat_chunk(chunk: api.TextCompletionChunk) -> api.ChatCompletionChunk:
     """A streamed text completion chunk as the chat chunk that says the same (a timing
