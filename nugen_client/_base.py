@@ -34,6 +34,7 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    _redact_obj,
     describe_error_body,
     loads_error_json,
     make_status_error,
@@ -506,7 +507,8 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
                 return result
             # An error a host answered with a 200 ({"error": ...}, {"detail": ...}).
             extra = result.model_extra or {}
-            if extra.keys() & {"error", "detail"}:
+            if extra.keys() & {"error", "detail"}:  # redacted before describing cuts it
+                extra = _redact_obj(extra, [*self._secrets_of(response)])
                 found = f"{found} (it said: {describe_error_body(extra)})"
         # Raised outside the except block: pydantic's error quotes the whole body, and even
         # as a suppressed __context__ it would carry the body (and any key the server

@@ -374,3 +374,15 @@ def test_an_error_body_sent_with_a_200_says_what_the_service_said(
         emu.inject(status=200, body=body)
         with pytest.raises(APIResponseValidationError, match="Model overloaded"):
             call()
+
+
+def test_an_error_sent_with_a_200_is_redacted_before_it_is_cut(
+    kind: str, emu: NugenEmulator
+) -> None:
+    # The quoted message is cut to length: a key echoed across the cut, redacted only
+    # afterwards, would keep its first characters.
+    message = "x" * 495 + f" {emu.api_key}"  # its first four characters before the cut
+    emu.inject(status=200, body={"error": {"message": message}})
+    with pytest.raises(APIResponseValidationError) as raised:
+        Runner(kind, emu).chat()
+    assert f" {emu.api_key[:4]}" not in str(raised.value)
