@@ -60,6 +60,7 @@ from nugen_client._retry import OnRetry, RetryPolicy
 from nugen_client._stream import StreamCall
 from nugen_client._version import __version__
 from nugen_client.params import (
+    BODY_KEYWORDS,
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EVENT_BYTES,
@@ -336,7 +337,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         # latter no call keyword is one (extra_headers there would be a body field).
         check_no_credential_keywords(request.model_extra or (), body=True)
         extra_body = mapping_or_none("extra_body", params.get("extra_body"))
-        check_no_credential_keywords(extra_body or (), (), body=True)
+        check_no_credential_keywords(extra_body or (), BODY_KEYWORDS, body=True)
         try:
             body = request.model_dump(mode="json", exclude_unset=True)
         except PydanticSerializationError as exc:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "BODY_KEYWORDS",
     "DEFAULT_BASE_URL",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_EVENT_BYTES",
@@ -161,6 +162,8 @@ _CALL_KEYWORDS = frozenset(
     for params in (ChatParams, CompletionParams, EmbeddingParams, RerankParams)
     for name in params.__annotations__
 )
+# What an extra_body's names may be a near miss of: the body fields (no option is one there).
+BODY_KEYWORDS = _CALL_KEYWORDS - RequestOptions.__annotations__.keys()
 
 
 def check_no_credential_keywords(

@@ -23,6 +23,7 @@ from typing_extensions import Self
 import nugen_client
 from nugen_client import InvalidInputError
 from nugen_client.params import (
+    BODY_KEYWORDS,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -169,7 +170,7 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
     check_no_credential_keywords(kwargs, body=True)
     extra_body = kwargs.get("extra_body")
     if isinstance(extra_body, Mapping):  # body fields: no call keyword (extra_headers) is one
-        check_no_credential_keywords(extra_body, (), body=True)
+        check_no_credential_keywords(extra_body, BODY_KEYWORDS, body=True)
 
 
 def call_keywords(kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -574,6 +574,25 @@ def test_a_typo_of_a_token_call_keyword_is_named_as_a_typo(emu: NugenEmulator) -
     assert emu.requests == []
 
 
+def test_a_typo_of_a_token_field_in_extra_body_is_named_as_a_typo(emu: NugenEmulator) -> None:
+    messages = [ChatMessage(role="user", content="hello")]
+    typo = {"extra_body": {"max_token": 5}}
+    calls: list[Callable[[], Any]] = [
+        lambda: make(ChatNugen, emu).invoke("hello", **typo),
+        lambda: make(Nugen, emu).chat(messages, **typo),
+        lambda: (
+            make(ChatNugen, emu)
+            ._sync_client()
+            .chat_completion(model="m", messages=[{"role": "user", "content": "hello"}], **typo)
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="did you mean 'max_tokens'") as raised:
+            call()
+        assert "credential" not in str(raised.value)
+    assert emu.requests == []
+
+
 @pytest.mark.parametrize("keyword", ["openai_api_key", "api_key"])
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
 def test_a_key_among_the_extra_body_fields_is_refused(
