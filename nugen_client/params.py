@@ -191,8 +191,8 @@ def check_no_credential_keywords(
             raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
         raise InvalidInputError(
             f"{name!r} is not a parameter and looks like a credential or headers: pass the "
-            "API key as api_key= (or set NUGEN_API_KEY), and headers in default_headers= "
-            "(or extra_headers= for one call)"
+            "API key as api_key= (or set NUGEN_API_KEY), and headers as extra_headers= for "
+            "one call (default_headers= of a client or model for all its calls)"
         )
 
 
