@@ -148,9 +148,10 @@ def to_wire_message(
                 f"messages[{index}]: a tool message needs additional_kwargs['tool_call_id'] "
                 "(the id of the call it answers)"
             )
+        # Paired with its call by id. The tool's name some agents keep beside the id is no
+        # message name (a tool name may hold a hyphen, which a message name may not).
         wire["tool_call_id"] = str(tool_call_id)
-    name = kwargs.get("name")
-    if name:
+    elif name := kwargs.get("name"):
         wire["name"] = name
     return wire
 
