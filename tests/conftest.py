@@ -214,8 +214,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _secrets() -> list[str]:
+    # Each in the forms the client redacts from errors (URL-encoded, base64 of a header...):
+    # a live server echoing the request back may quote the key in any of them.
+    from nugen_client._errors import secret_forms
+
     values = [EMULATOR_DEFAULT_KEY, REPLAY_API_KEY, os.environ.get("NUGEN_API_KEY", "")]
-    return [v for v in values if len(v) >= 6]
+    return [form for v in values if len(v) >= 6 for form in secret_forms(v)]
 
 
 def _redact(text: str) -> str:
@@ -226,10 +230,8 @@ def _redact(text: str) -> str:
 
 def _redact_body(body: Any) -> Any:
     if isinstance(body, bytes):
-        try:
-            return _redact(body.decode("utf-8")).encode("utf-8")
-        except UnicodeDecodeError:
-            return body
+        # Bytes that are not UTF-8 pass through unchanged around the text redacted in them.
+        return _redact(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
     if isinstance(body, str):
         return _redact(body)
     return body
@@ -273,6 +275,8 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     for name in list(headers):
         if name.lower() in ("date", "set-cookie"):
             del headers[name]
+        else:  # a server may echo the key in a header (x-request-id, www-authenticate)
+            headers[name] = [_redact(value) for value in headers[name]]
     body = response.get("body", {})
     if "string" in body:
         body["string"] = _redact_body(body["string"])

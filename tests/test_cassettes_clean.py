@@ -15,6 +15,7 @@ a cassette left behind by a renamed or deleted test is an orphan and fails.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -22,14 +23,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from pytest_recording.plugin import get_default_cassette_name
+
+from nugen_client import AuthenticationError, NugenClient
+from nugen_client._errors import secret_forms
 
 from .conftest import (
     CASSETTES_DIR,
     COLLECTED_OFFLINE,
     EMULATOR_DEFAULT_KEY,
+    LIVE_BASE_URL,
     REDACTED,
     ROOT,
     SECRET_HEADERS,
@@ -280,3 +286,59 @@ def test_the_collection_is_recorded_before_any_plugin_drops_tests(
     ours = [i for i in hook.get_hookimpls() if i.function is record_collection]
     assert len(ours) == 1
     assert ours[0].tryfirst
+
+
+LIVE_KEY = "sk-live-canary-0123456789"
+
+
+@pytest.fixture
+def live_recording(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Any:
+    """vcrpy with the suite's settings for ``NUGEN_RECORD=live`` (``record_mode`` in vcrpy's
+    own words: ``rewrite`` is pytest-recording's)."""
+    import vcr
+
+    monkeypatch.setenv("NUGEN_RECORD", "live")
+    monkeypatch.setenv("NUGEN_API_KEY", LIVE_KEY)
+    config = dict(request.getfixturevalue("vcr_config"))
+    del config["allow_playback_repeats"], config["match_on"]
+    return vcr.VCR(**{**config, "record_mode": "all"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        pytest.param({"x-echo": LIVE_KEY}, b'{"detail": "bad key"}', id="response-header"),
+        pytest.param(
+            {"www-authenticate": f'Bearer error="invalid {LIVE_KEY}"'}, b"", id="www-authenticate"
+        ),
+        pytest.param({}, b"\xff bad key " + LIVE_KEY.encode(), id="body-not-utf8"),
+        pytest.param(
+            {},
+            b'{"detail": "echo %s"}'
+            % base64.b64encode(f"Authorization: Bearer {LIVE_KEY}".encode()),
+            id="body-base64-header",
+        ),
+    ],
+)
+def test_a_key_a_live_server_echoes_is_not_recorded(
+    tmp_path: Path, live_recording: Any, headers: dict[str, str], body: bytes
+) -> None:
+    # Recording against the live service: whatever the server echoes of the key (in a
+    # header, a body that is not UTF-8, base64 of the request's Authorization header) is
+    # scrubbed before the cassette is written, in every form the client redacts from errors.
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers=headers, content=body)
+
+    path = tmp_path / "echo.yaml"
+    with live_recording.use_cassette(str(path)):
+        client = NugenClient(
+            api_key=LIVE_KEY,
+            base_url=LIVE_BASE_URL,
+            max_retries=0,
+            http_client=httpx.Client(transport=httpx.MockTransport(respond)),
+        )
+        with pytest.raises(AuthenticationError):
+            client.chat_completion(model="m", messages=[{"role": "user", "content": "hi"}])
+    recorded = yaml.safe_load(path.read_text())["interactions"][0]["response"]
+    shown = repr(recorded)
+    assert not [form for form in secret_forms(LIVE_KEY) if form in shown], shown
