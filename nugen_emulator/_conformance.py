@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -222,6 +223,14 @@ def main(argv: Sequence[str], environ: dict[str, str]) -> int:
         parser.add_argument(f"--{kind}-model", default=default, help=f"default {default}")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args(argv)
+    parts = urlsplit(args.base_url)
+    if "@" in parts.netloc or parts.query or parts.fragment or args.base_url.endswith(("?", "#")):
+        # Not echoed: the report is shared, and a password or a gateway key may be there.
+        sys.stderr.write(
+            "conformance: --base-url must not hold a user:password@, a ?query or a #fragment: "
+            "give the base path only, the key as --api-key\n"
+        )
+        return 2
     api_key = args.api_key or environ.get("NUGEN_API_KEY") or ""
     if not api_key:
         # Without one, every probe would fail to send ("Bearer " is no header value).

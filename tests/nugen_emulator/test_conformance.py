@@ -121,3 +121,32 @@ def test_an_unwritable_json_file_is_exit_status_2_before_any_request(
     assert status == 2
     assert "cannot write" in captured.err
     assert sent == []
+
+
+@pytest.mark.parametrize(
+    "secret_part",
+    [
+        pytest.param("bob:{secret}@", id="userinfo"),
+        pytest.param("?api-key={secret}", id="query"),
+        pytest.param("#{secret}", id="fragment"),
+    ],
+)
+def test_a_base_url_holding_a_secret_is_refused_without_echoing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], secret_part: str
+) -> None:
+    # The report is printed and written to attach to an issue: a password or a gateway key
+    # in the URL would go with it (and userinfo would be sent as Basic auth).
+    with NugenEmulator(api_key=SECRET) as other:
+        scheme, rest = other.base_url.split("//", 1)
+        part = secret_part.format(secret="gw-secret-0123456789")
+        url = f"{scheme}//{part}{rest}" if "@" in part else other.base_url + part
+        report = tmp_path / "report.json"
+        argv = ["--base-url", url, "--api-key", SECRET, "--json", str(report)]
+        status = main(["conformance", *argv])
+        sent = other.requests
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "--base-url" in captured.err
+    assert "gw-secret" not in captured.out + captured.err
+    assert not report.exists()
+    assert sent == []
