@@ -129,9 +129,13 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
 
     def _metadata_fields(self) -> dict[str, Any]:
         info = model_info(self.model)
+        window = self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW
+        # Unset, the output budget is a guess that LlamaIndex reserves out of the window
+        # when it packs prompts: at most a quarter of it, so a small window leaves room.
+        fallback_output = min(FALLBACK_MAX_OUTPUT_TOKENS, window // 4)
         return {
-            "context_window": self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW,
-            "num_output": self.max_tokens or info.max_output_tokens or FALLBACK_MAX_OUTPUT_TOKENS,
+            "context_window": window,
+            "num_output": self.max_tokens or info.max_output_tokens or fallback_output,
             # The vision endpoint takes no tools, whatever the model.
             "is_function_calling_model": info.tool_calling and not self.use_vision_endpoint,
             "model_name": self.model,

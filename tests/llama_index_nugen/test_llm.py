@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from llama_index.core import PromptHelper
 from llama_index.core.base.llms.types import (
     AudioBlock,
     ChatMessage,
@@ -22,6 +23,7 @@ from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler, Token
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.prompts import PromptTemplate
 from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from pydantic import SecretStr, ValidationError
 
@@ -415,6 +417,19 @@ def test_metadata_overrides() -> None:
     ).metadata
     assert (metadata.context_window, metadata.num_output) == (1000, 77)
     assert metadata.is_function_calling_model is False
+
+
+@pytest.mark.parametrize("cls", [Nugen, NugenMultiModal])
+@pytest.mark.parametrize("context_window", [4096, 2048, 1024])
+def test_a_small_context_window_leaves_the_prompt_room(cls: Any, context_window: int) -> None:
+    # Without max_tokens the output budget is a guess: it may not take the whole window,
+    # or every query engine's prompt packing fails ("available context size ... not
+    # non-negative") where OpenAI's classes reserve LlamaIndex's 256 tokens.
+    metadata = cls(api_key=API_KEY, context_window=context_window).metadata
+    assert metadata.num_output == min(FALLBACK_MAX_OUTPUT_TOKENS, context_window // 4)
+    helper = PromptHelper.from_llm_metadata(metadata)
+    prompt = PromptTemplate("Context: {context_str}\nQuestion: {query_str}\nAnswer: ")
+    assert helper.get_text_splitter_given_prompt(prompt).chunk_size > 0
 
 
 def test_namespace_alias_is_the_same_class() -> None:
