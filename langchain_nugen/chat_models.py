@@ -1,7 +1,6 @@
 """``ChatNugen``: LangChain chat model over the Nugen inference API."""
 
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeGuard, cast
 
 from langchain_core import output_parsers as parsers
@@ -10,7 +9,7 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage, BaseMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, SkipValidation
@@ -353,13 +352,16 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             )
         if not include_raw:
             return llm | output_parser
-        parsed = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | output_parser, parsing_error=lambda _: None
-        )
-        unparsed = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks(
-            [unparsed], exception_key="parsing_error"
-        )
+
+        def parse(raw: BaseMessage) -> dict[str, Any]:
+            # The whole answer, streamed or not: LangChain's fallback (which its own
+            # include_raw uses) catches no error raised once a stream has yielded.
+            try:
+                return {"raw": raw, "parsed": output_parser.invoke(raw), "parsing_error": None}
+            except Exception as error:  # what that fallback catches
+                return {"raw": raw, "parsed": None, "parsing_error": error}
+
+        return llm | RunnableLambda(parse, name="parse_with_raw")
 
 
 def _is_last(result: list[Generation]) -> bool:

@@ -1263,6 +1263,26 @@ def test_structured_output_include_raw(mock: respx.MockRouter) -> None:
     assert result["parsing_error"] is not None
 
 
+@pytest.mark.parametrize("method", ["function_calling", "json_schema", "json_mode"])
+def test_a_structured_stream_with_include_raw_ends_with_the_parsing_error(
+    mock: respx.MockRouter, method: Literal["function_calling", "json_schema", "json_mode"]
+) -> None:
+    # include_raw promises the error in parsing_error instead of raising, streamed too.
+    pieces = (delta("I'd rather"), delta(" not."), delta(finish="stop", usage=USAGE))
+    mock.post(CHAT).mock(side_effect=lambda _: sse(*pieces))
+    model = make().with_structured_output(Joke, method=method, include_raw=True)
+
+    async def astreamed() -> list[Any]:
+        return [chunk async for chunk in model.astream("joke")]
+
+    for chunks in (list(model.stream("joke")), asyncio.run(astreamed())):
+        raw = [chunk["raw"] for chunk in chunks if "raw" in chunk]
+        assert sum(raw[1:], raw[0]).content == "I'd rather not."
+        whole = {key: value for chunk in chunks for key, value in chunk.items()}
+        assert whole["parsed"] is None
+        assert isinstance(whole["parsing_error"], OutputParserException)
+
+
 def joke_call_stream(name: str, arguments: str, finish: str) -> httpx.Response:
     call = {"index": 0, "id": "c", "function": {"name": name, "arguments": arguments}}
     return sse(delta(delta={"tool_calls": [call]}), delta(finish=finish, usage=USAGE))
@@ -1308,8 +1328,6 @@ def test_a_streamed_json_answer_that_does_not_parse_is_an_error_not_nothing(
     model = make().with_structured_output(Joke, method=method)
     with pytest.raises(OutputParserException):
         list(model.stream("joke"))
-    with pytest.raises(OutputParserException):
-        list(make().with_structured_output(Joke, method=method, include_raw=True).stream("joke"))
     whole = json.dumps(JOKE)
     route.mock(side_effect=lambda _: text_stream(whole[:10], whole[10:]))
     assert list(model.stream("joke"))[-1] == Joke(**JOKE)
