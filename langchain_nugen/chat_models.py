@@ -173,9 +173,11 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
         """``generate()``'s ``llm_output``, as ``ChatOpenAI``'s: the first request's, with
-        the token usage of every request summed."""
+        the token usage of every request summed; ``model_name`` and ``token_usage`` (``{}``:
+        no counts) also when no request reported them (streamed or cached answers give
+        LangChain no ``llm_output``)."""
         outputs = [output for output in llm_outputs if output]
-        combined = dict(outputs[0]) if outputs else {}
+        combined = {"token_usage": {}, "model_name": self.model, **(outputs[0] if outputs else {})}
         usages = [output["token_usage"] for output in outputs if output.get("token_usage")]
         if usages:
             combined["token_usage"] = summed_usage(usages)

@@ -305,6 +305,21 @@ def test_generate_sums_the_token_usage_of_its_requests(mock: respx.MockRouter) -
     }
 
 
+def test_generate_names_the_model_and_usage_when_no_request_reported_them(
+    mock: respx.MockRouter,
+) -> None:
+    # As ChatOpenAI: llm_output has model_name and token_usage ({}: no counts) also when
+    # the answers were streamed (streaming=True) or came from the cache, which give
+    # LangChain no llm_output, and when the host sent no usage.
+    mock.post(CHAT).mock(side_effect=lambda _: sse(delta("Hi"), delta(finish="stop")))
+    streamed = make(streaming=True).generate([[HumanMessage("one")], [HumanMessage("two")]])
+    assert streamed.llm_output == {"token_usage": {}, "model_name": "nugen-flash-instruct"}
+    mock.post(CHAT).respond(json=reply(usage=None))
+    whole = make().generate([[HumanMessage("one")]])
+    assert whole.llm_output is not None
+    assert whole.llm_output["token_usage"] == {}
+
+
 def test_n_above_one_cannot_stream(mock: respx.MockRouter) -> None:
     route = mock.post(CHAT).respond(json=reply())
     with pytest.raises(ValueError, match="n=2 cannot be streamed"):
