@@ -393,11 +393,25 @@ class _WholeAtTheEnd:
         return super().parse_result(result, partial=partial)  # type: ignore[misc]
 
 
-class _PydanticJsonParser(_WholeAtTheEnd, parsers.PydanticOutputParser[BaseModel]):
+class _WholeJson(_WholeAtTheEnd):
+    """A JSON answer cut off by ``max_tokens`` raises, as ``ChatOpenAI``'s does: LangChain's
+    JSON parsing closes what the cut left open, so it would read as a shorter answer."""
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        message = getattr(result[0], "message", None)
+        finish = getattr(message, "response_metadata", {}).get("finish_reason")
+        if finish == "length" and not (partial and not _is_last(result)):
+            text = getattr(message, "text", None)
+            error = "the answer was cut off (finish_reason 'length'): raise max_tokens"
+            raise OutputParserException(error, llm_output=text)
+        return super().parse_result(result, partial=partial)
+
+
+class _PydanticJsonParser(_WholeJson, parsers.PydanticOutputParser[BaseModel]):
     pass
 
 
-class _JsonParser(_WholeAtTheEnd, parsers.JsonOutputParser):
+class _JsonParser(_WholeJson, parsers.JsonOutputParser):
     # Redeclared: the parent's annotation names a type variable of another module, which
     # pydantic's mypy plugin cannot resolve in a subclass.
     pydantic_object: Annotated[type[BaseModel] | None, SkipValidation()] = None

@@ -1348,6 +1348,33 @@ def test_a_streamed_json_answer_that_does_not_parse_is_an_error_not_nothing(
     assert list(model.stream("joke"))[-1] == Joke(**JOKE)
 
 
+class Draft(BaseModel):
+    title: str
+    body: str | None = None
+
+
+@pytest.mark.parametrize("schema", [Draft, JokeDict])
+@pytest.mark.parametrize("method", ["json_schema", "json_mode"])
+def test_a_json_answer_cut_off_by_max_tokens_is_an_error_not_a_shorter_object(
+    mock: respx.MockRouter, method: Literal["json_schema", "json_mode"], schema: type
+) -> None:
+    # LangChain's JSON parsing closes what the cut left open: '{"title": "Owls", "bo' read
+    # as {"title": "Owls"}, a complete-looking answer missing the rest (ChatOpenAI raises).
+    cut = '{"title": "Owls", "setup": "Why", "bo'
+    route = mock.post(CHAT).respond(json=reply(cut, finish="length"))
+    model = make().with_structured_output(schema, method=method)
+    with pytest.raises(OutputParserException, match=r"cut off.*max_tokens"):
+        model.invoke("draft")
+    raw = make().with_structured_output(schema, method=method, include_raw=True).invoke("d")
+    assert isinstance(raw, dict)
+    assert raw["parsed"] is None
+    assert isinstance(raw["parsing_error"], OutputParserException)
+    pieces = (delta(cut[:12]), delta(cut[12:]), delta(finish="length", usage=USAGE))
+    route.mock(side_effect=lambda _: sse(*pieces))
+    with pytest.raises(OutputParserException, match=r"cut off.*max_tokens"):
+        list(model.stream("draft"))
+
+
 @pytest.mark.parametrize("method", ["function_calling", "json_schema", "json_mode"])
 def test_a_structured_stream_of_a_model_that_does_not_stream_ends_with_the_answer(
     mock: respx.MockRouter, method: Literal["function_calling", "json_schema", "json_mode"]
