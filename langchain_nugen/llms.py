@@ -323,10 +323,10 @@ def _streamed(pieces: Iterable[GenerationChunk]) -> _Result:
 
 
 def _llm_result(results: list[_Result], model: str) -> LLMResult:
-    # Summed over the requests that reported usage; left out when none did (as ChatNugen
-    # does), where zeros would claim the requests used no tokens.
+    # Summed over the requests that reported usage; no counts ({}, as ChatNugen and
+    # OpenAI give) when none did, where zeros would claim the requests used no tokens.
     usages = [usage for _, usage in results if usage is not None]
-    llm_output: dict[str, Any] = {"model_name": model}
+    llm_output: dict[str, Any] = {"model_name": model, "token_usage": {}}
     if usages:
         llm_output["token_usage"] = summed_usage(usages)
     return LLMResult(generations=[generations for generations, _ in results], llm_output=llm_output)

@@ -177,8 +177,9 @@ def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenE
         "timing": {"ttft_seconds": 0.2},
         "logprobs": [-0.1],
     }
-    # The reply has no usage: none is reported (zeros would say no tokens were used).
-    assert result.llm_output == {"model_name": "nugen-legal"}
+    # The reply has no usage: no counts (zeros would say no tokens were used), but the
+    # key is there, as in ChatNugen's and OpenAI's llm_output.
+    assert result.llm_output == {"model_name": "nugen-legal", "token_usage": {}}
 
 
 def test_a_stream_keeps_a_zero_confidence_score_as_a_whole_answer_does() -> None:
