@@ -1,6 +1,6 @@
 """``ChatNugen``: LangChain chat model over the Nugen inference API."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeGuard, cast
 
 from langchain_core import output_parsers as parsers
@@ -9,7 +9,8 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage, BaseMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableGenerator
+from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, SkipValidation
@@ -354,16 +355,37 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             )
         if not include_raw:
             return llm | output_parser
+        return llm | _with_raw(output_parser)
 
-        def parse(raw: BaseMessage) -> dict[str, Any]:
-            # The whole answer, streamed or not: LangChain's fallback (which its own
-            # include_raw uses) catches no error raised once a stream has yielded.
-            try:
-                return {"raw": raw, "parsed": output_parser.invoke(raw), "parsing_error": None}
-            except Exception as error:  # what that fallback catches
-                return {"raw": raw, "parsed": None, "parsing_error": error}
 
-        return llm | RunnableLambda(parse, name="parse_with_raw")
+def _with_raw(parser: Runnable[BaseMessage, Any]) -> Runnable[BaseMessage, AddableDict]:
+    """``include_raw``'s step: the raw answer's pieces as they come, then ``parsed`` and
+    ``parsing_error`` from the whole answer. LangChain's fallback, which its own
+    ``include_raw`` uses, catches no error raised once a stream has yielded."""
+
+    def outcome(raw: BaseMessage) -> AddableDict:
+        try:
+            return AddableDict(parsed=parser.invoke(raw), parsing_error=None)
+        except Exception as error:  # what that fallback catches
+            return AddableDict(parsed=None, parsing_error=error)
+
+    def pieces(raws: Iterator[BaseMessage]) -> Iterator[AddableDict]:
+        whole: Any = None  # the one message of invoke, or a stream's chunks added up
+        for raw in raws:
+            whole = raw if whole is None else whole + raw
+            yield AddableDict(raw=raw)
+        if whole is not None:
+            yield outcome(whole)
+
+    async def apieces(raws: AsyncIterator[BaseMessage]) -> AsyncIterator[AddableDict]:
+        whole: Any = None
+        async for raw in raws:
+            whole = raw if whole is None else whole + raw
+            yield AddableDict(raw=raw)
+        if whole is not None:
+            yield outcome(whole)
+
+    return RunnableGenerator(pieces, apieces, name="parse_with_raw")
 
 
 def _is_last(result: list[Generation]) -> bool:
