@@ -103,7 +103,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
                     to_jsonable_python(value)
                 except PydanticSerializationError:
                     raise InvalidInputError(
-                        f"{name} (a {type(value).__name__}) cannot be sent: {cls.__name__} has "
+                        f"{name} (type {type(value).__name__}) cannot be sent: {cls.__name__} has "
                         "no such field, and keywords it does not know go into the body as JSON"
                     ) from None
         return values

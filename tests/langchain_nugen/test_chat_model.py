@@ -243,9 +243,11 @@ def test_an_unknown_keyword_that_cannot_be_a_body_field_is_refused_at_constructi
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # LangChain's "transferred to model_kwargs"
-        with pytest.raises(ValueError, match=r"rate_limiter \(a InMemoryRateLimiter\) cannot be"):
+        with pytest.raises(
+            ValueError, match=r"rate_limiter \(type InMemoryRateLimiter\) cannot be"
+        ):
             NugenLLM(api_key=KEY, rate_limiter=InMemoryRateLimiter())
-    with pytest.raises(ValueError, match=r"x \(a object\) cannot be sent: ChatNugen has no"):
+    with pytest.raises(ValueError, match=r"x \(type object\) cannot be sent: ChatNugen has no"):
         ChatNugen(api_key=KEY, model_kwargs={"x": object()})
     assert ChatNugen(api_key=KEY, model_kwargs={"when": date(2026, 1, 1)}).model_kwargs
 
