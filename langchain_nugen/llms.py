@@ -265,7 +265,10 @@ class TextStreamConverter:
         self.usage: Usage | None = None
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
-        for name, value in _header_info(chunk, "").items():
+        header = _header_info(chunk, "")
+        if chunk.gpu_timing is not None:  # the live stream's opening {"_timing": {...}}
+            header["timing"] = {**chunk.gpu_timing.as_dict(), **header.get("timing", {})}
+        for name, value in header.items():
             if name == "timing":  # figures add up over the chunks, as a chat stream's
                 value = {**self._header.get("timing", {}), **value}
             if value or name != "model_name":  # a chunk naming no model keeps the one known

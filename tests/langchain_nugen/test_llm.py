@@ -263,6 +263,28 @@ def test_a_stream_keeps_the_timing_figures_a_later_chunk_leaves_out() -> None:
     assert streamed["timing"] == {"ttft_seconds": 0.2, "total_seconds": 1.5}
 
 
+def test_a_stream_keeps_the_gpu_time_of_its_opening_timing_event() -> None:
+    # The live stream opens with {"_timing": {"gpu_processing_seconds": ...}}: its figure
+    # joins the closing timing, as ChatNugen's and LlamaIndex's streams keep it.
+    from langchain_nugen.llms import TextStreamConverter
+    from nugen_client.types import TextCompletionChunk
+
+    converter = TextStreamConverter("nugen-legal")
+    for event in (
+        {"_timing": {"gpu_processing_seconds": 0.01}},
+        {"model": "nugen-legal", "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]},
+        {"object": "timing", "timing": {"ttft_seconds": 0.2, "total_seconds": 1.5}},
+    ):
+        converter.convert(TextCompletionChunk.model_validate(event))
+    streamed = converter.final().generation_info
+    assert streamed is not None
+    assert streamed["timing"] == {
+        "gpu_processing_seconds": 0.01,
+        "ttft_seconds": 0.2,
+        "total_seconds": 1.5,
+    }
+
+
 def test_a_streamed_chunk_naming_no_model_keeps_the_model_named_before() -> None:
     # A usage-only closing chunk may leave out the model: the one an earlier chunk named
     # stays, and a stream that names none reports the requested one.
