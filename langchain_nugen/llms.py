@@ -21,13 +21,7 @@ from langchain_nugen._base import LC_KWARGS, NugenModel, SessionFromConfig, on_r
 from langchain_nugen._convert import summed_usage, token_usage
 from langchain_nugen._errors import mapped_errors
 from nugen_client.params import TextCompletionFields
-from nugen_client.types import (
-    ResponseHeader,
-    TextCompletion,
-    TextCompletionChunk,
-    Usage,
-    response_timing,
-)
+from nugen_client.types import TextCompletion, TextCompletionChunk, Usage
 from nugen_shared.requests import completion_request
 
 __all__ = ["NugenLLM"]
@@ -90,8 +84,9 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         ```
 
         `generation_info` holds `finish_reason`, `model_name` and, when the service
-        sends them, `confidence_score`, `timing` and `logprobs`; a stream's last (empty)
-        chunk carries the same (and `token_usage`).
+        sends them, the response's `id` and `created`, `system_fingerprint`,
+        `service_tier`, `confidence_score`, `timing` and `logprobs`; a stream's last
+        (empty) chunk carries the same (and `token_usage`).
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
@@ -225,21 +220,14 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
 # ------------------------------------------------------------------ pure conversions
 
 
-def _header_info(header: ResponseHeader, requested_model: str) -> dict[str, Any]:
-    info: dict[str, Any] = {"model_name": header.model or requested_model}
-    if header.confidence_score is not None:
-        info["confidence_score"] = header.confidence_score
-    timing = response_timing(header)
-    if timing is not None:
-        info["timing"] = timing
-    return info
-
-
 def per_prompt(completion: TextCompletion, prompts: int, request: dict[str, Any]) -> list[_Result]:
     """Each prompt's generations (one per choice, in index order) from one answer to
     ``prompts`` prompts (the client checked that choice ``i * n + j`` exists for each); the
     usage is counted once, on the first."""
-    header = _header_info(completion, request["model"])
+    # The id, created, confidence_score, ... the host sent, as ChatNugen's response_metadata.
+    header = {"model_name": completion.model or request["model"], **completion.header_metadata()}
+    if completion.timing is not None:
+        header["timing"] = completion.timing.as_dict()
     generations = []
     for choice in sorted(completion.choices, key=lambda choice: choice.index):
         info: dict[str, Any] = {"finish_reason": choice.finish_reason, **header}
@@ -265,14 +253,19 @@ class TextStreamConverter:
         self.usage: Usage | None = None
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
-        header = _header_info(chunk, "")
-        if chunk.gpu_timing is not None:  # the live stream's opening {"_timing": {...}}
-            header["timing"] = {**chunk.gpu_timing.as_dict(), **header.get("timing", {})}
-        for name, value in header.items():
-            if name == "timing":  # figures add up over the chunks, as a chat stream's
-                value = {**self._header.get("timing", {}), **value}
-            if value or name != "model_name":  # a chunk naming no model keeps the one known
-                self._header[name] = value
+        # What per_prompt reads from a whole answer, read field by field (once a chunk).
+        header = self._header
+        if chunk.id and "id" not in header:  # the first chunk naming the response
+            header.update(chunk.header_metadata())
+        if chunk.model:  # a chunk naming no model keeps the one known
+            header["model_name"] = chunk.model
+        if chunk.confidence_score is not None:
+            header["confidence_score"] = chunk.confidence_score
+        # The live stream's opening {"_timing": ...} and closing timing events: their
+        # figures add up, as a chat stream's do.
+        for timing in (chunk.gpu_timing, chunk.timing):
+            if timing is not None:
+                header["timing"] = {**header.get("timing", {}), **timing.as_dict()}
         if chunk.usage is not None:
             self.usage = chunk.usage
         text = ""

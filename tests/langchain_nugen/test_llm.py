@@ -173,6 +173,7 @@ def test_confidence_score_and_logprobs_in_generation_info(nugen_emulator: NugenE
     assert result.generations[0][0].generation_info == {
         "finish_reason": "length",
         "model_name": "nugen-legal",
+        "id": "cmpl-1",
         "confidence_score": 87.5,
         "timing": {"ttft_seconds": 0.2},
         "logprobs": [-0.1],
@@ -202,6 +203,29 @@ def test_a_stream_keeps_a_zero_confidence_score_as_a_whole_answer_does() -> None
     assert generations[0].generation_info == streamed
     assert streamed is not None
     assert streamed["confidence_score"] == 0.0
+
+
+def test_generation_info_has_the_response_id_and_fingerprint_whole_and_streamed() -> None:
+    # What ChatNugen puts in response_metadata (and OpenAI keeps system_fingerprint of):
+    # the response id is how a support request finds an answer.
+    from langchain_nugen.llms import TextStreamConverter, per_prompt
+    from nugen_client.types import TextCompletion, TextCompletionChunk
+
+    header = {"id": "cmpl-7", "created": 1.5, "model": "m", "system_fingerprint": "fp_1"}
+    described = {"id": "cmpl-7", "created": 1.5, "system_fingerprint": "fp_1"}
+    whole = TextCompletion.model_validate(
+        {**header, "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]}
+    )
+    [(generations, _)] = per_prompt(whole, 1, {"model": "m"})
+    converter = TextStreamConverter("m")
+    for event in (
+        {**header, "choices": [{"index": 0, "text": "ok"}]},
+        {**header, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]},
+    ):
+        converter.convert(TextCompletionChunk.model_validate(event))
+    for info in (generations[0].generation_info, converter.final().generation_info):
+        assert info is not None
+        assert {name: info.get(name) for name in described} == described
 
 
 @pytest.mark.parametrize(
