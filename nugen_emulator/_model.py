@@ -23,6 +23,7 @@ from nugen_emulator._validation import (
     RerankBody,
     as_list,
     describe_image_url,
+    token_id_prompts,
 )
 from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
@@ -384,7 +385,8 @@ def generate_completion(
     """Each prompt answered by ``answer`` as a chat of one user message; the choices prompt
     by prompt, ``prompt_tokens`` the prompts' words."""
     choices: list[Choice] = []
-    prompts: list[str] = as_list(request.prompt)
+    ids = token_id_prompts(request.prompt)  # each read as the numbers it holds
+    prompts = as_list(request.prompt) if ids is None else [" ".join(map(str, i)) for i in ids]
     for prompt in prompts:
         chat = OpenAIChatBody.model_construct(
             model=request.model,

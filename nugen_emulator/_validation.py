@@ -385,10 +385,34 @@ def validate_chat(body: Any, *, vision: bool = False, openai: bool = False) -> C
     return parsed if isinstance(parsed, ChatBody) else ChatBody.model_construct(**dict(parsed))
 
 
+def token_id_prompts(prompt: Any) -> list[Any] | None:
+    """The prompts of a ``prompt`` given as token ids (a list of them, or a list of such
+    lists; told by its first item), or ``None`` for a prompt of another form."""
+    listed: list[Any] = prompt if isinstance(prompt, list) else []
+    first = listed[0] if listed else None
+    if isinstance(first, list):
+        return listed
+    return [listed] if isinstance(first, int) and not isinstance(first, bool) else None
+
+
 def validate_completion(body: Any, *, openai: bool = False) -> CompletionBody:
-    """Validate a ``/completions`` body (``prompt`` is a string or a list of strings)."""
+    """Validate a ``/completions`` body (``prompt`` is a string, a list of strings, a list
+    of token ids or a list of such lists)."""
     check = _Check(body, OpenAICompletionBody if openai else CompletionBody)
-    check.texts("prompt")
+    prompt = body.get("prompt") if isinstance(body, dict) else None
+    prompts = token_id_prompts(prompt)
+    if prompts is None:
+        check.texts("prompt")
+    for i, ids in enumerate(prompts or ()):
+        where = ("prompt", i) if prompts is prompt else ("prompt",)
+        if not isinstance(ids, list) or not ids:
+            check.add("too_short", where, "Input should be a non-empty list of token ids", ids)
+        for j, token in enumerate(ids if isinstance(ids, list) else ()):
+            if not isinstance(token, int) or isinstance(token, bool):
+                check.add("int_type", (*where, j), "Input should be a valid integer", token)
+            elif token < 0:
+                msg = "Input should be greater than or equal to 0"
+                check.add("greater_than_equal", (*where, j), msg, token, {"ge": 0})
     return _stream_options(check).done()
 
 

@@ -286,6 +286,19 @@ def test_embeddings_and_completions_are_validated(http: httpx.Client) -> None:
     assert _locs(_detail(http, {"model": "m"}, "/completions")) == [["body", "prompt"]]
 
 
+def test_a_prompt_of_token_ids_is_answered_as_documented(http: httpx.Client) -> None:
+    # The reference's prompt forms: a list of token ids, or a list of such lists.
+    one = http.post("/completions", json={"model": "m", "prompt": [11, 12, 13]})
+    assert one.status_code == 200
+    assert [c["text"] for c in one.json()["choices"]] == ['You asked: "11 12 13".']
+    assert one.json()["usage"]["prompt_tokens"] == 3
+    two = http.post("/completions", json={"model": "m", "prompt": [[11], [12, 13]]})
+    assert [c["text"] for c in two.json()["choices"]] == ['You asked: "11".', 'You asked: "12 13".']
+    for bad, loc in (([11, "x"], 1), ([11, -1], 1), ([[11], []], 1), ([True], 0)):
+        detail = _detail(http, {"model": "m", "prompt": bad}, "/completions")
+        assert ["body", "prompt", loc] in _locs(detail)
+
+
 def test_vision_ignores_undocumented_fields(http: httpx.Client) -> None:
     # tools are not part of /chat/vision's documented body: a bad one is not even looked at.
     body = {"model": "nugen-flash-vision", "messages": USER, "tools": "nonsense"}
