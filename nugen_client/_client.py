@@ -232,10 +232,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         """Send with retries (the loop starts only once an attempt failed and may be
         retried); the response of a stream is returned unread."""
         deadline = self._deadline_at()
+        # Every attempt on this one: closed (close()) under the call, it ends the call.
+        http = self._client()
         token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
             try:
-                return self._send_once(prepared, deadline)
+                return self._send_once(prepared, http, deadline)
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
@@ -248,15 +250,16 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 with attempt:
                     if failed:
                         raise failed.pop()
-                    return self._send_once(prepared, deadline)
+                    return self._send_once(prepared, http, deadline)
         except DeadlineExceeded:
             raise self._deadline_error() from None
         finally:
             CALL_DEADLINE.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send_once(self, prepared: Prepared, deadline: float | None) -> httpx.Response:
-        http = self._client()
+    def _send_once(
+        self, prepared: Prepared, http: httpx.Client, deadline: float | None
+    ) -> httpx.Response:
         request = self._build_request(http, prepared, deadline)
         # Bounds the reads of the connections it opens, even in a call without a deadline:
         # a pooled connection may serve a later call that has one (``deadline`` can be set
@@ -400,9 +403,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         connection leased for this request alone. A stream's response is returned unread."""
         if http is None:
             deadline = self._deadline_at()
+        # Every attempt leases from this one pool: closed (aclose()) under the call, it ends
+        # the call rather than the next attempt opening a new pool.
+        source = await self._source(http)
         try:
             try:
-                return await within(self._attempt(prepared, http, deadline), deadline)
+                return await within(self._attempt(prepared, source, deadline), deadline)
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
@@ -414,27 +420,31 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 with attempt:
                     if failed:
                         raise failed.pop()
-                    return await within(self._attempt(prepared, http, deadline), deadline)
+                    return await within(self._attempt(prepared, source, deadline), deadline)
         except DeadlineExceeded:
             raise self._deadline_error() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, prepared: Prepared, http: httpx.AsyncClient | None, deadline: float | None
+        self, prepared: Prepared, source: LoopPool | httpx.AsyncClient, deadline: float | None
     ) -> httpx.Response:
-        async with await self._lease(prepared, None, http) as leased:
+        async with self._lease(prepared, source, None) as leased:
             return await self._send_once(prepared, leased, deadline)
 
-    async def _lease(
-        self, prepared: Prepared, deadline: float | None, held: httpx.AsyncClient | None = None
-    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-        """``held`` (a stream's connection) or an ``http_client`` passed in, as they are; else
-        one of this loop's pool, waited for until ``deadline`` or the pool timeout."""
+    async def _source(self, held: httpx.AsyncClient | None = None) -> LoopPool | httpx.AsyncClient:
+        """Where a call's connection comes from: ``held`` (a stream's connection) or an
+        ``http_client`` passed in, as they are; else this loop's pool."""
         held = held if held is not None else self._injected
-        if held is not None:
-            return contextlib.nullcontext(held)
-        pool = await self._pool()
-        return pool.lease(deadline, (prepared.timeout or self.timeout).pool)
+        return held if held is not None else await self._pool()
+
+    def _lease(
+        self, prepared: Prepared, source: LoopPool | httpx.AsyncClient, deadline: float | None
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        """A connection of ``source`` (see :meth:`_source`), waited for until ``deadline``
+        or the pool timeout."""
+        if isinstance(source, LoopPool):
+            return source.lease(deadline, (prepared.timeout or self.timeout).pool)
+        return contextlib.nullcontext(source)
 
     async def _send_once(
         self, prepared: Prepared, http: httpx.AsyncClient, deadline: float | None
@@ -470,7 +480,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # whose consumer raised inside ``async for`` is closed at asyncio's shutdown, which
         # closes every open generator at once, racing an outer one closing an inner one.
         deadline = self._deadline_at()
-        lease = await self._lease(call.prepared, deadline)
+        lease = self._lease(call.prepared, await self._source(), deadline)
         try:
             async with lease as http:
                 call.check_open()  # aclose() from another task while this one waited

@@ -47,6 +47,17 @@ class APIResponseValidationError(NugenError):
 class APIConnectionError(NugenError):
     """The request could not reach the service, or the connection broke before an answer."""
 
+    # The call's client was closed under it (close() / aclose()): never retried.
+    _client_closed = False
+
+
+def client_closed(message: str) -> APIConnectionError:
+    """The error of a call whose client was closed under it: it ends the call, as with the
+    OpenAI SDK, rather than a retry opening connections the caller meant to be done with."""
+    error = APIConnectionError(message)
+    error._client_closed = True
+    return error
+
 
 class APITimeoutError(APIConnectionError):
     """The service did not answer (or stopped sending) within the configured timeout."""

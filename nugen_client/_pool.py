@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import httpx
 
-from nugen_client._errors import APIConnectionError, APITimeoutError
+from nugen_client._errors import APITimeoutError, client_closed
 from nugen_client._limits import DeadlineExceeded, shielded, within
 
 _SHARD_CONNECTIONS = 2
@@ -135,7 +135,7 @@ class LoopPool:
             # Closed while this call waited: its clients are closed, and one made now
             # would never be. Passed on, so the next waiter learns it too.
             self._give_back(index)
-            raise APIConnectionError(
+            raise client_closed(
                 "the client's connections were closed (aclose) while this call waited for one"
             )
         http = self._shards[index]

@@ -40,10 +40,11 @@ _RetryingT = TypeVar("_RetryingT", "Retrying", "AsyncRetrying")
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Connection errors, timeouts, 408, 409, 429 and 5xx; never other 4xx."""
+    """Connection errors, timeouts, 408, 409, 429 and 5xx; never other 4xx, nor a call
+    whose client was closed under it."""
     if isinstance(error, APIStatusError):
         return error.status_code in (408, 409, 429) or error.status_code >= 500
-    return isinstance(error, APIConnectionError)
+    return isinstance(error, APIConnectionError) and not error._client_closed
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

@@ -17,6 +17,7 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     NugenError,
+    client_closed,
     redact,
     reword,
 )
@@ -50,7 +51,7 @@ class TransportErrors:
         if type(exc) is not RuntimeError and not isinstance(exc, httpx.TransportError):
             return
         if self._http is not None and self._http.is_closed:
-            raise APIConnectionError(
+            raise client_closed(
                 "the client was closed (close() / aclose(), or the http_client passed in) "
                 "while this call used it"
             ) from None
