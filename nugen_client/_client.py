@@ -366,6 +366,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         if pool is not None:
             await pool.aclose()
 
+    close = aclose  # the OpenAI SDK's name: ``await client.close()``
+
     async def __aenter__(self) -> Self:
         return self
 

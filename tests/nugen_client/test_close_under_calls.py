@@ -75,3 +75,15 @@ def test_closing_the_client_ends_the_call_under_way(
     assert "closed" in str(failure)
     assert len(nugen_emulator.requests) == 1
     assert count_client_sockets(nugen_emulator.port) in (0, -1)
+
+
+def test_the_async_client_closes_by_the_openai_sdks_name_too(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    async def main() -> int:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)
+        await client.close()  # AsyncOpenAI's name for aclose()
+        return count_client_sockets(nugen_emulator.port)
+
+    assert asyncio.run(main()) in (0, -1)
