@@ -228,9 +228,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
             _INHERITED.append(http)
         self._lock = threading.Lock()  # another thread may have held it at the fork
 
-    def _send(self, prepared: Prepared) -> httpx.Response:
+    def _send(
+        self, prepared: Prepared, check_open: Callable[[], None] | None = None
+    ) -> httpx.Response:
         """Send with retries (the loop starts only once an attempt failed and may be
-        retried); the response of a stream is returned unread."""
+        retried); the response of a stream is returned unread. ``check_open`` (a stream's)
+        raises before a retry if the stream was closed during the wait."""
         deadline = self._deadline_at()
         # Every attempt on this one: closed (close()) under the call, it ends the call.
         http = self._client()
@@ -250,6 +253,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 with attempt:
                     if failed:
                         raise failed.pop()
+                    if check_open is not None:
+                        check_open()
                     return self._send_once(prepared, http, deadline)
         except DeadlineExceeded:
             raise self._deadline_error() from None
@@ -286,7 +291,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         raise self._status_error(response)
 
     def _iter_stream(self, call: StreamCall[_ChunkT]) -> Generator[_ChunkT, None, None]:
-        response = self._send(call.prepared)
+        response = self._send(call.prepared, call.check_open)
         http = self._http  # the client it came on, unless close() ran since
         try:
             if not is_event_stream(response):  # a whole answer, read by _send
@@ -399,10 +404,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         prepared: Prepared,
         http: httpx.AsyncClient | None = None,
         deadline: float | None = None,
+        check_open: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send with retries (as the sync client's), each attempt cancelled at the deadline:
-        on ``http`` (a stream's leased connection, with the stream's ``deadline``) or on a
-        connection leased for this request alone. A stream's response is returned unread."""
+        on ``http`` (a stream's leased connection, with the stream's ``deadline`` and
+        ``check_open``) or on a connection leased for this request alone. A stream's
+        response is returned unread."""
         if http is None:
             deadline = self._deadline_at()
         # Every attempt leases from this one pool: closed (aclose()) under the call, it ends
@@ -422,6 +429,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 with attempt:
                     if failed:
                         raise failed.pop()
+                    if check_open is not None:
+                        check_open()
                     return await within(self._attempt(prepared, source, deadline), deadline)
         except DeadlineExceeded:
             raise self._deadline_error() from None
@@ -486,7 +495,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         try:
             async with lease as http:
                 call.check_open()  # aclose() from another task while this one waited
-                response = await self._send(call.prepared, http, deadline)
+                response = await self._send(call.prepared, http, deadline, call.check_open)
                 try:
                     if not is_event_stream(response):  # a whole answer, read by _send
                         call.check_open()

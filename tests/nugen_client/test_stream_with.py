@@ -347,3 +347,33 @@ def _read_all(stream: Any) -> None:
 async def _aread_all(stream: Any) -> None:
     async for _ in stream:
         pass
+
+
+def test_a_stream_closed_while_waiting_to_retry_sends_nothing_more(
+    nugen_emulator: NugenEmulator, kind: str
+) -> None:
+    # Closed from another thread or task while its reader waits to retry a 503: the retry,
+    # which no one would read, is never sent.
+    nugen_emulator.inject(status=503, headers={"Retry-After": "0.5"})
+    client = NugenClient if kind == "sync" else AsyncNugenClient
+    options = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    closed = r"\(the stream was closed\)"
+    if kind == "sync":
+        stream = _open(client(**options), "chat")
+        timer = threading.Timer(0.2, stream.close)
+        timer.start()
+        with pytest.raises(StreamInterruptedError, match=closed):
+            _read_all(stream)
+        timer.join()
+    else:
+
+        async def main() -> None:
+            stream = _open(client(**options), "chat")
+            reader = asyncio.ensure_future(_aread_all(stream))
+            await asyncio.sleep(0.2)
+            await stream.aclose()
+            with pytest.raises(StreamInterruptedError, match=closed):
+                await reader
+
+        asyncio.run(main())
+    assert len(nugen_emulator.requests) == 1
