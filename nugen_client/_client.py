@@ -504,7 +504,12 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         return
                     with stream_errors(call, response, http):
                         parser = EventParser(self.max_event_bytes)
-                        async for piece in response.aiter_bytes():
+                        # Held until the response is closed: dropped at [DONE] before that,
+                        # httpcore's iterator under it would await its own close in the
+                        # garbage collector (a loop without async-generator hooks, such
+                        # as nest_asyncio's, then prints "ignored GeneratorExit").
+                        pieces = response.aiter_bytes()
+                        async for piece in pieces:
                             for chunk in call.chunks(parser.feed(piece)):
                                 yield chunk
                             if call.decoder.done:

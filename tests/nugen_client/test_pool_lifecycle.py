@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import sys
 import threading
 import warnings
 import weakref
@@ -895,6 +896,36 @@ def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout_sync_and_async(
             stream = client.stream_chat_completion(model="m", messages=USER)
             with pytest.raises(APITimeoutError, match="pool timeout"):
                 await asyncio.wait_for(stream.__anext__(), 5)
+        await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_stream_read_to_its_end_leaves_nothing_for_the_garbage_collector(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # A loop run without asyncio's async-generator hooks (nest_asyncio's run_until_complete,
+    # and so its asyncio.run) leaves an unfinished async generator to the garbage collector
+    # alone. httpx's body iterator, dropped at [DONE] before the response was closed, was
+    # collected there, and httpcore's iterator under it then awaited its own close: "async
+    # generator ignored GeneratorExit" and "no running event loop", printed for every stream.
+    async def main() -> None:
+        client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+        await client.chat_completion(model="m", messages=USER)  # the pool, with the hooks
+        hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
+        try:
+            streams = (
+                client.stream_chat_completion(model="m", messages=USER),
+                client.stream_completion(model="m", prompt="hi"),
+            )
+            for stream in streams:
+                async with stream:
+                    async for _ in stream:
+                        pass
+                gc.collect()
+        finally:
+            sys.set_asyncgen_hooks(*hooks)
         await client.aclose()
 
     asyncio.run(main())
