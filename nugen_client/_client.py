@@ -96,6 +96,14 @@ def _sync_trace(event: str, info: dict[str, Any]) -> None:
     bound_connection(event, info)
 
 
+def _stream_trace(check_open: Callable[[], None], event: str, info: dict[str, Any]) -> None:
+    """:func:`_sync_trace` of a stream's request: a stream closed while its request waited
+    (for a connection in httpx's pool, or to retry) raises before the request goes out."""
+    if event.endswith(".send_request_headers.started"):
+        check_open()
+    _sync_trace(event, info)
+
+
 @functools.cache
 def _tls_context(https: bool) -> ssl.SSLContext:
     """The clients' TLS context, one per process (httpx would load the CA bundle for every
@@ -233,14 +241,14 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
     ) -> httpx.Response:
         """Send with retries (the loop starts only once an attempt failed and may be
         retried); the response of a stream is returned unread. ``check_open`` (a stream's)
-        raises before a retry if the stream was closed during the wait."""
+        raises before a request goes out if the stream was closed while it waited."""
         deadline = self._deadline_at()
         # Every attempt on this one: closed (close()) under the call, it ends the call.
         http = self._client()
         token = CALL_DEADLINE.set(deadline)  # for bound_connection, in this thread only
         try:
             try:
-                return self._send_once(prepared, http, deadline)
+                return self._send_once(prepared, http, deadline, check_open)
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
@@ -253,9 +261,9 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 with attempt:
                     if failed:
                         raise failed.pop()
-                    if check_open is not None:
+                    if check_open is not None:  # also where a transport traces nothing
                         check_open()
-                    return self._send_once(prepared, http, deadline)
+                    return self._send_once(prepared, http, deadline, check_open)
         except DeadlineExceeded:
             raise self._deadline_error() from None
         finally:
@@ -263,13 +271,18 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
-        self, prepared: Prepared, http: httpx.Client, deadline: float | None
+        self,
+        prepared: Prepared,
+        http: httpx.Client,
+        deadline: float | None,
+        check_open: Callable[[], None] | None = None,
     ) -> httpx.Response:
         request = self._build_request(http, prepared, deadline)
         # Bounds the reads of the connections it opens, even in a call without a deadline:
         # a pooled connection may serve a later call that has one (``deadline`` can be set
         # on the client at any time, and an injected client may serve other clients).
-        request.extensions["trace"] = _sync_trace
+        trace = _sync_trace if check_open is None else functools.partial(_stream_trace, check_open)
+        request.extensions["trace"] = trace
         with TransportErrors(prepared.secrets, deadline, http):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)

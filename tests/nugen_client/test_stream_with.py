@@ -339,6 +339,34 @@ def test_a_stream_closed_by_another_task_while_waiting_for_a_connection_sends_no
     asyncio.run(main())
 
 
+def test_a_stream_closed_by_another_thread_while_waiting_for_a_connection_sends_nothing(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The sync client's twin of the test above: the wait is in httpx's pool.
+    client = _client("sync", nugen_emulator, **{**ONE, "timeout": httpx.Timeout(10, pool=5)})
+    held = _open(client, "chat")
+    next(iter(held))
+    stream = _open(client, "chat")
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            _read_all(stream)
+        except StreamInterruptedError as error:
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.2)  # the reader waits for the connection
+    stream.close()
+    sent = len(nugen_emulator.requests)
+    held.close()
+    reader.join()
+    assert "the stream was closed" in str(errors[0])
+    assert len(nugen_emulator.requests) == sent
+    client.close()
+
+
 def _read_all(stream: Any) -> None:
     for _ in stream:
         pass
