@@ -249,13 +249,18 @@ async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
     then closes the pool and lets the loop forget it."""
     try:
         yield
+    except GeneratorExit:
+        if asyncio._get_running_loop() is None:
+            # Collected as its loop closed, the loop never having registered it (run without
+            # asyncio's async-generator hooks, as nest_asyncio runs loops): nothing can be
+            # awaited now, and the connections go with the loop.
+            raise
+    try:
+        await pool._close()
     finally:
-        try:
-            await pool._close()
-        finally:
-            anchor = None if pool._anchor is None else pool._anchor()
-            if anchor is not None:
-                anchor.cancel()
+        anchor = None if pool._anchor is None else pool._anchor()
+        if anchor is not None:
+            anchor.cancel()
 
 
 # Shard clients in which a cancellation landed inside ``send`` (see strand).

@@ -929,3 +929,29 @@ def test_a_stream_read_to_its_end_leaves_nothing_for_the_garbage_collector(
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_a_pool_opened_without_async_generator_hooks_goes_quietly_with_its_loop(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # nest_asyncio's run_until_complete runs a loop without asyncio's async-generator
+    # hooks: the loop never learns of the pool's guard, which is collected when the loop
+    # closes, with no loop left to await the pool's close on ("async generator ignored
+    # GeneratorExit" was printed). Its connections go with the loop, as with any loop
+    # closed without shutdown_asyncgens().
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+
+    async def main() -> str:
+        sys.set_asyncgen_hooks(firstiter=None, finalizer=None)  # restored as the run ends
+        reply = await client.chat_completion(model="m", messages=USER)
+        return reply.choices[0].message.text
+
+    loop = asyncio.new_event_loop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the unclosed connection, as documented
+        try:
+            assert loop.run_until_complete(main())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+        gc.collect()
