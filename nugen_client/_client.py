@@ -36,6 +36,7 @@ from nugen_client._pool import (
     open_pool,
     release_inherited_sockets,
     remember_connection,
+    running_loop,
     strand,
     track,
 )
@@ -379,7 +380,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (not an injected client)."""
-        ref = self._pools.pop(asyncio.get_running_loop(), None)
+        ref = self._pools.pop(running_loop(), None)
         pool = None if ref is None else ref()
         if pool is not None:
             await pool.aclose()
@@ -399,7 +400,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         self._pools = weakref.WeakKeyDictionary()
 
     async def _pool(self) -> LoopPool:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         ref = self._pools.get(loop)
         pool = None if ref is None else ref()
         if pool is None or pool.closed:

@@ -23,10 +23,26 @@ from typing import Any, cast
 
 import httpx
 
-from nugen_client._errors import APITimeoutError, client_closed
+from nugen_client._errors import APITimeoutError, NugenError, client_closed
 from nugen_client._limits import DeadlineExceeded, shielded, within
 
 _SHARD_CONNECTIONS = 2
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio loop (anyio's asyncio backend included): the async client's
+    connections, pools and stream ownership are asyncio's."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise NugenError(
+            "the async client runs in an asyncio event loop, and none is running here (trio "
+            "is not supported): call it from asyncio.run(...) or an asyncio task"
+        ) from None
+
+
+def current_task() -> asyncio.Task[Any] | None:
+    return asyncio.current_task(running_loop())
 
 
 def shard_limits(limits: httpx.Limits) -> list[httpx.Limits]:

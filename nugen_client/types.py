@@ -412,7 +412,7 @@ _CLOSED_STREAM: Any = _Closed()
 
 
 def _current_task() -> object:
-    from asyncio import current_task  # not imported with the types: only async streams ask
+    from nugen_client._pool import current_task  # only async streams ask: imported then
 
     return current_task()
 

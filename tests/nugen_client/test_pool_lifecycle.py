@@ -16,7 +16,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from nugen_client import (
     AsyncNugenClient,
     InvalidInputError,
     NugenClient,
+    NugenError,
     RateLimitError,
     StreamInterruptedError,
 )
@@ -66,6 +67,20 @@ def test_one_async_client_across_event_loops(
     assert len(nugen_emulator.requests) == 6
     gc.collect()
     assert unraisable == []
+
+
+def test_an_async_call_outside_an_asyncio_loop_says_so() -> None:
+    # As under trio: the calls are driven by hand, with no asyncio loop running.
+    client = AsyncNugenClient(api_key="k", base_url="http://127.0.0.1:9")
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    calls: list[Callable[[], Any]] = [
+        lambda: client.chat_completion(**chat).send(None),  # type: ignore[arg-type]
+        lambda: client.stream_chat_completion(**chat).__anext__(),  # type: ignore[arg-type]
+        lambda: client.aclose().send(None),
+    ]
+    for call in calls:
+        with pytest.raises(NugenError, match="runs in an asyncio event loop, and none is"):
+            call()
 
 
 @pytest.mark.parametrize("close", [False, True], ids=["left-open", "aclose"])
