@@ -581,9 +581,10 @@ class RerankRequest(ScoringFields, _RerankHead):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse what the service refuses, empty strings, with an ``InvalidInputError`` naming
-    the first one's position (for callers that send ``texts`` in several requests); and a
-    single string given as ``texts``, which would otherwise be embedded letter by letter."""
+    """Refuse what the service refuses, empty strings, and what cannot be sent, text that
+    is not UTF-8 (a lone surrogate), with an ``InvalidInputError`` naming the first one's
+    position (for callers that send ``texts`` in several requests); and a single string
+    given as ``texts``, which would otherwise be embedded letter by letter."""
     if isinstance(texts, str):
         raise InvalidInputError(
             "the texts to embed must be a list of strings, not one str: pass [text]"
@@ -598,3 +599,10 @@ def check_texts_to_embed(texts: Sequence[str]) -> None:
             raise InvalidInputError(
                 f"input[{position}] is an empty string, which cannot be embedded"
             )
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                raise InvalidInputError(
+                    f"input[{position}] is not valid UTF-8 text, which cannot be sent: {exc}"
+                ) from None

@@ -204,3 +204,15 @@ def test_an_empty_text_in_a_later_batch_is_refused_before_any_request(
     with pytest.raises(nugen_client.InvalidInputError, match=r"input\[12\] is an empty string"):
         embed(build(cls, batch_field, emulator), texts)
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS)
+def test_a_text_that_is_not_utf8_in_a_later_batch_is_refused_before_any_request(
+    emulator: NugenEmulator, cls: type, batch_field: str, embed: Embed
+) -> None:
+    # A lone surrogate: a file read with errors="surrogateescape", or JSON holding "\ud800".
+    broken = b"caf\xe9".decode("utf-8", "surrogateescape")
+    texts = [*TEXTS[:12], broken, *TEXTS[12:]]
+    with pytest.raises(nugen_client.InvalidInputError, match=r"input\[12\] .*UTF-8"):
+        embed(build(cls, batch_field, emulator), texts)
+    assert emulator.requests == []
