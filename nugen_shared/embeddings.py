@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client import NugenError, RateLimitError
+from nugen_client import APIResponseValidationError, NugenError, RateLimitError
 from nugen_client._errors import reword
 from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_shared.fields import FreshOnCopy
@@ -127,6 +127,7 @@ class _Schedule:
         check_texts_to_embed(texts)  # all of them, before the first batch is sent
         self.batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
         self.results: list[Vectors | None] = [None] * len(self.batches)
+        self.length: int | None = None  # of the vectors, once a batch is answered
         self.next = 0
         self.maximum = max_concurrency
         self.limit = limit
@@ -158,6 +159,19 @@ class _Schedule:
             batch = self.batches[index]
             try:
                 vectors = future.result()
+                if len(vectors) != len(batch):
+                    # The client checks this already; a wrong count here would misalign every
+                    # later text, so it is checked where the alignment is made.
+                    raise ValueError(f"{len(vectors)} vectors for a batch of {len(batch)} texts")
+                # The client checks one answer's vectors; those of the call's batches must
+                # match too (another model answering part of a long job would mix them).
+                if self.length is None:
+                    self.length = len(vectors[0])
+                elif len(vectors[0]) != self.length:
+                    raise APIResponseValidationError(
+                        f"its vectors have {len(vectors[0])} numbers, earlier batches' have "
+                        f"{self.length}"
+                    )
             except NugenError as error:
                 if len(self.batches) > 1:
                     start = index * len(self.batches[0])
@@ -165,10 +179,6 @@ class _Schedule:
                     where = f"batch {index + 1} of {len(self.batches)} (texts {start} to {end})"
                     reword(error, prefix=f"{where}: ")
                 raise
-            if len(vectors) != len(batch):
-                # The client checks this already; a wrong count here would misalign every
-                # later text, so it is checked where the alignment is made.
-                raise ValueError(f"{len(vectors)} vectors for a batch of {len(batch)} texts")
             self.results[index] = vectors
             self.limit.succeeded(self.maximum)
             if self.progress is not None:

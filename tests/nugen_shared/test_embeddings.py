@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tenacity import RetryCallState
 
-from nugen_client import RateLimitError
+from nugen_client import APIResponseValidationError, RateLimitError
 from nugen_client.params import OnRetry
 from nugen_shared.embeddings import AdaptiveLimit, aembed_in_batches, embed_in_batches
 
@@ -164,6 +164,33 @@ def test_a_wrong_vector_count_raises_rather_than_misaligning() -> None:
 
     with pytest.raises(ValueError, match="vectors for a batch of"):
         embed_in_batches(send, TEXTS, batch_size=10, max_concurrency=2)
+
+
+@pytest.mark.parametrize("run_async", [False, True])
+def test_batches_whose_vectors_differ_in_length_raise(run_async: bool) -> None:
+    """One call's vectors all have one length: a batch answered by another model (a
+    deployment changing during a long job) would otherwise mix lengths in the result."""
+
+    def vectors(batch: list[str]) -> list[list[float]]:
+        longer = batch[0] == TEXTS[70]
+        return [[*vector_of(text), 0.0] if longer else vector_of(text) for text in batch]
+
+    def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
+        return vectors(batch)
+
+    async def asend(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
+        return vectors(batch)
+
+    def call() -> object:
+        if run_async:
+            return asyncio.run(aembed_in_batches(asend, TEXTS, batch_size=10, max_concurrency=1))
+        return embed_in_batches(send, TEXTS, batch_size=10, max_concurrency=1)
+
+    expected = (
+        r"batch 8 of 11 \(texts 70 to 79\): its vectors have 3 numbers, earlier batches' have 2"
+    )
+    with pytest.raises(APIResponseValidationError, match=expected):
+        call()
 
 
 def test_progress_counts_every_text() -> None:
