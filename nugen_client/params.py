@@ -581,28 +581,20 @@ class RerankRequest(ScoringFields, _RerankHead):
 
 
 def check_texts_to_embed(texts: Sequence[str]) -> None:
-    """Refuse what the service refuses, empty strings, and what cannot be sent, text that
-    is not UTF-8 (a lone surrogate), with an ``InvalidInputError`` naming the first one's
-    position (for callers that send ``texts`` in several requests); and a single string
-    given as ``texts``, which would otherwise be embedded letter by letter."""
+    """Refuse an empty string (the service does) or one that is not UTF-8 (a lone
+    surrogate) with an ``InvalidInputError`` naming its position, for batched callers too;
+    and one string given as ``texts``, which would be embedded letter by letter."""
     if isinstance(texts, str):
         raise InvalidInputError(
             "the texts to embed must be a list of strings, not one str: pass [text]"
         )
     for position, text in enumerate(texts):
         if not isinstance(text, str):
-            raise InvalidInputError(
-                f"input[{position}] is {'None' if text is None else type(text).__name__}, "
-                "not a string"
-            )
-        if not text:
-            raise InvalidInputError(
-                f"input[{position}] is an empty string, which cannot be embedded"
-            )
-        if not text.isascii():
-            try:
-                text.encode()
-            except UnicodeEncodeError as exc:
-                raise InvalidInputError(
-                    f"input[{position}] is not valid UTF-8 text, which cannot be sent: {exc}"
-                ) from None
+            problem = f"is {'None' if text is None else type(text).__name__}, not a string"
+        elif not text:
+            problem = "is an empty string, which cannot be embedded"
+        elif not text.isascii() and re.search(r"[\ud800-\udfff]", text):
+            problem = "is not valid UTF-8 text (it holds a surrogate), which cannot be sent"
+        else:
+            continue
+        raise InvalidInputError(f"input[{position}] {problem}")
