@@ -253,10 +253,18 @@ class TextStreamConverter:
         self.usage: Usage | None = None
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
-        # What per_prompt reads from a whole answer, read field by field (once a chunk).
+        # What per_prompt reads from a whole answer, read field by field (once a chunk), as
+        # a chat stream reads them: the id and time from the first chunk sending them, the
+        # others from any chunk (a host may send none of them, or some only later).
         header = self._header
-        if chunk.id and "id" not in header:  # the first chunk naming the response
-            header.update(chunk.header_metadata())
+        if chunk.id and "id" not in header:
+            header["id"] = chunk.id
+        if chunk.created is not None and "created" not in header:
+            header["created"] = chunk.created
+        if chunk.system_fingerprint:
+            header["system_fingerprint"] = chunk.system_fingerprint
+        if chunk.service_tier:
+            header["service_tier"] = chunk.service_tier
         if chunk.model:  # a chunk naming no model keeps the one known
             header["model_name"] = chunk.model
         if chunk.confidence_score is not None:

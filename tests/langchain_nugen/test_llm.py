@@ -287,6 +287,37 @@ def test_a_stream_keeps_the_timing_figures_a_later_chunk_leaves_out() -> None:
     assert streamed["timing"] == {"ttft_seconds": 0.2, "total_seconds": 1.5}
 
 
+@pytest.mark.parametrize(
+    "events",
+    [
+        # A host that names no response id: its time and fingerprint are still read.
+        [{"created": 1.5, "model": "m", "system_fingerprint": "fp_1", "service_tier": "auto"}],
+        # A fingerprint and tier sent only by a later chunk than the first naming the id.
+        [
+            {"id": "cmpl-7", "created": 1.5, "model": "m"},
+            {"system_fingerprint": "fp_1"},
+            {"service_tier": "auto"},
+        ],
+    ],
+)
+def test_a_stream_reads_the_header_fields_as_a_whole_answer_and_a_chat_stream_do(
+    events: list[dict[str, Any]],
+) -> None:
+    from langchain_nugen.llms import TextStreamConverter, per_prompt
+    from nugen_client.types import TextCompletion, TextCompletionChunk
+
+    sent = {name: value for event in events for name, value in event.items() if name != "model"}
+    choice = {"index": 0, "text": "ok", "finish_reason": "stop"}
+    whole = TextCompletion.model_validate({**events[0], **sent, "choices": [choice]})
+    [(generations, _)] = per_prompt(whole, 1, {"model": "m"})
+    converter = TextStreamConverter("m")
+    for event in events:
+        converter.convert(TextCompletionChunk.model_validate({**event, "choices": [choice]}))
+    for info in (generations[0].generation_info, converter.final().generation_info):
+        assert info is not None
+        assert {name: info.get(name) for name in sent} == sent
+
+
 def test_a_stream_keeps_the_gpu_time_of_its_opening_timing_event() -> None:
     # The live stream opens with {"_timing": {"gpu_processing_seconds": ...}}: its figure
     # joins the closing timing, as ChatNugen's and LlamaIndex's streams keep it.
