@@ -424,7 +424,7 @@ def test_metadata_overrides() -> None:
 def test_a_small_context_window_leaves_the_prompt_room(cls: Any, context_window: int) -> None:
     # Without max_tokens the output budget is a guess: it may not take the whole window,
     # or every query engine's prompt packing fails ("available context size ... not
-    # non-negative") where OpenAI's classes reserve LlamaIndex's 256 tokens.
+    # non-negative") where OpenAI's classes reserve nothing (num_output -1).
     metadata = cls(api_key=API_KEY, context_window=context_window).metadata
     assert metadata.num_output == min(FALLBACK_MAX_OUTPUT_TOKENS, context_window // 4)
     helper = PromptHelper.from_llm_metadata(metadata)
