@@ -249,7 +249,7 @@ async def open_pool(make: Callable[..., httpx.AsyncClient], limits: httpx.Limits
     """A new pool owned by the running loop, which closes it when it shuts down."""
     loop = asyncio.get_running_loop()
     pool = LoopPool(make, shard_limits(limits))
-    guard = _close_with_loop(pool)
+    guard = _close_with_loop(pool, loop)
     # Started inside the loop, the guard is registered with it (asyncio's firstiter hook):
     # the loop's shutdown_asyncgens() closes it.
     await guard.__anext__()
@@ -260,23 +260,25 @@ async def open_pool(make: Callable[..., httpx.AsyncClient], limits: httpx.Limits
     return pool
 
 
-async def _close_with_loop(pool: LoopPool) -> AsyncGenerator[None, None]:
+async def _close_with_loop(
+    pool: LoopPool, loop: asyncio.AbstractEventLoop
+) -> AsyncGenerator[None, None]:
     """Suspends until its loop shuts down its async generators (or the pool is closed),
     then closes the pool and lets the loop forget it."""
     try:
         yield
-    except GeneratorExit:
-        if asyncio._get_running_loop() is None:
-            # Collected as its loop closed, the loop never having registered it (run without
-            # asyncio's async-generator hooks, as nest_asyncio runs loops): nothing can be
-            # awaited now, and the connections go with the loop.
-            raise
-    try:
-        await pool._close()
     finally:
-        anchor = None if pool._anchor is None else pool._anchor()
-        if anchor is not None:
-            anchor.cancel()
+        # Not when the garbage collector closes it, its loop never having registered it
+        # (run without asyncio's async-generator hooks, as nest_asyncio runs loops) and no
+        # loop, or another one, running: nothing can be awaited on its loop, and the
+        # connections go with that loop.
+        if asyncio._get_running_loop() is loop:
+            try:
+                await pool._close()
+            finally:
+                anchor = None if pool._anchor is None else pool._anchor()
+                if anchor is not None:
+                    anchor.cancel()
 
 
 # Shard clients in which a cancellation landed inside ``send`` (see strand).

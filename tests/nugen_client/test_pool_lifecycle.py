@@ -970,3 +970,36 @@ def test_a_pool_opened_without_async_generator_hooks_goes_quietly_with_its_loop(
         finally:
             loop.close()
         gc.collect()
+
+
+def test_a_pool_without_async_generator_hooks_collected_under_another_loop_goes_quietly(
+    nugen_emulator: NugenEmulator, unraisable: list[Any]
+) -> None:
+    # As above, but the loop is dropped unclosed (as nest_asyncio's are) and the garbage
+    # collector finds its pool's guard while another loop runs in this thread: the guard
+    # must not close the pool on that loop (whose tasks would close another loop's
+    # connections, the guard awaiting them from inside the collector).
+    client = AsyncNugenClient(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+
+    async def call() -> None:
+        sys.set_asyncgen_hooks(firstiter=None, finalizer=None)  # restored as the run ends
+        await client.chat_completion(model="m", messages=USER)
+
+    def run_and_drop() -> None:
+        asyncio.new_event_loop().run_until_complete(call())
+
+    async def collect() -> None:
+        gc.collect()
+        await asyncio.sleep(0.05)  # what the guard might have started, given time to fail
+
+    gc.disable()  # the dropped loop is found only by the collection below
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)  # the unclosed loop and connection
+            worker = threading.Thread(target=run_and_drop)
+            worker.start()
+            worker.join()
+            asyncio.run(collect())
+            gc.collect()
+    finally:
+        gc.enable()
