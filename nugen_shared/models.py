@@ -1,10 +1,11 @@
 """What we know of Nugen's models (names from the provider's reference pages and public
 cookbook), for LangChain profiles and LlamaIndex metadata. What nobody published (context
 windows) is left ``None``, and every figure can be set per instance. A name not in the
-table is never an error: it gets :data:`UNKNOWN_MODEL`, with reasoning when its name says so.
+table is never an error: it is taken for a tool-calling chat model that takes images, with
+reasoning when its name says so.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
@@ -14,7 +15,6 @@ __all__ = [
     "FALLBACK_CONTEXT_WINDOW",
     "FALLBACK_MAX_OUTPUT_TOKENS",
     "KNOWN_MODELS",
-    "UNKNOWN_MODEL",
     "ModelInfo",
     "model_info",
 ]
@@ -49,13 +49,9 @@ class ModelInfo:
 _REASONING_MARKERS = ("thinking", "reasoning", "gpt-oss-", "deepseek-")
 
 
-def _names_reasoning(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in _REASONING_MARKERS)
-
-
 def _chat(name: str, *, image_inputs: bool = False, reasoning: bool = False) -> ModelInfo:
-    return ModelInfo(name, image_inputs=image_inputs, reasoning=reasoning or _names_reasoning(name))
+    reasoning = reasoning or any(marker in name.lower() for marker in _REASONING_MARKERS)
+    return ModelInfo(name, image_inputs=image_inputs, reasoning=reasoning)
 
 
 def _embedding(name: str) -> ModelInfo:
@@ -103,14 +99,7 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
     )
 }
 
-UNKNOWN_MODEL = ModelInfo("", image_inputs=True)
-"""Assumed for names not in the table: a tool-calling chat model that takes images."""
-
 
 def model_info(name: str) -> ModelInfo:
-    """The table's entry for ``name``, or :data:`UNKNOWN_MODEL` under that name (with
-    ``reasoning`` when the name tells it)."""
-    info = KNOWN_MODELS.get(name)
-    if info is not None:
-        return info
-    return replace(UNKNOWN_MODEL, name=name, reasoning=_names_reasoning(name))
+    """The table's entry for ``name``, or what a name not in it is taken for."""
+    return KNOWN_MODELS.get(name) or _chat(name, image_inputs=True)
