@@ -321,7 +321,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         checked against ``request_type``; a stream asks for usage unless
         ``include_usage=False``."""
         fields = {
-            name: list(value) if name in _LISTS and _is_sequence(value) else value
+            name: list(value)
+            if name in _LISTS and isinstance(value, Sequence) and not isinstance(value, str)
+            else value
             for name, value in params.items()
             if value is not None and name not in _OPTIONS
         }
@@ -554,7 +556,3 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             context=unread and f"body not read: {unread}",
             hint=hint,
         )
-
-
-def _is_sequence(value: object) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str)
