@@ -75,10 +75,6 @@ def _json_text(value: Any) -> Any:
 _Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
 
 
-def _absent(_: float) -> None:
-    return None
-
-
 def _unpack_floats(value: Any) -> Any:
     """A vector sent as base64 (``encoding_format="base64"``): little-endian float32s."""
     if not isinstance(value, str):
@@ -99,7 +95,9 @@ _Count = Annotated[int, BeforeValidator(lambda value: 0 if value is None else va
 # last two, and no reading of them is right). Tried left to right, so a finite number costs
 # what ``float | None`` does; a value that is no number at all is still an error.
 _FiniteOrAbsent = Annotated[
-    Annotated[float, Field(allow_inf_nan=False)] | Annotated[float, AfterValidator(_absent)] | None,
+    Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[float, AfterValidator(lambda _: None)]
+    | None,
     Field(union_mode="left_to_right"),
 ]
 
