@@ -89,10 +89,12 @@ def _until_deadline(
 
 
 @dataclass(slots=True, eq=False)
-class _Limits:
-    """What one response may still cost. Work is per network read: a deadline check and a
-    count (the size of a stream's events is the SSE parser's to check)."""
+class _Bounded:
+    """A response's body stream ``_inner``, bounded: what it may still cost. Work is per
+    network read: a deadline check and a count (the size of a stream's events is the SSE
+    parser's to check)."""
 
+    _inner: httpx.SyncByteStream | httpx.AsyncByteStream
     _decoder: zlib._Decompress | None
     max_bytes: int
     deadline: float | None
@@ -146,37 +148,31 @@ class _Limits:
             )
 
 
-class _SyncBounded(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, limits: _Limits) -> None:
-        self._inner = inner
-        self._limits = limits
+class _SyncBounded(_Bounded, httpx.SyncByteStream):
+    _inner: httpx.SyncByteStream
 
     def __iter__(self) -> Iterator[bytes]:
-        limits = self._limits
         for raw in self._inner:
-            for piece in limits.feed(raw):
+            for piece in self.feed(raw):
                 handed = time.monotonic()
                 yield piece
-                limits.handed_back(handed)
-        yield from limits.flush()
+                self.handed_back(handed)
+        yield from self.flush()
 
     def close(self) -> None:
         self._inner.close()
 
 
-class _AsyncBounded(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, limits: _Limits) -> None:
-        self._inner = inner
-        self._limits = limits
+class _AsyncBounded(_Bounded, httpx.AsyncByteStream):
+    _inner: httpx.AsyncByteStream
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        limits = self._limits
         async for raw in self._inner:
-            for piece in limits.feed(raw):
+            for piece in self.feed(raw):
                 handed = time.monotonic()
                 yield piece
-                limits.handed_back(handed)
-        for piece in limits.flush():
+                self.handed_back(handed)
+        for piece in self.flush():
             yield piece
 
     async def aclose(self) -> None:
@@ -194,13 +190,9 @@ async def shielded(awaitable: Awaitable[object]) -> None:
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
-        task.add_done_callback(_retrieve)
+        # Its outcome retrieved, so asyncio does not log it as never retrieved.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         raise
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 def bound_response(response: httpx.Response, *, max_bytes: int, deadline: float | None) -> None:
@@ -218,12 +210,9 @@ def bound_response(response: httpx.Response, *, max_bytes: int, deadline: float 
             f"the response uses content-encoding {encoding!r}, which was not asked for",
             body=None,
         )
-    limits = _Limits(decoder, max_bytes, deadline)
     stream = response.stream
-    if isinstance(stream, httpx.AsyncByteStream):
-        response.stream = _AsyncBounded(stream, limits)
-    else:
-        response.stream = _SyncBounded(stream, limits)
+    bounded = _AsyncBounded if isinstance(stream, httpx.AsyncByteStream) else _SyncBounded
+    response.stream = bounded(stream, decoder, max_bytes, deadline)
 
 
 def passed(deadline: float | None) -> bool:
@@ -234,5 +223,5 @@ def passed(deadline: float | None) -> bool:
 
 def deadline_passed(response: httpx.Response) -> bool:
     """Whether the deadline :func:`bound_response` gave ``response`` has passed."""
-    limits: _Limits | None = getattr(response.stream, "_limits", None)
-    return limits is not None and passed(limits.deadline)
+    stream = response.stream
+    return isinstance(stream, _Bounded) and passed(stream.deadline)
