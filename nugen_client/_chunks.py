@@ -177,13 +177,9 @@ class ChunkDecoder(Generic[_ChunkT]):
         error = payload.get("error")
         if error is None and not explicit:
             return
-        status = 500
-        if isinstance(error, dict):
-            for key in ("status_code", "status", "code"):
-                value = error.get(key)
-                if isinstance(value, int) and 400 <= value < 600:
-                    status = value
-                    break
+        fields = error if isinstance(error, dict) else {}
+        codes = (fields.get(key) for key in ("status_code", "status", "code"))
+        status = next((code for code in codes if isinstance(code, int) and 400 <= code < 600), 500)
         raise make_status_error(
             status, payload, secrets=self._secrets, context="error event in stream"
         )
