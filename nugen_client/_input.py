@@ -231,12 +231,9 @@ def validation_message(what: str, exc: ValidationError) -> str:
     for loc, error in kept[:8]:
         msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         got = error.get("input")
-        if (
-            isinstance(got, str | int | float | bool)
-            and len(repr(got)) <= 60
-            and repr(got) not in msg
-        ):
-            msg = f"{msg} (got {got!r})"
+        shown = repr(got) if isinstance(got, str | int | float | bool) else ""
+        if 0 < len(shown) <= 60 and shown not in msg:
+            msg = f"{msg} (got {shown})"
         lines.append(f"{loc}: {msg}" if loc else msg)
     if len(kept) > len(lines):
         lines.append(f"... and {len(kept) - len(lines)} more")
