@@ -169,13 +169,12 @@ BODY_KEYWORDS = _CALL_KEYWORDS - RequestOptions.__annotations__.keys()
 def check_no_credential_keywords(
     names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
 ) -> None:
-    """Refuse a keyword that looks like a credential (``api_key`` itself only if ``body``).
+    """Refuse a keyword that looks like a credential (``api_key`` itself only if ``body``:
+    names bound for the body; the key goes to the constructor).
 
-    Unknown keywords become body fields, and a key under a wrong name would be shown
-    wherever the body is; with ``body=True`` (names bound for the body) ``api_key`` is
-    refused too: the key goes to the constructor. A near miss of one of ``known``
-    (``max_token``) is refused as a typo, naming the name meant, never the value. Public
-    for the adapters, which apply it to their constructor and call keywords.
+    Unknown keywords become body fields, where a key under a wrong name would be shown. A
+    near miss of one of ``known`` (``max_token``) is refused as a typo, naming the name
+    meant, never the value. Public for the adapters (constructor and call keywords).
     """
     for name in names:
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
@@ -217,7 +216,6 @@ _SAFE_HEADERS = frozenset(
         "x-session-id",
     }
 )
-_REDACTED = "***"
 
 
 def check_no_userinfo(base_url: str) -> None:
@@ -242,7 +240,7 @@ def is_credential_header(name: str) -> bool:
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` with every value but those of safe names replaced by ``***``."""
-    return {k: (_REDACTED if is_credential_header(k) else v) for k, v in headers.items()}
+    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 # ----------------------------------------------------------------------------- requests
