@@ -162,11 +162,10 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
     connection settings (``default_headers``, ``base_url``, ...), which as body fields would
     do nothing they say and put header values in the body."""
     for name in kwargs:
-        if name not in _MODEL_SETTINGS:
-            continue
-        meant = {"default_headers": "extra_headers", "request_timeout": "timeout"}.get(name)
-        hint = f"pass {meant}= for one call" if meant else "set it on the model"
-        raise InvalidInputError(f"{name!r} is a setting of the model, not of one call: {hint}")
+        if name in _MODEL_SETTINGS:
+            meant = {"default_headers": "extra_headers", "request_timeout": "timeout"}.get(name)
+            hint = f"pass {meant}= for one call" if meant else "set it on the model"
+            raise InvalidInputError(f"{name!r} is a setting of the model, not of one call: {hint}")
     check_no_credential_keywords(kwargs, body=True)
     extra_body = kwargs.get("extra_body")
     if isinstance(extra_body, Mapping):  # body fields: no call keyword (extra_headers) is one
