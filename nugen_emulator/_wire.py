@@ -386,8 +386,12 @@ class Renderer:
             for i, vector in enumerate(vectors)
         ]
         body["model"] = model
-        usage = {"prompt_tokens": tokens, "total_tokens": tokens} if openai else None
-        body["usage"] = None if no_usage else usage or {"total_tokens": tokens}
+        if no_usage:
+            body["usage"] = None
+        elif openai:
+            body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        elif not self.live:  # the live service sends no usage on embeddings
+            body["usage"] = {"total_tokens": tokens}
         score = None if openai else confidence_score(model, str(tokens))
         if score is not None:
             body["confidence_score"] = score

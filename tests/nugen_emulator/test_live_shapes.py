@@ -141,6 +141,12 @@ def test_live_embeddings_carry_the_live_envelope(http: httpx.Client) -> None:
     assert isinstance(body["created"], float)
     assert body["model"] == "qwen3-embedding-8b"
     assert body["data"][0]["index"] == 0
+    assert "usage" not in body  # the live service sends none on embeddings
+
+
+def test_reference_embeddings_keep_the_documented_usage(http_reference: httpx.Client) -> None:
+    body = http_reference.post("/embeddings", json={"model": "m", "input": "two words"}).json()
+    assert body["usage"] == {"total_tokens": 2}
 
 
 def test_forms_must_be_known() -> None:

@@ -459,7 +459,6 @@ def test_embeddings_are_deterministic_unit_vectors(http: httpx.Client) -> None:
     assert all(len(v) == 384 for v in vectors)
     assert all(math.isclose(math.fsum(x * x for x in v), 1.0, rel_tol=1e-9) for v in vectors)
     assert vectors[0] == vectors[2] != vectors[1]
-    assert body["usage"] == {"total_tokens": 3}
     single = http.post("/embeddings", json={"model": "e", "input": "a", "dimensions": 8}).json()
     assert len(single["data"][0]["embedding"]) == 8
 
