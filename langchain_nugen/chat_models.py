@@ -449,8 +449,17 @@ class _CallRequired(_WholeAtTheEnd):
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
         parsed = super().parse_result(result, partial=partial)
         if parsed is None and (not partial or _is_last(result)):
-            message = getattr(result[0], "message", None)
-            raise OutputParserException(*_no_usable_call(message, self.key_name))
+            message, name = getattr(result[0], "message", None), self.key_name
+            finish = getattr(message, "response_metadata", {}).get("finish_reason")
+            for call in getattr(message, "invalid_tool_calls", ()):
+                if call.get("name") == name:
+                    cut = " (cut off: raise max_tokens)" if finish == "length" else ""
+                    error = f"the answer's call of the {name} tool has arguments that are not"
+                    raise OutputParserException(
+                        f"{error} complete, valid JSON{cut}", llm_output=call.get("args")
+                    )
+            error = f"the answer holds no call of the {name} tool (finish_reason {finish!r})"
+            raise OutputParserException(error)
         return parsed
 
 
@@ -460,18 +469,6 @@ class _PydanticCallParser(_CallRequired, parsers.PydanticToolsParser):
 
 class _JsonCallParser(_CallRequired, parsers.JsonOutputKeyToolsParser):
     pass
-
-
-def _no_usable_call(message: Any, name: str) -> tuple[str, None, str | None]:
-    """The error message (and the arguments received, if any) of an answer that holds no
-    usable call of the tool ``name``, as ``OutputParserException``'s arguments."""
-    finish = getattr(message, "response_metadata", {}).get("finish_reason")
-    for call in getattr(message, "invalid_tool_calls", ()):
-        if call.get("name") == name:
-            cut = " (cut off: raise max_tokens)" if finish == "length" else ""
-            error = f"the answer's call of the {name} tool has arguments that are not complete"
-            return f"{error}, valid JSON{cut}", None, call.get("args")
-    return f"the answer holds no call of the {name} tool (finish_reason {finish!r})", None, None
 
 
 def _as_function(schema: _DictOrPydanticClass) -> _DictOrPydanticClass:
