@@ -353,9 +353,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             raise ValueError(
                 f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
             )
-        if not include_raw:
-            return llm | output_parser
-        return llm | _with_raw(output_parser)
+        return llm | (_with_raw(output_parser) if include_raw else output_parser)
 
 
 def _with_raw(parser: Runnable[BaseMessage, Any]) -> Runnable[BaseMessage, AddableDict]:
