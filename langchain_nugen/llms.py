@@ -330,7 +330,5 @@ def _llm_result(results: list[_Result], model: str) -> LLMResult:
     # Summed over the requests that reported usage; no counts ({}, as ChatNugen and
     # OpenAI give) when none did, where zeros would claim the requests used no tokens.
     usages = [usage for _, usage in results if usage is not None]
-    llm_output: dict[str, Any] = {"model_name": model, "token_usage": {}}
-    if usages:
-        llm_output["token_usage"] = summed_usage(usages)
+    llm_output = {"model_name": model, "token_usage": summed_usage(usages) if usages else {}}
     return LLMResult(generations=[generations for generations, _ in results], llm_output=llm_output)
