@@ -358,12 +358,10 @@ def _tool_message(message: ToolMessage, where: str, max_bytes: int) -> dict[str,
 
 def usage_to_metadata(usage: Usage) -> UsageMetadata:
     """LangChain ``UsageMetadata`` from the wire usage, with cache and reasoning details."""
-    input_tokens = usage.prompt_tokens
-    output_tokens = usage.completion_tokens
     metadata = UsageMetadata(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=usage.total_tokens or input_tokens + output_tokens,
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
     )
     input_details = _reported(
         cache_read=usage.cached_tokens, audio=_audio_tokens(usage.prompt_tokens_details)
