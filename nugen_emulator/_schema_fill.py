@@ -52,28 +52,25 @@ def string_literals(text: str, exclude: Iterable[str] = ()) -> list[tuple[int, s
     # phrase without starting a sentence.
     unquoted = _QUOTED_RE.sub(lambda m: "," + " " * (len(m.group(0)) - 1), text)
     sentence_starts = {m.end() for m in _SENTENCE_START_RE.finditer(unquoted)}
-    current: list[str] = []
-    current_start = 0
-    previous_end = -1
+    phrases: list[tuple[int, str]] = []
+    phrase_end = -1
     for match in _WORD_RE.finditer(unquoted):
         word = match.group(0).strip("'-")
-        usable = (
+        if not (
             word[:1].isupper()
             and match.start() not in sentence_starts
             and word not in _NOT_VALUES
             and word.lower() not in excluded
             and "_" not in word
-        )
-        if usable and current and unquoted[previous_end : match.start()] == " ":
-            current.append(word)
+        ):
+            continue
+        # One space from the last capitalised word (no other word between): the same phrase.
+        if phrases and unquoted[phrase_end : match.start()] == " ":
+            phrases[-1] = (phrases[-1][0], f"{phrases[-1][1]} {word}")
         else:
-            if current:
-                found.append((current_start, " ".join(current)))
-            current = [word] if usable else []
-            current_start = match.start()
-        previous_end = match.end()
-    if current:
-        found.append((current_start, " ".join(current)))
+            phrases.append((match.start(), word))
+        phrase_end = match.end()
+    found += phrases
     first: dict[str, int] = {}  # each value where it first appears
     for start, value in sorted(found, key=lambda pair: pair[0]):
         first.setdefault(value, start)
