@@ -280,19 +280,11 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     if request.tools or _prompts.recognise(conv.system_text, "react") is None:
         return None
     tools = _prompts.react_tools(conv.system_text)
-    messages = request.messages
-    user_turns = [
-        i
-        for i, m in enumerate(messages)
-        if m.role == "user"
-        and not text_of(m.content).lstrip().startswith(_prompts.OBSERVATION_PREFIX)
-    ]
-    start = user_turns[-1] if user_turns else 0
-    question = text_of(messages[start].content) if user_turns else ""
+    question = ""
     observations: list[str] = []
     called: list[str] = []
     used: list[Any] = []
-    for message in messages[start + 1 :]:
+    for message in request.messages:
         text = text_of(message.content)
         if message.role == "assistant":
             called.extend(_prompts.REACT_ACTION_RE.findall(text))
@@ -300,6 +292,8 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
                 used.extend(scalars(value))
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
             observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())
+        elif message.role == "user":  # a new question: the steps before it answered another
+            question, observations, called, used = text, [], [], []
     due = _due_tools(question, tools, called)[:1]
     if due:
         [arguments] = _arguments(tools, due, "\n".join([question, *observations]), used)
