@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import re
@@ -266,11 +267,8 @@ class _Filler:
         if isinstance(items.get("enum"), list):
             result = list(self.literals.mentioned(items["enum"]))
         elif kind in ("integer", "number"):
-            while limit is None or len(result) < limit:
-                found = self._number_literal(items, integer=kind == "integer")
-                if found is None:
-                    break
-                result.append(found)
+            found = iter(lambda: self._number_literal(items, integer=kind == "integer"), None)
+            result = list(itertools.islice(found, limit))
         elif kind == "string" and "format" not in items:
             while (limit is None or len(result) < limit) and self.literals.strings:
                 result.append(self.string(items, name))
