@@ -18,7 +18,6 @@ __all__ = ["DEFAULT_API_KEY", "Fault", "NugenEmulator", "RecordedRequest"]
 
 DEFAULT_API_KEY = "test-key"
 _BASE_PATHS: dict[str, str] = {"nugen": "/api/v3/inference", "openai": "/v1"}
-_SERVER_STACK = ("starlette", "uvicorn")
 _INSTALL_HINT = (
     "nugen_emulator.NugenEmulator needs starlette and uvicorn ({missing} is not "
     'installed): pip install "nugen-integrations[testing]"'
@@ -35,7 +34,7 @@ if not TYPE_CHECKING:
                 from nugen_emulator._server import NugenEmulator
             except ModuleNotFoundError as exc:
                 missing = (exc.name or "").split(".")[0]
-                if missing in _SERVER_STACK:
+                if missing in ("starlette", "uvicorn"):
                     raise ImportError(_INSTALL_HINT.format(missing=missing), name=exc.name) from exc
                 raise
             return NugenEmulator

@@ -28,7 +28,6 @@ from nugen_emulator._validation import (
 from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
 
-_QUOTE_WORDS = 60
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Verbs that say nothing about what a tool is for: "get_weather" is about "weather".
 _GENERIC_TOOL_WORDS = frozenset(
@@ -41,7 +40,7 @@ _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
 
-def quote(text: str, limit: int = _QUOTE_WORDS) -> str:
+def quote(text: str, limit: int = 60) -> str:
     """``text`` on one line, cut to ``limit`` words, for quoting inside a reply."""
     words = text.split()
     cut = " ".join(words[:limit])
