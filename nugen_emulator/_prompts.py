@@ -126,18 +126,18 @@ _BLOCK_END_RE = re.compile(
 def rag_prompt(text: str) -> tuple[str, str] | None:
     """The labelled (context block, question) of a hand-written RAG prompt, or ``None``."""
     questions = list(QUESTION_LABEL.finditer(text))
-    if not questions:
+    contexts = list(_CONTEXT_LABEL_RE.finditer(text))
+    if not questions or not contexts:
         return None
-    question_start = questions[-1].end()
-    end = _BLOCK_END_RE.search(text, question_start)
-    question = text[question_start : end.start() if end else len(text)].strip()
-    labels = [m for m in _CONTEXT_LABEL_RE.finditer(text) if m.start() != questions[-1].start()]
-    if not question or not labels:
-        return None
-    start = labels[-1].end()
-    block_end = _BLOCK_END_RE.search(text, start)
-    context = text[start : block_end.start() if block_end else len(text)]
-    return (context, question) if context.strip() else None
+    question = _block(text, questions[-1].end()).strip()
+    context = _block(text, contexts[-1].end())
+    return (context, question) if question and context.strip() else None
+
+
+def _block(text: str, start: int) -> str:
+    """``text`` from ``start`` to the next label, or to its end."""
+    end = _BLOCK_END_RE.search(text, start)
+    return text[start : end.start() if end else len(text)]
 
 
 def unlabelled(text: str, label: re.Pattern[str]) -> str:
