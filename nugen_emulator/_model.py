@@ -381,15 +381,9 @@ def generate_completion(
     ids = token_id_prompts(request.prompt)  # each read as the numbers it holds
     prompts = as_list(request.prompt) if ids is None else [" ".join(map(str, i)) for i in ids]
     for prompt in prompts:
-        chat = OpenAIChatBody.model_construct(
-            model=request.model,
-            messages=[Message.model_construct(role="user", content=prompt)],
-            max_tokens=request.max_tokens,
-            stream=request.stream,
-            n=request.n,
-            stop=request.stop,
-            stream_options=getattr(request, "stream_options", None),  # the openai dialect's
-        )
+        # The request's own fields (stream_options in the openai dialect; prompt left out).
+        message = Message.model_construct(role="user", content=prompt)
+        chat = OpenAIChatBody.model_construct(**dict(request), messages=[message])
         choices.extend(answer(chat).choices)
     prompt_total = sum(count_tokens(p) for p in prompts)
     return Generation(choices=choices, prompt_tokens=max(1, prompt_total))
