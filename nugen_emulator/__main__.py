@@ -45,18 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.access_log:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     api_key = None if args.no_auth else (args.api_key or DEFAULT_API_KEY)
+    # Every option but --no-auth is the constructor's parameter of the same name.
+    options = {name: value for name, value in vars(args).items() if name != "no_auth"}
+    options |= {"api_key": api_key, "latency": tuple(args.latency) if args.latency else None}
     try:
-        emulator = NugenEmulator(
-            dialect=args.dialect,
-            host=args.host,
-            port=args.port,
-            api_key=api_key,
-            seed=args.seed,
-            latency=tuple(args.latency) if args.latency else None,
-            forms=args.forms,
-            served_model=args.served_model,
-            access_log=args.access_log,
-        )
+        emulator = NugenEmulator(**options)
     except ValueError as exc:  # a --port or --latency out of range: a usage error
         parser.error(str(exc))
     try:
