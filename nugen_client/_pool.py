@@ -41,10 +41,6 @@ def running_loop() -> asyncio.AbstractEventLoop:
         ) from None
 
 
-def current_task() -> asyncio.Task[Any] | None:
-    return asyncio.current_task(running_loop())
-
-
 def shard_limits(limits: httpx.Limits) -> list[httpx.Limits]:
     """Split a connection budget into pools of about two connections each: httpcore
     re-scans every connection of a pool for every queued request whenever one changes

@@ -410,9 +410,11 @@ _CLOSED_STREAM: Any = _Closed()
 
 
 def _current_task() -> object:
-    from nugen_client._pool import current_task  # only async streams ask: imported then
+    from asyncio import current_task  # only async streams ask: imported then
 
-    return current_task()
+    from nugen_client._pool import running_loop
+
+    return current_task(running_loop())
 
 
 class Stream(Generic[_ChunkT_co]):
