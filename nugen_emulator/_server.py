@@ -121,7 +121,6 @@ class NugenEmulator:
         self._faults_lock = threading.Lock()
         self._seen: dict[bytes, int] = {}
         self._random = random.Random(seed) if seed is not None else random.SystemRandom()
-        self._stopping = threading.Event()
         self._app = self._routes()
         self.chat_reply = chat_reply
         self._lock = threading.Lock()
@@ -172,7 +171,6 @@ class NugenEmulator:
                 timeout_graceful_shutdown=1,
             )
             server = self._server = uvicorn.Server(config)
-            self._stopping.clear()
 
             def run() -> None:
                 try:
@@ -199,7 +197,6 @@ class NugenEmulator:
             self._server = self._thread = self._socket = None
         if server is not None:
             server.should_exit = True
-            self._stopping.set()  # wakes up sleeping requests
         if thread is not None:
             thread.join(timeout=10)
             if thread.is_alive() and server is not None:
@@ -318,10 +315,10 @@ class NugenEmulator:
         return f"{prefix}{source.getrandbits(96):024x}"
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep, but wake up soon when the emulator is stopping."""
+        """Sleep, but wake up soon when the emulator is stopping (stop() drops its server)."""
         deadline = time.monotonic() + seconds
-        # Polled: stop() sets it from the test's thread, outside the server's event loop.
-        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
+        # Polled: stop() runs in the test's thread, outside the server's event loop.
+        while self._server is not None and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(min(left, _SLEEP_STEP))
 
     def _routes(self) -> Starlette:
