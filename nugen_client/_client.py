@@ -123,10 +123,9 @@ class _NoCookies(http.cookiejar.CookieJar):
 
 
 def _own_http(client: _BaseClient[Any, Any]) -> dict[str, Any]:
-    """The options of the httpx clients a client opens itself (both kinds)."""
+    """The options of the httpx clients a client opens itself (each request sets its timeout)."""
     return {
         "cookies": _NoCookies(),
-        "timeout": client.timeout,
         "follow_redirects": False,
         "verify": _tls_context(client.base_url.startswith("https:")),
         "mounts": direct_mounts(client.base_url),

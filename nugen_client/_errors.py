@@ -77,8 +77,6 @@ class StreamInterruptedError(NugenError):
 class APIStatusError(NugenError):
     """The service answered with an error status (or sent an error object in a stream)."""
 
-    status_code: int
-
     def __init__(
         self,
         message: str,
