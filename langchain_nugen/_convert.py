@@ -36,9 +36,17 @@ from nugen_shared.images import DEFAULT_MAX_IMAGE_BYTES, image_part, url_image_p
 PROVIDER = "nugen"
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
-# Roles of LangChain's generic ``ChatMessage`` that map onto a user or system turn (assistant
-# and tool turns need tool-call structure a ChatMessage cannot hold).
-_ROLES = {"system": "system", "developer": "system", "user": "user", "human": "user"}
+# Roles of LangChain's generic ``ChatMessage`` and the turns they map onto, as ChatOpenAI
+# sends them (an assistant ChatMessage holds text only; a tool turn needs a tool_call_id,
+# which a ChatMessage cannot hold).
+_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+}
 
 # Block types that only describe an assistant turn (its reasoning, or tool calls that are
 # sent from ``tool_calls``): skipped when the turn goes back to the service, which takes
@@ -91,6 +99,8 @@ def to_wire_message(
 ) -> dict[str, Any]:
     """One LangChain message as a wire message (a new dict; ``message`` is only read)."""
     where = f"messages[{index}]"
+    if isinstance(message, ChatMessage) and _ROLES.get(message.role.lower()) == "assistant":
+        message = AIMessage(content=message.content, name=message.name)
     if isinstance(message, AIMessage):
         return _assistant_message(message, where)
     if isinstance(message, ToolMessage):

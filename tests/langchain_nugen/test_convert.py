@@ -78,7 +78,16 @@ def test_system_image_is_refused() -> None:
         to_wire_message(SystemMessage(content=[{"type": "image", "url": URL}]))
 
 
-@pytest.mark.parametrize("role", ["assistant", "tool", "function", "critic"])
+@pytest.mark.parametrize("role", ["assistant", "AI"])
+def test_an_assistant_chat_message_is_an_assistant_turn(role: str) -> None:
+    # As ChatOpenAI sends it (ChatMessagePromptTemplate(role="assistant") makes one).
+    content: list[Any] = ["Hello", {"type": "text", "text": " there"}]
+    assert to_wire_messages([ChatMessage(role=role, content=content, name="bot")]) == [
+        {"role": "assistant", "content": "Hello there", "name": "bot"}
+    ]
+
+
+@pytest.mark.parametrize("role", ["tool", "function", "critic"])
 def test_chat_message_roles_that_cannot_map(role: str) -> None:
     with pytest.raises(InvalidInputError, match="ChatMessage role"):
         to_wire_message(ChatMessage(role=role, content="x"))
