@@ -263,16 +263,15 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         if path is None:
             raise InvalidInputError(f"endpoint must be 'chat' or 'vision', got {endpoint!r}")
         if endpoint == "vision":
-            # It takes no tools: it would answer without calling one, and the caller would
-            # read "no tool call" rather than the reason.
-            given = [
-                name for name in ("tools", "tool_choice", "response_format") if params.get(name)
-            ]
+            # It takes no tools and no stop sequences: it would answer without calling one,
+            # or past one, and the caller would read that answer rather than the reason.
+            names = ("tools", "tool_choice", "response_format", "stop")
+            given = [name for name in names if params.get(name)]
             if given:
                 raise InvalidInputError(
                     f"the vision endpoint (/chat/vision) takes no {', '.join(given)}: to use "
-                    "tools or structured output with images, send the request to the chat "
-                    "endpoint (/chat/completions, which takes image parts too: "
+                    "them with images, send the request to the chat endpoint "
+                    "(/chat/completions, which takes image parts too: "
                     "use_vision_endpoint=False, or endpoint='chat' on the client)"
                 )
         if not stream and params.get("stream"):
