@@ -20,7 +20,7 @@ from pydantic import Field
 from langchain_nugen._base import LC_KWARGS, NugenModel, SessionFromConfig, on_retry, shown_keywords
 from langchain_nugen._convert import summed_usage, token_usage
 from langchain_nugen._errors import mapped_errors
-from nugen_client.params import TextCompletionFields
+from nugen_client.params import Stop, TextCompletionFields
 from nugen_client.types import TextCompletion, TextCompletionChunk, Usage
 from nugen_shared.requests import completion_request
 
@@ -92,6 +92,10 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
     _stream_is_one: ClassVar[str] = "text"
     _stream_method: ClassVar[str] = "stream_completion"
+
+    # NugenModel's ``stop`` (alias ``stop_sequences``): TextCompletionFields, the first base,
+    # would give its own, which takes no alias. (A FieldInfo, as ``Field()`` returns.)
+    stop: Stop = NugenModel.model_fields["stop"]  # type: ignore[assignment]
 
     max_concurrent_requests: int = Field(default=8, ge=1)
     """Requests in flight at once when one async call completes several prompts."""

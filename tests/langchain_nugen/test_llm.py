@@ -83,6 +83,18 @@ def test_invoke_sends_only_what_was_set(nugen_emulator: NugenEmulator) -> None:
     assert request.headers["x-session-id"] == "s1"
 
 
+def test_stop_sequences_is_the_alias_of_stop_as_in_chat_nugen(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # ChatOpenAI's name, which NugenModel declares for both classes; moved into
+    # model_kwargs instead, it went out as a body field the service ignores.
+    llm = llm_for(nugen_emulator, stop_sequences=["infinity"])
+    assert llm.stop == ["infinity"]
+    assert llm.model_kwargs == {}
+    assert llm.invoke(PROMPT) == 'You asked: "To '
+    assert nugen_emulator.requests[-1].body["stop"] == ["infinity"]
+
+
 def test_stream_with_token_callbacks(nugen_emulator: NugenEmulator) -> None:
     tokens = Tokens()
     pieces = list(llm_for(nugen_emulator).stream(PROMPT, config={"callbacks": [tokens]}))
