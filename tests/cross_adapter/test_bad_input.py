@@ -485,7 +485,7 @@ def lc_poison(draw: st.DrawFn) -> tuple[BaseMessage, str, dict[str, Any]]:
             st.sampled_from(
                 [
                     FunctionMessage(content="42", name="f"),
-                    ChatMessage(role="assistant", content="hi"),
+                    ChatMessage(role="tool", content="hi"),
                     ChatMessage(role="narrator", content="hi"),
                 ]
             )
