@@ -155,6 +155,8 @@ _CREDENTIAL_WORD = re.compile(
     r"passwd|credentials?|auth|authorization|bearer|headers)(?:_|$)"
 )
 
+# A proxy (ChatOpenAI's ``openai_proxy``), whose URL may hold a password.
+_PROXY_WORD = re.compile(r"(?:^|_)prox(?:y|ies)(?:_|$)")
 
 # What a call may be given by keyword (a near miss of one of these is a typo).
 _CALL_KEYWORDS = frozenset(
@@ -170,7 +172,7 @@ def check_no_credential_keywords(
     names: Iterable[str], known: Collection[str] = _CALL_KEYWORDS, *, body: bool = False
 ) -> None:
     """Refuse a keyword that looks like a credential (``api_key`` itself only if ``body``:
-    names bound for the body; the key goes to the constructor).
+    names bound for the body; the key goes to the constructor) or names a proxy.
 
     Unknown keywords become body fields, where a key under a wrong name would be shown. A
     near miss of one of ``known`` (``max_token``) is refused as a typo, naming the name
@@ -183,7 +185,15 @@ def check_no_credential_keywords(
                 "'api_key' is not a call keyword or a body field (it would be sent in the "
                 "request body): give the key to the model or client, api_key=... (or NUGEN_API_KEY)"
             )
-        if name == "api_key" or name in known or not _CREDENTIAL_WORD.search(words):
+        if name == "api_key" or name in known:
+            continue
+        if _PROXY_WORD.search(words):
+            raise InvalidInputError(
+                f"{name!r} is not a parameter: set the proxy in the environment (HTTPS_PROXY, "
+                "ALL_PROXY), which requests to other machines go through; as a body field, "
+                "no request would use it and its URL (a password too) would be sent and shown"
+            )
+        if not _CREDENTIAL_WORD.search(words):
             continue
         meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
         if meant:

@@ -552,6 +552,25 @@ def test_a_key_under_a_wrong_keyword_is_refused_without_echoing_it(
     assert emu.requests == []
 
 
+@pytest.mark.parametrize("keyword", ["openai_proxy", "proxy", "https_proxy"])
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_proxy_keyword_is_refused_without_echoing_it(
+    cls: type[Any], keyword: str, emu: NugenEmulator
+) -> None:
+    # ChatOpenAI's openai_proxy: moved into model_kwargs, its password was shown by repr
+    # and dumps and sent to the service in the body, and no request used the proxy.
+    proxy = f"http://user:{KEY}@proxy.example:3128"
+    with pytest.raises(ValueError, match="HTTPS_PROXY") as raised:
+        make(cls, emu, **{keyword: proxy})
+    assert repr(keyword) in str(raised.value)
+    assert_no_key(str(raised.value), f"the refusal of {cls.__name__}({keyword}=)")
+    for extra in ("model_kwargs", "additional_kwargs"):
+        if extra in cls.model_fields:
+            with pytest.raises(ValueError, match="HTTPS_PROXY"):
+                make(cls, emu, **{extra: {keyword: proxy}})
+    assert emu.requests == []
+
+
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM, Nugen, NugenMultiModal])
 def test_a_typo_of_a_token_field_is_named_as_a_typo_not_a_credential(
     cls: type[Any], emu: NugenEmulator
