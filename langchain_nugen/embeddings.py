@@ -7,6 +7,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr
 
 from langchain_nugen._errors import mapped_errors
+from nugen_client import InvalidInputError
 from nugen_client.params import EmbeddingFields, OnRetry
 from nugen_shared import embeddings as batching
 from nugen_shared.fields import ConnectionFields
@@ -78,8 +79,9 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
             extra_body=self.model_kwargs,
         )
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text, in order (batches are sent concurrently)."""
+    def embed_documents(self, texts: list[str], chunk_size: int | None = None) -> list[list[float]]:
+        """One vector per text, in order (batches are sent concurrently); ``chunk_size``
+        texts per request for this call, as ``OpenAIEmbeddings`` takes it."""
         if not texts:
             return []
 
@@ -88,14 +90,17 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
 
         with mapped_errors(), self._progress(len(texts)) as progress:
             client = self._sync_client()
-            return batching.embed_in_batches(send, texts, **self._batching(), progress=progress)
+            batches = self._batching(chunk_size)
+            return batching.embed_in_batches(send, texts, **batches, progress=progress)
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
         return self.embed_documents([text])[0]
 
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text, in order (batches are sent concurrently)."""
+    async def aembed_documents(
+        self, texts: list[str], chunk_size: int | None = None
+    ) -> list[list[float]]:
+        """:meth:`embed_documents`, async."""
         if not texts:
             return []
 
@@ -106,16 +111,18 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
         with mapped_errors(), self._progress(len(texts)) as progress:
             client = self._async_client()
             return await batching.aembed_in_batches(
-                send, texts, **self._batching(), progress=progress
+                send, texts, **self._batching(chunk_size), progress=progress
             )
 
     async def aembed_query(self, text: str) -> list[float]:
         """The vector of one text."""
         return (await self.aembed_documents([text]))[0]
 
-    def _batching(self) -> dict[str, Any]:
+    def _batching(self, chunk_size: int | None) -> dict[str, Any]:
+        if chunk_size is not None and chunk_size < 1:
+            raise InvalidInputError(f"chunk_size must be at least 1, got {chunk_size}")
         return {
-            "batch_size": self.chunk_size,
+            "batch_size": self.chunk_size if chunk_size is None else chunk_size,
             "max_concurrency": self.max_concurrency,
             "limit": self._limit,
         }

@@ -56,6 +56,18 @@ def test_documents_are_batched_and_kept_in_order(route: respx.Route) -> None:
     assert "dimensions" not in sent(route)[0]
 
 
+def test_chunk_size_per_call_as_openai_embeddings_takes_it(route: respx.Route) -> None:
+    texts = [f"text number {i}" for i in range(5)]
+    embeddings = NugenEmbeddings(api_key="k", chunk_size=3)
+    assert embeddings.embed_documents(texts, chunk_size=2) == [vector_of(t) for t in texts]
+    assert asyncio.run(embeddings.aembed_documents(texts, chunk_size=4)) == [
+        vector_of(t) for t in texts
+    ]
+    assert sorted(len(body["input"]) for body in sent(route)) == [1, 1, 2, 2, 4]
+    with pytest.raises(ValueError, match="chunk_size"):
+        embeddings.embed_documents(texts, chunk_size=-1)
+
+
 def test_query_dimensions_and_raw_strings(route: respx.Route) -> None:
     text = "  raw text, not tokenised  \n"
     vector = NugenEmbeddings(api_key="k", model="nugen-embed-legal", dimensions=2).embed_query(text)
