@@ -257,22 +257,15 @@ class TextStreamConverter:
         self.usage: Usage | None = None
 
     def convert(self, chunk: TextCompletionChunk) -> GenerationChunk | None:
-        # What per_prompt reads from a whole answer, read field by field (once a chunk), as
-        # a chat stream reads them: the id and time from the first chunk sending them, the
-        # others from any chunk (a host may send none of them, or some only later).
+        # What per_prompt reads from a whole answer, as a chat stream reads them: the id and
+        # time from the first chunk sending them, the others from any chunk (a host may send
+        # none of them, or some only later).
         header = self._header
-        if chunk.id and "id" not in header:
-            header["id"] = chunk.id
-        if chunk.created is not None and "created" not in header:
-            header["created"] = chunk.created
-        if chunk.system_fingerprint:
-            header["system_fingerprint"] = chunk.system_fingerprint
-        if chunk.service_tier:
-            header["service_tier"] = chunk.service_tier
+        for name, value in chunk.header_metadata().items():
+            if name not in ("id", "created") or name not in header:
+                header[name] = value
         if chunk.model:  # a chunk naming no model keeps the one known
             header["model_name"] = chunk.model
-        if chunk.confidence_score is not None:
-            header["confidence_score"] = chunk.confidence_score
         # The live stream's opening {"_timing": ...} and closing timing events: their
         # figures add up, as a chat stream's do.
         for timing in (chunk.gpu_timing, chunk.timing):
