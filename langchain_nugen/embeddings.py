@@ -4,20 +4,18 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr
+from pydantic import AliasChoices, ConfigDict, Field
 
 from langchain_nugen._errors import mapped_errors
 from nugen_client import InvalidInputError
-from nugen_client.params import EmbeddingFields, OnRetry
+from nugen_client.params import OnRetry
 from nugen_shared import embeddings as batching
-from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
-from nugen_shared.requests import embeddings_request
 
 __all__ = ["NugenEmbeddings"]
 
 
-class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
+class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
     """Nugen embedding models (`nugen-flash-embed`, `nugen-embed-legal`, ...) as LangChain
     `Embeddings`.
 
@@ -67,17 +65,8 @@ class NugenEmbeddings(EmbeddingFields, ConnectionFields, Embeddings):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
-    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
-
     def _request(self, batch: list[str]) -> dict[str, Any]:
-        return embeddings_request(
-            self.model,
-            batch,
-            dimensions=self.dimensions,
-            session_id=self.session_id,
-            provider=self.provider,
-            extra_body=self.model_kwargs,
-        )
+        return self._embeddings_request(self.model, batch, self.model_kwargs)
 
     def embed_documents(self, texts: list[str], chunk_size: int | None = None) -> list[list[float]]:
         """One vector per text, in order (batches are sent concurrently); ``chunk_size``

@@ -8,15 +8,13 @@ import llama_index.core.instrumentation as instrument
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
-from pydantic import AliasChoices, Field, PrivateAttr
+from pydantic import AliasChoices, Field
 
 from llama_index_nugen._fields import KnownKeywords
-from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
+from nugen_client.params import OnRetry, check_texts_to_embed
 from nugen_client.types import EmbeddingResponse
 from nugen_shared import embeddings as batching
-from nugen_shared.fields import ConnectionFields
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
-from nugen_shared.requests import embeddings_request
 
 __all__ = ["NugenEmbedding"]
 
@@ -24,7 +22,7 @@ __all__ = ["NugenEmbedding"]
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
 
-class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbedding):
+class NugenEmbedding(KnownKeywords, batching.EmbeddingModelFields, BaseEmbedding):
     """Nugen embeddings as a LlamaIndex `BaseEmbedding` (default `nugen-flash-embed`).
 
     Batched and concurrent like LangChain's `NugenEmbeddings` (the same shared code):
@@ -77,8 +75,6 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
         description="Most requests in flight at once (sync and async); fewer after 429s.",
     )
 
-    _limit: batching.AdaptiveLimit = PrivateAttr(default_factory=batching.AdaptiveLimit)
-
     @classmethod
     def class_name(cls) -> str:
         return "NugenEmbedding"
@@ -89,14 +85,7 @@ class NugenEmbedding(KnownKeywords, EmbeddingFields, ConnectionFields, BaseEmbed
         return self.model_name
 
     def _request(self, texts: list[str]) -> dict[str, Any]:
-        return embeddings_request(
-            self.model_name,
-            texts,
-            dimensions=self.dimensions,
-            session_id=self.session_id,
-            provider=self.provider,
-            extra_body=self.additional_kwargs,
-        )
+        return self._embeddings_request(self.model_name, texts, self.additional_kwargs)
 
     @dispatcher.span
     def get_text_embedding_batch(

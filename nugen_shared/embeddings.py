@@ -1,7 +1,8 @@
 """Concurrent, in-order batched embedding with an adaptive in-flight bound, for both
 adapters' embedding classes: :func:`embed_in_batches` runs threads over the thread-safe sync
 client (so it works the same from plain code, inside a running event loop, from several
-threads and in a forked child), :func:`aembed_in_batches` tasks in the running loop.
+threads and in a forked child), :func:`aembed_in_batches` tasks in the running loop; and
+the fields and request those classes share (:class:`EmbeddingModelFields`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import contextvars
 import math
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nugen_client import APIResponseValidationError, NugenError, RateLimitError
+from pydantic import PrivateAttr
+
+from nugen_client import APIResponseValidationError, InvalidInputError, NugenError, RateLimitError
 from nugen_client._errors import reword
-from nugen_client.params import OnRetry, check_texts_to_embed
-from nugen_shared.fields import FreshOnCopy
+from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
+from nugen_shared.fields import ConnectionFields, FreshOnCopy
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -28,6 +31,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_CONCURRENCY",
     "AdaptiveLimit",
+    "EmbeddingModelFields",
     "Progress",
     "aembed_in_batches",
     "embed_in_batches",
@@ -104,6 +108,36 @@ class AdaptiveLimit(FreshOnCopy):
             current = maximum if self._value is None else min(self._value, maximum)
             self._value = max(1.0, current / 2.0)
             self._decreases += 1
+
+
+class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
+    """The fields of both frameworks' embedding classes (the model's name and the extra body
+    fields are each framework's own), the in-flight bound they learn, and the request of
+    one batch."""
+
+    _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
+
+    def _embeddings_request(
+        self, model: str, texts: Sequence[str], extra_body: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The keyword arguments of one client embeddings call; the headers are sent per
+        call, as ``chat_request``'s. An ``input`` among the extra body fields, which would
+        replace the texts in silence, is refused."""
+        if extra_body and "input" in extra_body:
+            raise InvalidInputError(
+                "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
+                "the call's argument"
+            )
+        request: dict[str, Any] = {
+            "model": model,
+            "input": list(texts),
+            "dimensions": self.dimensions,
+            "session_id": self.session_id,
+            "provider": self.provider,
+        }
+        if extra_body:
+            request["extra_body"] = dict(extra_body)
+        return request
 
 
 class _Schedule:

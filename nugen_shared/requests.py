@@ -1,6 +1,7 @@
 """How a request is built from an adapter's fields and a call's keywords, written once, so
-that both frameworks agree on it: :func:`chat_request`, :func:`completion_request`,
-:func:`embeddings_request`, and :func:`tool_choice_to_wire` for every ``tool_choice`` form.
+that both frameworks agree on it: :func:`chat_request`, :func:`completion_request`, and
+:func:`tool_choice_to_wire` for every ``tool_choice`` form (embeddings and rerank requests:
+``nugen_shared.embeddings.EmbeddingModelFields`` and ``nugen_shared.fields.RerankFields``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ __all__ = [
     "COMPLETION_BODY_FIELDS",
     "chat_request",
     "completion_request",
-    "embeddings_request",
     "tool_choice_to_wire",
 ]
 
@@ -193,33 +193,4 @@ def _layered(
         request["timeout"] = timeout
     if unvalidated:
         request["extra_body"] = unvalidated
-    return request
-
-
-def embeddings_request(
-    model: str,
-    texts: Sequence[str],
-    *,
-    dimensions: int | None,
-    session_id: str | None,
-    provider: str | None,
-    extra_body: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The keyword arguments of one client embeddings call; the headers are sent per
-    call, as :func:`chat_request`'s. An ``input`` among the extra body fields, which would
-    replace the texts in silence, is refused."""
-    if extra_body and "input" in extra_body:
-        raise InvalidInputError(
-            "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
-            "the call's argument"
-        )
-    request: dict[str, Any] = {
-        "model": model,
-        "input": list(texts),
-        "dimensions": dimensions,
-        "session_id": session_id,
-        "provider": provider,
-    }
-    if extra_body:
-        request["extra_body"] = dict(extra_body)
     return request
