@@ -4,6 +4,7 @@ a message points at, and never mutate what the caller passed in."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from io import IOBase
@@ -289,14 +290,6 @@ def prompt_with_images(
 # ----------------------------------------------------------------------------------- tools
 
 
-def _parse_arguments(arguments: str) -> dict[str, Any] | str:
-    """A complete call's arguments as a dict; unusable text stays text."""
-    try:
-        return api.parse_tool_arguments(arguments)
-    except ValueError:
-        return arguments
-
-
 def _lenient_arguments(arguments: Any) -> dict[str, Any]:
     """Arguments of a call that is still streaming: partial JSON must not raise."""
     if isinstance(arguments, dict):
@@ -414,21 +407,14 @@ def _tool_outputs(
     dicts: list[dict[str, Any]] = []
     for n, call in enumerate(calls):
         call_id = call.id or f"call_{id_prefix}_{n}"
-        arguments = call.function.arguments
-        blocks.append(
-            ToolCallBlock(
-                tool_call_id=call_id,
-                tool_name=call.function.name,
-                tool_kwargs=_parse_arguments(arguments) if complete else arguments,
-            )
-        )
-        dicts.append(
-            {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": call.function.name, "arguments": arguments},
-            }
-        )
+        name, arguments = call.function.name, call.function.arguments
+        kwargs: dict[str, Any] | str = arguments
+        if complete:  # read as a dict; text that does not parse stays text
+            with contextlib.suppress(ValueError):
+                kwargs = api.parse_tool_arguments(arguments)
+        blocks.append(ToolCallBlock(tool_call_id=call_id, tool_name=name, tool_kwargs=kwargs))
+        function = {"name": name, "arguments": arguments}
+        dicts.append({"id": call_id, "type": "function", "function": function})
     return blocks, dicts
 
 
