@@ -351,17 +351,10 @@ class ConnectionFields(BaseModel):
         return cast("AsyncNugenClient", self._clients.get(True, self))
 
 
-# The fields the clients are built from (``_client_settings``): assigning one rebuilds them.
-_CLIENT_FIELDS = (
-    "api_key",
-    "base_url",
-    "timeout",
-    "max_retries",
-    "default_headers",
-    "allow_insecure_http",
-    "max_response_bytes",
-    "max_event_bytes",
-    "deadline",
+# The fields the clients are built from (``_client_settings``), every connection field but
+# the headers sent per call: assigning one rebuilds them.
+_CLIENT_FIELDS = tuple(
+    n for n in ConnectionFields.model_fields if n not in ("session_id", "provider")
 )
 # Settings of the model that a call cannot override (it may: timeout, session_id, provider).
 _MODEL_SETTINGS = frozenset({*_CLIENT_FIELDS, "request_timeout"}) - {"timeout"}
