@@ -187,10 +187,8 @@ def _block_text(block: Mapping[str, Any], where: str) -> str:
 
 def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
     """System turns as one string: some OpenAI-compatible chat templates reject parts."""
-    if isinstance(content, str):
-        return content
     texts = []
-    for position, block in enumerate(content):
+    for position, block in enumerate([content] if isinstance(content, str) else content):
         if isinstance(block, str):
             texts.append(block)
         elif isinstance(block, Mapping) and _block_type(block) == "text":
@@ -272,27 +270,23 @@ def _image_part(block: Mapping[str, Any], kind: str, where: str, max_bytes: int)
 def _assistant_message(message: AIMessage, where: str) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": "assistant"}
     content = message.content
-    text: str
+    texts = []
     block_calls: list[Mapping[str, Any]] = []
-    if isinstance(content, str):
-        text = content
-    else:
-        texts = []
-        for position, block in enumerate(content):
-            if isinstance(block, str):
-                texts.append(block)
-                continue
-            kind = _block_type(block) if isinstance(block, Mapping) else ""
-            if kind == "text":
-                texts.append(_block_text(block, f"{where}.content[{position}]"))
-            elif kind == "tool_call":
-                block_calls.append(block)
-            elif kind not in _ASSISTANT_SKIPPED:
-                raise InvalidInputError(
-                    f"{where}.content[{position}]: an assistant message carries text and "
-                    f"tool calls only, got a {kind or type(block).__name__!r} block"
-                )
-        text = "".join(texts)
+    for position, block in enumerate([content] if isinstance(content, str) else content):
+        if isinstance(block, str):
+            texts.append(block)
+            continue
+        kind = _block_type(block) if isinstance(block, Mapping) else ""
+        if kind == "text":
+            texts.append(_block_text(block, f"{where}.content[{position}]"))
+        elif kind == "tool_call":
+            block_calls.append(block)
+        elif kind not in _ASSISTANT_SKIPPED:
+            raise InvalidInputError(
+                f"{where}.content[{position}]: an assistant message carries text and "
+                f"tool calls only, got a {kind or type(block).__name__!r} block"
+            )
+    text = "".join(texts)
     tool_calls = _wire_tool_calls(message, block_calls, where)
     # A turn of tool calls only sends null content, as OpenAI does (and the LlamaIndex
     # adapter): the form every OpenAI-compatible host accepts.
@@ -343,15 +337,12 @@ def _wire_tool_calls(
 
 def _tool_message(message: ToolMessage, where: str, max_bytes: int) -> dict[str, Any]:
     content = message.content
-    wire_content: str | list[dict[str, Any]]
-    if isinstance(content, str):
-        wire_content = content
-    else:
-        parts = _content_parts(content, where, max_bytes, tool=True)
-        if all(part["type"] == "text" for part in parts):
-            wire_content = "".join(part["text"] for part in parts)
-        else:
-            wire_content = parts
+    parts = _content_parts(
+        [content] if isinstance(content, str) else content, where, max_bytes, tool=True
+    )
+    wire_content: str | list[dict[str, Any]] = parts
+    if all(part["type"] == "text" for part in parts):
+        wire_content = "".join(part["text"] for part in parts)
     if message.status == "error":
         # The service has no error flag for tool results: say it in the text, the way
         # LangChain's ToolNode phrases tool errors, unless the text already does.
