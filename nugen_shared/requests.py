@@ -152,11 +152,9 @@ def _layered(
     layer, where it would otherwise vanish in silence; an ``extra_body={...}`` is sent as
     given, as the escape hatch for what the rules do not know."""
     skip = {*ignore, "stream"}
-    request: dict[str, Any] = {}
+    request: dict[str, Any] = {"session_id": None}
     unvalidated: dict[str, Any] = {}
     headers: dict[str, str] = {}
-    provider = timeout = None
-    session_id: str | None = None
     for layer in (fields, extra_body, call):
         for name, value in layer.items():
             if name in body_fields and layer is not extra_body:
@@ -174,23 +172,16 @@ def _layered(
                     if layer is call:
                         _check_spelling(name, {*body_fields, *_OPTIONS, *skip, *inputs, *fields})
                     unvalidated[name] = value
-            elif name == "session_id":
-                session_id = value
-            elif name == "provider":
-                provider = value
             elif name in ("extra_headers", "extra_body"):
                 if value is not None and not isinstance(value, Mapping):
                     raise InvalidInputError(f"{name} must be a dict, got {type(value).__name__}")
                 (headers if name == "extra_headers" else unvalidated).update(value or {})
-            elif value is not None:
-                timeout = value
-    request["session_id"] = session_id
-    if provider:
-        request["provider"] = provider  # the client names it in a refusal
+            elif name != "timeout" or value is not None:  # session_id, provider, timeout
+                request[name] = value
+    if not request.get("provider"):  # the client names a provider in a refusal
+        request.pop("provider", None)
     if headers:
         request["extra_headers"] = headers
-    if timeout is not None:
-        request["timeout"] = timeout
     if unvalidated:
         request["extra_body"] = unvalidated
     return request
