@@ -15,7 +15,7 @@ from langchain_core.load.serializable import (
 )
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config, get_config_list
 from langchain_core.utils.utils import _build_model_kwargs
-from pydantic import AliasChoices, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from langchain_nugen._convert import PROVIDER
@@ -52,8 +52,6 @@ _OPENAI_NAMES = {"max_completion_tokens": "max_tokens", "openai_api_base": "base
 class NugenModel(ConnectionFields, GenerationFields, Serializable):
     """The fields and LangChain hooks of a Nugen model (chat or text completion); the
     sampling fields are those of the wire models (``GenerationFields``)."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     # Model fields sent as body fields when set (None means "not set": the service
     # decides); ``stop`` is layered apart, an empty list clearing it.

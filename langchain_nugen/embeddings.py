@@ -49,7 +49,7 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
         Async: `aembed_query`, `aembed_documents`.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     # validation_alias, not alias: type checkers and help() show only an alias=.
     model: str = Field(

@@ -51,7 +51,7 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         (and `arerank`) returns `[{"index": ..., "relevance_score": ...}]` only.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     top_n: int | None = Field(default=3, ge=1)
     """Most documents returned (None: all of them, scored)."""
