@@ -69,8 +69,6 @@ class FreshOnCopy:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, type(self))
 
-    __hash__ = None  # type: ignore[assignment]
-
 
 class ClientCache(FreshOnCopy):
     """The lazily built sync and async clients of one model object.
