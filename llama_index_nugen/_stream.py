@@ -14,7 +14,6 @@ from llama_index_nugen._convert import (
     _message,
     _response_extras,
     _tool_outputs,
-    chat_to_completion_response,
 )
 from nugen_client import StreamAccumulator
 from nugen_client import types as api
@@ -149,7 +148,19 @@ class ChatStream:
         )
 
     def completion_response(self) -> CompletionResponse:
-        return chat_to_completion_response(self.chat_response())
+        extras = self._extras()
+        reasoning = self._acc.reasoning(0)
+        if reasoning:
+            extras["thinking"] = reasoning
+        if self._tool_dicts:
+            extras["tool_calls"] = self._tool_dicts
+        return CompletionResponse(
+            text=self._acc.text(0),
+            additional_kwargs=extras,
+            raw=self.raw,
+            logprobs=None,
+            delta=self.delta,
+        )
 
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
