@@ -22,6 +22,7 @@ from nugen_client.types import (
     TextCompletion,
     TextCompletionChunk,
     Usage,
+    parse_tool_arguments,
 )
 
 
@@ -343,3 +344,12 @@ def test_text_choices_may_omit_text_or_send_null() -> None:
         {"choices": [{"index": 0, "finish_reason": "stop"}, {"index": 1, "text": None}]}
     )
     assert [choice.text for choice in chunk.choices] == ["", ""]
+
+
+def test_tool_arguments_may_hold_raw_control_characters() -> None:
+    """Models write code with literal newlines and tabs inside JSON strings; LangChain's
+    OpenAI tool parser reads them (``strict=False``), so the call runs here too."""
+    arguments = '{"code": "print(1)\nprint(2)", "indent": "\t"}'
+    assert parse_tool_arguments(arguments) == {"code": "print(1)\nprint(2)", "indent": "\t"}
+    with pytest.raises(ValueError, match="not complete, valid JSON"):
+        parse_tool_arguments('{"code": "print(1)\n')
