@@ -232,11 +232,14 @@ class Nugen(ChatFields, FunctionCallingLLM):
     def _program(
         self, output_cls: type[Model], prompt: PromptTemplate
     ) -> BasePydanticProgram[Model]:
-        """The program of streamed structured output, its tool call forced when it has one:
+        """The program of streamed structured output, its tool call forced when it has one
+        (``FUNCTION`` mode, or ``DEFAULT`` with function calling):
         ``FunctionCallingProgram.stream_call`` drops ``tool_required``, so the model could
         answer in prose (an empty object), where ``structured_predict`` forces the tool."""
         mode = self.pydantic_program_mode
-        forced = mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+        forced = mode == PydanticProgramMode.FUNCTION or (
+            mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+        )
         extra = {"tool_choice": "required"} if forced else {}
         return get_program_for_llm(output_cls, prompt, self, pydantic_program_mode=mode, **extra)
 

@@ -203,6 +203,11 @@ def test_streamed_structured_output_program_forces_the_tool(llm: Nugen) -> None:
     assert not hasattr(text_mode._program(Album, PromptTemplate("{x}")), "_tool_choice")
     no_tools = llm.model_copy(update={"is_function_calling_model": False})
     assert not hasattr(no_tools._program(Album, PromptTemplate("{x}")), "_tool_choice")
+    # FUNCTION mode builds the same program, whose stream drops tool_required: the model
+    # could answer in prose, and the stream end on an object of Nones.
+    function_mode = llm.model_copy(update={"pydantic_program_mode": PydanticProgramMode.FUNCTION})
+    program = function_mode._program(Album, PromptTemplate("{x}"))
+    assert program._tool_choice == "required"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("arguments", ['{"path": "/srv/data/proj', "[1, 2]", '{"a": 1}{"b"'])
