@@ -287,7 +287,7 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
         text = text_of(message.content)
         if message.role == "assistant":
             called.extend(_prompts.REACT_ACTION_RE.findall(text))
-            for _, _, value in _prompts.json_objects(text):
+            for value in _prompts.react_inputs(text):
                 used.extend(scalars(value))
         elif text.lstrip().startswith(_prompts.OBSERVATION_PREFIX):
             observations.append(text.lstrip()[len(_prompts.OBSERVATION_PREFIX) :].strip())

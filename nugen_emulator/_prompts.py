@@ -4,6 +4,8 @@ write (``Context: ... Question: ...``) by their labels."""
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import importlib
 import json
 import re
@@ -157,7 +159,22 @@ _REACT_TOOL_RE = re.compile(
 )
 # The tool names an earlier assistant turn of a ReAct loop asked for.
 REACT_ACTION_RE = re.compile(r"^Action:\s*(\S+)", re.MULTILINE)
+_REACT_INPUT_RE = re.compile(r"^Action Input:[ \t]*(.*)$", re.MULTILINE)
 OBSERVATION_PREFIX = "Observation:"
+
+
+def react_inputs(text: str) -> list[Any]:
+    """The arguments of an earlier ReAct step's actions: JSON, or the Python dict
+    LlamaIndex's ReActAgent writes back (``Action Input: {'city': 'Oslo'}``)."""
+    values = [value for _, _, value in json_objects(text)]
+    for match in _REACT_INPUT_RE.finditer(text):
+        if json_objects(match[1]):
+            continue  # read above
+        with contextlib.suppress(ValueError, SyntaxError, TypeError, RecursionError):
+            value = ast.literal_eval(match[1].strip())
+            if isinstance(value, dict):
+                values.append(value)
+    return values
 
 
 def react_tools(system_text: str) -> list[dict[str, Any]]:

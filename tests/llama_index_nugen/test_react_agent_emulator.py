@@ -55,3 +55,33 @@ def test_react_agent_calls_the_tool_and_answers(nugen_emulator: NugenEmulator) -
     assert len(bodies) == 2  # the action, then the answer after the observation
     assert all("tools" not in body for body in bodies)
     assert bodies[-1]["messages"][-1]["content"] == "Observation: 42"
+
+
+def weather(city: str) -> str:
+    """Get the current weather in a city."""
+    return f"sunny in {city}"
+
+
+def local_time(city: str) -> str:
+    """Get the local time in a city."""
+    return f"noon in {city}"
+
+
+def test_react_agent_gives_each_action_its_own_arguments(nugen_emulator: NugenEmulator) -> None:
+    """LlamaIndex writes an earlier step's ``Action Input`` as a Python dict
+    (``{'city': 'Oslo'}``): the emulator must still read it as taken, as it does for tool
+    calls, so the second action gets the other city."""
+    llm = Nugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    tools = [FunctionTool.from_defaults(weather), FunctionTool.from_defaults(local_time)]
+    agent = ReActAgent(tools=tools, llm=llm)
+
+    async def run() -> AgentOutput:
+        return await agent.run(user_msg="Use weather for 'Oslo', then local_time for 'Rome'.")
+
+    output = asyncio.run(run())
+
+    assert [(call.tool_name, call.tool_kwargs) for call in output.tool_calls] == [
+        ("weather", {"city": "Oslo"}),
+        ("local_time", {"city": "Rome"}),
+    ]
+    assert "Action Input: {'city': 'Oslo'}" in str(nugen_emulator.requests[1].body)
