@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms import types as li
@@ -21,10 +22,13 @@ from llama_index_nugen._stream import ChatStream
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
+    from llama_index.core.chat_engine.types import AgentChatResponse
     from llama_index.core.program.utils import FlexibleModel
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["Nugen"]
+
+_CHECK_TOOL_NAMES: ContextVar[bool] = ContextVar("nugen_check_tool_names", default=False)
 
 
 class Nugen(ChatFields, FunctionCallingLLM):
@@ -215,8 +219,27 @@ class Nugen(ChatFields, FunctionCallingLLM):
     ) -> li.ChatResponse:
         if not allow_parallel_tool_calls:
             _convert.force_single_tool_call(response)
-        _convert.check_tool_names(response, [tool.metadata.name or "" for tool in tools])
+        if _CHECK_TOOL_NAMES.get():
+            _convert.check_tool_names(response, [tool.metadata.name or "" for tool in tools])
         return response
+
+    # predict_and_call (and the structured-output programs built on it) looks each called
+    # tool up by name, a bare KeyError for a tool not given: the names are checked there.
+    # An agent reports such a call to the model instead, so chat_with_tools keeps it.
+
+    def predict_and_call(self, *args: Any, **kwargs: Any) -> AgentChatResponse:
+        token = _CHECK_TOOL_NAMES.set(True)
+        try:
+            return super().predict_and_call(*args, **kwargs)
+        finally:
+            _CHECK_TOOL_NAMES.reset(token)
+
+    async def apredict_and_call(self, *args: Any, **kwargs: Any) -> AgentChatResponse:
+        token = _CHECK_TOOL_NAMES.set(True)
+        try:
+            return await super().apredict_and_call(*args, **kwargs)
+        finally:
+            _CHECK_TOOL_NAMES.reset(token)
 
     def get_tool_calls_from_response(
         self,

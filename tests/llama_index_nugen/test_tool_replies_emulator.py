@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from llama_index.core.agent.workflow import AgentOutput, FunctionAgent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
@@ -58,3 +59,30 @@ def test_a_call_of_a_tool_that_was_not_given_is_named(
     tools = [FunctionTool.from_defaults(add)]
     with pytest.raises(APIResponseValidationError, match=r"'lookup'.*\('add'\)"):
         _run(llm, is_async, "predict_and_call", tools, "Add 1 and 2.")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:inspect")
+@pytest.mark.parametrize("streaming", [False, True])
+def test_an_agent_tells_the_model_it_called_an_unknown_tool(
+    nugen_emulator: NugenEmulator, streaming: bool
+) -> None:
+    """A ``FunctionAgent`` answers a call of a tool it does not have with an error result
+    the model can correct, as with ``OpenAILike``; the call must not end the run."""
+
+    def misnames_then_answers(call: ChatCall) -> Generation | None:
+        return calls_an_unknown_tool(call) if call.messages[-1]["role"] == "user" else None
+
+    nugen_emulator.chat_reply = misnames_then_answers
+    llm = Nugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    agent = FunctionAgent(tools=[FunctionTool.from_defaults(add)], llm=llm, streaming=streaming)
+
+    async def run() -> AgentOutput:
+        return await agent.run("Add 1 and 2.")
+
+    output = asyncio.run(run())
+    unknown, retried = output.tool_calls  # the emulator's model then calls add itself
+    assert unknown.tool_name == "lookup"
+    assert unknown.tool_output.is_error
+    assert "Tool lookup not found" in unknown.tool_output.content
+    assert retried.tool_name == "add"
+    assert not retried.tool_output.is_error
