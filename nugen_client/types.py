@@ -134,9 +134,8 @@ def parse_tool_arguments(arguments: str) -> dict[str, Any]:
     """The arguments of a finished tool call as a dict, by the one rule both adapters
     follow: a call runs only when its arguments are complete, valid JSON holding an object
     (empty text: no arguments), so a call cut off by ``max_tokens`` fails here, however
-    plausible the part that arrived. Raw control characters inside strings (a newline in
-    code a model wrote) are read, as LangChain's OpenAI tool parser reads them. Raises
-    ``ValueError`` saying why (an invalid call)."""
+    plausible the part that arrived; raw newlines in strings are read, as LangChain reads
+    them. Raises ``ValueError`` saying why (an invalid call)."""
     if not arguments.strip():
         return {}
     try:
