@@ -22,6 +22,7 @@ Kind = Literal["answer", "condense", "json", "react"]
 # the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
+_CLASSIC = "langchain_classic.chains."
 _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("answer", _QA + "default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL DEFAULT_REFINE_PROMPT_TMPL"),
     ("answer", _QA + "default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
@@ -32,6 +33,10 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("answer", _ENGINE + "condense_plus_context", "DEFAULT_CONTEXT_REFINE_PROMPT_TEMPLATE"),
     ("condense", _ENGINE + "condense_question", "DEFAULT_TEMPLATE"),
     ("condense", _ENGINE + "condense_plus_context", "DEFAULT_CONDENSE_PROMPT_TEMPLATE"),
+    # RetrievalQA / load_qa_chain "stuff" (text, and chat: the context in the system prompt)
+    ("answer", _CLASSIC + "retrieval_qa.prompt", "prompt_template"),
+    ("answer", _CLASSIC + "question_answering.stuff_prompt", "system_template"),
+    ("condense", _CLASSIC + "conversational_retrieval.prompts", "_template"),
     ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
     ("json", _PARSERS + "format_instructions", "JSON_FORMAT_INSTRUCTIONS"),

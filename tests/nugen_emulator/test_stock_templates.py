@@ -37,7 +37,7 @@ VALUES = {
         'Tool Args: {"properties": {"bird": {"type": "string"}}, "type": "object"}\n'
     ),
     "tool_names": "swim_speed",
-    "context": "The user likes birds.",
+    "context": CONTEXT,
     "schema": json.dumps(
         {
             "properties": {
@@ -50,6 +50,7 @@ VALUES = {
     ),
 }
 LLAMA = "llama_index.core"
+CLASSIC = "langchain_classic.chains"
 # (kind, module, attribute, where the rendered text goes)
 STOCK = [
     ("answer", f"{LLAMA}.prompts.default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL", "user"),
@@ -89,6 +90,11 @@ STOCK = [
         "user",
     ),
     ("json", "langchain_core.output_parsers.pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS", "user"),
+    # RetrievalQA and load_qa_chain's "stuff" prompts (text and chat), and the
+    # ConversationalRetrievalChain's condense prompt.
+    ("answer", f"{CLASSIC}.retrieval_qa.prompt", "prompt_template", "user"),
+    ("answer", f"{CLASSIC}.question_answering.stuff_prompt", "system_template", "system"),
+    ("condense", f"{CLASSIC}.conversational_retrieval.prompts", "_template", "user"),
 ]
 
 
