@@ -95,9 +95,9 @@ def test_a_thousand_concurrent_calls_through_one_object(
         assert asyncio.all_tasks() == {asyncio.current_task()}
         return answers, peak
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     answers, peak = asyncio.run(main())
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
 
     # Every call got its own answer: no error, no cross-talk between concurrent requests.
     assert answers == [f'You asked: "question {i}".' for i in range(CALLS)]
@@ -105,7 +105,10 @@ def test_a_thousand_concurrent_calls_through_one_object(
     assert 0 < peak <= POOL_LIMIT
     # The loop's shutdown closed the pool: nothing left open to the emulator.
     assert count_client_sockets(port) == 0
-    assert elapsed < 30, f"{CALLS} calls took {elapsed:.1f}s"
+    # The CPU (the emulator's included) catches work that grows faster than the calls; the
+    # wall time, loosely, calls that wait on each other. A loaded machine moves only the latter.
+    assert cpu < 30, f"{CALLS} calls took {cpu:.1f} s of CPU"
+    assert elapsed < 90, f"{CALLS} calls took {elapsed:.1f} s"
 
 
 def test_one_object_from_two_event_loops_in_turn(
