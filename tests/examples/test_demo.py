@@ -125,7 +125,9 @@ def test_failure_is_one_clear_line(job: Job, message: str, jobs: Jobs) -> None:
     assert len(lines) == 1, outcome.report()  # no traceback, no warnings
     assert re.fullmatch(message, lines[0]), outcome.report()
     assert outcome.stdout.startswith("nugen-demo: running against the service at http://127.0.0.1:")
-    assert outcome.seconds < 30, "a failure must not hang in retries"
+    # Alone it takes seconds (most of it imports); waiting out timeouts in retries would
+    # take minutes. The margin is for a loaded machine.
+    assert outcome.seconds < 60, "a failure must not hang in retries"
 
 
 @pytest.mark.parametrize("job", [HELP], ids=str)
