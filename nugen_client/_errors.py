@@ -1,4 +1,5 @@
-"""The error hierarchy of the contract, and the mapping from HTTP responses onto it.
+"""The error hierarchy of the contract, the mapping from HTTP responses onto it, and what
+may be shown of a secret or a header value (:func:`redact`, :func:`redact_headers`).
 
 Messages are written for a person (``422 Unprocessable Entity: body.messages.0.name: ...``)
 and pass through :func:`redact` with the key before they are stored.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -176,6 +177,42 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
+# the ones this client sends itself and common transport and tracing headers. Every other
+# value is redacted, so a gateway's credential header under any name stays hidden.
+_SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "traceparent",
+        "tracestate",
+        "user-agent",
+        "x-provider",
+        "x-request-id",
+        "x-session-id",
+    }
+)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must never be shown: true for every name but the few
+    known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
+    ``X-Provider``, ...). Public for the adapters, which hide such values from callbacks
+    and traces."""
+    return name.lower() not in _SAFE_HEADERS
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with every value but those of safe names replaced by ``***``."""
+    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 def describe_error_body(body: object) -> str:

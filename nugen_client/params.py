@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Required, TypedDict
 
-from nugen_client._errors import InvalidInputError
+from nugen_client._errors import InvalidInputError, is_credential_header, redact_headers
 from nugen_client._retry import OnRetry
 
 if TYPE_CHECKING:
@@ -148,15 +148,13 @@ class RerankParams(RequestOptions, total=False):
 
 
 # A word of a keyword (snake, kebab or camel case) that names a credential: ``openai_api_key``,
-# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...; or
-# headers (``headers``, ``http_headers``), whose values a body field would show, never send.
+# ``nugen_api_key``, ``api_token``, ``accessToken``, ``client_secret``, ``password``, ...;
+# headers (``headers``, ``http_headers``), whose values a body field would show, never send;
+# or a proxy (ChatOpenAI's ``openai_proxy``), whose URL may hold a password.
 _CREDENTIAL_WORD = re.compile(
     r"(?:^|_)(?:api_?key|(?:access|secret|private|auth|subscription)_key|token|secret|password|"
-    r"passwd|credentials?|auth|authorization|bearer|headers)(?:_|$)"
+    r"passwd|credentials?|auth|authorization|bearer|headers|(?P<proxy>prox(?:y|ies)))(?:_|$)"
 )
-
-# A proxy (ChatOpenAI's ``openai_proxy``), whose URL may hold a password.
-_PROXY_WORD = re.compile(r"(?:^|_)prox(?:y|ies)(?:_|$)")
 
 # What a call may be given by keyword (a near miss of one of these is a typo).
 _CALL_KEYWORDS = frozenset(
@@ -185,16 +183,14 @@ def check_no_credential_keywords(
                 "'api_key' is not a call keyword or a body field (it would be sent in the "
                 "request body): give the key to the model or client, api_key=... (or NUGEN_API_KEY)"
             )
-        if name == "api_key" or name in known:
+        if name == "api_key" or name in known or not (word := _CREDENTIAL_WORD.search(words)):
             continue
-        if _PROXY_WORD.search(words):
+        if word["proxy"]:
             raise InvalidInputError(
                 f"{name!r} is not a parameter: set the proxy in the environment (HTTPS_PROXY, "
                 "ALL_PROXY), which requests to other machines go through; as a body field, "
                 "no request would use it and its URL (a password too) would be sent and shown"
             )
-        if not _CREDENTIAL_WORD.search(words):
-            continue
         meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
         if meant:
             raise InvalidInputError(f"{name!r} is not a parameter; did you mean {meant[0]!r}?")
@@ -203,29 +199,6 @@ def check_no_credential_keywords(
             "API key as api_key= (or set NUGEN_API_KEY), and headers as extra_headers= for "
             "one call (default_headers= of a client or model for all its calls)"
         )
-
-
-# Headers whose values may be shown (logs, errors, serialised models, callbacks, traces):
-# the ones this client sends itself and common transport and tracing headers. Every other
-# value is redacted, so a gateway's credential header under any name stays hidden.
-_SAFE_HEADERS = frozenset(
-    {
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "cache-control",
-        "connection",
-        "content-length",
-        "content-type",
-        "host",
-        "traceparent",
-        "tracestate",
-        "user-agent",
-        "x-provider",
-        "x-request-id",
-        "x-session-id",
-    }
-)
 
 
 def check_no_userinfo(base_url: str) -> None:
@@ -238,19 +211,6 @@ def check_no_userinfo(base_url: str) -> None:
             f"base_url must not hold a user name or password (user:pass@"
             f"{netloc.rpartition('@')[2]}): the API key is the credential; pass it as api_key="
         )
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's value must never be shown: true for every name but the few
-    known to be safe (``Content-Type``, ``Accept``, ``User-Agent``, ``X-Session-ID``,
-    ``X-Provider``, ...). Public for the adapters, which hide such values from callbacks
-    and traces."""
-    return name.lower() not in _SAFE_HEADERS
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with every value but those of safe names replaced by ``***``."""
-    return {k: ("***" if is_credential_header(k) else v) for k, v in headers.items()}
 
 
 # ----------------------------------------------------------------------------- requests
