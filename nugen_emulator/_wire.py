@@ -304,8 +304,9 @@ class Renderer:
                     chunks += [chunk(index, deltas[step], None), chunk(index, {}, finish)]
                 else:
                     chunks.append(chunk(index, deltas[step], finish))
-        if live:
-            chunks += [chunk(i, {}, choice.finish_reason) for i, choice in enumerate(choices)]
+        if live:  # the live service ends a stream max_tokens cut with "stop"
+            ends = [("stop" if c.finish_reason == "length" else c.finish_reason) for c in choices]
+            chunks += [chunk(i, {}, finish) for i, finish in enumerate(ends)]
         if not openai:  # the last chunk carries usage and the score
             chunks = chunks or [envelope | {"choices": []}]  # (a hook's reply without choices)
             if not no_usage:

@@ -103,6 +103,21 @@ def test_tool_calls_and_choices_stream_in_the_live_sequence(http: httpx.Client) 
     assert finishes == [(0, "stop"), (1, "stop")]
 
 
+def test_a_live_stream_cut_by_max_tokens_says_stop_the_reference_forms_say_length(
+    http: httpx.Client, http_reference: httpx.Client, http_openai: httpx.Client
+) -> None:
+    # The live service ends a stream that max_tokens cut with finish_reason "stop".
+    def finishes(client: httpx.Client) -> list[str]:
+        chunks = [e for e in stream_events(client, max_tokens=3, n=2)[0] if "choices" in e]
+        return [c["finish_reason"] for e in chunks for c in e["choices"] if c["finish_reason"]]
+
+    assert finishes(http) == ["stop", "stop"]
+    assert finishes(http_reference) == ["length", "length"]
+    assert finishes(http_openai) == ["length", "length"]
+    # A whole answer still says "length".
+    assert chat(http, max_tokens=3)["choices"][0]["finish_reason"] == "length"
+
+
 def test_a_served_model_name_differs_from_the_requested_one() -> None:
     served = {"llama-v3p2-3b-reasoning": "llama-3.2-3b-reasoning"}
     with NugenEmulator(served_model=lambda name: served.get(name, name)) as emu:
