@@ -1,5 +1,6 @@
 """``ChatNugen``: LangChain chat model over the Nugen inference API."""
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeGuard, cast
 
@@ -12,6 +13,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableGenerator
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, SkipValidation
 
@@ -415,16 +417,38 @@ class _WholeAtTheEnd:
 
 class _WholeJson(_WholeAtTheEnd):
     """A JSON answer cut off by ``max_tokens`` raises, as ``ChatOpenAI``'s does: LangChain's
-    JSON parsing closes what the cut left open, so it would read as a shorter answer."""
+    JSON parsing closes what the cut left open, so it would read as a shorter answer. The
+    live service may end a cut answer with finish_reason "stop": a whole answer must also
+    parse as strict JSON."""
 
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
         message = getattr(result[0], "message", None)
         finish = getattr(message, "response_metadata", {}).get("finish_reason")
-        if finish == "length" and not (partial and not _is_last(result)):
-            text = getattr(message, "text", None)
-            error = "the answer was cut off (finish_reason 'length'): raise max_tokens"
-            raise OutputParserException(error, llm_output=text)
+        if not (partial and not _is_last(result)):
+            text = result[0].text
+            if finish == "length":
+                error = "the answer was cut off (finish_reason 'length'): raise max_tokens"
+                raise OutputParserException(error, llm_output=text)
+            if _only_leniently_json(text):
+                error = "the answer is not complete JSON (cut off by max_tokens, or malformed)"
+                raise OutputParserException(f"{error}: raise max_tokens", llm_output=text)
         return super().parse_result(result, partial=partial)
+
+
+def _only_leniently_json(text: str) -> bool:
+    """Whether ``text`` reads as JSON only once LangChain's lenient parse closes what was
+    left open (a string, an object, a Markdown fence)."""
+    try:
+        parse_json_markdown(text, parser=lambda s: json.loads(s, strict=False))
+    except ValueError as error:
+        if getattr(error, "msg", None) == "Extra data":
+            return False  # a complete value, then other text: nothing was cut
+        try:
+            parse_json_markdown(text)
+        except ValueError:
+            return False  # not JSON at all: the parser's own error says so
+        return True
+    return False
 
 
 class _PydanticJsonParser(_WholeJson, parsers.PydanticOutputParser[BaseModel]):

@@ -1,4 +1,4 @@
-"""``with_structured_output(method="json_mode")`` against the emulator's JSON mode.
+"""``with_structured_output(method="json_mode" | "json_schema")`` against the emulator.
 
 JSON mode sends ``response_format: {"type": "json_object"}`` and nothing else: the schema
 reaches the model only if the prompt carries it, as LangChain's format instructions do.
@@ -6,12 +6,17 @@ reaches the model only if the prompt carries it, as LangChain's format instructi
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+import pytest
+from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import PydanticOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
 from langchain_nugen import ChatNugen
 from nugen_emulator import NugenEmulator
+from nugen_emulator.replies import ChatReplyHook, Choice, Generation
 from tests.support.langchain import keep
 
 
@@ -39,3 +44,70 @@ def test_json_mode_fills_the_schema_in_the_format_instructions(
     body = nugen_emulator.last_request.body
     assert body["response_format"] == {"type": "json_object"}
     assert "tools" not in body
+
+
+class Note(BaseModel):
+    """A note."""
+
+    title: str
+    body: str | None = None
+
+
+NOTE_SCHEMA = {
+    "title": "Note",
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "body": {"type": "string"}},
+    "required": ["title"],
+}
+ASK = "Note 'Owls', body 'Owls hunt at night'. Reply in JSON with the keys 'title' and 'body'."
+
+
+def _answer(content: str) -> ChatReplyHook:
+    """A hook answering ``content`` with finish_reason "stop", as the live service does
+    even when max_tokens cut the answer."""
+    return lambda call: Generation([Choice(content, "stop")], call.prompt_tokens)
+
+
+@pytest.mark.parametrize("schema", [Note, NOTE_SCHEMA])
+@pytest.mark.parametrize("method", ["json_schema", "json_mode"])
+def test_a_json_answer_cut_with_finish_reason_stop_is_an_error_not_a_shorter_object(
+    nugen_emulator: NugenEmulator, method: Literal["json_schema", "json_mode"], schema: Any
+) -> None:
+    # LangChain's lenient JSON parsing closes what the cut left open: '{"title": "Owls",
+    # "body":' would read as {"title": "Owls"}, an answer missing its body.
+    model = keep(
+        ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, max_tokens=3)
+    )
+    structured = model.with_structured_output(schema, method=method)
+    with pytest.raises(OutputParserException, match=r"not complete JSON.*raise max_tokens"):
+        list(structured.stream(ASK))
+    raw = model.with_structured_output(schema, method=method, include_raw=True)
+    *chunks, outcome = raw.stream(ASK)
+    assert chunks[-1]["raw"].response_metadata["finish_reason"] == "stop"
+    assert outcome["parsed"] is None
+    assert isinstance(outcome["parsing_error"], OutputParserException)
+
+    nugen_emulator.chat_reply = _answer('{"title": "Owls", "body": "Owls hunt')
+    with pytest.raises(OutputParserException, match=r"not complete JSON.*raise max_tokens"):
+        structured.invoke(ASK)
+    result = raw.invoke(ASK)
+    assert result["parsed"] is None
+    assert isinstance(result["parsing_error"], OutputParserException)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '```json\n{"title": "Owls", "body": "hunt\tat night"}\n```',  # a raw tab
+        'Here it is:\n```json\n{"title": "Owls", "body": "hunt\tat night"}\n```\nEnjoy!',
+    ],
+)
+def test_complete_json_still_parses_fenced_with_raw_control_characters_or_a_remark(
+    nugen_emulator: NugenEmulator, stream: bool, answer: str
+) -> None:
+    model = keep(ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key))
+    structured = model.with_structured_output(Note, method="json_mode")
+    nugen_emulator.chat_reply = _answer(answer)
+    parsed = list(structured.stream(ASK))[-1] if stream else structured.invoke(ASK)
+    assert parsed == Note(title="Owls", body="hunt\tat night")
