@@ -25,6 +25,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.output_parsers.utils import extract_json_str
 from llama_index.core.schema import BaseNode, ImageNode
 from llama_index.core.utils import resolve_binary
 
@@ -316,6 +317,25 @@ def _complete_arguments(arguments: Any, name: str, finish_reason: Any) -> dict[s
         raise APIResponseValidationError(
             f"the model's call of tool {name!r} cannot be run{cut}: {error}",
             body=arguments,
+        ) from None
+
+
+def check_whole_json(response: ChatResponse | CompletionResponse) -> None:
+    """Raise when a finished answer asked to be JSON holds no complete JSON object (what
+    LlamaIndex's parser reads): a stream's lenient parse would read a cut one as shorter.
+    The live service may say finish_reason "stop" for an answer max_tokens cut."""
+    finish_reason = response.additional_kwargs.get("finish_reason")
+    if finish_reason is None:
+        return  # still streaming
+    text = response.text if isinstance(response, CompletionResponse) else response.message.content
+    try:
+        json.loads(extract_json_str(text or ""), strict=False)
+    except ValueError:
+        cut = " (finish_reason 'length')" if finish_reason == "length" else ""
+        raise APIResponseValidationError(
+            f"the answer is not complete JSON (cut off by max_tokens{cut}, or malformed):"
+            " raise max_tokens if it was cut",
+            body=text,
         ) from None
 
 

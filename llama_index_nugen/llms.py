@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,8 @@ from llama_index.core.base.llms.generic_utils import messages_to_prompt as gener
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.program.utils import get_program_for_llm
+from llama_index.core.program import LLMTextCompletionProgram
+from llama_index.core.program.utils import get_program_for_llm, process_streaming_objects
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
 from pydantic import Field
@@ -273,7 +274,16 @@ class Nugen(ChatFields, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
-        return self._program(output_cls, prompt).stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        program = self._program(output_cls, prompt)
+        if not isinstance(program, LLMTextCompletionProgram):
+            return program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        # As LLMTextCompletionProgram.stream_call streams, the whole answer checked at its end.
+        kwargs, objects = llm_kwargs or {}, _JsonObjects(self, output_cls)
+        if self.is_chat_model:
+            messages = self._program_messages(program, prompt_args)
+            return objects.of(self.stream_chat(messages, **kwargs))
+        text = program.prompt.format(llm=self, **prompt_args)
+        return objects.of(self.stream_complete(text, **kwargs))
 
     async def _structured_astream_call(
         self,
@@ -283,4 +293,43 @@ class Nugen(ChatFields, FunctionCallingLLM):
         **prompt_args: Any,
     ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
         program = self._program(output_cls, prompt)
-        return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        if not isinstance(program, LLMTextCompletionProgram):
+            return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
+        kwargs, objects = llm_kwargs or {}, _JsonObjects(self, output_cls)
+        if self.is_chat_model:
+            messages = self._program_messages(program, prompt_args)
+            return objects.aof(await self.astream_chat(messages, **kwargs))
+        text = program.prompt.format(llm=self, **prompt_args)
+        return objects.aof(await self.astream_complete(text, **kwargs))
+
+    def _program_messages(
+        self, program: LLMTextCompletionProgram[Any], prompt_args: dict[str, Any]
+    ) -> list[li.ChatMessage]:
+        return self._extend_messages(program.prompt.format_messages(llm=self, **prompt_args))
+
+
+class _JsonObjects:
+    """The objects of a streamed JSON answer, parsed leniently as they arrive (LlamaIndex's
+    ``process_streaming_objects``); a finished answer that is not complete JSON raises,
+    where that parse would end the stream on a shorter object."""
+
+    def __init__(self, llm: Nugen, output_cls: type[Model]) -> None:
+        self._llm, self._output_cls = llm, output_cls
+        self._objects: Any = None  # the last parsed, kept when a chunk does not parse
+
+    def step(self, response: li.ChatResponse | li.CompletionResponse) -> Any:
+        _convert.check_whole_json(response)
+        parsed = process_streaming_objects(response, self._output_cls, self._objects, llm=self._llm)
+        self._objects = parsed if isinstance(parsed, list) else [parsed]
+        return parsed
+
+    def of(
+        self, responses: Iterator[li.ChatResponse | li.CompletionResponse]
+    ) -> Generator[Any, None, None]:
+        return (self.step(response) for response in responses)
+
+    async def aof(
+        self, responses: AsyncIterator[li.ChatResponse | li.CompletionResponse]
+    ) -> AsyncGenerator[Any, None]:
+        async for response in responses:
+            yield self.step(response)

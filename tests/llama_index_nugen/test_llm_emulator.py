@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import PydanticProgramMode
+from pydantic import BaseModel
 
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
 from nugen_client import (
@@ -165,3 +168,42 @@ def test_multi_modal_rate_limit_retry(nugen_emulator: NugenEmulator) -> None:
     response = model.complete("Anything?", [])
     assert response.text == 'You asked: "Anything?".'
     assert [r.path.rsplit("/", 1)[-1] for r in nugen_emulator.requests] == ["vision", "vision"]
+
+
+class Note(BaseModel):
+    """A note."""
+
+    title: str
+    body: str | None = None
+
+
+NOTE = PromptTemplate("Note 'Owls', body 'Owls hunt at night'.")
+
+
+@pytest.mark.parametrize("is_chat_model", [True, False])
+def test_a_streamed_json_answer_cut_by_max_tokens_is_an_error_not_a_shorter_object(
+    nugen_emulator: NugenEmulator, is_chat_model: bool
+) -> None:
+    # LLM mode streams objects parsed leniently: '{"title": "Owls", "body": "Owls hunt'
+    # would end the stream on Note(title="Owls", body="Owls hunt"). The live service ends
+    # a cut stream with finish_reason "stop", as the emulator's live forms do.
+    text_mode = {"pydantic_program_mode": PydanticProgramMode.LLM, "is_chat_model": is_chat_model}
+    llm = nugen(nugen_emulator, max_tokens=5, **text_mode)
+    with pytest.raises(APIResponseValidationError, match=r"not complete JSON.*max_tokens"):
+        list(llm.stream_structured_predict(Note, NOTE))
+
+    async def astream() -> None:
+        async for _ in await llm.astream_structured_predict(Note, NOTE):
+            pass
+
+    with pytest.raises(APIResponseValidationError, match="not complete JSON"):
+        asyncio.run(astream())
+    question = [ChatMessage(role="user", content=NOTE.format())]
+    with pytest.raises(APIResponseValidationError, match="not complete JSON"):
+        list(llm.as_structured_llm(Note).stream_chat(question))
+    with pytest.raises(ValueError, match="json"):  # whole: LlamaIndex's parser is strict
+        llm.structured_predict(Note, NOTE)
+    whole = nugen(nugen_emulator, **text_mode)
+    assert list(whole.stream_structured_predict(Note, NOTE))[-1] == Note(
+        title="Owls", body="Owls hunt at night"
+    )
