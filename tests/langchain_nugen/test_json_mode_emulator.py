@@ -81,6 +81,8 @@ def test_a_json_answer_cut_with_finish_reason_stop_is_an_error_not_a_shorter_obj
     structured = model.with_structured_output(schema, method=method)
     with pytest.raises(OutputParserException, match=r"not complete JSON.*raise max_tokens"):
         list(structured.stream(ASK))
+    # Without structured output the cut answer stays text.
+    assert "".join(str(c.content) for c in model.stream(ASK)) == 'You asked: "Note'
     raw = model.with_structured_output(schema, method=method, include_raw=True)
     *chunks, outcome = raw.stream(ASK)
     assert chunks[-1]["raw"].response_metadata["finish_reason"] == "stop"

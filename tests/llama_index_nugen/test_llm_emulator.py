@@ -198,11 +198,15 @@ def test_a_streamed_json_answer_cut_by_max_tokens_is_an_error_not_a_shorter_obje
 
     with pytest.raises(APIResponseValidationError, match="not complete JSON"):
         asyncio.run(astream())
-    question = [ChatMessage(role="user", content=NOTE.format())]
+    question = [ChatMessage(role="user", content="Note 'Owls', body 'Owls hunt at night'.")]
     with pytest.raises(APIResponseValidationError, match="not complete JSON"):
         list(llm.as_structured_llm(Note).stream_chat(question))
     with pytest.raises(ValueError, match="json"):  # whole: LlamaIndex's parser is strict
         llm.structured_predict(Note, NOTE)
+    if is_chat_model:  # a text answer cut the same way stays text
+        *_, last = llm.stream_complete("Say something about owls.")
+        cut = ('You asked: "Say something about', "stop")
+        assert (last.text, last.additional_kwargs["finish_reason"]) == cut
     whole = nugen(nugen_emulator, **text_mode)
     assert list(whole.stream_structured_predict(Note, NOTE))[-1] == Note(
         title="Owls", body="Owls hunt at night"
