@@ -16,6 +16,7 @@ from typing import NoReturn
 from nugen_client._errors import APIResponseValidationError
 
 _DATA = b"data: "
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(slots=True)
@@ -37,11 +38,21 @@ class EventParser:
     _open: list[bytes] = field(default_factory=list, init=False)
     _open_size: int = field(default=0, init=False)
     _after_cr: bool = field(default=False, init=False)
+    # The stream's first bytes while they may still be a byte order mark (dropped, as the
+    # specification says); None once past them.
+    _head: bytes | None = field(default=b"", init=False)
 
     def feed(self, piece: bytes) -> Iterator[Event]:
         """The events ``piece`` completes, each made as it is asked for: the first one is
         handed out before the rest of a long read is decoded. Read each to its end before
         feeding the next piece."""
+        if self._head is not None:
+            piece = self._head + piece
+            if _BOM.startswith(piece):
+                self._head = piece
+                return
+            self._head = None
+            piece = piece.removeprefix(_BOM)
         if self._after_cr and piece.startswith(b"\n"):
             piece = piece[1:]  # the second half of a \r\n split between reads
             self._after_cr = False  # even if that \n was all the read held

@@ -103,3 +103,11 @@ def test_streams_need_no_httpx_sse() -> None:
 
 def test_an_empty_read_between_the_halves_of_a_crlf_changes_nothing() -> None:
     assert events([b"data: a\r", b"", b"\n", b"data: b\n\n"]) == [("message", "a\nb")]
+
+
+@pytest.mark.parametrize("cut", range(5))
+def test_one_leading_byte_order_mark_is_dropped(cut: int) -> None:
+    # As the SSE specification says: one, at the very start of the stream, however it is cut.
+    stream = b"\xef\xbb\xbfdata: first\n\n\xef\xbb\xbfdata: second\n\n"
+    assert events([stream[:cut], stream[cut:]]) == [("message", "first")]
+    assert events([b"\xef\xbb\xbf" + stream]) == []
