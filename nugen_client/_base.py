@@ -34,7 +34,9 @@ from nugen_client._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    NugenError,
     _redact_obj,
+    add_request_id,
     describe_error_body,
     loads_error_json,
     make_status_error,
@@ -521,7 +523,13 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         message = f"could not read the {model.__name__} response: {found}"
         if quote:
             message = f"{message} (body: {text!r})"
-        raise APIResponseValidationError(redact(message, secrets), body=text)
+        error = APIResponseValidationError(redact(message, secrets), body=text)
+        raise self._answer_error(error, response)
+
+    def _answer_error(self, error: NugenError, response: httpx.Response) -> NugenError:
+        """``error``, about what ``response`` holds, given its request id (in place)."""
+        request_id = response.headers.get("x-request-id")
+        return add_request_id(error, request_id, self._secrets_of(response))
 
     def _secrets_of(self, response: httpx.Response) -> tuple[str, ...]:
         """What an error quoting ``response`` never shows: the client's secrets and the

@@ -295,10 +295,12 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 response.read()  # the answer, or what the error says (closed once read)
             except BaseException as exc:
                 response.close()
-                # A body too large or undecodable: an error status is still that error.
-                if response.is_success or not isinstance(exc, APIResponseValidationError):
-                    raise
-                raise self._status_error(response, str(exc)) from None
+                if isinstance(exc, APIResponseValidationError):
+                    # A body too large or undecodable: an error status is still that error.
+                    if not response.is_success:
+                        raise self._status_error(response, str(exc)) from None
+                    self._answer_error(exc, response)
+                raise
             if response.is_success:
                 return response
         raise self._status_error(response)
@@ -491,9 +493,11 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 await response.aread()  # the answer, or what the error says (closed once read)
             except BaseException as exc:
                 await response.aclose()
-                if response.is_success or not isinstance(exc, APIResponseValidationError):
-                    raise
-                raise self._status_error(response, str(exc)) from None
+                if isinstance(exc, APIResponseValidationError):
+                    if not response.is_success:
+                        raise self._status_error(response, str(exc)) from None
+                    self._answer_error(exc, response)
+                raise
             if response.is_success:
                 return response
         raise self._status_error(response)

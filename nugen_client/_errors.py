@@ -25,6 +25,10 @@ _MAX_ERROR_BODY_DEPTH = 32
 class NugenError(Exception):
     """Base class of every error raised by this package."""
 
+    # The answer's ``x-request-id``, for an error raised once one arrived (also at the end of
+    # the message): what the service needs to find the call.
+    request_id: str | None = None
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword-only arguments, which the default exception pickling
         # (``cls(*self.args)``) cannot pass: rebuild from the args and the instance state.
@@ -320,6 +324,18 @@ def _redact_obj(obj: Any, secrets: list[str | None]) -> Any:
     if isinstance(obj, list):
         return [_redact_obj(v, secrets) for v in obj]
     return obj
+
+
+def add_request_id(
+    error: NugenError, request_id: str | None, secrets: Iterable[str | None]
+) -> NugenError:
+    """``error`` with the ``request_id`` of the answer it is about, unless it has one: as
+    the attribute and at the end of the message (redacted: the server wrote it, maybe
+    echoing the key)."""
+    if request_id and error.request_id is None:
+        error.request_id = redact(request_id, secrets)
+        reword(error, suffix=f" [request id: {error.request_id}]")
+    return error
 
 
 def reword(error: BaseException, prefix: str = "", suffix: str = "") -> BaseException:

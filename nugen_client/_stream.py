@@ -14,12 +14,11 @@ import httpx
 from nugen_client._chunks import ChunkDecoder
 from nugen_client._errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     NugenError,
+    add_request_id,
     client_closed,
     redact,
-    reword,
 )
 from nugen_client._limits import DeadlineExceeded, deadline_passed, passed
 from nugen_client._sse import Event
@@ -124,19 +123,15 @@ def is_event_stream(response: httpx.Response) -> bool:
 def _stream_error(
     error: NugenError, response: httpx.Response, secrets: Sequence[str]
 ) -> NugenError:
-    """An error the stream decoder raised, ready to leave the client: the event data it may
-    quote is redacted (and the suppressed parser error quoting it too dropped); an error
-    event gets the response's ``x-request-id``, as errors with a status get theirs."""
+    """An error of reading a stream, ready to leave the client: the event data it may quote
+    is redacted (and the suppressed parser error quoting it too dropped), and it carries
+    the response's ``x-request-id``."""
     if error.__suppress_context__:
         error.__context__ = None
     error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
     if isinstance(getattr(error, "body", None), str):
         error.body = redact(error.body, secrets)  # type: ignore[attr-defined]
-    request_id = response.headers.get("x-request-id")
-    if isinstance(error, APIStatusError) and error.request_id is None and request_id:
-        error.request_id = redact(request_id, secrets)  # the server wrote it, maybe with the key
-        reword(error, suffix=f" [request id: {error.request_id}]")
-    return error
+    return add_request_id(error, response.headers.get("x-request-id"), secrets)
 
 
 @contextlib.contextmanager
@@ -156,14 +151,16 @@ def stream_errors(
             # then holds the connection, or sends only keep-alive comments, loses us nothing.
             return
         if isinstance(exc, DeadlineExceeded) or deadline_passed(response):
-            raise APITimeoutError(
+            error = APITimeoutError(
                 f"the stream did not finish within the call's deadline "
                 f"({decoder.received} received); the answer is incomplete"
-            ) from None
-        raise APITimeoutError(
-            f"the stream stalled after {decoder.received} "
-            f"({type(exc).__name__}): no data within the read timeout; the answer is incomplete"
-        ) from None
+            )
+        else:
+            error = APITimeoutError(
+                f"the stream stalled after {decoder.received} ({type(exc).__name__}): no "
+                "data within the read timeout; the answer is incomplete"
+            )
+        raise _stream_error(error, response, secrets) from None
     except httpx.TransportError as exc:
         cause = "the client was closed" if http is None or http.is_closed else type(exc).__name__
         raise _stream_error(decoder.interrupted(cause), response, secrets) from None

@@ -1097,3 +1097,28 @@ def test_a_client_refuses_pickling_saying_what_to_do(cls: type) -> None:
     for copy_it in (pickle.dumps, copy.copy, copy.deepcopy):
         with pytest.raises(TypeError, match="create one in each worker process"):
             copy_it(client)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(json={"choices": "none"}, headers={"x-request-id": f"req-5 {API_KEY}"}),
+        Reply(json={"choices": []}, headers={"x-request-id": f"req-5 {API_KEY}"}),
+        Reply(body=b"x" * 2000, headers={"x-request-id": f"req-5 {API_KEY}"}),
+    ],
+    ids=["malformed", "no choices", "too large"],
+)
+def test_an_answer_that_cannot_be_read_carries_the_request_id(kind: str, reply: Reply) -> None:
+    # A user reporting the bad answer to the service needs it, as with a status error.
+    h = Harness(kind, [reply], max_response_bytes=1000)
+    with pytest.raises(nugen_client.APIResponseValidationError) as caught:
+        h.chat()
+    assert caught.value.request_id == "req-5 ***"
+    assert str(caught.value).endswith(" [request id: req-5 ***]")
+    assert API_KEY not in str(caught.value)
+
+
+def test_an_error_without_a_response_has_no_request_id(kind: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        Harness(kind, [OK]).chat(extra_body="x")
+    assert caught.value.request_id is None

@@ -645,3 +645,36 @@ def test_invalid_utf8_is_refused_in_a_stream_as_in_a_whole_answer(kind: str, pie
 def test_characters_split_across_pieces_still_decode(kind: str) -> None:
     h = Harness(kind, [Reply.stream(story().replace(b"Once", "Ωnce".encode()), piece=1)])
     assert text_of(h.stream()) == "Ωnce upon a time"
+
+
+@pytest.mark.parametrize(
+    ("body", "fail", "cls"),
+    [
+        (sse(chunk("ok"), "{not json", done=True), None, APIResponseValidationError),
+        (sse(chunk("ok"), done=False), None, StreamInterruptedError),
+        (sse(chunk("ok"), done=False), httpx.RemoteProtocolError("reset"), StreamInterruptedError),
+        (sse(chunk("ok"), done=False), httpx.ReadTimeout("no data"), APITimeoutError),
+        (sse(chunk("ok"), {"error": {"message": "crashed"}}), None, InternalServerError),
+        (b"data: \xff\n\n", None, APIResponseValidationError),
+    ],
+    ids=["malformed", "no end", "reset", "stalled", "error event", "not utf-8"],
+)
+def test_every_stream_error_carries_the_request_id(
+    kind: str, body: bytes, fail: Exception | None, cls: type
+) -> None:
+    # What a user reporting a broken answer needs; a key the server echoed in it redacted.
+    reply = Reply.stream(body, piece=7, **{"x-request-id": f"req-7 {API_KEY}"})
+    reply.raise_exc = fail
+    _, error = Harness(kind, [reply]).stream_until_error()
+    assert type(error) is cls
+    assert error.request_id == "req-7 ***"
+    assert str(error).endswith(" [request id: req-7 ***]")
+    assert str(error).count("req-7") == 1
+
+
+def test_a_malformed_whole_answer_to_a_stream_request_carries_the_request_id(kind: str) -> None:
+    reply = Reply(json={"choices": "none"}, headers={"x-request-id": "req-8"})
+    _, error = Harness(kind, [reply]).stream_until_error()
+    assert isinstance(error, APIResponseValidationError)
+    assert error.request_id == "req-8"
+    assert str(error).endswith(" [request id: req-8]")
