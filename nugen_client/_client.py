@@ -417,22 +417,20 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
     async def _send(
         self,
         prepared: Prepared,
-        http: httpx.AsyncClient | None = None,
-        deadline: float | None = None,
         check_open: Callable[[], None] | None = None,
+        held: list[Any] | None = None,
     ) -> httpx.Response:
-        """Send with retries (as the sync client's), each attempt cancelled at the deadline:
-        on ``http`` (a stream's leased connection, with the stream's ``deadline`` and
-        ``check_open``) or on a connection leased for this request alone. A stream's
-        response is returned unread."""
-        if http is None:
-            deadline = self._deadline_at()
+        """Send with retries (as the sync client's), each attempt (the wait for a connection
+        and the request on it) cancelled at the deadline. A stream's response is returned
+        unread, its connection's lease left to the stream (see :meth:`_attempt`)."""
+        deadline = self._deadline_at()
         # Every attempt leases from this one pool: closed (aclose()) under the call, it ends
         # the call rather than the next attempt opening a new pool.
-        source = await self._source(http)
+        source = await self._source()
+        try_once = functools.partial(self._attempt, prepared, source, deadline, check_open, held)
         try:
             try:
-                return await within(self._attempt(prepared, source, deadline), deadline)
+                return await within(try_once(), deadline)
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
@@ -444,32 +442,43 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 with attempt:
                     if failed:
                         raise failed.pop()
-                    if check_open is not None:
-                        check_open()
-                    return await within(self._attempt(prepared, source, deadline), deadline)
+                    return await within(try_once(), deadline)
         except DeadlineExceeded:
             raise self._deadline_error() from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, prepared: Prepared, source: LoopPool | httpx.AsyncClient, deadline: float | None
+        self,
+        prepared: Prepared,
+        source: LoopPool | httpx.AsyncClient,
+        deadline: float | None,
+        check_open: Callable[[], None] | None,
+        held: list[Any] | None,
     ) -> httpx.Response:
-        async with self._lease(prepared, source, None) as leased:
-            return await self._send_once(prepared, leased, deadline)
+        """One try on a connection leased for it, given back once the answer is read; a
+        stream's lease (and the connection) goes to ``held`` instead, for the stream to give
+        back once its response is closed. ``check_open``: a stream's, after the wait."""
+        async with contextlib.AsyncExitStack() as lease:
+            http = await lease.enter_async_context(self._lease(prepared, source))
+            if check_open is not None:
+                check_open()  # aclose() from another task while this one waited
+            response = await self._send_once(prepared, http, deadline)
+            if held is not None:
+                held += (lease.pop_all(), http)
+            return response
 
-    async def _source(self, held: httpx.AsyncClient | None = None) -> LoopPool | httpx.AsyncClient:
-        """Where a call's connection comes from: ``held`` (a stream's connection) or an
-        ``http_client`` passed in, as they are; else this loop's pool."""
-        held = held if held is not None else self._injected
-        return held if held is not None else await self._pool()
+    async def _source(self) -> LoopPool | httpx.AsyncClient:
+        """Where a call's connection comes from: an ``http_client`` passed in, as it is;
+        else this loop's pool."""
+        return self._injected if self._injected is not None else await self._pool()
 
     def _lease(
-        self, prepared: Prepared, source: LoopPool | httpx.AsyncClient, deadline: float | None
+        self, prepared: Prepared, source: LoopPool | httpx.AsyncClient
     ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-        """A connection of ``source`` (see :meth:`_source`), waited for until ``deadline``
-        or the pool timeout."""
+        """A connection of ``source`` (see :meth:`_source`), waited for no longer than the
+        pool timeout."""
         if isinstance(source, LoopPool):
-            return source.lease(deadline, (prepared.timeout or self.timeout).pool)
+            return source.lease((prepared.timeout or self.timeout).pool)
         return contextlib.nullcontext(source)
 
     async def _send_once(
@@ -507,32 +516,31 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # goes back only once the response is closed). Not a chain of generators: a stream
         # whose consumer raised inside ``async for`` is closed at asyncio's shutdown, which
         # closes every open generator at once, racing an outer one closing an inner one.
-        deadline = self._deadline_at()
-        lease = self._lease(call.prepared, await self._source(), deadline)
+        held: list[Any] = []  # the lease and the connection, once _send has them
         try:
-            async with lease as http:
-                call.check_open()  # aclose() from another task while this one waited
-                response = await self._send(call.prepared, http, deadline, call.check_open)
-                try:
-                    if not is_event_stream(response):  # a whole answer, read by _send
-                        call.check_open()
-                        for whole_chunk in call.whole(response):
-                            yield whole_chunk
-                        return
-                    with stream_errors(call, response, http):
-                        parser = EventParser(self.max_event_bytes)
-                        # Held until the response is closed: dropped at [DONE] before that,
-                        # httpcore's iterator under it would await its own close in the
-                        # garbage collector (a loop without async-generator hooks, such
-                        # as nest_asyncio's, then prints "ignored GeneratorExit").
-                        pieces = response.aiter_bytes()
-                        async for piece in pieces:
-                            for chunk in call.chunks(parser.feed(piece)):
-                                yield chunk
-                            if call.decoder.done:
-                                return
-                        call.decoder.check_complete()
-                finally:
-                    await response.aclose()
-        except DeadlineExceeded:  # waiting for a connection
-            raise self._deadline_error() from None
+            response = await self._send(call.prepared, call.check_open, held)
+            http = held[1]
+            try:
+                if not is_event_stream(response):  # a whole answer, read by _send
+                    call.check_open()
+                    for whole_chunk in call.whole(response):
+                        yield whole_chunk
+                    return
+                with stream_errors(call, response, http):
+                    parser = EventParser(self.max_event_bytes)
+                    # Held until the response is closed: dropped at [DONE] before that,
+                    # httpcore's iterator under it would await its own close in the
+                    # garbage collector (a loop without async-generator hooks, such
+                    # as nest_asyncio's, then prints "ignored GeneratorExit").
+                    pieces = response.aiter_bytes()
+                    async for piece in pieces:
+                        for chunk in call.chunks(parser.feed(piece)):
+                            yield chunk
+                        if call.decoder.done:
+                            return
+                    call.decoder.check_complete()
+            finally:
+                await response.aclose()
+        finally:
+            if held:
+                await held[0].aclose()

@@ -133,16 +133,14 @@ class LoopPool:
             if failure is not None:
                 raise failure
 
-    def lease(self, deadline: float | None = None, wait: float | None = None) -> _Lease:
+    def lease(self, wait: float | None = None) -> _Lease:
         """A shard with a connection free for this request (waiting for one if need be, but
-        not past ``deadline``, a ``time.monotonic()``, nor longer than ``wait`` seconds, the
-        pool timeout)."""
-        return _Lease(self, deadline, wait)
+        no longer than ``wait`` seconds, the pool timeout: the caller bounds the wait by its
+        deadline)."""
+        return _Lease(self, wait)
 
-    async def _take(
-        self, deadline: float | None, wait: float | None
-    ) -> tuple[int, httpx.AsyncClient]:
-        index = 0 if self._tokens is None else await self._tokens.get(deadline, wait)
+    async def _take(self, wait: float | None) -> tuple[int, httpx.AsyncClient]:
+        index = 0 if self._tokens is None else await self._tokens.get(wait)
         if self.closed:
             # Closed while this call waited: its clients are closed, and one made now
             # would never be. Passed on, so the next waiter learns it too.
@@ -186,13 +184,12 @@ class _Lease:
     be closed while the stream holding it is still closing its response."""
 
     _pool: LoopPool
-    _deadline: float | None
     _wait: float | None
     _index: int = 0
     _http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
-        self._index, self._http = await self._pool._take(self._deadline, self._wait)
+        self._index, self._http = await self._pool._take(self._wait)
         return self._http
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -210,14 +207,13 @@ class _Tokens:
     _free: list[int]  # a stack: the top is the end
     _waiters: collections.deque[asyncio.Future[int]] = field(default_factory=collections.deque)
 
-    async def get(self, deadline: float | None, wait: float | None) -> int:
+    async def get(self, wait: float | None) -> int:
         if self._free and not self._waiters:
             return self._free.pop()
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        # The pool timeout, as httpx's own pool (the sync client's) has it, unless the
-        # call's deadline comes first.
-        bound = deadline if wait is None else min(deadline or math.inf, time.monotonic() + wait)
+        # The pool timeout, as httpx's own pool (the sync client's) has it.
+        bound = None if wait is None else time.monotonic() + wait
         try:
             return await within(waiter, bound)
         except BaseException as exc:
@@ -226,7 +222,7 @@ class _Tokens:
             else:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
-            if isinstance(exc, DeadlineExceeded) and bound != deadline:
+            if isinstance(exc, DeadlineExceeded):
                 raise APITimeoutError(
                     f"no connection became free within the pool timeout ({wait:g} s)"
                 ) from None

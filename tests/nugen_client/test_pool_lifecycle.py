@@ -916,6 +916,44 @@ def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout_sync_and_async(
     asyncio.run(main())
 
 
+def test_a_stream_that_waited_past_the_pool_timeout_is_retried_sync_and_async(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The wait for a connection is an attempt like any other, for a stream as for a call:
+    # the retry gets the connection the held stream gave back during the backoff.
+    settings = {
+        "base_url": nugen_emulator.base_url,
+        "api_key": nugen_emulator.api_key,
+        "limits": httpx.Limits(max_connections=1),
+        "timeout": httpx.Timeout(10, pool=0.3),
+        "deadline": None,
+        "max_retries": 1,
+    }
+    story = [{"role": "user", "content": "a long story " * 10}]
+    held: list[Any] = []
+    sync = NugenClient(**settings, sleep=lambda _: held.pop().close())
+    with sync.stream_chat_completion(model="m", messages=story) as stream:
+        next(iter(stream))
+        held.append(stream)
+        assert list(sync.stream_chat_completion(model="m", messages=USER))
+    assert held == []
+
+    async def main() -> None:
+        async def give_back(_: float) -> None:
+            await held.pop().aclose()
+
+        client = AsyncNugenClient(**settings, sleep=give_back)
+        async with client.stream_chat_completion(model="m", messages=story) as stream:
+            await stream.__anext__()
+            held.append(stream)
+            second = client.stream_chat_completion(model="m", messages=USER)
+            assert [chunk async for chunk in second]
+        assert held == []
+        await client.aclose()
+
+    asyncio.run(main())
+
+
 def test_a_stream_read_to_its_end_leaves_nothing_for_the_garbage_collector(
     nugen_emulator: NugenEmulator, unraisable: list[Any]
 ) -> None:
