@@ -526,10 +526,9 @@ class EmbeddingResponse(_Lenient):
         # (a gateway renumbering sub-batches would otherwise swap vectors silently).
         indices = sorted(item.index for item in self.data)
         if indices != list(range(len(indices))):
-            shown = [item.index for item in self.data][:20]
-            raise ValueError(
-                f"the vectors' indices must be 0..{len(indices) - 1}, each once; got {shown}"
-            )
+            missing = sum("index" not in item.model_fields_set for item in self.data)
+            got = f"{missing} of them have no index" if missing else f"got {indices[:20]}"
+            raise ValueError(f"the vectors' indices must be 0..{len(indices) - 1} each once; {got}")
         sizes = {len(item.embedding) for item in self.data}
         if len(sizes) > 1:
             raise ValueError(f"the vectors differ in length ({sorted(sizes)})")

@@ -982,19 +982,31 @@ async def test_async_injected_client_is_not_closed() -> None:
         ([[0, [1.0]], [1, [float("nan")]]], "finite"),
         ([[0, [1.0]], [1, [float("inf")]]], "finite"),
         ([[0, []], [1, []]], "empty"),
+        # None: the item has no index.
+        (
+            [[None, [1.0]], [None, [2.0]]],
+            "0..1 each once; 2 of them have no index",
+        ),
+        ([[0, [1.0]], [None, [2.0]]], "0..1 each once; 1 of them have no index"),
     ],
 )
 def test_vectors_that_cannot_be_matched_to_their_texts_are_refused(
     kind: str, data: list[list[Any]], problem: str
 ) -> None:
+    items = [{"embedding": vector, "index": index} for index, vector in data]
     body = {
-        "data": [{"embedding": vector, "index": index} for index, vector in data],
+        "data": [{k: v for k, v in item.items() if v is not None} for item in items],
         "model": "m",
     }
     # Python's encoder writes NaN and Infinity as JSON parsers (and hosts) do.
     h = Harness(kind, [Reply(body=json.dumps(body).encode())])
     with pytest.raises(nugen_client.APIResponseValidationError, match=problem):
         h.embed(input=[str(n) for n in range(len(data))])
+
+
+def test_a_single_vector_needs_no_index(kind: str) -> None:
+    body = {"data": [{"embedding": [1.0, 2.0]}], "model": "m"}
+    assert Harness(kind, [Reply(json=body)]).embed(input="a").embeddings == [[1.0, 2.0]]
 
 
 def test_an_empty_text_is_refused_before_any_request(kind: str) -> None:
