@@ -283,9 +283,10 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         # on the client at any time, and an injected client may serve other clients).
         trace = _sync_trace if check_open is None else functools.partial(_stream_trace, check_open)
         request.extensions["trace"] = trace
-        with TransportErrors(prepared.secrets, deadline, http):
+        with (errors := TransportErrors(prepared.secrets, deadline, http)):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
+            errors.request_id = response.headers.get("x-request-id")
             try:
                 track(response)
                 # Size and deadline; the SSE parser caps a stream's events.
@@ -487,13 +488,14 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         # Sent and read as the sync client's (see NugenClient._send_once).
         request = self._build_request(http, prepared, deadline)
         request.extensions["trace"] = aremember_connection
-        with TransportErrors(prepared.secrets, deadline, http):
+        with (errors := TransportErrors(prepared.secrets, deadline, http)):
             try:
                 response = await http.send(request, stream=True)
             except asyncio.CancelledError:
                 if http is not self._injected:
                     strand(http)  # its pool may hold a connection it never gives back
                 raise
+            errors.request_id = response.headers.get("x-request-id")
             try:
                 track(response)
                 bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)

@@ -41,6 +41,8 @@ class TransportErrors:
     _secrets: Sequence[str | None]
     _deadline: float | None = None
     _http: httpx.Client | httpx.AsyncClient | None = None
+    # The x-request-id of the answer whose body is being read, once one arrived.
+    request_id: str | None = None
 
     def __enter__(self) -> None:
         return None
@@ -66,15 +68,18 @@ class TransportErrors:
         kind = type(exc).__name__
         detail = redact("" if cause is None else str(cause), self._secrets) or kind
         if not isinstance(exc, httpx.TransportError):
-            raise APIConnectionError(f"the request could not be sent ({kind}: {detail})") from None
+            error = APIConnectionError(f"the request could not be sent ({kind}: {detail})")
+            raise add_request_id(error, self.request_id, self._secrets) from None
         try:
             # base_url never holds userinfo (check_base_url), so the URL is safe to show.
             where = f" at {exc.request.url.copy_with(query=None)}"
         except RuntimeError:  # an exception raised without its request
             where = ""
         if isinstance(exc, httpx.TimeoutException):
-            raise APITimeoutError(f"request{where} timed out ({kind}: {detail})") from None
-        raise APIConnectionError(f"could not reach the service{where} ({kind}: {detail})") from None
+            error = APITimeoutError(f"request{where} timed out ({kind}: {detail})")
+        else:
+            error = APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
+        raise add_request_id(error, self.request_id, self._secrets) from None
 
 
 @dataclass(slots=True, eq=False)

@@ -1134,3 +1134,19 @@ def test_an_error_without_a_response_has_no_request_id(kind: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         Harness(kind, [OK]).chat(extra_body="x")
     assert caught.value.request_id is None
+
+
+@pytest.mark.parametrize(
+    ("fail", "cls"),
+    [(httpx.ReadError("reset"), APIConnectionError), (httpx.ReadTimeout("slow"), APITimeoutError)],
+)
+def test_an_answer_whose_body_breaks_carries_the_request_id(
+    kind: str, fail: Exception, cls: type
+) -> None:
+    body = json.dumps(completion_body()).encode()
+    headers = {"content-type": "application/json", "x-request-id": f"req-6 {API_KEY}"}
+    h = Harness(kind, [Reply(body=body, headers=headers, piece=10, raise_exc=fail)], max_retries=0)
+    with pytest.raises(cls) as caught:
+        h.chat()
+    assert caught.value.request_id == "req-6 ***"
+    assert str(caught.value).endswith(" [request id: req-6 ***]")
