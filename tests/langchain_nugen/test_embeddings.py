@@ -68,6 +68,19 @@ def test_chunk_size_per_call_as_openai_embeddings_takes_it(route: respx.Route) -
         embeddings.embed_documents(texts, chunk_size=-1)
 
 
+@pytest.mark.parametrize("chunk_size", ["2", 2.5, True, 0])
+def test_a_chunk_size_that_is_not_a_whole_number_of_texts_is_refused(
+    route: respx.Route, chunk_size: Any
+) -> None:
+    """Refused by name, as the field is, not a bare TypeError (or, for True, batches of 1)."""
+    embeddings = NugenEmbeddings(api_key="k")
+    with pytest.raises(ValueError, match="chunk_size"):
+        embeddings.embed_documents(["a", "b"], chunk_size=chunk_size)
+    with pytest.raises(ValueError, match="chunk_size"):
+        asyncio.run(embeddings.aembed_documents(["a", "b"], chunk_size=chunk_size))
+    assert not route.called
+
+
 def test_query_dimensions_and_raw_strings(route: respx.Route) -> None:
     text = "  raw text, not tokenised  \n"
     vector = NugenEmbeddings(api_key="k", model="nugen-embed-legal", dimensions=2).embed_query(text)
