@@ -94,7 +94,9 @@ class _Conversation:
                     if i > last_user:
                         self.called_since_user.append(call.function.name)
                         with contextlib.suppress(ValueError):  # arguments need not be JSON
-                            self.used_values.extend(scalars(json.loads(call.function.arguments)))
+                            self.used_values.extend(
+                                scalars(json.loads(call.function.arguments, strict=False))
+                            )
             elif message.role == "tool" and i > last_user:
                 name = call_names.get(message.tool_call_id or "", message.name or "")
                 result = (name or "tool", text_of(message.content), images_of(message))
