@@ -42,7 +42,14 @@ from nugen_client._pool import (
 )
 from nugen_client._retry import is_retryable, retrying
 from nugen_client._sse import EventParser, iter_events
-from nugen_client._stream import StreamCall, TransportErrors, is_event_stream, stream_errors
+from nugen_client._stream import (
+    StreamCall,
+    TransportErrors,
+    adrain,
+    drain,
+    is_event_stream,
+    stream_errors,
+)
 from nugen_client.params import (
     ChatParams,
     CompletionParams,
@@ -315,8 +322,11 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                 yield from call.whole(response)
                 return
             with stream_errors(call, response, http):
-                yield from call.chunks(iter_events(response.iter_bytes(), self.max_event_bytes))
+                pieces = response.iter_bytes()
+                yield from call.chunks(iter_events(pieces, self.max_event_bytes))
                 call.decoder.check_complete()
+            if call.decoder.done:
+                drain(pieces)
         finally:
             response.close()
 
@@ -539,8 +549,10 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                         for chunk in call.chunks(parser.feed(piece)):
                             yield chunk
                         if call.decoder.done:
-                            return
+                            break
                     call.decoder.check_complete()
+                if call.decoder.done:
+                    await adrain(pieces)
             finally:
                 await response.aclose()
         finally:

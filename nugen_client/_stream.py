@@ -5,7 +5,8 @@ The stream loops themselves (``_iter_stream``) differ only in how the bytes arri
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -119,6 +120,26 @@ class StreamCall(Generic[_ChunkT]):
                 yield chunk
             elif self.decoder.done:
                 return
+
+
+# What follows [DONE] is read to the end of the body (the live service sends one more chunk),
+# so that the connection goes back to the pool rather than being closed, as the OpenAI SDK
+# and httpx-sse do; but at most this many network reads, never decoded, errors ignored.
+_DRAIN_READS = 8
+
+
+def drain(pieces: Iterator[bytes]) -> None:
+    """Read up to the end of a stream's body after ``[DONE]`` (see ``_DRAIN_READS``)."""
+    with contextlib.suppress(Exception):
+        for _ in itertools.islice(pieces, _DRAIN_READS):
+            pass
+
+
+async def adrain(pieces: AsyncIterator[bytes]) -> None:
+    """:func:`drain`, async."""
+    with contextlib.suppress(Exception):
+        for _ in range(_DRAIN_READS):
+            await anext(pieces)
 
 
 def is_event_stream(response: httpx.Response) -> bool:

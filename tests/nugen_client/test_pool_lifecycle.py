@@ -1041,3 +1041,38 @@ def test_a_pool_without_async_generator_hooks_collected_under_another_loop_goes_
             gc.collect()
     finally:
         gc.enable()
+
+
+def test_streams_read_to_their_end_reuse_one_connection(nugen_emulator: NugenEmulator) -> None:
+    # What follows [DONE] (the live service sends one more chunk) is read to the end of the
+    # body, so the connection goes back to the pool instead of being closed: a stream after
+    # a stream opens no new connection (over TLS, a handshake saved per stream).
+    from tests.support.sockets import _client_sockets
+
+    port = nugen_emulator.port
+    messages = [{"role": "user", "content": "hello"}]
+    kw = {"api_key": nugen_emulator.api_key, "base_url": nugen_emulator.base_url}
+
+    def one_stream(client: NugenClient) -> set[str] | None:
+        for _ in client.stream_chat_completion(model="nugen-flash-instruct", messages=messages):
+            pass
+        return _client_sockets(port)
+
+    async def async_streams() -> list[set[str] | None]:
+        seen = []
+        async with AsyncNugenClient(**kw) as client:
+            for _ in range(3):
+                stream = client.stream_chat_completion(
+                    model="nugen-flash-instruct", messages=messages
+                )
+                async for _chunk in stream:
+                    pass
+                seen.append(_client_sockets(port))
+        return seen
+
+    with NugenClient(**kw) as client:
+        sync_seen = [one_stream(client) for _ in range(3)]
+    for seen in (sync_seen, asyncio.run(async_streams())):
+        assert seen[0] is not None, "no /proc here"
+        assert len(seen[0]) == 1, seen  # kept open, idle in the pool
+        assert seen[0] == seen[1] == seen[2], seen  # the same connection each time
