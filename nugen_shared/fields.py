@@ -2,6 +2,7 @@
 a model object caches, and where else a credential must not go: keywords that look like one
 and per-call header values shown to callbacks and traces."""
 
+import copy
 import functools
 import os
 from collections.abc import Mapping
@@ -305,10 +306,14 @@ class ConnectionFields(BaseModel):
         return None if headers is None else redact_headers(headers)
 
     def __copy__(self) -> Self:
-        # pydantic shares private attributes with a shallow copy (``model_copy``); a copy
-        # gets caches of its own (clients, a learnt limit), so nothing it learns or changes
-        # touches ours.
+        # pydantic shares private attributes and field containers with a shallow copy
+        # (``model_copy``); a copy gets caches of its own (clients, a learnt limit) and its
+        # own dicts and lists (headers, extra body fields changed in place, as a per-tenant
+        # copy does), so nothing it learns or changes touches ours.
         clone = super().__copy__()
+        for name, value in clone.__dict__.items():
+            if isinstance(value, (dict, list)):
+                clone.__dict__[name] = copy.copy(value)
         for name in type(self).__private_attributes__:
             value = getattr(clone, name, None)
             if isinstance(value, FreshOnCopy):

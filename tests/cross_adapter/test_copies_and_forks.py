@@ -29,6 +29,32 @@ def test_a_copy_does_not_share_the_learnt_rate_limit(cls: type[Any], clone: Any)
     assert model._limit.bound(8) == 4
 
 
+@pytest.mark.parametrize("cls", [ChatNugen, Nugen], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("clone", [copy.copy, lambda m: m.model_copy()], ids=["copy", "model_copy"])
+def test_a_copy_changed_in_place_leaves_the_originals_requests_alone(
+    nugen_emulator: Any, cls: type[Any], clone: Any
+) -> None:
+    # A per-tenant copy of a shared model: its headers and extra body fields are its own.
+    extra = "model_kwargs" if cls is ChatNugen else "additional_kwargs"
+    model = cls(
+        base_url=nugen_emulator.base_url,
+        api_key=nugen_emulator.api_key,
+        default_headers={"X-Tenant": "a"},
+        **{extra: {"user": "a"}},
+    )
+    tenant_b = clone(model)
+    tenant_b.default_headers["X-Tenant"] = "b"
+    getattr(tenant_b, extra)["user"] = "b"
+    for which in (model, tenant_b):
+        if cls is ChatNugen:
+            which.invoke("hello")
+        else:
+            which.complete("hello")
+        request = nugen_emulator.last_request
+        expected = "a" if which is model else "b"
+        assert (request.headers["x-tenant"], request.body["user"]) == (expected, expected)
+
+
 # Forking a threaded process is the point (Python 3.12+ warns about it).
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
