@@ -293,7 +293,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         with (errors := TransportErrors(prepared.secrets, deadline, http)):
             # Always sent as a stream: the body is read here, bounded (size, deadline).
             response = http.send(request, stream=True)
-            errors.request_id = response.headers.get("x-request-id")
+            errors.response = response
             try:
                 track(response)
                 # Size and deadline; the SSE parser caps a stream's events.
@@ -505,7 +505,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                 if http is not self._injected:
                     strand(http)  # its pool may hold a connection it never gives back
                 raise
-            errors.request_id = response.headers.get("x-request-id")
+            errors.response = response
             try:
                 track(response)
                 bound_response(response, max_bytes=self.max_response_bytes, deadline=deadline)

@@ -42,8 +42,9 @@ class TransportErrors:
     _secrets: Sequence[str | None]
     _deadline: float | None = None
     _http: httpx.Client | httpx.AsyncClient | None = None
-    # The x-request-id of the answer whose body is being read, once one arrived.
-    request_id: str | None = None
+    # The answer whose body is being read, once one arrived (its x-request-id, read only
+    # for an error, goes on the error).
+    response: httpx.Response | None = None
 
     def __enter__(self) -> None:
         return None
@@ -68,9 +69,10 @@ class TransportErrors:
             cause = cause.__cause__ or cause.__context__
         kind = type(exc).__name__
         detail = redact("" if cause is None else str(cause), self._secrets) or kind
+        request_id = None if self.response is None else self.response.headers.get("x-request-id")
         if not isinstance(exc, httpx.TransportError):
             error = APIConnectionError(f"the request could not be sent ({kind}: {detail})")
-            raise add_request_id(error, self.request_id, self._secrets) from None
+            raise add_request_id(error, request_id, self._secrets) from None
         try:
             # base_url never holds userinfo (check_base_url), so the URL is safe to show.
             where = f" at {exc.request.url.copy_with(query=None)}"
@@ -80,7 +82,7 @@ class TransportErrors:
             error = APITimeoutError(f"request{where} timed out ({kind}: {detail})")
         else:
             error = APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
-        raise add_request_id(error, self.request_id, self._secrets) from None
+        raise add_request_id(error, request_id, self._secrets) from None
 
 
 @dataclass(slots=True, eq=False)
