@@ -881,30 +881,37 @@ async def _no_sleep(seconds: float) -> None:
     return None
 
 
+STORY = [{"role": "user", "content": "a long story " * 10}]
+
+
+def _one_connection(emulator: NugenEmulator, max_retries: int) -> dict[str, Any]:
+    """A client's settings with one connection, waited for at most 0.3 s, and no deadline."""
+    return {
+        "base_url": emulator.base_url,
+        "api_key": emulator.api_key,
+        "limits": httpx.Limits(max_connections=1),
+        "timeout": httpx.Timeout(10, pool=0.3),
+        "deadline": None,
+        "max_retries": max_retries,
+    }
+
+
 def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout_sync_and_async(
     nugen_emulator: NugenEmulator,
 ) -> None:
     # Every connection is held by an open stream and the call has no deadline: a call that
     # needs one fails after timeout.pool, as httpx's own pool makes the sync client fail,
     # instead of waiting until a stream ends.
-    settings = {
-        "base_url": nugen_emulator.base_url,
-        "api_key": nugen_emulator.api_key,
-        "limits": httpx.Limits(max_connections=1),
-        "timeout": httpx.Timeout(10, pool=0.3),
-        "deadline": None,
-        "max_retries": 0,
-    }
-    story = [{"role": "user", "content": "a long story " * 10}]
+    settings = _one_connection(nugen_emulator, max_retries=0)
     sync = NugenClient(**settings)
-    with sync.stream_chat_completion(model="m", messages=story) as held:
+    with sync.stream_chat_completion(model="m", messages=STORY) as held:
         next(iter(held))
         with pytest.raises(APITimeoutError):
             sync.chat_completion(model="m", messages=USER)
 
     async def main() -> None:
         client = AsyncNugenClient(**settings)
-        async with client.stream_chat_completion(model="m", messages=story) as held:
+        async with client.stream_chat_completion(model="m", messages=STORY) as held:
             await held.__anext__()
             with pytest.raises(APITimeoutError, match="pool timeout"):
                 await asyncio.wait_for(client.chat_completion(model="m", messages=USER), 5)
@@ -921,18 +928,10 @@ def test_a_stream_that_waited_past_the_pool_timeout_is_retried_sync_and_async(
 ) -> None:
     # The wait for a connection is an attempt like any other, for a stream as for a call:
     # the retry gets the connection the held stream gave back during the backoff.
-    settings = {
-        "base_url": nugen_emulator.base_url,
-        "api_key": nugen_emulator.api_key,
-        "limits": httpx.Limits(max_connections=1),
-        "timeout": httpx.Timeout(10, pool=0.3),
-        "deadline": None,
-        "max_retries": 1,
-    }
-    story = [{"role": "user", "content": "a long story " * 10}]
+    settings = _one_connection(nugen_emulator, max_retries=1)
     held: list[Any] = []
     sync = NugenClient(**settings, sleep=lambda _: held.pop().close())
-    with sync.stream_chat_completion(model="m", messages=story) as stream:
+    with sync.stream_chat_completion(model="m", messages=STORY) as stream:
         next(iter(stream))
         held.append(stream)
         assert list(sync.stream_chat_completion(model="m", messages=USER))
@@ -943,7 +942,7 @@ def test_a_stream_that_waited_past_the_pool_timeout_is_retried_sync_and_async(
             await held.pop().aclose()
 
         client = AsyncNugenClient(**settings, sleep=give_back)
-        async with client.stream_chat_completion(model="m", messages=story) as stream:
+        async with client.stream_chat_completion(model="m", messages=STORY) as stream:
             await stream.__anext__()
             held.append(stream)
             second = client.stream_chat_completion(model="m", messages=USER)
