@@ -7,8 +7,6 @@ from langchain_core.embeddings import Embeddings
 from pydantic import AliasChoices, ConfigDict, Field
 
 from langchain_nugen._errors import mapped_errors
-from nugen_client import InvalidInputError
-from nugen_client._input import is_number
 from nugen_client.params import OnRetry
 from nugen_shared import embeddings as batching
 from nugen_shared.models import DEFAULT_EMBEDDING_MODEL
@@ -109,8 +107,6 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
         return (await self.aembed_documents([text]))[0]
 
     def _batching(self, chunk_size: int | None) -> dict[str, Any]:
-        if chunk_size is not None and not (is_number(chunk_size, whole=True) and chunk_size >= 1):
-            raise InvalidInputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
         return {
             "batch_size": self.chunk_size if chunk_size is None else chunk_size,
             "max_concurrency": self.max_concurrency,

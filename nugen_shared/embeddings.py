@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from nugen_client import APIResponseValidationError, InvalidInputError, NugenError, RateLimitError
 from nugen_client._errors import reword
+from nugen_client._input import is_number
 from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
 from nugen_shared.fields import ConnectionFields, FreshOnCopy
 
@@ -151,8 +152,11 @@ class _Schedule:
         limit: AdaptiveLimit,
         progress: Progress | None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not (is_number(batch_size, whole=True) and batch_size >= 1):  # a per-call value too
+            raise InvalidInputError(
+                "the texts per request (chunk_size, embed_batch_size) must be a whole number "
+                f">= 1, got {batch_size!r}"
+            )
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if isinstance(texts, str):
