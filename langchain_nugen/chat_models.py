@@ -226,7 +226,11 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """The keyword arguments of one client call (the shared rules of
-        ``nugen_shared.requests.chat_request``: fields, then ``model_kwargs``, then ``kwargs``)."""
+        ``nugen_shared.requests.chat_request``: fields, then ``model_kwargs``, then ``kwargs``).
+        A ``response_format`` bound as a schema (``bind(response_format=Model)``, as
+        ``ChatOpenAI`` takes it) is sent as its ``json_schema`` form."""
+        if (response_format := kwargs.get("response_format")) is not None:
+            kwargs = {**kwargs, "response_format": _response_format(response_format, None)}
         fields, call = self._request_layers(stop, kwargs)
         fields["use_vision_endpoint"] = self.use_vision_endpoint
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)

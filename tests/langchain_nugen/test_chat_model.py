@@ -1213,6 +1213,19 @@ class JokeDict(TypedDict):
 JOKE = {"setup": "Why?", "punchline": "Because."}
 
 
+def test_bind_response_format_takes_a_schema_as_chat_openai_does(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply(json.dumps(JOKE)))
+    for schema in (Joke, JokeDict, Joke.model_json_schema()):
+        message = make().bind(response_format=schema).invoke("joke")
+        assert message.content == json.dumps(JOKE)  # not parsed: with_structured_output does
+        fmt = body(route)["response_format"]
+        assert fmt["type"] == "json_schema"
+        assert fmt["json_schema"]["name"] in ("Joke", "JokeDict")
+        assert set(fmt["json_schema"]["schema"]["properties"]) == {"setup", "punchline"}
+    make().bind(response_format={"type": "json_object"}).invoke("joke")
+    assert body(route)["response_format"] == {"type": "json_object"}
+
+
 def test_structured_output_function_calling(mock: respx.MockRouter) -> None:
     calls = [
         {"id": "c", "type": "function", "function": {"name": "Joke", "arguments": json.dumps(JOKE)}}
