@@ -64,36 +64,40 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields, sent as they are."""
 
-    def _request(self, batch: list[str]) -> dict[str, Any]:
-        return self._embeddings_request(self.model, batch, self.model_kwargs)
+    def _request(self, batch: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return self._embeddings_request(self.model, batch, self.model_kwargs, kwargs)
 
-    def embed_documents(self, texts: list[str], chunk_size: int | None = None) -> list[list[float]]:
+    def embed_documents(
+        self, texts: list[str], chunk_size: int | None = None, **kwargs: Any
+    ) -> list[list[float]]:
         """One vector per text, in order (batches are sent concurrently); ``chunk_size``
-        texts per request for this call, as ``OpenAIEmbeddings`` takes it."""
+        texts per request for this call, as ``OpenAIEmbeddings`` takes it, and other keywords
+        for this call as ``ChatNugen`` takes them (``dimensions``, ``model``, ``session_id``,
+        ``timeout``, ``extra_headers``; unknown names are sent as body fields)."""
         if not texts:
             return []
 
         def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
-            return client.embeddings(**self._request(batch), on_retry=on_retry).embeddings
+            return client.embeddings(**self._request(batch, kwargs), on_retry=on_retry).embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
             client = self._sync_client()
             batches = self._batching(chunk_size)
             return batching.embed_in_batches(send, texts, **batches, progress=progress)
 
-    def embed_query(self, text: str) -> list[float]:
-        """The vector of one text."""
-        return self.embed_documents([text])[0]
+    def embed_query(self, text: str, **kwargs: Any) -> list[float]:
+        """The vector of one text (``kwargs``: :meth:`embed_documents`'s)."""
+        return self.embed_documents([text], **kwargs)[0]
 
     async def aembed_documents(
-        self, texts: list[str], chunk_size: int | None = None
+        self, texts: list[str], chunk_size: int | None = None, **kwargs: Any
     ) -> list[list[float]]:
         """:meth:`embed_documents`, async."""
         if not texts:
             return []
 
         async def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
-            response = await client.embeddings(**self._request(batch), on_retry=on_retry)
+            response = await client.embeddings(**self._request(batch, kwargs), on_retry=on_retry)
             return response.embeddings
 
         with mapped_errors(), self._progress(len(texts)) as progress:
@@ -102,9 +106,9 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
                 send, texts, **self._batching(chunk_size), progress=progress
             )
 
-    async def aembed_query(self, text: str) -> list[float]:
-        """The vector of one text."""
-        return (await self.aembed_documents([text]))[0]
+    async def aembed_query(self, text: str, **kwargs: Any) -> list[float]:
+        """The vector of one text (``kwargs``: :meth:`embed_documents`'s)."""
+        return (await self.aembed_documents([text], **kwargs))[0]
 
     def _batching(self, chunk_size: int | None) -> dict[str, Any]:
         return {

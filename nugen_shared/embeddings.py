@@ -23,7 +23,7 @@ from nugen_client import APIResponseValidationError, InvalidInputError, NugenErr
 from nugen_client._errors import reword
 from nugen_client._input import is_number
 from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
-from nugen_shared.fields import ConnectionFields, FreshOnCopy
+from nugen_shared.fields import ConnectionFields, FreshOnCopy, call_keywords
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -111,6 +111,13 @@ class AdaptiveLimit(FreshOnCopy):
             self._decreases += 1
 
 
+# A call's keywords that the batching sets in each batch's request.
+_SET_PER_BATCH = {
+    "input": "the texts to embed are the call's argument",
+    "on_retry": "the batching reports each batch's retries itself",
+}
+
+
 class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
     """The fields of both frameworks' embedding classes (the model's name and the extra body
     fields are each framework's own), the in-flight bound they learn, and the request of
@@ -119,11 +126,20 @@ class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
     _limit: AdaptiveLimit = PrivateAttr(default_factory=AdaptiveLimit)
 
     def _embeddings_request(
-        self, model: str, texts: Sequence[str], extra_body: Mapping[str, Any] | None
+        self,
+        model: str,
+        texts: Sequence[str],
+        extra_body: Mapping[str, Any] | None,
+        call: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The keyword arguments of one client embeddings call; the headers are sent per
-        call, as ``chat_request``'s. An ``input`` among the extra body fields, which would
-        replace the texts in silence, is refused."""
+        call, as ``chat_request``'s. ``call`` (a call's own keywords, as LangChain's
+        ``OpenAIEmbeddings`` takes them) wins over the fields and ``extra_body``. An
+        ``input`` among them, which would replace the texts in silence, is refused."""
+        call = call_keywords(call) if call else {}
+        for name, why in _SET_PER_BATCH.items():
+            if name in call:
+                raise InvalidInputError(f"{name}= is not a keyword of an embeddings call: {why}")
         if extra_body and "input" in extra_body:
             raise InvalidInputError(
                 "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
@@ -137,7 +153,8 @@ class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
             "provider": self.provider,
         }
         if extra_body:
-            request["extra_body"] = dict(extra_body)
+            request["extra_body"] = {k: v for k, v in extra_body.items() if k not in call}
+        request.update(call)
         return request
 
 

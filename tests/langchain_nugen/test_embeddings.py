@@ -133,6 +133,32 @@ def test_headers_and_extra_body(route: respx.Route) -> None:
     assert json.loads(request.content)["encoding_format"] == "float"
 
 
+async def test_call_keywords_as_openai_embeddings_takes_them(route: respx.Route) -> None:
+    """OpenAIEmbeddings passes other keywords to the request: so do we, as ChatNugen's call
+    keywords (over the fields and model_kwargs), not a bare TypeError."""
+    model = NugenEmbeddings(api_key="k", dimensions=2, model_kwargs={"user": "a", "x": 1})
+    model.embed_query("q", dimensions=3, session_id="s1", user="b")
+    assert sent(route)[-1] == {
+        "model": "nugen-flash-embed",
+        "input": ["q"],
+        "dimensions": 3,
+        "user": "b",
+        "x": 1,
+    }
+    assert route.calls.last.request.headers["x-session-id"] == "s1"
+    await model.aembed_query("q", model="nugen-embed-legal")
+    await model.aembed_documents(["a", "b"], chunk_size=1, model="nugen-embed-legal")
+    model.embed_documents(["a"], model="nugen-embed-legal")
+    assert [body["model"] for body in sent(route)[1:]] == ["nugen-embed-legal"] * 4
+    calls = route.call_count
+    for name in ("input", "on_retry"):
+        with pytest.raises(nugen_client.InvalidInputError, match=f"{name}= is not a keyword"):
+            model.embed_query("q", **{name: ["zebra"]})
+    with pytest.raises(nugen_client.InvalidInputError, match="'apikey' is not a parameter"):
+        await model.aembed_query("q", apikey="sk-secret")
+    assert route.call_count == calls
+
+
 def test_pickle_and_deepcopy_after_use(route: respx.Route) -> None:
     model = NugenEmbeddings(api_key="k")
     model.embed_query("warm up")
