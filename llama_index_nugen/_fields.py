@@ -92,6 +92,8 @@ class KnownKeywords(BaseModel):
             check_no_credential_keywords([name], known)
             nearest = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            if not nearest and "additional_kwargs" in cls.model_fields:
+                hint = f"; send other body fields as additional_kwargs={{{name!r}: ...}}"
             raise InvalidInputError(f"{cls.__name__} has no keyword {name!r}{hint}")
         super().__init__(**data)
 

@@ -627,9 +627,11 @@ def test_base_url_none_means_the_default(monkeypatch: pytest.MonkeyPatch) -> Non
         (NugenMultiModal, {"max_token": 5}, "did you mean 'max_tokens'"),
         (NugenEmbedding, {"embed_batchsize": 5}, "did you mean 'embed_batch_size'"),
         (NugenRerank, {"top_m": 3}, "did you mean 'top_n'"),
+        (Nugen, {"logprobs": True}, r"'logprobs'; send .* as additional_kwargs=\{'logprobs': "),
+        (NugenEmbedding, {"user": "u"}, r"'user'; send .* as additional_kwargs=\{'user': "),
     ],
 )
-def test_misspelt_keywords_are_refused_with_the_nearest_name(
+def test_unknown_keywords_are_refused_with_the_nearest_name_or_additional_kwargs(
     cls: type, keywords: dict[str, Any], suggestion: str
 ) -> None:
     with pytest.raises(InvalidInputError, match=suggestion) as info:
