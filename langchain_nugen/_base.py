@@ -341,9 +341,9 @@ else:
     _LanguageModel = object
 
 
-def _session_of(config: RunnableConfig | None) -> str | None:
-    session_id = ensure_config(config).get("configurable", {}).get("session_id")
-    return session_id if isinstance(session_id, str) and session_id else None
+def _session_of(config: RunnableConfig | None) -> Any:
+    # Anything but a non-empty string is refused with the request, as the keyword is.
+    return ensure_config(config).get("configurable", {}).get("session_id") or None
 
 
 def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -361,7 +361,8 @@ def _one_session(
     """The keywords of a batch whose inputs share one conversation, None when they do not
     (then each input is its own call, with its own id)."""
     configs = get_config_list(config, len(inputs))
-    if "session_id" in kwargs or len({_session_of(c) for c in configs}) <= 1:
+    sessions = [_session_of(c) for c in configs]  # compared, not hashed: any value may come
+    if "session_id" in kwargs or all(session == sessions[0] for session in sessions):
         return _call_kwargs(configs[0] if configs else None, kwargs)
     return None
 

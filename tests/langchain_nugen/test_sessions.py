@@ -60,6 +60,25 @@ def test_the_configs_session_id_is_sent(
     assert sessions(nugen_emulator) == ["from-the-config", "per-call", "from-the-model"]
 
 
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+def test_a_configs_session_id_that_is_not_a_string_is_refused_as_the_keyword_is(
+    nugen_emulator: NugenEmulator, cls: type[Any], form: str
+) -> None:
+    model = cls(**connect(nugen_emulator))
+    for session_id in (42, ["a"]):
+        messages = []
+        for config, kwargs in (
+            ({"configurable": {"session_id": session_id}}, {}),
+            ({}, {"session_id": session_id}),
+        ):
+            with pytest.raises(ValueError, match="session_id must be a string") as refused:
+                run(model, form, config, **kwargs)
+            messages.append(str(refused.value))
+        assert messages[0] == messages[1]
+    assert nugen_emulator.requests == []
+
+
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
 def test_a_batch_of_several_conversations_sends_each_its_own_id(
     nugen_emulator: NugenEmulator, cls: type[Any]
