@@ -982,6 +982,9 @@ async def test_async_injected_client_is_not_closed() -> None:
         ([[0, [1.0]], [1, [float("nan")]]], "finite"),
         ([[0, [1.0]], [1, [float("inf")]]], "finite"),
         ([[0, []], [1, []]], "empty"),
+        # Read as 1.0 and 1.5 by a lax parse: a wrong vector, not an answer.
+        ([[0, [1.0]], [1, [True]]], r"data\[1\]\.embedding\[0\]: Input should be a valid number"),
+        ([[0, [1.0]], [1, ["1.5"]]], r"data\[1\]\.embedding\[0\]: Input should be a valid number"),
         # None: the item has no index.
         (
             [[None, [1.0]], [None, [2.0]]],
@@ -1005,7 +1008,7 @@ def test_vectors_that_cannot_be_matched_to_their_texts_are_refused(
 
 
 def test_a_single_vector_needs_no_index(kind: str) -> None:
-    body = {"data": [{"embedding": [1.0, 2.0]}], "model": "m"}
+    body = {"data": [{"embedding": [1, 2.0]}], "model": "m"}  # a whole number is a number
     assert Harness(kind, [Reply(json=body)]).embed(input="a").embeddings == [[1.0, 2.0]]
 
 
