@@ -17,6 +17,7 @@ from llama_index.core.base.llms.types import (
     ChatResponse,
     CompletionResponse,
     ContentBlock,
+    DocumentBlock,
     ImageBlock,
     MessageRole,
     TextBlock,
@@ -86,9 +87,9 @@ def to_wire_message(
     has_image = False
     tool_calls: list[dict[str, Any]] = []
     for position, block in enumerate(message.blocks):
-        if isinstance(block, TextBlock):
-            texts.append(block.text)
-            parts.append({"type": "text", "text": block.text})
+        if (text := _block_text(block, f"messages[{index}].blocks[{position}]")) is not None:
+            texts.append(text)
+            parts.append({"type": "text", "text": text})
         elif isinstance(block, ImageBlock):
             # Tool results may carry images too (a screenshot tool); system and assistant
             # turns cannot, on the service or on OpenAI-compatible hosts.
@@ -121,8 +122,9 @@ def to_wire_message(
         else:
             raise InvalidInputError(
                 f"messages[{index}].blocks[{position}]: {type(block).__name__} is not "
-                "supported by Nugen (supported: TextBlock, ImageBlock in user and tool messages, "
-                "ThinkingBlock and ToolCallBlock in assistant messages)"
+                "supported by Nugen (supported: TextBlock, a text/plain DocumentBlock with data or "
+                "path, ImageBlock in user and tool messages, ThinkingBlock and ToolCallBlock in "
+                "assistant messages)"
             )
 
     wire: dict[str, Any] = {"role": role, "content": parts if has_image else "\n".join(texts)}
@@ -156,6 +158,25 @@ def to_wire_message(
     elif name := kwargs.get("name"):
         wire["name"] = name
     return wire
+
+
+def _block_text(block: ContentBlock, where: str) -> str | None:
+    """A ``TextBlock``'s text, or a text/plain ``DocumentBlock``'s (its bytes or file, as
+    LangChain's ``text-plain`` block is text); None for any other block."""
+    if isinstance(block, TextBlock):
+        return block.text
+    if not isinstance(block, DocumentBlock) or block.document_mimetype != "text/plain":
+        return None
+    if not (block.data or block.path):
+        return None  # a URL: not fetched, refused with the other unsupported blocks
+    try:
+        return cast(bytes, block.resolve_document().read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            f"{where}: a text/plain DocumentBlock must hold UTF-8 text"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{where}: cannot read the DocumentBlock: {exc}") from None
 
 
 def check_text_only(messages: Sequence[ChatMessage]) -> None:

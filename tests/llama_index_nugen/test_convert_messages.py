@@ -324,6 +324,34 @@ def test_unsupported_blocks_are_refused_naming_the_block(block: Any) -> None:
         to_wire_messages([ChatMessage(role="system", content="s"), message])
 
 
+def test_a_text_plain_document_is_text_as_langchains_text_plain_block_is(tmp_path: Any) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("from a file ü", encoding="utf-8")
+    blocks = [
+        DocumentBlock(data="inline ü".encode(), document_mimetype="text/plain"),
+        DocumentBlock(path=notes, document_mimetype="text/plain"),
+    ]
+    assert to_wire_message(user(TextBlock(text="read:"), *blocks)) == {
+        "role": "user",
+        "content": "read:\ninline ü\nfrom a file ü",
+    }
+    image = ImageBlock(image=PNG)
+    assert to_wire_message(user(blocks[0], image))["content"][0] == {
+        "type": "text",
+        "text": "inline ü",
+    }
+    bad = DocumentBlock(data=b"\xff\xfe\x00", document_mimetype="text/plain")
+    with pytest.raises(InvalidInputError, match=r"blocks\[0\]: .* must hold UTF-8 text"):
+        to_wire_message(user(bad))
+    missing = DocumentBlock(path=str(tmp_path / "gone.txt"), document_mimetype="text/plain")
+    with pytest.raises(InvalidInputError, match=r"blocks\[0\]: cannot read the DocumentBlock"):
+        to_wire_message(user(missing))
+    # A URL is not fetched (as LangChain's text-plain block with a url is refused).
+    remote = DocumentBlock(url="https://example.com/a.txt", document_mimetype="text/plain")
+    with pytest.raises(InvalidInputError, match="DocumentBlock is not supported"):
+        to_wire_message(user(remote))
+
+
 def test_thinking_block_outside_assistant_turns_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="ThinkingBlock is not supported"):
         to_wire_message(user(ThinkingBlock(content="hmm")))
