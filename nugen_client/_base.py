@@ -413,8 +413,9 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
     def _deadline_at(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
 
-    def _deadline_error(self) -> APITimeoutError:
-        return APITimeoutError(f"the call did not finish within its deadline ({self.deadline:g} s)")
+    def _deadline_error(self, exc: DeadlineExceeded, prepared: Prepared) -> NugenError:
+        message = f"the call did not finish within its deadline ({self.deadline:g} s)"
+        return add_request_id(APITimeoutError(message), exc.request_id, prepared.secrets)
 
     # -- response handling -------------------------------------------------------------
 

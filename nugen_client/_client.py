@@ -271,8 +271,8 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
                     if check_open is not None:  # also where a transport traces nothing
                         check_open()
                     return self._send_once(prepared, http, deadline, check_open)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc, prepared) from None
         finally:
             CALL_DEADLINE.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -454,8 +454,8 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
                     if failed:
                         raise failed.pop()
                     return await within(try_once(), deadline)
-        except DeadlineExceeded:
-            raise self._deadline_error() from None
+        except DeadlineExceeded as exc:
+            raise self._deadline_error(exc, prepared) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(

@@ -32,7 +32,12 @@ _STEP = 64 * 1024  # decoded bytes per decompression step
 
 class DeadlineExceeded(Exception):
     """The call's overall deadline passed. Not a ``NugenError`` on purpose: the retry loop
-    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop."""
+    must not retry it; the clients turn it into ``APITimeoutError`` outside that loop.
+    ``request_id``: the ``x-request-id`` of the answer being read when it passed."""
+
+    def __init__(self, request_id: str | None = None) -> None:
+        super().__init__()
+        self.request_id = request_id
 
 
 async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
@@ -49,9 +54,11 @@ async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
         try:
             async with scope:
                 return await awaitable
-        except TimeoutError:
+        except TimeoutError as exc:
             if scope.expired():
-                raise DeadlineExceeded from None
+                # The id of an answer cut off while read, which ``TransportErrors`` put on the
+                # cancellation.
+                raise DeadlineExceeded(getattr(exc.__cause__, "request_id", None)) from None
             raise
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(awaitable, left)

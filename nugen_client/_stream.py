@@ -4,6 +4,7 @@ The stream loops themselves (``_iter_stream``) differ only in how the bytes arri
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 _ChunkT = TypeVar("_ChunkT", ChatCompletionChunk, TextCompletionChunk)
 
 
+_CUT_OFF = (DeadlineExceeded, asyncio.CancelledError)
+
+
 @dataclass(slots=True, eq=False)
 class TransportErrors:
     """``with`` block around a send turning httpx's transport errors and refusals (a
@@ -52,14 +56,20 @@ class TransportErrors:
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         # A plain RuntimeError only: a subclass (NotImplementedError, RecursionError) is a bug.
         if type(exc) is not RuntimeError and not isinstance(exc, httpx.TransportError):
+            if self.response is not None and isinstance(exc, _CUT_OFF):
+                # The deadline passed while the body was read (async: a cancellation by
+                # ``within``, which passes the id on): the answer's id goes with it.
+                exc.request_id = self._request_id()  # type: ignore[union-attr]
             return
+        request_id = self._request_id()
         if self._http is not None and self._http.is_closed:
-            raise client_closed(
+            error: NugenError = client_closed(
                 "the client was closed (close() / aclose(), or the http_client passed in) "
                 "while this call used it"
-            ) from None
+            )
+            raise add_request_id(error, request_id, self._secrets) from None
         if isinstance(exc, httpx.TimeoutException) and passed(self._deadline):
-            raise DeadlineExceeded from None
+            raise DeadlineExceeded(request_id) from None
         # The message of ``exc``, or of the first of its causes that has one: httpx's async
         # read errors often carry none (the reason, a reset connection, is in their cause).
         cause: BaseException | None = exc
@@ -69,7 +79,6 @@ class TransportErrors:
             cause = cause.__cause__ or cause.__context__
         kind = type(exc).__name__
         detail = redact("" if cause is None else str(cause), self._secrets) or kind
-        request_id = None if self.response is None else self.response.headers.get("x-request-id")
         if not isinstance(exc, httpx.TransportError):
             error = APIConnectionError(f"the request could not be sent ({kind}: {detail})")
             raise add_request_id(error, request_id, self._secrets) from None
@@ -83,6 +92,9 @@ class TransportErrors:
         else:
             error = APIConnectionError(f"could not reach the service{where} ({kind}: {detail})")
         raise add_request_id(error, request_id, self._secrets) from None
+
+    def _request_id(self) -> str | None:
+        return None if self.response is None else self.response.headers.get("x-request-id")
 
 
 @dataclass(slots=True, eq=False)

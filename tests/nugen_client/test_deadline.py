@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import socket
 import threading
@@ -177,6 +178,20 @@ def test_a_stream_answered_whole_with_a_trickled_body_ends_at_the_deadline(kind:
     head = http_head(content_type="application/json", content_length="1000")
     with hostile_server([head, *([b" ", 0.1] * 100)]) as server:
         _ends_at_the_deadline(lambda: _stream(_client(kind, server.url)))
+
+
+def test_a_body_cut_off_by_the_deadline_carries_the_request_id(kind: str) -> None:
+    """The answer had begun: its x-request-id goes on the error, as on other errors about
+    an answer (a trickle, then one read stalled past the deadline; the async client's is a
+    cancellation)."""
+    id_header = f"req-7 {API_KEY}"
+    head = http_head(content_type="application/json", content_length="1000", x_request_id=id_header)
+    for gap in (0.1, 2 * DEADLINE):
+        with hostile_server([head, *([b" ", gap] * 100)]) as server:
+            for call in (_chat, _stream):
+                error = _ends_at_the_deadline(functools.partial(call, _client(kind, server.url)))
+                assert error.request_id == "req-7 ***"
+                assert str(error).endswith(" [request id: req-7 ***]")
 
 
 def test_endless_100_continue_ends_at_the_deadline(kind: str) -> None:

@@ -34,6 +34,7 @@ from nugen_client import (
 )
 from nugen_client._pool import open_pool, shard_limits
 from nugen_emulator import Fault, NugenEmulator
+from tests.support.hostile import hostile_server, http_head
 from tests.support.sockets import count_client_sockets
 
 USER = [{"role": "user", "content": "hello"}]
@@ -794,6 +795,27 @@ def test_closing_the_client_ends_a_stream_being_read_saying_so(
 
     with pytest.raises(StreamInterruptedError, match=closed):
         asyncio.run(read_closing_async())
+
+
+def test_closing_the_client_while_a_body_is_read_says_so_with_the_request_id() -> None:
+    head = http_head(content_type="application/json", content_length="1000", x_request_id="req-8")
+    closed = r"the client was closed .* while this call used it \[request id: req-8\]"
+    with hostile_server([head, *([b" ", 0.1] * 100)]) as server:
+        settings = {"base_url": server.url, "api_key": "k", "max_retries": 0}
+        sync = NugenClient(**settings)
+        threading.Timer(0.3, sync.close).start()
+        with pytest.raises(APIConnectionError, match=closed):
+            sync.chat_completion(model="m", messages=USER)
+
+        async def main() -> None:
+            client = AsyncNugenClient(**settings)
+            asyncio.get_running_loop().call_later(
+                0.3, lambda: asyncio.ensure_future(client.aclose())
+            )
+            with pytest.raises(APIConnectionError, match=closed):
+                await client.chat_completion(model="m", messages=USER)
+
+        asyncio.run(main())
 
 
 def test_a_call_on_a_closed_http_client_passed_in_is_refused_at_once(
