@@ -503,9 +503,8 @@ class AsyncStream(Generic[_ChunkT_co]):
 
 class Embedding(_Lenient):
     index: int = 0
-    # Strict: a JSON true or "1.5" in a vector is a broken answer, not the number 1.0 or 1.5.
     embedding: Annotated[
-        list[Annotated[float, Field(strict=True, allow_inf_nan=False)]],
+        list[Annotated[float, Field(strict=True, allow_inf_nan=False)]],  # true, "1.5": refused
         BeforeValidator(_unpack_floats),
     ]
     object: str | None = None
