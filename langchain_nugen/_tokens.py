@@ -15,7 +15,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from langchain_nugen._convert import _ASSISTANT_SKIPPED
 
-_PIECES = re.compile(r"\w+|[^\w\s]")
+# A digit, a run of letters, a punctuation mark, or whitespace other than one space.
+_PIECES = re.compile(r"\d|[^\W\d]+|[^\w\s]|\s{2,}|[^\S ]")
 _REASONING = ("reasoning", "thinking")
 
 MESSAGE_OVERHEAD = 4
@@ -30,10 +31,14 @@ IMAGE_TOKENS = 768
 
 def count_text_tokens(text: str) -> int:
     """Estimated tokens in ``text``: one per short word and one more per five characters of
-    a long one, one per punctuation mark, one per character of other scripts (as CJK)."""
+    a long one, one per digit (some served tokenizers split numbers so), one per punctuation
+    mark, line break or run of spaces, one per character of other scripts (as CJK)."""
     count = 0
     for piece in _PIECES.findall(text):
-        count += 1 + (len(piece) - 1) // 5 if piece.isascii() else len(piece)
+        if piece.isspace():
+            count += 1
+        else:
+            count += 1 + (len(piece) - 1) // 5 if piece.isascii() else len(piece)
     return count
 
 

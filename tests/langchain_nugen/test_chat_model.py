@@ -1045,6 +1045,20 @@ def test_token_counts_are_offline() -> None:
         model.get_token_ids("hi")
 
 
+def test_token_counts_stay_high_for_numbers_ids_and_layout() -> None:
+    """Data-like text (figures, ids, tables) must not be underestimated, or budgets built on
+    the count overflow: some served tokenizers (Qwen's) spend a token on every digit, and
+    line breaks and runs of spaces are tokens too."""
+    model = make()
+    assert model.get_num_tokens("1234567890") == 10
+    assert model.get_num_tokens("3f2a9c") == 6
+    assert model.get_num_tokens("a\nb") == 3
+    assert model.get_num_tokens("a        b") == 3
+    assert model.get_num_tokens("Hello there, world!") == 5  # a single space is no token
+    row = "4111111111111111,2024-01-15,19.99"
+    assert model.get_num_tokens(row) >= 28
+
+
 def test_token_counts_cover_every_tool_call_sent_back() -> None:
     """A call with unparsable arguments goes back with its raw text, so it is counted; and
     arguments that are not JSON (refused when sent) are estimated, not a TypeError."""
