@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
@@ -42,36 +42,41 @@ def count_text_tokens(text: str) -> int:
     return count
 
 
-def _content_tokens(content: str | list[Any], skipped: Collection[str]) -> int:
+def _content_tokens(
+    content: str | list[Any], skipped: Collection[str], count: Callable[[str], int]
+) -> int:
     total = 0
     for block in [content] if isinstance(content, str) else content:
         if isinstance(block, str):
-            total += count_text_tokens(block)
+            total += count(block)
         elif isinstance(block, Mapping):
             kind = block.get("type")
             if kind == "text":
-                total += count_text_tokens(str(block.get("text", "")))
+                total += count(str(block.get("text", "")))
             elif kind in ("image", "image_url"):
                 total += IMAGE_TOKENS
             elif kind in skipped:
                 continue  # not sent back to the service as it is
             else:
-                total += count_text_tokens(json.dumps(block, default=str))
+                total += count(json.dumps(block, default=str))
     return total
 
 
 def count_message_tokens(
-    messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+    messages: Sequence[BaseMessage],
+    tools: Sequence[Any] | None = None,
+    count: Callable[[str], int] = count_text_tokens,
 ) -> int:
-    """Estimated prompt tokens of ``messages`` (and of the tool schemas, if given)."""
+    """Estimated prompt tokens of ``messages`` (and of the tool schemas, if given), their
+    texts counted by ``count``."""
     total = REPLY_OVERHEAD
     for message in messages:
         # An assistant turn's reasoning and tool-call blocks are not sent (its calls are
         # counted from ``tool_calls`` below); other turns' reasoning is not either.
         skipped = _ASSISTANT_SKIPPED if isinstance(message, AIMessage) else _REASONING
-        total += MESSAGE_OVERHEAD + _content_tokens(message.content, skipped)
+        total += MESSAGE_OVERHEAD + _content_tokens(message.content, skipped, count)
         if message.name:
-            total += count_text_tokens(message.name)
+            total += count(message.name)
         if isinstance(message, AIMessage):
             # Calls with unparsable arguments go back too, as their raw text; arguments
             # that are not JSON (refused when sent) are estimated, not an error here.
@@ -79,11 +84,11 @@ def count_message_tokens(
                 args = call.get("args") or ""
                 if not isinstance(args, str):
                     args = json.dumps(args, ensure_ascii=False, default=str)
-                total += 3 + count_text_tokens(call.get("name") or "") + count_text_tokens(args)
+                total += 3 + count(call.get("name") or "") + count(args)
     if tools:
         from langchain_core.utils.function_calling import convert_to_openai_tool
 
         for tool in tools:
             schema = convert_to_openai_tool(tool)
-            total += count_text_tokens(json.dumps(schema, ensure_ascii=False))
+            total += count(json.dumps(schema, ensure_ascii=False))
     return total

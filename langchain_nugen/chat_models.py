@@ -217,8 +217,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
-        """Offline estimate of the prompt tokens of ``messages`` (and ``tools``)."""
-        return count_message_tokens(messages, tools)
+        """Offline estimate of the prompt tokens of ``messages`` (and ``tools``), their texts
+        counted by :meth:`get_num_tokens` (``custom_get_token_ids`` when given)."""
+        return count_message_tokens(messages, tools, self.get_num_tokens)
 
     # ---------------------------------------------------------------------- requests
 

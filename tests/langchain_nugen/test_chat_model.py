@@ -1059,6 +1059,16 @@ def test_token_counts_stay_high_for_numbers_ids_and_layout() -> None:
     assert model.get_num_tokens(row) >= 28
 
 
+def test_a_custom_tokenizer_counts_messages_too() -> None:
+    """``custom_get_token_ids`` is the user's tokenizer: budgets over messages
+    (``trim_messages(token_counter=model)``) use it as ``get_num_tokens`` does."""
+    model = make(custom_get_token_ids=lambda text: list(text.encode()))  # a byte per token
+    plain = make().get_num_tokens_from_messages([HumanMessage("hi")])
+    text = "x" * 100
+    assert model.get_num_tokens(text) == 100
+    assert model.get_num_tokens_from_messages([HumanMessage(text)]) == plain - 1 + 100
+
+
 def test_token_counts_cover_every_tool_call_sent_back() -> None:
     """A call with unparsable arguments goes back with its raw text, so it is counted; and
     arguments that are not JSON (refused when sent) are estimated, not a TypeError."""
