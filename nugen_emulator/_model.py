@@ -204,6 +204,33 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
     return rag
 
 
+_DOCUMENT_RE = re.compile(r"^Document (\d+):\n", re.MULTILINE)
+
+
+def _relevance(text: str) -> str | None:
+    """The answer to a stock relevance prompt, or ``None``: ``YES`` or ``NO`` (LangChain's
+    LLMChainFilter), or the numbered documents sharing a word with the question, most
+    similar first, as ``Doc: 2, Relevance: 7`` lines (LlamaIndex's LLMRerank)."""
+    found = _prompts.recognise(text, "relevant")
+    if found is not None:
+        context, question = found
+        return "YES" if similarity(context or "", question or "") > 0 else "NO"
+    found = _prompts.recognise(text, "choice")
+    if found is None:
+        return None
+    parts = _DOCUMENT_RE.split(found[0] or "")
+    scores = [
+        (similarity(doc, found[1] or ""), int(n))
+        for n, doc in zip(parts[1::2], parts[2::2], strict=True)
+    ]
+    lines = [
+        f"Doc: {n}, Relevance: {max(1, round(10 * score))}"
+        for score, n in sorted(scores, key=lambda pair: -pair[0])
+        if score > 0
+    ]
+    return "\n".join(lines) or "None of the documents is relevant to the question."
+
+
 def _text_answer(conv: _Conversation) -> str:
     sentences: list[str] = []
     if conv.tool_results:
@@ -215,6 +242,9 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
+    judged = _relevance(conv.last_user_text)
+    if judged is not None:
+        return judged
     retrieval = _retrieval(conv)
     if retrieval is not None:  # the context sentence that best matches the question
         context, question = retrieval

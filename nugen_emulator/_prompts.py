@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import inspect
 import json
 import re
 import string
@@ -14,15 +15,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-Kind = Literal["answer", "condense", "json", "react"]
+Kind = Literal["answer", "choice", "condense", "json", "react", "relevant"]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
 # (and, in the same message or the next user message, a question) to answer from;
 # "condense": rewrite a follow-up as a standalone question; "json": reply with JSON for
-# the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent.
+# the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent;
+# "relevant": YES or NO, is the context relevant to the question; "choice": which of the
+# numbered documents answer the question, with a relevance score.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
 _CLASSIC = "langchain_classic.chains."
+_COMPRESSORS = "langchain_classic.retrievers.document_compressors."
 _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("answer", _QA + "default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL DEFAULT_REFINE_PROMPT_TMPL"),
     ("answer", _QA + "default_prompts", "DEFAULT_TREE_SUMMARIZE_TMPL"),
@@ -37,6 +41,12 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("answer", _CLASSIC + "retrieval_qa.prompt", "prompt_template"),
     ("answer", _CLASSIC + "question_answering.stuff_prompt", "system_template"),
     ("condense", _CLASSIC + "conversational_retrieval.prompts", "_template"),
+    # LLMChainExtractor (its prompt as built, a format string inside a format string),
+    # LLMChainFilter, and LlamaIndex's LLMRerank and document-summary LLM retriever.
+    ("answer", _COMPRESSORS + "chain_extract", "_get_default_chain_prompt"),
+    ("relevant", _COMPRESSORS + "chain_filter_prompt", "prompt_template"),
+    ("choice", _QA + "default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL"),
+    ("choice", _QA + "chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT"),
     ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
     ("json", _PARSERS + "format_instructions", "JSON_FORMAT_INSTRUCTIONS"),
@@ -46,7 +56,7 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
     (kind, module, name) for kind, module, names in _TABLE for name in names.split()
 )
 # Template variables by what they hold.
-_CONTEXT_SLOTS = ("existing_answer", "context_str", "context_msg", "context")
+_CONTEXT_SLOTS = ("existing_answer", "context_str", "context_msg", "context", "context_messages")
 _QUESTION_SLOTS = ("query_str", "question")
 
 
@@ -86,14 +96,38 @@ def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
 
 
 def _patterns(value: Any) -> list[re.Pattern[str]]:
-    """Regexes for a template constant: a format string or a ``ChatPromptTemplate`` (one per
-    message that has variables); any other kind gives none (the template test notices)."""
+    """Regexes for a template constant: a format string, a prompt template holding one, or a
+    ``ChatPromptTemplate`` (one per message that has variables), or a function building
+    one; any other kind gives none (the template test notices)."""
+    if inspect.isfunction(value):
+        value = value()
+    if isinstance(getattr(value, "template", None), str):
+        value = value.template
+    if isinstance(getattr(value, "template_str", None), str):  # a Jinja RichPromptTemplate
+        value = _from_jinja(value.template_str)
     if isinstance(value, str):
         texts = [value]
     else:
         messages = getattr(value, "message_templates", [])
         texts = [m.content for m in messages if isinstance(m.content, str) and "{" in m.content]
     return [pattern for text in texts if (pattern := _compile(text)) is not None]
+
+
+_JINJA_LOOP = re.compile(
+    r"{%-?\s*for \w+ in ([\w.]+)\s*-?%}(?:(?!{%-?\s*for ).)*?{%-?\s*endfor\s*-?%}", re.DOTALL
+)
+_JINJA_VARIABLE = re.compile(r"{{-?\s*([\w.]+)[^}]*}}")
+_JINJA_TAG = re.compile(r"{%.*?%}|{#.*?#}", re.DOTALL)
+
+
+def _from_jinja(template: str) -> str:
+    """A Jinja template as a format string: each loop (innermost first) a variable named
+    after what it iterates, each ``{{ name }}`` a variable, other tags dropped."""
+    while match := _JINJA_LOOP.search(template):
+        name = match[1].replace(".", "_")
+        template = f"{template[: match.start()]}{{{name}}}{template[match.end() :]}"
+    template = _JINJA_VARIABLE.sub(lambda match: "{" + match[1].replace(".", "_") + "}", template)
+    return _JINJA_TAG.sub("", template)
 
 
 def _compile(template: str) -> re.Pattern[str] | None:

@@ -127,3 +127,26 @@ def test_a_completion_agent_scripted_with_the_hook() -> None:
     assert step["input"] == "Owls hunt at night."
     assert len(prompts) == 2
     assert prompts[1].endswith("Observation: owls are nocturnal")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_contextual_compression_filters_and_extracts(
+    nugen_emulator: NugenEmulator, is_async: bool
+) -> None:
+    # LLMChainFilter asks YES / NO for each document, LLMChainExtractor for the parts that
+    # answer: the emulator answers both stock prompts, so the pipelines keep the right fact.
+    from langchain_classic.retrievers.document_compressors import (
+        LLMChainExtractor,
+        LLMChainFilter,
+    )
+
+    docs = [Document(page_content=fact) for fact in FACTS]
+    question = "Which birds swim fast?"
+    model = _chat(nugen_emulator)
+    for compressor in (LLMChainFilter.from_llm(model), LLMChainExtractor.from_llm(model)):
+        if is_async:
+            kept = asyncio.run(compressor.acompress_documents(docs, question))
+        else:
+            kept = compressor.compress_documents(docs, question)
+        assert [doc.page_content for doc in kept][:1] == [FACTS[0]]
+    assert len(LLMChainFilter.from_llm(model).compress_documents(docs, question)) == 1

@@ -110,3 +110,18 @@ def test_text_completion_program_parses_its_object(
         skills=["mathematics", "poetry"],
         home=Address(city="London", country="England"),
     )
+
+
+@pytest.mark.parametrize("is_chat_model", [True, False], ids=["chat", "completion"])
+def test_llm_rerank_keeps_the_relevant_node(
+    nugen_emulator: NugenEmulator, is_chat_model: bool
+) -> None:
+    # LLMRerank asks which numbered documents answer (a chat or a text template): the
+    # emulator answers with "Doc: n, Relevance: r" lines, as the framework parses them.
+    from llama_index.core.postprocessor import LLMRerank
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    llm = _llm(nugen_emulator, is_chat_model=is_chat_model, max_tokens=50)
+    nodes = [NodeWithScore(node=TextNode(text=fact), score=0.5) for fact in FACTS]
+    kept = LLMRerank(llm=llm, top_n=2).postprocess_nodes(nodes, query_str="When do owls hunt?")
+    assert [n.node.get_content() for n in kept] == [OWLS]

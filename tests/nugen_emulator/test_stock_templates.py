@@ -8,6 +8,7 @@ same constants) or fails the outcome checks below, in our CI rather than in user
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from typing import Any
 
@@ -25,6 +26,7 @@ CONTEXT = (
 )
 QUESTION = "Which birds can swim fast?"
 ANSWER = "Penguins cannot fly but they swim fast."
+DOCUMENTS = CONTEXT.splitlines()
 VALUES = {
     "context_str": CONTEXT,
     "context_msg": CONTEXT,
@@ -95,21 +97,52 @@ STOCK = [
     ("answer", f"{CLASSIC}.retrieval_qa.prompt", "prompt_template", "user"),
     ("answer", f"{CLASSIC}.question_answering.stuff_prompt", "system_template", "system"),
     ("condense", f"{CLASSIC}.conversational_retrieval.prompts", "_template", "user"),
+    # LangChain's LLMChainExtractor and LLMChainFilter, LlamaIndex's LLMRerank (text and
+    # chat) and document-summary LLM retriever.
+    (
+        "answer",
+        "langchain_classic.retrievers.document_compressors.chain_extract",
+        "_get_default_chain_prompt",
+        "user",
+    ),
+    (
+        "relevant",
+        "langchain_classic.retrievers.document_compressors.chain_filter_prompt",
+        "prompt_template",
+        "user",
+    ),
+    ("choice", f"{LLAMA}.prompts.default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL", "user"),
+    ("choice", f"{LLAMA}.prompts.chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT", "messages"),
 ]
 
 
-def _render(value: Any) -> list[dict[str, str]]:
+def _render(value: Any, values: dict[str, Any]) -> list[dict[str, str]]:
     """The messages the framework itself renders from the template (its own format API)."""
+    if inspect.isfunction(value):
+        value = value()  # the framework's function building its default prompt
     if isinstance(value, str):
-        return [{"role": "user", "content": value.format(**VALUES)}]
+        return [{"role": "user", "content": value.format(**values)}]
     if hasattr(value, "format_messages"):
-        used = {k: v for k, v in VALUES.items() if k in value.template_vars}
+        used = {k: v for k, v in values.items() if k in value.template_vars}
         return [{"role": m.role.value, "content": m.content} for m in value.format_messages(**used)]
+    if hasattr(value, "input_variables"):  # a LangChain PromptTemplate
+        return [{"role": "user", "content": value.format(**values)}]
     raise AssertionError(f"not a template: {value!r}")
 
 
-def _messages(value: Any, where: str) -> list[dict[str, str]]:
-    rendered = _render(value)
+def _values(kind: str) -> dict[str, Any]:
+    """A choice prompt lists numbered documents (as LlamaIndex formats them)."""
+    if kind != "choice":
+        return VALUES
+    from llama_index.core.llms import ChatMessage
+
+    numbered = "\n\n".join(f"Document {i}:\n{doc}" for i, doc in enumerate(DOCUMENTS, 1))
+    messages = [ChatMessage(content=doc) for doc in DOCUMENTS]
+    return VALUES | {"context_str": numbered, "context_messages": messages}
+
+
+def _messages(value: Any, where: str, values: dict[str, Any] = VALUES) -> list[dict[str, str]]:
+    rendered = _render(value, values)
     if where == "messages":
         return rendered
     text = rendered[-1]["content"]
@@ -131,10 +164,14 @@ def test_each_stock_template_is_recognised(
     http: httpx.Client, kind: str, module: str, name: str, where: str
 ) -> None:
     value = getattr(importlib.import_module(module), name)
-    messages = _messages(value, where)
+    messages = _messages(value, where, _values(kind))
     content = chat(http, messages=messages)["choices"][0]["message"]["content"]
     if kind == "answer":
         assert content == ANSWER
+    elif kind == "relevant":
+        assert content == "YES"
+    elif kind == "choice":
+        assert content == "Doc: 2, Relevance: 5"  # only the penguins share words with it
     elif kind == "condense":
         assert content == QUESTION
     elif kind == "react":
@@ -149,3 +186,21 @@ def test_each_stock_template_is_recognised(
         prompt = messages[0]["content"]
         completion = http.post("/completions", json={"model": "m", "prompt": prompt}).json()
         assert completion["choices"][0]["text"] == content
+
+
+def test_relevance_prompts_say_no_when_no_document_shares_a_word(http: httpx.Client) -> None:
+    from langchain_classic.retrievers.document_compressors.chain_filter_prompt import (
+        prompt_template,
+    )
+    from llama_index.core.prompts.default_prompts import DEFAULT_CHOICE_SELECT_PROMPT_TMPL
+
+    unrelated = {"question": "Who wrote Hamlet?", "query_str": "Who wrote Hamlet?"}
+    for template, kind in (
+        (prompt_template, "relevant"),
+        (DEFAULT_CHOICE_SELECT_PROMPT_TMPL, "choice"),
+    ):
+        messages = _messages(template, "user", _values(kind) | unrelated)
+        content = chat(http, messages=messages)["choices"][0]["message"]["content"]
+        assert content == (
+            "NO" if kind == "relevant" else "None of the documents is relevant to the question."
+        )
