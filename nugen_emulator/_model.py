@@ -209,8 +209,12 @@ _DOCUMENT_RE = re.compile(r"^Document (\d+):\n", re.MULTILINE)
 
 def _relevance(text: str) -> str | None:
     """The answer to a stock relevance prompt, or ``None``: ``YES`` or ``NO`` (LangChain's
-    LLMChainFilter), or the numbered documents sharing a word with the question, most
-    similar first, as ``Doc: 2, Relevance: 7`` lines (LlamaIndex's LLMRerank)."""
+    LLMChainFilter); the sentence that answers or ``NO_OUTPUT`` (its LLMChainExtractor);
+    or the numbered documents sharing a word with the question, most similar first, as
+    ``Doc: 2, Relevance: 7`` lines (LlamaIndex's LLMRerank)."""
+    found = _prompts.recognise(text, "extract")
+    if found is not None:
+        return best_sentence(found[0] or "", found[1] or "") or "NO_OUTPUT"
     found = _prompts.recognise(text, "relevant")
     if found is not None:
         context, question = found

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-Kind = Literal["answer", "choice", "condense", "json", "react", "relevant"]
+Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "relevant"]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
 # (and, in the same message or the next user message, a question) to answer from;
 # "condense": rewrite a follow-up as a standalone question; "json": reply with JSON for
 # the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent;
 # "relevant": YES or NO, is the context relevant to the question; "choice": which of the
-# numbered documents answer the question, with a relevance score.
+# numbered documents answer the question, with a relevance score; "extract": the parts of
+# the context that answer, or NO_OUTPUT.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
 _CLASSIC = "langchain_classic.chains."
@@ -43,7 +44,7 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("condense", _CLASSIC + "conversational_retrieval.prompts", "_template"),
     # LLMChainExtractor (its prompt as built, a format string inside a format string),
     # LLMChainFilter, and LlamaIndex's LLMRerank and document-summary LLM retriever.
-    ("answer", _COMPRESSORS + "chain_extract", "_get_default_chain_prompt"),
+    ("extract", _COMPRESSORS + "chain_extract", "_get_default_chain_prompt"),
     ("relevant", _COMPRESSORS + "chain_filter_prompt", "prompt_template"),
     ("choice", _QA + "default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL"),
     ("choice", _QA + "chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT"),

@@ -148,5 +148,4 @@ def test_contextual_compression_filters_and_extracts(
             kept = asyncio.run(compressor.acompress_documents(docs, question))
         else:
             kept = compressor.compress_documents(docs, question)
-        assert [doc.page_content for doc in kept][:1] == [FACTS[0]]
-    assert len(LLMChainFilter.from_llm(model).compress_documents(docs, question)) == 1
+        assert [doc.page_content for doc in kept] == [FACTS[0]]
