@@ -27,6 +27,7 @@ from nugen_emulator._validation import (
 )
 from nugen_emulator._wire import Choice, Generation, ToolCall, count_tokens, pieces
 from nugen_emulator._words import best_sentence, similarity, unit_vector, words
+from nugen_emulator._words import sentences as split_sentences
 
 _WORD_SPLIT_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Verbs that say nothing about what a tool is for: "get_weather" is about "weather".
@@ -252,6 +253,10 @@ def _text_answer(conv: _Conversation) -> str:
     retrieval = _retrieval(conv)
     if retrieval is not None:  # the context sentence that best matches the question
         context, question = retrieval
+        # Asked what the context is about (a document-summary index): its opening.
+        opening = split_sentences(context)[:2] if _prompts.recognise(question, "summary") else []
+        if opening:
+            return " ".join(" ".join(sentence.split()) for sentence in opening)
         sentence = best_sentence(context, question)
         if sentence is None:
             return f'The context does not answer "{quote(question, 30)}".'

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "relevant"]
+Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "relevant", "summary"]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
 # (and, in the same message or the next user message, a question) to answer from;
@@ -23,7 +23,8 @@ Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "rele
 # the schema it shows; "react": the Thought/Action/Answer format of a ReAct agent;
 # "relevant": YES or NO, is the context relevant to the question; "choice": which of the
 # numbered documents answer the question, with a relevance score; "extract": the parts of
-# the context that answer, or NO_OUTPUT.
+# the context that answer, or NO_OUTPUT; "summary": a question asking what the context is
+# about.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
 _CLASSIC = "langchain_classic.chains."
@@ -48,6 +49,7 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("relevant", _COMPRESSORS + "chain_filter_prompt", "prompt_template"),
     ("choice", _QA + "default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL"),
     ("choice", _QA + "chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT"),
+    ("summary", "llama_index.core.indices.document_summary.base", "DEFAULT_SUMMARY_QUERY"),
     ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
     ("json", _PARSERS + "format_instructions", "JSON_FORMAT_INSTRUCTIONS"),

@@ -125,3 +125,22 @@ def test_llm_rerank_keeps_the_relevant_node(
     nodes = [NodeWithScore(node=TextNode(text=fact), score=0.5) for fact in FACTS]
     kept = LLMRerank(llm=llm, top_n=2).postprocess_nodes(nodes, query_str="When do owls hunt?")
     assert [n.node.get_content() for n in kept] == [OWLS]
+
+
+@pytest.mark.parametrize("retriever_mode", ["llm", "embedding"])
+def test_document_summary_index_finds_the_document(
+    nugen_emulator: NugenEmulator, retriever_mode: str
+) -> None:
+    # Each document is summarised (the index asks what the text is about), then chosen by
+    # its summary: by the model reading the numbered summaries, or by their embeddings.
+    from llama_index.core import DocumentSummaryIndex
+
+    llm = _llm(nugen_emulator)
+    embed = NugenEmbedding(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key)
+    docs = [
+        Document(text=f"{fact} It is a bird fact.", doc_id=f"d{i}") for i, fact in enumerate(FACTS)
+    ]
+    index = DocumentSummaryIndex.from_documents(docs, llm=llm, embed_model=embed)
+    assert index.get_document_summary("d1") == f"{OWLS} It is a bird fact."
+    engine = index.as_query_engine(llm=llm, retriever_mode=retriever_mode)
+    assert str(engine.query("When do owls hunt small animals?")) == OWLS

@@ -113,6 +113,8 @@ STOCK = [
     ),
     ("choice", f"{LLAMA}.prompts.default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL", "user"),
     ("choice", f"{LLAMA}.prompts.chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT", "messages"),
+    # The document-summary index's question, asked in the tree-summarize template.
+    ("summary", f"{LLAMA}.indices.document_summary.base", "DEFAULT_SUMMARY_QUERY", "user"),
 ]
 
 
@@ -164,10 +166,16 @@ def test_each_stock_template_is_recognised(
     http: httpx.Client, kind: str, module: str, name: str, where: str
 ) -> None:
     value = getattr(importlib.import_module(module), name)
+    if kind == "summary":
+        from llama_index.core.prompts.default_prompts import DEFAULT_TREE_SUMMARIZE_TMPL
+
+        value = DEFAULT_TREE_SUMMARIZE_TMPL.replace("{query_str}", value)
     messages = _messages(value, where, _values(kind))
     content = chat(http, messages=messages)["choices"][0]["message"]["content"]
     if kind in ("answer", "extract"):
         assert content == ANSWER
+    elif kind == "summary":  # what the context is about: its opening
+        assert content == " ".join(DOCUMENTS[:2])
     elif kind == "relevant":
         assert content == "YES"
     elif kind == "choice":
