@@ -24,7 +24,7 @@ from langchain_nugen._errors import mapped_errors
 from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
 from nugen_shared.fields import ImageLimitField, ReasoningField
-from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request
 
 if TYPE_CHECKING:
@@ -140,7 +140,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
         `model_name` is the model the service says it ran; `confidence_score` comes only
         from domain-aligned models (`nugen-legal`; no documented scale). `model.profile`
-        describes the model; `get_num_tokens_from_messages` is an offline estimate, so
+        describes the model, its `max_input_tokens` what the service keeps of a prompt
+        (`prompt_truncate_len` at construction, else the service's 1500), and
+        `get_num_tokens_from_messages` is an offline estimate, so
         `trim_messages(token_counter=model)` works offline. Errors are both `nugen_client`
         and `langchain_core.exceptions` classes (`ModelRateLimitError`,
         `ContextOverflowError`, ...), so `with_retry` and `with_fallbacks` recognise them.
@@ -205,9 +207,9 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             structured_output=info.structured_output,
             reasoning_output=info.reasoning,
             temperature=True,
-            # Nugen publishes no context windows: the table says unknown, the profile gives
-            # the documented fallback (override with profile=...).
-            max_input_tokens=info.context_window or FALLBACK_CONTEXT_WINDOW,
+            # What the service keeps of a prompt (prompt_truncate_len, else its default),
+            # so trimming and summarising middleware fit prompts to it.
+            max_input_tokens=info.prompt_budget(self.prompt_truncate_len),
             max_output_tokens=FALLBACK_MAX_OUTPUT_TOKENS if max_output is None else max_output,
         )
         if info.reasoning:

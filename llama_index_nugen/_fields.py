@@ -25,7 +25,7 @@ from nugen_shared.fields import (
     check_call_keywords,
     sealed_headers,
 )
-from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request, completion_request
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
@@ -116,7 +116,10 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
         default_factory=dict, description="Extra body fields sent with every request."
     )
     context_window: int | None = Field(
-        default=None, gt=0, description="Overrides the model table's context window."
+        default=None,
+        gt=0,
+        description="The context window LlamaIndex packs prompts into; unset: the prompt "
+        "budget (prompt_truncate_len, else the service's 1500) plus the output budget.",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -131,13 +134,20 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
 
     def _metadata_fields(self) -> dict[str, Any]:
         info = model_info(self.model)
-        window = self.context_window or info.context_window or FALLBACK_CONTEXT_WINDOW
-        # Unset, the output budget is a guess that LlamaIndex reserves out of the window
-        # when it packs prompts: at most a quarter of it, so a small window leaves room.
-        fallback_output = min(FALLBACK_MAX_OUTPUT_TOKENS, window // 4)
+        output = self.max_tokens or info.max_output_tokens
+        if self.context_window:
+            window = self.context_window
+            # Unset, the output budget is a guess that LlamaIndex reserves out of the window
+            # when it packs prompts: at most a quarter of it, so a small window leaves room.
+            output = output or min(FALLBACK_MAX_OUTPUT_TOKENS, window // 4)
+        else:
+            # LlamaIndex packs prompts up to the window minus num_output: exactly what the
+            # service keeps of a prompt (prompt_truncate_len), so none of it is cut.
+            output = output or FALLBACK_MAX_OUTPUT_TOKENS
+            window = info.prompt_budget(self.prompt_truncate_len) + output
         return {
             "context_window": window,
-            "num_output": self.max_tokens or info.max_output_tokens or fallback_output,
+            "num_output": output,
             # The vision endpoint takes no tools, whatever the model.
             "is_function_calling_model": info.tool_calling and not self.use_vision_endpoint,
             "model_name": self.model,

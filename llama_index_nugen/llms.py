@@ -61,7 +61,9 @@ class Nugen(ChatFields, FunctionCallingLLM):
         max_response_bytes, max_event_bytes, max_image_bytes: Largest answer (64 MiB),
             stream event (16 MiB) and local image (20 MiB).
         use_vision_endpoint: Send to `/chat/vision` (answers whole; takes no tools).
-        context_window: Overrides the context window in `metadata` (fallback 32,768).
+        context_window: Overrides the context window in `metadata`; unset, it is the
+            prompt budget (`prompt_truncate_len`, else the service's default 1500, to
+            which it truncates prompts) plus `num_output`, so prompts are packed to fit.
         is_function_calling_model: Overrides the model table's tool-calling flag.
         is_chat_model: `False`: `complete` posts the prompt to `/completions`, and `chat`
             the text of `messages_to_prompt`; that endpoint takes no tools, so

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_PROMPT_TRUNCATE_LEN",
     "DEFAULT_RERANK_MODEL",
     "DEFAULT_VISION_MODEL",
-    "FALLBACK_CONTEXT_WINDOW",
     "FALLBACK_MAX_OUTPUT_TOKENS",
     "KNOWN_MODELS",
     "ModelInfo",
@@ -25,8 +25,9 @@ DEFAULT_EMBEDDING_MODEL = "nugen-flash-embed"
 # The reranking model of the service's reference examples.
 DEFAULT_RERANK_MODEL = "bge-reranker-v2-m3"
 
-FALLBACK_CONTEXT_WINDOW = 32_768
-"""The context window LlamaIndex metadata reports when the table says unknown."""
+DEFAULT_PROMPT_TRUNCATE_LEN = 1500
+"""The service's documented default truncation: without ``prompt_truncate_len`` it keeps
+the last 1500 tokens of a prompt (evicting the earliest messages)."""
 FALLBACK_MAX_OUTPUT_TOKENS = 4_096
 """The output budget LlamaIndex metadata reports when neither ``max_tokens`` nor the
 table gives one."""
@@ -44,6 +45,13 @@ class ModelInfo:
     structured_output: bool = True
     reasoning: bool = False
     embeddings: bool = False
+
+    def prompt_budget(self, prompt_truncate_len: int | None) -> int:
+        """The most prompt tokens the service keeps: ``prompt_truncate_len``, else its
+        default, capped by the context window when it is known. Frameworks told a larger
+        budget pack prompts the service then cuts, and answer from part of them."""
+        budget = prompt_truncate_len or DEFAULT_PROMPT_TRUNCATE_LEN
+        return min(budget, self.context_window or budget)
 
 
 _REASONING_MARKERS = ("thinking", "reasoning", "gpt-oss-", "deepseek-")

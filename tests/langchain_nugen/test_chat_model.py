@@ -1020,6 +1020,18 @@ def test_profiles(name: str, images: bool, reasoning: bool) -> None:
     assert profile["audio_inputs"] is False
 
 
+def test_the_input_budget_is_what_the_service_keeps_of_a_prompt() -> None:
+    # Unset, the service truncates prompts to 1500 tokens; trimming and summarising
+    # middleware read max_input_tokens, so that is what it says.
+    def budget(model: ChatNugen) -> int | None:
+        assert model.profile is not None
+        return model.profile.get("max_input_tokens")
+
+    assert budget(make()) == 1500
+    model = make(prompt_truncate_len=6000)
+    assert budget(model) == 6000
+
+
 def test_token_counts_are_offline() -> None:
     model = make()
     assert "transformers" not in sys.modules

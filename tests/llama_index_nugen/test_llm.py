@@ -38,7 +38,11 @@ from nugen_client import (
     UnprocessableEntityError,
 )
 from nugen_client.params import DEFAULT_BASE_URL
-from nugen_shared.models import FALLBACK_CONTEXT_WINDOW, FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.models import (
+    DEFAULT_PROMPT_TRUNCATE_LEN,
+    FALLBACK_MAX_OUTPUT_TOKENS,
+    model_info,
+)
 from tests.support.llama_index_wire import (
     API_KEY,
     BASE_URL,
@@ -394,10 +398,11 @@ async def test_a_stream_of_only_done_gives_one_empty_answer(
 
 def test_metadata_of_a_known_model() -> None:
     metadata = Nugen(api_key=API_KEY, model="qwen3-vl-30b").metadata
-    # Nugen publishes no context windows: the table says unknown, metadata the fallback.
+    # Nugen publishes no context windows: the table says unknown, and the window is what
+    # the service keeps of a prompt by default plus the output budget.
     assert model_info("qwen3-vl-30b").context_window is None
-    assert metadata.context_window == FALLBACK_CONTEXT_WINDOW
     assert metadata.num_output == FALLBACK_MAX_OUTPUT_TOKENS
+    assert metadata.context_window == DEFAULT_PROMPT_TRUNCATE_LEN + FALLBACK_MAX_OUTPUT_TOKENS
     assert metadata.is_chat_model is True
     assert metadata.is_function_calling_model is True
     assert metadata.model_name == "qwen3-vl-30b"
@@ -409,6 +414,32 @@ def test_metadata_of_an_unknown_model_never_raises() -> None:
     assert metadata.context_window > 0
     assert metadata.is_chat_model
     assert metadata.is_function_calling_model
+
+
+@pytest.mark.parametrize("cls", [Nugen, NugenMultiModal])
+@pytest.mark.parametrize(
+    ("fields", "budget", "num_output"),
+    [
+        ({}, DEFAULT_PROMPT_TRUNCATE_LEN, FALLBACK_MAX_OUTPUT_TOKENS),
+        ({"max_tokens": 300}, DEFAULT_PROMPT_TRUNCATE_LEN, 300),
+        ({"prompt_truncate_len": 6000}, 6000, FALLBACK_MAX_OUTPUT_TOKENS),
+        ({"prompt_truncate_len": 200, "max_tokens": 50}, 200, 50),
+    ],
+)
+def test_prompts_are_packed_to_what_the_service_keeps(
+    cls: Any, fields: dict[str, Any], budget: int, num_output: int
+) -> None:
+    # The service truncates prompts to prompt_truncate_len (1500 unset): LlamaIndex packs
+    # up to the window minus num_output, so that is the budget, and nothing is cut.
+    metadata = cls(api_key=API_KEY, **fields).metadata
+    assert metadata.num_output == num_output
+    assert metadata.context_window - metadata.num_output == budget
+
+
+def test_text_completions_pack_prompts_to_the_same_budget() -> None:
+    # prompt_truncate_len is sent to /completions too.
+    metadata = Nugen(api_key=API_KEY, is_chat_model=False, prompt_truncate_len=900).metadata
+    assert metadata.context_window - metadata.num_output == 900
 
 
 def test_metadata_overrides() -> None:

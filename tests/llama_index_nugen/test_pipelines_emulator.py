@@ -12,9 +12,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
-from llama_index.core import Document, VectorStoreIndex
+from llama_index.core import Document, SummaryIndex, VectorStoreIndex
 from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.program import LLMTextCompletionProgram
+from llama_index.core.utils import get_tokenizer
 from pydantic import BaseModel
 
 from llama_index_nugen import Nugen, NugenEmbedding
@@ -144,3 +145,24 @@ def test_document_summary_index_finds_the_document(
     assert index.get_document_summary("d1") == f"{OWLS} It is a bird fact."
     engine = index.as_query_engine(llm=llm, retriever_mode=retriever_mode)
     assert str(engine.query("When do owls hunt small animals?")) == OWLS
+
+
+@pytest.mark.parametrize(
+    ("fields", "budget"), [({}, 1500), ({"prompt_truncate_len": 3000}, 3000)], ids=str
+)
+def test_a_compact_query_sends_prompts_the_service_keeps_whole(
+    nugen_emulator: NugenEmulator, fields: dict[str, int], budget: int
+) -> None:
+    # The service keeps only prompt_truncate_len tokens (1500 unset) of a prompt: context
+    # packed beyond that would be cut before the model reads it.
+    text = " ".join(f"Fact {i}: {FACTS[i % 3]}" for i in range(600))
+    index = SummaryIndex.from_documents([Document(text=text)])
+    engine = index.as_query_engine(llm=_llm(nugen_emulator, **fields), response_mode="compact")
+    engine.query("When do owls hunt?")
+    tokens = get_tokenizer()
+    prompts = [
+        sum(len(tokens(m["content"])) for m in request.body["messages"])
+        for request in nugen_emulator.requests
+    ]
+    assert len(prompts) > 1
+    assert max(prompts) <= budget

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nugen_shared.models import KNOWN_MODELS, model_info
+from nugen_shared.models import DEFAULT_PROMPT_TRUNCATE_LEN, KNOWN_MODELS, ModelInfo, model_info
 
 LIVE_CHAT = (
     "nugen-flash-instruct",
@@ -65,3 +65,13 @@ def test_any_other_name_works_and_an_aligned_reasoning_model_is_recognised() -> 
     assert plain.name == "acme-alignment-01kx06fntz2af3b"
     assert not plain.reasoning
     assert plain.context_window is None
+
+
+def test_the_prompt_budget_is_what_the_service_keeps_of_a_prompt() -> None:
+    assert DEFAULT_PROMPT_TRUNCATE_LEN == 1500
+    assert model_info("nugen-flash-instruct").prompt_budget(None) == 1500
+    assert model_info("nugen-flash-instruct").prompt_budget(6000) == 6000
+    # A known context window caps it.
+    assert ModelInfo("m", context_window=1000).prompt_budget(None) == 1000
+    assert ModelInfo("m", context_window=1000).prompt_budget(6000) == 1000
+    assert ModelInfo("m", context_window=8000).prompt_budget(6000) == 6000
