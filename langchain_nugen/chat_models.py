@@ -141,7 +141,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         `model_name` is the model the service says it ran; `confidence_score` comes only
         from domain-aligned models (`nugen-legal`; no documented scale). `model.profile`
         describes the model, its `max_input_tokens` what the service keeps of a prompt
-        (`prompt_truncate_len` at construction, else the service's 1500), and
+        (`prompt_truncate_len`, else the service's 1500), and
         `get_num_tokens_from_messages` is an offline estimate, so
         `trim_messages(token_counter=model)` works offline. Errors are both `nugen_client`
         and `langchain_core.exceptions` classes (`ModelRateLimitError`,
@@ -187,6 +187,16 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         if usages:
             combined["token_usage"] = summed_usage(usages)
         return combined
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The profile is made once, at construction: assigning a field it is made of
+        # (``model_copy(update=...)`` assigns) makes it again, unless it was given.
+        remake = name in ("model", "prompt_truncate_len") and (
+            self.profile == self._resolve_model_profile()
+        )
+        super().__setattr__(name, value)
+        if remake:
+            super().__setattr__("profile", self._resolve_model_profile())
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)

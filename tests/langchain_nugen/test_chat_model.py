@@ -1030,6 +1030,15 @@ def test_the_input_budget_is_what_the_service_keeps_of_a_prompt() -> None:
     assert budget(make()) == 1500
     model = make(prompt_truncate_len=6000)
     assert budget(model) == 6000
+    # A copy with other fields (model_copy assigns them) has their profile; a given one
+    # is kept.
+    assert budget(model.model_copy(update={"prompt_truncate_len": 800})) == 800
+    assert budget(model) == 6000
+    vision = model.model_copy(update={"model": "nugen-flash-vision"})
+    assert vision.profile is not None
+    assert vision.profile["image_inputs"] is True
+    given = make(profile={"max_input_tokens": 99})
+    assert budget(given.model_copy(update={"prompt_truncate_len": 800})) == 99
 
 
 def test_token_counts_are_offline() -> None:
