@@ -26,8 +26,8 @@ DEFAULT_EMBEDDING_MODEL = "nugen-flash-embed"
 DEFAULT_RERANK_MODEL = "bge-reranker-v2-m3"
 
 DEFAULT_PROMPT_TRUNCATE_LEN = 1500
-"""The service's documented default truncation: without ``prompt_truncate_len`` it keeps
-the last 1500 tokens of a prompt (evicting the earliest messages)."""
+"""The service's documented default truncation: without ``prompt_truncate_len`` it
+truncates chat prompts to 1500 tokens."""
 FALLBACK_MAX_OUTPUT_TOKENS = 4_096
 """The output budget LlamaIndex metadata reports when neither ``max_tokens`` nor the
 table gives one."""
