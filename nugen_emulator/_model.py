@@ -38,6 +38,7 @@ _GENERIC_TOOL_WORDS = frozenset(
 )
 _JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
+_CHOICE_RE = re.compile(r"^\((\d+)\) (.*)$", re.MULTILINE)  # "(2) Facts about birds"
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
 
@@ -345,6 +346,17 @@ def _react_reply(request: ChatBody, conv: _Conversation) -> str | None:
     return _REACT_DONE + "Answer: " + _text_answer(plain)
 
 
+def _choice_reply(conv: _Conversation) -> str | None:
+    """For a router's selector prompt, the numbered choice most similar to the question (the
+    first on ties) as the JSON list its parser reads; else ``None``."""
+    choices, question = _prompts.recognise(conv.last_user_text, "select") or (None, None)
+    numbered = _CHOICE_RE.findall(choices or "")
+    if not numbered or question is None:
+        return None
+    number, _ = max(numbered, key=lambda choice: similarity(question, choice[1]))
+    return json.dumps([{"choice": int(number), "reason": "closest to the question"}])
+
+
 def _reasoning(request: ChatBody, conv: _Conversation, plan: str) -> str | None:
     """The model's reasoning about ``plan``, when the request asks it to reason."""
     reasoning = request.reasoning
@@ -380,6 +392,9 @@ def _text_reply(request: ChatBody, conv: _Conversation) -> tuple[str, str, bool]
     react = _react_reply(request, conv)
     if react is not None:
         return react, "follow the ReAct format", False
+    choice = _choice_reply(conv)
+    if choice is not None:
+        return choice, "pick the choice closest to the question", False
     answer = _text_answer(conv)
     structured = _json_answer(request, conv, answer)
     if structured is not None:

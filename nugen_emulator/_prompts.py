@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "relevant", "summary"]
+Kind = Literal[
+    "answer", "choice", "condense", "extract", "json", "react", "relevant", "select", "summary"
+]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
 # (and, in the same message or the next user message, a question) to answer from;
@@ -25,6 +27,7 @@ Kind = Literal["answer", "choice", "condense", "extract", "json", "react", "rele
 # numbered documents answer the question, with a relevance score; "extract": the parts of
 # the context that answer, or NO_OUTPUT; "summary": a question asking what the context is
 # about.
+# "select": pick from a numbered list of choices (a router's selector).
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
 _CLASSIC = "langchain_classic.chains."
@@ -52,6 +55,8 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("summary", "llama_index.core.indices.document_summary.base", "DEFAULT_SUMMARY_QUERY"),
     ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
+    ("select", "llama_index.core.selectors.prompts", "DEFAULT_SINGLE_SELECT_PROMPT_TMPL"),
+    ("select", "llama_index.core.selectors.prompts", "DEFAULT_MULTI_SELECT_PROMPT_TMPL"),
     ("json", _PARSERS + "format_instructions", "JSON_FORMAT_INSTRUCTIONS"),
     ("json", _PARSERS + "pydantic", "_PYDANTIC_FORMAT_INSTRUCTIONS"),
 )
@@ -59,7 +64,14 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
     (kind, module, name) for kind, module, names in _TABLE for name in names.split()
 )
 # Template variables by what they hold.
-_CONTEXT_SLOTS = ("existing_answer", "context_str", "context_msg", "context", "context_messages")
+_CONTEXT_SLOTS = (
+    "existing_answer",
+    "context_str",
+    "context_msg",
+    "context",
+    "context_messages",
+    "context_list",
+)
 _QUESTION_SLOTS = ("query_str", "question")
 
 

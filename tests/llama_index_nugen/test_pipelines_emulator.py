@@ -15,6 +15,9 @@ import pytest
 from llama_index.core import Document, SummaryIndex, VectorStoreIndex
 from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.program import LLMTextCompletionProgram
+from llama_index.core.query_engine import RouterQueryEngine
+from llama_index.core.selectors import LLMMultiSelector, LLMSingleSelector
+from llama_index.core.tools import QueryEngineTool
 from llama_index.core.utils import get_tokenizer
 from pydantic import BaseModel
 
@@ -76,6 +79,24 @@ def test_query_engine_on_text_completions(nugen_emulator: NugenEmulator) -> None
     assert str(response) == OWLS
     assert str(asyncio.run(engine.aquery("When do owls hunt?"))) == OWLS
     assert nugen_emulator.requests[-1].path.endswith("/completions")
+
+
+@pytest.mark.parametrize("selector", [LLMSingleSelector, LLMMultiSelector])
+def test_router_with_an_llm_selector_picks_the_related_engine(
+    nugen_emulator: NugenEmulator, selector: type[LLMSingleSelector | LLMMultiSelector]
+) -> None:
+    # The selectors ask in plain text for a JSON list of numbered choices.
+    llm = _llm(nugen_emulator)
+    engine = _index(nugen_emulator).as_query_engine(llm=llm, similarity_top_k=1)
+    tools = [
+        QueryEngineTool.from_defaults(engine, name="recipes", description="Cooking recipes"),
+        QueryEngineTool.from_defaults(engine, name="birds", description="Facts about birds"),
+    ]
+    router = RouterQueryEngine(selector.from_defaults(llm=llm), tools, llm=llm)
+    question = "What do birds like owls hunt at night?"
+    for response in (router.query(question), asyncio.run(router.aquery(question))):
+        assert str(response) == OWLS
+        assert [s.index for s in response.metadata["selector_result"].selections] == [1]
 
 
 class Address(BaseModel):

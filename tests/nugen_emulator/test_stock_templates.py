@@ -40,6 +40,9 @@ VALUES = {
     ),
     "tool_names": "swim_speed",
     "context": CONTEXT,
+    "num_choices": 2,
+    "context_list": "(1) Facts about owls hunting at night\n\n(2) Which birds swim fast in water",
+    "max_outputs": 1,
     "schema": json.dumps(
         {
             "properties": {
@@ -85,6 +88,9 @@ STOCK = [
     ("react", f"{LLAMA}.agent.react.prompts", "REACT_CHAT_SYSTEM_HEADER", "system"),
     ("react", f"{LLAMA}.agent.react.prompts", "CONTEXT_REACT_CHAT_SYSTEM_HEADER", "system"),
     ("json", f"{LLAMA}.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL", "user"),
+    # The router's selectors: the numbered choice for the question, as their parser reads it
+    ("select", f"{LLAMA}.selectors.prompts", "DEFAULT_SINGLE_SELECT_PROMPT_TMPL", "user"),
+    ("select", f"{LLAMA}.selectors.prompts", "DEFAULT_MULTI_SELECT_PROMPT_TMPL", "user"),
     (
         "json",
         "langchain_core.output_parsers.format_instructions",
@@ -185,6 +191,10 @@ def test_each_stock_template_is_recognised(
     elif kind == "react":
         assert content.startswith("Thought: ")
         assert "\nAnswer: " in content or "\nAction: swim_speed" in content
+    elif kind == "select":
+        [selection] = json.loads(content)
+        assert selection["choice"] == 2
+        assert isinstance(selection["reason"], str)
     else:
         reply = json.loads(content)
         assert isinstance(reply["name"], str)
