@@ -24,6 +24,7 @@ from nugen_client._errors import reword
 from nugen_client._input import is_number
 from nugen_client.params import EmbeddingFields, OnRetry, check_texts_to_embed
 from nugen_shared.fields import ConnectionFields, FreshOnCopy, call_keywords
+from nugen_shared.requests import embeddings_request
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -132,10 +133,11 @@ class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
         extra_body: Mapping[str, Any] | None,
         call: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The keyword arguments of one client embeddings call; the headers are sent per
-        call, as ``chat_request``'s. ``call`` (a call's own keywords, as LangChain's
-        ``OpenAIEmbeddings`` takes them) wins over the fields and ``extra_body``. An
-        ``input`` among them, which would replace the texts in silence, is refused."""
+        """The keyword arguments of one client embeddings call, layered as a chat call's
+        (:func:`~nugen_shared.requests.embeddings_request`): the fields, ``extra_body``,
+        then ``call`` (a call's own keywords, as LangChain's ``OpenAIEmbeddings`` takes
+        them). An ``input`` among them, which would replace the texts in silence, is
+        refused."""
         call = call_keywords(call) if call else {}
         for name, why in _SET_PER_BATCH.items():
             if name in call:
@@ -145,17 +147,13 @@ class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
                 "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
                 "the call's argument"
             )
-        request: dict[str, Any] = {
+        fields = {
             "model": model,
-            "input": list(texts),
             "dimensions": self.dimensions,
             "session_id": self.session_id,
             "provider": self.provider,
         }
-        if extra_body:
-            request["extra_body"] = {k: v for k, v in extra_body.items() if k not in call}
-        request.update(call)
-        return request
+        return embeddings_request(texts, fields, extra_body or {}, call)
 
 
 class _Schedule:

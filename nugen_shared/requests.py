@@ -1,7 +1,7 @@
 """How a request is built from an adapter's fields and a call's keywords, written once, so
 that both frameworks agree on it: :func:`chat_request`, :func:`completion_request`, and
-:func:`tool_choice_to_wire` for every ``tool_choice`` form (embeddings and rerank requests:
-``nugen_shared.embeddings.EmbeddingModelFields`` and ``nugen_shared.fields.RerankFields``).
+:func:`embeddings_request`, and :func:`tool_choice_to_wire` for every ``tool_choice`` form
+(rerank requests: ``nugen_shared.fields.RerankFields``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from nugen_client import InvalidInputError
-from nugen_client.params import ChatCompletionRequest, TextCompletionRequest
+from nugen_client.params import ChatCompletionRequest, EmbeddingRequest, TextCompletionRequest
 
 __all__ = [
     "CHAT_BODY_FIELDS",
     "COMPLETION_BODY_FIELDS",
+    "EMBEDDING_BODY_FIELDS",
     "chat_request",
     "completion_request",
+    "embeddings_request",
     "tool_choice_to_wire",
 ]
 
@@ -31,6 +33,7 @@ COMPLETION_BODY_FIELDS: frozenset[str] = frozenset(TextCompletionRequest.model_f
     "prompt",
     "stream",
 }
+EMBEDDING_BODY_FIELDS: frozenset[str] = frozenset(EmbeddingRequest.model_fields) - {"input"}
 
 
 def tool_choice_to_wire(
@@ -114,6 +117,19 @@ def completion_request(
     )
     request.pop("use_vision_endpoint", None)
     request["prompt"] = prompt if isinstance(prompt, str) else list(prompt)
+    return request
+
+
+def embeddings_request(
+    texts: Sequence[str],
+    fields: Mapping[str, Any],
+    extra_body: Mapping[str, Any],
+    call: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The keyword arguments of one client embeddings call: the rule of
+    :func:`chat_request` with :data:`EMBEDDING_BODY_FIELDS` validated."""
+    request = _layered(EMBEDDING_BODY_FIELDS, (), ("input",), fields, extra_body, call)
+    request["input"] = list(texts)
     return request
 
 

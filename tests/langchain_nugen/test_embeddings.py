@@ -159,6 +159,18 @@ async def test_call_keywords_as_openai_embeddings_takes_them(route: respx.Route)
     assert route.call_count == calls
 
 
+def test_call_keywords_follow_the_chat_rules(route: respx.Route) -> None:
+    """A call's extra_body adds to model_kwargs, as ChatNugen's does, and a near miss of a
+    keyword is refused rather than sent as a body field the service ignores."""
+    model = NugenEmbeddings(api_key="k", model_kwargs={"user": "a"})
+    model.embed_query("q", extra_body={"x": 1})
+    assert sent(route)[-1] == {"model": "nugen-flash-embed", "input": ["q"], "user": "a", "x": 1}
+    calls = route.call_count
+    with pytest.raises(nugen_client.InvalidInputError, match="did you mean 'dimensions'"):
+        model.embed_query("q", dimension=8)
+    assert route.call_count == calls
+
+
 def test_pickle_and_deepcopy_after_use(route: respx.Route) -> None:
     model = NugenEmbeddings(api_key="k")
     model.embed_query("warm up")
