@@ -15,8 +15,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from langchain_nugen._convert import _ASSISTANT_SKIPPED
 
-# A digit, a run of letters, a punctuation mark, or whitespace other than one space.
-_PIECES = re.compile(r"\d|[^\W\d]+|[^\w\s]|\s{2,}|[^\S ]")
+# A run of digits, a run of letters, a punctuation mark, or whitespace other than one space.
+_PIECES = re.compile(r"\d+|[^\W\d]+|[^\w\s]|\s{2,}|[^\S ]")
 _REASONING = ("reasoning", "thinking")
 
 MESSAGE_OVERHEAD = 4
@@ -37,8 +37,10 @@ def count_text_tokens(text: str) -> int:
     for piece in _PIECES.findall(text):
         if piece.isspace():
             count += 1
-        else:
-            count += 1 + (len(piece) - 1) // 5 if piece.isascii() else len(piece)
+        elif piece.isascii() and not "0" <= piece[0] <= "9":
+            count += 1 + (len(piece) - 1) // 5
+        else:  # a run of digits, or of another script: one per character
+            count += len(piece)
     return count
 
 
