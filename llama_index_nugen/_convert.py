@@ -87,7 +87,11 @@ def to_wire_message(
     has_image = False
     tool_calls: list[dict[str, Any]] = []
     for position, block in enumerate(message.blocks):
-        if (text := _block_text(block, f"messages[{index}].blocks[{position}]")) is not None:
+        if isinstance(block, TextBlock):
+            text: str | None = block.text
+        else:  # the block's place is formatted for a non-text block only
+            text = _document_text(block, f"messages[{index}].blocks[{position}]")
+        if text is not None:
             texts.append(text)
             parts.append({"type": "text", "text": text})
         elif isinstance(block, ImageBlock):
@@ -160,11 +164,9 @@ def to_wire_message(
     return wire
 
 
-def _block_text(block: ContentBlock, where: str) -> str | None:
-    """A ``TextBlock``'s text, or a text/plain ``DocumentBlock``'s (its bytes or file, as
-    LangChain's ``text-plain`` block is text); None for any other block."""
-    if isinstance(block, TextBlock):
-        return block.text
+def _document_text(block: ContentBlock, where: str) -> str | None:
+    """A text/plain ``DocumentBlock``'s text (its bytes or file, as LangChain's
+    ``text-plain`` block is text); None for any other block."""
     if not isinstance(block, DocumentBlock) or block.document_mimetype != "text/plain":
         return None
     if not (block.data or block.path):
