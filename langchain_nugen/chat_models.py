@@ -23,6 +23,7 @@ from langchain_nugen._convert import completion_to_chat_result, summed_usage, to
 from langchain_nugen._errors import mapped_errors
 from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
+from nugen_client import InvalidInputError
 from nugen_shared.fields import ImageLimitField, ReasoningField
 from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info
 from nugen_shared.requests import chat_request
@@ -243,7 +244,14 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         A ``response_format`` bound as a schema (``bind(response_format=Model)``, as
         ``ChatOpenAI`` takes it) is sent as its ``json_schema`` form."""
         if (response_format := kwargs.get("response_format")) is not None:
-            kwargs = {**kwargs, "response_format": _response_format(response_format, None)}
+            try:
+                response_format = _response_format(response_format, None)
+            except ValueError:  # LangChain's "Unsupported function", which speaks of tools
+                raise InvalidInputError(
+                    "response_format must be a response_format dict, a pydantic class, a "
+                    f"TypedDict or a JSON schema with a title, got {response_format!r:.80}"
+                ) from None
+            kwargs = {**kwargs, "response_format": response_format}
         fields, call = self._request_layers(stop, kwargs)
         fields["use_vision_endpoint"] = self.use_vision_endpoint
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)

@@ -1271,6 +1271,17 @@ def test_bind_response_format_takes_a_schema_as_chat_openai_does(mock: respx.Moc
     assert body(route)["response_format"] == {"type": "json_object"}
 
 
+def test_bind_response_format_refuses_what_is_no_schema(mock: respx.MockRouter) -> None:
+    route = mock.post(CHAT).respond(json=reply("{}"))
+    for bad in ("json", 5, {"type": "object", "properties": {}}):  # the last has no title
+        with pytest.raises(
+            nugen_client.InvalidInputError, match=r"^response_format must be"
+        ) as refused:
+            make().bind(response_format=bad).invoke("joke")
+        assert isinstance(refused.value, ModelInvalidRequestError)
+    assert not route.called
+
+
 def test_structured_output_function_calling(mock: respx.MockRouter) -> None:
     calls = [
         {"id": "c", "type": "function", "function": {"name": "Joke", "arguments": json.dumps(JOKE)}}
