@@ -62,8 +62,10 @@ async def within(awaitable: Awaitable[_T], deadline: float | None) -> _T:
             raise
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(awaitable, left)
-    except asyncio.TimeoutError:  # pragma: no cover
-        raise DeadlineExceeded from None
+    except asyncio.TimeoutError as exc:  # pragma: no cover
+        # The cancellation re-raised by the task is a new one, with the read's as context.
+        cut = exc.__cause__ and exc.__cause__.__context__
+        raise DeadlineExceeded(getattr(cut, "request_id", None)) from None
 
 
 CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
