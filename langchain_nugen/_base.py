@@ -5,6 +5,7 @@ config's session."""
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
@@ -342,8 +343,13 @@ else:
 
 
 def _session_of(config: RunnableConfig | None) -> Any:
-    # Anything but a non-empty string is refused with the request, as the keyword is.
-    return ensure_config(config).get("configurable", {}).get("session_id") or None
+    # The config's id is shared with other runnables (``RunnableWithMessageHistory`` keys
+    # its histories by it): a whole number or a UUID is the conversation's id as text;
+    # anything else but a string is refused with the request, as the keyword is.
+    session_id = ensure_config(config).get("configurable", {}).get("session_id")
+    if isinstance(session_id, (int, UUID)) and not isinstance(session_id, bool):
+        return str(session_id)
+    return session_id or None
 
 
 def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:

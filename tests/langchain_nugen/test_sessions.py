@@ -5,6 +5,7 @@ as ``X-Session-ID``: by ``ChatNugen`` and ``NugenLLM``, in every call form, thro
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -66,7 +67,7 @@ def test_a_configs_session_id_that_is_not_a_string_is_refused_as_the_keyword_is(
     nugen_emulator: NugenEmulator, cls: type[Any], form: str
 ) -> None:
     model = cls(**connect(nugen_emulator))
-    for session_id in (42, ["a"]):
+    for session_id in (["a"], {"id": "a"}, 1.5):
         messages = []
         for config, kwargs in (
             ({"configurable": {"session_id": session_id}}, {}),
@@ -77,6 +78,21 @@ def test_a_configs_session_id_that_is_not_a_string_is_refused_as_the_keyword_is(
             messages.append(str(refused.value))
         assert messages[0] == messages[1]
     assert nugen_emulator.requests == []
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
+def test_a_configs_whole_number_or_uuid_is_sent_as_its_text(
+    nugen_emulator: NugenEmulator, cls: type[Any], form: str
+) -> None:
+    # RunnableWithMessageHistory keys its histories by the same config value, often so.
+    conversation = uuid.UUID(int=7)
+    model = cls(**connect(nugen_emulator))
+    run(model, form, {"configurable": {"session_id": 42}})
+    run(model, form, {"configurable": {"session_id": conversation}})
+    assert sessions(nugen_emulator) == ["42", str(conversation)]
+    with pytest.raises(ValueError, match="session_id must be a string"):
+        run(model, form, {}, session_id=42)  # the keyword is the model's own: a string
 
 
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)
