@@ -4,6 +4,8 @@ Streams are converted in :mod:`langchain_nugen._stream`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -155,7 +157,7 @@ def _content_parts(
         kind = _block_type(block) if isinstance(block, Mapping) else ""
         if isinstance(block, str):
             parts.append({"type": "text", "text": block})
-        elif kind == "text" or (kind == "text-plain" and isinstance(block.get("text"), str)):
+        elif kind in ("text", "text-plain"):
             parts.append({"type": "text", "text": _block_text(block, block_where)})
         elif kind in ("image_url", "image"):
             parts.append(_image_part(block, kind, block_where, max_bytes))
@@ -177,6 +179,9 @@ def _content_parts(
 
 
 def _block_text(block: Mapping[str, Any], where: str) -> str:
+    """A ``text`` block's text, or a ``text-plain`` block's (inline, or its base64 data)."""
+    if _block_type(block) == "text-plain":
+        return _plain_text(block, where)
     text = block.get("text")
     if not isinstance(text, str):
         raise InvalidInputError(
@@ -185,13 +190,30 @@ def _block_text(block: Mapping[str, Any], where: str) -> str:
     return text
 
 
+def _plain_text(block: Mapping[str, Any], where: str) -> str:
+    text, data = block.get("text"), block.get("base64")
+    if isinstance(text, str):
+        return text
+    if not isinstance(data, str):
+        raise InvalidInputError(
+            f"{where}: a text-plain block needs its text or base64 data (a url or file_id "
+            "is not fetched)"
+        )
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8")
+    except binascii.Error:
+        raise InvalidInputError(f"{where}: a text-plain block's base64 is not valid") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{where}: a text-plain block's data is not UTF-8 text") from None
+
+
 def _text_content(content: str | list[str | dict[str, Any]], where: str) -> str:
     """System turns as one string: some OpenAI-compatible chat templates reject parts."""
     texts = []
     for position, block in enumerate([content] if isinstance(content, str) else content):
         if isinstance(block, str):
             texts.append(block)
-        elif isinstance(block, Mapping) and _block_type(block) == "text":
+        elif isinstance(block, Mapping) and _block_type(block) in ("text", "text-plain"):
             texts.append(_block_text(block, f"{where}.content[{position}]"))
         else:
             kind = _block_type(block) if isinstance(block, Mapping) else type(block).__name__

@@ -210,6 +210,39 @@ def test_plain_strings_and_text_blocks_in_user_content() -> None:
     assert parts == [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
 
 
+def test_text_plain_blocks_are_text_given_inline_or_as_base64() -> None:
+    # LangChain's standard plain-text block carries its text or base64 data (the same
+    # text as the LlamaIndex adapter's text/plain DocumentBlock): both are sent as text.
+    encoded = base64.b64encode("héllo\nworld".encode()).decode()
+    blocks = [
+        {"type": "text-plain", "text": "notes", "mime_type": "text/plain"},
+        {"type": "text-plain", "base64": encoded, "mime_type": "text/markdown"},
+    ]
+    expected = [{"type": "text", "text": "notes"}, {"type": "text", "text": "héllo\nworld"}]
+    assert user_parts(*blocks) == expected
+    tool = ToolMessage(content=blocks, tool_call_id="c1")
+    assert to_wire_message(tool)["content"] == "noteshéllo\nworld"
+    assert to_wire_message(SystemMessage(content=blocks))["content"] == "noteshéllo\nworld"
+
+
+@pytest.mark.parametrize(
+    ("block", "error"),
+    [
+        ({"type": "text-plain", "base64": "bm90IGJhc2U2NA=!"}, "base64 is not valid"),
+        ({"type": "text-plain", "base64": base64.b64encode(b"\xff\xfe").decode()}, "UTF-8"),
+        ({"type": "text-plain", "url": "https://example.com/a.txt"}, "text or base64 data"),
+        ({"type": "text-plain", "file_id": "file-1", "mime_type": "text/plain"}, "text or base64"),
+    ],
+    ids=["bad-base64", "not-utf8", "url", "file-id"],
+)
+def test_text_plain_blocks_without_usable_text_are_refused_naming_them(
+    block: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]\.content\[1\]: a text-plain") as e:
+        user_parts("see:", block)
+    assert error in str(e.value)
+
+
 @pytest.mark.parametrize(
     "block", [{"type": "text"}, {"type": "text", "text": None}, {"type": "text", "text": 5}]
 )
