@@ -192,7 +192,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
     def __setattr__(self, name: str, value: Any) -> None:
         # The profile is made once, at construction: assigning a field it is made of
         # (``model_copy(update=...)`` assigns) makes it again, unless it was given.
-        remake = name in ("model", "prompt_truncate_len") and (
+        remake = name in ("model", "prompt_truncate_len", "use_vision_endpoint") and (
             self.profile == self._resolve_model_profile()
         )
         super().__setattr__(name, value)
@@ -201,7 +201,8 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         info = model_info(self.model)
-        images, tools = info.image_inputs, info.tool_calling
+        # /chat/vision takes no tools and no response_format.
+        images, tools = info.image_inputs, info.tool_calling and not self.use_vision_endpoint
         max_output = info.max_output_tokens
         profile = ModelProfile(
             text_inputs=True,
@@ -215,7 +216,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             tool_calling=tools,
             tool_choice=tools,
             tool_call_streaming=tools,
-            structured_output=info.structured_output,
+            structured_output=info.structured_output and not self.use_vision_endpoint,
             reasoning_output=info.reasoning,
             temperature=True,
             # What the service keeps of a prompt (prompt_truncate_len, else its default),

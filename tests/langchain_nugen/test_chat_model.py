@@ -1020,6 +1020,23 @@ def test_profiles(name: str, images: bool, reasoning: bool) -> None:
     assert profile["audio_inputs"] is False
 
 
+def test_the_vision_endpoint_profile_has_no_tools_or_structured_output() -> None:
+    # /chat/vision refuses tools and response_format; create_agent reads the profile to
+    # pick its structured-output strategy (the LlamaIndex adapter's metadata agrees).
+    def tools(model: ChatNugen) -> tuple[Any, ...]:
+        assert model.profile is not None
+        keys = ("tool_calling", "tool_choice", "tool_call_streaming", "structured_output")
+        return tuple(model.profile.get(key) for key in keys)
+
+    vision = make(model="nugen-flash-vision", use_vision_endpoint=True)
+    assert tools(vision) == (False, False, False, False)
+    assert vision.profile is not None
+    assert vision.profile["image_inputs"] is True
+    chat = vision.model_copy(update={"use_vision_endpoint": False})
+    assert tools(chat) == (True, True, True, True)
+    assert tools(chat.model_copy(update={"use_vision_endpoint": True})) == (False,) * 4
+
+
 def test_the_input_budget_is_what_the_service_keeps_of_a_prompt() -> None:
     # Unset, the service truncates prompts to 1500 tokens; trimming and summarising
     # middleware read max_input_tokens, so that is what it says.
