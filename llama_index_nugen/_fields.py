@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequen
 from typing import Any, ClassVar, NamedTuple
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from pydantic import BaseModel, Field
 
 from llama_index_nugen import _convert
@@ -142,8 +143,10 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
             output = output or min(FALLBACK_MAX_OUTPUT_TOKENS, window // 4)
         else:
             # LlamaIndex packs prompts up to the window minus num_output: exactly what the
-            # service keeps of a prompt (prompt_truncate_len), so none of it is cut.
-            output = output or FALLBACK_MAX_OUTPUT_TOKENS
+            # service keeps of a prompt (prompt_truncate_len), so none of it is cut. Chat
+            # memories read the window alone (three quarters of it, or all but 256 tokens):
+            # LlamaIndex's own output guess keeps them within the budget too.
+            output = output or DEFAULT_NUM_OUTPUTS
             window = info.prompt_budget(self.prompt_truncate_len) + output
         return {
             "context_window": window,

@@ -20,9 +20,12 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler, TokenCountingHandler
+from llama_index.core.chat_engine import SimpleChatEngine
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from pydantic import SecretStr, ValidationError
@@ -399,10 +402,10 @@ async def test_a_stream_of_only_done_gives_one_empty_answer(
 def test_metadata_of_a_known_model() -> None:
     metadata = Nugen(api_key=API_KEY, model="qwen3-vl-30b").metadata
     # Nugen publishes no context windows: the table says unknown, and the window is what
-    # the service keeps of a prompt by default plus the output budget.
+    # the service keeps of a prompt by default plus LlamaIndex's own output guess.
     assert model_info("qwen3-vl-30b").context_window is None
-    assert metadata.num_output == FALLBACK_MAX_OUTPUT_TOKENS
-    assert metadata.context_window == DEFAULT_PROMPT_TRUNCATE_LEN + FALLBACK_MAX_OUTPUT_TOKENS
+    assert metadata.num_output == DEFAULT_NUM_OUTPUTS
+    assert metadata.context_window == DEFAULT_PROMPT_TRUNCATE_LEN + DEFAULT_NUM_OUTPUTS
     assert metadata.is_chat_model is True
     assert metadata.is_function_calling_model is True
     assert metadata.model_name == "qwen3-vl-30b"
@@ -420,9 +423,9 @@ def test_metadata_of_an_unknown_model_never_raises() -> None:
 @pytest.mark.parametrize(
     ("fields", "budget", "num_output"),
     [
-        ({}, DEFAULT_PROMPT_TRUNCATE_LEN, FALLBACK_MAX_OUTPUT_TOKENS),
+        ({}, DEFAULT_PROMPT_TRUNCATE_LEN, DEFAULT_NUM_OUTPUTS),
         ({"max_tokens": 300}, DEFAULT_PROMPT_TRUNCATE_LEN, 300),
-        ({"prompt_truncate_len": 6000}, 6000, FALLBACK_MAX_OUTPUT_TOKENS),
+        ({"prompt_truncate_len": 6000}, 6000, DEFAULT_NUM_OUTPUTS),
         ({"prompt_truncate_len": 200, "max_tokens": 50}, 200, 50),
     ],
 )
@@ -434,6 +437,17 @@ def test_prompts_are_packed_to_what_the_service_keeps(
     metadata = cls(api_key=API_KEY, **fields).metadata
     assert metadata.num_output == num_output
     assert metadata.context_window - metadata.num_output == budget
+
+
+@pytest.mark.parametrize("budget", [None, 6000])
+def test_chat_memories_made_from_the_metadata_fit_the_budget(budget: int | None) -> None:
+    # Memories read the window alone: a FunctionAgent's ChatMemoryBuffer three quarters of
+    # it, the chat engines' all but 256 tokens (system prompt and history together). Over
+    # the budget, the service cuts the earliest tokens: the system prompt goes first.
+    llm = Nugen(api_key=API_KEY, prompt_truncate_len=budget)
+    limit = budget or DEFAULT_PROMPT_TRUNCATE_LEN
+    assert ChatMemoryBuffer.from_defaults(llm=llm).token_limit <= limit
+    assert SimpleChatEngine.from_defaults(llm=llm)._memory.token_limit <= limit
 
 
 def test_text_completions_pack_prompts_to_the_same_budget() -> None:
