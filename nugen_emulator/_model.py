@@ -105,6 +105,7 @@ class _Conversation:
                 self.tool_results.append(result)
         self.last_user_text = user_texts[-1] if user_texts else ""
         self.earlier_user_text = user_texts[-2] if len(user_texts) > 1 else ""
+        self.user_texts = user_texts
         # The user messages sent together with the last one, before it.
         together_texts = (text_of(m.content) for m in messages[together:last_user])
         self.preceding_user_text = "\n".join(together_texts)
@@ -251,6 +252,13 @@ def _text_answer(conv: _Conversation) -> str:
     judged = _relevance(conv.last_user_text)
     if judged is not None:
         return judged
+    found = _prompts.recognise(conv.last_user_text, "facts")
+    if found is not None:  # the user's earlier sentences, each one fact, but the known ones
+        known = re.findall(r"<fact>(.*?)</fact>", found[0] or "", re.DOTALL)
+        told = [" ".join(s.split()) for text in conv.user_texts[:-1] for s in split_sentences(text)]
+        new = [fact for fact in dict.fromkeys(told) if fact not in known]
+        facts = "".join(f"\n  <fact>{fact}</fact>" for fact in new)
+        return f"<facts>{facts}\n</facts>" if facts else "<facts></facts>"
     retrieval = _retrieval(conv)
     if retrieval is not None:  # the context sentence that best matches the question
         context, question = retrieval

@@ -16,7 +16,16 @@ from functools import cache
 from typing import Any, Literal
 
 Kind = Literal[
-    "answer", "choice", "condense", "extract", "json", "react", "relevant", "select", "summary"
+    "answer",
+    "choice",
+    "condense",
+    "extract",
+    "facts",
+    "json",
+    "react",
+    "relevant",
+    "select",
+    "summary",
 ]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
@@ -26,8 +35,8 @@ Kind = Literal[
 # "relevant": YES or NO, is the context relevant to the question; "choice": which of the
 # numbered documents answer the question, with a relevance score; "extract": the parts of
 # the context that answer, or NO_OUTPUT; "summary": a question asking what the context is
-# about.
-# "select": pick from a numbered list of choices (a router's selector).
+# about; "select": pick from a numbered list of choices (a router's selector); "facts":
+# the facts the conversation before it discloses, as <fact> tags, beyond the existing ones.
 _QA, _ENGINE = "llama_index.core.prompts.", "llama_index.core.chat_engine."
 _REACT, _PARSERS = "llama_index.core.agent.react.prompts", "langchain_core.output_parsers."
 _CLASSIC = "langchain_classic.chains."
@@ -53,6 +62,9 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
     ("choice", _QA + "default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL"),
     ("choice", _QA + "chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT"),
     ("summary", "llama_index.core.indices.document_summary.base", "DEFAULT_SUMMARY_QUERY"),
+    # The new Memory's FactExtractionMemoryBlock: extracting facts, and condensing them.
+    ("facts", "llama_index.core.memory.memory_blocks.fact", "DEFAULT_FACT_EXTRACT_PROMPT"),
+    ("facts", "llama_index.core.memory.memory_blocks.fact", "DEFAULT_FACT_CONDENSE_PROMPT"),
     ("react", _REACT, "REACT_CHAT_SYSTEM_HEADER CONTEXT_REACT_CHAT_SYSTEM_HEADER"),
     ("json", "llama_index.core.output_parsers.pydantic", "PYDANTIC_FORMAT_TMPL"),
     ("select", "llama_index.core.selectors.prompts", "DEFAULT_SINGLE_SELECT_PROMPT_TMPL"),
@@ -66,6 +78,7 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
     "existing_answer",
+    "existing_facts",
     "context_str",
     "context_msg",
     "context",

@@ -187,3 +187,20 @@ def test_a_compact_query_sends_prompts_the_service_keeps_whole(
     ]
     assert len(prompts) > 1
     assert max(prompts) <= budget
+
+
+async def test_memory_extracts_the_facts_the_user_disclosed(nugen_emulator: NugenEmulator) -> None:
+    # The new Memory's FactExtractionMemoryBlock asks the model for <fact> tags for the
+    # messages that leave the short-term history: each fact once, known ones not again.
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.memory import FactExtractionMemoryBlock
+
+    block = FactExtractionMemoryBlock(llm=_llm(nugen_emulator))
+    for said in ["My name is Ada. I live in Oslo.", "I live in Oslo. I prefer green tea."]:
+        reply = ChatMessage(role="assistant", content="Noted.")
+        await block.aput([ChatMessage(role="user", content=said), reply])
+    assert block.facts == ["My name is Ada.", "I live in Oslo.", "I prefer green tea."]
+    assert (
+        "<fact>I live in Oslo.</fact>"
+        in nugen_emulator.last_request.body["messages"][-1]["content"]
+    )

@@ -121,6 +121,9 @@ STOCK = [
     ("choice", f"{LLAMA}.prompts.chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT", "messages"),
     # The document-summary index's question, asked in the tree-summarize template.
     ("summary", f"{LLAMA}.indices.document_summary.base", "DEFAULT_SUMMARY_QUERY", "user"),
+    # The new Memory's FactExtractionMemoryBlock (no conversation before it here: no facts).
+    ("facts", f"{LLAMA}.memory.memory_blocks.fact", "DEFAULT_FACT_EXTRACT_PROMPT", "user"),
+    ("facts", f"{LLAMA}.memory.memory_blocks.fact", "DEFAULT_FACT_CONDENSE_PROMPT", "user"),
 ]
 
 
@@ -184,6 +187,8 @@ def test_each_stock_template_is_recognised(
         assert content == " ".join(DOCUMENTS[:2])
     elif kind == "relevant":
         assert content == "YES"
+    elif kind == "facts":
+        assert content == "<facts></facts>"
     elif kind == "choice":
         assert content == "Doc: 2, Relevance: 5"  # only the penguins share words with it
     elif kind == "condense":
