@@ -25,7 +25,7 @@ from langchain_nugen._stream import StreamConverter
 from langchain_nugen._tokens import count_message_tokens
 from nugen_client import InvalidInputError
 from nugen_shared.fields import ImageLimitField, ReasoningField
-from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info, prompt_budget
 from nugen_shared.requests import chat_request
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             temperature=True,
             # What the service keeps of a prompt (prompt_truncate_len, else its default),
             # so trimming and summarising middleware fit prompts to it.
-            max_input_tokens=info.prompt_budget(self.prompt_truncate_len),
+            max_input_tokens=prompt_budget(self.prompt_truncate_len),
             max_output_tokens=FALLBACK_MAX_OUTPUT_TOKENS if max_output is None else max_output,
         )
         if info.reasoning:

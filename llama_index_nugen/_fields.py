@@ -26,7 +26,7 @@ from nugen_shared.fields import (
     check_call_keywords,
     sealed_headers,
 )
-from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info
+from nugen_shared.models import FALLBACK_MAX_OUTPUT_TOKENS, model_info, prompt_budget
 from nugen_shared.requests import chat_request, completion_request
 
 # Keyword arguments LlamaIndex passes around that are not for the service.
@@ -147,7 +147,7 @@ class ChatFields(KnownKeywords, ConnectionFields, ImageLimitField, SamplingField
             # memories read the window alone (three quarters of it, or all but 256 tokens):
             # LlamaIndex's own output guess keeps them within the budget too.
             output = output or DEFAULT_NUM_OUTPUTS
-            window = info.prompt_budget(self.prompt_truncate_len) + output
+            window = prompt_budget(self.prompt_truncate_len) + output
         return {
             "context_window": window,
             "num_output": output,

@@ -17,6 +17,7 @@ __all__ = [
     "KNOWN_MODELS",
     "ModelInfo",
     "model_info",
+    "prompt_budget",
 ]
 
 DEFAULT_CHAT_MODEL = "nugen-flash-instruct"
@@ -38,7 +39,6 @@ class ModelInfo:
     """Capabilities of one model (``None``: not published)."""
 
     name: str
-    context_window: int | None = None
     max_output_tokens: int | None = None
     image_inputs: bool = False
     tool_calling: bool = True
@@ -46,12 +46,12 @@ class ModelInfo:
     reasoning: bool = False
     embeddings: bool = False
 
-    def prompt_budget(self, prompt_truncate_len: int | None) -> int:
-        """The most prompt tokens the service keeps: ``prompt_truncate_len``, else its
-        default, capped by the context window when it is known. Frameworks told a larger
-        budget pack prompts the service then cuts, and answer from part of them."""
-        budget = prompt_truncate_len or DEFAULT_PROMPT_TRUNCATE_LEN
-        return min(budget, self.context_window or budget)
+
+def prompt_budget(prompt_truncate_len: int | None) -> int:
+    """The most prompt tokens the service keeps: ``prompt_truncate_len``, else its default
+    (Nugen publishes no context windows). Frameworks told a larger budget pack prompts
+    the service then cuts, and answer from part of them."""
+    return prompt_truncate_len or DEFAULT_PROMPT_TRUNCATE_LEN
 
 
 _REASONING_MARKERS = ("thinking", "reasoning", "gpt-oss-", "deepseek-")

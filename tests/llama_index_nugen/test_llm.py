@@ -44,7 +44,6 @@ from nugen_client.params import DEFAULT_BASE_URL
 from nugen_shared.models import (
     DEFAULT_PROMPT_TRUNCATE_LEN,
     FALLBACK_MAX_OUTPUT_TOKENS,
-    model_info,
 )
 from tests.support.llama_index_wire import (
     API_KEY,
@@ -401,9 +400,8 @@ async def test_a_stream_of_only_done_gives_one_empty_answer(
 
 def test_metadata_of_a_known_model() -> None:
     metadata = Nugen(api_key=API_KEY, model="qwen3-vl-30b").metadata
-    # Nugen publishes no context windows: the table says unknown, and the window is what
-    # the service keeps of a prompt by default plus LlamaIndex's own output guess.
-    assert model_info("qwen3-vl-30b").context_window is None
+    # Nugen publishes no context windows: the window is what the service keeps of a prompt
+    # by default plus LlamaIndex's own output guess.
     assert metadata.num_output == DEFAULT_NUM_OUTPUTS
     assert metadata.context_window == DEFAULT_PROMPT_TRUNCATE_LEN + DEFAULT_NUM_OUTPUTS
     assert metadata.is_chat_model is True

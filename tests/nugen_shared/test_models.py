@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nugen_shared.models import DEFAULT_PROMPT_TRUNCATE_LEN, KNOWN_MODELS, ModelInfo, model_info
+from nugen_shared.models import DEFAULT_PROMPT_TRUNCATE_LEN, KNOWN_MODELS, model_info, prompt_budget
 
 LIVE_CHAT = (
     "nugen-flash-instruct",
@@ -53,8 +53,6 @@ def test_the_live_names_are_known_with_what_their_names_tell(name: str) -> None:
     assert info.embeddings is (name in LIVE_EMBEDDINGS)
     assert info.reasoning is (name in REASONING)
     assert info.tool_calling is (name not in LIVE_EMBEDDINGS)
-    # Nugen publishes no context windows: unknown, not invented.
-    assert info.context_window is None
 
 
 def test_any_other_name_works_and_an_aligned_reasoning_model_is_recognised() -> None:
@@ -64,14 +62,9 @@ def test_any_other_name_works_and_an_aligned_reasoning_model_is_recognised() -> 
     plain = model_info("acme-alignment-01kx06fntz2af3b")
     assert plain.name == "acme-alignment-01kx06fntz2af3b"
     assert not plain.reasoning
-    assert plain.context_window is None
 
 
 def test_the_prompt_budget_is_what_the_service_keeps_of_a_prompt() -> None:
     assert DEFAULT_PROMPT_TRUNCATE_LEN == 1500
-    assert model_info("nugen-flash-instruct").prompt_budget(None) == 1500
-    assert model_info("nugen-flash-instruct").prompt_budget(6000) == 6000
-    # A known context window caps it.
-    assert ModelInfo("m", context_window=1000).prompt_budget(None) == 1000
-    assert ModelInfo("m", context_window=1000).prompt_budget(6000) == 1000
-    assert ModelInfo("m", context_window=8000).prompt_budget(6000) == 6000
+    assert prompt_budget(None) == 1500
+    assert prompt_budget(6000) == 6000
