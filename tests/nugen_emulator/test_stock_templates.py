@@ -56,6 +56,7 @@ VALUES = {
 }
 LLAMA = "llama_index.core"
 CLASSIC = "langchain_classic.chains"
+COMPRESSORS = "langchain_classic.retrievers.document_compressors"
 # (kind, module, attribute, where the rendered text goes)
 STOCK = [
     ("answer", f"{LLAMA}.prompts.default_prompts", "DEFAULT_TEXT_QA_PROMPT_TMPL", "user"),
@@ -105,18 +106,8 @@ STOCK = [
     ("condense", f"{CLASSIC}.conversational_retrieval.prompts", "_template", "user"),
     # LangChain's LLMChainExtractor and LLMChainFilter, LlamaIndex's LLMRerank (text and
     # chat) and document-summary LLM retriever.
-    (
-        "extract",
-        "langchain_classic.retrievers.document_compressors.chain_extract",
-        "_get_default_chain_prompt",
-        "user",
-    ),
-    (
-        "relevant",
-        "langchain_classic.retrievers.document_compressors.chain_filter_prompt",
-        "prompt_template",
-        "user",
-    ),
+    ("extract", f"{COMPRESSORS}.chain_extract", "_get_default_chain_prompt", "user"),
+    ("relevant", f"{COMPRESSORS}.chain_filter_prompt", "prompt_template", "user"),
     ("choice", f"{LLAMA}.prompts.default_prompts", "DEFAULT_CHOICE_SELECT_PROMPT_TMPL", "user"),
     ("choice", f"{LLAMA}.prompts.chat_prompts", "CHAT_CONTENT_CHOICE_SELECT_PROMPT", "messages"),
     # The document-summary index's question, asked in the tree-summarize template.
