@@ -112,13 +112,6 @@ class AdaptiveLimit(FreshOnCopy):
             self._decreases += 1
 
 
-# A call's keywords that the batching sets in each batch's request.
-_SET_PER_BATCH = {
-    "input": "the texts to embed are the call's argument",
-    "on_retry": "the batching reports each batch's retries itself",
-}
-
-
 class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
     """The fields of both frameworks' embedding classes (the model's name and the extra body
     fields are each framework's own), the in-flight bound they learn, and the request of
@@ -137,15 +130,12 @@ class EmbeddingModelFields(EmbeddingFields, ConnectionFields):
         (:func:`~nugen_shared.requests.embeddings_request`): the fields, ``extra_body``,
         then ``call`` (a call's own keywords, as LangChain's ``OpenAIEmbeddings`` takes
         them). An ``input`` among them, which would replace the texts in silence, is
-        refused."""
+        refused there; ``on_retry`` here (the batching reports each batch's retries)."""
         call = call_keywords(call) if call else {}
-        for name, why in _SET_PER_BATCH.items():
-            if name in call:
-                raise InvalidInputError(f"{name}= is not a keyword of an embeddings call: {why}")
-        if extra_body and "input" in extra_body:
+        if "on_retry" in call:
             raise InvalidInputError(
-                "input= cannot be in model_kwargs or additional_kwargs: the texts to embed are "
-                "the call's argument"
+                "on_retry= is not a keyword of an embeddings call: the batching reports each "
+                "batch's retries itself"
             )
         fields = {
             "model": model,

@@ -89,7 +89,7 @@ def test_the_texts_to_embed_given_again_as_an_extra_body_field_are_refused(
         lambda: NugenEmbedding(**kw, additional_kwargs={"input": "zebra"}).get_text_embedding("hi"),
     ]
     for call in calls:
-        with pytest.raises(InvalidInputError, match=r"input= cannot be.*the texts to embed"):
+        with pytest.raises(InvalidInputError, match=r"input= cannot be.*first argument"):
             call()
     assert emu.requests == []
 

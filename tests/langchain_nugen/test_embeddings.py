@@ -151,8 +151,8 @@ async def test_call_keywords_as_openai_embeddings_takes_them(route: respx.Route)
     model.embed_documents(["a"], model="nugen-embed-legal")
     assert [body["model"] for body in sent(route)[1:]] == ["nugen-embed-legal"] * 4
     calls = route.call_count
-    for name in ("input", "on_retry"):
-        with pytest.raises(nugen_client.InvalidInputError, match=f"{name}= is not a keyword"):
+    for name, why in (("input", "first argument"), ("on_retry", "is not a keyword")):
+        with pytest.raises(nugen_client.InvalidInputError, match=f"{name}= .*{why}"):
             model.embed_query("q", **{name: ["zebra"]})
     with pytest.raises(nugen_client.InvalidInputError, match="'apikey' is not a parameter"):
         await model.aembed_query("q", apikey="sk-secret")
