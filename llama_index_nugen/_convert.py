@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
 from io import IOBase
 from typing import Any, cast
@@ -166,8 +167,12 @@ def to_wire_message(
 
 def _document_text(block: ContentBlock, where: str) -> str | None:
     """A text/plain ``DocumentBlock``'s text (its bytes or file, as LangChain's
-    ``text-plain`` block is text); None for any other block."""
-    if not isinstance(block, DocumentBlock) or block.document_mimetype != "text/plain":
+    ``text-plain`` block is text); None for any other block. A file given no type has it
+    guessed from its name: LlamaIndex's guess reads binary signatures, none for text."""
+    if not isinstance(block, DocumentBlock):
+        return None
+    mime = block.document_mimetype or (block.path and mimetypes.guess_type(block.path)[0])
+    if mime != "text/plain":
         return None
     if not (block.data or block.path):
         return None  # a URL: not fetched, refused with the other unsupported blocks

@@ -352,6 +352,20 @@ def test_a_text_plain_document_is_text_as_langchains_text_plain_block_is(tmp_pat
         to_wire_message(user(remote))
 
 
+def test_a_document_file_with_no_mimetype_has_its_type_guessed_from_its_name(
+    tmp_path: Any,
+) -> None:
+    # LlamaIndex guesses none for a text file (its guess reads binary signatures).
+    notes, data = tmp_path / "notes.txt", tmp_path / "data.csv"
+    notes.write_text("from a file", encoding="utf-8")
+    data.write_text("a,b", encoding="utf-8")
+    assert DocumentBlock(path=notes).document_mimetype is None
+    assert to_wire_message(user(DocumentBlock(path=str(notes))))["content"] == "from a file"
+    for block in (DocumentBlock(path=data), DocumentBlock(data=b"no name")):
+        with pytest.raises(InvalidInputError, match="DocumentBlock is not supported"):
+            to_wire_message(user(block))
+
+
 def test_thinking_block_outside_assistant_turns_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="ThinkingBlock is not supported"):
         to_wire_message(user(ThinkingBlock(content="hmm")))
