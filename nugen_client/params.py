@@ -228,6 +228,16 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
+# ASCII whitespace, which line-wrapped base64 holds (``base64.encodebytes``, MIME's 76-column
+# lines) and the stdlib's lenient decoder skips.
+_BASE64_WHITESPACE = str.maketrans("", "", " \t\n\r\v\f")
+
+
+def unwrapped_base64(data: str) -> str:
+    """Base64 text without the whitespace of its line breaks: what is sent of it."""
+    return data.translate(_BASE64_WHITESPACE)
+
+
 def check_image_url(url: str, *, decode: bool = True) -> str:
     """Accept what the service documents: an https URL, or a decodable base64 data URL.
     Public for the adapters' image conversion, which checks a URL early with ``decode=False``
@@ -253,7 +263,13 @@ def check_image_url(url: str, *, decode: bool = True) -> str:
         try:
             decoded = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError("data URL payload is not valid base64") from None
+            # Line-wrapped, perhaps: sent unwrapped, if that is all that was wrong.
+            data = unwrapped_base64(match["data"])
+            try:
+                decoded = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("data URL payload is not valid base64") from None
+            url = f"data:{mime}{match['params']};base64,{data}"
         if not decoded:
             raise ValueError("data URL holds no image bytes")
         return url

@@ -12,7 +12,7 @@ import stat
 from typing import Any, Literal
 
 from nugen_client import InvalidInputError
-from nugen_client.params import check_image_url
+from nugen_client.params import check_image_url, unwrapped_base64
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",
@@ -177,14 +177,24 @@ def _encoded_part(
     whole payload once, when it checks the request."""
     if not payload:
         raise InvalidInputError(f"{what} has no bytes")
-    size = len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for valid base64
-    _refuse_over(size, max_bytes, what)
     try:
         head = base64.b64decode(payload[:64], validate=True)  # enough to tell the format
     except (binascii.Error, ValueError):
-        raise InvalidInputError(f"{what} is not valid base64") from None
+        head = None
+    if head is None or _base64_size(payload) > max_bytes:
+        # Line-wrapped base64 (the client sends it unwrapped): its line breaks hold no bytes.
+        payload = unwrapped_base64(payload)
+        try:
+            head = base64.b64decode(payload[:64], validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInputError(f"{what} is not valid base64") from None
+    _refuse_over(_base64_size(payload), max_bytes, what)
     mime = _image_mime_type(head, declared, f"{what} bytes")
     return _part(f"data:{mime};{parameters},{payload}", detail)
+
+
+def _base64_size(payload: str) -> int:
+    return len(payload) * 3 // 4 - payload[-2:].count("=")  # exact for unwrapped base64
 
 
 def _part(url: str, detail: Detail | None) -> dict[str, Any]:

@@ -505,6 +505,23 @@ def test_data_urls_in_any_letter_case_are_sent_in_lower_case(kind: str) -> None:
     assert sent == ["data:image/png;base64,iVBORw0KGgo="] * 2
 
 
+def test_line_wrapped_base64_is_sent_unwrapped_and_garbage_still_refused(kind: str) -> None:
+    h = Harness(kind, [OK])
+    wrapped = "data:image/png;base64,iVBORw0K\r\n  Ggo=\n"
+    h.chat(
+        messages=[
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": wrapped}}]}
+        ]
+    )
+    assert h.bodies[0]["messages"][0]["content"][0]["image_url"]["url"] == (
+        "data:image/png;base64,iVBORw0KGgo="
+    )
+    for junk in ("iVBORw0K*Ggo=", "iVBORw0K\u00a0Ggo="):
+        part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{junk}"}}
+        with pytest.raises(InvalidInputError, match="not valid base64"):
+            h.chat(messages=[{"role": "user", "content": [part]}])
+
+
 def test_valid_images_pass(kind: str) -> None:
     h = Harness(kind, [OK])
     png = "data:image/png;base64,iVBORw0KGgo="

@@ -192,3 +192,40 @@ def test_a_scheme_or_mime_type_in_capitals_is_sent_in_lower_case() -> None:
     assert request.model_dump()["messages"][0]["content"][0]["image_url"]["url"] == (
         "https://x.io/a"
     )
+
+
+def test_line_wrapped_base64_is_accepted_and_sent_unwrapped() -> None:
+    # base64.encodebytes (MIME's 76-column lines), 4-character "\r\n" lines with leading
+    # blanks, and a trailing newline: the stdlib's lenient decoder skips their whitespace.
+    image = PNG * 40
+    flat = base64.b64encode(image).decode()
+    short_lines = "\r\n".join(flat[i : i + 4] for i in range(0, len(flat), 4))
+    for wrapped in (base64.encodebytes(image).decode(), f"  \t{short_lines}\n", flat + "\n"):
+        for part in (
+            image_part(base64_data=wrapped),
+            image_part(base64_data=wrapped.encode(), mime_type="image/png"),
+            url_image_part(f"data:image/png;base64,{wrapped}"),
+        ):
+            request = ChatCompletionRequest.model_validate(
+                {"model": "m", "messages": [{"role": "user", "content": [part]}]}
+            )
+            sent = request.messages[0].content[0].image_url.url  # type: ignore[union-attr,index]
+            assert sent == f"data:image/png;base64,{flat}"
+    # The limit counts the bytes, not the line breaks.
+    assert image_part(base64_data=base64.encodebytes(image), max_bytes=len(image))
+    with pytest.raises(InvalidInputError, match="over the"):
+        image_part(base64_data=base64.encodebytes(image), max_bytes=len(image) - 1)
+
+
+@pytest.mark.parametrize("junk", ["*", "\u00a0", "\x1c", "=="])
+def test_base64_with_anything_but_whitespace_inside_is_still_refused(junk: str) -> None:
+    wrapped = base64.encodebytes(PNG * 40).decode()
+    broken = wrapped[:100] + junk + wrapped[100:]
+    for make in (
+        lambda: image_part(base64_data=broken),
+        lambda: url_image_part(f"data:image/png;base64,{broken}"),
+    ):
+        with pytest.raises(ValueError, match="not valid base64"):
+            ChatCompletionRequest.model_validate(
+                {"model": "m", "messages": [{"role": "user", "content": [make()]}]}
+            )
