@@ -349,7 +349,7 @@ def _session_of(config: RunnableConfig | None) -> Any:
     session_id = ensure_config(config).get("configurable", {}).get("session_id")
     if isinstance(session_id, (int, UUID)) and not isinstance(session_id, bool):
         return str(session_id)
-    return session_id or None
+    return None if session_id == "" else session_id
 
 
 def _call_kwargs(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:

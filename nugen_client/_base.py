@@ -354,7 +354,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         extra = options.get("extra_headers")
         secrets = self._secrets
         sent = self._headers[stream]
-        if session_id or provider or extra:
+        if session_id is not None or provider is not None or extra:
             sent = with_headers(httpx.Headers(sent), session_id, provider, extra, "extra_headers")
             secrets += header_secrets(extra)
         body.update(options.get("extra_body") or {})

@@ -146,7 +146,7 @@ def with_headers(
         ("session_id", "X-Session-ID", session_id),
         ("provider", "X-Provider", provider),
     ):
-        if value:
+        if value is not None and value != "":  # 0 or False is refused, not left out
             check_header(option, value)
             headers[name] = value
     for name, value in (mapping_or_none(field, more) or {}).items():

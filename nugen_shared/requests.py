@@ -194,7 +194,7 @@ def _layered(
                 (headers if name == "extra_headers" else unvalidated).update(value or {})
             elif name != "timeout" or value is not None:  # session_id, provider, timeout
                 request[name] = value
-    if not request.get("provider"):  # the client names a provider in a refusal
+    if request.get("provider") in (None, ""):  # the client names a provider in a refusal
         request.pop("provider", None)
     if headers:
         request["extra_headers"] = headers

@@ -67,7 +67,7 @@ def test_a_configs_session_id_that_is_not_a_string_is_refused_as_the_keyword_is(
     nugen_emulator: NugenEmulator, cls: type[Any], form: str
 ) -> None:
     model = cls(**connect(nugen_emulator))
-    for session_id in (["a"], {"id": "a"}, 1.5):
+    for session_id in (["a"], {"id": "a"}, 1.5, False, True, 0.0):
         messages = []
         for config, kwargs in (
             ({"configurable": {"session_id": session_id}}, {}),
@@ -89,10 +89,12 @@ def test_a_configs_whole_number_or_uuid_is_sent_as_its_text(
     conversation = uuid.UUID(int=7)
     model = cls(**connect(nugen_emulator))
     run(model, form, {"configurable": {"session_id": 42}})
+    run(model, form, {"configurable": {"session_id": 0}})
     run(model, form, {"configurable": {"session_id": conversation}})
-    assert sessions(nugen_emulator) == ["42", str(conversation)]
-    with pytest.raises(ValueError, match="session_id must be a string"):
-        run(model, form, {}, session_id=42)  # the keyword is the model's own: a string
+    assert sessions(nugen_emulator) == ["42", "0", str(conversation)]
+    for number in (42, 0):  # the keyword is the model's own: a string
+        with pytest.raises(ValueError, match="session_id must be a string"):
+            run(model, form, {}, session_id=number)
 
 
 @pytest.mark.parametrize("cls", [ChatNugen, NugenLLM], ids=lambda c: c.__name__)

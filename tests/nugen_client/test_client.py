@@ -222,6 +222,21 @@ def test_no_session_or_provider_header_unless_set(kind: str) -> None:
     assert "x-provider" not in h.requests[0].headers
 
 
+@pytest.mark.parametrize("value", [0, False, 0.0])
+def test_a_session_or_provider_that_is_false_but_not_a_string_is_refused(
+    kind: str, value: object
+) -> None:
+    h = Harness(kind, [OK, OK])
+    for option in ("session_id", "provider"):
+        with pytest.raises(InvalidInputError, match=f"{option} must be a string"):
+            h.chat(**{option: value})
+        with pytest.raises(InvalidInputError, match=f"{option} must be a string"):
+            Harness(kind, [OK], **{option: value})
+    h.chat(session_id="", provider="")  # empty: none sent
+    assert "x-session-id" not in h.requests[0].headers
+    assert "x-provider" not in h.requests[0].headers
+
+
 def test_vision_endpoint(kind: str) -> None:
     h = Harness(kind, [OK])
     h.chat(endpoint="vision", model="nugen-flash-vision")

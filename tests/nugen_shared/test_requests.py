@@ -137,6 +137,13 @@ def test_the_layering_rule_handles_every_per_call_option_of_the_client() -> None
     assert set(RequestOptions.__annotations__) - {"on_retry"} == _OPTIONS
 
 
+def test_a_provider_that_is_false_but_not_a_string_is_kept_for_the_client_to_refuse() -> None:
+    for value in (0, False):
+        assert chat_request(MESSAGES, {"model": "m"}, {}, {"provider": value})["provider"] is value
+    for unset in (None, ""):
+        assert "provider" not in chat_request(MESSAGES, {"model": "m"}, {}, {"provider": unset})
+
+
 def test_chat_request_headers_timeout_and_endpoint() -> None:
     fields = {"model": "m", "provider": "p-field", "use_vision_endpoint": True}
     call = {"provider": "p-call", "extra_headers": {"X-Trace": "t"}, "timeout": None}
