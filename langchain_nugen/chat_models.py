@@ -275,7 +275,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             completion = self._sync_client().chat_completion(
                 **request, on_retry=on_retry(run_manager)
             )
-        return completion_to_chat_result(completion, request["model"])
+        return _with_parsed(completion_to_chat_result(completion, request["model"]), kwargs)
 
     async def _agenerate(
         self,
@@ -289,7 +289,7 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             completion = await self._async_client().chat_completion(
                 **request, on_retry=on_retry(run_manager)
             )
-        return completion_to_chat_result(completion, request["model"])
+        return _with_parsed(completion_to_chat_result(completion, request["model"]), kwargs)
 
     # ------------------------------------------------------------ tools and structure
 
@@ -382,6 +382,21 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
                 f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
             )
         return llm | (_with_raw(output_parser) if include_raw else output_parser)
+
+
+def _with_parsed(result: ChatResult, kwargs: dict[str, Any]) -> ChatResult:
+    """As ``ChatOpenAI``: a pydantic class bound as ``response_format`` puts the answer, parsed,
+    in ``additional_kwargs["parsed"]``; None when it does not parse (where ChatOpenAI raises,
+    losing the message)."""
+    schema = kwargs.get("response_format")
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        message = result.generations[0].message
+        try:
+            parsed = _PydanticJsonParser(pydantic_object=schema).invoke(message)
+        except OutputParserException:
+            parsed = None
+        message.additional_kwargs["parsed"] = parsed
+    return result
 
 
 def _with_raw(parser: Runnable[BaseMessage, Any]) -> Runnable[BaseMessage, AddableDict]:

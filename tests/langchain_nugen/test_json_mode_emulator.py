@@ -6,6 +6,7 @@ reaches the model only if the prompt carries it, as LangChain's format instructi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 import pytest
@@ -113,3 +114,26 @@ def test_complete_json_still_parses_fenced_with_raw_control_characters_or_a_rema
     nugen_emulator.chat_reply = _answer(answer)
     parsed = list(structured.stream(ASK))[-1] if stream else structured.invoke(ASK)
     assert parsed == Note(title="Owls", body="hunt\tat night")
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_pydantic_response_format_puts_the_parsed_answer_in_additional_kwargs(
+    nugen_emulator: NugenEmulator, is_async: bool
+) -> None:
+    # As ChatOpenAI; an answer that does not parse keeps its message, with parsed None.
+    model = keep(ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key))
+    bound = model.bind(response_format=Note)
+    call: Any = (lambda: asyncio.run(bound.ainvoke(ASK))) if is_async else lambda: bound.invoke(ASK)
+    for answer, parsed in (
+        (
+            '{"title": "Owls", "body": "Owls hunt at night"}',
+            Note(title="Owls", body="Owls hunt at night"),
+        ),
+        ('{"title": "Owls", "body": "Owls hunt', None),
+        ("Owls hunt at night.", None),
+    ):
+        nugen_emulator.chat_reply = _answer(answer)
+        message = call()
+        assert message.content == answer
+        assert message.additional_kwargs["parsed"] == parsed
+    assert "parsed" not in model.bind(response_format=NOTE_SCHEMA).invoke(ASK).additional_kwargs
