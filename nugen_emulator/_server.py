@@ -179,7 +179,7 @@ class NugenEmulator:
                     self._error = exc
 
             thread = threading.Thread(target=run, name=f"NugenEmulator:{self._port}", daemon=True)
-            self._thread = thread
+            self._thread, self._error = thread, None  # an earlier start's error is not this one's
             thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not server.started and thread.is_alive() and time.monotonic() < deadline:
@@ -187,7 +187,9 @@ class NugenEmulator:
         if not server.started:
             error = self._error
             self.stop()
-            raise RuntimeError(f"NugenEmulator did not start: {error!r}") from error
+            detail = f"not listening (startup_timeout={self._startup_timeout})"
+            detail = detail if error is None else repr(error)
+            raise RuntimeError(f"NugenEmulator did not start: {detail}") from error
         return self
 
     def stop(self) -> None:

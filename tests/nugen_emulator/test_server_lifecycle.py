@@ -344,3 +344,27 @@ def test_a_restarted_emulator_comes_back_at_the_same_address() -> None:
             assert emu.base_url == base_url
             reply = client.post(f"{base_url}/embeddings", json={"model": "e", "input": "x"})
             assert reply.status_code == 200
+
+
+def test_a_start_after_a_failed_one_reports_its_own_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_run = _server.uvicorn.Server.run
+    outcomes = iter([RuntimeError("the first start's failure"), None])
+
+    def run(server: object, sockets: object = None) -> None:
+        outcome = next(outcomes, "serve")
+        if outcome == "serve":
+            real_run(server, sockets=sockets)  # type: ignore[arg-type]
+        elif outcome is not None:
+            raise outcome  # type: ignore[misc]
+
+    monkeypatch.setattr(_server.uvicorn.Server, "run", run)
+    emu = NugenEmulator()
+    with pytest.raises(RuntimeError, match="the first start's failure"):
+        emu.start()
+    with pytest.raises(RuntimeError, match=r"did not start: not listening"):  # no error
+        emu.start()
+    with emu:  # and a start that succeeds serves
+        reply = httpx.post(f"{emu.base_url}/embeddings", json={"model": "e", "input": "x"})
+        assert reply.status_code == 401  # no key: an answer from the emulator
