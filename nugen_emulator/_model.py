@@ -208,20 +208,34 @@ def _retrieval(conv: _Conversation) -> tuple[str, str] | None:
 
 
 _DOCUMENT_RE = re.compile(r"^Document (\d+):\n", re.MULTILINE)
+# A judging prompt's lowest and highest score ("result": per point its criteria are worth).
+_GRADES: dict[_prompts.Kind, tuple[int, int, str]] = {
+    "relevant": (0, 1, "{yes_no}"),
+    "grade": (1, 5, "{score}.0\n{why}"),
+    "result": (0, 2, "{why}\n[RESULT] {score}"),
+}
 
 
 def _relevance(text: str) -> str | None:
-    """The answer to a stock relevance prompt, or ``None``: ``YES`` or ``NO`` (LangChain's
-    LLMChainFilter); the sentence that answers or ``NO_OUTPUT`` (its LLMChainExtractor);
-    or the numbered documents sharing a word with the question, most similar first, as
-    ``Doc: 2, Relevance: 7`` lines (LlamaIndex's LLMRerank)."""
+    """The answer to a stock relevance prompt, or ``None``: the sentence that answers or
+    ``NO_OUTPUT`` (LangChain's LLMChainExtractor); ``YES`` or ``NO``, whether the context
+    holds half the question's words (its LLMChainFilter, LlamaIndex's evaluators); a
+    score for that share (LlamaIndex's correctness and relevancy evaluators); or the
+    numbered documents sharing a word with the question, most similar first, as
+    ``Doc: 2, Relevance: 7`` lines (its LLMRerank)."""
     found = _prompts.recognise(text, "extract")
     if found is not None:
         return best_sentence(found[0] or "", found[1] or "") or "NO_OUTPUT"
-    found = _prompts.recognise(text, "relevant")
-    if found is not None:
-        context, question = found
-        return "YES" if similarity(context or "", question or "") > 0 else "NO"
+    for kind, (low, high, reply) in _GRADES.items():
+        found = _prompts.recognise(text, kind)
+        if found is not None:  # for the share of the question's words the context holds
+            asked = set(words(found[1] or ""))
+            shared = len(asked & set(words(found[0] or "")))
+            points = re.search(r"is worth (\d) points?\b", text) if kind == "result" else None
+            high *= int(points[1]) if points else 1
+            score = low + int((high - low) * shared / len(asked) + 0.5) if asked else low
+            why = f"It covers {shared} of {len(asked)} key words."
+            return reply.format(score=score, why=why, yes_no="YES" if score > low else "NO")
     found = _prompts.recognise(text, "choice")
     if found is None:
         return None

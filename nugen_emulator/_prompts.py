@@ -21,9 +21,11 @@ Kind = Literal[
     "condense",
     "extract",
     "facts",
+    "grade",
     "json",
     "react",
     "relevant",
+    "result",
     "select",
     "summary",
 ]
@@ -75,6 +77,18 @@ _TABLE: tuple[tuple[Kind, str, str], ...] = (
 SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
     (kind, module, name) for kind, module, names in _TABLE for name in names.split()
 )
+# Stock templates known by a stable phrase of their constant (the template test checks
+# each): "relevant" (LlamaIndex's faithfulness and relevancy evaluators), "grade" (its
+# correctness one: a 1-5 score line, then why), "result" (its answer and context relevancy
+# ones: why, then "[RESULT] n").
+PHRASES: tuple[tuple[Kind, str], ...] = (
+    ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
+    ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
+    ("relevant", "information: {query_str} We have{}YES/NO{}------------ {context_msg} ---"),
+    ("grade", "## Reference Answer {reference_answer} ## Generated Answer {generated_answer}"),
+    ("result", "is worth{}Query: {query} Response: {response} Feedback:"),
+    ("result", "is worth{}Query: {query_str} Context: {context_str} Feedback:"),
+)
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
     "existing_answer",
@@ -84,14 +98,16 @@ _CONTEXT_SLOTS = (
     "context",
     "context_messages",
     "context_list",
+    "response",
+    "generated_answer",
 )
-_QUESTION_SLOTS = ("query_str", "question")
+_QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query")
 
 
 @dataclass(frozen=True)
 class Template:
     kind: Kind
-    origin: str  # module.attribute
+    origin: str  # module.attribute, or the phrase
     pattern: re.Pattern[str]
 
 
@@ -107,15 +123,20 @@ def templates() -> tuple[Template, ...]:
         table.extend(
             Template(kind, f"{module}.{attribute}", pattern) for pattern in _patterns(value)
         )
+    table.extend(Template(kind, phrase, p) for kind, phrase in PHRASES if (p := _compile(phrase)))
     return tuple(table)
+
+
+@cache
+def _of_kind(kind: Kind) -> tuple[Template, ...]:
+    return tuple(template for template in templates() if template.kind == kind)
 
 
 def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
     """The (context, question) held by the first stock template of ``kind`` that ``text``
     was written from (``None`` for what it does not hold), or ``None``."""
-    for template in templates():
-        match = template.pattern.search(text) if template.kind == kind else None
-        if match:
+    for template in _of_kind(kind):
+        if match := template.pattern.search(text):
             slots = match.groupdict()
             context = "\n".join(slots[name] for name in _CONTEXT_SLOTS if slots.get(name))
             question = next((slots[n].strip() for n in _QUESTION_SLOTS if slots.get(n)), None)

@@ -123,17 +123,17 @@ def test_the_http_half_does_not_import_the_reply_engine() -> None:
 
 
 def test_the_emulator_answers_without_the_frameworks() -> None:
-    # No template table then, but the same labelled prompts and replies.
+    # Only the templates known by a phrase then, and the same labelled prompts and replies.
     out = run_without(
         "import httpx\n"
         "from nugen_emulator import NugenEmulator\n"
-        "from nugen_emulator._prompts import templates\n"
+        "from nugen_emulator._prompts import PHRASES, templates\n"
         "prompt = 'Context: Owls hunt at night in forests.\\nQuestion: When do owls hunt?'\n"
         "with NugenEmulator() as emu:\n"
         "    reply = httpx.post(emu.base_url + '/completions', json={'model': 'm', "
         "'prompt': prompt}, headers={'Authorization': 'Bearer ' + emu.api_key})\n"
-        "print(reply.json()['choices'][0]['text'], len(templates()))\n"
+        "print(reply.json()['choices'][0]['text'], len(templates()) == len(PHRASES))\n"
         "print(sorted(m for m in ('llama_index', 'langchain_core') if m in sys.modules))\n",
         block=("llama_index", "langchain_core"),
     )
-    assert out.splitlines() == ["Owls hunt at night in forests. 0", "[]"]
+    assert out.splitlines() == ["Owls hunt at night in forests. True", "[]"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import string
 from typing import Any
 
 import httpx
@@ -118,6 +119,54 @@ STOCK = [
 ]
 
 
+# Templates known by a phrase of theirs (_prompts.PHRASES), as (kind, module, attribute).
+EVALUATION = f"{LLAMA}.evaluation"
+PHRASED = [
+    ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_EVAL_TEMPLATE"),
+    ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_REFINE_TEMPLATE"),
+    ("relevant", f"{EVALUATION}.relevancy", "DEFAULT_EVAL_TEMPLATE"),
+    ("relevant", f"{EVALUATION}.relevancy", "DEFAULT_REFINE_TEMPLATE"),
+    ("grade", f"{EVALUATION}.correctness", "DEFAULT_USER_TEMPLATE"),
+    ("result", f"{EVALUATION}.answer_relevancy", "DEFAULT_EVAL_TEMPLATE"),
+    ("result", f"{EVALUATION}.context_relevancy", "DEFAULT_EVAL_TEMPLATE"),
+]
+
+
+class _Named(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return f"[{key.upper()}]"
+
+
+def _phrased(module: str, name: str) -> str:
+    """The constant rendered with each variable its name, upper-cased, in brackets."""
+    value = getattr(importlib.import_module(module), name)
+    return string.Formatter().vformat(getattr(value, "template", value), (), _Named())
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "name"), PHRASED, ids=[f"{m}.{n}" for _, m, n in PHRASED]
+)
+def test_each_phrased_template_is_recognised(kind: str, module: str, name: str) -> None:
+    # The first template of its kind that matches reads each variable whole.
+    text = _phrased(module, name)
+    for template in _prompts.templates():
+        if template.kind == kind and (match := template.pattern.search(text)):
+            found = match.groupdict()
+            break
+    else:
+        raise AssertionError(f"{module}.{name} is not recognised")
+    found = {key: value.strip() for key, value in found.items() if key}
+    assert found
+    assert found == {key: f"[{key.upper()}]" for key in found}
+
+
+def test_each_phrase_is_from_a_listed_constant() -> None:
+    texts = [_phrased(module, name) for _, module, name in PHRASED]
+    for template in _prompts.templates():
+        if template.origin in {phrase for _, phrase in _prompts.PHRASES}:
+            assert any(template.pattern.search(text) for text in texts), template.origin
+
+
 def _render(value: Any, values: dict[str, Any]) -> list[dict[str, str]]:
     """The messages the framework itself renders from the template (its own format API)."""
     if inspect.isfunction(value):
@@ -158,7 +207,10 @@ def test_the_table_is_the_stock_list() -> None:
     assert {(kind, module, name) for kind, module, name in _prompts.SOURCES} == {
         (kind, module, name) for kind, module, name, _ in STOCK
     }
-    assert {t.origin for t in _prompts.templates()} == {f"{m}.{n}" for _, m, n, _ in STOCK}
+    phrases = {phrase for _, phrase in _prompts.PHRASES}
+    assert {t.origin for t in _prompts.templates()} - phrases == {
+        f"{m}.{n}" for _, m, n, _ in STOCK
+    }
 
 
 @pytest.mark.parametrize(("kind", "module", "name", "where"), STOCK, ids=[s[2] for s in STOCK])

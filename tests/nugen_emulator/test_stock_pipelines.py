@@ -1,0 +1,67 @@
+"""The frameworks' stock evaluators, run end to end on their own OpenAI classes against
+the openai-dialect emulator, read a reply of the form their parsers expect: a score, a
+pass and a fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from nugen_emulator import NugenEmulator
+
+PENGUINS = "Penguins cannot fly but they swim very fast in cold water."
+TEXT = f"{PENGUINS} Owls hunt small animals at night in quiet forests. Ravens mimic speech."
+QUESTION = "Which birds swim fast in cold water?"
+GOOD, BAD = "Penguins swim very fast in cold water.", "Shakespeare wrote Hamlet in London."
+
+
+def _llama(emulator: NugenEmulator, run: Callable[[Any], Awaitable[None]]) -> None:
+    """``run(llm)`` on one event loop, with an async HTTP client closed after it."""
+    from llama_index.llms.openai_like import OpenAILike
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as client:
+            connection = {"api_base": emulator.base_url, "api_key": emulator.api_key}
+            model = {"model": "nugen-flash-instruct", "is_chat_model": True}
+            await run(OpenAILike(**model, **connection, async_http_client=client))
+
+    asyncio.run(main())
+
+
+def test_llama_index_evaluators_pass_and_fail(
+    nugen_emulator_openai: NugenEmulator, unraisable: list[Any]
+) -> None:
+    from llama_index.core.evaluation import (
+        AnswerRelevancyEvaluator,
+        ContextRelevancyEvaluator,
+        CorrectnessEvaluator,
+        FaithfulnessEvaluator,
+        RelevancyEvaluator,
+    )
+
+    async def evaluate(llm: Any) -> None:
+        for answer, passing in ((GOOD, True), (BAD, False)):
+            asked = {"query": QUESTION, "response": answer}
+            correct = await CorrectnessEvaluator(llm=llm).aevaluate(**asked, reference=PENGUINS)
+            # 1 to 5 for the share of the reference's words the answer holds (5 of 7 here)
+            assert (correct.score, correct.passing) == ((4.0, True) if passing else (1.0, False))
+            assert correct.feedback
+            for evaluator in (FaithfulnessEvaluator(llm=llm), RelevancyEvaluator(llm=llm)):
+                context = [TEXT if passing else "Hamlet."]
+                result = await evaluator.aevaluate(**asked, contexts=context)
+                assert (result.passing, result.feedback) == (passing, "YES" if passing else "NO")
+            # 4 of the question's 5 words ("birds" is not in the answer): 2 of 2 and 3 of 4,
+            # divided by the thresholds 2 and 4.
+            relevant = await AnswerRelevancyEvaluator(llm=llm).aevaluate(**asked)
+            assert relevant.score == (1.0 if passing else 0.0)
+            context = await ContextRelevancyEvaluator(llm=llm).aevaluate(
+                QUESTION, contexts=[answer]
+            )
+            assert context.score == (0.75 if passing else 0.0)
+
+    _llama(nugen_emulator_openai, evaluate)
