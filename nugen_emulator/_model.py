@@ -216,6 +216,16 @@ _GRADES: dict[_prompts.Kind, tuple[int, int, str]] = {
 }
 
 
+def _summary(text: str) -> str | None:
+    """For a stock prompt asking for a summary of a text, its first two sentences."""
+    context, _ = _prompts.recognise(text, "summary") or (None, None)
+    if not context:
+        return None
+    context = re.sub(r"<[^>]*>", " ", context)  # the XML a message history is in
+    opening = [" ".join(s.split()) for s in split_sentences(context)] or [quote(context)]
+    return " ".join(opening[:2])
+
+
 def _relevance(text: str) -> str | None:
     """The answer to a stock relevance prompt, or ``None``: the sentence that answers or
     ``NO_OUTPUT`` (LangChain's LLMChainExtractor); ``YES`` or ``NO``, whether the context
@@ -263,7 +273,7 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
-    judged = _relevance(conv.last_user_text)
+    judged = _relevance(conv.last_user_text) or _summary(conv.last_user_text)
     if judged is not None:
         return judged
     found = _prompts.recognise(conv.last_user_text, "facts")

@@ -80,7 +80,8 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # Stock templates known by a stable phrase of their constant (the template test checks
 # each): "relevant" (LlamaIndex's faithfulness and relevancy evaluators), "grade" (its
 # correctness one: a 1-5 score line, then why), "result" (its answer and context relevancy
-# ones: why, then "[RESULT] n").
+# ones: why, then "[RESULT] n"), "summary" (LangChain's summarize chains and
+# SummarizationMiddleware).
 PHRASES: tuple[tuple[Kind, str], ...] = (
     ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
     ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
@@ -88,6 +89,9 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("grade", "## Reference Answer {reference_answer} ## Generated Answer {generated_answer}"),
     ("result", "is worth{}Query: {query} Response: {response} Feedback:"),
     ("result", "is worth{}Query: {query_str} Context: {context_str} Feedback:"),
+    ("summary", 'Write a concise summary of the following: "{text}" CONCISE SUMMARY:'),
+    ("summary", "summary up to a certain point: {existing_answer} We{}------------ {text} ---"),
+    ("summary", "<messages> Messages to summarize: {messages} </messages>"),
 )
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
@@ -100,6 +104,8 @@ _CONTEXT_SLOTS = (
     "context_list",
     "response",
     "generated_answer",
+    "text",
+    "messages",
 )
 _QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query")
 

@@ -1,6 +1,6 @@
-"""The frameworks' stock evaluators, run end to end on their own OpenAI classes against
-the openai-dialect emulator, read a reply of the form their parsers expect: a score, a
-pass and a fail.
+"""The frameworks' stock evaluators and summarizers, run end to end on their own OpenAI
+classes against the openai-dialect emulator, read a reply of the form their parsers
+expect: a score, a pass and a fail, a summary.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 if TYPE_CHECKING:
     from nugen_emulator import NugenEmulator
@@ -31,6 +32,13 @@ def _llama(emulator: NugenEmulator, run: Callable[[Any], Awaitable[None]]) -> No
             await run(OpenAILike(**model, **connection, async_http_client=client))
 
     asyncio.run(main())
+
+
+def _chat(emulator: NugenEmulator) -> Any:
+    from langchain_openai import ChatOpenAI
+
+    connection = {"base_url": emulator.base_url, "api_key": emulator.api_key}
+    return ChatOpenAI(model="nugen-flash-instruct", **connection)
 
 
 def test_llama_index_evaluators_pass_and_fail(
@@ -65,3 +73,28 @@ def test_llama_index_evaluators_pass_and_fail(
             assert context.score == (0.75 if passing else 0.0)
 
     _llama(nugen_emulator_openai, evaluate)
+
+
+@pytest.mark.parametrize("chain_type", ["stuff", "map_reduce", "refine"])
+def test_langchain_summarize_chains(nugen_emulator_openai: NugenEmulator, chain_type: str) -> None:
+    from langchain_classic.chains.summarize import load_summarize_chain
+    from langchain_core.documents import Document
+
+    chain = load_summarize_chain(_chat(nugen_emulator_openai), chain_type=chain_type)
+    docs = [Document(page_content=TEXT), Document(page_content="Ravens solve hard puzzles.")]
+    summary = chain.invoke({"input_documents": docs})["output_text"]
+    assert summary == f"{PENGUINS} Owls hunt small animals at night in quiet forests."
+
+
+def test_langchain_summarization_middleware(nugen_emulator_openai: NugenEmulator) -> None:
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import SummarizationMiddleware
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    model = _chat(nugen_emulator_openai)
+    summarize = SummarizationMiddleware(model, trigger=("messages", 3), keep=("messages", 1))
+    agent = create_agent(model, middleware=[summarize])
+    history = [HumanMessage("Tell me about penguins please."), AIMessage(PENGUINS)]
+    state = agent.invoke({"messages": [*history, HumanMessage("And owls?")]})
+    summary = next(m.text for m in state["messages"] if "summary" in m.text.lower())
+    assert f"Tell me about penguins please. {PENGUINS}" in summary

@@ -120,7 +120,7 @@ STOCK = [
 
 
 # Templates known by a phrase of theirs (_prompts.PHRASES), as (kind, module, attribute).
-EVALUATION = f"{LLAMA}.evaluation"
+EVALUATION, SUMMARIZE = f"{LLAMA}.evaluation", "langchain_classic.chains.summarize"
 PHRASED = [
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_EVAL_TEMPLATE"),
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_REFINE_TEMPLATE"),
@@ -129,6 +129,10 @@ PHRASED = [
     ("grade", f"{EVALUATION}.correctness", "DEFAULT_USER_TEMPLATE"),
     ("result", f"{EVALUATION}.answer_relevancy", "DEFAULT_EVAL_TEMPLATE"),
     ("result", f"{EVALUATION}.context_relevancy", "DEFAULT_EVAL_TEMPLATE"),
+    ("summary", f"{SUMMARIZE}.stuff_prompt", "prompt_template"),
+    ("summary", f"{SUMMARIZE}.map_reduce_prompt", "prompt_template"),
+    ("summary", f"{SUMMARIZE}.refine_prompts", "REFINE_PROMPT_TMPL"),
+    ("summary", "langchain.agents.middleware.summarization", "DEFAULT_SUMMARY_PROMPT"),
 ]
 
 
