@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import struct
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -216,14 +217,22 @@ _GRADES: dict[_prompts.Kind, tuple[int, int, str]] = {
 }
 
 
-def _summary(text: str) -> str | None:
-    """For a stock prompt asking for a summary of a text, its first two sentences."""
-    context, _ = _prompts.recognise(text, "summary") or (None, None)
-    if not context:
-        return None
-    context = re.sub(r"<[^>]*>", " ", context)  # the XML a message history is in
-    opening = [" ".join(s.split()) for s in split_sentences(context)] or [quote(context)]
-    return " ".join(opening[:2])
+def _digest(text: str) -> str | None:
+    """For a stock prompt asking about a text: a summary (its first two sentences), a title
+    (its first), keywords (its most frequent words, as many as asked), or questions (one
+    about each of those, a line each); else ``None``."""
+    for kind in ("summary", "title", "keywords", "questions"):
+        context, _ = _prompts.recognise(text, kind) or (None, None)
+        if context:
+            context = re.sub(r"<[^>]*>", " ", context)  # the XML a message history is in
+            opening = [" ".join(s.split()) for s in split_sentences(context)] or [quote(context)]
+            if kind in ("summary", "title"):
+                return " ".join(opening[:2]) if kind == "summary" else quote(opening[0], 10)
+            count = re.search(r"(?:Give|generate) (\d+) ", text)  # keywords, questions
+            top = [w for w, _ in Counter(words(context)).most_common(int(count[1]) if count else 5)]
+            asked = (f"What does the text say about {word}?" for word in top)
+            return ", ".join(top) if kind == "keywords" else "\n".join(asked)
+    return None
 
 
 def _relevance(text: str) -> str | None:
@@ -273,7 +282,7 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
-    judged = _relevance(conv.last_user_text) or _summary(conv.last_user_text)
+    judged = _relevance(conv.last_user_text) or _digest(conv.last_user_text)
     if judged is not None:
         return judged
     found = _prompts.recognise(conv.last_user_text, "facts")

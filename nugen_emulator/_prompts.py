@@ -23,11 +23,14 @@ Kind = Literal[
     "facts",
     "grade",
     "json",
+    "keywords",
+    "questions",
     "react",
     "relevant",
     "result",
     "select",
     "summary",
+    "title",
 ]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
@@ -81,7 +84,7 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # each): "relevant" (LlamaIndex's faithfulness and relevancy evaluators), "grade" (its
 # correctness one: a 1-5 score line, then why), "result" (its answer and context relevancy
 # ones: why, then "[RESULT] n"), "summary" (LangChain's summarize chains and
-# SummarizationMiddleware).
+# SummarizationMiddleware), and LlamaIndex's metadata extractors.
 PHRASES: tuple[tuple[Kind, str], ...] = (
     ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
     ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
@@ -92,6 +95,11 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("summary", 'Write a concise summary of the following: "{text}" CONCISE SUMMARY:'),
     ("summary", "summary up to a certain point: {existing_answer} We{}------------ {text} ---"),
     ("summary", "<messages> Messages to summarize: {messages} </messages>"),
+    ("summary", "content of the section: {context_str} Summarize the key topics and entities"),
+    ("title", "Context: {context_str}. Give a title that summarizes all"),
+    ("title", "{context_str}. Based on the above candidate titles and content"),
+    ("keywords", "{context_str}. Give {keywords} unique keywords for this document."),
+    ("questions", "context: {context_str} Given the{}generate {num_questions} questions"),
 )
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
@@ -115,6 +123,9 @@ class Template:
     kind: Kind
     origin: str  # module.attribute, or the phrase
     pattern: re.Pattern[str]
+    # A variable it opens with, kept out of the pattern (a leading group is retried at every
+    # position: slow on long text that does not match): the text before the match.
+    lead: str = ""
 
 
 @cache
@@ -129,7 +140,9 @@ def templates() -> tuple[Template, ...]:
         table.extend(
             Template(kind, f"{module}.{attribute}", pattern) for pattern in _patterns(value)
         )
-    table.extend(Template(kind, phrase, p) for kind, phrase in PHRASES if (p := _compile(phrase)))
+    for kind, phrase in PHRASES:
+        lead, rest = phrase[1:].split("}", 1) if phrase[0] == "{" else ("", phrase)
+        table.extend(Template(kind, phrase, p, lead) for p in [_compile(rest)] if p)
     return tuple(table)
 
 
@@ -143,7 +156,7 @@ def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
     was written from (``None`` for what it does not hold), or ``None``."""
     for template in _of_kind(kind):
         if match := template.pattern.search(text):
-            slots = match.groupdict()
+            slots = {template.lead: text[: match.start()]} | match.groupdict()
             context = "\n".join(slots[name] for name in _CONTEXT_SLOTS if slots.get(name))
             question = next((slots[n].strip() for n in _QUESTION_SLOTS if slots.get(n)), None)
             return context or None, question

@@ -1,6 +1,6 @@
-"""The frameworks' stock evaluators and summarizers, run end to end on their own OpenAI
-classes against the openai-dialect emulator, read a reply of the form their parsers
-expect: a score, a pass and a fail, a summary.
+"""The frameworks' stock evaluators, summarizers and metadata extractors, run end to end
+on their own OpenAI classes against the openai-dialect emulator, read a reply of the form
+their parsers expect: a score, a pass and a fail, a summary, a title, keywords, questions.
 """
 
 from __future__ import annotations
@@ -73,6 +73,34 @@ def test_llama_index_evaluators_pass_and_fail(
             assert context.score == (0.75 if passing else 0.0)
 
     _llama(nugen_emulator_openai, evaluate)
+
+
+def test_llama_index_metadata_extractors(
+    nugen_emulator_openai: NugenEmulator, unraisable: list[Any]
+) -> None:
+    from llama_index.core.extractors import (
+        KeywordExtractor,
+        QuestionsAnsweredExtractor,
+        SummaryExtractor,
+        TitleExtractor,
+    )
+    from llama_index.core.schema import TextNode
+
+    async def extract(llm: Any) -> None:
+        nodes = [TextNode(text=TEXT)]
+        [title] = await TitleExtractor(llm=llm).aextract(nodes)
+        assert title["document_title"] == "Penguins cannot fly but they swim very fast in cold ..."
+        [summary] = await SummaryExtractor(llm=llm).aextract(nodes)
+        assert summary["section_summary"].startswith(PENGUINS)
+        [keywords] = await KeywordExtractor(llm=llm, keywords=3).aextract(nodes)
+        assert keywords["excerpt_keywords"] == "penguin, cannot, fly"
+        [questions] = await QuestionsAnsweredExtractor(llm=llm, questions=2).aextract(nodes)
+        assert questions["questions_this_excerpt_can_answer"].splitlines() == [
+            "What does the text say about penguin?",
+            "What does the text say about cannot?",
+        ]
+
+    _llama(nugen_emulator_openai, extract)
 
 
 @pytest.mark.parametrize("chain_type", ["stuff", "map_reduce", "refine"])

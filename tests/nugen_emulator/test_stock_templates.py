@@ -120,7 +120,8 @@ STOCK = [
 
 
 # Templates known by a phrase of theirs (_prompts.PHRASES), as (kind, module, attribute).
-EVALUATION, SUMMARIZE = f"{LLAMA}.evaluation", "langchain_classic.chains.summarize"
+EVALUATION, EXTRACTORS = f"{LLAMA}.evaluation", f"{LLAMA}.extractors.metadata_extractors"
+SUMMARIZE = "langchain_classic.chains.summarize"
 PHRASED = [
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_EVAL_TEMPLATE"),
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_REFINE_TEMPLATE"),
@@ -133,6 +134,11 @@ PHRASED = [
     ("summary", f"{SUMMARIZE}.map_reduce_prompt", "prompt_template"),
     ("summary", f"{SUMMARIZE}.refine_prompts", "REFINE_PROMPT_TMPL"),
     ("summary", "langchain.agents.middleware.summarization", "DEFAULT_SUMMARY_PROMPT"),
+    ("summary", EXTRACTORS, "DEFAULT_SUMMARY_EXTRACT_TEMPLATE"),
+    ("title", EXTRACTORS, "DEFAULT_TITLE_NODE_TEMPLATE"),
+    ("title", EXTRACTORS, "DEFAULT_TITLE_COMBINE_TEMPLATE"),
+    ("keywords", EXTRACTORS, "DEFAULT_KEYWORD_EXTRACT_TEMPLATE"),
+    ("questions", EXTRACTORS, "DEFAULT_QUESTION_GEN_TMPL"),
 ]
 
 
@@ -151,11 +157,12 @@ def _phrased(module: str, name: str) -> str:
     ("kind", "module", "name"), PHRASED, ids=[f"{m}.{n}" for _, m, n in PHRASED]
 )
 def test_each_phrased_template_is_recognised(kind: str, module: str, name: str) -> None:
-    # The first template of its kind that matches reads each variable whole.
+    # The first template of its kind that matches reads each variable whole (a leading
+    # one: all the text before the match).
     text = _phrased(module, name)
     for template in _prompts.templates():
         if template.kind == kind and (match := template.pattern.search(text)):
-            found = match.groupdict()
+            found = {template.lead: text[: match.start()]} | match.groupdict()
             break
     else:
         raise AssertionError(f"{module}.{name} is not recognised")
