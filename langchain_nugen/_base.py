@@ -334,13 +334,6 @@ class PieceConverter(Protocol):
 # per-call header values (``sealed_headers``): ``BaseLLM.stream`` hands a call's keywords
 # to callbacks and traces as they are.
 
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseLanguageModel
-
-    _LanguageModel = BaseLanguageModel[Any]
-else:
-    _LanguageModel = object
-
 
 def _session_of(config: RunnableConfig | None) -> Any:
     # The config's id is shared with other runnables (``RunnableWithMessageHistory`` keys
@@ -373,58 +366,65 @@ def _one_session(
     return None
 
 
-class SessionFromConfig(_LanguageModel):
+class SessionFromConfig:
     """``BaseChatModel``'s and ``BaseLLM``'s entry points, taking the run config's session."""
 
-    if not TYPE_CHECKING:  # typed as Runnable.bind, whose Input and Output each class fixes
+    # Hidden from type checkers, which then see the framework's own signatures: each class's
+    # output type (``invoke`` gives an ``AIMessage`` or a ``str``, ``stream`` its chunks),
+    # where these overrides would give ``Any``.
+    if not TYPE_CHECKING:
 
         def bind(self, **kwargs: Any) -> Runnable[Any, Any]:
             # The binding keeps its keywords where repr, print and dumps show them as they are.
             _check_call(kwargs)
             return super().bind(**sealed_headers(kwargs))
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return super().invoke(input, config, **_call_kwargs(config, kwargs))  # type: ignore[safe-super]
+        def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+            return super().invoke(input, config, **_call_kwargs(config, kwargs))
 
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await super().ainvoke(input, config, **_call_kwargs(config, kwargs))
+        async def ainvoke(
+            self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> Any:
+            return await super().ainvoke(input, config, **_call_kwargs(config, kwargs))
 
-    def stream(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[Any]:
-        return super().stream(input, config, **_call_kwargs(config, kwargs))
+        def stream(
+            self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> Iterator[Any]:
+            return super().stream(input, config, **_call_kwargs(config, kwargs))
 
-    def astream(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[Any]:
-        return super().astream(input, config, **_call_kwargs(config, kwargs))
+        def astream(
+            self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> AsyncIterator[Any]:
+            return super().astream(input, config, **_call_kwargs(config, kwargs))
 
-    def batch(
-        self,
-        inputs: list[Any],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Any]:
-        shared = _one_session(inputs, config, kwargs)
-        if shared is None:
-            return Runnable.batch(
-                self, inputs, config, return_exceptions=return_exceptions, **kwargs
+        def batch(
+            self,
+            inputs: list[Any],
+            config: RunnableConfig | list[RunnableConfig] | None = None,
+            *,
+            return_exceptions: bool = False,
+            **kwargs: Any,
+        ) -> list[Any]:
+            shared = _one_session(inputs, config, kwargs)
+            if shared is None:
+                return Runnable.batch(
+                    self, inputs, config, return_exceptions=return_exceptions, **kwargs
+                )
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **shared)
+
+        async def abatch(
+            self,
+            inputs: list[Any],
+            config: RunnableConfig | list[RunnableConfig] | None = None,
+            *,
+            return_exceptions: bool = False,
+            **kwargs: Any,
+        ) -> list[Any]:
+            shared = _one_session(inputs, config, kwargs)
+            if shared is None:
+                return await Runnable.abatch(
+                    self, inputs, config, return_exceptions=return_exceptions, **kwargs
+                )
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **shared
             )
-        return super().batch(inputs, config, return_exceptions=return_exceptions, **shared)
-
-    async def abatch(
-        self,
-        inputs: list[Any],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Any]:
-        shared = _one_session(inputs, config, kwargs)
-        if shared is None:
-            return await Runnable.abatch(
-                self, inputs, config, return_exceptions=return_exceptions, **kwargs
-            )
-        return await super().abatch(inputs, config, return_exceptions=return_exceptions, **shared)

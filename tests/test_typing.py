@@ -48,12 +48,11 @@ langchain_nugen.ChatNugn  # error
 """
 
 
-def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
-    # The packages load their classes on first use (a module __getattr__): a type checker
-    # that saw that __getattr__ would accept any name at all.
+def _mypy_errors(tmp_path: Path, config: str, code: str) -> tuple[list[int], str]:
+    """The lines of ``code`` that mypy reports an error on, with its whole output."""
     pytest.importorskip("mypy")
-    (tmp_path / "mypy.ini").write_text(MYPY_CONFIG, encoding="utf-8")
-    (tmp_path / "user_code.py").write_text(IMPORTS, encoding="utf-8")
+    (tmp_path / "mypy.ini").write_text(config, encoding="utf-8")
+    (tmp_path / "user_code.py").write_text(code, encoding="utf-8")
     done = subprocess.run(
         [
             sys.executable,
@@ -79,8 +78,46 @@ def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
             if line.startswith(str(tmp_path / "user_code.py")) and ": error:" in line
         }
     )
+    return reported, done.stdout + done.stderr
+
+
+def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
+    # The packages load their classes on first use (a module __getattr__): a type checker
+    # that saw that __getattr__ would accept any name at all.
+    reported, output = _mypy_errors(tmp_path, MYPY_CONFIG, IMPORTS)
     expected = [n for n, line in enumerate(IMPORTS.splitlines(), 1) if line.endswith("# error")]
-    assert reported == expected, done.stdout + done.stderr
+    assert reported == expected, output
+
+
+# LangChain's classes followed only as far as a model's output type needs (fast).
+LANGCHAIN_OUTPUTS_CONFIG = MYPY_CONFIG.replace(",typing_extensions]", "]") + (
+    "[mypy-langchain_core.load.serializable,langchain_core.language_models,"
+    "langchain_core.language_models.*,langchain_core.messages,langchain_core.messages.ai,"
+    "langchain_core.runnables,langchain_core.runnables.base]\nfollow_imports = silent\n"
+)
+
+LANGCHAIN_OUTPUTS = """\
+from collections.abc import AsyncIterator, Iterator
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_nugen import ChatNugen, NugenLLM
+from typing_extensions import assert_type
+chat, llm = ChatNugen(), NugenLLM()
+assert_type(chat.invoke("x"), AIMessage)
+assert_type(chat.stream("x"), Iterator[AIMessageChunk])
+assert_type(chat.astream("x"), AsyncIterator[AIMessageChunk])
+assert_type(llm.invoke("x"), str)
+assert_type(llm.stream("x"), Iterator[str])
+async def calls() -> None:
+    assert_type(await chat.ainvoke("x"), AIMessage)
+    assert_type(await llm.ainvoke("x"), str)
+"""
+
+
+def test_langchain_calls_have_the_frameworks_output_types(tmp_path: Path) -> None:
+    # As ChatOpenAI's and OpenAI's: the entry points that take the run config's session
+    # must not show a type checker their own (Any) signatures.
+    reported, output = _mypy_errors(tmp_path, LANGCHAIN_OUTPUTS_CONFIG, LANGCHAIN_OUTPUTS)
+    assert reported == [], output
 
 
 def _checker_keywords(cls: type) -> set[str]:
