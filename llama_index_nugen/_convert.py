@@ -28,7 +28,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.output_parsers.utils import extract_json_str
-from llama_index.core.schema import BaseNode, ImageNode
+from llama_index.core.schema import BaseNode, ImageDocument, ImageNode
 from llama_index.core.utils import resolve_binary
 
 from nugen_client import APIResponseValidationError, InvalidInputError
@@ -257,8 +257,12 @@ def image_block_to_part(
     return image_part(data=data, mime_type=mime, detail=detail, max_bytes=max_bytes)
 
 
+# What a multimodal completion takes (an ImageDocument is a Document, not an ImageNode).
+ImageInput = ImageDocument | ImageNode | ImageBlock
+
+
 def image_document_to_part(
-    document: ImageNode | ImageBlock, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    document: ImageInput, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 ) -> dict[str, Any]:
     """An ``ImageDocument`` / ``ImageNode`` (or ``ImageBlock``) as an ``image_url`` part.
 
@@ -293,7 +297,7 @@ def image_document_to_part(
 
 def prompt_with_images(
     prompt: str,
-    image_documents: Sequence[ImageNode | ImageBlock],
+    image_documents: Sequence[ImageInput],
     *,
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
 ) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from typing import Any
 
 from llama_index.core.base.llms import types as li
 from llama_index.core.multi_modal_llms.base import MultiModalLLM, MultiModalLLMMetadata
-from llama_index.core.schema import ImageNode
 from pydantic import Field
 
 from llama_index_nugen import _convert
@@ -16,7 +15,7 @@ from nugen_shared.models import DEFAULT_VISION_MODEL
 
 __all__ = ["NugenMultiModal"]
 
-ImageDocuments = Sequence[ImageNode | li.ImageBlock]
+ImageDocuments = Sequence[_convert.ImageInput]
 
 
 class NugenMultiModal(ChatFields, MultiModalLLM):

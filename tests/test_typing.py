@@ -89,12 +89,13 @@ def test_a_misspelt_public_name_is_a_type_error(tmp_path: Path) -> None:
     assert reported == expected, output
 
 
-# LangChain's classes followed only as far as a model's output type needs (fast).
-LANGCHAIN_OUTPUTS_CONFIG = MYPY_CONFIG.replace(",typing_extensions]", "]") + (
-    "[mypy-langchain_core.load.serializable,langchain_core.language_models,"
-    "langchain_core.language_models.*,langchain_core.messages,langchain_core.messages.ai,"
-    "langchain_core.runnables,langchain_core.runnables.base]\nfollow_imports = silent\n"
-)
+def _following(*modules: str) -> str:
+    """MYPY_CONFIG, following the frameworks' ``modules`` (and typing_extensions, for
+    ``assert_type``) as far as the user code's types need: only that is analysed."""
+    return MYPY_CONFIG.replace(",typing_extensions]", "]") + (
+        f"[mypy-{','.join(modules)}]\nfollow_imports = silent\n"
+    )
+
 
 LANGCHAIN_OUTPUTS = """\
 from collections.abc import AsyncIterator, Iterator
@@ -116,7 +117,39 @@ async def calls() -> None:
 def test_langchain_calls_have_the_frameworks_output_types(tmp_path: Path) -> None:
     # As ChatOpenAI's and OpenAI's: the entry points that take the run config's session
     # must not show a type checker their own (Any) signatures.
-    reported, output = _mypy_errors(tmp_path, LANGCHAIN_OUTPUTS_CONFIG, LANGCHAIN_OUTPUTS)
+    config = _following(
+        "langchain_core.load.serializable",
+        "langchain_core.language_models",
+        "langchain_core.language_models.*",
+        "langchain_core.messages",
+        "langchain_core.messages.ai",
+        "langchain_core.runnables",
+        "langchain_core.runnables.base",
+    )
+    reported, output = _mypy_errors(tmp_path, config, LANGCHAIN_OUTPUTS)
+    assert reported == [], output
+
+
+IMAGE_DOCUMENTS = """\
+from llama_index.core.schema import ImageDocument, ImageNode
+from llama_index_nugen import NugenMultiModal
+model = NugenMultiModal()
+model.complete("Describe it.", [ImageDocument(image_path="pixel.png")])
+model.stream_complete("Describe it.", image_documents=[ImageNode(image_url="https://a/b.png")])
+"""
+
+
+def test_the_multimodal_llm_takes_image_documents(tmp_path: Path) -> None:
+    # docs/vision.md's own call: an ImageDocument is a Document, not an ImageNode, so the
+    # MultiModalLLM signature (ImageNode | ImageBlock) alone would refuse it.
+    config = _following(
+        "llama_index.core.bridge.pydantic",
+        "llama_index.core.schema",
+        "llama_index.core.base.llms.types",
+        "pydantic",
+        "pydantic.*",
+    )
+    reported, output = _mypy_errors(tmp_path, config, IMAGE_DOCUMENTS)
     assert reported == [], output
 
 
