@@ -42,6 +42,7 @@ from nugen_shared.models import DEFAULT_RERANK_MODEL
 
 if TYPE_CHECKING:
     from nugen_client import AsyncNugenClient, NugenClient
+    from nugen_shared.api_key import ApiKeyField
 
 __all__ = [
     "ClientCache",
@@ -206,12 +207,15 @@ class ConnectionFields(BaseModel):
     # A field's refusal never quotes what was given: it may be a key or a password.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    api_key: SecretStr | None = Field(
-        default_factory=_api_key_from_env,
-        exclude=True,  # never in model_dump() / to_dict() / to_json()
-        description="API key; env NUGEN_API_KEY when unset. A missing key is reported at "
-        "the first call.",
-    )
+    if TYPE_CHECKING:  # as the field takes it: a str too
+        api_key: ApiKeyField = Field(default_factory=ApiKeyField)
+    else:
+        api_key: SecretStr | None = Field(
+            default_factory=_api_key_from_env,
+            exclude=True,  # never in model_dump() / to_dict() / to_json()
+            description="API key; env NUGEN_API_KEY when unset. A missing key is reported at "
+            "the first call.",
+        )
     base_url: str | None = Field(
         default_factory=lambda: os.environ.get("NUGEN_BASE_URL") or None,
         validate_default=True,  # the environment's too

@@ -153,6 +153,27 @@ def test_the_multimodal_llm_takes_image_documents(tmp_path: Path) -> None:
     assert reported == [], output
 
 
+API_KEYS = """\
+from langchain_nugen import ChatNugen
+from llama_index_nugen import Nugen, NugenEmbedding
+from pydantic import SecretStr
+from typing_extensions import assert_type
+model = ChatNugen(api_key="sk-text")
+model.api_key = "sk-other"
+assert_type(model.api_key, SecretStr | None)
+assert_type(Nugen(api_key="sk-text").api_key, SecretStr | None)
+NugenEmbedding(api_key=SecretStr("sk-secret"))
+NugenEmbedding(api_key=b"sk-bytes")  # error
+"""
+
+
+def test_the_api_key_is_given_as_text_and_read_as_a_secret(tmp_path: Path) -> None:
+    # As the field takes it (and as llama-index's OpenAI takes a str), not SecretStr only.
+    reported, output = _mypy_errors(tmp_path, _following("pydantic", "pydantic.*"), API_KEYS)
+    expected = [n for n, line in enumerate(API_KEYS.splitlines(), 1) if line.endswith("# error")]
+    assert reported == expected, output
+
+
 def _checker_keywords(cls: type) -> set[str]:
     """The keywords a type checker lets a call of ``cls(...)`` pass."""
     fields = getattr(cls, "model_fields", None)
