@@ -2,7 +2,17 @@
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeGuard, cast
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    TypeGuard,
+    TypeVar,
+    cast,
+    overload,
+)
 
 from langchain_core import output_parsers as parsers
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -39,6 +49,8 @@ _REASONING_EFFORTS = ["xhigh", "high", "medium", "low", "minimal", "none"]
 
 _DictOrPydanticClass = dict[str, Any] | type
 _DictOrPydantic = dict[str, Any] | BaseModel
+_Model = TypeVar("_Model", bound=BaseModel)
+_Method = Literal["function_calling", "json_mode", "json_schema"]
 
 
 class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, BaseChatModel):
@@ -323,11 +335,42 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
             kwargs["response_format"] = _response_format(response_format, strict)
         return super().bind(tools=formatted, **kwargs)
 
+    # For type checkers: a pydantic class gives its instances, include_raw=True a dict.
+    @overload
+    def with_structured_output(
+        self,
+        schema: type[_Model],
+        *,
+        method: _Method = "function_calling",
+        include_raw: Literal[False] = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, _Model]: ...
+    @overload
     def with_structured_output(
         self,
         schema: _DictOrPydanticClass | None = None,
         *,
-        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        method: _Method = "function_calling",
+        include_raw: Literal[True],
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any]]: ...
+    @overload
+    def with_structured_output(
+        self,
+        schema: _DictOrPydanticClass | None = None,
+        *,
+        method: _Method = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, _DictOrPydantic]: ...
+    def with_structured_output(
+        self,
+        schema: _DictOrPydanticClass | None = None,
+        *,
+        method: _Method = "function_calling",
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,

@@ -97,6 +97,18 @@ def _following(*modules: str) -> str:
     )
 
 
+# What a LangChain model's output types need of langchain_core (fast to analyse).
+LANGCHAIN_CORE = (
+    "langchain_core.load.serializable",
+    "langchain_core.language_models",
+    "langchain_core.language_models.*",
+    "langchain_core.messages",
+    "langchain_core.messages.ai",
+    "langchain_core.runnables",
+    "langchain_core.runnables.base",
+    "langchain_core.runnables.utils",
+)
+
 LANGCHAIN_OUTPUTS = """\
 from collections.abc import AsyncIterator, Iterator
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -106,6 +118,7 @@ chat, llm = ChatNugen(), NugenLLM()
 assert_type(chat.invoke("x"), AIMessage)
 assert_type(chat.stream("x"), Iterator[AIMessageChunk])
 assert_type(chat.astream("x"), AsyncIterator[AIMessageChunk])
+assert_type(chat.batch(["x"]), list[AIMessage])
 assert_type(llm.invoke("x"), str)
 assert_type(llm.stream("x"), Iterator[str])
 async def calls() -> None:
@@ -117,16 +130,29 @@ async def calls() -> None:
 def test_langchain_calls_have_the_frameworks_output_types(tmp_path: Path) -> None:
     # As ChatOpenAI's and OpenAI's: the entry points that take the run config's session
     # must not show a type checker their own (Any) signatures.
-    config = _following(
-        "langchain_core.load.serializable",
-        "langchain_core.language_models",
-        "langchain_core.language_models.*",
-        "langchain_core.messages",
-        "langchain_core.messages.ai",
-        "langchain_core.runnables",
-        "langchain_core.runnables.base",
-    )
-    reported, output = _mypy_errors(tmp_path, config, LANGCHAIN_OUTPUTS)
+    reported, output = _mypy_errors(tmp_path, _following(*LANGCHAIN_CORE), LANGCHAIN_OUTPUTS)
+    assert reported == [], output
+
+
+STRUCTURED_OUTPUT = """\
+from langchain_nugen import ChatNugen
+from pydantic import BaseModel
+from typing_extensions import assert_type
+class Landmark(BaseModel):
+    name: str
+model = ChatNugen()
+assert_type(model.with_structured_output(Landmark).invoke("x"), Landmark)
+assert_type(model.with_structured_output(Landmark, method="json_schema").invoke("x"), Landmark)
+result = model.with_structured_output(Landmark, include_raw=True).invoke("x")
+print(result["parsed"], result["raw"])
+"""
+
+
+def test_structured_output_has_the_schemas_type(tmp_path: Path) -> None:
+    # examples/langchain_structured_output.py's calls: a pydantic class's instances, and
+    # include_raw's dict (ChatOpenAI's leaves both Any-like, so they type-check there).
+    config = _following(*LANGCHAIN_CORE, "pydantic", "pydantic.*")
+    reported, output = _mypy_errors(tmp_path, config, STRUCTURED_OUTPUT)
     assert reported == [], output
 
 
