@@ -1,7 +1,7 @@
 """``NugenEmbeddings``: LangChain embeddings over the Nugen ``/embeddings`` endpoint."""
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
 from pydantic import AliasChoices, ConfigDict, Field
@@ -48,7 +48,7 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
         Async: `aembed_query`, `aembed_documents`.
     """
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", protected_namespaces=())
 
     # validation_alias, not alias: type checkers and help() show only an alias=.
     model: str = Field(

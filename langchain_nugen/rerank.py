@@ -1,7 +1,7 @@
 """``NugenRerank``: LangChain document compressor over the Nugen ``/reranker`` endpoint."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -51,7 +51,7 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         (and `arerank`) returns `[{"index": ..., "relevance_score": ...}]` only.
     """
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", protected_namespaces=())
 
     top_n: int | None = Field(default=3, ge=1)
     """Most documents returned (None: all of them, scored)."""

@@ -176,17 +176,17 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
             raise InvalidInputError("no API key: pass api_key=... or set NUGEN_API_KEY")
         check_header("api_key", key)  # sent as a header: refused here, not at the first send
         self._api_key = SecretStr(key)
-        self.base_url = check_base_url(
+        self.base_url: str = check_base_url(
             base_url or os.environ.get("NUGEN_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
         )
-        self.timeout = make_timeout(timeout)
+        self.timeout: httpx.Timeout = make_timeout(timeout)
         if limits is not None and limits.max_connections is not None and limits.max_connections < 1:
             # Zero connections would make every call wait forever.
             raise InvalidInputError(
                 f"limits.max_connections must be >= 1 or None, got {limits.max_connections!r}"
             )
-        self.limits = limits or DEFAULT_LIMITS
+        self.limits: httpx.Limits = limits or DEFAULT_LIMITS
         for name, value, least in (
             ("max_retries", max_retries, 0),
             ("max_response_bytes", max_response_bytes, 1),
@@ -201,7 +201,7 @@ class _BaseClient(Generic[_HttpT, _SleepT]):
         self.max_response_bytes = max_response_bytes
         self.max_event_bytes = max_event_bytes
         self.deadline = deadline
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.retry_policy: RetryPolicy = retry_policy or RetryPolicy(max_retries=max_retries)
         headers = httpx.Headers(
             {
                 "Authorization": f"Bearer {key}",

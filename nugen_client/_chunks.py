@@ -323,9 +323,9 @@ class StreamAccumulator:
     def __init__(self, *, running_text: bool = False) -> None:
         self._running = running_text
         self._choices: dict[int, _ChoiceState] = {}
-        self.id = ""
+        self.id: str = ""
         """The response id ("" until a chunk carried it)."""
-        self.model = ""
+        self.model: str = ""
         """The model the service says it ran ("" until a chunk named it)."""
         self._created: float | None = None
         # The other RESPONSE_METADATA_FIELDS the stream sent.

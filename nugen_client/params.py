@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -225,7 +225,7 @@ _DATA_URL = re.compile(
 class _Open(BaseModel):
     # Extra fields pass through: forward-compatible with what hosts add (``cache_control``...).
     # Built on first use (``defer_build``): a process builds only the models it uses.
-    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 # ASCII whitespace, which line-wrapped base64 holds (``base64.encodebytes``, MIME's 76-column
@@ -385,7 +385,7 @@ class ToolChoiceFunction(_Open):
 class ReasoningConfig(BaseModel):
     """The ``reasoning`` object: unknown keys are refused, they are almost always typos."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     effort: Literal["xhigh", "high", "medium", "low", "minimal", "none"] | None = None
     max_tokens: int | None = Field(default=None, ge=1)

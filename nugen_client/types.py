@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -104,7 +104,7 @@ _FiniteOrAbsent = Annotated[
 
 class _Lenient(BaseModel):
     # Built on first use (``defer_build``): a process builds only the models it uses.
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", defer_build=True)
 
 
 class Usage(_Lenient):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -72,12 +72,12 @@ Stop = str | list[str] | None
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config: ClassVar[ConfigDict] = ConfigDict(allow_inf_nan=False)
 
 
 class _AsSent(_Model):
     # Undocumented fields are kept, unchecked, so a hook sees messages and tools as sent.
-    model_config = ConfigDict(extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
 
 
 class TextPart(_Model):

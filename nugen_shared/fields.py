@@ -6,7 +6,7 @@ import copy
 import functools
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import (
     AliasChoices,
@@ -205,7 +205,9 @@ class ConnectionFields(BaseModel):
     """
 
     # A field's refusal never quotes what was given: it may be a key or a password.
-    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        populate_by_name=True, hide_input_in_errors=True
+    )
 
     if TYPE_CHECKING:  # as the field takes it: a str too
         api_key: ApiKeyField = Field(default_factory=ApiKeyField)
