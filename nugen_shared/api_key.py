@@ -4,6 +4,8 @@ as a ``SecretStr``, which is what the field does. A checker takes the constructo
 type from ``__set__`` (PEP 681). In a module of its own: the pydantic mypy plugin cannot
 read a descriptor declared in the module of the model that uses it."""
 
+from __future__ import annotations
+
 from typing import Any, overload
 
 from pydantic import SecretStr
