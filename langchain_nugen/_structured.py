@@ -18,17 +18,19 @@ from pydantic import BaseModel, SkipValidation
 
 
 def with_parsed(result: ChatResult, kwargs: dict[str, Any]) -> ChatResult:
-    """As ``ChatOpenAI``: a pydantic class bound as ``response_format`` puts the answer, parsed,
-    in ``additional_kwargs["parsed"]``; None when it does not parse (where ChatOpenAI raises,
-    losing the message)."""
+    """As ``ChatOpenAI``: a pydantic class bound as ``response_format`` puts each choice's
+    answer, parsed, in its ``additional_kwargs["parsed"]``; None when it does not parse
+    (where ChatOpenAI raises, losing the message)."""
     schema = kwargs.get("response_format")
     if isinstance(schema, type) and is_basemodel_subclass(schema):
-        message = result.generations[0].message
-        try:
-            parsed = PydanticJsonParser(pydantic_object=schema).invoke(message)
-        except OutputParserException:
-            parsed = None
-        message.additional_kwargs["parsed"] = parsed
+        parser = PydanticJsonParser(pydantic_object=schema)
+        for generation in result.generations:  # each choice of n
+            message = generation.message
+            try:
+                parsed = parser.invoke(message)
+            except OutputParserException:
+                parsed = None
+            message.additional_kwargs["parsed"] = parsed
     return result
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import pytest
 from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import PydanticOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
@@ -137,3 +138,14 @@ def test_a_pydantic_response_format_puts_the_parsed_answer_in_additional_kwargs(
         assert message.content == answer
         assert message.additional_kwargs["parsed"] == parsed
     assert "parsed" not in model.bind(response_format=NOTE_SCHEMA).invoke(ASK).additional_kwargs
+
+
+def test_each_of_several_choices_gets_its_parsed_answer(nugen_emulator: NugenEmulator) -> None:
+    # n=2 gives two generations: each is parsed, none left without the key.
+    model = keep(ChatNugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key))
+    nugen_emulator.chat_reply = lambda call: Generation(
+        [Choice('{"title": "Owls"}', "stop"), Choice("not JSON", "stop")], call.prompt_tokens
+    )
+    result = model.generate([[HumanMessage(ASK)]], response_format=Note, n=2)
+    parsed = [g.message.additional_kwargs["parsed"] for g in result.generations[0]]  # type: ignore[attr-defined]
+    assert parsed == [Note(title="Owls"), None]
