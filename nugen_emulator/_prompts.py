@@ -126,6 +126,9 @@ class Template:
     # A variable it opens with, kept out of the pattern (a leading group is retried at every
     # position: slow on long text that does not match): the text before the match.
     lead: str = ""
+    # Words the text must hold for the pattern to be tried (a phrase's, longest first):
+    # else each place its opening words occur starts a scan of the rest of the text.
+    words: tuple[str, ...] = ()
 
 
 @cache
@@ -142,7 +145,9 @@ def templates() -> tuple[Template, ...]:
         )
     for kind, phrase in PHRASES:
         lead, rest = phrase[1:].split("}", 1) if phrase[0] == "{" else ("", phrase)
-        table.extend(Template(kind, phrase, p, lead) for p in [_compile(rest)] if p)
+        words = dict.fromkeys(re.sub(r"\{[^}]*\}", " ", rest).split())
+        needed = tuple(sorted(words, key=len, reverse=True))
+        table.extend(Template(kind, phrase, p, lead, needed) for p in [_compile(rest)] if p)
     return tuple(table)
 
 
@@ -155,7 +160,9 @@ def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
     """The (context, question) held by the first stock template of ``kind`` that ``text``
     was written from (``None`` for what it does not hold), or ``None``."""
     for template in _of_kind(kind):
-        if match := template.pattern.search(text):
+        if all(word in text for word in template.words) and (
+            match := template.pattern.search(text)
+        ):
             slots = {template.lead: text[: match.start()]} | match.groupdict()
             context = "\n".join(slots[name] for name in _CONTEXT_SLOTS if slots.get(name))
             question = next((slots[n].strip() for n in _QUESTION_SLOTS if slots.get(n)), None)

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import json
 import string
+import time
 from typing import Any
 
 import httpx
@@ -281,3 +282,17 @@ def test_relevance_prompts_say_no_when_no_document_shares_a_word(http: httpx.Cli
         assert content == (
             "NO" if kind == "relevant" else "None of the documents is relevant to the question."
         )
+
+
+def test_a_long_text_holding_the_phrases_opening_words_is_read_in_linear_time() -> None:
+    # Ordinary text says "is worth", "Context:" or ". Give" often: a phrase's opening words
+    # must not each start a scan of the rest of the text.
+    openers = {
+        " ".join(phrase.lstrip("{").split("}", 1)[-1].split()[:2]) for _, phrase in _prompts.PHRASES
+    }
+    text = "".join(f"{opener} the fox ran over the hill again. " for opener in openers) * 200
+    _prompts.templates()  # built (the frameworks imported) before the clock starts
+    started = time.perf_counter()
+    for kind in {kind for kind, _ in _prompts.PHRASES}:
+        assert _prompts.recognise(text, kind) is None
+    assert time.perf_counter() - started < 1
