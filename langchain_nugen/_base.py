@@ -205,7 +205,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
     ) -> dict[str, Any]:
         raise NotImplementedError  # each class's own endpoint and conversion
 
-    def _converter(self, request: dict[str, Any]) -> "PieceConverter":
+    def _converter(self, request: dict[str, Any], kwargs: dict[str, Any]) -> "PieceConverter":
         raise NotImplementedError  # each class's own stream conversion
 
     def _stream_request(
@@ -226,7 +226,7 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
             )
         request["include_usage"] = bool(kwargs.get("stream_usage", self.stream_usage))
         request["on_retry"] = on_retry(run_manager)
-        return request, self._converter(request)
+        return request, self._converter(request, kwargs)
 
     def _pieces(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from langchain_core.messages import AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
@@ -21,6 +21,7 @@ from langchain_nugen._convert import (
     response_metadata,
     usage_to_metadata,
 )
+from langchain_nugen._structured import parsed_answer
 from nugen_client import StreamAccumulator
 from nugen_client.types import ChatCompletionChunk, parse_tool_arguments
 
@@ -161,12 +162,19 @@ class StreamConverter:
     metadata, so that exactly one chunk carries ``model_name`` and the token counts.
     """
 
-    __slots__ = ("_accumulator", "_requested_model", "_stream_usage")
+    __slots__ = ("_accumulator", "_requested_model", "_schema", "_stream_usage")
 
-    def __init__(self, *, stream_usage: bool = True, requested_model: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        stream_usage: bool = True,
+        requested_model: str = "",
+        schema: type[BaseModel] | None = None,
+    ) -> None:
         self._accumulator = StreamAccumulator()
         self._stream_usage = stream_usage
         self._requested_model = requested_model
+        self._schema = schema  # a pydantic response_format: the last chunk has it parsed
 
     def convert(self, chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
         """The generation chunk for one wire chunk, or None when it carries no delta
@@ -223,6 +231,10 @@ class StreamConverter:
             else None,
             response_metadata=response_metadata(completion, finish_reason, self._requested_model),
         )
+        if self._schema is not None:
+            text = completion.choices[0].message.text if completion.choices else ""
+            whole = AIMessage(content=text, response_metadata={"finish_reason": finish_reason})
+            message.additional_kwargs["parsed"] = parsed_answer(self._schema, whole)
         return ChatGenerationChunk(
             message=message, generation_info={"finish_reason": finish_reason}
         )

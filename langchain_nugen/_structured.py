@@ -19,19 +19,29 @@ from pydantic import BaseModel, SkipValidation
 
 def with_parsed(result: ChatResult, kwargs: dict[str, Any]) -> ChatResult:
     """As ``ChatOpenAI``: a pydantic class bound as ``response_format`` puts each choice's
-    answer, parsed, in its ``additional_kwargs["parsed"]``; None when it does not parse
-    (where ChatOpenAI raises, losing the message)."""
-    schema = kwargs.get("response_format")
-    if isinstance(schema, type) and is_basemodel_subclass(schema):
-        parser = PydanticJsonParser(pydantic_object=schema)
+    answer, parsed, in its ``additional_kwargs["parsed"]`` (a stream's, on its last chunk)."""
+    schema = parsed_format(kwargs)
+    if schema is not None:
         for generation in result.generations:  # each choice of n
             message = generation.message
-            try:
-                parsed = parser.invoke(message)
-            except OutputParserException:
-                parsed = None
-            message.additional_kwargs["parsed"] = parsed
+            message.additional_kwargs["parsed"] = parsed_answer(schema, message)
     return result
+
+
+def parsed_format(kwargs: dict[str, Any]) -> type[BaseModel] | None:
+    """The call's ``response_format`` when it is a pydantic class, else None."""
+    schema = kwargs.get("response_format")
+    return schema if isinstance(schema, type) and is_basemodel_subclass(schema) else None
+
+
+def parsed_answer(schema: type[BaseModel], message: BaseMessage) -> BaseModel | None:
+    """The whole answer as a ``schema`` object; None when it does not parse (where
+    ChatOpenAI raises, losing the message)."""
+    try:
+        parsed: BaseModel = PydanticJsonParser(pydantic_object=schema).invoke(message)
+    except OutputParserException:
+        return None
+    return parsed
 
 
 def with_raw(parser: Runnable[BaseMessage, Any]) -> Runnable[BaseMessage, AddableDict]:

@@ -22,6 +22,7 @@ from langchain_nugen._structured import (
     JsonParser,
     PydanticCallParser,
     PydanticJsonParser,
+    parsed_format,
     with_parsed,
     with_raw,
 )
@@ -263,9 +264,11 @@ class ChatNugen(NugenModel, ImageLimitField, ReasoningField, SessionFromConfig, 
         wire_messages = to_wire_messages(messages, max_image_bytes=self.image_limit)
         return chat_request(wire_messages, fields, self.model_kwargs, call, ignore=LC_KWARGS)
 
-    def _converter(self, request: dict[str, Any]) -> StreamConverter:
+    def _converter(self, request: dict[str, Any], kwargs: dict[str, Any]) -> StreamConverter:
         return StreamConverter(
-            stream_usage=request["include_usage"], requested_model=request["model"]
+            stream_usage=request["include_usage"],
+            requested_model=request["model"],
+            schema=parsed_format(kwargs),
         )
 
     def _generate(

@@ -163,7 +163,7 @@ class NugenLLM(TextCompletionFields, NugenModel, SessionFromConfig, BaseLLM):
         model = kwargs.get("model")
         return model if isinstance(model, str) and model else self.model
 
-    def _converter(self, request: dict[str, Any]) -> "TextStreamConverter":
+    def _converter(self, request: dict[str, Any], kwargs: dict[str, Any]) -> "TextStreamConverter":
         return TextStreamConverter(requested_model=request["model"])
 
     def _generate(

@@ -149,3 +149,19 @@ def test_each_of_several_choices_gets_its_parsed_answer(nugen_emulator: NugenEmu
     result = model.generate([[HumanMessage(ASK)]], response_format=Note, n=2)
     parsed = [g.message.additional_kwargs["parsed"] for g in result.generations[0]]  # type: ignore[attr-defined]
     assert parsed == [Note(title="Owls"), None]
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_streamed_answer_gets_its_parsed_answer_on_the_last_chunk(
+    nugen_emulator: NugenEmulator, is_async: bool
+) -> None:
+    # invoke streams internally with streaming=True (or a streaming callback, as LangGraph's
+    # "messages" mode): its message has "parsed" as a non-streamed one has.
+    kwargs = {"base_url": nugen_emulator.base_url, "api_key": nugen_emulator.api_key}
+    streaming = keep(ChatNugen(**kwargs, streaming=True)).bind(response_format=Note)
+    nugen_emulator.chat_reply = _answer('{"title": "Owls"}')
+    message = asyncio.run(streaming.ainvoke(ASK)) if is_async else streaming.invoke(ASK)
+    assert message.additional_kwargs["parsed"] == Note(title="Owls")
+    *chunks, last = keep(ChatNugen(**kwargs)).bind(response_format=Note).stream(ASK)
+    assert last.additional_kwargs["parsed"] == Note(title="Owls")
+    assert all("parsed" not in chunk.additional_kwargs for chunk in chunks)
