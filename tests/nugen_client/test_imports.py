@@ -47,3 +47,17 @@ def test_importing_builds_no_wire_model() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_importing_warns_nothing() -> None:
+    # Warnings turned into errors (python -W error, pytest's filterwarnings) would make any
+    # warning at import, such as pydantic's about a field named model_*, fail the import.
+    code = (
+        "import nugen_client, nugen_client.params, nugen_client.types, nugen_shared.fields, "
+        "nugen_emulator, langchain_nugen, llama_index_nugen; "
+        "langchain_nugen.ChatNugen, langchain_nugen.NugenRerank, llama_index_nugen.Nugen"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
