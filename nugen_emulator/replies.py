@@ -63,7 +63,9 @@ class ChatCall:
         self.endpoint = endpoint or ("chat/vision" if vision else "chat/completions")
         self.model = request.model
         self.messages = [message.model_dump(exclude_unset=True) for message in request.messages]
-        self.tools = [{"type": "function", "function": tool} for tool in tools_of(request)]
+        self.tools: list[dict[str, Any]] = [
+            {"type": "function", "function": tool} for tool in tools_of(request)
+        ]
         self.n = request.n or 1
         self.stream = bool(request.stream) and not vision
         self.include_usage = include_usage(request)

@@ -234,3 +234,20 @@ def test_type_checkers_and_help_show_the_documented_keywords(name: str) -> None:
     documented = {parameter for parameter, where in parameter_rows() if name in where}
     assert documented - _checker_keywords(cls) == set(), "refused by a type checker"
     assert documented - set(inspect.signature(cls).parameters) == set(), "not in help()"
+
+
+CHAT_REPLY_HOOK = """\
+from nugen_emulator.replies import ChatCall, Choice, Generation
+def script(call: ChatCall) -> Generation | None:
+    names = [tool["function"]["name"] for tool in call.tools]
+    schema = call.tools[0]["function"]["parameters"]
+    text = f"{names} {schema} {call.messages[-1]['content']}"
+    return Generation([Choice(content=text, finish_reason="stop")], call.prompt_tokens)
+"""
+
+
+def test_a_chat_reply_hook_reads_the_offered_tools(tmp_path: Path) -> None:
+    # The wire shape docs/emulator.md gives ({"type", "function": {"name", ...}}): a hook
+    # picking a tool by name must type-check under --strict.
+    reported, output = _mypy_errors(tmp_path, MYPY_CONFIG, CHAT_REPLY_HOOK)
+    assert reported == [], output
