@@ -32,6 +32,8 @@ def _nugen_emulator_openai_session() -> Iterator[NugenEmulator]:
 
 
 def _fresh(emulator: NugenEmulator) -> NugenEmulator:
+    if not emulator.running:  # an earlier test stopped it (an outage test): same port
+        emulator.start()
     emulator.reset()
     emulator.chat_reply = None
     return emulator

@@ -133,6 +133,18 @@ def test_the_plugin_fixture_is_shared_and_reset_again(nugen_emulator: NugenEmula
     test_the_plugin_fixture_is_shared_and_reset(nugen_emulator)
 
 
+def test_a_test_may_stop_the_plugin_fixture(nugen_emulator: NugenEmulator) -> None:
+    # How a user tests their app's "service unreachable" path: stop the shared server.
+    nugen_emulator.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{nugen_emulator.url}/anything")
+
+
+def test_the_next_test_gets_it_serving_again(nugen_emulator: NugenEmulator) -> None:
+    assert nugen_emulator.running
+    assert httpx.get(f"{nugen_emulator.url}/anything").status_code == 404
+
+
 def test_openai_fixture(nugen_emulator_openai: NugenEmulator) -> None:
     assert nugen_emulator_openai.dialect == "openai"
     assert nugen_emulator_openai.base_url.endswith("/v1")
