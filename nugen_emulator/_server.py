@@ -53,7 +53,13 @@ from nugen_emulator._validation import (
     validate_rerank,
 )
 from nugen_emulator._wire import Dialect, Generation, Renderer, count_tokens
-from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError
+from nugen_emulator.replies import (
+    ChatCall,
+    ChatReplyHook,
+    EncodedStream,
+    HookError,
+    malformed,
+)
 
 _logger = logging.getLogger("nugen_emulator")
 _NO_FAULT = Fault()
@@ -429,12 +435,16 @@ class NugenEmulator:
         )
         try:
             reply = hook(chat)
+        except StopIteration as exc:  # next() on a script's exhausted iterator
+            raise HookError(hook, "raised StopIteration (a scripted sequence ran out?)") from exc
         except Exception as exc:
             raise HookError(hook, f"raised {type(exc).__name__}: {exc}") from exc
         if reply is not None and not isinstance(reply, (Generation, EncodedStream)):
             raise HookError(
                 hook, f"must return a Generation, an EncodedStream or None, got {reply!r}"
             )
+        if isinstance(reply, Generation) and (problem := malformed(reply)):
+            raise HookError(hook, problem)
         return reply
 
     def _sse(self, chunks: Sequence[Any], fault: Fault, trailer: Any = None) -> SSEResponse:

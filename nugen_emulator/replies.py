@@ -41,6 +41,20 @@ class HookError(Exception):
         super().__init__(f"the chat_reply hook {name} {problem}")
 
 
+def malformed(generation: Generation) -> str | None:
+    """What in a hook's ``generation`` the emulator cannot render, said to the test's
+    author (a type checker catches these; a test run without one reaches the server)."""
+    for choice in generation.choices:
+        if not isinstance(choice, Choice):
+            return f"returned a Generation whose choices hold {choice!r}, not a Choice"
+        if not isinstance(choice.content, (str, type(None))):
+            return f"returned a Choice whose content is {choice.content!r}, not text or None"
+        for call in choice.tool_calls:
+            if not isinstance(call, ToolCall) or not isinstance(call.arguments, str):
+                return f"returned {call!r} whose arguments are not JSON text (json.dumps them)"
+    return None
+
+
 class ChatCall:
     """One valid chat request, as a ``chat_reply`` hook sees it (each attribute:
     docs/emulator.md, Replacing the model's replies)."""

@@ -211,6 +211,44 @@ def test_a_failing_hook_is_a_500_in_the_dialect(
     assert "hook bug" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("choice", "problem"),
+    [
+        (
+            Choice(None, "tool_calls", [ToolCall("lookup", {"q": "owls"})]),  # type: ignore[arg-type]
+            "returned ToolCall(name='lookup', arguments={'q': 'owls'}, id='') whose arguments "
+            "are not JSON text (json.dumps them)",
+        ),
+        (Choice(42, "stop"), "returned a Choice whose content is 42, not text or None"),  # type: ignore[arg-type]
+        ("Paris.", "returned a Generation whose choices hold 'Paris.', not a Choice"),
+    ],
+)
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_malformed_generation_is_a_hook_error(
+    hooked: tuple[NugenEmulator, Recorder], choice: Any, problem: str, streamed: bool
+) -> None:
+    # A script's slip (arguments as a dict, as LangChain's tool_calls hold them) is named,
+    # not an anonymous "internal error" from deep inside the rendering.
+    emu, recorder = hooked
+    recorder.answer = Generation([choice], 1)
+    with _client(emu) as client:
+        body = {"model": "m", "messages": USER, "stream": streamed}
+        reply = client.post("/chat/completions", json=body)
+    assert reply.status_code == 500
+    assert f"the chat_reply hook Recorder {problem}" in reply.text
+
+
+def test_a_script_that_ran_out_says_so(hooked: tuple[NugenEmulator, Recorder]) -> None:
+    emu, recorder = hooked
+    steps = iter([Generation([Choice("one", "stop")], 1)])
+    recorder.answer = lambda call: next(steps)
+    with _client(emu) as client:
+        assert chat(client)["choices"][0]["message"]["content"] == "one"
+        reply = client.post("/chat/completions", json={"model": "m", "messages": USER})
+    assert reply.status_code == 500
+    assert "raised StopIteration (a scripted sequence ran out?)" in reply.text
+
+
 def test_tools_are_seen_in_the_wire_shape(hooked: tuple[NugenEmulator, Recorder]) -> None:
     emu, recorder = hooked
     recorder.answer = lambda call: Generation(
