@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 import random
 import socket
@@ -291,6 +292,9 @@ class NugenEmulator:
     def chat_reply(self, hook: ChatReplyHook | None) -> None:
         if hook is not None and not callable(hook):
             raise TypeError(f"chat_reply must be callable or None, got {hook!r}")
+        # Called in the server's thread, never awaited: a coroutine would be a 500 later.
+        if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(type(hook).__call__):
+            raise TypeError(f"chat_reply must be a plain function, not async, got {hook!r}")
         self._chat_reply = hook
 
     def reset(self) -> None:

@@ -324,6 +324,23 @@ def test_the_fixture_clears_the_hook(http: httpx.Client, nugen_emulator: NugenEm
     assert chat(http)["choices"][0]["message"]["content"].startswith("You asked:")
 
 
+def test_an_async_hook_is_refused_when_set(nugen_emulator: NugenEmulator) -> None:
+    # It runs in the server's thread and is not awaited: its coroutine would be a 500 and
+    # a "never awaited" warning (an error under filterwarnings=error), far from the cause.
+    async def script(call: ChatCall) -> Generation:
+        return Generation([Choice("scripted", "stop")], 1)
+
+    class Script:
+        async def __call__(self, call: ChatCall) -> Generation:
+            return await script(call)
+
+    for hook in (script, Script()):
+        with pytest.raises(TypeError, match="plain function, not async"):
+            nugen_emulator.chat_reply = hook  # type: ignore[assignment]
+        with pytest.raises(TypeError, match="plain function, not async"):
+            NugenEmulator(chat_reply=hook)  # type: ignore[arg-type]
+
+
 def test_a_knob_set_after_construction_is_refused(nugen_emulator: NugenEmulator) -> None:
     # Only the hook can change on a running emulator: anything else set on it would be
     # silently ignored, so it is refused.
