@@ -54,13 +54,7 @@ from nugen_emulator._validation import (
     validate_rerank,
 )
 from nugen_emulator._wire import Dialect, Generation, Renderer, count_tokens
-from nugen_emulator.replies import (
-    ChatCall,
-    ChatReplyHook,
-    EncodedStream,
-    HookError,
-    malformed,
-)
+from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookError, malformed
 
 _logger = logging.getLogger("nugen_emulator")
 _NO_FAULT = Fault()
