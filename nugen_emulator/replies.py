@@ -43,12 +43,17 @@ class HookError(Exception):
 
 def malformed(generation: Generation) -> str | None:
     """What in a hook's ``generation`` the emulator cannot render, said to the test's
-    author (a type checker catches these; a test run without one reaches the server)."""
+    author (a type checker catches these; a test run without one reaches the server).
+    An iterator is refused: checked, it would be rendered empty."""
+    if not isinstance(generation.choices, Sequence):
+        return f"returned a Generation whose choices are {generation.choices!r}, not a list"
     for choice in generation.choices:
         if not isinstance(choice, Choice):
             return f"returned a Generation whose choices hold {choice!r}, not a Choice"
         if not isinstance(choice.content, (str, type(None))):
             return f"returned a Choice whose content is {choice.content!r}, not text or None"
+        if not isinstance(choice.tool_calls, Sequence):
+            return f"returned a Choice whose tool_calls are {choice.tool_calls!r}, not a list"
         for call in choice.tool_calls:
             if not isinstance(call, ToolCall) or not isinstance(call.arguments, str):
                 return f"returned {call!r} whose arguments are not JSON text (json.dumps them)"

@@ -238,6 +238,26 @@ def test_a_malformed_generation_is_a_hook_error(
     assert f"the chat_reply hook Recorder {problem}" in reply.text
 
 
+@pytest.mark.parametrize("where", ["choices", "tool_calls"])
+def test_a_one_shot_iterable_in_a_generation_is_a_hook_error(
+    hooked: tuple[NugenEmulator, Recorder], where: str
+) -> None:
+    # Checking reads an iterator up: rendered after, the reply had no choices or no calls.
+    emu, recorder = hooked
+
+    def answer(call: ChatCall) -> Generation:
+        calls = [ToolCall("lookup", "{}")]
+        choices = [Choice(None, "tool_calls", iter(calls) if where == "tool_calls" else calls)]  # type: ignore[arg-type]
+        return Generation(iter(choices) if where == "choices" else choices, 1)  # type: ignore[arg-type]
+
+    recorder.answer = answer
+    with _client(emu) as client:
+        reply = client.post("/chat/completions", json={"model": "m", "messages": USER})
+    assert reply.status_code == 500
+    assert f"whose {where} are <list_iterator object at" in reply.text
+    assert "not a list" in reply.text
+
+
 def test_a_script_that_ran_out_says_so(hooked: tuple[NugenEmulator, Recorder]) -> None:
     emu, recorder = hooked
     steps = iter([Generation([Choice("one", "stop")], 1)])
