@@ -32,8 +32,12 @@ def _nugen_emulator_openai_session() -> Iterator[NugenEmulator]:
 
 
 def _fresh(emulator: NugenEmulator) -> NugenEmulator:
-    if not emulator.running:  # an earlier test stopped it (an outage test): same port
-        emulator.start()
+    if not emulator.running:  # an earlier test stopped it (an outage test)
+        try:
+            emulator.start()  # on its port
+        except OSError:  # taken meanwhile: any free one (a test reads base_url afresh)
+            emulator._port = None
+            emulator.start()
     emulator.reset()
     emulator.chat_reply = None
     return emulator

@@ -145,6 +145,16 @@ def test_the_next_test_gets_it_serving_again(nugen_emulator: NugenEmulator) -> N
     assert httpx.get(f"{nugen_emulator.url}/anything").status_code == 404
 
 
+def test_a_stopped_fixture_whose_port_was_taken_starts_on_another() -> None:
+    from nugen_emulator.pytest_plugin import _fresh
+
+    with NugenEmulator() as emulator:
+        emulator.stop()
+        with socket.create_server(("127.0.0.1", emulator.port)):  # someone took the port
+            assert _fresh(emulator).running
+            assert httpx.get(f"{emulator.url}/anything").status_code == 404
+
+
 def test_openai_fixture(nugen_emulator_openai: NugenEmulator) -> None:
     assert nugen_emulator_openai.dialect == "openai"
     assert nugen_emulator_openai.base_url.endswith("/v1")
