@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -34,4 +35,6 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
         assert outcome["errors"] == 0, (side, outcome)
     for side, outcome in results["memory"].items():
         assert outcome.get("received_bytes", 0) > 0, (side, outcome)
-    assert all(value > 0 for value in results["ratios"].values())
+    # Finite numbers, not signs: a time-to-first-token ratio is a difference over a
+    # difference, which a smoke run's few rounds on a busy machine can make zero or negative.
+    assert all(math.isfinite(value) for value in results["ratios"].values())
