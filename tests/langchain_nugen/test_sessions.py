@@ -1,6 +1,7 @@
 """The conversation id of the run config (``config["configurable"]["session_id"]``) is sent
 as ``X-Session-ID``: by ``ChatNugen`` and ``NugenLLM``, in every call form, through
-``RunnableWithMessageHistory`` and a LangChain agent; a call keyword still wins."""
+``RunnableWithMessageHistory`` and a LangChain agent; a call keyword still wins. The
+config's ``thread_id`` and ``provider`` are not taken."""
 
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def test_the_configs_session_id_is_sent(
     model = cls(**connect(nugen_emulator), session_id="from-the-model")
     run(model, form, {"configurable": {"session_id": "from-the-config"}})
     run(model, form, {"configurable": {"session_id": "from-the-config"}}, session_id="per-call")
-    run(model, form, {})
+    # Neither LangGraph's thread_id nor a provider in the config is taken (the docs' promise).
+    run(model, form, {"configurable": {"thread_id": "t-1", "provider": "from-the-config"}})
     assert sessions(nugen_emulator) == ["from-the-config", "per-call", "from-the-model"]
+    assert [r.headers.get("x-provider") for r in nugen_emulator.requests] == [None] * 3
 
 
 @pytest.mark.parametrize("form", FORMS)
