@@ -1,5 +1,6 @@
 """Batched embeddings through both adapters, sync and async, against the emulator:
-concurrency, order, 429 storms, errors, progress, calls from a running loop, cancellation."""
+concurrency, order, 429 storms, errors, progress, calls from a running loop, cancellation,
+the deadline."""
 
 from __future__ import annotations
 
@@ -80,6 +81,18 @@ def test_batches_overlap_and_vectors_stay_in_order(
     sent = sorted(tuple(r.body["input"]) for r in slow_emulator.requests)
     assert sent == sorted(tuple(TEXTS[i : i + 5]) for i in range(0, 40, 5))
     assert elapsed < 1.0, f"8 batches of 0.2 s took {elapsed:.2f} s: not concurrent"
+
+
+@pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS)
+def test_the_deadline_bounds_each_batch_not_the_whole_call(
+    slow_emulator: NugenEmulator, cls: type, batch_field: str, embed: Embed
+) -> None:
+    # Eight batches of 0.2 s one after another: 1.6 s in all, past a 1 s deadline that
+    # each batch's request keeps.
+    slow_emulator.reset()
+    model = build(cls, batch_field, slow_emulator, max_concurrency=1, deadline=1)
+    assert len(embed(model, TEXTS)) == len(TEXTS)
+    assert len(slow_emulator.requests) == 8
 
 
 @pytest.mark.parametrize(("cls", "batch_field", "embed"), PATHS)
