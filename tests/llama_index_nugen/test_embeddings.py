@@ -7,10 +7,21 @@ import copy
 import json
 import pickle
 import time
+from typing import Any
 
 import httpx
 import pytest
 import respx
+from llama_index.core.callbacks import (
+    CallbackManager,
+    CBEventType,
+    LlamaDebugHandler,
+    TokenCountingHandler,
+)
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent
 
 from llama_index.embeddings.nugen import NugenEmbedding as AliasedNugenEmbedding
 from llama_index_nugen import NugenEmbedding
@@ -178,3 +189,46 @@ def test_num_workers_bounds_the_batches_in_flight(run_async: bool) -> None:
         elapsed = time.perf_counter() - started
     assert len(vectors) == 4
     assert elapsed >= 0.4, f"4 batches of 0.2 s, 2 at a time, took {elapsed:.2f} s"
+
+
+class _EmbeddingEnds(BaseEventHandler):
+    seen: list[EmbeddingEndEvent] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "_EmbeddingEnds"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        if isinstance(event, EmbeddingEndEvent):
+            self.seen.append(event)
+
+
+@pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
+def test_each_batch_emits_llama_index_s_embedding_events(
+    nugen_emulator: NugenEmulator, run_async: bool
+) -> None:
+    # Batches run concurrently outside LlamaIndex's own loop: each must still emit its
+    # events, which TokenCountingHandler reads for the embedding token count.
+    debug, tokens = LlamaDebugHandler(), TokenCountingHandler()
+    embed = NugenEmbedding(
+        api_key=nugen_emulator.api_key,
+        base_url=nugen_emulator.base_url,
+        embed_batch_size=2,
+        callback_manager=CallbackManager([debug, tokens]),
+    )
+    ends = _EmbeddingEnds(seen=[])
+    dispatcher = get_dispatcher()
+    dispatcher.add_event_handler(ends)
+    texts = ["owls hunt", "at night", "bats too", "moths fly", "by the moon"]
+    try:
+        if run_async:
+            asyncio.run(embed.aget_text_embedding_batch(texts))
+        else:
+            embed.get_text_embedding_batch(texts)
+    finally:
+        dispatcher.event_handlers.remove(ends)
+    batches = sorted([texts[0:2], texts[2:4], texts[4:]])
+    pairs = debug.get_event_pairs(CBEventType.EMBEDDING)
+    assert sorted(end.payload["chunks"] for _, end in pairs if end.payload) == batches
+    assert sorted(event.chunks for event in ends.seen) == batches
+    assert tokens.total_embedding_token_count > 0
