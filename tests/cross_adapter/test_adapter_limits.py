@@ -8,11 +8,14 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 
 from langchain_nugen import ChatNugen, NugenEmbeddings, NugenLLM
+from langchain_nugen import NugenRerank as LangChainRerank
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal
+from llama_index_nugen import NugenRerank as LlamaIndexRerank
 from nugen_client import APIResponseValidationError, APITimeoutError
 from nugen_emulator import Fault, NugenEmulator
 from tests.support.hostile import hostile_server
@@ -33,18 +36,26 @@ def test_the_limits_reach_both_clients(cls: type[Any]) -> None:
         )
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
-def test_the_defaults_are_the_clients(cls: type[Any]) -> None:
+@pytest.mark.parametrize(
+    "cls",
+    [*CLASSES, LangChainRerank, LlamaIndexRerank],
+    ids=lambda cls: f"{cls.__module__.split('.')[0]}.{cls.__name__}",
+)
+def test_the_defaults_are_the_clients_and_the_documented_ones(cls: type[Any]) -> None:
     from nugen_client import NugenClient
 
-    reference = NugenClient(api_key="k")
-    client = cls(api_key="k")._sync_client()
-    assert (client.max_response_bytes, client.max_event_bytes, client.deadline) == (
-        reference.max_response_bytes,
-        reference.max_event_bytes,
-        reference.deadline,
-    )
-    reference.close()
+    def settings(client: Any) -> tuple[Any, ...]:
+        limits = (client.max_response_bytes, client.max_event_bytes, client.deadline)
+        return (*limits, client.timeout, client.max_retries)
+
+    # The parameters page's defaults: 64 MiB, 16 MiB, 600 s, 120 s of silence with at
+    # most 10 s to connect, 2 retries.
+    documented = (64 * 2**20, 16 * 2**20, 600, httpx.Timeout(120, connect=10), 2)
+    with NugenClient(api_key="k") as reference:
+        assert settings(reference) == documented
+    assert settings(cls(api_key="k")._sync_client()) == documented
+    assert settings(cls(api_key="k")._async_client()) == documented
+    assert cls(api_key="k", timeout=5)._sync_client().timeout == httpx.Timeout(5)
 
 
 def _chat(emulator: NugenEmulator, framework: str, **fields: Any) -> Any:
