@@ -214,6 +214,7 @@ _GRADES: dict[_prompts.Kind, tuple[int, int, str]] = {
     "relevant": (0, 1, "{yes_no}"),
     "grade": (1, 5, "{score}.0\n{why}"),
     "result": (0, 2, "{why}\n[RESULT] {score}"),
+    "rating": (1, 10, "{why}\nRating: [[{score}]]"),
 }
 
 
@@ -239,7 +240,8 @@ def _relevance(text: str) -> str | None:
     """The answer to a stock relevance prompt, or ``None``: the sentence that answers or
     ``NO_OUTPUT`` (LangChain's LLMChainExtractor); ``YES`` or ``NO``, whether the context
     holds half the question's words (its LLMChainFilter, LlamaIndex's evaluators); a
-    score for that share (LlamaIndex's correctness and relevancy evaluators); or the
+    score for that share (LlamaIndex's correctness and relevancy evaluators, LangChain's
+    string ones), or which of two answers holds the larger (its pairwise ones); or the
     numbered documents sharing a word with the question, most similar first, as
     ``Doc: 2, Relevance: 7`` lines (its LLMRerank)."""
     found = _prompts.recognise(text, "extract")
@@ -255,6 +257,12 @@ def _relevance(text: str) -> str | None:
             score = low + int((high - low) * shared / len(asked) + 0.5) if asked else low
             why = f"It covers {shared} of {len(asked)} key words."
             return reply.format(score=score, why=why, yes_no="YES" if score > low else "NO")
+    pair = _prompts.slots(text, "verdict")
+    if pair is not None:  # which answer holds more of the reference's (question's) words
+        asked = set(words(pair.get("reference") or pair["input"]))
+        a, b = (len(asked & set(words(pair[key]))) for key in ("prediction", "prediction_b"))
+        verdict = "C" if a == b else "A" if a > b else "B"
+        return f"A covers {a} and B {b} of {len(asked)} key words.\n[[{verdict}]]"
     found = _prompts.recognise(text, "choice")
     if found is None:
         return None

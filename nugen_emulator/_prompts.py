@@ -25,12 +25,14 @@ Kind = Literal[
     "json",
     "keywords",
     "questions",
+    "rating",
     "react",
     "relevant",
     "result",
     "select",
     "summary",
     "title",
+    "verdict",
 ]
 
 # What each stock template asks for, and where the framework keeps it. "answer": a context
@@ -84,7 +86,14 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # each): "relevant" (LlamaIndex's faithfulness and relevancy evaluators), "grade" (its
 # correctness one: a 1-5 score line, then why), "result" (its answer and context relevancy
 # ones: why, then "[RESULT] n"), "summary" (LangChain's summarize chains and
-# SummarizationMiddleware), and LlamaIndex's metadata extractors.
+# SummarizationMiddleware), LlamaIndex's metadata extractors, and LangChain's string
+# evaluators ("rating": why, then "Rating: [[n]]" out of 10; "verdict": "[[A]]", "[[B]]" or
+# "[[C]]", which answer is better).
+_ANSWER = "[Question] {input} [The Start of Assistant's Answer] {prediction} [The End of"
+_ANSWERS = (
+    "[User Question] {input} [The Start of Assistant A's Answer] {prediction} [The End{}"
+    "B's Answer] {prediction_b} [The End of"
+)
 PHRASES: tuple[tuple[Kind, str], ...] = (
     ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
     ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
@@ -100,6 +109,10 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("title", "{context_str}. Based on the above candidate titles and content"),
     ("keywords", "{context_str}. Give {keywords} unique keywords for this document."),
     ("questions", "context: {context_str} Given the{}generate {num_questions} questions"),
+    ("rating", "[Ground truth] {reference} Begin{}" + _ANSWER),
+    ("rating", _ANSWER),
+    ("verdict", "the user's question: {reference}" + _ANSWERS),
+    ("verdict", _ANSWERS),
 )
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
@@ -114,8 +127,9 @@ _CONTEXT_SLOTS = (
     "generated_answer",
     "text",
     "messages",
+    "prediction",
 )
-_QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query")
+_QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query", "reference", "input")
 
 
 @dataclass(frozen=True)
@@ -159,14 +173,20 @@ def _of_kind(kind: Kind) -> tuple[Template, ...]:
 def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
     """The (context, question) held by the first stock template of ``kind`` that ``text``
     was written from (``None`` for what it does not hold), or ``None``."""
+    if (found := slots(text, kind)) is None:
+        return None
+    context = "\n".join(found[name] for name in _CONTEXT_SLOTS if found.get(name))
+    return context or None, next((found[n].strip() for n in _QUESTION_SLOTS if found.get(n)), None)
+
+
+def slots(text: str, kind: Kind) -> dict[str, str] | None:
+    """Each variable of the first stock template of ``kind`` that ``text`` was written from,
+    as written, or ``None``."""
     for template in _of_kind(kind):
         if all(word in text for word in template.words) and (
             match := template.pattern.search(text)
         ):
-            slots = {template.lead: text[: match.start()]} | match.groupdict()
-            context = "\n".join(slots[name] for name in _CONTEXT_SLOTS if slots.get(name))
-            question = next((slots[n].strip() for n in _QUESTION_SLOTS if slots.get(n)), None)
-            return context or None, question
+            return {template.lead: text[: match.start()]} | match.groupdict()
     return None
 
 

@@ -1,6 +1,7 @@
 """The frameworks' stock evaluators, summarizers and metadata extractors, run end to end
 on their own OpenAI classes against the openai-dialect emulator, read a reply of the form
-their parsers expect: a score, a pass and a fail, a summary, a title, keywords, questions.
+their parsers expect: a score, a pass and a fail, a verdict, a summary, a title, keywords,
+questions.
 """
 
 from __future__ import annotations
@@ -126,3 +127,23 @@ def test_langchain_summarization_middleware(nugen_emulator_openai: NugenEmulator
     state = agent.invoke({"messages": [*history, HumanMessage("And owls?")]})
     summary = next(m.text for m in state["messages"] if "summary" in m.text.lower())
     assert f"Tell me about penguins please. {PENGUINS}" in summary
+
+
+def test_langchain_string_evaluators(nugen_emulator_openai: NugenEmulator) -> None:
+    from langchain_classic.evaluation import load_evaluator
+
+    model = _chat(nugen_emulator_openai)
+    score = load_evaluator("score_string", llm=model)
+    labeled = load_evaluator("labeled_score_string", llm=model)
+    # 1 to 10 for the share of the question's (the reference's) words the answer holds:
+    # 4 of 5 (5 of 7) here.
+    for answer, scores in ((GOOD, (8, 7)), (BAD, (1, 1))):
+        asked = {"input": QUESTION, "prediction": answer}
+        assert score.evaluate_strings(**asked)["score"] == scores[0]
+        assert labeled.evaluate_strings(**asked, reference=PENGUINS)["score"] == scores[1]
+    for evaluator in ("pairwise_string", "labeled_pairwise_string"):
+        compare = load_evaluator(evaluator, llm=model)
+        reference = {"reference": PENGUINS} if evaluator.startswith("labeled") else {}
+        for a, b, verdict in ((GOOD, BAD, "A"), (BAD, GOOD, "B"), (GOOD, GOOD, None)):
+            asked = {"input": QUESTION, "prediction": a, "prediction_b": b} | reference
+            assert compare.evaluate_string_pairs(**asked)["value"] == verdict

@@ -123,6 +123,8 @@ STOCK = [
 # Templates known by a phrase of theirs (_prompts.PHRASES), as (kind, module, attribute).
 EVALUATION, EXTRACTORS = f"{LLAMA}.evaluation", f"{LLAMA}.extractors.metadata_extractors"
 SUMMARIZE = "langchain_classic.chains.summarize"
+SCORING = "langchain_classic.evaluation.scoring.prompt"
+COMPARISON = "langchain_classic.evaluation.comparison.prompt"
 PHRASED = [
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_EVAL_TEMPLATE"),
     ("relevant", f"{EVALUATION}.faithfulness", "DEFAULT_REFINE_TEMPLATE"),
@@ -140,6 +142,11 @@ PHRASED = [
     ("title", EXTRACTORS, "DEFAULT_TITLE_COMBINE_TEMPLATE"),
     ("keywords", EXTRACTORS, "DEFAULT_KEYWORD_EXTRACT_TEMPLATE"),
     ("questions", EXTRACTORS, "DEFAULT_QUESTION_GEN_TMPL"),
+    # LangChain's string evaluators: a 1-10 rating, and which of two answers is better.
+    ("rating", SCORING, "SCORING_TEMPLATE_WITH_REFERENCE"),
+    ("rating", SCORING, "SCORING_TEMPLATE"),
+    ("verdict", COMPARISON, "COMPARISON_TEMPLATE_WITH_REFERENCE"),
+    ("verdict", COMPARISON, "COMPARISON_TEMPLATE"),
 ]
 
 
@@ -149,8 +156,11 @@ class _Named(dict[str, str]):
 
 
 def _phrased(module: str, name: str) -> str:
-    """The constant rendered with each variable its name, upper-cased, in brackets."""
+    """The constant rendered with each variable its name, upper-cased, in brackets (a chat
+    template: its last message)."""
     value = getattr(importlib.import_module(module), name)
+    if hasattr(value, "messages"):
+        value = value.messages[-1].prompt
     return string.Formatter().vformat(getattr(value, "template", value), (), _Named())
 
 
