@@ -236,6 +236,22 @@ def _digest(text: str) -> str | None:
     return None
 
 
+_TABLE_RE = re.compile(r"(?:CREATE TABLE|Table) [\"'`\[]?([\w$.]+)")  # LangChain, LlamaIndex
+
+
+def _sql(text: str) -> str | None:
+    """For a stock text-to-SQL prompt, a query that runs on the schema it shows: the rows
+    of the table the question names (else the first), as many as it allows (else 5)."""
+    schema, question = _prompts.recognise(text, "sql") or (None, None)
+    tables = _TABLE_RE.findall(schema or "")
+    if not tables:
+        return None
+    asked = set(words(question or ""))
+    table = max(tables, key=lambda name: len(asked & set(words(name))))  # the first on ties
+    limit = re.search(r"at most (\d+) results", text)
+    return f"SELECT * FROM {table} LIMIT {limit[1] if limit else 5}"
+
+
 def _relevance(text: str) -> str | None:
     """The answer to a stock relevance prompt, or ``None``: the sentence that answers or
     ``NO_OUTPUT`` (LangChain's LLMChainExtractor); ``YES`` or ``NO``, whether the context
@@ -290,7 +306,8 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
-    judged = _relevance(conv.last_user_text) or _digest(conv.last_user_text)
+    text = conv.last_user_text
+    judged = _relevance(text) or _digest(text) or _sql(text)
     if judged is not None:
         return judged
     found = _prompts.recognise(conv.last_user_text, "facts")

@@ -30,6 +30,7 @@ Kind = Literal[
     "relevant",
     "result",
     "select",
+    "sql",
     "summary",
     "title",
     "verdict",
@@ -88,7 +89,8 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # ones: why, then "[RESULT] n"), "summary" (LangChain's summarize chains and
 # SummarizationMiddleware), LlamaIndex's metadata extractors, and LangChain's string
 # evaluators ("rating": why, then "Rating: [[n]]" out of 10; "verdict": "[[A]]", "[[B]]" or
-# "[[C]]", which answer is better).
+# "[[C]]", which answer is better); "sql": a query for the tables shown (LangChain's
+# create_sql_query_chain, LlamaIndex's text-to-SQL).
 _ANSWER = "[Question] {input} [The Start of Assistant's Answer] {prediction} [The End of"
 _ANSWERS = (
     "[User Question] {input} [The Start of Assistant A's Answer] {prediction} [The End{}"
@@ -113,6 +115,8 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("rating", _ANSWER),
     ("verdict", "the user's question: {reference}" + _ANSWERS),
     ("verdict", _ANSWERS),
+    ("sql", "Only use the following tables: {table_info} Question: {input}"),
+    ("sql", "Only use tables listed below. {schema} Question: {query_str} SQLQuery:"),
 )
 # Template variables by what they hold.
 _CONTEXT_SLOTS = (
@@ -128,6 +132,8 @@ _CONTEXT_SLOTS = (
     "text",
     "messages",
     "prediction",
+    "table_info",
+    "schema",
 )
 _QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query", "reference", "input")
 

@@ -147,3 +147,82 @@ def test_langchain_string_evaluators(nugen_emulator_openai: NugenEmulator) -> No
         for a, b, verdict in ((GOOD, BAD, "A"), (BAD, GOOD, "B"), (GOOD, GOOD, None)):
             asked = {"input": QUESTION, "prediction": a, "prediction_b": b} | reference
             assert compare.evaluate_string_pairs(**asked)["value"] == verdict
+
+
+def _birds_and_cities() -> Any:
+    """An in-memory SQLite database of two tables."""
+    from sqlalchemy import StaticPool, create_engine, text
+
+    shared = {"check_same_thread": False}  # one connection, used from worker threads too
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args=shared)
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE birds (name TEXT, speed INTEGER)"))
+        db.execute(text("CREATE TABLE cities (name TEXT, people INTEGER)"))
+        db.execute(text("INSERT INTO birds VALUES ('penguin', 36), ('owl', 65)"))
+        db.execute(text("INSERT INTO cities VALUES ('Oslo', 709000), ('Lima', 10092000)"))
+    return engine
+
+
+CITY_QUESTION = "How many people live in each city?"
+CITY_ROWS = [("Oslo", 709000), ("Lima", 10092000)]
+
+
+def test_llama_index_text_to_sql(
+    nugen_emulator_openai: NugenEmulator, unraisable: list[Any]
+) -> None:
+    from llama_index.core import MockEmbedding, SQLDatabase
+    from llama_index.core.query_engine import NLSQLTableQueryEngine
+
+    engine = _birds_and_cities()
+
+    async def ask(llm: Any) -> None:
+        # The default SQL parser embeds nothing (only given, so OpenAI's is not looked up).
+        unused = MockEmbedding(embed_dim=8)
+        database = SQLDatabase(engine)
+        query_engine = NLSQLTableQueryEngine(database, llm=llm, embed_model=unused)
+        response = await query_engine.aquery(CITY_QUESTION)
+        # the table the question names (else the first), as many rows as the prompt allows
+        assert response.metadata["sql_query"] == "SELECT * FROM cities LIMIT 5"
+        assert response.metadata["result"] == CITY_ROWS
+
+    _llama(nugen_emulator_openai, ask)
+    engine.dispose()
+
+
+class _Database:
+    """What the chain reads of langchain_community's SQLDatabase (not installed here): the
+    dialect, and each table's CREATE TABLE statement as it writes them."""
+
+    dialect = "sqlite"
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def get_table_info(self, table_names: list[str] | None = None) -> str:
+        from sqlalchemy import MetaData
+        from sqlalchemy.schema import CreateTable
+
+        metadata = MetaData()
+        metadata.reflect(self.engine)
+        tables = [t for t in metadata.sorted_tables if t.name in (table_names or [t.name])]
+        return "\n\n".join(str(CreateTable(t).compile(self.engine)).rstrip() for t in tables)
+
+
+def test_langchain_sql_query_chain(nugen_emulator_openai: NugenEmulator) -> None:
+    from langchain_classic.chains import create_sql_query_chain
+    from sqlalchemy import text
+
+    engine = _birds_and_cities()
+    try:
+        from langchain_community.utilities import SQLDatabase
+
+        database: Any = SQLDatabase(engine)
+    except ImportError:
+        database = _Database(engine)
+    chain = create_sql_query_chain(_chat(nugen_emulator_openai), database, k=2)
+    query = chain.invoke({"question": CITY_QUESTION})
+    assert query == "SELECT * FROM cities LIMIT 2"
+    with engine.connect() as db:
+        assert [tuple(row) for row in db.execute(text(query))] == CITY_ROWS
+    assert chain.invoke({"question": "Which bird is fastest?"}) == "SELECT * FROM birds LIMIT 2"
+    engine.dispose()

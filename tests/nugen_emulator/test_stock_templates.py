@@ -147,6 +147,10 @@ PHRASED = [
     ("rating", SCORING, "SCORING_TEMPLATE"),
     ("verdict", COMPARISON, "COMPARISON_TEMPLATE_WITH_REFERENCE"),
     ("verdict", COMPARISON, "COMPARISON_TEMPLATE"),
+    # Text-to-SQL: LangChain's create_sql_query_chain (every dialect's prompt ends so) and
+    # LlamaIndex's NLSQLRetriever.
+    ("sql", "langchain_classic.chains.sql_database.prompt", "PROMPT_SUFFIX"),
+    ("sql", f"{LLAMA}.prompts.default_prompts", "DEFAULT_TEXT_TO_SQL_TMPL"),
 ]
 
 
