@@ -441,7 +441,9 @@ class NugenEmulator:
             raise HookError(
                 hook, f"must return a Generation, an EncodedStream or None, got {reply!r}"
             )
-        if isinstance(reply, Generation) and (problem := malformed(reply)):
+        if isinstance(reply, EncodedStream) and not isinstance(reply.events, (bytes, str)):
+            reply = EncodedStream(list(reply.events))  # any iterable a hook gives
+        if reply is not None and (problem := malformed(reply)):
             raise HookError(hook, problem)
         return reply
 
@@ -457,7 +459,7 @@ class NugenEmulator:
         if isinstance(reply, EncodedStream):
             if not stream:
                 raise HookError(self._chat_reply, "returned an EncodedStream for a JSON reply")
-            return self._sse(list(reply.events), fault)  # any iterable a hook gives
+            return self._sse(reply.events, fault)
         generation = with_call_ids(reply or generate_chat(request), self._new_id)
         # What every rendering of this answer takes.
         rendering = (generation, request, self._new_id(renderer.chat_id_prefix), fault.no_usage)

@@ -41,17 +41,35 @@ class HookError(Exception):
         super().__init__(f"the chat_reply hook {name} {problem}")
 
 
-def malformed(generation: Generation) -> str | None:
-    """What in a hook's ``generation`` the emulator cannot render, said to the test's
-    author (a type checker catches these; a test run without one reaches the server).
-    An iterator is refused: checked, it would be rendered empty."""
-    if not isinstance(generation.choices, Sequence):
-        return f"returned a Generation whose choices are {generation.choices!r}, not a list"
-    for choice in generation.choices:
+def _whole(number: object) -> bool:
+    return isinstance(number, int) and not isinstance(number, bool)
+
+
+def malformed(reply: Generation | EncodedStream) -> str | None:
+    """What in a hook's ``reply`` the emulator cannot render, said to the test's author
+    (a type checker catches these; a test run without one reaches the server). An
+    iterator in a Generation is refused: checked, it would be rendered empty (an
+    EncodedStream's events arrive here as a list)."""
+    if isinstance(reply, EncodedStream):
+        events, what = reply.events, "returned an EncodedStream whose events"
+        if isinstance(events, (bytes, str)):
+            return f"{what} are {events!r}, not a list of them"
+        wrong = [event for event in events if not isinstance(event, bytes)]
+        return f"{what} hold {wrong[0]!r}, not bytes (encode_event it)" if wrong else None
+    what = "returned a Generation whose"
+    if not isinstance(reply.choices, Sequence):
+        return f"{what} choices are {reply.choices!r}, not a list"
+    if not _whole(reply.prompt_tokens):
+        return f"{what} prompt_tokens are {reply.prompt_tokens!r}, not a whole number"
+    for choice in reply.choices:
         if not isinstance(choice, Choice):
-            return f"returned a Generation whose choices hold {choice!r}, not a Choice"
-        if not isinstance(choice.content, (str, type(None))):
-            return f"returned a Choice whose content is {choice.content!r}, not text or None"
+            return f"{what} choices hold {choice!r}, not a Choice"
+        for name, value in (("content", choice.content), ("reasoning", choice.reasoning)):
+            if not isinstance(value, (str, type(None))):
+                return f"returned a Choice whose {name} is {value!r}, not text or None"
+        if not _whole(choice.reasoning_tokens):
+            tokens = choice.reasoning_tokens
+            return f"returned a Choice whose reasoning_tokens are {tokens!r}, not a whole number"
         if not isinstance(choice.tool_calls, Sequence):
             return f"returned a Choice whose tool_calls are {choice.tool_calls!r}, not a list"
         for call in choice.tool_calls:

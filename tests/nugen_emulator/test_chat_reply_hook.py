@@ -221,6 +221,11 @@ def test_a_failing_hook_is_a_500_in_the_dialect(
         ),
         (Choice(42, "stop"), "returned a Choice whose content is 42, not text or None"),  # type: ignore[arg-type]
         ("Paris.", "returned a Generation whose choices hold 'Paris.', not a Choice"),
+        (Choice("Hi", "stop", reasoning=5), "returned a Choice whose reasoning is 5, not text"),  # type: ignore[arg-type]
+        (
+            Choice("Hi", "stop", reasoning_tokens="2"),  # type: ignore[arg-type]
+            "returned a Choice whose reasoning_tokens are '2', not a whole number",
+        ),
     ],
 )
 @pytest.mark.parametrize("streamed", [False, True])
@@ -233,6 +238,35 @@ def test_a_malformed_generation_is_a_hook_error(
     recorder.answer = Generation([choice], 1)
     with _client(emu) as client:
         body = {"model": "m", "messages": USER, "stream": streamed}
+        reply = client.post("/chat/completions", json=body)
+    assert reply.status_code == 500
+    assert f"the chat_reply hook Recorder {problem}" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (
+            Generation([Choice("Hi", "stop")], "3"),  # type: ignore[arg-type]
+            "returned a Generation whose prompt_tokens are '3', not a whole number",
+        ),
+        (
+            EncodedStream(b"data: {}"),  # type: ignore[arg-type]
+            "returned an EncodedStream whose events are b'data: {}', not a list of them",
+        ),
+        (
+            EncodedStream(["data: {}"]),  # type: ignore[list-item]
+            "returned an EncodedStream whose events hold 'data: {}', not bytes (encode_event it)",
+        ),
+    ],
+)
+def test_a_malformed_reply_is_a_hook_error(
+    hooked: tuple[NugenEmulator, Recorder], answer: Any, problem: str
+) -> None:
+    emu, recorder = hooked
+    recorder.answer = answer
+    with _client(emu) as client:
+        body = {"model": "m", "messages": USER, "stream": True}
         reply = client.post("/chat/completions", json=body)
     assert reply.status_code == 500
     assert f"the chat_reply hook Recorder {problem}" in reply.text
