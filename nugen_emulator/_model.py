@@ -480,6 +480,7 @@ def generate_chat(request: ChatBody) -> Generation:
         plan = "call " + " and ".join(names)
     reasoning = _reasoning(request, conv, plan)
     shown = reasoning if request.reasoning and not request.reasoning.exclude else None
+    limit = getattr(request, "max_completion_tokens", None) or request.max_tokens  # openai
     choices: list[Choice] = []
     for index in range(request.n or 1):
         if names:
@@ -487,7 +488,7 @@ def generate_chat(request: ChatBody) -> Generation:
             choice = Choice(content=None, finish_reason="tool_calls", tool_calls=calls)
         else:
             alternative = f"(Alternative {index + 1}) {text}" if index and numbered else text
-            content, finish = _apply_stop_and_limit(alternative, request.stop, request.max_tokens)
+            content, finish = _apply_stop_and_limit(alternative, request.stop, limit)
             choice = Choice(content=content, finish_reason=finish)
         choice.reasoning_tokens, choice.reasoning = count_tokens(reasoning or ""), shown
         choices.append(choice)

@@ -195,9 +195,11 @@ class CompletionBody(_Model):
 
 
 # The Nugen service does not document ``stream_options`` (so it is ignored, like any
-# unknown field); vLLM-style hosts reject it without ``stream``.
+# unknown field); vLLM-style hosts reject it without ``stream``. Nor ``max_completion_tokens``,
+# OpenAI's newer name for ``max_tokens`` (ChatOpenAI sends it), which wins over it there.
 class OpenAIChatBody(ChatBody):
     stream_options: StreamOptions | None = None
+    max_completion_tokens: Positive = None
 
 
 class OpenAICompletionBody(CompletionBody):

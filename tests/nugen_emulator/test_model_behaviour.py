@@ -116,6 +116,23 @@ def test_max_tokens_truncates_with_length(http: httpx.Client) -> None:
     assert reply["usage"]["completion_tokens"] == 3
 
 
+def test_max_completion_tokens_truncates_in_the_openai_dialect(
+    http: httpx.Client, http_openai: httpx.Client
+) -> None:
+    # OpenAI's newer name for max_tokens (ChatOpenAI sends it), which wins when both are
+    # sent; the nugen dialect's body has no such field, so ignores it like any unknown one.
+    for body in ({"max_completion_tokens": 3}, {"max_completion_tokens": 3, "max_tokens": 9}):
+        reply = chat(http_openai, **body)
+        assert _message(reply)["content"] == 'You asked: "What'
+        assert reply["choices"][0]["finish_reason"] == "length"
+    assert chat(http, max_completion_tokens=3)["choices"][0]["finish_reason"] == "stop"
+    refused = http_openai.post(
+        "/chat/completions", json={"model": "m", "messages": USER, "max_completion_tokens": 0}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "max_completion_tokens"
+
+
 def test_stop_sequences_cut_the_text(http: httpx.Client) -> None:
     reply = chat(http, stop=["capital", "zzz"])
     assert _message(reply)["content"] == 'You asked: "What is the '

@@ -1,7 +1,7 @@
-"""The frameworks' stock evaluators, summarizers and metadata extractors, run end to end
-on their own OpenAI classes against the openai-dialect emulator, read a reply of the form
-their parsers expect: a score, a pass and a fail, a verdict, a summary, a title, keywords,
-questions.
+"""The frameworks' stock evaluators, summarizers, metadata extractors and text-to-SQL
+chains, run end to end on their own OpenAI classes against the openai-dialect emulator,
+read a reply of the form their parsers expect: a score, a pass and a fail, a verdict, a
+summary, a title, keywords, questions, a query that runs.
 """
 
 from __future__ import annotations
@@ -226,3 +226,10 @@ def test_langchain_sql_query_chain(nugen_emulator_openai: NugenEmulator) -> None
         assert [tuple(row) for row in db.execute(text(query))] == CITY_ROWS
     assert chain.invoke({"question": "Which bird is fastest?"}) == "SELECT * FROM birds LIMIT 2"
     engine.dispose()
+
+
+def test_chat_openai_max_tokens_cuts_the_answer(nugen_emulator_openai: NugenEmulator) -> None:
+    # ChatOpenAI sends max_tokens as max_completion_tokens.
+    model = _chat(nugen_emulator_openai).bind(max_tokens=3)
+    reply = model.invoke("What is the capital of France?")
+    assert (reply.text, reply.response_metadata["finish_reason"]) == ('You asked: "What', "length")
