@@ -85,12 +85,12 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 )
 # Stock templates known by a stable phrase of their constant (the template test checks
 # each): "relevant" (LlamaIndex's faithfulness and relevancy evaluators), "grade" (its
-# correctness one: a 1-5 score line, then why), "result" (its answer and context relevancy
-# ones: why, then "[RESULT] n"), "summary" (LangChain's summarize chains and
-# SummarizationMiddleware), LlamaIndex's metadata extractors, and LangChain's string
-# evaluators ("rating": why, then "Rating: [[n]]" out of 10; "verdict": "[[A]]", "[[B]]" or
-# "[[C]]", which answer is better); "sql": a query for the tables shown (LangChain's
-# create_sql_query_chain, LlamaIndex's text-to-SQL).
+# correctness one: a 1-5 score line, then why; against the query when it has no
+# reference), "result" (its answer and context relevancy ones: why, then "[RESULT] n"),
+# "summary" (LangChain's summarize chains and SummarizationMiddleware), LlamaIndex's
+# metadata extractors, LangChain's string evaluators ("rating": why, then "Rating: [[n]]"
+# out of 10; "verdict": "[[A]]", "[[B]]" or "[[C]]", which answer is better), and "sql": a
+# query for the tables shown (LangChain's create_sql_query_chain, LlamaIndex's text-to-SQL).
 _ANSWER = "[Question] {input} [The Start of Assistant's Answer] {prediction} [The End of"
 _ANSWERS = (
     "[User Question] {input} [The Start of Assistant A's Answer] {prediction} [The End{}"
@@ -100,7 +100,11 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
     ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
     ("relevant", "information: {query_str} We have{}YES/NO{}------------ {context_msg} ---"),
-    ("grade", "## Reference Answer {reference_answer} ## Generated Answer {generated_answer}"),
+    (
+        "grade",
+        "## User Query {query} ## Reference Answer {reference_answer} ## Generated Answer "
+        "{generated_answer}",
+    ),
     ("result", "is worth{}Query: {query} Response: {response} Feedback:"),
     ("result", "is worth{}Query: {query_str} Context: {context_str} Feedback:"),
     ("summary", 'Write a concise summary of the following: "{text}" CONCISE SUMMARY:'),
@@ -136,6 +140,8 @@ _CONTEXT_SLOTS = (
     "schema",
 )
 _QUESTION_SLOTS = ("query_str", "question", "reference_answer", "query", "reference", "input")
+# What LlamaIndex's correctness evaluator sends for no reference: no question (the query is).
+_NO_REFERENCE = "(NO REFERENCE ANSWER SUPPLIED)"
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,8 @@ def recognise(text: str, kind: Kind) -> tuple[str | None, str | None] | None:
     if (found := slots(text, kind)) is None:
         return None
     context = "\n".join(found[name] for name in _CONTEXT_SLOTS if found.get(name))
-    return context or None, next((found[n].strip() for n in _QUESTION_SLOTS if found.get(n)), None)
+    asked = (found[name].strip() for name in _QUESTION_SLOTS if found.get(name))
+    return context or None, next((q for q in asked if q != _NO_REFERENCE), None)
 
 
 def slots(text: str, kind: Kind) -> dict[str, str] | None:

@@ -60,6 +60,9 @@ def test_llama_index_evaluators_pass_and_fail(
             # 1 to 5 for the share of the reference's words the answer holds (5 of 7 here)
             assert (correct.score, correct.passing) == ((4.0, True) if passing else (1.0, False))
             assert correct.feedback
+            # Without a reference, for the share of the question's words (4 of 5 here).
+            unreferenced = await CorrectnessEvaluator(llm=llm).aevaluate(**asked)
+            assert unreferenced.score == (4.0 if passing else 1.0)
             for evaluator in (FaithfulnessEvaluator(llm=llm), RelevancyEvaluator(llm=llm)):
                 context = [TEXT if passing else "Hamlet."]
                 result = await evaluator.aevaluate(**asked, contexts=context)
