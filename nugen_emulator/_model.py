@@ -40,6 +40,7 @@ _GENERIC_TOOL_WORDS = frozenset(
 _JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _CHOICE_RE = re.compile(r"^\((\d+)\) (.*)$", re.MULTILINE)  # "(2) Facts about birds"
+_TABLE_RE = re.compile(r"(?:CREATE TABLE|Table) [\"'`\[]?([\w$.]+)")  # LangChain, LlamaIndex
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
 
@@ -236,20 +237,14 @@ def _digest(text: str) -> str | None:
     return None
 
 
-_TABLE_RE = re.compile(r"(?:CREATE TABLE|Table) [\"'`\[]?([\w$.]+)")  # LangChain, LlamaIndex
-
-
 def _sql(text: str) -> str | None:
     """For a stock text-to-SQL prompt, a query that runs on the schema it shows: the rows
     of the table the question names (else the first), as many as it allows (else 5)."""
     schema, question = _prompts.recognise(text, "sql") or (None, None)
-    tables = _TABLE_RE.findall(schema or "")
-    if not tables:
-        return None
     asked = set(words(question or ""))
-    table = max(tables, key=lambda name: len(asked & set(words(name))))  # the first on ties
+    tables = sorted(_TABLE_RE.findall(schema or ""), key=lambda t: -len(asked & set(words(t))))
     limit = re.search(r"at most (\d+) results", text)
-    return f"SELECT * FROM {table} LIMIT {limit[1] if limit else 5}"
+    return f"SELECT * FROM {tables[0]} LIMIT {limit[1] if limit else 5}" if tables else None
 
 
 def _relevance(text: str) -> str | None:
@@ -306,8 +301,7 @@ def _text_answer(conv: _Conversation) -> str:
         if conv.last_user_text.strip():
             sentences.append(f'That answers "{quote(conv.last_user_text, 30)}".')
         return " ".join(sentences)
-    text = conv.last_user_text
-    judged = _relevance(text) or _digest(text) or _sql(text)
+    judged = _relevance(text := conv.last_user_text) or _digest(text) or _sql(text)
     if judged is not None:
         return judged
     found = _prompts.recognise(conv.last_user_text, "facts")

@@ -91,6 +91,7 @@ SOURCES: tuple[tuple[Kind, str, str], ...] = tuple(
 # metadata extractors, LangChain's string evaluators ("rating": why, then "Rating: [[n]]"
 # out of 10; "verdict": "[[A]]", "[[B]]" or "[[C]]", which answer is better), and "sql": a
 # query for the tables shown (LangChain's create_sql_query_chain, LlamaIndex's text-to-SQL).
+_GRADE = "## User Query {query} ## Reference Answer {reference_answer} ## Generated Answer"
 _ANSWER = "[Question] {input} [The Start of Assistant's Answer] {prediction} [The End of"
 _ANSWERS = (
     "[User Question] {input} [The Start of Assistant A's Answer] {prediction} [The End{}"
@@ -100,11 +101,7 @@ PHRASES: tuple[tuple[Kind, str], ...] = (
     ("relevant", "Answer: NO Information: {query_str} Context: {context_str} Answer:"),
     ("relevant", "otherwise NO. Query and Response: {query_str} Context: {context_str} Answer:"),
     ("relevant", "information: {query_str} We have{}YES/NO{}------------ {context_msg} ---"),
-    (
-        "grade",
-        "## User Query {query} ## Reference Answer {reference_answer} ## Generated Answer "
-        "{generated_answer}",
-    ),
+    ("grade", _GRADE + " {generated_answer}"),
     ("result", "is worth{}Query: {query} Response: {response} Feedback:"),
     ("result", "is worth{}Query: {query_str} Context: {context_str} Feedback:"),
     ("summary", 'Write a concise summary of the following: "{text}" CONCISE SUMMARY:'),

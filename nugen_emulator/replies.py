@@ -41,10 +41,6 @@ class HookError(Exception):
         super().__init__(f"the chat_reply hook {name} {problem}")
 
 
-def _whole(number: object) -> bool:
-    return isinstance(number, int) and not isinstance(number, bool)
-
-
 def malformed(reply: Generation | EncodedStream) -> str | None:
     """What in a hook's ``reply`` the emulator cannot render, said to the test's author
     (a type checker catches these; a test run without one reaches the server). An
@@ -59,7 +55,7 @@ def malformed(reply: Generation | EncodedStream) -> str | None:
     what = "returned a Generation whose"
     if not isinstance(reply.choices, Sequence):
         return f"{what} choices are {reply.choices!r}, not a list"
-    if not _whole(reply.prompt_tokens):
+    if type(reply.prompt_tokens) is not int:  # nor a bool
         return f"{what} prompt_tokens are {reply.prompt_tokens!r}, not a whole number"
     for choice in reply.choices:
         if not isinstance(choice, Choice):
@@ -67,7 +63,7 @@ def malformed(reply: Generation | EncodedStream) -> str | None:
         for name, value in (("content", choice.content), ("reasoning", choice.reasoning)):
             if not isinstance(value, (str, type(None))):
                 return f"returned a Choice whose {name} is {value!r}, not text or None"
-        if not _whole(choice.reasoning_tokens):
+        if type(choice.reasoning_tokens) is not int:
             tokens = choice.reasoning_tokens
             return f"returned a Choice whose reasoning_tokens are {tokens!r}, not a whole number"
         if not isinstance(choice.tool_calls, Sequence):
