@@ -193,9 +193,7 @@ def slots(text: str, kind: Kind) -> dict[str, str] | None:
     """Each variable of the first stock template of ``kind`` that ``text`` was written from,
     as written, or ``None``."""
     for template in _of_kind(kind):
-        if all(word in text for word in template.words) and (
-            match := template.pattern.search(text)
-        ):
+        if all(map(text.__contains__, template.words)) and (match := template.pattern.search(text)):
             return {template.lead: text[: match.start()]} | match.groupdict()
     return None
 
