@@ -60,8 +60,8 @@ def _mypy_errors(tmp_path: Path, config: str, code: str) -> tuple[list[int], str
             "mypy",
             "--config-file",
             str(tmp_path / "mypy.ini"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
+            "--cache-dir",  # shared by this run's checks: the frameworks are checked once
+            str(tmp_path.parent / "mypy-cache"),
             "--no-error-summary",
             "--hide-error-context",
             str(tmp_path / "user_code.py"),
