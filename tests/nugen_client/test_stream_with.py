@@ -405,3 +405,44 @@ def test_a_stream_closed_while_waiting_to_retry_sends_nothing_more(
 
         asyncio.run(main())
     assert len(nugen_emulator.requests) == 1
+
+
+@pytest.mark.parametrize("through", ["stream", "iterator"])
+def test_a_stream_whose_read_was_cut_off_never_ends_as_if_whole(
+    nugen_emulator: NugenEmulator, through: str
+) -> None:
+    # A read cut off from outside (asyncio.wait_for around one chunk, Ctrl-C during a
+    # read) ends the stream's generator: a caller who reads on gets StreamInterruptedError,
+    # never the quiet end of a whole answer (the text so far would pass for all of it).
+    nugen_emulator.inject(stall_after=3, stall_seconds=0.5, times=2)
+    cut = r"\(reading it was cut off by (CancelledError|KeyboardInterrupt)\)"
+
+    async def main() -> None:
+        stream = _open(_client("async", nugen_emulator), "chat")
+        chunks = stream if through == "stream" else aiter(stream)
+
+        async def read_with_a_short_timeout() -> None:
+            while True:
+                await asyncio.wait_for(anext(chunks), 0.1)
+
+        with pytest.raises(TimeoutError):
+            await read_with_a_short_timeout()
+        with pytest.raises(StreamInterruptedError, match=cut):
+            await anext(chunks)
+        with pytest.raises(StreamInterruptedError, match=cut):
+            await _aread_all(stream)
+
+    asyncio.run(main())
+
+    # Ctrl-C during a read: the interrupt raised by the network read, after two chunks.
+    body = sse(chunk("a"), chunk("b"), done=False)
+    ctrl_c = Reply(body=body, headers={"content-type": "text/event-stream"}, piece=len(body))
+    ctrl_c.raise_exc = KeyboardInterrupt()
+    stream = Harness("sync", [ctrl_c]).client.stream_chat_completion(model="m", messages=USER)
+    chunks = stream if through == "stream" else iter(stream)
+    with pytest.raises(KeyboardInterrupt):
+        _read_all(chunks)
+    with pytest.raises(StreamInterruptedError, match=cut):
+        next(chunks)
+    with pytest.raises(StreamInterruptedError, match=cut):
+        _read_all(stream)

@@ -71,7 +71,7 @@ class Reply:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     piece: int = 0  # >0: stream the body in pieces of this many bytes
-    raise_exc: Exception | None = None
+    raise_exc: BaseException | None = None
 
     @staticmethod
     def stream(body: bytes, piece: int = 0, **headers: str) -> Reply:
@@ -84,7 +84,7 @@ Handler = Callable[[httpx.Request], Reply]
 
 
 class _SyncPieces(httpx.SyncByteStream):
-    def __init__(self, body: bytes, piece: int, fail: Exception | None) -> None:
+    def __init__(self, body: bytes, piece: int, fail: BaseException | None) -> None:
         self.body, self.piece, self.fail = body, piece, fail
 
     def __iter__(self) -> Iterator[bytes]:
@@ -95,7 +95,7 @@ class _SyncPieces(httpx.SyncByteStream):
 
 
 class _AsyncPieces(httpx.AsyncByteStream):
-    def __init__(self, body: bytes, piece: int, fail: Exception | None) -> None:
+    def __init__(self, body: bytes, piece: int, fail: BaseException | None) -> None:
         self.body, self.piece, self.fail = body, piece, fail
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
