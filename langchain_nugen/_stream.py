@@ -243,13 +243,14 @@ class StreamConverter:
 def _closing_chunks(accumulator: StreamAccumulator) -> list[ToolCallChunk]:
     """Closing fragments of the streamed calls: the id of a call the host sent without
     one, and for a call that must not run, an ending that leaves it (summed with the
-    stream's chunks) in ``invalid_tool_calls``."""
+    stream's chunks) in ``invalid_tool_calls``; blank arguments, no arguments to the whole
+    answer, get ``{}``, which LangChain's parser (refusing blank text) reads as them."""
     chunks = []
     for index, call in enumerate(accumulator.tool_calls(0)):
         arguments = call.function.arguments
         try:
             parse_tool_arguments(arguments)
-            ending = ""
+            ending = "{}" if arguments and not arguments.strip() else ""
         except ValueError:
             ending = _unparsable_ending(arguments)
         call_id = None if call.id else missing_call_id(accumulator.id, index)

@@ -1562,6 +1562,21 @@ def test_streamed_calls_that_do_not_parse_stay_invalid(
     assert len(full.invalid_tool_calls) == 1
 
 
+@pytest.mark.parametrize("arguments", [" ", "\n", " \t "])
+def test_streamed_calls_with_blank_arguments_run_as_the_whole_answer_does(
+    mock: respx.MockRouter, arguments: str
+) -> None:
+    # Blank arguments are no arguments (parse_tool_arguments): the whole answer's call runs
+    # with {}, so the sum of the streamed chunks must too, not an invalid call.
+    call = {"index": 0, "id": "c", "function": {"name": "f", "arguments": arguments}}
+    mock.post(CHAT).mock(
+        return_value=sse(delta(delta={"tool_calls": [call]}), delta(finish="tool_calls"))
+    )
+    full = summed(list(make().stream("?")))
+    assert full.invalid_tool_calls == []
+    assert [(c["name"], c["args"], c["id"]) for c in full.tool_calls] == [("f", {}, "c")]
+
+
 def test_truncated_streamed_call_is_one_invalid_call_in_v1_content_and_v3_events(
     mock: respx.MockRouter,
 ) -> None:
