@@ -74,7 +74,7 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
         texts per request for this call, as ``OpenAIEmbeddings`` takes it, and other keywords
         for this call as ``ChatNugen`` takes them (``dimensions``, ``model``, ``session_id``,
         ``timeout``, ``extra_headers``; unknown names are sent as body fields)."""
-        if not texts:
+        if not texts and not isinstance(texts, str):  # a str (even "") is refused
             return []
 
         def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:
@@ -93,7 +93,7 @@ class NugenEmbeddings(batching.EmbeddingModelFields, Embeddings):
         self, texts: list[str], chunk_size: int | None = None, **kwargs: Any
     ) -> list[list[float]]:
         """:meth:`embed_documents`, async."""
-        if not texts:
+        if not texts and not isinstance(texts, str):  # a str (even "") is refused
             return []
 
         async def send(batch: list[str], on_retry: OnRetry) -> list[list[float]]:

@@ -60,7 +60,7 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         self, documents: Sequence[str | Document], query: str, top_n: int | None = None
     ) -> list[dict[str, Any]]:
         """``[{"index", "relevance_score"}]`` of ``documents``, most relevant first."""
-        if not documents:
+        if not documents and not isinstance(documents, str):  # a str (even "") is refused
             return []
         with mapped_errors():
             return _scores(self._sync_client().rerank(**self._request(documents, query, top_n)))
@@ -69,7 +69,7 @@ class NugenRerank(RerankFields, BaseDocumentCompressor):
         self, documents: Sequence[str | Document], query: str, top_n: int | None = None
     ) -> list[dict[str, Any]]:
         """The async form of :meth:`rerank`."""
-        if not documents:
+        if not documents and not isinstance(documents, str):  # a str (even "") is refused
             return []
         with mapped_errors():
             request = self._request(documents, query, top_n)

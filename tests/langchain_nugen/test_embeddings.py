@@ -190,6 +190,11 @@ async def test_a_string_or_non_strings_in_place_of_texts_are_refused(route: resp
         model.embed_documents("one text")  # type: ignore[arg-type]
     with pytest.raises(nugen_client.InvalidInputError, match=r"a list of strings, not one str"):
         await model.aembed_documents("one text")  # type: ignore[arg-type]
+    # An empty one too, not taken for an empty list (which has no vectors).
+    with pytest.raises(nugen_client.InvalidInputError, match=r"not one str"):
+        model.embed_documents("")  # type: ignore[arg-type]
+    with pytest.raises(nugen_client.InvalidInputError, match=r"not one str"):
+        await model.aembed_documents("")  # type: ignore[arg-type]
     with pytest.raises(nugen_client.InvalidInputError, match=r"input\[1\] is None, not a string"):
         model.embed_documents(["ok", None])  # type: ignore[list-item]
     assert not route.called

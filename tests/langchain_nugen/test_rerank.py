@@ -142,6 +142,7 @@ def test_bad_settings_are_refused_before_any_request(
     ("documents", "named"),
     [
         ("one text", "a list of Documents or strings, not one str"),
+        ("", "a list of Documents or strings, not one str"),  # not an empty list
         ([DOCS[0], {"text": "a dict"}], r"documents\[1\] is a dict, not a Document or a string"),
         ([None], r"documents\[0\] is None, not a Document or a string"),
     ],
