@@ -148,20 +148,22 @@ class NugenModel(ConnectionFields, GenerationFields, Serializable):
         return {**params, **self.model_kwargs}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        model = kwargs.get("model")
+        given = {**self.model_kwargs, **kwargs}  # layered over the fields, as the request
+        model = given.get("model")
         params = LangSmithParams(
             ls_provider=PROVIDER,
             ls_model_name=model if isinstance(model, str) else self.model,
             ls_model_type=self._ls_model_type,
         )
-        temperature = kwargs.get("temperature", self.temperature)
+        temperature = given.get("temperature", self.temperature)
         if temperature is not None:
             params["ls_temperature"] = temperature
         # ChatOpenAI's name too (both given: refused with the request, not here).
-        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens", self.max_tokens))
+        max_tokens = given.get("max_tokens", given.get("max_completion_tokens", self.max_tokens))
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stop_sequences = self.stop if stop is None else stop  # stop=[] sends none
+        # stop=[] sends none
+        stop_sequences = given.get("stop", self.stop) if stop is None else stop
         if isinstance(stop_sequences, str):
             params["ls_stop"] = [stop_sequences]
         elif isinstance(stop_sequences, list) and stop_sequences:

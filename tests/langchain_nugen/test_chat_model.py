@@ -996,6 +996,20 @@ def test_ls_params() -> None:
     assert model._get_ls_params(max_completion_tokens=4)["ls_max_tokens"] == 4
 
 
+@pytest.mark.parametrize("cls", [ChatNugen, NugenLLM])
+def test_ls_params_record_the_settings_model_kwargs_send(cls: type[ChatNugen | NugenLLM]) -> None:
+    # model_kwargs are layered over the fields (and the call's keywords over them), so the
+    # trace records what they send, as ChatOpenAI's does.
+    extra = {"model": "nugen-legal", "temperature": 0.3, "max_tokens": 4, "stop": ["zz"]}
+    model = cls(api_key=KEY, temperature=0.9, max_tokens=9, model_kwargs=extra)
+    params = model._get_ls_params()
+    assert (params["ls_model_name"], params["ls_temperature"]) == ("nugen-legal", 0.3)
+    assert (params["ls_max_tokens"], params["ls_stop"]) == (4, ["zz"])
+    per_call = model._get_ls_params(stop=["x"], temperature=0.1, model="nugen-flash-instruct")
+    assert (per_call["ls_model_name"], per_call["ls_temperature"]) == ("nugen-flash-instruct", 0.1)
+    assert per_call["ls_stop"] == ["x"]
+
+
 @pytest.mark.parametrize(
     ("name", "images", "reasoning"),
     [
