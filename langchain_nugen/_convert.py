@@ -163,7 +163,9 @@ def _content_parts(
             parts.append(_image_part(block, kind, block_where, max_bytes))
         elif tool and not kind:
             # Untyped data the tool returned: the model reads it as JSON.
-            parts.append({"type": "text", "text": json.dumps(block, default=str)})
+            parts.append(
+                {"type": "text", "text": json.dumps(block, ensure_ascii=False, default=str)}
+            )
         elif not isinstance(block, Mapping):
             raise InvalidInputError(
                 f"{block_where}: expected a str or a dict, got {type(block).__name__}"

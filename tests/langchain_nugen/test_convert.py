@@ -388,6 +388,7 @@ def test_unicode_arguments_are_sent_readably() -> None:
         ("plain", "plain"),
         ([{"type": "text", "text": "a"}, "b"], "ab"),
         ([{"result": 3}], '{"result": 3}'),
+        ([{"city": "東京"}], '{"city": "東京"}'),  # readable, as tool call arguments are
     ],
 )
 def test_tool_message_content(content: Any, expected: Any) -> None:
