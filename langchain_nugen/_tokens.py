@@ -60,7 +60,7 @@ def _content_tokens(
             elif kind in skipped:
                 continue  # not sent back to the service as it is
             else:
-                total += count(json.dumps(block, default=str))
+                total += count(json.dumps(block, ensure_ascii=False, default=str))
     return total
 
 

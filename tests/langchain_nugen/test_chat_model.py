@@ -31,7 +31,13 @@ from langchain_core.exceptions import (
     OutputParserException,
 )
 from langchain_core.load import dumpd, dumps, load, loads
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.messages.utils import trim_messages
 from pydantic import BaseModel, Field, SecretStr
 from tenacity import RetryCallState
@@ -1132,6 +1138,13 @@ def test_token_counts_cover_every_tool_call_sent_back() -> None:
     assert model.get_num_tokens_from_messages([broken]) > 40
     odd = AIMessage("", tool_calls=[{"name": "t", "args": {"when": date(2024, 1, 1)}, "id": "c2"}])
     assert model.get_num_tokens_from_messages([odd]) > 0
+
+
+def test_a_tools_untyped_data_is_counted_as_the_text_sent() -> None:
+    model = make(custom_get_token_ids=lambda text: list(text.encode()))  # a byte per token
+    data = ToolMessage([{"city": "東京"}], tool_call_id="c")
+    sent = ToolMessage('{"city": "東京"}', tool_call_id="c")  # how the data goes on the wire
+    assert model.get_num_tokens_from_messages([data]) == model.get_num_tokens_from_messages([sent])
 
 
 def test_token_counts_take_tools_names_and_every_block_sent() -> None:
