@@ -188,9 +188,16 @@ def _document_text(block: ContentBlock, where: str) -> str | None:
 
 def check_text_only(messages: Sequence[ChatMessage]) -> None:
     """Refuse what a ``/completions`` prompt, one string, cannot carry (an image, audio, a
-    document), which ``messages_to_prompt`` would leave out in silence."""
+    document), which ``messages_to_prompt`` would leave out in silence, and what is no
+    conversation, as the chat endpoint refuses it."""
+    if not messages:
+        raise InvalidInputError("messages: at least one message is needed")
     for index, message in enumerate(messages):
-        for position, block in enumerate(getattr(message, "blocks", ())):
+        if not isinstance(message, ChatMessage):
+            raise InvalidInputError(
+                f"messages[{index}] must be a ChatMessage, got {type(message).__name__}"
+            )
+        for position, block in enumerate(message.blocks):
             if not isinstance(block, TextBlock | ThinkingBlock | ToolCallBlock | CachePoint):
                 raise InvalidInputError(
                     f"messages[{index}].blocks[{position}]: {type(block).__name__} cannot go "

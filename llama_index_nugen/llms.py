@@ -20,6 +20,7 @@ from pydantic import Field
 from llama_index_nugen import _convert
 from llama_index_nugen._fields import ChatFields, Request
 from llama_index_nugen._stream import ChatStream
+from nugen_client import InvalidInputError
 from nugen_shared.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
@@ -173,14 +174,24 @@ class Nugen(ChatFields, FunctionCallingLLM):
         if self.is_chat_model:
             return super()._chat_request(messages, kwargs)
         _convert.check_text_only(messages)
-        return self._request((self.messages_to_prompt or generic_to_prompt)(messages), kwargs)
+        prompt = (self.messages_to_prompt or generic_to_prompt)(messages)
+        return self._text_request(prompt, "the prompt messages_to_prompt returned", kwargs)
 
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         if not self.is_chat_model:
-            return self._request(prompt, kwargs)
+            return self._text_request(prompt, "the prompt", kwargs)
         return self._request([{"role": "user", "content": prompt}], kwargs)
+
+    def _text_request(self, prompt: object, what: str, kwargs: Mapping[str, Any]) -> Request:
+        # Anything but text would be taken for chat messages and go to the chat endpoint.
+        if not isinstance(prompt, str):
+            raise InvalidInputError(
+                f"{what} must be a str (/completions, is_chat_model=False), "
+                f"got {type(prompt).__name__}"
+            )
+        return self._request(prompt, kwargs)
 
     # -- tool calling ---------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from tests.support.llama_index_wire import PNG
 PROMPT = "To infinity, and"
 ANSWER = 'You asked: "To infinity, and".'
 MODEL = "qwen-v2p5-0p5b-instruct"
+HELLO = [ChatMessage(role="user", content="Hello")]
 
 
 def text_llm(emulator: NugenEmulator, **kwargs: Any) -> Nugen:
@@ -171,6 +172,29 @@ def test_bad_input_before_any_request(nugen_emulator: NugenEmulator) -> None:
         llm.complete("")
     with pytest.raises(ValueError, match="temperature"):
         llm.stream_complete(PROMPT, temperature=7)
+    assert nugen_emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # A prompt that is not text would go to the chat endpoint as its messages.
+        (lambda llm: llm.complete([{"role": "user", "content": "hi"}]), "prompt must be a str"),
+        (lambda llm: llm.stream_complete(None), "prompt must be a str"),
+        (
+            lambda llm: llm.model_copy(update={"messages_to_prompt": lambda m: []}).chat(HELLO),
+            "messages_to_prompt returned must be a str",
+        ),
+        (lambda llm: llm.chat([{"role": "user", "content": "hi"}]), r"messages\[0\] must be a "),
+        (lambda llm: llm.stream_chat([]), "at least one message"),
+    ],
+    ids=["list-prompt", "none-prompt", "bad-messages_to_prompt", "dict-message", "no-messages"],
+)
+def test_input_that_is_no_text_prompt_is_refused(
+    nugen_emulator: NugenEmulator, call: Any, match: str
+) -> None:
+    with pytest.raises(nugen_client.InvalidInputError, match=match):
+        call(text_llm(nugen_emulator))
     assert nugen_emulator.requests == []
 
 
