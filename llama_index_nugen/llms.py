@@ -68,7 +68,8 @@ class Nugen(ChatFields, FunctionCallingLLM):
         is_function_calling_model: Overrides the model table's tool-calling flag.
         is_chat_model: `False`: `complete` posts the prompt to `/completions`, and `chat`
             the text of `messages_to_prompt`; that endpoint takes no tools, so
-            `is_function_calling_model` is then `False`.
+            `is_function_calling_model` is then `False`. A call's
+            `use_chat_completions=` (as OpenAI's) picks the endpoint of that call.
 
     Examples:
         `pip install "nugen-integrations[llama-index]"` and set `NUGEN_API_KEY`.
@@ -171,7 +172,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
     def _chat_request(
         self, messages: Sequence[li.ChatMessage], kwargs: Mapping[str, Any]
     ) -> Request:
-        if self.is_chat_model:
+        if kwargs.get("use_chat_completions", self.is_chat_model):
             return super()._chat_request(messages, kwargs)
         _convert.check_text_only(messages)
         prompt = (self.messages_to_prompt or generic_to_prompt)(messages)
@@ -180,7 +181,7 @@ class Nugen(ChatFields, FunctionCallingLLM):
     def _complete_request(self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> Request:
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
-        if not self.is_chat_model:
+        if not kwargs.get("use_chat_completions", self.is_chat_model):
             return self._text_request(prompt, "the prompt", kwargs)
         return self._request([{"role": "user", "content": prompt}], kwargs)
 

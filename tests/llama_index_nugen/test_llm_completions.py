@@ -95,6 +95,18 @@ def test_default_stays_on_the_chat_endpoint(nugen_emulator: NugenEmulator) -> No
     assert paths(nugen_emulator) == ["/chat/completions"]
 
 
+def test_use_chat_completions_picks_the_endpoint_of_one_call(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # The per-call switch of LlamaIndex's OpenAI class, honoured rather than ignored.
+    text_llm(nugen_emulator).complete(PROMPT, use_chat_completions=True)
+    chat = Nugen(base_url=nugen_emulator.base_url, api_key=nugen_emulator.api_key, model=MODEL)
+    chat.complete(PROMPT, use_chat_completions=False)
+    list(chat.stream_chat([ChatMessage(content=PROMPT)], use_chat_completions=False))
+    assert paths(nugen_emulator) == ["/chat/completions", "/completions", "/completions"]
+    assert "use_chat_completions" not in str([r.body for r in nugen_emulator.requests])
+
+
 def test_complete(nugen_emulator: NugenEmulator) -> None:
     response = text_llm(nugen_emulator, max_tokens=50).complete(PROMPT, session_id="s1")
     assert isinstance(response, CompletionResponse)
