@@ -177,6 +177,10 @@ def _layered(
                 request[name] = value
                 unvalidated.pop(name, None)
             elif name == "use_vision_endpoint":
+                if not isinstance(value, bool | None):  # bool("false") is True
+                    raise InvalidInputError(
+                        f"use_vision_endpoint must be a bool, got {type(value).__name__}"
+                    )
                 request[name] = bool(value)
             elif name not in _OPTIONS:
                 if name in inputs:

@@ -79,6 +79,22 @@ def test_the_calls_input_given_again_as_a_keyword_is_refused(emu: NugenEmulator)
     assert emu.requests == []
 
 
+@pytest.mark.parametrize("value", ["false", "no", 0, 1])
+def test_use_vision_endpoint_given_for_one_call_must_be_a_bool(
+    emu: NugenEmulator, value: object
+) -> None:
+    # bool("false") is True: the request would go to the vision endpoint.
+    kw = {"base_url": emu.base_url, "api_key": emu.api_key}
+    calls = [
+        lambda: ChatNugen(**kw).invoke("hi", use_vision_endpoint=value),
+        lambda: Nugen(**kw).chat([ChatMessage(content="hi")], use_vision_endpoint=value),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="use_vision_endpoint must be a bool"):
+            call()
+    assert emu.requests == []
+
+
 def test_the_texts_to_embed_given_again_as_an_extra_body_field_are_refused(
     emu: NugenEmulator,
 ) -> None:
