@@ -154,13 +154,12 @@ class ChunkDecoder(Generic[_ChunkT]):
         )
 
     def _check_choices(self) -> None:
-        # Readers take choice 0: a stream whose choices are all numbered otherwise would
-        # read as an empty answer.
-        if self._other_choice and not self._first_choice:
+        # Readers take choice 0: a stream without it would read as an empty answer (a whole
+        # answer without choices is refused too).
+        if not self._first_choice:
+            problem = "no index 0 (the first choice)" if self._other_choice else "no choices"
             raise APIResponseValidationError(
-                "the stream's choices have no index 0 (the first choice): the answer cannot "
-                "be read",
-                body=None,
+                f"the stream's chunks have {problem}: the answer cannot be read", body=None
             )
 
     def _raise_if_error_event(self, data: str, *, explicit: bool) -> None:

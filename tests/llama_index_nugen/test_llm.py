@@ -33,6 +33,7 @@ from pydantic import SecretStr, ValidationError
 from llama_index.llms.nugen import Nugen as AliasedNugen
 from llama_index_nugen import Nugen, NugenEmbedding, NugenMultiModal, NugenRerank
 from nugen_client import (
+    APIResponseValidationError,
     AuthenticationError,
     InvalidInputError,
     NugenClient,
@@ -383,16 +384,17 @@ def test_interrupted_stream_raises(api: respx.MockRouter, llm: Nugen) -> None:
     assert info.value.partial == "ab"  # for logs; no response claimed to be complete
 
 
-async def test_a_stream_of_only_done_gives_one_empty_answer(
-    api: respx.MockRouter, llm: Nugen
-) -> None:
-    # A complete stream with nothing in it (an empty reply) is one empty answer, in every
-    # form: LlamaIndex's callbacks need a last response, as LangChain gets one empty chunk.
+async def test_a_stream_of_only_done_is_no_answer(api: respx.MockRouter, llm: Nugen) -> None:
+    # A stream without choices has no answer to read, as a whole answer without choices:
+    # an error in every form, never an empty answer.
     api.post("/chat/completions").mock(return_value=sse_response([]))
-    assert [r.message.content for r in llm.stream_chat(HELLO)] == [""]
-    assert [r.text for r in llm.stream_complete("x")] == [""]
-    assert [r.message.content async for r in await llm.astream_chat(HELLO)] == [""]
-    assert [r.text async for r in await llm.astream_complete("x")] == [""]
+    for read in (lambda: list(llm.stream_chat(HELLO)), lambda: list(llm.stream_complete("x"))):
+        with pytest.raises(APIResponseValidationError, match="no choices"):
+            read()
+    with pytest.raises(APIResponseValidationError, match="no choices"):
+        [r async for r in await llm.astream_chat(HELLO)]
+    with pytest.raises(APIResponseValidationError, match="no choices"):
+        [r async for r in await llm.astream_complete("x")]
 
 
 # ------------------------------------------------------------------------------- metadata

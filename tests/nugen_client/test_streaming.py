@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,13 @@ from nugen_client import (
     StreamAccumulator,
     StreamInterruptedError,
 )
-from nugen_client._chunks import StreamDecoder, ToolCallAccumulator, completion_to_chunks
+from nugen_client._chunks import (
+    ChunkDecoder,
+    StreamDecoder,
+    TextStreamDecoder,
+    ToolCallAccumulator,
+    completion_to_chunks,
+)
 from nugen_client._sse import Event
 from nugen_client.types import ChatCompletion, ToolCallDelta
 from tests.support.harness import API_KEY, Harness, Reply, chunk, completion_body, sse
@@ -231,8 +238,18 @@ def test_decoder_ignores_empty_events() -> None:
     decoder = StreamDecoder()
     assert decoder.decode(Event("")) is None
     assert not decoder.complete
+    decoder.decode(Event(json.dumps(chunk("x"))))
     assert decoder.decode(Event("[DONE]")) is None
     assert decoder.complete
+
+
+@pytest.mark.parametrize("decoder_type", [StreamDecoder, TextStreamDecoder])
+def test_a_stream_without_choices_is_no_answer(decoder_type: type[ChunkDecoder[Any]]) -> None:
+    # As a whole answer without choices is refused: read, it would be an empty answer.
+    decoder = decoder_type()
+    decoder.decode(Event(json.dumps({"id": "x", "choices": [], "usage": USAGE})))
+    with pytest.raises(APIResponseValidationError, match="chunks have no choices"):
+        decoder.decode(Event("[DONE]"))
 
 
 def test_decoder_tracks_finish_reason() -> None:
