@@ -386,7 +386,7 @@ def usage_to_metadata(usage: Usage) -> UsageMetadata:
     metadata = UsageMetadata(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+        total_tokens=usage.total_tokens,
     )
     input_details = _reported(
         cache_read=usage.cached_tokens, audio=_audio_tokens(usage.prompt_tokens_details)

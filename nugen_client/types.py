@@ -112,6 +112,13 @@ class Usage(_Lenient):
     prompt_tokens_details: dict[str, Any] | None = None
     completion_tokens_details: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _total_of_the_parts(self) -> Self:
+        # A host sending no total (null, or none) has still counted the parts.
+        if not self.total_tokens:
+            self.total_tokens = self.prompt_tokens + self.completion_tokens
+        return self
+
     @property
     def reasoning_tokens(self) -> int | None:
         value = (self.completion_tokens_details or {}).get("reasoning_tokens")

@@ -94,6 +94,8 @@ def test_null_usage_forms(usage: object) -> None:
     else:
         assert completion.usage is not None
         assert completion.usage.prompt_tokens == 0
+        # No total sent: the parts' sum, in every adapter that reads it.
+        assert completion.usage.total_tokens == completion.usage.completion_tokens
 
 
 def test_reasoning_fields() -> None:
