@@ -59,6 +59,11 @@ from nugen_emulator.replies import ChatCall, ChatReplyHook, EncodedStream, HookE
 _logger = logging.getLogger("nugen_emulator")
 _NO_FAULT = Fault()
 _SLEEP_STEP = 0.05  # how soon a sleeping request notices that the emulator stops
+# Seconds an idle keep-alive connection stays open: longer than clients keep theirs pooled
+# (httpx 5 s, nugen_client 30 s), as real servers do, so the client always closes first. A
+# server closing first races the client's next request on that connection: a POST lost to a
+# reset or "server disconnected" that httpx does not retry.
+KEEP_ALIVE = 75
 # The id source of the request being answered (seeded emulators only): each request task
 # runs in its own context, so concurrent requests never share one.
 _request_ids: ContextVar[random.Random | None] = ContextVar("request_ids", default=None)
@@ -169,6 +174,7 @@ class NugenEmulator:
                 ws="none",
                 loop="asyncio",
                 server_header=False,
+                timeout_keep_alive=KEEP_ALIVE,
                 timeout_graceful_shutdown=1,
             )
             server = self._server = uvicorn.Server(config)

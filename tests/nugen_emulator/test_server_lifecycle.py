@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from nugen_client import NugenClient
+from nugen_client._base import DEFAULT_LIMITS
 from nugen_emulator import DEFAULT_API_KEY, Fault, NugenEmulator, RecordedRequest, _server
 
 
@@ -109,6 +110,28 @@ def test_stop_does_not_wait_for_a_stalled_stream() -> None:
     reader.join(10)
     assert time.monotonic() - started < 5
     assert not reader.is_alive()
+
+
+def test_idle_connections_outlive_the_clients_pools_but_not_stop() -> None:
+    # The client is the side that closes an idle keep-alive connection: an emulator closing
+    # it first races the client's next request on it (a POST lost to a connection reset).
+    emu = NugenEmulator().start()
+    assert emu._server is not None
+    keep_alive = emu._server.config.timeout_keep_alive
+    assert keep_alive > max(DEFAULT_LIMITS.keepalive_expiry, httpx.Limits().keepalive_expiry)
+    with socket.create_connection(("127.0.0.1", emu.port)) as client:
+        client.sendall(
+            b"GET /api/v3/models/aligned HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer test-key\r\n\r\n"
+        )
+        assert client.recv(100).startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+        client.recv(65536)  # the rest of the answer: the connection is idle now
+        started = time.monotonic()
+        emu.stop()  # neither waits for the idle connection nor leaves it open
+        assert time.monotonic() - started < 2
+        client.settimeout(2)
+        assert client.recv(100) == b""
 
 
 def test_constructor_rejects_nonsense() -> None:
