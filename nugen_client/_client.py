@@ -177,7 +177,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         one chunk per choice.
         """
         call = self._stream_chat(params)
-        return Stream(self._iter_stream(call), call.stop)
+        return Stream(self._iter_stream(call), call)
 
     def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions``: a text completion of ``prompt`` (or of each of a list of
@@ -190,7 +190,7 @@ class NugenClient(_BaseClient[httpx.Client, Callable[[float], None]]):
         """Stream a text completion as chunks (``choices[].text`` is each new piece), as
         :meth:`stream_chat_completion` streams (``with``, ``StreamInterruptedError``)."""
         call = self._stream_text_completion(params)
-        return Stream(self._iter_stream(call), call.stop)
+        return Stream(self._iter_stream(call), call)
 
     def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""
@@ -360,7 +360,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         """Async form of :meth:`NugenClient.stream_chat_completion` (validated now, sent on
         first iteration; closed by ``async with`` or ``aclose()``)."""
         call = self._stream_chat(params)
-        return AsyncStream(self._iter_stream(call), call.stop)
+        return AsyncStream(self._iter_stream(call), call)
 
     async def completion(self, **params: Unpack[CompletionParams]) -> TextCompletion:
         """``POST /completions`` (see :meth:`NugenClient.completion`)."""
@@ -373,7 +373,7 @@ class AsyncNugenClient(_BaseClient[httpx.AsyncClient, Callable[[float], Awaitabl
         """Async form of :meth:`NugenClient.stream_completion` (validated now, sent on
         first iteration; closed by ``async with`` or ``aclose()``)."""
         call = self._stream_text_completion(params)
-        return AsyncStream(self._iter_stream(call), call.stop)
+        return AsyncStream(self._iter_stream(call), call)
 
     async def embeddings(self, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
         """``POST /embeddings``; vectors come back in input order (``.embeddings``)."""

@@ -2,8 +2,8 @@
 re-exported by :mod:`nugen_client.types`)."""
 
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Generator
+from typing import Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Never, Self
 
@@ -57,6 +57,29 @@ class _Cut(_Closed):
         )
 
 
+class _Call(Protocol):
+    """The request a stream reads (``StreamCall``): stopped by a close from elsewhere."""
+
+    def stop(self) -> None: ...  # the reader's next chunk raises StreamInterruptedError
+
+    def check_open(self) -> None: ...  # raises that error once stopped
+
+
+class _Stopped(_Closed):
+    """What a stream closed from another thread or task iterates: the error its reader's
+    next chunk gets (``StreamInterruptedError``, the text so far in ``.partial``)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: _Call) -> None:
+        call.stop()
+        self._call = call
+
+    def __next__(self) -> Never:
+        self._call.check_open()
+        super().__next__()
+
+
 def _current_task() -> object:
     from asyncio import current_task  # only async streams ask: imported then
 
@@ -75,11 +98,11 @@ class Stream(Generic[_ChunkT_co]):
     :class:`~nugen_client.InvalidInputError`. Usage: docs/client.md.
     """
 
-    __slots__ = ("_chunks", "_reader", "_stop")
+    __slots__ = ("_call", "_chunks", "_reader")
 
-    def __init__(self, chunks: Generator[_ChunkT_co, None, None], stop: Callable[[], None]) -> None:
+    def __init__(self, chunks: Generator[_ChunkT_co, None, None], call: _Call) -> None:
         self._chunks: Generator[_ChunkT_co, None, None] | _Closed = chunks
-        self._stop = stop  # ends the reading of another thread at its next chunk
+        self._call = call  # stopped by a close from another thread
         self._reader: int | None = None  # the thread reading, once one is
 
     def __iter__(self) -> Self:
@@ -102,14 +125,17 @@ class Stream(Generic[_ChunkT_co]):
     def close(self) -> None:
         """Stop the stream and release its response and connection. A reader in another
         thread gets ``StreamInterruptedError`` at its next chunk, and releases them then."""
-        if self._reader not in (None, threading.get_ident()):
-            self._stop()  # never closed here: that reader may be resuming it right now
+        chunks = self._chunks
+        if self._reader not in (None, threading.get_ident()) and getattr(chunks, "gi_frame", None):
+            # Never closed here: that reader may be resuming it right now (it gets the error
+            # at its next chunk); dropped here, a generator no reader holds closes at once.
+            self._chunks = _Stopped(self._call)
             return
-        chunks, self._chunks = self._chunks, _CLOSED_STREAM
+        self._chunks = _CLOSED_STREAM
         try:
             chunks.close()
         except ValueError:  # "generator already executing": read by another iterator
-            self._stop()
+            self._chunks = _Stopped(self._call)
 
     def __enter__(self) -> Self:
         return self
@@ -123,11 +149,11 @@ class AsyncStream(Generic[_ChunkT_co]):
     ``async with`` block or by :meth:`aclose` (or ``close``, as the OpenAI SDK names it).
     """
 
-    __slots__ = ("_chunks", "_reader", "_stop")
+    __slots__ = ("_call", "_chunks", "_reader")
 
-    def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None], stop: Callable[[], None]) -> None:
+    def __init__(self, chunks: AsyncGenerator[_ChunkT_co, None], call: _Call) -> None:
         self._chunks: AsyncGenerator[_ChunkT_co, None] | _Closed = chunks
-        self._stop = stop
+        self._call = call
         self._reader: object = None  # the task reading, once one is
 
     def __aiter__(self) -> Self:
@@ -137,9 +163,10 @@ class AsyncStream(Generic[_ChunkT_co]):
     def __anext__(self) -> Awaitable[_ChunkT_co]:
         if self._reader is None:  # now: asyncio.wait_for runs what this returns apart
             self._reader = _current_task()
-        return self._next(self._chunks)
+        return self._next()
 
-    async def _next(self, chunks: AsyncGenerator[_ChunkT_co, None] | _Closed) -> _ChunkT_co:
+    async def _next(self) -> _ChunkT_co:
+        chunks = self._chunks  # as it is when this runs: a close may come before that
         try:  # as Stream.__next__ (a cancellation: asyncio.wait_for around one chunk)
             return await chunks.__anext__()
         except StopAsyncIteration:
@@ -153,10 +180,12 @@ class AsyncStream(Generic[_ChunkT_co]):
         """Stop the stream and release its response and connection (a reader in another
         task: as :meth:`Stream.close`)."""
         chunks = self._chunks
-        if getattr(chunks, "ag_running", False) or self._reader not in (None, _current_task()):
-            self._stop()  # as Stream.close: that reader ends it at its next chunk
+        if getattr(chunks, "ag_running", False):  # another task is inside it: as Stream.close
+            self._chunks = _Stopped(self._call)
             return
-        self._chunks = _CLOSED_STREAM
+        # Closed here, at once; a reader in another task gets the error at its next chunk.
+        mine = self._reader in (None, _current_task()) or getattr(chunks, "ag_frame", None) is None
+        self._chunks = _CLOSED_STREAM if mine else _Stopped(self._call)
         await chunks.aclose()
 
     close = aclose  # the OpenAI SDK's name: ``await stream.close()``

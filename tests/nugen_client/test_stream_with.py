@@ -106,6 +106,40 @@ def test_a_break_inside_the_block_frees_the_connection_at_once(
     assert reply.choices[0].message.content
 
 
+def test_closing_a_stream_another_thread_or_task_left_frees_the_connection_at_once(
+    kind: str, nugen_emulator: NugenEmulator
+) -> None:
+    # Read in a worker (a thread, a task), left there mid-answer, then closed here by
+    # leaving the block: the connection goes back now, not when the stream object is
+    # collected (the ``as`` name still holds it).
+    nugen_emulator.inject(stall_after=2, stall_seconds=5)
+    if kind == "sync":
+        with _client(kind, nugen_emulator, **ONE) as client:
+            with client.stream_chat_completion(model="m", messages=STORY) as stream:
+                worker = threading.Thread(target=lambda: next(stream))
+                worker.start()
+                worker.join()
+            open_now = count_client_sockets(nugen_emulator.port)
+            reply = client.chat_completion(model="m", messages=USER)  # the one connection
+    else:
+
+        async def main() -> tuple[int, Any]:
+            async with _client(kind, nugen_emulator, **ONE) as client:
+                async with client.stream_chat_completion(model="m", messages=STORY) as stream:
+
+                    async def read() -> None:
+                        await anext(stream)
+
+                    await asyncio.create_task(read())
+                open_now = count_client_sockets(nugen_emulator.port)
+                call = client.chat_completion(model="m", messages=USER)
+                return open_now, await asyncio.wait_for(call, 2)
+
+        open_now, reply = asyncio.run(main())
+    assert open_now == 0
+    assert reply.choices[0].message.content
+
+
 def _fail_inside(stream: Stream[Any]) -> None:
     with stream:
         for _ in stream:
@@ -446,3 +480,19 @@ def test_a_stream_whose_read_was_cut_off_never_ends_as_if_whole(
         next(chunks)
     with pytest.raises(StreamInterruptedError, match=cut):
         _read_all(stream)
+
+
+def test_a_read_begun_before_a_close_and_run_after_it_is_refused(
+    nugen_emulator: NugenEmulator,
+) -> None:
+    # ``anext`` taken, its awaitable run only after the close (a task not started yet):
+    # the closed-stream error, never a quiet end after the first chunk.
+    async def main() -> None:
+        stream = _open(_client("async", nugen_emulator), "chat")
+        await anext(stream)
+        pending = asyncio.ensure_future(anext(stream))
+        await stream.aclose()
+        with pytest.raises(InvalidInputError, match="the stream is closed"):
+            await pending
+
+    asyncio.run(main())
