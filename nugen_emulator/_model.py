@@ -40,7 +40,9 @@ _GENERIC_TOOL_WORDS = frozenset(
 _JSON_WORD_RE = re.compile(r"\bJSON\b", re.IGNORECASE)
 _QUOTED_KEY_RE = re.compile(r"[\"'`]([A-Za-z_][A-Za-z0-9_]*)[\"'`]")
 _CHOICE_RE = re.compile(r"^\((\d+)\) (.*)$", re.MULTILINE)  # "(2) Facts about birds"
-_TABLE_RE = re.compile(r"(?:CREATE TABLE|Table) [\"'`\[]?([\w$.]+)")  # LangChain, LlamaIndex
+# A table's name as a schema shows it: quoted as the dialect needs (LangChain's CREATE TABLE),
+# or in LlamaIndex's quotes, which are not SQL's.
+_TABLE_RE = re.compile(r"CREATE TABLE (\"[^\"]+\"|`[^`]+`|\[[^]]+]|[\w$.]+)|Table '([^']+)' has")
 _EFFORT_EXTRA_STEPS = {"minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4}
 
 
@@ -242,7 +244,9 @@ def _sql(text: str) -> str | None:
     of the table the question names (else the first), as many as it allows (else 5)."""
     schema, question = _prompts.recognise(text, "sql") or (None, None)
     asked = set(words(question or ""))
-    tables = sorted(_TABLE_RE.findall(schema or ""), key=lambda t: -len(asked & set(words(t))))
+    shown = _TABLE_RE.findall(schema or "")
+    names = [quoted or '"{}"'.format(name.replace('"', '""')) for quoted, name in shown]
+    tables = sorted(names, key=lambda t: -len(asked & set(words(t))))
     limit = re.search(r"at most (\d+) results", text)
     return f"SELECT * FROM {tables[0]} LIMIT {limit[1] if limit else 5}" if tables else None
 
