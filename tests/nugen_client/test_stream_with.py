@@ -459,7 +459,7 @@ def test_a_stream_whose_read_was_cut_off_never_ends_as_if_whole(
             while True:
                 await asyncio.wait_for(anext(chunks), 0.1)
 
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):  # not TimeoutError before Python 3.11
             await read_with_a_short_timeout()
         with pytest.raises(StreamInterruptedError, match=cut):
             await anext(chunks)
