@@ -12,7 +12,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from functools import partial
 from typing import Any, Literal
@@ -439,6 +439,9 @@ class NugenEmulator:
         )
         try:
             reply = hook(chat)
+            events = reply.events if isinstance(reply, EncodedStream) else None
+            if isinstance(events, Iterable) and not isinstance(events, (bytes, str)):
+                reply = EncodedStream(list(events))  # any iterable a hook gives, read once
         except StopIteration as exc:  # next() on a script's exhausted iterator
             raise HookError(hook, "raised StopIteration (a scripted sequence ran out?)") from exc
         except Exception as exc:
@@ -447,8 +450,6 @@ class NugenEmulator:
             raise HookError(
                 hook, f"must return a Generation, an EncodedStream or None, got {reply!r}"
             )
-        if isinstance(reply, EncodedStream) and not isinstance(reply.events, (bytes, str)):
-            reply = EncodedStream(list(reply.events))  # any iterable a hook gives
         if reply is not None and (problem := malformed(reply)):
             raise HookError(hook, problem)
         return reply

@@ -48,7 +48,7 @@ def malformed(reply: Generation | EncodedStream) -> str | None:
     EncodedStream's events arrive here as a list)."""
     if isinstance(reply, EncodedStream):
         events, what = reply.events, "returned an EncodedStream whose events"
-        if isinstance(events, (bytes, str)):
+        if isinstance(events, (bytes, str)) or not isinstance(events, Sequence):
             return f"{what} are {events!r}, not a list of them"
         wrong = [event for event in events if not isinstance(event, bytes)]
         return f"{what} hold {wrong[0]!r}, not bytes (encode_event it)" if wrong else None

@@ -243,6 +243,13 @@ def test_a_malformed_generation_is_a_hook_error(
     assert f"the chat_reply hook Recorder {problem}" in reply.text
 
 
+class _FailingEvents:
+    """Events that fail as they are read."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield bytes(1 // 0)
+
+
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
@@ -257,6 +264,14 @@ def test_a_malformed_generation_is_a_hook_error(
         (
             EncodedStream(["data: {}"]),  # type: ignore[list-item]
             "returned an EncodedStream whose events hold 'data: {}', not bytes (encode_event it)",
+        ),
+        (
+            EncodedStream(None),  # type: ignore[arg-type]
+            "returned an EncodedStream whose events are None, not a list of them",
+        ),
+        (
+            EncodedStream(_FailingEvents()),  # type: ignore[arg-type]
+            "raised ZeroDivisionError: integer division or modulo by zero",
         ),
     ],
 )
