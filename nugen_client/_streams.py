@@ -124,7 +124,8 @@ class Stream(Generic[_ChunkT_co]):
 
     def close(self) -> None:
         """Stop the stream and release its response and connection. A reader in another
-        thread gets ``StreamInterruptedError`` at its next chunk, and releases them then."""
+        thread gets ``StreamInterruptedError`` at its next chunk (one waiting for a chunk
+        then releases them)."""
         chunks = self._chunks
         if self._reader not in (None, threading.get_ident()) and getattr(chunks, "gi_frame", None):
             # Never closed here: that reader may be resuming it right now (it gets the error
