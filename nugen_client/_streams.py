@@ -80,6 +80,13 @@ class _Stopped(_Closed):
         super().__next__()
 
 
+def _ended(stream: "Stream[Any] | AsyncStream[Any]", chunks: object, exc: BaseException) -> None:
+    """``chunks``, the generator ``stream`` was reading, ended with ``exc``: a later read
+    must not end quietly (as if the answer were whole)."""
+    if stream._chunks is chunks and not isinstance(chunks, _Closed):
+        stream._chunks = _CLOSED_STREAM if isinstance(exc, NugenError) else _Cut(exc)
+
+
 def _current_task() -> object:
     from asyncio import current_task  # only async streams ask: imported then
 
@@ -117,9 +124,7 @@ class Stream(Generic[_ChunkT_co]):
         except StopIteration:
             raise
         except BaseException as exc:
-            # Its generator ended there: a later read must not end quietly (as if whole).
-            if self._chunks is chunks and not isinstance(chunks, _Closed):
-                self._chunks = _CLOSED_STREAM if isinstance(exc, NugenError) else _Cut(exc)
+            _ended(self, chunks, exc)
             raise
 
     def close(self) -> None:
@@ -173,8 +178,7 @@ class AsyncStream(Generic[_ChunkT_co]):
         except StopAsyncIteration:
             raise
         except BaseException as exc:
-            if self._chunks is chunks and not isinstance(chunks, _Closed):
-                self._chunks = _CLOSED_STREAM if isinstance(exc, NugenError) else _Cut(exc)
+            _ended(self, chunks, exc)
             raise
 
     async def aclose(self) -> None:
