@@ -24,7 +24,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from nugen_client._streams import AsyncStream, Stream
+from nugen_client._stream_wrappers import AsyncStream, Stream
 
 __all__ = [
     "RESPONSE_METADATA_FIELDS",
