@@ -17,11 +17,6 @@ class _Closed:
 
     __slots__ = ()
 
-    def __iter__(self) -> "_Closed":
-        return self
-
-    __aiter__ = __iter__
-
     def __next__(self) -> Never:
         raise InvalidInputError(
             "the stream is closed (its connection was released): call the stream method "
