@@ -152,18 +152,26 @@ def test_langchain_string_evaluators(nugen_emulator_openai: NugenEmulator) -> No
             assert compare.evaluate_string_pairs(**asked)["value"] == verdict
 
 
-def _birds_and_cities() -> Any:
-    """An in-memory SQLite database of two tables."""
+def _sqlite(*statements: str) -> Any:
+    """An in-memory SQLite database made by ``statements``."""
     from sqlalchemy import StaticPool, create_engine, text
 
     shared = {"check_same_thread": False}  # one connection, used from worker threads too
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args=shared)
     with engine.begin() as db:
-        db.execute(text("CREATE TABLE birds (name TEXT, speed INTEGER)"))
-        db.execute(text("CREATE TABLE cities (name TEXT, people INTEGER)"))
-        db.execute(text("INSERT INTO birds VALUES ('penguin', 36), ('owl', 65)"))
-        db.execute(text("INSERT INTO cities VALUES ('Oslo', 709000), ('Lima', 10092000)"))
+        for statement in statements:
+            db.execute(text(statement))
     return engine
+
+
+def _birds_and_cities() -> Any:
+    """An in-memory SQLite database of two tables."""
+    return _sqlite(
+        "CREATE TABLE birds (name TEXT, speed INTEGER)",
+        "CREATE TABLE cities (name TEXT, people INTEGER)",
+        "INSERT INTO birds VALUES ('penguin', 36), ('owl', 65)",
+        "INSERT INTO cities VALUES ('Oslo', 709000), ('Lima', 10092000)",
+    )
 
 
 CITY_QUESTION = "How many people live in each city?"
@@ -246,15 +254,14 @@ def test_text_to_sql_queries_quote_the_table_names_that_need_it(
     from langchain_classic.chains import create_sql_query_chain
     from llama_index.core import MockEmbedding, SQLDatabase
     from llama_index.core.query_engine import NLSQLTableQueryEngine
-    from sqlalchemy import StaticPool, create_engine, text
+    from sqlalchemy import text
 
-    shared = {"check_same_thread": False}
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args=shared)
-    with engine.begin() as db:
-        db.execute(text('CREATE TABLE "Bird Sightings" (name TEXT)'))
-        db.execute(text('CREATE TABLE "order" (item TEXT)'))
-        db.execute(text("INSERT INTO \"Bird Sightings\" VALUES ('owl')"))
-        db.execute(text("INSERT INTO \"order\" VALUES ('tea')"))
+    engine = _sqlite(
+        'CREATE TABLE "Bird Sightings" (name TEXT)',
+        'CREATE TABLE "order" (item TEXT)',
+        "INSERT INTO \"Bird Sightings\" VALUES ('owl')",
+        "INSERT INTO \"order\" VALUES ('tea')",
+    )
     asked = {"Which bird sightings were there?": [("owl",)], "What is in each order?": [("tea",)]}
     chain = create_sql_query_chain(_chat(nugen_emulator_openai), _Database(engine), k=2)
     for question, rows in asked.items():
