@@ -551,6 +551,8 @@ def unraisable() -> Iterator[list[Any]]:
     """Unraisable exceptions (ResourceWarnings from finalizers among them) seen during the
     test; the test fails if there were any, after a last garbage collection."""
     seen: list[Any] = []
+    gc.collect()  # what earlier tests left to the collector (a LlamaIndex test's aiosqlite
+    # connection, say) reports to the hook in place now, not to this test
     previous = sys.unraisablehook
     sys.unraisablehook = seen.append
     try:
